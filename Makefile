@@ -1,0 +1,44 @@
+# The two commands a fresh Debian 12 / Ubuntu machine needs: `make run` and `make test`.
+# Everything else here is what they are built from.
+.PHONY: all deps build build-debug run test test-debug fuzz bench format clean
+
+JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS)
+
+build-debug: deps
+	cmake --preset debug >/dev/null
+	cmake --build --preset debug -j $(JOBS)
+
+# The main job available so far: write a model, show what is in it, tokenize and template with it.
+run: build
+	@bash scripts/run-demo.sh build/release/sinan
+
+test: build
+	ctest --preset release -j $(JOBS)
+
+test-debug: build-debug
+	ctest --preset debug -j $(JOBS)
+
+# Coverage-guided fuzzing of the GGUF reader for FUZZ_SECONDS (CI runs it for 60 s).
+fuzz: deps
+	cmake --preset fuzz >/dev/null
+	cmake --build --preset fuzz -j $(JOBS)
+	@bash scripts/run-fuzz.sh build/fuzz $(FUZZ_SECONDS)
+
+bench: build
+	@bash scripts/run-bench.sh build/release
+
+format:
+	git ls-files '*.cpp' '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf build

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs exactly what sinan's build, tests and benchmarks need, from Debian's packages.
+# Idempotent: does nothing (and needs no network) when everything is already installed.
+# Works as root or through sudo. Each package's reason is in docs/dependencies.md.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config   # toolchain
+  clang libclang-rt-14-dev                      # libFuzzer target for the GGUF reader
+  libcli11-dev                                  # command line
+  nlohmann-json3-dev                            # JSON (model info --json, golden files)
+  libpcre2-dev                                  # pre-tokenizer regular expressions (Unicode classes)
+  libutf8proc-dev                               # Unicode normalisation (NFD/NFKC) for WordPiece
+  libgtest-dev libgmock-dev                     # unit tests
+  libbenchmark-dev                              # benchmarks
+  python3 python3-jinja2                        # golden chat-template renders (tests/data generator)
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+    echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 2
+  fi
+fi
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,47 @@
+// What the CPU this process runs on can do, read once with CPUID/XGETBV (so the OS's consent
+// to save the wide registers is included). Kernels choose their SIMD path from this at run
+// time; the binary itself is built for plain x86-64.
+// SINAN_CPU=scalar|avx2|avx512 caps the level (for tests and comparisons). Thread-safe.
+#pragma once
+
+#include <string>
+
+namespace sinan::cpu {
+
+struct Features {
+    bool sse42 = false;
+    bool avx = false;
+    bool avx2 = false;
+    bool fma = false;
+    bool f16c = false;
+    bool avx512f = false;
+    bool avx512bw = false;
+    bool avx512vl = false;
+    bool avx512dq = false;
+    bool avx512vnni = false;
+    bool avx512bf16 = false;
+    bool amx_tile = false;
+    bool amx_int8 = false;
+    bool amx_bf16 = false;
+};
+
+// The SIMD levels kernels are built for, lowest first.
+enum class Level { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+
+// Features of this CPU as the OS allows them (cached after the first call).
+const Features& features();
+
+// The highest level both the CPU and SINAN_CPU allow. kAvx2 needs AVX2+FMA+F16C; kAvx512 needs
+// AVX-512 F/BW/VL/DQ.
+Level best_level();
+
+const char* level_name(Level level);
+
+// One line for logs and `--version`: "avx512 (avx512-vnni, avx512-bf16, amx)".
+std::string describe();
+
+// Asks the kernel for AMX tile state (arch_prctl ARCH_REQ_XCOMP_PERM, XTILEDATA) once; true
+// when AMX may be used by this process.
+bool request_amx();
+
+}  // namespace sinan::cpu

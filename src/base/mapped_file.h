@@ -1,0 +1,37 @@
+// MappedFile: a read-only memory map of a whole file (model weights are used in place from it).
+// Move-only; the mapping lives until the object is destroyed, and every pointer into data()
+// dies with it. Thread-safety: data() may be read from any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "base/status.h"
+
+namespace sinan {
+
+class MappedFile {
+public:
+    // Maps `path` read-only. Errors name the path and the OS reason ("no such file", ...).
+    static Result<MappedFile> open(const std::string& path);
+
+    MappedFile() = default;
+    MappedFile(MappedFile&& other) noexcept;
+    MappedFile& operator=(MappedFile&& other) noexcept;
+    MappedFile(const MappedFile&) = delete;
+    MappedFile& operator=(const MappedFile&) = delete;
+    ~MappedFile();
+
+    const uint8_t* data() const { return data_; }
+    uint64_t size() const { return size_; }
+    const std::string& path() const { return path_; }
+
+private:
+    void reset();
+    const uint8_t* data_ = nullptr;
+    uint64_t size_ = 0;
+    std::string path_;
+};
+
+}  // namespace sinan

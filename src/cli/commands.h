@@ -1,0 +1,19 @@
+// The `sinan` subcommands. Each register_* adds one subcommand (with its --help text) to the
+// app; its callback does the work and returns through exit_with(). Conventions for every command:
+// stdout carries only the command's output (scripts read it), logs and progress go to stderr,
+// a user error prints one line "sinan: error: ..." and exits with code 2.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+namespace sinan::cli {
+
+void register_model(CLI::App& app);       // model info, model synth
+void register_tokenize(CLI::App& app);    // tokenize, detokenize
+void register_template(CLI::App& app);    // template
+
+// Prints "sinan: error: <message>" to stderr and exits with code 2.
+[[noreturn]] void fail(const std::string& message);
+
+}  // namespace sinan::cli
