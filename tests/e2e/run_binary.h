@@ -1,0 +1,22 @@
+// Test helper: runs the real `sinan` binary (SINAN_BINARY, set by tests/CMakeLists.txt) with
+// arguments and optional stdin, and returns its exit code, stdout and stderr. No shell is
+// involved: arguments are passed as they are.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace sinan::test {
+
+struct RunResult {
+    int exit_code = -1;  // 128 + signal number when killed by a signal
+    std::string out;
+    std::string err;
+};
+
+RunResult run_sinan(const std::vector<std::string>& args, const std::string& stdin_text = "");
+
+// A fresh empty directory under the system temp dir, removed by the caller if wanted.
+std::string make_temp_dir();
+
+}  // namespace sinan::test
