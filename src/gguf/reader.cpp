@@ -66,6 +66,7 @@ public:
             uint64_t at = pos_;
             KeyValue kv;
             SINAN_RETURN_IF_ERROR(read_string(&kv.key, "metadata key", kMaxKeyBytes));
+            if (kv.key.empty()) return error("empty metadata key", at);
             if (!keys.insert(kv.key).second) return error("duplicate metadata key '" + std::string(kv.key) + "'", at);
             uint32_t type = 0;
             SINAN_RETURN_IF_ERROR(read(&type, "metadata value type"));
