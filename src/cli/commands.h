@@ -10,6 +10,7 @@
 namespace sinan::cli {
 
 void register_model(CLI::App& app);       // model info, model synth
+void register_model_synth(CLI::App& model);  // model synth (called by register_model)
 void register_tokenize(CLI::App& app);    // tokenize, detokenize
 void register_template(CLI::App& app);    // template
 

@@ -2,6 +2,8 @@
 //   magic "GGUF" | u32 version | u64 n_tensors | u64 n_kv | kv[n_kv] | tensor_info[n_tensors]
 //   | padding to alignment | tensor data
 // Every read goes through Parser, which checks bounds before touching a byte.
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <unordered_set>
@@ -335,9 +337,16 @@ namespace {
 bool is_unsigned(ValueType t) {
     return t == ValueType::UINT8 || t == ValueType::UINT16 || t == ValueType::UINT32 || t == ValueType::UINT64;
 }
-std::string number_text(double f) {
+// Shortest text that reads back as the same value of the stored width.
+std::string number_text(double f, bool is_f32) {
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%.9g", f);
+    std::snprintf(buf, sizeof buf, is_f32 ? "%.7g" : "%.17g", f);
+    if (!is_f32) {
+        for (int prec = 1; prec <= 17; ++prec) {
+            std::snprintf(buf, sizeof buf, "%.*g", prec, f);
+            if (std::strtod(buf, nullptr) == f) break;
+        }
+    }
     return buf;
 }
 }  // namespace
@@ -370,7 +379,7 @@ std::string Value::to_display(size_t max_items) const {
                 } else if (a.elem_type == ValueType::ARRAY) {
                     out += a.arrays[k].to_display(max_items);
                 } else if (a.elem_type == ValueType::FLOAT32 || a.elem_type == ValueType::FLOAT64) {
-                    out += number_text(a.get_f64(k));
+                    out += number_text(a.get_f64(k), a.elem_type == ValueType::FLOAT32);
                 } else if (a.elem_type == ValueType::UINT64) {
                     out += std::to_string(static_cast<uint64_t>(a.get_i64(k)));
                 } else {
@@ -380,7 +389,7 @@ std::string Value::to_display(size_t max_items) const {
             if (a.n > max_items) out += ", ... (" + std::to_string(a.n) + " items)";
             return out + "]";
         }
-        case ValueType::FLOAT32: case ValueType::FLOAT64: return number_text(f);
+        case ValueType::FLOAT32: case ValueType::FLOAT64: return number_text(f, type == ValueType::FLOAT32);
         default: return is_unsigned(type) ? std::to_string(u) : std::to_string(i);
     }
 }

@@ -1,0 +1,90 @@
+#include "base/thread_pool.h"
+
+#include <fstream>
+#include <set>
+#include <string>
+#include <utility>
+
+namespace sinan {
+
+namespace {
+std::pair<int64_t, int64_t> range_of(int64_t n, int parts, int i) {
+    const int64_t base = n / parts, extra = n % parts;
+    const int64_t begin = i * base + std::min<int64_t>(i, extra);
+    return {begin, begin + base + (i < extra ? 1 : 0)};
+}
+}  // namespace
+
+ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads > 0 ? n_threads : physical_cores()) {
+    for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker(i); });
+}
+
+ThreadPool::~ThreadPool() {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        stop_ = true;
+    }
+    start_cv_.notify_all();
+    for (std::thread& t : workers_) t.join();
+}
+
+void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn) {
+    if (n <= 0) return;
+    std::lock_guard<std::mutex> call(call_mu_);
+    if (n_threads_ == 1) {
+        fn(0, n, 0);
+        return;
+    }
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        fn_ = &fn;
+        n_ = n;
+        pending_ = n_threads_ - 1;
+        ++generation_;
+    }
+    start_cv_.notify_all();
+    auto [b, e] = range_of(n, n_threads_, 0);
+    if (b < e) fn(b, e, 0);
+    std::unique_lock<std::mutex> lock(mu_);
+    done_cv_.wait(lock, [&] { return pending_ == 0; });
+    fn_ = nullptr;
+}
+
+void ThreadPool::worker(int index) {
+    uint64_t seen = 0;
+    for (;;) {
+        const std::function<void(int64_t, int64_t, int)>* fn;
+        int64_t n;
+        {
+            std::unique_lock<std::mutex> lock(mu_);
+            start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+            if (stop_) return;
+            seen = generation_;
+            fn = fn_;
+            n = n_;
+        }
+        auto [b, e] = range_of(n, n_threads_, index);
+        if (b < e) (*fn)(b, e, index);
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            --pending_;
+        }
+        done_cv_.notify_one();
+    }
+}
+
+int ThreadPool::physical_cores() {
+    // Distinct (physical id, core id) pairs; falls back to logical CPUs.
+    std::ifstream in("/proc/cpuinfo");
+    std::set<std::pair<std::string, std::string>> cores;
+    std::string line, phys = "0";
+    while (std::getline(in, line)) {
+        if (line.rfind("physical id", 0) == 0) phys = line.substr(line.find(':') + 1);
+        else if (line.rfind("core id", 0) == 0) cores.insert({phys, line.substr(line.find(':') + 1)});
+    }
+    int logical = static_cast<int>(std::thread::hardware_concurrency());
+    if (cores.empty()) return logical > 0 ? logical : 1;
+    return static_cast<int>(cores.size());
+}
+
+}  // namespace sinan
