@@ -1,0 +1,119 @@
+// Builds the per-level kernel tables and implements kernels.h on top of the active one.
+#include <string>
+
+#include "base/check.h"
+#include "kernels/dispatch.h"
+#include "kernels/kernels.h"
+#include "kernels/ref/ref.h"
+#include "kernels/simd.h"
+
+namespace sinan::kernels {
+
+namespace {
+
+using gguf::TensorType;
+
+constexpr int id(TensorType t) { return static_cast<int>(t); }
+
+KernelTable make_scalar_table() {
+    KernelTable t{};
+    t.name = "scalar";
+    auto set = [&t](TensorType type, DequantizeFn dq, QuantizeFn q) {
+        t.dequantize[id(type)] = dq;
+        t.quantize[id(type)] = q;
+    };
+    set(TensorType::F32, ref::dequantize_f32, ref::quantize_f32);
+    set(TensorType::F16, ref::dequantize_f16, ref::quantize_f16);
+    set(TensorType::BF16, ref::dequantize_bf16, ref::quantize_bf16);
+    set(TensorType::Q4_0, ref::dequantize_q4_0, ref::quantize_q4_0);
+    set(TensorType::Q4_1, ref::dequantize_q4_1, ref::quantize_q4_1);
+    set(TensorType::Q5_0, ref::dequantize_q5_0, ref::quantize_q5_0);
+    set(TensorType::Q5_1, ref::dequantize_q5_1, ref::quantize_q5_1);
+    set(TensorType::Q8_0, ref::dequantize_q8_0, ref::quantize_q8_0);
+    set(TensorType::Q2_K, ref::dequantize_q2_k, ref::quantize_q2_k);
+    set(TensorType::Q3_K, ref::dequantize_q3_k, ref::quantize_q3_k);
+    set(TensorType::Q4_K, ref::dequantize_q4_k, ref::quantize_q4_k);
+    set(TensorType::Q5_K, ref::dequantize_q5_k, ref::quantize_q5_k);
+    set(TensorType::Q6_K, ref::dequantize_q6_k, ref::quantize_q6_k);
+    t.dot_f32 = ref::dot_f32;
+    return t;
+}
+
+KernelTable make_avx2_table() {
+    KernelTable t = make_scalar_table();
+    t.name = "avx2";
+    t.dequantize[id(TensorType::F16)] = avx2::dequantize_f16;
+    t.dequantize[id(TensorType::BF16)] = avx2::dequantize_bf16;
+    t.dequantize[id(TensorType::Q4_0)] = avx2::dequantize_q4_0;
+    t.dequantize[id(TensorType::Q8_0)] = avx2::dequantize_q8_0;
+    t.dequantize[id(TensorType::Q4_K)] = avx2::dequantize_q4_k;
+    t.dequantize[id(TensorType::Q6_K)] = avx2::dequantize_q6_k;
+    t.dot_f32 = avx2::dot_f32;
+    return t;
+}
+
+KernelTable make_avx512_table() {
+    KernelTable t = make_avx2_table();
+    t.name = "avx512";
+    t.dequantize[id(TensorType::F16)] = avx512::dequantize_f16;
+    t.dequantize[id(TensorType::BF16)] = avx512::dequantize_bf16;
+    t.dequantize[id(TensorType::Q4_0)] = avx512::dequantize_q4_0;
+    t.dequantize[id(TensorType::Q8_0)] = avx512::dequantize_q8_0;
+    t.dequantize[id(TensorType::Q4_K)] = avx512::dequantize_q4_k;
+    t.dequantize[id(TensorType::Q6_K)] = avx512::dequantize_q6_k;
+    t.dot_f32 = avx512::dot_f32;
+    return t;
+}
+
+// Checks what kernels.h promises to check, for a row conversion of `n` values of `type`.
+void check_row(TensorType type, int64_t n, const char* what) {
+    SINAN_CHECK(is_convertible(type), std::string(what) + ": tensor type " + gguf::type_name(type) +
+                                          " is not supported (supported: " + gguf::supported_type_names() + ")");
+    const int64_t block = gguf::type_traits(type).block_size;
+    SINAN_CHECK(n >= 0 && n % block == 0, std::string(what) + ": n = " + std::to_string(n) +
+                                              " is not a multiple of the " + gguf::type_name(type) +
+                                              " block size " + std::to_string(block));
+}
+
+}  // namespace
+
+const KernelTable& kernel_table(cpu::Level level) {
+    static const KernelTable scalar = make_scalar_table();
+    static const KernelTable avx2 = make_avx2_table();
+    static const KernelTable avx512 = make_avx512_table();
+    switch (level) {
+        case cpu::Level::kScalar: return scalar;
+        case cpu::Level::kAvx2: return avx2;
+        case cpu::Level::kAvx512: return avx512;
+    }
+    return scalar;
+}
+
+const KernelTable& active_table() {
+    static const KernelTable& active = kernel_table(cpu::best_level());
+    return active;
+}
+
+bool is_convertible(TensorType type) {
+    const int i = id(type);
+    return i >= 0 && i < kNumTypeIds && kernel_table(cpu::Level::kScalar).dequantize[i] != nullptr;
+}
+
+void dequantize_row(TensorType type, const void* src, float* dst, int64_t n) {
+    check_row(type, n, "dequantize_row");
+    active_table().dequantize[id(type)](src, dst, n);
+}
+
+void quantize_row(TensorType type, const float* src, void* dst, int64_t n) {
+    check_row(type, n, "quantize_row");
+    active_table().quantize[id(type)](src, dst, n);
+}
+
+float dot_f32(const float* a, const float* b, int64_t n) {
+    SINAN_CHECK(n >= 0, "dot_f32: negative n");
+    return active_table().dot_f32(a, b, n);
+}
+
+const char* active_path() { return active_table().name; }
+
+}  // namespace sinan::kernels

@@ -1,0 +1,158 @@
+// Every SIMD level against the scalar reference, on random inputs (seed printed on failure):
+// dequantizers bit for bit, quantizers byte for byte, dot_f32 within a rounding-error bound.
+#include "kernels/dispatch.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/kernels.h"
+#include "test_util.h"
+
+namespace sinan::kernels {
+namespace {
+
+using gguf::TensorType;
+using testing::convertible_types;
+using testing::runnable_levels;
+
+constexpr uint32_t kSeed = 20261129;
+
+// Random bytes for `n_blocks` blocks of `type`, with every binary16 scale field set to a random
+// finite value (random bits elsewhere exercise every quant and packed-scale pattern). Plain 16-bit
+// types stay fully random: NaN, infinity and subnormal bit patterns included.
+std::vector<uint8_t> random_blocks(TensorType type, int64_t n_values, std::mt19937& rng) {
+    std::vector<uint8_t> bytes(gguf::row_bytes(type, n_values));
+    for (uint8_t& b : bytes) b = static_cast<uint8_t>(rng());
+    const gguf::TypeTraits& tr = gguf::type_traits(type);
+    // Byte offsets of the binary16 scale fields within a block (docs/formats/quant-types.md).
+    std::vector<int> halves;
+    switch (type) {
+        case TensorType::Q4_0: case TensorType::Q5_0: case TensorType::Q8_0: halves = {0}; break;
+        case TensorType::Q4_1: case TensorType::Q5_1: case TensorType::Q4_K: case TensorType::Q5_K:
+            halves = {0, 2}; break;
+        case TensorType::Q2_K: halves = {80, 82}; break;
+        case TensorType::Q3_K: halves = {108}; break;
+        case TensorType::Q6_K: halves = {208}; break;
+        default: break;
+    }
+    std::uniform_real_distribution<float> scale(-0.05f, 0.05f);
+    for (size_t blk = 0; blk < bytes.size() / tr.type_size; ++blk) {
+        for (int off : halves) {
+            const uint16_t h = fp32_to_fp16(scale(rng));
+            std::memcpy(&bytes[blk * tr.type_size + off], &h, sizeof(h));
+        }
+    }
+    return bytes;
+}
+
+// Row lengths to try: single block, a few, many; for 1-value blocks also sizes that leave
+// every possible tail after the 8- and 16-wide vectors.
+std::vector<int64_t> row_lengths(TensorType type) {
+    const int64_t bs = gguf::type_traits(type).block_size;
+    if (bs == 1) return {1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 100, 1001};
+    return {bs, 2 * bs, 3 * bs, 7 * bs, 33 * bs};
+}
+
+std::string context(const KernelTable& t, TensorType type, int64_t n) {
+    return std::string(t.name) + " " + gguf::type_name(type) + " n=" + std::to_string(n) +
+           " seed=" + std::to_string(kSeed);
+}
+
+TEST(Dispatch, ConvertibleTypesAreExactlyTheSupportedOnes) {
+    for (uint32_t id = 0; id < kNumTypeIds; ++id) {
+        const gguf::TypeTraits* t = gguf::find_type_traits(id);
+        const bool supported = t != nullptr && t->supported;
+        EXPECT_EQ(is_convertible(static_cast<TensorType>(id)), supported) << "type id " << id;
+        for (cpu::Level level : {cpu::Level::kScalar, cpu::Level::kAvx2, cpu::Level::kAvx512}) {
+            EXPECT_EQ(kernel_table(level).dequantize[id] != nullptr, supported) << "type id " << id;
+            EXPECT_EQ(kernel_table(level).quantize[id] != nullptr, supported) << "type id " << id;
+        }
+    }
+}
+
+TEST(Dispatch, ActivePathIsTheBestLevel) {
+    EXPECT_STREQ(active_path(), cpu::level_name(cpu::best_level()));
+    EXPECT_EQ(&active_table(), &kernel_table(cpu::best_level()));
+}
+
+TEST(Dispatch, DequantizeEqualsReferenceBitForBit) {
+    const KernelTable& ref = kernel_table(cpu::Level::kScalar);
+    for (cpu::Level level : runnable_levels()) {
+        const KernelTable& t = kernel_table(level);
+        for (TensorType type : convertible_types()) {
+            for (int64_t n : row_lengths(type)) {
+                std::mt19937 rng(kSeed + static_cast<uint32_t>(n));
+                const std::vector<uint8_t> src = random_blocks(type, n, rng);
+                // Guard values after the row catch writes past n.
+                std::vector<float> want(n + 16, -7.0f), got(n + 16, -7.0f);
+                ref.dequantize[static_cast<int>(type)](src.data(), want.data(), n);
+                t.dequantize[static_cast<int>(type)](src.data(), got.data(), n);
+                ASSERT_EQ(std::memcmp(want.data(), got.data(), got.size() * sizeof(float)), 0)
+                    << context(t, type, n);
+            }
+        }
+    }
+}
+
+TEST(Dispatch, QuantizeEqualsReferenceByteForByte) {
+    const KernelTable& ref = kernel_table(cpu::Level::kScalar);
+    for (cpu::Level level : runnable_levels()) {
+        const KernelTable& t = kernel_table(level);
+        for (TensorType type : convertible_types()) {
+            for (int64_t n : row_lengths(type)) {
+                std::mt19937 rng(kSeed + static_cast<uint32_t>(n));
+                const std::vector<float> src = testing::gaussian(rng, n);
+                std::vector<uint8_t> want(gguf::row_bytes(type, n) + 8, 0xa5), got(want.size(), 0xa5);
+                ref.quantize[static_cast<int>(type)](src.data(), want.data(), n);
+                t.quantize[static_cast<int>(type)](src.data(), got.data(), n);
+                ASSERT_EQ(want, got) << context(t, type, n);
+            }
+        }
+    }
+}
+
+TEST(Dispatch, DotF32WithinRoundingBound) {
+    for (cpu::Level level : runnable_levels()) {
+        const KernelTable& t = kernel_table(level);
+        for (int64_t n : {0, 1, 2, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 127, 1000, 4097}) {
+            std::mt19937 rng(kSeed + static_cast<uint32_t>(n));
+            const std::vector<float> a = testing::gaussian(rng, n), b = testing::gaussian(rng, n);
+            double exact = 0, magnitude = 0;
+            for (int64_t i = 0; i < n; ++i) {
+                exact += static_cast<double>(a[i]) * b[i];
+                magnitude += std::fabs(static_cast<double>(a[i]) * b[i]);
+            }
+            // Any summation order of n float products: |error| <= n * eps * sum |a_i b_i| (first order).
+            const double bound = (n + 1) * std::ldexp(1.0, -24) * magnitude;
+            const float got = t.dot_f32(a.data(), b.data(), n);
+            EXPECT_NEAR(got, exact, bound) << t.name << " n=" << n << " seed=" << kSeed;
+        }
+    }
+}
+
+TEST(Dispatch, PublicFunctionsUseTheActiveTable) {
+    std::mt19937 rng(kSeed);
+    const std::vector<float> x = testing::gaussian(rng, 256);
+    std::vector<uint8_t> q(gguf::row_bytes(TensorType::Q4_K, 256));
+    quantize_row(TensorType::Q4_K, x.data(), q.data(), 256);
+    std::vector<float> want(256), got(256);
+    active_table().dequantize[static_cast<int>(TensorType::Q4_K)](q.data(), want.data(), 256);
+    dequantize_row(TensorType::Q4_K, q.data(), got.data(), 256);
+    EXPECT_EQ(want, got);
+    EXPECT_EQ(dot_f32(x.data(), x.data(), 256), active_table().dot_f32(x.data(), x.data(), 256));
+}
+
+TEST(DispatchDeathTest, RejectsUnsupportedTypeAndPartialBlock) {
+    std::vector<float> x(256);
+    std::vector<uint8_t> q(1024);
+    EXPECT_DEATH(quantize_row(TensorType::IQ2_XS, x.data(), q.data(), 256), "IQ2_XS is not supported");
+    EXPECT_DEATH(dequantize_row(TensorType::Q4_K, q.data(), x.data(), 100), "not a multiple");
+}
+
+}  // namespace
+}  // namespace sinan::kernels
