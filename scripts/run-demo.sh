@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# `make run`: the main job available so far, end to end on embedded defaults.
+# Writes a small synthetic model (with the real DeepSeek-R1-Distill-Qwen tokenizer when
+# ../shared is present), shows what is in it, renders a chat with its template and tokenizes it.
+set -euo pipefail
+sinan=${1:?path to the sinan binary}
+root=$(cd "$(dirname "$0")/.." && pwd)
+work="$root/build/run"
+mkdir -p "$work"
+
+vocab="$root/../shared/models/ggml-vocab-deepseek-r1-qwen.gguf"
+model="$work/demo-r1-qwen-tiny.gguf"
+args=(model synth --shape tiny --type q8_0 -o "$model")
+[ -f "$vocab" ] && args+=(--vocab "$vocab")
+"$sinan" "${args[@]}"
+
+echo
+echo "== sinan model info $model"
+"$sinan" model info "$model"
+
+cat > "$work/messages.json" <<'JSON'
+[
+  {"role": "system", "content": "You are a helpful assistant."},
+  {"role": "user", "content": "What is 17 * 23?"},
+  {"role": "assistant", "content": "<think>17 * 23 = 17 * 20 + 17 * 3 = 340 + 51 = 391</think>391"},
+  {"role": "user", "content": "用中文再说一遍。"}
+]
+JSON
+echo
+echo "== sinan template -m $model --messages $work/messages.json"
+"$sinan" template -m "$model" --messages "$work/messages.json" | tee "$work/prompt.txt"
+echo
+echo
+echo "== sinan tokenize -m $model --pieces < prompt.txt"
+"$sinan" tokenize -m "$model" --pieces < "$work/prompt.txt"
+echo
+echo "== round trip: tokenize | detokenize"
+"$sinan" tokenize -m "$model" < "$work/prompt.txt" | "$sinan" detokenize -m "$model" > "$work/roundtrip.txt"
+if cmp -s "$work/prompt.txt" "$work/roundtrip.txt"; then echo "identical"; else echo "DIFFERENT"; exit 1; fi
