@@ -1,0 +1,148 @@
+// Kernel throughput per SIMD level: dequantize (GB/s of quantized bytes read) and dot_f32
+// (GB/s of floats read), with the rows streamed from memory as a matrix-vector product streams
+// its weights. Limit printed beside them: BM_ReadBandwidthLimit, a plain multi-accumulator read
+// loop over a buffer of the same size, measured in the same run. Levels this CPU cannot run are
+// skipped. `bench_kernels --benchmark_counters_tabular=true`.
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "base/cpu.h"
+#include "gguf/tensor_type.h"
+#include "kernels/dispatch.h"
+#include "kernels/kernels.h"
+
+namespace {
+
+using sinan::cpu::Level;
+using sinan::gguf::TensorType;
+namespace kernels = sinan::kernels;
+
+constexpr int64_t kRow = 4096;                 // values per row: a typical hidden size
+constexpr uint64_t kMatrixBytes = 1ull << 30;  // well above the last-level cache (260 MiB on big Xeons)
+
+bool can_run(Level level) {
+    const sinan::cpu::Features& f = sinan::cpu::features();
+    const bool avx2 = f.avx2 && f.fma && f.f16c;
+    if (level == Level::kAvx2) return avx2;
+    if (level == Level::kAvx512) return avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
+    return true;
+}
+
+// kMatrixBytes of rows of `type` (one quantized random row, repeated: the values do not change
+// the work, the bytes still come from memory). One matrix is kept at a time; benchmarks are
+// registered grouped by type so each is built once.
+const std::vector<uint8_t>& matrix(TensorType type) {
+    static TensorType cached_type = TensorType::F32;
+    static std::vector<uint8_t> cached;
+    if (!cached.empty() && cached_type == type) return cached;
+    cached = {};
+    std::mt19937 rng(1);
+    std::normal_distribution<float> dist(0.0f, 0.02f);
+    std::vector<float> row(kRow);
+    for (float& x : row) x = dist(rng);
+    const uint64_t row_bytes = sinan::gguf::row_bytes(type, kRow);
+    std::vector<uint8_t> m(kMatrixBytes / row_bytes * row_bytes);
+    kernels::quantize_row(type, row.data(), m.data(), kRow);
+    for (uint64_t off = row_bytes; off < m.size(); off += row_bytes) std::memcpy(&m[off], m.data(), row_bytes);
+    cached = std::move(m);
+    cached_type = type;
+    return cached;
+}
+
+// Dequantizes every row of the matrix into one cache-resident row buffer.
+void BM_Dequantize(benchmark::State& state, TensorType type, Level level) {
+    if (!can_run(level)) {
+        state.SkipWithError("this CPU cannot run this level");
+        return;
+    }
+    const kernels::DequantizeFn fn = kernels::kernel_table(level).dequantize[static_cast<int>(type)];
+    const std::vector<uint8_t>& m = matrix(type);
+    const uint64_t row_bytes = sinan::gguf::row_bytes(type, kRow);
+    std::vector<float> out(kRow);
+    for (auto _ : state) {
+        for (uint64_t off = 0; off < m.size(); off += row_bytes) {
+            fn(m.data() + off, out.data(), kRow);
+            benchmark::DoNotOptimize(out.data());
+        }
+        benchmark::ClobberMemory();
+    }
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * m.size()));
+}
+
+// dot_f32 of every row of an F32 matrix with one cache-resident vector (a matrix-vector product).
+void BM_DotF32(benchmark::State& state, Level level) {
+    if (!can_run(level)) {
+        state.SkipWithError("this CPU cannot run this level");
+        return;
+    }
+    const kernels::DotF32Fn fn = kernels::kernel_table(level).dot_f32;
+    const std::vector<uint8_t>& m = matrix(TensorType::F32);
+    const std::vector<float> x(kRow, 0.5f);
+    const uint64_t row_bytes = kRow * sizeof(float);
+    for (auto _ : state) {
+        float s = 0;
+        for (uint64_t off = 0; off < m.size(); off += row_bytes)
+            s += fn(reinterpret_cast<const float*>(m.data() + off), x.data(), kRow);
+        benchmark::DoNotOptimize(s);
+    }
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * m.size()));
+}
+
+// The limit: summing the same number of bytes with eight independent accumulators (plain
+// x86-64 code, no SIMD flags), i.e. what one core can read from memory.
+void BM_ReadBandwidthLimit(benchmark::State& state) {
+    const std::vector<uint8_t>& m = matrix(TensorType::F32);
+    const auto* p = reinterpret_cast<const uint64_t*>(m.data());
+    const uint64_t n = m.size() / sizeof(uint64_t);
+    for (auto _ : state) {
+        uint64_t a[8] = {};
+        for (uint64_t i = 0; i + 8 <= n; i += 8)
+            for (int k = 0; k < 8; ++k) a[k] += p[i + k];
+        benchmark::DoNotOptimize(a);
+    }
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * m.size()));
+}
+
+void register_all() {
+    benchmark::RegisterBenchmark("ReadBandwidthLimit", BM_ReadBandwidthLimit)->Unit(benchmark::kMillisecond);
+    const Level levels[] = {Level::kScalar, Level::kAvx2, Level::kAvx512};
+    for (Level level : levels) {
+        const std::string name = std::string("DotF32/") + sinan::cpu::level_name(level);
+        benchmark::RegisterBenchmark(name.c_str(), BM_DotF32, level)->Unit(benchmark::kMillisecond);
+    }
+    const TensorType types[] = {TensorType::F16,  TensorType::BF16, TensorType::Q8_0, TensorType::Q4_0,
+                                TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q2_K,
+                                TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
+    for (TensorType type : types) {
+        for (Level level : levels) {
+            // Levels without their own kernel for a type run the lower level's: list those once.
+            const kernels::KernelTable& t = kernels::kernel_table(level);
+            if (level != Level::kScalar) {
+                const Level lower = level == Level::kAvx512 ? Level::kAvx2 : Level::kScalar;
+                if (t.dequantize[static_cast<int>(type)] ==
+                    kernels::kernel_table(lower).dequantize[static_cast<int>(type)])
+                    continue;
+            }
+            const std::string name =
+                std::string("Dequantize/") + sinan::gguf::type_name(type) + "/" + sinan::cpu::level_name(level);
+            benchmark::RegisterBenchmark(name.c_str(), BM_Dequantize, type, level)->Unit(benchmark::kMillisecond);
+        }
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    benchmark::Initialize(&argc, argv);
+    register_all();
+    benchmark::AddCustomContext("kernels_active_path", kernels::active_path());
+    benchmark::AddCustomContext("cpu", sinan::cpu::describe());
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
