@@ -4,6 +4,7 @@
 #include <array>
 #include <climits>
 #include <cstdint>
+#include <functional>
 #include <queue>
 
 #include "text/piece_index.h"
@@ -145,11 +146,15 @@ void SpmModel::encode(std::string_view text, bool add_space_prefix, std::vector<
         offset += len;
     }
 
-    std::priority_queue<Bigram> queue;
+    std::vector<Bigram> queue_storage;
+    queue_storage.reserve(symbols.size());
+    std::priority_queue<Bigram> queue(std::less<Bigram>(), std::move(queue_storage));
+    const size_t max_token_bytes = t.pieces.max_text_bytes();
     auto try_add = [&](int32_t left, int32_t right) {
         if (left < 0 || right < 0) return;
         const Symbol& l = symbols[left];
         const uint32_t n_bytes = l.n_bytes + symbols[right].n_bytes;
+        if (n_bytes > max_token_bytes) return;  // no token is that long: spare the hash
         const int32_t id = t.pieces.find(std::string_view(escaped).substr(l.offset, n_bytes));
         if (id >= 0) queue.push({left, right, t.scores[id], n_bytes});
     };
