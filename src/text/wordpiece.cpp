@@ -6,6 +6,7 @@
 #include <climits>
 
 #include "text/piece_index.h"
+#include "text/utf8.h"
 
 namespace sinan::text {
 namespace {
@@ -42,12 +43,6 @@ bool is_cjk_ideograph(int32_t cp) {
     return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x20000 && cp <= 0x2A6DF) ||
            (cp >= 0x2A700 && cp <= 0x2B73F) || (cp >= 0x2B740 && cp <= 0x2B81F) || (cp >= 0x2B920 && cp <= 0x2CEAF) ||
            (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F);
-}
-
-void append_utf8(int32_t cp, std::string* s) {
-    utf8proc_uint8_t buf[4];
-    const utf8proc_ssize_t n = utf8proc_encode_char(cp, buf);
-    s->append(reinterpret_cast<const char*>(buf), static_cast<size_t>(n));
 }
 
 }  // namespace
@@ -122,7 +117,7 @@ void WordPieceModel::encode(std::string_view text, std::vector<int32_t>* out) co
         }
         if (cp == 0 || cp == 0xFFFD || is_control(cat)) continue;
 
-        const int32_t lower = utf8proc_tolower(cp);
+        const auto lower = static_cast<uint32_t>(utf8proc_tolower(cp));
         if (is_punctuation(cat) || (cp < 0x7F && is_symbol(cat)) || is_cjk_ideograph(cp)) {
             finish_word();
             append_utf8(lower, &word);
