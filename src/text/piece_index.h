@@ -22,7 +22,7 @@ namespace sinan::text {
 inline constexpr std::string_view kSpaceMark = "\xE2\x96\x81";
 
 class PieceIndex {
-public:
+  public:
     // Requires tokens.size() <= INT32_MAX (the models check it before).
     explicit PieceIndex(std::span<const std::string_view> tokens) : texts_(tokens.begin(), tokens.end()) {
         ids_.reserve(texts_.size());
@@ -41,7 +41,7 @@ public:
     int32_t size() const { return static_cast<int32_t>(texts_.size()); }
     size_t max_text_bytes() const { return max_text_bytes_; }
 
-private:
+  private:
     struct Hash {
         using is_transparent = void;
         size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }

@@ -49,7 +49,7 @@ int parse_byte_token(std::string_view text) {
 struct Symbol {
     int32_t prev;
     int32_t next;
-    uint32_t offset;  // into the escaped text
+    uint32_t offset;   // into the escaped text
     uint32_t n_bytes;  // 0 once merged into its left neighbour
 };
 
@@ -139,7 +139,8 @@ void SpmModel::encode(std::string_view text, bool add_space_prefix, std::vector<
     std::vector<Symbol> symbols;
     symbols.reserve(escaped.size());
     for (size_t offset = 0; offset < escaped.size();) {
-        const size_t len = std::min(utf8_sequence_length(static_cast<uint8_t>(escaped[offset])), escaped.size() - offset);
+        const size_t len =
+            std::min(utf8_sequence_length(static_cast<uint8_t>(escaped[offset])), escaped.size() - offset);
         const auto index = static_cast<int32_t>(symbols.size());
         symbols.push_back({index - 1, offset + len == escaped.size() ? -1 : index + 1, static_cast<uint32_t>(offset),
                            static_cast<uint32_t>(len)});

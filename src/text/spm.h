@@ -26,7 +26,7 @@
 namespace sinan::text {
 
 class SpmModel {
-public:
+  public:
     // tokens, scores: tokenizer.ggml.tokens / tokenizer.ggml.scores; types: tokenizer.ggml.token_type
     // (1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte "<0xAB>"); unk_id:
     // tokenizer.ggml.unknown_token_id or -1. All three spans have one entry per token id.
@@ -49,7 +49,7 @@ public:
 
     int32_t n_tokens() const;
 
-private:
+  private:
     struct Tables;
     explicit SpmModel(std::shared_ptr<const Tables> tables) : tables_(std::move(tables)) {}
 

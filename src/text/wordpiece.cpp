@@ -30,9 +30,7 @@ bool is_control(utf8proc_category_t cat) {
            cat == UTF8PROC_CATEGORY_CO;
 }
 
-bool is_punctuation(utf8proc_category_t cat) {
-    return cat >= UTF8PROC_CATEGORY_PC && cat <= UTF8PROC_CATEGORY_PO;
-}
+bool is_punctuation(utf8proc_category_t cat) { return cat >= UTF8PROC_CATEGORY_PC && cat <= UTF8PROC_CATEGORY_PO; }
 
 bool is_symbol(utf8proc_category_t cat) { return cat >= UTF8PROC_CATEGORY_SM && cat <= UTF8PROC_CATEGORY_SO; }
 

@@ -31,7 +31,7 @@
 namespace sinan::text {
 
 class WordPieceModel {
-public:
+  public:
     // tokens: tokenizer.ggml.tokens (one entry per id); unk_id: tokenizer.ggml.unknown_token_id.
     // Errors: no tokens, or unk_id not a token id (WordPiece needs an unknown token).
     static Result<WordPieceModel> create(std::span<const std::string_view> tokens, int32_t unk_id);
@@ -45,7 +45,7 @@ public:
 
     int32_t n_tokens() const;
 
-private:
+  private:
     struct Tables;
     explicit WordPieceModel(std::shared_ptr<const Tables> tables) : tables_(std::move(tables)) {}
 

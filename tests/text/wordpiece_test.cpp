@@ -56,9 +56,9 @@ std::optional<LoadedBert> load_bert() {
                       static_cast<int32_t>(*cls), static_cast<int32_t>(*sep)};
 }
 
-#define SKIP_WITHOUT_BERT()                                                                     \
+#define SKIP_WITHOUT_BERT()                                                                  \
     if (!std::filesystem::exists(kModel)) GTEST_SKIP() << "shared model absent: " << kModel; \
-    auto bert = load_bert();                                                                    \
+    auto bert = load_bert();                                                                 \
     ASSERT_TRUE(bert)
 
 TEST(WordPieceModel, MatchesLlamaCppTokenIdsForEveryGoldenText) {
@@ -127,7 +127,9 @@ TEST(WordPieceModel, WordsThatCannotBeSplitBecomeOneUnknownToken) {
     // U+2603 (snowman) is a symbol outside ASCII: it stays inside the word, which then cannot be
     // split into vocabulary pieces; the whole word, not just the snowman, becomes unknown.
     ASSERT_LT(bert->id_of("\xE2\x98\x83"), 0);
-    const std::vector<int32_t> ids = bert->encode("hello abc\xE2\x98\x83" "def world");
+    const std::vector<int32_t> ids = bert->encode(
+        "hello abc\xE2\x98\x83"
+        "def world");
     ASSERT_EQ(ids.size(), 3u);
     EXPECT_EQ(ids[1], bert->unk);
     EXPECT_EQ(ids[0], bert->encode("hello")[0]);
@@ -137,13 +139,18 @@ TEST(WordPieceModel, WordsThatCannotBeSplitBecomeOneUnknownToken) {
 TEST(WordPieceModel, DropsControlCharactersAndSplitsOnAnyWhiteSpace) {
     SKIP_WITHOUT_BERT();
     EXPECT_EQ(bert->encode("hel\x01lo\xE2\x80\x8Bworld"), bert->encode("helloworld"));  // U+0001, U+200B (Cf)
-    EXPECT_EQ(bert->encode("a\tb\nc\xC2\xA0" "d\xE3\x80\x80" "e"), bert->encode("a b c d e"));  // NBSP, U+3000
+    EXPECT_EQ(bert->encode("a\tb\nc\xC2\xA0"
+                           "d\xE3\x80\x80"
+                           "e"),
+              bert->encode("a b c d e"));  // NBSP, U+3000
     EXPECT_TRUE(bert->encode("  \t\n ").empty());
     EXPECT_EQ(bert->encode("ok\xFF\xFE"), bert->encode("ok"));  // invalid UTF-8 is dropped
 }
 
 TEST(WordPieceModel, RejectsAVocabularyWithoutUnknownToken) {
-    std::vector<std::string_view> tokens = {"[UNK]", "\xE2\x96\x81" "a"};
+    std::vector<std::string_view> tokens = {"[UNK]",
+                                            "\xE2\x96\x81"
+                                            "a"};
     EXPECT_FALSE(WordPieceModel::create(tokens, -1).ok());
     EXPECT_FALSE(WordPieceModel::create(tokens, 2).ok());
     EXPECT_FALSE(WordPieceModel::create({}, 0).ok());
