@@ -17,8 +17,8 @@ namespace sinan::kernels {
 namespace {
 
 using gguf::TensorType;
-using testing::convertible_types;
-using testing::runnable_levels;
+using test_util::convertible_types;
+using test_util::runnable_levels;
 
 constexpr uint32_t kSeed = 20261129;
 
@@ -106,7 +106,7 @@ TEST(Dispatch, QuantizeEqualsReferenceByteForByte) {
         for (TensorType type : convertible_types()) {
             for (int64_t n : row_lengths(type)) {
                 std::mt19937 rng(kSeed + static_cast<uint32_t>(n));
-                const std::vector<float> src = testing::gaussian(rng, n);
+                const std::vector<float> src = test_util::gaussian(rng, n);
                 std::vector<uint8_t> want(gguf::row_bytes(type, n) + 8, 0xa5), got(want.size(), 0xa5);
                 ref.quantize[static_cast<int>(type)](src.data(), want.data(), n);
                 t.quantize[static_cast<int>(type)](src.data(), got.data(), n);
@@ -121,7 +121,7 @@ TEST(Dispatch, DotF32WithinRoundingBound) {
         const KernelTable& t = kernel_table(level);
         for (int64_t n : {0, 1, 2, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 127, 1000, 4097}) {
             std::mt19937 rng(kSeed + static_cast<uint32_t>(n));
-            const std::vector<float> a = testing::gaussian(rng, n), b = testing::gaussian(rng, n);
+            const std::vector<float> a = test_util::gaussian(rng, n), b = test_util::gaussian(rng, n);
             double exact = 0, magnitude = 0;
             for (int64_t i = 0; i < n; ++i) {
                 exact += static_cast<double>(a[i]) * b[i];
@@ -137,7 +137,7 @@ TEST(Dispatch, DotF32WithinRoundingBound) {
 
 TEST(Dispatch, PublicFunctionsUseTheActiveTable) {
     std::mt19937 rng(kSeed);
-    const std::vector<float> x = testing::gaussian(rng, 256);
+    const std::vector<float> x = test_util::gaussian(rng, 256);
     std::vector<uint8_t> q(gguf::row_bytes(TensorType::Q4_K, 256));
     quantize_row(TensorType::Q4_K, x.data(), q.data(), 256);
     std::vector<float> want(256), got(256);

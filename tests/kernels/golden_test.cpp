@@ -101,7 +101,7 @@ TEST_P(Golden, DequantizedLlamaCppTensorsWithinBudget) {
             const int64_t n = static_cast<int64_t>(t.n_elements);
             std::vector<float> y(n);
             dequantize_row(c.type, t.data, y.data(), n);
-            const double err = testing::relative_rmse(y.data(), x, n);
+            const double err = test_util::relative_rmse(y.data(), x, n);
             EXPECT_LE(err, c.max_relative_rmse) << model << " " << t.name;
             EXPECT_GT(err, 0.0) << model << " " << t.name << ": a lossy type decoded to exactly F32?";
             if (c.max_error_of_block_absmax > 0) {

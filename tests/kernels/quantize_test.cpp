@@ -36,13 +36,13 @@ constexpr Budget kBudgets[] = {
 TEST(Quantize, RoundTripErrorWithinTypeBudget) {
     std::mt19937 rng(kSeed);
     const int64_t n = 256 * 64;
-    const std::vector<float> x = testing::gaussian(rng, n);
+    const std::vector<float> x = test_util::gaussian(rng, n);
     for (const Budget& b : kBudgets) {
         std::vector<uint8_t> q(gguf::row_bytes(b.type, n));
         std::vector<float> y(n);
         quantize_row(b.type, x.data(), q.data(), n);
         dequantize_row(b.type, q.data(), y.data(), n);
-        const double err = testing::relative_rmse(y.data(), x.data(), n);
+        const double err = test_util::relative_rmse(y.data(), x.data(), n);
         EXPECT_LE(err, b.max_relative_rmse) << gguf::type_name(b.type) << " seed=" << kSeed;
         // A budget far above the error would not catch a half-broken layout: keep them honest.
         if (b.max_relative_rmse > 0) {
@@ -53,7 +53,7 @@ TEST(Quantize, RoundTripErrorWithinTypeBudget) {
 
 TEST(Quantize, ZerosAndConstantRowsComeBackExactly) {
     const int64_t n = 512;
-    for (TensorType type : testing::convertible_types()) {
+    for (TensorType type : test_util::convertible_types()) {
         for (float c : {0.0f, 1.0f, -2.5f}) {
             const std::vector<float> x(n, c);
             std::vector<uint8_t> q(gguf::row_bytes(type, n));
@@ -74,13 +74,13 @@ TEST(Quantize, ScaleOfRowDoesNotChangeRelativeError) {
     std::mt19937 rng(kSeed + 1);
     const int64_t n = 256 * 8;
     for (float sigma : {1e-3f, 30.0f}) {
-        const std::vector<float> x = testing::gaussian(rng, n, sigma);
+        const std::vector<float> x = test_util::gaussian(rng, n, sigma);
         for (const Budget& b : kBudgets) {
             std::vector<uint8_t> q(gguf::row_bytes(b.type, n));
             std::vector<float> y(n);
             quantize_row(b.type, x.data(), q.data(), n);
             dequantize_row(b.type, q.data(), y.data(), n);
-            EXPECT_LE(testing::relative_rmse(y.data(), x.data(), n), b.max_relative_rmse * 1.2)
+            EXPECT_LE(test_util::relative_rmse(y.data(), x.data(), n), b.max_relative_rmse * 1.2)
                 << gguf::type_name(b.type) << " sigma=" << sigma << " seed=" << kSeed + 1;
         }
     }

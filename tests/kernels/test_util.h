@@ -11,7 +11,7 @@
 #include "gguf/tensor_type.h"
 #include "kernels/kernels.h"
 
-namespace sinan::kernels::testing {
+namespace sinan::kernels::test_util {
 
 // Every level this CPU can execute, scalar first (ignores SINAN_CPU: tests compare them all).
 inline std::vector<cpu::Level> runnable_levels() {
@@ -50,4 +50,4 @@ inline double relative_rmse(const float* a, const float* b, int64_t n) {
     return ref > 0 ? std::sqrt(err / ref) : std::sqrt(err);
 }
 
-}  // namespace sinan::kernels::testing
+}  // namespace sinan::kernels::test_util
