@@ -1,7 +1,9 @@
 #include "text/bpe.h"
 
+#include <algorithm>
 #include <array>
-#include <queue>
+#include <atomic>
+#include <functional>
 #include <unordered_map>
 
 #include "text/utf8.h"
@@ -110,6 +112,7 @@ int unicode_to_byte(uint32_t cp) {
 }
 
 struct BpeModel::Tables {
+    uint64_t serial = 0;                                // identifies the model to per-thread caches
     std::vector<std::string> bytes;                     // [n_vocab] what each token stands for
     std::array<int32_t, 256> byte_id{};                 // the single-byte token of each byte
     std::unordered_map<std::string_view, int32_t> ids;  // normal tokens by bytes (views into `bytes`)
@@ -117,7 +120,9 @@ struct BpeModel::Tables {
 };
 
 Result<BpeModel> BpeModel::create(const Vocab& vocab) {
+    static std::atomic<uint64_t> next_serial{1};
     auto t = std::make_shared<Tables>();
+    t->serial = next_serial++;
     const size_t n = vocab.tokens.size();
     t->bytes.resize(n);
     for (size_t i = 0; i < n; ++i) {
@@ -164,6 +169,41 @@ Result<BpeModel> BpeModel::create(const Vocab& vocab) {
 
 const std::string& BpeModel::token_bytes(int32_t id) const { return tables_->bytes[static_cast<size_t>(id)]; }
 
+namespace {
+
+// Symbols form a doubly linked list in text order; a merge keeps the left symbol.
+struct Symbol {
+    int32_t id;
+    int32_t prev;
+    int32_t next;
+};
+
+struct Candidate {
+    int32_t rank;
+    int32_t left;  // symbol index (= text order)
+    int32_t left_id, right_id, merged_id;
+    // Heap order: lowest rank first, then leftmost.
+    bool operator<(const Candidate& o) const { return rank != o.rank ? rank > o.rank : left > o.left; }
+};
+
+struct StringViewHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+// Per-thread scratch buffers and a cache of encoded pieces (natural text repeats its words; HF's
+// BPE keeps such a cache too). The cache belongs to one model at a time and is bounded.
+struct Scratch {
+    uint64_t owner = 0;  // Tables::serial of the model the cache belongs to
+    std::unordered_map<std::string, std::vector<int32_t>, StringViewHash, std::equal_to<>> cache;
+    std::vector<Symbol> sym;
+    std::vector<Candidate> heap;
+};
+constexpr size_t kMaxCachedPieceBytes = 64;
+constexpr size_t kMaxCacheEntries = 1 << 16;
+
+}  // namespace
+
 void BpeModel::encode_piece(std::string_view piece, bool ignore_merges, std::vector<int32_t>* out) const {
     const Tables& t = *tables_;
     if (piece.empty()) return;
@@ -178,33 +218,38 @@ void BpeModel::encode_piece(std::string_view piece, bool ignore_merges, std::vec
             return;
         }
     }
-    // Symbols form a doubly linked list in text order; a merge keeps the left symbol.
-    struct Symbol {
-        int32_t id;
-        int32_t prev;
-        int32_t next;
-    };
-    struct Candidate {
-        int32_t rank;
-        int32_t left;  // symbol index (= text order)
-        int32_t left_id, right_id, merged_id;
-        bool operator>(const Candidate& o) const { return rank != o.rank ? rank > o.rank : left > o.left; }
-    };
+    thread_local Scratch sc;
+    if (sc.owner != t.serial) {
+        sc.cache.clear();
+        sc.owner = t.serial;
+    }
+    const bool cacheable = piece.size() <= kMaxCachedPieceBytes;
+    if (cacheable) {
+        const auto it = sc.cache.find(piece);
+        if (it != sc.cache.end()) {
+            out->insert(out->end(), it->second.begin(), it->second.end());
+            return;
+        }
+    }
     const auto n = static_cast<int32_t>(piece.size());
-    std::vector<Symbol> sym(static_cast<size_t>(n));
+    std::vector<Symbol>& sym = sc.sym;
+    std::vector<Candidate>& heap = sc.heap;
+    sym.resize(static_cast<size_t>(n));
+    heap.clear();
     for (int32_t i = 0; i < n; ++i) sym[i] = {t.byte_id[static_cast<uint8_t>(piece[i])], i - 1, i + 1 < n ? i + 1 : -1};
-    std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> heap;
     auto push_pair = [&](int32_t left) {
         if (left < 0 || sym[left].next < 0) return;
         const int32_t right = sym[left].next;
         if (const MergeTable::Merge* m = t.merges.find(pair_key(sym[left].id, sym[right].id))) {
-            heap.push({m->rank, left, sym[left].id, sym[right].id, m->id});
+            heap.push_back({m->rank, left, sym[left].id, sym[right].id, m->id});
+            std::push_heap(heap.begin(), heap.end());
         }
     };
     for (int32_t i = 0; i + 1 < n; ++i) push_pair(i);
     while (!heap.empty()) {
-        const Candidate c = heap.top();
-        heap.pop();
+        std::pop_heap(heap.begin(), heap.end());
+        const Candidate c = heap.back();
+        heap.pop_back();
         Symbol& l = sym[c.left];
         // Stale candidates: the left symbol was merged away (id -1) or either side changed since.
         if (l.id != c.left_id || l.next < 0 || sym[l.next].id != c.right_id) continue;
@@ -216,7 +261,12 @@ void BpeModel::encode_piece(std::string_view piece, bool ignore_merges, std::vec
         push_pair(l.prev);
         push_pair(c.left);
     }
+    const size_t first = out->size();
     for (int32_t i = 0; i >= 0; i = sym[i].next) out->push_back(sym[i].id);
+    if (cacheable) {
+        if (sc.cache.size() >= kMaxCacheEntries) sc.cache.clear();
+        sc.cache.emplace(std::string(piece), std::vector<int32_t>(out->begin() + static_cast<long>(first), out->end()));
+    }
 }
 
 }  // namespace sinan::text

@@ -23,30 +23,16 @@ constexpr std::string_view kEndOfTurnTexts[] = {
     "<EOT>",      "<|EOT|>",    "<|end_of_text|>", "<｜end▁of▁sentence｜>", "<|eom_id|>",
 };
 
-// True when NFC leaves `s` unchanged for certain, without running it: every code point lies in a
-// range whose characters never decompose under NFC and never compose with what precedes them
-// (below U+0300, basic Cyrillic, CJK punctuation and kana without the combining voicing marks,
-// CJK unified ideographs, Hangul syllables). Anything else goes through utf8proc.
-bool surely_nfc(std::string_view s) {
-    size_t i = 0;
-    while (i < s.size()) {
-        const auto b = static_cast<uint8_t>(s[i]);
-        if (b < 0x80) {
-            ++i;
-            continue;
-        }
-        const Utf8Step st = decode_utf8(s.substr(i));
-        const uint32_t cp = st.cp;
-        const bool ok = cp < 0x300 || (cp >= 0x400 && cp <= 0x482) || (cp >= 0x3000 && cp <= 0x3098) ||
-                        (cp >= 0x309B && cp <= 0x30FF) || (cp >= 0x4E00 && cp <= 0x9FFF) ||
-                        (cp >= 0xAC00 && cp <= 0xD7A3);
-        if (!ok) return false;
-        i += st.len;
-    }
-    return true;
+// Code points NFC never changes and never composes with what precedes them: below U+0300, basic
+// Cyrillic, CJK punctuation and kana without the combining voicing marks, CJK unified
+// ideographs, Hangul syllables. They are all starters (combining class 0), so NFC can be run on
+// the stretches between them alone.
+bool is_nfc_inert(uint32_t cp) {
+    return cp < 0x300 || (cp >= 0x400 && cp <= 0x482) || (cp >= 0x3000 && cp <= 0x3098) ||
+           (cp >= 0x309B && cp <= 0x30FF) || (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0xAC00 && cp <= 0xD7A3);
 }
 
-std::string to_nfc(std::string_view s) {
+std::string utf8proc_nfc(std::string_view s) {
     utf8proc_uint8_t* out = nullptr;
     const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
                                             static_cast<utf8proc_ssize_t>(s.size()), &out,
@@ -55,6 +41,41 @@ std::string to_nfc(std::string_view s) {
     std::string r(reinterpret_cast<const char*>(out), static_cast<size_t>(n));
     std::free(out);
     return r;
+}
+
+// NFC of valid UTF-8 `s`; returns false (and leaves *out alone) when `s` is already NFC for
+// certain. Only the stretches of other code points, each with the starter before it (which a
+// combining mark may compose with), go through utf8proc.
+bool to_nfc(std::string_view s, std::string* out) {
+    size_t i = 0, done = 0, prev = 0;
+    bool changed = false;
+    while (i < s.size()) {
+        if (static_cast<uint8_t>(s[i]) < 0x80) {
+            prev = i++;
+            continue;
+        }
+        const Utf8Step st = decode_utf8(s.substr(i));
+        if (is_nfc_inert(st.cp)) {
+            prev = i;
+            i += st.len;
+            continue;
+        }
+        const size_t begin = prev >= done && prev < i ? prev : i;
+        size_t end = i + st.len;
+        while (end < s.size()) {
+            const Utf8Step next = decode_utf8(s.substr(end));
+            if (is_nfc_inert(next.cp)) break;
+            end += next.len;
+        }
+        if (!changed) out->clear();
+        changed = true;
+        out->append(s.substr(done, begin - done));
+        out->append(utf8proc_nfc(s.substr(begin, end - begin)));
+        done = end;
+        prev = i = end;
+    }
+    if (changed) out->append(s.substr(done));
+    return changed;
 }
 
 }  // namespace
@@ -174,10 +195,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view input, bool add_special,
         switch (v.kind) {
             case VocabKind::kBpe: {
                 std::string normalized;
-                if (s.pre->nfc() && !surely_nfc(frag)) {
-                    normalized = to_nfc(frag);
-                    frag = normalized;
-                }
+                if (s.pre->nfc() && to_nfc(frag, &normalized)) frag = normalized;
                 pieces.clear();
                 s.pre->split(frag, &pieces);
                 for (std::string_view p : pieces) s.bpe->encode_piece(p, s.pre->ignore_merges(), &out);

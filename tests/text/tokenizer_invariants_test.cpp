@@ -6,9 +6,11 @@
 // paths through the facade.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <utf8proc.h>
 #include <string>
 #include <vector>
 
@@ -48,6 +50,8 @@ const std::vector<std::string>& corpus() {
         "Ελληνικά: Καλημέρα κόσμε! ΐ ΰ ώ",
         "Mixed: Café naïve résumé Zürich Ærøskøbing",
         "URL https://example.com/path?q=1&r=2#frag and e-mail a.b@c.de",
+        "Pneumonoultramicroscopicsilicovolcanoconiosis" "Pneumonoultramicroscopicsilicovolcanoconiosis"
+        "Pneumonoultramicroscopicsilicovolcanoconiosis",
         "a",
         " ",
         "",
@@ -163,6 +167,29 @@ TEST(TokenizerInvariants, QwenNormalisesToNfcAndDeepseekV3DoesNot) {
     if (const Tokenizer* v3 = cached_tokenizer(vocab_gguf_path("deepseek-v3"))) {
         EXPECT_NE(v3->encode(decomposed, false, false), v3->encode(composed, false, false));
         EXPECT_EQ(v3->decode(v3->encode(decomposed, false, false)), decomposed);
+    }
+}
+
+std::string utf8proc_whole(std::string_view s, bool compose) {
+    utf8proc_uint8_t* out = nullptr;
+    const auto opts = static_cast<utf8proc_option_t>(UTF8PROC_STABLE | (compose ? UTF8PROC_COMPOSE : UTF8PROC_DECOMPOSE));
+    const utf8proc_ssize_t n =
+        utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()), &out, opts);
+    std::string r(reinterpret_cast<const char*>(out), static_cast<size_t>(n));
+    std::free(out);
+    return r;
+}
+
+TEST(TokenizerInvariants, QwenNfcOfDecomposedTextEqualsWholeStringNfc) {
+    const Tokenizer* qwen = cached_tokenizer(vocab_gguf_path("deepseek-r1-qwen"));
+    if (qwen == nullptr) GTEST_SKIP() << "no deepseek-r1-qwen vocab";
+    std::vector<std::string> texts = corpus();
+    texts.push_back("中文e\xCC\x81中 A\xCC\x8A\xCC\x81 \xE1\x84\x80\xE1\x85\xA1\xE1\x86\xA8 \xE3\x81\x8B\xE3\x82\x99 q\xCC\xA3\xCC\x87");
+    for (const std::string& text : texts) {
+        const std::string nfd = utf8proc_whole(text, false);
+        const std::string nfc = utf8proc_whole(nfd, true);
+        EXPECT_EQ(qwen->encode(nfd, false, false), qwen->encode(nfc, false, false)) << text;
+        EXPECT_EQ(qwen->decode(qwen->encode(nfd, false, false)), nfc) << text;
     }
 }
 
