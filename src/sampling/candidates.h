@@ -1,0 +1,56 @@
+// CandidateList: the tokens still in the running while a Sampler truncates the distribution, and
+// the truncation steps themselves (top-k, top-p, min-p). Public so each step can be tested alone
+// against a reference and reused by other samplers; a Sampler owns one and calls them in order.
+//
+// Order: "sorted" means by logit descending, ties to the lower token id (a strict total order, so
+// the kept set and its order are the same on every standard library). Probabilities inside the
+// steps are softmax(logits) over the current candidates at temperature 1, as in llama.cpp.
+// Memory: `reset` sizes the buffer to n_vocab once; later resets with the same n_vocab do not
+// allocate, nor does any step. Not thread-safe: one list per sampler.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace sinan::sampling {
+
+struct Candidate {
+    float logit;
+    int32_t token;
+};
+
+// True when a ranks before b: higher logit, or equal logit and lower token id.
+inline bool ranks_before(const Candidate& a, const Candidate& b) {
+    return a.logit > b.logit || (a.logit == b.logit && a.token < b.token);
+}
+
+class CandidateList {
+public:
+    // All tokens whose logit is not -inf (banned), in id order. logits: [n_vocab].
+    void reset(std::span<const float> logits);
+
+    // Keeps the k best (sorted afterwards). k <= 0 or k >= size(): no change.
+    void keep_top_k(int32_t k);
+    // Keeps the shortest sorted prefix whose probability mass is >= p (at least one token; sorted
+    // afterwards). p >= 1: no change. O(n log m) where m is the length of the kept prefix.
+    void keep_top_p(float p);
+    // Keeps tokens with p_i >= min_p * p_max, i.e. logit_i >= max_logit + log(min_p); order kept.
+    // min_p <= 0: no change.
+    void keep_min_p(float min_p);
+
+    float max_logit() const;  // size() > 0
+    size_t size() const { return size_; }
+    bool sorted() const { return sorted_; }
+    std::span<const Candidate> items() const { return {items_.data(), size_}; }
+
+private:
+    void sort_prefix(size_t n);  // items_[0, n) become the n best, sorted
+
+    std::vector<Candidate> items_;  // [n_vocab] capacity; the first size_ are live
+    size_t size_ = 0;
+    bool sorted_ = false;
+};
+
+}  // namespace sinan::sampling

@@ -1,0 +1,105 @@
+// Sampler: turns one sequence's logits into its next token, with OpenAI-style log-probabilities.
+// One Sampler per sequence; the engine keeps it for the sequence's lifetime.
+//
+// The chain (llama.cpp's default order; docs/sampling.md explains each step):
+//   logit bias -> repetition penalty -> presence/frequency penalties      (the "model distribution")
+//   -> top-k -> top-p -> min-p -> temperature -> draw                     (how the token is chosen)
+// temperature == 0 skips the second line and takes the argmax (ties to the lowest id).
+//
+// Log-probabilities are log-softmax of the logits after bias and penalties, before truncation
+// and temperature: the distribution the request's model assigns, which is what OpenAI reports,
+// and independent of how adventurous the sampling settings are. The entropy in TokenChoice is of
+// the same distribution (ConfidenceTracker uses it).
+//
+// Determinism: the RNG is std::mt19937_64 seeded with params.seed (the standard fixes its output
+// sequence), and the uniform draw is computed here (top 53 bits / 2^53), never with
+// std::uniform_real_distribution, whose output differs between standard libraries. Each sample()
+// with temperature > 0 consumes exactly one 64-bit draw. Same seed + same logits + same accepted
+// tokens = same tokens, on any platform with IEEE float.
+//
+// Memory: create() sizes every buffer to n_vocab (about 16 bytes per vocabulary entry, 2.4 MiB for
+// 151936); sample() allocates nothing after that. Cost per sample(): O(n_vocab) for bias,
+// penalties over distinct recent tokens, one softmax pass and the top-N scan, plus
+// O(n_vocab log k) for top-k / top-p.
+// Thread-safety: none; one thread uses a Sampler at a time. Samplers are independent, so many
+// sequences can be sampled in parallel, one Sampler each.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <random>
+#include <span>
+#include <vector>
+
+#include "base/status.h"
+#include "sampling/candidates.h"
+#include "sampling/sampling_params.h"
+#include "sampling/token_counts.h"
+
+namespace sinan::sampling {
+
+struct TokenLogprob {
+    int32_t token;
+    float logprob;  // natural log
+};
+
+// What sample() chose. Self-contained (no views into the sampler): safe to keep.
+struct TokenChoice {
+    int32_t token = -1;
+    float logprob = 0.0f;  // log p(token) under the model distribution (see the header comment)
+    float entropy = 0.0f;  // entropy of that distribution in nats, in [0, log n_vocab]
+    bool is_stop = false;  // token is one of params.stop_tokens
+    int32_t n_top = 0;     // params.n_logprobs, or fewer when fewer tokens are not banned
+    std::array<TokenLogprob, kMaxLogprobs> top{};  // most likely first; ties to the lower id
+
+    std::span<const TokenLogprob> top_logprobs() const { return {top.data(), static_cast<size_t>(n_top)}; }
+};
+
+class Sampler {
+public:
+    // Fails when validate(params, n_vocab) does.
+    static Result<Sampler> create(const SamplingParams& params, int32_t n_vocab);
+
+    // logits: [n_vocab] finite floats (or -inf), read once and not kept. Does not record the token:
+    // call accept() with the token the sequence actually takes (usually the one returned).
+    TokenChoice sample(std::span<const float> logits);
+
+    // Records a generated token: enters the repetition window and the presence/frequency counts.
+    void accept(int32_t token);
+    // Records prompt tokens: they enter the repetition window only (OpenAI's presence/frequency
+    // penalties count generated tokens only).
+    void accept_prompt(std::span<const int32_t> tokens);
+
+    bool is_stop_token(int32_t token) const;
+    const SamplingParams& params() const { return params_; }
+    int32_t n_vocab() const { return n_vocab_; }
+
+private:
+    Sampler(const SamplingParams& params, int32_t n_vocab);
+    void push_window(int32_t token);
+    void apply_bias_and_penalties();
+    int32_t draw();  // from candidates_ with temperature; needs one RNG draw
+
+    struct Bias {
+        int32_t token;
+        float bias;  // -inf for a ban
+    };
+
+    SamplingParams params_;
+    int32_t n_vocab_;
+    std::mt19937_64 rng_;
+    std::vector<Bias> biases_;  // logit_bias, flattened once
+
+    // Repetition window: ring buffer of the last penalty_last_n tokens and their counts.
+    std::vector<int32_t> window_;  // [penalty_last_n]
+    size_t window_head_ = 0;       // next slot to write
+    size_t window_size_ = 0;
+    detail::TokenCounts window_counts_;
+    detail::TokenCounts generated_counts_;
+
+    std::vector<float> logits_;   // [n_vocab] working copy: bias and penalties applied
+    std::vector<float> weights_;  // [n_vocab] exp((logit - max) / T) of the candidates
+    CandidateList candidates_;
+};
+
+}  // namespace sinan::sampling

@@ -1,0 +1,142 @@
+#include "sampling/candidates.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "test_reference.h"
+
+namespace sinan::sampling {
+namespace {
+
+std::vector<int32_t> ids_of(const CandidateList& list) {
+    std::vector<int32_t> ids;
+    for (const Candidate& c : list.items()) ids.push_back(c.token);
+    return ids;
+}
+
+// Reference top-p: the shortest prefix of the ranked distribution whose mass reaches p.
+std::vector<int32_t> reference_top_p(const std::vector<float>& logits, const std::vector<int32_t>& allowed, double p) {
+    std::vector<float> sub;
+    for (int32_t id : allowed) sub.push_back(logits[id]);
+    const std::vector<double> lp = test::log_softmax(sub);
+    std::vector<int32_t> kept;
+    double cum = 0.0;
+    for (size_t i = 0; i < allowed.size(); ++i) {  // `allowed` is already ranked
+        kept.push_back(allowed[i]);
+        cum += std::exp(lp[i]);
+        if (cum >= p) break;
+    }
+    return kept;
+}
+
+TEST(CandidateList, ResetKeepsEveryTokenButBannedOnesInIdOrder) {
+    const float inf = std::numeric_limits<float>::infinity();
+    const std::vector<float> logits = {1.0f, -inf, 3.0f, -2.0f, -inf};
+    CandidateList list;
+    list.reset(logits);
+    EXPECT_EQ(ids_of(list), (std::vector<int32_t>{0, 2, 3}));
+    EXPECT_FALSE(list.sorted());
+    EXPECT_EQ(list.max_logit(), 3.0f);
+}
+
+TEST(CandidateList, TopKKeepsTheKBestSortedWithTiesToLowerIds) {
+    for (uint32_t seed : {1u, 2u, 3u}) {
+        std::vector<float> logits = test::random_logits(1000, seed);
+        logits[10] = logits[500] = logits[900] = 9.0f;  // a three-way tie at the top
+        const std::vector<int32_t> ranked = test::ranked_ids(logits);
+        for (int32_t k : {1, 2, 5, 50, 999}) {
+            CandidateList list;
+            list.reset(logits);
+            list.keep_top_k(k);
+            EXPECT_EQ(ids_of(list), std::vector<int32_t>(ranked.begin(), ranked.begin() + k)) << "seed " << seed << " k " << k;
+            EXPECT_TRUE(list.sorted());
+        }
+    }
+}
+
+TEST(CandidateList, TopKOffOrLargerThanTheListChangesNothing) {
+    const std::vector<float> logits = test::random_logits(10, 4);
+    for (int32_t k : {0, 10, 20}) {
+        CandidateList list;
+        list.reset(logits);
+        list.keep_top_k(k);
+        EXPECT_EQ(list.size(), 10u);
+    }
+}
+
+TEST(CandidateList, TopPKeepsTheShortestPrefixReachingP) {
+    for (uint32_t seed : {5u, 6u, 7u, 8u}) {
+        const std::vector<float> logits = test::random_logits(2000, seed);
+        const std::vector<int32_t> ranked = test::ranked_ids(logits);
+        for (float p : {0.01f, 0.3f, 0.7f, 0.9f, 0.95f, 0.999f}) {
+            CandidateList list;
+            list.reset(logits);
+            list.keep_top_p(p);
+            EXPECT_EQ(ids_of(list), reference_top_p(logits, ranked, p)) << "seed " << seed << " p " << p;
+        }
+    }
+}
+
+TEST(CandidateList, TopPOnAFlatDistributionSortsBeyondTheFirstGuess) {
+    // Nearly uniform over 50000 tokens: p = 0.9 needs about 45000 of them, well past the first
+    // partial sort of 256.
+    const std::vector<float> logits = test::random_logits(50000, 9, 0.05f);
+    const std::vector<int32_t> ranked = test::ranked_ids(logits);
+    CandidateList list;
+    list.reset(logits);
+    list.keep_top_p(0.9f);
+    const std::vector<int32_t> expected = reference_top_p(logits, ranked, 0.9);
+    EXPECT_GT(expected.size(), 40000u);
+    EXPECT_EQ(ids_of(list), expected);
+}
+
+TEST(CandidateList, TopPAlwaysKeepsAtLeastOneToken) {
+    const std::vector<float> logits = {0.0f, 50.0f, 1.0f};
+    CandidateList list;
+    list.reset(logits);
+    list.keep_top_p(1e-6f);
+    EXPECT_EQ(ids_of(list), (std::vector<int32_t>{1}));
+}
+
+TEST(CandidateList, TopPAfterTopKMeasuresMassWithinTheTopK) {
+    const std::vector<float> logits = test::random_logits(500, 10, 1.0f);
+    const std::vector<int32_t> ranked = test::ranked_ids(logits);
+    const std::vector<int32_t> top20(ranked.begin(), ranked.begin() + 20);
+    CandidateList list;
+    list.reset(logits);
+    list.keep_top_k(20);
+    list.keep_top_p(0.5f);
+    EXPECT_EQ(ids_of(list), reference_top_p(logits, top20, 0.5));
+}
+
+TEST(CandidateList, MinPKeepsTokensWithAtLeastMinPTimesTheTopProbability) {
+    for (uint32_t seed : {11u, 12u}) {
+        const std::vector<float> logits = test::random_logits(3000, seed);
+        const std::vector<double> lp = test::log_softmax(logits);
+        const double lp_max = *std::max_element(lp.begin(), lp.end());
+        for (float min_p : {0.001f, 0.05f, 0.3f, 1.0f}) {
+            std::vector<int32_t> expected;
+            for (size_t i = 0; i < logits.size(); ++i) {
+                if (std::exp(lp[i]) >= min_p * std::exp(lp_max)) expected.push_back(static_cast<int32_t>(i));
+            }
+            CandidateList list;
+            list.reset(logits);
+            list.keep_min_p(min_p);
+            EXPECT_EQ(ids_of(list), expected) << "seed " << seed << " min_p " << min_p;
+        }
+    }
+}
+
+TEST(CandidateList, MinPOffChangesNothing) {
+    const std::vector<float> logits = test::random_logits(100, 13);
+    CandidateList list;
+    list.reset(logits);
+    list.keep_min_p(0.0f);
+    EXPECT_EQ(list.size(), 100u);
+}
+
+}  // namespace
+}  // namespace sinan::sampling

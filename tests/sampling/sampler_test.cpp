@@ -1,0 +1,297 @@
+#include "sampling/sampler.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <set>
+#include <vector>
+
+#include "test_reference.h"
+
+namespace sinan::sampling {
+namespace {
+
+Sampler make_sampler(const SamplingParams& params, int32_t n_vocab) {
+    Result<Sampler> s = Sampler::create(params, n_vocab);
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    return std::move(s).value();
+}
+
+SamplingParams greedy() {
+    SamplingParams p;
+    p.temperature = 0.0f;
+    return p;
+}
+
+// The full distribution as the sampler reports it, through its top alternatives (n_vocab <= 20).
+std::vector<double> reported_logprobs(Sampler& sampler, const std::vector<float>& logits) {
+    const TokenChoice choice = sampler.sample(logits);
+    std::vector<double> lp(logits.size(), -std::numeric_limits<double>::infinity());
+    for (const TokenLogprob& t : choice.top_logprobs()) lp[t.token] = t.logprob;
+    return lp;
+}
+
+void expect_logprobs_near(const std::vector<double>& actual, const std::vector<double>& expected) {
+    ASSERT_EQ(actual.size(), expected.size());
+    for (size_t i = 0; i < actual.size(); ++i) {
+        if (std::isinf(expected[i])) {
+            EXPECT_TRUE(std::isinf(actual[i])) << "token " << i;
+        } else {
+            EXPECT_NEAR(actual[i], expected[i], 2e-5) << "token " << i;
+        }
+    }
+}
+
+TEST(Sampler, GreedyTakesTheArgmaxWithTiesToTheLowestId) {
+    Sampler s = make_sampler(greedy(), 6);
+    EXPECT_EQ(s.sample(std::vector<float>{0.1f, 2.0f, -1.0f, 1.5f, 0.0f, 1.9f}).token, 1);
+    EXPECT_EQ(s.sample(std::vector<float>{0.1f, 2.0f, -1.0f, 2.5f, 0.0f, 2.5f}).token, 3);
+    EXPECT_EQ(s.sample(std::vector<float>{7.0f, 7.0f, 7.0f, 7.0f, 7.0f, 7.0f}).token, 0);
+}
+
+TEST(Sampler, GreedyOnALargeVocabularyMatchesTheReference) {
+    const std::vector<float> logits = test::random_logits(151936, 21);
+    SamplingParams p = greedy();
+    p.top_k = 40;
+    p.top_p = 0.5f;
+    Sampler s = make_sampler(p, 151936);
+    EXPECT_EQ(s.sample(logits).token, test::ranked_ids(logits)[0]);
+}
+
+TEST(Sampler, LogprobOfTheChosenTokenIsTheLogSoftmaxOfTheModel) {
+    const std::vector<float> logits = test::random_logits(32000, 22);
+    const std::vector<double> ref = test::log_softmax(logits);
+    SamplingParams p;
+    p.seed = 1;
+    p.temperature = 0.7f;  // temperature and truncation do not change the reported logprob
+    p.top_k = 50;
+    Sampler s = make_sampler(p, 32000);
+    for (int i = 0; i < 20; ++i) {
+        const TokenChoice c = s.sample(logits);
+        EXPECT_NEAR(c.logprob, ref[c.token], 2e-5);
+        EXPECT_NEAR(c.entropy, test::entropy(logits), 1e-4);
+    }
+}
+
+TEST(Sampler, TopLogprobsAreTheBestTokensSortedWithTheirLogprobs) {
+    std::vector<float> logits = test::random_logits(5000, 23);
+    logits[4000] = logits[17] = 20.0f;  // a tie: 17 must come first
+    const std::vector<double> ref = test::log_softmax(logits);
+    const std::vector<int32_t> ranked = test::ranked_ids(logits);
+    SamplingParams p = greedy();
+    p.n_logprobs = 20;
+    Sampler s = make_sampler(p, 5000);
+    const TokenChoice c = s.sample(logits);
+    ASSERT_EQ(c.n_top, 20);
+    EXPECT_EQ(c.token, 17);
+    for (int32_t i = 0; i < 20; ++i) {
+        EXPECT_EQ(c.top[i].token, ranked[i]) << "rank " << i;
+        EXPECT_NEAR(c.top[i].logprob, ref[ranked[i]], 2e-5) << "rank " << i;
+    }
+}
+
+TEST(Sampler, NoLogprobsRequestedReportsNoAlternatives) {
+    Sampler s = make_sampler(greedy(), 4);
+    EXPECT_EQ(s.sample(std::vector<float>{1, 2, 3, 4}).n_top, 0);
+}
+
+// Pearson's chi-square of observed counts against expected probabilities.
+double chi_square(const std::vector<int>& counts, const std::vector<double>& probs, int n) {
+    double chi = 0.0;
+    for (size_t i = 0; i < counts.size(); ++i) {
+        const double e = probs[i] * n;
+        chi += (counts[i] - e) * (counts[i] - e) / e;
+    }
+    return chi;
+}
+
+TEST(Sampler, DrawsFollowSoftmaxOfLogitsOverTemperature) {
+    const std::vector<float> logits = {1.0f, 0.5f, 0.0f, -0.5f, 2.0f, -1.0f, 1.5f, 0.2f};
+    constexpr int kDraws = 40000;
+    constexpr double kChi2Df7P001 = 24.32;  // chi-square quantile, 7 degrees of freedom, p = 0.001
+    double top_share_previous = 1.0;
+    for (float t : {0.5f, 1.0f, 2.0f}) {
+        std::vector<float> scaled;
+        for (float l : logits) scaled.push_back(l / t);
+        std::vector<double> probs;
+        for (double lp : test::log_softmax(scaled)) probs.push_back(std::exp(lp));
+
+        SamplingParams p;
+        p.temperature = t;
+        p.seed = 1234;
+        Sampler s = make_sampler(p, 8);
+        std::vector<int> counts(8, 0);
+        for (int i = 0; i < kDraws; ++i) ++counts[s.sample(logits).token];
+        EXPECT_LT(chi_square(counts, probs, kDraws), kChi2Df7P001) << "T " << t;
+        // Higher temperature flattens: the favourite's share falls.
+        const double top_share = static_cast<double>(counts[4]) / kDraws;
+        EXPECT_LT(top_share, top_share_previous) << "T " << t;
+        top_share_previous = top_share;
+    }
+}
+
+TEST(Sampler, TruncatedDrawsFollowTheRenormalisedDistribution) {
+    // top_k = 3 keeps tokens 4, 6, 0; the draw is then softmax over those three.
+    const std::vector<float> logits = {1.0f, 0.5f, 0.0f, -0.5f, 2.0f, -1.0f, 1.5f, 0.2f};
+    SamplingParams p;
+    p.top_k = 3;
+    p.seed = 99;
+    Sampler s = make_sampler(p, 8);
+    constexpr int kDraws = 30000;
+    std::vector<int> counts(8, 0);
+    for (int i = 0; i < kDraws; ++i) ++counts[s.sample(logits).token];
+    const std::vector<double> lp = test::log_softmax({1.0f, 2.0f, 1.5f});
+    const std::vector<int> kept = {counts[0], counts[4], counts[6]};
+    EXPECT_EQ(kept[0] + kept[1] + kept[2], kDraws);
+    constexpr double kChi2Df2P001 = 13.82;
+    EXPECT_LT(chi_square(kept, {std::exp(lp[0]), std::exp(lp[1]), std::exp(lp[2])}, kDraws), kChi2Df2P001);
+}
+
+TEST(Sampler, DrawsStayInsideTheTopPAndMinPSets) {
+    const std::vector<float> logits = test::random_logits(1000, 24, 2.0f);
+    const std::vector<int32_t> ranked = test::ranked_ids(logits);
+    const std::vector<double> lp = test::log_softmax(logits);
+    // Reference sets, from the definitions.
+    std::set<int32_t> top_p_set;
+    double cum = 0.0;
+    for (int32_t id : ranked) {
+        top_p_set.insert(id);
+        cum += std::exp(lp[id]);
+        if (cum >= 0.6) break;
+    }
+    std::set<int32_t> min_p_set;
+    for (int32_t id : ranked) {
+        if (std::exp(lp[id] - lp[ranked[0]]) >= 0.2) min_p_set.insert(id);
+    }
+    SamplingParams p;
+    p.seed = 7;
+    p.top_p = 0.6f;
+    Sampler sp = make_sampler(p, 1000);
+    p.top_p = 1.0f;
+    p.min_p = 0.2f;
+    Sampler sm = make_sampler(p, 1000);
+    std::set<int32_t> seen_p, seen_m;
+    for (int i = 0; i < 3000; ++i) {
+        seen_p.insert(sp.sample(logits).token);
+        seen_m.insert(sm.sample(logits).token);
+    }
+    EXPECT_EQ(seen_p, top_p_set);
+    EXPECT_EQ(seen_m, min_p_set);
+}
+
+TEST(Sampler, SameSeedReproducesAndDifferentSeedsDiffer) {
+    const std::vector<float> logits = test::random_logits(1000, 25, 0.5f);
+    auto run = [&](uint64_t seed) {
+        SamplingParams p;
+        p.seed = seed;
+        p.top_p = 0.95f;
+        Sampler s = make_sampler(p, 1000);
+        std::vector<int32_t> tokens;
+        for (int i = 0; i < 50; ++i) {
+            const int32_t t = s.sample(logits).token;
+            s.accept(t);
+            tokens.push_back(t);
+        }
+        return tokens;
+    };
+    EXPECT_EQ(run(42), run(42));
+    EXPECT_NE(run(42), run(43));
+}
+
+TEST(Sampler, BiasOfMinus100BansAToken) {
+    std::vector<float> logits = {5.0f, 1.0f, 0.0f, 4.9f};
+    SamplingParams p = greedy();
+    p.logit_bias = {{0, -100.0f}};
+    p.n_logprobs = 4;
+    Sampler s = make_sampler(p, 4);
+    const TokenChoice c = s.sample(logits);
+    EXPECT_EQ(c.token, 3);
+    EXPECT_EQ(c.n_top, 3);  // a banned token is not an alternative
+    for (const TokenLogprob& t : c.top_logprobs()) EXPECT_NE(t.token, 0);
+
+    p.temperature = 5.0f;  // flat: without the ban token 0 would be drawn often
+    p.seed = 3;
+    Sampler hot = make_sampler(p, 4);
+    for (int i = 0; i < 2000; ++i) EXPECT_NE(hot.sample(logits).token, 0);
+}
+
+TEST(Sampler, BiasIsAddedToTheLogit) {
+    const std::vector<float> logits = {0.0f, 1.0f, 2.0f};
+    SamplingParams p = greedy();
+    p.logit_bias = {{0, 3.5f}, {2, -1.0f}};
+    p.n_logprobs = 3;
+    Sampler s = make_sampler(p, 3);
+    expect_logprobs_near(reported_logprobs(s, logits), test::log_softmax({3.5f, 1.0f, 1.0f}));
+}
+
+TEST(Sampler, RepetitionPenaltyDividesPositiveAndMultipliesNegativeLogitsInTheWindow) {
+    const std::vector<float> logits = {2.0f, -1.0f, 0.5f, 3.0f, -2.0f};
+    SamplingParams p = greedy();
+    p.repetition_penalty = 1.5f;
+    p.penalty_last_n = 3;
+    p.n_logprobs = 5;
+    Sampler s = make_sampler(p, 5);
+    s.accept_prompt(std::vector<int32_t>{3, 0});
+    s.accept(1);
+    s.accept(1);  // window now [0, 1, 1]: token 3 fell out
+    expect_logprobs_near(reported_logprobs(s, logits), test::log_softmax({2.0f / 1.5f, -1.0f * 1.5f, 0.5f, 3.0f, -2.0f}));
+}
+
+TEST(Sampler, PresenceAndFrequencyPenaltiesCountGeneratedTokensOnly) {
+    const std::vector<float> logits = {2.0f, -1.0f, 0.5f, 3.0f};
+    SamplingParams p = greedy();
+    p.presence_penalty = 0.5f;
+    p.frequency_penalty = 0.25f;
+    p.n_logprobs = 4;
+    Sampler s = make_sampler(p, 4);
+    s.accept_prompt(std::vector<int32_t>{2, 2, 2});  // prompt: not counted
+    s.accept(3);
+    s.accept(3);
+    s.accept(3);
+    s.accept(1);
+    // logit -= presence * (count > 0) + frequency * count
+    expect_logprobs_near(reported_logprobs(s, logits),
+                         test::log_softmax({2.0f, -1.0f - 0.5f - 0.25f, 0.5f, 3.0f - 0.5f - 0.75f}));
+}
+
+TEST(Sampler, StopTokensAreFlagged) {
+    SamplingParams p = greedy();
+    p.stop_tokens = {2, 3};
+    Sampler s = make_sampler(p, 4);
+    EXPECT_TRUE(s.sample(std::vector<float>{0, 0, 0, 1}).is_stop);
+    EXPECT_FALSE(s.sample(std::vector<float>{0, 1, 0, 0}).is_stop);
+}
+
+TEST(Sampler, CreateRejectsOutOfRangeParameters) {
+    auto rejects = [](auto mutate) {
+        SamplingParams p;
+        mutate(p);
+        return !Sampler::create(p, 100).ok();
+    };
+    EXPECT_TRUE(rejects([](SamplingParams& p) { p.temperature = -0.1f; }));
+    EXPECT_TRUE(rejects([](SamplingParams& p) { p.top_p = 0.0f; }));
+    EXPECT_TRUE(rejects([](SamplingParams& p) { p.top_p = 1.5f; }));
+    EXPECT_TRUE(rejects([](SamplingParams& p) { p.min_p = std::nanf(""); }));
+    EXPECT_TRUE(rejects([](SamplingParams& p) { p.top_k = -1; }));
+    EXPECT_TRUE(rejects([](SamplingParams& p) { p.repetition_penalty = 0.0f; }));
+    EXPECT_TRUE(rejects([](SamplingParams& p) { p.presence_penalty = 2.5f; }));
+    EXPECT_TRUE(rejects([](SamplingParams& p) { p.n_logprobs = 21; }));
+    EXPECT_TRUE(rejects([](SamplingParams& p) { p.logit_bias = {{100, 1.0f}}; }));
+    EXPECT_TRUE(rejects([](SamplingParams& p) { p.logit_bias = {{5, 101.0f}}; }));
+    EXPECT_TRUE(rejects([](SamplingParams& p) { p.stop_tokens = {-1}; }));
+    EXPECT_TRUE(rejects([](SamplingParams& p) { p.stop = {""}; }));
+    EXPECT_FALSE(rejects([](SamplingParams&) {}));
+    const Result<Sampler> r = Sampler::create([] { SamplingParams p; p.top_p = 2.0f; return p; }(), 100);
+    EXPECT_NE(r.message().find("top_p"), std::string::npos) << r.message();
+}
+
+TEST(Sampler, BanningEveryTokenIsRejected) {
+    SamplingParams p;
+    p.logit_bias = {{0, -100.0f}, {1, -100.0f}};
+    EXPECT_FALSE(Sampler::create(p, 2).ok());
+    EXPECT_TRUE(Sampler::create(p, 3).ok());
+}
+
+}  // namespace
+}  // namespace sinan::sampling
