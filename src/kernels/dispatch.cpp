@@ -47,6 +47,7 @@ KernelTable make_avx2_table() {
     t.dequantize[id(TensorType::Q4_0)] = avx2::dequantize_q4_0;
     t.dequantize[id(TensorType::Q8_0)] = avx2::dequantize_q8_0;
     t.dequantize[id(TensorType::Q4_K)] = avx2::dequantize_q4_k;
+    t.dequantize[id(TensorType::Q5_K)] = avx2::dequantize_q5_k;
     t.dequantize[id(TensorType::Q6_K)] = avx2::dequantize_q6_k;
     t.dot_f32 = avx2::dot_f32;
     return t;
@@ -60,6 +61,7 @@ KernelTable make_avx512_table() {
     t.dequantize[id(TensorType::Q4_0)] = avx512::dequantize_q4_0;
     t.dequantize[id(TensorType::Q8_0)] = avx512::dequantize_q8_0;
     t.dequantize[id(TensorType::Q4_K)] = avx512::dequantize_q4_k;
+    t.dequantize[id(TensorType::Q5_K)] = avx512::dequantize_q5_k;
     t.dequantize[id(TensorType::Q6_K)] = avx512::dequantize_q6_k;
     t.dot_f32 = avx512::dot_f32;
     return t;

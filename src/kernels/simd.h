@@ -12,6 +12,7 @@ void dequantize_bf16(const void* src, float* dst, int64_t n);
 void dequantize_q4_0(const void* src, float* dst, int64_t n);
 void dequantize_q8_0(const void* src, float* dst, int64_t n);
 void dequantize_q4_k(const void* src, float* dst, int64_t n);
+void dequantize_q5_k(const void* src, float* dst, int64_t n);
 void dequantize_q6_k(const void* src, float* dst, int64_t n);
 float dot_f32(const float* a, const float* b, int64_t n);
 }  // namespace sinan::kernels::avx2
@@ -22,6 +23,7 @@ void dequantize_bf16(const void* src, float* dst, int64_t n);
 void dequantize_q4_0(const void* src, float* dst, int64_t n);
 void dequantize_q8_0(const void* src, float* dst, int64_t n);
 void dequantize_q4_k(const void* src, float* dst, int64_t n);
+void dequantize_q5_k(const void* src, float* dst, int64_t n);
 void dequantize_q6_k(const void* src, float* dst, int64_t n);
 float dot_f32(const float* a, const float* b, int64_t n);
 }  // namespace sinan::kernels::avx512

@@ -117,6 +117,38 @@ void dequantize_q4_k(const void* src, float* dst, int64_t n) {
     }
 }
 
+void dequantize_q5_k(const void* src, float* dst, int64_t n) {
+    const auto* b = static_cast<const BlockQ5_K*>(src);
+    const __m256i low4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    for (int64_t i = 0; i < n / kQKK; ++i) {
+        const float d = _cvtsh_ss(b[i].d);
+        const float dmin = _cvtsh_ss(b[i].dmin);
+        const uint8_t* q = b[i].qs;
+        // Fifth bits: bit 2c of qh[l] for value 64c + l, bit 2c + 1 for value 64c + 32 + l.
+        __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qh));
+        for (int g = 0; g < 8; g += 2, q += 32, dst += 64, h = _mm256_srli_epi16(h, 2)) {
+            __m256 d1, m1, d2, m2;
+            get_scale_min_k4(g, b[i].scales, d, dmin, &d1, &m1);
+            get_scale_min_k4(g + 1, b[i].scales, d, dmin, &d2, &m2);
+            const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
+            const __m256i lo =
+                _mm256_or_si256(_mm256_and_si256(v, low4), _mm256_slli_epi16(_mm256_and_si256(h, one), 4));
+            const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), low4),
+                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 1), one), 4));
+            const __m128i lo0 = _mm256_castsi256_si128(lo), lo1 = _mm256_extracti128_si256(lo, 1);
+            const __m128i hi0 = _mm256_castsi256_si128(hi), hi1 = _mm256_extracti128_si256(hi, 1);
+            store_u8x8_affine(lo0, d1, m1, dst);
+            store_u8x8_affine(_mm_srli_si128(lo0, 8), d1, m1, dst + 8);
+            store_u8x8_affine(lo1, d1, m1, dst + 16);
+            store_u8x8_affine(_mm_srli_si128(lo1, 8), d1, m1, dst + 24);
+            store_u8x8_affine(hi0, d2, m2, dst + 32);
+            store_u8x8_affine(_mm_srli_si128(hi0, 8), d2, m2, dst + 40);
+            store_u8x8_affine(hi1, d2, m2, dst + 48);
+            store_u8x8_affine(_mm_srli_si128(hi1, 8), d2, m2, dst + 56);
+        }
+    }
+}
+
 void dequantize_q6_k(const void* src, float* dst, int64_t n) {
     const auto* b = static_cast<const BlockQ6_K*>(src);
     const __m256i low4 = _mm256_set1_epi8(0x0f), low2 = _mm256_set1_epi8(3), k32 = _mm256_set1_epi8(32);
