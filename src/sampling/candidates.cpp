@@ -8,48 +8,73 @@
 #include "sampling/fast_exp.h"
 
 namespace sinan::sampling {
+namespace {
+// A lambda, not the function pointer: std::sort and friends inline it.
+constexpr int32_t kHeapSelectMax = 4096;  // top-k by heap select up to here, by nth_element above
+constexpr auto kRanksBefore = [](const Candidate& a, const Candidate& b) { return ranks_before(a, b); };
+}  // namespace
 
 void CandidateList::reset(std::span<const float> logits) {
-    if (items_.size() < logits.size()) items_.resize(logits.size());
+    if (items_.size() < logits.size()) {
+        items_.resize(logits.size());
+        weights_.resize(logits.size());
+    }
     constexpr float kBanned = -std::numeric_limits<float>::infinity();
     size_t n = 0;
+    float max = kBanned;
     for (size_t i = 0; i < logits.size(); ++i) {
-        if (logits[i] == kBanned) continue;
-        items_[n++] = {logits[i], static_cast<int32_t>(i)};
+        // Branch-free: a banned token is written and then overwritten by the next one.
+        items_[n] = {logits[i], static_cast<int32_t>(i)};
+        n += logits[i] != kBanned;
+        max = std::max(max, logits[i]);
     }
     size_ = n;
+    max_ = max;  // no step removes the best token, so this holds until the next reset
     sorted_ = false;
 }
 
 void CandidateList::sort_prefix(size_t n) {
     std::partial_sort(items_.begin(), items_.begin() + static_cast<ptrdiff_t>(n),
-                      items_.begin() + static_cast<ptrdiff_t>(size_), ranks_before);
+                      items_.begin() + static_cast<ptrdiff_t>(size_), kRanksBefore);
 }
 
 void CandidateList::keep_top_k(int32_t k) {
     if (k <= 0 || static_cast<size_t>(k) >= size_) return;
     const auto first = items_.begin();
     const auto kth = first + k;
-    std::nth_element(first, kth, first + static_cast<ptrdiff_t>(size_), ranks_before);
-    std::sort(first, kth, ranks_before);
+    const auto last = first + static_cast<ptrdiff_t>(size_);
+    if (k <= kHeapSelectMax) {
+        // Heap select: after the heap fills, almost every token fails one comparison with its top.
+        std::partial_sort(first, kth, last, kRanksBefore);
+    } else {
+        std::nth_element(first, kth, last, kRanksBefore);
+        std::sort(first, kth, kRanksBefore);
+    }
     size_ = static_cast<size_t>(k);
     sorted_ = true;
 }
 
+std::span<const float> CandidateList::weights(float temperature) {
+    const detail::F4 max = detail::splat4(max_logit());
+    const float inv_t = 1.0f / temperature;
+    size_t i = 0;
+    for (; i + 4 <= size_; i += 4) {
+        const detail::F4 l = {items_[i].logit, items_[i + 1].logit, items_[i + 2].logit, items_[i + 3].logit};
+        detail::store4(&weights_[i], detail::fast_exp4((l - max) * inv_t));
+    }
+    for (; i < size_; ++i) weights_[i] = detail::fast_exp((items_[i].logit - max[0]) * inv_t);
+    return {weights_.data(), size_};
+}
+
 float CandidateList::max_logit() const {
     SINAN_CHECK(size_ > 0, "CandidateList::max_logit on an empty list");
-    if (sorted_) return items_[0].logit;
-    float m = items_[0].logit;
-    for (size_t i = 1; i < size_; ++i) m = std::max(m, items_[i].logit);
-    return m;
+    return max_;
 }
 
 void CandidateList::keep_top_p(float p) {
     if (p >= 1.0f || size_ <= 1) return;
     const float m = max_logit();
-    double total = 0.0;
-    for (size_t i = 0; i < size_; ++i) total += detail::fast_exp(items_[i].logit - m);
-    const double target = static_cast<double>(p) * total;
+    const double target = static_cast<double>(p) * detail::sum_long(weights(1.0f));
 
     // Sort a growing prefix until its mass reaches the target: real distributions reach top-p
     // within a few hundred tokens, so this is usually one partial sort of 256 out of n_vocab.

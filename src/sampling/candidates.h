@@ -40,6 +40,10 @@ public:
     // min_p <= 0: no change.
     void keep_min_p(float min_p);
 
+    // exp((logit - max_logit()) / temperature) of each candidate in list order: [size()] in a
+    // buffer the list owns, valid until the list next changes. temperature > 0.
+    std::span<const float> weights(float temperature);
+
     float max_logit() const;  // size() > 0
     size_t size() const { return size_; }
     bool sorted() const { return sorted_; }
@@ -49,7 +53,9 @@ private:
     void sort_prefix(size_t n);  // items_[0, n) become the n best, sorted
 
     std::vector<Candidate> items_;  // [n_vocab] capacity; the first size_ are live
+    std::vector<float> weights_;    // [n_vocab] capacity; see weights()
     size_t size_ = 0;
+    float max_ = 0.0f;  // the best logit: set by reset, kept by every step
     bool sorted_ = false;
 };
 

@@ -11,8 +11,8 @@ namespace sinan::sampling {
 namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-constexpr size_t kLanes = 8;       // independent accumulators: lets GCC vectorise the reductions
-constexpr size_t kBlock = 1024;    // float partial sums are flushed to double every block
+constexpr size_t kBlock = 1024;      // analyse(): float partial sums are flushed to double every block
+constexpr size_t kDrawBlock = 256;   // draw(): weights are summed per block, then blocks are scanned
 
 // The model distribution of one step: softmax(logits) summarised in one pass after the max.
 struct Distribution {
@@ -22,47 +22,54 @@ struct Distribution {
 };
 
 float max_of(std::span<const float> x) {
-    float lane[kLanes];
-    std::fill(lane, lane + kLanes, kNegInf);
+    using detail::F4;
+    F4 m0 = detail::splat4(kNegInf);
+    F4 m1 = m0;
     size_t i = 0;
-    for (; i + kLanes <= x.size(); i += kLanes) {
-        for (size_t j = 0; j < kLanes; ++j) lane[j] = x[i + j] > lane[j] ? x[i + j] : lane[j];
+    for (; i + 8 <= x.size(); i += 8) {
+        const F4 a = detail::load4(&x[i]);
+        const F4 b = detail::load4(&x[i + 4]);
+        m0 = a > m0 ? a : m0;
+        m1 = b > m1 ? b : m1;
     }
-    float m = kNegInf;
+    m0 = m1 > m0 ? m1 : m0;
+    float m = std::max(std::max(m0[0], m0[1]), std::max(m0[2], m0[3]));
     for (; i < x.size(); ++i) m = std::max(m, x[i]);
-    for (float v : lane) m = std::max(m, v);
     return m;
 }
 
 Distribution analyse(std::span<const float> x) {
     // With d_i = x_i - max and w_i = exp(d_i): Z = sum w_i, log_z = max + log Z, and
     // H = -sum (w_i / Z)(d_i - log Z) = log Z - (sum w_i d_i) / Z. One exp per token.
+    using detail::F4;
     const float m = max_of(x);
+    const F4 vm = detail::splat4(m);
+    const F4 zero = detail::splat4(0.0f);
     double z = 0.0;
     double s = 0.0;
-    for (size_t b = 0; b < x.size(); b += kBlock) {
-        const size_t end = std::min(x.size(), b + kBlock);
-        float zl[kLanes] = {};
-        float sl[kLanes] = {};
-        size_t i = b;
-        for (; i + kLanes <= end; i += kLanes) {
-            for (size_t j = 0; j < kLanes; ++j) {
-                const float d = x[i + j] - m;
-                const float w = detail::fast_exp(d);
-                zl[j] += w;
-                sl[j] += w == 0.0f ? 0.0f : w * d;  // a banned token has d = -inf: 0 * -inf would be NaN
-            }
+    size_t i = 0;
+    while (i + 8 <= x.size()) {
+        // float lanes over one block, then into double: rounding stays at float epsilon per block
+        F4 z0 = zero, z1 = zero, s0 = zero, s1 = zero;
+        const size_t end = std::min(x.size(), i + kBlock);
+        for (; i + 8 <= end; i += 8) {
+            const F4 d0 = detail::load4(&x[i]) - vm;
+            const F4 d1 = detail::load4(&x[i + 4]) - vm;
+            const F4 w0 = detail::fast_exp4(d0);
+            const F4 w1 = detail::fast_exp4(d1);
+            z0 += w0;
+            z1 += w1;
+            s0 += w0 == 0.0f ? zero : w0 * d0;  // a banned token has d = -inf: 0 * -inf would be NaN
+            s1 += w1 == 0.0f ? zero : w1 * d1;
         }
-        for (; i < end; ++i) {
-            const float d = x[i] - m;
-            const float w = detail::fast_exp(d);
-            zl[0] += w;
-            sl[0] += w == 0.0f ? 0.0f : w * d;
-        }
-        for (size_t j = 0; j < kLanes; ++j) {
-            z += zl[j];
-            s += sl[j];
-        }
+        z += detail::sum4(z0 + z1);
+        s += detail::sum4(s0 + s1);
+    }
+    for (; i < x.size(); ++i) {
+        const float d = x[i] - m;
+        const float w = detail::fast_exp(d);
+        z += w;
+        s += w == 0.0f ? 0.0f : w * d;
     }
     const double log_sum = std::log(z);  // z >= 1: the max contributes exp(0)
     return {m, static_cast<double>(m) + log_sum, std::max(0.0, log_sum - s / z)};
@@ -120,7 +127,7 @@ Sampler::Sampler(const SamplingParams& params, int32_t n_vocab)
       window_counts_(std::min<size_t>(window_.size(), 4096)),
       generated_counts_(1024),
       logits_(static_cast<size_t>(n_vocab)),
-      weights_(static_cast<size_t>(n_vocab)) {
+      block_sums_(static_cast<size_t>(n_vocab) / kDrawBlock + 1) {
     biases_.reserve(params.logit_bias.size());
     for (const auto& [token, bias] : params.logit_bias) {
         biases_.push_back({token, bias <= kBanBias ? kNegInf : bias});
@@ -180,22 +187,44 @@ void Sampler::apply_bias_and_penalties() {
 }
 
 int32_t Sampler::draw() {
+    // Weights exp((logit - max) / T), summed per block in vector lanes; the draw finds its block
+    // from the block sums, then its token by a scan inside the block. The same code sums in the
+    // same order everywhere, so a seed gives the same token on every platform.
     const std::span<const Candidate> items = candidates_.items();
-    const float m = candidates_.max_logit();
-    const float inv_t = 1.0f / params_.temperature;
-    for (size_t i = 0; i < items.size(); ++i) weights_[i] = detail::fast_exp((items[i].logit - m) * inv_t);
+    const size_t n = items.size();
+    const std::span<const float> weights = candidates_.weights(params_.temperature);
+    const size_t n_blocks = (n + kDrawBlock - 1) / kDrawBlock;
     double total = 0.0;
-    for (size_t i = 0; i < items.size(); ++i) total += weights_[i];
+    for (size_t b = 0; b < n_blocks; ++b) {
+        const size_t begin = b * kDrawBlock;
+        block_sums_[b] = detail::sum_lanes(&weights[begin], std::min(n, begin + kDrawBlock) - begin);
+        total += block_sums_[b];
+    }
 
     const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53 * total;  // uniform in [0, total)
     double cum = 0.0;
-    for (size_t i = 0; i < items.size(); ++i) {
-        cum += weights_[i];
-        if (u < cum) return items[i].token;
+    size_t last = n;  // the last token with weight in the block where the draw lands
+    for (size_t b = 0; b < n_blocks; ++b) {
+        if (block_sums_[b] == 0.0f) continue;
+        const size_t begin = b * kDrawBlock;
+        const size_t end = std::min(n, begin + kDrawBlock);
+        if (u >= cum + block_sums_[b] && b + 1 < n_blocks) {
+            cum += block_sums_[b];
+            continue;
+        }
+        double c = cum;
+        for (size_t i = begin; i < end; ++i) {
+            if (weights[i] == 0.0f) continue;
+            c += weights[i];
+            last = i;
+            if (u < c) return items[i].token;
+        }
+        // The in-block scan rounded a hair below the block sum: the draw is this block's last token.
+        if (last != n) return items[last].token;
     }
-    // u rounded up to total: the last token that can be drawn at all.
-    for (size_t i = items.size(); i-- > 0;) {
-        if (weights_[i] > 0.0f) return items[i].token;
+    // Only reachable when the final blocks all have weight 0: the last token that has weight.
+    for (size_t i = n; i-- > 0;) {
+        if (weights[i] > 0.0f) return items[i].token;
     }
     SINAN_CHECK(false, "Sampler::draw: no candidate has weight");
     return -1;

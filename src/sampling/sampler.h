@@ -98,7 +98,7 @@ private:
     detail::TokenCounts generated_counts_;
 
     std::vector<float> logits_;   // [n_vocab] working copy: bias and penalties applied
-    std::vector<float> weights_;  // [n_vocab] exp((logit - max) / T) of the candidates
+    std::vector<float> block_sums_;  // [n_vocab / 256 + 1] draw(): candidate weights summed per 256
     CandidateList candidates_;
 };
 
