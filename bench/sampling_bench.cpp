@@ -1,0 +1,123 @@
+// Sampler::sample() time per token at n_vocab = 151936 (Qwen2 / DeepSeek-R1-Distill-Qwen) with
+// the settings requests commonly carry. Limit printed beside it: BM_ReadLogitsOnce, a plain
+// multi-accumulator read of the same logits, i.e. the least any sampler that looks at every logit
+// can cost. The logits rotate over kRows rows (311 MB, above the last-level cache) so each token
+// reads its row from memory, as the next step of a large batch would.
+// `bench_sampling --benchmark_counters_tabular=true`.
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "sampling/sampler.h"
+
+namespace {
+
+using sinan::sampling::Sampler;
+using sinan::sampling::SamplingParams;
+
+constexpr int32_t kVocab = 151936;
+constexpr size_t kRows = 512;
+
+// Logits shaped like a language model's: a broad normal body and a few clear favourites.
+const std::vector<float>& logits() {
+    static const std::vector<float> rows = [] {
+        std::mt19937 gen(1);
+        std::normal_distribution<float> body(0.0f, 2.5f);
+        std::vector<float> row(kVocab);
+        for (float& v : row) v = body(gen);
+        for (int i = 0; i < 8; ++i) row[gen() % kVocab] = 14.0f + static_cast<float>(i);
+        std::vector<float> all(kRows * kVocab);
+        for (size_t r = 0; r < kRows; ++r) std::copy(row.begin(), row.end(), all.begin() + r * kVocab);
+        return all;
+    }();
+    return rows;
+}
+
+std::span<const float> row(size_t r) { return {logits().data() + (r % kRows) * kVocab, static_cast<size_t>(kVocab)}; }
+
+void report(benchmark::State& state) {
+    state.SetItemsProcessed(state.iterations());
+    state.SetBytesProcessed(state.iterations() * kVocab * static_cast<int64_t>(sizeof(float)));
+}
+
+void BM_ReadLogitsOnce(benchmark::State& state) {
+    size_t r = 0;
+    for (auto _ : state) {
+        const std::span<const float> x = row(r++);
+        float acc[8] = {};
+        for (size_t i = 0; i + 8 <= x.size(); i += 8) {
+            for (size_t j = 0; j < 8; ++j) acc[j] += x[i + j];
+        }
+        benchmark::DoNotOptimize(acc);
+    }
+    report(state);
+}
+BENCHMARK(BM_ReadLogitsOnce);
+
+void run_sampler(benchmark::State& state, const SamplingParams& params) {
+    sinan::Result<Sampler> sampler = Sampler::create(params, kVocab);
+    if (!sampler.ok()) {
+        state.SkipWithError(sampler.message().c_str());
+        return;
+    }
+    size_t r = 0;
+    for (auto _ : state) {
+        const sinan::sampling::TokenChoice c = sampler->sample(row(r++));
+        sampler->accept(c.token);
+        benchmark::DoNotOptimize(c.token);
+    }
+    report(state);
+}
+
+void BM_SampleGreedy(benchmark::State& state) {
+    SamplingParams p;
+    p.temperature = 0.0f;
+    run_sampler(state, p);
+}
+BENCHMARK(BM_SampleGreedy);
+
+void BM_SampleOpenAIDefault(benchmark::State& state) {  // temperature 1, no truncation
+    SamplingParams p;
+    p.seed = 1;
+    run_sampler(state, p);
+}
+BENCHMARK(BM_SampleOpenAIDefault);
+
+void BM_SampleTopP(benchmark::State& state) {  // DeepSeek-R1's recommended T = 0.6, top_p = 0.95
+    SamplingParams p;
+    p.seed = 1;
+    p.temperature = 0.6f;
+    p.top_p = 0.95f;
+    run_sampler(state, p);
+}
+BENCHMARK(BM_SampleTopP);
+
+void BM_SampleLlamaCppDefault(benchmark::State& state) {  // top_k 40, top_p 0.95, min_p 0.05, T 0.8
+    SamplingParams p;
+    p.seed = 1;
+    p.temperature = 0.8f;
+    p.top_k = 40;
+    p.top_p = 0.95f;
+    p.min_p = 0.05f;
+    run_sampler(state, p);
+}
+BENCHMARK(BM_SampleLlamaCppDefault);
+
+void BM_SamplePenaltiesAndLogprobs(benchmark::State& state) {
+    SamplingParams p;
+    p.seed = 1;
+    p.temperature = 0.7f;
+    p.top_p = 0.9f;
+    p.repetition_penalty = 1.1f;
+    p.presence_penalty = 0.5f;
+    p.frequency_penalty = 0.3f;
+    p.n_logprobs = 5;
+    run_sampler(state, p);
+}
+BENCHMARK(BM_SamplePenaltiesAndLogprobs);
+
+}  // namespace
+
+BENCHMARK_MAIN();
