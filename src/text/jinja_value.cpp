@@ -188,23 +188,25 @@ std::string repr_string(const std::string& s) {
     return out;
 }
 
-std::string repr_list(const List& l) {
+std::string repr_at(const Value& v, int depth);
+
+std::string repr_list(const List& l, int depth) {
     if (l.form == ListForm::kGenerator) return "<generator object>";
     std::string out = l.form == ListForm::kTuple ? "(" : "[";
     for (size_t i = 0; i < l.items.size(); ++i) {
         if (i) out += ", ";
-        out += repr(l.items[i]);
+        out += repr_at(l.items[i], depth + 1);
     }
     if (l.form == ListForm::kTuple && l.items.size() == 1) out += ",";
     out += l.form == ListForm::kTuple ? ")" : "]";
     return out;
 }
 
-std::string repr_dict(const Dict& d) {
+std::string repr_dict(const Dict& d, int depth) {
     std::string out = "{";
     for (size_t i = 0; i < d.entries.size(); ++i) {
         if (i) out += ", ";
-        out += repr(d.entries[i].first) + ": " + repr(d.entries[i].second);
+        out += repr_at(d.entries[i].first, depth + 1) + ": " + repr_at(d.entries[i].second, depth + 1);
     }
     return out + "}";
 }
@@ -219,7 +221,11 @@ std::string to_str(const Value& v) {
     }
 }
 
-std::string repr(const Value& v) {
+namespace {
+
+// A namespace can hold itself (`set ns.me = ns`): the depth bound turns that into an error.
+std::string repr_at(const Value& v, int depth) {
+    if (depth > kMaxJsonDepth) throw Error(ErrorKind::kLimit, "value nested too deeply to print");
     switch (v.kind()) {
         case Value::Kind::kUndefined: return "Undefined";
         case Value::Kind::kNone: return "None";
@@ -227,13 +233,17 @@ std::string repr(const Value& v) {
         case Value::Kind::kInt: return std::to_string(v.as_int());
         case Value::Kind::kFloat: return float_repr(v.as_float());
         case Value::Kind::kString: return repr_string(v.as_string());
-        case Value::Kind::kList: return repr_list(v.as_list());
-        case Value::Kind::kDict: return repr_dict(v.as_dict());
-        case Value::Kind::kNamespace: return "<Namespace " + repr_dict(v.as_dict()) + ">";
+        case Value::Kind::kList: return repr_list(v.as_list(), depth);
+        case Value::Kind::kDict: return repr_dict(v.as_dict(), depth);
+        case Value::Kind::kNamespace: return "<Namespace " + repr_dict(v.as_dict(), depth) + ">";
         case Value::Kind::kFunction: return "<function " + v.as_function().name + ">";
     }
     return "";
 }
+
+}  // namespace
+
+std::string repr(const Value& v) { return repr_at(v, 0); }
 
 bool equals(const Value& a, const Value& b) {
     if (a.is_number() && b.is_number()) {

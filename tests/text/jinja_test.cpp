@@ -125,6 +125,25 @@ TEST(Jinja, DeepNestingIsAnErrorNotACrash) {
     EXPECT_FALSE(tmpl->render(Json::parse(deep_json), false).ok());
 }
 
+TEST(Jinja, SelfReferenceAndDoublingEndInErrors) {
+    // A namespace holding itself prints forever in a naive printer; doubling a list or string in a
+    // loop grows past any memory. Both must stop with an error.
+    RenderOptions options;
+    options.max_output_bytes = 1 << 20;
+    EXPECT_FALSE(render("{% set ns = namespace() %}{% set ns.me = ns %}{{ ns }}").ok());
+    Result<std::string> out =
+        render("{% set ns = namespace(l=['x' * 1000]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}"
+               "{% endfor %}{{ ns.l | length }}",
+               Json::object(), options);
+    ASSERT_FALSE(out.ok());
+    EXPECT_NE(out.status().message().find("larger than the output limit"), std::string::npos) << out.status().message();
+    EXPECT_FALSE(render("{% set ns = namespace(s='ab') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}"
+                        "{% endfor %}",
+                        Json::object(), options)
+                     .ok());
+    EXPECT_FALSE(render("{{ ['x' * 100000] * 100000000 }}").ok());
+}
+
 TEST(Jinja, MalformedTemplatesNeverCrash) {
     // Random cuts and byte flips of a real-looking template: every result is a Status, ok or not.
     const std::string base =
