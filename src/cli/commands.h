@@ -13,6 +13,7 @@ void register_model(CLI::App& app);       // model info, model synth
 void register_model_synth(CLI::App& model);  // model synth (called by register_model)
 void register_tokenize(CLI::App& app);    // tokenize, detokenize
 void register_template(CLI::App& app);    // template
+void register_logits(CLI::App& app);      // logits
 
 // Prints "sinan: error: <message>" to stderr and exits with code 2.
 [[noreturn]] void fail(const std::string& message);

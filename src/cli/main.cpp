@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
     cli::register_model(app);
     cli::register_tokenize(app);
     cli::register_template(app);
+    cli::register_logits(app);
 
     try {
         app.parse(argc, argv);

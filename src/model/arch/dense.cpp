@@ -1,0 +1,224 @@
+// The dense decoder-only transformer of llama and qwen2 (DeepSeek-R1-Distill-Llama/-Qwen):
+//   x = embd[token]
+//   per layer: x += Wo · attention(rope(Wq·n(x) + bq), rope(Wk·n(x) + bk), Wv·n(x) + bv)
+//              x += Wdown · (silu(Wgate·n(x)) * Wup·n(x))
+//   logits = Wout · n(x)            n = RMSNorm with its own weight at each place
+// Attention: grouped-query (n_head / n_head_kv query heads share a KV head), causal within
+// each sequence, scale 1/sqrt(head_dim). qwen2 adds q/k/v biases and rotates NeoX-style.
+#include <cmath>
+
+#include "kernels/kernels.h"
+#include "kernels/ops.h"
+#include "model/attention.h"
+#include "model/model.h"
+
+namespace sinan::model {
+
+namespace {
+
+using kernels::Matrix;
+
+struct LayerWeights {
+    std::vector<float> attn_norm, ffn_norm;
+    std::vector<float> bq, bk, bv;  // empty for llama
+    Matrix wq, wk, wv, wo, w_gate, w_up, w_down;
+};
+
+class DenseModel final : public Model {
+public:
+    DenseModel(gguf::File file, Hparams h, int n_threads) : Model(std::move(file), std::move(h), n_threads) {}
+
+    Status bind();
+    Status forward(const Batch& batch, KvCache& cache, std::vector<float>* logits) override;
+
+private:
+    Status matrix(const std::string& name, int64_t n_cols, int64_t n_rows, Matrix* out) const;
+    Status vector(const std::string& name, int64_t n, std::vector<float>* out, bool optional = false) const;
+    void attention(int64_t layer, const Batch& batch, const KvCache& cache);
+
+    Matrix tok_embd_, output_;
+    std::vector<float> output_norm_, rope_factors_;
+    std::vector<LayerWeights> layers_;
+
+    // Scratch, reused across calls. [n_tokens, ...]
+    std::vector<float> x_, xn_, q_, k_, v_, attn_, gate_, up_, out_rows_;
+    std::vector<int32_t> cells_;
+    std::vector<std::vector<int32_t>> seq_cells_;  // per sequence id in the batch: its visible cells
+};
+
+Status DenseModel::matrix(const std::string& name, int64_t n_cols, int64_t n_rows, Matrix* out) const {
+    const gguf::TensorInfo* t = file_.find_tensor(name);
+    if (t == nullptr) return Status::error(file_.path() + ": tensor '" + name + "' is missing");
+    if (t->shape.size() != 2 || static_cast<int64_t>(t->shape[0]) != n_cols || static_cast<int64_t>(t->shape[1]) != n_rows)
+        return Status::error(file_.path() + ": tensor '" + name + "' has shape [" + std::to_string(t->shape[0]) +
+                             (t->shape.size() > 1 ? ", " + std::to_string(t->shape[1]) : "") + "], expected [" +
+                             std::to_string(n_cols) + ", " + std::to_string(n_rows) + "]");
+    *out = Matrix{t->type, t->data, n_cols, n_rows};
+    return Status::ok();
+}
+
+Status DenseModel::vector(const std::string& name, int64_t n, std::vector<float>* out, bool optional) const {
+    const gguf::TensorInfo* t = file_.find_tensor(name);
+    if (t == nullptr) {
+        if (optional) return Status::ok();
+        return Status::error(file_.path() + ": tensor '" + name + "' is missing");
+    }
+    if (static_cast<int64_t>(t->n_elements) != n || t->shape.size() != 1)
+        return Status::error(file_.path() + ": tensor '" + name + "' has " + std::to_string(t->n_elements) +
+                             " values, expected " + std::to_string(n));
+    out->resize(static_cast<size_t>(n));
+    kernels::dequantize_row(t->type, t->data, out->data(), n);
+    return Status::ok();
+}
+
+Status DenseModel::bind() {
+    Hparams& h = hparams_;
+    const gguf::TensorInfo* embd = file_.find_tensor("token_embd.weight");
+    if (embd == nullptr || embd->shape.size() != 2)
+        return Status::error(file_.path() + ": tensor 'token_embd.weight' is missing or not a matrix");
+    h.n_vocab = static_cast<int64_t>(embd->shape[1]);
+    if (const gguf::Array* tokens = file_.get_array("tokenizer.ggml.tokens"); tokens && static_cast<int64_t>(tokens->size()) != h.n_vocab)
+        return Status::error(file_.path() + ": token_embd.weight has " + std::to_string(h.n_vocab) +
+                             " rows but the vocabulary has " + std::to_string(tokens->size()) + " tokens");
+    SINAN_RETURN_IF_ERROR(matrix("token_embd.weight", h.n_embd, h.n_vocab, &tok_embd_));
+    if (file_.find_tensor("output.weight") != nullptr) {
+        SINAN_RETURN_IF_ERROR(matrix("output.weight", h.n_embd, h.n_vocab, &output_));
+    } else {
+        output_ = tok_embd_;  // tied embeddings
+    }
+    SINAN_RETURN_IF_ERROR(vector("output_norm.weight", h.n_embd, &output_norm_));
+    SINAN_RETURN_IF_ERROR(vector("rope_freqs.weight", h.n_rot / 2, &rope_factors_, /*optional=*/true));
+    const int64_t n_q = h.n_head * h.head_dim, n_kv = h.n_embd_kv();
+    layers_.resize(static_cast<size_t>(h.n_layer));
+    for (int64_t l = 0; l < h.n_layer; ++l) {
+        LayerWeights& w = layers_[static_cast<size_t>(l)];
+        const std::string p = "blk." + std::to_string(l) + ".";
+        SINAN_RETURN_IF_ERROR(vector(p + "attn_norm.weight", h.n_embd, &w.attn_norm));
+        SINAN_RETURN_IF_ERROR(vector(p + "ffn_norm.weight", h.n_embd, &w.ffn_norm));
+        SINAN_RETURN_IF_ERROR(matrix(p + "attn_q.weight", h.n_embd, n_q, &w.wq));
+        SINAN_RETURN_IF_ERROR(matrix(p + "attn_k.weight", h.n_embd, n_kv, &w.wk));
+        SINAN_RETURN_IF_ERROR(matrix(p + "attn_v.weight", h.n_embd, n_kv, &w.wv));
+        SINAN_RETURN_IF_ERROR(matrix(p + "attn_output.weight", n_q, h.n_embd, &w.wo));
+        SINAN_RETURN_IF_ERROR(matrix(p + "ffn_gate.weight", h.n_embd, h.n_ff, &w.w_gate));
+        SINAN_RETURN_IF_ERROR(matrix(p + "ffn_up.weight", h.n_embd, h.n_ff, &w.w_up));
+        SINAN_RETURN_IF_ERROR(matrix(p + "ffn_down.weight", h.n_ff, h.n_embd, &w.w_down));
+        const bool biases = h.arch == "qwen2";
+        SINAN_RETURN_IF_ERROR(vector(p + "attn_q.bias", n_q, &w.bq, !biases));
+        SINAN_RETURN_IF_ERROR(vector(p + "attn_k.bias", n_kv, &w.bk, !biases));
+        SINAN_RETURN_IF_ERROR(vector(p + "attn_v.bias", n_kv, &w.bv, !biases));
+    }
+    return Status::ok();
+}
+
+void add_bias(float* y, const std::vector<float>& b, int64_t n_tokens) {
+    if (b.empty()) return;
+    const int64_t n = static_cast<int64_t>(b.size());
+    for (int64_t t = 0; t < n_tokens; ++t) kernels::add_inplace(y + t * n, b.data(), n);
+}
+
+// attn_[t, h, :] = attention of query head h of token t over its sequence's cells up to its
+// position (attention.h), with GQA: n_head / n_head_kv query heads share a KV head.
+void DenseModel::attention(int64_t layer, const Batch& batch, const KvCache& cache) {
+    const Hparams& h = hparams_;
+    const int64_t n_tokens = static_cast<int64_t>(batch.size());
+    const int64_t group = h.n_head / h.n_head_kv;
+    const int64_t d = h.head_dim;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+    const int64_t n_q = h.n_head * d;
+    const AttentionNumerics numerics = attention_numerics(n_tokens, d);
+    pool_.parallel_for(n_tokens * h.n_head, [&](int64_t i0, int64_t i1, int) {
+        thread_local std::vector<int32_t> visible;
+        for (int64_t i = i0; i < i1; ++i) {
+            const int64_t t = i / h.n_head, head = i % h.n_head;
+            const int32_t pos = batch.positions[static_cast<size_t>(t)];
+            visible.clear();
+            for (int32_t c : seq_cells_[static_cast<size_t>(batch.seq_ids[static_cast<size_t>(t)])])
+                if (cache.cell_pos(c) <= pos) visible.push_back(c);
+            attend(q_.data() + t * n_q + head * d, visible, cache, layer, (head / group) * d, d, scale, numerics,
+                   attn_.data() + t * n_q + head * d);
+        }
+    });
+}
+
+Status DenseModel::forward(const Batch& batch, KvCache& cache, std::vector<float>* logits) {
+    const Hparams& h = hparams_;
+    SINAN_RETURN_IF_ERROR(place_batch(batch, cache, &cells_));
+    const int64_t n = static_cast<int64_t>(batch.size());
+    const int64_t n_q = h.n_head * h.head_dim, n_kv = h.n_embd_kv();
+    x_.resize(static_cast<size_t>(n * h.n_embd));
+    xn_.resize(x_.size());
+    q_.resize(static_cast<size_t>(n * n_q));
+    k_.resize(static_cast<size_t>(n * n_kv));
+    v_.resize(k_.size());
+    attn_.resize(q_.size());
+    gate_.resize(static_cast<size_t>(n * h.n_ff));
+    up_.resize(gate_.size());
+
+    // The cells each sequence of the batch can see (positions are filtered per token).
+    for (std::vector<int32_t>& s : seq_cells_) s.clear();
+    seq_cells_.resize(KvCache::kMaxSequences);
+    for (size_t i = 0; i < batch.size(); ++i) {
+        std::vector<int32_t>& s = seq_cells_[static_cast<size_t>(batch.seq_ids[i])];
+        if (!s.empty()) continue;
+        for (int32_t c = 0; c < cache.n_cells(); ++c)
+            if (cache.cell_has(c, batch.seq_ids[i])) s.push_back(c);
+    }
+
+    for (int64_t t = 0; t < n; ++t) kernels::get_row(tok_embd_, batch.tokens[static_cast<size_t>(t)], x_.data() + t * h.n_embd);
+    const float* factors = rope_factors_.empty() ? nullptr : rope_factors_.data();
+
+    for (int64_t l = 0; l < h.n_layer; ++l) {
+        const LayerWeights& w = layers_[static_cast<size_t>(l)];
+        for (int64_t t = 0; t < n; ++t)
+            kernels::rmsnorm(x_.data() + t * h.n_embd, w.attn_norm.data(), xn_.data() + t * h.n_embd, h.n_embd, h.rms_eps);
+        kernels::matmul(w.wq, xn_.data(), n, q_.data(), pool_);
+        kernels::matmul(w.wk, xn_.data(), n, k_.data(), pool_);
+        kernels::matmul(w.wv, xn_.data(), n, v_.data(), pool_);
+        add_bias(q_.data(), w.bq, n);
+        add_bias(k_.data(), w.bk, n);
+        add_bias(v_.data(), w.bv, n);
+        for (int64_t t = 0; t < n; ++t) {
+            const int32_t pos = batch.positions[static_cast<size_t>(t)];
+            kernels::rope(q_.data() + t * n_q, h.n_head, h.head_dim, h.n_rot, pos, h.rope_freq_base, h.rope_freq_scale,
+                          factors, h.rope_layout);
+            kernels::rope(k_.data() + t * n_kv, h.n_head_kv, h.head_dim, h.n_rot, pos, h.rope_freq_base,
+                          h.rope_freq_scale, factors, h.rope_layout);
+            const int32_t c = cells_[static_cast<size_t>(t)];
+            kernels::quantize_row(gguf::TensorType::F16, k_.data() + t * n_kv, cache.k(l, c), n_kv);
+            kernels::quantize_row(gguf::TensorType::F16, v_.data() + t * n_kv, cache.v(l, c), n_kv);
+        }
+        attention(l, batch, cache);
+        kernels::matmul(w.wo, attn_.data(), n, xn_.data(), pool_);
+        kernels::add_inplace(x_.data(), xn_.data(), n * h.n_embd);
+
+        for (int64_t t = 0; t < n; ++t)
+            kernels::rmsnorm(x_.data() + t * h.n_embd, w.ffn_norm.data(), xn_.data() + t * h.n_embd, h.n_embd, h.rms_eps);
+        kernels::matmul(w.w_gate, xn_.data(), n, gate_.data(), pool_);
+        kernels::matmul(w.w_up, xn_.data(), n, up_.data(), pool_);
+        kernels::silu_mul(gate_.data(), up_.data(), gate_.data(), n * h.n_ff);
+        kernels::matmul(w.w_down, gate_.data(), n, xn_.data(), pool_);
+        kernels::add_inplace(x_.data(), xn_.data(), n * h.n_embd);
+    }
+
+    const int64_t n_out = batch.n_outputs();
+    out_rows_.resize(static_cast<size_t>(n_out * h.n_embd));
+    int64_t o = 0;
+    for (int64_t t = 0; t < n; ++t) {
+        if (!batch.want_logits[static_cast<size_t>(t)]) continue;
+        kernels::rmsnorm(x_.data() + t * h.n_embd, output_norm_.data(), out_rows_.data() + o * h.n_embd, h.n_embd, h.rms_eps);
+        ++o;
+    }
+    logits->resize(static_cast<size_t>(n_out * h.n_vocab));
+    kernels::matmul(output_, out_rows_.data(), n_out, logits->data(), pool_);
+    return Status::ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Model>> load_dense(gguf::File file, Hparams hparams, const LoadOptions& options) {
+    auto m = std::make_unique<DenseModel>(std::move(file), std::move(hparams), options.n_threads);
+    SINAN_RETURN_IF_ERROR(m->bind());
+    return std::unique_ptr<Model>(std::move(m));
+}
+
+}  // namespace sinan::model

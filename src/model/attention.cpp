@@ -1,0 +1,110 @@
+#include "model/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/kernels.h"
+
+namespace sinan::model {
+
+namespace {
+
+using gguf::TensorType;
+
+void to_f16_and_back(float* x, uint16_t* tmp, int64_t n) {
+    kernels::quantize_row(TensorType::F16, x, tmp, n);
+    kernels::dequantize_row(TensorType::F16, tmp, x, n);
+}
+
+void attend_small_batch(const float* q_in, std::span<const int32_t> cells, const KvCache& cache, int64_t layer,
+                        int64_t off, int64_t d, float scale, float* out) {
+    thread_local std::vector<float> q, k, v, acc;
+    thread_local std::vector<uint16_t> tmp;
+    q.assign(q_in, q_in + d);
+    k.resize(static_cast<size_t>(d));
+    v.resize(k.size());
+    acc.assign(k.size(), 0.0f);
+    tmp.resize(k.size());
+    to_f16_and_back(q.data(), tmp.data(), d);
+    float max = -INFINITY, sum = 0.0f;
+    for (int32_t c : cells) {
+        kernels::dequantize_row(TensorType::F16, cache.k(layer, c) + off, k.data(), d);
+        const float s = kernels::dot_f32(q.data(), k.data(), d) * scale;
+        float ms = 1.0f, vs = 1.0f;
+        if (s > max) {
+            ms = std::exp(max - s);  // 0 for the first cell
+            max = s;
+            for (float& a : acc) a *= ms;
+            to_f16_and_back(acc.data(), tmp.data(), d);
+        } else {
+            vs = std::exp(s - max);
+        }
+        kernels::dequantize_row(TensorType::F16, cache.v(layer, c) + off, v.data(), d);
+        for (size_t j = 0; j < acc.size(); ++j) acc[j] = std::fma(v[j], vs, acc[j]);
+        to_f16_and_back(acc.data(), tmp.data(), d);
+        sum = sum * ms + vs;
+    }
+    for (int64_t j = 0; j < d; ++j) out[j] = sum == 0.0f ? 0.0f : acc[static_cast<size_t>(j)] / sum;
+}
+
+void attend_tiled(const float* q, std::span<const int32_t> cells, const KvCache& cache, int64_t layer, int64_t off,
+                  int64_t d, float scale, float* out) {
+    thread_local std::vector<float> k, v, acc, scores;
+    k.resize(static_cast<size_t>(d));
+    v.resize(k.size());
+    acc.assign(k.size(), 0.0f);
+    float max = -INFINITY, sum = 0.0f;
+    size_t i = 0;
+    while (i < cells.size()) {
+        // One tile: the visible cells with the same cell / kKvTile.
+        const int32_t tile = cells[i] / kKvTile;
+        size_t end = i;
+        while (end < cells.size() && cells[end] / kKvTile == tile) ++end;
+        scores.resize(end - i);
+        float tile_max = -INFINITY;
+        for (size_t j = i; j < end; ++j) {
+            kernels::dequantize_row(TensorType::F16, cache.k(layer, cells[j]) + off, k.data(), d);
+            float s = 0.0f;
+            for (int64_t x = 0; x < d; ++x) s = std::fma(q[x], k[static_cast<size_t>(x)], s);
+            scores[j - i] = s * scale;
+            tile_max = std::max(tile_max, scores[j - i]);
+        }
+        const float new_max = std::max(max, tile_max);
+        if (new_max > max) {
+            const float ms = std::exp(max - new_max);
+            for (float& a : acc) a *= ms;
+            sum *= ms;
+        }
+        max = new_max;
+        double tile_sum = 0.0;
+        for (float& s : scores) {
+            s = std::exp(s - max);
+            tile_sum += s;
+        }
+        sum += static_cast<float>(tile_sum);
+        for (size_t j = i; j < end; ++j) {
+            kernels::dequantize_row(TensorType::F16, cache.v(layer, cells[j]) + off, v.data(), d);
+            const float p = scores[j - i];
+            for (size_t x = 0; x < acc.size(); ++x) acc[x] = std::fma(p, v[x], acc[x]);
+        }
+        i = end;
+    }
+    const float inv = sum == 0.0f ? 0.0f : 1.0f / sum;
+    for (int64_t j = 0; j < d; ++j) out[j] = acc[static_cast<size_t>(j)] * inv;
+}
+
+}  // namespace
+
+AttentionNumerics attention_numerics(int64_t n_queries, int64_t head_dim) {
+    return n_queries >= kTiledMinQueries && head_dim % 16 == 0 ? AttentionNumerics::kTiled
+                                                               : AttentionNumerics::kSmallBatch;
+}
+
+void attend(const float* q, std::span<const int32_t> cells, const KvCache& cache, int64_t layer, int64_t kv_offset,
+            int64_t head_dim, float scale, AttentionNumerics numerics, float* out) {
+    if (numerics == AttentionNumerics::kTiled) attend_tiled(q, cells, cache, layer, kv_offset, head_dim, scale, out);
+    else attend_small_batch(q, cells, cache, layer, kv_offset, head_dim, scale, out);
+}
+
+}  // namespace sinan::model

@@ -1,0 +1,65 @@
+#include "model/kv_cache.h"
+
+#include "base/check.h"
+
+namespace sinan::model {
+
+KvCache::KvCache(int64_t n_layer, int64_t n_cells, int64_t n_embd_kv)
+    : n_layer_(n_layer), n_cells_(n_cells), n_embd_kv_(n_embd_kv), cells_(static_cast<size_t>(n_cells)),
+      k_(static_cast<size_t>(n_layer * n_cells * n_embd_kv)), v_(static_cast<size_t>(n_layer * n_cells * n_embd_kv)) {}
+
+std::optional<std::vector<int32_t>> KvCache::find_slots(int64_t n) {
+    if (n > n_cells_ - n_used_) return std::nullopt;
+    std::vector<int32_t> out;
+    out.reserve(static_cast<size_t>(n));
+    for (int32_t c = 0; c < n_cells_ && static_cast<int64_t>(out.size()) < n; ++c)
+        if (!cell_used(c)) out.push_back(c);
+    return out;
+}
+
+void KvCache::set_cell(int32_t cell, int32_t pos, int32_t seq) {
+    SINAN_CHECK(seq >= 0 && seq < kMaxSequences, "sequence id out of range");
+    Cell& c = cells_[static_cast<size_t>(cell)];
+    if (c.seqs.none()) ++n_used_;
+    c.pos = pos;
+    c.seqs.set(static_cast<size_t>(seq));
+}
+
+void KvCache::release_if_empty(Cell& c) {
+    if (c.seqs.none() && c.pos >= 0) {
+        c.pos = -1;
+        --n_used_;
+    }
+}
+
+void KvCache::seq_rm(int32_t seq, int32_t p0, int32_t p1) {
+    for (Cell& c : cells_) {
+        if (c.seqs.none() || c.pos < p0 || (p1 >= 0 && c.pos >= p1)) continue;
+        if (seq < 0) c.seqs.reset();
+        else c.seqs.reset(static_cast<size_t>(seq));
+        release_if_empty(c);
+    }
+}
+
+void KvCache::seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) {
+    SINAN_CHECK(dst >= 0 && dst < kMaxSequences, "sequence id out of range");
+    for (Cell& c : cells_)
+        if (c.seqs.test(static_cast<size_t>(src)) && c.pos >= p0 && (p1 < 0 || c.pos < p1)) c.seqs.set(static_cast<size_t>(dst));
+}
+
+int32_t KvCache::seq_pos_max(int32_t seq) const {
+    int32_t m = -1;
+    for (const Cell& c : cells_)
+        if (c.seqs.test(static_cast<size_t>(seq)) && c.pos > m) m = c.pos;
+    return m;
+}
+
+void KvCache::clear() {
+    for (Cell& c : cells_) {
+        c.seqs.reset();
+        c.pos = -1;
+    }
+    n_used_ = 0;
+}
+
+}  // namespace sinan::model

@@ -1,0 +1,35 @@
+#include "model/model.h"
+
+namespace sinan::model {
+
+Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOptions& options) {
+    Result<gguf::File> f = gguf::File::open(path);
+    if (!f.ok()) return f.status();
+    Result<Hparams> h = read_hparams(*f);
+    if (!h.ok()) return h.status();
+    // llama and qwen2 are the same dense decoder up to biases and the rope layout.
+    return load_dense(std::move(f).value(), std::move(h).value(), options);
+}
+
+Status Model::place_batch(const Batch& batch, KvCache& cache, std::vector<int32_t>* out_cells) const {
+    const size_t n = batch.size();
+    if (batch.positions.size() != n || batch.seq_ids.size() != n || batch.want_logits.size() != n)
+        return Status::error("batch vectors have different lengths");
+    for (size_t i = 0; i < n; ++i) {
+        if (batch.tokens[i] < 0 || batch.tokens[i] >= hparams_.n_vocab)
+            return Status::error("token id " + std::to_string(batch.tokens[i]) + " is outside the vocabulary (0.." +
+                                 std::to_string(hparams_.n_vocab - 1) + ")");
+        if (batch.seq_ids[i] < 0 || batch.seq_ids[i] >= KvCache::kMaxSequences)
+            return Status::error("sequence id " + std::to_string(batch.seq_ids[i]) + " is out of range");
+        if (batch.positions[i] < 0) return Status::error("negative position in batch");
+    }
+    std::optional<std::vector<int32_t>> cells = cache.find_slots(static_cast<int64_t>(n));
+    if (!cells)
+        return Status::error("the KV cache is full (" + std::to_string(cache.n_used()) + " of " +
+                             std::to_string(cache.n_cells()) + " cells used); raise the context size");
+    for (size_t i = 0; i < n; ++i) cache.set_cell((*cells)[i], batch.positions[i], batch.seq_ids[i]);
+    *out_cells = std::move(*cells);
+    return Status::ok();
+}
+
+}  // namespace sinan::model

@@ -1,0 +1,67 @@
+// Model: a loaded GGUF model that runs forward passes over batches of tokens from many sequences.
+//
+// load() maps the file and binds every tensor the architecture needs, checking names, shapes
+// and hyperparameters (a missing or inconsistent tensor or key is an error that names it).
+// Weight matrices are used in place from the mmap; small vectors (norms, biases) are copied to
+// floats. One architecture per file under arch/ ("llama" and "qwen2" share arch/dense.cpp).
+//
+// forward() computes one batch (batch.h) over a KvCache made by make_cache(): every token's
+// K and V go into the cache, every token attends to its own sequence's cells at positions up
+// to its own, and the logits of the tokens with want_logits are written in batch order.
+// Scratch buffers are reused across calls: no allocation per token once warmed up.
+// Not thread-safe: one forward at a time (it uses the model's thread pool internally).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "base/thread_pool.h"
+#include "gguf/gguf.h"
+#include "model/batch.h"
+#include "model/hparams.h"
+#include "model/kv_cache.h"
+
+namespace sinan::model {
+
+struct LoadOptions {
+    int n_threads = 0;  // 0 = physical cores
+};
+
+class Model {
+public:
+    // Opens `path` and loads it. Errors name the file and what is missing or wrong.
+    static Result<std::unique_ptr<Model>> load(const std::string& path, const LoadOptions& options = {});
+
+    virtual ~Model() = default;
+
+    const Hparams& hparams() const { return hparams_; }
+    const gguf::File& file() const { return file_; }
+    ThreadPool& pool() { return pool_; }
+
+    // A cache for up to n_ctx tokens in total (all sequences together).
+    KvCache make_cache(int64_t n_ctx) const { return KvCache(hparams_.n_layer, n_ctx, hparams_.n_embd_kv()); }
+
+    // logits: resized to [batch.n_outputs(), n_vocab]. Errors: a token id outside the
+    // vocabulary, a bad sequence id or position, or not enough free cache cells (nothing is
+    // changed then).
+    virtual Status forward(const Batch& batch, KvCache& cache, std::vector<float>* logits) = 0;
+
+protected:
+    Model(gguf::File file, Hparams hparams, int n_threads)
+        : file_(std::move(file)), hparams_(std::move(hparams)), pool_(n_threads) {}
+
+    // Checks token ids, positions and sequence ids, and claims and labels cache cells for the
+    // batch. out_cells: the cell of each batch token.
+    Status place_batch(const Batch& batch, KvCache& cache, std::vector<int32_t>* out_cells) const;
+
+    gguf::File file_;
+    Hparams hparams_;
+    ThreadPool pool_;
+};
+
+// Architecture loaders (arch/*.cpp).
+Result<std::unique_ptr<Model>> load_dense(gguf::File file, Hparams hparams, const LoadOptions& options);
+
+}  // namespace sinan::model
