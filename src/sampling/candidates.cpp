@@ -1,6 +1,7 @@
 #include "sampling/candidates.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -11,6 +12,11 @@ namespace sinan::sampling {
 namespace {
 // A lambda, not the function pointer: std::sort and friends inline it.
 constexpr int32_t kHeapSelectMax = 4096;  // top-k by heap select up to here, by nth_element above
+// keep_top_p histogram: buckets of 1/8 nat below the best logit over 32 nats, then one bucket for
+// everything further (p / p_max < e^-32: far below any top_p anyone sets).
+constexpr float kTopPRange = 32.0f;
+constexpr float kTopPBucketsPerUnit = 8.0f;
+constexpr int32_t kTopPBuckets = static_cast<int32_t>(kTopPRange * kTopPBucketsPerUnit) + 1;
 constexpr auto kRanksBefore = [](const Candidate& a, const Candidate& b) { return ranks_before(a, b); };
 }  // namespace
 
@@ -31,11 +37,6 @@ void CandidateList::reset(std::span<const float> logits) {
     size_ = n;
     max_ = max;  // no step removes the best token, so this holds until the next reset
     sorted_ = false;
-}
-
-void CandidateList::sort_prefix(size_t n) {
-    std::partial_sort(items_.begin(), items_.begin() + static_cast<ptrdiff_t>(n),
-                      items_.begin() + static_cast<ptrdiff_t>(size_), kRanksBefore);
 }
 
 void CandidateList::keep_top_k(int32_t k) {
@@ -73,32 +74,66 @@ float CandidateList::max_logit() const {
 
 void CandidateList::keep_top_p(float p) {
     if (p >= 1.0f || size_ <= 1) return;
-    const float m = max_logit();
-    const double target = static_cast<double>(p) * detail::sum_long(weights(1.0f));
-
-    // Sort a growing prefix until its mass reaches the target: real distributions reach top-p
-    // within a few hundred tokens, so this is usually one partial sort of 256 out of n_vocab.
-    size_t n_sorted = sorted_ ? size_ : 0;
-    size_t want = sorted_ ? size_ : std::min<size_t>(size_, 256);
-    double cum = 0.0;
-    size_t i = 0;
-    for (;;) {
-        if (n_sorted < want) {
-            sort_prefix(want);
-            n_sorted = want;
-        }
-        for (; i < n_sorted; ++i) {
-            cum += detail::fast_exp(items_[i].logit - m);
+    const std::span<const float> w = weights(1.0f);
+    const double target = static_cast<double>(p) * detail::sum_long(w);
+    if (sorted_) {  // after top-k: a short sorted list, scan it
+        double cum = 0.0;
+        for (size_t i = 0; i < size_; ++i) {
+            cum += w[i];
             if (cum >= target) {
                 size_ = i + 1;
-                sorted_ = true;
                 return;
             }
         }
-        if (n_sorted == size_) break;  // rounding left the sum a hair short of target: keep all
-        want = std::min(size_, want * 8);
+        return;  // rounding left the sum a hair short of target: keep all
     }
-    sorted_ = true;
+
+    // Unsorted (the whole vocabulary): a histogram of the mass by distance below the best logit
+    // finds the bucket where the cumulative mass crosses the target. Every token in a closer
+    // bucket is in the top-p set whatever its rank; only the crossing bucket is sorted. O(n) plus
+    // a sort of one bucket, where sorting the kept set would cost O(m log m) for m in the tens of
+    // thousands on a flat distribution.
+    const float max = max_;
+    auto bucket_of = [max](float logit) {
+        const float d = max - logit;
+        return d < kTopPRange ? static_cast<int32_t>(d * kTopPBucketsPerUnit) : kTopPBuckets - 1;
+    };
+    std::array<double, kTopPBuckets> mass{};
+    for (size_t i = 0; i < size_; ++i) mass[static_cast<size_t>(bucket_of(items_[i].logit))] += w[i];
+    double before = 0.0;  // mass of the buckets closer than the crossing one
+    int32_t crossing = 0;
+    while (crossing < kTopPBuckets - 1 && before + mass[static_cast<size_t>(crossing)] < target) {
+        before += mass[static_cast<size_t>(crossing++)];
+    }
+
+    // Keep buckets up to the crossing one, in id order, then move the crossing bucket to the end
+    // (a two-pointer partition written here: its order is part of what a seed reproduces, so it
+    // must not depend on the standard library).
+    size_t n = 0;
+    for (size_t i = 0; i < size_; ++i) {
+        if (bucket_of(items_[i].logit) <= crossing) items_[n++] = items_[i];
+    }
+    size_t lo = 0;
+    size_t hi = n;
+    while (lo < hi) {
+        if (bucket_of(items_[lo].logit) < crossing) {
+            ++lo;
+        } else {
+            std::swap(items_[lo], items_[--hi]);
+        }
+    }
+    const auto crossing_begin = items_.begin() + static_cast<ptrdiff_t>(lo);
+    std::sort(crossing_begin, items_.begin() + static_cast<ptrdiff_t>(n), kRanksBefore);
+    double cum = before;
+    size_ = n;  // rounding left the sum a hair short of target: keep the whole crossing bucket
+    for (size_t i = lo; i < n; ++i) {
+        cum += detail::fast_exp(items_[i].logit - max);
+        if (cum >= target) {
+            size_ = i + 1;
+            break;
+        }
+    }
+    sorted_ = false;
 }
 
 void CandidateList::keep_min_p(float min_p) {

@@ -33,8 +33,10 @@ public:
 
     // Keeps the k best (sorted afterwards). k <= 0 or k >= size(): no change.
     void keep_top_k(int32_t k);
-    // Keeps the shortest sorted prefix whose probability mass is >= p (at least one token; sorted
-    // afterwards). p >= 1: no change. O(n log m) where m is the length of the kept prefix.
+    // Keeps the shortest most-likely-first prefix whose probability mass is >= p (at least one
+    // token). p >= 1: no change. A sorted list stays sorted; an unsorted one (the whole vocabulary)
+    // is left in an order of its own, the same on every platform. O(n) plus a sort of the tokens
+    // within 1/8 nat of the cut.
     void keep_top_p(float p);
     // Keeps tokens with p_i >= min_p * p_max, i.e. logit_i >= max_logit + log(min_p); order kept.
     // min_p <= 0: no change.
@@ -50,8 +52,6 @@ public:
     std::span<const Candidate> items() const { return {items_.data(), size_}; }
 
 private:
-    void sort_prefix(size_t n);  // items_[0, n) become the n best, sorted
-
     std::vector<Candidate> items_;  // [n_vocab] capacity; the first size_ are live
     std::vector<float> weights_;    // [n_vocab] capacity; see weights()
     size_t size_ = 0;

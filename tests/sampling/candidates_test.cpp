@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -14,6 +15,11 @@ namespace {
 std::vector<int32_t> ids_of(const CandidateList& list) {
     std::vector<int32_t> ids;
     for (const Candidate& c : list.items()) ids.push_back(c.token);
+    return ids;
+}
+
+std::vector<int32_t> sorted(std::vector<int32_t> ids) {
+    std::sort(ids.begin(), ids.end());
     return ids;
 }
 
@@ -69,20 +75,23 @@ TEST(CandidateList, TopKOffOrLargerThanTheListChangesNothing) {
 
 TEST(CandidateList, TopPKeepsTheShortestPrefixReachingP) {
     for (uint32_t seed : {5u, 6u, 7u, 8u}) {
-        const std::vector<float> logits = test::random_logits(2000, seed);
+        // Narrow to wide: from many tokens per histogram bucket to tokens beyond its 32-nat range.
+        const float scale = seed == 5 ? 0.3f : seed == 6 ? 3.0f : 15.0f;
+        const std::vector<float> logits = test::random_logits(2000, seed, scale);
         const std::vector<int32_t> ranked = test::ranked_ids(logits);
         for (float p : {0.01f, 0.3f, 0.7f, 0.9f, 0.95f, 0.999f}) {
             CandidateList list;
             list.reset(logits);
             list.keep_top_p(p);
-            EXPECT_EQ(ids_of(list), reference_top_p(logits, ranked, p)) << "seed " << seed << " p " << p;
+            // Unsorted input: the kept set is what matters, its order is the sampler's own.
+            EXPECT_EQ(sorted(ids_of(list)), sorted(reference_top_p(logits, ranked, p))) << "seed " << seed << " p " << p;
         }
     }
 }
 
-TEST(CandidateList, TopPOnAFlatDistributionSortsBeyondTheFirstGuess) {
-    // Nearly uniform over 50000 tokens: p = 0.9 needs about 45000 of them, well past the first
-    // partial sort of 256.
+TEST(CandidateList, TopPOnAFlatDistributionKeepsMostOfIt) {
+    // Nearly uniform over 50000 tokens: p = 0.9 needs about 45000 of them, all in the first
+    // bucket of the mass histogram.
     const std::vector<float> logits = test::random_logits(50000, 9, 0.05f);
     const std::vector<int32_t> ranked = test::ranked_ids(logits);
     CandidateList list;
@@ -90,7 +99,7 @@ TEST(CandidateList, TopPOnAFlatDistributionSortsBeyondTheFirstGuess) {
     list.keep_top_p(0.9f);
     const std::vector<int32_t> expected = reference_top_p(logits, ranked, 0.9);
     EXPECT_GT(expected.size(), 40000u);
-    EXPECT_EQ(ids_of(list), expected);
+    EXPECT_EQ(sorted(ids_of(list)), sorted(expected));
 }
 
 TEST(CandidateList, TopPAlwaysKeepsAtLeastOneToken) {
