@@ -39,15 +39,17 @@ std::vector<std::string> english_paragraphs() {
     std::ifstream f(SINAN_SHARED_DIR "/data/beir-scifact/corpus.part1.jsonl");
     for (std::string line; std::getline(f, line) && out.size() < 2000;) {
         const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-        if (!j.is_discarded()) out.push_back(j["title"].get<std::string>() + "\n" + j["text"].get<std::string>() + "\n\n");
+        if (!j.is_discarded())
+            out.push_back(j["title"].get<std::string>() + "\n" + j["text"].get<std::string>() + "\n\n");
     }
     return out;
 }
 
 std::vector<std::string> generated_paragraphs() {
-    const std::vector<std::string> words = {
-        "the",  "model", "reasoning", "token",  "深度", "求索", "模型", "推理", "東京", "カタカナ", "안녕하세요",
-        "мир",  "знание", "مرحبا", "नमस्ते", "ภาษาไทย", "🦙", "😀", "x += 1;", "f(x)", "3.14159", "2025", "\t", "\n"};
+    const std::vector<std::string> words = {"the",     "model", "reasoning", "token",    "深度",       "求索",
+                                            "模型",    "推理",  "東京",      "カタカナ", "안녕하세요", "мир",
+                                            "знание",  "مرحبا", "नमस्ते",      "ภาษาไทย",  "🦙",       "😀",
+                                            "x += 1;", "f(x)",  "3.14159",   "2025",     "\t",         "\n"};
     std::mt19937 rng(42);
     std::uniform_int_distribution<size_t> pick(0, words.size() - 1);
     std::vector<std::string> out;
@@ -71,7 +73,7 @@ const std::string& corpus() {
 }
 
 const sinan::text::Tokenizer* tokenizer() {
-    static const sinan::text::Tokenizer* tok = [] () -> const sinan::text::Tokenizer* {
+    static const sinan::text::Tokenizer* tok = []() -> const sinan::text::Tokenizer* {
         const char* env = std::getenv("SINAN_BENCH_VOCAB");
         const std::string path = env ? env : SINAN_SHARED_DIR "/models/ggml-vocab-deepseek-r1-qwen.gguf";
         sinan::Result<sinan::gguf::File> f = sinan::gguf::File::open(path);

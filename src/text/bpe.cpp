@@ -57,7 +57,7 @@ uint64_t pair_key(int32_t left, int32_t right) {
 
 // Open-addressing map from a token pair to its merge (rank and result): the hot lookup of encoding.
 class MergeTable {
-public:
+  public:
     struct Merge {
         int32_t rank;
         int32_t id;
@@ -88,7 +88,7 @@ public:
         return nullptr;
     }
 
-private:
+  private:
     static constexpr uint64_t kEmpty = ~0ull;
     static size_t hash(uint64_t k) {
         k ^= k >> 33;

@@ -25,7 +25,7 @@
 namespace sinan::text {
 
 class BpeModel {
-public:
+  public:
     // Errors: a byte without a single-character token, a merge that is not "left right".
     // Merges whose parts or result are not tokens are ignored (they can never fire).
     static Result<BpeModel> create(const Vocab& vocab);
@@ -37,7 +37,7 @@ public:
     // The bytes a normal token stands for ("Ġthe" -> " the"). Requires 0 <= id < n_vocab.
     const std::string& token_bytes(int32_t id) const;
 
-private:
+  private:
     struct Tables;
     explicit BpeModel(std::shared_ptr<const Tables> t) : tables_(std::move(t)) {}
     std::shared_ptr<const Tables> tables_;

@@ -18,7 +18,7 @@
 namespace sinan::text {
 
 class StreamingDetokenizer {
-public:
+  public:
     // skip_special: control tokens (BOS, EOS, <|im_end|> ...) produce no text.
     explicit StreamingDetokenizer(Tokenizer tokenizer, bool skip_special = true);
 
@@ -28,7 +28,7 @@ public:
     // resets the detokenizer for a new stream.
     std::string flush();
 
-private:
+  private:
     Tokenizer tokenizer_;
     bool skip_special_;
     bool at_start_ = true;

@@ -48,7 +48,8 @@ constexpr std::string_view kDeepseekLlm[] = {
     R"(\p{N}+)",
 };
 constexpr std::string_view kDeepseekCoder[] = {
-    R"([\r\n])", R"(\s?\p{L}+)", R"(\s?\p{P}+)", R"([\x{4E00}-\x{9FA5}\x{0800}-\x{4E00}\x{AC00}-\x{D7FF}]+)", R"(\p{N})",
+    R"([\r\n])", R"(\s?\p{L}+)", R"(\s?\p{P}+)", R"([\x{4E00}-\x{9FA5}\x{0800}-\x{4E00}\x{AC00}-\x{D7FF}]+)",
+    R"(\p{N})",
 };
 
 struct Variant {

@@ -27,7 +27,7 @@
 namespace sinan::text {
 
 class PreTokenizer {
-public:
+  public:
     // `name`: tokenizer.ggml.pre. Unknown names are an error listing the supported ones.
     static Result<PreTokenizer> create(std::string_view name);
     // The names create() accepts.
@@ -46,7 +46,7 @@ public:
     // The PCRE2 patterns in application order (after the \s rewrite), for tests and docs.
     std::vector<std::string> patterns() const;
 
-private:
+  private:
     struct Regex;
     PreTokenizer() = default;
 

@@ -1,12 +1,12 @@
 #include "text/tokenizer.h"
 
+#include <utf8proc.h>
+
 #include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <unordered_map>
 #include <unordered_set>
-
-#include <utf8proc.h>
 
 #include "text/bpe.h"
 #include "text/pre_tokenizer.h"
@@ -34,9 +34,9 @@ bool is_nfc_inert(uint32_t cp) {
 
 std::string utf8proc_nfc(std::string_view s) {
     utf8proc_uint8_t* out = nullptr;
-    const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
-                                            static_cast<utf8proc_ssize_t>(s.size()), &out,
-                                            static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+    const utf8proc_ssize_t n =
+        utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()), &out,
+                     static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
     if (n < 0) return std::string(s);  // only on invalid UTF-8, which the caller has already replaced
     std::string r(reinterpret_cast<const char*>(out), static_cast<size_t>(n));
     std::free(out);

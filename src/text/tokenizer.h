@@ -35,7 +35,7 @@
 namespace sinan::text {
 
 class Tokenizer {
-public:
+  public:
     // Errors name the metadata key at fault (see vocab.h) or the unsupported pre-tokenizer.
     static Result<Tokenizer> from_gguf(const gguf::File& file);
     static Result<Tokenizer> from_vocab(Vocab vocab);
@@ -81,7 +81,7 @@ public:
     // add_space_prefix, WordPiece).
     bool strips_leading_space() const;
 
-private:
+  private:
     struct State;
     explicit Tokenizer(std::shared_ptr<const State> s) : s_(std::move(s)) {}
     std::shared_ptr<const State> s_;

@@ -68,8 +68,7 @@ Result<Vocab> load_vocab(const gguf::File& file) {
     } else if (v.model == "bert") {
         v.kind = VocabKind::kWordPiece;
     } else {
-        return Status::error(key_of("model") + " = '" + v.model +
-                             "' is not supported (supported: gpt2, llama, bert)");
+        return Status::error(key_of("model") + " = '" + v.model + "' is not supported (supported: gpt2, llama, bert)");
     }
     if (file.find(key_of("pre")) != nullptr) {
         const std::optional<std::string_view> pre = file.get_string(key_of("pre"));
@@ -116,8 +115,9 @@ Result<Vocab> load_vocab(const gguf::File& file) {
     if (v.kind == VocabKind::kBpe) {
         const gguf::Array* merges = file.get_array(key_of("merges"));
         if (merges == nullptr || merges->elem_type != gguf::ValueType::STRING) {
-            return Status::error(key_of("merges") + " is missing or not an array of strings: a 'gpt2' (byte-level BPE) "
-                                                    "tokenizer needs its merges");
+            return Status::error(key_of("merges") +
+                                 " is missing or not an array of strings: a 'gpt2' (byte-level BPE) "
+                                 "tokenizer needs its merges");
         }
         v.merges.reserve(merges->size());
         for (std::string_view m : merges->strings) v.merges.emplace_back(m);

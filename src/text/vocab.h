@@ -46,7 +46,7 @@ struct Vocab {
     int32_t bos_id = -1, eos_id = -1, eot_id = -1, eom_id = -1, unk_id = -1;
     int32_t sep_id = -1, pad_id = -1, cls_id = -1, mask_id = -1;
 
-    bool add_bos = false;           // default: true for "llama", false otherwise
+    bool add_bos = false;  // default: true for "llama", false otherwise
     bool add_eos = false;
     bool add_space_prefix = false;  // SPM only; default true for "llama"
 

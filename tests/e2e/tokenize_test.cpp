@@ -24,7 +24,8 @@ std::string trim_newline(std::string s) {
 }
 
 TEST(TokenizeCommand, PrintsTheReferenceIdsOfTheVectors) {
-    if (!have_vocab() || !std::filesystem::exists(kVectors + ".inp")) GTEST_SKIP() << "no vocab or vectors in ../shared";
+    if (!have_vocab() || !std::filesystem::exists(kVectors + ".inp"))
+        GTEST_SKIP() << "no vocab or vectors in ../shared";
     std::ifstream inp(kVectors + ".inp", std::ios::binary), out(kVectors + ".out");
     std::stringstream ss;
     ss << inp.rdbuf();

@@ -1,10 +1,11 @@
 // StreamingDetokenizer: token-by-token output is always complete UTF-8 and adds up to decode().
+#include "text/detokenizer.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "text/detokenizer.h"
 #include "text/utf8.h"
 #include "tokenizer_test_util.h"
 
@@ -63,10 +64,12 @@ TEST(StreamingDetokenizer, SequencesThatCannotCompleteAreReplacedNotStalled) {
     EXPECT_EQ(detok.push(byte_token(*tok, 0xF0)), "");
     EXPECT_EQ(detok.push(byte_token(*tok, 0x9F)), "");
     // 'A' cannot continue the 4-byte sequence: the two bytes become one U+FFFD, then 'A'.
-    EXPECT_EQ(detok.push(byte_token(*tok, 'A')), "\xEF\xBF\xBD" "A");
+    EXPECT_EQ(detok.push(byte_token(*tok, 'A')),
+              "\xEF\xBF\xBD"
+              "A");
     EXPECT_EQ(detok.push(byte_token(*tok, 0x80)), "\xEF\xBF\xBD");  // a lone continuation byte
     EXPECT_EQ(detok.push(byte_token(*tok, 0xE4)), "");
-    EXPECT_EQ(detok.flush(), "\xEF\xBF\xBD");  // unfinished at the end
+    EXPECT_EQ(detok.flush(), "\xEF\xBF\xBD");   // unfinished at the end
     EXPECT_EQ(detok.push(-1), "\xEF\xBF\xBD");  // an invalid id does not crash
 }
 
@@ -83,16 +86,19 @@ TEST(StreamingDetokenizer, SpmDropsTheLeadingSpaceOnlyAtTheStart) {
 }
 
 TEST(Utf8, DecodeFollowsUnicodeTable3_7) {
-    EXPECT_EQ(decode_utf8("\xC0\x80").kind, Utf8Step::kInvalid);      // overlong
-    EXPECT_EQ(decode_utf8("\xE0\x80\x80").kind, Utf8Step::kInvalid);  // overlong
-    EXPECT_EQ(decode_utf8("\xED\xA0\x80").kind, Utf8Step::kInvalid);  // surrogate
+    EXPECT_EQ(decode_utf8("\xC0\x80").kind, Utf8Step::kInvalid);          // overlong
+    EXPECT_EQ(decode_utf8("\xE0\x80\x80").kind, Utf8Step::kInvalid);      // overlong
+    EXPECT_EQ(decode_utf8("\xED\xA0\x80").kind, Utf8Step::kInvalid);      // surrogate
     EXPECT_EQ(decode_utf8("\xF4\x90\x80\x80").kind, Utf8Step::kInvalid);  // above U+10FFFF
     EXPECT_EQ(decode_utf8("\xF0\x9F\xA6").kind, Utf8Step::kIncomplete);
     const Utf8Step ok = decode_utf8("\xF0\x9F\xA6\x99");
     EXPECT_EQ(ok.kind, Utf8Step::kOk);
     EXPECT_EQ(ok.cp, 0x1F999u);
     // Maximal subparts: E1 80 is one replacement, then 41 stays.
-    EXPECT_EQ(sanitize_utf8("\xE1\x80" "A\x80\x80"), "\xEF\xBF\xBD" "A\xEF\xBF\xBD\xEF\xBF\xBD");
+    EXPECT_EQ(sanitize_utf8("\xE1\x80"
+                            "A\x80\x80"),
+              "\xEF\xBF\xBD"
+              "A\xEF\xBF\xBD\xEF\xBF\xBD");
 }
 
 }  // namespace

@@ -2,15 +2,15 @@
 // (leftmost alternative first, greedy with backtracking), using utf8proc's Unicode categories and
 // the White_Space set that Hugging Face's Oniguruma gives \s. Random strings over an alphabet of
 // scripts, marks, digits, white space and punctuation; the seed is printed on failure.
+#include "text/pre_tokenizer.h"
+
 #include <gtest/gtest.h>
+#include <utf8proc.h>
 
 #include <random>
 #include <string>
 #include <vector>
 
-#include <utf8proc.h>
-
-#include "text/pre_tokenizer.h"
 #include "text/utf8.h"
 
 namespace sinan::text {
@@ -146,28 +146,28 @@ std::vector<std::string> split(const PreTokenizer& pt, std::string_view text) {
 
 std::string random_text(std::mt19937& rng, size_t n_chars) {
     static const std::vector<uint32_t> alphabet = {
-        'a', 'b', 'Z', 'e', 's', 'S', 't', 'l', 'L', 'd', 'r', 'v', 'm', '\'', '\'', ' ', ' ', ' ', ' ', '\t', '\n',
-        '\r', '0', '7', '9', '.', ',', '!', '?', '(', ')', '_', '-', '+', '/', '#', '$',
-        0x00A0,  // NBSP (White_Space, Zs)
-        0x3000,  // ideographic space
-        0x2028,  // line separator
-        0x180E,  // Mongolian vowel separator: \s for PCRE2 UCP, not White_Space
-        0x200B,  // zero-width space (Cf)
-        0x200D,  // ZWJ
-        0xFE0F,  // variation selector (Mn)
-        0x0085,  // NEL
-        0x017F,  // long s
-        0x00E9, 0x00FC, 0x0301,          // é ü, combining acute
-        0x043F, 0x0440, 0x0418,          // Cyrillic
-        0x0639, 0x0644, 0x0663,          // Arabic letters, Arabic-Indic digit 3
-        0x0939, 0x093F, 0x094D,          // Devanagari letter, vowel sign (Mc), virama (Mn)
-        0x0E01, 0x0E31, 0x0E48,          // Thai letter, marks
-        0x4E16, 0x754C, 0x6211,          // CJK
-        0x3042, 0x30AB, 0x30FC,          // kana, prolonged sound mark (Lm)
-        0xAC00, 0xD55C,                  // Hangul
-        0x00B2, 0x2163, 0x00BD,          // superscript two (No), Roman numeral four (Nl), one half
-        0x1F600, 0x1F999, 0x2705,        // emoji
-        0xFF01, 0x3002, 0x2018, 0x00B5,  // fullwidth !, ideographic full stop, quote, micro sign
+        'a',     'b',     'Z',    'e',    's', 'S', 't', 'l', 'L', 'd', 'r', 'v', 'm', '\'', '\'', ' ', ' ', ' ', ' ',
+        '\t',    '\n',    '\r',   '0',    '7', '9', '.', ',', '!', '?', '(', ')', '_', '-',  '+',  '/', '#', '$',
+        0x00A0,                            // NBSP (White_Space, Zs)
+        0x3000,                            // ideographic space
+        0x2028,                            // line separator
+        0x180E,                            // Mongolian vowel separator: \s for PCRE2 UCP, not White_Space
+        0x200B,                            // zero-width space (Cf)
+        0x200D,                            // ZWJ
+        0xFE0F,                            // variation selector (Mn)
+        0x0085,                            // NEL
+        0x017F,                            // long s
+        0x00E9,  0x00FC,  0x0301,          // é ü, combining acute
+        0x043F,  0x0440,  0x0418,          // Cyrillic
+        0x0639,  0x0644,  0x0663,          // Arabic letters, Arabic-Indic digit 3
+        0x0939,  0x093F,  0x094D,          // Devanagari letter, vowel sign (Mc), virama (Mn)
+        0x0E01,  0x0E31,  0x0E48,          // Thai letter, marks
+        0x4E16,  0x754C,  0x6211,          // CJK
+        0x3042,  0x30AB,  0x30FC,          // kana, prolonged sound mark (Lm)
+        0xAC00,  0xD55C,                   // Hangul
+        0x00B2,  0x2163,  0x00BD,          // superscript two (No), Roman numeral four (Nl), one half
+        0x1F600, 0x1F999, 0x2705,          // emoji
+        0xFF01,  0x3002,  0x2018, 0x00B5,  // fullwidth !, ideographic full stop, quote, micro sign
     };
     std::uniform_int_distribution<size_t> pick(0, alphabet.size() - 1);
     std::string s;
@@ -184,8 +184,8 @@ std::vector<std::string> ref_qwen2(std::string_view t) { return reference_qwen_l
 std::vector<std::string> ref_llama3(std::string_view t) { return reference_qwen_llama(t, 3); }
 
 TEST(PreTokenizer, PcreSplitsEqualTheHandWrittenReference) {
-    const Reference refs[] = {{"qwen2", ref_qwen2}, {"deepseek-r1-qwen", ref_qwen2}, {"llama-bpe", ref_llama3},
-                              {"gpt-2", reference_gpt2}};
+    const Reference refs[] = {
+        {"qwen2", ref_qwen2}, {"deepseek-r1-qwen", ref_qwen2}, {"llama-bpe", ref_llama3}, {"gpt-2", reference_gpt2}};
     for (const Reference& ref : refs) {
         Result<PreTokenizer> pt = PreTokenizer::create(ref.name);
         ASSERT_TRUE(pt.ok()) << pt.message();
@@ -207,9 +207,17 @@ TEST(PreTokenizer, KnownSplits) {
     EXPECT_EQ(split(*qwen, "a \n\n b"), (V{"a", " \n\n", " b"}));
     EXPECT_EQ(split(*qwen, "x  "), (V{"x", "  "}));
     // U+180E is no White_Space (PCRE2's own \s would take it): it is "other", so the space joins it.
-    EXPECT_EQ(split(*qwen, "a \xE1\xA0\x8E" "b"), (V{"a", " \xE1\xA0\x8E", "b"}));
+    EXPECT_EQ(split(*qwen,
+                    "a \xE1\xA0\x8E"
+                    "b"),
+              (V{"a", " \xE1\xA0\x8E", "b"}));
     // NBSP is White_Space: it does not lead a word the way ' ' does, but [^\r\n\p{L}\p{N}]? takes it.
-    EXPECT_EQ(split(*qwen, "a\xC2\xA0" "b"), (V{"a", "\xC2\xA0" "b"}));
+    EXPECT_EQ(split(*qwen,
+                    "a\xC2\xA0"
+                    "b"),
+              (V{"a",
+                 "\xC2\xA0"
+                 "b"}));
 
     Result<PreTokenizer> v3 = PreTokenizer::create("deepseek-v3");
     ASSERT_TRUE(v3.ok());

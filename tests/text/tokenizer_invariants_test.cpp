@@ -5,12 +5,12 @@
 // equals) over the vocab's own strings. Plus special-token handling, NFC, and the SPM/WordPiece
 // paths through the facade.
 #include <gtest/gtest.h>
+#include <utf8proc.h>
 
 #include <cstdlib>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <utf8proc.h>
 #include <string>
 #include <vector>
 
@@ -50,7 +50,8 @@ const std::vector<std::string>& corpus() {
         "Ελληνικά: Καλημέρα κόσμε! ΐ ΰ ώ",
         "Mixed: Café naïve résumé Zürich Ærøskøbing",
         "URL https://example.com/path?q=1&r=2#frag and e-mail a.b@c.de",
-        "Pneumonoultramicroscopicsilicovolcanoconiosis" "Pneumonoultramicroscopicsilicovolcanoconiosis"
+        "Pneumonoultramicroscopicsilicovolcanoconiosis"
+        "Pneumonoultramicroscopicsilicovolcanoconiosis"
         "Pneumonoultramicroscopicsilicovolcanoconiosis",
         "a",
         " ",
@@ -153,13 +154,18 @@ TEST(TokenizerInvariants, ByteLevelBpeRoundTripsAndEqualsPlainBpe) {
 TEST(TokenizerInvariants, InvalidUtf8BecomesReplacementCharacter) {
     const Tokenizer* tok = cached_tokenizer(vocab_gguf_path("deepseek-r1-qwen"));
     if (tok == nullptr) GTEST_SKIP() << "no deepseek-r1-qwen vocab";
-    const std::vector<int32_t> bad = tok->encode("a\xFF" "b\xE4\xB8", false, false);
-    EXPECT_EQ(tok->decode(bad), "a\xEF\xBF\xBD" "b\xEF\xBF\xBD");
+    const std::vector<int32_t> bad = tok->encode(
+        "a\xFF"
+        "b\xE4\xB8",
+        false, false);
+    EXPECT_EQ(tok->decode(bad),
+              "a\xEF\xBF\xBD"
+              "b\xEF\xBF\xBD");
 }
 
 TEST(TokenizerInvariants, QwenNormalisesToNfcAndDeepseekV3DoesNot) {
-    const std::string composed = "Caf\xC3\xA9";       // é as one code point
-    const std::string decomposed = "Cafe\xCC\x81";    // e + combining acute
+    const std::string composed = "Caf\xC3\xA9";     // é as one code point
+    const std::string decomposed = "Cafe\xCC\x81";  // e + combining acute
     if (const Tokenizer* qwen = cached_tokenizer(vocab_gguf_path("deepseek-r1-qwen"))) {
         EXPECT_EQ(qwen->encode(decomposed, false, false), qwen->encode(composed, false, false));
         EXPECT_EQ(qwen->decode(qwen->encode(decomposed, false, false)), composed);
@@ -172,9 +178,10 @@ TEST(TokenizerInvariants, QwenNormalisesToNfcAndDeepseekV3DoesNot) {
 
 std::string utf8proc_whole(std::string_view s, bool compose) {
     utf8proc_uint8_t* out = nullptr;
-    const auto opts = static_cast<utf8proc_option_t>(UTF8PROC_STABLE | (compose ? UTF8PROC_COMPOSE : UTF8PROC_DECOMPOSE));
-    const utf8proc_ssize_t n =
-        utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()), &out, opts);
+    const auto opts =
+        static_cast<utf8proc_option_t>(UTF8PROC_STABLE | (compose ? UTF8PROC_COMPOSE : UTF8PROC_DECOMPOSE));
+    const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
+                                            static_cast<utf8proc_ssize_t>(s.size()), &out, opts);
     std::string r(reinterpret_cast<const char*>(out), static_cast<size_t>(n));
     std::free(out);
     return r;
@@ -184,7 +191,9 @@ TEST(TokenizerInvariants, QwenNfcOfDecomposedTextEqualsWholeStringNfc) {
     const Tokenizer* qwen = cached_tokenizer(vocab_gguf_path("deepseek-r1-qwen"));
     if (qwen == nullptr) GTEST_SKIP() << "no deepseek-r1-qwen vocab";
     std::vector<std::string> texts = corpus();
-    texts.push_back("中文e\xCC\x81中 A\xCC\x8A\xCC\x81 \xE1\x84\x80\xE1\x85\xA1\xE1\x86\xA8 \xE3\x81\x8B\xE3\x82\x99 q\xCC\xA3\xCC\x87");
+    texts.push_back(
+        "中文e\xCC\x81中 A\xCC\x8A\xCC\x81 \xE1\x84\x80\xE1\x85\xA1\xE1\x86\xA8 \xE3\x81\x8B\xE3\x82\x99 "
+        "q\xCC\xA3\xCC\x87");
     for (const std::string& text : texts) {
         const std::string nfd = utf8proc_whole(text, false);
         const std::string nfc = utf8proc_whole(nfd, true);

@@ -1,12 +1,13 @@
 // Parity of sinan's tokenizers with the original Hugging Face tokenizers, on llama.cpp's vocab
 // test vectors (../shared/data/llamacpp-vocab-tests: ids produced by HF `encode(text,
 // add_special_tokens=False)`), plus the facade's behaviour around special tokens and decoding.
+#include "text/tokenizer.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "text/tokenizer.h"
 #include "tokenizer_test_util.h"
 
 namespace sinan::text {
@@ -67,8 +68,8 @@ TEST_P(VocabParity, DecodeOfTheReferenceIdsGivesTheTextBack) {
 }
 
 INSTANTIATE_TEST_SUITE_P(LlamaCppVectors, VocabParity,
-                         ::testing::Values("deepseek-r1-qwen", "qwen2", "deepseek-v3", "deepseek-llm",
-                                           "deepseek-coder", "gpt-2", "llama-bpe", "llama-spm"),
+                         ::testing::Values("deepseek-r1-qwen", "qwen2", "deepseek-v3", "deepseek-llm", "deepseek-coder",
+                                           "gpt-2", "llama-bpe", "llama-spm"),
                          [](const auto& info) {
                              std::string n = info.param;
                              for (char& ch : n) {

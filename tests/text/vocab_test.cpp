@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gguf/writer.h"
@@ -56,6 +57,39 @@ TEST(Vocab, TinyBpeVocabEncodesByItsMerges) {
     EXPECT_EQ(tok->eos_id(), 258);
     EXPECT_TRUE(tok->is_eog(258));
     EXPECT_FALSE(tok->add_bos());
+}
+
+TEST(Vocab, Llama3IgnoresMergesForWholeVocabWords) {
+    gguf::Writer w = tiny_bpe_writer();
+    w.set_strings("tokenizer.ggml.merges", {"a b"});  // "abc" is a token no merge reaches
+    std::vector<uint8_t> bytes;
+    Result<Tokenizer> qwen = load(w, &bytes);
+    ASSERT_TRUE(qwen.ok()) << qwen.message();
+    EXPECT_EQ(qwen->encode("abc", false, false), (std::vector<int32_t>{256, 'c'}));
+    w.set_string("tokenizer.ggml.pre", "llama-bpe");
+    std::vector<uint8_t> bytes2;
+    Result<Tokenizer> llama3 = load(w, &bytes2);
+    ASSERT_TRUE(llama3.ok()) << llama3.message();
+    EXPECT_EQ(llama3->encode("abc", false, false), (std::vector<int32_t>{257}));
+    // A word that is not a token still goes through the merges.
+    EXPECT_EQ(llama3->encode("abcabc", false, false), (std::vector<int32_t>{256, 'c', 256, 'c'}));
+}
+
+TEST(Vocab, EncodeFromManyThreadsGivesTheSameIds) {
+    std::vector<uint8_t> bytes;
+    Result<Tokenizer> tok = load(tiny_bpe_writer(), &bytes);
+    ASSERT_TRUE(tok.ok());
+    const std::string text = "abcab cabca abc ab a b c abcabcabc";
+    const std::vector<int32_t> expected = tok->encode(text, false, false);
+    std::vector<std::vector<int32_t>> got(4);
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < got.size(); ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 200; ++i) got[t] = tok->encode(text, false, false);
+        });
+    }
+    for (auto& th : threads) th.join();
+    for (const auto& g : got) EXPECT_EQ(g, expected);
 }
 
 void expect_error_naming(gguf::Writer w, const std::string& key) {
