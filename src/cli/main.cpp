@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
     cli::register_tokenize(app);
     cli::register_template(app);
     cli::register_logits(app);
+    cli::register_run(app);
 
     try {
         app.parse(argc, argv);

@@ -1,0 +1,216 @@
+// `sinan run`: generate text from a prompt with a GGUF model, streamed as it is produced.
+// stdout carries only the generated answer (scripts compare it); a reasoning model's thinking
+// goes to stderr (dimmed on a terminal), followed by the speed and the confidence score.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "engine/generate.h"
+#include "model/model.h"
+#include "text/chat_template.h"
+#include "text/tokenizer.h"
+
+namespace sinan::cli {
+
+namespace {
+
+struct RunArgs {
+    std::string model, prompt, prompt_file, system;
+    int64_t n_predict = -1;
+    int64_t n_ctx = 4096;
+    int threads = 0;
+    bool chat = false;
+    bool interactive = false;
+    bool hide_reasoning = false;
+    sampling::SamplingParams sampling;
+    std::optional<uint64_t> seed;
+};
+
+struct Loaded {
+    std::unique_ptr<model::Model> model;
+    text::Tokenizer tokenizer;
+    std::optional<text::ChatTemplate> chat_template;
+};
+
+Loaded load(const RunArgs& a) {
+    model::LoadOptions lo;
+    lo.n_threads = a.threads;
+    Result<std::unique_ptr<model::Model>> m = model::Model::load(a.model, lo);
+    if (!m.ok()) fail(m.message());
+    Result<text::Tokenizer> tok = text::Tokenizer::from_gguf((*m)->file());
+    if (!tok.ok()) fail(a.model + ": " + tok.message());
+    Loaded l{std::move(m).value(), std::move(tok).value(), std::nullopt};
+    if (a.chat || a.interactive) {
+        Result<text::ChatTemplate> t = text::ChatTemplate::from_gguf(l.model->file());
+        if (!t.ok()) fail(t.message() + " (run without --chat to give the prompt as plain text)");
+        l.chat_template = std::move(t).value();
+    }
+    return l;
+}
+
+// Tokens of a rendered chat prompt: BOS is added unless the template already wrote it.
+std::vector<int32_t> tokenize_chat(const Loaded& l, const std::string& rendered) {
+    const bool has_bos = !l.chat_template->bos_token().empty() && rendered.rfind(l.chat_template->bos_token(), 0) == 0;
+    return l.tokenizer.encode(rendered, !has_bos, /*parse_special=*/true);
+}
+
+class Printer {
+public:
+    explicit Printer(bool hide_reasoning) : hide_reasoning_(hide_reasoning), tty_(::isatty(2) != 0) {}
+    void operator()(engine::TextKind kind, std::string_view text) {
+        if (kind == engine::TextKind::kReasoning) {
+            if (hide_reasoning_) return;
+            if (!in_reasoning_) std::fputs(tty_ ? "\033[2m[thinking]\n" : "[thinking]\n", stderr);
+            in_reasoning_ = true;
+            std::fwrite(text.data(), 1, text.size(), stderr);
+            std::fflush(stderr);
+            return;
+        }
+        end_reasoning();
+        std::fwrite(text.data(), 1, text.size(), stdout);
+        std::fflush(stdout);
+    }
+    void end_reasoning() {
+        if (!in_reasoning_) return;
+        std::fputs(tty_ ? "\n[answer]\033[0m\n" : "\n[answer]\n", stderr);
+        std::fflush(stderr);
+        in_reasoning_ = false;
+    }
+
+private:
+    bool hide_reasoning_, tty_;
+    bool in_reasoning_ = false;
+};
+
+void print_stats(const engine::GenerateResult& r) {
+    auto rate = [](int64_t n, double s) { return s > 0 ? static_cast<double>(n) / s : 0.0; };
+    std::fprintf(stderr, "\nprompt: %lld tokens in %.2f s (%.1f tokens/s); generation: %lld tokens in %.2f s (%.1f tokens/s)\n",
+                 static_cast<long long>(r.n_prompt), r.prompt_seconds, rate(r.n_prompt, r.prompt_seconds),
+                 static_cast<long long>(r.n_generated), r.generate_seconds, rate(r.n_generated, r.generate_seconds));
+    const char* why = r.finish == engine::FinishReason::kStop ? "stop" : r.finish == engine::FinishReason::kLength ? "length" : "context full";
+    std::fprintf(stderr, "finish: %s; confidence %.3f (mean p %.3f, min p %.3f, certainty %.3f)\n", why,
+                 r.confidence.score, r.confidence.geometric_mean_prob, r.confidence.min_prob, r.confidence.certainty);
+}
+
+engine::GenerateOptions generate_options(const RunArgs& a, const std::string& rendered) {
+    engine::GenerateOptions o;
+    o.n_predict = a.n_predict;
+    o.sampling = a.sampling;
+    const std::string open = "<think>";
+    size_t end = rendered.find_last_not_of(" \n");
+    o.starts_in_reasoning = end != std::string::npos && end + 1 >= open.size() &&
+                            rendered.compare(end + 1 - open.size(), open.size(), open) == 0;
+    return o;
+}
+
+void run_once(const RunArgs& a, Loaded& l) {
+    std::string rendered = a.prompt;
+    std::vector<int32_t> tokens;
+    if (l.chat_template) {
+        nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+        if (!a.system.empty()) messages.push_back({{"role", "system"}, {"content", a.system}});
+        messages.push_back({{"role", "user"}, {"content", a.prompt}});
+        Result<std::string> r = l.chat_template->render(messages, true);
+        if (!r.ok()) fail(r.message());
+        rendered = *r;
+        tokens = tokenize_chat(l, rendered);
+    } else {
+        tokens = l.tokenizer.encode(rendered, /*add_special=*/true, /*parse_special=*/true);
+    }
+    engine::Session session(*l.model, std::min<int64_t>(a.n_ctx, l.model->hparams().n_ctx_train));
+    Printer print(a.hide_reasoning);
+    Result<engine::GenerateResult> r =
+        engine::generate(session, l.tokenizer, tokens, generate_options(a, rendered), std::ref(print));
+    print.end_reasoning();
+    if (!r.ok()) fail(r.message());
+    print_stats(*r);
+}
+
+void run_interactive(const RunArgs& a, Loaded& l) {
+    engine::Session session(*l.model, std::min<int64_t>(a.n_ctx, l.model->hparams().n_ctx_train));
+    nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+    if (!a.system.empty()) messages.push_back({{"role", "system"}, {"content", a.system}});
+    std::fprintf(stderr, "sinan: chatting with %s; an empty line or end of input quits\n", a.model.c_str());
+    std::string line;
+    while (true) {
+        std::fputs("> ", stderr);
+        std::fflush(stderr);
+        if (!std::getline(std::cin, line) || line.empty()) break;
+        messages.push_back({{"role", "user"}, {"content", line}});
+        Result<std::string> rendered = l.chat_template->render(messages, true);
+        if (!rendered.ok()) fail(rendered.message());
+        std::vector<int32_t> tokens = tokenize_chat(l, *rendered);
+        Printer print(a.hide_reasoning);
+        Result<engine::GenerateResult> r =
+            engine::generate(session, l.tokenizer, tokens, generate_options(a, *rendered), std::ref(print));
+        print.end_reasoning();
+        if (!r.ok()) fail(r.message());
+        std::fputs("\n", stdout);
+        print_stats(*r);
+        // History keeps the answer; the template decides what of the thinking it shows again.
+        messages.push_back({{"role", "assistant"}, {"content", r->text}});
+    }
+}
+
+void run(RunArgs a) {
+    if (!a.prompt.empty() && !a.prompt_file.empty()) fail("give the prompt with -p or -f, not both");
+    if (!a.prompt_file.empty()) {
+        std::ifstream in(a.prompt_file, std::ios::binary);
+        if (!in) fail(a.prompt_file + ": cannot read the prompt file");
+        std::stringstream ss;
+        ss << in.rdbuf();
+        a.prompt = ss.str();
+    }
+    if (a.prompt.empty() && !a.interactive) fail("no prompt: give one with -p TEXT or -f FILE, or use --interactive");
+    if (a.n_ctx < 1) fail("-c must be at least 1");
+    if (!a.seed) a.seed = std::random_device{}();
+    a.sampling.seed = *a.seed;
+    Loaded l = load(a);
+    a.sampling.stop_tokens.clear();
+    if (Status s = sampling::validate(a.sampling, l.tokenizer.n_vocab()); !s.is_ok()) fail(s.message());
+    if (a.sampling.temperature > 0) std::fprintf(stderr, "sinan: seed %llu\n", static_cast<unsigned long long>(*a.seed));
+    if (a.interactive) run_interactive(a, l);
+    else run_once(a, l);
+}
+
+}  // namespace
+
+void register_run(CLI::App& app) {
+    auto a = std::make_shared<RunArgs>();
+    CLI::App* cmd = app.add_subcommand("run", "Generate text from a prompt, streamed as it is produced");
+    cmd->add_option("-m,--model", a->model, "The .gguf model")->required();
+    cmd->add_option("-p,--prompt", a->prompt, "The prompt text");
+    cmd->add_option("-f,--file", a->prompt_file, "Read the prompt from this file");
+    cmd->add_option("-n,--n-predict", a->n_predict, "Tokens to generate at most (-1: until the model stops)")
+        ->capture_default_str();
+    cmd->add_option("-c,--ctx-size", a->n_ctx, "Context size in tokens (prompt + answer)")->capture_default_str();
+    cmd->add_option("-t,--threads", a->threads, "Threads (default: physical cores)");
+    cmd->add_flag("--chat", a->chat, "Wrap the prompt in the model's chat template as a user message");
+    cmd->add_flag("-i,--interactive", a->interactive, "Chat turn by turn on stdin, keeping the history (implies --chat)");
+    cmd->add_option("--system", a->system, "System message for --chat / --interactive");
+    cmd->add_flag("--hide-reasoning", a->hide_reasoning, "Do not show a reasoning model's thinking on stderr");
+    cmd->add_option("--temp", a->sampling.temperature, "Temperature (0 = greedy)")->capture_default_str();
+    cmd->add_option("--top-k", a->sampling.top_k, "Keep the k most likely tokens (0 = off)")->capture_default_str();
+    cmd->add_option("--top-p", a->sampling.top_p, "Nucleus sampling mass (1 = off)")->capture_default_str();
+    cmd->add_option("--min-p", a->sampling.min_p, "Drop tokens below min-p x the top probability (0 = off)")
+        ->capture_default_str();
+    cmd->add_option("--repeat-penalty", a->sampling.repetition_penalty, "Repetition penalty (1 = off)")
+        ->capture_default_str();
+    cmd->add_option("--presence-penalty", a->sampling.presence_penalty, "OpenAI presence penalty")->capture_default_str();
+    cmd->add_option("--frequency-penalty", a->sampling.frequency_penalty, "OpenAI frequency penalty")
+        ->capture_default_str();
+    cmd->add_option("--stop", a->sampling.stop, "Stop when this text appears (repeatable)");
+    cmd->add_option_function<uint64_t>("--seed", [a](uint64_t s) { a->seed = s; },
+                                       "Random seed (default: random, printed on stderr)");
+    cmd->callback([a] { run(*a); });
+}
+
+}  // namespace sinan::cli

@@ -1,0 +1,47 @@
+// generate(): one answer from a Session: sample, stream UTF-8-complete text, stop at an
+// end-of-generation token, a stop string or the token limit. Used by `sinan run`.
+// Reasoning models (DeepSeek-R1) think first: text between <think> and </think> is reported as
+// reasoning (TextKind::kReasoning), the rest as the answer; the confidence score covers the
+// answer's tokens only (the thinking is exploration, not the claim).
+// Not thread-safe; one call at a time per Session.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/session.h"
+#include "sampling/confidence.h"
+#include "sampling/sampling_params.h"
+#include "text/tokenizer.h"
+
+namespace sinan::engine {
+
+enum class TextKind { kReasoning, kAnswer };
+enum class FinishReason { kStop, kLength, kContext };
+
+struct GenerateOptions {
+    int64_t n_predict = -1;  // -1: until end of generation or the context is full
+    sampling::SamplingParams sampling;  // stop strings in sampling.stop
+    bool starts_in_reasoning = false;   // the prompt ended with <think> (R1 chat templates do)
+};
+
+struct GenerateResult {
+    int64_t n_prompt = 0;      // prompt tokens computed (not reused from the cache)
+    int64_t n_generated = 0;
+    double prompt_seconds = 0;
+    double generate_seconds = 0;
+    FinishReason finish = FinishReason::kStop;
+    sampling::Confidence confidence;
+    std::string text;          // the whole output, reasoning included (what was streamed)
+};
+
+using TextCallback = std::function<void(TextKind kind, std::string_view text)>;
+
+// Feeds `prompt` (reusing the session's cached prefix) and generates.
+Result<GenerateResult> generate(Session& session, const text::Tokenizer& tokenizer, std::span<const int32_t> prompt,
+                                const GenerateOptions& options, const TextCallback& on_text);
+
+}  // namespace sinan::engine

@@ -1,0 +1,44 @@
+#include "engine/session.h"
+
+#include <algorithm>
+
+namespace sinan::engine {
+
+Session::Session(model::Model& model, int64_t n_ctx, int64_t n_batch)
+    : model_(model), cache_(model.make_cache(n_ctx)), n_batch_(n_batch) {}
+
+Status Session::set_prompt(std::span<const int32_t> tokens) {
+    if (tokens.empty()) return Status::error("the prompt is empty");
+    if (static_cast<int64_t>(tokens.size()) > n_ctx())
+        return Status::error("the prompt has " + std::to_string(tokens.size()) + " tokens but the context holds " +
+                             std::to_string(n_ctx()) + "; raise the context size (-c) or shorten the prompt");
+    size_t keep = 0;
+    while (keep < tokens_.size() && keep < tokens.size() && tokens_[keep] == tokens[keep]) ++keep;
+    keep = std::min(keep, tokens.size() - 1);  // the last token is recomputed for its logits
+    cache_.seq_rm(0, static_cast<int32_t>(keep), -1);
+    tokens_.assign(tokens.begin(), tokens.begin() + static_cast<long>(keep));
+    n_reused_ = static_cast<int64_t>(keep);
+    std::vector<float> out;
+    for (size_t i = keep; i < tokens.size(); i += static_cast<size_t>(n_batch_)) {
+        const size_t end = std::min(tokens.size(), i + static_cast<size_t>(n_batch_));
+        batch_.clear();
+        for (size_t j = i; j < end; ++j) batch_.add(tokens[j], static_cast<int32_t>(j), 0, j + 1 == tokens.size());
+        Status s = model_.forward(batch_, cache_, &out);
+        if (!s.is_ok()) return s;
+        tokens_.insert(tokens_.end(), tokens.begin() + static_cast<long>(i), tokens.begin() + static_cast<long>(end));
+    }
+    logits_ = std::move(out);
+    return Status::ok();
+}
+
+Status Session::append(int32_t token) {
+    if (static_cast<int64_t>(tokens_.size()) >= n_ctx())
+        return Status::error("the context is full (" + std::to_string(n_ctx()) + " tokens); raise it with -c");
+    batch_.clear();
+    batch_.add(token, static_cast<int32_t>(tokens_.size()), 0, true);
+    SINAN_RETURN_IF_ERROR(model_.forward(batch_, cache_, &logits_));
+    tokens_.push_back(token);
+    return Status::ok();
+}
+
+}  // namespace sinan::engine

@@ -1,0 +1,46 @@
+// Session: one conversation's state on a model: the tokens in its KV cache, kept across turns,
+// so each new turn computes only what is new (the longest common prefix with the previous
+// prompt is reused). The serving engine's scheduler generalises this to many sequences; this is
+// the single-sequence building block used by `sinan run`, `sinan perplexity` and `sinan bench`.
+// Not thread-safe; owns its cache; the model must outlive it.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "base/status.h"
+#include "model/model.h"
+
+namespace sinan::engine {
+
+class Session {
+public:
+    // n_ctx: tokens the cache holds (prompt + generation).
+    Session(model::Model& model, int64_t n_ctx, int64_t n_batch = 512);
+
+    // Makes the cache hold exactly `tokens`: keeps the common prefix with what is there,
+    // computes the rest in batches of n_batch, and leaves the logits of the last token in
+    // logits() (the prompt must be non-empty and at most n_ctx tokens; at least one token is
+    // always recomputed so its logits exist).
+    Status set_prompt(std::span<const int32_t> tokens);
+    // Appends one token and computes its logits. Errors when the context is full.
+    Status append(int32_t token);
+
+    // Logits of the last token: [n_vocab].
+    std::span<const float> logits() const { return logits_; }
+    const std::vector<int32_t>& tokens() const { return tokens_; }
+    int64_t n_ctx() const { return cache_.n_cells(); }
+    int64_t n_reused() const { return n_reused_; }  // prefix tokens the last set_prompt kept
+    model::Model& model() { return model_; }
+
+private:
+    model::Model& model_;
+    model::KvCache cache_;
+    int64_t n_batch_;
+    std::vector<int32_t> tokens_;
+    std::vector<float> logits_;
+    int64_t n_reused_ = 0;
+    model::Batch batch_;
+};
+
+}  // namespace sinan::engine

@@ -1,0 +1,138 @@
+// `sinan run` through the real binary: the reference's greedy text for the trained TinyStories
+// model, sampling controls, reasoning split, confidence, and errors.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "run_binary.h"
+
+namespace sinan::test {
+namespace {
+
+namespace fs = std::filesystem;
+const fs::path kModels = fs::path(SINAN_SHARED_DIR) / "models";
+const std::string kStories = (kModels / "stories260K.gguf").string();
+
+double confidence_of(const std::string& err) {
+    std::smatch m;
+    EXPECT_TRUE(std::regex_search(err, m, std::regex("confidence ([0-9.]+)"))) << err;
+    return m.size() > 1 ? std::stod(m[1]) : -1;
+}
+
+TEST(RunCommand, GreedyTextMatchesTheReferenceForTinyStories) {
+    const fs::path golden = kModels / "golden" / "stories260K.greedy.json";
+    if (!fs::exists(golden)) GTEST_SKIP() << "reference files not found: " << golden;
+    std::ifstream in(golden);
+    const nlohmann::json g = nlohmann::json::parse(in);
+    ASSERT_FALSE(g["items"].empty());
+    for (const auto& item : g["items"]) {
+        const std::string prompt = item["prompt"];
+        RunResult r = run_sinan({"run", "-m", kStories, "-p", prompt, "-n", std::to_string(item["n_predict"].get<int>()),
+                                 "--temp", "0"});
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+        EXPECT_EQ(r.out, item["completion"].get<std::string>()) << "prompt: " << prompt;
+        EXPECT_NE(r.err.find("tokens/s"), std::string::npos) << "speed goes to stderr";
+    }
+}
+
+TEST(RunCommand, StopStringsEndTheAnswerBeforeThem) {
+    if (!fs::exists(kStories)) GTEST_SKIP() << "not found: " << kStories;
+    RunResult r = run_sinan({"run", "-m", kStories, "-p", "Once upon a time", "-n", "64", "--temp", "0", "--stop", "Lily"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, ", there was a little girl named ");
+    EXPECT_NE(r.err.find("finish: stop"), std::string::npos) << r.err;
+}
+
+TEST(RunCommand, SameSeedSameTextOtherSeedOtherText) {
+    if (!fs::exists(kStories)) GTEST_SKIP() << "not found: " << kStories;
+    auto sample = [](const char* seed) {
+        return run_sinan({"run", "-m", kStories, "-p", "One day", "-n", "40", "--temp", "1.0", "--seed", seed}).out;
+    };
+    const std::string a = sample("11"), b = sample("11"), c = sample("12");
+    EXPECT_FALSE(a.empty());
+    EXPECT_EQ(a, b);
+    EXPECT_NE(a, c);
+}
+
+TEST(RunCommand, ConfidenceIsLowerForAModelThatGuesses) {
+    if (!fs::exists(kStories)) GTEST_SKIP() << "not found: " << kStories;
+    const std::string dir = make_temp_dir();
+    const std::string guesser = dir + "/random.gguf";
+    // Same tokenizer, random weights: its next-token distributions are nearly flat.
+    ASSERT_EQ(run_sinan({"model", "synth", "--shape", "tiny-llama", "--vocab", kStories, "-o", guesser}).exit_code, 0);
+    RunResult sure = run_sinan({"run", "-m", kStories, "-p", "Once upon a time", "-n", "32", "--temp", "0"});
+    RunResult guess = run_sinan({"run", "-m", guesser, "-p", "Once upon a time", "-n", "32", "--temp", "0"});
+    ASSERT_EQ(sure.exit_code, 0) << sure.err;
+    ASSERT_EQ(guess.exit_code, 0) << guess.err;
+    const double cs = confidence_of(sure.err), cg = confidence_of(guess.err);
+    EXPECT_GT(cs, 0.3);
+    EXPECT_LT(cg, 0.1);
+    EXPECT_LT(cg, cs / 3);
+    fs::remove_all(dir);
+}
+
+TEST(RunCommand, ChatModeSeparatesReasoningFromTheAnswer) {
+    const fs::path vocab = kModels / "ggml-vocab-deepseek-r1-qwen.gguf";
+    if (!fs::exists(vocab)) GTEST_SKIP() << "not found: " << vocab;
+    const std::string dir = make_temp_dir();
+    const std::string m = dir + "/r1.gguf";
+    ASSERT_EQ(run_sinan({"model", "synth", "--shape", "tiny", "--type", "q8_0", "--vocab", vocab.string(), "-o", m}).exit_code, 0);
+    // The R1 template's generation prompt opens <think>: what the model writes first is reasoning.
+    RunResult r = run_sinan({"run", "-m", m, "--chat", "-p", "Hi", "-n", "8", "--temp", "0"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("[thinking]"), std::string::npos) << r.err;
+    EXPECT_TRUE(r.out.empty()) << "no </think> yet: nothing of the answer on stdout";
+    RunResult hidden = run_sinan({"run", "-m", m, "--chat", "-p", "Hi", "-n", "8", "--temp", "0", "--hide-reasoning"});
+    EXPECT_EQ(hidden.err.find("[thinking]"), std::string::npos);
+    fs::remove_all(dir);
+}
+
+TEST(RunCommand, InteractiveModeKeepsTheHistory) {
+    const fs::path vocab = kModels / "ggml-vocab-deepseek-r1-qwen.gguf";
+    if (!fs::exists(vocab)) GTEST_SKIP() << "not found: " << vocab;
+    const std::string dir = make_temp_dir();
+    const std::string m = dir + "/r1.gguf";
+    ASSERT_EQ(run_sinan({"model", "synth", "--shape", "tiny", "--type", "q8_0", "--vocab", vocab.string(), "-o", m}).exit_code, 0);
+    RunResult r = run_sinan({"run", "-m", m, "-i", "-n", "4", "--temp", "0"}, "first\nsecond\n");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    // Two turns, each with its statistics; the second reuses the first turn's cache, so it
+    // computes fewer prompt tokens than its whole prompt.
+    std::smatch m1;
+    std::string err = r.err;
+    std::vector<int> prompts;
+    while (std::regex_search(err, m1, std::regex("prompt: ([0-9]+) tokens"))) {
+        prompts.push_back(std::stoi(m1[1]));
+        err = m1.suffix();
+    }
+    ASSERT_EQ(prompts.size(), 2u) << r.err;
+    EXPECT_LT(prompts[1], prompts[0] + 8) << "the second turn only computes what is new";
+    fs::remove_all(dir);
+}
+
+TEST(RunCommand, BadInputGivesOneLineAndExitCode2) {
+    if (!fs::exists(kStories)) GTEST_SKIP() << "not found: " << kStories;
+    const std::vector<std::vector<std::string>> cases = {
+        {"run", "-m", "/no/such.gguf", "-p", "x"},
+        {"run", "-m", kStories},
+        {"run", "-m", kStories, "-p", "x", "-f", "/etc/hostname"},
+        {"run", "-m", kStories, "-f", "/no/such/prompt.txt"},
+        {"run", "-m", kStories, "-p", "x", "--chat"},  // stories has no chat template
+        {"run", "-m", kStories, "-p", "x", "--temp", "-1"},
+        {"run", "-m", kStories, "-p", "x", "--top-p", "2"},
+        {"run", "-m", kStories, "-p", "x", "-c", "0"},
+    };
+    for (const auto& args : cases) {
+        RunResult r = run_sinan(args);
+        std::string cmd;
+        for (const auto& a : args) cmd += a + " ";
+        EXPECT_EQ(r.exit_code, 2) << cmd << r.err;
+        EXPECT_EQ(r.err.rfind("sinan: error: ", 0), 0u) << cmd << r.err;
+        EXPECT_TRUE(r.out.empty()) << cmd;
+    }
+}
+
+}  // namespace
+}  // namespace sinan::test
