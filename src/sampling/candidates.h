@@ -27,7 +27,7 @@ inline bool ranks_before(const Candidate& a, const Candidate& b) {
 }
 
 class CandidateList {
-public:
+  public:
     // All tokens whose logit is not -inf (banned), in id order. logits: [n_vocab].
     void reset(std::span<const float> logits);
 
@@ -51,7 +51,7 @@ public:
     bool sorted() const { return sorted_; }
     std::span<const Candidate> items() const { return {items_.data(), size_}; }
 
-private:
+  private:
     std::vector<Candidate> items_;  // [n_vocab] capacity; the first size_ are live
     std::vector<float> weights_;    // [n_vocab] capacity; see weights()
     size_t size_ = 0;

@@ -32,7 +32,7 @@ struct Confidence {
 };
 
 class ConfidenceTracker {
-public:
+  public:
     explicit ConfidenceTracker(int32_t n_vocab);
 
     // logprob: natural log of the chosen token's probability; entropy: of that step's
@@ -43,7 +43,7 @@ public:
 
     Confidence confidence() const;
 
-private:
+  private:
     double log_n_vocab_;
     int64_t n_tokens_ = 0;
     double sum_logprob_ = 0.0;

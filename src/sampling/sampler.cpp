@@ -11,8 +11,8 @@ namespace sinan::sampling {
 namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-constexpr size_t kBlock = 1024;      // analyse(): float partial sums are flushed to double every block
-constexpr size_t kDrawBlock = 256;   // draw(): weights are summed per block, then blocks are scanned
+constexpr size_t kBlock = 1024;     // analyse(): float partial sums are flushed to double every block
+constexpr size_t kDrawBlock = 256;  // draw(): weights are summed per block, then blocks are scanned
 
 // The model distribution of one step: softmax(logits) summarised in one pass after the max.
 struct Distribution {
@@ -236,6 +236,8 @@ TokenChoice Sampler::sample(std::span<const float> logits) {
     apply_bias_and_penalties();
 
     const Distribution dist = analyse(logits_);
+    SINAN_CHECK(std::isfinite(dist.max),
+                "Sampler::sample: no finite logit (the model produced NaN or -inf everywhere)");
     TokenChoice choice;
     if (params_.temperature == 0.0f) {
         choice.token = first_index_of(logits_, dist.max);

@@ -46,17 +46,17 @@ struct TokenLogprob {
 // What sample() chose. Self-contained (no views into the sampler): safe to keep.
 struct TokenChoice {
     int32_t token = -1;
-    float logprob = 0.0f;  // log p(token) under the model distribution (see the header comment)
-    float entropy = 0.0f;  // entropy of that distribution in nats, in [0, log n_vocab]
-    bool is_stop = false;  // token is one of params.stop_tokens
-    int32_t n_top = 0;     // params.n_logprobs, or fewer when fewer tokens are not banned
+    float logprob = 0.0f;                          // log p(token) under the model distribution (see the header comment)
+    float entropy = 0.0f;                          // entropy of that distribution in nats, in [0, log n_vocab]
+    bool is_stop = false;                          // token is one of params.stop_tokens
+    int32_t n_top = 0;                             // params.n_logprobs, or fewer when fewer tokens are not banned
     std::array<TokenLogprob, kMaxLogprobs> top{};  // most likely first; ties to the lower id
 
     std::span<const TokenLogprob> top_logprobs() const { return {top.data(), static_cast<size_t>(n_top)}; }
 };
 
 class Sampler {
-public:
+  public:
     // Fails when validate(params, n_vocab) does.
     static Result<Sampler> create(const SamplingParams& params, int32_t n_vocab);
 
@@ -74,7 +74,7 @@ public:
     const SamplingParams& params() const { return params_; }
     int32_t n_vocab() const { return n_vocab_; }
 
-private:
+  private:
     Sampler(const SamplingParams& params, int32_t n_vocab);
     void push_window(int32_t token);
     void apply_bias_and_penalties();
@@ -97,7 +97,7 @@ private:
     detail::TokenCounts window_counts_;
     detail::TokenCounts generated_counts_;
 
-    std::vector<float> logits_;   // [n_vocab] working copy: bias and penalties applied
+    std::vector<float> logits_;      // [n_vocab] working copy: bias and penalties applied
     std::vector<float> block_sums_;  // [n_vocab / 256 + 1] draw(): candidate weights summed per 256
     CandidateList candidates_;
 };

@@ -28,13 +28,13 @@
 namespace sinan::sampling {
 
 struct StopStep {
-    std::string_view text;     // stream this now (may be empty)
-    bool stopped = false;      // a stop string was found: generation ends
-    int32_t stop_index = -1;   // index into the stop strings of the one found, or -1
+    std::string_view text;    // stream this now (may be empty)
+    bool stopped = false;     // a stop string was found: generation ends
+    int32_t stop_index = -1;  // index into the stop strings of the one found, or -1
 };
 
 class StopMatcher {
-public:
+  public:
     // stops: non-empty strings (validate() rejects empty ones); none = nothing is ever held back.
     explicit StopMatcher(std::vector<std::string> stops);
 
@@ -45,11 +45,11 @@ public:
     bool stopped() const { return stop_index_ >= 0; }
     size_t held_bytes() const { return pending_.size() - released_; }
 
-private:
+  private:
     void drop_released();
 
     std::vector<std::string> stops_;
-    std::string pending_;   // [0, released_) handed out by the last call; the rest is held
+    std::string pending_;  // [0, released_) handed out by the last call; the rest is held
     size_t released_ = 0;
     int32_t stop_index_ = -1;
 };

@@ -20,7 +20,7 @@ struct TokenCount {
 };
 
 class TokenCounts {
-public:
+  public:
     explicit TokenCounts(size_t reserve = 0) { entries_.reserve(reserve); }
 
     void add(int32_t token) {
@@ -40,7 +40,7 @@ public:
 
     std::span<const TokenCount> entries() const { return entries_; }
 
-private:
+  private:
     std::vector<TokenCount>::iterator find(int32_t token) {
         return std::lower_bound(entries_.begin(), entries_.end(), token,
                                 [](const TokenCount& e, int32_t t) { return e.token < t; });

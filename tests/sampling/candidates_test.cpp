@@ -57,7 +57,8 @@ TEST(CandidateList, TopKKeepsTheKBestSortedWithTiesToLowerIds) {
             CandidateList list;
             list.reset(logits);
             list.keep_top_k(k);
-            EXPECT_EQ(ids_of(list), std::vector<int32_t>(ranked.begin(), ranked.begin() + k)) << "seed " << seed << " k " << k;
+            EXPECT_EQ(ids_of(list), std::vector<int32_t>(ranked.begin(), ranked.begin() + k))
+                << "seed " << seed << " k " << k;
             EXPECT_TRUE(list.sorted());
         }
     }
@@ -84,7 +85,8 @@ TEST(CandidateList, TopPKeepsTheShortestPrefixReachingP) {
             list.reset(logits);
             list.keep_top_p(p);
             // Unsorted input: the kept set is what matters, its order is the sampler's own.
-            EXPECT_EQ(sorted(ids_of(list)), sorted(reference_top_p(logits, ranked, p))) << "seed " << seed << " p " << p;
+            EXPECT_EQ(sorted(ids_of(list)), sorted(reference_top_p(logits, ranked, p)))
+                << "seed " << seed << " p " << p;
         }
     }
 }

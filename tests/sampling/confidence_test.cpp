@@ -33,7 +33,7 @@ void expect_in_unit_interval(const Confidence& c) {
 
 TEST(ConfidenceTracker, APeakedDistributionScoresHigherThanAForcedGuess) {
     std::vector<float> peaked = test::random_logits(kVocab, 31, 1.0f);
-    peaked[7] = 20.0f;  // the model knows the answer
+    peaked[7] = 20.0f;                                                      // the model knows the answer
     const std::vector<float> flat = test::random_logits(kVocab, 32, 0.1f);  // it has to guess
     const Confidence sure = answer_confidence(peaked, 30);
     const Confidence guess = answer_confidence(flat, 30);

@@ -235,7 +235,8 @@ TEST(Sampler, RepetitionPenaltyDividesPositiveAndMultipliesNegativeLogitsInTheWi
     s.accept_prompt(std::vector<int32_t>{3, 0});
     s.accept(1);
     s.accept(1);  // window now [0, 1, 1]: token 3 fell out
-    expect_logprobs_near(reported_logprobs(s, logits), test::log_softmax({2.0f / 1.5f, -1.0f * 1.5f, 0.5f, 3.0f, -2.0f}));
+    expect_logprobs_near(reported_logprobs(s, logits),
+                         test::log_softmax({2.0f / 1.5f, -1.0f * 1.5f, 0.5f, 3.0f, -2.0f}));
 }
 
 TEST(Sampler, PresenceAndFrequencyPenaltiesCountGeneratedTokensOnly) {
@@ -282,7 +283,13 @@ TEST(Sampler, CreateRejectsOutOfRangeParameters) {
     EXPECT_TRUE(rejects([](SamplingParams& p) { p.stop_tokens = {-1}; }));
     EXPECT_TRUE(rejects([](SamplingParams& p) { p.stop = {""}; }));
     EXPECT_FALSE(rejects([](SamplingParams&) {}));
-    const Result<Sampler> r = Sampler::create([] { SamplingParams p; p.top_p = 2.0f; return p; }(), 100);
+    const Result<Sampler> r = Sampler::create(
+        [] {
+            SamplingParams p;
+            p.top_p = 2.0f;
+            return p;
+        }(),
+        100);
     EXPECT_NE(r.message().find("top_p"), std::string::npos) << r.message();
 }
 

@@ -158,7 +158,8 @@ TEST(StopMatcher, RandomSplitsAgreeWithSearchingTheWholeText) {
         }
         if (!stopped) released += m.finish();
         EXPECT_EQ(stopped, first != std::string::npos) << "text '" << text << "'";
-        EXPECT_EQ(released, first == std::string::npos ? text : text.substr(0, first)) << "text '" << text << "' stops '" << stops[0] << "' '" << stops[1] << "'";
+        EXPECT_EQ(released, first == std::string::npos ? text : text.substr(0, first))
+            << "text '" << text << "' stops '" << stops[0] << "' '" << stops[1] << "'";
     }
 }
 
