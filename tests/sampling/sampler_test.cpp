@@ -256,6 +256,29 @@ TEST(Sampler, PresenceAndFrequencyPenaltiesCountGeneratedTokensOnly) {
                          test::log_softmax({2.0f, -1.0f - 0.5f - 0.25f, 0.5f, 3.0f - 0.5f - 0.75f}));
 }
 
+TEST(Sampler, APromptLongerThanTheWindowLeavesOnlyItsTailPenalised) {
+    const std::vector<float> logits = {2.0f, 2.0f, 2.0f, 2.0f};
+    SamplingParams p = greedy();
+    p.repetition_penalty = 2.0f;
+    p.penalty_last_n = 2;
+    p.n_logprobs = 4;
+    Sampler s = make_sampler(p, 4);
+    s.accept_prompt(std::vector<int32_t>{0, 1, 2, 3, 2});  // window: [3, 2]
+    expect_logprobs_near(reported_logprobs(s, logits), test::log_softmax({2.0f, 2.0f, 1.0f, 1.0f}));
+}
+
+TEST(Sampler, ALowTemperatureDrawFindsTheOnlyTokenWithWeight) {
+    // At T = 0.05 every token but 1500 has weight exp(-200) = 0: blocks before and after the one
+    // holding it sum to 0 and must be skipped.
+    std::vector<float> logits(4000, 0.0f);
+    logits[1500] = 10.0f;
+    SamplingParams p;
+    p.temperature = 0.05f;
+    p.seed = 11;
+    Sampler s = make_sampler(p, 4000);
+    for (int i = 0; i < 100; ++i) EXPECT_EQ(s.sample(logits).token, 1500);
+}
+
 TEST(Sampler, StopTokensAreFlagged) {
     SamplingParams p = greedy();
     p.stop_tokens = {2, 3};
