@@ -1,0 +1,99 @@
+#include "model/quantize.h"
+
+#include <memory>
+
+#include "base/thread_pool.h"
+#include "gguf/gguf.h"
+#include "gguf/writer.h"
+#include "kernels/kernels.h"
+
+namespace sinan::model {
+
+namespace {
+
+using gguf::TensorType;
+
+bool is_float_type(TensorType t) { return t == TensorType::F32 || t == TensorType::F16 || t == TensorType::BF16; }
+
+// llama.cpp's general.file_type for a file whose matrices are all `t`.
+uint32_t file_type_of(TensorType t) {
+    switch (t) {
+        case TensorType::F32: return 0;
+        case TensorType::F16: return 1;
+        case TensorType::Q4_0: return 2;
+        case TensorType::Q4_1: return 3;
+        case TensorType::Q8_0: return 7;
+        case TensorType::Q5_0: return 8;
+        case TensorType::Q5_1: return 9;
+        case TensorType::Q2_K: return 10;
+        case TensorType::Q3_K: return 12;
+        case TensorType::Q4_K: return 15;
+        case TensorType::Q5_K: return 17;
+        case TensorType::Q6_K: return 18;
+        case TensorType::BF16: return 32;
+        default: return 0;
+    }
+}
+
+}  // namespace
+
+Result<QuantizeReport> quantize_model(const std::string& in_path, const std::string& out_path,
+                                      const QuantizeOptions& options,
+                                      const std::function<void(uint64_t, uint64_t)>& progress) {
+    if (!kernels::is_convertible(options.type))
+        return Status::error(std::string("cannot quantize to ") + gguf::type_name(options.type));
+    Result<gguf::File> opened = gguf::File::open(in_path);
+    if (!opened.ok()) return opened.status();
+    auto in = std::make_shared<gguf::File>(std::move(opened).value());
+
+    QuantizeReport report;
+    gguf::Writer w(in->alignment());
+    for (const gguf::KeyValue& kv : in->metadata())
+        if (kv.key != "general.alignment") w.set_value(kv.key, kv.value);
+    w.set_u32("general.file_type", file_type_of(options.type));
+    w.set_u32("general.quantization_version", 2);
+
+    auto pool = std::make_shared<ThreadPool>(options.n_threads);
+    const uint32_t block = gguf::type_traits(options.type).block_size;
+    for (const gguf::TensorInfo& t : in->tensors()) {
+        report.bytes_in += t.n_bytes;
+        const bool matrix = t.shape.size() == 2;
+        if (!matrix || t.type == options.type) {
+            w.add_tensor(t.name, t.type, t.shape, {t.data, t.n_bytes});
+            report.bytes_out += t.n_bytes;
+            continue;
+        }
+        if (!is_float_type(t.type))
+            return Status::error(in_path + ": tensor '" + std::string(t.name) + "' is already " + gguf::type_name(t.type) +
+                                 "; quantize from an F32, F16 or BF16 file");
+        if (t.shape[0] % block != 0) {
+            report.kept.emplace_back(t.name);
+            w.add_tensor(t.name, t.type, t.shape, {t.data, t.n_bytes});
+            report.bytes_out += t.n_bytes;
+            continue;
+        }
+        const int64_t row = static_cast<int64_t>(t.shape[0]);
+        const int64_t n_rows = static_cast<int64_t>(t.n_rows());
+        const uint64_t in_row_bytes = gguf::row_bytes(t.type, static_cast<uint64_t>(row));
+        const uint64_t out_row_bytes = gguf::row_bytes(options.type, static_cast<uint64_t>(row));
+        const TensorType src_type = t.type, dst_type = options.type;
+        const uint8_t* src = t.data;
+        report.bytes_out += out_row_bytes * static_cast<uint64_t>(n_rows);
+        ++report.n_quantized;
+        // `in` is captured so the source mapping outlives the writer's deferred fill.
+        w.add_tensor_fill(t.name, dst_type, t.shape, [=](uint8_t* dst, uint64_t) {
+            pool->parallel_for(n_rows, [&](int64_t r0, int64_t r1, int) {
+                std::vector<float> values(static_cast<size_t>(row));
+                for (int64_t r = r0; r < r1; ++r) {
+                    kernels::dequantize_row(src_type, src + static_cast<uint64_t>(r) * in_row_bytes, values.data(), row);
+                    kernels::quantize_row(dst_type, values.data(), dst + static_cast<uint64_t>(r) * out_row_bytes, row);
+                }
+            });
+            (void)in;
+        });
+    }
+    SINAN_RETURN_IF_ERROR(w.write(out_path, progress));
+    return report;
+}
+
+}  // namespace sinan::model
