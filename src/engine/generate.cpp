@@ -29,7 +29,7 @@ Result<GenerateResult> generate(Session& session, const text::Tokenizer& tokeniz
     const std::optional<int32_t> think_open = tokenizer.find_token("<think>");
     const std::optional<int32_t> think_close = tokenizer.find_token("</think>");
     bool reasoning = options.starts_in_reasoning;
-    text::StreamingDetokenizer detok(tokenizer);
+    text::StreamingDetokenizer detok(tokenizer, /*skip_special=*/true, /*continues_text=*/true);
     sampling::StopMatcher stops(options.sampling.stop);
     sampling::ConfidenceTracker confidence(tokenizer.n_vocab());
     auto emit = [&](std::string_view piece) {

@@ -4,8 +4,9 @@
 
 namespace sinan::text {
 
-StreamingDetokenizer::StreamingDetokenizer(Tokenizer tokenizer, bool skip_special)
-    : tokenizer_(std::move(tokenizer)), skip_special_(skip_special) {}
+StreamingDetokenizer::StreamingDetokenizer(Tokenizer tokenizer, bool skip_special, bool continues_text)
+    : tokenizer_(std::move(tokenizer)), skip_special_(skip_special), continues_text_(continues_text),
+      at_start_(!continues_text) {}
 
 std::string StreamingDetokenizer::push(int32_t id) {
     std::string piece = tokenizer_.token_to_piece(id, skip_special_);
@@ -33,7 +34,7 @@ std::string StreamingDetokenizer::push(int32_t id) {
 std::string StreamingDetokenizer::flush() {
     std::string out = pending_.empty() ? std::string() : sanitize_utf8(pending_);
     pending_.clear();
-    at_start_ = true;
+    at_start_ = !continues_text_;
     return out;
 }
 

@@ -20,7 +20,9 @@ namespace sinan::text {
 class StreamingDetokenizer {
   public:
     // skip_special: control tokens (BOS, EOS, <|im_end|> ...) produce no text.
-    explicit StreamingDetokenizer(Tokenizer tokenizer, bool skip_special = true);
+    // continues_text: the ids continue a text that is already there (generation after a
+    // prompt), so the first piece keeps its leading space.
+    explicit StreamingDetokenizer(Tokenizer tokenizer, bool skip_special = true, bool continues_text = false);
 
     // Adds one token; returns the text that is complete now (possibly "").
     std::string push(int32_t id);
@@ -31,7 +33,8 @@ class StreamingDetokenizer {
   private:
     Tokenizer tokenizer_;
     bool skip_special_;
-    bool at_start_ = true;
+    bool continues_text_;
+    bool at_start_;
     std::string pending_;  // bytes of an unfinished character
 };
 

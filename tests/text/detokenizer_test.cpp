@@ -85,6 +85,19 @@ TEST(StreamingDetokenizer, SpmDropsTheLeadingSpaceOnlyAtTheStart) {
     EXPECT_EQ(out, text);
 }
 
+TEST(StreamingDetokenizer, GenerationAfterAPromptKeepsItsLeadingSpace) {
+    const Tokenizer* tok = cached_tokenizer(SINAN_SHARED_DIR "/models/stories260K.gguf");
+    if (tok == nullptr) GTEST_SKIP() << "no stories260K model";
+    // " named Max" continues "One day, a little dog": its first piece's space is part of the text.
+    const std::vector<int32_t> ids = tok->encode(" named Max", false, false);
+    StreamingDetokenizer detok(*tok, /*skip_special=*/true, /*continues_text=*/true);
+    std::string out;
+    for (int32_t id : ids) out += detok.push(id);
+    out += detok.flush();
+    EXPECT_EQ(out, tok->decode(ids).insert(0, " ")) << "decode() strips it at the start of a text; here it stays";
+    EXPECT_EQ(out[0], ' ');
+}
+
 TEST(Utf8, DecodeFollowsUnicodeTable3_7) {
     EXPECT_EQ(decode_utf8("\xC0\x80").kind, Utf8Step::kInvalid);          // overlong
     EXPECT_EQ(decode_utf8("\xE0\x80\x80").kind, Utf8Step::kInvalid);      // overlong
