@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
 # `make run`: the main job available so far, end to end on embedded defaults.
-# Writes a small synthetic model (with the real DeepSeek-R1-Distill-Qwen tokenizer when
-# ../shared is present), shows what is in it, renders a chat with its template and tokenizes it.
+# 1. Generates a story with the small trained TinyStories model (when ../shared is present).
+# 2. Writes a DeepSeek-R1-Distill-Qwen-shaped model (real tokenizer when ../shared is present),
+#    shows what is in it, renders a chat with its template, tokenizes it and round-trips it.
 set -euo pipefail
 sinan=${1:?path to the sinan binary}
 root=$(cd "$(dirname "$0")/.." && pwd)
 work="$root/build/run"
 mkdir -p "$work"
+shared="$root/../shared/models"
 
-vocab="$root/../shared/models/ggml-vocab-deepseek-r1-qwen.gguf"
+if [ -f "$shared/stories260K.gguf" ]; then
+  echo "== sinan run -m stories260K.gguf -p 'Once upon a time' -n 64 --temp 0"
+  "$sinan" run -m "$shared/stories260K.gguf" -p "Once upon a time" -n 64 --temp 0
+  echo
+fi
+
+vocab="$shared/ggml-vocab-deepseek-r1-qwen.gguf"
 model="$work/demo-r1-qwen-tiny.gguf"
 args=(model synth --shape tiny --type q8_0 -o "$model")
 [ -f "$vocab" ] && args+=(--vocab "$vocab")
