@@ -514,7 +514,7 @@ Value string_method(const std::string& s, const std::string& name) {
     if (name == "find" || name == "rfind" || name == "count" || name == "index") {
         return bound(name, [s, name](CallArgs& a) {
             Params p(name, a, {"sub"});
-            const std::string& sub = as_str_arg(p.required(0), "substring");
+            const std::string sub = as_str_arg(p.required(0), "substring");
             if (name == "count") {
                 if (sub.empty()) return Value(static_cast<int64_t>(str_length(s) + 1));
                 int64_t n = 0;

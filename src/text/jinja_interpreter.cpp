@@ -54,6 +54,7 @@ public:
     explicit Interpreter(const RenderSettings& settings) : settings_(settings) {}
 
     std::string render(const std::vector<Node>& nodes, const Dict& context) {
+        NamespaceArena arena;  // declared first: it empties namespaces after everything else is gone
         auto root = std::make_shared<Scope>(nullptr);
         add_globals(*root);
         for (const auto& [k, v] : context.entries) root->set(to_str(k), v);

@@ -64,10 +64,38 @@ Value Value::dict(std::shared_ptr<Dict> dict) {
     return v;
 }
 
+namespace {
+thread_local NamespaceArena* current_arena = nullptr;
+}  // namespace
+
+NamespaceArena::NamespaceArena() : previous_(current_arena) { current_arena = this; }
+
+NamespaceArena::~NamespaceArena() {
+    current_arena = previous_;
+    for (const auto& weak : made_) {
+        if (std::shared_ptr<Dict> ns = weak.lock()) {
+            std::vector<std::pair<Value, Value>> entries;
+            entries.swap(ns->entries);  // destroyed here, after ns no longer refers to them
+        }
+    }
+}
+
+void NamespaceArena::record(const std::shared_ptr<Dict>& ns) {
+    if (made_.size() >= prune_at_) {
+        std::erase_if(made_, [](const std::weak_ptr<Dict>& w) { return w.expired(); });
+        prune_at_ = std::max<size_t>(1024, made_.size() * 2);
+    }
+    made_.push_back(ns);
+}
+
+NamespaceArena* NamespaceArena::current() { return current_arena; }
+
 Value Value::new_namespace() {
+    auto ns = std::make_shared<Dict>();
+    if (NamespaceArena* arena = NamespaceArena::current()) arena->record(ns);
     Value v;
     v.kind_ = Kind::kNamespace;
-    v.obj_ = std::make_shared<Dict>();
+    v.obj_ = std::move(ns);
     return v;
 }
 

@@ -123,6 +123,25 @@ private:
     std::shared_ptr<Object> obj_;
 };
 
+// Namespaces are the only values a template can change, so the only way to build a reference
+// cycle (`set ns.me = ns`), which shared_ptr alone would leak. While an arena is alive on a thread,
+// every namespace created on that thread is recorded, and the arena empties them all when it ends.
+// One arena per render; values must not outlive it (a render returns only text).
+class NamespaceArena {
+public:
+    NamespaceArena();
+    ~NamespaceArena();
+    NamespaceArena(const NamespaceArena&) = delete;
+    NamespaceArena& operator=(const NamespaceArena&) = delete;
+    void record(const std::shared_ptr<Dict>& ns);
+    static NamespaceArena* current();
+
+private:
+    std::vector<std::weak_ptr<Dict>> made_;
+    size_t prune_at_ = 1024;  // drop expired entries when made_ reaches this size (one loop object per iteration)
+    NamespaceArena* previous_;
+};
+
 // Python semantics.
 bool truthy(const Value& v);
 std::string to_str(const Value& v);  // str(v); undefined -> ""
