@@ -15,6 +15,8 @@ void register_tokenize(CLI::App& app);    // tokenize, detokenize
 void register_template(CLI::App& app);    // template
 void register_logits(CLI::App& app);      // logits
 void register_run(CLI::App& app);         // run
+void register_bench(CLI::App& app);       // bench
+void register_perplexity(CLI::App& app);  // perplexity
 void register_quantize(CLI::App& app);    // quantize
 
 // Prints "sinan: error: <message>" to stderr and exits with code 2.

@@ -33,6 +33,8 @@ int main(int argc, char** argv) {
     cli::register_template(app);
     cli::register_logits(app);
     cli::register_run(app);
+    cli::register_bench(app);
+    cli::register_perplexity(app);
     cli::register_quantize(app);
 
     try {

@@ -1,0 +1,218 @@
+// `sinan bench`: prompt-processing and generation speed of a model (llama-bench's pp<P> and
+// tg<N> tests, engine/bench.h), printed beside the limit generation runs into on this machine:
+// memory read bandwidth / bytes of weights read per token. --synthetic benchmarks a full-size
+// model shape with random weights, written once to a cache file and reused.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cli/commands.h"
+#include "cli/format.h"
+#include "cli/progress.h"
+#include "engine/bench.h"
+#include "kernels/kernels.h"
+#include "model/model.h"
+#include "model/synth.h"
+
+namespace sinan::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// 1 GiB: several times any last-level cache, so the sum streams from memory.
+constexpr uint64_t kBandwidthBufferBytes = uint64_t{1} << 30;
+
+struct BenchArgs {
+    std::string model, synthetic, cache_dir;
+    int64_t n_prompt = 128;
+    int64_t n_gen = 32;
+    int threads = 0;
+    int repetitions = 5;
+    bool json = false;
+};
+
+// "q8_0" for Q8_0: the spelling people use on the command line and in file names.
+std::string lower_type_name(gguf::TensorType type) {
+    std::string s = gguf::type_name(type);
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+}
+
+fs::path default_cache_dir() {
+    if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') return fs::path(xdg) / "sinan";
+    if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0')
+        return fs::path(home) / ".cache" / "sinan";
+    fail("no cache directory for --synthetic: set XDG_CACHE_HOME or HOME, or give --cache-dir");
+}
+
+// The path of the synthetic model SHAPE:TYPE, written there first when it is not there yet.
+// Files are written atomically (gguf::Writer), so one that exists is complete.
+std::string synthetic_model(const BenchArgs& a) {
+    const size_t colon = a.synthetic.find(':');
+    if (colon == std::string::npos) fail("--synthetic takes SHAPE:TYPE, e.g. r1-distill-qwen-1.5b:q8_0");
+    model::SynthOptions o;
+    o.shape = a.synthetic.substr(0, colon);
+    const std::string type_name = a.synthetic.substr(colon + 1);
+    if (model::find_synth_shape(o.shape) == nullptr) {
+        std::string shapes;
+        for (const model::SynthShape& s : model::synth_shapes()) shapes += (shapes.empty() ? "" : ", ") + s.name;
+        fail("unknown shape '" + o.shape + "' in --synthetic (use one of: " + shapes + ")");
+    }
+    auto type = gguf::type_from_name(type_name);
+    if (!type || !gguf::type_traits(*type).supported)
+        fail("unknown type '" + type_name + "' in --synthetic (use one of: " + gguf::supported_type_names() + ")");
+    o.type = *type;
+    o.n_threads = a.threads;
+    Result<uint64_t> bytes = model::synth_tensor_bytes(o);
+    if (!bytes.ok()) fail(bytes.message());
+    const fs::path dir = a.cache_dir.empty() ? default_cache_dir() : fs::path(a.cache_dir);
+    const fs::path path = dir / ("synth-" + o.shape + "-" + lower_type_name(o.type) + ".gguf");
+    if (fs::exists(path)) return path.string();
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec)
+        fail(dir.string() + ": cannot create the cache directory (" + ec.message() +
+             "); give another with --cache-dir");
+    ProgressBar bar("writing " + path.string());
+    Status s = model::synth_model(o, path.string(), [&](uint64_t done, uint64_t total) { bar.update(done, total); });
+    if (!s.is_ok()) fail(s.message());
+    bar.finish(o.shape + ", " + gguf::type_name(o.type) + ", " + format_bytes(*bytes) + " of weights");
+    return path.string();
+}
+
+// The type holding most of the weight bytes: what people call the model's type ("q8_0").
+std::string main_type(const gguf::File& file) {
+    std::map<gguf::TensorType, uint64_t> bytes;
+    for (const gguf::TensorInfo& t : file.tensors()) bytes[t.type] += t.n_bytes;
+    auto best = bytes.begin();
+    for (auto it = bytes.begin(); it != bytes.end(); ++it)
+        if (it->second > best->second) best = it;
+    return best == bytes.end() ? "?" : lower_type_name(best->first);
+}
+
+struct TestResult {
+    std::string name;
+    engine::Summary rate;  // tokens/s over the repetitions
+    bool generation;
+};
+
+TestResult run_test(model::Model& model, const BenchArgs& a, bool generation) {
+    const int64_t n = generation ? a.n_gen : a.n_prompt;
+    const std::string name = (generation ? "tg" : "pp") + std::to_string(n);
+    const bool tty = ::isatty(2) != 0;
+    std::vector<double> rates;
+    for (int i = 0; i <= a.repetitions; ++i) {  // run 0 is the warm-up
+        if (tty) {
+            std::fprintf(stderr, "\r%s: %s %d/%d ", name.c_str(), i == 0 ? "warm-up" : "run", i, a.repetitions);
+            std::fflush(stderr);
+        }
+        Result<double> s = generation ? engine::time_generation(model, n) : engine::time_prompt(model, n);
+        if (!s.ok()) fail(name + ": " + s.message());
+        if (i > 0) rates.push_back(static_cast<double>(n) / *s);
+    }
+    if (tty) std::fprintf(stderr, "\r\033[K");
+    return {name, engine::summarize(rates), generation};
+}
+
+void run_bench(const BenchArgs& a) {
+    if (a.model.empty() == a.synthetic.empty())
+        fail("give a model with -m FILE or --synthetic SHAPE:TYPE (one of them)");
+    if (a.n_prompt < 1) fail("-p must be at least 1");
+    if (a.n_gen < 1) fail("-n must be at least 1");
+    if (a.repetitions < 1) fail("-r must be at least 1");
+    if (a.threads < 0) fail("-t must be at least 1 (or leave it out for the physical cores)");
+    const std::string path = a.model.empty() ? synthetic_model(a) : a.model;
+
+    model::LoadOptions lo;
+    lo.n_threads = a.threads;
+    Result<std::unique_ptr<model::Model>> loaded = model::Model::load(path, lo);
+    if (!loaded.ok()) fail(loaded.message());
+    model::Model& model = **loaded;
+    const std::string model_name =
+        a.synthetic.empty()
+            ? std::string(model.file().get_string("general.name").value_or(fs::path(path).stem().string()))
+            : a.synthetic.substr(0, a.synthetic.find(':'));
+    const std::string type = main_type(model.file());
+    const int threads = model.pool().n_threads();
+
+    const bool tty = ::isatty(2) != 0;
+    if (tty) std::fprintf(stderr, "measuring read bandwidth...");
+    const double bandwidth = engine::measure_read_bandwidth(model.pool(), kBandwidthBufferBytes);
+    if (tty) std::fprintf(stderr, "\r\033[K");
+    const uint64_t bytes_per_token = engine::weight_bytes_per_token(model.file());
+    const double limit = bandwidth / static_cast<double>(bytes_per_token);
+
+    const TestResult tests[] = {run_test(model, a, false), run_test(model, a, true)};
+
+    if (a.json) {
+        nlohmann::ordered_json out = nlohmann::ordered_json::array();
+        for (const TestResult& t : tests) {
+            nlohmann::ordered_json j = {{"test", t.name},
+                                        {"tokens_per_second", t.rate.mean},
+                                        {"stddev", t.rate.stddev},
+                                        {"median", t.rate.median}};
+            if (t.generation) {
+                j["limit_tokens_per_second"] = limit;
+                j["fraction_of_limit"] = t.rate.mean / limit;
+            }
+            j["bandwidth_gb_per_s"] = bandwidth / 1e9;
+            j["bytes_per_token"] = bytes_per_token;
+            j["model"] = model_name;
+            j["type"] = type;
+            j["threads"] = threads;
+            j["repetitions"] = a.repetitions;
+            j["path"] = kernels::active_path();
+            out.push_back(j);
+        }
+        std::printf("%s\n", out.dump(2).c_str());
+        return;
+    }
+    std::printf("model: %s (%s), %s of weights, %s read per generated token; %d threads; kernels: %s\n",
+                model_name.c_str(), type.c_str(), format_bytes(model.file().tensor_bytes()).c_str(),
+                format_bytes(bytes_per_token).c_str(), threads, kernels::active_path());
+    std::printf("read bandwidth: %.2f GB/s (1 GiB summed by %d threads, best of 5 passes)\n", bandwidth / 1e9, threads);
+    std::printf("%-8s %12s %10s %12s %14s %10s\n", "test", "tokens/s", "+/- sd", "median", "limit tok/s", "of limit");
+    for (const TestResult& t : tests) {
+        if (t.generation)
+            std::printf("%-8s %12.2f %10.2f %12.2f %14.2f %9.1f%%\n", t.name.c_str(), t.rate.mean, t.rate.stddev,
+                        t.rate.median, limit, 100.0 * t.rate.mean / limit);
+        else
+            std::printf("%-8s %12.2f %10.2f %12.2f %14s %10s\n", t.name.c_str(), t.rate.mean, t.rate.stddev,
+                        t.rate.median, "-", "-");
+    }
+    std::printf("(%d runs after one warm-up; limit = read bandwidth / bytes per token)\n", a.repetitions);
+}
+
+}  // namespace
+
+void register_bench(CLI::App& app) {
+    auto a = std::make_shared<BenchArgs>();
+    CLI::App* cmd = app.add_subcommand(
+        "bench",
+        "Prompt processing (pp) and generation (tg) speed in tokens/s, beside the generation limit of this "
+        "machine (memory read bandwidth / bytes of weights per token)");
+    cmd->add_option("-m,--model", a->model, "The .gguf model");
+    cmd->add_option("--synthetic", a->synthetic,
+                    "Benchmark a known shape with random weights, SHAPE:TYPE (e.g. r1-distill-qwen-1.5b:q8_0); "
+                    "written once to the cache directory");
+    cmd->add_option("--cache-dir", a->cache_dir,
+                    "Where --synthetic models are kept (default: $XDG_CACHE_HOME/sinan or ~/.cache/sinan)");
+    cmd->add_option("-p,--n-prompt", a->n_prompt, "Prompt tokens of the pp test")->capture_default_str();
+    cmd->add_option("-n,--n-gen", a->n_gen, "Generated tokens of the tg test")->capture_default_str();
+    cmd->add_option("-t,--threads", a->threads, "Threads (default: physical cores)");
+    cmd->add_option("-r,--repetitions", a->repetitions, "Timed runs of each test, after one warm-up")
+        ->capture_default_str();
+    cmd->add_flag("--json", a->json, "Print a JSON array, one object per test");
+    cmd->callback([a] { run_bench(*a); });
+}
+
+}  // namespace sinan::cli

@@ -1,0 +1,129 @@
+#include "engine/bench.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <random>
+
+#include "base/check.h"
+#include "base/cpu.h"
+
+namespace sinan::engine {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// A token id every run uses, inside the vocabulary (the embedding lookup is then a real row).
+constexpr int32_t kGenerationToken = 1;
+
+// Words are summed in groups of 32 (256 bytes): each thread's range is whole groups.
+constexpr uint64_t kGroupWords = 32;
+
+uint64_t sum_words(const uint64_t* p, uint64_t n) {
+    uint64_t a[8] = {};
+    for (uint64_t i = 0; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; ++k) a[k] += p[i + k];
+    return a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7];
+}
+
+// The same loop with AVX-512 for this function only (64-byte loads); call only when the CPU has it.
+__attribute__((target("avx512f"))) uint64_t sum_words_avx512(const uint64_t* p, uint64_t n) {
+    uint64_t a[32] = {};
+    for (uint64_t i = 0; i + 32 <= n; i += 32)
+        for (int k = 0; k < 32; ++k) a[k] += p[i + k];
+    uint64_t s = 0;
+    for (uint64_t v : a) s += v;
+    return s;
+}
+
+}  // namespace
+
+Result<double> time_prompt(model::Model& model, int64_t n_prompt) {
+    std::mt19937 rng(1234);  // the same ids in every run and every repetition
+    std::uniform_int_distribution<int32_t> id(0, static_cast<int32_t>(model.hparams().n_vocab - 1));
+    model::Batch batch;
+    for (int64_t i = 0; i < n_prompt; ++i) batch.add(id(rng), static_cast<int32_t>(i), 0, i + 1 == n_prompt);
+    model::KvCache cache = model.make_cache(n_prompt);
+    std::vector<float> logits;
+    const Clock::time_point start = Clock::now();
+    SINAN_RETURN_IF_ERROR(model.forward(batch, cache, &logits));
+    return seconds_since(start);
+}
+
+Result<double> time_generation(model::Model& model, int64_t n_gen) {
+    model::KvCache cache = model.make_cache(n_gen + 1);
+    model::Batch batch;
+    std::vector<float> logits;
+    batch.add(kGenerationToken, 0, 0, true);
+    SINAN_RETURN_IF_ERROR(model.forward(batch, cache, &logits));
+    const Clock::time_point start = Clock::now();
+    for (int64_t i = 1; i <= n_gen; ++i) {
+        batch.clear();
+        batch.add(kGenerationToken, static_cast<int32_t>(i), 0, true);
+        SINAN_RETURN_IF_ERROR(model.forward(batch, cache, &logits));
+    }
+    return seconds_since(start);
+}
+
+Summary summarize(std::vector<double> values) {
+    SINAN_CHECK(!values.empty(), "summarize of no values");
+    Summary s;
+    const double n = static_cast<double>(values.size());
+    for (double v : values) s.mean += v / n;
+    if (values.size() > 1) {
+        double sq = 0;
+        for (double v : values) sq += (v - s.mean) * (v - s.mean);
+        s.stddev = std::sqrt(sq / (n - 1));
+    }
+    std::sort(values.begin(), values.end());
+    const size_t mid = values.size() / 2;
+    s.median = values.size() % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+    return s;
+}
+
+uint64_t weight_bytes_per_token(const gguf::File& file) {
+    const bool embedding_is_output = file.find_tensor("output.weight") == nullptr;
+    uint64_t bytes = 0;
+    for (const gguf::TensorInfo& t : file.tensors()) {
+        if (t.name == "token_embd.weight" && !embedding_is_output && t.n_rows() > 0)
+            bytes += t.n_bytes / t.n_rows();
+        else
+            bytes += t.n_bytes;
+    }
+    return bytes;
+}
+
+double measure_read_bandwidth(ThreadPool& pool, uint64_t bytes) {
+    const uint64_t n_groups = std::max<uint64_t>(1, bytes / (kGroupWords * sizeof(uint64_t)));
+    std::unique_ptr<uint64_t[]> buf(new uint64_t[n_groups * kGroupWords]);  // uninitialised: pages touched below
+    const auto n = static_cast<int64_t>(n_groups);
+    // Each thread first touches the part it will read (its memory node, where that matters).
+    pool.parallel_for(n, [&](int64_t b, int64_t e, int) {
+        for (uint64_t i = static_cast<uint64_t>(b) * kGroupWords; i < static_cast<uint64_t>(e) * kGroupWords; ++i)
+            buf[i] = i;
+    });
+    std::atomic<uint64_t> sink{0};  // keeps the sums live
+    auto pass = [&](uint64_t (*sum)(const uint64_t*, uint64_t)) {
+        const Clock::time_point start = Clock::now();
+        pool.parallel_for(n, [&](int64_t b, int64_t e, int) {
+            sink.fetch_add(
+                sum(buf.get() + b * static_cast<int64_t>(kGroupWords), static_cast<uint64_t>(e - b) * kGroupWords),
+                std::memory_order_relaxed);
+        });
+        return static_cast<double>(n_groups * kGroupWords * sizeof(uint64_t)) / seconds_since(start);
+    };
+    constexpr int kPasses = 5;
+    double best = 0;
+    pass(sum_words);  // warm-up: page tables, thread wake-up
+    for (int i = 0; i < kPasses; ++i) best = std::max(best, pass(sum_words));
+    if (cpu::features().avx512f)
+        for (int i = 0; i < kPasses; ++i) best = std::max(best, pass(sum_words_avx512));
+    return best;
+}
+
+}  // namespace sinan::engine

@@ -1,0 +1,47 @@
+// The measurements behind `sinan bench` (llama-bench's tests, and the limit decoding runs into).
+//
+//   pp<P>: P prompt tokens in one batch on a fresh cache (fixed pseudo-random ids in the
+//          vocabulary), logits of the last token only, as a prompt is processed.
+//   tg<N>: one start token, then N tokens one at a time (a fixed id each step, no sampling).
+//          Only the N steps are timed.
+//   limit: decoding one token reads every weight once, so tokens/s <= read bandwidth / bytes of
+//          weights read per token (ARCHITECTURE.md, "Performance model").
+//
+// Thread-safety: each function runs forward passes or parallel loops on the model's (or the
+// given) thread pool: one call at a time per model/pool.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "base/status.h"
+#include "base/thread_pool.h"
+#include "gguf/gguf.h"
+#include "model/model.h"
+
+namespace sinan::engine {
+
+// Seconds of one pp<n_prompt> run (a fresh cache of n_prompt cells). Errors: those of forward.
+Result<double> time_prompt(model::Model& model, int64_t n_prompt);
+// Seconds of the n_gen single-token steps of one tg<n_gen> run (a fresh cache of n_gen + 1 cells).
+Result<double> time_generation(model::Model& model, int64_t n_gen);
+
+struct Summary {
+    double mean = 0, stddev = 0, median = 0;  // stddev: sample standard deviation (0 for one value)
+};
+// values: non-empty.
+Summary summarize(std::vector<double> values);
+
+// Bytes of weights one decoded token reads: every tensor's bytes, except that of the token
+// embedding only one row is read (a lookup) — unless the model has no output.weight and uses
+// the embedding as its output matrix too, in which case all of it is read.
+uint64_t weight_bytes_per_token(const gguf::File& file);
+
+// Memory read bandwidth in bytes/s: a buffer of `bytes` (much larger than the last-level cache)
+// is filled, then summed by every thread of `pool` over its own contiguous part with eight
+// independent 64-bit accumulators per vector lane; the best of a few passes counts. The sum is
+// compiled twice, plain x86-64 (16-byte loads) and, where the CPU has AVX-512, with 64-byte
+// loads (wide loads keep more of the stream in flight); the faster one counts.
+double measure_read_bandwidth(ThreadPool& pool, uint64_t bytes);
+
+}  // namespace sinan::engine

@@ -1,0 +1,121 @@
+// `sinan bench` through the real binary: the JSON report's tests and fields, the synthetic-model
+// cache, a model file, the table, and errors. No timing assertions: speeds only have to be
+// positive figures.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "run_binary.h"
+
+namespace sinan::test {
+namespace {
+
+namespace fs = std::filesystem;
+const fs::path kModels = fs::path(SINAN_SHARED_DIR) / "models";
+
+class BenchCommand : public ::testing::Test {
+  protected:
+    void SetUp() override { dir_ = make_temp_dir(); }
+    void TearDown() override { fs::remove_all(dir_); }
+    std::string dir_;
+};
+
+const nlohmann::json* find_test(const nlohmann::json& report, const std::string& name) {
+    for (const auto& t : report)
+        if (t["test"] == name) return &t;
+    return nullptr;
+}
+
+void expect_common_fields(const nlohmann::json& t, const std::string& type) {
+    EXPECT_GT(t["tokens_per_second"].get<double>(), 0.0) << t;
+    EXPECT_GE(t["stddev"].get<double>(), 0.0) << t;
+    EXPECT_GT(t["median"].get<double>(), 0.0) << t;
+    EXPECT_GT(t["bandwidth_gb_per_s"].get<double>(), 0.0) << t;
+    EXPECT_EQ(t["type"], type) << t;
+    EXPECT_EQ(t["threads"], 2) << t;
+    EXPECT_FALSE(t["path"].get<std::string>().empty()) << t;
+    EXPECT_FALSE(t["model"].get<std::string>().empty()) << t;
+}
+
+TEST_F(BenchCommand, SyntheticModelReportsPromptAndGenerationTestsAsJson) {
+    const std::vector<std::string> args = {"bench", "--synthetic", "tiny:q8_0", "-p", "16",          "-n", "4",
+                                           "-r",    "2",           "-t",        "2",  "--cache-dir", dir_, "--json"};
+    RunResult r = run_sinan(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const nlohmann::json report = nlohmann::json::parse(r.out);
+    ASSERT_TRUE(report.is_array());
+    ASSERT_EQ(report.size(), 2u) << report;
+    const nlohmann::json* pp = find_test(report, "pp16");
+    const nlohmann::json* tg = find_test(report, "tg4");
+    ASSERT_NE(pp, nullptr) << report;
+    ASSERT_NE(tg, nullptr) << report;
+    expect_common_fields(*pp, "q8_0");
+    expect_common_fields(*tg, "q8_0");
+    EXPECT_EQ((*pp)["model"], "tiny");
+    EXPECT_FALSE(pp->contains("limit_tokens_per_second")) << "the limit is a generation limit";
+    EXPECT_GT((*tg)["limit_tokens_per_second"].get<double>(), 0.0);
+    // The limit is bandwidth / bytes per token, as the report's own figures say.
+    EXPECT_NEAR((*tg)["limit_tokens_per_second"].get<double>(),
+                (*tg)["bandwidth_gb_per_s"].get<double>() * 1e9 / (*tg)["bytes_per_token"].get<double>(),
+                1e-6 * (*tg)["limit_tokens_per_second"].get<double>());
+
+    // The synthetic model was written to the cache directory once, and is reused.
+    int files = 0;
+    for (const auto& e : fs::directory_iterator(dir_)) files += e.path().extension() == ".gguf" ? 1 : 0;
+    EXPECT_EQ(files, 1);
+    const auto written = fs::last_write_time(fs::directory_iterator(dir_)->path());
+    RunResult again = run_sinan(args);
+    ASSERT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_EQ(again.err.find("writing"), std::string::npos) << again.err;
+    EXPECT_EQ(fs::last_write_time(fs::directory_iterator(dir_)->path()), written);
+}
+
+TEST_F(BenchCommand, ModelFileWithTableOutput) {
+    const fs::path model = kModels / "qwen2-small-q8_0.gguf";
+    if (!fs::exists(model)) GTEST_SKIP() << "not found: " << model;
+    RunResult json = run_sinan({"bench", "-m", model.string(), "-p", "8", "-n", "2", "-r", "1", "-t", "2", "--json"});
+    ASSERT_EQ(json.exit_code, 0) << json.err;
+    const nlohmann::json report = nlohmann::json::parse(json.out);
+    ASSERT_NE(find_test(report, "pp8"), nullptr) << report;
+    ASSERT_NE(find_test(report, "tg2"), nullptr) << report;
+    expect_common_fields(*find_test(report, "tg2"), "q8_0");
+    // Weights read per token: less than the file (one row of the embedding), more than half of it.
+    const double bytes = (*find_test(report, "tg2"))["bytes_per_token"];
+    EXPECT_LT(bytes, static_cast<double>(fs::file_size(model)));
+    EXPECT_GT(bytes, static_cast<double>(fs::file_size(model)) / 2);
+
+    RunResult table = run_sinan({"bench", "-m", model.string(), "-p", "8", "-n", "2", "-r", "1", "-t", "2"});
+    ASSERT_EQ(table.exit_code, 0) << table.err;
+    for (const char* s : {"pp8", "tg2", "read bandwidth", "limit", "tokens/s"})
+        EXPECT_NE(table.out.find(s), std::string::npos) << s << " in:\n" << table.out;
+}
+
+TEST_F(BenchCommand, ErrorsAreOneLineWithExitCode2) {
+    struct Case {
+        std::vector<std::string> args;
+        std::string says;
+    };
+    const std::vector<Case> cases = {
+        {{"bench", "-m", dir_ + "/missing.gguf"}, "missing.gguf"},
+        {{"bench", "--synthetic", "no-such-shape:q8_0", "--cache-dir", dir_}, "no-such-shape"},
+        {{"bench", "--synthetic", "tiny:q9_9", "--cache-dir", dir_}, "q9_9"},
+        {{"bench", "--synthetic", "tiny", "--cache-dir", dir_}, "SHAPE:TYPE"},
+        {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "-p", "0"}, "-p"},
+        {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "-n", "0"}, "-n"},
+        {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "-r", "0"}, "-r"},
+        {{"bench"}, "-m"},
+    };
+    for (const Case& c : cases) {
+        RunResult r = run_sinan(c.args);
+        EXPECT_EQ(r.exit_code, 2) << c.args[1] << ": " << r.err;
+        EXPECT_TRUE(r.out.empty()) << r.out;
+        EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+        EXPECT_NE(r.err.find("sinan: error: "), std::string::npos) << r.err;
+        EXPECT_NE(r.err.find(c.says), std::string::npos) << r.err;
+    }
+    EXPECT_TRUE(fs::is_empty(dir_)) << "no model is written when the arguments are wrong";
+}
+
+}  // namespace
+}  // namespace sinan::test
