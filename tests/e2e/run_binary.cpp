@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -15,6 +16,9 @@ extern char** environ;
 namespace sinan::test {
 
 RunResult run_sinan(const std::vector<std::string>& args, const std::string& stdin_text) {
+    // A command that fails before reading all its input closes the pipe: the write must then
+    // fail with EPIPE, not kill the test with SIGPIPE.
+    std::signal(SIGPIPE, SIG_IGN);
     int in[2], out[2], err[2];
     if (pipe(in) || pipe(out) || pipe(err)) throw std::runtime_error("pipe failed");
     posix_spawn_file_actions_t fa;
