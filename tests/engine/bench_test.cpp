@@ -1,0 +1,60 @@
+// engine/bench.h: the statistics of the repetitions, the weight bytes one decoded token reads,
+// and the bandwidth probe. Speeds themselves are never asserted.
+#include "engine/bench.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "model/synth.h"
+
+namespace sinan::engine {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(Summarize, MeanSampleStddevAndMedian) {
+    // mean 5, squared deviations 9+1+1+9 = 20 over n-1 = 3; median of an even count: middle pair.
+    const Summary s = summarize({2, 4, 8, 6});
+    EXPECT_DOUBLE_EQ(s.mean, 5.0);
+    EXPECT_DOUBLE_EQ(s.stddev, std::sqrt(20.0 / 3.0));
+    EXPECT_DOUBLE_EQ(s.median, 5.0);
+    EXPECT_DOUBLE_EQ(summarize({3, 1, 100}).median, 3.0);
+    const Summary one = summarize({7});
+    EXPECT_DOUBLE_EQ(one.mean, 7.0);
+    EXPECT_DOUBLE_EQ(one.stddev, 0.0);
+    EXPECT_DOUBLE_EQ(one.median, 7.0);
+}
+
+// The bytes of every tensor, with only one row of the token embedding.
+uint64_t expected_bytes(const gguf::File& f) {
+    uint64_t all = 0;
+    for (const gguf::TensorInfo& t : f.tensors()) all += t.n_bytes;
+    const gguf::TensorInfo* embd = f.find_tensor("token_embd.weight");
+    return all - embd->n_bytes + embd->n_bytes / embd->shape[1];
+}
+
+TEST(WeightBytesPerToken, AllTensorsButOneRowOfTheEmbedding) {
+    const fs::path path = fs::temp_directory_path() / "sinan_engine_bench_test.gguf";
+    model::SynthOptions o;
+    o.shape = "tiny";
+    o.type = gguf::TensorType::Q8_0;
+    ASSERT_TRUE(model::synth_model(o, path.string()).is_ok());
+    Result<gguf::File> f = gguf::File::open(path.string());
+    ASSERT_TRUE(f.ok()) << f.message();
+    ASSERT_NE(f->find_tensor("output.weight"), nullptr) << "the tiny shape has its own output matrix";
+    EXPECT_EQ(weight_bytes_per_token(*f), expected_bytes(*f));
+    EXPECT_LT(weight_bytes_per_token(*f), f->tensor_bytes());
+    fs::remove(path);
+}
+
+TEST(ReadBandwidth, MeasuresAPositiveFinitePace) {
+    ThreadPool pool(2);
+    const double bw = measure_read_bandwidth(pool, 8u << 20);  // small: this checks it runs, not the figure
+    EXPECT_GT(bw, 0.0);
+    EXPECT_TRUE(std::isfinite(bw));
+}
+
+}  // namespace
+}  // namespace sinan::engine
