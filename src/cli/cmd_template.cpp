@@ -52,7 +52,8 @@ text::ChatTemplate load_template(const TemplateOptions& o) {
 }
 
 void run(const TemplateOptions& o) {
-    if (o.model.empty() == o.template_file.empty()) fail("give exactly one of -m/--model FILE.gguf or --template FILE.jinja");
+    if (o.model.empty() == o.template_file.empty())
+        fail("give exactly one of -m/--model FILE.gguf or --template FILE.jinja");
     text::ChatTemplate tmpl = load_template(o);
     tmpl.set_special_tokens(o.bos_token.value_or(tmpl.bos_token()), o.eos_token.value_or(tmpl.eos_token()));
 
@@ -101,8 +102,9 @@ void register_template(CLI::App& app) {
     auto* tmpl = cmd->add_option("--template", o->template_file, "Jinja template file to render instead of a model's");
     model->excludes(tmpl);
     cmd->add_option("--messages", o->messages_file, "JSON file with the messages (see above); - for stdin")->required();
-    cmd->add_flag("--no-generation-prompt", o->no_generation_prompt,
-                  "Render with add_generation_prompt=false (by default the prompt ends where the assistant's reply starts)");
+    cmd->add_flag(
+        "--no-generation-prompt", o->no_generation_prompt,
+        "Render with add_generation_prompt=false (by default the prompt ends where the assistant's reply starts)");
     cmd->add_option("--bos-token", o->bos_token, "Text of bos_token (default: the model's, or empty with --template)");
     cmd->add_option("--eos-token", o->eos_token, "Text of eos_token (default: the model's, or empty with --template)");
     cmd->add_option("--now", o->now_unix,

@@ -76,7 +76,8 @@ Result<std::string> ChatTemplate::render(const nlohmann::ordered_json& messages,
         for (const auto& [key, value] : extra.items()) context.set(jinja::Value(key), jinja::from_json(value));
         return jinja::render_nodes(parsed_->nodes, context, settings);
     } catch (const jinja::Error& e) {
-        if (e.kind == jinja::ErrorKind::kRaised) return Status::error(std::string("chat template raised an exception: ") + e.what());
+        if (e.kind == jinja::ErrorKind::kRaised)
+            return Status::error(std::string("chat template raised an exception: ") + e.what());
         return Status::error("chat template error" + where(parsed_->normalized, e.offset) + ": " + e.what());
     } catch (const std::exception& e) {  // std::bad_alloc and the like: a bad template must not crash
         return Status::error(std::string("chat template error: ") + e.what());

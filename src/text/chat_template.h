@@ -12,7 +12,8 @@
 // messages: a JSON array of {role, content, [reasoning_content], [tool_calls], [name],
 // [tool_call_id]} objects. Use nlohmann::ordered_json so that objects keep their key order
 // (tool schemas printed with tojson must list keys in the order the client sent them, as Python
-// does). The render context is: messages, add_generation_prompt, bos_token, eos_token, then every
+// does; a plain nlohmann::json converts implicitly but arrives with its keys sorted). The render
+// context is: messages, add_generation_prompt, bos_token, eos_token, then every
 // key of `extra` (tools, enable_thinking, ... ; extra wins on a clash).
 //
 // Errors (Status messages): "chat template syntax error at line L, column C: ..." from parse;
@@ -28,10 +29,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "base/status.h"
 #include "gguf/gguf.h"
@@ -47,7 +47,7 @@ struct RenderOptions {
 };
 
 class ChatTemplate {
-public:
+  public:
     // Parses a template; bos_token and eos_token start empty (set_special_tokens).
     static Result<ChatTemplate> parse(const std::string& source);
     // tokenizer.chat_template of a GGUF model, with bos_token/eos_token looked up from
@@ -64,7 +64,7 @@ public:
                                const nlohmann::ordered_json& extra = nlohmann::ordered_json::object(),
                                const RenderOptions& options = {}) const;
 
-private:
+  private:
     struct Parsed;
     explicit ChatTemplate(std::shared_ptr<const Parsed> parsed) : parsed_(std::move(parsed)) {}
 

@@ -1,19 +1,19 @@
 #include "text/jinja_builtins.h"
 
-#include "text/jinja_strings.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <initializer_list>
 
+#include "text/jinja_strings.h"
+
 namespace sinan::text::jinja {
 namespace {
 
 // Binds positional and keyword arguments of a builtin to parameter names, Python-style.
 class Params {
-public:
+  public:
     Params(const std::string& fn, const CallArgs& a, std::initializer_list<const char*> names)
         : fn_(fn), a_(a), names_(names) {
         if (a.args.size() > names_.size()) {
@@ -38,7 +38,7 @@ public:
         return *v;
     }
 
-private:
+  private:
     const Value* lookup(size_t i) const {
         if (i < a_.args.size()) return &a_.args[i];
         for (const auto& kw : a_.kwargs) {
@@ -60,8 +60,8 @@ int64_t as_index(const Value& v, const char* what) {
 
 void check_size(size_t bytes, const RenderLimits& limits) {
     if (bytes > limits.max_output_bytes) {
-        throw Error(ErrorKind::kLimit, "value larger than the output limit of " +
-                                           std::to_string(limits.max_output_bytes) + " bytes");
+        throw Error(ErrorKind::kLimit,
+                    "value larger than the output limit of " + std::to_string(limits.max_output_bytes) + " bytes");
     }
 }
 
@@ -227,7 +227,8 @@ Value dict_items(const Dict& d) {
 Value first_item(const Value& v) {
     if (v.is_string()) {
         std::u32string cps = to_code_points(v.as_string());
-        return cps.empty() ? Value::undefined("No first item, sequence was empty.") : Value(from_code_points(cps.substr(0, 1)));
+        return cps.empty() ? Value::undefined("No first item, sequence was empty.")
+                           : Value(from_code_points(cps.substr(0, 1)));
     }
     std::vector<Value> items = iterate(v);
     return items.empty() ? Value::undefined("No first item, sequence was empty.") : items.front();
@@ -237,7 +238,8 @@ Value last_item(const Value& v) {
     if (v.is_list() && v.as_list().form == ListForm::kGenerator) throw_runtime("'generator' object is not reversible");
     if (v.is_string()) {
         std::u32string cps = to_code_points(v.as_string());
-        return cps.empty() ? Value::undefined("No last item, sequence was empty.") : Value(from_code_points(cps.substr(cps.size() - 1)));
+        return cps.empty() ? Value::undefined("No last item, sequence was empty.")
+                           : Value(from_code_points(cps.substr(cps.size() - 1)));
     }
     std::vector<Value> items = iterate(v);
     return items.empty() ? Value::undefined("No last item, sequence was empty.") : items.back();
@@ -245,13 +247,17 @@ Value last_item(const Value& v) {
 
 Value length_of(const Value& v) {
     switch (v.kind()) {
-        case Value::Kind::kUndefined: return Value(0);
-        case Value::Kind::kString: return Value(static_cast<int64_t>(str_length(v.as_string())));
+        case Value::Kind::kUndefined:
+            return Value(0);
+        case Value::Kind::kString:
+            return Value(static_cast<int64_t>(str_length(v.as_string())));
         case Value::Kind::kList:
             if (v.as_list().form == ListForm::kGenerator) throw_runtime("object of type 'generator' has no len()");
             return Value(static_cast<int64_t>(v.as_list().items.size()));
-        case Value::Kind::kDict: return Value(static_cast<int64_t>(v.as_dict().entries.size()));
-        default: throw_runtime("object of type '" + type_name(v) + "' has no len()");
+        case Value::Kind::kDict:
+            return Value(static_cast<int64_t>(v.as_dict().entries.size()));
+        default:
+            throw_runtime("object of type '" + type_name(v) + "' has no len()");
     }
 }
 
@@ -284,8 +290,10 @@ Value string_method(const std::string& s, const std::string& name);
 
 std::vector<Value> iterate(const Value& v) {
     switch (v.kind()) {
-        case Value::Kind::kUndefined: return {};
-        case Value::Kind::kList: return v.as_list().items;
+        case Value::Kind::kUndefined:
+            return {};
+        case Value::Kind::kList:
+            return v.as_list().items;
         case Value::Kind::kDict: {
             std::vector<Value> keys;
             for (const auto& kv : v.as_dict().entries) keys.push_back(kv.first);
@@ -296,13 +304,15 @@ std::vector<Value> iterate(const Value& v) {
             for (char32_t c : to_code_points(v.as_string())) chars.emplace_back(from_code_points(std::u32string(1, c)));
             return chars;
         }
-        default: throw_runtime("'" + type_name(v) + "' object is not iterable");
+        default:
+            throw_runtime("'" + type_name(v) + "' object is not iterable");
     }
 }
 
 bool contains(const Value& container, const Value& item) {
     switch (container.kind()) {
-        case Value::Kind::kUndefined: return false;
+        case Value::Kind::kUndefined:
+            return false;
         case Value::Kind::kString:
             if (!item.is_string()) {
                 require_defined(item);
@@ -314,8 +324,10 @@ bool contains(const Value& container, const Value& item) {
                 if (equals(v, item)) return true;
             }
             return false;
-        case Value::Kind::kDict: return container.as_dict().find(item) != nullptr;
-        default: throw_runtime("argument of type '" + type_name(container) + "' is not iterable");
+        case Value::Kind::kDict:
+            return container.as_dict().find(item) != nullptr;
+        default:
+            throw_runtime("argument of type '" + type_name(container) + "' is not iterable");
     }
 }
 
@@ -351,7 +363,9 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, const Ren
             return Value::list(std::move(items), a.as_list().form);
         }
         if (a.is_string()) throw_runtime("can only concatenate str (not \"" + type_name(b) + "\") to str");
-        if (a.is_list()) throw_runtime("can only concatenate " + type_name(a) + " (not \"" + type_name(b) + "\") to " + type_name(a));
+        if (a.is_list())
+            throw_runtime("can only concatenate " + type_name(a) + " (not \"" + type_name(b) + "\") to " +
+                          type_name(a));
         unsupported();
     }
     if (op == "*") {
@@ -374,7 +388,8 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, const Ren
         if (seq->is_list() && seq->as_list().form != ListForm::kGenerator) {
             check_size(approx_bytes(seq->as_list()) * static_cast<size_t>(std::min<int64_t>(n, INT32_MAX)), limits);
             std::vector<Value> out;
-            for (int64_t i = 0; i < n; ++i) out.insert(out.end(), seq->as_list().items.begin(), seq->as_list().items.end());
+            for (int64_t i = 0; i < n; ++i)
+                out.insert(out.end(), seq->as_list().items.begin(), seq->as_list().items.end());
             return Value::list(std::move(out), seq->as_list().form);
         }
         unsupported();
@@ -410,7 +425,8 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, const Ren
             return Value(floordiv);
         }
         int64_t x = a.as_int(), y = b.as_int();
-        if (y == 0) throw_runtime(op == "%" ? "integer division or modulo by zero" : "integer division or modulo by zero");
+        if (y == 0)
+            throw_runtime(op == "%" ? "integer division or modulo by zero" : "integer division or modulo by zero");
         if (x == INT64_MIN && y == -1) throw_runtime("integer overflow");
         int64_t q = x / y, m = x % y;
         if (m != 0 && ((m < 0) != (y < 0))) {
@@ -580,8 +596,11 @@ Value dict_method(const Value& obj, const std::string& name) {
 
 Value get_attribute(const Value& obj, const std::string& name) {
     switch (obj.kind()) {
-        case Value::Kind::kUndefined: require_defined(obj); break;
-        case Value::Kind::kString: return string_method(obj.as_string(), name);
+        case Value::Kind::kUndefined:
+            require_defined(obj);
+            break;
+        case Value::Kind::kString:
+            return string_method(obj.as_string(), name);
         case Value::Kind::kDict: {
             Value m = dict_method(obj, name);
             if (m.kind() == Value::Kind::kFunction) return m;
@@ -611,7 +630,8 @@ Value get_attribute(const Value& obj, const std::string& name) {
                 });
             }
             break;
-        default: break;
+        default:
+            break;
     }
     return Value::undefined("'" + (obj.is_none() ? std::string("None") : type_name(obj) + " object") +
                             "' has no attribute '" + name + "'");
@@ -619,7 +639,9 @@ Value get_attribute(const Value& obj, const std::string& name) {
 
 Value get_item(const Value& obj, const Value& key) {
     switch (obj.kind()) {
-        case Value::Kind::kUndefined: require_defined(obj); break;
+        case Value::Kind::kUndefined:
+            require_defined(obj);
+            break;
         case Value::Kind::kDict: {
             const Value* v = obj.as_dict().find(key);
             if (v) return *v;
@@ -641,17 +663,20 @@ Value get_item(const Value& obj, const Value& key) {
                 auto n = static_cast<int64_t>(items.size());
                 if (i < 0) i += n;
                 if (i >= 0 && i < n) return items[static_cast<size_t>(i)];
-                return Value::undefined("'" + type_name(obj) + " object' has no element " + std::to_string(key.as_int()));
+                return Value::undefined("'" + type_name(obj) + " object' has no element " +
+                                        std::to_string(key.as_int()));
             }
             break;
-        default: break;
+        default:
+            break;
     }
     if (key.is_string()) return get_attribute(obj, key.as_string());
     return Value::undefined("'" + type_name(obj) + " object' has no element " + repr(key));
 }
 
 Value make_range(CallArgs& a, const RenderLimits& limits) {
-    if (!a.kwargs.empty() || a.args.empty() || a.args.size() > 3) throw_runtime("range expected 1 to 3 integer arguments");
+    if (!a.kwargs.empty() || a.args.empty() || a.args.size() > 3)
+        throw_runtime("range expected 1 to 3 integer arguments");
     int64_t start = 0, stop, step = 1;
     if (a.args.size() == 1) {
         stop = as_index(a.args[0], "range argument");
@@ -693,20 +718,21 @@ Value make_dict(CallArgs& a) {
 
 bool is_known_filter(const std::string& name) {
     static const char* const kFilters[] = {
-        "abs",      "attr",  "capitalize", "center", "count",  "d",        "default", "dictsort",   "e",
-        "escape",   "first", "float",      "forceescape", "indent", "int", "items",   "join",       "last",
-        "length",   "list",  "lower",      "map",    "max",    "min",      "reject",  "rejectattr", "replace",
-        "reverse",  "round", "safe",       "select", "selectattr", "sort", "string",  "sum",        "title",
-        "tojson",   "trim",  "truncate",   "unique", "upper",  "wordcount"};
+        "abs",     "attr",  "capitalize", "center",      "count",      "d",        "default", "dictsort",   "e",
+        "escape",  "first", "float",      "forceescape", "indent",     "int",      "items",   "join",       "last",
+        "length",  "list",  "lower",      "map",         "max",        "min",      "reject",  "rejectattr", "replace",
+        "reverse", "round", "safe",       "select",      "selectattr", "sort",     "string",  "sum",        "title",
+        "tojson",  "trim",  "truncate",   "unique",      "upper",      "wordcount"};
     return std::find(std::begin(kFilters), std::end(kFilters), name) != std::end(kFilters);
 }
 
 bool is_known_test(const std::string& name) {
     static const char* const kTests[] = {
-        "defined", "undefined", "none",   "boolean", "true",  "false",    "integer",  "float",    "number",
-        "string",  "mapping",   "iterable", "sequence", "callable", "sameas", "escaped", "odd", "even",
-        "divisibleby", "lower", "upper", "eq", "equalto", "==", "ne", "!=", "lt", "lessthan", "<", "le", "<=",
-        "gt", "greaterthan", ">", "ge", ">=", "in"};
+        "defined",     "undefined", "none",        "boolean",  "true",     "false",    "integer", "float",
+        "number",      "string",    "mapping",     "iterable", "sequence", "callable", "sameas",  "escaped",
+        "odd",         "even",      "divisibleby", "lower",    "upper",    "eq",       "equalto", "==",
+        "ne",          "!=",        "lt",          "lessthan", "<",        "le",       "<=",      "gt",
+        "greaterthan", ">",         "ge",          ">=",       "in"};
     return std::find(std::begin(kTests), std::end(kTests), name) != std::end(kTests);
 }
 
@@ -802,7 +828,8 @@ Value apply_filter(const std::string& name, const Value& v, CallArgs& a, const R
             std::reverse(cps.begin(), cps.end());
             return Value(from_code_points(cps));
         }
-        if (v.is_list() && v.as_list().form == ListForm::kGenerator) throw_runtime("argument to reversed() must be a sequence");
+        if (v.is_list() && v.as_list().form == ListForm::kGenerator)
+            throw_runtime("argument to reversed() must be a sequence");
         std::vector<Value> items = iterate(v);
         std::reverse(items.begin(), items.end());
         return Value::list(std::move(items), ListForm::kGenerator);
@@ -813,9 +840,9 @@ Value apply_filter(const std::string& name, const Value& v, CallArgs& a, const R
         Value attribute = p.get(0);
         Value total = p.get(1, Value(0));
         for (const Value& item : iterate(v)) {
-            total = binary_op("+", total,
-                              attribute.is_undefined() || attribute.is_none() ? item : attr_path(item, to_str(attribute)),
-                              limits);
+            total = binary_op(
+                "+", total, attribute.is_undefined() || attribute.is_none() ? item : attr_path(item, to_str(attribute)),
+                limits);
         }
         return total;
     }
@@ -824,7 +851,9 @@ Value apply_filter(const std::string& name, const Value& v, CallArgs& a, const R
         std::string attr = to_str(p.required(0));
         if (v.is_dict()) {  // Python getattr only: methods, never keys
             Value m = dict_method(v, attr);
-            return m.kind() == Value::Kind::kFunction ? m : Value::undefined("'dict object' has no attribute '" + attr + "'");
+            return m.kind() == Value::Kind::kFunction
+                       ? m
+                       : Value::undefined("'dict object' has no attribute '" + attr + "'");
         }
         return get_attribute(v, attr);
     }
@@ -922,8 +951,10 @@ Value apply_filter(const std::string& name, const Value& v, CallArgs& a, const R
     if (name == "indent") {
         Params p("indent", a, {"width", "first", "blank"});
         Value width = p.get(0, Value(4));
-        std::string prefix = width.is_string() ? width.as_string()
-                                               : std::string(static_cast<size_t>(std::max<int64_t>(0, as_index(width, "indent width"))), ' ');
+        std::string prefix =
+            width.is_string()
+                ? width.as_string()
+                : std::string(static_cast<size_t>(std::max<int64_t>(0, as_index(width, "indent width"))), ' ');
         return Value(indent(s, prefix, truthy(p.get(1, Value(false))), truthy(p.get(2, Value(false)))));
     }
     if (name == "truncate") {
@@ -961,7 +992,8 @@ bool apply_test(const std::string& name, const Value& v, CallArgs& a) {
         Value o = arg();
         if (v.is_none() || v.kind() == K::kBool || v.is_undefined()) return v.kind() == o.kind() && equals(v, o);
         // CPython shares the objects of small integers, so `1 is 1` holds.
-        if (v.kind() == K::kInt) return o.kind() == K::kInt && v.as_int() == o.as_int() && v.as_int() >= -5 && v.as_int() <= 256;
+        if (v.kind() == K::kInt)
+            return o.kind() == K::kInt && v.as_int() == o.as_int() && v.as_int() >= -5 && v.as_int() <= 256;
         return v.same_object(o);
     }
     if (name == "escaped") return false;

@@ -17,8 +17,8 @@ namespace sinan::text::jinja {
 // memory or time. Checked by the interpreter and by builtins that build big values.
 struct RenderLimits {
     size_t max_output_bytes = size_t{64} << 20;  // also the largest string or list a template may build
-    int64_t max_loop_iterations = 1'000'000;      // for-loop iterations, all loops of one render together
-    int max_call_depth = 64;                       // nested macro calls
+    int64_t max_loop_iterations = 1'000'000;     // for-loop iterations, all loops of one render together
+    int max_call_depth = 64;                     // nested macro calls
 };
 
 // Whether a filter / test of that name exists (Jinja2 rejects unknown ones when compiling).

@@ -50,7 +50,7 @@ std::string format_time(const std::string& fmt, const std::optional<int64_t>& no
 }
 
 class Interpreter {
-public:
+  public:
     explicit Interpreter(const RenderSettings& settings) : settings_(settings) {}
 
     std::string render(const std::vector<Node>& nodes, const Dict& context) {
@@ -63,7 +63,7 @@ public:
         return out;
     }
 
-private:
+  private:
     void add_globals(Scope& s) {
         const RenderLimits& limits = settings_.limits;
         s.set("range", Value::function("range", [limits](CallArgs& a) { return make_range(a, limits); }));
@@ -74,15 +74,16 @@ private:
               }));
         std::optional<int64_t> now = settings_.now_unix;
         s.set("strftime_now", Value::function("strftime_now", [now](CallArgs& a) {
-                  if (a.args.size() != 1 || !a.args[0].is_string()) throw_runtime("strftime_now(format) needs one string");
+                  if (a.args.size() != 1 || !a.args[0].is_string())
+                      throw_runtime("strftime_now(format) needs one string");
                   return Value(format_time(a.args[0].as_string(), now));
               }));
     }
 
     void append(std::string& out, const std::string& text) const {
         if (out.size() + text.size() > settings_.limits.max_output_bytes) {
-            throw Error(ErrorKind::kLimit, "rendered output exceeds " +
-                                               std::to_string(settings_.limits.max_output_bytes) + " bytes");
+            throw Error(ErrorKind::kLimit,
+                        "rendered output exceeds " + std::to_string(settings_.limits.max_output_bytes) + " bytes");
         }
         out += text;
     }
@@ -103,24 +104,35 @@ private:
 
     Flow exec(const Node& n, std::string& out, const ScopePtr& scope) {
         switch (n.kind) {
-            case Node::Kind::kText: append(out, n.text); return Flow::kNormal;
-            case Node::Kind::kOutput: append(out, to_str(eval(*n.expr, scope))); return Flow::kNormal;
+            case Node::Kind::kText:
+                append(out, n.text);
+                return Flow::kNormal;
+            case Node::Kind::kOutput:
+                append(out, to_str(eval(*n.expr, scope)));
+                return Flow::kNormal;
             case Node::Kind::kIf:
                 for (const auto& [cond, body] : n.branches) {
                     if (truthy(eval(*cond, scope))) return exec_body(body, out, scope);
                 }
                 return exec_body(n.else_body, out, scope);
-            case Node::Kind::kFor: return exec_for(n, out, scope);
-            case Node::Kind::kSet: assign(*n.target, eval(*n.expr, scope), scope); return Flow::kNormal;
+            case Node::Kind::kFor:
+                return exec_for(n, out, scope);
+            case Node::Kind::kSet:
+                assign(*n.target, eval(*n.expr, scope), scope);
+                return Flow::kNormal;
             case Node::Kind::kSetBlock: {
                 std::string captured;
                 exec_body(n.body, captured, scope);
                 scope->set(n.text, Value(std::move(captured)));
                 return Flow::kNormal;
             }
-            case Node::Kind::kMacro: scope->set(n.text, make_macro(n, scope)); return Flow::kNormal;
-            case Node::Kind::kBreak: return Flow::kBreak;
-            case Node::Kind::kContinue: return Flow::kContinue;
+            case Node::Kind::kMacro:
+                scope->set(n.text, make_macro(n, scope));
+                return Flow::kNormal;
+            case Node::Kind::kBreak:
+                return Flow::kBreak;
+            case Node::Kind::kContinue:
+                return Flow::kContinue;
             case Node::Kind::kWith: {
                 auto inner = std::make_shared<Scope>(scope);
                 for (const auto& [name, expr] : n.params) inner->set(name, eval(*expr, scope));
@@ -154,8 +166,8 @@ private:
 
     void count_iteration() {
         if (++iterations_ > settings_.limits.max_loop_iterations) {
-            throw Error(ErrorKind::kLimit, "more than " + std::to_string(settings_.limits.max_loop_iterations) +
-                                               " loop iterations");
+            throw Error(ErrorKind::kLimit,
+                        "more than " + std::to_string(settings_.limits.max_loop_iterations) + " loop iterations");
         }
     }
 
@@ -192,8 +204,10 @@ private:
             l.set("length", Value(length));
             l.set("depth", Value(1));
             l.set("depth0", Value(0));
-            l.set("previtem", i > 0 ? items[static_cast<size_t>(i - 1)] : Value::undefined("there is no previous item"));
-            l.set("nextitem", i + 1 < length ? items[static_cast<size_t>(i + 1)] : Value::undefined("there is no next item"));
+            l.set("previtem",
+                  i > 0 ? items[static_cast<size_t>(i - 1)] : Value::undefined("there is no previous item"));
+            l.set("nextitem",
+                  i + 1 < length ? items[static_cast<size_t>(i + 1)] : Value::undefined("there is no next item"));
             l.set("cycle", Value::function("cycle", [i](CallArgs& a) {
                       if (a.args.empty()) throw_runtime("no items for cycling given");
                       return a.args[static_cast<size_t>(i) % a.args.size()];
@@ -227,21 +241,27 @@ private:
             auto inner = std::make_shared<Scope>(parent);
             std::vector<Value> varargs;
             for (size_t i = 0; i < a.args.size(); ++i) {
-                if (i < n.params.size()) inner->set(n.params[i].first, a.args[i]);
-                else varargs.push_back(a.args[i]);
+                if (i < n.params.size())
+                    inner->set(n.params[i].first, a.args[i]);
+                else
+                    varargs.push_back(a.args[i]);
             }
             auto kwargs = std::make_shared<Dict>();
             for (const auto& [k, v] : a.kwargs) {
                 bool is_param = false;
                 for (const auto& p : n.params) is_param |= p.first == k;
-                if (is_param) inner->set(k, v);
-                else kwargs->set(Value(k), v);
+                if (is_param)
+                    inner->set(k, v);
+                else
+                    kwargs->set(Value(k), v);
             }
             for (size_t i = a.args.size(); i < n.params.size(); ++i) {
                 const auto& [pname, def] = n.params[i];
                 bool given = false;
                 for (const auto& kw : a.kwargs) given |= kw.first == pname;
-                if (!given) inner->set(pname, def ? eval(*def, inner) : Value::undefined("parameter '" + pname + "' was not provided"));
+                if (!given)
+                    inner->set(pname, def ? eval(*def, inner)
+                                          : Value::undefined("parameter '" + pname + "' was not provided"));
             }
             inner->set("varargs", Value::list(std::move(varargs)));
             inner->set("kwargs", Value::dict(kwargs));
@@ -278,7 +298,8 @@ private:
     Value eval_inner(const Expr& e, const ScopePtr& scope) {
         const RenderLimits& limits = settings_.limits;
         switch (e.kind) {
-            case Expr::Kind::kLiteral: return e.literal;
+            case Expr::Kind::kLiteral:
+                return e.literal;
             case Expr::Kind::kName: {
                 const Value* v = scope->find(e.name);
                 return v ? *v : Value::undefined("'" + e.name + "' is undefined");
@@ -291,11 +312,14 @@ private:
             }
             case Expr::Kind::kDict: {
                 auto d = std::make_shared<Dict>();
-                for (size_t i = 0; i + 1 < e.args.size(); i += 2) d->set(eval(*e.args[i], scope), eval(*e.args[i + 1], scope));
+                for (size_t i = 0; i + 1 < e.args.size(); i += 2)
+                    d->set(eval(*e.args[i], scope), eval(*e.args[i + 1], scope));
                 return Value::dict(std::move(d));
             }
-            case Expr::Kind::kAttr: return get_attribute(eval(*e.args[0], scope), e.name);
-            case Expr::Kind::kItem: return get_item(eval(*e.args[0], scope), eval(*e.args[1], scope));
+            case Expr::Kind::kAttr:
+                return get_attribute(eval(*e.args[0], scope), e.name);
+            case Expr::Kind::kItem:
+                return get_item(eval(*e.args[0], scope), eval(*e.args[1], scope));
             case Expr::Kind::kSlice: {
                 Value obj = eval(*e.args[0], scope);
                 Value parts[3];
@@ -341,14 +365,22 @@ private:
                     Value right = eval(*e.args[i + 1], scope);
                     const std::string& op = e.ops[i];
                     bool r;
-                    if (op == "==") r = equals(left, right);
-                    else if (op == "!=") r = !equals(left, right);
-                    else if (op == "<") r = compare(left, right) < 0;
-                    else if (op == "<=") r = compare(left, right) <= 0;
-                    else if (op == ">") r = compare(left, right) > 0;
-                    else if (op == ">=") r = compare(left, right) >= 0;
-                    else if (op == "in") r = contains(right, left);
-                    else r = !contains(right, left);
+                    if (op == "==")
+                        r = equals(left, right);
+                    else if (op == "!=")
+                        r = !equals(left, right);
+                    else if (op == "<")
+                        r = compare(left, right) < 0;
+                    else if (op == "<=")
+                        r = compare(left, right) <= 0;
+                    else if (op == ">")
+                        r = compare(left, right) > 0;
+                    else if (op == ">=")
+                        r = compare(left, right) >= 0;
+                    else if (op == "in")
+                        r = contains(right, left);
+                    else
+                        r = !contains(right, left);
                     if (!r) return Value(false);
                     left = std::move(right);
                 }

@@ -49,17 +49,38 @@ std::string decode_escapes(std::string_view raw) {
         }
         char e = raw[++i];
         switch (e) {
-            case '\n': break;  // line continuation
-            case '\\': out += '\\'; break;
-            case '\'': out += '\''; break;
-            case '"': out += '"'; break;
-            case 'a': out += '\a'; break;
-            case 'b': out += '\b'; break;
-            case 'f': out += '\f'; break;
-            case 'n': out += '\n'; break;
-            case 'r': out += '\r'; break;
-            case 't': out += '\t'; break;
-            case 'v': out += '\v'; break;
+            case '\n':
+                break;  // line continuation
+            case '\\':
+                out += '\\';
+                break;
+            case '\'':
+                out += '\'';
+                break;
+            case '"':
+                out += '"';
+                break;
+            case 'a':
+                out += '\a';
+                break;
+            case 'b':
+                out += '\b';
+                break;
+            case 'f':
+                out += '\f';
+                break;
+            case 'n':
+                out += '\n';
+                break;
+            case 'r':
+                out += '\r';
+                break;
+            case 't':
+                out += '\t';
+                break;
+            case 'v':
+                out += '\v';
+                break;
             case 'x':
             case 'u':
             case 'U': {
@@ -68,10 +89,13 @@ std::string decode_escapes(std::string_view raw) {
                 bool ok = true;
                 for (size_t k = 1; ok && k <= n_digits; ++k) {
                     int h = i + k < raw.size() ? hex_value(raw[i + k]) : -1;
-                    if (h < 0) ok = false;
-                    else cp = cp * 16 + static_cast<char32_t>(h);
+                    if (h < 0)
+                        ok = false;
+                    else
+                        cp = cp * 16 + static_cast<char32_t>(h);
                 }
-                if (!ok || cp > 0x10ffff) throw Error(ErrorKind::kSyntax, "invalid \\" + std::string(1, e) + " escape in a string");
+                if (!ok || cp > 0x10ffff)
+                    throw Error(ErrorKind::kSyntax, "invalid \\" + std::string(1, e) + " escape in a string");
                 out += from_code_points(std::u32string(1, cp));
                 i += n_digits;
                 break;
@@ -95,11 +119,11 @@ std::string decode_escapes(std::string_view raw) {
     return out;
 }
 
-constexpr const char* kOperators[] = {"//", "**", "==", "!=", "<=", ">=", "+", "-", "/", "*", "%", "~", "[", "]",
-                                      "(",  ")",  "{",  "}",  "<",  ">",  "=", ".", ":", "|", ",", ";"};
+constexpr const char* kOperators[] = {"//", "**", "==", "!=", "<=", ">=", "+", "-", "/", "*", "%", "~", "[",
+                                      "]",  "(",  ")",  "{",  "}",  "<",  ">", "=", ".", ":", "|", ",", ";"};
 
 class Lexer {
-public:
+  public:
     explicit Lexer(const std::string& src) : src_(src) {}
 
     std::vector<Token> run() {
@@ -112,7 +136,8 @@ public:
                 break;
             }
             char kind = src_[start + 1];
-            char sign = start + 2 < src_.size() && (src_[start + 2] == '-' || src_[start + 2] == '+') ? src_[start + 2] : 0;
+            char sign =
+                start + 2 < src_.size() && (src_[start + 2] == '-' || src_[start + 2] == '+') ? src_[start + 2] : 0;
             std::string text = src_.substr(pos, start - pos);
             if (sign == '-') {
                 text = rstrip_python(text);
@@ -138,7 +163,7 @@ public:
         return std::move(tokens_);
     }
 
-private:
+  private:
     size_t find_tag(size_t pos) const {
         for (size_t i = src_.find('{', pos); i != std::string::npos; i = src_.find('{', i + 1)) {
             if (i + 1 < src_.size() && (src_[i + 1] == '{' || src_[i + 1] == '%' || src_[i + 1] == '#')) return i;
@@ -245,7 +270,8 @@ private:
     }
 
     size_t lex_digits(size_t j) const {
-        while (j < src_.size() && (is_digit(src_[j]) || (src_[j] == '_' && j + 1 < src_.size() && is_digit(src_[j + 1])))) {
+        while (j < src_.size() &&
+               (is_digit(src_[j]) || (src_[j] == '_' && j + 1 < src_.size() && is_digit(src_[j + 1])))) {
             ++j;
         }
         return j;

@@ -16,7 +16,19 @@
 
 namespace sinan::text::jinja {
 
-enum class TokenType { kText, kVarBegin, kVarEnd, kBlockBegin, kBlockEnd, kName, kString, kInt, kFloat, kOperator, kEof };
+enum class TokenType {
+    kText,
+    kVarBegin,
+    kVarEnd,
+    kBlockBegin,
+    kBlockEnd,
+    kName,
+    kString,
+    kInt,
+    kFloat,
+    kOperator,
+    kEof
+};
 
 struct Token {
     TokenType type = TokenType::kEof;

@@ -1,32 +1,42 @@
 #include "text/jinja_parser.h"
 
-#include "text/jinja_builtins.h"
-
 #include <algorithm>
 #include <initializer_list>
+
+#include "text/jinja_builtins.h"
 
 namespace sinan::text::jinja {
 namespace {
 
 std::string describe(const Token& t) {
     switch (t.type) {
-        case TokenType::kText: return "text";
-        case TokenType::kVarBegin: return "'{{'";
-        case TokenType::kVarEnd: return "end of print statement '}}'";
-        case TokenType::kBlockBegin: return "'{%'";
-        case TokenType::kBlockEnd: return "end of statement block '%}'";
-        case TokenType::kName: return "'" + t.value + "'";
-        case TokenType::kString: return "string literal";
+        case TokenType::kText:
+            return "text";
+        case TokenType::kVarBegin:
+            return "'{{'";
+        case TokenType::kVarEnd:
+            return "end of print statement '}}'";
+        case TokenType::kBlockBegin:
+            return "'{%'";
+        case TokenType::kBlockEnd:
+            return "end of statement block '%}'";
+        case TokenType::kName:
+            return "'" + t.value + "'";
+        case TokenType::kString:
+            return "string literal";
         case TokenType::kInt:
-        case TokenType::kFloat: return "number " + t.value;
-        case TokenType::kOperator: return "'" + t.value + "'";
-        case TokenType::kEof: return "end of template";
+        case TokenType::kFloat:
+            return "number " + t.value;
+        case TokenType::kOperator:
+            return "'" + t.value + "'";
+        case TokenType::kEof:
+            return "end of template";
     }
     return "token";
 }
 
 class Parser {
-public:
+  public:
     explicit Parser(const std::vector<Token>& tokens) : toks_(tokens) {}
 
     std::vector<Node> parse() {
@@ -35,7 +45,7 @@ public:
         return nodes;
     }
 
-private:
+  private:
     struct DepthGuard {
         explicit DepthGuard(Parser& p) : p(p) {
             if (++p.depth_ > kMaxNesting) {
@@ -102,8 +112,8 @@ private:
                 if (end_tags.size() == 0) return nodes;
                 std::string want;
                 for (const char* e : end_tags) want += (want.empty() ? "'" : " or '") + std::string(e) + "'";
-                fail("unexpected end of template: '" + std::string(block) + "' block is not closed (expected " +
-                     want + ")");
+                fail("unexpected end of template: '" + std::string(block) + "' block is not closed (expected " + want +
+                     ")");
             }
             if (t.type == TokenType::kText) {
                 Node n;
@@ -351,9 +361,8 @@ private:
         while (true) {
             std::string op;
             const Token& t = cur();
-            if (t.type == TokenType::kOperator &&
-                (t.value == "==" || t.value == "!=" || t.value == "<" || t.value == ">" || t.value == "<=" ||
-                 t.value == ">=")) {
+            if (t.type == TokenType::kOperator && (t.value == "==" || t.value == "!=" || t.value == "<" ||
+                                                   t.value == ">" || t.value == "<=" || t.value == ">=")) {
                 op = t.value;
                 advance();
             } else if (is_name("in")) {
@@ -470,7 +479,8 @@ private:
                 if (t.value == "[") return parse_list();
                 if (t.value == "{") return parse_dict();
                 break;
-            default: break;
+            default:
+                break;
         }
         fail_unexpected();
     }
@@ -609,7 +619,8 @@ private:
             if (is_op("|")) {
                 auto f = make(Expr::Kind::kFilter, advance().offset);
                 f->name = dotted_name();
-                if (!is_known_filter(f->name)) throw Error(ErrorKind::kSyntax, "no filter named '" + f->name + "'", f->offset);
+                if (!is_known_filter(f->name))
+                    throw Error(ErrorKind::kSyntax, "no filter named '" + f->name + "'", f->offset);
                 f->args.push_back(std::move(node));
                 if (is_op("(")) parse_call_args(*f);
                 node = std::move(f);
@@ -617,7 +628,8 @@ private:
                 auto t = make(Expr::Kind::kTest, advance().offset);
                 t->negated = skip_name("not");
                 t->name = dotted_name();
-                if (!is_known_test(t->name)) throw Error(ErrorKind::kSyntax, "no test named '" + t->name + "'", t->offset);
+                if (!is_known_test(t->name))
+                    throw Error(ErrorKind::kSyntax, "no test named '" + t->name + "'", t->offset);
                 t->args.push_back(std::move(node));
                 const Token& c = cur();
                 if (is_op("(")) {

@@ -60,9 +60,9 @@ struct Node {
     ExprPtr target;    // kSet, kFor: a name, a tuple of names or (kSet only) ns.attr
     ExprPtr filter;    // kFor: the `if` condition, may be null
     std::vector<std::pair<ExprPtr, std::vector<Node>>> branches;  // kIf: condition and body per if/elif
-    std::vector<Node> body;       // kFor, kSetBlock, kMacro, kWith
-    std::vector<Node> else_body;  // kIf, kFor
-    std::vector<std::pair<std::string, ExprPtr>> params;  // kMacro (defaults may be null), kWith
+    std::vector<Node> body;                                       // kFor, kSetBlock, kMacro, kWith
+    std::vector<Node> else_body;                                  // kIf, kFor
+    std::vector<std::pair<std::string, ExprPtr>> params;          // kMacro (defaults may be null), kWith
 };
 
 // Parses a token stream (from tokenize) into nodes; throws Error(kSyntax) with an offset.

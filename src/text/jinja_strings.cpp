@@ -154,7 +154,7 @@ std::vector<Value> split(const std::string& s, const Value& sep_v, int64_t maxsp
         size_t pos = 0;
         while (true) {
             size_t f = (maxsplit >= 0 && static_cast<int64_t>(pieces.size()) >= maxsplit) ? std::string::npos
-                                                                                           : s.find(sep, pos);
+                                                                                          : s.find(sep, pos);
             if (f == std::string::npos) {
                 pieces.push_back(s.substr(pos));
                 break;
@@ -184,7 +184,8 @@ std::vector<Value> split(const std::string& s, const Value& sep_v, int64_t maxsp
 std::string replace(const std::string& s, const std::string& from, const std::string& to, int64_t count,
                     size_t max_bytes) {
     auto check_size = [max_bytes](size_t n) {
-        if (n > max_bytes) throw Error(ErrorKind::kLimit, "replace: result larger than " + std::to_string(max_bytes) + " bytes");
+        if (n > max_bytes)
+            throw Error(ErrorKind::kLimit, "replace: result larger than " + std::to_string(max_bytes) + " bytes");
     };
     std::string out;
     if (from.empty()) {
@@ -295,17 +296,27 @@ std::string html_escape(const std::string& s) {
     std::string out;
     for (char c : s) {
         switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&#34;"; break;
-            case '\'': out += "&#39;"; break;
-            default: out += c;
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&#34;";
+                break;
+            case '\'':
+                out += "&#39;";
+                break;
+            default:
+                out += c;
         }
     }
     return out;
 }
-
 
 bool str_predicate(const std::string& s, const std::string& name) {
     std::u32string cps = to_code_points(s);
@@ -357,7 +368,8 @@ std::string indent(const std::string& text, const std::string& ind, bool first, 
 std::string truncate(const std::string& s, int64_t length, bool killwords, const std::string& end, int64_t leeway) {
     std::u32string cps = to_code_points(s);
     auto end_len = static_cast<int64_t>(to_code_points(end).size());
-    if (length < end_len) throw_runtime("expected length >= " + std::to_string(end_len) + ", got " + std::to_string(length));
+    if (length < end_len)
+        throw_runtime("expected length >= " + std::to_string(end_len) + ", got " + std::to_string(length));
     if (leeway < 0) throw_runtime("expected leeway >= 0, got " + std::to_string(leeway));
     if (static_cast<int64_t>(cps.size()) <= length + leeway) return s;
     std::u32string head = cps.substr(0, static_cast<size_t>(length - end_len));

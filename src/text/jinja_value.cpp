@@ -1,11 +1,11 @@
 #include "text/jinja_value.h"
 
-#include "text/utf8.h"
-
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+
+#include "text/utf8.h"
 
 namespace sinan::text::jinja {
 
@@ -116,38 +116,57 @@ void require_defined(const Value& v) {
 bool truthy(const Value& v) {
     switch (v.kind()) {
         case Value::Kind::kUndefined:
-        case Value::Kind::kNone: return false;
-        case Value::Kind::kBool: return v.as_bool();
-        case Value::Kind::kInt: return v.as_int() != 0;
-        case Value::Kind::kFloat: return v.as_float() != 0.0;
-        case Value::Kind::kString: return !v.as_string().empty();
+        case Value::Kind::kNone:
+            return false;
+        case Value::Kind::kBool:
+            return v.as_bool();
+        case Value::Kind::kInt:
+            return v.as_int() != 0;
+        case Value::Kind::kFloat:
+            return v.as_float() != 0.0;
+        case Value::Kind::kString:
+            return !v.as_string().empty();
         case Value::Kind::kList:
             return v.as_list().form == ListForm::kGenerator || !v.as_list().items.empty();
-        case Value::Kind::kDict: return !v.as_dict().entries.empty();
+        case Value::Kind::kDict:
+            return !v.as_dict().entries.empty();
         case Value::Kind::kNamespace:
-        case Value::Kind::kFunction: return true;
+        case Value::Kind::kFunction:
+            return true;
     }
     return false;
 }
 
 std::string type_name(const Value& v) {
     switch (v.kind()) {
-        case Value::Kind::kUndefined: return "Undefined";
-        case Value::Kind::kNone: return "NoneType";
-        case Value::Kind::kBool: return "bool";
-        case Value::Kind::kInt: return "int";
-        case Value::Kind::kFloat: return "float";
-        case Value::Kind::kString: return "str";
+        case Value::Kind::kUndefined:
+            return "Undefined";
+        case Value::Kind::kNone:
+            return "NoneType";
+        case Value::Kind::kBool:
+            return "bool";
+        case Value::Kind::kInt:
+            return "int";
+        case Value::Kind::kFloat:
+            return "float";
+        case Value::Kind::kString:
+            return "str";
         case Value::Kind::kList:
             switch (v.as_list().form) {
-                case ListForm::kList: return "list";
-                case ListForm::kTuple: return "tuple";
-                case ListForm::kGenerator: return "generator";
+                case ListForm::kList:
+                    return "list";
+                case ListForm::kTuple:
+                    return "tuple";
+                case ListForm::kGenerator:
+                    return "generator";
             }
             return "list";
-        case Value::Kind::kDict: return "dict";
-        case Value::Kind::kNamespace: return "Namespace";
-        case Value::Kind::kFunction: return "function";
+        case Value::Kind::kDict:
+            return "dict";
+        case Value::Kind::kNamespace:
+            return "Namespace";
+        case Value::Kind::kFunction:
+            return "function";
     }
     return "object";
 }
@@ -243,9 +262,12 @@ std::string repr_dict(const Dict& d, int depth) {
 
 std::string to_str(const Value& v) {
     switch (v.kind()) {
-        case Value::Kind::kUndefined: return "";
-        case Value::Kind::kString: return v.as_string();
-        default: return repr(v);
+        case Value::Kind::kUndefined:
+            return "";
+        case Value::Kind::kString:
+            return v.as_string();
+        default:
+            return repr(v);
     }
 }
 
@@ -255,16 +277,26 @@ namespace {
 std::string repr_at(const Value& v, int depth) {
     if (depth > kMaxJsonDepth) throw Error(ErrorKind::kLimit, "value nested too deeply to print");
     switch (v.kind()) {
-        case Value::Kind::kUndefined: return "Undefined";
-        case Value::Kind::kNone: return "None";
-        case Value::Kind::kBool: return v.as_bool() ? "True" : "False";
-        case Value::Kind::kInt: return std::to_string(v.as_int());
-        case Value::Kind::kFloat: return float_repr(v.as_float());
-        case Value::Kind::kString: return repr_string(v.as_string());
-        case Value::Kind::kList: return repr_list(v.as_list(), depth);
-        case Value::Kind::kDict: return repr_dict(v.as_dict(), depth);
-        case Value::Kind::kNamespace: return "<Namespace " + repr_dict(v.as_dict(), depth) + ">";
-        case Value::Kind::kFunction: return "<function " + v.as_function().name + ">";
+        case Value::Kind::kUndefined:
+            return "Undefined";
+        case Value::Kind::kNone:
+            return "None";
+        case Value::Kind::kBool:
+            return v.as_bool() ? "True" : "False";
+        case Value::Kind::kInt:
+            return std::to_string(v.as_int());
+        case Value::Kind::kFloat:
+            return float_repr(v.as_float());
+        case Value::Kind::kString:
+            return repr_string(v.as_string());
+        case Value::Kind::kList:
+            return repr_list(v.as_list(), depth);
+        case Value::Kind::kDict:
+            return repr_dict(v.as_dict(), depth);
+        case Value::Kind::kNamespace:
+            return "<Namespace " + repr_dict(v.as_dict(), depth) + ">";
+        case Value::Kind::kFunction:
+            return "<function " + v.as_function().name + ">";
     }
     return "";
 }
@@ -281,8 +313,10 @@ bool equals(const Value& a, const Value& b) {
     if (a.kind() != b.kind()) return false;
     switch (a.kind()) {
         case Value::Kind::kUndefined:
-        case Value::Kind::kNone: return true;
-        case Value::Kind::kString: return a.as_string() == b.as_string();
+        case Value::Kind::kNone:
+            return true;
+        case Value::Kind::kString:
+            return a.as_string() == b.as_string();
         case Value::Kind::kList: {
             const List& x = a.as_list();
             const List& y = b.as_list();
@@ -303,7 +337,8 @@ bool equals(const Value& a, const Value& b) {
             }
             return true;
         }
-        default: return a.same_object(b);
+        default:
+            return a.same_object(b);
     }
 }
 
@@ -340,13 +375,27 @@ void json_string(const std::string& s, std::string& out) {
     out += '"';
     for (unsigned char c : s) {
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            case '\b': out += "\\b"; break;
-            case '\f': out += "\\f"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            case '\b':
+                out += "\\b";
+                break;
+            case '\f':
+                out += "\\f";
+                break;
             default:
                 if (c < 0x20) {
                     char buf[8];
@@ -368,12 +417,18 @@ std::string json_float(double v) {
 
 std::string json_key(const Value& k) {
     switch (k.kind()) {
-        case Value::Kind::kString: return k.as_string();
-        case Value::Kind::kInt: return std::to_string(k.as_int());
-        case Value::Kind::kFloat: return json_float(k.as_float());
-        case Value::Kind::kBool: return k.as_bool() ? "true" : "false";
-        case Value::Kind::kNone: return "null";
-        default: throw_runtime("keys must be str, int, float, bool or None, not " + type_name(k));
+        case Value::Kind::kString:
+            return k.as_string();
+        case Value::Kind::kInt:
+            return std::to_string(k.as_int());
+        case Value::Kind::kFloat:
+            return json_float(k.as_float());
+        case Value::Kind::kBool:
+            return k.as_bool() ? "true" : "false";
+        case Value::Kind::kNone:
+            return "null";
+        default:
+            throw_runtime("keys must be str, int, float, bool or None, not " + type_name(k));
     }
 }
 
@@ -387,17 +442,28 @@ struct JsonWriter {
     void newline(int level) {
         if (style.indent < 0 && style.indent_text.empty()) return;
         out += '\n';
-        for (int i = 0; i < level; ++i) out += style.indent_text.empty() ? std::string(style.indent, ' ') : style.indent_text;
+        for (int i = 0; i < level; ++i)
+            out += style.indent_text.empty() ? std::string(style.indent, ' ') : style.indent_text;
     }
 
     void write(const Value& v) {
         if (++depth > kMaxJsonDepth) throw Error(ErrorKind::kLimit, "tojson: nesting too deep");
         switch (v.kind()) {
-            case Value::Kind::kNone: out += "null"; break;
-            case Value::Kind::kBool: out += v.as_bool() ? "true" : "false"; break;
-            case Value::Kind::kInt: out += std::to_string(v.as_int()); break;
-            case Value::Kind::kFloat: out += json_float(v.as_float()); break;
-            case Value::Kind::kString: json_string(v.as_string(), out); break;
+            case Value::Kind::kNone:
+                out += "null";
+                break;
+            case Value::Kind::kBool:
+                out += v.as_bool() ? "true" : "false";
+                break;
+            case Value::Kind::kInt:
+                out += std::to_string(v.as_int());
+                break;
+            case Value::Kind::kFloat:
+                out += json_float(v.as_float());
+                break;
+            case Value::Kind::kString:
+                json_string(v.as_string(), out);
+                break;
             case Value::Kind::kList: {
                 const List& l = v.as_list();
                 if (l.form == ListForm::kGenerator) throw_runtime("Object of type generator is not JSON serializable");
@@ -438,7 +504,8 @@ struct JsonWriter {
                 out += '}';
                 break;
             }
-            default: throw_runtime("Object of type " + type_name(v) + " is not JSON serializable");
+            default:
+                throw_runtime("Object of type " + type_name(v) + " is not JSON serializable");
         }
         --depth;
     }
@@ -460,16 +527,21 @@ namespace {
 Value from_json_at(const nlohmann::ordered_json& j, int depth) {
     if (depth > kMaxJsonDepth) throw Error(ErrorKind::kLimit, "JSON input nested deeper than 256 levels");
     switch (j.type()) {
-        case nlohmann::ordered_json::value_t::null: return Value::none();
-        case nlohmann::ordered_json::value_t::boolean: return Value(j.get<bool>());
-        case nlohmann::ordered_json::value_t::number_integer: return Value(j.get<int64_t>());
+        case nlohmann::ordered_json::value_t::null:
+            return Value::none();
+        case nlohmann::ordered_json::value_t::boolean:
+            return Value(j.get<bool>());
+        case nlohmann::ordered_json::value_t::number_integer:
+            return Value(j.get<int64_t>());
         case nlohmann::ordered_json::value_t::number_unsigned: {
             uint64_t u = j.get<uint64_t>();
             if (u > static_cast<uint64_t>(INT64_MAX)) return Value(static_cast<double>(u));
             return Value(static_cast<int64_t>(u));
         }
-        case nlohmann::ordered_json::value_t::number_float: return Value(j.get<double>());
-        case nlohmann::ordered_json::value_t::string: return Value(j.get<std::string>());
+        case nlohmann::ordered_json::value_t::number_float:
+            return Value(j.get<double>());
+        case nlohmann::ordered_json::value_t::string:
+            return Value(j.get<std::string>());
         case nlohmann::ordered_json::value_t::array: {
             std::vector<Value> items;
             items.reserve(j.size());
@@ -481,7 +553,8 @@ Value from_json_at(const nlohmann::ordered_json& j, int depth) {
             for (const auto& [k, e] : j.items()) d->entries.emplace_back(Value(k), from_json_at(e, depth + 1));
             return Value::dict(std::move(d));
         }
-        default: throw_runtime("unsupported JSON value (binary)");
+        default:
+            throw_runtime("unsupported JSON value (binary)");
     }
 }
 

@@ -15,25 +15,24 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 namespace sinan::text::jinja {
 
 enum class ErrorKind {
-    kSyntax,     // the template does not parse
-    kRuntime,    // TypeError, UndefinedError, ... while rendering
-    kRaised,     // raise_exception(message) in the template
-    kLimit,      // output size, loop iterations or recursion depth exceeded
+    kSyntax,   // the template does not parse
+    kRuntime,  // TypeError, UndefinedError, ... while rendering
+    kRaised,   // raise_exception(message) in the template
+    kLimit,    // output size, loop iterations or recursion depth exceeded
 };
 
 class Error : public std::runtime_error {
-public:
+  public:
     static constexpr size_t kNoOffset = static_cast<size_t>(-1);
     Error(ErrorKind kind, const std::string& message, size_t offset = kNoOffset)
         : std::runtime_error(message), kind(kind), offset(offset) {}
@@ -78,16 +77,16 @@ struct Function : Object {
 };
 
 class Value {
-public:
+  public:
     enum class Kind : uint8_t { kUndefined, kNone, kBool, kInt, kFloat, kString, kList, kDict, kNamespace, kFunction };
 
-    Value() = default;  // undefined
-    Value(bool v) : kind_(Kind::kBool), b_(v) {}           // NOLINT
-    Value(int64_t v) : kind_(Kind::kInt), i_(v) {}         // NOLINT
-    Value(int v) : kind_(Kind::kInt), i_(v) {}             // NOLINT
-    Value(double v) : kind_(Kind::kFloat), f_(v) {}        // NOLINT
+    Value() = default;                                                // undefined
+    Value(bool v) : kind_(Kind::kBool), b_(v) {}                      // NOLINT
+    Value(int64_t v) : kind_(Kind::kInt), i_(v) {}                    // NOLINT
+    Value(int v) : kind_(Kind::kInt), i_(v) {}                        // NOLINT
+    Value(double v) : kind_(Kind::kFloat), f_(v) {}                   // NOLINT
     Value(std::string v) : kind_(Kind::kString), s_(std::move(v)) {}  // NOLINT
-    Value(const char* v) : kind_(Kind::kString), s_(v) {}  // NOLINT
+    Value(const char* v) : kind_(Kind::kString), s_(v) {}             // NOLINT
 
     static Value undefined(std::string hint);  // hint: the UndefinedError message if it is used
     static Value none();
@@ -114,7 +113,7 @@ public:
     Function& as_function() const { return *static_cast<Function*>(obj_.get()); }
     bool same_object(const Value& other) const { return obj_ && obj_ == other.obj_; }
 
-private:
+  private:
     Kind kind_ = Kind::kUndefined;
     bool b_ = false;
     int64_t i_ = 0;
@@ -128,7 +127,7 @@ private:
 // every namespace created on that thread is recorded, and the arena empties them all when it ends.
 // One arena per render; values must not outlive it (a render returns only text).
 class NamespaceArena {
-public:
+  public:
     NamespaceArena();
     ~NamespaceArena();
     NamespaceArena(const NamespaceArena&) = delete;
@@ -136,7 +135,7 @@ public:
     void record(const std::shared_ptr<Dict>& ns);
     static NamespaceArena* current();
 
-private:
+  private:
     std::vector<std::weak_ptr<Dict>> made_;
     size_t prune_at_ = 1024;  // drop expired entries when made_ reaches this size (one loop object per iteration)
     NamespaceArena* previous_;
@@ -157,7 +156,7 @@ void require_defined(const Value& v);
 // indent < 0: no indentation (separators ", " / ": "); otherwise items on their own lines.
 struct JsonStyle {
     int indent = -1;
-    std::string indent_text;  // used instead of `indent` spaces when not empty
+    std::string indent_text;     // used instead of `indent` spaces when not empty
     std::string item_separator;  // empty: Python's default for the indent mode
     std::string key_separator;
     bool sort_keys = false;

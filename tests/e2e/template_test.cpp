@@ -43,7 +43,8 @@ Case find_case(const std::string& tmpl, const std::string& conversation, bool ag
     Json convs = Json::parse(read_file(kData / "conversations.json"));
     Case c;
     for (const Json& g : golden["cases"]) {
-        if (g["template"] == tmpl && g["conversation"] == conversation && g["add_generation_prompt"] == agp) c.golden = g;
+        if (g["template"] == tmpl && g["conversation"] == conversation && g["add_generation_prompt"] == agp)
+            c.golden = g;
     }
     for (const Json& conv : convs["conversations"]) {
         if (conv["name"] == conversation) c.conversation = conv;
@@ -63,7 +64,7 @@ std::string messages_file_text(const Json& conversation) {
 }
 
 class TemplateCommand : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override { dir_ = make_temp_dir(); }
     void TearDown() override { fs::remove_all(dir_); }
     std::string path(const std::string& name) const { return dir_ + "/" + name; }

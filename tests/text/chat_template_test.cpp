@@ -134,7 +134,8 @@ TEST(ChatTemplateGolden, DeepSeekR1DropsReasoningOfEarlierTurns) {
 TEST(ChatTemplate, FromGgufReadsTemplateAndSpecialTokens) {
     gguf::Writer w;
     w.set_string("general.architecture", "llama");
-    w.set_string("tokenizer.chat_template", "{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}{{ eos_token }}");
+    w.set_string("tokenizer.chat_template",
+                 "{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}{{ eos_token }}");
     w.set_strings("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>", "hi"});
     w.set_u32("tokenizer.ggml.bos_token_id", 1);
     w.set_u32("tokenizer.ggml.eos_token_id", 2);

@@ -83,8 +83,9 @@ TEST(Jinja, RuntimeErrorNamesLine) {
 }
 
 TEST(Jinja, RaiseExceptionReturnsItsMessage) {
-    Result<std::string> out = render("{% if messages[0].role == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}",
-                                     Json::parse(R"({"messages": [{"role": "system", "content": "x"}]})"));
+    Result<std::string> out =
+        render("{% if messages[0].role == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}",
+               Json::parse(R"({"messages": [{"role": "system", "content": "x"}]})"));
     ASSERT_FALSE(out.ok());
     EXPECT_EQ(out.status().message(), "chat template raised an exception: System role not supported");
 }
@@ -102,8 +103,8 @@ TEST(Jinja, OutputLimitStopsRunawayTemplate) {
 TEST(Jinja, LoopIterationLimitStopsRunawayTemplate) {
     RenderOptions options;
     options.max_loop_iterations = 1000;
-    Result<std::string> out = render("{% for i in range(100) %}{% for j in range(100) %}{% endfor %}{% endfor %}",
-                                     Json::object(), options);
+    Result<std::string> out =
+        render("{% for i in range(100) %}{% for j in range(100) %}{% endfor %}{% endfor %}", Json::object(), options);
     ASSERT_FALSE(out.ok());
     EXPECT_NE(out.status().message().find("loop iterations"), std::string::npos) << out.status().message();
 }
@@ -131,10 +132,10 @@ TEST(Jinja, SelfReferenceAndDoublingEndInErrors) {
     RenderOptions options;
     options.max_output_bytes = 1 << 20;
     EXPECT_FALSE(render("{% set ns = namespace() %}{% set ns.me = ns %}{{ ns }}").ok());
-    Result<std::string> out =
-        render("{% set ns = namespace(l=['x' * 1000]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}"
-               "{% endfor %}{{ ns.l | length }}",
-               Json::object(), options);
+    Result<std::string> out = render(
+        "{% set ns = namespace(l=['x' * 1000]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}"
+        "{% endfor %}{{ ns.l | length }}",
+        Json::object(), options);
     ASSERT_FALSE(out.ok());
     EXPECT_NE(out.status().message().find("larger than the output limit"), std::string::npos) << out.status().message();
     EXPECT_FALSE(render("{% set ns = namespace(s='ab') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}"
@@ -153,7 +154,8 @@ TEST(Jinja, MalformedTemplatesNeverCrash) {
         "{{ m(message.content.split('</think>')[-1], y=loop.index) }}{% set ns.first = false %}{%- else -%}"
         "{{ raise_exception('bad role') }}{%- endif -%}{%- endfor -%}{{ tools | tojson(indent=2) if tools }}"
         "{% if add_generation_prompt %}{{ {'a': [1, 2.5, none]} }}{% endif %}";
-    Json messages = Json::parse(R"([{"role": "system", "content": " s "}, {"role": "user", "content": "<think>r</think>u"}])");
+    Json messages =
+        Json::parse(R"([{"role": "system", "content": " s "}, {"role": "user", "content": "<think>r</think>u"}])");
     ASSERT_TRUE(render(base, Json{{"messages", messages}}).ok());
     std::mt19937 rng(1234);
     const std::string alphabet = "{}%#-+()[]|.,:'\"~=!<>*/ \nabcxyz019_";
@@ -163,9 +165,15 @@ TEST(Jinja, MalformedTemplatesNeverCrash) {
         for (int e = 0; e < n_edits && !s.empty(); ++e) {
             size_t pos = rng() % s.size();
             switch (rng() % 3) {
-                case 0: s.erase(pos, 1 + rng() % 8); break;
-                case 1: s.insert(pos, 1, alphabet[rng() % alphabet.size()]); break;
-                default: s[pos] = alphabet[rng() % alphabet.size()]; break;
+                case 0:
+                    s.erase(pos, 1 + rng() % 8);
+                    break;
+                case 1:
+                    s.insert(pos, 1, alphabet[rng() % alphabet.size()]);
+                    break;
+                default:
+                    s[pos] = alphabet[rng() % alphabet.size()];
+                    break;
             }
         }
         SCOPED_TRACE("seed 1234, iteration " + std::to_string(iter) + ": " + s);
