@@ -41,6 +41,10 @@ CASES = [
     ("crlf_normalised", "a\r\nb\rc", {}),
     ("loop_lines", "{% for i in [1, 2] %}\n  {{ i }}\n{% endfor %}\n", {}),
     ("indented_blocks", "<\n    {%- for m in messages %}\n        {{- m.role }}\n    {%- endfor %}\n>", {"messages": MSGS}),
+    ("raw_block", "a\n  {% raw %}{{ not_evaluated }} {% if %}{% endraw %}\nb", {}),
+    ("raw_block_whitespace", "x {%- raw -%}  {{ y }}  {%- endraw -%} z|  {% raw %}\n  keep\n  {% endraw %}\n|{% raw %}a  {%+ endraw %}|", {}),
+    ("syntax_raw_plus_is_not_raw", "{% raw +%}a{% endraw %}", {}),
+    ("syntax_unclosed_raw", "{% raw %}never closed", {}),
     ("lstrip_after_var_newline", "{{ 'a' -}}\n  {% if true %}b{% endif %}", {}),
     # --- literals and printing ---
     ("int_float_printing", "{{ 1 }} {{ 1.0 }} {{ 0.1 + 0.2 }} {{ 1e20 }} {{ 1e-5 }} {{ 0.0001 }} {{ 3.14 }} {{ 1e16 }} {{ 1e15 }} {{ 2.5e-3 }} {{ -0.0 }}", {}),

@@ -152,6 +152,8 @@ class Lexer {
             size_t p = start + 2 + (sign ? 1 : 0);
             if (kind == '#') {
                 pos = skip_comment(start, p);
+            } else if (size_t body = kind == '%' ? raw_begin_end(p) : 0) {
+                pos = lex_raw(start, body);
             } else {
                 pos = lex_tag(kind, start, p);
             }
@@ -183,6 +185,54 @@ class Lexer {
     size_t skip_ws(size_t q) const {
         while (q < src_.size() && is_space(src_[q])) ++q;
         return q;
+    }
+
+    // When `{%` at p-2 opens `{% raw %}`, the position after that tag (its `-%}` eats whitespace);
+    // else 0.
+    size_t raw_begin_end(size_t p) const {
+        size_t q = skip_ws(p);
+        if (!at(q, "raw")) return 0;
+        q = skip_ws(q + 3);
+        if (at(q, "-%}")) return skip_ws(q + 3);
+        if (at(q, "%}")) return q + 2;
+        return 0;
+    }
+
+    // Emits the text of a raw block starting at `body` as is; returns the position after its
+    // `{% endraw %}` (which takes whitespace control, lstrip_blocks and trim_blocks like any tag).
+    size_t lex_raw(size_t start, size_t body) {
+        for (size_t q = src_.find("{%", body); q != std::string::npos; q = src_.find("{%", q + 1)) {
+            size_t r = q + 2;
+            char sign = r < src_.size() && (src_[r] == '-' || src_[r] == '+') ? src_[r] : 0;
+            if (sign) ++r;
+            r = skip_ws(r);
+            if (!at(r, "endraw")) continue;
+            r = skip_ws(r + 6);
+            size_t end;
+            if (at(r, "+%}")) {
+                end = r + 3;
+            } else if (at(r, "-%}")) {
+                end = skip_ws(r + 3);
+            } else if (at(r, "%}")) {
+                end = r + 2;
+                if (end < src_.size() && src_[end] == '\n') ++end;  // trim_blocks
+            } else {
+                continue;
+            }
+            std::string text = src_.substr(body, q - body);
+            if (sign == '-') {
+                text = rstrip_python(text);
+            } else if (sign != '+') {
+                size_t l_pos = text.rfind('\n');
+                l_pos = l_pos == std::string::npos ? 0 : l_pos + 1;
+                if ((l_pos > 0 || src_[body - 1] == '\n') && all_python_space(std::string_view(text).substr(l_pos))) {
+                    text.resize(l_pos);
+                }
+            }
+            emit_text(std::move(text), body);
+            return end;
+        }
+        throw Error(ErrorKind::kSyntax, "missing end of raw directive ({% endraw %})", start);
     }
 
     size_t skip_comment(size_t start, size_t p) const {

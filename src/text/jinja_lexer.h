@@ -5,7 +5,7 @@
 // removed), lstrip_blocks (spaces and tabs before a block or comment tag at the start of a line are
 // removed), explicit control with `{%-`, `-%}`, `{{-`, `-}}`, `{#-`, `-#}` and `+` to opt out;
 // newlines normalised to "\n" and one trailing newline of the template dropped
-// (keep_trailing_newline=False). Comments produce no tokens. `{% raw %}` is not supported.
+// (keep_trailing_newline=False). Comments produce no tokens; `{% raw %}` blocks become text.
 #pragma once
 
 #include <cstdint>

@@ -240,7 +240,7 @@ class Parser {
             n.body = parse_body({"endwith"}, "with");
             take_tag();
             expect(TokenType::kBlockEnd);
-        } else if (tag == "raw" || tag == "call" || tag == "filter" || tag == "include" || tag == "import" ||
+        } else if (tag == "call" || tag == "filter" || tag == "include" || tag == "import" ||
                    tag == "from" || tag == "extends" || tag == "block" || tag == "do" || tag == "generation") {
             pos_ -= 1;
             fail("the '" + tag + "' tag is not supported by sinan's Jinja subset");
