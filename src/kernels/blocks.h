@@ -77,9 +77,19 @@ struct BlockQ6_K {
     uint16_t d;
 };
 
+// GGML's activation format for the K-quant dot products (not a file type): value j = d * qs[j],
+// bsums[g] = sum of qs[16g .. 16g+15] (lets the K dot products apply the per-group mins with one
+// multiply per group instead of one per value).
+struct BlockQ8_K {
+    float d;
+    int8_t qs[kQKK];
+    int16_t bsums[kQKK / 16];
+};
+
 static_assert(sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_1) == 20 && sizeof(BlockQ5_0) == 22);
 static_assert(sizeof(BlockQ5_1) == 24 && sizeof(BlockQ8_0) == 34);
 static_assert(sizeof(BlockQ2_K) == 84 && sizeof(BlockQ3_K) == 110 && sizeof(BlockQ4_K) == 144);
 static_assert(sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210);
+static_assert(sizeof(BlockQ8_K) == 292);
 
 }  // namespace sinan::kernels

@@ -36,6 +36,31 @@ KernelTable make_scalar_table() {
     set(TensorType::Q5_K, ref::dequantize_q5_k, ref::quantize_q5_k);
     set(TensorType::Q6_K, ref::dequantize_q6_k, ref::quantize_q6_k);
     t.dot_f32 = ref::dot_f32;
+    t.quantize_activations[id(TensorType::F32)] = ref::quantize_f32;
+    t.quantize_activations[id(TensorType::F16)] = ref::quantize_f16;
+    t.quantize_activations[id(TensorType::BF16)] = ref::quantize_bf16;
+    t.quantize_activations[id(TensorType::Q8_0)] = ref::quantize_q8_0_activations;
+    t.quantize_activations[id(TensorType::Q8_K)] = ref::quantize_q8_k;
+    t.vec_dot[id(TensorType::F32)] = [](const void* w, const void* x, int64_t n) {
+        return ref::dot_f32(static_cast<const float*>(w), static_cast<const float*>(x), n);
+    };
+    t.vec_dot[id(TensorType::F16)] = ref::vec_dot_f16;
+    t.vec_dot[id(TensorType::BF16)] = ref::vec_dot_bf16;
+    t.vec_dot[id(TensorType::Q4_0)] = ref::vec_dot_q4_0;
+    t.vec_dot[id(TensorType::Q4_1)] = ref::vec_dot_q4_1;
+    t.vec_dot[id(TensorType::Q5_0)] = ref::vec_dot_q5_0;
+    t.vec_dot[id(TensorType::Q5_1)] = ref::vec_dot_q5_1;
+    t.vec_dot[id(TensorType::Q8_0)] = ref::vec_dot_q8_0;
+    t.vec_dot[id(TensorType::Q2_K)] = ref::vec_dot_q2_k;
+    t.vec_dot[id(TensorType::Q3_K)] = ref::vec_dot_q3_k;
+    t.vec_dot[id(TensorType::Q4_K)] = ref::vec_dot_q4_k;
+    t.vec_dot[id(TensorType::Q5_K)] = ref::vec_dot_q5_k;
+    t.vec_dot[id(TensorType::Q6_K)] = ref::vec_dot_q6_k;
+    t.rmsnorm = ref::rmsnorm;
+    t.softmax = ref::softmax;
+    t.silu_mul = ref::silu_mul;
+    t.gelu = ref::gelu;
+    t.add_inplace = ref::add_inplace;
     return t;
 }
 
@@ -50,6 +75,20 @@ KernelTable make_avx2_table() {
     t.dequantize[id(TensorType::Q5_K)] = avx2::dequantize_q5_k;
     t.dequantize[id(TensorType::Q6_K)] = avx2::dequantize_q6_k;
     t.dot_f32 = avx2::dot_f32;
+    t.vec_dot[id(TensorType::F32)] = [](const void* w, const void* x, int64_t n) {
+        return avx2::dot_f32(static_cast<const float*>(w), static_cast<const float*>(x), n);
+    };
+    t.vec_dot[id(TensorType::F16)] = avx2::vec_dot_f16;
+    t.vec_dot[id(TensorType::BF16)] = avx2::vec_dot_bf16;
+    t.vec_dot[id(TensorType::Q4_0)] = avx2::vec_dot_q4_0;
+    t.vec_dot[id(TensorType::Q8_0)] = avx2::vec_dot_q8_0;
+    t.vec_dot[id(TensorType::Q4_K)] = avx2::vec_dot_q4_k;
+    t.vec_dot[id(TensorType::Q6_K)] = avx2::vec_dot_q6_k;
+    t.rmsnorm = avx2::rmsnorm;
+    t.softmax = avx2::softmax;
+    t.silu_mul = avx2::silu_mul;
+    t.gelu = avx2::gelu;
+    t.add_inplace = avx2::add_inplace;
     return t;
 }
 
@@ -64,6 +103,22 @@ KernelTable make_avx512_table() {
     t.dequantize[id(TensorType::Q5_K)] = avx512::dequantize_q5_k;
     t.dequantize[id(TensorType::Q6_K)] = avx512::dequantize_q6_k;
     t.dot_f32 = avx512::dot_f32;
+    t.vec_dot[id(TensorType::F32)] = [](const void* w, const void* x, int64_t n) {
+        return avx512::dot_f32(static_cast<const float*>(w), static_cast<const float*>(x), n);
+    };
+    t.vec_dot[id(TensorType::F16)] = avx512::vec_dot_f16;
+    if (cpu::features().avx512bf16) t.vec_dot[id(TensorType::BF16)] = avx512::vec_dot_bf16;
+    if (cpu::features().avx512vnni) {
+        t.vec_dot[id(TensorType::Q4_0)] = avx512::vec_dot_q4_0;
+        t.vec_dot[id(TensorType::Q8_0)] = avx512::vec_dot_q8_0;
+        t.vec_dot[id(TensorType::Q4_K)] = avx512::vec_dot_q4_k;
+        t.vec_dot[id(TensorType::Q6_K)] = avx512::vec_dot_q6_k;
+    }
+    t.rmsnorm = avx512::rmsnorm;
+    t.softmax = avx512::softmax;
+    t.silu_mul = avx512::silu_mul;
+    t.gelu = avx512::gelu;
+    t.add_inplace = avx512::add_inplace;
     return t;
 }
 
@@ -114,6 +169,21 @@ void quantize_row(TensorType type, const float* src, void* dst, int64_t n) {
 float dot_f32(const float* a, const float* b, int64_t n) {
     SINAN_CHECK(n >= 0, "dot_f32: negative n");
     return active_table().dot_f32(a, b, n);
+}
+
+TensorType vec_dot_type(TensorType weight) {
+    switch (weight) {
+        case TensorType::F32: case TensorType::F16: case TensorType::BF16: return weight;
+        case TensorType::Q4_0: case TensorType::Q4_1: case TensorType::Q5_0: case TensorType::Q5_1:
+        case TensorType::Q8_0:
+            return TensorType::Q8_0;
+        case TensorType::Q2_K: case TensorType::Q3_K: case TensorType::Q4_K: case TensorType::Q5_K:
+        case TensorType::Q6_K:
+            return TensorType::Q8_K;
+        default: break;
+    }
+    SINAN_CHECK(false, std::string("vec_dot_type: tensor type ") + gguf::type_name(weight) + " is not supported");
+    return weight;
 }
 
 const char* active_path() { return active_table().name; }

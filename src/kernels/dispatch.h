@@ -16,6 +16,14 @@ namespace sinan::kernels {
 using DequantizeFn = void (*)(const void* src, float* dst, int64_t n);
 using QuantizeFn = void (*)(const float* src, void* dst, int64_t n);
 using DotF32Fn = float (*)(const float* a, const float* b, int64_t n);
+// Dot product of one weight row (n values of the weight type) with one activation row in
+// vec_dot_type(weight type); n a multiple of both block sizes.
+using VecDotFn = float (*)(const void* w, const void* x, int64_t n);
+using RmsNormFn = void (*)(const float* x, const float* weight, float* y, int64_t n, float eps);
+using SoftmaxFn = void (*)(float* x, int64_t n);
+using SiluMulFn = void (*)(const float* gate, const float* up, float* y, int64_t n);
+using GeluFn = void (*)(const float* x, float* y, int64_t n);
+using AddInplaceFn = void (*)(float* y, const float* x, int64_t n);
 
 // One past the largest GGML type id (gguf::TensorType) the tables index.
 inline constexpr int kNumTypeIds = 40;
@@ -25,7 +33,20 @@ struct KernelTable {
     DequantizeFn dequantize[kNumTypeIds];   // null where the type is not supported
     QuantizeFn quantize[kNumTypeIds];
     DotF32Fn dot_f32;
+    // Activation quantizers, indexed by a dot format (F32, F16, BF16, Q8_0, Q8_K; null elsewhere).
+    QuantizeFn quantize_activations[kNumTypeIds];
+    VecDotFn vec_dot[kNumTypeIds];  // by weight type; null where the type is not supported
+    RmsNormFn rmsnorm;
+    SoftmaxFn softmax;
+    SiluMulFn silu_mul;
+    GeluFn gelu;
+    AddInplaceFn add_inplace;
 };
+
+// The format activations take to meet weights of `weight` in a dot product, as in GGML: F32, F16
+// and BF16 meet their own type, the 32-value block types Q8_0, the K types Q8_K (256-value blocks
+// with a float scale and 16-value sums, blocks.h). `weight` must be convertible (kernels.h).
+gguf::TensorType vec_dot_type(gguf::TensorType weight);
 
 // The table of one level (built on first use; the level need not be supported by this CPU, but
 // its functions may only be called when it is).

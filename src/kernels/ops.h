@@ -4,7 +4,9 @@
 // dispatched kernels (kernels.h), so these run the CPU's best SIMD path.
 //
 // Buffer shapes are given as [rows, cols], row-major, floats unless said otherwise.
-// Thread-safety: pure functions; matmul splits its rows over the given pool.
+// The SIMD versions of the elementwise operations compute exp in double and round once, so they
+// equal the scalar reference (libm expf) almost always; sums the reference takes in double stay in
+// double, in another order. Thread-safety: pure functions; matmul splits its rows over the given pool.
 #pragma once
 
 #include <cstdint>
@@ -24,7 +26,10 @@ struct Matrix {
 };
 
 // y[t, r] = sum_c W[r, c] * x'[t, c], x' = round_activations(W.type, x)
-// x: [n_tokens, w.n_cols]; y: [n_tokens, w.n_rows]. Rows are split over `pool`.
+// x: [n_tokens, w.n_cols]; y: [n_tokens, w.n_rows]. Each activation row is quantized once into the
+// weight type's dot format, then integer dot products (block sums scaled in float, as GGML's)
+// run over the weight rows, which are split over `pool`. Scratch is thread_local and only grows:
+// no allocation per call once the largest batch has been seen.
 void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
 
 // y = x rounded the way a dot product with weights of `weight_type` consumes it: F16 and BF16
@@ -53,8 +58,11 @@ void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int32_t po
 // x = exp(x - max) / sum, in place. n >= 1.
 void softmax(float* x, int64_t n);
 
-// y[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g))
+// y[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g))   (y may be gate or up)
 void silu_mul(const float* gate, const float* up, float* y, int64_t n);
+
+// y[i] = 0.5 x[i] (1 + tanh(sqrt(2/pi) (x[i] + 0.044715 x[i]^3)))   (GGML's GELU; y may be x)
+void gelu(const float* x, float* y, int64_t n);
 
 // y[i] += x[i]
 void add_inplace(float* y, const float* x, int64_t n);

@@ -1,7 +1,8 @@
 // The SIMD kernels of each level, declared for dispatch.cpp. Defined in src/kernels/avx2/ and
 // src/kernels/avx512/, each folder compiled with its own instruction-set flags; call them only
 // when cpu::features() says the CPU has that level. Arguments as in ref/ref.h. Private to
-// src/kernels/.
+// src/kernels/. The AVX-512 integer dot products use VNNI (vpdpbusd/vpdpwssd) and vec_dot_bf16
+// uses AVX512-BF16 (vdpbf16ps): dispatch.cpp installs them only where the CPU has those.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +16,17 @@ void dequantize_q4_k(const void* src, float* dst, int64_t n);
 void dequantize_q5_k(const void* src, float* dst, int64_t n);
 void dequantize_q6_k(const void* src, float* dst, int64_t n);
 float dot_f32(const float* a, const float* b, int64_t n);
+float vec_dot_f16(const void* w, const void* x, int64_t n);
+float vec_dot_bf16(const void* w, const void* x, int64_t n);
+float vec_dot_q4_0(const void* w, const void* x, int64_t n);
+float vec_dot_q8_0(const void* w, const void* x, int64_t n);
+float vec_dot_q4_k(const void* w, const void* x, int64_t n);
+float vec_dot_q6_k(const void* w, const void* x, int64_t n);
+void rmsnorm(const float* x, const float* weight, float* y, int64_t n, float eps);
+void softmax(float* x, int64_t n);
+void silu_mul(const float* gate, const float* up, float* y, int64_t n);
+void gelu(const float* x, float* y, int64_t n);
+void add_inplace(float* y, const float* x, int64_t n);
 }  // namespace sinan::kernels::avx2
 
 namespace sinan::kernels::avx512 {
@@ -26,4 +38,15 @@ void dequantize_q4_k(const void* src, float* dst, int64_t n);
 void dequantize_q5_k(const void* src, float* dst, int64_t n);
 void dequantize_q6_k(const void* src, float* dst, int64_t n);
 float dot_f32(const float* a, const float* b, int64_t n);
+float vec_dot_f16(const void* w, const void* x, int64_t n);
+float vec_dot_bf16(const void* w, const void* x, int64_t n);
+float vec_dot_q4_0(const void* w, const void* x, int64_t n);
+float vec_dot_q8_0(const void* w, const void* x, int64_t n);
+float vec_dot_q4_k(const void* w, const void* x, int64_t n);
+float vec_dot_q6_k(const void* w, const void* x, int64_t n);
+void rmsnorm(const float* x, const float* weight, float* y, int64_t n, float eps);
+void softmax(float* x, int64_t n);
+void silu_mul(const float* gate, const float* up, float* y, int64_t n);
+void gelu(const float* x, float* y, int64_t n);
+void add_inplace(float* y, const float* x, int64_t n);
 }  // namespace sinan::kernels::avx512

@@ -40,6 +40,34 @@ inline std::vector<float> gaussian(std::mt19937& rng, int64_t n, float sigma = 1
     return v;
 }
 
+// Random bytes for `n_blocks` blocks of `type`, with every binary16 scale field set to a random
+// finite value (random bits elsewhere exercise every quant and packed-scale pattern). Plain 16-bit
+// types stay fully random: NaN, infinity and subnormal bit patterns included.
+inline std::vector<uint8_t> random_blocks(gguf::TensorType type, int64_t n_values, std::mt19937& rng) {
+    std::vector<uint8_t> bytes(gguf::row_bytes(type, n_values));
+    for (uint8_t& b : bytes) b = static_cast<uint8_t>(rng());
+    const gguf::TypeTraits& tr = gguf::type_traits(type);
+    // Byte offsets of the binary16 scale fields within a block (docs/formats/quant-types.md).
+    std::vector<int> halves;
+    switch (type) {
+        case gguf::TensorType::Q4_0: case gguf::TensorType::Q5_0: case gguf::TensorType::Q8_0: halves = {0}; break;
+        case gguf::TensorType::Q4_1: case gguf::TensorType::Q5_1: case gguf::TensorType::Q4_K: case gguf::TensorType::Q5_K:
+            halves = {0, 2}; break;
+        case gguf::TensorType::Q2_K: halves = {80, 82}; break;
+        case gguf::TensorType::Q3_K: halves = {108}; break;
+        case gguf::TensorType::Q6_K: halves = {208}; break;
+        default: break;
+    }
+    std::uniform_real_distribution<float> scale(-0.05f, 0.05f);
+    for (size_t blk = 0; blk < bytes.size() / tr.type_size; ++blk) {
+        for (int off : halves) {
+            const uint16_t h = fp32_to_fp16(scale(rng));
+            std::memcpy(&bytes[blk * tr.type_size + off], &h, sizeof(h));
+        }
+    }
+    return bytes;
+}
+
 // sqrt(mean((a - b)^2)) / sqrt(mean(b^2)), in double.
 inline double relative_rmse(const float* a, const float* b, int64_t n) {
     double err = 0, ref = 0;

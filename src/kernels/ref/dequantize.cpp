@@ -5,25 +5,10 @@
 
 #include "kernels/blocks.h"
 #include "kernels/half.h"
+#include "kernels/ref/k_scales.h"
 #include "kernels/ref/ref.h"
 
 namespace sinan::kernels::ref {
-
-namespace {
-
-// Scale j (0..7) and min j of a Q4_K/Q5_K block: 6 bits each, packed in 12 bytes
-// (docs/formats/quant-types.md, "K-quant 6-bit scales").
-inline void get_scale_min_k4(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
-    if (j < 4) {
-        *sc = q[j] & 63;
-        *m = q[j + 4] & 63;
-    } else {
-        *sc = (q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4);
-        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
-}
-
-}  // namespace
 
 // y[i] = x[i]
 void dequantize_f32(const void* src, float* dst, int64_t n) { std::memcpy(dst, src, n * sizeof(float)); }
@@ -222,6 +207,14 @@ void dequantize_q6_k(const void* src, float* dst, int64_t n) {
                 dst[l + 96] = d * static_cast<float>(sc[g + 6]) * static_cast<float>(q4);
             }
         }
+    }
+}
+
+// y[j] = q[j] * d
+void dequantize_q8_k(const void* src, float* dst, int64_t n) {
+    const auto* b = static_cast<const BlockQ8_K*>(src);
+    for (int64_t i = 0; i < n / kQKK; ++i, dst += kQKK) {
+        for (int j = 0; j < kQKK; ++j) dst[j] = b[i].d * static_cast<float>(b[i].qs[j]);
     }
 }
 

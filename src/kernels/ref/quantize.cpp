@@ -140,4 +140,18 @@ void quantize_q8_0(const float* src, void* dst, int64_t n) {
     }
 }
 
+// Q8_0 for activations, as GGML's SIMD CPU quantizer (the one its matmul uses) computes it:
+// d = amax / 127, q = round(x * (127 / amax)) with ties to even. quantize_q8_0 (GGML's reference,
+// used for files) differs only where x / d falls on or next to a half.
+void quantize_q8_0_activations(const float* src, void* dst, int64_t n) {
+    auto* b = static_cast<BlockQ8_0*>(dst);
+    for (int64_t i = 0; i < n / kQK; ++i, src += kQK) {
+        float amax = 0.0f;
+        for (int j = 0; j < kQK; ++j) amax = std::max(amax, std::fabs(src[j]));
+        b[i].d = fp32_to_fp16(amax / 127.f);
+        const float id = amax != 0.0f ? 127.f / amax : 0.0f;
+        for (int j = 0; j < kQK; ++j) b[i].qs[j] = static_cast<int8_t>(std::nearbyint(src[j] * id));
+    }
+}
+
 }  // namespace sinan::kernels::ref

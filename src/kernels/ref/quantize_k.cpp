@@ -8,6 +8,7 @@
 
 #include "kernels/blocks.h"
 #include "kernels/half.h"
+#include "kernels/ref/k_scales.h"
 #include "kernels/ref/ref.h"
 
 namespace sinan::kernels::ref {
@@ -200,16 +201,6 @@ void put_scale_min_k4(int j, uint8_t ls, uint8_t lm, uint8_t* s) {
         s[j + 4] = static_cast<uint8_t>((ls & 0xf) | ((lm & 0xf) << 4));
         s[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
         s[j] |= static_cast<uint8_t>((lm >> 4) << 6);
-    }
-}
-
-void get_scale_min_k4(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
-    if (j < 4) {
-        *sc = q[j] & 63;
-        *m = q[j + 4] & 63;
-    } else {
-        *sc = (q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4);
-        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
     }
 }
 
@@ -438,6 +429,36 @@ void quantize_q6_k(const float* src, void* dst, int64_t n) {
                                              ((L[j + l + 96] >> 4) << 6));
             }
         }
+    }
+}
+
+// Q8_K, the activation format of the K-quant dot products (GGML's quantize_row_q8_K):
+// d = -max / 127 with max the value of largest magnitude (signed, the first on ties),
+// q = min(127, round(x / d)) ties to even, bsums = sums of 16 consecutive q. max itself maps to
+// -127; its negation, if present, would be +127 -- hence the clamp.
+void quantize_q8_k(const float* src, void* dst, int64_t n) {
+    auto* b = static_cast<BlockQ8_K*>(dst);
+    for (int64_t i = 0; i < n / kQKK; ++i, src += kQKK) {
+        float max = 0, amax = 0;
+        for (int j = 0; j < kQKK; ++j) {
+            const float ax = std::fabs(src[j]);
+            if (ax > amax) {
+                amax = ax;
+                max = src[j];
+            }
+        }
+        if (amax == 0.0f) {
+            std::memset(&b[i], 0, sizeof(BlockQ8_K));
+            continue;
+        }
+        const float iscale = -127.f / max;
+        for (int j = 0; j < kQKK; ++j) b[i].qs[j] = static_cast<int8_t>(std::min(127, nearest_int(iscale * src[j])));
+        for (int g = 0; g < kQKK / 16; ++g) {
+            int sum = 0;
+            for (int j = 0; j < 16; ++j) sum += b[i].qs[16 * g + j];
+            b[i].bsums[g] = static_cast<int16_t>(sum);
+        }
+        b[i].d = 1 / iscale;
     }
 }
 

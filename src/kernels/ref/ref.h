@@ -20,6 +20,7 @@ void dequantize_q3_k(const void* src, float* dst, int64_t n);
 void dequantize_q4_k(const void* src, float* dst, int64_t n);
 void dequantize_q5_k(const void* src, float* dst, int64_t n);
 void dequantize_q6_k(const void* src, float* dst, int64_t n);
+void dequantize_q8_k(const void* src, float* dst, int64_t n);
 
 void quantize_f32(const float* src, void* dst, int64_t n);
 void quantize_f16(const float* src, void* dst, int64_t n);
@@ -34,7 +35,30 @@ void quantize_q3_k(const float* src, void* dst, int64_t n);
 void quantize_q4_k(const float* src, void* dst, int64_t n);
 void quantize_q5_k(const float* src, void* dst, int64_t n);
 void quantize_q6_k(const float* src, void* dst, int64_t n);
+void quantize_q8_k(const float* src, void* dst, int64_t n);
+void quantize_q8_0_activations(const float* src, void* dst, int64_t n);
 
 float dot_f32(const float* a, const float* b, int64_t n);
+
+// Dot products of a weight row (w) with an activation row in its dot format (dispatch.h).
+float vec_dot_f16(const void* w, const void* x, int64_t n);
+float vec_dot_bf16(const void* w, const void* x, int64_t n);
+float vec_dot_q4_0(const void* w, const void* x, int64_t n);
+float vec_dot_q4_1(const void* w, const void* x, int64_t n);
+float vec_dot_q5_0(const void* w, const void* x, int64_t n);
+float vec_dot_q5_1(const void* w, const void* x, int64_t n);
+float vec_dot_q8_0(const void* w, const void* x, int64_t n);
+float vec_dot_q2_k(const void* w, const void* x, int64_t n);
+float vec_dot_q3_k(const void* w, const void* x, int64_t n);
+float vec_dot_q4_k(const void* w, const void* x, int64_t n);
+float vec_dot_q5_k(const void* w, const void* x, int64_t n);
+float vec_dot_q6_k(const void* w, const void* x, int64_t n);
+
+// Elementwise operations, contracts as in ops.h.
+void rmsnorm(const float* x, const float* weight, float* y, int64_t n, float eps);
+void softmax(float* x, int64_t n);
+void silu_mul(const float* gate, const float* up, float* y, int64_t n);
+void gelu(const float* x, float* y, int64_t n);
+void add_inplace(float* y, const float* x, int64_t n);
 
 }  // namespace sinan::kernels::ref

@@ -1,0 +1,180 @@
+// AVX2 dot products of a weight row with activations in its dot format (ref/vec_dot.cpp has the
+// definitions). Integer products of a block go through vpmaddubsw (unsigned x signed bytes, pairs
+// summed to int16, which cannot saturate for these ranges) and vpmaddwd (to int32, times the
+// group scale); each block's integer sum is scaled in float. Compiled with -mavx2 -mfma -mf16c;
+// includes no header with inline functions (see half.h).
+#include <immintrin.h>
+
+#include "kernels/blocks.h"
+#include "kernels/simd.h"
+
+namespace sinan::kernels::avx2 {
+
+namespace {
+
+inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+inline int hsum_i32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
+// Eight int32 sums of four products a[j] * b[j] of signed bytes; b must not hold -128.
+inline __m256i mul_sum_i8(__m256i a, __m256i b) {
+    const __m256i p16 = _mm256_maddubs_epi16(_mm256_abs_epi8(a), _mm256_sign_epi8(b, a));
+    return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+}
+
+inline float fp16(uint16_t h) { return _cvtsh_ss(h); }
+
+inline float bf16(uint16_t h) { return _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128(static_cast<int>(h) << 16))); }
+
+inline __m256 load_bf16x8(const uint16_t* p) {
+    const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
+
+inline __m256 load_f16x8(const uint16_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+// Scales and mins of a Q4_K block (6 bits each, packed in 12 bytes).
+inline void unpack_k4_scales(const uint8_t* q, int* sc, int* m) {
+    for (int j = 0; j < 4; ++j) {
+        sc[j] = q[j] & 63;
+        m[j] = q[j + 4] & 63;
+    }
+    for (int j = 4; j < 8; ++j) {
+        sc[j] = (q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4);
+        m[j] = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+template <__m256 (*Load)(const uint16_t*), float (*Scalar)(uint16_t)>
+float dot_16bit(const void* w, const void* x, int64_t n) {
+    const auto* a = static_cast<const uint16_t*>(w);
+    const auto* b = static_cast<const uint16_t*>(x);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        acc0 = _mm256_fmadd_ps(Load(a + i), Load(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(Load(a + i + 8), Load(b + i + 8), acc1);
+        acc2 = _mm256_fmadd_ps(Load(a + i + 16), Load(b + i + 16), acc2);
+        acc3 = _mm256_fmadd_ps(Load(a + i + 24), Load(b + i + 24), acc3);
+    }
+    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(Load(a + i), Load(b + i), acc0);
+    float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+    for (; i < n; ++i) sum += Scalar(a[i]) * Scalar(b[i]);
+    return sum;
+}
+
+}  // namespace
+
+float vec_dot_f16(const void* w, const void* x, int64_t n) { return dot_16bit<load_f16x8, fp16>(w, x, n); }
+
+float vec_dot_bf16(const void* w, const void* x, int64_t n) { return dot_16bit<load_bf16x8, bf16>(w, x, n); }
+
+float vec_dot_q4_0(const void* w, const void* x, int64_t n) {
+    const auto* a = static_cast<const BlockQ4_0*>(w);
+    const auto* b = static_cast<const BlockQ8_0*>(x);
+    const __m256i low4 = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / kQK; ++i) {
+        const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[i].qs));
+        const __m256i qa = _mm256_sub_epi8(
+            _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), low4), eight);  // values 0..31, -8..7
+        const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+        const __m256 d = _mm256_set1_ps(fp16(a[i].d) * fp16(b[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(mul_sum_i8(qa, qb)), acc);
+    }
+    return hsum(acc);
+}
+
+float vec_dot_q8_0(const void* w, const void* x, int64_t n) {
+    const auto* a = static_cast<const BlockQ8_0*>(w);
+    const auto* b = static_cast<const BlockQ8_0*>(x);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / kQK; ++i) {
+        const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs));
+        const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+        const __m256 d = _mm256_set1_ps(fp16(a[i].d) * fp16(b[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(mul_sum_i8(qa, qb)), acc);
+    }
+    return hsum(acc);
+}
+
+// Nibbles are unsigned (0..15), so they are vpmaddubsw's unsigned operand as they are. Each block's
+// integer sums are reduced exactly and then meet the same float operations as in the reference,
+// so the result is bit-identical to the scalar path (K types: the per-block reduction is cheap).
+float vec_dot_q4_k(const void* w, const void* x, int64_t n) {
+    const auto* a = static_cast<const BlockQ4_K*>(w);
+    const auto* b = static_cast<const BlockQ8_K*>(x);
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    float sum = 0;
+    for (int64_t i = 0; i < n / kQKK; ++i) {
+        int sc[8], m[8];
+        unpack_k4_scales(a[i].scales, sc, m);
+        __m256i isum = _mm256_setzero_si256();
+        for (int p = 0; p < 4; ++p) {
+            const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 32 * p));
+            const __m256i xl = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * p));
+            const __m256i xh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * p + 32));
+            const __m256i pl = _mm256_maddubs_epi16(_mm256_and_si256(q, low4), xl);
+            const __m256i ph = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), low4), xh);
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(pl, _mm256_set1_epi16(static_cast<int16_t>(sc[2 * p]))));
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(ph, _mm256_set1_epi16(static_cast<int16_t>(sc[2 * p + 1]))));
+        }
+        int msum = 0;
+        for (int g = 0; g < 8; ++g) msum += m[g] * (b[i].bsums[2 * g] + b[i].bsums[2 * g + 1]);
+        sum += b[i].d * fp16(a[i].d) * static_cast<float>(hsum_i32(isum)) -
+               b[i].d * fp16(a[i].dmin) * static_cast<float>(msum);
+    }
+    return sum;
+}
+
+// Quants are taken unsigned (0..63) and 32 * x is subtracted per byte pair before the group scale.
+// As for Q4_K, the block's integer sum is reduced exactly: bit-identical to the scalar path.
+float vec_dot_q6_k(const void* w, const void* x, int64_t n) {
+    const auto* a = static_cast<const BlockQ6_K*>(w);
+    const auto* b = static_cast<const BlockQ8_K*>(x);
+    const __m256i low4 = _mm256_set1_epi8(0x0f), low2 = _mm256_set1_epi8(3), m32 = _mm256_set1_epi8(32);
+    float sum = 0;
+    for (int64_t i = 0; i < n / kQKK; ++i) {
+        const uint8_t* ql = a[i].ql;
+        const uint8_t* qh = a[i].qh;
+        const int8_t* sc = a[i].scales;
+        const int8_t* y = b[i].qs;
+        __m256i isum = _mm256_setzero_si256();
+        for (int half = 0; half < 2; ++half, ql += 64, qh += 32, sc += 8, y += 128) {
+            const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+            const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+            const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh));
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(h, low2), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), low2), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), low2), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), low2), 4));
+            for (int k = 0; k < 4; ++k) {
+                const __m256i xk = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + 32 * k));
+                const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], xk), _mm256_maddubs_epi16(m32, xk));
+                const __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p16, s));
+            }
+        }
+        sum += fp16(a[i].d) * b[i].d * static_cast<float>(hsum_i32(isum));
+    }
+    return sum;
+}
+
+}  // namespace sinan::kernels::avx2

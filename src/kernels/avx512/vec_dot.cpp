@@ -1,0 +1,189 @@
+// AVX-512 dot products of a weight row with activations in its dot format (ref/vec_dot.cpp has
+// the definitions). The integer kernels use VNNI: vpdpbusd (unsigned x signed bytes, four
+// products summed into int32) and vpdpwssd (int16 pairs times the group scale into int32); BF16
+// uses AVX512-BF16's vdpbf16ps. dispatch.cpp installs them only on CPUs with those extensions.
+// Compiled with the AVX-512 flags of src/kernels/CMakeLists.txt; includes no header with inline
+// functions (see half.h).
+#include <immintrin.h>
+
+#include "kernels/blocks.h"
+#include "kernels/simd.h"
+
+namespace sinan::kernels::avx512 {
+
+namespace {
+
+inline float fp16(uint16_t h) { return _cvtsh_ss(h); }
+
+// int32 sums of four products a[j] * b[j] of signed bytes (b not -128): |a| times b with a's sign.
+inline __m256i dot_i8(__m256i a, __m256i b) {
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(a), _mm256_sign_epi8(b, a));
+}
+
+inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+inline void unpack_k4_scales(const uint8_t* q, int* sc, int* m) {
+    for (int j = 0; j < 4; ++j) {
+        sc[j] = q[j] & 63;
+        m[j] = q[j + 4] & 63;
+    }
+    for (int j = 4; j < 8; ++j) {
+        sc[j] = (q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4);
+        m[j] = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+// The Q4_0 weights of a block as bytes 0..15 (values 0..31), unsigned.
+inline __m256i q4_0_nibbles(const uint8_t* qs) {
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0f));
+}
+
+// Lane l of a 32-lane int16 vector belongs to 16-value group l / 8 of a 64-value run.
+alignas(64) constexpr int16_t kGroupOfLane[32] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                                  2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3};
+
+}  // namespace
+
+float vec_dot_f16(const void* w, const void* x, int64_t n) {
+    const auto* a = static_cast<const uint16_t*>(w);
+    const auto* b = static_cast<const uint16_t*>(x);
+    auto load = [](const uint16_t* p) {
+        return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    };
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    __m512 acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        acc0 = _mm512_fmadd_ps(load(a + i), load(b + i), acc0);
+        acc1 = _mm512_fmadd_ps(load(a + i + 16), load(b + i + 16), acc1);
+        acc2 = _mm512_fmadd_ps(load(a + i + 32), load(b + i + 32), acc2);
+        acc3 = _mm512_fmadd_ps(load(a + i + 48), load(b + i + 48), acc3);
+    }
+    for (; i + 16 <= n; i += 16) acc0 = _mm512_fmadd_ps(load(a + i), load(b + i), acc0);
+    if (i < n) {
+        const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+        acc1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, a + i)),
+                               _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, b + i)), acc1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
+}
+
+float vec_dot_bf16(const void* w, const void* x, int64_t n) {
+    const auto* a = static_cast<const uint16_t*>(w);
+    const auto* b = static_cast<const uint16_t*>(x);
+    auto load = [](const uint16_t* p) { return (__m512bh)_mm512_loadu_si512(p); };
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        acc0 = _mm512_dpbf16_ps(acc0, load(a + i), load(b + i));
+        acc1 = _mm512_dpbf16_ps(acc1, load(a + i + 32), load(b + i + 32));
+    }
+    for (; i + 32 <= n; i += 32) acc0 = _mm512_dpbf16_ps(acc0, load(a + i), load(b + i));
+    if (i < n) {
+        const __mmask32 m = static_cast<__mmask32>((1ull << (n - i)) - 1);
+        acc1 = _mm512_dpbf16_ps(acc1, (__m512bh)_mm512_maskz_loadu_epi16(m, a + i),
+                                (__m512bh)_mm512_maskz_loadu_epi16(m, b + i));
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+// sum (q - 8) x = sum q x - sum 8 x, both by vpdpbusd with the nibbles as unsigned operand. One
+// 256-bit accumulator, block after block, as GGML's AVX2 kernel: same int32 lanes and float
+// operations, so results are bit-identical to the reference engine's.
+float vec_dot_q4_0(const void* w, const void* x, int64_t n) {
+    const auto* a = static_cast<const BlockQ4_0*>(w);
+    const auto* b = static_cast<const BlockQ8_0*>(x);
+    const __m256i eight = _mm256_set1_epi8(8), zero = _mm256_setzero_si256();
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / kQK; ++i) {
+        const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+        const __m256i p =
+            _mm256_sub_epi32(_mm256_dpbusd_epi32(zero, q4_0_nibbles(a[i].qs), qb), _mm256_dpbusd_epi32(zero, eight, qb));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16(a[i].d) * fp16(b[i].d)), _mm256_cvtepi32_ps(p), acc);
+    }
+    return hsum(acc);
+}
+
+float vec_dot_q8_0(const void* w, const void* x, int64_t n) {
+    const auto* a = static_cast<const BlockQ8_0*>(w);
+    const auto* b = static_cast<const BlockQ8_0*>(x);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / kQK; ++i) {
+        const __m256i p = dot_i8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs)),
+                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs)));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16(a[i].d) * fp16(b[i].d)), _mm256_cvtepi32_ps(p), acc);
+    }
+    return hsum(acc);
+}
+
+// Per pair of 32-value groups: the low nibbles (group 2p) and high nibbles (group 2p+1) of 32
+// bytes meet 64 contiguous activations; vpmaddubsw then vpdpwssd with the two group scales. Each
+// block's integer sums are reduced exactly and then meet the reference's float operations, so the
+// result is bit-identical to the scalar path.
+float vec_dot_q4_k(const void* w, const void* x, int64_t n) {
+    const auto* a = static_cast<const BlockQ4_K*>(w);
+    const auto* b = static_cast<const BlockQ8_K*>(x);
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    float sum = 0;
+    for (int64_t i = 0; i < n / kQKK; ++i) {
+        int sc[8], m[8];
+        unpack_k4_scales(a[i].scales, sc, m);
+        __m512i isum = _mm512_setzero_si512();
+        for (int p = 0; p < 4; ++p) {
+            const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 32 * p));
+            const __m512i q2 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(q, low4)),
+                                                  _mm256_and_si256(_mm256_srli_epi16(q, 4), low4), 1);
+            const __m512i p16 = _mm512_maddubs_epi16(q2, _mm512_loadu_si512(b[i].qs + 64 * p));
+            const __m512i s = _mm512_inserti64x4(_mm512_set1_epi16(static_cast<int16_t>(sc[2 * p])),
+                                                 _mm256_set1_epi16(static_cast<int16_t>(sc[2 * p + 1])), 1);
+            isum = _mm512_dpwssd_epi32(isum, p16, s);
+        }
+        int msum = 0;
+        for (int g = 0; g < 8; ++g) msum += m[g] * (b[i].bsums[2 * g] + b[i].bsums[2 * g + 1]);
+        sum += b[i].d * fp16(a[i].d) * static_cast<float>(_mm512_reduce_add_epi32(isum)) -
+               b[i].d * fp16(a[i].dmin) * static_cast<float>(msum);
+    }
+    return sum;
+}
+
+// Per half block: 64 bytes of ql and 32 of qh give values 0..63 (low nibbles) and 64..127 (high
+// nibbles), unsigned 0..63; 32 * x is subtracted per byte pair before the group scale. As for
+// Q4_K, bit-identical to the scalar path.
+float vec_dot_q6_k(const void* w, const void* x, int64_t n) {
+    const auto* a = static_cast<const BlockQ6_K*>(w);
+    const auto* b = static_cast<const BlockQ8_K*>(x);
+    const __m512i low4 = _mm512_set1_epi8(0x0f), low2 = _mm512_set1_epi8(3), m32 = _mm512_set1_epi8(32);
+    const __m512i group = _mm512_load_si512(kGroupOfLane);
+    float sum = 0;
+    for (int64_t i = 0; i < n / kQKK; ++i) {
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a[i].scales)));
+        const __m512i sc = _mm512_castsi256_si512(sc16);
+        __m512i isum = _mm512_setzero_si512();
+        for (int half = 0; half < 2; ++half) {
+            const __m512i l = _mm512_loadu_si512(a[i].ql + 64 * half);
+            const __m256i h256 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh + 32 * half));
+            const __m512i h = _mm512_inserti64x4(_mm512_castsi256_si512(h256), _mm256_srli_epi16(h256, 2), 1);
+            const __m512i q0 = _mm512_or_si512(_mm512_and_si512(l, low4), _mm512_slli_epi16(_mm512_and_si512(h, low2), 4));
+            const __m512i q1 =
+                _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), low4),
+                                _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 4), low2), 4));
+            const __m512i x0 = _mm512_loadu_si512(b[i].qs + 128 * half);
+            const __m512i x1 = _mm512_loadu_si512(b[i].qs + 128 * half + 64);
+            const __m512i p0 = _mm512_sub_epi16(_mm512_maddubs_epi16(q0, x0), _mm512_maddubs_epi16(m32, x0));
+            const __m512i p1 = _mm512_sub_epi16(_mm512_maddubs_epi16(q1, x1), _mm512_maddubs_epi16(m32, x1));
+            const __m512i s0 = _mm512_permutexvar_epi16(_mm512_add_epi16(group, _mm512_set1_epi16(8 * half)), sc);
+            const __m512i s1 = _mm512_permutexvar_epi16(_mm512_add_epi16(group, _mm512_set1_epi16(8 * half + 4)), sc);
+            isum = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(isum, p0, s0), p1, s1);
+        }
+        sum += fp16(a[i].d) * b[i].d * static_cast<float>(_mm512_reduce_add_epi32(isum));
+    }
+    return sum;
+}
+
+}  // namespace sinan::kernels::avx512

@@ -1,0 +1,76 @@
+// matmul against a naive double-precision loop over the dequantized weights and the activations
+// rounded as the weight type's dot product consumes them (round_activations), for every type,
+// odd row counts, one and several tokens, and both a single thread and a pool.
+#include "kernels/ops.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "base/thread_pool.h"
+#include "kernels/kernels.h"
+#include "test_util.h"
+
+namespace sinan::kernels {
+namespace {
+
+using gguf::TensorType;
+
+constexpr uint32_t kSeed = 20261132;
+
+TEST(Matmul, EqualsDoubleLoopOverDequantizedWeightsAndRoundedActivations) {
+    ThreadPool pool(3);
+    std::mt19937 rng(kSeed);
+    for (TensorType type : test_util::convertible_types()) {
+        const int64_t n_cols = gguf::type_traits(type).block_size == 32 ? 96 : 512;  // 3 or 2 blocks
+        const int64_t n_rows = 37;
+        std::vector<uint8_t> w = test_util::random_blocks(type, n_rows * n_cols, rng);
+        if (gguf::type_traits(type).block_size == 1) {  // floats: values, not random bits
+            const std::vector<float> v = test_util::gaussian(rng, n_rows * n_cols);
+            quantize_row(type, v.data(), w.data(), n_rows * n_cols);
+        }
+        std::vector<float> wf(n_rows * n_cols);
+        dequantize_row(type, w.data(), wf.data(), n_rows * n_cols);
+        const Matrix m{type, w.data(), n_cols, n_rows};
+        for (int64_t n_tokens : {1, 5}) {
+            const std::vector<float> x = test_util::gaussian(rng, n_tokens * n_cols);
+            std::vector<float> y(n_tokens * n_rows);
+            matmul(m, x.data(), n_tokens, y.data(), pool);
+            std::vector<float> xr(n_cols);
+            for (int64_t t = 0; t < n_tokens; ++t) {
+                round_activations(type, x.data() + t * n_cols, xr.data(), n_cols);
+                for (int64_t r = 0; r < n_rows; ++r) {
+                    double want = 0, abs = 0;
+                    for (int64_t c = 0; c < n_cols; ++c) {
+                        want += static_cast<double>(wf[r * n_cols + c]) * xr[c];
+                        abs += std::fabs(static_cast<double>(wf[r * n_cols + c]) * xr[c]);
+                    }
+                    EXPECT_NEAR(y[t * n_rows + r], want, 1e-5 * abs + 1e-30)
+                        << gguf::type_name(type) << " token " << t << " row " << r << " seed=" << kSeed;
+                }
+            }
+        }
+    }
+}
+
+// Repeated calls reuse the scratch: same inputs, same outputs, also after a larger batch.
+TEST(Matmul, RepeatedCallsGiveTheSameResult) {
+    ThreadPool pool(2);
+    std::mt19937 rng(kSeed);
+    const int64_t n_cols = 256, n_rows = 9;
+    const std::vector<uint8_t> w = test_util::random_blocks(TensorType::Q4_K, n_rows * n_cols, rng);
+    const Matrix m{TensorType::Q4_K, w.data(), n_cols, n_rows};
+    const std::vector<float> x = test_util::gaussian(rng, 4 * n_cols);
+    std::vector<float> first(n_rows), big(4 * n_rows), again(n_rows);
+    matmul(m, x.data(), 1, first.data(), pool);
+    matmul(m, x.data(), 4, big.data(), pool);
+    matmul(m, x.data(), 1, again.data(), pool);
+    EXPECT_EQ(first, again);
+    EXPECT_EQ(std::vector<float>(big.begin(), big.begin() + n_rows), first);
+}
+
+}  // namespace
+}  // namespace sinan::kernels
