@@ -1,11 +1,14 @@
 // Kernel throughput per SIMD level: dequantize (GB/s of quantized bytes read) and dot_f32
 // (GB/s of floats read), with the rows streamed from memory as a matrix-vector product streams
-// its weights. Limit printed beside them: ReadBandwidthLimit, a multi-accumulator read loop over a
+// its weights; and matmul on a 1536x8960 weight matrix (Qwen2-1.5B's FFN) in Q8_0, Q4_K and F16,
+// for decode (1 token: weight GB/s, memory-bound) and prefill (128 tokens: GFLOP/s, arithmetic-
+// bound), on one thread, activation quantization included. Limit printed beside them: ReadBandwidthLimit, a multi-accumulator read loop over a
 // buffer of the same size (plain x86-64, and with 64-byte loads), measured in the same run. Levels this CPU cannot run are
 // skipped. `bench_kernels --benchmark_counters_tabular=true`. Rates use CPU time, which keeps
 // them meaningful on a shared machine; wall time is printed too.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -13,9 +16,11 @@
 #include <vector>
 
 #include "base/cpu.h"
+#include "base/thread_pool.h"
 #include "gguf/tensor_type.h"
 #include "kernels/dispatch.h"
 #include "kernels/kernels.h"
+#include "kernels/ops.h"
 
 namespace {
 
@@ -94,6 +99,59 @@ void BM_DotF32(benchmark::State& state, Level level) {
     state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * m.size()));
 }
 
+// Copies of a 1536x8960 matrix of `type` filling kMatrixBytes, so that cycling through them reads
+// the weights from memory, as decoding a real model does (one copy would stay in a large cache).
+struct MatmulWeights {
+    static constexpr int64_t kCols = 1536, kRows = 8960;
+    TensorType type;
+    uint64_t bytes_per_copy;
+    std::vector<uint8_t> data;
+};
+
+const MatmulWeights& matmul_weights(TensorType type) {
+    static MatmulWeights cached{TensorType::F32, 0, {}};
+    if (!cached.data.empty() && cached.type == type) return cached;
+    cached.data = {};
+    std::mt19937 rng(2);
+    std::normal_distribution<float> dist(0.0f, 0.02f);
+    std::vector<float> values(MatmulWeights::kCols * MatmulWeights::kRows);
+    for (float& x : values) x = dist(rng);
+    const uint64_t per_copy = sinan::gguf::row_bytes(type, values.size());
+    std::vector<uint8_t> m(std::max<uint64_t>(1, kMatrixBytes / per_copy) * per_copy);
+    kernels::quantize_row(type, values.data(), m.data(), static_cast<int64_t>(values.size()));
+    for (uint64_t off = per_copy; off < m.size(); off += per_copy) std::memcpy(&m[off], m.data(), per_copy);
+    cached = {type, per_copy, std::move(m)};
+    return cached;
+}
+
+// y[t, r] = W[r, :] . x[t, :] for n_tokens tokens; one copy of W per iteration, in turn.
+void BM_Matmul(benchmark::State& state, TensorType type, Level level, int64_t n_tokens) {
+    if (!can_run(level)) {
+        state.SkipWithError("this CPU cannot run this level");
+        return;
+    }
+    const MatmulWeights& w = matmul_weights(type);
+    const kernels::KernelTable& table = kernels::kernel_table(level);
+    sinan::ThreadPool pool(1);
+    std::mt19937 rng(3);
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    std::vector<float> x(n_tokens * MatmulWeights::kCols);
+    for (float& v : x) v = dist(rng);
+    std::vector<float> y(n_tokens * MatmulWeights::kRows);
+    uint64_t off = 0;
+    for (auto _ : state) {
+        const kernels::Matrix m{type, w.data.data() + off, MatmulWeights::kCols, MatmulWeights::kRows};
+        kernels::matmul(table, m, x.data(), n_tokens, y.data(), pool);
+        benchmark::DoNotOptimize(y.data());
+        off += w.bytes_per_copy;
+        if (off >= w.data.size()) off = 0;
+    }
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * w.bytes_per_copy));
+    const double flops = 2.0 * MatmulWeights::kRows * MatmulWeights::kCols * static_cast<double>(n_tokens);
+    state.counters["GFLOP/s"] =
+        benchmark::Counter(flops * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+}
+
 // The limit: summing the same number of bytes with eight independent accumulators, i.e. what one
 // core can read from memory. Two builds of the same loop: plain x86-64 (16-byte loads), and with
 // AVX-512 enabled for this function only (64-byte loads) where the CPU has it, since wide loads
@@ -156,6 +214,16 @@ void register_all() {
             const std::string name =
                 std::string("Dequantize/") + sinan::gguf::type_name(type) + "/" + sinan::cpu::level_name(level);
             benchmark::RegisterBenchmark(name.c_str(), BM_Dequantize, type, level)->Unit(benchmark::kMillisecond);
+        }
+    }
+    for (TensorType type : {TensorType::Q8_0, TensorType::Q4_K, TensorType::F16}) {
+        for (Level level : levels) {
+            for (int64_t n_tokens : {1, 128}) {
+                const std::string name = std::string("Matmul1536x8960/") + sinan::gguf::type_name(type) + "/" +
+                                         sinan::cpu::level_name(level) + (n_tokens == 1 ? "/decode" : "/prefill128");
+                benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, type, level, n_tokens)
+                    ->Unit(benchmark::kMillisecond);
+            }
         }
     }
 }

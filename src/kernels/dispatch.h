@@ -10,6 +10,7 @@
 
 #include "base/cpu.h"
 #include "gguf/tensor_type.h"
+#include "kernels/ops.h"
 
 namespace sinan::kernels {
 
@@ -54,5 +55,9 @@ const KernelTable& kernel_table(cpu::Level level);
 
 // The table kernels.h uses: kernel_table(cpu::best_level()).
 const KernelTable& active_table();
+
+// ops.h's matmul on the kernels of `table` (matmul itself uses active_table()): lets benchmarks
+// and tests run every level the CPU supports in one process.
+void matmul(const KernelTable& table, const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
 
 }  // namespace sinan::kernels

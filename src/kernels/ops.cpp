@@ -29,8 +29,11 @@ void round_activations(gguf::TensorType weight_type, const float* x, float* y, i
 }
 
 void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
+    matmul(active_table(), w, x, n_tokens, y, pool);
+}
+
+void matmul(const KernelTable& table, const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
     SINAN_CHECK(is_convertible(w.type), std::string("matmul: tensor type ") + gguf::type_name(w.type) + " is not supported");
-    const KernelTable& table = active_table();
     const gguf::TensorType dot_type = vec_dot_type(w.type);
     const uint64_t w_row_bytes = gguf::row_bytes(w.type, static_cast<uint64_t>(w.n_cols));
     const uint64_t x_row_bytes = gguf::row_bytes(dot_type, static_cast<uint64_t>(w.n_cols));

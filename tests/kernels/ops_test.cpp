@@ -1,6 +1,6 @@
 // matmul against a naive double-precision loop over the dequantized weights and the activations
-// rounded as the weight type's dot product consumes them (round_activations), for every type,
-// odd row counts, one and several tokens, and both a single thread and a pool.
+// rounded as the weight type's dot product consumes them (round_activations), for every type and
+// every level this CPU runs, odd row counts, one and several tokens.
 #include "kernels/ops.h"
 
 #include <gtest/gtest.h>
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/thread_pool.h"
+#include "kernels/dispatch.h"
 #include "kernels/kernels.h"
 #include "test_util.h"
 
@@ -36,9 +37,10 @@ TEST(Matmul, EqualsDoubleLoopOverDequantizedWeightsAndRoundedActivations) {
         dequantize_row(type, w.data(), wf.data(), n_rows * n_cols);
         const Matrix m{type, w.data(), n_cols, n_rows};
         for (int64_t n_tokens : {1, 5}) {
+          for (cpu::Level level : test_util::runnable_levels()) {
             const std::vector<float> x = test_util::gaussian(rng, n_tokens * n_cols);
             std::vector<float> y(n_tokens * n_rows);
-            matmul(m, x.data(), n_tokens, y.data(), pool);
+            matmul(kernel_table(level), m, x.data(), n_tokens, y.data(), pool);
             std::vector<float> xr(n_cols);
             for (int64_t t = 0; t < n_tokens; ++t) {
                 round_activations(type, x.data() + t * n_cols, xr.data(), n_cols);
@@ -49,9 +51,11 @@ TEST(Matmul, EqualsDoubleLoopOverDequantizedWeightsAndRoundedActivations) {
                         abs += std::fabs(static_cast<double>(wf[r * n_cols + c]) * xr[c]);
                     }
                     EXPECT_NEAR(y[t * n_rows + r], want, 1e-5 * abs + 1e-30)
-                        << gguf::type_name(type) << " token " << t << " row " << r << " seed=" << kSeed;
+                        << cpu::level_name(level) << " " << gguf::type_name(type) << " token " << t << " row " << r
+                        << " seed=" << kSeed;
                 }
             }
+          }
         }
     }
 }
