@@ -52,16 +52,28 @@ inline __m256 load_f16x8(const uint16_t* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
-// Scales and mins of a Q4_K block (6 bits each, packed in 12 bytes).
-inline void unpack_k4_scales(const uint8_t* q, int* sc, int* m) {
-    for (int j = 0; j < 4; ++j) {
-        sc[j] = q[j] & 63;
-        m[j] = q[j + 4] & 63;
-    }
-    for (int j = 4; j < 8; ++j) {
-        sc[j] = (q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4);
-        m[j] = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
+// The 6-bit scales and mins of a Q4_K block as 16 bytes, sc[0..7] then m[0..7]: the packing of
+// docs/formats/quant-types.md undone with 32-bit masks.
+inline __m128i k4_scales_mins(const uint8_t* packed) {
+    uint32_t u[4];
+    __builtin_memcpy(u, packed, 12);
+    u[3] = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4);
+    const uint32_t m_low = u[1] & 0x3f3f3f3fu;
+    u[1] = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);
+    u[2] = m_low;
+    u[0] &= 0x3f3f3f3fu;
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(u));
+}
+
+// sum_g m[g] * (bsums[2g] + bsums[2g+1]), exact: the mins (bytes 8..15 of sm) times the
+// activation sums of the eight 32-value groups.
+inline int k4_min_sum(__m128i sm, const int16_t* bsums) {
+    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums));
+    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums + 8));
+    __m128i p = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)), _mm_hadd_epi16(lo, hi));
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(1, 0, 3, 2)));
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(p);
 }
 
 template <__m256 (*Load)(const uint16_t*), float (*Scalar)(uint16_t)>
@@ -131,8 +143,8 @@ float vec_dot_q4_k(const void* w, const void* x, int64_t n) {
     float sum = 0;
     for (int64_t i = 0; i < n / kQKK; ++i) {
         prefetch_weights(a + i, static_cast<int>(sizeof(*a)));
-        int sc[8], m[8];
-        unpack_k4_scales(a[i].scales, sc, m);
+        const __m128i sm = k4_scales_mins(a[i].scales);
+        const __m256i sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));  // sc[g] in int16 lane g
         __m256i isum = _mm256_setzero_si256();
         for (int p = 0; p < 4; ++p) {
             const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 32 * p));
@@ -140,11 +152,14 @@ float vec_dot_q4_k(const void* w, const void* x, int64_t n) {
             const __m256i xh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * p + 32));
             const __m256i pl = _mm256_maddubs_epi16(_mm256_and_si256(q, low4), xl);
             const __m256i ph = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), low4), xh);
-            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(pl, _mm256_set1_epi16(static_cast<int16_t>(sc[2 * p]))));
-            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(ph, _mm256_set1_epi16(static_cast<int16_t>(sc[2 * p + 1]))));
+            // Every int16 lane picks bytes 4p, 4p+1 (scale 2p) or 4p+2, 4p+3 (scale 2p+1) of sc.
+            const __m256i sl = _mm256_shuffle_epi8(sc, _mm256_set1_epi16(static_cast<int16_t>((4 * p) | ((4 * p + 1) << 8))));
+            const __m256i sh =
+                _mm256_shuffle_epi8(sc, _mm256_set1_epi16(static_cast<int16_t>((4 * p + 2) | ((4 * p + 3) << 8))));
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(pl, sl));
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(ph, sh));
         }
-        int msum = 0;
-        for (int g = 0; g < 8; ++g) msum += m[g] * (b[i].bsums[2 * g] + b[i].bsums[2 * g + 1]);
+        const int msum = k4_min_sum(sm, b[i].bsums);
         sum += b[i].d * fp16(a[i].d) * static_cast<float>(hsum_i32(isum)) -
                b[i].d * fp16(a[i].dmin) * static_cast<float>(msum);
     }

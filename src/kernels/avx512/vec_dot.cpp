@@ -36,15 +36,28 @@ inline float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-inline void unpack_k4_scales(const uint8_t* q, int* sc, int* m) {
-    for (int j = 0; j < 4; ++j) {
-        sc[j] = q[j] & 63;
-        m[j] = q[j + 4] & 63;
-    }
-    for (int j = 4; j < 8; ++j) {
-        sc[j] = (q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4);
-        m[j] = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
+// The 6-bit scales and mins of a Q4_K block as 16 bytes, sc[0..7] then m[0..7]: the packing of
+// docs/formats/quant-types.md undone with 32-bit masks.
+inline __m128i k4_scales_mins(const uint8_t* packed) {
+    uint32_t u[4];
+    __builtin_memcpy(u, packed, 12);
+    u[3] = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4);
+    const uint32_t m_low = u[1] & 0x3f3f3f3fu;
+    u[1] = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);
+    u[2] = m_low;
+    u[0] &= 0x3f3f3f3fu;
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(u));
+}
+
+// sum_g m[g] * (bsums[2g] + bsums[2g+1]), exact: the mins (bytes 8..15 of sm) times the
+// activation sums of the eight 32-value groups.
+inline int k4_min_sum(__m128i sm, const int16_t* bsums) {
+    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums));
+    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums + 8));
+    __m128i p = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)), _mm_hadd_epi16(lo, hi));
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(1, 0, 3, 2)));
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(p);
 }
 
 // The Q4_0 weights of a block as bytes 0..15 (values 0..31), unsigned.
@@ -52,6 +65,10 @@ inline __m256i q4_0_nibbles(const uint8_t* qs) {
     const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
     return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0f));
 }
+
+// Lane l of a 32-lane int16 vector belongs to the 32-value group l / 16 of a 64-value run.
+alignas(64) constexpr int16_t kHalfOfLane[32] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                                 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
 
 // Lane l of a 32-lane int16 vector belongs to 16-value group l / 8 of a 64-value run.
 alignas(64) constexpr int16_t kGroupOfLane[32] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -143,23 +160,22 @@ float vec_dot_q4_k(const void* w, const void* x, int64_t n) {
     const auto* a = static_cast<const BlockQ4_K*>(w);
     const auto* b = static_cast<const BlockQ8_K*>(x);
     const __m256i low4 = _mm256_set1_epi8(0x0f);
+    const __m512i pair = _mm512_load_si512(kHalfOfLane);
     float sum = 0;
     for (int64_t i = 0; i < n / kQKK; ++i) {
         prefetch_weights(a + i, static_cast<int>(sizeof(*a)));
-        int sc[8], m[8];
-        unpack_k4_scales(a[i].scales, sc, m);
+        const __m128i sm = k4_scales_mins(a[i].scales);
+        const __m512i sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(sm));  // sc[g] in int16 lane g
         __m512i isum = _mm512_setzero_si512();
         for (int p = 0; p < 4; ++p) {
             const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 32 * p));
             const __m512i q2 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(q, low4)),
                                                   _mm256_and_si256(_mm256_srli_epi16(q, 4), low4), 1);
             const __m512i p16 = _mm512_maddubs_epi16(q2, _mm512_loadu_si512(b[i].qs + 64 * p));
-            const __m512i s = _mm512_inserti64x4(_mm512_set1_epi16(static_cast<int16_t>(sc[2 * p])),
-                                                 _mm256_set1_epi16(static_cast<int16_t>(sc[2 * p + 1])), 1);
+            const __m512i s = _mm512_permutexvar_epi16(_mm512_add_epi16(pair, _mm512_set1_epi16(static_cast<int16_t>(2 * p))), sc);
             isum = _mm512_dpwssd_epi32(isum, p16, s);
         }
-        int msum = 0;
-        for (int g = 0; g < 8; ++g) msum += m[g] * (b[i].bsums[2 * g] + b[i].bsums[2 * g + 1]);
+        const int msum = k4_min_sum(sm, b[i].bsums);
         sum += b[i].d * fp16(a[i].d) * static_cast<float>(_mm512_reduce_add_epi32(isum)) -
                b[i].d * fp16(a[i].dmin) * static_cast<float>(msum);
     }
