@@ -2,7 +2,7 @@
 # Golden outputs for sinan's chat templates, rendered by the real Jinja2.
 #
 # Regenerate (Debian's python3-jinja2 3.1.2, NOT the pyenv python3 on PATH):
-#   /usr/bin/python3 scripts/gen-chat-template-golden.py /work/shared/data/chat-templates \
+#   /usr/bin/python3 scripts/gen-chat-template-golden.py ../shared/data/chat-templates \
 #       tests/data/chat-templates/conversations.json > tests/data/chat-templates/golden.json
 #
 # The environment mirrors Hugging Face's apply_chat_template: ImmutableSandboxedEnvironment with

@@ -1,4 +1,4 @@
-// Golden checks against llama.cpp: /work/shared/models holds the same small models as F32 and
+// Golden checks against llama.cpp: ../shared/models holds the same small models as F32 and
 // as each type, quantized by llama.cpp's reference quantizers (`llama-quantize --pure`, no
 // importance matrix). (a) Quantizing the F32 tensors here must give the very bytes llama.cpp
 // wrote. (b) Dequantizing llama.cpp's tensors must land within the type's error budget of F32.

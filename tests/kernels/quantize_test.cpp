@@ -1,5 +1,5 @@
 // Quantize -> dequantize round trips: each type's error stays within what its bit budget allows,
-// and degenerate rows (zeros, constants) come back exactly. Types that /work/shared has no
+// and degenerate rows (zeros, constants) come back exactly. Types that ../shared has no
 // llama.cpp file for (Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q5_K) are checked only here.
 #include <gtest/gtest.h>
 
