@@ -75,6 +75,24 @@ std::optional<TensorType> type_from_name(std::string_view name) {
     return std::nullopt;
 }
 
+uint32_t file_type_of(TensorType type) {
+    switch (type) {
+        case TensorType::F16: return 1;
+        case TensorType::Q4_0: return 2;
+        case TensorType::Q4_1: return 3;
+        case TensorType::Q8_0: return 7;
+        case TensorType::Q5_0: return 8;
+        case TensorType::Q5_1: return 9;
+        case TensorType::Q2_K: return 10;
+        case TensorType::Q3_K: return 12;  // Q3_K_M
+        case TensorType::Q4_K: return 15;  // Q4_K_M
+        case TensorType::Q5_K: return 17;  // Q5_K_M
+        case TensorType::Q6_K: return 18;
+        case TensorType::BF16: return 32;
+        default: return 0;
+    }
+}
+
 std::string supported_type_names() {
     std::string s;
     for (const Entry& e : kTypes) {

@@ -65,6 +65,10 @@ std::optional<TensorType> type_from_name(std::string_view name);
 // "F32, F16, BF16, Q8_0, ..." — the supported types, for error messages.
 std::string supported_type_names();
 
+// llama.cpp's general.file_type (LLAMA_FTYPE_*) for a model whose matrices are all `type`
+// (K types: the _M variant). 0 (all F32) for types without one.
+uint32_t file_type_of(TensorType type);
+
 // Bytes for a row of `n` values; `n` must be a multiple of the block size.
 inline uint64_t row_bytes(TensorType t, uint64_t n) {
     const TypeTraits& tr = type_traits(t);

@@ -15,25 +15,6 @@ using gguf::TensorType;
 
 bool is_float_type(TensorType t) { return t == TensorType::F32 || t == TensorType::F16 || t == TensorType::BF16; }
 
-// llama.cpp's general.file_type for a file whose matrices are all `t`.
-uint32_t file_type_of(TensorType t) {
-    switch (t) {
-        case TensorType::F32: return 0;
-        case TensorType::F16: return 1;
-        case TensorType::Q4_0: return 2;
-        case TensorType::Q4_1: return 3;
-        case TensorType::Q8_0: return 7;
-        case TensorType::Q5_0: return 8;
-        case TensorType::Q5_1: return 9;
-        case TensorType::Q2_K: return 10;
-        case TensorType::Q3_K: return 12;
-        case TensorType::Q4_K: return 15;
-        case TensorType::Q5_K: return 17;
-        case TensorType::Q6_K: return 18;
-        case TensorType::BF16: return 32;
-        default: return 0;
-    }
-}
 
 }  // namespace
 
@@ -50,7 +31,7 @@ Result<QuantizeReport> quantize_model(const std::string& in_path, const std::str
     gguf::Writer w(in->alignment());
     for (const gguf::KeyValue& kv : in->metadata())
         if (kv.key != "general.alignment") w.set_value(kv.key, kv.value);
-    w.set_u32("general.file_type", file_type_of(options.type));
+    w.set_u32("general.file_type", gguf::file_type_of(options.type));
     w.set_u32("general.quantization_version", 2);
 
     auto pool = std::make_shared<ThreadPool>(options.n_threads);

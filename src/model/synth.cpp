@@ -40,25 +40,6 @@ struct TensorPlan {
     Init init;
 };
 
-// llama.cpp's GGUF file_type (LLAMA_FTYPE_*) for a model whose matrices are all `type`.
-uint32_t file_type_of(TensorType type) {
-    switch (type) {
-        case TensorType::F32: return 0;
-        case TensorType::F16: return 1;
-        case TensorType::Q4_0: return 2;
-        case TensorType::Q4_1: return 3;
-        case TensorType::Q8_0: return 7;
-        case TensorType::Q5_0: return 8;
-        case TensorType::Q5_1: return 9;
-        case TensorType::Q2_K: return 10;
-        case TensorType::Q3_K: return 12;  // Q3_K_M
-        case TensorType::Q4_K: return 15;  // Q4_K_M
-        case TensorType::Q5_K: return 17;  // Q5_K_M
-        case TensorType::Q6_K: return 18;
-        case TensorType::BF16: return 32;
-        default: return 0;
-    }
-}
 
 std::vector<TensorPlan> plan_tensors(const SynthShape& s, uint32_t n_vocab, TensorType type) {
     const uint64_t head_dim = s.n_embd / s.n_head;
@@ -141,7 +122,7 @@ void write_metadata(const SynthShape& s, const SynthOptions& o, const VocabSourc
     const std::string a = s.arch + ".";
     w->set_string("general.architecture", s.arch);
     w->set_string("general.name", "sinan synthetic " + s.name);
-    w->set_u32("general.file_type", file_type_of(o.type));
+    w->set_u32("general.file_type", gguf::file_type_of(o.type));
     w->set_u32("general.quantization_version", 2);
     w->set_u32(a + "context_length", s.n_ctx_train);
     w->set_u32(a + "embedding_length", s.n_embd);
