@@ -47,12 +47,23 @@ void matmul(const KernelTable& table, const Matrix& w, const float* x, int64_t n
         for (int64_t t = 0; t < n_tokens; ++t) quantize(x + t * w.n_cols, xq.data() + t * x_row_bytes, w.n_cols);
         xs = xq.data();
     }
-    const VecDotFn dot = table.vec_dot[static_cast<int>(w.type)];
-    const auto* base = static_cast<const uint8_t*>(w.data);
-    pool.parallel_for(w.n_rows, [&](int64_t r0, int64_t r1, int) {
+    // One reference captured: the callable fits std::function's inline storage, so parallel_for
+    // allocates nothing per call.
+    const struct {
+        VecDotFn dot;
+        const uint8_t* w;
+        uint64_t w_row_bytes;
+        const uint8_t* x;
+        uint64_t x_row_bytes;
+        int64_t n_cols, n_rows, n_tokens;
+        float* y;
+    } job{table.vec_dot[static_cast<int>(w.type)], static_cast<const uint8_t*>(w.data), w_row_bytes, xs, x_row_bytes,
+          w.n_cols, w.n_rows, n_tokens, y};
+    pool.parallel_for(w.n_rows, [&job](int64_t r0, int64_t r1, int) {
         for (int64_t r = r0; r < r1; ++r) {
-            const uint8_t* wr = base + static_cast<uint64_t>(r) * w_row_bytes;
-            for (int64_t t = 0; t < n_tokens; ++t) y[t * w.n_rows + r] = dot(wr, xs + t * x_row_bytes, w.n_cols);
+            const uint8_t* wr = job.w + static_cast<uint64_t>(r) * job.w_row_bytes;
+            for (int64_t t = 0; t < job.n_tokens; ++t)
+                job.y[t * job.n_rows + r] = job.dot(wr, job.x + t * job.x_row_bytes, job.n_cols);
         }
     });
 }

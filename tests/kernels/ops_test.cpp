@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
+#include <new>
 #include <random>
 #include <string>
 #include <vector>
@@ -14,6 +17,17 @@
 #include "kernels/dispatch.h"
 #include "kernels/kernels.h"
 #include "test_util.h"
+
+// Counts every allocation in this test binary, for Matmul.AllocatesNothingAfterWarmUp.
+std::atomic<int64_t> g_n_allocations{0};
+
+void* operator new(size_t size) {
+    g_n_allocations.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace sinan::kernels {
 namespace {
@@ -74,6 +88,27 @@ TEST(Matmul, RepeatedCallsGiveTheSameResult) {
     matmul(m, x.data(), 1, again.data(), pool);
     EXPECT_EQ(first, again);
     EXPECT_EQ(std::vector<float>(big.begin(), big.begin() + n_rows), first);
+}
+
+// The forward pass calls matmul several times per layer and token: once the largest batch has
+// been seen, no call may allocate (activation scratch is reused, the row job fits std::function).
+TEST(Matmul, AllocatesNothingAfterWarmUp) {
+    ThreadPool pool(2);
+    std::mt19937 rng(kSeed);
+    const int64_t n_cols = 512, n_rows = 33;
+    for (TensorType type : {TensorType::Q8_0, TensorType::Q4_K, TensorType::F16, TensorType::F32}) {
+        std::vector<uint8_t> w(gguf::row_bytes(type, n_rows * n_cols));
+        const std::vector<float> v = test_util::gaussian(rng, n_rows * n_cols);
+        quantize_row(type, v.data(), w.data(), n_rows * n_cols);
+        const Matrix m{type, w.data(), n_cols, n_rows};
+        const std::vector<float> x = test_util::gaussian(rng, 3 * n_cols);
+        std::vector<float> y(3 * n_rows);
+        matmul(m, x.data(), 3, y.data(), pool);  // warm-up: the largest batch
+        const int64_t before = g_n_allocations.load();
+        matmul(m, x.data(), 1, y.data(), pool);
+        matmul(m, x.data(), 3, y.data(), pool);
+        EXPECT_EQ(g_n_allocations.load(), before) << gguf::type_name(type);
+    }
 }
 
 }  // namespace
