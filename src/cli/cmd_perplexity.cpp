@@ -121,11 +121,14 @@ void register_perplexity(CLI::App& app) {
         "Perplexity of a model over a text: chunks of -c tokens, each on a fresh cache, the second half of each "
         "chunk scored given the first (as llama.cpp's llama-perplexity)");
     cmd->add_option("-m,--model", a->model, "The .gguf model")->required();
-    cmd->add_option("-f,--file", a->text_file, "The text file to score");
+    cmd->add_option("-f,--file", a->text_file,
+                    "The text file to score (a BOS starts every chunk when the model's metadata asks for one; a text "
+                    "shorter than one chunk is an error that suggests a smaller -c)");
     cmd->add_option("--tokens-file", a->tokens_file,
                     "Testing/advanced: score these whitespace-separated token ids instead of a text (used as "
                     "given: no BOS is added)");
-    cmd->add_option("-c,--ctx-size", a->n_ctx, "Tokens per chunk")->capture_default_str();
+    cmd->add_option("-c,--ctx-size", a->n_ctx, "Tokens per chunk: the first half is context, the rest is scored")
+        ->capture_default_str();
     cmd->add_option("-b,--batch-size", a->n_batch, "Tokens per forward pass within a chunk")->capture_default_str();
     cmd->add_option("-t,--threads", a->threads, "Threads (default: physical cores)");
     cmd->add_flag("--json", a->json, "Print the result as a JSON object");
