@@ -32,7 +32,8 @@ std::vector<float> inputs(std::mt19937& rng, int64_t n, float sigma) {
 }
 
 // |a - b| <= rel |b| + abs, element by element.
-void expect_close(const std::vector<float>& a, const std::vector<float>& b, double rel, double abs, const std::string& ctx) {
+void expect_close(const std::vector<float>& a, const std::vector<float>& b, double rel, double abs,
+                  const std::string& ctx) {
     ASSERT_EQ(a.size(), b.size());
     for (size_t i = 0; i < a.size(); ++i) {
         if (std::isinf(b[i])) {

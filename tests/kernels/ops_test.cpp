@@ -51,25 +51,25 @@ TEST(Matmul, EqualsDoubleLoopOverDequantizedWeightsAndRoundedActivations) {
         dequantize_row(type, w.data(), wf.data(), n_rows * n_cols);
         const Matrix m{type, w.data(), n_cols, n_rows};
         for (int64_t n_tokens : {1, 5}) {
-          for (cpu::Level level : test_util::runnable_levels()) {
-            const std::vector<float> x = test_util::gaussian(rng, n_tokens * n_cols);
-            std::vector<float> y(n_tokens * n_rows);
-            matmul(kernel_table(level), m, x.data(), n_tokens, y.data(), pool);
-            std::vector<float> xr(n_cols);
-            for (int64_t t = 0; t < n_tokens; ++t) {
-                round_activations(type, x.data() + t * n_cols, xr.data(), n_cols);
-                for (int64_t r = 0; r < n_rows; ++r) {
-                    double want = 0, abs = 0;
-                    for (int64_t c = 0; c < n_cols; ++c) {
-                        want += static_cast<double>(wf[r * n_cols + c]) * xr[c];
-                        abs += std::fabs(static_cast<double>(wf[r * n_cols + c]) * xr[c]);
+            for (cpu::Level level : test_util::runnable_levels()) {
+                const std::vector<float> x = test_util::gaussian(rng, n_tokens * n_cols);
+                std::vector<float> y(n_tokens * n_rows);
+                matmul(kernel_table(level), m, x.data(), n_tokens, y.data(), pool);
+                std::vector<float> xr(n_cols);
+                for (int64_t t = 0; t < n_tokens; ++t) {
+                    round_activations(type, x.data() + t * n_cols, xr.data(), n_cols);
+                    for (int64_t r = 0; r < n_rows; ++r) {
+                        double want = 0, abs = 0;
+                        for (int64_t c = 0; c < n_cols; ++c) {
+                            want += static_cast<double>(wf[r * n_cols + c]) * xr[c];
+                            abs += std::fabs(static_cast<double>(wf[r * n_cols + c]) * xr[c]);
+                        }
+                        EXPECT_NEAR(y[t * n_rows + r], want, 1e-5 * abs + 1e-30)
+                            << cpu::level_name(level) << " " << gguf::type_name(type) << " token " << t << " row " << r
+                            << " seed=" << kSeed;
                     }
-                    EXPECT_NEAR(y[t * n_rows + r], want, 1e-5 * abs + 1e-30)
-                        << cpu::level_name(level) << " " << gguf::type_name(type) << " token " << t << " row " << r
-                        << " seed=" << kSeed;
                 }
             }
-          }
         }
     }
 }

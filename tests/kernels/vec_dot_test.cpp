@@ -94,7 +94,8 @@ Expected expected_dot(const Row& w, const Row& x) {
 }
 
 std::string context(const char* level, TensorType type, int64_t n) {
-    return std::string(level) + " " + gguf::type_name(type) + " n=" + std::to_string(n) + " seed=" + std::to_string(kSeed);
+    return std::string(level) + " " + gguf::type_name(type) + " n=" + std::to_string(n) +
+           " seed=" + std::to_string(kSeed);
 }
 
 TEST(VecDot, EveryConvertibleTypeHasAKernelOnEveryLevel) {
@@ -164,8 +165,8 @@ TEST(ActivationQuantizers, Q8KScaleRoundingAndGroupSums) {
     std::mt19937 rng(kSeed);
     const int64_t n = 3 * kQKK;
     std::vector<float> x = test_util::gaussian(rng, n);
-    x[5] = 9.0f;  // block 0: positive max
-    x[kQKK + 7] = -9.0f;  // block 1: negative max
+    x[5] = 9.0f;                                     // block 0: positive max
+    x[kQKK + 7] = -9.0f;                             // block 1: negative max
     std::fill(x.begin() + 2 * kQKK, x.end(), 0.0f);  // block 2: all zero
     std::vector<BlockQ8_K> b(3);
     kernel_table(cpu::Level::kScalar).quantize_activations[static_cast<int>(TensorType::Q8_K)](x.data(), b.data(), n);

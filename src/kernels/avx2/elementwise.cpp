@@ -1,8 +1,8 @@
 // AVX2 elementwise operations (ref/elementwise.cpp has the definitions). exp is evaluated in
 // double and rounded once to float, so results equal the reference's (libm expf) almost always:
-// the golden logits are sensitive to the last bit of every activation. Tails shorter than a vector go through a zero-padded copy. Sums the reference
-// takes in double are taken in double here too, in a different order. Compiled with -mavx2 -mfma
-// -mf16c; includes no header with inline functions.
+// the golden logits are sensitive to the last bit of every activation. Tails shorter than a vector go through a
+// zero-padded copy. Sums the reference takes in double are taken in double here too, in a different order. Compiled
+// with -mavx2 -mfma -mf16c; includes no header with inline functions.
 #include <immintrin.h>
 
 #include "kernels/simd.h"
@@ -52,7 +52,8 @@ inline __m256 silu_mul8(__m256 g, __m256 u) {
 
 // 0.5 x (1 + tanh(u)) = x / (1 + exp(-2u)), u = sqrt(2/pi) x (1 + 0.044715 x^2)
 inline __m256 gelu8(__m256 x) {
-    const __m256 inner = _mm256_add_ps(_mm256_set1_ps(1.0f), _mm256_mul_ps(_mm256_set1_ps(0.044715f), _mm256_mul_ps(x, x)));
+    const __m256 inner =
+        _mm256_add_ps(_mm256_set1_ps(1.0f), _mm256_mul_ps(_mm256_set1_ps(0.044715f), _mm256_mul_ps(x, x)));
     const __m256 u2 = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(-2.0f * 0.79788456080286535588f), x), inner);
     return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), exp_ps(u2)));
 }
@@ -86,11 +87,14 @@ void rmsnorm(const float* x, const float* weight, float* y, int64_t n, float eps
         add_pd(_mm256_mul_ps(v, v), &lo, &hi);
     }
     const double sum = hsum_pd(_mm256_add_pd(lo, hi));
-    const float scale = 1.0f / _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(static_cast<float>(sum / static_cast<double>(n)) + eps)));
+    const float scale =
+        1.0f / _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(static_cast<float>(sum / static_cast<double>(n)) + eps)));
     const __m256 s = _mm256_set1_ps(scale);
     for (i = 0; i + 8 <= n; i += 8)
         _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), s), _mm256_loadu_ps(weight + i)));
-    if (i < n) store_tail(_mm256_mul_ps(_mm256_mul_ps(Tail(x + i, n - i).load(), s), Tail(weight + i, n - i).load()), y + i, n - i);
+    if (i < n)
+        store_tail(_mm256_mul_ps(_mm256_mul_ps(Tail(x + i, n - i).load(), s), Tail(weight + i, n - i).load()), y + i,
+                   n - i);
 }
 
 void softmax(float* x, int64_t n) {

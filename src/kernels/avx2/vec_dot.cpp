@@ -110,8 +110,8 @@ float vec_dot_q4_0(const void* w, const void* x, int64_t n) {
     for (int64_t i = 0; i < n / kQK; ++i) {
         prefetch_weights(a + i, static_cast<int>(sizeof(*a)));
         const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[i].qs));
-        const __m256i qa = _mm256_sub_epi8(
-            _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), low4), eight);  // values 0..31, -8..7
+        const __m256i qa = _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), low4),
+                                           eight);  // values 0..31, -8..7
         const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
         const __m256 d = _mm256_set1_ps(fp16(a[i].d) * fp16(b[i].d));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(mul_sum_i8(qa, qb)), acc);
@@ -153,7 +153,8 @@ float vec_dot_q4_k(const void* w, const void* x, int64_t n) {
             const __m256i pl = _mm256_maddubs_epi16(_mm256_and_si256(q, low4), xl);
             const __m256i ph = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), low4), xh);
             // Every int16 lane picks bytes 4p, 4p+1 (scale 2p) or 4p+2, 4p+3 (scale 2p+1) of sc.
-            const __m256i sl = _mm256_shuffle_epi8(sc, _mm256_set1_epi16(static_cast<int16_t>((4 * p) | ((4 * p + 1) << 8))));
+            const __m256i sl =
+                _mm256_shuffle_epi8(sc, _mm256_set1_epi16(static_cast<int16_t>((4 * p) | ((4 * p + 1) << 8))));
             const __m256i sh =
                 _mm256_shuffle_epi8(sc, _mm256_set1_epi16(static_cast<int16_t>((4 * p + 2) | ((4 * p + 3) << 8))));
             isum = _mm256_add_epi32(isum, _mm256_madd_epi16(pl, sl));

@@ -22,8 +22,6 @@ inline void prefetch_weights(const void* p, int bytes) {
 
 inline float fp16(uint16_t h) { return _cvtsh_ss(h); }
 
-
-
 // int32 sums of four products a[j] * b[j] of signed bytes (b not -128): |a| times b with a's sign.
 inline __m256i dot_i8(__m256i a, __m256i b) {
     return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(a), _mm256_sign_epi8(b, a));
@@ -132,8 +130,8 @@ float vec_dot_q4_0(const void* w, const void* x, int64_t n) {
     for (int64_t i = 0; i < n / kQK; ++i) {
         prefetch_weights(a + i, static_cast<int>(sizeof(*a)));
         const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
-        const __m256i p =
-            _mm256_sub_epi32(_mm256_dpbusd_epi32(zero, q4_0_nibbles(a[i].qs), qb), _mm256_dpbusd_epi32(zero, eight, qb));
+        const __m256i p = _mm256_sub_epi32(_mm256_dpbusd_epi32(zero, q4_0_nibbles(a[i].qs), qb),
+                                           _mm256_dpbusd_epi32(zero, eight, qb));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16(a[i].d) * fp16(b[i].d)), _mm256_cvtepi32_ps(p), acc);
     }
     return hsum(acc);
@@ -172,7 +170,8 @@ float vec_dot_q4_k(const void* w, const void* x, int64_t n) {
             const __m512i q2 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(q, low4)),
                                                   _mm256_and_si256(_mm256_srli_epi16(q, 4), low4), 1);
             const __m512i p16 = _mm512_maddubs_epi16(q2, _mm512_loadu_si512(b[i].qs + 64 * p));
-            const __m512i s = _mm512_permutexvar_epi16(_mm512_add_epi16(pair, _mm512_set1_epi16(static_cast<int16_t>(2 * p))), sc);
+            const __m512i s =
+                _mm512_permutexvar_epi16(_mm512_add_epi16(pair, _mm512_set1_epi16(static_cast<int16_t>(2 * p))), sc);
             isum = _mm512_dpwssd_epi32(isum, p16, s);
         }
         const int msum = k4_min_sum(sm, b[i].bsums);
@@ -200,10 +199,10 @@ float vec_dot_q6_k(const void* w, const void* x, int64_t n) {
             const __m512i l = _mm512_loadu_si512(a[i].ql + 64 * half);
             const __m256i h256 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh + 32 * half));
             const __m512i h = _mm512_inserti64x4(_mm512_castsi256_si512(h256), _mm256_srli_epi16(h256, 2), 1);
-            const __m512i q0 = _mm512_or_si512(_mm512_and_si512(l, low4), _mm512_slli_epi16(_mm512_and_si512(h, low2), 4));
-            const __m512i q1 =
-                _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), low4),
-                                _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 4), low2), 4));
+            const __m512i q0 =
+                _mm512_or_si512(_mm512_and_si512(l, low4), _mm512_slli_epi16(_mm512_and_si512(h, low2), 4));
+            const __m512i q1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), low4),
+                                               _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 4), low2), 4));
             const __m512i x0 = _mm512_loadu_si512(b[i].qs + 128 * half);
             const __m512i x1 = _mm512_loadu_si512(b[i].qs + 128 * half + 64);
             const __m512i p0 = _mm512_sub_epi16(_mm512_maddubs_epi16(q0, x0), _mm512_maddubs_epi16(m32, x0));
