@@ -33,9 +33,10 @@ struct Matrix {
 void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
 
 // y = x rounded the way a dot product with weights of `weight_type` consumes it: F16 and BF16
-// weights meet activations in their own format, the 32-value block types meet Q8_0, the K types
-// meet Q8_K (256-value blocks, float scale). This is what integer dot products compute on, and
-// what the reference engine does, so results agree with it. F32: y = x. x, y: [n].
+// weights meet activations in their own format, the 32-value block types meet Q8_0 (halves
+// rounded to even, as GGML's SIMD quantizer does), the K types meet Q8_K (256-value blocks, float
+// scale). This is what the integer dot products of matmul compute on, and what the reference
+// engine does, so results agree with it. F32: y = x. x, y: [n].
 void round_activations(gguf::TensorType weight_type, const float* x, float* y, int64_t n);
 
 // y = W[row, :] as floats (an embedding lookup). y: [w.n_cols].
