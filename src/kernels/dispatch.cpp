@@ -112,6 +112,8 @@ KernelTable make_avx512_table() {
         t.vec_dot[id(TensorType::Q4_0)] = avx512::vec_dot_q4_0;
         t.vec_dot[id(TensorType::Q8_0)] = avx512::vec_dot_q8_0;
         t.vec_dot[id(TensorType::Q4_K)] = avx512::vec_dot_q4_k;
+        t.vec_dot_x4[id(TensorType::Q8_0)] = avx512::vec_dot_q8_0_x4;
+        t.vec_dot_x4[id(TensorType::Q4_K)] = avx512::vec_dot_q4_k_x4;
         t.vec_dot[id(TensorType::Q6_K)] = avx512::vec_dot_q6_k;
     }
     t.rmsnorm = avx512::rmsnorm;

@@ -6,6 +6,7 @@
 // size); a level without its own version of a kernel holds the next lower level's.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "base/cpu.h"
@@ -20,6 +21,9 @@ using DotF32Fn = float (*)(const float* a, const float* b, int64_t n);
 // Dot product of one weight row (n values of the weight type) with one activation row in
 // vec_dot_type(weight type); n a multiple of both block sizes.
 using VecDotFn = float (*)(const void* w, const void* x, int64_t n);
+// The same for four activation rows x, x + x_stride, ... (bytes) at once, s[k] for row k, each
+// bit-identical to VecDotFn's: one decoding of the weights serves four tokens (prefill).
+using VecDotX4Fn = void (*)(const void* w, const void* x, size_t x_stride, int64_t n, float* s);
 using RmsNormFn = void (*)(const float* x, const float* weight, float* y, int64_t n, float eps);
 using SoftmaxFn = void (*)(float* x, int64_t n);
 using SiluMulFn = void (*)(const float* gate, const float* up, float* y, int64_t n);
@@ -37,6 +41,7 @@ struct KernelTable {
     // Activation quantizers, indexed by a dot format (F32, F16, BF16, Q8_0, Q8_K; null elsewhere).
     QuantizeFn quantize_activations[kNumTypeIds];
     VecDotFn vec_dot[kNumTypeIds];  // by weight type; null where the type is not supported
+    VecDotX4Fn vec_dot_x4[kNumTypeIds];  // by weight type; null where there is none (use vec_dot)
     RmsNormFn rmsnorm;
     SoftmaxFn softmax;
     SiluMulFn silu_mul;

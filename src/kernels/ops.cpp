@@ -51,19 +51,28 @@ void matmul(const KernelTable& table, const Matrix& w, const float* x, int64_t n
     // allocates nothing per call.
     const struct {
         VecDotFn dot;
+        VecDotX4Fn dot_x4;
         const uint8_t* w;
         uint64_t w_row_bytes;
         const uint8_t* x;
         uint64_t x_row_bytes;
         int64_t n_cols, n_rows, n_tokens;
         float* y;
-    } job{table.vec_dot[static_cast<int>(w.type)], static_cast<const uint8_t*>(w.data), w_row_bytes, xs, x_row_bytes,
+    } job{table.vec_dot[static_cast<int>(w.type)], table.vec_dot_x4[static_cast<int>(w.type)],
+          static_cast<const uint8_t*>(w.data), w_row_bytes, xs, x_row_bytes,
           w.n_cols, w.n_rows, n_tokens, y};
     pool.parallel_for(w.n_rows, [&job](int64_t r0, int64_t r1, int) {
         for (int64_t r = r0; r < r1; ++r) {
             const uint8_t* wr = job.w + static_cast<uint64_t>(r) * job.w_row_bytes;
-            for (int64_t t = 0; t < job.n_tokens; ++t)
-                job.y[t * job.n_rows + r] = job.dot(wr, job.x + t * job.x_row_bytes, job.n_cols);
+            int64_t t = 0;
+            if (job.dot_x4 != nullptr) {
+                for (; t + 4 <= job.n_tokens; t += 4) {
+                    float s[4];
+                    job.dot_x4(wr, job.x + t * job.x_row_bytes, job.x_row_bytes, job.n_cols, s);
+                    for (int k = 0; k < 4; ++k) job.y[(t + k) * job.n_rows + r] = s[k];
+                }
+            }
+            for (; t < job.n_tokens; ++t) job.y[t * job.n_rows + r] = job.dot(wr, job.x + t * job.x_row_bytes, job.n_cols);
         }
     });
 }

@@ -5,6 +5,7 @@
 // uses AVX512-BF16 (vdpbf16ps): dispatch.cpp installs them only where the CPU has those.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace sinan::kernels::avx2 {
@@ -44,6 +45,8 @@ float vec_dot_q4_0(const void* w, const void* x, int64_t n);
 float vec_dot_q8_0(const void* w, const void* x, int64_t n);
 float vec_dot_q4_k(const void* w, const void* x, int64_t n);
 float vec_dot_q6_k(const void* w, const void* x, int64_t n);
+void vec_dot_q8_0_x4(const void* w, const void* x, size_t x_stride, int64_t n, float* s);
+void vec_dot_q4_k_x4(const void* w, const void* x, size_t x_stride, int64_t n, float* s);
 void rmsnorm(const float* x, const float* weight, float* y, int64_t n, float eps);
 void softmax(float* x, int64_t n);
 void silu_mul(const float* gate, const float* up, float* y, int64_t n);

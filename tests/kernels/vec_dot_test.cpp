@@ -159,6 +159,34 @@ TEST(VecDot, EveryLevelAgreesWithTheReference) {
     }
 }
 
+// The four-row kernels feed prefill: each of their results must be vec_dot's for that row, bit
+// for bit, so a token's logits do not depend on how many tokens share its batch.
+TEST(VecDot, FourRowKernelsEqualVecDotBitForBit) {
+    for (cpu::Level level : runnable_levels()) {
+        const KernelTable& t = kernel_table(level);
+        std::mt19937 rng(kSeed);
+        for (TensorType type : convertible_types()) {
+            const VecDotX4Fn x4 = t.vec_dot_x4[static_cast<int>(type)];
+            if (x4 == nullptr) continue;
+            const TensorType dot_type = vec_dot_type(type);
+            for (int64_t n : row_lengths(type)) {
+                const Row w = weights(type, n, rng);
+                const size_t stride = gguf::row_bytes(dot_type, n);
+                std::vector<uint8_t> x(4 * stride);
+                for (int k = 0; k < 4; ++k) {
+                    const Row xk = activations(dot_type, n, rng);
+                    std::memcpy(x.data() + k * stride, xk.bytes.data(), stride);
+                }
+                float s[4];
+                x4(w.bytes.data(), x.data(), stride, n, s);
+                for (int k = 0; k < 4; ++k)
+                    EXPECT_EQ(s[k], t.vec_dot[static_cast<int>(type)](w.bytes.data(), x.data() + k * stride, n))
+                        << context(t.name, type, n) << " row " << k;
+            }
+        }
+    }
+}
+
 // Q8_K: d = -max / 127 (max: the value of largest magnitude, signed), so max itself becomes -127;
 // every value within half a step; bsums the sums of 16 consecutive quants.
 TEST(ActivationQuantizers, Q8KScaleRoundingAndGroupSums) {

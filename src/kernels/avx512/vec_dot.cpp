@@ -150,6 +150,28 @@ float vec_dot_q8_0(const void* w, const void* x, int64_t n) {
     return hsum(acc);
 }
 
+// Four activation rows against one weight row: the weights are loaded and made unsigned once;
+// per row the same operations as vec_dot_q8_0, so each result is bit-identical to it.
+void vec_dot_q8_0_x4(const void* w, const void* x, size_t x_stride, int64_t n, float* s) {
+    const auto* a = static_cast<const BlockQ8_0*>(w);
+    const BlockQ8_0* b[4];
+    for (int k = 0; k < 4; ++k)
+        b[k] = reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(x) + k * x_stride);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t i = 0; i < n / kQK; ++i) {
+        prefetch_weights(a + i, static_cast<int>(sizeof(*a)));
+        const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs));
+        const __m256i ua = _mm256_abs_epi8(qa);
+        const float da = fp16(a[i].d);
+        for (int k = 0; k < 4; ++k) {
+            const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k][i].qs));
+            const __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ua, _mm256_sign_epi8(qb, qa));
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(da * fp16(b[k][i].d)), _mm256_cvtepi32_ps(p), acc[k]);
+        }
+    }
+    for (int k = 0; k < 4; ++k) s[k] = hsum(acc[k]);
+}
+
 // Per pair of 32-value groups: the low nibbles (group 2p) and high nibbles (group 2p+1) of 32
 // bytes meet 64 contiguous activations; vpmaddubsw then vpdpwssd with the two group scales. Each
 // block's integer sums are reduced exactly and then meet the reference's float operations, so the
@@ -179,6 +201,43 @@ float vec_dot_q4_k(const void* w, const void* x, int64_t n) {
                b[i].d * fp16(a[i].dmin) * static_cast<float>(msum);
     }
     return sum;
+}
+
+// Four activation rows against one weight row: nibbles, scales and mins are unpacked once; per
+// row the same operations as vec_dot_q4_k, so each result is bit-identical to it.
+void vec_dot_q4_k_x4(const void* w, const void* x, size_t x_stride, int64_t n, float* s) {
+    const auto* a = static_cast<const BlockQ4_K*>(w);
+    const BlockQ8_K* b[4];
+    for (int k = 0; k < 4; ++k)
+        b[k] = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(x) + k * x_stride);
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    const __m512i pair = _mm512_load_si512(kHalfOfLane);
+    float sum[4] = {0, 0, 0, 0};
+    for (int64_t i = 0; i < n / kQKK; ++i) {
+        prefetch_weights(a + i, static_cast<int>(sizeof(*a)));
+        const __m128i sm = k4_scales_mins(a[i].scales);
+        const __m512i sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(sm));
+        __m512i q2[4], scale[4];
+        for (int p = 0; p < 4; ++p) {
+            const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 32 * p));
+            q2[p] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(q, low4)),
+                                       _mm256_and_si256(_mm256_srli_epi16(q, 4), low4), 1);
+            scale[p] =
+                _mm512_permutexvar_epi16(_mm512_add_epi16(pair, _mm512_set1_epi16(static_cast<int16_t>(2 * p))), sc);
+        }
+        const float d = fp16(a[i].d), dmin = fp16(a[i].dmin);
+        for (int k = 0; k < 4; ++k) {
+            const BlockQ8_K& bk = b[k][i];
+            __m512i isum = _mm512_setzero_si512();
+            for (int p = 0; p < 4; ++p)
+                isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(q2[p], _mm512_loadu_si512(bk.qs + 64 * p)),
+                                           scale[p]);
+            const int msum = k4_min_sum(sm, bk.bsums);
+            sum[k] +=
+                bk.d * d * static_cast<float>(_mm512_reduce_add_epi32(isum)) - bk.d * dmin * static_cast<float>(msum);
+        }
+    }
+    for (int k = 0; k < 4; ++k) s[k] = sum[k];
 }
 
 // Per half block: 64 bytes of ql and 32 of qh give values 0..63 (low nibbles) and 64..127 (high
