@@ -76,12 +76,18 @@ TEST_F(ModelCommand, SynthCopiesTheVocabularyFromAnotherFile) {
     nlohmann::json ours = info_json(path("v.gguf"), false);
     nlohmann::json src = info_json(vocab.string(), false);
     EXPECT_EQ(ours["tokenizer"], src["tokenizer"]);
-    for (const auto& [k, v] : src["metadata"].items())
-        if (k.rfind("tokenizer.", 0) == 0) EXPECT_EQ(ours["metadata"][k], v) << k;
+    for (const auto& [k, v] : src["metadata"].items()) {
+        if (k.rfind("tokenizer.", 0) == 0) {
+            EXPECT_EQ(ours["metadata"][k], v) << k;
+        }
+    }
     // The embedding follows the vocabulary's size.
     nlohmann::json t = info_json(path("v.gguf"));
-    for (const auto& e : t["tensors"])
-        if (e["name"] == "token_embd.weight") EXPECT_EQ(e["shape"][1], src["tokenizer"]["tokens"]);
+    for (const auto& e : t["tensors"]) {
+        if (e["name"] == "token_embd.weight") {
+            EXPECT_EQ(e["shape"][1], src["tokenizer"]["tokens"]);
+        }
+    }
 }
 
 TEST_F(ModelCommand, SynthIsDeterministicPerSeed) {
