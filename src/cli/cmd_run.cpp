@@ -155,8 +155,8 @@ void run_interactive(const RunArgs& a, Loaded& l) {
         if (!r.ok()) fail(r.message());
         std::fputs("\n", stdout);
         print_stats(*r);
-        // History keeps the answer; the template decides what of the thinking it shows again.
-        messages.push_back({{"role", "assistant"}, {"content", r->text}});
+        // History keeps the answer: reasoning models are not shown their own earlier thinking.
+        messages.push_back({{"role", "assistant"}, {"content", r->answer}});
     }
 }
 
@@ -174,7 +174,6 @@ void run(RunArgs a) {
     if (!a.seed) a.seed = std::random_device{}();
     a.sampling.seed = *a.seed;
     Loaded l = load(a);
-    a.sampling.stop_tokens.clear();
     if (Status s = sampling::validate(a.sampling, l.tokenizer.n_vocab()); !s.is_ok()) fail(s.message());
     if (a.sampling.temperature > 0) std::fprintf(stderr, "sinan: seed %llu\n", static_cast<unsigned long long>(*a.seed));
     if (a.interactive) run_interactive(a, l);

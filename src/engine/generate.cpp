@@ -32,13 +32,14 @@ Result<GenerateResult> generate(Session& session, const text::Tokenizer& tokeniz
     text::StreamingDetokenizer detok(tokenizer, /*skip_special=*/true, /*continues_text=*/true);
     sampling::StopMatcher stops(options.sampling.stop);
     sampling::ConfidenceTracker confidence(tokenizer.n_vocab());
+    auto deliver = [&](std::string_view text) {
+        if (text.empty()) return;
+        r.text.append(text);
+        if (!reasoning) r.answer.append(text);
+        on_text(reasoning ? TextKind::kReasoning : TextKind::kAnswer, text);
+    };
     auto emit = [&](std::string_view piece) {
-        if (piece.empty()) return;
-        sampling::StopStep step = stops.feed(piece);
-        if (!step.text.empty()) {
-            r.text.append(step.text);
-            on_text(reasoning ? TextKind::kReasoning : TextKind::kAnswer, step.text);
-        }
+        if (!piece.empty()) deliver(stops.feed(piece).text);
     };
 
     t0 = std::chrono::steady_clock::now();
@@ -54,11 +55,7 @@ Result<GenerateResult> generate(Session& session, const text::Tokenizer& tokeniz
         }
         if ((think_open && token == *think_open) || (think_close && token == *think_close)) {
             emit(detok.flush());
-            const std::string_view held = stops.finish();  // thinking and answer are matched apart
-            if (!held.empty()) {
-                r.text.append(held);
-                on_text(reasoning ? TextKind::kReasoning : TextKind::kAnswer, held);
-            }
+            deliver(stops.finish());  // thinking and answer are matched for stop strings apart
             stops = sampling::StopMatcher(options.sampling.stop);
             reasoning = think_open && token == *think_open;
         } else {
@@ -77,11 +74,7 @@ Result<GenerateResult> generate(Session& session, const text::Tokenizer& tokeniz
         SINAN_RETURN_IF_ERROR(session.append(token));
     }
     emit(detok.flush());
-    const std::string_view tail = stops.finish();
-    if (!tail.empty()) {
-        r.text.append(tail);
-        on_text(reasoning ? TextKind::kReasoning : TextKind::kAnswer, tail);
-    }
+    deliver(stops.finish());
     r.generate_seconds = seconds_since(t0);
     r.confidence = confidence.confidence();
     return r;

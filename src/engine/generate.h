@@ -36,6 +36,7 @@ struct GenerateResult {
     FinishReason finish = FinishReason::kStop;
     sampling::Confidence confidence;
     std::string text;          // the whole output, reasoning included (what was streamed)
+    std::string answer;        // the answer part only (what a chat history keeps)
 };
 
 using TextCallback = std::function<void(TextKind kind, std::string_view text)>;
