@@ -39,9 +39,10 @@ echo "== sinan template -m $model --messages $work/messages.json"
 "$sinan" template -m "$model" --messages "$work/messages.json" | tee "$work/prompt.txt"
 echo
 echo
-echo "== sinan tokenize -m $model --pieces < prompt.txt"
-"$sinan" tokenize -m "$model" --pieces < "$work/prompt.txt"
+# The template already wrote the BOS token: --no-special adds no second one.
+echo "== sinan tokenize -m $model --no-special --pieces < prompt.txt"
+"$sinan" tokenize -m "$model" --no-special --pieces < "$work/prompt.txt"
 echo
 echo "== round trip: tokenize | detokenize"
-"$sinan" tokenize -m "$model" < "$work/prompt.txt" | "$sinan" detokenize -m "$model" > "$work/roundtrip.txt"
+"$sinan" tokenize -m "$model" --no-special < "$work/prompt.txt" | "$sinan" detokenize -m "$model" > "$work/roundtrip.txt"
 if cmp -s "$work/prompt.txt" "$work/roundtrip.txt"; then echo "identical"; else echo "DIFFERENT"; exit 1; fi
