@@ -163,30 +163,16 @@ void read_bandwidth(benchmark::State& state, Sum sum) {
     state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * m.size()));
 }
 
-uint64_t sum_words(const uint64_t* p, uint64_t n) {
-    uint64_t a[8] = {};
-    for (uint64_t i = 0; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; ++k) a[k] += p[i + k];
-    return a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7];
+void BM_ReadBandwidthLimit(benchmark::State& state) {
+    read_bandwidth(state, sinan::kernels::kernel_table(Level::kScalar).sum_words);
 }
-
-__attribute__((target("avx512f"))) uint64_t sum_words_avx512(const uint64_t* p, uint64_t n) {
-    uint64_t a[32] = {};
-    for (uint64_t i = 0; i + 32 <= n; i += 32)
-        for (int k = 0; k < 32; ++k) a[k] += p[i + k];
-    uint64_t s = 0;
-    for (uint64_t v : a) s += v;
-    return s;
-}
-
-void BM_ReadBandwidthLimit(benchmark::State& state) { read_bandwidth(state, sum_words); }
 
 void BM_ReadBandwidthLimitAvx512(benchmark::State& state) {
     if (!can_run(Level::kAvx512)) {
         state.SkipWithError("this CPU has no AVX-512");
         return;
     }
-    read_bandwidth(state, sum_words_avx512);
+    read_bandwidth(state, sinan::kernels::kernel_table(Level::kAvx512).sum_words);
 }
 
 void register_all() {

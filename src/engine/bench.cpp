@@ -9,6 +9,7 @@
 
 #include "base/check.h"
 #include "base/cpu.h"
+#include "kernels/dispatch.h"
 
 namespace sinan::engine {
 
@@ -24,22 +25,6 @@ constexpr int32_t kGenerationToken = 1;
 // Words are summed in groups of 32 (256 bytes): each thread's range is whole groups.
 constexpr uint64_t kGroupWords = 32;
 
-uint64_t sum_words(const uint64_t* p, uint64_t n) {
-    uint64_t a[8] = {};
-    for (uint64_t i = 0; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; ++k) a[k] += p[i + k];
-    return a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7];
-}
-
-// The same loop with AVX-512 for this function only (64-byte loads); call only when the CPU has it.
-__attribute__((target("avx512f"))) uint64_t sum_words_avx512(const uint64_t* p, uint64_t n) {
-    uint64_t a[32] = {};
-    for (uint64_t i = 0; i + 32 <= n; i += 32)
-        for (int k = 0; k < 32; ++k) a[k] += p[i + k];
-    uint64_t s = 0;
-    for (uint64_t v : a) s += v;
-    return s;
-}
 
 }  // namespace
 
@@ -119,10 +104,13 @@ double measure_read_bandwidth(ThreadPool& pool, uint64_t bytes) {
     };
     constexpr int kPasses = 5;
     double best = 0;
-    pass(sum_words);  // warm-up: page tables, thread wake-up
-    for (int i = 0; i < kPasses; ++i) best = std::max(best, pass(sum_words));
-    if (cpu::features().avx512f)
-        for (int i = 0; i < kPasses; ++i) best = std::max(best, pass(sum_words_avx512));
+    const kernels::SumWordsFn plain = kernels::kernel_table(cpu::Level::kScalar).sum_words;
+    pass(plain);  // warm-up: page tables, thread wake-up
+    for (int i = 0; i < kPasses; ++i) best = std::max(best, pass(plain));
+    if (cpu::best_level() == cpu::Level::kAvx512) {
+        const kernels::SumWordsFn wide = kernels::kernel_table(cpu::Level::kAvx512).sum_words;
+        for (int i = 0; i < kPasses; ++i) best = std::max(best, pass(wide));
+    }
     return best;
 }
 

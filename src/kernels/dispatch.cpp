@@ -36,6 +36,7 @@ KernelTable make_scalar_table() {
     set(TensorType::Q5_K, ref::dequantize_q5_k, ref::quantize_q5_k);
     set(TensorType::Q6_K, ref::dequantize_q6_k, ref::quantize_q6_k);
     t.dot_f32 = ref::dot_f32;
+    t.sum_words = ref::sum_words;
     t.quantize_activations[id(TensorType::F32)] = ref::quantize_f32;
     t.quantize_activations[id(TensorType::F16)] = ref::quantize_f16;
     t.quantize_activations[id(TensorType::BF16)] = ref::quantize_bf16;
@@ -103,6 +104,7 @@ KernelTable make_avx512_table() {
     t.dequantize[id(TensorType::Q5_K)] = avx512::dequantize_q5_k;
     t.dequantize[id(TensorType::Q6_K)] = avx512::dequantize_q6_k;
     t.dot_f32 = avx512::dot_f32;
+    t.sum_words = avx512::sum_words;
     t.vec_dot[id(TensorType::F32)] = [](const void* w, const void* x, int64_t n) {
         return avx512::dot_f32(static_cast<const float*>(w), static_cast<const float*>(x), n);
     };

@@ -1,6 +1,7 @@
 // The kernel tables behind kernels.h: one table of function pointers per SIMD level, the active
 // one chosen once from cpu::best_level(). Private to src/kernels/, and to tests and benchmarks
-// that compare levels: they may call any table the CPU supports (cpu::features()) directly.
+// that compare levels (bench/, and the bandwidth probe of `sinan bench` in src/engine/bench.cpp):
+// they may call any table the CPU supports (cpu::features()) directly.
 //
 // Entries take the arguments checked by kernels.h (supported type, n a multiple of the block
 // size); a level without its own version of a kernel holds the next lower level's.
@@ -18,6 +19,9 @@ namespace sinan::kernels {
 using DequantizeFn = void (*)(const void* src, float* dst, int64_t n);
 using QuantizeFn = void (*)(const float* src, void* dst, int64_t n);
 using DotF32Fn = float (*)(const float* a, const float* b, int64_t n);
+// sum of p[0..n) with many independent accumulators: the read-bandwidth probe (the limit that
+// decoding is measured against), one loop per level so its load width follows the level.
+using SumWordsFn = uint64_t (*)(const uint64_t* p, uint64_t n);
 // Dot product of one weight row (n values of the weight type) with one activation row in
 // vec_dot_type(weight type); n a multiple of both block sizes.
 using VecDotFn = float (*)(const void* w, const void* x, int64_t n);
@@ -38,6 +42,7 @@ struct KernelTable {
     DequantizeFn dequantize[kNumTypeIds];   // null where the type is not supported
     QuantizeFn quantize[kNumTypeIds];
     DotF32Fn dot_f32;
+    SumWordsFn sum_words;
     // Activation quantizers, indexed by a dot format (F32, F16, BF16, Q8_0, Q8_K; null elsewhere).
     QuantizeFn quantize_activations[kNumTypeIds];
     VecDotFn vec_dot[kNumTypeIds];  // by weight type; null where the type is not supported

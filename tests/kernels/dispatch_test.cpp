@@ -108,6 +108,17 @@ TEST(Dispatch, DotF32WithinRoundingBound) {
     }
 }
 
+TEST(Dispatch, SumWordsIsTheExactSumOnEveryLevel) {
+    std::mt19937_64 rng(7);
+    for (uint64_t n : {0ull, 1ull, 7ull, 31ull, 32ull, 33ull, 1000ull, 4099ull}) {
+        std::vector<uint64_t> words(n);
+        uint64_t expected = 0;  // wraps modulo 2^64, as the kernel's sums do
+        for (uint64_t& w : words) expected += (w = rng());
+        for (cpu::Level level : runnable_levels())
+            EXPECT_EQ(kernel_table(level).sum_words(words.data(), n), expected) << cpu::level_name(level) << " n=" << n;
+    }
+}
+
 TEST(Dispatch, PublicFunctionsUseTheActiveTable) {
     std::mt19937 rng(kSeed);
     const std::vector<float> x = test_util::gaussian(rng, 256);

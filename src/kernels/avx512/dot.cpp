@@ -24,4 +24,16 @@ float dot_f32(const float* a, const float* b, int64_t n) {
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
 }
 
+// s = sum_i p[i], 32 independent accumulators: 64-byte loads keep more of the stream in flight
+uint64_t sum_words(const uint64_t* p, uint64_t n) {
+    uint64_t a[32] = {};
+    uint64_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int k = 0; k < 32; ++k) a[k] += p[i + k];
+    uint64_t s = 0;
+    for (; i < n; ++i) s += p[i];
+    for (uint64_t v : a) s += v;
+    return s;
+}
+
 }  // namespace sinan::kernels::avx512

@@ -39,6 +39,7 @@ void quantize_q8_k(const float* src, void* dst, int64_t n);
 void quantize_q8_0_activations(const float* src, void* dst, int64_t n);
 
 float dot_f32(const float* a, const float* b, int64_t n);
+uint64_t sum_words(const uint64_t* p, uint64_t n);
 
 // Dot products of a weight row (w) with an activation row in its dot format (dispatch.h).
 float vec_dot_f16(const void* w, const void* x, int64_t n);
