@@ -10,36 +10,13 @@
 
 #include "gguf/gguf.h"
 #include "gguf/writer.h"
+#include "gguf_bytes.h"
 
 namespace sinan::gguf {
 namespace {
 
-struct Bytes {
-    std::vector<uint8_t> b;
-    Bytes() { b = {'G', 'G', 'U', 'F'}; }
-    template <typename T>
-    Bytes& put(T v) {
-        size_t at = b.size();
-        b.resize(at + sizeof(T));
-        std::memcpy(b.data() + at, &v, sizeof(T));
-        return *this;
-    }
-    Bytes& str(std::string_view s) {
-        put<uint64_t>(s.size());
-        b.insert(b.end(), s.begin(), s.end());
-        return *this;
-    }
-    Bytes& header(uint64_t n_tensors, uint64_t n_kv, uint32_t version = 3) {
-        return put<uint32_t>(version).put<uint64_t>(n_tensors).put<uint64_t>(n_kv);
-    }
-    Bytes& pad_to(size_t n) {
-        b.resize(n, 0);
-        return *this;
-    }
-};
-
 // Parses and expects an error whose message contains every one of `needles`.
-void expect_error(const Bytes& f, std::initializer_list<std::string_view> needles) {
+void expect_error(const GgufBytes& f, std::initializer_list<std::string_view> needles) {
     Result<File> r = File::parse(f.b.data(), f.b.size(), "bad.gguf");
     ASSERT_FALSE(r.ok()) << "expected an error";
     EXPECT_EQ(r.message().rfind("bad.gguf: ", 0), 0u) << r.message();
@@ -60,51 +37,51 @@ std::vector<uint8_t> valid_file() {
 }
 
 TEST(GgufMalformed, NotGguf) {
-    Bytes f;
+    GgufBytes f;
     f.b = {'P', 'K', 3, 4, 0, 0, 0, 0};
     expect_error(f, {"not a GGUF file"});
-    Bytes empty;
+    GgufBytes empty;
     empty.b.clear();
     expect_error(empty, {"too small"});
 }
 
 TEST(GgufMalformed, VersionsThatAreNotSupported) {
-    expect_error(Bytes().header(0, 0, 1), {"version 1"});
-    expect_error(Bytes().header(0, 0, 4), {"unsupported GGUF version 4"});
-    expect_error(Bytes().header(0, 0, 0x03000000), {"big-endian"});
+    expect_error(GgufBytes().header(0, 0, 1), {"version 1"});
+    expect_error(GgufBytes().header(0, 0, 4), {"unsupported GGUF version 4"});
+    expect_error(GgufBytes().header(0, 0, 0x03000000), {"big-endian"});
 }
 
 TEST(GgufMalformed, CountsLargerThanTheFile) {
-    expect_error(Bytes().header(0, 1ull << 60), {"metadata count"});
-    expect_error(Bytes().header(~0ull, 0), {"tensor count"});
-    expect_error(Bytes().header(0, 1), {"metadata count 1"});
-    expect_error(Bytes().header(0, 1).pad_to(64), {"empty metadata key"});
-    expect_error(Bytes().header(0, 1).str("k").put<uint32_t>(6).put<uint8_t>(0).pad_to(40), {"ends inside the value"});
+    expect_error(GgufBytes().header(0, 1ull << 60), {"metadata count"});
+    expect_error(GgufBytes().header(~0ull, 0), {"tensor count"});
+    expect_error(GgufBytes().header(0, 1), {"metadata count 1"});
+    expect_error(GgufBytes().header(0, 1).pad_to(64), {"empty metadata key"});
+    expect_error(GgufBytes().header(0, 1).str("k").put<uint32_t>(6).put<uint8_t>(0).pad_to(40), {"ends inside the value"});
 }
 
 TEST(GgufMalformed, StringLengthPastTheEnd) {
-    Bytes f;
+    GgufBytes f;
     f.header(0, 1).put<uint64_t>(~0ull).pad_to(64);
     expect_error(f, {"metadata key length", "past the end"});
-    Bytes g;
+    GgufBytes g;
     g.header(0, 1).str("k").put<uint32_t>(8).put<uint64_t>(1ull << 40).pad_to(64);
     expect_error(g, {"string value length"});
 }
 
 TEST(GgufMalformed, ArrayLengthsThatOverflow) {
-    Bytes f;
+    GgufBytes f;
     f.header(0, 1).str("k").put<uint32_t>(9).put<uint32_t>(6).put<uint64_t>(1ull << 62);  // 2^62 floats
     expect_error(f, {"'k'", "past the end"});
-    Bytes g;
+    GgufBytes g;
     g.header(0, 1).str("k").put<uint32_t>(9).put<uint32_t>(8).put<uint64_t>(1ull << 61);  // 2^61 strings
     expect_error(g, {"'k'", "string array"});
-    Bytes h;
+    GgufBytes h;
     h.header(0, 1).str("k").put<uint32_t>(9).put<uint32_t>(9).put<uint64_t>(~0ull);  // arrays of arrays
     expect_error(h, {"'k'"});
 }
 
 TEST(GgufMalformed, DeeplyNestedArraysAreRefused) {
-    Bytes f;
+    GgufBytes f;
     f.header(0, 1).str("deep").put<uint32_t>(9);
     for (int i = 0; i < 100; ++i) f.put<uint32_t>(9).put<uint64_t>(1);
     f.put<uint32_t>(4).put<uint64_t>(0);
@@ -112,16 +89,16 @@ TEST(GgufMalformed, DeeplyNestedArraysAreRefused) {
 }
 
 TEST(GgufMalformed, UnknownValueTypesAndBadBools) {
-    expect_error(Bytes().header(0, 1).str("k").put<uint32_t>(13), {"'k'", "unknown value type 13"});
-    expect_error(Bytes().header(0, 1).str("k").put<uint32_t>(9).put<uint32_t>(77).put<uint64_t>(0),
+    expect_error(GgufBytes().header(0, 1).str("k").put<uint32_t>(13), {"'k'", "unknown value type 13"});
+    expect_error(GgufBytes().header(0, 1).str("k").put<uint32_t>(9).put<uint32_t>(77).put<uint64_t>(0),
                  {"'k'", "unknown type 77"});
-    expect_error(Bytes().header(0, 1).str("k").put<uint32_t>(7).put<uint8_t>(2), {"'k'", "bool"});
+    expect_error(GgufBytes().header(0, 1).str("k").put<uint32_t>(7).put<uint8_t>(2), {"'k'", "bool"});
 }
 
 TEST(GgufMalformed, DuplicateKeysAndTensors) {
-    expect_error(Bytes().header(0, 2).str("k").put<uint32_t>(4).put<uint32_t>(1).str("k").put<uint32_t>(4).put<uint32_t>(2),
+    expect_error(GgufBytes().header(0, 2).str("k").put<uint32_t>(4).put<uint32_t>(1).str("k").put<uint32_t>(4).put<uint32_t>(2),
                  {"duplicate metadata key 'k'"});
-    Bytes f;
+    GgufBytes f;
     f.header(2, 0);
     f.str("t").put<uint32_t>(1).put<uint64_t>(4).put<uint32_t>(0).put<uint64_t>(0);
     f.str("t").put<uint32_t>(1).put<uint64_t>(4).put<uint32_t>(0).put<uint64_t>(32);
@@ -131,53 +108,53 @@ TEST(GgufMalformed, DuplicateKeysAndTensors) {
 
 TEST(GgufMalformed, BadAlignment) {
     for (uint32_t a : {0u, 3u, 48u, 1u << 30}) {
-        Bytes f;
+        GgufBytes f;
         f.header(0, 1).str("general.alignment").put<uint32_t>(4).put<uint32_t>(a);
         expect_error(f, {"general.alignment"});
     }
-    Bytes g;
+    GgufBytes g;
     g.header(0, 1).str("general.alignment").put<uint32_t>(8).str("32");
     expect_error(g, {"general.alignment"});
 }
 
 TEST(GgufMalformed, TensorDimensions) {
-    expect_error(Bytes().header(1, 0).str("t").put<uint32_t>(0).pad_to(128), {"tensor 't'", "0 dimensions"});
-    expect_error(Bytes().header(1, 0).str("t").put<uint32_t>(5).pad_to(128), {"tensor 't'", "5 dimensions"});
-    Bytes f;
+    expect_error(GgufBytes().header(1, 0).str("t").put<uint32_t>(0).pad_to(128), {"tensor 't'", "0 dimensions"});
+    expect_error(GgufBytes().header(1, 0).str("t").put<uint32_t>(5).pad_to(128), {"tensor 't'", "5 dimensions"});
+    GgufBytes f;
     f.header(1, 0).str("t").put<uint32_t>(3).put<uint64_t>(1ull << 32).put<uint64_t>(1ull << 32).put<uint64_t>(1ull << 32);
     f.pad_to(128);
     expect_error(f, {"tensor 't'", "overflow"});
-    Bytes g;
+    GgufBytes g;
     g.header(1, 0).str("t").put<uint32_t>(1).put<uint64_t>(~0ull).pad_to(128);
     expect_error(g, {"tensor 't'"});
 }
 
 TEST(GgufMalformed, UnsupportedTensorTypeNamesTensorAndType) {
-    Bytes f;
+    GgufBytes f;
     f.header(1, 0).str("blk.0.ffn_up.weight").put<uint32_t>(2).put<uint64_t>(256).put<uint64_t>(2);
     f.put<uint32_t>(16).put<uint64_t>(0);  // IQ2_XXS
     expect_error(f, {"tensor 'blk.0.ffn_up.weight'", "IQ2_XXS", "does not support", "Q4_K"});
-    Bytes g;
+    GgufBytes g;
     g.header(1, 0).str("t").put<uint32_t>(1).put<uint64_t>(32).put<uint32_t>(1000).put<uint64_t>(0);
     expect_error(g, {"tensor 't'", "unknown type id 1000"});
 }
 
 TEST(GgufMalformed, RowNotAMultipleOfTheBlock) {
-    Bytes f;
+    GgufBytes f;
     f.header(1, 0).str("t").put<uint32_t>(1).put<uint64_t>(33).put<uint32_t>(8).put<uint64_t>(0);
     expect_error(f, {"tensor 't'", "row length 33", "Q8_0"});
 }
 
 TEST(GgufMalformed, TensorDataOutsideTheFile) {
-    Bytes f;
+    GgufBytes f;
     f.header(1, 0).str("t").put<uint32_t>(1).put<uint64_t>(1024).put<uint32_t>(0).put<uint64_t>(0);
     f.pad_to(64 + 100);  // 4096 bytes needed, 100 present
     expect_error(f, {"tensor 't'", "past the end", "truncated"});
-    Bytes g;
+    GgufBytes g;
     g.header(1, 0).str("t").put<uint32_t>(1).put<uint64_t>(4).put<uint32_t>(0).put<uint64_t>(~0ull - 31);
     g.pad_to(128);
     expect_error(g, {"tensor 't'"});
-    Bytes h;
+    GgufBytes h;
     h.header(1, 0).str("t").put<uint32_t>(1).put<uint64_t>(4).put<uint32_t>(0).put<uint64_t>(3);
     h.pad_to(128);
     expect_error(h, {"tensor 't'", "not a multiple of the alignment"});

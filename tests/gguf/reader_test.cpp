@@ -5,31 +5,15 @@
 #include <cstring>
 
 #include "gguf/gguf.h"
+#include "gguf_bytes.h"
 #include "gguf/tensor_type.h"
 
 namespace sinan::gguf {
 namespace {
 
-struct Bytes {
-    std::vector<uint8_t> b;
-    template <typename T>
-    Bytes& put(T v) {
-        size_t at = b.size();
-        b.resize(at + sizeof(T));
-        std::memcpy(b.data() + at, &v, sizeof(T));
-        return *this;
-    }
-    Bytes& str(std::string_view s) {
-        put<uint64_t>(s.size());
-        b.insert(b.end(), s.begin(), s.end());
-        return *this;
-    }
-};
-
 TEST(GgufReader, ReadsVersion2) {
-    Bytes f;
-    f.b = {'G', 'G', 'U', 'F'};
-    f.put<uint32_t>(2).put<uint64_t>(1).put<uint64_t>(1);
+    GgufBytes f;
+    f.header(1, 1, 2);
     f.str("general.architecture").put<uint32_t>(8).str("qwen2");
     f.str("w").put<uint32_t>(1).put<uint64_t>(4).put<uint32_t>(0).put<uint64_t>(0);
     f.b.resize(128, 0);  // header ends at 102; aligned to 32 -> data at 128
@@ -45,9 +29,8 @@ TEST(GgufReader, ReadsVersion2) {
 }
 
 TEST(GgufReader, FileWithoutTensorsNeedsNoDataSection) {
-    Bytes f;
-    f.b = {'G', 'G', 'U', 'F'};
-    f.put<uint32_t>(3).put<uint64_t>(0).put<uint64_t>(1);
+    GgufBytes f;
+    f.header(0, 1);
     f.str("k").put<uint32_t>(4).put<uint32_t>(7);
     Result<File> r = File::parse(f.b.data(), f.b.size(), "vocab-only.gguf");
     ASSERT_TRUE(r.ok()) << r.message();
@@ -56,9 +39,8 @@ TEST(GgufReader, FileWithoutTensorsNeedsNoDataSection) {
 }
 
 TEST(GgufReader, CustomAlignmentIsHonoured) {
-    Bytes f;
-    f.b = {'G', 'G', 'U', 'F'};
-    f.put<uint32_t>(3).put<uint64_t>(1).put<uint64_t>(1);
+    GgufBytes f;
+    f.header(1, 1);
     f.str("general.alignment").put<uint32_t>(4).put<uint32_t>(128);
     f.str("t").put<uint32_t>(1).put<uint64_t>(2).put<uint32_t>(1).put<uint64_t>(0);
     f.b.resize(128, 0);
