@@ -11,6 +11,10 @@ packages=(
   nlohmann-json3-dev                            # JSON (model info --json, golden files)
   libpcre2-dev                                  # pre-tokenizer regular expressions (Unicode classes)
   libutf8proc-dev                               # Unicode normalisation (NFD/NFKC) for WordPiece
+  libssl-dev                                    # SHA-256 (OpenSSL libcrypto) for API keys and cache keys
+  libhiredis-dev                                # Redis client for `sinan serve --cache redis://...`
+  redis-server                                  # real Redis for the response-cache tests
+  prometheus                                    # promtool checks the /metrics text in tests
   libgtest-dev libgmock-dev                     # unit tests
   libbenchmark-dev                              # benchmarks
   python3 python3-jinja2                        # golden chat-template renders (tests/data generator)
