@@ -1,0 +1,148 @@
+// POST /v1/chat/completions: OpenAI's chat completions, non-streaming and streamed as SSE chunks,
+// with a reasoning model's thinking in reasoning_content (and its alias reasoning).
+#include <memory>
+
+#include "api/openai_request.h"
+#include "api/openai_response.h"
+#include "api/prompt.h"
+#include "api/server_context.h"
+
+namespace sinan::api {
+
+namespace {
+
+using nlohmann::json;
+
+// A stream in progress: everything the content provider needs after the handler returned.
+struct ChatStream {
+    ServerContext* ctx;
+    ModelLease lease;
+    Generation gen;
+    ResponseHead head;
+    GenerationParams params;
+    int64_t n_prompt = 0;
+    nlohmann::ordered_json messages;
+    std::vector<ChoiceResult> choices;
+};
+
+json text_delta(engine::TextKind kind, const std::string& text) {
+    if (kind == engine::TextKind::kReasoning) return {{"reasoning_content", text}, {"reasoning", text}};
+    return {{"content", text}};
+}
+
+bool stream_chat(ChatStream& s, httplib::DataSink& sink) {
+    auto write = [&](const std::string& data) { return sink.write(data.data(), data.size()); };
+    const bool want_logprobs = s.params.logprobs;
+    s.choices.resize(s.gen.size());
+    for (size_t i = 0; i < s.gen.size(); ++i)
+        if (!write(sse_event(chat_chunk(s.head, i, {{"role", "assistant"}, {"content", ""}}, nullptr)))) return false;
+    const bool finished = s.gen.run(
+        [&](size_t i, engine::Event& ev) {
+            accumulate(s.choices[i], ev);
+            if (ev.type == engine::Event::Type::kText) {
+                std::vector<engine::TokenInfo> answer_tokens;
+                if (want_logprobs)
+                    for (const engine::TokenInfo& t : ev.tokens)
+                        if (t.kind == engine::TextKind::kAnswer) answer_tokens.push_back(t);
+                if (ev.text.empty() && answer_tokens.empty()) return true;
+                json lp = want_logprobs && !answer_tokens.empty()
+                              ? chat_logprobs(answer_tokens, s.lease->tokenizer, s.params.top_logprobs)
+                              : json(nullptr);
+                return write(sse_event(chat_chunk(s.head, i, text_delta(ev.kind, ev.text), nullptr, std::move(lp))));
+            }
+            if (ev.type == engine::Event::Type::kFailed) {
+                ApiError e = *failure_of({s.choices[i]});
+                return write("data: " + e.body() + "\n\n");
+            }
+            json last = chat_chunk(s.head, i, json::object(), finish_reason(ev.result.finish));
+            last["sinan"] = sinan_extension({s.choices[i]}, s.n_prompt);
+            return write(sse_event(last));
+        },
+        // An SSE comment while the model is silent (queued, long prefill): keeps proxies from
+        // timing out and finds a client that went away.
+        [&] { return write(": waiting\n\n"); });
+    if (!finished) return false;
+    if (s.params.include_usage && !write(sse_event(chat_usage_chunk(s.head, usage_of(s.choices, s.n_prompt)))))
+        return false;
+    return write(kSseDone);
+}
+
+void finish_accounting(ServerContext& ctx, const std::string& model_id, const nlohmann::ordered_json& messages,
+                       const std::vector<ChoiceResult>& choices, int64_t n_prompt, int status) {
+    account_tokens(ctx, model_id, choices, n_prompt);
+    if (ctx.audit)
+        audit(ctx, "/v1/chat/completions", messages, choices.empty() ? "" : choices[0].answer,
+              choices.empty() ? "" : choices[0].reasoning, status);
+}
+
+void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
+    ChatRequest cr;
+    if (auto e = parse_chat_request(req.body, &cr)) return send_error(res, *e);
+    auto acquired = ctx.registry->acquire(cr.params.model);
+    if (auto* e = std::get_if<ApiError>(&acquired)) return send_error(res, *e);
+    ModelLease lease = std::move(std::get<ModelLease>(acquired));
+    current_record().model = lease->id;
+
+    auto prompt = chat_prompt(*lease, cr.messages);
+    if (auto* e = std::get_if<ApiError>(&prompt)) return send_error(res, *e);
+    const Prompt& p = std::get<Prompt>(prompt);
+    const GenerationParams params = with_model_defaults(*lease, cr.params);
+    const int64_t n_prompt = static_cast<int64_t>(p.tokens.size());
+
+    std::string key;
+    if (ctx.cache && !params.stream && params.deterministic()) {
+        key = cache_key(lease->id + " /v1/chat/completions", cr.body);
+        if (std::optional<std::string> hit = ctx.cache->get(key)) {
+            json cached = json::parse(*hit, nullptr, false);
+            if (!cached.is_discarded()) {
+                cached["id"] = new_id("chatcmpl-");
+                cached["created"] = unix_now();
+                cached["sinan"]["cached"] = true;
+                current_record().cache_hit = true;
+                current_record().prompt_tokens = n_prompt;
+                return send_json(res, cached);
+            }
+        }
+    }
+
+    auto requests = make_requests(*lease, p, cr.params, ctx.deadline());
+    if (auto* e = std::get_if<ApiError>(&requests)) return send_error(res, *e);
+    auto started = Generation::start(*lease->scheduler, std::move(std::get<std::vector<engine::Request>>(requests)));
+    if (auto* e = std::get_if<ApiError>(&started)) return send_error(res, *e);
+    ResponseHead head{new_id("chatcmpl-"), unix_now(), lease->id};
+
+    if (!params.stream) {
+        Generation gen = std::move(std::get<Generation>(started));
+        std::vector<ChoiceResult> choices = gen.collect();
+        if (auto e = failure_of(choices)) return send_error(res, *e);
+        json body = chat_completion(head, choices, n_prompt, lease->tokenizer, params.logprobs ? params.top_logprobs : -1);
+        if (!key.empty()) ctx.cache->put(key, dump_json(body));
+        finish_accounting(ctx, lease->id, cr.messages, choices, n_prompt, 200);
+        return send_json(res, body);
+    }
+
+    auto s = std::make_shared<ChatStream>(ChatStream{&ctx, std::move(lease), std::move(std::get<Generation>(started)),
+                                                     head, params, n_prompt, std::move(cr.messages), {}});
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [s](size_t, httplib::DataSink& sink) {
+            const bool ok = stream_chat(*s, sink);
+            if (!ok) s->gen.cancel();  // the client went away: free the slots now
+            finish_accounting(*s->ctx, s->lease->id, s->messages, s->choices, s->n_prompt, ok ? 200 : 499);
+            if (!ok) return false;
+            sink.done();
+            return true;
+        },
+        [s](bool) { s->gen.cancel(); });
+}
+
+}  // namespace
+
+void register_chat_routes(httplib::Server& server, ServerContext& ctx) {
+    server.Post("/v1/chat/completions",
+                [&ctx](const httplib::Request& req, httplib::Response& res) { handle_chat(ctx, req, res); });
+}
+
+}  // namespace sinan::api

@@ -1,0 +1,167 @@
+// POST /v1/completions (OpenAI's legacy text completions: one or several prompts, echo, logprobs,
+// streaming) and POST /v1/embeddings (needs an embedding model, which this build cannot run yet).
+#include <memory>
+
+#include "api/openai_request.h"
+#include "api/openai_response.h"
+#include "api/prompt.h"
+#include "api/server_context.h"
+
+namespace sinan::api {
+
+namespace {
+
+using nlohmann::json;
+
+struct CompletionStream {
+    ServerContext* ctx;
+    ModelLease lease;
+    std::vector<Generation> gens;  // one per prompt, n choices each
+    ResponseHead head;
+    GenerationParams params;
+    std::vector<std::string> echo;  // per choice
+    int64_t n_prompt = 0;
+    std::vector<ChoiceResult> choices;
+};
+
+bool stream_completion(CompletionStream& s, httplib::DataSink& sink) {
+    auto write = [&](const std::string& data) { return sink.write(data.data(), data.size()); };
+    s.choices.resize(s.echo.size());
+    for (size_t i = 0; i < s.echo.size(); ++i)
+        if (!s.echo[i].empty() && !write(sse_event(completion_chunk(s.head, i, s.echo[i], nullptr)))) return false;
+    const size_t n = static_cast<size_t>(s.params.n);
+    // Prompts one after another: each prompt's n choices stream interleaved.
+    for (size_t g = 0; g < s.gens.size(); ++g) {
+        const bool finished = s.gens[g].run(
+            [&](size_t j, engine::Event& ev) {
+                const size_t i = g * n + j;
+                accumulate(s.choices[i], ev);
+                if (ev.type == engine::Event::Type::kText) {
+                    if (ev.text.empty()) return true;
+                    json lp = nullptr;
+                    if (s.params.logprobs)
+                        lp = completion_logprobs(ev.tokens, s.lease->tokenizer, s.params.top_logprobs, 0);
+                    return write(sse_event(completion_chunk(s.head, i, ev.text, nullptr, std::move(lp))));
+                }
+                if (ev.type == engine::Event::Type::kFailed) return write("data: " + failure_of({s.choices[i]})->body() + "\n\n");
+                return write(sse_event(completion_chunk(s.head, i, "", finish_reason(ev.result.finish))));
+            },
+            [&] { return write(": waiting\n\n"); });
+        if (!finished) return false;
+    }
+    if (s.params.include_usage) {
+        json usage = {{"id", s.head.id},      {"object", "text_completion"}, {"created", s.head.created},
+                      {"model", s.head.model}, {"choices", json::array()},   {"usage", usage_of(s.choices, s.n_prompt)}};
+        if (!write(sse_event(usage))) return false;
+    }
+    return write(kSseDone);
+}
+
+void handle_completion(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
+    CompletionRequest cr;
+    if (auto e = parse_completion_request(req.body, &cr)) return send_error(res, *e);
+    auto acquired = ctx.registry->acquire(cr.params.model);
+    if (auto* e = std::get_if<ApiError>(&acquired)) return send_error(res, *e);
+    ModelLease lease = std::move(std::get<ModelLease>(acquired));
+    current_record().model = lease->id;
+    const GenerationParams params = with_model_defaults(*lease, cr.params);
+
+    std::vector<Prompt> prompts;
+    int64_t n_prompt = 0;
+    for (const PromptInput& input : cr.prompts) {
+        auto p = completion_prompt(*lease, input);
+        if (auto* e = std::get_if<ApiError>(&p)) return send_error(res, *e);
+        prompts.push_back(std::move(std::get<Prompt>(p)));
+        n_prompt += static_cast<int64_t>(prompts.back().tokens.size());
+    }
+    std::vector<std::string> echo;
+    for (const Prompt& p : prompts)
+        for (int32_t j = 0; j < params.n; ++j) echo.push_back(cr.echo ? p.text : std::string());
+
+    std::string key;
+    if (ctx.cache && !params.stream && params.deterministic()) {
+        key = cache_key(lease->id + " /v1/completions", cr.body);
+        if (std::optional<std::string> hit = ctx.cache->get(key)) {
+            json cached = json::parse(*hit, nullptr, false);
+            if (!cached.is_discarded()) {
+                cached["id"] = new_id("cmpl-");
+                cached["created"] = unix_now();
+                cached["sinan"]["cached"] = true;
+                current_record().cache_hit = true;
+                return send_json(res, cached);
+            }
+        }
+    }
+
+    // Submit every prompt before reading any, so they run side by side.
+    std::vector<Generation> gens;
+    for (const Prompt& p : prompts) {
+        auto requests = make_requests(*lease, p, cr.params, ctx.deadline());
+        if (auto* e = std::get_if<ApiError>(&requests)) return send_error(res, *e);
+        auto started = Generation::start(*lease->scheduler, std::move(std::get<std::vector<engine::Request>>(requests)));
+        if (auto* e = std::get_if<ApiError>(&started)) return send_error(res, *e);
+        gens.push_back(std::move(std::get<Generation>(started)));
+    }
+    ResponseHead head{new_id("cmpl-"), unix_now(), lease->id};
+
+    if (!params.stream) {
+        std::vector<ChoiceResult> choices;
+        for (Generation& g : gens)
+            for (ChoiceResult& c : g.collect()) choices.push_back(std::move(c));
+        if (auto e = failure_of(choices)) return send_error(res, *e);
+        json body = text_completion(head, choices, echo, n_prompt, lease->tokenizer,
+                                    params.logprobs ? params.top_logprobs : -1);
+        if (!key.empty()) ctx.cache->put(key, dump_json(body));
+        account_tokens(ctx, lease->id, choices, n_prompt);
+        if (ctx.audit) audit(ctx, "/v1/completions", cr.body.value("prompt", json()), choices[0].answer, choices[0].reasoning, 200);
+        return send_json(res, body);
+    }
+
+    auto s = std::make_shared<CompletionStream>(
+        CompletionStream{&ctx, std::move(lease), std::move(gens), head, params, std::move(echo), n_prompt, {}});
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [s](size_t, httplib::DataSink& sink) {
+            const bool ok = stream_completion(*s, sink);
+            if (!ok)
+                for (Generation& g : s->gens) g.cancel();
+            account_tokens(*s->ctx, s->lease->id, s->choices, s->n_prompt);
+            if (!ok) return false;
+            sink.done();
+            return true;
+        },
+        [s](bool) {
+            for (Generation& g : s->gens) g.cancel();
+        });
+}
+
+void handle_embeddings(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
+    nlohmann::ordered_json body;
+    if (auto e = parse_json_object(req.body, &body)) return send_error(res, *e);
+    std::string model;
+    if (auto it = body.find("model"); it != body.end() && !it->is_null()) {
+        if (!it->is_string()) return send_error(res, bad_request("model must be a string", "model"));
+        model = it->get<std::string>();
+    }
+    auto it = body.find("input");
+    if (it == body.end() || !(it->is_string() || it->is_array()))
+        return send_error(res, bad_request("input must be a string or an array of strings or token ids", "input"));
+    auto resolved = ctx.registry->resolve(model);
+    if (auto* e = std::get_if<ApiError>(&resolved)) return send_error(res, *e);
+    const std::string& id = std::get<std::string>(resolved);
+    send_error(res, bad_request("model \"" + id +
+                                    "\" is not an embedding model; embeddings need a bert-architecture model",
+                                "model", "not_an_embedding_model"));
+}
+
+}  // namespace
+
+void register_completion_routes(httplib::Server& server, ServerContext& ctx) {
+    server.Post("/v1/completions",
+                [&ctx](const httplib::Request& req, httplib::Response& res) { handle_completion(ctx, req, res); });
+    server.Post("/v1/embeddings",
+                [&ctx](const httplib::Request& req, httplib::Response& res) { handle_embeddings(ctx, req, res); });
+}
+
+}  // namespace sinan::api

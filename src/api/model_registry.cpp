@@ -1,0 +1,187 @@
+#include "api/model_registry.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "base/log.h"
+
+namespace sinan::api {
+
+namespace fs = std::filesystem;
+
+ServedModel::~ServedModel() { scheduler.reset(); }
+
+std::string no_model_message() {
+    return "no model is loaded: start the server with a model file (sinan serve -m FILE.gguf, or MODEL=path.gguf "
+           "make run), put a .gguf file in ./models/ (or --models-dir DIR), or make a small test model with "
+           "`sinan model synth --shape tiny --vocab VOCAB.gguf -o models/tiny.gguf`";
+}
+
+Result<std::vector<ModelFile>> ModelRegistry::scan_dir(const std::string& dir) {
+    std::error_code ec;
+    fs::directory_iterator it(dir, ec);
+    if (ec) return Status::error(dir + ": cannot read the models directory (" + ec.message() + ")");
+    std::vector<ModelFile> out;
+    for (; it != fs::directory_iterator(); it.increment(ec)) {
+        if (ec) break;
+        const fs::path& p = it->path();
+        if (p.extension() != ".gguf" || !it->is_regular_file(ec)) continue;
+        out.push_back({p.stem().string(), p.string()});
+    }
+    std::sort(out.begin(), out.end(), [](const ModelFile& a, const ModelFile& b) { return a.id < b.id; });
+    return out;
+}
+
+ModelRegistry::ModelRegistry(std::vector<ModelFile> files, std::string default_id, RegistryOptions options)
+    : files_(std::move(files)), default_id_(std::move(default_id)), options_(std::move(options)) {}
+
+ModelRegistry::~ModelRegistry() = default;
+
+const ModelFile* ModelRegistry::find(const std::string& id) const {
+    for (const ModelFile& f : files_)
+        if (f.id == id) return &f;
+    return nullptr;
+}
+
+std::string ModelRegistry::ids_text() const {
+    std::string s;
+    for (const ModelFile& f : files_) s += (s.empty() ? "" : ", ") + f.id;
+    return s;
+}
+
+Result<std::shared_ptr<ServedModel>> ModelRegistry::load(const ModelFile& file) const {
+    model::LoadOptions lo;
+    lo.n_threads = options_.n_threads;
+    Result<std::unique_ptr<model::Model>> m = model::Model::load(file.path, lo);
+    if (!m.ok()) return m.status();
+    Result<text::Tokenizer> tok = text::Tokenizer::from_gguf((*m)->file());
+    if (!tok.ok()) return Status::error(file.path + ": " + tok.message());
+    auto served = std::make_shared<ServedModel>(file.id, file.path, std::move(m).value(), std::move(tok).value());
+    if (Result<text::ChatTemplate> t = text::ChatTemplate::from_gguf(served->model->file()); t.ok())
+        served->chat_template = std::move(t).value();
+    const bool think_tokens =
+        served->tokenizer.find_token("<think>").has_value() && served->tokenizer.find_token("</think>").has_value();
+    const bool think_template =
+        served->chat_template && served->chat_template->source().find("<think>") != std::string::npos;
+    served->reasoning = think_tokens || think_template;
+    engine::SchedulerOptions so = options_.scheduler;
+    so.n_ctx = std::min<int64_t>(so.n_ctx, served->model->hparams().n_ctx_train);
+    served->scheduler = std::make_unique<engine::Scheduler>(*served->model, served->tokenizer, so);
+    served->loaded_at = std::chrono::system_clock::now();
+    log::info("loaded model " + file.id + " (" + file.path + "): context " + std::to_string(so.n_ctx) + ", " +
+              std::to_string(so.n_parallel) + " parallel sequences" + (served->reasoning ? ", reasoning model" : ""));
+    return served;
+}
+
+std::variant<std::string, ApiError> ModelRegistry::resolve(const std::string& requested) const {
+    if (files_.empty()) {
+        ApiError e;
+        e.status = 503;
+        e.type = "server_error";
+        e.code = "no_model";
+        e.message = no_model_message();
+        return e;
+    }
+    std::string id = requested.empty() ? default_id_ : requested;
+    if (id.empty()) {
+        if (files_.size() == 1) return files_[0].id;
+        return bad_request("model is required: this server offers " + ids_text(), "model", "model_required");
+    }
+    if (find(id) == nullptr) {
+        ApiError e = bad_request("model \"" + id + "\" does not exist; available models: " + ids_text(), "model",
+                                 "model_not_found");
+        e.status = 404;
+        return e;
+    }
+    return id;
+}
+
+std::variant<ModelLease, ApiError> ModelRegistry::acquire(const std::string& requested) {
+    auto resolved = resolve(requested);
+    if (auto* e = std::get_if<ApiError>(&resolved)) return *e;
+    const ModelFile* file = find(std::get<std::string>(resolved));
+    auto take = [&](const std::shared_ptr<ServedModel>& m) {
+        m->in_flight.fetch_add(1);
+        m->last_used = ++clock_;
+        return ModelLease(m);
+    };
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (const auto& m : resident_)
+            if (m->id == file->id) return take(m);
+    }
+    std::lock_guard<std::mutex> load_lock(load_mu_);
+    std::shared_ptr<ServedModel> victim;  // destroyed outside mu_: stopping a scheduler joins its thread
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (const auto& m : resident_)
+            if (m->id == file->id) return take(m);  // loaded while we waited for load_mu_
+        if (resident_.size() >= std::max<size_t>(options_.max_resident, 1)) {
+            auto lru = resident_.end();
+            for (auto it = resident_.begin(); it != resident_.end(); ++it)
+                if ((*it)->in_flight.load() == 0 && (lru == resident_.end() || (*it)->last_used < (*lru)->last_used))
+                    lru = it;
+            if (lru == resident_.end()) {
+                ApiError e;
+                e.status = 503;
+                e.type = "server_error";
+                e.code = "models_busy";
+                e.retry_after_s = 1;
+                e.message = "model \"" + file->id + "\" is not loaded and every loaded model (--models-max " +
+                            std::to_string(options_.max_resident) + ") has requests in flight; retry shortly";
+                return e;
+            }
+            victim = *lru;
+            resident_.erase(lru);
+        }
+    }
+    if (victim) {
+        log::info("unloading model " + victim->id + " (least recently used) to load " + file->id);
+        victim.reset();
+    }
+    Result<std::shared_ptr<ServedModel>> loaded = load(*file);
+    if (!loaded.ok()) {
+        ApiError e;
+        e.status = 500;
+        e.type = "server_error";
+        e.code = "model_load_failed";
+        e.message = "model \"" + file->id + "\" failed to load: " + loaded.message();
+        return e;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    resident_.push_back(*loaded);
+    return take(*loaded);
+}
+
+Status ModelRegistry::preload(const std::string& id) {
+    std::variant<ModelLease, ApiError> r = acquire(id);
+    if (auto* e = std::get_if<ApiError>(&r)) return Status::error(e->message);
+    return Status::ok();
+}
+
+void ModelRegistry::for_each_resident(const std::function<void(const ServedModel&)>& fn) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& m : resident_) fn(*m);
+}
+
+std::vector<std::string> ModelRegistry::resident_ids() const {
+    std::vector<std::string> ids;
+    for_each_resident([&](const ServedModel& m) { ids.push_back(m.id); });
+    return ids;
+}
+
+void ModelRegistry::drain(std::chrono::milliseconds grace) {
+    std::vector<std::shared_ptr<ServedModel>> models;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        models = resident_;
+    }
+    // One deadline for all: each drain gets what is left of the grace period.
+    const auto end = std::chrono::steady_clock::now() + grace;
+    for (const auto& m : models) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+        m->scheduler->drain(std::max(left, std::chrono::milliseconds(0)));
+    }
+}
+
+}  // namespace sinan::api

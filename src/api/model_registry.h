@@ -1,0 +1,141 @@
+// ModelRegistry: the models one `sinan serve` offers and the ones it holds in memory.
+//
+// The offer is fixed at start-up: the -m model and every *.gguf in --models-dir (id = the file
+// name without .gguf). A model is loaded on first use (or at start with preload()), each with its
+// own tokenizer, chat template and engine::Scheduler; at most `max_resident` stay loaded, and
+// loading one more unloads the least recently used model that has no request in flight (never
+// one that has). When every resident model is busy a load is refused with 503 and Retry-After.
+//
+// acquire() hands out a ModelLease that counts as "in flight" until it is destroyed: a route
+// holds it for the whole request, streaming included.
+//
+// Thread-safety: every method may be called from any thread. Loads are serialised (one at a
+// time); requests for models already resident do not wait for a load.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "api/api_error.h"
+#include "base/status.h"
+#include "engine/scheduler.h"
+#include "model/model.h"
+#include "text/chat_template.h"
+#include "text/tokenizer.h"
+
+namespace sinan::api {
+
+struct ModelFile {
+    std::string id;    // file name without .gguf
+    std::string path;
+};
+
+// A loaded model with everything a request needs. Members are immutable after load except the
+// scheduler's internal state (thread-safe) and the in-flight count.
+struct ServedModel {
+    std::string id, path;
+    std::unique_ptr<model::Model> model;
+    text::Tokenizer tokenizer;
+    std::optional<text::ChatTemplate> chat_template;  // absent: only /v1/completions works
+    bool reasoning = false;  // a thinking model (<think> in its template or vocab): R1 sampling defaults
+    std::unique_ptr<engine::Scheduler> scheduler;
+    std::atomic<int32_t> in_flight{0};
+    uint64_t last_used = 0;  // registry clock; guarded by the registry's mutex
+    std::chrono::system_clock::time_point loaded_at;
+
+    ServedModel(std::string id, std::string path, std::unique_ptr<model::Model> model, text::Tokenizer tokenizer)
+        : id(std::move(id)), path(std::move(path)), model(std::move(model)), tokenizer(std::move(tokenizer)) {}
+    ~ServedModel();  // stops the scheduler before the model it uses goes away
+};
+
+// Keeps a ServedModel loaded and counted in flight while it lives. Movable.
+class ModelLease {
+public:
+    ModelLease() = default;
+    explicit ModelLease(std::shared_ptr<ServedModel> m) : m_(std::move(m)) {}
+    ModelLease(ModelLease&& o) noexcept = default;
+    ModelLease& operator=(ModelLease&& o) noexcept {
+        release();
+        m_ = std::move(o.m_);
+        return *this;
+    }
+    ~ModelLease() { release(); }
+    ServedModel* operator->() const { return m_.get(); }
+    ServedModel& operator*() const { return *m_; }
+
+private:
+    void release() {
+        if (m_) m_->in_flight.fetch_sub(1);
+        m_.reset();
+    }
+    std::shared_ptr<ServedModel> m_;
+};
+
+struct RegistryOptions {
+    engine::SchedulerOptions scheduler;  // n_ctx is capped at each model's training context
+    int n_threads = 0;                   // forward-pass threads per model, 0 = physical cores
+    size_t max_resident = 1;
+};
+
+class ModelRegistry {
+public:
+    // Every *.gguf directly in `dir`, sorted by id. Error when the directory cannot be read.
+    static Result<std::vector<ModelFile>> scan_dir(const std::string& dir);
+
+    // `files` must have unique ids; `default_id` is "" or one of them.
+    ModelRegistry(std::vector<ModelFile> files, std::string default_id, RegistryOptions options);
+    ~ModelRegistry();
+
+    const std::vector<ModelFile>& files() const { return files_; }
+    bool empty() const { return files_.empty(); }
+    const std::string& default_id() const { return default_id_; }
+    const RegistryOptions& options() const { return options_; }
+
+    // The id a request's `model` field names ("" = the default), or the error for it: no model at
+    // all (503 with how to get one), no id with no default (400), unknown id (404
+    // model_not_found, listing the ids).
+    std::variant<std::string, ApiError> resolve(const std::string& requested) const;
+
+    // The model `id` ("" = the default), loaded if needed. Errors: unknown id (404
+    // model_not_found, listing the ids), no id with no default (400), no model at all (503 with
+    // how to get one), load failure (500), every resident model busy (503 + Retry-After).
+    std::variant<ModelLease, ApiError> acquire(const std::string& id);
+
+    // Loads `id` now (at start-up), so the first request does not wait.
+    Status preload(const std::string& id);
+
+    // Calls fn for each resident model (under the registry's mutex: keep it short).
+    void for_each_resident(const std::function<void(const ServedModel&)>& fn) const;
+    std::vector<std::string> resident_ids() const;
+
+    // Stops every resident scheduler from admitting and waits up to `grace` for their requests.
+    void drain(std::chrono::milliseconds grace);
+
+    // "a, b, c": the ids, for error messages.
+    std::string ids_text() const;
+
+private:
+    Result<std::shared_ptr<ServedModel>> load(const ModelFile& file) const;
+    const ModelFile* find(const std::string& id) const;
+
+    const std::vector<ModelFile> files_;
+    const std::string default_id_;
+    const RegistryOptions options_;
+    mutable std::mutex mu_;     // resident_, clock_
+    std::mutex load_mu_;        // one load at a time
+    std::vector<std::shared_ptr<ServedModel>> resident_;
+    uint64_t clock_ = 0;
+};
+
+// The 503 message when the server has no model file at all: says how to get one.
+std::string no_model_message();
+
+}  // namespace sinan::api

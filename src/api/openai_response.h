@@ -1,0 +1,77 @@
+// Building the responses of the generation routes: OpenAI's chat.completion and text_completion
+// objects and their streaming chunks, usage, logprobs (chat: {token, logprob, bytes,
+// top_logprobs}; legacy completions: tokens / token_logprobs / top_logprobs / text_offset), the
+// `sinan` extension (confidence score and timings), and Server-Sent Events framing.
+//
+// Model output is arbitrary bytes: every function here produces valid JSON text whatever the
+// model wrote (invalid UTF-8 is replaced by U+FFFD when dumped, a token's exact bytes go in
+// `bytes`). Pure functions; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "api/generation.h"
+#include "engine/generate.h"
+#include "engine/scheduler.h"
+#include "text/tokenizer.h"
+
+namespace sinan::api {
+
+// JSON text with invalid UTF-8 replaced (never throws).
+std::string dump_json(const nlohmann::json& j);
+// One SSE event: "data: <json>\n\n".
+std::string sse_event(const nlohmann::json& j);
+inline constexpr const char* kSseDone = "data: [DONE]\n\n";
+
+// "chatcmpl-" + 24 random hex digits, and the like.
+std::string new_id(const std::string& prefix);
+int64_t unix_now();
+
+// "stop" or "length" (context full, deadline and cancellation count as "length": the text was
+// cut, not finished).
+const char* finish_reason(engine::FinishReason reason);
+
+nlohmann::json usage_json(int64_t prompt_tokens, int64_t completion_tokens, int64_t cached_tokens);
+// Usage of a finished request: prompt counted once per prompt, completions summed over choices.
+nlohmann::json usage_of(const std::vector<ChoiceResult>& choices, int64_t prompt_tokens);
+
+// Chat logprobs: {"content": [{token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}]}.
+nlohmann::json chat_logprobs(const std::vector<engine::TokenInfo>& tokens, const text::Tokenizer& tokenizer,
+                             int32_t n_top);
+// Legacy completion logprobs; offsets start at `text_offset`.
+nlohmann::json completion_logprobs(const std::vector<engine::TokenInfo>& tokens, const text::Tokenizer& tokenizer,
+                                   int32_t n_top, size_t text_offset);
+
+// {prompt_ms, generation_ms, ttft_ms, queue_ms, prompt_tokens, generated_tokens, cached_tokens,
+//  prompt_tokens_per_second, generation_tokens_per_second}
+nlohmann::json timings_json(const ChoiceResult& c, int64_t prompt_tokens);
+// {"confidence": score of choice 0, "confidence_detail": {...}, "choices": [{index, confidence}]
+//  (n > 1), "timings": {...}}
+nlohmann::json sinan_extension(const std::vector<ChoiceResult>& choices, int64_t prompt_tokens);
+
+struct ResponseHead {
+    std::string id;
+    int64_t created = 0;
+    std::string model;
+};
+
+// A whole chat.completion. logprobs: n_top >= 0 to include them, -1 to leave them out.
+nlohmann::json chat_completion(const ResponseHead& head, const std::vector<ChoiceResult>& choices,
+                               int64_t prompt_tokens, const text::Tokenizer& tokenizer, int32_t n_top);
+// One chat.completion.chunk with one choice.
+nlohmann::json chat_chunk(const ResponseHead& head, size_t index, nlohmann::json delta, const char* finish,
+                          nlohmann::json logprobs = nullptr);
+// The final usage chunk (empty choices).
+nlohmann::json chat_usage_chunk(const ResponseHead& head, nlohmann::json usage);
+
+// A whole text_completion; choice i's text gets prompts[i / n] in front with echo.
+nlohmann::json text_completion(const ResponseHead& head, const std::vector<ChoiceResult>& choices,
+                               const std::vector<std::string>& echo_prefixes, int64_t prompt_tokens,
+                               const text::Tokenizer& tokenizer, int32_t n_top);
+nlohmann::json completion_chunk(const ResponseHead& head, size_t index, const std::string& text, const char* finish,
+                                nlohmann::json logprobs = nullptr);
+
+}  // namespace sinan::api

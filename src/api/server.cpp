@@ -1,0 +1,381 @@
+#include "api/server.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <thread>
+
+#include "api/openai_response.h"
+#include "api/server_context.h"
+#include "api/web/chat_html.h"
+#include "base/log.h"
+
+namespace sinan::api {
+
+using nlohmann::json;
+
+ServerMetrics::ServerMetrics(Registry& r)
+    : requests(r.counter("sinan_http_requests_total", "HTTP requests by route and status code", {"route", "code"})),
+      errors(r.counter("sinan_http_errors_total", "HTTP responses with status >= 400, by code", {"code"})),
+      latency(r.histogram("sinan_http_request_duration_seconds", "Request latency, streams until their last byte",
+                          {"route"}, kLatencyBuckets)),
+      ttft(r.histogram("sinan_time_to_first_token_seconds", "Submit to first sampled token", {}, kLatencyBuckets)),
+      prompt_tokens(r.counter("sinan_prompt_tokens_total", "Prompt tokens of finished requests", {"model"})),
+      cached_tokens(r.counter("sinan_cached_prompt_tokens_total", "Prompt tokens reused from the prefix cache", {"model"})),
+      generated_tokens(r.counter("sinan_generated_tokens_total", "Tokens generated", {"model"})),
+      tokens_per_second(r.gauge("sinan_generation_tokens_per_second", "Tokens generated per second since the last scrape")),
+      queue_length(r.gauge("sinan_queue_length", "Requests waiting for a slot", {"model"})),
+      running(r.gauge("sinan_running_sequences", "Sequences running (prefill or decode)", {"model"})),
+      kv_used(r.gauge("sinan_kv_cache_cells_used", "KV cache cells in use", {"model"})),
+      kv_total(r.gauge("sinan_kv_cache_cells", "KV cache cells in all", {"model"})),
+      kv_usage(r.gauge("sinan_kv_cache_usage_ratio", "KV cache cells in use / cells", {"model"})),
+      models_loaded(r.gauge("sinan_models_loaded", "Models resident in memory")),
+      cache_hits(r.counter("sinan_response_cache_hits_total", "Response cache hits")),
+      cache_misses(r.counter("sinan_response_cache_misses_total", "Response cache misses")),
+      cache_entries(r.gauge("sinan_response_cache_entries", "Entries in the in-memory response cache")),
+      draining(r.gauge("sinan_draining", "1 while the server drains for shutdown")),
+      in_flight(r.gauge("sinan_http_requests_in_flight", "Requests being handled")) {}
+
+RequestRecord& current_record() {
+    thread_local RequestRecord record;
+    return record;
+}
+
+void send_json(httplib::Response& res, const json& body, int status) {
+    res.status = status;
+    res.set_content(dump_json(body), "application/json");
+}
+
+void send_error(httplib::Response& res, const ApiError& e) {
+    res.status = e.status;
+    if (e.retry_after_s > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s));
+    res.set_content(e.body(), "application/json");
+}
+
+void account_tokens(ServerContext& ctx, const std::string& model_id, const std::vector<ChoiceResult>& choices,
+                    int64_t prompt_tokens) {
+    int64_t generated = 0;
+    for (const ChoiceResult& c : choices) {
+        generated += c.result.n_generated;
+        if (c.result.n_generated > 0) ctx.metrics->ttft.with({}).observe(c.first_token_seconds);
+    }
+    const int64_t cached = choices.empty() ? 0 : choices[0].n_cached;
+    ctx.metrics->prompt_tokens.with({model_id}).inc(static_cast<double>(prompt_tokens));
+    ctx.metrics->cached_tokens.with({model_id}).inc(static_cast<double>(cached));
+    ctx.metrics->generated_tokens.with({model_id}).inc(static_cast<double>(generated));
+    RequestRecord& r = current_record();
+    r.prompt_tokens = prompt_tokens;
+    r.completion_tokens = generated;
+    if (r.key && ctx.limiter)
+        ctx.limiter->record_tokens(r.key->id, {r.key->rpm, r.key->tpm}, prompt_tokens + generated);
+}
+
+void audit(ServerContext& ctx, const std::string& route, const json& request, const std::string& answer,
+           const std::string& reasoning, int status) {
+    if (!ctx.audit) return;
+    const RequestRecord& r = current_record();
+    ctx.audit->write({{"request_id", r.id},
+                      {"key_id", r.key_id},
+                      {"route", route},
+                      {"model", r.model},
+                      {"status", status},
+                      {"request", request},
+                      {"answer", answer},
+                      {"reasoning", reasoning}});
+}
+
+namespace {
+
+// The route label for metrics: known paths as they are, the rest as "other" (bounded cardinality).
+std::string route_label(const httplib::Request& req) {
+    static const char* kPaths[] = {"/",         "/health",        "/ready",          "/metrics",    "/v1/models",
+                                   "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/api/v1/chat"};
+    for (const char* p : kPaths)
+        if (req.path == p) return req.method + " " + p;
+    if (req.path.rfind("/v1/models/", 0) == 0) return req.method + " /v1/models/{id}";
+    return "other";
+}
+
+ApiError status_error(int status, const std::string& path) {
+    ApiError e;
+    e.status = status;
+    switch (status) {
+        case 404:
+            e.message = "no route " + path + "; see GET /v1/models, POST /v1/chat/completions, POST /v1/completions, "
+                        "POST /api/v1/chat, GET /health, GET /ready, GET /metrics";
+            e.code = "not_found";
+            break;
+        case 405:
+            e.message = "method not allowed on " + path;
+            break;
+        case 413:
+            e.message = "the request body is too large for this server (--max-body)";
+            e.code = "request_too_large";
+            break;
+        case 400:
+            e.message = "bad HTTP request";
+            break;
+        default:
+            e.type = status >= 500 ? "server_error" : "invalid_request_error";
+            e.message = "HTTP " + std::to_string(status);
+    }
+    return e;
+}
+
+}  // namespace
+
+struct Server::Impl {
+    ServerOptions options;
+    std::unique_ptr<ModelRegistry> registry;
+    std::unique_ptr<KeyStore> keys;
+    std::unique_ptr<ResponseCache> cache;
+    std::unique_ptr<AuditLog> audit_log;
+    Registry metrics_registry;
+    ServerMetrics metrics{metrics_registry};
+    RateLimiter limiter;
+    ServerContext ctx;
+    httplib::Server http;
+    std::atomic<uint64_t> next_request{1};
+    // tokens/s gauge: generated tokens at the previous scrape
+    std::mutex rate_mu;
+    double last_generated = 0;
+    std::chrono::steady_clock::time_point last_scrape = std::chrono::steady_clock::now();
+    CacheStats last_cache;
+
+    void setup();
+    void refresh_metrics();
+    httplib::Server::HandlerResponse before(const httplib::Request& req, httplib::Response& res);
+    void after(const httplib::Request& req, const httplib::Response& res);
+    void ready(httplib::Response& res);
+};
+
+void Server::Impl::refresh_metrics() {
+    double generated = 0;
+    metrics.generated_tokens.for_each([&](const std::vector<std::string>&, const Counter& c) { generated += c.value(); });
+    {
+        std::lock_guard<std::mutex> lock(rate_mu);
+        const auto now = std::chrono::steady_clock::now();
+        const double dt = std::chrono::duration<double>(now - last_scrape).count();
+        if (dt >= 1.0) {
+            metrics.tokens_per_second.with({}).set((generated - last_generated) / dt);
+            last_generated = generated;
+            last_scrape = now;
+        }
+        if (cache) {
+            const CacheStats s = cache->stats();
+            metrics.cache_hits.with({}).inc(static_cast<double>(s.hits - std::min(s.hits, last_cache.hits)));
+            metrics.cache_misses.with({}).inc(static_cast<double>(s.misses - std::min(s.misses, last_cache.misses)));
+            metrics.cache_entries.with({}).set(static_cast<double>(s.entries));
+            last_cache = s;
+        }
+    }
+    for (const ModelFile& f : registry->files()) {
+        for (GaugeFamily* g : {&metrics.queue_length, &metrics.running, &metrics.kv_used, &metrics.kv_total, &metrics.kv_usage})
+            g->with({f.id}).set(0);
+    }
+    int n_loaded = 0;
+    registry->for_each_resident([&](const ServedModel& m) {
+        ++n_loaded;
+        const engine::SchedulerStats s = m.scheduler->stats();
+        metrics.queue_length.with({m.id}).set(s.waiting);
+        metrics.running.with({m.id}).set(s.running);
+        metrics.kv_used.with({m.id}).set(static_cast<double>(s.kv_cells_used));
+        metrics.kv_total.with({m.id}).set(static_cast<double>(s.kv_cells));
+        metrics.kv_usage.with({m.id}).set(s.kv_cells > 0 ? static_cast<double>(s.kv_cells_used) / s.kv_cells : 0.0);
+    });
+    metrics.models_loaded.with({}).set(n_loaded);
+    metrics.draining.with({}).set(ctx.draining.load() ? 1 : 0);
+    metrics.in_flight.with({}).set(static_cast<double>(ctx.active.load()));
+}
+
+httplib::Server::HandlerResponse Server::Impl::before(const httplib::Request& req, httplib::Response& res) {
+    RequestRecord& r = current_record();
+    r = RequestRecord{};
+    char id[32];
+    std::snprintf(id, sizeof id, "req-%llu", static_cast<unsigned long long>(next_request.fetch_add(1)));
+    r.id = id;
+    r.start = std::chrono::steady_clock::now();
+    r.counted_active = true;
+    ctx.active.fetch_add(1);
+    res.set_header("X-Request-Id", r.id);
+    using HR = httplib::Server::HandlerResponse;
+    const bool is_health = req.path == "/health";
+    if (ctx.draining.load() && !is_health && req.path != "/metrics") {
+        ApiError e;
+        e.status = 503;
+        e.type = "server_error";
+        e.code = "shutting_down";
+        e.retry_after_s = 5;
+        e.message = "the server is shutting down and takes no new requests";
+        send_error(res, e);
+        return HR::Handled;
+    }
+    // The page is static and holds nothing; it asks for a key itself when the API needs one.
+    if (is_health || (req.method == "GET" && req.path == "/") || !keys || !keys->auth_required()) return HR::Unhandled;
+    std::string token;
+    const std::string auth = req.get_header_value("Authorization");
+    if (auth.size() > 7 && (auth.compare(0, 7, "Bearer ") == 0 || auth.compare(0, 7, "bearer ") == 0))
+        token = auth.substr(7);
+    std::optional<KeyInfo> key = token.empty() ? std::nullopt : keys->verify(token);
+    if (!key) {
+        ApiError e;
+        e.status = 401;
+        e.code = "invalid_api_key";
+        e.message = token.empty() ? "this server needs an API key: send Authorization: Bearer sk-sinan-... (an admin "
+                                    "creates one with `sinan keys create NAME`)"
+                                  : "the API key is wrong or revoked; ask for a new one (`sinan keys create NAME`)";
+        res.set_header("WWW-Authenticate", "Bearer");
+        send_error(res, e);
+        return HR::Handled;
+    }
+    r.key_id = key->id;
+    r.key = key;
+    if (req.method == "POST" && (key->rpm > 0 || key->tpm > 0)) {
+        const RateDecision d = limiter.check(key->id, {key->rpm, key->tpm});
+        if (!d.allowed) {
+            ApiError e;
+            e.status = 429;
+            e.type = "rate_limit_error";
+            e.code = "rate_limit_exceeded";
+            e.retry_after_s = std::max<int64_t>(d.retry_after_s, 1);
+            e.message = "rate limit of key " + key->id + " reached (" + d.reason + "); retry after " +
+                        std::to_string(e.retry_after_s) + " s";
+            send_error(res, e);
+            return HR::Handled;
+        }
+    }
+    return HR::Unhandled;
+}
+
+void Server::Impl::after(const httplib::Request& req, const httplib::Response& res) {
+    RequestRecord& r = current_record();
+    const std::string route = route_label(req);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - r.start).count();
+    const std::string code = std::to_string(res.status);
+    metrics.requests.with({route, code}).inc();
+    if (res.status >= 400) metrics.errors.with({code}).inc();
+    metrics.latency.with({route}).observe(seconds);
+    if (r.counted_active) ctx.active.fetch_sub(1);
+    r.counted_active = false;
+    char line[512];
+    std::snprintf(line, sizeof line,
+                  "request id=%s key=%s route=\"%s %s\" status=%d model=%s prompt_tokens=%lld completion_tokens=%lld "
+                  "latency_ms=%.1f%s",
+                  r.id.c_str(), r.key_id.c_str(), req.method.c_str(), req.path.substr(0, 200).c_str(), res.status,
+                  r.model.c_str(), static_cast<long long>(r.prompt_tokens), static_cast<long long>(r.completion_tokens),
+                  seconds * 1e3, r.cache_hit ? " cache=hit" : "");
+    log::info(line);
+}
+
+void Server::Impl::ready(httplib::Response& res) {
+    std::string why;
+    if (ctx.draining.load()) why = "the server is shutting down";
+    else if (registry->empty()) why = no_model_message();
+    json models = json::array();
+    bool saturated = false;
+    registry->for_each_resident([&](const ServedModel& m) {
+        const engine::SchedulerStats s = m.scheduler->stats();
+        models.push_back({{"id", m.id}, {"running", s.running}, {"waiting", s.waiting}});
+        if (s.waiting >= m.scheduler->options().max_queue) saturated = true;
+    });
+    if (why.empty() && saturated) why = "the request queue is full (--queue); retry shortly";
+    if (!why.empty()) {
+        res.set_header("Retry-After", "1");
+        return send_json(res, {{"status", "unavailable"}, {"reason", why}, {"models", models}}, 503);
+    }
+    send_json(res, {{"status", "ready"}, {"models", models}});
+}
+
+void Server::Impl::setup() {
+    ctx.registry = registry.get();
+    ctx.keys = keys.get();
+    ctx.limiter = &limiter;
+    ctx.cache = cache.get();
+    ctx.audit = audit_log.get();
+    ctx.metrics = &metrics;
+    ctx.request_timeout = options.request_timeout;
+
+    const size_t threads = std::max<size_t>(options.http_threads, 4);
+    http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    http.set_payload_max_length(options.max_body_bytes);
+    http.set_read_timeout(options.idle_timeout);
+    http.set_write_timeout(options.idle_timeout);
+    http.set_keep_alive_timeout(options.keep_alive_timeout.count());
+    http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) { return before(req, res); });
+    http.set_logger([this](const httplib::Request& req, const httplib::Response& res) { after(req, res); });
+    http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+        // Routes set their own bodies; this covers httplib's (404 no route, 413, 400 bad request).
+        if (res.body.empty()) send_error(res, status_error(res.status, req.path));
+    });
+    http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "unknown exception";
+        try {
+            if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+            what = e.what();
+        } catch (...) {
+        }
+        log::error("request failed with an exception: " + what);
+        ApiError e;
+        e.status = 500;
+        e.type = "server_error";
+        e.message = "internal error: " + what;
+        send_error(res, e);
+    });
+
+    metrics_registry.on_render([this] { refresh_metrics(); });
+    http.Get("/health", [](const httplib::Request&, httplib::Response& res) { send_json(res, {{"status", "ok"}}); });
+    http.Get("/ready", [this](const httplib::Request&, httplib::Response& res) { ready(res); });
+    http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+        res.set_content(metrics_registry.render(), kMetricsContentType);
+    });
+    http.Get("/", [](const httplib::Request&, httplib::Response& res) {
+        res.set_content(std::string(web::kChatHtml), "text/html; charset=utf-8");
+    });
+    register_chat_routes(http, ctx);
+    register_completion_routes(http, ctx);
+    register_model_routes(http, ctx);
+    register_native_routes(http, ctx);
+}
+
+Server::Server(ServerOptions options, std::unique_ptr<ModelRegistry> registry, std::unique_ptr<KeyStore> keys,
+               std::unique_ptr<ResponseCache> cache, std::unique_ptr<AuditLog> audit)
+    : impl_(std::make_unique<Impl>()) {
+    impl_->options = std::move(options);
+    impl_->registry = std::move(registry);
+    impl_->keys = std::move(keys);
+    impl_->cache = std::move(cache);
+    impl_->audit_log = std::move(audit);
+    impl_->setup();
+}
+
+Server::~Server() = default;
+
+Result<int> Server::bind() {
+    const ServerOptions& o = impl_->options;
+    int port = o.port;
+    if (port == 0) {
+        port = impl_->http.bind_to_any_port(o.host);
+        if (port <= 0) return Status::error("cannot listen on " + o.host + ": no free port or a bad address");
+    } else if (!impl_->http.bind_to_port(o.host, port)) {
+        return Status::error("cannot listen on " + o.host + ":" + std::to_string(port) +
+                             ": the port is in use or the address is wrong (--host/--port; --port 0 picks a free port)");
+    }
+    return port;
+}
+
+void Server::serve() { impl_->http.listen_after_bind(); }
+
+void Server::drain(std::chrono::milliseconds grace) {
+    ServerContext& ctx = impl_->ctx;
+    ctx.draining.store(true);
+    const auto end = std::chrono::steady_clock::now() + grace;
+    log::info("draining: new requests get 503; waiting up to " + std::to_string(grace.count()) +
+              " ms for running ones");
+    impl_->registry->drain(grace);
+    // The schedulers are done; give the handlers a moment to write their last bytes.
+    while (ctx.active.load() > 0 && std::chrono::steady_clock::now() < end + std::chrono::seconds(2))
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    impl_->http.stop();
+}
+
+}  // namespace sinan::api

@@ -1,0 +1,65 @@
+// Server: the HTTP API of `sinan serve` (cpp-httplib, HTTP/1.1, one worker thread per connection
+// from a fixed pool). Routes:
+//   POST /v1/chat/completions, /v1/completions, /v1/embeddings; GET /v1/models[/{id}]  (OpenAI)
+//   POST /api/v1/chat  (native: query + history -> answer, reasoning, confidence, timings)
+//   GET /health (liveness), /ready (a model available and the queue not full), /metrics
+//   (Prometheus), / (the chat page)
+// docs/serving.md is the user's manual.
+//
+// Around every route: a request id (X-Request-Id), API keys (with keys in the data directory
+// every route but /health and the static page needs Authorization: Bearer; 401 otherwise),
+// per-key rate limits (429 + Retry-After), one access-log line per request (log.h, info level),
+// metrics, and OpenAI-style error bodies for every failure, httplib's own (404, 413) included.
+// No request can crash the server; model output of any bytes is sent as valid JSON.
+//
+// Lifetime: bind(), then serve() on one thread (it blocks); drain() from another thread (the
+// signal handler's) stops it: new requests get 503, running ones finish within the grace period,
+// then serve() returns.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "api/audit_log.h"
+#include "api/keys.h"
+#include "api/model_registry.h"
+#include "api/response_cache.h"
+#include "base/status.h"
+
+namespace sinan::api {
+
+struct ServerOptions {
+    std::string host = "127.0.0.1";
+    int port = 8080;                                // 0: any free port (bind() returns it)
+    std::chrono::seconds request_timeout{600};      // deadline of one generation, queue included; 0 = none
+    std::chrono::seconds idle_timeout{30};          // a connection that sends or takes nothing this long is closed
+    std::chrono::seconds keep_alive_timeout{5};     // idle keep-alive connections are closed after this
+    size_t max_body_bytes = size_t{8} << 20;        // larger bodies get 413
+    size_t http_threads = 32;                       // connections served at once
+};
+
+class Server {
+public:
+    // keys, cache and audit may be null (auth off, caching off, no audit log).
+    Server(ServerOptions options, std::unique_ptr<ModelRegistry> registry, std::unique_ptr<KeyStore> keys,
+           std::unique_ptr<ResponseCache> cache, std::unique_ptr<AuditLog> audit);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // Binds the listening socket; returns the port. Error names the address.
+    Result<int> bind();
+    // Serves until drain() (or a fatal socket error). Blocks.
+    void serve();
+    // Refuses new requests (503), lets running ones finish for up to `grace`, cancels the rest,
+    // then makes serve() return. Thread-safe; call once.
+    void drain(std::chrono::milliseconds grace);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sinan::api

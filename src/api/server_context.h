@@ -1,0 +1,101 @@
+// What the route handlers of `sinan serve` share (internal to src/api; includes httplib): the
+// model registry, keys, rate limiter, response cache, audit log and metrics, the per-request
+// record the access log line is made from, and the helpers that send JSON and errors.
+//
+// RequestRecord lives in a thread_local: httplib runs the pre-routing handler, the route
+// handler, a streaming content provider and the logger of one request on the same worker thread,
+// one request at a time, so each of them sees that request's record.
+#pragma once
+
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "api/api_error.h"
+#include "api/audit_log.h"
+#include "api/generation.h"
+#include "api/keys.h"
+#include "api/metrics.h"
+#include "api/model_registry.h"
+#include "api/rate_limiter.h"
+#include "api/response_cache.h"
+
+namespace sinan::api {
+
+struct ServerMetrics {
+    explicit ServerMetrics(Registry& r);
+
+    CounterFamily& requests;          // {route, code}
+    CounterFamily& errors;            // {code}
+    HistogramFamily& latency;         // {route}
+    HistogramFamily& ttft;            // {}
+    CounterFamily& prompt_tokens;     // {model}
+    CounterFamily& cached_tokens;     // {model}
+    CounterFamily& generated_tokens;  // {model}
+    GaugeFamily& tokens_per_second;   // {}
+    GaugeFamily& queue_length;        // {model}
+    GaugeFamily& running;             // {model}
+    GaugeFamily& kv_used;             // {model}
+    GaugeFamily& kv_total;            // {model}
+    GaugeFamily& kv_usage;            // {model}
+    GaugeFamily& models_loaded;       // {}
+    CounterFamily& cache_hits;        // {}
+    CounterFamily& cache_misses;      // {}
+    GaugeFamily& cache_entries;       // {}
+    GaugeFamily& draining;            // {}
+    GaugeFamily& in_flight;           // {}
+};
+
+struct ServerContext {
+    ModelRegistry* registry = nullptr;
+    KeyStore* keys = nullptr;           // null: no data dir (auth off)
+    RateLimiter* limiter = nullptr;
+    ResponseCache* cache = nullptr;     // null: caching off
+    AuditLog* audit = nullptr;          // null: --audit off
+    ServerMetrics* metrics = nullptr;
+    std::chrono::seconds request_timeout{600};
+    std::atomic<bool> draining{false};
+    std::atomic<int64_t> active{0};     // requests being handled (streams included)
+
+    std::optional<engine::Clock::time_point> deadline() const {
+        if (request_timeout.count() <= 0) return std::nullopt;
+        return engine::Clock::now() + request_timeout;
+    }
+};
+
+// The access-log record of the request this thread is handling.
+struct RequestRecord {
+    std::string id;
+    std::string key_id = "-";
+    std::optional<KeyInfo> key;
+    std::string model = "-";
+    int64_t prompt_tokens = 0, completion_tokens = 0;
+    bool cache_hit = false;
+    std::chrono::steady_clock::time_point start;
+    bool counted_active = false;
+};
+RequestRecord& current_record();
+
+// Sets the status, Retry-After and the OpenAI error body.
+void send_error(httplib::Response& res, const ApiError& e);
+void send_json(httplib::Response& res, const nlohmann::json& body, int status = 200);
+
+// After a generation finished: tokens into metrics, the record and the key's token budget.
+void account_tokens(ServerContext& ctx, const std::string& model_id, const std::vector<ChoiceResult>& choices,
+                    int64_t prompt_tokens);
+// Appends an audit line when --audit is on.
+void audit(ServerContext& ctx, const std::string& route, const nlohmann::json& request, const std::string& answer,
+           const std::string& reasoning, int status);
+
+// Routes, one file each.
+void register_chat_routes(httplib::Server& server, ServerContext& ctx);        // /v1/chat/completions
+void register_completion_routes(httplib::Server& server, ServerContext& ctx);  // /v1/completions, /v1/embeddings
+void register_model_routes(httplib::Server& server, ServerContext& ctx);       // /v1/models
+void register_native_routes(httplib::Server& server, ServerContext& ctx);      // /api/v1/chat
+
+}  // namespace sinan::api
