@@ -1,6 +1,6 @@
 # The two commands a fresh Debian 12 / Ubuntu machine needs: `make run` and `make test`.
 # Everything else here is what they are built from.
-.PHONY: all deps build build-debug run test test-debug fuzz bench format clean
+.PHONY: all deps build build-debug run demo model test test-debug fuzz bench format clean
 
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
@@ -18,8 +18,16 @@ build-debug: deps
 	cmake --preset debug >/dev/null
 	cmake --build --preset debug -j $(JOBS)
 
-# The main job available so far: write a model, show what is in it, tokenize and template with it.
+# The main job: the OpenAI-compatible server on embedded defaults (MODEL=path.gguf or ./models/).
 run: build
+	@bash scripts/run-serve.sh build/release/sinan
+
+# A small R1-shaped test model in ./models/ for `make run`.
+model: build
+	@bash scripts/make-model.sh build/release/sinan
+
+# The command-line tour: write a model, show what is in it, template, tokenize, generate.
+demo: build
 	@bash scripts/run-demo.sh build/release/sinan
 
 test: build

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make run`: the main job available so far, end to end on embedded defaults.
+# `make demo`: a tour of the command line, end to end on embedded defaults.
 # 1. Generates a story with the small trained TinyStories model (when ../shared is present).
 # 2. Writes a DeepSeek-R1-Distill-Qwen-shaped model (real tokenizer when ../shared is present),
 #    shows what is in it, renders a chat with its template, tokenizes it and round-trips it.
