@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 #include <string>
 #include <vector>
 
@@ -87,24 +88,44 @@ void rmsnorm(const float* x, const float* weight, float* y, int64_t n, float eps
     active_table().rmsnorm(x, weight, y, n, eps);
 }
 
-void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int32_t pos, float freq_base, float freq_scale,
-          const float* factors, RopeLayout layout) {
+void yarn_corr_dims(int64_t n_rot, int64_t n_ctx_orig, float freq_base, float beta_fast, float beta_slow,
+                    float* corr_low, float* corr_high) {
+    // The pair index whose wavelength fits n_rotations times into the original context.
+    const auto dim = [&](float n_rotations) {
+        return static_cast<float>(n_rot) *
+               std::log(static_cast<float>(n_ctx_orig) / (n_rotations * 2.0f * std::numbers::pi_v<float>)) /
+               (2.0f * std::log(freq_base));
+    };
+    *corr_low = std::max(0.0f, std::floor(dim(beta_fast)));
+    *corr_high = std::min(static_cast<float>(n_rot - 1), std::ceil(dim(beta_slow)));
+}
+
+void rope(float* x, int64_t n_heads, int64_t head_stride, int32_t pos, const RopeParams& p) {
     // Angles advance by a constant ratio per pair, multiplied in float as the reference does.
-    const float theta_scale = std::pow(freq_base, -2.0f / static_cast<float>(n_rot));
+    const int64_t n_rot = p.n_rot;
+    const float theta_scale = std::pow(p.freq_base, -2.0f / static_cast<float>(n_rot));
+    float mscale = p.attn_factor;
+    if (p.ext_factor != 0.0f) mscale *= 1.0f + 0.1f * std::log(1.0f / p.freq_scale);
     thread_local std::vector<float> cos_sin;
     cos_sin.resize(static_cast<size_t>(n_rot));
     float theta = static_cast<float>(pos);
     for (int64_t i = 0; i < n_rot / 2; ++i) {
-        const float t = freq_scale * (factors != nullptr ? theta / factors[i] : theta);
-        cos_sin[2 * i] = std::cos(t);
-        cos_sin[2 * i + 1] = std::sin(t);
+        const float extrap = p.factors != nullptr ? theta / p.factors[i] : theta;
+        float t = p.freq_scale * extrap;
+        if (p.ext_factor != 0.0f) {
+            const float y = (static_cast<float>(i) - p.corr_low) / std::max(0.001f, p.corr_high - p.corr_low);
+            const float ramp = (1.0f - std::min(1.0f, std::max(0.0f, y))) * p.ext_factor;
+            t = t * (1.0f - ramp) + extrap * ramp;
+        }
+        cos_sin[2 * i] = std::cos(t) * mscale;
+        cos_sin[2 * i + 1] = std::sin(t) * mscale;
         theta *= theta_scale;
     }
     for (int64_t h = 0; h < n_heads; ++h) {
-        float* v = x + h * head_dim;
+        float* v = x + h * head_stride;
         for (int64_t i = 0; i < n_rot / 2; ++i) {
-            const int64_t a = layout == RopeLayout::kNormal ? 2 * i : i;
-            const int64_t b = layout == RopeLayout::kNormal ? 2 * i + 1 : i + n_rot / 2;
+            const int64_t a = p.layout == RopeLayout::kNormal ? 2 * i : i;
+            const int64_t b = p.layout == RopeLayout::kNormal ? 2 * i + 1 : i + n_rot / 2;
             const float c = cos_sin[2 * i], s = cos_sin[2 * i + 1];
             const float x0 = v[a], x1 = v[b];
             v[a] = x0 * c - x1 * s;

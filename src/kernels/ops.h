@@ -46,15 +46,37 @@ void get_row(const Matrix& w, int64_t row, float* y);
 void rmsnorm(const float* x, const float* weight, float* y, int64_t n, float eps);
 
 enum class RopeLayout {
-    kNormal,  // rotates pairs (x[2i], x[2i+1])          — llama
-    kNeox,    // rotates pairs (x[i], x[i + n_rot/2])    — qwen2, deepseek2
+    kNormal,  // rotates pairs (x[2i], x[2i+1])          — llama, deepseek2
+    kNeox,    // rotates pairs (x[i], x[i + n_rot/2])    — qwen2
 };
 
-// Rotary embedding of one token's heads, in place. x: [n_heads, head_dim]; the first n_rot
-// values of each head rotate. Pair i turns by pos * freq_scale * freq_base^(-2i/n_rot) / factor[i]
-// (factor: per-pair divisor such as Llama 3's rope_freqs, or null for 1).
-void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int32_t pos, float freq_base, float freq_scale,
-          const float* factors, RopeLayout layout);
+// How rotary embedding turns a head (GGML's rope_ext parameters).
+// Pair i has the base angle pos * freq_base^(-2i/n_rot) / factors[i] (factors: a per-pair divisor
+// such as Llama 3's rope_freqs, or null for 1). Without YaRN (ext_factor 0) it turns by
+// freq_scale times that (linear scaling); cos and sin are multiplied by attn_factor.
+// YaRN (ext_factor 1) blends the scaled and the original angle per pair:
+//   ramp = 1 - clamp((i - corr_low) / max(0.001, corr_high - corr_low), 0, 1)
+//   angle = scaled * (1 - ramp) + original * ramp        (high frequencies keep their angle)
+// and multiplies cos and sin by attn_factor * (1 + 0.1 ln(1 / freq_scale)).
+struct RopeParams {
+    int64_t n_rot = 0;              // rotary dimensions per head (even, <= head size)
+    float freq_base = 10000.0f;
+    float freq_scale = 1.0f;        // 1 / scaling factor
+    const float* factors = nullptr;
+    RopeLayout layout = RopeLayout::kNormal;
+    float ext_factor = 0.0f;        // 1: YaRN, 0: plain
+    float attn_factor = 1.0f;
+    float corr_low = 0.0f, corr_high = 0.0f;  // yarn_corr_dims
+};
+
+// YaRN's correction range in pair indices: the pairs that turn beta_fast times (low end, floor)
+// and beta_slow times (high end, ceil) within the original context, clamped to [0, n_rot - 1].
+void yarn_corr_dims(int64_t n_rot, int64_t n_ctx_orig, float freq_base, float beta_fast, float beta_slow,
+                    float* corr_low, float* corr_high);
+
+// Rotary embedding of one token's heads, in place. x: n_heads heads of head_stride floats each;
+// the first p.n_rot values of each head rotate (pass x + offset to rotate a later part).
+void rope(float* x, int64_t n_heads, int64_t head_stride, int32_t pos, const RopeParams& p);
 
 // x = exp(x - max) / sum, in place. n >= 1.
 void softmax(float* x, int64_t n);

@@ -17,20 +17,25 @@ void to_f16_and_back(float* x, uint16_t* tmp, int64_t n) {
     kernels::dequantize_row(TensorType::F16, tmp, x, n);
 }
 
+const uint16_t* value_row(const KvCache& cache, int64_t layer, int32_t cell, const KvHead& head) {
+    return (head.v_in_k ? cache.k(layer, cell) : cache.v(layer, cell)) + head.v_offset;
+}
+
 void attend_small_batch(const float* q_in, std::span<const int32_t> cells, const KvCache& cache, int64_t layer,
-                        int64_t off, int64_t d, float scale, float* out) {
+                        const KvHead& head, float scale, float* out) {
     thread_local std::vector<float> q, k, v, acc;
     thread_local std::vector<uint16_t> tmp;
-    q.assign(q_in, q_in + d);
-    k.resize(static_cast<size_t>(d));
-    v.resize(k.size());
-    acc.assign(k.size(), 0.0f);
-    tmp.resize(k.size());
-    to_f16_and_back(q.data(), tmp.data(), d);
+    const int64_t dk = head.dk, d = head.dv;
+    q.assign(q_in, q_in + dk);
+    k.resize(static_cast<size_t>(dk));
+    v.resize(static_cast<size_t>(d));
+    acc.assign(v.size(), 0.0f);
+    tmp.resize(std::max(q.size(), v.size()));
+    to_f16_and_back(q.data(), tmp.data(), dk);
     float max = -INFINITY, sum = 0.0f;
     for (int32_t c : cells) {
-        kernels::dequantize_row(TensorType::F16, cache.k(layer, c) + off, k.data(), d);
-        const float s = kernels::dot_f32(q.data(), k.data(), d) * scale;
+        kernels::dequantize_row(TensorType::F16, cache.k(layer, c) + head.k_offset, k.data(), dk);
+        const float s = kernels::dot_f32(q.data(), k.data(), dk) * scale;
         float ms = 1.0f, vs = 1.0f;
         if (s > max) {
             ms = std::exp(max - s);  // 0 for the first cell
@@ -40,7 +45,7 @@ void attend_small_batch(const float* q_in, std::span<const int32_t> cells, const
         } else {
             vs = std::exp(s - max);
         }
-        kernels::dequantize_row(TensorType::F16, cache.v(layer, c) + off, v.data(), d);
+        kernels::dequantize_row(TensorType::F16, value_row(cache, layer, c, head), v.data(), d);
         for (size_t j = 0; j < acc.size(); ++j) acc[j] = std::fma(v[j], vs, acc[j]);
         to_f16_and_back(acc.data(), tmp.data(), d);
         sum = sum * ms + vs;
@@ -48,12 +53,13 @@ void attend_small_batch(const float* q_in, std::span<const int32_t> cells, const
     for (int64_t j = 0; j < d; ++j) out[j] = sum == 0.0f ? 0.0f : acc[static_cast<size_t>(j)] / sum;
 }
 
-void attend_tiled(const float* q, std::span<const int32_t> cells, const KvCache& cache, int64_t layer, int64_t off,
-                  int64_t d, float scale, float* out) {
+void attend_tiled(const float* q, std::span<const int32_t> cells, const KvCache& cache, int64_t layer,
+                  const KvHead& head, float scale, float* out) {
     thread_local std::vector<float> k, v, acc, scores;
-    k.resize(static_cast<size_t>(d));
-    v.resize(k.size());
-    acc.assign(k.size(), 0.0f);
+    const int64_t dk = head.dk, d = head.dv;
+    k.resize(static_cast<size_t>(dk));
+    v.resize(static_cast<size_t>(d));
+    acc.assign(v.size(), 0.0f);
     float max = -INFINITY, sum = 0.0f;
     size_t i = 0;
     while (i < cells.size()) {
@@ -64,9 +70,9 @@ void attend_tiled(const float* q, std::span<const int32_t> cells, const KvCache&
         scores.resize(end - i);
         float tile_max = -INFINITY;
         for (size_t j = i; j < end; ++j) {
-            kernels::dequantize_row(TensorType::F16, cache.k(layer, cells[j]) + off, k.data(), d);
+            kernels::dequantize_row(TensorType::F16, cache.k(layer, cells[j]) + head.k_offset, k.data(), dk);
             float s = 0.0f;
-            for (int64_t x = 0; x < d; ++x) s = std::fma(q[x], k[static_cast<size_t>(x)], s);
+            for (int64_t x = 0; x < dk; ++x) s = std::fma(q[x], k[static_cast<size_t>(x)], s);
             scores[j - i] = s * scale;
             tile_max = std::max(tile_max, scores[j - i]);
         }
@@ -84,7 +90,7 @@ void attend_tiled(const float* q, std::span<const int32_t> cells, const KvCache&
         }
         sum += static_cast<float>(tile_sum);
         for (size_t j = i; j < end; ++j) {
-            kernels::dequantize_row(TensorType::F16, cache.v(layer, cells[j]) + off, v.data(), d);
+            kernels::dequantize_row(TensorType::F16, value_row(cache, layer, cells[j], head), v.data(), d);
             const float p = scores[j - i];
             for (size_t x = 0; x < acc.size(); ++x) acc[x] = std::fma(p, v[x], acc[x]);
         }
@@ -101,10 +107,10 @@ AttentionNumerics attention_numerics(int64_t n_queries, int64_t head_dim) {
                                                                : AttentionNumerics::kSmallBatch;
 }
 
-void attend(const float* q, std::span<const int32_t> cells, const KvCache& cache, int64_t layer, int64_t kv_offset,
-            int64_t head_dim, float scale, AttentionNumerics numerics, float* out) {
-    if (numerics == AttentionNumerics::kTiled) attend_tiled(q, cells, cache, layer, kv_offset, head_dim, scale, out);
-    else attend_small_batch(q, cells, cache, layer, kv_offset, head_dim, scale, out);
+void attend(const float* q, std::span<const int32_t> cells, const KvCache& cache, int64_t layer, const KvHead& head,
+            float scale, AttentionNumerics numerics, float* out) {
+    if (numerics == AttentionNumerics::kTiled) attend_tiled(q, cells, cache, layer, head, scale, out);
+    else attend_small_batch(q, cells, cache, layer, head, scale, out);
 }
 
 }  // namespace sinan::model

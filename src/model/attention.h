@@ -24,13 +24,27 @@ enum class AttentionNumerics { kSmallBatch, kTiled };
 inline constexpr int64_t kTiledMinQueries = 64;  // queries in a batch from which kTiled applies
 inline constexpr int32_t kKvTile = 64;           // cells per tile in kTiled
 
-// Which numerics the reference uses for a batch of n_queries queries with heads of head_dim
-// (the tiled path also needs head_dim to fill whole 16-float vectors).
+// Which numerics the reference uses for a batch of n_queries queries with value heads of
+// head_dim (the tiled path also needs the value head to fill whole 16-float vectors).
 AttentionNumerics attention_numerics(int64_t n_queries, int64_t head_dim);
 
-// q: [head_dim] floats; cells: visible cells in increasing order; k/v of each cell at
-// cache.k(layer, cell) + kv_offset. out: [head_dim].
-void attend(const float* q, std::span<const int32_t> cells, const KvCache& cache, int64_t layer, int64_t kv_offset,
-            int64_t head_dim, float scale, AttentionNumerics numerics, float* out);
+// Where one KV head sits in a cache cell: dk key values at cache.k(layer, cell) + k_offset, and dv
+// values at cache.v(layer, cell) + v_offset, or at cache.k(layer, cell) + v_offset when
+// v_in_k (multi-head latent attention reads its values from the cached latent).
+struct KvHead {
+    int64_t k_offset = 0, dk = 0;
+    int64_t v_offset = 0, dv = 0;
+    bool v_in_k = false;
+};
+
+// q: [head.dk] floats; cells: visible cells in increasing order. out: [head.dv].
+void attend(const float* q, std::span<const int32_t> cells, const KvCache& cache, int64_t layer, const KvHead& head,
+            float scale, AttentionNumerics numerics, float* out);
+
+// The same with K and V of head_dim values each at kv_offset in their own rows.
+inline void attend(const float* q, std::span<const int32_t> cells, const KvCache& cache, int64_t layer,
+                   int64_t kv_offset, int64_t head_dim, float scale, AttentionNumerics numerics, float* out) {
+    attend(q, cells, cache, layer, KvHead{kv_offset, head_dim, kv_offset, head_dim, false}, scale, numerics, out);
+}
 
 }  // namespace sinan::model

@@ -4,9 +4,9 @@
 
 namespace sinan::model {
 
-KvCache::KvCache(int64_t n_layer, int64_t n_cells, int64_t n_embd_kv)
-    : n_layer_(n_layer), n_cells_(n_cells), n_embd_kv_(n_embd_kv), cells_(static_cast<size_t>(n_cells)),
-      k_(static_cast<size_t>(n_layer * n_cells * n_embd_kv)), v_(static_cast<size_t>(n_layer * n_cells * n_embd_kv)) {}
+KvCache::KvCache(int64_t n_layer, int64_t n_cells, int64_t n_embd_k, int64_t n_embd_v)
+    : n_layer_(n_layer), n_cells_(n_cells), n_embd_k_(n_embd_k), n_embd_v_(n_embd_v), cells_(static_cast<size_t>(n_cells)),
+      k_(static_cast<size_t>(n_layer * n_cells * n_embd_k)), v_(static_cast<size_t>(n_layer * n_cells * n_embd_v)) {}
 
 std::optional<std::vector<int32_t>> KvCache::find_slots(int64_t n) {
     if (n > n_cells_ - n_used_) return std::nullopt;

@@ -7,6 +7,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
     if (!f.ok()) return f.status();
     Result<Hparams> h = read_hparams(*f);
     if (!h.ok()) return h.status();
+    if (h->arch == "deepseek2") return load_deepseek2(std::move(f).value(), std::move(h).value(), options);
     // llama and qwen2 are the same dense decoder up to biases and the rope layout.
     return load_dense(std::move(f).value(), std::move(h).value(), options);
 }
@@ -30,6 +31,17 @@ Status Model::place_batch(const Batch& batch, KvCache& cache, std::vector<int32_
     for (size_t i = 0; i < n; ++i) cache.set_cell((*cells)[i], batch.positions[i], batch.seq_ids[i]);
     *out_cells = std::move(*cells);
     return Status::ok();
+}
+
+void Model::collect_seq_cells(const Batch& batch, const KvCache& cache, std::vector<std::vector<int32_t>>* seq_cells) {
+    for (std::vector<int32_t>& s : *seq_cells) s.clear();
+    seq_cells->resize(KvCache::kMaxSequences);
+    for (size_t i = 0; i < batch.size(); ++i) {
+        std::vector<int32_t>& s = (*seq_cells)[static_cast<size_t>(batch.seq_ids[i])];
+        if (!s.empty()) continue;
+        for (int32_t c = 0; c < cache.n_cells(); ++c)
+            if (cache.cell_has(c, batch.seq_ids[i])) s.push_back(c);
+    }
 }
 
 }  // namespace sinan::model

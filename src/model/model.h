@@ -3,7 +3,8 @@
 // load() maps the file and binds every tensor the architecture needs, checking names, shapes
 // and hyperparameters (a missing or inconsistent tensor or key is an error that names it).
 // Weight matrices are used in place from the mmap; small vectors (norms, biases) are copied to
-// floats. One architecture per file under arch/ ("llama" and "qwen2" share arch/dense.cpp).
+// floats. One architecture per file under arch/ ("llama" and "qwen2" share arch/dense.cpp;
+// "deepseek2" is arch/deepseek2.cpp).
 //
 // forward() computes one batch (batch.h) over a KvCache made by make_cache(): every token's
 // K and V go into the cache, every token attends to its own sequence's cells at positions up
@@ -41,7 +42,9 @@ public:
     ThreadPool& pool() { return pool_; }
 
     // A cache for up to n_ctx tokens in total (all sequences together).
-    KvCache make_cache(int64_t n_ctx) const { return KvCache(hparams_.n_layer, n_ctx, hparams_.n_embd_kv()); }
+    KvCache make_cache(int64_t n_ctx) const {
+        return KvCache(hparams_.n_layer, n_ctx, hparams_.n_embd_k_cache(), hparams_.n_embd_v_cache());
+    }
 
     // logits: resized to [batch.n_outputs(), n_vocab]. Errors: a token id outside the
     // vocabulary, a bad sequence id or position, or not enough free cache cells (nothing is
@@ -55,6 +58,9 @@ protected:
     // Checks token ids, positions and sequence ids, and claims and labels cache cells for the
     // batch. out_cells: the cell of each batch token.
     Status place_batch(const Batch& batch, KvCache& cache, std::vector<int32_t>* out_cells) const;
+    // (*seq_cells)[s]: the cells of sequence s, in increasing order, for each sequence s of the
+    // batch (positions are filtered per token by the caller); other entries are empty.
+    static void collect_seq_cells(const Batch& batch, const KvCache& cache, std::vector<std::vector<int32_t>>* seq_cells);
 
     gguf::File file_;
     Hparams hparams_;
@@ -63,5 +69,6 @@ protected:
 
 // Architecture loaders (arch/*.cpp).
 Result<std::unique_ptr<Model>> load_dense(gguf::File file, Hparams hparams, const LoadOptions& options);
+Result<std::unique_ptr<Model>> load_deepseek2(gguf::File file, Hparams hparams, const LoadOptions& options);
 
 }  // namespace sinan::model

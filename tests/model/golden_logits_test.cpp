@@ -32,7 +32,7 @@ const GoldenCase kCases[] = {
     {"qwen2-small-q6_k", 3e-2},   {"qwen2-small-q4_k", 3e-2},   {"qwen2-small-q4_0", 3e-2},
     {"llama-small-f32", 1e-3},    {"llama-small-f16", 3e-3},    {"llama-small-bf16", 1e-2},
     {"llama-small-q8_0", 3e-2},   {"llama-small-q6_k", 3e-2},   {"llama-small-q4_k", 3e-2},
-    {"llama-small-q4_0", 3e-2},
+    {"llama-small-q4_0", 3e-2},   {"deepseek2-small-f32", 1e-3},
 };
 
 class GoldenLogits : public ::testing::TestWithParam<GoldenCase> {};

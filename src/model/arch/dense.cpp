@@ -11,6 +11,7 @@
 #include "kernels/ops.h"
 #include "model/attention.h"
 #include "model/model.h"
+#include "model/weights.h"
 
 namespace sinan::model {
 
@@ -32,12 +33,16 @@ public:
     Status forward(const Batch& batch, KvCache& cache, std::vector<float>* logits) override;
 
 private:
-    Status matrix(const std::string& name, int64_t n_cols, int64_t n_rows, Matrix* out) const;
-    Status vector(const std::string& name, int64_t n, std::vector<float>* out, bool optional = false) const;
+    Status matrix(const std::string& name, int64_t n_cols, int64_t n_rows, Matrix* out) const {
+        return bind_matrix(file_, name, n_cols, n_rows, out);
+    }
+    Status vector(const std::string& name, int64_t n, std::vector<float>* out, bool optional = false) const {
+        return bind_vector(file_, name, n, out, optional);
+    }
     void attention(int64_t layer, const Batch& batch, const KvCache& cache);
 
-    Matrix tok_embd_, output_;
-    std::vector<float> output_norm_, rope_factors_;
+    InputOutput io_;
+    std::vector<float> rope_factors_;
     std::vector<LayerWeights> layers_;
 
     // Scratch, reused across calls. [n_tokens, ...]
@@ -46,47 +51,9 @@ private:
     std::vector<std::vector<int32_t>> seq_cells_;  // per sequence id in the batch: its visible cells
 };
 
-Status DenseModel::matrix(const std::string& name, int64_t n_cols, int64_t n_rows, Matrix* out) const {
-    const gguf::TensorInfo* t = file_.find_tensor(name);
-    if (t == nullptr) return Status::error(file_.path() + ": tensor '" + name + "' is missing");
-    if (t->shape.size() != 2 || static_cast<int64_t>(t->shape[0]) != n_cols || static_cast<int64_t>(t->shape[1]) != n_rows)
-        return Status::error(file_.path() + ": tensor '" + name + "' has shape [" + std::to_string(t->shape[0]) +
-                             (t->shape.size() > 1 ? ", " + std::to_string(t->shape[1]) : "") + "], expected [" +
-                             std::to_string(n_cols) + ", " + std::to_string(n_rows) + "]");
-    *out = Matrix{t->type, t->data, n_cols, n_rows};
-    return Status::ok();
-}
-
-Status DenseModel::vector(const std::string& name, int64_t n, std::vector<float>* out, bool optional) const {
-    const gguf::TensorInfo* t = file_.find_tensor(name);
-    if (t == nullptr) {
-        if (optional) return Status::ok();
-        return Status::error(file_.path() + ": tensor '" + name + "' is missing");
-    }
-    if (static_cast<int64_t>(t->n_elements) != n || t->shape.size() != 1)
-        return Status::error(file_.path() + ": tensor '" + name + "' has " + std::to_string(t->n_elements) +
-                             " values, expected " + std::to_string(n));
-    out->resize(static_cast<size_t>(n));
-    kernels::dequantize_row(t->type, t->data, out->data(), n);
-    return Status::ok();
-}
-
 Status DenseModel::bind() {
     Hparams& h = hparams_;
-    const gguf::TensorInfo* embd = file_.find_tensor("token_embd.weight");
-    if (embd == nullptr || embd->shape.size() != 2)
-        return Status::error(file_.path() + ": tensor 'token_embd.weight' is missing or not a matrix");
-    h.n_vocab = static_cast<int64_t>(embd->shape[1]);
-    if (const gguf::Array* tokens = file_.get_array("tokenizer.ggml.tokens"); tokens && static_cast<int64_t>(tokens->size()) != h.n_vocab)
-        return Status::error(file_.path() + ": token_embd.weight has " + std::to_string(h.n_vocab) +
-                             " rows but the vocabulary has " + std::to_string(tokens->size()) + " tokens");
-    SINAN_RETURN_IF_ERROR(matrix("token_embd.weight", h.n_embd, h.n_vocab, &tok_embd_));
-    if (file_.find_tensor("output.weight") != nullptr) {
-        SINAN_RETURN_IF_ERROR(matrix("output.weight", h.n_embd, h.n_vocab, &output_));
-    } else {
-        output_ = tok_embd_;  // tied embeddings
-    }
-    SINAN_RETURN_IF_ERROR(vector("output_norm.weight", h.n_embd, &output_norm_));
+    SINAN_RETURN_IF_ERROR(bind_input_output(file_, h.n_embd, &h.n_vocab, &io_));
     SINAN_RETURN_IF_ERROR(vector("rope_freqs.weight", h.n_rot / 2, &rope_factors_, /*optional=*/true));
     const int64_t n_q = h.n_head * h.head_dim, n_kv = h.n_embd_kv();
     layers_.resize(static_cast<size_t>(h.n_layer));
@@ -154,18 +121,10 @@ Status DenseModel::forward(const Batch& batch, KvCache& cache, std::vector<float
     gate_.resize(static_cast<size_t>(n * h.n_ff));
     up_.resize(gate_.size());
 
-    // The cells each sequence of the batch can see (positions are filtered per token).
-    for (std::vector<int32_t>& s : seq_cells_) s.clear();
-    seq_cells_.resize(KvCache::kMaxSequences);
-    for (size_t i = 0; i < batch.size(); ++i) {
-        std::vector<int32_t>& s = seq_cells_[static_cast<size_t>(batch.seq_ids[i])];
-        if (!s.empty()) continue;
-        for (int32_t c = 0; c < cache.n_cells(); ++c)
-            if (cache.cell_has(c, batch.seq_ids[i])) s.push_back(c);
-    }
+    collect_seq_cells(batch, cache, &seq_cells_);
 
-    for (int64_t t = 0; t < n; ++t) kernels::get_row(tok_embd_, batch.tokens[static_cast<size_t>(t)], x_.data() + t * h.n_embd);
-    const float* factors = rope_factors_.empty() ? nullptr : rope_factors_.data();
+    for (int64_t t = 0; t < n; ++t) kernels::get_row(io_.tok_embd, batch.tokens[static_cast<size_t>(t)], x_.data() + t * h.n_embd);
+    const kernels::RopeParams rope = h.rope_params(rope_factors_.empty() ? nullptr : rope_factors_.data());
 
     for (int64_t l = 0; l < h.n_layer; ++l) {
         const LayerWeights& w = layers_[static_cast<size_t>(l)];
@@ -179,10 +138,8 @@ Status DenseModel::forward(const Batch& batch, KvCache& cache, std::vector<float
         add_bias(v_.data(), w.bv, n);
         for (int64_t t = 0; t < n; ++t) {
             const int32_t pos = batch.positions[static_cast<size_t>(t)];
-            kernels::rope(q_.data() + t * n_q, h.n_head, h.head_dim, h.n_rot, pos, h.rope_freq_base, h.rope_freq_scale,
-                          factors, h.rope_layout);
-            kernels::rope(k_.data() + t * n_kv, h.n_head_kv, h.head_dim, h.n_rot, pos, h.rope_freq_base,
-                          h.rope_freq_scale, factors, h.rope_layout);
+            kernels::rope(q_.data() + t * n_q, h.n_head, h.head_dim, pos, rope);
+            kernels::rope(k_.data() + t * n_kv, h.n_head_kv, h.head_dim, pos, rope);
             const int32_t c = cells_[static_cast<size_t>(t)];
             kernels::quantize_row(gguf::TensorType::F16, k_.data() + t * n_kv, cache.k(l, c), n_kv);
             kernels::quantize_row(gguf::TensorType::F16, v_.data() + t * n_kv, cache.v(l, c), n_kv);
@@ -200,16 +157,7 @@ Status DenseModel::forward(const Batch& batch, KvCache& cache, std::vector<float
         kernels::add_inplace(x_.data(), xn_.data(), n * h.n_embd);
     }
 
-    const int64_t n_out = batch.n_outputs();
-    out_rows_.resize(static_cast<size_t>(n_out * h.n_embd));
-    int64_t o = 0;
-    for (int64_t t = 0; t < n; ++t) {
-        if (!batch.want_logits[static_cast<size_t>(t)]) continue;
-        kernels::rmsnorm(x_.data() + t * h.n_embd, output_norm_.data(), out_rows_.data() + o * h.n_embd, h.n_embd, h.rms_eps);
-        ++o;
-    }
-    logits->resize(static_cast<size_t>(n_out * h.n_vocab));
-    kernels::matmul(output_, out_rows_.data(), n_out, logits->data(), pool_);
+    compute_logits(io_, batch, x_.data(), h.n_embd, h.rms_eps, &out_rows_, logits, pool_);
     return Status::ok();
 }
 
