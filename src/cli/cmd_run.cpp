@@ -95,8 +95,8 @@ void print_stats(const engine::GenerateResult& r) {
     std::fprintf(stderr, "\nprompt: %lld tokens in %.2f s (%.1f tokens/s); generation: %lld tokens in %.2f s (%.1f tokens/s)\n",
                  static_cast<long long>(r.n_prompt), r.prompt_seconds, rate(r.n_prompt, r.prompt_seconds),
                  static_cast<long long>(r.n_generated), r.generate_seconds, rate(r.n_generated, r.generate_seconds));
-    const char* why = r.finish == engine::FinishReason::kStop ? "stop" : r.finish == engine::FinishReason::kLength ? "length" : "context full";
-    std::fprintf(stderr, "finish: %s; confidence %.3f (mean p %.3f, min p %.3f, certainty %.3f)\n", why,
+    const std::string why(engine::finish_reason_name(r.finish));
+    std::fprintf(stderr, "finish: %s; confidence %.3f (mean p %.3f, min p %.3f, certainty %.3f)\n", why.c_str(),
                  r.confidence.score, r.confidence.geometric_mean_prob, r.confidence.min_prob, r.confidence.certainty);
 }
 

@@ -1,8 +1,9 @@
 // generate(): one answer from a Session: sample, stream UTF-8-complete text, stop at an
-// end-of-generation token, a stop string or the token limit. Used by `sinan run`.
+// end-of-generation token, a stop string, the token limit or the full context. Used by `sinan run`.
 // Reasoning models (DeepSeek-R1) think first: text between <think> and </think> is reported as
 // reasoning (TextKind::kReasoning), the rest as the answer; the confidence score covers the
-// answer's tokens only (the thinking is exploration, not the claim).
+// answer's tokens only (the thinking is exploration, not the claim). The per-token rules live in
+// OutputStream (output_stream.h), shared with the serving Scheduler.
 // Not thread-safe; one call at a time per Session.
 #pragma once
 
@@ -20,7 +21,9 @@
 namespace sinan::engine {
 
 enum class TextKind { kReasoning, kAnswer };
-enum class FinishReason { kStop, kLength, kContext };
+enum class FinishReason { kStop, kLength, kContext, kCancelled, kDeadline };
+// "stop", "length", "context", "cancelled", "deadline".
+std::string_view finish_reason_name(FinishReason reason);
 
 struct GenerateOptions {
     int64_t n_predict = -1;  // -1: until end of generation or the context is full

@@ -1,0 +1,528 @@
+#include "engine/scheduler.h"
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+
+#include "base/check.h"
+#include "engine/output_stream.h"
+
+namespace sinan::engine {
+
+namespace {
+
+double seconds_between(Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+}
+
+size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
+    size_t n = 0;
+    while (n < a.size() && n < b.size() && a[n] == b[n]) ++n;
+    return n;
+}
+
+// Most tokens the sequence will ever hold in the cache: the prompt plus every generated token
+// but the last (which is sampled, never fed), at most n_ctx.
+int64_t max_tokens_held(const Request& r, int64_t n_ctx) {
+    const int64_t n_prompt = static_cast<int64_t>(r.prompt.size());
+    if (r.options.n_predict < 0) return n_ctx;
+    return std::min(n_ctx, n_prompt + r.options.n_predict - 1);
+}
+
+}  // namespace
+
+// ---- RequestHandle ----
+
+bool RequestHandle::next(Event* out, std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return !events_.empty() || closed_; });
+    if (events_.empty()) return false;
+    *out = std::move(events_.front());
+    events_.pop_front();
+    return true;
+}
+
+void RequestHandle::cancel() { cancelled_.store(true); }
+
+void RequestHandle::push(Event e) {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (closed_) return;
+        if (e.type != Event::Type::kText) closed_ = true;
+        events_.push_back(std::move(e));
+    }
+    cv_.notify_all();
+}
+
+// ---- the engine's state and loop ----
+
+struct Scheduler::Impl {
+    struct Waiting {
+        Request request;
+        std::shared_ptr<RequestHandle> handle;
+        Clock::time_point submitted;
+    };
+
+    // A request in a slot. Heap-allocated: its OutputStream's callback points at it.
+    struct Running {
+        Request request;
+        std::shared_ptr<RequestHandle> handle;
+        Clock::time_point submitted, admitted, prompt_done, first_token;
+        bool prompt_computed = false, sampled = false;
+        std::optional<sampling::Sampler> sampler;
+        std::unique_ptr<OutputStream> out;
+        size_t n_prompt_fed = 0;  // prompt tokens in the cache, reused ones included
+        int64_t n_cached = 0;     // prompt tokens reused from the prefix cache
+        int64_t n_reserved = 0;   // cells still reserved for tokens not fed yet
+        int32_t next_token = -1;  // taken but not fed yet (fed at the next step)
+        Event event;              // the kText event being built this step
+    };
+
+    // One sequence id of the cache. Running: run is set. Idle (prefix cache): no run, tokens
+    // kept. Free: neither. tokens are exactly the sequence's cells, at positions 0..size-1.
+    struct Slot {
+        std::vector<int32_t> tokens;
+        std::unique_ptr<Running> run;
+        Clock::time_point last_used;
+    };
+
+    Impl(model::Model& m, const text::Tokenizer& t, const SchedulerOptions& options)
+        : model(m), tokenizer(t), o(options), cache(m.make_cache(options.n_cells)),
+          slots(static_cast<size_t>(model::KvCache::kMaxSequences)) {}
+
+    void run();
+    void expire_waiting(Clock::time_point now);
+    bool try_admit(Waiting& w, Clock::time_point now);
+    void expire_running(Clock::time_point now);
+    void step();
+    void take_token(int32_t seq, std::span<const float> logits);
+    void finish(int32_t seq, FinishReason reason);
+    void fail(int32_t seq, const Status& error);
+    void end_running(int32_t seq);
+    void evict(int32_t seq);
+    int32_t lru_idle(int32_t except) const;
+    int64_t reserved() const;
+    void send(const std::shared_ptr<RequestHandle>& handle, Event e) { outbox.emplace_back(handle, std::move(e)); }
+    void publish();
+
+    model::Model& model;
+    const text::Tokenizer& tokenizer;
+    const SchedulerOptions& o;
+
+    // Guarded by mu.
+    std::mutex mu;
+    std::condition_variable wake;     // the engine: work arrived, or stop
+    std::condition_variable settled;  // drain(): requests ended
+    std::deque<Waiting> waiting;
+    bool stop = false;
+    bool draining = false;
+    uint64_t next_id = 1;
+    SchedulerStats stats;  // published by the engine after each step
+    int32_t n_running = 0;  // written by the engine under mu, so its wait and drain() can read it
+
+    std::atomic<bool> cancel_all{false};  // drain's grace is over
+
+    // Engine thread only (and the destructor, after the engine stopped).
+    model::KvCache cache;
+    std::vector<Slot> slots;     // index = sequence id
+    std::vector<int32_t> order;  // running slots in admission order (prefill is served first come, first served)
+    model::Batch batch;
+    std::vector<float> logits;
+    std::vector<int32_t> rows;  // slot of each logits row
+    SchedulerStats totals;      // the engine's counters, copied into stats by publish()
+    // Events of this step, delivered after publish(): a client that sees its request end also
+    // sees it counted in stats().
+    std::vector<std::pair<std::shared_ptr<RequestHandle>, Event>> outbox;
+};
+
+void Scheduler::Impl::run() {
+    for (;;) {
+        {
+            std::unique_lock<std::mutex> lock(mu);
+            wake.wait(lock, [&] { return stop || !waiting.empty() || n_running > 0; });
+            if (stop) return;
+            const Clock::time_point now = Clock::now();
+            expire_waiting(now);
+            // First come, first served: the head of the queue waits for room rather than being
+            // overtaken by a smaller request behind it.
+            while (!waiting.empty() && try_admit(waiting.front(), now)) waiting.pop_front();
+        }
+        expire_running(Clock::now());
+        if (!order.empty()) step();
+        publish();
+    }
+}
+
+void Scheduler::Impl::publish() {
+    {
+        std::lock_guard<std::mutex> lock(mu);
+        stats = totals;
+        stats.running = n_running;
+        stats.waiting = static_cast<int32_t>(waiting.size());
+        stats.kv_cells_used = cache.n_used();
+        stats.kv_cells = cache.n_cells();
+    }
+    for (auto& [handle, e] : outbox) handle->push(std::move(e));
+    outbox.clear();
+    settled.notify_all();
+}
+
+// Ends queued requests that were cancelled or passed their deadline. Called with mu held.
+void Scheduler::Impl::expire_waiting(Clock::time_point now) {
+    for (auto it = waiting.begin(); it != waiting.end();) {
+        const bool cancelled = it->handle->cancelled() || cancel_all.load();
+        const bool late = it->request.deadline && now >= *it->request.deadline;
+        if (!cancelled && !late) {
+            ++it;
+            continue;
+        }
+        Event e;
+        e.type = Event::Type::kFinished;
+        e.result.finish = cancelled ? FinishReason::kCancelled : FinishReason::kDeadline;
+        e.queue_seconds = seconds_between(it->submitted, now);
+        send(it->handle, std::move(e));
+        it = waiting.erase(it);
+    }
+}
+
+int64_t Scheduler::Impl::reserved() const {
+    int64_t n = 0;
+    for (int32_t seq : order) n += slots[static_cast<size_t>(seq)].run->n_reserved;
+    return n;
+}
+
+int32_t Scheduler::Impl::lru_idle(int32_t except) const {
+    int32_t best = -1;
+    for (int32_t i = 0; i < static_cast<int32_t>(slots.size()); ++i) {
+        const Slot& s = slots[static_cast<size_t>(i)];
+        if (i == except || s.run || s.tokens.empty()) continue;
+        if (best < 0 || s.last_used < slots[static_cast<size_t>(best)].last_used) best = i;
+    }
+    return best;
+}
+
+void Scheduler::Impl::evict(int32_t seq) {
+    cache.seq_rm(seq, 0, -1);
+    slots[static_cast<size_t>(seq)].tokens.clear();
+}
+
+// Gives the request a slot when one is free and its cells fit (evicting idle slots, least
+// recently used first, when that makes them fit). Called with mu held.
+bool Scheduler::Impl::try_admit(Waiting& w, Clock::time_point now) {
+    if (n_running >= o.n_parallel) return false;
+    const std::vector<int32_t>& prompt = w.request.prompt;
+
+    // The longest prefix held by any slot; the last prompt token is always computed for its logits.
+    int32_t src = -1;
+    size_t n_common = 0;
+    for (int32_t i = 0; i < static_cast<int32_t>(slots.size()); ++i) {
+        const size_t n = std::min(common_prefix(slots[static_cast<size_t>(i)].tokens, prompt), prompt.size() - 1);
+        if (n > n_common) {
+            src = i;
+            n_common = n;
+        }
+    }
+
+    // A sequence id: a free one, else an idle one evicted, else the idle source itself, cut to the prefix.
+    int32_t dst = -1;
+    for (int32_t i = 0; i < static_cast<int32_t>(slots.size()) && dst < 0; ++i)
+        if (!slots[static_cast<size_t>(i)].run && slots[static_cast<size_t>(i)].tokens.empty()) dst = i;
+    if (dst < 0 && (dst = lru_idle(src)) >= 0) evict(dst);
+    if (dst < 0 && src >= 0 && !slots[static_cast<size_t>(src)].run) {
+        dst = src;
+        cache.seq_rm(dst, static_cast<int32_t>(n_common), -1);
+        slots[static_cast<size_t>(dst)].tokens.resize(n_common);
+    }
+    if (dst < 0) return false;
+    Slot& slot = slots[static_cast<size_t>(dst)];
+    if (dst != src && n_common > 0) {
+        cache.seq_cp(src, dst, 0, static_cast<int32_t>(n_common));
+        slot.tokens.assign(prompt.begin(), prompt.begin() + static_cast<long>(n_common));
+    }
+
+    // Cells: reserved now for everything the sequence may still feed, so it never runs out.
+    const int64_t need = max_tokens_held(w.request, o.n_ctx) - static_cast<int64_t>(n_common);
+    const int64_t held_by_running = reserved();
+    auto available = [&] { return cache.n_cells() - cache.n_used() - held_by_running; };
+    if (available() < need) {
+        // What evicting every idle slot would leave: cells of running sequences and of dst stay.
+        int64_t pinned = 0;
+        for (int32_t c = 0; c < cache.n_cells(); ++c) {
+            if (!cache.cell_used(c)) continue;
+            bool keep = cache.cell_has(c, dst);
+            for (size_t k = 0; k < order.size() && !keep; ++k) keep = cache.cell_has(c, order[k]);
+            pinned += keep;
+        }
+        if (cache.n_cells() - pinned - held_by_running < need) {
+            if (dst != src) evict(dst);  // the shared prefix goes; src keeps it
+            return false;                // (a cut-down src stays idle with its prefix)
+        }
+        while (available() < need) {
+            const int32_t victim = lru_idle(dst);
+            SINAN_CHECK(victim >= 0, "scheduler: no idle slot left to evict though the cells were counted");
+            evict(victim);
+        }
+    }
+
+    auto run = std::make_unique<Running>();
+    Running& r = *run;
+    r.request = std::move(w.request);
+    r.handle = std::move(w.handle);
+    r.submitted = w.submitted;
+    r.admitted = now;
+    Result<sampling::Sampler> sampler = sampling::Sampler::create(r.request.options.sampling, tokenizer.n_vocab());
+    SINAN_CHECK(sampler.ok(), "scheduler: sampling params were validated at submit: " + sampler.message());
+    r.sampler.emplace(std::move(sampler).value());
+    r.sampler->accept_prompt(r.request.prompt);
+    r.out = std::make_unique<OutputStream>(
+        tokenizer, r.request.options, r.request.prompt, r.request.max_reasoning_tokens,
+        [this, &r](TextKind kind, std::string_view text) {
+            if (!r.event.text.empty() && r.event.kind != kind) {
+                send(r.handle, std::move(r.event));
+                r.event = Event{};
+            }
+            r.event.kind = kind;
+            r.event.text.append(text);
+        });
+    r.n_prompt_fed = n_common;
+    r.n_cached = static_cast<int64_t>(n_common);
+    r.n_reserved = need;
+    slot.run = std::move(run);
+    slot.last_used = now;
+    if (src >= 0) slots[static_cast<size_t>(src)].last_used = now;
+    order.push_back(dst);
+    ++n_running;
+    totals.cached_tokens += n_common;
+    stats.running = n_running;
+    return true;
+}
+
+void Scheduler::Impl::expire_running(Clock::time_point now) {
+    for (size_t i = 0; i < order.size();) {
+        const int32_t seq = order[i];
+        const Running& r = *slots[static_cast<size_t>(seq)].run;
+        if (r.handle->cancelled() || cancel_all.load()) finish(seq, FinishReason::kCancelled);
+        else if (r.request.deadline && now >= *r.request.deadline) finish(seq, FinishReason::kDeadline);
+        else ++i;
+    }
+}
+
+// One forward pass: every running sequence's next token (decode) first, then prompt chunks in
+// admission order up to n_batch tokens in all.
+void Scheduler::Impl::step() {
+    batch.clear();
+    rows.clear();
+    for (int32_t seq : order) {
+        Slot& s = slots[static_cast<size_t>(seq)];
+        if (s.run->next_token < 0) continue;
+        batch.add(s.run->next_token, static_cast<int32_t>(s.tokens.size()), seq, true);
+        rows.push_back(seq);
+    }
+    const size_t n_decode = batch.size();
+    for (int32_t seq : order) {
+        Running& r = *slots[static_cast<size_t>(seq)].run;
+        const size_t n_prompt = r.request.prompt.size();
+        if (r.n_prompt_fed == n_prompt) continue;
+        const int64_t room = o.n_batch - static_cast<int64_t>(batch.size());
+        if (room <= 0) break;
+        const size_t end = std::min(n_prompt, r.n_prompt_fed + static_cast<size_t>(room));
+        for (size_t j = r.n_prompt_fed; j < end; ++j)
+            batch.add(r.request.prompt[j], static_cast<int32_t>(j), seq, j + 1 == n_prompt);
+        if (end == n_prompt) rows.push_back(seq);
+    }
+    if (batch.size() == 0) return;
+
+    if (Status st = model.forward(batch, cache, &logits); !st.is_ok()) {
+        // Nothing was placed in the cache; the sequences of this batch end, the rest go on.
+        std::vector<int32_t> in_batch(batch.seq_ids.begin(), batch.seq_ids.end());
+        std::sort(in_batch.begin(), in_batch.end());
+        in_batch.erase(std::unique(in_batch.begin(), in_batch.end()), in_batch.end());
+        for (int32_t seq : in_batch) fail(seq, st);
+        return;
+    }
+    ++totals.steps;
+    for (size_t i = 0; i < batch.size(); ++i) {
+        Slot& s = slots[static_cast<size_t>(batch.seq_ids[i])];
+        s.tokens.push_back(batch.tokens[i]);
+        --s.run->n_reserved;
+        if (i < n_decode) s.run->next_token = -1;
+        else ++s.run->n_prompt_fed;
+    }
+    totals.prompt_tokens += batch.size() - n_decode;
+    const size_t n_vocab = static_cast<size_t>(model.hparams().n_vocab);
+    for (size_t row = 0; row < rows.size(); ++row)
+        take_token(rows[row], std::span<const float>(logits).subspan(row * n_vocab, n_vocab));
+}
+
+// The sequence's next token from its logits (or the forced </think>), streamed; ends the
+// sequence when the token does.
+void Scheduler::Impl::take_token(int32_t seq, std::span<const float> logits_row) {
+    Slot& s = slots[static_cast<size_t>(seq)];
+    Running& r = *s.run;
+    const Clock::time_point now = Clock::now();
+    if (!r.prompt_computed) {
+        r.prompt_computed = true;
+        r.prompt_done = now;
+    }
+    const std::optional<int32_t> forced = r.out->forced_token();
+    const sampling::TokenChoice choice = forced ? OutputStream::forced_choice(*forced) : r.sampler->sample(logits_row);
+    r.sampler->accept(choice.token);
+    if (!r.sampled) {
+        r.sampled = true;
+        r.first_token = Clock::now();
+    }
+    ++totals.generated_tokens;
+    const OutputStream::Step step = r.out->add(choice);  // text goes into r.event
+    if (r.event.text.empty()) r.event.kind = step.kind;
+    r.event.tokens.push_back({choice.token, tokenizer.token_to_piece(choice.token), step.kind, choice, forced.has_value()});
+    if (step.finish) return finish(seq, *step.finish);
+    if (static_cast<int64_t>(s.tokens.size()) >= o.n_ctx) return finish(seq, FinishReason::kContext);
+    send(r.handle, std::move(r.event));
+    r.event = Event{};
+    r.next_token = choice.token;
+}
+
+// Sends the last text and the summary; the slot keeps its cells as an idle prefix-cache entry.
+void Scheduler::Impl::finish(int32_t seq, FinishReason reason) {
+    Running& r = *slots[static_cast<size_t>(seq)].run;
+    r.out->finish();
+    if (!r.event.text.empty() || !r.event.tokens.empty()) send(r.handle, std::move(r.event));
+    const Clock::time_point now = Clock::now();
+    Event e;
+    e.type = Event::Type::kFinished;
+    GenerateResult& g = e.result;
+    g.n_prompt = static_cast<int64_t>(r.n_prompt_fed) - r.n_cached;
+    g.n_generated = r.out->n_generated();
+    g.prompt_seconds = seconds_between(r.admitted, r.prompt_computed ? r.prompt_done : now);
+    g.generate_seconds = r.prompt_computed ? seconds_between(r.prompt_done, now) : 0.0;
+    g.finish = reason;
+    g.confidence = r.out->confidence();
+    g.text = r.out->text();
+    g.answer = r.out->answer();
+    e.n_cached = r.n_cached;
+    e.queue_seconds = seconds_between(r.submitted, r.admitted);
+    e.first_token_seconds = r.sampled ? seconds_between(r.submitted, r.first_token) : 0.0;
+    send(r.handle, std::move(e));
+    end_running(seq);
+}
+
+void Scheduler::Impl::fail(int32_t seq, const Status& error) {
+    Event e;
+    e.type = Event::Type::kFailed;
+    e.error = error;
+    send(slots[static_cast<size_t>(seq)].run->handle, std::move(e));
+    end_running(seq);
+}
+
+void Scheduler::Impl::end_running(int32_t seq) {
+    Slot& s = slots[static_cast<size_t>(seq)];
+    s.run.reset();
+    s.last_used = Clock::now();
+    order.erase(std::find(order.begin(), order.end(), seq));
+    std::lock_guard<std::mutex> lock(mu);
+    --n_running;
+}
+
+// ---- Scheduler ----
+
+namespace {
+
+SchedulerOptions effective(SchedulerOptions o) {
+    o.n_parallel = std::clamp(o.n_parallel, 1, model::KvCache::kMaxSequences);
+    o.n_ctx = std::max<int64_t>(o.n_ctx, 2);
+    if (o.n_cells <= 0) o.n_cells = o.n_ctx * o.n_parallel;
+    o.n_ctx = std::min(o.n_ctx, o.n_cells);
+    o.n_batch = std::max<int64_t>(o.n_batch, o.n_parallel);
+    o.max_queue = std::max(o.max_queue, 0);
+    return o;
+}
+
+}  // namespace
+
+Scheduler::Scheduler(model::Model& model, const text::Tokenizer& tokenizer, const SchedulerOptions& options)
+    : model_(model), tokenizer_(tokenizer), options_(effective(options)),
+      impl_(std::make_unique<Impl>(model, tokenizer, options_)) {
+    thread_ = std::thread([this] { loop(); });
+}
+
+Scheduler::~Scheduler() {
+    {
+        std::lock_guard<std::mutex> lock(impl_->mu);
+        impl_->stop = true;
+    }
+    impl_->wake.notify_all();
+    thread_.join();
+    Event failed;
+    failed.type = Event::Type::kFailed;
+    failed.error = Status::error("the scheduler is shutting down; the request was not finished");
+    for (Impl::Waiting& w : impl_->waiting) w.handle->push(failed);
+    for (Impl::Slot& s : impl_->slots)
+        if (s.run) s.run->handle->push(failed);
+}
+
+Scheduler::Submitted Scheduler::submit(Request request) {
+    Submitted r;
+    auto invalid = [&](std::string message) {
+        r.error = SubmitError::kInvalid;
+        r.message = std::move(message);
+        return r;
+    };
+    const int64_t n_prompt = static_cast<int64_t>(request.prompt.size());
+    if (n_prompt == 0) return invalid("prompt: is empty; send at least one token");
+    if (n_prompt >= options_.n_ctx)
+        return invalid("prompt: " + std::to_string(n_prompt) + " tokens, but the context holds " +
+                       std::to_string(options_.n_ctx) + " with room for at least one new token; shorten the prompt");
+    for (int32_t t : request.prompt)
+        if (!tokenizer_.is_valid_id(t) || t >= model_.hparams().n_vocab)
+            return invalid("prompt: token id " + std::to_string(t) + " is outside the vocabulary (0.." +
+                           std::to_string(std::min(tokenizer_.n_vocab(), static_cast<int32_t>(model_.hparams().n_vocab)) - 1) + ")");
+    if (request.options.n_predict == 0 || request.options.n_predict < -1)
+        return invalid("n_predict: " + std::to_string(request.options.n_predict) +
+                       " is not a token count; use at least 1, or -1 for no limit");
+    if (Status s = sampling::validate(request.options.sampling, tokenizer_.n_vocab()); !s.is_ok())
+        return invalid(s.message());
+    if (request.max_reasoning_tokens >= 0 && !tokenizer_.find_token("</think>"))
+        return invalid("max_reasoning_tokens: the model has no </think> token, so reasoning cannot be cut short");
+
+    const Clock::time_point now = Clock::now();
+    {
+        std::lock_guard<std::mutex> lock(impl_->mu);
+        if (impl_->draining || impl_->stop) {
+            r.error = SubmitError::kShuttingDown;
+            r.message = "the server is shutting down and takes no new requests";
+            return r;
+        }
+        if (static_cast<int64_t>(impl_->waiting.size()) >= options_.max_queue) {
+            r.error = SubmitError::kQueueFull;
+            r.message = "the queue is full (" + std::to_string(options_.max_queue) + " requests waiting); retry later";
+            return r;
+        }
+        r.handle = std::shared_ptr<RequestHandle>(new RequestHandle(impl_->next_id++));
+        impl_->waiting.push_back({std::move(request), r.handle, now});
+        impl_->stats.waiting = static_cast<int32_t>(impl_->waiting.size());
+    }
+    impl_->wake.notify_one();
+    return r;
+}
+
+void Scheduler::drain(std::chrono::milliseconds grace) {
+    Impl& s = *impl_;
+    std::unique_lock<std::mutex> lock(s.mu);
+    s.draining = true;
+    auto idle = [&] { return s.stop || (s.waiting.empty() && s.n_running == 0); };
+    if (s.settled.wait_for(lock, grace, idle)) return;
+    s.cancel_all.store(true);
+    s.wake.notify_all();
+    s.settled.wait(lock, idle);
+}
+
+SchedulerStats Scheduler::stats() const {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    return impl_->stats;
+}
+
+// ---- the engine loop ----
+
+void Scheduler::loop() { impl_->run(); }
+
+}  // namespace sinan::engine

@@ -1,0 +1,177 @@
+// Scheduler: the serving engine. Many requests share one model and one KV cache; every step runs
+// one forward pass over a batch made of every running sequence's next token (decode) plus chunks
+// of waiting prompts (chunked prefill), so a new request joins within one step and the batch size
+// follows the load (continuous batching).
+//
+// Life of a request:
+//   submit() -> waiting queue (bounded; beyond it submit fails with kQueueFull: the API answers
+//   503 + Retry-After) -> admitted to a slot when a slot is free and the KV cache can hold its
+//   prompt + max new tokens (cells are reserved at admission, so a running sequence never runs
+//   out of cache) -> prefilled in chunks of at most n_batch tokens per step, decode tokens first
+//   -> decoded one token per step -> finished (stop, length, context, cancelled, deadline).
+//   Admission is first come, first served: no request can starve another.
+//
+// Prefix cache: a finished sequence's KV stays in the cache (an idle slot) until its cells are
+// needed. A new request takes the longest common token prefix found in any slot, running or
+// idle, by sharing those cells (KvCache::seq_cp, no copy) and computes only the rest. Idle slots
+// are evicted least recently used first when admission needs cells.
+//
+// Output: the engine thread never blocks on a client. Each request's events go into its
+// RequestHandle's own queue; the API thread reads them with next(). A client that goes away
+// calls cancel(): the slot is freed at the next step.
+//
+// Threads: one engine thread per Scheduler runs the loop (forward passes use the model's thread
+// pool). submit(), stats() and every RequestHandle method are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/generate.h"
+#include "model/model.h"
+#include "sampling/sampler.h"
+#include "text/tokenizer.h"
+
+namespace sinan::engine {
+
+// Out-of-range values are brought into range by the constructor (options() returns what is used):
+// n_parallel to [1, KvCache::kMaxSequences], n_ctx to at most n_cells, n_batch to at least
+// n_parallel (every running sequence decodes every step).
+struct SchedulerOptions {
+    int32_t n_parallel = 4;  // sequences running at once (slots); at most KvCache::kMaxSequences
+    int64_t n_ctx = 4096;    // most tokens one sequence holds (prompt + generated)
+    int64_t n_cells = 0;     // KV cells shared by all sequences; 0 = n_ctx * n_parallel
+    int64_t n_batch = 512;   // most tokens in one forward step
+    int32_t max_queue = 64;  // most requests waiting for a slot; more are refused (kQueueFull)
+};
+
+using Clock = std::chrono::steady_clock;
+
+struct Request {
+    std::vector<int32_t> prompt;   // non-empty, at most n_ctx - 1 tokens
+    // n_predict -1: until end of generation or n_ctx; otherwise >= 1. A prompt whose last think
+    // tag is <think> starts in the reasoning even without starts_in_reasoning (OutputStream).
+    GenerateOptions options;
+    int64_t max_reasoning_tokens = -1;  // >= 0: after this many reasoning tokens, </think> is forced
+    std::optional<Clock::time_point> deadline;  // passed: finishes with FinishReason::kDeadline
+};
+
+// One sampled token with what the API reports for logprobs.
+struct TokenInfo {
+    int32_t token = -1;
+    std::string piece;  // the token's raw bytes (may be part of a UTF-8 character)
+    TextKind kind = TextKind::kAnswer;
+    sampling::TokenChoice choice;  // logprob, entropy, top alternatives (n_top = sampling.n_logprobs)
+    bool forced = false;  // not sampled: </think> forced by the reasoning budget (choice has no probabilities)
+};
+
+struct Event {
+    enum class Type { kText, kFinished, kFailed };
+    Type type = Type::kText;
+    // kText: UTF-8-complete text of one kind (reasoning or answer), stop strings already cut, and
+    // the tokens sampled since the previous kText event (text may lag tokens by a partial
+    // character or a held-back possible stop string, so text may be empty; every token appears
+    // in exactly one event). Usually one event per token per step.
+    // End-of-generation and stop tokens appear in tokens but produce no text; think tags appear
+    // with kind kReasoning and produce no text.
+    TextKind kind = TextKind::kAnswer;
+    std::string text;
+    std::vector<TokenInfo> tokens;
+    // kFinished: the summary (n_prompt = prompt tokens computed, n_cached = reused from the prefix
+    // cache, timings, finish reason, confidence, whole text and answer). prompt_seconds: admitted
+    // -> prompt computed; generate_seconds: prompt computed -> finished. A request that ends while
+    // still queued (cancelled, deadline) gets a kFinished with n_generated 0.
+    // Events of one step are delivered after stats() counts that step.
+    GenerateResult result;
+    int64_t n_cached = 0;
+    double queue_seconds = 0;        // submit -> admitted
+    double first_token_seconds = 0;  // submit -> first token sampled (time to first token)
+    // kFailed: why (the model's forward pass failed); the request is over.
+    Status error;
+};
+
+class RequestHandle {
+public:
+    // Waits up to `timeout` for the next event. False on timeout. After kFinished or kFailed
+    // there are no more events (next() returns false at once).
+    bool next(Event* out, std::chrono::milliseconds timeout);
+    // Ends the request at the next step (FinishReason::kCancelled); idempotent, thread-safe.
+    void cancel();
+    bool cancelled() const { return cancelled_.load(); }
+    uint64_t id() const { return id_; }
+
+private:
+    friend class Scheduler;
+    explicit RequestHandle(uint64_t id) : id_(id) {}
+    void push(Event e);
+
+    uint64_t id_;
+    std::atomic<bool> cancelled_{false};
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<Event> events_;
+    bool closed_ = false;  // a kFinished/kFailed was pushed
+};
+
+struct SchedulerStats {
+    int32_t running = 0;  // sequences in slots (prefilling or decoding)
+    int32_t waiting = 0;  // requests in the queue
+    int64_t kv_cells_used = 0, kv_cells = 0;
+    uint64_t prompt_tokens = 0;     // computed, all time
+    uint64_t cached_tokens = 0;     // reused from the prefix cache, all time
+    uint64_t generated_tokens = 0;  // all time
+    uint64_t steps = 0;             // forward passes, all time
+};
+
+class Scheduler {
+public:
+    enum class SubmitError { kInvalid, kQueueFull, kShuttingDown };
+    struct Submitted {
+        std::shared_ptr<RequestHandle> handle;  // null on error
+        SubmitError error = SubmitError::kInvalid;
+        std::string message;  // on error: one line naming the field (kInvalid) or the limit
+    };
+
+    // The model and tokenizer must outlive the scheduler. Starts the engine thread.
+    Scheduler(model::Model& model, const text::Tokenizer& tokenizer, const SchedulerOptions& options);
+    // Stops the engine thread; requests still queued or running end with kFailed ("shutting down").
+    ~Scheduler();
+    Scheduler(const Scheduler&) = delete;
+    Scheduler& operator=(const Scheduler&) = delete;
+
+    // Checks the request (prompt length against n_ctx, sampling params) and queues it.
+    Submitted submit(Request request);
+
+    // Stops admitting (submit returns kShuttingDown), waits up to `grace` for queued and running
+    // requests to finish, then cancels what is left. For SIGTERM.
+    void drain(std::chrono::milliseconds grace);
+
+    SchedulerStats stats() const;
+    const SchedulerOptions& options() const { return options_; }
+    // The model runs one forward pass at a time and the engine thread uses it: do not run
+    // forward passes on it while the scheduler exists.
+    model::Model& model() { return model_; }
+    const text::Tokenizer& tokenizer() const { return tokenizer_; }
+
+private:
+    struct Impl;
+    void loop();
+
+    model::Model& model_;
+    const text::Tokenizer& tokenizer_;
+    SchedulerOptions options_;
+    std::unique_ptr<Impl> impl_;
+    std::thread thread_;
+};
+
+}  // namespace sinan::engine

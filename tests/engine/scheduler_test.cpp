@@ -1,0 +1,398 @@
+// engine/scheduler.h on a real (tiny, synthetic) model: batched outputs equal lone runs, chunked
+// prefill, the prefix cache, eviction, cancellation, deadlines, back-pressure, bad requests,
+// drain, the reasoning budget and stop strings.
+//
+// Exactness: the forward pass computes each token's logits with the same operations whatever
+// else is in the batch (matmul rows are independent; see the ForwardBatch test), except
+// attention, whose numerics follow the batch size (model/attention.h: batches of
+// kTiledMinQueries tokens or more use the tiled path, and its tiles follow cell indices). So
+// every batch here stays under kTiledMinQueries tokens (n_batch < 64) and the lone reference
+// (generate() on a Session) also runs small batches: then greedy outputs are compared token for
+// token, not approximately.
+#include "engine/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <unistd.h>
+
+#include "engine/generate.h"
+#include "engine/session.h"
+#include "model/attention.h"
+#include "model/synth.h"
+
+namespace sinan::engine {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+class SchedulerTest : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        path_ = new fs::path(fs::temp_directory_path() / ("sinan_scheduler_test_" + std::to_string(::getpid()) + ".gguf"));
+        model::SynthOptions o;
+        o.shape = "tiny";
+        o.n_threads = 2;
+        ASSERT_TRUE(model::synth_model(o, path_->string()).is_ok());
+        Result<std::unique_ptr<model::Model>> m = model::Model::load(path_->string(), {.n_threads = 2});
+        ASSERT_TRUE(m.ok()) << m.message();
+        model_ = std::move(m).value().release();
+        Result<text::Tokenizer> t = text::Tokenizer::from_gguf(model_->file());
+        ASSERT_TRUE(t.ok()) << t.message();
+        tokenizer_ = new text::Tokenizer(std::move(t).value());
+    }
+    static void TearDownTestSuite() {
+        delete tokenizer_;
+        delete model_;
+        fs::remove(*path_);
+        delete path_;
+    }
+
+    static std::vector<int32_t> tokens(const std::string& text) { return tokenizer_->encode(text, false, false); }
+
+    // Greedy, with end-of-generation tokens banned so length is up to the test.
+    static GenerateOptions greedy(int64_t n_predict, bool ban_eog = true) {
+        GenerateOptions o;
+        o.n_predict = n_predict;
+        o.sampling.temperature = 0.0f;
+        if (ban_eog)
+            for (int32_t id = 0; id < tokenizer_->n_vocab(); ++id)
+                if (tokenizer_->is_eog(id)) o.sampling.logit_bias[id] = sampling::kBanBias;
+        return o;
+    }
+
+    struct Outcome {
+        std::string text;
+        std::vector<int32_t> tokens;
+        std::vector<Event> texts;  // the kText events
+        Event end;                 // kFinished or kFailed
+    };
+
+    static Outcome collect(RequestHandle& h) {
+        Outcome o;
+        Event e;
+        while (h.next(&e, 120s)) {
+            if (e.type == Event::Type::kText) {
+                o.text += e.text;
+                for (const TokenInfo& t : e.tokens) o.tokens.push_back(t.token);
+                o.texts.push_back(std::move(e));
+            } else {
+                o.end = std::move(e);
+                return o;
+            }
+        }
+        ADD_FAILURE() << "request " << h.id() << " never finished";
+        return o;
+    }
+
+    // The reference: the same request alone, through generate() on its own Session.
+    static Outcome alone(const std::vector<int32_t>& prompt, const GenerateOptions& options, int64_t n_ctx = 512) {
+        Session session(*model_, n_ctx, /*n_batch=*/63);
+        Outcome o;
+        Result<GenerateResult> r = generate(session, *tokenizer_, prompt, options,
+                                            [&](TextKind, std::string_view text) { o.text += text; });
+        EXPECT_TRUE(r.ok()) << r.message();
+        o.end.result = *r;
+        return o;
+    }
+
+    static std::shared_ptr<RequestHandle> submit(Scheduler& s, Request r) {
+        Scheduler::Submitted sub = s.submit(std::move(r));
+        EXPECT_NE(sub.handle, nullptr) << sub.message;
+        return sub.handle;
+    }
+
+    static Request request(const std::vector<int32_t>& prompt, const GenerateOptions& options) {
+        Request r;
+        r.prompt = prompt;
+        r.options = options;
+        return r;
+    }
+
+    static inline fs::path* path_ = nullptr;
+    static inline model::Model* model_ = nullptr;
+    static inline text::Tokenizer* tokenizer_ = nullptr;
+};
+
+const char* const kPrompts[] = {
+    "The quick brown fox",  "jumps over the lazy dog", "Once upon a time there was", "In the beginning",
+    "What is the capital of", "1 2 3 4 5 6 7",         "Hello, world!",              "zebra yak xylophone",
+    "The quick brown cat",  "A long time ago in a galaxy", "to be or not to be",      "sinan serves models",
+    "prime numbers: 2, 3, 5", "The weather today is",    "def main():",                "private AI platform",
+};
+
+// Each token's logits come out the same whether its sequence is alone in the batch or shares it
+// with others (for batches under kTiledMinQueries tokens; see the file comment).
+TEST_F(SchedulerTest, ForwardBatchOfManySequencesGivesEachTheLogitsItGetsAlone) {
+    const std::vector<std::vector<int32_t>> prompts = {tokens(kPrompts[0]), tokens(kPrompts[2]), tokens(kPrompts[5])};
+    const int64_t n_vocab = model_->hparams().n_vocab;
+    std::vector<std::vector<float>> lone;
+    for (const std::vector<int32_t>& p : prompts) {
+        model::KvCache cache = model_->make_cache(256);
+        model::Batch b;
+        for (size_t i = 0; i < p.size(); ++i) b.add(p[i], static_cast<int32_t>(i), 0, true);
+        std::vector<float> out;
+        ASSERT_TRUE(model_->forward(b, cache, &out).is_ok());
+        lone.push_back(out);
+    }
+    model::KvCache cache = model_->make_cache(256);
+    model::Batch b;
+    for (size_t s = 0; s < prompts.size(); ++s)
+        for (size_t i = 0; i < prompts[s].size(); ++i) b.add(prompts[s][i], static_cast<int32_t>(i), static_cast<int32_t>(s + 3), true);
+    ASSERT_LT(static_cast<int64_t>(b.size()), model::kTiledMinQueries);
+    std::vector<float> out;
+    ASSERT_TRUE(model_->forward(b, cache, &out).is_ok());
+    size_t row = 0;
+    for (size_t s = 0; s < prompts.size(); ++s)
+        for (size_t i = 0; i < prompts[s].size(); ++i, ++row)
+            for (int64_t v = 0; v < n_vocab; ++v)
+                ASSERT_EQ(out[row * n_vocab + v], lone[s][i * n_vocab + v]) << "sequence " << s << " token " << i << " logit " << v;
+}
+
+TEST_F(SchedulerTest, SixteenConcurrentGreedyRequestsEachEqualTheSameRequestAlone) {
+    Scheduler s(*model_, *tokenizer_, {.n_parallel = 8, .n_ctx = 128, .n_cells = 0, .n_batch = 32, .max_queue = 16});
+    std::vector<std::shared_ptr<RequestHandle>> handles;
+    for (const char* p : kPrompts) handles.push_back(submit(s, request(tokens(p), greedy(12))));
+    std::vector<Outcome> outcomes;
+    for (auto& h : handles) outcomes.push_back(collect(*h));
+    // (the references only now: the model runs one forward pass at a time)
+    for (size_t i = 0; i < handles.size(); ++i) {
+        const Outcome& got = outcomes[i];
+        const Outcome want = alone(tokens(kPrompts[i]), greedy(12));
+        ASSERT_EQ(got.end.type, Event::Type::kFinished) << got.end.error.message();
+        EXPECT_EQ(got.tokens.size(), 12u);
+        EXPECT_EQ(got.text, want.text) << kPrompts[i];
+        EXPECT_EQ(got.end.result.text, want.text);
+        EXPECT_EQ(got.end.result.finish, FinishReason::kLength);
+        EXPECT_EQ(got.end.result.n_generated, 12);
+        EXPECT_EQ(got.end.result.n_prompt + got.end.n_cached, static_cast<int64_t>(tokens(kPrompts[i]).size()));
+        EXPECT_DOUBLE_EQ(got.end.result.confidence.score, want.end.result.confidence.score);
+        EXPECT_GT(got.end.first_token_seconds, 0.0);
+    }
+    const SchedulerStats st = s.stats();
+    EXPECT_EQ(st.generated_tokens, 16u * 12u);
+    EXPECT_EQ(st.running, 0);
+    EXPECT_EQ(st.waiting, 0);
+}
+
+TEST_F(SchedulerTest, ChunkedPrefillGivesTheSameOutputAsOneChunk) {
+    std::vector<int32_t> prompt;
+    for (int i = 0; i < 3; ++i) {
+        std::vector<int32_t> t = tokens(kPrompts[i]);
+        prompt.insert(prompt.end(), t.begin(), t.end());
+    }
+    ASSERT_GT(prompt.size(), 16u);
+    ASSERT_LE(prompt.size(), 63u);  // one chunk at n_batch 63, under kTiledMinQueries
+    const Outcome want = alone(prompt, greedy(10));
+    for (int64_t n_batch : {5, 8, 63}) {
+        Scheduler s(*model_, *tokenizer_, {.n_parallel = 2, .n_ctx = 128, .n_cells = 0, .n_batch = n_batch, .max_queue = 4});
+        const Outcome got = collect(*submit(s, request(prompt, greedy(10))));
+        EXPECT_EQ(got.text, want.text) << "n_batch " << n_batch;
+        EXPECT_EQ(got.end.result.n_prompt, static_cast<int64_t>(prompt.size()));
+        // ceil(prompt / n_batch) prefill steps, then one per generated token but the last.
+        const uint64_t n_prefill_steps = (prompt.size() + static_cast<size_t>(n_batch) - 1) / static_cast<size_t>(n_batch);
+        EXPECT_EQ(s.stats().steps, n_prefill_steps + 9) << "n_batch " << n_batch;
+    }
+}
+
+TEST_F(SchedulerTest, PrefixCacheReusesASharedPrefixAndGivesTheSameOutput) {
+    Scheduler s(*model_, *tokenizer_, {.n_parallel = 2, .n_ctx = 128, .n_cells = 0, .n_batch = 32, .max_queue = 4});
+    const std::vector<int32_t> system = tokens("You are a helpful assistant. Answer briefly.");
+    std::vector<int32_t> a = system, b = system;
+    for (int32_t t : tokens(kPrompts[0])) a.push_back(t);
+    for (int32_t t : tokens(kPrompts[1])) b.push_back(t);
+    ASSERT_NE(a[system.size()], b[system.size()]);
+
+    const Outcome first = collect(*submit(s, request(a, greedy(6))));
+    EXPECT_EQ(first.end.n_cached, 0);
+    const Outcome second = collect(*submit(s, request(b, greedy(6))));
+    EXPECT_EQ(second.end.n_cached, static_cast<int64_t>(system.size()));
+    EXPECT_EQ(second.end.result.n_prompt, static_cast<int64_t>(b.size() - system.size()));
+    EXPECT_EQ(second.text, alone(b, greedy(6)).text);
+    // The same prompt again: everything but the last token is reused (its logits are needed).
+    const Outcome again = collect(*submit(s, request(b, greedy(6))));
+    EXPECT_EQ(again.end.n_cached, static_cast<int64_t>(b.size()) - 1);
+    EXPECT_EQ(again.end.result.n_prompt, 1);
+    EXPECT_EQ(again.text, second.text);
+    EXPECT_EQ(s.stats().cached_tokens, system.size() + b.size() - 1);
+}
+
+TEST_F(SchedulerTest, IdleSlotsAreEvictedWhenAdmissionNeedsTheirCells) {
+    // Room for two sequences' reservations: every admission after the second evicts idle slots.
+    Scheduler s(*model_, *tokenizer_, {.n_parallel = 1, .n_ctx = 40, .n_cells = 80, .n_batch = 32, .max_queue = 4});
+    for (int i = 0; i < 6; ++i) {
+        const std::vector<int32_t> prompt = tokens(kPrompts[i]);
+        const Outcome got = collect(*submit(s, request(prompt, greedy(-1))));
+        ASSERT_EQ(got.end.type, Event::Type::kFinished) << got.end.error.message();
+        EXPECT_EQ(got.end.result.finish, FinishReason::kContext);
+        EXPECT_EQ(got.end.result.n_generated, 40 - static_cast<int64_t>(prompt.size()) + 1);
+        EXPECT_EQ(got.text, alone(prompt, greedy(-1), 40).text) << kPrompts[i];
+        EXPECT_LE(s.stats().kv_cells_used, 80);
+    }
+}
+
+TEST_F(SchedulerTest, CancellingARunningRequestFreesItsSlotForAQueuedOne) {
+    Scheduler s(*model_, *tokenizer_, {.n_parallel = 1, .n_ctx = 4096, .n_cells = 0, .n_batch = 32, .max_queue = 4});
+    std::shared_ptr<RequestHandle> endless = submit(s, request(tokens(kPrompts[0]), greedy(-1)));
+    Event e;
+    ASSERT_TRUE(endless->next(&e, 120s));  // it is running
+    std::shared_ptr<RequestHandle> queued = submit(s, request(tokens(kPrompts[1]), greedy(4)));
+    endless->cancel();
+    const Outcome cancelled = collect(*endless);
+    EXPECT_EQ(cancelled.end.result.finish, FinishReason::kCancelled);
+    EXPECT_LT(cancelled.end.result.n_generated, 4096 - 10);
+    const Outcome next = collect(*queued);
+    EXPECT_EQ(next.end.result.finish, FinishReason::kLength);
+    EXPECT_EQ(next.text, alone(tokens(kPrompts[1]), greedy(4)).text);
+}
+
+TEST_F(SchedulerTest, ARequestPastItsDeadlineEndsWithDeadline) {
+    Scheduler s(*model_, *tokenizer_, {.n_parallel = 1, .n_ctx = 4096, .n_cells = 0, .n_batch = 32, .max_queue = 4});
+    Request r = request(tokens(kPrompts[0]), greedy(-1));
+    r.deadline = Clock::now() + 100ms;
+    std::shared_ptr<RequestHandle> running = submit(s, std::move(r));
+    Request late = request(tokens(kPrompts[1]), greedy(4));
+    late.deadline = Clock::now();  // already passed when the engine looks at it
+    std::shared_ptr<RequestHandle> queued = submit(s, std::move(late));
+    const Outcome a = collect(*running);
+    EXPECT_EQ(a.end.result.finish, FinishReason::kDeadline);
+    const Outcome b = collect(*queued);
+    EXPECT_EQ(b.end.result.finish, FinishReason::kDeadline);
+    EXPECT_EQ(b.end.result.n_generated, 0);
+}
+
+TEST_F(SchedulerTest, AFullQueueRefusesWithQueueFull) {
+    Scheduler s(*model_, *tokenizer_, {.n_parallel = 1, .n_ctx = 4096, .n_cells = 0, .n_batch = 32, .max_queue = 2});
+    std::shared_ptr<RequestHandle> running = submit(s, request(tokens(kPrompts[0]), greedy(-1)));
+    Event e;
+    ASSERT_TRUE(running->next(&e, 120s));
+    std::shared_ptr<RequestHandle> q1 = submit(s, request(tokens(kPrompts[1]), greedy(2)));
+    std::shared_ptr<RequestHandle> q2 = submit(s, request(tokens(kPrompts[2]), greedy(2)));
+    Scheduler::Submitted refused = s.submit(request(tokens(kPrompts[3]), greedy(2)));
+    EXPECT_EQ(refused.handle, nullptr);
+    EXPECT_EQ(refused.error, Scheduler::SubmitError::kQueueFull);
+    EXPECT_NE(refused.message.find("queue is full"), std::string::npos) << refused.message;
+    EXPECT_EQ(s.stats().waiting, 2);
+    running->cancel();
+    EXPECT_EQ(collect(*q1).end.result.finish, FinishReason::kLength);
+    EXPECT_EQ(collect(*q2).end.result.finish, FinishReason::kLength);
+}
+
+TEST_F(SchedulerTest, InvalidRequestsAreRefusedWithAMessageNamingTheField) {
+    Scheduler s(*model_, *tokenizer_, {.n_parallel = 1, .n_ctx = 64, .n_cells = 0, .n_batch = 32, .max_queue = 2});
+    auto refuse = [&](Request r, const std::string& field) {
+        Scheduler::Submitted sub = s.submit(std::move(r));
+        EXPECT_EQ(sub.handle, nullptr) << field;
+        EXPECT_EQ(sub.error, Scheduler::SubmitError::kInvalid) << field;
+        EXPECT_NE(sub.message.find(field), std::string::npos) << sub.message;
+    };
+    refuse(request({}, greedy(4)), "prompt");
+    refuse(request(std::vector<int32_t>(64, tokens("a")[0]), greedy(4)), "prompt");
+    refuse(request({tokenizer_->n_vocab()}, greedy(4)), "prompt");
+    GenerateOptions hot = greedy(4);
+    hot.sampling.temperature = -1.0f;
+    refuse(request(tokens("hi"), hot), "temperature");
+    GenerateOptions top = greedy(4);
+    top.sampling.top_p = 1.5f;
+    refuse(request(tokens("hi"), top), "top_p");
+    refuse(request(tokens("hi"), greedy(0)), "n_predict");
+    EXPECT_EQ(s.stats().waiting, 0);
+}
+
+TEST_F(SchedulerTest, DrainFinishesWhatRunsAndRefusesNewRequests) {
+    Scheduler s(*model_, *tokenizer_, {.n_parallel = 2, .n_ctx = 128, .n_cells = 0, .n_batch = 32, .max_queue = 8});
+    std::vector<std::shared_ptr<RequestHandle>> handles;
+    for (int i = 0; i < 4; ++i) handles.push_back(submit(s, request(tokens(kPrompts[i]), greedy(8))));
+    s.drain(600s);
+    Scheduler::Submitted refused = s.submit(request(tokens(kPrompts[5]), greedy(2)));
+    EXPECT_EQ(refused.error, Scheduler::SubmitError::kShuttingDown);
+    for (auto& h : handles) {
+        const Outcome o = collect(*h);
+        EXPECT_EQ(o.end.result.finish, FinishReason::kLength);
+        EXPECT_EQ(o.end.result.n_generated, 8);
+    }
+}
+
+TEST_F(SchedulerTest, DrainCancelsWhatIsLeftAfterTheGrace) {
+    Scheduler s(*model_, *tokenizer_, {.n_parallel = 1, .n_ctx = 4096, .n_cells = 0, .n_batch = 32, .max_queue = 8});
+    std::shared_ptr<RequestHandle> running = submit(s, request(tokens(kPrompts[0]), greedy(-1)));
+    std::shared_ptr<RequestHandle> queued = submit(s, request(tokens(kPrompts[1]), greedy(-1)));
+    s.drain(0ms);
+    EXPECT_EQ(collect(*running).end.result.finish, FinishReason::kCancelled);
+    EXPECT_EQ(collect(*queued).end.result.finish, FinishReason::kCancelled);
+}
+
+TEST_F(SchedulerTest, DestroyingTheSchedulerFailsWhatIsLeft) {
+    std::shared_ptr<RequestHandle> running, queued;
+    {
+        Scheduler s(*model_, *tokenizer_, {.n_parallel = 1, .n_ctx = 4096, .n_cells = 0, .n_batch = 32, .max_queue = 8});
+        running = submit(s, request(tokens(kPrompts[0]), greedy(-1)));
+        queued = submit(s, request(tokens(kPrompts[1]), greedy(-1)));
+        Event e;
+        ASSERT_TRUE(running->next(&e, 120s));
+    }
+    const Outcome a = collect(*running), b = collect(*queued);
+    EXPECT_EQ(a.end.type, Event::Type::kFailed);
+    EXPECT_NE(a.end.error.message().find("shutting down"), std::string::npos);
+    EXPECT_EQ(b.end.type, Event::Type::kFailed);
+}
+
+TEST_F(SchedulerTest, ReasoningBudgetForcesTheEndOfThinking) {
+    Scheduler s(*model_, *tokenizer_, {.n_parallel = 1, .n_ctx = 128, .n_cells = 0, .n_batch = 32, .max_queue = 2});
+    const int32_t open = *tokenizer_->find_token("<think>"), close = *tokenizer_->find_token("</think>");
+    std::vector<int32_t> prompt = tokens("Why is the sky blue?");
+    prompt.push_back(open);  // as R1 templates end: generation starts inside the reasoning
+    prompt.push_back(tokens("\n")[0]);
+    GenerateOptions o = greedy(10);
+    o.sampling.logit_bias[open] = sampling::kBanBias;
+    o.sampling.logit_bias[close] = sampling::kBanBias;  // only the budget can end the thinking
+    Request r = request(prompt, o);
+    r.max_reasoning_tokens = 3;
+    const Outcome got = collect(*submit(s, std::move(r)));
+    std::vector<TokenInfo> infos;
+    for (const Event& e : got.texts) infos.insert(infos.end(), e.tokens.begin(), e.tokens.end());
+    ASSERT_EQ(infos.size(), 10u);
+    for (size_t i = 0; i < 3; ++i) {
+        EXPECT_EQ(infos[i].kind, TextKind::kReasoning) << i;
+        EXPECT_FALSE(infos[i].forced);
+    }
+    EXPECT_EQ(infos[3].token, close);
+    EXPECT_TRUE(infos[3].forced);
+    for (size_t i = 4; i < infos.size(); ++i) EXPECT_EQ(infos[i].kind, TextKind::kAnswer) << i;
+    std::string reasoning, answer;
+    for (const Event& e : got.texts) (e.kind == TextKind::kReasoning ? reasoning : answer) += e.text;
+    EXPECT_EQ(got.end.result.answer, answer);
+    EXPECT_EQ(got.end.result.text, reasoning + answer);
+    EXPECT_EQ(got.end.result.confidence.n_tokens, 6);  // the answer's tokens only
+}
+
+TEST_F(SchedulerTest, AStopStringEndsTheOutputBeforeIt) {
+    Scheduler s(*model_, *tokenizer_, {.n_parallel = 2, .n_ctx = 128, .n_cells = 0, .n_batch = 32, .max_queue = 2});
+    const std::vector<int32_t> prompt = tokens(kPrompts[6]);
+    const Outcome full = collect(*submit(s, request(prompt, greedy(24))));
+    ASSERT_GE(full.text.size(), 12u);
+    // A stop string from the middle of the text, cut where it first occurs.
+    const std::string stop = full.text.substr(full.text.size() / 2, 3);
+    const size_t at = full.text.find(stop);
+    GenerateOptions o = greedy(24);
+    o.sampling.stop = {stop};
+    const Outcome cut = collect(*submit(s, request(prompt, o)));
+    EXPECT_EQ(cut.text, full.text.substr(0, at));
+    EXPECT_EQ(cut.end.result.finish, FinishReason::kStop);
+    EXPECT_EQ(cut.text, alone(prompt, o).text);
+}
+
+TEST_F(SchedulerTest, AnEndOfGenerationTokenStops) {
+    Scheduler s(*model_, *tokenizer_, {.n_parallel = 1, .n_ctx = 128, .n_cells = 0, .n_batch = 32, .max_queue = 2});
+    GenerateOptions o = greedy(8, /*ban_eog=*/false);
+    o.sampling.logit_bias[tokenizer_->eos_id()] = 100.0f;  // the model now ends at once
+    const Outcome got = collect(*submit(s, request(tokens(kPrompts[3]), o)));
+    EXPECT_EQ(got.end.result.finish, FinishReason::kStop);
+    EXPECT_EQ(got.end.result.n_generated, 1);
+    EXPECT_EQ(got.text, "");
+}
+
+}  // namespace
+}  // namespace sinan::engine
