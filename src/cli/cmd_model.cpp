@@ -10,6 +10,8 @@
 #include "cli/commands.h"
 #include "cli/format.h"
 #include "gguf/gguf.h"
+#include "model/hparams.h"
+#include "model/kv_cache.h"
 
 namespace sinan::cli {
 
@@ -84,6 +86,21 @@ std::string shape_text(const std::vector<uint64_t>& shape) {
     return s;
 }
 
+// KV cache bytes per token for each cache type whose blocks divide the rows (0: does not apply);
+// none when the architecture is not one sinan runs.
+std::map<std::string, uint64_t> kv_bytes_per_token(const gguf::File& f) {
+    std::map<std::string, uint64_t> out;
+    Result<model::Hparams> h = model::read_hparams(f);
+    if (!h.ok()) return out;
+    for (gguf::TensorType type : {gguf::TensorType::F16, gguf::TensorType::Q8_0}) {
+        const uint32_t block = gguf::type_traits(type).block_size;
+        if (h->n_embd_k_cache() % block != 0 || h->n_embd_v_cache() % block != 0) continue;
+        out[gguf::type_name(type)] =
+            model::KvCache::bytes_per_token(h->n_layer, h->n_embd_k_cache(), h->n_embd_v_cache(), type);
+    }
+    return out;
+}
+
 void run_info(const std::string& path, bool json, bool list_tensors) {
     const auto t0 = std::chrono::steady_clock::now();
     Result<gguf::File> opened = gguf::File::open(path);
@@ -118,6 +135,7 @@ void run_info(const std::string& path, bool json, bool list_tensors) {
             if (!arch.empty() && kv.key.substr(0, prefix.size()) == prefix)
                 hp[std::string(kv.key.substr(prefix.size()))] = value_to_json(kv.value, 64);
         j["hyperparameters"] = hp;
+        for (const auto& [type, bytes] : kv_bytes_per_token(f)) j["kv_bytes_per_token"][type] = bytes;
         nlohmann::json types = nlohmann::json::object();
         for (const auto& [name, e] : by_type) types[name] = {{"tensors", e.first}, {"bytes", e.second}};
         j["tensor_types"] = types;
@@ -154,6 +172,12 @@ void run_info(const std::string& path, bool json, bool list_tensors) {
         if (!any_hp) std::printf("hyperparameters\n");
         any_hp = true;
         std::printf("  %-40s %s\n", std::string(kv.key.substr(prefix.size())).c_str(), kv.value.to_display().c_str());
+    }
+    const std::map<std::string, uint64_t> kv = kv_bytes_per_token(f);
+    if (!kv.empty()) {
+        std::printf("kv bytes/token ");
+        for (const auto& [type, bytes] : kv) std::printf(" %s %" PRIu64, type.c_str(), bytes);
+        std::printf("\n");
     }
     std::printf("tokenizer       %s", tok.kind.c_str());
     if (!tok.model.empty()) std::printf(" (model %s%s%s)", tok.model.c_str(), tok.pre.empty() ? "" : ", pre-tokenizer ",

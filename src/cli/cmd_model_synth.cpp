@@ -62,7 +62,7 @@ void register_model_synth(CLI::App& model) {
         "synth",
         "Write a GGUF model with the real shapes and tensor names of a known model and random weights (fixed seed), "
         "for tests and benchmarks without downloads");
-    synth->add_option("--arch", a->arch, "Architecture (qwen2, llama); optional, checked against the shape");
+    synth->add_option("--arch", a->arch, "Architecture (qwen2, llama, deepseek2); optional, checked against the shape");
     synth->add_option("--shape", a->shape, "Model shape: " + shapes)->capture_default_str();
     synth->add_option("--type", a->type, "Type of the weight matrices: f32, f16, bf16, q8_0, q4_0, q4_k, q6_k, ...")
         ->capture_default_str();

@@ -41,6 +41,44 @@ struct TensorPlan {
 };
 
 
+void plan_deepseek2_layer(const SynthShape& s, uint32_t l, TensorType type, std::vector<TensorPlan>* t) {
+    const MlaMoeDims& m = s.mla;
+    const std::string p = "blk." + std::to_string(l) + ".";
+    const uint64_t n_q = uint64_t{s.n_head} * (m.qk_nope + m.qk_rope);
+    t->push_back({p + "attn_norm.weight", TensorType::F32, {s.n_embd}, Init::kNorm});
+    if (m.q_lora_rank > 0) {
+        t->push_back({p + "attn_q_a.weight", type, {s.n_embd, m.q_lora_rank}, Init::kWeight});
+        t->push_back({p + "attn_q_a_norm.weight", TensorType::F32, {m.q_lora_rank}, Init::kNorm});
+        t->push_back({p + "attn_q_b.weight", type, {m.q_lora_rank, n_q}, Init::kWeight});
+    } else {
+        t->push_back({p + "attn_q.weight", type, {s.n_embd, n_q}, Init::kWeight});
+    }
+    t->push_back({p + "attn_kv_a_mqa.weight", type, {s.n_embd, m.kv_lora_rank + m.qk_rope}, Init::kWeight});
+    t->push_back({p + "attn_kv_a_norm.weight", TensorType::F32, {m.kv_lora_rank}, Init::kNorm});
+    t->push_back({p + "attn_k_b.weight", type, {m.qk_nope, m.kv_lora_rank, s.n_head}, Init::kWeight});
+    t->push_back({p + "attn_v_b.weight", type, {m.kv_lora_rank, m.v_head, s.n_head}, Init::kWeight});
+    t->push_back({p + "attn_output.weight", type, {uint64_t{s.n_head} * m.v_head, s.n_embd}, Init::kWeight});
+    t->push_back({p + "ffn_norm.weight", TensorType::F32, {s.n_embd}, Init::kNorm});
+    if (l < m.n_layer_dense_lead) {
+        t->push_back({p + "ffn_gate.weight", type, {s.n_embd, s.n_ff}, Init::kWeight});
+        t->push_back({p + "ffn_up.weight", type, {s.n_embd, s.n_ff}, Init::kWeight});
+        t->push_back({p + "ffn_down.weight", type, {s.n_ff, s.n_embd}, Init::kWeight});
+        return;
+    }
+    // The router stays F32, as the converters keep it.
+    t->push_back({p + "ffn_gate_inp.weight", TensorType::F32, {s.n_embd, m.n_expert}, Init::kWeight});
+    if (m.sigmoid_gating) t->push_back({p + "exp_probs_b.bias", TensorType::F32, {m.n_expert}, Init::kBias});
+    t->push_back({p + "ffn_gate_exps.weight", type, {s.n_embd, m.n_ff_exp, m.n_expert}, Init::kWeight});
+    t->push_back({p + "ffn_up_exps.weight", type, {s.n_embd, m.n_ff_exp, m.n_expert}, Init::kWeight});
+    t->push_back({p + "ffn_down_exps.weight", type, {m.n_ff_exp, s.n_embd, m.n_expert}, Init::kWeight});
+    if (m.n_expert_shared > 0) {
+        const uint64_t f = uint64_t{m.n_ff_exp} * m.n_expert_shared;
+        t->push_back({p + "ffn_gate_shexp.weight", type, {s.n_embd, f}, Init::kWeight});
+        t->push_back({p + "ffn_up_shexp.weight", type, {s.n_embd, f}, Init::kWeight});
+        t->push_back({p + "ffn_down_shexp.weight", type, {f, s.n_embd}, Init::kWeight});
+    }
+}
+
 std::vector<TensorPlan> plan_tensors(const SynthShape& s, uint32_t n_vocab, TensorType type) {
     const uint64_t head_dim = s.n_embd / s.n_head;
     const uint64_t n_embd_kv = head_dim * s.n_head_kv;
@@ -48,6 +86,10 @@ std::vector<TensorPlan> plan_tensors(const SynthShape& s, uint32_t n_vocab, Tens
     t.push_back({"token_embd.weight", type, {s.n_embd, n_vocab}, Init::kWeight});
     if (s.llama3_rope) t.push_back({"rope_freqs.weight", TensorType::F32, {head_dim / 2}, Init::kRopeFactors});
     for (uint32_t l = 0; l < s.n_layer; ++l) {
+        if (s.arch == "deepseek2") {
+            plan_deepseek2_layer(s, l, type, &t);
+            continue;
+        }
         const std::string p = "blk." + std::to_string(l) + ".";
         t.push_back({p + "attn_norm.weight", TensorType::F32, {s.n_embd}, Init::kNorm});
         t.push_back({p + "attn_q.weight", type, {s.n_embd, s.n_embd}, Init::kWeight});
@@ -118,6 +160,37 @@ Status load_vocab(const SynthOptions& o, const SynthShape& s, VocabSource* v) {
     return Status::ok();
 }
 
+void write_deepseek2_metadata(const SynthShape& s, uint32_t n_vocab, gguf::Writer* w) {
+    const MlaMoeDims& m = s.mla;
+    const std::string a = "deepseek2.";
+    w->set_u32(a + "vocab_size", n_vocab);
+    w->set_u32(a + "rope.dimension_count", m.qk_rope);
+    if (m.q_lora_rank > 0) w->set_u32(a + "attention.q_lora_rank", m.q_lora_rank);
+    w->set_u32(a + "attention.kv_lora_rank", m.kv_lora_rank);
+    // The absorbed-MLA layout: cache rows are [latent, rope], per-head sizes are the *_mla keys.
+    w->set_u32(a + "attention.key_length", m.kv_lora_rank + m.qk_rope);
+    w->set_u32(a + "attention.value_length", m.kv_lora_rank);
+    w->set_u32(a + "attention.key_length_mla", m.qk_nope + m.qk_rope);
+    w->set_u32(a + "attention.value_length_mla", m.v_head);
+    w->set_u32(a + "leading_dense_block_count", m.n_layer_dense_lead);
+    w->set_u32(a + "expert_count", m.n_expert);
+    w->set_u32(a + "expert_used_count", m.n_expert_used);
+    w->set_u32(a + "expert_shared_count", m.n_expert_shared);
+    w->set_u32(a + "expert_feed_forward_length", m.n_ff_exp);
+    w->set_u32(a + "expert_group_count", m.n_expert_groups);
+    w->set_u32(a + "expert_group_used_count", m.n_group_used);
+    w->set_u32(a + "expert_gating_func", m.sigmoid_gating ? 2 : 1);
+    w->set_f32(a + "expert_weights_scale", m.expert_weights_scale);
+    w->set_bool(a + "expert_weights_norm", m.expert_weights_norm);
+    if (m.yarn_factor > 0) {
+        w->set_string(a + "rope.scaling.type", "yarn");
+        w->set_f32(a + "rope.scaling.factor", m.yarn_factor);
+        w->set_u32(a + "rope.scaling.original_context_length",
+                   static_cast<uint32_t>(static_cast<float>(s.n_ctx_train) / m.yarn_factor));
+        w->set_f32(a + "rope.scaling.yarn_log_multiplier", m.yarn_log_mul);
+    }
+}
+
 void write_metadata(const SynthShape& s, const SynthOptions& o, const VocabSource& v, gguf::Writer* w) {
     const std::string a = s.arch + ".";
     w->set_string("general.architecture", s.arch);
@@ -136,6 +209,7 @@ void write_metadata(const SynthShape& s, const SynthOptions& o, const VocabSourc
         w->set_u32(a + "rope.dimension_count", s.n_embd / s.n_head);
         w->set_u32(a + "vocab_size", v.n_vocab);
     }
+    if (s.arch == "deepseek2") write_deepseek2_metadata(s, v.n_vocab, w);
     if (v.file) {
         for (const gguf::KeyValue& kv : v.file->metadata())
             if (kv.key.substr(0, 10) == "tokenizer.") w->set_value(kv.key, kv.value);
@@ -167,6 +241,12 @@ const std::vector<SynthShape>& synth_shapes() {
         {"r1-distill-qwen-32b", "qwen2", 5120, 64, 40, 8, 27648, 152064, 131072, 1000000.0f, 1e-5f, false, false},
         {"r1-distill-llama-8b", "llama", 4096, 32, 32, 8, 14336, 128256, 131072, 500000.0f, 1e-5f, false, true},
         {"r1-distill-llama-70b", "llama", 8192, 80, 64, 8, 28672, 128256, 131072, 500000.0f, 1e-5f, false, true},
+        // The DeepSeek-V3 layout (q LoRA, sigmoid routing in expert groups) at test size.
+        {"deepseek2-tiny", "deepseek2", 256, 3, 4, 1, 512, 512, 163840, 10000.0f, 1e-6f, false, false,
+         {64, 64, 32, 16, 32, 8, 2, 1, 64, 1, 2, 1, true, 2.5f, true, 40.0f, 0.1f}},
+        // DeepSeek-V2-Lite: no q LoRA, 64 routed + 2 shared experts, softmax routing.
+        {"v2-lite", "deepseek2", 2048, 27, 16, 1, 10944, 102400, 163840, 10000.0f, 1e-6f, false, false,
+         {0, 512, 128, 64, 128, 64, 6, 2, 1408, 1, 1, 1, false, 1.0f, false, 40.0f, 0.0707f}},
     };
     return kShapes;
 }

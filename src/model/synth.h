@@ -21,9 +21,24 @@
 
 namespace sinan::model {
 
+// deepseek2 only: multi-head latent attention and the mixture of experts.
+struct MlaMoeDims {
+    uint32_t q_lora_rank;      // 0: one q matrix
+    uint32_t kv_lora_rank;
+    uint32_t qk_nope, qk_rope, v_head;
+    uint32_t n_expert, n_expert_used, n_expert_shared, n_ff_exp;
+    uint32_t n_layer_dense_lead;
+    uint32_t n_expert_groups, n_group_used;
+    bool sigmoid_gating;       // V3; V2 gates with a softmax
+    float expert_weights_scale;
+    bool expert_weights_norm;
+    float yarn_factor;         // YaRN rope scaling (original context = n_ctx_train / factor)
+    float yarn_log_mul;
+};
+
 struct SynthShape {
     std::string name;          // "r1-distill-qwen-1.5b"
-    std::string arch;          // GGUF architecture: "qwen2" or "llama"
+    std::string arch;          // GGUF architecture: "qwen2", "llama" or "deepseek2"
     uint32_t n_embd;
     uint32_t n_layer;
     uint32_t n_head;
@@ -35,6 +50,7 @@ struct SynthShape {
     float rms_eps;
     bool tied_output;          // output.weight shared with token_embd.weight
     bool llama3_rope;          // Llama 3.1 rope scaling (rope_freqs.weight tensor)
+    MlaMoeDims mla{};          // deepseek2 only (n_ff: the leading dense layers' FFN)
 };
 
 // The shapes `sinan model synth --shape` knows, in a stable order.

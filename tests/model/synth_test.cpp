@@ -63,12 +63,21 @@ TEST(SynthModel, EveryShapeIsConsistent) {
     for (const SynthShape& s : synth_shapes()) {
         EXPECT_EQ(s.n_embd % s.n_head, 0u) << s.name;
         EXPECT_EQ(s.n_head % s.n_head_kv, 0u) << s.name;
-        // The quantized types benchmarks use must divide every row of the shape.
-        EXPECT_EQ(s.n_embd % 256, 0u) << s.name;
-        EXPECT_EQ(s.n_ff % 256, 0u) << s.name;
+        // The quantized types benchmarks use must divide every row of the shape (DeepSeek's
+        // expert and latent sizes are multiples of 32 only: Q8_0).
+        const bool deepseek2 = s.arch == "deepseek2";
+        const uint32_t block = deepseek2 ? 32 : 256;
+        EXPECT_EQ(s.n_embd % block, 0u) << s.name;
+        EXPECT_EQ(s.n_ff % block, 0u) << s.name;
+        if (deepseek2) {
+            EXPECT_EQ(s.n_head_kv, 1u) << s.name << ": MLA caches one latent row for all heads";
+            for (uint32_t d : {s.mla.q_lora_rank, s.mla.kv_lora_rank, s.mla.qk_nope, s.mla.v_head, s.mla.n_ff_exp})
+                EXPECT_EQ(d % block, 0u) << s.name;
+            EXPECT_EQ(s.mla.n_expert % s.mla.n_expert_groups, 0u) << s.name;
+        }
         SynthOptions o;
         o.shape = s.name;
-        o.type = gguf::TensorType::Q4_K;
+        o.type = deepseek2 ? gguf::TensorType::Q8_0 : gguf::TensorType::Q4_K;
         Result<uint64_t> bytes = synth_tensor_bytes(o);
         ASSERT_TRUE(bytes.ok()) << bytes.message();
         EXPECT_GT(*bytes, 0u);
@@ -84,6 +93,11 @@ TEST(SynthModel, EveryShapeIsConsistent) {
     bytes = synth_tensor_bytes(o);
     ASSERT_TRUE(bytes.ok());
     EXPECT_NEAR(static_cast<double>(*bytes) / 2 / 1e9, 8.03, 0.05);
+    // DeepSeek-V2-Lite: 15.7 B parameters.
+    o.shape = "v2-lite";
+    bytes = synth_tensor_bytes(o);
+    ASSERT_TRUE(bytes.ok());
+    EXPECT_NEAR(static_cast<double>(*bytes) / 2 / 1e9, 15.7, 0.1);
 }
 
 TEST(SynthModel, MismatchedArchitectureIsAnError) {
