@@ -97,7 +97,7 @@ private:
     };
 
     KeyStore(std::string data_dir, std::chrono::milliseconds recheck, Clock clock);
-    void maybe_reload();  // mu_ held
+    void maybe_reload();  // reload() when the recheck interval has passed
 
     const std::string data_dir_;
     const std::chrono::milliseconds recheck_;

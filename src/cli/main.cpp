@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
     cli::register_bench(app);
     cli::register_perplexity(app);
     cli::register_quantize(app);
+    cli::register_keys(app);
 
     try {
         app.parse(argc, argv);
