@@ -11,6 +11,7 @@ packages=(
   nlohmann-json3-dev                            # JSON (model info --json, golden files)
   libpcre2-dev                                  # pre-tokenizer regular expressions (Unicode classes)
   libutf8proc-dev                               # Unicode normalisation (NFD/NFKC) for WordPiece
+  libcpp-httplib-dev                            # HTTP server of `sinan serve` (and the client in its tests)
   libssl-dev                                    # SHA-256 (OpenSSL libcrypto) for API keys and cache keys
   libhiredis-dev                                # Redis client for `sinan serve --cache redis://...`
   redis-server                                  # real Redis for the response-cache tests

@@ -275,7 +275,9 @@ void Server::Impl::ready(httplib::Response& res) {
     registry->for_each_resident([&](const ServedModel& m) {
         const engine::SchedulerStats s = m.scheduler->stats();
         models.push_back({{"id", m.id}, {"running", s.running}, {"waiting", s.waiting}});
-        if (s.waiting >= m.scheduler->options().max_queue) saturated = true;
+        const engine::SchedulerOptions& o = m.scheduler->options();
+        // With no queue (--queue 0) a request is refused as soon as every slot is busy.
+        if (o.max_queue > 0 ? s.waiting >= o.max_queue : s.running >= o.n_parallel) saturated = true;
     });
     if (why.empty() && saturated) why = "the request queue is full (--queue); retry shortly";
     if (!why.empty()) {
