@@ -123,33 +123,31 @@ template class Family<Counter>;
 template class Family<Gauge>;
 template class Family<Histogram>;
 
-void Registry::claim_name(const std::string& name) {
+void Registry::claim(const std::string& name, const std::vector<std::string>& label_names, bool histogram) {
     SINAN_CHECK(valid_name(name, true), "invalid metric name '" + name + "'");
     SINAN_CHECK(!counters_.count(name) && !gauges_.count(name) && !histograms_.count(name),
                 "metric '" + name + "' registered twice");
+    check_labels(name, label_names, histogram);
 }
 
 CounterFamily& Registry::counter(const std::string& name, const std::string& help,
                                  const std::vector<std::string>& label_names) {
     std::lock_guard lock(mu_);
-    claim_name(name);
-    check_labels(name, label_names, false);
+    claim(name, label_names, false);
     return *(counters_[name] = std::make_unique<CounterFamily>(name, help, label_names));
 }
 
 GaugeFamily& Registry::gauge(const std::string& name, const std::string& help,
                              const std::vector<std::string>& label_names) {
     std::lock_guard lock(mu_);
-    claim_name(name);
-    check_labels(name, label_names, false);
+    claim(name, label_names, false);
     return *(gauges_[name] = std::make_unique<GaugeFamily>(name, help, label_names));
 }
 
 HistogramFamily& Registry::histogram(const std::string& name, const std::string& help,
                                      const std::vector<std::string>& label_names, const std::vector<double>& bounds) {
     std::lock_guard lock(mu_);
-    claim_name(name);
-    check_labels(name, label_names, true);
+    claim(name, label_names, true);
     SINAN_CHECK(!bounds.empty(), name + ": a histogram needs at least one bucket bound");
     for (size_t i = 0; i < bounds.size(); ++i) {
         SINAN_CHECK(std::isfinite(bounds[i]), name + ": bucket bounds must be finite (+Inf is implicit)");

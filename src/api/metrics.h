@@ -123,7 +123,8 @@ public:
     std::string render() const;
 
 private:
-    void claim_name(const std::string& name);
+    // Checks the names (programmer errors abort) and that `name` is not taken; mu_ held.
+    void claim(const std::string& name, const std::vector<std::string>& label_names, bool histogram);
 
     mutable std::mutex mu_;
     std::vector<std::function<void()>> hooks_;
