@@ -1,0 +1,138 @@
+// Batched decode: tokens/s when 1, 2, 4, 8 sequences decode together, and the ratio to one
+// sequence. Measured two ways:
+//   forward:   Model::forward on a batch of one decode token per sequence (the model alone);
+//   scheduler: engine::Scheduler running that many greedy requests at once (prefill of a short
+//              prompt, sampling and streaming included), tokens generated / wall time.
+// The target it is measured against (issue 4): 8 sequences decoded together reach at least 5x the
+// tokens/s of one sequence. Decoding one token reads every weight once, so a batch of n tokens
+// costs about the same memory traffic as one: the ratio shows how close the engine gets to that.
+//
+// bench_batched_decode [--model FILE.gguf] [--steps N] [--repeat R] [--threads T]
+// Without --model: $SINAN_BENCH_MODEL, else a tiny synthetic Q8_0 model in the temp directory.
+// Other arguments (--benchmark_* from scripts/run-bench.sh) are ignored.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "engine/bench.h"
+#include "engine/scheduler.h"
+#include "model/model.h"
+#include "model/synth.h"
+#include "text/tokenizer.h"
+
+namespace {
+
+using namespace sinan;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+constexpr int32_t kPromptTokens = 16;
+
+// Tokens/s of `steps` forward passes of one decode token for each of n_seq sequences.
+double forward_rate(model::Model& m, int32_t n_seq, int32_t steps) {
+    model::KvCache cache = m.make_cache(static_cast<int64_t>(n_seq) * (kPromptTokens + steps));
+    std::vector<float> logits;
+    model::Batch batch;
+    for (int32_t s = 0; s < n_seq; ++s)
+        for (int32_t p = 0; p < kPromptTokens; ++p) batch.add((s * 31 + p * 7) % m.hparams().n_vocab, p, s, p + 1 == kPromptTokens);
+    if (!m.forward(batch, cache, &logits).is_ok()) std::abort();
+    const Clock::time_point t0 = Clock::now();
+    for (int32_t i = 0; i < steps; ++i) {
+        batch.clear();
+        for (int32_t s = 0; s < n_seq; ++s) batch.add((s + i) % m.hparams().n_vocab, kPromptTokens + i, s, true);
+        if (!m.forward(batch, cache, &logits).is_ok()) std::abort();
+    }
+    return static_cast<double>(n_seq) * steps / seconds_since(t0);
+}
+
+// Generated tokens/s of n_seq greedy requests run together by the scheduler.
+double scheduler_rate(model::Model& m, const text::Tokenizer& tok, int32_t n_seq, int32_t steps) {
+    engine::Scheduler s(m, tok, {.n_parallel = n_seq, .n_ctx = kPromptTokens + steps + 1, .n_cells = 0, .n_batch = 512, .max_queue = 64});
+    std::vector<std::shared_ptr<engine::RequestHandle>> handles;
+    const Clock::time_point t0 = Clock::now();
+    for (int32_t i = 0; i < n_seq; ++i) {
+        engine::Request r;
+        for (int32_t p = 0; p < kPromptTokens; ++p) r.prompt.push_back((i * 31 + p * 7) % tok.n_vocab());
+        r.options.n_predict = steps;
+        r.options.sampling.temperature = 0.0f;
+        for (int32_t id = 0; id < tok.n_vocab(); ++id)
+            if (tok.is_eog(id)) r.options.sampling.logit_bias[id] = sampling::kBanBias;
+        engine::Scheduler::Submitted sub = s.submit(std::move(r));
+        if (!sub.handle) {
+            std::fprintf(stderr, "bench_batched_decode: %s\n", sub.message.c_str());
+            std::exit(2);
+        }
+        handles.push_back(sub.handle);
+    }
+    int64_t n_tokens = 0;
+    for (auto& h : handles) {
+        engine::Event e;
+        while (h->next(&e, std::chrono::minutes(10)) && e.type == engine::Event::Type::kText) {}
+        if (e.type != engine::Event::Type::kFinished) std::exit(2);
+        n_tokens += e.result.n_generated;
+    }
+    return static_cast<double>(n_tokens) / seconds_since(t0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string path;
+    int32_t steps = 32, repeat = 3, threads = 0;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--model" && i + 1 < argc) path = argv[++i];
+        else if (a == "--steps" && i + 1 < argc) steps = std::max(1, std::atoi(argv[++i]));
+        else if (a == "--repeat" && i + 1 < argc) repeat = std::max(1, std::atoi(argv[++i]));
+        else if (a == "--threads" && i + 1 < argc) threads = std::max(0, std::atoi(argv[++i]));
+        else if (a.rfind("--benchmark", 0) != 0) {
+            std::fprintf(stderr, "usage: bench_batched_decode [--model FILE.gguf] [--steps N] [--repeat R] [--threads T]\n");
+            return 2;
+        }
+    }
+    if (path.empty() && std::getenv("SINAN_BENCH_MODEL")) path = std::getenv("SINAN_BENCH_MODEL");
+    if (path.empty()) {
+        path = (std::filesystem::temp_directory_path() / "sinan_bench_batched_decode_tiny.gguf").string();
+        model::SynthOptions o;
+        o.shape = "tiny";
+        o.type = gguf::TensorType::Q8_0;
+        if (Status st = model::synth_model(o, path); !st.is_ok()) {
+            std::fprintf(stderr, "bench_batched_decode: %s\n", st.message().c_str());
+            return 2;
+        }
+    }
+    Result<std::unique_ptr<model::Model>> m = model::Model::load(path, {.n_threads = threads});
+    if (!m.ok()) {
+        std::fprintf(stderr, "bench_batched_decode: %s\n", m.message().c_str());
+        return 2;
+    }
+    Result<text::Tokenizer> tok = text::Tokenizer::from_gguf((*m)->file());
+    if (!tok.ok()) {
+        std::fprintf(stderr, "bench_batched_decode: %s\n", tok.message().c_str());
+        return 2;
+    }
+    std::printf("model %s, %d decode steps per run, median of %d runs, %d threads\n", path.c_str(), steps, repeat,
+                (*m)->pool().n_threads());
+    std::printf("%8s %14s %10s %16s %10s\n", "n_seq", "forward tok/s", "x 1 seq", "scheduler tok/s", "x 1 seq");
+    double forward_one = 0, scheduler_one = 0;
+    for (int32_t n : {1, 2, 4, 8}) {
+        std::vector<double> f, s;
+        for (int r = 0; r < repeat; ++r) {
+            f.push_back(forward_rate(**m, n, steps));
+            s.push_back(scheduler_rate(**m, *tok, n, steps));
+        }
+        const double fm = engine::summarize(f).median, sm = engine::summarize(s).median;
+        if (n == 1) {
+            forward_one = fm;
+            scheduler_one = sm;
+        }
+        std::printf("%8d %14.1f %9.2fx %16.1f %9.2fx\n", n, fm, fm / forward_one, sm, sm / scheduler_one);
+    }
+    std::printf("target (issue 4): 8 sequences >= 5x the tokens/s of 1\n");
+    return 0;
+}
