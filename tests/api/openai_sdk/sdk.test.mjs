@@ -1,0 +1,141 @@
+// The official `openai` Node SDK (version pinned in package-lock.json) against the real
+// `sinan serve`: models.list, chat.completions (plain and streamed), completions, and API keys.
+//
+// Run by CTest (api_openai_sdk) as `node sdk.test.mjs` with SINAN_BINARY and SINAN_SHARED_DIR set;
+// exits 77 (CTest's skip) with a message when node_modules (`npm ci` here) or ../shared is absent.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const skip = (why) => {
+  console.log(`SKIP: ${why}`);
+  process.exit(77);
+};
+if (!existsSync(join(here, 'node_modules', 'openai'))) skip(`no node_modules in ${here}; run \`npm ci\` there`);
+const sinan = process.env.SINAN_BINARY;
+if (!sinan || !existsSync(sinan)) skip('SINAN_BINARY does not name the sinan binary');
+const vocab = join(process.env.SINAN_SHARED_DIR ?? join(here, '../../../../shared'), 'models',
+                   'ggml-vocab-deepseek-r1-qwen.gguf');
+if (!existsSync(vocab)) skip(`reference vocab not found: ${vocab}`);
+
+const { default: OpenAI } = await import('openai');
+const { test, before, after } = await import('node:test');
+const assert = (await import('node:assert/strict')).default;
+
+const work = mkdtempSync(join(tmpdir(), 'sinan-sdk-'));
+const model = join(work, 'tiny.gguf');
+let server;
+let baseURL;
+let apiKey;
+
+function run(args) {
+  const r = spawnSync(sinan, args, { encoding: 'utf8' });
+  assert.equal(r.status, 0, `sinan ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+before(async () => {
+  run(['model', 'synth', '--shape', 'tiny', '--type', 'q8_0', '--vocab', vocab, '--seed', '1', '-o', model]);
+  apiKey = run(['keys', 'create', '--name', 'sdk', '--data-dir', join(work, 'data')]).trim();
+  server = spawn(sinan, ['serve', '-m', model, '--host', '127.0.0.1', '--port', '0', '--data-dir', join(work, 'data'),
+                         '--parallel', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  server.stderr.on('data', (d) => { log += d; });
+  baseURL = await new Promise((resolve, reject) => {
+    let out = '';
+    server.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/\S+)/);
+      if (m) resolve(`${m[1]}/v1`);
+    });
+    server.on('exit', (code) => reject(new Error(`sinan serve exited with ${code}: ${log}`)));
+  });
+});
+
+after(() => {
+  server?.kill('SIGTERM');
+  rmSync(work, { recursive: true, force: true });
+});
+
+const client = () => new OpenAI({ baseURL, apiKey, maxRetries: 0, timeout: 60_000 });
+const messages = [{ role: 'user', content: 'Name three colours.' }];
+
+test('models.list names the served model', async () => {
+  const ids = [];
+  for await (const m of client().models.list()) ids.push(m.id);
+  assert.deepEqual(ids, ['tiny']);
+});
+
+test('chat.completions without streaming: text, finish_reason and usage', async () => {
+  const r = await client().chat.completions.create({ model: 'tiny', messages, max_tokens: 12, temperature: 0 });
+  assert.equal(r.object, 'chat.completion');
+  assert.equal(r.choices.length, 1);
+  const c = r.choices[0];
+  assert.equal(c.message.role, 'assistant');
+  assert.equal(typeof c.message.content, 'string');
+  assert.ok(['stop', 'length'].includes(c.finish_reason), c.finish_reason);
+  assert.ok((c.message.content + (c.message.reasoning_content ?? '')).length > 0, 'some text was generated');
+  assert.ok(r.usage.prompt_tokens > 0);
+  assert.ok(r.usage.completion_tokens >= 1 && r.usage.completion_tokens <= 12, JSON.stringify(r.usage));
+  assert.equal(r.usage.total_tokens, r.usage.prompt_tokens + r.usage.completion_tokens);
+  if (c.finish_reason === 'length') assert.equal(r.usage.completion_tokens, 12);
+});
+
+test('chat.completions streamed: the chunks assemble into the same answer, usage last', async () => {
+  const request = { model: 'tiny', messages, max_tokens: 12, temperature: 0 };
+  const whole = await client().chat.completions.create(request);
+  const stream = await client().chat.completions.create({
+    ...request, stream: true, stream_options: { include_usage: true },
+  });
+  let content = '';
+  let reasoning = '';
+  let finish = null;
+  let usage = null;
+  let ids = new Set();
+  for await (const chunk of stream) {
+    assert.equal(chunk.object, 'chat.completion.chunk');
+    ids.add(chunk.id);
+    if (chunk.usage) usage = chunk.usage;
+    for (const ch of chunk.choices) {
+      content += ch.delta.content ?? '';
+      reasoning += ch.delta.reasoning_content ?? '';
+      if (ch.finish_reason) finish = ch.finish_reason;
+    }
+  }
+  assert.equal(ids.size, 1, 'one id for the whole stream');
+  assert.equal(content, whole.choices[0].message.content);
+  assert.equal(reasoning, whole.choices[0].message.reasoning_content ?? '');
+  assert.equal(finish, whole.choices[0].finish_reason);
+  assert.ok(usage, 'stream_options.include_usage sends a usage chunk');
+  assert.deepEqual(
+    [usage.prompt_tokens, usage.completion_tokens, usage.total_tokens],
+    [whole.usage.prompt_tokens, whole.usage.completion_tokens, whole.usage.total_tokens]);
+});
+
+test('completions: text and usage, streamed and not', async () => {
+  const request = { model: 'tiny', prompt: 'Once upon a time', max_tokens: 8, temperature: 0 };
+  const r = await client().completions.create(request);
+  assert.equal(r.object, 'text_completion');
+  assert.equal(typeof r.choices[0].text, 'string');
+  assert.ok(['stop', 'length'].includes(r.choices[0].finish_reason));
+  assert.ok(r.usage.completion_tokens >= 1 && r.usage.completion_tokens <= 8);
+  let text = '';
+  for await (const chunk of await client().completions.create({ ...request, stream: true })) {
+    for (const ch of chunk.choices) text += ch.text ?? '';
+  }
+  assert.equal(text, r.choices[0].text);
+});
+
+test('a wrong API key is an AuthenticationError (401)', async () => {
+  const bad = new OpenAI({ baseURL, apiKey: 'sk-sinan-wrong', maxRetries: 0 });
+  await assert.rejects(bad.models.list(), (e) => e instanceof OpenAI.AuthenticationError && e.status === 401);
+});
+
+test('an unknown model is a BadRequestError or NotFoundError naming the model', async () => {
+  await assert.rejects(
+    client().chat.completions.create({ model: 'no-such-model', messages }),
+    (e) => (e.status === 400 || e.status === 404) && /no-such-model/.test(e.message));
+});
