@@ -39,7 +39,8 @@ double forward_rate(model::Model& m, int32_t n_seq, int32_t steps) {
     std::vector<float> logits;
     model::Batch batch;
     for (int32_t s = 0; s < n_seq; ++s)
-        for (int32_t p = 0; p < kPromptTokens; ++p) batch.add((s * 31 + p * 7) % m.hparams().n_vocab, p, s, p + 1 == kPromptTokens);
+        for (int32_t p = 0; p < kPromptTokens; ++p)
+            batch.add((s * 31 + p * 7) % m.hparams().n_vocab, p, s, p + 1 == kPromptTokens);
     if (!m.forward(batch, cache, &logits).is_ok()) std::abort();
     const Clock::time_point t0 = Clock::now();
     for (int32_t i = 0; i < steps; ++i) {
@@ -52,7 +53,9 @@ double forward_rate(model::Model& m, int32_t n_seq, int32_t steps) {
 
 // Generated tokens/s of n_seq greedy requests run together by the scheduler.
 double scheduler_rate(model::Model& m, const text::Tokenizer& tok, int32_t n_seq, int32_t steps) {
-    engine::Scheduler s(m, tok, {.n_parallel = n_seq, .n_ctx = kPromptTokens + steps + 1, .n_cells = 0, .n_batch = 512, .max_queue = 64});
+    engine::Scheduler s(
+        m, tok,
+        {.n_parallel = n_seq, .n_ctx = kPromptTokens + steps + 1, .n_cells = 0, .n_batch = 512, .max_queue = 64});
     std::vector<std::shared_ptr<engine::RequestHandle>> handles;
     const Clock::time_point t0 = Clock::now();
     for (int32_t i = 0; i < n_seq; ++i) {
@@ -72,7 +75,8 @@ double scheduler_rate(model::Model& m, const text::Tokenizer& tok, int32_t n_seq
     int64_t n_tokens = 0;
     for (auto& h : handles) {
         engine::Event e;
-        while (h->next(&e, std::chrono::minutes(10)) && e.type == engine::Event::Type::kText) {}
+        while (h->next(&e, std::chrono::minutes(10)) && e.type == engine::Event::Type::kText) {
+        }
         if (e.type != engine::Event::Type::kFinished) std::exit(2);
         n_tokens += e.result.n_generated;
     }
@@ -86,12 +90,17 @@ int main(int argc, char** argv) {
     int32_t steps = 32, repeat = 3, threads = 0;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        if (a == "--model" && i + 1 < argc) path = argv[++i];
-        else if (a == "--steps" && i + 1 < argc) steps = std::max(1, std::atoi(argv[++i]));
-        else if (a == "--repeat" && i + 1 < argc) repeat = std::max(1, std::atoi(argv[++i]));
-        else if (a == "--threads" && i + 1 < argc) threads = std::max(0, std::atoi(argv[++i]));
+        if (a == "--model" && i + 1 < argc)
+            path = argv[++i];
+        else if (a == "--steps" && i + 1 < argc)
+            steps = std::max(1, std::atoi(argv[++i]));
+        else if (a == "--repeat" && i + 1 < argc)
+            repeat = std::max(1, std::atoi(argv[++i]));
+        else if (a == "--threads" && i + 1 < argc)
+            threads = std::max(0, std::atoi(argv[++i]));
         else if (a.rfind("--benchmark", 0) != 0) {
-            std::fprintf(stderr, "usage: bench_batched_decode [--model FILE.gguf] [--steps N] [--repeat R] [--threads T]\n");
+            std::fprintf(stderr,
+                         "usage: bench_batched_decode [--model FILE.gguf] [--steps N] [--repeat R] [--threads T]\n");
             return 2;
         }
     }

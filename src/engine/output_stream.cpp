@@ -19,10 +19,15 @@ bool ends_inside_think(std::span<const int32_t> prompt, std::optional<int32_t> o
 
 OutputStream::OutputStream(const text::Tokenizer& tokenizer, const GenerateOptions& options,
                            std::span<const int32_t> prompt, int64_t max_reasoning_tokens, TextCallback on_text)
-    : tokenizer_(tokenizer), options_(options), max_reasoning_tokens_(max_reasoning_tokens), on_text_(std::move(on_text)),
-      think_open_(tokenizer.find_token("<think>")), think_close_(tokenizer.find_token("</think>")),
+    : tokenizer_(tokenizer),
+      options_(options),
+      max_reasoning_tokens_(max_reasoning_tokens),
+      on_text_(std::move(on_text)),
+      think_open_(tokenizer.find_token("<think>")),
+      think_close_(tokenizer.find_token("</think>")),
       reasoning_(options.starts_in_reasoning || ends_inside_think(prompt, think_open_, think_close_)),
-      detok_(tokenizer, /*skip_special=*/true, /*continues_text=*/true), stops_(options.sampling.stop),
+      detok_(tokenizer, /*skip_special=*/true, /*continues_text=*/true),
+      stops_(options.sampling.stop),
       confidence_(tokenizer.n_vocab()) {}
 
 std::optional<int32_t> OutputStream::forced_token() const {
@@ -70,12 +75,15 @@ OutputStream::Step OutputStream::add(const sampling::TokenChoice& choice) {
         reasoning_ = opens;
         step.kind = TextKind::kReasoning;
     } else {
-        if (reasoning_) ++n_reasoning_;
-        else confidence_.add(choice);
+        if (reasoning_)
+            ++n_reasoning_;
+        else
+            confidence_.add(choice);
         emit(detok_.push(token));
         if (stops_.stopped()) step.finish = FinishReason::kStop;
     }
-    if (!step.finish && options_.n_predict >= 0 && n_generated_ >= options_.n_predict) step.finish = FinishReason::kLength;
+    if (!step.finish && options_.n_predict >= 0 && n_generated_ >= options_.n_predict)
+        step.finish = FinishReason::kLength;
     return step;
 }
 

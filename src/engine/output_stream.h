@@ -38,7 +38,7 @@
 namespace sinan::engine {
 
 class OutputStream {
-public:
+  public:
     // prompt: the tokens before the generation (only read here, to see whether it ends inside a
     // <think> block). max_reasoning_tokens < 0: no budget.
     OutputStream(const text::Tokenizer& tokenizer, const GenerateOptions& options, std::span<const int32_t> prompt,
@@ -64,12 +64,12 @@ public:
 
     bool in_reasoning() const { return reasoning_; }
     int64_t n_generated() const { return n_generated_; }
-    int64_t n_reasoning() const { return n_reasoning_; }  // tokens generated inside <think>
+    int64_t n_reasoning() const { return n_reasoning_; }   // tokens generated inside <think>
     const std::string& text() const { return text_; }      // everything streamed, reasoning included
     const std::string& answer() const { return answer_; }  // the answer part only
     sampling::Confidence confidence() const { return confidence_.confidence(); }
 
-private:
+  private:
     void deliver(std::string_view text);
     void emit(std::string_view piece);
     void end_part();

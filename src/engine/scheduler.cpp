@@ -87,7 +87,10 @@ struct Scheduler::Impl {
     };
 
     Impl(model::Model& m, const text::Tokenizer& t, const SchedulerOptions& options)
-        : model(m), tokenizer(t), o(options), cache(m.make_cache(options.n_cells)),
+        : model(m),
+          tokenizer(t),
+          o(options),
+          cache(m.make_cache(options.n_cells)),
           slots(static_cast<size_t>(model::KvCache::kMaxSequences)) {}
 
     void run();
@@ -117,7 +120,7 @@ struct Scheduler::Impl {
     bool stop = false;
     bool draining = false;
     uint64_t next_id = 1;
-    SchedulerStats stats;  // published by the engine after each step
+    SchedulerStats stats;   // published by the engine after each step
     int32_t n_running = 0;  // written by the engine under mu, so its wait and drain() can read it
 
     std::atomic<bool> cancel_all{false};  // drain's grace is over
@@ -274,16 +277,17 @@ bool Scheduler::Impl::try_admit(Waiting& w, Clock::time_point now) {
     SINAN_CHECK(sampler.ok(), "scheduler: sampling params were validated at submit: " + sampler.message());
     r.sampler.emplace(std::move(sampler).value());
     r.sampler->accept_prompt(r.request.prompt);
-    r.out = std::make_unique<OutputStream>(
-        tokenizer, r.request.options, r.request.prompt, r.request.max_reasoning_tokens,
-        [this, &r](TextKind kind, std::string_view text) {
-            if (!r.event.text.empty() && r.event.kind != kind) {
-                send(r.handle, std::move(r.event));
-                r.event = Event{};
-            }
-            r.event.kind = kind;
-            r.event.text.append(text);
-        });
+    // Text joins this step's event; a change of kind (reasoning -> answer) starts a new one.
+    auto on_text = [this, &r](TextKind kind, std::string_view text) {
+        if (!r.event.text.empty() && r.event.kind != kind) {
+            send(r.handle, std::move(r.event));
+            r.event = Event{};
+        }
+        r.event.kind = kind;
+        r.event.text.append(text);
+    };
+    r.out = std::make_unique<OutputStream>(tokenizer, r.request.options, r.request.prompt,
+                                           r.request.max_reasoning_tokens, on_text);
     r.n_prompt_fed = n_common;
     r.n_cached = static_cast<int64_t>(n_common);
     r.n_reserved = need;
@@ -301,9 +305,12 @@ void Scheduler::Impl::expire_running(Clock::time_point now) {
     for (size_t i = 0; i < order.size();) {
         const int32_t seq = order[i];
         const Running& r = *slots[static_cast<size_t>(seq)].run;
-        if (r.handle->cancelled() || cancel_all.load()) finish(seq, FinishReason::kCancelled);
-        else if (r.request.deadline && now >= *r.request.deadline) finish(seq, FinishReason::kDeadline);
-        else ++i;
+        if (r.handle->cancelled() || cancel_all.load())
+            finish(seq, FinishReason::kCancelled);
+        else if (r.request.deadline && now >= *r.request.deadline)
+            finish(seq, FinishReason::kDeadline);
+        else
+            ++i;
     }
 }
 
@@ -345,8 +352,10 @@ void Scheduler::Impl::step() {
         Slot& s = slots[static_cast<size_t>(batch.seq_ids[i])];
         s.tokens.push_back(batch.tokens[i]);
         --s.run->n_reserved;
-        if (i < n_decode) s.run->next_token = -1;
-        else ++s.run->n_prompt_fed;
+        if (i < n_decode)
+            s.run->next_token = -1;
+        else
+            ++s.run->n_prompt_fed;
     }
     totals.prompt_tokens += batch.size() - n_decode;
     const size_t n_vocab = static_cast<size_t>(model.hparams().n_vocab);
@@ -374,7 +383,8 @@ void Scheduler::Impl::take_token(int32_t seq, std::span<const float> logits_row)
     ++totals.generated_tokens;
     const OutputStream::Step step = r.out->add(choice);  // text goes into r.event
     if (r.event.text.empty()) r.event.kind = step.kind;
-    r.event.tokens.push_back({choice.token, tokenizer.token_to_piece(choice.token), step.kind, choice, forced.has_value()});
+    r.event.tokens.push_back(
+        {choice.token, tokenizer.token_to_piece(choice.token), step.kind, choice, forced.has_value()});
     if (step.finish) return finish(seq, *step.finish);
     if (static_cast<int64_t>(s.tokens.size()) >= o.n_ctx) return finish(seq, FinishReason::kContext);
     send(r.handle, std::move(r.event));
@@ -440,7 +450,9 @@ SchedulerOptions effective(SchedulerOptions o) {
 }  // namespace
 
 Scheduler::Scheduler(model::Model& model, const text::Tokenizer& tokenizer, const SchedulerOptions& options)
-    : model_(model), tokenizer_(tokenizer), options_(effective(options)),
+    : model_(model),
+      tokenizer_(tokenizer),
+      options_(effective(options)),
       impl_(std::make_unique<Impl>(model, tokenizer, options_)) {
     thread_ = std::thread([this] { loop(); });
 }
@@ -474,8 +486,10 @@ Scheduler::Submitted Scheduler::submit(Request request) {
                        std::to_string(options_.n_ctx) + " with room for at least one new token; shorten the prompt");
     for (int32_t t : request.prompt)
         if (!tokenizer_.is_valid_id(t) || t >= model_.hparams().n_vocab)
-            return invalid("prompt: token id " + std::to_string(t) + " is outside the vocabulary (0.." +
-                           std::to_string(std::min(tokenizer_.n_vocab(), static_cast<int32_t>(model_.hparams().n_vocab)) - 1) + ")");
+            return invalid(
+                "prompt: token id " + std::to_string(t) + " is outside the vocabulary (0.." +
+                std::to_string(std::min(tokenizer_.n_vocab(), static_cast<int32_t>(model_.hparams().n_vocab)) - 1) +
+                ")");
     if (request.options.n_predict == 0 || request.options.n_predict < -1)
         return invalid("n_predict: " + std::to_string(request.options.n_predict) +
                        " is not a token count; use at least 1, or -1 for no limit");

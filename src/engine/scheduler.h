@@ -58,11 +58,11 @@ struct SchedulerOptions {
 using Clock = std::chrono::steady_clock;
 
 struct Request {
-    std::vector<int32_t> prompt;   // non-empty, at most n_ctx - 1 tokens
+    std::vector<int32_t> prompt;  // non-empty, at most n_ctx - 1 tokens
     // n_predict -1: until end of generation or n_ctx; otherwise >= 1. A prompt whose last think
     // tag is <think> starts in the reasoning even without starts_in_reasoning (OutputStream).
     GenerateOptions options;
-    int64_t max_reasoning_tokens = -1;  // >= 0: after this many reasoning tokens, </think> is forced
+    int64_t max_reasoning_tokens = -1;          // >= 0: after this many reasoning tokens, </think> is forced
     std::optional<Clock::time_point> deadline;  // passed: finishes with FinishReason::kDeadline
 };
 
@@ -72,7 +72,7 @@ struct TokenInfo {
     std::string piece;  // the token's raw bytes (may be part of a UTF-8 character)
     TextKind kind = TextKind::kAnswer;
     sampling::TokenChoice choice;  // logprob, entropy, top alternatives (n_top = sampling.n_logprobs)
-    bool forced = false;  // not sampled: </think> forced by the reasoning budget (choice has no probabilities)
+    bool forced = false;           // not sampled: </think> forced by the reasoning budget (choice has no probabilities)
 };
 
 struct Event {
@@ -101,7 +101,7 @@ struct Event {
 };
 
 class RequestHandle {
-public:
+  public:
     // Waits up to `timeout` for the next event. False on timeout. After kFinished or kFailed
     // there are no more events (next() returns false at once).
     bool next(Event* out, std::chrono::milliseconds timeout);
@@ -110,7 +110,7 @@ public:
     bool cancelled() const { return cancelled_.load(); }
     uint64_t id() const { return id_; }
 
-private:
+  private:
     friend class Scheduler;
     explicit RequestHandle(uint64_t id) : id_(id) {}
     void push(Event e);
@@ -134,7 +134,7 @@ struct SchedulerStats {
 };
 
 class Scheduler {
-public:
+  public:
     enum class SubmitError { kInvalid, kQueueFull, kShuttingDown };
     struct Submitted {
         std::shared_ptr<RequestHandle> handle;  // null on error
@@ -163,7 +163,7 @@ public:
     model::Model& model() { return model_; }
     const text::Tokenizer& tokenizer() const { return tokenizer_; }
 
-private:
+  private:
     struct Impl;
     void loop();
 

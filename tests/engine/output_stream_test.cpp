@@ -3,9 +3,9 @@
 #include "engine/output_stream.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
-#include <unistd.h>
 
 #include "gguf/gguf.h"
 #include "model/synth.h"
@@ -16,9 +16,10 @@ namespace {
 namespace fs = std::filesystem;
 
 class OutputStreamTest : public ::testing::Test {
-protected:
+  protected:
     static void SetUpTestSuite() {
-        const fs::path path = fs::temp_directory_path() / ("sinan_output_stream_test_" + std::to_string(::getpid()) + ".gguf");
+        const fs::path path =
+            fs::temp_directory_path() / ("sinan_output_stream_test_" + std::to_string(::getpid()) + ".gguf");
         model::SynthOptions o;
         o.shape = "tiny";
         ASSERT_TRUE(model::synth_model(o, path.string()).is_ok());
@@ -39,8 +40,10 @@ protected:
     // An OutputStream whose text lands in pieces_ (adjacent pieces of one kind merged).
     OutputStream make(const GenerateOptions& options, std::span<const int32_t> prompt = {}, int64_t budget = -1) {
         return OutputStream(*tokenizer_, options, prompt, budget, [this](TextKind kind, std::string_view text) {
-            if (!pieces_.empty() && pieces_.back().kind == kind) pieces_.back().text += text;
-            else pieces_.push_back({kind, std::string(text)});
+            if (!pieces_.empty() && pieces_.back().kind == kind)
+                pieces_.back().text += text;
+            else
+                pieces_.push_back({kind, std::string(text)});
         });
     }
     static int32_t id(const char* text) { return *tokenizer_->find_token(text); }

@@ -12,10 +12,10 @@
 #include "engine/scheduler.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <string>
-#include <unistd.h>
 
 #include "engine/generate.h"
 #include "engine/session.h"
@@ -29,9 +29,10 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 class SchedulerTest : public ::testing::Test {
-protected:
+  protected:
     static void SetUpTestSuite() {
-        path_ = new fs::path(fs::temp_directory_path() / ("sinan_scheduler_test_" + std::to_string(::getpid()) + ".gguf"));
+        path_ =
+            new fs::path(fs::temp_directory_path() / ("sinan_scheduler_test_" + std::to_string(::getpid()) + ".gguf"));
         model::SynthOptions o;
         o.shape = "tiny";
         o.n_threads = 2;
@@ -91,8 +92,8 @@ protected:
     static Outcome alone(const std::vector<int32_t>& prompt, const GenerateOptions& options, int64_t n_ctx = 512) {
         Session session(*model_, n_ctx, /*n_batch=*/63);
         Outcome o;
-        Result<GenerateResult> r = generate(session, *tokenizer_, prompt, options,
-                                            [&](TextKind, std::string_view text) { o.text += text; });
+        Result<GenerateResult> r =
+            generate(session, *tokenizer_, prompt, options, [&](TextKind, std::string_view text) { o.text += text; });
         EXPECT_TRUE(r.ok()) << r.message();
         o.end.result = *r;
         return o;
@@ -117,10 +118,22 @@ protected:
 };
 
 const char* const kPrompts[] = {
-    "The quick brown fox",  "jumps over the lazy dog", "Once upon a time there was", "In the beginning",
-    "What is the capital of", "1 2 3 4 5 6 7",         "Hello, world!",              "zebra yak xylophone",
-    "The quick brown cat",  "A long time ago in a galaxy", "to be or not to be",      "sinan serves models",
-    "prime numbers: 2, 3, 5", "The weather today is",    "def main():",                "private AI platform",
+    "The quick brown fox",
+    "jumps over the lazy dog",
+    "Once upon a time there was",
+    "In the beginning",
+    "What is the capital of",
+    "1 2 3 4 5 6 7",
+    "Hello, world!",
+    "zebra yak xylophone",
+    "The quick brown cat",
+    "A long time ago in a galaxy",
+    "to be or not to be",
+    "sinan serves models",
+    "prime numbers: 2, 3, 5",
+    "The weather today is",
+    "def main():",
+    "private AI platform",
 };
 
 // Each token's logits come out the same whether its sequence is alone in the batch or shares it
@@ -140,7 +153,8 @@ TEST_F(SchedulerTest, ForwardBatchOfManySequencesGivesEachTheLogitsItGetsAlone) 
     model::KvCache cache = model_->make_cache(256);
     model::Batch b;
     for (size_t s = 0; s < prompts.size(); ++s)
-        for (size_t i = 0; i < prompts[s].size(); ++i) b.add(prompts[s][i], static_cast<int32_t>(i), static_cast<int32_t>(s + 3), true);
+        for (size_t i = 0; i < prompts[s].size(); ++i)
+            b.add(prompts[s][i], static_cast<int32_t>(i), static_cast<int32_t>(s + 3), true);
     ASSERT_LT(static_cast<int64_t>(b.size()), model::kTiledMinQueries);
     std::vector<float> out;
     ASSERT_TRUE(model_->forward(b, cache, &out).is_ok());
@@ -148,7 +162,8 @@ TEST_F(SchedulerTest, ForwardBatchOfManySequencesGivesEachTheLogitsItGetsAlone) 
     for (size_t s = 0; s < prompts.size(); ++s)
         for (size_t i = 0; i < prompts[s].size(); ++i, ++row)
             for (int64_t v = 0; v < n_vocab; ++v)
-                ASSERT_EQ(out[row * n_vocab + v], lone[s][i * n_vocab + v]) << "sequence " << s << " token " << i << " logit " << v;
+                ASSERT_EQ(out[row * n_vocab + v], lone[s][i * n_vocab + v])
+                    << "sequence " << s << " token " << i << " logit " << v;
 }
 
 TEST_F(SchedulerTest, SixteenConcurrentGreedyRequestsEachEqualTheSameRequestAlone) {
@@ -187,12 +202,14 @@ TEST_F(SchedulerTest, ChunkedPrefillGivesTheSameOutputAsOneChunk) {
     ASSERT_LE(prompt.size(), 63u);  // one chunk at n_batch 63, under kTiledMinQueries
     const Outcome want = alone(prompt, greedy(10));
     for (int64_t n_batch : {5, 8, 63}) {
-        Scheduler s(*model_, *tokenizer_, {.n_parallel = 2, .n_ctx = 128, .n_cells = 0, .n_batch = n_batch, .max_queue = 4});
+        Scheduler s(*model_, *tokenizer_,
+                    {.n_parallel = 2, .n_ctx = 128, .n_cells = 0, .n_batch = n_batch, .max_queue = 4});
         const Outcome got = collect(*submit(s, request(prompt, greedy(10))));
         EXPECT_EQ(got.text, want.text) << "n_batch " << n_batch;
         EXPECT_EQ(got.end.result.n_prompt, static_cast<int64_t>(prompt.size()));
         // ceil(prompt / n_batch) prefill steps, then one per generated token but the last.
-        const uint64_t n_prefill_steps = (prompt.size() + static_cast<size_t>(n_batch) - 1) / static_cast<size_t>(n_batch);
+        const uint64_t n_prefill_steps =
+            (prompt.size() + static_cast<size_t>(n_batch) - 1) / static_cast<size_t>(n_batch);
         EXPECT_EQ(s.stats().steps, n_prefill_steps + 9) << "n_batch " << n_batch;
     }
 }
@@ -327,7 +344,8 @@ TEST_F(SchedulerTest, DrainCancelsWhatIsLeftAfterTheGrace) {
 TEST_F(SchedulerTest, DestroyingTheSchedulerFailsWhatIsLeft) {
     std::shared_ptr<RequestHandle> running, queued;
     {
-        Scheduler s(*model_, *tokenizer_, {.n_parallel = 1, .n_ctx = 4096, .n_cells = 0, .n_batch = 32, .max_queue = 8});
+        Scheduler s(*model_, *tokenizer_,
+                    {.n_parallel = 1, .n_ctx = 4096, .n_cells = 0, .n_batch = 32, .max_queue = 8});
         running = submit(s, request(tokens(kPrompts[0]), greedy(-1)));
         queued = submit(s, request(tokens(kPrompts[1]), greedy(-1)));
         Event e;
