@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Streaming load on `sinan serve`: aggregate tokens/s and time-to-first-token at several
+concurrency levels, with the Python standard library only (one thread per stream).
+
+For each level C, C clients start together and each sends ROUNDS streamed chat completions
+(/v1/chat/completions, stream_options.include_usage) one after another. Every prompt is different
+(no prefix-cache or response-cache hits) and about --prompt-words words long.
+
+  TTFT       time from sending the request to the first chunk that carries text (content or
+             reasoning_content), per request; P50/P99 by nearest rank over all requests of the level.
+  tokens/s   completion tokens (from the usage chunks) of all requests / wall time of the level.
+
+Prints one table row per level; --json writes the rows as JSON too.
+"""
+import argparse
+import http.client
+import json
+import math
+import statistics
+import sys
+import threading
+import time
+import urllib.parse
+
+WORDS = ("the quick brown fox jumps over a lazy dog while seven wizards quietly judge boxing matches "
+         "under bright northern lights near old stone bridges and rivers").split()
+
+
+def prompt(i, n_words):
+    words = [f"Request {i}:"] + [WORDS[(i * 7 + k * 3) % len(WORDS)] for k in range(n_words)]
+    return " ".join(words) + ". Summarise this."
+
+
+def percentile(values, p):
+    """Nearest-rank percentile (p in 0..100) of a non-empty list."""
+    s = sorted(values)
+    return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
+
+
+def one_request(url, model, text, max_tokens, seed, headers):
+    """Sends one streamed chat completion; returns (ttft_s, completion_tokens, prompt_tokens)."""
+    u = urllib.parse.urlparse(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
+    body = {"model": model, "messages": [{"role": "user", "content": text}], "max_tokens": max_tokens,
+            "temperature": 0.7, "seed": seed, "stream": True, "stream_options": {"include_usage": True}}
+    t0 = time.perf_counter()
+    conn.request("POST", "/v1/chat/completions", json.dumps(body), {"Content-Type": "application/json", **headers})
+    resp = conn.getresponse()
+    if resp.status != 200:
+        raise RuntimeError(f"HTTP {resp.status}: {resp.read()[:300]!r}")
+    ttft = None
+    usage = None
+    for raw in resp:
+        line = raw.decode("utf-8", "replace").strip()
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            break
+        chunk = json.loads(data)
+        if chunk.get("usage"):
+            usage = chunk["usage"]
+        for ch in chunk.get("choices", []):
+            d = ch.get("delta", {})
+            if ttft is None and (d.get("content") or d.get("reasoning_content")):
+                ttft = time.perf_counter() - t0
+    conn.close()
+    if usage is None:
+        raise RuntimeError("no usage chunk in the stream")
+    if ttft is None:  # nothing generated before the end (e.g. an immediate end of sequence)
+        ttft = time.perf_counter() - t0
+    return ttft, usage["completion_tokens"], usage["prompt_tokens"]
+
+
+def run_level(args, streams, level_index, headers):
+    ttfts, tokens, prompts, errors = [], [], [], []
+    lock = threading.Lock()
+    start = threading.Barrier(streams + 1)
+
+    def client(c):
+        start.wait()
+        for r in range(args.rounds):
+            i = (level_index * 1000 + c) * 100 + r
+            try:
+                t, n, p = one_request(args.url, args.model, prompt(i, args.prompt_words), args.max_tokens, i, headers)
+                with lock:
+                    ttfts.append(t)
+                    tokens.append(n)
+                    prompts.append(p)
+            except Exception as e:  # noqa: BLE001 - reported below, the level goes on
+                with lock:
+                    errors.append(str(e))
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(streams)]
+    for t in threads:
+        t.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    if not ttfts:
+        raise SystemExit(f"{streams} streams: every request failed: {errors[:3]}")
+    return {
+        "streams": streams,
+        "requests": len(ttfts),
+        "errors": len(errors),
+        "prompt_tokens_median": statistics.median(prompts),
+        "completion_tokens": sum(tokens),
+        "wall_s": round(wall, 3),
+        "tokens_per_s": round(sum(tokens) / wall, 1),
+        "ttft_p50_ms": round(percentile(ttfts, 50) * 1000, 1),
+        "ttft_p99_ms": round(percentile(ttfts, 99) * 1000, 1),
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--url", required=True, help="the server, e.g. http://127.0.0.1:8080")
+    ap.add_argument("--model", required=True, help="model id as /v1/models lists it")
+    ap.add_argument("--streams", default="1,4,8,16", help="concurrency levels, comma-separated")
+    ap.add_argument("--rounds", type=int, default=3, help="requests per client per level")
+    ap.add_argument("--max-tokens", type=int, default=64)
+    ap.add_argument("--prompt-words", type=int, default=110, help="about 128 prompt tokens with the chat template")
+    ap.add_argument("--api-key", default="", help="sent as Authorization: Bearer")
+    ap.add_argument("--json", help="also write the rows to this file")
+    args = ap.parse_args()
+    headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
+
+    one_request(args.url, args.model, prompt(0, 8), 4, 0, headers)  # warm-up: model loaded, pages touched
+    rows = []
+    print(f"{'streams':>7} {'requests':>8} {'errors':>6} {'prompt tok':>10} {'tokens':>7} {'wall s':>7} "
+          f"{'tokens/s':>9} {'TTFT P50 ms':>11} {'TTFT P99 ms':>11}")
+    for k, s in enumerate(int(x) for x in args.streams.split(",")):
+        r = run_level(args, s, k, headers)
+        rows.append(r)
+        print(f"{r['streams']:>7} {r['requests']:>8} {r['errors']:>6} {r['prompt_tokens_median']:>10} "
+              f"{r['completion_tokens']:>7} {r['wall_s']:>7} {r['tokens_per_s']:>9} {r['ttft_p50_ms']:>11} "
+              f"{r['ttft_p99_ms']:>11}", flush=True)
+    if len(rows) > 1:
+        base = rows[0]["tokens_per_s"]
+        print("scaling of tokens/s vs the first level: " +
+              ", ".join(f"{r['streams']}: {r['tokens_per_s'] / base:.2f}x" for r in rows))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
