@@ -62,7 +62,7 @@ bool stream_chat(ChatStream& s, httplib::DataSink& sink) {
         // timing out and finds a client that went away.
         [&] { return write(": waiting\n\n"); });
     if (!finished) return false;
-    if (s.params.include_usage && !write(sse_event(chat_usage_chunk(s.head, usage_of(s.choices, s.n_prompt)))))
+    if (s.params.include_usage && !write(sse_event(usage_chunk(s.head, "chat.completion.chunk", usage_of(s.choices, s.n_prompt)))))
         return false;
     return write(kSseDone);
 }
@@ -78,10 +78,9 @@ void finish_accounting(ServerContext& ctx, const std::string& model_id, const nl
 void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
     ChatRequest cr;
     if (auto e = parse_chat_request(req.body, &cr)) return send_error(res, *e);
-    auto acquired = ctx.registry->acquire(cr.params.model);
+    auto acquired = acquire_model(ctx, cr.params.model);
     if (auto* e = std::get_if<ApiError>(&acquired)) return send_error(res, *e);
     ModelLease lease = std::move(std::get<ModelLease>(acquired));
-    current_record().model = lease->id;
 
     auto prompt = chat_prompt(*lease, cr.messages);
     if (auto* e = std::get_if<ApiError>(&prompt)) return send_error(res, *e);
@@ -89,25 +88,9 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
     const GenerationParams params = with_model_defaults(*lease, cr.params);
     const int64_t n_prompt = static_cast<int64_t>(p.tokens.size());
 
-    std::string key;
-    if (ctx.cache && !params.stream && params.deterministic()) {
-        key = cache_key(lease->id + " /v1/chat/completions", cr.body);
-        if (std::optional<std::string> hit = ctx.cache->get(key)) {
-            json cached = json::parse(*hit, nullptr, false);
-            if (!cached.is_discarded()) {
-                cached["id"] = new_id("chatcmpl-");
-                cached["created"] = unix_now();
-                cached["sinan"]["cached"] = true;
-                current_record().cache_hit = true;
-                current_record().prompt_tokens = n_prompt;
-                return send_json(res, cached);
-            }
-        }
-    }
-
-    auto requests = make_requests(*lease, p, cr.params, ctx.deadline());
-    if (auto* e = std::get_if<ApiError>(&requests)) return send_error(res, *e);
-    auto started = Generation::start(*lease->scheduler, std::move(std::get<std::vector<engine::Request>>(requests)));
+    const std::string key = response_cache_key(ctx, lease->id, "/v1/chat/completions", params, cr.body);
+    if (answer_from_cache(ctx, key, "chatcmpl-", res)) return;
+    auto started = start_generation(ctx, *lease, p, cr.params);
     if (auto* e = std::get_if<ApiError>(&started)) return send_error(res, *e);
     ResponseHead head{new_id("chatcmpl-"), unix_now(), lease->id};
 

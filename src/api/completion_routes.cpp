@@ -50,9 +50,7 @@ bool stream_completion(CompletionStream& s, httplib::DataSink& sink) {
         if (!finished) return false;
     }
     if (s.params.include_usage) {
-        json usage = {{"id", s.head.id},      {"object", "text_completion"}, {"created", s.head.created},
-                      {"model", s.head.model}, {"choices", json::array()},   {"usage", usage_of(s.choices, s.n_prompt)}};
-        if (!write(sse_event(usage))) return false;
+        if (!write(sse_event(usage_chunk(s.head, "text_completion", usage_of(s.choices, s.n_prompt))))) return false;
     }
     return write(kSseDone);
 }
@@ -60,10 +58,9 @@ bool stream_completion(CompletionStream& s, httplib::DataSink& sink) {
 void handle_completion(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
     CompletionRequest cr;
     if (auto e = parse_completion_request(req.body, &cr)) return send_error(res, *e);
-    auto acquired = ctx.registry->acquire(cr.params.model);
+    auto acquired = acquire_model(ctx, cr.params.model);
     if (auto* e = std::get_if<ApiError>(&acquired)) return send_error(res, *e);
     ModelLease lease = std::move(std::get<ModelLease>(acquired));
-    current_record().model = lease->id;
     const GenerationParams params = with_model_defaults(*lease, cr.params);
 
     std::vector<Prompt> prompts;
@@ -78,27 +75,13 @@ void handle_completion(ServerContext& ctx, const httplib::Request& req, httplib:
     for (const Prompt& p : prompts)
         for (int32_t j = 0; j < params.n; ++j) echo.push_back(cr.echo ? p.text : std::string());
 
-    std::string key;
-    if (ctx.cache && !params.stream && params.deterministic()) {
-        key = cache_key(lease->id + " /v1/completions", cr.body);
-        if (std::optional<std::string> hit = ctx.cache->get(key)) {
-            json cached = json::parse(*hit, nullptr, false);
-            if (!cached.is_discarded()) {
-                cached["id"] = new_id("cmpl-");
-                cached["created"] = unix_now();
-                cached["sinan"]["cached"] = true;
-                current_record().cache_hit = true;
-                return send_json(res, cached);
-            }
-        }
-    }
+    const std::string key = response_cache_key(ctx, lease->id, "/v1/completions", params, cr.body);
+    if (answer_from_cache(ctx, key, "cmpl-", res)) return;
 
     // Submit every prompt before reading any, so they run side by side.
     std::vector<Generation> gens;
     for (const Prompt& p : prompts) {
-        auto requests = make_requests(*lease, p, cr.params, ctx.deadline());
-        if (auto* e = std::get_if<ApiError>(&requests)) return send_error(res, *e);
-        auto started = Generation::start(*lease->scheduler, std::move(std::get<std::vector<engine::Request>>(requests)));
+        auto started = start_generation(ctx, *lease, p, cr.params);
         if (auto* e = std::get_if<ApiError>(&started)) return send_error(res, *e);
         gens.push_back(std::move(std::get<Generation>(started)));
     }

@@ -89,33 +89,18 @@ bool stream_native(NativeStream& s, httplib::DataSink& sink) {
 void handle_native_chat(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
     NativeRequest nr;
     if (auto e = parse_native(req.body, &nr)) return send_error(res, *e);
-    auto acquired = ctx.registry->acquire(nr.params.model);
+    auto acquired = acquire_model(ctx, nr.params.model);
     if (auto* e = std::get_if<ApiError>(&acquired)) return send_error(res, *e);
     ModelLease lease = std::move(std::get<ModelLease>(acquired));
-    current_record().model = lease->id;
     auto prompt = chat_prompt(*lease, nr.messages);
     if (auto* e = std::get_if<ApiError>(&prompt)) return send_error(res, *e);
     const Prompt& p = std::get<Prompt>(prompt);
     const GenerationParams params = with_model_defaults(*lease, nr.params);
     const int64_t n_prompt = static_cast<int64_t>(p.tokens.size());
 
-    std::string key;
-    if (ctx.cache && !params.stream && params.deterministic()) {
-        key = cache_key(lease->id + " /api/v1/chat", nr.body);
-        if (std::optional<std::string> hit = ctx.cache->get(key)) {
-            json cached = json::parse(*hit, nullptr, false);
-            if (!cached.is_discarded()) {
-                cached["id"] = new_id("chat-");
-                cached["cached"] = true;
-                current_record().cache_hit = true;
-                return send_json(res, cached);
-            }
-        }
-    }
-
-    auto requests = make_requests(*lease, p, nr.params, ctx.deadline());
-    if (auto* e = std::get_if<ApiError>(&requests)) return send_error(res, *e);
-    auto started = Generation::start(*lease->scheduler, std::move(std::get<std::vector<engine::Request>>(requests)));
+    const std::string key = response_cache_key(ctx, lease->id, "/api/v1/chat", params, nr.body);
+    if (answer_from_cache(ctx, key, "chat-", res)) return;
+    auto started = start_generation(ctx, *lease, p, nr.params);
     if (auto* e = std::get_if<ApiError>(&started)) return send_error(res, *e);
     ResponseHead head{new_id("chat-"), unix_now(), lease->id};
 

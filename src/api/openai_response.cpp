@@ -128,6 +128,19 @@ json sinan_extension(const std::vector<ChoiceResult>& choices, int64_t prompt_to
     return ext;
 }
 
+namespace {
+
+// The fields every response object starts with.
+json envelope(const ResponseHead& head, const char* object) {
+    return {{"id", head.id},
+            {"object", object},
+            {"created", head.created},
+            {"model", head.model},
+            {"system_fingerprint", "sinan-0.1.0"}};
+}
+
+}  // namespace
+
 json chat_completion(const ResponseHead& head, const std::vector<ChoiceResult>& choices, int64_t prompt_tokens,
                      const text::Tokenizer& tokenizer, int32_t n_top) {
     json out_choices = json::array();
@@ -144,14 +157,11 @@ json chat_completion(const ResponseHead& head, const std::vector<ChoiceResult>& 
                        {"finish_reason", finish_reason(c.result.finish)}};
         out_choices.push_back(std::move(choice));
     }
-    return {{"id", head.id},
-            {"object", "chat.completion"},
-            {"created", head.created},
-            {"model", head.model},
-            {"system_fingerprint", "sinan-0.1.0"},
-            {"choices", std::move(out_choices)},
-            {"usage", usage_of(choices, prompt_tokens)},
-            {"sinan", sinan_extension(choices, prompt_tokens)}};
+    json r = envelope(head, "chat.completion");
+    r["choices"] = std::move(out_choices);
+    r["usage"] = usage_of(choices, prompt_tokens);
+    r["sinan"] = sinan_extension(choices, prompt_tokens);
+    return r;
 }
 
 json chat_chunk(const ResponseHead& head, size_t index, json delta, const char* finish, json logprobs) {
@@ -159,22 +169,16 @@ json chat_chunk(const ResponseHead& head, size_t index, json delta, const char* 
                    {"delta", std::move(delta)},
                    {"logprobs", std::move(logprobs)},
                    {"finish_reason", finish ? json(finish) : json(nullptr)}};
-    return {{"id", head.id},
-            {"object", "chat.completion.chunk"},
-            {"created", head.created},
-            {"model", head.model},
-            {"system_fingerprint", "sinan-0.1.0"},
-            {"choices", json::array({std::move(choice)})}};
+    json r = envelope(head, "chat.completion.chunk");
+    r["choices"] = json::array({std::move(choice)});
+    return r;
 }
 
-json chat_usage_chunk(const ResponseHead& head, json usage) {
-    return {{"id", head.id},
-            {"object", "chat.completion.chunk"},
-            {"created", head.created},
-            {"model", head.model},
-            {"system_fingerprint", "sinan-0.1.0"},
-            {"choices", json::array()},
-            {"usage", std::move(usage)}};
+json usage_chunk(const ResponseHead& head, const char* object, json usage) {
+    json r = envelope(head, object);
+    r["choices"] = json::array();
+    r["usage"] = std::move(usage);
+    return r;
 }
 
 json text_completion(const ResponseHead& head, const std::vector<ChoiceResult>& choices,
@@ -194,14 +198,11 @@ json text_completion(const ResponseHead& head, const std::vector<ChoiceResult>& 
                        {"finish_reason", finish_reason(c.result.finish)}};
         out_choices.push_back(std::move(choice));
     }
-    return {{"id", head.id},
-            {"object", "text_completion"},
-            {"created", head.created},
-            {"model", head.model},
-            {"system_fingerprint", "sinan-0.1.0"},
-            {"choices", std::move(out_choices)},
-            {"usage", usage_of(choices, prompt_tokens)},
-            {"sinan", sinan_extension(choices, prompt_tokens)}};
+    json r = envelope(head, "text_completion");
+    r["choices"] = std::move(out_choices);
+    r["usage"] = usage_of(choices, prompt_tokens);
+    r["sinan"] = sinan_extension(choices, prompt_tokens);
+    return r;
 }
 
 json completion_chunk(const ResponseHead& head, size_t index, const std::string& text, const char* finish,
@@ -210,12 +211,9 @@ json completion_chunk(const ResponseHead& head, size_t index, const std::string&
                    {"text", text},
                    {"logprobs", std::move(logprobs)},
                    {"finish_reason", finish ? json(finish) : json(nullptr)}};
-    return {{"id", head.id},
-            {"object", "text_completion"},
-            {"created", head.created},
-            {"model", head.model},
-            {"system_fingerprint", "sinan-0.1.0"},
-            {"choices", json::array({std::move(choice)})}};
+    json r = envelope(head, "text_completion");
+    r["choices"] = json::array({std::move(choice)});
+    return r;
 }
 
 }  // namespace sinan::api

@@ -64,8 +64,9 @@ nlohmann::json chat_completion(const ResponseHead& head, const std::vector<Choic
 // One chat.completion.chunk with one choice.
 nlohmann::json chat_chunk(const ResponseHead& head, size_t index, nlohmann::json delta, const char* finish,
                           nlohmann::json logprobs = nullptr);
-// The final usage chunk (empty choices).
-nlohmann::json chat_usage_chunk(const ResponseHead& head, nlohmann::json usage);
+// The final usage chunk of a stream (empty choices); object "chat.completion.chunk" or
+// "text_completion".
+nlohmann::json usage_chunk(const ResponseHead& head, const char* object, nlohmann::json usage);
 
 // A whole text_completion; choice i's text gets prompts[i / n] in front with echo.
 nlohmann::json text_completion(const ResponseHead& head, const std::vector<ChoiceResult>& choices,

@@ -51,6 +51,40 @@ void send_error(httplib::Response& res, const ApiError& e) {
     res.set_content(e.body(), "application/json");
 }
 
+std::variant<ModelLease, ApiError> acquire_model(ServerContext& ctx, const std::string& id) {
+    auto acquired = ctx.registry->acquire(id);
+    if (auto* lease = std::get_if<ModelLease>(&acquired)) current_record().model = (*lease)->id;
+    return acquired;
+}
+
+std::variant<Generation, ApiError> start_generation(ServerContext& ctx, const ServedModel& model, const Prompt& prompt,
+                                                    const GenerationParams& params) {
+    auto requests = make_requests(model, prompt, params, ctx.deadline());
+    if (auto* e = std::get_if<ApiError>(&requests)) return *e;
+    return Generation::start(*model.scheduler, std::move(std::get<std::vector<engine::Request>>(requests)));
+}
+
+std::string response_cache_key(const ServerContext& ctx, const std::string& model_id, const std::string& route,
+                               const GenerationParams& params, const json& body) {
+    if (!ctx.cache || params.stream || !params.deterministic()) return "";
+    return cache_key(model_id + " " + route, body);
+}
+
+bool answer_from_cache(ServerContext& ctx, const std::string& key, const std::string& id_prefix,
+                       httplib::Response& res) {
+    if (key.empty()) return false;
+    std::optional<std::string> hit = ctx.cache->get(key);
+    if (!hit) return false;
+    json cached = json::parse(*hit, nullptr, false);
+    if (!cached.is_object()) return false;
+    cached["id"] = new_id(id_prefix);
+    if (cached.contains("created")) cached["created"] = unix_now();
+    cached["sinan"]["cached"] = true;
+    current_record().cache_hit = true;
+    send_json(res, cached);
+    return true;
+}
+
 void account_tokens(ServerContext& ctx, const std::string& model_id, const std::vector<ChoiceResult>& choices,
                     int64_t prompt_tokens) {
     int64_t generated = 0;

@@ -22,6 +22,8 @@
 #include "api/keys.h"
 #include "api/metrics.h"
 #include "api/model_registry.h"
+#include "api/openai_request.h"
+#include "api/prompt.h"
 #include "api/rate_limiter.h"
 #include "api/response_cache.h"
 
@@ -84,6 +86,22 @@ RequestRecord& current_record();
 // Sets the status, Retry-After and the OpenAI error body.
 void send_error(httplib::Response& res, const ApiError& e);
 void send_json(httplib::Response& res, const nlohmann::json& body, int status = 200);
+
+// The model a request names, loaded; its id goes into the request record.
+std::variant<ModelLease, ApiError> acquire_model(ServerContext& ctx, const std::string& id);
+
+// make_requests + Generation::start with the server's deadline.
+std::variant<Generation, ApiError> start_generation(ServerContext& ctx, const ServedModel& model, const Prompt& prompt,
+                                                    const GenerationParams& params);
+
+// The response-cache key of a request that may be cached (a cache is on, the request is not
+// streamed and its output is fixed: greedy or seeded), else "". `params` with the model's defaults.
+std::string response_cache_key(const ServerContext& ctx, const std::string& model_id, const std::string& route,
+                               const GenerationParams& params, const nlohmann::json& body);
+// On a hit, answers with the cached response (a fresh id and created, "sinan": {"cached": true})
+// and returns true.
+bool answer_from_cache(ServerContext& ctx, const std::string& key, const std::string& id_prefix,
+                       httplib::Response& res);
 
 // After a generation finished: tokens into metrics, the record and the key's token budget.
 void account_tokens(ServerContext& ctx, const std::string& model_id, const std::vector<ChoiceResult>& choices,
