@@ -25,7 +25,7 @@ size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& 
 // but the last (which is sampled, never fed), at most n_ctx.
 int64_t max_tokens_held(const Request& r, int64_t n_ctx) {
     const int64_t n_prompt = static_cast<int64_t>(r.prompt.size());
-    if (r.options.n_predict < 0) return n_ctx;
+    if (r.options.n_predict < 0 || r.options.n_predict >= n_ctx) return n_ctx;  // (no overflow for huge n_predict)
     return std::min(n_ctx, n_prompt + r.options.n_predict - 1);
 }
 

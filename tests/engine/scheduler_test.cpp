@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <limits>
 #include <string>
 
 #include "engine/generate.h"
@@ -248,6 +249,14 @@ TEST_F(SchedulerTest, IdleSlotsAreEvictedWhenAdmissionNeedsTheirCells) {
         EXPECT_EQ(got.text, alone(prompt, greedy(-1), 40).text) << kPrompts[i];
         EXPECT_LE(s.stats().kv_cells_used, 80);
     }
+}
+
+TEST_F(SchedulerTest, ATokenLimitBeyondTheContextEndsAtTheContext) {
+    Scheduler s(*model_, *tokenizer_, {.n_parallel = 1, .n_ctx = 40, .n_cells = 0, .n_batch = 32, .max_queue = 1});
+    const std::vector<int32_t> prompt = tokens(kPrompts[4]);
+    const Outcome got = collect(*submit(s, request(prompt, greedy(std::numeric_limits<int64_t>::max()))));
+    EXPECT_EQ(got.end.result.finish, FinishReason::kContext);
+    EXPECT_EQ(got.end.result.n_generated, 40 - static_cast<int64_t>(prompt.size()) + 1);
 }
 
 TEST_F(SchedulerTest, CancellingARunningRequestFreesItsSlotForAQueuedOne) {
