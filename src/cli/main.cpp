@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
     cli::register_perplexity(app);
     cli::register_quantize(app);
     cli::register_keys(app);
+    cli::register_serve(app);
 
     try {
         app.parse(argc, argv);

@@ -1,0 +1,189 @@
+// `sinan serve`: the HTTP API (OpenAI-compatible and native routes, docs/serving.md). Loads the
+// -m model (and offers every model in --models-dir), binds, prints "listening on http://HOST:PORT"
+// on stdout (the one line scripts and tests read), logs one line per request on stderr, and on
+// SIGTERM or SIGINT drains: new requests get 503, running ones finish within --drain-grace, then
+// it exits 0.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include "api/audit_log.h"
+#include "api/data_dir.h"
+#include "api/keys.h"
+#include "api/model_registry.h"
+#include "api/response_cache.h"
+#include "api/server.h"
+#include "base/log.h"
+#include "cli/commands.h"
+
+namespace sinan::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ServeArgs {
+    std::string model, models_dir, data_dir, api_keys = "auto", cache = "memory";
+    int64_t cache_mib = 64;
+    api::ServerOptions server;
+    api::RegistryOptions registry;
+    int64_t timeout_s = 600, idle_timeout_s = 30, drain_grace_s = 30;
+    bool audit = false;
+};
+
+std::vector<api::ModelFile> model_files(const ServeArgs& a, std::string* default_id) {
+    std::vector<api::ModelFile> files;
+    if (!a.model.empty()) {
+        if (!fs::is_regular_file(a.model)) fail(a.model + ": no such model file (-m)");
+        *default_id = fs::path(a.model).stem().string();
+        files.push_back({*default_id, a.model});
+    }
+    std::string dir = a.models_dir;
+    // Without -m or --models-dir, ./models/ is where `make run` and users put model files.
+    if (dir.empty() && a.model.empty() && fs::is_directory("models")) dir = "models";
+    if (!dir.empty()) {
+        Result<std::vector<api::ModelFile>> found = api::ModelRegistry::scan_dir(dir);
+        if (!found.ok()) fail(found.message());
+        for (api::ModelFile& f : *found) {
+            bool dup = false;
+            for (const api::ModelFile& g : files) dup = dup || g.id == f.id;
+            if (!dup) files.push_back(std::move(f));
+        }
+    }
+    return files;
+}
+
+void serve(ServeArgs a) {
+    // Signals are taken by sigwait below: block them before any thread starts, so every thread
+    // inherits the mask and none is interrupted.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);  // a client that went away is a failed write, not a dead server
+    // A server's log is its record: one line per request at info level (-v adds debug).
+    if (log::level() < log::Level::kInfo) log::set_level(log::Level::kInfo);
+
+    if (a.server.port < 0 || a.server.port > 65535) fail("--port must be between 0 and 65535");
+    if (a.registry.scheduler.n_parallel < 1) fail("--parallel must be at least 1");
+    if (a.registry.scheduler.n_ctx < 16) fail("--ctx-size must be at least 16");
+    if (a.registry.scheduler.max_queue < 0) fail("--queue must be 0 or more");
+    if (a.registry.max_resident < 1) fail("--models-max must be at least 1");
+    a.server.request_timeout = std::chrono::seconds(a.timeout_s);
+    a.server.idle_timeout = std::chrono::seconds(std::max<int64_t>(a.idle_timeout_s, 1));
+    a.server.http_threads = static_cast<size_t>(a.registry.scheduler.n_parallel + a.registry.scheduler.max_queue) + 16;
+
+    const std::string data_dir = api::resolve_data_dir(a.data_dir);
+    std::unique_ptr<api::KeyStore> keys;
+    if (a.api_keys != "off") {
+        if (a.api_keys != "on" && a.api_keys != "auto") fail("--api-keys takes off, on or auto");
+        Result<std::unique_ptr<api::KeyStore>> k = api::KeyStore::open(data_dir);
+        if (!k.ok()) fail(k.message());
+        keys = std::move(k).value();
+        if (a.api_keys == "on" && !keys->auth_required())
+            fail("--api-keys on, but " + api::keys_path(data_dir) +
+                 " holds no key: create one with `sinan keys create NAME --data-dir " + data_dir + "`");
+    }
+    std::unique_ptr<api::ResponseCache> cache;
+    if (a.cache != "off") {
+        Result<std::unique_ptr<api::ResponseCache>> c = api::open_response_cache(
+            a.cache == "memory" ? "" : a.cache, static_cast<uint64_t>(std::max<int64_t>(a.cache_mib, 1)) << 20,
+            std::chrono::seconds(3600));
+        if (!c.ok()) fail(c.message());
+        cache = std::move(c).value();
+    }
+    std::unique_ptr<api::AuditLog> audit;
+    if (a.audit) {
+        std::error_code ec;
+        fs::create_directories(data_dir, ec);
+        if (ec) fail(data_dir + ": cannot create the data directory (" + ec.message() + "); give another with --data-dir");
+        Result<std::unique_ptr<api::AuditLog>> al = api::AuditLog::open((fs::path(data_dir) / "audit.log").string());
+        if (!al.ok()) fail(al.message());
+        audit = std::move(al).value();
+    }
+
+    std::string default_id;
+    std::vector<api::ModelFile> files = model_files(a, &default_id);
+    auto registry = std::make_unique<api::ModelRegistry>(files, default_id, a.registry);
+    if (!default_id.empty())
+        if (Status s = registry->preload(default_id); !s.is_ok()) fail(s.message());
+    if (files.empty()) log::warn(api::no_model_message() + " (health, metrics and the page work meanwhile)");
+
+    api::Server server(a.server, std::move(registry), std::move(keys), std::move(cache), std::move(audit));
+    Result<int> port = server.bind();
+    if (!port.ok()) fail(port.message());
+    std::printf("listening on http://%s:%d\n", a.server.host.c_str(), *port);
+    std::fflush(stdout);
+    log::info(std::string("serving ") + std::to_string(files.size()) + " model(s); API keys " +
+              (a.api_keys == "off" ? "off" : "checked when the data directory has any") + " (" + data_dir + ")" +
+              (a.audit ? "; audit log on" : "") + "; cache " + a.cache);
+
+    std::thread http([&server] { server.serve(); });
+    int sig = 0;
+    sigwait(&signals, &sig);
+    log::info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", draining");
+    server.drain(std::chrono::seconds(a.drain_grace_s));
+    http.join();
+    log::info("stopped");
+    std::exit(0);
+}
+
+}  // namespace
+
+void register_serve(CLI::App& app) {
+    auto a = std::make_shared<ServeArgs>();
+    CLI::App* cmd = app.add_subcommand(
+        "serve",
+        "Serve models over HTTP: OpenAI-compatible /v1/chat/completions, /v1/completions, /v1/models, the native "
+        "/api/v1/chat, /health, /ready, /metrics and a chat page at /. Prints \"listening on http://HOST:PORT\" on "
+        "stdout; SIGTERM or Ctrl-C drains and exits 0. Manual: docs/serving.md");
+    cmd->add_option("-m,--model", a->model, "The .gguf model to serve (its id is the file name without .gguf); "
+                                            "without -m or --models-dir, the models in ./models/ are offered");
+    cmd->add_option("--host", a->server.host, "Address to listen on (0.0.0.0 for every interface)")->capture_default_str();
+    cmd->add_option("--port", a->server.port, "Port (0 = any free port, printed)")->capture_default_str();
+    cmd->add_option("--data-dir", a->data_dir,
+                    "Where API keys (keys.json) and the audit log live (default: $SINAN_DATA_DIR, else ./sinan-data)");
+    cmd->add_option("--parallel", a->registry.scheduler.n_parallel, "Sequences generated at once per model")
+        ->capture_default_str();
+    cmd->add_option("-c,--ctx-size", a->registry.scheduler.n_ctx,
+                    "Context per sequence in tokens (prompt + answer), capped at the model's")
+        ->capture_default_str();
+    cmd->add_option("--queue", a->registry.scheduler.max_queue,
+                    "Requests that may wait for a slot per model; more get 503 + Retry-After")
+        ->capture_default_str();
+    cmd->add_option("--models-dir", a->models_dir,
+                    "Offer every .gguf in this directory (loaded on first use, id = file name without .gguf)");
+    cmd->add_option("--models-max", a->registry.max_resident,
+                    "Models kept loaded at once; the least recently used idle one is unloaded")
+        ->capture_default_str();
+    cmd->add_option("-t,--threads", a->registry.n_threads, "Threads per forward pass (default: physical cores)");
+    cmd->add_option("--api-keys", a->api_keys,
+                    "auto: require Authorization: Bearer when the data directory has keys (sinan keys create); on: "
+                    "refuse to start without keys; off: no keys")
+        ->capture_default_str();
+    cmd->add_option("--cache", a->cache,
+                    "Response cache for deterministic requests (temperature 0 or a seed): memory, off, or "
+                    "redis://HOST:PORT[/DB]")
+        ->capture_default_str();
+    cmd->add_option("--cache-size", a->cache_mib, "Size of the memory cache in MiB")->capture_default_str();
+    cmd->add_flag("--audit", a->audit, "Append who asked what to <data-dir>/audit.log (JSON lines, fsync'd)");
+    cmd->add_option("--timeout", a->timeout_s,
+                    "Seconds one generation may take, queueing included; then it ends as \"length\" (0 = no limit)")
+        ->capture_default_str();
+    cmd->add_option("--idle-timeout", a->idle_timeout_s,
+                    "Seconds a connection may send or take nothing before it is closed (slow clients)")
+        ->capture_default_str();
+    cmd->add_option("--max-body", a->server.max_body_bytes, "Largest request body in bytes; larger gets 413")
+        ->capture_default_str();
+    cmd->add_option("--drain-grace", a->drain_grace_s,
+                    "On SIGTERM, seconds running requests get to finish before they are cancelled")
+        ->capture_default_str();
+    cmd->callback([a] { serve(*a); });
+}
+
+}  // namespace sinan::cli

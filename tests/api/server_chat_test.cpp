@@ -1,0 +1,302 @@
+// `sinan serve` over real HTTP: the OpenAI chat and completion routes, the native route and the
+// models list, against a tiny synthetic model with the DeepSeek-R1-Distill-Qwen vocab and chat
+// template (which pre-fills <think>, so generated text starts as reasoning).
+#include <gtest/gtest.h>
+
+#include "serve_process.h"
+
+namespace sinan::test {
+namespace {
+
+using nlohmann::json;
+
+class ServerChat : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        model_ = tiny_r1_model();
+        if (model_.empty()) return;
+        server_ = new ServeProcess();
+        std::string why;
+        if (!server_->start({"-m", model_, "--parallel", "4", "--ctx-size", "256", "--api-keys", "off"}, &why)) {
+            ADD_FAILURE() << why;
+            delete server_;
+            server_ = nullptr;
+        }
+    }
+    static void TearDownTestSuite() {
+        delete server_;
+        server_ = nullptr;
+    }
+    void SetUp() override {
+        if (model_.empty()) GTEST_SKIP() << "../shared/models/ggml-vocab-deepseek-r1-qwen.gguf not found";
+        ASSERT_NE(server_, nullptr);
+        client_ = server_->client();
+    }
+    json chat(const json& body, int expect_status = 200) {
+        auto r = post_json(*client_, "/v1/chat/completions", body);
+        EXPECT_TRUE(r) << "connection failed";
+        if (!r) return json();
+        EXPECT_EQ(r->status, expect_status) << r->body;
+        return json::parse(r->body);
+    }
+    static json hello(int max_tokens) {
+        return {{"messages", {{{"role", "user"}, {"content", "Hello, who are you?"}}}},
+                {"max_tokens", max_tokens},
+                {"temperature", 0}};
+    }
+
+    static inline std::string model_;
+    static inline ServeProcess* server_ = nullptr;
+    std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(ServerChat, NonStreamingAnswerHasTheOpenAIShapeAndReasoning) {
+    json r = chat(hello(8));
+    EXPECT_EQ(r["object"], "chat.completion");
+    EXPECT_EQ(r["model"], "tiny-r1");
+    ASSERT_EQ(r["choices"].size(), 1u);
+    const json& c = r["choices"][0];
+    EXPECT_EQ(c["index"], 0);
+    EXPECT_EQ(c["message"]["role"], "assistant");
+    EXPECT_TRUE(c["message"]["content"].is_string());
+    // The template opened <think>: what the model wrote is reasoning.
+    ASSERT_TRUE(c["message"]["reasoning_content"].is_string()) << r.dump();
+    EXPECT_FALSE(c["message"]["reasoning_content"].get<std::string>().empty());
+    EXPECT_EQ(c["message"]["reasoning"], c["message"]["reasoning_content"]);
+    EXPECT_TRUE(c["finish_reason"] == "length" || c["finish_reason"] == "stop");
+    const json& u = r["usage"];
+    EXPECT_GT(u["prompt_tokens"].get<int>(), 0);
+    EXPECT_EQ(u["completion_tokens"].get<int>() + u["prompt_tokens"].get<int>(), u["total_tokens"].get<int>());
+    EXPECT_LE(u["completion_tokens"].get<int>(), 8);
+    EXPECT_TRUE(u["prompt_tokens_details"]["cached_tokens"].is_number());
+    const double conf = r["sinan"]["confidence"];
+    EXPECT_GE(conf, 0.0);
+    EXPECT_LE(conf, 1.0);
+}
+
+TEST_F(ServerChat, StreamedChunksAssembleToTheNonStreamedText) {
+    json whole = chat(hello(12));
+    json body = hello(12);
+    body["stream"] = true;
+    body["stream_options"] = {{"include_usage", true}};
+    bool done = false;
+    int status = 0;
+    std::vector<json> events = post_stream(*client_, "/v1/chat/completions", body, &done, &status);
+    ASSERT_EQ(status, 200);
+    EXPECT_TRUE(done) << "the stream ends with data: [DONE]";
+    ASSERT_GE(events.size(), 3u);
+    EXPECT_EQ(events[0]["choices"][0]["delta"]["role"], "assistant");
+    std::string reasoning, content, finish;
+    json usage;
+    for (const json& e : events) {
+        EXPECT_EQ(e["object"], "chat.completion.chunk");
+        if (e["choices"].empty()) {
+            usage = e["usage"];
+            continue;
+        }
+        const json& d = e["choices"][0]["delta"];
+        if (d.contains("reasoning_content")) {
+            reasoning += d["reasoning_content"].get<std::string>();
+            EXPECT_EQ(d["reasoning"], d["reasoning_content"]);
+        }
+        if (d.contains("content")) content += d["content"].get<std::string>();
+        if (e["choices"][0]["finish_reason"].is_string()) finish = e["choices"][0]["finish_reason"];
+    }
+    const json& m = whole["choices"][0]["message"];
+    EXPECT_EQ(reasoning, m.value("reasoning_content", ""));
+    EXPECT_EQ(content, m["content"].get<std::string>());
+    EXPECT_EQ(finish, whole["choices"][0]["finish_reason"]);
+    ASSERT_TRUE(usage.is_object()) << "include_usage sends a last chunk with usage and no choices";
+    EXPECT_EQ(usage["completion_tokens"], whole["usage"]["completion_tokens"]);
+    EXPECT_EQ(usage["prompt_tokens"], whole["usage"]["prompt_tokens"]);
+}
+
+TEST_F(ServerChat, EarlierReasoningInTheHistoryIsNotSentToTheModel) {
+    auto ask = [&](bool with_reasoning) {
+        json assistant = {{"role", "assistant"}, {"content", "Four."}};
+        if (with_reasoning) assistant["reasoning_content"] = "Two plus two is four, I am quite sure of it.";
+        json body = {{"messages",
+                      {{{"role", "user"}, {"content", "2+2?"}}, assistant, {{"role", "user"}, {"content", "And 3+3?"}}}},
+                     {"max_tokens", 6},
+                     {"temperature", 0}};
+        return chat(body);
+    };
+    json a = ask(false), b = ask(true);
+    EXPECT_EQ(a["usage"]["prompt_tokens"], b["usage"]["prompt_tokens"]);
+    EXPECT_EQ(a["choices"][0]["message"], b["choices"][0]["message"]);
+}
+
+TEST_F(ServerChat, ReasoningBudgetForcesTheAnswerAndLogprobsHaveOpenAIsShape) {
+    json body = hello(8);
+    body["max_reasoning_tokens"] = 0;
+    body["logprobs"] = true;
+    body["top_logprobs"] = 3;
+    json r = chat(body);
+    const json& c = r["choices"][0];
+    EXPECT_FALSE(c["message"]["content"].get<std::string>().empty()) << r.dump();
+    ASSERT_TRUE(c["logprobs"].is_object()) << r.dump();
+    const json& content = c["logprobs"]["content"];
+    ASSERT_TRUE(content.is_array());
+    ASSERT_GE(content.size(), 1u);
+    for (const json& t : content) {
+        ASSERT_TRUE(t["token"].is_string());
+        ASSERT_TRUE(t["logprob"].is_number());
+        EXPECT_LE(t["logprob"].get<double>(), 0.0);
+        ASSERT_TRUE(t["bytes"].is_array());
+        for (const json& b : t["bytes"]) EXPECT_TRUE(b.is_number_integer() && b >= 0 && b <= 255);
+        ASSERT_EQ(t["top_logprobs"].size(), 3u);
+        double prev = 0;
+        for (size_t i = 0; i < 3; ++i) {
+            const json& alt = t["top_logprobs"][i];
+            EXPECT_TRUE(alt["token"].is_string());
+            EXPECT_TRUE(alt["bytes"].is_array());
+            if (i > 0) {
+                EXPECT_LE(alt["logprob"].get<double>(), prev);
+            }
+            prev = alt["logprob"];
+        }
+        // Greedy: the chosen token is the most likely one.
+        EXPECT_DOUBLE_EQ(t["logprob"].get<double>(), t["top_logprobs"][0]["logprob"].get<double>());
+    }
+}
+
+TEST_F(ServerChat, NChoicesUseSeedPlusIndexAndRepeatWithTheSameSeed) {
+    json body = hello(6);
+    body["temperature"] = 1.0;
+    body["seed"] = 42;
+    body["n"] = 2;
+    json a = chat(body), b = chat(body);
+    ASSERT_EQ(a["choices"].size(), 2u);
+    EXPECT_EQ(a["choices"][0]["index"], 0);
+    EXPECT_EQ(a["choices"][1]["index"], 1);
+    EXPECT_NE(a["choices"][0]["message"], a["choices"][1]["message"]) << "seed and seed+1 differ";
+    EXPECT_EQ(a["choices"], b["choices"]) << "same seed, same texts";
+    int sum = 0;
+    for (const json& c : a["choices"]) sum += static_cast<int>(c["message"].value("reasoning_content", "").size() > 0);
+    EXPECT_EQ(sum, 2);
+    EXPECT_LE(a["usage"]["completion_tokens"].get<int>(), 12);
+}
+
+TEST_F(ServerChat, StopStringEndsTheCompletionBeforeIt) {
+    json body = {{"prompt", "Once upon a time"}, {"max_tokens", 12}, {"temperature", 0}, {"logprobs", 0}};
+    auto r = post_json(*client_, "/v1/completions", body);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    json whole = json::parse(r->body);
+    EXPECT_EQ(whole["object"], "text_completion");
+    const std::string text = whole["choices"][0]["text"];
+    const json& tokens = whole["choices"][0]["logprobs"]["tokens"];
+    ASSERT_GE(tokens.size(), 6u) << whole.dump();
+    // A stop string made of a later token's text, at its first occurrence.
+    std::string stop;
+    for (size_t i = 3; i < tokens.size() && stop.empty(); ++i) {
+        const std::string piece = tokens[i];
+        if (piece.find("\xef\xbf\xbd") == std::string::npos && piece.size() >= 2) stop = piece;
+    }
+    if (stop.empty()) GTEST_SKIP() << "no clean token to stop at in " << whole.dump();
+    body["stop"] = {stop};
+    r = post_json(*client_, "/v1/completions", body);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    json stopped = json::parse(r->body);
+    EXPECT_EQ(stopped["choices"][0]["text"], text.substr(0, text.find(stop)));
+    EXPECT_EQ(stopped["choices"][0]["finish_reason"], "stop");
+}
+
+TEST_F(ServerChat, CompletionsTakeSeveralPromptsAndEcho) {
+    json body = {{"prompt", {"One", "Two"}}, {"max_tokens", 4}, {"temperature", 0}, {"echo", true}};
+    auto r = post_json(*client_, "/v1/completions", body);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    json j = json::parse(r->body);
+    ASSERT_EQ(j["choices"].size(), 2u);
+    EXPECT_EQ(j["choices"][0]["text"].get<std::string>().rfind("One", 0), 0u);
+    EXPECT_EQ(j["choices"][1]["text"].get<std::string>().rfind("Two", 0), 0u);
+    body["stream"] = true;
+    body["echo"] = false;
+    bool done = false;
+    int status = 0;
+    auto events = post_stream(*client_, "/v1/completions", body, &done, &status);
+    EXPECT_EQ(status, 200);
+    EXPECT_TRUE(done);
+    std::string texts[2];
+    for (const json& e : events)
+        if (!e["choices"].empty()) texts[e["choices"][0]["index"].get<int>()] += e["choices"][0]["text"].get<std::string>();
+    EXPECT_EQ("One" + texts[0], j["choices"][0]["text"].get<std::string>());
+    EXPECT_EQ("Two" + texts[1], j["choices"][1]["text"].get<std::string>());
+}
+
+TEST_F(ServerChat, ModelsListTheServedModel) {
+    auto r = client_->Get("/v1/models");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200);
+    json j = json::parse(r->body);
+    EXPECT_EQ(j["object"], "list");
+    ASSERT_EQ(j["data"].size(), 1u);
+    EXPECT_EQ(j["data"][0]["id"], "tiny-r1");
+    EXPECT_EQ(j["data"][0]["object"], "model");
+    EXPECT_EQ(client_->Get("/v1/models/tiny-r1")->status, 200);
+    auto missing = client_->Get("/v1/models/nope");
+    EXPECT_EQ(missing->status, 404);
+    EXPECT_NE(missing->body.find("tiny-r1"), std::string::npos) << "the error lists the available models";
+}
+
+TEST_F(ServerChat, NativeChatReturnsAnswerReasoningConfidenceAndTimings) {
+    json body = {{"query", "What is 2+2?"},
+                 {"history", {{{"role", "user"}, {"content", "Hi"}}, {{"role", "assistant"}, {"content", "Hello!"}}}},
+                 {"system", "Be brief."},
+                 {"max_tokens", 8},
+                 {"temperature", 0}};
+    auto r = post_json(*client_, "/api/v1/chat", body);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    json j = json::parse(r->body);
+    EXPECT_TRUE(j["answer"].is_string());
+    EXPECT_FALSE(j["reasoning"].get<std::string>().empty());
+    EXPECT_GE(j["confidence"].get<double>(), 0.0);
+    EXPECT_LE(j["confidence"].get<double>(), 1.0);
+    for (const char* k : {"prompt_ms", "generation_ms", "ttft_ms"}) EXPECT_TRUE(j["timings"][k].is_number()) << k;
+    EXPECT_GT(j["usage"]["prompt_tokens"].get<int>(), 0);
+
+    body["stream"] = true;
+    bool done = false;
+    int status = 0;
+    auto events = post_stream(*client_, "/api/v1/chat", body, &done, &status);
+    EXPECT_EQ(status, 200);
+    EXPECT_TRUE(done);
+    std::string reasoning, answer;
+    json last;
+    for (const json& e : events) {
+        if (e["type"] == "reasoning") reasoning += e["text"].get<std::string>();
+        if (e["type"] == "answer") answer += e["text"].get<std::string>();
+        if (e["type"] == "done") last = e;
+    }
+    EXPECT_EQ(reasoning, j["reasoning"]);
+    EXPECT_EQ(answer, j["answer"]);
+    ASSERT_TRUE(last.is_object());
+    EXPECT_EQ(last["confidence"], j["confidence"]);
+}
+
+TEST_F(ServerChat, DeterministicRequestsAreAnsweredFromTheCache) {
+    json body = hello(5);
+    body["messages"][0]["content"] = "A question asked twice";
+    json a = chat(body), b = chat(body);
+    EXPECT_EQ(a["choices"], b["choices"]);
+    EXPECT_FALSE(a["sinan"].value("cached", false));
+    EXPECT_TRUE(b["sinan"].value("cached", false));
+    EXPECT_NE(a["id"], b["id"]);
+    auto m = client_->Get("/metrics");
+    ASSERT_TRUE(m);
+    EXPECT_NE(m->body.find("sinan_response_cache_hits_total "), std::string::npos) << m->body;
+    EXPECT_EQ(m->body.find("sinan_response_cache_hits_total 0\n"), std::string::npos) << "the hit is counted";
+}
+
+TEST_F(ServerChat, MaxTokensBeyondTheContextIs400NamingTheField) {
+    json r = chat(hello(100000), 400);
+    EXPECT_EQ(r["error"]["param"], "max_tokens");
+    EXPECT_EQ(r["error"]["type"], "invalid_request_error");
+    EXPECT_NE(r["error"]["message"].get<std::string>().find("context"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sinan::test

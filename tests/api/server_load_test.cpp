@@ -1,0 +1,205 @@
+// `sinan serve` under load, over real HTTP: concurrent streams each get their own text, a client
+// that disconnects frees its slot, a full queue answers 503 + Retry-After, SIGTERM drains.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <regex>
+#include <thread>
+
+#include "serve_process.h"
+
+namespace sinan::test {
+namespace {
+
+using nlohmann::json;
+
+// The value of a metric line `name{labels} value` in /metrics, -1 when absent.
+double metric(httplib::Client& c, const std::string& series) {
+    auto r = c.Get("/metrics");
+    if (!r) return -1;
+    const size_t at = r->body.find("\n" + series + " ");
+    if (at == std::string::npos) return -1;
+    return std::stod(r->body.substr(at + series.size() + 2));
+}
+
+// Waits (bounded) until the metric has the value; returns the last value seen.
+double wait_metric(httplib::Client& c, const std::string& series, double want) {
+    double v = -1;
+    for (int i = 0; i < 600 && (v = metric(c, series)) != want; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return v;
+}
+
+// Longer than any test waits for (the tiny model's context is 2048).
+constexpr int kLong = 1900;
+const std::string kRunning = "sinan_running_sequences{model=\"tiny-r1\"}";
+const std::string kQueued = "sinan_queue_length{model=\"tiny-r1\"}";
+
+json question(int i, int max_tokens) {
+    return {{"messages", {{{"role", "user"}, {"content", "Question number " + std::to_string(i) + ": why?"}}}},
+            {"max_tokens", max_tokens},
+            {"temperature", 0}};
+}
+
+std::string text_of(const json& message) {
+    return message.value("reasoning_content", "") + "|" + message.value("content", "");
+}
+
+TEST(ServerLoad, SixteenConcurrentStreamsEachGetTheirOwnText) {
+    const std::string model = tiny_r1_model();
+    if (model.empty()) GTEST_SKIP() << "../shared/models/ggml-vocab-deepseek-r1-qwen.gguf not found";
+    ServeProcess server;
+    std::string why;
+    ASSERT_TRUE(server.start({"-m", model, "--parallel", "8", "--queue", "32", "--ctx-size", "128", "--cache", "off",
+                              "--api-keys", "off"},
+                             &why))
+        << why;
+    constexpr int kClients = 16;
+    std::vector<std::string> alone(kClients);
+    auto c = server.client();
+    for (int i = 0; i < kClients; ++i) {
+        auto r = post_json(*c, "/v1/chat/completions", question(i, 8));
+        ASSERT_TRUE(r);
+        ASSERT_EQ(r->status, 200) << r->body;
+        alone[i] = text_of(json::parse(r->body)["choices"][0]["message"]);
+    }
+    std::vector<std::string> together(kClients);
+    std::vector<int> statuses(kClients, 0);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kClients; ++i) {
+        threads.emplace_back([&, i] {
+            auto client = server.client();
+            json body = question(i, 8);
+            body["stream"] = true;
+            bool done = false;
+            auto events = post_stream(*client, "/v1/chat/completions", body, &done, &statuses[i]);
+            json message = {{"reasoning_content", ""}, {"content", ""}};
+            for (const json& e : events) {
+                if (e["choices"].empty()) continue;
+                const json& d = e["choices"][0]["delta"];
+                if (d.contains("reasoning_content"))
+                    message["reasoning_content"] = message["reasoning_content"].get<std::string>() +
+                                                   d["reasoning_content"].get<std::string>();
+                if (d.contains("content"))
+                    message["content"] = message["content"].get<std::string>() + d["content"].get<std::string>();
+            }
+            together[i] = done ? text_of(message) : "(no [DONE])";
+        });
+    }
+    for (auto& t : threads) t.join();
+    for (int i = 0; i < kClients; ++i) {
+        EXPECT_EQ(statuses[i], 200) << "client " << i;
+        EXPECT_EQ(together[i], alone[i]) << "client " << i << " got another stream's text or a different one";
+    }
+    EXPECT_EQ(server.stop(SIGTERM), 0) << server.log();
+}
+
+TEST(ServerLoad, ClientThatDisconnectsMidStreamFreesItsSlot) {
+    const std::string model = tiny_r1_model();
+    if (model.empty()) GTEST_SKIP() << "../shared/models/ggml-vocab-deepseek-r1-qwen.gguf not found";
+    ServeProcess server;
+    std::string why;
+    ASSERT_TRUE(server.start({"-m", model, "--parallel", "1", "--ctx-size", "2048", "--api-keys", "off"}, &why)) << why;
+    auto c = server.client();
+    json body = question(1, kLong);
+    body["stream"] = true;
+    int chunks = 0;
+    httplib::Request req;
+    req.method = "POST";
+    req.path = "/v1/chat/completions";
+    req.body = body.dump();
+    req.set_header("Content-Type", "application/json");
+    req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+        chunks += static_cast<int>(std::count(data, data + n, '\n'));
+        return chunks < 8;  // false: the client hangs up
+    };
+    c->send(req);
+    EXPECT_GE(chunks, 8);
+    // The slot is freed at the next step, long before all the tokens would be done.
+    auto m = server.client();
+    EXPECT_EQ(wait_metric(*m, kRunning, 0), 0) << server.log();
+    auto r = post_json(*m, "/v1/chat/completions", question(2, 4));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+    EXPECT_NE(server.log().find("status=200"), std::string::npos);
+}
+
+TEST(ServerLoad, FullQueueAnswers503WithRetryAfter) {
+    const std::string model = tiny_r1_model();
+    if (model.empty()) GTEST_SKIP() << "../shared/models/ggml-vocab-deepseek-r1-qwen.gguf not found";
+    ServeProcess server;
+    std::string why;
+    ASSERT_TRUE(server.start({"-m", model, "--parallel", "1", "--queue", "1", "--ctx-size", "2048", "--api-keys", "off"},
+                             &why))
+        << why;
+    std::atomic<bool> hang_up{false};
+    auto long_stream = [&](int i) {
+        auto c = server.client();
+        json body = question(i, kLong);
+        body["stream"] = true;
+        httplib::Request req;
+        req.method = "POST";
+        req.path = "/v1/chat/completions";
+        req.body = body.dump();
+        req.set_header("Content-Type", "application/json");
+        req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) { return !hang_up.load(); };
+        c->send(req);
+    };
+    std::vector<std::thread> streams;
+    // Whatever fails below, the streams hang up and are joined.
+    struct HangUp {
+        std::atomic<bool>& flag;
+        std::vector<std::thread>& threads;
+        ~HangUp() {
+            flag = true;
+            for (auto& t : threads) t.join();
+        }
+    } hang_up_at_exit{hang_up, streams};
+    streams.emplace_back(long_stream, 1);
+    auto m = server.client();
+    ASSERT_EQ(wait_metric(*m, kRunning, 1), 1);
+    streams.emplace_back(long_stream, 2);
+    ASSERT_EQ(wait_metric(*m, kQueued, 1), 1);
+    auto r = post_json(*m, "/v1/chat/completions", question(3, 4));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503) << r->body;
+    EXPECT_TRUE(r->has_header("Retry-After"));
+    EXPECT_EQ(json::parse(r->body)["error"]["code"], "queue_full");
+    auto ready = m->Get("/ready");
+    EXPECT_EQ(ready->status, 503) << "a saturated queue is not ready";
+    hang_up = true;
+    EXPECT_EQ(wait_metric(*m, kRunning, 0), 0);
+    EXPECT_EQ(m->Get("/ready")->status, 200);
+}
+
+TEST(ServerLoad, SigtermFinishesTheRunningRequestThenExits0) {
+    const std::string model = tiny_r1_model();
+    if (model.empty()) GTEST_SKIP() << "../shared/models/ggml-vocab-deepseek-r1-qwen.gguf not found";
+    ServeProcess server;
+    std::string why;
+    ASSERT_TRUE(server.start({"-m", model, "--parallel", "2", "--ctx-size", "2048", "--api-keys", "off"}, &why)) << why;
+    int status = 0;
+    json answer;
+    std::thread in_flight([&] {
+        auto c = server.client();
+        auto r = post_json(*c, "/v1/chat/completions", question(1, 400));
+        if (!r) return;
+        status = r->status;
+        answer = json::parse(r->body, nullptr, false);
+    });
+    auto m = server.client();
+    EXPECT_EQ(wait_metric(*m, kRunning, 1), 1);
+    const int code = server.stop(SIGTERM);
+    in_flight.join();
+    EXPECT_EQ(code, 0) << server.log();
+    EXPECT_EQ(status, 200);
+    // It ran to its end during the drain: all its tokens, or an end-of-generation token.
+    EXPECT_TRUE(answer["usage"]["completion_tokens"] == 400 || answer["choices"][0]["finish_reason"] == "stop")
+        << answer.dump();
+    EXPECT_NE(server.log().find("draining"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sinan::test

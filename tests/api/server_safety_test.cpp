@@ -1,0 +1,298 @@
+// `sinan serve` against bad and unauthorised input, over real HTTP: a corpus of malformed
+// requests each gets a 4xx with a message and the server stays up; API keys (401), rate limits
+// (429); the metrics series; starting with no model; several models with --models-max 1; the
+// audit log.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "api/keys.h"
+#include "serve_process.h"
+
+namespace sinan::test {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+#define NEED_MODEL(path)                                                                          \
+    const std::string path = tiny_r1_model();                                                     \
+    if (path.empty()) GTEST_SKIP() << "../shared/models/ggml-vocab-deepseek-r1-qwen.gguf not found"
+
+json user(const std::string& text, int max_tokens = 4) {
+    return {{"messages", {{{"role", "user"}, {"content", text}}}}, {"max_tokens", max_tokens}, {"temperature", 0}};
+}
+
+TEST(ServerSafety, MalformedRequestsGet4xxWithAMessageAndTheServerStaysUp) {
+    NEED_MODEL(model);
+    ServeProcess server;
+    std::string why;
+    ASSERT_TRUE(server.start({"-m", model, "--ctx-size", "256", "--max-body", "100000", "--api-keys", "off"}, &why))
+        << why;
+    auto c = server.client();
+    struct Case {
+        std::string path, body;
+        int status;
+        std::string param;  // "" = any
+    };
+    const std::string deep(50000, '[');
+    const std::vector<Case> cases = {
+        {"/v1/chat/completions", "{not json", 400, ""},
+        {"/v1/chat/completions", "", 400, ""},
+        {"/v1/chat/completions", "[1,2,3]", 400, ""},
+        {"/v1/chat/completions", "{}", 400, "messages"},
+        {"/v1/chat/completions", R"({"messages": []})", 400, "messages"},
+        {"/v1/chat/completions", R"({"messages": "hi"})", 400, "messages"},
+        {"/v1/chat/completions", R"({"messages": [{"role": "wizard", "content": "x"}]})", 400, "messages[0].role"},
+        {"/v1/chat/completions", R"({"messages": [{"content": "x"}]})", 400, "messages[0].role"},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": 5}]})", 400, "messages[0].content"},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": -5})", 400, "max_tokens"},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": "ten"})", 400, "max_tokens"},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "temperature": "hot"})", 400, "temperature"},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "temperature": 9})", 400, "temperature"},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "n": 0})", 400, "n"},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "stop": [1, 2]})", 400, ""},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "logit_bias": {"abc": 1}})", 400, "logit_bias"},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "logit_bias": {"999999999": 1}})", 400, ""},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "stream": "yes"})", 400, "stream"},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "model": "gpt-9"})", 404, "model"},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "model": 7})", 400, "model"},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "top_logprobs": 3})", 400, "top_logprobs"},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]})", 400, ""},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": {"a": {"b": [null, {"c": []}]}}}]})", 400, ""},
+        {"/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"\xff\xfe bad utf8\"}]}", 400, ""},
+        {"/v1/chat/completions", deep, 400, ""},
+        {"/v1/chat/completions", std::string(200000, ' '), 413, ""},
+        {"/v1/completions", R"({"prompt": 5})", 400, "prompt"},
+        {"/v1/completions", R"({"prompt": [-1]})", 400, "prompt"},
+        {"/v1/completions", R"({"prompt": [99999999]})", 400, "prompt"},
+        {"/v1/completions", R"({"prompt": []})", 400, "prompt"},
+        {"/v1/embeddings", R"({"input": "x"})", 400, "model"},
+        {"/api/v1/chat", R"({"history": []})", 400, "query"},
+        {"/api/v1/chat", R"({"query": "x", "history": [{"role": "user"}]})", 400, "history[0].content"},
+        {"/no/such/route", "{}", 404, ""},
+    };
+    for (const Case& k : cases) {
+        auto r = c->Post(k.path.c_str(), k.body, "application/json");
+        ASSERT_TRUE(r) << "connection failed for " << k.path << " " << k.body.substr(0, 80);
+        EXPECT_EQ(r->status, k.status) << k.body.substr(0, 120) << " -> " << r->body;
+        json e = json::parse(r->body, nullptr, false);
+        ASSERT_TRUE(e.is_object()) << r->body;
+        ASSERT_TRUE(e["error"]["message"].is_string()) << r->body;
+        EXPECT_FALSE(e["error"]["message"].get<std::string>().empty());
+        if (!k.param.empty()) {
+            EXPECT_EQ(e["error"]["param"], k.param) << r->body;
+        }
+        ASSERT_EQ(c->Get("/health")->status, 200) << "the server died after " << k.body.substr(0, 80);
+    }
+    auto ok = c->Post("/v1/chat/completions", user("still fine?").dump(), "application/json");
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->status, 200) << ok->body;
+}
+
+TEST(ServerSafety, WithKeysEveryRouteButHealthNeedsABearerKey) {
+    NEED_MODEL(model);
+    const std::string data = temp_dir() + "/keys-data";
+    auto key = api::create_key(data, "tests", 0, 0);
+    ASSERT_TRUE(key.ok()) << key.message();
+    ServeProcess server;
+    std::string why;
+    ASSERT_TRUE(server.start({"-m", model, "--ctx-size", "256", "--data-dir", data}, &why)) << why;
+    auto c = server.client();
+    EXPECT_EQ(c->Get("/health")->status, 200);
+    auto none = c->Post("/v1/chat/completions", user("hi").dump(), "application/json");
+    EXPECT_EQ(none->status, 401);
+    EXPECT_EQ(json::parse(none->body)["error"]["code"], "invalid_api_key");
+    EXPECT_EQ(c->Get("/v1/models")->status, 401);
+    EXPECT_EQ(c->Get("/metrics")->status, 401);
+    const httplib::Headers wrong = {{"Authorization", "Bearer sk-sinan-wrong"}};
+    EXPECT_EQ(c->Post("/v1/chat/completions", wrong, user("hi").dump(), "application/json")->status, 401);
+    const httplib::Headers right = {{"Authorization", "Bearer " + key->secret}};
+    auto ok = c->Post("/v1/chat/completions", right, user("hi").dump(), "application/json");
+    EXPECT_EQ(ok->status, 200) << ok->body;
+    EXPECT_EQ(c->Get("/v1/models", right)->status, 200);
+    EXPECT_NE(server.log().find("key=" + key->info.id), std::string::npos) << "the request log names the key";
+    ASSERT_TRUE(api::revoke_key(data, key->info.id).ok());
+    // The server rereads keys.json within a second or so.
+    int status = 200;
+    for (int i = 0; i < 100 && status == 200; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        status = c->Get("/v1/models", right)->status;
+    }
+    EXPECT_EQ(status, 401) << "a revoked key stops working";
+}
+
+TEST(ServerSafety, RateLimitedKeyGets429WithRetryAfter) {
+    NEED_MODEL(model);
+    const std::string data = temp_dir() + "/rate-data";
+    auto key = api::create_key(data, "slow", 2, 0);
+    ASSERT_TRUE(key.ok()) << key.message();
+    ServeProcess server;
+    std::string why;
+    ASSERT_TRUE(server.start({"-m", model, "--ctx-size", "256", "--data-dir", data}, &why)) << why;
+    auto c = server.client();
+    const httplib::Headers auth = {{"Authorization", "Bearer " + key->secret}};
+    int n_ok = 0, n_limited = 0;
+    std::string retry_after;
+    for (int i = 0; i < 4; ++i) {
+        auto r = c->Post("/v1/chat/completions", auth, user("hi " + std::to_string(i)).dump(), "application/json");
+        ASSERT_TRUE(r);
+        if (r->status == 200) ++n_ok;
+        if (r->status == 429) {
+            ++n_limited;
+            retry_after = r->get_header_value("Retry-After");
+            EXPECT_EQ(json::parse(r->body)["error"]["type"], "rate_limit_error");
+        }
+    }
+    EXPECT_EQ(n_ok, 2) << "2 requests per minute";
+    EXPECT_EQ(n_limited, 2);
+    EXPECT_FALSE(retry_after.empty());
+    EXPECT_GE(std::stoi(retry_after), 1);
+}
+
+TEST(ServerSafety, MetricsExposeTheServingSeries) {
+    NEED_MODEL(model);
+    ServeProcess server;
+    std::string why;
+    ASSERT_TRUE(server.start({"-m", model, "--ctx-size", "256", "--api-keys", "off"}, &why)) << why;
+    auto c = server.client();
+    ASSERT_EQ(c->Post("/v1/chat/completions", user("count me").dump(), "application/json")->status, 200);
+    ASSERT_EQ(c->Post("/v1/chat/completions", "{bad", "application/json")->status, 400);
+    const std::vector<std::string> series = {
+        "sinan_http_requests_total{route=\"POST /v1/chat/completions\",code=\"200\"} 1",
+        "sinan_http_requests_total{route=\"POST /v1/chat/completions\",code=\"400\"} 1",
+        "sinan_http_errors_total{code=\"400\"} 1",
+        "sinan_http_request_duration_seconds_bucket{route=\"POST /v1/chat/completions\",le=\"+Inf\"} 2",
+        "sinan_time_to_first_token_seconds_count 1",
+        "sinan_generated_tokens_total{model=\"tiny-r1\"}",
+        "sinan_queue_length{model=\"tiny-r1\"} 0",
+        "sinan_running_sequences{model=\"tiny-r1\"} 0",
+        "sinan_kv_cache_usage_ratio{model=\"tiny-r1\"}",
+        "sinan_generation_tokens_per_second",
+        "sinan_response_cache_hits_total",
+        "sinan_models_loaded 1",
+    };
+    // A request is counted after its last byte is sent, so the client may read /metrics a moment
+    // before that: look again, a bounded number of times.
+    std::string text, missing;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        auto m = c->Get("/metrics");
+        ASSERT_TRUE(m);
+        ASSERT_EQ(m->status, 200);
+        EXPECT_NE(m->get_header_value("Content-Type").find("text/plain"), std::string::npos);
+        text = m->body;
+        missing.clear();
+        for (const std::string& s : series)
+            if (text.find(s) == std::string::npos) missing += s + "\n";
+        if (missing.empty()) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_TRUE(missing.empty()) << "missing:\n" << missing << "in:\n" << text;
+}
+
+TEST(ServerSafety, WithoutAModelHealthMetricsAndThePageWorkAndGenerationSaysHowToGetOne) {
+    const std::string empty = temp_dir() + "/no-models";
+    fs::create_directories(empty);
+    ServeProcess server;
+    std::string why;
+    ASSERT_TRUE(server.start({"--models-dir", empty, "--api-keys", "off"}, &why)) << why;
+    auto c = server.client();
+    EXPECT_EQ(c->Get("/health")->status, 200);
+    EXPECT_EQ(c->Get("/metrics")->status, 200);
+    auto page = c->Get("/");
+    ASSERT_TRUE(page);
+    EXPECT_EQ(page->status, 200);
+    EXPECT_NE(page->body.find("/api/v1/chat"), std::string::npos);
+    EXPECT_EQ(page->body.find("http://"), std::string::npos) << "the page fetches nothing from elsewhere";
+    EXPECT_EQ(c->Get("/ready")->status, 503);
+    for (const char* path : {"/v1/chat/completions", "/v1/completions", "/api/v1/chat"}) {
+        json body = user("hi");
+        body["prompt"] = "hi";
+        body["query"] = "hi";
+        auto r = c->Post(path, body.dump(), "application/json");
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 503) << path;
+        const std::string msg = json::parse(r->body)["error"]["message"];
+        EXPECT_NE(msg.find("sinan model synth"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("models/"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("MODEL="), std::string::npos) << msg;
+    }
+    EXPECT_EQ(server.stop(SIGTERM), 0);
+}
+
+TEST(ServerSafety, ModelsDirLoadsOnFirstUseAndKeepsAtMostModelsMax) {
+    NEED_MODEL(model_a);
+    const std::string model_b = tiny_r1_model_b();
+    ASSERT_FALSE(model_b.empty());
+    const std::string dir = temp_dir() + "/models-two";
+    fs::create_directories(dir);
+    fs::copy_file(model_a, dir + "/alpha.gguf", fs::copy_options::overwrite_existing);
+    fs::copy_file(model_b, dir + "/beta.gguf", fs::copy_options::overwrite_existing);
+    ServeProcess server;
+    std::string why;
+    ASSERT_TRUE(server.start({"--models-dir", dir, "--models-max", "1", "--ctx-size", "256", "--api-keys", "off"}, &why))
+        << why;
+    auto c = server.client();
+    auto loaded = [&] {
+        std::vector<std::string> ids;
+        json j = json::parse(c->Get("/v1/models")->body);
+        for (const json& m : j["data"])
+            if (m["sinan"]["loaded"]) ids.push_back(m["id"]);
+        return ids;
+    };
+    json list = json::parse(c->Get("/v1/models")->body);
+    ASSERT_EQ(list["data"].size(), 2u);
+    EXPECT_TRUE(loaded().empty()) << "nothing loads before it is used";
+    auto ask = [&](const std::string& id) {
+        json body = user("hi");
+        body["model"] = id;
+        auto r = c->Post("/v1/chat/completions", body.dump(), "application/json");
+        EXPECT_TRUE(r);
+        EXPECT_EQ(r->status, 200) << r->body;
+        return json::parse(r->body);
+    };
+    EXPECT_EQ(ask("alpha")["model"], "alpha");
+    EXPECT_EQ(loaded(), std::vector<std::string>{"alpha"});
+    const json beta = ask("beta");
+    EXPECT_EQ(beta["model"], "beta");
+    EXPECT_EQ(loaded(), std::vector<std::string>{"beta"}) << "alpha was unloaded to keep --models-max 1";
+    ask("alpha");
+    EXPECT_EQ(loaded(), std::vector<std::string>{"alpha"});
+    json body = user("hi");
+    body["model"] = "gamma";
+    auto r = c->Post("/v1/chat/completions", body.dump(), "application/json");
+    EXPECT_EQ(r->status, 404);
+    const std::string msg = json::parse(r->body)["error"]["message"];
+    EXPECT_NE(msg.find("gamma"), std::string::npos);
+    EXPECT_NE(msg.find("alpha, beta"), std::string::npos) << msg;
+    auto no_model_field = c->Post("/v1/chat/completions", user("hi").dump(), "application/json");
+    EXPECT_EQ(no_model_field->status, 400) << "two models and no default: the request must name one";
+}
+
+TEST(ServerSafety, AuditLogRecordsWhoAskedWhat) {
+    NEED_MODEL(model);
+    const std::string data = temp_dir() + "/audit-data";
+    ServeProcess server;
+    std::string why;
+    ASSERT_TRUE(server.start({"-m", model, "--ctx-size", "256", "--data-dir", data, "--audit", "--api-keys", "off"}, &why))
+        << why;
+    auto c = server.client();
+    auto r = c->Post("/v1/chat/completions", user("the audited question").dump(), "application/json");
+    ASSERT_EQ(r->status, 200);
+    const json answer = json::parse(r->body);
+    std::ifstream in(data + "/audit.log");
+    std::string line;
+    ASSERT_TRUE(std::getline(in, line)) << "one line per request";
+    json a = json::parse(line);
+    EXPECT_TRUE(a["time"].is_string());
+    EXPECT_EQ(a["route"], "/v1/chat/completions");
+    EXPECT_EQ(a["key_id"], "-");
+    EXPECT_EQ(a["request"][0]["content"], "the audited question");
+    EXPECT_EQ(a["reasoning"], answer["choices"][0]["message"]["reasoning_content"]);
+}
+
+}  // namespace
+}  // namespace sinan::test
