@@ -10,6 +10,8 @@
 #include <thread>
 
 #include "api/keys.h"
+#include "gguf/gguf.h"
+#include "text/tokenizer.h"
 #include "serve_process.h"
 
 namespace sinan::test {
@@ -91,6 +93,67 @@ TEST(ServerSafety, MalformedRequestsGet4xxWithAMessageAndTheServerStaysUp) {
     auto ok = c->Post("/v1/chat/completions", user("still fine?").dump(), "application/json");
     ASSERT_TRUE(ok);
     EXPECT_EQ(ok->status, 200) << ok->body;
+}
+
+TEST(ServerSafety, ModelOutputOfAnyBytesStaysValidJson) {
+    NEED_MODEL(model);
+    auto file = gguf::File::open(model);
+    ASSERT_TRUE(file.ok()) << file.message();
+    auto tok = text::Tokenizer::from_gguf(*file);
+    ASSERT_TRUE(tok.ok()) << tok.message();
+    // A token that is the first byte of a three-byte character alone: forced again and again, the
+    // output is never valid UTF-8.
+    int32_t lone = -1;
+    for (int32_t id = 0; id < tok->n_vocab() && lone < 0; ++id)
+        if (tok->token_to_piece(id) == "\xe4") lone = id;
+    ASSERT_GE(lone, 0);
+    const std::optional<int32_t> think_close = tok->find_token("</think>");
+    ASSERT_TRUE(think_close.has_value());
+    ServeProcess server;
+    std::string why;
+    ASSERT_TRUE(server.start({"-m", model, "--ctx-size", "256", "--api-keys", "off"}, &why)) << why;
+    auto c = server.client();
+    auto check = [&](const std::string& path, json body) {
+        for (bool stream : {false, true}) {
+            body["stream"] = stream;
+            auto r = c->Post(path.c_str(), body.dump(), "application/json");
+            ASSERT_TRUE(r);
+            EXPECT_EQ(r->status, 200) << path << " " << r->body;
+            if (!stream) {
+                EXPECT_FALSE(json::parse(r->body, nullptr, false).is_discarded()) << r->body;
+                continue;
+            }
+            std::string events = r->body;
+            size_t at = 0, n = 0;
+            while ((at = events.find("data: {", at)) != std::string::npos) {
+                const size_t end = events.find("\n\n", at);
+                EXPECT_FALSE(json::parse(events.substr(at + 6, end - at - 6), nullptr, false).is_discarded());
+                at = end;
+                ++n;
+            }
+            EXPECT_GT(n, 0u);
+        }
+    };
+    json lone_bytes = {{"prompt", "x"}, {"max_tokens", 6}, {"temperature", 0}, {"logprobs", 2},
+                       {"logit_bias", {{std::to_string(lone), 100}}}};
+    check("/v1/completions", lone_bytes);
+    auto r = c->Post("/v1/completions", lone_bytes.dump(), "application/json");
+    json j = json::parse(r->body);
+    EXPECT_NE(j["choices"][0]["text"].get<std::string>().find("\xef\xbf\xbd"), std::string::npos)
+        << "invalid bytes become U+FFFD";
+    EXPECT_EQ(j["choices"][0]["logprobs"]["tokens"].size(), 6u);
+    // A stray </think> again and again, and the lone byte, in a chat.
+    json chat = {{"messages", {{{"role", "user"}, {"content", "<b>hi</b> </think>"}}}},
+                 {"max_tokens", 6},
+                 {"temperature", 0},
+                 {"logprobs", true},
+                 {"logit_bias", {{std::to_string(*think_close), 100}}}};
+    check("/v1/chat/completions", chat);
+    chat["logit_bias"] = {{std::to_string(lone), 100}};
+    chat["max_reasoning_tokens"] = 0;
+    check("/v1/chat/completions", chat);
+    json native = {{"query", "x"}, {"max_tokens", 6}, {"temperature", 0}, {"logit_bias", {{std::to_string(lone), 100}}}};
+    check("/api/v1/chat", native);
 }
 
 TEST(ServerSafety, WithKeysEveryRouteButHealthNeedsABearerKey) {
