@@ -312,8 +312,13 @@ Status KeyStore::reload() {
     }
     std::lock_guard lock(mu_);
     last_check_ = clock_();
-    if (id == file_id_ && !entries_.empty()) return Status::ok();
-    auto keys = read_keys(path);
+    if (id == file_id_) return Status::ok();  // unchanged, or still absent
+    // A file removed under a running server must not switch auth off: fail closed.
+    Result<std::vector<StoredKey>> keys =
+        id.exists || entries_.empty()
+            ? read_keys(path)
+            : Result<std::vector<StoredKey>>(Status::error(
+                  path + ": removed while the server runs; restart it to serve without keys (--api-keys off)"));
     if (!keys.ok()) {
         if (keys.message() != last_error_) {
             log::error(keys.message() + " (keeping the " + std::to_string(entries_.size()) + " keys loaded before)");

@@ -59,8 +59,8 @@ std::string keys_path(const std::string& data_dir);
 
 // The server's view of keys.json: verifies bearer tokens and picks up changes to the file (a key
 // created or revoked while the server runs) by checking the file's identity (inode, size, mtime)
-// at most once per `recheck` interval. If the file becomes unreadable or corrupt while the server
-// runs, the last good set stays in force and the error is logged once.
+// at most once per `recheck` interval. If the file becomes unreadable, corrupt or is removed while
+// the server runs, the last good set stays in force and the error is logged once.
 //
 // Thread-safety: verify(), auth_required() and reload() may be called from any thread.
 class KeyStore {

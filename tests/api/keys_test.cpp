@@ -206,6 +206,21 @@ TEST_F(Keys, ARunningStoreKeepsTheLastGoodKeysWhenTheFileBreaks) {
     EXPECT_TRUE((*store)->auth_required());
 }
 
+TEST_F(Keys, RemovingTheFileUnderARunningStoreDoesNotSwitchAuthOff) {
+    const NewKey k = create("ci");
+    FakeClock clock;
+    auto store = KeyStore::open(dir_, std::chrono::seconds(1), clock.fn());
+    ASSERT_TRUE(store.ok()) << store.message();
+    fs::remove(keys_path(dir_));
+    clock.now += std::chrono::seconds(2);
+    EXPECT_TRUE((*store)->auth_required());
+    EXPECT_TRUE((*store)->verify(k.secret).has_value());
+    const NewKey fresh = create("fresh");  // a new file is read again
+    clock.now += std::chrono::seconds(2);
+    EXPECT_TRUE((*store)->verify(fresh.secret).has_value());
+    EXPECT_FALSE((*store)->verify(k.secret).has_value());
+}
+
 TEST(DataDir, FlagThenEnvironmentThenDefault) {
     ::unsetenv("SINAN_DATA_DIR");
     EXPECT_EQ(resolve_data_dir(""), kDefaultDataDir);
