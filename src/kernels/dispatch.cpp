@@ -105,6 +105,7 @@ KernelTable make_avx512_table() {
     t.dequantize[id(TensorType::Q6_K)] = avx512::dequantize_q6_k;
     t.dot_f32 = avx512::dot_f32;
     t.sum_words = avx512::sum_words;
+    t.quantize_activations[id(TensorType::Q8_0)] = avx512::quantize_q8_0_activations;
     t.vec_dot[id(TensorType::F32)] = [](const void* w, const void* x, int64_t n) {
         return avx512::dot_f32(static_cast<const float*>(w), static_cast<const float*>(x), n);
     };
@@ -114,7 +115,7 @@ KernelTable make_avx512_table() {
         t.vec_dot[id(TensorType::Q4_0)] = avx512::vec_dot_q4_0;
         t.vec_dot[id(TensorType::Q8_0)] = avx512::vec_dot_q8_0;
         t.vec_dot[id(TensorType::Q4_K)] = avx512::vec_dot_q4_k;
-        t.vec_dot_x4[id(TensorType::Q8_0)] = avx512::vec_dot_q8_0_x4;
+        t.gemm[id(TensorType::Q8_0)] = {avx512::gemm_q8_0, avx512::gemm_q8_0_scratch_bytes};
         t.vec_dot_x4[id(TensorType::Q4_K)] = avx512::vec_dot_q4_k_x4;
         t.vec_dot[id(TensorType::Q6_K)] = avx512::vec_dot_q6_k;
     }

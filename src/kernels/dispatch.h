@@ -28,6 +28,16 @@ using VecDotFn = float (*)(const void* w, const void* x, int64_t n);
 // The same for four activation rows x, x + x_stride, ... (bytes) at once, s[k] for row k, each
 // bit-identical to VecDotFn's: one decoding of the weights serves four tokens (prefill).
 using VecDotX4Fn = void (*)(const void* w, const void* x, size_t x_stride, int64_t n, float* s);
+// y[t * y_stride + r] = row r of w . row t of x, for n_rows weight rows (w_row_bytes apart) and
+// n_tokens activation rows in vec_dot_type (x_row_bytes apart): a matrix product that reads each
+// weight once for all the tokens. Every result equals VecDotFn's for that row and token bit for
+// bit, whatever n_tokens (so a token's result does not depend on its batch). scratch:
+// scratch_bytes(n_tokens, n_cols) bytes, 64-byte aligned, owned by the call.
+struct GemmKernel {
+    void (*run)(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
+    size_t (*scratch_bytes)(int64_t n_tokens, int64_t n_cols);
+};
 using RmsNormFn = void (*)(const float* x, const float* weight, float* y, int64_t n, float eps);
 using SoftmaxFn = void (*)(float* x, int64_t n);
 using SiluMulFn = void (*)(const float* gate, const float* up, float* y, int64_t n);
@@ -47,6 +57,7 @@ struct KernelTable {
     QuantizeFn quantize_activations[kNumTypeIds];
     VecDotFn vec_dot[kNumTypeIds];  // by weight type; null where the type is not supported
     VecDotX4Fn vec_dot_x4[kNumTypeIds];  // by weight type; null where there is none (use vec_dot)
+    GemmKernel gemm[kNumTypeIds];        // by weight type; run is null where there is none
     RmsNormFn rmsnorm;
     SoftmaxFn softmax;
     SiluMulFn silu_mul;

@@ -29,6 +29,38 @@ void round_activations(gguf::TensorType weight_type, const float* x, float* y, i
     }
 }
 
+namespace {
+
+// The rows of w split over the pool in whole panels of kGemmRows (the kernels' panel height), each
+// thread running the GEMM kernel on its own rows with its own scratch.
+constexpr int64_t kGemmRows = 16;
+
+void gemm_rows(const GemmKernel& gemm, const Matrix& w, uint64_t w_row_bytes, const uint8_t* x, uint64_t x_row_bytes,
+               int64_t n_tokens, float* y, ThreadPool& pool) {
+    struct alignas(64) Line {
+        uint8_t bytes[64];
+    };
+    const struct {
+        const GemmKernel& gemm;
+        const uint8_t* w;
+        uint64_t w_row_bytes;
+        const uint8_t* x;
+        uint64_t x_row_bytes;
+        int64_t n_cols, n_rows, n_tokens;
+        float* y;
+    } job{gemm, static_cast<const uint8_t*>(w.data), w_row_bytes, x, x_row_bytes, w.n_cols, w.n_rows, n_tokens, y};
+    pool.parallel_for((w.n_rows + kGemmRows - 1) / kGemmRows, [&job](int64_t p0, int64_t p1, int) {
+        thread_local std::vector<Line> scratch;  // only grows: no allocation once warmed up
+        const size_t lines = (job.gemm.scratch_bytes(job.n_tokens, job.n_cols) + sizeof(Line) - 1) / sizeof(Line);
+        if (scratch.size() < lines) scratch.resize(lines);
+        const int64_t r0 = p0 * kGemmRows, r1 = std::min(p1 * kGemmRows, job.n_rows);
+        job.gemm.run(job.w + static_cast<uint64_t>(r0) * job.w_row_bytes, job.w_row_bytes, r1 - r0, job.x,
+                     job.x_row_bytes, job.n_tokens, job.n_cols, job.y + r0, job.n_rows, scratch.data());
+    });
+}
+
+}  // namespace
+
 void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
     matmul(active_table(), w, x, n_tokens, y, pool);
 }
@@ -47,6 +79,10 @@ void matmul(const KernelTable& table, const Matrix& w, const float* x, int64_t n
         const QuantizeFn quantize = table.quantize_activations[static_cast<int>(dot_type)];
         for (int64_t t = 0; t < n_tokens; ++t) quantize(x + t * w.n_cols, xq.data() + t * x_row_bytes, w.n_cols);
         xs = xq.data();
+    }
+    if (const GemmKernel& gemm = table.gemm[static_cast<int>(w.type)]; gemm.run != nullptr) {
+        gemm_rows(gemm, w, w_row_bytes, xs, x_row_bytes, n_tokens, y, pool);
+        return;
     }
     // One reference captured: the callable fits std::function's inline storage, so parallel_for
     // allocates nothing per call.

@@ -28,8 +28,11 @@ struct Matrix {
 // y[t, r] = sum_c W[r, c] * x'[t, c], x' = round_activations(W.type, x)
 // x: [n_tokens, w.n_cols]; y: [n_tokens, w.n_rows]. Each activation row is quantized once into the
 // weight type's dot format, then integer dot products (block sums scaled in float, as GGML's)
-// run over the weight rows, which are split over `pool`. Scratch is thread_local and only grows:
-// no allocation per call once the largest batch has been seen.
+// run over the weight rows, which are split over `pool`. Where the level has a GEMM kernel for
+// the type (dispatch.h), rows go in panels of 16 that meet all the tokens while in cache, and
+// every result is still the single-row dot product's, bit for bit: a token's output does not
+// depend on the batch it is in. Scratch is thread_local and only grows: no allocation per call
+// once the largest batch has been seen.
 void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
 
 // y = x rounded the way a dot product with weights of `weight_type` consumes it: F16 and BF16

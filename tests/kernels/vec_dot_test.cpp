@@ -187,6 +187,33 @@ TEST(VecDot, FourRowKernelsEqualVecDotBitForBit) {
     }
 }
 
+// Every level's activation quantizers write the scalar path's bytes: gaussian rows of odd block
+// counts, with an all-zero block and values scaled over a wide range.
+TEST(ActivationQuantizers, EveryLevelWritesTheReferenceBytes) {
+    const KernelTable& ref = kernel_table(cpu::Level::kScalar);
+    for (cpu::Level level : runnable_levels()) {
+        const KernelTable& t = kernel_table(level);
+        std::mt19937 rng(kSeed);
+        for (TensorType dot_type : {TensorType::F16, TensorType::BF16, TensorType::Q8_0, TensorType::Q8_K}) {
+            const int64_t block = gguf::type_traits(dot_type == TensorType::Q8_K ? TensorType::Q4_K : dot_type).block_size;
+            for (int64_t n_blocks : {1, 3, 17}) {
+                const int64_t n = std::max<int64_t>(block, kQK) * n_blocks;
+                std::vector<float> x = test_util::gaussian(rng, n);
+                std::uniform_real_distribution<float> log_scale(-20.0f, 20.0f);
+                for (int64_t j = 0; j < n; j += kQK) {
+                    const float s = std::exp2(log_scale(rng));
+                    for (int64_t k = j; k < j + kQK; ++k) x[k] *= s;
+                }
+                std::fill(x.begin(), x.begin() + kQK, 0.0f);
+                std::vector<uint8_t> want(gguf::row_bytes(dot_type, n)), got(want.size());
+                ref.quantize_activations[static_cast<int>(dot_type)](x.data(), want.data(), n);
+                t.quantize_activations[static_cast<int>(dot_type)](x.data(), got.data(), n);
+                EXPECT_EQ(got, want) << context(t.name, dot_type, n);
+            }
+        }
+    }
+}
+
 // Q8_K: d = -max / 127 (max: the value of largest magnitude, signed), so max itself becomes -127;
 // every value within half a step; bsums the sums of 16 consecutive quants.
 TEST(ActivationQuantizers, Q8KScaleRoundingAndGroupSums) {

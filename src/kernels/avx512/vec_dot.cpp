@@ -137,39 +137,23 @@ float vec_dot_q4_0(const void* w, const void* x, int64_t n) {
     return hsum(acc);
 }
 
+// The reference's operations: each block's integer sum exactly (vpdpbusd), then
+// sum += float(isum) * (d_w * d_x) in block order, so the result equals the scalar path and
+// gemm_q8_0 (gemm.cpp) bit for bit.
 float vec_dot_q8_0(const void* w, const void* x, int64_t n) {
     const auto* a = static_cast<const BlockQ8_0*>(w);
     const auto* b = static_cast<const BlockQ8_0*>(x);
-    __m256 acc = _mm256_setzero_ps();
+    float sum = 0;
     for (int64_t i = 0; i < n / kQK; ++i) {
         prefetch_weights(a + i, static_cast<int>(sizeof(*a)));
         const __m256i p = dot_i8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs)),
                                  _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs)));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16(a[i].d) * fp16(b[i].d)), _mm256_cvtepi32_ps(p), acc);
+        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+        sum += static_cast<float>(_mm_cvtsi128_si32(s)) * (fp16(a[i].d) * fp16(b[i].d));
     }
-    return hsum(acc);
-}
-
-// Four activation rows against one weight row: the weights are loaded and made unsigned once;
-// per row the same operations as vec_dot_q8_0, so each result is bit-identical to it.
-void vec_dot_q8_0_x4(const void* w, const void* x, size_t x_stride, int64_t n, float* s) {
-    const auto* a = static_cast<const BlockQ8_0*>(w);
-    const BlockQ8_0* b[4];
-    for (int k = 0; k < 4; ++k)
-        b[k] = reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(x) + k * x_stride);
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (int64_t i = 0; i < n / kQK; ++i) {
-        prefetch_weights(a + i, static_cast<int>(sizeof(*a)));
-        const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs));
-        const __m256i ua = _mm256_abs_epi8(qa);
-        const float da = fp16(a[i].d);
-        for (int k = 0; k < 4; ++k) {
-            const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k][i].qs));
-            const __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ua, _mm256_sign_epi8(qb, qa));
-            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(da * fp16(b[k][i].d)), _mm256_cvtepi32_ps(p), acc[k]);
-        }
-    }
-    for (int k = 0; k < 4; ++k) s[k] = hsum(acc[k]);
+    return sum;
 }
 
 // Per pair of 32-value groups: the low nibbles (group 2p) and high nibbles (group 2p+1) of 32

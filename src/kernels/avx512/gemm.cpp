@@ -1,0 +1,211 @@
+// AVX-512 VNNI matrix products of Q8_0 weights with Q8_0 activations, for any number of tokens
+// (dispatch.h, GemmFn): the weights are taken 16 rows at a time (a panel), transposed once into a
+// scratch buffer so that int32 lane r of a vector belongs to row r, then every token meets the
+// panel: per 32-value block, eight vpdpbusd (4 bytes of the token broadcast against 4 bytes of
+// each of the 16 rows) give the exact integer block sums of 16 rows, and the float operations of
+// the scalar reference follow, one lane per row:
+//   y += float(isum) * (d_w * d_x)          (multiply, then add; no fused multiply-add)
+// so each result equals ref::vec_dot_q8_0 bit for bit, whatever the batch (a token's logits do not
+// depend on what else is in its batch). vpdpbusd multiplies unsigned by signed bytes: the panel
+// holds w + 128 (w XOR 0x80), and each block's sum starts at -128 * sum(x) to take that back.
+// Compiled with the AVX-512 flags of src/kernels/CMakeLists.txt; includes no header with inline
+// functions (see half.h).
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/blocks.h"
+#include "kernels/simd.h"
+
+namespace sinan::kernels::avx512 {
+
+namespace {
+
+constexpr int kPanelRows = 16;  // one int32 lane per row
+constexpr int kTokenTile = 8;   // tokens sharing one pass over a panel (registers: 8 sums + 8 weights)
+
+// One block of a panel: q[g] holds bytes 4g..4g+3 of the block of each of the 16 rows (lane r:
+// row r), plus 128; d[r] the rows' scales.
+struct PanelBlock {
+    __m512i q[kQK / 4];
+    __m512 d;
+};
+
+// The activations of one token, per block: d_x as a float and -128 * sum of its quants.
+struct TokenBlock {
+    float d;
+    int32_t neg128_sum;
+};
+
+// Weights are read once, as 16 streams (one per row): fetching 1 KiB ahead in each keeps more of
+// them in flight than the hardware prefetcher does.
+inline void prefetch_rows(const BlockQ8_0* const* rows, int64_t b) {
+    if (b % 2 != 0) return;  // a block is about half a cache line
+    for (int k = 0; k < kPanelRows; ++k) _mm_prefetch(reinterpret_cast<const char*>(rows[k] + b) + 1024, _MM_HINT_T0);
+}
+
+// Transposes block `b` of the rows at rows[0..15] (row pointers; rows past the end of the matrix
+// repeat the last one; row_offsets: their byte offsets from rows[0]) into `out`.
+inline void pack_block(const BlockQ8_0* const* rows, __m512i row_offsets, int64_t b, const __m512i& idx_lo,
+                       const __m512i& idx_hi, PanelBlock* out) {
+    const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+    __m512i r[8];
+    for (int k = 0; k < 8; ++k) {
+        // Lanes 0-7: row k's eight 4-byte groups; lanes 8-15: row k + 8's.
+        const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[k][b].qs));
+        const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[k + 8][b].qs));
+        r[k] = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), flip);
+    }
+    // An 8x8 transpose of 4-byte groups in each 256-bit half (rows 0-7 and rows 8-15).
+    __m512i t[8], u[8];
+    for (int k = 0; k < 4; ++k) {
+        t[2 * k] = _mm512_unpacklo_epi32(r[2 * k], r[2 * k + 1]);
+        t[2 * k + 1] = _mm512_unpackhi_epi32(r[2 * k], r[2 * k + 1]);
+    }
+    for (int k = 0; k < 2; ++k) {
+        u[4 * k + 0] = _mm512_unpacklo_epi64(t[4 * k], t[4 * k + 2]);
+        u[4 * k + 1] = _mm512_unpackhi_epi64(t[4 * k], t[4 * k + 2]);
+        u[4 * k + 2] = _mm512_unpacklo_epi64(t[4 * k + 1], t[4 * k + 3]);
+        u[4 * k + 3] = _mm512_unpackhi_epi64(t[4 * k + 1], t[4 * k + 3]);
+    }
+    // u[j] (j < 4) holds groups j and j + 4 of rows 0-3 (128-bit lanes 0, 1) and 8-11 (lanes 2, 3);
+    // u[j + 4] the same for rows 4-7 and 12-15.
+    for (int j = 0; j < 4; ++j) {
+        out->q[j] = _mm512_permutex2var_epi64(u[j], idx_lo, u[j + 4]);
+        out->q[j + 4] = _mm512_permutex2var_epi64(u[j], idx_hi, u[j + 4]);
+    }
+    // The scales: 4 bytes gathered at each row's block (d and two quants), the low half kept.
+    const __m512i d32 = _mm512_i32gather_epi32(row_offsets, rows[0] + b, 1);
+    out->d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d32));
+}
+
+// acc[t] += the products of one panel block with block b of T tokens (tb: their block scales and
+// sums, xb: their quants).
+template <int T>
+inline void accumulate_block(const PanelBlock& p, int64_t b, const TokenBlock* const* tb, const BlockQ8_0* const* xb,
+                             __m512* acc) {
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) {
+        const int32_t* xq = reinterpret_cast<const int32_t*>(xb[t][b].qs);
+        __m512i isum = _mm512_set1_epi32(tb[t][b].neg128_sum);
+#pragma GCC unroll 8
+        for (int g = 0; g < kQK / 4; ++g) {
+            int32_t x4;
+            __builtin_memcpy(&x4, xq + g, sizeof(x4));
+            isum = _mm512_dpbusd_epi32(isum, p.q[g], _mm512_set1_epi32(x4));
+        }
+        const __m512 scale = _mm512_mul_ps(p.d, _mm512_set1_ps(tb[t][b].d));
+        acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(_mm512_cvtepi32_ps(isum), scale));
+    }
+}
+
+// y[t * y_stride + r] for the `valid` rows of a packed panel and T tokens.
+template <int T>
+void packed_panel_times_tokens(const PanelBlock* panel, int64_t n_blocks, const TokenBlock* const* tb,
+                               const BlockQ8_0* const* xb, float* y, int64_t y_stride, __mmask16 valid) {
+    __m512 acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < n_blocks; ++b) accumulate_block<T>(panel[b], b, tb, xb, acc);
+    for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, valid, acc[t]);
+}
+
+// The same for a panel read straight from the rows, each block transposed in registers and used at
+// once: for batches of at most one token tile, where a packed panel would be read only once.
+template <int T>
+void rows_times_tokens(const BlockQ8_0* const* rows, __m512i row_offsets, int64_t n_blocks, const TokenBlock* const* tb,
+                       const BlockQ8_0* const* xb, float* y, int64_t y_stride, __mmask16 valid) {
+    const __m512i idx_lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+    const __m512i idx_hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+    __m512 acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        prefetch_rows(rows, b);
+        PanelBlock p;
+        pack_block(rows, row_offsets, b, idx_lo, idx_hi, &p);
+        accumulate_block<T>(p, b, tb, xb, acc);
+    }
+    for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, valid, acc[t]);
+}
+
+using PackedPanelFn = void (*)(const PanelBlock*, int64_t, const TokenBlock* const*, const BlockQ8_0* const*, float*,
+                               int64_t, __mmask16);
+constexpr PackedPanelFn kPackedPanelFns[kTokenTile + 1] = {
+    nullptr,
+    packed_panel_times_tokens<1>, packed_panel_times_tokens<2>, packed_panel_times_tokens<3>,
+    packed_panel_times_tokens<4>, packed_panel_times_tokens<5>, packed_panel_times_tokens<6>,
+    packed_panel_times_tokens<7>, packed_panel_times_tokens<8>,
+};
+using RowsFn = void (*)(const BlockQ8_0* const*, __m512i, int64_t, const TokenBlock* const*, const BlockQ8_0* const*, float*,
+                        int64_t, __mmask16);
+constexpr RowsFn kRowsFns[kTokenTile + 1] = {
+    nullptr,
+    rows_times_tokens<1>, rows_times_tokens<2>, rows_times_tokens<3>, rows_times_tokens<4>,
+    rows_times_tokens<5>, rows_times_tokens<6>, rows_times_tokens<7>, rows_times_tokens<8>,
+};
+
+}  // namespace
+
+size_t gemm_q8_0_scratch_bytes(int64_t n_tokens, int64_t n_cols) {
+    const auto n_blocks = static_cast<size_t>(n_cols / kQK);
+    return n_blocks * sizeof(PanelBlock) + static_cast<size_t>(n_tokens) * n_blocks * sizeof(TokenBlock);
+}
+
+void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+               int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
+    const int64_t n_blocks = n_cols / kQK;
+    auto* panel = static_cast<PanelBlock*>(scratch);
+    auto* token_blocks = reinterpret_cast<TokenBlock*>(panel + n_blocks);
+    // Each token's block scales and sums, once per call (a thread's share of the rows).
+    const auto* xs = static_cast<const uint8_t*>(x);
+    const __m256i ones = _mm256_set1_epi8(1);
+    for (int64_t t = 0; t < n_tokens; ++t) {
+        const auto* xb = reinterpret_cast<const BlockQ8_0*>(xs + t * x_row_bytes);
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b].qs));
+            const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, q);
+            const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+            const __m128i s2 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(1, 0, 3, 2)));
+            const __m128i s1 = _mm_add_epi32(s2, _mm_shuffle_epi32(s2, _MM_SHUFFLE(2, 3, 0, 1)));
+            token_blocks[t * n_blocks + b] = {_cvtsh_ss(xb[b].d), -128 * _mm_cvtsi128_si32(s1)};
+        }
+    }
+    const __m512i idx_lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+    const __m512i idx_hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+    const TokenBlock* tb[kTokenTile];
+    const BlockQ8_0* xb[kTokenTile];
+    const auto* ws = static_cast<const uint8_t*>(w);
+    for (int64_t r0 = 0; r0 < n_rows; r0 += kPanelRows) {
+        const int n_valid = static_cast<int>(n_rows - r0 < kPanelRows ? n_rows - r0 : kPanelRows);
+        const BlockQ8_0* rows[kPanelRows];
+        alignas(64) int32_t offsets[kPanelRows];
+        for (int k = 0; k < kPanelRows; ++k) {
+            offsets[k] = static_cast<int32_t>((k < n_valid ? k : n_valid - 1) * w_row_bytes);
+            rows[k] = reinterpret_cast<const BlockQ8_0*>(ws + r0 * w_row_bytes + offsets[k]);
+        }
+        const __m512i row_offsets = _mm512_load_si512(offsets);
+        const __mmask16 valid = static_cast<__mmask16>((1u << n_valid) - 1);
+        if (n_tokens <= kTokenTile) {
+            for (int k = 0; k < n_tokens; ++k) {
+                tb[k] = token_blocks + k * n_blocks;
+                xb[k] = reinterpret_cast<const BlockQ8_0*>(xs + k * x_row_bytes);
+            }
+            kRowsFns[n_tokens](rows, row_offsets, n_blocks, tb, xb, y + r0, y_stride, valid);
+            continue;
+        }
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            prefetch_rows(rows, b);
+            pack_block(rows, row_offsets, b, idx_lo, idx_hi, panel + b);
+        }
+        for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
+            const int n_t = static_cast<int>(n_tokens - t0 < kTokenTile ? n_tokens - t0 : kTokenTile);
+            for (int k = 0; k < n_t; ++k) {
+                tb[k] = token_blocks + (t0 + k) * n_blocks;
+                xb[k] = reinterpret_cast<const BlockQ8_0*>(xs + (t0 + k) * x_row_bytes);
+            }
+            kPackedPanelFns[n_t](panel, n_blocks, tb, xb, y + t0 * y_stride + r0, y_stride, valid);
+        }
+    }
+}
+
+}  // namespace sinan::kernels::avx512

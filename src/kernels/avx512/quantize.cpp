@@ -1,0 +1,28 @@
+// AVX-512 activation quantizers: the float operations of ref/quantize.cpp lane by lane, so the
+// bytes written equal the scalar path's. Compiled with the AVX-512 flags of
+// src/kernels/CMakeLists.txt; includes no header with inline functions (see half.h).
+#include <immintrin.h>
+
+#include "kernels/blocks.h"
+#include "kernels/simd.h"
+
+namespace sinan::kernels::avx512 {
+
+// d = amax / 127 (to binary16, nearest even), q = x * (127 / amax) rounded to nearest even
+// (the MXCSR default). Finite inputs: the maximum does not depend on the order it is taken in.
+void quantize_q8_0_activations(const float* src, void* dst, int64_t n) {
+    auto* b = static_cast<BlockQ8_0*>(dst);
+    for (int64_t i = 0; i < n / kQK; ++i, src += kQK) {
+        const __m512 x0 = _mm512_loadu_ps(src), x1 = _mm512_loadu_ps(src + 16);
+        const __m512 m = _mm512_max_ps(_mm512_abs_ps(x1), _mm512_abs_ps(x0));
+        const float amax = _mm512_reduce_max_ps(m);
+        b[i].d = static_cast<uint16_t>(_cvtss_sh(amax / 127.f, _MM_FROUND_TO_NEAREST_INT));
+        const __m512 id = _mm512_set1_ps(amax != 0.0f ? 127.f / amax : 0.0f);
+        const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, id));
+        const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, id));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(b[i].qs), _mm512_cvtepi32_epi8(q0));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(b[i].qs + 16), _mm512_cvtepi32_epi8(q1));
+    }
+}
+
+}  // namespace sinan::kernels::avx512

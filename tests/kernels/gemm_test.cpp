@@ -1,0 +1,73 @@
+// The GEMM kernels (dispatch.h, GemmKernel) against the scalar reference's vec_dot, bit for bit, on
+// every level this CPU runs: random weight blocks, random activations, row counts that are not a
+// multiple of the panel height and token counts that are not a multiple of the token tile.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/dispatch.h"
+#include "kernels/kernels.h"
+#include "test_util.h"
+
+namespace sinan::kernels {
+namespace {
+
+using gguf::TensorType;
+
+constexpr uint32_t kSeed = 20261201;
+
+struct alignas(64) Line {
+    uint8_t bytes[64];
+};
+
+TEST(Gemm, EveryResultEqualsTheReferenceVecDotWhateverTheBatch) {
+    const KernelTable& ref = kernel_table(cpu::Level::kScalar);
+    int n_kernels = 0;
+    for (cpu::Level level : test_util::runnable_levels()) {
+        const KernelTable& table = kernel_table(level);
+        std::mt19937 rng(kSeed);
+        for (TensorType type : test_util::convertible_types()) {
+            const GemmKernel& gemm = table.gemm[static_cast<int>(type)];
+            if (gemm.run == nullptr) continue;
+            ++n_kernels;
+            const TensorType dot_type = vec_dot_type(type);
+            const int64_t block = std::max(gguf::type_traits(type).block_size, gguf::type_traits(dot_type).block_size);
+            for (int64_t n_cols : {block, 3 * block, 11 * block}) {
+                for (int64_t n_rows : {1, 7, 16, 17, 40}) {
+                    for (int64_t n_tokens : {1, 2, 8, 9, 13, 17}) {
+                        const uint64_t w_row = gguf::row_bytes(type, n_cols), x_row = gguf::row_bytes(dot_type, n_cols);
+                        const std::vector<uint8_t> w = test_util::random_blocks(type, n_rows * n_cols, rng);
+                        std::vector<uint8_t> x(n_tokens * x_row);
+                        const std::vector<float> xf = test_util::gaussian(rng, n_tokens * n_cols);
+                        for (int64_t t = 0; t < n_tokens; ++t)
+                            ref.quantize_activations[static_cast<int>(dot_type)](xf.data() + t * n_cols,
+                                                                                  x.data() + t * x_row, n_cols);
+                        const int64_t y_stride = n_rows + 3;  // the 3 extra floats must stay untouched
+                        std::vector<float> y(n_tokens * y_stride, -7.0f);
+                        std::vector<Line> scratch((gemm.scratch_bytes(n_tokens, n_cols) + 63) / 64);
+                        gemm.run(w.data(), w_row, n_rows, x.data(), x_row, n_tokens, n_cols, y.data(), y_stride,
+                                 scratch.data());
+                        for (int64_t t = 0; t < n_tokens; ++t) {
+                            for (int64_t r = 0; r < y_stride; ++r) {
+                                const float want = r < n_rows ? ref.vec_dot[static_cast<int>(type)](
+                                                                    w.data() + r * w_row, x.data() + t * x_row, n_cols)
+                                                              : -7.0f;
+                                ASSERT_EQ(y[t * y_stride + r], want)
+                                    << table.name << " " << gguf::type_name(type) << " cols " << n_cols << " rows "
+                                    << n_rows << " tokens " << n_tokens << ": token " << t << " row " << r
+                                    << " seed=" << kSeed;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if (n_kernels == 0) GTEST_SKIP() << "no GEMM kernel on the levels this CPU runs";
+}
+
+}  // namespace
+}  // namespace sinan::kernels
