@@ -53,8 +53,10 @@ std::string base64url(const std::string& bytes) {
     out.resize(static_cast<size_t>(n));
     while (!out.empty() && out.back() == '=') out.pop_back();
     for (char& c : out) {
-        if (c == '+') c = '-';
-        else if (c == '/') c = '_';
+        if (c == '+')
+            c = '-';
+        else if (c == '/')
+            c = '_';
     }
     return out;
 }
@@ -202,7 +204,7 @@ Status write_keys(const std::string& data_dir, const std::vector<StoredKey>& key
 
 // Holds an exclusive flock on <data_dir>/keys.lock for the read-modify-write of keys.json.
 class DirLock {
-public:
+  public:
     static Result<std::unique_ptr<DirLock>> acquire(const std::string& data_dir) {
         std::error_code ec;
         if (!fs::exists(data_dir, ec)) {
@@ -212,7 +214,8 @@ public:
         }
         const std::string path = (fs::path(data_dir) / "keys.lock").string();
         const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0) return Status::error(path + ": cannot open: " + errno_text() + "; check the data directory's permissions");
+        if (fd < 0)
+            return Status::error(path + ": cannot open: " + errno_text() + "; check the data directory's permissions");
         while (::flock(fd, LOCK_EX) != 0) {
             if (errno != EINTR) {
                 ::close(fd);
@@ -223,7 +226,7 @@ public:
     }
     ~DirLock() { ::close(fd_); }  // closing releases the lock
 
-private:
+  private:
     explicit DirLock(int fd) : fd_(fd) {}
     int fd_;
 };
@@ -254,7 +257,8 @@ Result<NewKey> create_key(const std::string& data_dir, const std::string& name, 
     if (!id_bytes.ok()) return id_bytes.status();
     NewKey nk;
     nk.secret = kKeyPrefix + base64url(*secret_bytes);
-    nk.info = KeyInfo{"key_" + to_hex(*id_bytes), name, utc_now(), nk.secret.substr(0, kShownPrefixChars), rpm, tpm, ""};
+    nk.info =
+        KeyInfo{"key_" + to_hex(*id_bytes), name, utc_now(), nk.secret.substr(0, kShownPrefixChars), rpm, tpm, ""};
     keys->push_back(StoredKey{nk.info, sha256_hex(nk.secret)});
     SINAN_RETURN_IF_ERROR(write_keys(data_dir, *keys));
     return nk;

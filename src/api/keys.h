@@ -16,6 +16,8 @@
 // key locks the server instead of opening it.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -24,7 +26,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <sys/types.h>
 #include <vector>
 
 #include "base/status.h"
@@ -64,7 +65,7 @@ std::string keys_path(const std::string& data_dir);
 //
 // Thread-safety: verify(), auth_required() and reload() may be called from any thread.
 class KeyStore {
-public:
+  public:
     using Clock = std::function<std::chrono::steady_clock::time_point()>;
 
     // Loads <data_dir>/keys.json (absent: no keys, auth off). `clock` is for tests.
@@ -83,7 +84,7 @@ public:
     // previous keys). Called by verify()/auth_required() when the recheck interval has passed.
     Status reload();
 
-private:
+  private:
     struct Entry {
         KeyInfo info;
         std::string sha256;  // 32 raw bytes

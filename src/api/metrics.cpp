@@ -43,10 +43,14 @@ std::string escape(const std::string& s, bool quote) {
     std::string out;
     out.reserve(s.size());
     for (char c : s) {
-        if (c == '\\') out += "\\\\";
-        else if (c == '\n') out += "\\n";
-        else if (quote && c == '"') out += "\\\"";
-        else out += c;
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '\n')
+            out += "\\n";
+        else if (quote && c == '"')
+            out += "\\\"";
+        else
+            out += c;
     }
     return out;
 }
@@ -97,18 +101,23 @@ std::vector<uint64_t> Histogram::cumulative_counts() const {
 
 template <typename T>
 Family<T>::Family(std::string name, std::string help, std::vector<std::string> label_names, std::vector<double> bounds)
-    : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)), bounds_(std::move(bounds)) {}
+    : name_(std::move(name)),
+      help_(std::move(help)),
+      label_names_(std::move(label_names)),
+      bounds_(std::move(bounds)) {}
 
 template <typename T>
 T& Family<T>::with(const std::vector<std::string>& label_values) {
-    SINAN_CHECK(label_values.size() == label_names_.size(),
-                name_ + ": " + std::to_string(label_names_.size()) + " label values expected, got " +
-                    std::to_string(label_values.size()));
+    SINAN_CHECK(label_values.size() == label_names_.size(), name_ + ": " + std::to_string(label_names_.size()) +
+                                                                " label values expected, got " +
+                                                                std::to_string(label_values.size()));
     std::lock_guard lock(mu_);
     auto& slot = children_[label_values];
     if (!slot) {
-        if constexpr (std::is_same_v<T, Histogram>) slot = std::make_unique<Histogram>(&bounds_);
-        else slot = std::make_unique<T>();
+        if constexpr (std::is_same_v<T, Histogram>)
+            slot = std::make_unique<Histogram>(&bounds_);
+        else
+            slot = std::make_unique<T>();
     }
     return *slot;
 }

@@ -46,35 +46,35 @@ inline const std::vector<double> kLatencyBuckets = {0.001, 0.0025, 0.005, 0.01, 
 
 // A monotonically increasing value. inc() with a negative amount is a programmer error.
 class Counter {
-public:
+  public:
     void inc(double amount = 1);
     double value() const { return value_.load(std::memory_order_relaxed); }
 
-private:
+  private:
     std::atomic<double> value_{0};
 };
 
 // A value that goes up and down.
 class Gauge {
-public:
+  public:
     void set(double v) { value_.store(v, std::memory_order_relaxed); }
     void add(double amount) { value_.fetch_add(amount, std::memory_order_relaxed); }
     double value() const { return value_.load(std::memory_order_relaxed); }
 
-private:
+  private:
     std::atomic<double> value_{0};
 };
 
 // Observations counted into buckets by upper bound (value <= bound), plus their sum.
 class Histogram {
-public:
+  public:
     explicit Histogram(const std::vector<double>* bounds);
     void observe(double v);
     // Snapshot: cumulative counts per bound, the +Inf count last (size bounds + 1), and the sum.
     std::vector<uint64_t> cumulative_counts() const;
     double sum() const { return sum_.load(std::memory_order_relaxed); }
 
-private:
+  private:
     const std::vector<double>* bounds_;                // owned by the family
     std::unique_ptr<std::atomic<uint64_t>[]> counts_;  // per bucket, not cumulative; [bounds + 1]
     std::atomic<double> sum_{0};
@@ -83,7 +83,7 @@ private:
 // One metric name with its label names; children are created on first use of a label set.
 template <typename T>
 class Family {
-public:
+  public:
     Family(std::string name, std::string help, std::vector<std::string> label_names, std::vector<double> bounds = {});
     // The child for these label values (created with value 0 on first use).
     T& with(const std::vector<std::string>& label_values);
@@ -95,7 +95,7 @@ public:
     // Calls fn(label_values, child) for each child in label order, under the family's mutex.
     void for_each(const std::function<void(const std::vector<std::string>&, const T&)>& fn) const;
 
-private:
+  private:
     std::string name_, help_;
     std::vector<std::string> label_names_;
     std::vector<double> bounds_;  // histograms only
@@ -108,7 +108,7 @@ using GaugeFamily = Family<Gauge>;
 using HistogramFamily = Family<Histogram>;
 
 class Registry {
-public:
+  public:
     CounterFamily& counter(const std::string& name, const std::string& help,
                            const std::vector<std::string>& label_names = {});
     GaugeFamily& gauge(const std::string& name, const std::string& help,
@@ -122,7 +122,7 @@ public:
     // The text exposition format (Content-Type: text/plain; version=0.0.4), families in name order.
     std::string render() const;
 
-private:
+  private:
     // Checks the names (programmer errors abort) and that `name` is not taken; mu_ held.
     void claim(const std::string& name, const std::vector<std::string>& label_names, bool histogram);
 

@@ -35,7 +35,7 @@ struct RateDecision {
 };
 
 class RateLimiter {
-public:
+  public:
     using Clock = std::function<std::chrono::steady_clock::time_point()>;
     explicit RateLimiter(Clock clock = nullptr);  // nullptr: std::chrono::steady_clock::now
 
@@ -45,7 +45,7 @@ public:
     // Charges the tokens (prompt + completion) that an admitted request used.
     void record_tokens(const std::string& key_id, const RateLimits& limits, int64_t n_tokens);
 
-private:
+  private:
     struct Bucket {
         double level = 0;
         std::chrono::steady_clock::time_point updated;

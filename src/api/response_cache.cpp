@@ -193,8 +193,10 @@ void RedisCache::note_failure(const std::string& what) {
 std::optional<std::string> RedisCache::get(const std::string& key) {
     std::lock_guard lock(mu_);
     if (Status s = ensure_connected(); !s.is_ok()) {
-        if (failing_) ++errors_;  // already logged; the outage continues
-        else note_failure(s.message());
+        if (failing_)
+            ++errors_;  // already logged; the outage continues
+        else
+            note_failure(s.message());
         ++misses_;
         return std::nullopt;
     }
@@ -217,8 +219,10 @@ std::optional<std::string> RedisCache::get(const std::string& key) {
 void RedisCache::put(const std::string& key, const std::string& value) {
     std::lock_guard lock(mu_);
     if (Status s = ensure_connected(); !s.is_ok()) {
-        if (failing_) ++errors_;
-        else note_failure(s.message());
+        if (failing_)
+            ++errors_;
+        else
+            note_failure(s.message());
         return;
     }
     const std::string k = kRedisPrefix + key;

@@ -43,13 +43,13 @@ std::string cache_key(std::string_view model_id, const nlohmann::json& request);
 struct CacheStats {
     uint64_t hits = 0;
     uint64_t misses = 0;
-    uint64_t errors = 0;    // store failures (Redis down, timeout); each also counted as a miss on get
-    uint64_t entries = 0;   // LRU only
-    uint64_t bytes = 0;     // LRU only
+    uint64_t errors = 0;   // store failures (Redis down, timeout); each also counted as a miss on get
+    uint64_t entries = 0;  // LRU only
+    uint64_t bytes = 0;    // LRU only
 };
 
 class ResponseCache {
-public:
+  public:
     virtual ~ResponseCache() = default;
     virtual std::optional<std::string> get(const std::string& key) = 0;
     virtual void put(const std::string& key, const std::string& value) = 0;
@@ -58,7 +58,7 @@ public:
 };
 
 class LruCache final : public ResponseCache {
-public:
+  public:
     static constexpr uint64_t kEntryOverheadBytes = 64;  // list node, map slot, bookkeeping
     explicit LruCache(uint64_t capacity_bytes);
 
@@ -67,7 +67,7 @@ public:
     CacheStats stats() const override;
     std::string describe() const override;
 
-private:
+  private:
     struct Item {
         std::string key, value;
     };
@@ -75,7 +75,7 @@ private:
 
     const uint64_t capacity_bytes_;
     mutable std::mutex mu_;
-    std::list<Item> items_;  // most recently used first
+    std::list<Item> items_;                                                  // most recently used first
     std::unordered_map<std::string_view, std::list<Item>::iterator> index_;  // views into items_
     uint64_t bytes_ = 0;
     uint64_t hits_ = 0, misses_ = 0;
@@ -95,7 +95,7 @@ struct RedisOptions {
 Result<RedisOptions> parse_redis_url(const std::string& url, RedisOptions base = {});
 
 class RedisCache final : public ResponseCache {
-public:
+  public:
     // Connects once to check the server is there (PING); fails with a message naming the URL.
     static Result<std::unique_ptr<RedisCache>> connect(const RedisOptions& options);
     ~RedisCache() override;
@@ -105,9 +105,9 @@ public:
     CacheStats stats() const override;
     std::string describe() const override;
 
-private:
+  private:
     explicit RedisCache(RedisOptions options);
-    Status ensure_connected();                // mu_ held
+    Status ensure_connected();                   // mu_ held
     void note_failure(const std::string& what);  // mu_ held: count, log once, drop the connection
 
     const RedisOptions options_;

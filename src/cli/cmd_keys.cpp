@@ -51,8 +51,9 @@ void run_list(const KeysArgs& a) {
         return;
     }
     if (keys->empty()) {
-        std::fprintf(stderr, "sinan: no keys in %s; the server accepts requests without a key. "
-                             "Create one with `sinan keys create --name NAME`.\n",
+        std::fprintf(stderr,
+                     "sinan: no keys in %s; the server accepts requests without a key. "
+                     "Create one with `sinan keys create --name NAME`.\n",
                      api::keys_path(dir).c_str());
         return;
     }
@@ -69,14 +70,14 @@ void run_revoke(const KeysArgs& a) {
     const std::string dir = api::resolve_data_dir(a.data_dir);
     Result<api::KeyInfo> k = api::revoke_key(dir, a.id_or_name);
     if (!k.ok()) fail(k.message());
-    std::fprintf(stderr, "sinan: revoked key %s '%s'; a running server refuses it within a second.\n",
-                 k->id.c_str(), k->name.c_str());
+    std::fprintf(stderr, "sinan: revoked key %s '%s'; a running server refuses it within a second.\n", k->id.c_str(),
+                 k->name.c_str());
 }
 
 void add_data_dir(CLI::App* cmd, std::string& dir) {
-    cmd->add_option("--data-dir", dir,
-                    std::string("Data directory holding keys.json (default: $SINAN_DATA_DIR, else ") +
-                        api::kDefaultDataDir + ")");
+    cmd->add_option(
+        "--data-dir", dir,
+        std::string("Data directory holding keys.json (default: $SINAN_DATA_DIR, else ") + api::kDefaultDataDir + ")");
 }
 
 }  // namespace
@@ -84,18 +85,22 @@ void add_data_dir(CLI::App* cmd, std::string& dir) {
 void register_keys(CLI::App& app) {
     auto a = std::make_shared<KeysArgs>();
     CLI::App* keys = app.add_subcommand(
-        "keys", "API keys for `sinan serve`: once a key exists, every route but /health needs 'Authorization: Bearer KEY'");
+        "keys",
+        "API keys for `sinan serve`: once a key exists, every route but /health needs 'Authorization: Bearer KEY'");
     keys->require_subcommand(1);
 
-    CLI::App* create = keys->add_subcommand("create", "Create a key and print it once on stdout (only its hash is kept)");
+    CLI::App* create =
+        keys->add_subcommand("create", "Create a key and print it once on stdout (only its hash is kept)");
     create->add_option("--name", a->name, "A name to recognise the key by (unique among active keys)")->required();
-    create->add_option("--rpm", a->rpm, "Requests per minute allowed (default 0: unlimited)")->check(CLI::NonNegativeNumber);
+    create->add_option("--rpm", a->rpm, "Requests per minute allowed (default 0: unlimited)")
+        ->check(CLI::NonNegativeNumber);
     create->add_option("--tpm", a->tpm, "Tokens per minute allowed, prompt + completion (default 0: unlimited)")
         ->check(CLI::NonNegativeNumber);
     add_data_dir(create, a->data_dir);
     create->callback([a] { run_create(*a); });
 
-    CLI::App* list = keys->add_subcommand("list", "List keys: id, name, created, prefix, limits, status (never the key)");
+    CLI::App* list =
+        keys->add_subcommand("list", "List keys: id, name, created, prefix, limits, status (never the key)");
     list->add_flag("--json", a->json, "Print JSON instead of a table");
     add_data_dir(list, a->data_dir);
     list->callback([a] { run_list(*a); });

@@ -38,7 +38,7 @@ struct FakeClock {
 };
 
 class Keys : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override { dir_ = make_temp_dir(); }
     void TearDown() override { fs::remove_all(dir_); }
     NewKey create(const std::string& name, int64_t rpm = 0, int64_t tpm = 0) {
@@ -53,8 +53,7 @@ TEST_F(Keys, CreatedKeyVerifiesAndAWrongOneDoesNot) {
     const NewKey k = create("ci", 60, 1000);
     ASSERT_EQ(k.secret.rfind("sk-sinan-", 0), 0u) << k.secret;
     EXPECT_EQ(k.secret.size(), 9u + 43u);  // 32 bytes in unpadded base64url
-    EXPECT_EQ(k.secret.substr(9).find_first_not_of(
-                  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+    EXPECT_EQ(k.secret.substr(9).find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
               std::string::npos);
     EXPECT_EQ(k.info.prefix, k.secret.substr(0, 13));
 
@@ -160,7 +159,8 @@ TEST_F(Keys, ConcurrentCreatesLoseNothing) {
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {
         threads.emplace_back([this, t] {
-            for (int i = 0; i < 5; ++i) EXPECT_TRUE(create_key(dir_, std::to_string(t) + "-" + std::to_string(i), 0, 0).ok());
+            for (int i = 0; i < 5; ++i)
+                EXPECT_TRUE(create_key(dir_, std::to_string(t) + "-" + std::to_string(i), 0, 0).ok());
         });
     }
     for (auto& th : threads) th.join();

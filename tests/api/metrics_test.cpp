@@ -76,7 +76,9 @@ TEST(Metrics, RenderWritesTheExpositionFormatWithEscapedLabels) {
 
 TEST(Metrics, PromtoolAcceptsTheOutput) {
     Registry reg;
-    reg.counter("sinan_requests_total", "HTTP requests.", {"route", "code"}).with({"/v1/chat/completions", "200"}).inc();
+    reg.counter("sinan_requests_total", "HTTP requests.", {"route", "code"})
+        .with({"/v1/chat/completions", "200"})
+        .inc();
     reg.counter("sinan_errors_total", "Errors by code.\nSecond line with a \\ backslash.", {"code"})
         .with({"bad \"x\"\n\\"})
         .inc();
@@ -124,11 +126,11 @@ TEST(Metrics, ConcurrentUpdatesFromManyThreadsSumExactly) {
     for (int t = 0; t < kThreads; ++t) {
         threads.emplace_back([&, t] {
             for (int i = 0; i < kIters; ++i) {
-                counter.with({"shared"}).inc();           // the same child from every thread
+                counter.with({"shared"}).inc();                // the same child from every thread
                 counter.with({std::to_string(t % 2)}).inc(2);  // children created concurrently
                 gauge.with({}).add(t % 2 == 0 ? 1 : -1);
                 hist.with({}).observe(i % 2 == 0 ? 0.25 : 1.0);
-                if (i % 5000 == 0) (void)reg.render();   // scrapes while updating
+                if (i % 5000 == 0) (void)reg.render();  // scrapes while updating
             }
         });
     }

@@ -12,7 +12,7 @@ namespace {
 using namespace std::chrono_literals;
 
 class RateLimit : public ::testing::Test {
-protected:
+  protected:
     std::chrono::steady_clock::time_point now_{};
     RateLimiter limiter_{[this] { return now_; }};
 };

@@ -28,7 +28,9 @@ using namespace std::chrono_literals;
 
 // --- LRU ---
 
-uint64_t cost(const std::string& k, const std::string& v) { return k.size() + v.size() + LruCache::kEntryOverheadBytes; }
+uint64_t cost(const std::string& k, const std::string& v) {
+    return k.size() + v.size() + LruCache::kEntryOverheadBytes;
+}
 
 TEST(LruCache, EvictsTheLeastRecentlyUsedWhenTheBytesRunOut) {
     const std::string v(100, 'x');
@@ -103,7 +105,8 @@ TEST(CacheKey, EqualRequestsGiveEqualKeysWhateverTheirSpelling) {
     EXPECT_NE(cache_key("m", a), cache_key("other", a));
     EXPECT_EQ(cache_key("m", a).size(), 64u);
     // Whole numbers compare equal in any spelling; large integers (seeds) stay exact.
-    EXPECT_EQ(cache_key("m", nlohmann::json::parse("[1, 2.50, -0.0]")), cache_key("m", nlohmann::json::parse("[1.0, 2.5, 0]")));
+    EXPECT_EQ(cache_key("m", nlohmann::json::parse("[1, 2.50, -0.0]")),
+              cache_key("m", nlohmann::json::parse("[1.0, 2.5, 0]")));
     EXPECT_NE(cache_key("m", nlohmann::json::parse("[9007199254740993]")),
               cache_key("m", nlohmann::json::parse("[9007199254740992]")));
     // The model id and the request cannot blur into each other.
@@ -162,7 +165,7 @@ std::string find_redis_server() {
 
 // A redis-server of our own on a loopback port, with no persistence, in a temp dir.
 class RedisServer {
-public:
+  public:
     RedisServer(std::string binary, int port) : binary_(std::move(binary)), port_(port), dir_(test::make_temp_dir()) {}
     ~RedisServer() {
         stop(SIGKILL);
@@ -171,8 +174,9 @@ public:
     // Starts the server and waits until it answers PING (false if it never does).
     bool start() {
         const std::string port = std::to_string(port_);
-        std::vector<std::string> args = {binary_, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly",
-                                         "no", "--dir", dir_, "--daemonize", "no", "--logfile", dir_ + "/redis.log"};
+        std::vector<std::string> args = {
+            binary_, "--port", port,          "--bind", "127.0.0.1", "--save",           "", "--appendonly", "no",
+            "--dir", dir_,     "--daemonize", "no",     "--logfile", dir_ + "/redis.log"};
         std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);
@@ -216,7 +220,7 @@ public:
     }
     int port() const { return port_; }
 
-private:
+  private:
     std::string binary_;
     int port_;
     std::string dir_;
@@ -224,10 +228,11 @@ private:
 };
 
 class Redis : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         const std::string bin = find_redis_server();
-        if (bin.empty()) GTEST_SKIP() << "redis-server not installed (Debian package redis-server); Redis cache not tested";
+        if (bin.empty())
+            GTEST_SKIP() << "redis-server not installed (Debian package redis-server); Redis cache not tested";
         server_ = std::make_unique<RedisServer>(bin, free_port());
         ASSERT_TRUE(server_->start()) << "redis-server did not start on port " << server_->port();
         options_.port = server_->port();
