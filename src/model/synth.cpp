@@ -187,6 +187,8 @@ void write_deepseek2_metadata(const SynthShape& s, uint32_t n_vocab, gguf::Write
         w->set_f32(a + "rope.scaling.factor", m.yarn_factor);
         w->set_u32(a + "rope.scaling.original_context_length",
                    static_cast<uint32_t>(static_cast<float>(s.n_ctx_train) / m.yarn_factor));
+        w->set_f32(a + "rope.scaling.yarn_beta_fast", 32.0f);
+        w->set_f32(a + "rope.scaling.yarn_beta_slow", 1.0f);
         w->set_f32(a + "rope.scaling.yarn_log_multiplier", m.yarn_log_mul);
     }
 }
