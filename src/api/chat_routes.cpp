@@ -22,6 +22,7 @@ struct ChatStream {
     GenerationParams params;
     int64_t n_prompt = 0;
     nlohmann::ordered_json messages;
+    std::string cache_key;  // "" = not cached
     std::vector<ChoiceResult> choices;
 };
 
@@ -67,6 +68,36 @@ bool stream_chat(ChatStream& s, httplib::DataSink& sink) {
     return write(kSseDone);
 }
 
+// A streamed request found in the cache: each choice as one chunk (role, the whole reasoning and
+// answer, its finish reason), then usage if asked for.
+bool replay_from_cache(ServerContext& ctx, const std::string& key, const GenerationParams& params,
+                       httplib::Response& res) {
+    if (key.empty()) return false;
+    std::optional<std::string> hit = ctx.cache->get(key);
+    if (!hit) return false;
+    json cached = json::parse(*hit, nullptr, false);
+    if (!cached.is_object() || !cached["choices"].is_array()) return false;
+    const ResponseHead head{new_id("chatcmpl-"), unix_now(), cached.value("model", "")};
+    std::string body;
+    for (size_t i = 0; i < cached["choices"].size(); ++i) {
+        const json& choice = cached["choices"][i];
+        json delta = {{"role", "assistant"}};
+        for (const char* field : {"content", "reasoning_content", "reasoning"})
+            if (choice["message"].contains(field)) delta[field] = choice["message"][field];
+        const std::string finish = choice.value("finish_reason", "stop");
+        json chunk = chat_chunk(head, i, std::move(delta), finish.c_str(), choice.value("logprobs", json()));
+        chunk["sinan"] = cached.value("sinan", json::object());
+        chunk["sinan"]["cached"] = true;
+        body += sse_event(chunk);
+    }
+    if (params.include_usage) body += sse_event(usage_chunk(head, "chat.completion.chunk", cached["usage"]));
+    body += kSseDone;
+    current_record().cache_hit = true;
+    res.set_header("Cache-Control", "no-cache");
+    res.set_content(body, "text/event-stream");
+    return true;
+}
+
 void finish_accounting(ServerContext& ctx, const std::string& model_id, const nlohmann::ordered_json& messages,
                        const std::vector<ChoiceResult>& choices, int64_t n_prompt, int status) {
     account_tokens(ctx, model_id, choices, n_prompt);
@@ -89,7 +120,7 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
     const int64_t n_prompt = static_cast<int64_t>(p.tokens.size());
 
     const std::string key = response_cache_key(ctx, lease->id, "/v1/chat/completions", params, cr.body);
-    if (answer_from_cache(ctx, key, "chatcmpl-", res)) return;
+    if (params.stream ? replay_from_cache(ctx, key, params, res) : answer_from_cache(ctx, key, "chatcmpl-", res)) return;
     auto started = start_generation(ctx, *lease, p, cr.params);
     if (auto* e = std::get_if<ApiError>(&started)) return send_error(res, *e);
     ResponseHead head{new_id("chatcmpl-"), unix_now(), lease->id};
@@ -105,7 +136,7 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
     }
 
     auto s = std::make_shared<ChatStream>(ChatStream{&ctx, std::move(lease), std::move(std::get<Generation>(started)),
-                                                     head, params, n_prompt, std::move(cr.messages), {}});
+                                                     head, params, n_prompt, std::move(cr.messages), key, {}});
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider(
@@ -114,6 +145,9 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
             const bool ok = stream_chat(*s, sink);
             if (!ok) s->gen.cancel();  // the client went away: free the slots now
             finish_accounting(*s->ctx, s->lease->id, s->messages, s->choices, s->n_prompt, ok ? 200 : 499);
+            if (ok && !s->cache_key.empty() && !failure_of(s->choices))
+                s->ctx->cache->put(s->cache_key, dump_json(chat_completion(s->head, s->choices, s->n_prompt, s->lease->tokenizer,
+                                                                          s->params.logprobs ? s->params.top_logprobs : -1)));
             if (!ok) return false;
             sink.done();
             return true;

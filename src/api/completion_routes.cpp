@@ -21,6 +21,7 @@ struct CompletionStream {
     GenerationParams params;
     std::vector<std::string> echo;  // per choice
     int64_t n_prompt = 0;
+    json prompt;  // for the audit log
     std::vector<ChoiceResult> choices;
 };
 
@@ -76,7 +77,7 @@ void handle_completion(ServerContext& ctx, const httplib::Request& req, httplib:
         for (int32_t j = 0; j < params.n; ++j) echo.push_back(cr.echo ? p.text : std::string());
 
     const std::string key = response_cache_key(ctx, lease->id, "/v1/completions", params, cr.body);
-    if (answer_from_cache(ctx, key, "cmpl-", res)) return;
+    if (!params.stream && answer_from_cache(ctx, key, "cmpl-", res)) return;
 
     // Submit every prompt before reading any, so they run side by side.
     std::vector<Generation> gens;
@@ -101,7 +102,8 @@ void handle_completion(ServerContext& ctx, const httplib::Request& req, httplib:
     }
 
     auto s = std::make_shared<CompletionStream>(
-        CompletionStream{&ctx, std::move(lease), std::move(gens), head, params, std::move(echo), n_prompt, {}});
+        CompletionStream{&ctx, std::move(lease), std::move(gens), head, params, std::move(echo), n_prompt,
+                         cr.body.value("prompt", json()), {}});
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream",
@@ -110,6 +112,8 @@ void handle_completion(ServerContext& ctx, const httplib::Request& req, httplib:
             if (!ok)
                 for (Generation& g : s->gens) g.cancel();
             account_tokens(*s->ctx, s->lease->id, s->choices, s->n_prompt);
+            if (s->ctx->audit && !s->choices.empty())
+                audit(*s->ctx, "/v1/completions", s->prompt, s->choices[0].answer, s->choices[0].reasoning, ok ? 200 : 499);
             if (!ok) return false;
             sink.done();
             return true;

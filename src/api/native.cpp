@@ -99,7 +99,7 @@ void handle_native_chat(ServerContext& ctx, const httplib::Request& req, httplib
     const int64_t n_prompt = static_cast<int64_t>(p.tokens.size());
 
     const std::string key = response_cache_key(ctx, lease->id, "/api/v1/chat", params, nr.body);
-    if (answer_from_cache(ctx, key, "chat-", res)) return;
+    if (!params.stream && answer_from_cache(ctx, key, "chat-", res)) return;
     auto started = start_generation(ctx, *lease, p, nr.params);
     if (auto* e = std::get_if<ApiError>(&started)) return send_error(res, *e);
     ResponseHead head{new_id("chat-"), unix_now(), lease->id};

@@ -66,7 +66,7 @@ std::variant<Generation, ApiError> start_generation(ServerContext& ctx, const Se
 
 std::string response_cache_key(const ServerContext& ctx, const std::string& model_id, const std::string& route,
                                const GenerationParams& params, const json& body) {
-    if (!ctx.cache || params.stream || !params.deterministic()) return "";
+    if (!ctx.cache || !params.deterministic()) return "";
     return cache_key(model_id + " " + route, body);
 }
 

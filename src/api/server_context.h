@@ -94,8 +94,9 @@ std::variant<ModelLease, ApiError> acquire_model(ServerContext& ctx, const std::
 std::variant<Generation, ApiError> start_generation(ServerContext& ctx, const ServedModel& model, const Prompt& prompt,
                                                     const GenerationParams& params);
 
-// The response-cache key of a request that may be cached (a cache is on, the request is not
-// streamed and its output is fixed: greedy or seeded), else "". `params` with the model's defaults.
+// The response-cache key of a request that may be cached (a cache is on and its output is fixed:
+// greedy or seeded), else "". Streamed or not, the same request has the same key. `params` with
+// the model's defaults.
 std::string response_cache_key(const ServerContext& ctx, const std::string& model_id, const std::string& route,
                                const GenerationParams& params, const nlohmann::json& body);
 // On a hit, answers with the cached response (a fresh id and created, "sinan": {"cached": true})

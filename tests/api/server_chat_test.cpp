@@ -17,7 +17,7 @@ protected:
         if (model_.empty()) return;
         server_ = new ServeProcess();
         std::string why;
-        if (!server_->start({"-m", model_, "--parallel", "4", "--ctx-size", "256", "--api-keys", "off"}, &why)) {
+        if (!server_->start({"-m", model_, "--parallel", "4", "--ctx-size", "256", "--cache", "off", "--api-keys", "off"}, &why)) {
             ADD_FAILURE() << why;
             delete server_;
             server_ = nullptr;
@@ -277,25 +277,60 @@ TEST_F(ServerChat, NativeChatReturnsAnswerReasoningConfidenceAndTimings) {
     EXPECT_EQ(last["confidence"], j["confidence"]);
 }
 
-TEST_F(ServerChat, DeterministicRequestsAreAnsweredFromTheCache) {
-    json body = hello(5);
+TEST_F(ServerChat, MaxTokensBeyondTheContextIs400NamingTheField) {
+    json r = chat(hello(100000), 400);
+    EXPECT_EQ(r["error"]["param"], "max_tokens");
+    EXPECT_EQ(r["error"]["type"], "invalid_request_error");
+    EXPECT_NE(r["error"]["message"].get<std::string>().find("context"), std::string::npos);
+}
+
+// The suite above runs with the cache off, so its streams are generated; this server has it on.
+TEST(ServerCache, DeterministicRequestsAreAnsweredFromTheCacheStreamedOrNot) {
+    const std::string model = tiny_r1_model();
+    if (model.empty()) GTEST_SKIP() << "../shared/models/ggml-vocab-deepseek-r1-qwen.gguf not found";
+    ServeProcess server;
+    std::string why;
+    ASSERT_TRUE(server.start({"-m", model, "--ctx-size", "256", "--api-keys", "off"}, &why)) << why;
+    auto client = server.client();
+    auto chat = [&](const json& b) {
+        auto r = post_json(*client, "/v1/chat/completions", b);
+        EXPECT_TRUE(r && r->status == 200);
+        return r ? json::parse(r->body) : json();
+    };
+    json body = {{"messages", {{{"role", "user"}, {"content", "x"}}}}, {"max_tokens", 5}, {"temperature", 0}};
     body["messages"][0]["content"] = "A question asked twice";
     json a = chat(body), b = chat(body);
     EXPECT_EQ(a["choices"], b["choices"]);
     EXPECT_FALSE(a["sinan"].value("cached", false));
     EXPECT_TRUE(b["sinan"].value("cached", false));
     EXPECT_NE(a["id"], b["id"]);
-    auto m = client_->Get("/metrics");
+    // The same request streamed is a hit too: one chunk with the whole text.
+    body["stream"] = true;
+    body["stream_options"] = {{"include_usage", true}};
+    bool done = false;
+    int status = 0;
+    auto events = post_stream(*client, "/v1/chat/completions", body, &done, &status);
+    EXPECT_EQ(status, 200);
+    EXPECT_TRUE(done);
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(events[0]["choices"][0]["delta"]["reasoning_content"], a["choices"][0]["message"]["reasoning_content"]);
+    EXPECT_EQ(events[0]["choices"][0]["finish_reason"], a["choices"][0]["finish_reason"]);
+    EXPECT_TRUE(events[0]["sinan"]["cached"].get<bool>());
+    EXPECT_EQ(events[1]["usage"], a["usage"]);
+    // A streamed answer is stored too: the same request plain is then a hit with the same text.
+    body["messages"][0]["content"] = "First streamed, then asked plainly";
+    std::string streamed;
+    for (const json& e : post_stream(*client, "/v1/chat/completions", body, &done, &status))
+        if (!e["choices"].empty()) streamed += e["choices"][0]["delta"].value("reasoning_content", "");
+    body.erase("stream");
+    body.erase("stream_options");
+    json plain = chat(body);
+    EXPECT_TRUE(plain["sinan"].value("cached", false));
+    EXPECT_EQ(plain["choices"][0]["message"]["reasoning_content"], streamed);
+    auto m = client->Get("/metrics");
     ASSERT_TRUE(m);
     EXPECT_NE(m->body.find("sinan_response_cache_hits_total "), std::string::npos) << m->body;
     EXPECT_EQ(m->body.find("sinan_response_cache_hits_total 0\n"), std::string::npos) << "the hit is counted";
-}
-
-TEST_F(ServerChat, MaxTokensBeyondTheContextIs400NamingTheField) {
-    json r = chat(hello(100000), 400);
-    EXPECT_EQ(r["error"]["param"], "max_tokens");
-    EXPECT_EQ(r["error"]["type"], "invalid_request_error");
-    EXPECT_NE(r["error"]["message"].get<std::string>().find("context"), std::string::npos);
 }
 
 }  // namespace
