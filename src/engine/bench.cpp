@@ -73,10 +73,17 @@ Summary summarize(std::vector<double> values) {
 
 uint64_t weight_bytes_per_token(const gguf::File& file) {
     const bool embedding_is_output = file.find_tensor("output.weight") == nullptr;
+    const std::string arch(file.architecture());
+    const int64_t n_expert = file.get_int(arch + ".expert_count").value_or(0);
+    const int64_t n_used = file.get_int(arch + ".expert_used_count").value_or(0);
     uint64_t bytes = 0;
     for (const gguf::TensorInfo& t : file.tensors()) {
+        const bool routed_experts = t.name.ends_with("_exps.weight") && t.shape.size() == 3 &&
+                                    n_expert > 0 && n_used > 0 && t.shape[2] == static_cast<uint64_t>(n_expert);
         if (t.name == "token_embd.weight" && !embedding_is_output && t.n_rows() > 0)
             bytes += t.n_bytes / t.n_rows();
+        else if (routed_experts)
+            bytes += t.n_bytes / static_cast<uint64_t>(n_expert) * static_cast<uint64_t>(n_used);
         else
             bytes += t.n_bytes;
     }

@@ -34,7 +34,8 @@ Summary summarize(std::vector<double> values);
 
 // Bytes of weights one decoded token reads: every tensor's bytes, except that of the token
 // embedding only one row is read (a lookup) — unless the model has no output.weight and uses
-// the embedding as its output matrix too, in which case all of it is read.
+// the embedding as its output matrix too, in which case all of it is read — and of the routed
+// experts of a mixture of experts (*_exps, [.., .., expert_count]) only expert_used_count are read.
 uint64_t weight_bytes_per_token(const gguf::File& file);
 
 // Memory read bandwidth in bytes/s: a buffer of `bytes` (much larger than the last-level cache)

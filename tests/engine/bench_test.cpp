@@ -49,6 +49,22 @@ TEST(WeightBytesPerToken, AllTensorsButOneRowOfTheEmbedding) {
     fs::remove(path);
 }
 
+TEST(WeightBytesPerToken, OnlyTheUsedRoutedExperts) {
+    const fs::path path = fs::temp_directory_path() / "sinan_engine_bench_moe_test.gguf";
+    model::SynthOptions o;
+    o.shape = "deepseek2-tiny";  // 8 routed experts, 2 used per token, in layers 1 and 2
+    o.type = gguf::TensorType::Q8_0;
+    ASSERT_TRUE(model::synth_model(o, path.string()).is_ok());
+    Result<gguf::File> f = gguf::File::open(path.string());
+    ASSERT_TRUE(f.ok()) << f.message();
+    uint64_t unused = 0;
+    for (const char* name : {"ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"})
+        for (int l = 1; l <= 2; ++l)
+            unused += f->find_tensor("blk." + std::to_string(l) + "." + name + ".weight")->n_bytes / 8 * 6;
+    EXPECT_EQ(weight_bytes_per_token(*f), expected_bytes(*f) - unused);
+    fs::remove(path);
+}
+
 TEST(ReadBandwidth, MeasuresAPositiveFinitePace) {
     ThreadPool pool(2);
     const double bw = measure_read_bandwidth(pool, 8u << 20);  // small: this checks it runs, not the figure
