@@ -123,14 +123,20 @@ void serve(ServeArgs a) {
               (a.api_keys == "off" ? "off" : "checked when the data directory has any") + " (" + data_dir + ")" +
               (a.audit ? "; audit log on" : "") + "; cache " + a.cache);
 
-    std::thread http([&server] { server.serve(); });
+    const pthread_t main_thread = pthread_self();
+    std::thread http([&server, main_thread] {
+        server.serve();
+        // If the listener stopped on its own, wake the main thread (while it drains, the signal
+        // just stays pending).
+        pthread_kill(main_thread, SIGTERM);
+    });
     int sig = 0;
     sigwait(&signals, &sig);
     log::info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", draining");
     server.drain(std::chrono::seconds(a.drain_grace_s));
     http.join();
     log::info("stopped");
-    std::exit(0);
+    // Returning destroys the server: each model's scheduler stops its engine thread first.
 }
 
 }  // namespace
