@@ -33,6 +33,7 @@ std::variant<Prompt, ApiError> chat_prompt(const ServedModel& model, const nlohm
 
 std::variant<Prompt, ApiError> completion_prompt(const ServedModel& model, const PromptInput& input) {
     Prompt p;
+    p.field = "prompt";
     if (const auto* text = std::get_if<std::string>(&input)) {
         p.text = *text;
         p.tokens = model.tokenizer.encode(p.text, /*add_special=*/true, /*parse_special=*/true);
@@ -63,12 +64,12 @@ std::variant<std::vector<engine::Request>, ApiError> make_requests(const ServedM
     const GenerationParams params = with_model_defaults(model, given);
     const int64_t n_ctx = model.scheduler->options().n_ctx;
     const int64_t n_prompt = static_cast<int64_t>(prompt.tokens.size());
-    if (n_prompt == 0) return bad_request("the prompt is empty", "prompt");
+    if (n_prompt == 0) return bad_request("the prompt is empty", prompt.field);
     if (n_prompt >= n_ctx)
         return bad_request("the prompt is " + std::to_string(n_prompt) + " tokens; model \"" + model.id +
                                "\" takes at most " + std::to_string(n_ctx - 1) +
                                " (the context is " + std::to_string(n_ctx) + " tokens, --ctx-size)",
-                           "messages", "context_length_exceeded");
+                           prompt.field, "context_length_exceeded");
     if (params.max_tokens > n_ctx - n_prompt)
         return bad_request("max_tokens " + std::to_string(params.max_tokens) + " is more than the context has room for: " +
                                std::to_string(n_ctx) + " tokens of context - " + std::to_string(n_prompt) +

@@ -23,6 +23,7 @@ struct Prompt {
     std::vector<int32_t> tokens;
     std::string text;                  // the rendered text (completions: the prompt text for echo)
     bool starts_in_reasoning = false;  // the rendered prompt ends with <think> (R1 templates pre-fill it)
+    std::string field = "messages";    // the request field it came from, for errors
 };
 
 // Renders `messages` with the model's template (generation prompt added) and tokenizes it; BOS

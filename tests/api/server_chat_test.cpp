@@ -282,6 +282,11 @@ TEST_F(ServerChat, MaxTokensBeyondTheContextIs400NamingTheField) {
     EXPECT_EQ(r["error"]["param"], "max_tokens");
     EXPECT_EQ(r["error"]["type"], "invalid_request_error");
     EXPECT_NE(r["error"]["message"].get<std::string>().find("context"), std::string::npos);
+    auto long_prompt = post_json(*client_, "/v1/completions",
+                                 {{"prompt", std::vector<int>(300, 100)}, {"max_tokens", 1}});
+    ASSERT_TRUE(long_prompt);
+    EXPECT_EQ(long_prompt->status, 400);
+    EXPECT_EQ(json::parse(long_prompt->body)["error"]["param"], "prompt") << long_prompt->body;
 }
 
 // The suite above runs with the cache off, so its streams are generated; this server has it on.
