@@ -1,6 +1,10 @@
 // `sinan serve` under load, over real HTTP: concurrent streams each get their own text, a client
 // that disconnects frees its slot, a full queue answers 503 + Retry-After, SIGTERM drains.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -199,6 +203,44 @@ TEST(ServerLoad, SigtermFinishesTheRunningRequestThenExits0) {
     EXPECT_TRUE(answer["usage"]["completion_tokens"] == 400 || answer["choices"][0]["finish_reason"] == "stop")
         << answer.dump();
     EXPECT_NE(server.log().find("draining"), std::string::npos);
+}
+
+TEST(ServerLoad, RequestsEndAtTheirDeadlineAndIdleConnectionsAreClosed) {
+    const std::string model = tiny_r1_model();
+    if (model.empty()) GTEST_SKIP() << "../shared/models/ggml-vocab-deepseek-r1-qwen.gguf not found";
+    ServeProcess server;
+    std::string why;
+    ASSERT_TRUE(server.start({"-m", model, "--ctx-size", "2048", "--timeout", "1", "--idle-timeout", "1", "--api-keys",
+                              "off"},
+                             &why))
+        << why;
+    auto c = server.client();
+    auto r = post_json(*c, "/v1/chat/completions", question(1, kLong));
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    json j = json::parse(r->body);
+    EXPECT_LT(j["usage"]["completion_tokens"].get<int>(), kLong) << "--timeout 1 cut the generation";
+    EXPECT_EQ(j["choices"][0]["finish_reason"], "length");
+    EXPECT_EQ(wait_metric(*c, kRunning, 0), 0);
+
+    // A client that sends half a request and then nothing is disconnected.
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(server.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    const std::string half = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"mess";
+    ASSERT_EQ(::send(fd, half.data(), half.size(), 0), static_cast<ssize_t>(half.size()));
+    pollfd p{fd, POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 30000), 1) << "the server never closed a stalled connection";
+    char buf[512];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    EXPECT_TRUE(n == 0 || (n > 0 && std::string(buf, static_cast<size_t>(n)).find(" 400 ") != std::string::npos))
+        << "closed, or answered 400 for the unfinished body";
+    ::close(fd);
+    EXPECT_EQ(c->Get("/health")->status, 200);
 }
 
 }  // namespace
