@@ -139,3 +139,36 @@ test('an unknown model is a BadRequestError or NotFoundError naming the model', 
     client().chat.completions.create({ model: 'no-such-model', messages }),
     (e) => (e.status === 400 || e.status === 404) && /no-such-model/.test(e.message));
 });
+
+// Polls `call` until it resolves (true) or 10 s pass (false): the server re-reads keys.json at
+// most once a second.
+async function eventually(call) {
+  for (let i = 0; i < 100; i++) {
+    try {
+      await call();
+      return true;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return false;
+}
+
+test('keys created and revoked with `sinan keys` on the running server take effect', async () => {
+  const dataDir = join(work, 'data');
+  const late = run(['keys', 'create', '--name', 'late', '--data-dir', dataDir]).trim();
+  const lateClient = new OpenAI({ baseURL, apiKey: late, maxRetries: 0 });
+  assert.ok(await eventually(() => lateClient.models.list()), 'the new key is accepted');
+  run(['keys', 'revoke', 'late', '--data-dir', dataDir]);
+  const refused = await eventually(async () => {
+    try {
+      await lateClient.models.list();
+    } catch (e) {
+      if (e instanceof OpenAI.AuthenticationError) return;
+      throw e;
+    }
+    throw new Error('still accepted');
+  });
+  assert.ok(refused, 'the revoked key is refused');
+  await client().models.list();  // the first key still works
+});
