@@ -215,6 +215,28 @@ TEST_F(SchedulerTest, ChunkedPrefillGivesTheSameOutputAsOneChunk) {
     }
 }
 
+TEST_F(SchedulerTest, ALongPromptIsPrefilledInChunksWhileRunningSequencesKeepDecoding) {
+    // n_batch 4: a decoding sequence takes one token of every step, a 60-token prompt gets the
+    // other three, so its prefill spans 20 steps; the decoding sequence gets a token in each.
+    Scheduler s(*model_, *tokenizer_, {.n_parallel = 2, .n_ctx = 4096, .n_cells = 0, .n_batch = 4, .max_queue = 2});
+    const std::vector<int32_t> short_prompt = {tokens(kPrompts[0])[0], tokens(kPrompts[0])[1]};
+    std::shared_ptr<RequestHandle> decoding = submit(s, request(short_prompt, greedy(-1)));
+    Event e;
+    ASSERT_TRUE(decoding->next(&e, 120s));  // prefilled in one step, now decoding
+    std::vector<int32_t> long_prompt;
+    while (long_prompt.size() < 60)
+        for (int32_t t : tokens(kPrompts[1 + long_prompt.size() % 15])) long_prompt.push_back(t);
+    long_prompt.resize(60);
+    const Outcome prefilled = collect(*submit(s, request(long_prompt, greedy(1))));
+    EXPECT_EQ(prefilled.end.result.n_prompt, 60);
+    decoding->cancel();
+    const Outcome d = collect(*decoding);
+    // Its first token came from its prefill step; every later step decoded it once: no step
+    // went to the long prompt alone.
+    EXPECT_EQ(static_cast<uint64_t>(d.end.result.n_generated), s.stats().steps);
+    EXPECT_GE(s.stats().steps, 21u);
+}
+
 TEST_F(SchedulerTest, PrefixCacheReusesASharedPrefixAndGivesTheSameOutput) {
     Scheduler s(*model_, *tokenizer_, {.n_parallel = 2, .n_ctx = 128, .n_cells = 0, .n_batch = 32, .max_queue = 4});
     const std::vector<int32_t> system = tokens("You are a helpful assistant. Answer briefly.");
