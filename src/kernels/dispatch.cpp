@@ -62,6 +62,8 @@ KernelTable make_scalar_table() {
     t.silu_mul = ref::silu_mul;
     t.gelu = ref::gelu;
     t.add_inplace = ref::add_inplace;
+    t.fma_f16 = ref::fma_f16;
+    t.dot_f16_chains = ref::dot_f16_chains;
     return t;
 }
 
@@ -97,6 +99,8 @@ KernelTable make_avx512_table() {
     KernelTable t = make_avx2_table();
     t.name = "avx512";
     t.dequantize[id(TensorType::F16)] = avx512::dequantize_f16;
+    t.quantize[id(TensorType::F16)] = avx512::quantize_f16;
+    t.quantize_activations[id(TensorType::F16)] = avx512::quantize_f16;
     t.dequantize[id(TensorType::BF16)] = avx512::dequantize_bf16;
     t.dequantize[id(TensorType::Q4_0)] = avx512::dequantize_q4_0;
     t.dequantize[id(TensorType::Q8_0)] = avx512::dequantize_q8_0;
@@ -124,6 +128,8 @@ KernelTable make_avx512_table() {
     t.silu_mul = avx512::silu_mul;
     t.gelu = avx512::gelu;
     t.add_inplace = avx512::add_inplace;
+    t.fma_f16 = avx512::fma_f16;
+    t.dot_f16_chains = avx512::dot_f16_chains;
     return t;
 }
 

@@ -43,6 +43,8 @@ using SoftmaxFn = void (*)(float* x, int64_t n);
 using SiluMulFn = void (*)(const float* gate, const float* up, float* y, int64_t n);
 using GeluFn = void (*)(const float* x, float* y, int64_t n);
 using AddInplaceFn = void (*)(float* y, const float* x, int64_t n);
+using FmaF16Fn = void (*)(float* y, const uint16_t* v, float s, int64_t n);
+using DotF16ChainsFn = void (*)(const float* q, const uint16_t* const* keys, int64_t n_keys, int64_t d, float* scores);
 
 // One past the largest GGML type id (gguf::TensorType) the tables index.
 inline constexpr int kNumTypeIds = 40;
@@ -63,6 +65,8 @@ struct KernelTable {
     SiluMulFn silu_mul;
     GeluFn gelu;
     AddInplaceFn add_inplace;
+    FmaF16Fn fma_f16;
+    DotF16ChainsFn dot_f16_chains;
 };
 
 // The format activations take to meet weights of `weight` in a dot product, as in GGML: F32, F16

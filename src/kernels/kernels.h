@@ -9,9 +9,9 @@
 // Source and destination must not overlap. Block layouts: docs/formats/quant-types.md.
 //
 // Results do not depend on the path for conversions: every SIMD dequantizer computes the same
-// float operations as the scalar reference, so outputs are bit-identical; quantizers are the
-// scalar reference on every path and write the bytes GGML's reference quantizers write
-// (deterministic round-to-nearest, no importance matrix). dot_f32 sums in a path-dependent
+// float operations as the scalar reference, so outputs are bit-identical; quantizers write the
+// bytes GGML's reference quantizers write (deterministic round-to-nearest, no importance matrix),
+// the scalar reference on every path except F16 on AVX-512 (vcvtps2ph, the same bits). dot_f32 sums in a path-dependent
 // order, so results differ in the last bits between paths.
 //
 // Thread-safety: all functions are pure over their arguments; call them from any thread.

@@ -178,4 +178,10 @@ void gelu(const float* x, float* y, int64_t n) { active_table().gelu(x, y, n); }
 
 void add_inplace(float* y, const float* x, int64_t n) { active_table().add_inplace(y, x, n); }
 
+void fma_f16(float* y, const uint16_t* v, float s, int64_t n) { active_table().fma_f16(y, v, s, n); }
+
+void dot_f16_chains(const float* q, const uint16_t* const* keys, int64_t n_keys, int64_t d, float* scores) {
+    active_table().dot_f16_chains(q, keys, n_keys, d, scores);
+}
+
 }  // namespace sinan::kernels

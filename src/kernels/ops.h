@@ -93,4 +93,13 @@ void gelu(const float* x, float* y, int64_t n);
 // y[i] += x[i]
 void add_inplace(float* y, const float* x, int64_t n);
 
+// y[i] = fma(v[i], s, y[i]), one rounding per element (v: n binary16 values; attention's weighted
+// sum of cached values)
+void fma_f16(float* y, const uint16_t* v, float s, int64_t n);
+
+// scores[j] = q . k_j summed in index order with one fused multiply-add per term
+// (s = fma(q[i], k_j[i], s) from s = 0): the dot products of one query with n_keys binary16 keys
+// (keys[j]: d values each), as the reference engine's tiled attention computes them.
+void dot_f16_chains(const float* q, const uint16_t* const* keys, int64_t n_keys, int64_t d, float* scores);
+
 }  // namespace sinan::kernels

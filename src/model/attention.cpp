@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/kernels.h"
+#include "kernels/ops.h"
 
 namespace sinan::model {
 
@@ -23,14 +24,13 @@ const uint16_t* value_row(const KvCache& cache, int64_t layer, int32_t cell, con
 
 void attend_small_batch(const float* q_in, std::span<const int32_t> cells, const KvCache& cache, int64_t layer,
                         const KvHead& head, float scale, float* out) {
-    thread_local std::vector<float> q, k, v, acc;
+    thread_local std::vector<float> q, k, acc;
     thread_local std::vector<uint16_t> tmp;
     const int64_t dk = head.dk, d = head.dv;
     q.assign(q_in, q_in + dk);
     k.resize(static_cast<size_t>(dk));
-    v.resize(static_cast<size_t>(d));
-    acc.assign(v.size(), 0.0f);
-    tmp.resize(std::max(q.size(), v.size()));
+    acc.assign(static_cast<size_t>(d), 0.0f);
+    tmp.resize(std::max(q.size(), acc.size()));
     to_f16_and_back(q.data(), tmp.data(), dk);
     float max = -INFINITY, sum = 0.0f;
     for (int32_t c : cells) {
@@ -45,8 +45,7 @@ void attend_small_batch(const float* q_in, std::span<const int32_t> cells, const
         } else {
             vs = std::exp(s - max);
         }
-        kernels::dequantize_row(TensorType::F16, value_row(cache, layer, c, head), v.data(), d);
-        for (size_t j = 0; j < acc.size(); ++j) acc[j] = std::fma(v[j], vs, acc[j]);
+        kernels::fma_f16(acc.data(), value_row(cache, layer, c, head), vs, d);
         to_f16_and_back(acc.data(), tmp.data(), d);
         sum = sum * ms + vs;
     }
@@ -55,11 +54,10 @@ void attend_small_batch(const float* q_in, std::span<const int32_t> cells, const
 
 void attend_tiled(const float* q, std::span<const int32_t> cells, const KvCache& cache, int64_t layer,
                   const KvHead& head, float scale, float* out) {
-    thread_local std::vector<float> k, v, acc, scores;
+    thread_local std::vector<float> acc, scores;
+    thread_local std::vector<const uint16_t*> keys;
     const int64_t dk = head.dk, d = head.dv;
-    k.resize(static_cast<size_t>(dk));
-    v.resize(static_cast<size_t>(d));
-    acc.assign(v.size(), 0.0f);
+    acc.assign(static_cast<size_t>(d), 0.0f);
     float max = -INFINITY, sum = 0.0f;
     size_t i = 0;
     while (i < cells.size()) {
@@ -68,13 +66,13 @@ void attend_tiled(const float* q, std::span<const int32_t> cells, const KvCache&
         size_t end = i;
         while (end < cells.size() && cells[end] / kKvTile == tile) ++end;
         scores.resize(end - i);
+        keys.resize(end - i);
+        for (size_t j = i; j < end; ++j) keys[j - i] = cache.k(layer, cells[j]) + head.k_offset;
+        kernels::dot_f16_chains(q, keys.data(), static_cast<int64_t>(end - i), dk, scores.data());
         float tile_max = -INFINITY;
-        for (size_t j = i; j < end; ++j) {
-            kernels::dequantize_row(TensorType::F16, cache.k(layer, cells[j]) + head.k_offset, k.data(), dk);
-            float s = 0.0f;
-            for (int64_t x = 0; x < dk; ++x) s = std::fma(q[x], k[static_cast<size_t>(x)], s);
-            scores[j - i] = s * scale;
-            tile_max = std::max(tile_max, scores[j - i]);
+        for (float& s : scores) {
+            s *= scale;
+            tile_max = std::max(tile_max, s);
         }
         const float new_max = std::max(max, tile_max);
         if (new_max > max) {
@@ -89,11 +87,7 @@ void attend_tiled(const float* q, std::span<const int32_t> cells, const KvCache&
             tile_sum += s;
         }
         sum += static_cast<float>(tile_sum);
-        for (size_t j = i; j < end; ++j) {
-            kernels::dequantize_row(TensorType::F16, value_row(cache, layer, cells[j], head), v.data(), d);
-            const float p = scores[j - i];
-            for (size_t x = 0; x < acc.size(); ++x) acc[x] = std::fma(p, v[x], acc[x]);
-        }
+        for (size_t j = i; j < end; ++j) kernels::fma_f16(acc.data(), value_row(cache, layer, cells[j], head), scores[j - i], d);
         i = end;
     }
     const float inv = sum == 0.0f ? 0.0f : 1.0f / sum;

@@ -1,4 +1,4 @@
-// The SIMD elementwise operations (rmsnorm, softmax, silu_mul, gelu, add_inplace) against the
+// The SIMD elementwise operations (rmsnorm, softmax, silu_mul, gelu, add_inplace, fma_f16) against the
 // scalar reference on every level, odd sizes (every tail after 8- and 16-wide vectors), inputs
 // reaching the ends of exp's range, and in-place calls (seed printed on failure).
 #include <gtest/gtest.h>
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/dispatch.h"
+#include "kernels/half.h"
 #include "test_util.h"
 
 namespace sinan::kernels {
@@ -136,6 +137,51 @@ TEST(Elementwise, AddInplaceIsExact) {
             for (int64_t i = 0; i < n; ++i) want[i] += x[i];
             t.add_inplace(y.data(), x.data(), n);
             EXPECT_EQ(y, want) << context(t, n);
+        }
+    }
+}
+
+// fma_f16 (attention's weighted sum of cached values) is one fused multiply-add per element on
+// every level: the scalar std::fma's result exactly.
+TEST(Elementwise, FmaF16EqualsTheScalarFmaOnEveryLevel) {
+    const KernelTable& ref = kernel_table(cpu::Level::kScalar);
+    for (cpu::Level level : runnable_levels()) {
+        const KernelTable& t = kernel_table(level);
+        std::mt19937 rng(kSeed);
+        for (int64_t n : kSizes) {
+            const std::vector<float> vf = test_util::gaussian(rng, n, 3.0f);
+            std::vector<uint16_t> v(n);
+            for (int64_t i = 0; i < n; ++i) v[i] = fp32_to_fp16(vf[i]);
+            std::vector<float> y = test_util::gaussian(rng, n), want = y;
+            const float s = test_util::gaussian(rng, 1)[0];
+            ref.fma_f16(want.data(), v.data(), s, n);
+            t.fma_f16(y.data(), v.data(), s, n);
+            EXPECT_EQ(y, want) << context(t, n);
+        }
+    }
+}
+
+// dot_f16_chains (the tiled attention's scores) keeps one fused multiply-add chain per key in
+// index order on every level: the scalar result exactly, for key counts and lengths that are not
+// multiples of 16.
+TEST(Elementwise, DotF16ChainsEqualTheScalarChainsOnEveryLevel) {
+    const KernelTable& ref = kernel_table(cpu::Level::kScalar);
+    for (cpu::Level level : runnable_levels()) {
+        const KernelTable& t = kernel_table(level);
+        std::mt19937 rng(kSeed);
+        for (int64_t d : {16, 40, 128}) {
+            for (int64_t n_keys : {1, 15, 16, 17, 64}) {
+                const std::vector<float> q = test_util::gaussian(rng, d);
+                const std::vector<float> kf = test_util::gaussian(rng, n_keys * d);
+                std::vector<uint16_t> k(kf.size());
+                for (size_t i = 0; i < k.size(); ++i) k[i] = fp32_to_fp16(kf[i]);
+                std::vector<const uint16_t*> keys(n_keys);
+                for (int64_t j = 0; j < n_keys; ++j) keys[j] = k.data() + ((j * 7) % n_keys) * d;  // any order
+                std::vector<float> want(n_keys + 1, -1.0f), got(n_keys + 1, -1.0f);
+                ref.dot_f16_chains(q.data(), keys.data(), n_keys, d, want.data());
+                t.dot_f16_chains(q.data(), keys.data(), n_keys, d, got.data());
+                EXPECT_EQ(got, want) << context(t, d) << " keys " << n_keys;
+            }
         }
     }
 }

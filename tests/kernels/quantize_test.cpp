@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/dispatch.h"
 #include "kernels/kernels.h"
 #include "test_util.h"
 
@@ -82,6 +83,31 @@ TEST(Quantize, ScaleOfRowDoesNotChangeRelativeError) {
             dequantize_row(b.type, q.data(), y.data(), n);
             EXPECT_LE(test_util::relative_rmse(y.data(), x.data(), n), b.max_relative_rmse * 1.2)
                 << gguf::type_name(b.type) << " sigma=" << sigma << " seed=" << kSeed + 1;
+        }
+    }
+}
+
+// Every level writes the scalar quantizers' bytes: gaussian rows of odd lengths with zeros,
+// infinities, NaN, values past the F16 range and subnormals mixed in.
+TEST(Quantize, EveryLevelWritesTheReferenceBytes) {
+    const KernelTable& ref = kernel_table(cpu::Level::kScalar);
+    for (cpu::Level level : test_util::runnable_levels()) {
+        const KernelTable& t = kernel_table(level);
+        std::mt19937 rng(kSeed);
+        for (TensorType type : test_util::convertible_types()) {
+            const int64_t block = gguf::type_traits(type).block_size;
+            for (int64_t n_blocks : {1, 7, 33}) {
+                const int64_t n = block * n_blocks;
+                std::vector<float> x = test_util::gaussian(rng, n);
+                if (block == 1) {
+                    const float specials[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, 70000.0f, -65520.0f, 1e-6f, -3e-8f};
+                    for (int64_t i = 0; i < n; i += 3) x[i] = specials[(i / 3) % 9];
+                }
+                std::vector<uint8_t> want(gguf::row_bytes(type, n)), got(want.size());
+                ref.quantize[static_cast<int>(type)](x.data(), want.data(), n);
+                t.quantize[static_cast<int>(type)](x.data(), got.data(), n);
+                EXPECT_EQ(got, want) << t.name << " " << gguf::type_name(type) << " n=" << n;
+            }
         }
     }
 }

@@ -138,4 +138,65 @@ void add_inplace(float* y, const float* x, int64_t n) {
     }
 }
 
+// Sixteen keys at a time, one lane each: 16 values of each key are converted, the 16x16 block
+// is transposed so that vector i holds value i of every key, and the lanes' chains advance one
+// fused multiply-add per value, in index order, as the reference's.
+void dot_f16_chains(const float* q, const uint16_t* const* keys, int64_t n_keys, int64_t d, float* scores) {
+    for (int64_t j0 = 0; j0 < n_keys; j0 += 16) {
+        const int n_k = static_cast<int>(n_keys - j0 < 16 ? n_keys - j0 : 16);
+        const uint16_t* k[16];
+        for (int j = 0; j < 16; ++j) k[j] = keys[j0 + (j < n_k ? j : n_k - 1)];
+        __m512 acc = _mm512_setzero_ps();
+        for (int64_t i0 = 0; i0 < d; i0 += 16) {
+            const int n_i = static_cast<int>(d - i0 < 16 ? d - i0 : 16);
+            const __mmask16 m = tail_mask(n_i);
+            __m512 r[16], t[16];
+            for (int j = 0; j < 16; ++j) r[j] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, k[j] + i0));
+            // Per 128-bit lane L: t[2p] = rows 2p, 2p+1 interleaved (values 4L, 4L+1), t[2p+1] (4L+2, 4L+3).
+            for (int p = 0; p < 8; ++p) {
+                t[2 * p] = _mm512_unpacklo_ps(r[2 * p], r[2 * p + 1]);
+                t[2 * p + 1] = _mm512_unpackhi_ps(r[2 * p], r[2 * p + 1]);
+            }
+            // u[4g + c], per 128-bit lane L: value 4L + c of keys 4g..4g+3.
+            __m512 u[16];
+            for (int g = 0; g < 4; ++g) {
+                const __m512d lo_ab = _mm512_castps_pd(t[4 * g]), lo_cd = _mm512_castps_pd(t[4 * g + 2]);
+                const __m512d hi_ab = _mm512_castps_pd(t[4 * g + 1]), hi_cd = _mm512_castps_pd(t[4 * g + 3]);
+                u[4 * g + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo_ab, lo_cd));
+                u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo_ab, lo_cd));
+                u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(hi_ab, hi_cd));
+                u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(hi_ab, hi_cd));
+            }
+            // col[4L + c]: lane j = value 4L + c of key j (a 4x4 transpose of 128-bit lanes).
+            __m512 col[16];
+            for (int c = 0; c < 4; ++c) {
+                const __m512 w0 = _mm512_shuffle_f32x4(u[c], u[4 + c], _MM_SHUFFLE(1, 0, 1, 0));
+                const __m512 w1 = _mm512_shuffle_f32x4(u[c], u[4 + c], _MM_SHUFFLE(3, 2, 3, 2));
+                const __m512 w2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(1, 0, 1, 0));
+                const __m512 w3 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(3, 2, 3, 2));
+                col[c] = _mm512_shuffle_f32x4(w0, w2, _MM_SHUFFLE(2, 0, 2, 0));
+                col[4 + c] = _mm512_shuffle_f32x4(w0, w2, _MM_SHUFFLE(3, 1, 3, 1));
+                col[8 + c] = _mm512_shuffle_f32x4(w1, w3, _MM_SHUFFLE(2, 0, 2, 0));
+                col[12 + c] = _mm512_shuffle_f32x4(w1, w3, _MM_SHUFFLE(3, 1, 3, 1));
+            }
+            for (int i = 0; i < n_i; ++i) acc = _mm512_fmadd_ps(_mm512_set1_ps(q[i0 + i]), col[i], acc);
+        }
+        _mm512_mask_storeu_ps(scores + j0, tail_mask(n_k), acc);
+    }
+}
+
+void fma_f16(float* y, const uint16_t* v, float s, int64_t n) {
+    const __m512 sv = _mm512_set1_ps(s);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 vf = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + i)));
+        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(vf, sv, _mm512_loadu_ps(y + i)));
+    }
+    if (i < n) {
+        const __mmask16 m = tail_mask(n - i);
+        const __m512 vf = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, v + i));
+        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(vf, sv, _mm512_maskz_loadu_ps(m, y + i)));
+    }
+}
+
 }  // namespace sinan::kernels::avx512

@@ -8,6 +8,20 @@
 
 namespace sinan::kernels::avx512 {
 
+// Binary16, rounded to nearest even (vcvtps2ph): the bit patterns of fp32_to_fp16 (half.h),
+// NaNs included (quieted, payload truncated).
+void quantize_f16(const float* src, void* dst, int64_t n) {
+    auto* y = static_cast<uint16_t*>(dst);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i),
+                            _mm512_cvtps_ph(_mm512_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+    if (i < n) {
+        const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+        _mm256_mask_storeu_epi16(y + i, m, _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, src + i), _MM_FROUND_TO_NEAREST_INT));
+    }
+}
+
 // d = amax / 127 (to binary16, nearest even), q = x * (127 / amax) rounded to nearest even
 // (the MXCSR default). Finite inputs: the maximum does not depend on the order it is taken in.
 void quantize_q8_0_activations(const float* src, void* dst, int64_t n) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/half.h"
 #include "kernels/ref/ref.h"
 
 namespace sinan::kernels::ref {
@@ -46,6 +47,20 @@ void gelu(const float* x, float* y, int64_t n) {
 // y[i] += x[i]
 void add_inplace(float* y, const float* x, int64_t n) {
     for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+// scores[j] = (((q[0] k_j[0] + 0) + q[1] k_j[1]) + ...), one fused multiply-add per term
+void dot_f16_chains(const float* q, const uint16_t* const* keys, int64_t n_keys, int64_t d, float* scores) {
+    for (int64_t j = 0; j < n_keys; ++j) {
+        float s = 0.0f;
+        for (int64_t i = 0; i < d; ++i) s = std::fma(q[i], fp16_to_fp32(keys[j][i]), s);
+        scores[j] = s;
+    }
+}
+
+// y[i] = fma(v[i], s, y[i]), v binary16
+void fma_f16(float* y, const uint16_t* v, float s, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] = std::fma(fp16_to_fp32(v[i]), s, y[i]);
 }
 
 }  // namespace sinan::kernels::ref
