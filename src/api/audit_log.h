@@ -16,7 +16,7 @@
 namespace sinan::api {
 
 class AuditLog {
-public:
+  public:
     // Opens (creates) `path` for appending; error names the file.
     static Result<std::unique_ptr<AuditLog>> open(const std::string& path);
     ~AuditLog();
@@ -28,7 +28,7 @@ public:
 
     const std::string& path() const { return path_; }
 
-private:
+  private:
     AuditLog(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
     std::string path_;
     int fd_;

@@ -63,7 +63,8 @@ bool stream_chat(ChatStream& s, httplib::DataSink& sink) {
         // timing out and finds a client that went away.
         [&] { return write(": waiting\n\n"); });
     if (!finished) return false;
-    if (s.params.include_usage && !write(sse_event(usage_chunk(s.head, "chat.completion.chunk", usage_of(s.choices, s.n_prompt)))))
+    if (s.params.include_usage &&
+        !write(sse_event(usage_chunk(s.head, "chat.completion.chunk", usage_of(s.choices, s.n_prompt)))))
         return false;
     return write(kSseDone);
 }
@@ -120,7 +121,8 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
     const int64_t n_prompt = static_cast<int64_t>(p.tokens.size());
 
     const std::string key = response_cache_key(ctx, lease->id, "/v1/chat/completions", params, cr.body);
-    if (params.stream ? replay_from_cache(ctx, key, params, res) : answer_from_cache(ctx, key, "chatcmpl-", res)) return;
+    if (params.stream ? replay_from_cache(ctx, key, params, res) : answer_from_cache(ctx, key, "chatcmpl-", res))
+        return;
     auto started = start_generation(ctx, *lease, p, cr.params);
     if (auto* e = std::get_if<ApiError>(&started)) return send_error(res, *e);
     ResponseHead head{new_id("chatcmpl-"), unix_now(), lease->id};
@@ -129,14 +131,22 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
         Generation gen = std::move(std::get<Generation>(started));
         std::vector<ChoiceResult> choices = gen.collect();
         if (auto e = failure_of(choices)) return send_error(res, *e);
-        json body = chat_completion(head, choices, n_prompt, lease->tokenizer, params.logprobs ? params.top_logprobs : -1);
+        json body =
+            chat_completion(head, choices, n_prompt, lease->tokenizer, params.logprobs ? params.top_logprobs : -1);
         if (!key.empty()) ctx.cache->put(key, dump_json(body));
         finish_accounting(ctx, lease->id, cr.messages, choices, n_prompt, 200);
         return send_json(res, body);
     }
 
-    auto s = std::make_shared<ChatStream>(ChatStream{&ctx, std::move(lease), std::move(std::get<Generation>(started)),
-                                                     head, params, n_prompt, std::move(cr.messages), key, {}});
+    auto s = std::make_shared<ChatStream>(ChatStream{&ctx,
+                                                     std::move(lease),
+                                                     std::move(std::get<Generation>(started)),
+                                                     head,
+                                                     params,
+                                                     n_prompt,
+                                                     std::move(cr.messages),
+                                                     key,
+                                                     {}});
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider(
@@ -146,8 +156,9 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
             if (!ok) s->gen.cancel();  // the client went away: free the slots now
             finish_accounting(*s->ctx, s->lease->id, s->messages, s->choices, s->n_prompt, ok ? 200 : 499);
             if (ok && !s->cache_key.empty() && !failure_of(s->choices))
-                s->ctx->cache->put(s->cache_key, dump_json(chat_completion(s->head, s->choices, s->n_prompt, s->lease->tokenizer,
-                                                                          s->params.logprobs ? s->params.top_logprobs : -1)));
+                s->ctx->cache->put(s->cache_key,
+                                   dump_json(chat_completion(s->head, s->choices, s->n_prompt, s->lease->tokenizer,
+                                                             s->params.logprobs ? s->params.top_logprobs : -1)));
             if (!ok) return false;
             sink.done();
             return true;

@@ -44,7 +44,8 @@ bool stream_completion(CompletionStream& s, httplib::DataSink& sink) {
                         lp = completion_logprobs(ev.tokens, s.lease->tokenizer, s.params.top_logprobs, 0);
                     return write(sse_event(completion_chunk(s.head, i, ev.text, nullptr, std::move(lp))));
                 }
-                if (ev.type == engine::Event::Type::kFailed) return write("data: " + failure_of({s.choices[i]})->body() + "\n\n");
+                if (ev.type == engine::Event::Type::kFailed)
+                    return write("data: " + failure_of({s.choices[i]})->body() + "\n\n");
                 return write(sse_event(completion_chunk(s.head, i, "", finish_reason(ev.result.finish))));
             },
             [&] { return write(": waiting\n\n"); });
@@ -97,13 +98,21 @@ void handle_completion(ServerContext& ctx, const httplib::Request& req, httplib:
                                     params.logprobs ? params.top_logprobs : -1);
         if (!key.empty()) ctx.cache->put(key, dump_json(body));
         account_tokens(ctx, lease->id, choices, n_prompt);
-        if (ctx.audit) audit(ctx, "/v1/completions", cr.body.value("prompt", json()), choices[0].answer, choices[0].reasoning, 200);
+        if (ctx.audit)
+            audit(ctx, "/v1/completions", cr.body.value("prompt", json()), choices[0].answer, choices[0].reasoning,
+                  200);
         return send_json(res, body);
     }
 
-    auto s = std::make_shared<CompletionStream>(
-        CompletionStream{&ctx, std::move(lease), std::move(gens), head, params, std::move(echo), n_prompt,
-                         cr.body.value("prompt", json()), {}});
+    auto s = std::make_shared<CompletionStream>(CompletionStream{&ctx,
+                                                                 std::move(lease),
+                                                                 std::move(gens),
+                                                                 head,
+                                                                 params,
+                                                                 std::move(echo),
+                                                                 n_prompt,
+                                                                 cr.body.value("prompt", json()),
+                                                                 {}});
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream",
@@ -113,7 +122,8 @@ void handle_completion(ServerContext& ctx, const httplib::Request& req, httplib:
                 for (Generation& g : s->gens) g.cancel();
             account_tokens(*s->ctx, s->lease->id, s->choices, s->n_prompt);
             if (s->ctx->audit && !s->choices.empty())
-                audit(*s->ctx, "/v1/completions", s->prompt, s->choices[0].answer, s->choices[0].reasoning, ok ? 200 : 499);
+                audit(*s->ctx, "/v1/completions", s->prompt, s->choices[0].answer, s->choices[0].reasoning,
+                      ok ? 200 : 499);
             if (!ok) return false;
             sink.done();
             return true;
@@ -137,9 +147,9 @@ void handle_embeddings(ServerContext& ctx, const httplib::Request& req, httplib:
     auto resolved = ctx.registry->resolve(model);
     if (auto* e = std::get_if<ApiError>(&resolved)) return send_error(res, *e);
     const std::string& id = std::get<std::string>(resolved);
-    send_error(res, bad_request("model \"" + id +
-                                    "\" is not an embedding model; embeddings need a bert-architecture model",
-                                "model", "not_an_embedding_model"));
+    send_error(res,
+               bad_request("model \"" + id + "\" is not an embedding model; embeddings need a bert-architecture model",
+                           "model", "not_an_embedding_model"));
 }
 
 }  // namespace

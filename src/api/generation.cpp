@@ -118,7 +118,8 @@ std::optional<ApiError> failure_of(const std::vector<ChoiceResult>& choices) {
 
 std::vector<ChoiceResult> Generation::collect() {
     std::vector<ChoiceResult> out(handles_.size());
-    run([&](size_t i, engine::Event& ev) {
+    run(
+        [&](size_t i, engine::Event& ev) {
             accumulate(out[i], ev);
             return true;
         },

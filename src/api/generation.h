@@ -32,8 +32,9 @@ struct ChoiceResult {
 };
 
 class Generation {
-public:
-    static std::variant<Generation, ApiError> start(engine::Scheduler& scheduler, std::vector<engine::Request> requests);
+  public:
+    static std::variant<Generation, ApiError> start(engine::Scheduler& scheduler,
+                                                    std::vector<engine::Request> requests);
     Generation(Generation&&) = default;
     Generation& operator=(Generation&&) = default;
     ~Generation() { cancel(); }
@@ -51,7 +52,7 @@ public:
 
     void cancel();
 
-private:
+  private:
     explicit Generation(std::vector<std::shared_ptr<engine::RequestHandle>> handles) : handles_(std::move(handles)) {}
     std::vector<std::shared_ptr<engine::RequestHandle>> handles_;
     std::vector<bool> done_;

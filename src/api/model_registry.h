@@ -34,7 +34,7 @@
 namespace sinan::api {
 
 struct ModelFile {
-    std::string id;    // file name without .gguf
+    std::string id;  // file name without .gguf
     std::string path;
 };
 
@@ -58,7 +58,7 @@ struct ServedModel {
 
 // Keeps a ServedModel loaded and counted in flight while it lives. Movable.
 class ModelLease {
-public:
+  public:
     ModelLease() = default;
     explicit ModelLease(std::shared_ptr<ServedModel> m) : m_(std::move(m)) {}
     ModelLease(ModelLease&& o) noexcept = default;
@@ -71,7 +71,7 @@ public:
     ServedModel* operator->() const { return m_.get(); }
     ServedModel& operator*() const { return *m_; }
 
-private:
+  private:
     void release() {
         if (m_) m_->in_flight.fetch_sub(1);
         m_.reset();
@@ -86,7 +86,7 @@ struct RegistryOptions {
 };
 
 class ModelRegistry {
-public:
+  public:
     // Every *.gguf directly in `dir`, sorted by id. Error when the directory cannot be read.
     static Result<std::vector<ModelFile>> scan_dir(const std::string& dir);
 
@@ -122,15 +122,15 @@ public:
     // "a, b, c": the ids, for error messages.
     std::string ids_text() const;
 
-private:
+  private:
     Result<std::shared_ptr<ServedModel>> load(const ModelFile& file) const;
     const ModelFile* find(const std::string& id) const;
 
     const std::vector<ModelFile> files_;
     const std::string default_id_;
     const RegistryOptions options_;
-    mutable std::mutex mu_;     // resident_, clock_
-    std::mutex load_mu_;        // one load at a time
+    mutable std::mutex mu_;  // resident_, clock_
+    std::mutex load_mu_;     // one load at a time
     std::vector<std::shared_ptr<ServedModel>> resident_;
     uint64_t clock_ = 0;
 };

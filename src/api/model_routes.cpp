@@ -17,9 +17,9 @@ json model_object(const ModelFile& f, const std::vector<std::string>& resident) 
     const auto t = std::filesystem::last_write_time(f.path, ec);
     int64_t created = 0;
     if (!ec)
-        created = std::chrono::duration_cast<std::chrono::seconds>(
-                      std::chrono::file_clock::to_sys(t).time_since_epoch())
-                      .count();
+        created =
+            std::chrono::duration_cast<std::chrono::seconds>(std::chrono::file_clock::to_sys(t).time_since_epoch())
+                .count();
     const bool loaded = std::find(resident.begin(), resident.end(), f.id) != resident.end();
     return {{"id", f.id},
             {"object", "model"},

@@ -77,7 +77,8 @@ bool stream_native(NativeStream& s, httplib::DataSink& sink) {
                 const char* type = ev.kind == engine::TextKind::kReasoning ? "reasoning" : "answer";
                 return write(sse_event({{"type", type}, {"text", ev.text}}));
             }
-            if (ev.type == engine::Event::Type::kFailed) return write("data: " + failure_of({s.choice})->body() + "\n\n");
+            if (ev.type == engine::Event::Type::kFailed)
+                return write("data: " + failure_of({s.choice})->body() + "\n\n");
             json done = native_response(s.head, s.choice, s.n_prompt);
             done["type"] = "done";
             return write(sse_event(done));
@@ -114,8 +115,8 @@ void handle_native_chat(ServerContext& ctx, const httplib::Request& req, httplib
         if (ctx.audit) audit(ctx, "/api/v1/chat", nr.messages, choices[0].answer, choices[0].reasoning, 200);
         return send_json(res, body);
     }
-    auto s = std::make_shared<NativeStream>(NativeStream{&ctx, std::move(lease), std::move(std::get<Generation>(started)),
-                                                         head, n_prompt, std::move(nr.messages), {}});
+    auto s = std::make_shared<NativeStream>(NativeStream{
+        &ctx, std::move(lease), std::move(std::get<Generation>(started)), head, n_prompt, std::move(nr.messages), {}});
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream",
@@ -123,7 +124,8 @@ void handle_native_chat(ServerContext& ctx, const httplib::Request& req, httplib
             const bool ok = stream_native(*s, sink);
             if (!ok) s->gen.cancel();
             account_tokens(*s->ctx, s->lease->id, {s->choice}, s->n_prompt);
-            if (s->ctx->audit) audit(*s->ctx, "/api/v1/chat", s->messages, s->choice.answer, s->choice.reasoning, ok ? 200 : 499);
+            if (s->ctx->audit)
+                audit(*s->ctx, "/api/v1/chat", s->messages, s->choice.answer, s->choice.reasoning, ok ? 200 : 499);
             if (!ok) return false;
             sink.done();
             return true;

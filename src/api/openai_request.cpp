@@ -51,9 +51,8 @@ std::optional<ApiError> read_int(const ojson& body, const std::string& key, int6
     }
     const double as_double = it->get<double>();
     if (as_double < static_cast<double>(lo) || as_double > static_cast<double>(hi))
-        return bad_request(key + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " +
-                               it->dump(),
-                           key);
+        return bad_request(
+            key + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + it->dump(), key);
     *out = it->is_number_integer() ? it->get<int64_t>() : static_cast<int64_t>(as_double);
     return std::nullopt;
 }
@@ -120,8 +119,7 @@ std::optional<ApiError> flatten_content(const ojson& content, const std::string&
     for (const ojson& part : content) {
         if (!part.is_object()) return wrong_type(field + "[]", "an object {\"type\": \"text\", \"text\": ...}", part);
         auto type = part.find("type");
-        if (type == part.end() || !type->is_string())
-            return bad_request(field + "[].type must be a string", field);
+        if (type == part.end() || !type->is_string()) return bad_request(field + "[].type must be a string", field);
         if (*type != "text")
             return bad_request(field + "[].type \"" + type->get<std::string>() +
                                    "\" is not supported: this server takes text parts only",
@@ -274,7 +272,8 @@ std::optional<ApiError> parse_completion_request(std::string_view body, Completi
                 out->prompts.emplace_back(item.get<std::string>());
             } else if (item.is_array()) {
                 std::vector<int32_t> ids;
-                if (!token_list(item, &ids)) return bad_request("prompt token ids must be non-negative integers", "prompt");
+                if (!token_list(item, &ids))
+                    return bad_request("prompt token ids must be non-negative integers", "prompt");
                 out->prompts.emplace_back(std::move(ids));
             } else {
                 return wrong_type("prompt", want, *p);

@@ -15,8 +15,9 @@ bool ends_with_think_open(const std::string& rendered) {
 
 std::variant<Prompt, ApiError> chat_prompt(const ServedModel& model, const nlohmann::ordered_json& messages) {
     if (!model.chat_template)
-        return bad_request("model \"" + model.id + "\" has no chat template (tokenizer.chat_template); use "
-                           "/v1/completions with a plain prompt",
+        return bad_request("model \"" + model.id +
+                               "\" has no chat template (tokenizer.chat_template); use "
+                               "/v1/completions with a plain prompt",
                            "model", "no_chat_template");
     Result<std::string> rendered = model.chat_template->render(messages, /*add_generation_prompt=*/true);
     if (!rendered.ok())
@@ -67,12 +68,13 @@ std::variant<std::vector<engine::Request>, ApiError> make_requests(const ServedM
     if (n_prompt == 0) return bad_request("the prompt is empty", prompt.field);
     if (n_prompt >= n_ctx)
         return bad_request("the prompt is " + std::to_string(n_prompt) + " tokens; model \"" + model.id +
-                               "\" takes at most " + std::to_string(n_ctx - 1) +
-                               " (the context is " + std::to_string(n_ctx) + " tokens, --ctx-size)",
+                               "\" takes at most " + std::to_string(n_ctx - 1) + " (the context is " +
+                               std::to_string(n_ctx) + " tokens, --ctx-size)",
                            prompt.field, "context_length_exceeded");
     if (params.max_tokens > n_ctx - n_prompt)
-        return bad_request("max_tokens " + std::to_string(params.max_tokens) + " is more than the context has room for: " +
-                               std::to_string(n_ctx) + " tokens of context - " + std::to_string(n_prompt) +
+        return bad_request("max_tokens " + std::to_string(params.max_tokens) +
+                               " is more than the context has room for: " + std::to_string(n_ctx) +
+                               " tokens of context - " + std::to_string(n_prompt) +
                                " of prompt = " + std::to_string(n_ctx - n_prompt),
                            "max_tokens", "context_length_exceeded");
     sampling::SamplingParams sp = params.sampling;

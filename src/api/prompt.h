@@ -37,9 +37,9 @@ std::variant<Prompt, ApiError> completion_prompt(const ServedModel& model, const
 // One request per choice: choice i gets seed + i when a seed is given. The reasoning model's
 // sampling defaults (temperature 0.6, top_p 0.95) apply unless the request set them. Checks the
 // prompt length and max_tokens against the context and the sampling params against the vocab.
-std::variant<std::vector<engine::Request>, ApiError> make_requests(
-    const ServedModel& model, const Prompt& prompt, const GenerationParams& params,
-    std::optional<engine::Clock::time_point> deadline);
+std::variant<std::vector<engine::Request>, ApiError> make_requests(const ServedModel& model, const Prompt& prompt,
+                                                                   const GenerationParams& params,
+                                                                   std::optional<engine::Clock::time_point> deadline);
 
 // The params with the model's defaults applied (what make_requests uses), for the cache decision.
 GenerationParams with_model_defaults(const ServedModel& model, GenerationParams params);

@@ -20,9 +20,11 @@ ServerMetrics::ServerMetrics(Registry& r)
                           {"route"}, kLatencyBuckets)),
       ttft(r.histogram("sinan_time_to_first_token_seconds", "Submit to first sampled token", {}, kLatencyBuckets)),
       prompt_tokens(r.counter("sinan_prompt_tokens_total", "Prompt tokens of finished requests", {"model"})),
-      cached_tokens(r.counter("sinan_cached_prompt_tokens_total", "Prompt tokens reused from the prefix cache", {"model"})),
+      cached_tokens(
+          r.counter("sinan_cached_prompt_tokens_total", "Prompt tokens reused from the prefix cache", {"model"})),
       generated_tokens(r.counter("sinan_generated_tokens_total", "Tokens generated", {"model"})),
-      tokens_per_second(r.gauge("sinan_generation_tokens_per_second", "Tokens generated per second since the last scrape")),
+      tokens_per_second(
+          r.gauge("sinan_generation_tokens_per_second", "Tokens generated per second since the last scrape")),
       queue_length(r.gauge("sinan_queue_length", "Requests waiting for a slot", {"model"})),
       running(r.gauge("sinan_running_sequences", "Sequences running (prefill or decode)", {"model"})),
       kv_used(r.gauge("sinan_kv_cache_cells_used", "KV cache cells in use", {"model"})),
@@ -121,8 +123,15 @@ namespace {
 
 // The route label for metrics: known paths as they are, the rest as "other" (bounded cardinality).
 std::string route_label(const httplib::Request& req) {
-    static const char* kPaths[] = {"/",         "/health",        "/ready",          "/metrics",    "/v1/models",
-                                   "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/api/v1/chat"};
+    static const char* kPaths[] = {"/",
+                                   "/health",
+                                   "/ready",
+                                   "/metrics",
+                                   "/v1/models",
+                                   "/v1/chat/completions",
+                                   "/v1/completions",
+                                   "/v1/embeddings",
+                                   "/api/v1/chat"};
     for (const char* p : kPaths)
         if (req.path == p) return req.method + " " + p;
     if (req.path.rfind("/v1/models/", 0) == 0) return req.method + " /v1/models/{id}";
@@ -134,7 +143,8 @@ ApiError status_error(int status, const std::string& path) {
     e.status = status;
     switch (status) {
         case 404:
-            e.message = "no route " + path + "; see GET /v1/models, POST /v1/chat/completions, POST /v1/completions, "
+            e.message = "no route " + path +
+                        "; see GET /v1/models, POST /v1/chat/completions, POST /v1/completions, "
                         "POST /api/v1/chat, GET /health, GET /ready, GET /metrics";
             e.code = "not_found";
             break;
@@ -184,7 +194,8 @@ struct Server::Impl {
 
 void Server::Impl::refresh_metrics() {
     double generated = 0;
-    metrics.generated_tokens.for_each([&](const std::vector<std::string>&, const Counter& c) { generated += c.value(); });
+    metrics.generated_tokens.for_each(
+        [&](const std::vector<std::string>&, const Counter& c) { generated += c.value(); });
     {
         std::lock_guard<std::mutex> lock(rate_mu);
         const auto now = std::chrono::steady_clock::now();
@@ -203,7 +214,8 @@ void Server::Impl::refresh_metrics() {
         }
     }
     for (const ModelFile& f : registry->files()) {
-        for (GaugeFamily* g : {&metrics.queue_length, &metrics.running, &metrics.kv_used, &metrics.kv_total, &metrics.kv_usage})
+        for (GaugeFamily* g :
+             {&metrics.queue_length, &metrics.running, &metrics.kv_used, &metrics.kv_total, &metrics.kv_usage})
             g->with({f.id}).set(0);
     }
     int n_loaded = 0;
@@ -302,8 +314,10 @@ void Server::Impl::after(const httplib::Request& req, const httplib::Response& r
 
 void Server::Impl::ready(httplib::Response& res) {
     std::string why;
-    if (ctx.draining.load()) why = "the server is shutting down";
-    else if (registry->empty()) why = no_model_message();
+    if (ctx.draining.load())
+        why = "the server is shutting down";
+    else if (registry->empty())
+        why = no_model_message();
     json models = json::array();
     bool saturated = false;
     registry->for_each_resident([&](const ServedModel& m) {
@@ -336,7 +350,8 @@ void Server::Impl::setup() {
     http.set_read_timeout(options.idle_timeout);
     http.set_write_timeout(options.idle_timeout);
     http.set_keep_alive_timeout(options.keep_alive_timeout.count());
-    http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) { return before(req, res); });
+    http.set_pre_routing_handler(
+        [this](const httplib::Request& req, httplib::Response& res) { return before(req, res); });
     http.set_logger([this](const httplib::Request& req, const httplib::Response& res) { after(req, res); });
     http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
         // Routes set their own bodies; this covers httplib's (404 no route, 413, 400 bad request).
@@ -393,8 +408,9 @@ Result<int> Server::bind() {
         port = impl_->http.bind_to_any_port(o.host);
         if (port <= 0) return Status::error("cannot listen on " + o.host + ": no free port or a bad address");
     } else if (!impl_->http.bind_to_port(o.host, port)) {
-        return Status::error("cannot listen on " + o.host + ":" + std::to_string(port) +
-                             ": the port is in use or the address is wrong (--host/--port; --port 0 picks a free port)");
+        return Status::error(
+            "cannot listen on " + o.host + ":" + std::to_string(port) +
+            ": the port is in use or the address is wrong (--host/--port; --port 0 picks a free port)");
     }
     return port;
 }

@@ -32,16 +32,16 @@ namespace sinan::api {
 
 struct ServerOptions {
     std::string host = "127.0.0.1";
-    int port = 8080;                                // 0: any free port (bind() returns it)
-    std::chrono::seconds request_timeout{600};      // deadline of one generation, queue included; 0 = none
-    std::chrono::seconds idle_timeout{30};          // a connection that sends or takes nothing this long is closed
-    std::chrono::seconds keep_alive_timeout{5};     // idle keep-alive connections are closed after this
-    size_t max_body_bytes = size_t{8} << 20;        // larger bodies get 413
-    size_t http_threads = 32;                       // connections served at once
+    int port = 8080;                             // 0: any free port (bind() returns it)
+    std::chrono::seconds request_timeout{600};   // deadline of one generation, queue included; 0 = none
+    std::chrono::seconds idle_timeout{30};       // a connection that sends or takes nothing this long is closed
+    std::chrono::seconds keep_alive_timeout{5};  // idle keep-alive connections are closed after this
+    size_t max_body_bytes = size_t{8} << 20;     // larger bodies get 413
+    size_t http_threads = 32;                    // connections served at once
 };
 
 class Server {
-public:
+  public:
     // keys, cache and audit may be null (auth off, caching off, no audit log).
     Server(ServerOptions options, std::unique_ptr<ModelRegistry> registry, std::unique_ptr<KeyStore> keys,
            std::unique_ptr<ResponseCache> cache, std::unique_ptr<AuditLog> audit);
@@ -57,7 +57,7 @@ public:
     // then makes serve() return. Thread-safe; call once.
     void drain(std::chrono::milliseconds grace);
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -55,14 +55,14 @@ struct ServerMetrics {
 
 struct ServerContext {
     ModelRegistry* registry = nullptr;
-    KeyStore* keys = nullptr;           // null: no data dir (auth off)
+    KeyStore* keys = nullptr;  // null: no data dir (auth off)
     RateLimiter* limiter = nullptr;
-    ResponseCache* cache = nullptr;     // null: caching off
-    AuditLog* audit = nullptr;          // null: --audit off
+    ResponseCache* cache = nullptr;  // null: caching off
+    AuditLog* audit = nullptr;       // null: --audit off
     ServerMetrics* metrics = nullptr;
     std::chrono::seconds request_timeout{600};
     std::atomic<bool> draining{false};
-    std::atomic<int64_t> active{0};     // requests being handled (streams included)
+    std::atomic<int64_t> active{0};  // requests being handled (streams included)
 
     std::optional<engine::Clock::time_point> deadline() const {
         if (request_timeout.count() <= 0) return std::nullopt;

@@ -101,7 +101,8 @@ void serve(ServeArgs a) {
     if (a.audit) {
         std::error_code ec;
         fs::create_directories(data_dir, ec);
-        if (ec) fail(data_dir + ": cannot create the data directory (" + ec.message() + "); give another with --data-dir");
+        if (ec)
+            fail(data_dir + ": cannot create the data directory (" + ec.message() + "); give another with --data-dir");
         Result<std::unique_ptr<api::AuditLog>> al = api::AuditLog::open((fs::path(data_dir) / "audit.log").string());
         if (!al.ok()) fail(al.message());
         audit = std::move(al).value();
@@ -148,9 +149,11 @@ void register_serve(CLI::App& app) {
         "Serve models over HTTP: OpenAI-compatible /v1/chat/completions, /v1/completions, /v1/models, the native "
         "/api/v1/chat, /health, /ready, /metrics and a chat page at /. Prints \"listening on http://HOST:PORT\" on "
         "stdout; SIGTERM or Ctrl-C drains and exits 0. Manual: docs/serving.md");
-    cmd->add_option("-m,--model", a->model, "The .gguf model to serve (its id is the file name without .gguf); "
-                                            "without -m or --models-dir, the models in ./models/ are offered");
-    cmd->add_option("--host", a->server.host, "Address to listen on (0.0.0.0 for every interface)")->capture_default_str();
+    cmd->add_option("-m,--model", a->model,
+                    "The .gguf model to serve (its id is the file name without .gguf); "
+                    "without -m or --models-dir, the models in ./models/ are offered");
+    cmd->add_option("--host", a->server.host, "Address to listen on (0.0.0.0 for every interface)")
+        ->capture_default_str();
     cmd->add_option("--port", a->server.port, "Port (0 = any free port, printed)")->capture_default_str();
     cmd->add_option("--data-dir", a->data_dir,
                     "Where API keys (keys.json) and the audit log live (default: $SINAN_DATA_DIR, else ./sinan-data)");

@@ -151,8 +151,8 @@ std::string synth(const std::string& name, const std::string& seed) {
     if (!fs::exists(vocab)) return "";
     const std::string out = temp_dir() + "/" + name + ".gguf";
     if (fs::exists(out)) return out;
-    RunResult r = run_sinan({"model", "synth", "--shape", "tiny", "--type", "q8_0", "--vocab", vocab.string(), "--seed",
-                             seed, "-o", out});
+    RunResult r = run_sinan(
+        {"model", "synth", "--shape", "tiny", "--type", "q8_0", "--vocab", vocab.string(), "--seed", seed, "-o", out});
     return r.exit_code == 0 ? out : "";
 }
 

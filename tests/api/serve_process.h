@@ -15,7 +15,7 @@
 namespace sinan::test {
 
 class ServeProcess {
-public:
+  public:
     ServeProcess() = default;
     ~ServeProcess();
     ServeProcess(const ServeProcess&) = delete;
@@ -31,7 +31,7 @@ public:
     int stop(int signal_number);
     std::string log() const;  // everything written to stderr so far
 
-private:
+  private:
     pid_t pid_ = -1;
     int port_ = 0;
     std::string log_path_;

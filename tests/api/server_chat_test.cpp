@@ -11,13 +11,14 @@ namespace {
 using nlohmann::json;
 
 class ServerChat : public ::testing::Test {
-protected:
+  protected:
     static void SetUpTestSuite() {
         model_ = tiny_r1_model();
         if (model_.empty()) return;
         server_ = new ServeProcess();
         std::string why;
-        if (!server_->start({"-m", model_, "--parallel", "4", "--ctx-size", "256", "--cache", "off", "--api-keys", "off"}, &why)) {
+        if (!server_->start(
+                {"-m", model_, "--parallel", "4", "--ctx-size", "256", "--cache", "off", "--api-keys", "off"}, &why)) {
             ADD_FAILURE() << why;
             delete server_;
             server_ = nullptr;
@@ -115,10 +116,11 @@ TEST_F(ServerChat, EarlierReasoningInTheHistoryIsNotSentToTheModel) {
     auto ask = [&](bool with_reasoning) {
         json assistant = {{"role", "assistant"}, {"content", "Four."}};
         if (with_reasoning) assistant["reasoning_content"] = "Two plus two is four, I am quite sure of it.";
-        json body = {{"messages",
-                      {{{"role", "user"}, {"content", "2+2?"}}, assistant, {{"role", "user"}, {"content", "And 3+3?"}}}},
-                     {"max_tokens", 6},
-                     {"temperature", 0}};
+        json body = {
+            {"messages",
+             {{{"role", "user"}, {"content", "2+2?"}}, assistant, {{"role", "user"}, {"content", "And 3+3?"}}}},
+            {"max_tokens", 6},
+            {"temperature", 0}};
         return chat(body);
     };
     json a = ask(false), b = ask(true);
@@ -221,7 +223,8 @@ TEST_F(ServerChat, CompletionsTakeSeveralPromptsAndEcho) {
     EXPECT_TRUE(done);
     std::string texts[2];
     for (const json& e : events)
-        if (!e["choices"].empty()) texts[e["choices"][0]["index"].get<int>()] += e["choices"][0]["text"].get<std::string>();
+        if (!e["choices"].empty())
+            texts[e["choices"][0]["index"].get<int>()] += e["choices"][0]["text"].get<std::string>();
     EXPECT_EQ("One" + texts[0], j["choices"][0]["text"].get<std::string>());
     EXPECT_EQ("Two" + texts[1], j["choices"][1]["text"].get<std::string>());
 }
@@ -282,8 +285,8 @@ TEST_F(ServerChat, MaxTokensBeyondTheContextIs400NamingTheField) {
     EXPECT_EQ(r["error"]["param"], "max_tokens");
     EXPECT_EQ(r["error"]["type"], "invalid_request_error");
     EXPECT_NE(r["error"]["message"].get<std::string>().find("context"), std::string::npos);
-    auto long_prompt = post_json(*client_, "/v1/completions",
-                                 {{"prompt", std::vector<int>(300, 100)}, {"max_tokens", 1}});
+    auto long_prompt =
+        post_json(*client_, "/v1/completions", {{"prompt", std::vector<int>(300, 100)}, {"max_tokens", 1}});
     ASSERT_TRUE(long_prompt);
     EXPECT_EQ(long_prompt->status, 400);
     EXPECT_EQ(json::parse(long_prompt->body)["error"]["param"], "prompt") << long_prompt->body;

@@ -56,9 +56,9 @@ TEST(ServerLoad, SixteenConcurrentStreamsEachGetTheirOwnText) {
     if (model.empty()) GTEST_SKIP() << "../shared/models/ggml-vocab-deepseek-r1-qwen.gguf not found";
     ServeProcess server;
     std::string why;
-    ASSERT_TRUE(server.start({"-m", model, "--parallel", "8", "--queue", "32", "--ctx-size", "128", "--cache", "off",
-                              "--api-keys", "off"},
-                             &why))
+    ASSERT_TRUE(server.start(
+        {"-m", model, "--parallel", "8", "--queue", "32", "--ctx-size", "128", "--cache", "off", "--api-keys", "off"},
+        &why))
         << why;
     constexpr int kClients = 16;
     std::vector<std::string> alone(kClients);
@@ -84,8 +84,8 @@ TEST(ServerLoad, SixteenConcurrentStreamsEachGetTheirOwnText) {
                 if (e["choices"].empty()) continue;
                 const json& d = e["choices"][0]["delta"];
                 if (d.contains("reasoning_content"))
-                    message["reasoning_content"] = message["reasoning_content"].get<std::string>() +
-                                                   d["reasoning_content"].get<std::string>();
+                    message["reasoning_content"] =
+                        message["reasoning_content"].get<std::string>() + d["reasoning_content"].get<std::string>();
                 if (d.contains("content"))
                     message["content"] = message["content"].get<std::string>() + d["content"].get<std::string>();
             }
@@ -135,8 +135,8 @@ TEST(ServerLoad, FullQueueAnswers503WithRetryAfter) {
     if (model.empty()) GTEST_SKIP() << "../shared/models/ggml-vocab-deepseek-r1-qwen.gguf not found";
     ServeProcess server;
     std::string why;
-    ASSERT_TRUE(server.start({"-m", model, "--parallel", "1", "--queue", "1", "--ctx-size", "2048", "--api-keys", "off"},
-                             &why))
+    ASSERT_TRUE(
+        server.start({"-m", model, "--parallel", "1", "--queue", "1", "--ctx-size", "2048", "--api-keys", "off"}, &why))
         << why;
     std::atomic<bool> hang_up{false};
     auto long_stream = [&](int i) {
@@ -210,9 +210,8 @@ TEST(ServerLoad, RequestsEndAtTheirDeadlineAndIdleConnectionsAreClosed) {
     if (model.empty()) GTEST_SKIP() << "../shared/models/ggml-vocab-deepseek-r1-qwen.gguf not found";
     ServeProcess server;
     std::string why;
-    ASSERT_TRUE(server.start({"-m", model, "--ctx-size", "2048", "--timeout", "1", "--idle-timeout", "1", "--api-keys",
-                              "off"},
-                             &why))
+    ASSERT_TRUE(server.start(
+        {"-m", model, "--ctx-size", "2048", "--timeout", "1", "--idle-timeout", "1", "--api-keys", "off"}, &why))
         << why;
     auto c = server.client();
     auto r = post_json(*c, "/v1/chat/completions", question(1, kLong));

@@ -11,8 +11,8 @@
 
 #include "api/keys.h"
 #include "gguf/gguf.h"
-#include "text/tokenizer.h"
 #include "serve_process.h"
+#include "text/tokenizer.h"
 
 namespace sinan::test {
 namespace {
@@ -20,8 +20,8 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-#define NEED_MODEL(path)                                                                          \
-    const std::string path = tiny_r1_model();                                                     \
+#define NEED_MODEL(path)                      \
+    const std::string path = tiny_r1_model(); \
     if (path.empty()) GTEST_SKIP() << "../shared/models/ggml-vocab-deepseek-r1-qwen.gguf not found"
 
 json user(const std::string& text, int max_tokens = 4) {
@@ -51,20 +51,28 @@ TEST(ServerSafety, MalformedRequestsGet4xxWithAMessageAndTheServerStaysUp) {
         {"/v1/chat/completions", R"({"messages": [{"role": "wizard", "content": "x"}]})", 400, "messages[0].role"},
         {"/v1/chat/completions", R"({"messages": [{"content": "x"}]})", 400, "messages[0].role"},
         {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": 5}]})", 400, "messages[0].content"},
-        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": -5})", 400, "max_tokens"},
-        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": "ten"})", 400, "max_tokens"},
-        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "temperature": "hot"})", 400, "temperature"},
-        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "temperature": 9})", 400, "temperature"},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": -5})", 400,
+         "max_tokens"},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": "ten"})", 400,
+         "max_tokens"},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "temperature": "hot"})", 400,
+         "temperature"},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "temperature": 9})", 400,
+         "temperature"},
         {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "n": 0})", 400, "n"},
         {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "stop": [1, 2]})", 400, ""},
-        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "logit_bias": {"abc": 1}})", 400, "logit_bias"},
-        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "logit_bias": {"999999999": 1}})", 400, ""},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "logit_bias": {"abc": 1}})", 400,
+         "logit_bias"},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "logit_bias": {"999999999": 1}})",
+         400, ""},
         {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "stream": "yes"})", 400, "stream"},
         {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "model": "gpt-9"})", 404, "model"},
         {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "model": 7})", 400, "model"},
-        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "top_logprobs": 3})", 400, "top_logprobs"},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "top_logprobs": 3})", 400,
+         "top_logprobs"},
         {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]})", 400, ""},
-        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": {"a": {"b": [null, {"c": []}]}}}]})", 400, ""},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": {"a": {"b": [null, {"c": []}]}}}]})", 400,
+         ""},
         {"/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"\xff\xfe bad utf8\"}]}", 400, ""},
         {"/v1/chat/completions", deep, 400, ""},
         {"/v1/chat/completions", std::string(200000, ' '), 413, ""},
@@ -134,7 +142,10 @@ TEST(ServerSafety, ModelOutputOfAnyBytesStaysValidJson) {
             EXPECT_GT(n, 0u);
         }
     };
-    json lone_bytes = {{"prompt", "x"}, {"max_tokens", 6}, {"temperature", 0}, {"logprobs", 2},
+    json lone_bytes = {{"prompt", "x"},
+                       {"max_tokens", 6},
+                       {"temperature", 0},
+                       {"logprobs", 2},
                        {"logit_bias", {{std::to_string(lone), 100}}}};
     check("/v1/completions", lone_bytes);
     auto r = c->Post("/v1/completions", lone_bytes.dump(), "application/json");
@@ -152,7 +163,8 @@ TEST(ServerSafety, ModelOutputOfAnyBytesStaysValidJson) {
     chat["logit_bias"] = {{std::to_string(lone), 100}};
     chat["max_reasoning_tokens"] = 0;
     check("/v1/chat/completions", chat);
-    json native = {{"query", "x"}, {"max_tokens", 6}, {"temperature", 0}, {"logit_bias", {{std::to_string(lone), 100}}}};
+    json native = {
+        {"query", "x"}, {"max_tokens", 6}, {"temperature", 0}, {"logit_bias", {{std::to_string(lone), 100}}}};
     check("/api/v1/chat", native);
 }
 
@@ -296,7 +308,8 @@ TEST(ServerSafety, ModelsDirLoadsOnFirstUseAndKeepsAtMostModelsMax) {
     fs::copy_file(model_b, dir + "/beta.gguf", fs::copy_options::overwrite_existing);
     ServeProcess server;
     std::string why;
-    ASSERT_TRUE(server.start({"--models-dir", dir, "--models-max", "1", "--ctx-size", "256", "--api-keys", "off"}, &why))
+    ASSERT_TRUE(
+        server.start({"--models-dir", dir, "--models-max", "1", "--ctx-size", "256", "--api-keys", "off"}, &why))
         << why;
     auto c = server.client();
     auto loaded = [&] {
@@ -340,7 +353,8 @@ TEST(ServerSafety, AuditLogRecordsWhoAskedWhat) {
     const std::string data = temp_dir() + "/audit-data";
     ServeProcess server;
     std::string why;
-    ASSERT_TRUE(server.start({"-m", model, "--ctx-size", "256", "--data-dir", data, "--audit", "--api-keys", "off"}, &why))
+    ASSERT_TRUE(
+        server.start({"-m", model, "--ctx-size", "256", "--data-dir", data, "--audit", "--api-keys", "off"}, &why))
         << why;
     auto c = server.client();
     auto r = c->Post("/v1/chat/completions", user("the audited question").dump(), "application/json");
