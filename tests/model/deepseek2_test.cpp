@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -153,6 +154,68 @@ TEST(Deepseek2Load, ErrorsNameTheTensorOrKey) {
     ASSERT_FALSE(m.ok());
     EXPECT_NE(m.message().find("key_length"), std::string::npos) << m.message();
     for (const std::string& p : {missing, groups, lengths}) fs::remove(p);
+}
+
+// The reference model rewritten in the layout of older converters: per-head sizes in key_length /
+// value_length, and attn_k_b / attn_v_b merged into one attn_kv_b per layer (per head: the nope
+// key rows, then the value rows, each over the latent).
+std::string old_layout_copy(const std::string& name) {
+    Result<gguf::File> f = gguf::File::open(kModel.string());
+    EXPECT_TRUE(f.ok());
+    gguf::Writer w;
+    for (const gguf::KeyValue& kv : f->metadata()) w.set_value(kv.key, kv.value);
+    w.remove("deepseek2.attention.key_length_mla");
+    w.remove("deepseek2.attention.value_length_mla");
+    w.set_u32("deepseek2.attention.key_length", 24);
+    w.set_u32("deepseek2.attention.value_length", 16);
+    w.set_u32("deepseek2.attention.head_count_kv", 4);
+    const auto floats = [](const gguf::TensorInfo* t) {
+        std::vector<float> v(t->n_elements);
+        std::memcpy(v.data(), t->data, t->n_bytes);
+        return v;
+    };
+    for (const gguf::TensorInfo& t : f->tensors()) {
+        const std::string n(t.name);
+        if (n.ends_with("attn_v_b.weight")) continue;
+        if (!n.ends_with("attn_k_b.weight")) {
+            w.add_tensor(t.name, t.type, t.shape, std::vector<uint8_t>(t.data, t.data + t.n_bytes));
+            continue;
+        }
+        const std::string p = n.substr(0, n.size() - std::string("attn_k_b.weight").size());
+        const std::vector<float> kb = floats(&t), vb = floats(f->find_tensor(p + "attn_v_b.weight"));
+        const size_t nope = 16, dv = 16, rank = 32, heads = 4;
+        std::vector<float> kv_b;  // [heads * (nope + dv)] rows of rank
+        for (size_t h = 0; h < heads; ++h) {
+            for (size_t j = 0; j < nope; ++j)
+                for (size_t i = 0; i < rank; ++i) kv_b.push_back(kb[(h * rank + i) * nope + j]);
+            for (size_t j = 0; j < dv; ++j)
+                for (size_t i = 0; i < rank; ++i) kv_b.push_back(vb[(h * dv + j) * rank + i]);
+        }
+        const auto* bytes = reinterpret_cast<const uint8_t*>(kv_b.data());
+        w.add_tensor(p + "attn_kv_b.weight", gguf::TensorType::F32, {rank, heads * (nope + dv)},
+                     std::vector<uint8_t>(bytes, bytes + kv_b.size() * sizeof(float)));
+    }
+    const std::string out = (fs::temp_directory_path() / ("sinan-ds2-" + std::to_string(::getpid()) + "-" + name)).string();
+    EXPECT_TRUE(w.write(out).is_ok());
+    return out;
+}
+
+TEST_F(Deepseek2, OlderCombinedKvLayoutGivesTheSameLogits) {
+    const std::string path = old_layout_copy("old-layout.gguf");
+    Result<std::unique_ptr<Model>> m = Model::load(path);
+    ASSERT_TRUE(m.ok()) << m.message();
+    EXPECT_EQ((*m)->hparams().head_dim, 24);
+    EXPECT_EQ((*m)->hparams().n_embd_head_v, 16);
+    const std::vector<int32_t> t = tokens(2);
+    KvCache cache = (*m)->make_cache(128);
+    EXPECT_EQ(cache.n_embd_k(), 32 + 8) << "still the latent-only cache";
+    Batch b;
+    for (size_t i = 0; i < t.size(); ++i) b.add(t[i], static_cast<int32_t>(i), 0, true);
+    std::vector<float> logits;
+    ASSERT_TRUE((*m)->forward(b, cache, &logits).is_ok());
+    const size_t V = static_cast<size_t>((*m)->hparams().n_vocab);
+    for (size_t i = 0; i < t.size(); ++i) EXPECT_LT(rel_error(logits.data() + i * V, ref(2, i)), kTol) << i;
+    fs::remove(path);
 }
 
 TEST(Yarn, DenseModelsReadItAndOnlyLaterPositionsChange) {

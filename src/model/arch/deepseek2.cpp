@@ -1,5 +1,6 @@
 // DeepSeek-V2/V3/R1 ("deepseek2" in GGUF): multi-head latent attention (MLA) and a mixture of
-// experts with shared experts.
+// experts with shared experts. Reads both GGUF layouts: split attn_k_b / attn_v_b (current
+// converters) and the combined attn_kv_b of older files.
 //   x = embd[token]
 //   per layer:
 //     xn = n(x)
@@ -39,6 +40,7 @@ struct Deepseek2Layer {
     Matrix wq, wq_a, wq_b;           // wq without q LoRA, else wq_a and wq_b
     Matrix wkv_a;                    // [n_embd] -> [kv_lora + rope]
     std::vector<Matrix> wk_b, wv_b;  // per head: [nope] -> [kv_lora], [kv_lora] -> [v_head]
+    std::vector<float> kb_owned, vb_owned;  // wk_b / wv_b data when split from an attn_kv_b tensor
     Matrix wo;
     // Dense layers.
     Matrix w_gate, w_up, w_down;
@@ -58,6 +60,7 @@ public:
 
 private:
     Status bind_layer(int64_t l, Deepseek2Layer* w) const;
+    Status split_kv_b(const std::string& name, Deepseek2Layer* w) const;
     void attention_block(int64_t l, const Batch& batch, KvCache& cache);
     void dense_ffn(const Deepseek2Layer& w, int64_t n);
     void moe_ffn(const Deepseek2Layer& w, int64_t n);
@@ -113,11 +116,12 @@ Status Deepseek2Model::bind_layer(int64_t l, Deepseek2Layer* w) const {
     }
     SINAN_RETURN_IF_ERROR(bind_matrix(f, p + "attn_kv_a_mqa.weight", h.n_embd, h.n_lora_kv + h.n_rot, &w->wkv_a));
     SINAN_RETURN_IF_ERROR(bind_vector(f, p + "attn_kv_a_norm.weight", h.n_lora_kv, &w->kv_a_norm));
-    if (f.find_tensor(p + "attn_k_b.weight") == nullptr && f.find_tensor(p + "attn_kv_b.weight") != nullptr)
-        return Status::error(f.path() + ": has the combined 'attn_kv_b' tensors of older conversions; sinan needs the "
-                             "split 'attn_k_b' / 'attn_v_b' (re-convert with a current llama.cpp convert_hf_to_gguf.py)");
-    SINAN_RETURN_IF_ERROR(bind_matrices(f, p + "attn_k_b.weight", nope(), h.n_lora_kv, h.n_head, &w->wk_b));
-    SINAN_RETURN_IF_ERROR(bind_matrices(f, p + "attn_v_b.weight", h.n_lora_kv, h.n_embd_head_v, h.n_head, &w->wv_b));
+    if (f.find_tensor(p + "attn_k_b.weight") == nullptr && f.find_tensor(p + "attn_kv_b.weight") != nullptr) {
+        SINAN_RETURN_IF_ERROR(split_kv_b(p + "attn_kv_b.weight", w));
+    } else {
+        SINAN_RETURN_IF_ERROR(bind_matrices(f, p + "attn_k_b.weight", nope(), h.n_lora_kv, h.n_head, &w->wk_b));
+        SINAN_RETURN_IF_ERROR(bind_matrices(f, p + "attn_v_b.weight", h.n_lora_kv, h.n_embd_head_v, h.n_head, &w->wv_b));
+    }
     SINAN_RETURN_IF_ERROR(bind_matrix(f, p + "attn_output.weight", h.n_head * h.n_embd_head_v, h.n_embd, &w->wo));
     if (l < h.n_layer_dense_lead) {
         SINAN_RETURN_IF_ERROR(bind_matrix(f, p + "ffn_gate.weight", h.n_embd, h.n_ff, &w->w_gate));
@@ -135,6 +139,34 @@ Status Deepseek2Model::bind_layer(int64_t l, Deepseek2Layer* w) const {
         SINAN_RETURN_IF_ERROR(bind_matrix(f, p + "ffn_gate_shexp.weight", h.n_embd, n_ff_sh, &w->gate_shexp));
         SINAN_RETURN_IF_ERROR(bind_matrix(f, p + "ffn_up_shexp.weight", h.n_embd, n_ff_sh, &w->up_shexp));
         SINAN_RETURN_IF_ERROR(bind_matrix(f, p + "ffn_down_shexp.weight", n_ff_sh, h.n_embd, &w->down_shexp));
+    }
+    return Status::ok();
+}
+
+// Files converted before the absorbed form store the key and value up-projections as one matrix,
+// attn_kv_b: per head, nope rows of the key part then v_head rows of the value part, each of
+// kv_lora values. The absorbed form needs the key part transposed (attn_k_b: per head kv_lora rows
+// of nope) and the value part as it is (attn_v_b); both are built once, in F32 (exact for any
+// stored type; DeepSeek-V3: 4 GB, about 1% of its weights).
+Status Deepseek2Model::split_kv_b(const std::string& name, Deepseek2Layer* w) const {
+    const Hparams& h = hparams_;
+    const int64_t rank = h.n_lora_kv, dv = h.n_embd_head_v, per_head = nope() + dv;
+    Matrix kv_b;
+    SINAN_RETURN_IF_ERROR(bind_matrix(file_, name, rank, h.n_head * per_head, &kv_b));
+    w->kb_owned.resize(static_cast<size_t>(h.n_head * rank * nope()));
+    w->vb_owned.resize(static_cast<size_t>(h.n_head * dv * rank));
+    std::vector<float> row(static_cast<size_t>(rank));
+    for (int64_t hd = 0; hd < h.n_head; ++hd) {
+        for (int64_t j = 0; j < per_head; ++j) {
+            kernels::get_row(kv_b, hd * per_head + j, row.data());
+            if (j < nope()) {
+                for (int64_t i = 0; i < rank; ++i) w->kb_owned[static_cast<size_t>((hd * rank + i) * nope() + j)] = row[static_cast<size_t>(i)];
+            } else {
+                std::copy(row.begin(), row.end(), w->vb_owned.begin() + (hd * dv + j - nope()) * rank);
+            }
+        }
+        w->wk_b.push_back({gguf::TensorType::F32, w->kb_owned.data() + hd * rank * nope(), nope(), rank});
+        w->wv_b.push_back({gguf::TensorType::F32, w->vb_owned.data() + hd * dv * rank, rank, dv});
     }
     return Status::ok();
 }
