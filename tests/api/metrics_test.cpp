@@ -13,6 +13,8 @@
 #include <sstream>
 #include <thread>
 
+#include "serve_process.h"
+
 namespace sinan::api {
 namespace {
 
@@ -99,6 +101,27 @@ TEST(Metrics, PromtoolRejectsBrokenTextSoItsVerdictMeansSomething) {
     const auto result = promtool_check("sinan_x_total{route=\"unterminated} 1\n");
     if (!result) GTEST_SKIP() << "promtool not installed (Debian package prometheus)";
     EXPECT_NE(result->first, 0) << result->second;
+}
+
+TEST(Metrics, PromtoolAcceptsWhatTheRealServerServesAfterTraffic) {
+    const std::string model = test::tiny_r1_model();
+    if (model.empty()) GTEST_SKIP() << "../shared/models/ggml-vocab-deepseek-r1-qwen.gguf not found";
+    if (!promtool_check("")) GTEST_SKIP() << "promtool not installed (Debian package prometheus)";
+    test::ServeProcess server;
+    std::string why;
+    ASSERT_TRUE(
+        server.start({"-m", model, "--ctx-size", "256", "--api-keys", "off", "--data-dir", test::temp_dir()}, &why))
+        << why;
+    auto client = server.client();
+    const nlohmann::json chat = {{"messages", {{{"role", "user"}, {"content", "hi"}}}}, {"max_tokens", 4}};
+    ASSERT_EQ(test::post_json(*client, "/v1/chat/completions", chat)->status, 200);
+    ASSERT_EQ(test::post_json(*client, "/v1/chat/completions", {{"messages", 5}})->status, 400);
+    auto m = client->Get("/metrics");
+    ASSERT_TRUE(m);
+    ASSERT_EQ(m->status, 200);
+    const auto result = promtool_check(m->body);
+    EXPECT_EQ(result->first, 0) << "promtool check metrics: " << result->second << "\n" << m->body;
+    EXPECT_NE(m->body.find("# TYPE sinan_time_to_first_token_seconds histogram"), std::string::npos) << m->body;
 }
 
 TEST(Metrics, HistogramBucketsAreCumulativeAndCountIsTheInfBucket) {
