@@ -75,7 +75,12 @@ struct Scheduler::Impl {
         int64_t n_cached = 0;     // prompt tokens reused from the prefix cache
         int64_t n_reserved = 0;   // cells still reserved for tokens not fed yet
         int32_t next_token = -1;  // taken but not fed yet (fed at the next step)
-        Event event;              // the kText event being built this step
+        // A longer prefix that another running request (handle id share_id, in slot share_src)
+        // is still computing: this one waits for it instead of computing it again.
+        int32_t share_src = -1;
+        uint64_t share_id = 0;
+        size_t share_len = 0;
+        Event event;  // the kText event being built this step
     };
 
     // One sequence id of the cache. Running: run is set. Idle (prefix cache): no run, tokens
@@ -98,6 +103,7 @@ struct Scheduler::Impl {
     bool try_admit(Waiting& w, Clock::time_point now);
     void expire_running(Clock::time_point now);
     void step();
+    bool take_shared_prefix(int32_t seq);
     void take_token(int32_t seq, std::span<const float> logits);
     void finish(int32_t seq, FinishReason reason);
     void fail(int32_t seq, const Status& error);
@@ -226,6 +232,20 @@ bool Scheduler::Impl::try_admit(Waiting& w, Clock::time_point now) {
         }
     }
 
+    // A longer prefix that a running request is still prefilling (requests with one system prompt
+    // arriving together): shared once computed. Cells are reserved as if it were not.
+    int32_t share_src = -1;
+    size_t share_len = n_common;
+    for (int32_t i = 0; i < static_cast<int32_t>(slots.size()); ++i) {
+        const Running* other = slots[static_cast<size_t>(i)].run.get();
+        if (!other || other->n_prompt_fed == other->request.prompt.size()) continue;
+        const size_t n = std::min(common_prefix(other->request.prompt, prompt), prompt.size() - 1);
+        if (n > share_len) {
+            share_src = i;
+            share_len = n;
+        }
+    }
+
     // A sequence id: a free one, else an idle one evicted, else the idle source itself, cut to the prefix.
     int32_t dst = -1;
     for (int32_t i = 0; i < static_cast<int32_t>(slots.size()) && dst < 0; ++i)
@@ -291,6 +311,11 @@ bool Scheduler::Impl::try_admit(Waiting& w, Clock::time_point now) {
     r.n_prompt_fed = n_common;
     r.n_cached = static_cast<int64_t>(n_common);
     r.n_reserved = need;
+    if (share_src >= 0) {
+        r.share_src = share_src;
+        r.share_id = slots[static_cast<size_t>(share_src)].run->handle->id();
+        r.share_len = share_len;
+    }
     slot.run = std::move(run);
     slot.last_used = now;
     if (src >= 0) slots[static_cast<size_t>(src)].last_used = now;
@@ -330,6 +355,7 @@ void Scheduler::Impl::step() {
         Running& r = *slots[static_cast<size_t>(seq)].run;
         const size_t n_prompt = r.request.prompt.size();
         if (r.n_prompt_fed == n_prompt) continue;
+        if (r.share_src >= 0 && !take_shared_prefix(seq)) continue;
         const int64_t room = o.n_batch - static_cast<int64_t>(batch.size());
         if (room <= 0) break;
         const size_t end = std::min(n_prompt, r.n_prompt_fed + static_cast<size_t>(room));
@@ -361,6 +387,31 @@ void Scheduler::Impl::step() {
     const size_t n_vocab = static_cast<size_t>(model.hparams().n_vocab);
     for (size_t row = 0; row < rows.size(); ++row)
         take_token(rows[row], std::span<const float>(logits).subspan(row * n_vocab, n_vocab));
+}
+
+// For a sequence waiting on a prefix another request computes: shares it once computed (true),
+// keeps waiting while that request still prefills (false), or gives up and computes the prefix
+// itself when that request is gone (true).
+bool Scheduler::Impl::take_shared_prefix(int32_t seq) {
+    Slot& s = slots[static_cast<size_t>(seq)];
+    Running& r = *s.run;
+    const Slot& src = slots[static_cast<size_t>(r.share_src)];
+    const auto prefix_end = r.request.prompt.begin() + static_cast<long>(r.share_len);
+    if (src.tokens.size() >= r.share_len && std::equal(r.request.prompt.begin(), prefix_end, src.tokens.begin())) {
+        const int64_t n = static_cast<int64_t>(r.share_len - r.n_prompt_fed);
+        cache.seq_cp(r.share_src, seq, static_cast<int32_t>(r.n_prompt_fed), static_cast<int32_t>(r.share_len));
+        s.tokens.insert(s.tokens.end(), r.request.prompt.begin() + static_cast<long>(r.n_prompt_fed), prefix_end);
+        r.n_prompt_fed = r.share_len;
+        r.n_cached += n;
+        r.n_reserved -= n;  // those positions take no new cells
+        totals.cached_tokens += static_cast<uint64_t>(n);
+        r.share_src = -1;
+        return true;
+    }
+    const Running* other = src.run.get();
+    if (other && other->handle->id() == r.share_id && other->n_prompt_fed < other->request.prompt.size()) return false;
+    r.share_src = -1;
+    return true;
 }
 
 // The sequence's next token from its logits (or the forced </think>), streamed; ends the

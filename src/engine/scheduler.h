@@ -13,8 +13,10 @@
 //
 // Prefix cache: a finished sequence's KV stays in the cache (an idle slot) until its cells are
 // needed. A new request takes the longest common token prefix found in any slot, running or
-// idle, by sharing those cells (KvCache::seq_cp, no copy) and computes only the rest. Idle slots
-// are evicted least recently used first when admission needs cells.
+// idle, by sharing those cells (KvCache::seq_cp, no copy) and computes only the rest. When a
+// running request is still prefilling a longer common prefix (requests with one system prompt
+// arriving together), the new one waits for those cells instead of computing them again. Idle
+// slots are evicted least recently used first when admission needs cells.
 //
 // Output: the engine thread never blocks on a client. Each request's events go into its
 // RequestHandle's own queue; the API thread reads them with next(). A client that goes away

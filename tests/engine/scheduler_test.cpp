@@ -259,6 +259,34 @@ TEST_F(SchedulerTest, PrefixCacheReusesASharedPrefixAndGivesTheSameOutput) {
     EXPECT_EQ(s.stats().cached_tokens, system.size() + b.size() - 1);
 }
 
+TEST_F(SchedulerTest, RequestsArrivingTogetherComputeTheirSharedPrefixOnce) {
+    // One system prompt, four questions at once: whichever request is admitted first computes
+    // the system prompt; the others share it (waiting for it if it is still being prefilled).
+    Scheduler s(*model_, *tokenizer_, {.n_parallel = 4, .n_ctx = 128, .n_cells = 0, .n_batch = 8, .max_queue = 4});
+    const std::vector<int32_t> system =
+        tokens("You are a careful assistant. Think step by step, then answer in one line.");
+    ASSERT_GT(system.size(), 16u);
+    std::vector<std::vector<int32_t>> prompts;
+    std::vector<std::shared_ptr<RequestHandle>> handles;
+    for (int i = 0; i < 4; ++i) {
+        prompts.push_back(system);
+        for (int32_t t : tokens(kPrompts[i])) prompts.back().push_back(t);
+        handles.push_back(submit(s, request(prompts.back(), greedy(6))));
+    }
+    std::vector<Outcome> got;
+    for (auto& h : handles) got.push_back(collect(*h));
+    int64_t n_cached = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+        EXPECT_EQ(got[i].end.n_cached, i == 0 ? 0 : static_cast<int64_t>(system.size())) << i;
+        EXPECT_EQ(got[i].end.result.n_prompt + got[i].end.n_cached, static_cast<int64_t>(prompts[i].size()));
+        EXPECT_EQ(got[i].text, alone(prompts[i], greedy(6)).text) << i;
+        n_cached += got[i].end.n_cached;
+    }
+    EXPECT_EQ(s.stats().cached_tokens, static_cast<uint64_t>(n_cached));
+    EXPECT_EQ(s.stats().prompt_tokens, prompts[0].size() + (prompts[1].size() - system.size()) +
+                                           (prompts[2].size() - system.size()) + (prompts[3].size() - system.size()));
+}
+
 TEST_F(SchedulerTest, IdleSlotsAreEvictedWhenAdmissionNeedsTheirCells) {
     // Room for two sequences' reservations: every admission after the second evicts idle slots.
     Scheduler s(*model_, *tokenizer_, {.n_parallel = 1, .n_ctx = 40, .n_cells = 80, .n_batch = 32, .max_queue = 4});
