@@ -57,6 +57,7 @@ bool stream_chat(ChatStream& s, httplib::DataSink& sink) {
             }
             json last = chat_chunk(s.head, i, json::object(), finish_reason(ev.result.finish));
             last["sinan"] = sinan_extension({s.choices[i]}, s.n_prompt);
+            last["sinan"]["sampling"] = sampling_json(s.params);
             return write(sse_event(last));
         },
         // An SSE comment while the model is silent (queued, long prefill): keeps proxies from
@@ -123,7 +124,7 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
     const std::string key = response_cache_key(ctx, lease->id, "/v1/chat/completions", params, cr.body);
     if (params.stream ? replay_from_cache(ctx, key, params, res) : answer_from_cache(ctx, key, "chatcmpl-", res))
         return;
-    auto started = start_generation(ctx, *lease, p, cr.params);
+    auto started = start_generation(ctx, *lease, p, params);
     if (auto* e = std::get_if<ApiError>(&started)) return send_error(res, *e);
     ResponseHead head{new_id("chatcmpl-"), unix_now(), lease->id};
 
@@ -133,6 +134,7 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
         if (auto e = failure_of(choices)) return send_error(res, *e);
         json body =
             chat_completion(head, choices, n_prompt, lease->tokenizer, params.logprobs ? params.top_logprobs : -1);
+        body["sinan"]["sampling"] = sampling_json(params);
         if (!key.empty()) ctx.cache->put(key, dump_json(body));
         finish_accounting(ctx, lease->id, cr.messages, choices, n_prompt, 200);
         return send_json(res, body);
@@ -155,10 +157,12 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
             const bool ok = stream_chat(*s, sink);
             if (!ok) s->gen.cancel();  // the client went away: free the slots now
             finish_accounting(*s->ctx, s->lease->id, s->messages, s->choices, s->n_prompt, ok ? 200 : 499);
-            if (ok && !s->cache_key.empty() && !failure_of(s->choices))
-                s->ctx->cache->put(s->cache_key,
-                                   dump_json(chat_completion(s->head, s->choices, s->n_prompt, s->lease->tokenizer,
-                                                             s->params.logprobs ? s->params.top_logprobs : -1)));
+            if (ok && !s->cache_key.empty() && !failure_of(s->choices)) {
+                json stored = chat_completion(s->head, s->choices, s->n_prompt, s->lease->tokenizer,
+                                              s->params.logprobs ? s->params.top_logprobs : -1);
+                stored["sinan"]["sampling"] = sampling_json(s->params);
+                s->ctx->cache->put(s->cache_key, dump_json(stored));
+            }
             if (!ok) return false;
             sink.done();
             return true;

@@ -83,7 +83,7 @@ void handle_completion(ServerContext& ctx, const httplib::Request& req, httplib:
     // Submit every prompt before reading any, so they run side by side.
     std::vector<Generation> gens;
     for (const Prompt& p : prompts) {
-        auto started = start_generation(ctx, *lease, p, cr.params);
+        auto started = start_generation(ctx, *lease, p, params);
         if (auto* e = std::get_if<ApiError>(&started)) return send_error(res, *e);
         gens.push_back(std::move(std::get<Generation>(started)));
     }
@@ -96,6 +96,7 @@ void handle_completion(ServerContext& ctx, const httplib::Request& req, httplib:
         if (auto e = failure_of(choices)) return send_error(res, *e);
         json body = text_completion(head, choices, echo, n_prompt, lease->tokenizer,
                                     params.logprobs ? params.top_logprobs : -1);
+        body["sinan"]["sampling"] = sampling_json(params);
         if (!key.empty()) ctx.cache->put(key, dump_json(body));
         account_tokens(ctx, lease->id, choices, n_prompt);
         if (ctx.audit)

@@ -101,7 +101,7 @@ void handle_native_chat(ServerContext& ctx, const httplib::Request& req, httplib
 
     const std::string key = response_cache_key(ctx, lease->id, "/api/v1/chat", params, nr.body);
     if (!params.stream && answer_from_cache(ctx, key, "chat-", res)) return;
-    auto started = start_generation(ctx, *lease, p, nr.params);
+    auto started = start_generation(ctx, *lease, p, params);
     if (auto* e = std::get_if<ApiError>(&started)) return send_error(res, *e);
     ResponseHead head{new_id("chat-"), unix_now(), lease->id};
 
@@ -110,6 +110,7 @@ void handle_native_chat(ServerContext& ctx, const httplib::Request& req, httplib
         std::vector<ChoiceResult> choices = gen.collect();
         if (auto e = failure_of(choices)) return send_error(res, *e);
         json body = native_response(head, choices[0], n_prompt);
+        body["sampling"] = sampling_json(params);
         if (!key.empty()) ctx.cache->put(key, dump_json(body));
         account_tokens(ctx, lease->id, choices, n_prompt);
         if (ctx.audit) audit(ctx, "/api/v1/chat", nr.messages, choices[0].answer, choices[0].reasoning, 200);

@@ -1,5 +1,8 @@
 #include "api/prompt.h"
 
+#include <cmath>
+#include <random>
+
 namespace sinan::api {
 
 namespace {
@@ -56,13 +59,24 @@ GenerationParams with_model_defaults(const ServedModel& model, GenerationParams 
         if (!params.temperature_given) params.sampling.temperature = 0.6f;
         if (!params.top_p_given) params.sampling.top_p = 0.95f;
     }
+    if (!params.sampling.seed) {
+        thread_local std::mt19937_64 rng{std::random_device{}()};
+        params.sampling.seed = rng() >> 11;  // 53 bits: exact as a JavaScript client's number
+    }
     return params;
 }
 
+nlohmann::json sampling_json(const GenerationParams& params) {
+    // Floats as the client wrote them (0.6, not 0.6000000238418579).
+    auto decimal = [](float v) { return std::round(static_cast<double>(v) * 1e6) / 1e6; };
+    return {{"temperature", decimal(params.sampling.temperature)},
+            {"top_p", decimal(params.sampling.top_p)},
+            {"seed", params.sampling.seed.value_or(0)}};
+}
+
 std::variant<std::vector<engine::Request>, ApiError> make_requests(const ServedModel& model, const Prompt& prompt,
-                                                                   const GenerationParams& given,
+                                                                   const GenerationParams& params,
                                                                    std::optional<engine::Clock::time_point> deadline) {
-    const GenerationParams params = with_model_defaults(model, given);
     const int64_t n_ctx = model.scheduler->options().n_ctx;
     const int64_t n_prompt = static_cast<int64_t>(prompt.tokens.size());
     if (n_prompt == 0) return bad_request("the prompt is empty", prompt.field);

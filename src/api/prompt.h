@@ -34,14 +34,18 @@ std::variant<Prompt, ApiError> chat_prompt(const ServedModel& model, const nlohm
 // against the vocabulary).
 std::variant<Prompt, ApiError> completion_prompt(const ServedModel& model, const PromptInput& input);
 
-// One request per choice: choice i gets seed + i when a seed is given. The reasoning model's
-// sampling defaults (temperature 0.6, top_p 0.95) apply unless the request set them. Checks the
+// The params a request runs with: the reasoning model's sampling defaults (temperature 0.6,
+// top_p 0.95) unless the request set them, and a random seed when it gave none (reported in the
+// response, so any answer can be reproduced). Call once per request.
+GenerationParams with_model_defaults(const ServedModel& model, GenerationParams params);
+
+// One request per choice (params from with_model_defaults): choice i gets seed + i. Checks the
 // prompt length and max_tokens against the context and the sampling params against the vocab.
 std::variant<std::vector<engine::Request>, ApiError> make_requests(const ServedModel& model, const Prompt& prompt,
                                                                    const GenerationParams& params,
                                                                    std::optional<engine::Clock::time_point> deadline);
 
-// The params with the model's defaults applied (what make_requests uses), for the cache decision.
-GenerationParams with_model_defaults(const ServedModel& model, GenerationParams params);
+// {"temperature", "top_p", "seed"} the request ran with, for the response's `sinan` object.
+nlohmann::json sampling_json(const GenerationParams& params);
 
 }  // namespace sinan::api

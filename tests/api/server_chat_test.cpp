@@ -179,6 +179,23 @@ TEST_F(ServerChat, NChoicesUseSeedPlusIndexAndRepeatWithTheSameSeed) {
     EXPECT_LE(a["usage"]["completion_tokens"].get<int>(), 12);
 }
 
+TEST_F(ServerChat, ReasoningModelsSampleWithR1DefaultsAndReportTheSeed) {
+    json body = {{"messages", {{{"role", "user"}, {"content", "Pick a word."}}}}, {"max_tokens", 8}};
+    json a = chat(body);
+    const json& sampling = a["sinan"]["sampling"];
+    EXPECT_DOUBLE_EQ(sampling["temperature"].get<double>(), 0.6) << a.dump();
+    EXPECT_DOUBLE_EQ(sampling["top_p"].get<double>(), 0.95);
+    ASSERT_TRUE(sampling["seed"].is_number_unsigned());
+    // The reported seed reproduces the answer.
+    body["seed"] = sampling["seed"];
+    EXPECT_EQ(chat(body)["choices"][0]["message"], a["choices"][0]["message"]);
+    body["temperature"] = 0.2;
+    body["top_p"] = 0.5;
+    json b = chat(body);
+    EXPECT_DOUBLE_EQ(b["sinan"]["sampling"]["temperature"].get<double>(), 0.2) << "the request's own values win";
+    EXPECT_DOUBLE_EQ(b["sinan"]["sampling"]["top_p"].get<double>(), 0.5);
+}
+
 TEST_F(ServerChat, StopStringEndsTheCompletionBeforeIt) {
     json body = {{"prompt", "Once upon a time"}, {"max_tokens", 12}, {"temperature", 0}, {"logprobs", 0}};
     auto r = post_json(*client_, "/v1/completions", body);
