@@ -18,6 +18,15 @@ Status optional_int(const gguf::File& f, const std::string& key, int64_t* out) {
     return need_int(f, key, out);
 }
 
+// An optional count that may be 0 (no q LoRA, no leading dense layer).
+Status optional_count(const gguf::File& f, const std::string& key, int64_t* out) {
+    if (!f.find(key)) return Status::ok();
+    std::optional<int64_t> v = f.get_int(key);
+    if (!v || *v < 0) return Status::error(f.path() + ": metadata key '" + key + "' must be a non-negative integer");
+    *out = *v;
+    return Status::ok();
+}
+
 Status positive_float(const gguf::File& f, const std::string& key, float* out) {
     if (!f.find(key)) return Status::ok();
     std::optional<double> v = f.get_float(key);
@@ -48,7 +57,7 @@ Status read_rope_scaling(const gguf::File& f, const std::string& a, Hparams* h) 
 
 // deepseek2: the latent-attention sizes and the mixture of experts.
 Status read_deepseek2(const gguf::File& f, const std::string& a, Hparams* h) {
-    SINAN_RETURN_IF_ERROR(optional_int(f, a + "attention.q_lora_rank", &h->n_lora_q));
+    SINAN_RETURN_IF_ERROR(optional_count(f, a + "attention.q_lora_rank", &h->n_lora_q));
     SINAN_RETURN_IF_ERROR(need_int(f, a + "attention.kv_lora_rank", &h->n_lora_kv));
     // Files converted for the absorbed form give the per-head sizes as *_mla and the cache row
     // sizes (latent + rope, latent) as key_length / value_length; older files give the per-head
@@ -68,12 +77,12 @@ Status read_deepseek2(const gguf::File& f, const std::string& a, Hparams* h) {
     if (h->n_rot >= h->head_dim)
         return Status::error(f.path() + ": rope.dimension_count " + std::to_string(h->n_rot) +
                              " must be smaller than the key head size " + std::to_string(h->head_dim));
-    SINAN_RETURN_IF_ERROR(need_int(f, a + "leading_dense_block_count", &h->n_layer_dense_lead));
+    SINAN_RETURN_IF_ERROR(optional_count(f, a + "leading_dense_block_count", &h->n_layer_dense_lead));
+    SINAN_RETURN_IF_ERROR(optional_count(f, a + "expert_shared_count", &h->n_expert_shared));
     if (h->n_layer_dense_lead >= h->n_layer) return Status::ok();  // no MoE layer: expert keys unused
     SINAN_RETURN_IF_ERROR(need_int(f, a + "expert_count", &h->n_expert));
     SINAN_RETURN_IF_ERROR(need_int(f, a + "expert_used_count", &h->n_expert_used));
     SINAN_RETURN_IF_ERROR(need_int(f, a + "expert_feed_forward_length", &h->n_ff_exp));
-    SINAN_RETURN_IF_ERROR(optional_int(f, a + "expert_shared_count", &h->n_expert_shared));
     SINAN_RETURN_IF_ERROR(optional_int(f, a + "expert_group_count", &h->n_expert_groups));
     SINAN_RETURN_IF_ERROR(optional_int(f, a + "expert_group_used_count", &h->n_group_used));
     if (h->n_expert_used > h->n_expert || h->n_expert % h->n_expert_groups != 0 || h->n_group_used > h->n_expert_groups ||
