@@ -14,7 +14,7 @@ ServedModel::~ServedModel() { scheduler.reset(); }
 std::string no_model_message() {
     return "no model is loaded: start the server with a model file (sinan serve -m FILE.gguf, or MODEL=path.gguf "
            "make run), put a .gguf file in ./models/ (or --models-dir DIR), or make a small test model with "
-           "`sinan model synth --shape tiny --vocab VOCAB.gguf -o models/tiny.gguf`";
+           "`make model` in the checkout or `sinan model synth --shape tiny --vocab VOCAB.gguf -o models/tiny.gguf`";
 }
 
 Result<std::vector<ModelFile>> ModelRegistry::scan_dir(const std::string& dir) {
