@@ -91,7 +91,7 @@ void register_keys(CLI::App& app) {
 
     CLI::App* create =
         keys->add_subcommand("create", "Create a key and print it once on stdout (only its hash is kept)");
-    create->add_option("--name", a->name, "A name to recognise the key by (unique among active keys)")->required();
+    create->add_option("NAME,--name", a->name, "A name to recognise the key by (unique among active keys)")->required();
     create->add_option("--rpm", a->rpm, "Requests per minute allowed (default 0: unlimited)")
         ->check(CLI::NonNegativeNumber);
     create->add_option("--tpm", a->tpm, "Tokens per minute allowed, prompt + completion (default 0: unlimited)")

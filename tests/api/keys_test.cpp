@@ -257,10 +257,13 @@ TEST_F(Keys, CommandCreatesListsAndRevokes) {
 
     sinan::test::RunResult r = run_sinan({"keys", "revoke", "web app", "--data-dir", dir_});
     ASSERT_EQ(r.exit_code, 0) << r.err;
+    sinan::test::RunResult p = run_sinan({"keys", "create", "positional", "--data-dir", dir_});
+    ASSERT_EQ(p.exit_code, 0) << "the name may also be given without --name: " << p.err;
     sinan::test::RunResult js = run_sinan({"keys", "list", "--json", "--data-dir", dir_});
     ASSERT_EQ(js.exit_code, 0) << js.err;
     const nlohmann::json list = nlohmann::json::parse(js.out);
-    ASSERT_EQ(list.size(), 1u);
+    ASSERT_EQ(list.size(), 2u);
+    EXPECT_EQ(list[1]["name"], "positional");
     EXPECT_EQ(list[0]["id"], who->id);
     EXPECT_TRUE(list[0]["revoked"].is_string());
     EXPECT_EQ(list[0]["rpm"], 30);
