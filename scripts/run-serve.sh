@@ -4,12 +4,12 @@
 #                     with neither, the server still starts (health, metrics, the chat page) and
 #                     generation routes answer 503 saying how to get a model (`make model`).
 #   HOST, PORT        where to listen (default 127.0.0.1:8080)
-#   DATA_DIR          API keys, audit log, state (default ./data under the checkout)
+#   DATA_DIR          API keys, audit log, state (default ./sinan-data, where `sinan keys` looks too)
 #   SERVE_ARGS        more `sinan serve` flags, e.g. SERVE_ARGS="--parallel 8 --api-keys on"
 set -euo pipefail
 sinan=${1:?path to the sinan binary}
 root=$(cd "$(dirname "$0")/.." && pwd)
-args=(serve --host "${HOST:-127.0.0.1}" --port "${PORT:-8080}" --data-dir "${DATA_DIR:-$root/data}")
+args=(serve --host "${HOST:-127.0.0.1}" --port "${PORT:-8080}" --data-dir "${DATA_DIR:-$root/sinan-data}")
 if [ -n "${MODEL:-}" ]; then
   args+=(-m "$MODEL")
 elif compgen -G "$root/models/*.gguf" >/dev/null; then
