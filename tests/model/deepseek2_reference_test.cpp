@@ -9,12 +9,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 #include <numeric>
 
 #include "model/model.h"
 #include "model/synth.h"
+#include "f64_reference.h"
 
 namespace sinan::model {
 namespace {
@@ -26,18 +26,7 @@ struct Reference {
     const gguf::File& f;
     const Hparams& h;
 
-    Vec tensor(const std::string& name) const {
-        const gguf::TensorInfo* t = f.find_tensor(name);
-        EXPECT_NE(t, nullptr) << name;
-        EXPECT_EQ(t->type, gguf::TensorType::F32);
-        Vec out(t->n_elements);
-        for (size_t i = 0; i < out.size(); ++i) {
-            float v;
-            std::memcpy(&v, t->data + 4 * i, 4);
-            out[i] = v;
-        }
-        return out;
-    }
+    Vec tensor(const std::string& name) const { return f64::tensor(f, name); }
     // y[r] = sum_c W[r][c] x[c], W rows of x.size() values starting at `offset`.
     static Vec matvec(const Vec& w, const Vec& x, size_t n_rows, size_t offset = 0) {
         Vec y(n_rows, 0.0);
@@ -45,14 +34,7 @@ struct Reference {
             for (size_t c = 0; c < x.size(); ++c) y[r] += w[offset + r * x.size() + c] * x[c];
         return y;
     }
-    Vec norm(const Vec& x, const Vec& w) const {
-        double ss = 0;
-        for (double v : x) ss += v * v;
-        const double s = 1.0 / std::sqrt(ss / static_cast<double>(x.size()) + h.rms_eps);
-        Vec y(x.size());
-        for (size_t i = 0; i < x.size(); ++i) y[i] = x[i] * s * w[i];
-        return y;
-    }
+    Vec norm(const Vec& x, const Vec& w) const { return f64::rms_norm(x, w, h.rms_eps); }
     Vec swiglu(const std::string& p, const std::string& suffix, const Vec& x, size_t n_ff, size_t expert = 0) const {
         const Vec g = tensor(p + "ffn_gate" + suffix), u = tensor(p + "ffn_up" + suffix), d = tensor(p + "ffn_down" + suffix);
         Vec a = matvec(g, x, n_ff, expert * n_ff * x.size());
@@ -184,14 +166,7 @@ struct Reference {
     }
 };
 
-double rel_error(const float* ours, const Vec& ref) {
-    double diff = 0, norm = 0;
-    for (size_t i = 0; i < ref.size(); ++i) {
-        diff += (ours[i] - ref[i]) * (ours[i] - ref[i]);
-        norm += ref[i] * ref[i];
-    }
-    return std::sqrt(diff / norm);
-}
+using f64::rel_error;
 
 class Deepseek2Layouts : public ::testing::TestWithParam<const char*> {};
 

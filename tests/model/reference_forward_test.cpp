@@ -12,6 +12,7 @@
 
 #include "model/model.h"
 #include "model/synth.h"
+#include "f64_reference.h"
 
 namespace sinan::model {
 namespace {
@@ -34,18 +35,7 @@ struct Reference {
     const gguf::File& f;
     const Hparams& h;
 
-    std::vector<double> tensor(const std::string& name) const {
-        const gguf::TensorInfo* t = f.find_tensor(name);
-        EXPECT_NE(t, nullptr) << name;
-        EXPECT_EQ(t->type, gguf::TensorType::F32);
-        std::vector<double> out(t->n_elements);
-        for (size_t i = 0; i < out.size(); ++i) {
-            float v;
-            std::memcpy(&v, t->data + 4 * i, 4);
-            out[i] = v;
-        }
-        return out;
-    }
+    std::vector<double> tensor(const std::string& name) const { return f64::tensor(f, name); }
     // y[r] = sum_c W[r][c] x[c] with W stored as rows of n_cols.
     static std::vector<double> matvec(const std::vector<double>& w, const std::vector<double>& x) {
         const size_t n_cols = x.size(), n_rows = w.size() / n_cols;
@@ -55,12 +45,7 @@ struct Reference {
         return y;
     }
     std::vector<double> norm(const std::vector<double>& x, const std::vector<double>& w) const {
-        double ss = 0;
-        for (double v : x) ss += v * v;
-        const double s = 1.0 / std::sqrt(ss / static_cast<double>(x.size()) + h.rms_eps);
-        std::vector<double> y(x.size());
-        for (size_t i = 0; i < x.size(); ++i) y[i] = x[i] * s * w[i];
-        return y;
+        return f64::rms_norm(x, w, h.rms_eps);
     }
     void rope(std::vector<double>& x, int64_t n_heads, int pos) const {
         for (int64_t hd = 0; hd < n_heads; ++hd) {
@@ -140,14 +125,7 @@ struct Reference {
     }
 };
 
-double rel_error(const float* ours, const std::vector<double>& ref) {
-    double diff = 0, norm = 0;
-    for (size_t i = 0; i < ref.size(); ++i) {
-        diff += (ours[i] - ref[i]) * (ours[i] - ref[i]);
-        norm += ref[i] * ref[i];
-    }
-    return std::sqrt(diff / norm);
-}
+using f64::rel_error;
 
 constexpr double kTol = 2e-3;
 
