@@ -11,7 +11,7 @@ namespace sinan::api {
 
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 // A stream in progress: everything the content provider needs after the handler returned.
 struct ChatStream {

@@ -11,7 +11,7 @@ namespace sinan::api {
 
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 struct CompletionStream {
     ServerContext* ctx;

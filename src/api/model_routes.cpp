@@ -10,7 +10,7 @@ namespace sinan::api {
 
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 json model_object(const ModelFile& f, const std::vector<std::string>& resident) {
     std::error_code ec;

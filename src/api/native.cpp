@@ -13,7 +13,7 @@ namespace sinan::api {
 
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 using ojson = nlohmann::ordered_json;
 
 struct NativeRequest {

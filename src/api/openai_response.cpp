@@ -6,7 +6,7 @@
 
 namespace sinan::api {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 std::string dump_json(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 

@@ -21,9 +21,9 @@
 namespace sinan::api {
 
 // JSON text with invalid UTF-8 replaced (never throws).
-std::string dump_json(const nlohmann::json& j);
+std::string dump_json(const nlohmann::ordered_json& j);
 // One SSE event: "data: <json>\n\n".
-std::string sse_event(const nlohmann::json& j);
+std::string sse_event(const nlohmann::ordered_json& j);
 inline constexpr const char* kSseDone = "data: [DONE]\n\n";
 
 // "chatcmpl-" + 24 random hex digits, and the like.
@@ -34,23 +34,23 @@ int64_t unix_now();
 // cut, not finished).
 const char* finish_reason(engine::FinishReason reason);
 
-nlohmann::json usage_json(int64_t prompt_tokens, int64_t completion_tokens, int64_t cached_tokens);
+nlohmann::ordered_json usage_json(int64_t prompt_tokens, int64_t completion_tokens, int64_t cached_tokens);
 // Usage of a finished request: prompt counted once per prompt, completions summed over choices.
-nlohmann::json usage_of(const std::vector<ChoiceResult>& choices, int64_t prompt_tokens);
+nlohmann::ordered_json usage_of(const std::vector<ChoiceResult>& choices, int64_t prompt_tokens);
 
 // Chat logprobs: {"content": [{token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}]}.
-nlohmann::json chat_logprobs(const std::vector<engine::TokenInfo>& tokens, const text::Tokenizer& tokenizer,
-                             int32_t n_top);
+nlohmann::ordered_json chat_logprobs(const std::vector<engine::TokenInfo>& tokens, const text::Tokenizer& tokenizer,
+                                     int32_t n_top);
 // Legacy completion logprobs; offsets start at `text_offset`.
-nlohmann::json completion_logprobs(const std::vector<engine::TokenInfo>& tokens, const text::Tokenizer& tokenizer,
-                                   int32_t n_top, size_t text_offset);
+nlohmann::ordered_json completion_logprobs(const std::vector<engine::TokenInfo>& tokens,
+                                           const text::Tokenizer& tokenizer, int32_t n_top, size_t text_offset);
 
 // {prompt_ms, generation_ms, ttft_ms, queue_ms, prompt_tokens, generated_tokens, cached_tokens,
 //  prompt_tokens_per_second, generation_tokens_per_second}
-nlohmann::json timings_json(const ChoiceResult& c, int64_t prompt_tokens);
+nlohmann::ordered_json timings_json(const ChoiceResult& c, int64_t prompt_tokens);
 // {"confidence": score of choice 0, "confidence_detail": {...}, "choices": [{index, confidence}]
 //  (n > 1), "timings": {...}}
-nlohmann::json sinan_extension(const std::vector<ChoiceResult>& choices, int64_t prompt_tokens);
+nlohmann::ordered_json sinan_extension(const std::vector<ChoiceResult>& choices, int64_t prompt_tokens);
 
 struct ResponseHead {
     std::string id;
@@ -59,20 +59,20 @@ struct ResponseHead {
 };
 
 // A whole chat.completion. logprobs: n_top >= 0 to include them, -1 to leave them out.
-nlohmann::json chat_completion(const ResponseHead& head, const std::vector<ChoiceResult>& choices,
-                               int64_t prompt_tokens, const text::Tokenizer& tokenizer, int32_t n_top);
+nlohmann::ordered_json chat_completion(const ResponseHead& head, const std::vector<ChoiceResult>& choices,
+                                       int64_t prompt_tokens, const text::Tokenizer& tokenizer, int32_t n_top);
 // One chat.completion.chunk with one choice.
-nlohmann::json chat_chunk(const ResponseHead& head, size_t index, nlohmann::json delta, const char* finish,
-                          nlohmann::json logprobs = nullptr);
+nlohmann::ordered_json chat_chunk(const ResponseHead& head, size_t index, nlohmann::ordered_json delta,
+                                  const char* finish, nlohmann::ordered_json logprobs = nullptr);
 // The final usage chunk of a stream (empty choices); object "chat.completion.chunk" or
 // "text_completion".
-nlohmann::json usage_chunk(const ResponseHead& head, const char* object, nlohmann::json usage);
+nlohmann::ordered_json usage_chunk(const ResponseHead& head, const char* object, nlohmann::ordered_json usage);
 
 // A whole text_completion; choice i's text gets prompts[i / n] in front with echo.
-nlohmann::json text_completion(const ResponseHead& head, const std::vector<ChoiceResult>& choices,
-                               const std::vector<std::string>& echo_prefixes, int64_t prompt_tokens,
-                               const text::Tokenizer& tokenizer, int32_t n_top);
-nlohmann::json completion_chunk(const ResponseHead& head, size_t index, const std::string& text, const char* finish,
-                                nlohmann::json logprobs = nullptr);
+nlohmann::ordered_json text_completion(const ResponseHead& head, const std::vector<ChoiceResult>& choices,
+                                       const std::vector<std::string>& echo_prefixes, int64_t prompt_tokens,
+                                       const text::Tokenizer& tokenizer, int32_t n_top);
+nlohmann::ordered_json completion_chunk(const ResponseHead& head, size_t index, const std::string& text,
+                                        const char* finish, nlohmann::ordered_json logprobs = nullptr);
 
 }  // namespace sinan::api

@@ -66,7 +66,7 @@ GenerationParams with_model_defaults(const ServedModel& model, GenerationParams 
     return params;
 }
 
-nlohmann::json sampling_json(const GenerationParams& params) {
+nlohmann::ordered_json sampling_json(const GenerationParams& params) {
     // Floats as the client wrote them (0.6, not 0.6000000238418579).
     auto decimal = [](float v) { return std::round(static_cast<double>(v) * 1e6) / 1e6; };
     return {{"temperature", decimal(params.sampling.temperature)},

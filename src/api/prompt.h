@@ -46,6 +46,6 @@ std::variant<std::vector<engine::Request>, ApiError> make_requests(const ServedM
                                                                    std::optional<engine::Clock::time_point> deadline);
 
 // {"temperature", "top_p", "seed"} the request ran with, for the response's `sinan` object.
-nlohmann::json sampling_json(const GenerationParams& params);
+nlohmann::ordered_json sampling_json(const GenerationParams& params);
 
 }  // namespace sinan::api

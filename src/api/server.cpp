@@ -11,7 +11,7 @@
 
 namespace sinan::api {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 ServerMetrics::ServerMetrics(Registry& r)
     : requests(r.counter("sinan_http_requests_total", "HTTP requests by route and status code", {"route", "code"})),
@@ -67,7 +67,7 @@ std::variant<Generation, ApiError> start_generation(ServerContext& ctx, const Se
 }
 
 std::string response_cache_key(const ServerContext& ctx, const std::string& model_id, const std::string& route,
-                               const GenerationParams& params, const json& body) {
+                               const GenerationParams& params, const nlohmann::json& body) {
     if (!ctx.cache || !params.deterministic()) return "";
     return cache_key(model_id + " " + route, body);
 }

@@ -85,7 +85,7 @@ RequestRecord& current_record();
 
 // Sets the status, Retry-After and the OpenAI error body.
 void send_error(httplib::Response& res, const ApiError& e);
-void send_json(httplib::Response& res, const nlohmann::json& body, int status = 200);
+void send_json(httplib::Response& res, const nlohmann::ordered_json& body, int status = 200);
 
 // The model a request names, loaded; its id goes into the request record.
 std::variant<ModelLease, ApiError> acquire_model(ServerContext& ctx, const std::string& id);
@@ -108,8 +108,8 @@ bool answer_from_cache(ServerContext& ctx, const std::string& key, const std::st
 void account_tokens(ServerContext& ctx, const std::string& model_id, const std::vector<ChoiceResult>& choices,
                     int64_t prompt_tokens);
 // Appends an audit line when --audit is on.
-void audit(ServerContext& ctx, const std::string& route, const nlohmann::json& request, const std::string& answer,
-           const std::string& reasoning, int status);
+void audit(ServerContext& ctx, const std::string& route, const nlohmann::ordered_json& request,
+           const std::string& answer, const std::string& reasoning, int status);
 
 // Routes, one file each.
 void register_chat_routes(httplib::Server& server, ServerContext& ctx);        // /v1/chat/completions
