@@ -90,14 +90,15 @@ std::string synthetic_model(const BenchArgs& a) {
 }
 
 // The type holding most of the weight bytes: what people call the model's type ("q8_0").
-std::string main_type(const gguf::File& file) {
+gguf::TensorType main_type(const gguf::File& file) {
     std::map<gguf::TensorType, uint64_t> bytes;
     for (const gguf::TensorInfo& t : file.tensors()) bytes[t.type] += t.n_bytes;
     auto best = bytes.begin();
     for (auto it = bytes.begin(); it != bytes.end(); ++it)
         if (it->second > best->second) best = it;
-    return best == bytes.end() ? "?" : lower_type_name(best->first);
+    return best == bytes.end() ? gguf::TensorType::F32 : best->first;
 }
+
 
 struct TestResult {
     std::string name;
@@ -141,17 +142,30 @@ void run_bench(const BenchArgs& a) {
         a.synthetic.empty()
             ? std::string(model.file().get_string("general.name").value_or(fs::path(path).stem().string()))
             : a.synthetic.substr(0, a.synthetic.find(':'));
-    const std::string type = main_type(model.file());
+    const gguf::TensorType weight_type = main_type(model.file());
+    const std::string type = lower_type_name(weight_type);
+    const char* path_name = kernels::matmul_path(weight_type);
     const int threads = model.pool().n_threads();
 
+    const TestResult tests[] = {run_test(model, a, false), run_test(model, a, true)};
+    // Measured before the probes below allocate their buffers: the weights (mapped), the larger
+    // test's KV cache and the scratch.
+    const engine::ResidentMemory memory = engine::resident_memory();
+    const model::Hparams& h = model.hparams();
+    const uint64_t kv_bytes = static_cast<uint64_t>(std::max(a.n_prompt, a.n_gen + 1)) *
+                              model::KvCache::bytes_per_token(h.n_layer, h.n_embd_k_cache(), h.n_embd_v_cache(),
+                                                              gguf::TensorType::F16);
+    const uint64_t weight_bytes = model.file().tensor_bytes();
+
     const bool tty = ::isatty(2) != 0;
-    if (tty) std::fprintf(stderr, "measuring read bandwidth...");
+    if (tty) std::fprintf(stderr, "measuring read bandwidth and arithmetic peak...");
     const double bandwidth = engine::measure_read_bandwidth(model.pool(), kBandwidthBufferBytes);
+    const double peak_macs = engine::measure_arithmetic_peak(model.pool(), weight_type);
     if (tty) std::fprintf(stderr, "\r\033[K");
     const uint64_t bytes_per_token = engine::weight_bytes_per_token(model.file());
     const double limit = bandwidth / static_cast<double>(bytes_per_token);
-
-    const TestResult tests[] = {run_test(model, a, false), run_test(model, a, true)};
+    const double pp_limit =
+        peak_macs > 0 ? peak_macs / (engine::prompt_macs(model.file(), a.n_prompt) / static_cast<double>(a.n_prompt)) : 0;
 
     if (a.json) {
         nlohmann::ordered_json out = nlohmann::ordered_json::array();
@@ -160,36 +174,53 @@ void run_bench(const BenchArgs& a) {
                                         {"tokens_per_second", t.rate.mean},
                                         {"stddev", t.rate.stddev},
                                         {"median", t.rate.median}};
-            if (t.generation) {
-                j["limit_tokens_per_second"] = limit;
-                j["fraction_of_limit"] = t.rate.mean / limit;
+            const double test_limit = t.generation ? limit : pp_limit;
+            if (test_limit > 0) {
+                j["limit_tokens_per_second"] = test_limit;
+                j["fraction_of_limit"] = t.rate.mean / test_limit;
             }
             j["bandwidth_gb_per_s"] = bandwidth / 1e9;
             j["bytes_per_token"] = bytes_per_token;
+            if (peak_macs > 0) j["arithmetic_gmacs_per_s"] = peak_macs / 1e9;
             j["model"] = model_name;
             j["type"] = type;
             j["threads"] = threads;
             j["repetitions"] = a.repetitions;
-            j["path"] = kernels::active_path();
+            j["path"] = path_name;
+            j["rss_peak_bytes"] = memory.peak_bytes;
+            j["weights_bytes"] = weight_bytes;
+            j["kv_cache_bytes"] = kv_bytes;
             out.push_back(j);
         }
         std::printf("%s\n", out.dump(2).c_str());
         return;
     }
     std::printf("model: %s (%s), %s of weights, %s read per generated token; %d threads; kernels: %s\n",
-                model_name.c_str(), type.c_str(), format_bytes(model.file().tensor_bytes()).c_str(),
-                format_bytes(bytes_per_token).c_str(), threads, kernels::active_path());
+                model_name.c_str(), type.c_str(), format_bytes(weight_bytes).c_str(),
+                format_bytes(bytes_per_token).c_str(), threads, path_name);
     std::printf("read bandwidth: %.2f GB/s (1 GiB summed by %d threads, best of 5 passes)\n", bandwidth / 1e9, threads);
+    if (peak_macs > 0)
+        std::printf("arithmetic peak: %.1f G multiply-adds/s (%s kernels' instruction, %d threads)\n", peak_macs / 1e9,
+                    path_name, threads);
     std::printf("%-8s %12s %10s %12s %14s %10s\n", "test", "tokens/s", "+/- sd", "median", "limit tok/s", "of limit");
     for (const TestResult& t : tests) {
-        if (t.generation)
+        const double test_limit = t.generation ? limit : pp_limit;
+        if (test_limit > 0)
             std::printf("%-8s %12.2f %10.2f %12.2f %14.2f %9.1f%%\n", t.name.c_str(), t.rate.mean, t.rate.stddev,
-                        t.rate.median, limit, 100.0 * t.rate.mean / limit);
+                        t.rate.median, test_limit, 100.0 * t.rate.mean / test_limit);
         else
             std::printf("%-8s %12.2f %10.2f %12.2f %14s %10s\n", t.name.c_str(), t.rate.mean, t.rate.stddev,
                         t.rate.median, "-", "-");
     }
-    std::printf("(%d runs after one warm-up; limit = read bandwidth / bytes per token)\n", a.repetitions);
+    std::printf("resident memory: peak %s = weights %s + KV cache %s + %s else (%.1f%% over weights + KV)\n",
+                format_bytes(memory.peak_bytes).c_str(), format_bytes(weight_bytes).c_str(),
+                format_bytes(kv_bytes).c_str(),
+                format_bytes(memory.peak_bytes > weight_bytes + kv_bytes ? memory.peak_bytes - weight_bytes - kv_bytes : 0)
+                    .c_str(),
+                100.0 * (static_cast<double>(memory.peak_bytes) / static_cast<double>(weight_bytes + kv_bytes) - 1.0));
+    std::printf("(%d runs after one warm-up; limits: tg = read bandwidth / bytes per token, pp = arithmetic peak / "
+                "multiply-adds per token)\n",
+                a.repetitions);
 }
 
 }  // namespace

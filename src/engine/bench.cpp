@@ -4,12 +4,16 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <random>
+#include <string>
 
 #include "base/check.h"
 #include "base/cpu.h"
 #include "kernels/dispatch.h"
+#include "kernels/kernels.h"
 
 namespace sinan::engine {
 
@@ -119,6 +123,56 @@ double measure_read_bandwidth(ThreadPool& pool, uint64_t bytes) {
         for (int i = 0; i < kPasses; ++i) best = std::max(best, pass(wide));
     }
     return best;
+}
+
+double measure_arithmetic_peak(ThreadPool& pool, gguf::TensorType weight_type) {
+    const kernels::KernelTable& table = kernels::active_table();
+    const bool integer = kernels::is_convertible(weight_type) &&
+                         (kernels::vec_dot_type(weight_type) == gguf::TensorType::Q8_0 ||
+                          kernels::vec_dot_type(weight_type) == gguf::TensorType::Q8_K);
+    const kernels::PeakFn probe = integer ? table.peak_int8_macs : table.peak_f32_macs;
+    if (probe == nullptr) return 0;
+    // Rounds for about 50 ms on one thread, from a short calibration run.
+    uint64_t rounds = 1 << 16;
+    Clock::time_point start = Clock::now();
+    probe(rounds);
+    const double calib = seconds_since(start);
+    rounds = std::max<uint64_t>(rounds, static_cast<uint64_t>(static_cast<double>(rounds) * 0.05 / std::max(calib, 1e-6)));
+    double best = 0;
+    for (int pass = 0; pass < 3; ++pass) {
+        std::atomic<uint64_t> macs{0};
+        start = Clock::now();
+        pool.parallel_for(pool.n_threads(), [&](int64_t b, int64_t e, int) {
+            for (int64_t i = b; i < e; ++i) macs.fetch_add(probe(rounds), std::memory_order_relaxed);
+        });
+        best = std::max(best, static_cast<double>(macs.load()) / seconds_since(start));
+    }
+    return best;
+}
+
+double prompt_macs(const gguf::File& file, int64_t n_prompt) {
+    const bool embedding_is_output = file.find_tensor("output.weight") == nullptr;
+    double macs = 0;
+    for (const gguf::TensorInfo& t : file.tensors()) {
+        if (t.shape.size() != 2) continue;
+        const auto n = static_cast<double>(t.n_elements);
+        if (t.name == "token_embd.weight") macs += embedding_is_output ? n : 0;
+        else if (t.name == "output.weight") macs += n;
+        else macs += n * static_cast<double>(n_prompt);
+    }
+    return macs;
+}
+
+ResidentMemory resident_memory() {
+    ResidentMemory m;
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    auto kib = [](const std::string& l) { return std::strtoull(l.c_str() + l.find(':') + 1, nullptr, 10) * 1024; };
+    while (std::getline(in, line)) {
+        if (line.rfind("VmRSS:", 0) == 0) m.now_bytes = kib(line);
+        else if (line.rfind("VmHWM:", 0) == 0) m.peak_bytes = kib(line);
+    }
+    return m;
 }
 
 }  // namespace sinan::engine

@@ -5,7 +5,9 @@
 //   tg<N>: one start token, then N tokens one at a time (a fixed id each step, no sampling).
 //          Only the N steps are timed.
 //   limit: decoding one token reads every weight once, so tokens/s <= read bandwidth / bytes of
-//          weights read per token (ARCHITECTURE.md, "Performance model").
+//          weights read per token (ARCHITECTURE.md, "Performance model"). Prompt processing
+//          reads each weight once per batch and is bound by arithmetic instead: tokens/s <=
+//          multiply-adds per second of the matrix kernels' instructions / multiply-adds per token.
 //
 // Thread-safety: each function runs forward passes or parallel loops on the model's (or the
 // given) thread pool: one call at a time per model/pool.
@@ -44,5 +46,24 @@ uint64_t weight_bytes_per_token(const gguf::File& file);
 // compiled twice, plain x86-64 (16-byte loads) and, where the CPU has AVX-512, with 64-byte
 // loads (wide loads keep more of the stream in flight); the faster one counts.
 double measure_read_bandwidth(ThreadPool& pool, uint64_t bytes);
+
+// Multiply-adds per second that every thread of `pool` retires together in the instruction the
+// matrix kernels for weights of `weight_type` are built on (independent int8 vpdpbusd or float
+// FMAs, kernels/dispatch.h), best of a few passes of about 50 ms: the arithmetic limit of prompt
+// processing. 0 where the active level has no such probe (scalar, AVX2 integer kernels).
+double measure_arithmetic_peak(ThreadPool& pool, gguf::TensorType weight_type);
+
+// Multiply-adds of the weight matrices in one pp<n_prompt> run of a dense model: every 2-D
+// tensor once per prompt token, except the token embedding (a lookup) and the output matrix
+// (only the last token's logits are computed), which counts once. Attention is left out (a few
+// percent at these lengths).
+double prompt_macs(const gguf::File& file, int64_t n_prompt);
+
+// Resident memory of this process from /proc/self/status: VmRSS now and VmHWM, its peak
+// (0 where that cannot be read).
+struct ResidentMemory {
+    uint64_t now_bytes = 0, peak_bytes = 0;
+};
+ResidentMemory resident_memory();
 
 }  // namespace sinan::engine

@@ -109,17 +109,20 @@ KernelTable make_avx512_table() {
     t.dequantize[id(TensorType::Q6_K)] = avx512::dequantize_q6_k;
     t.dot_f32 = avx512::dot_f32;
     t.sum_words = avx512::sum_words;
+    t.peak_f32_macs = avx512::peak_f32_macs;
     t.quantize_activations[id(TensorType::Q8_0)] = avx512::quantize_q8_0_activations;
     t.vec_dot[id(TensorType::F32)] = [](const void* w, const void* x, int64_t n) {
         return avx512::dot_f32(static_cast<const float*>(w), static_cast<const float*>(x), n);
     };
     t.vec_dot[id(TensorType::F16)] = avx512::vec_dot_f16;
+    t.gemm[id(TensorType::F16)] = {avx512::gemm_f16, avx512::gemm_f16_scratch_bytes};
     if (cpu::features().avx512bf16) t.vec_dot[id(TensorType::BF16)] = avx512::vec_dot_bf16;
     if (cpu::features().avx512vnni) {
         t.vec_dot[id(TensorType::Q4_0)] = avx512::vec_dot_q4_0;
         t.vec_dot[id(TensorType::Q8_0)] = avx512::vec_dot_q8_0;
         t.vec_dot[id(TensorType::Q4_K)] = avx512::vec_dot_q4_k;
         t.gemm[id(TensorType::Q8_0)] = {avx512::gemm_q8_0, avx512::gemm_q8_0_scratch_bytes};
+        t.peak_int8_macs = avx512::peak_int8_macs;
         t.vec_dot_x4[id(TensorType::Q4_K)] = avx512::vec_dot_q4_k_x4;
         t.vec_dot[id(TensorType::Q6_K)] = avx512::vec_dot_q6_k;
     }
@@ -198,5 +201,13 @@ TensorType vec_dot_type(TensorType weight) {
 }
 
 const char* active_path() { return active_table().name; }
+
+const char* matmul_path(TensorType weight) {
+    if (cpu::best_level() != cpu::Level::kAvx512 || !is_convertible(weight)) return active_path();
+    const TensorType dot = vec_dot_type(weight);
+    if ((dot == TensorType::Q8_0 || dot == TensorType::Q8_K) && cpu::features().avx512vnni) return "avx512-vnni";
+    if (dot == TensorType::BF16 && cpu::features().avx512bf16) return "avx512-bf16";
+    return active_path();
+}
 
 }  // namespace sinan::kernels

@@ -1,6 +1,7 @@
 // The kernel tables behind kernels.h: one table of function pointers per SIMD level, the active
 // one chosen once from cpu::best_level(). Private to src/kernels/, and to tests and benchmarks
-// that compare levels (bench/, and the bandwidth probe of `sinan bench` in src/engine/bench.cpp):
+// that compare levels (bench/, and the bandwidth and arithmetic probes of `sinan bench` in
+// src/engine/bench.cpp):
 // they may call any table the CPU supports (cpu::features()) directly.
 //
 // Entries take the arguments checked by kernels.h (supported type, n a multiple of the block
@@ -38,6 +39,10 @@ struct GemmKernel {
                 int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
     size_t (*scratch_bytes)(int64_t n_tokens, int64_t n_cols);
 };
+// An arithmetic probe: n_rounds rounds of independent multiply-adds at the width the matrix
+// kernels use, returning how many multiply-adds that was (the prompt-processing limit of
+// `sinan bench` times it on every thread).
+using PeakFn = uint64_t (*)(uint64_t n_rounds);
 using RmsNormFn = void (*)(const float* x, const float* weight, float* y, int64_t n, float eps);
 using SoftmaxFn = void (*)(float* x, int64_t n);
 using SiluMulFn = void (*)(const float* gate, const float* up, float* y, int64_t n);
@@ -60,6 +65,8 @@ struct KernelTable {
     VecDotFn vec_dot[kNumTypeIds];  // by weight type; null where the type is not supported
     VecDotX4Fn vec_dot_x4[kNumTypeIds];  // by weight type; null where there is none (use vec_dot)
     GemmKernel gemm[kNumTypeIds];        // by weight type; run is null where there is none
+    PeakFn peak_int8_macs;               // null where the level has no integer matrix kernel
+    PeakFn peak_f32_macs;                // null on the scalar level
     RmsNormFn rmsnorm;
     SoftmaxFn softmax;
     SiluMulFn silu_mul;

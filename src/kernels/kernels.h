@@ -43,4 +43,8 @@ float dot_f32(const float* a, const float* b, int64_t n);
 // Which implementation runs: "avx512", "avx2" or "scalar".
 const char* active_path();
 
+// Which kernels a matrix product with weights of `weight` runs on: "avx512-vnni" (integer dot
+// products on VNNI), "avx512-bf16", or active_path() where nothing more specific applies.
+const char* matmul_path(gguf::TensorType weight);
+
 }  // namespace sinan::kernels

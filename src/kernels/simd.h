@@ -50,7 +50,12 @@ void vec_dot_q4_k_x4(const void* w, const void* x, size_t x_stride, int64_t n, f
 void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
                int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
 size_t gemm_q8_0_scratch_bytes(int64_t n_tokens, int64_t n_cols);
+void gemm_f16(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+              int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
+size_t gemm_f16_scratch_bytes(int64_t n_tokens, int64_t n_cols);
 void quantize_q8_0_activations(const float* src, void* dst, int64_t n);
+uint64_t peak_int8_macs(uint64_t n_rounds);
+uint64_t peak_f32_macs(uint64_t n_rounds);
 void rmsnorm(const float* x, const float* weight, float* y, int64_t n, float eps);
 void softmax(float* x, int64_t n);
 void silu_mul(const float* gate, const float* up, float* y, int64_t n);

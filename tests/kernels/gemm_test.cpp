@@ -1,6 +1,7 @@
-// The GEMM kernels (dispatch.h, GemmKernel) against the scalar reference's vec_dot, bit for bit, on
-// every level this CPU runs: random weight blocks, random activations, row counts that are not a
-// multiple of the panel height and token counts that are not a multiple of the token tile.
+// The GEMM kernels (dispatch.h, GemmKernel) against the same level's single-row vec_dot, bit for
+// bit, on every level this CPU runs: random weight blocks (gaussian values for float types),
+// random activations, row counts that are not a multiple of the panel height, token counts that
+// are not a multiple of the token tile, row lengths with and without a tail.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -23,7 +24,7 @@ struct alignas(64) Line {
     uint8_t bytes[64];
 };
 
-TEST(Gemm, EveryResultEqualsTheReferenceVecDotWhateverTheBatch) {
+TEST(Gemm, EveryResultEqualsTheSingleRowVecDotWhateverTheBatch) {
     const KernelTable& ref = kernel_table(cpu::Level::kScalar);
     int n_kernels = 0;
     for (cpu::Level level : test_util::runnable_levels()) {
@@ -35,11 +36,17 @@ TEST(Gemm, EveryResultEqualsTheReferenceVecDotWhateverTheBatch) {
             ++n_kernels;
             const TensorType dot_type = vec_dot_type(type);
             const int64_t block = std::max(gguf::type_traits(type).block_size, gguf::type_traits(dot_type).block_size);
-            for (int64_t n_cols : {block, 3 * block, 11 * block}) {
+            const std::vector<int64_t> lengths =
+                block == 1 ? std::vector<int64_t>{16, 33, 64, 200} : std::vector<int64_t>{block, 3 * block, 11 * block};
+            for (int64_t n_cols : lengths) {
                 for (int64_t n_rows : {1, 7, 16, 17, 40}) {
                     for (int64_t n_tokens : {1, 2, 8, 9, 13, 17}) {
                         const uint64_t w_row = gguf::row_bytes(type, n_cols), x_row = gguf::row_bytes(dot_type, n_cols);
-                        const std::vector<uint8_t> w = test_util::random_blocks(type, n_rows * n_cols, rng);
+                        std::vector<uint8_t> w = test_util::random_blocks(type, n_rows * n_cols, rng);
+                        if (block == 1) {  // floats: values, not random bits (NaN would not compare)
+                            const std::vector<float> v = test_util::gaussian(rng, n_rows * n_cols);
+                            quantize_row(type, v.data(), w.data(), n_rows * n_cols);
+                        }
                         std::vector<uint8_t> x(n_tokens * x_row);
                         const std::vector<float> xf = test_util::gaussian(rng, n_tokens * n_cols);
                         for (int64_t t = 0; t < n_tokens; ++t)
@@ -52,9 +59,14 @@ TEST(Gemm, EveryResultEqualsTheReferenceVecDotWhateverTheBatch) {
                                  scratch.data());
                         for (int64_t t = 0; t < n_tokens; ++t) {
                             for (int64_t r = 0; r < y_stride; ++r) {
-                                const float want = r < n_rows ? ref.vec_dot[static_cast<int>(type)](
+                                const float want = r < n_rows ? table.vec_dot[static_cast<int>(type)](
                                                                     w.data() + r * w_row, x.data() + t * x_row, n_cols)
                                                               : -7.0f;
+                                // Q8_0's single-row kernels all keep the reference's operations.
+                                if (type == TensorType::Q8_0 && r < n_rows) {
+                                    ASSERT_EQ(want, ref.vec_dot[static_cast<int>(type)](w.data() + r * w_row,
+                                                                                        x.data() + t * x_row, n_cols));
+                                }
                                 ASSERT_EQ(y[t * y_stride + r], want)
                                     << table.name << " " << gguf::type_name(type) << " cols " << n_cols << " rows "
                                     << n_rows << " tokens " << n_tokens << ": token " << t << " row " << r

@@ -1,13 +1,17 @@
-// AVX-512 VNNI matrix products of Q8_0 weights with Q8_0 activations, for any number of tokens
-// (dispatch.h, GemmFn): the weights are taken 16 rows at a time (a panel), transposed once into a
-// scratch buffer so that int32 lane r of a vector belongs to row r, then every token meets the
-// panel: per 32-value block, eight vpdpbusd (4 bytes of the token broadcast against 4 bytes of
-// each of the 16 rows) give the exact integer block sums of 16 rows, and the float operations of
-// the scalar reference follow, one lane per row:
+// AVX-512 matrix products for any number of tokens (dispatch.h, GemmKernel), each result
+// bit-identical to the level's single-row dot product, so a token's logits do not depend on what
+// else is in its batch.
+//
+// Q8_0 (VNNI): the weights are taken 16 rows at a time (a panel), transposed so that int32 lane r
+// of a vector belongs to row r (once into scratch for large batches, in registers otherwise), then
+// every token meets the panel: per 32-value block, eight vpdpbusd (4 bytes of the token broadcast
+// against 4 bytes of each of the 16 rows) give the exact integer block sums of 16 rows, and the
+// float operations of the scalar reference follow, one lane per row:
 //   y += float(isum) * (d_w * d_x)          (multiply, then add; no fused multiply-add)
-// so each result equals ref::vec_dot_q8_0 bit for bit, whatever the batch (a token's logits do not
-// depend on what else is in its batch). vpdpbusd multiplies unsigned by signed bytes: the panel
-// holds w + 128 (w XOR 0x80), and each block's sum starts at -128 * sum(x) to take that back.
+// vpdpbusd multiplies unsigned by signed bytes: the panel holds w + 128 (w XOR 0x80), and each
+// block's sum starts at -128 * sum(x) to take that back.
+//
+// F16: one row at a time against tiles of 4 tokens, the activations converted to floats once.
 // Compiled with the AVX-512 flags of src/kernels/CMakeLists.txt; includes no header with inline
 // functions (see half.h).
 #include <immintrin.h>
@@ -204,6 +208,74 @@ void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
                 xb[k] = reinterpret_cast<const BlockQ8_0*>(xs + (t0 + k) * x_row_bytes);
             }
             kPackedPanelFns[n_t](panel, n_blocks, tb, xb, y + t0 * y_stride + r0, y_stride, valid);
+        }
+    }
+}
+
+namespace {
+
+constexpr int kF16TokenTile = 4;  // 4 tokens x 4 accumulators + 4 weight vectors in registers
+
+// One weight row of binary16 values against T tokens of floats (x[t], converted from binary16
+// once per call): per token the accumulators and operation order of vec_dot_f16 (vec_dot.cpp),
+// with the weights converted once for all T.
+template <int T>
+void f16_row_times_tokens(const uint16_t* w, const float* const* x, int64_t n, float* y, int64_t y_stride) {
+    __m512 acc[T][4];
+    for (int t = 0; t < T; ++t)
+        for (int k = 0; k < 4; ++k) acc[t][k] = _mm512_setzero_ps();
+    auto load_w = [](const uint16_t* p) {
+        return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    };
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        _mm_prefetch(reinterpret_cast<const char*>(w + i) + 4096, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(w + i) + 4096 + 64, _MM_HINT_T0);
+        __m512 wv[4];
+        for (int k = 0; k < 4; ++k) wv[k] = load_w(w + i + 16 * k);
+#pragma GCC unroll 4
+        for (int t = 0; t < T; ++t)
+            for (int k = 0; k < 4; ++k) acc[t][k] = _mm512_fmadd_ps(wv[k], _mm512_loadu_ps(x[t] + i + 16 * k), acc[t][k]);
+    }
+    for (; i + 16 <= n; i += 16) {
+        const __m512 wv = load_w(w + i);
+        for (int t = 0; t < T; ++t) acc[t][0] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[t] + i), acc[t][0]);
+    }
+    if (i < n) {
+        const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+        const __m512 wv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, w + i));
+        for (int t = 0; t < T; ++t) acc[t][1] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, x[t] + i), acc[t][1]);
+    }
+    for (int t = 0; t < T; ++t)
+        y[t * y_stride] = _mm512_reduce_add_ps(
+            _mm512_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]), _mm512_add_ps(acc[t][2], acc[t][3])));
+}
+
+using F16RowFn = void (*)(const uint16_t*, const float* const*, int64_t, float*, int64_t);
+constexpr F16RowFn kF16RowFns[kF16TokenTile + 1] = {
+    nullptr, f16_row_times_tokens<1>, f16_row_times_tokens<2>, f16_row_times_tokens<3>, f16_row_times_tokens<4>,
+};
+
+}  // namespace
+
+size_t gemm_f16_scratch_bytes(int64_t n_tokens, int64_t n_cols) {
+    return static_cast<size_t>(n_tokens * n_cols) * sizeof(float);
+}
+
+// Rows one at a time (a row stays in L1 while every tile of tokens meets it); each result is
+// vec_dot_f16's bit for bit, whatever the batch.
+void gemm_f16(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+              int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
+    auto* xf = static_cast<float*>(scratch);
+    for (int64_t t = 0; t < n_tokens; ++t)
+        dequantize_f16(static_cast<const uint8_t*>(x) + t * x_row_bytes, xf + t * n_cols, n_cols);
+    const float* xt[kF16TokenTile];
+    for (int64_t r = 0; r < n_rows; ++r) {
+        const auto* wr = reinterpret_cast<const uint16_t*>(static_cast<const uint8_t*>(w) + r * w_row_bytes);
+        for (int64_t t0 = 0; t0 < n_tokens; t0 += kF16TokenTile) {
+            const int n_t = static_cast<int>(n_tokens - t0 < kF16TokenTile ? n_tokens - t0 : kF16TokenTile);
+            for (int k = 0; k < n_t; ++k) xt[k] = xf + (t0 + k) * n_cols;
+            kF16RowFns[n_t](wr, xt, n_cols, y + t0 * y_stride + r, y_stride);
         }
     }
 }
