@@ -15,6 +15,8 @@ packages=(
   libssl-dev                                    # SHA-256 (OpenSSL libcrypto) for API keys and cache keys
   libhiredis-dev                                # Redis client for `sinan serve --cache redis://...`
   redis-server                                  # real Redis for the response-cache tests
+  libicu-dev                                    # ICU word breaking (Chinese/Japanese) for knowledge-base retrieval
+  libstemmer-dev                                # Snowball English stemming for knowledge-base retrieval
   prometheus                                    # promtool checks the /metrics text in tests
   libgtest-dev libgmock-dev                     # unit tests
   libbenchmark-dev                              # benchmarks

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
     cli::register_quantize(app);
     cli::register_keys(app);
     cli::register_serve(app);
+    cli::register_kb(app);
 
     try {
         app.parse(argc, argv);
