@@ -212,12 +212,11 @@ void run_bench(const BenchArgs& a) {
             std::printf("%-8s %12.2f %10.2f %12.2f %14s %10s\n", t.name.c_str(), t.rate.mean, t.rate.stddev,
                         t.rate.median, "-", "-");
     }
-    std::printf("resident memory: peak %s = weights %s + KV cache %s + %s else (%.1f%% over weights + KV)\n",
+    const uint64_t budget = weight_bytes + kv_bytes;
+    std::printf("resident memory: peak %s; weights %s + KV cache %s = %s (%.1f%% of it; limit 110%%)\n",
                 format_bytes(memory.peak_bytes).c_str(), format_bytes(weight_bytes).c_str(),
-                format_bytes(kv_bytes).c_str(),
-                format_bytes(memory.peak_bytes > weight_bytes + kv_bytes ? memory.peak_bytes - weight_bytes - kv_bytes : 0)
-                    .c_str(),
-                100.0 * (static_cast<double>(memory.peak_bytes) / static_cast<double>(weight_bytes + kv_bytes) - 1.0));
+                format_bytes(kv_bytes).c_str(), format_bytes(budget).c_str(),
+                100.0 * static_cast<double>(memory.peak_bytes) / static_cast<double>(budget));
     std::printf("(%d runs after one warm-up; limits: tg = read bandwidth / bytes per token, pp = arithmetic peak / "
                 "multiply-adds per token)\n",
                 a.repetitions);
