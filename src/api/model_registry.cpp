@@ -66,9 +66,18 @@ Result<std::shared_ptr<ServedModel>> ModelRegistry::load(const ModelFile& file) 
     served->reasoning = think_tokens || think_template;
     engine::SchedulerOptions so = options_.scheduler;
     so.n_ctx = std::min<int64_t>(so.n_ctx, served->model->hparams().n_ctx_train);
+    if (options_.kv_memory_bytes > 0) {
+        const uint64_t per_token = served->model->make_cache(1).bytes_per_cell();
+        so.n_cells = static_cast<int64_t>(std::max<uint64_t>(1, options_.kv_memory_bytes / per_token));
+        if (so.n_cells < so.n_ctx)
+            log::warn(file.id + ": the KV budget holds " + std::to_string(so.n_cells) + " tokens (" +
+                      std::to_string(per_token) + " bytes each), less than the context of " +
+                      std::to_string(so.n_ctx) + "; sequences are limited to " + std::to_string(so.n_cells));
+    }
     served->scheduler = std::make_unique<engine::Scheduler>(*served->model, served->tokenizer, so);
     served->loaded_at = std::chrono::system_clock::now();
-    log::info("loaded model " + file.id + " (" + file.path + "): context " + std::to_string(so.n_ctx) + ", " +
+    log::info("loaded model " + file.id + " (" + file.path + "): context " + std::to_string(so.n_ctx) + ", KV cache " +
+              std::to_string(so.n_cells > 0 ? so.n_cells : so.n_ctx * so.n_parallel) + " tokens, " +
               std::to_string(so.n_parallel) + " parallel sequences" + (served->reasoning ? ", reasoning model" : ""));
     return served;
 }

@@ -81,6 +81,8 @@ class ModelLease {
 
 struct RegistryOptions {
     engine::SchedulerOptions scheduler;  // n_ctx is capped at each model's training context
+    uint64_t kv_memory_bytes = 0;        // KV cache per model; sets scheduler.n_cells from the model's bytes
+                                         // per token (0: n_ctx x n_parallel cells)
     int n_threads = 0;                   // forward-pass threads per model, 0 = physical cores
     size_t max_resident = 1;
 };

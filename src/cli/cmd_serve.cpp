@@ -28,7 +28,7 @@ namespace fs = std::filesystem;
 
 struct ServeArgs {
     std::string model, models_dir, data_dir, api_keys = "auto", cache = "memory";
-    int64_t cache_mib = 64;
+    int64_t cache_mib = 64, kv_memory_mib = 0;
     api::ServerOptions server;
     api::RegistryOptions registry;
     int64_t timeout_s = 600, idle_timeout_s = 30, drain_grace_s = 30;
@@ -74,6 +74,7 @@ void serve(ServeArgs a) {
     if (a.registry.scheduler.n_ctx < 16) fail("--ctx-size must be at least 16");
     if (a.registry.scheduler.max_queue < 0) fail("--queue must be 0 or more");
     if (a.registry.max_resident < 1) fail("--models-max must be at least 1");
+    a.registry.kv_memory_bytes = static_cast<uint64_t>(a.kv_memory_mib) << 20;
     a.server.request_timeout = std::chrono::seconds(a.timeout_s);
     a.server.idle_timeout = std::chrono::seconds(std::max<int64_t>(a.idle_timeout_s, 1));
     a.server.http_threads = static_cast<size_t>(a.registry.scheduler.n_parallel + a.registry.scheduler.max_queue) + 16;
@@ -162,6 +163,11 @@ void register_serve(CLI::App& app) {
     cmd->add_option("-c,--ctx-size", a->registry.scheduler.n_ctx,
                     "Context per sequence in tokens (prompt + answer), capped at the model's")
         ->capture_default_str();
+    cmd->add_option("--kv-memory", a->kv_memory_mib,
+                    "KV cache memory per model in MiB, shared by its sequences (0 = room for --parallel full "
+                    "contexts); requests wait for room in it")
+        ->capture_default_str()
+        ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
     cmd->add_option("--queue", a->registry.scheduler.max_queue,
                     "Requests that may wait for a slot per model; more get 503 + Retry-After")
         ->capture_default_str();

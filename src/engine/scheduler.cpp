@@ -96,7 +96,9 @@ struct Scheduler::Impl {
           tokenizer(t),
           o(options),
           cache(m.make_cache(options.n_cells)),
-          slots(static_cast<size_t>(model::KvCache::kMaxSequences)) {}
+          slots(static_cast<size_t>(model::KvCache::kMaxSequences)) {
+        stats.kv_cells = cache.n_cells();  // known before the first step
+    }
 
     void run();
     void expire_waiting(Clock::time_point now);

@@ -12,6 +12,7 @@
 #include <regex>
 #include <thread>
 
+#include "run_binary.h"
 #include "serve_process.h"
 
 namespace sinan::test {
@@ -50,6 +51,37 @@ json question(int i, int max_tokens) {
 std::string text_of(const json& message) {
     return message.value("reasoning_content", "") + "|" + message.value("content", "");
 }
+
+// Streamed questions that run until hang_up() (or the end of the test, whatever fails first).
+class HangingStreams {
+  public:
+    explicit HangingStreams(const ServeProcess& server) : server_(server) {}
+    ~HangingStreams() { hang_up(); }
+    void start(int i, int max_tokens) {
+        threads_.emplace_back([this, i, max_tokens] {
+            auto c = server_.client();
+            json body = question(i, max_tokens);
+            body["stream"] = true;
+            httplib::Request req;
+            req.method = "POST";
+            req.path = "/v1/chat/completions";
+            req.body = body.dump();
+            req.set_header("Content-Type", "application/json");
+            req.content_receiver = [this](const char*, size_t, uint64_t, uint64_t) { return !hung_up_.load(); };
+            c->send(req);
+        });
+    }
+    void hang_up() {
+        hung_up_ = true;
+        for (auto& t : threads_) t.join();
+        threads_.clear();
+    }
+
+  private:
+    const ServeProcess& server_;
+    std::atomic<bool> hung_up_{false};
+    std::vector<std::thread> threads_;
+};
 
 TEST(ServerLoad, SixteenConcurrentStreamsEachGetTheirOwnText) {
     const std::string model = tiny_r1_model();
@@ -138,33 +170,11 @@ TEST(ServerLoad, FullQueueAnswers503WithRetryAfter) {
     ASSERT_TRUE(
         server.start({"-m", model, "--parallel", "1", "--queue", "1", "--ctx-size", "2048", "--api-keys", "off"}, &why))
         << why;
-    std::atomic<bool> hang_up{false};
-    auto long_stream = [&](int i) {
-        auto c = server.client();
-        json body = question(i, kLong);
-        body["stream"] = true;
-        httplib::Request req;
-        req.method = "POST";
-        req.path = "/v1/chat/completions";
-        req.body = body.dump();
-        req.set_header("Content-Type", "application/json");
-        req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) { return !hang_up.load(); };
-        c->send(req);
-    };
-    std::vector<std::thread> streams;
-    // Whatever fails below, the streams hang up and are joined.
-    struct HangUp {
-        std::atomic<bool>& flag;
-        std::vector<std::thread>& threads;
-        ~HangUp() {
-            flag = true;
-            for (auto& t : threads) t.join();
-        }
-    } hang_up_at_exit{hang_up, streams};
-    streams.emplace_back(long_stream, 1);
+    HangingStreams streams(server);
+    streams.start(1, kLong);
     auto m = server.client();
     ASSERT_EQ(wait_metric(*m, kRunning, 1), 1);
-    streams.emplace_back(long_stream, 2);
+    streams.start(2, kLong);
     ASSERT_EQ(wait_metric(*m, kQueued, 1), 1);
     auto r = post_json(*m, "/v1/chat/completions", question(3, 4));
     ASSERT_TRUE(r);
@@ -173,9 +183,39 @@ TEST(ServerLoad, FullQueueAnswers503WithRetryAfter) {
     EXPECT_EQ(json::parse(r->body)["error"]["code"], "queue_full");
     auto ready = m->Get("/ready");
     EXPECT_EQ(ready->status, 503) << "a saturated queue is not ready";
-    hang_up = true;
+    streams.hang_up();
     EXPECT_EQ(wait_metric(*m, kRunning, 0), 0);
     EXPECT_EQ(m->Get("/ready")->status, 200);
+}
+
+TEST(ServerLoad, KvMemoryBudgetSizesTheCacheAndARequestWaitsForRoomInIt) {
+    const std::string model = tiny_r1_model();
+    if (model.empty()) GTEST_SKIP() << "../shared/models/ggml-vocab-deepseek-r1-qwen.gguf not found";
+    // The model's own figure, from `sinan model info`: 1 MiB holds this many tokens.
+    RunResult info = run_sinan({"model", "info", model, "--json"});
+    ASSERT_EQ(info.exit_code, 0) << info.err;
+    const int64_t per_token = json::parse(info.out)["kv_bytes_per_token"]["F16"].get<int64_t>();
+    const int64_t cells = (int64_t{1} << 20) / per_token;
+    ASSERT_GT(cells, 600) << "the test needs room for one 500-token answer";
+    ServeProcess server;
+    std::string why;
+    ASSERT_TRUE(server.start({"-m", model, "--parallel", "2", "--kv-memory", "1", "--ctx-size", "2048", "--api-keys",
+                              "off"},
+                             &why))
+        << why;
+    auto m = server.client();
+    EXPECT_EQ(metric(*m, "sinan_kv_cache_cells{model=\"tiny-r1\"}"), static_cast<double>(cells));
+    // Two answers that cannot both fit: the second waits although a slot is free.
+    const int answer = static_cast<int>(cells * 6 / 10);
+    HangingStreams streams(server);
+    streams.start(1, answer);
+    ASSERT_EQ(wait_metric(*m, kRunning, 1), 1);
+    streams.start(2, answer);
+    ASSERT_EQ(wait_metric(*m, kQueued, 1), 1);
+    EXPECT_EQ(metric(*m, kRunning), 1) << "the second answer needs more cache than is left";
+    streams.hang_up();
+    EXPECT_EQ(wait_metric(*m, kRunning, 0), 0);
+    EXPECT_EQ(wait_metric(*m, kQueued, 0), 0);
 }
 
 TEST(ServerLoad, SigtermFinishesTheRunningRequestThenExits0) {
