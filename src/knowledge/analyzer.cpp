@@ -20,16 +20,33 @@ constexpr std::array<std::string_view, 33> kStopWords = {
     "in",  "into",  "is",   "it",    "no",    "not",  "of",   "on",  "or",  "such", "that",
     "the", "their", "then", "there", "these", "they", "this", "to",  "was", "will", "with"};
 
+// ICU indexes text with int32_t: longer input is analysed in slices of at most this many bytes,
+// cut after a space or line break (else before a UTF-8 lead byte) so words stay whole.
+constexpr size_t kMaxSliceBytes = size_t{1} << 26;
+
+size_t slice_end(std::string_view text) {
+    if (text.size() <= kMaxSliceBytes) return text.size();
+    const size_t space = text.find_last_of(" \n", kMaxSliceBytes - 1);
+    if (space != std::string_view::npos && space > 0) return space + 1;
+    size_t end = kMaxSliceBytes;
+    while (end > 1 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+    return end;
+}
+
 // The word pieces of `text` as ICU sees them: rule status UBRK_WORD_NONE (0..99) marks spaces and
 // punctuation; words are numbers, letters, kana and ideographs (100 and up).
 std::vector<icu::UnicodeString> split_words(icu::BreakIterator& it, std::string_view text) {
-    const icu::UnicodeString u =
-        icu::UnicodeString::fromUTF8(icu::StringPiece(text.data(), static_cast<int32_t>(text.size())));
-    it.setText(u);
     std::vector<icu::UnicodeString> out;
-    int32_t start = it.first();
-    for (int32_t end = it.next(); end != icu::BreakIterator::DONE; start = end, end = it.next()) {
-        if (it.getRuleStatus() >= UBRK_WORD_NONE_LIMIT) out.emplace_back(u, start, end - start);
+    while (!text.empty()) {
+        const size_t n = slice_end(text);
+        const icu::UnicodeString u =
+            icu::UnicodeString::fromUTF8(icu::StringPiece(text.data(), static_cast<int32_t>(n)));
+        text.remove_prefix(n);
+        it.setText(u);
+        int32_t start = it.first();
+        for (int32_t end = it.next(); end != icu::BreakIterator::DONE; start = end, end = it.next()) {
+            if (it.getRuleStatus() >= UBRK_WORD_NONE_LIMIT) out.emplace_back(u, start, end - start);
+        }
     }
     return out;
 }

@@ -13,7 +13,7 @@
 //     `stem` is on. Stemming applies to every term; terms in other scripts pass through unchanged
 //     because the English stemmer only rewrites Latin suffixes.
 //
-// Input is UTF-8; invalid bytes become U+FFFD and never fail. Output terms are UTF-8.
+// Input is UTF-8 of any length; invalid bytes become U+FFFD and never fail. Output terms are UTF-8.
 // Thread-safety: an Analyzer holds ICU and Snowball state; use one per thread.
 #pragma once
 

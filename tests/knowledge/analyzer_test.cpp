@@ -100,6 +100,18 @@ TEST(Analyzer, AnalyzeChainsAllSteps) {
               (Terms{"knight", "consolid", "consol", "北京", "大学"}));
 }
 
+TEST(Analyzer, TextLongerThanOneIcuSliceKeepsWordsWhole) {
+    // 70,000 words of 1,000 letters (70 MB) are more than one ICU slice (64 MiB): no word may be
+    // cut at the slice boundary.
+    const std::string word(1000, 'x');
+    std::string text;
+    for (int i = 0; i < 70000; ++i) text += word + " ";
+    Analyzer a({.stop_words = false, .stem = false});
+    const Terms got = a.analyze(text);
+    ASSERT_EQ(got.size(), 70000u);
+    EXPECT_TRUE(std::all_of(got.begin(), got.end(), [&](const std::string& w) { return w == word; }));
+}
+
 TEST(Analyzer, InvalidUtf8DoesNotFail) {
     Analyzer a;
     const Terms got = a.analyze(std::string("ab\xff\xfe cd", 7));
