@@ -11,7 +11,7 @@
 // vpdpbusd multiplies unsigned by signed bytes: the panel holds w + 128 (w XOR 0x80), and each
 // block's sum starts at -128 * sum(x) to take that back.
 //
-// F16: one row at a time against tiles of 4 tokens, the activations converted to floats once.
+// F16: chunks of 16 rows against tiles of 4 tokens, the activations converted to floats once.
 // Compiled with the AVX-512 flags of src/kernels/CMakeLists.txt; includes no header with inline
 // functions (see half.h).
 #include <immintrin.h>
@@ -214,7 +214,8 @@ void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
 
 namespace {
 
-constexpr int kF16TokenTile = 4;  // 4 tokens x 4 accumulators + 4 weight vectors in registers
+constexpr int kF16TokenTile = 4;     // 4 tokens x 4 accumulators + 4 weight vectors in registers
+constexpr int64_t kF16ChunkRows = 16;  // 16 rows of up to ~16k values: within L2
 
 // One weight row of binary16 values against T tokens of floats (x[t], converted from binary16
 // once per call): per token the accumulators and operation order of vec_dot_f16 (vec_dot.cpp),
@@ -262,20 +263,23 @@ size_t gemm_f16_scratch_bytes(int64_t n_tokens, int64_t n_cols) {
     return static_cast<size_t>(n_tokens * n_cols) * sizeof(float);
 }
 
-// Rows one at a time (a row stays in L1 while every tile of tokens meets it); each result is
-// vec_dot_f16's bit for bit, whatever the batch.
+// Rows in chunks of kF16ChunkRows that stay in L2 while every tile of tokens meets them (the
+// activations stream once per chunk); each result is vec_dot_f16's bit for bit, whatever the batch.
 void gemm_f16(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
               int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
     auto* xf = static_cast<float*>(scratch);
     for (int64_t t = 0; t < n_tokens; ++t)
         dequantize_f16(static_cast<const uint8_t*>(x) + t * x_row_bytes, xf + t * n_cols, n_cols);
     const float* xt[kF16TokenTile];
-    for (int64_t r = 0; r < n_rows; ++r) {
-        const auto* wr = reinterpret_cast<const uint16_t*>(static_cast<const uint8_t*>(w) + r * w_row_bytes);
+    for (int64_t r0 = 0; r0 < n_rows; r0 += kF16ChunkRows) {
+        const int64_t r1 = r0 + kF16ChunkRows < n_rows ? r0 + kF16ChunkRows : n_rows;
         for (int64_t t0 = 0; t0 < n_tokens; t0 += kF16TokenTile) {
             const int n_t = static_cast<int>(n_tokens - t0 < kF16TokenTile ? n_tokens - t0 : kF16TokenTile);
             for (int k = 0; k < n_t; ++k) xt[k] = xf + (t0 + k) * n_cols;
-            kF16RowFns[n_t](wr, xt, n_cols, y + t0 * y_stride + r, y_stride);
+            for (int64_t r = r0; r < r1; ++r) {
+                const auto* wr = reinterpret_cast<const uint16_t*>(static_cast<const uint8_t*>(w) + r * w_row_bytes);
+                kF16RowFns[n_t](wr, xt, n_cols, y + t0 * y_stride + r, y_stride);
+            }
         }
     }
 }
