@@ -51,7 +51,7 @@ TEST(Gemm, EveryResultEqualsTheSingleRowVecDotWhateverTheBatch) {
                         const std::vector<float> xf = test_util::gaussian(rng, n_tokens * n_cols);
                         for (int64_t t = 0; t < n_tokens; ++t)
                             ref.quantize_activations[static_cast<int>(dot_type)](xf.data() + t * n_cols,
-                                                                                  x.data() + t * x_row, n_cols);
+                                                                                 x.data() + t * x_row, n_cols);
                         const int64_t y_stride = n_rows + 3;  // the 3 extra floats must stay untouched
                         std::vector<float> y(n_tokens * y_stride, -7.0f);
                         std::vector<Line> scratch((gemm.scratch_bytes(n_tokens, n_cols) + 63) / 64);

@@ -136,16 +136,27 @@ using PackedPanelFn = void (*)(const PanelBlock*, int64_t, const TokenBlock* con
                                int64_t, __mmask16);
 constexpr PackedPanelFn kPackedPanelFns[kTokenTile + 1] = {
     nullptr,
-    packed_panel_times_tokens<1>, packed_panel_times_tokens<2>, packed_panel_times_tokens<3>,
-    packed_panel_times_tokens<4>, packed_panel_times_tokens<5>, packed_panel_times_tokens<6>,
-    packed_panel_times_tokens<7>, packed_panel_times_tokens<8>,
+    packed_panel_times_tokens<1>,
+    packed_panel_times_tokens<2>,
+    packed_panel_times_tokens<3>,
+    packed_panel_times_tokens<4>,
+    packed_panel_times_tokens<5>,
+    packed_panel_times_tokens<6>,
+    packed_panel_times_tokens<7>,
+    packed_panel_times_tokens<8>,
 };
-using RowsFn = void (*)(const BlockQ8_0* const*, __m512i, int64_t, const TokenBlock* const*, const BlockQ8_0* const*, float*,
-                        int64_t, __mmask16);
+using RowsFn = void (*)(const BlockQ8_0* const*, __m512i, int64_t, const TokenBlock* const*, const BlockQ8_0* const*,
+                        float*, int64_t, __mmask16);
 constexpr RowsFn kRowsFns[kTokenTile + 1] = {
     nullptr,
-    rows_times_tokens<1>, rows_times_tokens<2>, rows_times_tokens<3>, rows_times_tokens<4>,
-    rows_times_tokens<5>, rows_times_tokens<6>, rows_times_tokens<7>, rows_times_tokens<8>,
+    rows_times_tokens<1>,
+    rows_times_tokens<2>,
+    rows_times_tokens<3>,
+    rows_times_tokens<4>,
+    rows_times_tokens<5>,
+    rows_times_tokens<6>,
+    rows_times_tokens<7>,
+    rows_times_tokens<8>,
 };
 
 }  // namespace
@@ -155,8 +166,8 @@ size_t gemm_q8_0_scratch_bytes(int64_t n_tokens, int64_t n_cols) {
     return n_blocks * sizeof(PanelBlock) + static_cast<size_t>(n_tokens) * n_blocks * sizeof(TokenBlock);
 }
 
-void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
-               int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
+void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes, int64_t n_tokens,
+               int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
     const int64_t n_blocks = n_cols / kQK;
     auto* panel = static_cast<PanelBlock*>(scratch);
     auto* token_blocks = reinterpret_cast<TokenBlock*>(panel + n_blocks);
@@ -214,7 +225,7 @@ void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
 
 namespace {
 
-constexpr int kF16TokenTile = 4;     // 4 tokens x 4 accumulators + 4 weight vectors in registers
+constexpr int kF16TokenTile = 4;       // 4 tokens x 4 accumulators + 4 weight vectors in registers
 constexpr int64_t kF16ChunkRows = 16;  // 16 rows of up to ~16k values: within L2
 
 // One weight row of binary16 values against T tokens of floats (x[t], converted from binary16
@@ -236,7 +247,8 @@ void f16_row_times_tokens(const uint16_t* w, const float* const* x, int64_t n, f
         for (int k = 0; k < 4; ++k) wv[k] = load_w(w + i + 16 * k);
 #pragma GCC unroll 4
         for (int t = 0; t < T; ++t)
-            for (int k = 0; k < 4; ++k) acc[t][k] = _mm512_fmadd_ps(wv[k], _mm512_loadu_ps(x[t] + i + 16 * k), acc[t][k]);
+            for (int k = 0; k < 4; ++k)
+                acc[t][k] = _mm512_fmadd_ps(wv[k], _mm512_loadu_ps(x[t] + i + 16 * k), acc[t][k]);
     }
     for (; i + 16 <= n; i += 16) {
         const __m512 wv = load_w(w + i);
@@ -265,8 +277,8 @@ size_t gemm_f16_scratch_bytes(int64_t n_tokens, int64_t n_cols) {
 
 // Rows in chunks of kF16ChunkRows that stay in L2 while every tile of tokens meets them (the
 // activations stream once per chunk); each result is vec_dot_f16's bit for bit, whatever the batch.
-void gemm_f16(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
-              int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
+void gemm_f16(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes, int64_t n_tokens,
+              int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
     auto* xf = static_cast<float*>(scratch);
     for (int64_t t = 0; t < n_tokens; ++t)
         dequantize_f16(static_cast<const uint8_t*>(x) + t * x_row_bytes, xf + t * n_cols, n_cols);
