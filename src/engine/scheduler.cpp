@@ -106,7 +106,7 @@ struct Scheduler::Impl {
     void expire_running(Clock::time_point now);
     void step();
     bool take_shared_prefix(int32_t seq);
-    void take_token(int32_t seq, std::span<const float> logits);
+    void take_token(int32_t seq, const sampling::TokenChoice& choice);
     void finish(int32_t seq, FinishReason reason);
     void fail(int32_t seq, const Status& error);
     void end_running(int32_t seq);
@@ -139,8 +139,9 @@ struct Scheduler::Impl {
     std::vector<int32_t> order;  // running slots in admission order (prefill is served first come, first served)
     model::Batch batch;
     std::vector<float> logits;
-    std::vector<int32_t> rows;  // slot of each logits row
-    SchedulerStats totals;      // the engine's counters, copied into stats by publish()
+    std::vector<int32_t> rows;                   // slot of each logits row
+    std::vector<sampling::TokenChoice> choices;  // the token sampled from each logits row
+    SchedulerStats totals;                       // the engine's counters, copied into stats by publish()
     // Events of this step, delivered after publish(): a client that sees its request end also
     // sees it counted in stats().
     std::vector<std::pair<std::shared_ptr<RequestHandle>, Event>> outbox;
@@ -386,9 +387,20 @@ void Scheduler::Impl::step() {
             ++s.run->n_prompt_fed;
     }
     totals.prompt_tokens += batch.size() - n_decode;
+    // Sampling costs O(n_vocab) per sequence and does not batch, so the sequences of a step are
+    // sampled in parallel on the model's pool (each has its own Sampler), then taken in order.
     const size_t n_vocab = static_cast<size_t>(model.hparams().n_vocab);
-    for (size_t row = 0; row < rows.size(); ++row)
-        take_token(rows[row], std::span<const float>(logits).subspan(row * n_vocab, n_vocab));
+    choices.resize(rows.size());
+    model.pool().parallel_for(static_cast<int64_t>(rows.size()), [&](int64_t r0, int64_t r1, int) {
+        for (int64_t row = r0; row < r1; ++row) {
+            Running& r = *slots[static_cast<size_t>(rows[static_cast<size_t>(row)])].run;
+            const std::optional<int32_t> forced = r.out->forced_token();
+            choices[static_cast<size_t>(row)] = forced ? OutputStream::forced_choice(*forced)
+                                                       : r.sampler->sample(std::span<const float>(logits).subspan(
+                                                             static_cast<size_t>(row) * n_vocab, n_vocab));
+        }
+    });
+    for (size_t row = 0; row < rows.size(); ++row) take_token(rows[row], choices[row]);
 }
 
 // For a sequence waiting on a prefix another request computes: shares it once computed (true),
@@ -416,9 +428,9 @@ bool Scheduler::Impl::take_shared_prefix(int32_t seq) {
     return true;
 }
 
-// The sequence's next token from its logits (or the forced </think>), streamed; ends the
+// The sequence's next token (sampled from its logits, or the forced </think>), streamed; ends the
 // sequence when the token does.
-void Scheduler::Impl::take_token(int32_t seq, std::span<const float> logits_row) {
+void Scheduler::Impl::take_token(int32_t seq, const sampling::TokenChoice& choice) {
     Slot& s = slots[static_cast<size_t>(seq)];
     Running& r = *s.run;
     const Clock::time_point now = Clock::now();
@@ -427,7 +439,6 @@ void Scheduler::Impl::take_token(int32_t seq, std::span<const float> logits_row)
         r.prompt_done = now;
     }
     const std::optional<int32_t> forced = r.out->forced_token();
-    const sampling::TokenChoice choice = forced ? OutputStream::forced_choice(*forced) : r.sampler->sample(logits_row);
     r.sampler->accept(choice.token);
     if (!r.sampled) {
         r.sampled = true;
