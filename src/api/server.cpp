@@ -1,5 +1,7 @@
 #include "api/server.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <thread>
@@ -178,6 +180,7 @@ struct Server::Impl {
     RateLimiter limiter;
     ServerContext ctx;
     httplib::Server http;
+    int listen_fd = -1;  // the listening socket, seen by the socket-options hook before bind
     std::atomic<uint64_t> next_request{1};
     // tokens/s gauge: generated tokens at the previous scrape
     std::mutex rate_mu;
@@ -350,6 +353,14 @@ void Server::Impl::setup() {
     http.set_read_timeout(options.idle_timeout);
     http.set_write_timeout(options.idle_timeout);
     http.set_keep_alive_timeout(options.keep_alive_timeout.count());
+    // httplib's default options set SO_REUSEPORT, which lets a second process bind the same port
+    // and take part of its connections (two servers started with --port 0 can even be given the
+    // same port). SO_REUSEADDR alone keeps quick restarts possible.
+    http.set_socket_options([this](socket_t sock) {
+        const int yes = 1;
+        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+        listen_fd = sock;
+    });
     http.set_pre_routing_handler(
         [this](const httplib::Request& req, httplib::Response& res) { return before(req, res); });
     http.set_logger([this](const httplib::Request& req, const httplib::Response& res) { after(req, res); });
@@ -412,6 +423,9 @@ Result<int> Server::bind() {
             "cannot listen on " + o.host + ":" + std::to_string(port) +
             ": the port is in use or the address is wrong (--host/--port; --port 0 picks a free port)");
     }
+    // httplib listens with a backlog of 5: a burst of clients connecting at once would see SYNs
+    // dropped and retried. Listening again on the bound socket raises the backlog.
+    if (impl_->listen_fd >= 0) ::listen(impl_->listen_fd, SOMAXCONN);
     return port;
 }
 

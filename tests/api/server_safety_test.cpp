@@ -3,7 +3,11 @@
 // (429); the metrics series; starting with no model; several models with --models-max 1; the
 // audit log.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -346,6 +350,30 @@ TEST(ServerSafety, ModelsDirLoadsOnFirstUseAndKeepsAtMostModelsMax) {
     EXPECT_NE(msg.find("alpha, beta"), std::string::npos) << msg;
     auto no_model_field = c->Post("/v1/chat/completions", user("hi").dump(), "application/json");
     EXPECT_EQ(no_model_field->status, 400) << "two models and no default: the request must name one";
+}
+
+TEST(ServerSafety, NoOtherSocketCanShareTheServersPort) {
+    // With SO_REUSEPORT on the listening socket, a second process could bind the same port and
+    // take part of the server's connections. A socket that asks for SO_REUSEPORT must be refused.
+    const std::string empty = temp_dir() + "/no-models-port";
+    fs::create_directories(empty);
+    ServeProcess server;
+    std::string why;
+    ASSERT_TRUE(server.start({"--api-keys", "off", "--models-dir", empty}, &why)) << why;
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    const int yes = 1;
+    ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &yes, sizeof(yes)), 0);
+    ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes)), 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(server.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const int rc = ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
+    const int err = errno;
+    ::close(fd);
+    EXPECT_EQ(rc, -1) << "bound a second socket to the server's port " << server.port();
+    EXPECT_EQ(err, EADDRINUSE);
 }
 
 TEST(ServerSafety, AuditLogRecordsWhoAskedWhat) {
