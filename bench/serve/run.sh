@@ -5,7 +5,8 @@
 #      at least 4x the tokens/s of one; TTFT P99 under 500 ms at 8 streams, 128-token prompts,
 #      tiny model);
 #   2. a short headless Locust run on POST /api/v1/chat (locustfile.py): requests/s, latency
-#      P50/P99, and tokens/s from the server's own /metrics.
+#      P50/P99, and tokens/s from the server's own /metrics;
+#   and first the server time of a response-cache hit (target: well under a millisecond).
 #
 #   bench/serve/run.sh [SINAN_BINARY] [MODEL.gguf]
 #
@@ -39,20 +40,45 @@ if [ -z "$model" ]; then
 fi
 model_id=$(basename "$model" .gguf)
 
-serve_args=(serve -m "$model" --host 127.0.0.1 --port 0 --data-dir "$work/data" --cache off
-            --parallel "${PARALLEL:-16}" --queue 256 --api-keys off)
-[ -n "${THREADS:-}" ] && serve_args+=(-t "$THREADS")
-"$sinan" "${serve_args[@]}" >"$work/serve.out" 2>"$work/serve.log" &
-server_pid=$!
-url=
-for _ in $(seq 1 600); do
-  url=$(grep -o 'http://[0-9.:]*' "$work/serve.out" 2>/dev/null | head -1 || true)
-  [ -n "$url" ] && break
-  kill -0 "$server_pid" 2>/dev/null || { echo "run.sh: sinan serve exited:" >&2; cat "$work/serve.log" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$url" ] || { echo "run.sh: sinan serve printed no listening line" >&2; exit 1; }
+# start_server NAME ARGS...: runs sinan serve with ARGS; sets url and server_pid, logs in $work/NAME.log.
+start_server() {
+  local name=$1; shift
+  local args=(serve -m "$model" --host 127.0.0.1 --port 0 --data-dir "$work/data" --api-keys off "$@")
+  [ -n "${THREADS:-}" ] && args+=(-t "$THREADS")
+  "$sinan" "${args[@]}" >"$work/$name.out" 2>"$work/$name.log" &
+  server_pid=$!
+  url=
+  for _ in $(seq 1 600); do
+    url=$(grep -o 'http://[0-9.:]*' "$work/$name.out" 2>/dev/null | head -1 || true)
+    [ -n "$url" ] && return 0
+    kill -0 "$server_pid" 2>/dev/null || { echo "run.sh: sinan serve exited:" >&2; cat "$work/$name.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "run.sh: sinan serve printed no listening line" >&2; exit 1
+}
+stop_server() { kill -TERM "$server_pid"; wait "$server_pid" || true; server_pid=; }
 
+# Response cache: one greedy request, then 20 identical ones answered from the in-process cache;
+# their server time is the latency_ms of the request log.
+start_server cache --cache memory
+python3 - "$url" "$model_id" <<'EOF'
+import json, sys, urllib.request
+body = json.dumps({"model": sys.argv[2], "messages": [{"role": "user", "content": "Cache me"}],
+                   "max_tokens": 32, "temperature": 0}).encode()
+for _ in range(21):
+    req = urllib.request.Request(sys.argv[1] + "/v1/chat/completions", body, {"Content-Type": "application/json"})
+    urllib.request.urlopen(req).read()
+EOF
+stop_server
+python3 - "$work/cache.log" <<'EOF'
+import re, statistics, sys
+ms = [float(m) for m in re.findall(r'route="POST /v1/chat/completions" status=200 .*?latency_ms=([0-9.]+)', open(sys.argv[1]).read())]
+hits = ms[1:]
+print(f"== response cache: first (generated) {ms[0]:.1f} ms; {len(hits)} hits: median {statistics.median(hits):.2f} ms, "
+      f"max {max(hits):.2f} ms of server time")
+EOF
+
+start_server serve --cache off --parallel "${PARALLEL:-16}" --queue 256
 echo "== sinan serve $model_id at $url ($(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg))"
 echo "== streamed chat completions, max_tokens ${MAX_TOKENS:-64}"
 python3 "$root/bench/serve/stream_bench.py" --url "$url" --model "$model_id" --streams "${STREAMS:-1,4,8,16}" \
