@@ -388,10 +388,11 @@ void Scheduler::Impl::step() {
     }
     totals.prompt_tokens += batch.size() - n_decode;
     // Sampling costs O(n_vocab) per sequence and does not batch, so the sequences of a step are
-    // sampled in parallel on the model's pool (each has its own Sampler), then taken in order.
+    // sampled in parallel on the model's pool (each has its own Sampler), then taken in order. A
+    // lone sequence is sampled here: waking the pool would only add a hand-off.
     const size_t n_vocab = static_cast<size_t>(model.hparams().n_vocab);
     choices.resize(rows.size());
-    model.pool().parallel_for(static_cast<int64_t>(rows.size()), [&](int64_t r0, int64_t r1, int) {
+    auto sample_rows = [&](int64_t r0, int64_t r1, int) {
         for (int64_t row = r0; row < r1; ++row) {
             Running& r = *slots[static_cast<size_t>(rows[static_cast<size_t>(row)])].run;
             const std::optional<int32_t> forced = r.out->forced_token();
@@ -399,7 +400,12 @@ void Scheduler::Impl::step() {
                                                        : r.sampler->sample(std::span<const float>(logits).subspan(
                                                              static_cast<size_t>(row) * n_vocab, n_vocab));
         }
-    });
+    };
+    const auto n_rows = static_cast<int64_t>(rows.size());
+    if (n_rows > 1)
+        model.pool().parallel_for(n_rows, sample_rows);
+    else
+        sample_rows(0, n_rows, 0);
     for (size_t row = 0; row < rows.size(); ++row) take_token(rows[row], choices[row]);
 }
 
