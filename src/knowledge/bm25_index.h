@@ -12,11 +12,16 @@
 // does not change rankings. Terms absent from the index contribute nothing.
 //
 // Lifetime: add documents, then search; adding more later is allowed (N, df and the average
-// length are read at search time). Thread-safety: search() is const but not safe concurrently with add();
+// length are read at search time). Removal hides a document from search at once; its terms keep
+// counting in N, df and the average length until the next compaction, which remove_document()
+// runs when hidden documents reach an eighth of the live ones (one pass over all postings), and
+// after which scores are exactly those of an index built without the removed documents.
+// Thread-safety: search() is const but not safe concurrently with add() or remove_document();
 // several searches may run at once.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -39,17 +44,25 @@ class Bm25Index {
   public:
     explicit Bm25Index(Bm25Params params = {}) : params_(params) {}
 
-    // Adds one document; returns its number.
+    // Adds one document; returns its number (numbers are never reused, even after removal).
     uint32_t add_document(const std::vector<std::string>& terms);
 
+    // Removes document `doc` from search results (see above); a no-op when already removed.
+    void remove_document(uint32_t doc);
+
+    // Drops the postings of removed documents now, making N, df and the average length exact.
+    void compact();
+
     // The best `k` documents for `query_terms`, highest score first; ties go to the lower
-    // document number. Only documents sharing at least one term with the query are returned.
-    std::vector<ScoredDoc> search(const std::vector<std::string>& query_terms, size_t k) const;
+    // document number. Only documents sharing at least one term with the query, not removed, and
+    // (when `accept` is given) for which accept(doc) is true are returned.
+    std::vector<ScoredDoc> search(const std::vector<std::string>& query_terms, size_t k,
+                                  const std::function<bool(uint32_t)>& accept = {}) const;
 
     // The BM25 score of one document (0 when it shares no term with the query).
     double score(const std::vector<std::string>& query_terms, uint32_t doc) const;
 
-    size_t n_docs() const { return doc_len_.size(); }
+    size_t n_docs() const { return doc_len_.size() - n_removed_; }  // live documents
     size_t n_terms() const { return postings_.size(); }
     const Bm25Params& params() const { return params_; }
 
@@ -64,8 +77,11 @@ class Bm25Index {
 
     Bm25Params params_;
     std::unordered_map<std::string, std::vector<Posting>> postings_;  // term -> postings by doc
-    std::vector<uint32_t> doc_len_;                                   // [n_docs] terms per document
-    uint64_t total_len_ = 0;
+    std::vector<uint32_t> doc_len_;  // [documents ever added] terms per document
+    std::vector<bool> removed_;      // [documents ever added]
+    size_t n_removed_ = 0;           // removed documents
+    size_t n_hidden_ = 0;            // removed but still counted in N, df and total_len_
+    uint64_t total_len_ = 0;         // terms of the documents counted in N
 };
 
 }  // namespace sinan::knowledge
