@@ -77,11 +77,12 @@ class Bm25Index {
 
     Bm25Params params_;
     std::unordered_map<std::string, std::vector<Posting>> postings_;  // term -> postings by doc
-    std::vector<uint32_t> doc_len_;  // [documents ever added] terms per document
-    std::vector<bool> removed_;      // [documents ever added]
-    size_t n_removed_ = 0;           // removed documents
-    size_t n_hidden_ = 0;            // removed but still counted in N, df and total_len_
-    uint64_t total_len_ = 0;         // terms of the documents counted in N
+    // [documents ever added]: terms per document, and whether it was removed
+    std::vector<uint32_t> doc_len_;
+    std::vector<bool> removed_;
+    size_t n_removed_ = 0;    // removed documents
+    size_t n_hidden_ = 0;     // removed but still counted in N, df and total_len_ (until compact())
+    uint64_t total_len_ = 0;  // terms of the documents counted in N
 };
 
 }  // namespace sinan::knowledge

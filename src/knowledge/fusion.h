@@ -25,7 +25,6 @@ struct FusedId {
 
 // The best `k` ids of the fused lists, highest RRF first; ties go to the better best rank, then
 // the lower id (deterministic). An id repeated inside one list counts at its first (best) rank.
-std::vector<FusedId> fuse_reciprocal_rank(std::span<const std::vector<int64_t>> lists, size_t k,
-                                          double rrf_k = kRrfK);
+std::vector<FusedId> fuse_reciprocal_rank(std::span<const std::vector<int64_t>> lists, size_t k, double rrf_k = kRrfK);
 
 }  // namespace sinan::knowledge

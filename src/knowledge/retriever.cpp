@@ -16,10 +16,14 @@ Result<RetrievalMode> parse_retrieval_mode(std::string_view name) {
 
 const char* retrieval_mode_name(RetrievalMode mode) {
     switch (mode) {
-        case RetrievalMode::kAuto: return "auto";
-        case RetrievalMode::kLexical: return "lexical";
-        case RetrievalMode::kDense: return "dense";
-        case RetrievalMode::kHybrid: return "hybrid";
+        case RetrievalMode::kAuto:
+            return "auto";
+        case RetrievalMode::kLexical:
+            return "lexical";
+        case RetrievalMode::kDense:
+            return "dense";
+        case RetrievalMode::kHybrid:
+            return "hybrid";
     }
     return "?";
 }
@@ -27,6 +31,18 @@ const char* retrieval_mode_name(RetrievalMode mode) {
 Retriever::Retriever(RetrieverOptions options) : options_(options), bm25_(options.bm25) {}
 
 Retriever::~Retriever() = default;
+
+// glibc's rwlock (behind std::shared_mutex) prefers readers: with searches overlapping each other,
+// a writer could wait forever. The gate makes new readers queue behind a waiting writer.
+std::shared_lock<std::shared_mutex> Retriever::lock_shared() const {
+    { std::lock_guard gate(writer_gate_); }
+    return std::shared_lock(mu_);
+}
+
+std::unique_lock<std::shared_mutex> Retriever::lock_exclusive() const {
+    std::lock_guard gate(writer_gate_);
+    return std::unique_lock(mu_);
+}
 
 std::unique_ptr<Analyzer> Retriever::take_analyzer() const {
     {
@@ -45,13 +61,12 @@ void Retriever::return_analyzer(std::unique_ptr<Analyzer> a) const {
     analyzers_.push_back(std::move(a));
 }
 
-Status Retriever::add(int64_t chunk_id, std::string_view text, std::span<const float> embedding,
-                      const Metadata& meta) {
+Status Retriever::add(int64_t chunk_id, std::string_view text, std::span<const float> embedding, const Metadata& meta) {
     std::unique_ptr<Analyzer> analyzer = take_analyzer();
     std::vector<std::string> terms = analyzer->analyze(text);
     return_analyzer(std::move(analyzer));
 
-    std::unique_lock lock(mu_);
+    auto lock = lock_exclusive();
     if (!embedding.empty()) {
         if (!vectors_) vectors_ = std::make_unique<VectorIndex>(embedding.size(), options_.vectors);
         SINAN_RETURN_IF_ERROR(vectors_->add(chunk_id, embedding).annotate("chunk " + std::to_string(chunk_id) + ": "));
@@ -65,7 +80,7 @@ Status Retriever::add(int64_t chunk_id, std::string_view text, std::span<const f
 }
 
 void Retriever::remove(int64_t chunk_id) {
-    std::unique_lock lock(mu_);
+    auto lock = lock_exclusive();
     auto it = entries_.find(chunk_id);
     if (it != entries_.end()) {
         bm25_.remove_document(it->second.doc);
@@ -120,16 +135,17 @@ Result<std::vector<RetrievedChunk>> Retriever::search(const RetrievalQuery& q) c
         return_analyzer(std::move(analyzer));
     }
 
-    std::shared_lock lock(mu_);
+    auto lock = lock_shared();
     RetrievalMode mode = q.mode;
     if (mode == RetrievalMode::kAuto) {
-        mode = !q.embedding.empty() && vectors_ && vectors_->size() > 0 ? RetrievalMode::kHybrid
-                                                                         : RetrievalMode::kLexical;
+        mode =
+            !q.embedding.empty() && vectors_ && vectors_->size() > 0 ? RetrievalMode::kHybrid : RetrievalMode::kLexical;
     }
     if (mode != RetrievalMode::kLexical) {
         if (q.embedding.empty()) {
-            return Status::error(std::string(retrieval_mode_name(mode)) +
-                                 " retrieval needs a query embedding; configure an embedding model or use lexical mode");
+            return Status::error(
+                std::string(retrieval_mode_name(mode)) +
+                " retrieval needs a query embedding; configure an embedding model or use lexical mode");
         }
         if (vectors_ && q.embedding.size() != vectors_->dim()) {
             return Status::error("query embedding has " + std::to_string(q.embedding.size()) +
@@ -139,9 +155,12 @@ Result<std::vector<RetrievedChunk>> Retriever::search(const RetrievalQuery& q) c
     }
     if (q.k == 0) return std::vector<RetrievedChunk>{};
     switch (mode) {
-        case RetrievalMode::kLexical: return search_lexical(terms, q.k, q.filter);
-        case RetrievalMode::kDense: return search_dense(q.embedding, q.k, q.filter);
-        default: break;
+        case RetrievalMode::kLexical:
+            return search_lexical(terms, q.k, q.filter);
+        case RetrievalMode::kDense:
+            return search_dense(q.embedding, q.k, q.filter);
+        default:
+            break;
     }
     const size_t depth = std::max(q.k, q.n_candidates);
     std::vector<RetrievedChunk> lexical = search_lexical(terms, depth, q.filter);
@@ -164,32 +183,32 @@ Result<std::vector<RetrievedChunk>> Retriever::search(const RetrievalQuery& q) c
 }
 
 bool Retriever::contains(int64_t chunk_id) const {
-    std::shared_lock lock(mu_);
+    auto lock = lock_shared();
     return entries_.contains(chunk_id);
 }
 
 bool Retriever::has_vector(int64_t chunk_id) const {
-    std::shared_lock lock(mu_);
+    auto lock = lock_shared();
     return vectors_ && vectors_->contains(chunk_id);
 }
 
 size_t Retriever::size() const {
-    std::shared_lock lock(mu_);
+    auto lock = lock_shared();
     return entries_.size();
 }
 
 size_t Retriever::n_vectors() const {
-    std::shared_lock lock(mu_);
+    auto lock = lock_shared();
     return vectors_ ? vectors_->size() : 0;
 }
 
 size_t Retriever::dim() const {
-    std::shared_lock lock(mu_);
+    auto lock = lock_shared();
     return vectors_ ? vectors_->dim() : 0;
 }
 
 Status Retriever::save_vectors(const std::filesystem::path& file) const {
-    std::shared_lock lock(mu_);
+    auto lock = lock_shared();
     if (!vectors_) {
         std::error_code ec;
         std::filesystem::remove(file, ec);
@@ -202,7 +221,7 @@ Status Retriever::save_vectors(const std::filesystem::path& file) const {
 Status Retriever::load_vectors(const std::filesystem::path& file) {
     Result<std::unique_ptr<VectorIndex>> loaded = VectorIndex::load(file, options_.vectors);
     if (!loaded.ok()) return loaded.status();
-    std::unique_lock lock(mu_);
+    auto lock = lock_exclusive();
     vectors_ = std::move(*loaded);
     return Status::ok();
 }

@@ -18,7 +18,8 @@
 //
 // Thread-safety: internally locked. search(), has_vector(), size() and save_vectors() run
 // concurrently with each other; add(), remove() and load_vectors() take the lock exclusively
-// (text analysis for add() happens before the lock).
+// (text analysis for add() happens before the lock). A waiting writer holds back searches that
+// arrive after it, so a steady stream of searches cannot starve ingestion.
 #pragma once
 
 #include <cstdint>
@@ -58,12 +59,12 @@ struct RetrieverOptions {
 };
 
 struct RetrievalQuery {
-    std::string text;                // analysed like chunk text; used by lexical and hybrid
-    std::vector<float> embedding;    // [dim] the query's embedding, or empty
-    size_t k = 10;                   // results wanted
-    MetadataFilter filter;           // AND of key == value; empty = all chunks
+    std::string text;              // analysed like chunk text; used by lexical and hybrid
+    std::vector<float> embedding;  // [dim] the query's embedding, or empty
+    size_t k = 10;                 // results wanted
+    MetadataFilter filter;         // AND of key == value; empty = all chunks
     RetrievalMode mode = RetrievalMode::kAuto;
-    size_t n_candidates = 100;       // hybrid: depth of each list before fusion (at least k is used)
+    size_t n_candidates = 100;  // hybrid: depth of each list before fusion (at least k is used)
 };
 
 struct RetrievedChunk {
@@ -113,6 +114,8 @@ class Retriever {
         uint32_t doc;  // Bm25Index document number
         Metadata meta;
     };
+    std::shared_lock<std::shared_mutex> lock_shared() const;
+    std::unique_lock<std::shared_mutex> lock_exclusive() const;
     std::unique_ptr<Analyzer> take_analyzer() const;
     void return_analyzer(std::unique_ptr<Analyzer> a) const;
     std::vector<RetrievedChunk> search_lexical(const std::vector<std::string>& terms, size_t k,
@@ -122,10 +125,11 @@ class Retriever {
 
     RetrieverOptions options_;
     mutable std::shared_mutex mu_;
+    mutable std::mutex writer_gate_;  // held by a writer while it waits for mu_; readers pass through it first
     Bm25Index bm25_;
-    std::vector<int64_t> doc_chunk_;                // [Bm25Index docs] chunk id of each document number
-    std::unordered_map<int64_t, Entry> entries_;    // live chunks
-    std::unique_ptr<VectorIndex> vectors_;          // null before the first vector
+    std::vector<int64_t> doc_chunk_;              // [Bm25Index docs] chunk id of each document number
+    std::unordered_map<int64_t, Entry> entries_;  // live chunks
+    std::unique_ptr<VectorIndex> vectors_;        // null before the first vector
     mutable std::mutex analyzers_mu_;
     mutable std::vector<std::unique_ptr<Analyzer>> analyzers_;  // idle analysers for searches
 };

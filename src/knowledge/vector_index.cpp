@@ -21,7 +21,7 @@ namespace {
 
 constexpr char kMagic[8] = {'S', 'N', 'H', 'N', 'S', 'W', '0', '1'};
 constexpr uint32_t kVersion = 1;
-constexpr size_t kHeaderBytes = 32;  // magic[8] version:u32 dim:u32 payload_bytes:u64 fnv1a64:u64
+constexpr size_t kHeaderBytes = 32;        // magic[8] version:u32 dim:u32 payload_bytes:u64 fnv1a64:u64
 constexpr size_t kSummedHeaderBytes = 24;  // the checksum covers the header before it, then the payload
 constexpr size_t kInitialCapacity = 1024;
 
@@ -91,7 +91,7 @@ VectorIndex::VectorIndex(size_t dim, VectorIndexParams params)
     : dim_(dim), params_(params), impl_(std::make_unique<Impl>(dim)) {
     SINAN_CHECK(dim > 0, "VectorIndex needs a dimension > 0");
     impl_->graph = std::make_unique<hnswlib::HierarchicalNSW<float>>(&impl_->space, kInitialCapacity, params.m,
-                                                                      params.ef_construction, params.seed);
+                                                                     params.ef_construction, params.seed);
     impl_->graph->setEf(params.ef_search);
 }
 
@@ -190,8 +190,7 @@ std::vector<ScoredLabel> VectorIndex::search(std::span<const float> query, size_
         while (!found.empty()) {
             const auto [d, label] = found.top();
             found.pop();
-            if (!accept || accept(static_cast<int64_t>(label)))
-                out.push_back({static_cast<int64_t>(label), 1.0f - d});
+            if (!accept || accept(static_cast<int64_t>(label))) out.push_back({static_cast<int64_t>(label), 1.0f - d});
         }
         std::reverse(out.begin(), out.end());
         if (out.size() >= k || !accept) {

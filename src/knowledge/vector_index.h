@@ -35,7 +35,7 @@ namespace sinan::knowledge {
 struct VectorIndexParams {
     size_t m = 16;                 // graph degree per node (hnswlib M); memory ~ m * 8 bytes per vector
     size_t ef_construction = 200;  // candidates while linking a new vector (build quality vs time)
-    size_t ef_search = 128;        // candidates per query (recall vs latency); at least k is used
+    size_t ef_search = 200;        // candidates per query (recall vs latency); at least k is used
     size_t exact_below = 2048;     // scan all vectors instead of the graph below this many live
     uint64_t seed = 100;           // level generator seed (hnswlib's default): builds are repeatable
 };
@@ -79,8 +79,7 @@ class VectorIndex {
 
     // Reads an index written by save(). `params` gives the search-time settings (ef_search,
     // exact_below); the graph's own m and ef_construction come from the file.
-    static Result<std::unique_ptr<VectorIndex>> load(const std::filesystem::path& file,
-                                                     VectorIndexParams params = {});
+    static Result<std::unique_ptr<VectorIndex>> load(const std::filesystem::path& file, VectorIndexParams params = {});
 
   private:
     struct Impl;

@@ -62,5 +62,46 @@ TEST(Bm25Index, SearchReturnsAllMatchesWhenKExceedsThemAndNothingForZeroK) {
     EXPECT_TRUE(Bm25Index().search({"a"}, 5).empty());
 }
 
+TEST(Bm25Index, RemovedDocumentsAreHiddenAtOnceAndAfterCompactionScoreAsIfNeverAdded) {
+    const nlohmann::json g = load_golden();
+    const auto corpus = g["corpus"].get<std::vector<std::vector<std::string>>>();
+    ASSERT_GE(corpus.size(), 4u);
+    Bm25Index with_removal, without;
+    for (size_t d = 0; d < corpus.size(); ++d) {
+        with_removal.add_document(corpus[d]);
+        if (d != 1) without.add_document(corpus[d]);
+    }
+    with_removal.add_document({"extra", "terms", "only", "here"});
+    const uint32_t extra = static_cast<uint32_t>(corpus.size());
+    with_removal.remove_document(1);
+    with_removal.remove_document(1);  // twice: a no-op
+    EXPECT_EQ(with_removal.n_docs(), corpus.size());
+    for (const nlohmann::json& c : g["cases"]) {
+        const auto query = c["query"].get<std::vector<std::string>>();
+        for (const ScoredDoc& s : with_removal.search(query, 100)) EXPECT_NE(s.doc, 1u);
+        EXPECT_EQ(with_removal.score(query, 1), 0.0);
+    }
+    with_removal.remove_document(extra);
+    with_removal.compact();
+    EXPECT_EQ(with_removal.n_docs(), corpus.size() - 1);
+    for (const nlohmann::json& c : g["cases"]) {
+        const auto query = c["query"].get<std::vector<std::string>>();
+        for (uint32_t d = 0; d < corpus.size(); ++d) {
+            if (d == 1) continue;
+            const uint32_t d_without = d < 1 ? d : d - 1;
+            EXPECT_NEAR(with_removal.score(query, d), without.score(query, d_without), 1e-12) << "doc " << d;
+        }
+    }
+    EXPECT_TRUE(with_removal.search({"extra"}, 5).empty());
+}
+
+TEST(Bm25Index, AcceptFilterKeepsOnlyAcceptedDocumentsAndStillFillsK) {
+    Bm25Index index;
+    for (int i = 0; i < 50; ++i) index.add_document({"common", i % 2 == 0 ? "even" : "odd"});
+    const std::vector<ScoredDoc> got = index.search({"common"}, 10, [](uint32_t d) { return d % 5 == 0; });
+    ASSERT_EQ(got.size(), 10u);
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].doc, i * 5);  // equal scores: lower numbers first
+}
+
 }  // namespace
 }  // namespace sinan::knowledge
