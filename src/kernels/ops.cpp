@@ -29,6 +29,18 @@ void round_activations(gguf::TensorType weight_type, const float* x, float* y, i
     }
 }
 
+uint64_t dot_operand_bytes(gguf::TensorType row_type, int64_t n) {
+    return gguf::row_bytes(vec_dot_type(row_type), static_cast<uint64_t>(n));
+}
+
+void quantize_dot_operand(gguf::TensorType row_type, const float* x, void* x_dot, int64_t n) {
+    active_table().quantize_activations[static_cast<int>(vec_dot_type(row_type))](x, x_dot, n);
+}
+
+float dot_row(gguf::TensorType row_type, const void* row, const void* x_dot, int64_t n) {
+    return active_table().vec_dot[static_cast<int>(row_type)](row, x_dot, n);
+}
+
 namespace {
 
 // The rows of w split over the pool in whole panels of kGemmRows (the kernels' panel height), each

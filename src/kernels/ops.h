@@ -42,6 +42,15 @@ void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadP
 // engine does, so results agree with it. F32: y = x. x, y: [n].
 void round_activations(gguf::TensorType weight_type, const float* x, float* y, int64_t n);
 
+// Dot products of one float vector with many rows of a stored type (attention over a quantized
+// KV cache): x is quantized once into the format matmul gives activations for weights of
+// row_type (round_activations), dot_operand_bytes(row_type, n) bytes at x_dot; then each
+// dot_row(row_type, row, x_dot, n) is matmul's dot product of one weight row with that x.
+// n: a multiple of the block sizes of row_type and of its dot format; x_dot 2-byte aligned.
+uint64_t dot_operand_bytes(gguf::TensorType row_type, int64_t n);
+void quantize_dot_operand(gguf::TensorType row_type, const float* x, void* x_dot, int64_t n);
+float dot_row(gguf::TensorType row_type, const void* row, const void* x_dot, int64_t n);
+
 // y = W[row, :] as floats (an embedding lookup). y: [w.n_cols].
 void get_row(const Matrix& w, int64_t row, float* y);
 

@@ -33,6 +33,21 @@ Status Model::place_batch(const Batch& batch, KvCache& cache, std::vector<int32_
     return Status::ok();
 }
 
+Status Model::check_kv_type(gguf::TensorType type) const {
+    if (!KvCache::is_supported_type(type))
+        return Status::error(std::string("KV cache type ") + gguf::type_name(type) + " is not supported; use f16 or q8_0");
+    const int64_t block = gguf::type_traits(type).block_size;
+    const Hparams& h = hparams_;
+    // The parts attention addresses separately: per-head K and V, or MLA's latent and rope part.
+    const std::vector<int64_t> parts =
+        h.n_lora_kv > 0 ? std::vector<int64_t>{h.n_lora_kv, h.n_rot} : std::vector<int64_t>{h.head_dim};
+    for (int64_t p : parts)
+        if (p % block != 0)
+            return Status::error(std::string("KV cache type ") + gguf::type_name(type) + " needs head sizes that are multiples of " +
+                                 std::to_string(block) + "; this model's is " + std::to_string(p) + ": use --kv-type f16");
+    return Status::ok();
+}
+
 void Model::collect_seq_cells(const Batch& batch, const KvCache& cache, std::vector<std::vector<int32_t>>* seq_cells) {
     for (std::vector<int32_t>& s : *seq_cells) s.clear();
     seq_cells->resize(KvCache::kMaxSequences);
