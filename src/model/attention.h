@@ -1,5 +1,8 @@
-// Attention of one query head over cached keys and values (F16 in the KV cache):
+// Attention of one query head over cached keys and values (F16 or Q8_0 in the KV cache):
 //   out = sum_c softmax_c(q · k_c * scale) v_c      over the given cells, in cell order
+// Both paths are online softmax over the cells (flash-attention style): memory is O(head size)
+// per call whatever the number of cells, so a long prefill never holds an [n_tokens x n_kv]
+// matrix; the cost is O(n_cells x head size) per query.
 //
 // Two numerics, both chosen to agree with the reference engine (llama.cpp's CPU flash
 // attention) to float rounding, because which one it uses depends on the batch:
@@ -9,6 +12,9 @@
 //   kTiled:      q stays float, cells are taken in tiles of kKvTile by cell index, the softmax
 //                and the weighted sum are float — its path for larger batches (prefill).
 // See docs/model.md for how this was established against the golden logits.
+// A Q8_0 cache has no reference numerics to follow: q is quantized once to Q8_0 and scored with the
+// kernels' Q8_0 dot product (as matmul scores weights), values are dequantized and summed in
+// float; both numerics keep their cell order and tiling.
 // Thread-safety: pure; scratch is thread-local.
 #pragma once
 
@@ -28,9 +34,10 @@ inline constexpr int32_t kKvTile = 64;           // cells per tile in kTiled
 // head_dim (the tiled path also needs the value head to fill whole 16-float vectors).
 AttentionNumerics attention_numerics(int64_t n_queries, int64_t head_dim);
 
-// Where one KV head sits in a cache cell: dk key values at cache.k(layer, cell) + k_offset, and dv
-// values at cache.v(layer, cell) + v_offset, or at cache.k(layer, cell) + v_offset when
-// v_in_k (multi-head latent attention reads its values from the cached latent).
+// Where one KV head sits in a cache cell: dk key values from value k_offset of the row
+// cache.k(layer, cell), and dv values from value v_offset of cache.v(layer, cell), or of
+// cache.k(layer, cell) when v_in_k (multi-head latent attention reads its values from the cached
+// latent). Offsets and sizes count values and are whole blocks of the cache's type.
 struct KvHead {
     int64_t k_offset = 0, dk = 0;
     int64_t v_offset = 0, dv = 0;

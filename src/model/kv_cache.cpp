@@ -4,9 +4,22 @@
 
 namespace sinan::model {
 
-KvCache::KvCache(int64_t n_layer, int64_t n_cells, int64_t n_embd_k, int64_t n_embd_v)
-    : n_layer_(n_layer), n_cells_(n_cells), n_embd_k_(n_embd_k), n_embd_v_(n_embd_v), cells_(static_cast<size_t>(n_cells)),
-      k_(static_cast<size_t>(n_layer * n_cells * n_embd_k)), v_(static_cast<size_t>(n_layer * n_cells * n_embd_v)) {}
+namespace {
+
+uint64_t checked_row_bytes(gguf::TensorType type, int64_t n) {
+    SINAN_CHECK(KvCache::is_supported_type(type), "KV cache type must be F16 or Q8_0");
+    SINAN_CHECK(n % gguf::type_traits(type).block_size == 0, "KV row width is not whole blocks of the cache type");
+    return gguf::row_bytes(type, static_cast<uint64_t>(n));
+}
+
+}  // namespace
+
+KvCache::KvCache(int64_t n_layer, int64_t n_cells, int64_t n_embd_k, int64_t n_embd_v, gguf::TensorType type)
+    : n_layer_(n_layer), n_cells_(n_cells), n_embd_k_(n_embd_k), n_embd_v_(n_embd_v), type_(type),
+      k_row_bytes_(checked_row_bytes(type, n_embd_k)), v_row_bytes_(checked_row_bytes(type, n_embd_v)),
+      cells_(static_cast<size_t>(n_cells)),
+      k_(static_cast<size_t>(n_layer * n_cells) * k_row_bytes_ / sizeof(uint16_t)),
+      v_(static_cast<size_t>(n_layer * n_cells) * v_row_bytes_ / sizeof(uint16_t)) {}
 
 std::optional<std::vector<int32_t>> KvCache::find_slots(int64_t n) {
     if (n > n_cells_ - n_used_) return std::nullopt;

@@ -6,11 +6,15 @@
 // is <= its own. Running out of cells is a normal outcome (find_slots returns nullopt): the
 // caller waits, evicts or shrinks the batch.
 //
-// Layout: k(layer, cell) points to n_embd_k F16 values, v(layer, cell) to n_embd_v. An
-// architecture chooses the row widths: [n_head_kv, head_dim] for K and for V in a standard
-// transformer; one row of the compressed latent plus the rotated key part for K and none for V
-// (n_embd_v = 0: values are read from the latent) with multi-head latent attention.
-// F16 halves the memory of F32 and is what the reference engine stores by default.
+// Layout: k(layer, cell) points to a row of n_embd_k values stored as type(), v(layer, cell) to
+// n_embd_v; a row takes gguf::row_bytes(type(), n) bytes and value i of it starts at byte
+// row_bytes(type(), i) (i a multiple of the type's block size). An architecture chooses the row
+// widths: [n_head_kv, head_dim] for K and for V in a standard transformer; one row of the
+// compressed latent plus the rotated key part for K and none for V (n_embd_v = 0: values are
+// read from the latent) with multi-head latent attention.
+// Types: F16 (the default; half the memory of F32, what the reference engine stores by default)
+// or Q8_0 (32-value blocks of int8 with an F16 scale: 34 bytes per 32 values, 53% of F16), which
+// needs every row width to be a multiple of 32 (Model::check_kv_type says which models allow it).
 // Not thread-safe: owned by the engine loop; the forward pass reads it from its worker threads
 // while nothing modifies it.
 #pragma once
@@ -28,8 +32,15 @@ class KvCache {
 public:
     static constexpr int kMaxSequences = 256;
 
+    // type: F16 or Q8_0 (CHECKed, as are row widths that are not whole blocks of it).
     KvCache(int64_t n_layer, int64_t n_cells, int64_t n_embd_kv) : KvCache(n_layer, n_cells, n_embd_kv, n_embd_kv) {}
-    KvCache(int64_t n_layer, int64_t n_cells, int64_t n_embd_k, int64_t n_embd_v);
+    KvCache(int64_t n_layer, int64_t n_cells, int64_t n_embd_k, int64_t n_embd_v,
+            gguf::TensorType type = gguf::TensorType::F16);
+
+    // True for the types a cache can store: F16 and Q8_0.
+    static bool is_supported_type(gguf::TensorType type) {
+        return type == gguf::TensorType::F16 || type == gguf::TensorType::Q8_0;
+    }
 
     int64_t n_cells() const { return n_cells_; }
     int64_t n_used() const { return n_used_; }
@@ -53,13 +64,20 @@ public:
 
     int64_t n_embd_k() const { return n_embd_k_; }
     int64_t n_embd_v() const { return n_embd_v_; }
-    uint16_t* k(int64_t layer, int64_t cell) { return k_.data() + (layer * n_cells_ + cell) * n_embd_k_; }
-    uint16_t* v(int64_t layer, int64_t cell) { return v_.data() + (layer * n_cells_ + cell) * n_embd_v_; }
-    const uint16_t* k(int64_t layer, int64_t cell) const { return k_.data() + (layer * n_cells_ + cell) * n_embd_k_; }
-    const uint16_t* v(int64_t layer, int64_t cell) const { return v_.data() + (layer * n_cells_ + cell) * n_embd_v_; }
+    gguf::TensorType type() const { return type_; }
+    // Byte offset of value i in a row (i a multiple of the type's block size).
+    uint64_t offset_bytes(int64_t i) const { return gguf::row_bytes(type_, static_cast<uint64_t>(i)); }
+    uint8_t* k(int64_t layer, int64_t cell) { return reinterpret_cast<uint8_t*>(k_.data()) + at(layer, cell, k_row_bytes_); }
+    uint8_t* v(int64_t layer, int64_t cell) { return reinterpret_cast<uint8_t*>(v_.data()) + at(layer, cell, v_row_bytes_); }
+    const uint8_t* k(int64_t layer, int64_t cell) const {
+        return reinterpret_cast<const uint8_t*>(k_.data()) + at(layer, cell, k_row_bytes_);
+    }
+    const uint8_t* v(int64_t layer, int64_t cell) const {
+        return reinterpret_cast<const uint8_t*>(v_.data()) + at(layer, cell, v_row_bytes_);
+    }
 
     // Bytes one token takes in a cache of n_layer layers with K and V rows of n_embd_k and n_embd_v
-    // values stored as `type` (F16 here; what other cache types would take, for comparison).
+    // values stored as `type` (any type with whole blocks: what other cache types would take).
     static uint64_t bytes_per_token(int64_t n_layer, int64_t n_embd_k, int64_t n_embd_v, gguf::TensorType type) {
         return static_cast<uint64_t>(n_layer) * (gguf::row_bytes(type, static_cast<uint64_t>(n_embd_k)) +
                                                  gguf::row_bytes(type, static_cast<uint64_t>(n_embd_v)));
@@ -67,7 +85,7 @@ public:
 
     // Bytes of K and V storage, and per cell (one token, all layers).
     uint64_t bytes() const { return (k_.size() + v_.size()) * sizeof(uint16_t); }
-    uint64_t bytes_per_cell() const { return static_cast<uint64_t>(n_layer_ * (n_embd_k_ + n_embd_v_)) * sizeof(uint16_t); }
+    uint64_t bytes_per_cell() const { return static_cast<uint64_t>(n_layer_) * (k_row_bytes_ + v_row_bytes_); }
 
 private:
     struct Cell {
@@ -75,11 +93,18 @@ private:
         std::bitset<kMaxSequences> seqs;
     };
     void release_if_empty(Cell& c);
+    // Byte offset of a row. Rows are whole 16-bit words (F16 values; Q8_0 blocks of 34 bytes), so
+    // storage is uint16_t and every row starts 2-byte aligned, as the kernels require.
+    uint64_t at(int64_t layer, int64_t cell, uint64_t row_bytes) const {
+        return static_cast<uint64_t>(layer * n_cells_ + cell) * row_bytes;
+    }
 
     int64_t n_layer_, n_cells_, n_embd_k_, n_embd_v_;
+    gguf::TensorType type_;
+    uint64_t k_row_bytes_, v_row_bytes_;
     int64_t n_used_ = 0;
     std::vector<Cell> cells_;
-    std::vector<uint16_t> k_, v_;  // F16, [n_layer, n_cells, n_embd_k] and [n_layer, n_cells, n_embd_v]
+    std::vector<uint16_t> k_, v_;  // rows of type_: [n_layer, n_cells, k_row_bytes_] and [.., v_row_bytes_]
 };
 
 }  // namespace sinan::model

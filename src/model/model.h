@@ -41,10 +41,15 @@ public:
     const gguf::File& file() const { return file_; }
     ThreadPool& pool() { return pool_; }
 
-    // A cache for up to n_ctx tokens in total (all sequences together).
-    KvCache make_cache(int64_t n_ctx) const {
-        return KvCache(hparams_.n_layer, n_ctx, hparams_.n_embd_k_cache(), hparams_.n_embd_v_cache());
+    // A cache for up to n_ctx tokens in total (all sequences together), K and V stored as kv_type
+    // (F16 or Q8_0; check_kv_type must have accepted it: an unsupported type CHECKs).
+    KvCache make_cache(int64_t n_ctx, gguf::TensorType kv_type = gguf::TensorType::F16) const {
+        return KvCache(hparams_.n_layer, n_ctx, hparams_.n_embd_k_cache(), hparams_.n_embd_v_cache(), kv_type);
     }
+    // OK when this model's cache can store K and V as `type`: F16 always; Q8_0 when every head's
+    // keys and values are whole 32-value blocks (head sizes, or MLA's latent and rope parts, that are
+    // multiples of 32). The error names the type, the sizes and the fallback.
+    Status check_kv_type(gguf::TensorType type) const;
 
     // logits: resized to [batch.n_outputs(), n_vocab]. Errors: a token id outside the
     // vocabulary, a bad sequence id or position, or not enough free cache cells (nothing is

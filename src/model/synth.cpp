@@ -249,6 +249,10 @@ const std::vector<SynthShape>& synth_shapes() {
         // The DeepSeek-V2 layout (no q LoRA, softmax routing, two shared experts) at test size.
         {"deepseek2-v2-tiny", "deepseek2", 256, 3, 4, 1, 512, 512, 163840, 10000.0f, 1e-6f, false, false,
          {0, 64, 32, 16, 32, 8, 3, 2, 64, 1, 1, 1, false, 1.0f, false, 40.0f, 0.0707f}},
+        // deepseek2-tiny with rope and latent parts that are whole 32-value blocks (as the real
+        // models' 64 and 512 are), so its cache can be Q8_0.
+        {"deepseek2-tiny-q8kv", "deepseek2", 256, 3, 4, 1, 512, 512, 163840, 10000.0f, 1e-6f, false, false,
+         {64, 64, 32, 32, 32, 8, 2, 1, 64, 1, 2, 1, true, 2.5f, true, 40.0f, 0.1f}},
         // DeepSeek-V2-Lite: no q LoRA, 64 routed + 2 shared experts, softmax routing.
         {"v2-lite", "deepseek2", 2048, 27, 16, 1, 10944, 102400, 163840, 10000.0f, 1e-6f, false, false,
          {0, 512, 128, 64, 128, 64, 6, 2, 1408, 1, 1, 1, false, 1.0f, false, 40.0f, 0.0707f}},

@@ -218,7 +218,7 @@ void Deepseek2Model::attention_block(int64_t l, const Batch& batch, KvCache& cac
         float* row = kv_.data() + t * dk;
         kernels::rope(row + rank, 1, dk, pos, rope_);
         kernels::rmsnorm(row, w.kv_a_norm.data(), row, rank, h.rms_eps);
-        kernels::quantize_row(gguf::TensorType::F16, row, cache.k(l, cells_[static_cast<size_t>(t)]), dk);
+        kernels::quantize_row(cache.type(), row, cache.k(l, cells_[static_cast<size_t>(t)]), dk);
     }
     // Queries in latent space: [n, n_head, rank + rope].
     q_full_.resize(static_cast<size_t>(n * h.n_head * dk));

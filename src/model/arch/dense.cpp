@@ -141,8 +141,8 @@ Status DenseModel::forward(const Batch& batch, KvCache& cache, std::vector<float
             kernels::rope(q_.data() + t * n_q, h.n_head, h.head_dim, pos, rope);
             kernels::rope(k_.data() + t * n_kv, h.n_head_kv, h.head_dim, pos, rope);
             const int32_t c = cells_[static_cast<size_t>(t)];
-            kernels::quantize_row(gguf::TensorType::F16, k_.data() + t * n_kv, cache.k(l, c), n_kv);
-            kernels::quantize_row(gguf::TensorType::F16, v_.data() + t * n_kv, cache.v(l, c), n_kv);
+            kernels::quantize_row(cache.type(), k_.data() + t * n_kv, cache.k(l, c), n_kv);
+            kernels::quantize_row(cache.type(), v_.data() + t * n_kv, cache.v(l, c), n_kv);
         }
         attention(l, batch, cache);
         kernels::matmul(w.wo, attn_.data(), n, xn_.data(), pool_);
