@@ -16,8 +16,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "api/sha256.h"
 #include "base/log.h"
+#include "base/sha256.h"
 
 namespace sinan::api {
 namespace {

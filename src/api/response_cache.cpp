@@ -6,8 +6,8 @@
 #include <charconv>
 #include <cmath>
 
-#include "api/sha256.h"
 #include "base/log.h"
+#include "base/sha256.h"
 
 namespace sinan::api {
 namespace {

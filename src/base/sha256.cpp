@@ -1,10 +1,10 @@
-#include "api/sha256.h"
+#include "base/sha256.h"
 
 #include <openssl/evp.h>
 
 #include "base/check.h"
 
-namespace sinan::api {
+namespace sinan {
 
 std::string sha256(std::string_view data) {
     unsigned char out[EVP_MAX_MD_SIZE];
@@ -27,4 +27,4 @@ std::string to_hex(std::string_view bytes) {
 
 std::string sha256_hex(std::string_view data) { return to_hex(sha256(data)); }
 
-}  // namespace sinan::api
+}  // namespace sinan

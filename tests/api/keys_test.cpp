@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "api/data_dir.h"
-#include "api/sha256.h"
+#include "base/sha256.h"
 #include "run_binary.h"
 
 namespace sinan::api {
