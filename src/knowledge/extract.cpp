@@ -7,6 +7,7 @@
 
 #include "base/mapped_file.h"
 #include "knowledge/extract_formats.h"
+#include "knowledge/ocr.h"
 #include "text/utf8.h"
 
 namespace sinan::knowledge {
@@ -91,7 +92,7 @@ Result<ExtractedDocument> extract_bytes(std::string_view name, std::string_view 
                              "); convert it to one of these");
     }
     Result<ExtractedDocument> doc = Status::error("unreachable");
-    if (format == "text" || format == "markdown") {
+    if (format == "text" || format == "markdown" || format == "csv" || format == "json") {
         std::string_view text = bytes;
         if (starts_with(text, "\xEF\xBB\xBF")) text.remove_prefix(3);
         if (text.find('\0') != std::string_view::npos) {
@@ -99,13 +100,29 @@ Result<ExtractedDocument> extract_bytes(std::string_view name, std::string_view 
                                  " (UTF-16 or binary?); save it as UTF-8 text");
         }
         const std::string valid = text::sanitize_utf8(text);
-        doc = format == "text" ? extract_plain_text(valid) : extract_markdown(valid);
+        if (format == "text") doc = extract_plain_text(valid);
+        else if (format == "markdown") doc = extract_markdown(valid);
+        else if (format == "csv") doc = extract_csv(valid);
+        else doc = extract_json(valid);
+    } else if (format == "html") {
+        doc = extract_html(bytes);
+    } else if (format == "pdf") {
+        doc = extract_pdf(bytes, options);
+    } else if (format == "docx") {
+        doc = extract_docx(bytes);
     } else {
-        return Status::error(prefix + format + " extraction is not built into this sinan");
+        SINAN_CHECK(format == "image", "detect_format returned an unknown format: " + format);
+        if (!options.ocr) return Status::error(prefix + "is an image and OCR is off; turn OCR on to index images");
+        Result<std::vector<std::string>> paragraphs = ocr_image(bytes, options);
+        if (!paragraphs.ok()) return paragraphs.status().annotate(prefix);
+        ExtractedDocument image;
+        image.format = "image";
+        image.ocr = true;
+        for (const std::string& p : *paragraphs) add_block(&image, Block::Kind::kParagraph, p);
+        doc = std::move(image);
     }
     if (!doc.ok()) return doc.status().annotate(prefix);
     if (doc->blocks.empty()) return Status::error(prefix + "no text found in this " + format + " file; nothing to index");
-    (void)options;
     return doc;
 }
 

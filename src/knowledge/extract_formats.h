@@ -17,6 +17,16 @@ namespace sinan::knowledge {
 ExtractedDocument extract_plain_text(std::string_view text);
 ExtractedDocument extract_markdown(std::string_view text);
 
+// extract_html.cpp: libxml2's HTML parser (charset from <meta>, else UTF-8).
+Result<ExtractedDocument> extract_html(std::string_view bytes);
+// extract_pdf.cpp: poppler's text layer; pages without one are OCR'd when options.ocr.
+Result<ExtractedDocument> extract_pdf(std::string_view bytes, const ExtractOptions& options);
+// extract_docx.cpp: libzip + libxml2.
+Result<ExtractedDocument> extract_docx(std::string_view bytes);
+// extract_tabular.cpp. `text` must be valid UTF-8.
+Result<ExtractedDocument> extract_csv(std::string_view text);
+Result<ExtractedDocument> extract_json(std::string_view text);
+
 // Shared helpers for the extractors (extract_markup.cpp).
 std::string_view trim_space(std::string_view s);  // ASCII whitespace and U+3000 off both ends
 // Appends a block of `kind` with `text` trimmed; does nothing when the trimmed text is empty.
