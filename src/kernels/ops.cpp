@@ -8,6 +8,7 @@
 
 #include "base/check.h"
 #include "kernels/dispatch.h"
+#include "kernels/half.h"
 #include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
 
@@ -136,6 +137,22 @@ void rmsnorm(const float* x, const float* weight, float* y, int64_t n, float eps
     active_table().rmsnorm(x, weight, y, n, eps);
 }
 
+void layernorm(const float* x, const float* weight, const float* bias, float* y, int64_t n, float eps) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]);
+    const float mean = static_cast<float>(sum / static_cast<double>(n));
+    double sum2 = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+        const float d = x[i] - mean;
+        sum2 += static_cast<double>(d * d);
+    }
+    const float scale = 1.0f / std::sqrt(static_cast<float>(sum2 / static_cast<double>(n)) + eps);
+    for (int64_t i = 0; i < n; ++i) {
+        const float v = (x[i] - mean) * scale * weight[i];
+        y[i] = bias != nullptr ? v + bias[i] : v;
+    }
+}
+
 void yarn_corr_dims(int64_t n_rot, int64_t n_ctx_orig, float freq_base, float beta_fast, float beta_slow,
                     float* corr_low, float* corr_high) {
     // The pair index whose wavelength fits n_rotations times into the original context.
@@ -187,6 +204,23 @@ void softmax(float* x, int64_t n) { active_table().softmax(x, n); }
 void silu_mul(const float* gate, const float* up, float* y, int64_t n) { active_table().silu_mul(gate, up, y, n); }
 
 void gelu(const float* x, float* y, int64_t n) { active_table().gelu(x, y, n); }
+
+void gelu_f16(const float* x, float* y, int64_t n) {
+    static const std::vector<uint16_t> table = [] {
+        std::vector<uint16_t> t(1 << 16);
+        for (uint32_t h = 0; h < t.size(); ++h) {
+            const float v = fp16_to_fp32(static_cast<uint16_t>(h));
+            float g = 0.0f;
+            ref::gelu(&v, &g, 1);
+            t[h] = fp32_to_fp16(g);
+        }
+        return t;
+    }();
+    for (int64_t i = 0; i < n; ++i) {
+        const float v = x[i];
+        y[i] = v <= -10.0f ? 0.0f : v >= 10.0f ? v : fp16_to_fp32(table[fp32_to_fp16(v)]);
+    }
+}
 
 void add_inplace(float* y, const float* x, int64_t n) { active_table().add_inplace(y, x, n); }
 

@@ -1,6 +1,6 @@
 // The operations of a transformer forward pass, on float activations: matrix products with
 // weights of any supported type (used in place from the model file), RMSNorm, rotary position
-// embedding, softmax, SwiGLU. Row conversion and dot products underneath go through the
+// embedding, softmax, SwiGLU, LayerNorm and GELU. Row conversion and dot products underneath go through the
 // dispatched kernels (kernels.h), so these run the CPU's best SIMD path.
 //
 // Buffer shapes are given as [rows, cols], row-major, floats unless said otherwise.
@@ -57,6 +57,10 @@ void get_row(const Matrix& w, int64_t row, float* y);
 // y[i] = x[i] / sqrt(mean(x^2) + eps) * weight[i]   (sum of squares in double, as the reference)
 void rmsnorm(const float* x, const float* weight, float* y, int64_t n, float eps);
 
+// y[i] = (x[i] - mean(x)) / sqrt(var(x) + eps) * weight[i] + bias[i]   (BERT's LayerNorm; mean and
+// variance summed in double, as GGML's norm; bias may be null)
+void layernorm(const float* x, const float* weight, const float* bias, float* y, int64_t n, float eps);
+
 enum class RopeLayout {
     kNormal,  // rotates pairs (x[2i], x[2i+1])          — llama, deepseek2
     kNeox,    // rotates pairs (x[i], x[i + n_rot/2])    — qwen2
@@ -98,6 +102,11 @@ void silu_mul(const float* gate, const float* up, float* y, int64_t n);
 
 // y[i] = 0.5 x[i] (1 + tanh(sqrt(2/pi) (x[i] + 0.044715 x[i]^3)))   (GGML's GELU; y may be x)
 void gelu(const float* x, float* y, int64_t n);
+
+// GELU as GGML's CPU backend computes it (what llama.cpp's encoders use): y[i] = 0 for x[i] <= -10,
+// x[i] for x[i] >= 10, else gelu(x[i] rounded to F16) rounded to F16 — a lookup in a table of the
+// 65,536 F16 values, built once from the formula above (libm tanh). y may be x.
+void gelu_f16(const float* x, float* y, int64_t n);
 
 // y[i] += x[i]
 void add_inplace(float* y, const float* x, int64_t n);

@@ -1,10 +1,16 @@
 #include "model/model.h"
 
+#include "model/embedding_model.h"
+
 namespace sinan::model {
 
 Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOptions& options) {
     Result<gguf::File> f = gguf::File::open(path);
     if (!f.ok()) return f.status();
+    if (is_embedding_arch(f->architecture()))
+        return Status::error(path + ": '" + std::string(f->architecture()) +
+                             "' is an embedding model (it makes vectors, not text): use `sinan embed` or "
+                             "POST /v1/embeddings");
     Result<Hparams> h = read_hparams(*f);
     if (!h.ok()) return h.status();
     if (h->arch == "deepseek2") return load_deepseek2(std::move(f).value(), std::move(h).value(), options);

@@ -1,6 +1,7 @@
 // The SIMD elementwise operations (rmsnorm, softmax, silu_mul, gelu, add_inplace, fma_f16) against the
 // scalar reference on every level, odd sizes (every tail after 8- and 16-wide vectors), inputs
-// reaching the ends of exp's range, and in-place calls (seed printed on failure).
+// reaching the ends of exp's range, and in-place calls (seed printed on failure); and the scalar-only
+// operations of ops.h that encoders use (layernorm, gelu_f16) against their formulas.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,6 +11,7 @@
 
 #include "kernels/dispatch.h"
 #include "kernels/half.h"
+#include "kernels/ops.h"
 #include "test_util.h"
 
 namespace sinan::kernels {
@@ -125,6 +127,33 @@ TEST(Elementwise, GeluReferenceValues) {
         const double want = 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
         EXPECT_NEAR(y[i], want, 1e-6) << x[i];
     }
+}
+
+TEST(Elementwise, GeluF16IsTheFormulaOnF16Values) {
+    // On F16-representable inputs the table gives the formula's value rounded to F16; elsewhere the
+    // input is rounded first; beyond +-10 it is x or 0.
+    const float x[] = {-12.0f, -3.0f, -0.5f, 0.0f, 0.1f, 1.0f, 2.5f, 9.99f, 10.0f, 37.5f};
+    float got[10], want[10];
+    gelu_f16(x, got, 10);
+    for (int i = 0; i < 10; ++i) {
+        const float r = fp16_to_fp32(fp32_to_fp16(x[i]));
+        kernel_table(cpu::Level::kScalar).gelu(&r, &want[i], 1);
+        want[i] = x[i] <= -10.0f ? 0.0f : x[i] >= 10.0f ? x[i] : fp16_to_fp32(fp32_to_fp16(want[i]));
+        EXPECT_EQ(got[i], want[i]) << x[i];
+    }
+    EXPECT_NEAR(got[5], 0.8411920f, 1e-3);  // gelu(1)
+}
+
+TEST(Elementwise, LayerNormCentersScalesAndShifts) {
+    const float x[] = {1.0f, 2.0f, 3.0f, 6.0f};
+    const float w[] = {1.0f, 2.0f, 0.5f, 1.0f};
+    const float b[] = {0.0f, 1.0f, 0.0f, -1.0f};
+    float y[4];
+    layernorm(x, w, b, y, 4, 1e-5f);
+    // mean 3, variance (4 + 1 + 0 + 9) / 4 = 3.5
+    for (int i = 0; i < 4; ++i) EXPECT_NEAR(y[i], (x[i] - 3.0) / std::sqrt(3.5 + 1e-5) * w[i] + b[i], 1e-6) << i;
+    layernorm(x, w, nullptr, y, 4, 1e-5f);
+    EXPECT_NEAR(y[1], -1.0 / std::sqrt(3.5 + 1e-5) * 2.0, 1e-6);
 }
 
 TEST(Elementwise, AddInplaceIsExact) {
