@@ -46,8 +46,9 @@ void run_eval(const KbEvalArgs& a) {
 
 void register_kb(CLI::App& app) {
     auto a = std::make_shared<KbEvalArgs>();
-    CLI::App* kb = app.add_subcommand("kb", "Knowledge bases (so far: retrieval evaluation)");
+    CLI::App* kb = app.add_subcommand("kb", "Knowledge bases: create, add documents, search, evaluate retrieval");
     kb->require_subcommand(1);
+    register_kb_manage(*kb);
 
     CLI::App* eval = kb->add_subcommand(
         "eval", "Measure BM25 retrieval on a BEIR data set: nDCG@10 and Recall@100 over the judged queries");

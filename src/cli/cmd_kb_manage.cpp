@@ -1,0 +1,389 @@
+// `sinan kb create|ls|add|rm|search|jobs|resume`: knowledge bases on the store directly (SQLite in
+// the data directory, or PostgreSQL with --store), through KnowledgeBaseService
+// (src/knowledge/knowledge_base.h). `kb eval` lives in cmd_kb.cpp.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <unordered_map>
+
+#include "api/data_dir.h"
+#include "cli/commands.h"
+#include "cli/format.h"
+#include "cli/progress.h"
+#include "knowledge/knowledge_base.h"
+
+namespace sinan::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using knowledge::KnowledgeBaseService;
+
+struct StoreArgs {
+    std::string data_dir, store;
+};
+
+void add_store_options(CLI::App* cmd, StoreArgs& a) {
+    cmd->add_option("--data-dir", a.data_dir,
+                    "Data directory (default $SINAN_DATA_DIR, else ./sinan-data): knowledge.db and uploads/");
+    cmd->add_option("--store", a.store,
+                    "postgres://user@host:port/db to use a PostgreSQL store instead of SQLite in the data directory");
+}
+
+std::unique_ptr<KnowledgeBaseService> open_service(const StoreArgs& a, bool resume_jobs) {
+    knowledge::KnowledgeBaseOptions o;
+    o.data_dir = api::resolve_data_dir(a.data_dir);
+    o.store_spec = a.store;
+    o.resume_jobs = resume_jobs;
+    std::error_code ec;
+    fs::create_directories(o.data_dir, ec);
+    if (ec) fail("data directory " + o.data_dir + ": cannot create: " + ec.message());
+    Result<std::unique_ptr<KnowledgeBaseService>> s = KnowledgeBaseService::open(o);
+    if (!s.ok()) fail(s.message());
+    return std::move(*s);
+}
+
+template <typename T>
+T value_or_fail(Result<T> r) {
+    if (!r.ok()) fail(r.message());
+    return std::move(*r);
+}
+
+std::string format_time(int64_t unix_seconds) {
+    const std::time_t t = static_cast<std::time_t>(unix_seconds);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
+    return buf;
+}
+
+bool finished(store::JobStatus s) { return s != store::JobStatus::kQueued && s != store::JobStatus::kRunning; }
+
+// Follows a job to its end with a progress bar; prints one stderr line per failed file and a
+// summary on stdout. Returns the job's final row.
+store::JobRow follow_job(KnowledgeBaseService& service, int64_t id) {
+    ProgressBar bar("ingesting job " + std::to_string(id));
+    store::JobRow job;
+    for (;;) {
+        job = value_or_fail(service.job(id));
+        bar.update(static_cast<uint64_t>(job.n_done), static_cast<uint64_t>(job.n_total));
+        if (finished(job.status)) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    int counts[5] = {};
+    for (const store::JobFile& f : job.files) ++counts[static_cast<int>(f.status)];
+    bar.finish(std::to_string(job.n_done) + " of " + std::to_string(job.n_total) + " files");
+    for (const store::JobFile& f : job.files)
+        if (f.status == store::FileStatus::kFailed)
+            std::fprintf(stderr, "sinan: failed: %s: %s\n", f.source.c_str(), f.message.c_str());
+    std::printf("job %lld %s: %d added, %d updated, %d unchanged, %d failed\n", static_cast<long long>(job.id),
+                store::to_string(job.status), counts[static_cast<int>(store::FileStatus::kAdded)],
+                counts[static_cast<int>(store::FileStatus::kUpdated)],
+                counts[static_cast<int>(store::FileStatus::kUnchanged)],
+                counts[static_cast<int>(store::FileStatus::kFailed)]);
+    if (!job.error.empty()) std::fprintf(stderr, "sinan: job %lld: %s\n", static_cast<long long>(job.id), job.error.c_str());
+    return job;
+}
+
+// Runs every job open() resumed to its end; returns how many.
+size_t finish_resumed(KnowledgeBaseService& service) {
+    const std::vector<int64_t> resumed = service.resumed_jobs();
+    for (int64_t id : resumed) {
+        std::fprintf(stderr, "sinan: resuming job %lld, left unfinished by a process that stopped\n",
+                     static_cast<long long>(id));
+        follow_job(service, id);
+    }
+    return resumed.size();
+}
+
+// --- kb create ---
+
+struct CreateArgs : StoreArgs {
+    std::string name, description;
+};
+
+void run_create(const CreateArgs& a) {
+    auto service = open_service(a, false);
+    const store::KnowledgeBaseRow kb = value_or_fail(service->create(a.name, a.description));
+    std::printf("created knowledge base %s (%s)\n", kb.name.c_str(), service->store_description().c_str());
+}
+
+// --- kb ls ---
+
+struct LsArgs : StoreArgs {
+    std::string name;
+    bool json = false;
+};
+
+void run_ls(const LsArgs& a) {
+    auto service = open_service(a, false);
+    if (a.name.empty()) {
+        const std::vector<store::KnowledgeBaseRow> kbs = value_or_fail(service->list());
+        nlohmann::json out = nlohmann::json::array();
+        if (!a.json && !kbs.empty()) std::printf("%-24s %9s %8s  %-16s  %s\n", "NAME", "DOCUMENTS", "CHUNKS", "CREATED", "DESCRIPTION");
+        for (const store::KnowledgeBaseRow& kb : kbs) {
+            const std::vector<store::DocumentRow> docs = value_or_fail(service->documents(kb.name));
+            int n_chunks = 0;
+            for (const store::DocumentRow& d : docs) n_chunks += d.n_chunks;
+            if (a.json) {
+                out.push_back({{"name", kb.name}, {"description", kb.description}, {"created_at", kb.created_at},
+                               {"documents", docs.size()}, {"chunks", n_chunks}});
+            } else {
+                std::printf("%-24s %9zu %8d  %-16s  %s\n", kb.name.c_str(), docs.size(), n_chunks,
+                            format_time(kb.created_at).c_str(), kb.description.c_str());
+            }
+        }
+        if (a.json) std::printf("%s\n", out.dump().c_str());
+        return;
+    }
+    const std::vector<store::DocumentRow> docs = value_or_fail(service->documents(a.name));
+    nlohmann::json out = nlohmann::json::array();
+    if (!a.json && !docs.empty()) std::printf("%-40s %-7s %7s %6s %10s  %s\n", "SOURCE", "STATUS", "VERSION", "CHUNKS", "SIZE", "UPDATED");
+    for (const store::DocumentRow& d : docs) {
+        if (a.json) {
+            out.push_back({{"source", d.source}, {"status", store::to_string(d.status)}, {"version", d.version},
+                           {"chunks", d.n_chunks}, {"size_bytes", d.size_bytes}, {"sha256", d.content_sha256},
+                           {"metadata", nlohmann::json::parse(d.metadata_json, nullptr, false)},
+                           {"error", d.error}, {"updated_at", d.updated_at}});
+        } else {
+            std::printf("%-40s %-7s %7d %6d %10s  %s\n", d.source.c_str(), store::to_string(d.status), d.version,
+                        d.n_chunks, format_bytes(static_cast<uint64_t>(d.size_bytes)).c_str(),
+                        format_time(d.updated_at).c_str());
+            if (!d.error.empty()) std::printf("    %s\n", d.error.c_str());
+        }
+    }
+    if (a.json) std::printf("%s\n", out.dump().c_str());
+}
+
+// --- kb add ---
+
+struct AddArgs : StoreArgs {
+    std::string name;
+    std::vector<std::string> paths;
+    std::vector<std::string> meta;
+};
+
+struct FileToAdd {
+    std::string source, path;
+};
+
+// Files named on the command line are taken as they are; folders are walked for files with an
+// extension the extractors know (hidden entries skipped), named "<folder>/<relative path>".
+std::vector<FileToAdd> collect_files(const std::vector<std::string>& paths) {
+    std::vector<FileToAdd> out;
+    for (const std::string& p : paths) {
+        std::error_code ec;
+        const fs::path path(p);
+        if (fs::is_regular_file(path, ec)) {
+            out.push_back({path.filename().string(), p});
+        } else if (fs::is_directory(path, ec)) {
+            const fs::path base = fs::weakly_canonical(path, ec);
+            std::vector<FileToAdd> found;
+            for (auto it = fs::recursive_directory_iterator(path, fs::directory_options::skip_permission_denied, ec);
+                 it != fs::recursive_directory_iterator(); it.increment(ec)) {
+                if (ec) break;
+                const std::string name = it->path().filename().string();
+                if (!name.empty() && name[0] == '.') {
+                    if (it->is_directory()) it.disable_recursion_pending();
+                    continue;
+                }
+                if (!it->is_regular_file() || !knowledge::has_supported_extension(name)) continue;
+                found.push_back({(base.filename() / fs::relative(it->path(), path)).generic_string(),
+                                 it->path().string()});
+            }
+            std::sort(found.begin(), found.end(), [](const FileToAdd& x, const FileToAdd& y) { return x.source < y.source; });
+            out.insert(out.end(), found.begin(), found.end());
+        } else {
+            fail(p + ": no such file or folder");
+        }
+    }
+    return out;
+}
+
+std::string metadata_json(const std::vector<std::string>& pairs) {
+    nlohmann::json meta = nlohmann::json::object();
+    for (const std::string& kv : pairs) {
+        const size_t eq = kv.find('=');
+        if (eq == std::string::npos || eq == 0) fail("--meta " + kv + ": give key=value");
+        meta[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    return pairs.empty() ? "" : meta.dump();
+}
+
+void run_add(const AddArgs& a) {
+    const std::vector<FileToAdd> files = collect_files(a.paths);
+    if (files.empty()) fail("nothing to add: no files with a known extension under the given folders");
+    const std::string meta = metadata_json(a.meta);
+    auto service = open_service(a, true);
+    finish_resumed(*service);
+    knowledge::Upload upload = value_or_fail(service->begin_upload(a.name));
+    ProgressBar copying("copying");
+    for (size_t i = 0; i < files.size(); ++i) {
+        Status s = upload.add_path(files[i].source, files[i].path);
+        if (!s.is_ok()) fail(s.message());
+        copying.update(i + 1, files.size());
+    }
+    copying.finish(std::to_string(files.size()) + " files");
+    const store::JobRow job = value_or_fail(service->submit(std::move(upload), meta));
+    std::fprintf(stderr, "sinan: job %lld queued: %d files\n", static_cast<long long>(job.id), job.n_total);
+    std::fflush(stderr);
+    const store::JobRow done = follow_job(*service, job.id);
+    int failed = 0;
+    for (const store::JobFile& f : done.files) failed += f.status == store::FileStatus::kFailed;
+    if (done.status != store::JobStatus::kDone || failed == done.n_total) std::exit(2);
+}
+
+// --- kb rm ---
+
+struct RmArgs : StoreArgs {
+    std::string name, source;
+};
+
+void run_rm(const RmArgs& a) {
+    auto service = open_service(a, false);
+    if (a.source.empty()) {
+        Status s = service->remove(a.name);
+        if (!s.is_ok()) fail(s.message());
+        std::printf("deleted knowledge base %s\n", a.name.c_str());
+    } else {
+        Status s = service->remove_document(a.name, a.source);
+        if (!s.is_ok()) fail(s.message());
+        std::printf("deleted %s from %s\n", a.source.c_str(), a.name.c_str());
+    }
+}
+
+// --- kb search ---
+
+struct SearchArgs : StoreArgs {
+    std::string name, query;
+    size_t k = 10;
+    bool json = false;
+};
+
+void run_search(const SearchArgs& a) {
+    auto service = open_service(a, false);
+    const std::vector<knowledge::Passage> hits = value_or_fail(service->search(a.name, a.query, a.k));
+    if (a.json) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const knowledge::Passage& p : hits)
+            out.push_back({{"source", p.source}, {"location", p.location}, {"text", p.text}, {"score", p.score},
+                           {"chunk_id", p.chunk_id}, {"document_id", p.document_id}});
+        std::printf("%s\n", out.dump().c_str());
+        return;
+    }
+    for (size_t i = 0; i < hits.size(); ++i) {
+        const knowledge::Passage& p = hits[i];
+        std::printf("%zu. %s%s%s  (score %.3f)\n", i + 1, p.source.c_str(), p.location.empty() ? "" : " — ",
+                    p.location.c_str(), p.score);
+        std::string text = p.text.size() > 300 ? p.text.substr(0, 300) + "..." : p.text;
+        std::replace(text.begin(), text.end(), '\n', ' ');
+        std::printf("   %s\n", text.c_str());
+    }
+}
+
+// --- kb jobs, kb resume ---
+
+struct JobsArgs : StoreArgs {
+    std::string name;
+    bool json = false;
+};
+
+void run_jobs(const JobsArgs& a) {
+    auto service = open_service(a, false);
+    const std::vector<store::JobRow> jobs = value_or_fail(service->jobs(a.name));
+    std::unordered_map<int64_t, std::string> names;
+    for (const store::KnowledgeBaseRow& kb : value_or_fail(service->list())) names[kb.id] = kb.name;
+    if (a.json) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const store::JobRow& j : jobs) {
+            nlohmann::json files = nlohmann::json::array();
+            for (const store::JobFile& f : j.files)
+                files.push_back({{"source", f.source}, {"status", store::to_string(f.status)},
+                                 {"message", f.message}, {"size_bytes", f.size_bytes}});
+            out.push_back({{"id", j.id}, {"knowledge_base", names[j.kb_id]}, {"status", store::to_string(j.status)},
+                           {"done", j.n_done}, {"total", j.n_total}, {"error", j.error},
+                           {"created_at", j.created_at}, {"updated_at", j.updated_at}, {"files", files}});
+        }
+        std::printf("%s\n", out.dump().c_str());
+        return;
+    }
+    if (!jobs.empty()) std::printf("%6s  %-24s %-12s %11s  %s\n", "JOB", "KNOWLEDGE BASE", "STATUS", "DONE", "CREATED");
+    for (const store::JobRow& j : jobs) {
+        const std::string done = std::to_string(j.n_done) + "/" + std::to_string(j.n_total);
+        std::printf("%6lld  %-24s %-12s %11s  %s\n", static_cast<long long>(j.id), names[j.kb_id].c_str(),
+                    store::to_string(j.status), done.c_str(), format_time(j.created_at).c_str());
+    }
+    bool interrupted = false;
+    for (const store::JobRow& j : jobs) interrupted |= j.status == store::JobStatus::kInterrupted && j.n_done < j.n_total;
+    if (interrupted)
+        std::fprintf(stderr, "sinan: interrupted jobs resume with `sinan kb resume` (or the next `sinan kb add`)\n");
+}
+
+void run_resume(const StoreArgs& a) {
+    auto service = open_service(a, true);
+    if (finish_resumed(*service) == 0) std::printf("no interrupted jobs\n");
+}
+
+}  // namespace
+
+void register_kb_manage(CLI::App& kb) {
+    auto create = std::make_shared<CreateArgs>();
+    CLI::App* c = kb.add_subcommand("create", "Create an empty knowledge base");
+    c->add_option("name", create->name, "Name: letters, digits, '-', '_', '.'")->required();
+    c->add_option("--description", create->description, "What the knowledge base holds");
+    add_store_options(c, *create);
+    c->callback([create] { run_create(*create); });
+
+    auto ls = std::make_shared<LsArgs>();
+    CLI::App* l = kb.add_subcommand("ls", "List knowledge bases, or the documents of one (status, version, chunks)");
+    l->add_option("name", ls->name, "Knowledge base whose documents to list");
+    l->add_flag("--json", ls->json, "Print JSON");
+    add_store_options(l, *ls);
+    l->callback([ls] { run_ls(*ls); });
+
+    auto add = std::make_shared<AddArgs>();
+    CLI::App* a = kb.add_subcommand(
+        "add", "Add or update documents from files and folders (txt, md, html, pdf, docx, csv, json, images); "
+               "unchanged files are skipped. Exit 2 when every file failed");
+    a->add_option("name", add->name, "Knowledge base")->required();
+    a->add_option("paths", add->paths, "Files and folders (folders are walked for known extensions)")->required();
+    a->add_option("--meta", add->meta, "key=value metadata for every document added (repeatable)");
+    add_store_options(a, *add);
+    a->callback([add] { run_add(*add); });
+
+    auto rm = std::make_shared<RmArgs>();
+    CLI::App* r = kb.add_subcommand("rm", "Delete a knowledge base, or one document of it");
+    r->add_option("name", rm->name, "Knowledge base")->required();
+    r->add_option("source", rm->source, "Document to delete (its source name as `kb ls NAME` shows it)");
+    add_store_options(r, *rm);
+    r->callback([rm] { run_rm(*rm); });
+
+    auto search = std::make_shared<SearchArgs>();
+    CLI::App* s = kb.add_subcommand("search", "Search a knowledge base: the best passages with source and location");
+    s->add_option("name", search->name, "Knowledge base")->required();
+    s->add_option("query", search->query, "What to look for")->required();
+    s->add_option("-k", search->k, "Passages to return (default 10)")->check(CLI::Range(1, 1000));
+    s->add_flag("--json", search->json, "Print [{\"source\", \"location\", \"text\", \"score\", ...}]");
+    add_store_options(s, *search);
+    s->callback([search] { run_search(*search); });
+
+    auto jobs = std::make_shared<JobsArgs>();
+    CLI::App* j = kb.add_subcommand("jobs", "List ingestion jobs (newest first) with their progress");
+    j->add_option("name", jobs->name, "Only this knowledge base's jobs");
+    j->add_flag("--json", jobs->json, "Print JSON, with every file's result");
+    add_store_options(j, *jobs);
+    j->callback([jobs] { run_jobs(*jobs); });
+
+    auto resume = std::make_shared<StoreArgs>();
+    CLI::App* re = kb.add_subcommand("resume", "Finish ingestion jobs that a stopped process left unfinished");
+    add_store_options(re, *resume);
+    re->callback([resume] { run_resume(*resume); });
+}
+
+}  // namespace sinan::cli

@@ -1,0 +1,589 @@
+#include "knowledge/knowledge_base.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "base/log.h"
+#include "base/mapped_file.h"
+#include "base/sha256.h"
+
+namespace sinan::knowledge {
+
+namespace fs = std::filesystem;
+using store::FileStatus;
+using store::JobStatus;
+
+struct KnowledgeBaseService::Index {
+    struct ChunkRef {
+        int64_t document_id;
+        std::string location, text;
+    };
+    explicit Index(const RetrieverOptions& o) : retriever(o) {}
+    Retriever retriever;
+    std::unordered_map<int64_t, ChunkRef> chunks;        // by chunk id
+    std::unordered_map<int64_t, std::string> sources;    // document id -> source name
+};
+
+namespace {
+
+constexpr const char* kUploads = "uploads";
+constexpr const char* kLockName = ".lock";
+
+std::string errno_text() { return std::strerror(errno); }
+
+bool valid_kb_name(const std::string& name) {
+    if (name.empty() || name.size() > 64 || name[0] == '.') return false;
+    for (char c : name)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
+    return true;
+}
+
+// A JSON object of string values -> Metadata; "" is {}. Numbers and booleans are kept as their
+// JSON text so they can still be filtered on.
+Result<Metadata> parse_metadata(const std::string& json_text) {
+    Metadata meta;
+    if (json_text.empty()) return meta;
+    nlohmann::json j = nlohmann::json::parse(json_text, nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+        return Status::error("metadata " + json_text + " is not a JSON object; give {\"key\": \"value\", ...}");
+    for (auto it = j.begin(); it != j.end(); ++it)
+        meta[it.key()] = it->is_string() ? it->get<std::string>() : it->dump();
+    return meta;
+}
+
+std::string random_token() {
+    unsigned char bytes[8] = {};
+    if (getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes)) {
+        const uint64_t fallback = static_cast<uint64_t>(getpid()) << 32 ^ static_cast<uint64_t>(time(nullptr));
+        std::memcpy(bytes, &fallback, sizeof bytes);
+    }
+    return to_hex(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
+}
+
+// Opens (creating) <dir>/.lock and takes an exclusive flock without waiting; -1 when another
+// process holds it or the directory is gone.
+int try_lock_dir(const fs::path& dir) {
+    const int fd = ::open((dir / kLockName).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+Status sync_dir(const fs::path& dir) {
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return Status::error(dir.string() + ": cannot open to sync: " + errno_text());
+    const int rc = fsync(fd);
+    close(fd);
+    if (rc != 0) return Status::error(dir.string() + ": cannot sync: " + errno_text());
+    return Status::ok();
+}
+
+std::string hostname() {
+    char buf[256] = {};
+    if (gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+    return buf;
+}
+
+}  // namespace
+
+// --- Upload ---
+
+Upload::Upload(Upload&& o) noexcept { *this = std::move(o); }
+
+Upload& Upload::operator=(Upload&& o) noexcept {
+    if (this != &o) {
+        discard();
+        kb_id_ = o.kb_id_;
+        kb_name_ = std::move(o.kb_name_);
+        data_dir_ = std::move(o.data_dir_);
+        token_ = std::move(o.token_);
+        lock_fd_ = std::exchange(o.lock_fd_, -1);
+        file_fd_ = std::exchange(o.file_fd_, -1);
+        files_ = std::move(o.files_);
+    }
+    return *this;
+}
+
+Upload::~Upload() { discard(); }
+
+void Upload::discard() {
+    if (file_fd_ >= 0) close(std::exchange(file_fd_, -1));
+    if (lock_fd_ >= 0) {
+        std::error_code ec;
+        fs::remove_all(fs::path(data_dir_) / kUploads / token_, ec);
+        close(std::exchange(lock_fd_, -1));
+    }
+}
+
+Status Upload::begin_file(const std::string& source) {
+    SINAN_CHECK(lock_fd_ >= 0 && file_fd_ < 0, "Upload::begin_file on a submitted upload or inside a file");
+    if (source.empty()) return Status::error("a file to add has an empty source name; give it a name");
+    char name[16];
+    std::snprintf(name, sizeof name, "%06zu", files_.size());
+    const fs::path path = fs::path(data_dir_) / kUploads / token_ / name;
+    file_fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (file_fd_ < 0) return Status::error(path.string() + ": cannot create the upload file: " + errno_text());
+    files_.push_back(store::JobFile{static_cast<int>(files_.size()), source, name, 0, FileStatus::kPending, ""});
+    return Status::ok();
+}
+
+Status Upload::write(std::string_view bytes) {
+    SINAN_CHECK(file_fd_ >= 0, "Upload::write outside begin_file/end_file");
+    while (!bytes.empty()) {
+        const ssize_t n = ::write(file_fd_, bytes.data(), bytes.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return Status::error("upload of " + files_.back().source + ": cannot write: " + errno_text() +
+                                 " (is the data directory's disk full?)");
+        }
+        bytes.remove_prefix(static_cast<size_t>(n));
+        files_.back().size_bytes += n;
+    }
+    return Status::ok();
+}
+
+Status Upload::end_file() {
+    SINAN_CHECK(file_fd_ >= 0, "Upload::end_file without begin_file");
+    const int rc = fsync(file_fd_);
+    close(std::exchange(file_fd_, -1));
+    if (rc != 0) return Status::error("upload of " + files_.back().source + ": cannot sync: " + errno_text());
+    return Status::ok();
+}
+
+Status Upload::add_path(const std::string& source, const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Status::error(path + ": cannot open: " + errno_text());
+    SINAN_RETURN_IF_ERROR(begin_file(source));
+    std::string buf(1 << 20, '\0');
+    while (in) {
+        in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+        const std::streamsize n = in.gcount();
+        if (n > 0) SINAN_RETURN_IF_ERROR(write(std::string_view(buf.data(), static_cast<size_t>(n))));
+    }
+    if (in.bad()) {
+        (void)end_file();
+        return Status::error(path + ": read failed: " + errno_text());
+    }
+    return end_file();
+}
+
+// --- the service ---
+
+KnowledgeBaseService::KnowledgeBaseService(KnowledgeBaseOptions options, std::unique_ptr<store::Store> store)
+    : options_(std::move(options)), store_(std::move(store)), host_(hostname()) {}
+
+Result<std::unique_ptr<KnowledgeBaseService>> KnowledgeBaseService::open(const KnowledgeBaseOptions& options) {
+    std::error_code ec;
+    if (!fs::is_directory(options.data_dir, ec))
+        return Status::error("data directory " + options.data_dir + " does not exist; create it or give --data-dir");
+    fs::create_directories(fs::path(options.data_dir) / kUploads, ec);
+    if (ec) return Status::error(options.data_dir + "/uploads: cannot create: " + ec.message());
+    Result<std::unique_ptr<store::Store>> store = store::Store::open(options.store_spec, options.data_dir);
+    if (!store.ok()) return store.status();
+    std::unique_ptr<KnowledgeBaseService> service(new KnowledgeBaseService(options, std::move(*store)));
+    if (options.resume_jobs) {
+        SINAN_RETURN_IF_ERROR(service->resume_unfinished());
+        service->remove_stale_uploads();
+    }
+    service->worker_ = std::thread([s = service.get()] { s->run_worker(); });
+    return service;
+}
+
+KnowledgeBaseService::~KnowledgeBaseService() {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        stop_ = true;
+    }
+    cv_.notify_all();
+    if (worker_.joinable()) worker_.join();
+    for (const QueuedJob& q : queue_) close(q.lock_fd);  // their jobs stay queued in the store
+}
+
+Status KnowledgeBaseService::resume_unfinished() {
+    Result<std::vector<store::JobRow>> unfinished = store_->list_unfinished_jobs();
+    if (!unfinished.ok()) return unfinished.status();
+    for (const store::JobRow& job : *unfinished) {
+        if (job.host != host_) continue;  // another replica's files; not ours to touch
+        const fs::path dir = fs::path(options_.data_dir) / job.upload_dir;
+        if (!fs::is_directory(dir)) {
+            const std::string why = "its upload directory " + dir.string() + " is gone";
+            for (const store::JobFile& f : job.files)
+                if (f.status == FileStatus::kPending)
+                    SINAN_RETURN_IF_ERROR(store_->set_job_file(job.id, f.ordinal, FileStatus::kFailed,
+                                                               "not ingested: " + why + "; add the file again"));
+            SINAN_RETURN_IF_ERROR(store_->set_job_status(job.id, JobStatus::kInterrupted, why));
+            log::warn("job " + std::to_string(job.id) + " interrupted: " + why);
+            continue;
+        }
+        const int fd = try_lock_dir(dir);
+        if (fd < 0) continue;  // a live process works on it
+        log::info("resuming job " + std::to_string(job.id) + " (" + std::to_string(job.n_total - job.n_done) + " of " +
+                  std::to_string(job.n_total) + " files left)");
+        std::lock_guard<std::mutex> lock(mu_);
+        queue_.push_back(QueuedJob{job.id, fd});
+        resumed_.push_back(job.id);
+    }
+    return Status::ok();
+}
+
+// Upload directories of processes that died before their job was committed: no unfinished job
+// names them and no one holds their lock.
+void KnowledgeBaseService::remove_stale_uploads() {
+    Result<std::vector<store::JobRow>> unfinished = store_->list_unfinished_jobs();
+    if (!unfinished.ok()) return;
+    std::set<std::string> live;
+    for (const store::JobRow& j : *unfinished) live.insert(fs::path(j.upload_dir).filename().string());
+    std::error_code ec;
+    for (const fs::directory_entry& e : fs::directory_iterator(fs::path(options_.data_dir) / kUploads, ec)) {
+        if (!e.is_directory() || live.count(e.path().filename().string())) continue;
+        const int fd = try_lock_dir(e.path());
+        if (fd < 0) continue;
+        fs::remove_all(e.path(), ec);
+        close(fd);
+    }
+}
+
+bool KnowledgeBaseService::is_orphaned(const store::JobRow& job) const {
+    if (job.status != JobStatus::kQueued && job.status != JobStatus::kRunning) return false;
+    if (job.host != host_) return false;
+    const int fd = try_lock_dir(fs::path(options_.data_dir) / job.upload_dir);
+    if (fd >= 0) close(fd);
+    return fd >= 0 || !fs::is_directory(fs::path(options_.data_dir) / job.upload_dir);
+}
+
+// --- knowledge bases ---
+
+Result<store::KnowledgeBaseRow> KnowledgeBaseService::create(const std::string& name, const std::string& description) {
+    if (!valid_kb_name(name))
+        return Status::error("knowledge base name \"" + name +
+                             "\" is not valid; use 1-64 letters, digits, '-', '_' or '.', not starting with '.'");
+    return store_->create_knowledge_base(name, description);
+}
+
+Result<std::vector<store::KnowledgeBaseRow>> KnowledgeBaseService::list() { return store_->list_knowledge_bases(); }
+
+Result<store::KnowledgeBaseRow> KnowledgeBaseService::get(const std::string& name) {
+    Result<std::optional<store::KnowledgeBaseRow>> kb = store_->find_knowledge_base(name);
+    if (!kb.ok()) return kb.status();
+    if (!kb->has_value())
+        return Status::error("no knowledge base " + name + "; create it with `sinan kb create " + name + "`");
+    return **kb;
+}
+
+Status KnowledgeBaseService::remove(const std::string& name) {
+    Result<store::KnowledgeBaseRow> kb = get(name);
+    if (!kb.ok()) return kb.status();
+    SINAN_RETURN_IF_ERROR(store_->delete_knowledge_base(kb->id));
+    invalidate(kb->id);
+    return Status::ok();
+}
+
+// --- documents ---
+
+Result<std::vector<store::DocumentRow>> KnowledgeBaseService::documents(const std::string& kb) {
+    Result<store::KnowledgeBaseRow> row = get(kb);
+    if (!row.ok()) return row.status();
+    return store_->list_documents(row->id);
+}
+
+Result<AddResult> KnowledgeBaseService::add_document(const std::string& kb, const std::string& source,
+                                                     std::string_view bytes, const std::string& metadata_json) {
+    Result<store::KnowledgeBaseRow> row = get(kb);
+    if (!row.ok()) return row.status();
+    Result<Metadata> meta = parse_metadata(metadata_json);
+    if (!meta.ok()) return meta.status();
+    const std::string hash = sha256_hex(bytes);
+    Result<std::optional<store::DocumentRow>> existing = store_->find_document(row->id, source);
+    if (!existing.ok()) return existing.status();
+    const store::DocumentRow* old = existing->has_value() ? &**existing : nullptr;
+    const bool old_ready = old != nullptr && old->status == store::DocumentStatus::kReady;
+
+    AddResult result;
+    if (old_ready && old->content_sha256 == hash) {
+        result.status = FileStatus::kUnchanged;
+        result.document_id = old->id;
+        result.version = old->version;
+        result.n_chunks = old->n_chunks;
+        return result;
+    }
+
+    store::DocumentRow doc;
+    doc.id = old != nullptr ? old->id : 0;
+    doc.kb_id = row->id;
+    doc.source = source;
+    doc.content_sha256 = hash;
+    doc.version = old == nullptr ? 1 : (old->content_sha256 == hash ? old->version : old->version + 1);
+    doc.metadata_json = metadata_json.empty() ? "{}" : nlohmann::json(*meta).dump();
+    doc.size_bytes = static_cast<int64_t>(bytes.size());
+
+    std::vector<store::ChunkRow> rows;
+    Result<ExtractedDocument> extracted = extract_bytes(source, bytes, options_.extract);
+    if (extracted.ok()) {
+        for (Chunk& c : chunk_document(*extracted, options_.chunk))
+            rows.push_back(store::ChunkRow{0, 0, c.ordinal, std::move(c.text), std::move(c.location), c.page,
+                                           c.n_tokens, {}});
+    }
+    if (!extracted.ok() || rows.empty()) {
+        result.message = extracted.ok() ? source + ": no text to index" : extracted.message();
+        if (old_ready) return result;  // the previous version stays searchable
+        doc.status = store::DocumentStatus::kFailed;
+        doc.error = result.message;
+        Result<int64_t> id = store_->put_document(doc, {});
+        if (!id.ok()) return id.status();
+        result.document_id = *id;
+        result.version = doc.version;
+        return result;
+    }
+    Result<int64_t> id = store_->put_document(doc, rows);
+    if (!id.ok()) return id.status();
+    invalidate(row->id);
+    result.status = old_ready ? FileStatus::kUpdated : FileStatus::kAdded;
+    result.document_id = *id;
+    result.version = doc.version;
+    result.n_chunks = static_cast<int>(rows.size());
+    return result;
+}
+
+Status KnowledgeBaseService::remove_document(const std::string& kb, const std::string& source) {
+    Result<store::KnowledgeBaseRow> row = get(kb);
+    if (!row.ok()) return row.status();
+    Result<std::optional<store::DocumentRow>> doc = store_->find_document(row->id, source);
+    if (!doc.ok()) return doc.status();
+    if (!doc->has_value())
+        return Status::error("knowledge base " + kb + " has no document " + source + "; see `sinan kb ls " + kb + "`");
+    SINAN_RETURN_IF_ERROR(store_->delete_document((*doc)->id));
+    invalidate(row->id);
+    return Status::ok();
+}
+
+// --- ingestion jobs ---
+
+Result<Upload> KnowledgeBaseService::begin_upload(const std::string& kb) {
+    Result<store::KnowledgeBaseRow> row = get(kb);
+    if (!row.ok()) return row.status();
+    Upload u;
+    u.kb_id_ = row->id;
+    u.kb_name_ = kb;
+    u.data_dir_ = options_.data_dir;
+    u.token_ = random_token();
+    const fs::path dir = fs::path(options_.data_dir) / kUploads / u.token_;
+    std::error_code ec;
+    fs::create_directory(dir, ec);
+    if (ec) return Status::error(dir.string() + ": cannot create the upload directory: " + ec.message());
+    u.lock_fd_ = try_lock_dir(dir);
+    if (u.lock_fd_ < 0) {
+        fs::remove_all(dir, ec);
+        return Status::error(dir.string() + ": cannot lock the upload directory");
+    }
+    return u;
+}
+
+Result<store::JobRow> KnowledgeBaseService::submit(Upload upload, const std::string& metadata_json) {
+    SINAN_CHECK(upload.lock_fd_ >= 0 && upload.file_fd_ < 0, "submit() of an upload with a file still open");
+    if (upload.files_.empty()) return Status::error("nothing to add: the upload has no files");
+    Result<Metadata> meta = parse_metadata(metadata_json);
+    if (!meta.ok()) return meta.status();
+    const fs::path dir = fs::path(options_.data_dir) / kUploads / upload.token_;
+    // The files' directory entries must be durable before the job row says they exist.
+    SINAN_RETURN_IF_ERROR(sync_dir(dir));
+    SINAN_RETURN_IF_ERROR(sync_dir(dir.parent_path()));
+    store::JobRow job;
+    job.kb_id = upload.kb_id_;
+    job.upload_dir = std::string(kUploads) + "/" + upload.token_;
+    job.host = host_;
+    job.metadata_json = metadata_json.empty() ? "{}" : nlohmann::json(*meta).dump();
+    job.files = upload.files_;
+    Result<store::JobRow> made = store_->create_job(job);
+    if (!made.ok()) return made.status();
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        queue_.push_back(QueuedJob{made->id, std::exchange(upload.lock_fd_, -1)});
+    }
+    cv_.notify_all();
+    return made;
+}
+
+Result<store::JobRow> KnowledgeBaseService::job(int64_t id) {
+    Result<std::optional<store::JobRow>> j = store_->find_job(id);
+    if (!j.ok()) return j.status();
+    if (!j->has_value()) return Status::error("no job " + std::to_string(id) + "; see `sinan kb jobs`");
+    store::JobRow row = std::move(**j);
+    if (is_orphaned(row)) row.status = JobStatus::kInterrupted;
+    return row;
+}
+
+Result<std::vector<store::JobRow>> KnowledgeBaseService::jobs(const std::string& kb) {
+    int64_t kb_id = 0;
+    if (!kb.empty()) {
+        Result<store::KnowledgeBaseRow> row = get(kb);
+        if (!row.ok()) return row.status();
+        kb_id = row->id;
+    }
+    Result<std::vector<store::JobRow>> all = store_->list_jobs(kb_id);
+    if (!all.ok()) return all.status();
+    for (store::JobRow& j : *all)
+        if (is_orphaned(j)) j.status = JobStatus::kInterrupted;
+    return all;
+}
+
+std::vector<int64_t> KnowledgeBaseService::resumed_jobs() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return resumed_;
+}
+
+void KnowledgeBaseService::wait_idle() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return (queue_.empty() && !busy_) || stop_; });
+}
+
+void KnowledgeBaseService::run_worker() {
+    for (;;) {
+        QueuedJob q;
+        {
+            std::unique_lock<std::mutex> lock(mu_);
+            cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+            if (stop_) return;
+            q = queue_.front();
+            queue_.pop_front();
+            busy_ = true;
+        }
+        run_job(q);
+        close(q.lock_fd);
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            busy_ = false;
+        }
+        cv_.notify_all();
+    }
+}
+
+void KnowledgeBaseService::run_job(const QueuedJob& q) {
+    const std::string what = "job " + std::to_string(q.id);
+    Result<std::optional<store::JobRow>> found = store_->find_job(q.id);
+    if (!found.ok() || !found->has_value()) {
+        if (!found.ok()) log::error(what + ": " + found.message());
+        return;  // its knowledge base was deleted (cascade) or the store is unreachable
+    }
+    const store::JobRow job = std::move(**found);
+    const fs::path dir = fs::path(options_.data_dir) / job.upload_dir;
+    Status s = store_->set_job_status(job.id, JobStatus::kRunning);
+    std::string kb_name;
+    Result<std::vector<store::KnowledgeBaseRow>> kbs = store_->list_knowledge_bases();
+    if (kbs.ok())
+        for (const store::KnowledgeBaseRow& kb : *kbs)
+            if (kb.id == job.kb_id) kb_name = kb.name;
+    for (const store::JobFile& f : job.files) {
+        if (!s.is_ok() || kb_name.empty()) break;
+        if (f.status != FileStatus::kPending) continue;  // done before a crash
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            if (stop_) return;  // stays running in the store; the next open() resumes it
+        }
+        Result<MappedFile> bytes = MappedFile::open((dir / f.upload_name).string());
+        Result<AddResult> added =
+            bytes.ok() ? add_document(kb_name, f.source,
+                                      std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()),
+                                      job.metadata_json)
+                       : Result<AddResult>(bytes.status());
+        if (added.ok()) {
+            s = store_->set_job_file(job.id, f.ordinal, added->status, added->message);
+        } else {
+            s = store_->set_job_file(job.id, f.ordinal, FileStatus::kFailed, f.source + ": " + added.message());
+        }
+    }
+    if (!s.is_ok()) {
+        log::error(what + ": " + s.message());
+        (void)store_->set_job_status(job.id, JobStatus::kFailed, s.message());
+    } else if (kb_name.empty()) {
+        (void)store_->set_job_status(job.id, JobStatus::kFailed, "its knowledge base was deleted");
+    } else {
+        s = store_->set_job_status(job.id, JobStatus::kDone);
+        if (!s.is_ok()) log::error(what + ": " + s.message());
+    }
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+}
+
+// --- search ---
+
+void KnowledgeBaseService::invalidate(int64_t kb_id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    indexes_.erase(kb_id);
+    ++generations_[kb_id];
+}
+
+Result<std::shared_ptr<const KnowledgeBaseService::Index>> KnowledgeBaseService::index_for(
+    const store::KnowledgeBaseRow& kb) {
+    uint64_t generation = 0;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = indexes_.find(kb.id);
+        if (it != indexes_.end()) return it->second;
+        generation = generations_[kb.id];
+    }
+    Result<std::vector<store::DocumentRow>> docs = store_->list_documents(kb.id);
+    if (!docs.ok()) return docs.status();
+    Result<std::vector<store::ChunkRow>> chunks = store_->list_chunks(kb.id);
+    if (!chunks.ok()) return chunks.status();
+    auto index = std::make_shared<Index>(options_.retrieval);
+    std::unordered_map<int64_t, Metadata> metas;
+    for (const store::DocumentRow& d : *docs) {
+        index->sources[d.id] = d.source;
+        Result<Metadata> m = parse_metadata(d.metadata_json);
+        Metadata meta = m.ok() ? std::move(*m) : Metadata();
+        meta["source"] = d.source;
+        metas[d.id] = std::move(meta);
+    }
+    for (store::ChunkRow& c : *chunks) {
+        SINAN_RETURN_IF_ERROR(index->retriever.add(c.id, c.text, c.embedding, metas[c.document_id]));
+        index->chunks.emplace(c.id, Index::ChunkRef{c.document_id, std::move(c.location), std::move(c.text)});
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (generations_[kb.id] == generation) indexes_[kb.id] = index;  // else changed meanwhile: rebuild next time
+    return std::shared_ptr<const Index>(index);
+}
+
+Result<std::vector<Passage>> KnowledgeBaseService::search(const std::string& kb, const std::string& query, size_t k,
+                                                          const MetadataFilter& filter) {
+    Result<store::KnowledgeBaseRow> row = get(kb);
+    if (!row.ok()) return row.status();
+    Result<std::shared_ptr<const Index>> index = index_for(*row);
+    if (!index.ok()) return index.status();
+    RetrievalQuery q;
+    q.text = query;
+    q.k = k;
+    q.filter = filter;
+    q.mode = RetrievalMode::kLexical;
+    Result<std::vector<RetrievedChunk>> hits = (*index)->retriever.search(q);
+    if (!hits.ok()) return hits.status();
+    std::vector<Passage> out;
+    for (const RetrievedChunk& h : *hits) {
+        const auto it = (*index)->chunks.find(h.chunk_id);
+        if (it == (*index)->chunks.end()) continue;
+        Passage p;
+        p.chunk_id = h.chunk_id;
+        p.document_id = it->second.document_id;
+        const auto source = (*index)->sources.find(it->second.document_id);
+        if (source != (*index)->sources.end()) p.source = source->second;
+        p.location = it->second.location;
+        p.text = it->second.text;
+        p.score = h.score;
+        out.push_back(std::move(p));
+    }
+    return out;
+}
+
+}  // namespace sinan::knowledge

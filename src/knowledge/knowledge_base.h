@@ -1,0 +1,182 @@
+// KnowledgeBaseService: knowledge bases as a service, what the CLI (`sinan kb ...`) and the REST
+// layer call. Creates, lists and deletes knowledge bases; adds, updates and deletes documents;
+// ingests files in background jobs; searches.
+//
+// Documents. A document is keyed by its source name within its knowledge base. Adding it reads
+// the bytes, hashes them (SHA-256), extracts (extract.h) and chunks (chunker.h) them and writes
+// the document row and all its chunks in one store transaction (store/store.h):
+//   - new source                          -> kAdded, version 1
+//   - same source, same hash, ready       -> kUnchanged, nothing written
+//   - same source, other content          -> kUpdated, version + 1, chunks replaced
+//   - extraction fails / yields no text   -> kFailed with the reason; a new source is recorded as a
+//                                            failed document, an existing ready one keeps its
+//                                            previous version and chunks
+//
+// Jobs. Ingesting files is a job: begin_upload() streams each file into
+// <data-dir>/uploads/<token>/, submit() commits the job row — from then on the job is
+// acknowledged and survives kill -9 — and a worker thread ingests the files one by one, recording
+// each file's outcome (progress = done/total, readable by job()/jobs() while it runs). A file that
+// fails is recorded with its reason and the job goes on. The upload directory is removed when the
+// job ends. A job's files are locked (flock on uploads/<token>/.lock) by the process that works on
+// them; on open(), jobs left queued or running whose lock is free (the process died) are resumed
+// when `resume_jobs`, else reported as interrupted by jobs(). Jobs of another host (a shared
+// PostgreSQL store) are left to that host.
+//
+// Search. Each knowledge base has one Retriever (retriever.h) built from the store's chunks on the
+// first search and rebuilt on the first search after this service changed that knowledge base.
+// Passages carry the chunk's source document name and location.
+//
+// Failures return Status / Result with one line that names the knowledge base, document or file
+// and says what to do. Thread-safety: every method may be called from any thread.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "base/status.h"
+#include "knowledge/chunker.h"
+#include "knowledge/document.h"
+#include "knowledge/extract.h"
+#include "knowledge/retriever.h"
+#include "store/store.h"
+
+namespace sinan::knowledge {
+
+struct KnowledgeBaseOptions {
+    std::string data_dir;    // must exist: holds knowledge.db (SQLite) and uploads/
+    std::string store_spec;  // "" = SQLite in data_dir, or postgres://user@host:port/db
+    ExtractOptions extract;
+    ChunkOptions chunk;
+    RetrieverOptions retrieval;
+    bool resume_jobs = true;  // start the worker on jobs a dead process left unfinished
+};
+
+// What adding one document did.
+struct AddResult {
+    store::FileStatus status = store::FileStatus::kFailed;  // kAdded, kUpdated, kUnchanged or kFailed
+    int64_t document_id = 0;                                // 0 when nothing was stored
+    int version = 0;
+    int n_chunks = 0;
+    std::string message;  // the failure reason (kFailed)
+};
+
+class KnowledgeBaseService;
+
+// Files being streamed into a job's upload directory, before submit(). Move-only; abandoning an
+// Upload (destroying it without submit) removes its files.
+class Upload {
+public:
+    Upload(Upload&&) noexcept;
+    Upload& operator=(Upload&&) noexcept;
+    ~Upload();
+
+    // Streams one file: begin_file, any number of write calls, end_file (which syncs it to disk).
+    // `source` is the document's name in the knowledge base ("guide/install.md").
+    Status begin_file(const std::string& source);
+    Status write(std::string_view bytes);
+    Status end_file();
+    // The three above for a file on disk, copied in 1 MiB pieces.
+    Status add_path(const std::string& source, const std::string& path);
+
+    size_t n_files() const { return files_.size(); }
+
+private:
+    friend class KnowledgeBaseService;
+    Upload() = default;
+    void discard();
+
+    int64_t kb_id_ = 0;
+    std::string kb_name_;
+    std::string data_dir_, token_;  // files in <data_dir>/uploads/<token>/
+    int lock_fd_ = -1;
+    int file_fd_ = -1;
+    std::vector<store::JobFile> files_;
+};
+
+class KnowledgeBaseService {
+public:
+    // Opens the store (creating it when new); with options.resume_jobs, resumes unfinished jobs
+    // of dead processes in the background. Errors name the store and say what to check.
+    static Result<std::unique_ptr<KnowledgeBaseService>> open(const KnowledgeBaseOptions& options);
+    // Stops the worker after the file it is on; an unfinished job stays queued/running in the
+    // store and is resumed by the next open().
+    ~KnowledgeBaseService();
+    KnowledgeBaseService(const KnowledgeBaseService&) = delete;
+    KnowledgeBaseService& operator=(const KnowledgeBaseService&) = delete;
+
+    const std::string& store_description() const { return store_->describe(); }
+
+    // --- knowledge bases ---
+    // Names: 1..64 characters of letters, digits, '-', '_', '.'; not starting with '.'.
+    Result<store::KnowledgeBaseRow> create(const std::string& name, const std::string& description);
+    Result<std::vector<store::KnowledgeBaseRow>> list();
+    Result<store::KnowledgeBaseRow> get(const std::string& name);  // fails "no knowledge base NAME"
+    Status remove(const std::string& name);                        // with its documents and jobs
+
+    // --- documents ---
+    Result<std::vector<store::DocumentRow>> documents(const std::string& kb);
+    // Adds or updates one document from bytes in memory, synchronously (see the table above).
+    // `metadata_json` is a JSON object of string values (or "" for none); its keys can filter
+    // searches. An AddResult with kFailed is a normal return; Status errors are store failures.
+    Result<AddResult> add_document(const std::string& kb, const std::string& source, std::string_view bytes,
+                                   const std::string& metadata_json = "");
+    Status remove_document(const std::string& kb, const std::string& source);  // fails when absent
+
+    // --- ingestion jobs ---
+    Result<Upload> begin_upload(const std::string& kb);
+    // Commits the job (the acknowledgement) and queues it for the worker. `metadata_json` as in
+    // add_document, given to every file of the job. Fails on an Upload with no files.
+    Result<store::JobRow> submit(Upload upload, const std::string& metadata_json = "");
+    // A job with its per-file results; an unfinished job of a dead process reads as kInterrupted.
+    Result<store::JobRow> job(int64_t id);
+    Result<std::vector<store::JobRow>> jobs(const std::string& kb = "");  // newest first; "" = all
+    // Ids of the jobs open() resumed.
+    std::vector<int64_t> resumed_jobs() const;
+    // Blocks until the worker has nothing queued.
+    void wait_idle();
+
+    // --- search ---
+    // The best `k` passages for `query` (lexical; metadata filters AND-ed), best first.
+    Result<std::vector<Passage>> search(const std::string& kb, const std::string& query, size_t k = 10,
+                                        const MetadataFilter& filter = {});
+
+private:
+    struct Index;  // one knowledge base's retriever and the chunk texts it returns
+    struct QueuedJob {
+        int64_t id = 0;
+        int lock_fd = -1;
+    };
+
+    KnowledgeBaseService(KnowledgeBaseOptions options, std::unique_ptr<store::Store> store);
+    Status resume_unfinished();
+    void remove_stale_uploads();
+    bool is_orphaned(const store::JobRow& job) const;
+    void run_worker();
+    void run_job(const QueuedJob& q);
+    void invalidate(int64_t kb_id);
+    Result<std::shared_ptr<const Index>> index_for(const store::KnowledgeBaseRow& kb);
+
+    KnowledgeBaseOptions options_;
+    std::unique_ptr<store::Store> store_;
+    std::string host_;
+
+    mutable std::mutex mu_;  // guards everything below
+    std::condition_variable cv_;
+    std::deque<QueuedJob> queue_;
+    bool busy_ = false, stop_ = false;
+    std::vector<int64_t> resumed_;
+    std::unordered_map<int64_t, std::shared_ptr<const Index>> indexes_;  // by kb id; dropped on change
+    std::unordered_map<int64_t, uint64_t> generations_;  // by kb id; +1 on every change
+    std::thread worker_;
+};
+
+}  // namespace sinan::knowledge
