@@ -65,9 +65,10 @@ Result<std::shared_ptr<ServedModel>> ModelRegistry::load(const ModelFile& file) 
         served->chat_template && served->chat_template->source().find("<think>") != std::string::npos;
     served->reasoning = think_tokens || think_template;
     engine::SchedulerOptions so = options_.scheduler;
+    if (Status s = served->model->check_kv_type(so.kv_type); !s.is_ok()) return Status::error(file.path + ": " + s.message());
     so.n_ctx = std::min<int64_t>(so.n_ctx, served->model->hparams().n_ctx_train);
     if (options_.kv_memory_bytes > 0) {
-        const uint64_t per_token = served->model->make_cache(1).bytes_per_cell();
+        const uint64_t per_token = served->model->make_cache(1, so.kv_type).bytes_per_cell();
         so.n_cells = static_cast<int64_t>(std::max<uint64_t>(1, options_.kv_memory_bytes / per_token));
         if (so.n_cells < so.n_ctx)
             log::warn(file.id + ": the KV budget holds " + std::to_string(so.n_cells) + " tokens (" +

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/kv_type_option.h"
 #include "cli/format.h"
 #include "cli/progress.h"
 #include "engine/bench.h"
@@ -37,6 +38,7 @@ struct BenchArgs {
     int64_t n_gen = 32;
     int threads = 0;
     int repetitions = 5;
+    gguf::TensorType kv_type = gguf::TensorType::F16;
     bool json = false;
 };
 
@@ -116,7 +118,7 @@ TestResult run_test(model::Model& model, const BenchArgs& a, bool generation) {
             std::fprintf(stderr, "\r%s: %s %d/%d ", name.c_str(), i == 0 ? "warm-up" : "run", i, a.repetitions);
             std::fflush(stderr);
         }
-        Result<double> s = generation ? engine::time_generation(model, n) : engine::time_prompt(model, n);
+        Result<double> s = generation ? engine::time_generation(model, n, a.kv_type) : engine::time_prompt(model, n, a.kv_type);
         if (!s.ok()) fail(name + ": " + s.message());
         if (i > 0) rates.push_back(static_cast<double>(n) / *s);
     }
@@ -138,6 +140,7 @@ void run_bench(const BenchArgs& a) {
     Result<std::unique_ptr<model::Model>> loaded = model::Model::load(path, lo);
     if (!loaded.ok()) fail(loaded.message());
     model::Model& model = **loaded;
+    require_kv_type(model, path, a.kv_type);
     const std::string model_name =
         a.synthetic.empty()
             ? std::string(model.file().get_string("general.name").value_or(fs::path(path).stem().string()))
@@ -153,8 +156,7 @@ void run_bench(const BenchArgs& a) {
     const engine::ResidentMemory memory = engine::resident_memory();
     const model::Hparams& h = model.hparams();
     const uint64_t kv_bytes = static_cast<uint64_t>(std::max(a.n_prompt, a.n_gen + 1)) *
-                              model::KvCache::bytes_per_token(h.n_layer, h.n_embd_k_cache(), h.n_embd_v_cache(),
-                                                              gguf::TensorType::F16);
+                              model::KvCache::bytes_per_token(h.n_layer, h.n_embd_k_cache(), h.n_embd_v_cache(), a.kv_type);
     const uint64_t weight_bytes = model.file().tensor_bytes();
 
     const bool tty = ::isatty(2) != 0;
@@ -190,6 +192,7 @@ void run_bench(const BenchArgs& a) {
             j["rss_peak_bytes"] = memory.peak_bytes;
             j["weights_bytes"] = weight_bytes;
             j["kv_cache_bytes"] = kv_bytes;
+            j["kv_type"] = lower_type_name(a.kv_type);
             out.push_back(j);
         }
         std::printf("%s\n", out.dump(2).c_str());
@@ -213,9 +216,9 @@ void run_bench(const BenchArgs& a) {
                         t.rate.median, "-", "-");
     }
     const uint64_t budget = weight_bytes + kv_bytes;
-    std::printf("resident memory: peak %s; weights %s + KV cache %s = %s (%.1f%% of it; limit 110%%)\n",
+    std::printf("resident memory: peak %s; weights %s + KV cache (%s) %s = %s (%.1f%% of it; limit 110%%)\n",
                 format_bytes(memory.peak_bytes).c_str(), format_bytes(weight_bytes).c_str(),
-                format_bytes(kv_bytes).c_str(), format_bytes(budget).c_str(),
+                lower_type_name(a.kv_type).c_str(), format_bytes(kv_bytes).c_str(), format_bytes(budget).c_str(),
                 100.0 * static_cast<double>(memory.peak_bytes) / static_cast<double>(budget));
     std::printf("(%d runs after one warm-up; limits: tg = read bandwidth / bytes per token, pp = arithmetic peak / "
                 "multiply-adds per token)\n",
@@ -239,6 +242,7 @@ void register_bench(CLI::App& app) {
     cmd->add_option("-p,--n-prompt", a->n_prompt, "Prompt tokens of the pp test")->capture_default_str();
     cmd->add_option("-n,--n-gen", a->n_gen, "Generated tokens of the tg test")->capture_default_str();
     cmd->add_option("-t,--threads", a->threads, "Threads (default: physical cores)");
+    add_kv_type_option(cmd, &a->kv_type);
     cmd->add_option("-r,--repetitions", a->repetitions, "Timed runs of each test, after one warm-up")
         ->capture_default_str();
     cmd->add_flag("--json", a->json, "Print a JSON array, one object per test");

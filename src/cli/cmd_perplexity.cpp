@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/kv_type_option.h"
 #include "engine/perplexity.h"
 #include "model/model.h"
 #include "text/tokenizer.h"
@@ -23,6 +24,7 @@ struct PerplexityArgs {
     int64_t n_ctx = 512;
     int64_t n_batch = 512;
     int threads = 0;
+    gguf::TensorType kv_type = gguf::TensorType::F16;
     bool json = false;
 };
 
@@ -67,10 +69,12 @@ void run_perplexity(const PerplexityArgs& a) {
     Result<std::unique_ptr<model::Model>> m = model::Model::load(a.model, lo);
     if (!m.ok()) fail(m.message());
     model::Model& model = **m;
+    require_kv_type(model, a.model, a.kv_type);
 
     engine::PerplexityOptions o;
     o.n_ctx = a.n_ctx;
     o.n_batch = a.n_batch;
+    o.kv_type = a.kv_type;
     std::vector<int32_t> tokens;
     if (!a.text_file.empty()) {
         Result<text::Tokenizer> tok = text::Tokenizer::from_gguf(model.file());
@@ -131,6 +135,7 @@ void register_perplexity(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("-b,--batch-size", a->n_batch, "Tokens per forward pass within a chunk")->capture_default_str();
     cmd->add_option("-t,--threads", a->threads, "Threads (default: physical cores)");
+    add_kv_type_option(cmd, &a->kv_type);
     cmd->add_flag("--json", a->json, "Print the result as a JSON object");
     cmd->callback([a] { run_perplexity(*a); });
 }

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/kv_type_option.h"
 #include "engine/generate.h"
 #include "model/model.h"
 #include "text/chat_template.h"
@@ -27,6 +28,7 @@ struct RunArgs {
     int64_t n_predict = -1;
     int64_t n_ctx = 4096;
     int threads = 0;
+    gguf::TensorType kv_type = gguf::TensorType::F16;
     bool chat = false;
     bool interactive = false;
     bool hide_reasoning = false;
@@ -45,6 +47,7 @@ Loaded load(const RunArgs& a) {
     lo.n_threads = a.threads;
     Result<std::unique_ptr<model::Model>> m = model::Model::load(a.model, lo);
     if (!m.ok()) fail(m.message());
+    require_kv_type(**m, a.model, a.kv_type);
     Result<text::Tokenizer> tok = text::Tokenizer::from_gguf((*m)->file());
     if (!tok.ok()) fail(a.model + ": " + tok.message());
     Loaded l{std::move(m).value(), std::move(tok).value(), std::nullopt};
@@ -125,7 +128,7 @@ void run_once(const RunArgs& a, Loaded& l) {
     } else {
         tokens = l.tokenizer.encode(rendered, /*add_special=*/true, /*parse_special=*/true);
     }
-    engine::Session session(*l.model, std::min<int64_t>(a.n_ctx, l.model->hparams().n_ctx_train));
+    engine::Session session(*l.model, std::min<int64_t>(a.n_ctx, l.model->hparams().n_ctx_train), 512, a.kv_type);
     Printer print(a.hide_reasoning);
     Result<engine::GenerateResult> r =
         engine::generate(session, l.tokenizer, tokens, generate_options(a, rendered), std::ref(print));
@@ -135,7 +138,7 @@ void run_once(const RunArgs& a, Loaded& l) {
 }
 
 void run_interactive(const RunArgs& a, Loaded& l) {
-    engine::Session session(*l.model, std::min<int64_t>(a.n_ctx, l.model->hparams().n_ctx_train));
+    engine::Session session(*l.model, std::min<int64_t>(a.n_ctx, l.model->hparams().n_ctx_train), 512, a.kv_type);
     nlohmann::ordered_json messages = nlohmann::ordered_json::array();
     if (!a.system.empty()) messages.push_back({{"role", "system"}, {"content", a.system}});
     std::fprintf(stderr, "sinan: chatting with %s; an empty line or end of input quits\n", a.model.c_str());
@@ -192,6 +195,7 @@ void register_run(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("-c,--ctx-size", a->n_ctx, "Context size in tokens (prompt + answer)")->capture_default_str();
     cmd->add_option("-t,--threads", a->threads, "Threads (default: physical cores)");
+    add_kv_type_option(cmd, &a->kv_type);
     cmd->add_flag("--chat", a->chat, "Wrap the prompt in the model's chat template as a user message");
     cmd->add_flag("-i,--interactive", a->interactive, "Chat turn by turn on stdin, keeping the history (implies --chat)");
     cmd->add_option("--system", a->system, "System message for --chat / --interactive");

@@ -19,6 +19,7 @@
 #include "api/server.h"
 #include "base/log.h"
 #include "cli/commands.h"
+#include "cli/kv_type_option.h"
 
 namespace sinan::cli {
 
@@ -168,6 +169,7 @@ void register_serve(CLI::App& app) {
                     "contexts); requests wait for room in it")
         ->capture_default_str()
         ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+    add_kv_type_option(cmd, &a->registry.scheduler.kv_type);
     cmd->add_option("--queue", a->registry.scheduler.max_queue,
                     "Requests that may wait for a slot per model; more get 503 + Retry-After")
         ->capture_default_str();

@@ -32,20 +32,20 @@ constexpr uint64_t kGroupWords = 32;
 
 }  // namespace
 
-Result<double> time_prompt(model::Model& model, int64_t n_prompt) {
+Result<double> time_prompt(model::Model& model, int64_t n_prompt, gguf::TensorType kv_type) {
     std::mt19937 rng(1234);  // the same ids in every run and every repetition
     std::uniform_int_distribution<int32_t> id(0, static_cast<int32_t>(model.hparams().n_vocab - 1));
     model::Batch batch;
     for (int64_t i = 0; i < n_prompt; ++i) batch.add(id(rng), static_cast<int32_t>(i), 0, i + 1 == n_prompt);
-    model::KvCache cache = model.make_cache(n_prompt);
+    model::KvCache cache = model.make_cache(n_prompt, kv_type);
     std::vector<float> logits;
     const Clock::time_point start = Clock::now();
     SINAN_RETURN_IF_ERROR(model.forward(batch, cache, &logits));
     return seconds_since(start);
 }
 
-Result<double> time_generation(model::Model& model, int64_t n_gen) {
-    model::KvCache cache = model.make_cache(n_gen + 1);
+Result<double> time_generation(model::Model& model, int64_t n_gen, gguf::TensorType kv_type) {
+    model::KvCache cache = model.make_cache(n_gen + 1, kv_type);
     model::Batch batch;
     std::vector<float> logits;
     batch.add(kGenerationToken, 0, 0, true);

@@ -23,10 +23,11 @@
 
 namespace sinan::engine {
 
-// Seconds of one pp<n_prompt> run (a fresh cache of n_prompt cells). Errors: those of forward.
-Result<double> time_prompt(model::Model& model, int64_t n_prompt);
+// Seconds of one pp<n_prompt> run (a fresh cache of n_prompt cells of kv_type, which
+// Model::check_kv_type must have accepted). Errors: those of forward.
+Result<double> time_prompt(model::Model& model, int64_t n_prompt, gguf::TensorType kv_type = gguf::TensorType::F16);
 // Seconds of the n_gen single-token steps of one tg<n_gen> run (a fresh cache of n_gen + 1 cells).
-Result<double> time_generation(model::Model& model, int64_t n_gen);
+Result<double> time_generation(model::Model& model, int64_t n_gen, gguf::TensorType kv_type = gguf::TensorType::F16);
 
 struct Summary {
     double mean = 0, stddev = 0, median = 0;  // stddev: sample standard deviation (0 for one value)

@@ -70,7 +70,7 @@ Result<PerplexityResult> perplexity(model::Model& model, std::span<const int32_t
 
     const auto start = std::chrono::steady_clock::now();
     const int64_t first = n_ctx / 2;
-    model::KvCache cache = model.make_cache(n_ctx);
+    model::KvCache cache = model.make_cache(n_ctx, options.kv_type);
     model::Batch batch;
     std::vector<float> logits;
     std::vector<int32_t> chunk(static_cast<size_t>(n_ctx));

@@ -30,6 +30,7 @@ struct PerplexityOptions {
     int64_t n_ctx = 512;    // tokens per chunk, >= 3 (one scored token)
     int64_t n_batch = 512;  // tokens per forward pass within a chunk, >= 1
     int32_t bos = -1;       // >= 0: first token of every chunk
+    gguf::TensorType kv_type = gguf::TensorType::F16;  // KV cache type (Model::check_kv_type accepts it)
 };
 
 struct PerplexityResult {

@@ -95,7 +95,7 @@ struct Scheduler::Impl {
         : model(m),
           tokenizer(t),
           o(options),
-          cache(m.make_cache(options.n_cells)),
+          cache(m.make_cache(options.n_cells, options.kv_type)),
           slots(static_cast<size_t>(model::KvCache::kMaxSequences)) {
         stats.kv_cells = cache.n_cells();  // known before the first step
     }

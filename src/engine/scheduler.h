@@ -55,6 +55,7 @@ struct SchedulerOptions {
     int64_t n_cells = 0;     // KV cells shared by all sequences; 0 = n_ctx * n_parallel
     int64_t n_batch = 512;   // most tokens in one forward step
     int32_t max_queue = 64;  // most requests waiting for a slot; more are refused (kQueueFull)
+    gguf::TensorType kv_type = gguf::TensorType::F16;  // KV cache type; Model::check_kv_type must accept it
 };
 
 using Clock = std::chrono::steady_clock;

@@ -4,8 +4,8 @@
 
 namespace sinan::engine {
 
-Session::Session(model::Model& model, int64_t n_ctx, int64_t n_batch)
-    : model_(model), cache_(model.make_cache(n_ctx)), n_batch_(n_batch) {}
+Session::Session(model::Model& model, int64_t n_ctx, int64_t n_batch, gguf::TensorType kv_type)
+    : model_(model), cache_(model.make_cache(n_ctx, kv_type)), n_batch_(n_batch) {}
 
 Status Session::set_prompt(std::span<const int32_t> tokens) {
     if (tokens.empty()) return Status::error("the prompt is empty");

@@ -15,8 +15,9 @@ namespace sinan::engine {
 
 class Session {
 public:
-    // n_ctx: tokens the cache holds (prompt + generation).
-    Session(model::Model& model, int64_t n_ctx, int64_t n_batch = 512);
+    // n_ctx: tokens the cache holds (prompt + generation), stored as kv_type (F16 or Q8_0, which
+    // model.check_kv_type must have accepted).
+    Session(model::Model& model, int64_t n_ctx, int64_t n_batch = 512, gguf::TensorType kv_type = gguf::TensorType::F16);
 
     // Makes the cache hold exactly `tokens`: keeps the common prefix with what is there,
     // computes the rest in batches of n_batch, and leaves the logits of the last token in

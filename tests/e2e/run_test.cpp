@@ -112,6 +112,21 @@ TEST(RunCommand, InteractiveModeKeepsTheHistory) {
     fs::remove_all(dir);
 }
 
+TEST(RunCommand, KvTypeQ8_0RunsWhereHeadsAreWholeBlocksAndIsRefusedElsewhere) {
+    const std::string qwen2 = (kModels / "qwen2-small-f32.gguf").string();
+    if (!fs::exists(qwen2) || !fs::exists(kStories)) GTEST_SKIP() << "reference models not found in " << kModels;
+    RunResult r = run_sinan({"run", "-m", qwen2, "-p", "Once upon a time", "-n", "8", "--temp", "0", "--kv-type", "q8_0"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("generation: 8 tokens"), std::string::npos) << r.err;
+    // TinyStories' heads are 8 values: not whole Q8_0 blocks.
+    r = run_sinan({"run", "-m", kStories, "-p", "x", "--kv-type", "q8_0"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("multiples of 32"), std::string::npos) << r.err;
+    r = run_sinan({"run", "-m", kStories, "-p", "x", "--kv-type", "q4_0"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(r.err.rfind("sinan: error: ", 0), 0u) << r.err;
+}
+
 TEST(RunCommand, BadInputGivesOneLineAndExitCode2) {
     if (!fs::exists(kStories)) GTEST_SKIP() << "not found: " << kStories;
     const std::vector<std::vector<std::string>> cases = {
