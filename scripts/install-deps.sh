@@ -17,6 +17,12 @@ packages=(
   redis-server                                  # real Redis for the response-cache tests
   libicu-dev                                    # ICU word breaking (Chinese/Japanese) for knowledge-base retrieval
   libstemmer-dev                                # Snowball English stemming for knowledge-base retrieval
+  libpoppler-cpp-dev                            # PDF text layer and page rendering for knowledge-base ingestion
+  libtesseract-dev libleptonica-dev             # OCR of images and scanned PDF pages (ingestion)
+  tesseract-ocr-eng tesseract-ocr-chi-sim       # OCR models: English and simplified Chinese
+  libzip-dev libxml2-dev                        # DOCX (zip + XML) and HTML parsing (ingestion)
+  libcairo2-dev                                 # PDF/PNG test fixtures and the ingestion benchmark's input
+  fonts-dejavu-core fonts-wqy-zenhei            # real fonts for the rendered test fixtures (Latin, Chinese)
   prometheus                                    # promtool checks the /metrics text in tests
   libgtest-dev libgmock-dev                     # unit tests
   libbenchmark-dev                              # benchmarks
