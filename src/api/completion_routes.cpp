@@ -1,5 +1,5 @@
 // POST /v1/completions (OpenAI's legacy text completions: one or several prompts, echo, logprobs,
-// streaming) and POST /v1/embeddings (needs an embedding model, which this build cannot run yet).
+// streaming).
 #include <memory>
 
 #include "api/openai_request.h"
@@ -134,32 +134,11 @@ void handle_completion(ServerContext& ctx, const httplib::Request& req, httplib:
         });
 }
 
-void handle_embeddings(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
-    nlohmann::ordered_json body;
-    if (auto e = parse_json_object(req.body, &body)) return send_error(res, *e);
-    std::string model;
-    if (auto it = body.find("model"); it != body.end() && !it->is_null()) {
-        if (!it->is_string()) return send_error(res, bad_request("model must be a string", "model"));
-        model = it->get<std::string>();
-    }
-    auto it = body.find("input");
-    if (it == body.end() || !(it->is_string() || it->is_array()))
-        return send_error(res, bad_request("input must be a string or an array of strings or token ids", "input"));
-    auto resolved = ctx.registry->resolve(model);
-    if (auto* e = std::get_if<ApiError>(&resolved)) return send_error(res, *e);
-    const std::string& id = std::get<std::string>(resolved);
-    send_error(res,
-               bad_request("model \"" + id + "\" is not an embedding model; embeddings need a bert-architecture model",
-                           "model", "not_an_embedding_model"));
-}
-
 }  // namespace
 
 void register_completion_routes(httplib::Server& server, ServerContext& ctx) {
     server.Post("/v1/completions",
                 [&ctx](const httplib::Request& req, httplib::Response& res) { handle_completion(ctx, req, res); });
-    server.Post("/v1/embeddings",
-                [&ctx](const httplib::Request& req, httplib::Response& res) { handle_embeddings(ctx, req, res); });
 }
 
 }  // namespace sinan::api

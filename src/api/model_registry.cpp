@@ -83,6 +83,28 @@ Result<std::shared_ptr<ServedModel>> ModelRegistry::load(const ModelFile& file) 
     return served;
 }
 
+Result<std::shared_ptr<ServedModel>> ModelRegistry::load_embedding(const ModelFile& file) const {
+    model::LoadOptions lo;
+    lo.n_threads = options_.n_threads;
+    Result<std::unique_ptr<model::EmbeddingModel>> m = model::EmbeddingModel::load(file.path, lo);
+    if (!m.ok()) return m.status();
+    Result<text::Tokenizer> tok = text::Tokenizer::from_gguf((*m)->file());
+    if (!tok.ok()) return Status::error(file.path + ": " + tok.message());
+    auto served = std::make_shared<ServedModel>(file.id, file.path, std::move(m).value(), std::move(tok).value());
+    served->embedder = std::make_unique<engine::Embedder>(*served->embedding_model, served->tokenizer);
+    served->loaded_at = std::chrono::system_clock::now();
+    const model::EmbeddingHparams& h = served->embedding_model->hparams();
+    log::info("loaded embedding model " + file.id + " (" + file.path + "): " + std::to_string(h.n_embd) +
+              " dimensions, context " + std::to_string(h.n_ctx_train) + ", " +
+              std::string(model::pooling_name(h.pooling)) + " pooling");
+    return served;
+}
+
+ModelKind ModelRegistry::kind_of(const ModelFile& file) {
+    Result<gguf::File> f = gguf::File::open(file.path);
+    return f.ok() && model::is_embedding_arch(f->architecture()) ? ModelKind::kEmbedding : ModelKind::kGenerative;
+}
+
 std::variant<std::string, ApiError> ModelRegistry::resolve(const std::string& requested) const {
     if (files_.empty()) {
         ApiError e;
@@ -106,11 +128,21 @@ std::variant<std::string, ApiError> ModelRegistry::resolve(const std::string& re
     return id;
 }
 
-std::variant<ModelLease, ApiError> ModelRegistry::acquire(const std::string& requested) {
+std::variant<ModelLease, ApiError> ModelRegistry::acquire(const std::string& requested, ModelKind kind) {
     auto resolved = resolve(requested);
     if (auto* e = std::get_if<ApiError>(&resolved)) return *e;
     const ModelFile* file = find(std::get<std::string>(resolved));
-    auto take = [&](const std::shared_ptr<ServedModel>& m) {
+    auto wrong_kind = [&]() -> ApiError {
+        if (kind == ModelKind::kGenerative)
+            return bad_request("model \"" + file->id +
+                                   "\" is an embedding model: it serves POST /v1/embeddings, not text generation",
+                               "model", "wrong_model_kind");
+        return bad_request("model \"" + file->id +
+                               "\" is not an embedding model; embeddings need a bert-architecture model",
+                           "model", "wrong_model_kind");
+    };
+    auto take = [&](const std::shared_ptr<ServedModel>& m) -> std::variant<ModelLease, ApiError> {
+        if (m->kind != kind) return wrong_kind();
         m->in_flight.fetch_add(1);
         m->last_used = ++clock_;
         return ModelLease(m);
@@ -120,6 +152,8 @@ std::variant<ModelLease, ApiError> ModelRegistry::acquire(const std::string& req
         for (const auto& m : resident_)
             if (m->id == file->id) return take(m);
     }
+    // Before anything is unloaded to make room: is it the kind the request needs?
+    if (kind_of(*file) != kind) return wrong_kind();
     std::lock_guard<std::mutex> load_lock(load_mu_);
     std::shared_ptr<ServedModel> victim;  // destroyed outside mu_: stopping a scheduler joins its thread
     {
@@ -149,7 +183,7 @@ std::variant<ModelLease, ApiError> ModelRegistry::acquire(const std::string& req
         log::info("unloading model " + victim->id + " (least recently used) to load " + file->id);
         victim.reset();
     }
-    Result<std::shared_ptr<ServedModel>> loaded = load(*file);
+    Result<std::shared_ptr<ServedModel>> loaded = kind == ModelKind::kEmbedding ? load_embedding(*file) : load(*file);
     if (!loaded.ok()) {
         ApiError e;
         e.status = 500;
@@ -164,7 +198,9 @@ std::variant<ModelLease, ApiError> ModelRegistry::acquire(const std::string& req
 }
 
 Status ModelRegistry::preload(const std::string& id) {
-    std::variant<ModelLease, ApiError> r = acquire(id);
+    auto resolved = resolve(id);
+    if (auto* e = std::get_if<ApiError>(&resolved)) return Status::error(e->message);
+    std::variant<ModelLease, ApiError> r = acquire(id, kind_of(*find(std::get<std::string>(resolved))));
     if (auto* e = std::get_if<ApiError>(&r)) return Status::error(e->message);
     return Status::ok();
 }
@@ -190,7 +226,7 @@ void ModelRegistry::drain(std::chrono::milliseconds grace) {
     const auto end = std::chrono::steady_clock::now() + grace;
     for (const auto& m : models) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
-        m->scheduler->drain(std::max(left, std::chrono::milliseconds(0)));
+        if (m->scheduler) m->scheduler->drain(std::max(left, std::chrono::milliseconds(0)));
     }
 }
 

@@ -2,9 +2,13 @@
 //
 // The offer is fixed at start-up: the -m model and every *.gguf in --models-dir (id = the file
 // name without .gguf). A model is loaded on first use (or at start with preload()), each with its
-// own tokenizer, chat template and engine::Scheduler; at most `max_resident` stay loaded, and
+// own tokenizer and either a chat template and engine::Scheduler (generative models) or an
+// engine::Embedder (embedding models, architecture bert); at most `max_resident` stay loaded, and
 // loading one more unloads the least recently used model that has no request in flight (never
 // one that has). When every resident model is busy a load is refused with 503 and Retry-After.
+//
+// A request names the kind of model it needs: asking a generation route for an embedding model
+// (or /v1/embeddings for a generative one) is a 400 that names the model and what it serves.
 //
 // acquire() hands out a ModelLease that counts as "in flight" until it is destroyed: a route
 // holds it for the whole request, streaming included.
@@ -26,7 +30,9 @@
 
 #include "api/api_error.h"
 #include "base/status.h"
+#include "engine/embedder.h"
 #include "engine/scheduler.h"
+#include "model/embedding_model.h"
 #include "model/model.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
@@ -38,21 +44,36 @@ struct ModelFile {
     std::string path;
 };
 
+enum class ModelKind {
+    kGenerative,  // chat and text completions: model, chat_template, scheduler
+    kEmbedding,   // /v1/embeddings: embedding_model, embedder
+};
+
 // A loaded model with everything a request needs. Members are immutable after load except the
-// scheduler's internal state (thread-safe) and the in-flight count.
+// scheduler's and embedder's internal state (thread-safe) and the in-flight count.
 struct ServedModel {
     std::string id, path;
-    std::unique_ptr<model::Model> model;
+    ModelKind kind = ModelKind::kGenerative;
+    std::unique_ptr<model::Model> model;                     // kGenerative, else null
+    std::unique_ptr<model::EmbeddingModel> embedding_model;  // kEmbedding, else null
     text::Tokenizer tokenizer;
     std::optional<text::ChatTemplate> chat_template;  // absent: only /v1/completions works
     bool reasoning = false;  // a thinking model (<think> in its template or vocab): R1 sampling defaults
-    std::unique_ptr<engine::Scheduler> scheduler;
+    std::unique_ptr<engine::Scheduler> scheduler;   // kGenerative, else null
+    std::unique_ptr<engine::Embedder> embedder;     // kEmbedding, else null
     std::atomic<int32_t> in_flight{0};
     uint64_t last_used = 0;  // registry clock; guarded by the registry's mutex
     std::chrono::system_clock::time_point loaded_at;
 
     ServedModel(std::string id, std::string path, std::unique_ptr<model::Model> model, text::Tokenizer tokenizer)
         : id(std::move(id)), path(std::move(path)), model(std::move(model)), tokenizer(std::move(tokenizer)) {}
+    ServedModel(std::string id, std::string path, std::unique_ptr<model::EmbeddingModel> model,
+                text::Tokenizer tokenizer)
+        : id(std::move(id)),
+          path(std::move(path)),
+          kind(ModelKind::kEmbedding),
+          embedding_model(std::move(model)),
+          tokenizer(std::move(tokenizer)) {}
     ~ServedModel();  // stops the scheduler before the model it uses goes away
 };
 
@@ -108,10 +129,12 @@ class ModelRegistry {
 
     // The model `id` ("" = the default), loaded if needed. Errors: unknown id (404
     // model_not_found, listing the ids), no id with no default (400), no model at all (503 with
-    // how to get one), load failure (500), every resident model busy (503 + Retry-After).
-    std::variant<ModelLease, ApiError> acquire(const std::string& id);
+    // how to get one), a model of the other kind (400 wrong_model_kind; the file's architecture is
+    // read before anything is loaded or unloaded), load failure (500), every resident model busy
+    // (503 + Retry-After).
+    std::variant<ModelLease, ApiError> acquire(const std::string& id, ModelKind kind = ModelKind::kGenerative);
 
-    // Loads `id` now (at start-up), so the first request does not wait.
+    // Loads `id` now (at start-up), whatever its kind, so the first request does not wait.
     Status preload(const std::string& id);
 
     // Calls fn for each resident model (under the registry's mutex: keep it short).
@@ -126,6 +149,10 @@ class ModelRegistry {
 
   private:
     Result<std::shared_ptr<ServedModel>> load(const ModelFile& file) const;
+    Result<std::shared_ptr<ServedModel>> load_embedding(const ModelFile& file) const;
+    // The kind of a model file from its architecture; a file that cannot be opened counts as
+    // generative (loading it then reports why).
+    static ModelKind kind_of(const ModelFile& file);
     const ModelFile* find(const std::string& id) const;
 
     const std::vector<ModelFile> files_;

@@ -247,11 +247,11 @@ std::optional<ApiError> parse_chat_request(std::string_view body, ChatRequest* o
     return std::nullopt;
 }
 
-std::optional<ApiError> parse_completion_request(std::string_view body, CompletionRequest* out) {
-    ojson j;
-    if (auto e = parse_json_object(body, &j)) return e;
-    auto p = j.find("prompt");
-    if (p == j.end() || p->is_null()) return bad_request("prompt is missing", "prompt");
+namespace {
+
+// A string, an array of strings, an array of token ids or an array of such arrays, into `out`;
+// `field` names the request field in errors.
+std::optional<ApiError> parse_inputs(const ojson& p, const std::string& field, std::vector<PromptInput>* out) {
     auto token_list = [](const ojson& a, std::vector<int32_t>* ids) -> bool {
         for (const ojson& t : a) {
             if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() > INT32_MAX) return false;
@@ -260,28 +260,39 @@ std::optional<ApiError> parse_completion_request(std::string_view body, Completi
         return true;
     };
     const std::string want = "a string, an array of strings, an array of token ids or an array of such arrays";
-    if (p->is_string()) {
-        out->prompts.emplace_back(p->get<std::string>());
-    } else if (p->is_array() && !p->empty() && (*p)[0].is_number()) {
+    const std::string bad_ids = field + " token ids must be non-negative integers";
+    if (p.is_string()) {
+        out->emplace_back(p.get<std::string>());
+    } else if (p.is_array() && !p.empty() && p[0].is_number()) {
         std::vector<int32_t> ids;
-        if (!token_list(*p, &ids)) return bad_request("prompt token ids must be non-negative integers", "prompt");
-        out->prompts.emplace_back(std::move(ids));
-    } else if (p->is_array() && !p->empty()) {
-        for (const ojson& item : *p) {
+        if (!token_list(p, &ids)) return bad_request(bad_ids, field);
+        out->emplace_back(std::move(ids));
+    } else if (p.is_array() && !p.empty()) {
+        for (const ojson& item : p) {
             if (item.is_string()) {
-                out->prompts.emplace_back(item.get<std::string>());
+                out->emplace_back(item.get<std::string>());
             } else if (item.is_array()) {
                 std::vector<int32_t> ids;
-                if (!token_list(item, &ids))
-                    return bad_request("prompt token ids must be non-negative integers", "prompt");
-                out->prompts.emplace_back(std::move(ids));
+                if (!token_list(item, &ids)) return bad_request(bad_ids, field);
+                out->emplace_back(std::move(ids));
             } else {
-                return wrong_type("prompt", want, *p);
+                return wrong_type(field, want, p);
             }
         }
     } else {
-        return p->is_array() ? bad_request("prompt must not be empty", "prompt") : wrong_type("prompt", want, *p);
+        return p.is_array() ? bad_request(field + " must not be empty", field) : wrong_type(field, want, p);
     }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<ApiError> parse_completion_request(std::string_view body, CompletionRequest* out) {
+    ojson j;
+    if (auto e = parse_json_object(body, &j)) return e;
+    auto p = j.find("prompt");
+    if (p == j.end() || p->is_null()) return bad_request("prompt is missing", "prompt");
+    if (auto e = parse_inputs(*p, "prompt", &out->prompts)) return e;
     if (out->prompts.size() > static_cast<size_t>(kMaxChoices))
         return bad_request("prompt takes at most " + std::to_string(kMaxChoices) + " prompts", "prompt");
     if (auto e = parse_generation_params(j, &out->params)) return e;
@@ -294,6 +305,38 @@ std::optional<ApiError> parse_completion_request(std::string_view body, Completi
     out->params.logprobs = lp >= 0;
     out->params.top_logprobs = static_cast<int32_t>(std::max<int64_t>(lp, 0));
     out->body = cache_identity(j);
+    return std::nullopt;
+}
+
+std::optional<ApiError> parse_embedding_request(std::string_view body, EmbeddingRequest* out) {
+    ojson j;
+    if (auto e = parse_json_object(body, &j)) return e;
+    if (auto it = j.find("model"); it != j.end() && !it->is_null()) {
+        if (!it->is_string()) return wrong_type("model", "a string", *it);
+        out->model = it->get<std::string>();
+    }
+    auto in = j.find("input");
+    if (in == j.end() || in->is_null()) return bad_request("input is missing: give a string or an array of strings", "input");
+    if (auto e = parse_inputs(*in, "input", &out->inputs)) return e;
+    if (out->inputs.size() > kMaxEmbeddingInputs)
+        return bad_request("input takes at most " + std::to_string(kMaxEmbeddingInputs) + " items, got " +
+                               std::to_string(out->inputs.size()) + "; split the request",
+                           "input");
+    for (size_t i = 0; i < out->inputs.size(); ++i) {
+        const PromptInput& x = out->inputs[i];
+        const bool empty = std::holds_alternative<std::string>(x) ? std::get<std::string>(x).empty()
+                                                                  : std::get<std::vector<int32_t>>(x).empty();
+        if (empty) return bad_request("input " + std::to_string(i) + " is empty", "input");
+    }
+    if (auto it = j.find("encoding_format"); it != j.end() && !it->is_null()) {
+        if (!it->is_string() || (*it != "float" && *it != "base64"))
+            return bad_request("encoding_format must be \"float\" or \"base64\"", "encoding_format");
+        out->base64 = *it == "base64";
+    }
+    if (auto e = read_bool(j, "truncate", &out->truncate)) return e;
+    if (auto it = j.find("dimensions"); it != j.end() && !it->is_null())
+        return bad_request("dimensions is not supported: the model gives vectors of its own size (leave it out)",
+                           "dimensions", "unsupported_parameter");
     return std::nullopt;
 }
 

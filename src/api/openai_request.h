@@ -1,5 +1,5 @@
-// Parsing and validation of generation requests: the OpenAI bodies of POST /v1/chat/completions
-// and POST /v1/completions, and the sampling fields the native POST /api/v1/chat shares with them.
+// Parsing and validation of requests: the OpenAI bodies of POST /v1/chat/completions,
+// POST /v1/completions and POST /v1/embeddings, and the sampling fields the native POST /api/v1/chat shares with them.
 // Everything a client can send is checked here: malformed JSON, invalid UTF-8, wrong types, values
 // out of range, unknown roles, each answered with a 400 ApiError that names the field. What needs
 // the model (vocabulary size, context length, the chat template) is checked later by the route.
@@ -59,6 +59,16 @@ struct CompletionRequest {
     nlohmann::json body;
 };
 
+// Most inputs per embeddings request (OpenAI's limit).
+inline constexpr size_t kMaxEmbeddingInputs = 2048;
+
+struct EmbeddingRequest {
+    std::string model;                // "" = the server's default model
+    std::vector<PromptInput> inputs;  // texts (special tokens added) or token ids (taken as given)
+    bool base64 = false;              // encoding_format "base64": little-endian float32 bytes
+    bool truncate = false;            // extension: cut inputs longer than the model's context
+};
+
 // Parses `body` as JSON (an object); errors: malformed JSON or invalid UTF-8 (400).
 std::optional<ApiError> parse_json_object(std::string_view body, nlohmann::ordered_json* out);
 
@@ -72,6 +82,10 @@ std::optional<ApiError> parse_messages(const nlohmann::ordered_json& value, cons
 
 std::optional<ApiError> parse_chat_request(std::string_view body, ChatRequest* out);
 std::optional<ApiError> parse_completion_request(std::string_view body, CompletionRequest* out);
+// input: a string, an array of strings, an array of token ids or an array of such arrays (not
+// empty, at most kMaxEmbeddingInputs, no empty string); encoding_format float or base64;
+// truncate true or false; dimensions is refused (the models have one size).
+std::optional<ApiError> parse_embedding_request(std::string_view body, EmbeddingRequest* out);
 
 // The parsed body without the fields that do not change the generated text (stream,
 // stream_options, user), for cache_key().

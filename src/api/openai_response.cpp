@@ -1,7 +1,9 @@
 #include "api/openai_response.h"
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 
 namespace sinan::api {
@@ -9,6 +11,17 @@ namespace sinan::api {
 using json = nlohmann::ordered_json;
 
 std::string dump_json(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+json float_array(const float* v, int64_t n) {
+    json a = json::array();
+    char buf[32];
+    for (int64_t i = 0; i < n; ++i) {
+        // The double nearest the float's shortest decimal prints as that decimal.
+        const auto r = std::to_chars(buf, buf + sizeof buf, v[i]);
+        a.push_back(std::strtod(std::string(buf, r.ptr).c_str(), nullptr));
+    }
+    return a;
+}
 
 std::string sse_event(const json& j) { return "data: " + dump_json(j) + "\n\n"; }
 

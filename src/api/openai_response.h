@@ -22,6 +22,9 @@ namespace sinan::api {
 
 // JSON text with invalid UTF-8 replaced (never throws).
 std::string dump_json(const nlohmann::ordered_json& j);
+// Floats as a JSON array of numbers that print in float's shortest form ("0.1", not
+// "0.10000000149011612"): what embeddings are sent as. v: [n].
+nlohmann::ordered_json float_array(const float* v, int64_t n);
 // One SSE event: "data: <json>\n\n".
 std::string sse_event(const nlohmann::ordered_json& j);
 inline constexpr const char* kSseDone = "data: [DONE]\n\n";

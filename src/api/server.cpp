@@ -55,8 +55,8 @@ void send_error(httplib::Response& res, const ApiError& e) {
     res.set_content(e.body(), "application/json");
 }
 
-std::variant<ModelLease, ApiError> acquire_model(ServerContext& ctx, const std::string& id) {
-    auto acquired = ctx.registry->acquire(id);
+std::variant<ModelLease, ApiError> acquire_model(ServerContext& ctx, const std::string& id, ModelKind kind) {
+    auto acquired = ctx.registry->acquire(id, kind);
     if (auto* lease = std::get_if<ModelLease>(&acquired)) current_record().model = (*lease)->id;
     return acquired;
 }
@@ -224,6 +224,7 @@ void Server::Impl::refresh_metrics() {
     int n_loaded = 0;
     registry->for_each_resident([&](const ServedModel& m) {
         ++n_loaded;
+        if (!m.scheduler) return;  // an embedding model: no queue, no KV cache
         const engine::SchedulerStats s = m.scheduler->stats();
         metrics.queue_length.with({m.id}).set(s.waiting);
         metrics.running.with({m.id}).set(s.running);
@@ -324,6 +325,10 @@ void Server::Impl::ready(httplib::Response& res) {
     json models = json::array();
     bool saturated = false;
     registry->for_each_resident([&](const ServedModel& m) {
+        if (!m.scheduler) {  // an embedding model answers each request on its HTTP thread
+            models.push_back({{"id", m.id}, {"embedding", true}});
+            return;
+        }
         const engine::SchedulerStats s = m.scheduler->stats();
         models.push_back({{"id", m.id}, {"running", s.running}, {"waiting", s.waiting}});
         const engine::SchedulerOptions& o = m.scheduler->options();
@@ -395,6 +400,7 @@ void Server::Impl::setup() {
     });
     register_chat_routes(http, ctx);
     register_completion_routes(http, ctx);
+    register_embedding_routes(http, ctx);
     register_model_routes(http, ctx);
     register_native_routes(http, ctx);
 }

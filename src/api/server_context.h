@@ -87,8 +87,10 @@ RequestRecord& current_record();
 void send_error(httplib::Response& res, const ApiError& e);
 void send_json(httplib::Response& res, const nlohmann::ordered_json& body, int status = 200);
 
-// The model a request names, loaded; its id goes into the request record.
-std::variant<ModelLease, ApiError> acquire_model(ServerContext& ctx, const std::string& id);
+// The model a request names, loaded and of the kind the route needs; its id goes into the request
+// record.
+std::variant<ModelLease, ApiError> acquire_model(ServerContext& ctx, const std::string& id,
+                                                 ModelKind kind = ModelKind::kGenerative);
 
 // make_requests + Generation::start with the server's deadline.
 std::variant<Generation, ApiError> start_generation(ServerContext& ctx, const ServedModel& model, const Prompt& prompt,
@@ -113,7 +115,8 @@ void audit(ServerContext& ctx, const std::string& route, const nlohmann::ordered
 
 // Routes, one file each.
 void register_chat_routes(httplib::Server& server, ServerContext& ctx);        // /v1/chat/completions
-void register_completion_routes(httplib::Server& server, ServerContext& ctx);  // /v1/completions, /v1/embeddings
+void register_completion_routes(httplib::Server& server, ServerContext& ctx);  // /v1/completions
+void register_embedding_routes(httplib::Server& server, ServerContext& ctx);   // /v1/embeddings
 void register_model_routes(httplib::Server& server, ServerContext& ctx);       // /v1/models
 void register_native_routes(httplib::Server& server, ServerContext& ctx);      // /api/v1/chat
 

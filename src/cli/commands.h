@@ -22,6 +22,7 @@ void register_keys(CLI::App& app);        // keys create, keys list, keys revoke
 void register_serve(CLI::App& app);       // serve
 void register_kb(CLI::App& app);          // kb eval, and the commands of register_kb_manage
 void register_kb_manage(CLI::App& kb);    // kb create, ls, add, rm, search, jobs, resume (called by register_kb)
+void register_embed(CLI::App& app);       // embed
 
 // Prints "sinan: error: <message>" to stderr and exits with code 2.
 [[noreturn]] void fail(const std::string& message);

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
     cli::register_keys(app);
     cli::register_serve(app);
     cli::register_kb(app);
+    cli::register_embed(app);
 
     try {
         app.parse(argc, argv);
