@@ -1,0 +1,223 @@
+// `sinan kb create|add|ls|search|rm|jobs|resume` on the real binary, and crash safety: `kb add`
+// killed with SIGKILL in the middle of a job loses nothing it acknowledged.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "run_binary.h"
+#include "store/sql_connection.h"
+
+extern char** environ;
+
+namespace sinan {
+namespace {
+
+namespace fs = std::filesystem;
+using test::run_sinan;
+
+void write_file(const fs::path& p, const std::string& text) {
+    fs::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+}
+
+std::string read_file(const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+class KbCli : public ::testing::Test {
+protected:
+    void SetUp() override { dir_ = test::make_temp_dir(); }
+    void TearDown() override { fs::remove_all(dir_); }
+
+    test::RunResult kb(std::vector<std::string> args) {
+        args.insert(args.begin(), "kb");
+        args.push_back("--data-dir");
+        args.push_back(dir_ + "/data");
+        return run_sinan(args);
+    }
+
+    std::string dir_;
+};
+
+TEST_F(KbCli, CreateAddListSearchRemove) {
+    write_file(dir_ + "/docs/guide.md",
+               "# Install\n\nRun the installer as root. The ferret daemon listens on port 8443.\n\n"
+               "# Usage\n\nOpen the console in a browser.\n");
+    write_file(dir_ + "/docs/sub/fruit.txt", "Bananas are yellow and rich in potassium.\n");
+    write_file(dir_ + "/docs/.hidden.txt", "never indexed");
+    write_file(dir_ + "/docs/broken.pdf", "%PDF-1.7 truncated");
+
+    test::RunResult r = kb({"create", "handbook", "--description", "ops docs"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("created knowledge base handbook"), std::string::npos);
+    r = kb({"create", "handbook"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("sinan: error: knowledge base handbook already exists"), std::string::npos) << r.err;
+
+    r = kb({"add", "handbook", dir_ + "/docs", "--meta", "team=ops"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("2 added, 0 updated, 0 unchanged, 1 failed"), std::string::npos) << r.out;
+    EXPECT_NE(r.err.find("sinan: failed: docs/broken.pdf: "), std::string::npos) << r.err;
+
+    r = kb({"add", "handbook", dir_ + "/docs/sub/fruit.txt", dir_ + "/docs"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("1 added, 0 updated, 2 unchanged, 1 failed"), std::string::npos)
+        << "fruit.txt is new under its bare name; the folder's files are unchanged: " << r.out;
+
+    r = kb({"ls", "handbook", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const nlohmann::json docs = nlohmann::json::parse(r.out);
+    std::set<std::string> sources;
+    for (const nlohmann::json& d : docs) sources.insert(d["source"].get<std::string>());
+    EXPECT_EQ(sources, (std::set<std::string>{"docs/broken.pdf", "docs/guide.md", "docs/sub/fruit.txt", "fruit.txt"}));
+    for (const nlohmann::json& d : docs) {
+        if (d["source"] == "docs/guide.md") {
+            EXPECT_EQ(d["status"], "ready");
+            EXPECT_EQ(d["version"], 1);
+            EXPECT_EQ(d["metadata"]["team"], "ops");
+        }
+        if (d["source"] == "docs/broken.pdf") {
+            EXPECT_EQ(d["status"], "failed");
+            EXPECT_FALSE(d["error"].get<std::string>().empty());
+        }
+    }
+
+    r = kb({"search", "handbook", "which port does the ferret daemon use", "-k", "3", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const nlohmann::json hits = nlohmann::json::parse(r.out);
+    ASSERT_FALSE(hits.empty());
+    EXPECT_EQ(hits[0]["source"], "docs/guide.md");
+    EXPECT_NE(hits[0]["text"].get<std::string>().find("8443"), std::string::npos);
+    EXPECT_FALSE(hits[0]["location"].get<std::string>().empty());
+
+    // Changed content: version 2, the old text gone from search.
+    write_file(dir_ + "/docs/guide.md", "# Install\n\nThe ferret daemon now listens on port 9000.\n");
+    r = kb({"add", "handbook", dir_ + "/docs"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("0 added, 1 updated, 1 unchanged, 1 failed"), std::string::npos) << r.out;
+    r = kb({"ls", "handbook", "--json"});
+    for (const nlohmann::json& d : nlohmann::json::parse(r.out))
+        if (d["source"] == "docs/guide.md") {
+            EXPECT_EQ(d["version"], 2);
+        }
+    r = kb({"search", "handbook", "9000", "--json"});
+    ASSERT_EQ(nlohmann::json::parse(r.out).size(), 1u) << r.out;
+
+    r = kb({"rm", "handbook", "docs/guide.md"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = kb({"search", "handbook", "8443", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(nlohmann::json::parse(r.out).empty()) << r.out;
+
+    r = kb({"jobs", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out).size(), 3u);
+
+    r = kb({"ls"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("handbook"), std::string::npos);
+    r = kb({"rm", "handbook"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = kb({"ls", "handbook"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("no knowledge base handbook"), std::string::npos) << r.err;
+}
+
+TEST_F(KbCli, AddExitsTwoWhenEveryFileFails) {
+    ASSERT_EQ(kb({"create", "kb1"}).exit_code, 0);
+    write_file(dir_ + "/a.pdf", "not a pdf at all");
+    test::RunResult r = kb({"add", "kb1", dir_ + "/a.pdf"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("sinan: failed: a.pdf: "), std::string::npos) << r.err;
+    r = kb({"add", "kb1", dir_ + "/missing.txt"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("no such file or folder"), std::string::npos) << r.err;
+    r = kb({"add", "nokb", dir_ + "/a.pdf"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("no knowledge base nokb"), std::string::npos) << r.err;
+}
+
+// SIGKILL `kb add` after its job was acknowledged ("job N queued" on stderr) and while it
+// ingests; every file of the job must then be ingested by `kb resume`, and the database must
+// pass SQLite's integrity check.
+TEST_F(KbCli, KillNineDuringIngestionLosesNothingAcknowledged) {
+    const int n_files = 300;
+    for (int i = 0; i < n_files; ++i)
+        write_file(dir_ + "/many/doc" + std::to_string(1000 + i) + ".md",
+                   "# Note " + std::to_string(i) + "\n\nThis note is about topic marker" + std::to_string(i) +
+                       " and nothing else. It has a second sentence to make it a paragraph.\n");
+    ASSERT_EQ(kb({"create", "crash"}).exit_code, 0);
+
+    const std::string err_path = dir_ + "/add.err";
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::vector<std::string> args = {SINAN_BINARY, "kb", "add", "crash", dir_ + "/many", "--data-dir", dir_ + "/data"};
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    ASSERT_EQ(posix_spawn(&pid, SINAN_BINARY, &fa, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+
+    // Wait for the acknowledgement, then for ingestion to be under way, then kill.
+    bool acknowledged = false;
+    for (int i = 0; i < 6000 && !acknowledged; ++i) {
+        acknowledged = read_file(err_path).find("queued: 300 files") != std::string::npos;
+        if (!acknowledged) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_TRUE(acknowledged) << read_file(err_path);
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    ASSERT_EQ(kill(pid, SIGKILL), 0);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "kb add finished before the kill; the test needs more files";
+
+    test::RunResult r = kb({"jobs", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const nlohmann::json jobs = nlohmann::json::parse(r.out);
+    ASSERT_EQ(jobs.size(), 1u);
+    EXPECT_EQ(jobs[0]["total"], n_files) << "the acknowledged job lists every file";
+    std::printf("killed with %d of %d files done\n", jobs[0]["done"].get<int>(), n_files);
+    if (jobs[0]["done"].get<int>() < n_files) {
+        EXPECT_EQ(jobs[0]["status"], "interrupted");
+    }
+
+    r = kb({"resume"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = kb({"ls", "crash", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const nlohmann::json docs = nlohmann::json::parse(r.out);
+    ASSERT_EQ(docs.size(), static_cast<size_t>(n_files));
+    for (const nlohmann::json& d : docs) EXPECT_EQ(d["status"], "ready") << d.dump();
+    r = kb({"jobs", "--json"});
+    EXPECT_EQ(nlohmann::json::parse(r.out)[0]["status"], "done");
+    EXPECT_TRUE(fs::is_empty(dir_ + "/data/uploads")) << "the job's uploads are removed once it is done";
+    r = kb({"search", "crash", "marker299", "--json"});
+    ASSERT_EQ(nlohmann::json::parse(r.out).size(), 1u);
+
+    Result<std::unique_ptr<store::SqlConnection>> db = store::open_sqlite(dir_ + "/data/knowledge.db");
+    ASSERT_TRUE(db.ok()) << db.message();
+    Result<std::vector<store::SqlRow>> check = (*db)->query("PRAGMA integrity_check");
+    ASSERT_TRUE(check.ok()) << check.message();
+    EXPECT_EQ(check->front().text(0), "ok");
+}
+
+}  // namespace
+}  // namespace sinan
