@@ -51,7 +51,8 @@ bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(
 
 // The format named by the bytes' magic number, or "" when they have none we know.
 std::string format_of_magic(std::string_view bytes, const std::string& ext) {
-    if (bytes.substr(0, 1024).find("%PDF-") != std::string_view::npos) return "pdf";
+    // Only at the start: text that merely mentions "%PDF-" stays text (a .pdf name still means PDF).
+    if (starts_with(bytes, "%PDF-")) return "pdf";
     if (starts_with(bytes, "\x89PNG\r\n\x1a\n") || starts_with(bytes, "\xFF\xD8\xFF") ||
         starts_with(bytes, std::string_view("II*\0", 4)) || starts_with(bytes, std::string_view("MM\0*", 4))) {
         return "image";

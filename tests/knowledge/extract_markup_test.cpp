@@ -70,6 +70,7 @@ TEST(DetectFormat, MagicBeatsExtensionAndTextIsSniffed) {
     EXPECT_EQ(detect_format("report.txt", "%PDF-1.7\n..."), "pdf");
     EXPECT_EQ(detect_format("scan.dat", "\x89PNG\r\n\x1a\n...."), "image");
     EXPECT_EQ(detect_format("x.md", "# hi"), "markdown");
+    EXPECT_EQ(detect_format("pdf-notes.md", "A PDF file starts with %PDF-1.7"), "markdown");
     EXPECT_EQ(detect_format("page", "<!DOCTYPE html><html></html>"), "html");
     EXPECT_EQ(detect_format("README", "plain words"), "text");
     EXPECT_EQ(detect_format("blob.bin", std::string("ab\0cd", 5)), "");
