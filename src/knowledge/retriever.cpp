@@ -68,8 +68,12 @@ Status Retriever::add(int64_t chunk_id, std::string_view text, std::span<const f
 
     auto lock = lock_exclusive();
     if (!embedding.empty()) {
-        if (!vectors_) vectors_ = std::make_unique<VectorIndex>(embedding.size(), options_.vectors);
-        SINAN_RETURN_IF_ERROR(vectors_->add(chunk_id, embedding).annotate("chunk " + std::to_string(chunk_id) + ": "));
+        // The first vector fixes the dimension only when it is accepted.
+        std::unique_ptr<VectorIndex> created;
+        VectorIndex* index = vectors_.get();
+        if (!index) index = (created = std::make_unique<VectorIndex>(embedding.size(), options_.vectors)).get();
+        SINAN_RETURN_IF_ERROR(index->add(chunk_id, embedding).annotate("chunk " + std::to_string(chunk_id) + ": "));
+        if (created) vectors_ = std::move(created);
     }
     auto it = entries_.find(chunk_id);
     if (it != entries_.end()) bm25_.remove_document(it->second.doc);

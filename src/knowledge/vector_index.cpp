@@ -1,8 +1,20 @@
 #include "knowledge/vector_index.h"
 
 #include <fcntl.h>
-#include <hnswlib/hnswlib.h>
 #include <unistd.h>
+
+// hnswlib 0.6.2 reads the neighbour after the last one of a full link list to compute a prefetch
+// address (upstream issues nmslib/hnswlib#107 and #578): a 4-byte read past the list, which stays
+// inside the malloc'd block and only feeds the prefetch, but which AddressSanitizer reports. In
+// sanitizer builds hnswlib is compiled without its SSE code, which is where those prefetches live.
+#if defined(__SANITIZE_ADDRESS__)
+#define NO_MANUAL_VECTORIZATION
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NO_MANUAL_VECTORIZATION
+#endif
+#endif
+#include <hnswlib/hnswlib.h>
 
 #include <algorithm>
 #include <cerrno>

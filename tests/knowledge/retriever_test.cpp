@@ -225,6 +225,12 @@ TEST(Retriever, ModesNeedingAnEmbeddingAndWrongDimensionsFailWithAMessage) {
     ASSERT_FALSE(add_wrong.is_ok());
     EXPECT_NE(add_wrong.message().find("chunk 2"), std::string::npos) << add_wrong.message();
     EXPECT_FALSE(r.contains(2)) << "a failed add changes nothing";
+    // A rejected first vector does not fix the dimension.
+    Retriever fresh;
+    EXPECT_FALSE(fresh.add(1, "text", std::vector<float>(3, 0.0f), {}).is_ok());
+    EXPECT_EQ(fresh.dim(), 0u);
+    EXPECT_TRUE(fresh.add(1, "text", std::vector<float>(5, 1.0f), {}).is_ok());
+    EXPECT_EQ(fresh.dim(), 5u);
     EXPECT_FALSE(parse_retrieval_mode("semantic").ok());
     EXPECT_EQ(*parse_retrieval_mode("hybrid"), RetrievalMode::kHybrid);
 }
