@@ -20,6 +20,7 @@ packages=(
   libsqlite3-dev                                # the embedded knowledge-base store (src/store/, SQLite in the data directory)
   libpq-dev                                     # the shared knowledge-base store, `--store postgres://...` (libpq)
   postgresql                                    # real PostgreSQL server for the store tests (initdb + pg_ctl in a temp dir)
+  libhnswlib-dev                                # HNSW vector index (header-only) for dense knowledge-base retrieval
   libpoppler-cpp-dev                            # PDF text layer and page rendering for knowledge-base ingestion
   libtesseract-dev libleptonica-dev             # OCR of images and scanned PDF pages (ingestion)
   tesseract-ocr-eng tesseract-ocr-chi-sim       # OCR models: English and simplified Chinese
