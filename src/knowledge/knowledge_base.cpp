@@ -29,6 +29,7 @@ struct KnowledgeBaseService::Index {
         std::string location, text;
     };
     explicit Index(const RetrieverOptions& o) : retriever(o) {}
+    std::string stamp;  // Store::content_stamp when it was built
     Retriever retriever;
     std::unordered_map<int64_t, ChunkRef> chunks;        // by chunk id
     std::unordered_map<int64_t, std::string> sources;    // document id -> source name
@@ -287,7 +288,8 @@ Status KnowledgeBaseService::remove(const std::string& name) {
     Result<store::KnowledgeBaseRow> kb = get(name);
     if (!kb.ok()) return kb.status();
     SINAN_RETURN_IF_ERROR(store_->delete_knowledge_base(kb->id));
-    invalidate(kb->id);
+    std::lock_guard<std::mutex> lock(mu_);
+    indexes_.erase(kb->id);
     return Status::ok();
 }
 
@@ -349,7 +351,6 @@ Result<AddResult> KnowledgeBaseService::add_document(const std::string& kb, cons
     }
     Result<int64_t> id = store_->put_document(doc, rows);
     if (!id.ok()) return id.status();
-    invalidate(row->id);
     result.status = old_ready ? FileStatus::kUpdated : FileStatus::kAdded;
     result.document_id = *id;
     result.version = doc.version;
@@ -364,9 +365,7 @@ Status KnowledgeBaseService::remove_document(const std::string& kb, const std::s
     if (!doc.ok()) return doc.status();
     if (!doc->has_value())
         return Status::error("knowledge base " + kb + " has no document " + source + "; see `sinan kb ls " + kb + "`");
-    SINAN_RETURN_IF_ERROR(store_->delete_document((*doc)->id));
-    invalidate(row->id);
-    return Status::ok();
+    return store_->delete_document((*doc)->id);
 }
 
 // --- ingestion jobs ---
@@ -519,26 +518,23 @@ void KnowledgeBaseService::run_job(const QueuedJob& q) {
 
 // --- search ---
 
-void KnowledgeBaseService::invalidate(int64_t kb_id) {
-    std::lock_guard<std::mutex> lock(mu_);
-    indexes_.erase(kb_id);
-    ++generations_[kb_id];
-}
-
 Result<std::shared_ptr<const KnowledgeBaseService::Index>> KnowledgeBaseService::index_for(
     const store::KnowledgeBaseRow& kb) {
-    uint64_t generation = 0;
+    // The stamp is read before the rows: a change in between makes the next search rebuild again,
+    // never keeps a stale index.
+    Result<std::string> stamp = store_->content_stamp(kb.id);
+    if (!stamp.ok()) return stamp.status();
     {
         std::lock_guard<std::mutex> lock(mu_);
         auto it = indexes_.find(kb.id);
-        if (it != indexes_.end()) return it->second;
-        generation = generations_[kb.id];
+        if (it != indexes_.end() && it->second->stamp == *stamp) return it->second;
     }
     Result<std::vector<store::DocumentRow>> docs = store_->list_documents(kb.id);
     if (!docs.ok()) return docs.status();
     Result<std::vector<store::ChunkRow>> chunks = store_->list_chunks(kb.id);
     if (!chunks.ok()) return chunks.status();
     auto index = std::make_shared<Index>(options_.retrieval);
+    index->stamp = *stamp;
     std::unordered_map<int64_t, Metadata> metas;
     for (const store::DocumentRow& d : *docs) {
         index->sources[d.id] = d.source;
@@ -552,7 +548,7 @@ Result<std::shared_ptr<const KnowledgeBaseService::Index>> KnowledgeBaseService:
         index->chunks.emplace(c.id, Index::ChunkRef{c.document_id, std::move(c.location), std::move(c.text)});
     }
     std::lock_guard<std::mutex> lock(mu_);
-    if (generations_[kb.id] == generation) indexes_[kb.id] = index;  // else changed meanwhile: rebuild next time
+    indexes_[kb.id] = index;
     return std::shared_ptr<const Index>(index);
 }
 

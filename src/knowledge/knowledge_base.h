@@ -23,7 +23,8 @@
 // PostgreSQL store) are left to that host.
 //
 // Search. Each knowledge base has one Retriever (retriever.h) built from the store's chunks on the
-// first search and rebuilt on the first search after this service changed that knowledge base.
+// first search and rebuilt on the first search after its content changed — by this process or by
+// another replica sharing the store (Store::content_stamp is checked before each search).
 // Passages carry the chunk's source document name and location.
 //
 // Failures return Status / Result with one line that names the knowledge base, document or file
@@ -162,7 +163,6 @@ private:
     bool is_orphaned(const store::JobRow& job) const;
     void run_worker();
     void run_job(const QueuedJob& q);
-    void invalidate(int64_t kb_id);
     Result<std::shared_ptr<const Index>> index_for(const store::KnowledgeBaseRow& kb);
 
     KnowledgeBaseOptions options_;
@@ -174,8 +174,7 @@ private:
     std::deque<QueuedJob> queue_;
     bool busy_ = false, stop_ = false;
     std::vector<int64_t> resumed_;
-    std::unordered_map<int64_t, std::shared_ptr<const Index>> indexes_;  // by kb id; dropped on change
-    std::unordered_map<int64_t, uint64_t> generations_;  // by kb id; +1 on every change
+    std::unordered_map<int64_t, std::shared_ptr<const Index>> indexes_;  // by kb id
     std::thread worker_;
 };
 

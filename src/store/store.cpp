@@ -254,6 +254,20 @@ Result<std::vector<ChunkRow>> Store::list_chunks(int64_t kb_id) {
     return out;
 }
 
+Result<std::string> Store::content_stamp(int64_t kb_id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Ids only grow (AUTOINCREMENT / a sequence), so a delete followed by an add moves MAX(id);
+    // an update moves the version sum; a deletion moves the count.
+    Result<std::vector<SqlRow>> r = conn_->query(
+        "SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(SUM(version), 0), COALESCE(SUM(n_chunks), 0), "
+        "COALESCE(SUM(CASE WHEN status = 'ready' THEN 1 ELSE 0 END), 0) FROM documents WHERE kb_id = ?",
+        {kb_id});
+    if (!r.ok()) return r.status();
+    std::string stamp;
+    for (size_t i = 0; i < r->front().cells.size(); ++i) stamp += r->front().text(i) + "/";
+    return stamp;
+}
+
 // --- ingestion jobs ---
 
 Result<JobRow> Store::create_job(const JobRow& job) {

@@ -134,6 +134,10 @@ public:
     Status delete_document(int64_t document_id);
     // Every chunk of the knowledge base's ready documents, ordered by document id then ordinal.
     Result<std::vector<ChunkRow>> list_chunks(int64_t kb_id);
+    // A short text that changes whenever the knowledge base's searchable content changes (a
+    // document added, updated, deleted or its status changed), by this process or another one
+    // sharing the database: one aggregate query, cheap enough to ask before every search.
+    Result<std::string> content_stamp(int64_t kb_id);
 
     // --- ingestion jobs ---
     // Inserts a queued job with its files (all kPending); job.id, status, n_done and timestamps are

@@ -254,6 +254,17 @@ TEST_P(KnowledgeBaseTest, JobsLeftByADeadProcessAreResumedOrReportedInterrupted)
         << "an upload no job acknowledged is removed";
 }
 
+TEST_P(KnowledgeBaseTest, AReplicaSharingTheStoreSeesTheOthersChanges) {
+    std::unique_ptr<KnowledgeBaseService> other = open();  // a second process on the same store
+    ASSERT_NE(other, nullptr);
+    add("fruit.txt", "Bananas are yellow.");
+    ASSERT_EQ(other->search("handbook", "bananas", 5)->size(), 1u);
+    add("guide.md", kGuide);
+    EXPECT_EQ(other->search("handbook", "ferret daemon", 5)->size(), 1u) << "a document added elsewhere";
+    ASSERT_TRUE(service_->remove_document("handbook", "fruit.txt").ok());
+    EXPECT_TRUE(other->search("handbook", "bananas", 5)->empty()) << "a document deleted elsewhere";
+}
+
 TEST_P(KnowledgeBaseTest, ChineseTextIsSearchable) {
     add("zh.md", "# 安装\n\n运行安装程序。服务监听端口八四四三。\n\n# 使用\n\n在浏览器中打开控制台。\n");
     const std::vector<Passage> hits = search("控制台");

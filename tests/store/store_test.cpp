@@ -230,6 +230,28 @@ TEST_P(StoreTest, DeletingCascadesToChunksDocumentsAndJobs) {
     EXPECT_EQ(store_->list_chunks(other)->size(), 1u) << "another knowledge base is untouched";
 }
 
+TEST_P(StoreTest, ContentStampMovesOnEveryChange) {
+    const int64_t kb = make_kb("docs");
+    std::vector<std::string> stamps = {*store_->content_stamp(kb)};
+    DocumentRow d;
+    d.kb_id = kb;
+    d.source = "a.txt";
+    d.content_sha256 = std::string(64, '1');
+    Result<int64_t> a = store_->put_document(d, chunks(2, "a"));
+    stamps.push_back(*store_->content_stamp(kb));
+    d.id = *a;
+    d.version = 2;
+    ASSERT_TRUE(store_->put_document(d, chunks(2, "a2")).ok());
+    stamps.push_back(*store_->content_stamp(kb));
+    ASSERT_TRUE(store_->delete_document(*a).ok());
+    d.id = 0;
+    d.version = 2;
+    ASSERT_TRUE(store_->put_document(d, chunks(2, "again")).ok());  // same count and versions, new id
+    stamps.push_back(*store_->content_stamp(kb));
+    for (size_t i = 1; i < stamps.size(); ++i) EXPECT_NE(stamps[i], stamps[i - 1]) << "change " << i;
+    EXPECT_EQ(*store_->content_stamp(kb), stamps.back()) << "no change, same stamp";
+}
+
 TEST_P(StoreTest, JobsRecordPerFileResultsAndProgress) {
     const int64_t kb = make_kb("docs");
     JobRow job;
