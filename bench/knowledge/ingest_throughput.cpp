@@ -88,8 +88,8 @@ int main(int argc, char** argv) {
     }
     const std::string pdf = sinan::knowledge::fixtures::make_text_pdf(pages, "bench");
     const double t_pdf = median_seconds([&] { n_chunks = ingest("bench.pdf", pdf); });
-    std::printf("pdf       %8.1f MB  %7zu chunks  median %.3f s  %7.1f MB/s of PDF  %6.1f MB/s of text  %6.0f pages/s\n",
-                pdf.size() / 1e6, n_chunks, t_pdf, pdf.size() / 1e6 / t_pdf, text_bytes / 1e6 / t_pdf,
-                pdf_pages / t_pdf);
+    std::printf(
+        "pdf       %8.1f MB  %7zu chunks  median %.3f s  %7.1f MB/s of PDF  %6.1f MB/s of text  %6.0f pages/s\n",
+        pdf.size() / 1e6, n_chunks, t_pdf, pdf.size() / 1e6 / t_pdf, text_bytes / 1e6 / t_pdf, pdf_pages / t_pdf);
     return 0;
 }

@@ -63,10 +63,10 @@ struct Unit {
     std::string text;
     int n_tokens = 0;
     int page = 0;
-    int section = 0;         // index of the heading section it belongs to
+    int section = 0;            // index of the heading section it belongs to
     bool starts_block = false;  // joined to the previous unit with "\n" (else directly: same block)
     bool table = false;
-    bool carried = false;       // overlap repeated from the previous chunk
+    bool carried = false;  // overlap repeated from the previous chunk
     bool heading = false;
 };
 

@@ -34,9 +34,9 @@ namespace sinan::knowledge {
 int approximate_token_count(std::string_view text);
 
 struct ChunkOptions {
-    int max_tokens = 256;      // budget of one chunk, > 0
-    int overlap_tokens = 32;   // shared with the previous chunk of the same section, < max_tokens
-    int min_tokens = 32;       // a chunk smaller than this is merged across the next heading
+    int max_tokens = 256;     // budget of one chunk, > 0
+    int overlap_tokens = 32;  // shared with the previous chunk of the same section, < max_tokens
+    int min_tokens = 32;      // a chunk smaller than this is merged across the next heading
     // Token counter; empty = approximate_token_count. Should be additive over concatenation.
     std::function<int(std::string_view)> count_tokens;
 };

@@ -27,7 +27,8 @@ std::string extension_of(std::string_view name) {
     const size_t dot = name.find_last_of('.');
     if (dot == std::string_view::npos || dot == 0) return {};
     std::string ext(name.substr(dot + 1));
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(ext.begin(), ext.end(), ext.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return ext;
 }
 
@@ -36,10 +37,24 @@ std::string format_of_extension(const std::string& ext) {
         std::string_view ext, format;
     };
     static constexpr std::array<Entry, 18> kByExtension = {{
-        {"txt", "text"},   {"text", "text"},  {"md", "markdown"}, {"markdown", "markdown"}, {"html", "html"},
-        {"htm", "html"},   {"xhtml", "html"}, {"pdf", "pdf"},     {"docx", "docx"},         {"csv", "csv"},
-        {"json", "json"},  {"png", "image"},  {"jpg", "image"},   {"jpeg", "image"},        {"tif", "image"},
-        {"tiff", "image"}, {"bmp", "image"},  {"log", "text"},
+        {"txt", "text"},
+        {"text", "text"},
+        {"md", "markdown"},
+        {"markdown", "markdown"},
+        {"html", "html"},
+        {"htm", "html"},
+        {"xhtml", "html"},
+        {"pdf", "pdf"},
+        {"docx", "docx"},
+        {"csv", "csv"},
+        {"json", "json"},
+        {"png", "image"},
+        {"jpg", "image"},
+        {"jpeg", "image"},
+        {"tif", "image"},
+        {"tiff", "image"},
+        {"bmp", "image"},
+        {"log", "text"},
     }};
     for (const Entry& e : kByExtension) {
         if (e.ext == ext) return std::string(e.format);
@@ -59,13 +74,15 @@ std::string format_of_magic(std::string_view bytes, const std::string& ext) {
     }
     // "BM" is too common a text start to trust alone: also ask for the .bmp name.
     if (starts_with(bytes, "BM") && ext == "bmp") return "image";
-    if (starts_with(bytes, "PK\x03\x04")) return ext == "docx" || bytes.find("word/document.xml") != std::string_view::npos ? "docx" : "zip";
+    if (starts_with(bytes, "PK\x03\x04"))
+        return ext == "docx" || bytes.find("word/document.xml") != std::string_view::npos ? "docx" : "zip";
     return {};
 }
 
 bool looks_like_html(std::string_view bytes) {
     std::string head(trim_space(bytes.substr(0, 512)).substr(0, 15));
-    std::transform(head.begin(), head.end(), head.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(head.begin(), head.end(), head.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return starts_with(head, "<!doctype html") || starts_with(head, "<html");
 }
 
@@ -101,10 +118,14 @@ Result<ExtractedDocument> extract_bytes(std::string_view name, std::string_view 
                                  " (UTF-16 or binary?); save it as UTF-8 text");
         }
         const std::string valid = text::sanitize_utf8(text);
-        if (format == "text") doc = extract_plain_text(valid);
-        else if (format == "markdown") doc = extract_markdown(valid);
-        else if (format == "csv") doc = extract_csv(valid);
-        else doc = extract_json(valid);
+        if (format == "text")
+            doc = extract_plain_text(valid);
+        else if (format == "markdown")
+            doc = extract_markdown(valid);
+        else if (format == "csv")
+            doc = extract_csv(valid);
+        else
+            doc = extract_json(valid);
     } else if (format == "html") {
         doc = extract_html(bytes);
     } else if (format == "pdf") {
@@ -123,7 +144,8 @@ Result<ExtractedDocument> extract_bytes(std::string_view name, std::string_view 
         doc = std::move(image);
     }
     if (!doc.ok()) return doc.status().annotate(prefix);
-    if (doc->blocks.empty()) return Status::error(prefix + "no text found in this " + format + " file; nothing to index");
+    if (doc->blocks.empty())
+        return Status::error(prefix + "no text found in this " + format + " file; nothing to index");
     return doc;
 }
 

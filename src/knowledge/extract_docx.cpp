@@ -69,7 +69,8 @@ Result<XmlDocPtr> parse_xml(const std::string& data, const char* name) {
 
 // Element local name check, whatever the namespace prefix ("w:p" is "p").
 bool is(const xmlNode* n, const char* local) {
-    return n != nullptr && n->type == XML_ELEMENT_NODE && xmlStrcmp(n->name, reinterpret_cast<const xmlChar*>(local)) == 0;
+    return n != nullptr && n->type == XML_ELEMENT_NODE &&
+           xmlStrcmp(n->name, reinterpret_cast<const xmlChar*>(local)) == 0;
 }
 
 const xmlNode* child(const xmlNode* n, const char* local) {
@@ -103,8 +104,10 @@ int heading_level_of(const std::string& style_name) {
     std::string digits;
     if (s.rfind("heading", 0) == 0) {
         for (char c : s.substr(7)) {
-            if (c >= '0' && c <= '9') digits += c;
-            else if (c != ' ') return 0;
+            if (c >= '0' && c <= '9')
+                digits += c;
+            else if (c != ' ')
+                return 0;
         }
     }
     if (digits.empty() || digits.size() > 1) return 0;
@@ -213,8 +216,9 @@ class DocxWalker {
 
 Result<ExtractedDocument> extract_docx(std::string_view bytes) {
     if (bytes.substr(0, 4) == "\xD0\xCF\x11\xE0") {
-        return Status::error("is an OLE container (an encrypted .docx or a legacy .doc), not a .docx zip; save it "
-                             "unprotected as .docx");
+        return Status::error(
+            "is an OLE container (an encrypted .docx or a legacy .doc), not a .docx zip; save it "
+            "unprotected as .docx");
     }
     zip_error_t error;
     zip_error_init(&error);
@@ -257,7 +261,8 @@ Result<ExtractedDocument> extract_docx(std::string_view bytes) {
             if (const xmlNode* title = child(xmlDocGetRootElement(core_xml->get()), "title")) {
                 std::string text;
                 for (const xmlNode* t = title->children; t != nullptr; t = t->next) {
-                    if (t->type == XML_TEXT_NODE && t->content != nullptr) text += reinterpret_cast<const char*>(t->content);
+                    if (t->type == XML_TEXT_NODE && t->content != nullptr)
+                        text += reinterpret_cast<const char*>(t->content);
                 }
                 doc.title = std::string(trim_space(text));
             }

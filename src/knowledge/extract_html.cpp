@@ -36,9 +36,10 @@ bool is_dropped(const xmlNode* n) {
 // Elements that end the paragraph in progress (inline ones like span/a/b do not).
 bool is_block(const xmlNode* n) {
     return heading_level(n) > 0 ||
-           name_in(n, {"p", "div", "section", "article", "header", "footer", "main", "aside", "nav", "blockquote", "ul",
-                       "ol", "li", "table", "pre", "hr", "form", "figure", "figcaption", "dl", "dt", "dd", "address",
-                       "body", "details", "summary", "fieldset"});
+           name_in(n,
+                   {"p",          "div", "section", "article", "header",  "footer", "main",    "aside",   "nav",
+                    "blockquote", "ul",  "ol",      "li",      "table",   "pre",    "hr",      "form",    "figure",
+                    "figcaption", "dl",  "dt",      "dd",      "address", "body",   "details", "summary", "fieldset"});
 }
 
 // Appends `s` with runs of whitespace collapsed to one space.
@@ -59,8 +60,10 @@ void collect_text(const xmlNode* n, std::string* out) {
         if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) {
             if (c->content != nullptr) append_collapsed(out, reinterpret_cast<const char*>(c->content));
         } else if (c->type == XML_ELEMENT_NODE && !is_dropped(c)) {
-            if (name_is(c, "br")) *out += '\n';
-            else if (is_block(c) && !out->empty() && out->back() != ' ') *out += ' ';
+            if (name_is(c, "br"))
+                *out += '\n';
+            else if (is_block(c) && !out->empty() && out->back() != ' ')
+                *out += ' ';
             collect_text(c, out);
         }
     }

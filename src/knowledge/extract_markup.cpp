@@ -58,8 +58,10 @@ bool is_rule_of(std::string_view line, char c, size_t min_count) {
     if (leading_spaces(line) > 3) return false;
     size_t n = 0;
     for (char ch : line) {
-        if (ch == c) ++n;
-        else if (ch != ' ' && ch != '\t') return false;
+        if (ch == c)
+            ++n;
+        else if (ch != ' ' && ch != '\t')
+            return false;
     }
     return n >= min_count;
 }
@@ -109,7 +111,8 @@ bool list_item_text(std::string_view line, std::string_view* text) {
 std::vector<std::string> table_cells(std::string_view line) {
     line = trim_space(line);
     if (!line.empty() && line.front() == '|') line.remove_prefix(1);
-    if (!line.empty() && line.back() == '|' && (line.size() < 2 || line[line.size() - 2] != '\\')) line.remove_suffix(1);
+    if (!line.empty() && line.back() == '|' && (line.size() < 2 || line[line.size() - 2] != '\\'))
+        line.remove_suffix(1);
     std::vector<std::string> cells;
     std::string cell;
     for (size_t i = 0; i < line.size(); ++i) {
@@ -152,7 +155,8 @@ std::string strip_inline(std::string_view s) {
     out.reserve(s.size());
     for (size_t i = 0; i < s.size(); ++i) {
         const char c = s[i];
-        if (c == '\\' && i + 1 < s.size() && std::string_view("\\`*_[]()#+-.!|").find(s[i + 1]) != std::string_view::npos) {
+        if (c == '\\' && i + 1 < s.size() &&
+            std::string_view("\\`*_[]()#+-.!|").find(s[i + 1]) != std::string_view::npos) {
             out += s[++i];
         } else if (c == '`') {
             continue;
@@ -255,7 +259,8 @@ ExtractedDocument extract_markdown(std::string_view text) {
             std::string code;
             for (++i; i < lines.size(); ++i) {
                 const std::string_view t = trim_space(lines[i]);
-                if (t.substr(0, fence.size()) == fence && t.find_first_not_of(fence[0]) == std::string_view::npos) break;
+                if (t.substr(0, fence.size()) == fence && t.find_first_not_of(fence[0]) == std::string_view::npos)
+                    break;
                 if (!code.empty()) code += '\n';
                 code += lines[i];
             }

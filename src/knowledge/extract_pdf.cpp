@@ -63,7 +63,8 @@ Result<ExtractedDocument> extract_pdf(std::string_view bytes, const ExtractOptio
     quiet_poppler();
     std::unique_ptr<poppler::document> pdf(
         poppler::document::load_from_raw_data(bytes.data(), static_cast<int>(bytes.size())));
-    if (pdf == nullptr) return Status::error("not a readable PDF (corrupt or truncated); check the file opens in a viewer");
+    if (pdf == nullptr)
+        return Status::error("not a readable PDF (corrupt or truncated); check the file opens in a viewer");
     if (pdf->is_locked()) {
         return Status::error("the PDF is encrypted with a password; save an unprotected copy and add that");
     }

@@ -1,7 +1,6 @@
 // CSV and JSON extraction (extract_formats.h). JSON keeps its members in document order.
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -33,7 +32,8 @@ std::string clean_cell(std::string_view cell) {
 }
 
 void flatten(const nlohmann::ordered_json& v, const std::string& path, int depth, std::string* out) {
-    if (depth > kMaxJsonDepth) throw std::runtime_error("nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    if (depth > kMaxJsonDepth)
+        throw std::runtime_error("nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
     if (v.is_object()) {
         for (auto it = v.begin(); it != v.end(); ++it) {
             flatten(it.value(), path.empty() ? it.key() : path + "." + it.key(), depth + 1, out);

@@ -25,7 +25,8 @@ Block paragraph(std::string text, int page = 0) { return block(Kind::kParagraph,
 // "Sentence one has five words. Sentence two has ..." n distinct sentences.
 std::string sentences(int n) {
     std::string s;
-    for (int i = 0; i < n; ++i) s += "Sentence " + std::to_string(i) + " is about topic " + std::to_string(i * 7) + ". ";
+    for (int i = 0; i < n; ++i)
+        s += "Sentence " + std::to_string(i) + " is about topic " + std::to_string(i * 7) + ". ";
     return s;
 }
 
@@ -41,8 +42,8 @@ TEST(ApproximateTokenCount, CountsWordsByLengthCjkByCharacterAndPunctuation) {
 
 TEST(Chunker, HeadingStartsAChunkAndLocationIsTheHeadingPath) {
     ExtractedDocument doc;
-    doc.blocks = {heading("Guide", 1), paragraph(sentences(8)), heading("Install", 2), paragraph(sentences(8)),
-                  heading("Usage", 1), paragraph(sentences(8))};
+    doc.blocks = {heading("Guide", 1),     paragraph(sentences(8)), heading("Install", 2),
+                  paragraph(sentences(8)), heading("Usage", 1),     paragraph(sentences(8))};
     const auto chunks = chunk_document(doc);
     ASSERT_EQ(chunks.size(), 3u);
     EXPECT_EQ(chunks[0].location, "Guide");
@@ -57,9 +58,8 @@ TEST(Chunker, HeadingStartsAChunkAndLocationIsTheHeadingPath) {
 
 TEST(Chunker, TinySectionIsMergedWithTheNextOne) {
     ExtractedDocument doc;
-    doc.blocks = {heading("Guide", 1),        heading("Install", 2),    paragraph("Run make install."),
-                  heading("Usage", 2),        paragraph(sentences(8)), heading("Reference", 1),
-                  paragraph(sentences(8))};
+    doc.blocks = {heading("Guide", 1),     heading("Install", 2),   paragraph("Run make install."), heading("Usage", 2),
+                  paragraph(sentences(8)), heading("Reference", 1), paragraph(sentences(8))};
     const auto chunks = chunk_document(doc);
     ASSERT_EQ(chunks.size(), 2u);
     EXPECT_EQ(chunks[0].location, "Guide");

@@ -2,6 +2,7 @@
 
 #include <cairo-pdf.h>
 #include <cairo.h>
+#include <unistd.h>
 #include <zip.h>
 
 #include <cstdio>
@@ -9,7 +10,6 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-#include <unistd.h>
 
 namespace sinan::knowledge::fixtures {
 
@@ -35,10 +35,14 @@ void draw_lines(cairo_t* cr, const std::vector<std::string>& lines, const std::s
 std::string xml_escape(const std::string& s) {
     std::string out;
     for (char c : s) {
-        if (c == '<') out += "&lt;";
-        else if (c == '>') out += "&gt;";
-        else if (c == '&') out += "&amp;";
-        else out += c;
+        if (c == '<')
+            out += "&lt;";
+        else if (c == '>')
+            out += "&gt;";
+        else if (c == '&')
+            out += "&amp;";
+        else
+            out += c;
     }
     return out;
 }
@@ -122,13 +126,14 @@ std::string make_docx(const std::vector<DocxParagraph>& paragraphs, const std::v
         body += "</w:tbl>";
     }
     std::vector<std::pair<std::string, std::string>> styles = {
-        {"Title", "Title"},         {"Heading1", "heading 1"}, {"Heading2", "heading 2"}, {"Heading3", "heading 3"},
-        {"Heading4", "heading 4"}, {"Heading5", "heading 5"}, {"Heading6", "heading 6"},
-        {"ListParagraph", "List Paragraph"}};
+        {"Title", "Title"},        {"Heading1", "heading 1"},          {"Heading2", "heading 2"},
+        {"Heading3", "heading 3"}, {"Heading4", "heading 4"},          {"Heading5", "heading 5"},
+        {"Heading6", "heading 6"}, {"ListParagraph", "List Paragraph"}};
     styles.insert(styles.end(), style_names.begin(), style_names.end());
     std::string styles_xml = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><w:styles " + ns + ">";
     for (const auto& [id, name] : styles) {
-        styles_xml += "<w:style w:type=\"paragraph\" w:styleId=\"" + id + "\"><w:name w:val=\"" + name + "\"/></w:style>";
+        styles_xml +=
+            "<w:style w:type=\"paragraph\" w:styleId=\"" + id + "\"><w:name w:val=\"" + name + "\"/></w:style>";
     }
     styles_xml += "</w:styles>";
     const std::vector<std::pair<std::string, std::string>> entries = {
@@ -155,7 +160,8 @@ std::string make_docx(const std::vector<DocxParagraph>& paragraphs, const std::v
         {"word/_rels/document.xml.rels",
          "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>"
          "<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">"
-         "<Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles\" "
+         "<Relationship Id=\"rId1\" "
+         "Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles\" "
          "Target=\"styles.xml\"/></Relationships>"},
         {"word/document.xml", "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><w:document " + ns +
                                   "><w:body>" + body + "<w:sectPr/></w:body></w:document>"},

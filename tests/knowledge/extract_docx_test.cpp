@@ -10,16 +10,15 @@ namespace {
 using Kind = Block::Kind;
 
 TEST(ExtractDocx, HeadingsListsTablesAndTitle) {
-    const std::string docx = fixtures::make_docx(
-        {{"Title", "Travel Policy"},
-         {"Heading1", "Booking"},
-         {"", "Book flights through the portal & keep receipts."},
-         {"ListParagraph", "Economy class under six hours"},
-         {"Heading2", "Hotels"},
-         {"Berschrift3", "Lokale Überschrift"},
-         {"", "差旅住宿标准"}},
-        {{"City", "Limit"}, {"Berlin", "150"}, {"", ""}, {"上海", "900"}}, "Company Travel Policy",
-        {{"Berschrift3", "heading 3"}});
+    const std::string docx = fixtures::make_docx({{"Title", "Travel Policy"},
+                                                  {"Heading1", "Booking"},
+                                                  {"", "Book flights through the portal & keep receipts."},
+                                                  {"ListParagraph", "Economy class under six hours"},
+                                                  {"Heading2", "Hotels"},
+                                                  {"Berschrift3", "Lokale Überschrift"},
+                                                  {"", "差旅住宿标准"}},
+                                                 {{"City", "Limit"}, {"Berlin", "150"}, {"", ""}, {"上海", "900"}},
+                                                 "Company Travel Policy", {{"Berschrift3", "heading 3"}});
     auto doc = extract_bytes("policy.docx", docx);
     ASSERT_TRUE(doc.ok()) << doc.message();
     EXPECT_EQ(doc->format, "docx");

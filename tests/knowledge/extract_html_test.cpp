@@ -53,7 +53,8 @@ TEST(ExtractHtml, StructureTitleAndDroppedScripts) {
 
 TEST(ExtractHtml, CharsetFromMetaIsDecodedToUtf8) {
     // "café" in ISO-8859-1.
-    auto doc = extract_bytes("latin.html", "<html><head><meta charset=\"iso-8859-1\"></head><body><p>caf\xE9</p></body></html>");
+    auto doc = extract_bytes("latin.html",
+                             "<html><head><meta charset=\"iso-8859-1\"></head><body><p>caf\xE9</p></body></html>");
     ASSERT_TRUE(doc.ok()) << doc.message();
     ASSERT_EQ(doc->blocks.size(), 1u);
     EXPECT_EQ(doc->blocks[0].text, "caf\xC3\xA9");

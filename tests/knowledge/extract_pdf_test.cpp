@@ -18,10 +18,10 @@ std::string all_text(const ExtractedDocument& doc, int page = -1) {
 }
 
 TEST(ExtractPdf, TextLayerPerPageWithTitle) {
-    const std::string pdf = fixtures::make_text_pdf(
-        {{"Installation guide", "Unpack the archive and run the installer."},
-         {"Second page about backups.", "Nightly snapshots are kept for 30 days."}},
-        "Operations Manual");
+    const std::string pdf =
+        fixtures::make_text_pdf({{"Installation guide", "Unpack the archive and run the installer."},
+                                 {"Second page about backups.", "Nightly snapshots are kept for 30 days."}},
+                                "Operations Manual");
     auto doc = extract_bytes("manual.pdf", pdf);
     ASSERT_TRUE(doc.ok()) << doc.message();
     EXPECT_EQ(doc->format, "pdf");

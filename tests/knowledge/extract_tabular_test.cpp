@@ -50,7 +50,8 @@ TEST(ExtractJson, InvalidOrTooDeepJsonIsAnError) {
     EXPECT_EQ(bad.message(), "bad.json: not valid JSON; check the file is complete");
     auto deep = extract_bytes("deep.json", std::string(5000, '[') + std::string(5000, ']'));
     ASSERT_FALSE(deep.ok());
-    EXPECT_NE(deep.message().find("deep.json: JSON nested deeper than 256 levels"), std::string::npos) << deep.message();
+    EXPECT_NE(deep.message().find("deep.json: JSON nested deeper than 256 levels"), std::string::npos)
+        << deep.message();
 }
 
 }  // namespace

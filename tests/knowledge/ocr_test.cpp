@@ -20,7 +20,8 @@ std::string ocr_text(const std::string& name, const std::string& png, const std:
 }
 
 TEST(Ocr, EnglishPngWordsAreFound) {
-    const std::string png = fixtures::render_png({"Invoice number 4521", "Payment due in thirty days"}, "DejaVu Sans", 40);
+    const std::string png =
+        fixtures::render_png({"Invoice number 4521", "Payment due in thirty days"}, "DejaVu Sans", 40);
     const std::string text = ocr_text("invoice.png", png, "eng");
     if (text.find("not installed") != std::string::npos) GTEST_SKIP() << text;
     for (const char* word : {"Invoice", "number", "4521", "Payment", "due", "thirty", "days"}) {
