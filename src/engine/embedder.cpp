@@ -50,7 +50,7 @@ Result<Embeddings> Embedder::run(std::vector<std::vector<int32_t>> sequences, co
     }
 
     Embeddings out;
-    out.n_embd = model_.n_out(pooling);
+    out.n_embd = model_.hparams().n_embd;
     out.values.reserve(sequences.size() * static_cast<size_t>(out.n_embd));
     for (const std::vector<int32_t>& s : sequences) out.n_tokens.push_back(static_cast<int64_t>(s.size()));
     std::lock_guard<std::mutex> lock(mu_);
@@ -65,7 +65,7 @@ Result<Embeddings> Embedder::run(std::vector<std::vector<int32_t>> sequences, co
         out.values.insert(out.values.end(), pooled.begin(), pooled.end());
         begin = end;
     }
-    if (options.normalize && pooling != model::Pooling::kRank) {
+    if (options.normalize) {
         for (size_t i = 0; i < sequences.size(); ++i) {
             float* v = out.values.data() + i * static_cast<size_t>(out.n_embd);
             double sum = 0.0;

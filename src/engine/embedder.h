@@ -23,12 +23,12 @@
 namespace sinan::engine {
 
 struct EmbedOptions {
-    // L2-normalise each vector (cosine similarity = dot product); false: raw. Rank scores never are.
+    // L2-normalise each vector (cosine similarity = dot product); false: raw.
     bool normalize = true;
     // A sequence longer than the model's context: true cuts it to the context (a final [SEP] stays
     // the last token), false makes embed fail naming it.
     bool truncate = false;
-    std::optional<model::Pooling> pooling;  // overrides the model's pooling_type; kNone is refused
+    std::optional<model::Pooling> pooling;  // overrides the model's pooling_type; kNone and kRank are refused
 };
 
 struct Embeddings {
@@ -54,7 +54,7 @@ class Embedder {
     // The tokens embed_texts feeds the model for `text`, before truncation.
     std::vector<int32_t> tokenize(std::string_view text) const;
 
-    // One vector per text. Errors: a text too long without truncate, pooling none.
+    // One vector per text. Errors: a text too long without truncate, pooling none or rank.
     Result<Embeddings> embed_texts(std::span<const std::string> texts, const EmbedOptions& options = {});
     // One vector per token sequence (ids as given). Errors: as embed_texts, an empty sequence, an
     // id outside the vocabulary.

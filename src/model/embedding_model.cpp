@@ -67,9 +67,9 @@ Result<std::unique_ptr<EmbeddingModel>> EmbeddingModel::load(const std::string& 
 }
 
 Status EmbeddingModel::check_input(std::span<const std::vector<int32_t>> sequences, Pooling pooling) const {
-    if (pooling == Pooling::kRank && hparams_.n_cls_out == 0)
-        return Status::error(file_.path() + ": rank pooling needs a classifier head (cls.output.weight), which this "
-                             "model does not have; use cls, mean or last pooling");
+    if (pooling == Pooling::kRank)
+        return Status::error(file_.path() + ": rank pooling (a cross-encoder reranker) is not supported yet; use cls, "
+                             "mean or last pooling");
     for (size_t s = 0; s < sequences.size(); ++s) {
         const std::vector<int32_t>& seq = sequences[s];
         if (seq.empty()) return Status::error("sequence " + std::to_string(s) + " is empty");

@@ -33,7 +33,7 @@ enum class Pooling {
     kMean = 1,  // mean over the sequence's tokens
     kCls = 2,   // the first token's state ([CLS])
     kLast = 3,  // the last token's state
-    kRank = 4,  // cross-encoder: the [CLS] state through the classifier head -> relevance score(s)
+    kRank = 4,  // cross-encoder rerankers (a classifier head on [CLS]): not supported yet
 };
 // "none", "mean", "cls", "last", "rank".
 std::string_view pooling_name(Pooling p);
@@ -51,7 +51,6 @@ struct EmbeddingHparams {
     int64_t n_ff = 0;
     float norm_eps = 1e-12f;     // attention.layer_norm_epsilon
     Pooling pooling = Pooling::kCls;
-    int64_t n_cls_out = 0;       // rank pooling: outputs of the classifier head (cls.output.weight rows)
 };
 
 // Whether `arch` (general.architecture) is an embedding architecture sinan knows ("bert").
@@ -71,14 +70,11 @@ class EmbeddingModel {
     const EmbeddingHparams& hparams() const { return hparams_; }
     const gguf::File& file() const { return file_; }
 
-    // Values per pooled vector: n_embd, or n_cls_out for rank pooling.
-    int64_t n_out(Pooling pooling) const { return pooling == Pooling::kRank ? hparams_.n_cls_out : hparams_.n_embd; }
-
     // Runs the encoder over `sequences` (each 1..n_ctx_train valid token ids, positions from 0) and
-    // pools each with `pooling`. out is resized to [n_seq, n_out(pooling)], in sequence order; for
-    // kNone to [total tokens, n_embd], the sequences' tokens one after another. Vectors are not
+    // pools each with `pooling`. out is resized to [n_seq, n_embd], in sequence order; for kNone
+    // to [total tokens, n_embd], the sequences' tokens one after another. Vectors are not
     // normalised. Errors: an empty or too long sequence, a token id outside the vocabulary, rank
-    // pooling on a model without a classifier head (nothing is computed then).
+    // pooling (nothing is computed then).
     virtual Status embed(std::span<const std::vector<int32_t>> sequences, Pooling pooling,
                          std::vector<float>* out) = 0;
 

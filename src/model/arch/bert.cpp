@@ -2,7 +2,7 @@
 //   x = LN(embd[token] + token_types[0] + position_embd[pos])
 //   per layer: x = LN(x + Wo · attention(Wq·x + bq, Wk·x + bk, Wv·x + bv) + bo)      post-norm
 //              x = LN(x + Wdown · gelu(Wup·x + bup) + bdown)
-//   pooled = pool(x over the sequence)     rank: Wout · tanh(Wcls · x[CLS] + bcls) + bout
+//   pooled = pool(x over the sequence)
 // LN = LayerNorm with its own weight and bias at each place; gelu is GGML's F16 table (ops.h), as
 // the reference computes it. Attention: multi-head, every token
 // of a sequence sees every token of that sequence (no mask within it, none across), scale
@@ -40,31 +40,29 @@ class BertModel final : public EmbeddingModel {
     Status embed(std::span<const std::vector<int32_t>> sequences, Pooling pooling, std::vector<float>* out) override;
 
   private:
-    Status linear(const std::string& name, int64_t n_in, int64_t n_out, Linear* out, bool optional = false) const;
+    Status linear(const std::string& name, int64_t n_in, int64_t n_out, Linear* out) const;
     // y = W·x + b for n tokens. x: [n, n_in]; y: [n, n_out].
     void apply(const Linear& l, const float* x, int64_t n, float* y);
     // x[t] = LN(x[t]) for every token, in place. x: [n, n_embd].
     void norm(float* x, int64_t n, const std::vector<float>& w, const std::vector<float>& b) const;
     void attention(int64_t n);
-    void pool(std::span<const std::vector<int32_t>> sequences, Pooling pooling, std::vector<float>* out);
+    void pool(std::span<const std::vector<int32_t>> sequences, Pooling pooling, std::vector<float>* out) const;
 
     Matrix tok_embd_, type_embd_, pos_embd_;
     std::vector<float> embd_norm_w_, embd_norm_b_;
     std::vector<LayerWeights> layers_;
-    Linear cls_, cls_out_;  // rank pooling's classifier head; cls_ may be absent
 
     // Scratch, reused across calls. [n_tokens, ...]
-    std::vector<float> x_, q_, k_, v_, attn_, tmp_, ff_, cls_rows_;
+    std::vector<float> x_, q_, k_, v_, attn_, tmp_, ff_;
     std::unique_ptr<KvCache> kv_;     // one layer's K and V in F16, a cell per token of the batch
     std::vector<int32_t> cells_;      // 0, 1, ... n_tokens - 1
     std::vector<int64_t> seq_start_;  // per token: index of its sequence's first token
     std::vector<int64_t> seq_len_;    // per token: its sequence's length
 };
 
-Status BertModel::linear(const std::string& name, int64_t n_in, int64_t n_out, Linear* out, bool optional) const {
-    if (optional && file_.find_tensor(name + ".weight") == nullptr) return Status::ok();
+Status BertModel::linear(const std::string& name, int64_t n_in, int64_t n_out, Linear* out) const {
     SINAN_RETURN_IF_ERROR(bind_matrix(file_, name + ".weight", n_in, n_out, &out->w));
-    return bind_vector(file_, name + ".bias", n_out, &out->b, optional);
+    return bind_vector(file_, name + ".bias", n_out, &out->b);
 }
 
 Status BertModel::bind() {
@@ -94,14 +92,6 @@ Status BertModel::bind() {
         SINAN_RETURN_IF_ERROR(linear(p + "ffn_down", h.n_ff, h.n_embd, &w.down));
         SINAN_RETURN_IF_ERROR(bind_vector(file_, p + "layer_output_norm.weight", h.n_embd, &w.out_norm_w));
         SINAN_RETURN_IF_ERROR(bind_vector(file_, p + "layer_output_norm.bias", h.n_embd, &w.out_norm_b));
-    }
-    // The classifier head of a cross-encoder (rerankers): cls (optional) and cls.output.
-    if (const gguf::TensorInfo* head = file_.find_tensor("cls.output.weight")) {
-        if (head->shape.size() != 2 || head->shape[1] == 0)
-            return Status::error(file_.path() + ": tensor 'cls.output.weight' should be 2-D with at least one row");
-        h.n_cls_out = static_cast<int64_t>(head->shape[1]);
-        SINAN_RETURN_IF_ERROR(linear("cls", h.n_embd, h.n_embd, &cls_, /*optional=*/true));
-        SINAN_RETURN_IF_ERROR(linear("cls.output", h.n_embd, h.n_cls_out, &cls_out_, /*optional=*/true));
     }
     return Status::ok();
 }
@@ -140,14 +130,15 @@ void BertModel::attention(int64_t n) {
     });
 }
 
-void BertModel::pool(std::span<const std::vector<int32_t>> sequences, Pooling pooling, std::vector<float>* out) {
+void BertModel::pool(std::span<const std::vector<int32_t>> sequences, Pooling pooling, std::vector<float>* out) const {
     const int64_t d = hparams_.n_embd;
     if (pooling == Pooling::kNone) {
         *out = x_;
         return;
     }
     const int64_t n_seq = static_cast<int64_t>(sequences.size());
-    std::vector<float> pooled(static_cast<size_t>(n_seq * d));
+    std::vector<float>& pooled = *out;
+    pooled.resize(static_cast<size_t>(n_seq * d));
     int64_t start = 0;
     for (int64_t s = 0; s < n_seq; ++s) {
         const int64_t len = static_cast<int64_t>(sequences[static_cast<size_t>(s)].size());
@@ -161,24 +152,11 @@ void BertModel::pool(std::span<const std::vector<int32_t>> sequences, Pooling po
                 y[c] = static_cast<float>(sum / static_cast<double>(len));
             }
         } else {
-            const float* row = pooling == Pooling::kLast ? first + (len - 1) * d : first;  // kCls, kRank: [CLS]
+            const float* row = pooling == Pooling::kLast ? first + (len - 1) * d : first;  // kCls: [CLS]
             std::copy(row, row + d, y);
         }
         start += len;
     }
-    if (pooling != Pooling::kRank) {
-        *out = std::move(pooled);
-        return;
-    }
-    const float* head_in = pooled.data();
-    if (cls_.w.data != nullptr) {
-        cls_rows_.resize(pooled.size());
-        apply(cls_, pooled.data(), n_seq, cls_rows_.data());
-        for (float& v : cls_rows_) v = std::tanh(v);
-        head_in = cls_rows_.data();
-    }
-    out->resize(static_cast<size_t>(n_seq * hparams_.n_cls_out));
-    apply(cls_out_, head_in, n_seq, out->data());
 }
 
 Status BertModel::embed(std::span<const std::vector<int32_t>> sequences, Pooling pooling, std::vector<float>* out) {
