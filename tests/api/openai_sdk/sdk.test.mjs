@@ -4,7 +4,7 @@
 // Run by CTest (api_openai_sdk) as `node sdk.test.mjs` with SINAN_BINARY and SINAN_SHARED_DIR set;
 // exits 77 (CTest's skip) with a message when node_modules (`npm ci` here) or ../shared is absent.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,9 +17,11 @@ const skip = (why) => {
 if (!existsSync(join(here, 'node_modules', 'openai'))) skip(`no node_modules in ${here}; run \`npm ci\` there`);
 const sinan = process.env.SINAN_BINARY;
 if (!sinan || !existsSync(sinan)) skip('SINAN_BINARY does not name the sinan binary');
-const vocab = join(process.env.SINAN_SHARED_DIR ?? join(here, '../../../../shared'), 'models',
-                   'ggml-vocab-deepseek-r1-qwen.gguf');
+const models = join(process.env.SINAN_SHARED_DIR ?? join(here, '../../../../shared'), 'models');
+const vocab = join(models, 'ggml-vocab-deepseek-r1-qwen.gguf');
+const bert = join(models, 'bert-tiny-f32.gguf');
 if (!existsSync(vocab)) skip(`reference vocab not found: ${vocab}`);
+if (!existsSync(bert)) skip(`reference embedding model not found: ${bert}`);
 
 const { default: OpenAI } = await import('openai');
 const { test, before, after } = await import('node:test');
@@ -40,8 +42,12 @@ function run(args) {
 before(async () => {
   run(['model', 'synth', '--shape', 'tiny', '--type', 'q8_0', '--vocab', vocab, '--seed', '1', '-o', model]);
   apiKey = run(['keys', 'create', '--name', 'sdk', '--data-dir', join(work, 'data')]).trim();
-  server = spawn(sinan, ['serve', '-m', model, '--host', '127.0.0.1', '--port', '0', '--data-dir', join(work, 'data'),
-                         '--parallel', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The embedding model is offered beside the generative one (--models-dir).
+  mkdirSync(join(work, 'models'));
+  symlinkSync(bert, join(work, 'models', 'bert-tiny.gguf'));
+  server = spawn(sinan, ['serve', '-m', model, '--models-dir', join(work, 'models'), '--models-max', '2',
+                         '--host', '127.0.0.1', '--port', '0', '--data-dir', join(work, 'data'), '--parallel', '2'],
+                 { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   server.stderr.on('data', (d) => { log += d; });
   baseURL = await new Promise((resolve, reject) => {
@@ -66,7 +72,7 @@ const messages = [{ role: 'user', content: 'Name three colours.' }];
 test('models.list names the served model', async () => {
   const ids = [];
   for await (const m of client().models.list()) ids.push(m.id);
-  assert.deepEqual(ids, ['tiny']);
+  assert.deepEqual(ids, ['tiny', 'bert-tiny']);
 });
 
 test('chat.completions without streaming: text, finish_reason and usage', async () => {
@@ -127,6 +133,24 @@ test('completions: text and usage, streamed and not', async () => {
     for (const ch of chunk.choices) text += ch.text ?? '';
   }
   assert.equal(text, r.choices[0].text);
+});
+
+test('embeddings.create: unit vectors per input (the SDK asks for base64 and decodes it), usage', async () => {
+  const r = await client().embeddings.create({ model: 'bert-tiny', input: ['Hello world, this is a test.', 'Hi'] });
+  assert.equal(r.data.length, 2);
+  for (const [i, d] of r.data.entries()) {
+    assert.equal(d.index, i);
+    assert.equal(d.embedding.length, 64);
+    const norm = Math.sqrt(d.embedding.reduce((s, v) => s + v * v, 0));
+    assert.ok(Math.abs(norm - 1) < 1e-5, `norm ${norm}`);
+  }
+  // The same vector as decimals (float32's shortest forms): base64 carried the float32 values exactly.
+  const floats = await client().embeddings.create({ model: 'bert-tiny', input: 'Hello world, this is a test.',
+                                                    encoding_format: 'float' });
+  assert.deepEqual(floats.data[0].embedding.map(Math.fround), r.data[0].embedding);
+  assert.equal(r.usage.prompt_tokens, 10 + 3);
+  await assert.rejects(client().embeddings.create({ model: 'tiny', input: 'x' }),
+    (e) => e.status === 400 && /not an embedding model/.test(e.message));
 });
 
 test('a wrong API key is an AuthenticationError (401)', async () => {
