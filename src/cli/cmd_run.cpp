@@ -29,6 +29,7 @@ struct RunArgs {
     int64_t n_ctx = 4096;
     int threads = 0;
     gguf::TensorType kv_type = gguf::TensorType::F16;
+    int64_t swa_window = -1;  // -1: the model's own
     bool chat = false;
     bool interactive = false;
     bool hide_reasoning = false;
@@ -45,6 +46,7 @@ struct Loaded {
 Loaded load(const RunArgs& a) {
     model::LoadOptions lo;
     lo.n_threads = a.threads;
+    lo.swa_window = a.swa_window;
     Result<std::unique_ptr<model::Model>> m = model::Model::load(a.model, lo);
     if (!m.ok()) fail(m.message());
     require_kv_type(**m, a.model, a.kv_type);
@@ -196,6 +198,10 @@ void register_run(CLI::App& app) {
     cmd->add_option("-c,--ctx-size", a->n_ctx, "Context size in tokens (prompt + answer)")->capture_default_str();
     cmd->add_option("-t,--threads", a->threads, "Threads (default: physical cores)");
     add_kv_type_option(cmd, &a->kv_type);
+    cmd->add_option("--swa-window", a->swa_window,
+                    "Sliding-window attention over the last N positions, keeping only those in the KV cache "
+                    "(0 = full attention; default: the model's own attention.sliding_window, else full)")
+        ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
     cmd->add_flag("--chat", a->chat, "Wrap the prompt in the model's chat template as a user message");
     cmd->add_flag("-i,--interactive", a->interactive, "Chat turn by turn on stdin, keeping the history (implies --chat)");
     cmd->add_option("--system", a->system, "System message for --chat / --interactive");

@@ -4,8 +4,24 @@
 
 namespace sinan::engine {
 
+namespace {
+
+int64_t cache_cells(const model::Model& model, int64_t n_ctx, int64_t n_batch) {
+    const int64_t window = model.hparams().n_swa;
+    return window > 0 ? std::min(n_ctx, window + n_batch) : n_ctx;
+}
+
+}  // namespace
+
 Session::Session(model::Model& model, int64_t n_ctx, int64_t n_batch, gguf::TensorType kv_type)
-    : model_(model), cache_(model.make_cache(n_ctx, kv_type)), n_batch_(n_batch) {}
+    : model_(model), n_ctx_(n_ctx), cache_(model.make_cache(cache_cells(model, n_ctx, n_batch), kv_type)),
+      n_batch_(n_batch) {}
+
+void Session::drop_outside_window() {
+    const int64_t window = model_.hparams().n_swa;
+    const int32_t last = cache_.seq_pos_max(0);
+    if (window > 0 && last - window >= 0) cache_.seq_rm(0, 0, static_cast<int32_t>(last - window + 1));
+}
 
 Status Session::set_prompt(std::span<const int32_t> tokens) {
     if (tokens.empty()) return Status::error("the prompt is empty");
@@ -15,6 +31,10 @@ Status Session::set_prompt(std::span<const int32_t> tokens) {
     size_t keep = 0;
     while (keep < tokens_.size() && keep < tokens.size() && tokens_[keep] == tokens[keep]) ++keep;
     keep = std::min(keep, tokens.size() - 1);  // the last token is recomputed for its logits
+    // With a window, the tokens after the kept prefix need its last W positions, which may be gone.
+    const int64_t window = model_.hparams().n_swa;
+    if (window > 0 && keep > 0 && cache_.seq_pos_min(0) > std::max<int64_t>(0, static_cast<int64_t>(keep) - window + 1))
+        keep = 0;
     cache_.seq_rm(0, static_cast<int32_t>(keep), -1);
     tokens_.assign(tokens.begin(), tokens.begin() + static_cast<long>(keep));
     n_reused_ = static_cast<int64_t>(keep);
@@ -25,6 +45,7 @@ Status Session::set_prompt(std::span<const int32_t> tokens) {
         for (size_t j = i; j < end; ++j) batch_.add(tokens[j], static_cast<int32_t>(j), 0, j + 1 == tokens.size());
         Status s = model_.forward(batch_, cache_, &out);
         if (!s.is_ok()) return s;
+        drop_outside_window();
         tokens_.insert(tokens_.end(), tokens.begin() + static_cast<long>(i), tokens.begin() + static_cast<long>(end));
     }
     logits_ = std::move(out);
@@ -37,6 +58,7 @@ Status Session::append(int32_t token) {
     batch_.clear();
     batch_.add(token, static_cast<int32_t>(tokens_.size()), 0, true);
     SINAN_RETURN_IF_ERROR(model_.forward(batch_, cache_, &logits_));
+    drop_outside_window();
     tokens_.push_back(token);
     return Status::ok();
 }

@@ -2,6 +2,9 @@
 // so each new turn computes only what is new (the longest common prefix with the previous
 // prompt is reused). The serving engine's scheduler generalises this to many sequences; this is
 // the single-sequence building block used by `sinan run`, `sinan perplexity` and `sinan bench`.
+// With sliding-window attention (Hparams::n_swa = W) the cache holds only W + n_batch cells, and
+// cells that no later token can see (positions <= last - W) are freed after every step, so memory
+// stays constant however long the sequence runs; n_ctx then only bounds the positions.
 // Not thread-safe; owns its cache; the model must outlive it.
 #pragma once
 
@@ -15,8 +18,9 @@ namespace sinan::engine {
 
 class Session {
 public:
-    // n_ctx: tokens the cache holds (prompt + generation), stored as kv_type (F16 or Q8_0, which
-    // model.check_kv_type must have accepted).
+    // n_ctx: most tokens in the session (prompt + generation); the cache holds that many, or only
+    // the window (above). K and V are stored as kv_type (F16 or Q8_0, which model.check_kv_type
+    // must have accepted).
     Session(model::Model& model, int64_t n_ctx, int64_t n_batch = 512, gguf::TensorType kv_type = gguf::TensorType::F16);
 
     // Makes the cache hold exactly `tokens`: keeps the common prefix with what is there,
@@ -30,12 +34,17 @@ public:
     // Logits of the last token: [n_vocab].
     std::span<const float> logits() const { return logits_; }
     const std::vector<int32_t>& tokens() const { return tokens_; }
-    int64_t n_ctx() const { return cache_.n_cells(); }
+    int64_t n_ctx() const { return n_ctx_; }
+    const model::KvCache& cache() const { return cache_; }
     int64_t n_reused() const { return n_reused_; }  // prefix tokens the last set_prompt kept
     model::Model& model() { return model_; }
 
 private:
+    // Frees the cells the window has left behind (no-op without a window).
+    void drop_outside_window();
+
     model::Model& model_;
+    int64_t n_ctx_;
     model::KvCache cache_;
     int64_t n_batch_;
     std::vector<int32_t> tokens_;

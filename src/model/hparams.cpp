@@ -135,6 +135,8 @@ Result<Hparams> read_hparams(const gguf::File& f) {
     SINAN_RETURN_IF_ERROR(need_int(f, a + "context_length", &h.n_ctx_train));
     h.n_head_kv = h.n_head;
     SINAN_RETURN_IF_ERROR(optional_int(f, a + "attention.head_count_kv", &h.n_head_kv));
+    SINAN_RETURN_IF_ERROR(optional_int(f, a + "attention.sliding_window", &h.n_swa));
+    if (h.n_swa < 0) return Status::error(f.path() + ": attention.sliding_window must not be negative");
     if (h.n_head % h.n_head_kv != 0)
         return Status::error(f.path() + ": attention.head_count " + std::to_string(h.n_head) +
                              " is not a multiple of attention.head_count_kv " + std::to_string(h.n_head_kv));

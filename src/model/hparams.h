@@ -29,6 +29,9 @@ struct Hparams {
     int64_t n_rot = 0;         // rotary dimensions per head (<= head_dim)
     int64_t n_ff = 0;          // FFN width of the dense layers
     float rms_eps = 1e-5f;
+    // Sliding-window attention (attention.sliding_window, or LoadOptions::swa_window): a token at
+    // position p attends to positions p - n_swa + 1 .. p only; 0 = to every earlier position.
+    int64_t n_swa = 0;
 
     // Rotary embedding, rope.scaling.type none / linear / yarn.
     float rope_freq_base = 10000.0f;

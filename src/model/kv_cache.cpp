@@ -67,6 +67,13 @@ int32_t KvCache::seq_pos_max(int32_t seq) const {
     return m;
 }
 
+int32_t KvCache::seq_pos_min(int32_t seq) const {
+    int32_t m = -1;
+    for (const Cell& c : cells_)
+        if (c.seqs.test(static_cast<size_t>(seq)) && (m < 0 || c.pos < m)) m = c.pos;
+    return m;
+}
+
 void KvCache::clear() {
     for (Cell& c : cells_) {
         c.seqs.reset();

@@ -54,8 +54,9 @@ public:
     void seq_rm(int32_t seq, int32_t p0, int32_t p1);
     // Adds `dst` to the cells of `src` with p0 <= pos < p1 (shares them; no data copied).
     void seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1);
-    // Largest position of `seq` in the cache, -1 when it has none.
+    // Largest and smallest position of `seq` in the cache, -1 when it has none.
     int32_t seq_pos_max(int32_t seq) const;
+    int32_t seq_pos_min(int32_t seq) const;
     void clear();
 
     bool cell_used(int32_t c) const { return cells_[static_cast<size_t>(c)].seqs.any(); }

@@ -13,6 +13,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
                              "POST /v1/embeddings");
     Result<Hparams> h = read_hparams(*f);
     if (!h.ok()) return h.status();
+    if (options.swa_window >= 0) h->n_swa = options.swa_window;
     if (h->arch == "deepseek2") return load_deepseek2(std::move(f).value(), std::move(h).value(), options);
     // llama and qwen2 are the same dense decoder up to biases and the rope layout.
     return load_dense(std::move(f).value(), std::move(h).value(), options);

@@ -28,6 +28,9 @@ namespace sinan::model {
 
 struct LoadOptions {
     int n_threads = 0;  // 0 = physical cores
+    // Sliding-window attention: -1 = the model's own (attention.sliding_window, else none); 0 = none;
+    // N > 0 = each token attends to the last N positions, itself included (Hparams::n_swa).
+    int64_t swa_window = -1;
 };
 
 class Model {
@@ -60,6 +63,10 @@ protected:
     Model(gguf::File file, Hparams hparams, int n_threads)
         : file_(std::move(file)), hparams_(std::move(hparams)), pool_(n_threads) {}
 
+    // Whether a token at `pos` attends to a cached token at `cell_pos` (causal, within the window).
+    bool attends(int32_t pos, int32_t cell_pos) const {
+        return cell_pos <= pos && (hparams_.n_swa == 0 || pos - cell_pos < hparams_.n_swa);
+    }
     // Checks token ids, positions and sequence ids, and claims and labels cache cells for the
     // batch. out_cells: the cell of each batch token.
     Status place_batch(const Batch& batch, KvCache& cache, std::vector<int32_t>* out_cells) const;

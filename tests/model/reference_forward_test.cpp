@@ -92,9 +92,11 @@ struct Reference {
                 std::vector<double> att(static_cast<size_t>(h.n_head * D), 0.0);
                 for (int64_t hd = 0; hd < h.n_head; ++hd) {
                     const int64_t kvh = hd / (h.n_head / h.n_head_kv);
-                    std::vector<double> s(t + 1);
+                    // Sliding window: positions t - n_swa + 1 .. t only (the rest weigh exp(-inf) = 0).
+                    const size_t j0 = h.n_swa > 0 && t + 1 > static_cast<size_t>(h.n_swa) ? t + 1 - static_cast<size_t>(h.n_swa) : 0;
+                    std::vector<double> s(t + 1, -INFINITY);
                     double mx = -1e300, sum = 0;
-                    for (size_t j = 0; j <= t; ++j) {
+                    for (size_t j = j0; j <= t; ++j) {
                         double dot = 0;
                         for (int64_t d = 0; d < D; ++d) dot += q[t][hd * D + d] * k[j][kvh * D + d];
                         s[j] = dot / std::sqrt(static_cast<double>(D));
@@ -161,6 +163,37 @@ TEST_P(DenseArchitectures, TokenByTokenDecodingEqualsTheFullPass) {
         EXPECT_LT(rel_error(logits.data(), expected[i]), kTol) << i;
     }
     EXPECT_EQ(cache.seq_pos_max(0), static_cast<int32_t>(kTokens.size() - 1));
+}
+
+TEST_P(DenseArchitectures, SlidingWindowMatchesTheFloat64ReferenceMaskedToTheWindow) {
+    LoadOptions o;
+    o.swa_window = 4;
+    Result<std::unique_ptr<Model>> m = Model::load(synth_path(GetParam()), o);
+    ASSERT_TRUE(m.ok()) << m.message();
+    ASSERT_EQ((*m)->hparams().n_swa, 4);
+    Reference ref{(*m)->file(), (*m)->hparams()};
+    const auto expected = ref.run(kTokens);
+    const size_t V = static_cast<size_t>((*m)->hparams().n_vocab);
+    KvCache full = (*m)->make_cache(64), step = (*m)->make_cache(64);
+    Batch b;
+    for (size_t i = 0; i < kTokens.size(); ++i) b.add(kTokens[i], static_cast<int32_t>(i), 0, true);
+    std::vector<float> logits;
+    ASSERT_TRUE((*m)->forward(b, full, &logits).is_ok());
+    for (size_t i = 0; i < kTokens.size(); ++i) EXPECT_LT(rel_error(logits.data() + i * V, expected[i]), kTol) << i;
+    // Decoding with only the window in the cache: older cells freed before each step.
+    for (size_t i = 0; i < kTokens.size(); ++i) {
+        if (i >= 4) step.seq_rm(0, 0, static_cast<int32_t>(i - 3));
+        Batch one;
+        one.add(kTokens[i], static_cast<int32_t>(i), 0, true);
+        ASSERT_TRUE((*m)->forward(one, step, &logits).is_ok());
+        EXPECT_LT(rel_error(logits.data(), expected[i]), kTol) << "decoding, position " << i;
+        EXPECT_LE(step.n_used(), 4);
+    }
+    // The window matters: full attention differs from it past the first 4 positions.
+    Hparams no_window = (*m)->hparams();
+    no_window.n_swa = 0;
+    const auto unmasked = Reference{(*m)->file(), no_window}.run(kTokens);
+    EXPECT_GT(rel_error(logits.data(), unmasked.back()), 10 * kTol);
 }
 
 TEST_P(DenseArchitectures, SequencesInOneBatchDoNotSeeEachOther) {

@@ -238,7 +238,7 @@ void Deepseek2Model::attention_block(int64_t l, const Batch& batch, KvCache& cac
             const int32_t pos = batch.positions[static_cast<size_t>(t)];
             visible.clear();
             for (int32_t c : seq_cells_[static_cast<size_t>(batch.seq_ids[static_cast<size_t>(t)])])
-                if (cache.cell_pos(c) <= pos) visible.push_back(c);
+                if (attends(pos, cache.cell_pos(c))) visible.push_back(c);
             attend(q_full_.data() + i * dk, visible, cache, l, kv_head, kq_scale_, numerics, lat_.data() + i * rank);
         }
     });

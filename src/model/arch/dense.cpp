@@ -100,7 +100,7 @@ void DenseModel::attention(int64_t layer, const Batch& batch, const KvCache& cac
             const int32_t pos = batch.positions[static_cast<size_t>(t)];
             visible.clear();
             for (int32_t c : seq_cells_[static_cast<size_t>(batch.seq_ids[static_cast<size_t>(t)])])
-                if (cache.cell_pos(c) <= pos) visible.push_back(c);
+                if (attends(pos, cache.cell_pos(c))) visible.push_back(c);
             attend(q_.data() + t * n_q + head * d, visible, cache, layer, (head / group) * d, d, scale, numerics,
                    attn_.data() + t * n_q + head * d);
         }
