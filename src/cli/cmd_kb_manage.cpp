@@ -87,7 +87,8 @@ store::JobRow follow_job(KnowledgeBaseService& service, int64_t id) {
                 counts[static_cast<int>(store::FileStatus::kUpdated)],
                 counts[static_cast<int>(store::FileStatus::kUnchanged)],
                 counts[static_cast<int>(store::FileStatus::kFailed)]);
-    if (!job.error.empty()) std::fprintf(stderr, "sinan: job %lld: %s\n", static_cast<long long>(job.id), job.error.c_str());
+    if (!job.error.empty())
+        std::fprintf(stderr, "sinan: job %lld: %s\n", static_cast<long long>(job.id), job.error.c_str());
     return job;
 }
 
@@ -126,14 +127,18 @@ void run_ls(const LsArgs& a) {
     if (a.name.empty()) {
         const std::vector<store::KnowledgeBaseRow> kbs = value_or_fail(service->list());
         nlohmann::json out = nlohmann::json::array();
-        if (!a.json && !kbs.empty()) std::printf("%-24s %9s %8s  %-16s  %s\n", "NAME", "DOCUMENTS", "CHUNKS", "CREATED", "DESCRIPTION");
+        if (!a.json && !kbs.empty())
+            std::printf("%-24s %9s %8s  %-16s  %s\n", "NAME", "DOCUMENTS", "CHUNKS", "CREATED", "DESCRIPTION");
         for (const store::KnowledgeBaseRow& kb : kbs) {
             const std::vector<store::DocumentRow> docs = value_or_fail(service->documents(kb.name));
             int n_chunks = 0;
             for (const store::DocumentRow& d : docs) n_chunks += d.n_chunks;
             if (a.json) {
-                out.push_back({{"name", kb.name}, {"description", kb.description}, {"created_at", kb.created_at},
-                               {"documents", docs.size()}, {"chunks", n_chunks}});
+                out.push_back({{"name", kb.name},
+                               {"description", kb.description},
+                               {"created_at", kb.created_at},
+                               {"documents", docs.size()},
+                               {"chunks", n_chunks}});
             } else {
                 std::printf("%-24s %9zu %8d  %-16s  %s\n", kb.name.c_str(), docs.size(), n_chunks,
                             format_time(kb.created_at).c_str(), kb.description.c_str());
@@ -144,13 +149,19 @@ void run_ls(const LsArgs& a) {
     }
     const std::vector<store::DocumentRow> docs = value_or_fail(service->documents(a.name));
     nlohmann::json out = nlohmann::json::array();
-    if (!a.json && !docs.empty()) std::printf("%-40s %-7s %7s %6s %10s  %s\n", "SOURCE", "STATUS", "VERSION", "CHUNKS", "SIZE", "UPDATED");
+    if (!a.json && !docs.empty())
+        std::printf("%-40s %-7s %7s %6s %10s  %s\n", "SOURCE", "STATUS", "VERSION", "CHUNKS", "SIZE", "UPDATED");
     for (const store::DocumentRow& d : docs) {
         if (a.json) {
-            out.push_back({{"source", d.source}, {"status", store::to_string(d.status)}, {"version", d.version},
-                           {"chunks", d.n_chunks}, {"size_bytes", d.size_bytes}, {"sha256", d.content_sha256},
+            out.push_back({{"source", d.source},
+                           {"status", store::to_string(d.status)},
+                           {"version", d.version},
+                           {"chunks", d.n_chunks},
+                           {"size_bytes", d.size_bytes},
+                           {"sha256", d.content_sha256},
                            {"metadata", nlohmann::json::parse(d.metadata_json, nullptr, false)},
-                           {"error", d.error}, {"updated_at", d.updated_at}});
+                           {"error", d.error},
+                           {"updated_at", d.updated_at}});
         } else {
             std::printf("%-40s %-7s %7d %6d %10s  %s\n", d.source.c_str(), store::to_string(d.status), d.version,
                         d.n_chunks, format_bytes(static_cast<uint64_t>(d.size_bytes)).c_str(),
@@ -194,10 +205,11 @@ std::vector<FileToAdd> collect_files(const std::vector<std::string>& paths) {
                     continue;
                 }
                 if (!it->is_regular_file() || !knowledge::has_supported_extension(name)) continue;
-                found.push_back({(base.filename() / fs::relative(it->path(), path)).generic_string(),
-                                 it->path().string()});
+                found.push_back(
+                    {(base.filename() / fs::relative(it->path(), path)).generic_string(), it->path().string()});
             }
-            std::sort(found.begin(), found.end(), [](const FileToAdd& x, const FileToAdd& y) { return x.source < y.source; });
+            std::sort(found.begin(), found.end(),
+                      [](const FileToAdd& x, const FileToAdd& y) { return x.source < y.source; });
             out.insert(out.end(), found.begin(), found.end());
         } else {
             fail(p + ": no such file or folder");
@@ -272,8 +284,12 @@ void run_search(const SearchArgs& a) {
     if (a.json) {
         nlohmann::json out = nlohmann::json::array();
         for (const knowledge::Passage& p : hits)
-            out.push_back({{"source", p.source}, {"location", p.location}, {"text", p.text}, {"score", p.score},
-                           {"chunk_id", p.chunk_id}, {"document_id", p.document_id}});
+            out.push_back({{"source", p.source},
+                           {"location", p.location},
+                           {"text", p.text},
+                           {"score", p.score},
+                           {"chunk_id", p.chunk_id},
+                           {"document_id", p.document_id}});
         std::printf("%s\n", out.dump().c_str());
         return;
     }
@@ -304,11 +320,19 @@ void run_jobs(const JobsArgs& a) {
         for (const store::JobRow& j : jobs) {
             nlohmann::json files = nlohmann::json::array();
             for (const store::JobFile& f : j.files)
-                files.push_back({{"source", f.source}, {"status", store::to_string(f.status)},
-                                 {"message", f.message}, {"size_bytes", f.size_bytes}});
-            out.push_back({{"id", j.id}, {"knowledge_base", names[j.kb_id]}, {"status", store::to_string(j.status)},
-                           {"done", j.n_done}, {"total", j.n_total}, {"error", j.error},
-                           {"created_at", j.created_at}, {"updated_at", j.updated_at}, {"files", files}});
+                files.push_back({{"source", f.source},
+                                 {"status", store::to_string(f.status)},
+                                 {"message", f.message},
+                                 {"size_bytes", f.size_bytes}});
+            out.push_back({{"id", j.id},
+                           {"knowledge_base", names[j.kb_id]},
+                           {"status", store::to_string(j.status)},
+                           {"done", j.n_done},
+                           {"total", j.n_total},
+                           {"error", j.error},
+                           {"created_at", j.created_at},
+                           {"updated_at", j.updated_at},
+                           {"files", files}});
         }
         std::printf("%s\n", out.dump().c_str());
         return;
@@ -320,7 +344,8 @@ void run_jobs(const JobsArgs& a) {
                     store::to_string(j.status), done.c_str(), format_time(j.created_at).c_str());
     }
     bool interrupted = false;
-    for (const store::JobRow& j : jobs) interrupted |= j.status == store::JobStatus::kInterrupted && j.n_done < j.n_total;
+    for (const store::JobRow& j : jobs)
+        interrupted |= j.status == store::JobStatus::kInterrupted && j.n_done < j.n_total;
     if (interrupted)
         std::fprintf(stderr, "sinan: interrupted jobs resume with `sinan kb resume` (or the next `sinan kb add`)\n");
 }
@@ -349,8 +374,9 @@ void register_kb_manage(CLI::App& kb) {
 
     auto add = std::make_shared<AddArgs>();
     CLI::App* a = kb.add_subcommand(
-        "add", "Add or update documents from files and folders (txt, md, html, pdf, docx, csv, json, images); "
-               "unchanged files are skipped. Exit 2 when every file failed");
+        "add",
+        "Add or update documents from files and folders (txt, md, html, pdf, docx, csv, json, images); "
+        "unchanged files are skipped. Exit 2 when every file failed");
     a->add_option("name", add->name, "Knowledge base")->required();
     a->add_option("paths", add->paths, "Files and folders (folders are walked for known extensions)")->required();
     a->add_option("--meta", add->meta, "key=value metadata for every document added (repeatable)");

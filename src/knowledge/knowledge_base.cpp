@@ -31,8 +31,8 @@ struct KnowledgeBaseService::Index {
     explicit Index(const RetrieverOptions& o) : retriever(o) {}
     std::string stamp;  // Store::content_stamp when it was built
     Retriever retriever;
-    std::unordered_map<int64_t, ChunkRef> chunks;        // by chunk id
-    std::unordered_map<int64_t, std::string> sources;    // document id -> source name
+    std::unordered_map<int64_t, ChunkRef> chunks;      // by chunk id
+    std::unordered_map<int64_t, std::string> sources;  // document id -> source name
 };
 
 namespace {
@@ -335,8 +335,8 @@ Result<AddResult> KnowledgeBaseService::add_document(const std::string& kb, cons
     Result<ExtractedDocument> extracted = extract_bytes(source, bytes, options_.extract);
     if (extracted.ok()) {
         for (Chunk& c : chunk_document(*extracted, options_.chunk))
-            rows.push_back(store::ChunkRow{0, 0, c.ordinal, std::move(c.text), std::move(c.location), c.page,
-                                           c.n_tokens, {}});
+            rows.push_back(
+                store::ChunkRow{0, 0, c.ordinal, std::move(c.text), std::move(c.location), c.page, c.n_tokens, {}});
     }
     if (!extracted.ok() || rows.empty()) {
         result.message = extracted.ok() ? source + ": no text to index" : extracted.message();

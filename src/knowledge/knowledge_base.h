@@ -75,7 +75,7 @@ class KnowledgeBaseService;
 // Files being streamed into a job's upload directory, before submit(). Move-only; abandoning an
 // Upload (destroying it without submit) removes its files.
 class Upload {
-public:
+  public:
     Upload(Upload&&) noexcept;
     Upload& operator=(Upload&&) noexcept;
     ~Upload();
@@ -90,7 +90,7 @@ public:
 
     size_t n_files() const { return files_.size(); }
 
-private:
+  private:
     friend class KnowledgeBaseService;
     Upload() = default;
     void discard();
@@ -104,7 +104,7 @@ private:
 };
 
 class KnowledgeBaseService {
-public:
+  public:
     // Opens the store (creating it when new); with options.resume_jobs, resumes unfinished jobs
     // of dead processes in the background. Errors name the store and say what to check.
     static Result<std::unique_ptr<KnowledgeBaseService>> open(const KnowledgeBaseOptions& options);
@@ -150,7 +150,7 @@ public:
     Result<std::vector<Passage>> search(const std::string& kb, const std::string& query, size_t k = 10,
                                         const MetadataFilter& filter = {});
 
-private:
+  private:
     struct Index;  // one knowledge base's retriever and the chunk texts it returns
     struct QueuedJob {
         int64_t id = 0;

@@ -56,7 +56,7 @@ std::string redact_password(const std::string& conninfo) {
 }
 
 class PostgresConnection final : public SqlConnection {
-public:
+  public:
     explicit PostgresConnection(PGconn* conn) : conn_(conn) {}
     ~PostgresConnection() override { PQfinish(conn_); }
 
@@ -110,7 +110,7 @@ public:
 
     Status begin() override { return query("BEGIN", {}).status(); }
 
-private:
+  private:
     PGconn* conn_;
 };
 

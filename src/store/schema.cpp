@@ -94,8 +94,9 @@ Status apply_missing(SqlConnection& conn) {
     if (current == kSchemaVersion) return Status::ok();
     for (int v = current + 1; v <= kSchemaVersion; ++v)
         for (const std::string& sql : kMigrations[v - 1])
-            SINAN_RETURN_IF_ERROR(conn.query(spell(sql, conn.dialect())).status().annotate(
-                "schema migration " + std::to_string(v) + ": "));
+            SINAN_RETURN_IF_ERROR(conn.query(spell(sql, conn.dialect()))
+                                      .status()
+                                      .annotate("schema migration " + std::to_string(v) + ": "));
     if (rows->empty())
         return conn.query("INSERT INTO schema_version (version) VALUES (?)", {int64_t{kSchemaVersion}}).status();
     return conn.query("UPDATE schema_version SET version = ?", {int64_t{kSchemaVersion}}).status();

@@ -33,12 +33,12 @@ struct SqlRow {
     std::vector<std::optional<std::string>> cells;
 
     bool is_null(size_t i) const { return !cells.at(i).has_value(); }
-    std::string text(size_t i) const { return cells.at(i).value_or(std::string()); }     // "" for NULL
+    std::string text(size_t i) const { return cells.at(i).value_or(std::string()); }    // "" for NULL
     int64_t integer(size_t i) const { return is_null(i) ? 0 : std::stoll(*cells[i]); }  // 0 for NULL
 };
 
 class SqlConnection {
-public:
+  public:
     virtual ~SqlConnection() = default;
 
     virtual Dialect dialect() const = 0;

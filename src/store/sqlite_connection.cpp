@@ -10,7 +10,7 @@ namespace sinan::store {
 namespace {
 
 class SqliteConnection final : public SqlConnection {
-public:
+  public:
     explicit SqliteConnection(sqlite3* db) : db_(db) {}
     ~SqliteConnection() override { sqlite3_close_v2(db_); }
 
@@ -61,7 +61,7 @@ public:
 
     Status begin() override { return query("BEGIN IMMEDIATE", {}).status(); }
 
-private:
+  private:
     Status error(const char* what) const {
         return Status::error(std::string("SQLite: ") + what + " a statement failed: " + sqlite3_errmsg(db_));
     }
@@ -73,8 +73,8 @@ private:
 
 Result<std::unique_ptr<SqlConnection>> open_sqlite(const std::string& path) {
     sqlite3* db = nullptr;
-    const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                   nullptr);
+    const int rc =
+        sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
         const std::string message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
         sqlite3_close_v2(db);

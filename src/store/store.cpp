@@ -106,7 +106,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& spec, const std::s
         const size_t at = spec.find('@');
         description = "postgres " + (at == std::string::npos ? spec : "postgres://..." + spec.substr(at));
     } else {
-        return Status::error("--store " + spec + ": not a store; give postgres://user@host:port/db, or leave it out "
+        return Status::error("--store " + spec +
+                             ": not a store; give postgres://user@host:port/db, or leave it out "
                              "for the SQLite file in the data directory");
     }
     SINAN_RETURN_IF_ERROR(migrate(*conn).annotate(description + ": "));
@@ -118,9 +119,9 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& spec, const std::s
 Result<KnowledgeBaseRow> Store::create_knowledge_base(const std::string& name, const std::string& description) {
     std::lock_guard<std::mutex> lock(mu_);
     const int64_t now = now_unix();
-    Result<std::vector<SqlRow>> r = conn_->query(
-        "INSERT INTO knowledge_bases (name, description, created_at) VALUES (?, ?, ?) RETURNING id",
-        {name, description, now});
+    Result<std::vector<SqlRow>> r =
+        conn_->query("INSERT INTO knowledge_bases (name, description, created_at) VALUES (?, ?, ?) RETURNING id",
+                     {name, description, now});
     if (!r.ok()) {
         if (is_unique_violation(r.status()))
             return Status::error("knowledge base " + name + " already exists; pick another name or use it");
@@ -178,14 +179,10 @@ Result<int64_t> Store::put_document(const DocumentRow& doc, const std::vector<Ch
     std::lock_guard<std::mutex> lock(mu_);
     int64_t id = doc.id;
     Status s = in_transaction(*conn_, [&]() -> Status {
-        const std::vector<SqlValue> fields = {doc.content_sha256,
-                                              int64_t{doc.version},
-                                              doc.metadata_json,
-                                              std::string(to_string(doc.status)),
-                                              doc.error,
-                                              static_cast<int64_t>(chunks.size()),
-                                              doc.size_bytes,
-                                              now_unix()};
+        const std::vector<SqlValue> fields = {doc.content_sha256, int64_t{doc.version},
+                                              doc.metadata_json,  std::string(to_string(doc.status)),
+                                              doc.error,          static_cast<int64_t>(chunks.size()),
+                                              doc.size_bytes,     now_unix()};
         if (id == 0) {
             std::vector<SqlValue> params = {doc.kb_id, doc.source};
             params.insert(params.end(), fields.begin(), fields.end());
@@ -212,10 +209,11 @@ Result<int64_t> Store::put_document(const DocumentRow& doc, const std::vector<Ch
         }
         for (const ChunkRow& c : chunks) {
             SqlValue embedding = c.embedding.empty() ? SqlValue(nullptr) : SqlValue(encode_embedding(c.embedding));
-            SINAN_RETURN_IF_ERROR(conn_->query("INSERT INTO chunks (document_id, ordinal, text, location, page, "
-                                               "n_tokens, embedding) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                               {id, int64_t{c.ordinal}, c.text, c.location, int64_t{c.page},
-                                                int64_t{c.n_tokens}, std::move(embedding)})
+            SINAN_RETURN_IF_ERROR(conn_
+                                      ->query("INSERT INTO chunks (document_id, ordinal, text, location, page, "
+                                              "n_tokens, embedding) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                              {id, int64_t{c.ordinal}, c.text, c.location, int64_t{c.page},
+                                               int64_t{c.n_tokens}, std::move(embedding)})
                                       .status());
         }
         return Status::ok();
@@ -292,9 +290,10 @@ Result<JobRow> Store::create_job(const JobRow& job) {
         for (size_t i = 0; i < out.files.size(); ++i) {
             JobFile& f = out.files[i];
             f.ordinal = static_cast<int>(i);
-            SINAN_RETURN_IF_ERROR(conn_->query("INSERT INTO job_files (job_id, ordinal, source, upload_name, "
-                                               "size_bytes, status) VALUES (?, ?, ?, ?, ?, 'pending')",
-                                               {out.id, int64_t{f.ordinal}, f.source, f.upload_name, f.size_bytes})
+            SINAN_RETURN_IF_ERROR(conn_
+                                      ->query("INSERT INTO job_files (job_id, ordinal, source, upload_name, "
+                                              "size_bytes, status) VALUES (?, ?, ?, ?, ?, 'pending')",
+                                              {out.id, int64_t{f.ordinal}, f.source, f.upload_name, f.size_bytes})
                                       .status());
         }
         return Status::ok();
@@ -307,8 +306,9 @@ Status Store::set_job_file(int64_t job_id, int ordinal, FileStatus status, const
     std::lock_guard<std::mutex> lock(mu_);
     return in_transaction(*conn_, [&]() -> Status {
         SINAN_RETURN_IF_ERROR(
-            conn_->query("UPDATE job_files SET status = ?, message = ? WHERE job_id = ? AND ordinal = ?",
-                         {std::string(to_string(status)), message, job_id, int64_t{ordinal}})
+            conn_
+                ->query("UPDATE job_files SET status = ?, message = ? WHERE job_id = ? AND ordinal = ?",
+                        {std::string(to_string(status)), message, job_id, int64_t{ordinal}})
                 .status());
         return conn_->query("UPDATE jobs SET updated_at = ? WHERE id = ?", {now_unix(), job_id}).status();
     });
@@ -366,8 +366,12 @@ Result<std::vector<JobRow>> Store::load_jobs(const std::string& where, const std
             {j.id});
         if (!files.ok()) return files.status();
         for (const SqlRow& f : *files) {
-            JobFile jf{static_cast<int>(f.integer(0)), f.text(1), f.text(2), f.integer(3),
-                       parse_enum<FileStatus>(f.text(4), kFileStatus), f.text(5)};
+            JobFile jf{static_cast<int>(f.integer(0)),
+                       f.text(1),
+                       f.text(2),
+                       f.integer(3),
+                       parse_enum<FileStatus>(f.text(4), kFileStatus),
+                       f.text(5)};
             if (jf.status != FileStatus::kPending) ++j.n_done;
             j.files.push_back(std::move(jf));
         }

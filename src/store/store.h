@@ -49,9 +49,9 @@ enum class DocumentStatus { kReady, kFailed };
 struct DocumentRow {
     int64_t id = 0;  // 0 until stored
     int64_t kb_id = 0;
-    std::string source;          // unique within its knowledge base: file name or caller-given name
-    std::string content_sha256;  // 64 lowercase hex digits of the file's bytes
-    int version = 1;             // 1 on first add, +1 each time the content changes
+    std::string source;                // unique within its knowledge base: file name or caller-given name
+    std::string content_sha256;        // 64 lowercase hex digits of the file's bytes
+    int version = 1;                   // 1 on first add, +1 each time the content changes
     std::string metadata_json = "{}";  // a JSON object, caller-defined
     DocumentStatus status = DocumentStatus::kReady;
     std::string error;  // why ingestion failed (kFailed); "" otherwise
@@ -75,9 +75,9 @@ enum class JobStatus { kQueued, kRunning, kDone, kFailed, kInterrupted };
 enum class FileStatus { kPending, kAdded, kUpdated, kUnchanged, kFailed };
 
 struct JobFile {
-    int ordinal = 0;           // position in the job, 0-based
-    std::string source;        // the document's source name
-    std::string upload_name;   // the file's name inside the job's upload directory
+    int ordinal = 0;          // position in the job, 0-based
+    std::string source;       // the document's source name
+    std::string upload_name;  // the file's name inside the job's upload directory
     int64_t size_bytes = 0;
     FileStatus status = FileStatus::kPending;
     std::string message;  // the failure reason (kFailed); "" otherwise
@@ -87,14 +87,14 @@ struct JobRow {
     int64_t id = 0;
     int64_t kb_id = 0;
     JobStatus status = JobStatus::kQueued;
-    int n_done = 0;   // files with a final status (anything but kPending)
-    int n_total = 0;  // files in the job
-    std::string upload_dir;     // where the job's files were copied, relative to the data directory
-    std::string host;           // the machine whose data directory holds upload_dir
-    std::string metadata_json = "{}";  // given to every document of the job
-    std::string error;          // why the job failed or was interrupted; "" otherwise
+    int n_done = 0;                          // files with a final status (anything but kPending)
+    int n_total = 0;                         // files in the job
+    std::string upload_dir;                  // where the job's files were copied, relative to the data directory
+    std::string host;                        // the machine whose data directory holds upload_dir
+    std::string metadata_json = "{}";        // given to every document of the job
+    std::string error;                       // why the job failed or was interrupted; "" otherwise
     int64_t created_at = 0, updated_at = 0;  // Unix seconds
-    std::vector<JobFile> files;  // by ordinal
+    std::vector<JobFile> files;              // by ordinal
 };
 
 const char* to_string(DocumentStatus s);  // "ready", "failed"
@@ -102,7 +102,7 @@ const char* to_string(JobStatus s);       // "queued", "running", "done", "faile
 const char* to_string(FileStatus s);      // "pending", "added", "updated", "unchanged", "failed"
 
 class Store {
-public:
+  public:
     // Opens (creating and migrating the schema when needed) the store named by `spec` (see the top
     // of this file); `data_dir` holds the SQLite file and must exist. Errors name the database and
     // say what to check.
@@ -153,7 +153,7 @@ public:
     // Jobs in status queued or running, oldest first (what a restart has to look at).
     Result<std::vector<JobRow>> list_unfinished_jobs();
 
-private:
+  private:
     Store(std::unique_ptr<SqlConnection> conn, std::string description);
     Result<std::vector<JobRow>> load_jobs(const std::string& where, const std::vector<int64_t>& args, int limit);
 

@@ -40,7 +40,7 @@ std::string read_file(const fs::path& p) {
 }
 
 class KbCli : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override { dir_ = test::make_temp_dir(); }
     void TearDown() override { fs::remove_all(dir_); }
 

@@ -33,7 +33,7 @@ std::string random_bytes(size_t n) {
 }
 
 class KnowledgeBaseTest : public ::testing::TestWithParam<std::string> {
-protected:
+  protected:
     void SetUp() override {
         options_.data_dir = test::make_temp_dir();
         if (GetParam() == "postgres") {

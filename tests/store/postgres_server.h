@@ -23,7 +23,7 @@
 namespace sinan::test {
 
 class PostgresServer {
-public:
+  public:
     // The server shared by every test of this binary, started on first use; nullptr (with the
     // reason in *why) when it cannot start.
     static PostgresServer* shared(std::string* why) {
@@ -54,7 +54,7 @@ public:
         return "postgres://postgres@127.0.0.1:" + std::to_string(port_) + "/" + database;
     }
 
-private:
+  private:
     static std::unique_ptr<PostgresServer> start(std::string* why) {
         std::string bin;
         for (const char* v : {"17", "16", "15", "14", "13"}) {

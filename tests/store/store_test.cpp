@@ -18,7 +18,7 @@ namespace sinan::store {
 namespace {
 
 class StoreTest : public ::testing::TestWithParam<std::string> {
-protected:
+  protected:
     void SetUp() override {
         data_dir_ = test::make_temp_dir();
         if (GetParam() == "postgres") {
@@ -259,7 +259,9 @@ TEST_P(StoreTest, JobsRecordPerFileResultsAndProgress) {
     job.upload_dir = "uploads/20261130-abc";
     job.host = "node-1";
     job.metadata_json = R"({"k":"v"})";
-    for (int i = 0; i < 3; ++i) job.files.push_back(JobFile{0, "f" + std::to_string(i), "000" + std::to_string(i), 10 * i, FileStatus::kPending, ""});
+    for (int i = 0; i < 3; ++i)
+        job.files.push_back(
+            JobFile{0, "f" + std::to_string(i), "000" + std::to_string(i), 10 * i, FileStatus::kPending, ""});
     Result<JobRow> made = store_->create_job(job);
     ASSERT_TRUE(made.ok()) << made.message();
     EXPECT_EQ(made->status, JobStatus::kQueued);
@@ -366,8 +368,7 @@ TEST(SqliteStore, UsesWalAndRefusesANewerSchema) {
     conn->reset();
     Result<std::unique_ptr<Store>> newer = Store::open("", dir);
     ASSERT_FALSE(newer.ok());
-    EXPECT_NE(newer.message().find("schema version 99 is newer than this sinan"), std::string::npos)
-        << newer.message();
+    EXPECT_NE(newer.message().find("schema version 99 is newer than this sinan"), std::string::npos) << newer.message();
     std::filesystem::remove_all(dir);
 }
 
