@@ -21,8 +21,8 @@ std::string base64(const uint8_t* data, size_t n) {
     std::string out;
     out.reserve((n + 2) / 3 * 4);
     for (size_t i = 0; i < n; i += 3) {
-        const uint32_t b = static_cast<uint32_t>(data[i]) << 16 | (i + 1 < n ? static_cast<uint32_t>(data[i + 1]) << 8 : 0) |
-                           (i + 2 < n ? data[i + 2] : 0);
+        const uint32_t b = static_cast<uint32_t>(data[i]) << 16 |
+                           (i + 1 < n ? static_cast<uint32_t>(data[i + 1]) << 8 : 0) | (i + 2 < n ? data[i + 2] : 0);
         out += kAlphabet[(b >> 18) & 63];
         out += kAlphabet[(b >> 12) & 63];
         out += i + 1 < n ? kAlphabet[(b >> 6) & 63] : '=';
@@ -48,8 +48,10 @@ void handle_embeddings(ServerContext& ctx, const httplib::Request& req, httplib:
     std::vector<std::vector<int32_t>> sequences;
     sequences.reserve(er.inputs.size());
     for (const PromptInput& in : er.inputs) {
-        if (const auto* text = std::get_if<std::string>(&in)) sequences.push_back(embedder.tokenize(*text));
-        else sequences.push_back(std::get<std::vector<int32_t>>(in));
+        if (const auto* text = std::get_if<std::string>(&in))
+            sequences.push_back(embedder.tokenize(*text));
+        else
+            sequences.push_back(std::get<std::vector<int32_t>>(in));
     }
     engine::EmbedOptions options;
     options.truncate = er.truncate;
@@ -58,10 +60,10 @@ void handle_embeddings(ServerContext& ctx, const httplib::Request& req, httplib:
 
     json data = json::array();
     for (size_t i = 0; i < sequences.size(); ++i)
-        data.push_back({{"object", "embedding"},
-                        {"index", i},
-                        {"embedding", vector_json(e->values.data() + i * static_cast<size_t>(e->n_embd), e->n_embd,
-                                                  er.base64)}});
+        data.push_back(
+            {{"object", "embedding"},
+             {"index", i},
+             {"embedding", vector_json(e->values.data() + i * static_cast<size_t>(e->n_embd), e->n_embd, er.base64)}});
     const int64_t n_tokens = e->n_tokens_total();
     account_tokens(ctx, lease->id, {}, n_tokens);
     send_json(res, {{"object", "list"},

@@ -75,7 +75,8 @@ void register_embed(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand(
         "embed",
         "Print the vectors of texts with an embedding model (bert architecture) as one JSON object:\n"
-        "{\"model\", \"n_embd\", \"pooling\", \"normalized\", \"n_tokens\": [per text], \"embeddings\": [[...], ...]}.\n"
+        "{\"model\", \"n_embd\", \"pooling\", \"normalized\", \"n_tokens\": [per text], \"embeddings\": [[...], "
+        "...]}.\n"
         "Texts come from the arguments, or one per line on stdin. Vectors are L2-normalised unless --raw.");
     cmd->add_option("-m,--model", a->model, "GGUF embedding model")->required();
     cmd->add_option("texts", a->texts, "Texts to embed (default: one per line of stdin)");

@@ -24,7 +24,8 @@ Result<Embeddings> Embedder::embed_texts(std::span<const std::string> texts, con
     return run(std::move(sequences), options);
 }
 
-Result<Embeddings> Embedder::embed_tokens(std::span<const std::vector<int32_t>> sequences, const EmbedOptions& options) {
+Result<Embeddings> Embedder::embed_tokens(std::span<const std::vector<int32_t>> sequences,
+                                          const EmbedOptions& options) {
     return run(std::vector<std::vector<int32_t>>(sequences.begin(), sequences.end()), options);
 }
 

@@ -32,9 +32,9 @@ struct EmbedOptions {
 };
 
 struct Embeddings {
-    int64_t n_embd = 0;                // values per vector
-    std::vector<float> values;         // [n_inputs, n_embd], in input order
-    std::vector<int64_t> n_tokens;     // per input: tokens that went into the model (after truncation)
+    int64_t n_embd = 0;             // values per vector
+    std::vector<float> values;      // [n_inputs, n_embd], in input order
+    std::vector<int64_t> n_tokens;  // per input: tokens that went into the model (after truncation)
     int64_t n_tokens_total() const;
 };
 

@@ -45,7 +45,8 @@ Result<EmbeddingHparams> read_embedding_hparams(const gguf::File& f) {
     h.head_dim = h.n_embd / h.n_head;
     if (auto eps = f.get_float(a + "attention.layer_norm_epsilon")) h.norm_eps = static_cast<float>(*eps);
     if (f.get_bool(a + "attention.causal").value_or(false))
-        return Status::error(f.path() + ": " + a + "attention.causal is true; sinan runs bert encoders bidirectionally only");
+        return Status::error(f.path() + ": " + a +
+                             "attention.causal is true; sinan runs bert encoders bidirectionally only");
     // Files without the key pool like BERT's own pooler: the [CLS] token.
     const int64_t pooling = f.get_int(a + "pooling_type").value_or(static_cast<int64_t>(Pooling::kCls));
     if (pooling < 0 || pooling >= static_cast<int64_t>(kPoolingNames.size()))
@@ -68,7 +69,8 @@ Result<std::unique_ptr<EmbeddingModel>> EmbeddingModel::load(const std::string& 
 
 Status EmbeddingModel::check_input(std::span<const std::vector<int32_t>> sequences, Pooling pooling) const {
     if (pooling == Pooling::kRank)
-        return Status::error(file_.path() + ": rank pooling (a cross-encoder reranker) is not supported yet; use cls, "
+        return Status::error(file_.path() +
+                             ": rank pooling (a cross-encoder reranker) is not supported yet; use cls, "
                              "mean or last pooling");
     for (size_t s = 0; s < sequences.size(); ++s) {
         const std::vector<int32_t>& seq = sequences[s];

@@ -41,15 +41,15 @@ std::string_view pooling_name(Pooling p);
 Result<Pooling> parse_pooling(std::string_view name);
 
 struct EmbeddingHparams {
-    std::string arch;            // "bert"
-    int64_t n_vocab = 0;         // rows of token_embd
-    int64_t n_ctx_train = 0;     // rows of position_embd: the longest sequence
+    std::string arch;         // "bert"
+    int64_t n_vocab = 0;      // rows of token_embd
+    int64_t n_ctx_train = 0;  // rows of position_embd: the longest sequence
     int64_t n_embd = 0;
     int64_t n_layer = 0;
     int64_t n_head = 0;
-    int64_t head_dim = 0;        // n_embd / n_head
+    int64_t head_dim = 0;  // n_embd / n_head
     int64_t n_ff = 0;
-    float norm_eps = 1e-12f;     // attention.layer_norm_epsilon
+    float norm_eps = 1e-12f;  // attention.layer_norm_epsilon
     Pooling pooling = Pooling::kCls;
 };
 
@@ -75,8 +75,7 @@ class EmbeddingModel {
     // to [total tokens, n_embd], the sequences' tokens one after another. Vectors are not
     // normalised. Errors: an empty or too long sequence, a token id outside the vocabulary, rank
     // pooling (nothing is computed then).
-    virtual Status embed(std::span<const std::vector<int32_t>> sequences, Pooling pooling,
-                         std::vector<float>* out) = 0;
+    virtual Status embed(std::span<const std::vector<int32_t>> sequences, Pooling pooling, std::vector<float>* out) = 0;
 
   protected:
     EmbeddingModel(gguf::File file, EmbeddingHparams hparams, int n_threads)

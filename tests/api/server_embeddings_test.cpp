@@ -166,7 +166,8 @@ TEST_F(ServerEmbeddings, AModelOfTheWrongKindIs400NamingIt) {
     EXPECT_NE(c["error"]["message"].get<std::string>().find("\"bert-tiny\" is an embedding model"), std::string::npos);
     const json e = embed({{"model", "tiny-r1"}, {"input", "hi"}}, 400);
     EXPECT_EQ(e["error"]["code"], "wrong_model_kind");
-    EXPECT_NE(e["error"]["message"].get<std::string>().find("\"tiny-r1\" is not an embedding model"), std::string::npos);
+    EXPECT_NE(e["error"]["message"].get<std::string>().find("\"tiny-r1\" is not an embedding model"),
+              std::string::npos);
     // Both kinds stay servable side by side; health and metrics see the embedding model too.
     embed({{"model", "bert-tiny"}, {"input", "still here"}});
     auto gen = post_json(*client_, "/v1/completions", {{"model", "tiny-r1"}, {"prompt", "hi"}, {"max_tokens", 2}});

@@ -48,8 +48,8 @@ TEST_F(EmbedCommand, RawVectorsFromArgumentsAreLlamaCpps) {
 }
 
 TEST_F(EmbedCommand, StdinLinesGiveUnitVectorsInOrder) {
-    const std::string in = golden_["items"][0]["text"].get<std::string>() + "\n\n" +
-                           golden_["items"][1]["text"].get<std::string>() + "\n";
+    const std::string in =
+        golden_["items"][0]["text"].get<std::string>() + "\n\n" + golden_["items"][1]["text"].get<std::string>() + "\n";
     const RunResult r = run_sinan({"embed", "-m", kBert.string()}, in);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const json out = json::parse(r.out);

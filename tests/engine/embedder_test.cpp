@@ -94,7 +94,8 @@ TEST_F(EmbedderTest, TokenSequencesAreTakenAsGiven) {
     raw.normalize = false;
     Result<Embeddings> e = embedder_->embed_tokens(seqs, raw);
     ASSERT_TRUE(e.ok()) << e.message();
-    EXPECT_EQ(e->n_tokens, (std::vector<int64_t>{static_cast<int64_t>(ids.size()), static_cast<int64_t>(ids.size() - 2)}));
+    EXPECT_EQ(e->n_tokens,
+              (std::vector<int64_t>{static_cast<int64_t>(ids.size()), static_cast<int64_t>(ids.size() - 2)}));
     Result<Embeddings> text = embedder_->embed_texts(std::vector<std::string>{golden_["items"][0]["text"]}, raw);
     ASSERT_TRUE(text.ok());
     for (size_t c = 0; c < 64; ++c) EXPECT_EQ(e->values[c], text->values[c]);
@@ -110,8 +111,7 @@ TEST_F(EmbedderTest, LongTextsFailUnlessTruncatedKeepingTheFinalSep) {
     const std::vector<std::string> t = {words, "short"};
     Result<Embeddings> refused = embedder_->embed_texts(t);
     ASSERT_FALSE(refused.ok());
-    EXPECT_NE(refused.message().find("input 0 has 602 tokens, more than the model's context of 512"),
-              std::string::npos)
+    EXPECT_NE(refused.message().find("input 0 has 602 tokens, more than the model's context of 512"), std::string::npos)
         << refused.message();
     EmbedOptions cut;
     cut.truncate = true;

@@ -46,8 +46,8 @@ double relative_error(const float* ours, const std::vector<float>& ref) {
     return std::sqrt(diff / norm);
 }
 
-#define SKIP_WITHOUT_REFERENCE()                                                      \
-    if (!fs::exists(kBert) || !fs::exists(kGolden))                                   \
+#define SKIP_WITHOUT_REFERENCE()                    \
+    if (!fs::exists(kBert) || !fs::exists(kGolden)) \
     GTEST_SKIP() << "reference files not found: " << kBert << " and " << kGolden
 
 void expect_golden(const std::string& path, double tolerance) {
@@ -68,7 +68,8 @@ void expect_golden(const std::string& path, double tolerance) {
         // Alone, a sequence gets the same vector: sequences in one batch do not see each other.
         std::vector<float> alone;
         ASSERT_TRUE(model.embed(std::span(g.tokens).subspan(s, 1), Pooling::kCls, &alone).is_ok());
-        for (int64_t c = 0; c < d; ++c) EXPECT_EQ(alone[static_cast<size_t>(c)], batched[s * static_cast<size_t>(d) + c]);
+        for (int64_t c = 0; c < d; ++c)
+            EXPECT_EQ(alone[static_cast<size_t>(c)], batched[s * static_cast<size_t>(d) + c]);
     }
 }
 
@@ -82,8 +83,8 @@ TEST(BertModel, ClsEmbeddingsMatchLlamaCpp) {
 TEST(BertModel, QuantizedWeightsStayCloseToTheReference) {
     SKIP_WITHOUT_REFERENCE();
     for (auto [type, tolerance] : {std::pair{gguf::TensorType::F16, 1e-3}, std::pair{gguf::TensorType::Q8_0, 1.5e-2}}) {
-        const fs::path out = fs::temp_directory_path() /
-                             ("sinan-bert-" + std::string(gguf::type_name(type)) + "-" + std::to_string(::getpid()) + ".gguf");
+        const fs::path out = fs::temp_directory_path() / ("sinan-bert-" + std::string(gguf::type_name(type)) + "-" +
+                                                          std::to_string(::getpid()) + ".gguf");
         QuantizeOptions o;
         o.type = type;
         Result<QuantizeReport> r = quantize_model(kBert.string(), out.string(), o);

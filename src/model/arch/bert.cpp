@@ -34,7 +34,8 @@ struct LayerWeights {
 
 class BertModel final : public EmbeddingModel {
   public:
-    BertModel(gguf::File file, EmbeddingHparams h, int n_threads) : EmbeddingModel(std::move(file), std::move(h), n_threads) {}
+    BertModel(gguf::File file, EmbeddingHparams h, int n_threads)
+        : EmbeddingModel(std::move(file), std::move(h), n_threads) {}
 
     Status bind();
     Status embed(std::span<const std::vector<int32_t>> sequences, Pooling pooling, std::vector<float>* out) override;
@@ -124,8 +125,9 @@ void BertModel::attention(int64_t n) {
         for (int64_t i = i0; i < i1; ++i) {
             const int64_t t = i / h.n_head, off = (i % h.n_head) * d;
             const int64_t j0 = seq_start_[static_cast<size_t>(t)], n_j = seq_len_[static_cast<size_t>(t)];
-            attend(q_.data() + t * n_embd + off, std::span(cells_).subspan(static_cast<size_t>(j0), static_cast<size_t>(n_j)),
-                   *kv_, 0, off, d, scale, AttentionNumerics::kSmallBatch, attn_.data() + t * n_embd + off);
+            attend(q_.data() + t * n_embd + off,
+                   std::span(cells_).subspan(static_cast<size_t>(j0), static_cast<size_t>(n_j)), *kv_, 0, off, d, scale,
+                   AttentionNumerics::kSmallBatch, attn_.data() + t * n_embd + off);
         }
     });
 }
@@ -216,7 +218,8 @@ Status BertModel::embed(std::span<const std::vector<int32_t>> sequences, Pooling
 
 }  // namespace
 
-Result<std::unique_ptr<EmbeddingModel>> load_bert(gguf::File file, EmbeddingHparams hparams, const LoadOptions& options) {
+Result<std::unique_ptr<EmbeddingModel>> load_bert(gguf::File file, EmbeddingHparams hparams,
+                                                  const LoadOptions& options) {
     auto m = std::make_unique<BertModel>(std::move(file), std::move(hparams), options.n_threads);
     SINAN_RETURN_IF_ERROR(m->bind());
     return std::unique_ptr<EmbeddingModel>(std::move(m));
