@@ -1,7 +1,11 @@
 // POST /v1/chat/completions: OpenAI's chat completions, non-streaming and streamed as SSE chunks,
 // with a reasoning model's thinking in reasoning_content (and its alias reasoning).
+// Extension: "knowledge_base" (with "grounded", "top_k", "filter"; n must be 1) answers from a
+// knowledge base (kb_grounding.h); the response's "sinan" object then holds "citations",
+// "grounding" and the grounded "confidence" (in a stream: the last chunk's).
 #include <memory>
 
+#include "api/kb_grounding.h"
 #include "api/openai_request.h"
 #include "api/openai_response.h"
 #include "api/prompt.h"
@@ -24,7 +28,18 @@ struct ChatStream {
     nlohmann::ordered_json messages;
     std::string cache_key;  // "" = not cached
     std::vector<ChoiceResult> choices;
+    std::optional<Grounding> grounding;
 };
+
+// The knowledge-base part of the `sinan` extension (choice 0; knowledge-base requests have n = 1).
+void add_grounding(json& sinan, const Grounding& g, const ChoiceResult& c, json* message) {
+    const GroundedAnswer a = assess_answer(g, c.answer, c.result.confidence.score);
+    sinan["confidence"] = a.confidence;
+    sinan["token_confidence"] = c.result.confidence.score;
+    sinan["citations"] = a.citations;
+    sinan["grounding"] = grounding_json(g, a);
+    if (message) (*message)["content"] = a.answer;
+}
 
 json text_delta(engine::TextKind kind, const std::string& text) {
     if (kind == engine::TextKind::kReasoning) return {{"reasoning_content", text}, {"reasoning", text}};
@@ -58,6 +73,7 @@ bool stream_chat(ChatStream& s, httplib::DataSink& sink) {
             json last = chat_chunk(s.head, i, json::object(), finish_reason(ev.result.finish));
             last["sinan"] = sinan_extension({s.choices[i]}, s.n_prompt);
             last["sinan"]["sampling"] = sampling_json(s.params);
+            if (s.grounding) add_grounding(last["sinan"], *s.grounding, s.choices[i], nullptr);
             return write(sse_event(last));
         },
         // An SSE comment while the model is silent (queued, long prefill): keeps proxies from
@@ -111,6 +127,17 @@ void finish_accounting(ServerContext& ctx, const std::string& model_id, const nl
 void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
     ChatRequest cr;
     if (auto e = parse_chat_request(req.body, &cr)) return send_error(res, *e);
+    std::optional<Grounding> grounding;
+    {
+        KbFields kb;
+        if (auto e = parse_kb_fields(nlohmann::ordered_json(cr.body), &kb)) return send_error(res, *e);
+        if (!kb.knowledge_base.empty()) {
+            if (cr.params.n != 1) return send_error(res, bad_request("n must be 1 with knowledge_base", "n"));
+            auto g = ground_messages(ctx.knowledge, kb, &cr.messages);
+            if (auto* e = std::get_if<ApiError>(&g)) return send_error(res, *e);
+            grounding = std::move(std::get<Grounding>(g));
+        }
+    }
     auto acquired = acquire_model(ctx, cr.params.model);
     if (auto* e = std::get_if<ApiError>(&acquired)) return send_error(res, *e);
     ModelLease lease = std::move(std::get<ModelLease>(acquired));
@@ -121,7 +148,9 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
     const GenerationParams params = with_model_defaults(*lease, cr.params);
     const int64_t n_prompt = static_cast<int64_t>(p.tokens.size());
 
-    const std::string key = response_cache_key(ctx, lease->id, "/v1/chat/completions", params, cr.body);
+    // A knowledge base changes under the same request: its answers are not cached.
+    const std::string key =
+        grounding ? std::string() : response_cache_key(ctx, lease->id, "/v1/chat/completions", params, cr.body);
     if (params.stream ? replay_from_cache(ctx, key, params, res) : answer_from_cache(ctx, key, "chatcmpl-", res))
         return;
     auto started = start_generation(ctx, *lease, p, params);
@@ -135,6 +164,7 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
         json body =
             chat_completion(head, choices, n_prompt, lease->tokenizer, params.logprobs ? params.top_logprobs : -1);
         body["sinan"]["sampling"] = sampling_json(params);
+        if (grounding) add_grounding(body["sinan"], *grounding, choices[0], &body["choices"][0]["message"]);
         if (!key.empty()) ctx.cache->put(key, dump_json(body));
         finish_accounting(ctx, lease->id, cr.messages, choices, n_prompt, 200);
         return send_json(res, body);
@@ -148,7 +178,8 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
                                                      n_prompt,
                                                      std::move(cr.messages),
                                                      key,
-                                                     {}});
+                                                     {},
+                                                     std::move(grounding)});
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider(

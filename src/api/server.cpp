@@ -137,7 +137,22 @@ std::string route_label(const httplib::Request& req) {
     for (const char* p : kPaths)
         if (req.path == p) return req.method + " " + p;
     if (req.path.rfind("/v1/models/", 0) == 0) return req.method + " /v1/models/{id}";
+    if (req.path == "/api/v1/kb") return req.method + " /api/v1/kb";
+    if (req.path.rfind("/api/v1/kb/", 0) == 0) {
+        for (const char* tail : {"/documents", "/search", "/jobs"})
+            if (req.path.find(tail, 11) != std::string::npos) return req.method + " /api/v1/kb/{kb}" + tail;
+        return req.method + " /api/v1/kb/{kb}";
+    }
+    if (req.path.rfind("/api/v1/jobs/", 0) == 0) return req.method + " /api/v1/jobs/{id}";
     return "other";
+}
+
+// POST /api/v1/kb/{kb}/documents: the one route whose body may exceed --max-body (up to --max-upload).
+bool is_upload_route(const httplib::Request& req) {
+    static const std::string kPrefix = "/api/v1/kb/", kSuffix = "/documents";
+    const std::string& p = req.path;
+    return req.method == "POST" && p.size() > kPrefix.size() + kSuffix.size() && p.rfind(kPrefix, 0) == 0 &&
+           p.compare(p.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0;
 }
 
 ApiError status_error(int status, const std::string& path) {
@@ -175,6 +190,7 @@ struct Server::Impl {
     std::unique_ptr<KeyStore> keys;
     std::unique_ptr<ResponseCache> cache;
     std::unique_ptr<AuditLog> audit_log;
+    std::unique_ptr<knowledge::KnowledgeBaseService> knowledge;
     Registry metrics_registry;
     ServerMetrics metrics{metrics_registry};
     RateLimiter limiter;
@@ -258,6 +274,24 @@ httplib::Server::HandlerResponse Server::Impl::before(const httplib::Request& re
         e.message = "the server is shutting down and takes no new requests";
         send_error(res, e);
         return HR::Handled;
+    }
+    // httplib's body limit is --max-upload so document uploads can stream; every other route is
+    // held to --max-body here, before its body is read.
+    if (!is_upload_route(req)) {
+        if (req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos) {
+            ApiError e;
+            e.status = 411;
+            e.code = "length_required";
+            e.message = "send the request body with a Content-Length (chunked bodies are only taken by uploads)";
+            send_error(res, e);
+            return HR::Handled;
+        }
+        const std::string length = req.get_header_value("Content-Length");
+        if (!length.empty() && std::strtoull(length.c_str(), nullptr, 10) > options.max_body_bytes) {
+            res.set_header("Connection", "close");
+            send_error(res, status_error(413, req.path));
+            return HR::Handled;
+        }
     }
     // The page is static and holds nothing; it asks for a key itself when the API needs one.
     if (is_health || (req.method == "GET" && req.path == "/") || !keys || !keys->auth_required()) return HR::Unhandled;
@@ -351,10 +385,12 @@ void Server::Impl::setup() {
     ctx.audit = audit_log.get();
     ctx.metrics = &metrics;
     ctx.request_timeout = options.request_timeout;
+    ctx.max_body_bytes = options.max_body_bytes;
+    ctx.knowledge = knowledge.get();
 
     const size_t threads = std::max<size_t>(options.http_threads, 4);
     http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    http.set_payload_max_length(options.max_body_bytes);
+    http.set_payload_max_length(std::max(options.max_body_bytes, options.max_upload_bytes));
     http.set_read_timeout(options.idle_timeout);
     http.set_write_timeout(options.idle_timeout);
     http.set_keep_alive_timeout(options.keep_alive_timeout.count());
@@ -403,11 +439,14 @@ void Server::Impl::setup() {
     register_embedding_routes(http, ctx);
     register_model_routes(http, ctx);
     register_native_routes(http, ctx);
+    register_kb_routes(http, ctx);
 }
 
 Server::Server(ServerOptions options, std::unique_ptr<ModelRegistry> registry, std::unique_ptr<KeyStore> keys,
-               std::unique_ptr<ResponseCache> cache, std::unique_ptr<AuditLog> audit)
+               std::unique_ptr<ResponseCache> cache, std::unique_ptr<AuditLog> audit,
+               std::unique_ptr<knowledge::KnowledgeBaseService> knowledge)
     : impl_(std::make_unique<Impl>()) {
+    impl_->knowledge = std::move(knowledge);
     impl_->options = std::move(options);
     impl_->registry = std::move(registry);
     impl_->keys = std::move(keys);

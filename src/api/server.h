@@ -1,7 +1,9 @@
 // Server: the HTTP API of `sinan serve` (cpp-httplib, HTTP/1.1, one worker thread per connection
 // from a fixed pool). Routes:
 //   POST /v1/chat/completions, /v1/completions, /v1/embeddings; GET /v1/models[/{id}]  (OpenAI)
-//   POST /api/v1/chat  (native: query + history -> answer, reasoning, confidence, timings)
+//   POST /api/v1/chat  (native: query + history -> answer, reasoning, confidence, timings;
+//                       with "knowledge_base": answered from it, with citations)
+//   /api/v1/kb...      (knowledge bases, documents, uploads, jobs, search: kb_routes.cpp)
 //   GET /health (liveness), /ready (a model available and the queue not full), /metrics
 //   (Prometheus), / (the chat page)
 // docs/serving.md is the user's manual.
@@ -27,6 +29,7 @@
 #include "api/model_registry.h"
 #include "api/response_cache.h"
 #include "base/status.h"
+#include "knowledge/knowledge_base.h"
 
 namespace sinan::api {
 
@@ -37,14 +40,17 @@ struct ServerOptions {
     std::chrono::seconds idle_timeout{30};       // a connection that sends or takes nothing this long is closed
     std::chrono::seconds keep_alive_timeout{5};  // idle keep-alive connections are closed after this
     size_t max_body_bytes = size_t{8} << 20;     // larger bodies get 413
+    size_t max_upload_bytes = size_t{1} << 30;   // largest document upload (POST /api/v1/kb/{kb}/documents)
     size_t http_threads = 32;                    // connections served at once
 };
 
 class Server {
   public:
-    // keys, cache and audit may be null (auth off, caching off, no audit log).
+    // keys, cache, audit and knowledge may be null (auth off, caching off, no audit log, no
+    // knowledge bases).
     Server(ServerOptions options, std::unique_ptr<ModelRegistry> registry, std::unique_ptr<KeyStore> keys,
-           std::unique_ptr<ResponseCache> cache, std::unique_ptr<AuditLog> audit);
+           std::unique_ptr<ResponseCache> cache, std::unique_ptr<AuditLog> audit,
+           std::unique_ptr<knowledge::KnowledgeBaseService> knowledge = nullptr);
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;

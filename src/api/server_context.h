@@ -26,6 +26,7 @@
 #include "api/prompt.h"
 #include "api/rate_limiter.h"
 #include "api/response_cache.h"
+#include "knowledge/knowledge_base.h"
 
 namespace sinan::api {
 
@@ -60,7 +61,9 @@ struct ServerContext {
     ResponseCache* cache = nullptr;  // null: caching off
     AuditLog* audit = nullptr;       // null: --audit off
     ServerMetrics* metrics = nullptr;
+    knowledge::KnowledgeBaseService* knowledge = nullptr;  // null: no data dir (knowledge bases off)
     std::chrono::seconds request_timeout{600};
+    size_t max_body_bytes = size_t{8} << 20;  // --max-body, for routes that read their body themselves
     std::atomic<bool> draining{false};
     std::atomic<int64_t> active{0};  // requests being handled (streams included)
 
@@ -119,5 +122,6 @@ void register_completion_routes(httplib::Server& server, ServerContext& ctx);  /
 void register_embedding_routes(httplib::Server& server, ServerContext& ctx);   // /v1/embeddings
 void register_model_routes(httplib::Server& server, ServerContext& ctx);       // /v1/models
 void register_native_routes(httplib::Server& server, ServerContext& ctx);      // /api/v1/chat
+void register_kb_routes(httplib::Server& server, ServerContext& ctx);          // /api/v1/kb...
 
 }  // namespace sinan::api

@@ -20,6 +20,7 @@
 #include "base/log.h"
 #include "cli/commands.h"
 #include "cli/kv_type_option.h"
+#include "knowledge/knowledge_base.h"
 
 namespace sinan::cli {
 
@@ -28,7 +29,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct ServeArgs {
-    std::string model, models_dir, data_dir, api_keys = "auto", cache = "memory";
+    std::string model, models_dir, data_dir, api_keys = "auto", cache = "memory", store, knowledge = "on";
     int64_t cache_mib = 64, kv_memory_mib = 0;
     api::ServerOptions server;
     api::RegistryOptions registry;
@@ -110,6 +111,21 @@ void serve(ServeArgs a) {
         audit = std::move(al).value();
     }
 
+    std::unique_ptr<knowledge::KnowledgeBaseService> kb;
+    if (a.knowledge != "off") {
+        if (a.knowledge != "on") fail("--knowledge takes on or off");
+        std::error_code ec;
+        fs::create_directories(data_dir, ec);
+        if (ec)
+            fail(data_dir + ": cannot create the data directory (" + ec.message() + "); give another with --data-dir");
+        knowledge::KnowledgeBaseOptions ko;
+        ko.data_dir = data_dir;
+        ko.store_spec = a.store;
+        Result<std::unique_ptr<knowledge::KnowledgeBaseService>> opened = knowledge::KnowledgeBaseService::open(ko);
+        if (!opened.ok()) fail(opened.message());
+        kb = std::move(opened).value();
+    }
+
     std::string default_id;
     std::vector<api::ModelFile> files = model_files(a, &default_id);
     auto registry = std::make_unique<api::ModelRegistry>(files, default_id, a.registry);
@@ -117,14 +133,16 @@ void serve(ServeArgs a) {
         if (Status s = registry->preload(default_id); !s.is_ok()) fail(s.message());
     if (files.empty()) log::warn(api::no_model_message() + " (health, metrics and the page work meanwhile)");
 
-    api::Server server(a.server, std::move(registry), std::move(keys), std::move(cache), std::move(audit));
+    const std::string kb_text = kb ? "; knowledge bases in " + kb->store_description() : "; knowledge bases off";
+    api::Server server(a.server, std::move(registry), std::move(keys), std::move(cache), std::move(audit),
+                       std::move(kb));
     Result<int> port = server.bind();
     if (!port.ok()) fail(port.message());
     std::printf("listening on http://%s:%d\n", a.server.host.c_str(), *port);
     std::fflush(stdout);
     log::info(std::string("serving ") + std::to_string(files.size()) + " model(s); API keys " +
               (a.api_keys == "off" ? "off" : "checked when the data directory has any") + " (" + data_dir + ")" +
-              (a.audit ? "; audit log on" : "") + "; cache " + a.cache);
+              (a.audit ? "; audit log on" : "") + "; cache " + a.cache + kb_text);
 
     const pthread_t main_thread = pthread_self();
     std::thread http([&server, main_thread] {
@@ -196,6 +214,15 @@ void register_serve(CLI::App& app) {
                     "Seconds a connection may send or take nothing before it is closed (slow clients)")
         ->capture_default_str();
     cmd->add_option("--max-body", a->server.max_body_bytes, "Largest request body in bytes; larger gets 413")
+        ->capture_default_str();
+    cmd->add_option("--max-upload", a->server.max_upload_bytes,
+                    "Largest document upload in bytes (POST /api/v1/kb/{kb}/documents, streamed to disk)")
+        ->capture_default_str();
+    cmd->add_option("--store", a->store,
+                    "Where knowledge bases live: empty = SQLite in the data directory (knowledge.db), or "
+                    "postgres://user@host:port/db to share them between replicas");
+    cmd->add_option("--knowledge", a->knowledge,
+                    "on: serve knowledge bases (/api/v1/kb, \"knowledge_base\" on the chat routes); off: none")
         ->capture_default_str();
     cmd->add_option("--drain-grace", a->drain_grace_s,
                     "On SIGTERM, seconds running requests get to finish before they are cancelled")
