@@ -1,8 +1,6 @@
 #include "knowledge/chunker.h"
 
 #include <unicode/brkiter.h>
-#include <unicode/locid.h>
-#include <unicode/utext.h>
 
 #include <memory>
 #include <string>
@@ -10,6 +8,7 @@
 
 #include "base/check.h"
 #include "knowledge/extract_formats.h"
+#include "knowledge/sentences.h"
 #include "text/utf8.h"
 
 namespace sinan::knowledge {
@@ -32,32 +31,6 @@ bool is_word_char(uint32_t cp) {
     return !is_space(cp) && !is_cjk(cp);  // accented Latin, Cyrillic, Greek, Arabic ... count as letters
 }
 
-// ICU positions are int32_t: text is handed to a break iterator in slices of at most this many
-// bytes, cut before a UTF-8 lead byte.
-constexpr size_t kMaxSliceBytes = size_t{1} << 26;
-
-// The boundaries of `text` under `it` as UTF-8 byte offsets, 0 and text.size() included.
-std::vector<size_t> boundaries(icu::BreakIterator& it, std::string_view text) {
-    std::vector<size_t> out{0};
-    size_t base = 0;
-    while (base < text.size()) {
-        size_t n = std::min(kMaxSliceBytes, text.size() - base);
-        while (base + n < text.size() && n > 1 && (static_cast<unsigned char>(text[base + n]) & 0xC0) == 0x80) --n;
-        UErrorCode err = U_ZERO_ERROR;
-        UText* ut = utext_openUTF8(nullptr, text.data() + base, static_cast<int64_t>(n), &err);
-        SINAN_CHECK(U_SUCCESS(err), "utext_openUTF8 failed");
-        it.setText(ut, err);
-        SINAN_CHECK(U_SUCCESS(err), "BreakIterator::setText failed");
-        for (int32_t p = it.next(); p != icu::BreakIterator::DONE; p = it.next()) {
-            if (p > 0) out.push_back(base + static_cast<size_t>(p));
-        }
-        utext_close(ut);
-        base += n;
-    }
-    if (out.back() != text.size()) out.push_back(text.size());
-    return out;
-}
-
 // A piece of text that goes into a chunk whole.
 struct Unit {
     std::string text;
@@ -77,12 +50,8 @@ class Chunker {
         SINAN_CHECK(options_.overlap_tokens >= 0 && options_.overlap_tokens < options_.max_tokens,
                     "ChunkOptions::overlap_tokens must be in [0, max_tokens)");
         if (!options_.count_tokens) options_.count_tokens = approximate_token_count;
-        UErrorCode err = U_ZERO_ERROR;
-        sentences_.reset(icu::BreakIterator::createSentenceInstance(icu::Locale::getRoot(), err));
-        SINAN_CHECK(U_SUCCESS(err) && sentences_ != nullptr, "ICU sentence break iterator unavailable");
-        err = U_ZERO_ERROR;
-        words_.reset(icu::BreakIterator::createWordInstance(icu::Locale::getRoot(), err));
-        SINAN_CHECK(U_SUCCESS(err) && words_ != nullptr, "ICU word break iterator unavailable");
+        sentences_ = new_sentence_iterator();
+        words_ = new_word_iterator();
     }
 
     std::vector<Chunk> run(const ExtractedDocument& doc) {
@@ -197,14 +166,14 @@ class Chunker {
 
     // The longest tail of `text` within `budget` tokens: whole sentences, else the last words.
     std::string tail_of(std::string_view text, int budget) {
-        const std::vector<size_t> sb = boundaries(*sentences_, text);
+        const std::vector<size_t> sb = break_boundaries(*sentences_, text);
         size_t start = text.size();
         for (size_t i = sb.size() - 1; i-- > 0;) {
             if (count(text.substr(sb[i])) > budget) break;
             start = sb[i];
         }
         if (start == text.size()) {
-            const std::vector<size_t> wb = boundaries(*words_, text);
+            const std::vector<size_t> wb = break_boundaries(*words_, text);
             for (size_t i = wb.size() - 1; i-- > 0;) {
                 if (count(text.substr(wb[i])) > budget) break;
                 start = wb[i];
@@ -223,7 +192,7 @@ class Chunker {
             return;
         }
         bool first = true;
-        const std::vector<size_t> sb = boundaries(*sentences_, text);
+        const std::vector<size_t> sb = break_boundaries(*sentences_, text);
         for (size_t i = 0; i + 1 < sb.size(); ++i) {
             for (std::string& piece : fit(text.substr(sb[i], sb[i + 1] - sb[i]))) {
                 const int n = count(piece);
@@ -248,7 +217,7 @@ class Chunker {
             piece += s;
             piece_tokens += n;
         };
-        const std::vector<size_t> wb = boundaries(*words_, text);
+        const std::vector<size_t> wb = break_boundaries(*words_, text);
         for (size_t i = 0; i + 1 < wb.size(); ++i) {
             const std::string_view word = text.substr(wb[i], wb[i + 1] - wb[i]);
             const int n = count(word);

@@ -7,6 +7,10 @@
 
 namespace sinan::knowledge {
 
+namespace {
+constexpr size_t kMinTerms = 2;
+}  // namespace
+
 ExtractiveAnswer extractive_answer(std::string_view question, const std::vector<Passage>& passages,
                                    Analyzer& analyzer, size_t max_sentences) {
     struct Sentence {
@@ -17,8 +21,10 @@ ExtractiveAnswer extractive_answer(std::string_view question, const std::vector<
     Bm25Index index;
     for (size_t i = 0; i < passages.size(); ++i) {
         for (std::string_view s : split_sentences(passages[i].text)) {
+            std::vector<std::string> terms = analyzer.analyze(s);
+            if (terms.size() < kMinTerms) continue;  // headings and fragments answer nothing
             sentences.push_back({s, static_cast<int>(i + 1)});
-            index.add_document(analyzer.analyze(s));
+            index.add_document(terms);
         }
     }
     ExtractiveAnswer out;

@@ -2,7 +2,8 @@
 // sentences of the retrieved passages that best match the question, each followed by its
 // citation ("... [2]"), best first. Sentences are ICU sentences (sentences.h) scored by BM25
 // (bm25_index.h) against the question's terms, with the sentences of all passages as the
-// collection; a sentence sharing no term with the question is never picked.
+// collection; a sentence sharing no term with the question is never picked, nor one of fewer than
+// two content terms (a heading such as "Leave" on its own line).
 //
 // Thread-safety: pure, except that the Analyzer must not be shared between threads.
 #pragma once

@@ -31,6 +31,13 @@ TEST(ExtractiveAnswer, SeveralSentencesBestFirstEachCited) {
     EXPECT_EQ(a.cited, (std::vector<int>{2, 1}));
 }
 
+TEST(ExtractiveAnswer, HeadingLinesAreNotAnswers) {
+    Analyzer analyzer;
+    const ExtractiveAnswer a = extractive_answer(
+        "How many days of leave?", {passage("Leave\nEmployees get 25 days of paid leave per year.")}, analyzer, 3);
+    EXPECT_EQ(a.text, "Employees get 25 days of paid leave per year. [1]");
+}
+
 TEST(ExtractiveAnswer, NothingMatchingGivesNothing) {
     Analyzer analyzer;
     EXPECT_TRUE(extractive_answer("quantum chromodynamics", {passage("Cats sleep a lot.")}, analyzer).text.empty());
