@@ -4,13 +4,14 @@
 #include <unistd.h>
 
 // hnswlib 0.6.2 reads the neighbour after the last one of a full link list to compute a prefetch
-// address (upstream issues nmslib/hnswlib#107 and #578): a 4-byte read past the list, which stays
-// inside the malloc'd block and only feeds the prefetch, but which AddressSanitizer reports. In
-// sanitizer builds hnswlib is compiled without its SSE code, which is where those prefetches live.
-#if defined(__SANITIZE_ADDRESS__)
+// address (upstream issues nmslib/hnswlib#107 and #578): a 4-byte read past the list that only
+// feeds the prefetch (lists read by loadIndex have no spare byte, so it lands in the next heap
+// chunk), which AddressSanitizer and ThreadSanitizer report. In sanitizer builds hnswlib is
+// compiled without its SSE code, which is where those prefetches live.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define NO_MANUAL_VECTORIZATION
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 #define NO_MANUAL_VECTORIZATION
 #endif
 #endif
