@@ -1,9 +1,11 @@
-// `sinan kb create|ls|add|rm|search|jobs|resume`: knowledge bases on the store directly (SQLite in
-// the data directory, or PostgreSQL with --store), through KnowledgeBaseService
-// (src/knowledge/knowledge_base.h). `kb eval` lives in cmd_kb.cpp.
+// `sinan kb create|ls|add|rm|search|ask|jobs|resume`: knowledge bases on the store directly (SQLite
+// in the data directory, or PostgreSQL with --store), through KnowledgeBaseService
+// (src/knowledge/knowledge_base.h). `kb ask --server URL` asks a running `sinan serve` instead
+// (its model answers; locally the answer is extractive). `kb eval` lives in cmd_kb.cpp.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <memory>
@@ -11,7 +13,10 @@
 #include <thread>
 #include <unordered_map>
 
+#include <httplib.h>
+
 #include "api/data_dir.h"
+#include "api/kb_grounding.h"
 #include "cli/commands.h"
 #include "cli/format.h"
 #include "cli/progress.h"
@@ -355,6 +360,78 @@ void run_resume(const StoreArgs& a) {
     if (finish_resumed(*service) == 0) std::printf("no interrupted jobs\n");
 }
 
+// --- kb ask ---
+
+struct AskArgs : StoreArgs {
+    std::string name, question, server, api_key, model;
+    int k = 5;
+    int64_t max_tokens = -1;
+    bool grounded = false, json = false;
+};
+
+// The answer of a running server's POST /api/v1/chat with "knowledge_base".
+nlohmann::ordered_json ask_server(const AskArgs& a) {
+    httplib::Client client(a.server);
+    if (!client.is_valid()) fail("--server " + a.server + ": not a URL; give http://HOST:PORT");
+    client.set_read_timeout(std::chrono::seconds(600));
+    nlohmann::ordered_json body = {{"query", a.question}, {"knowledge_base", a.name}, {"top_k", a.k},
+                                   {"grounded", a.grounded}};
+    if (!a.model.empty()) body["model"] = a.model;
+    if (a.max_tokens > 0) body["max_tokens"] = a.max_tokens;
+    httplib::Headers headers;
+    const char* env_key = std::getenv("SINAN_API_KEY");
+    const std::string key = !a.api_key.empty() ? a.api_key : (env_key ? env_key : "");
+    if (!key.empty()) headers.emplace("Authorization", "Bearer " + key);
+    httplib::Result r = client.Post("/api/v1/chat", headers, body.dump(), "application/json");
+    if (!r) fail("cannot reach " + a.server + " (" + httplib::to_string(r.error()) + "); is `sinan serve` running there?");
+    nlohmann::ordered_json out = nlohmann::ordered_json::parse(r->body, nullptr, false);
+    if (r->status != 200) {
+        const std::string message = out.is_object() && out.contains("error") ? out["error"].value("message", r->body)
+                                                                            : r->body;
+        fail(a.server + " answered " + std::to_string(r->status) + ": " + message);
+    }
+    if (!out.is_object()) fail(a.server + " answered something that is not JSON");
+    return out;
+}
+
+// The extractive answer from the local store: the passages' best sentences, cited.
+nlohmann::ordered_json ask_local(const AskArgs& a) {
+    auto service = open_service(a, false);
+    api::Grounding g;
+    g.fields.knowledge_base = a.name;
+    g.fields.grounded = a.grounded;
+    g.fields.top_k = a.k;
+    g.query = a.question;
+    g.passages = value_or_fail(service->search(a.name, a.question, static_cast<size_t>(a.k)));
+    const api::GroundedAnswer ans = api::extractive_answer(g);
+    return {{"answer", ans.answer},
+            {"confidence", ans.confidence},
+            {"citations", ans.citations},
+            {"grounding", api::grounding_json(g, ans, "extractive")}};
+}
+
+void run_ask(const AskArgs& a) {
+    const nlohmann::ordered_json out = a.server.empty() ? ask_local(a) : ask_server(a);
+    if (a.json) {
+        std::printf("%s\n", out.dump().c_str());
+        return;
+    }
+    std::printf("%s\n", out.value("answer", "").c_str());
+    const nlohmann::ordered_json citations = out.value("citations", nlohmann::ordered_json::array());
+    bool any = false;
+    for (const auto& c : citations) {
+        if (!c.value("cited", false)) continue;
+        if (!any) std::printf("\nsources:\n");
+        any = true;
+        const std::string location = c.value("location", "");
+        std::printf("  [%d] %s%s%s\n", c.value("id", 0), c.value("document", "").c_str(), location.empty() ? "" : " — ",
+                    location.c_str());
+    }
+    const std::string mode = out.contains("grounding") ? out["grounding"].value("mode", "") : "";
+    std::fprintf(stderr, "confidence %.2f (%s answer, %zu passages)\n", out.value("confidence", 0.0), mode.c_str(),
+                 citations.size());
+}
+
 }  // namespace
 
 void register_kb_manage(CLI::App& kb) {
@@ -398,6 +475,23 @@ void register_kb_manage(CLI::App& kb) {
     s->add_flag("--json", search->json, "Print [{\"source\", \"location\", \"text\", \"score\", ...}]");
     add_store_options(s, *search);
     s->callback([search] { run_search(*search); });
+
+    auto ask = std::make_shared<AskArgs>();
+    CLI::App* q = kb.add_subcommand(
+        "ask",
+        "Answer a question from a knowledge base, with citations. Locally: the passages' best sentences "
+        "(extractive); with --server: the server's model answers from the passages");
+    q->add_option("name", ask->name, "Knowledge base")->required();
+    q->add_option("question", ask->question, "The question")->required();
+    q->add_option("-k,--top-k", ask->k, "Passages to answer from (default 5)")->check(CLI::Range(1, 50));
+    q->add_flag("--grounded", ask->grounded, "Say \"I don't know\" when no passage supports an answer");
+    q->add_flag("--json", ask->json, "Print {\"answer\", \"confidence\", \"citations\", \"grounding\", ...}");
+    q->add_option("--server", ask->server, "Ask a running sinan serve at this URL (http://HOST:PORT)");
+    q->add_option("--api-key", ask->api_key, "API key for --server (default $SINAN_API_KEY)");
+    q->add_option("-m,--model", ask->model, "With --server: the model id to answer with (default: the server's)");
+    q->add_option("--max-tokens", ask->max_tokens, "With --server: most tokens to generate");
+    add_store_options(q, *ask);
+    q->callback([ask] { run_ask(*ask); });
 
     auto jobs = std::make_shared<JobsArgs>();
     CLI::App* j = kb.add_subcommand("jobs", "List ingestion jobs (newest first) with their progress");
