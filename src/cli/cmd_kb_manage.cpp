@@ -20,6 +20,7 @@
 #include "cli/commands.h"
 #include "cli/format.h"
 #include "cli/progress.h"
+#include "engine/embedding_hook.h"
 #include "knowledge/knowledge_base.h"
 
 namespace sinan::cli {
@@ -40,11 +41,17 @@ void add_store_options(CLI::App* cmd, StoreArgs& a) {
                     "postgres://user@host:port/db to use a PostgreSQL store instead of SQLite in the data directory");
 }
 
-std::unique_ptr<KnowledgeBaseService> open_service(const StoreArgs& a, bool resume_jobs) {
+// `hook` (--embedding-model) must outlive the service.
+std::unique_ptr<KnowledgeBaseService> open_service(const StoreArgs& a, bool resume_jobs,
+                                                   const engine::EmbeddingHook* hook = nullptr) {
     knowledge::KnowledgeBaseOptions o;
     o.data_dir = api::resolve_data_dir(a.data_dir);
     o.store_spec = a.store;
     o.resume_jobs = resume_jobs;
+    if (hook != nullptr) {
+        o.embed = hook->function();
+        o.embedding_model = hook->model_id();
+    }
     std::error_code ec;
     fs::create_directories(o.data_dir, ec);
     if (ec) fail("data directory " + o.data_dir + ": cannot create: " + ec.message());
@@ -180,7 +187,7 @@ void run_ls(const LsArgs& a) {
 // --- kb add ---
 
 struct AddArgs : StoreArgs {
-    std::string name;
+    std::string name, embedding_model;
     std::vector<std::string> paths;
     std::vector<std::string> meta;
 };
@@ -237,7 +244,9 @@ void run_add(const AddArgs& a) {
     const std::vector<FileToAdd> files = collect_files(a.paths);
     if (files.empty()) fail("nothing to add: no files with a known extension under the given folders");
     const std::string meta = metadata_json(a.meta);
-    auto service = open_service(a, true);
+    const std::unique_ptr<engine::EmbeddingHook> hook =
+        a.embedding_model.empty() ? nullptr : value_or_fail(engine::EmbeddingHook::load(a.embedding_model));
+    auto service = open_service(a, true, hook.get());
     finish_resumed(*service);
     knowledge::Upload upload = value_or_fail(service->begin_upload(a.name));
     ProgressBar copying("copying");
@@ -278,14 +287,17 @@ void run_rm(const RmArgs& a) {
 // --- kb search ---
 
 struct SearchArgs : StoreArgs {
-    std::string name, query;
+    std::string name, query, embedding_model, mode = "auto";
     size_t k = 10;
     bool json = false;
 };
 
 void run_search(const SearchArgs& a) {
-    auto service = open_service(a, false);
-    const std::vector<knowledge::Passage> hits = value_or_fail(service->search(a.name, a.query, a.k));
+    const knowledge::RetrievalMode mode = value_or_fail(knowledge::parse_retrieval_mode(a.mode));
+    const std::unique_ptr<engine::EmbeddingHook> hook =
+        a.embedding_model.empty() ? nullptr : value_or_fail(engine::EmbeddingHook::load(a.embedding_model));
+    auto service = open_service(a, false, hook.get());
+    const std::vector<knowledge::Passage> hits = value_or_fail(service->search(a.name, a.query, a.k, {}, mode));
     if (a.json) {
         nlohmann::json out = nlohmann::json::array();
         for (const knowledge::Passage& p : hits)
@@ -293,6 +305,8 @@ void run_search(const SearchArgs& a) {
                            {"location", p.location},
                            {"text", p.text},
                            {"score", p.score},
+                           {"lexical_rank", p.lexical_rank},
+                           {"dense_rank", p.dense_rank},
                            {"chunk_id", p.chunk_id},
                            {"document_id", p.document_id}});
         std::printf("%s\n", out.dump().c_str());
@@ -457,6 +471,8 @@ void register_kb_manage(CLI::App& kb) {
     a->add_option("name", add->name, "Knowledge base")->required();
     a->add_option("paths", add->paths, "Files and folders (folders are walked for known extensions)")->required();
     a->add_option("--meta", add->meta, "key=value metadata for every document added (repeatable)");
+    a->add_option("--embedding-model", add->embedding_model,
+                  "Embedding model (GGUF) to store a vector with each chunk, for dense and hybrid search");
     add_store_options(a, *add);
     a->callback([add] { run_add(*add); });
 
@@ -473,6 +489,11 @@ void register_kb_manage(CLI::App& kb) {
     s->add_option("query", search->query, "What to look for")->required();
     s->add_option("-k", search->k, "Passages to return (default 10)")->check(CLI::Range(1, 1000));
     s->add_flag("--json", search->json, "Print [{\"source\", \"location\", \"text\", \"score\", ...}]");
+    s->add_option("--embedding-model", search->embedding_model,
+                  "The knowledge base's embedding model (GGUF), to search by vectors too");
+    s->add_option("--mode", search->mode,
+                  "auto (hybrid with --embedding-model and vectors, else lexical), lexical, dense or hybrid")
+        ->capture_default_str();
     add_store_options(s, *search);
     s->callback([search] { run_search(*search); });
 

@@ -20,6 +20,7 @@
 #include "base/log.h"
 #include "cli/commands.h"
 #include "cli/kv_type_option.h"
+#include "engine/embedding_hook.h"
 #include "knowledge/knowledge_base.h"
 
 namespace sinan::cli {
@@ -30,6 +31,7 @@ namespace fs = std::filesystem;
 
 struct ServeArgs {
     std::string model, models_dir, data_dir, api_keys = "auto", cache = "memory", store, knowledge = "on";
+    std::string embedding_model;  // for knowledge bases: dense + hybrid search
     int64_t cache_mib = 64, kv_memory_mib = 0;
     api::ServerOptions server;
     api::RegistryOptions registry;
@@ -111,6 +113,8 @@ void serve(ServeArgs a) {
         audit = std::move(al).value();
     }
 
+    // Declared before the service it serves: destroyed after it.
+    std::unique_ptr<engine::EmbeddingHook> embedding;
     std::unique_ptr<knowledge::KnowledgeBaseService> kb;
     if (a.knowledge != "off") {
         if (a.knowledge != "on") fail("--knowledge takes on or off");
@@ -121,6 +125,14 @@ void serve(ServeArgs a) {
         knowledge::KnowledgeBaseOptions ko;
         ko.data_dir = data_dir;
         ko.store_spec = a.store;
+        if (!a.embedding_model.empty()) {
+            Result<std::unique_ptr<engine::EmbeddingHook>> loaded = engine::EmbeddingHook::load(a.embedding_model);
+            if (!loaded.ok()) fail("--embedding-model: " + loaded.message());
+            embedding = std::move(loaded).value();
+            ko.embed = embedding->function();
+            ko.embedding_model = embedding->model_id();
+            log::info("knowledge bases embed with " + embedding->model_id() + " (hybrid search)");
+        }
         Result<std::unique_ptr<knowledge::KnowledgeBaseService>> opened = knowledge::KnowledgeBaseService::open(ko);
         if (!opened.ok()) fail(opened.message());
         kb = std::move(opened).value();
@@ -224,6 +236,9 @@ void register_serve(CLI::App& app) {
     cmd->add_option("--knowledge", a->knowledge,
                     "on: serve knowledge bases (/api/v1/kb, \"knowledge_base\" on the chat routes); off: none")
         ->capture_default_str();
+    cmd->add_option("--embedding-model", a->embedding_model,
+                    "Embedding model (GGUF) for knowledge bases: documents get vectors, searches are hybrid "
+                    "(BM25 + vectors, fused by reciprocal rank)");
     cmd->add_option("--drain-grace", a->drain_grace_s,
                     "On SIGTERM, seconds running requests get to finish before they are cancelled")
         ->capture_default_str();

@@ -46,6 +46,8 @@ struct Passage {
     std::string location;
     std::string text;
     double score = 0;       // fused or single-retriever score, higher is better
+    uint32_t lexical_rank = 0;  // 1-based rank in the BM25 list, 0 when absent or not searched
+    uint32_t dense_rank = 0;    // 1-based rank in the dense (vector) list, 0 when absent or not searched
 };
 
 }  // namespace sinan::knowledge

@@ -5,6 +5,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <span>
 
 #include "base/log.h"
 #include "base/mapped_file.h"
@@ -194,6 +196,8 @@ Result<std::unique_ptr<KnowledgeBaseService>> KnowledgeBaseService::open(const K
     if (ec) return Status::error(options.data_dir + "/uploads: cannot create: " + ec.message());
     Result<std::unique_ptr<store::Store>> store = store::Store::open(options.store_spec, options.data_dir);
     if (!store.ok()) return store.status();
+    SINAN_CHECK(!options.embed || !options.embedding_model.empty(),
+                "KnowledgeBaseOptions::embed without embedding_model");
     std::unique_ptr<KnowledgeBaseService> service(new KnowledgeBaseService(options, std::move(*store)));
     if (options.resume_jobs) {
         SINAN_RETURN_IF_ERROR(service->resume_unfinished());
@@ -338,8 +342,14 @@ Result<AddResult> KnowledgeBaseService::add_document(const std::string& kb, cons
             rows.push_back(
                 store::ChunkRow{0, 0, c.ordinal, std::move(c.text), std::move(c.location), c.page, c.n_tokens, {}});
     }
-    if (!extracted.ok() || rows.empty()) {
-        result.message = extracted.ok() ? source + ": no text to index" : extracted.message();
+    if (!extracted.ok()) {
+        result.message = extracted.message();
+    } else if (rows.empty()) {
+        result.message = source + ": no text to index";
+    } else if (Status embedded = embed_chunks(*row, &rows); !embedded.is_ok()) {
+        result.message = source + ": " + embedded.message();
+    }
+    if (!result.message.empty()) {
         if (old_ready) return result;  // the previous version stays searchable
         doc.status = store::DocumentStatus::kFailed;
         doc.error = result.message;
@@ -516,6 +526,42 @@ void KnowledgeBaseService::run_job(const QueuedJob& q) {
     fs::remove_all(dir, ec);
 }
 
+// --- embeddings ---
+
+bool KnowledgeBaseService::uses_this_model(const store::KnowledgeBaseRow& kb) const {
+    return options_.embed && (kb.embedding_model.empty() || kb.embedding_model == options_.embedding_model);
+}
+
+// Fills each row's embedding, kEmbedBatch chunks per call, and records the model on the knowledge
+// base; leaves them empty when the knowledge base holds another model's vectors.
+Status KnowledgeBaseService::embed_chunks(const store::KnowledgeBaseRow& kb, std::vector<store::ChunkRow>* rows) {
+    if (!options_.embed) return Status::ok();
+    if (!uses_this_model(kb)) {
+        log::warn("knowledge base " + kb.name + " holds vectors of " + kb.embedding_model + ", not of " +
+                  options_.embedding_model + ": adding documents without vectors (found by lexical search only)");
+        return Status::ok();
+    }
+    for (size_t at = 0; at < rows->size(); at += kEmbedBatch) {
+        const size_t end = std::min(rows->size(), at + kEmbedBatch);
+        std::vector<std::string> texts;
+        for (size_t i = at; i < end; ++i) texts.push_back((*rows)[i].text);
+        Result<std::vector<std::vector<float>>> vectors = options_.embed(texts);
+        if (!vectors.ok()) return vectors.status();
+        SINAN_CHECK(vectors->size() == texts.size(), "KnowledgeBaseOptions::embed returned a wrong number of vectors");
+        for (size_t i = at; i < end; ++i) (*rows)[i].embedding = std::move((*vectors)[i - at]);
+    }
+    if (kb.embedding_model.empty()) {
+        Result<std::string> claimed = store_->claim_embedding_model(kb.id, options_.embedding_model);
+        if (!claimed.ok()) return claimed.status();
+        if (*claimed != options_.embedding_model) {  // another process claimed it first with its model
+            log::warn("knowledge base " + kb.name + " was given vectors of " + *claimed +
+                      " meanwhile: adding this document without vectors");
+            for (store::ChunkRow& r : *rows) r.embedding.clear();
+        }
+    }
+    return Status::ok();
+}
+
 // --- search ---
 
 Result<std::shared_ptr<const KnowledgeBaseService::Index>> KnowledgeBaseService::index_for(
@@ -543,8 +589,17 @@ Result<std::shared_ptr<const KnowledgeBaseService::Index>> KnowledgeBaseService:
         meta["source"] = d.source;
         metas[d.id] = std::move(meta);
     }
+    // Vectors only serve a service that embeds queries with the same model.
+    const bool with_vectors = options_.embed && kb.embedding_model == options_.embedding_model;
     for (store::ChunkRow& c : *chunks) {
-        SINAN_RETURN_IF_ERROR(index->retriever.add(c.id, c.text, c.embedding, metas[c.document_id]));
+        const std::span<const float> vector =
+            with_vectors ? std::span<const float>(c.embedding) : std::span<const float>();
+        if (Status s = index->retriever.add(c.id, c.text, vector, metas[c.document_id]); !s.is_ok()) {
+            if (vector.empty()) return s;
+            log::warn("knowledge base " + kb.name + ": chunk " + std::to_string(c.id) +
+                      " indexed without its vector: " + s.message());
+            SINAN_RETURN_IF_ERROR(index->retriever.add(c.id, c.text, {}, metas[c.document_id]));
+        }
         index->chunks.emplace(c.id, Index::ChunkRef{c.document_id, std::move(c.location), std::move(c.text)});
     }
     std::lock_guard<std::mutex> lock(mu_);
@@ -553,7 +608,7 @@ Result<std::shared_ptr<const KnowledgeBaseService::Index>> KnowledgeBaseService:
 }
 
 Result<std::vector<Passage>> KnowledgeBaseService::search(const std::string& kb, const std::string& query, size_t k,
-                                                          const MetadataFilter& filter) {
+                                                          const MetadataFilter& filter, RetrievalMode mode) {
     Result<store::KnowledgeBaseRow> row = get(kb);
     if (!row.ok()) return row.status();
     Result<std::shared_ptr<const Index>> index = index_for(*row);
@@ -562,7 +617,29 @@ Result<std::vector<Passage>> KnowledgeBaseService::search(const std::string& kb,
     q.text = query;
     q.k = k;
     q.filter = filter;
-    q.mode = RetrievalMode::kLexical;
+    q.mode = mode;
+    const bool needs_vectors = mode == RetrievalMode::kDense || mode == RetrievalMode::kHybrid;
+    if (!options_.embed) {
+        if (needs_vectors)
+            return Status::error(std::string(retrieval_mode_name(mode)) + " search of knowledge base " + kb +
+                                 " needs an embedding model; give --embedding-model FILE.gguf or search lexical");
+        q.mode = RetrievalMode::kLexical;
+    } else if (!uses_this_model(*row)) {
+        if (needs_vectors)
+            return Status::error("knowledge base " + kb + " holds vectors of " + row->embedding_model +
+                                 ", this service embeds with " + options_.embedding_model +
+                                 "; give --embedding-model of " + row->embedding_model + " or search lexical");
+        q.mode = RetrievalMode::kLexical;
+        std::lock_guard<std::mutex> lock(mu_);
+        if (warned_model_.insert(row->id).second)
+            log::warn("knowledge base " + kb + " holds vectors of " + row->embedding_model + ", not of " +
+                      options_.embedding_model + ": searching it lexically");
+    } else if (needs_vectors || (mode == RetrievalMode::kAuto && (*index)->retriever.n_vectors() > 0)) {
+        Result<std::vector<std::vector<float>>> v = options_.embed({query});
+        if (!v.ok()) return v.status();
+        SINAN_CHECK(v->size() == 1, "KnowledgeBaseOptions::embed returned a wrong number of vectors");
+        q.embedding = std::move(v->front());
+    }
     Result<std::vector<RetrievedChunk>> hits = (*index)->retriever.search(q);
     if (!hits.ok()) return hits.status();
     std::vector<Passage> out;
@@ -577,6 +654,8 @@ Result<std::vector<Passage>> KnowledgeBaseService::search(const std::string& kb,
         p.location = it->second.location;
         p.text = it->second.text;
         p.score = h.score;
+        p.lexical_rank = h.lexical_rank;
+        p.dense_rank = h.dense_rank;
         out.push_back(std::move(p));
     }
     return out;

@@ -27,6 +27,22 @@
 // another replica sharing the store (Store::content_stamp is checked before each search).
 // Passages carry the chunk's source document name and location.
 //
+// Dense and hybrid search. With KnowledgeBaseOptions::embed set (an embedding model, see
+// engine/embedding_hook.h), adding a document also embeds its chunks (kEmbedBatch texts per call)
+// and stores the vectors with them (ChunkRow::embedding); search() embeds the query and, in mode
+// kAuto, fuses BM25 and vector search by reciprocal rank (hybrid). A knowledge base records the
+// model of its first embedded document (KnowledgeBaseRow::embedding_model, options.embedding_model)
+// and is never mixed with another model's vectors:
+//   - a service with another model adds documents to it without vectors (a warning in the log),
+//     and searches it lexically in mode kAuto (a warning, once per knowledge base); asking it for
+//     kDense or kHybrid fails, naming both models;
+//   - a service without an embedding model searches every knowledge base lexically in kAuto;
+//     kDense and kHybrid fail saying to give --embedding-model.
+// Documents added before an embedding model was configured have no vectors: hybrid search still
+// finds them through its lexical side (dense search does not); add them again with the model to
+// give them vectors (unchanged bytes are skipped, so remove them first). When embedding fails,
+// the document fails like an extraction failure (kFailed with the reason).
+//
 // Failures return Status / Result with one line that names the knowledge base, document or file
 // and says what to do. Thread-safety: every method may be called from any thread.
 #pragma once
@@ -34,9 +50,11 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -59,6 +77,10 @@ struct KnowledgeBaseOptions {
     ChunkOptions chunk;
     RetrieverOptions retrieval;
     bool resume_jobs = true;  // start the worker on jobs a dead process left unfinished
+    // Dense retrieval (optional): texts -> one vector each ([n_texts][dim]), called from the
+    // ingestion worker and from search() on any thread; must outlive the service. Empty = lexical.
+    std::function<Result<std::vector<std::vector<float>>>(const std::vector<std::string>&)> embed;
+    std::string embedding_model;  // the id of the model behind `embed` (required with it)
 };
 
 // What adding one document did.
@@ -146,9 +168,14 @@ class KnowledgeBaseService {
     void wait_idle();
 
     // --- search ---
-    // The best `k` passages for `query` (lexical; metadata filters AND-ed), best first.
+    // The best `k` passages for `query` (metadata filters AND-ed), best first. `mode` kAuto is
+    // hybrid when the service has the knowledge base's embedding model and the knowledge base has
+    // vectors, else lexical; kDense and kHybrid fail without that model (see the top of the file).
     Result<std::vector<Passage>> search(const std::string& kb, const std::string& query, size_t k = 10,
-                                        const MetadataFilter& filter = {});
+                                        const MetadataFilter& filter = {}, RetrievalMode mode = RetrievalMode::kAuto);
+
+    // Chunks embedded per call of options.embed while adding a document.
+    static constexpr size_t kEmbedBatch = 32;
 
   private:
     struct Index;  // one knowledge base's retriever and the chunk texts it returns
@@ -164,6 +191,8 @@ class KnowledgeBaseService {
     void run_worker();
     void run_job(const QueuedJob& q);
     Result<std::shared_ptr<const Index>> index_for(const store::KnowledgeBaseRow& kb);
+    Status embed_chunks(const store::KnowledgeBaseRow& kb, std::vector<store::ChunkRow>* rows);
+    bool uses_this_model(const store::KnowledgeBaseRow& kb) const;
 
     KnowledgeBaseOptions options_;
     std::unique_ptr<store::Store> store_;
@@ -175,6 +204,7 @@ class KnowledgeBaseService {
     bool busy_ = false, stop_ = false;
     std::vector<int64_t> resumed_;
     std::unordered_map<int64_t, std::shared_ptr<const Index>> indexes_;  // by kb id
+    std::set<int64_t> warned_model_;                                     // kb ids whose other-model warning was logged
     std::thread worker_;
 };
 

@@ -66,6 +66,10 @@ const std::vector<std::vector<std::string>> kMigrations = {
         " message TEXT NOT NULL DEFAULT '',"
         " PRIMARY KEY (job_id, ordinal))",
     },
+    // 2: the embedding model a knowledge base's vectors come from ('' = none yet).
+    {
+        "ALTER TABLE knowledge_bases ADD COLUMN embedding_model TEXT NOT NULL DEFAULT ''",
+    },
 };
 
 std::string spell(std::string sql, Dialect d) {

@@ -9,7 +9,7 @@
 
 namespace sinan::store {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 // Brings the database to kSchemaVersion. Fails when the database is newer than this binary
 // ("... schema version 3 is newer than this sinan (1); upgrade sinan").

@@ -70,7 +70,7 @@ DocumentRow to_document(const SqlRow& r) {
 }
 
 KnowledgeBaseRow to_knowledge_base(const SqlRow& r) {
-    return KnowledgeBaseRow{r.integer(0), r.text(1), r.text(2), r.integer(3)};
+    return KnowledgeBaseRow{r.integer(0), r.text(1), r.text(2), r.integer(3), r.text(4)};
 }
 
 bool is_unique_violation(const Status& s) {
@@ -127,13 +127,13 @@ Result<KnowledgeBaseRow> Store::create_knowledge_base(const std::string& name, c
             return Status::error("knowledge base " + name + " already exists; pick another name or use it");
         return r.status();
     }
-    return KnowledgeBaseRow{r->front().integer(0), name, description, now};
+    return KnowledgeBaseRow{r->front().integer(0), name, description, now, ""};
 }
 
 Result<std::vector<KnowledgeBaseRow>> Store::list_knowledge_bases() {
     std::lock_guard<std::mutex> lock(mu_);
     Result<std::vector<SqlRow>> r =
-        conn_->query("SELECT id, name, description, created_at FROM knowledge_bases ORDER BY name");
+        conn_->query("SELECT id, name, description, created_at, embedding_model FROM knowledge_bases ORDER BY name");
     if (!r.ok()) return r.status();
     std::vector<KnowledgeBaseRow> out;
     for (const SqlRow& row : *r) out.push_back(to_knowledge_base(row));
@@ -142,8 +142,8 @@ Result<std::vector<KnowledgeBaseRow>> Store::list_knowledge_bases() {
 
 Result<std::optional<KnowledgeBaseRow>> Store::find_knowledge_base(const std::string& name) {
     std::lock_guard<std::mutex> lock(mu_);
-    Result<std::vector<SqlRow>> r =
-        conn_->query("SELECT id, name, description, created_at FROM knowledge_bases WHERE name = ?", {name});
+    Result<std::vector<SqlRow>> r = conn_->query(
+        "SELECT id, name, description, created_at, embedding_model FROM knowledge_bases WHERE name = ?", {name});
     if (!r.ok()) return r.status();
     if (r->empty()) return std::optional<KnowledgeBaseRow>();
     return std::optional<KnowledgeBaseRow>(to_knowledge_base(r->front()));
@@ -152,6 +152,20 @@ Result<std::optional<KnowledgeBaseRow>> Store::find_knowledge_base(const std::st
 Status Store::delete_knowledge_base(int64_t kb_id) {
     std::lock_guard<std::mutex> lock(mu_);
     return conn_->query("DELETE FROM knowledge_bases WHERE id = ?", {kb_id}).status();
+}
+
+Result<std::string> Store::claim_embedding_model(int64_t kb_id, const std::string& model) {
+    std::lock_guard<std::mutex> lock(mu_);
+    // One statement: the row lock (PostgreSQL) or the database lock (SQLite) makes it atomic.
+    SINAN_RETURN_IF_ERROR(
+        conn_
+            ->query("UPDATE knowledge_bases SET embedding_model = ? WHERE id = ? AND embedding_model = ''",
+                    {model, kb_id})
+            .status());
+    Result<std::vector<SqlRow>> r = conn_->query("SELECT embedding_model FROM knowledge_bases WHERE id = ?", {kb_id});
+    if (!r.ok()) return r.status();
+    if (r->empty()) return Status::error("knowledge base " + std::to_string(kb_id) + " was deleted");
+    return r->front().text(0);
 }
 
 // --- documents ---

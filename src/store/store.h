@@ -40,6 +40,9 @@ struct KnowledgeBaseRow {
     std::string name;  // unique
     std::string description;
     int64_t created_at = 0;  // Unix seconds
+    // The embedding model its chunks' vectors come from (an id such as "bert-tiny/128"); "" until
+    // the first document is embedded. Set once, by claim_embedding_model.
+    std::string embedding_model;
 };
 
 // A document's row is written once per ingestion, together with its chunks, so it is never seen
@@ -122,6 +125,10 @@ class Store {
     Result<std::optional<KnowledgeBaseRow>> find_knowledge_base(const std::string& name);
     // Deletes the knowledge base with its documents, chunks and jobs; ok when it was already gone.
     Status delete_knowledge_base(int64_t kb_id);
+    // Records `model` as the knowledge base's embedding model when it has none yet, atomically
+    // (two replicas claiming at once: one wins). Returns the model it has afterwards: `model`, or
+    // the one recorded before. Fails when the knowledge base is gone.
+    Result<std::string> claim_embedding_model(int64_t kb_id, const std::string& model);
 
     // --- documents ---
     Result<std::vector<DocumentRow>> list_documents(int64_t kb_id);  // by source
