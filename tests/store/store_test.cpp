@@ -88,6 +88,21 @@ TEST_P(StoreTest, KnowledgeBaseNamesAreUniqueAndListedByName) {
     EXPECT_FALSE(store_->find_knowledge_base("gamma")->has_value());
 }
 
+TEST_P(StoreTest, TheFirstEmbeddingModelClaimedStaysTheKnowledgeBases) {
+    const int64_t kb = make_kb("docs");
+    EXPECT_EQ((*store_->find_knowledge_base("docs"))->embedding_model, "");
+    Result<std::string> first = store_->claim_embedding_model(kb, "bert-tiny/128");
+    ASSERT_TRUE(first.ok()) << first.message();
+    EXPECT_EQ(*first, "bert-tiny/128");
+    Result<std::string> second = store_->claim_embedding_model(kb, "bge-small/384");
+    ASSERT_TRUE(second.ok()) << second.message();
+    EXPECT_EQ(*second, "bert-tiny/128");  // not replaced
+    EXPECT_EQ((*store_->find_knowledge_base("docs"))->embedding_model, "bert-tiny/128");
+    EXPECT_EQ(store_->list_knowledge_bases()->front().embedding_model, "bert-tiny/128");
+    ASSERT_TRUE(store_->delete_knowledge_base(kb).ok());
+    EXPECT_FALSE(store_->claim_embedding_model(kb, "bert-tiny/128").ok());
+}
+
 TEST_P(StoreTest, DocumentAndChunksRoundTrip) {
     const int64_t kb = make_kb("docs");
     DocumentRow d;
@@ -369,6 +384,30 @@ TEST(SqliteStore, UsesWalAndRefusesANewerSchema) {
     Result<std::unique_ptr<Store>> newer = Store::open("", dir);
     ASSERT_FALSE(newer.ok());
     EXPECT_NE(newer.message().find("schema version 99 is newer than this sinan"), std::string::npos) << newer.message();
+    std::filesystem::remove_all(dir);
+}
+
+TEST(SqliteStore, ASchemaOneDatabaseIsMigratedKeepingItsKnowledgeBases) {
+    const std::string dir = test::make_temp_dir();
+    {
+        Result<std::unique_ptr<Store>> s = Store::open("", dir);
+        ASSERT_TRUE(s.ok()) << s.message();
+        ASSERT_TRUE((*s)->create_knowledge_base("old", "before embeddings").ok());
+    }
+    {  // back to what schema 1 was: no embedding_model column
+        Result<std::unique_ptr<SqlConnection>> conn = open_sqlite(dir + "/knowledge.db");
+        ASSERT_TRUE(conn.ok());
+        ASSERT_TRUE((*conn)->query("ALTER TABLE knowledge_bases DROP COLUMN embedding_model").ok());
+        ASSERT_TRUE((*conn)->query("UPDATE schema_version SET version = 1").ok());
+    }
+    Result<std::unique_ptr<Store>> s = Store::open("", dir);
+    ASSERT_TRUE(s.ok()) << s.message();
+    Result<std::optional<KnowledgeBaseRow>> kb = (*s)->find_knowledge_base("old");
+    ASSERT_TRUE(kb.ok() && kb->has_value()) << kb.message();
+    EXPECT_EQ((*kb)->description, "before embeddings");
+    EXPECT_EQ((*kb)->embedding_model, "");
+    EXPECT_EQ(*(*s)->claim_embedding_model((*kb)->id, "m/8"), "m/8");
+    s->reset();
     std::filesystem::remove_all(dir);
 }
 

@@ -1,0 +1,245 @@
+// KnowledgeBaseService with an embedding model (KnowledgeBaseOptions::embed from
+// engine::EmbeddingHook): vectors stored with the chunks, dense and hybrid search, the knowledge
+// base's model recorded and never mixed with another's. The model is ../shared's bert-tiny (real
+// vocabulary, random weights), so what is checked is mechanics, not semantic quality: a chunk's own
+// text is its nearest vector, both ranks reach the passages, documents without vectors stay
+// findable. Skipped when the model is absent.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "engine/embedding_hook.h"
+#include "knowledge/knowledge_base.h"
+#include "run_binary.h"
+#include "store/store.h"
+
+namespace sinan::knowledge {
+namespace {
+
+namespace fs = std::filesystem;
+using store::FileStatus;
+
+const fs::path kModel = fs::path(SINAN_SHARED_DIR) / "models" / "bert-tiny-f32.gguf";
+
+// Each document one chunk, each with a word no other has.
+const std::vector<std::pair<std::string, std::string>> kDocs = {
+    {"cats.txt", "The cat sat on the warm mat and watched the garden."},
+    {"rockets.txt", "Rockets reach orbit when their engines give enough speed."},
+    {"bread.txt", "Bread is baked in a hot oven for forty minutes."},
+    {"rivers.txt", "Rivers carry water and sand from the mountains to the sea."},
+};
+
+class DenseKnowledgeBaseTest : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() {
+        if (!fs::exists(kModel)) return;
+        Result<std::unique_ptr<engine::EmbeddingHook>> h = engine::EmbeddingHook::load(kModel.string(), 2);
+        ASSERT_TRUE(h.ok()) << h.message();
+        hook_ = std::move(h).value().release();
+    }
+    static void TearDownTestSuite() {
+        delete hook_;
+        hook_ = nullptr;
+    }
+    void SetUp() override {
+        if (hook_ == nullptr) GTEST_SKIP() << kModel << " is absent (SINAN_SHARED_DIR/models/bert-tiny-f32.gguf)";
+        options_.data_dir = test::make_temp_dir();
+    }
+    void TearDown() override {
+        service_.reset();
+        if (!options_.data_dir.empty()) fs::remove_all(options_.data_dir);
+    }
+
+    // (Re)opens the service: with the hook's model, with `model_id` given to the hook's function
+    // ("" = the hook's own id), or without an embedding model (`embed` false).
+    void open(bool embed, const std::string& model_id = "") {
+        service_.reset();
+        options_.embed = nullptr;
+        options_.embedding_model.clear();
+        if (embed) {
+            options_.embed = hook_->function();
+            options_.embedding_model = model_id.empty() ? hook_->model_id() : model_id;
+        }
+        Result<std::unique_ptr<KnowledgeBaseService>> s = KnowledgeBaseService::open(options_);
+        ASSERT_TRUE(s.ok()) << s.message();
+        service_ = std::move(*s);
+        if (!service_->get("notes").ok()) {
+            ASSERT_TRUE(service_->create("notes", "").ok());
+        }
+    }
+
+    void add(const std::string& source, const std::string& text) {
+        Result<AddResult> r = service_->add_document("notes", source, text);
+        ASSERT_TRUE(r.ok()) << r.message();
+        ASSERT_EQ(r->status, FileStatus::kAdded) << r->message;
+    }
+
+    std::vector<Passage> search(const std::string& q, RetrievalMode mode, size_t k = 10) {
+        Result<std::vector<Passage>> r = service_->search("notes", q, k, {}, mode);
+        EXPECT_TRUE(r.ok()) << r.message();
+        return r.ok() ? *r : std::vector<Passage>{};
+    }
+
+    std::vector<store::ChunkRow> stored_chunks() {
+        Result<std::unique_ptr<store::Store>> st = store::Store::open("", options_.data_dir);
+        EXPECT_TRUE(st.ok()) << st.message();
+        if (!st.ok()) return {};
+        const int64_t kb = (*service_->get("notes")).id;
+        Result<std::vector<store::ChunkRow>> chunks = (*st)->list_chunks(kb);
+        EXPECT_TRUE(chunks.ok()) << chunks.message();
+        return chunks.ok() ? *chunks : std::vector<store::ChunkRow>{};
+    }
+
+    static engine::EmbeddingHook* hook_;
+    KnowledgeBaseOptions options_;
+    std::unique_ptr<KnowledgeBaseService> service_;
+};
+
+engine::EmbeddingHook* DenseKnowledgeBaseTest::hook_ = nullptr;
+
+TEST_F(DenseKnowledgeBaseTest, ChunksAreStoredWithVectorsOfTheModelsDimension) {
+    open(true);
+    for (const auto& [source, text] : kDocs) add(source, text);
+    const std::vector<store::ChunkRow> chunks = stored_chunks();
+    ASSERT_EQ(chunks.size(), kDocs.size());
+    EXPECT_EQ(hook_->n_embd(), 64);  // bert.embedding_length of the file
+    for (const store::ChunkRow& c : chunks) {
+        ASSERT_EQ(static_cast<int64_t>(c.embedding.size()), hook_->n_embd()) << c.text;
+        double norm = 0;
+        for (float v : c.embedding) norm += static_cast<double>(v) * v;
+        EXPECT_NEAR(norm, 1.0, 1e-4) << c.text;  // normalised
+    }
+    EXPECT_EQ(service_->get("notes")->embedding_model, "bert-tiny-random/64");
+}
+
+TEST_F(DenseKnowledgeBaseTest, EachChunksOwnTextIsItsNearestVector) {
+    open(true);
+    for (const auto& [source, text] : kDocs) add(source, text);
+    for (const auto& [source, text] : kDocs) {
+        const std::vector<Passage> hits = search(text, RetrievalMode::kDense);
+        ASSERT_EQ(hits.size(), kDocs.size());
+        EXPECT_EQ(hits[0].source, source);
+        EXPECT_EQ(hits[0].dense_rank, 1u);
+        EXPECT_EQ(hits[0].lexical_rank, 0u);    // dense only
+        EXPECT_NEAR(hits[0].score, 1.0, 1e-4);  // cosine of a vector with itself
+    }
+}
+
+TEST_F(DenseKnowledgeBaseTest, AutoIsHybridAndPassagesCarryBothRanks) {
+    open(true);
+    for (const auto& [source, text] : kDocs) add(source, text);
+    const std::vector<Passage> hits = search("oven", RetrievalMode::kAuto);
+    ASSERT_EQ(hits.size(), kDocs.size());  // the dense side ranks every chunk
+    EXPECT_EQ(hits[0].source, "bread.txt");
+    EXPECT_EQ(hits[0].lexical_rank, 1u);
+    EXPECT_GT(hits[0].dense_rank, 0u);
+    for (size_t i = 1; i < hits.size(); ++i) {
+        EXPECT_EQ(hits[i].lexical_rank, 0u) << hits[i].source;  // no other chunk has the word
+        EXPECT_GT(hits[i].dense_rank, 0u) << hits[i].source;
+    }
+    // The lexical list alone has the one chunk.
+    const std::vector<Passage> lexical = search("oven", RetrievalMode::kLexical);
+    ASSERT_EQ(lexical.size(), 1u);
+    EXPECT_EQ(lexical[0].dense_rank, 0u);
+}
+
+TEST_F(DenseKnowledgeBaseTest, DocumentsAddedBeforeTheModelAreFoundByHybridNotDense) {
+    open(false);
+    add("cats.txt", kDocs[0].second);
+    open(true);
+    add("rockets.txt", kDocs[1].second);
+    const std::vector<store::ChunkRow> chunks = stored_chunks();
+    ASSERT_EQ(chunks.size(), 2u);
+    EXPECT_TRUE(chunks[0].embedding.empty());
+    EXPECT_EQ(static_cast<int64_t>(chunks[1].embedding.size()), hook_->n_embd());
+
+    const std::vector<Passage> hybrid = search("garden", RetrievalMode::kHybrid);
+    ASSERT_FALSE(hybrid.empty());
+    EXPECT_EQ(hybrid[0].source, "cats.txt");
+    EXPECT_EQ(hybrid[0].lexical_rank, 1u);
+    EXPECT_EQ(hybrid[0].dense_rank, 0u);  // it has no vector
+
+    const std::vector<Passage> dense = search(kDocs[0].second, RetrievalMode::kDense);
+    ASSERT_EQ(dense.size(), 1u);
+    EXPECT_EQ(dense[0].source, "rockets.txt");
+}
+
+TEST_F(DenseKnowledgeBaseTest, WithoutAModelSearchIsLexicalAndDenseFailsSayingWhatToGive) {
+    open(true);
+    for (const auto& [source, text] : kDocs) add(source, text);
+    open(false);
+    const std::vector<Passage> hits = search("oven", RetrievalMode::kAuto);
+    ASSERT_EQ(hits.size(), 1u);
+    EXPECT_EQ(hits[0].dense_rank, 0u);
+    for (RetrievalMode mode : {RetrievalMode::kDense, RetrievalMode::kHybrid}) {
+        Result<std::vector<Passage>> r = service_->search("notes", "oven", 5, {}, mode);
+        ASSERT_FALSE(r.ok());
+        EXPECT_NE(r.message().find("needs an embedding model; give --embedding-model"), std::string::npos)
+            << r.message();
+    }
+}
+
+TEST_F(DenseKnowledgeBaseTest, AnotherModelNeitherAddsVectorsNorSearchesByThem) {
+    open(true);
+    add("cats.txt", kDocs[0].second);
+    open(true, "other-model/64");
+    add("bread.txt", kDocs[2].second);
+    const std::vector<store::ChunkRow> chunks = stored_chunks();
+    ASSERT_EQ(chunks.size(), 2u);
+    EXPECT_FALSE(chunks[0].embedding.empty());
+    EXPECT_TRUE(chunks[1].embedding.empty());  // not mixed into bert-tiny's vectors
+    EXPECT_EQ(service_->get("notes")->embedding_model, "bert-tiny-random/64");
+
+    const std::vector<Passage> hits = search("oven", RetrievalMode::kAuto);
+    ASSERT_EQ(hits.size(), 1u);  // lexical
+    EXPECT_EQ(hits[0].dense_rank, 0u);
+    Result<std::vector<Passage>> dense = service_->search("notes", "oven", 5, {}, RetrievalMode::kDense);
+    ASSERT_FALSE(dense.ok());
+    EXPECT_NE(dense.message().find("holds vectors of bert-tiny-random/64, this service embeds with other-model/64"),
+              std::string::npos)
+        << dense.message();
+}
+
+TEST_F(DenseKnowledgeBaseTest, ChunksAreEmbeddedInBatchesAndAFailureFailsTheDocument) {
+    std::vector<size_t> batches;
+    const engine::EmbedFunction real = hook_->function();
+    bool fail = false;
+    options_.chunk.max_tokens = 16;
+    options_.chunk.overlap_tokens = 0;
+    options_.chunk.min_tokens = 1;
+    options_.embed = [&](const std::vector<std::string>& texts) -> Result<std::vector<std::vector<float>>> {
+        batches.push_back(texts.size());
+        if (fail) return Status::error("the embedder is down");
+        return real(texts);
+    };
+    options_.embedding_model = hook_->model_id();
+    Result<std::unique_ptr<KnowledgeBaseService>> s = KnowledgeBaseService::open(options_);
+    ASSERT_TRUE(s.ok()) << s.message();
+    service_ = std::move(*s);
+    ASSERT_TRUE(service_->create("notes", "").ok());
+    std::string text;
+    for (int i = 0; i < 40; ++i)
+        text += "Paragraph number " + std::to_string(i) + " talks about its own topic here.\n\n";
+    add("long.md", text);
+    const std::vector<store::ChunkRow> chunks = stored_chunks();
+    ASSERT_GT(chunks.size(), KnowledgeBaseService::kEmbedBatch);
+    size_t total = 0;
+    for (size_t n : batches) {
+        EXPECT_LE(n, KnowledgeBaseService::kEmbedBatch);
+        total += n;
+    }
+    EXPECT_EQ(total, chunks.size());
+    for (const store::ChunkRow& c : chunks) EXPECT_EQ(static_cast<int64_t>(c.embedding.size()), hook_->n_embd());
+
+    fail = true;
+    Result<AddResult> r = service_->add_document("notes", "other.md", "Some other text to embed.");
+    ASSERT_TRUE(r.ok()) << r.message();
+    EXPECT_EQ(r->status, FileStatus::kFailed);
+    EXPECT_NE(r->message.find("the embedder is down"), std::string::npos) << r->message;
+    EXPECT_EQ(stored_chunks().size(), chunks.size());  // nothing of it stored
+}
+
+}  // namespace
+}  // namespace sinan::knowledge
