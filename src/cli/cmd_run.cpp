@@ -33,6 +33,8 @@ struct RunArgs {
     bool chat = false;
     bool interactive = false;
     bool hide_reasoning = false;
+    bool context_shift = false;
+    int64_t n_keep = -1;  // with --context-shift: tokens kept at the start (-1: the prompt, up to half the context)
     sampling::SamplingParams sampling;
     std::optional<uint64_t> seed;
 };
@@ -109,6 +111,7 @@ engine::GenerateOptions generate_options(const RunArgs& a, const std::string& re
     engine::GenerateOptions o;
     o.n_predict = a.n_predict;
     o.sampling = a.sampling;
+    o.context_shift = a.context_shift;
     const std::string open = "<think>";
     size_t end = rendered.find_last_not_of(" \n");
     o.starts_in_reasoning = end != std::string::npos && end + 1 >= open.size() &&
@@ -131,12 +134,20 @@ void run_once(const RunArgs& a, Loaded& l) {
         tokens = l.tokenizer.encode(rendered, /*add_special=*/true, /*parse_special=*/true);
     }
     engine::Session session(*l.model, std::min<int64_t>(a.n_ctx, l.model->hparams().n_ctx_train), 512, a.kv_type);
+    if (a.context_shift) {
+        const int64_t half = session.n_ctx() / 2;
+        session.set_context_shift(a.n_keep >= 0 ? std::min(a.n_keep, half)
+                                                : std::min<int64_t>(static_cast<int64_t>(tokens.size()), half));
+    }
     Printer print(a.hide_reasoning);
     Result<engine::GenerateResult> r =
         engine::generate(session, l.tokenizer, tokens, generate_options(a, rendered), std::ref(print));
     print.end_reasoning();
     if (!r.ok()) fail(r.message());
     print_stats(*r);
+    if (session.n_shifted() > 0)
+        std::fprintf(stderr, "context shift: %lld old tokens dropped to keep going\n",
+                     static_cast<long long>(session.n_shifted()));
 }
 
 void run_interactive(const RunArgs& a, Loaded& l) {
@@ -175,6 +186,7 @@ void run(RunArgs a) {
         a.prompt = ss.str();
     }
     if (a.prompt.empty() && !a.interactive) fail("no prompt: give one with -p TEXT or -f FILE, or use --interactive");
+    if (a.interactive && a.context_shift) fail("--context-shift works with -p/-f, not with --interactive (the history would not fit again)");
     if (a.n_ctx < 1) fail("-c must be at least 1");
     if (!a.seed) a.seed = std::random_device{}();
     a.sampling.seed = *a.seed;
@@ -202,6 +214,11 @@ void register_run(CLI::App& app) {
                     "Sliding-window attention over the last N positions, keeping only those in the KV cache "
                     "(0 = full attention; default: the model's own attention.sliding_window, else full)")
         ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+    cmd->add_flag("--context-shift", a->context_shift,
+                  "When the context (-c) is full, drop the older half of what follows the kept start and go on "
+                  "instead of stopping (not with -i)");
+    cmd->add_option("--keep", a->n_keep,
+                    "With --context-shift: tokens kept at the start (default: the prompt, up to half the context)");
     cmd->add_flag("--chat", a->chat, "Wrap the prompt in the model's chat template as a user message");
     cmd->add_flag("-i,--interactive", a->interactive, "Chat turn by turn on stdin, keeping the history (implies --chat)");
     cmd->add_option("--system", a->system, "System message for --chat / --interactive");

@@ -46,7 +46,7 @@ Result<GenerateResult> generate(Session& session, const text::Tokenizer& tokeniz
             r.finish = *step.finish;
             break;
         }
-        if (session.tokens().size() >= static_cast<size_t>(session.n_ctx())) {
+        if (!options.context_shift && session.tokens().size() >= static_cast<size_t>(session.n_ctx())) {
             r.finish = FinishReason::kContext;
             break;
         }

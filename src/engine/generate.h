@@ -29,6 +29,8 @@ struct GenerateOptions {
     int64_t n_predict = -1;  // -1: until end of generation or the context is full
     sampling::SamplingParams sampling;  // stop strings in sampling.stop
     bool starts_in_reasoning = false;   // the prompt ended with <think> (R1 chat templates do)
+    bool context_shift = false;         // the session shifts a full context (Session::set_context_shift)
+                                        // instead of ending with FinishReason::kContext
 };
 
 struct GenerateResult {

@@ -52,9 +52,26 @@ Status Session::set_prompt(std::span<const int32_t> tokens) {
     return Status::ok();
 }
 
+Status Session::shift_context() {
+    const int64_t n_past = static_cast<int64_t>(tokens_.size());
+    const int64_t n_keep = std::min(n_keep_, n_past - 2);
+    const int64_t n_discard = (n_past - n_keep) / 2;
+    const int32_t p0 = static_cast<int32_t>(n_keep), p1 = static_cast<int32_t>(n_keep + n_discard);
+    cache_.seq_rm(0, p0, p1);
+    const std::vector<int32_t> moved = cache_.seq_shift(0, p1, -1, -static_cast<int32_t>(n_discard));
+    SINAN_RETURN_IF_ERROR(model_.shift_keys(cache_, moved, -static_cast<int32_t>(n_discard)));
+    tokens_.erase(tokens_.begin() + n_keep, tokens_.begin() + n_keep + n_discard);
+    n_shifted_ += n_discard;
+    return Status::ok();
+}
+
 Status Session::append(int32_t token) {
-    if (static_cast<int64_t>(tokens_.size()) >= n_ctx())
-        return Status::error("the context is full (" + std::to_string(n_ctx()) + " tokens); raise it with -c");
+    if (static_cast<int64_t>(tokens_.size()) >= n_ctx()) {
+        if (n_keep_ < 0)
+            return Status::error("the context is full (" + std::to_string(n_ctx()) +
+                                 " tokens); raise it with -c, or let old tokens go with --context-shift");
+        SINAN_RETURN_IF_ERROR(shift_context());
+    }
     batch_.clear();
     batch_.add(token, static_cast<int32_t>(tokens_.size()), 0, true);
     SINAN_RETURN_IF_ERROR(model_.forward(batch_, cache_, &logits_));

@@ -28,8 +28,16 @@ public:
     // logits() (the prompt must be non-empty and at most n_ctx tokens; at least one token is
     // always recomputed so its logits exist).
     Status set_prompt(std::span<const int32_t> tokens);
-    // Appends one token and computes its logits. Errors when the context is full.
+    // Appends one token and computes its logits. Errors when the context is full, unless context
+    // shift is on (set_context_shift).
     Status append(int32_t token);
+
+    // Context shift: when append() finds the context full, the first `n_keep` tokens (a system
+    // prompt) stay, the older half of the rest is dropped, and the newer half moves down to follow
+    // them (its keys re-rotated by Model::shift_keys), instead of failing. n_keep < 0: off (the
+    // default). n_shifted() counts the tokens dropped so far.
+    void set_context_shift(int64_t n_keep) { n_keep_ = n_keep; }
+    int64_t n_shifted() const { return n_shifted_; }
 
     // Logits of the last token: [n_vocab].
     std::span<const float> logits() const { return logits_; }
@@ -42,6 +50,8 @@ public:
 private:
     // Frees the cells the window has left behind (no-op without a window).
     void drop_outside_window();
+    // Drops the older half of the tokens after n_keep_ (see set_context_shift).
+    Status shift_context();
 
     model::Model& model_;
     int64_t n_ctx_;
@@ -50,6 +60,8 @@ private:
     std::vector<int32_t> tokens_;
     std::vector<float> logits_;
     int64_t n_reused_ = 0;
+    int64_t n_keep_ = -1;
+    int64_t n_shifted_ = 0;
     model::Batch batch_;
 };
 

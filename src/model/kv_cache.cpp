@@ -54,6 +54,17 @@ void KvCache::seq_rm(int32_t seq, int32_t p0, int32_t p1) {
     }
 }
 
+std::vector<int32_t> KvCache::seq_shift(int32_t seq, int32_t p0, int32_t p1, int32_t delta) {
+    std::vector<int32_t> moved;
+    for (size_t i = 0; i < cells_.size(); ++i) {
+        Cell& c = cells_[i];
+        if (!c.seqs.test(static_cast<size_t>(seq)) || c.pos < p0 || (p1 >= 0 && c.pos >= p1)) continue;
+        c.pos += delta;
+        moved.push_back(static_cast<int32_t>(i));
+    }
+    return moved;
+}
+
 void KvCache::seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) {
     SINAN_CHECK(dst >= 0 && dst < kMaxSequences, "sequence id out of range");
     for (Cell& c : cells_)

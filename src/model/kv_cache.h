@@ -54,6 +54,11 @@ public:
     void seq_rm(int32_t seq, int32_t p0, int32_t p1);
     // Adds `dst` to the cells of `src` with p0 <= pos < p1 (shares them; no data copied).
     void seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1);
+    // Moves the positions of `seq`'s cells with p0 <= pos < p1 (p1 < 0: to the end) by `delta`
+    // and returns those cells (context shift; the caller re-rotates their keys with
+    // Model::shift_keys). A cell shared with other sequences moves for them too: shift only
+    // sequences whose cells are their own.
+    std::vector<int32_t> seq_shift(int32_t seq, int32_t p0, int32_t p1, int32_t delta);
     // Largest and smallest position of `seq` in the cache, -1 when it has none.
     int32_t seq_pos_max(int32_t seq) const;
     int32_t seq_pos_min(int32_t seq) const;

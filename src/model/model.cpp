@@ -1,5 +1,8 @@
 #include "model/model.h"
 
+#include <cmath>
+
+#include "kernels/kernels.h"
 #include "model/embedding_model.h"
 
 namespace sinan::model {
@@ -17,6 +20,26 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
     if (h->arch == "deepseek2") return load_deepseek2(std::move(f).value(), std::move(h).value(), options);
     // llama and qwen2 are the same dense decoder up to biases and the rope layout.
     return load_dense(std::move(f).value(), std::move(h).value(), options);
+}
+
+Status Model::shift_keys(KvCache& cache, const std::vector<int32_t>& cells, int32_t delta) {
+    const std::optional<KeyRope> kr = key_rope();
+    if (!kr) return Status::error("architecture " + hparams_.arch + " cannot shift its context (no rotary key part)");
+    if (delta == 0 || cells.empty()) return Status::ok();
+    // The stored keys already carry YaRN's magnitude: turn them by delta at magnitude 1.
+    kernels::RopeParams p = kr->params;
+    p.attn_factor = p.ext_factor != 0.0f ? 1.0f / (1.0f + 0.1f * std::log(1.0f / p.freq_scale)) : 1.0f;
+    const int64_t n = cache.n_embd_k();
+    std::vector<float> row(static_cast<size_t>(n));
+    for (int64_t l = 0; l < hparams_.n_layer; ++l) {
+        for (int32_t c : cells) {
+            uint8_t* k = cache.k(l, c);
+            kernels::dequantize_row(cache.type(), k, row.data(), n);
+            kernels::rope(row.data() + kr->offset, kr->n_heads, kr->head_stride, delta, p);
+            kernels::quantize_row(cache.type(), row.data(), k, n);
+        }
+    }
+    return Status::ok();
 }
 
 Status Model::place_batch(const Batch& batch, KvCache& cache, std::vector<int32_t>* out_cells) const {

@@ -14,12 +14,14 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/status.h"
 #include "base/thread_pool.h"
 #include "gguf/gguf.h"
+#include "kernels/ops.h"
 #include "model/batch.h"
 #include "model/hparams.h"
 #include "model/kv_cache.h"
@@ -54,12 +56,28 @@ public:
     // multiples of 32). The error names the type, the sizes and the fallback.
     Status check_kv_type(gguf::TensorType type) const;
 
+    // Context shift: re-rotates the keys stored in `cells` (every layer) as if their tokens sat
+    // `delta` positions further (RoPE angles are linear in the position, so this is one more
+    // rotation by delta, without YaRN's magnitude factor, which the stored keys already carry).
+    // Cell positions are not changed here (KvCache::seq_shift does that). Error for an
+    // architecture whose keys cannot be moved.
+    Status shift_keys(KvCache& cache, const std::vector<int32_t>& cells, int32_t delta);
+
     // logits: resized to [batch.n_outputs(), n_vocab]. Errors: a token id outside the
     // vocabulary, a bad sequence id or position, or not enough free cache cells (nothing is
     // changed then).
     virtual Status forward(const Batch& batch, KvCache& cache, std::vector<float>* logits) = 0;
 
 protected:
+    // Where the rotated part of a cached key row lies: n_heads heads of head_stride values from
+    // value `offset`, each with params.n_rot rotated values, turned by `params`.
+    struct KeyRope {
+        int64_t offset = 0, n_heads = 0, head_stride = 0;
+        kernels::RopeParams params;
+    };
+    // nullopt: the architecture's keys carry no rotary part that shift_keys can move.
+    virtual std::optional<KeyRope> key_rope() const { return std::nullopt; }
+
     Model(gguf::File file, Hparams hparams, int n_threads)
         : file_(std::move(file)), hparams_(std::move(hparams)), pool_(n_threads) {}
 

@@ -127,6 +127,22 @@ TEST(RunCommand, KvTypeQ8_0RunsWhereHeadsAreWholeBlocksAndIsRefusedElsewhere) {
     EXPECT_EQ(r.err.rfind("sinan: error: ", 0), 0u) << r.err;
 }
 
+TEST(RunCommand, ContextShiftGoesOnPastAFullContext) {
+    if (!fs::exists(kStories)) GTEST_SKIP() << "not found: " << kStories;
+    RunResult r = run_sinan({"run", "-m", kStories, "-p", "Once upon a time", "-n", "120", "-c", "48", "--temp", "0"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("finish: context"), std::string::npos) << r.err;
+    r = run_sinan({"run", "-m", kStories, "-p", "Once upon a time", "-n", "120", "-c", "48", "--temp", "0",
+                   "--context-shift"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("generation: 120 tokens"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("finish: length"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("old tokens dropped"), std::string::npos) << r.err;
+    r = run_sinan({"run", "-m", kStories, "-i", "--context-shift"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("--context-shift"), std::string::npos) << r.err;
+}
+
 TEST(RunCommand, BadInputGivesOneLineAndExitCode2) {
     if (!fs::exists(kStories)) GTEST_SKIP() << "not found: " << kStories;
     const std::vector<std::vector<std::string>> cases = {

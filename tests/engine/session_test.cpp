@@ -110,3 +110,32 @@ TEST_F(SlidingWindowSession, DroppingCellsOutsideTheWindowDoesNotChangeTheLogits
 
 }  // namespace
 }  // namespace sinan::engine
+
+namespace sinan::engine {
+namespace {
+
+TEST_F(SlidingWindowSession, ContextShiftKeepsTheStartAndGoesOnPastTheContext) {
+    std::unique_ptr<model::Model> m = load(0);
+    ASSERT_TRUE(m);
+    const std::vector<int32_t> t = tokens(100, static_cast<int32_t>(m->hparams().n_vocab));
+    Session full(*m, 32);
+    ASSERT_TRUE(full.set_prompt(std::span(t).first(32)).is_ok());
+    EXPECT_FALSE(full.append(t[32]).is_ok()) << "without context shift a full context is an error";
+
+    Session s(*m, 32);
+    s.set_context_shift(4);
+    ASSERT_TRUE(s.set_prompt(std::span(t).first(10)).is_ok());
+    for (size_t i = 10; i < t.size(); ++i) ASSERT_TRUE(s.append(t[i]).is_ok()) << "token " << i;
+    EXPECT_GT(s.n_shifted(), 0);
+    EXPECT_LE(s.tokens().size(), 32u);
+    EXPECT_EQ(s.n_shifted() + static_cast<int64_t>(s.tokens().size()), 100);
+    // The kept start, then the newest tokens, positions 0..n-1 with no gap.
+    EXPECT_TRUE(std::equal(t.begin(), t.begin() + 4, s.tokens().begin()));
+    EXPECT_TRUE(std::equal(s.tokens().begin() + 4, s.tokens().end(), t.end() - (s.tokens().size() - 4)));
+    EXPECT_EQ(s.cache().seq_pos_max(0), static_cast<int32_t>(s.tokens().size()) - 1);
+    EXPECT_EQ(s.cache().n_used(), static_cast<int64_t>(s.tokens().size()));
+    for (float x : s.logits()) ASSERT_TRUE(std::isfinite(x));
+}
+
+}  // namespace
+}  // namespace sinan::engine

@@ -58,6 +58,12 @@ public:
     Status bind();
     Status forward(const Batch& batch, KvCache& cache, std::vector<float>* logits) override;
 
+protected:
+    // The cached row is [latent (n_lora_kv), shared rotary key (n_rot)]: only the latter turns.
+    std::optional<KeyRope> key_rope() const override {
+        return KeyRope{hparams_.n_lora_kv, 1, hparams_.n_rot, rope_};
+    }
+
 private:
     Status bind_layer(int64_t l, Deepseek2Layer* w) const;
     Status split_kv_b(const std::string& name, Deepseek2Layer* w) const;

@@ -32,6 +32,13 @@ public:
     Status bind();
     Status forward(const Batch& batch, KvCache& cache, std::vector<float>* logits) override;
 
+protected:
+    // Every KV head's first n_rot values rotate.
+    std::optional<KeyRope> key_rope() const override {
+        const Hparams& h = hparams_;
+        return KeyRope{0, h.n_head_kv, h.head_dim, h.rope_params(rope_factors_.empty() ? nullptr : rope_factors_.data())};
+    }
+
 private:
     Status matrix(const std::string& name, int64_t n_cols, int64_t n_rows, Matrix* out) const {
         return bind_matrix(file_, name, n_cols, n_rows, out);
