@@ -219,5 +219,50 @@ TEST_F(KbCli, KillNineDuringIngestionLosesNothingAcknowledged) {
     EXPECT_EQ(check->front().text(0), "ok");
 }
 
+// `kb add --embedding-model` stores vectors; `kb search --mode dense|hybrid` searches by them.
+TEST_F(KbCli, AddWithAnEmbeddingModelThenSearchDenseAndHybrid) {
+    const std::string model = std::string(SINAN_SHARED_DIR) + "/models/bert-tiny-f32.gguf";
+    if (!fs::exists(model)) GTEST_SKIP() << model << " is absent";
+    write_file(dir_ + "/docs/cats.txt", "The cat sat on the warm mat and watched the garden.\n");
+    write_file(dir_ + "/docs/bread.txt", "Bread is baked in a hot oven for forty minutes.\n");
+    write_file(dir_ + "/docs/rivers.txt", "Rivers carry water and sand from the mountains to the sea.\n");
+    ASSERT_EQ(kb({"create", "notes"}).exit_code, 0);
+    test::RunResult r = kb({"add", "notes", dir_ + "/docs", "--embedding-model", model});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+
+    r = kb({"search", "notes", "Rivers carry water and sand from the mountains to the sea.", "--mode", "dense",
+            "--embedding-model", model, "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    nlohmann::json hits = nlohmann::json::parse(r.out);
+    ASSERT_EQ(hits.size(), 3u);  // every chunk has a vector
+    EXPECT_EQ(hits[0]["source"], "docs/rivers.txt");
+    EXPECT_EQ(hits[0]["dense_rank"], 1);
+    EXPECT_EQ(hits[0]["lexical_rank"], 0);
+
+    r = kb({"search", "notes", "oven", "--embedding-model", model, "--json"});  // auto: hybrid
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    hits = nlohmann::json::parse(r.out);
+    ASSERT_EQ(hits.size(), 3u);
+    EXPECT_EQ(hits[0]["source"], "docs/bread.txt");
+    EXPECT_EQ(hits[0]["lexical_rank"], 1);
+    EXPECT_GT(hits[0]["dense_rank"].get<int>(), 0);
+
+    r = kb({"search", "notes", "oven", "--json"});  // no model: lexical
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out).size(), 1u);
+
+    r = kb({"search", "notes", "oven", "--mode", "dense"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("sinan: error: dense search of knowledge base notes needs an embedding model"),
+              std::string::npos)
+        << r.err;
+    r = kb({"search", "notes", "oven", "--mode", "sideways"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("sideways"), std::string::npos) << r.err;
+    r = kb({"add", "notes", dir_ + "/docs", "--embedding-model", dir_ + "/missing.gguf"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("missing.gguf"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace sinan

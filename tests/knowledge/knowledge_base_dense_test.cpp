@@ -6,7 +6,10 @@
 // findable. Skipped when the model is absent.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -22,6 +25,8 @@ namespace fs = std::filesystem;
 using store::FileStatus;
 
 const fs::path kModel = fs::path(SINAN_SHARED_DIR) / "models" / "bert-tiny-f32.gguf";
+// llama.cpp's embeddings of a few texts with this model (CLS pooling, not normalised).
+const fs::path kGolden = fs::path(SINAN_SHARED_DIR) / "models" / "golden" / "bert-tiny-f32.embeddings.json";
 
 // Each document one chunk, each with a word no other has.
 const std::vector<std::pair<std::string, std::string>> kDocs = {
@@ -112,6 +117,26 @@ TEST_F(DenseKnowledgeBaseTest, ChunksAreStoredWithVectorsOfTheModelsDimension) {
         EXPECT_NEAR(norm, 1.0, 1e-4) << c.text;  // normalised
     }
     EXPECT_EQ(service_->get("notes")->embedding_model, "bert-tiny-random/64");
+}
+
+TEST_F(DenseKnowledgeBaseTest, StoredVectorsAreTheReferenceEmbeddingsNormalised) {
+    if (!fs::exists(kGolden)) GTEST_SKIP() << kGolden << " is absent";
+    std::ifstream in(kGolden);
+    const nlohmann::json golden = nlohmann::json::parse(in);
+    const nlohmann::json& item = golden["items"][0];
+    const std::string text = item["text"];
+    std::vector<double> want = item["embedding"].get<std::vector<double>>();
+    double norm = 0;
+    for (double v : want) norm += v * v;
+    for (double& v : want) v /= std::sqrt(norm);
+
+    open(true);
+    add("golden.txt", text);
+    const std::vector<store::ChunkRow> chunks = stored_chunks();
+    ASSERT_EQ(chunks.size(), 1u);
+    ASSERT_EQ(chunks[0].text, text);  // the chunk is the whole text, so its vector is the text's
+    ASSERT_EQ(chunks[0].embedding.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(chunks[0].embedding[i], want[i], 1e-4) << "component " << i;
 }
 
 TEST_F(DenseKnowledgeBaseTest, EachChunksOwnTextIsItsNearestVector) {
