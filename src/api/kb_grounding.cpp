@@ -27,7 +27,7 @@ ApiError knowledge_error(const Status& status, const std::string& param) {
         e.status = 409;
         e.code = "already_exists";
     } else if (starts_with(m, "knowledge base name") || starts_with(m, "metadata ") || starts_with(m, "nothing to add") ||
-               m.find("empty source name") != std::string::npos) {
+               m.find("empty source name") != std::string::npos || m.find("--embedding-model") != std::string::npos) {
         e.status = 400;
     } else {
         e.status = 500;

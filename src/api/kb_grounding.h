@@ -66,7 +66,8 @@ GroundedAnswer extractive_answer(const Grounding& g);
 nlohmann::ordered_json grounding_json(const Grounding& g, const GroundedAnswer& a, const char* mode = "generative");
 
 // A knowledge service failure as an API error: 404 for a missing knowledge base, document or job,
-// 409 for a name already taken, 400 for a bad name or metadata, 500 for anything else (the store).
+// 409 for a name already taken, 400 for a bad name or metadata or a search mode the server's
+// embedding model cannot serve, 500 for anything else (the store).
 ApiError knowledge_error(const Status& status, const std::string& param = "");
 
 // True when the model need not run: "grounded" and nothing was retrieved.

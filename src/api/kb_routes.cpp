@@ -10,7 +10,8 @@
 //                                             or JSON {"source", "text", "metadata"} -> added now
 //   DELETE /api/v1/kb/{kb}/documents/{source} one document (the source may contain '/')
 //   GET    /api/v1/kb/{kb}/jobs, GET /api/v1/jobs/{id}   ingestion jobs with per-file results
-//   POST   /api/v1/kb/{kb}/search             {"query", "k", "filter"} -> passages
+//   POST   /api/v1/kb/{kb}/search             {"query", "k", "filter", "mode"} -> passages (mode: auto,
+//                                             lexical, dense, hybrid; auto = hybrid with an embedding model)
 // Without a knowledge service (no --data-dir) every route answers 400 saying so.
 #include <string>
 
@@ -269,8 +270,16 @@ void search(ServerContext& ctx, const httplib::Request& req, httplib::Response& 
     filter_only["knowledge_base"] = std::string(req.matches[1]);
     if (auto f = body.find("filter"); f != body.end()) filter_only["filter"] = *f;
     if (auto e = parse_kb_fields(filter_only, &filter_fields)) return send_error(res, *e);
+    knowledge::RetrievalMode mode = knowledge::RetrievalMode::kAuto;
+    if (auto m = body.find("mode"); m != body.end() && !m->is_null()) {
+        Result<knowledge::RetrievalMode> parsed =
+            m->is_string() ? knowledge::parse_retrieval_mode(m->get<std::string>())
+                           : Result<knowledge::RetrievalMode>(Status::error("mode must be a string"));
+        if (!parsed.ok()) return send_error(res, bad_request(parsed.message(), "mode"));
+        mode = *parsed;
+    }
     Result<std::vector<knowledge::Passage>> hits = s->search(req.matches[1], query->get<std::string>(), k,
-                                                            filter_fields.filter);
+                                                            filter_fields.filter, mode);
     if (!hits.ok()) return send_error(res, knowledge_error(hits.status()));
     ojson data = ojson::array();
     for (const auto& p : *hits) data.push_back(knowledge::passage_json(p));

@@ -21,6 +21,7 @@
 #include "cli/format.h"
 #include "cli/progress.h"
 #include "engine/embedding_hook.h"
+#include "knowledge/kb_json.h"
 #include "knowledge/knowledge_base.h"
 
 namespace sinan::cli {
@@ -138,7 +139,7 @@ void run_ls(const LsArgs& a) {
     auto service = open_service(a, false);
     if (a.name.empty()) {
         const std::vector<store::KnowledgeBaseRow> kbs = value_or_fail(service->list());
-        nlohmann::json out = nlohmann::json::array();
+        nlohmann::ordered_json out = nlohmann::ordered_json::array();
         if (!a.json && !kbs.empty())
             std::printf("%-24s %9s %8s  %-16s  %s\n", "NAME", "DOCUMENTS", "CHUNKS", "CREATED", "DESCRIPTION");
         for (const store::KnowledgeBaseRow& kb : kbs) {
@@ -146,11 +147,10 @@ void run_ls(const LsArgs& a) {
             int n_chunks = 0;
             for (const store::DocumentRow& d : docs) n_chunks += d.n_chunks;
             if (a.json) {
-                out.push_back({{"name", kb.name},
-                               {"description", kb.description},
-                               {"created_at", kb.created_at},
-                               {"documents", docs.size()},
-                               {"chunks", n_chunks}});
+                nlohmann::ordered_json row = knowledge::kb_json(kb);
+                row["documents"] = docs.size();
+                row["chunks"] = n_chunks;
+                out.push_back(std::move(row));
             } else {
                 std::printf("%-24s %9zu %8d  %-16s  %s\n", kb.name.c_str(), docs.size(), n_chunks,
                             format_time(kb.created_at).c_str(), kb.description.c_str());
@@ -160,20 +160,12 @@ void run_ls(const LsArgs& a) {
         return;
     }
     const std::vector<store::DocumentRow> docs = value_or_fail(service->documents(a.name));
-    nlohmann::json out = nlohmann::json::array();
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
     if (!a.json && !docs.empty())
         std::printf("%-40s %-7s %7s %6s %10s  %s\n", "SOURCE", "STATUS", "VERSION", "CHUNKS", "SIZE", "UPDATED");
     for (const store::DocumentRow& d : docs) {
         if (a.json) {
-            out.push_back({{"source", d.source},
-                           {"status", store::to_string(d.status)},
-                           {"version", d.version},
-                           {"chunks", d.n_chunks},
-                           {"size_bytes", d.size_bytes},
-                           {"sha256", d.content_sha256},
-                           {"metadata", nlohmann::json::parse(d.metadata_json, nullptr, false)},
-                           {"error", d.error},
-                           {"updated_at", d.updated_at}});
+            out.push_back(knowledge::document_json(d));
         } else {
             std::printf("%-40s %-7s %7d %6d %10s  %s\n", d.source.c_str(), store::to_string(d.status), d.version,
                         d.n_chunks, format_bytes(static_cast<uint64_t>(d.size_bytes)).c_str(),
@@ -299,16 +291,8 @@ void run_search(const SearchArgs& a) {
     auto service = open_service(a, false, hook.get());
     const std::vector<knowledge::Passage> hits = value_or_fail(service->search(a.name, a.query, a.k, {}, mode));
     if (a.json) {
-        nlohmann::json out = nlohmann::json::array();
-        for (const knowledge::Passage& p : hits)
-            out.push_back({{"source", p.source},
-                           {"location", p.location},
-                           {"text", p.text},
-                           {"score", p.score},
-                           {"lexical_rank", p.lexical_rank},
-                           {"dense_rank", p.dense_rank},
-                           {"chunk_id", p.chunk_id},
-                           {"document_id", p.document_id}});
+        nlohmann::ordered_json out = nlohmann::ordered_json::array();
+        for (const knowledge::Passage& p : hits) out.push_back(knowledge::passage_json(p));
         std::printf("%s\n", out.dump().c_str());
         return;
     }
@@ -335,24 +319,8 @@ void run_jobs(const JobsArgs& a) {
     std::unordered_map<int64_t, std::string> names;
     for (const store::KnowledgeBaseRow& kb : value_or_fail(service->list())) names[kb.id] = kb.name;
     if (a.json) {
-        nlohmann::json out = nlohmann::json::array();
-        for (const store::JobRow& j : jobs) {
-            nlohmann::json files = nlohmann::json::array();
-            for (const store::JobFile& f : j.files)
-                files.push_back({{"source", f.source},
-                                 {"status", store::to_string(f.status)},
-                                 {"message", f.message},
-                                 {"size_bytes", f.size_bytes}});
-            out.push_back({{"id", j.id},
-                           {"knowledge_base", names[j.kb_id]},
-                           {"status", store::to_string(j.status)},
-                           {"done", j.n_done},
-                           {"total", j.n_total},
-                           {"error", j.error},
-                           {"created_at", j.created_at},
-                           {"updated_at", j.updated_at},
-                           {"files", files}});
-        }
+        nlohmann::ordered_json out = nlohmann::ordered_json::array();
+        for (const store::JobRow& j : jobs) out.push_back(knowledge::job_json(j, names[j.kb_id]));
         std::printf("%s\n", out.dump().c_str());
         return;
     }

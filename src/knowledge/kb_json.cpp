@@ -5,7 +5,10 @@ namespace sinan::knowledge {
 using ojson = nlohmann::ordered_json;
 
 ojson kb_json(const store::KnowledgeBaseRow& kb) {
-    return {{"name", kb.name}, {"description", kb.description}, {"created_at", kb.created_at}};
+    return {{"name", kb.name},
+            {"description", kb.description},
+            {"created_at", kb.created_at},
+            {"embedding_model", kb.embedding_model}};
 }
 
 ojson document_json(const store::DocumentRow& d) {
@@ -37,8 +40,14 @@ ojson job_json(const store::JobRow& j, const std::string& kb_name) {
 }
 
 ojson passage_json(const Passage& p) {
-    return {{"source", p.source},     {"location", p.location},       {"text", p.text},
-            {"score", p.score},       {"chunk_id", p.chunk_id},       {"document_id", p.document_id}};
+    return {{"source", p.source},
+            {"location", p.location},
+            {"text", p.text},
+            {"score", p.score},
+            {"lexical_rank", p.lexical_rank},
+            {"dense_rank", p.dense_rank},
+            {"chunk_id", p.chunk_id},
+            {"document_id", p.document_id}};
 }
 
 }  // namespace sinan::knowledge

@@ -115,6 +115,16 @@ TEST(ServerKb, KnowledgeBaseAndDocumentLifecycle) {
     EXPECT_NE(hits["data"][0]["text"].get<std::string>().find("Sick leave"), std::string::npos);
     r = post_json(*c, "/api/v1/kb/hr/search", {{"k", 3}});
     EXPECT_EQ(r->status, 400);
+    r = post_json(*c, "/api/v1/kb/hr/search", {{"query", "leave"}, {"mode", "dense"}});
+    EXPECT_EQ(r->status, 400) << "no embedding model: " << r->body;
+    EXPECT_NE(r->body.find("--embedding-model"), std::string::npos) << r->body;
+    r = post_json(*c, "/api/v1/kb/hr/search", {{"query", "leave"}, {"mode", "psychic"}});
+    EXPECT_EQ(r->status, 400);
+    EXPECT_EQ(body_of(r)["error"]["param"], "mode");
+    hits = body_of(post_json(*c, "/api/v1/kb/hr/search", {{"query", "sick leave note"}, {"mode", "lexical"}}));
+    ASSERT_FALSE(hits["data"].empty());
+    EXPECT_EQ(hits["data"][0]["lexical_rank"], 1);
+    EXPECT_EQ(hits["data"][0]["dense_rank"], 0);
     r = post_json(*c, "/api/v1/kb/nope/search", {{"query", "x"}});
     EXPECT_EQ(r->status, 404) << r->body;
 
