@@ -9,7 +9,9 @@
 //                                             "metadata" holds a JSON object) -> 202 the ingestion job;
 //                                             or JSON {"source", "text", "metadata"} -> added now
 //   DELETE /api/v1/kb/{kb}/documents/{source} one document (the source may contain '/')
-//   GET    /api/v1/kb/{kb}/jobs, GET /api/v1/jobs/{id}   ingestion jobs with per-file results
+//   GET    /api/v1/kb/{kb}/jobs, GET /api/v1/jobs, GET /api/v1/jobs/{id}
+//                                             ingestion jobs (of one knowledge base, of all, one) with
+//                                             per-file results
 //   POST   /api/v1/kb/{kb}/search             {"query", "k", "filter", "mode"} -> passages (mode: auto,
 //                                             lexical, dense, hybrid; auto = hybrid with an embedding model)
 // Without a knowledge service (no --data-dir) every route answers 400 saying so.
@@ -226,14 +228,17 @@ void delete_document(ServerContext& ctx, const std::string& kb, const std::strin
     send_json(res, {{"source", source}, {"deleted", true}});
 }
 
+// kb "" = the jobs of every knowledge base.
 void list_jobs(ServerContext& ctx, const std::string& kb, httplib::Response& res) {
     KnowledgeBaseService* s = service_or_error(ctx, res);
     if (!s) return;
-    if (Result<store::KnowledgeBaseRow> row = s->get(kb); !row.ok()) return send_error(res, knowledge_error(row.status()));
+    if (!kb.empty())
+        if (Result<store::KnowledgeBaseRow> row = s->get(kb); !row.ok())
+            return send_error(res, knowledge_error(row.status()));
     Result<std::vector<store::JobRow>> jobs = s->jobs(kb);
     if (!jobs.ok()) return send_error(res, knowledge_error(jobs.status()));
     ojson data = ojson::array();
-    for (const auto& j : *jobs) data.push_back(knowledge::job_json(j, kb));
+    for (const auto& j : *jobs) data.push_back(knowledge::job_json(j, kb.empty() ? kb_name_of(*s, j.kb_id) : kb));
     send_json(res, list_of(std::move(data)));
 }
 
@@ -302,6 +307,7 @@ void register_kb_routes(httplib::Server& server, ServerContext& ctx) {
     server.Delete(R"(/api/v1/kb/([^/]+)/documents/(.+))",
                   [&ctx](Req req, Res res) { delete_document(ctx, req.matches[1], req.matches[2], res); });
     server.Get(R"(/api/v1/kb/([^/]+)/jobs)", [&ctx](Req req, Res res) { list_jobs(ctx, req.matches[1], res); });
+    server.Get("/api/v1/jobs", [&ctx](Req, Res res) { list_jobs(ctx, "", res); });
     server.Get(R"(/api/v1/jobs/([^/]+))", [&ctx](Req req, Res res) { get_job(ctx, req.matches[1], res); });
     server.Post(R"(/api/v1/kb/([^/]+)/search)", [&ctx](Req req, Res res) { search(ctx, req, res); });
 }

@@ -143,6 +143,7 @@ std::string route_label(const httplib::Request& req) {
             if (req.path.find(tail, 11) != std::string::npos) return req.method + " /api/v1/kb/{kb}" + tail;
         return req.method + " /api/v1/kb/{kb}";
     }
+    if (req.path == "/api/v1/jobs") return req.method + " /api/v1/jobs";
     if (req.path.rfind("/api/v1/jobs/", 0) == 0) return req.method + " /api/v1/jobs/{id}";
     return "other";
 }

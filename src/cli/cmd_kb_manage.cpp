@@ -1,25 +1,28 @@
 // `sinan kb create|ls|add|rm|search|ask|jobs|resume`: knowledge bases on the store directly (SQLite
 // in the data directory, or PostgreSQL with --store), through KnowledgeBaseService
-// (src/knowledge/knowledge_base.h). `kb ask --server URL` asks a running `sinan serve` instead
-// (its model answers; locally the answer is extractive). `kb eval` lives in cmd_kb.cpp.
+// (src/knowledge/knowledge_base.h), or with --server URL on a running `sinan serve` through its
+// REST routes (kb_remote.h). Both print the same JSON shapes (knowledge/kb_json.h) and tables.
+// `kb ask` answers extractively from the store, or with the server's model. `kb eval` lives in
+// cmd_kb.cpp.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <unordered_map>
-
-#include <httplib.h>
 
 #include "api/data_dir.h"
 #include "api/kb_grounding.h"
 #include "cli/commands.h"
 #include "cli/format.h"
 #include "cli/progress.h"
+#include "cli/kb_remote.h"
 #include "engine/embedding_hook.h"
 #include "knowledge/kb_json.h"
 #include "knowledge/knowledge_base.h"
@@ -31,8 +34,12 @@ namespace {
 namespace fs = std::filesystem;
 using knowledge::KnowledgeBaseService;
 
+using ojson = nlohmann::ordered_json;
+
 struct StoreArgs {
     std::string data_dir, store;
+    std::string server, api_key;  // --server: work on a running sinan serve instead of the store
+    bool remote() const { return !server.empty(); }
 };
 
 void add_store_options(CLI::App* cmd, StoreArgs& a) {
@@ -40,7 +47,13 @@ void add_store_options(CLI::App* cmd, StoreArgs& a) {
                     "Data directory (default $SINAN_DATA_DIR, else ./sinan-data): knowledge.db and uploads/");
     cmd->add_option("--store", a.store,
                     "postgres://user@host:port/db to use a PostgreSQL store instead of SQLite in the data directory");
+    cmd->add_option("--server", a.server,
+                    "Work on the knowledge bases of a running sinan serve at this URL (http://HOST:PORT) instead");
+    cmd->add_option("--api-key", a.api_key, "API key for --server (default $SINAN_API_KEY)");
 }
+
+KbRemote remote(const StoreArgs& a) { return KbRemote(a.server, a.api_key); }
+std::string kb_path(const std::string& name) { return "/api/v1/kb/" + KbRemote::escape(name); }
 
 // `hook` (--embedding-model) must outlive the service.
 std::unique_ptr<KnowledgeBaseService> open_service(const StoreArgs& a, bool resume_jobs,
@@ -76,33 +89,37 @@ std::string format_time(int64_t unix_seconds) {
     return buf;
 }
 
-bool finished(store::JobStatus s) { return s != store::JobStatus::kQueued && s != store::JobStatus::kRunning; }
-
-// Follows a job to its end with a progress bar; prints one stderr line per failed file and a
-// summary on stdout. Returns the job's final row.
-store::JobRow follow_job(KnowledgeBaseService& service, int64_t id) {
+// Follows a job (kb_json.h's job shape, read by `fetch`) to its end with a progress bar; prints
+// one stderr line per failed file and a summary on stdout. Returns the job's final state.
+ojson follow_job(int64_t id, const std::function<ojson()>& fetch) {
     ProgressBar bar("ingesting job " + std::to_string(id));
-    store::JobRow job;
+    ojson job;
     for (;;) {
-        job = value_or_fail(service.job(id));
-        bar.update(static_cast<uint64_t>(job.n_done), static_cast<uint64_t>(job.n_total));
-        if (finished(job.status)) break;
+        job = fetch();
+        bar.update(job.value("done", 0), job.value("total", 0));
+        const std::string status = job.value("status", "");
+        if (status != "queued" && status != "running") break;
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    int counts[5] = {};
-    for (const store::JobFile& f : job.files) ++counts[static_cast<int>(f.status)];
-    bar.finish(std::to_string(job.n_done) + " of " + std::to_string(job.n_total) + " files");
-    for (const store::JobFile& f : job.files)
-        if (f.status == store::FileStatus::kFailed)
-            std::fprintf(stderr, "sinan: failed: %s: %s\n", f.source.c_str(), f.message.c_str());
-    std::printf("job %lld %s: %d added, %d updated, %d unchanged, %d failed\n", static_cast<long long>(job.id),
-                store::to_string(job.status), counts[static_cast<int>(store::FileStatus::kAdded)],
-                counts[static_cast<int>(store::FileStatus::kUpdated)],
-                counts[static_cast<int>(store::FileStatus::kUnchanged)],
-                counts[static_cast<int>(store::FileStatus::kFailed)]);
-    if (!job.error.empty())
-        std::fprintf(stderr, "sinan: job %lld: %s\n", static_cast<long long>(job.id), job.error.c_str());
+    std::map<std::string, int> counts;
+    for (const ojson& f : job["files"]) ++counts[f.value("status", "")];
+    bar.finish(std::to_string(job.value("done", 0)) + " of " + std::to_string(job.value("total", 0)) + " files");
+    for (const ojson& f : job["files"])
+        if (f.value("status", "") == "failed")
+            std::fprintf(stderr, "sinan: failed: %s: %s\n", f.value("source", "").c_str(), f.value("message", "").c_str());
+    std::printf("job %lld %s: %d added, %d updated, %d unchanged, %d failed\n", static_cast<long long>(id),
+                job.value("status", "").c_str(), counts["added"], counts["updated"], counts["unchanged"],
+                counts["failed"]);
+    if (!job.value("error", "").empty())
+        std::fprintf(stderr, "sinan: job %lld: %s\n", static_cast<long long>(id), job.value("error", "").c_str());
     return job;
+}
+
+ojson follow_job(KnowledgeBaseService& service, int64_t id) {
+    return follow_job(id, [&] {
+        const store::JobRow j = value_or_fail(service.job(id));
+        return knowledge::job_json(j, "");
+    });
 }
 
 // Runs every job open() resumed to its end; returns how many.
@@ -123,6 +140,11 @@ struct CreateArgs : StoreArgs {
 };
 
 void run_create(const CreateArgs& a) {
+    if (a.remote()) {
+        const ojson kb = remote(a).post("/api/v1/kb", {{"name", a.name}, {"description", a.description}});
+        std::printf("created knowledge base %s (%s)\n", kb.value("name", "").c_str(), a.server.c_str());
+        return;
+    }
     auto service = open_service(a, false);
     const store::KnowledgeBaseRow kb = value_or_fail(service->create(a.name, a.description));
     std::printf("created knowledge base %s (%s)\n", kb.name.c_str(), service->store_description().c_str());
@@ -135,45 +157,65 @@ struct LsArgs : StoreArgs {
     bool json = false;
 };
 
-void run_ls(const LsArgs& a) {
+// Knowledge bases with their document and chunk counts (kb_json.h shape plus "documents", "chunks").
+ojson list_kbs(const LsArgs& a) {
+    ojson out = ojson::array();
+    auto add = [&](ojson row, const ojson& docs) {
+        int n_chunks = 0;
+        for (const ojson& d : docs) n_chunks += d.value("chunks", 0);
+        row["documents"] = docs.size();
+        row["chunks"] = n_chunks;
+        out.push_back(std::move(row));
+    };
+    if (a.remote()) {
+        KbRemote r = remote(a);
+        const ojson kbs = r.get("/api/v1/kb")["data"];
+        for (const ojson& kb : kbs) add(kb, r.get(kb_path(kb.value("name", "")) + "/documents")["data"]);
+        return out;
+    }
     auto service = open_service(a, false);
-    if (a.name.empty()) {
-        const std::vector<store::KnowledgeBaseRow> kbs = value_or_fail(service->list());
-        nlohmann::ordered_json out = nlohmann::ordered_json::array();
-        if (!a.json && !kbs.empty())
-            std::printf("%-24s %9s %8s  %-16s  %s\n", "NAME", "DOCUMENTS", "CHUNKS", "CREATED", "DESCRIPTION");
-        for (const store::KnowledgeBaseRow& kb : kbs) {
-            const std::vector<store::DocumentRow> docs = value_or_fail(service->documents(kb.name));
-            int n_chunks = 0;
-            for (const store::DocumentRow& d : docs) n_chunks += d.n_chunks;
-            if (a.json) {
-                nlohmann::ordered_json row = knowledge::kb_json(kb);
-                row["documents"] = docs.size();
-                row["chunks"] = n_chunks;
-                out.push_back(std::move(row));
-            } else {
-                std::printf("%-24s %9zu %8d  %-16s  %s\n", kb.name.c_str(), docs.size(), n_chunks,
-                            format_time(kb.created_at).c_str(), kb.description.c_str());
-            }
-        }
-        if (a.json) std::printf("%s\n", out.dump().c_str());
+    for (const store::KnowledgeBaseRow& kb : value_or_fail(service->list())) {
+        ojson docs = ojson::array();
+        for (const store::DocumentRow& d : value_or_fail(service->documents(kb.name)))
+            docs.push_back(knowledge::document_json(d));
+        add(knowledge::kb_json(kb), docs);
+    }
+    return out;
+}
+
+ojson list_documents(const LsArgs& a) {
+    if (a.remote()) return remote(a).get(kb_path(a.name) + "/documents")["data"];
+    auto service = open_service(a, false);
+    ojson out = ojson::array();
+    for (const store::DocumentRow& d : value_or_fail(service->documents(a.name)))
+        out.push_back(knowledge::document_json(d));
+    return out;
+}
+
+void run_ls(const LsArgs& a) {
+    const ojson rows = a.name.empty() ? list_kbs(a) : list_documents(a);
+    if (a.json) {
+        std::printf("%s\n", rows.dump().c_str());
         return;
     }
-    const std::vector<store::DocumentRow> docs = value_or_fail(service->documents(a.name));
-    nlohmann::ordered_json out = nlohmann::ordered_json::array();
-    if (!a.json && !docs.empty())
-        std::printf("%-40s %-7s %7s %6s %10s  %s\n", "SOURCE", "STATUS", "VERSION", "CHUNKS", "SIZE", "UPDATED");
-    for (const store::DocumentRow& d : docs) {
-        if (a.json) {
-            out.push_back(knowledge::document_json(d));
-        } else {
-            std::printf("%-40s %-7s %7d %6d %10s  %s\n", d.source.c_str(), store::to_string(d.status), d.version,
-                        d.n_chunks, format_bytes(static_cast<uint64_t>(d.size_bytes)).c_str(),
-                        format_time(d.updated_at).c_str());
-            if (!d.error.empty()) std::printf("    %s\n", d.error.c_str());
-        }
+    if (a.name.empty()) {
+        if (!rows.empty())
+            std::printf("%-24s %9s %8s  %-16s  %s\n", "NAME", "DOCUMENTS", "CHUNKS", "CREATED", "DESCRIPTION");
+        for (const ojson& kb : rows)
+            std::printf("%-24s %9d %8d  %-16s  %s\n", kb.value("name", "").c_str(), kb.value("documents", 0),
+                        kb.value("chunks", 0), format_time(kb.value("created_at", int64_t{0})).c_str(),
+                        kb.value("description", "").c_str());
+        return;
     }
-    if (a.json) std::printf("%s\n", out.dump().c_str());
+    if (!rows.empty())
+        std::printf("%-40s %-7s %7s %6s %10s  %s\n", "SOURCE", "STATUS", "VERSION", "CHUNKS", "SIZE", "UPDATED");
+    for (const ojson& d : rows) {
+        std::printf("%-40s %-7s %7d %6d %10s  %s\n", d.value("source", "").c_str(), d.value("status", "").c_str(),
+                    d.value("version", 0), d.value("chunks", 0),
+                    format_bytes(d.value("size_bytes", uint64_t{0})).c_str(),
+                    format_time(d.value("updated_at", int64_t{0})).c_str());
+        if (!d.value("error", "").empty()) std::printf("    %s\n", d.value("error", "").c_str());
+    }
 }
 
 // --- kb add ---
@@ -236,6 +278,21 @@ void run_add(const AddArgs& a) {
     const std::vector<FileToAdd> files = collect_files(a.paths);
     if (files.empty()) fail("nothing to add: no files with a known extension under the given folders");
     const std::string meta = metadata_json(a.meta);
+    if (a.remote()) {
+        if (!a.embedding_model.empty()) fail("--embedding-model is the server's own (sinan serve --embedding-model)");
+        std::vector<std::pair<std::string, std::string>> uploads;
+        for (const FileToAdd& f : files) uploads.emplace_back(f.source, f.path);
+        KbRemote r = remote(a);
+        const ojson job = r.upload(kb_path(a.name) + "/documents", uploads, meta == "{}" ? "" : meta);
+        const int64_t id = job.value("id", int64_t{0});
+        std::fprintf(stderr, "sinan: job %lld queued on %s: %d files\n", static_cast<long long>(id),
+                     a.server.c_str(), job.value("total", 0));
+        const ojson done = follow_job(id, [&] { return r.get("/api/v1/jobs/" + std::to_string(id)); });
+        int failed = 0;
+        for (const ojson& f : done["files"]) failed += f.value("status", "") == "failed";
+        if (done.value("status", "") != "done" || failed == done.value("total", 0)) std::exit(2);
+        return;
+    }
     const std::unique_ptr<engine::EmbeddingHook> hook =
         a.embedding_model.empty() ? nullptr : value_or_fail(engine::EmbeddingHook::load(a.embedding_model));
     auto service = open_service(a, true, hook.get());
@@ -251,10 +308,10 @@ void run_add(const AddArgs& a) {
     const store::JobRow job = value_or_fail(service->submit(std::move(upload), meta));
     std::fprintf(stderr, "sinan: job %lld queued: %d files\n", static_cast<long long>(job.id), job.n_total);
     std::fflush(stderr);
-    const store::JobRow done = follow_job(*service, job.id);
+    const ojson done = follow_job(*service, job.id);
     int failed = 0;
-    for (const store::JobFile& f : done.files) failed += f.status == store::FileStatus::kFailed;
-    if (done.status != store::JobStatus::kDone || failed == done.n_total) std::exit(2);
+    for (const ojson& f : done["files"]) failed += f.value("status", "") == "failed";
+    if (done.value("status", "") != "done" || failed == done.value("total", 0)) std::exit(2);
 }
 
 // --- kb rm ---
@@ -264,6 +321,17 @@ struct RmArgs : StoreArgs {
 };
 
 void run_rm(const RmArgs& a) {
+    if (a.remote()) {
+        KbRemote r = remote(a);
+        if (a.source.empty()) {
+            r.del(kb_path(a.name));
+            std::printf("deleted knowledge base %s\n", a.name.c_str());
+        } else {
+            r.del(kb_path(a.name) + "/documents/" + KbRemote::escape(a.source));
+            std::printf("deleted %s from %s\n", a.source.c_str(), a.name.c_str());
+        }
+        return;
+    }
     auto service = open_service(a, false);
     if (a.source.empty()) {
         Status s = service->remove(a.name);
@@ -284,23 +352,35 @@ struct SearchArgs : StoreArgs {
     bool json = false;
 };
 
-void run_search(const SearchArgs& a) {
+// Passages in kb_json.h's shape, from the store or the server.
+ojson search_passages(const SearchArgs& a) {
+    if (a.remote()) {
+        if (!a.embedding_model.empty()) fail("--embedding-model is the server's own (sinan serve --embedding-model)");
+        return remote(a).post(kb_path(a.name) + "/search", {{"query", a.query}, {"k", a.k}, {"mode", a.mode}})["data"];
+    }
     const knowledge::RetrievalMode mode = value_or_fail(knowledge::parse_retrieval_mode(a.mode));
     const std::unique_ptr<engine::EmbeddingHook> hook =
         a.embedding_model.empty() ? nullptr : value_or_fail(engine::EmbeddingHook::load(a.embedding_model));
     auto service = open_service(a, false, hook.get());
-    const std::vector<knowledge::Passage> hits = value_or_fail(service->search(a.name, a.query, a.k, {}, mode));
+    ojson out = ojson::array();
+    for (const knowledge::Passage& p : value_or_fail(service->search(a.name, a.query, a.k, {}, mode)))
+        out.push_back(knowledge::passage_json(p));
+    return out;
+}
+
+void run_search(const SearchArgs& a) {
+    const ojson hits = search_passages(a);
     if (a.json) {
-        nlohmann::ordered_json out = nlohmann::ordered_json::array();
-        for (const knowledge::Passage& p : hits) out.push_back(knowledge::passage_json(p));
-        std::printf("%s\n", out.dump().c_str());
+        std::printf("%s\n", hits.dump().c_str());
         return;
     }
     for (size_t i = 0; i < hits.size(); ++i) {
-        const knowledge::Passage& p = hits[i];
-        std::printf("%zu. %s%s%s  (score %.3f)\n", i + 1, p.source.c_str(), p.location.empty() ? "" : " — ",
-                    p.location.c_str(), p.score);
-        std::string text = p.text.size() > 300 ? p.text.substr(0, 300) + "..." : p.text;
+        const ojson& p = hits[i];
+        const std::string location = p.value("location", "");
+        std::printf("%zu. %s%s%s  (score %.3f)\n", i + 1, p.value("source", "").c_str(), location.empty() ? "" : " — ",
+                    location.c_str(), p.value("score", 0.0));
+        std::string text = p.value("text", "");
+        if (text.size() > 300) text = text.substr(0, 300) + "...";
         std::replace(text.begin(), text.end(), '\n', ' ');
         std::printf("   %s\n", text.c_str());
     }
@@ -313,31 +393,37 @@ struct JobsArgs : StoreArgs {
     bool json = false;
 };
 
-void run_jobs(const JobsArgs& a) {
+ojson list_jobs(const JobsArgs& a) {
+    if (a.remote()) return remote(a).get(a.name.empty() ? "/api/v1/jobs" : kb_path(a.name) + "/jobs")["data"];
     auto service = open_service(a, false);
-    const std::vector<store::JobRow> jobs = value_or_fail(service->jobs(a.name));
     std::unordered_map<int64_t, std::string> names;
     for (const store::KnowledgeBaseRow& kb : value_or_fail(service->list())) names[kb.id] = kb.name;
+    ojson out = ojson::array();
+    for (const store::JobRow& j : value_or_fail(service->jobs(a.name))) out.push_back(knowledge::job_json(j, names[j.kb_id]));
+    return out;
+}
+
+void run_jobs(const JobsArgs& a) {
+    const ojson jobs = list_jobs(a);
     if (a.json) {
-        nlohmann::ordered_json out = nlohmann::ordered_json::array();
-        for (const store::JobRow& j : jobs) out.push_back(knowledge::job_json(j, names[j.kb_id]));
-        std::printf("%s\n", out.dump().c_str());
+        std::printf("%s\n", jobs.dump().c_str());
         return;
     }
     if (!jobs.empty()) std::printf("%6s  %-24s %-12s %11s  %s\n", "JOB", "KNOWLEDGE BASE", "STATUS", "DONE", "CREATED");
-    for (const store::JobRow& j : jobs) {
-        const std::string done = std::to_string(j.n_done) + "/" + std::to_string(j.n_total);
-        std::printf("%6lld  %-24s %-12s %11s  %s\n", static_cast<long long>(j.id), names[j.kb_id].c_str(),
-                    store::to_string(j.status), done.c_str(), format_time(j.created_at).c_str());
-    }
     bool interrupted = false;
-    for (const store::JobRow& j : jobs)
-        interrupted |= j.status == store::JobStatus::kInterrupted && j.n_done < j.n_total;
+    for (const ojson& j : jobs) {
+        const std::string done = std::to_string(j.value("done", 0)) + "/" + std::to_string(j.value("total", 0));
+        std::printf("%6lld  %-24s %-12s %11s  %s\n", static_cast<long long>(j.value("id", int64_t{0})),
+                    j.value("knowledge_base", "").c_str(), j.value("status", "").c_str(), done.c_str(),
+                    format_time(j.value("created_at", int64_t{0})).c_str());
+        interrupted |= j.value("status", "") == "interrupted" && j.value("done", 0) < j.value("total", 0);
+    }
     if (interrupted)
         std::fprintf(stderr, "sinan: interrupted jobs resume with `sinan kb resume` (or the next `sinan kb add`)\n");
 }
 
 void run_resume(const StoreArgs& a) {
+    if (a.remote()) fail("a server resumes its own interrupted jobs when it starts; kb resume works on a store");
     auto service = open_service(a, true);
     if (finish_resumed(*service) == 0) std::printf("no interrupted jobs\n");
 }
@@ -345,35 +431,18 @@ void run_resume(const StoreArgs& a) {
 // --- kb ask ---
 
 struct AskArgs : StoreArgs {
-    std::string name, question, server, api_key, model;
+    std::string name, question, model;
     int k = 5;
     int64_t max_tokens = -1;
     bool grounded = false, json = false;
 };
 
 // The answer of a running server's POST /api/v1/chat with "knowledge_base".
-nlohmann::ordered_json ask_server(const AskArgs& a) {
-    httplib::Client client(a.server);
-    if (!client.is_valid()) fail("--server " + a.server + ": not a URL; give http://HOST:PORT");
-    client.set_read_timeout(std::chrono::seconds(600));
-    nlohmann::ordered_json body = {{"query", a.question}, {"knowledge_base", a.name}, {"top_k", a.k},
-                                   {"grounded", a.grounded}};
+ojson ask_server(const AskArgs& a) {
+    ojson body = {{"query", a.question}, {"knowledge_base", a.name}, {"top_k", a.k}, {"grounded", a.grounded}};
     if (!a.model.empty()) body["model"] = a.model;
     if (a.max_tokens > 0) body["max_tokens"] = a.max_tokens;
-    httplib::Headers headers;
-    const char* env_key = std::getenv("SINAN_API_KEY");
-    const std::string key = !a.api_key.empty() ? a.api_key : (env_key ? env_key : "");
-    if (!key.empty()) headers.emplace("Authorization", "Bearer " + key);
-    httplib::Result r = client.Post("/api/v1/chat", headers, body.dump(), "application/json");
-    if (!r) fail("cannot reach " + a.server + " (" + httplib::to_string(r.error()) + "); is `sinan serve` running there?");
-    nlohmann::ordered_json out = nlohmann::ordered_json::parse(r->body, nullptr, false);
-    if (r->status != 200) {
-        const std::string message = out.is_object() && out.contains("error") ? out["error"].value("message", r->body)
-                                                                            : r->body;
-        fail(a.server + " answered " + std::to_string(r->status) + ": " + message);
-    }
-    if (!out.is_object()) fail(a.server + " answered something that is not JSON");
-    return out;
+    return remote(a).post("/api/v1/chat", body);
 }
 
 // The extractive answer from the local store: the passages' best sentences, cited.
@@ -393,7 +462,7 @@ nlohmann::ordered_json ask_local(const AskArgs& a) {
 }
 
 void run_ask(const AskArgs& a) {
-    const nlohmann::ordered_json out = a.server.empty() ? ask_local(a) : ask_server(a);
+    const ojson out = a.remote() ? ask_server(a) : ask_local(a);
     if (a.json) {
         std::printf("%s\n", out.dump().c_str());
         return;
@@ -475,8 +544,6 @@ void register_kb_manage(CLI::App& kb) {
     q->add_option("-k,--top-k", ask->k, "Passages to answer from (default 5)")->check(CLI::Range(1, 50));
     q->add_flag("--grounded", ask->grounded, "Say \"I don't know\" when no passage supports an answer");
     q->add_flag("--json", ask->json, "Print {\"answer\", \"confidence\", \"citations\", \"grounding\", ...}");
-    q->add_option("--server", ask->server, "Ask a running sinan serve at this URL (http://HOST:PORT)");
-    q->add_option("--api-key", ask->api_key, "API key for --server (default $SINAN_API_KEY)");
     q->add_option("-m,--model", ask->model, "With --server: the model id to answer with (default: the server's)");
     q->add_option("--max-tokens", ask->max_tokens, "With --server: most tokens to generate");
     add_store_options(q, *ask);

@@ -1,5 +1,6 @@
 // `sinan kb ask` on the real binary: locally an extractive answer with its sources, "I don't know"
-// under --grounded, JSON; with --server, the answer of a real `sinan serve` over HTTP.
+// under --grounded, JSON; with --server, the answer of a real `sinan serve` over HTTP. And every
+// other `kb` command with --server against that server: the same tables and JSON as on the store.
 #include <gtest/gtest.h>
 
 #include <csignal>
@@ -85,6 +86,71 @@ TEST_F(KbAsk, AsksARunningServer) {
     const test::RunResult down = run_sinan({"kb", "ask", "hr", "x", "--server", url});
     EXPECT_EQ(down.exit_code, 2);
     EXPECT_NE(down.err.find("cannot reach"), std::string::npos) << down.err;
+}
+
+TEST_F(KbAsk, EveryKbCommandWorksOnARunningServer) {
+    test::ServeProcess server;
+    std::string why;
+    const std::string models = dir_ + "/no-models";
+    fs::create_directories(models);
+    const std::string served = dir_ + "/served";
+    ASSERT_TRUE(server.start({"--data-dir", served, "--models-dir", models, "--api-keys", "off"}, &why)) << why;
+    const std::string url = "http://127.0.0.1:" + std::to_string(server.port());
+    auto remote = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), "kb");
+        args.insert(args.end(), {"--server", url});
+        return run_sinan(args);
+    };
+    test::RunResult r = remote({"create", "ops", "--description", "operations"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::ofstream(dir_ + "/parking.md") << "# Parking\n\nParking is free for staff in the north garage.\n";
+    std::ofstream(dir_ + "/blob.bin") << std::string("\x00\x01\x02 not a document", 22);
+    r = remote({"add", "ops", dir_ + "/parking.md", dir_ + "/leave.md", "--meta", "dept=facilities"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("2 added"), std::string::npos) << r.out;
+
+    r = remote({"ls", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    json kbs = json::parse(r.out);
+    ASSERT_EQ(kbs.size(), 1u) << r.out;
+    EXPECT_EQ(kbs[0]["name"], "ops");
+    EXPECT_EQ(kbs[0]["documents"], 2);
+    r = remote({"ls", "ops"});
+    EXPECT_NE(r.out.find("parking.md"), std::string::npos) << r.out;
+
+    r = remote({"search", "ops", "north garage parking", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    json hits = json::parse(r.out);
+    ASSERT_FALSE(hits.empty());
+    EXPECT_EQ(hits[0]["source"], "parking.md");
+    EXPECT_EQ(hits[0]["lexical_rank"], 1);
+
+    r = remote({"jobs", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    json jobs = json::parse(r.out);
+    ASSERT_EQ(jobs.size(), 1u);
+    EXPECT_EQ(jobs[0]["knowledge_base"], "ops");
+    EXPECT_EQ(jobs[0]["status"], "done");
+
+    r = remote({"rm", "ops", "parking.md"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = remote({"search", "ops", "north garage parking", "--json"});
+    EXPECT_TRUE(json::parse(r.out).empty()) << r.out;
+    r = remote({"rm", "ops", "parking.md"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("404"), std::string::npos) << r.err;
+
+    // A file the server cannot read is reported; all of them failing is exit code 2.
+    r = remote({"add", "ops", dir_ + "/blob.bin"});
+    EXPECT_EQ(r.exit_code, 2) << r.out;
+    EXPECT_NE(r.err.find("blob.bin"), std::string::npos) << r.err;
+
+    // The server's store holds them, not the local one.
+    EXPECT_EQ(kb({"ls", "ops"}).exit_code, 2);
+    r = remote({"rm", "ops"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(remote({"ls", "ops"}).exit_code, 2);
+    EXPECT_EQ(remote({"resume"}).exit_code, 2);
 }
 
 }  // namespace
