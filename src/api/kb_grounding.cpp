@@ -51,14 +51,18 @@ std::optional<ApiError> parse_kb_fields(const ojson& body, KbFields* out) {
             return bad_request("top_k must be an integer from 1 to 50 (passages put in front of the model)", "top_k");
         out->top_k = static_cast<int>(k->get<int64_t>());
     }
-    if (auto f = body.find("filter"); f != body.end() && !f->is_null()) {
-        if (!f->is_object())
-            return bad_request("filter must be an object of metadata key to string value, e.g. {\"lang\": \"en\"}",
-                               "filter");
-        for (const auto& [key, value] : f->items()) {
-            if (!value.is_string()) return bad_request("filter." + key + " must be a string", "filter");
-            out->filter.equals.emplace_back(key, value.get<std::string>());
-        }
+    return parse_metadata_filter(body, &out->filter);
+}
+
+std::optional<ApiError> parse_metadata_filter(const ojson& body, knowledge::MetadataFilter* out) {
+    auto f = body.find("filter");
+    if (f == body.end() || f->is_null()) return std::nullopt;
+    if (!f->is_object())
+        return bad_request("filter must be an object of metadata key to string value, e.g. {\"lang\": \"en\"}",
+                           "filter");
+    for (const auto& [key, value] : f->items()) {
+        if (!value.is_string()) return bad_request("filter." + key + " must be a string", "filter");
+        out->equals.emplace_back(key, value.get<std::string>());
     }
     return std::nullopt;
 }

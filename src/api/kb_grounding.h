@@ -36,6 +36,9 @@ struct KbFields {
 
 // Reads the fields above from a request body (absent: knowledge_base stays "").
 std::optional<ApiError> parse_kb_fields(const nlohmann::ordered_json& body, KbFields* out);
+// The body's "filter" ({"key": "value", ...}, strings only; absent or null: no filter), shared by
+// the chat routes and POST /api/v1/kb/{kb}/search.
+std::optional<ApiError> parse_metadata_filter(const nlohmann::ordered_json& body, knowledge::MetadataFilter* out);
 
 struct Grounding {
     KbFields fields;

@@ -16,6 +16,7 @@
 //                                             lexical, dense, hybrid; auto = hybrid with an embedding model)
 // Without a knowledge service (no --data-dir) every route answers 400 saying so.
 #include <string>
+#include <unordered_map>
 
 #include "api/kb_grounding.h"
 #include "api/openai_request.h"
@@ -37,12 +38,12 @@ KnowledgeBaseService* service_or_error(ServerContext& ctx, httplib::Response& re
 
 ojson list_of(ojson items) { return {{"object", "list"}, {"data", std::move(items)}}; }
 
-std::string kb_name_of(KnowledgeBaseService& s, int64_t kb_id) {
-    Result<std::vector<store::KnowledgeBaseRow>> kbs = s.list();
-    if (kbs.ok())
-        for (const auto& kb : *kbs)
-            if (kb.id == kb_id) return kb.name;
-    return "";
+// Knowledge base names by id, read once per request.
+std::unordered_map<int64_t, std::string> kb_names(KnowledgeBaseService& s) {
+    std::unordered_map<int64_t, std::string> names;
+    if (Result<std::vector<store::KnowledgeBaseRow>> kbs = s.list(); kbs.ok())
+        for (const auto& kb : *kbs) names[kb.id] = kb.name;
+    return names;
 }
 
 // A metadata value from the request: a JSON object of strings, as text for the service ("" = none).
@@ -237,8 +238,10 @@ void list_jobs(ServerContext& ctx, const std::string& kb, httplib::Response& res
             return send_error(res, knowledge_error(row.status()));
     Result<std::vector<store::JobRow>> jobs = s->jobs(kb);
     if (!jobs.ok()) return send_error(res, knowledge_error(jobs.status()));
+    std::unordered_map<int64_t, std::string> names;
+    if (kb.empty()) names = kb_names(*s);
     ojson data = ojson::array();
-    for (const auto& j : *jobs) data.push_back(knowledge::job_json(j, kb.empty() ? kb_name_of(*s, j.kb_id) : kb));
+    for (const auto& j : *jobs) data.push_back(knowledge::job_json(j, kb.empty() ? names[j.kb_id] : kb));
     send_json(res, list_of(std::move(data)));
 }
 
@@ -253,7 +256,7 @@ void get_job(ServerContext& ctx, const std::string& id_text, httplib::Response& 
     }
     Result<store::JobRow> job = s->job(id);
     if (!job.ok()) return send_error(res, knowledge_error(job.status()));
-    send_json(res, knowledge::job_json(*job, kb_name_of(*s, job->kb_id)));
+    send_json(res, knowledge::job_json(*job, kb_names(*s)[job->kb_id]));
 }
 
 void search(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
@@ -270,11 +273,8 @@ void search(ServerContext& ctx, const httplib::Request& req, httplib::Response& 
             return send_error(res, bad_request("k must be an integer from 1 to 100", "k"));
         k = static_cast<size_t>(kv->get<int64_t>());
     }
-    KbFields filter_fields;  // the filter field has the same shape as on the chat routes
-    ojson filter_only = ojson::object();
-    filter_only["knowledge_base"] = std::string(req.matches[1]);
-    if (auto f = body.find("filter"); f != body.end()) filter_only["filter"] = *f;
-    if (auto e = parse_kb_fields(filter_only, &filter_fields)) return send_error(res, *e);
+    knowledge::MetadataFilter filter;
+    if (auto e = parse_metadata_filter(body, &filter)) return send_error(res, *e);
     knowledge::RetrievalMode mode = knowledge::RetrievalMode::kAuto;
     if (auto m = body.find("mode"); m != body.end() && !m->is_null()) {
         Result<knowledge::RetrievalMode> parsed =
@@ -284,7 +284,7 @@ void search(ServerContext& ctx, const httplib::Request& req, httplib::Response& 
         mode = *parsed;
     }
     Result<std::vector<knowledge::Passage>> hits = s->search(req.matches[1], query->get<std::string>(), k,
-                                                            filter_fields.filter, mode);
+                                                            filter, mode);
     if (!hits.ok()) return send_error(res, knowledge_error(hits.status()));
     ojson data = ojson::array();
     for (const auto& p : *hits) data.push_back(knowledge::passage_json(p));

@@ -159,11 +159,15 @@ TEST(ServerKb, MultipartUploadsStreamPastTheBodyLimitAndReportEachFile) {
     ASSERT_EQ(r->status, 202) << r->body;
     const json job = wait_job(*c, body_of(r)["id"].get<int64_t>());
     ASSERT_EQ(job["status"], "done") << job.dump();
+    EXPECT_EQ(job["knowledge_base"], "ops");
     ASSERT_EQ(job["files"].size(), 2u);
     EXPECT_EQ(job["files"][0]["status"], "added") << job.dump();
     EXPECT_EQ(job["files"][1]["status"], "failed");
     EXPECT_NE(job["files"][1]["message"].get<std::string>().find("blob.bin"), std::string::npos) << job.dump();
     EXPECT_EQ(body_of(c->Get("/api/v1/kb/ops/jobs"))["data"].size(), 1u);
+    const json all = body_of(c->Get("/api/v1/jobs"));
+    ASSERT_EQ(all["data"].size(), 1u) << all.dump();
+    EXPECT_EQ(all["data"][0]["knowledge_base"], "ops");
 
     // The job's metadata filters searches.
     json hits = body_of(post_json(*c, "/api/v1/kb/ops/search",
