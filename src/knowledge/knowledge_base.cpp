@@ -292,6 +292,7 @@ Status KnowledgeBaseService::remove(const std::string& name) {
     Result<store::KnowledgeBaseRow> kb = get(name);
     if (!kb.ok()) return kb.status();
     SINAN_RETURN_IF_ERROR(store_->delete_knowledge_base(kb->id));
+    remove_vector_files(kb->id);
     std::lock_guard<std::mutex> lock(mu_);
     indexes_.erase(kb->id);
     return Status::ok();
@@ -583,28 +584,76 @@ Result<std::shared_ptr<const KnowledgeBaseService::Index>> KnowledgeBaseService:
     index->stamp = *stamp;
     std::unordered_map<int64_t, Metadata> metas;
     for (const store::DocumentRow& d : *docs) {
-        index->sources[d.id] = d.source;
         Result<Metadata> m = parse_metadata(d.metadata_json);
         Metadata meta = m.ok() ? std::move(*m) : Metadata();
         meta["source"] = d.source;
         metas[d.id] = std::move(meta);
     }
-    // Vectors only serve a service that embeds queries with the same model.
+    // Vectors only serve a service that embeds queries with the same model. The HNSW graph of
+    // the last build is read back from the data directory, so only chunks new since then are
+    // inserted (the costly part); a file that is mostly stale is rebuilt from the store instead.
     const bool with_vectors = options_.embed && kb.embedding_model == options_.embedding_model;
+    const fs::path file = with_vectors ? vector_file(kb) : fs::path();
+    bool reused = false;
+    if (with_vectors && fs::exists(file)) {
+        if (Status s = index->retriever.load_vectors(file); !s.is_ok()) {
+            log::warn("knowledge base " + kb.name + ": " + s.message() + "; building it again from the vectors in the store");
+        } else {
+            size_t hits = 0;
+            for (const store::ChunkRow& c : *chunks) hits += index->retriever.has_vector(c.id) ? 1 : 0;
+            const size_t stale = index->retriever.n_vectors() - hits + index->retriever.n_removed_vectors();
+            reused = stale <= hits;
+            if (!reused) {
+                index = std::make_shared<Index>(options_.retrieval);
+                index->stamp = *stamp;
+            }
+        }
+    }
+    for (const store::DocumentRow& d : *docs) index->sources[d.id] = d.source;
+    size_t inserted = 0;
     for (store::ChunkRow& c : *chunks) {
-        const std::span<const float> vector =
-            with_vectors ? std::span<const float>(c.embedding) : std::span<const float>();
+        const bool insert = with_vectors && !index->retriever.has_vector(c.id);
+        const std::span<const float> vector = insert ? std::span<const float>(c.embedding) : std::span<const float>();
         if (Status s = index->retriever.add(c.id, c.text, vector, metas[c.document_id]); !s.is_ok()) {
             if (vector.empty()) return s;
             log::warn("knowledge base " + kb.name + ": chunk " + std::to_string(c.id) +
                       " indexed without its vector: " + s.message());
             SINAN_RETURN_IF_ERROR(index->retriever.add(c.id, c.text, {}, metas[c.document_id]));
+        } else if (!vector.empty()) {
+            ++inserted;
         }
         index->chunks.emplace(c.id, Index::ChunkRef{c.document_id, std::move(c.location), std::move(c.text)});
+    }
+    if (with_vectors) {
+        const size_t pruned = index->retriever.prune_vectors();
+        if (!reused || inserted > 0 || pruned > 0) {
+            std::error_code ec;
+            fs::create_directories(file.parent_path(), ec);
+            if (Status s = index->retriever.save_vectors(file); !s.is_ok())
+                log::warn("knowledge base " + kb.name + ": " + s.message() + "; its vector index is rebuilt on the next start");
+        }
     }
     std::lock_guard<std::mutex> lock(mu_);
     indexes_[kb.id] = index;
     return std::shared_ptr<const Index>(index);
+}
+
+fs::path KnowledgeBaseService::vector_dir() const { return fs::path(options_.data_dir) / "vectors"; }
+
+fs::path KnowledgeBaseService::vector_file(const store::KnowledgeBaseRow& kb) const {
+    // The store and the model are in the name: a data directory used with another store (whose
+    // ids mean other knowledge bases) or a knowledge base of another model never reads it.
+    const std::string key = sha256_hex(store_->describe() + "\n" + kb.embedding_model).substr(0, 16);
+    return vector_dir() / ("kb-" + std::to_string(kb.id) + "-" + key + ".hnsw");
+}
+
+void KnowledgeBaseService::remove_vector_files(int64_t kb_id) {
+    const std::string prefix = "kb-" + std::to_string(kb_id) + "-";
+    std::error_code ec;
+    for (const fs::directory_entry& e : fs::directory_iterator(vector_dir(), ec)) {
+        if (!e.path().filename().string().starts_with(prefix)) continue;
+        if (!fs::remove(e.path(), ec) && ec) log::warn(e.path().string() + ": cannot remove: " + ec.message());
+    }
 }
 
 Result<std::vector<Passage>> KnowledgeBaseService::search(const std::string& kb, const std::string& query, size_t k,

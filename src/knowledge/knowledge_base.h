@@ -25,7 +25,12 @@
 // Search. Each knowledge base has one Retriever (retriever.h) built from the store's chunks on the
 // first search and rebuilt on the first search after its content changed — by this process or by
 // another replica sharing the store (Store::content_stamp is checked before each search).
-// Passages carry the chunk's source document name and location.
+// Passages carry the chunk's source document name and location. The dense side (the HNSW graph,
+// costly to build) persists in <data-dir>/vectors/kb-<id>-<key>.hnsw, the key naming the store
+// and the embedding model: a build reads it back and inserts only the vectors of chunks that are
+// new since (a file more than half stale, or unreadable, is rebuilt from the vectors in the
+// store, which stay the source of truth), then writes it again when anything changed. Deleting
+// the knowledge base deletes its files.
 //
 // Dense and hybrid search. With KnowledgeBaseOptions::embed set (an embedding model, see
 // engine/embedding_hook.h), adding a document also embeds its chunks (kEmbedBatch texts per call)
@@ -50,6 +55,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -71,7 +77,7 @@
 namespace sinan::knowledge {
 
 struct KnowledgeBaseOptions {
-    std::string data_dir;    // must exist: holds knowledge.db (SQLite) and uploads/
+    std::string data_dir;    // must exist: holds knowledge.db (SQLite), uploads/ and vectors/
     std::string store_spec;  // "" = SQLite in data_dir, or postgres://user@host:port/db
     ExtractOptions extract;
     ChunkOptions chunk;
@@ -193,6 +199,9 @@ class KnowledgeBaseService {
     Result<std::shared_ptr<const Index>> index_for(const store::KnowledgeBaseRow& kb);
     Status embed_chunks(const store::KnowledgeBaseRow& kb, std::vector<store::ChunkRow>* rows);
     bool uses_this_model(const store::KnowledgeBaseRow& kb) const;
+    std::filesystem::path vector_dir() const;  // <data-dir>/vectors
+    std::filesystem::path vector_file(const store::KnowledgeBaseRow& kb) const;
+    void remove_vector_files(int64_t kb_id);
 
     KnowledgeBaseOptions options_;
     std::unique_ptr<store::Store> store_;

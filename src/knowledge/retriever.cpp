@@ -206,6 +206,11 @@ size_t Retriever::n_vectors() const {
     return vectors_ ? vectors_->size() : 0;
 }
 
+size_t Retriever::n_removed_vectors() const {
+    auto lock = lock_shared();
+    return vectors_ ? vectors_->n_removed() : 0;
+}
+
 size_t Retriever::dim() const {
     auto lock = lock_shared();
     return vectors_ ? vectors_->dim() : 0;
@@ -228,6 +233,15 @@ Status Retriever::load_vectors(const std::filesystem::path& file) {
     auto lock = lock_exclusive();
     vectors_ = std::move(*loaded);
     return Status::ok();
+}
+
+size_t Retriever::prune_vectors() {
+    auto lock = lock_exclusive();
+    if (!vectors_) return 0;
+    size_t n = 0;
+    for (int64_t label : vectors_->labels())
+        if (!entries_.contains(label)) n += vectors_->remove(label) ? 1 : 0;
+    return n;
 }
 
 }  // namespace sinan::knowledge

@@ -101,6 +101,7 @@ class Retriever {
     bool has_vector(int64_t chunk_id) const;  // a vector is stored for the id (added or loaded)
     size_t size() const;                      // chunks added and not removed
     size_t n_vectors() const;                 // vectors stored (including loaded, not yet added ids)
+    size_t n_removed_vectors() const;         // slots of removed vectors the dense index still holds
     size_t dim() const;                       // embedding dimension, 0 before the first vector
 
     // Writes the dense index to `file` atomically; with no vectors yet, removes `file` if present.
@@ -108,6 +109,9 @@ class Retriever {
     // Replaces the dense index with the one in `file`. Fails on a corrupt or unreadable file,
     // naming it; the caller may then rebuild the vectors by add().
     Status load_vectors(const std::filesystem::path& file);
+    // Removes the vectors of ids that are not added (a loaded file's chunks that are gone from
+    // the store); returns how many. Their slots stay (n_removed_vectors) until the index is rebuilt.
+    size_t prune_vectors();
 
   private:
     struct Entry {

@@ -155,6 +155,17 @@ bool VectorIndex::contains(int64_t label) const {
     return it != g.label_lookup_.end() && !g.isMarkedDeleted(it->second);
 }
 
+std::vector<int64_t> VectorIndex::labels() const {
+    const auto& g = *impl_->graph;
+    std::vector<int64_t> out;
+    out.reserve(n_live_);
+    for (hnswlib::tableint i = 0; i < g.cur_element_count; ++i)
+        if (!g.isMarkedDeleted(i)) out.push_back(static_cast<int64_t>(g.getExternalLabel(i)));
+    return out;
+}
+
+size_t VectorIndex::n_removed() const { return impl_->graph->cur_element_count - n_live_; }
+
 std::vector<ScoredLabel> VectorIndex::search_exact(std::span<const float> query, size_t k,
                                                    const std::function<bool(int64_t)>& accept) const {
     SINAN_CHECK(query.size() == dim_, "VectorIndex::search: query of the wrong dimension");
@@ -269,8 +280,7 @@ Result<std::unique_ptr<VectorIndex>> VectorIndex::load(const std::filesystem::pa
     if (!bytes.ok()) return bytes.status();
     const std::string& b = *bytes;
     auto corrupt = [&](const std::string& why) {
-        return Status::error(file.string() + ": vector index is corrupt (" + why +
-                             "); delete it and re-embed the knowledge base's chunks");
+        return Status::error(file.string() + ": vector index is corrupt (" + why + ")");
     };
     if (b.size() < kHeaderBytes || std::memcmp(b.data(), kMagic, 8) != 0) return corrupt("not a sinan vector index");
     uint32_t version = 0, dim = 0;
@@ -281,7 +291,7 @@ Result<std::unique_ptr<VectorIndex>> VectorIndex::load(const std::filesystem::pa
     std::memcpy(&sum, b.data() + 24, 8);
     if (version != kVersion) {
         return Status::error(file.string() + ": vector index version " + std::to_string(version) +
-                             " is not supported (this build reads version 1); delete it and re-embed");
+                             " is not supported (this build reads version 1)");
     }
     if (dim == 0) return corrupt("dimension 0");
     if (n_bytes != b.size() - kHeaderBytes) return corrupt("truncated or extended");

@@ -62,6 +62,8 @@ class VectorIndex {
 
     bool contains(int64_t label) const;
     size_t size() const { return n_live_; }  // live labels
+    std::vector<int64_t> labels() const;     // the live labels, in slot order
+    size_t n_removed() const;                // slots of removed labels still held (and saved)
     size_t dim() const { return dim_; }
     const VectorIndexParams& params() const { return params_; }
 
@@ -77,7 +79,8 @@ class VectorIndex {
     // Writes the index to `file` atomically (see above).
     Status save(const std::filesystem::path& file) const;
 
-    // Reads an index written by save(). `params` gives the search-time settings (ef_search,
+    // Reads an index written by save(); a corrupt, truncated or other-version file is an error
+    // naming it (the caller rebuilds from its own copy of the vectors). `params` gives the search-time settings (ef_search,
     // exact_below); the graph's own m and ef_construction come from the file.
     static Result<std::unique_ptr<VectorIndex>> load(const std::filesystem::path& file, VectorIndexParams params = {});
 

@@ -6,6 +6,7 @@
 // findable. Skipped when the model is absent.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +16,7 @@
 
 #include "engine/embedding_hook.h"
 #include "knowledge/knowledge_base.h"
+#include "knowledge/vector_index.h"
 #include "run_binary.h"
 #include "store/store.h"
 
@@ -95,6 +97,32 @@ class DenseKnowledgeBaseTest : public ::testing::Test {
         Result<std::vector<store::ChunkRow>> chunks = (*st)->list_chunks(kb);
         EXPECT_TRUE(chunks.ok()) << chunks.message();
         return chunks.ok() ? *chunks : std::vector<store::ChunkRow>{};
+    }
+
+    // The files in <data-dir>/vectors.
+    std::vector<fs::path> vector_files() const {
+        std::vector<fs::path> out;
+        std::error_code ec;
+        for (const fs::directory_entry& e : fs::directory_iterator(fs::path(options_.data_dir) / "vectors", ec))
+            out.push_back(e.path());
+        return out;
+    }
+
+    // The chunk ids whose vectors `file` holds, sorted.
+    static std::vector<int64_t> labels_in(const fs::path& file) {
+        Result<std::unique_ptr<VectorIndex>> index = VectorIndex::load(file);
+        EXPECT_TRUE(index.ok()) << index.message();
+        if (!index.ok()) return {};
+        std::vector<int64_t> labels = (*index)->labels();
+        std::sort(labels.begin(), labels.end());
+        return labels;
+    }
+
+    std::vector<int64_t> chunk_ids() {
+        std::vector<int64_t> ids;
+        for (const store::ChunkRow& c : stored_chunks()) ids.push_back(c.id);
+        std::sort(ids.begin(), ids.end());
+        return ids;
     }
 
     static engine::EmbeddingHook* hook_;
@@ -264,6 +292,72 @@ TEST_F(DenseKnowledgeBaseTest, ChunksAreEmbeddedInBatchesAndAFailureFailsTheDocu
     EXPECT_EQ(r->status, FileStatus::kFailed);
     EXPECT_NE(r->message.find("the embedder is down"), std::string::npos) << r->message;
     EXPECT_EQ(stored_chunks().size(), chunks.size());  // nothing of it stored
+}
+
+TEST_F(DenseKnowledgeBaseTest, TheVectorIndexIsPersistedAndReadBackInsteadOfRebuilt) {
+    open(true);
+    for (const auto& [source, text] : kDocs) add(source, text);
+    EXPECT_TRUE(vector_files().empty());  // written by the first search's build
+    search("oven", RetrievalMode::kAuto);
+    const std::vector<fs::path> files = vector_files();
+    ASSERT_EQ(files.size(), 1u);
+    EXPECT_EQ(labels_in(files[0]), chunk_ids());
+
+    // Swap two chunks' vectors in the file: a restarted service that reads it back (rather than
+    // re-inserting the store's vectors) finds the cats chunk by the rockets text.
+    const std::vector<store::ChunkRow> chunks = stored_chunks();
+    ASSERT_EQ(chunks.size(), kDocs.size());
+    VectorIndex swapped(chunks[0].embedding.size());
+    ASSERT_TRUE(swapped.add(chunks[0].id, chunks[1].embedding).is_ok());
+    ASSERT_TRUE(swapped.add(chunks[1].id, chunks[0].embedding).is_ok());
+    for (size_t i = 2; i < chunks.size(); ++i) ASSERT_TRUE(swapped.add(chunks[i].id, chunks[i].embedding).is_ok());
+    ASSERT_TRUE(swapped.save(files[0]).is_ok());
+    open(true);
+    const std::vector<Passage> hits = search(kDocs[1].second, RetrievalMode::kDense);
+    ASSERT_FALSE(hits.empty());
+    EXPECT_EQ(hits[0].source, kDocs[0].first);
+    EXPECT_NEAR(hits[0].score, 1.0, 1e-4);
+}
+
+TEST_F(DenseKnowledgeBaseTest, APersistedIndexFollowsAddedAndRemovedDocuments) {
+    open(true);
+    for (size_t i = 0; i < 3; ++i) add(kDocs[i].first, kDocs[i].second);
+    search("oven", RetrievalMode::kAuto);
+    open(true);
+    ASSERT_TRUE(service_->remove_document("notes", kDocs[0].first).is_ok());
+    add(kDocs[3].first, kDocs[3].second);
+    const std::vector<Passage> hits = search(kDocs[3].second, RetrievalMode::kDense);
+    ASSERT_EQ(hits.size(), 3u);
+    EXPECT_EQ(hits[0].source, kDocs[3].first);
+    for (const Passage& p : hits) EXPECT_NE(p.source, kDocs[0].first);
+    const std::vector<fs::path> files = vector_files();
+    ASSERT_EQ(files.size(), 1u);
+    EXPECT_EQ(labels_in(files[0]), chunk_ids());  // the removed chunk pruned, the new one inserted
+}
+
+TEST_F(DenseKnowledgeBaseTest, AnUnreadableVectorFileIsRebuiltFromTheStore) {
+    open(true);
+    for (const auto& [source, text] : kDocs) add(source, text);
+    search("oven", RetrievalMode::kAuto);
+    const std::vector<fs::path> files = vector_files();
+    ASSERT_EQ(files.size(), 1u);
+    std::ofstream(files[0], std::ios::trunc) << "not an index";
+    open(true);
+    for (const auto& [source, text] : kDocs) {
+        const std::vector<Passage> hits = search(text, RetrievalMode::kDense);
+        ASSERT_FALSE(hits.empty());
+        EXPECT_EQ(hits[0].source, source);
+    }
+    EXPECT_EQ(labels_in(files[0]), chunk_ids());  // written again, whole
+}
+
+TEST_F(DenseKnowledgeBaseTest, DeletingTheKnowledgeBaseDeletesItsVectorFile) {
+    open(true);
+    add(kDocs[0].first, kDocs[0].second);
+    search("cat", RetrievalMode::kAuto);
+    ASSERT_EQ(vector_files().size(), 1u);
+    ASSERT_TRUE(service_->remove("notes").is_ok());
+    EXPECT_TRUE(vector_files().empty());
 }
 
 }  // namespace
