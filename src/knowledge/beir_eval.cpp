@@ -23,11 +23,13 @@ EvalResult evaluate_lexical(const BeirDataset& data, const Bm25Params& params, c
             ranked.push_back(data.corpus[s.doc].id);
         r.ndcg_at_10 += ndcg_at_k(ranked, q.qrels, 10);
         r.recall_at_100 += recall_at_k(ranked, q.qrels, kTopK);
+        r.mrr_at_10 += reciprocal_rank_at_k(ranked, q.qrels, 10);
         ++r.n_queries;
     }
     if (r.n_queries > 0) {
         r.ndcg_at_10 /= static_cast<double>(r.n_queries);
         r.recall_at_100 /= static_cast<double>(r.n_queries);
+        r.mrr_at_10 /= static_cast<double>(r.n_queries);
     }
     return r;
 }

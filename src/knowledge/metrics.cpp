@@ -39,4 +39,10 @@ double recall_at_k(const std::vector<std::string>& ranked, const Judgements& qre
     return static_cast<double>(found) / static_cast<double>(n_relevant);
 }
 
+double reciprocal_rank_at_k(const std::vector<std::string>& ranked, const Judgements& qrels, size_t k) {
+    for (size_t i = 0; i < std::min(k, ranked.size()); ++i)
+        if (grade_of(qrels, ranked[i]) > 0) return 1.0 / static_cast<double>(i + 1);
+    return 0.0;
+}
+
 }  // namespace sinan::knowledge

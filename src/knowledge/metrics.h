@@ -6,6 +6,8 @@
 //              ndcg_cut), so graded judgements work; negative grades count as 0.
 //   Recall@k = |relevant documents in the top k| / |relevant documents|, relevant = grade > 0;
 //              0 when nothing is relevant.
+//   RR@k     = 1 / rank of the first relevant document within the top k, 0 when none is (its
+//              mean over queries is MRR@k).
 //
 // `ranked` is the retrieved list, best first (only its first k entries count); `qrels` maps
 // document id -> relevance grade for one query. Pure functions, thread-safe.
@@ -21,5 +23,6 @@ using Judgements = std::unordered_map<std::string, int>;  // document id -> rele
 
 double ndcg_at_k(const std::vector<std::string>& ranked, const Judgements& qrels, size_t k);
 double recall_at_k(const std::vector<std::string>& ranked, const Judgements& qrels, size_t k);
+double reciprocal_rank_at_k(const std::vector<std::string>& ranked, const Judgements& qrels, size_t k);
 
 }  // namespace sinan::knowledge

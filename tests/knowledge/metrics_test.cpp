@@ -41,5 +41,13 @@ TEST(Metrics, RecallCountsRelevantDocumentsInTheCutoff) {
     EXPECT_EQ(recall_at_k({"a"}, {{"a", 0}}, 10), 0.0);
 }
 
+TEST(Metrics, ReciprocalRankOfTheFirstRelevantDocumentInTheCutoff) {
+    const Judgements q = {{"r1", 1}, {"r2", 2}, {"n", 0}};
+    EXPECT_DOUBLE_EQ(reciprocal_rank_at_k({"x", "n", "r2", "r1"}, q, 10), 1.0 / 3.0);
+    EXPECT_DOUBLE_EQ(reciprocal_rank_at_k({"r1", "r2"}, q, 10), 1.0);
+    EXPECT_EQ(reciprocal_rank_at_k({"x", "n", "r2"}, q, 2), 0.0);  // beyond the cutoff
+    EXPECT_EQ(reciprocal_rank_at_k({"n"}, q, 10), 0.0);
+}
+
 }  // namespace
 }  // namespace sinan::knowledge
