@@ -31,6 +31,7 @@ packages=(
   libgtest-dev libgmock-dev                     # unit tests
   libbenchmark-dev                              # benchmarks
   python3 python3-jinja2                        # golden chat-template renders (tests/data generator)
+  python3-numpy                                 # independent reranker reference (tests/golden-gen/reranker_reference.py)
 )
 
 missing=()

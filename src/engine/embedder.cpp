@@ -34,6 +34,10 @@ Result<Embeddings> Embedder::run(std::vector<std::vector<int32_t>> sequences, co
     if (pooling == model::Pooling::kNone)
         return Status::error(model_.file().path() +
                              ": pooling is none (one vector per token); choose mean, cls or last pooling");
+    if (pooling == model::Pooling::kRank)
+        return Status::error(model_.file().path() +
+                             ": pooling is rank (a cross-encoder reranker scores query-document pairs, use sinan "
+                             "rerank or POST /v1/rerank); choose mean, cls or last pooling");
     const int64_t n_ctx = this->n_ctx();
     const int32_t sep = tokenizer_.sep_id();
     for (size_t i = 0; i < sequences.size(); ++i) {

@@ -20,6 +20,8 @@ Result<Pooling> parse_pooling(std::string_view name) {
 
 bool is_embedding_arch(std::string_view arch) { return arch == "bert"; }
 
+bool is_reranker(const EmbeddingHparams& h) { return h.pooling == Pooling::kRank && h.n_cls_out > 0; }
+
 Result<EmbeddingHparams> read_embedding_hparams(const gguf::File& f) {
     EmbeddingHparams h;
     h.arch = std::string(f.architecture());
@@ -67,11 +69,15 @@ Result<std::unique_ptr<EmbeddingModel>> EmbeddingModel::load(const std::string& 
     return load_bert(std::move(f).value(), std::move(h).value(), options);
 }
 
-Status EmbeddingModel::check_input(std::span<const std::vector<int32_t>> sequences, Pooling pooling) const {
-    if (pooling == Pooling::kRank)
+Status EmbeddingModel::check_input(std::span<const std::vector<int32_t>> sequences, Pooling pooling,
+                                   std::span<const int64_t> segment_b) const {
+    if (pooling == Pooling::kRank && hparams_.n_cls_out == 0)
         return Status::error(file_.path() +
-                             ": rank pooling (a cross-encoder reranker) is not supported yet; use cls, "
-                             "mean or last pooling");
+                             ": rank pooling needs a cross-encoder reranker's classifier head (cls.weight), which "
+                             "this model does not have; use cls, mean or last pooling");
+    if (!segment_b.empty() && segment_b.size() != sequences.size())
+        return Status::error("segment_b has " + std::to_string(segment_b.size()) + " entries for " +
+                             std::to_string(sequences.size()) + " sequences; give one per sequence or none");
     for (size_t s = 0; s < sequences.size(); ++s) {
         const std::vector<int32_t>& seq = sequences[s];
         if (seq.empty()) return Status::error("sequence " + std::to_string(s) + " is empty");
@@ -79,6 +85,9 @@ Status EmbeddingModel::check_input(std::span<const std::vector<int32_t>> sequenc
             return Status::error("sequence " + std::to_string(s) + " has " + std::to_string(seq.size()) +
                                  " tokens, more than the model's context of " + std::to_string(hparams_.n_ctx_train) +
                                  "; truncate it");
+        if (!segment_b.empty() && (segment_b[s] < 0 || segment_b[s] > static_cast<int64_t>(seq.size())))
+            return Status::error("sequence " + std::to_string(s) + ": its second segment starts at " +
+                                 std::to_string(segment_b[s]) + ", outside 0.." + std::to_string(seq.size()));
         for (int32_t id : seq)
             if (id < 0 || id >= hparams_.n_vocab)
                 return Status::error("token id " + std::to_string(id) + " is outside the vocabulary (0.." +

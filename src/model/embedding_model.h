@@ -4,6 +4,15 @@
 // from its tokens' final hidden states. One architecture so far, "bert" (BERT, bge, e5 and other
 // BertModel encoders as llama.cpp's converter writes them), in arch/bert.cpp.
 //
+// Cross-encoder rerankers (bge-reranker and other BertForSequenceClassification checkpoints,
+// `bert.pooling_type` 4 = rank) are the same encoder with a classifier head on the [CLS] state:
+//   score = cls.output · tanh(cls · h_CLS + cls.bias) + cls.output.bias     (llama.cpp's tensor names)
+// cls.output is optional (then the tanh layer is the output, as llama.cpp allows). A pair is one
+// sequence, [CLS] query [SEP] document [SEP]; its second segment (the document and its [SEP]) gets
+// token type 1 when the model has two token types, as Hugging Face's tokenizer gives it and the
+// checkpoint was trained with. llama.cpp gives every token type 0 (its batches carry no segments),
+// so its scores for such models differ from the checkpoint's; sinan follows the checkpoint.
+//
 // load() maps the file, reads the hyperparameters (embedding_hparams below) and binds every
 // tensor, checking names and shapes. Weight matrices of any supported type are used in place from
 // the mmap; embedding tables are read a row at a time; norms and biases are copied to floats.
@@ -33,7 +42,7 @@ enum class Pooling {
     kMean = 1,  // mean over the sequence's tokens
     kCls = 2,   // the first token's state ([CLS])
     kLast = 3,  // the last token's state
-    kRank = 4,  // cross-encoder rerankers (a classifier head on [CLS]): not supported yet
+    kRank = 4,  // cross-encoder rerankers: the classifier head on [CLS], n_cls_out values per sequence
 };
 // "none", "mean", "cls", "last", "rank".
 std::string_view pooling_name(Pooling p);
@@ -51,10 +60,15 @@ struct EmbeddingHparams {
     int64_t n_ff = 0;
     float norm_eps = 1e-12f;  // attention.layer_norm_epsilon
     Pooling pooling = Pooling::kCls;
+    int64_t n_token_types = 1;  // rows of token_types (2 for models trained on pairs); set by load
+    int64_t n_cls_out = 0;      // values the classifier head gives per sequence (0: no head); set by load
 };
 
 // Whether `arch` (general.architecture) is an embedding architecture sinan knows ("bert").
 bool is_embedding_arch(std::string_view arch);
+
+// Whether a loaded model is a cross-encoder reranker: rank pooling with a classifier head.
+bool is_reranker(const EmbeddingHparams& h);
 
 // Reads and checks the hyperparameters of an embedding model. Errors name the key at fault.
 Result<EmbeddingHparams> read_embedding_hparams(const gguf::File& file);
@@ -62,7 +76,8 @@ Result<EmbeddingHparams> read_embedding_hparams(const gguf::File& file);
 class EmbeddingModel {
   public:
     // Opens `path` and loads it. Errors name the file and what is missing or wrong; a generative
-    // model's file is refused with a message saying so.
+    // model's file is refused with a message saying so, and so is a rank-pooling file without its
+    // classifier head (naming the missing tensor).
     static Result<std::unique_ptr<EmbeddingModel>> load(const std::string& path, const LoadOptions& options = {});
 
     virtual ~EmbeddingModel() = default;
@@ -72,17 +87,25 @@ class EmbeddingModel {
 
     // Runs the encoder over `sequences` (each 1..n_ctx_train valid token ids, positions from 0) and
     // pools each with `pooling`. out is resized to [n_seq, n_embd], in sequence order; for kNone
-    // to [total tokens, n_embd], the sequences' tokens one after another. Vectors are not
-    // normalised. Errors: an empty or too long sequence, a token id outside the vocabulary, rank
-    // pooling (nothing is computed then).
-    virtual Status embed(std::span<const std::vector<int32_t>> sequences, Pooling pooling, std::vector<float>* out) = 0;
+    // to [total tokens, n_embd], the sequences' tokens one after another; for kRank to
+    // [n_seq, n_cls_out], the classifier head's raw outputs (logits, no sigmoid). Vectors are not
+    // normalised.
+    // segment_b: empty (every token has type 0), or one entry per sequence: the position where its
+    // second segment begins (tokens from there on get type 1 when n_token_types is 2 or more; the
+    // sequence's length for none). Errors (nothing is computed then): an empty or too long
+    // sequence, a token id outside the vocabulary, segment_b of the wrong size or out of range,
+    // rank pooling on a model without a classifier head.
+    virtual Status embed(std::span<const std::vector<int32_t>> sequences, Pooling pooling, std::vector<float>* out,
+                         std::span<const int64_t> segment_b = {}) = 0;
 
   protected:
     EmbeddingModel(gguf::File file, EmbeddingHparams hparams, int n_threads)
         : file_(std::move(file)), hparams_(std::move(hparams)), pool_(n_threads) {}
 
-    // Checks the sequences against the model's limits and the pooling against its head.
-    Status check_input(std::span<const std::vector<int32_t>> sequences, Pooling pooling) const;
+    // Checks the sequences against the model's limits, segment_b against them and the pooling
+    // against the model's head.
+    Status check_input(std::span<const std::vector<int32_t>> sequences, Pooling pooling,
+                       std::span<const int64_t> segment_b) const;
 
     gguf::File file_;
     EmbeddingHparams hparams_;

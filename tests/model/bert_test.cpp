@@ -137,7 +137,8 @@ TEST(BertModel, BadInputIsAnErrorNamingIt) {
     const std::vector<std::vector<int32_t>> empty = {{}};
     EXPECT_FALSE((*m)->embed(empty, Pooling::kCls, &out).is_ok());
     s = (*m)->embed(bad_id, Pooling::kRank, &out);
-    EXPECT_NE(s.message().find("rank pooling (a cross-encoder reranker) is not supported yet"), std::string::npos)
+    EXPECT_NE(s.message().find("rank pooling needs a cross-encoder reranker's classifier head (cls.weight)"),
+              std::string::npos)
         << s.message();
 }
 

@@ -1,12 +1,15 @@
 // BERT encoders (bge, e5, all-MiniLM and other BertModel checkpoints, GGUF architecture "bert"):
-//   x = LN(embd[token] + token_types[0] + position_embd[pos])
+//   x = LN(embd[token] + token_types[type] + position_embd[pos])
 //   per layer: x = LN(x + Wo · attention(Wq·x + bq, Wk·x + bk, Wv·x + bv) + bo)      post-norm
 //              x = LN(x + Wdown · gelu(Wup·x + bup) + bdown)
 //   pooled = pool(x over the sequence)
+//   rank:    pooled = cls.output · tanh(cls · x[CLS] + cls.bias) + cls.output.bias    (rerankers)
 // LN = LayerNorm with its own weight and bias at each place; gelu is GGML's F16 table (ops.h), as
 // the reference computes it. Attention: multi-head, every token
 // of a sequence sees every token of that sequence (no mask within it, none across), scale
-// 1/sqrt(head_dim), no KV cache. Every token has type 0 (single-segment input), as llama.cpp.
+// 1/sqrt(head_dim), no KV cache. Token type 0 everywhere (single-segment input, as llama.cpp),
+// except a pair's second segment when the caller marks it (embedding_model.h).
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/kernels.h"
@@ -38,7 +41,8 @@ class BertModel final : public EmbeddingModel {
         : EmbeddingModel(std::move(file), std::move(h), n_threads) {}
 
     Status bind();
-    Status embed(std::span<const std::vector<int32_t>> sequences, Pooling pooling, std::vector<float>* out) override;
+    Status embed(std::span<const std::vector<int32_t>> sequences, Pooling pooling, std::vector<float>* out,
+                 std::span<const int64_t> segment_b) override;
 
   private:
     Status linear(const std::string& name, int64_t n_in, int64_t n_out, Linear* out) const;
@@ -48,13 +52,17 @@ class BertModel final : public EmbeddingModel {
     void norm(float* x, int64_t n, const std::vector<float>& w, const std::vector<float>& b) const;
     void attention(int64_t n);
     void pool(std::span<const std::vector<int32_t>> sequences, Pooling pooling, std::vector<float>* out) const;
+    // The classifier head on each sequence's first ([CLS]) state. out: [n_seq, n_cls_out].
+    void classify(std::span<const std::vector<int32_t>> sequences, std::vector<float>* out);
+    Status bind_classifier();
 
     Matrix tok_embd_, type_embd_, pos_embd_;
     std::vector<float> embd_norm_w_, embd_norm_b_;
     std::vector<LayerWeights> layers_;
+    Linear cls_, cls_out_;  // the reranker head; cls_out_ may be absent (w.n_rows == 0)
 
     // Scratch, reused across calls. [n_tokens, ...]
-    std::vector<float> x_, q_, k_, v_, attn_, tmp_, ff_;
+    std::vector<float> x_, q_, k_, v_, attn_, tmp_, ff_, cls_in_, cls_hidden_;
     std::unique_ptr<KvCache> kv_;     // one layer's K and V in F16, a cell per token of the batch
     std::vector<int32_t> cells_;      // 0, 1, ... n_tokens - 1
     std::vector<int64_t> seq_start_;  // per token: index of its sequence's first token
@@ -74,8 +82,8 @@ Status BertModel::bind() {
     h.n_vocab = static_cast<int64_t>(tok->shape[1]);
     SINAN_RETURN_IF_ERROR(bind_matrix(file_, "token_embd.weight", h.n_embd, h.n_vocab, &tok_embd_));
     const gguf::TensorInfo* types = file_.find_tensor("token_types.weight");
-    const int64_t n_types = types != nullptr && types->shape.size() == 2 ? static_cast<int64_t>(types->shape[1]) : 1;
-    SINAN_RETURN_IF_ERROR(bind_matrix(file_, "token_types.weight", h.n_embd, n_types, &type_embd_));
+    h.n_token_types = types != nullptr && types->shape.size() == 2 ? static_cast<int64_t>(types->shape[1]) : 1;
+    SINAN_RETURN_IF_ERROR(bind_matrix(file_, "token_types.weight", h.n_embd, h.n_token_types, &type_embd_));
     SINAN_RETURN_IF_ERROR(bind_matrix(file_, "position_embd.weight", h.n_embd, h.n_ctx_train, &pos_embd_));
     SINAN_RETURN_IF_ERROR(bind_vector(file_, "token_embd_norm.weight", h.n_embd, &embd_norm_w_));
     SINAN_RETURN_IF_ERROR(bind_vector(file_, "token_embd_norm.bias", h.n_embd, &embd_norm_b_));
@@ -94,7 +102,30 @@ Status BertModel::bind() {
         SINAN_RETURN_IF_ERROR(bind_vector(file_, p + "layer_output_norm.weight", h.n_embd, &w.out_norm_w));
         SINAN_RETURN_IF_ERROR(bind_vector(file_, p + "layer_output_norm.bias", h.n_embd, &w.out_norm_b));
     }
-    return Status::ok();
+    return bind_classifier();
+}
+
+// cls [n_embd -> n_cls] (+ tanh), then cls.output [n_cls -> n_out] when present. Bound whenever the
+// file has the head; required when the file says rank pooling.
+Status BertModel::bind_classifier() {
+    EmbeddingHparams& h = hparams_;
+    const gguf::TensorInfo* cls = file_.find_tensor("cls.weight");
+    if (cls == nullptr) {
+        if (h.pooling != Pooling::kRank) return Status::ok();
+        return Status::error(file_.path() +
+                             ": bert.pooling_type is rank (a cross-encoder reranker) but tensor 'cls.weight' (its "
+                             "classifier head) is missing; convert the model again with llama.cpp's "
+                             "convert_hf_to_gguf.py from its *ForSequenceClassification checkpoint");
+    }
+    if (cls->shape.size() != 2) return Status::error(file_.path() + ": tensor 'cls.weight' is not 2-D");
+    const int64_t n_cls = static_cast<int64_t>(cls->shape[1]);
+    SINAN_RETURN_IF_ERROR(linear("cls", h.n_embd, n_cls, &cls_));
+    h.n_cls_out = n_cls;
+    const gguf::TensorInfo* out = file_.find_tensor("cls.output.weight");
+    if (out == nullptr) return Status::ok();
+    if (out->shape.size() != 2) return Status::error(file_.path() + ": tensor 'cls.output.weight' is not 2-D");
+    h.n_cls_out = static_cast<int64_t>(out->shape[1]);
+    return linear("cls.output", n_cls, h.n_cls_out, &cls_out_);
 }
 
 void BertModel::apply(const Linear& l, const float* x, int64_t n, float* y) {
@@ -161,8 +192,30 @@ void BertModel::pool(std::span<const std::vector<int32_t>> sequences, Pooling po
     }
 }
 
-Status BertModel::embed(std::span<const std::vector<int32_t>> sequences, Pooling pooling, std::vector<float>* out) {
-    SINAN_RETURN_IF_ERROR(check_input(sequences, pooling));
+// out[s] = cls_out · tanh(cls · x[first token of s] + b) + b_out
+void BertModel::classify(std::span<const std::vector<int32_t>> sequences, std::vector<float>* out) {
+    const int64_t d = hparams_.n_embd, n_seq = static_cast<int64_t>(sequences.size());
+    cls_in_.resize(static_cast<size_t>(n_seq * d));  // [n_seq, n_embd]
+    int64_t start = 0;
+    for (int64_t s = 0; s < n_seq; ++s) {
+        std::copy_n(x_.data() + start * d, d, cls_in_.data() + s * d);
+        start += static_cast<int64_t>(sequences[static_cast<size_t>(s)].size());
+    }
+    const int64_t n_cls = cls_.w.n_rows;
+    cls_hidden_.resize(static_cast<size_t>(n_seq * n_cls));  // [n_seq, n_cls]
+    apply(cls_, cls_in_.data(), n_seq, cls_hidden_.data());
+    for (float& v : cls_hidden_) v = std::tanh(v);
+    if (cls_out_.w.n_rows == 0) {
+        *out = cls_hidden_;
+        return;
+    }
+    out->resize(static_cast<size_t>(n_seq * cls_out_.w.n_rows));  // [n_seq, n_cls_out]
+    apply(cls_out_, cls_hidden_.data(), n_seq, out->data());
+}
+
+Status BertModel::embed(std::span<const std::vector<int32_t>> sequences, Pooling pooling, std::vector<float>* out,
+                        std::span<const int64_t> segment_b) {
+    SINAN_RETURN_IF_ERROR(check_input(sequences, pooling, segment_b));
     const EmbeddingHparams& h = hparams_;
     const int64_t d = h.n_embd;
     int64_t n = 0;
@@ -182,12 +235,15 @@ Status BertModel::embed(std::span<const std::vector<int32_t>> sequences, Pooling
 
     std::vector<float> row(static_cast<size_t>(d));
     int64_t t = 0;
-    for (const std::vector<int32_t>& s : sequences) {
+    for (size_t i = 0; i < sequences.size(); ++i) {
+        const std::vector<int32_t>& s = sequences[i];
         const int64_t start = t;
+        // Models with one token type see every token as type 0.
+        const int64_t b = segment_b.empty() || h.n_token_types < 2 ? static_cast<int64_t>(s.size()) : segment_b[i];
         for (size_t pos = 0; pos < s.size(); ++pos, ++t) {
             float* x = x_.data() + t * d;
             kernels::get_row(tok_embd_, s[pos], x);
-            kernels::get_row(type_embd_, 0, row.data());
+            kernels::get_row(type_embd_, static_cast<int64_t>(pos) >= b ? 1 : 0, row.data());
             kernels::add_inplace(x, row.data(), d);
             kernels::get_row(pos_embd_, static_cast<int64_t>(pos), row.data());
             kernels::add_inplace(x, row.data(), d);
@@ -212,7 +268,10 @@ Status BertModel::embed(std::span<const std::vector<int32_t>> sequences, Pooling
         kernels::add_inplace(x_.data(), tmp_.data(), n * d);
         norm(x_.data(), n, w.out_norm_w, w.out_norm_b);
     }
-    pool(sequences, pooling, out);
+    if (pooling == Pooling::kRank)
+        classify(sequences, out);
+    else
+        pool(sequences, pooling, out);
     return Status::ok();
 }
 

@@ -1,0 +1,24 @@
+// Test fixture: a tiny cross-encoder reranker, made at test time from
+// ../shared/models/bert-tiny-f32.gguf (a random bert encoder with the bge WordPiece vocab and two
+// token types): every tensor and metadata key copied, bert.pooling_type set to 4 (rank), and a
+// classifier head added with fixed pseudo-random values, as llama.cpp's converter names it:
+//   cls.weight [64 x 64], cls.bias [64], cls.output.weight [64 x 1], cls.output.bias [1]   (F32)
+// Shared by the model, engine, API and CLI tests. Not thread-safe (writes files).
+#pragma once
+
+#include <string>
+
+namespace sinan::test {
+
+// ../shared/models/bert-tiny-f32.gguf; tests skip with a message when it is absent.
+std::string bert_tiny_path();
+
+// Writes the reranker to `out_path`. with_head false writes the rank pooling type without the
+// cls tensors (a broken file, for load tests). "" on success, else why it failed.
+std::string write_reranker_fixture(const std::string& out_path, bool with_head = true);
+
+// The fixture in a per-process temp directory, written on first call; "" when bert-tiny is absent
+// (a failure to write it aborts the test binary: that is a broken test setup).
+std::string reranker_fixture();
+
+}  // namespace sinan::test
