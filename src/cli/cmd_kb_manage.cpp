@@ -80,6 +80,14 @@ T value_or_fail(Result<T> r) {
     return std::move(*r);
 }
 
+// --embedding-model FILE for work on the store (null when not given); with --server it is refused:
+// the server embeds with its own model.
+std::unique_ptr<engine::EmbeddingHook> load_embedding_hook(const StoreArgs& a, const std::string& model) {
+    if (model.empty()) return nullptr;
+    if (a.remote()) fail("--embedding-model is the server's own (sinan serve --embedding-model)");
+    return value_or_fail(engine::EmbeddingHook::load(model));
+}
+
 std::string format_time(int64_t unix_seconds) {
     const std::time_t t = static_cast<std::time_t>(unix_seconds);
     std::tm tm{};
@@ -278,8 +286,8 @@ void run_add(const AddArgs& a) {
     const std::vector<FileToAdd> files = collect_files(a.paths);
     if (files.empty()) fail("nothing to add: no files with a known extension under the given folders");
     const std::string meta = metadata_json(a.meta);
+    const std::unique_ptr<engine::EmbeddingHook> hook = load_embedding_hook(a, a.embedding_model);
     if (a.remote()) {
-        if (!a.embedding_model.empty()) fail("--embedding-model is the server's own (sinan serve --embedding-model)");
         std::vector<std::pair<std::string, std::string>> uploads;
         for (const FileToAdd& f : files) uploads.emplace_back(f.source, f.path);
         KbRemote r = remote(a);
@@ -293,8 +301,6 @@ void run_add(const AddArgs& a) {
         if (done.value("status", "") != "done" || failed == done.value("total", 0)) std::exit(2);
         return;
     }
-    const std::unique_ptr<engine::EmbeddingHook> hook =
-        a.embedding_model.empty() ? nullptr : value_or_fail(engine::EmbeddingHook::load(a.embedding_model));
     auto service = open_service(a, true, hook.get());
     finish_resumed(*service);
     knowledge::Upload upload = value_or_fail(service->begin_upload(a.name));
@@ -354,13 +360,10 @@ struct SearchArgs : StoreArgs {
 
 // Passages in kb_json.h's shape, from the store or the server.
 ojson search_passages(const SearchArgs& a) {
-    if (a.remote()) {
-        if (!a.embedding_model.empty()) fail("--embedding-model is the server's own (sinan serve --embedding-model)");
+    const std::unique_ptr<engine::EmbeddingHook> hook = load_embedding_hook(a, a.embedding_model);
+    if (a.remote())
         return remote(a).post(kb_path(a.name) + "/search", {{"query", a.query}, {"k", a.k}, {"mode", a.mode}})["data"];
-    }
     const knowledge::RetrievalMode mode = value_or_fail(knowledge::parse_retrieval_mode(a.mode));
-    const std::unique_ptr<engine::EmbeddingHook> hook =
-        a.embedding_model.empty() ? nullptr : value_or_fail(engine::EmbeddingHook::load(a.embedding_model));
     auto service = open_service(a, false, hook.get());
     ojson out = ojson::array();
     for (const knowledge::Passage& p : value_or_fail(service->search(a.name, a.query, a.k, {}, mode)))
@@ -422,16 +425,21 @@ void run_jobs(const JobsArgs& a) {
         std::fprintf(stderr, "sinan: interrupted jobs resume with `sinan kb resume` (or the next `sinan kb add`)\n");
 }
 
-void run_resume(const StoreArgs& a) {
+struct ResumeArgs : StoreArgs {
+    std::string embedding_model;
+};
+
+void run_resume(const ResumeArgs& a) {
     if (a.remote()) fail("a server resumes its own interrupted jobs when it starts; kb resume works on a store");
-    auto service = open_service(a, true);
+    const std::unique_ptr<engine::EmbeddingHook> hook = load_embedding_hook(a, a.embedding_model);
+    auto service = open_service(a, true, hook.get());
     if (finish_resumed(*service) == 0) std::printf("no interrupted jobs\n");
 }
 
 // --- kb ask ---
 
 struct AskArgs : StoreArgs {
-    std::string name, question, model;
+    std::string name, question, model, embedding_model;
     int k = 5;
     int64_t max_tokens = -1;
     bool grounded = false, json = false;
@@ -446,8 +454,8 @@ ojson ask_server(const AskArgs& a) {
 }
 
 // The extractive answer from the local store: the passages' best sentences, cited.
-nlohmann::ordered_json ask_local(const AskArgs& a) {
-    auto service = open_service(a, false);
+nlohmann::ordered_json ask_local(const AskArgs& a, const engine::EmbeddingHook* hook) {
+    auto service = open_service(a, false, hook);
     api::Grounding g;
     g.fields.knowledge_base = a.name;
     g.fields.grounded = a.grounded;
@@ -462,7 +470,8 @@ nlohmann::ordered_json ask_local(const AskArgs& a) {
 }
 
 void run_ask(const AskArgs& a) {
-    const ojson out = a.remote() ? ask_server(a) : ask_local(a);
+    const std::unique_ptr<engine::EmbeddingHook> hook = load_embedding_hook(a, a.embedding_model);
+    const ojson out = a.remote() ? ask_server(a) : ask_local(a, hook.get());
     if (a.json) {
         std::printf("%s\n", out.dump().c_str());
         return;
@@ -546,6 +555,8 @@ void register_kb_manage(CLI::App& kb) {
     q->add_flag("--json", ask->json, "Print {\"answer\", \"confidence\", \"citations\", \"grounding\", ...}");
     q->add_option("-m,--model", ask->model, "With --server: the model id to answer with (default: the server's)");
     q->add_option("--max-tokens", ask->max_tokens, "With --server: most tokens to generate");
+    q->add_option("--embedding-model", ask->embedding_model,
+                  "The knowledge base's embedding model (GGUF), to find the passages by vectors too (hybrid)");
     add_store_options(q, *ask);
     q->callback([ask] { run_ask(*ask); });
 
@@ -556,8 +567,10 @@ void register_kb_manage(CLI::App& kb) {
     add_store_options(j, *jobs);
     j->callback([jobs] { run_jobs(*jobs); });
 
-    auto resume = std::make_shared<StoreArgs>();
+    auto resume = std::make_shared<ResumeArgs>();
     CLI::App* re = kb.add_subcommand("resume", "Finish ingestion jobs that a stopped process left unfinished");
+    re->add_option("--embedding-model", resume->embedding_model,
+                   "Embedding model (GGUF) to store vectors with the resumed documents' chunks (as kb add)");
     add_store_options(re, *resume);
     re->callback([resume] { run_resume(*resume); });
 }

@@ -51,6 +51,42 @@ class KbCli : public ::testing::Test {
         return run_sinan(args);
     }
 
+    // Starts `sinan kb add KB FOLDER [extra...]`, waits until it has acknowledged its job of
+    // `n_files` ("queued: N files" on stderr) and is ingesting, then SIGKILLs it.
+    void add_and_kill(const std::string& kb_name, const std::string& folder, int n_files,
+                      const std::vector<std::string>& extra) {
+        const std::string err_path = dir_ + "/add.err";
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        std::vector<std::string> args = {SINAN_BINARY, "kb", "add", kb_name, folder, "--data-dir", dir_ + "/data"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        std::vector<char*> argv;
+        for (std::string& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        pid_t pid = 0;
+        ASSERT_EQ(posix_spawn(&pid, SINAN_BINARY, &fa, nullptr, argv.data(), environ), 0);
+        posix_spawn_file_actions_destroy(&fa);
+
+        bool acknowledged = false;
+        for (int i = 0; i < 6000 && !acknowledged; ++i) {
+            acknowledged =
+                read_file(err_path).find("queued: " + std::to_string(n_files) + " files") != std::string::npos;
+            if (!acknowledged) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        if (!acknowledged) {
+            kill(pid, SIGKILL);
+            waitpid(pid, nullptr, 0);
+        }
+        ASSERT_TRUE(acknowledged) << read_file(err_path);
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        ASSERT_EQ(kill(pid, SIGKILL), 0);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        ASSERT_TRUE(WIFSIGNALED(status)) << "kb add finished before the kill; the test needs more files";
+    }
+
     std::string dir_;
 };
 
@@ -163,31 +199,7 @@ TEST_F(KbCli, KillNineDuringIngestionLosesNothingAcknowledged) {
                        " and nothing else. It has a second sentence to make it a paragraph.\n");
     ASSERT_EQ(kb({"create", "crash"}).exit_code, 0);
 
-    const std::string err_path = dir_ + "/add.err";
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<std::string> args = {SINAN_BINARY, "kb", "add", "crash", dir_ + "/many", "--data-dir", dir_ + "/data"};
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_t pid = 0;
-    ASSERT_EQ(posix_spawn(&pid, SINAN_BINARY, &fa, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-
-    // Wait for the acknowledgement, then for ingestion to be under way, then kill.
-    bool acknowledged = false;
-    for (int i = 0; i < 6000 && !acknowledged; ++i) {
-        acknowledged = read_file(err_path).find("queued: " + std::to_string(n_files) + " files") != std::string::npos;
-        if (!acknowledged) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    ASSERT_TRUE(acknowledged) << read_file(err_path);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    ASSERT_EQ(kill(pid, SIGKILL), 0);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    ASSERT_TRUE(WIFSIGNALED(status)) << "kb add finished before the kill; the test needs more files";
+    ASSERT_NO_FATAL_FAILURE(add_and_kill("crash", dir_ + "/many", n_files, {}));
 
     test::RunResult r = kb({"jobs", "--json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -262,6 +274,37 @@ TEST_F(KbCli, AddWithAnEmbeddingModelThenSearchDenseAndHybrid) {
     r = kb({"add", "notes", dir_ + "/docs", "--embedding-model", dir_ + "/missing.gguf"});
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.err.find("missing.gguf"), std::string::npos) << r.err;
+
+    // kb ask finds passages by vectors too: no word of the question is in any document, so only
+    // the dense side of hybrid search returns passages.
+    r = kb({"ask", "notes", "Zyxwv qwerty?", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(nlohmann::json::parse(r.out)["citations"].empty()) << r.out;
+    r = kb({"ask", "notes", "Zyxwv qwerty?", "--embedding-model", model, "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["citations"].size(), 3u) << r.out;
+}
+
+// `kb resume --embedding-model` embeds the documents it finishes, as `kb add` would have.
+TEST_F(KbCli, ResumeWithAnEmbeddingModelEmbedsWhatItIngests) {
+    const std::string model = std::string(SINAN_SHARED_DIR) + "/models/bert-tiny-f32.gguf";
+    if (!fs::exists(model)) GTEST_SKIP() << model << " is absent";
+    const int n_files = 300;
+    for (int i = 0; i < n_files; ++i)
+        write_file(dir_ + "/many/doc" + std::to_string(1000 + i) + ".md",
+                   "# Note " + std::to_string(i) + "\n\nThis note is about topic marker" + std::to_string(i) + ".\n");
+    ASSERT_EQ(kb({"create", "crash"}).exit_code, 0);
+    ASSERT_NO_FATAL_FAILURE(add_and_kill("crash", dir_ + "/many", n_files, {"--embedding-model", model}));
+    test::RunResult r = kb({"jobs", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const int done = nlohmann::json::parse(r.out)[0]["done"].get<int>();
+    if (done == n_files) GTEST_SKIP() << "every file was ingested before the kill; nothing left to resume";
+
+    r = kb({"resume", "--embedding-model", model});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = kb({"search", "crash", "topic", "--mode", "dense", "--embedding-model", model, "-k", "1000", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out).size(), static_cast<size_t>(n_files)) << "every chunk has a vector";
 }
 
 }  // namespace
