@@ -1,5 +1,7 @@
 #include "model/kv_cache.h"
 
+#include <cstring>
+
 #include "base/check.h"
 
 namespace sinan::model {
@@ -63,6 +65,33 @@ std::vector<int32_t> KvCache::seq_shift(int32_t seq, int32_t p0, int32_t p1, int
         moved.push_back(static_cast<int32_t>(i));
     }
     return moved;
+}
+
+int64_t KvCache::seq_n_shared(int32_t seq, int32_t p0, int32_t p1) const {
+    int64_t n = 0;
+    for (const Cell& c : cells_)
+        n += c.seqs.test(static_cast<size_t>(seq)) && c.seqs.count() > 1 && c.pos >= p0 && (p1 < 0 || c.pos < p1);
+    return n;
+}
+
+bool KvCache::seq_unshare(int32_t seq, int32_t p0, int32_t p1) {
+    const int64_t n = seq_n_shared(seq, p0, p1);
+    std::optional<std::vector<int32_t>> free = find_slots(n);
+    if (!free) return false;
+    size_t next = 0;
+    for (size_t i = 0; i < cells_.size(); ++i) {
+        Cell& c = cells_[i];
+        if (!c.seqs.test(static_cast<size_t>(seq)) || c.seqs.count() == 1 || c.pos < p0 || (p1 >= 0 && c.pos >= p1))
+            continue;
+        const int32_t src = static_cast<int32_t>(i), dst = (*free)[next++];
+        for (int64_t l = 0; l < n_layer_; ++l) {
+            std::memcpy(k(l, dst), k(l, src), k_row_bytes_);
+            if (v_row_bytes_ > 0) std::memcpy(v(l, dst), v(l, src), v_row_bytes_);
+        }
+        c.seqs.reset(static_cast<size_t>(seq));  // others still hold it: it stays used
+        set_cell(dst, c.pos, seq);
+    }
+    return true;
 }
 
 void KvCache::seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) {

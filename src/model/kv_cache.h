@@ -59,6 +59,13 @@ public:
     // Model::shift_keys). A cell shared with other sequences moves for them too: shift only
     // sequences whose cells are their own.
     std::vector<int32_t> seq_shift(int32_t seq, int32_t p0, int32_t p1, int32_t delta);
+    // How many of `seq`'s cells with p0 <= pos < p1 (p1 < 0: to the end) other sequences hold too.
+    int64_t seq_n_shared(int32_t seq, int32_t p0, int32_t p1) const;
+    // Gives `seq` cells of its own in place of those counted by seq_n_shared: each shared cell's K
+    // and V rows (every layer) are copied to a free cell that takes the position for `seq` alone,
+    // and `seq` leaves the shared cell (the others keep it unchanged). Afterwards seq_shift may move
+    // the range. False, with nothing changed, when fewer cells are free than seq_n_shared.
+    bool seq_unshare(int32_t seq, int32_t p0, int32_t p1);
     // Largest and smallest position of `seq` in the cache, -1 when it has none.
     int32_t seq_pos_max(int32_t seq) const;
     int32_t seq_pos_min(int32_t seq) const;

@@ -1,12 +1,14 @@
 // The KV cache's storage types: Q8_0 rows take 34 bytes per 32 values, models whose heads are not
 // whole 32-value blocks refuse Q8_0 with a message, and a Q8_0 cache gives logits close to an F16
 // cache's on the reference models (prefill through the tiled attention path, then token-by-token
-// decoding through the small-batch path).
+// decoding through the small-batch path); seq_unshare gives a sequence its own copies of shared
+// cells, so a context shift can move them without moving another sequence's.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <random>
 
@@ -38,6 +40,49 @@ TEST(KvCache, Q8_0RowsTake34BytesPer32Values) {
     EXPECT_EQ(q8.offset_bytes(64), 2u * 34);
     EXPECT_EQ(q8.k(1, 0) - q8.k(0, 0), static_cast<ptrdiff_t>(8 * 4 * 34));
     EXPECT_EQ(q8.v(0, 3) - q8.v(0, 2), static_cast<ptrdiff_t>(2 * 34));
+}
+
+TEST(KvCache, UnshareGivesASequenceCopiesOfItsSharedCellsAndLeavesTheOthersAlone) {
+    KvCache c(2, 8, 4, 4);
+    // Sequence 0 holds positions 0..3 in cells 0..3; sequence 1 shares positions 0..2.
+    for (int32_t p = 0; p < 4; ++p) {
+        c.set_cell(p, p, 0);
+        for (int64_t l = 0; l < 2; ++l) {
+            std::memset(c.k(l, p), 10 * static_cast<int>(l) + p + 1, 8);  // 4 F16 values: 8 bytes
+            std::memset(c.v(l, p), 20 * static_cast<int>(l) + p + 1, 8);
+        }
+    }
+    c.seq_cp(0, 1, 0, 3);
+    EXPECT_EQ(c.seq_n_shared(0, 0, -1), 3);
+    EXPECT_EQ(c.seq_n_shared(0, 1, -1), 2);
+    EXPECT_EQ(c.seq_n_shared(0, 3, -1), 0);
+    ASSERT_TRUE(c.seq_unshare(0, 1, -1));  // positions 1 and 2 get copies in free cells 4 and 5
+    EXPECT_EQ(c.n_used(), 6);
+    EXPECT_EQ(c.seq_n_shared(0, 0, -1), 1);
+    for (int32_t cell : {1, 2}) {
+        EXPECT_TRUE(c.cell_has(cell, 1));
+        EXPECT_FALSE(c.cell_has(cell, 0));
+    }
+    for (int32_t cell : {4, 5}) {
+        EXPECT_TRUE(c.cell_has(cell, 0));
+        EXPECT_FALSE(c.cell_has(cell, 1));
+        EXPECT_EQ(c.cell_pos(cell), cell - 3);
+        for (int64_t l = 0; l < 2; ++l) {
+            EXPECT_EQ(std::memcmp(c.k(l, cell), c.k(l, cell - 3), 8), 0);
+            EXPECT_EQ(std::memcmp(c.v(l, cell), c.v(l, cell - 3), 8), 0);
+        }
+    }
+    // Moving sequence 0 now leaves sequence 1's positions as they were.
+    c.seq_shift(0, 1, -1, 5);
+    EXPECT_EQ(c.seq_pos_max(1), 2);
+    EXPECT_EQ(c.seq_pos_max(0), 8);
+    // Not enough free cells: nothing changes.
+    KvCache full(1, 2, 4, 4);
+    full.set_cell(0, 0, 0);
+    full.set_cell(1, 1, 0);
+    full.seq_cp(0, 1, 0, -1);
+    EXPECT_FALSE(full.seq_unshare(0, 0, -1));
+    EXPECT_EQ(full.seq_n_shared(0, 0, -1), 2);
 }
 
 TEST(KvCache, ModelsWithHeadsThatAreNotWholeBlocksRefuseQ8_0) {
