@@ -74,6 +74,8 @@ struct Scheduler::Impl {
         size_t n_prompt_fed = 0;  // prompt tokens in the cache, reused ones included
         int64_t n_cached = 0;     // prompt tokens reused from the prefix cache
         int64_t n_reserved = 0;   // cells still reserved for tokens not fed yet
+        int64_t n_keep = 0;       // with context shift: tokens kept at the start
+        int64_t n_shifted = 0;    // tokens dropped by context shift so far
         int32_t next_token = -1;  // taken but not fed yet (fed at the next step)
         // A longer prefix that another running request (handle id share_id, in slot share_src)
         // is still computing: this one waits for it instead of computing it again.
@@ -106,6 +108,8 @@ struct Scheduler::Impl {
     void expire_running(Clock::time_point now);
     void step();
     bool take_shared_prefix(int32_t seq);
+    bool shift_context(int32_t seq);
+    size_t n_shareable(const Slot& s) const;
     void take_token(int32_t seq, const sampling::TokenChoice& choice);
     void finish(int32_t seq, FinishReason reason);
     void fail(int32_t seq, const Status& error);
@@ -203,6 +207,13 @@ int64_t Scheduler::Impl::reserved() const {
     return n;
 }
 
+// Leading tokens of a slot whose cells other requests may share: all of them, except after a
+// context shift, whose moved cells were computed with the dropped tokens in view.
+size_t Scheduler::Impl::n_shareable(const Slot& s) const {
+    if (!s.run || s.run->n_shifted == 0) return s.tokens.size();
+    return static_cast<size_t>(std::min<int64_t>(s.run->n_keep, o.n_ctx - 2));
+}
+
 int32_t Scheduler::Impl::lru_idle(int32_t except) const {
     int32_t best = -1;
     for (int32_t i = 0; i < static_cast<int32_t>(slots.size()); ++i) {
@@ -228,7 +239,8 @@ bool Scheduler::Impl::try_admit(Waiting& w, Clock::time_point now) {
     int32_t src = -1;
     size_t n_common = 0;
     for (int32_t i = 0; i < static_cast<int32_t>(slots.size()); ++i) {
-        const size_t n = std::min(common_prefix(slots[static_cast<size_t>(i)].tokens, prompt), prompt.size() - 1);
+        const Slot& s = slots[static_cast<size_t>(i)];
+        const size_t n = std::min({common_prefix(s.tokens, prompt), prompt.size() - 1, n_shareable(s)});
         if (n > n_common) {
             src = i;
             n_common = n;
@@ -314,6 +326,10 @@ bool Scheduler::Impl::try_admit(Waiting& w, Clock::time_point now) {
     r.n_prompt_fed = n_common;
     r.n_cached = static_cast<int64_t>(n_common);
     r.n_reserved = need;
+    if (r.request.options.context_shift) {
+        const int64_t keep = r.request.n_keep;
+        r.n_keep = keep >= 0 ? keep : std::min(static_cast<int64_t>(r.request.prompt.size()), o.n_ctx / 2);
+    }
     if (share_src >= 0) {
         r.share_src = share_src;
         r.share_id = slots[static_cast<size_t>(share_src)].run->handle->id();
@@ -417,7 +433,7 @@ bool Scheduler::Impl::take_shared_prefix(int32_t seq) {
     Running& r = *s.run;
     const Slot& src = slots[static_cast<size_t>(r.share_src)];
     const auto prefix_end = r.request.prompt.begin() + static_cast<long>(r.share_len);
-    if (src.tokens.size() >= r.share_len && std::equal(r.request.prompt.begin(), prefix_end, src.tokens.begin())) {
+    if (n_shareable(src) >= r.share_len && std::equal(r.request.prompt.begin(), prefix_end, src.tokens.begin())) {
         const int64_t n = static_cast<int64_t>(r.share_len - r.n_prompt_fed);
         cache.seq_cp(r.share_src, seq, static_cast<int32_t>(r.n_prompt_fed), static_cast<int32_t>(r.share_len));
         s.tokens.insert(s.tokens.end(), r.request.prompt.begin() + static_cast<long>(r.n_prompt_fed), prefix_end);
@@ -456,10 +472,48 @@ void Scheduler::Impl::take_token(int32_t seq, const sampling::TokenChoice& choic
     r.event.tokens.push_back(
         {choice.token, tokenizer.token_to_piece(choice.token), step.kind, choice, forced.has_value()});
     if (step.finish) return finish(seq, *step.finish);
-    if (static_cast<int64_t>(s.tokens.size()) >= o.n_ctx) return finish(seq, FinishReason::kContext);
+    if (static_cast<int64_t>(s.tokens.size()) >= o.n_ctx) {
+        const bool shifts = r.request.options.context_shift && r.request.options.n_predict > 0;
+        if (!shifts || !shift_context(seq)) return finish(seq, FinishReason::kContext);
+        if (!slots[static_cast<size_t>(seq)].run) return;  // the shift failed the request
+    }
     send(r.handle, std::move(r.event));
     r.event = Event{};
     r.next_token = choice.token;
+}
+
+// Context shift of a full sequence (Request::options.context_shift): false, with only idle slots evicted, when the
+// cache has no room for the copies of shared cells and the tokens up to the next shift.
+bool Scheduler::Impl::shift_context(int32_t seq) {
+    Slot& s = slots[static_cast<size_t>(seq)];
+    Running& r = *s.run;
+    const int64_t n_past = static_cast<int64_t>(s.tokens.size());
+    const int64_t n_keep = std::min(r.n_keep, n_past - 2);
+    const int64_t n_discard = (n_past - n_keep) / 2;
+    const int32_t p0 = static_cast<int32_t>(n_keep), p1 = static_cast<int32_t>(n_keep + n_discard);
+    // Tokens fed until the next shift or the token limit (the last sampled token is never fed).
+    const int64_t n_next = std::min(n_discard, r.request.options.n_predict - r.out->n_generated());
+    const int64_t held_by_others = reserved() - r.n_reserved;
+    for (;;) {
+        // Dropped cells that only this sequence holds come free; moved ones that others share are copied.
+        const int64_t n_freed = n_discard - cache.seq_n_shared(seq, p0, p1);
+        const int64_t n_copies = cache.seq_n_shared(seq, p1, -1);
+        if (cache.n_cells() - cache.n_used() - held_by_others + n_freed >= n_copies + n_next) break;
+        const int32_t victim = lru_idle(seq);
+        if (victim < 0) return false;
+        evict(victim);
+    }
+    cache.seq_rm(seq, p0, p1);
+    SINAN_CHECK(cache.seq_unshare(seq, p1, -1), "scheduler: no free cells for the copies though they were counted");
+    const std::vector<int32_t> moved = cache.seq_shift(seq, p1, -1, -static_cast<int32_t>(n_discard));
+    s.tokens.erase(s.tokens.begin() + n_keep, s.tokens.begin() + n_keep + n_discard);
+    r.n_shifted += n_discard;
+    r.n_reserved = n_next;
+    if (Status st = model.shift_keys(cache, moved, -static_cast<int32_t>(n_discard)); !st.is_ok()) {
+        fail(seq, st);
+        evict(seq);  // its keys are half moved
+    }
+    return true;
 }
 
 // Sends the last text and the summary; the slot keeps its cells as an idle prefix-cache entry.
@@ -480,6 +534,7 @@ void Scheduler::Impl::finish(int32_t seq, FinishReason reason) {
     g.text = r.out->text();
     g.answer = r.out->answer();
     e.n_cached = r.n_cached;
+    e.n_shifted = r.n_shifted;
     e.queue_seconds = seconds_between(r.submitted, r.admitted);
     e.first_token_seconds = r.sampled ? seconds_between(r.submitted, r.first_token) : 0.0;
     send(r.handle, std::move(e));
@@ -496,6 +551,11 @@ void Scheduler::Impl::fail(int32_t seq, const Status& error) {
 
 void Scheduler::Impl::end_running(int32_t seq) {
     Slot& s = slots[static_cast<size_t>(seq)];
+    if (s.run->n_shifted > 0) {  // the prefix cache keeps only what a fresh computation would give
+        const size_t keep = n_shareable(s);
+        cache.seq_rm(seq, static_cast<int32_t>(keep), -1);
+        s.tokens.resize(keep);
+    }
     s.run.reset();
     s.last_used = Clock::now();
     order.erase(std::find(order.begin(), order.end(), seq));
@@ -560,6 +620,9 @@ Scheduler::Submitted Scheduler::submit(Request request) {
                 "prompt: token id " + std::to_string(t) + " is outside the vocabulary (0.." +
                 std::to_string(std::min(tokenizer_.n_vocab(), static_cast<int32_t>(model_.hparams().n_vocab)) - 1) +
                 ")");
+    if (request.n_keep < -1)
+        return invalid("n_keep: " + std::to_string(request.n_keep) +
+                       " is not a token count; use 0 or more, or -1 for the prompt");
     if (request.options.n_predict == 0 || request.options.n_predict < -1)
         return invalid("n_predict: " + std::to_string(request.options.n_predict) +
                        " is not a token count; use at least 1, or -1 for no limit");

@@ -6,9 +6,11 @@
 // Life of a request:
 //   submit() -> waiting queue (bounded; beyond it submit fails with kQueueFull: the API answers
 //   503 + Retry-After) -> admitted to a slot when a slot is free and the KV cache can hold its
-//   prompt + max new tokens (cells are reserved at admission, so a running sequence never runs
-//   out of cache) -> prefilled in chunks of at most n_batch tokens per step, decode tokens first
-//   -> decoded one token per step -> finished (stop, length, context, cancelled, deadline).
+//   prompt + max new tokens, at most n_ctx (cells are reserved at admission, so a running sequence
+//   never runs out of cache) -> prefilled in chunks of at most n_batch tokens per step, decode
+//   tokens first -> decoded one token per step (with context shift, the sequence's oldest tokens
+//   after its kept start are dropped when it fills n_ctx; see Request) -> finished (stop,
+//   length, context, cancelled, deadline).
 //   Admission is first come, first served: no request can starve another.
 //
 // Prefix cache: a finished sequence's KV stays in the cache (an idle slot) until its cells are
@@ -62,10 +64,23 @@ using Clock = std::chrono::steady_clock;
 
 struct Request {
     std::vector<int32_t> prompt;  // non-empty, at most n_ctx - 1 tokens
-    // n_predict -1: until end of generation or n_ctx; otherwise >= 1. A prompt whose last think
-    // tag is <think> starts in the reasoning even without starts_in_reasoning (OutputStream).
+    // n_predict -1: until end of generation or n_ctx; otherwise >= 1 (beyond n_ctx - prompt only
+    // with context shift; else the sequence ends at n_ctx). A prompt whose last think tag is
+    // <think> starts in the reasoning even without starts_in_reasoning (OutputStream).
+    //
+    // options.context_shift (as engine::Session's): when the sequence fills n_ctx, its first n_keep
+    // tokens stay, the older half of the tokens after them is dropped, and the newer half moves
+    // down to follow them (keys re-rotated by Model::shift_keys), so generation goes on up to
+    // n_predict. Only a request with a token limit (n_predict >= 1) shifts: with n_predict -1 it
+    // still ends at n_ctx. Cells shared with another sequence (the prefix cache) are never moved
+    // under it: the sequence leaves the shared cells it drops and takes copies of the shared cells
+    // it moves (KvCache::seq_unshare), evicting idle slots for room; when even that leaves too few
+    // free cells, it ends with FinishReason::kContext as without shift. After a shift its cells
+    // past n_keep no longer equal a fresh computation of its tokens, so the prefix cache reuses
+    // only its first n_keep tokens from then on.
     GenerateOptions options;
-    int64_t max_reasoning_tokens = -1;          // >= 0: after this many reasoning tokens, </think> is forced
+    int64_t n_keep = -1;                // context shift: tokens kept at the start; -1 = the prompt, at most n_ctx / 2
+    int64_t max_reasoning_tokens = -1;  // >= 0: after this many reasoning tokens, </think> is forced
     std::optional<Clock::time_point> deadline;  // passed: finishes with FinishReason::kDeadline
 };
 
@@ -97,6 +112,7 @@ struct Event {
     // Events of one step are delivered after stats() counts that step.
     GenerateResult result;
     int64_t n_cached = 0;
+    int64_t n_shifted = 0;           // tokens dropped by context shift
     double queue_seconds = 0;        // submit -> admitted
     double first_token_seconds = 0;  // submit -> first token sampled (time to first token)
     // kFailed: why (the model's forward pass failed); the request is over.
