@@ -153,7 +153,7 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
         grounding ? std::string() : response_cache_key(ctx, lease->id, "/v1/chat/completions", params, cr.body);
     if (params.stream ? replay_from_cache(ctx, key, params, res) : answer_from_cache(ctx, key, "chatcmpl-", res))
         return;
-    auto started = start_generation(ctx, *lease, p, params);
+    auto started = start_generation(ctx, *lease, p, params, Route::kChat);
     if (auto* e = std::get_if<ApiError>(&started)) return send_error(res, *e);
     ResponseHead head{new_id("chatcmpl-"), unix_now(), lease->id};
 

@@ -83,7 +83,7 @@ void handle_completion(ServerContext& ctx, const httplib::Request& req, httplib:
     // Submit every prompt before reading any, so they run side by side.
     std::vector<Generation> gens;
     for (const Prompt& p : prompts) {
-        auto started = start_generation(ctx, *lease, p, params);
+        auto started = start_generation(ctx, *lease, p, params, Route::kCompletion);
         if (auto* e = std::get_if<ApiError>(&started)) return send_error(res, *e);
         gens.push_back(std::move(std::get<Generation>(started)));
     }

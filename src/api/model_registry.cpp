@@ -91,9 +91,15 @@ Result<std::shared_ptr<ServedModel>> ModelRegistry::load_embedding(const ModelFi
     Result<text::Tokenizer> tok = text::Tokenizer::from_gguf((*m)->file());
     if (!tok.ok()) return Status::error(file.path + ": " + tok.message());
     auto served = std::make_shared<ServedModel>(file.id, file.path, std::move(m).value(), std::move(tok).value());
-    served->embedder = std::make_unique<engine::Embedder>(*served->embedding_model, served->tokenizer);
     served->loaded_at = std::chrono::system_clock::now();
     const model::EmbeddingHparams& h = served->embedding_model->hparams();
+    if (model::is_reranker(h)) {
+        served->kind = ModelKind::kReranker;
+        served->reranker = std::make_unique<engine::Reranker>(*served->embedding_model, served->tokenizer);
+        log::info("loaded reranker " + file.id + " (" + file.path + "): context " + std::to_string(h.n_ctx_train));
+        return served;
+    }
+    served->embedder = std::make_unique<engine::Embedder>(*served->embedding_model, served->tokenizer);
     log::info("loaded embedding model " + file.id + " (" + file.path + "): " + std::to_string(h.n_embd) +
               " dimensions, context " + std::to_string(h.n_ctx_train) + ", " +
               std::string(model::pooling_name(h.pooling)) + " pooling");
@@ -102,7 +108,10 @@ Result<std::shared_ptr<ServedModel>> ModelRegistry::load_embedding(const ModelFi
 
 ModelKind ModelRegistry::kind_of(const ModelFile& file) {
     Result<gguf::File> f = gguf::File::open(file.path);
-    return f.ok() && model::is_embedding_arch(f->architecture()) ? ModelKind::kEmbedding : ModelKind::kGenerative;
+    if (!f.ok() || !model::is_embedding_arch(f->architecture())) return ModelKind::kGenerative;
+    // A rank-pooling file without its head is refused when loaded, with the reason.
+    const std::optional<int64_t> pooling = f->get_int(std::string(f->architecture()) + ".pooling_type");
+    return pooling == static_cast<int64_t>(model::Pooling::kRank) ? ModelKind::kReranker : ModelKind::kEmbedding;
 }
 
 std::variant<std::string, ApiError> ModelRegistry::resolve(const std::string& requested) const {
@@ -129,10 +138,21 @@ std::variant<std::string, ApiError> ModelRegistry::resolve(const std::string& re
 }
 
 std::variant<ModelLease, ApiError> ModelRegistry::acquire(const std::string& requested, ModelKind kind) {
-    auto resolved = resolve(requested);
+    const bool reranker_default =
+        kind == ModelKind::kReranker && requested.empty() && !options_.default_reranker.empty();
+    auto resolved = resolve(reranker_default ? options_.default_reranker : requested);
     if (auto* e = std::get_if<ApiError>(&resolved)) return *e;
     const ModelFile* file = find(std::get<std::string>(resolved));
     auto wrong_kind = [&]() -> ApiError {
+        if (kind == ModelKind::kReranker)
+            return bad_request("model \"" + file->id +
+                                   "\" is not a reranker; POST /v1/rerank needs a cross-encoder reranker (a bert "
+                                   "model with pooling_type rank, e.g. bge-reranker)",
+                               "model", "wrong_model_kind");
+        if (kind_of(*file) == ModelKind::kReranker)
+            return bad_request("model \"" + file->id + "\" is a reranker: it serves POST /v1/rerank, not " +
+                                   (kind == ModelKind::kGenerative ? "text generation" : "embeddings"),
+                               "model", "wrong_model_kind");
         if (kind == ModelKind::kGenerative)
             return bad_request("model \"" + file->id +
                                    "\" is an embedding model: it serves POST /v1/embeddings, not text generation",
@@ -183,7 +203,7 @@ std::variant<ModelLease, ApiError> ModelRegistry::acquire(const std::string& req
         log::info("unloading model " + victim->id + " (least recently used) to load " + file->id);
         victim.reset();
     }
-    Result<std::shared_ptr<ServedModel>> loaded = kind == ModelKind::kEmbedding ? load_embedding(*file) : load(*file);
+    Result<std::shared_ptr<ServedModel>> loaded = kind == ModelKind::kGenerative ? load(*file) : load_embedding(*file);
     if (!loaded.ok()) {
         ApiError e;
         e.status = 500;

@@ -2,13 +2,15 @@
 //
 // The offer is fixed at start-up: the -m model and every *.gguf in --models-dir (id = the file
 // name without .gguf). A model is loaded on first use (or at start with preload()), each with its
-// own tokenizer and either a chat template and engine::Scheduler (generative models) or an
-// engine::Embedder (embedding models, architecture bert); at most `max_resident` stay loaded, and
+// own tokenizer and either a chat template and engine::Scheduler (generative models), an
+// engine::Embedder (embedding models, architecture bert) or an engine::Reranker (cross-encoder
+// rerankers: bert with pooling_type rank); at most `max_resident` stay loaded, and
 // loading one more unloads the least recently used model that has no request in flight (never
 // one that has). When every resident model is busy a load is refused with 503 and Retry-After.
 //
 // A request names the kind of model it needs: asking a generation route for an embedding model
-// (or /v1/embeddings for a generative one) is a 400 that names the model and what it serves.
+// (or /v1/embeddings for a generative one, /v1/rerank for anything but a reranker) is a 400 that
+// names the model and what it serves.
 //
 // acquire() hands out a ModelLease that counts as "in flight" until it is destroyed: a route
 // holds it for the whole request, streaming included.
@@ -31,6 +33,7 @@
 #include "api/api_error.h"
 #include "base/status.h"
 #include "engine/embedder.h"
+#include "engine/reranker.h"
 #include "engine/scheduler.h"
 #include "model/embedding_model.h"
 #include "model/model.h"
@@ -47,6 +50,7 @@ struct ModelFile {
 enum class ModelKind {
     kGenerative,  // chat and text completions: model, chat_template, scheduler
     kEmbedding,   // /v1/embeddings: embedding_model, embedder
+    kReranker,    // /v1/rerank: embedding_model (rank pooling), reranker
 };
 
 // A loaded model with everything a request needs. Members are immutable after load except the
@@ -55,12 +59,13 @@ struct ServedModel {
     std::string id, path;
     ModelKind kind = ModelKind::kGenerative;
     std::unique_ptr<model::Model> model;                     // kGenerative, else null
-    std::unique_ptr<model::EmbeddingModel> embedding_model;  // kEmbedding, else null
+    std::unique_ptr<model::EmbeddingModel> embedding_model;  // kEmbedding and kReranker, else null
     text::Tokenizer tokenizer;
     std::optional<text::ChatTemplate> chat_template;  // absent: only /v1/completions works
     bool reasoning = false;  // a thinking model (<think> in its template or vocab): R1 sampling defaults
     std::unique_ptr<engine::Scheduler> scheduler;   // kGenerative, else null
     std::unique_ptr<engine::Embedder> embedder;     // kEmbedding, else null
+    std::unique_ptr<engine::Reranker> reranker;     // kReranker, else null
     std::atomic<int32_t> in_flight{0};
     uint64_t last_used = 0;  // registry clock; guarded by the registry's mutex
     std::chrono::system_clock::time_point loaded_at;
@@ -106,6 +111,7 @@ struct RegistryOptions {
                                          // per token (0: n_ctx x n_parallel cells)
     int n_threads = 0;                   // forward-pass threads per model, 0 = physical cores
     size_t max_resident = 1;
+    std::string default_reranker;  // the id /v1/rerank uses when a request names no model ("": the default)
 };
 
 class ModelRegistry {
@@ -127,7 +133,8 @@ class ModelRegistry {
     // model_not_found, listing the ids).
     std::variant<std::string, ApiError> resolve(const std::string& requested) const;
 
-    // The model `id` ("" = the default), loaded if needed. Errors: unknown id (404
+    // The model `id` ("" = the default; for kReranker options().default_reranker when set), loaded
+    // if needed. Errors: unknown id (404
     // model_not_found, listing the ids), no id with no default (400), no model at all (503 with
     // how to get one), a model of the other kind (400 wrong_model_kind; the file's architecture is
     // read before anything is loaded or unloaded), load failure (500), every resident model busy
@@ -150,8 +157,8 @@ class ModelRegistry {
   private:
     Result<std::shared_ptr<ServedModel>> load(const ModelFile& file) const;
     Result<std::shared_ptr<ServedModel>> load_embedding(const ModelFile& file) const;
-    // The kind of a model file from its architecture; a file that cannot be opened counts as
-    // generative (loading it then reports why).
+    // The kind of a model file from its architecture and pooling type; a file that cannot be
+    // opened counts as generative (loading it then reports why).
     static ModelKind kind_of(const ModelFile& file);
     const ModelFile* find(const std::string& id) const;
 

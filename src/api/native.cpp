@@ -152,7 +152,7 @@ void handle_native_chat(ServerContext& ctx, const httplib::Request& req, httplib
     const std::string key =
         grounding ? std::string() : response_cache_key(ctx, lease->id, "/api/v1/chat", params, nr.body);
     if (!params.stream && answer_from_cache(ctx, key, "chat-", res)) return;
-    auto started = start_generation(ctx, *lease, p, params);
+    auto started = start_generation(ctx, *lease, p, params, Route::kChat);
     if (auto* e = std::get_if<ApiError>(&started)) return send_error(res, *e);
     ResponseHead head{new_id("chat-"), unix_now(), lease->id};
 

@@ -76,7 +76,8 @@ nlohmann::ordered_json sampling_json(const GenerationParams& params) {
 
 std::variant<std::vector<engine::Request>, ApiError> make_requests(const ServedModel& model, const Prompt& prompt,
                                                                    const GenerationParams& params,
-                                                                   std::optional<engine::Clock::time_point> deadline) {
+                                                                   std::optional<engine::Clock::time_point> deadline,
+                                                                   const ContextShift& shift) {
     const int64_t n_ctx = model.scheduler->options().n_ctx;
     const int64_t n_prompt = static_cast<int64_t>(prompt.tokens.size());
     if (n_prompt == 0) return bad_request("the prompt is empty", prompt.field);
@@ -85,11 +86,11 @@ std::variant<std::vector<engine::Request>, ApiError> make_requests(const ServedM
                                "\" takes at most " + std::to_string(n_ctx - 1) + " (the context is " +
                                std::to_string(n_ctx) + " tokens, --ctx-size)",
                            prompt.field, "context_length_exceeded");
-    if (params.max_tokens > n_ctx - n_prompt)
+    if (!shift.enabled && params.max_tokens > n_ctx - n_prompt)
         return bad_request("max_tokens " + std::to_string(params.max_tokens) +
                                " is more than the context has room for: " + std::to_string(n_ctx) +
-                               " tokens of context - " + std::to_string(n_prompt) +
-                               " of prompt = " + std::to_string(n_ctx - n_prompt),
+                               " tokens of context - " + std::to_string(n_prompt) + " of prompt = " +
+                               std::to_string(n_ctx - n_prompt) + " (sinan serve --context-shift on lets it go on)",
                            "max_tokens", "context_length_exceeded");
     sampling::SamplingParams sp = params.sampling;
     sp.n_logprobs = params.logprobs ? params.top_logprobs : 0;
@@ -102,6 +103,8 @@ std::variant<std::vector<engine::Request>, ApiError> make_requests(const ServedM
         r.options.sampling = sp;
         if (sp.seed) r.options.sampling.seed = *sp.seed + static_cast<uint64_t>(i);
         r.options.starts_in_reasoning = prompt.starts_in_reasoning;
+        r.options.context_shift = shift.enabled;
+        r.n_keep = shift.n_keep;
         r.max_reasoning_tokens = params.max_reasoning_tokens;
         r.deadline = deadline;
         out.push_back(std::move(r));

@@ -39,11 +39,20 @@ std::variant<Prompt, ApiError> completion_prompt(const ServedModel& model, const
 // response, so any answer can be reproduced). Call once per request.
 GenerationParams with_model_defaults(const ServedModel& model, GenerationParams params);
 
+// Context shift for the requests of one API call (engine::Request: a sequence that fills the
+// context drops its oldest tokens after the first n_keep and goes on, up to max_tokens).
+struct ContextShift {
+    bool enabled = false;
+    int64_t n_keep = -1;  // -1: the prompt, at most half the context
+};
+
 // One request per choice (params from with_model_defaults): choice i gets seed + i. Checks the
-// prompt length and max_tokens against the context and the sampling params against the vocab.
+// prompt length against the context, max_tokens against the room the prompt leaves (unless the
+// context shifts) and the sampling params against the vocab.
 std::variant<std::vector<engine::Request>, ApiError> make_requests(const ServedModel& model, const Prompt& prompt,
                                                                    const GenerationParams& params,
-                                                                   std::optional<engine::Clock::time_point> deadline);
+                                                                   std::optional<engine::Clock::time_point> deadline,
+                                                                   const ContextShift& shift = {});
 
 // {"temperature", "top_p", "seed"} the request ran with, for the response's `sinan` object.
 nlohmann::ordered_json sampling_json(const GenerationParams& params);

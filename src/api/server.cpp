@@ -62,8 +62,9 @@ std::variant<ModelLease, ApiError> acquire_model(ServerContext& ctx, const std::
 }
 
 std::variant<Generation, ApiError> start_generation(ServerContext& ctx, const ServedModel& model, const Prompt& prompt,
-                                                    const GenerationParams& params) {
-    auto requests = make_requests(model, prompt, params, ctx.deadline());
+                                                    const GenerationParams& params, Route route) {
+    auto requests = make_requests(model, prompt, params, ctx.deadline(),
+                                  route == Route::kChat ? ctx.context_shift_chat : ctx.context_shift_completions);
     if (auto* e = std::get_if<ApiError>(&requests)) return *e;
     return Generation::start(*model.scheduler, std::move(std::get<std::vector<engine::Request>>(requests)));
 }
@@ -387,6 +388,8 @@ void Server::Impl::setup() {
     ctx.metrics = &metrics;
     ctx.request_timeout = options.request_timeout;
     ctx.max_body_bytes = options.max_body_bytes;
+    ctx.context_shift_chat = {options.context_shift_chat, options.context_keep};
+    ctx.context_shift_completions = {options.context_shift_completions, options.context_keep};
     ctx.knowledge = knowledge.get();
 
     const size_t threads = std::max<size_t>(options.http_threads, 4);

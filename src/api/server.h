@@ -42,6 +42,11 @@ struct ServerOptions {
     size_t max_body_bytes = size_t{8} << 20;     // larger bodies get 413
     size_t max_upload_bytes = size_t{1} << 30;   // largest document upload (POST /api/v1/kb/{kb}/documents)
     size_t http_threads = 32;                    // connections served at once
+    // Context shift (--context-shift, --keep): on the chat routes (/v1/chat/completions,
+    // /api/v1/chat) and on /v1/completions, a request whose max_tokens goes past the context drops
+    // its oldest tokens instead of being refused (engine::Request).
+    bool context_shift_chat = true, context_shift_completions = false;
+    int64_t context_keep = -1;  // tokens kept at the start; -1: the prompt, at most half the context
 };
 
 class Server {

@@ -64,6 +64,7 @@ struct ServerContext {
     knowledge::KnowledgeBaseService* knowledge = nullptr;  // null: no data dir (knowledge bases off)
     std::chrono::seconds request_timeout{600};
     size_t max_body_bytes = size_t{8} << 20;  // --max-body, for routes that read their body themselves
+    ContextShift context_shift_chat, context_shift_completions;  // --context-shift, --keep
     std::atomic<bool> draining{false};
     std::atomic<int64_t> active{0};  // requests being handled (streams included)
 
@@ -95,9 +96,12 @@ void send_json(httplib::Response& res, const nlohmann::ordered_json& body, int s
 std::variant<ModelLease, ApiError> acquire_model(ServerContext& ctx, const std::string& id,
                                                  ModelKind kind = ModelKind::kGenerative);
 
-// make_requests + Generation::start with the server's deadline.
+// Which kind of route a generation comes from: the server's context shift differs per kind.
+enum class Route { kChat, kCompletion };
+
+// make_requests + Generation::start with the server's deadline and the route's context shift.
 std::variant<Generation, ApiError> start_generation(ServerContext& ctx, const ServedModel& model, const Prompt& prompt,
-                                                    const GenerationParams& params);
+                                                    const GenerationParams& params, Route route);
 
 // The response-cache key of a request that may be cached (a cache is on and its output is fixed:
 // greedy or seeded), else "". Streamed or not, the same request has the same key. `params` with

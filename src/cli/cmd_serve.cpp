@@ -32,6 +32,7 @@ namespace fs = std::filesystem;
 struct ServeArgs {
     std::string model, models_dir, data_dir, api_keys = "auto", cache = "memory", store, knowledge = "on";
     std::string embedding_model;  // for knowledge bases: dense + hybrid search
+    std::string context_shift = "chat";
     int64_t cache_mib = 64, kv_memory_mib = 0;
     api::ServerOptions server;
     api::RegistryOptions registry;
@@ -78,6 +79,11 @@ void serve(ServeArgs a) {
     if (a.registry.scheduler.n_ctx < 16) fail("--ctx-size must be at least 16");
     if (a.registry.scheduler.max_queue < 0) fail("--queue must be 0 or more");
     if (a.registry.max_resident < 1) fail("--models-max must be at least 1");
+    if (a.context_shift != "chat" && a.context_shift != "on" && a.context_shift != "off")
+        fail("--context-shift takes chat, on or off");
+    a.server.context_shift_chat = a.context_shift != "off";
+    a.server.context_shift_completions = a.context_shift == "on";
+    if (a.server.context_keep < -1) fail("--keep must be 0 or more (or -1 for the prompt)");
     a.registry.kv_memory_bytes = static_cast<uint64_t>(a.kv_memory_mib) << 20;
     a.server.request_timeout = std::chrono::seconds(a.timeout_s);
     a.server.idle_timeout = std::chrono::seconds(std::max<int64_t>(a.idle_timeout_s, 1));
@@ -200,6 +206,14 @@ void register_serve(CLI::App& app) {
         ->capture_default_str()
         ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
     add_kv_type_option(cmd, &a->registry.scheduler.kv_type);
+    cmd->add_option("--context-shift", a->context_shift,
+                    "When a generation whose max_tokens goes past --ctx-size fills its context: drop the older "
+                    "half of its tokens after the kept start and go on (chat: on the chat routes, /v1/completions "
+                    "refuses such max_tokens with 400; on: every route; off: every route refuses)")
+        ->capture_default_str();
+    cmd->add_option("--keep", a->server.context_keep,
+                    "With context shift: tokens kept at the start (default -1: the prompt, up to half the context)")
+        ->capture_default_str();
     cmd->add_option("--queue", a->registry.scheduler.max_queue,
                     "Requests that may wait for a slot per model; more get 503 + Retry-After")
         ->capture_default_str();

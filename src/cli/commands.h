@@ -23,6 +23,7 @@ void register_serve(CLI::App& app);       // serve
 void register_kb(CLI::App& app);          // kb eval, and the commands of register_kb_manage
 void register_kb_manage(CLI::App& kb);    // kb create, ls, add, rm, search, jobs, resume (called by register_kb)
 void register_embed(CLI::App& app);       // embed
+void register_rerank(CLI::App& app);      // rerank
 
 // Prints "sinan: error: <message>" to stderr and exits with code 2.
 [[noreturn]] void fail(const std::string& message);

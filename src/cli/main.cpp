@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
     cli::register_serve(app);
     cli::register_kb(app);
     cli::register_embed(app);
+    cli::register_rerank(app);
 
     try {
         app.parse(argc, argv);

@@ -298,7 +298,11 @@ TEST_F(ServerChat, NativeChatReturnsAnswerReasoningConfidenceAndTimings) {
 }
 
 TEST_F(ServerChat, MaxTokensBeyondTheContextIs400NamingTheField) {
-    json r = chat(hello(100000), 400);
+    // On /v1/completions: the chat routes shift the context instead (server_context_shift_test.cpp).
+    auto refused = post_json(*client_, "/v1/completions", {{"prompt", "Hello"}, {"max_tokens", 100000}});
+    ASSERT_TRUE(refused);
+    ASSERT_EQ(refused->status, 400) << refused->body;
+    const json r = json::parse(refused->body);
     EXPECT_EQ(r["error"]["param"], "max_tokens");
     EXPECT_EQ(r["error"]["type"], "invalid_request_error");
     EXPECT_NE(r["error"]["message"].get<std::string>().find("context"), std::string::npos);
