@@ -29,6 +29,21 @@ constexpr int32_t kGenerationToken = 1;
 // Words are summed in groups of 32 (256 bytes): each thread's range is whole groups.
 constexpr uint64_t kGroupWords = 32;
 
+// A mixture of experts' routing: expert_count experts per MoE layer, expert_used_count used per token.
+struct Experts {
+    uint64_t n_expert = 0, n_used = 0;
+
+    explicit Experts(const gguf::File& file) {
+        const std::string arch(file.architecture());
+        n_expert = static_cast<uint64_t>(std::max<int64_t>(0, file.get_int(arch + ".expert_count").value_or(0)));
+        n_used = static_cast<uint64_t>(std::max<int64_t>(0, file.get_int(arch + ".expert_used_count").value_or(0)));
+    }
+    // The routed experts of one layer (*_exps, [.., .., expert_count]): a token uses n_used of them.
+    bool routed(const gguf::TensorInfo& t) const {
+        return t.name.ends_with("_exps.weight") && t.shape.size() == 3 && n_expert > 0 && n_used > 0 &&
+               t.shape[2] == n_expert;
+    }
+};
 
 }  // namespace
 
@@ -77,17 +92,13 @@ Summary summarize(std::vector<double> values) {
 
 uint64_t weight_bytes_per_token(const gguf::File& file) {
     const bool embedding_is_output = file.find_tensor("output.weight") == nullptr;
-    const std::string arch(file.architecture());
-    const int64_t n_expert = file.get_int(arch + ".expert_count").value_or(0);
-    const int64_t n_used = file.get_int(arch + ".expert_used_count").value_or(0);
+    const Experts experts(file);
     uint64_t bytes = 0;
     for (const gguf::TensorInfo& t : file.tensors()) {
-        const bool routed_experts = t.name.ends_with("_exps.weight") && t.shape.size() == 3 &&
-                                    n_expert > 0 && n_used > 0 && t.shape[2] == static_cast<uint64_t>(n_expert);
         if (t.name == "token_embd.weight" && !embedding_is_output && t.n_rows() > 0)
             bytes += t.n_bytes / t.n_rows();
-        else if (routed_experts)
-            bytes += t.n_bytes / static_cast<uint64_t>(n_expert) * static_cast<uint64_t>(n_used);
+        else if (experts.routed(t))
+            bytes += t.n_bytes / experts.n_expert * experts.n_used;
         else
             bytes += t.n_bytes;
     }
@@ -152,10 +163,16 @@ double measure_arithmetic_peak(ThreadPool& pool, gguf::TensorType weight_type) {
 
 double prompt_macs(const gguf::File& file, int64_t n_prompt) {
     const bool embedding_is_output = file.find_tensor("output.weight") == nullptr;
+    const Experts experts(file);
     double macs = 0;
     for (const gguf::TensorInfo& t : file.tensors()) {
-        if (t.shape.size() != 2) continue;
         const auto n = static_cast<double>(t.n_elements);
+        if (experts.routed(t)) {
+            macs += n / static_cast<double>(experts.n_expert) * static_cast<double>(experts.n_used) *
+                    static_cast<double>(n_prompt);
+            continue;
+        }
+        if (t.shape.size() != 2) continue;
         if (t.name == "token_embd.weight") macs += embedding_is_output ? n : 0;
         else if (t.name == "output.weight") macs += n;
         else macs += n * static_cast<double>(n_prompt);

@@ -54,9 +54,10 @@ double measure_read_bandwidth(ThreadPool& pool, uint64_t bytes);
 // processing. 0 where the active level has no such probe (scalar, AVX2 integer kernels).
 double measure_arithmetic_peak(ThreadPool& pool, gguf::TensorType weight_type);
 
-// Multiply-adds of the weight matrices in one pp<n_prompt> run of a dense model: every 2-D
-// tensor once per prompt token, except the token embedding (a lookup) and the output matrix
-// (only the last token's logits are computed), which counts once. Attention is left out (a few
+// Multiply-adds of the weight matrices in one pp<n_prompt> run: every 2-D tensor once per prompt
+// token, except the token embedding (a lookup) and the output matrix (only the last token's
+// logits are computed), which counts once; of the routed experts of a mixture of experts
+// (*_exps, [.., .., expert_count]) expert_used_count per token. Attention is left out (a few
 // percent at these lengths).
 double prompt_macs(const gguf::File& file, int64_t n_prompt);
 

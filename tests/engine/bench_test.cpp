@@ -1,5 +1,5 @@
 // engine/bench.h: the statistics of the repetitions, the weight bytes one decoded token reads,
-// and the bandwidth probe. Speeds themselves are never asserted.
+// the multiply-adds of a prompt, and the bandwidth probe. Speeds themselves are never asserted.
 #include "engine/bench.h"
 
 #include <gtest/gtest.h>
@@ -62,6 +62,31 @@ TEST(WeightBytesPerToken, OnlyTheUsedRoutedExperts) {
         for (int l = 1; l <= 2; ++l)
             unused += f->find_tensor("blk." + std::to_string(l) + "." + name + ".weight")->n_bytes / 8 * 6;
     EXPECT_EQ(weight_bytes_per_token(*f), expected_bytes(*f) - unused);
+    fs::remove(path);
+}
+
+TEST(PromptMacs, EveryMatrixPerTokenButOnlyTheUsedRoutedExperts) {
+    const fs::path path = fs::temp_directory_path() / "sinan_engine_bench_moe_macs_test.gguf";
+    model::SynthOptions o;
+    o.shape = "deepseek2-tiny";  // layer 0 dense; layers 1 and 2: 8 routed experts, 2 used, and shared experts
+    o.type = gguf::TensorType::Q8_0;
+    ASSERT_TRUE(model::synth_model(o, path.string()).is_ok());
+    Result<gguf::File> f = gguf::File::open(path.string());
+    ASSERT_TRUE(f.ok()) << f.message();
+    ASSERT_NE(f->find_tensor("output.weight"), nullptr);
+    constexpr int64_t kPrompt = 5;
+    double matrices = 0;  // per token: every 2-D weight but the embedding and the output matrix
+    for (const gguf::TensorInfo& t : f->tensors())
+        if (t.shape.size() == 2 && t.name != "token_embd.weight" && t.name != "output.weight")
+            matrices += static_cast<double>(t.n_elements);
+    double experts = 0;  // per token: 2 of the 8 routed experts of layers 1 and 2
+    for (const char* name : {"ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"})
+        for (int l = 1; l <= 2; ++l) {
+            const gguf::TensorInfo* t = f->find_tensor("blk." + std::to_string(l) + "." + name + ".weight");
+            experts += static_cast<double>(t->n_elements) / 4;
+        }
+    const double output = static_cast<double>(f->find_tensor("output.weight")->n_elements);  // the last token only
+    EXPECT_DOUBLE_EQ(prompt_macs(*f, kPrompt), (matrices + experts) * kPrompt + output);
     fs::remove(path);
 }
 
