@@ -22,7 +22,9 @@ class KbRemote {
     nlohmann::ordered_json get(const std::string& path);
     nlohmann::ordered_json post(const std::string& path, const nlohmann::ordered_json& body);
     nlohmann::ordered_json del(const std::string& path);
-    // Uploads files (source name, path on disk) as multipart/form-data with a "metadata" part.
+    // Uploads files (source name, path on disk) as multipart/form-data with a "metadata" part,
+    // streamed from disk in 1 MiB pieces (memory does not grow with the files' size). A file name
+    // with a double quote or a line break, or a file that changes size while it is sent, fails.
     nlohmann::ordered_json upload(const std::string& path, const std::vector<std::pair<std::string, std::string>>& files,
                                   const std::string& metadata_json);
 

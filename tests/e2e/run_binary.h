@@ -12,6 +12,7 @@ struct RunResult {
     int exit_code = -1;  // 128 + signal number when killed by a signal
     std::string out;
     std::string err;
+    long max_rss_kib = 0;  // the process's peak resident memory (wait4's ru_maxrss)
 };
 
 RunResult run_sinan(const std::vector<std::string>& args, const std::string& stdin_text = "");

@@ -153,5 +153,32 @@ TEST_F(KbAsk, EveryKbCommandWorksOnARunningServer) {
     EXPECT_EQ(remote({"resume"}).exit_code, 2);
 }
 
+// `kb add --server` streams each file from disk: the client's peak memory stays far below the size
+// of what it uploads (reading the files into memory first would need all of it, twice over).
+TEST_F(KbAsk, RemoteAddStreamsFilesFromDisk) {
+    test::ServeProcess server;
+    std::string why;
+    const std::string models = dir_ + "/no-models";
+    fs::create_directories(models);
+    ASSERT_TRUE(server.start({"--data-dir", dir_ + "/served", "--models-dir", models, "--api-keys", "off"}, &why))
+        << why;
+    const std::string url = "http://127.0.0.1:" + std::to_string(server.port());
+    ASSERT_EQ(run_sinan({"kb", "create", "big", "--server", url}).exit_code, 0);
+    constexpr size_t kMiB = size_t{1} << 20;
+    {
+        // Not a PDF (its extraction fails at once, so the test does not wait for ingestion).
+        std::ofstream big(dir_ + "/big.pdf", std::ios::binary);
+        const std::string block(kMiB, 'x');
+        for (int i = 0; i < 96; ++i) big << block;
+    }
+    std::ofstream(dir_ + "/small.md") << "# Small\n\nA small document sent after the big one.\n";
+    const test::RunResult r =
+        run_sinan({"kb", "add", "big", dir_ + "/big.pdf", dir_ + "/small.md", "--server", url});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("big.pdf"), std::string::npos) << r.err;  // reported as failed
+    EXPECT_NE(r.out.find("1 added"), std::string::npos) << r.out;
+    EXPECT_LT(r.max_rss_kib, 48 * 1024) << "kb add --server peaked at " << r.max_rss_kib << " KiB for 96 MiB of files";
+}
+
 }  // namespace
 }  // namespace sinan
