@@ -112,9 +112,13 @@ ojson follow_job(int64_t id, const std::function<ojson()>& fetch) {
     std::map<std::string, int> counts;
     for (const ojson& f : job["files"]) ++counts[f.value("status", "")];
     bar.finish(std::to_string(job.value("done", 0)) + " of " + std::to_string(job.value("total", 0)) + " files");
-    for (const ojson& f : job["files"])
-        if (f.value("status", "") == "failed")
-            std::fprintf(stderr, "sinan: failed: %s: %s\n", f.value("source", "").c_str(), f.value("message", "").c_str());
+    for (const ojson& f : job["files"]) {
+        if (f.value("status", "") != "failed") continue;
+        // The service's reasons mostly start with the file's name already.
+        const std::string source = f.value("source", ""), message = f.value("message", "");
+        const std::string line = message.starts_with(source + ": ") ? message : source + ": " + message;
+        std::fprintf(stderr, "sinan: failed: %s\n", line.c_str());
+    }
     std::printf("job %lld %s: %d added, %d updated, %d unchanged, %d failed\n", static_cast<long long>(id),
                 job.value("status", "").c_str(), counts["added"], counts["updated"], counts["unchanged"],
                 counts["failed"]);

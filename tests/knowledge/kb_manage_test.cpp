@@ -109,6 +109,7 @@ TEST_F(KbCli, CreateAddListSearchRemove) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("2 added, 0 updated, 0 unchanged, 1 failed"), std::string::npos) << r.out;
     EXPECT_NE(r.err.find("sinan: failed: docs/broken.pdf: "), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("broken.pdf: docs/broken.pdf"), std::string::npos) << "the name once: " << r.err;
 
     r = kb({"add", "handbook", dir_ + "/docs/sub/fruit.txt", dir_ + "/docs"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
