@@ -134,6 +134,7 @@ std::string route_label(const httplib::Request& req) {
                                    "/v1/chat/completions",
                                    "/v1/completions",
                                    "/v1/embeddings",
+                                   "/v1/rerank",
                                    "/api/v1/chat"};
     for (const char* p : kPaths)
         if (req.path == p) return req.method + " " + p;
@@ -361,8 +362,8 @@ void Server::Impl::ready(httplib::Response& res) {
     json models = json::array();
     bool saturated = false;
     registry->for_each_resident([&](const ServedModel& m) {
-        if (!m.scheduler) {  // an embedding model answers each request on its HTTP thread
-            models.push_back({{"id", m.id}, {"embedding", true}});
+        if (!m.scheduler) {  // an embedding model or reranker answers each request on its HTTP thread
+            models.push_back({{"id", m.id}, {m.reranker ? "reranker" : "embedding", true}});
             return;
         }
         const engine::SchedulerStats s = m.scheduler->stats();
@@ -441,6 +442,7 @@ void Server::Impl::setup() {
     register_chat_routes(http, ctx);
     register_completion_routes(http, ctx);
     register_embedding_routes(http, ctx);
+    register_rerank_routes(http, ctx);
     register_model_routes(http, ctx);
     register_native_routes(http, ctx);
     register_kb_routes(http, ctx);

@@ -1,6 +1,7 @@
 // Server: the HTTP API of `sinan serve` (cpp-httplib, HTTP/1.1, one worker thread per connection
 // from a fixed pool). Routes:
 //   POST /v1/chat/completions, /v1/completions, /v1/embeddings; GET /v1/models[/{id}]  (OpenAI)
+//   POST /v1/rerank (also /rerank, /v1/reranking)  (Jina / Cohere / llama.cpp shape)
 //   POST /api/v1/chat  (native: query + history -> answer, reasoning, confidence, timings;
 //                       with "knowledge_base": answered from it, with citations)
 //   /api/v1/kb...      (knowledge bases, documents, uploads, jobs, search: kb_routes.cpp)

@@ -124,6 +124,7 @@ void audit(ServerContext& ctx, const std::string& route, const nlohmann::ordered
 void register_chat_routes(httplib::Server& server, ServerContext& ctx);        // /v1/chat/completions
 void register_completion_routes(httplib::Server& server, ServerContext& ctx);  // /v1/completions
 void register_embedding_routes(httplib::Server& server, ServerContext& ctx);   // /v1/embeddings
+void register_rerank_routes(httplib::Server& server, ServerContext& ctx);      // /v1/rerank
 void register_model_routes(httplib::Server& server, ServerContext& ctx);       // /v1/models
 void register_native_routes(httplib::Server& server, ServerContext& ctx);      // /api/v1/chat
 void register_kb_routes(httplib::Server& server, ServerContext& ctx);          // /api/v1/kb...

@@ -32,6 +32,7 @@ namespace fs = std::filesystem;
 struct ServeArgs {
     std::string model, models_dir, data_dir, api_keys = "auto", cache = "memory", store, knowledge = "on";
     std::string embedding_model;  // for knowledge bases: dense + hybrid search
+    std::string reranker_model;   // offered to POST /v1/rerank (its default there), kept loaded beside -m
     std::string context_shift = "chat";
     int64_t cache_mib = 64, kv_memory_mib = 0;
     api::ServerOptions server;
@@ -146,9 +147,27 @@ void serve(ServeArgs a) {
 
     std::string default_id;
     std::vector<api::ModelFile> files = model_files(a, &default_id);
+    if (!a.reranker_model.empty()) {
+        if (!fs::is_regular_file(a.reranker_model))
+            fail(a.reranker_model + ": no such model file (--reranker-model)");
+        a.registry.default_reranker = fs::path(a.reranker_model).stem().string();
+        bool listed = false;
+        for (const api::ModelFile& f : files) listed = listed || f.id == a.registry.default_reranker;
+        if (!listed) files.push_back({a.registry.default_reranker, a.reranker_model});
+        ++a.registry.max_resident;  // its own place: it does not unload the -m model
+    }
     auto registry = std::make_unique<api::ModelRegistry>(files, default_id, a.registry);
     if (!default_id.empty())
         if (Status s = registry->preload(default_id); !s.is_ok()) fail(s.message());
+    if (!a.registry.default_reranker.empty()) {
+        if (Status s = registry->preload(a.registry.default_reranker); !s.is_ok())
+            fail("--reranker-model: " + s.message());
+        // preload loads whatever the file is; the flag promises a reranker.
+        auto reranker = registry->acquire(a.registry.default_reranker, api::ModelKind::kReranker);
+        if (std::holds_alternative<api::ApiError>(reranker))
+            fail("--reranker-model: " + a.reranker_model +
+                 " is not a cross-encoder reranker (a bert model with pooling_type rank, e.g. bge-reranker)");
+    }
     if (files.empty()) log::warn(api::no_model_message() + " (health, metrics and the page work meanwhile)");
 
     const std::string kb_text = kb ? "; knowledge bases in " + kb->store_description() : "; knowledge bases off";
@@ -253,6 +272,9 @@ void register_serve(CLI::App& app) {
     cmd->add_option("--embedding-model", a->embedding_model,
                     "Embedding model (GGUF) for knowledge bases: documents get vectors, searches are hybrid "
                     "(BM25 + vectors, fused by reciprocal rank)");
+    cmd->add_option("--reranker-model", a->reranker_model,
+                    "Cross-encoder reranker (GGUF, e.g. bge-reranker) for POST /v1/rerank, used when a request "
+                    "names no model; kept loaded beside -m (it adds one to --models-max)");
     cmd->add_option("--drain-grace", a->drain_grace_s,
                     "On SIGTERM, seconds running requests get to finish before they are cancelled")
         ->capture_default_str();
