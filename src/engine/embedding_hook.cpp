@@ -4,20 +4,62 @@
 
 namespace sinan::engine {
 
-Result<std::unique_ptr<EmbeddingHook>> EmbeddingHook::load(const std::string& path, int n_threads) {
+namespace {
+
+// An encoder file loaded with its tokenizer, and its name (general.name, else the file's stem).
+struct Encoder {
+    std::unique_ptr<model::EmbeddingModel> model;
+    text::Tokenizer tokenizer;
+    std::string name;
+};
+
+Result<Encoder> load_encoder(const std::string& path, int n_threads) {
     model::LoadOptions lo;
     lo.n_threads = n_threads;
     Result<std::unique_ptr<model::EmbeddingModel>> m = model::EmbeddingModel::load(path, lo);
     if (!m.ok()) return m.status();
     Result<text::Tokenizer> tok = text::Tokenizer::from_gguf((*m)->file());
     if (!tok.ok()) return Status::error(path + ": " + tok.message());
+    const std::optional<std::string_view> name = (*m)->file().get_string("general.name");
+    std::string base = name && !name->empty() ? std::string(*name) : std::filesystem::path(path).stem().string();
+    return Encoder{std::move(*m), std::move(tok).value(), std::move(base)};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<EmbeddingHook>> EmbeddingHook::load(const std::string& path, int n_threads) {
+    Result<Encoder> e = load_encoder(path, n_threads);
+    if (!e.ok()) return e.status();
+    if (model::is_reranker(e->model->hparams()))
+        return Status::error(path + ": a cross-encoder reranker, not an embedding model; give it as --reranker-model");
     std::unique_ptr<EmbeddingHook> hook(new EmbeddingHook());
-    hook->model_ = std::move(*m);
-    hook->embedder_ = std::make_unique<Embedder>(*hook->model_, std::move(tok).value());
-    const std::optional<std::string_view> name = hook->model_->file().get_string("general.name");
-    const std::string base = name && !name->empty() ? std::string(*name) : std::filesystem::path(path).stem().string();
-    hook->model_id_ = base + "/" + std::to_string(hook->n_embd());
+    hook->model_ = std::move(e->model);
+    hook->embedder_ = std::make_unique<Embedder>(*hook->model_, std::move(e->tokenizer));
+    hook->model_id_ = e->name + "/" + std::to_string(hook->n_embd());
     return hook;
+}
+
+Result<std::unique_ptr<RerankHook>> RerankHook::load(const std::string& path, int n_threads) {
+    Result<Encoder> e = load_encoder(path, n_threads);
+    if (!e.ok()) return e.status();
+    if (!model::is_reranker(e->model->hparams()))
+        return Status::error(path + ": not a cross-encoder reranker (a bert model with pooling_type rank, e.g. "
+                             "bge-reranker)");
+    std::unique_ptr<RerankHook> hook(new RerankHook());
+    hook->model_ = std::move(e->model);
+    hook->reranker_ = std::make_unique<Reranker>(*hook->model_, std::move(e->tokenizer));
+    hook->model_id_ = e->name;
+    return hook;
+}
+
+RerankFunction RerankHook::function() const {
+    return [this](const std::string& query, const std::vector<std::string>& texts) -> Result<std::vector<float>> {
+        RerankOptions o;
+        o.truncate = true;  // a passage longer than the model's context is scored by its start
+        Result<RerankScores> r = reranker_->rerank(query, texts, o);
+        if (!r.ok()) return Status::error("re-ranking with " + model_id_ + ": " + r.message());
+        return std::move(r->scores);
+    };
 }
 
 EmbedFunction EmbeddingHook::function() const {

@@ -48,6 +48,8 @@ struct Passage {
     double score = 0;       // fused or single-retriever score, higher is better
     uint32_t lexical_rank = 0;  // 1-based rank in the BM25 list, 0 when absent or not searched
     uint32_t dense_rank = 0;    // 1-based rank in the dense (vector) list, 0 when absent or not searched
+    bool reranked = false;      // ordered by a cross-encoder reranker (KnowledgeBaseOptions::rerank)
+    double rerank_score = 0;    // the reranker's relevance logit when reranked, higher is better
 };
 
 }  // namespace sinan::knowledge

@@ -40,14 +40,16 @@ ojson job_json(const store::JobRow& j, const std::string& kb_name) {
 }
 
 ojson passage_json(const Passage& p) {
-    return {{"source", p.source},
-            {"location", p.location},
-            {"text", p.text},
-            {"score", p.score},
-            {"lexical_rank", p.lexical_rank},
-            {"dense_rank", p.dense_rank},
-            {"chunk_id", p.chunk_id},
-            {"document_id", p.document_id}};
+    ojson out = {{"source", p.source},
+                 {"location", p.location},
+                 {"text", p.text},
+                 {"score", p.score},
+                 {"lexical_rank", p.lexical_rank},
+                 {"dense_rank", p.dense_rank}};
+    if (p.reranked) out["rerank_score"] = p.rerank_score;
+    out["chunk_id"] = p.chunk_id;
+    out["document_id"] = p.document_id;
+    return out;
 }
 
 }  // namespace sinan::knowledge

@@ -5,8 +5,9 @@
 //                    "error", "updated_at"}
 //   job:            {"id", "knowledge_base", "status", "done", "total", "error", "created_at",
 //                    "updated_at", "files": [{"source", "status", "message", "size_bytes"}]}
-//   passage:        {"source", "location", "text", "score", "lexical_rank", "dense_rank", "chunk_id",
-//                    "document_id"} (ranks 1-based in each retriever's list, 0 when absent)
+//   passage:        {"source", "location", "text", "score", "lexical_rank", "dense_rank",
+//                    "rerank_score" (only when reranked), "chunk_id", "document_id"} (ranks 1-based
+//                    in each retriever's list, 0 when absent)
 // Times are Unix seconds. Pure functions.
 #pragma once
 

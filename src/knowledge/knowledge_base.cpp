@@ -657,14 +657,16 @@ void KnowledgeBaseService::remove_vector_files(int64_t kb_id) {
 }
 
 Result<std::vector<Passage>> KnowledgeBaseService::search(const std::string& kb, const std::string& query, size_t k,
-                                                          const MetadataFilter& filter, RetrievalMode mode) {
+                                                          const MetadataFilter& filter, RetrievalMode mode,
+                                                          bool rerank) {
+    rerank = rerank && options_.rerank && k > 0;
     Result<store::KnowledgeBaseRow> row = get(kb);
     if (!row.ok()) return row.status();
     Result<std::shared_ptr<const Index>> index = index_for(*row);
     if (!index.ok()) return index.status();
     RetrievalQuery q;
     q.text = query;
-    q.k = k;
+    q.k = rerank ? std::max(k, options_.rerank_candidates) : k;
     q.filter = filter;
     q.mode = mode;
     const bool needs_vectors = mode == RetrievalMode::kDense || mode == RetrievalMode::kHybrid;
@@ -707,7 +709,25 @@ Result<std::vector<Passage>> KnowledgeBaseService::search(const std::string& kb,
         p.dense_rank = h.dense_rank;
         out.push_back(std::move(p));
     }
+    if (rerank && !out.empty()) SINAN_RETURN_IF_ERROR(rerank_passages(query, k, &out));
     return out;
+}
+
+Status KnowledgeBaseService::rerank_passages(const std::string& query, size_t k, std::vector<Passage>* passages) {
+    std::vector<std::string> texts;
+    texts.reserve(passages->size());
+    for (const Passage& p : *passages) texts.push_back(p.text);
+    Result<std::vector<float>> scores = options_.rerank(query, texts);
+    if (!scores.ok()) return scores.status();
+    SINAN_CHECK(scores->size() == texts.size(), "KnowledgeBaseOptions::rerank returned a wrong number of scores");
+    for (size_t i = 0; i < passages->size(); ++i) {
+        (*passages)[i].reranked = true;
+        (*passages)[i].rerank_score = (*scores)[i];
+    }
+    std::stable_sort(passages->begin(), passages->end(),
+                     [](const Passage& a, const Passage& b) { return a.rerank_score > b.rerank_score; });
+    if (passages->size() > k) passages->resize(k);
+    return Status::ok();
 }
 
 }  // namespace sinan::knowledge

@@ -32,6 +32,10 @@
 // store, which stay the source of truth), then writes it again when anything changed. Deleting
 // the knowledge base deletes its files.
 //
+// Re-ranking. With KnowledgeBaseOptions::rerank set (a cross-encoder reranker), search() takes
+// the best rerank_candidates passages of retrieval, has the reranker score each against the
+// query, and returns the best k in that order. A reranker failure fails the search.
+//
 // Dense and hybrid search. With KnowledgeBaseOptions::embed set (an embedding model, see
 // engine/embedding_hook.h), adding a document also embeds its chunks (kEmbedBatch texts per call)
 // and stores the vectors with them (ChunkRow::embedding); search() embeds the query and, in mode
@@ -87,6 +91,12 @@ struct KnowledgeBaseOptions {
     // ingestion worker and from search() on any thread; must outlive the service. Empty = lexical.
     std::function<Result<std::vector<std::vector<float>>>(const std::vector<std::string>&)> embed;
     std::string embedding_model;  // the id of the model behind `embed` (required with it)
+    // Re-ranking (optional): (query, passage texts) -> one relevance score per text, higher is
+    // more relevant (a cross-encoder reranker, see engine/rerank_hook.h). Called from search()
+    // on any thread; must outlive the service. Empty = passages stay in retrieval order.
+    std::function<Result<std::vector<float>>(const std::string&, const std::vector<std::string>&)> rerank;
+    std::string reranker_model;    // the id of the model behind `rerank`
+    size_t rerank_candidates = 50;  // passages retrieved for the reranker to order (at least k)
 };
 
 // What adding one document did.
@@ -177,8 +187,13 @@ class KnowledgeBaseService {
     // The best `k` passages for `query` (metadata filters AND-ed), best first. `mode` kAuto is
     // hybrid when the service has the knowledge base's embedding model and the knowledge base has
     // vectors, else lexical; kDense and kHybrid fail without that model (see the top of the file).
+    // With a reranker (options.rerank) and `rerank`, the best max(k, rerank_candidates) passages
+    // are retrieved, scored by the reranker against the query, and the k best of those returned
+    // in the reranker's order (Passage::reranked, rerank_score; ties keep retrieval order).
     Result<std::vector<Passage>> search(const std::string& kb, const std::string& query, size_t k = 10,
-                                        const MetadataFilter& filter = {}, RetrievalMode mode = RetrievalMode::kAuto);
+                                        const MetadataFilter& filter = {}, RetrievalMode mode = RetrievalMode::kAuto,
+                                        bool rerank = true);
+    bool has_reranker() const { return static_cast<bool>(options_.rerank); }
 
     // Chunks embedded per call of options.embed while adding a document.
     static constexpr size_t kEmbedBatch = 32;
@@ -199,6 +214,8 @@ class KnowledgeBaseService {
     Result<std::shared_ptr<const Index>> index_for(const store::KnowledgeBaseRow& kb);
     Status embed_chunks(const store::KnowledgeBaseRow& kb, std::vector<store::ChunkRow>* rows);
     bool uses_this_model(const store::KnowledgeBaseRow& kb) const;
+    // Orders `passages` by options_.rerank's scores for `query` and keeps the best k.
+    Status rerank_passages(const std::string& query, size_t k, std::vector<Passage>* passages);
     std::filesystem::path vector_dir() const;  // <data-dir>/vectors
     std::filesystem::path vector_file(const store::KnowledgeBaseRow& kb) const;
     void remove_vector_files(int64_t kb_id);
