@@ -55,9 +55,10 @@ void add_store_options(CLI::App* cmd, StoreArgs& a) {
 KbRemote remote(const StoreArgs& a) { return KbRemote(a.server, a.api_key); }
 std::string kb_path(const std::string& name) { return "/api/v1/kb/" + KbRemote::escape(name); }
 
-// `hook` (--embedding-model) must outlive the service.
+// `hook` (--embedding-model) and `reranker` (--reranker-model) must outlive the service.
 std::unique_ptr<KnowledgeBaseService> open_service(const StoreArgs& a, bool resume_jobs,
-                                                   const engine::EmbeddingHook* hook = nullptr) {
+                                                   const engine::EmbeddingHook* hook = nullptr,
+                                                   const engine::RerankHook* reranker = nullptr) {
     knowledge::KnowledgeBaseOptions o;
     o.data_dir = api::resolve_data_dir(a.data_dir);
     o.store_spec = a.store;
@@ -65,6 +66,10 @@ std::unique_ptr<KnowledgeBaseService> open_service(const StoreArgs& a, bool resu
     if (hook != nullptr) {
         o.embed = hook->function();
         o.embedding_model = hook->model_id();
+    }
+    if (reranker != nullptr) {
+        o.rerank = reranker->function();
+        o.reranker_model = reranker->model_id();
     }
     std::error_code ec;
     fs::create_directories(o.data_dir, ec);
@@ -86,6 +91,13 @@ std::unique_ptr<engine::EmbeddingHook> load_embedding_hook(const StoreArgs& a, c
     if (model.empty()) return nullptr;
     if (a.remote()) fail("--embedding-model is the server's own (sinan serve --embedding-model)");
     return value_or_fail(engine::EmbeddingHook::load(model));
+}
+
+// --reranker-model FILE, likewise (the server re-ranks with its own --reranker-model).
+std::unique_ptr<engine::RerankHook> load_rerank_hook(const StoreArgs& a, const std::string& model) {
+    if (model.empty()) return nullptr;
+    if (a.remote()) fail("--reranker-model is the server's own (sinan serve --reranker-model)");
+    return value_or_fail(engine::RerankHook::load(model));
 }
 
 std::string format_time(int64_t unix_seconds) {
@@ -357,7 +369,7 @@ void run_rm(const RmArgs& a) {
 // --- kb search ---
 
 struct SearchArgs : StoreArgs {
-    std::string name, query, embedding_model, mode = "auto";
+    std::string name, query, embedding_model, reranker_model, mode = "auto";
     size_t k = 10;
     bool json = false;
 };
@@ -365,10 +377,11 @@ struct SearchArgs : StoreArgs {
 // Passages in kb_json.h's shape, from the store or the server.
 ojson search_passages(const SearchArgs& a) {
     const std::unique_ptr<engine::EmbeddingHook> hook = load_embedding_hook(a, a.embedding_model);
+    const std::unique_ptr<engine::RerankHook> reranker = load_rerank_hook(a, a.reranker_model);
     if (a.remote())
         return remote(a).post(kb_path(a.name) + "/search", {{"query", a.query}, {"k", a.k}, {"mode", a.mode}})["data"];
     const knowledge::RetrievalMode mode = value_or_fail(knowledge::parse_retrieval_mode(a.mode));
-    auto service = open_service(a, false, hook.get());
+    auto service = open_service(a, false, hook.get(), reranker.get());
     ojson out = ojson::array();
     for (const knowledge::Passage& p : value_or_fail(service->search(a.name, a.query, a.k, {}, mode)))
         out.push_back(knowledge::passage_json(p));
@@ -384,8 +397,10 @@ void run_search(const SearchArgs& a) {
     for (size_t i = 0; i < hits.size(); ++i) {
         const ojson& p = hits[i];
         const std::string location = p.value("location", "");
-        std::printf("%zu. %s%s%s  (score %.3f)\n", i + 1, p.value("source", "").c_str(), location.empty() ? "" : " — ",
-                    location.c_str(), p.value("score", 0.0));
+        const bool reranked = p.contains("rerank_score");
+        std::printf("%zu. %s%s%s  (%s %.3f)\n", i + 1, p.value("source", "").c_str(), location.empty() ? "" : " — ",
+                    location.c_str(), reranked ? "rerank score" : "score",
+                    reranked ? p["rerank_score"].get<double>() : p.value("score", 0.0));
         std::string text = p.value("text", "");
         if (text.size() > 300) text = text.substr(0, 300) + "...";
         std::replace(text.begin(), text.end(), '\n', ' ');
@@ -443,7 +458,7 @@ void run_resume(const ResumeArgs& a) {
 // --- kb ask ---
 
 struct AskArgs : StoreArgs {
-    std::string name, question, model, embedding_model;
+    std::string name, question, model, embedding_model, reranker_model;
     int k = 5;
     int64_t max_tokens = -1;
     bool grounded = false, json = false;
@@ -458,8 +473,9 @@ ojson ask_server(const AskArgs& a) {
 }
 
 // The extractive answer from the local store: the passages' best sentences, cited.
-nlohmann::ordered_json ask_local(const AskArgs& a, const engine::EmbeddingHook* hook) {
-    auto service = open_service(a, false, hook);
+nlohmann::ordered_json ask_local(const AskArgs& a, const engine::EmbeddingHook* hook,
+                                 const engine::RerankHook* reranker) {
+    auto service = open_service(a, false, hook, reranker);
     api::Grounding g;
     g.fields.knowledge_base = a.name;
     g.fields.grounded = a.grounded;
@@ -475,7 +491,8 @@ nlohmann::ordered_json ask_local(const AskArgs& a, const engine::EmbeddingHook* 
 
 void run_ask(const AskArgs& a) {
     const std::unique_ptr<engine::EmbeddingHook> hook = load_embedding_hook(a, a.embedding_model);
-    const ojson out = a.remote() ? ask_server(a) : ask_local(a, hook.get());
+    const std::unique_ptr<engine::RerankHook> reranker = load_rerank_hook(a, a.reranker_model);
+    const ojson out = a.remote() ? ask_server(a) : ask_local(a, hook.get(), reranker.get());
     if (a.json) {
         std::printf("%s\n", out.dump().c_str());
         return;
@@ -541,6 +558,8 @@ void register_kb_manage(CLI::App& kb) {
     s->add_flag("--json", search->json, "Print [{\"source\", \"location\", \"text\", \"score\", ...}]");
     s->add_option("--embedding-model", search->embedding_model,
                   "The knowledge base's embedding model (GGUF), to search by vectors too");
+    s->add_option("--reranker-model", search->reranker_model,
+                  "Cross-encoder reranker (GGUF, e.g. bge-reranker) to order the best 50 passages before taking -k");
     s->add_option("--mode", search->mode,
                   "auto (hybrid with --embedding-model and vectors, else lexical), lexical, dense or hybrid")
         ->capture_default_str();
@@ -561,6 +580,8 @@ void register_kb_manage(CLI::App& kb) {
     q->add_option("--max-tokens", ask->max_tokens, "With --server: most tokens to generate");
     q->add_option("--embedding-model", ask->embedding_model,
                   "The knowledge base's embedding model (GGUF), to find the passages by vectors too (hybrid)");
+    q->add_option("--reranker-model", ask->reranker_model,
+                  "Cross-encoder reranker (GGUF) to choose the passages to answer from among the best 50");
     add_store_options(q, *ask);
     q->callback([ask] { run_ask(*ask); });
 

@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "reranker_fixture.h"
 #include "run_binary.h"
 #include "store/sql_connection.h"
 
@@ -284,6 +285,47 @@ TEST_F(KbCli, AddWithAnEmbeddingModelThenSearchDenseAndHybrid) {
     r = kb({"ask", "notes", "Zyxwv qwerty?", "--embedding-model", model, "--json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(nlohmann::json::parse(r.out)["citations"].size(), 3u) << r.out;
+}
+
+// `kb search --reranker-model` returns the passages `sinan rerank` scores highest, in its order.
+TEST_F(KbCli, SearchWithARerankerReturnsItsBestPassages) {
+    const std::string reranker = test::reranker_fixture();
+    if (reranker.empty()) GTEST_SKIP() << test::bert_tiny_path() << " is absent; no reranker fixture";
+    const std::vector<std::string> texts = {
+        "The budget report lists the costs of every team for the year.",
+        "A weather report: rain in the north, sun in the south.",
+        "Report, report, report: this note says report many times over.",
+        "The audit report found no errors in the accounts.",
+        "The incident report describes the outage and how it was fixed.",
+    };
+    for (size_t i = 0; i < texts.size(); ++i) write_file(dir_ + "/docs/d" + std::to_string(i) + ".txt", texts[i] + "\n");
+    ASSERT_EQ(kb({"create", "notes"}).exit_code, 0);
+    ASSERT_EQ(kb({"add", "notes", dir_ + "/docs"}).exit_code, 0);
+
+    std::vector<std::string> args = {"rerank", "-m", reranker, "--query", "report", "--json"};
+    args.insert(args.end(), texts.begin(), texts.end());
+    test::RunResult r = run_sinan(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const nlohmann::json best = nlohmann::json::parse(r.out)["results"];
+
+    r = kb({"search", "notes", "report", "-k", "2", "--reranker-model", reranker, "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const nlohmann::json hits = nlohmann::json::parse(r.out);
+    ASSERT_EQ(hits.size(), 2u);
+    for (size_t i = 0; i < 2; ++i) {
+        EXPECT_EQ(hits[i]["source"], "docs/d" + std::to_string(best[i]["index"].get<int>()) + ".txt") << r.out;
+        EXPECT_FLOAT_EQ(hits[i]["rerank_score"].get<float>(), best[i]["relevance_score"].get<float>());
+    }
+    r = kb({"search", "notes", "report", "-k", "2", "--reranker-model", reranker});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("(rerank score "), std::string::npos) << r.out;
+
+    r = kb({"search", "notes", "report", "--reranker-model", test::bert_tiny_path()});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("not a cross-encoder reranker"), std::string::npos) << r.err;
+    r = run_sinan({"kb", "search", "notes", "report", "--reranker-model", reranker, "--server", "http://127.0.0.1:9"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(r.err, "sinan: error: --reranker-model is the server's own (sinan serve --reranker-model)\n");
 }
 
 // `kb resume --embedding-model` embeds the documents it finishes, as `kb add` would have.
