@@ -15,6 +15,7 @@
 #include <numeric>
 
 #include "api/openai_request.h"
+#include "api/openai_response.h"
 #include "api/server_context.h"
 
 namespace sinan::api {
@@ -104,7 +105,8 @@ void handle_rerank(ServerContext& ctx, const httplib::Request& req, httplib::Res
     if (rr.top_n > 0 && rr.top_n < order.size()) order.resize(rr.top_n);
     json results = json::array();
     for (size_t i : order) {
-        json item = {{"index", i}, {"relevance_score", r->scores[i]}};
+        // float_array: the score prints in float's shortest form.
+        json item = {{"index", i}, {"relevance_score", float_array(&r->scores[i], 1).front()}};
         if (rr.return_documents) item["document"] = {{"text", rr.documents[i]}};
         results.push_back(std::move(item));
     }

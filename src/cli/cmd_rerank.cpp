@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "api/openai_response.h"
 #include "cli/commands.h"
 #include "engine/reranker.h"
 #include "model/embedding_model.h"
@@ -80,7 +81,9 @@ void run_rerank(RerankArgs& a) {
     if (a.json) {
         nlohmann::ordered_json results = nlohmann::ordered_json::array();
         for (size_t i : order)
-            results.push_back({{"index", i}, {"relevance_score", r->scores[i]}, {"text", a.documents[i]}});
+            results.push_back({{"index", i},
+                               {"relevance_score", api::float_array(&r->scores[i], 1).front()},
+                               {"text", a.documents[i]}});
         text = nlohmann::ordered_json{{"model", a.model},
                                       {"query", a.query},
                                       {"results", std::move(results)},

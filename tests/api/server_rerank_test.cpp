@@ -176,6 +176,10 @@ TEST_F(ServerRerank, OtherRoutesRefuseTheReranker) {
     EXPECT_EQ(r->status, 400);
     EXPECT_NE(r->body.find("is a reranker: it serves POST /v1/rerank, not text generation"), std::string::npos)
         << r->body;
+    // The reranker is offered like any model, beside the -m and --models-dir ones.
+    auto models = client_->Get("/v1/models");
+    ASSERT_TRUE(models);
+    EXPECT_NE(models->body.find("\"id\":\"" + id + "\""), std::string::npos) << models->body;
     // Both stay loaded: --reranker-model has its own place beside -m.
     auto ready = client_->Get("/ready");
     ASSERT_TRUE(ready);

@@ -66,8 +66,12 @@ std::string write_reranker_fixture(const std::string& out_path, bool with_head) 
 std::string reranker_fixture() {
     static const std::string path = [] {
         if (!fs::exists(bert_tiny_path())) return std::string();
-        const fs::path dir = fs::temp_directory_path() / ("sinan-reranker-" + std::to_string(::getpid()));
+        static const fs::path dir = fs::temp_directory_path() / ("sinan-reranker-" + std::to_string(::getpid()));
         fs::create_directories(dir);
+        std::atexit([] {
+            std::error_code ec;
+            fs::remove_all(dir, ec);
+        });
         const std::string p = (dir / "bert-tiny-reranker.gguf").string();
         if (std::string why = write_reranker_fixture(p); !why.empty()) {
             std::fprintf(stderr, "cannot write the reranker fixture %s: %s\n", p.c_str(), why.c_str());

@@ -17,8 +17,8 @@ std::string bert_tiny_path();
 // cls tensors (a broken file, for load tests). "" on success, else why it failed.
 std::string write_reranker_fixture(const std::string& out_path, bool with_head = true);
 
-// The fixture in a per-process temp directory, written on first call; "" when bert-tiny is absent
-// (a failure to write it aborts the test binary: that is a broken test setup).
+// The fixture in a per-process temp directory (removed at exit), written on first call; "" when
+// bert-tiny is absent (a failure to write it aborts the test binary: that is a broken test setup).
 std::string reranker_fixture();
 
 }  // namespace sinan::test
