@@ -12,8 +12,10 @@
 //   GET    /api/v1/kb/{kb}/jobs, GET /api/v1/jobs, GET /api/v1/jobs/{id}
 //                                             ingestion jobs (of one knowledge base, of all, one) with
 //                                             per-file results
-//   POST   /api/v1/kb/{kb}/search             {"query", "k", "filter", "mode"} -> passages (mode: auto,
-//                                             lexical, dense, hybrid; auto = hybrid with an embedding model)
+//   POST   /api/v1/kb/{kb}/search             {"query", "k", "filter", "mode", "rerank"} -> passages (mode:
+//                                             auto, lexical, dense, hybrid; auto = hybrid with an embedding
+//                                             model; rerank, default true: ordered by the server's
+//                                             --reranker-model when it has one)
 // Without a knowledge service (no --data-dir) every route answers 400 saying so.
 #include <string>
 #include <unordered_map>
@@ -283,8 +285,13 @@ void search(ServerContext& ctx, const httplib::Request& req, httplib::Response& 
         if (!parsed.ok()) return send_error(res, bad_request(parsed.message(), "mode"));
         mode = *parsed;
     }
+    bool rerank = true;
+    if (auto r = body.find("rerank"); r != body.end() && !r->is_null()) {
+        if (!r->is_boolean()) return send_error(res, bad_request("rerank must be true or false", "rerank"));
+        rerank = r->get<bool>();
+    }
     Result<std::vector<knowledge::Passage>> hits = s->search(req.matches[1], query->get<std::string>(), k,
-                                                            filter, mode);
+                                                            filter, mode, rerank);
     if (!hits.ok()) return send_error(res, knowledge_error(hits.status()));
     ojson data = ojson::array();
     for (const auto& p : *hits) data.push_back(knowledge::passage_json(p));

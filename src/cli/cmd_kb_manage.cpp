@@ -371,7 +371,7 @@ void run_rm(const RmArgs& a) {
 struct SearchArgs : StoreArgs {
     std::string name, query, embedding_model, reranker_model, mode = "auto";
     size_t k = 10;
-    bool json = false;
+    bool json = false, no_rerank = false;
 };
 
 // Passages in kb_json.h's shape, from the store or the server.
@@ -379,11 +379,12 @@ ojson search_passages(const SearchArgs& a) {
     const std::unique_ptr<engine::EmbeddingHook> hook = load_embedding_hook(a, a.embedding_model);
     const std::unique_ptr<engine::RerankHook> reranker = load_rerank_hook(a, a.reranker_model);
     if (a.remote())
-        return remote(a).post(kb_path(a.name) + "/search", {{"query", a.query}, {"k", a.k}, {"mode", a.mode}})["data"];
+        return remote(a).post(kb_path(a.name) + "/search",
+                              {{"query", a.query}, {"k", a.k}, {"mode", a.mode}, {"rerank", !a.no_rerank}})["data"];
     const knowledge::RetrievalMode mode = value_or_fail(knowledge::parse_retrieval_mode(a.mode));
     auto service = open_service(a, false, hook.get(), reranker.get());
     ojson out = ojson::array();
-    for (const knowledge::Passage& p : value_or_fail(service->search(a.name, a.query, a.k, {}, mode)))
+    for (const knowledge::Passage& p : value_or_fail(service->search(a.name, a.query, a.k, {}, mode, !a.no_rerank)))
         out.push_back(knowledge::passage_json(p));
     return out;
 }
@@ -560,6 +561,7 @@ void register_kb_manage(CLI::App& kb) {
                   "The knowledge base's embedding model (GGUF), to search by vectors too");
     s->add_option("--reranker-model", search->reranker_model,
                   "Cross-encoder reranker (GGUF, e.g. bge-reranker) to order the best 50 passages before taking -k");
+    s->add_flag("--no-rerank", search->no_rerank, "Retrieval's order even where a reranker is configured (--server)");
     s->add_option("--mode", search->mode,
                   "auto (hybrid with --embedding-model and vectors, else lexical), lexical, dense or hybrid")
         ->capture_default_str();

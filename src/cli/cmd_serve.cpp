@@ -120,31 +120,6 @@ void serve(ServeArgs a) {
         audit = std::move(al).value();
     }
 
-    // Declared before the service it serves: destroyed after it.
-    std::unique_ptr<engine::EmbeddingHook> embedding;
-    std::unique_ptr<knowledge::KnowledgeBaseService> kb;
-    if (a.knowledge != "off") {
-        if (a.knowledge != "on") fail("--knowledge takes on or off");
-        std::error_code ec;
-        fs::create_directories(data_dir, ec);
-        if (ec)
-            fail(data_dir + ": cannot create the data directory (" + ec.message() + "); give another with --data-dir");
-        knowledge::KnowledgeBaseOptions ko;
-        ko.data_dir = data_dir;
-        ko.store_spec = a.store;
-        if (!a.embedding_model.empty()) {
-            Result<std::unique_ptr<engine::EmbeddingHook>> loaded = engine::EmbeddingHook::load(a.embedding_model);
-            if (!loaded.ok()) fail("--embedding-model: " + loaded.message());
-            embedding = std::move(loaded).value();
-            ko.embed = embedding->function();
-            ko.embedding_model = embedding->model_id();
-            log::info("knowledge bases embed with " + embedding->model_id() + " (hybrid search)");
-        }
-        Result<std::unique_ptr<knowledge::KnowledgeBaseService>> opened = knowledge::KnowledgeBaseService::open(ko);
-        if (!opened.ok()) fail(opened.message());
-        kb = std::move(opened).value();
-    }
-
     std::string default_id;
     std::vector<api::ModelFile> files = model_files(a, &default_id);
     if (!a.reranker_model.empty()) {
@@ -169,6 +144,44 @@ void serve(ServeArgs a) {
                  " is not a cross-encoder reranker (a bert model with pooling_type rank, e.g. bge-reranker)");
     }
     if (files.empty()) log::warn(api::no_model_message() + " (health, metrics and the page work meanwhile)");
+
+    // Declared before the service it serves: destroyed after it.
+    std::unique_ptr<engine::EmbeddingHook> embedding;
+    std::unique_ptr<knowledge::KnowledgeBaseService> kb;
+    if (a.knowledge != "off") {
+        if (a.knowledge != "on") fail("--knowledge takes on or off");
+        std::error_code ec;
+        fs::create_directories(data_dir, ec);
+        if (ec)
+            fail(data_dir + ": cannot create the data directory (" + ec.message() + "); give another with --data-dir");
+        knowledge::KnowledgeBaseOptions ko;
+        ko.data_dir = data_dir;
+        ko.store_spec = a.store;
+        if (!a.embedding_model.empty()) {
+            Result<std::unique_ptr<engine::EmbeddingHook>> loaded = engine::EmbeddingHook::load(a.embedding_model);
+            if (!loaded.ok()) fail("--embedding-model: " + loaded.message());
+            embedding = std::move(loaded).value();
+            ko.embed = embedding->function();
+            ko.embedding_model = embedding->model_id();
+            log::info("knowledge bases embed with " + embedding->model_id() + " (hybrid search)");
+        }
+        if (!a.registry.default_reranker.empty()) {
+            // Search re-ranks with the registry's reranker (one copy for /v1/rerank and search); the
+            // registry outlives every request that searches.
+            ko.rerank = [reg = registry.get(), id = a.registry.default_reranker](
+                            const std::string& query, const std::vector<std::string>& texts) -> Result<std::vector<float>> {
+                auto acquired = reg->acquire(id, api::ModelKind::kReranker);
+                if (auto* e = std::get_if<api::ApiError>(&acquired)) return Status::error(e->message);
+                api::ModelLease lease = std::move(std::get<api::ModelLease>(acquired));
+                return engine::rerank_for_search(*lease->reranker, id, query, texts);
+            };
+            ko.reranker_model = a.registry.default_reranker;
+            log::info("knowledge-base searches are re-ranked by " + ko.reranker_model);
+        }
+        Result<std::unique_ptr<knowledge::KnowledgeBaseService>> opened = knowledge::KnowledgeBaseService::open(ko);
+        if (!opened.ok()) fail(opened.message());
+        kb = std::move(opened).value();
+    }
 
     const std::string kb_text = kb ? "; knowledge bases in " + kb->store_description() : "; knowledge bases off";
     api::Server server(a.server, std::move(registry), std::move(keys), std::move(cache), std::move(audit),

@@ -52,13 +52,18 @@ Result<std::unique_ptr<RerankHook>> RerankHook::load(const std::string& path, in
     return hook;
 }
 
+Result<std::vector<float>> rerank_for_search(Reranker& reranker, const std::string& model_id, const std::string& query,
+                                             const std::vector<std::string>& texts) {
+    RerankOptions o;
+    o.truncate = true;  // a passage longer than the model's context is scored by its start
+    Result<RerankScores> r = reranker.rerank(query, texts, o);
+    if (!r.ok()) return Status::error("re-ranking with " + model_id + ": " + r.message());
+    return std::move(r->scores);
+}
+
 RerankFunction RerankHook::function() const {
-    return [this](const std::string& query, const std::vector<std::string>& texts) -> Result<std::vector<float>> {
-        RerankOptions o;
-        o.truncate = true;  // a passage longer than the model's context is scored by its start
-        Result<RerankScores> r = reranker_->rerank(query, texts, o);
-        if (!r.ok()) return Status::error("re-ranking with " + model_id_ + ": " + r.message());
-        return std::move(r->scores);
+    return [this](const std::string& query, const std::vector<std::string>& texts) {
+        return rerank_for_search(*reranker_, model_id_, query, texts);
     };
 }
 

@@ -58,6 +58,12 @@ class EmbeddingHook {
 // (query, texts) -> one relevance score per text, in order.
 using RerankFunction = std::function<Result<std::vector<float>>(const std::string&, const std::vector<std::string>&)>;
 
+// Scores `texts` against `query` for knowledge-base search: documents cut to fit the model's
+// context; an error says "re-ranking with <model_id>: ...". What RerankHook::function() runs, and
+// what a server whose reranker lives in its model registry calls.
+Result<std::vector<float>> rerank_for_search(Reranker& reranker, const std::string& model_id, const std::string& query,
+                                             const std::vector<std::string>& texts);
+
 class RerankHook {
   public:
     // Loads the reranker at `path` with `n_threads` (0 = all cores). Errors name the file and say

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "knowledge/grounding.h"
+#include "reranker_fixture.h"
 #include "run_binary.h"
 #include "serve_process.h"
 
@@ -151,6 +152,56 @@ TEST_F(KbAsk, EveryKbCommandWorksOnARunningServer) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(remote({"ls", "ops"}).exit_code, 2);
     EXPECT_EQ(remote({"resume"}).exit_code, 2);
+}
+
+// A server started with --reranker-model re-ranks knowledge-base searches with it: the REST search
+// (through kb search --server) returns the passages `sinan rerank` scores highest, in its order;
+// "rerank": false (--no-rerank) keeps retrieval's order.
+TEST_F(KbAsk, AServerWithARerankerRerankesSearches) {
+    const std::string reranker = test::reranker_fixture();
+    if (reranker.empty()) GTEST_SKIP() << test::bert_tiny_path() << " is absent; no reranker fixture";
+    test::ServeProcess server;
+    std::string why;
+    const std::string models = dir_ + "/no-models";
+    fs::create_directories(models);
+    ASSERT_TRUE(server.start({"--data-dir", dir_ + "/served", "--models-dir", models, "--api-keys", "off",
+                              "--reranker-model", reranker},
+                             &why))
+        << why;
+    const std::string url = "http://127.0.0.1:" + std::to_string(server.port());
+    const std::vector<std::string> texts = {
+        "The budget report lists the costs of every team for the year.",
+        "A weather report: rain in the north, sun in the south.",
+        "Report, report, report: this note says report many times over.",
+        "The audit report found no errors in the accounts.",
+    };
+    std::vector<std::string> add = {"kb", "add", "notes", "--server", url};
+    for (size_t i = 0; i < texts.size(); ++i) {
+        const std::string path = dir_ + "/d" + std::to_string(i) + ".txt";
+        std::ofstream(path) << texts[i] << "\n";
+        add.push_back(path);
+    }
+    ASSERT_EQ(run_sinan({"kb", "create", "notes", "--server", url}).exit_code, 0);
+    test::RunResult r = run_sinan(add);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+
+    std::vector<std::string> args = {"rerank", "-m", reranker, "--query", "report", "--json"};
+    args.insert(args.end(), texts.begin(), texts.end());
+    r = run_sinan(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const json best = json::parse(r.out)["results"];
+
+    r = run_sinan({"kb", "search", "notes", "report", "-k", "2", "--server", url, "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const json hits = json::parse(r.out);
+    ASSERT_EQ(hits.size(), 2u);
+    for (size_t i = 0; i < 2; ++i) {
+        EXPECT_EQ(hits[i]["source"], "d" + std::to_string(best[i]["index"].get<int>()) + ".txt") << r.out;
+        EXPECT_FLOAT_EQ(hits[i]["rerank_score"].get<float>(), best[i]["relevance_score"].get<float>());
+    }
+    r = run_sinan({"kb", "search", "notes", "report", "-k", "2", "--server", url, "--json", "--no-rerank"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    for (const json& p : json::parse(r.out)) EXPECT_FALSE(p.contains("rerank_score")) << r.out;
 }
 
 // `kb add --server` streams each file from disk: the client's peak memory stays far below the size
