@@ -2,7 +2,8 @@
 // with a reasoning model's thinking in reasoning_content (and its alias reasoning).
 // Extension: "knowledge_base" (with "grounded", "top_k", "filter"; n must be 1) answers from a
 // knowledge base (kb_grounding.h); the response's "sinan" object then holds "citations",
-// "grounding" and the grounded "confidence" (in a stream: the last chunk's).
+// "grounding" and the grounded "confidence" (in a stream: the last chunk's). A grounded stream
+// holds the answer back and sends it in one chunk once its support is known (withholds_answer).
 #include <memory>
 
 #include "api/kb_grounding.h"
@@ -31,9 +32,9 @@ struct ChatStream {
     std::optional<Grounding> grounding;
 };
 
-// The knowledge-base part of the `sinan` extension (choice 0; knowledge-base requests have n = 1).
-void add_grounding(json& sinan, const Grounding& g, const ChoiceResult& c, json* message) {
-    const GroundedAnswer a = assess_answer(g, c.answer, c.result.confidence.score);
+// The knowledge-base part of the `sinan` extension (choice 0; knowledge-base requests have n = 1),
+// from the assessment `a` of choice `c`.
+void add_grounding(json& sinan, const Grounding& g, const GroundedAnswer& a, const ChoiceResult& c, json* message) {
     sinan["confidence"] = a.confidence;
     sinan["token_confidence"] = c.result.confidence.score;
     sinan["citations"] = a.citations;
@@ -49,6 +50,7 @@ json text_delta(engine::TextKind kind, const std::string& text) {
 bool stream_chat(ChatStream& s, httplib::DataSink& sink) {
     auto write = [&](const std::string& data) { return sink.write(data.data(), data.size()); };
     const bool want_logprobs = s.params.logprobs;
+    const bool withhold = withholds_answer(s.grounding);
     s.choices.resize(s.gen.size());
     for (size_t i = 0; i < s.gen.size(); ++i)
         if (!write(sse_event(chat_chunk(s.head, i, {{"role", "assistant"}, {"content", ""}}, nullptr)))) return false;
@@ -56,8 +58,9 @@ bool stream_chat(ChatStream& s, httplib::DataSink& sink) {
         [&](size_t i, engine::Event& ev) {
             accumulate(s.choices[i], ev);
             if (ev.type == engine::Event::Type::kText) {
+                if (withhold && ev.kind == engine::TextKind::kAnswer) return true;  // sent whole at the end
                 std::vector<engine::TokenInfo> answer_tokens;
-                if (want_logprobs)
+                if (want_logprobs && !withhold)
                     for (const engine::TokenInfo& t : ev.tokens)
                         if (t.kind == engine::TextKind::kAnswer) answer_tokens.push_back(t);
                 if (ev.text.empty() && answer_tokens.empty()) return true;
@@ -73,7 +76,19 @@ bool stream_chat(ChatStream& s, httplib::DataSink& sink) {
             json last = chat_chunk(s.head, i, json::object(), finish_reason(ev.result.finish));
             last["sinan"] = sinan_extension({s.choices[i]}, s.n_prompt);
             last["sinan"]["sampling"] = sampling_json(s.params);
-            if (s.grounding) add_grounding(last["sinan"], *s.grounding, s.choices[i], nullptr);
+            if (s.grounding) {
+                const ChoiceResult& c = s.choices[i];
+                const GroundedAnswer a = assess_answer(*s.grounding, c.answer, c.result.confidence.score);
+                if (withhold && !a.answer.empty()) {
+                    // The model's own answer keeps its logprobs; the "I don't know" text has none.
+                    json lp = want_logprobs && a.answer == c.answer && !c.answer_tokens.empty()
+                                  ? chat_logprobs(c.answer_tokens, s.lease->tokenizer, s.params.top_logprobs)
+                                  : json(nullptr);
+                    if (!write(sse_event(chat_chunk(s.head, i, {{"content", a.answer}}, nullptr, std::move(lp)))))
+                        return false;
+                }
+                add_grounding(last["sinan"], *s.grounding, a, c, nullptr);
+            }
             return write(sse_event(last));
         },
         // An SSE comment while the model is silent (queued, long prefill): keeps proxies from
@@ -164,7 +179,10 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
         json body =
             chat_completion(head, choices, n_prompt, lease->tokenizer, params.logprobs ? params.top_logprobs : -1);
         body["sinan"]["sampling"] = sampling_json(params);
-        if (grounding) add_grounding(body["sinan"], *grounding, choices[0], &body["choices"][0]["message"]);
+        if (grounding)
+            add_grounding(body["sinan"], *grounding,
+                          assess_answer(*grounding, choices[0].answer, choices[0].result.confidence.score), choices[0],
+                          &body["choices"][0]["message"]);
         if (!key.empty()) ctx.cache->put(key, dump_json(body));
         finish_accounting(ctx, lease->id, cr.messages, choices, n_prompt, 200);
         return send_json(res, body);

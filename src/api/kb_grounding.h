@@ -76,4 +76,9 @@ ApiError knowledge_error(const Status& status, const std::string& param = "");
 // True when the model need not run: "grounded" and nothing was retrieved.
 inline bool nothing_to_ground(const Grounding& g) { return g.fields.grounded && g.passages.empty(); }
 
+// True when a streamed answer is held back until it is assessed: under "grounded": true the
+// answer goes out whole once its support is known (the model's answer, or the "I don't know"
+// text instead), so a client never shows an unsupported answer. Reasoning still streams.
+inline bool withholds_answer(const std::optional<Grounding>& g) { return g && g->fields.grounded; }
+
 }  // namespace sinan::api

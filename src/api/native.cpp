@@ -1,7 +1,8 @@
 // POST /api/v1/chat: sinan's own chat route (the design brief's). One question with an optional
 // history and system message in, the answer, the reasoning, the confidence score, usage and
 // timings out; streamed as SSE events {"type": "reasoning"|"answer", "text"} and a final
-// {"type": "done", ...the whole response...} when "stream" is true.
+// {"type": "done", ...the whole response...} when "stream" is true (under "grounded": true the
+// answer goes out as one event once its support is known, just before "done").
 // With "knowledge_base" it answers from that knowledge base (kb_grounding.h): the response adds
 // "citations" and "grounding", and "confidence" becomes the grounded confidence; a server with no
 // generative model answers extractively.
@@ -106,11 +107,12 @@ struct NativeStream {
 
 bool stream_native(NativeStream& s, httplib::DataSink& sink) {
     auto write = [&](const std::string& data) { return sink.write(data.data(), data.size()); };
+    const bool withhold = withholds_answer(s.grounding);
     const bool finished = s.gen.run(
         [&](size_t, engine::Event& ev) {
             accumulate(s.choice, ev);
             if (ev.type == engine::Event::Type::kText) {
-                if (ev.text.empty()) return true;
+                if (ev.text.empty() || (withhold && ev.kind == engine::TextKind::kAnswer)) return true;
                 const char* type = ev.kind == engine::TextKind::kReasoning ? "reasoning" : "answer";
                 return write(sse_event({{"type", type}, {"text", ev.text}}));
             }
@@ -118,6 +120,8 @@ bool stream_native(NativeStream& s, httplib::DataSink& sink) {
                 return write("data: " + failure_of({s.choice})->body() + "\n\n");
             json done = native_response(s.head, s.choice, s.n_prompt, s.grounding);
             done["type"] = "done";
+            const std::string answer = done.value("answer", "");
+            if (withhold && !answer.empty() && !write(sse_event({{"type", "answer"}, {"text", answer}}))) return false;
             return write(sse_event(done));
         },
         [&] { return write(": waiting\n\n"); });

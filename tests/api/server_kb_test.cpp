@@ -334,6 +334,51 @@ TEST(ServerKb, WithAModelTheAnswerCarriesCitationsAndDocumentsStayFenced) {
     ASSERT_TRUE(done);
     ASSERT_FALSE(chunks.empty());
     EXPECT_TRUE(chunks.back()["sinan"].contains("citations")) << chunks.back().dump();
+
+    // Grounded and streamed: the answer is held back until its support is known, then sent whole
+    // in one piece (the model's answer, or "I don't know" in its place), never a part of an
+    // unsupported answer. Reasoning still streams.
+    chunks = post_stream(*c, "/v1/chat/completions",
+                         {{"messages", {{{"role", "user"}, {"content", "How many days of leave?"}}}},
+                          {"knowledge_base", "hr"},
+                          {"grounded", true},
+                          {"max_tokens", 12},
+                          {"temperature", 0},
+                          {"stream", true}},
+                         &done, &status);
+    ASSERT_TRUE(done);
+    ASSERT_FALSE(chunks.empty());
+    std::vector<std::string> contents;
+    for (const json& ch : chunks)
+        if (ch.contains("choices") && !ch["choices"].empty()) {
+            const std::string content = ch["choices"][0]["delta"].value("content", "");
+            if (!content.empty()) contents.push_back(content);
+        }
+    const json& grounding = chunks.back()["sinan"]["grounding"];
+    ASSERT_TRUE(grounding["supported"].is_boolean()) << chunks.back().dump();
+    ASSERT_EQ(contents.size(), 1u) << "the answer in one piece";
+    if (grounding["supported"] == false) {
+        EXPECT_EQ(contents[0], std::string(knowledge::kNoSupportAnswer));
+    }
+
+    auto events = post_stream(*c, "/api/v1/chat",
+                         {{"query", "How many days of leave?"},
+                          {"knowledge_base", "hr"},
+                          {"grounded", true},
+                          {"max_tokens", 12},
+                          {"temperature", 0},
+                          {"stream", true}},
+                         &done, &status);
+    ASSERT_TRUE(done);
+    ASSERT_GE(events.size(), 2u);
+    std::vector<std::string> answers;
+    for (const json& ev : events)
+        if (ev["type"] == "answer") answers.push_back(ev["text"]);
+    const json& last_event = events.back();
+    EXPECT_EQ(last_event["type"], "done");
+    ASSERT_EQ(answers.size(), 1u) << "the answer in one event";
+    EXPECT_EQ(answers[0], last_event["answer"]) << last_event.dump();
+    EXPECT_EQ(events[events.size() - 2]["type"], "answer") << "sent just before done";
 }
 
 TEST(ServerKb, KnowledgeOffSaysHowToTurnItOn) {
