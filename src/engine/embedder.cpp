@@ -60,15 +60,9 @@ Result<Embeddings> Embedder::run(std::vector<std::vector<int32_t>> sequences, co
     for (const std::vector<int32_t>& s : sequences) out.n_tokens.push_back(static_cast<int64_t>(s.size()));
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<float> pooled;
-    for (size_t begin = 0; begin < sequences.size();) {
-        size_t end = begin;
-        int64_t n_tokens = 0;
-        while (end < sequences.size() &&
-               (end == begin || n_tokens + static_cast<int64_t>(sequences[end].size()) <= kBatchTokens))
-            n_tokens += static_cast<int64_t>(sequences[end++].size());
+    for (const auto& [begin, end] : model::token_passes(sequences, kBatchTokens)) {
         SINAN_RETURN_IF_ERROR(model_.embed(std::span(sequences).subspan(begin, end - begin), pooling, &pooled));
         out.values.insert(out.values.end(), pooled.begin(), pooled.end());
-        begin = end;
     }
     if (options.normalize) {
         for (size_t i = 0; i < sequences.size(); ++i) {

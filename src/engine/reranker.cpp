@@ -72,16 +72,10 @@ Result<RerankScores> Reranker::rerank(std::string_view query, std::span<const st
     const size_t n_out = static_cast<size_t>(model_.hparams().n_cls_out);
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<float> logits;  // [pairs in the pass, n_out]
-    for (size_t begin = 0; begin < sequences.size();) {
-        size_t end = begin;
-        int64_t n_tokens = 0;
-        while (end < sequences.size() &&
-               (end == begin || n_tokens + static_cast<int64_t>(sequences[end].size()) <= kBatchTokens))
-            n_tokens += static_cast<int64_t>(sequences[end++].size());
+    for (const auto& [begin, end] : model::token_passes(sequences, kBatchTokens)) {
         SINAN_RETURN_IF_ERROR(model_.embed(std::span(sequences).subspan(begin, end - begin), model::Pooling::kRank,
                                            &logits, std::span(segment_b).subspan(begin, end - begin)));
         for (size_t i = 0; i < end - begin; ++i) out.scores.push_back(logits[i * n_out]);
-        begin = end;
     }
     return out;
 }

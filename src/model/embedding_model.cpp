@@ -22,6 +22,21 @@ bool is_embedding_arch(std::string_view arch) { return arch == "bert"; }
 
 bool is_reranker(const EmbeddingHparams& h) { return h.pooling == Pooling::kRank && h.n_cls_out > 0; }
 
+std::vector<std::pair<size_t, size_t>> token_passes(std::span<const std::vector<int32_t>> sequences,
+                                                     int64_t max_tokens) {
+    std::vector<std::pair<size_t, size_t>> passes;
+    for (size_t begin = 0; begin < sequences.size();) {
+        size_t end = begin;
+        int64_t n_tokens = 0;
+        while (end < sequences.size() &&
+               (end == begin || n_tokens + static_cast<int64_t>(sequences[end].size()) <= max_tokens))
+            n_tokens += static_cast<int64_t>(sequences[end++].size());
+        passes.emplace_back(begin, end);
+        begin = end;
+    }
+    return passes;
+}
+
 Result<EmbeddingHparams> read_embedding_hparams(const gguf::File& f) {
     EmbeddingHparams h;
     h.arch = std::string(f.architecture());

@@ -27,6 +27,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -69,6 +70,12 @@ bool is_embedding_arch(std::string_view arch);
 
 // Whether a loaded model is a cross-encoder reranker: rank pooling with a classifier head.
 bool is_reranker(const EmbeddingHparams& h);
+
+// Packs sequences, in order, into forward passes of at most `max_tokens` tokens (a longer sequence
+// runs alone): the [begin, end) index range of each pass. What bounds the scratch memory of
+// engine::Embedder and engine::Reranker.
+std::vector<std::pair<size_t, size_t>> token_passes(std::span<const std::vector<int32_t>> sequences,
+                                                     int64_t max_tokens);
 
 // Reads and checks the hyperparameters of an embedding model. Errors name the key at fault.
 Result<EmbeddingHparams> read_embedding_hparams(const gguf::File& file);

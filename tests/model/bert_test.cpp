@@ -163,5 +163,16 @@ TEST(Pooling, NamesRoundTrip) {
     EXPECT_FALSE(parse_pooling("max").ok());
 }
 
+TEST(TokenPasses, PacksSequencesInOrderUpToTheBudgetAndALongOneAlone) {
+    const std::vector<std::vector<int32_t>> seqs = {std::vector<int32_t>(3), std::vector<int32_t>(4),
+                                                    std::vector<int32_t>(10), std::vector<int32_t>(1),
+                                                    std::vector<int32_t>(1)};
+    using Passes = std::vector<std::pair<size_t, size_t>>;
+    EXPECT_EQ(token_passes(seqs, 7), (Passes{{0, 2}, {2, 3}, {3, 5}}));
+    EXPECT_EQ(token_passes(seqs, 100), (Passes{{0, 5}}));
+    EXPECT_EQ(token_passes(seqs, 1), (Passes{{0, 1}, {1, 2}, {2, 3}, {3, 4}, {4, 5}}));
+    EXPECT_TRUE(token_passes({}, 7).empty());
+}
+
 }  // namespace
 }  // namespace sinan::model
