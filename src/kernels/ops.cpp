@@ -80,6 +80,7 @@ void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadP
 
 void matmul(const KernelTable& table, const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
     SINAN_CHECK(is_convertible(w.type), std::string("matmul: tensor type ") + gguf::type_name(w.type) + " is not supported");
+    if (n_tokens == 0) return;  // e.g. the output head of a prompt batch that wants no logits
     const gguf::TensorType dot_type = vec_dot_type(w.type);
     const uint64_t w_row_bytes = gguf::row_bytes(w.type, static_cast<uint64_t>(w.n_cols));
     const uint64_t x_row_bytes = gguf::row_bytes(dot_type, static_cast<uint64_t>(w.n_cols));

@@ -32,7 +32,7 @@ struct Matrix {
 // the type (dispatch.h), rows go in panels of 16 that meet all the tokens while in cache, and
 // every result is still the single-row dot product's, bit for bit: a token's output does not
 // depend on the batch it is in. Scratch is thread_local and only grows: no allocation per call
-// once the largest batch has been seen.
+// once the largest batch has been seen. n_tokens 0 computes nothing.
 void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
 
 // y = x rounded the way a dot product with weights of `weight_type` consumes it: F16 and BF16

@@ -137,5 +137,32 @@ TEST_F(SlidingWindowSession, ContextShiftKeepsTheStartAndGoesOnPastTheContext) {
     for (float x : s.logits()) ASSERT_TRUE(std::isfinite(x));
 }
 
+// A prompt longer than one batch on a quantised model: the batches before the last want no
+// logits, so the output head runs on no tokens (the Q8_0 GEMM once crashed there). The logits equal
+// those of the same prompt in one batch: the matrix kernels give every token the single-row result.
+TEST(Session, APromptOfSeveralBatchesOnAQuantisedModelEqualsOneBatch) {
+    for (gguf::TensorType type : {gguf::TensorType::Q8_0, gguf::TensorType::Q4_K, gguf::TensorType::F16}) {
+        const std::string path = (fs::temp_directory_path() / ("sinan-batches-" + std::to_string(::getpid()) + "-" +
+                                                               gguf::type_name(type) + ".gguf"))
+                                     .string();
+        model::SynthOptions o;
+        o.shape = "tiny";
+        o.type = type;
+        ASSERT_TRUE(model::synth_model(o, path).is_ok());
+        Result<std::unique_ptr<model::Model>> m = model::Model::load(path);
+        ASSERT_TRUE(m.ok()) << m.message();
+        std::mt19937 rng(5);
+        std::uniform_int_distribution<int32_t> id(0, static_cast<int32_t>((*m)->hparams().n_vocab - 1));
+        std::vector<int32_t> prompt(40);
+        for (int32_t& t : prompt) t = id(rng);
+        Session whole(**m, 64, 512), batched(**m, 64, 16);
+        ASSERT_TRUE(whole.set_prompt(prompt).is_ok());
+        ASSERT_TRUE(batched.set_prompt(prompt).is_ok()) << gguf::type_name(type);
+        const std::vector<float> ref(whole.logits().begin(), whole.logits().end());
+        EXPECT_LT(rel_error(batched.logits(), ref), 1e-5) << gguf::type_name(type);
+        fs::remove(path);
+    }
+}
+
 }  // namespace
 }  // namespace sinan::engine

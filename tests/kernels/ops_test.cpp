@@ -74,6 +74,25 @@ TEST(Matmul, EqualsDoubleLoopOverDequantizedWeightsAndRoundedActivations) {
     }
 }
 
+// No tokens (the output head of a prompt batch that wants no logits): nothing is computed or
+// written, at every level and for every type (the Q8_0 GEMM kernel once called a null function).
+TEST(Matmul, NoTokensComputesNothing) {
+    ThreadPool pool(2);
+    std::mt19937 rng(kSeed);
+    for (TensorType type : test_util::convertible_types()) {
+        const int64_t n_cols = gguf::type_traits(type).block_size == 32 ? 96 : 512;
+        const int64_t n_rows = 37;
+        const std::vector<uint8_t> w = test_util::random_blocks(type, n_rows * n_cols, rng);
+        const Matrix m{type, w.data(), n_cols, n_rows};
+        const std::vector<float> x = test_util::gaussian(rng, n_cols);
+        std::vector<float> y(n_rows, 7.0f);
+        for (cpu::Level level : test_util::runnable_levels()) {
+            matmul(kernel_table(level), m, x.data(), 0, y.data(), pool);
+            EXPECT_EQ(y, std::vector<float>(n_rows, 7.0f)) << cpu::level_name(level) << " " << gguf::type_name(type);
+        }
+    }
+}
+
 // Repeated calls reuse the scratch: same inputs, same outputs, also after a larger batch.
 TEST(Matmul, RepeatedCallsGiveTheSameResult) {
     ThreadPool pool(2);
