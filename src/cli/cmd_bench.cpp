@@ -19,6 +19,7 @@
 #include "cli/format.h"
 #include "cli/progress.h"
 #include "engine/bench.h"
+#include "engine/session.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
 #include "model/synth.h"
@@ -38,6 +39,9 @@ struct BenchArgs {
     int64_t n_gen = 32;
     int threads = 0;
     int repetitions = 5;
+    int warmup = 1;
+    int64_t n_batch = 512;
+    int64_t swa_window = -1;  // -1: the model's own
     gguf::TensorType kv_type = gguf::TensorType::F16;
     bool json = false;
 };
@@ -113,12 +117,14 @@ TestResult run_test(model::Model& model, const BenchArgs& a, bool generation) {
     const std::string name = (generation ? "tg" : "pp") + std::to_string(n);
     const bool tty = ::isatty(2) != 0;
     std::vector<double> rates;
-    for (int i = 0; i <= a.repetitions; ++i) {  // run 0 is the warm-up
+    for (int i = 1 - a.warmup; i <= a.repetitions; ++i) {  // runs up to 0 are warm-ups
         if (tty) {
-            std::fprintf(stderr, "\r%s: %s %d/%d ", name.c_str(), i == 0 ? "warm-up" : "run", i, a.repetitions);
+            std::fprintf(stderr, "\r%s: %s %d/%d ", name.c_str(), i <= 0 ? "warm-up" : "run", std::max(i, 0),
+                         a.repetitions);
             std::fflush(stderr);
         }
-        Result<double> s = generation ? engine::time_generation(model, n, a.kv_type) : engine::time_prompt(model, n, a.kv_type);
+        Result<double> s = generation ? engine::time_generation(model, n, a.kv_type)
+                                      : engine::time_prompt(model, n, a.kv_type, a.n_batch);
         if (!s.ok()) fail(name + ": " + s.message());
         if (i > 0) rates.push_back(static_cast<double>(n) / *s);
     }
@@ -132,11 +138,15 @@ void run_bench(const BenchArgs& a) {
     if (a.n_prompt < 1) fail("-p must be at least 1");
     if (a.n_gen < 1) fail("-n must be at least 1");
     if (a.repetitions < 1) fail("-r must be at least 1");
+    if (a.warmup < 0) fail("--warmup must be at least 0");
+    if (a.n_batch < 1) fail("-b must be at least 1");
+    if (a.swa_window < -1) fail("--swa-window must be 0 (none), N > 0, or left out (the model's own)");
     if (a.threads < 0) fail("-t must be at least 1 (or leave it out for the physical cores)");
     const std::string path = a.model.empty() ? synthetic_model(a) : a.model;
 
     model::LoadOptions lo;
     lo.n_threads = a.threads;
+    lo.swa_window = a.swa_window;
     Result<std::unique_ptr<model::Model>> loaded = model::Model::load(path, lo);
     if (!loaded.ok()) fail(loaded.message());
     model::Model& model = **loaded;
@@ -155,8 +165,9 @@ void run_bench(const BenchArgs& a) {
     // test's KV cache and the scratch.
     const engine::ResidentMemory memory = engine::resident_memory();
     const model::Hparams& h = model.hparams();
-    const uint64_t kv_bytes = static_cast<uint64_t>(std::max(a.n_prompt, a.n_gen + 1)) *
-                              model::KvCache::bytes_per_token(h.n_layer, h.n_embd_k_cache(), h.n_embd_v_cache(), a.kv_type);
+    const int64_t kv_cells = std::max(engine::Session::cache_cells(model, a.n_prompt, a.n_batch), a.n_gen + 1);
+    const uint64_t kv_bytes = static_cast<uint64_t>(kv_cells) * model::KvCache::bytes_per_token(
+                                                                    h.n_layer, h.n_embd_k_cache(), h.n_embd_v_cache(), a.kv_type);
     const uint64_t weight_bytes = model.file().tensor_bytes();
 
     const bool tty = ::isatty(2) != 0;
@@ -193,6 +204,8 @@ void run_bench(const BenchArgs& a) {
             j["weights_bytes"] = weight_bytes;
             j["kv_cache_bytes"] = kv_bytes;
             j["kv_type"] = lower_type_name(a.kv_type);
+            j["batch_size"] = a.n_batch;
+            j["swa_window"] = h.n_swa;
             out.push_back(j);
         }
         std::printf("%s\n", out.dump(2).c_str());
@@ -201,6 +214,9 @@ void run_bench(const BenchArgs& a) {
     std::printf("model: %s (%s), %s of weights, %s read per generated token; %d threads; kernels: %s\n",
                 model_name.c_str(), type.c_str(), format_bytes(weight_bytes).c_str(),
                 format_bytes(bytes_per_token).c_str(), threads, path_name);
+    if (h.n_swa > 0)
+        std::printf("sliding window: %lld positions; the KV cache holds %lld cells (window + batch of %lld)\n",
+                    static_cast<long long>(h.n_swa), static_cast<long long>(kv_cells), static_cast<long long>(a.n_batch));
     std::printf("read bandwidth: %.2f GB/s (1 GiB summed by %d threads, best of 5 passes)\n", bandwidth / 1e9, threads);
     if (peak_macs > 0)
         std::printf("arithmetic peak: %.1f G multiply-adds/s (%s kernels' instruction, %d threads)\n", peak_macs / 1e9,
@@ -220,9 +236,9 @@ void run_bench(const BenchArgs& a) {
                 format_bytes(memory.peak_bytes).c_str(), format_bytes(weight_bytes).c_str(),
                 lower_type_name(a.kv_type).c_str(), format_bytes(kv_bytes).c_str(), format_bytes(budget).c_str(),
                 100.0 * static_cast<double>(memory.peak_bytes) / static_cast<double>(budget));
-    std::printf("(%d runs after one warm-up; limits: tg = read bandwidth / bytes per token, pp = arithmetic peak / "
+    std::printf("(%d runs after %d warm-up; pp in batches of %lld; limits: tg = read bandwidth / bytes per token, pp = arithmetic peak / "
                 "multiply-adds per token)\n",
-                a.repetitions);
+                a.repetitions, a.warmup, static_cast<long long>(a.n_batch));
 }
 
 }  // namespace
@@ -243,8 +259,14 @@ void register_bench(CLI::App& app) {
     cmd->add_option("-n,--n-gen", a->n_gen, "Generated tokens of the tg test")->capture_default_str();
     cmd->add_option("-t,--threads", a->threads, "Threads (default: physical cores)");
     add_kv_type_option(cmd, &a->kv_type);
-    cmd->add_option("-r,--repetitions", a->repetitions, "Timed runs of each test, after one warm-up")
+    cmd->add_option("-r,--repetitions", a->repetitions, "Timed runs of each test, after the warm-up")
         ->capture_default_str();
+    cmd->add_option("--warmup", a->warmup, "Untimed runs of each test first (0 for long prompts)")->capture_default_str();
+    cmd->add_option("-b,--batch-size", a->n_batch, "Prompt tokens per forward pass in the pp test")
+        ->capture_default_str();
+    cmd->add_option("--swa-window", a->swa_window,
+                    "Sliding-window attention over the last N positions, the KV cache keeping only those "
+                    "(0 = full attention; default: the model's own)");
     cmd->add_flag("--json", a->json, "Print a JSON array, one object per test");
     cmd->callback([a] { run_bench(*a); });
 }

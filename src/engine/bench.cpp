@@ -12,6 +12,7 @@
 
 #include "base/check.h"
 #include "base/cpu.h"
+#include "engine/session.h"
 #include "kernels/dispatch.h"
 #include "kernels/kernels.h"
 
@@ -47,15 +48,14 @@ struct Experts {
 
 }  // namespace
 
-Result<double> time_prompt(model::Model& model, int64_t n_prompt, gguf::TensorType kv_type) {
+Result<double> time_prompt(model::Model& model, int64_t n_prompt, gguf::TensorType kv_type, int64_t n_batch) {
     std::mt19937 rng(1234);  // the same ids in every run and every repetition
     std::uniform_int_distribution<int32_t> id(0, static_cast<int32_t>(model.hparams().n_vocab - 1));
-    model::Batch batch;
-    for (int64_t i = 0; i < n_prompt; ++i) batch.add(id(rng), static_cast<int32_t>(i), 0, i + 1 == n_prompt);
-    model::KvCache cache = model.make_cache(n_prompt, kv_type);
-    std::vector<float> logits;
+    std::vector<int32_t> tokens(static_cast<size_t>(n_prompt));
+    for (int32_t& t : tokens) t = id(rng);
+    Session session(model, n_prompt, n_batch, kv_type);
     const Clock::time_point start = Clock::now();
-    SINAN_RETURN_IF_ERROR(model.forward(batch, cache, &logits));
+    SINAN_RETURN_IF_ERROR(session.set_prompt(tokens));
     return seconds_since(start);
 }
 

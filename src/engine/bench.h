@@ -1,7 +1,8 @@
 // The measurements behind `sinan bench` (llama-bench's tests, and the limit decoding runs into).
 //
-//   pp<P>: P prompt tokens in one batch on a fresh cache (fixed pseudo-random ids in the
-//          vocabulary), logits of the last token only, as a prompt is processed.
+//   pp<P>: P prompt tokens on a fresh Session (fixed pseudo-random ids in the vocabulary), in
+//          batches of n_batch, logits of the last token only, as `sinan run` processes a prompt
+//          (with a sliding window the cache holds only window + n_batch cells).
 //   tg<N>: one start token, then N tokens one at a time (a fixed id each step, no sampling).
 //          Only the N steps are timed.
 //   limit: decoding one token reads every weight once, so tokens/s <= read bandwidth / bytes of
@@ -23,9 +24,10 @@
 
 namespace sinan::engine {
 
-// Seconds of one pp<n_prompt> run (a fresh cache of n_prompt cells of kv_type, which
-// Model::check_kv_type must have accepted). Errors: those of forward.
-Result<double> time_prompt(model::Model& model, int64_t n_prompt, gguf::TensorType kv_type = gguf::TensorType::F16);
+// Seconds of one pp<n_prompt> run in batches of n_batch (a fresh Session of n_prompt tokens, its
+// cache of kv_type, which Model::check_kv_type must have accepted). Errors: those of forward.
+Result<double> time_prompt(model::Model& model, int64_t n_prompt, gguf::TensorType kv_type = gguf::TensorType::F16,
+                           int64_t n_batch = 512);
 // Seconds of the n_gen single-token steps of one tg<n_gen> run (a fresh cache of n_gen + 1 cells).
 Result<double> time_generation(model::Model& model, int64_t n_gen, gguf::TensorType kv_type = gguf::TensorType::F16);
 

@@ -4,14 +4,10 @@
 
 namespace sinan::engine {
 
-namespace {
-
-int64_t cache_cells(const model::Model& model, int64_t n_ctx, int64_t n_batch) {
+int64_t Session::cache_cells(const model::Model& model, int64_t n_ctx, int64_t n_batch) {
     const int64_t window = model.hparams().n_swa;
     return window > 0 ? std::min(n_ctx, window + n_batch) : n_ctx;
 }
-
-}  // namespace
 
 Session::Session(model::Model& model, int64_t n_ctx, int64_t n_batch, gguf::TensorType kv_type)
     : model_(model), n_ctx_(n_ctx), cache_(model.make_cache(cache_cells(model, n_ctx, n_batch), kv_type)),

@@ -23,6 +23,9 @@ public:
     // must have accepted).
     Session(model::Model& model, int64_t n_ctx, int64_t n_batch = 512, gguf::TensorType kv_type = gguf::TensorType::F16);
 
+    // The cells such a session's cache holds: n_ctx, or with a window min(n_ctx, window + n_batch).
+    static int64_t cache_cells(const model::Model& model, int64_t n_ctx, int64_t n_batch);
+
     // Makes the cache hold exactly `tokens`: keeps the common prefix with what is there,
     // computes the rest in batches of n_batch, and leaves the logits of the last token in
     // logits() (the prompt must be non-empty and at most n_ctx tokens; at least one token is

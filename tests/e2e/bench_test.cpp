@@ -102,6 +102,26 @@ TEST_F(BenchCommand, ModelFileWithTableOutput) {
         EXPECT_NE(table.out.find(s), std::string::npos) << s << " in:\n" << table.out;
 }
 
+// A long prompt in batches with a sliding window: the report's KV cache is the window plus one
+// batch of cells (what the Session holds), times the bytes per token `sinan model info` prints.
+TEST_F(BenchCommand, SlidingWindowAndBatchSizeBoundTheKvCache) {
+    RunResult r = run_sinan({"bench", "--synthetic", "tiny:q8_0", "-p", "64", "-n", "4", "-b", "16", "--swa-window",
+                             "8", "-r", "1", "--warmup", "0", "-t", "2", "--cache-dir", dir_, "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const nlohmann::json report = nlohmann::json::parse(r.out);
+    const nlohmann::json* pp = find_test(report, "pp64");
+    ASSERT_NE(pp, nullptr) << report;
+    EXPECT_EQ((*pp)["swa_window"], 8);
+    EXPECT_EQ((*pp)["batch_size"], 16);
+    EXPECT_EQ((*pp)["repetitions"], 1);
+    RunResult info = run_sinan({"model", "info", dir_ + "/synth-tiny-q8_0.gguf"});
+    ASSERT_EQ(info.exit_code, 0) << info.err;
+    const size_t at = info.out.find("kv bytes/token  F16 ");
+    ASSERT_NE(at, std::string::npos) << info.out;
+    const long per_token = std::stol(info.out.substr(at + std::string("kv bytes/token  F16 ").size()));
+    EXPECT_EQ((*pp)["kv_cache_bytes"].get<long>(), (8 + 16) * per_token);
+}
+
 TEST_F(BenchCommand, ErrorsAreOneLineWithExitCode2) {
     struct Case {
         std::vector<std::string> args;
@@ -115,6 +135,8 @@ TEST_F(BenchCommand, ErrorsAreOneLineWithExitCode2) {
         {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "-p", "0"}, "-p"},
         {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "-n", "0"}, "-n"},
         {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "-r", "0"}, "-r"},
+        {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "-b", "0"}, "-b"},
+        {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "--warmup", "-1"}, "--warmup"},
         {{"bench"}, "-m"},
     };
     for (const Case& c : cases) {
