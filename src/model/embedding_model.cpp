@@ -18,7 +18,7 @@ Result<Pooling> parse_pooling(std::string_view name) {
     return Status::error("pooling '" + std::string(name) + "' is not one of none, mean, cls, last, rank");
 }
 
-bool is_embedding_arch(std::string_view arch) { return arch == "bert"; }
+bool is_embedding_arch(std::string_view arch) { return arch == "bert" || arch == "nomic-bert"; }
 
 bool is_reranker(const EmbeddingHparams& h) { return h.pooling == Pooling::kRank && h.n_cls_out > 0; }
 
@@ -42,7 +42,7 @@ Result<EmbeddingHparams> read_embedding_hparams(const gguf::File& f) {
     h.arch = std::string(f.architecture());
     if (!is_embedding_arch(h.arch))
         return Status::error(f.path() + ": architecture '" + h.arch +
-                             "' is not an embedding model sinan can run (supported: bert)");
+                             "' is not an embedding model sinan can run (supported: bert, nomic-bert)");
     const std::string a = h.arch + ".";
     auto need = [&](const std::string& key, int64_t* out) -> Status {
         std::optional<int64_t> v = f.get_int(a + key);
@@ -64,12 +64,26 @@ Result<EmbeddingHparams> read_embedding_hparams(const gguf::File& f) {
     if (f.get_bool(a + "attention.causal").value_or(false))
         return Status::error(f.path() + ": " + a +
                              "attention.causal is true; sinan runs bert encoders bidirectionally only");
-    // Files without the key pool like BERT's own pooler: the [CLS] token.
+    const bool nomic = h.arch == "nomic-bert";
+    if (nomic && !f.get_int(a + "pooling_type"))
+        return Status::error(
+            f.path() + ": metadata key '" + a +
+            "pooling_type' is missing; convert the model again with llama.cpp's convert_hf_to_gguf.py");
+    // bert files without the key pool like BERT's own pooler: the [CLS] token.
     const int64_t pooling = f.get_int(a + "pooling_type").value_or(static_cast<int64_t>(Pooling::kCls));
     if (pooling < 0 || pooling >= static_cast<int64_t>(kPoolingNames.size()))
         return Status::error(f.path() + ": " + a + "pooling_type " + std::to_string(pooling) +
                              " is unknown (0 none, 1 mean, 2 cls, 3 last, 4 rank)");
     h.pooling = static_cast<Pooling>(pooling);
+    if (nomic) {
+        h.rope_freq_base = static_cast<float>(f.get_float(a + "rope.freq_base").value_or(10000.0));
+        if (!(h.rope_freq_base > 0.0f))
+            return Status::error(f.path() + ": " + a + "rope.freq_base " + std::to_string(h.rope_freq_base) +
+                                 " is not a positive number");
+        if (h.head_dim % 2 != 0)
+            return Status::error(f.path() + ": head size " + std::to_string(h.head_dim) +
+                                 " is odd; rotary embedding turns pairs of values, so it must be even");
+    }
     return h;
 }
 
@@ -77,8 +91,9 @@ Result<std::unique_ptr<EmbeddingModel>> EmbeddingModel::load(const std::string& 
     Result<gguf::File> f = gguf::File::open(path);
     if (!f.ok()) return f.status();
     if (!is_embedding_arch(f->architecture()))
-        return Status::error(path + ": architecture '" + std::string(f->architecture()) +
-                             "' is a generative model, not an embedding model (embedding architectures: bert)");
+        return Status::error(
+            path + ": architecture '" + std::string(f->architecture()) +
+            "' is a generative model, not an embedding model (embedding architectures: bert, nomic-bert)");
     Result<EmbeddingHparams> h = read_embedding_hparams(*f);
     if (!h.ok()) return h.status();
     return load_bert(std::move(f).value(), std::move(h).value(), options);

@@ -1,8 +1,16 @@
 // EmbeddingModel: a loaded GGUF encoder that turns token sequences into vectors (dense retrieval).
 // The generative Model (model.h) is logits over a KV cache; an encoder has neither: every token
 // attends to every token of its own sequence (bidirectional), and a sequence's vector is pooled
-// from its tokens' final hidden states. One architecture so far, "bert" (BERT, bge, e5 and other
-// BertModel encoders as llama.cpp's converter writes them), in arch/bert.cpp.
+// from its tokens' final hidden states. Two architectures, both in arch/bert.cpp (one encoder with
+// two variants, as llama.cpp's build_bert):
+//   "bert"        BERT, bge, e5 and other BertModel encoders as llama.cpp's converter writes them:
+//                 learned positions (position_embd), separate Q, K, V with biases, GELU FFN.
+//   "nomic-bert"  nomic-embed-text v1 / v1.5 (NomicBertModel): no position_embd; one fused
+//                 attn_qkv [n_embd -> 3 n_embd] (Q, K, V rows in that order), RoPE on Q and K
+//                 (NeoX layout, the whole head, positions 0.. per sequence, base
+//                 nomic-bert.rope.freq_base), SwiGLU FFN down(silu(gate x) * up x); projections
+//                 without biases (attn_qkv's and attn_output's are used when the file has them).
+//                 The LayerNorms, post-norm order, pooling and bidirectional attention are bert's.
 //
 // Cross-encoder rerankers (bge-reranker and other BertForSequenceClassification checkpoints,
 // `bert.pooling_type` 4 = rank) are the same encoder with a classifier head on the [CLS] state:
@@ -51,9 +59,9 @@ std::string_view pooling_name(Pooling p);
 Result<Pooling> parse_pooling(std::string_view name);
 
 struct EmbeddingHparams {
-    std::string arch;         // "bert"
+    std::string arch;         // "bert" or "nomic-bert"
     int64_t n_vocab = 0;      // rows of token_embd
-    int64_t n_ctx_train = 0;  // rows of position_embd: the longest sequence
+    int64_t n_ctx_train = 0;  // context_length: the longest sequence (bert: rows of position_embd)
     int64_t n_embd = 0;
     int64_t n_layer = 0;
     int64_t n_head = 0;
@@ -61,11 +69,14 @@ struct EmbeddingHparams {
     int64_t n_ff = 0;
     float norm_eps = 1e-12f;  // attention.layer_norm_epsilon
     Pooling pooling = Pooling::kCls;
+    // nomic-bert: rope.freq_base (10000 when absent, as llama.cpp); bert: 0 (no RoPE).
+    float rope_freq_base = 0.0f;
     int64_t n_token_types = 1;  // rows of token_types (2 for models trained on pairs); set by load
     int64_t n_cls_out = 0;      // values the classifier head gives per sequence (0: no head); set by load
 };
 
-// Whether `arch` (general.architecture) is an embedding architecture sinan knows ("bert").
+// Whether `arch` (general.architecture) is an embedding architecture sinan knows ("bert",
+// "nomic-bert").
 bool is_embedding_arch(std::string_view arch);
 
 // Whether a loaded model is a cross-encoder reranker: rank pooling with a classifier head.
@@ -78,6 +89,8 @@ std::vector<std::pair<size_t, size_t>> token_passes(std::span<const std::vector<
                                                      int64_t max_tokens);
 
 // Reads and checks the hyperparameters of an embedding model. Errors name the key at fault.
+// `<arch>.pooling_type` defaults to cls for bert (BERT's own pooler) and is required for
+// nomic-bert (as llama.cpp requires it).
 Result<EmbeddingHparams> read_embedding_hparams(const gguf::File& file);
 
 class EmbeddingModel {
@@ -119,7 +132,8 @@ class EmbeddingModel {
     ThreadPool pool_;
 };
 
-// Architecture loaders (arch/*.cpp).
+// Architecture loaders (arch/*.cpp). load_bert loads both bert and nomic-bert (hparams.arch says
+// which tensors to bind).
 Result<std::unique_ptr<EmbeddingModel>> load_bert(gguf::File file, EmbeddingHparams hparams,
                                                   const LoadOptions& options);
 

@@ -17,7 +17,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// splitmix64: fixed values on every platform, uniform in [-scale, scale).
+}  // namespace
+
 std::vector<float> pseudo_random(size_t n, uint64_t seed, float scale) {
     std::vector<float> v(n);
     uint64_t s = seed;
@@ -35,8 +36,6 @@ void add_f32(gguf::Writer& w, const char* name, std::vector<uint64_t> shape, con
     w.add_tensor(name, gguf::TensorType::F32, std::move(shape),
                  std::span(reinterpret_cast<const uint8_t*>(values.data()), values.size() * sizeof(float)));
 }
-
-}  // namespace
 
 std::string bert_tiny_path() { return (fs::path(SINAN_SHARED_DIR) / "models" / "bert-tiny-f32.gguf").string(); }
 

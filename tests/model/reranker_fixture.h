@@ -3,12 +3,23 @@
 // token types): every tensor and metadata key copied, bert.pooling_type set to 4 (rank), and a
 // classifier head added with fixed pseudo-random values, as llama.cpp's converter names it:
 //   cls.weight [64 x 64], cls.bias [64], cls.output.weight [64 x 1], cls.output.bias [1]   (F32)
-// Shared by the model, engine, API and CLI tests. Not thread-safe (writes files).
+// Shared by the model, engine, API and CLI tests (and, for its random-weight helpers, the nomic-bert
+// fixture). Not thread-safe (writes files).
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
+
+#include "gguf/writer.h"
 
 namespace sinan::test {
+
+// n values uniform in [-scale, scale) from splitmix64 seeded with `seed`: the same on every platform.
+std::vector<float> pseudo_random(size_t n, uint64_t seed, float scale);
+
+// Adds an F32 tensor (shape in GGML order) to a fixture being written.
+void add_f32(gguf::Writer& w, const char* name, std::vector<uint64_t> shape, const std::vector<float>& values);
 
 // ../shared/models/bert-tiny-f32.gguf; tests skip with a message when it is absent.
 std::string bert_tiny_path();

@@ -9,6 +9,11 @@
 // of a sequence sees every token of that sequence (no mask within it, none across), scale
 // 1/sqrt(head_dim), no KV cache. Token type 0 everywhere (single-segment input, as llama.cpp),
 // except a pair's second segment when the caller marks it (embedding_model.h).
+//
+// nomic-bert (nomic-embed-text) is the same encoder with three changes (llama.cpp's build_bert):
+//   x = LN(embd[token] + token_types[type])                           no learned positions
+//   q, k, v = split(Wqkv·x [+ bqkv]);  q, k = rope(q), rope(k)       NeoX RoPE at the position in its sequence
+//   FFN: Wdown · (silu(Wgate·x) * Wup·x)                              SwiGLU, no biases
 #include <algorithm>
 #include <cmath>
 
@@ -32,6 +37,7 @@ struct Linear {
 
 struct LayerWeights {
     Linear q, k, v, o, up, down;
+    Linear qkv, gate;  // nomic-bert: fused Q, K, V rows [3 n_embd, n_embd]; the SwiGLU gate
     std::vector<float> attn_norm_w, attn_norm_b, out_norm_w, out_norm_b;
 };
 
@@ -45,7 +51,14 @@ class BertModel final : public EmbeddingModel {
                  std::span<const int64_t> segment_b) override;
 
   private:
-    Status linear(const std::string& name, int64_t n_in, int64_t n_out, Linear* out) const;
+    // Binds `name`.weight [n_out, n_in] and `name`.bias: required (bert), bound when the file has
+    // it (kIfAny) or not read (kNone).
+    enum class Bias { kRequired, kIfAny, kNone };
+    Status linear(const std::string& name, int64_t n_in, int64_t n_out, Linear* out, Bias bias = Bias::kRequired) const;
+    // Q, K, V for n tokens into q_, k_, v_ (RoPE applied for nomic-bert).
+    void project_qkv(const LayerWeights& w, int64_t n);
+    // tmp_ = the FFN of x_ for n tokens (ff_, gate_: scratch).
+    void feed_forward(const LayerWeights& w, int64_t n);
     // y = W·x + b for n tokens. x: [n, n_in]; y: [n, n_out].
     void apply(const Linear& l, const float* x, int64_t n, float* y);
     // x[t] = LN(x[t]) for every token, in place. x: [n, n_embd].
@@ -63,15 +76,20 @@ class BertModel final : public EmbeddingModel {
 
     // Scratch, reused across calls. [n_tokens, ...]
     std::vector<float> x_, q_, k_, v_, attn_, tmp_, ff_, cls_in_, cls_hidden_;
+    std::vector<float> qkv_, gate_;   // nomic-bert: [n_tokens, 3 n_embd], [n_tokens, n_ff]
+    bool nomic_ = false;              // hparams_.arch == "nomic-bert"
+    kernels::RopeParams rope_;        // nomic-bert's rotary embedding
+    std::vector<int32_t> pos_;        // per token: its position in its sequence
     std::unique_ptr<KvCache> kv_;     // one layer's K and V in F16, a cell per token of the batch
     std::vector<int32_t> cells_;      // 0, 1, ... n_tokens - 1
     std::vector<int64_t> seq_start_;  // per token: index of its sequence's first token
     std::vector<int64_t> seq_len_;    // per token: its sequence's length
 };
 
-Status BertModel::linear(const std::string& name, int64_t n_in, int64_t n_out, Linear* out) const {
+Status BertModel::linear(const std::string& name, int64_t n_in, int64_t n_out, Linear* out, Bias bias) const {
     SINAN_RETURN_IF_ERROR(bind_matrix(file_, name + ".weight", n_in, n_out, &out->w));
-    return bind_vector(file_, name + ".bias", n_out, &out->b);
+    if (bias == Bias::kNone) return Status::ok();
+    return bind_vector(file_, name + ".bias", n_out, &out->b, /*optional=*/bias == Bias::kIfAny);
 }
 
 Status BertModel::bind() {
@@ -84,21 +102,37 @@ Status BertModel::bind() {
     const gguf::TensorInfo* types = file_.find_tensor("token_types.weight");
     h.n_token_types = types != nullptr && types->shape.size() == 2 ? static_cast<int64_t>(types->shape[1]) : 1;
     SINAN_RETURN_IF_ERROR(bind_matrix(file_, "token_types.weight", h.n_embd, h.n_token_types, &type_embd_));
-    SINAN_RETURN_IF_ERROR(bind_matrix(file_, "position_embd.weight", h.n_embd, h.n_ctx_train, &pos_embd_));
+    nomic_ = h.arch == "nomic-bert";
+    if (nomic_) {
+        rope_.n_rot = h.head_dim;
+        rope_.freq_base = h.rope_freq_base;
+        rope_.layout = kernels::RopeLayout::kNeox;  // llama.cpp: LLAMA_ROPE_TYPE_NEOX for nomic-bert
+    } else {
+        SINAN_RETURN_IF_ERROR(bind_matrix(file_, "position_embd.weight", h.n_embd, h.n_ctx_train, &pos_embd_));
+    }
     SINAN_RETURN_IF_ERROR(bind_vector(file_, "token_embd_norm.weight", h.n_embd, &embd_norm_w_));
     SINAN_RETURN_IF_ERROR(bind_vector(file_, "token_embd_norm.bias", h.n_embd, &embd_norm_b_));
     layers_.resize(static_cast<size_t>(h.n_layer));
     for (int64_t l = 0; l < h.n_layer; ++l) {
         LayerWeights& w = layers_[static_cast<size_t>(l)];
         const std::string p = "blk." + std::to_string(l) + ".";
-        SINAN_RETURN_IF_ERROR(linear(p + "attn_q", h.n_embd, h.n_embd, &w.q));
-        SINAN_RETURN_IF_ERROR(linear(p + "attn_k", h.n_embd, h.n_embd, &w.k));
-        SINAN_RETURN_IF_ERROR(linear(p + "attn_v", h.n_embd, h.n_embd, &w.v));
-        SINAN_RETURN_IF_ERROR(linear(p + "attn_output", h.n_embd, h.n_embd, &w.o));
+        if (nomic_) {
+            // llama.cpp's graph uses attn_qkv's and attn_output's biases when present and never the FFN's.
+            SINAN_RETURN_IF_ERROR(linear(p + "attn_qkv", h.n_embd, 3 * h.n_embd, &w.qkv, Bias::kIfAny));
+            SINAN_RETURN_IF_ERROR(linear(p + "attn_output", h.n_embd, h.n_embd, &w.o, Bias::kIfAny));
+            SINAN_RETURN_IF_ERROR(linear(p + "ffn_up", h.n_embd, h.n_ff, &w.up, Bias::kNone));
+            SINAN_RETURN_IF_ERROR(linear(p + "ffn_gate", h.n_embd, h.n_ff, &w.gate, Bias::kNone));
+            SINAN_RETURN_IF_ERROR(linear(p + "ffn_down", h.n_ff, h.n_embd, &w.down, Bias::kNone));
+        } else {
+            SINAN_RETURN_IF_ERROR(linear(p + "attn_q", h.n_embd, h.n_embd, &w.q));
+            SINAN_RETURN_IF_ERROR(linear(p + "attn_k", h.n_embd, h.n_embd, &w.k));
+            SINAN_RETURN_IF_ERROR(linear(p + "attn_v", h.n_embd, h.n_embd, &w.v));
+            SINAN_RETURN_IF_ERROR(linear(p + "attn_output", h.n_embd, h.n_embd, &w.o));
+            SINAN_RETURN_IF_ERROR(linear(p + "ffn_up", h.n_embd, h.n_ff, &w.up));
+            SINAN_RETURN_IF_ERROR(linear(p + "ffn_down", h.n_ff, h.n_embd, &w.down));
+        }
         SINAN_RETURN_IF_ERROR(bind_vector(file_, p + "attn_output_norm.weight", h.n_embd, &w.attn_norm_w));
         SINAN_RETURN_IF_ERROR(bind_vector(file_, p + "attn_output_norm.bias", h.n_embd, &w.attn_norm_b));
-        SINAN_RETURN_IF_ERROR(linear(p + "ffn_up", h.n_embd, h.n_ff, &w.up));
-        SINAN_RETURN_IF_ERROR(linear(p + "ffn_down", h.n_ff, h.n_embd, &w.down));
         SINAN_RETURN_IF_ERROR(bind_vector(file_, p + "layer_output_norm.weight", h.n_embd, &w.out_norm_w));
         SINAN_RETURN_IF_ERROR(bind_vector(file_, p + "layer_output_norm.bias", h.n_embd, &w.out_norm_b));
     }
@@ -132,6 +166,39 @@ void BertModel::apply(const Linear& l, const float* x, int64_t n, float* y) {
     kernels::matmul(l.w, x, n, y, pool_);
     if (l.b.empty()) return;
     for (int64_t t = 0; t < n; ++t) kernels::add_inplace(y + t * l.w.n_rows, l.b.data(), l.w.n_rows);
+}
+
+void BertModel::project_qkv(const LayerWeights& w, int64_t n) {
+    if (!nomic_) {
+        apply(w.q, x_.data(), n, q_.data());
+        apply(w.k, x_.data(), n, k_.data());
+        apply(w.v, x_.data(), n, v_.data());
+        return;
+    }
+    const EmbeddingHparams& h = hparams_;
+    const int64_t d = h.n_embd;
+    apply(w.qkv, x_.data(), n, qkv_.data());  // [n, 3 d]: q | k | v per token
+    for (int64_t t = 0; t < n; ++t) {
+        const float* row = qkv_.data() + t * 3 * d;
+        std::copy_n(row, d, q_.data() + t * d);
+        std::copy_n(row + d, d, k_.data() + t * d);
+        std::copy_n(row + 2 * d, d, v_.data() + t * d);
+        const int32_t pos = pos_[static_cast<size_t>(t)];
+        kernels::rope(q_.data() + t * d, h.n_head, h.head_dim, pos, rope_);
+        kernels::rope(k_.data() + t * d, h.n_head, h.head_dim, pos, rope_);
+    }
+}
+
+void BertModel::feed_forward(const LayerWeights& w, int64_t n) {
+    const int64_t n_ff = hparams_.n_ff;
+    apply(w.up, x_.data(), n, ff_.data());
+    if (nomic_) {
+        apply(w.gate, x_.data(), n, gate_.data());
+        kernels::silu_mul(gate_.data(), ff_.data(), ff_.data(), n * n_ff);
+    } else {
+        kernels::gelu_f16(ff_.data(), ff_.data(), n * n_ff);
+    }
+    apply(w.down, ff_.data(), n, tmp_.data());
 }
 
 void BertModel::norm(float* x, int64_t n, const std::vector<float>& w, const std::vector<float>& b) const {
@@ -227,6 +294,11 @@ Status BertModel::embed(std::span<const std::vector<int32_t>> sequences, Pooling
     attn_.resize(x_.size());
     tmp_.resize(x_.size());
     ff_.resize(static_cast<size_t>(n * h.n_ff));
+    if (nomic_) {
+        qkv_.resize(static_cast<size_t>(n * 3 * d));
+        gate_.resize(ff_.size());
+        pos_.resize(static_cast<size_t>(n));
+    }
     if (kv_ == nullptr || kv_->n_cells() < n) kv_ = std::make_unique<KvCache>(1, n, d, d);
     cells_.resize(static_cast<size_t>(n));
     for (int64_t t = 0; t < n; ++t) cells_[static_cast<size_t>(t)] = static_cast<int32_t>(t);
@@ -245,8 +317,12 @@ Status BertModel::embed(std::span<const std::vector<int32_t>> sequences, Pooling
             kernels::get_row(tok_embd_, s[pos], x);
             kernels::get_row(type_embd_, static_cast<int64_t>(pos) >= b ? 1 : 0, row.data());
             kernels::add_inplace(x, row.data(), d);
-            kernels::get_row(pos_embd_, static_cast<int64_t>(pos), row.data());
-            kernels::add_inplace(x, row.data(), d);
+            if (nomic_) {
+                pos_[static_cast<size_t>(t)] = static_cast<int32_t>(pos);
+            } else {
+                kernels::get_row(pos_embd_, static_cast<int64_t>(pos), row.data());
+                kernels::add_inplace(x, row.data(), d);
+            }
             seq_start_[static_cast<size_t>(t)] = start;
             seq_len_[static_cast<size_t>(t)] = static_cast<int64_t>(s.size());
         }
@@ -254,17 +330,13 @@ Status BertModel::embed(std::span<const std::vector<int32_t>> sequences, Pooling
     norm(x_.data(), n, embd_norm_w_, embd_norm_b_);
 
     for (const LayerWeights& w : layers_) {
-        apply(w.q, x_.data(), n, q_.data());
-        apply(w.k, x_.data(), n, k_.data());
-        apply(w.v, x_.data(), n, v_.data());
+        project_qkv(w, n);
         attention(n);
         apply(w.o, attn_.data(), n, tmp_.data());
         kernels::add_inplace(x_.data(), tmp_.data(), n * d);
         norm(x_.data(), n, w.attn_norm_w, w.attn_norm_b);
 
-        apply(w.up, x_.data(), n, ff_.data());
-        kernels::gelu_f16(ff_.data(), ff_.data(), n * h.n_ff);
-        apply(w.down, ff_.data(), n, tmp_.data());
+        feed_forward(w, n);
         kernels::add_inplace(x_.data(), tmp_.data(), n * d);
         norm(x_.data(), n, w.out_norm_w, w.out_norm_b);
     }
