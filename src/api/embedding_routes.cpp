@@ -1,4 +1,4 @@
-// POST /v1/embeddings (OpenAI's shape): one vector per input from an embedding model (bert),
+// POST /v1/embeddings (OpenAI's shape): one vector per input from an embedding model (bert, nomic-bert),
 // L2-normalised as OpenAI's are, as float arrays or base64 of little-endian float32.
 // The embedder runs on the request's HTTP thread (one forward pass at a time per model); texts
 // get the model's special tokens, token arrays are taken as given; an input longer than the

@@ -1,4 +1,4 @@
-// `sinan embed -m FILE [TEXT...]`: vectors of texts with an embedding model (bert), as JSON on
+// `sinan embed -m FILE [TEXT...]`: vectors of texts with an embedding model (bert, nomic-bert), as JSON on
 // stdout — for scripts, for checking a model against another engine, for building indexes.
 #include <cstdio>
 #include <iostream>
@@ -74,7 +74,7 @@ void register_embed(CLI::App& app) {
     auto a = std::make_shared<EmbedArgs>();
     CLI::App* cmd = app.add_subcommand(
         "embed",
-        "Print the vectors of texts with an embedding model (bert architecture) as one JSON object:\n"
+        "Print the vectors of texts with an embedding model (bert or nomic-bert architecture) as one JSON object:\n"
         "{\"model\", \"n_embd\", \"pooling\", \"normalized\", \"n_tokens\": [per text], \"embeddings\": [[...], "
         "...]}.\n"
         "Texts come from the arguments, or one per line on stdin. Vectors are L2-normalised unless --raw.");

@@ -2,15 +2,12 @@
 // implementation (tests/golden-gen/nomic_reference.py, run here on the fixture of nomic_fixture.h),
 // and the loader refusing a file without its fused attention weights.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
+#include <optional>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "model/embedding_model.h"
 #include "nomic_fixture.h"
@@ -45,27 +42,11 @@ fs::path NomicBert::dir_;
 std::vector<std::vector<double>> reference_embeddings(const std::string& model,
                                                       const std::vector<std::vector<int32_t>>& seqs,
                                                       std::string* skip) {
-    const fs::path dir = fs::path(model).parent_path();
-    const fs::path in_path = dir / "sequences.json", out_path = dir / "embeddings.json";
-    std::ofstream(in_path) << nlohmann::json({{"sequences", seqs}}).dump();
-    // Debian's python3 (where python3-numpy installs), else the one on PATH.
-    const std::string python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-    const std::string cmd = python + " '" + kReference.string() + "' '" + model + "' < '" + in_path.string() + "' > '" +
-                            out_path.string() + "'";
-    const int rc = std::system(cmd.c_str());
-    if (rc == -1 || !WIFEXITED(rc) || WEXITSTATUS(rc) == 127) {
-        *skip = "python3 is not available to run " + kReference.string();
-        return {};
-    }
-    if (WEXITSTATUS(rc) == 77) {
-        *skip = "python3-numpy is not installed (apt-get install python3-numpy)";
-        return {};
-    }
-    EXPECT_EQ(WEXITSTATUS(rc), 0) << cmd;
-    std::ifstream out(out_path);
-    std::stringstream ss;
-    ss << out.rdbuf();
-    return nlohmann::json::parse(ss.str())["embeddings"].get<std::vector<std::vector<double>>>();
+    std::string error;
+    const std::optional<nlohmann::json> out =
+        test::run_python_reference(kReference.string(), model, nlohmann::json({{"sequences", seqs}}), skip, &error);
+    EXPECT_TRUE(error.empty()) << error;
+    return out ? (*out)["embeddings"].get<std::vector<std::vector<double>>>() : std::vector<std::vector<double>>{};
 }
 
 // max_i |a[i] - b[i]| over b's size.

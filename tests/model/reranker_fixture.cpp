@@ -1,11 +1,13 @@
 #include "reranker_fixture.h"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <vector>
 
 #include "gguf/gguf.h"
@@ -79,6 +81,38 @@ std::string reranker_fixture() {
         return p;
     }();
     return path;
+}
+
+std::optional<nlohmann::json> run_python_reference(const std::string& script, const std::string& model,
+                                                   const nlohmann::json& input, std::string* skip, std::string* error) {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::path(model).parent_path();
+    const fs::path in_path = dir / (fs::path(script).stem().string() + ".in.json");
+    const fs::path out_path = dir / (fs::path(script).stem().string() + ".out.json");
+    std::ofstream(in_path) << input.dump();
+    const std::string python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+    const std::string cmd =
+        python + " '" + script + "' '" + model + "' < '" + in_path.string() + "' > '" + out_path.string() + "'";
+    const int rc = std::system(cmd.c_str());
+    if (rc == -1 || !WIFEXITED(rc) || WEXITSTATUS(rc) == 127) {
+        *skip = "python3 is not available to run " + script;
+        return std::nullopt;
+    }
+    if (WEXITSTATUS(rc) == 77) {
+        *skip = "python3-numpy is not installed (apt-get install python3-numpy)";
+        return std::nullopt;
+    }
+    if (WEXITSTATUS(rc) != 0) {
+        *error = cmd + " exited with " + std::to_string(WEXITSTATUS(rc));
+        return std::nullopt;
+    }
+    std::ifstream out(out_path);
+    nlohmann::json parsed = nlohmann::json::parse(out, nullptr, false);
+    if (parsed.is_discarded()) {
+        *error = out_path.string() + ": not JSON";
+        return std::nullopt;
+    }
+    return parsed;
 }
 
 }  // namespace sinan::test

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,5 +33,12 @@ std::string write_reranker_fixture(const std::string& out_path, bool with_head =
 // The fixture in a per-process temp directory (removed at exit), written on first call; "" when
 // bert-tiny is absent (a failure to write it aborts the test binary: that is a broken test setup).
 std::string reranker_fixture();
+
+// Runs a numpy reference script of tests/golden-gen (`python3 SCRIPT MODEL < input > output`,
+// Debian's /usr/bin/python3 where python3-numpy installs, else python3 on PATH), the files beside
+// MODEL. Its parsed JSON output; nullopt with *skip set when python3 or numpy (exit 77) is missing,
+// or with *error set when the script failed.
+std::optional<nlohmann::json> run_python_reference(const std::string& script, const std::string& model,
+                                                   const nlohmann::json& input, std::string* skip, std::string* error);
 
 }  // namespace sinan::test

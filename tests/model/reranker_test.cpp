@@ -2,14 +2,11 @@
 // implementation (tests/golden-gen/reranker_reference.py, run here on the fixture of
 // reranker_fixture.h), and the loader refusing a rank-pooling file without its classifier head.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
+#include <optional>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "model/embedding_model.h"
 #include "reranker_fixture.h"
@@ -20,9 +17,6 @@ namespace {
 namespace fs = std::filesystem;
 
 const fs::path kReference = fs::path(SINAN_TEST_DATA_DIR) / ".." / "golden-gen" / "reranker_reference.py";
-
-// Debian's python3 (where python3-numpy installs), else the one on PATH.
-std::string python3() { return fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3"; }
 
 struct Pair {
     std::vector<int32_t> tokens;
@@ -45,27 +39,12 @@ Pair make_pair(const std::vector<int32_t>& query, const std::vector<int32_t>& do
 std::vector<float> reference_scores(const std::string& model, const std::vector<Pair>& pairs, std::string* skip) {
     nlohmann::json in = {{"pairs", nlohmann::json::array()}};
     for (const Pair& p : pairs) in["pairs"].push_back({{"tokens", p.tokens}, {"segment_b", p.segment_b}});
-    const fs::path dir = fs::path(model).parent_path();
-    const fs::path in_path = dir / "pairs.json", out_path = dir / "scores.json";
-    std::ofstream(in_path) << in.dump();
-    const std::string cmd = python3() + " '" + kReference.string() + "' '" + model + "' < '" + in_path.string() +
-                            "' > '" + out_path.string() + "'";
-    const int rc = std::system(cmd.c_str());
-    if (rc == -1 || !WIFEXITED(rc) || WEXITSTATUS(rc) == 127) {
-        *skip = "python3 is not available to run " + kReference.string();
-        return {};
-    }
-    if (WEXITSTATUS(rc) == 77) {
-        *skip = "python3-numpy is not installed (apt-get install python3-numpy)";
-        return {};
-    }
-    EXPECT_EQ(WEXITSTATUS(rc), 0) << cmd;
-    std::ifstream out(out_path);
-    std::stringstream ss;
-    ss << out.rdbuf();
-    const nlohmann::json parsed = nlohmann::json::parse(ss.str());
+    std::string error;
+    const std::optional<nlohmann::json> out = test::run_python_reference(kReference.string(), model, in, skip, &error);
+    EXPECT_TRUE(error.empty()) << error;
     std::vector<float> scores;
-    for (const auto& s : parsed["scores"]) scores.push_back(s[0].get<float>());
+    if (out)
+        for (const auto& s : (*out)["scores"]) scores.push_back(s[0].get<float>());
     return scores;
 }
 
