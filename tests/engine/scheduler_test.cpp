@@ -21,7 +21,7 @@
 #include "engine/generate.h"
 #include "engine/session.h"
 #include "model/attention.h"
-#include "model/synth.h"
+#include "tiny_model_fixture.h"
 
 namespace sinan::engine {
 namespace {
@@ -29,31 +29,8 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-class SchedulerTest : public ::testing::Test {
+class SchedulerTest : public TinyModelTest {
   protected:
-    static void SetUpTestSuite() {
-        path_ =
-            new fs::path(fs::temp_directory_path() / ("sinan_scheduler_test_" + std::to_string(::getpid()) + ".gguf"));
-        model::SynthOptions o;
-        o.shape = "tiny";
-        o.n_threads = 2;
-        ASSERT_TRUE(model::synth_model(o, path_->string()).is_ok());
-        Result<std::unique_ptr<model::Model>> m = model::Model::load(path_->string(), {.n_threads = 2});
-        ASSERT_TRUE(m.ok()) << m.message();
-        model_ = std::move(m).value().release();
-        Result<text::Tokenizer> t = text::Tokenizer::from_gguf(model_->file());
-        ASSERT_TRUE(t.ok()) << t.message();
-        tokenizer_ = new text::Tokenizer(std::move(t).value());
-    }
-    static void TearDownTestSuite() {
-        delete tokenizer_;
-        delete model_;
-        fs::remove(*path_);
-        delete path_;
-    }
-
-    static std::vector<int32_t> tokens(const std::string& text) { return tokenizer_->encode(text, false, false); }
-
     // Greedy, with end-of-generation tokens banned so length is up to the test.
     static GenerateOptions greedy(int64_t n_predict, bool ban_eog = true) {
         GenerateOptions o;
@@ -113,9 +90,6 @@ class SchedulerTest : public ::testing::Test {
         return r;
     }
 
-    static inline fs::path* path_ = nullptr;
-    static inline model::Model* model_ = nullptr;
-    static inline text::Tokenizer* tokenizer_ = nullptr;
 };
 
 const char* const kPrompts[] = {
