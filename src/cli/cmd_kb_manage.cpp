@@ -67,10 +67,7 @@ std::unique_ptr<KnowledgeBaseService> open_service(const StoreArgs& a, bool resu
         o.embed = hook->function();
         o.embedding_model = hook->model_id();
     }
-    if (reranker != nullptr) {
-        o.rerank = reranker->function();
-        o.reranker_model = reranker->model_id();
-    }
+    if (reranker != nullptr) o.rerank = reranker->function();
     std::error_code ec;
     fs::create_directories(o.data_dir, ec);
     if (ec) fail("data directory " + o.data_dir + ": cannot create: " + ec.message());

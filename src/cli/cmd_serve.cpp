@@ -175,8 +175,7 @@ void serve(ServeArgs a) {
                 api::ModelLease lease = std::move(std::get<api::ModelLease>(acquired));
                 return engine::rerank_for_search(*lease->reranker, id, query, texts);
             };
-            ko.reranker_model = a.registry.default_reranker;
-            log::info("knowledge-base searches are re-ranked by " + ko.reranker_model);
+            log::info("knowledge-base searches are re-ranked by " + a.registry.default_reranker);
         }
         Result<std::unique_ptr<knowledge::KnowledgeBaseService>> opened = knowledge::KnowledgeBaseService::open(ko);
         if (!opened.ok()) fail(opened.message());

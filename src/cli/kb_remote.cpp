@@ -1,12 +1,13 @@
 #include "cli/kb_remote.h"
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
+#include "api/openai_response.h"
 #include "cli/commands.h"
 
 namespace sinan::cli {
@@ -69,12 +70,7 @@ struct BodyPart {
 // in memory whole; its length is known up front (the server refuses chunked bodies).
 class MultipartBody {
   public:
-    MultipartBody() {
-        unsigned char random[12] = {};
-        std::ifstream("/dev/urandom", std::ios::binary).read(reinterpret_cast<char*>(random), sizeof random);
-        boundary_ = "sinan-";
-        for (unsigned char c : random) boundary_ += "0123456789abcdef"[c % 16];
-    }
+    MultipartBody() : boundary_(api::new_id("sinan-")) {}
     std::string content_type() const { return "multipart/form-data; boundary=" + boundary_; }
 
     void add_file(const std::string& name, const std::string& filename, const std::string& path) {

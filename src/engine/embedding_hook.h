@@ -7,7 +7,7 @@
 //   Result<std::unique_ptr<EmbeddingHook>> hook = EmbeddingHook::load("bge-small.gguf");
 //   options.embed = (*hook)->function();  options.embedding_model = (*hook)->model_id();
 //   Result<std::unique_ptr<RerankHook>> r = RerankHook::load("bge-reranker.gguf");
-//   options.rerank = (*r)->function();  options.reranker_model = (*r)->model_id();
+//   options.rerank = (*r)->function();   // its errors name (*r)->model_id()
 //
 // The function embeds each text (normalised, cut to the model's context) into one vector of
 // n_embd floats. model_id() is "<general.name or the file's stem>/<n_embd>": what a knowledge

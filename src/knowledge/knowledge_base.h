@@ -95,7 +95,6 @@ struct KnowledgeBaseOptions {
     // more relevant (a cross-encoder reranker, see engine/rerank_hook.h). Called from search()
     // on any thread; must outlive the service. Empty = passages stay in retrieval order.
     std::function<Result<std::vector<float>>(const std::string&, const std::vector<std::string>&)> rerank;
-    std::string reranker_model;    // the id of the model behind `rerank`
     size_t rerank_candidates = 50;  // passages retrieved for the reranker to order (at least k)
 };
 
@@ -193,7 +192,6 @@ class KnowledgeBaseService {
     Result<std::vector<Passage>> search(const std::string& kb, const std::string& query, size_t k = 10,
                                         const MetadataFilter& filter = {}, RetrievalMode mode = RetrievalMode::kAuto,
                                         bool rerank = true);
-    bool has_reranker() const { return static_cast<bool>(options_.rerank); }
 
     // Chunks embedded per call of options.embed while adding a document.
     static constexpr size_t kEmbedBatch = 32;

@@ -338,14 +338,11 @@ TEST(ServerKb, WithAModelTheAnswerCarriesCitationsAndDocumentsStayFenced) {
     // Grounded and streamed: the answer is held back until its support is known, then sent whole
     // in one piece (the model's answer, or "I don't know" in its place), never a part of an
     // unsupported answer. Reasoning still streams.
-    chunks = post_stream(*c, "/v1/chat/completions",
-                         {{"messages", {{{"role", "user"}, {"content", "How many days of leave?"}}}},
-                          {"knowledge_base", "hr"},
-                          {"grounded", true},
-                          {"max_tokens", 12},
-                          {"temperature", 0},
-                          {"stream", true}},
-                         &done, &status);
+    const json grounded_stream = {
+        {"knowledge_base", "hr"}, {"grounded", true}, {"max_tokens", 12}, {"temperature", 0}, {"stream", true}};
+    json chat_body = grounded_stream;
+    chat_body["messages"] = {{{"role", "user"}, {"content", "How many days of leave?"}}};
+    chunks = post_stream(*c, "/v1/chat/completions", chat_body, &done, &status);
     ASSERT_TRUE(done);
     ASSERT_FALSE(chunks.empty());
     std::vector<std::string> contents;
@@ -361,14 +358,9 @@ TEST(ServerKb, WithAModelTheAnswerCarriesCitationsAndDocumentsStayFenced) {
         EXPECT_EQ(contents[0], std::string(knowledge::kNoSupportAnswer));
     }
 
-    auto events = post_stream(*c, "/api/v1/chat",
-                         {{"query", "How many days of leave?"},
-                          {"knowledge_base", "hr"},
-                          {"grounded", true},
-                          {"max_tokens", 12},
-                          {"temperature", 0},
-                          {"stream", true}},
-                         &done, &status);
+    json native_body = grounded_stream;
+    native_body["query"] = "How many days of leave?";
+    auto events = post_stream(*c, "/api/v1/chat", native_body, &done, &status);
     ASSERT_TRUE(done);
     ASSERT_GE(events.size(), 2u);
     std::vector<std::string> answers;

@@ -157,7 +157,7 @@ TEST_F(KbAsk, EveryKbCommandWorksOnARunningServer) {
 // A server started with --reranker-model re-ranks knowledge-base searches with it: the REST search
 // (through kb search --server) returns the passages `sinan rerank` scores highest, in its order;
 // "rerank": false (--no-rerank) keeps retrieval's order.
-TEST_F(KbAsk, AServerWithARerankerRerankesSearches) {
+TEST_F(KbAsk, AServerWithARerankerReranksItsSearches) {
     const std::string reranker = test::reranker_fixture();
     if (reranker.empty()) GTEST_SKIP() << test::bert_tiny_path() << " is absent; no reranker fixture";
     test::ServeProcess server;

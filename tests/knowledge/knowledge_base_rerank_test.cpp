@@ -50,7 +50,6 @@ class RerankKnowledgeBaseTest : public ::testing::Test {
         if (hook_ == nullptr) GTEST_SKIP() << test::bert_tiny_path() << " is absent; no reranker fixture";
         options_.data_dir = test::make_temp_dir();
         options_.rerank = hook_->function();
-        options_.reranker_model = hook_->model_id();
     }
     void TearDown() override {
         service_.reset();
