@@ -52,6 +52,7 @@ std::string ModelRegistry::ids_text() const {
 Result<std::shared_ptr<ServedModel>> ModelRegistry::load(const ModelFile& file) const {
     model::LoadOptions lo;
     lo.n_threads = options_.n_threads;
+    lo.swa_window = options_.swa_window;
     Result<std::unique_ptr<model::Model>> m = model::Model::load(file.path, lo);
     if (!m.ok()) return m.status();
     Result<text::Tokenizer> tok = text::Tokenizer::from_gguf((*m)->file());
@@ -67,19 +68,21 @@ Result<std::shared_ptr<ServedModel>> ModelRegistry::load(const ModelFile& file) 
     engine::SchedulerOptions so = options_.scheduler;
     if (Status s = served->model->check_kv_type(so.kv_type); !s.is_ok()) return Status::error(file.path + ": " + s.message());
     so.n_ctx = std::min<int64_t>(so.n_ctx, served->model->hparams().n_ctx_train);
-    if (options_.kv_memory_bytes > 0) {
-        const uint64_t per_token = served->model->make_cache(1, so.kv_type).bytes_per_cell();
+    const uint64_t per_token = served->model->make_cache(1, so.kv_type).bytes_per_cell();
+    if (options_.kv_memory_bytes > 0)
         so.n_cells = static_cast<int64_t>(std::max<uint64_t>(1, options_.kv_memory_bytes / per_token));
-        if (so.n_cells < so.n_ctx)
-            log::warn(file.id + ": the KV budget holds " + std::to_string(so.n_cells) + " tokens (" +
-                      std::to_string(per_token) + " bytes each), less than the context of " +
-                      std::to_string(so.n_ctx) + "; sequences are limited to " + std::to_string(so.n_cells));
-    }
     served->scheduler = std::make_unique<engine::Scheduler>(*served->model, served->tokenizer, so);
     served->loaded_at = std::chrono::system_clock::now();
-    log::info("loaded model " + file.id + " (" + file.path + "): context " + std::to_string(so.n_ctx) + ", KV cache " +
-              std::to_string(so.n_cells > 0 ? so.n_cells : so.n_ctx * so.n_parallel) + " tokens, " +
-              std::to_string(so.n_parallel) + " parallel sequences" + (served->reasoning ? ", reasoning model" : ""));
+    const engine::SchedulerOptions& used = served->scheduler->options();
+    if (used.n_ctx < so.n_ctx)
+        log::warn(file.id + ": the KV budget holds " + std::to_string(used.n_cells) + " tokens (" +
+                  std::to_string(per_token) + " bytes each), less than one sequence of context " +
+                  std::to_string(so.n_ctx) + " needs; sequences are limited to " + std::to_string(used.n_ctx));
+    const int64_t window = served->model->hparams().n_swa;
+    log::info("loaded model " + file.id + " (" + file.path + "): context " + std::to_string(used.n_ctx) +
+              (window > 0 ? ", sliding window " + std::to_string(window) : "") + ", KV cache " +
+              std::to_string(used.n_cells) + " tokens (" + std::to_string(used.n_cells * per_token >> 20) + " MiB), " +
+              std::to_string(used.n_parallel) + " parallel sequences" + (served->reasoning ? ", reasoning model" : ""));
     return served;
 }
 

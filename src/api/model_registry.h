@@ -110,6 +110,7 @@ struct RegistryOptions {
     uint64_t kv_memory_bytes = 0;        // KV cache per model; sets scheduler.n_cells from the model's bytes
                                          // per token (0: n_ctx x n_parallel cells)
     int n_threads = 0;                   // forward-pass threads per model, 0 = physical cores
+    int64_t swa_window = -1;             // LoadOptions::swa_window for every model: -1 = each model's own
     size_t max_resident = 1;
     std::string default_reranker;  // the id /v1/rerank uses when a request names no model ("": the default)
 };

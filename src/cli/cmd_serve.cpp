@@ -237,6 +237,11 @@ void register_serve(CLI::App& app) {
         ->capture_default_str()
         ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
     add_kv_type_option(cmd, &a->registry.scheduler.kv_type);
+    cmd->add_option("--swa-window", a->registry.swa_window,
+                    "Sliding-window attention over the last N positions for every model: each sequence keeps only "
+                    "those in the KV cache, so --ctx-size bounds positions, not memory (0 = full attention; "
+                    "default: each model's own attention.sliding_window, else full)")
+        ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
     cmd->add_option("--context-shift", a->context_shift,
                     "When a generation whose max_tokens goes past --ctx-size fills its context: drop the older "
                     "half of its tokens after the kept start and go on (chat: on the chat routes, /v1/completions "

@@ -73,7 +73,9 @@ struct Scheduler::Impl {
         std::unique_ptr<OutputStream> out;
         size_t n_prompt_fed = 0;  // prompt tokens in the cache, reused ones included
         int64_t n_cached = 0;     // prompt tokens reused from the prefix cache
-        int64_t n_reserved = 0;   // cells still reserved for tokens not fed yet
+        // Full attention: cells still reserved for tokens not fed yet (beside the cells in use).
+        // With a window: the most cells the sequence ever holds (counted instead of its cells in use).
+        int64_t n_reserved = 0;
         int64_t n_keep = 0;       // with context shift: tokens kept at the start
         int64_t n_shifted = 0;    // tokens dropped by context shift so far
         int32_t next_token = -1;  // taken but not fed yet (fed at the next step)
@@ -86,7 +88,8 @@ struct Scheduler::Impl {
     };
 
     // One sequence id of the cache. Running: run is set. Idle (prefix cache): no run, tokens
-    // kept. Free: neither. tokens are exactly the sequence's cells, at positions 0..size-1.
+    // kept. Free: neither. tokens are the sequence's positions 0..size-1; its cells hold all of them,
+    // or with a window the last W.
     struct Slot {
         std::vector<int32_t> tokens;
         std::unique_ptr<Running> run;
@@ -97,6 +100,7 @@ struct Scheduler::Impl {
         : model(m),
           tokenizer(t),
           o(options),
+          window(m.hparams().n_swa),
           cache(m.make_cache(options.n_cells, options.kv_type)),
           slots(static_cast<size_t>(model::KvCache::kMaxSequences)) {
         stats.kv_cells = cache.n_cells();  // known before the first step
@@ -110,6 +114,9 @@ struct Scheduler::Impl {
     bool take_shared_prefix(int32_t seq);
     bool shift_context(int32_t seq);
     size_t n_shareable(const Slot& s) const;
+    size_t usable_prefix(int32_t seq, size_t n) const;
+    void drop_outside_window(int32_t seq);
+    void make_room(int64_t n);
     void take_token(int32_t seq, const sampling::TokenChoice& choice);
     void finish(int32_t seq, FinishReason reason);
     void fail(int32_t seq, const Status& error);
@@ -123,6 +130,7 @@ struct Scheduler::Impl {
     model::Model& model;
     const text::Tokenizer& tokenizer;
     const SchedulerOptions& o;
+    const int64_t window;  // sliding-window attention (Hparams::n_swa); 0 = none
 
     // Guarded by mu.
     std::mutex mu;
@@ -214,6 +222,32 @@ size_t Scheduler::Impl::n_shareable(const Slot& s) const {
     return static_cast<size_t>(std::min<int64_t>(s.run->n_keep, o.n_ctx - 2));
 }
 
+// n, when the new sequence's first token (at position n) finds every position it attends to among
+// `seq`'s cells; else 0. Only a window drops positions.
+size_t Scheduler::Impl::usable_prefix(int32_t seq, size_t n) const {
+    if (window == 0 || n == 0) return n;
+    const int64_t first_seen = std::max<int64_t>(0, static_cast<int64_t>(n) - window + 1);
+    return cache.seq_pos_min(seq) <= first_seen ? n : 0;
+}
+
+// With a window: frees `seq`'s cells that no later token sees (positions <= last - W), as
+// engine::Session does after every step.
+void Scheduler::Impl::drop_outside_window(int32_t seq) {
+    const int64_t last = static_cast<int64_t>(slots[static_cast<size_t>(seq)].tokens.size()) - 1;
+    if (window > 0 && last - window >= 0) cache.seq_rm(seq, 0, static_cast<int32_t>(last - window + 1));
+}
+
+// Evicts idle slots, least recently used first, until n cells are free. Admission guarantees that
+// the running sequences leave room (full attention: their reserved cells; with a window: their
+// most cells sum to at most n_cells), so only idle slots stand in the way.
+void Scheduler::Impl::make_room(int64_t n) {
+    while (cache.n_cells() - cache.n_used() < n) {
+        const int32_t victim = lru_idle(-1);
+        SINAN_CHECK(victim >= 0, "scheduler: no idle slot left to evict though admission counted the cells");
+        evict(victim);
+    }
+}
+
 int32_t Scheduler::Impl::lru_idle(int32_t except) const {
     int32_t best = -1;
     for (int32_t i = 0; i < static_cast<int32_t>(slots.size()); ++i) {
@@ -240,7 +274,7 @@ bool Scheduler::Impl::try_admit(Waiting& w, Clock::time_point now) {
     size_t n_common = 0;
     for (int32_t i = 0; i < static_cast<int32_t>(slots.size()); ++i) {
         const Slot& s = slots[static_cast<size_t>(i)];
-        const size_t n = std::min({common_prefix(s.tokens, prompt), prompt.size() - 1, n_shareable(s)});
+        const size_t n = usable_prefix(i, std::min({common_prefix(s.tokens, prompt), prompt.size() - 1, n_shareable(s)}));
         if (n > n_common) {
             src = i;
             n_common = n;
@@ -276,13 +310,22 @@ bool Scheduler::Impl::try_admit(Waiting& w, Clock::time_point now) {
     if (dst != src && n_common > 0) {
         cache.seq_cp(src, dst, 0, static_cast<int32_t>(n_common));
         slot.tokens.assign(prompt.begin(), prompt.begin() + static_cast<long>(n_common));
+        drop_outside_window(dst);
     }
 
-    // Cells: reserved now for everything the sequence may still feed, so it never runs out.
-    const int64_t need = max_tokens_held(w.request, o.n_ctx) - static_cast<int64_t>(n_common);
+    // Cells: reserved now for everything the sequence may still feed, so it never runs out. With a
+    // window, its most cells held at once, beside the other running sequences' (idle slots are
+    // evicted when a step needs their cells).
+    int64_t need = max_tokens_held(w.request, o.n_ctx) - static_cast<int64_t>(n_common);
     const int64_t held_by_running = reserved();
     auto available = [&] { return cache.n_cells() - cache.n_used() - held_by_running; };
-    if (available() < need) {
+    if (window > 0) {
+        need = std::min(max_tokens_held(w.request, o.n_ctx), window + o.n_batch);
+        if (held_by_running + need > cache.n_cells()) {
+            if (dst != src) evict(dst);
+            return false;
+        }
+    } else if (available() < need) {
         // What evicting every idle slot would leave: cells of running sequences and of dst stay.
         int64_t pinned = 0;
         for (int32_t c = 0; c < cache.n_cells(); ++c) {
@@ -384,6 +427,7 @@ void Scheduler::Impl::step() {
     }
     if (batch.size() == 0) return;
 
+    make_room(static_cast<int64_t>(batch.size()));
     if (Status st = model.forward(batch, cache, &logits); !st.is_ok()) {
         // Nothing was placed in the cache; the sequences of this batch end, the rest go on.
         std::vector<int32_t> in_batch(batch.seq_ids.begin(), batch.seq_ids.end());
@@ -396,13 +440,15 @@ void Scheduler::Impl::step() {
     for (size_t i = 0; i < batch.size(); ++i) {
         Slot& s = slots[static_cast<size_t>(batch.seq_ids[i])];
         s.tokens.push_back(batch.tokens[i]);
-        --s.run->n_reserved;
+        if (window == 0) --s.run->n_reserved;
         if (i < n_decode)
             s.run->next_token = -1;
         else
             ++s.run->n_prompt_fed;
     }
     totals.prompt_tokens += batch.size() - n_decode;
+    if (window > 0)
+        for (int32_t seq : order) drop_outside_window(seq);
     // Sampling costs O(n_vocab) per sequence and does not batch, so the sequences of a step are
     // sampled in parallel on the model's pool (each has its own Sampler), then taken in order. A
     // lone sequence is sampled here: waking the pool would only add a hand-off.
@@ -433,19 +479,24 @@ bool Scheduler::Impl::take_shared_prefix(int32_t seq) {
     Running& r = *s.run;
     const Slot& src = slots[static_cast<size_t>(r.share_src)];
     const auto prefix_end = r.request.prompt.begin() + static_cast<long>(r.share_len);
-    if (n_shareable(src) >= r.share_len && std::equal(r.request.prompt.begin(), prefix_end, src.tokens.begin())) {
+    const bool computed =
+        n_shareable(src) >= r.share_len && std::equal(r.request.prompt.begin(), prefix_end, src.tokens.begin());
+    // (With a window, the holder may have gone so far past the prefix that its start is dropped.)
+    if (computed && usable_prefix(r.share_src, r.share_len) == r.share_len) {
         const int64_t n = static_cast<int64_t>(r.share_len - r.n_prompt_fed);
         cache.seq_cp(r.share_src, seq, static_cast<int32_t>(r.n_prompt_fed), static_cast<int32_t>(r.share_len));
         s.tokens.insert(s.tokens.end(), r.request.prompt.begin() + static_cast<long>(r.n_prompt_fed), prefix_end);
+        drop_outside_window(seq);
         r.n_prompt_fed = r.share_len;
         r.n_cached += n;
-        r.n_reserved -= n;  // those positions take no new cells
+        if (window == 0) r.n_reserved -= n;  // those positions take no new cells
         totals.cached_tokens += static_cast<uint64_t>(n);
         r.share_src = -1;
         return true;
     }
     const Running* other = src.run.get();
-    if (other && other->handle->id() == r.share_id && other->n_prompt_fed < other->request.prompt.size()) return false;
+    if (!computed && other && other->handle->id() == r.share_id && other->n_prompt_fed < other->request.prompt.size())
+        return false;
     r.share_src = -1;
     return true;
 }
@@ -493,22 +544,28 @@ bool Scheduler::Impl::shift_context(int32_t seq) {
     const int32_t p0 = static_cast<int32_t>(n_keep), p1 = static_cast<int32_t>(n_keep + n_discard);
     // Tokens fed until the next shift or the token limit (the last sampled token is never fed).
     const int64_t n_next = std::min(n_discard, r.request.options.n_predict - r.out->n_generated());
-    const int64_t held_by_others = reserved() - r.n_reserved;
-    for (;;) {
-        // Dropped cells that only this sequence holds come free; moved ones that others share are copied.
-        const int64_t n_freed = n_discard - cache.seq_n_shared(seq, p0, p1);
-        const int64_t n_copies = cache.seq_n_shared(seq, p1, -1);
-        if (cache.n_cells() - cache.n_used() - held_by_others + n_freed >= n_copies + n_next) break;
-        const int32_t victim = lru_idle(seq);
-        if (victim < 0) return false;
-        evict(victim);
+    if (window > 0) {
+        // The copies take no more cells than the sequence holds, which admission counted.
+        cache.seq_rm(seq, p0, p1);
+        make_room(cache.seq_n_shared(seq, p1, -1));
+    } else {
+        const int64_t held_by_others = reserved() - r.n_reserved;
+        for (;;) {
+            // Dropped cells that only this sequence holds come free; moved ones that others share are copied.
+            const int64_t n_freed = n_discard - cache.seq_n_shared(seq, p0, p1);
+            const int64_t n_copies = cache.seq_n_shared(seq, p1, -1);
+            if (cache.n_cells() - cache.n_used() - held_by_others + n_freed >= n_copies + n_next) break;
+            const int32_t victim = lru_idle(seq);
+            if (victim < 0) return false;
+            evict(victim);
+        }
+        cache.seq_rm(seq, p0, p1);
+        r.n_reserved = n_next;
     }
-    cache.seq_rm(seq, p0, p1);
     SINAN_CHECK(cache.seq_unshare(seq, p1, -1), "scheduler: no free cells for the copies though they were counted");
     const std::vector<int32_t> moved = cache.seq_shift(seq, p1, -1, -static_cast<int32_t>(n_discard));
     s.tokens.erase(s.tokens.begin() + n_keep, s.tokens.begin() + n_keep + n_discard);
     r.n_shifted += n_discard;
-    r.n_reserved = n_next;
     if (Status st = model.shift_keys(cache, moved, -static_cast<int32_t>(n_discard)); !st.is_ok()) {
         fail(seq, st);
         evict(seq);  // its keys are half moved
@@ -567,12 +624,14 @@ void Scheduler::Impl::end_running(int32_t seq) {
 
 namespace {
 
-SchedulerOptions effective(SchedulerOptions o) {
+// window: the model's sliding window (0: none).
+SchedulerOptions effective(SchedulerOptions o, int64_t window) {
     o.n_parallel = std::clamp(o.n_parallel, 1, model::KvCache::kMaxSequences);
     o.n_ctx = std::max<int64_t>(o.n_ctx, 2);
-    if (o.n_cells <= 0) o.n_cells = o.n_ctx * o.n_parallel;
-    o.n_ctx = std::min(o.n_ctx, o.n_cells);
     o.n_batch = std::max<int64_t>(o.n_batch, o.n_parallel);
+    const int64_t per_sequence = window > 0 ? std::min(o.n_ctx, window + o.n_batch) : o.n_ctx;
+    if (o.n_cells <= 0) o.n_cells = per_sequence * o.n_parallel;
+    if (o.n_cells < per_sequence) o.n_ctx = o.n_cells;
     o.max_queue = std::max(o.max_queue, 0);
     return o;
 }
@@ -582,7 +641,7 @@ SchedulerOptions effective(SchedulerOptions o) {
 Scheduler::Scheduler(model::Model& model, const text::Tokenizer& tokenizer, const SchedulerOptions& options)
     : model_(model),
       tokenizer_(tokenizer),
-      options_(effective(options)),
+      options_(effective(options, model.hparams().n_swa)),
       impl_(std::make_unique<Impl>(model, tokenizer, options_)) {
     thread_ = std::thread([this] { loop(); });
 }

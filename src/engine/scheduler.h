@@ -20,6 +20,14 @@
 // arriving together), the new one waits for those cells instead of computing them again. Idle
 // slots are evicted least recently used first when admission needs cells.
 //
+// Sliding-window attention (the model's Hparams::n_swa = W > 0): a sequence keeps only the cells of
+// its last W positions (older ones are dropped after every step, as engine::Session does), so it
+// never holds more than W + n_batch cells however long it runs. Admission then counts, instead of
+// cells reserved per token, each running sequence's most cells: min(prompt + max new tokens,
+// W + n_batch); a request is admitted while those sum to at most n_cells, and idle slots are evicted
+// when a step needs their cells. A prefix is reused only when its holder still has the positions the
+// new sequence's first token sees (the last W - 1 before it); n_ctx then bounds positions, not memory.
+//
 // Output: the engine thread never blocks on a client. Each request's events go into its
 // RequestHandle's own queue; the API thread reads them with next(). A client that goes away
 // calls cancel(): the slot is freed at the next step.
@@ -49,12 +57,14 @@
 namespace sinan::engine {
 
 // Out-of-range values are brought into range by the constructor (options() returns what is used):
-// n_parallel to [1, KvCache::kMaxSequences], n_ctx to at most n_cells, n_batch to at least
-// n_parallel (every running sequence decodes every step).
+// n_parallel to [1, KvCache::kMaxSequences], n_batch to at least n_parallel (every running sequence
+// decodes every step), n_ctx to at most n_cells (with a window: n_cells must hold one sequence's
+// min(n_ctx, W + n_batch) cells, else n_ctx is cut to n_cells).
 struct SchedulerOptions {
     int32_t n_parallel = 4;  // sequences running at once (slots); at most KvCache::kMaxSequences
     int64_t n_ctx = 4096;    // most tokens one sequence holds (prompt + generated)
-    int64_t n_cells = 0;     // KV cells shared by all sequences; 0 = n_ctx * n_parallel
+    int64_t n_cells = 0;     // KV cells shared by all sequences; 0 = n_parallel full sequences: n_ctx * n_parallel,
+                             // with a window min(n_ctx, W + n_batch) * n_parallel
     int64_t n_batch = 512;   // most tokens in one forward step
     int32_t max_queue = 64;  // most requests waiting for a slot; more are refused (kQueueFull)
     gguf::TensorType kv_type = gguf::TensorType::F16;  // KV cache type; Model::check_kv_type must accept it

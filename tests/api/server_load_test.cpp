@@ -218,6 +218,35 @@ TEST(ServerLoad, KvMemoryBudgetSizesTheCacheAndARequestWaitsForRoomInIt) {
     EXPECT_EQ(wait_metric(*m, kQueued, 0), 0);
 }
 
+TEST(ServerLoad, ASlidingWindowSizesTheCacheByTheWindowAndAnswersPastIt) {
+    const std::string model = tiny_r1_model();
+    if (model.empty()) GTEST_SKIP() << "../shared/models/ggml-vocab-deepseek-r1-qwen.gguf not found";
+    constexpr int kWindow = 16, kBatch = 512;  // the scheduler's batch: a sequence holds at most both
+    ServeProcess server;
+    std::string why;
+    ASSERT_TRUE(server.start({"-m", model, "--parallel", "2", "--ctx-size", "2048", "--swa-window",
+                              std::to_string(kWindow), "--cache", "off", "--api-keys", "off"},
+                             &why))
+        << why;
+    auto m = server.client();
+    EXPECT_EQ(metric(*m, "sinan_kv_cache_cells{model=\"tiny-r1\"}"), 2.0 * (kWindow + kBatch))
+        << "2 x 2048 cells without the window";
+    EXPECT_NE(server.log().find("sliding window 16"), std::string::npos) << server.log();
+    // An answer longer than the cells its sequence may hold (a logit bias keeps the model going).
+    const int answer = kWindow + kBatch + 200;
+    auto r = post_json(*m, "/v1/completions",
+                       {{"prompt", "Once upon a time"},
+                        {"max_tokens", answer},
+                        {"temperature", 0},
+                        {"logit_bias", {{"64", 100}}}});
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    const json j = json::parse(r->body);
+    EXPECT_EQ(j["usage"]["completion_tokens"], answer);
+    EXPECT_EQ(j["choices"][0]["finish_reason"], "length");
+    EXPECT_LE(metric(*m, "sinan_kv_cache_cells_used{model=\"tiny-r1\"}"), kWindow) << "the idle slot keeps its window";
+}
+
 TEST(ServerLoad, SigtermFinishesTheRunningRequestThenExits0) {
     const std::string model = tiny_r1_model();
     if (model.empty()) GTEST_SKIP() << "../shared/models/ggml-vocab-deepseek-r1-qwen.gguf not found";
