@@ -33,7 +33,8 @@ struct RunArgs {
     bool chat = false;
     bool interactive = false;
     bool hide_reasoning = false;
-    bool context_shift = false;
+    bool context_shift = false;     // --context-shift (-p/-f; -i has it on unless --no-context-shift)
+    bool no_context_shift = false;
     int64_t n_keep = -1;  // with --context-shift: tokens kept at the start (-1: the prompt, up to half the context)
     sampling::SamplingParams sampling;
     std::optional<uint64_t> seed;
@@ -107,6 +108,18 @@ void print_stats(const engine::GenerateResult& r) {
                  r.confidence.score, r.confidence.geometric_mean_prob, r.confidence.min_prob, r.confidence.certainty);
 }
 
+void report_shift(int64_t n_dropped) {
+    if (n_dropped > 0)
+        std::fprintf(stderr, "context shift: %lld old tokens dropped to keep going\n", static_cast<long long>(n_dropped));
+}
+
+// The tokens a session with context shift keeps at the start: --keep, else the prompt, at most
+// half the context either way.
+int64_t kept_start(const RunArgs& a, const engine::Session& session, size_t n_prompt) {
+    const int64_t half = session.n_ctx() / 2;
+    return a.n_keep >= 0 ? std::min(a.n_keep, half) : std::min<int64_t>(static_cast<int64_t>(n_prompt), half);
+}
+
 engine::GenerateOptions generate_options(const RunArgs& a, const std::string& rendered) {
     engine::GenerateOptions o;
     o.n_predict = a.n_predict;
@@ -134,20 +147,44 @@ void run_once(const RunArgs& a, Loaded& l) {
         tokens = l.tokenizer.encode(rendered, /*add_special=*/true, /*parse_special=*/true);
     }
     engine::Session session(*l.model, std::min<int64_t>(a.n_ctx, l.model->hparams().n_ctx_train), 512, a.kv_type);
-    if (a.context_shift) {
-        const int64_t half = session.n_ctx() / 2;
-        session.set_context_shift(a.n_keep >= 0 ? std::min(a.n_keep, half)
-                                                : std::min<int64_t>(static_cast<int64_t>(tokens.size()), half));
-    }
+    if (a.context_shift) session.set_context_shift(kept_start(a, session, tokens.size()));
     Printer print(a.hide_reasoning);
     Result<engine::GenerateResult> r =
         engine::generate(session, l.tokenizer, tokens, generate_options(a, rendered), std::ref(print));
     print.end_reasoning();
     if (!r.ok()) fail(r.message());
     print_stats(*r);
-    if (session.n_shifted() > 0)
-        std::fprintf(stderr, "context shift: %lld old tokens dropped to keep going\n",
-                     static_cast<long long>(session.n_shifted()));
+    report_shift(session.n_shifted());
+}
+
+// With context shift, the history of an interactive chat is cut to fit: the oldest exchanges (a
+// user message and its answer; the system message stays) go until the rendered prompt leaves a
+// quarter of the context for the answer. The rendered prompt is left in *rendered; false when
+// even the newest message alone does not fit (or, without context shift, the history does not).
+bool fit_history(const RunArgs& a, const Loaded& l, int64_t n_ctx, nlohmann::ordered_json& messages,
+                 std::string* rendered, std::vector<int32_t>* tokens) {
+    const size_t first = !messages.empty() && messages[0]["role"] == "system" ? 1 : 0;
+    const auto room = static_cast<size_t>(a.context_shift ? n_ctx - n_ctx / 4 : n_ctx);
+    int dropped = 0;
+    for (;;) {
+        Result<std::string> r = l.chat_template->render(messages, true);
+        if (!r.ok()) fail(r.message());
+        *rendered = std::move(r).value();
+        *tokens = tokenize_chat(l, *rendered);
+        if (tokens->size() <= room || !a.context_shift || messages.size() <= first + 1) break;
+        const size_t n = messages.size() > first + 2 ? 2 : 1;  // a user message and its answer
+        messages.erase(messages.begin() + static_cast<long>(first), messages.begin() + static_cast<long>(first + n));
+        ++dropped;
+    }
+    if (dropped > 0)
+        std::fprintf(stderr, "sinan: %s left the history to fit the context (-c %lld)\n",
+                     dropped == 1 ? "the oldest exchange" : ("the " + std::to_string(dropped) + " oldest exchanges").c_str(),
+                     static_cast<long long>(n_ctx));
+    if (tokens->size() <= room) return true;
+    std::fprintf(stderr, "sinan: error: the %s has %zu tokens but the context holds %lld; raise it with -c%s\n",
+                 a.context_shift ? "message" : "conversation", tokens->size(), static_cast<long long>(room),
+                 a.context_shift ? "" : ", or leave --no-context-shift out to let old exchanges go");
+    return false;
 }
 
 void run_interactive(const RunArgs& a, Loaded& l) {
@@ -161,16 +198,22 @@ void run_interactive(const RunArgs& a, Loaded& l) {
         std::fflush(stderr);
         if (!std::getline(std::cin, line) || line.empty()) break;
         messages.push_back({{"role", "user"}, {"content", line}});
-        Result<std::string> rendered = l.chat_template->render(messages, true);
-        if (!rendered.ok()) fail(rendered.message());
-        std::vector<int32_t> tokens = tokenize_chat(l, *rendered);
+        std::string rendered;
+        std::vector<int32_t> tokens;
+        if (!fit_history(a, l, session.n_ctx(), messages, &rendered, &tokens)) {
+            messages.erase(messages.end() - 1);  // the message that does not fit; the chat goes on
+            continue;
+        }
+        if (a.context_shift) session.set_context_shift(kept_start(a, session, tokens.size()));
+        const int64_t shifted_before = session.n_shifted();
         Printer print(a.hide_reasoning);
         Result<engine::GenerateResult> r =
-            engine::generate(session, l.tokenizer, tokens, generate_options(a, *rendered), std::ref(print));
+            engine::generate(session, l.tokenizer, tokens, generate_options(a, rendered), std::ref(print));
         print.end_reasoning();
         if (!r.ok()) fail(r.message());
         std::fputs("\n", stdout);
         print_stats(*r);
+        report_shift(session.n_shifted() - shifted_before);
         // History keeps the answer: reasoning models are not shown their own earlier thinking.
         messages.push_back({{"role", "assistant"}, {"content", r->answer}});
     }
@@ -186,7 +229,8 @@ void run(RunArgs a) {
         a.prompt = ss.str();
     }
     if (a.prompt.empty() && !a.interactive) fail("no prompt: give one with -p TEXT or -f FILE, or use --interactive");
-    if (a.interactive && a.context_shift) fail("--context-shift works with -p/-f, not with --interactive (the history would not fit again)");
+    if (a.context_shift && a.no_context_shift) fail("give --context-shift or --no-context-shift, not both");
+    if (a.interactive && !a.no_context_shift) a.context_shift = true;
     if (a.n_ctx < 1) fail("-c must be at least 1");
     if (!a.seed) a.seed = std::random_device{}();
     a.sampling.seed = *a.seed;
@@ -216,7 +260,10 @@ void register_run(CLI::App& app) {
         ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
     cmd->add_flag("--context-shift", a->context_shift,
                   "When the context (-c) is full, drop the older half of what follows the kept start and go on "
-                  "instead of stopping (not with -i)");
+                  "instead of stopping; with -i (where it is on by default) also let the oldest exchanges go when "
+                  "the history outgrows the context");
+    cmd->add_flag("--no-context-shift", a->no_context_shift,
+                  "With -i: stop an answer at a full context, and refuse a history that does not fit");
     cmd->add_option("--keep", a->n_keep,
                     "With --context-shift: tokens kept at the start (default: the prompt, up to half the context)");
     cmd->add_flag("--chat", a->chat, "Wrap the prompt in the model's chat template as a user message");

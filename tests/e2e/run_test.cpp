@@ -138,9 +138,43 @@ TEST(RunCommand, ContextShiftGoesOnPastAFullContext) {
     EXPECT_NE(r.err.find("generation: 120 tokens"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("finish: length"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("old tokens dropped"), std::string::npos) << r.err;
-    r = run_sinan({"run", "-m", kStories, "-i", "--context-shift"});
+    r = run_sinan({"run", "-m", kStories, "-i", "--context-shift", "--no-context-shift"});
     EXPECT_EQ(r.exit_code, 2);
-    EXPECT_NE(r.err.find("--context-shift"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("not both"), std::string::npos) << r.err;
+}
+
+TEST(RunCommand, InteractiveChatLetsOldExchangesGoWhenTheHistoryOutgrowsTheContext) {
+    const fs::path vocab = kModels / "ggml-vocab-deepseek-r1-qwen.gguf";
+    if (!fs::exists(vocab)) GTEST_SKIP() << "not found: " << vocab;
+    const std::string dir = make_temp_dir();
+    const std::string m = dir + "/r1.gguf";
+    ASSERT_EQ(run_sinan({"model", "synth", "--shape", "tiny", "--type", "q8_0", "--vocab", vocab.string(), "-o", m}).exit_code, 0);
+    // Six messages of ~10 tokens each, rendered with the whole history: more than 48 of a 64-token
+    // context from the fourth on.
+    const std::string six =
+        "Tell me about the moon and the tides please\nAnd what about the sun and the planets around it\n"
+        "Why do stars twinkle at night in the sky\nHow far away is the nearest star from here\n"
+        "What is a comet made of and where from\nThanks a lot for all of it\n";
+    RunResult r = run_sinan({"run", "-m", m, "-i", "-n", "24", "-c", "64", "--temp", "0"}, six);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto count = [](const std::string& text, const std::string& what) {
+        size_t n = 0;
+        for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+        return n;
+    };
+    EXPECT_EQ(count(r.err, "generation: 24 tokens"), 6u) << r.err;
+    EXPECT_GE(count(r.err, "oldest exchange left the history"), 1u) << r.err;
+    // An answer longer than the context shifts within the turn.
+    r = run_sinan({"run", "-m", m, "-i", "-n", "100", "-c", "64", "--temp", "0"}, "Hello there\n");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("generation: 100 tokens"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("old tokens dropped"), std::string::npos) << r.err;
+    // --no-context-shift: the history that does not fit is refused with a message, the chat goes on.
+    r = run_sinan({"run", "-m", m, "-i", "-n", "24", "-c", "64", "--temp", "0", "--no-context-shift"}, six);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("but the context holds 64; raise it with -c"), std::string::npos) << r.err;
+    EXPECT_EQ(count(r.err, "oldest exchange"), 0u) << r.err;
+    fs::remove_all(dir);
 }
 
 TEST(RunCommand, BadInputGivesOneLineAndExitCode2) {
