@@ -8,9 +8,10 @@
 # SHAPE:TYPE defaults to r1-distill-qwen-1.5b:q8_0: the shape with random weights, which
 # `sinan bench --synthetic` writes to ~/.cache/sinan the first time. N_PROMPT defaults to 16384,
 # WINDOW to 4096 (each prompt runs with full attention and with that window), KV_TYPES to
-# "f16 q8_0". The prompt goes in batches of 512, as `sinan run` processes it, once (no warm-up).
-# On 2 cores a 16K prompt on the 1.5B shape takes about 10 minutes with full attention: use a
-# smaller N_PROMPT to iterate.
+# "f16 q8_0". The prompt goes in batches of 512, as `sinan run` processes it, once (no warm-up);
+# then decoding is timed after a prompt of that length (tg16@dN_PROMPT, `sinan bench -d`), which
+# computes the prompt again. On 2 quiet cores a 16K prompt on the 1.5B shape takes about 27 minutes
+# with full attention and 16 with the window, each twice: use a smaller N_PROMPT to iterate.
 set -euo pipefail
 sinan=${1:?usage: run.sh SINAN [N_PROMPT] [SHAPE:TYPE] [WINDOW] [KV_TYPES]}
 n_prompt=${2:-16384}
@@ -23,6 +24,8 @@ for kv in $kv_types; do
         echo "== --synthetic $synthetic, pp$n_prompt, --kv-type $kv, --swa-window $w"
         "$sinan" bench --synthetic "$synthetic" -p "$n_prompt" -n 16 -r 1 --warmup 0 --kv-type "$kv" \
             --swa-window "$w" | grep -E '^(model|sliding|pp|tg)|resident memory'
+        "$sinan" bench --synthetic "$synthetic" -p 0 -n 16 -d "$n_prompt" -r 1 --warmup 0 --kv-type "$kv" \
+            --swa-window "$w" | grep -E '^tg|resident memory'
     done
 done
 file=${XDG_CACHE_HOME:-$HOME/.cache}/sinan/synth-${synthetic%%:*}-${synthetic##*:}.gguf

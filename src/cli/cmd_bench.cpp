@@ -41,6 +41,7 @@ struct BenchArgs {
     int repetitions = 5;
     int warmup = 1;
     int64_t n_batch = 512;
+    int64_t n_depth = 0;      // tokens in the context before each test
     int64_t swa_window = -1;  // -1: the model's own
     gguf::TensorType kv_type = gguf::TensorType::F16;
     bool json = false;
@@ -114,7 +115,9 @@ struct TestResult {
 
 TestResult run_test(model::Model& model, const BenchArgs& a, bool generation) {
     const int64_t n = generation ? a.n_gen : a.n_prompt;
-    const std::string name = (generation ? "tg" : "pp") + std::to_string(n);
+    const std::string name =
+        (generation ? "tg" : "pp") + std::to_string(n) + (a.n_depth > 0 ? "@d" + std::to_string(a.n_depth) : "");
+    const engine::BenchSetup setup{.kv_type = a.kv_type, .n_batch = a.n_batch, .n_depth = a.n_depth};
     const bool tty = ::isatty(2) != 0;
     std::vector<double> rates;
     for (int i = 1 - a.warmup; i <= a.repetitions; ++i) {  // runs up to 0 are warm-ups
@@ -123,8 +126,7 @@ TestResult run_test(model::Model& model, const BenchArgs& a, bool generation) {
                          a.repetitions);
             std::fflush(stderr);
         }
-        Result<double> s = generation ? engine::time_generation(model, n, a.kv_type)
-                                      : engine::time_prompt(model, n, a.kv_type, a.n_batch);
+        Result<double> s = generation ? engine::time_generation(model, n, setup) : engine::time_prompt(model, n, setup);
         if (!s.ok()) fail(name + ": " + s.message());
         if (i > 0) rates.push_back(static_cast<double>(n) / *s);
     }
@@ -135,8 +137,10 @@ TestResult run_test(model::Model& model, const BenchArgs& a, bool generation) {
 void run_bench(const BenchArgs& a) {
     if (a.model.empty() == a.synthetic.empty())
         fail("give a model with -m FILE or --synthetic SHAPE:TYPE (one of them)");
-    if (a.n_prompt < 1) fail("-p must be at least 1");
-    if (a.n_gen < 1) fail("-n must be at least 1");
+    if (a.n_prompt < 0) fail("-p must be 0 (no pp test) or more");
+    if (a.n_gen < 0) fail("-n must be 0 (no tg test) or more");
+    if (a.n_prompt == 0 && a.n_gen == 0) fail("-p and -n are both 0: nothing to measure");
+    if (a.n_depth < 0) fail("-d must be 0 (an empty context) or more");
     if (a.repetitions < 1) fail("-r must be at least 1");
     if (a.warmup < 0) fail("--warmup must be at least 0");
     if (a.n_batch < 1) fail("-b must be at least 1");
@@ -160,12 +164,15 @@ void run_bench(const BenchArgs& a) {
     const char* path_name = kernels::matmul_path(weight_type);
     const int threads = model.pool().n_threads();
 
-    const TestResult tests[] = {run_test(model, a, false), run_test(model, a, true)};
+    std::vector<TestResult> tests;
+    if (a.n_prompt > 0) tests.push_back(run_test(model, a, false));
+    if (a.n_gen > 0) tests.push_back(run_test(model, a, true));
     // Measured before the probes below allocate their buffers: the weights (mapped), the larger
     // test's KV cache and the scratch.
     const engine::ResidentMemory memory = engine::resident_memory();
     const model::Hparams& h = model.hparams();
-    const int64_t kv_cells = std::max(engine::Session::cache_cells(model, a.n_prompt, a.n_batch), a.n_gen + 1);
+    const int64_t kv_cells = std::max(engine::Session::cache_cells(model, a.n_depth + a.n_prompt, a.n_batch),
+                                      engine::Session::cache_cells(model, std::max<int64_t>(a.n_depth, 1) + a.n_gen, a.n_batch));
     const uint64_t kv_bytes = static_cast<uint64_t>(kv_cells) * model::KvCache::bytes_per_token(
                                                                     h.n_layer, h.n_embd_k_cache(), h.n_embd_v_cache(), a.kv_type);
     const uint64_t weight_bytes = model.file().tensor_bytes();
@@ -177,8 +184,9 @@ void run_bench(const BenchArgs& a) {
     if (tty) std::fprintf(stderr, "\r\033[K");
     const uint64_t bytes_per_token = engine::weight_bytes_per_token(model.file());
     const double limit = bandwidth / static_cast<double>(bytes_per_token);
-    const double pp_limit =
-        peak_macs > 0 ? peak_macs / (engine::prompt_macs(model.file(), a.n_prompt) / static_cast<double>(a.n_prompt)) : 0;
+    const double pp_limit = peak_macs > 0 && a.n_prompt > 0
+                                ? peak_macs / (engine::prompt_macs(model.file(), a.n_prompt) / static_cast<double>(a.n_prompt))
+                                : 0;
 
     if (a.json) {
         nlohmann::ordered_json out = nlohmann::ordered_json::array();
@@ -205,6 +213,7 @@ void run_bench(const BenchArgs& a) {
             j["kv_cache_bytes"] = kv_bytes;
             j["kv_type"] = lower_type_name(a.kv_type);
             j["batch_size"] = a.n_batch;
+            j["n_depth"] = a.n_depth;
             j["swa_window"] = h.n_swa;
             out.push_back(j);
         }
@@ -217,18 +226,21 @@ void run_bench(const BenchArgs& a) {
     if (h.n_swa > 0)
         std::printf("sliding window: %lld positions; the KV cache holds %lld cells (window + batch of %lld)\n",
                     static_cast<long long>(h.n_swa), static_cast<long long>(kv_cells), static_cast<long long>(a.n_batch));
+    if (a.n_depth > 0)
+        std::printf("context depth: %lld tokens in the cache before each test (@d%lld)\n",
+                    static_cast<long long>(a.n_depth), static_cast<long long>(a.n_depth));
     std::printf("read bandwidth: %.2f GB/s (1 GiB summed by %d threads, best of 5 passes)\n", bandwidth / 1e9, threads);
     if (peak_macs > 0)
         std::printf("arithmetic peak: %.1f G multiply-adds/s (%s kernels' instruction, %d threads)\n", peak_macs / 1e9,
                     path_name, threads);
-    std::printf("%-8s %12s %10s %12s %14s %10s\n", "test", "tokens/s", "+/- sd", "median", "limit tok/s", "of limit");
+    std::printf("%-14s %12s %10s %12s %14s %10s\n", "test", "tokens/s", "+/- sd", "median", "limit tok/s", "of limit");
     for (const TestResult& t : tests) {
         const double test_limit = t.generation ? limit : pp_limit;
         if (test_limit > 0)
-            std::printf("%-8s %12.2f %10.2f %12.2f %14.2f %9.1f%%\n", t.name.c_str(), t.rate.mean, t.rate.stddev,
+            std::printf("%-14s %12.2f %10.2f %12.2f %14.2f %9.1f%%\n", t.name.c_str(), t.rate.mean, t.rate.stddev,
                         t.rate.median, test_limit, 100.0 * t.rate.mean / test_limit);
         else
-            std::printf("%-8s %12.2f %10.2f %12.2f %14s %10s\n", t.name.c_str(), t.rate.mean, t.rate.stddev,
+            std::printf("%-14s %12.2f %10.2f %12.2f %14s %10s\n", t.name.c_str(), t.rate.mean, t.rate.stddev,
                         t.rate.median, "-", "-");
     }
     const uint64_t budget = weight_bytes + kv_bytes;
@@ -255,8 +267,12 @@ void register_bench(CLI::App& app) {
                     "written once to the cache directory");
     cmd->add_option("--cache-dir", a->cache_dir,
                     "Where --synthetic models are kept (default: $XDG_CACHE_HOME/sinan or ~/.cache/sinan)");
-    cmd->add_option("-p,--n-prompt", a->n_prompt, "Prompt tokens of the pp test")->capture_default_str();
-    cmd->add_option("-n,--n-gen", a->n_gen, "Generated tokens of the tg test")->capture_default_str();
+    cmd->add_option("-p,--n-prompt", a->n_prompt, "Prompt tokens of the pp test (0: no pp test)")->capture_default_str();
+    cmd->add_option("-n,--n-gen", a->n_gen, "Generated tokens of the tg test (0: no tg test)")->capture_default_str();
+    cmd->add_option("-d,--n-depth", a->n_depth,
+                    "Tokens already in the context (computed untimed) before each test, as llama-bench's -d: "
+                    "tg32@d16384 is decoding after a 16K-token prompt")
+        ->capture_default_str();
     cmd->add_option("-t,--threads", a->threads, "Threads (default: physical cores)");
     add_kv_type_option(cmd, &a->kv_type);
     cmd->add_option("-r,--repetitions", a->repetitions, "Timed runs of each test, after the warm-up")

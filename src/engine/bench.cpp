@@ -27,6 +27,15 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 // A token id every run uses, inside the vocabulary (the embedding lookup is then a real row).
 constexpr int32_t kGenerationToken = 1;
 
+// The tests' prompt tokens: the same pseudo-random ids in every run and every repetition.
+std::vector<int32_t> prompt_tokens(const model::Model& model, int64_t n) {
+    std::mt19937 rng(1234);
+    std::uniform_int_distribution<int32_t> id(0, static_cast<int32_t>(model.hparams().n_vocab - 1));
+    std::vector<int32_t> tokens(static_cast<size_t>(n));
+    for (int32_t& t : tokens) t = id(rng);
+    return tokens;
+}
+
 // Words are summed in groups of 32 (256 bytes): each thread's range is whole groups.
 constexpr uint64_t kGroupWords = 32;
 
@@ -48,29 +57,35 @@ struct Experts {
 
 }  // namespace
 
-Result<double> time_prompt(model::Model& model, int64_t n_prompt, gguf::TensorType kv_type, int64_t n_batch) {
-    std::mt19937 rng(1234);  // the same ids in every run and every repetition
-    std::uniform_int_distribution<int32_t> id(0, static_cast<int32_t>(model.hparams().n_vocab - 1));
-    std::vector<int32_t> tokens(static_cast<size_t>(n_prompt));
-    for (int32_t& t : tokens) t = id(rng);
-    Session session(model, n_prompt, n_batch, kv_type);
+Result<std::unique_ptr<Session>> session_at_depth(model::Model& model, int64_t n_ctx, const BenchSetup& setup) {
+    auto session = std::make_unique<Session>(model, n_ctx, setup.n_batch, setup.kv_type);
+    const std::vector<int32_t> tokens =
+        setup.n_depth > 0 ? prompt_tokens(model, setup.n_depth) : std::vector<int32_t>{kGenerationToken};
+    SINAN_RETURN_IF_ERROR(session->set_prompt(tokens));
+    return session;
+}
+
+Result<double> time_prompt(model::Model& model, int64_t n_prompt, const BenchSetup& setup) {
+    const int64_t n_tokens = setup.n_depth + n_prompt;
+    const std::vector<int32_t> tokens = prompt_tokens(model, n_tokens);
+    std::unique_ptr<Session> session;
+    if (setup.n_depth > 0) {
+        Result<std::unique_ptr<Session>> s = session_at_depth(model, n_tokens, setup);
+        if (!s.ok()) return s.status();
+        session = std::move(s).value();
+    } else {
+        session = std::make_unique<Session>(model, n_tokens, setup.n_batch, setup.kv_type);
+    }
     const Clock::time_point start = Clock::now();
-    SINAN_RETURN_IF_ERROR(session.set_prompt(tokens));
+    SINAN_RETURN_IF_ERROR(session->set_prompt(tokens));  // keeps the depth, computes the rest
     return seconds_since(start);
 }
 
-Result<double> time_generation(model::Model& model, int64_t n_gen, gguf::TensorType kv_type) {
-    model::KvCache cache = model.make_cache(n_gen + 1, kv_type);
-    model::Batch batch;
-    std::vector<float> logits;
-    batch.add(kGenerationToken, 0, 0, true);
-    SINAN_RETURN_IF_ERROR(model.forward(batch, cache, &logits));
+Result<double> time_generation(model::Model& model, int64_t n_gen, const BenchSetup& setup) {
+    Result<std::unique_ptr<Session>> session = session_at_depth(model, std::max<int64_t>(setup.n_depth, 1) + n_gen, setup);
+    if (!session.ok()) return session.status();
     const Clock::time_point start = Clock::now();
-    for (int64_t i = 1; i <= n_gen; ++i) {
-        batch.clear();
-        batch.add(kGenerationToken, static_cast<int32_t>(i), 0, true);
-        SINAN_RETURN_IF_ERROR(model.forward(batch, cache, &logits));
-    }
+    for (int64_t i = 0; i < n_gen; ++i) SINAN_RETURN_IF_ERROR((*session)->append(kGenerationToken));
     return seconds_since(start);
 }
 

@@ -5,6 +5,8 @@
 //          (with a sliding window the cache holds only window + n_batch cells).
 //   tg<N>: one start token, then N tokens one at a time (a fixed id each step, no sampling).
 //          Only the N steps are timed.
+//   at depth D (llama-bench's -d): the Session first holds D prompt tokens (untimed), then the
+//          test runs after them: pp<P> computes P more, tg<N> appends N (each attending to the D).
 //   limit: decoding one token reads every weight once, so tokens/s <= read bandwidth / bytes of
 //          weights read per token (ARCHITECTURE.md, "Performance model"). Prompt processing
 //          reads each weight once per batch and is bound by arithmetic instead: tokens/s <=
@@ -15,21 +17,33 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "base/status.h"
 #include "base/thread_pool.h"
+#include "engine/session.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
 
 namespace sinan::engine {
 
-// Seconds of one pp<n_prompt> run in batches of n_batch (a fresh Session of n_prompt tokens, its
-// cache of kv_type, which Model::check_kv_type must have accepted). Errors: those of forward.
-Result<double> time_prompt(model::Model& model, int64_t n_prompt, gguf::TensorType kv_type = gguf::TensorType::F16,
-                           int64_t n_batch = 512);
-// Seconds of the n_gen single-token steps of one tg<n_gen> run (a fresh cache of n_gen + 1 cells).
-Result<double> time_generation(model::Model& model, int64_t n_gen, gguf::TensorType kv_type = gguf::TensorType::F16);
+// How the tests run: the KV cache type (Model::check_kv_type must have accepted it), the prompt
+// batch, and the tokens already in the context.
+struct BenchSetup {
+    gguf::TensorType kv_type = gguf::TensorType::F16;
+    int64_t n_batch = 512;
+    int64_t n_depth = 0;
+};
+
+// A fresh Session of n_ctx tokens holding the first setup.n_depth of the tests' prompt tokens
+// (one start token when n_depth is 0): what the timed part of a test runs after. Errors: those
+// of forward.
+Result<std::unique_ptr<Session>> session_at_depth(model::Model& model, int64_t n_ctx, const BenchSetup& setup);
+// Seconds of one pp<n_prompt> run: n_prompt more prompt tokens in batches on session_at_depth.
+Result<double> time_prompt(model::Model& model, int64_t n_prompt, const BenchSetup& setup = {});
+// Seconds of the n_gen single-token steps of one tg<n_gen> run on session_at_depth.
+Result<double> time_generation(model::Model& model, int64_t n_gen, const BenchSetup& setup = {});
 
 struct Summary {
     double mean = 0, stddev = 0, median = 0;  // stddev: sample standard deviation (0 for one value)

@@ -122,6 +122,25 @@ TEST_F(BenchCommand, SlidingWindowAndBatchSizeBoundTheKvCache) {
     EXPECT_EQ((*pp)["kv_cache_bytes"].get<long>(), (8 + 16) * per_token);
 }
 
+// Tests at a depth (-d, as llama-bench's): named tg4@d40, the KV cache sized for depth + test; -p 0
+// leaves the pp test out.
+TEST_F(BenchCommand, DepthRunsTheTestsAfterThatManyTokens) {
+    RunResult r = run_sinan({"bench", "--synthetic", "tiny:q8_0", "-p", "0", "-n", "4", "-d", "40", "-r", "1",
+                             "--warmup", "0", "-t", "2", "--cache-dir", dir_, "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const nlohmann::json report = nlohmann::json::parse(r.out);
+    ASSERT_EQ(report.size(), 1u) << report;
+    const nlohmann::json* tg = find_test(report, "tg4@d40");
+    ASSERT_NE(tg, nullptr) << report;
+    EXPECT_EQ((*tg)["n_depth"], 40);
+    RunResult info = run_sinan({"model", "info", dir_ + "/synth-tiny-q8_0.gguf"});
+    ASSERT_EQ(info.exit_code, 0) << info.err;
+    const size_t at = info.out.find("kv bytes/token  F16 ");
+    ASSERT_NE(at, std::string::npos) << info.out;
+    const long per_token = std::stol(info.out.substr(at + std::string("kv bytes/token  F16 ").size()));
+    EXPECT_EQ((*tg)["kv_cache_bytes"].get<long>(), (40 + 4) * per_token);
+}
+
 TEST_F(BenchCommand, ErrorsAreOneLineWithExitCode2) {
     struct Case {
         std::vector<std::string> args;
@@ -132,8 +151,10 @@ TEST_F(BenchCommand, ErrorsAreOneLineWithExitCode2) {
         {{"bench", "--synthetic", "no-such-shape:q8_0", "--cache-dir", dir_}, "no-such-shape"},
         {{"bench", "--synthetic", "tiny:q9_9", "--cache-dir", dir_}, "q9_9"},
         {{"bench", "--synthetic", "tiny", "--cache-dir", dir_}, "SHAPE:TYPE"},
-        {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "-p", "0"}, "-p"},
-        {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "-n", "0"}, "-n"},
+        {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "-p", "-1"}, "-p"},
+        {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "-n", "-1"}, "-n"},
+        {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "-p", "0", "-n", "0"}, "nothing to measure"},
+        {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "-d", "-1"}, "-d"},
         {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "-r", "0"}, "-r"},
         {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "-b", "0"}, "-b"},
         {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "--warmup", "-1"}, "--warmup"},

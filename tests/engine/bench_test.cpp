@@ -90,6 +90,30 @@ TEST(PromptMacs, EveryMatrixPerTokenButOnlyTheUsedRoutedExperts) {
     fs::remove(path);
 }
 
+// The context a test at depth D runs after: D prompt tokens in the Session, one start token at 0;
+// with a window, only the window's cells.
+TEST(SessionAtDepth, HoldsTheDepthTokensBeforeTheTest) {
+    const fs::path path = fs::temp_directory_path() / "sinan_engine_bench_depth_test.gguf";
+    model::SynthOptions o;
+    o.shape = "tiny";
+    ASSERT_TRUE(model::synth_model(o, path.string()).is_ok());
+    for (int64_t window : {int64_t{0}, int64_t{16}}) {
+        Result<std::unique_ptr<model::Model>> m = model::Model::load(path.string(), {.n_threads = 2, .swa_window = window});
+        ASSERT_TRUE(m.ok()) << m.message();
+        Result<std::unique_ptr<Session>> s = session_at_depth(**m, 80, {.n_batch = 16, .n_depth = 70});
+        ASSERT_TRUE(s.ok()) << s.message();
+        EXPECT_EQ((*s)->tokens().size(), 70u);
+        EXPECT_EQ((*s)->cache().n_used(), window > 0 ? window : 70) << "window " << window;
+        Result<std::unique_ptr<Session>> empty = session_at_depth(**m, 8, {});
+        ASSERT_TRUE(empty.ok()) << empty.message();
+        EXPECT_EQ((*empty)->tokens().size(), 1u);
+        // The pp test runs after the depth (a context of depth + P tokens).
+        Result<double> t = time_prompt(**m, 10, {.n_batch = 16, .n_depth = 70});
+        ASSERT_TRUE(t.ok()) << t.message();
+    }
+    fs::remove(path);
+}
+
 TEST(ReadBandwidth, MeasuresAPositiveFinitePace) {
     ThreadPool pool(2);
     const double bw = measure_read_bandwidth(pool, 8u << 20);  // small: this checks it runs, not the figure
