@@ -27,6 +27,16 @@ const nlohmann::json* find_test(const nlohmann::json& report, const std::string&
     return nullptr;
 }
 
+// The F16 KV bytes per token `sinan model info` prints for a model file; -1 (a failure added) when absent.
+long kv_bytes_per_token(const std::string& model) {
+    const RunResult info = run_sinan({"model", "info", model});
+    EXPECT_EQ(info.exit_code, 0) << info.err;
+    const std::string label = "kv bytes/token  F16 ";
+    const size_t at = info.out.find(label);
+    EXPECT_NE(at, std::string::npos) << info.out;
+    return at == std::string::npos ? -1 : std::stol(info.out.substr(at + label.size()));
+}
+
 void expect_common_fields(const nlohmann::json& t, const std::string& type) {
     EXPECT_GT(t["tokens_per_second"].get<double>(), 0.0) << t;
     EXPECT_GE(t["stddev"].get<double>(), 0.0) << t;
@@ -114,11 +124,8 @@ TEST_F(BenchCommand, SlidingWindowAndBatchSizeBoundTheKvCache) {
     EXPECT_EQ((*pp)["swa_window"], 8);
     EXPECT_EQ((*pp)["batch_size"], 16);
     EXPECT_EQ((*pp)["repetitions"], 1);
-    RunResult info = run_sinan({"model", "info", dir_ + "/synth-tiny-q8_0.gguf"});
-    ASSERT_EQ(info.exit_code, 0) << info.err;
-    const size_t at = info.out.find("kv bytes/token  F16 ");
-    ASSERT_NE(at, std::string::npos) << info.out;
-    const long per_token = std::stol(info.out.substr(at + std::string("kv bytes/token  F16 ").size()));
+    const long per_token = kv_bytes_per_token(dir_ + "/synth-tiny-q8_0.gguf");
+    ASSERT_GT(per_token, 0);
     EXPECT_EQ((*pp)["kv_cache_bytes"].get<long>(), (8 + 16) * per_token);
 }
 
@@ -133,11 +140,8 @@ TEST_F(BenchCommand, DepthRunsTheTestsAfterThatManyTokens) {
     const nlohmann::json* tg = find_test(report, "tg4@d40");
     ASSERT_NE(tg, nullptr) << report;
     EXPECT_EQ((*tg)["n_depth"], 40);
-    RunResult info = run_sinan({"model", "info", dir_ + "/synth-tiny-q8_0.gguf"});
-    ASSERT_EQ(info.exit_code, 0) << info.err;
-    const size_t at = info.out.find("kv bytes/token  F16 ");
-    ASSERT_NE(at, std::string::npos) << info.out;
-    const long per_token = std::stol(info.out.substr(at + std::string("kv bytes/token  F16 ").size()));
+    const long per_token = kv_bytes_per_token(dir_ + "/synth-tiny-q8_0.gguf");
+    ASSERT_GT(per_token, 0);
     EXPECT_EQ((*tg)["kv_cache_bytes"].get<long>(), (40 + 4) * per_token);
 }
 

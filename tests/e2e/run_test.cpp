@@ -74,12 +74,21 @@ TEST(RunCommand, ConfidenceIsLowerForAModelThatGuesses) {
     fs::remove_all(dir);
 }
 
-TEST(RunCommand, ChatModeSeparatesReasoningFromTheAnswer) {
-    const fs::path vocab = kModels / "ggml-vocab-deepseek-r1-qwen.gguf";
-    if (!fs::exists(vocab)) GTEST_SKIP() << "not found: " << vocab;
-    const std::string dir = make_temp_dir();
+const fs::path kR1Vocab = kModels / "ggml-vocab-deepseek-r1-qwen.gguf";
+
+// A tiny synthetic model with the R1-Distill-Qwen vocabulary and chat template (which opens
+// <think>), written to dir/r1.gguf.
+std::string synth_r1(const std::string& dir) {
     const std::string m = dir + "/r1.gguf";
-    ASSERT_EQ(run_sinan({"model", "synth", "--shape", "tiny", "--type", "q8_0", "--vocab", vocab.string(), "-o", m}).exit_code, 0);
+    const RunResult r = run_sinan({"model", "synth", "--shape", "tiny", "--type", "q8_0", "--vocab", kR1Vocab.string(), "-o", m});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return m;
+}
+
+TEST(RunCommand, ChatModeSeparatesReasoningFromTheAnswer) {
+    if (!fs::exists(kR1Vocab)) GTEST_SKIP() << "not found: " << kR1Vocab;
+    const std::string dir = make_temp_dir();
+    const std::string m = synth_r1(dir);
     // The R1 template's generation prompt opens <think>: what the model writes first is reasoning.
     RunResult r = run_sinan({"run", "-m", m, "--chat", "-p", "Hi", "-n", "8", "--temp", "0"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -91,11 +100,9 @@ TEST(RunCommand, ChatModeSeparatesReasoningFromTheAnswer) {
 }
 
 TEST(RunCommand, InteractiveModeKeepsTheHistory) {
-    const fs::path vocab = kModels / "ggml-vocab-deepseek-r1-qwen.gguf";
-    if (!fs::exists(vocab)) GTEST_SKIP() << "not found: " << vocab;
+    if (!fs::exists(kR1Vocab)) GTEST_SKIP() << "not found: " << kR1Vocab;
     const std::string dir = make_temp_dir();
-    const std::string m = dir + "/r1.gguf";
-    ASSERT_EQ(run_sinan({"model", "synth", "--shape", "tiny", "--type", "q8_0", "--vocab", vocab.string(), "-o", m}).exit_code, 0);
+    const std::string m = synth_r1(dir);
     RunResult r = run_sinan({"run", "-m", m, "-i", "-n", "4", "--temp", "0"}, "first\nsecond\n");
     ASSERT_EQ(r.exit_code, 0) << r.err;
     // Two turns, each with its statistics; the second reuses the first turn's cache, so it
@@ -144,11 +151,9 @@ TEST(RunCommand, ContextShiftGoesOnPastAFullContext) {
 }
 
 TEST(RunCommand, InteractiveChatLetsOldExchangesGoWhenTheHistoryOutgrowsTheContext) {
-    const fs::path vocab = kModels / "ggml-vocab-deepseek-r1-qwen.gguf";
-    if (!fs::exists(vocab)) GTEST_SKIP() << "not found: " << vocab;
+    if (!fs::exists(kR1Vocab)) GTEST_SKIP() << "not found: " << kR1Vocab;
     const std::string dir = make_temp_dir();
-    const std::string m = dir + "/r1.gguf";
-    ASSERT_EQ(run_sinan({"model", "synth", "--shape", "tiny", "--type", "q8_0", "--vocab", vocab.string(), "-o", m}).exit_code, 0);
+    const std::string m = synth_r1(dir);
     // Six messages of ~10 tokens each, rendered with the whole history: more than 48 of a 64-token
     // context from the fourth on.
     const std::string six =

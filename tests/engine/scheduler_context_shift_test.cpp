@@ -23,62 +23,20 @@ namespace sinan::engine {
 namespace {
 
 namespace fs = std::filesystem;
-using namespace std::chrono_literals;
 
 constexpr int64_t kCtx = 48;
 
 class SchedulerContextShiftTest : public TinyModelTest {
   protected:
-    // Greedy with end-of-generation tokens banned, so the length is up to the test.
-    static GenerateOptions greedy(int64_t n_predict, bool context_shift) {
-        GenerateOptions o;
-        o.n_predict = n_predict;
+    // Greedy (end-of-generation banned), with or without context shift.
+    static GenerateOptions greedy_shift(int64_t n_predict, bool context_shift) {
+        GenerateOptions o = TinyModelTest::greedy(n_predict);
         o.context_shift = context_shift;
-        o.sampling.temperature = 0.0f;
-        for (int32_t id = 0; id < tokenizer_->n_vocab(); ++id)
-            if (tokenizer_->is_eog(id)) o.sampling.logit_bias[id] = sampling::kBanBias;
         return o;
     }
 
-    static Request request(const std::vector<int32_t>& prompt, const GenerateOptions& options, int64_t n_keep = -1) {
-        Request r;
-        r.prompt = prompt;
-        r.options = options;
-        r.n_keep = n_keep;
-        return r;
-    }
-
-    struct Outcome {
-        std::vector<int32_t> tokens;
-        std::vector<float> logprobs;  // of each token: the logits compared exactly
-        Event end;
-    };
-
-    static Outcome run(Scheduler& s, Request r) {
-        Scheduler::Submitted sub = s.submit(std::move(r));
-        EXPECT_NE(sub.handle, nullptr) << sub.message;
-        return sub.handle ? collect(*sub.handle) : Outcome{};
-    }
-
-    static Outcome collect(RequestHandle& h) {
-        Outcome o;
-        Event e;
-        while (h.next(&e, 120s)) {
-            if (e.type != Event::Type::kText) {
-                o.end = std::move(e);
-                return o;
-            }
-            for (const TokenInfo& t : e.tokens) {
-                o.tokens.push_back(t.token);
-                o.logprobs.push_back(t.choice.logprob);
-            }
-        }
-        ADD_FAILURE() << "request " << h.id() << " never finished";
-        return o;
-    }
-
-    // The reference: the same greedy sampling on a Session of n_ctx cells that shifts keeping
-    // n_keep tokens (n_keep < 0: no shift), n_predict tokens or up to a full context.
+    // The reference: the same sampling on a Session of n_ctx cells that shifts keeping n_keep
+    // tokens (n_keep < 0: no shift), n_predict tokens or up to a full context.
     struct Reference {
         std::vector<int32_t> tokens;
         std::vector<float> logprobs;
@@ -88,26 +46,9 @@ class SchedulerContextShiftTest : public TinyModelTest {
                            int64_t n_ctx) {
         Session session(*model_, n_ctx, /*n_batch=*/63);
         session.set_context_shift(n_keep);
-        Result<sampling::Sampler> sampler = sampling::Sampler::create(options.sampling, tokenizer_->n_vocab());
-        EXPECT_TRUE(sampler.ok()) << sampler.message();
-        sampler->accept_prompt(prompt);
-        Reference ref;
-        Status st = session.set_prompt(prompt);
-        while (st.is_ok()) {
-            const sampling::TokenChoice choice = sampler->sample(session.logits());
-            const int32_t token = choice.token;
-            sampler->accept(token);
-            ref.tokens.push_back(token);
-            ref.logprobs.push_back(choice.logprob);
-            if (static_cast<int64_t>(ref.tokens.size()) == options.n_predict) break;
-            if (n_keep < 0 && static_cast<int64_t>(session.tokens().size()) >= n_ctx) break;
-            st = session.append(token);
-        }
-        EXPECT_TRUE(st.is_ok()) << st.message();
-        ref.n_shifted = session.n_shifted();
-        return ref;
+        Outcome o = on_session(session, prompt, options, n_keep < 0);
+        return {std::move(o.tokens), std::move(o.logprobs), session.n_shifted()};
     }
-
 };
 
 TEST_F(SchedulerContextShiftTest, ASequenceGoesPastTheContextAsASessionThatShifts) {
@@ -116,11 +57,11 @@ TEST_F(SchedulerContextShiftTest, ASequenceGoesPastTheContextAsASessionThatShift
     const int64_t n_predict = 3 * kCtx;
     // -1: the prompt is kept (it is under half the context).
     for (int64_t n_keep : {int64_t{-1}, int64_t{4}}) {
-        const Outcome got = run(s, request(prompt, greedy(n_predict, true), n_keep));
+        const Outcome got = run(s, request(prompt, greedy_shift(n_predict, true), n_keep));
         ASSERT_EQ(got.end.type, Event::Type::kFinished) << got.end.error.message();
         EXPECT_EQ(got.end.result.finish, FinishReason::kLength);
         EXPECT_EQ(got.end.result.n_generated, n_predict);
-        const Reference ref = alone(prompt, greedy(n_predict, true), n_keep >= 0 ? n_keep : prompt.size(), kCtx);
+        const Reference ref = alone(prompt, greedy_shift(n_predict, true), n_keep >= 0 ? n_keep : prompt.size(), kCtx);
         EXPECT_GT(ref.n_shifted, 0);
         EXPECT_EQ(got.end.n_shifted, ref.n_shifted);
         EXPECT_EQ(got.tokens, ref.tokens) << "n_keep " << n_keep;
@@ -132,7 +73,7 @@ TEST_F(SchedulerContextShiftTest, WithoutShiftOrWithoutATokenLimitTheSequenceEnd
     Scheduler s(*model_, *tokenizer_, {.n_parallel = 1, .n_ctx = kCtx, .n_cells = 0, .n_batch = 32, .max_queue = 1});
     const std::vector<int32_t> prompt = tokens("Once upon a time there was");
     const int64_t at_context = kCtx - static_cast<int64_t>(prompt.size()) + 1;
-    for (const GenerateOptions& o : {greedy(3 * kCtx, false), greedy(-1, true)}) {
+    for (const GenerateOptions& o : {greedy_shift(3 * kCtx, false), greedy_shift(-1, true)}) {
         const Outcome got = run(s, request(prompt, o));
         EXPECT_EQ(got.end.result.finish, FinishReason::kContext);
         EXPECT_EQ(got.end.result.n_generated, at_context);
@@ -157,8 +98,8 @@ TEST_F(SchedulerContextShiftTest, ASequenceSharingTheShiftedPrefixGetsItsOutputA
     ASSERT_LT(static_cast<int64_t>(a.size()) + 8, n_ctx);
     ASSERT_GT(a.size(), b.size() + 8) << "B must run on after A's shift";
     const int64_t n_b = n_ctx - static_cast<int64_t>(b.size());  // B runs until its context is full
-    auto ha = s.submit(request(a, greedy(2 * n_ctx, true), n_keep)).handle;
-    auto hb = s.submit(request(b, greedy(n_b, false))).handle;
+    auto ha = s.submit(request(a, greedy_shift(2 * n_ctx, true), n_keep)).handle;
+    auto hb = s.submit(request(b, greedy_shift(n_b, false))).handle;
     ASSERT_NE(ha, nullptr);
     ASSERT_NE(hb, nullptr);
     const Outcome got_a = collect(*ha), got_b = collect(*hb);
@@ -167,7 +108,7 @@ TEST_F(SchedulerContextShiftTest, ASequenceSharingTheShiftedPrefixGetsItsOutputA
     EXPECT_EQ(got_a.end.result.n_generated, 2 * n_ctx);
     EXPECT_GT(got_a.end.n_shifted, 0);
     EXPECT_EQ(got_b.end.n_cached, static_cast<int64_t>(system.size()));
-    const Reference ref_b = alone(b, greedy(n_b, false), -1, n_ctx);
+    const Reference ref_b = alone(b, greedy_shift(n_b, false), -1, n_ctx);
     EXPECT_EQ(got_b.tokens, ref_b.tokens);
     EXPECT_EQ(got_b.logprobs, ref_b.logprobs);
 }
@@ -176,7 +117,7 @@ TEST_F(SchedulerContextShiftTest, ThePrefixCacheKeepsOnlyTheKeptStartOfAShiftedS
     Scheduler s(*model_, *tokenizer_, {.n_parallel = 1, .n_ctx = kCtx, .n_cells = 0, .n_batch = 32, .max_queue = 1});
     const std::vector<int32_t> prompt = tokens("Once upon a time there was");
     const int64_t n_keep = 4;
-    const Outcome first = run(s, request(prompt, greedy(2 * kCtx, true), n_keep));
+    const Outcome first = run(s, request(prompt, greedy_shift(2 * kCtx, true), n_keep));
     ASSERT_GT(first.end.n_shifted, 0);
     // The tokens the shifted sequence still held at the end: its kept start, then its newest
     // (shifted) tokens. Only the kept start may be reused by the next request.
@@ -187,9 +128,9 @@ TEST_F(SchedulerContextShiftTest, ThePrefixCacheKeepsOnlyTheKeptStartOfAShiftedS
     std::vector<int32_t> held = session.tokens();
     held.resize(std::min<size_t>(held.size(), kCtx - 8));  // room for the new request's tokens
     held.push_back(tokens("Why")[0]);
-    const Outcome next = run(s, request(held, greedy(2, false)));
+    const Outcome next = run(s, request(held, greedy_shift(2, false)));
     EXPECT_EQ(next.end.n_cached, n_keep);
-    EXPECT_EQ(next.tokens, alone(held, greedy(2, false), -1, kCtx).tokens);
+    EXPECT_EQ(next.tokens, alone(held, greedy_shift(2, false), -1, kCtx).tokens);
 }
 
 }  // namespace

@@ -11,7 +11,6 @@
 // the scheduler's tokens to a Session and checking each was its greedy choice, up to a near tie.
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <string>
 
 #include "engine/scheduler.h"
@@ -20,8 +19,6 @@
 
 namespace sinan::engine {
 namespace {
-
-using namespace std::chrono_literals;
 
 constexpr int64_t kWindow = 16;
 constexpr int64_t kBatch = 8;
@@ -45,66 +42,15 @@ class SchedulerWindowTest : public TinyModelTest {
         return {.n_parallel = n_parallel, .n_ctx = kCtx, .n_cells = 0, .n_batch = kBatch, .max_queue = 4};
     }
 
-    // Greedy with end-of-generation tokens banned, so the length is up to the test.
     static Request request(const std::vector<int32_t>& prompt, int64_t n_predict) {
-        Request r;
-        r.prompt = prompt;
-        r.options.n_predict = n_predict;
-        r.options.sampling.temperature = 0.0f;
-        for (int32_t id = 0; id < tokenizer_->n_vocab(); ++id)
-            if (tokenizer_->is_eog(id)) r.options.sampling.logit_bias[id] = sampling::kBanBias;
-        return r;
+        return TinyModelTest::request(prompt, greedy(n_predict));
     }
 
-    struct Outcome {
-        std::vector<int32_t> tokens;
-        std::vector<float> logprobs;
-        Event end;
-    };
-
-    static Outcome collect(RequestHandle& h) {
-        Outcome o;
-        Event e;
-        while (h.next(&e, 120s)) {
-            if (e.type != Event::Type::kText) {
-                o.end = std::move(e);
-                EXPECT_EQ(o.end.type, Event::Type::kFinished) << o.end.error.message();
-                return o;
-            }
-            for (const TokenInfo& t : e.tokens) {
-                o.tokens.push_back(t.token);
-                o.logprobs.push_back(t.choice.logprob);
-            }
-        }
-        ADD_FAILURE() << "request " << h.id() << " never finished";
-        return o;
-    }
-
-    static Outcome run(Scheduler& s, const Request& r) {
-        Scheduler::Submitted sub = s.submit(r);
-        EXPECT_NE(sub.handle, nullptr) << sub.message;
-        return sub.handle ? collect(*sub.handle) : Outcome{};
-    }
-
-    // The reference: `prompt` on a windowed Session (kCells cells, batches of kBatch), greedy.
+    // The reference: `r` alone on a windowed Session (kCells cells, batches of kBatch).
     static Outcome alone(const Request& r) {
         Session session(*windowed_, kCtx, kBatch);
         EXPECT_EQ(session.cache().n_cells(), kCells);
-        Result<sampling::Sampler> sampler = sampling::Sampler::create(r.options.sampling, tokenizer_->n_vocab());
-        EXPECT_TRUE(sampler.ok()) << sampler.message();
-        sampler->accept_prompt(r.prompt);
-        Outcome o;
-        Status st = session.set_prompt(r.prompt);
-        while (st.is_ok()) {
-            const sampling::TokenChoice c = sampler->sample(session.logits());
-            sampler->accept(c.token);
-            o.tokens.push_back(c.token);
-            o.logprobs.push_back(c.logprob);
-            if (static_cast<int64_t>(o.tokens.size()) == r.options.n_predict) break;
-            st = session.append(c.token);
-        }
-        EXPECT_TRUE(st.is_ok()) << st.message();
-        return o;
+        return on_session(session, r.prompt, r.options, false);
     }
 
     // Feeds `got`'s tokens to a windowed Session after `r.prompt`: each must be the Session's greedy
@@ -152,6 +98,7 @@ TEST_F(SchedulerWindowTest, ALoneSequenceRunsFarPastItsCellsAsAWindowedSession) 
                               200);
     ASSERT_GT(static_cast<int64_t>(r.prompt.size()), kCells) << "the prompt alone must outgrow the cells";
     const Outcome got = run(s, r);
+    ASSERT_EQ(got.end.type, Event::Type::kFinished) << got.end.error.message();
     EXPECT_EQ(got.end.result.finish, FinishReason::kLength);
     EXPECT_EQ(got.end.result.n_generated, 200);
     const Outcome ref = alone(r);
