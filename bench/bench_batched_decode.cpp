@@ -4,7 +4,9 @@
 //   scheduler: engine::Scheduler running that many greedy requests at once (sampling and
 //              streaming included): the tokens decoded after each request's first (which comes
 //              from the prompt's logits) over the longest decode period (prompt computed ->
-//              finished, GenerateResult::generate_seconds), so the prefill is not counted.
+//              finished, GenerateResult::generate_seconds), so the prefill is not counted. The
+//              requests start together (see scheduler_rate), so every step of that period decodes
+//              all of them, as a forward step does.
 // The target it is measured against (issue 4): 8 sequences decoded together reach at least 5x the
 // tokens/s of one sequence. Decoding one token reads every weight once, so a batch of n tokens
 // costs about the same memory traffic as one: the ratio shows how close the engine gets to that.
@@ -53,30 +55,55 @@ double forward_rate(model::Model& m, int32_t n_seq, int32_t steps) {
     return static_cast<double>(n_seq) * steps / seconds_since(t0);
 }
 
+// A greedy request with end-of-generation banned, so it runs to n_predict (-1: until cancelled).
+engine::Request greedy_request(const text::Tokenizer& tok, std::vector<int32_t> prompt, int64_t n_predict) {
+    engine::Request r;
+    r.prompt = std::move(prompt);
+    r.options.n_predict = n_predict;
+    r.options.sampling.temperature = 0.0f;
+    for (int32_t id = 0; id < tok.n_vocab(); ++id)
+        if (tok.is_eog(id)) r.options.sampling.logit_bias[id] = sampling::kBanBias;
+    return r;
+}
+
+std::shared_ptr<engine::RequestHandle> submit_or_exit(engine::Scheduler& s, engine::Request r) {
+    engine::Scheduler::Submitted sub = s.submit(std::move(r));
+    if (!sub.handle) {
+        std::fprintf(stderr, "bench_batched_decode: %s\n", sub.message.c_str());
+        std::exit(2);
+    }
+    return sub.handle;
+}
+
 // Decoded tokens/s of n_seq greedy requests run together by the scheduler.
+// Submitted to an idle scheduler, the first request is admitted at once and its prompt computed
+// alone; the others' prompts are computed in the next step, which also decodes the first one, so
+// the first request's decode period would include a prefill of n_seq - 1 prompts (at 8 sequences
+// on the 1.5B shape, a 1.2 s step among 0.25 s ones). So the requests start together: a
+// placeholder request reserves every cache cell, the measured requests queue behind it (first come,
+// first served: the head of the queue waits for cells), and cancelling the placeholder frees the
+// cells in one step; the next admits the whole queue, one step computes every prompt, and the
+// requests decode in lockstep, as in forward_rate.
 double scheduler_rate(model::Model& m, const text::Tokenizer& tok, int32_t n_seq, int32_t steps) {
-    engine::Scheduler s(
-        m, tok,
-        {.n_parallel = n_seq, .n_ctx = kPromptTokens + steps + 1, .n_cells = 0, .n_batch = 512, .max_queue = 64});
+    const int64_t n_held = kPromptTokens + steps - 1;  // cells one request reserves (its last token is never fed)
+    const int64_t n_cells = n_seq * n_held;
+    engine::Scheduler s(m, tok,
+                        {.n_parallel = n_seq, .n_ctx = n_cells, .n_cells = n_cells, .n_batch = 512, .max_queue = 64});
+    // One token no measured prompt starts with (those start with i * 31), so nothing of its cells is
+    // shared; with no token limit it reserves n_ctx = every cell.
+    std::shared_ptr<engine::RequestHandle> placeholder = submit_or_exit(s, greedy_request(tok, {1}, -1));
+    engine::Event e;
+    if (!placeholder->next(&e, std::chrono::minutes(10)) || e.type != engine::Event::Type::kText) std::exit(2);
     std::vector<std::shared_ptr<engine::RequestHandle>> handles;
     for (int32_t i = 0; i < n_seq; ++i) {
-        engine::Request r;
-        for (int32_t p = 0; p < kPromptTokens; ++p) r.prompt.push_back((i * 31 + p * 7) % tok.n_vocab());
-        r.options.n_predict = steps;
-        r.options.sampling.temperature = 0.0f;
-        for (int32_t id = 0; id < tok.n_vocab(); ++id)
-            if (tok.is_eog(id)) r.options.sampling.logit_bias[id] = sampling::kBanBias;
-        engine::Scheduler::Submitted sub = s.submit(std::move(r));
-        if (!sub.handle) {
-            std::fprintf(stderr, "bench_batched_decode: %s\n", sub.message.c_str());
-            std::exit(2);
-        }
-        handles.push_back(sub.handle);
+        std::vector<int32_t> prompt;
+        for (int32_t p = 0; p < kPromptTokens; ++p) prompt.push_back((i * 31 + p * 7) % tok.n_vocab());
+        handles.push_back(submit_or_exit(s, greedy_request(tok, std::move(prompt), steps)));
     }
+    placeholder->cancel();
     int64_t n_tokens = 0;
     double window = 0;
     for (auto& h : handles) {
-        engine::Event e;
         while (h->next(&e, std::chrono::minutes(10)) && e.type == engine::Event::Type::kText) {
         }
         if (e.type != engine::Event::Type::kFinished) std::exit(2);

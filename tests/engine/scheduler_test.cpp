@@ -298,6 +298,42 @@ TEST_F(SchedulerTest, CancellingARunningRequestFreesItsSlotForAQueuedOne) {
     EXPECT_EQ(next.text, alone(tokens(kPrompts[1]), greedy(4)).text);
 }
 
+// Requests queued for cache cells all start when the cells come free: the next step computes
+// every prompt, and from then on they decode in lockstep (bench_batched_decode starts its requests
+// this way, so that its decode period has no prefill in it).
+TEST_F(SchedulerTest, RequestsQueuedForCellsStartTogetherWhenTheCellsFree) {
+    const std::vector<std::vector<int32_t>> prompts = {tokens(kPrompts[1]), tokens(kPrompts[3]), tokens(kPrompts[6])};
+    constexpr int64_t kPredict = 5, kBatch = 48;  // under kTiledMinQueries (see the file comment)
+    int64_t n_cells = 0, n_prompt = 0;
+    for (const std::vector<int32_t>& p : prompts) {
+        n_cells += static_cast<int64_t>(p.size()) + kPredict - 1;  // what each reserves
+        n_prompt += static_cast<int64_t>(p.size());
+    }
+    ASSERT_LE(n_prompt, kBatch);  // one step holds all three prompts
+    Scheduler s(*model_, *tokenizer_,
+                {.n_parallel = 3, .n_ctx = n_cells, .n_cells = n_cells, .n_batch = kBatch, .max_queue = 3});
+    // No token limit: it reserves n_ctx, every cell, so the others queue behind it.
+    std::shared_ptr<RequestHandle> holder = submit(s, request({tokens(kPrompts[0])[0]}, greedy(-1)));
+    Event e;
+    ASSERT_TRUE(holder->next(&e, 120s));  // it is running
+    std::vector<std::shared_ptr<RequestHandle>> queued;
+    for (const std::vector<int32_t>& p : prompts) queued.push_back(submit(s, request(p, greedy(kPredict))));
+    EXPECT_EQ(s.stats().waiting, 3);
+    holder->cancel();
+    const Outcome held = collect(*holder);
+    ASSERT_EQ(held.end.result.finish, FinishReason::kCancelled);
+    std::vector<Outcome> got;
+    for (auto& h : queued) got.push_back(collect(*h));
+    // The holder took one token from each of its steps; then one step computed the three prompts
+    // (each request's first token) and kPredict - 1 steps decoded all three.
+    EXPECT_EQ(s.stats().steps, static_cast<uint64_t>(held.end.result.n_generated + kPredict));
+    // (the references only now: the model runs one forward pass at a time)
+    for (size_t i = 0; i < got.size(); ++i) {
+        EXPECT_EQ(got[i].end.result.finish, FinishReason::kLength) << i;
+        EXPECT_EQ(got[i].text, alone(prompts[i], greedy(kPredict)).text) << i;
+    }
+}
+
 TEST_F(SchedulerTest, ARequestPastItsDeadlineEndsWithDeadline) {
     Scheduler s(*model_, *tokenizer_, {.n_parallel = 1, .n_ctx = 4096, .n_cells = 0, .n_batch = 32, .max_queue = 4});
     Request r = request(tokens(kPrompts[0]), greedy(-1));
