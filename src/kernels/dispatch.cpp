@@ -111,6 +111,7 @@ KernelTable make_avx512_table() {
     t.sum_words = avx512::sum_words;
     t.peak_f32_macs = avx512::peak_f32_macs;
     t.quantize_activations[id(TensorType::Q8_0)] = avx512::quantize_q8_0_activations;
+    t.quantize_activations[id(TensorType::Q8_K)] = avx512::quantize_q8_k_activations;
     t.vec_dot[id(TensorType::F32)] = [](const void* w, const void* x, int64_t n) {
         return avx512::dot_f32(static_cast<const float*>(w), static_cast<const float*>(x), n);
     };
@@ -124,6 +125,7 @@ KernelTable make_avx512_table() {
         t.gemm[id(TensorType::Q8_0)] = {avx512::gemm_q8_0, avx512::gemm_q8_0_scratch_bytes};
         t.peak_int8_macs = avx512::peak_int8_macs;
         t.vec_dot_x4[id(TensorType::Q4_K)] = avx512::vec_dot_q4_k_x4;
+        t.gemm[id(TensorType::Q4_K)] = {avx512::gemm_q4_k, avx512::gemm_q4_k_scratch_bytes};
         t.vec_dot[id(TensorType::Q6_K)] = avx512::vec_dot_q6_k;
     }
     t.rmsnorm = avx512::rmsnorm;

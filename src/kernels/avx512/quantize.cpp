@@ -1,5 +1,5 @@
-// AVX-512 activation quantizers: the float operations of ref/quantize.cpp lane by lane, so the
-// bytes written equal the scalar path's. Compiled with the AVX-512 flags of
+// AVX-512 activation quantizers: the float operations of ref/quantize.cpp and ref/quantize_k.cpp
+// lane by lane, so the bytes written equal the scalar path's. Compiled with the AVX-512 flags of
 // src/kernels/CMakeLists.txt; includes no header with inline functions (see half.h).
 #include <immintrin.h>
 
@@ -37,6 +37,43 @@ void quantize_q8_0_activations(const float* src, void* dst, int64_t n) {
         const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, id));
         _mm_storeu_si128(reinterpret_cast<__m128i*>(b[i].qs), _mm512_cvtepi32_epi8(q0));
         _mm_storeu_si128(reinterpret_cast<__m128i*>(b[i].qs + 16), _mm512_cvtepi32_epi8(q1));
+    }
+}
+
+// Q8_K (ref::quantize_q8_k): per 256 values, max = the first value of largest magnitude (its
+// sign kept), iscale = -127 / max, q = min(127, nearest even of iscale * x), bsums of 16 quants,
+// d = 1 / iscale. Finite inputs: the same bytes as the scalar path.
+void quantize_q8_k_activations(const float* src, void* dst, int64_t n) {
+    auto* b = static_cast<BlockQ8_K*>(dst);
+    constexpr int kVectors = kQKK / 16;
+    for (int64_t i = 0; i < n / kQKK; ++i, src += kQKK) {
+        __m512 x[kVectors];
+        __m512 m = _mm512_setzero_ps();
+        for (int v = 0; v < kVectors; ++v) {
+            x[v] = _mm512_loadu_ps(src + 16 * v);
+            m = _mm512_max_ps(m, _mm512_abs_ps(x[v]));
+        }
+        const float amax = _mm512_reduce_max_ps(m);
+        if (amax == 0.0f) {
+            __builtin_memset(&b[i], 0, sizeof(BlockQ8_K));
+            continue;
+        }
+        float max = 0.0f;
+        for (int v = 0; v < kVectors; ++v) {
+            const __mmask16 hit = _mm512_cmp_ps_mask(_mm512_abs_ps(x[v]), _mm512_set1_ps(amax), _CMP_EQ_OQ);
+            if (hit != 0) {
+                max = src[16 * v + __builtin_ctz(hit)];
+                break;
+            }
+        }
+        const float iscale = -127.f / max;
+        const __m512 s = _mm512_set1_ps(iscale);
+        for (int v = 0; v < kVectors; ++v) {
+            const __m512i q = _mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(s, x[v])), _mm512_set1_epi32(127));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(b[i].qs + 16 * v), _mm512_cvtepi32_epi8(q));
+            b[i].bsums[v] = static_cast<int16_t>(_mm512_reduce_add_epi32(q));
+        }
+        b[i].d = 1 / iscale;
     }
 }
 
