@@ -31,41 +31,6 @@ using namespace std::chrono_literals;
 
 class SchedulerTest : public TinyModelTest {
   protected:
-    // Greedy, with end-of-generation tokens banned so length is up to the test.
-    static GenerateOptions greedy(int64_t n_predict, bool ban_eog = true) {
-        GenerateOptions o;
-        o.n_predict = n_predict;
-        o.sampling.temperature = 0.0f;
-        if (ban_eog)
-            for (int32_t id = 0; id < tokenizer_->n_vocab(); ++id)
-                if (tokenizer_->is_eog(id)) o.sampling.logit_bias[id] = sampling::kBanBias;
-        return o;
-    }
-
-    struct Outcome {
-        std::string text;
-        std::vector<int32_t> tokens;
-        std::vector<Event> texts;  // the kText events
-        Event end;                 // kFinished or kFailed
-    };
-
-    static Outcome collect(RequestHandle& h) {
-        Outcome o;
-        Event e;
-        while (h.next(&e, 120s)) {
-            if (e.type == Event::Type::kText) {
-                o.text += e.text;
-                for (const TokenInfo& t : e.tokens) o.tokens.push_back(t.token);
-                o.texts.push_back(std::move(e));
-            } else {
-                o.end = std::move(e);
-                return o;
-            }
-        }
-        ADD_FAILURE() << "request " << h.id() << " never finished";
-        return o;
-    }
-
     // The reference: the same request alone, through generate() on its own Session.
     static Outcome alone(const std::vector<int32_t>& prompt, const GenerateOptions& options, int64_t n_ctx = 512) {
         Session session(*model_, n_ctx, /*n_batch=*/63);
@@ -76,20 +41,6 @@ class SchedulerTest : public TinyModelTest {
         o.end.result = *r;
         return o;
     }
-
-    static std::shared_ptr<RequestHandle> submit(Scheduler& s, Request r) {
-        Scheduler::Submitted sub = s.submit(std::move(r));
-        EXPECT_NE(sub.handle, nullptr) << sub.message;
-        return sub.handle;
-    }
-
-    static Request request(const std::vector<int32_t>& prompt, const GenerateOptions& options) {
-        Request r;
-        r.prompt = prompt;
-        r.options = options;
-        return r;
-    }
-
 };
 
 const char* const kPrompts[] = {
