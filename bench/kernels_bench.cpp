@@ -2,10 +2,12 @@
 // (GB/s of floats read), with the rows streamed from memory as a matrix-vector product streams
 // its weights; and matmul on a 1536x8960 weight matrix (Qwen2-1.5B's FFN) in Q8_0, Q4_K and F16,
 // for decode (1 token: weight GB/s, memory-bound) and prefill (128 tokens: GFLOP/s, arithmetic-
-// bound), on one thread, activation quantization included. Limit printed beside them: ReadBandwidthLimit, a multi-accumulator read loop over a
-// buffer of the same size (plain x86-64, and with 64-byte loads), measured in the same run. Levels this CPU cannot run are
-// skipped. `bench_kernels --benchmark_counters_tabular=true`. Rates use CPU time, which keeps
-// them meaningful on a shared machine; wall time is printed too.
+// bound), on one thread, activation quantization included; decode also on 2 threads. Limit
+// printed beside them: ReadBandwidthLimit, a multi-accumulator read loop over a buffer of the same
+// size (plain x86-64, with 64-byte loads, and on 2 threads), measured in the same run. Levels this
+// CPU cannot run are skipped. `bench_kernels --benchmark_counters_tabular=true`. Rates use CPU
+// time, which keeps them meaningful on a shared machine, except the 2-thread ones (wall time: the
+// second thread's CPU time is not the caller's); wall time is printed too.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -124,15 +126,16 @@ const MatmulWeights& matmul_weights(TensorType type) {
     return cached;
 }
 
-// y[t, r] = W[r, :] . x[t, :] for n_tokens tokens; one copy of W per iteration, in turn.
-void BM_Matmul(benchmark::State& state, TensorType type, Level level, int64_t n_tokens) {
+// y[t, r] = W[r, :] . x[t, :] for n_tokens tokens on n_threads threads (the caller included, as
+// the model runs); one copy of W per iteration, in turn.
+void BM_Matmul(benchmark::State& state, TensorType type, Level level, int64_t n_tokens, int n_threads) {
     if (!can_run(level)) {
         state.SkipWithError("this CPU cannot run this level");
         return;
     }
     const MatmulWeights& w = matmul_weights(type);
     const kernels::KernelTable& table = kernels::kernel_table(level);
-    sinan::ThreadPool pool(1);
+    sinan::ThreadPool pool(n_threads);
     std::mt19937 rng(3);
     std::normal_distribution<float> dist(0.0f, 1.0f);
     std::vector<float> x(n_tokens * MatmulWeights::kCols);
@@ -167,6 +170,23 @@ void BM_ReadBandwidthLimit(benchmark::State& state) {
     read_bandwidth(state, sinan::kernels::kernel_table(Level::kScalar).sum_words);
 }
 
+// The same read loop (64-byte loads where the CPU has them) on 2 threads, each over its half of
+// the buffer: the limit of the 2-thread decode benchmarks.
+void BM_ReadBandwidthLimit2Threads(benchmark::State& state) {
+    const Level level = can_run(Level::kAvx512) ? Level::kAvx512 : Level::kScalar;
+    const kernels::SumWordsFn sum = kernels::kernel_table(level).sum_words;
+    const std::vector<uint8_t>& m = matrix(TensorType::F32);
+    const uint64_t half_words = m.size() / 16;
+    const auto* words = reinterpret_cast<const uint64_t*>(m.data());
+    sinan::ThreadPool pool(2);
+    for (auto _ : state) {
+        pool.parallel_for(2, [&](int64_t i0, int64_t i1, int) {
+            for (int64_t i = i0; i < i1; ++i) benchmark::DoNotOptimize(sum(words + i * half_words, half_words));
+        });
+    }
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * 2 * half_words * 8));
+}
+
 void BM_ReadBandwidthLimitAvx512(benchmark::State& state) {
     if (!can_run(Level::kAvx512)) {
         state.SkipWithError("this CPU has no AVX-512");
@@ -179,6 +199,9 @@ void register_all() {
     benchmark::RegisterBenchmark("ReadBandwidthLimit/x86-64", BM_ReadBandwidthLimit)->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark("ReadBandwidthLimit/avx512", BM_ReadBandwidthLimitAvx512)
         ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("ReadBandwidthLimit/2threads", BM_ReadBandwidthLimit2Threads)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
     const Level levels[] = {Level::kScalar, Level::kAvx2, Level::kAvx512};
     for (Level level : levels) {
         const std::string name = std::string("DotF32/") + sinan::cpu::level_name(level);
@@ -207,9 +230,16 @@ void register_all() {
             for (int64_t n_tokens : {1, 128}) {
                 const std::string name = std::string("Matmul1536x8960/") + sinan::gguf::type_name(type) + "/" +
                                          sinan::cpu::level_name(level) + (n_tokens == 1 ? "/decode" : "/prefill128");
-                benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, type, level, n_tokens)
+                benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, type, level, n_tokens, 1)
                     ->Unit(benchmark::kMillisecond);
             }
+            // Decoding on 2 threads, against ReadBandwidthLimit/2threads: the kernel's share of what
+            // the cores can read (wall time: the pool's second thread is not in the caller's CPU time).
+            const std::string name = std::string("Matmul1536x8960/") + sinan::gguf::type_name(type) + "/" +
+                                     sinan::cpu::level_name(level) + "/decode/2threads";
+            benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, type, level, 1, 2)
+                ->Unit(benchmark::kMillisecond)
+                ->UseRealTime();
         }
     }
 }

@@ -3,13 +3,20 @@
 // else is in its batch.
 //
 // Q8_0 (VNNI): the weights are taken 16 rows at a time (a panel), transposed so that int32 lane r
-// of a vector belongs to row r (once into scratch for large batches, in registers otherwise), then
+// of a vector belongs to row r (once into scratch for large batches, in registers for 2-8), then
 // every token meets the panel: per 32-value block, eight vpdpbusd (4 bytes of the token broadcast
 // against 4 bytes of each of the 16 rows) give the exact integer block sums of 16 rows, and the
 // float operations of the scalar reference follow, one lane per row:
 //   y += float(isum) * (d_w * d_x)          (multiply, then add; no fused multiply-add)
 // vpdpbusd multiplies unsigned by signed bytes: the panel holds w + 128 (w XOR 0x80), and each
 // block's sum starts at -128 * sum(x) to take that back.
+//
+// One token (decoding) transposes sums instead of quants: a register holds block b of rows k and
+// k + 8 as they lie in memory, one vpdpbusd against the token's block gives 8 partial sums per
+// row, and a tree of adds over 8 such registers (14 shuffles) leaves each row's exact block sum in
+// one lane. Up to 8 tokens read the weights once: the next panel is fetched into L2 as one
+// sequential run while the current one is used (one token: 23 GB/s of 25 on 2 threads, against 17
+// with the rows prefetched as 16 streams; bench/NOTES.md).
 //
 // F16: chunks of 16 rows against tiles of 4 tokens, the activations converted to floats once.
 // Compiled with the AVX-512 flags of src/kernels/CMakeLists.txt; includes no header with inline
@@ -48,6 +55,30 @@ inline void prefetch_rows(const BlockQ8_0* const* rows, int64_t b) {
     if (b % 2 != 0) return;  // a block is about half a cache line
     for (int k = 0; k < kPanelRows; ++k) _mm_prefetch(reinterpret_cast<const char*>(rows[k] + b) + 1024, _MM_HINT_T0);
 }
+
+// The next panel of a matrix read once, fetched into L2 as one sequential run spread over the
+// blocks of the current one: at block b, its lines [b * lines, (b + 1) * lines), none past the
+// caller's last row. One run is what the hardware streams best; 16 row streams each prefetched
+// ahead into L1 keep too few lines in flight.
+class NextPanelPrefetch {
+public:
+    // panel: the current panel's first row; n_rows_left: rows from there to the caller's last one.
+    NextPanelPrefetch(const void* panel, size_t w_row_bytes, int64_t n_rows_left, int64_t n_blocks)
+        : panel_(static_cast<const char*>(panel)),
+          next_(static_cast<int64_t>(kPanelRows * w_row_bytes)),
+          end_(n_rows_left * static_cast<int64_t>(w_row_bytes)),
+          lines_((next_ / 64 + n_blocks - 1) / n_blocks) {}
+
+    void at_block(int64_t b) const {
+        int64_t o = next_ + b * lines_ * 64;
+        for (int64_t l = 0; l < lines_ && o < end_; ++l, o += 64) _mm_prefetch(panel_ + o, _MM_HINT_T1);
+    }
+
+private:
+    const char* panel_;
+    int64_t next_, end_;  // byte offsets from panel_: the next panel, the end of the caller's rows
+    int64_t lines_;       // per block
+};
 
 // Transposes block `b` of the rows at rows[0..15] (row pointers; rows past the end of the matrix
 // repeat the last one; row_offsets: their byte offsets from rows[0]) into `out`.
@@ -104,27 +135,33 @@ inline void accumulate_block(const PanelBlock& p, int64_t b, const TokenBlock* c
     }
 }
 
-// y[t * y_stride + r] for the `valid` rows of a packed panel and T tokens.
+// y[t * y_stride + r] for the `valid` rows of a packed panel and T tokens; the first tile of tokens
+// also fetches the next panel (prefetch, null for the others), so that it is packed from L2.
 template <int T>
 void packed_panel_times_tokens(const PanelBlock* panel, int64_t n_blocks, const TokenBlock* const* tb,
-                               const BlockQ8_0* const* xb, float* y, int64_t y_stride, __mmask16 valid) {
+                               const BlockQ8_0* const* xb, const NextPanelPrefetch* prefetch, float* y,
+                               int64_t y_stride, __mmask16 valid) {
     __m512 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < n_blocks; ++b) accumulate_block<T>(panel[b], b, tb, xb, acc);
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        if (prefetch != nullptr) prefetch->at_block(b);
+        accumulate_block<T>(panel[b], b, tb, xb, acc);
+    }
     for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, valid, acc[t]);
 }
 
 // The same for a panel read straight from the rows, each block transposed in registers and used at
-// once: for batches of at most one token tile, where a packed panel would be read only once.
+// once: for batches of 2 to 8 tokens, where a packed panel would be read only once.
 template <int T>
 void rows_times_tokens(const BlockQ8_0* const* rows, __m512i row_offsets, int64_t n_blocks, const TokenBlock* const* tb,
-                       const BlockQ8_0* const* xb, float* y, int64_t y_stride, __mmask16 valid) {
+                       const BlockQ8_0* const* xb, const NextPanelPrefetch& prefetch, float* y, int64_t y_stride,
+                       __mmask16 valid) {
     const __m512i idx_lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
     const __m512i idx_hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
     __m512 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < n_blocks; ++b) {
-        prefetch_rows(rows, b);
+        prefetch.at_block(b);
         PanelBlock p;
         pack_block(rows, row_offsets, b, idx_lo, idx_hi, &p);
         accumulate_block<T>(p, b, tb, xb, acc);
@@ -132,8 +169,49 @@ void rows_times_tokens(const BlockQ8_0* const* rows, __m512i row_offsets, int64_
     for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, valid, acc[t]);
 }
 
-using PackedPanelFn = void (*)(const PanelBlock*, int64_t, const TokenBlock* const*, const BlockQ8_0* const*, float*,
-                               int64_t, __mmask16);
+// y[r] for the `valid` rows of a panel read straight from the rows, against one token: per block,
+// register k holds block b of rows k and k + 8 (low and high 256 bits, plus 128); one vpdpbusd
+// with the token's block in both halves gives 8 partial sums per row, and three levels of
+// unpack/shuffle and add (pairs of registers, then pairs of those, then 128-bit lanes) leave each
+// row's exact block sum in one lane (128-bit lanes: rows 0-3, 8-11, 4-7, 12-15; lane_offsets: the
+// rows' byte offsets from rows[0] in that order), where the reference's float operations follow.
+void rows_times_token(const BlockQ8_0* const* rows, __m512i lane_offsets, int64_t n_blocks, const TokenBlock* tb,
+                      const BlockQ8_0* xb, const NextPanelPrefetch& prefetch, float* y, __mmask16 valid) {
+    const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        prefetch.at_block(b);
+        const __m512i xq = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b].qs)));
+        __m512i p[8];
+        for (int k = 0; k < 8; ++k) {
+            const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[k][b].qs));
+            const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[k + 8][b].qs));
+            const __m512i w = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), flip);
+            p[k] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, xq);
+        }
+        // Per 128-bit lane, a[k] holds rows 2k and 2k + 1 (or + 8) twice, 4 partials added into 2.
+        __m512i a[4];
+        for (int k = 0; k < 4; ++k)
+            a[k] = _mm512_add_epi32(_mm512_unpacklo_epi32(p[2 * k], p[2 * k + 1]),
+                                    _mm512_unpackhi_epi32(p[2 * k], p[2 * k + 1]));
+        // c0: rows 0-3 in 128-bit lanes 0 and 1 (half of each row's sum in each), rows 8-11 in 2 and 3;
+        // c1: the same for rows 4-7 and 12-15.
+        const __m512i c0 = _mm512_add_epi32(_mm512_unpacklo_epi64(a[0], a[1]), _mm512_unpackhi_epi64(a[0], a[1]));
+        const __m512i c1 = _mm512_add_epi32(_mm512_unpacklo_epi64(a[2], a[3]), _mm512_unpackhi_epi64(a[2], a[3]));
+        const __m512i sums = _mm512_add_epi32(_mm512_shuffle_i64x2(c0, c1, _MM_SHUFFLE(2, 0, 2, 0)),
+                                              _mm512_shuffle_i64x2(c0, c1, _MM_SHUFFLE(3, 1, 3, 1)));
+        const __m512i isum = _mm512_add_epi32(sums, _mm512_set1_epi32(tb[b].neg128_sum));
+        // The scales: 4 bytes gathered at each lane's row (d and two quants), the low half kept.
+        const __m512i d32 = _mm512_i32gather_epi32(lane_offsets, rows[0] + b, 1);
+        const __m512 scale = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_cvtepi32_epi16(d32)), _mm512_set1_ps(tb[b].d));
+        acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_cvtepi32_ps(isum), scale));
+    }
+    // Lanes back in row order: 128-bit lanes 1 and 2 swap.
+    _mm512_mask_storeu_ps(y, valid, _mm512_shuffle_f32x4(acc, acc, _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+using PackedPanelFn = void (*)(const PanelBlock*, int64_t, const TokenBlock* const*, const BlockQ8_0* const*,
+                               const NextPanelPrefetch*, float*, int64_t, __mmask16);
 constexpr PackedPanelFn kPackedPanelFns[kTokenTile + 1] = {
     nullptr,
     packed_panel_times_tokens<1>,
@@ -146,10 +224,10 @@ constexpr PackedPanelFn kPackedPanelFns[kTokenTile + 1] = {
     packed_panel_times_tokens<8>,
 };
 using RowsFn = void (*)(const BlockQ8_0* const*, __m512i, int64_t, const TokenBlock* const*, const BlockQ8_0* const*,
-                        float*, int64_t, __mmask16);
+                        const NextPanelPrefetch&, float*, int64_t, __mmask16);
 constexpr RowsFn kRowsFns[kTokenTile + 1] = {
     nullptr,
-    rows_times_tokens<1>,
+    nullptr,  // one token: rows_times_token
     rows_times_tokens<2>,
     rows_times_tokens<3>,
     rows_times_tokens<4>,
@@ -200,12 +278,20 @@ void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
         }
         const __m512i row_offsets = _mm512_load_si512(offsets);
         const __mmask16 valid = static_cast<__mmask16>((1u << n_valid) - 1);
+        const NextPanelPrefetch prefetch(rows[0], w_row_bytes, n_rows - r0, n_blocks);
+        if (n_tokens == 1) {
+            // Row offsets in rows_times_token's lane order: 128-bit lanes 1 and 2 swapped.
+            const __m512i lane_offsets = _mm512_shuffle_i32x4(row_offsets, row_offsets, _MM_SHUFFLE(3, 1, 2, 0));
+            rows_times_token(rows, lane_offsets, n_blocks, token_blocks, reinterpret_cast<const BlockQ8_0*>(xs),
+                             prefetch, y + r0, valid);
+            continue;
+        }
         if (n_tokens <= kTokenTile) {
             for (int k = 0; k < n_tokens; ++k) {
                 tb[k] = token_blocks + k * n_blocks;
                 xb[k] = reinterpret_cast<const BlockQ8_0*>(xs + k * x_row_bytes);
             }
-            kRowsFns[n_tokens](rows, row_offsets, n_blocks, tb, xb, y + r0, y_stride, valid);
+            kRowsFns[n_tokens](rows, row_offsets, n_blocks, tb, xb, prefetch, y + r0, y_stride, valid);
             continue;
         }
         for (int64_t b = 0; b < n_blocks; ++b) {
@@ -218,7 +304,8 @@ void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
                 tb[k] = token_blocks + (t0 + k) * n_blocks;
                 xb[k] = reinterpret_cast<const BlockQ8_0*>(xs + (t0 + k) * x_row_bytes);
             }
-            kPackedPanelFns[n_t](panel, n_blocks, tb, xb, y + t0 * y_stride + r0, y_stride, valid);
+            kPackedPanelFns[n_t](panel, n_blocks, tb, xb, t0 == 0 ? &prefetch : nullptr, y + t0 * y_stride + r0,
+                                 y_stride, valid);
         }
     }
 }
