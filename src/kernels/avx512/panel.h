@@ -1,0 +1,150 @@
+// What the AVX-512 panel matrix kernels share (gemm_q4_k.cpp, gemm_q6_k.cpp): a panel is 16
+// weight rows whose quants are transposed so that int32 lane r of a vector belongs to row r, and
+// a driver that packs each panel once and runs it against tiles of tokens.
+// Included only by sources compiled with the AVX-512 flags (src/kernels/CMakeLists.txt): every
+// function here is static, so no copy of it leaves its translation unit (see half.h).
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+
+namespace sinan::kernels::avx512::panel {
+
+constexpr int kRows = 16;  // one int32 lane per row
+
+// An 8x8 transpose of 4-byte groups in each 256-bit half: r[k] holds eight groups of row k in
+// its low half and of row k + 8 in its high half; out[j] gets group j of the 16 rows (lane r:
+// row r).
+static inline void transpose_groups(const __m512i* r, __m512i* out) {
+    const __m512i idx_lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+    const __m512i idx_hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+    __m512i t[8], u[8];
+    for (int k = 0; k < 4; ++k) {
+        t[2 * k] = _mm512_unpacklo_epi32(r[2 * k], r[2 * k + 1]);
+        t[2 * k + 1] = _mm512_unpackhi_epi32(r[2 * k], r[2 * k + 1]);
+    }
+    for (int k = 0; k < 2; ++k) {
+        u[4 * k + 0] = _mm512_unpacklo_epi64(t[4 * k], t[4 * k + 2]);
+        u[4 * k + 1] = _mm512_unpackhi_epi64(t[4 * k], t[4 * k + 2]);
+        u[4 * k + 2] = _mm512_unpacklo_epi64(t[4 * k + 1], t[4 * k + 3]);
+        u[4 * k + 3] = _mm512_unpackhi_epi64(t[4 * k + 1], t[4 * k + 3]);
+    }
+    // u[j] (j < 4) holds groups j and j + 4 of rows 0-3 (128-bit lanes 0, 1) and 8-11 (lanes 2, 3);
+    // u[j + 4] the same for rows 4-7 and 12-15.
+    for (int j = 0; j < 4; ++j) {
+        out[j] = _mm512_permutex2var_epi64(u[j], idx_lo, u[j + 4]);
+        out[j + 4] = _mm512_permutex2var_epi64(u[j], idx_hi, u[j + 4]);
+    }
+}
+
+// start + the products of one group of 4 * N values of the 16 rows of a panel with a token's
+// values: q[k] holds bytes 4k..4k+3 of each row (unsigned; lane r: row r), xq the token's 4 * N
+// signed values. vpdpbusd: exact int32 sums, one lane per row.
+template <int N>
+static inline __m512i group_dot(__m512i start, const __m512i* q, const int8_t* xq) {
+#pragma GCC unroll 8
+    for (int k = 0; k < N; ++k) {
+        int32_t x4;
+        __builtin_memcpy(&x4, xq + 4 * k, sizeof(x4));
+        start = _mm512_dpbusd_epi32(start, q[k], _mm512_set1_epi32(x4));
+    }
+    return start;
+}
+
+// For T tokens at once, the int32 sums over G groups of 4 * N values of a block:
+//   isum[t] = sum_g scale[g] * group_dot<N>(start(t, g), q[g], xq[t] + 4 * N * g)
+// (vpmulld: exact), the groups' quants q[g][0..N) and int32 scales shared by the tokens.
+template <int T, int G, int N, typename Start>
+static inline void scaled_group_sums(const __m512i (*q)[N], const __m512i* scale, const int8_t* const* xq, Start start,
+                                     __m512i* isum) {
+    for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
+    for (int g = 0; g < G; ++g) {
+#pragma GCC unroll 8
+        for (int t = 0; t < T; ++t)
+            isum[t] = _mm512_add_epi32(
+                isum[t], _mm512_mullo_epi32(group_dot<N>(start(t, g), q[g], xq[t] + 4 * N * g), scale[g]));
+    }
+}
+
+// The matrix product of a kernel K over any number of tokens, for batches of at least K::kTile
+// tokens. K provides:
+//   Panel, TokenBlock                    one block of a packed panel; one token's block summary
+//   kBlockValues, kTile                  values per block; tokens per pass over a panel
+//   pack(rows, b, Panel*)                block b of 16 rows (row pointers; the last repeated)
+//   summarize(x_block, TokenBlock*)      what the token needs of its activation block
+//   accumulate<T>(panel_block, tb, xb, acc)  acc[t] += block's contribution to token t's lanes
+//                                        (tb[t], xb[t]: token t's summary and activations of the block)
+// scratch: scratch_bytes(n_tokens, n_cols) bytes, 64-byte aligned.
+template <typename K>
+static size_t scratch_bytes(int64_t n_tokens, int64_t n_cols) {
+    const auto n_blocks = static_cast<size_t>(n_cols / K::kBlockValues);
+    return n_blocks * sizeof(typename K::Panel) + static_cast<size_t>(n_tokens) * n_blocks * sizeof(typename K::TokenBlock);
+}
+
+// y[t * y_stride + r] for the `valid` rows of a packed panel and T tokens.
+template <typename K, int T>
+static void run_tokens(const typename K::Panel* panel, int64_t n_blocks, const typename K::TokenBlock* const* tb,
+                       const typename K::XBlock* const* xb, float* y, int64_t y_stride, __mmask16 valid) {
+    __m512 acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    const typename K::TokenBlock* tbb[T];
+    const typename K::XBlock* xbb[T];
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        for (int t = 0; t < T; ++t) {
+            tbb[t] = tb[t] + b;
+            xbb[t] = xb[t] + b;
+        }
+        K::template accumulate<T>(panel[b], tbb, xbb, acc);
+    }
+    for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, valid, acc[t]);
+}
+
+template <typename K, int... T>
+static void run_tile(int n_t, const typename K::Panel* panel, int64_t n_blocks, const typename K::TokenBlock* const* tb,
+                     const typename K::XBlock* const* xb, float* y, int64_t y_stride, __mmask16 valid,
+                     std::integer_sequence<int, T...>) {
+    ((n_t == T + 1 ? run_tokens<K, T + 1>(panel, n_blocks, tb, xb, y, y_stride, valid) : void()), ...);
+}
+
+template <typename K>
+static void gemm(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes, int64_t n_tokens,
+          int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
+    using Panel = typename K::Panel;
+    using TokenBlock = typename K::TokenBlock;
+    using XBlock = typename K::XBlock;
+    using WBlock = typename K::WBlock;
+    const int64_t n_blocks = n_cols / K::kBlockValues;
+    auto* packed = static_cast<Panel*>(scratch);
+    auto* token_blocks = reinterpret_cast<TokenBlock*>(packed + n_blocks);
+    const auto* xs = static_cast<const uint8_t*>(x);
+    const auto* ws = static_cast<const uint8_t*>(w);
+    // Each token's block summaries, once per call (a thread's share of the rows).
+    for (int64_t t = 0; t < n_tokens; ++t) {
+        const auto* xb = reinterpret_cast<const XBlock*>(xs + t * x_row_bytes);
+        for (int64_t b = 0; b < n_blocks; ++b) K::summarize(xb[b], &token_blocks[t * n_blocks + b]);
+    }
+    const TokenBlock* tb[K::kTile];
+    const XBlock* xb[K::kTile];
+    for (int64_t r0 = 0; r0 < n_rows; r0 += kRows) {
+        const int n_valid = static_cast<int>(n_rows - r0 < kRows ? n_rows - r0 : kRows);
+        const WBlock* rows[kRows];
+        for (int k = 0; k < kRows; ++k)
+            rows[k] = reinterpret_cast<const WBlock*>(ws + (r0 + (k < n_valid ? k : n_valid - 1)) * w_row_bytes);
+        for (int64_t b = 0; b < n_blocks; ++b) K::pack(rows, b, packed + b);
+        const auto valid = static_cast<__mmask16>((1u << n_valid) - 1);
+        for (int64_t t0 = 0; t0 < n_tokens; t0 += K::kTile) {
+            const int n_t = static_cast<int>(n_tokens - t0 < K::kTile ? n_tokens - t0 : K::kTile);
+            for (int k = 0; k < n_t; ++k) {
+                tb[k] = token_blocks + (t0 + k) * n_blocks;
+                xb[k] = reinterpret_cast<const XBlock*>(xs + (t0 + k) * x_row_bytes);
+            }
+            run_tile<K>(n_t, packed, n_blocks, tb, xb, y + t0 * y_stride + r0, y_stride, valid,
+                        std::make_integer_sequence<int, K::kTile>{});
+        }
+    }
+}
+
+}  // namespace sinan::kernels::avx512::panel
