@@ -120,18 +120,23 @@ inline void pack_block(const BlockQ8_0* const* rows, __m512i row_offsets, int64_
 template <int T>
 inline void accumulate_block(const PanelBlock& p, int64_t b, const TokenBlock* const* tb, const BlockQ8_0* const* xb,
                              __m512* acc) {
+    // The tokens' sums are interleaved (T independent vpdpbusd chains), not one chain after another.
+    __m512i isum[T];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) isum[t] = _mm512_set1_epi32(tb[t][b].neg128_sum);
+#pragma GCC unroll 8
+    for (int g = 0; g < kQK / 4; ++g) {
+#pragma GCC unroll 8
+        for (int t = 0; t < T; ++t) {
+            int32_t x4;
+            __builtin_memcpy(&x4, reinterpret_cast<const int32_t*>(xb[t][b].qs) + g, sizeof(x4));
+            isum[t] = _mm512_dpbusd_epi32(isum[t], p.q[g], _mm512_set1_epi32(x4));
+        }
+    }
 #pragma GCC unroll 8
     for (int t = 0; t < T; ++t) {
-        const int32_t* xq = reinterpret_cast<const int32_t*>(xb[t][b].qs);
-        __m512i isum = _mm512_set1_epi32(tb[t][b].neg128_sum);
-#pragma GCC unroll 8
-        for (int g = 0; g < kQK / 4; ++g) {
-            int32_t x4;
-            __builtin_memcpy(&x4, xq + g, sizeof(x4));
-            isum = _mm512_dpbusd_epi32(isum, p.q[g], _mm512_set1_epi32(x4));
-        }
         const __m512 scale = _mm512_mul_ps(p.d, _mm512_set1_ps(tb[t][b].d));
-        acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(_mm512_cvtepi32_ps(isum), scale));
+        acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(_mm512_cvtepi32_ps(isum[t]), scale));
     }
 }
 

@@ -40,32 +40,30 @@ static inline void transpose_groups(const __m512i* r, __m512i* out) {
     }
 }
 
-// start + the products of one group of 4 * N values of the 16 rows of a panel with a token's
-// values: q[k] holds bytes 4k..4k+3 of each row (unsigned; lane r: row r), xq the token's 4 * N
-// signed values. vpdpbusd: exact int32 sums, one lane per row.
-template <int N>
-static inline __m512i group_dot(__m512i start, const __m512i* q, const int8_t* xq) {
-#pragma GCC unroll 8
-    for (int k = 0; k < N; ++k) {
-        int32_t x4;
-        __builtin_memcpy(&x4, xq + 4 * k, sizeof(x4));
-        start = _mm512_dpbusd_epi32(start, q[k], _mm512_set1_epi32(x4));
-    }
-    return start;
-}
-
 // For T tokens at once, the int32 sums over G groups of 4 * N values of a block:
-//   isum[t] = sum_g scale[g] * group_dot<N>(start(t, g), q[g], xq[t] + 4 * N * g)
-// (vpmulld: exact), the groups' quants q[g][0..N) and int32 scales shared by the tokens.
+//   isum[t] = sum_g scale[g] * (start(t, g) + sum_j q_g[j] * x_t[4 * N * g + j])
+// q[g][k] holds bytes 4k..4k+3 of group g of each row (unsigned; lane r: row r), xq[t] token t's
+// signed values, scale[g] the rows' int32 group scales. vpdpbusd and vpmulld: exact int32.
 template <int T, int G, int N, typename Start>
 static inline void scaled_group_sums(const __m512i (*q)[N], const __m512i* scale, const int8_t* const* xq, Start start,
                                      __m512i* isum) {
     for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
     for (int g = 0; g < G; ++g) {
+        // The tokens' chains interleaved: T independent vpdpbusd chains, not one after another.
+        __m512i gsum[T];
 #pragma GCC unroll 8
-        for (int t = 0; t < T; ++t)
-            isum[t] = _mm512_add_epi32(
-                isum[t], _mm512_mullo_epi32(group_dot<N>(start(t, g), q[g], xq[t] + 4 * N * g), scale[g]));
+        for (int t = 0; t < T; ++t) gsum[t] = start(t, g);
+#pragma GCC unroll 8
+        for (int k = 0; k < N; ++k) {
+#pragma GCC unroll 8
+            for (int t = 0; t < T; ++t) {
+                int32_t x4;
+                __builtin_memcpy(&x4, xq[t] + 4 * (N * g + k), sizeof(x4));
+                gsum[t] = _mm512_dpbusd_epi32(gsum[t], q[g][k], _mm512_set1_epi32(x4));
+            }
+        }
+#pragma GCC unroll 8
+        for (int t = 0; t < T; ++t) isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(gsum[t], scale[g]));
     }
 }
 
