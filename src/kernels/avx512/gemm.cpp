@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/avx512/panel.h"
 #include "kernels/blocks.h"
 #include "kernels/simd.h"
 
@@ -82,8 +83,7 @@ private:
 
 // Transposes block `b` of the rows at rows[0..15] (row pointers; rows past the end of the matrix
 // repeat the last one; row_offsets: their byte offsets from rows[0]) into `out`.
-inline void pack_block(const BlockQ8_0* const* rows, __m512i row_offsets, int64_t b, const __m512i& idx_lo,
-                       const __m512i& idx_hi, PanelBlock* out) {
+inline void pack_block(const BlockQ8_0* const* rows, __m512i row_offsets, int64_t b, PanelBlock* out) {
     const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
     __m512i r[8];
     for (int k = 0; k < 8; ++k) {
@@ -92,24 +92,7 @@ inline void pack_block(const BlockQ8_0* const* rows, __m512i row_offsets, int64_
         const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[k + 8][b].qs));
         r[k] = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), flip);
     }
-    // An 8x8 transpose of 4-byte groups in each 256-bit half (rows 0-7 and rows 8-15).
-    __m512i t[8], u[8];
-    for (int k = 0; k < 4; ++k) {
-        t[2 * k] = _mm512_unpacklo_epi32(r[2 * k], r[2 * k + 1]);
-        t[2 * k + 1] = _mm512_unpackhi_epi32(r[2 * k], r[2 * k + 1]);
-    }
-    for (int k = 0; k < 2; ++k) {
-        u[4 * k + 0] = _mm512_unpacklo_epi64(t[4 * k], t[4 * k + 2]);
-        u[4 * k + 1] = _mm512_unpackhi_epi64(t[4 * k], t[4 * k + 2]);
-        u[4 * k + 2] = _mm512_unpacklo_epi64(t[4 * k + 1], t[4 * k + 3]);
-        u[4 * k + 3] = _mm512_unpackhi_epi64(t[4 * k + 1], t[4 * k + 3]);
-    }
-    // u[j] (j < 4) holds groups j and j + 4 of rows 0-3 (128-bit lanes 0, 1) and 8-11 (lanes 2, 3);
-    // u[j + 4] the same for rows 4-7 and 12-15.
-    for (int j = 0; j < 4; ++j) {
-        out->q[j] = _mm512_permutex2var_epi64(u[j], idx_lo, u[j + 4]);
-        out->q[j + 4] = _mm512_permutex2var_epi64(u[j], idx_hi, u[j + 4]);
-    }
+    panel::transpose_groups(r, out->q);
     // The scales: 4 bytes gathered at each row's block (d and two quants), the low half kept.
     const __m512i d32 = _mm512_i32gather_epi32(row_offsets, rows[0] + b, 1);
     out->d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d32));
@@ -161,14 +144,12 @@ template <int T>
 void rows_times_tokens(const BlockQ8_0* const* rows, __m512i row_offsets, int64_t n_blocks, const TokenBlock* const* tb,
                        const BlockQ8_0* const* xb, const NextPanelPrefetch& prefetch, float* y, int64_t y_stride,
                        __mmask16 valid) {
-    const __m512i idx_lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
-    const __m512i idx_hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
     __m512 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < n_blocks; ++b) {
         prefetch.at_block(b);
         PanelBlock p;
-        pack_block(rows, row_offsets, b, idx_lo, idx_hi, &p);
+        pack_block(rows, row_offsets, b, &p);
         accumulate_block<T>(p, b, tb, xb, acc);
     }
     for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, valid, acc[t]);
@@ -268,8 +249,6 @@ void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
             token_blocks[t * n_blocks + b] = {_cvtsh_ss(xb[b].d), -128 * _mm_cvtsi128_si32(s1)};
         }
     }
-    const __m512i idx_lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
-    const __m512i idx_hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
     const TokenBlock* tb[kTokenTile];
     const BlockQ8_0* xb[kTokenTile];
     const auto* ws = static_cast<const uint8_t*>(w);
@@ -301,7 +280,7 @@ void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
         }
         for (int64_t b = 0; b < n_blocks; ++b) {
             prefetch_rows(rows, b);
-            pack_block(rows, row_offsets, b, idx_lo, idx_hi, panel + b);
+            pack_block(rows, row_offsets, b, panel + b);
         }
         for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
             const int n_t = static_cast<int>(n_tokens - t0 < kTokenTile ? n_tokens - t0 : kTokenTile);

@@ -1,6 +1,7 @@
-// What the AVX-512 panel matrix kernels share (gemm_q4_k.cpp, gemm_q6_k.cpp): a panel is 16
-// weight rows whose quants are transposed so that int32 lane r of a vector belongs to row r, and
-// a driver that packs each panel once and runs it against tiles of tokens.
+// What the AVX-512 panel matrix kernels share: a panel is 16 weight rows whose quants are
+// transposed so that int32 lane r of a vector belongs to row r (the transpose: gemm.cpp's Q8_0,
+// gemm_q4_k.cpp, gemm_q6_k.cpp), and a driver that packs each panel once and runs it against
+// tiles of tokens (Q4_K, Q6_K).
 // Included only by sources compiled with the AVX-512 flags (src/kernels/CMakeLists.txt): every
 // function here is static, so no copy of it leaves its translation unit (see half.h).
 #pragma once
