@@ -1,5 +1,6 @@
 #include "model/kv_cache.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "base/check.h"
@@ -36,6 +37,7 @@ void KvCache::set_cell(int32_t cell, int32_t pos, int32_t seq) {
     SINAN_CHECK(seq >= 0 && seq < kMaxSequences, "sequence id out of range");
     Cell& c = cells_[static_cast<size_t>(cell)];
     if (c.seqs.none()) ++n_used_;
+    end_ = std::max<int64_t>(end_, cell + 1);
     c.pos = pos;
     c.seqs.set(static_cast<size_t>(seq));
 }
@@ -47,18 +49,23 @@ void KvCache::release_if_empty(Cell& c) {
     }
 }
 
+void KvCache::shrink_end() {
+    while (end_ > 0 && cells_[static_cast<size_t>(end_ - 1)].seqs.none()) --end_;
+}
+
 void KvCache::seq_rm(int32_t seq, int32_t p0, int32_t p1) {
-    for (Cell& c : cells_) {
+    for (Cell& c : used_cells()) {
         if (c.seqs.none() || c.pos < p0 || (p1 >= 0 && c.pos >= p1)) continue;
         if (seq < 0) c.seqs.reset();
         else c.seqs.reset(static_cast<size_t>(seq));
         release_if_empty(c);
     }
+    shrink_end();
 }
 
 std::vector<int32_t> KvCache::seq_shift(int32_t seq, int32_t p0, int32_t p1, int32_t delta) {
     std::vector<int32_t> moved;
-    for (size_t i = 0; i < cells_.size(); ++i) {
+    for (size_t i = 0; i < used_cells().size(); ++i) {
         Cell& c = cells_[i];
         if (!c.seqs.test(static_cast<size_t>(seq)) || c.pos < p0 || (p1 >= 0 && c.pos >= p1)) continue;
         c.pos += delta;
@@ -69,7 +76,7 @@ std::vector<int32_t> KvCache::seq_shift(int32_t seq, int32_t p0, int32_t p1, int
 
 int64_t KvCache::seq_n_shared(int32_t seq, int32_t p0, int32_t p1) const {
     int64_t n = 0;
-    for (const Cell& c : cells_)
+    for (const Cell& c : used_cells())
         n += c.seqs.test(static_cast<size_t>(seq)) && c.seqs.count() > 1 && c.pos >= p0 && (p1 < 0 || c.pos < p1);
     return n;
 }
@@ -79,7 +86,8 @@ bool KvCache::seq_unshare(int32_t seq, int32_t p0, int32_t p1) {
     std::optional<std::vector<int32_t>> free = find_slots(n);
     if (!free) return false;
     size_t next = 0;
-    for (size_t i = 0; i < cells_.size(); ++i) {
+    const size_t end = used_cells().size();  // the copies go to free cells, perhaps past it
+    for (size_t i = 0; i < end; ++i) {
         Cell& c = cells_[i];
         if (!c.seqs.test(static_cast<size_t>(seq)) || c.seqs.count() == 1 || c.pos < p0 || (p1 >= 0 && c.pos >= p1))
             continue;
@@ -96,30 +104,31 @@ bool KvCache::seq_unshare(int32_t seq, int32_t p0, int32_t p1) {
 
 void KvCache::seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) {
     SINAN_CHECK(dst >= 0 && dst < kMaxSequences, "sequence id out of range");
-    for (Cell& c : cells_)
+    for (Cell& c : used_cells())
         if (c.seqs.test(static_cast<size_t>(src)) && c.pos >= p0 && (p1 < 0 || c.pos < p1)) c.seqs.set(static_cast<size_t>(dst));
 }
 
 int32_t KvCache::seq_pos_max(int32_t seq) const {
     int32_t m = -1;
-    for (const Cell& c : cells_)
+    for (const Cell& c : used_cells())
         if (c.seqs.test(static_cast<size_t>(seq)) && c.pos > m) m = c.pos;
     return m;
 }
 
 int32_t KvCache::seq_pos_min(int32_t seq) const {
     int32_t m = -1;
-    for (const Cell& c : cells_)
+    for (const Cell& c : used_cells())
         if (c.seqs.test(static_cast<size_t>(seq)) && (m < 0 || c.pos < m)) m = c.pos;
     return m;
 }
 
 void KvCache::clear() {
-    for (Cell& c : cells_) {
+    for (Cell& c : used_cells()) {
         c.seqs.reset();
         c.pos = -1;
     }
     n_used_ = 0;
+    end_ = 0;
 }
 
 }  // namespace sinan::model

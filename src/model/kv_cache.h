@@ -22,6 +22,7 @@
 #include <bitset>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "gguf/tensor_type.h"
@@ -44,6 +45,10 @@ public:
 
     int64_t n_cells() const { return n_cells_; }
     int64_t n_used() const { return n_used_; }
+    // One past the highest used cell: every cell from here on is free. find_slots claims the lowest
+    // free cells, so the used ones gather at the start and a loop over them can stop here instead
+    // of at n_cells (a server's cache is sized for every slot's whole context).
+    int64_t cells_end() const { return end_; }
 
     // Claims n free cells (not necessarily contiguous); nullopt when fewer are free. The
     // caller then assigns each a position and sequence with set_cell.
@@ -106,6 +111,10 @@ private:
         std::bitset<kMaxSequences> seqs;
     };
     void release_if_empty(Cell& c);
+    void shrink_end();  // end_ back to one past the highest used cell, after cells were freed
+    // Cells [0, end_): all the used ones (and free ones among them).
+    std::span<Cell> used_cells() { return {cells_.data(), static_cast<size_t>(end_)}; }
+    std::span<const Cell> used_cells() const { return {cells_.data(), static_cast<size_t>(end_)}; }
     // Byte offset of a row. Rows are whole 16-bit words (F16 values; Q8_0 blocks of 34 bytes), so
     // storage is uint16_t and every row starts 2-byte aligned, as the kernels require.
     uint64_t at(int64_t layer, int64_t cell, uint64_t row_bytes) const {
@@ -116,6 +125,7 @@ private:
     gguf::TensorType type_;
     uint64_t k_row_bytes_, v_row_bytes_;
     int64_t n_used_ = 0;
+    int64_t end_ = 0;  // cells_end()
     std::vector<Cell> cells_;
     std::vector<uint16_t> k_, v_;  // rows of type_: [n_layer, n_cells, k_row_bytes_] and [.., v_row_bytes_]
 };

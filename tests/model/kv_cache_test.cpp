@@ -85,6 +85,41 @@ TEST(KvCache, UnshareGivesASequenceCopiesOfItsSharedCellsAndLeavesTheOthersAlone
     EXPECT_EQ(full.seq_n_shared(0, 0, -1), 2);
 }
 
+// cells_end() bounds every loop over the used cells (the forward pass's visible cells among them):
+// it must cover the highest used cell, also above freed ones, and come back down as cells free.
+TEST(KvCache, CellsEndIsOnePastTheHighestUsedCell) {
+    KvCache c(1, 16, 4, 4);
+    EXPECT_EQ(c.cells_end(), 0);
+    for (int32_t p = 0; p < 4; ++p) c.set_cell(p, p, 0);      // sequence 0 in cells 0..3
+    for (int32_t p = 0; p < 2; ++p) c.set_cell(4 + p, p, 1);  // sequence 1 in cells 4..5
+    EXPECT_EQ(c.cells_end(), 6);
+    c.seq_rm(0, 0, -1);  // a hole below sequence 1: the end stays
+    EXPECT_EQ(c.cells_end(), 6);
+    EXPECT_EQ(c.seq_pos_max(1), 1);
+    const std::optional<std::vector<int32_t>> slots = c.find_slots(5);  // the hole first, then past the end
+    ASSERT_TRUE(slots);
+    EXPECT_EQ(*slots, (std::vector<int32_t>{0, 1, 2, 3, 6}));
+    c.set_cell(6, 2, 1);
+    EXPECT_EQ(c.cells_end(), 7);
+    c.seq_cp(1, 2, 0, -1);  // shared cells 4..6; unsharing sequence 2's copies goes to cells 0..2
+    ASSERT_TRUE(c.seq_unshare(2, 0, -1));
+    EXPECT_EQ(c.cells_end(), 7);
+    EXPECT_EQ(c.seq_pos_min(2), 0);
+    EXPECT_EQ(c.seq_n_shared(2, 0, -1), 0);
+    c.seq_rm(1, 1, -1);  // frees cells 5 and 6: the end comes down to cell 4's
+    EXPECT_EQ(c.cells_end(), 5);
+    c.seq_shift(2, 0, -1, 3);
+    EXPECT_EQ(c.seq_pos_max(2), 5);
+    c.seq_rm(-1, 0, -1);
+    EXPECT_EQ(c.cells_end(), 0);
+    EXPECT_EQ(c.n_used(), 0);
+    c.set_cell(9, 0, 3);
+    EXPECT_EQ(c.cells_end(), 10);
+    c.clear();
+    EXPECT_EQ(c.cells_end(), 0);
+    EXPECT_EQ(c.seq_pos_max(3), -1);
+}
+
 TEST(KvCache, ModelsWithHeadsThatAreNotWholeBlocksRefuseQ8_0) {
     const fs::path path = kModels / "deepseek2-small-f32.gguf";  // rope part of 8 values
     if (!fs::exists(path)) GTEST_SKIP() << "reference model not found: " << path;
