@@ -159,6 +159,26 @@ TEST(VecDot, EveryLevelAgreesWithTheReference) {
     }
 }
 
+// The AVX-512 Q4_K kernel reduces a row's blocks eight at a time (a lone last block paired with
+// itself): every tail length past whole groups of eight, and the FFN down row of the 1.5B shape
+// (35 blocks), equal the reference bit for bit.
+TEST(VecDot, Q4KEveryBlockCountEqualsTheReference) {
+    const KernelTable& ref = kernel_table(cpu::Level::kScalar);
+    const int q4_k = static_cast<int>(TensorType::Q4_K);
+    for (cpu::Level level : runnable_levels()) {
+        if (level == cpu::Level::kScalar) continue;
+        const KernelTable& t = kernel_table(level);
+        std::mt19937 rng(kSeed);
+        for (int64_t n_blocks : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 35}) {
+            const int64_t n = n_blocks * kQKK;
+            const Row w = weights(TensorType::Q4_K, n, rng);
+            const Row x = activations(TensorType::Q8_K, n, rng);
+            EXPECT_EQ(t.vec_dot[q4_k](w.bytes.data(), x.bytes.data(), n), ref.vec_dot[q4_k](w.bytes.data(), x.bytes.data(), n))
+                << context(t.name, TensorType::Q4_K, n);
+        }
+    }
+}
+
 // The four-row kernels feed prefill: each of their results must be vec_dot's for that row, bit
 // for bit, so a token's logits do not depend on how many tokens share its batch.
 TEST(VecDot, FourRowKernelsEqualVecDotBitForBit) {
