@@ -328,7 +328,7 @@ bool Scheduler::Impl::try_admit(Waiting& w, Clock::time_point now) {
     } else if (available() < need) {
         // What evicting every idle slot would leave: cells of running sequences and of dst stay.
         int64_t pinned = 0;
-        for (int32_t c = 0; c < cache.n_cells(); ++c) {
+        for (int32_t c = 0; c < cache.cells_end(); ++c) {
             if (!cache.cell_used(c)) continue;
             bool keep = cache.cell_has(c, dst);
             for (size_t k = 0; k < order.size() && !keep; ++k) keep = cache.cell_has(c, order[k]);
