@@ -48,11 +48,20 @@ namespace {
 // thread running the GEMM kernel on its own rows with its own scratch.
 constexpr int64_t kGemmRows = 16;
 
-void gemm_rows(const GemmKernel& gemm, const Matrix& w, uint64_t w_row_bytes, const uint8_t* x, uint64_t x_row_bytes,
-               int64_t n_tokens, float* y, ThreadPool& pool) {
+// This thread's scratch for a GEMM kernel: at least `bytes`, 64-byte aligned. It only grows, so
+// nothing is allocated once the largest batch has been seen.
+void* gemm_scratch(size_t bytes) {
     struct alignas(64) Line {
         uint8_t bytes[64];
     };
+    thread_local std::vector<Line> scratch;
+    const size_t lines = (bytes + sizeof(Line) - 1) / sizeof(Line);
+    if (scratch.size() < lines) scratch.resize(lines);
+    return scratch.data();
+}
+
+void gemm_rows(const GemmKernel& gemm, const Matrix& w, uint64_t w_row_bytes, const uint8_t* x, uint64_t x_row_bytes,
+               int64_t n_tokens, float* y, ThreadPool& pool) {
     const struct {
         const GemmKernel& gemm;
         const uint8_t* w;
@@ -63,12 +72,10 @@ void gemm_rows(const GemmKernel& gemm, const Matrix& w, uint64_t w_row_bytes, co
         float* y;
     } job{gemm, static_cast<const uint8_t*>(w.data), w_row_bytes, x, x_row_bytes, w.n_cols, w.n_rows, n_tokens, y};
     pool.parallel_for((w.n_rows + kGemmRows - 1) / kGemmRows, [&job](int64_t p0, int64_t p1, int) {
-        thread_local std::vector<Line> scratch;  // only grows: no allocation once warmed up
-        const size_t lines = (job.gemm.scratch_bytes(job.n_tokens, job.n_cols) + sizeof(Line) - 1) / sizeof(Line);
-        if (scratch.size() < lines) scratch.resize(lines);
+        void* scratch = gemm_scratch(job.gemm.scratch_bytes(job.n_tokens, job.n_cols));
         const int64_t r0 = p0 * kGemmRows, r1 = std::min(p1 * kGemmRows, job.n_rows);
         job.gemm.run(job.w + static_cast<uint64_t>(r0) * job.w_row_bytes, job.w_row_bytes, r1 - r0, job.x,
-                     job.x_row_bytes, job.n_tokens, job.n_cols, job.y + r0, job.n_rows, scratch.data());
+                     job.x_row_bytes, job.n_tokens, job.n_cols, job.y + r0, job.n_rows, scratch);
     });
 }
 
@@ -76,6 +83,80 @@ void gemm_rows(const GemmKernel& gemm, const Matrix& w, uint64_t w_row_bytes, co
 
 void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
     matmul(active_table(), w, x, n_tokens, y, pool);
+}
+
+void matmul_shared_input(std::span<const Matrix* const> w, const float* x, int64_t n_tokens, std::span<float* const> y,
+                         ThreadPool& pool) {
+    SINAN_CHECK(w.size() == y.size(), "matmul_shared_input: one output per matrix");
+    const KernelTable& table = active_table();
+    bool grouped = n_tokens > 0;
+    for (const Matrix* m : w) {
+        SINAN_CHECK(is_convertible(m->type), std::string("matmul: tensor type ") + gguf::type_name(m->type) + " is not supported");
+        SINAN_CHECK(m->n_cols == w[0]->n_cols, "matmul_shared_input: the matrices must share the input width");
+        grouped = grouped && table.gemm[static_cast<int>(m->type)].run != nullptr;
+    }
+    if (!grouped) {
+        for (size_t i = 0; i < w.size(); ++i) matmul(table, *w[i], x, n_tokens, y[i], pool);
+        return;
+    }
+    // The input in each dot format the matrices need (a format is quantized once).
+    constexpr size_t kMaxMatrices = 4;
+    SINAN_CHECK(w.size() <= kMaxMatrices, "matmul_shared_input: at most 4 matrices");
+    thread_local std::vector<uint8_t> xq[kMaxMatrices];
+    struct Part {
+        const GemmKernel* gemm;
+        const uint8_t* w;
+        uint64_t w_row_bytes;
+        const uint8_t* x;
+        uint64_t x_row_bytes;
+        int64_t n_rows;
+        int64_t first_panel;  // in the concatenation of every matrix's panels
+        float* y;
+    };
+    Part parts[kMaxMatrices];
+    int64_t n_panels = 0;
+    size_t scratch_bytes = 0;
+    const int64_t n_cols = w[0]->n_cols;
+    for (size_t i = 0; i < w.size(); ++i) {
+        const gguf::TensorType dot_type = vec_dot_type(w[i]->type);
+        const uint64_t x_row_bytes = gguf::row_bytes(dot_type, static_cast<uint64_t>(n_cols));
+        const uint8_t* xs = reinterpret_cast<const uint8_t*>(x);
+        if (dot_type != gguf::TensorType::F32) {
+            size_t same = 0;  // the first matrix with this dot format: its buffer holds x
+            while (vec_dot_type(w[same]->type) != dot_type) ++same;
+            if (same == i) {
+                if (xq[i].size() < n_tokens * x_row_bytes) xq[i].resize(n_tokens * x_row_bytes);
+                const QuantizeFn quantize = table.quantize_activations[static_cast<int>(dot_type)];
+                for (int64_t t = 0; t < n_tokens; ++t) quantize(x + t * n_cols, xq[i].data() + t * x_row_bytes, n_cols);
+            }
+            xs = xq[same].data();
+        }
+        const GemmKernel& gemm = table.gemm[static_cast<int>(w[i]->type)];
+        parts[i] = {&gemm,       static_cast<const uint8_t*>(w[i]->data), gguf::row_bytes(w[i]->type, static_cast<uint64_t>(n_cols)),
+                    xs,          x_row_bytes,
+                    w[i]->n_rows, n_panels,
+                    y[i]};
+        n_panels += (w[i]->n_rows + kGemmRows - 1) / kGemmRows;
+        scratch_bytes = std::max(scratch_bytes, gemm.scratch_bytes(n_tokens, n_cols));
+    }
+    // One reference captured: the callable fits std::function's inline storage (no allocation).
+    const struct {
+        const Part* parts;
+        size_t n_parts, scratch_bytes;
+        int64_t n_tokens, n_cols;
+    } job{parts, w.size(), scratch_bytes, n_tokens, n_cols};
+    pool.parallel_for(n_panels, [&job](int64_t p0, int64_t p1, int) {
+        void* scratch = gemm_scratch(job.scratch_bytes);
+        for (size_t i = 0; i < job.n_parts; ++i) {
+            const Part& part = job.parts[i];
+            const int64_t first = std::max(p0, part.first_panel) - part.first_panel;
+            const int64_t end = std::min(p1 - part.first_panel, (part.n_rows + kGemmRows - 1) / kGemmRows);
+            if (first >= end) continue;
+            const int64_t r0 = first * kGemmRows, r1 = std::min(end * kGemmRows, part.n_rows);
+            part.gemm->run(part.w + static_cast<uint64_t>(r0) * part.w_row_bytes, part.w_row_bytes, r1 - r0, part.x,
+                           part.x_row_bytes, job.n_tokens, job.n_cols, part.y + r0, part.n_rows, scratch);
+        }
+    });
 }
 
 void matmul(const KernelTable& table, const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "base/thread_pool.h"
 #include "gguf/tensor_type.h"
@@ -34,6 +35,14 @@ struct Matrix {
 // depend on the batch it is in. Scratch is thread_local and only grows: no allocation per call
 // once the largest batch has been seen. n_tokens 0 computes nothing.
 void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
+
+// y[i] = matmul(*w[i], x, n_tokens) for matrices that share their input (q, k and v; gate and up),
+// bit for bit, in one parallel loop over all their rows with x quantized once per dot format: a
+// decoded token hands work to the pool once instead of once per matrix. Every w[i] has x's width;
+// y[i]: [n_tokens, w[i]->n_rows]. Falls back to one matmul per matrix where a type has no GEMM
+// kernel on this level.
+void matmul_shared_input(std::span<const Matrix* const> w, const float* x, int64_t n_tokens, std::span<float* const> y,
+                         ThreadPool& pool);
 
 // y = x rounded the way a dot product with weights of `weight_type` consumes it: F16 and BF16
 // weights meet activations in their own format, the 32-value block types meet Q8_0 (halves

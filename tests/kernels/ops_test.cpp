@@ -130,5 +130,55 @@ TEST(Matmul, AllocatesNothingAfterWarmUp) {
     }
 }
 
+// Matrices sharing an input (q, k, v with different types, as Q4_K_M files mix them) in one loop
+// give what one matmul per matrix gives, bit for bit, for decoding and prompt batches, with row
+// counts that are not whole panels; a type without a GEMM kernel falls back; nothing is allocated
+// after warm-up.
+TEST(Matmul, SharedInputEqualsOneMatmulPerMatrix) {
+    ThreadPool pool(2);
+    std::mt19937 rng(kSeed);
+    const int64_t n_cols = 512;
+    struct Weights {
+        TensorType type;
+        int64_t n_rows;
+        std::vector<uint8_t> bytes;
+    };
+    const std::vector<std::vector<std::pair<TensorType, int64_t>>> groups = {
+        {{TensorType::Q4_K, 40}, {TensorType::Q4_K, 17}, {TensorType::Q6_K, 17}},
+        {{TensorType::Q8_0, 33}, {TensorType::F16, 50}},
+        {{TensorType::Q8_0, 20}, {TensorType::Q4_0, 20}},  // Q4_0 has no GEMM kernel: one matmul each
+    };
+    for (const auto& group : groups) {
+        std::vector<Weights> ws;
+        for (const auto& [type, n_rows] : group) {
+            const std::vector<float> v = test_util::gaussian(rng, n_rows * n_cols);
+            std::vector<uint8_t> bytes(gguf::row_bytes(type, n_rows * n_cols));
+            quantize_row(type, v.data(), bytes.data(), n_rows * n_cols);
+            ws.push_back({type, n_rows, std::move(bytes)});
+        }
+        std::vector<Matrix> m;
+        for (const Weights& w : ws) m.push_back({w.type, w.bytes.data(), n_cols, w.n_rows});
+        std::vector<const Matrix*> mp;
+        for (const Matrix& x : m) mp.push_back(&x);
+        for (int64_t n_tokens : {1, 3, 9}) {
+            const std::vector<float> x = test_util::gaussian(rng, n_tokens * n_cols);
+            std::vector<std::vector<float>> got(m.size()), want(m.size());
+            std::vector<float*> out;
+            for (size_t i = 0; i < m.size(); ++i) {
+                got[i].assign(n_tokens * m[i].n_rows, -1.0f);
+                want[i].resize(got[i].size());
+                matmul(m[i], x.data(), n_tokens, want[i].data(), pool);
+                out.push_back(got[i].data());
+            }
+            matmul_shared_input(mp, x.data(), n_tokens, out, pool);
+            for (size_t i = 0; i < m.size(); ++i)
+                EXPECT_EQ(got[i], want[i]) << gguf::type_name(m[i].type) << " (matrix " << i << ") tokens " << n_tokens;
+            const int64_t before = g_n_allocations.load();
+            matmul_shared_input(mp, x.data(), n_tokens, out, pool);
+            EXPECT_EQ(g_n_allocations.load(), before) << "tokens " << n_tokens;
+        }
+    }
+}
+
 }  // namespace
 }  // namespace sinan::kernels

@@ -71,6 +71,8 @@ private:
     void dense_ffn(const Deepseek2Layer& w, int64_t n);
     void moe_ffn(const Deepseek2Layer& w, int64_t n);
     void route(const Deepseek2Layer& w, int64_t n);
+    // gate_ = gate · in, up_ = up · in for n rows of in ([n, n_embd]), in one parallel loop.
+    void gate_up(const Matrix& gate, const Matrix& up, const float* in, int64_t n);
     // y[n, rows] = m · x[n, cols] for x rows taken with a stride (per-head slices of a buffer).
     void matmul_strided(const Matrix& m, const float* x, int64_t x_stride, int64_t n, float* y, int64_t y_stride);
 
@@ -258,12 +260,17 @@ void Deepseek2Model::attention_block(int64_t l, const Batch& batch, KvCache& cac
 
 void Deepseek2Model::dense_ffn(const Deepseek2Layer& w, int64_t n) {
     const Hparams& h = hparams_;
-    gate_.resize(static_cast<size_t>(n * h.n_ff));
-    up_.resize(gate_.size());
-    kernels::matmul(w.w_gate, xn_.data(), n, gate_.data(), pool_);
-    kernels::matmul(w.w_up, xn_.data(), n, up_.data(), pool_);
+    gate_up(w.w_gate, w.w_up, xn_.data(), n);
     kernels::silu_mul(gate_.data(), up_.data(), gate_.data(), n * h.n_ff);
     kernels::matmul(w.w_down, gate_.data(), n, moe_out_.data(), pool_);
+}
+
+void Deepseek2Model::gate_up(const Matrix& gate, const Matrix& up, const float* in, int64_t n) {
+    gate_.resize(static_cast<size_t>(n * gate.n_rows));
+    up_.resize(static_cast<size_t>(n * up.n_rows));
+    const Matrix* w[] = {&gate, &up};
+    float* y[] = {gate_.data(), up_.data()};
+    kernels::matmul_shared_input(w, in, n, y, pool_);
 }
 
 // chosen_ / chosen_w_: each token's experts (best first) and their weights.
@@ -349,10 +356,7 @@ void Deepseek2Model::moe_ffn(const Deepseek2Layer& w, int64_t n) {
         const int64_t m = static_cast<int64_t>(slots.size());
         in.resize(static_cast<size_t>(m * d));
         for (int64_t j = 0; j < m; ++j) std::copy_n(xn_.data() + (slots[static_cast<size_t>(j)] / n_used) * d, d, in.data() + j * d);
-        gate_.resize(static_cast<size_t>(m * f));
-        up_.resize(gate_.size());
-        kernels::matmul(w.gate_exps[static_cast<size_t>(e)], in.data(), m, gate_.data(), pool_);
-        kernels::matmul(w.up_exps[static_cast<size_t>(e)], in.data(), m, up_.data(), pool_);
+        gate_up(w.gate_exps[static_cast<size_t>(e)], w.up_exps[static_cast<size_t>(e)], in.data(), m);
         kernels::silu_mul(gate_.data(), up_.data(), gate_.data(), m * f);
         out.resize(static_cast<size_t>(m * d));
         kernels::matmul(w.down_exps[static_cast<size_t>(e)], gate_.data(), m, out.data(), pool_);
@@ -371,10 +375,7 @@ void Deepseek2Model::moe_ffn(const Deepseek2Layer& w, int64_t n) {
     }
     if (h.n_expert_shared == 0) return;
     const int64_t f_sh = h.n_ff_exp * h.n_expert_shared;
-    gate_.resize(static_cast<size_t>(n * f_sh));
-    up_.resize(gate_.size());
-    kernels::matmul(w.gate_shexp, xn_.data(), n, gate_.data(), pool_);
-    kernels::matmul(w.up_shexp, xn_.data(), n, up_.data(), pool_);
+    gate_up(w.gate_shexp, w.up_shexp, xn_.data(), n);
     kernels::silu_mul(gate_.data(), up_.data(), gate_.data(), n * f_sh);
     out.resize(static_cast<size_t>(n * d));
     kernels::matmul(w.down_shexp, gate_.data(), n, out.data(), pool_);

@@ -137,9 +137,9 @@ Status DenseModel::forward(const Batch& batch, KvCache& cache, std::vector<float
         const LayerWeights& w = layers_[static_cast<size_t>(l)];
         for (int64_t t = 0; t < n; ++t)
             kernels::rmsnorm(x_.data() + t * h.n_embd, w.attn_norm.data(), xn_.data() + t * h.n_embd, h.n_embd, h.rms_eps);
-        kernels::matmul(w.wq, xn_.data(), n, q_.data(), pool_);
-        kernels::matmul(w.wk, xn_.data(), n, k_.data(), pool_);
-        kernels::matmul(w.wv, xn_.data(), n, v_.data(), pool_);
+        const kernels::Matrix* qkv[] = {&w.wq, &w.wk, &w.wv};
+        float* qkv_out[] = {q_.data(), k_.data(), v_.data()};
+        kernels::matmul_shared_input(qkv, xn_.data(), n, qkv_out, pool_);
         add_bias(q_.data(), w.bq, n);
         add_bias(k_.data(), w.bk, n);
         add_bias(v_.data(), w.bv, n);
@@ -157,8 +157,9 @@ Status DenseModel::forward(const Batch& batch, KvCache& cache, std::vector<float
 
         for (int64_t t = 0; t < n; ++t)
             kernels::rmsnorm(x_.data() + t * h.n_embd, w.ffn_norm.data(), xn_.data() + t * h.n_embd, h.n_embd, h.rms_eps);
-        kernels::matmul(w.w_gate, xn_.data(), n, gate_.data(), pool_);
-        kernels::matmul(w.w_up, xn_.data(), n, up_.data(), pool_);
+        const kernels::Matrix* gate_up[] = {&w.w_gate, &w.w_up};
+        float* gate_up_out[] = {gate_.data(), up_.data()};
+        kernels::matmul_shared_input(gate_up, xn_.data(), n, gate_up_out, pool_);
         kernels::silu_mul(gate_.data(), up_.data(), gate_.data(), n * h.n_ff);
         kernels::matmul(w.w_down, gate_.data(), n, xn_.data(), pool_);
         kernels::add_inplace(x_.data(), xn_.data(), n * h.n_embd);
