@@ -266,6 +266,22 @@ const SynthShape* find_synth_shape(const std::string& name) {
     return nullptr;
 }
 
+namespace {
+
+// Every tensor's rows must be whole blocks of its type.
+Status check_blocks(const SynthShape& s, const std::vector<TensorPlan>& plan) {
+    for (const TensorPlan& t : plan) {
+        const uint32_t block = gguf::type_traits(t.type).block_size;
+        if (t.shape[0] % block != 0)
+            return Status::error("tensor '" + t.name + "' has rows of " + std::to_string(t.shape[0]) +
+                                 " values, not a multiple of the " + gguf::type_name(t.type) + " block (" +
+                                 std::to_string(block) + "); shape '" + s.name + "' needs another --type (e.g. q8_0)");
+    }
+    return Status::ok();
+}
+
+}  // namespace
+
 Result<uint64_t> synth_tensor_bytes(const SynthOptions& o) {
     const SynthShape* s = nullptr;
     SINAN_RETURN_IF_ERROR(check_options(o, &s));
@@ -275,8 +291,10 @@ Result<uint64_t> synth_tensor_bytes(const SynthOptions& o) {
         SINAN_RETURN_IF_ERROR(load_vocab(o, *s, &v));
         n_vocab = v.n_vocab;
     }
+    const std::vector<TensorPlan> plan = plan_tensors(*s, n_vocab, o.type);
+    SINAN_RETURN_IF_ERROR(check_blocks(*s, plan));
     uint64_t total = 0;
-    for (const TensorPlan& t : plan_tensors(*s, n_vocab, o.type)) {
+    for (const TensorPlan& t : plan) {
         uint64_t n = 1;
         for (uint64_t d : t.shape) n *= d;
         total += n / gguf::type_traits(t.type).block_size * gguf::type_traits(t.type).type_size;
@@ -291,13 +309,7 @@ Status synth_model(const SynthOptions& o, const std::string& path,
     VocabSource vocab;
     SINAN_RETURN_IF_ERROR(load_vocab(o, *s, &vocab));
     const std::vector<TensorPlan> plan = plan_tensors(*s, vocab.n_vocab, o.type);
-    for (const TensorPlan& t : plan) {
-        const uint32_t block = gguf::type_traits(t.type).block_size;
-        if (t.shape[0] % block != 0)
-            return Status::error("tensor '" + t.name + "' has rows of " + std::to_string(t.shape[0]) +
-                                 " values, not a multiple of the " + gguf::type_name(t.type) + " block (" +
-                                 std::to_string(block) + "); shape '" + s->name + "' needs another --type (e.g. q8_0)");
-    }
+    SINAN_RETURN_IF_ERROR(check_blocks(*s, plan));
 
     gguf::Writer w;
     write_metadata(*s, o, vocab, &w);

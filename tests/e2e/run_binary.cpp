@@ -10,6 +10,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <mutex>
 #include <stdexcept>
 
 extern char** environ;
@@ -86,10 +88,38 @@ RunResult run_sinan(const std::vector<std::string>& args, const std::string& std
     return r;
 }
 
+namespace {
+
+// Every directory make_temp_dir made, removed when the test binary exits (also after a test that
+// stopped half-way, which never reached its own clean-up).
+class TempDirs {
+  public:
+    ~TempDirs() {
+        std::error_code ec;
+        for (const std::string& d : dirs_) std::filesystem::remove_all(d, ec);
+    }
+    void add(std::string dir) {
+        std::lock_guard<std::mutex> lock(mu_);
+        dirs_.push_back(std::move(dir));
+    }
+
+  private:
+    std::mutex mu_;
+    std::vector<std::string> dirs_;
+};
+
+TempDirs& temp_dirs() {
+    static TempDirs dirs;
+    return dirs;
+}
+
+}  // namespace
+
 std::string make_temp_dir() {
     const char* base = std::getenv("TMPDIR");
     std::string tmpl = std::string(base ? base : "/tmp") + "/sinan-test-XXXXXX";
     if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    temp_dirs().add(tmpl);
     return tmpl;
 }
 

@@ -17,7 +17,9 @@ struct RunResult {
 
 RunResult run_sinan(const std::vector<std::string>& args, const std::string& stdin_text = "");
 
-// A fresh empty directory under the system temp dir, removed by the caller if wanted.
+// A fresh empty directory under the system temp dir ($TMPDIR, else /tmp). It is removed with
+// everything in it when the test binary exits, whatever the test did; a caller may remove it
+// sooner.
 std::string make_temp_dir();
 
 }  // namespace sinan::test
