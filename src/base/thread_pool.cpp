@@ -8,11 +8,32 @@
 namespace sinan {
 
 namespace {
+
 std::pair<int64_t, int64_t> range_of(int64_t n, int parts, int i) {
     const int64_t base = n / parts, extra = n % parts;
     const int64_t begin = i * base + std::min<int64_t>(i, extra);
     return {begin, begin + base + (i < extra ? 1 : 0)};
 }
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+// Spins until done() or ThreadPool::kSpin has passed; returns done()'s last value.
+template <typename Done>
+bool spin_until(Done done) {
+    const auto deadline = std::chrono::steady_clock::now() + ThreadPool::kSpin;
+    for (;;) {
+        for (int i = 0; i < 64; ++i) {
+            if (done()) return true;
+            cpu_relax();
+        }
+        if (std::chrono::steady_clock::now() >= deadline) return done();
+    }
+}
+
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads > 0 ? n_threads : physical_cores()) {
@@ -20,9 +41,9 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads > 0 ? n_threads : p
 }
 
 ThreadPool::~ThreadPool() {
+    stop_.store(true);
     {
         std::lock_guard<std::mutex> lock(mu_);
-        stop_ = true;
     }
     start_cv_.notify_all();
     for (std::thread& t : workers_) t.join();
@@ -35,41 +56,46 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
         fn(0, n, 0);
         return;
     }
-    {
+    fn_ = &fn;
+    n_ = n;
+    pending_.store(n_threads_ - 1);
+    generation_.fetch_add(1);  // publishes fn_, n_ and pending_
+    if (sleepers_.load() > 0) {
         std::lock_guard<std::mutex> lock(mu_);
-        fn_ = &fn;
-        n_ = n;
-        pending_ = n_threads_ - 1;
-        ++generation_;
+        start_cv_.notify_all();
     }
-    start_cv_.notify_all();
     auto [b, e] = range_of(n, n_threads_, 0);
     if (b < e) fn(b, e, 0);
-    std::unique_lock<std::mutex> lock(mu_);
-    done_cv_.wait(lock, [&] { return pending_ == 0; });
+    wait_for_workers();
     fn_ = nullptr;
+}
+
+void ThreadPool::wait_for_workers() {
+    if (spin_until([this] { return pending_.load() == 0; })) return;
+    std::unique_lock<std::mutex> lock(mu_);
+    caller_asleep_.store(true);
+    done_cv_.wait(lock, [this] { return pending_.load() == 0; });
+    caller_asleep_.store(false);
 }
 
 void ThreadPool::worker(int index) {
     uint64_t seen = 0;
+    auto next = [&] { return stop_.load() || generation_.load() != seen; };
     for (;;) {
-        const std::function<void(int64_t, int64_t, int)>* fn;
-        int64_t n;
-        {
+        if (!spin_until(next)) {
             std::unique_lock<std::mutex> lock(mu_);
-            start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-            if (stop_) return;
-            seen = generation_;
-            fn = fn_;
-            n = n_;
+            sleepers_.fetch_add(1);
+            start_cv_.wait(lock, next);
+            sleepers_.fetch_sub(1);
         }
-        auto [b, e] = range_of(n, n_threads_, index);
-        if (b < e) (*fn)(b, e, index);
-        {
+        if (stop_.load()) return;
+        seen = generation_.load();
+        auto [b, e] = range_of(n_, n_threads_, index);
+        if (b < e) (*fn_)(b, e, index);
+        if (pending_.fetch_sub(1) == 1 && caller_asleep_.load()) {
             std::lock_guard<std::mutex> lock(mu_);
-            --pending_;
+            done_cv_.notify_one();
         }
-        done_cv_.notify_one();
     }
 }
 

@@ -1,10 +1,17 @@
 // ThreadPool: a fixed set of worker threads that run parallel loops, created once (no thread
 // creation per call). `parallel_for(n, fn)` splits [0, n) into one contiguous range per thread
 // (the calling thread takes one as well) and returns when all are done.
+// Hand-off: a forward pass runs hundreds of short loops per token, so waking a sleeping thread
+// for each (a futex wake and a reschedule, tens of microseconds on a VM) would cost more than
+// the loops' own serial gaps. Workers therefore spin (with a pause instruction) for up to
+// kSpin after each loop, watching for the next one, and only then sleep on a condition variable;
+// the caller likewise spins for the workers to finish before it sleeps. An idle pool sleeps.
 // Thread-safety: one parallel_for at a time per pool (calls are serialised by a mutex);
 // `fn` runs concurrently on different ranges and must only touch its own range's data.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -24,6 +31,10 @@ public:
 
     int n_threads() const { return n_threads_; }
 
+    // How long a thread spins for the next loop (workers) or for the workers to finish (the
+    // caller) before it sleeps.
+    static constexpr std::chrono::microseconds kSpin{20};
+
     // Calls fn(begin, end, thread_index) for contiguous ranges covering [0, n).
     void parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn);
 
@@ -32,17 +43,25 @@ public:
 
 private:
     void worker(int index);
+    void wait_for_workers();
 
     int n_threads_;
     std::vector<std::thread> workers_;
     std::mutex call_mu_;  // one parallel_for at a time
-    std::mutex mu_;
-    std::condition_variable start_cv_, done_cv_;
+    // The loop being run: written by the caller before it bumps generation_, read by the workers
+    // after they see the new generation.
     const std::function<void(int64_t, int64_t, int)>* fn_ = nullptr;
     int64_t n_ = 0;
-    uint64_t generation_ = 0;
-    int pending_ = 0;
-    bool stop_ = false;
+    std::atomic<uint64_t> generation_{0};  // one more per loop
+    std::atomic<int> pending_{0};          // workers still in the current loop
+    std::atomic<bool> stop_{false};
+    // Sleeping: a thread announces itself (sleepers_, caller_asleep_) before it re-checks its
+    // condition under mu_ and waits; the other side wakes it only when announced. Sequentially
+    // consistent operations on both sides make a missed wake-up impossible.
+    std::mutex mu_;
+    std::condition_variable start_cv_, done_cv_;
+    std::atomic<int> sleepers_{0};
+    std::atomic<bool> caller_asleep_{false};
 };
 
 }  // namespace sinan
