@@ -42,9 +42,7 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads > 0 ? n_threads : p
 
 ThreadPool::~ThreadPool() {
     stop_.store(true);
-    {
-        std::lock_guard<std::mutex> lock(mu_);
-    }
+    { std::lock_guard<std::mutex> lock(mu_); }
     start_cv_.notify_all();
     for (std::thread& t : workers_) t.join();
 }
@@ -105,8 +103,10 @@ int ThreadPool::physical_cores() {
     std::set<std::pair<std::string, std::string>> cores;
     std::string line, phys = "0";
     while (std::getline(in, line)) {
-        if (line.rfind("physical id", 0) == 0) phys = line.substr(line.find(':') + 1);
-        else if (line.rfind("core id", 0) == 0) cores.insert({phys, line.substr(line.find(':') + 1)});
+        if (line.rfind("physical id", 0) == 0)
+            phys = line.substr(line.find(':') + 1);
+        else if (line.rfind("core id", 0) == 0)
+            cores.insert({phys, line.substr(line.find(':') + 1)});
     }
     int logical = static_cast<int>(std::thread::hardware_concurrency());
     if (cores.empty()) return logical > 0 ? logical : 1;

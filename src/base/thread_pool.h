@@ -22,7 +22,7 @@
 namespace sinan {
 
 class ThreadPool {
-public:
+  public:
     // n_threads >= 1 (including the caller); 0 means physical_cores().
     explicit ThreadPool(int n_threads = 0);
     ~ThreadPool();
@@ -41,7 +41,7 @@ public:
     // Physical cores of this machine (logical CPUs when that cannot be read).
     static int physical_cores();
 
-private:
+  private:
     void worker(int index);
     void wait_for_workers();
 

@@ -15,8 +15,8 @@
 #include <string>
 
 #include "cli/commands.h"
-#include "cli/kv_type_option.h"
 #include "cli/format.h"
+#include "cli/kv_type_option.h"
 #include "cli/progress.h"
 #include "engine/bench.h"
 #include "engine/session.h"
@@ -106,7 +106,6 @@ gguf::TensorType main_type(const gguf::File& file) {
     return best == bytes.end() ? gguf::TensorType::F32 : best->first;
 }
 
-
 struct TestResult {
     std::string name;
     engine::Summary rate;  // tokens/s over the repetitions
@@ -171,10 +170,12 @@ void run_bench(const BenchArgs& a) {
     // test's KV cache and the scratch.
     const engine::ResidentMemory memory = engine::resident_memory();
     const model::Hparams& h = model.hparams();
-    const int64_t kv_cells = std::max(engine::Session::cache_cells(model, a.n_depth + a.n_prompt, a.n_batch),
-                                      engine::Session::cache_cells(model, std::max<int64_t>(a.n_depth, 1) + a.n_gen, a.n_batch));
-    const uint64_t kv_bytes = static_cast<uint64_t>(kv_cells) * model::KvCache::bytes_per_token(
-                                                                    h.n_layer, h.n_embd_k_cache(), h.n_embd_v_cache(), a.kv_type);
+    const int64_t kv_cells =
+        std::max(engine::Session::cache_cells(model, a.n_depth + a.n_prompt, a.n_batch),
+                 engine::Session::cache_cells(model, std::max<int64_t>(a.n_depth, 1) + a.n_gen, a.n_batch));
+    const uint64_t kv_bytes =
+        static_cast<uint64_t>(kv_cells) *
+        model::KvCache::bytes_per_token(h.n_layer, h.n_embd_k_cache(), h.n_embd_v_cache(), a.kv_type);
     const uint64_t weight_bytes = model.file().tensor_bytes();
 
     const bool tty = ::isatty(2) != 0;
@@ -184,9 +185,10 @@ void run_bench(const BenchArgs& a) {
     if (tty) std::fprintf(stderr, "\r\033[K");
     const uint64_t bytes_per_token = engine::weight_bytes_per_token(model.file());
     const double limit = bandwidth / static_cast<double>(bytes_per_token);
-    const double pp_limit = peak_macs > 0 && a.n_prompt > 0
-                                ? peak_macs / (engine::prompt_macs(model.file(), a.n_prompt) / static_cast<double>(a.n_prompt))
-                                : 0;
+    const double pp_limit =
+        peak_macs > 0 && a.n_prompt > 0
+            ? peak_macs / (engine::prompt_macs(model.file(), a.n_prompt) / static_cast<double>(a.n_prompt))
+            : 0;
 
     if (a.json) {
         nlohmann::ordered_json out = nlohmann::ordered_json::array();
@@ -225,7 +227,8 @@ void run_bench(const BenchArgs& a) {
                 format_bytes(bytes_per_token).c_str(), threads, path_name);
     if (h.n_swa > 0)
         std::printf("sliding window: %lld positions; the KV cache holds %lld cells (window + batch of %lld)\n",
-                    static_cast<long long>(h.n_swa), static_cast<long long>(kv_cells), static_cast<long long>(a.n_batch));
+                    static_cast<long long>(h.n_swa), static_cast<long long>(kv_cells),
+                    static_cast<long long>(a.n_batch));
     if (a.n_depth > 0)
         std::printf("context depth: %lld tokens in the cache before each test (@d%lld)\n",
                     static_cast<long long>(a.n_depth), static_cast<long long>(a.n_depth));
@@ -248,9 +251,11 @@ void run_bench(const BenchArgs& a) {
                 format_bytes(memory.peak_bytes).c_str(), format_bytes(weight_bytes).c_str(),
                 lower_type_name(a.kv_type).c_str(), format_bytes(kv_bytes).c_str(), format_bytes(budget).c_str(),
                 100.0 * static_cast<double>(memory.peak_bytes) / static_cast<double>(budget));
-    std::printf("(%d runs after %d warm-up; pp in batches of %lld; limits: tg = read bandwidth / bytes per token, pp = arithmetic peak / "
-                "multiply-adds per token)\n",
-                a.repetitions, a.warmup, static_cast<long long>(a.n_batch));
+    std::printf(
+        "(%d runs after %d warm-up; pp in batches of %lld; limits: tg = read bandwidth / bytes per token, pp = "
+        "arithmetic peak / "
+        "multiply-adds per token)\n",
+        a.repetitions, a.warmup, static_cast<long long>(a.n_batch));
 }
 
 }  // namespace
@@ -267,7 +272,8 @@ void register_bench(CLI::App& app) {
                     "written once to the cache directory");
     cmd->add_option("--cache-dir", a->cache_dir,
                     "Where --synthetic models are kept (default: $XDG_CACHE_HOME/sinan or ~/.cache/sinan)");
-    cmd->add_option("-p,--n-prompt", a->n_prompt, "Prompt tokens of the pp test (0: no pp test)")->capture_default_str();
+    cmd->add_option("-p,--n-prompt", a->n_prompt, "Prompt tokens of the pp test (0: no pp test)")
+        ->capture_default_str();
     cmd->add_option("-n,--n-gen", a->n_gen, "Generated tokens of the tg test (0: no tg test)")->capture_default_str();
     cmd->add_option("-d,--n-depth", a->n_depth,
                     "Tokens already in the context (computed untimed) before each test, as llama-bench's -d: "
@@ -277,7 +283,8 @@ void register_bench(CLI::App& app) {
     add_kv_type_option(cmd, &a->kv_type);
     cmd->add_option("-r,--repetitions", a->repetitions, "Timed runs of each test, after the warm-up")
         ->capture_default_str();
-    cmd->add_option("--warmup", a->warmup, "Untimed runs of each test first (0 for long prompts)")->capture_default_str();
+    cmd->add_option("--warmup", a->warmup, "Untimed runs of each test first (0 for long prompts)")
+        ->capture_default_str();
     cmd->add_option("-b,--batch-size", a->n_batch, "Prompt tokens per forward pass in the pp test")
         ->capture_default_str();
     cmd->add_option("--swa-window", a->swa_window,

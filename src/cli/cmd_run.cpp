@@ -33,7 +33,7 @@ struct RunArgs {
     bool chat = false;
     bool interactive = false;
     bool hide_reasoning = false;
-    bool context_shift = false;     // --context-shift (-p/-f; -i has it on unless --no-context-shift)
+    bool context_shift = false;  // --context-shift (-p/-f; -i has it on unless --no-context-shift)
     bool no_context_shift = false;
     int64_t n_keep = -1;  // with --context-shift: tokens kept at the start (-1: the prompt, up to half the context)
     sampling::SamplingParams sampling;
@@ -71,7 +71,7 @@ std::vector<int32_t> tokenize_chat(const Loaded& l, const std::string& rendered)
 }
 
 class Printer {
-public:
+  public:
     explicit Printer(bool hide_reasoning) : hide_reasoning_(hide_reasoning), tty_(::isatty(2) != 0) {}
     void operator()(engine::TextKind kind, std::string_view text) {
         if (kind == engine::TextKind::kReasoning) {
@@ -93,14 +93,15 @@ public:
         in_reasoning_ = false;
     }
 
-private:
+  private:
     bool hide_reasoning_, tty_;
     bool in_reasoning_ = false;
 };
 
 void print_stats(const engine::GenerateResult& r) {
     auto rate = [](int64_t n, double s) { return s > 0 ? static_cast<double>(n) / s : 0.0; };
-    std::fprintf(stderr, "\nprompt: %lld tokens in %.2f s (%.1f tokens/s); generation: %lld tokens in %.2f s (%.1f tokens/s)\n",
+    std::fprintf(stderr,
+                 "\nprompt: %lld tokens in %.2f s (%.1f tokens/s); generation: %lld tokens in %.2f s (%.1f tokens/s)\n",
                  static_cast<long long>(r.n_prompt), r.prompt_seconds, rate(r.n_prompt, r.prompt_seconds),
                  static_cast<long long>(r.n_generated), r.generate_seconds, rate(r.n_generated, r.generate_seconds));
     const std::string why(engine::finish_reason_name(r.finish));
@@ -110,7 +111,8 @@ void print_stats(const engine::GenerateResult& r) {
 
 void report_shift(int64_t n_dropped) {
     if (n_dropped > 0)
-        std::fprintf(stderr, "context shift: %lld old tokens dropped to keep going\n", static_cast<long long>(n_dropped));
+        std::fprintf(stderr, "context shift: %lld old tokens dropped to keep going\n",
+                     static_cast<long long>(n_dropped));
 }
 
 // The tokens a session with context shift keeps at the start: --keep, else the prompt, at most
@@ -177,9 +179,10 @@ bool fit_history(const RunArgs& a, const Loaded& l, int64_t n_ctx, nlohmann::ord
         ++dropped;
     }
     if (dropped > 0)
-        std::fprintf(stderr, "sinan: %s left the history to fit the context (-c %lld)\n",
-                     dropped == 1 ? "the oldest exchange" : ("the " + std::to_string(dropped) + " oldest exchanges").c_str(),
-                     static_cast<long long>(n_ctx));
+        std::fprintf(
+            stderr, "sinan: %s left the history to fit the context (-c %lld)\n",
+            dropped == 1 ? "the oldest exchange" : ("the " + std::to_string(dropped) + " oldest exchanges").c_str(),
+            static_cast<long long>(n_ctx));
     if (tokens->size() <= room) return true;
     std::fprintf(stderr, "sinan: error: the %s has %zu tokens but the context holds %lld; raise it with -c%s\n",
                  a.context_shift ? "message" : "conversation", tokens->size(), static_cast<long long>(room),
@@ -236,9 +239,12 @@ void run(RunArgs a) {
     a.sampling.seed = *a.seed;
     Loaded l = load(a);
     if (Status s = sampling::validate(a.sampling, l.tokenizer.n_vocab()); !s.is_ok()) fail(s.message());
-    if (a.sampling.temperature > 0) std::fprintf(stderr, "sinan: seed %llu\n", static_cast<unsigned long long>(*a.seed));
-    if (a.interactive) run_interactive(a, l);
-    else run_once(a, l);
+    if (a.sampling.temperature > 0)
+        std::fprintf(stderr, "sinan: seed %llu\n", static_cast<unsigned long long>(*a.seed));
+    if (a.interactive)
+        run_interactive(a, l);
+    else
+        run_once(a, l);
 }
 
 }  // namespace
@@ -267,7 +273,8 @@ void register_run(CLI::App& app) {
     cmd->add_option("--keep", a->n_keep,
                     "With --context-shift: tokens kept at the start (default: the prompt, up to half the context)");
     cmd->add_flag("--chat", a->chat, "Wrap the prompt in the model's chat template as a user message");
-    cmd->add_flag("-i,--interactive", a->interactive, "Chat turn by turn on stdin, keeping the history (implies --chat)");
+    cmd->add_flag("-i,--interactive", a->interactive,
+                  "Chat turn by turn on stdin, keeping the history (implies --chat)");
     cmd->add_option("--system", a->system, "System message for --chat / --interactive");
     cmd->add_flag("--hide-reasoning", a->hide_reasoning, "Do not show a reasoning model's thinking on stderr");
     cmd->add_option("--temp", a->sampling.temperature, "Temperature (0 = greedy)")->capture_default_str();
@@ -277,12 +284,13 @@ void register_run(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("--repeat-penalty", a->sampling.repetition_penalty, "Repetition penalty (1 = off)")
         ->capture_default_str();
-    cmd->add_option("--presence-penalty", a->sampling.presence_penalty, "OpenAI presence penalty")->capture_default_str();
+    cmd->add_option("--presence-penalty", a->sampling.presence_penalty, "OpenAI presence penalty")
+        ->capture_default_str();
     cmd->add_option("--frequency-penalty", a->sampling.frequency_penalty, "OpenAI frequency penalty")
         ->capture_default_str();
     cmd->add_option("--stop", a->sampling.stop, "Stop when this text appears (repeatable)");
-    cmd->add_option_function<uint64_t>("--seed", [a](uint64_t s) { a->seed = s; },
-                                       "Random seed (default: random, printed on stderr)");
+    cmd->add_option_function<uint64_t>(
+        "--seed", [a](uint64_t s) { a->seed = s; }, "Random seed (default: random, printed on stderr)");
     cmd->callback([a] { run(*a); });
 }
 

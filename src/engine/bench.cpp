@@ -82,7 +82,8 @@ Result<double> time_prompt(model::Model& model, int64_t n_prompt, const BenchSet
 }
 
 Result<double> time_generation(model::Model& model, int64_t n_gen, const BenchSetup& setup) {
-    Result<std::unique_ptr<Session>> session = session_at_depth(model, std::max<int64_t>(setup.n_depth, 1) + n_gen, setup);
+    Result<std::unique_ptr<Session>> session =
+        session_at_depth(model, std::max<int64_t>(setup.n_depth, 1) + n_gen, setup);
     if (!session.ok()) return session.status();
     const Clock::time_point start = Clock::now();
     for (int64_t i = 0; i < n_gen; ++i) SINAN_RETURN_IF_ERROR((*session)->append(kGenerationToken));
@@ -153,9 +154,9 @@ double measure_read_bandwidth(ThreadPool& pool, uint64_t bytes) {
 
 double measure_arithmetic_peak(ThreadPool& pool, gguf::TensorType weight_type) {
     const kernels::KernelTable& table = kernels::active_table();
-    const bool integer = kernels::is_convertible(weight_type) &&
-                         (kernels::vec_dot_type(weight_type) == gguf::TensorType::Q8_0 ||
-                          kernels::vec_dot_type(weight_type) == gguf::TensorType::Q8_K);
+    const bool integer =
+        kernels::is_convertible(weight_type) && (kernels::vec_dot_type(weight_type) == gguf::TensorType::Q8_0 ||
+                                                 kernels::vec_dot_type(weight_type) == gguf::TensorType::Q8_K);
     const kernels::PeakFn probe = integer ? table.peak_int8_macs : table.peak_f32_macs;
     if (probe == nullptr) return 0;
     // Rounds for about 50 ms on one thread, from a short calibration run.
@@ -163,7 +164,8 @@ double measure_arithmetic_peak(ThreadPool& pool, gguf::TensorType weight_type) {
     Clock::time_point start = Clock::now();
     probe(rounds);
     const double calib = seconds_since(start);
-    rounds = std::max<uint64_t>(rounds, static_cast<uint64_t>(static_cast<double>(rounds) * 0.05 / std::max(calib, 1e-6)));
+    rounds =
+        std::max<uint64_t>(rounds, static_cast<uint64_t>(static_cast<double>(rounds) * 0.05 / std::max(calib, 1e-6)));
     double best = 0;
     for (int pass = 0; pass < 3; ++pass) {
         std::atomic<uint64_t> macs{0};
@@ -188,9 +190,12 @@ double prompt_macs(const gguf::File& file, int64_t n_prompt) {
             continue;
         }
         if (t.shape.size() != 2) continue;
-        if (t.name == "token_embd.weight") macs += embedding_is_output ? n : 0;
-        else if (t.name == "output.weight") macs += n;
-        else macs += n * static_cast<double>(n_prompt);
+        if (t.name == "token_embd.weight")
+            macs += embedding_is_output ? n : 0;
+        else if (t.name == "output.weight")
+            macs += n;
+        else
+            macs += n * static_cast<double>(n_prompt);
     }
     return macs;
 }
@@ -201,8 +206,10 @@ ResidentMemory resident_memory() {
     std::string line;
     auto kib = [](const std::string& l) { return std::strtoull(l.c_str() + l.find(':') + 1, nullptr, 10) * 1024; };
     while (std::getline(in, line)) {
-        if (line.rfind("VmRSS:", 0) == 0) m.now_bytes = kib(line);
-        else if (line.rfind("VmHWM:", 0) == 0) m.peak_bytes = kib(line);
+        if (line.rfind("VmRSS:", 0) == 0)
+            m.now_bytes = kib(line);
+        else if (line.rfind("VmHWM:", 0) == 0)
+            m.peak_bytes = kib(line);
     }
     return m;
 }

@@ -274,7 +274,8 @@ bool Scheduler::Impl::try_admit(Waiting& w, Clock::time_point now) {
     size_t n_common = 0;
     for (int32_t i = 0; i < static_cast<int32_t>(slots.size()); ++i) {
         const Slot& s = slots[static_cast<size_t>(i)];
-        const size_t n = usable_prefix(i, std::min({common_prefix(s.tokens, prompt), prompt.size() - 1, n_shareable(s)}));
+        const size_t n =
+            usable_prefix(i, std::min({common_prefix(s.tokens, prompt), prompt.size() - 1, n_shareable(s)}));
         if (n > n_common) {
             src = i;
             n_common = n;

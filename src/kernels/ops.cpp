@@ -91,7 +91,8 @@ void matmul_shared_input(std::span<const Matrix* const> w, const float* x, int64
     const KernelTable& table = active_table();
     bool grouped = n_tokens > 0;
     for (const Matrix* m : w) {
-        SINAN_CHECK(is_convertible(m->type), std::string("matmul: tensor type ") + gguf::type_name(m->type) + " is not supported");
+        SINAN_CHECK(is_convertible(m->type),
+                    std::string("matmul: tensor type ") + gguf::type_name(m->type) + " is not supported");
         SINAN_CHECK(m->n_cols == w[0]->n_cols, "matmul_shared_input: the matrices must share the input width");
         grouped = grouped && table.gemm[static_cast<int>(m->type)].run != nullptr;
     }
@@ -132,9 +133,13 @@ void matmul_shared_input(std::span<const Matrix* const> w, const float* x, int64
             xs = xq[same].data();
         }
         const GemmKernel& gemm = table.gemm[static_cast<int>(w[i]->type)];
-        parts[i] = {&gemm,       static_cast<const uint8_t*>(w[i]->data), gguf::row_bytes(w[i]->type, static_cast<uint64_t>(n_cols)),
-                    xs,          x_row_bytes,
-                    w[i]->n_rows, n_panels,
+        parts[i] = {&gemm,
+                    static_cast<const uint8_t*>(w[i]->data),
+                    gguf::row_bytes(w[i]->type, static_cast<uint64_t>(n_cols)),
+                    xs,
+                    x_row_bytes,
+                    w[i]->n_rows,
+                    n_panels,
                     y[i]};
         n_panels += (w[i]->n_rows + kGemmRows - 1) / kGemmRows;
         scratch_bytes = std::max(scratch_bytes, gemm.scratch_bytes(n_tokens, n_cols));
@@ -160,7 +165,8 @@ void matmul_shared_input(std::span<const Matrix* const> w, const float* x, int64
 }
 
 void matmul(const KernelTable& table, const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
-    SINAN_CHECK(is_convertible(w.type), std::string("matmul: tensor type ") + gguf::type_name(w.type) + " is not supported");
+    SINAN_CHECK(is_convertible(w.type),
+                std::string("matmul: tensor type ") + gguf::type_name(w.type) + " is not supported");
     if (n_tokens == 0) return;  // e.g. the output head of a prompt batch that wants no logits
     const gguf::TensorType dot_type = vec_dot_type(w.type);
     const uint64_t w_row_bytes = gguf::row_bytes(w.type, static_cast<uint64_t>(w.n_cols));
@@ -190,9 +196,16 @@ void matmul(const KernelTable& table, const Matrix& w, const float* x, int64_t n
         uint64_t x_row_bytes;
         int64_t n_cols, n_rows, n_tokens;
         float* y;
-    } job{table.vec_dot[static_cast<int>(w.type)], table.vec_dot_x4[static_cast<int>(w.type)],
-          static_cast<const uint8_t*>(w.data), w_row_bytes, xs, x_row_bytes,
-          w.n_cols, w.n_rows, n_tokens, y};
+    } job{table.vec_dot[static_cast<int>(w.type)],
+          table.vec_dot_x4[static_cast<int>(w.type)],
+          static_cast<const uint8_t*>(w.data),
+          w_row_bytes,
+          xs,
+          x_row_bytes,
+          w.n_cols,
+          w.n_rows,
+          n_tokens,
+          y};
     pool.parallel_for(w.n_rows, [&job](int64_t r0, int64_t r1, int) {
         for (int64_t r = r0; r < r1; ++r) {
             const uint8_t* wr = job.w + static_cast<uint64_t>(r) * job.w_row_bytes;
@@ -204,7 +217,8 @@ void matmul(const KernelTable& table, const Matrix& w, const float* x, int64_t n
                     for (int k = 0; k < 4; ++k) job.y[(t + k) * job.n_rows + r] = s[k];
                 }
             }
-            for (; t < job.n_tokens; ++t) job.y[t * job.n_rows + r] = job.dot(wr, job.x + t * job.x_row_bytes, job.n_cols);
+            for (; t < job.n_tokens; ++t)
+                job.y[t * job.n_rows + r] = job.dot(wr, job.x + t * job.x_row_bytes, job.n_cols);
         }
     });
 }

@@ -84,12 +84,12 @@ enum class RopeLayout {
 //   angle = scaled * (1 - ramp) + original * ramp        (high frequencies keep their angle)
 // and multiplies cos and sin by attn_factor * (1 + 0.1 ln(1 / freq_scale)).
 struct RopeParams {
-    int64_t n_rot = 0;              // rotary dimensions per head (even, <= head size)
+    int64_t n_rot = 0;  // rotary dimensions per head (even, <= head size)
     float freq_base = 10000.0f;
-    float freq_scale = 1.0f;        // 1 / scaling factor
+    float freq_scale = 1.0f;  // 1 / scaling factor
     const float* factors = nullptr;
     RopeLayout layout = RopeLayout::kNormal;
-    float ext_factor = 0.0f;        // 1: YaRN, 0: plain
+    float ext_factor = 0.0f;  // 1: YaRN, 0: plain
     float attn_factor = 1.0f;
     float corr_low = 0.0f, corr_high = 0.0f;  // yarn_corr_dims
 };

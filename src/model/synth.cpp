@@ -40,7 +40,6 @@ struct TensorPlan {
     Init init;
 };
 
-
 void plan_deepseek2_layer(const SynthShape& s, uint32_t l, TensorType type, std::vector<TensorPlan>* t) {
     const MlaMoeDims& m = s.mla;
     const std::string p = "blk." + std::to_string(l) + ".";
@@ -244,17 +243,65 @@ const std::vector<SynthShape>& synth_shapes() {
         {"r1-distill-llama-8b", "llama", 4096, 32, 32, 8, 14336, 128256, 131072, 500000.0f, 1e-5f, false, true},
         {"r1-distill-llama-70b", "llama", 8192, 80, 64, 8, 28672, 128256, 131072, 500000.0f, 1e-5f, false, true},
         // The DeepSeek-V3 layout (q LoRA, sigmoid routing in expert groups) at test size.
-        {"deepseek2-tiny", "deepseek2", 256, 3, 4, 1, 512, 512, 163840, 10000.0f, 1e-6f, false, false,
+        {"deepseek2-tiny",
+         "deepseek2",
+         256,
+         3,
+         4,
+         1,
+         512,
+         512,
+         163840,
+         10000.0f,
+         1e-6f,
+         false,
+         false,
          {64, 64, 32, 16, 32, 8, 2, 1, 64, 1, 2, 1, true, 2.5f, true, 40.0f, 0.1f}},
         // The DeepSeek-V2 layout (no q LoRA, softmax routing, two shared experts) at test size.
-        {"deepseek2-v2-tiny", "deepseek2", 256, 3, 4, 1, 512, 512, 163840, 10000.0f, 1e-6f, false, false,
+        {"deepseek2-v2-tiny",
+         "deepseek2",
+         256,
+         3,
+         4,
+         1,
+         512,
+         512,
+         163840,
+         10000.0f,
+         1e-6f,
+         false,
+         false,
          {0, 64, 32, 16, 32, 8, 3, 2, 64, 1, 1, 1, false, 1.0f, false, 40.0f, 0.0707f}},
         // deepseek2-tiny with rope and latent parts that are whole 32-value blocks (as the real
         // models' 64 and 512 are), so its cache can be Q8_0.
-        {"deepseek2-tiny-q8kv", "deepseek2", 256, 3, 4, 1, 512, 512, 163840, 10000.0f, 1e-6f, false, false,
+        {"deepseek2-tiny-q8kv",
+         "deepseek2",
+         256,
+         3,
+         4,
+         1,
+         512,
+         512,
+         163840,
+         10000.0f,
+         1e-6f,
+         false,
+         false,
          {64, 64, 32, 32, 32, 8, 2, 1, 64, 1, 2, 1, true, 2.5f, true, 40.0f, 0.1f}},
         // DeepSeek-V2-Lite: no q LoRA, 64 routed + 2 shared experts, softmax routing.
-        {"v2-lite", "deepseek2", 2048, 27, 16, 1, 10944, 102400, 163840, 10000.0f, 1e-6f, false, false,
+        {"v2-lite",
+         "deepseek2",
+         2048,
+         27,
+         16,
+         1,
+         10944,
+         102400,
+         163840,
+         10000.0f,
+         1e-6f,
+         false,
+         false,
          {0, 512, 128, 64, 128, 64, 6, 2, 1408, 1, 1, 1, false, 1.0f, false, 40.0f, 0.0707f}},
     };
     return kShapes;
@@ -334,10 +381,18 @@ Status synth_model(const SynthOptions& o, const std::string& path,
                         state = state * 6364136223846793005ull + 1442695040888963407ull;  // LCG, top bits
                         const float u = static_cast<float>(state >> 40) * (1.0f / 16777216.0f) * 2.0f - 1.0f;
                         switch (init) {
-                            case Init::kWeight: values[i] = u * spread; break;
-                            case Init::kBias: values[i] = u * spread; break;
-                            case Init::kNorm: values[i] = 1.0f + 0.2f * u; break;
-                            case Init::kRopeFactors: values[i] = llama3_rope_factor(i, head_dim, rope_base); break;
+                            case Init::kWeight:
+                                values[i] = u * spread;
+                                break;
+                            case Init::kBias:
+                                values[i] = u * spread;
+                                break;
+                            case Init::kNorm:
+                                values[i] = 1.0f + 0.2f * u;
+                                break;
+                            case Init::kRopeFactors:
+                                values[i] = llama3_rope_factor(i, head_dim, rope_base);
+                                break;
                         }
                     }
                     kernels::quantize_row(type, values.data(), dst + static_cast<uint64_t>(r) * rbytes,

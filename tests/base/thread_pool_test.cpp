@@ -34,8 +34,7 @@ TEST(ThreadPool, RangesCoverEveryIndexExactlyOnce) {
 TEST(ThreadPool, ManyCallsReuseTheSameThreads) {
     ThreadPool pool(4);
     std::atomic<int64_t> total{0};
-    for (int call = 0; call < 2000; ++call)
-        pool.parallel_for(10, [&](int64_t b, int64_t e, int) { total += e - b; });
+    for (int call = 0; call < 2000; ++call) pool.parallel_for(10, [&](int64_t b, int64_t e, int) { total += e - b; });
     EXPECT_EQ(total.load(), 20000);
 }
 

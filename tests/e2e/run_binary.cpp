@@ -2,8 +2,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/resource.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,22 +59,40 @@ RunResult run_sinan(const std::vector<std::string>& args, const std::string& std
         pollfd fds[3];
         int n = 0;
         int io = -1, ie = -1, ii = -1;
-        if (out_open) { io = n; fds[n++] = {out[0], POLLIN, 0}; }
-        if (err_open) { ie = n; fds[n++] = {err[0], POLLIN, 0}; }
-        if (in[1] >= 0) { ii = n; fds[n++] = {in[1], POLLOUT, 0}; }
+        if (out_open) {
+            io = n;
+            fds[n++] = {out[0], POLLIN, 0};
+        }
+        if (err_open) {
+            ie = n;
+            fds[n++] = {err[0], POLLIN, 0};
+        }
+        if (in[1] >= 0) {
+            ii = n;
+            fds[n++] = {in[1], POLLOUT, 0};
+        }
         if (poll(fds, n, -1) < 0) break;
         if (ii >= 0 && (fds[ii].revents & (POLLOUT | POLLERR | POLLHUP))) {
             ssize_t w = write(in[1], stdin_text.data() + written, stdin_text.size() - written);
             if (w > 0) written += static_cast<size_t>(w);
-            if (w < 0 || written == stdin_text.size()) { close(in[1]); in[1] = -1; }
+            if (w < 0 || written == stdin_text.size()) {
+                close(in[1]);
+                in[1] = -1;
+            }
         }
         if (io >= 0 && (fds[io].revents & (POLLIN | POLLHUP))) {
             ssize_t k = read(out[0], buf, sizeof buf);
-            if (k <= 0) out_open = false; else r.out.append(buf, static_cast<size_t>(k));
+            if (k <= 0)
+                out_open = false;
+            else
+                r.out.append(buf, static_cast<size_t>(k));
         }
         if (ie >= 0 && (fds[ie].revents & (POLLIN | POLLHUP))) {
             ssize_t k = read(err[0], buf, sizeof buf);
-            if (k <= 0) err_open = false; else r.err.append(buf, static_cast<size_t>(k));
+            if (k <= 0)
+                err_open = false;
+            else
+                r.err.append(buf, static_cast<size_t>(k));
         }
     }
     if (in[1] >= 0) close(in[1]);

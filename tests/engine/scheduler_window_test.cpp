@@ -29,7 +29,8 @@ class SchedulerWindowTest : public TinyModelTest {
   protected:
     static void SetUpTestSuite() {
         TinyModelTest::SetUpTestSuite();
-        Result<std::unique_ptr<model::Model>> m = model::Model::load(path_->string(), {.n_threads = 2, .swa_window = kWindow});
+        Result<std::unique_ptr<model::Model>> m =
+            model::Model::load(path_->string(), {.n_threads = 2, .swa_window = kWindow});
         ASSERT_TRUE(m.ok()) << m.message();
         windowed_ = std::move(m).value().release();
     }
@@ -110,7 +111,8 @@ TEST_F(SchedulerWindowTest, ALoneSequenceRunsFarPastItsCellsAsAWindowedSession) 
 TEST_F(SchedulerWindowTest, TwoSequencesRunTogetherInTwoWindowsOfCells) {
     Scheduler s(*windowed_, *tokenizer_, options(2));
     ASSERT_EQ(s.options().n_cells, 2 * kCells);
-    const Request a = request(tokens("The river ran down from the hills to the sea, carrying leaves and stories."), 120);
+    const Request a =
+        request(tokens("The river ran down from the hills to the sea, carrying leaves and stories."), 120);
     const Request b = request(tokens("Why is the sky blue?"), 90);
     auto ha = s.submit(a).handle;
     auto hb = s.submit(b).handle;

@@ -103,8 +103,8 @@ struct Q6K {
         panel::scaled_group_sums<T, kGroups, 4>(
             p.q, p.scale, xq, [&](int t, int g) { return _mm512_set1_epi32(tb[t]->neg32_group_sum[g]); }, isum);
         for (int t = 0; t < T; ++t)
-            acc[t] = _mm512_add_ps(acc[t],
-                                   _mm512_mul_ps(_mm512_mul_ps(p.d, _mm512_set1_ps(tb[t]->d)), _mm512_cvtepi32_ps(isum[t])));
+            acc[t] = _mm512_add_ps(
+                acc[t], _mm512_mul_ps(_mm512_mul_ps(p.d, _mm512_set1_ps(tb[t]->d)), _mm512_cvtepi32_ps(isum[t])));
     }
 };
 

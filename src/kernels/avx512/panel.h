@@ -80,7 +80,8 @@ static inline void scaled_group_sums(const __m512i (*q)[N], const __m512i* scale
 template <typename K>
 static size_t scratch_bytes(int64_t n_tokens, int64_t n_cols) {
     const auto n_blocks = static_cast<size_t>(n_cols / K::kBlockValues);
-    return n_blocks * sizeof(typename K::Panel) + static_cast<size_t>(n_tokens) * n_blocks * sizeof(typename K::TokenBlock);
+    return n_blocks * sizeof(typename K::Panel) +
+           static_cast<size_t>(n_tokens) * n_blocks * sizeof(typename K::TokenBlock);
 }
 
 // y[t * y_stride + r] for the `valid` rows of a packed panel and T tokens.
@@ -110,7 +111,7 @@ static void run_tile(int n_t, const typename K::Panel* panel, int64_t n_blocks, 
 
 template <typename K>
 static void gemm(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes, int64_t n_tokens,
-          int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
+                 int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
     using Panel = typename K::Panel;
     using TokenBlock = typename K::TokenBlock;
     using XBlock = typename K::XBlock;

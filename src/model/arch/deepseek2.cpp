@@ -37,9 +37,9 @@ using kernels::Matrix;
 
 struct Deepseek2Layer {
     std::vector<float> attn_norm, q_a_norm, kv_a_norm, ffn_norm;
-    Matrix wq, wq_a, wq_b;           // wq without q LoRA, else wq_a and wq_b
-    Matrix wkv_a;                    // [n_embd] -> [kv_lora + rope]
-    std::vector<Matrix> wk_b, wv_b;  // per head: [nope] -> [kv_lora], [kv_lora] -> [v_head]
+    Matrix wq, wq_a, wq_b;                  // wq without q LoRA, else wq_a and wq_b
+    Matrix wkv_a;                           // [n_embd] -> [kv_lora + rope]
+    std::vector<Matrix> wk_b, wv_b;         // per head: [nope] -> [kv_lora], [kv_lora] -> [v_head]
     std::vector<float> kb_owned, vb_owned;  // wk_b / wv_b data when split from an attn_kv_b tensor
     Matrix wo;
     // Dense layers.
@@ -52,19 +52,17 @@ struct Deepseek2Layer {
 };
 
 class Deepseek2Model final : public Model {
-public:
+  public:
     Deepseek2Model(gguf::File file, Hparams h, int n_threads) : Model(std::move(file), std::move(h), n_threads) {}
 
     Status bind();
     Status forward(const Batch& batch, KvCache& cache, std::vector<float>* logits) override;
 
-protected:
+  protected:
     // The cached row is [latent (n_lora_kv), shared rotary key (n_rot)]: only the latter turns.
-    std::optional<KeyRope> key_rope() const override {
-        return KeyRope{hparams_.n_lora_kv, 1, hparams_.n_rot, rope_};
-    }
+    std::optional<KeyRope> key_rope() const override { return KeyRope{hparams_.n_lora_kv, 1, hparams_.n_rot, rope_}; }
 
-private:
+  private:
     Status bind_layer(int64_t l, Deepseek2Layer* w) const;
     Status split_kv_b(const std::string& name, Deepseek2Layer* w) const;
     void attention_block(int64_t l, const Batch& batch, KvCache& cache);
@@ -88,8 +86,8 @@ private:
     std::vector<float> gate_, up_, router_, moe_out_, rows_;
     std::vector<int32_t> cells_;
     std::vector<std::vector<int32_t>> seq_cells_;
-    std::vector<int32_t> chosen_;  // [n_tokens, n_expert_used]
-    std::vector<float> chosen_w_;  // [n_tokens, n_expert_used]
+    std::vector<int32_t> chosen_;                     // [n_tokens, n_expert_used]
+    std::vector<float> chosen_w_;                     // [n_tokens, n_expert_used]
     std::vector<std::vector<int32_t>> expert_slots_;  // per expert: the (token * n_used + slot) it serves
     std::vector<float> select_, group_score_, slot_out_, expert_in_, expert_out_;
     std::vector<int32_t> order_;
@@ -128,7 +126,8 @@ Status Deepseek2Model::bind_layer(int64_t l, Deepseek2Layer* w) const {
         SINAN_RETURN_IF_ERROR(split_kv_b(p + "attn_kv_b.weight", w));
     } else {
         SINAN_RETURN_IF_ERROR(bind_matrices(f, p + "attn_k_b.weight", nope(), h.n_lora_kv, h.n_head, &w->wk_b));
-        SINAN_RETURN_IF_ERROR(bind_matrices(f, p + "attn_v_b.weight", h.n_lora_kv, h.n_embd_head_v, h.n_head, &w->wv_b));
+        SINAN_RETURN_IF_ERROR(
+            bind_matrices(f, p + "attn_v_b.weight", h.n_lora_kv, h.n_embd_head_v, h.n_head, &w->wv_b));
     }
     SINAN_RETURN_IF_ERROR(bind_matrix(f, p + "attn_output.weight", h.n_head * h.n_embd_head_v, h.n_embd, &w->wo));
     if (l < h.n_layer_dense_lead) {
@@ -139,9 +138,11 @@ Status Deepseek2Model::bind_layer(int64_t l, Deepseek2Layer* w) const {
     }
     SINAN_RETURN_IF_ERROR(bind_matrix(f, p + "ffn_gate_inp.weight", h.n_embd, h.n_expert, &w->w_router));
     SINAN_RETURN_IF_ERROR(bind_vector(f, p + "exp_probs_b.bias", h.n_expert, &w->expert_bias, /*optional=*/true));
-    SINAN_RETURN_IF_ERROR(bind_matrices(f, p + "ffn_gate_exps.weight", h.n_embd, h.n_ff_exp, h.n_expert, &w->gate_exps));
+    SINAN_RETURN_IF_ERROR(
+        bind_matrices(f, p + "ffn_gate_exps.weight", h.n_embd, h.n_ff_exp, h.n_expert, &w->gate_exps));
     SINAN_RETURN_IF_ERROR(bind_matrices(f, p + "ffn_up_exps.weight", h.n_embd, h.n_ff_exp, h.n_expert, &w->up_exps));
-    SINAN_RETURN_IF_ERROR(bind_matrices(f, p + "ffn_down_exps.weight", h.n_ff_exp, h.n_embd, h.n_expert, &w->down_exps));
+    SINAN_RETURN_IF_ERROR(
+        bind_matrices(f, p + "ffn_down_exps.weight", h.n_ff_exp, h.n_embd, h.n_expert, &w->down_exps));
     if (h.n_expert_shared > 0) {
         const int64_t n_ff_sh = h.n_ff_exp * h.n_expert_shared;
         SINAN_RETURN_IF_ERROR(bind_matrix(f, p + "ffn_gate_shexp.weight", h.n_embd, n_ff_sh, &w->gate_shexp));
@@ -168,7 +169,8 @@ Status Deepseek2Model::split_kv_b(const std::string& name, Deepseek2Layer* w) co
         for (int64_t j = 0; j < per_head; ++j) {
             kernels::get_row(kv_b, hd * per_head + j, row.data());
             if (j < nope()) {
-                for (int64_t i = 0; i < rank; ++i) w->kb_owned[static_cast<size_t>((hd * rank + i) * nope() + j)] = row[static_cast<size_t>(i)];
+                for (int64_t i = 0; i < rank; ++i)
+                    w->kb_owned[static_cast<size_t>((hd * rank + i) * nope() + j)] = row[static_cast<size_t>(i)];
             } else {
                 std::copy(row.begin(), row.end(), w->vb_owned.begin() + (hd * dv + j - nope()) * rank);
             }
@@ -234,7 +236,8 @@ void Deepseek2Model::attention_block(int64_t l, const Batch& batch, KvCache& cac
         matmul_strided(w.wk_b[static_cast<size_t>(hd)], q_.data() + hd * dq, n_q, n, q_full_.data() + hd * dk,
                        h.n_head * dk);
         for (int64_t t = 0; t < n; ++t)
-            std::copy_n(q_.data() + t * n_q + hd * dq + nope(), h.n_rot, q_full_.data() + (t * h.n_head + hd) * dk + rank);
+            std::copy_n(q_.data() + t * n_q + hd * dq + nope(), h.n_rot,
+                        q_full_.data() + (t * h.n_head + hd) * dk + rank);
     }
     lat_.resize(static_cast<size_t>(n * h.n_head * rank));
     const KvHead kv_head{0, dk, 0, rank, /*v_in_k=*/true};
@@ -295,7 +298,9 @@ void Deepseek2Model::route(const Deepseek2Layer& w, int64_t n) {
         } else {
             kernels::softmax(s, n_exp);
         }
-        for (int64_t e = 0; e < n_exp; ++e) select[static_cast<size_t>(e)] = s[e] + (w.expert_bias.empty() ? 0.0f : w.expert_bias[static_cast<size_t>(e)]);
+        for (int64_t e = 0; e < n_exp; ++e)
+            select[static_cast<size_t>(e)] =
+                s[e] + (w.expert_bias.empty() ? 0.0f : w.expert_bias[static_cast<size_t>(e)]);
         if (h.n_expert_groups > 1) {
             // A group scores the sum of its two best selection scores; only the best groups stay.
             for (int64_t g = 0; g < h.n_expert_groups; ++g) {
@@ -313,13 +318,16 @@ void Deepseek2Model::route(const Deepseek2Layer& w, int64_t n) {
             }
             std::iota(order.begin(), order.begin() + h.n_expert_groups, 0);
             std::partial_sort(order.begin(), order.begin() + h.n_group_used, order.begin() + h.n_expert_groups,
-                              [&](int32_t a, int32_t b) { return group_score[static_cast<size_t>(a)] > group_score[static_cast<size_t>(b)]; });
+                              [&](int32_t a, int32_t b) {
+                                  return group_score[static_cast<size_t>(a)] > group_score[static_cast<size_t>(b)];
+                              });
             for (int64_t r = h.n_group_used; r < h.n_expert_groups; ++r)
                 std::fill_n(select.data() + order[static_cast<size_t>(r)] * per_group, per_group, -INFINITY);
         }
         std::iota(order.begin(), order.begin() + n_exp, 0);
-        std::partial_sort(order.begin(), order.begin() + n_used, order.begin() + n_exp,
-                          [&](int32_t a, int32_t b) { return select[static_cast<size_t>(a)] > select[static_cast<size_t>(b)]; });
+        std::partial_sort(order.begin(), order.begin() + n_used, order.begin() + n_exp, [&](int32_t a, int32_t b) {
+            return select[static_cast<size_t>(a)] > select[static_cast<size_t>(b)];
+        });
         int32_t* ids = chosen_.data() + t * n_used;
         float* wt = chosen_w_.data() + t * n_used;
         double sum = 0;
@@ -345,7 +353,8 @@ void Deepseek2Model::moe_ffn(const Deepseek2Layer& w, int64_t n) {
     route(w, n);
     expert_slots_.resize(static_cast<size_t>(h.n_expert));
     for (std::vector<int32_t>& s : expert_slots_) s.clear();
-    for (int64_t i = 0; i < n * n_used; ++i) expert_slots_[static_cast<size_t>(chosen_[static_cast<size_t>(i)])].push_back(static_cast<int32_t>(i));
+    for (int64_t i = 0; i < n * n_used; ++i)
+        expert_slots_[static_cast<size_t>(chosen_[static_cast<size_t>(i)])].push_back(static_cast<int32_t>(i));
     std::vector<float>& slot_out = slot_out_;
     std::vector<float>& in = expert_in_;
     std::vector<float>& out = expert_out_;
@@ -355,7 +364,8 @@ void Deepseek2Model::moe_ffn(const Deepseek2Layer& w, int64_t n) {
         if (slots.empty()) continue;
         const int64_t m = static_cast<int64_t>(slots.size());
         in.resize(static_cast<size_t>(m * d));
-        for (int64_t j = 0; j < m; ++j) std::copy_n(xn_.data() + (slots[static_cast<size_t>(j)] / n_used) * d, d, in.data() + j * d);
+        for (int64_t j = 0; j < m; ++j)
+            std::copy_n(xn_.data() + (slots[static_cast<size_t>(j)] / n_used) * d, d, in.data() + j * d);
         gate_up(w.gate_exps[static_cast<size_t>(e)], w.up_exps[static_cast<size_t>(e)], in.data(), m);
         kernels::silu_mul(gate_.data(), up_.data(), gate_.data(), m * f);
         out.resize(static_cast<size_t>(m * d));
@@ -396,9 +406,12 @@ Status Deepseek2Model::forward(const Batch& batch, KvCache& cache, std::vector<f
         const Deepseek2Layer& w = layers_[static_cast<size_t>(l)];
         attention_block(l, batch, cache);
         for (int64_t t = 0; t < n; ++t)
-            kernels::rmsnorm(x_.data() + t * h.n_embd, w.ffn_norm.data(), xn_.data() + t * h.n_embd, h.n_embd, h.rms_eps);
-        if (l < h.n_layer_dense_lead) dense_ffn(w, n);
-        else moe_ffn(w, n);
+            kernels::rmsnorm(x_.data() + t * h.n_embd, w.ffn_norm.data(), xn_.data() + t * h.n_embd, h.n_embd,
+                             h.rms_eps);
+        if (l < h.n_layer_dense_lead)
+            dense_ffn(w, n);
+        else
+            moe_ffn(w, n);
         kernels::add_inplace(x_.data(), moe_out_.data(), n * h.n_embd);
     }
     compute_logits(io_, batch, x_.data(), h.n_embd, h.rms_eps, &rows_, logits, pool_);

@@ -26,20 +26,21 @@ struct LayerWeights {
 };
 
 class DenseModel final : public Model {
-public:
+  public:
     DenseModel(gguf::File file, Hparams h, int n_threads) : Model(std::move(file), std::move(h), n_threads) {}
 
     Status bind();
     Status forward(const Batch& batch, KvCache& cache, std::vector<float>* logits) override;
 
-protected:
+  protected:
     // Every KV head's first n_rot values rotate.
     std::optional<KeyRope> key_rope() const override {
         const Hparams& h = hparams_;
-        return KeyRope{0, h.n_head_kv, h.head_dim, h.rope_params(rope_factors_.empty() ? nullptr : rope_factors_.data())};
+        return KeyRope{0, h.n_head_kv, h.head_dim,
+                       h.rope_params(rope_factors_.empty() ? nullptr : rope_factors_.data())};
     }
 
-private:
+  private:
     Status matrix(const std::string& name, int64_t n_cols, int64_t n_rows, Matrix* out) const {
         return bind_matrix(file_, name, n_cols, n_rows, out);
     }
@@ -130,13 +131,15 @@ Status DenseModel::forward(const Batch& batch, KvCache& cache, std::vector<float
 
     collect_seq_cells(batch, cache, &seq_cells_);
 
-    for (int64_t t = 0; t < n; ++t) kernels::get_row(io_.tok_embd, batch.tokens[static_cast<size_t>(t)], x_.data() + t * h.n_embd);
+    for (int64_t t = 0; t < n; ++t)
+        kernels::get_row(io_.tok_embd, batch.tokens[static_cast<size_t>(t)], x_.data() + t * h.n_embd);
     const kernels::RopeParams rope = h.rope_params(rope_factors_.empty() ? nullptr : rope_factors_.data());
 
     for (int64_t l = 0; l < h.n_layer; ++l) {
         const LayerWeights& w = layers_[static_cast<size_t>(l)];
         for (int64_t t = 0; t < n; ++t)
-            kernels::rmsnorm(x_.data() + t * h.n_embd, w.attn_norm.data(), xn_.data() + t * h.n_embd, h.n_embd, h.rms_eps);
+            kernels::rmsnorm(x_.data() + t * h.n_embd, w.attn_norm.data(), xn_.data() + t * h.n_embd, h.n_embd,
+                             h.rms_eps);
         const kernels::Matrix* qkv[] = {&w.wq, &w.wk, &w.wv};
         float* qkv_out[] = {q_.data(), k_.data(), v_.data()};
         kernels::matmul_shared_input(qkv, xn_.data(), n, qkv_out, pool_);
@@ -156,7 +159,8 @@ Status DenseModel::forward(const Batch& batch, KvCache& cache, std::vector<float
         kernels::add_inplace(x_.data(), xn_.data(), n * h.n_embd);
 
         for (int64_t t = 0; t < n; ++t)
-            kernels::rmsnorm(x_.data() + t * h.n_embd, w.ffn_norm.data(), xn_.data() + t * h.n_embd, h.n_embd, h.rms_eps);
+            kernels::rmsnorm(x_.data() + t * h.n_embd, w.ffn_norm.data(), xn_.data() + t * h.n_embd, h.n_embd,
+                             h.rms_eps);
         const kernels::Matrix* gate_up[] = {&w.w_gate, &w.w_up};
         float* gate_up_out[] = {gate_.data(), up_.data()};
         kernels::matmul_shared_input(gate_up, xn_.data(), n, gate_up_out, pool_);
