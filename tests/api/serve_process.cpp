@@ -12,6 +12,7 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "run_binary.h"
 
@@ -95,6 +96,15 @@ std::string ServeProcess::log() const {
     std::stringstream ss;
     ss << in.rdbuf();
     return ss.str();
+}
+
+bool ServeProcess::wait_for_log(const std::string& text, std::chrono::milliseconds timeout) const {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        if (log().find(text) != std::string::npos) return true;
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
 }
 
 httplib::Result post_json(httplib::Client& c, const std::string& path, const nlohmann::json& body,

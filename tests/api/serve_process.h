@@ -7,6 +7,7 @@
 #include <httplib.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -30,6 +31,9 @@ class ServeProcess {
     // Sends a signal and waits for the exit; returns the exit code (128 + signal if killed).
     int stop(int signal_number);
     std::string log() const;  // everything written to stderr so far
+    // Waits (up to `timeout`) for `text` in the log: the request log line of a request is written
+    // after its response has gone out, so a client can see the response first. True when found.
+    bool wait_for_log(const std::string& text, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
 
   private:
     pid_t pid_ = -1;
