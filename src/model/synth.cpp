@@ -232,7 +232,8 @@ void write_metadata(const SynthShape& s, const SynthOptions& o, const VocabSourc
 }  // namespace
 
 const std::vector<SynthShape>& synth_shapes() {
-    // Hyperparameters from the models' published configurations.
+    // Hyperparameters from the models' published configurations, one shape per line.
+    // clang-format off
     static const std::vector<SynthShape> kShapes = {
         {"tiny", "qwen2", 256, 2, 4, 2, 512, 512, 2048, 10000.0f, 1e-6f, false, false},
         {"tiny-llama", "llama", 256, 2, 4, 2, 512, 512, 2048, 500000.0f, 1e-5f, false, false},
@@ -243,67 +244,20 @@ const std::vector<SynthShape>& synth_shapes() {
         {"r1-distill-llama-8b", "llama", 4096, 32, 32, 8, 14336, 128256, 131072, 500000.0f, 1e-5f, false, true},
         {"r1-distill-llama-70b", "llama", 8192, 80, 64, 8, 28672, 128256, 131072, 500000.0f, 1e-5f, false, true},
         // The DeepSeek-V3 layout (q LoRA, sigmoid routing in expert groups) at test size.
-        {"deepseek2-tiny",
-         "deepseek2",
-         256,
-         3,
-         4,
-         1,
-         512,
-         512,
-         163840,
-         10000.0f,
-         1e-6f,
-         false,
-         false,
+        {"deepseek2-tiny", "deepseek2", 256, 3, 4, 1, 512, 512, 163840, 10000.0f, 1e-6f, false, false,
          {64, 64, 32, 16, 32, 8, 2, 1, 64, 1, 2, 1, true, 2.5f, true, 40.0f, 0.1f}},
         // The DeepSeek-V2 layout (no q LoRA, softmax routing, two shared experts) at test size.
-        {"deepseek2-v2-tiny",
-         "deepseek2",
-         256,
-         3,
-         4,
-         1,
-         512,
-         512,
-         163840,
-         10000.0f,
-         1e-6f,
-         false,
-         false,
+        {"deepseek2-v2-tiny", "deepseek2", 256, 3, 4, 1, 512, 512, 163840, 10000.0f, 1e-6f, false, false,
          {0, 64, 32, 16, 32, 8, 3, 2, 64, 1, 1, 1, false, 1.0f, false, 40.0f, 0.0707f}},
         // deepseek2-tiny with rope and latent parts that are whole 32-value blocks (as the real
         // models' 64 and 512 are), so its cache can be Q8_0.
-        {"deepseek2-tiny-q8kv",
-         "deepseek2",
-         256,
-         3,
-         4,
-         1,
-         512,
-         512,
-         163840,
-         10000.0f,
-         1e-6f,
-         false,
-         false,
+        {"deepseek2-tiny-q8kv", "deepseek2", 256, 3, 4, 1, 512, 512, 163840, 10000.0f, 1e-6f, false, false,
          {64, 64, 32, 32, 32, 8, 2, 1, 64, 1, 2, 1, true, 2.5f, true, 40.0f, 0.1f}},
         // DeepSeek-V2-Lite: no q LoRA, 64 routed + 2 shared experts, softmax routing.
-        {"v2-lite",
-         "deepseek2",
-         2048,
-         27,
-         16,
-         1,
-         10944,
-         102400,
-         163840,
-         10000.0f,
-         1e-6f,
-         false,
-         false,
+        {"v2-lite", "deepseek2", 2048, 27, 16, 1, 10944, 102400, 163840, 10000.0f, 1e-6f, false, false,
          {0, 512, 128, 64, 128, 64, 6, 2, 1408, 1, 1, 1, false, 1.0f, false, 40.0f, 0.0707f}},
     };
+    // clang-format on
     return kShapes;
 }
 
