@@ -252,9 +252,8 @@ void run_bench(const BenchArgs& a) {
                 lower_type_name(a.kv_type).c_str(), format_bytes(kv_bytes).c_str(), format_bytes(budget).c_str(),
                 100.0 * static_cast<double>(memory.peak_bytes) / static_cast<double>(budget));
     std::printf(
-        "(%d runs after %d warm-up; pp in batches of %lld; limits: tg = read bandwidth / bytes per token, pp = "
-        "arithmetic peak / "
-        "multiply-adds per token)\n",
+        "(%d runs after %d warm-up; pp in batches of %lld; limits: tg = read bandwidth / bytes per token, "
+        "pp = arithmetic peak / multiply-adds per token)\n",
         a.repetitions, a.warmup, static_cast<long long>(a.n_batch));
 }
 

@@ -184,8 +184,11 @@ bool fit_history(const RunArgs& a, const Loaded& l, int64_t n_ctx, nlohmann::ord
             dropped == 1 ? "the oldest exchange" : ("the " + std::to_string(dropped) + " oldest exchanges").c_str(),
             static_cast<long long>(n_ctx));
     if (tokens->size() <= room) return true;
-    std::fprintf(stderr, "sinan: error: the %s has %zu tokens but the context holds %lld; raise it with -c%s\n",
+    std::fprintf(stderr,
+                 "sinan: error: the %s has %zu tokens but may take at most %lld of the %lld-token context; "
+                 "raise it with -c%s\n",
                  a.context_shift ? "message" : "conversation", tokens->size(), static_cast<long long>(room),
+                 static_cast<long long>(n_ctx),
                  a.context_shift ? "" : ", or leave --no-context-shift out to let old exchanges go");
     return false;
 }

@@ -30,8 +30,8 @@ TEST(RunCommand, GreedyTextMatchesTheReferenceForTinyStories) {
     ASSERT_FALSE(g["items"].empty());
     for (const auto& item : g["items"]) {
         const std::string prompt = item["prompt"];
-        RunResult r = run_sinan({"run", "-m", kStories, "-p", prompt, "-n", std::to_string(item["n_predict"].get<int>()),
-                                 "--temp", "0"});
+        RunResult r = run_sinan(
+            {"run", "-m", kStories, "-p", prompt, "-n", std::to_string(item["n_predict"].get<int>()), "--temp", "0"});
         ASSERT_EQ(r.exit_code, 0) << r.err;
         EXPECT_EQ(r.out, item["completion"].get<std::string>()) << "prompt: " << prompt;
         EXPECT_NE(r.err.find("tokens/s"), std::string::npos) << "speed goes to stderr";
@@ -40,7 +40,8 @@ TEST(RunCommand, GreedyTextMatchesTheReferenceForTinyStories) {
 
 TEST(RunCommand, StopStringsEndTheAnswerBeforeThem) {
     if (!fs::exists(kStories)) GTEST_SKIP() << "not found: " << kStories;
-    RunResult r = run_sinan({"run", "-m", kStories, "-p", "Once upon a time", "-n", "64", "--temp", "0", "--stop", "Lily"});
+    RunResult r =
+        run_sinan({"run", "-m", kStories, "-p", "Once upon a time", "-n", "64", "--temp", "0", "--stop", "Lily"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out, ", there was a little girl named ");
     EXPECT_NE(r.err.find("finish: stop"), std::string::npos) << r.err;
@@ -80,7 +81,8 @@ const fs::path kR1Vocab = kModels / "ggml-vocab-deepseek-r1-qwen.gguf";
 // <think>), written to dir/r1.gguf.
 std::string synth_r1(const std::string& dir) {
     const std::string m = dir + "/r1.gguf";
-    const RunResult r = run_sinan({"model", "synth", "--shape", "tiny", "--type", "q8_0", "--vocab", kR1Vocab.string(), "-o", m});
+    const RunResult r =
+        run_sinan({"model", "synth", "--shape", "tiny", "--type", "q8_0", "--vocab", kR1Vocab.string(), "-o", m});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return m;
 }
@@ -122,7 +124,8 @@ TEST(RunCommand, InteractiveModeKeepsTheHistory) {
 TEST(RunCommand, KvTypeQ8_0RunsWhereHeadsAreWholeBlocksAndIsRefusedElsewhere) {
     const std::string qwen2 = (kModels / "qwen2-small-f32.gguf").string();
     if (!fs::exists(qwen2) || !fs::exists(kStories)) GTEST_SKIP() << "reference models not found in " << kModels;
-    RunResult r = run_sinan({"run", "-m", qwen2, "-p", "Once upon a time", "-n", "8", "--temp", "0", "--kv-type", "q8_0"});
+    RunResult r =
+        run_sinan({"run", "-m", qwen2, "-p", "Once upon a time", "-n", "8", "--temp", "0", "--kv-type", "q8_0"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.err.find("generation: 8 tokens"), std::string::npos) << r.err;
     // TinyStories' heads are 8 values: not whole Q8_0 blocks.
@@ -139,8 +142,8 @@ TEST(RunCommand, ContextShiftGoesOnPastAFullContext) {
     RunResult r = run_sinan({"run", "-m", kStories, "-p", "Once upon a time", "-n", "120", "-c", "48", "--temp", "0"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.err.find("finish: context"), std::string::npos) << r.err;
-    r = run_sinan({"run", "-m", kStories, "-p", "Once upon a time", "-n", "120", "-c", "48", "--temp", "0",
-                   "--context-shift"});
+    r = run_sinan(
+        {"run", "-m", kStories, "-p", "Once upon a time", "-n", "120", "-c", "48", "--temp", "0", "--context-shift"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.err.find("generation: 120 tokens"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("finish: length"), std::string::npos) << r.err;
@@ -177,7 +180,7 @@ TEST(RunCommand, InteractiveChatLetsOldExchangesGoWhenTheHistoryOutgrowsTheConte
     // --no-context-shift: the history that does not fit is refused with a message, the chat goes on.
     r = run_sinan({"run", "-m", m, "-i", "-n", "24", "-c", "64", "--temp", "0", "--no-context-shift"}, six);
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_NE(r.err.find("but the context holds 64; raise it with -c"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("may take at most 64 of the 64-token context; raise it with -c"), std::string::npos) << r.err;
     EXPECT_EQ(count(r.err, "oldest exchange"), 0u) << r.err;
     fs::remove_all(dir);
 }
