@@ -235,11 +235,15 @@ void register_all() {
             }
             // Decoding on 2 threads, against ReadBandwidthLimit/2threads: the kernel's share of what
             // the cores can read (wall time: the pool's second thread is not in the caller's CPU time).
-            const std::string name = std::string("Matmul1536x8960/") + sinan::gguf::type_name(type) + "/" +
-                                     sinan::cpu::level_name(level) + "/decode/2threads";
-            benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, type, level, 1, 2)
-                ->Unit(benchmark::kMillisecond)
-                ->UseRealTime();
+            // Decoding 8 sequences together (the serving engine's batch), weights from memory likewise.
+            for (int64_t n_tokens : {1, 8}) {
+                const std::string name = std::string("Matmul1536x8960/") + sinan::gguf::type_name(type) + "/" +
+                                         sinan::cpu::level_name(level) +
+                                         (n_tokens == 1 ? "/decode/2threads" : "/batch8/2threads");
+                benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, type, level, n_tokens, 2)
+                    ->Unit(benchmark::kMillisecond)
+                    ->UseRealTime();
+            }
         }
     }
 }

@@ -9,7 +9,9 @@
 // float operations of the scalar reference follow, one lane per row:
 //   y += float(isum) * (d_w * d_x)          (multiply, then add; no fused multiply-add)
 // vpdpbusd multiplies unsigned by signed bytes: the panel holds w + 128 (w XOR 0x80), and each
-// block's sum starts at -128 * sum(x) to take that back.
+// block's sum starts at -128 * sum(x) to take that back. The tokens' quants are interleaved once
+// per call, 8 tokens a tile (one pointer for all of them), and two blocks are worked at once
+// (16 independent vpdpbusd chains for 8 tokens; bench/NOTES.md).
 //
 // One token (decoding) transposes sums instead of quants: a register holds block b of rows k and
 // k + 8 as they lie in memory, one vpdpbusd against the token's block gives 8 partial sums per
@@ -35,7 +37,7 @@ namespace sinan::kernels::avx512 {
 namespace {
 
 constexpr int kPanelRows = 16;  // one int32 lane per row
-constexpr int kTokenTile = 8;   // tokens sharing one pass over a panel (registers: 8 sums + 8 weights)
+constexpr int kTokenTile = 8;   // tokens sharing one pass over a panel (registers: 2 x 8 sums + 8 results)
 
 // One block of a panel: q[g] holds bytes 4g..4g+3 of the block of each of the 16 rows (lane r:
 // row r), plus 128; d[r] the rows' scales.
@@ -44,10 +46,14 @@ struct PanelBlock {
     __m512 d;
 };
 
-// The activations of one token, per block: d_x as a float and -128 * sum of its quants.
-struct TokenBlock {
-    float d;
-    int32_t neg128_sum;
+// Block b of a tile of up to kTokenTile tokens, interleaved so that one pointer reaches every
+// token's values (the tile's tokens would otherwise need a register each): q[g][t] holds bytes
+// 4g..4g+3 of token t's quants, d[t] its d_x as a float, neg128_sum[t] -128 times the sum of its
+// quants. Built once per call; slots past the tile's tokens are unused.
+struct TileBlock {
+    int32_t q[kQK / 4][kTokenTile];
+    float d[kTokenTile];
+    int32_t neg128_sum[kTokenTile];
 };
 
 // Weights are read once, as 16 streams (one per row): fetching 1 KiB ahead in each keeps more of
@@ -58,27 +64,28 @@ inline void prefetch_rows(const BlockQ8_0* const* rows, int64_t b) {
 }
 
 // The next panel of a matrix read once, fetched into L2 as one sequential run spread over the
-// blocks of the current one: at block b, its lines [b * lines, (b + 1) * lines), none past the
-// caller's last row. One run is what the hardware streams best; 16 row streams each prefetched
-// ahead into L1 keep too few lines in flight.
+// steps of the work on the current one (its blocks, times its token tiles where it is packed): at
+// step s, its lines [s * lines, (s + 1) * lines), none past its end or the caller's last row. One
+// run is what the hardware streams best; 16 row streams each prefetched ahead into L1 keep too few
+// lines in flight.
 class NextPanelPrefetch {
 public:
     // panel: the current panel's first row; n_rows_left: rows from there to the caller's last one.
-    NextPanelPrefetch(const void* panel, size_t w_row_bytes, int64_t n_rows_left, int64_t n_blocks)
+    NextPanelPrefetch(const void* panel, size_t w_row_bytes, int64_t n_rows_left, int64_t n_steps)
         : panel_(static_cast<const char*>(panel)),
           next_(static_cast<int64_t>(kPanelRows * w_row_bytes)),
-          end_(n_rows_left * static_cast<int64_t>(w_row_bytes)),
-          lines_((next_ / 64 + n_blocks - 1) / n_blocks) {}
+          end_((n_rows_left < 2 * kPanelRows ? n_rows_left : 2 * kPanelRows) * static_cast<int64_t>(w_row_bytes)),
+          lines_((next_ / 64 + n_steps - 1) / n_steps) {}
 
-    void at_block(int64_t b) const {
-        int64_t o = next_ + b * lines_ * 64;
+    void at_step(int64_t s) const {
+        int64_t o = next_ + s * lines_ * 64;
         for (int64_t l = 0; l < lines_ && o < end_; ++l, o += 64) _mm_prefetch(panel_ + o, _MM_HINT_T1);
     }
 
 private:
     const char* panel_;
-    int64_t next_, end_;  // byte offsets from panel_: the next panel, the end of the caller's rows
-    int64_t lines_;       // per block
+    int64_t next_, end_;  // byte offsets from panel_: the next panel, the end of it or of the caller's rows
+    int64_t lines_;       // per step
 };
 
 // Transposes block `b` of the rows at rows[0..15] (row pointers; rows past the end of the matrix
@@ -98,42 +105,53 @@ inline void pack_block(const BlockQ8_0* const* rows, __m512i row_offsets, int64_
     out->d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d32));
 }
 
-// acc[t] += the products of one panel block with block b of T tokens (tb: their block scales and
-// sums, xb: their quants).
-template <int T>
-inline void accumulate_block(const PanelBlock& p, int64_t b, const TokenBlock* const* tb, const BlockQ8_0* const* xb,
-                             __m512* acc) {
-    // The tokens' sums are interleaved (T independent vpdpbusd chains), not one chain after another.
-    __m512i isum[T];
+// acc[t] += the products of B consecutive panel blocks p[0..B-1] with the same blocks of the first
+// T tokens of a tile (x[0..B-1]), block after block as the reference adds them.
+template <int T, int B>
+inline void accumulate_blocks(const PanelBlock* p, const TileBlock* x, __m512* acc) {
+    // The sums of the tokens and of the B blocks are interleaved (B * T independent vpdpbusd chains,
+    // not one chain after another): with 2 blocks, 16 chains keep vpdpbusd busy where 8 wait on its
+    // latency (bench/NOTES.md).
+    __m512i isum[B][T];
 #pragma GCC unroll 8
-    for (int t = 0; t < T; ++t) isum[t] = _mm512_set1_epi32(tb[t][b].neg128_sum);
+    for (int k = 0; k < B; ++k)
+#pragma GCC unroll 8
+        for (int t = 0; t < T; ++t) isum[k][t] = _mm512_set1_epi32(x[k].neg128_sum[t]);
 #pragma GCC unroll 8
     for (int g = 0; g < kQK / 4; ++g) {
 #pragma GCC unroll 8
-        for (int t = 0; t < T; ++t) {
-            int32_t x4;
-            __builtin_memcpy(&x4, reinterpret_cast<const int32_t*>(xb[t][b].qs) + g, sizeof(x4));
-            isum[t] = _mm512_dpbusd_epi32(isum[t], p.q[g], _mm512_set1_epi32(x4));
-        }
+        for (int t = 0; t < T; ++t)
+#pragma GCC unroll 2
+            for (int k = 0; k < B; ++k)
+                isum[k][t] = _mm512_dpbusd_epi32(isum[k][t], p[k].q[g], _mm512_set1_epi32(x[k].q[g][t]));
     }
+#pragma GCC unroll 2
+    for (int k = 0; k < B; ++k) {
 #pragma GCC unroll 8
-    for (int t = 0; t < T; ++t) {
-        const __m512 scale = _mm512_mul_ps(p.d, _mm512_set1_ps(tb[t][b].d));
-        acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(_mm512_cvtepi32_ps(isum[t]), scale));
+        for (int t = 0; t < T; ++t) {
+            const __m512 scale = _mm512_mul_ps(p[k].d, _mm512_set1_ps(x[k].d[t]));
+            acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(_mm512_cvtepi32_ps(isum[k][t]), scale));
+        }
     }
 }
 
-// y[t * y_stride + r] for the `valid` rows of a packed panel and T tokens; the first tile of tokens
-// also fetches the next panel (prefetch, null for the others), so that it is packed from L2.
+// y[t * y_stride + r] for the `valid` rows of a packed panel and T tokens, while the next panel is
+// fetched (steps first_step + b), so that it is packed from L2.
 template <int T>
-void packed_panel_times_tokens(const PanelBlock* panel, int64_t n_blocks, const TokenBlock* const* tb,
-                               const BlockQ8_0* const* xb, const NextPanelPrefetch* prefetch, float* y,
-                               int64_t y_stride, __mmask16 valid) {
+void packed_panel_times_tokens(const PanelBlock* panel, int64_t n_blocks, const TileBlock* x,
+                               const NextPanelPrefetch& prefetch, int64_t first_step, float* y, int64_t y_stride,
+                               __mmask16 valid) {
     __m512 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < n_blocks; ++b) {
-        if (prefetch != nullptr) prefetch->at_block(b);
-        accumulate_block<T>(panel[b], b, tb, xb, acc);
+    int64_t b = 0;
+    for (; b + 2 <= n_blocks; b += 2) {
+        prefetch.at_step(first_step + b);
+        prefetch.at_step(first_step + b + 1);
+        accumulate_blocks<T, 2>(panel + b, x + b, acc);
+    }
+    if (b < n_blocks) {
+        prefetch.at_step(first_step + b);
+        accumulate_blocks<T, 1>(panel + b, x + b, acc);
     }
     for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, valid, acc[t]);
 }
@@ -141,16 +159,24 @@ void packed_panel_times_tokens(const PanelBlock* panel, int64_t n_blocks, const 
 // The same for a panel read straight from the rows, each block transposed in registers and used at
 // once: for batches of 2 to 8 tokens, where a packed panel would be read only once.
 template <int T>
-void rows_times_tokens(const BlockQ8_0* const* rows, __m512i row_offsets, int64_t n_blocks, const TokenBlock* const* tb,
-                       const BlockQ8_0* const* xb, const NextPanelPrefetch& prefetch, float* y, int64_t y_stride,
-                       __mmask16 valid) {
+void rows_times_tokens(const BlockQ8_0* const* rows, __m512i row_offsets, int64_t n_blocks, const TileBlock* x,
+                       const NextPanelPrefetch& prefetch, float* y, int64_t y_stride, __mmask16 valid) {
     __m512 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < n_blocks; ++b) {
-        prefetch.at_block(b);
+    int64_t b = 0;
+    for (; b + 2 <= n_blocks; b += 2) {
+        prefetch.at_step(b);
+        prefetch.at_step(b + 1);
+        PanelBlock p[2];
+        pack_block(rows, row_offsets, b, &p[0]);
+        pack_block(rows, row_offsets, b + 1, &p[1]);
+        accumulate_blocks<T, 2>(p, x + b, acc);
+    }
+    if (b < n_blocks) {
+        prefetch.at_step(b);
         PanelBlock p;
         pack_block(rows, row_offsets, b, &p);
-        accumulate_block<T>(p, b, tb, xb, acc);
+        accumulate_blocks<T, 1>(&p, x + b, acc);
     }
     for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, valid, acc[t]);
 }
@@ -161,12 +187,12 @@ void rows_times_tokens(const BlockQ8_0* const* rows, __m512i row_offsets, int64_
 // unpack/shuffle and add (pairs of registers, then pairs of those, then 128-bit lanes) leave each
 // row's exact block sum in one lane (128-bit lanes: rows 0-3, 8-11, 4-7, 12-15; lane_offsets: the
 // rows' byte offsets from rows[0] in that order), where the reference's float operations follow.
-void rows_times_token(const BlockQ8_0* const* rows, __m512i lane_offsets, int64_t n_blocks, const TokenBlock* tb,
+void rows_times_token(const BlockQ8_0* const* rows, __m512i lane_offsets, int64_t n_blocks, const TileBlock* tile,
                       const BlockQ8_0* xb, const NextPanelPrefetch& prefetch, float* y, __mmask16 valid) {
     const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
     __m512 acc = _mm512_setzero_ps();
     for (int64_t b = 0; b < n_blocks; ++b) {
-        prefetch.at_block(b);
+        prefetch.at_step(b);
         const __m512i xq = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b].qs)));
         __m512i p[8];
         for (int k = 0; k < 8; ++k) {
@@ -186,18 +212,18 @@ void rows_times_token(const BlockQ8_0* const* rows, __m512i lane_offsets, int64_
         const __m512i c1 = _mm512_add_epi32(_mm512_unpacklo_epi64(a[2], a[3]), _mm512_unpackhi_epi64(a[2], a[3]));
         const __m512i sums = _mm512_add_epi32(_mm512_shuffle_i64x2(c0, c1, _MM_SHUFFLE(2, 0, 2, 0)),
                                               _mm512_shuffle_i64x2(c0, c1, _MM_SHUFFLE(3, 1, 3, 1)));
-        const __m512i isum = _mm512_add_epi32(sums, _mm512_set1_epi32(tb[b].neg128_sum));
+        const __m512i isum = _mm512_add_epi32(sums, _mm512_set1_epi32(tile[b].neg128_sum[0]));
         // The scales: 4 bytes gathered at each lane's row (d and two quants), the low half kept.
         const __m512i d32 = _mm512_i32gather_epi32(lane_offsets, rows[0] + b, 1);
-        const __m512 scale = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_cvtepi32_epi16(d32)), _mm512_set1_ps(tb[b].d));
+        const __m512 scale = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_cvtepi32_epi16(d32)), _mm512_set1_ps(tile[b].d[0]));
         acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_cvtepi32_ps(isum), scale));
     }
     // Lanes back in row order: 128-bit lanes 1 and 2 swap.
     _mm512_mask_storeu_ps(y, valid, _mm512_shuffle_f32x4(acc, acc, _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
-using PackedPanelFn = void (*)(const PanelBlock*, int64_t, const TokenBlock* const*, const BlockQ8_0* const*,
-                               const NextPanelPrefetch*, float*, int64_t, __mmask16);
+using PackedPanelFn = void (*)(const PanelBlock*, int64_t, const TileBlock*, const NextPanelPrefetch&, int64_t, float*,
+                               int64_t, __mmask16);
 constexpr PackedPanelFn kPackedPanelFns[kTokenTile + 1] = {
     nullptr,
     packed_panel_times_tokens<1>,
@@ -209,8 +235,8 @@ constexpr PackedPanelFn kPackedPanelFns[kTokenTile + 1] = {
     packed_panel_times_tokens<7>,
     packed_panel_times_tokens<8>,
 };
-using RowsFn = void (*)(const BlockQ8_0* const*, __m512i, int64_t, const TokenBlock* const*, const BlockQ8_0* const*,
-                        const NextPanelPrefetch&, float*, int64_t, __mmask16);
+using RowsFn = void (*)(const BlockQ8_0* const*, __m512i, int64_t, const TileBlock*, const NextPanelPrefetch&, float*,
+                        int64_t, __mmask16);
 constexpr RowsFn kRowsFns[kTokenTile + 1] = {
     nullptr,
     nullptr,  // one token: rows_times_token
@@ -227,30 +253,37 @@ constexpr RowsFn kRowsFns[kTokenTile + 1] = {
 
 size_t gemm_q8_0_scratch_bytes(int64_t n_tokens, int64_t n_cols) {
     const auto n_blocks = static_cast<size_t>(n_cols / kQK);
-    return n_blocks * sizeof(PanelBlock) + static_cast<size_t>(n_tokens) * n_blocks * sizeof(TokenBlock);
+    const auto n_tiles = static_cast<size_t>((n_tokens + kTokenTile - 1) / kTokenTile);
+    return n_blocks * sizeof(PanelBlock) + n_tiles * n_blocks * sizeof(TileBlock);
 }
 
 void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes, int64_t n_tokens,
                int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
     const int64_t n_blocks = n_cols / kQK;
     auto* panel = static_cast<PanelBlock*>(scratch);
-    auto* token_blocks = reinterpret_cast<TokenBlock*>(panel + n_blocks);
-    // Each token's block scales and sums, once per call (a thread's share of the rows).
+    auto* tiles = reinterpret_cast<TileBlock*>(panel + n_blocks);  // tile k's block b: tiles[k * n_blocks + b]
+    // Each token's block scales and sums, and (for more than one token) its quants interleaved
+    // with the tile's other tokens, once per call (a thread's share of the rows).
     const auto* xs = static_cast<const uint8_t*>(x);
     const __m256i ones = _mm256_set1_epi8(1);
     for (int64_t t = 0; t < n_tokens; ++t) {
         const auto* xb = reinterpret_cast<const BlockQ8_0*>(xs + t * x_row_bytes);
+        TileBlock* tile = tiles + (t / kTokenTile) * n_blocks;
+        const int64_t slot = t % kTokenTile;
         for (int64_t b = 0; b < n_blocks; ++b) {
             const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b].qs));
             const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, q);
             const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
             const __m128i s2 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(1, 0, 3, 2)));
             const __m128i s1 = _mm_add_epi32(s2, _mm_shuffle_epi32(s2, _MM_SHUFFLE(2, 3, 0, 1)));
-            token_blocks[t * n_blocks + b] = {_cvtsh_ss(xb[b].d), -128 * _mm_cvtsi128_si32(s1)};
+            tile[b].d[slot] = _cvtsh_ss(xb[b].d);
+            tile[b].neg128_sum[slot] = -128 * _mm_cvtsi128_si32(s1);
+            if (n_tokens == 1) continue;  // rows_times_token reads the quants in place
+            alignas(32) int32_t groups[kQK / 4];
+            _mm256_store_si256(reinterpret_cast<__m256i*>(groups), q);
+            for (int g = 0; g < kQK / 4; ++g) tile[b].q[g][slot] = groups[g];
         }
     }
-    const TokenBlock* tb[kTokenTile];
-    const BlockQ8_0* xb[kTokenTile];
     const auto* ws = static_cast<const uint8_t*>(w);
     for (int64_t r0 = 0; r0 < n_rows; r0 += kPanelRows) {
         const int n_valid = static_cast<int>(n_rows - r0 < kPanelRows ? n_rows - r0 : kPanelRows);
@@ -262,20 +295,17 @@ void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
         }
         const __m512i row_offsets = _mm512_load_si512(offsets);
         const __mmask16 valid = static_cast<__mmask16>((1u << n_valid) - 1);
-        const NextPanelPrefetch prefetch(rows[0], w_row_bytes, n_rows - r0, n_blocks);
+        const int64_t n_tiles = n_tokens <= kTokenTile ? 1 : (n_tokens + kTokenTile - 1) / kTokenTile;
+        const NextPanelPrefetch prefetch(rows[0], w_row_bytes, n_rows - r0, n_tiles * n_blocks);
         if (n_tokens == 1) {
             // Row offsets in rows_times_token's lane order: 128-bit lanes 1 and 2 swapped.
             const __m512i lane_offsets = _mm512_shuffle_i32x4(row_offsets, row_offsets, _MM_SHUFFLE(3, 1, 2, 0));
-            rows_times_token(rows, lane_offsets, n_blocks, token_blocks, reinterpret_cast<const BlockQ8_0*>(xs),
-                             prefetch, y + r0, valid);
+            rows_times_token(rows, lane_offsets, n_blocks, tiles, reinterpret_cast<const BlockQ8_0*>(xs), prefetch,
+                             y + r0, valid);
             continue;
         }
         if (n_tokens <= kTokenTile) {
-            for (int k = 0; k < n_tokens; ++k) {
-                tb[k] = token_blocks + k * n_blocks;
-                xb[k] = reinterpret_cast<const BlockQ8_0*>(xs + k * x_row_bytes);
-            }
-            kRowsFns[n_tokens](rows, row_offsets, n_blocks, tb, xb, prefetch, y + r0, y_stride, valid);
+            kRowsFns[n_tokens](rows, row_offsets, n_blocks, tiles, prefetch, y + r0, y_stride, valid);
             continue;
         }
         for (int64_t b = 0; b < n_blocks; ++b) {
@@ -284,12 +314,8 @@ void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
         }
         for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
             const int n_t = static_cast<int>(n_tokens - t0 < kTokenTile ? n_tokens - t0 : kTokenTile);
-            for (int k = 0; k < n_t; ++k) {
-                tb[k] = token_blocks + (t0 + k) * n_blocks;
-                xb[k] = reinterpret_cast<const BlockQ8_0*>(xs + (t0 + k) * x_row_bytes);
-            }
-            kPackedPanelFns[n_t](panel, n_blocks, tb, xb, t0 == 0 ? &prefetch : nullptr, y + t0 * y_stride + r0,
-                                 y_stride, valid);
+            kPackedPanelFns[n_t](panel, n_blocks, tiles + (t0 / kTokenTile) * n_blocks, prefetch,
+                                 (t0 / kTokenTile) * n_blocks, y + t0 * y_stride + r0, y_stride, valid);
         }
     }
 }
