@@ -20,6 +20,12 @@ using sinan::sampling::SamplingParams;
 constexpr int32_t kVocab = 151936;
 constexpr size_t kRows = 512;
 
+std::vector<float> rows_of(const std::vector<float>& row) {
+    std::vector<float> all(kRows * kVocab);
+    for (size_t r = 0; r < kRows; ++r) std::copy(row.begin(), row.end(), all.begin() + r * kVocab);
+    return all;
+}
+
 // Logits shaped like a language model's: a broad normal body and a few clear favourites.
 const std::vector<float>& logits() {
     static const std::vector<float> rows = [] {
@@ -28,14 +34,28 @@ const std::vector<float>& logits() {
         std::vector<float> row(kVocab);
         for (float& v : row) v = body(gen);
         for (int i = 0; i < 8; ++i) row[gen() % kVocab] = 14.0f + static_cast<float>(i);
-        std::vector<float> all(kRows * kVocab);
-        for (size_t r = 0; r < kRows; ++r) std::copy(row.begin(), row.end(), all.begin() + r * kVocab);
-        return all;
+        return rows_of(row);
+    }();
+    return rows;
+}
+
+// Logits of a model with random weights (the synthetic models of the benchmarks and tests): a
+// narrow normal and no favourite, so top-p keeps most of the vocabulary.
+const std::vector<float>& flat_logits() {
+    static const std::vector<float> rows = [] {
+        std::mt19937 gen(2);
+        std::normal_distribution<float> body(0.0f, 0.5f);
+        std::vector<float> row(kVocab);
+        for (float& v : row) v = body(gen);
+        return rows_of(row);
     }();
     return rows;
 }
 
 std::span<const float> row(size_t r) { return {logits().data() + (r % kRows) * kVocab, static_cast<size_t>(kVocab)}; }
+std::span<const float> flat_row(size_t r) {
+    return {flat_logits().data() + (r % kRows) * kVocab, static_cast<size_t>(kVocab)};
+}
 
 void report(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations());
@@ -56,7 +76,8 @@ void BM_ReadLogitsOnce(benchmark::State& state) {
 }
 BENCHMARK(BM_ReadLogitsOnce);
 
-void run_sampler(benchmark::State& state, const SamplingParams& params) {
+void run_sampler(benchmark::State& state, const SamplingParams& params,
+                 std::span<const float> (*next)(size_t) = row) {
     sinan::Result<Sampler> sampler = Sampler::create(params, kVocab);
     if (!sampler.ok()) {
         state.SkipWithError(sampler.message().c_str());
@@ -64,7 +85,7 @@ void run_sampler(benchmark::State& state, const SamplingParams& params) {
     }
     size_t r = 0;
     for (auto _ : state) {
-        const sinan::sampling::TokenChoice c = sampler->sample(row(r++));
+        const sinan::sampling::TokenChoice c = sampler->sample(next(r++));
         sampler->accept(c.token);
         benchmark::DoNotOptimize(c.token);
     }
@@ -93,6 +114,15 @@ void BM_SampleTopP(benchmark::State& state) {  // DeepSeek-R1's recommended T = 
     run_sampler(state, p);
 }
 BENCHMARK(BM_SampleTopP);
+
+void BM_SampleTopPFlat(benchmark::State& state) {  // the same on a random-weight model's logits
+    SamplingParams p;
+    p.seed = 1;
+    p.temperature = 0.6f;
+    p.top_p = 0.95f;
+    run_sampler(state, p, flat_row);
+}
+BENCHMARK(BM_SampleTopPFlat);
 
 void BM_SampleLlamaCppDefault(benchmark::State& state) {  // top_k 40, top_p 0.95, min_p 0.05, T 0.8
     SamplingParams p;

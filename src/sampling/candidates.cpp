@@ -12,74 +12,99 @@ namespace sinan::sampling {
 namespace {
 // A lambda, not the function pointer: std::sort and friends inline it.
 constexpr int32_t kHeapSelectMax = 4096;  // top-k by heap select up to here, by nth_element above
-// keep_top_p histogram: buckets of 1/8 nat below the best logit over 32 nats, then one bucket for
-// everything further (p / p_max < e^-32: far below any top_p anyone sets).
-constexpr float kTopPRange = 32.0f;
-constexpr float kTopPBucketsPerUnit = 8.0f;
-constexpr int32_t kTopPBuckets = static_cast<int32_t>(kTopPRange * kTopPBucketsPerUnit) + 1;
+constexpr size_t kDrawBlock = 256;        // draw(): weights are summed per block, then blocks are scanned
+constexpr float kMinBucketsPerNat = 8.0f;         // keep_top_p's histogram: at least 1/8 nat per bucket
+constexpr float kMaxBucketsPerNat = 1048576.0f;   // and at most 2^20 buckets per nat
+constexpr int32_t kSubBuckets = 256;              // keep_top_p: sub-buckets of a crossing bucket
+constexpr size_t kSortDirectly = 64;      // keep_top_p: a crossing bucket this small is sorted whole
 constexpr auto kRanksBefore = [](const Candidate& a, const Candidate& b) { return ranks_before(a, b); };
 }  // namespace
 
 void CandidateList::reset(std::span<const float> logits) {
     if (items_.size() < logits.size()) {
         items_.resize(logits.size());
+        unit_weights_.resize(logits.size());
         weights_.resize(logits.size());
+        block_sums_.resize(logits.size() / kDrawBlock + 1);
+        mass_.resize(17 * static_cast<size_t>(kMassBuckets));
     }
-    constexpr float kBanned = -std::numeric_limits<float>::infinity();
-    size_t n = 0;
-    float max = kBanned;
-    for (size_t i = 0; i < logits.size(); ++i) {
-        // Branch-free: a banned token is written and then overwritten by the next one.
-        items_[n] = {logits[i], static_cast<int32_t>(i)};
-        n += logits[i] != kBanned;
-        max = std::max(max, logits[i]);
+    logits_ = logits;
+    cut_ = kKeepAll;
+    listed_ = false;
+    size_ = 0;
+    if (logits.empty()) {
+        max_ = kKeepAll.logit;
+        min_ = -kKeepAll.logit;
+        softmax_ = {};
+        return;
     }
-    size_ = n;
-    max_ = max;  // no step removes the best token, so this holds until the next reset
-    sorted_ = false;
+    const VectorPasses& passes = vector_passes();
+    const Extremes extremes = passes.extremes(logits.data(), logits.size());
+    max_ = extremes.max;
+    min_ = extremes.min;
+    softmax_ = passes.softmax_sums(logits.data(), logits.size(), max_, unit_weights_.data());
+}
+
+std::span<const Candidate> CandidateList::items() const {
+    if (listed_) return {items_.data(), size_};
+    shown_.resize(logits_.size());
+    const size_t n = vector_passes().collect(logits_.data(), logits_.size(), cut_, max_, 1.0f, -1, shown_.data());
+    return {shown_.data(), n};
 }
 
 void CandidateList::keep_top_k(int32_t k) {
-    if (k <= 0 || static_cast<size_t>(k) >= size_) return;
+    if (k <= 0 || (listed_ && static_cast<size_t>(k) >= size_)) return;
     const auto first = items_.begin();
     const auto kth = first + k;
-    const auto last = first + static_cast<ptrdiff_t>(size_);
+    if (listed_) {  // a ranked list already: its first k
+        size_ = static_cast<size_t>(k);
+        return;
+    }
     if (k <= kHeapSelectMax) {
-        // Heap select: after the heap fills, almost every token fails one comparison with its top.
-        std::partial_sort(first, kth, last, kRanksBefore);
+        // Heap select straight from the logits: a heap of the k best so far, its worst on top; the
+        // vector pass skips every logit below that worst (after the first few thousand tokens,
+        // almost all of them).
+        const VectorPasses& passes = vector_passes();
+        const std::span<const float> x = logits_;
+        size_t count = 0;
+        for (size_t i = 0; i < x.size(); ++i) {
+            if (count == static_cast<size_t>(k)) {
+                i = passes.find_at_least(x.data(), x.size(), i, items_[0].logit);
+                if (i == x.size()) break;
+            }
+            const Candidate c{x[i], static_cast<int32_t>(i)};
+            if (c.logit == kKeepAll.logit || ranks_before(cut_, c)) continue;  // banned, or past the cut
+            if (count < static_cast<size_t>(k)) {
+                items_[count++] = c;
+                std::push_heap(first, first + static_cast<ptrdiff_t>(count), kRanksBefore);
+            } else if (ranks_before(c, items_[0])) {
+                std::pop_heap(first, kth, kRanksBefore);
+                items_[static_cast<size_t>(k) - 1] = c;
+                std::push_heap(first, kth, kRanksBefore);
+            }
+        }
+        if (count < static_cast<size_t>(k)) return;  // k >= size(): stays the whole vocabulary
+        std::sort_heap(first, kth, kRanksBefore);
     } else {
+        const size_t n = vector_passes().collect(logits_.data(), logits_.size(), cut_, max_, 1.0f, -1, items_.data());
+        if (static_cast<size_t>(k) >= n) return;  // stays the whole vocabulary
+        const auto last = first + static_cast<ptrdiff_t>(n);
         std::nth_element(first, kth, last, kRanksBefore);
         std::sort(first, kth, kRanksBefore);
     }
     size_ = static_cast<size_t>(k);
-    sorted_ = true;
-}
-
-std::span<const float> CandidateList::weights(float temperature) {
-    const detail::F4 max = detail::splat4(max_logit());
-    const float inv_t = 1.0f / temperature;
-    size_t i = 0;
-    for (; i + 4 <= size_; i += 4) {
-        const detail::F4 l = {items_[i].logit, items_[i + 1].logit, items_[i + 2].logit, items_[i + 3].logit};
-        detail::store4(&weights_[i], detail::fast_exp4((l - max) * inv_t));
-    }
-    for (; i < size_; ++i) weights_[i] = detail::fast_exp((items_[i].logit - max[0]) * inv_t);
-    return {weights_.data(), size_};
-}
-
-float CandidateList::max_logit() const {
-    SINAN_CHECK(size_ > 0, "CandidateList::max_logit on an empty list");
-    return max_;
+    listed_ = true;
 }
 
 void CandidateList::keep_top_p(float p) {
-    if (p >= 1.0f || size_ <= 1) return;
-    const std::span<const float> w = weights(1.0f);
-    const double target = static_cast<double>(p) * detail::sum_long(w);
-    if (sorted_) {  // after top-k: a short sorted list, scan it
+    if (p >= 1.0f) return;
+    if (listed_) {  // after top-k: a short ranked list, scan it
+        double total = 0.0;
+        for (size_t i = 0; i < size_; ++i) total += unit_weights_[static_cast<size_t>(items_[i].token)];
+        const double target = static_cast<double>(p) * total;
         double cum = 0.0;
         for (size_t i = 0; i < size_; ++i) {
-            cum += w[i];
+            cum += unit_weights_[static_cast<size_t>(items_[i].token)];
             if (cum >= target) {
                 size_ = i + 1;
                 return;
@@ -88,62 +113,119 @@ void CandidateList::keep_top_p(float p) {
         return;  // rounding left the sum a hair short of target: keep all
     }
 
-    // Unsorted (the whole vocabulary): a histogram of the mass by distance below the best logit
-    // finds the bucket where the cumulative mass crosses the target. Every token in a closer
-    // bucket is in the top-p set whatever its rank; only the crossing bucket is sorted. O(n) plus
-    // a sort of one bucket, where sorting the kept set would cost O(m log m) for m in the tens of
-    // thousands on a flat distribution.
-    const float max = max_;
-    auto bucket_of = [max](float logit) {
-        const float d = max - logit;
-        return d < kTopPRange ? static_cast<int32_t>(d * kTopPBucketsPerUnit) : kTopPBuckets - 1;
-    };
-    std::array<double, kTopPBuckets> mass{};
-    for (size_t i = 0; i < size_; ++i) mass[static_cast<size_t>(bucket_of(items_[i].logit))] += w[i];
+    // The whole vocabulary: a histogram of the mass by distance below the best logit finds the
+    // bucket where the cumulative mass crosses the target. Every token in a closer bucket is in
+    // the top-p set whatever its rank; only the crossing bucket is sorted to place the cut. O(n)
+    // plus a sort of part of one bucket, where sorting the kept set would cost O(m log m) for m in
+    // the tens of thousands on a flat distribution. The buckets span the logits' range (a power
+    // of two per nat, at least 1/8 nat: beyond 16 nats below the best, p / p_max < e^-16 is below
+    // any top_p anyone sets), so a flat distribution spreads over all of them.
+    const VectorPasses& passes = vector_passes();
+    const float range = max_ - min_;
+    float scale = kMinBucketsPerNat;
+    while (scale < kMaxBucketsPerNat && range * (2.0f * scale) < static_cast<float>(kMassBuckets - 1)) scale *= 2.0f;
+    double* mass = mass_.data();
+    passes.mass_histogram(logits_.data(), unit_weights_.data(), logits_.size(), cut_, max_, scale, mass,
+                          mass + kMassBuckets);
+    double total = 0.0;
+    for (int32_t b = 0; b < kMassBuckets; ++b) total += mass[b];
+    const double target = static_cast<double>(p) * total;
     double before = 0.0;  // mass of the buckets closer than the crossing one
     int32_t crossing = 0;
-    while (crossing < kTopPBuckets - 1 && before + mass[static_cast<size_t>(crossing)] < target) {
-        before += mass[static_cast<size_t>(crossing++)];
-    }
+    while (crossing < kMassBuckets - 1 && before + mass[crossing] < target) before += mass[crossing++];
 
-    // Keep buckets up to the crossing one, in id order, then move the crossing bucket to the end
-    // (a two-pointer partition written here: its order is part of what a seed reproduces, so it
-    // must not depend on the standard library).
-    size_t n = 0;
-    for (size_t i = 0; i < size_; ++i) {
-        if (bucket_of(items_[i].logit) <= crossing) items_[n++] = items_[i];
-    }
-    size_t lo = 0;
-    size_t hi = n;
-    while (lo < hi) {
-        if (bucket_of(items_[lo].logit) < crossing) {
-            ++lo;
-        } else {
-            std::swap(items_[lo], items_[--hi]);
+    size_t m = passes.collect(logits_.data(), logits_.size(), cut_, max_, scale, crossing, items_.data());
+    if (m == 0) return;  // rounding: the target lies past every bucket with mass; keep all
+    if (m > kSortDirectly && crossing < kMassBuckets - 1) {
+        // Many tokens in one bucket: split it the same way into kSubBuckets (a power of two, so
+        // each token's sub-bucket lies inside its bucket exactly) and sort only the sub-bucket
+        // where the mass crosses. The last bucket has no upper bound and is sorted whole.
+        std::array<double, kSubBuckets> sub{};
+        auto sub_of = [&](float logit) {
+            const auto f = static_cast<int32_t>((max_ - logit) * (scale * kSubBuckets));
+            return static_cast<size_t>(std::clamp(f - crossing * kSubBuckets, 0, kSubBuckets - 1));
+        };
+        for (size_t i = 0; i < m; ++i) sub[sub_of(items_[i].logit)] += unit_weights_[static_cast<size_t>(items_[i].token)];
+        size_t s = 0;
+        while (s + 1 < kSubBuckets && before + sub[s] < target) before += sub[s++];
+        size_t k = 0;
+        for (size_t i = 0; i < m; ++i) {
+            if (sub_of(items_[i].logit) == s) items_[k++] = items_[i];
         }
+        m = k;
     }
-    const auto crossing_begin = items_.begin() + static_cast<ptrdiff_t>(lo);
-    std::sort(crossing_begin, items_.begin() + static_cast<ptrdiff_t>(n), kRanksBefore);
+    std::sort(items_.begin(), items_.begin() + static_cast<ptrdiff_t>(m), kRanksBefore);
     double cum = before;
-    size_ = n;  // rounding left the sum a hair short of target: keep the whole crossing bucket
-    for (size_t i = lo; i < n; ++i) {
-        cum += detail::fast_exp(items_[i].logit - max);
+    for (size_t i = 0; i < m; ++i) {
+        cum += unit_weights_[static_cast<size_t>(items_[i].token)];
         if (cum >= target) {
-            size_ = i + 1;
-            break;
+            cut_ = items_[i];
+            return;
         }
     }
-    sorted_ = false;
+    cut_ = items_[m - 1];  // rounding left the sum a hair short of target: keep the whole (sub-)bucket
 }
 
 void CandidateList::keep_min_p(float min_p) {
-    if (min_p <= 0.0f || size_ <= 1) return;
+    if (min_p <= 0.0f) return;
     const float threshold = max_logit() + std::log(min_p);
+    if (!listed_) {
+        // logit >= threshold is "ranks at or before (threshold, the largest id)".
+        const Candidate cut{threshold, std::numeric_limits<int32_t>::max()};
+        if (ranks_before(cut, cut_)) cut_ = cut;
+        return;
+    }
     size_t n = 0;
     for (size_t i = 0; i < size_; ++i) {
         if (items_[i].logit >= threshold) items_[n++] = items_[i];
     }
     size_ = n;  // the max itself always passes, so n >= 1
+}
+
+int32_t CandidateList::draw(float temperature, double u) {
+    const VectorPasses& passes = vector_passes();
+    const float inv_t = 1.0f / temperature;
+    size_t n = logits_.size();
+    if (listed_) {
+        n = size_;
+        for (size_t i = 0; i < n; ++i) weights_[i] = detail::fast_exp((items_[i].logit - max_) * inv_t);
+    } else {
+        passes.cut_weights(logits_.data(), n, cut_, max_, inv_t, weights_.data());
+    }
+    auto token_at = [&](size_t i) { return listed_ ? items_[i].token : static_cast<int32_t>(i); };
+
+    // The draw finds its block from the block sums, then its token by a scan inside the block.
+    const size_t n_blocks = (n + kDrawBlock - 1) / kDrawBlock;
+    passes.block_sums(weights_.data(), n, kDrawBlock, block_sums_.data());
+    double total = 0.0;
+    for (size_t b = 0; b < n_blocks; ++b) total += block_sums_[b];
+    const double target = u * total;
+    double cum = 0.0;
+    size_t last = n;  // the last token with weight in the block where the draw lands
+    for (size_t b = 0; b < n_blocks; ++b) {
+        if (block_sums_[b] == 0.0f) continue;
+        const size_t begin = b * kDrawBlock;
+        const size_t end = std::min(n, begin + kDrawBlock);
+        if (target >= cum + block_sums_[b] && b + 1 < n_blocks) {
+            cum += block_sums_[b];
+            continue;
+        }
+        double c = cum;
+        for (size_t i = begin; i < end; ++i) {
+            if (weights_[i] == 0.0f) continue;
+            c += weights_[i];
+            last = i;
+            if (target < c) return token_at(i);
+        }
+        // The in-block scan rounded a hair below the block sum: the draw is this block's last token.
+        if (last != n) return token_at(last);
+    }
+    // Only reachable when the final blocks all have weight 0: the last token that has weight.
+    for (size_t i = n; i-- > 0;) {
+        if (weights_[i] > 0.0f) return token_at(i);
+    }
+    SINAN_CHECK(false, "CandidateList::draw: no candidate has weight");
+    return -1;
 }
 
 }  // namespace sinan::sampling

@@ -1,33 +1,188 @@
-// Vectorised exp and sums for the sampler's softmax passes. Private to src/sampling.
-// GCC vector extensions (4 x float = one SSE register, the x86-64 baseline; NEON on Arm) because
-// std::exp is a library call that stays scalar and GCC will not vectorise float reductions
-// without -ffast-math, which would also make results depend on the compiler's choices.
-// fast_exp4: relative error < 2e-7 for x in [-87, 0]; exactly 0 below -87.3 (including -inf, a
+// Vectors of 16 floats and the exp of the sampler's softmax passes. Private to src/sampling.
+//
+// 16 lanes: one AVX-512 register (GCC vector extensions) where the code is built for it
+// (vector_passes_avx512.cpp), four 4-lane registers (SSE on the x86-64 baseline) elsewhere. The
+// operations are element-wise IEEE ones and sums are added in a fixed order (sum16), so every
+// build gives the same bits; -ffp-contract=off (src/sampling/CMakeLists.txt) keeps a * b + c from
+// becoming a fused multiply-add on the wide builds. std::exp is a library call that stays scalar,
+// and GCC will not vectorise float reductions without -ffast-math, which would make results depend
+// on the compiler's choices.
+//
+// fast_exp16: relative error < 2e-7 for x in [-87, 0]; exactly 0 below -87.3 (including -inf, a
 // banned token), so banned tokens get weight 0 and are never drawn.
+//
+// Every function is static: each file that includes this gets its own copy, so an AVX-512 copy is
+// never the one the linker keeps for the baseline code. No standard header for the same reason.
 #pragma once
 
-#include <algorithm>
-#include <bit>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
-#include <span>
 
 namespace sinan::sampling::detail {
 
-using F4 = float __attribute__((vector_size(16)));
-using I4 = int32_t __attribute__((vector_size(16)));
+inline constexpr size_t kLanes = 16;
 
-inline F4 load4(const float* p) {
-    F4 v;
-    std::memcpy(&v, p, sizeof(v));
+#if defined(__AVX512F__)
+// One register per vector.
+using Floats = float __attribute__((vector_size(64)));
+using Ints = int32_t __attribute__((vector_size(64)));
+
+static inline Floats select(Ints m, Floats a, Floats b) { return m ? a : b; }
+static inline Ints select(Ints m, Ints a, Ints b) { return m ? a : b; }
+static inline Ints to_ints(Floats v) { return __builtin_convertvector(v, Ints); }  // truncates
+static inline Floats bits_as_floats(Ints v) { return (Floats)v; }
+static inline Ints bits_as_ints(Floats v) { return (Ints)v; }
+static inline Floats splat(float x) { return Floats{} + x; }
+static inline Ints splat_int(int32_t x) { return Ints{} + x; }
+static inline Ints iota16(int32_t first) {
+    return Ints{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} + first;
+}
+#else
+// Four 4-lane registers per vector: GCC would lower a 64-byte vector type to scalar code on a CPU
+// without 64-byte registers, so the baseline spells the four quarters out. Lane j of a vector is
+// lane j % 4 of quarter j / 4 in both representations.
+using Q = float __attribute__((vector_size(16)));
+using QI = int32_t __attribute__((vector_size(16)));
+
+struct Ints {
+    QI q[4];
+    int32_t operator[](size_t j) const { return q[j / 4][j % 4]; }
+};
+struct Floats {
+    Q q[4];
+    float operator[](size_t j) const { return q[j / 4][j % 4]; }
+};
+
+#define SINAN_FLOATS_OP(R, op, A, B)                            \
+    static inline R operator op(A a, B b) {                     \
+        R r;                                                    \
+        for (int k = 0; k < 4; ++k) r.q[k] = a.q[k] op b.q[k]; \
+        return r;                                               \
+    }
+SINAN_FLOATS_OP(Floats, +, Floats, Floats)
+SINAN_FLOATS_OP(Floats, -, Floats, Floats)
+SINAN_FLOATS_OP(Floats, *, Floats, Floats)
+SINAN_FLOATS_OP(Ints, <, Floats, Floats)
+SINAN_FLOATS_OP(Ints, >, Floats, Floats)
+SINAN_FLOATS_OP(Ints, >=, Floats, Floats)
+SINAN_FLOATS_OP(Ints, ==, Floats, Floats)
+SINAN_FLOATS_OP(Ints, +, Ints, Ints)
+SINAN_FLOATS_OP(Ints, &, Ints, Ints)
+SINAN_FLOATS_OP(Ints, |, Ints, Ints)
+SINAN_FLOATS_OP(Ints, <=, Ints, Ints)
+SINAN_FLOATS_OP(Ints, ==, Ints, Ints)
+#undef SINAN_FLOATS_OP
+
+static inline Floats splat(float x) { return {{Q{} + x, Q{} + x, Q{} + x, Q{} + x}}; }
+static inline Ints splat_int(int32_t x) { return {{QI{} + x, QI{} + x, QI{} + x, QI{} + x}}; }
+static inline Floats operator+(Floats a, float b) { return a + splat(b); }
+static inline Floats operator-(Floats a, float b) { return a - splat(b); }
+static inline Floats operator*(Floats a, float b) { return a * splat(b); }
+static inline Ints operator<(Floats a, float b) { return a < splat(b); }
+static inline Ints operator<=(Ints a, int32_t b) { return a <= splat_int(b); }
+static inline Ints operator==(Ints a, int32_t b) { return a == splat_int(b); }
+static inline Ints operator<<(Ints a, int b) {
+    for (int k = 0; k < 4; ++k) a.q[k] <<= b;
+    return a;
+}
+static inline Floats& operator+=(Floats& a, Floats b) { return a = a + b; }
+static inline Ints& operator&=(Ints& a, Ints b) { return a = a & b; }
+
+static inline Floats select(Ints m, Floats a, Floats b) {
+    Floats r;
+    for (int k = 0; k < 4; ++k) r.q[k] = m.q[k] ? a.q[k] : b.q[k];
+    return r;
+}
+static inline Ints select(Ints m, Ints a, Ints b) {
+    Ints r;
+    for (int k = 0; k < 4; ++k) r.q[k] = m.q[k] ? a.q[k] : b.q[k];
+    return r;
+}
+static inline Ints to_ints(Floats v) {  // truncates
+    Ints r;
+    for (int k = 0; k < 4; ++k) r.q[k] = __builtin_convertvector(v.q[k], QI);
+    return r;
+}
+static inline Floats bits_as_floats(Ints v) {
+    Floats r;
+    for (int k = 0; k < 4; ++k) r.q[k] = (Q)v.q[k];
+    return r;
+}
+static inline Ints bits_as_ints(Floats v) {
+    Ints r;
+    for (int k = 0; k < 4; ++k) r.q[k] = (QI)v.q[k];
+    return r;
+}
+static inline Ints iota16(int32_t first) {
+    return Ints{{QI{0, 1, 2, 3}, QI{4, 5, 6, 7}, QI{8, 9, 10, 11}, QI{12, 13, 14, 15}}} + splat_int(first);
+}
+#endif
+
+static inline Floats load16(const float* p) {
+    Floats v;
+    __builtin_memcpy(&v, p, sizeof(v));
     return v;
 }
-inline void store4(float* p, F4 v) { std::memcpy(p, &v, sizeof(v)); }
-inline F4 splat4(float x) { return F4{x, x, x, x}; }
-inline float sum4(F4 v) { return (v[0] + v[1]) + (v[2] + v[3]); }
 
-inline F4 fast_exp4(F4 x) {
+// p[0, n) with n < 16, the other lanes `fill`.
+static inline Floats load_partial(const float* p, size_t n, float fill) {
+    float lanes[kLanes];
+    for (size_t j = 0; j < kLanes; ++j) lanes[j] = j < n ? p[j] : fill;
+    return load16(lanes);
+}
+
+static inline void store16(float* p, Floats v) { __builtin_memcpy(p, &v, sizeof(v)); }
+static inline void store16(int32_t* p, Ints v) { __builtin_memcpy(p, &v, sizeof(v)); }
+
+// The 16 lanes added as a tree: lane j + 8 into lane j, then j + 4, j + 2, j + 1.
+static inline float sum16(Floats v) {
+    float t[kLanes];
+    store16(t, v);
+    for (size_t w = kLanes / 2; w > 0; w /= 2) {
+        for (size_t j = 0; j < w; ++j) t[j] += t[j + w];
+    }
+    return t[0];
+}
+
+#if defined(__AVX512F__)
+static inline float max_lane(Floats v) {
+    using F8 = float __attribute__((vector_size(32)));
+    using F4 = float __attribute__((vector_size(16)));
+    const F8 a = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7);
+    const F8 b = __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+    const F8 m8 = b > a ? b : a;
+    const F4 c = __builtin_shufflevector(m8, m8, 0, 1, 2, 3);
+    const F4 d = __builtin_shufflevector(m8, m8, 4, 5, 6, 7);
+    const F4 m = d > c ? d : c;
+    const float x = m[1] > m[0] ? m[1] : m[0];
+    const float y = m[3] > m[2] ? m[3] : m[2];
+    return y > x ? y : x;
+}
+
+static inline bool any_lane(Ints v) {
+    using I8 = int32_t __attribute__((vector_size(32)));
+    using I4 = int32_t __attribute__((vector_size(16)));
+    const I8 o8 = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) |
+                  __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+    const I4 o = __builtin_shufflevector(o8, o8, 0, 1, 2, 3) | __builtin_shufflevector(o8, o8, 4, 5, 6, 7);
+    return (o[0] | o[1] | o[2] | o[3]) != 0;
+}
+#else
+static inline float max_lane(Floats v) {
+    Q m = v.q[0];
+    for (int k = 1; k < 4; ++k) m = v.q[k] > m ? v.q[k] : m;
+    const float x = m[1] > m[0] ? m[1] : m[0];
+    const float y = m[3] > m[2] ? m[3] : m[2];
+    return y > x ? y : x;
+}
+
+static inline bool any_lane(Ints v) {
+    const QI o = (v.q[0] | v.q[1]) | (v.q[2] | v.q[3]);
+    return (o[0] | o[1] | o[2] | o[3]) != 0;
+}
+#endif
+
+static inline Floats fast_exp16(Floats x) {
     // exp(x) = 2^k * exp(r), k = round(x / ln 2), |r| <= ln2 / 2; exp(r) by its degree-6 Taylor
     // polynomial (truncation error r^7 / 7! < 1.3e-7 on that interval).
     constexpr float kLog2e = 1.44269504088896341f;
@@ -35,39 +190,22 @@ inline F4 fast_exp4(F4 x) {
     constexpr float kLn2Lo = -2.12194440e-4f;
     constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
     constexpr float kMin = -87.3f;         // below this exp(x) < FLT_MIN: return 0
-    const I4 underflow = x < kMin;
-    const F4 xc = underflow ? splat4(kMin) : x;
-    const F4 kf = (xc * kLog2e + kRound) - kRound;
-    const F4 r = (xc - kf * kLn2Hi) - kf * kLn2Lo;
-    F4 p = splat4(1.0f / 720.0f);
+    const Ints underflow = x < kMin;
+    const Floats xc = select(underflow, splat(kMin), x);
+    const Floats kf = (xc * kLog2e + kRound) - kRound;
+    const Floats r = (xc - kf * kLn2Hi) - kf * kLn2Lo;
+    Floats p = splat(1.0f / 720.0f);
     p = p * r + 1.0f / 120.0f;
     p = p * r + 1.0f / 24.0f;
     p = p * r + 1.0f / 6.0f;
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    const I4 k = __builtin_convertvector(kf, I4);
-    const F4 scaled = std::bit_cast<F4>(std::bit_cast<I4>(p) + (k << 23));
-    return underflow ? splat4(0.0f) : scaled;
+    const Floats scaled = bits_as_floats(bits_as_ints(p) + (to_ints(kf) << 23));
+    return select(underflow, splat(0.0f), scaled);
 }
 
-inline float fast_exp(float x) { return fast_exp4(splat4(x))[0]; }
-
-// sum x[i] in four float lanes (then the tail): for short runs (a block), fixed summation order.
-inline float sum_lanes(const float* x, size_t n) {
-    F4 acc = splat4(0.0f);
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) acc += load4(x + i);
-    float sum = sum4(acc);
-    for (; i < n; ++i) sum += x[i];
-    return sum;
-}
-
-// sum of a long run: lanes per block of 1024, blocks added in double.
-inline double sum_long(std::span<const float> x) {
-    double total = 0.0;
-    for (size_t b = 0; b < x.size(); b += 1024) total += sum_lanes(x.data() + b, std::min<size_t>(1024, x.size() - b));
-    return total;
-}
+// One lane of fast_exp16: the same bits as the vector passes give for x.
+static inline float fast_exp(float x) { return fast_exp16(splat(x))[0]; }
 
 }  // namespace sinan::sampling::detail

@@ -17,10 +17,12 @@
 // with temperature > 0 consumes exactly one 64-bit draw. Same seed + same logits + same accepted
 // tokens = same tokens, on any platform with IEEE float.
 //
-// Memory: create() sizes every buffer to n_vocab (about 16 bytes per vocabulary entry, 2.4 MiB for
-// 151936); sample() allocates nothing after that. Cost per sample(): O(n_vocab) for bias,
-// penalties over distinct recent tokens, one softmax pass and the top-N scan, plus
-// O(n_vocab log k) for top-k / top-p.
+// Memory: create() sizes every buffer to n_vocab (about 20 bytes per vocabulary entry, 3 MiB for
+// 151936); sample() allocates nothing after that. Cost per sample(): a few vector passes over the
+// logits (vector_passes.h: AVX-512 where the CPU has it): the max and one softmax pass, for greedy
+// the argmax; with temperature a top-p histogram and the draw's weights, or O(n_vocab log k) for
+// top-k. The logits are copied only when a bias or penalty changes them; penalties visit the
+// distinct recent tokens only; the top-N scan skips, 16 at a time, logits below its current N-th.
 // Thread-safety: none; one thread uses a Sampler at a time. Samplers are independent, so many
 // sequences can be sampled in parallel, one Sampler each.
 #pragma once
@@ -77,8 +79,9 @@ class Sampler {
   private:
     Sampler(const SamplingParams& params, int32_t n_vocab);
     void push_window(int32_t token);
-    void apply_bias_and_penalties();
-    int32_t draw();  // from candidates_ with temperature; needs one RNG draw
+    // The model distribution's logits: `logits` itself, or logits_ holding a copy with the bias
+    // and penalties applied when any applies.
+    std::span<const float> apply_bias_and_penalties(std::span<const float> logits);
 
     struct Bias {
         int32_t token;
@@ -97,8 +100,7 @@ class Sampler {
     detail::TokenCounts window_counts_;
     detail::TokenCounts generated_counts_;
 
-    std::vector<float> logits_;      // [n_vocab] working copy: bias and penalties applied
-    std::vector<float> block_sums_;  // [n_vocab / 256 + 1] draw(): candidate weights summed per 256
+    std::vector<float> logits_;  // [n_vocab] working copy: bias and penalties applied
     CandidateList candidates_;
 };
 

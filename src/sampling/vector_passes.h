@@ -1,0 +1,69 @@
+// The sampler's passes over a whole vocabulary of logits (151,936 for Qwen2), one table per
+// instruction set: the same code built for the x86-64 baseline (vector_passes_baseline.cpp) and
+// for AVX-512 (vector_passes_avx512.cpp), chosen once at run time. Both tables give the same bits
+// for the same input (fast_exp.h says why; tests/sampling/vector_passes_test.cpp checks it), so a
+// seed draws the same token on every CPU. Private to src/sampling and its tests. Includes no
+// header with inline functions: the AVX-512 file includes it.
+//
+// Conventions: x[0, n) are logits, finite or -inf (a banned token). "Kept by cut" means the token
+// is not banned and ranks at or before `cut` in the sampler's order (logit descending, ties to the
+// lower id): x[i] > cut.logit or (x[i] == cut.logit and i <= cut.token).
+// kKeepAll ({-inf, -1}) keeps every token that is not banned. `max` is the largest logit.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace sinan::sampling {
+
+struct Candidate {
+    float logit;
+    int32_t token;
+};
+
+inline constexpr Candidate kKeepAll{-__builtin_inff(), -1};
+
+// keep_top_p's mass histogram: with `scale` buckets per nat (a power of two), bucket b <
+// kMassBuckets - 1 holds the tokens with (max - logit) * scale in [b, b + 1); the last one
+// everything further. The bucket of a token is floor((max - logit) * scale), a float subtraction
+// and an exact multiplication, so a finer power-of-two scale (keep_top_p's second level) splits
+// each bucket exactly.
+inline constexpr int32_t kMassBuckets = 129;
+
+struct Extremes {
+    float max;  // -inf when every token is banned
+    float min;  // the smallest logit that is not -inf; +inf when every token is banned
+};
+
+struct SoftmaxSums {
+    double z;  // sum_i exp(x_i - max)
+    double s;  // sum_i exp(x_i - max) * (x_i - max), 0 for banned tokens
+};
+
+struct VectorPasses {
+    const char* name;  // "baseline", "avx512"
+    Extremes (*extremes)(const float* x, size_t n);
+    // Summed per block of 1024 in float lanes, the blocks in double; w[i] = exp(x[i] - max).
+    SoftmaxSums (*softmax_sums)(const float* x, size_t n, float max, float* w);
+    // The first i in [from, n) with x[i] >= at_least; n when none.
+    size_t (*find_at_least)(const float* x, size_t n, size_t from, float at_least);
+    // w[i] = exp((x[i] - max) * inv_t) for the tokens kept by cut, 0 for the others.
+    void (*cut_weights)(const float* x, size_t n, Candidate cut, float max, float inv_t, float* w);
+    // mass[b] = sum of w[i] (softmax_sums' weights) over the tokens kept by cut in bucket b
+    // (kMassBuckets entries). scratch: 16 * kMassBuckets doubles (one histogram per vector lane).
+    void (*mass_histogram)(const float* x, const float* w, size_t n, Candidate cut, float max, float scale,
+                           double* mass, double* scratch);
+    // Writes the tokens kept by cut that lie in `bucket` (or in any bucket when bucket < 0), in id
+    // order, to out (room for n); returns how many.
+    size_t (*collect)(const float* x, size_t n, Candidate cut, float max, float scale, int32_t bucket, Candidate* out);
+    // sums[k] = w[k * block, min(n, (k + 1) * block)) added in 16 float lanes; block % 16 == 0.
+    void (*block_sums)(const float* w, size_t n, size_t block, float* sums);
+};
+
+// The table for this CPU: AVX-512 where the CPU and SINAN_CPU (base/cpu.h) allow it.
+const VectorPasses& vector_passes();
+// Each table, for tests that compare them: the AVX-512 one is null when the CPU lacks it.
+const VectorPasses& baseline_vector_passes();
+const VectorPasses* avx512_vector_passes();
+
+}  // namespace sinan::sampling
