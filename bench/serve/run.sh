@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Serving benchmark: starts `sinan serve` with one model and measures
 #   1. streamed chat completions at 1, 4, 8 and 16 concurrent streams (stream_bench.py): aggregate
-#      tokens/s and time-to-first-token P50/P99 (targets from the serving issue: 8 streams reach
+#      tokens/s, time-to-first-token P50/P99 and the server's CPU time per token (what batching
+#      saves, whatever else the machine runs) (targets from the serving issue: 8 streams reach
 #      at least 4x the tokens/s of one; TTFT P99 under 500 ms at 8 streams, 128-token prompts,
 #      tiny model);
 #   2. a short headless Locust run on POST /api/v1/chat (locustfile.py): requests/s, latency
@@ -82,7 +83,7 @@ start_server serve --cache off --parallel "${PARALLEL:-16}" --queue 256
 echo "== sinan serve $model_id at $url ($(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg))"
 echo "== streamed chat completions, max_tokens ${MAX_TOKENS:-64}"
 python3 "$root/bench/serve/stream_bench.py" --url "$url" --model "$model_id" --streams "${STREAMS:-1,4,8,16}" \
-  --rounds "${ROUNDS:-3}" --max-tokens "${MAX_TOKENS:-64}" --prompt-words "${PROMPT_WORDS:-110}"
+  --rounds "${ROUNDS:-3}" --max-tokens "${MAX_TOKENS:-64}" --prompt-words "${PROMPT_WORDS:-110}" --server-pid "$server_pid"
 
 generated_tokens() {
   python3 - "$url" <<'EOF'

@@ -9,6 +9,10 @@ For each level C, C clients start together and each sends ROUNDS streamed chat c
   TTFT       time from sending the request to the first chunk that carries text (content or
              reasoning_content), per request; P50/P99 by nearest rank over all requests of the level.
   tokens/s   completion tokens (from the usage chunks) of all requests / wall time of the level.
+  server CPU ms/token (with --server-pid, Linux): the server process's CPU time over the level
+             (all its threads, from /proc) / completion tokens. Unlike tokens/s it does not
+             depend on what else runs on the machine, so on a shared machine the CPU cost per
+             token at C streams against one stream says what batching saves.
 
 Prints one table row per level; --json writes the rows as JSON too.
 """
@@ -16,6 +20,7 @@ import argparse
 import http.client
 import json
 import math
+import os
 import statistics
 import sys
 import threading
@@ -72,6 +77,18 @@ def one_request(url, model, text, max_tokens, seed, headers):
     return ttft, usage["completion_tokens"], usage["prompt_tokens"]
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of process pid (all threads), from /proc/PID/stat; None without."""
+    if not pid:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return None
+
+
 def run_level(args, streams, level_index, headers):
     ttfts, tokens, prompts, errors = [], [], [], []
     lock = threading.Lock()
@@ -96,9 +113,11 @@ def run_level(args, streams, level_index, headers):
         t.start()
     start.wait()
     t0 = time.perf_counter()
+    cpu0 = cpu_seconds(args.server_pid)
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
+    cpu1 = cpu_seconds(args.server_pid)
     if not ttfts:
         raise SystemExit(f"{streams} streams: every request failed: {errors[:3]}")
     return {
@@ -111,6 +130,8 @@ def run_level(args, streams, level_index, headers):
         "tokens_per_s": round(sum(tokens) / wall, 1),
         "ttft_p50_ms": round(percentile(ttfts, 50) * 1000, 1),
         "ttft_p99_ms": round(percentile(ttfts, 99) * 1000, 1),
+        "server_cpu_ms_per_token": (round((cpu1 - cpu0) * 1000 / sum(tokens), 3)
+                                    if cpu0 is not None and cpu1 is not None and sum(tokens) else None),
     }
 
 
@@ -123,6 +144,7 @@ def main():
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--prompt-words", type=int, default=110, help="about 128 prompt tokens with the chat template")
     ap.add_argument("--api-key", default="", help="sent as Authorization: Bearer")
+    ap.add_argument("--server-pid", type=int, default=0, help="the server's process id: adds its CPU time per token")
     ap.add_argument("--json", help="also write the rows to this file")
     args = ap.parse_args()
     headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
@@ -130,17 +152,21 @@ def main():
     one_request(args.url, args.model, prompt(0, 8), 4, 0, headers)  # warm-up: model loaded, pages touched
     rows = []
     print(f"{'streams':>7} {'requests':>8} {'errors':>6} {'prompt tok':>10} {'tokens':>7} {'wall s':>7} "
-          f"{'tokens/s':>9} {'TTFT P50 ms':>11} {'TTFT P99 ms':>11}")
+          f"{'tokens/s':>9} {'TTFT P50 ms':>11} {'TTFT P99 ms':>11} {'server CPU ms/token':>19}")
     for k, s in enumerate(int(x) for x in args.streams.split(",")):
         r = run_level(args, s, k, headers)
         rows.append(r)
         print(f"{r['streams']:>7} {r['requests']:>8} {r['errors']:>6} {r['prompt_tokens_median']:>10} "
               f"{r['completion_tokens']:>7} {r['wall_s']:>7} {r['tokens_per_s']:>9} {r['ttft_p50_ms']:>11} "
-              f"{r['ttft_p99_ms']:>11}", flush=True)
+              f"{r['ttft_p99_ms']:>11} {str(r['server_cpu_ms_per_token'] or '-'):>19}", flush=True)
     if len(rows) > 1:
         base = rows[0]["tokens_per_s"]
         print("scaling of tokens/s vs the first level: " +
               ", ".join(f"{r['streams']}: {r['tokens_per_s'] / base:.2f}x" for r in rows))
+        if all(r["server_cpu_ms_per_token"] for r in rows):
+            cpu = rows[0]["server_cpu_ms_per_token"]
+            print("server CPU per token vs the first level: " +
+                  ", ".join(f"{r['streams']}: {cpu / r['server_cpu_ms_per_token']:.2f}x less" for r in rows))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=2)
