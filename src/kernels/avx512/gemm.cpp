@@ -56,6 +56,13 @@ struct TileBlock {
     int32_t neg128_sum[kTokenTile];
 };
 
+// One token's summary of a block, for decoding (its quants are read in place): packed tight, so
+// that the summaries of a row take a few cache lines, not one per block as a TileBlock would.
+struct TokenBlock {
+    float d;
+    int32_t neg128_sum;
+};
+
 // Weights are read once, as 16 streams (one per row): fetching 1 KiB ahead in each keeps more of
 // them in flight than the hardware prefetcher does.
 inline void prefetch_rows(const BlockQ8_0* const* rows, int64_t b) {
@@ -187,7 +194,7 @@ void rows_times_tokens(const BlockQ8_0* const* rows, __m512i row_offsets, int64_
 // unpack/shuffle and add (pairs of registers, then pairs of those, then 128-bit lanes) leave each
 // row's exact block sum in one lane (128-bit lanes: rows 0-3, 8-11, 4-7, 12-15; lane_offsets: the
 // rows' byte offsets from rows[0] in that order), where the reference's float operations follow.
-void rows_times_token(const BlockQ8_0* const* rows, __m512i lane_offsets, int64_t n_blocks, const TileBlock* tile,
+void rows_times_token(const BlockQ8_0* const* rows, __m512i lane_offsets, int64_t n_blocks, const TokenBlock* tb,
                       const BlockQ8_0* xb, const NextPanelPrefetch& prefetch, float* y, __mmask16 valid) {
     const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
     __m512 acc = _mm512_setzero_ps();
@@ -212,10 +219,10 @@ void rows_times_token(const BlockQ8_0* const* rows, __m512i lane_offsets, int64_
         const __m512i c1 = _mm512_add_epi32(_mm512_unpacklo_epi64(a[2], a[3]), _mm512_unpackhi_epi64(a[2], a[3]));
         const __m512i sums = _mm512_add_epi32(_mm512_shuffle_i64x2(c0, c1, _MM_SHUFFLE(2, 0, 2, 0)),
                                               _mm512_shuffle_i64x2(c0, c1, _MM_SHUFFLE(3, 1, 3, 1)));
-        const __m512i isum = _mm512_add_epi32(sums, _mm512_set1_epi32(tile[b].neg128_sum[0]));
+        const __m512i isum = _mm512_add_epi32(sums, _mm512_set1_epi32(tb[b].neg128_sum));
         // The scales: 4 bytes gathered at each lane's row (d and two quants), the low half kept.
         const __m512i d32 = _mm512_i32gather_epi32(lane_offsets, rows[0] + b, 1);
-        const __m512 scale = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_cvtepi32_epi16(d32)), _mm512_set1_ps(tile[b].d[0]));
+        const __m512 scale = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_cvtepi32_epi16(d32)), _mm512_set1_ps(tb[b].d));
         acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_cvtepi32_ps(isum), scale));
     }
     // Lanes back in row order: 128-bit lanes 1 and 2 swap.
@@ -262,6 +269,7 @@ void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
     const int64_t n_blocks = n_cols / kQK;
     auto* panel = static_cast<PanelBlock*>(scratch);
     auto* tiles = reinterpret_cast<TileBlock*>(panel + n_blocks);  // tile k's block b: tiles[k * n_blocks + b]
+    auto* token_blocks = reinterpret_cast<TokenBlock*>(tiles);      // one token: in place of the tiles
     // Each token's block scales and sums, and (for more than one token) its quants interleaved
     // with the tile's other tokens, once per call (a thread's share of the rows).
     const auto* xs = static_cast<const uint8_t*>(x);
@@ -276,9 +284,14 @@ void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
             const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
             const __m128i s2 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(1, 0, 3, 2)));
             const __m128i s1 = _mm_add_epi32(s2, _mm_shuffle_epi32(s2, _MM_SHUFFLE(2, 3, 0, 1)));
-            tile[b].d[slot] = _cvtsh_ss(xb[b].d);
-            tile[b].neg128_sum[slot] = -128 * _mm_cvtsi128_si32(s1);
-            if (n_tokens == 1) continue;  // rows_times_token reads the quants in place
+            const float d = _cvtsh_ss(xb[b].d);
+            const int32_t neg128_sum = -128 * _mm_cvtsi128_si32(s1);
+            if (n_tokens == 1) {
+                token_blocks[b] = {d, neg128_sum};
+                continue;
+            }
+            tile[b].d[slot] = d;
+            tile[b].neg128_sum[slot] = neg128_sum;
             alignas(32) int32_t groups[kQK / 4];
             _mm256_store_si256(reinterpret_cast<__m256i*>(groups), q);
             for (int g = 0; g < kQK / 4; ++g) tile[b].q[g][slot] = groups[g];
@@ -300,7 +313,7 @@ void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
         if (n_tokens == 1) {
             // Row offsets in rows_times_token's lane order: 128-bit lanes 1 and 2 swapped.
             const __m512i lane_offsets = _mm512_shuffle_i32x4(row_offsets, row_offsets, _MM_SHUFFLE(3, 1, 2, 0));
-            rows_times_token(rows, lane_offsets, n_blocks, tiles, reinterpret_cast<const BlockQ8_0*>(xs), prefetch,
+            rows_times_token(rows, lane_offsets, n_blocks, token_blocks, reinterpret_cast<const BlockQ8_0*>(xs), prefetch,
                              y + r0, valid);
             continue;
         }
