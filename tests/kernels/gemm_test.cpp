@@ -1,7 +1,8 @@
 // The GEMM kernels (dispatch.h, GemmKernel) against the same level's single-row vec_dot, bit for
 // bit, on every level this CPU runs: random weight blocks (gaussian values for float types),
-// random activations, row counts that are not a multiple of the panel height, token counts that
-// are not a multiple of the token tile, row lengths with and without a tail.
+// random activations, row counts that are not a multiple of the panel height, every token count
+// up to one tile and counts that are not a multiple of it, row lengths with and without a tail
+// (an odd and an even number of blocks: kernels that take two blocks at once).
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -36,11 +37,12 @@ TEST(Gemm, EveryResultEqualsTheSingleRowVecDotWhateverTheBatch) {
             ++n_kernels;
             const TensorType dot_type = vec_dot_type(type);
             const int64_t block = std::max(gguf::type_traits(type).block_size, gguf::type_traits(dot_type).block_size);
-            const std::vector<int64_t> lengths =
-                block == 1 ? std::vector<int64_t>{16, 33, 64, 200} : std::vector<int64_t>{block, 3 * block, 11 * block};
+            const std::vector<int64_t> lengths = block == 1
+                                                     ? std::vector<int64_t>{16, 33, 64, 200}
+                                                     : std::vector<int64_t>{block, 3 * block, 4 * block, 11 * block};
             for (int64_t n_cols : lengths) {
                 for (int64_t n_rows : {1, 7, 16, 17, 40}) {
-                    for (int64_t n_tokens : {1, 2, 8, 9, 13, 17}) {
+                    for (int64_t n_tokens : {1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 17}) {
                         const uint64_t w_row = gguf::row_bytes(type, n_cols), x_row = gguf::row_bytes(dot_type, n_cols);
                         std::vector<uint8_t> w = test_util::random_blocks(type, n_rows * n_cols, rng);
                         if (block == 1) {  // floats: values, not random bits (NaN would not compare)

@@ -269,7 +269,7 @@ void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
     const int64_t n_blocks = n_cols / kQK;
     auto* panel = static_cast<PanelBlock*>(scratch);
     auto* tiles = reinterpret_cast<TileBlock*>(panel + n_blocks);  // tile k's block b: tiles[k * n_blocks + b]
-    auto* token_blocks = reinterpret_cast<TokenBlock*>(tiles);      // one token: in place of the tiles
+    auto* token_blocks = reinterpret_cast<TokenBlock*>(tiles);     // one token: in place of the tiles
     // Each token's block scales and sums, and (for more than one token) its quants interleaved
     // with the tile's other tokens, once per call (a thread's share of the rows).
     const auto* xs = static_cast<const uint8_t*>(x);
@@ -313,8 +313,8 @@ void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
         if (n_tokens == 1) {
             // Row offsets in rows_times_token's lane order: 128-bit lanes 1 and 2 swapped.
             const __m512i lane_offsets = _mm512_shuffle_i32x4(row_offsets, row_offsets, _MM_SHUFFLE(3, 1, 2, 0));
-            rows_times_token(rows, lane_offsets, n_blocks, token_blocks, reinterpret_cast<const BlockQ8_0*>(xs), prefetch,
-                             y + r0, valid);
+            rows_times_token(rows, lane_offsets, n_blocks, token_blocks, reinterpret_cast<const BlockQ8_0*>(xs),
+                             prefetch, y + r0, valid);
             continue;
         }
         if (n_tokens <= kTokenTile) {
