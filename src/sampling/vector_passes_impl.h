@@ -26,7 +26,7 @@ inline Floats load_at(const float* x, size_t n, size_t i, float fill) {
     return i + kLanes <= n ? detail::load16(x + i) : detail::load_partial(x + i, n - i, fill);
 }
 
-// Lanes j..j+15 of w: all of them inside [0, n), or only the first n - i.
+// Lanes i..i+15 of w written: all of them inside [0, n), or only the first n - i.
 inline void store_at(float* w, size_t n, size_t i, Floats v) {
     if (i + kLanes <= n) {
         detail::store16(w + i, v);
