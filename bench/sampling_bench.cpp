@@ -76,8 +76,7 @@ void BM_ReadLogitsOnce(benchmark::State& state) {
 }
 BENCHMARK(BM_ReadLogitsOnce);
 
-void run_sampler(benchmark::State& state, const SamplingParams& params,
-                 std::span<const float> (*next)(size_t) = row) {
+void run_sampler(benchmark::State& state, const SamplingParams& params, std::span<const float> (*next)(size_t) = row) {
     sinan::Result<Sampler> sampler = Sampler::create(params, kVocab);
     if (!sampler.ok()) {
         state.SkipWithError(sampler.message().c_str());

@@ -10,13 +10,13 @@
 
 namespace sinan::sampling {
 namespace {
+constexpr int32_t kHeapSelectMax = 4096;         // top-k by heap select up to here, by nth_element above
+constexpr size_t kDrawBlock = 256;               // draw(): weights are summed per block, then blocks are scanned
+constexpr float kMinBucketsPerNat = 8.0f;        // keep_top_p's histogram: at least 1/8 nat per bucket
+constexpr float kMaxBucketsPerNat = 1048576.0f;  // and at most 2^20 buckets per nat
+constexpr int32_t kSubBuckets = 256;             // keep_top_p: sub-buckets of a crossing bucket
+constexpr size_t kSortDirectly = 64;             // keep_top_p: a crossing bucket this small is sorted whole
 // A lambda, not the function pointer: std::sort and friends inline it.
-constexpr int32_t kHeapSelectMax = 4096;  // top-k by heap select up to here, by nth_element above
-constexpr size_t kDrawBlock = 256;        // draw(): weights are summed per block, then blocks are scanned
-constexpr float kMinBucketsPerNat = 8.0f;         // keep_top_p's histogram: at least 1/8 nat per bucket
-constexpr float kMaxBucketsPerNat = 1048576.0f;   // and at most 2^20 buckets per nat
-constexpr int32_t kSubBuckets = 256;              // keep_top_p: sub-buckets of a crossing bucket
-constexpr size_t kSortDirectly = 64;      // keep_top_p: a crossing bucket this small is sorted whole
 constexpr auto kRanksBefore = [](const Candidate& a, const Candidate& b) { return ranks_before(a, b); };
 }  // namespace
 
@@ -26,7 +26,7 @@ void CandidateList::reset(std::span<const float> logits) {
         unit_weights_.resize(logits.size());
         weights_.resize(logits.size());
         block_sums_.resize(logits.size() / kDrawBlock + 1);
-        mass_.resize(17 * static_cast<size_t>(kMassBuckets));
+        mass_.resize((1 + 16) * static_cast<size_t>(kMassBuckets));  // the histogram, then 16 per-lane ones
     }
     logits_ = logits;
     cut_ = kKeepAll;
@@ -145,7 +145,8 @@ void CandidateList::keep_top_p(float p) {
             const auto f = static_cast<int32_t>((max_ - logit) * (scale * kSubBuckets));
             return static_cast<size_t>(std::clamp(f - crossing * kSubBuckets, 0, kSubBuckets - 1));
         };
-        for (size_t i = 0; i < m; ++i) sub[sub_of(items_[i].logit)] += unit_weights_[static_cast<size_t>(items_[i].token)];
+        for (size_t i = 0; i < m; ++i)
+            sub[sub_of(items_[i].logit)] += unit_weights_[static_cast<size_t>(items_[i].token)];
         size_t s = 0;
         while (s + 1 < kSubBuckets && before + sub[s] < target) before += sub[s++];
         size_t k = 0;

@@ -34,9 +34,7 @@ static inline Floats bits_as_floats(Ints v) { return (Floats)v; }
 static inline Ints bits_as_ints(Floats v) { return (Ints)v; }
 static inline Floats splat(float x) { return Floats{} + x; }
 static inline Ints splat_int(int32_t x) { return Ints{} + x; }
-static inline Ints iota16(int32_t first) {
-    return Ints{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} + first;
-}
+static inline Ints iota16(int32_t first) { return Ints{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} + first; }
 #else
 // Four 4-lane registers per vector: GCC would lower a 64-byte vector type to scalar code on a CPU
 // without 64-byte registers, so the baseline spells the four quarters out. Lane j of a vector is
@@ -53,11 +51,11 @@ struct Floats {
     float operator[](size_t j) const { return q[j / 4][j % 4]; }
 };
 
-#define SINAN_FLOATS_OP(R, op, A, B)                            \
-    static inline R operator op(A a, B b) {                     \
-        R r;                                                    \
+#define SINAN_FLOATS_OP(R, op, A, B)                           \
+    static inline R operator op(A a, B b) {                    \
+        R r;                                                   \
         for (int k = 0; k < 4; ++k) r.q[k] = a.q[k] op b.q[k]; \
-        return r;                                               \
+        return r;                                              \
     }
 SINAN_FLOATS_OP(Floats, +, Floats, Floats)
 SINAN_FLOATS_OP(Floats, -, Floats, Floats)

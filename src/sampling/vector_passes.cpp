@@ -13,9 +13,7 @@ extern const VectorPasses kTable;
 
 const VectorPasses& baseline_vector_passes() { return baseline::kTable; }
 
-const VectorPasses* avx512_vector_passes() {
-    return cpu::features().avx512f ? &avx512::kTable : nullptr;
-}
+const VectorPasses* avx512_vector_passes() { return cpu::features().avx512f ? &avx512::kTable : nullptr; }
 
 const VectorPasses& vector_passes() {
     static const VectorPasses* const table = [] {

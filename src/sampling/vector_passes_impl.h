@@ -128,8 +128,8 @@ void mass_histogram(const float* x, const float* w, size_t n, Candidate cut, flo
         Ints near{};
         for (size_t i = c; i < end; i += kLanes) {
             const Floats l = load_at(x, n, i, kNegInf);
-            const Floats wk = select(kept_by(l, detail::iota16(static_cast<int32_t>(i)), cut), load_at(w, n, i, 0.0f),
-                                     Floats{});
+            const Floats wk =
+                select(kept_by(l, detail::iota16(static_cast<int32_t>(i)), cut), load_at(w, n, i, 0.0f), Floats{});
             const Ints b = bucket_of(l, max, scale);
             far_lanes += wk;
             near = near | select(b == last, detail::splat_int(0), detail::splat_int(-1));

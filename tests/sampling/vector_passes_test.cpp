@@ -21,8 +21,8 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 std::vector<float> logits_with_bans_and_ties(size_t n, uint32_t seed, float scale) {
     std::vector<float> x = test::random_logits(n, seed, scale);
     std::mt19937 gen(seed);
-    for (size_t k = 0; k < n / 10; ++k) x[gen() % n] = -kInf;     // banned
-    for (size_t k = 0; k < n / 50; ++k) x[gen() % n] = x[0];     // ties with token 0
+    for (size_t k = 0; k < n / 10; ++k) x[gen() % n] = -kInf;  // banned
+    for (size_t k = 0; k < n / 50; ++k) x[gen() % n] = x[0];   // ties with token 0
     return x;
 }
 
