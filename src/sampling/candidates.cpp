@@ -190,42 +190,58 @@ int32_t CandidateList::draw(float temperature, double u) {
     if (listed_) {
         n = size_;
         for (size_t i = 0; i < n; ++i) weights_[i] = detail::fast_exp((items_[i].logit - max_) * inv_t);
+        passes.block_sums(weights_.data(), n, kDrawBlock, block_sums_.data());
     } else {
-        passes.cut_weights(logits_.data(), n, cut_, max_, inv_t, weights_.data());
+        // The block sums without storing the weights: only the block where the draw lands needs them.
+        passes.cut_weight_sums(logits_.data(), n, cut_, max_, inv_t, kDrawBlock, block_sums_.data());
     }
     auto token_at = [&](size_t i) { return listed_ ? items_[i].token : static_cast<int32_t>(i); };
+    // Makes the weights of tokens [begin, end) available: token i's is weights_[i - offset].
+    auto block_weights = [&](size_t begin, size_t end) -> size_t {
+        if (listed_) return 0;
+        passes.cut_weights(logits_.data(), begin, end, cut_, max_, inv_t, weights_.data());
+        return begin;
+    };
 
     // The draw finds its block from the block sums, then its token by a scan inside the block.
     const size_t n_blocks = (n + kDrawBlock - 1) / kDrawBlock;
-    passes.block_sums(weights_.data(), n, kDrawBlock, block_sums_.data());
     double total = 0.0;
     for (size_t b = 0; b < n_blocks; ++b) total += block_sums_[b];
     const double target = u * total;
     double cum = 0.0;
-    size_t last = n;  // the last token with weight in the block where the draw lands
+    size_t last_block = n_blocks;  // the last block with weight
     for (size_t b = 0; b < n_blocks; ++b) {
         if (block_sums_[b] == 0.0f) continue;
+        last_block = b;
         const size_t begin = b * kDrawBlock;
         const size_t end = std::min(n, begin + kDrawBlock);
         if (target >= cum + block_sums_[b] && b + 1 < n_blocks) {
             cum += block_sums_[b];
             continue;
         }
+        const size_t offset = block_weights(begin, end);
         double c = cum;
+        size_t last = n;  // the last token with weight in the block
         for (size_t i = begin; i < end; ++i) {
-            if (weights_[i] == 0.0f) continue;
-            c += weights_[i];
+            const float w = weights_[i - offset];
+            if (w == 0.0f) continue;
+            c += w;
             last = i;
             if (target < c) return token_at(i);
         }
-        // The in-block scan rounded a hair below the block sum: the draw is this block's last token.
-        if (last != n) return token_at(last);
+        // The in-block scan rounded a hair below the block sum (which is > 0, so some token has
+        // weight): the draw is this block's last token with weight.
+        return token_at(last);
     }
     // Only reachable when the final blocks all have weight 0: the last token that has weight.
-    for (size_t i = n; i-- > 0;) {
-        if (weights_[i] > 0.0f) return token_at(i);
+    SINAN_CHECK(last_block < n_blocks, "CandidateList::draw: no candidate has weight");
+    const size_t begin = last_block * kDrawBlock;
+    const size_t end = std::min(n, begin + kDrawBlock);
+    const size_t offset = block_weights(begin, end);
+    for (size_t i = end; i-- > begin;) {
+        if (weights_[i - offset] > 0.0f) return token_at(i);
     }
-    SINAN_CHECK(false, "CandidateList::draw: no candidate has weight");
+    SINAN_CHECK(false, "CandidateList::draw: a block sum > 0 with no weight in it");
     return -1;
 }
 

@@ -73,7 +73,7 @@ class CandidateList {
     std::vector<Candidate> items_;          // [n_vocab] capacity: a list, or a crossing bucket
     mutable std::vector<Candidate> shown_;  // items() of the whole vocabulary
     std::vector<float> unit_weights_;       // [n_vocab]: exp(logit - max) of every token
-    std::vector<float> weights_;            // [n_vocab]: draw
+    std::vector<float> weights_;            // [n_vocab]: draw (a list's weights, or one block's)
     std::vector<float> block_sums_;         // [n_vocab / 256 + 1]: draw
     std::vector<double> mass_;              // [17 * kMassBuckets]: top-p histogram and its scratch
     float max_ = 0.0f;                      // the best logit: set by reset, kept by every step

@@ -47,8 +47,12 @@ struct VectorPasses {
     SoftmaxSums (*softmax_sums)(const float* x, size_t n, float max, float* w);
     // The first i in [from, n) with x[i] >= at_least; n when none.
     size_t (*find_at_least)(const float* x, size_t n, size_t from, float at_least);
-    // w[i] = exp((x[i] - max) * inv_t) for the tokens kept by cut, 0 for the others.
-    void (*cut_weights)(const float* x, size_t n, Candidate cut, float max, float inv_t, float* w);
+    // The draw's weights of tokens [begin, end): w[i - begin] = exp((x[i] - max) * inv_t) for the
+    // tokens kept by cut, 0 for the others. begin % 16 == 0.
+    void (*cut_weights)(const float* x, size_t begin, size_t end, Candidate cut, float max, float inv_t, float* w);
+    // sums[k] = block_sums of cut_weights' weights over [0, n), the same bits, without storing
+    // the weights: the draw recomputes only those of the block where it lands. block % 16 == 0.
+    void (*cut_weight_sums)(const float* x, size_t n, Candidate cut, float max, float inv_t, size_t block, float* sums);
     // mass[b] = sum of w[i] (softmax_sums' weights) over the tokens kept by cut in bucket b
     // (kMassBuckets entries). scratch: 16 * kMassBuckets doubles (one histogram per vector lane).
     void (*mass_histogram)(const float* x, const float* w, size_t n, Candidate cut, float max, float scale,

@@ -26,12 +26,12 @@ inline Floats load_at(const float* x, size_t n, size_t i, float fill) {
     return i + kLanes <= n ? detail::load16(x + i) : detail::load_partial(x + i, n - i, fill);
 }
 
-// Lanes i..i+15 of w written: all of them inside [0, n), or only the first n - i.
-inline void store_at(float* w, size_t n, size_t i, Floats v) {
-    if (i + kLanes <= n) {
-        detail::store16(w + i, v);
+// The first min(16, lanes) lanes of v written to p.
+inline void store_first(float* p, size_t lanes, Floats v) {
+    if (lanes >= kLanes) {
+        detail::store16(p, v);
     } else {
-        for (size_t j = 0; i + j < n; ++j) w[i + j] = v[j];
+        for (size_t j = 0; j < lanes; ++j) p[j] = v[j];
     }
 }
 
@@ -72,7 +72,7 @@ SoftmaxSums softmax_sums(const float* x, size_t n, float max, float* w_out) {
         for (size_t i = b; i < end; i += kLanes) {
             const Floats d = load_at(x, end, i, kNegInf) - vm;
             const Floats w = detail::fast_exp16(d);
-            store_at(w_out, end, i, w);
+            store_first(w_out + i, end - i, w);
             zs += w;
             ss += select(w == zero, zero, w * d);  // a banned token has d = -inf: 0 * -inf would be NaN
         }
@@ -97,13 +97,29 @@ size_t find_at_least(const float* x, size_t n, size_t from, float at_least) {
     return n;
 }
 
-void cut_weights(const float* x, size_t n, Candidate cut, float max, float inv_t, float* w) {
+// The draw's weights of lanes i..i+15 (0 past end).
+inline Floats cut_weight16(const float* x, size_t end, size_t i, Candidate cut, Floats vm, Floats vt) {
+    const Floats l = load_at(x, end, i, kNegInf);
+    const Floats e = detail::fast_exp16((l - vm) * vt);
+    return select(kept_by(l, detail::iota16(static_cast<int32_t>(i)), cut), e, Floats{});
+}
+
+void cut_weights(const float* x, size_t begin, size_t end, Candidate cut, float max, float inv_t, float* w) {
     const Floats vm = splat(max);
     const Floats vt = splat(inv_t);
-    for (size_t i = 0; i < n; i += kLanes) {
-        const Floats l = load_at(x, n, i, kNegInf);
-        const Floats e = detail::fast_exp16((l - vm) * vt);
-        store_at(w, n, i, select(kept_by(l, detail::iota16(static_cast<int32_t>(i)), cut), e, Floats{}));
+    for (size_t i = begin; i < end; i += kLanes) {
+        store_first(w + (i - begin), end - i, cut_weight16(x, end, i, cut, vm, vt));
+    }
+}
+
+void cut_weight_sums(const float* x, size_t n, Candidate cut, float max, float inv_t, size_t block, float* sums) {
+    const Floats vm = splat(max);
+    const Floats vt = splat(inv_t);
+    for (size_t b = 0, k = 0; b < n; b += block, ++k) {  // the adds of block_sums
+        const size_t end = b + block < n ? b + block : n;
+        Floats acc{};
+        for (size_t i = b; i < end; i += kLanes) acc += cut_weight16(x, end, i, cut, vm, vt);
+        sums[k] = detail::sum16(acc);
     }
 }
 
@@ -186,7 +202,15 @@ void block_sums(const float* w, size_t n, size_t block, float* sums) {
 
 extern const VectorPasses kTable;
 const VectorPasses kTable = {
-    SINAN_PASSES_NAME, extremes, softmax_sums, find_at_least, cut_weights, mass_histogram, collect, block_sums,
+    .name = SINAN_PASSES_NAME,
+    .extremes = extremes,
+    .softmax_sums = softmax_sums,
+    .find_at_least = find_at_least,
+    .cut_weights = cut_weights,
+    .cut_weight_sums = cut_weight_sums,
+    .mass_histogram = mass_histogram,
+    .collect = collect,
+    .block_sums = block_sums,
 };
 
 }  // namespace sinan::sampling::SINAN_PASSES_NS

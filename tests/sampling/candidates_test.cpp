@@ -7,6 +7,7 @@
 #include <limits>
 #include <vector>
 
+#include "sampling/fast_exp.h"
 #include "test_reference.h"
 
 namespace sinan::sampling {
@@ -36,6 +37,55 @@ std::vector<int32_t> reference_top_p(const std::vector<float>& logits, const std
         if (cum >= p) break;
     }
     return kept;
+}
+
+// The draw over the whole vocabulary as candidates.h defines it, spelled out: weights
+// w_i = exp((logit_i - max) / T) (the passes' exp) of the kept tokens, summed per block of 256 in
+// 16 float lanes added as a tree, the blocks in double; the block where u * total falls, then the
+// first token in it whose cumulative weight passes u * total (the block's last token with weight
+// when the in-block sum rounds short of it). The same u must give this token exactly.
+std::vector<float> reference_weights(const CandidateList& list, size_t n_vocab, float temperature) {
+    const float inv_t = 1.0f / temperature;
+    std::vector<float> w(n_vocab, 0.0f);
+    for (const Candidate& c : list.items()) w[c.token] = detail::fast_exp((c.logit - list.max_logit()) * inv_t);
+    return w;
+}
+
+int32_t reference_draw(const std::vector<float>& w, double u) {
+    constexpr size_t kBlock = 256;
+    const size_t n = w.size();
+    std::vector<float> sums;
+    for (size_t b = 0; b < n; b += kBlock) {
+        float lanes[16] = {};
+        for (size_t i = b; i < std::min(n, b + kBlock); ++i) lanes[(i - b) % 16] += w[i];
+        for (size_t width = 8; width > 0; width /= 2) {
+            for (size_t j = 0; j < width; ++j) lanes[j] += lanes[j + width];
+        }
+        sums.push_back(lanes[0]);
+    }
+    double total = 0.0;
+    for (float s : sums) total += s;
+    const double target = u * total;
+    double cum = 0.0;
+    for (size_t b = 0; b < sums.size(); ++b) {
+        if (sums[b] == 0.0f) continue;
+        if (target >= cum + sums[b] && b + 1 < sums.size()) {
+            cum += sums[b];
+            continue;
+        }
+        int32_t last = -1;
+        for (size_t i = b * kBlock; i < std::min(n, (b + 1) * kBlock); ++i) {
+            if (w[i] == 0.0f) continue;
+            cum += w[i];
+            last = static_cast<int32_t>(i);
+            if (target < cum) return last;
+        }
+        return last;
+    }
+    for (size_t i = n; i-- > 0;) {
+        if (w[i] > 0.0f) return static_cast<int32_t>(i);
+    }
+    return -1;
 }
 
 TEST(CandidateList, ResetKeepsEveryTokenButBannedOnesInIdOrder) {
@@ -147,6 +197,38 @@ TEST(CandidateList, MinPOffChangesNothing) {
     list.reset(logits);
     list.keep_min_p(0.0f);
     EXPECT_EQ(list.size(), 100u);
+}
+
+TEST(CandidateList, DrawOverTheVocabularyPicksTheTokenOfItsDefinition) {
+    // Flat and peaked logits, with bans; every token, a top-p cut, a min-p cut; u spread over
+    // [0, 1), at the boundaries between blocks and just either side of them.
+    for (float scale : {0.5f, 3.0f}) {
+        std::vector<float> logits = test::random_logits(151936 + 37, 30, scale);
+        for (size_t i = 0; i < logits.size(); i += 97) logits[i] = -std::numeric_limits<float>::infinity();
+        for (int step = 0; step < 3; ++step) {
+            CandidateList list;
+            list.reset(logits);
+            if (step == 1) list.keep_top_p(0.9f);
+            if (step == 2) list.keep_min_p(0.3f);
+            for (float t : {0.6f, 1.0f}) {
+                std::vector<double> us;
+                for (int k = 0; k < 200; ++k) us.push_back(k / 200.0);
+                us.push_back(std::nextafter(1.0, 0.0));
+                const std::vector<float> w = reference_weights(list, logits.size(), t);
+                double total = 0.0;
+                for (float v : w) total += v;
+                for (size_t token : {size_t{1024}, size_t{40000}, size_t{151808}}) {  // u at a block's start
+                    double cum = 0.0;
+                    for (size_t i = 0; i < token; ++i) cum += w[i];
+                    for (double d : {-1e-12, 0.0, 1e-12}) us.push_back(std::clamp(cum / total + d, 0.0, 0.999999));
+                }
+                for (double u : us) {
+                    ASSERT_EQ(list.draw(t, u), reference_draw(w, u))
+                        << "scale " << scale << " step " << step << " t " << t << " u " << u;
+                }
+            }
+        }
+    }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -91,11 +92,16 @@ TEST(VectorPasses, EachPassMatchesAPlainLoop) {
 
             const Candidate cut{x[0], static_cast<int32_t>(n / 2)};  // a tie group split by id
             std::vector<float> cw(n);
-            p->cut_weights(x.data(), n, cut, max, 1.0f / 0.7f, cw.data());
+            p->cut_weights(x.data(), 0, n, cut, max, 1.0f / 0.7f, cw.data());
             for (size_t i = 0; i < n; ++i) {
                 const double arg = (static_cast<double>(x[i]) - max) / 0.7;
                 const double wi = kept(x, i, cut) ? std::exp(arg) : 0.0;
                 EXPECT_NEAR(cw[i], wi, exp_tolerance(arg) * wi + 1e-38) << i;
+            }
+            if (n > 32) {  // a range that starts past 0: the same weights
+                std::vector<float> part(n - 32);
+                p->cut_weights(x.data(), 32, n, cut, max, 1.0f / 0.7f, part.data());
+                EXPECT_TRUE(std::equal(part.begin(), part.end(), cw.begin() + 32));
             }
 
             for (float scale : {8.0f, 64.0f}) {
@@ -131,6 +137,10 @@ TEST(VectorPasses, EachPassMatchesAPlainLoop) {
                 for (size_t i = b * 256; i < std::min(n, (b + 1) * 256); ++i) expected += cw[i];
                 EXPECT_NEAR(sums_out[b], expected, 1e-5 * expected + 1e-30) << b;
             }
+            // The draw's block sums without the weights: block_sums of cut_weights, bit for bit.
+            std::vector<float> fused(n / 256 + 1);
+            p->cut_weight_sums(x.data(), n, cut, max, 1.0f / 0.7f, 256, fused.data());
+            EXPECT_TRUE(std::memcmp(fused.data(), sums_out.data(), ((n + 255) / 256) * sizeof(float)) == 0);
         }
     }
 }
@@ -161,9 +171,13 @@ TEST(VectorPasses, TheAvx512TableGivesTheBaselinesBits) {
 
             const Candidate cut{x[n / 2], static_cast<int32_t>(n / 2)};
             std::vector<float> c(n), cw(n);
-            base.cut_weights(x.data(), n, cut, e.max, 1.0f / 0.6f, c.data());
-            wide->cut_weights(x.data(), n, cut, e.max, 1.0f / 0.6f, cw.data());
+            base.cut_weights(x.data(), 0, n, cut, e.max, 1.0f / 0.6f, c.data());
+            wide->cut_weights(x.data(), 0, n, cut, e.max, 1.0f / 0.6f, cw.data());
             EXPECT_TRUE(same_bits(c, cw));
+            std::vector<float> cs(n / 256 + 1), csw(n / 256 + 1);
+            base.cut_weight_sums(x.data(), n, cut, e.max, 1.0f / 0.6f, 256, cs.data());
+            wide->cut_weight_sums(x.data(), n, cut, e.max, 1.0f / 0.6f, 256, csw.data());
+            EXPECT_TRUE(same_bits(cs, csw));
 
             std::vector<double> mass(kMassBuckets), massw(kMassBuckets), scratch(16 * kMassBuckets);
             base.mass_histogram(x.data(), w.data(), n, kKeepAll, e.max, 16.0f, mass.data(), scratch.data());
