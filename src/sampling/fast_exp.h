@@ -157,14 +157,10 @@ static inline float max_lane(Floats v) {
     return y > x ? y : x;
 }
 
-static inline bool any_lane(Ints v) {
-    using I8 = int32_t __attribute__((vector_size(32)));
-    using I4 = int32_t __attribute__((vector_size(16)));
-    const I8 o8 = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) |
-                  __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
-    const I4 o = __builtin_shufflevector(o8, o8, 0, 1, 2, 3) | __builtin_shufflevector(o8, o8, 4, 5, 6, 7);
-    return (o[0] | o[1] | o[2] | o[3]) != 0;
-}
+// The lanes that are not 0, as bits (vptestmd).
+static inline unsigned lane_mask(Ints v) { return __builtin_ia32_ptestmd512(v, v, 0xFFFF); }
+
+static inline bool any_lane(Ints v) { return lane_mask(v) != 0; }
 #else
 static inline float max_lane(Floats v) {
     Q m = v.q[0];
@@ -177,6 +173,44 @@ static inline float max_lane(Floats v) {
 static inline bool any_lane(Ints v) {
     const QI o = (v.q[0] | v.q[1]) | (v.q[2] | v.q[3]);
     return (o[0] | o[1] | o[2] | o[3]) != 0;
+}
+#endif
+
+// Pairs {a[j], b[j]} (8 bytes each: a float, then an int32) of the lanes j where sel is set, in
+// lane order, written to out[0, count); returns count. Writes anywhere in out[0, 16 pairs): the
+// room must be there, and what lies past count is garbage.
+#if defined(__AVX512F__)
+static inline size_t compress_pairs(Ints sel, Floats a, Ints b, void* out) {
+    // Interleave the pairs into two registers of eight 64-bit lanes, pack each register's selected
+    // lanes to its bottom (vpcompressq) and store it whole.
+    using Longs = long long __attribute__((vector_size(64)));
+    const Floats bf = bits_as_floats(b);
+    const Longs lo = (Longs)__builtin_shufflevector(a, bf, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const Longs hi =
+        (Longs)__builtin_shufflevector(a, bf, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const unsigned mask = lane_mask(sel);
+    const Longs lo_packed = __builtin_ia32_compressdi512_mask(lo, Longs{}, static_cast<unsigned char>(mask));
+    const Longs hi_packed = __builtin_ia32_compressdi512_mask(hi, Longs{}, static_cast<unsigned char>(mask >> 8));
+    const size_t n_lo = static_cast<size_t>(__builtin_popcount(mask & 0xFF));
+    char* p = static_cast<char*>(out);
+    __builtin_memcpy(p, &lo_packed, sizeof(lo_packed));
+    __builtin_memcpy(p + 8 * n_lo, &hi_packed, sizeof(hi_packed));
+    return static_cast<size_t>(__builtin_popcount(mask));
+}
+#else
+static inline size_t compress_pairs(Ints sel, Floats a, Ints b, void* out) {
+    // Every lane is written, each over the last unless selected: no branch on the selection, which
+    // is unpredictable.
+    char* p = static_cast<char*>(out);
+    size_t count = 0;
+    for (size_t j = 0; j < kLanes; ++j) {
+        const float x = a[j];
+        const int32_t y = b[j];
+        __builtin_memcpy(p + 8 * count, &x, 4);
+        __builtin_memcpy(p + 8 * count + 4, &y, 4);
+        count += static_cast<size_t>(sel[j] & 1);
+    }
+    return count;
 }
 #endif
 

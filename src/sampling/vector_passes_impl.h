@@ -170,20 +170,24 @@ void mass_histogram(const float* x, const float* w, size_t n, Candidate cut, flo
 }
 
 size_t collect(const float* x, size_t n, Candidate cut, float max, float scale, int32_t bucket, Candidate* out) {
-    // Selections are computed as vectors; a vector with a selected lane is written out without
-    // branches (whether a lane is selected is unpredictable).
+    // Selections are computed as vectors; a vector with a selected lane is packed into out
+    // (compress_pairs). It may write 16 candidates past the m so far: out has room for n and
+    // m <= i, so a whole vector fits; the last, partial one is packed into a buffer first.
+    static_assert(sizeof(Candidate) == 8 && offsetof(Candidate, token) == 4, "compress_pairs' layout");
     size_t m = 0;
-    int32_t selected[kLanes];
     for (size_t i = 0; i < n; i += kLanes) {
         const Floats l = load_at(x, n, i, kNegInf);
-        Ints sel = kept_by(l, detail::iota16(static_cast<int32_t>(i)), cut);
+        const Ints ids = detail::iota16(static_cast<int32_t>(i));
+        Ints sel = kept_by(l, ids, cut);  // never a lane past n: its logit is -inf
         if (bucket >= 0) sel &= bucket_of(l, max, scale) == detail::splat_int(bucket);
         if (!detail::any_lane(sel)) continue;
-        detail::store16(selected, sel);
-        const size_t lanes = n - i < kLanes ? n - i : kLanes;
-        for (size_t j = 0; j < lanes; ++j) {
-            out[m] = {x[i + j], static_cast<int32_t>(i + j)};
-            m += static_cast<size_t>(selected[j] & 1);
+        if (i + kLanes <= n) {
+            m += detail::compress_pairs(sel, l, ids, out + m);
+        } else {
+            Candidate last[kLanes];
+            const size_t k = detail::compress_pairs(sel, l, ids, last);
+            for (size_t j = 0; j < k; ++j) out[m + j] = last[j];
+            m += k;
         }
     }
     return m;

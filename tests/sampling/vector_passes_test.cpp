@@ -184,6 +184,13 @@ TEST(VectorPasses, TheAvx512TableGivesTheBaselinesBits) {
             wide->mass_histogram(x.data(), w.data(), n, kKeepAll, e.max, 16.0f, massw.data(), scratch.data());
             EXPECT_TRUE(same_bits(mass, massw));
 
+            for (int32_t bucket : {-1, 2}) {
+                std::vector<Candidate> out(n), outw(n);
+                const size_t m = base.collect(x.data(), n, cut, e.max, 16.0f, bucket, out.data());
+                ASSERT_EQ(wide->collect(x.data(), n, cut, e.max, 16.0f, bucket, outw.data()), m);
+                EXPECT_EQ(std::memcmp(out.data(), outw.data(), m * sizeof(Candidate)), 0);
+            }
+
             std::vector<float> b(n / 256 + 1), bw(n / 256 + 1);
             base.block_sums(c.data(), n, 256, b.data());
             wide->block_sums(c.data(), n, 256, bw.data());
