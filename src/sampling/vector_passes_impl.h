@@ -156,7 +156,9 @@ void mass_histogram(const float* x, const float* w, size_t n, Candidate cut, flo
             far += detail::sum16(far_lanes);
             continue;
         }
-        for (size_t i = 0; i < end - c; ++i) scratch[slot[i]] += wl[i];
+        for (size_t i = 0; i < end - c; i += kLanes) {  // a partial vector's last lanes add 0
+            detail::add_to_slots(scratch, slot + i, wl + i);
+        }
     }
     for (int32_t b = 0; b < kMassBuckets; ++b) {  // the lanes added as a tree, as sum16 does
         double t[kLanes];
