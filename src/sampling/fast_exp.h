@@ -214,21 +214,20 @@ static inline size_t compress_pairs(Ints sel, Floats a, Ints b, void* out) {
 }
 #endif
 
-// table[slot[j]] += w[j], in double, for j in [0, 16); the 16 slots must be distinct (so the order
-// of the lanes' adds does not matter: each entry of table gets the same adds in the same order as
-// a loop over j would give it). slot and w are in memory: the baseline's scalar adds read them
-// from there.
+// table[slot[j]] += w[j], in double, for j in [0, n) (n % 16 == 0), in order; the 16 slots of
+// each vector of 16 j must be distinct (so the order of a vector's adds does not matter: each
+// entry of table gets the same adds in the same order as the loop over j gives it).
 #if defined(__AVX512F__)
-static inline void add_to_slots(double* table, const int32_t* slot, const float* w) {
+static inline void add_to_slots(double* table, const int32_t* slot, const float* w, size_t n) {
     // Eight lanes at a time: gather, add, scatter (vgatherdpd, vscatterdpd).
     using Doubles8 = double __attribute__((vector_size(64)));
     using Floats8 = float __attribute__((vector_size(32)));
     using Ints8 = int32_t __attribute__((vector_size(32)));
-    for (size_t half = 0; half < kLanes; half += 8) {
+    for (size_t j = 0; j < n; j += 8) {
         Ints8 s;
         Floats8 f;
-        __builtin_memcpy(&s, slot + half, sizeof(s));
-        __builtin_memcpy(&f, w + half, sizeof(f));
+        __builtin_memcpy(&s, slot + j, sizeof(s));
+        __builtin_memcpy(&f, w + j, sizeof(f));
         // One vcvtps2pd (__builtin_convertvector makes two 4-lane ones and an insert); 4 is
         // _MM_FROUND_CUR_DIRECTION (the conversion is exact anyway).
         const Doubles8 wd = __builtin_ia32_cvtps2pd512_mask(f, Doubles8{}, 0xFF, 4);
@@ -237,8 +236,9 @@ static inline void add_to_slots(double* table, const int32_t* slot, const float*
     }
 }
 #else
-static inline void add_to_slots(double* table, const int32_t* slot, const float* w) {
-    for (size_t j = 0; j < kLanes; ++j) table[slot[j]] += w[j];
+static inline void add_to_slots(double* table, const int32_t* slot, const float* w, size_t n) {
+    // One loop over the chunk: a call per 16 lanes (which GCC unrolls) measured 60% slower here.
+    for (size_t j = 0; j < n; ++j) table[slot[j]] += w[j];
 }
 #endif
 

@@ -156,9 +156,8 @@ void mass_histogram(const float* x, const float* w, size_t n, Candidate cut, flo
             far += detail::sum16(far_lanes);
             continue;
         }
-        for (size_t i = 0; i < end - c; i += kLanes) {  // a partial vector's last lanes add 0
-            detail::add_to_slots(scratch, slot + i, wl + i);
-        }
+        const size_t lanes = (end - c + kLanes - 1) / kLanes * kLanes;  // a partial vector's last lanes add 0
+        detail::add_to_slots(scratch, slot, wl, lanes);
     }
     for (int32_t b = 0; b < kMassBuckets; ++b) {  // the lanes added as a tree, as sum16 does
         double t[kLanes];
