@@ -4,7 +4,8 @@
 // for decode (1 token: weight GB/s, memory-bound) and prefill (128 tokens: GFLOP/s, arithmetic-
 // bound), on one thread, activation quantization included; decode also on 2 threads. Limit
 // printed beside them: ReadBandwidthLimit, a multi-accumulator read loop over a buffer of the same
-// size (plain x86-64, with 64-byte loads, and on 2 threads), measured in the same run. Levels this
+// size (plain x86-64, with 64-byte loads, and on 2 threads), measured in the same run. Q8_0 also
+// with the weights repacked for the active level's kernel, as models load them. Levels this
 // CPU cannot run are skipped. `bench_kernels --benchmark_counters_tabular=true`. Rates use CPU
 // time, which keeps them meaningful on a shared machine, except the 2-thread ones (wall time: the
 // second thread's CPU time is not the caller's); wall time is printed too.
@@ -126,14 +127,45 @@ const MatmulWeights& matmul_weights(TensorType type) {
     return cached;
 }
 
+// The same copies repacked for the active level's matrix kernel (kernels::pack_matrix), as a
+// model loads them; empty where the type has no packed layout.
+struct alignas(64) PackedLine {
+    uint8_t bytes[64];
+};
+const std::vector<PackedLine>& packed_weights(TensorType type) {
+    static TensorType cached_type = TensorType::F32;
+    static std::vector<PackedLine> cached;
+    if (!cached.empty() && cached_type == type) return cached;
+    const MatmulWeights& w = matmul_weights(type);
+    const kernels::Matrix one{type, w.data.data(), MatmulWeights::kCols, MatmulWeights::kRows};
+    const uint64_t per_copy = kernels::packed_bytes(one);
+    cached = {};
+    cached_type = type;
+    if (per_copy == 0 || per_copy != w.bytes_per_copy) return cached;  // packed copies keep the copies' offsets
+    cached.resize(w.data.size() / sizeof(PackedLine) + 1);
+    sinan::ThreadPool pool(1);
+    for (uint64_t off = 0; off < w.data.size(); off += per_copy) {
+        const kernels::Matrix m{type, w.data.data() + off, MatmulWeights::kCols, MatmulWeights::kRows};
+        kernels::pack_matrix(m, reinterpret_cast<uint8_t*>(cached.data()) + off, pool);
+    }
+    return cached;
+}
+
 // y[t, r] = W[r, :] . x[t, :] for n_tokens tokens on n_threads threads (the caller included, as
-// the model runs); one copy of W per iteration, in turn.
-void BM_Matmul(benchmark::State& state, TensorType type, Level level, int64_t n_tokens, int n_threads) {
+// the model runs); one copy of W per iteration, in turn. packed: W repacked as a model loads it
+// (only the active level has a packed layout).
+void BM_Matmul(benchmark::State& state, TensorType type, Level level, int64_t n_tokens, int n_threads, bool packed) {
     if (!can_run(level)) {
         state.SkipWithError("this CPU cannot run this level");
         return;
     }
+    if (packed &&
+        (std::string(kernels::active_path()) != sinan::cpu::level_name(level) || packed_weights(type).empty())) {
+        state.SkipWithError("no packed layout for this type on the active level");
+        return;
+    }
     const MatmulWeights& w = matmul_weights(type);
+    const uint8_t* panels = packed ? reinterpret_cast<const uint8_t*>(packed_weights(type).data()) : nullptr;
     const kernels::KernelTable& table = kernels::kernel_table(level);
     sinan::ThreadPool pool(n_threads);
     std::mt19937 rng(3);
@@ -143,7 +175,8 @@ void BM_Matmul(benchmark::State& state, TensorType type, Level level, int64_t n_
     std::vector<float> y(n_tokens * MatmulWeights::kRows);
     uint64_t off = 0;
     for (auto _ : state) {
-        const kernels::Matrix m{type, w.data.data() + off, MatmulWeights::kCols, MatmulWeights::kRows};
+        const kernels::Matrix m{type, w.data.data() + off, MatmulWeights::kCols, MatmulWeights::kRows,
+                                panels ? panels + off : nullptr};
         kernels::matmul(table, m, x.data(), n_tokens, y.data(), pool);
         benchmark::DoNotOptimize(y.data());
         off += w.bytes_per_copy;
@@ -230,7 +263,7 @@ void register_all() {
             for (int64_t n_tokens : {1, 128}) {
                 const std::string name = std::string("Matmul1536x8960/") + sinan::gguf::type_name(type) + "/" +
                                          sinan::cpu::level_name(level) + (n_tokens == 1 ? "/decode" : "/prefill128");
-                benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, type, level, n_tokens, 1)
+                benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, type, level, n_tokens, 1, false)
                     ->Unit(benchmark::kMillisecond);
             }
             // Decoding on 2 threads, against ReadBandwidthLimit/2threads: the kernel's share of what
@@ -240,11 +273,24 @@ void register_all() {
                 const std::string name = std::string("Matmul1536x8960/") + sinan::gguf::type_name(type) + "/" +
                                          sinan::cpu::level_name(level) +
                                          (n_tokens == 1 ? "/decode/2threads" : "/batch8/2threads");
-                benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, type, level, n_tokens, 2)
+                benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, type, level, n_tokens, 2, false)
                     ->Unit(benchmark::kMillisecond)
                     ->UseRealTime();
             }
         }
+    }
+    // Q8_0 repacked as a model loads it (pack_matrix), on the active level: the same three sizes.
+    const Level active = sinan::cpu::best_level();
+    for (int64_t n_tokens : {1, 8, 128}) {
+        const int n_threads = n_tokens == 128 ? 1 : 2;
+        const std::string name = std::string("Matmul1536x8960/Q8_0/") + sinan::cpu::level_name(active) + "/packed" +
+                                 (n_tokens == 1   ? "/decode/2threads"
+                                  : n_tokens == 8 ? "/batch8/2threads"
+                                                  : "/prefill128");
+        auto* b =
+            benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, TensorType::Q8_0, active, n_tokens, n_threads, true)
+                ->Unit(benchmark::kMillisecond);
+        if (n_threads > 1) b->UseRealTime();
     }
 }
 

@@ -34,4 +34,10 @@ private:
     std::string path_;
 };
 
+// Tells the kernel this process no longer needs the pages of a read-only file mapping that lie
+// wholly inside [p, p + n) (madvise MADV_DONTNEED): they leave its resident memory, and a later
+// read maps them again from the page cache. For data that has been copied elsewhere (a weight
+// matrix repacked for the CPU's kernels).
+void release_pages(const void* p, uint64_t n);
+
 }  // namespace sinan

@@ -34,10 +34,19 @@ using VecDotX4Fn = void (*)(const void* w, const void* x, size_t x_stride, int64
 // weight once for all the tokens. Every result equals VecDotFn's for that row and token bit for
 // bit, whatever n_tokens (so a token's result does not depend on its batch). scratch:
 // scratch_bytes(n_tokens, n_cols) bytes, 64-byte aligned, owned by the call.
+//
+// Optionally (null where the level reads the type only in place) the same product over weights
+// packed once by `pack` into the kernel's own layout (ops.h, pack_matrix): `pack` writes the rows
+// [0, n_rows) as panels of 16 rows, 16 * w_row_bytes bytes a panel (the last one padded), so panel
+// p lies where row 16p lies in the rows; run_packed takes w there, with the arguments of run.
 struct GemmKernel {
     void (*run)(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
                 int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
     size_t (*scratch_bytes)(int64_t n_tokens, int64_t n_cols);
+    void (*pack)(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_cols, void* out) = nullptr;
+    void (*run_packed)(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                       int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) = nullptr;
+    size_t (*packed_scratch_bytes)(int64_t n_tokens, int64_t n_cols) = nullptr;
 };
 // An arithmetic probe: n_rounds rounds of independent multiply-adds at the width the matrix
 // kernels use, returning how many multiply-adds that was (the prompt-processing limit of

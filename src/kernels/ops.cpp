@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numbers>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,21 +61,34 @@ void* gemm_scratch(size_t bytes) {
     return scratch.data();
 }
 
+// A GEMM kernel bound to a matrix: the packed one on w.panels where both exist, else the one on
+// the rows in place.
+struct BoundGemm {
+    BoundGemm(const GemmKernel& gemm, const Matrix& w) {
+        const bool packed = w.panels != nullptr && gemm.run_packed != nullptr;
+        run = packed ? gemm.run_packed : gemm.run;
+        scratch_bytes = packed ? gemm.packed_scratch_bytes : gemm.scratch_bytes;
+        data = static_cast<const uint8_t*>(packed ? w.panels : w.data);
+    }
+    decltype(GemmKernel::run) run;
+    decltype(GemmKernel::scratch_bytes) scratch_bytes;
+    const uint8_t* data;
+};
+
 void gemm_rows(const GemmKernel& gemm, const Matrix& w, uint64_t w_row_bytes, const uint8_t* x, uint64_t x_row_bytes,
                int64_t n_tokens, float* y, ThreadPool& pool) {
     const struct {
-        const GemmKernel& gemm;
-        const uint8_t* w;
+        BoundGemm gemm;
         uint64_t w_row_bytes;
         const uint8_t* x;
         uint64_t x_row_bytes;
         int64_t n_cols, n_rows, n_tokens;
         float* y;
-    } job{gemm, static_cast<const uint8_t*>(w.data), w_row_bytes, x, x_row_bytes, w.n_cols, w.n_rows, n_tokens, y};
+    } job{BoundGemm(gemm, w), w_row_bytes, x, x_row_bytes, w.n_cols, w.n_rows, n_tokens, y};
     pool.parallel_for((w.n_rows + kGemmRows - 1) / kGemmRows, [&job](int64_t p0, int64_t p1, int) {
         void* scratch = gemm_scratch(job.gemm.scratch_bytes(job.n_tokens, job.n_cols));
         const int64_t r0 = p0 * kGemmRows, r1 = std::min(p1 * kGemmRows, job.n_rows);
-        job.gemm.run(job.w + static_cast<uint64_t>(r0) * job.w_row_bytes, job.w_row_bytes, r1 - r0, job.x,
+        job.gemm.run(job.gemm.data + static_cast<uint64_t>(r0) * job.w_row_bytes, job.w_row_bytes, r1 - r0, job.x,
                      job.x_row_bytes, job.n_tokens, job.n_cols, job.y + r0, job.n_rows, scratch);
     });
 }
@@ -83,6 +97,23 @@ void gemm_rows(const GemmKernel& gemm, const Matrix& w, uint64_t w_row_bytes, co
 
 void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
     matmul(active_table(), w, x, n_tokens, y, pool);
+}
+
+uint64_t packed_bytes(const Matrix& w) {
+    if (!is_convertible(w.type) || active_table().gemm[static_cast<int>(w.type)].pack == nullptr) return 0;
+    const uint64_t n_panels = static_cast<uint64_t>((w.n_rows + kGemmRows - 1) / kGemmRows);
+    return n_panels * kGemmRows * gguf::row_bytes(w.type, static_cast<uint64_t>(w.n_cols));
+}
+
+void pack_matrix(const Matrix& w, void* out, ThreadPool& pool) {
+    SINAN_CHECK(packed_bytes(w) > 0, std::string("pack_matrix: no packed layout for ") + gguf::type_name(w.type));
+    const GemmKernel& gemm = active_table().gemm[static_cast<int>(w.type)];
+    const uint64_t row_bytes = gguf::row_bytes(w.type, static_cast<uint64_t>(w.n_cols));
+    pool.parallel_for((w.n_rows + kGemmRows - 1) / kGemmRows, [&](int64_t p0, int64_t p1, int) {
+        const int64_t r0 = p0 * kGemmRows, r1 = std::min(p1 * kGemmRows, w.n_rows);
+        gemm.pack(static_cast<const uint8_t*>(w.data) + static_cast<uint64_t>(r0) * row_bytes, row_bytes, r1 - r0,
+                  w.n_cols, static_cast<uint8_t*>(out) + static_cast<uint64_t>(r0) * row_bytes);
+    });
 }
 
 void matmul_shared_input(std::span<const Matrix* const> w, const float* x, int64_t n_tokens, std::span<float* const> y,
@@ -105,8 +136,7 @@ void matmul_shared_input(std::span<const Matrix* const> w, const float* x, int64
     SINAN_CHECK(w.size() <= kMaxMatrices, "matmul_shared_input: at most 4 matrices");
     thread_local std::vector<uint8_t> xq[kMaxMatrices];
     struct Part {
-        const GemmKernel* gemm;
-        const uint8_t* w;
+        BoundGemm gemm;
         uint64_t w_row_bytes;
         const uint8_t* x;
         uint64_t x_row_bytes;
@@ -114,7 +144,7 @@ void matmul_shared_input(std::span<const Matrix* const> w, const float* x, int64
         int64_t first_panel;  // in the concatenation of every matrix's panels
         float* y;
     };
-    Part parts[kMaxMatrices];
+    std::optional<Part> parts[kMaxMatrices];
     int64_t n_panels = 0;
     size_t scratch_bytes = 0;
     const int64_t n_cols = w[0]->n_cols;
@@ -132,34 +162,29 @@ void matmul_shared_input(std::span<const Matrix* const> w, const float* x, int64
             }
             xs = xq[same].data();
         }
-        const GemmKernel& gemm = table.gemm[static_cast<int>(w[i]->type)];
-        parts[i] = {&gemm,
-                    static_cast<const uint8_t*>(w[i]->data),
-                    gguf::row_bytes(w[i]->type, static_cast<uint64_t>(n_cols)),
-                    xs,
-                    x_row_bytes,
-                    w[i]->n_rows,
-                    n_panels,
-                    y[i]};
+        const BoundGemm gemm(table.gemm[static_cast<int>(w[i]->type)], *w[i]);
+        parts[i] = Part{
+            gemm, gguf::row_bytes(w[i]->type, static_cast<uint64_t>(n_cols)), xs, x_row_bytes, w[i]->n_rows, n_panels,
+            y[i]};
         n_panels += (w[i]->n_rows + kGemmRows - 1) / kGemmRows;
         scratch_bytes = std::max(scratch_bytes, gemm.scratch_bytes(n_tokens, n_cols));
     }
     // One reference captured: the callable fits std::function's inline storage (no allocation).
     const struct {
-        const Part* parts;
+        const std::optional<Part>* parts;
         size_t n_parts, scratch_bytes;
         int64_t n_tokens, n_cols;
     } job{parts, w.size(), scratch_bytes, n_tokens, n_cols};
     pool.parallel_for(n_panels, [&job](int64_t p0, int64_t p1, int) {
         void* scratch = gemm_scratch(job.scratch_bytes);
         for (size_t i = 0; i < job.n_parts; ++i) {
-            const Part& part = job.parts[i];
+            const Part& part = *job.parts[i];
             const int64_t first = std::max(p0, part.first_panel) - part.first_panel;
             const int64_t end = std::min(p1 - part.first_panel, (part.n_rows + kGemmRows - 1) / kGemmRows);
             if (first >= end) continue;
             const int64_t r0 = first * kGemmRows, r1 = std::min(end * kGemmRows, part.n_rows);
-            part.gemm->run(part.w + static_cast<uint64_t>(r0) * part.w_row_bytes, part.w_row_bytes, r1 - r0, part.x,
-                           part.x_row_bytes, job.n_tokens, job.n_cols, part.y + r0, part.n_rows, scratch);
+            part.gemm.run(part.gemm.data + static_cast<uint64_t>(r0) * part.w_row_bytes, part.w_row_bytes, r1 - r0,
+                          part.x, part.x_row_bytes, job.n_tokens, job.n_cols, part.y + r0, part.n_rows, scratch);
         }
     });
 }

@@ -24,6 +24,9 @@ struct Matrix {
     const void* data = nullptr;
     int64_t n_cols = 0;
     int64_t n_rows = 0;
+    // The same rows packed for this CPU's matrix kernel (pack_matrix), or null. matmul reads
+    // these where set; everything else (embedding rows, dot_row) reads `data`.
+    const void* panels = nullptr;
 };
 
 // y[t, r] = sum_c W[r, c] * x'[t, c], x' = round_activations(W.type, x)
@@ -35,6 +38,17 @@ struct Matrix {
 // depend on the batch it is in. Scratch is thread_local and only grows: no allocation per call
 // once the largest batch has been seen. n_tokens 0 computes nothing.
 void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
+
+// Packing. Where this CPU's matrix kernel for w's type has a layout of its own (Q8_0 on AVX-512
+// VNNI: 16 rows' quants transposed so that a vector lane is a row, the scales after them),
+// packed_bytes(w) > 0 and pack_matrix writes w's rows in it, split over `pool`; a Matrix whose
+// .panels points there gives matmul the same results bit for bit without transposing the weights
+// on every call (a batch of a few tokens then costs about what one token does: reading the
+// weights). The layout belongs to the active kernel table; matmul with another table ignores
+// .panels. packed_bytes is 0 where there is no such layout (use the rows in place).
+uint64_t packed_bytes(const Matrix& w);
+// out: packed_bytes(w) bytes, 64-byte aligned.
+void pack_matrix(const Matrix& w, void* out, ThreadPool& pool);
 
 // y[i] = matmul(*w[i], x, n_tokens) for matrices that share their input (q, k and v; gate and up),
 // bit for bit, in one parallel loop over all their rows with x quantized once per dot format: a

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <string_view>
 
+#include "base/mapped_file.h"
 #include "kernels/kernels.h"
 #include "model/embedding_model.h"
 
@@ -21,6 +24,22 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
     if (h->arch == "deepseek2") return load_deepseek2(std::move(f).value(), std::move(h).value(), options);
     // llama and qwen2 are the same dense decoder up to biases and the rope layout.
     return load_dense(std::move(f).value(), std::move(h).value(), options);
+}
+
+void Model::pack_matrices(std::span<kernels::Matrix* const> matrices, const LoadOptions& options) {
+    const char* env = std::getenv("SINAN_PACK_WEIGHTS");
+    if (!options.pack_weights || (env != nullptr && std::string_view(env) == "0")) return;
+    for (kernels::Matrix* m : matrices) {
+        const uint64_t n = kernels::packed_bytes(*m);
+        if (n == 0 || m->panels != nullptr) continue;
+        auto copy = std::make_unique_for_overwrite<PackedLine[]>((n + sizeof(PackedLine) - 1) / sizeof(PackedLine));
+        kernels::pack_matrix(*m, copy.get(), pool_);
+        m->panels = copy.get();
+        release_pages(m->data,
+                      gguf::row_bytes(m->type, static_cast<uint64_t>(m->n_cols)) * static_cast<uint64_t>(m->n_rows));
+        packed_.push_back(std::move(copy));
+        packed_bytes_ += n;
+    }
 }
 
 Status Model::shift_keys(KvCache& cache, const std::vector<int32_t>& cells, int32_t delta) {

@@ -2,9 +2,10 @@
 //
 // load() maps the file and binds every tensor the architecture needs, checking names, shapes
 // and hyperparameters (a missing or inconsistent tensor or key is an error that names it).
-// Weight matrices are used in place from the mmap; small vectors (norms, biases) are copied to
-// floats. One architecture per file under arch/ ("llama" and "qwen2" share arch/dense.cpp;
-// "deepseek2" is arch/deepseek2.cpp).
+// Weight matrices are used in place from the mmap, or repacked once for the CPU's matrix kernel
+// (LoadOptions::pack_weights); small vectors (norms, biases) are copied to floats. One
+// architecture per file under arch/ ("llama" and "qwen2" share arch/dense.cpp; "deepseek2" is
+// arch/deepseek2.cpp).
 //
 // forward() computes one batch (batch.h) over a KvCache made by make_cache(): every token's
 // K and V go into the cache, every token attends to its own sequence's cells at positions up
@@ -15,6 +16,7 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,12 @@ struct LoadOptions {
     // Sliding-window attention: -1 = the model's own (attention.sliding_window, else none); 0 = none;
     // N > 0 = each token attends to the last N positions, itself included (Hparams::n_swa).
     int64_t swa_window = -1;
+    // Weight matrices repacked once, at load, for this CPU's matrix kernel where it has a layout
+    // of its own (kernels::pack_matrix; Q8_0 on AVX-512 VNNI, llama and qwen2): the same results,
+    // and a batch of a few sequences costs about what one does. The mapped pages of the packed
+    // rows are released, so the weights are resident once. The environment variable
+    // SINAN_PACK_WEIGHTS=0 turns it off for a whole process (to compare).
+    bool pack_weights = true;
 };
 
 class Model {
@@ -45,6 +53,9 @@ public:
     const Hparams& hparams() const { return hparams_; }
     const gguf::File& file() const { return file_; }
     ThreadPool& pool() { return pool_; }
+    // Bytes of weights repacked at load for the CPU's matrix kernel (LoadOptions::pack_weights);
+    // 0 when none were.
+    uint64_t packed_weight_bytes() const { return packed_bytes_; }
 
     // A cache for up to n_ctx tokens in total (all sequences together), K and V stored as kv_type
     // (F16 or Q8_0; check_kv_type must have accepted it: an unsupported type CHECKs).
@@ -91,10 +102,21 @@ protected:
     // (*seq_cells)[s]: the cells of sequence s, in increasing order, for each sequence s of the
     // batch (positions are filtered per token by the caller); other entries are empty.
     static void collect_seq_cells(const Batch& batch, const KvCache& cache, std::vector<std::vector<int32_t>>* seq_cells);
+    // Repacks each matrix that has a packed layout on this CPU (LoadOptions::pack_weights) and
+    // points its .panels at the copy, which lives as long as the model; releases the mapped pages
+    // of its rows. Other matrices stay as they are.
+    void pack_matrices(std::span<kernels::Matrix* const> matrices, const LoadOptions& options);
 
     gguf::File file_;
     Hparams hparams_;
     ThreadPool pool_;
+
+private:
+    struct alignas(64) PackedLine {
+        uint8_t bytes[64];
+    };
+    std::vector<std::unique_ptr<PackedLine[]>> packed_;  // pack_matrices' copies
+    uint64_t packed_bytes_ = 0;
 };
 
 // Architecture loaders (arch/*.cpp).

@@ -2,7 +2,8 @@
 // bit, on every level this CPU runs: random weight blocks (gaussian values for float types),
 // random activations, row counts that are not a multiple of the panel height, every token count
 // up to one tile and counts that are not a multiple of it, row lengths with and without a tail
-// (an odd and an even number of blocks: kernels that take two blocks at once).
+// (an odd and an even number of blocks: kernels that take two blocks at once). A kernel with a
+// packed layout gives the same bits from the packed weights.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -27,7 +28,7 @@ struct alignas(64) Line {
 
 TEST(Gemm, EveryResultEqualsTheSingleRowVecDotWhateverTheBatch) {
     const KernelTable& ref = kernel_table(cpu::Level::kScalar);
-    int n_kernels = 0;
+    int n_kernels = 0, n_packed = 0;
     for (cpu::Level level : test_util::runnable_levels()) {
         const KernelTable& table = kernel_table(level);
         std::mt19937 rng(kSeed);
@@ -59,6 +60,19 @@ TEST(Gemm, EveryResultEqualsTheSingleRowVecDotWhateverTheBatch) {
                         std::vector<Line> scratch((gemm.scratch_bytes(n_tokens, n_cols) + 63) / 64);
                         gemm.run(w.data(), w_row, n_rows, x.data(), x_row, n_tokens, n_cols, y.data(), y_stride,
                                  scratch.data());
+                        if (gemm.pack != nullptr) {
+                            // The packed layout: whole panels of 16 rows, the last one padded.
+                            std::vector<Line> packed(((n_rows + 15) / 16 * 16 * w_row + 63) / 64);
+                            gemm.pack(w.data(), w_row, n_rows, n_cols, packed.data());
+                            std::vector<float> yp(n_tokens * y_stride, -7.0f);
+                            std::vector<Line> ps((gemm.packed_scratch_bytes(n_tokens, n_cols) + 63) / 64);
+                            gemm.run_packed(packed.data(), w_row, n_rows, x.data(), x_row, n_tokens, n_cols, yp.data(),
+                                            y_stride, ps.data());
+                            ++n_packed;
+                            ASSERT_EQ(std::memcmp(yp.data(), y.data(), y.size() * sizeof(float)), 0)
+                                << table.name << " packed " << gguf::type_name(type) << " cols " << n_cols << " rows "
+                                << n_rows << " tokens " << n_tokens;
+                        }
                         for (int64_t t = 0; t < n_tokens; ++t) {
                             for (int64_t r = 0; r < y_stride; ++r) {
                                 const float want = r < n_rows ? table.vec_dot[static_cast<int>(type)](
@@ -81,6 +95,9 @@ TEST(Gemm, EveryResultEqualsTheSingleRowVecDotWhateverTheBatch) {
         }
     }
     if (n_kernels == 0) GTEST_SKIP() << "no GEMM kernel on the levels this CPU runs";
+    if (cpu::features().avx512vnni) {
+        EXPECT_GT(n_packed, 0) << "AVX-512 VNNI has a packed Q8_0 kernel";
+    }
 }
 
 }  // namespace

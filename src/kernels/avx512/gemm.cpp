@@ -10,8 +10,13 @@
 //   y += float(isum) * (d_w * d_x)          (multiply, then add; no fused multiply-add)
 // vpdpbusd multiplies unsigned by signed bytes: the panel holds w + 128 (w XOR 0x80), and each
 // block's sum starts at -128 * sum(x) to take that back. The tokens' quants are interleaved once
-// per call, 8 tokens a tile (one pointer for all of them), and two blocks are worked at once
-// (16 independent vpdpbusd chains for 8 tokens; bench/NOTES.md).
+// per call, 8 tokens a tile (one pointer for all of them), and two blocks of a packed panel are
+// worked at once (16 independent vpdpbusd chains for 8 tokens; bench/NOTES.md).
+//
+// Packed weights (gemm_q8_0_packed): a model repacks its matrices into panels once, at load
+// (pack_q8_0_panels), and every call, one token or many, runs them as they are: no transpose per
+// call, so 8 tokens cost little more than reading the weights, where the transposes on the fly
+// (below) make them about 1.35x one token.
 //
 // One token (decoding) transposes sums instead of quants: a register holds block b of rows k and
 // k + 8 as they lie in memory, one vpdpbusd against the token's block gives 8 partial sums per
@@ -39,12 +44,20 @@ namespace {
 constexpr int kPanelRows = 16;  // one int32 lane per row
 constexpr int kTokenTile = 8;   // tokens sharing one pass over a panel (registers: 2 x 8 sums + 8 results)
 
-// One block of a panel: q[g] holds bytes 4g..4g+3 of the block of each of the 16 rows (lane r:
-// row r), plus 128; d[r] the rows' scales.
-struct PanelBlock {
-    __m512i q[kQK / 4];
-    __m512 d;
+// A panel in memory, as gemm_q8_0_packed reads it and pack_q8_0_panels writes it (for raw rows,
+// 9+ tokens, a call packs each panel into scratch the same way): for n_blocks blocks,
+//   q[b * 8 + g]  bytes 4g..4g+3 of block b of each of the 16 rows (lane r: row r), plus 128;
+//   d[b * 16 + r] row r's scale of block b (binary16), after all the quants.
+// 16 * 34 bytes a block, the size of the 16 rows: a panel takes 16 * w_row_bytes.
+constexpr size_t kPanelQBytes = kQK / 4 * sizeof(__m512i);  // 512 per block
+struct PanelView {
+    const __m512i* q;
+    const uint16_t* d;
 };
+inline PanelView panel_view(const void* panel, int64_t n_blocks) {
+    const auto* q = static_cast<const __m512i*>(panel);
+    return {q, reinterpret_cast<const uint16_t*>(q + n_blocks * (kQK / 4))};
+}
 
 // Block b of a tile of up to kTokenTile tokens, interleaved so that one pointer reaches every
 // token's values (the tile's tokens would otherwise need a register each): q[g][t] holds bytes
@@ -96,8 +109,9 @@ private:
 };
 
 // Transposes block `b` of the rows at rows[0..15] (row pointers; rows past the end of the matrix
-// repeat the last one; row_offsets: their byte offsets from rows[0]) into `out`.
-inline void pack_block(const BlockQ8_0* const* rows, __m512i row_offsets, int64_t b, PanelBlock* out) {
+// repeat the last one; row_offsets: their byte offsets from rows[0]) into q[0..7]; returns the
+// rows' scales (binary16, lane r: row r).
+inline __m256i pack_block(const BlockQ8_0* const* rows, __m512i row_offsets, int64_t b, __m512i* q) {
     const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
     __m512i r[8];
     for (int k = 0; k < 8; ++k) {
@@ -106,16 +120,30 @@ inline void pack_block(const BlockQ8_0* const* rows, __m512i row_offsets, int64_
         const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[k + 8][b].qs));
         r[k] = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), flip);
     }
-    panel::transpose_groups(r, out->q);
+    panel::transpose_groups(r, q);
     // The scales: 4 bytes gathered at each row's block (d and two quants), the low half kept.
     const __m512i d32 = _mm512_i32gather_epi32(row_offsets, rows[0] + b, 1);
-    out->d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d32));
+    return _mm512_cvtepi32_epi16(d32);
 }
 
-// acc[t] += the products of B consecutive panel blocks p[0..B-1] with the same blocks of the first
-// T tokens of a tile (x[0..B-1]), block after block as the reference adds them.
+// Packs the panel of rows[0..15] (as pack_block takes them) into `out` (16 * w_row_bytes bytes).
+void pack_panel(const BlockQ8_0* const* rows, __m512i row_offsets, int64_t n_blocks, void* out) {
+    auto* q = static_cast<__m512i*>(out);
+    auto* d = reinterpret_cast<__m256i*>(q + n_blocks * (kQK / 4));
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        prefetch_rows(rows, b);
+        __m512i qb[kQK / 4];
+        const __m256i db = pack_block(rows, row_offsets, b, qb);
+        for (int g = 0; g < kQK / 4; ++g) _mm512_storeu_si512(q + b * (kQK / 4) + g, qb[g]);
+        _mm256_storeu_si256(d + b, db);
+    }
+}
+
+// acc[t] += the products of B consecutive panel blocks (quants q[k][0..7], scales d[k]) with the
+// same blocks of the first T tokens of a tile (x[0..B-1]), block after block as the reference
+// adds them.
 template <int T, int B>
-inline void accumulate_blocks(const PanelBlock* p, const TileBlock* x, __m512* acc) {
+inline void accumulate_blocks(const __m512i* const* q, const __m512* d, const TileBlock* x, __m512* acc) {
     // The sums of the tokens and of the B blocks are interleaved (B * T independent vpdpbusd chains,
     // not one chain after another): with 2 blocks, 16 chains keep vpdpbusd busy where 8 wait on its
     // latency (bench/NOTES.md).
@@ -126,39 +154,48 @@ inline void accumulate_blocks(const PanelBlock* p, const TileBlock* x, __m512* a
         for (int t = 0; t < T; ++t) isum[k][t] = _mm512_set1_epi32(x[k].neg128_sum[t]);
 #pragma GCC unroll 8
     for (int g = 0; g < kQK / 4; ++g) {
+        __m512i qg[B];  // unaligned: a packed matrix's panels need not start on a 64-byte boundary
+#pragma GCC unroll 2
+        for (int k = 0; k < B; ++k) qg[k] = _mm512_loadu_si512(q[k] + g);
 #pragma GCC unroll 8
         for (int t = 0; t < T; ++t)
 #pragma GCC unroll 2
             for (int k = 0; k < B; ++k)
-                isum[k][t] = _mm512_dpbusd_epi32(isum[k][t], p[k].q[g], _mm512_set1_epi32(x[k].q[g][t]));
+                isum[k][t] = _mm512_dpbusd_epi32(isum[k][t], qg[k], _mm512_set1_epi32(x[k].q[g][t]));
     }
 #pragma GCC unroll 2
     for (int k = 0; k < B; ++k) {
 #pragma GCC unroll 8
         for (int t = 0; t < T; ++t) {
-            const __m512 scale = _mm512_mul_ps(p[k].d, _mm512_set1_ps(x[k].d[t]));
+            const __m512 scale = _mm512_mul_ps(d[k], _mm512_set1_ps(x[k].d[t]));
             acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(_mm512_cvtepi32_ps(isum[k][t]), scale));
         }
     }
 }
 
 // y[t * y_stride + r] for the `valid` rows of a packed panel and T tokens, while the next panel is
-// fetched (steps first_step + b), so that it is packed from L2.
+// fetched (steps first_step + b), so that it is read (or packed) from L2.
 template <int T>
-void packed_panel_times_tokens(const PanelBlock* panel, int64_t n_blocks, const TileBlock* x,
-                               const NextPanelPrefetch& prefetch, int64_t first_step, float* y, int64_t y_stride,
-                               __mmask16 valid) {
+void packed_panel_times_tokens(PanelView panel, int64_t n_blocks, const TileBlock* x, const NextPanelPrefetch& prefetch,
+                               int64_t first_step, float* y, int64_t y_stride, __mmask16 valid) {
     __m512 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    auto scales = [&](int64_t b) {
+        return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel.d + b * kPanelRows)));
+    };
     int64_t b = 0;
     for (; b + 2 <= n_blocks; b += 2) {
         prefetch.at_step(first_step + b);
         prefetch.at_step(first_step + b + 1);
-        accumulate_blocks<T, 2>(panel + b, x + b, acc);
+        const __m512i* q[2] = {panel.q + b * (kQK / 4), panel.q + (b + 1) * (kQK / 4)};
+        const __m512 d[2] = {scales(b), scales(b + 1)};
+        accumulate_blocks<T, 2>(q, d, x + b, acc);
     }
     if (b < n_blocks) {
         prefetch.at_step(first_step + b);
-        accumulate_blocks<T, 1>(panel + b, x + b, acc);
+        const __m512i* q[1] = {panel.q + b * (kQK / 4)};
+        const __m512 d[1] = {scales(b)};
+        accumulate_blocks<T, 1>(q, d, x + b, acc);
     }
     for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, valid, acc[t]);
 }
@@ -168,22 +205,16 @@ void packed_panel_times_tokens(const PanelBlock* panel, int64_t n_blocks, const 
 template <int T>
 void rows_times_tokens(const BlockQ8_0* const* rows, __m512i row_offsets, int64_t n_blocks, const TileBlock* x,
                        const NextPanelPrefetch& prefetch, float* y, int64_t y_stride, __mmask16 valid) {
+    // One block at a time: two would need 16 panel vectors and 16 sums live next to the results,
+    // more than the 32 registers (the spills cost 8-10%; bench/NOTES.md).
     __m512 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
-    int64_t b = 0;
-    for (; b + 2 <= n_blocks; b += 2) {
+    for (int64_t b = 0; b < n_blocks; ++b) {
         prefetch.at_step(b);
-        prefetch.at_step(b + 1);
-        PanelBlock p[2];
-        pack_block(rows, row_offsets, b, &p[0]);
-        pack_block(rows, row_offsets, b + 1, &p[1]);
-        accumulate_blocks<T, 2>(p, x + b, acc);
-    }
-    if (b < n_blocks) {
-        prefetch.at_step(b);
-        PanelBlock p;
-        pack_block(rows, row_offsets, b, &p);
-        accumulate_blocks<T, 1>(&p, x + b, acc);
+        __m512i q[kQK / 4];
+        const __m512 d[1] = {_mm512_cvtph_ps(pack_block(rows, row_offsets, b, q))};
+        const __m512i* qs[1] = {q};
+        accumulate_blocks<T, 1>(qs, d, x + b, acc);
     }
     for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, valid, acc[t]);
 }
@@ -229,8 +260,8 @@ void rows_times_token(const BlockQ8_0* const* rows, __m512i lane_offsets, int64_
     _mm512_mask_storeu_ps(y, valid, _mm512_shuffle_f32x4(acc, acc, _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
-using PackedPanelFn = void (*)(const PanelBlock*, int64_t, const TileBlock*, const NextPanelPrefetch&, int64_t, float*,
-                               int64_t, __mmask16);
+using PackedPanelFn = void (*)(PanelView, int64_t, const TileBlock*, const NextPanelPrefetch&, int64_t, float*, int64_t,
+                               __mmask16);
 constexpr PackedPanelFn kPackedPanelFns[kTokenTile + 1] = {
     nullptr,
     packed_panel_times_tokens<1>,
@@ -258,20 +289,14 @@ constexpr RowsFn kRowsFns[kTokenTile + 1] = {
 
 }  // namespace
 
-size_t gemm_q8_0_scratch_bytes(int64_t n_tokens, int64_t n_cols) {
-    const auto n_blocks = static_cast<size_t>(n_cols / kQK);
-    const auto n_tiles = static_cast<size_t>((n_tokens + kTokenTile - 1) / kTokenTile);
-    return n_blocks * sizeof(PanelBlock) + n_tiles * n_blocks * sizeof(TileBlock);
-}
+namespace {
 
-void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes, int64_t n_tokens,
-               int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
-    const int64_t n_blocks = n_cols / kQK;
-    auto* panel = static_cast<PanelBlock*>(scratch);
-    auto* tiles = reinterpret_cast<TileBlock*>(panel + n_blocks);  // tile k's block b: tiles[k * n_blocks + b]
-    auto* token_blocks = reinterpret_cast<TokenBlock*>(tiles);     // one token: in place of the tiles
-    // Each token's block scales and sums, and (for more than one token) its quants interleaved
-    // with the tile's other tokens, once per call (a thread's share of the rows).
+// Each token's block scales and sums, and its quants interleaved with the tile's other tokens
+// (tile k's block b: tiles[k * n_blocks + b]), once per call (a thread's share of the rows); one
+// token on raw rows gets only its tight summaries (token_blocks, in place of the tiles).
+void summarize_tokens(const void* x, size_t x_row_bytes, int64_t n_tokens, int64_t n_blocks, bool tiles_for_one,
+                      TileBlock* tiles) {
+    auto* token_blocks = reinterpret_cast<TokenBlock*>(tiles);
     const auto* xs = static_cast<const uint8_t*>(x);
     const __m256i ones = _mm256_set1_epi8(1);
     for (int64_t t = 0; t < n_tokens; ++t) {
@@ -286,7 +311,7 @@ void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
             const __m128i s1 = _mm_add_epi32(s2, _mm_shuffle_epi32(s2, _MM_SHUFFLE(2, 3, 0, 1)));
             const float d = _cvtsh_ss(xb[b].d);
             const int32_t neg128_sum = -128 * _mm_cvtsi128_si32(s1);
-            if (n_tokens == 1) {
+            if (n_tokens == 1 && !tiles_for_one) {
                 token_blocks[b] = {d, neg128_sum};
                 continue;
             }
@@ -297,39 +322,103 @@ void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
             for (int g = 0; g < kQK / 4; ++g) tile[b].q[g][slot] = groups[g];
         }
     }
+}
+
+// Every tile of tokens against one packed panel (y: the panel's first row of token 0).
+void panel_times_tiles(PanelView panel, int64_t n_blocks, const TileBlock* tiles, int64_t n_tokens,
+                       const NextPanelPrefetch& prefetch, float* y, int64_t y_stride, __mmask16 valid) {
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
+        const int n_t = static_cast<int>(n_tokens - t0 < kTokenTile ? n_tokens - t0 : kTokenTile);
+        kPackedPanelFns[n_t](panel, n_blocks, tiles + (t0 / kTokenTile) * n_blocks, prefetch,
+                             (t0 / kTokenTile) * n_blocks, y + t0 * y_stride, y_stride, valid);
+    }
+}
+
+int64_t n_tiles_of(int64_t n_tokens) { return (n_tokens + kTokenTile - 1) / kTokenTile; }
+
+// The panel of raw rows from row r0 (of n_rows): pointers to its 16 rows (rows past the end
+// repeat the last one), their byte offsets from the first, and a mask of the real ones.
+struct PanelRows {
+    PanelRows(const uint8_t* w, size_t w_row_bytes, int64_t r0, int64_t n_rows) {
+        const int n_valid = static_cast<int>(n_rows - r0 < kPanelRows ? n_rows - r0 : kPanelRows);
+        alignas(64) int32_t o[kPanelRows];
+        for (int k = 0; k < kPanelRows; ++k) {
+            o[k] = static_cast<int32_t>((k < n_valid ? k : n_valid - 1) * w_row_bytes);
+            rows[k] = reinterpret_cast<const BlockQ8_0*>(w + r0 * w_row_bytes + o[k]);
+        }
+        offsets = _mm512_load_si512(o);
+        valid = static_cast<__mmask16>((1u << n_valid) - 1);
+    }
+    const BlockQ8_0* rows[kPanelRows];
+    __m512i offsets;
+    __mmask16 valid;
+};
+
+}  // namespace
+
+size_t gemm_q8_0_scratch_bytes(int64_t n_tokens, int64_t n_cols) {
+    const auto n_blocks = static_cast<size_t>(n_cols / kQK);
+    return n_blocks * (kPanelQBytes + kPanelRows * sizeof(uint16_t)) +
+           static_cast<size_t>(n_tiles_of(n_tokens)) * n_blocks * sizeof(TileBlock);
+}
+
+void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes, int64_t n_tokens,
+               int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
+    const int64_t n_blocks = n_cols / kQK;
+    void* panel = scratch;  // for 9+ tokens: the current panel, packed
+    auto* tiles = reinterpret_cast<TileBlock*>(static_cast<uint8_t*>(scratch) +
+                                               n_blocks * (kPanelQBytes + kPanelRows * sizeof(uint16_t)));
+    summarize_tokens(x, x_row_bytes, n_tokens, n_blocks, /*tiles_for_one=*/false, tiles);
     const auto* ws = static_cast<const uint8_t*>(w);
     for (int64_t r0 = 0; r0 < n_rows; r0 += kPanelRows) {
-        const int n_valid = static_cast<int>(n_rows - r0 < kPanelRows ? n_rows - r0 : kPanelRows);
-        const BlockQ8_0* rows[kPanelRows];
-        alignas(64) int32_t offsets[kPanelRows];
-        for (int k = 0; k < kPanelRows; ++k) {
-            offsets[k] = static_cast<int32_t>((k < n_valid ? k : n_valid - 1) * w_row_bytes);
-            rows[k] = reinterpret_cast<const BlockQ8_0*>(ws + r0 * w_row_bytes + offsets[k]);
-        }
-        const __m512i row_offsets = _mm512_load_si512(offsets);
-        const __mmask16 valid = static_cast<__mmask16>((1u << n_valid) - 1);
-        const int64_t n_tiles = n_tokens <= kTokenTile ? 1 : (n_tokens + kTokenTile - 1) / kTokenTile;
+        const PanelRows p(ws, w_row_bytes, r0, n_rows);
+        const BlockQ8_0* const* rows = p.rows;
+        const __m512i row_offsets = p.offsets;
+        const __mmask16 valid = p.valid;
+        const int64_t n_tiles = n_tokens <= kTokenTile ? 1 : n_tiles_of(n_tokens);
         const NextPanelPrefetch prefetch(rows[0], w_row_bytes, n_rows - r0, n_tiles * n_blocks);
         if (n_tokens == 1) {
             // Row offsets in rows_times_token's lane order: 128-bit lanes 1 and 2 swapped.
             const __m512i lane_offsets = _mm512_shuffle_i32x4(row_offsets, row_offsets, _MM_SHUFFLE(3, 1, 2, 0));
-            rows_times_token(rows, lane_offsets, n_blocks, token_blocks, reinterpret_cast<const BlockQ8_0*>(xs),
-                             prefetch, y + r0, valid);
+            rows_times_token(rows, lane_offsets, n_blocks, reinterpret_cast<const TokenBlock*>(tiles),
+                             reinterpret_cast<const BlockQ8_0*>(x), prefetch, y + r0, valid);
             continue;
         }
         if (n_tokens <= kTokenTile) {
             kRowsFns[n_tokens](rows, row_offsets, n_blocks, tiles, prefetch, y + r0, y_stride, valid);
             continue;
         }
-        for (int64_t b = 0; b < n_blocks; ++b) {
-            prefetch_rows(rows, b);
-            pack_block(rows, row_offsets, b, panel + b);
-        }
-        for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
-            const int n_t = static_cast<int>(n_tokens - t0 < kTokenTile ? n_tokens - t0 : kTokenTile);
-            kPackedPanelFns[n_t](panel, n_blocks, tiles + (t0 / kTokenTile) * n_blocks, prefetch,
-                                 (t0 / kTokenTile) * n_blocks, y + t0 * y_stride + r0, y_stride, valid);
-        }
+        pack_panel(rows, row_offsets, n_blocks, panel);
+        panel_times_tiles(panel_view(panel, n_blocks), n_blocks, tiles, n_tokens, prefetch, y + r0, y_stride, valid);
+    }
+}
+
+void pack_q8_0_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_cols, void* out) {
+    const int64_t n_blocks = n_cols / kQK;
+    const auto* ws = static_cast<const uint8_t*>(w);
+    auto* os = static_cast<uint8_t*>(out);
+    for (int64_t r0 = 0; r0 < n_rows; r0 += kPanelRows) {
+        const PanelRows p(ws, w_row_bytes, r0, n_rows);
+        pack_panel(p.rows, p.offsets, n_blocks, os + r0 * w_row_bytes);
+    }
+}
+
+size_t gemm_q8_0_packed_scratch_bytes(int64_t n_tokens, int64_t n_cols) {
+    return static_cast<size_t>(n_tiles_of(n_tokens) * (n_cols / kQK)) * sizeof(TileBlock);
+}
+
+void gemm_q8_0_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                      int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
+    const int64_t n_blocks = n_cols / kQK;
+    auto* tiles = static_cast<TileBlock*>(scratch);
+    summarize_tokens(x, x_row_bytes, n_tokens, n_blocks, /*tiles_for_one=*/true, tiles);
+    const auto* ws = static_cast<const uint8_t*>(w);
+    for (int64_t r0 = 0; r0 < n_rows; r0 += kPanelRows) {
+        const int n_valid = static_cast<int>(n_rows - r0 < kPanelRows ? n_rows - r0 : kPanelRows);
+        const uint8_t* panel = ws + r0 * w_row_bytes;
+        const NextPanelPrefetch prefetch(panel, w_row_bytes, n_rows - r0, n_tiles_of(n_tokens) * n_blocks);
+        panel_times_tiles(panel_view(panel, n_blocks), n_blocks, tiles, n_tokens, prefetch, y + r0, y_stride,
+                          static_cast<__mmask16>((1u << n_valid) - 1));
     }
 }
 

@@ -30,6 +30,8 @@ class DenseModel final : public Model {
     DenseModel(gguf::File file, Hparams h, int n_threads) : Model(std::move(file), std::move(h), n_threads) {}
 
     Status bind();
+    // The layers' matrices and the output head repacked for the CPU's kernel (Model::pack_matrices).
+    void pack(const LoadOptions& options);
     Status forward(const Batch& batch, KvCache& cache, std::vector<float>* logits) override;
 
   protected:
@@ -83,6 +85,13 @@ Status DenseModel::bind() {
         SINAN_RETURN_IF_ERROR(vector(p + "attn_v.bias", n_kv, &w.bv, !biases));
     }
     return Status::ok();
+}
+
+void DenseModel::pack(const LoadOptions& options) {
+    std::vector<Matrix*> matrices{&io_.output};
+    for (LayerWeights& w : layers_)
+        for (Matrix* m : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) matrices.push_back(m);
+    pack_matrices(matrices, options);
 }
 
 void add_bias(float* y, const std::vector<float>& b, int64_t n_tokens) {
@@ -178,6 +187,7 @@ Status DenseModel::forward(const Batch& batch, KvCache& cache, std::vector<float
 Result<std::unique_ptr<Model>> load_dense(gguf::File file, Hparams hparams, const LoadOptions& options) {
     auto m = std::make_unique<DenseModel>(std::move(file), std::move(hparams), options.n_threads);
     SINAN_RETURN_IF_ERROR(m->bind());
+    m->pack(options);
     return std::unique_ptr<Model>(std::move(m));
 }
 
