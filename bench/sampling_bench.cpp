@@ -52,6 +52,12 @@ const std::vector<float>& flat_logits() {
     return rows;
 }
 
+// The server's case at 8 streams: 8 sequences' logits (4.9 MB) sampled in turn, in cache.
+constexpr size_t kCachedRows = 8;
+std::span<const float> flat_row_cached(size_t r) {
+    return {flat_logits().data() + (r % kCachedRows) * kVocab, static_cast<size_t>(kVocab)};
+}
+
 std::span<const float> row(size_t r) { return {logits().data() + (r % kRows) * kVocab, static_cast<size_t>(kVocab)}; }
 std::span<const float> flat_row(size_t r) {
     return {flat_logits().data() + (r % kRows) * kVocab, static_cast<size_t>(kVocab)};
@@ -122,6 +128,15 @@ void BM_SampleTopPFlat(benchmark::State& state) {  // the same on a random-weigh
     run_sampler(state, p, flat_row);
 }
 BENCHMARK(BM_SampleTopPFlat);
+
+void BM_SampleTopPFlatCached(benchmark::State& state) {  // the same with the logits of 8 sequences in cache
+    SamplingParams p;
+    p.seed = 1;
+    p.temperature = 0.6f;
+    p.top_p = 0.95f;
+    run_sampler(state, p, flat_row_cached);
+}
+BENCHMARK(BM_SampleTopPFlatCached);
 
 void BM_SampleLlamaCppDefault(benchmark::State& state) {  // top_k 40, top_p 0.95, min_p 0.05, T 0.8
     SamplingParams p;

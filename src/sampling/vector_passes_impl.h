@@ -127,8 +127,9 @@ void mass_histogram(const float* x, const float* w, size_t n, Candidate cut, flo
                     double* scratch) {
     // Lane j of every vector adds into its own histogram (scratch[bucket * 16 + j]): sixteen
     // independent chains of memory adds, where one histogram would wait on the previous add
-    // whenever neighbouring tokens share a bucket (on a flat distribution, nearly always).
-    // The vector part fills a chunk of weights and slots first, then the scalar part adds them up:
+    // whenever neighbouring tokens share a bucket (on a flat distribution, nearly always); and a
+    // vector's 16 slots are distinct, as add_to_slots' gathers and scatters need.
+    // The vector part fills a chunk of weights and slots first, then add_to_slots adds them up:
     // reading a lane right after its vector was stored would stall on store forwarding. A chunk
     // whose tokens all lie in the last bucket (most of a language model's vocabulary) is added in
     // vector lanes instead, then to double.
