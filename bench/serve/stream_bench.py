@@ -9,6 +9,9 @@ For each level C, C clients start together and each sends ROUNDS streamed chat c
   TTFT       time from sending the request to the first chunk that carries text (content or
              reasoning_content), per request; P50/P99 by nearest rank over all requests of the level.
   tokens/s   completion tokens (from the usage chunks) of all requests / wall time of the level.
+  client CPU ms/token: this client's own CPU time over the level / completion tokens: on the
+             server's machine it is taken from the server (it parses only what it needs: the
+             chunks up to the first text, then the usage chunk).
   server CPU ms/token (with --server-pid, Linux): the server process's CPU time over the level
              (all its threads, from /proc) / completion tokens. Unlike tokens/s it does not
              depend on what else runs on the machine, so on a shared machine the CPU cost per
@@ -62,6 +65,8 @@ def one_request(url, model, text, max_tokens, seed, headers):
         data = line[5:].strip()
         if data == "[DONE]":
             break
+        if ttft is not None and '"usage"' not in data:
+            continue  # after the first text only the usage chunk matters: parse nothing else
         chunk = json.loads(data)
         if chunk.get("usage"):
             usage = chunk["usage"]
@@ -114,10 +119,12 @@ def run_level(args, streams, level_index, headers):
     start.wait()
     t0 = time.perf_counter()
     cpu0 = cpu_seconds(args.server_pid)
+    own0 = time.process_time()
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
     cpu1 = cpu_seconds(args.server_pid)
+    own1 = time.process_time()
     if not ttfts:
         raise SystemExit(f"{streams} streams: every request failed: {errors[:3]}")
     return {
@@ -132,6 +139,7 @@ def run_level(args, streams, level_index, headers):
         "ttft_p99_ms": round(percentile(ttfts, 99) * 1000, 1),
         "server_cpu_ms_per_token": (round((cpu1 - cpu0) * 1000 / sum(tokens), 3)
                                     if cpu0 is not None and cpu1 is not None and sum(tokens) else None),
+        "client_cpu_ms_per_token": round((own1 - own0) * 1000 / sum(tokens), 3) if sum(tokens) else None,
     }
 
 
@@ -152,13 +160,15 @@ def main():
     one_request(args.url, args.model, prompt(0, 8), 4, 0, headers)  # warm-up: model loaded, pages touched
     rows = []
     print(f"{'streams':>7} {'requests':>8} {'errors':>6} {'prompt tok':>10} {'tokens':>7} {'wall s':>7} "
-          f"{'tokens/s':>9} {'TTFT P50 ms':>11} {'TTFT P99 ms':>11} {'server CPU ms/token':>19}")
+          f"{'tokens/s':>9} {'TTFT P50 ms':>11} {'TTFT P99 ms':>11} {'server CPU ms/token':>19} "
+          f"{'client CPU ms/token':>19}")
     for k, s in enumerate(int(x) for x in args.streams.split(",")):
         r = run_level(args, s, k, headers)
         rows.append(r)
         print(f"{r['streams']:>7} {r['requests']:>8} {r['errors']:>6} {r['prompt_tokens_median']:>10} "
               f"{r['completion_tokens']:>7} {r['wall_s']:>7} {r['tokens_per_s']:>9} {r['ttft_p50_ms']:>11} "
-              f"{r['ttft_p99_ms']:>11} {str(r['server_cpu_ms_per_token'] or '-'):>19}", flush=True)
+              f"{r['ttft_p99_ms']:>11} {str(r['server_cpu_ms_per_token'] or '-'):>19} "
+              f"{str(r['client_cpu_ms_per_token'] or '-'):>19}", flush=True)
     if len(rows) > 1:
         base = rows[0]["tokens_per_s"]
         print("scaling of tokens/s vs the first level: " +
