@@ -111,30 +111,27 @@ void BM_SampleOpenAIDefault(benchmark::State& state) {  // temperature 1, no tru
 }
 BENCHMARK(BM_SampleOpenAIDefault);
 
-void BM_SampleTopP(benchmark::State& state) {  // DeepSeek-R1's recommended T = 0.6, top_p = 0.95
+// DeepSeek-R1's recommended sampling: T 0.6, top_p 0.95.
+SamplingParams r1_params() {
     SamplingParams p;
     p.seed = 1;
     p.temperature = 0.6f;
     p.top_p = 0.95f;
-    run_sampler(state, p);
+    return p;
+}
+
+void BM_SampleTopP(benchmark::State& state) {
+    run_sampler(state, r1_params());
 }
 BENCHMARK(BM_SampleTopP);
 
 void BM_SampleTopPFlat(benchmark::State& state) {  // the same on a random-weight model's logits
-    SamplingParams p;
-    p.seed = 1;
-    p.temperature = 0.6f;
-    p.top_p = 0.95f;
-    run_sampler(state, p, flat_row);
+    run_sampler(state, r1_params(), flat_row);
 }
 BENCHMARK(BM_SampleTopPFlat);
 
 void BM_SampleTopPFlatCached(benchmark::State& state) {  // the same with the logits of 8 sequences in cache
-    SamplingParams p;
-    p.seed = 1;
-    p.temperature = 0.6f;
-    p.top_p = 0.95f;
-    run_sampler(state, p, flat_row_cached);
+    run_sampler(state, r1_params(), flat_row_cached);
 }
 BENCHMARK(BM_SampleTopPFlatCached);
 
