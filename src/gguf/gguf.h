@@ -116,6 +116,8 @@ public:
     uint32_t alignment() const { return alignment_; }
     uint64_t file_size() const { return size_; }
     uint64_t data_offset() const { return data_offset_; }  // start of the tensor data section
+    // Whether the data is a read-only map of the file (open), not a caller's buffer (parse).
+    bool is_mapped() const { return map_.data() != nullptr; }
 
     const std::vector<KeyValue>& metadata() const { return kv_; }
     const std::vector<TensorInfo>& tensors() const { return tensors_; }

@@ -35,8 +35,8 @@ void Model::pack_matrices(std::span<kernels::Matrix* const> matrices, const Load
         auto copy = std::make_unique_for_overwrite<PackedLine[]>((n + sizeof(PackedLine) - 1) / sizeof(PackedLine));
         kernels::pack_matrix(*m, copy.get(), pool_);
         m->panels = copy.get();
-        release_pages(m->data,
-                      gguf::row_bytes(m->type, static_cast<uint64_t>(m->n_cols)) * static_cast<uint64_t>(m->n_rows));
+        const uint64_t rows_bytes = gguf::row_bytes(m->type, static_cast<uint64_t>(m->n_cols)) * m->n_rows;
+        if (file_.is_mapped()) release_pages(m->data, rows_bytes);  // a caller's buffer (File::parse): not ours
         packed_.push_back(std::move(copy));
         packed_bytes_ += n;
     }
