@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "model/model.h"
 #include "model/synth.h"
@@ -19,6 +21,20 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The synthetic models this process wrote, removed when its tests end: ctest runs every test in a
+// process of its own, so each would otherwise leave its files in the temporary directory.
+class SynthModels : public ::testing::Environment {
+  public:
+    void TearDown() override {
+        for (const std::string& p : written()) fs::remove(p);
+    }
+    static std::vector<std::string>& written() {
+        static std::vector<std::string> paths;
+        return paths;
+    }
+};
+[[maybe_unused]] ::testing::Environment* const kSynthModels = ::testing::AddGlobalTestEnvironment(new SynthModels);
+
 std::string synth_path(const std::string& shape) {
     const std::string p = (fs::temp_directory_path() / ("sinan-ref-" + std::to_string(::getpid()) + "-" + shape + ".gguf")).string();
     if (!fs::exists(p)) {
@@ -26,6 +42,7 @@ std::string synth_path(const std::string& shape) {
         o.shape = shape;
         o.weight_std = 0.08f;  // large enough that attention is far from uniform
         EXPECT_TRUE(synth_model(o, p).is_ok());
+        SynthModels::written().push_back(p);
     }
     return p;
 }
