@@ -210,6 +210,7 @@ void run_bench(const BenchArgs& a) {
             j["threads"] = threads;
             j["repetitions"] = a.repetitions;
             j["path"] = path_name;
+            j["packed_weights_bytes"] = model.packed_weight_bytes();
             j["rss_peak_bytes"] = memory.peak_bytes;
             j["weights_bytes"] = weight_bytes;
             j["kv_cache_bytes"] = kv_bytes;
@@ -225,6 +226,9 @@ void run_bench(const BenchArgs& a) {
     std::printf("model: %s (%s), %s of weights, %s read per generated token; %d threads; kernels: %s\n",
                 model_name.c_str(), type.c_str(), format_bytes(weight_bytes).c_str(),
                 format_bytes(bytes_per_token).c_str(), threads, path_name);
+    if (model.packed_weight_bytes() > 0)
+        std::printf("weights: %s repacked at load for the matrix kernel (SINAN_PACK_WEIGHTS=0 uses them in place)\n",
+                    format_bytes(model.packed_weight_bytes()).c_str());
     if (h.n_swa > 0)
         std::printf("sliding window: %lld positions; the KV cache holds %lld cells (window + batch of %lld)\n",
                     static_cast<long long>(h.n_swa), static_cast<long long>(kv_cells),
