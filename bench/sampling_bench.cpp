@@ -26,29 +26,27 @@ std::vector<float> rows_of(const std::vector<float>& row) {
     return all;
 }
 
+// kRows copies of one row of normal logits (mean 0, `stddev`), with `favourites` tokens lifted
+// to 14, 15, ... above the body.
+std::vector<float> normal_rows(uint32_t seed, float stddev, int favourites) {
+    std::mt19937 gen(seed);
+    std::normal_distribution<float> body(0.0f, stddev);
+    std::vector<float> row(kVocab);
+    for (float& v : row) v = body(gen);
+    for (int i = 0; i < favourites; ++i) row[gen() % kVocab] = 14.0f + static_cast<float>(i);
+    return rows_of(row);
+}
+
 // Logits shaped like a language model's: a broad normal body and a few clear favourites.
 const std::vector<float>& logits() {
-    static const std::vector<float> rows = [] {
-        std::mt19937 gen(1);
-        std::normal_distribution<float> body(0.0f, 2.5f);
-        std::vector<float> row(kVocab);
-        for (float& v : row) v = body(gen);
-        for (int i = 0; i < 8; ++i) row[gen() % kVocab] = 14.0f + static_cast<float>(i);
-        return rows_of(row);
-    }();
+    static const std::vector<float> rows = normal_rows(1, 2.5f, 8);
     return rows;
 }
 
 // Logits of a model with random weights (the synthetic models of the benchmarks and tests): a
 // narrow normal and no favourite, so top-p keeps most of the vocabulary.
 const std::vector<float>& flat_logits() {
-    static const std::vector<float> rows = [] {
-        std::mt19937 gen(2);
-        std::normal_distribution<float> body(0.0f, 0.5f);
-        std::vector<float> row(kVocab);
-        for (float& v : row) v = body(gen);
-        return rows_of(row);
-    }();
+    static const std::vector<float> rows = normal_rows(2, 0.5f, 0);
     return rows;
 }
 

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <numbers>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,15 +63,16 @@ void* gemm_scratch(size_t bytes) {
 // A GEMM kernel bound to a matrix: the packed one on w.panels where both exist, else the one on
 // the rows in place.
 struct BoundGemm {
+    BoundGemm() = default;
     BoundGemm(const GemmKernel& gemm, const Matrix& w) {
         const bool packed = w.panels != nullptr && gemm.run_packed != nullptr;
         run = packed ? gemm.run_packed : gemm.run;
         scratch_bytes = packed ? gemm.packed_scratch_bytes : gemm.scratch_bytes;
         data = static_cast<const uint8_t*>(packed ? w.panels : w.data);
     }
-    decltype(GemmKernel::run) run;
-    decltype(GemmKernel::scratch_bytes) scratch_bytes;
-    const uint8_t* data;
+    decltype(GemmKernel::run) run = nullptr;
+    decltype(GemmKernel::scratch_bytes) scratch_bytes = nullptr;
+    const uint8_t* data = nullptr;
 };
 
 void gemm_rows(const GemmKernel& gemm, const Matrix& w, uint64_t w_row_bytes, const uint8_t* x, uint64_t x_row_bytes,
@@ -144,7 +144,7 @@ void matmul_shared_input(std::span<const Matrix* const> w, const float* x, int64
         int64_t first_panel;  // in the concatenation of every matrix's panels
         float* y;
     };
-    std::optional<Part> parts[kMaxMatrices];
+    Part parts[kMaxMatrices];
     int64_t n_panels = 0;
     size_t scratch_bytes = 0;
     const int64_t n_cols = w[0]->n_cols;
@@ -171,14 +171,14 @@ void matmul_shared_input(std::span<const Matrix* const> w, const float* x, int64
     }
     // One reference captured: the callable fits std::function's inline storage (no allocation).
     const struct {
-        const std::optional<Part>* parts;
+        const Part* parts;
         size_t n_parts, scratch_bytes;
         int64_t n_tokens, n_cols;
     } job{parts, w.size(), scratch_bytes, n_tokens, n_cols};
     pool.parallel_for(n_panels, [&job](int64_t p0, int64_t p1, int) {
         void* scratch = gemm_scratch(job.scratch_bytes);
         for (size_t i = 0; i < job.n_parts; ++i) {
-            const Part& part = *job.parts[i];
+            const Part& part = job.parts[i];
             const int64_t first = std::max(p0, part.first_panel) - part.first_panel;
             const int64_t end = std::min(p1 - part.first_panel, (part.n_rows + kGemmRows - 1) / kGemmRows);
             if (first >= end) continue;

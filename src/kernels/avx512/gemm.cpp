@@ -16,7 +16,7 @@
 // Packed weights (gemm_q8_0_packed): a model repacks its matrices into panels once, at load
 // (pack_q8_0_panels), and every call, one token or many, runs them as they are: no transpose per
 // call, so 8 tokens cost little more than reading the weights, where the transposes on the fly
-// (below) make them about 1.35x one token.
+// (below) make them about 1.45x one token (bench_kernels, bench/NOTES.md).
 //
 // One token (decoding) transposes sums instead of quants: a register holds block b of rows k and
 // k + 8 as they lie in memory, one vpdpbusd against the token's block gives 8 partial sums per
