@@ -1,5 +1,6 @@
 #include "base/thread_pool.h"
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <string>
@@ -36,7 +37,8 @@ bool spin_until(Done done) {
 
 }  // namespace
 
-ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads > 0 ? n_threads : physical_cores()) {
+ThreadPool::ThreadPool(int n_threads)
+    : n_threads_(n_threads > 0 ? n_threads : physical_cores()), cursors_(new Cursor[n_threads_]) {
     for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker(i); });
 }
 
@@ -50,6 +52,44 @@ ThreadPool::~ThreadPool() {
 void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn) {
     if (n <= 0) return;
     std::lock_guard<std::mutex> call(call_mu_);
+    run(n, fn);
+}
+
+void ThreadPool::parallel_chunks(int64_t n, int64_t grain,
+                                 const std::function<void(int64_t, int64_t, int)>& fn) {
+    if (n <= 0) return;
+    std::lock_guard<std::mutex> call(call_mu_);
+    if (n_threads_ == 1) {
+        fn(0, n, 0);
+        return;
+    }
+    grain = std::max<int64_t>(grain, 1);
+    for (int i = 0; i < n_threads_; ++i) {
+        auto [b, e] = range_of(n, n_threads_, i);
+        cursors_[i].next.store(b, std::memory_order_relaxed);
+        cursors_[i].end = e;
+    }
+    // One pointer captured: the callable fits std::function's inline storage (no allocation).
+    const struct {
+        Cursor* cursors;
+        int n_threads;
+        int64_t grain;
+        const std::function<void(int64_t, int64_t, int)>* fn;
+    } job{cursors_.get(), n_threads_, grain, &fn};
+    // n_threads_ items: thread i runs item i, its own range first, then the others' leftovers.
+    run(n_threads_, [&job](int64_t, int64_t, int index) {
+        for (int k = 0; k < job.n_threads; ++k) {
+            Cursor& c = job.cursors[(index + k) % job.n_threads];
+            for (;;) {
+                const int64_t b = c.next.fetch_add(job.grain, std::memory_order_relaxed);
+                if (b >= c.end) break;
+                (*job.fn)(b, std::min(b + job.grain, c.end), index);
+            }
+        }
+    });
+}
+
+void ThreadPool::run(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn) {
     if (n_threads_ == 1) {
         fn(0, n, 0);
         return;

@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -35,13 +36,28 @@ class ThreadPool {
     // caller) before it sleeps.
     static constexpr std::chrono::microseconds kSpin{20};
 
-    // Calls fn(begin, end, thread_index) for contiguous ranges covering [0, n).
+    // Calls fn(begin, end, thread_index) for contiguous ranges covering [0, n), one per thread.
     void parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn);
+
+    // The same work balanced at run time: each thread's range is handed out in chunks of `grain`
+    // (its own in order), and a thread that has run out takes the chunks left in the others'.
+    // The loop then ends about one chunk after the last thread starts its last chunk, where
+    // parallel_for waits for the slowest thread's whole range (a core slowed by another process,
+    // a worker woken late). fn may run several times on a thread, once per chunk; with one thread,
+    // once for all of [0, n). grain >= 1.
+    void parallel_chunks(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t, int)>& fn);
 
     // Physical cores of this machine (logical CPUs when that cannot be read).
     static int physical_cores();
 
   private:
+    // One thread's share of a parallel_chunks loop: the next chunk to hand out and the end.
+    struct alignas(64) Cursor {
+        std::atomic<int64_t> next{0};
+        int64_t end = 0;
+    };
+
+    void run(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn);  // call_mu_ held
     void worker(int index);
     void wait_for_workers();
 
@@ -62,6 +78,7 @@ class ThreadPool {
     std::condition_variable start_cv_, done_cv_;
     std::atomic<int> sleepers_{0};
     std::atomic<bool> caller_asleep_{false};
+    std::unique_ptr<Cursor[]> cursors_;  // [n_threads_]: parallel_chunks
 };
 
 }  // namespace sinan

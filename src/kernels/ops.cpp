@@ -48,6 +48,16 @@ namespace {
 // thread running the GEMM kernel on its own rows with its own scratch.
 constexpr int64_t kGemmRows = 16;
 
+// Panels per chunk of a matrix product balanced over the pool (ThreadPool::parallel_chunks). One
+// token: about eight chunks a thread, so a thread slowed by another process or woken late costs
+// the loop a chunk, not half the matrix; the kernels' per-call setup for one token is a few
+// microseconds. More tokens: one chunk a thread, since those kernels summarise all the tokens on
+// every call.
+int64_t panel_grain(int64_t n_panels, int64_t n_tokens, const ThreadPool& pool) {
+    const int64_t chunks = n_tokens == 1 ? 8 * pool.n_threads() : pool.n_threads();
+    return std::max<int64_t>(1, (n_panels + chunks - 1) / chunks);
+}
+
 // This thread's scratch for a GEMM kernel: at least `bytes`, 64-byte aligned. It only grows, so
 // nothing is allocated once the largest batch has been seen.
 void* gemm_scratch(size_t bytes) {
@@ -85,7 +95,8 @@ void gemm_rows(const GemmKernel& gemm, const Matrix& w, uint64_t w_row_bytes, co
         int64_t n_cols, n_rows, n_tokens;
         float* y;
     } job{BoundGemm(gemm, w), w_row_bytes, x, x_row_bytes, w.n_cols, w.n_rows, n_tokens, y};
-    pool.parallel_for((w.n_rows + kGemmRows - 1) / kGemmRows, [&job](int64_t p0, int64_t p1, int) {
+    const int64_t n_panels = (w.n_rows + kGemmRows - 1) / kGemmRows;
+    pool.parallel_chunks(n_panels, panel_grain(n_panels, n_tokens, pool), [&job](int64_t p0, int64_t p1, int) {
         void* scratch = gemm_scratch(job.gemm.scratch_bytes(job.n_tokens, job.n_cols));
         const int64_t r0 = p0 * kGemmRows, r1 = std::min(p1 * kGemmRows, job.n_rows);
         job.gemm.run(job.gemm.data + static_cast<uint64_t>(r0) * job.w_row_bytes, job.w_row_bytes, r1 - r0, job.x,
@@ -175,7 +186,7 @@ void matmul_shared_input(std::span<const Matrix* const> w, const float* x, int64
         size_t n_parts, scratch_bytes;
         int64_t n_tokens, n_cols;
     } job{parts, w.size(), scratch_bytes, n_tokens, n_cols};
-    pool.parallel_for(n_panels, [&job](int64_t p0, int64_t p1, int) {
+    pool.parallel_chunks(n_panels, panel_grain(n_panels, n_tokens, pool), [&job](int64_t p0, int64_t p1, int) {
         void* scratch = gemm_scratch(job.scratch_bytes);
         for (size_t i = 0; i < job.n_parts; ++i) {
             const Part& part = job.parts[i];

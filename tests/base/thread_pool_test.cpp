@@ -31,6 +31,45 @@ TEST(ThreadPool, RangesCoverEveryIndexExactlyOnce) {
     }
 }
 
+TEST(ThreadPool, ChunksCoverEveryIndexExactlyOnce) {
+    for (int threads : {1, 2, 3, 8}) {
+        ThreadPool pool(threads);
+        for (int64_t n : {0, 1, 2, 7, 100, 1001}) {
+            for (int64_t grain : {1, 3, 64, 5000}) {
+                std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+                pool.parallel_chunks(n, grain, [&](int64_t b, int64_t e, int t) {
+                    if (threads > 1) {
+                        EXPECT_LE(e - b, grain);  // one thread: one call, nothing to balance
+                    }
+                    EXPECT_TRUE(t >= 0 && t < threads);
+                    for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
+                });
+                for (int64_t i = 0; i < n; ++i)
+                    EXPECT_EQ(hits[static_cast<size_t>(i)].load(), 1) << threads << " " << n << " " << grain << " " << i;
+            }
+        }
+    }
+}
+
+// A thread held up in its first chunk: the others run what is left of its range, so the loop
+// does not wait for it to work through its whole share.
+TEST(ThreadPool, ChunksOfAHeldUpThreadGoToTheOthers) {
+    ThreadPool pool(2);
+    constexpr int64_t kN = 100;
+    std::vector<int> ran_on(kN, -1);
+    std::atomic<bool> held{false};
+    pool.parallel_chunks(kN, 1, [&](int64_t b, int64_t e, int t) {
+        if (t == 1 && !held.exchange(true)) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        // Thread 0 starts once thread 1 holds a chunk (or after a second, should it never come).
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        while (t == 0 && !held.load() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+        for (int64_t i = b; i < e; ++i) ran_on[static_cast<size_t>(i)] = t;
+    });
+    int64_t taken = 0;  // of thread 1's half, by thread 0
+    for (int64_t i = kN / 2; i < kN; ++i) taken += ran_on[static_cast<size_t>(i)] == 0;
+    EXPECT_GE(taken, kN / 2 - 2) << "thread 0 ran " << taken << " of the held-up thread's " << kN / 2 << " items";
+}
+
 TEST(ThreadPool, ManyCallsReuseTheSameThreads) {
     ThreadPool pool(4);
     std::atomic<int64_t> total{0};
