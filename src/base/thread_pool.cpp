@@ -55,8 +55,7 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     run(n, fn);
 }
 
-void ThreadPool::parallel_chunks(int64_t n, int64_t grain,
-                                 const std::function<void(int64_t, int64_t, int)>& fn) {
+void ThreadPool::parallel_chunks(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t, int)>& fn) {
     if (n <= 0) return;
     std::lock_guard<std::mutex> call(call_mu_);
     if (n_threads_ == 1) {

@@ -47,6 +47,13 @@ struct GemmKernel {
     void (*run_packed)(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
                        int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) = nullptr;
     size_t (*packed_scratch_bytes)(int64_t n_tokens, int64_t n_cols) = nullptr;
+    // Optionally (null: run and run_packed read x as vec_dot_type rows) the kernel's own form of
+    // the tokens, built once per product: prepare(x rows, x_row_bytes, n_tokens, n_cols, out) writes
+    // prepared_bytes(n_tokens, n_cols) bytes (64-byte aligned), and run and run_packed then take
+    // them as x (x_row_bytes unused). However many calls the rows are split into, over however many
+    // threads, the tokens are summarised once.
+    void (*prepare)(const void* x, size_t x_row_bytes, int64_t n_tokens, int64_t n_cols, void* out) = nullptr;
+    size_t (*prepared_bytes)(int64_t n_tokens, int64_t n_cols) = nullptr;
 };
 // An arithmetic probe: n_rounds rounds of independent multiply-adds at the width the matrix
 // kernels use, returning how many multiply-adds that was (the prompt-processing limit of

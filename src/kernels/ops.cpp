@@ -48,26 +48,40 @@ namespace {
 // thread running the GEMM kernel on its own rows with its own scratch.
 constexpr int64_t kGemmRows = 16;
 
-// Panels per chunk of a matrix product balanced over the pool (ThreadPool::parallel_chunks). One
-// token: about eight chunks a thread, so a thread slowed by another process or woken late costs
-// the loop a chunk, not half the matrix; the kernels' per-call setup for one token is a few
-// microseconds. More tokens: one chunk a thread, since those kernels summarise all the tokens on
-// every call.
-int64_t panel_grain(int64_t n_panels, int64_t n_tokens, const ThreadPool& pool) {
-    const int64_t chunks = n_tokens == 1 ? 8 * pool.n_threads() : pool.n_threads();
+// Panels per chunk of a matrix product balanced over the pool (ThreadPool::parallel_chunks):
+// about eight chunks a thread, so a thread slowed by another process or woken late costs the loop
+// a chunk, not half the matrix. That needs a cheap call: one token (a few microseconds to
+// summarise), or a kernel that prepares the tokens once for all its calls (GemmKernel::prepare).
+// Otherwise one chunk a thread, as the kernel summarises every token on every call.
+int64_t panel_grain(int64_t n_panels, bool cheap_calls, const ThreadPool& pool) {
+    const int64_t chunks = cheap_calls ? 8 * pool.n_threads() : pool.n_threads();
     return std::max<int64_t>(1, (n_panels + chunks - 1) / chunks);
 }
 
-// This thread's scratch for a GEMM kernel: at least `bytes`, 64-byte aligned. It only grows, so
-// nothing is allocated once the largest batch has been seen.
+// A 64-byte aligned buffer of at least `bytes` kept in `lines`, which only grows, so nothing is
+// allocated once the largest batch has been seen.
+struct alignas(64) Line {
+    uint8_t bytes[64];
+};
+void* grow(std::vector<Line>& lines, size_t bytes) {
+    const size_t n = (bytes + sizeof(Line) - 1) / sizeof(Line);
+    if (lines.size() < n) lines.resize(n);
+    return lines.data();
+}
+
+// This thread's scratch for a GEMM kernel.
 void* gemm_scratch(size_t bytes) {
-    struct alignas(64) Line {
-        uint8_t bytes[64];
-    };
     thread_local std::vector<Line> scratch;
-    const size_t lines = (bytes + sizeof(Line) - 1) / sizeof(Line);
-    if (scratch.size() < lines) scratch.resize(lines);
-    return scratch.data();
+    return grow(scratch, bytes);
+}
+
+// The tokens as `gemm` reads them: prepared into `buffer` where it prepares them, else the rows.
+const uint8_t* gemm_operand(const GemmKernel& gemm, const uint8_t* x, uint64_t x_row_bytes, int64_t n_tokens,
+                            int64_t n_cols, std::vector<Line>& buffer) {
+    if (gemm.prepare == nullptr) return x;
+    void* out = grow(buffer, gemm.prepared_bytes(n_tokens, n_cols));
+    gemm.prepare(x, x_row_bytes, n_tokens, n_cols, out);
+    return static_cast<const uint8_t*>(out);
 }
 
 // A GEMM kernel bound to a matrix: the packed one on w.panels where both exist, else the one on
@@ -87,6 +101,7 @@ struct BoundGemm {
 
 void gemm_rows(const GemmKernel& gemm, const Matrix& w, uint64_t w_row_bytes, const uint8_t* x, uint64_t x_row_bytes,
                int64_t n_tokens, float* y, ThreadPool& pool) {
+    thread_local std::vector<Line> prepared;
     const struct {
         BoundGemm gemm;
         uint64_t w_row_bytes;
@@ -94,9 +109,17 @@ void gemm_rows(const GemmKernel& gemm, const Matrix& w, uint64_t w_row_bytes, co
         uint64_t x_row_bytes;
         int64_t n_cols, n_rows, n_tokens;
         float* y;
-    } job{BoundGemm(gemm, w), w_row_bytes, x, x_row_bytes, w.n_cols, w.n_rows, n_tokens, y};
+    } job{BoundGemm(gemm, w),
+          w_row_bytes,
+          gemm_operand(gemm, x, x_row_bytes, n_tokens, w.n_cols, prepared),
+          x_row_bytes,
+          w.n_cols,
+          w.n_rows,
+          n_tokens,
+          y};
     const int64_t n_panels = (w.n_rows + kGemmRows - 1) / kGemmRows;
-    pool.parallel_chunks(n_panels, panel_grain(n_panels, n_tokens, pool), [&job](int64_t p0, int64_t p1, int) {
+    const int64_t grain = panel_grain(n_panels, n_tokens == 1 || gemm.prepare != nullptr, pool);
+    pool.parallel_chunks(n_panels, grain, [&job](int64_t p0, int64_t p1, int) {
         void* scratch = gemm_scratch(job.gemm.scratch_bytes(job.n_tokens, job.n_cols));
         const int64_t r0 = p0 * kGemmRows, r1 = std::min(p1 * kGemmRows, job.n_rows);
         job.gemm.run(job.gemm.data + static_cast<uint64_t>(r0) * job.w_row_bytes, job.w_row_bytes, r1 - r0, job.x,
@@ -142,10 +165,12 @@ void matmul_shared_input(std::span<const Matrix* const> w, const float* x, int64
         for (size_t i = 0; i < w.size(); ++i) matmul(table, *w[i], x, n_tokens, y[i], pool);
         return;
     }
-    // The input in each dot format the matrices need (a format is quantized once).
+    // The input in each dot format the matrices need (a format is quantized once), and in each
+    // kernel's prepared form (prepared once per kernel and format).
     constexpr size_t kMaxMatrices = 4;
     SINAN_CHECK(w.size() <= kMaxMatrices, "matmul_shared_input: at most 4 matrices");
     thread_local std::vector<uint8_t> xq[kMaxMatrices];
+    thread_local std::vector<Line> prepared[kMaxMatrices];
     struct Part {
         BoundGemm gemm;
         uint64_t w_row_bytes;
@@ -158,14 +183,15 @@ void matmul_shared_input(std::span<const Matrix* const> w, const float* x, int64
     Part parts[kMaxMatrices];
     int64_t n_panels = 0;
     size_t scratch_bytes = 0;
+    bool all_prepared = true;  // every kernel prepares its tokens once (GemmKernel::prepare)
     const int64_t n_cols = w[0]->n_cols;
     for (size_t i = 0; i < w.size(); ++i) {
         const gguf::TensorType dot_type = vec_dot_type(w[i]->type);
         const uint64_t x_row_bytes = gguf::row_bytes(dot_type, static_cast<uint64_t>(n_cols));
         const uint8_t* xs = reinterpret_cast<const uint8_t*>(x);
+        size_t same = 0;  // the first matrix with this dot format: its buffer holds x in it
+        while (vec_dot_type(w[same]->type) != dot_type) ++same;
         if (dot_type != gguf::TensorType::F32) {
-            size_t same = 0;  // the first matrix with this dot format: its buffer holds x
-            while (vec_dot_type(w[same]->type) != dot_type) ++same;
             if (same == i) {
                 if (xq[i].size() < n_tokens * x_row_bytes) xq[i].resize(n_tokens * x_row_bytes);
                 const QuantizeFn quantize = table.quantize_activations[static_cast<int>(dot_type)];
@@ -173,7 +199,17 @@ void matmul_shared_input(std::span<const Matrix* const> w, const float* x, int64
             }
             xs = xq[same].data();
         }
-        const BoundGemm gemm(table.gemm[static_cast<int>(w[i]->type)], *w[i]);
+        const GemmKernel& kernel = table.gemm[static_cast<int>(w[i]->type)];
+        size_t prepared_by = i;  // an earlier matrix of this format whose kernel prepares the same way
+        for (size_t j = same; j < i; ++j) {
+            const GemmKernel& other = table.gemm[static_cast<int>(w[j]->type)];
+            if (vec_dot_type(w[j]->type) == dot_type && other.prepare == kernel.prepare) prepared_by = j;
+        }
+        if (kernel.prepare != nullptr)
+            xs = prepared_by < i ? parts[prepared_by].x
+                                 : gemm_operand(kernel, xs, x_row_bytes, n_tokens, n_cols, prepared[i]);
+        all_prepared = all_prepared && kernel.prepare != nullptr;
+        const BoundGemm gemm(kernel, *w[i]);
         parts[i] = Part{
             gemm, gguf::row_bytes(w[i]->type, static_cast<uint64_t>(n_cols)), xs, x_row_bytes, w[i]->n_rows, n_panels,
             y[i]};
@@ -186,18 +222,19 @@ void matmul_shared_input(std::span<const Matrix* const> w, const float* x, int64
         size_t n_parts, scratch_bytes;
         int64_t n_tokens, n_cols;
     } job{parts, w.size(), scratch_bytes, n_tokens, n_cols};
-    pool.parallel_chunks(n_panels, panel_grain(n_panels, n_tokens, pool), [&job](int64_t p0, int64_t p1, int) {
-        void* scratch = gemm_scratch(job.scratch_bytes);
-        for (size_t i = 0; i < job.n_parts; ++i) {
-            const Part& part = job.parts[i];
-            const int64_t first = std::max(p0, part.first_panel) - part.first_panel;
-            const int64_t end = std::min(p1 - part.first_panel, (part.n_rows + kGemmRows - 1) / kGemmRows);
-            if (first >= end) continue;
-            const int64_t r0 = first * kGemmRows, r1 = std::min(end * kGemmRows, part.n_rows);
-            part.gemm.run(part.gemm.data + static_cast<uint64_t>(r0) * part.w_row_bytes, part.w_row_bytes, r1 - r0,
-                          part.x, part.x_row_bytes, job.n_tokens, job.n_cols, part.y + r0, part.n_rows, scratch);
-        }
-    });
+    pool.parallel_chunks(
+        n_panels, panel_grain(n_panels, n_tokens == 1 || all_prepared, pool), [&job](int64_t p0, int64_t p1, int) {
+            void* scratch = gemm_scratch(job.scratch_bytes);
+            for (size_t i = 0; i < job.n_parts; ++i) {
+                const Part& part = job.parts[i];
+                const int64_t first = std::max(p0, part.first_panel) - part.first_panel;
+                const int64_t end = std::min(p1 - part.first_panel, (part.n_rows + kGemmRows - 1) / kGemmRows);
+                if (first >= end) continue;
+                const int64_t r0 = first * kGemmRows, r1 = std::min(end * kGemmRows, part.n_rows);
+                part.gemm.run(part.gemm.data + static_cast<uint64_t>(r0) * part.w_row_bytes, part.w_row_bytes, r1 - r0,
+                              part.x, part.x_row_bytes, job.n_tokens, job.n_cols, part.y + r0, part.n_rows, scratch);
+            }
+        });
 }
 
 void matmul(const KernelTable& table, const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {

@@ -45,7 +45,8 @@ TEST(ThreadPool, ChunksCoverEveryIndexExactlyOnce) {
                     for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
                 });
                 for (int64_t i = 0; i < n; ++i)
-                    EXPECT_EQ(hits[static_cast<size_t>(i)].load(), 1) << threads << " " << n << " " << grain << " " << i;
+                    EXPECT_EQ(hits[static_cast<size_t>(i)].load(), 1)
+                        << threads << " " << n << " " << grain << " " << i;
             }
         }
     }

@@ -3,7 +3,8 @@
 // random activations, row counts that are not a multiple of the panel height, every token count
 // up to one tile and counts that are not a multiple of it, row lengths with and without a tail
 // (an odd and an even number of blocks: kernels that take two blocks at once). A kernel with a
-// packed layout gives the same bits from the packed weights.
+// packed layout gives the same bits from the packed weights; a kernel that prepares its tokens
+// (GemmKernel::prepare) runs on them prepared, as matmul gives them.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -57,8 +58,15 @@ TEST(Gemm, EveryResultEqualsTheSingleRowVecDotWhateverTheBatch) {
                                                                                  x.data() + t * x_row, n_cols);
                         const int64_t y_stride = n_rows + 3;  // the 3 extra floats must stay untouched
                         std::vector<float> y(n_tokens * y_stride, -7.0f);
+                        std::vector<Line> prepared;
+                        const void* operand = x.data();
+                        if (gemm.prepare != nullptr) {
+                            prepared.resize((gemm.prepared_bytes(n_tokens, n_cols) + 63) / 64);
+                            gemm.prepare(x.data(), x_row, n_tokens, n_cols, prepared.data());
+                            operand = prepared.data();
+                        }
                         std::vector<Line> scratch((gemm.scratch_bytes(n_tokens, n_cols) + 63) / 64);
-                        gemm.run(w.data(), w_row, n_rows, x.data(), x_row, n_tokens, n_cols, y.data(), y_stride,
+                        gemm.run(w.data(), w_row, n_rows, operand, x_row, n_tokens, n_cols, y.data(), y_stride,
                                  scratch.data());
                         if (gemm.pack != nullptr) {
                             // The packed layout: whole panels of 16 rows, the last one padded.
@@ -66,7 +74,7 @@ TEST(Gemm, EveryResultEqualsTheSingleRowVecDotWhateverTheBatch) {
                             gemm.pack(w.data(), w_row, n_rows, n_cols, packed.data());
                             std::vector<float> yp(n_tokens * y_stride, -7.0f);
                             std::vector<Line> ps((gemm.packed_scratch_bytes(n_tokens, n_cols) + 63) / 64);
-                            gemm.run_packed(packed.data(), w_row, n_rows, x.data(), x_row, n_tokens, n_cols, yp.data(),
+                            gemm.run_packed(packed.data(), w_row, n_rows, operand, x_row, n_tokens, n_cols, yp.data(),
                                             y_stride, ps.data());
                             ++n_packed;
                             ASSERT_EQ(std::memcmp(yp.data(), y.data(), y.size() * sizeof(float)), 0)

@@ -10,7 +10,8 @@
 //   y += float(isum) * (d_w * d_x)          (multiply, then add; no fused multiply-add)
 // vpdpbusd multiplies unsigned by signed bytes: the panel holds w + 128 (w XOR 0x80), and each
 // block's sum starts at -128 * sum(x) to take that back. The tokens' quants are interleaved once
-// per call, 8 tokens a tile (one pointer for all of them), and two blocks of a packed panel are
+// per product, 8 tokens a tile (one pointer for all of them; prepare_q8_0, shared by every call
+// and thread that the product's rows are split into), and two blocks of a packed panel are
 // worked at once (16 independent vpdpbusd chains for 8 tokens; bench/NOTES.md).
 //
 // Packed weights (gemm_q8_0_packed): a model repacks its matrices into panels once, at load
@@ -32,6 +33,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/avx512/panel.h"
 #include "kernels/blocks.h"
@@ -292,11 +294,8 @@ constexpr RowsFn kRowsFns[kTokenTile + 1] = {
 namespace {
 
 // Each token's block scales and sums, and its quants interleaved with the tile's other tokens
-// (tile k's block b: tiles[k * n_blocks + b]), once per call (a thread's share of the rows); one
-// token on raw rows gets only its tight summaries (token_blocks, in place of the tiles).
-void summarize_tokens(const void* x, size_t x_row_bytes, int64_t n_tokens, int64_t n_blocks, bool tiles_for_one,
-                      TileBlock* tiles) {
-    auto* token_blocks = reinterpret_cast<TokenBlock*>(tiles);
+// (tile k's block b: tiles[k * n_blocks + b]).
+void summarize_tokens(const void* x, size_t x_row_bytes, int64_t n_tokens, int64_t n_blocks, TileBlock* tiles) {
     const auto* xs = static_cast<const uint8_t*>(x);
     const __m256i ones = _mm256_set1_epi8(1);
     for (int64_t t = 0; t < n_tokens; ++t) {
@@ -309,20 +308,32 @@ void summarize_tokens(const void* x, size_t x_row_bytes, int64_t n_tokens, int64
             const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
             const __m128i s2 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(1, 0, 3, 2)));
             const __m128i s1 = _mm_add_epi32(s2, _mm_shuffle_epi32(s2, _MM_SHUFFLE(2, 3, 0, 1)));
-            const float d = _cvtsh_ss(xb[b].d);
-            const int32_t neg128_sum = -128 * _mm_cvtsi128_si32(s1);
-            if (n_tokens == 1 && !tiles_for_one) {
-                token_blocks[b] = {d, neg128_sum};
-                continue;
-            }
-            tile[b].d[slot] = d;
-            tile[b].neg128_sum[slot] = neg128_sum;
+            tile[b].d[slot] = _cvtsh_ss(xb[b].d);
+            tile[b].neg128_sum[slot] = -128 * _mm_cvtsi128_si32(s1);
             alignas(32) int32_t groups[kQK / 4];
             _mm256_store_si256(reinterpret_cast<__m256i*>(groups), q);
             for (int g = 0; g < kQK / 4; ++g) tile[b].q[g][slot] = groups[g];
         }
     }
 }
+
+int64_t n_tiles_of(int64_t n_tokens) { return (n_tokens + kTokenTile - 1) / kTokenTile; }
+
+// The tokens as prepare_q8_0 lays them out: the tiles, then for one token (decoding raw rows,
+// rows_times_token) its tight summaries and its quants as they were (the row, copied).
+// Mutable while prepare_q8_0 writes it (Base = void), read-only for the kernels (const void).
+template <typename Base, typename Tile = std::conditional_t<std::is_const_v<Base>, const TileBlock, TileBlock>,
+          typename Token = std::conditional_t<std::is_const_v<Base>, const TokenBlock, TokenBlock>,
+          typename Block = std::conditional_t<std::is_const_v<Base>, const BlockQ8_0, BlockQ8_0>>
+struct Prepared {
+    Prepared(Base* prepared, int64_t n_tokens, int64_t n_blocks)
+        : tiles(static_cast<Tile*>(prepared)),
+          token_blocks(reinterpret_cast<Token*>(tiles + n_tiles_of(n_tokens) * n_blocks)),
+          row(reinterpret_cast<Block*>(token_blocks + n_blocks)) {}
+    Tile* tiles;
+    Token* token_blocks;  // one token only
+    Block* row;           // one token only
+};
 
 // Every tile of tokens against one packed panel (y: the panel's first row of token 0).
 void panel_times_tiles(PanelView panel, int64_t n_blocks, const TileBlock* tiles, int64_t n_tokens,
@@ -333,8 +344,6 @@ void panel_times_tiles(PanelView panel, int64_t n_blocks, const TileBlock* tiles
                              (t0 / kTokenTile) * n_blocks, y + t0 * y_stride, y_stride, valid);
     }
 }
-
-int64_t n_tiles_of(int64_t n_tokens) { return (n_tokens + kTokenTile - 1) / kTokenTile; }
 
 // The panel of raw rows from row r0 (of n_rows): pointers to its 16 rows (rows past the end
 // repeat the last one), their byte offsets from the first, and a mask of the real ones.
@@ -356,19 +365,30 @@ struct PanelRows {
 
 }  // namespace
 
-size_t gemm_q8_0_scratch_bytes(int64_t n_tokens, int64_t n_cols) {
+size_t prepared_q8_0_bytes(int64_t n_tokens, int64_t n_cols) {
     const auto n_blocks = static_cast<size_t>(n_cols / kQK);
-    return n_blocks * (kPanelQBytes + kPanelRows * sizeof(uint16_t)) +
-           static_cast<size_t>(n_tiles_of(n_tokens)) * n_blocks * sizeof(TileBlock);
+    const size_t one = n_tokens == 1 ? n_blocks * (sizeof(TokenBlock) + sizeof(BlockQ8_0)) : 0;
+    return static_cast<size_t>(n_tiles_of(n_tokens)) * n_blocks * sizeof(TileBlock) + one;
 }
 
-void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes, int64_t n_tokens,
-               int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
+void prepare_q8_0(const void* x, size_t x_row_bytes, int64_t n_tokens, int64_t n_cols, void* out) {
+    const int64_t n_blocks = n_cols / kQK;
+    const Prepared<void> p(out, n_tokens, n_blocks);
+    summarize_tokens(x, x_row_bytes, n_tokens, n_blocks, p.tiles);
+    if (n_tokens != 1) return;
+    for (int64_t b = 0; b < n_blocks; ++b) p.token_blocks[b] = {p.tiles[b].d[0], p.tiles[b].neg128_sum[0]};
+    __builtin_memcpy(p.row, x, static_cast<size_t>(n_blocks) * sizeof(BlockQ8_0));
+}
+
+size_t gemm_q8_0_scratch_bytes(int64_t /*n_tokens*/, int64_t n_cols) {
+    return static_cast<size_t>(n_cols / kQK) * (kPanelQBytes + kPanelRows * sizeof(uint16_t));
+}
+
+void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t /*x_row_bytes*/,
+               int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
     const int64_t n_blocks = n_cols / kQK;
     void* panel = scratch;  // for 9+ tokens: the current panel, packed
-    auto* tiles = reinterpret_cast<TileBlock*>(static_cast<uint8_t*>(scratch) +
-                                               n_blocks * (kPanelQBytes + kPanelRows * sizeof(uint16_t)));
-    summarize_tokens(x, x_row_bytes, n_tokens, n_blocks, /*tiles_for_one=*/false, tiles);
+    const Prepared<const void> tokens(x, n_tokens, n_blocks);
     const auto* ws = static_cast<const uint8_t*>(w);
     for (int64_t r0 = 0; r0 < n_rows; r0 += kPanelRows) {
         const PanelRows p(ws, w_row_bytes, r0, n_rows);
@@ -380,16 +400,16 @@ void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
         if (n_tokens == 1) {
             // Row offsets in rows_times_token's lane order: 128-bit lanes 1 and 2 swapped.
             const __m512i lane_offsets = _mm512_shuffle_i32x4(row_offsets, row_offsets, _MM_SHUFFLE(3, 1, 2, 0));
-            rows_times_token(rows, lane_offsets, n_blocks, reinterpret_cast<const TokenBlock*>(tiles),
-                             reinterpret_cast<const BlockQ8_0*>(x), prefetch, y + r0, valid);
+            rows_times_token(rows, lane_offsets, n_blocks, tokens.token_blocks, tokens.row, prefetch, y + r0, valid);
             continue;
         }
         if (n_tokens <= kTokenTile) {
-            kRowsFns[n_tokens](rows, row_offsets, n_blocks, tiles, prefetch, y + r0, y_stride, valid);
+            kRowsFns[n_tokens](rows, row_offsets, n_blocks, tokens.tiles, prefetch, y + r0, y_stride, valid);
             continue;
         }
         pack_panel(rows, row_offsets, n_blocks, panel);
-        panel_times_tiles(panel_view(panel, n_blocks), n_blocks, tiles, n_tokens, prefetch, y + r0, y_stride, valid);
+        panel_times_tiles(panel_view(panel, n_blocks), n_blocks, tokens.tiles, n_tokens, prefetch, y + r0, y_stride,
+                          valid);
     }
 }
 
@@ -403,15 +423,12 @@ void pack_q8_0_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t
     }
 }
 
-size_t gemm_q8_0_packed_scratch_bytes(int64_t n_tokens, int64_t n_cols) {
-    return static_cast<size_t>(n_tiles_of(n_tokens) * (n_cols / kQK)) * sizeof(TileBlock);
-}
+size_t gemm_q8_0_packed_scratch_bytes(int64_t /*n_tokens*/, int64_t /*n_cols*/) { return 0; }
 
-void gemm_q8_0_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
-                      int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
+void gemm_q8_0_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t /*x_row_bytes*/,
+                      int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* /*scratch*/) {
     const int64_t n_blocks = n_cols / kQK;
-    auto* tiles = static_cast<TileBlock*>(scratch);
-    summarize_tokens(x, x_row_bytes, n_tokens, n_blocks, /*tiles_for_one=*/true, tiles);
+    const auto* tiles = static_cast<const TileBlock*>(x);
     const auto* ws = static_cast<const uint8_t*>(w);
     for (int64_t r0 = 0; r0 < n_rows; r0 += kPanelRows) {
         const int n_valid = static_cast<int>(n_rows - r0 < kPanelRows ? n_rows - r0 : kPanelRows);
