@@ -48,11 +48,13 @@ struct GemmKernel {
                        int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) = nullptr;
     size_t (*packed_scratch_bytes)(int64_t n_tokens, int64_t n_cols) = nullptr;
     // Optionally (null: run and run_packed read x as vec_dot_type rows) the kernel's own form of
-    // the tokens, built once per product: prepare(x rows, x_row_bytes, n_tokens, n_cols, out) writes
-    // prepared_bytes(n_tokens, n_cols) bytes (64-byte aligned), and run and run_packed then take
-    // them as x (x_row_bytes unused). However many calls the rows are split into, over however many
-    // threads, the tokens are summarised once.
-    void (*prepare)(const void* x, size_t x_row_bytes, int64_t n_tokens, int64_t n_cols, void* out) = nullptr;
+    // the tokens, built once per product: prepare(x rows, x_row_bytes, n_tokens, n_cols, first, end,
+    // out) writes tokens [first, end) of the n_tokens into out, prepared_bytes(n_tokens, n_cols)
+    // bytes (64-byte aligned); calls for ranges that cover [0, n_tokens) may run on different
+    // threads at once. run and run_packed then take out as x (x_row_bytes unused). However many
+    // calls the rows are split into, over however many threads, the tokens are summarised once.
+    void (*prepare)(const void* x, size_t x_row_bytes, int64_t n_tokens, int64_t n_cols, int64_t first, int64_t end,
+                    void* out) = nullptr;
     size_t (*prepared_bytes)(int64_t n_tokens, int64_t n_cols) = nullptr;
 };
 // An arithmetic probe: n_rounds rounds of independent multiply-adds at the width the matrix

@@ -75,12 +75,38 @@ void* gemm_scratch(size_t bytes) {
     return grow(scratch, bytes);
 }
 
+// fn(t0, t1) over token ranges covering [0, n_tokens): split over the pool for a prompt's batch,
+// where quantizing and preparing the activations is worth a hand-off; in the caller otherwise.
+template <typename Fn>
+void over_tokens(int64_t n_tokens, ThreadPool& pool, const Fn& fn) {
+    constexpr int64_t kSplitFrom = 16;
+    if (n_tokens < kSplitFrom || pool.n_threads() == 1) {
+        fn(int64_t{0}, n_tokens);
+        return;
+    }
+    const Fn* f = &fn;  // one pointer captured: fits std::function's inline storage
+    pool.parallel_for(n_tokens, [f](int64_t t0, int64_t t1, int) { (*f)(t0, t1); });
+}
+
+// x quantized into the dot format `dot_type`: rows of x_row_bytes in `buffer`.
+const uint8_t* quantize_operand(const KernelTable& table, gguf::TensorType dot_type, const float* x, int64_t n_tokens,
+                                int64_t n_cols, uint64_t x_row_bytes, std::vector<uint8_t>& buffer, ThreadPool& pool) {
+    if (buffer.size() < n_tokens * x_row_bytes) buffer.resize(n_tokens * x_row_bytes);
+    const QuantizeFn quantize = table.quantize_activations[static_cast<int>(dot_type)];
+    uint8_t* out = buffer.data();
+    over_tokens(n_tokens, pool, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) quantize(x + t * n_cols, out + t * x_row_bytes, n_cols);
+    });
+    return out;
+}
+
 // The tokens as `gemm` reads them: prepared into `buffer` where it prepares them, else the rows.
 const uint8_t* gemm_operand(const GemmKernel& gemm, const uint8_t* x, uint64_t x_row_bytes, int64_t n_tokens,
-                            int64_t n_cols, std::vector<Line>& buffer) {
+                            int64_t n_cols, std::vector<Line>& buffer, ThreadPool& pool) {
     if (gemm.prepare == nullptr) return x;
     void* out = grow(buffer, gemm.prepared_bytes(n_tokens, n_cols));
-    gemm.prepare(x, x_row_bytes, n_tokens, n_cols, out);
+    over_tokens(n_tokens, pool,
+                [&](int64_t t0, int64_t t1) { gemm.prepare(x, x_row_bytes, n_tokens, n_cols, t0, t1, out); });
     return static_cast<const uint8_t*>(out);
 }
 
@@ -111,7 +137,7 @@ void gemm_rows(const GemmKernel& gemm, const Matrix& w, uint64_t w_row_bytes, co
         float* y;
     } job{BoundGemm(gemm, w),
           w_row_bytes,
-          gemm_operand(gemm, x, x_row_bytes, n_tokens, w.n_cols, prepared),
+          gemm_operand(gemm, x, x_row_bytes, n_tokens, w.n_cols, prepared, pool),
           x_row_bytes,
           w.n_cols,
           w.n_rows,
@@ -192,11 +218,7 @@ void matmul_shared_input(std::span<const Matrix* const> w, const float* x, int64
         size_t same = 0;  // the first matrix with this dot format: its buffer holds x in it
         while (vec_dot_type(w[same]->type) != dot_type) ++same;
         if (dot_type != gguf::TensorType::F32) {
-            if (same == i) {
-                if (xq[i].size() < n_tokens * x_row_bytes) xq[i].resize(n_tokens * x_row_bytes);
-                const QuantizeFn quantize = table.quantize_activations[static_cast<int>(dot_type)];
-                for (int64_t t = 0; t < n_tokens; ++t) quantize(x + t * n_cols, xq[i].data() + t * x_row_bytes, n_cols);
-            }
+            if (same == i) quantize_operand(table, dot_type, x, n_tokens, n_cols, x_row_bytes, xq[i], pool);
             xs = xq[same].data();
         }
         const GemmKernel& kernel = table.gemm[static_cast<int>(w[i]->type)];
@@ -207,7 +229,7 @@ void matmul_shared_input(std::span<const Matrix* const> w, const float* x, int64
         }
         if (kernel.prepare != nullptr)
             xs = prepared_by < i ? parts[prepared_by].x
-                                 : gemm_operand(kernel, xs, x_row_bytes, n_tokens, n_cols, prepared[i]);
+                                 : gemm_operand(kernel, xs, x_row_bytes, n_tokens, n_cols, prepared[i], pool);
         all_prepared = all_prepared && kernel.prepare != nullptr;
         const BoundGemm gemm(kernel, *w[i]);
         parts[i] = Part{
@@ -248,12 +270,8 @@ void matmul(const KernelTable& table, const Matrix& w, const float* x, int64_t n
     // so after the largest batch nothing is allocated.
     thread_local std::vector<uint8_t> xq;
     const auto* xs = reinterpret_cast<const uint8_t*>(x);
-    if (dot_type != gguf::TensorType::F32) {
-        if (xq.size() < n_tokens * x_row_bytes) xq.resize(n_tokens * x_row_bytes);
-        const QuantizeFn quantize = table.quantize_activations[static_cast<int>(dot_type)];
-        for (int64_t t = 0; t < n_tokens; ++t) quantize(x + t * w.n_cols, xq.data() + t * x_row_bytes, w.n_cols);
-        xs = xq.data();
-    }
+    if (dot_type != gguf::TensorType::F32)
+        xs = quantize_operand(table, dot_type, x, n_tokens, w.n_cols, x_row_bytes, xq, pool);
     if (const GemmKernel& gemm = table.gemm[static_cast<int>(w.type)]; gemm.run != nullptr) {
         gemm_rows(gemm, w, w_row_bytes, xs, x_row_bytes, n_tokens, y, pool);
         return;

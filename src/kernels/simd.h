@@ -50,7 +50,8 @@ void vec_dot_q4_k_x4(const void* w, const void* x, size_t x_stride, int64_t n, f
 void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
                int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
 size_t gemm_q8_0_scratch_bytes(int64_t n_tokens, int64_t n_cols);
-void prepare_q8_0(const void* x, size_t x_row_bytes, int64_t n_tokens, int64_t n_cols, void* out);
+void prepare_q8_0(const void* x, size_t x_row_bytes, int64_t n_tokens, int64_t n_cols, int64_t first, int64_t end,
+                  void* out);
 size_t prepared_q8_0_bytes(int64_t n_tokens, int64_t n_cols);
 void pack_q8_0_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_cols, void* out);
 void gemm_q8_0_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,

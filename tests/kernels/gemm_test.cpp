@@ -62,7 +62,10 @@ TEST(Gemm, EveryResultEqualsTheSingleRowVecDotWhateverTheBatch) {
                         const void* operand = x.data();
                         if (gemm.prepare != nullptr) {
                             prepared.resize((gemm.prepared_bytes(n_tokens, n_cols) + 63) / 64);
-                            gemm.prepare(x.data(), x_row, n_tokens, n_cols, prepared.data());
+                            // In two ranges, as threads would prepare them (the second one first).
+                            const int64_t half = n_tokens / 2;
+                            gemm.prepare(x.data(), x_row, n_tokens, n_cols, half, n_tokens, prepared.data());
+                            gemm.prepare(x.data(), x_row, n_tokens, n_cols, 0, half, prepared.data());
                             operand = prepared.data();
                         }
                         std::vector<Line> scratch((gemm.scratch_bytes(n_tokens, n_cols) + 63) / 64);

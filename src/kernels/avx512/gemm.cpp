@@ -293,12 +293,13 @@ constexpr RowsFn kRowsFns[kTokenTile + 1] = {
 
 namespace {
 
-// Each token's block scales and sums, and its quants interleaved with the tile's other tokens
-// (tile k's block b: tiles[k * n_blocks + b]).
-void summarize_tokens(const void* x, size_t x_row_bytes, int64_t n_tokens, int64_t n_blocks, TileBlock* tiles) {
+// Tokens [first, end)'s block scales and sums, and their quants interleaved with their tiles'
+// other tokens (tile k's block b: tiles[k * n_blocks + b]).
+void summarize_tokens(const void* x, size_t x_row_bytes, int64_t first, int64_t end, int64_t n_blocks,
+                      TileBlock* tiles) {
     const auto* xs = static_cast<const uint8_t*>(x);
     const __m256i ones = _mm256_set1_epi8(1);
-    for (int64_t t = 0; t < n_tokens; ++t) {
+    for (int64_t t = first; t < end; ++t) {
         const auto* xb = reinterpret_cast<const BlockQ8_0*>(xs + t * x_row_bytes);
         TileBlock* tile = tiles + (t / kTokenTile) * n_blocks;
         const int64_t slot = t % kTokenTile;
@@ -371,11 +372,12 @@ size_t prepared_q8_0_bytes(int64_t n_tokens, int64_t n_cols) {
     return static_cast<size_t>(n_tiles_of(n_tokens)) * n_blocks * sizeof(TileBlock) + one;
 }
 
-void prepare_q8_0(const void* x, size_t x_row_bytes, int64_t n_tokens, int64_t n_cols, void* out) {
+void prepare_q8_0(const void* x, size_t x_row_bytes, int64_t n_tokens, int64_t n_cols, int64_t first, int64_t end,
+                  void* out) {
     const int64_t n_blocks = n_cols / kQK;
     const Prepared<void> p(out, n_tokens, n_blocks);
-    summarize_tokens(x, x_row_bytes, n_tokens, n_blocks, p.tiles);
-    if (n_tokens != 1) return;
+    summarize_tokens(x, x_row_bytes, first, end, n_blocks, p.tiles);
+    if (n_tokens != 1 || first != 0 || end != 1) return;  // one token: its extras, from the call that has it
     for (int64_t b = 0; b < n_blocks; ++b) p.token_blocks[b] = {p.tiles[b].d[0], p.tiles[b].neg128_sum[0]};
     __builtin_memcpy(p.row, x, static_cast<size_t>(n_blocks) * sizeof(BlockQ8_0));
 }
