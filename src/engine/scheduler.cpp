@@ -451,8 +451,9 @@ void Scheduler::Impl::step() {
     if (window > 0)
         for (int32_t seq : order) drop_outside_window(seq);
     // Sampling costs O(n_vocab) per sequence and does not batch, so the sequences of a step are
-    // sampled in parallel on the model's pool (each has its own Sampler), then taken in order. A
-    // lone sequence is sampled here: waking the pool would only add a hand-off.
+    // sampled in parallel on the model's pool (each has its own Sampler), one at a time to
+    // whichever thread is free (parallel_chunks), then taken in order. A lone sequence is sampled
+    // here: waking the pool would only add a hand-off.
     const size_t n_vocab = static_cast<size_t>(model.hparams().n_vocab);
     choices.resize(rows.size());
     auto sample_rows = [&](int64_t r0, int64_t r1, int) {
@@ -466,7 +467,7 @@ void Scheduler::Impl::step() {
     };
     const auto n_rows = static_cast<int64_t>(rows.size());
     if (n_rows > 1)
-        model.pool().parallel_for(n_rows, sample_rows);
+        model.pool().parallel_chunks(n_rows, 1, sample_rows);
     else
         sample_rows(0, n_rows, 0);
     for (size_t row = 0; row < rows.size(); ++row) take_token(rows[row], choices[row]);
