@@ -242,7 +242,10 @@ void Deepseek2Model::attention_block(int64_t l, const Batch& batch, KvCache& cac
     lat_.resize(static_cast<size_t>(n * h.n_head * rank));
     const KvHead kv_head{0, dk, 0, rank, /*v_in_k=*/true};
     const AttentionNumerics numerics = attention_numerics(n, rank);
-    pool_.parallel_for(n * h.n_head, [&](int64_t i0, int64_t i1, int) {
+    // A prompt's later tokens see more cells: chunks to whichever thread is free (dense.cpp).
+    const int64_t n_items = n * h.n_head;
+    const int64_t grain = std::max<int64_t>(1, n_items / (8 * pool_.n_threads()));
+    pool_.parallel_chunks(n_items, grain, [&](int64_t i0, int64_t i1, int) {
         thread_local std::vector<int32_t> visible;
         for (int64_t i = i0; i < i1; ++i) {
             const int64_t t = i / h.n_head;

@@ -5,6 +5,7 @@
 //   logits = Wout · n(x)            n = RMSNorm with its own weight at each place
 // Attention: grouped-query (n_head / n_head_kv query heads share a KV head), causal within
 // each sequence, scale 1/sqrt(head_dim). qwen2 adds q/k/v biases and rotates NeoX-style.
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/kernels.h"
@@ -102,7 +103,9 @@ void add_bias(float* y, const std::vector<float>& b, int64_t n_tokens) {
 }
 
 // attn_[t, h, :] = attention of query head h of token t over its sequence's cells up to its
-// position (attention.h), with GQA: n_head / n_head_kv query heads share a KV head.
+// position (attention.h), with GQA: n_head / n_head_kv query heads share a KV head. A prompt's
+// later tokens see more cells, so the (token, head) items are handed out in chunks to whichever
+// thread is free: in two fixed halves the second did about three times the first's work.
 void DenseModel::attention(int64_t layer, const Batch& batch, const KvCache& cache) {
     const Hparams& h = hparams_;
     const int64_t n_tokens = static_cast<int64_t>(batch.size());
@@ -111,7 +114,9 @@ void DenseModel::attention(int64_t layer, const Batch& batch, const KvCache& cac
     const float scale = 1.0f / std::sqrt(static_cast<float>(d));
     const int64_t n_q = h.n_head * d;
     const AttentionNumerics numerics = attention_numerics(n_tokens, d);
-    pool_.parallel_for(n_tokens * h.n_head, [&](int64_t i0, int64_t i1, int) {
+    const int64_t n_items = n_tokens * h.n_head;
+    const int64_t grain = std::max<int64_t>(1, n_items / (8 * pool_.n_threads()));
+    pool_.parallel_chunks(n_items, grain, [&](int64_t i0, int64_t i1, int) {
         thread_local std::vector<int32_t> visible;
         for (int64_t i = i0; i < i1; ++i) {
             const int64_t t = i / h.n_head, head = i % h.n_head;
