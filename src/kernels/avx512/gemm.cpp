@@ -33,7 +33,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <type_traits>
 
 #include "kernels/avx512/panel.h"
 #include "kernels/blocks.h"
@@ -320,20 +319,15 @@ void summarize_tokens(const void* x, size_t x_row_bytes, int64_t first, int64_t 
 
 int64_t n_tiles_of(int64_t n_tokens) { return (n_tokens + kTokenTile - 1) / kTokenTile; }
 
-// The tokens as prepare_q8_0 lays them out: the tiles, then for one token (decoding raw rows,
-// rows_times_token) its tight summaries and its quants as they were (the row, copied).
-// Mutable while prepare_q8_0 writes it (Base = void), read-only for the kernels (const void).
-template <typename Base, typename Tile = std::conditional_t<std::is_const_v<Base>, const TileBlock, TileBlock>,
-          typename Token = std::conditional_t<std::is_const_v<Base>, const TokenBlock, TokenBlock>,
-          typename Block = std::conditional_t<std::is_const_v<Base>, const BlockQ8_0, BlockQ8_0>>
-struct Prepared {
-    Prepared(Base* prepared, int64_t n_tokens, int64_t n_blocks)
-        : tiles(static_cast<Tile*>(prepared)),
-          token_blocks(reinterpret_cast<Token*>(tiles + n_tiles_of(n_tokens) * n_blocks)),
-          row(reinterpret_cast<Block*>(token_blocks + n_blocks)) {}
-    Tile* tiles;
-    Token* token_blocks;  // one token only
-    Block* row;           // one token only
+// The tokens as prepare_q8_0 lays them out, as byte offsets: the tiles from 0, then for one token
+// (decoding raw rows, rows_times_token) its tight summaries and its quants as they were (the row,
+// copied); `bytes` in all.
+struct PreparedLayout {
+    PreparedLayout(int64_t n_tokens, int64_t n_blocks)
+        : token_blocks(static_cast<size_t>(n_tiles_of(n_tokens) * n_blocks) * sizeof(TileBlock)),
+          row(token_blocks + static_cast<size_t>(n_blocks) * sizeof(TokenBlock)),
+          bytes(n_tokens == 1 ? row + static_cast<size_t>(n_blocks) * sizeof(BlockQ8_0) : token_blocks) {}
+    size_t token_blocks, row, bytes;
 };
 
 // Every tile of tokens against one packed panel (y: the panel's first row of token 0).
@@ -366,20 +360,18 @@ struct PanelRows {
 
 }  // namespace
 
-size_t prepared_q8_0_bytes(int64_t n_tokens, int64_t n_cols) {
-    const auto n_blocks = static_cast<size_t>(n_cols / kQK);
-    const size_t one = n_tokens == 1 ? n_blocks * (sizeof(TokenBlock) + sizeof(BlockQ8_0)) : 0;
-    return static_cast<size_t>(n_tiles_of(n_tokens)) * n_blocks * sizeof(TileBlock) + one;
-}
+size_t prepared_q8_0_bytes(int64_t n_tokens, int64_t n_cols) { return PreparedLayout(n_tokens, n_cols / kQK).bytes; }
 
 void prepare_q8_0(const void* x, size_t x_row_bytes, int64_t n_tokens, int64_t n_cols, int64_t first, int64_t end,
                   void* out) {
     const int64_t n_blocks = n_cols / kQK;
-    const Prepared<void> p(out, n_tokens, n_blocks);
-    summarize_tokens(x, x_row_bytes, first, end, n_blocks, p.tiles);
+    auto* tiles = static_cast<TileBlock*>(out);
+    summarize_tokens(x, x_row_bytes, first, end, n_blocks, tiles);
     if (n_tokens != 1 || first != 0 || end != 1) return;  // one token: its extras, from the call that has it
-    for (int64_t b = 0; b < n_blocks; ++b) p.token_blocks[b] = {p.tiles[b].d[0], p.tiles[b].neg128_sum[0]};
-    __builtin_memcpy(p.row, x, static_cast<size_t>(n_blocks) * sizeof(BlockQ8_0));
+    const PreparedLayout layout(n_tokens, n_blocks);
+    auto* token_blocks = reinterpret_cast<TokenBlock*>(static_cast<uint8_t*>(out) + layout.token_blocks);
+    for (int64_t b = 0; b < n_blocks; ++b) token_blocks[b] = {tiles[b].d[0], tiles[b].neg128_sum[0]};
+    __builtin_memcpy(static_cast<uint8_t*>(out) + layout.row, x, static_cast<size_t>(n_blocks) * sizeof(BlockQ8_0));
 }
 
 size_t gemm_q8_0_scratch_bytes(int64_t /*n_tokens*/, int64_t n_cols) {
@@ -390,7 +382,8 @@ void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
                int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
     const int64_t n_blocks = n_cols / kQK;
     void* panel = scratch;  // for 9+ tokens: the current panel, packed
-    const Prepared<const void> tokens(x, n_tokens, n_blocks);
+    const auto* tiles = static_cast<const TileBlock*>(x);
+    const PreparedLayout layout(n_tokens, n_blocks);
     const auto* ws = static_cast<const uint8_t*>(w);
     for (int64_t r0 = 0; r0 < n_rows; r0 += kPanelRows) {
         const PanelRows p(ws, w_row_bytes, r0, n_rows);
@@ -402,16 +395,18 @@ void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
         if (n_tokens == 1) {
             // Row offsets in rows_times_token's lane order: 128-bit lanes 1 and 2 swapped.
             const __m512i lane_offsets = _mm512_shuffle_i32x4(row_offsets, row_offsets, _MM_SHUFFLE(3, 1, 2, 0));
-            rows_times_token(rows, lane_offsets, n_blocks, tokens.token_blocks, tokens.row, prefetch, y + r0, valid);
+            rows_times_token(rows, lane_offsets, n_blocks,
+                             reinterpret_cast<const TokenBlock*>(static_cast<const uint8_t*>(x) + layout.token_blocks),
+                             reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(x) + layout.row), prefetch,
+                             y + r0, valid);
             continue;
         }
         if (n_tokens <= kTokenTile) {
-            kRowsFns[n_tokens](rows, row_offsets, n_blocks, tokens.tiles, prefetch, y + r0, y_stride, valid);
+            kRowsFns[n_tokens](rows, row_offsets, n_blocks, tiles, prefetch, y + r0, y_stride, valid);
             continue;
         }
         pack_panel(rows, row_offsets, n_blocks, panel);
-        panel_times_tiles(panel_view(panel, n_blocks), n_blocks, tokens.tiles, n_tokens, prefetch, y + r0, y_stride,
-                          valid);
+        panel_times_tiles(panel_view(panel, n_blocks), n_blocks, tiles, n_tokens, prefetch, y + r0, y_stride, valid);
     }
 }
 
