@@ -162,7 +162,7 @@ inline void accumulate_blocks(const __m512i* const* q, const __m512* d, const Ti
         for (int t = 0; t < T; ++t)
 #pragma GCC unroll 2
             for (int k = 0; k < B; ++k)
-                isum[k][t] = _mm512_dpbusd_epi32(isum[k][t], qg[k], _mm512_set1_epi32(x[k].q[g][t]));
+                isum[k][t] = panel::dpbusd_broadcast(isum[k][t], qg[k], &x[k].q[g][t]);
     }
 #pragma GCC unroll 2
     for (int k = 0; k < B; ++k) {
