@@ -62,7 +62,7 @@ KernelTable make_scalar_table() {
     t.silu_mul = ref::silu_mul;
     t.gelu = ref::gelu;
     t.add_inplace = ref::add_inplace;
-    t.fma_f16 = ref::fma_f16;
+    t.fma_f16_rows = ref::fma_f16_rows;
     t.dot_f16_chains = ref::dot_f16_chains;
     return t;
 }
@@ -136,7 +136,7 @@ KernelTable make_avx512_table() {
     t.silu_mul = avx512::silu_mul;
     t.gelu = avx512::gelu;
     t.add_inplace = avx512::add_inplace;
-    t.fma_f16 = avx512::fma_f16;
+    t.fma_f16_rows = avx512::fma_f16_rows;
     t.dot_f16_chains = avx512::dot_f16_chains;
     return t;
 }

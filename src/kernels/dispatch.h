@@ -66,8 +66,10 @@ using SoftmaxFn = void (*)(float* x, int64_t n);
 using SiluMulFn = void (*)(const float* gate, const float* up, float* y, int64_t n);
 using GeluFn = void (*)(const float* x, float* y, int64_t n);
 using AddInplaceFn = void (*)(float* y, const float* x, int64_t n);
-using FmaF16Fn = void (*)(float* y, const uint16_t* v, float s, int64_t n);
-using DotF16ChainsFn = void (*)(const float* q, const uint16_t* const* keys, int64_t n_keys, int64_t d, float* scores);
+using FmaF16RowsFn = void (*)(float* y, int64_t y_stride, int64_t n_y, const float* s, int64_t s_stride,
+                              const uint16_t* const* v, int64_t n_v, int64_t n);
+using DotF16ChainsFn = void (*)(const float* q, int64_t q_stride, int64_t n_q, const uint16_t* const* keys,
+                                int64_t n_keys, int64_t d, float* scores);
 
 // One past the largest GGML type id (gguf::TensorType) the tables index.
 inline constexpr int kNumTypeIds = 40;
@@ -90,7 +92,7 @@ struct KernelTable {
     SiluMulFn silu_mul;
     GeluFn gelu;
     AddInplaceFn add_inplace;
-    FmaF16Fn fma_f16;
+    FmaF16RowsFn fma_f16_rows;
     DotF16ChainsFn dot_f16_chains;
 };
 

@@ -411,10 +411,14 @@ void gelu_f16(const float* x, float* y, int64_t n) {
 
 void add_inplace(float* y, const float* x, int64_t n) { active_table().add_inplace(y, x, n); }
 
-void fma_f16(float* y, const uint16_t* v, float s, int64_t n) { active_table().fma_f16(y, v, s, n); }
+void fma_f16_rows(float* y, int64_t y_stride, int64_t n_y, const float* s, int64_t s_stride, const uint16_t* const* v,
+                  int64_t n_v, int64_t n) {
+    active_table().fma_f16_rows(y, y_stride, n_y, s, s_stride, v, n_v, n);
+}
 
-void dot_f16_chains(const float* q, const uint16_t* const* keys, int64_t n_keys, int64_t d, float* scores) {
-    active_table().dot_f16_chains(q, keys, n_keys, d, scores);
+void dot_f16_chains(const float* q, int64_t q_stride, int64_t n_q, const uint16_t* const* keys, int64_t n_keys,
+                    int64_t d, float* scores) {
+    active_table().dot_f16_chains(q, q_stride, n_q, keys, n_keys, d, scores);
 }
 
 }  // namespace sinan::kernels

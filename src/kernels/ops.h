@@ -134,13 +134,20 @@ void gelu_f16(const float* x, float* y, int64_t n);
 // y[i] += x[i]
 void add_inplace(float* y, const float* x, int64_t n);
 
-// y[i] = fma(v[i], s, y[i]), one rounding per element (v: n binary16 values; attention's weighted
-// sum of cached values)
-void fma_f16(float* y, const uint16_t* v, float s, int64_t n);
+// For each value row j < n_v in order, and in it each accumulator g < n_y:
+//   y[g * y_stride + i] = fma(v[j][i], s[g * s_stride + j], y[g * y_stride + i]),  i < n
+// one rounding per element (v[j]: n binary16 values): attention's weighted sums of cached values,
+// for the n_y query heads that share them (grouped-query attention) at once. Accumulator g gets
+// exactly the operations it would get alone (n_y = 1), row after row; each value is converted once.
+void fma_f16_rows(float* y, int64_t y_stride, int64_t n_y, const float* s, int64_t s_stride, const uint16_t* const* v,
+                  int64_t n_v, int64_t n);
 
-// scores[j] = q . k_j summed in index order with one fused multiply-add per term
-// (s = fma(q[i], k_j[i], s) from s = 0): the dot products of one query with n_keys binary16 keys
-// (keys[j]: d values each), as the reference engine's tiled attention computes them.
-void dot_f16_chains(const float* q, const uint16_t* const* keys, int64_t n_keys, int64_t d, float* scores);
+// scores[g * n_keys + j] = q_g . k_j summed in index order with one fused multiply-add per term
+// (s = fma(q_g[i], k_j[i], s) from s = 0), q_g = q + g * q_stride: the dot products of n_q queries
+// (the query heads that share a KV head) with n_keys binary16 keys (keys[j]: d values each), as
+// the reference engine's tiled attention computes them for each query. Each query's scores are
+// the same whatever n_q; the keys are converted and transposed once for all of them.
+void dot_f16_chains(const float* q, int64_t q_stride, int64_t n_q, const uint16_t* const* keys, int64_t n_keys,
+                    int64_t d, float* scores);
 
 }  // namespace sinan::kernels

@@ -34,16 +34,20 @@ struct HeadRows {
 
 const uint16_t* as_f16(const uint8_t* p) { return reinterpret_cast<const uint16_t*>(p); }
 
-// acc[j] += s * value[j] for a value row of the cache's type. F16 rounds each product-sum once
-// (the reference's F16 path); other types are dequantized first, as the reference does.
-void add_scaled_value(float* acc, const uint8_t* value, TensorType type, float s, int64_t d, std::vector<float>& tmp) {
+// acc_g[j] += s[g * s_stride] * value[j] for n_acc accumulators acc_g = acc + g * d and a value row
+// of the cache's type. F16 rounds each product-sum once (the reference's F16 path); other types
+// are dequantized first, as the reference does.
+void add_scaled_value(float* acc, int64_t n_acc, const uint8_t* value, TensorType type, const float* s,
+                      int64_t s_stride, int64_t d, std::vector<float>& tmp) {
     if (type == TensorType::F16) {
-        kernels::fma_f16(acc, as_f16(value), s, d);
+        const uint16_t* v = as_f16(value);
+        kernels::fma_f16_rows(acc, d, n_acc, s, s_stride, &v, 1, d);
         return;
     }
     tmp.resize(static_cast<size_t>(d));
     kernels::dequantize_row(type, value, tmp.data(), d);
-    for (int64_t j = 0; j < d; ++j) acc[j] += s * tmp[static_cast<size_t>(j)];
+    for (int64_t g = 0; g < n_acc; ++g)
+        for (int64_t j = 0; j < d; ++j) acc[g * d + j] += s[g * s_stride] * tmp[static_cast<size_t>(j)];
 }
 
 // F16 cache: q rounded to F16, scores in float from the dequantized keys, the weighted sum kept in
@@ -84,85 +88,125 @@ void attend_small_batch(const float* q_in, std::span<const int32_t> cells, const
         } else {
             vs = std::exp(s - max);
         }
-        add_scaled_value(acc.data(), rows.value(c), type, vs, d, vtmp);
+        add_scaled_value(acc.data(), 1, rows.value(c), type, &vs, 1, d, vtmp);
         if (f16) to_f16_and_back(acc.data(), tmp.data(), d);
         sum = sum * ms + vs;
     }
     for (int64_t j = 0; j < d; ++j) out[j] = sum == 0.0f ? 0.0f : acc[static_cast<size_t>(j)] / sum;
 }
 
-// One tile's scores: F16 keys by the reference's fused chains; quantized keys by the kernels' dot
-// products with q quantized once (q_dot).
-void tile_scores(const float* q, const void* q_dot, std::span<const int32_t> cells, const HeadRows& rows, int64_t dk,
-                 float* scores) {
+// One tile's scores for n_q queries (scores[g * n + j], n = cells.size()): F16 keys by the
+// reference's fused chains; quantized keys by the kernels' dot products with each query quantized
+// once (q_dot: n_q operands of q_dot_bytes).
+void tile_scores(const float* q, int64_t q_stride, int64_t n_q, const uint8_t* q_dot, size_t q_dot_bytes,
+                 std::span<const int32_t> cells, const HeadRows& rows, int64_t dk, float* scores) {
     const TensorType type = rows.cache.type();
+    const size_t n = cells.size();
     if (type != TensorType::F16) {
-        for (size_t j = 0; j < cells.size(); ++j) scores[j] = kernels::dot_row(type, rows.key(cells[j]), q_dot, dk);
+        for (int64_t g = 0; g < n_q; ++g)
+            for (size_t j = 0; j < n; ++j)
+                scores[g * n + j] = kernels::dot_row(type, rows.key(cells[j]), q_dot + g * q_dot_bytes, dk);
         return;
     }
     thread_local std::vector<const uint16_t*> keys;
-    keys.resize(cells.size());
-    for (size_t j = 0; j < cells.size(); ++j) keys[j] = as_f16(rows.key(cells[j]));
-    kernels::dot_f16_chains(q, keys.data(), static_cast<int64_t>(cells.size()), dk, scores);
+    keys.resize(n);
+    for (size_t j = 0; j < n; ++j) keys[j] = as_f16(rows.key(cells[j]));
+    kernels::dot_f16_chains(q, q_stride, n_q, keys.data(), static_cast<int64_t>(n), dk, scores);
 }
 
-void attend_tiled(const float* q, std::span<const int32_t> cells, const HeadRows& rows, const KvHead& head, float scale,
-                  float* out) {
-    thread_local std::vector<float> acc, scores, vtmp;
-    thread_local std::vector<uint16_t> q_dot;
+// The tiled path for n_q queries that share the KV head: per query the operations of one query
+// alone; each tile's keys and values are read (and, F16, converted) once for all of them.
+void attend_tiled(const float* q, int64_t q_stride, int64_t n_q, std::span<const int32_t> cells, const HeadRows& rows,
+                  const KvHead& head, float scale, float* out, int64_t out_stride) {
+    thread_local std::vector<float> acc, scores, max, sum, vtmp;
+    thread_local std::vector<uint8_t> q_dot;
+    thread_local std::vector<const uint16_t*> values;
     const TensorType type = rows.cache.type();
     const int64_t dk = head.dk, d = head.dv;
+    const auto nq = static_cast<size_t>(n_q);
+    size_t q_dot_bytes = 0;
     if (type != TensorType::F16) {
-        q_dot.resize((kernels::dot_operand_bytes(type, dk) + 1) / sizeof(uint16_t));
-        kernels::quantize_dot_operand(type, q, q_dot.data(), dk);
+        q_dot_bytes = kernels::dot_operand_bytes(type, dk);
+        q_dot.resize(nq * q_dot_bytes);
+        for (int64_t g = 0; g < n_q; ++g)
+            kernels::quantize_dot_operand(type, q + g * q_stride, q_dot.data() + g * q_dot_bytes, dk);
     }
-    acc.assign(static_cast<size_t>(d), 0.0f);
-    float max = -INFINITY, sum = 0.0f;
+    acc.assign(nq * static_cast<size_t>(d), 0.0f);
+    max.assign(nq, -INFINITY);
+    sum.assign(nq, 0.0f);
+    scores.resize(nq * kKvTile);
     size_t i = 0;
     while (i < cells.size()) {
         // One tile: the visible cells with the same cell / kKvTile.
         const int32_t tile = cells[i] / kKvTile;
         size_t end = i;
         while (end < cells.size() && cells[end] / kKvTile == tile) ++end;
-        scores.resize(end - i);
-        tile_scores(q, q_dot.data(), cells.subspan(i, end - i), rows, dk, scores.data());
-        float tile_max = -INFINITY;
-        for (float& s : scores) {
-            s *= scale;
-            tile_max = std::max(tile_max, s);
+        const size_t n = end - i;
+        tile_scores(q, q_stride, n_q, q_dot.data(), q_dot_bytes, cells.subspan(i, n), rows, dk, scores.data());
+        for (size_t g = 0; g < nq; ++g) {
+            float* s = scores.data() + g * n;
+            float* a = acc.data() + g * static_cast<size_t>(d);
+            float tile_max = -INFINITY;
+            for (size_t j = 0; j < n; ++j) {
+                s[j] *= scale;
+                tile_max = std::max(tile_max, s[j]);
+            }
+            const float new_max = std::max(max[g], tile_max);
+            if (new_max > max[g]) {
+                const float ms = std::exp(max[g] - new_max);
+                for (int64_t k = 0; k < d; ++k) a[k] *= ms;
+                sum[g] *= ms;
+            }
+            max[g] = new_max;
+            double tile_sum = 0.0;
+            for (size_t j = 0; j < n; ++j) {
+                s[j] = std::exp(s[j] - new_max);
+                tile_sum += s[j];
+            }
+            sum[g] += static_cast<float>(tile_sum);
         }
-        const float new_max = std::max(max, tile_max);
-        if (new_max > max) {
-            const float ms = std::exp(max - new_max);
-            for (float& a : acc) a *= ms;
-            sum *= ms;
+        if (type == TensorType::F16) {
+            values.resize(n);
+            for (size_t j = 0; j < n; ++j) values[j] = as_f16(rows.value(cells[i + j]));
+            kernels::fma_f16_rows(acc.data(), d, n_q, scores.data(), static_cast<int64_t>(n), values.data(),
+                                  static_cast<int64_t>(n), d);
+        } else {
+            for (size_t j = 0; j < n; ++j)
+                add_scaled_value(acc.data(), n_q, rows.value(cells[i + j]), type, scores.data() + j,
+                                 static_cast<int64_t>(n), d, vtmp);
         }
-        max = new_max;
-        double tile_sum = 0.0;
-        for (float& s : scores) {
-            s = std::exp(s - max);
-            tile_sum += s;
-        }
-        sum += static_cast<float>(tile_sum);
-        for (size_t j = i; j < end; ++j) add_scaled_value(acc.data(), rows.value(cells[j]), type, scores[j - i], d, vtmp);
         i = end;
     }
-    const float inv = sum == 0.0f ? 0.0f : 1.0f / sum;
-    for (int64_t j = 0; j < d; ++j) out[j] = acc[static_cast<size_t>(j)] * inv;
+    for (size_t g = 0; g < nq; ++g) {
+        const float inv = sum[g] == 0.0f ? 0.0f : 1.0f / sum[g];
+        for (int64_t k = 0; k < d; ++k) out[static_cast<int64_t>(g) * out_stride + k] = acc[g * d + k] * inv;
+    }
 }
 
 }  // namespace
+
+int64_t heads_per_item(int64_t n_tokens, int64_t n_kv_heads, int64_t group, int64_t n_threads) {
+    const int64_t wanted = 4 * n_threads;  // items, so that a thread held up costs little
+    const int64_t groups = n_tokens * n_kv_heads;
+    if (groups >= wanted) return group;
+    return std::max<int64_t>(1, group * groups / wanted);  // groups x ceil(group / this) >= wanted
+}
 
 AttentionNumerics attention_numerics(int64_t n_queries, int64_t head_dim) {
     return n_queries >= kTiledMinQueries && head_dim % 16 == 0 ? AttentionNumerics::kTiled
                                                                : AttentionNumerics::kSmallBatch;
 }
 
-void attend(const float* q, std::span<const int32_t> cells, const KvCache& cache, int64_t layer, const KvHead& head,
-            float scale, AttentionNumerics numerics, float* out) {
+void attend_heads(const float* q, int64_t q_stride, int64_t n_q, std::span<const int32_t> cells, const KvCache& cache,
+                  int64_t layer, const KvHead& head, float scale, AttentionNumerics numerics, float* out,
+                  int64_t out_stride) {
     const HeadRows rows(cache, layer, head);
-    if (numerics == AttentionNumerics::kTiled) attend_tiled(q, cells, rows, head, scale, out);
-    else attend_small_batch(q, cells, rows, head, scale, out);
+    if (numerics == AttentionNumerics::kTiled) {
+        attend_tiled(q, q_stride, n_q, cells, rows, head, scale, out, out_stride);
+        return;
+    }
+    for (int64_t g = 0; g < n_q; ++g)
+        attend_small_batch(q + g * q_stride, cells, rows, head, scale, out + g * out_stride);
 }
 
 }  // namespace sinan::model

@@ -44,9 +44,26 @@ struct KvHead {
     bool v_in_k = false;
 };
 
-// q: [head.dk] floats; cells: visible cells in increasing order. out: [head.dv].
-void attend(const float* q, std::span<const int32_t> cells, const KvCache& cache, int64_t layer, const KvHead& head,
-            float scale, AttentionNumerics numerics, float* out);
+// n_q queries that share the KV head (grouped-query attention; one query: n_q = 1): query g is
+// [head.dk] floats at q + g * q_stride, its output [head.dv] at out + g * out_stride; cells:
+// visible cells in increasing order. Each query's output is the same whatever n_q, bit for bit;
+// the tiled path reads each tile's keys and values once for all n_q (F16: converted once, and the
+// queries' multiply-add chains interleaved).
+void attend_heads(const float* q, int64_t q_stride, int64_t n_q, std::span<const int32_t> cells, const KvCache& cache,
+                  int64_t layer, const KvHead& head, float scale, AttentionNumerics numerics, float* out,
+                  int64_t out_stride);
+
+// How many of the `group` query heads that share a KV head one work item of a forward pass takes
+// (one attend_heads call): all of them when the batch's tokens x KV heads already give each of
+// n_threads threads several items, fewer when not (decoding a token with few KV heads), so that
+// no thread waits.
+int64_t heads_per_item(int64_t n_tokens, int64_t n_kv_heads, int64_t group, int64_t n_threads);
+
+// One query: q [head.dk] floats, out [head.dv].
+inline void attend(const float* q, std::span<const int32_t> cells, const KvCache& cache, int64_t layer,
+                   const KvHead& head, float scale, AttentionNumerics numerics, float* out) {
+    attend_heads(q, head.dk, 1, cells, cache, layer, head, scale, numerics, out, head.dv);
+}
 
 // The same with K and V of head_dim values each at kv_offset in their own rows.
 inline void attend(const float* q, std::span<const int32_t> cells, const KvCache& cache, int64_t layer,

@@ -1,4 +1,4 @@
-// The SIMD elementwise operations (rmsnorm, softmax, silu_mul, gelu, add_inplace, fma_f16) against the
+// The SIMD elementwise operations (rmsnorm, softmax, silu_mul, gelu, add_inplace, fma_f16_rows) against the
 // scalar reference on every level, odd sizes (every tail after 8- and 16-wide vectors), inputs
 // reaching the ends of exp's range, and in-place calls (seed printed on failure); and the scalar-only
 // operations of ops.h that encoders use (layernorm, gelu_f16) against their formulas.
@@ -170,46 +170,62 @@ TEST(Elementwise, AddInplaceIsExact) {
     }
 }
 
-// fma_f16 (attention's weighted sum of cached values) is one fused multiply-add per element on
-// every level: the scalar std::fma's result exactly.
-TEST(Elementwise, FmaF16EqualsTheScalarFmaOnEveryLevel) {
-    const KernelTable& ref = kernel_table(cpu::Level::kScalar);
+// fma_f16_rows (attention's weighted sums of cached values, for the query heads that share them)
+// is, on every level and for any number of accumulators, one fused multiply-add per element and
+// value row, rows in order: std::fma's result applied row after row, exactly.
+TEST(Elementwise, FmaF16RowsEqualTheScalarFmaRowAfterRowOnEveryLevel) {
     for (cpu::Level level : runnable_levels()) {
         const KernelTable& t = kernel_table(level);
         std::mt19937 rng(kSeed);
-        for (int64_t n : kSizes) {
-            const std::vector<float> vf = test_util::gaussian(rng, n, 3.0f);
-            std::vector<uint16_t> v(n);
-            for (int64_t i = 0; i < n; ++i) v[i] = fp32_to_fp16(vf[i]);
-            std::vector<float> y = test_util::gaussian(rng, n), want = y;
-            const float s = test_util::gaussian(rng, 1)[0];
-            ref.fma_f16(want.data(), v.data(), s, n);
-            t.fma_f16(y.data(), v.data(), s, n);
-            EXPECT_EQ(y, want) << context(t, n);
+        for (int64_t n : {int64_t{1}, int64_t{17}, int64_t{128}, int64_t{1001}}) {
+            for (int64_t n_y : {1, 3, 6, 8, 9, 17}) {
+                const int64_t n_v = n_y % 2 == 0 ? 5 : 64;
+                const std::vector<float> vf = test_util::gaussian(rng, n_v * n, 3.0f);
+                std::vector<uint16_t> v(vf.size());
+                for (size_t i = 0; i < v.size(); ++i) v[i] = fp32_to_fp16(vf[i]);
+                std::vector<const uint16_t*> rows(n_v);
+                for (int64_t j = 0; j < n_v; ++j) rows[j] = v.data() + ((j * 3) % n_v) * n;  // any order
+                const int64_t y_stride = n + 3, s_stride = n_v + 2;
+                const std::vector<float> s = test_util::gaussian(rng, n_y * s_stride);
+                std::vector<float> y = test_util::gaussian(rng, n_y * y_stride), want = y;
+                for (int64_t j = 0; j < n_v; ++j)
+                    for (int64_t g = 0; g < n_y; ++g)
+                        for (int64_t i = 0; i < n; ++i)
+                            want[g * y_stride + i] =
+                                std::fma(fp16_to_fp32(rows[j][i]), s[g * s_stride + j], want[g * y_stride + i]);
+                t.fma_f16_rows(y.data(), y_stride, n_y, s.data(), s_stride, rows.data(), n_v, n);
+                EXPECT_EQ(y, want) << context(t, n) << " accumulators " << n_y;  // the gaps between rows too
+            }
         }
     }
 }
 
-// dot_f16_chains (the tiled attention's scores) keeps one fused multiply-add chain per key in
-// index order on every level: the scalar result exactly, for key counts and lengths that are not
-// multiples of 16.
-TEST(Elementwise, DotF16ChainsEqualTheScalarChainsOnEveryLevel) {
+// dot_f16_chains (the tiled attention's scores) keeps one fused multiply-add chain per query and
+// key in index order on every level: each query's scores are the scalar single-query result
+// exactly, however many queries share the call, for key counts, lengths and query counts that are
+// not multiples of the vector widths.
+TEST(Elementwise, DotF16ChainsEqualTheScalarChainsOfEachQueryOnEveryLevel) {
     const KernelTable& ref = kernel_table(cpu::Level::kScalar);
     for (cpu::Level level : runnable_levels()) {
         const KernelTable& t = kernel_table(level);
         std::mt19937 rng(kSeed);
         for (int64_t d : {16, 40, 128}) {
             for (int64_t n_keys : {1, 15, 16, 17, 64}) {
-                const std::vector<float> q = test_util::gaussian(rng, d);
-                const std::vector<float> kf = test_util::gaussian(rng, n_keys * d);
-                std::vector<uint16_t> k(kf.size());
-                for (size_t i = 0; i < k.size(); ++i) k[i] = fp32_to_fp16(kf[i]);
-                std::vector<const uint16_t*> keys(n_keys);
-                for (int64_t j = 0; j < n_keys; ++j) keys[j] = k.data() + ((j * 7) % n_keys) * d;  // any order
-                std::vector<float> want(n_keys + 1, -1.0f), got(n_keys + 1, -1.0f);
-                ref.dot_f16_chains(q.data(), keys.data(), n_keys, d, want.data());
-                t.dot_f16_chains(q.data(), keys.data(), n_keys, d, got.data());
-                EXPECT_EQ(got, want) << context(t, d) << " keys " << n_keys;
+                for (int64_t n_q : {1, 6, 9}) {
+                    const int64_t q_stride = d + 5;
+                    const std::vector<float> q = test_util::gaussian(rng, n_q * q_stride);
+                    const std::vector<float> kf = test_util::gaussian(rng, n_keys * d);
+                    std::vector<uint16_t> k(kf.size());
+                    for (size_t i = 0; i < k.size(); ++i) k[i] = fp32_to_fp16(kf[i]);
+                    std::vector<const uint16_t*> keys(n_keys);
+                    for (int64_t j = 0; j < n_keys; ++j) keys[j] = k.data() + ((j * 7) % n_keys) * d;  // any order
+                    std::vector<float> want(n_q * n_keys + 1, -1.0f), got(n_q * n_keys + 1, -1.0f);
+                    for (int64_t g = 0; g < n_q; ++g)
+                        ref.dot_f16_chains(q.data() + g * q_stride, 0, 1, keys.data(), n_keys, d,
+                                           want.data() + g * n_keys);
+                    t.dot_f16_chains(q.data(), q_stride, n_q, keys.data(), n_keys, d, got.data());
+                    EXPECT_EQ(got, want) << context(t, d) << " keys " << n_keys << " queries " << n_q;
+                }
             }
         }
     }

@@ -138,64 +138,137 @@ void add_inplace(float* y, const float* x, int64_t n) {
     }
 }
 
-// Sixteen keys at a time, one lane each: 16 values of each key are converted, the 16x16 block
-// is transposed so that vector i holds value i of every key, and the lanes' chains advance one
-// fused multiply-add per value, in index order, as the reference's.
-void dot_f16_chains(const float* q, const uint16_t* const* keys, int64_t n_keys, int64_t d, float* scores) {
+namespace {
+
+constexpr int kQueryGroup = 8;  // queries (or accumulators) sharing one pass: 8 sums + 16 columns in registers
+
+// Values i0.. i0 + 15 of 16 keys (k[j]; the `m` lanes of each) converted and transposed: col[i] holds
+// value i0 + i of every key (lane j: key j).
+inline void key_columns(const uint16_t* const* k, int64_t i0, __mmask16 m, __m512* col) {
+    __m512 r[16], t[16];
+    for (int j = 0; j < 16; ++j) r[j] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, k[j] + i0));
+    // Per 128-bit lane L: t[2p] = rows 2p, 2p+1 interleaved (values 4L, 4L+1), t[2p+1] (4L+2, 4L+3).
+    for (int p = 0; p < 8; ++p) {
+        t[2 * p] = _mm512_unpacklo_ps(r[2 * p], r[2 * p + 1]);
+        t[2 * p + 1] = _mm512_unpackhi_ps(r[2 * p], r[2 * p + 1]);
+    }
+    // u[4g + c], per 128-bit lane L: value 4L + c of keys 4g..4g+3.
+    __m512 u[16];
+    for (int g = 0; g < 4; ++g) {
+        const __m512d lo_ab = _mm512_castps_pd(t[4 * g]), lo_cd = _mm512_castps_pd(t[4 * g + 2]);
+        const __m512d hi_ab = _mm512_castps_pd(t[4 * g + 1]), hi_cd = _mm512_castps_pd(t[4 * g + 3]);
+        u[4 * g + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo_ab, lo_cd));
+        u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo_ab, lo_cd));
+        u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(hi_ab, hi_cd));
+        u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(hi_ab, hi_cd));
+    }
+    // col[4L + c]: lane j = value 4L + c of key j (a 4x4 transpose of 128-bit lanes).
+    for (int c = 0; c < 4; ++c) {
+        const __m512 w0 = _mm512_shuffle_f32x4(u[c], u[4 + c], _MM_SHUFFLE(1, 0, 1, 0));
+        const __m512 w1 = _mm512_shuffle_f32x4(u[c], u[4 + c], _MM_SHUFFLE(3, 2, 3, 2));
+        const __m512 w2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(1, 0, 1, 0));
+        const __m512 w3 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(3, 2, 3, 2));
+        col[c] = _mm512_shuffle_f32x4(w0, w2, _MM_SHUFFLE(2, 0, 2, 0));
+        col[4 + c] = _mm512_shuffle_f32x4(w0, w2, _MM_SHUFFLE(3, 1, 3, 1));
+        col[8 + c] = _mm512_shuffle_f32x4(w1, w3, _MM_SHUFFLE(2, 0, 2, 0));
+        col[12 + c] = _mm512_shuffle_f32x4(w1, w3, _MM_SHUFFLE(3, 1, 3, 1));
+    }
+}
+
+// G queries against 16 keys (the first n_k real): each lane's chain advances one fused
+// multiply-add per value, in index order; the G chains interleave, so their latency overlaps.
+template <int G>
+void chains_times_keys(const float* q, int64_t q_stride, const uint16_t* const* k, int64_t d, int n_k, float* scores,
+                       int64_t n_keys) {
+    __m512 acc[G];
+    for (int g = 0; g < G; ++g) acc[g] = _mm512_setzero_ps();
+    for (int64_t i0 = 0; i0 < d; i0 += 16) {
+        const int n_i = static_cast<int>(d - i0 < 16 ? d - i0 : 16);
+        __m512 col[16];
+        key_columns(k, i0, tail_mask(n_i), col);
+        if (n_i == 16) {
+#pragma GCC unroll 16
+            for (int i = 0; i < 16; ++i)
+#pragma GCC unroll 8
+                for (int g = 0; g < G; ++g)
+                    acc[g] = _mm512_fmadd_ps(_mm512_set1_ps(q[g * q_stride + i0 + i]), col[i], acc[g]);
+        } else {
+            for (int i = 0; i < n_i; ++i)
+                for (int g = 0; g < G; ++g)
+                    acc[g] = _mm512_fmadd_ps(_mm512_set1_ps(q[g * q_stride + i0 + i]), col[i], acc[g]);
+        }
+    }
+    for (int g = 0; g < G; ++g) _mm512_mask_storeu_ps(scores + g * n_keys, tail_mask(n_k), acc[g]);
+}
+
+using ChainsFn = void (*)(const float*, int64_t, const uint16_t* const*, int64_t, int, float*, int64_t);
+constexpr ChainsFn kChainsFns[kQueryGroup + 1] = {
+    nullptr,
+    chains_times_keys<1>,
+    chains_times_keys<2>,
+    chains_times_keys<3>,
+    chains_times_keys<4>,
+    chains_times_keys<5>,
+    chains_times_keys<6>,
+    chains_times_keys<7>,
+    chains_times_keys<8>,
+};
+
+// Values c0..c0 + 15 (lanes m) of G accumulators through every value row: converted once per row,
+// one fused multiply-add per accumulator, rows in order.
+template <int G>
+void rows_into_accumulators(float* y, int64_t y_stride, const float* s, int64_t s_stride, const uint16_t* const* v,
+                            int64_t n_v, int64_t c0, __mmask16 m) {
+    __m512 acc[G];
+    for (int g = 0; g < G; ++g) acc[g] = _mm512_maskz_loadu_ps(m, y + g * y_stride + c0);
+    for (int64_t j = 0; j < n_v; ++j) {
+        const __m512 vf = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, v[j] + c0));
+#pragma GCC unroll 8
+        for (int g = 0; g < G; ++g) acc[g] = _mm512_fmadd_ps(vf, _mm512_set1_ps(s[g * s_stride + j]), acc[g]);
+    }
+    for (int g = 0; g < G; ++g) _mm512_mask_storeu_ps(y + g * y_stride + c0, m, acc[g]);
+}
+
+using RowsFn = void (*)(float*, int64_t, const float*, int64_t, const uint16_t* const*, int64_t, int64_t, __mmask16);
+constexpr RowsFn kRowsFns[kQueryGroup + 1] = {
+    nullptr,
+    rows_into_accumulators<1>,
+    rows_into_accumulators<2>,
+    rows_into_accumulators<3>,
+    rows_into_accumulators<4>,
+    rows_into_accumulators<5>,
+    rows_into_accumulators<6>,
+    rows_into_accumulators<7>,
+    rows_into_accumulators<8>,
+};
+
+}  // namespace
+
+// Sixteen keys at a time, one lane each: 16 values of each key are converted, the 16x16 block is
+// transposed so that vector i holds value i of every key, and the lanes' chains advance one fused
+// multiply-add per value, in index order, as the reference's; up to 8 queries share each block.
+void dot_f16_chains(const float* q, int64_t q_stride, int64_t n_q, const uint16_t* const* keys, int64_t n_keys,
+                    int64_t d, float* scores) {
     for (int64_t j0 = 0; j0 < n_keys; j0 += 16) {
         const int n_k = static_cast<int>(n_keys - j0 < 16 ? n_keys - j0 : 16);
         const uint16_t* k[16];
         for (int j = 0; j < 16; ++j) k[j] = keys[j0 + (j < n_k ? j : n_k - 1)];
-        __m512 acc = _mm512_setzero_ps();
-        for (int64_t i0 = 0; i0 < d; i0 += 16) {
-            const int n_i = static_cast<int>(d - i0 < 16 ? d - i0 : 16);
-            const __mmask16 m = tail_mask(n_i);
-            __m512 r[16], t[16];
-            for (int j = 0; j < 16; ++j) r[j] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, k[j] + i0));
-            // Per 128-bit lane L: t[2p] = rows 2p, 2p+1 interleaved (values 4L, 4L+1), t[2p+1] (4L+2, 4L+3).
-            for (int p = 0; p < 8; ++p) {
-                t[2 * p] = _mm512_unpacklo_ps(r[2 * p], r[2 * p + 1]);
-                t[2 * p + 1] = _mm512_unpackhi_ps(r[2 * p], r[2 * p + 1]);
-            }
-            // u[4g + c], per 128-bit lane L: value 4L + c of keys 4g..4g+3.
-            __m512 u[16];
-            for (int g = 0; g < 4; ++g) {
-                const __m512d lo_ab = _mm512_castps_pd(t[4 * g]), lo_cd = _mm512_castps_pd(t[4 * g + 2]);
-                const __m512d hi_ab = _mm512_castps_pd(t[4 * g + 1]), hi_cd = _mm512_castps_pd(t[4 * g + 3]);
-                u[4 * g + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo_ab, lo_cd));
-                u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo_ab, lo_cd));
-                u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(hi_ab, hi_cd));
-                u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(hi_ab, hi_cd));
-            }
-            // col[4L + c]: lane j = value 4L + c of key j (a 4x4 transpose of 128-bit lanes).
-            __m512 col[16];
-            for (int c = 0; c < 4; ++c) {
-                const __m512 w0 = _mm512_shuffle_f32x4(u[c], u[4 + c], _MM_SHUFFLE(1, 0, 1, 0));
-                const __m512 w1 = _mm512_shuffle_f32x4(u[c], u[4 + c], _MM_SHUFFLE(3, 2, 3, 2));
-                const __m512 w2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(1, 0, 1, 0));
-                const __m512 w3 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(3, 2, 3, 2));
-                col[c] = _mm512_shuffle_f32x4(w0, w2, _MM_SHUFFLE(2, 0, 2, 0));
-                col[4 + c] = _mm512_shuffle_f32x4(w0, w2, _MM_SHUFFLE(3, 1, 3, 1));
-                col[8 + c] = _mm512_shuffle_f32x4(w1, w3, _MM_SHUFFLE(2, 0, 2, 0));
-                col[12 + c] = _mm512_shuffle_f32x4(w1, w3, _MM_SHUFFLE(3, 1, 3, 1));
-            }
-            for (int i = 0; i < n_i; ++i) acc = _mm512_fmadd_ps(_mm512_set1_ps(q[i0 + i]), col[i], acc);
+        for (int64_t g0 = 0; g0 < n_q; g0 += kQueryGroup) {
+            const int n_g = static_cast<int>(n_q - g0 < kQueryGroup ? n_q - g0 : kQueryGroup);
+            kChainsFns[n_g](q + g0 * q_stride, q_stride, k, d, n_k, scores + g0 * n_keys + j0, n_keys);
         }
-        _mm512_mask_storeu_ps(scores + j0, tail_mask(n_k), acc);
     }
 }
 
-void fma_f16(float* y, const uint16_t* v, float s, int64_t n) {
-    const __m512 sv = _mm512_set1_ps(s);
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        const __m512 vf = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + i)));
-        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(vf, sv, _mm512_loadu_ps(y + i)));
-    }
-    if (i < n) {
-        const __mmask16 m = tail_mask(n - i);
-        const __m512 vf = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, v + i));
-        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(vf, sv, _mm512_maskz_loadu_ps(m, y + i)));
+// Sixteen values of up to 8 accumulators at a time, held in registers through all the rows.
+void fma_f16_rows(float* y, int64_t y_stride, int64_t n_y, const float* s, int64_t s_stride, const uint16_t* const* v,
+                  int64_t n_v, int64_t n) {
+    for (int64_t c0 = 0; c0 < n; c0 += 16) {
+        const __mmask16 m = tail_mask(n - c0 < 16 ? n - c0 : 16);
+        for (int64_t g0 = 0; g0 < n_y; g0 += kQueryGroup) {
+            const int n_g = static_cast<int>(n_y - g0 < kQueryGroup ? n_y - g0 : kQueryGroup);
+            kRowsFns[n_g](y + g0 * y_stride, y_stride, s + g0 * s_stride, s_stride, v, n_v, c0, m);
+        }
     }
 }
 

@@ -49,18 +49,27 @@ void add_inplace(float* y, const float* x, int64_t n) {
     for (int64_t i = 0; i < n; ++i) y[i] += x[i];
 }
 
-// scores[j] = (((q[0] k_j[0] + 0) + q[1] k_j[1]) + ...), one fused multiply-add per term
-void dot_f16_chains(const float* q, const uint16_t* const* keys, int64_t n_keys, int64_t d, float* scores) {
-    for (int64_t j = 0; j < n_keys; ++j) {
-        float s = 0.0f;
-        for (int64_t i = 0; i < d; ++i) s = std::fma(q[i], fp16_to_fp32(keys[j][i]), s);
-        scores[j] = s;
+// scores[g * n_keys + j] = (((q_g[0] k_j[0] + 0) + q_g[1] k_j[1]) + ...), one fused multiply-add
+// per term, q_g = q + g * q_stride
+void dot_f16_chains(const float* q, int64_t q_stride, int64_t n_q, const uint16_t* const* keys, int64_t n_keys,
+                    int64_t d, float* scores) {
+    for (int64_t g = 0; g < n_q; ++g) {
+        for (int64_t j = 0; j < n_keys; ++j) {
+            float s = 0.0f;
+            for (int64_t i = 0; i < d; ++i) s = std::fma(q[g * q_stride + i], fp16_to_fp32(keys[j][i]), s);
+            scores[g * n_keys + j] = s;
+        }
     }
 }
 
-// y[i] = fma(v[i], s, y[i]), v binary16
-void fma_f16(float* y, const uint16_t* v, float s, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) y[i] = std::fma(fp16_to_fp32(v[i]), s, y[i]);
+// y_g[i] = fma(v_j[i], s[g * s_stride + j], y_g[i]) for each value row j in order, then each g;
+// y_g = y + g * y_stride, v_j binary16
+void fma_f16_rows(float* y, int64_t y_stride, int64_t n_y, const float* s, int64_t s_stride, const uint16_t* const* v,
+                  int64_t n_v, int64_t n) {
+    for (int64_t j = 0; j < n_v; ++j)
+        for (int64_t g = 0; g < n_y; ++g)
+            for (int64_t i = 0; i < n; ++i)
+                y[g * y_stride + i] = std::fma(fp16_to_fp32(v[j][i]), s[g * s_stride + j], y[g * y_stride + i]);
 }
 
 }  // namespace sinan::kernels::ref

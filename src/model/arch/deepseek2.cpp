@@ -242,18 +242,24 @@ void Deepseek2Model::attention_block(int64_t l, const Batch& batch, KvCache& cac
     lat_.resize(static_cast<size_t>(n * h.n_head * rank));
     const KvHead kv_head{0, dk, 0, rank, /*v_in_k=*/true};
     const AttentionNumerics numerics = attention_numerics(n, rank);
-    // A prompt's later tokens see more cells: chunks to whichever thread is free (dense.cpp).
-    const int64_t n_items = n * h.n_head;
+    // Every head reads the one latent: an item is a token and some of its heads, which
+    // attend_heads takes together. A prompt's later tokens see more cells: chunks to whichever
+    // thread is free (dense.cpp).
+    const int64_t per_item = heads_per_item(n, 1, h.n_head, pool_.n_threads());
+    const int64_t items_per_token = (h.n_head + per_item - 1) / per_item;
+    const int64_t n_items = n * items_per_token;
     const int64_t grain = std::max<int64_t>(1, n_items / (8 * pool_.n_threads()));
     pool_.parallel_chunks(n_items, grain, [&](int64_t i0, int64_t i1, int) {
         thread_local std::vector<int32_t> visible;
         for (int64_t i = i0; i < i1; ++i) {
-            const int64_t t = i / h.n_head;
+            const int64_t t = i / items_per_token, first = i % items_per_token * per_item;
             const int32_t pos = batch.positions[static_cast<size_t>(t)];
             visible.clear();
             for (int32_t c : seq_cells_[static_cast<size_t>(batch.seq_ids[static_cast<size_t>(t)])])
                 if (attends(pos, cache.cell_pos(c))) visible.push_back(c);
-            attend(q_full_.data() + i * dk, visible, cache, l, kv_head, kq_scale_, numerics, lat_.data() + i * rank);
+            const int64_t head = t * h.n_head + first;  // [n, n_head] rows of q_full_ and lat_
+            attend_heads(q_full_.data() + head * dk, dk, std::min(per_item, h.n_head - first), visible, cache, l,
+                         kv_head, kq_scale_, numerics, lat_.data() + head * rank, rank);
         }
     });
     heads_.resize(static_cast<size_t>(n * h.n_head * dv));

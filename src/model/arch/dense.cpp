@@ -114,18 +114,25 @@ void DenseModel::attention(int64_t layer, const Batch& batch, const KvCache& cac
     const float scale = 1.0f / std::sqrt(static_cast<float>(d));
     const int64_t n_q = h.n_head * d;
     const AttentionNumerics numerics = attention_numerics(n_tokens, d);
-    const int64_t n_items = n_tokens * h.n_head;
+    // An item is a token and some of the query heads that share a KV head, which read its cells
+    // together (attend_heads).
+    const int64_t per_item = heads_per_item(n_tokens, h.n_head_kv, group, pool_.n_threads());
+    const int64_t items_per_kv_head = (group + per_item - 1) / per_item;
+    const int64_t n_items = n_tokens * h.n_head_kv * items_per_kv_head;
     const int64_t grain = std::max<int64_t>(1, n_items / (8 * pool_.n_threads()));
     pool_.parallel_chunks(n_items, grain, [&](int64_t i0, int64_t i1, int) {
         thread_local std::vector<int32_t> visible;
         for (int64_t i = i0; i < i1; ++i) {
-            const int64_t t = i / h.n_head, head = i % h.n_head;
+            const int64_t t = i / (h.n_head_kv * items_per_kv_head), kv_head = i / items_per_kv_head % h.n_head_kv;
+            const int64_t first_head = kv_head * group + i % items_per_kv_head * per_item;
+            const int64_t n_heads = std::min(per_item, (kv_head + 1) * group - first_head);
             const int32_t pos = batch.positions[static_cast<size_t>(t)];
             visible.clear();
             for (int32_t c : seq_cells_[static_cast<size_t>(batch.seq_ids[static_cast<size_t>(t)])])
                 if (attends(pos, cache.cell_pos(c))) visible.push_back(c);
-            attend(q_.data() + t * n_q + head * d, visible, cache, layer, (head / group) * d, d, scale, numerics,
-                   attn_.data() + t * n_q + head * d);
+            const int64_t first = t * n_q + first_head * d;
+            attend_heads(q_.data() + first, d, n_heads, visible, cache, layer,
+                         KvHead{kv_head * d, d, kv_head * d, d, false}, scale, numerics, attn_.data() + first, d);
         }
     });
 }

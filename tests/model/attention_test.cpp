@@ -1,0 +1,96 @@
+// attend_heads: the query heads that share a KV head (grouped-query attention) attend in one call,
+// and each head's output is the one it gets alone, bit for bit: for both numerics (the tiled
+// prefill path, where the grouped kernels share each key and value between the heads, and the
+// small-batch decode path), for F16 and Q8_0 caches, over cells that skip some and span several
+// tiles, with head counts below, at and above the kernels' group of 8.
+#include "model/attention.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/kernels.h"
+#include "model/kv_cache.h"
+
+namespace sinan::model {
+namespace {
+
+using gguf::TensorType;
+
+constexpr int64_t kHeadDim = 64;  // whole Q8_0 blocks
+constexpr int64_t kKvHeads = 2;
+constexpr int32_t kCells = 200;
+
+std::vector<float> gaussian(std::mt19937& rng, int64_t n) {
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    std::vector<float> v(static_cast<size_t>(n));
+    for (float& x : v) x = dist(rng);
+    return v;
+}
+
+// A one-layer cache of kCells cells whose keys and values are random rows of `type`.
+KvCache random_cache(TensorType type, std::mt19937& rng) {
+    KvCache cache(1, kCells, kKvHeads * kHeadDim, kKvHeads * kHeadDim, type);
+    for (int32_t c = 0; c < kCells; ++c) {
+        kernels::quantize_row(type, gaussian(rng, kKvHeads * kHeadDim).data(), cache.k(0, c), kKvHeads * kHeadDim);
+        kernels::quantize_row(type, gaussian(rng, kKvHeads * kHeadDim).data(), cache.v(0, c), kKvHeads * kHeadDim);
+    }
+    return cache;
+}
+
+TEST(Attention, HeadsSharingAKvHeadGetWhatEachGetsAloneBitForBit) {
+    std::mt19937 rng(20261130);
+    std::vector<int32_t> cells;  // increasing, with gaps, over four 64-cell tiles
+    for (int32_t c = 0; c < kCells; ++c)
+        if (c % 7 != 3) cells.push_back(c);
+    const KvHead head{kHeadDim, kHeadDim, kHeadDim, kHeadDim, false};  // the second KV head
+    const float scale = 0.125f;
+    for (TensorType type : {TensorType::F16, TensorType::Q8_0}) {
+        const KvCache cache = random_cache(type, rng);
+        for (AttentionNumerics numerics : {AttentionNumerics::kTiled, AttentionNumerics::kSmallBatch}) {
+            for (int64_t n_q : {1, 6, 9}) {
+                const int64_t q_stride = kHeadDim + 3, out_stride = kHeadDim + 5;
+                const std::vector<float> q = gaussian(rng, n_q * q_stride);
+                std::vector<float> together(static_cast<size_t>(n_q * out_stride), -7.0f), alone = together;
+                attend_heads(q.data(), q_stride, n_q, cells, cache, 0, head, scale, numerics, together.data(),
+                             out_stride);
+                for (int64_t g = 0; g < n_q; ++g)
+                    attend(q.data() + g * q_stride, cells, cache, 0, head, scale, numerics,
+                           alone.data() + g * out_stride);
+                const std::string what = std::string(gguf::type_name(type)) +
+                                         (numerics == AttentionNumerics::kTiled ? " tiled" : " small batch") +
+                                         ", heads " + std::to_string(n_q);
+                EXPECT_EQ(together, alone) << what;
+                EXPECT_NE(together[0], 0.0f) << what;          // an output was written
+                EXPECT_EQ(together[kHeadDim], -7.0f) << what;  // and nothing between the outputs
+            }
+        }
+    }
+}
+
+// A prompt's tokens x KV heads give every thread several items: each takes a whole group. One
+// decoded token of a model with few KV heads would not: its groups are split so that every
+// thread has items, and a group that does not divide evenly still has every head in some item.
+TEST(Attention, WorkItemsKeepWholeGroupsUnlessThreadsWouldWait) {
+    EXPECT_EQ(heads_per_item(128, 2, 6, 2), 6);
+    EXPECT_EQ(heads_per_item(1, 128, 1, 16), 1);
+    for (int64_t threads : {1, 2, 16}) {
+        for (int64_t kv_heads : {1, 2, 8}) {
+            for (int64_t group : {1, 6, 7, 128}) {
+                const int64_t per_item = heads_per_item(1, kv_heads, group, threads);
+                ASSERT_GE(per_item, 1);
+                ASSERT_LE(per_item, group);
+                const int64_t items = kv_heads * ((group + per_item - 1) / per_item);
+                EXPECT_GE(items, std::min(kv_heads * group, 4 * threads))
+                    << threads << " threads, " << kv_heads << " KV heads, groups of " << group;
+            }
+        }
+    }
+}
+
+}  // namespace
+}  // namespace sinan::model
