@@ -6,7 +6,8 @@
 // printed beside them: ReadBandwidthLimit, a multi-accumulator read loop over a buffer of the same
 // size (plain x86-64, with 64-byte loads, and on 2 threads), measured in the same run. Q8_0 also
 // with the weights repacked for the active level's kernel, as models load them. Levels this
-// CPU cannot run are skipped. `bench_kernels --benchmark_counters_tabular=true`. Rates use CPU
+// CPU cannot run are skipped. And one step of decoding's attention, fused against the passes it
+// replaced (AttentionValueStep). `bench_kernels --benchmark_counters_tabular=true`. Rates use CPU
 // time, which keeps them meaningful on a shared machine, except the 2-thread ones (wall time: the
 // second thread's CPU time is not the caller's); wall time is printed too.
 #include <benchmark/benchmark.h>
@@ -228,8 +229,39 @@ void BM_ReadBandwidthLimitAvx512(benchmark::State& state) {
     read_bandwidth(state, sinan::kernels::kernel_table(Level::kAvx512).sum_words);
 }
 
+// One step of the small-batch attention (decoding) over 2048 cached F16 value rows of 128 values:
+// acc = f16(fma(v, s, acc)) per cell, fused (fma_f16_rounded) or as the three passes it replaced
+// (fma_f16_rows, then quantize_row and dequantize_row to F16 and back). Per cell: items = cells.
+void BM_AttentionValueStep(benchmark::State& state, bool fused) {
+    constexpr int64_t kHead = 128, kCells = 2048;
+    std::mt19937 rng(7);
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    std::vector<float> values(kCells * kHead);
+    for (float& x : values) x = dist(rng);
+    std::vector<uint16_t> v(values.size()), tmp(kHead);
+    kernels::quantize_row(TensorType::F16, values.data(), v.data(), static_cast<int64_t>(values.size()));
+    std::vector<float> acc(kHead, 0.0f);
+    const float s = 0.01f;
+    for (auto _ : state) {
+        for (int64_t c = 0; c < kCells; ++c) {
+            const uint16_t* row = v.data() + c * kHead;
+            if (fused) {
+                kernels::fma_f16_rounded(acc.data(), row, s, kHead);
+                continue;
+            }
+            kernels::fma_f16_rows(acc.data(), kHead, 1, &s, 1, &row, 1, kHead);
+            kernels::quantize_row(TensorType::F16, acc.data(), tmp.data(), kHead);
+            kernels::dequantize_row(TensorType::F16, tmp.data(), acc.data(), kHead);
+        }
+        benchmark::DoNotOptimize(acc.data());
+    }
+    state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kCells);
+}
+
 void register_all() {
     benchmark::RegisterBenchmark("ReadBandwidthLimit/x86-64", BM_ReadBandwidthLimit)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("AttentionValueStep/fused", BM_AttentionValueStep, true);
+    benchmark::RegisterBenchmark("AttentionValueStep/fma_then_f16_round_trip", BM_AttentionValueStep, false);
     benchmark::RegisterBenchmark("ReadBandwidthLimit/avx512", BM_ReadBandwidthLimitAvx512)
         ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark("ReadBandwidthLimit/2threads", BM_ReadBandwidthLimit2Threads)

@@ -63,6 +63,7 @@ KernelTable make_scalar_table() {
     t.gelu = ref::gelu;
     t.add_inplace = ref::add_inplace;
     t.fma_f16_rows = ref::fma_f16_rows;
+    t.fma_f16_rounded = ref::fma_f16_rounded;
     t.dot_f16_chains = ref::dot_f16_chains;
     return t;
 }
@@ -137,6 +138,7 @@ KernelTable make_avx512_table() {
     t.gelu = avx512::gelu;
     t.add_inplace = avx512::add_inplace;
     t.fma_f16_rows = avx512::fma_f16_rows;
+    t.fma_f16_rounded = avx512::fma_f16_rounded;
     t.dot_f16_chains = avx512::dot_f16_chains;
     return t;
 }

@@ -68,6 +68,7 @@ using GeluFn = void (*)(const float* x, float* y, int64_t n);
 using AddInplaceFn = void (*)(float* y, const float* x, int64_t n);
 using FmaF16RowsFn = void (*)(float* y, int64_t y_stride, int64_t n_y, const float* s, int64_t s_stride,
                               const uint16_t* const* v, int64_t n_v, int64_t n);
+using FmaF16RoundedFn = void (*)(float* y, const uint16_t* v, float s, int64_t n);
 using DotF16ChainsFn = void (*)(const float* q, int64_t q_stride, int64_t n_q, const uint16_t* const* keys,
                                 int64_t n_keys, int64_t d, float* scores);
 
@@ -93,6 +94,7 @@ struct KernelTable {
     GeluFn gelu;
     AddInplaceFn add_inplace;
     FmaF16RowsFn fma_f16_rows;
+    FmaF16RoundedFn fma_f16_rounded;
     DotF16ChainsFn dot_f16_chains;
 };
 

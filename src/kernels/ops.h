@@ -142,6 +142,12 @@ void add_inplace(float* y, const float* x, int64_t n);
 void fma_f16_rows(float* y, int64_t y_stride, int64_t n_y, const float* s, int64_t s_stride, const uint16_t* const* v,
                   int64_t n_v, int64_t n);
 
+// y[i] = fma(v[i], s, y[i]) rounded to binary16 (nearest even) and back to float: one step of the
+// reference's small-batch attention, whose running weighted sum of values is kept in binary16;
+// the same as fma_f16_rows for one row followed by quantize_row and dequantize_row (F16), in one
+// pass.
+void fma_f16_rounded(float* y, const uint16_t* v, float s, int64_t n);
+
 // scores[g * n_keys + j] = q_g . k_j summed in index order with one fused multiply-add per term
 // (s = fma(q_g[i], k_j[i], s) from s = 0), q_g = q + g * q_stride: the dot products of n_q queries
 // (the query heads that share a KV head) with n_keys binary16 keys (keys[j]: d values each), as

@@ -35,15 +35,10 @@ struct HeadRows {
 const uint16_t* as_f16(const uint8_t* p) { return reinterpret_cast<const uint16_t*>(p); }
 
 // acc_g[j] += s[g * s_stride] * value[j] for n_acc accumulators acc_g = acc + g * d and a value row
-// of the cache's type. F16 rounds each product-sum once (the reference's F16 path); other types
-// are dequantized first, as the reference does.
+// of a quantized cache, dequantized first as the reference does (F16 rows take the kernels'
+// fma_f16_rows and fma_f16_rounded instead).
 void add_scaled_value(float* acc, int64_t n_acc, const uint8_t* value, TensorType type, const float* s,
                       int64_t s_stride, int64_t d, std::vector<float>& tmp) {
-    if (type == TensorType::F16) {
-        const uint16_t* v = as_f16(value);
-        kernels::fma_f16_rows(acc, d, n_acc, s, s_stride, &v, 1, d);
-        return;
-    }
     tmp.resize(static_cast<size_t>(d));
     kernels::dequantize_row(type, value, tmp.data(), d);
     for (int64_t g = 0; g < n_acc; ++g)
@@ -88,8 +83,8 @@ void attend_small_batch(const float* q_in, std::span<const int32_t> cells, const
         } else {
             vs = std::exp(s - max);
         }
-        add_scaled_value(acc.data(), 1, rows.value(c), type, &vs, 1, d, vtmp);
-        if (f16) to_f16_and_back(acc.data(), tmp.data(), d);
+        if (f16) kernels::fma_f16_rounded(acc.data(), as_f16(rows.value(c)), vs, d);
+        else add_scaled_value(acc.data(), 1, rows.value(c), type, &vs, 1, d, vtmp);
         sum = sum * ms + vs;
     }
     for (int64_t j = 0; j < d; ++j) out[j] = sum == 0.0f ? 0.0f : acc[static_cast<size_t>(j)] / sum;

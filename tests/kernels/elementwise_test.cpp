@@ -200,6 +200,29 @@ TEST(Elementwise, FmaF16RowsEqualTheScalarFmaRowAfterRowOnEveryLevel) {
     }
 }
 
+// fma_f16_rounded (a step of the small-batch attention, whose sum of values is kept in binary16)
+// is on every level what it replaces: fma_f16_rows for the row, then quantize_row and
+// dequantize_row to F16 and back, bit for bit.
+TEST(Elementwise, FmaF16RoundedIsTheFmaThenTheF16RoundTripOnEveryLevel) {
+    for (cpu::Level level : runnable_levels()) {
+        const KernelTable& t = kernel_table(level);
+        std::mt19937 rng(kSeed);
+        for (int64_t n : kSizes) {
+            const std::vector<float> vf = test_util::gaussian(rng, n, 3.0f);
+            std::vector<uint16_t> v(n), y16(n);
+            for (int64_t i = 0; i < n; ++i) v[i] = fp32_to_fp16(vf[i]);
+            std::vector<float> y = test_util::gaussian(rng, n, 100.0f), want = y;
+            const float s = test_util::gaussian(rng, 1)[0];
+            const uint16_t* row = v.data();
+            t.fma_f16_rows(want.data(), n, 1, &s, 1, &row, 1, n);
+            t.quantize[static_cast<int>(gguf::TensorType::F16)](want.data(), y16.data(), n);
+            t.dequantize[static_cast<int>(gguf::TensorType::F16)](y16.data(), want.data(), n);
+            t.fma_f16_rounded(y.data(), v.data(), s, n);
+            EXPECT_EQ(y, want) << context(t, n);
+        }
+    }
+}
+
 // dot_f16_chains (the tiled attention's scores) keeps one fused multiply-add chain per query and
 // key in index order on every level: each query's scores are the scalar single-query result
 // exactly, however many queries share the call, for key counts, lengths and query counts that are

@@ -260,6 +260,16 @@ void dot_f16_chains(const float* q, int64_t q_stride, int64_t n_q, const uint16_
     }
 }
 
+void fma_f16_rounded(float* y, const uint16_t* v, float s, int64_t n) {
+    const __m512 sv = _mm512_set1_ps(s);
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = tail_mask(n - i < 16 ? n - i : 16);
+        const __m512 vf = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, v + i));
+        const __m512 r = _mm512_fmadd_ps(vf, sv, _mm512_maskz_loadu_ps(m, y + i));
+        _mm512_mask_storeu_ps(y + i, m, _mm512_cvtph_ps(_mm512_cvtps_ph(r, _MM_FROUND_TO_NEAREST_INT)));
+    }
+}
+
 // Sixteen values of up to 8 accumulators at a time, held in registers through all the rows.
 void fma_f16_rows(float* y, int64_t y_stride, int64_t n_y, const float* s, int64_t s_stride, const uint16_t* const* v,
                   int64_t n_v, int64_t n) {

@@ -62,6 +62,11 @@ void dot_f16_chains(const float* q, int64_t q_stride, int64_t n_q, const uint16_
     }
 }
 
+// y[i] = fma(v[i], s, y[i]) rounded to binary16 and back, v binary16
+void fma_f16_rounded(float* y, const uint16_t* v, float s, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] = fp16_to_fp32(fp32_to_fp16(std::fma(fp16_to_fp32(v[i]), s, y[i])));
+}
+
 // y_g[i] = fma(v_j[i], s[g * s_stride + j], y_g[i]) for each value row j in order, then each g;
 // y_g = y + g * y_stride, v_j binary16
 void fma_f16_rows(float* y, int64_t y_stride, int64_t n_y, const float* s, int64_t s_stride, const uint16_t* const* v,
