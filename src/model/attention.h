@@ -1,5 +1,6 @@
-// Attention of one query head over cached keys and values (F16 or Q8_0 in the KV cache):
+// Attention of query heads over cached keys and values (F16 or Q8_0 in the KV cache), for each:
 //   out = sum_c softmax_c(q · k_c * scale) v_c      over the given cells, in cell order
+// one head at a time (attend) or the heads that share a KV head together (attend_heads).
 // Both paths are online softmax over the cells (flash-attention style): memory is O(head size)
 // per call whatever the number of cells, so a long prefill never holds an [n_tokens x n_kv]
 // matrix; the cost is O(n_cells x head size) per query.
