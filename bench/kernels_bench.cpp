@@ -4,7 +4,8 @@
 // for decode (1 token: weight GB/s, memory-bound) and prefill (128 tokens: GFLOP/s, arithmetic-
 // bound), on one thread, activation quantization included; decode also on 2 threads. Limit
 // printed beside them: ReadBandwidthLimit, a multi-accumulator read loop over a buffer of the same
-// size (plain x86-64, with 64-byte loads, and on 2 threads), measured in the same run. Q8_0 also
+// size (plain x86-64, with 64-byte loads, and on 2 threads, there also on 2 MiB pages), measured
+// in the same run. Q8_0 also
 // with the weights repacked for the active level's kernel, as models load them. Levels this
 // CPU cannot run are skipped. And one step of decoding's attention, fused against the passes it
 // replaced (AttentionValueStep). `bench_kernels --benchmark_counters_tabular=true`. Rates use CPU
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "base/cpu.h"
+#include "base/huge_pages.h"
 #include "base/thread_pool.h"
 #include "gguf/tensor_type.h"
 #include "kernels/dispatch.h"
@@ -205,13 +207,26 @@ void BM_ReadBandwidthLimit(benchmark::State& state) {
 }
 
 // The same read loop (64-byte loads where the CPU has them) on 2 threads, each over its half of
-// the buffer: the limit of the 2-thread decode benchmarks.
-void BM_ReadBandwidthLimit2Threads(benchmark::State& state) {
+// the buffer: the limit of the 2-thread decode benchmarks. The buffer on 4 KiB pages (the
+// matrices' memory here), or on 2 MiB pages (HugePageBuffer: where models keep repacked weights
+// and `sinan bench` reads its limit).
+void BM_ReadBandwidthLimit2Threads(benchmark::State& state, bool huge_pages) {
     const Level level = can_run(Level::kAvx512) ? Level::kAvx512 : Level::kScalar;
     const kernels::SumWordsFn sum = kernels::kernel_table(level).sum_words;
     const std::vector<uint8_t>& m = matrix(TensorType::F32);
     const uint64_t half_words = m.size() / 16;
     const auto* words = reinterpret_cast<const uint64_t*>(m.data());
+    sinan::HugePageBuffer huge;
+    if (huge_pages) {
+        sinan::Result<sinan::HugePageBuffer> b = sinan::HugePageBuffer::allocate(m.size());
+        if (!b.ok()) {
+            state.SkipWithError(b.message().c_str());
+            return;
+        }
+        huge = std::move(b).value();
+        std::memcpy(huge.data(), m.data(), m.size());
+        words = static_cast<const uint64_t*>(huge.data());
+    }
     sinan::ThreadPool pool(2);
     for (auto _ : state) {
         pool.parallel_for(2, [&](int64_t i0, int64_t i1, int) {
@@ -264,7 +279,10 @@ void register_all() {
     benchmark::RegisterBenchmark("AttentionValueStep/fma_then_f16_round_trip", BM_AttentionValueStep, false);
     benchmark::RegisterBenchmark("ReadBandwidthLimit/avx512", BM_ReadBandwidthLimitAvx512)
         ->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark("ReadBandwidthLimit/2threads", BM_ReadBandwidthLimit2Threads)
+    benchmark::RegisterBenchmark("ReadBandwidthLimit/2threads", BM_ReadBandwidthLimit2Threads, false)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark("ReadBandwidthLimit/2threads/huge_pages", BM_ReadBandwidthLimit2Threads, true)
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
     const Level levels[] = {Level::kScalar, Level::kAvx2, Level::kAvx512};

@@ -169,6 +169,7 @@ void run_bench(const BenchArgs& a) {
     // Measured before the probes below allocate their buffers: the weights (mapped), the larger
     // test's KV cache and the scratch.
     const engine::ResidentMemory memory = engine::resident_memory();
+    const PageUse pages = model.weight_pages();
     const model::Hparams& h = model.hparams();
     const int64_t kv_cells =
         std::max(engine::Session::cache_cells(model, a.n_depth + a.n_prompt, a.n_batch),
@@ -212,6 +213,8 @@ void run_bench(const BenchArgs& a) {
             j["path"] = path_name;
             j["packed_weights_bytes"] = model.packed_weight_bytes();
             j["rss_peak_bytes"] = memory.peak_bytes;
+            j["weights_resident_bytes"] = pages.resident;
+            j["weights_huge_page_bytes"] = pages.huge;
             j["weights_bytes"] = weight_bytes;
             j["kv_cache_bytes"] = kv_bytes;
             j["kv_type"] = lower_type_name(a.kv_type);
@@ -255,6 +258,12 @@ void run_bench(const BenchArgs& a) {
                 format_bytes(memory.peak_bytes).c_str(), format_bytes(weight_bytes).c_str(),
                 lower_type_name(a.kv_type).c_str(), format_bytes(kv_bytes).c_str(), format_bytes(budget).c_str(),
                 100.0 * static_cast<double>(memory.peak_bytes) / static_cast<double>(budget));
+    if (pages.resident > 0)
+        std::printf(
+            "weights on 2 MiB pages: %.0f%% of the %s resident (a file's pages cached before it was mapped "
+            "keep their size)\n",
+            100.0 * static_cast<double>(pages.huge) / static_cast<double>(pages.resident),
+            format_bytes(pages.resident).c_str());
     std::printf(
         "(%d runs after %d warm-up; pp in batches of %lld; limits: tg = read bandwidth / bytes per token, "
         "pp = arithmetic peak / multiply-adds per token)\n",

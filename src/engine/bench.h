@@ -57,11 +57,12 @@ Summary summarize(std::vector<double> values);
 // experts of a mixture of experts (*_exps, [.., .., expert_count]) only expert_used_count are read.
 uint64_t weight_bytes_per_token(const gguf::File& file);
 
-// Memory read bandwidth in bytes/s: a buffer of `bytes` (much larger than the last-level cache)
-// is filled, then summed by every thread of `pool` over its own contiguous part with eight
-// independent 64-bit accumulators per vector lane; the best of a few passes counts. The sum is
-// compiled twice, plain x86-64 (16-byte loads) and, where the CPU has AVX-512, with 64-byte
-// loads (wide loads keep more of the stream in flight); the faster one counts.
+// Memory read bandwidth in bytes/s: a buffer of `bytes` (much larger than the last-level cache),
+// on huge pages where the kernel gives them (HugePageBuffer, as the repacked weights), is filled,
+// then summed by every thread of `pool` over its own contiguous part with eight independent
+// 64-bit accumulators per vector lane; the best of a few passes counts. The sum is compiled twice,
+// plain x86-64 (16-byte loads) and, where the CPU has AVX-512, with 64-byte loads (wide loads keep
+// more of the stream in flight); the faster one counts. 0 when the buffer cannot be mapped.
 double measure_read_bandwidth(ThreadPool& pool, uint64_t bytes);
 
 // Multiply-adds per second that every thread of `pool` retires together in the instruction the

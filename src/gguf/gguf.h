@@ -118,6 +118,8 @@ public:
     uint64_t data_offset() const { return data_offset_; }  // start of the tensor data section
     // Whether the data is a read-only map of the file (open), not a caller's buffer (parse).
     bool is_mapped() const { return map_.data() != nullptr; }
+    // The start of that map (file_size() bytes; null when parsed from a caller's buffer).
+    const uint8_t* mapped_data() const { return map_.data(); }
 
     const std::vector<KeyValue>& metadata() const { return kv_; }
     const std::vector<TensorInfo>& tensors() const { return tensors_; }

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "base/log.h"
 #include "base/mapped_file.h"
 #include "kernels/kernels.h"
 #include "model/embedding_model.h"
@@ -29,17 +30,38 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
 void Model::pack_matrices(std::span<kernels::Matrix* const> matrices, const LoadOptions& options) {
     const char* env = std::getenv("SINAN_PACK_WEIGHTS");
     if (!options.pack_weights || (env != nullptr && std::string_view(env) == "0")) return;
+    // One buffer for every copy, so that only its last 2 MiB page is partly unused.
+    std::vector<std::pair<kernels::Matrix*, uint64_t>> todo;  // matrix, offset of its copy
+    uint64_t total = 0;
     for (kernels::Matrix* m : matrices) {
         const uint64_t n = kernels::packed_bytes(*m);
         if (n == 0 || m->panels != nullptr) continue;
-        auto copy = std::make_unique_for_overwrite<PackedLine[]>((n + sizeof(PackedLine) - 1) / sizeof(PackedLine));
-        kernels::pack_matrix(*m, copy.get(), pool_);
-        m->panels = copy.get();
+        if (std::any_of(todo.begin(), todo.end(), [m](const auto& t) { return t.first == m; })) continue;
+        todo.emplace_back(m, total);
+        total += (n + 63) / 64 * 64;  // each copy 64-byte aligned
+    }
+    if (todo.empty()) return;
+    Result<HugePageBuffer> buffer = HugePageBuffer::allocate(total);
+    if (!buffer.ok()) {  // the kernels read the rows in place: slower with batches, same results
+        log::warn("weights not repacked for this CPU's kernels: " + buffer.message());
+        return;
+    }
+    packed_ = std::move(buffer).value();
+    for (const auto& [m, offset] : todo) {
+        void* copy = static_cast<uint8_t*>(packed_.data()) + offset;
+        kernels::pack_matrix(*m, copy, pool_);
+        m->panels = copy;
         const uint64_t rows_bytes = gguf::row_bytes(m->type, static_cast<uint64_t>(m->n_cols)) * m->n_rows;
         if (file_.is_mapped()) release_pages(m->data, rows_bytes);  // a caller's buffer (File::parse): not ours
-        packed_.push_back(std::move(copy));
-        packed_bytes_ += n;
     }
+    packed_bytes_ = total;
+}
+
+PageUse Model::weight_pages() const {
+    PageUse use;
+    if (file_.is_mapped()) use += page_use(file_.mapped_data(), file_.file_size());
+    if (packed_.size() > 0) use += page_use(packed_.data(), packed_.size());
+    return use;
 }
 
 Status Model::shift_keys(KvCache& cache, const std::vector<int32_t>& cells, int32_t delta) {

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "base/huge_pages.h"
 #include "base/status.h"
 #include "base/thread_pool.h"
 #include "gguf/gguf.h"
@@ -38,7 +39,8 @@ struct LoadOptions {
     // Weight matrices repacked once, at load, for this CPU's matrix kernel where it has a layout
     // of its own (kernels::pack_matrix; Q8_0 on AVX-512 VNNI, llama and qwen2): the same results,
     // and a batch of a few sequences costs about what one does. The mapped pages of the packed
-    // rows are released, so the weights are resident once. The environment variable
+    // rows are released, so the weights are resident once. The copies share one buffer on 2 MiB
+    // pages (base/huge_pages.h: decoding reads them faster). The environment variable
     // SINAN_PACK_WEIGHTS=0 turns it off for a whole process (to compare).
     bool pack_weights = true;
 };
@@ -56,6 +58,9 @@ public:
     // Bytes of weights repacked at load for the CPU's matrix kernel (LoadOptions::pack_weights);
     // 0 when none were.
     uint64_t packed_weight_bytes() const { return packed_bytes_; }
+    // The weights' resident memory (the file's mapping and the repacked copies) and how much of it
+    // is mapped with 2 MiB pages (base/huge_pages.h), for reports.
+    PageUse weight_pages() const;
 
     // A cache for up to n_ctx tokens in total (all sequences together), K and V stored as kv_type
     // (F16 or Q8_0; check_kv_type must have accepted it: an unsupported type CHECKs).
@@ -112,10 +117,7 @@ protected:
     ThreadPool pool_;
 
 private:
-    struct alignas(64) PackedLine {
-        uint8_t bytes[64];
-    };
-    std::vector<std::unique_ptr<PackedLine[]>> packed_;  // pack_matrices' copies
+    HugePageBuffer packed_;  // pack_matrices' copies
     uint64_t packed_bytes_ = 0;
 };
 
