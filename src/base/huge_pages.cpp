@@ -6,9 +6,11 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace sinan {
@@ -27,7 +29,7 @@ Result<HugePageBuffer> HugePageBuffer::allocate(size_t n) {
     const auto start = reinterpret_cast<uintptr_t>(b.mapping_);
     b.data_ = reinterpret_cast<void*>((start + kHugePage - 1) / kHugePage * kHugePage);
     // Advice only: without transparent huge pages (EINVAL) the buffer works on small pages.
-    ::madvise(b.data_, b.mapping_size_ - kHugePage, MADV_HUGEPAGE);
+    if (huge_pages_wanted()) ::madvise(b.data_, b.mapping_size_ - kHugePage, MADV_HUGEPAGE);
     return b;
 }
 
@@ -52,6 +54,11 @@ void HugePageBuffer::reset() {
     mapping_size_ = 0;
     data_ = nullptr;
     size_ = 0;
+}
+
+bool huge_pages_wanted() {
+    const char* env = std::getenv("SINAN_HUGE_PAGES");
+    return env == nullptr || std::string_view(env) != "0";
 }
 
 PageUse page_use(const void* p, uint64_t n) {

@@ -6,6 +6,10 @@
 // With transparent huge pages in "madvise" mode (Debian's default) memory gets them only when
 // asked: the buffer is aligned to 2 MiB and marked MADV_HUGEPAGE. Where the kernel has no
 // huge pages the buffer is plain memory; nothing else changes.
+// SINAN_HUGE_PAGES=0 (environment) asks for none, in this class and in MappedFile: the first
+// touch of a huge page can be slow on a virtual machine whose host takes free memory back (the
+// balloon's free page reporting): 1.6 GB took 8-14 s here against 1 s on small pages, once per
+// load (bench/NOTES.md).
 // Pages are allocated on first touch (the writer's thread, as with malloc). Move-only; the
 // memory is unmapped with the object. Thread-safety: as for any plain buffer.
 #pragma once
@@ -41,6 +45,9 @@ class HugePageBuffer {
     void* data_ = nullptr;
     size_t size_ = 0;
 };
+
+// Whether buffers and file mappings ask for huge pages: not when SINAN_HUGE_PAGES=0.
+bool huge_pages_wanted();
 
 // How much of the memory in [p, p + n) is resident and how much of that this process maps with
 // 2 MiB pages (AnonHugePages + FilePmdMapped), from /proc/self/smaps; each mapping that overlaps

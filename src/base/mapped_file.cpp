@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/huge_pages.h"
+
 namespace sinan {
 
 Result<MappedFile> MappedFile::open(const std::string& path) {
@@ -36,7 +38,7 @@ Result<MappedFile> MappedFile::open(const std::string& path) {
         f.data_ = static_cast<const uint8_t*>(p);
         // Pages this mapping reads in from disk come in 2 MiB folios where the file system allows
         // it (huge_pages.h says why); pages already cached stay as they are. Advice only.
-        ::madvise(p, f.size_, MADV_HUGEPAGE);
+        if (huge_pages_wanted()) ::madvise(p, f.size_, MADV_HUGEPAGE);
     }
     ::close(fd);  // the mapping keeps the file alive
     return f;

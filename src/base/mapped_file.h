@@ -1,7 +1,8 @@
 // MappedFile: a read-only memory map of a whole file (model weights are used in place from it).
 // Move-only; the mapping lives until the object is destroyed, and every pointer into data()
 // dies with it. The mapping asks for huge pages (MADV_HUGEPAGE): what it reads in from disk is
-// then mapped in 2 MiB pages where the file system and kernel allow. Thread-safety: data() may be read from any thread.
+// then mapped in 2 MiB pages where the file system and kernel allow (not with SINAN_HUGE_PAGES=0,
+// huge_pages.h). Thread-safety: data() may be read from any thread.
 #pragma once
 
 #include <cstddef>

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -48,6 +49,22 @@ TEST(HugePages, BufferIsAlignedWritableAndAskedForHugePages) {
     if (!kernel_has_huge_pages()) GTEST_SKIP() << "this kernel has no transparent huge pages";
     EXPECT_TRUE(advised_huge(bytes)) << vm_flags_of(bytes);
     EXPECT_TRUE(advised_huge(bytes + n - 1)) << vm_flags_of(bytes + n - 1);
+}
+
+TEST(HugePages, EnvironmentCanTurnThemOff) {
+    if (!kernel_has_huge_pages()) GTEST_SKIP() << "this kernel has no transparent huge pages";
+    const std::string p = std::filesystem::temp_directory_path() / ("sinan-small-" + std::to_string(::getpid()));
+    std::ofstream(p, std::ios::binary) << std::string(1 << 20, 's');
+    ::setenv("SINAN_HUGE_PAGES", "0", 1);
+    Result<HugePageBuffer> b = HugePageBuffer::allocate(HugePageBuffer::kHugePage);
+    Result<MappedFile> m = MappedFile::open(p);
+    ::unsetenv("SINAN_HUGE_PAGES");
+    std::remove(p.c_str());
+    ASSERT_TRUE(b.ok()) << b.message();
+    ASSERT_TRUE(m.ok()) << m.message();
+    EXPECT_FALSE(advised_huge(b->data())) << vm_flags_of(b->data());
+    EXPECT_FALSE(advised_huge(m->data())) << vm_flags_of(m->data());
+    EXPECT_TRUE(huge_pages_wanted());
 }
 
 TEST(HugePages, BufferMovesAndUnmapsOnce) {
