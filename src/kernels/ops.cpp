@@ -48,13 +48,16 @@ namespace {
 // thread running the GEMM kernel on its own rows with its own scratch.
 constexpr int64_t kGemmRows = 16;
 
-// Panels per chunk of a matrix product balanced over the pool (ThreadPool::parallel_chunks):
-// about eight chunks a thread, so a thread slowed by another process or woken late costs the loop
-// a chunk, not half the matrix. That needs a cheap call: one token (a few microseconds to
-// summarise), or a kernel that prepares the tokens once for all its calls (GemmKernel::prepare).
-// Otherwise one chunk a thread, as the kernel summarises every token on every call.
-int64_t panel_grain(int64_t n_panels, bool cheap_calls, const ThreadPool& pool) {
-    const int64_t chunks = cheap_calls ? 8 * pool.n_threads() : pool.n_threads();
+// Panels per chunk of a matrix product balanced over the pool (ThreadPool::parallel_chunks), so a
+// thread slowed by another process or woken late costs the loop a chunk, not half the matrix.
+// That needs a cheap call: one token (a few microseconds to summarise), or a kernel that prepares
+// the tokens once for all its calls (GemmKernel::prepare); otherwise one chunk a thread, as the
+// kernel summarises every token on every call. One token: about 64 chunks a thread, a panel each
+// in the 1.5B's smaller matrices (its q/k/v and down products ran 13-20% faster than with 8;
+// decoding as a whole 4-13%, bench/NOTES.md); more tokens: about 8.
+int64_t panel_grain(int64_t n_panels, int64_t n_tokens, bool prepared, const ThreadPool& pool) {
+    const int64_t per_thread = n_tokens == 1 ? 64 : prepared ? 8 : 1;
+    const int64_t chunks = per_thread * pool.n_threads();
     return std::max<int64_t>(1, (n_panels + chunks - 1) / chunks);
 }
 
@@ -144,7 +147,7 @@ void gemm_rows(const GemmKernel& gemm, const Matrix& w, uint64_t w_row_bytes, co
           n_tokens,
           y};
     const int64_t n_panels = (w.n_rows + kGemmRows - 1) / kGemmRows;
-    const int64_t grain = panel_grain(n_panels, n_tokens == 1 || gemm.prepare != nullptr, pool);
+    const int64_t grain = panel_grain(n_panels, n_tokens, gemm.prepare != nullptr, pool);
     pool.parallel_chunks(n_panels, grain, [&job](int64_t p0, int64_t p1, int) {
         void* scratch = gemm_scratch(job.gemm.scratch_bytes(job.n_tokens, job.n_cols));
         const int64_t r0 = p0 * kGemmRows, r1 = std::min(p1 * kGemmRows, job.n_rows);
@@ -245,7 +248,7 @@ void matmul_shared_input(std::span<const Matrix* const> w, const float* x, int64
         int64_t n_tokens, n_cols;
     } job{parts, w.size(), scratch_bytes, n_tokens, n_cols};
     pool.parallel_chunks(
-        n_panels, panel_grain(n_panels, n_tokens == 1 || all_prepared, pool), [&job](int64_t p0, int64_t p1, int) {
+        n_panels, panel_grain(n_panels, n_tokens, all_prepared, pool), [&job](int64_t p0, int64_t p1, int) {
             void* scratch = gemm_scratch(job.scratch_bytes);
             for (size_t i = 0; i < job.n_parts; ++i) {
                 const Part& part = job.parts[i];
