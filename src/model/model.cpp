@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "base/check.h"
 #include "base/log.h"
 #include "base/mapped_file.h"
 #include "kernels/kernels.h"
@@ -41,6 +42,7 @@ void Model::pack_matrices(std::span<kernels::Matrix* const> matrices, const Load
         total += (n + 63) / 64 * 64;  // each copy 64-byte aligned
     }
     if (todo.empty()) return;
+    SINAN_CHECK(packed_.data() == nullptr, "Model::pack_matrices: called twice (the first copies would be freed)");
     Result<HugePageBuffer> buffer = HugePageBuffer::allocate(total);
     if (!buffer.ok()) {  // the kernels read the rows in place: slower with batches, same results
         log::warn("weights not repacked for this CPU's kernels: " + buffer.message());

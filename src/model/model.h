@@ -109,7 +109,7 @@ protected:
     static void collect_seq_cells(const Batch& batch, const KvCache& cache, std::vector<std::vector<int32_t>>* seq_cells);
     // Repacks each matrix that has a packed layout on this CPU (LoadOptions::pack_weights) and
     // points its .panels at the copy, which lives as long as the model; releases the mapped pages
-    // of its rows. Other matrices stay as they are.
+    // of its rows. Other matrices stay as they are. Once per model: one buffer holds every copy.
     void pack_matrices(std::span<kernels::Matrix* const> matrices, const LoadOptions& options);
 
     gguf::File file_;
