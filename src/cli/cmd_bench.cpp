@@ -278,6 +278,10 @@ void register_bench(CLI::App& app) {
         "bench",
         "Prompt processing (pp) and generation (tg) speed in tokens/s, beside the generation limit of this "
         "machine (memory read bandwidth / bytes of weights per token)");
+    cmd->footer(
+        "Environment: SINAN_PACK_WEIGHTS=0 uses the weights in place instead of repacking them for the matrix "
+        "kernel; SINAN_HUGE_PAGES=0 keeps weights and the read probe on small pages (faster to load on a VM whose "
+        "host takes free memory back, slower to read; docs/model.md).");
     cmd->add_option("-m,--model", a->model, "The .gguf model");
     cmd->add_option("--synthetic", a->synthetic,
                     "Benchmark a known shape with random weights, SHAPE:TYPE (e.g. r1-distill-qwen-1.5b:q8_0); "
