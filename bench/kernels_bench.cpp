@@ -5,9 +5,8 @@
 // bound), on one thread, activation quantization included; decode also on 2 threads. Limit
 // printed beside them: ReadBandwidthLimit, a multi-accumulator read loop over a buffer of the same
 // size (plain x86-64, with 64-byte loads, and on 2 threads, there also on 2 MiB pages), measured
-// in the same run. Q8_0 also
-// with the weights repacked for the active level's kernel, as models load them. Levels this
-// CPU cannot run are skipped. And one step of decoding's attention, fused against the passes it
+// in the same run. Q8_0 also with the weights repacked for the active level's kernel, as models
+// load them. Levels this CPU cannot run are skipped. And one step of decoding's attention, fused against the passes it
 // replaced (AttentionValueStep). `bench_kernels --benchmark_counters_tabular=true`. Rates use CPU
 // time, which keeps them meaningful on a shared machine, except the 2-thread ones (wall time: the
 // second thread's CPU time is not the caller's); wall time is printed too.

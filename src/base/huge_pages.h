@@ -1,15 +1,16 @@
 // HugePageBuffer: anonymous memory for large data that is read over and over (repacked weights,
 // the read-bandwidth probe), placed on 2 MiB pages where the kernel allows it.
 // Why: a read stream over 4 KiB pages misses the TLB every 4 KiB, and on a virtual machine each
-// miss walks two page tables; on this project's machines a 1.6 GB read loop ran 2-16% faster
-// (one run's rounds) on 2 MiB pages, and decoding with repacked weights likewise (bench/NOTES.md).
+// miss walks two page tables; on this project's machines the 2-thread read loop of bench_kernels
+// ran 21.4 GB/s on 2 MiB pages against 18.2 on small ones (ReadBandwidthLimit/2threads and
+// /huge_pages), and Q8_0 decoding of the 1.5B 9% faster (bench/NOTES.md).
 // With transparent huge pages in "madvise" mode (Debian's default) memory gets them only when
 // asked: the buffer is aligned to 2 MiB and marked MADV_HUGEPAGE. Where the kernel has no
 // huge pages the buffer is plain memory; nothing else changes.
 // SINAN_HUGE_PAGES=0 (environment) asks for none, in this class and in MappedFile: the first
 // touch of a huge page can be slow on a virtual machine whose host takes free memory back (the
-// balloon's free page reporting): 1.6 GB took 8-14 s here against 1 s on small pages, once per
-// load (bench/NOTES.md).
+// balloon's free page reporting): loading the 1.5B Q8_0 and `sinan bench`'s probe took 14-16 s
+// here against 2.2-2.6 s on small pages, once per load (bench/NOTES.md).
 // Pages are allocated on first touch (the writer's thread, as with malloc). Move-only; the
 // memory is unmapped with the object. Thread-safety: as for any plain buffer.
 #pragma once
