@@ -129,26 +129,25 @@ const MatmulWeights& matmul_weights(TensorType type) {
     return cached;
 }
 
-// The same copies repacked for the active level's matrix kernel (kernels::pack_matrix), as a
-// model loads them; empty where the type has no packed layout.
-struct alignas(64) PackedLine {
-    uint8_t bytes[64];
-};
-const std::vector<PackedLine>& packed_weights(TensorType type) {
+// The same copies repacked for the active level's matrix kernel (kernels::pack_matrix), on 2 MiB
+// pages, as a model loads them (Model::pack_matrices); empty where the type has no packed layout.
+const sinan::HugePageBuffer& packed_weights(TensorType type) {
     static TensorType cached_type = TensorType::F32;
-    static std::vector<PackedLine> cached;
-    if (!cached.empty() && cached_type == type) return cached;
+    static sinan::HugePageBuffer cached;
+    if (cached.size() != 0 && cached_type == type) return cached;
     const MatmulWeights& w = matmul_weights(type);
     const kernels::Matrix one{type, w.data.data(), MatmulWeights::kCols, MatmulWeights::kRows};
     const uint64_t per_copy = kernels::packed_bytes(one);
     cached = {};
     cached_type = type;
     if (per_copy == 0 || per_copy != w.bytes_per_copy) return cached;  // packed copies keep the copies' offsets
-    cached.resize(w.data.size() / sizeof(PackedLine) + 1);
+    sinan::Result<sinan::HugePageBuffer> b = sinan::HugePageBuffer::allocate(w.data.size());
+    if (!b.ok()) return cached;
+    cached = std::move(b).value();
     sinan::ThreadPool pool(1);
     for (uint64_t off = 0; off < w.data.size(); off += per_copy) {
         const kernels::Matrix m{type, w.data.data() + off, MatmulWeights::kCols, MatmulWeights::kRows};
-        kernels::pack_matrix(m, reinterpret_cast<uint8_t*>(cached.data()) + off, pool);
+        kernels::pack_matrix(m, static_cast<uint8_t*>(cached.data()) + off, pool);
     }
     return cached;
 }
@@ -162,12 +161,12 @@ void BM_Matmul(benchmark::State& state, TensorType type, Level level, int64_t n_
         return;
     }
     if (packed &&
-        (std::string(kernels::active_path()) != sinan::cpu::level_name(level) || packed_weights(type).empty())) {
+        (std::string(kernels::active_path()) != sinan::cpu::level_name(level) || packed_weights(type).size() == 0)) {
         state.SkipWithError("no packed layout for this type on the active level");
         return;
     }
     const MatmulWeights& w = matmul_weights(type);
-    const uint8_t* panels = packed ? reinterpret_cast<const uint8_t*>(packed_weights(type).data()) : nullptr;
+    const uint8_t* panels = packed ? static_cast<const uint8_t*>(packed_weights(type).data()) : nullptr;
     const kernels::KernelTable& table = kernels::kernel_table(level);
     sinan::ThreadPool pool(n_threads);
     std::mt19937 rng(3);
