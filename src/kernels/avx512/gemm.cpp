@@ -92,25 +92,25 @@ inline void prefetch_rows(const BlockQ8_0* const* rows, int64_t b) {
 class NextPanelPrefetch {
 public:
     // panel: the current panel's first row; n_rows_left: rows from there to the caller's last one.
-  NextPanelPrefetch(const void* panel, size_t w_row_bytes, int64_t n_rows_left, int64_t n_steps)
-      : next_(static_cast<const char*>(panel) + kPanelRows * w_row_bytes),
-        end_(static_cast<const char*>(panel) +
-             (n_rows_left < 2 * kPanelRows ? n_rows_left : 2 * kPanelRows) * static_cast<int64_t>(w_row_bytes)),
-        step_bytes_((static_cast<int64_t>(kPanelRows * w_row_bytes) / 64 + n_steps - 1) / n_steps * 64) {}
+    NextPanelPrefetch(const void* panel, size_t w_row_bytes, int64_t n_rows_left, int64_t n_steps)
+        : next_(static_cast<const char*>(panel) + kPanelRows * w_row_bytes),
+          end_(static_cast<const char*>(panel) +
+               (n_rows_left < 2 * kPanelRows ? n_rows_left : 2 * kPanelRows) * static_cast<int64_t>(w_row_bytes)),
+          step_bytes_((static_cast<int64_t>(kPanelRows * w_row_bytes) / 64 + n_steps - 1) / n_steps * 64) {}
 
-  void at_step(int64_t s) const {
-      // Locals: GCC reloads members after every prefetch (it counts one as a memory access), and
-      // a loop of ~9 lines a step with those loads and two bounds cost a third of the kernel's
-      // speed from L2 (bench/NOTES.md).
-      const char* p = next_ + s * step_bytes_;
-      const char* const end = p + step_bytes_ < end_ ? p + step_bytes_ : end_;
-      for (; p < end; p += 64) _mm_prefetch(p, _MM_HINT_T1);
+    void at_step(int64_t s) const {
+        // Locals: GCC reloads members after every prefetch (it counts one as a memory access); with
+        // those loads and two bounds a line took ~9 instructions and the one-token kernel read 64
+        // GB/s from L2 instead of 73 (bench/NOTES.md).
+        const char* p = next_ + s * step_bytes_;
+        const char* const end = p + step_bytes_ < end_ ? p + step_bytes_ : end_;
+        for (; p < end; p += 64) _mm_prefetch(p, _MM_HINT_T1);
     }
 
 private:
-  const char* next_;    // the next panel
-  const char* end_;     // the end of it or of the caller's rows
-  int64_t step_bytes_;  // bytes per step, whole lines
+    const char* next_;    // the next panel
+    const char* end_;     // the end of it or of the caller's rows
+    int64_t step_bytes_;  // bytes per step, whole lines
 };
 
 // Transposes block `b` of the rows at rows[0..15] (row pointers; rows past the end of the matrix
