@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <string>
 
 namespace sinan::cpu {
 
@@ -97,6 +98,45 @@ std::string describe() {
     add(f.avx512bf16, "avx512-bf16");
     add(f.amx_tile && f.amx_int8, "amx");
     return extra.empty() ? s : s + " (" + extra + ")";
+}
+
+namespace {
+
+Identity read_identity() {
+    Identity id;
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (__get_cpuid(1, &a, &b, &c, &d)) {
+        const int base_family = static_cast<int>((a >> 8) & 0xf);
+        const int base_model = static_cast<int>((a >> 4) & 0xf);
+        id.family = base_family == 0xf ? base_family + static_cast<int>((a >> 20) & 0xff) : base_family;
+        id.model = base_family == 0x6 || base_family == 0xf ? base_model + static_cast<int>(((a >> 16) & 0xf) << 4)
+                                                            : base_model;
+    }
+    if (__get_cpuid_max(0x80000000u, nullptr) < 0x80000004u) return id;
+    char brand[49] = {};
+    for (unsigned leaf = 0; leaf < 3; ++leaf) {
+        unsigned r[4] = {};
+        __get_cpuid(0x80000002u + leaf, &r[0], &r[1], &r[2], &r[3]);
+        std::memcpy(brand + 16 * leaf, r, sizeof(r));
+    }
+    std::string s(brand);  // NUL-padded
+    const size_t first = s.find_first_not_of(' ');
+    const size_t last = s.find_last_not_of(' ');
+    id.brand = first == std::string::npos ? "" : s.substr(first, last - first + 1);
+    return id;
+}
+
+}  // namespace
+
+const Identity& identity() {
+    static const Identity id = read_identity();
+    return id;
+}
+
+std::string describe_processor() {
+    const Identity& id = identity();
+    return (id.brand.empty() ? std::string("unnamed CPU") : id.brand) + " (family " + std::to_string(id.family) +
+           ", model " + std::to_string(id.model) + ")";
 }
 
 bool request_amx() {

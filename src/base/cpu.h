@@ -40,6 +40,22 @@ const char* level_name(Level level);
 // One line for logs and `--version`: "avx512 (avx512-vnni, avx512-bf16, amx)".
 std::string describe();
 
+// Which processor this is, from CPUID: the brand string (leaves 0x80000002-4, outer spaces
+// trimmed) and the display family and model (leaf 1, extended fields folded in as the vendors'
+// manuals say; /proc/cpuinfo's "cpu family" and "model"). In a virtual machine the brand a process
+// reads can differ from the kernel's "model name", and either can name a whole product line, so
+// benchmark reports print family and model beside it: a VM's host can change between runs, and
+// the same figures on another processor mean something else.
+struct Identity {
+    std::string brand;  // empty where the CPU has no brand string
+    int family = 0;
+    int model = 0;
+};
+const Identity& identity();
+
+// identity() as one line: "AMD EPYC (family 26, model 2)".
+std::string describe_processor();
+
 // Asks the kernel for AMX tile state (arch_prctl ARCH_REQ_XCOMP_PERM, XTILEDATA) once; true
 // when AMX may be used by this process.
 bool request_amx();

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "base/cpu.h"
 #include "cli/commands.h"
 #include "cli/format.h"
 #include "cli/kv_type_option.h"
@@ -209,6 +210,7 @@ void run_bench(const BenchArgs& a) {
             j["model"] = model_name;
             j["type"] = type;
             j["threads"] = threads;
+            j["cpu"] = cpu::describe_processor();
             j["repetitions"] = a.repetitions;
             j["path"] = path_name;
             j["packed_weights_bytes"] = model.packed_weight_bytes();
@@ -229,6 +231,7 @@ void run_bench(const BenchArgs& a) {
     std::printf("model: %s (%s), %s of weights, %s read per generated token; %d threads; kernels: %s\n",
                 model_name.c_str(), type.c_str(), format_bytes(weight_bytes).c_str(),
                 format_bytes(bytes_per_token).c_str(), threads, path_name);
+    std::printf("cpu: %s\n", cpu::describe_processor().c_str());
     if (model.packed_weight_bytes() > 0)
         std::printf("weights: %s repacked at load for the matrix kernel (SINAN_PACK_WEIGHTS=0 uses them in place)\n",
                     format_bytes(model.packed_weight_bytes()).c_str());

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <string>
 
 namespace sinan {
@@ -32,6 +33,43 @@ TEST(Cpu, FeaturesAgreeWithTheKernel) {
     EXPECT_EQ(f.avx512bf16, has("avx512_bf16"));
     EXPECT_EQ(f.amx_tile, has("amx_tile"));
     EXPECT_EQ(f.amx_int8, has("amx_int8"));
+}
+
+// The value of /proc/cpuinfo's first "NAME\t: value" line for NAME, or nullopt.
+std::optional<std::string> cpuinfo_field(const std::string& name) {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+        const size_t colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        std::string key = line.substr(0, colon);
+        key.erase(key.find_last_not_of(" \t") + 1);
+        if (key != name) continue;
+        const size_t v = line.find_first_not_of(' ', colon + 1);
+        return v == std::string::npos ? "" : line.substr(v);
+    }
+    return std::nullopt;
+}
+
+// Family and model against the kernel's reading. The brand string is not compared with "model
+// name": in a virtual machine the two can differ (on one of ours CPUID answers "Oxide Virtual
+// Turin-like Processor" to processes and the kernel shows "AMD EPYC"), so it is checked for form.
+TEST(Cpu, IdentityAgreesWithTheKernel) {
+    const std::optional<std::string> family = cpuinfo_field("cpu family");
+    const std::optional<std::string> model = cpuinfo_field("model");
+    if (!family || !model) GTEST_SKIP() << "no cpu family and model in /proc/cpuinfo";
+    const cpu::Identity& id = cpu::identity();
+    EXPECT_EQ(id.family, std::stoi(*family));
+    EXPECT_EQ(id.model, std::stoi(*model));
+    const std::optional<std::string> brand = cpuinfo_field("model name");
+    if (brand && !brand->empty()) {
+        ASSERT_FALSE(id.brand.empty()) << "the kernel shows a model name; CPUID has a brand string too";
+        EXPECT_NE(id.brand.front(), ' ');
+        EXPECT_NE(id.brand.back(), ' ');
+        for (char c : id.brand) EXPECT_TRUE(c >= 0x20 && c < 0x7f) << "brand string: " << id.brand;
+    }
+    EXPECT_EQ(cpu::describe_processor(),
+              (id.brand.empty() ? "unnamed CPU" : id.brand) + " (family " + *family + ", model " + *model + ")");
 }
 
 TEST(Cpu, SinanCpuCapsTheLevel) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "base/cpu.h"
 #include "run_binary.h"
 
 namespace sinan::test {
@@ -46,6 +47,8 @@ void expect_common_fields(const nlohmann::json& t, const std::string& type) {
     EXPECT_EQ(t["threads"], 2) << t;
     EXPECT_FALSE(t["path"].get<std::string>().empty()) << t;
     EXPECT_FALSE(t["model"].get<std::string>().empty()) << t;
+    // The processor the figures were measured on: what this process reads from CPUID too.
+    EXPECT_EQ(t["cpu"], cpu::describe_processor()) << t;
 }
 
 TEST_F(BenchCommand, SyntheticModelReportsPromptAndGenerationTestsAsJson) {
