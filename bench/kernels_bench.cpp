@@ -130,7 +130,8 @@ const MatmulWeights& matmul_weights(TensorType type) {
 }
 
 // The same copies repacked for the active level's matrix kernel (kernels::pack_matrix), on 2 MiB
-// pages, as a model loads them (Model::pack_matrices); empty where the type has no packed layout.
+// pages, as a model loads them (Model::pack_matrices); empty where the type has no packed layout
+// (or the memory could not be mapped).
 const sinan::HugePageBuffer& packed_weights(TensorType type) {
     static TensorType cached_type = TensorType::F32;
     static sinan::HugePageBuffer cached;
@@ -162,7 +163,7 @@ void BM_Matmul(benchmark::State& state, TensorType type, Level level, int64_t n_
     }
     if (packed &&
         (std::string(kernels::active_path()) != sinan::cpu::level_name(level) || packed_weights(type).size() == 0)) {
-        state.SkipWithError("no packed layout for this type on the active level");
+        state.SkipWithError("no packed layout for this type on the active level (or no memory for it)");
         return;
     }
     const MatmulWeights& w = matmul_weights(type);
