@@ -81,6 +81,7 @@ EOF
 
 start_server serve --cache off --parallel "${PARALLEL:-16}" --queue 256
 echo "== sinan serve $model_id at $url ($(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "== $("$sinan" --version)"
 echo "== streamed chat completions, max_tokens ${MAX_TOKENS:-64}"
 python3 "$root/bench/serve/stream_bench.py" --url "$url" --model "$model_id" --streams "${STREAMS:-1,4,8,16}" \
   --rounds "${ROUNDS:-3}" --max-tokens "${MAX_TOKENS:-64}" --prompt-words "${PROMPT_WORDS:-110}" --server-pid "$server_pid"

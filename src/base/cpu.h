@@ -53,7 +53,8 @@ struct Identity {
 };
 const Identity& identity();
 
-// identity() as one line: "Oxide Virtual Turin-like Processor (family 26, model 2)".
+// identity() as one line, for `sinan bench` and `--version`: "Oxide Virtual Turin-like Processor
+// (family 26, model 2)".
 std::string describe_processor();
 
 // Asks the kernel for AMX tile state (arch_prctl ARCH_REQ_XCOMP_PERM, XTILEDATA) once; true

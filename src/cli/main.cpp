@@ -20,7 +20,8 @@ int main(int argc, char** argv) {
     using namespace sinan;
     CLI::App app{"sinan: a private AI platform. Runs DeepSeek-R1-family GGUF models on this machine; nothing leaves it."};
     app.require_subcommand(1);
-    app.set_version_flag("--version", std::string("sinan 0.1.0, cpu: ") + cpu::describe());
+    app.set_version_flag("--version",
+                         std::string("sinan 0.1.0, cpu: ") + cpu::describe() + " on " + cpu::describe_processor());
     bool verbose = false;
     app.add_flag("-v,--verbose", verbose, "Log more to stderr (also SINAN_LOG=debug)");
     app.parse_complete_callback([&] {
