@@ -112,7 +112,8 @@ Identity read_identity() {
         id.model = base_family == 0x6 || base_family == 0xf ? base_model + static_cast<int>(((a >> 16) & 0xf) << 4)
                                                             : base_model;
     }
-    if (__get_cpuid_max(0x80000000u, nullptr) < 0x80000004u) return id;
+    // (clang's cpuid.h declares the result int, GCC's unsigned.)
+    if (static_cast<unsigned>(__get_cpuid_max(0x80000000u, nullptr)) < 0x80000004u) return id;
     char brand[49] = {};
     for (unsigned leaf = 0; leaf < 3; ++leaf) {
         unsigned r[4] = {};
