@@ -6,7 +6,8 @@
 // printed beside them: ReadBandwidthLimit, a multi-accumulator read loop over a buffer of the same
 // size (plain x86-64, with 64-byte loads, and on 2 threads, there also on 2 MiB pages), measured
 // in the same run. Q8_0 also with the weights repacked for the active level's kernel, as models
-// load them. Levels this CPU cannot run are skipped. And one step of decoding's attention, fused against the passes it
+// load them, and from cache (one small packed matrix: the kernel's own speed). Levels this CPU
+// cannot run are skipped. And one step of decoding's attention, fused against the passes it
 // replaced (AttentionValueStep). `bench_kernels --benchmark_counters_tabular=true`. Rates use CPU
 // time, which keeps them meaningful on a shared machine, except the 2-thread ones (wall time: the
 // second thread's CPU time is not the caller's); wall time is printed too.
@@ -190,6 +191,38 @@ void BM_Matmul(benchmark::State& state, TensorType type, Level level, int64_t n_
         benchmark::Counter(flops * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 
+// The kernel's own speed, weights in cache: one packed 1536x256 Q8_0 matrix (418 KB, within a
+// core's L2) on one thread, against n_tokens tokens. What it does per weight byte when memory is
+// not in the way (the decode benchmarks above read from memory).
+void BM_MatmulPackedInCache(benchmark::State& state, int64_t n_tokens) {
+    constexpr int64_t kCols = 1536, kRows = 256;
+    std::mt19937 rng(4);
+    std::normal_distribution<float> dist(0.0f, 0.02f);
+    std::vector<float> values(kCols * kRows);
+    for (float& v : values) v = dist(rng);
+    std::vector<uint8_t> rows(sinan::gguf::row_bytes(TensorType::Q8_0, values.size()));
+    kernels::quantize_row(TensorType::Q8_0, values.data(), rows.data(), static_cast<int64_t>(values.size()));
+    const kernels::Matrix raw{TensorType::Q8_0, rows.data(), kCols, kRows};
+    if (kernels::packed_bytes(raw) == 0) {
+        state.SkipWithError("no packed layout for Q8_0 on the active level");
+        return;
+    }
+    std::vector<uint8_t> panels(kernels::packed_bytes(raw) + 64);
+    auto* aligned = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(panels.data()) + 63) / 64 * 64);
+    sinan::ThreadPool pool(1);
+    kernels::pack_matrix(raw, aligned, pool);
+    const kernels::Matrix m{TensorType::Q8_0, rows.data(), kCols, kRows, aligned};
+    std::vector<float> x(n_tokens * kCols);
+    for (float& v : x) v = dist(rng);
+    std::vector<float> y(n_tokens * kRows);
+    const kernels::KernelTable& table = kernels::kernel_table(sinan::cpu::best_level());
+    for (auto _ : state) {
+        kernels::matmul(table, m, x.data(), n_tokens, y.data(), pool);
+        benchmark::DoNotOptimize(y.data());
+    }
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * rows.size()));
+}
+
 // The limit: summing the same number of bytes with eight independent accumulators, i.e. what one
 // core can read from memory. Two builds of the same loop: plain x86-64 (16-byte loads), and with
 // AVX-512 enabled for this function only (64-byte loads) where the CPU has it, since wide loads
@@ -341,6 +374,11 @@ void register_all() {
                 ->Unit(benchmark::kMillisecond);
         if (n_threads > 1) b->UseRealTime();
     }
+    for (int64_t n_tokens : {1, 8}) {
+        const std::string name = std::string("Matmul1536x256/Q8_0/") + sinan::cpu::level_name(active) +
+                                 "/packed/in_cache" + (n_tokens == 1 ? "/decode" : "/batch8");
+        benchmark::RegisterBenchmark(name.c_str(), BM_MatmulPackedInCache, n_tokens);
+    }
 }
 
 }  // namespace
@@ -349,7 +387,7 @@ int main(int argc, char** argv) {
     benchmark::Initialize(&argc, argv);
     register_all();
     benchmark::AddCustomContext("kernels_active_path", kernels::active_path());
-    benchmark::AddCustomContext("cpu", sinan::cpu::describe());
+    benchmark::AddCustomContext("cpu", sinan::cpu::describe() + " on " + sinan::cpu::describe_processor());
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
     return 0;

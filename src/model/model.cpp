@@ -56,7 +56,6 @@ void Model::pack_matrices(std::span<kernels::Matrix* const> matrices, const Load
         const uint64_t rows_bytes = gguf::row_bytes(m->type, static_cast<uint64_t>(m->n_cols)) * m->n_rows;
         if (file_.is_mapped()) release_pages(m->data, rows_bytes);  // a caller's buffer (File::parse): not ours
     }
-    packed_bytes_ = total;
 }
 
 PageUse Model::weight_pages() const {

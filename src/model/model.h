@@ -55,9 +55,9 @@ public:
     const Hparams& hparams() const { return hparams_; }
     const gguf::File& file() const { return file_; }
     ThreadPool& pool() { return pool_; }
-    // Bytes of weights repacked at load for the CPU's matrix kernel (LoadOptions::pack_weights);
-    // 0 when none were.
-    uint64_t packed_weight_bytes() const { return packed_bytes_; }
+    // Bytes of the buffer holding the weights repacked at load for the CPU's matrix kernel
+    // (LoadOptions::pack_weights; each copy 64-byte aligned); 0 when none were.
+    uint64_t packed_weight_bytes() const { return packed_.size(); }
     // The weights' resident memory (the file's mapping and the repacked copies) and how much of it
     // is mapped with 2 MiB pages (base/huge_pages.h), for reports.
     PageUse weight_pages() const;
@@ -117,8 +117,7 @@ protected:
     ThreadPool pool_;
 
 private:
-    HugePageBuffer packed_;  // pack_matrices' copies
-    uint64_t packed_bytes_ = 0;
+  HugePageBuffer packed_;  // pack_matrices' copies
 };
 
 // Architecture loaders (arch/*.cpp).

@@ -100,8 +100,8 @@ public:
 
     void at_step(int64_t s) const {
         // Locals: GCC reloads members after every prefetch (it counts one as a memory access); with
-        // those loads and two bounds a line took ~9 instructions and the one-token kernel read 64
-        // GB/s from L2 instead of 73 (bench/NOTES.md).
+        // those loads and two bounds a line took ~9 instructions and the one-token kernel read 58
+        // GB/s from cache instead of 72 (bench_kernels' in_cache/decode, bench/NOTES.md).
         const char* p = next_ + s * step_bytes_;
         const char* const end = p + step_bytes_ < end_ ? p + step_bytes_ : end_;
         for (; p < end; p += 64) _mm_prefetch(p, _MM_HINT_T1);
