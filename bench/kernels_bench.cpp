@@ -191,27 +191,24 @@ void BM_Matmul(benchmark::State& state, TensorType type, Level level, int64_t n_
         benchmark::Counter(flops * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 
-// The kernel's own speed, weights in cache: one packed 1536x256 Q8_0 matrix (418 KB, within a
-// core's L2) on one thread, against n_tokens tokens. What it does per weight byte when memory is
-// not in the way (the decode benchmarks above read from memory).
-void BM_MatmulPackedInCache(benchmark::State& state, int64_t n_tokens) {
+// The kernel's own speed, weights in cache: one 1536x256 matrix (Q8_0 418 KB, Q4_K 221 KB, F16
+// 786 KB: within a core's L2), its rows in place or repacked (packed: where the active level has a
+// layout for the type), on one thread, against n_tokens tokens. What the kernel does per weight
+// byte when memory is not in the way (the decode benchmarks above read from memory).
+void BM_MatmulInCache(benchmark::State& state, TensorType type, int64_t n_tokens, bool packed) {
     constexpr int64_t kCols = 1536, kRows = 256;
     std::mt19937 rng(4);
     std::normal_distribution<float> dist(0.0f, 0.02f);
     std::vector<float> values(kCols * kRows);
     for (float& v : values) v = dist(rng);
-    std::vector<uint8_t> rows(sinan::gguf::row_bytes(TensorType::Q8_0, values.size()));
-    kernels::quantize_row(TensorType::Q8_0, values.data(), rows.data(), static_cast<int64_t>(values.size()));
-    const kernels::Matrix raw{TensorType::Q8_0, rows.data(), kCols, kRows};
-    if (kernels::packed_bytes(raw) == 0) {
-        state.SkipWithError("no packed layout for Q8_0 on the active level");
-        return;
-    }
+    std::vector<uint8_t> rows(sinan::gguf::row_bytes(type, values.size()));
+    kernels::quantize_row(type, values.data(), rows.data(), static_cast<int64_t>(values.size()));
+    const kernels::Matrix raw{type, rows.data(), kCols, kRows};
     std::vector<uint8_t> panels(kernels::packed_bytes(raw) + 64);
     auto* aligned = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(panels.data()) + 63) / 64 * 64);
     sinan::ThreadPool pool(1);
-    kernels::pack_matrix(raw, aligned, pool);
-    const kernels::Matrix m{TensorType::Q8_0, rows.data(), kCols, kRows, aligned};
+    if (packed) kernels::pack_matrix(raw, aligned, pool);
+    const kernels::Matrix m{type, rows.data(), kCols, kRows, packed ? aligned : nullptr};
     std::vector<float> x(n_tokens * kCols);
     for (float& v : x) v = dist(rng);
     std::vector<float> y(n_tokens * kRows);
@@ -361,23 +358,34 @@ void register_all() {
             }
         }
     }
-    // Q8_0 repacked as a model loads it (pack_matrix), on the active level: the same three sizes.
+    // Q8_0 and Q4_K repacked as a model loads them (pack_matrix), on the active level: the same
+    // three sizes.
     const Level active = sinan::cpu::best_level();
-    for (int64_t n_tokens : {1, 8, 128}) {
-        const int n_threads = n_tokens == 128 ? 1 : 2;
-        const std::string name = std::string("Matmul1536x8960/Q8_0/") + sinan::cpu::level_name(active) + "/packed" +
-                                 (n_tokens == 1   ? "/decode/2threads"
-                                  : n_tokens == 8 ? "/batch8/2threads"
-                                                  : "/prefill128");
-        auto* b =
-            benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, TensorType::Q8_0, active, n_tokens, n_threads, true)
-                ->Unit(benchmark::kMillisecond);
-        if (n_threads > 1) b->UseRealTime();
+    for (TensorType type : {TensorType::Q8_0, TensorType::Q4_K}) {
+        for (int64_t n_tokens : {1, 8, 128}) {
+            const int n_threads = n_tokens == 128 ? 1 : 2;
+            const std::string name = std::string("Matmul1536x8960/") + sinan::gguf::type_name(type) + "/" +
+                                     sinan::cpu::level_name(active) + "/packed" +
+                                     (n_tokens == 1   ? "/decode/2threads"
+                                      : n_tokens == 8 ? "/batch8/2threads"
+                                                      : "/prefill128");
+            auto* b = benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, type, active, n_tokens, n_threads, true)
+                          ->Unit(benchmark::kMillisecond);
+            if (n_threads > 1) b->UseRealTime();
+        }
     }
-    for (int64_t n_tokens : {1, 8}) {
-        const std::string name = std::string("Matmul1536x256/Q8_0/") + sinan::cpu::level_name(active) +
-                                 "/packed/in_cache" + (n_tokens == 1 ? "/decode" : "/batch8");
-        benchmark::RegisterBenchmark(name.c_str(), BM_MatmulPackedInCache, n_tokens);
+    // In cache, one thread: the rows in place (.../in_cache/...) and, where the type has a packed
+    // layout, repacked (.../packed/in_cache/...).
+    for (TensorType type : {TensorType::Q8_0, TensorType::Q4_K, TensorType::F16}) {
+        for (bool packed : {false, true}) {
+            if (packed && kernels::packed_bytes({type, nullptr, 1536, 256}) == 0) continue;
+            for (int64_t n_tokens : {1, 8}) {
+                const std::string name = std::string("Matmul1536x256/") + sinan::gguf::type_name(type) + "/" +
+                                         sinan::cpu::level_name(active) + (packed ? "/packed/in_cache" : "/in_cache") +
+                                         (n_tokens == 1 ? "/decode" : "/batch8");
+                benchmark::RegisterBenchmark(name.c_str(), BM_MatmulInCache, type, n_tokens, packed);
+            }
+        }
     }
 }
 

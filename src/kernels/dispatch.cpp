@@ -128,7 +128,8 @@ KernelTable make_avx512_table() {
                                         avx512::prepare_q8_0, avx512::prepared_q8_0_bytes};
         t.peak_int8_macs = avx512::peak_int8_macs;
         t.vec_dot_x4[id(TensorType::Q4_K)] = avx512::vec_dot_q4_k_x4;
-        t.gemm[id(TensorType::Q4_K)] = {avx512::gemm_q4_k, avx512::gemm_q4_k_scratch_bytes};
+        t.gemm[id(TensorType::Q4_K)] = {avx512::gemm_q4_k, avx512::gemm_q4_k_scratch_bytes, avx512::pack_q4_k_panels,
+                                        avx512::gemm_q4_k_packed, avx512::gemm_q4_k_packed_scratch_bytes};
         t.vec_dot[id(TensorType::Q6_K)] = avx512::vec_dot_q6_k;
         t.gemm[id(TensorType::Q6_K)] = {avx512::gemm_q6_k, avx512::gemm_q6_k_scratch_bytes};
     }

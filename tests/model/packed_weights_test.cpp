@@ -1,6 +1,7 @@
 // Weights repacked at load for the CPU's matrix kernel (LoadOptions::pack_weights) give the
 // logits of the weights used in place, bit for bit: a prompt batch, then single tokens and a batch
-// of several sequences decoding together (the kernel's 1-, 2-8- and 9+-token paths).
+// of several sequences decoding together (the kernels' paths for one token, for small batches and
+// for prompt batches), for each type with a packed layout (Q8_0, Q4_K).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -40,25 +41,30 @@ std::vector<float> run(Model& m) {
 }
 
 TEST(PackedWeights, GiveTheLogitsOfTheWeightsInPlace) {
-    const std::string path =
-        (fs::temp_directory_path() / ("sinan-packed-" + std::to_string(::getpid()) + ".gguf")).string();
-    SynthOptions o;
-    o.shape = "tiny";
-    o.type = gguf::TensorType::Q8_0;
-    o.weight_std = 0.08f;
-    ASSERT_TRUE(synth_model(o, path).is_ok());
-    LoadOptions in_place;
-    in_place.pack_weights = false;
-    Result<std::unique_ptr<Model>> packed = Model::load(path), rows = Model::load(path, in_place);
-    fs::remove(path);
-    ASSERT_TRUE(packed.ok()) << packed.message();
-    ASSERT_TRUE(rows.ok()) << rows.message();
-    EXPECT_EQ((*rows)->packed_weight_bytes(), 0u);
-    if ((*packed)->packed_weight_bytes() == 0)
-        GTEST_SKIP() << "no packed Q8_0 layout on this CPU (" << kernels::active_path() << ")";
-    const std::vector<float> a = run(**packed), b = run(**rows);
-    ASSERT_EQ(a.size(), b.size());
-    EXPECT_EQ(a, b);
+    int n_packed = 0;
+    for (gguf::TensorType type : {gguf::TensorType::Q8_0, gguf::TensorType::Q4_K}) {
+        SCOPED_TRACE(gguf::type_name(type));
+        const std::string path =
+            (fs::temp_directory_path() / ("sinan-packed-" + std::to_string(::getpid()) + ".gguf")).string();
+        SynthOptions o;
+        o.shape = "tiny";
+        o.type = type;
+        o.weight_std = 0.08f;
+        ASSERT_TRUE(synth_model(o, path).is_ok());
+        LoadOptions in_place;
+        in_place.pack_weights = false;
+        Result<std::unique_ptr<Model>> packed = Model::load(path), rows = Model::load(path, in_place);
+        fs::remove(path);
+        ASSERT_TRUE(packed.ok()) << packed.message();
+        ASSERT_TRUE(rows.ok()) << rows.message();
+        EXPECT_EQ((*rows)->packed_weight_bytes(), 0u);
+        if ((*packed)->packed_weight_bytes() == 0) continue;
+        ++n_packed;
+        const std::vector<float> a = run(**packed), b = run(**rows);
+        ASSERT_EQ(a.size(), b.size());
+        EXPECT_EQ(a, b);
+    }
+    if (n_packed == 0) GTEST_SKIP() << "no packed layout on this CPU (" << kernels::active_path() << ")";
 }
 
 }  // namespace

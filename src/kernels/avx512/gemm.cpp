@@ -42,6 +42,8 @@ namespace sinan::kernels::avx512 {
 
 namespace {
 
+using panel::NextPanelPrefetch;
+
 constexpr int kPanelRows = 16;  // one int32 lane per row
 constexpr int kTokenTile = 8;   // tokens sharing one pass over a panel (registers: 2 x 8 sums + 8 results)
 
@@ -83,35 +85,6 @@ inline void prefetch_rows(const BlockQ8_0* const* rows, int64_t b) {
     if (b % 2 != 0) return;  // a block is about half a cache line
     for (int k = 0; k < kPanelRows; ++k) _mm_prefetch(reinterpret_cast<const char*>(rows[k] + b) + 1024, _MM_HINT_T0);
 }
-
-// The next panel of a matrix read once, fetched into L2 as one sequential run spread over the
-// steps of the work on the current one (its blocks, times its token tiles where it is packed): at
-// step s, its lines [s * lines, (s + 1) * lines), none past its end or the caller's last row. One
-// run is what the hardware streams best; 16 row streams each prefetched ahead into L1 keep too few
-// lines in flight.
-class NextPanelPrefetch {
-public:
-    // panel: the current panel's first row; n_rows_left: rows from there to the caller's last one.
-    NextPanelPrefetch(const void* panel, size_t w_row_bytes, int64_t n_rows_left, int64_t n_steps)
-        : next_(static_cast<const char*>(panel) + kPanelRows * w_row_bytes),
-          end_(static_cast<const char*>(panel) +
-               (n_rows_left < 2 * kPanelRows ? n_rows_left : 2 * kPanelRows) * static_cast<int64_t>(w_row_bytes)),
-          step_bytes_((static_cast<int64_t>(kPanelRows * w_row_bytes) / 64 + n_steps - 1) / n_steps * 64) {}
-
-    void at_step(int64_t s) const {
-        // Locals: GCC reloads members after every prefetch (it counts one as a memory access); with
-        // those loads and two bounds a line took ~9 instructions and the one-token kernel read 58
-        // GB/s from cache instead of 72 (bench_kernels' in_cache/decode, bench/NOTES.md).
-        const char* p = next_ + s * step_bytes_;
-        const char* const end = p + step_bytes_ < end_ ? p + step_bytes_ : end_;
-        for (; p < end; p += 64) _mm_prefetch(p, _MM_HINT_T1);
-    }
-
-private:
-    const char* next_;    // the next panel
-    const char* end_;     // the end of it or of the caller's rows
-    int64_t step_bytes_;  // bytes per step, whole lines
-};
 
 // Transposes block `b` of the rows at rows[0..15] (row pointers; rows past the end of the matrix
 // repeat the last one; row_offsets: their byte offsets from rows[0]) into q[0..7]; returns the

@@ -2,8 +2,8 @@
 // result bit-identical to the level's single-row vec_dot_q4_k (and so to the scalar reference), so
 // a token's logits do not depend on what else is in its batch.
 //
-// Batches of fewer than kMinGemmTokens tokens go row by row through vec_dot_q4_k_x4 / vec_dot_q4_k
-// (decoding reads each weight once whatever the layout). Larger ones take the weights 16 rows at a
+// Rows in place (gemm_q4_k): batches of fewer than kMinGemmTokens tokens go row by row through
+// vec_dot_q4_k_x4 / vec_dot_q4_k. Larger ones take the weights 16 rows at a
 // time (a panel): each 256-value block of the 16 rows is unpacked once into scratch, its 4-bit
 // quants transposed so that int32 lane r of a vector belongs to row r (8 vectors of 4 bytes per
 // 32-value group), its six-bit group scales and mins spread the same way; then every token meets
@@ -14,6 +14,21 @@
 //   msum          = sum_g min[g] * (bsums[2g] + bsums[2g+1])   (vpmaddwd on int16 pairs, exact)
 //   y            += x.d * d * float(isum) - x.d * dmin * float(msum)   (one lane per row, left to
 //                                                                      right, no fused multiply-add)
+//
+// Packed weights (gemm_q4_k_packed): a model repacks its Q4_K matrices once, at load
+// (pack_q4_k_panels), into panels of the same size as the rows, block b of 16 rows in 36 vectors
+// (PackedBlock): the quants as they lie in the rows, 4 bytes a lane (lane r: row r), the packed
+// six-bit scales and mins likewise, and d and dmin. Every call, one token or many, runs them as
+// they are; per block and token:
+//   low nibbles  (groups 2p): q & 0x0f, eight vpdpbusd per group
+//   high nibbles (2p + 1):    q & 0xf0 (16 times the value), eight vpdpbusd; the sums over the
+//                             four such groups, scaled, divided by 16 once (exact: a multiple of 16)
+//   scales, mins:             unpacked per lane with the masks of the scalar code (4 bytes a lane)
+//   msum                      = sum_g m[g] * s_g with s_g = 128 a_g + b_g (b_g in 0..127): four
+//                             vpdpbusd of the mins against a_g and b_g as bytes (exact)
+//   y += x.d * d * float(isum) - x.d * dmin * float(msum)   (the reference's operations)
+// Decoding reads the weights once, and a panel needs about a quarter of the row-wise dot product's
+// instructions per weight byte (one core, weights in L2: 26 -> 61 GB/s; bench/NOTES.md).
 // Compiled with the AVX-512 flags of src/kernels/CMakeLists.txt; includes no header with inline
 // functions (see half.h).
 #include <immintrin.h>
@@ -126,6 +141,138 @@ struct Q4K {
     }
 };
 
+// One block of 16 rows of a packed panel (16 * sizeof(BlockQ4_K) bytes): q[8p + k], int32 lane r =
+// bytes 32p + 4k .. 32p + 4k + 3 of row r's quants (low nibbles: group 2p, high: group 2p + 1);
+// scales[i], lane r = bytes 4i .. 4i + 3 of row r's packed scales and mins; d_dmin, lane r = row r's
+// d (low 16 bits) and dmin (high).
+struct PackedBlock {
+    __m512i q[kGroups / 2 * 8];  // 4 pairs of groups x 8 words
+    __m512i scales[3];
+    __m512i d_dmin;
+};
+static_assert(sizeof(PackedBlock) == panel::kRows * sizeof(BlockQ4_K));
+
+constexpr int kPackedTile = 4;  // tokens per pass over a packed panel (registers: 4 x 4 sums + 4 results)
+
+// What a token's block contributes beside its quants: d, and the activation sums of its eight
+// groups split as s_g = 128 a_g + b_g (a_g in -32..32, b_g in 0..127) into signed bytes, as four
+// words: a_0..3, a_4..7, b_0..3, b_4..7.
+struct TokenMins {
+    float d;
+    int32_t a[2], b[2];
+};
+
+void summarize_token(const BlockQ8_K& x, TokenMins* out) {
+    const __m256i s = _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums)),
+                                        _mm256_set1_epi16(1));  // s_0..7 (|s_g| <= 32 * 128)
+    const __m256i b = _mm256_and_si256(s, _mm256_set1_epi32(127));
+    const __m256i a = _mm256_srai_epi32(s, 7);
+    // Per 128-bit lane: a, b (4 each) to int16, then to bytes: words 0, 1 = a_0..3, b_0..3 (low
+    // lane), words 4, 5 = a_4..7, b_4..7 (high lane).
+    const __m256i ab16 = _mm256_packs_epi32(a, b);
+    alignas(32) int32_t w[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(w), _mm256_packs_epi16(ab16, ab16));
+    out->d = x.d;
+    out->a[0] = w[0];
+    out->a[1] = w[4];
+    out->b[0] = w[1];
+    out->b[1] = w[5];
+}
+
+// acc[t] += block `p`'s contribution to token t's rows (tm[t], xq[t]: the token's summary and quants
+// of the block), as the reference computes it.
+template <int T>
+inline void accumulate_packed(const PackedBlock& p, const TokenMins* const* tm, const int8_t* const* xq, __m512* acc) {
+    // Scales sc[0..7] and mins m[0..7] of each lane's row: as k4_scales_mins (vec_dot.cpp) does
+    // with 32-bit words, a lane at a time: sc0 = sc[0..3], sc1 = sc[4..7], m0, m1 likewise.
+    const __m512i u0 = _mm512_loadu_si512(&p.scales[0]), u1 = _mm512_loadu_si512(&p.scales[1]),
+                  u2 = _mm512_loadu_si512(&p.scales[2]);
+    const __m512i low6 = _mm512_set1_epi8(0x3f), low4 = _mm512_set1_epi8(0x0f), bits45 = _mm512_set1_epi8(0x30);
+    const __m512i sc0 = _mm512_and_si512(u0, low6), m0 = _mm512_and_si512(u1, low6);
+    // (low4 & x) | y with y = (w >> 2) & 0x30 (bits 6-7 of w's bytes moved to 4-5)
+    const __m512i sc1 = _mm512_ternarylogic_epi32(low4, u2, _mm512_and_si512(_mm512_srli_epi32(u0, 2), bits45), 0xEA);
+    const __m512i m1 = _mm512_ternarylogic_epi32(low4, _mm512_srli_epi32(u2, 4),
+                                                 _mm512_and_si512(_mm512_srli_epi32(u1, 2), bits45), 0xEA);
+    const __m512i byte0 = _mm512_set1_epi32(0xff);
+    auto scale = [&](int g) {  // sc[g] as an int32 per lane
+        const __m512i w = g < 4 ? sc0 : sc1;
+        const int shift = 8 * (g % 4);
+        return shift == 24 ? _mm512_srli_epi32(w, 24) : _mm512_and_si512(_mm512_srli_epi32(w, shift), byte0);
+    };
+    __m512i lo_sum[T], hi_sum[T];  // sum over groups 2p of sc * sums; over 2p + 1 of sc * 16 sums
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) lo_sum[t] = hi_sum[t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (int pair = 0; pair < 4; ++pair) {
+        __m512i lo[T], hi[T];
+#pragma GCC unroll 4
+        for (int t = 0; t < T; ++t) lo[t] = hi[t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; ++k) {
+            const __m512i q = _mm512_loadu_si512(&p.q[8 * pair + k]);
+            const __m512i ql = _mm512_and_si512(q, low4), qh = _mm512_andnot_si512(low4, q);
+#pragma GCC unroll 4
+            for (int t = 0; t < T; ++t) {
+                lo[t] = panel::dpbusd_broadcast(lo[t], ql, xq[t] + 64 * pair + 4 * k);
+                hi[t] = panel::dpbusd_broadcast(hi[t], qh, xq[t] + 64 * pair + 32 + 4 * k);
+            }
+        }
+        const __m512i sl = scale(2 * pair), sh = scale(2 * pair + 1);
+#pragma GCC unroll 4
+        for (int t = 0; t < T; ++t) {
+            lo_sum[t] = _mm512_add_epi32(lo_sum[t], _mm512_mullo_epi32(lo[t], sl));
+            hi_sum[t] = _mm512_add_epi32(hi_sum[t], _mm512_mullo_epi32(hi[t], sh));
+        }
+    }
+    const __m512i dd = _mm512_loadu_si512(&p.d_dmin);
+    const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dd));
+    const __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dd, 16)));
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) {
+        const TokenMins& x = *tm[t];
+        const __m512i isum = _mm512_add_epi32(lo_sum[t], _mm512_srai_epi32(hi_sum[t], 4));
+        __m512i ma = _mm512_setzero_si512(), mb = _mm512_setzero_si512();
+        ma = panel::dpbusd_broadcast(panel::dpbusd_broadcast(ma, m0, &x.a[0]), m1, &x.a[1]);
+        mb = panel::dpbusd_broadcast(panel::dpbusd_broadcast(mb, m0, &x.b[0]), m1, &x.b[1]);
+        const __m512i msum = _mm512_add_epi32(_mm512_slli_epi32(ma, 7), mb);
+        const __m512 xd = _mm512_set1_ps(x.d);
+        const __m512 a = _mm512_mul_ps(_mm512_mul_ps(xd, d), _mm512_cvtepi32_ps(isum));
+        const __m512 m = _mm512_mul_ps(_mm512_mul_ps(xd, dmin), _mm512_cvtepi32_ps(msum));
+        acc[t] = _mm512_add_ps(acc[t], _mm512_sub_ps(a, m));
+    }
+}
+
+// y[t * y_stride + r] for the `valid` rows of a packed panel and T tokens (tm[t], x[t]: token t's
+// summaries and blocks), while the next panel is fetched (steps first_step + b).
+template <int T>
+void packed_panel_times_tokens(const PackedBlock* panel, int64_t n_blocks, const TokenMins* const* tm,
+                               const BlockQ8_K* const* x, const panel::NextPanelPrefetch& prefetch, int64_t first_step,
+                               float* y, int64_t y_stride, __mmask16 valid) {
+    __m512 acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    const TokenMins* tmb[T];
+    const int8_t* xq[T];
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        prefetch.at_step(first_step + b);
+        for (int t = 0; t < T; ++t) {
+            tmb[t] = tm[t] + b;
+            xq[t] = x[t][b].qs;
+        }
+        accumulate_packed<T>(panel[b], tmb, xq, acc);
+    }
+    for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, valid, acc[t]);
+}
+
+using PackedPanelFn = void (*)(const PackedBlock*, int64_t, const TokenMins* const*, const BlockQ8_K* const*,
+                               const panel::NextPanelPrefetch&, int64_t, float*, int64_t, __mmask16);
+constexpr PackedPanelFn kPackedPanelFns[kPackedTile + 1] = {
+    nullptr,
+    packed_panel_times_tokens<1>,
+    packed_panel_times_tokens<2>,
+    packed_panel_times_tokens<3>,
+    packed_panel_times_tokens<4>,
+};
+
 // Rows one at a time for small batches: four tokens per pass over a row, then the rest singly.
 void rows_times_tokens(const uint8_t* w, size_t w_row_bytes, int64_t n_rows, const uint8_t* x, size_t x_row_bytes,
                        int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride) {
@@ -153,6 +300,77 @@ void gemm_q4_k(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
         return rows_times_tokens(static_cast<const uint8_t*>(w), w_row_bytes, n_rows, static_cast<const uint8_t*>(x),
                                  x_row_bytes, n_tokens, n_cols, y, y_stride);
     panel::gemm<Q4K>(w, w_row_bytes, n_rows, x, x_row_bytes, n_tokens, n_cols, y, y_stride, scratch);
+}
+
+void pack_q4_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_cols, void* out) {
+    const int64_t n_blocks = n_cols / kQKK;
+    const auto* ws = static_cast<const uint8_t*>(w);
+    auto* panels = static_cast<uint8_t*>(out);
+    for (int64_t r0 = 0; r0 < n_rows; r0 += panel::kRows) {
+        const int n_valid = static_cast<int>(n_rows - r0 < panel::kRows ? n_rows - r0 : panel::kRows);
+        const BlockQ4_K* rows[panel::kRows];  // rows past the end repeat the last one
+        for (int k = 0; k < panel::kRows; ++k)
+            rows[k] = reinterpret_cast<const BlockQ4_K*>(ws + (r0 + (k < n_valid ? k : n_valid - 1)) * w_row_bytes);
+        auto* blocks = reinterpret_cast<PackedBlock*>(panels + r0 * w_row_bytes);
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            PackedBlock block;
+            for (int pair = 0; pair < 4; ++pair) {
+                __m512i r[8];  // row k's 32 bytes of the pair in the low half, row k + 8's in the high
+                for (int k = 0; k < 8; ++k) {
+                    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[k][b].qs + 32 * pair));
+                    const __m256i c =
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[k + 8][b].qs + 32 * pair));
+                    r[k] = _mm512_inserti64x4(_mm512_castsi256_si512(a), c, 1);
+                }
+                panel::transpose_groups(r, &block.q[8 * pair]);
+            }
+            alignas(64) uint32_t words[4][panel::kRows];  // the three scale words, then d and dmin
+            for (int k = 0; k < panel::kRows; ++k) {
+                __builtin_memcpy(&words[0][k], rows[k][b].scales, 4);
+                __builtin_memcpy(&words[1][k], rows[k][b].scales + 4, 4);
+                __builtin_memcpy(&words[2][k], rows[k][b].scales + 8, 4);
+                words[3][k] = rows[k][b].d | static_cast<uint32_t>(rows[k][b].dmin) << 16;
+            }
+            for (int i = 0; i < 3; ++i) block.scales[i] = _mm512_load_si512(words[i]);
+            block.d_dmin = _mm512_load_si512(words[3]);
+            // The panel need not be 64-byte aligned (panels lie where rows do).
+            __builtin_memcpy(&blocks[b], &block, sizeof(block));
+        }
+    }
+}
+
+size_t gemm_q4_k_packed_scratch_bytes(int64_t n_tokens, int64_t n_cols) {
+    return static_cast<size_t>(n_tokens * (n_cols / kQKK)) * sizeof(TokenMins);
+}
+
+void gemm_q4_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                      int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
+    const int64_t n_blocks = n_cols / kQKK;
+    const auto* ws = static_cast<const uint8_t*>(w);
+    const auto* xs = static_cast<const uint8_t*>(x);
+    auto* mins = static_cast<TokenMins*>(scratch);  // token t's block b: mins[t * n_blocks + b]
+    for (int64_t t = 0; t < n_tokens; ++t) {
+        const auto* xb = reinterpret_cast<const BlockQ8_K*>(xs + t * x_row_bytes);
+        for (int64_t b = 0; b < n_blocks; ++b) summarize_token(xb[b], &mins[t * n_blocks + b]);
+    }
+    const int64_t n_tiles = (n_tokens + kPackedTile - 1) / kPackedTile;
+    const TokenMins* tm[kPackedTile];
+    const BlockQ8_K* xb[kPackedTile];
+    for (int64_t r0 = 0; r0 < n_rows; r0 += panel::kRows) {
+        const int n_valid = static_cast<int>(n_rows - r0 < panel::kRows ? n_rows - r0 : panel::kRows);
+        const uint8_t* panel_start = ws + r0 * w_row_bytes;
+        const panel::NextPanelPrefetch prefetch(panel_start, w_row_bytes, n_rows - r0, n_tiles * n_blocks);
+        for (int64_t t0 = 0; t0 < n_tokens; t0 += kPackedTile) {
+            const int n_t = static_cast<int>(n_tokens - t0 < kPackedTile ? n_tokens - t0 : kPackedTile);
+            for (int k = 0; k < n_t; ++k) {
+                tm[k] = mins + (t0 + k) * n_blocks;
+                xb[k] = reinterpret_cast<const BlockQ8_K*>(xs + (t0 + k) * x_row_bytes);
+            }
+            kPackedPanelFns[n_t](reinterpret_cast<const PackedBlock*>(panel_start), n_blocks, tm, xb, prefetch,
+                                 (t0 / kPackedTile) * n_blocks, y + t0 * y_stride + r0, y_stride,
+                                 static_cast<__mmask16>((1u << n_valid) - 1));
+        }
+    }
 }
 
 }  // namespace sinan::kernels::avx512

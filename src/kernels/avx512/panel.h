@@ -1,7 +1,7 @@
 // What the AVX-512 panel matrix kernels share: a panel is 16 weight rows whose quants are
 // transposed so that int32 lane r of a vector belongs to row r (the transpose: gemm.cpp's Q8_0,
-// gemm_q4_k.cpp, gemm_q6_k.cpp), and a driver that packs each panel once and runs it against
-// tiles of tokens (Q4_K, Q6_K).
+// gemm_q4_k.cpp, gemm_q6_k.cpp), a driver that packs each panel once and runs it against tiles of
+// tokens (Q4_K, Q6_K), and the prefetch of the next panel for kernels that read a matrix once.
 // Included only by sources compiled with the AVX-512 flags (src/kernels/CMakeLists.txt): every
 // function here is static, so no copy of it leaves its translation unit (see half.h).
 #pragma once
@@ -40,6 +40,39 @@ static inline void transpose_groups(const __m512i* r, __m512i* out) {
         out[j + 4] = _mm512_permutex2var_epi64(u[j], idx_hi, u[j + 4]);
     }
 }
+
+namespace {  // a class, not a function: the unnamed namespace keeps it in its translation unit
+
+// The next panel of a matrix read once, fetched into L2 as one sequential run spread over the
+// steps of the work on the current one (its blocks, times its token tiles where it is packed): at
+// step s, its lines [s * lines, (s + 1) * lines), none past its end or the caller's last row. One
+// run is what the hardware streams best; 16 row streams each prefetched ahead into L1 keep too few
+// lines in flight.
+class NextPanelPrefetch {
+  public:
+    // panel: the current panel's first row; n_rows_left: rows from there to the caller's last one.
+    NextPanelPrefetch(const void* panel, size_t w_row_bytes, int64_t n_rows_left, int64_t n_steps)
+        : next_(static_cast<const char*>(panel) + kRows * w_row_bytes),
+          end_(static_cast<const char*>(panel) +
+               (n_rows_left < 2 * kRows ? n_rows_left : 2 * kRows) * static_cast<int64_t>(w_row_bytes)),
+          step_bytes_((static_cast<int64_t>(kRows * w_row_bytes) / 64 + n_steps - 1) / n_steps * 64) {}
+
+    void at_step(int64_t s) const {
+        // Locals: GCC reloads members after every prefetch (it counts one as a memory access); with
+        // those loads and two bounds a line took ~9 instructions and the one-token kernel read 58
+        // GB/s from cache instead of 72 (bench_kernels' in_cache/decode, bench/NOTES.md).
+        const char* p = next_ + s * step_bytes_;
+        const char* const end = p + step_bytes_ < end_ ? p + step_bytes_ : end_;
+        for (; p < end; p += 64) _mm_prefetch(p, _MM_HINT_T1);
+    }
+
+  private:
+    const char* next_;    // the next panel
+    const char* end_;     // the end of it or of the caller's rows
+    int64_t step_bytes_;  // bytes per step, whole lines
+};
+
+}  // namespace
 
 // acc + vpdpbusd(q, the 4 bytes at x broadcast to every lane), the broadcast inside the instruction
 // (a {1to16} memory operand). From _mm512_set1_epi32 GCC 12 emits a vpbroadcastd before each
