@@ -191,7 +191,7 @@ void BM_Matmul(benchmark::State& state, TensorType type, Level level, int64_t n_
         benchmark::Counter(flops * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 
-// The kernel's own speed, weights in cache: one 1536x256 matrix (Q8_0 418 KB, Q4_K 221 KB, F16
+// The kernel's own speed, weights in cache: one 1536x256 matrix (Q8_0 418 KB, Q4_K 221 KB, Q6_K 323 KB, F16
 // 786 KB: within a core's L2), its rows in place or repacked (packed: where the active level has a
 // layout for the type), on one thread, against n_tokens tokens. What the kernel does per weight
 // byte when memory is not in the way (the decode benchmarks above read from memory).
@@ -337,7 +337,7 @@ void register_all() {
             benchmark::RegisterBenchmark(name.c_str(), BM_Dequantize, type, level)->Unit(benchmark::kMillisecond);
         }
     }
-    for (TensorType type : {TensorType::Q8_0, TensorType::Q4_K, TensorType::F16}) {
+    for (TensorType type : {TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K, TensorType::F16}) {
         for (Level level : levels) {
             for (int64_t n_tokens : {1, 128}) {
                 const std::string name = std::string("Matmul1536x8960/") + sinan::gguf::type_name(type) + "/" +
@@ -361,7 +361,7 @@ void register_all() {
     // Q8_0 and Q4_K repacked as a model loads them (pack_matrix), on the active level: the same
     // three sizes.
     const Level active = sinan::cpu::best_level();
-    for (TensorType type : {TensorType::Q8_0, TensorType::Q4_K}) {
+    for (TensorType type : {TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K}) {
         for (int64_t n_tokens : {1, 8, 128}) {
             const int n_threads = n_tokens == 128 ? 1 : 2;
             const std::string name = std::string("Matmul1536x8960/") + sinan::gguf::type_name(type) + "/" +
@@ -376,7 +376,7 @@ void register_all() {
     }
     // In cache, one thread: the rows in place (.../in_cache/...) and, where the type has a packed
     // layout, repacked (.../packed/in_cache/...).
-    for (TensorType type : {TensorType::Q8_0, TensorType::Q4_K, TensorType::F16}) {
+    for (TensorType type : {TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K, TensorType::F16}) {
         for (bool packed : {false, true}) {
             if (packed && kernels::packed_bytes({type, nullptr, 1536, 256}) == 0) continue;
             for (int64_t n_tokens : {1, 8}) {

@@ -131,7 +131,8 @@ KernelTable make_avx512_table() {
         t.gemm[id(TensorType::Q4_K)] = {avx512::gemm_q4_k, avx512::gemm_q4_k_scratch_bytes, avx512::pack_q4_k_panels,
                                         avx512::gemm_q4_k_packed, avx512::gemm_q4_k_packed_scratch_bytes};
         t.vec_dot[id(TensorType::Q6_K)] = avx512::vec_dot_q6_k;
-        t.gemm[id(TensorType::Q6_K)] = {avx512::gemm_q6_k, avx512::gemm_q6_k_scratch_bytes};
+        t.gemm[id(TensorType::Q6_K)] = {avx512::gemm_q6_k, avx512::gemm_q6_k_scratch_bytes, avx512::pack_q6_k_panels,
+                                        avx512::gemm_q6_k_packed, avx512::gemm_q6_k_packed_scratch_bytes};
     }
     t.rmsnorm = avx512::rmsnorm;
     t.softmax = avx512::softmax;

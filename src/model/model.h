@@ -37,7 +37,7 @@ struct LoadOptions {
     // N > 0 = each token attends to the last N positions, itself included (Hparams::n_swa).
     int64_t swa_window = -1;
     // Weight matrices repacked once, at load, for this CPU's matrix kernel where it has a layout
-    // of its own (kernels::pack_matrix; Q8_0 and Q4_K on AVX-512 VNNI, llama and qwen2): the same results,
+    // of its own (kernels::pack_matrix; Q8_0, Q4_K and Q6_K on AVX-512 VNNI, llama and qwen2): the same results,
     // and a batch of a few sequences costs about what one does. The mapped pages of the packed
     // rows are released, so the weights are resident once. The copies share one buffer on 2 MiB
     // pages (base/huge_pages.h: decoding reads them faster). The environment variable

@@ -111,40 +111,49 @@ TEST(Matmul, RepeatedCallsGiveTheSameResult) {
 
 // A matrix packed for the active kernel (pack_matrix) gives matmul and matmul_shared_input the
 // results of its rows in place, bit for bit, for decoding, small batches and prompt batches, on 1
-// and 2 threads (2 split the panels between them), with a last panel that is not whole; types
-// without a packed layout report 0 bytes.
+// and 2 threads (2 split the panels between them), with a last panel that is not whole and a
+// buffer aligned to 8 bytes only, for each type with a packed layout (Q8_0, Q4_K, Q6_K on AVX-512
+// VNNI); types without one report 0 bytes.
 TEST(Matmul, PackedMatricesGiveTheResultsOfTheRows) {
     std::mt19937 rng(kSeed);
-    const int64_t n_cols = 256, n_rows = 150;
-    const std::vector<float> v = test_util::gaussian(rng, n_rows * n_cols);
-    std::vector<uint8_t> bytes(gguf::row_bytes(TensorType::Q8_0, n_rows * n_cols));
-    quantize_row(TensorType::Q8_0, v.data(), bytes.data(), n_rows * n_cols);
-    Matrix rows{TensorType::Q8_0, bytes.data(), n_cols, n_rows};
-    const uint64_t n = packed_bytes(rows);
-    if (n == 0) GTEST_SKIP() << "no packed Q8_0 layout on this CPU (" << active_path() << ")";
-    EXPECT_EQ(n, (n_rows + 15) / 16 * 16 * gguf::row_bytes(TensorType::Q8_0, n_cols));
-    const std::vector<uint8_t> f16(gguf::row_bytes(TensorType::F16, n_rows * n_cols));
-    EXPECT_EQ(packed_bytes({TensorType::F16, f16.data(), n_cols, n_rows}), 0u);
-    for (int threads : {1, 2}) {
-        ThreadPool pool(threads);
-        std::vector<uint64_t> panels((n + 7) / 8);  // 8-byte aligned here; 64 is only faster
-        pack_matrix(rows, panels.data(), pool);
-        Matrix packed = rows;
-        packed.panels = panels.data();
-        for (int64_t n_tokens : {1, 2, 5, 8, 9, 20}) {
-            const std::vector<float> x = test_util::gaussian(rng, n_tokens * n_cols);
-            std::vector<float> want(n_tokens * n_rows), got(want.size(), -1.0f), shared(want.size(), -1.0f);
-            matmul(rows, x.data(), n_tokens, want.data(), pool);
-            matmul(packed, x.data(), n_tokens, got.data(), pool);
-            EXPECT_EQ(got, want) << threads << " threads, " << n_tokens << " tokens";
-            std::vector<float> other(n_tokens * n_rows);
-            const Matrix* both[] = {&packed, &rows};
-            float* out[] = {shared.data(), other.data()};
-            matmul_shared_input(both, x.data(), n_tokens, out, pool);
-            EXPECT_EQ(shared, want) << "shared input, " << threads << " threads, " << n_tokens << " tokens";
-            EXPECT_EQ(other, want);
+    const int64_t n_cols = 512, n_rows = 150;
+    int n_packed = 0;
+    for (TensorType type : {TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K}) {
+        const std::vector<float> v = test_util::gaussian(rng, n_rows * n_cols);
+        std::vector<uint8_t> bytes(gguf::row_bytes(type, n_rows * n_cols));
+        quantize_row(type, v.data(), bytes.data(), n_rows * n_cols);
+        Matrix rows{type, bytes.data(), n_cols, n_rows};
+        const uint64_t n = packed_bytes(rows);
+        if (n == 0) continue;
+        ++n_packed;
+        EXPECT_EQ(n, (n_rows + 15) / 16 * 16 * gguf::row_bytes(type, n_cols)) << gguf::type_name(type);
+        for (int threads : {1, 2}) {
+            ThreadPool pool(threads);
+            std::vector<uint64_t> panels((n + 7) / 8 + 1);  // 8-byte aligned, and not 64 (+1 word)
+            void* at = reinterpret_cast<uintptr_t>(panels.data()) % 64 == 0 ? panels.data() + 1 : panels.data();
+            pack_matrix(rows, at, pool);
+            Matrix packed = rows;
+            packed.panels = at;
+            for (int64_t n_tokens : {1, 2, 5, 8, 9, 20}) {
+                const std::vector<float> x = test_util::gaussian(rng, n_tokens * n_cols);
+                std::vector<float> want(n_tokens * n_rows), got(want.size(), -1.0f), shared(want.size(), -1.0f);
+                matmul(rows, x.data(), n_tokens, want.data(), pool);
+                matmul(packed, x.data(), n_tokens, got.data(), pool);
+                EXPECT_EQ(got, want) << gguf::type_name(type) << ", " << threads << " threads, " << n_tokens
+                                     << " tokens";
+                std::vector<float> other(n_tokens * n_rows);
+                const Matrix* both[] = {&packed, &rows};
+                float* out[] = {shared.data(), other.data()};
+                matmul_shared_input(both, x.data(), n_tokens, out, pool);
+                EXPECT_EQ(shared, want) << "shared input, " << gguf::type_name(type) << ", " << threads << " threads, "
+                                        << n_tokens << " tokens";
+                EXPECT_EQ(other, want);
+            }
         }
     }
+    const std::vector<uint8_t> f16(gguf::row_bytes(TensorType::F16, n_rows * n_cols));
+    EXPECT_EQ(packed_bytes({TensorType::F16, f16.data(), n_cols, n_rows}), 0u);
+    if (n_packed == 0) GTEST_SKIP() << "no packed layout on this CPU (" << active_path() << ")";
 }
 
 // The forward pass calls matmul several times per layer and token: once the largest batch has

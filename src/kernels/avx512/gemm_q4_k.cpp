@@ -145,10 +145,11 @@ struct Q4K {
 // bytes 32p + 4k .. 32p + 4k + 3 of row r's quants (low nibbles: group 2p, high: group 2p + 1);
 // scales[i], lane r = bytes 4i .. 4i + 3 of row r's packed scales and mins; d_dmin, lane r = row r's
 // d (low 16 bits) and dmin (high).
+// Unaligned vectors: panels lie where rows do (a multiple of 16 rows' bytes from the matrix start).
 struct PackedBlock {
-    __m512i q[kGroups / 2 * 8];  // 4 pairs of groups x 8 words
-    __m512i scales[3];
-    __m512i d_dmin;
+    __m512i_u q[kGroups / 2 * 8];  // 4 pairs of groups x 8 words
+    __m512i_u scales[3];
+    __m512i_u d_dmin;
 };
 static_assert(sizeof(PackedBlock) == panel::kRows * sizeof(BlockQ4_K));
 
@@ -313,7 +314,7 @@ void pack_q4_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t
             rows[k] = reinterpret_cast<const BlockQ4_K*>(ws + (r0 + (k < n_valid ? k : n_valid - 1)) * w_row_bytes);
         auto* blocks = reinterpret_cast<PackedBlock*>(panels + r0 * w_row_bytes);
         for (int64_t b = 0; b < n_blocks; ++b) {
-            PackedBlock block;
+            alignas(64) PackedBlock block;
             for (int pair = 0; pair < 4; ++pair) {
                 __m512i r[8];  // row k's 32 bytes of the pair in the low half, row k + 8's in the high
                 for (int k = 0; k < 8; ++k) {

@@ -1,7 +1,8 @@
 // AVX-512 VNNI matrix product for Q6_K weights and Q8_K activations (dispatch.h, GemmKernel), each
 // result bit-identical to the level's single-row vec_dot_q6_k (and so to the scalar reference).
 //
-// Batches of fewer than kMinGemmTokens tokens go row by row through vec_dot_q6_k. Larger ones run
+// Rows in place (gemm_q6_k): batches of fewer than kMinGemmTokens tokens go row by row through
+// vec_dot_q6_k. Larger ones run
 // the panel driver of panel.h: each 256-value block of 16 rows is unpacked once into scratch (the
 // six-bit values as unsigned bytes 0..63, transposed so that int32 lane r belongs to row r; the
 // int8 group scales spread the same way), then every token meets the panel. Per block and token,
@@ -10,6 +11,13 @@
 //                                                -32 * bsums[g] (the activations' sum over the group)
 //   isum        = sum_g scale[g] * group sum g   (vpmulld, exact)
 //   y          += d * x.d * float(isum)          (one lane per row, left to right)
+//
+// Packed weights (gemm_q6_k_packed): a model repacks its Q6_K matrices once, at load
+// (pack_q6_k_panels), into panels of the same size as the rows: per block of 16 rows the low
+// bits, the high bits and the group scales as they lie in the rows, 4 bytes a lane (lane r: row
+// r), 52 vectors; the rows' d after all the blocks. Every call, one token or many, unpacks each
+// 4-byte word of values in registers: (low & 0x0f) | (high bits moved to 0x30), one vpternlogd
+// after a mask, then the same sums as above.
 // Compiled with the AVX-512 flags of src/kernels/CMakeLists.txt; includes no header with inline
 // functions (see half.h).
 #include <immintrin.h>
@@ -108,6 +116,132 @@ struct Q6K {
     }
 };
 
+// One block of 16 rows of a packed panel: ql[8c + k], int32 lane r = bytes 32c + 4k .. 32c + 4k + 3
+// of row r's low bits; qh[8c + k] the same of its high bits; scales[i] its group scales 4i..4i+3.
+// The panel's d (binary16, 16 per block) follow its blocks: 16 * sizeof(BlockQ6_K) bytes a block
+// in all.
+// Unaligned vectors: panels lie where rows do (a multiple of 16 rows' bytes from the matrix start).
+struct PackedBlock {
+    __m512i_u ql[32];  // 128 bytes a row, 4 chunks of 8 words
+    __m512i_u qh[16];  // 64 bytes a row, 2 chunks of 8 words
+    __m512i_u scales[kGroups / 4];
+};
+static_assert(sizeof(PackedBlock) + panel::kRows * sizeof(uint16_t) == panel::kRows * sizeof(BlockQ6_K));
+
+constexpr int kPackedTile = 4;           // tokens per pass over a packed panel
+constexpr int64_t kMaxPackedTokens = 8;  // larger batches unpack each panel once (unpack_block)
+
+// Values 128h + 32v + 4w .. + 3 of each lane's row as bytes 0..63 (value + 32), v = 0..3, from a
+// packed block: (low bits & 0x0f) | the high bits moved to 0x30, one vpternlogd after a mask.
+inline void unpack_words(const PackedBlock& p, int h, int w, __m512i* u) {
+    const __m512i low4 = _mm512_set1_epi8(0x0f), bits45 = _mm512_set1_epi8(0x30);
+    const __m512i a = _mm512_loadu_si512(&p.ql[8 * (2 * h) + w]);
+    const __m512i b = _mm512_loadu_si512(&p.ql[8 * (2 * h + 1) + w]);
+    const __m512i hb = _mm512_loadu_si512(&p.qh[8 * h + w]);
+    u[0] = _mm512_ternarylogic_epi32(a, low4, _mm512_and_si512(_mm512_slli_epi32(hb, 4), bits45), 0xEA);
+    u[1] = _mm512_ternarylogic_epi32(b, low4, _mm512_and_si512(_mm512_slli_epi32(hb, 2), bits45), 0xEA);
+    u[2] = _mm512_ternarylogic_epi32(_mm512_srli_epi32(a, 4), low4, _mm512_and_si512(hb, bits45), 0xEA);
+    u[3] = _mm512_ternarylogic_epi32(_mm512_srli_epi32(b, 4), low4, _mm512_and_si512(_mm512_srli_epi32(hb, 2), bits45),
+                                     0xEA);  // (x & 0x0f) | y
+}
+
+// The int8 scale of group g of each lane's row, as an int32.
+inline __m512i group_scale(const PackedBlock& p, int g) {
+    const __m512i w = _mm512_loadu_si512(&p.scales[g / 4]);
+    const int j = g % 4;
+    return _mm512_srai_epi32(j == 3 ? w : _mm512_slli_epi32(w, 24 - 8 * j), 24);
+}
+
+// A packed block unpacked into the runtime panel's form (Q6K::Panel), for batches that meet it
+// with many tiles of tokens; d: the block's 16 row scales.
+void unpack_block(const PackedBlock& p, const uint16_t* d, Q6K::Panel* out) {
+    for (int h = 0; h < 2; ++h) {
+        for (int w = 0; w < 8; ++w) {
+            __m512i u[4];
+            unpack_words(p, h, w, u);
+            for (int v = 0; v < 4; ++v) out->q[8 * h + 2 * v + w / 4][w % 4] = u[v];
+        }
+    }
+    for (int g = 0; g < kGroups; ++g) out->scale[g] = group_scale(p, g);
+    out->d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(d)));
+}
+
+// acc[t] += block `p`'s contribution (row scales d) to token t's rows (tb[t], xq[t]: the token's
+// summary and quants of the block), as the reference computes it.
+template <int T>
+inline void accumulate_packed(const PackedBlock& p, __m512 d, const Q6K::TokenBlock* const* tb, const int8_t* const* xq,
+                              __m512* acc) {
+    __m512i isum[T];
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {
+#pragma GCC unroll 2
+        for (int wq = 0; wq < 2; ++wq) {
+            // Groups 8h + wq + {0, 2, 4, 6}: values 128h + {0, 32, 64, 96} + 16wq .. + 15.
+            __m512i gsum[4][T];
+#pragma GCC unroll 4
+            for (int v = 0; v < 4; ++v)
+#pragma GCC unroll 4
+                for (int t = 0; t < T; ++t) gsum[v][t] = _mm512_set1_epi32(tb[t]->neg32_group_sum[8 * h + wq + 2 * v]);
+#pragma GCC unroll 4
+            for (int w = 4 * wq; w < 4 * wq + 4; ++w) {
+                __m512i u[4];
+                unpack_words(p, h, w, u);
+#pragma GCC unroll 4
+                for (int v = 0; v < 4; ++v)
+#pragma GCC unroll 4
+                    for (int t = 0; t < T; ++t)
+                        gsum[v][t] = panel::dpbusd_broadcast(gsum[v][t], u[v], xq[t] + 128 * h + 32 * v + 4 * w);
+            }
+#pragma GCC unroll 4
+            for (int v = 0; v < 4; ++v) {
+                const __m512i sc = group_scale(p, 8 * h + wq + 2 * v);
+#pragma GCC unroll 4
+                for (int t = 0; t < T; ++t) isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(gsum[v][t], sc));
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t)
+        acc[t] = _mm512_add_ps(acc[t],
+                               _mm512_mul_ps(_mm512_mul_ps(d, _mm512_set1_ps(tb[t]->d)), _mm512_cvtepi32_ps(isum[t])));
+}
+
+// y[t * y_stride + r] for the `valid` rows of a packed panel (blocks, then d) and T tokens, while
+// the next panel is fetched (steps first_step + b).
+template <int T>
+void packed_panel_times_tokens(const PackedBlock* blocks, const uint16_t* d, int64_t n_blocks,
+                               const Q6K::TokenBlock* const* tb, const BlockQ8_K* const* x,
+                               const panel::NextPanelPrefetch& prefetch, int64_t first_step, float* y, int64_t y_stride,
+                               __mmask16 valid) {
+    __m512 acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    const Q6K::TokenBlock* tbb[T];
+    const int8_t* xq[T];
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        prefetch.at_step(first_step + b);
+        for (int t = 0; t < T; ++t) {
+            tbb[t] = tb[t] + b;
+            xq[t] = x[t][b].qs;
+        }
+        const __m512 db = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(d + b * panel::kRows)));
+        accumulate_packed<T>(blocks[b], db, tbb, xq, acc);
+    }
+    for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, valid, acc[t]);
+}
+
+using PackedPanelFn = void (*)(const PackedBlock*, const uint16_t*, int64_t, const Q6K::TokenBlock* const*,
+                               const BlockQ8_K* const*, const panel::NextPanelPrefetch&, int64_t, float*, int64_t,
+                               __mmask16);
+constexpr PackedPanelFn kPackedPanelFns[kPackedTile + 1] = {
+    nullptr,
+    packed_panel_times_tokens<1>,
+    packed_panel_times_tokens<2>,
+    packed_panel_times_tokens<3>,
+    packed_panel_times_tokens<4>,
+};
+
 }  // namespace
 
 size_t gemm_q6_k_scratch_bytes(int64_t n_tokens, int64_t n_cols) {
@@ -125,4 +259,91 @@ void gemm_q6_k(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
             y[t * y_stride + r] = vec_dot_q6_k(ws + r * w_row_bytes, xs + t * x_row_bytes, n_cols);
 }
 
+void pack_q6_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_cols, void* out) {
+    const int64_t n_blocks = n_cols / kQKK;
+    const auto* ws = static_cast<const uint8_t*>(w);
+    auto* panels = static_cast<uint8_t*>(out);
+    for (int64_t r0 = 0; r0 < n_rows; r0 += panel::kRows) {
+        const int n_valid = static_cast<int>(n_rows - r0 < panel::kRows ? n_rows - r0 : panel::kRows);
+        const BlockQ6_K* rows[panel::kRows];  // rows past the end repeat the last one
+        for (int k = 0; k < panel::kRows; ++k)
+            rows[k] = reinterpret_cast<const BlockQ6_K*>(ws + (r0 + (k < n_valid ? k : n_valid - 1)) * w_row_bytes);
+        uint8_t* start = panels + r0 * w_row_bytes;
+        auto* d = reinterpret_cast<uint16_t*>(start + n_blocks * sizeof(PackedBlock));
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            alignas(64) PackedBlock block;
+            // 32 bytes of each row (low half: rows 0-7, high half: rows 8-15), transposed to a lane each.
+            auto transpose = [&](auto bytes_of, __m512i* dst) {
+                __m512i r[8];
+                for (int k = 0; k < 8; ++k)
+                    r[k] = _mm512_inserti64x4(
+                        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(bytes_of(k)))),
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bytes_of(k + 8))), 1);
+                panel::transpose_groups(r, dst);
+            };
+            for (int c = 0; c < 4; ++c) transpose([&](int k) { return rows[k][b].ql + 32 * c; }, &block.ql[8 * c]);
+            for (int c = 0; c < 2; ++c) transpose([&](int k) { return rows[k][b].qh + 32 * c; }, &block.qh[8 * c]);
+            alignas(64) uint32_t words[kGroups / 4][panel::kRows];
+            for (int k = 0; k < panel::kRows; ++k) {
+                for (int i = 0; i < kGroups / 4; ++i) __builtin_memcpy(&words[i][k], rows[k][b].scales + 4 * i, 4);
+                d[b * panel::kRows + k] = rows[k][b].d;
+            }
+            for (int i = 0; i < kGroups / 4; ++i) block.scales[i] = _mm512_load_si512(words[i]);
+            __builtin_memcpy(start + b * sizeof(PackedBlock), &block, sizeof(block));  // the panel need not be aligned
+        }
+    }
+}
+
+// Scratch: for batches above kMaxPackedTokens a panel unpacked (n_blocks Q6K::Panel, first: they
+// need 64-byte alignment), then the tokens' block summaries.
+size_t gemm_q6_k_packed_scratch_bytes(int64_t n_tokens, int64_t n_cols) {
+    const auto n_blocks = static_cast<size_t>(n_cols / kQKK);
+    return (n_tokens > kMaxPackedTokens ? n_blocks * sizeof(Q6K::Panel) : 0) +
+           static_cast<size_t>(n_tokens) * n_blocks * sizeof(Q6K::TokenBlock);
+}
+
+void gemm_q6_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                      int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
+    const int64_t n_blocks = n_cols / kQKK;
+    const auto* ws = static_cast<const uint8_t*>(w);
+    const auto* xs = static_cast<const uint8_t*>(x);
+    const bool unpack = n_tokens > kMaxPackedTokens;
+    auto* unpacked = static_cast<Q6K::Panel*>(scratch);
+    auto* summaries = reinterpret_cast<Q6K::TokenBlock*>(unpacked + (unpack ? n_blocks : 0));  // [t * n_blocks + b]
+    for (int64_t t = 0; t < n_tokens; ++t) {
+        const auto* xb = reinterpret_cast<const BlockQ8_K*>(xs + t * x_row_bytes);
+        for (int64_t b = 0; b < n_blocks; ++b) Q6K::summarize(xb[b], &summaries[t * n_blocks + b]);
+    }
+    const int64_t n_tiles = (n_tokens + kPackedTile - 1) / kPackedTile;
+    const Q6K::TokenBlock* tb[kPackedTile];
+    const BlockQ8_K* xb[kPackedTile];
+    static_assert(Q6K::kTile == kPackedTile);
+    for (int64_t r0 = 0; r0 < n_rows; r0 += panel::kRows) {
+        const int n_valid = static_cast<int>(n_rows - r0 < panel::kRows ? n_rows - r0 : panel::kRows);
+        const auto valid = static_cast<__mmask16>((1u << n_valid) - 1);
+        const uint8_t* start = ws + r0 * w_row_bytes;
+        const auto* blocks = reinterpret_cast<const PackedBlock*>(start);
+        const auto* d = reinterpret_cast<const uint16_t*>(start + n_blocks * sizeof(PackedBlock));
+        const panel::NextPanelPrefetch prefetch(start, w_row_bytes, n_rows - r0,
+                                                unpack ? n_blocks : n_tiles * n_blocks);
+        for (int64_t b = 0; unpack && b < n_blocks; ++b) {
+            prefetch.at_step(b);
+            unpack_block(blocks[b], d + b * panel::kRows, unpacked + b);
+        }
+        for (int64_t t0 = 0; t0 < n_tokens; t0 += kPackedTile) {
+            const int n_t = static_cast<int>(n_tokens - t0 < kPackedTile ? n_tokens - t0 : kPackedTile);
+            for (int k = 0; k < n_t; ++k) {
+                tb[k] = summaries + (t0 + k) * n_blocks;
+                xb[k] = reinterpret_cast<const BlockQ8_K*>(xs + (t0 + k) * x_row_bytes);
+            }
+            if (unpack) {
+                panel::run_tile<Q6K>(n_t, unpacked, n_blocks, tb, xb, y + t0 * y_stride + r0, y_stride, valid,
+                                     std::make_integer_sequence<int, Q6K::kTile>{});
+                continue;
+            }
+            kPackedPanelFns[n_t](blocks, d, n_blocks, tb, xb, prefetch, (t0 / kPackedTile) * n_blocks,
+                                 y + t0 * y_stride + r0, y_stride, valid);
+        }
+    }
+}
 }  // namespace sinan::kernels::avx512
