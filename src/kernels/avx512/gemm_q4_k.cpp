@@ -305,26 +305,15 @@ void gemm_q4_k(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
 
 void pack_q4_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_cols, void* out) {
     const int64_t n_blocks = n_cols / kQKK;
-    const auto* ws = static_cast<const uint8_t*>(w);
     auto* panels = static_cast<uint8_t*>(out);
     for (int64_t r0 = 0; r0 < n_rows; r0 += panel::kRows) {
-        const int n_valid = static_cast<int>(n_rows - r0 < panel::kRows ? n_rows - r0 : panel::kRows);
-        const BlockQ4_K* rows[panel::kRows];  // rows past the end repeat the last one
-        for (int k = 0; k < panel::kRows; ++k)
-            rows[k] = reinterpret_cast<const BlockQ4_K*>(ws + (r0 + (k < n_valid ? k : n_valid - 1)) * w_row_bytes);
+        const BlockQ4_K* rows[panel::kRows];
+        panel::panel_rows(w, w_row_bytes, r0, n_rows, rows);
         auto* blocks = reinterpret_cast<PackedBlock*>(panels + r0 * w_row_bytes);
         for (int64_t b = 0; b < n_blocks; ++b) {
-            alignas(64) PackedBlock block;
-            for (int pair = 0; pair < 4; ++pair) {
-                __m512i r[8];  // row k's 32 bytes of the pair in the low half, row k + 8's in the high
-                for (int k = 0; k < 8; ++k) {
-                    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[k][b].qs + 32 * pair));
-                    const __m256i c =
-                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[k + 8][b].qs + 32 * pair));
-                    r[k] = _mm512_inserti64x4(_mm512_castsi256_si512(a), c, 1);
-                }
-                panel::transpose_groups(r, &block.q[8 * pair]);
-            }
+            PackedBlock& block = blocks[b];  // unaligned vectors: panels lie where rows do
+            for (int pair = 0; pair < 4; ++pair)
+                panel::transpose_rows([&](int k) { return rows[k][b].qs + 32 * pair; }, &block.q[8 * pair]);
             alignas(64) uint32_t words[4][panel::kRows];  // the three scale words, then d and dmin
             for (int k = 0; k < panel::kRows; ++k) {
                 __builtin_memcpy(&words[0][k], rows[k][b].scales, 4);
@@ -332,10 +321,8 @@ void pack_q4_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t
                 __builtin_memcpy(&words[2][k], rows[k][b].scales + 8, 4);
                 words[3][k] = rows[k][b].d | static_cast<uint32_t>(rows[k][b].dmin) << 16;
             }
-            for (int i = 0; i < 3; ++i) block.scales[i] = _mm512_load_si512(words[i]);
-            block.d_dmin = _mm512_load_si512(words[3]);
-            // The panel need not be 64-byte aligned (panels lie where rows do).
-            __builtin_memcpy(&blocks[b], &block, sizeof(block));
+            for (int i = 0; i < 3; ++i) _mm512_storeu_si512(&block.scales[i], _mm512_load_si512(words[i]));
+            _mm512_storeu_si512(&block.d_dmin, _mm512_load_si512(words[3]));
         }
     }
 }

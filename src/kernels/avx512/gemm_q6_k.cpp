@@ -261,35 +261,24 @@ void gemm_q6_k(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
 
 void pack_q6_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_cols, void* out) {
     const int64_t n_blocks = n_cols / kQKK;
-    const auto* ws = static_cast<const uint8_t*>(w);
     auto* panels = static_cast<uint8_t*>(out);
     for (int64_t r0 = 0; r0 < n_rows; r0 += panel::kRows) {
-        const int n_valid = static_cast<int>(n_rows - r0 < panel::kRows ? n_rows - r0 : panel::kRows);
-        const BlockQ6_K* rows[panel::kRows];  // rows past the end repeat the last one
-        for (int k = 0; k < panel::kRows; ++k)
-            rows[k] = reinterpret_cast<const BlockQ6_K*>(ws + (r0 + (k < n_valid ? k : n_valid - 1)) * w_row_bytes);
+        const BlockQ6_K* rows[panel::kRows];
+        panel::panel_rows(w, w_row_bytes, r0, n_rows, rows);
         uint8_t* start = panels + r0 * w_row_bytes;
         auto* d = reinterpret_cast<uint16_t*>(start + n_blocks * sizeof(PackedBlock));
         for (int64_t b = 0; b < n_blocks; ++b) {
-            alignas(64) PackedBlock block;
-            // 32 bytes of each row (low half: rows 0-7, high half: rows 8-15), transposed to a lane each.
-            auto transpose = [&](auto bytes_of, __m512i* dst) {
-                __m512i r[8];
-                for (int k = 0; k < 8; ++k)
-                    r[k] = _mm512_inserti64x4(
-                        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(bytes_of(k)))),
-                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bytes_of(k + 8))), 1);
-                panel::transpose_groups(r, dst);
-            };
-            for (int c = 0; c < 4; ++c) transpose([&](int k) { return rows[k][b].ql + 32 * c; }, &block.ql[8 * c]);
-            for (int c = 0; c < 2; ++c) transpose([&](int k) { return rows[k][b].qh + 32 * c; }, &block.qh[8 * c]);
+            auto& block = reinterpret_cast<PackedBlock*>(start)[b];  // unaligned vectors: panels lie where rows do
+            for (int c = 0; c < 4; ++c)
+                panel::transpose_rows([&](int k) { return rows[k][b].ql + 32 * c; }, &block.ql[8 * c]);
+            for (int c = 0; c < 2; ++c)
+                panel::transpose_rows([&](int k) { return rows[k][b].qh + 32 * c; }, &block.qh[8 * c]);
             alignas(64) uint32_t words[kGroups / 4][panel::kRows];
             for (int k = 0; k < panel::kRows; ++k) {
                 for (int i = 0; i < kGroups / 4; ++i) __builtin_memcpy(&words[i][k], rows[k][b].scales + 4 * i, 4);
                 d[b * panel::kRows + k] = rows[k][b].d;
             }
-            for (int i = 0; i < kGroups / 4; ++i) block.scales[i] = _mm512_load_si512(words[i]);
-            __builtin_memcpy(start + b * sizeof(PackedBlock), &block, sizeof(block));  // the panel need not be aligned
+            for (int i = 0; i < kGroups / 4; ++i) _mm512_storeu_si512(&block.scales[i], _mm512_load_si512(words[i]));
         }
     }
 }

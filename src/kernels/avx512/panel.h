@@ -41,6 +41,30 @@ static inline void transpose_groups(const __m512i* r, __m512i* out) {
     }
 }
 
+// The 16 rows of the panel at row r0 of n_rows (w_row_bytes apart) as block pointers: rows past
+// the end repeat the last one. Returns how many are real.
+template <typename Block>
+static int panel_rows(const void* w, size_t w_row_bytes, int64_t r0, int64_t n_rows, const Block** rows) {
+    const int n_valid = static_cast<int>(n_rows - r0 < kRows ? n_rows - r0 : kRows);
+    for (int k = 0; k < kRows; ++k)
+        rows[k] = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) +
+                                                 (r0 + (k < n_valid ? k : n_valid - 1)) * w_row_bytes);
+    return n_valid;
+}
+
+// 32 bytes of each of 16 rows (bytes_of(k): row k's) transposed in 4-byte words: out[j], lane r =
+// word j of row r. out: 8 vectors, of any alignment.
+template <typename BytesOf>
+static void transpose_rows(BytesOf bytes_of, __m512i_u* out) {
+    __m512i r[8], t[8];  // r[k]: row k in the low half, row k + 8 in the high
+    for (int k = 0; k < 8; ++k)
+        r[k] = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(bytes_of(k)))),
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bytes_of(k + 8))), 1);
+    transpose_groups(r, t);
+    for (int j = 0; j < 8; ++j) _mm512_storeu_si512(&out[j], t[j]);
+}
+
 namespace {  // a class, not a function: the unnamed namespace keeps it in its translation unit
 
 // The next panel of a matrix read once, fetched into L2 as one sequential run spread over the
@@ -170,10 +194,8 @@ static void gemm(const void* w, size_t w_row_bytes, int64_t n_rows, const void* 
     const TokenBlock* tb[K::kTile];
     const XBlock* xb[K::kTile];
     for (int64_t r0 = 0; r0 < n_rows; r0 += kRows) {
-        const int n_valid = static_cast<int>(n_rows - r0 < kRows ? n_rows - r0 : kRows);
         const WBlock* rows[kRows];
-        for (int k = 0; k < kRows; ++k)
-            rows[k] = reinterpret_cast<const WBlock*>(ws + (r0 + (k < n_valid ? k : n_valid - 1)) * w_row_bytes);
+        const int n_valid = panel_rows(ws, w_row_bytes, r0, n_rows, rows);
         for (int64_t b = 0; b < n_blocks; ++b) K::pack(rows, b, packed + b);
         const auto valid = static_cast<__mmask16>((1u << n_valid) - 1);
         for (int64_t t0 = 0; t0 < n_tokens; t0 += K::kTile) {
