@@ -19,10 +19,10 @@
 // (pack_q4_k_panels), into panels of the same size as the rows, block b of 16 rows in 36 vectors
 // (PackedBlock): the quants as they lie in the rows, 4 bytes a lane (lane r: row r), the packed
 // six-bit scales and mins likewise, and d and dmin. Every call, one token or many, runs them as
-// they are; per block and token:
+// they are, up to 8 tokens a pass; per block and token:
 //   low nibbles  (groups 2p): q & 0x0f, eight vpdpbusd per group
-//   high nibbles (2p + 1):    q & 0xf0 (16 times the value), eight vpdpbusd; the sums over the
-//                             four such groups, scaled, divided by 16 once (exact: a multiple of 16)
+//   high nibbles (2p + 1):    q & 0xf0 (16 times the value), eight vpdpbusd; the group's scaled
+//                             sum shifted right by 4 (exact: a multiple of 16)
 //   scales, mins:             unpacked per lane with the masks of the scalar code (4 bytes a lane)
 //   msum                      = sum_g m[g] * s_g with s_g = 128 a_g + b_g (b_g in 0..127): four
 //                             vpdpbusd of the mins against a_g and b_g as bytes (exact)
@@ -153,7 +153,7 @@ struct PackedBlock {
 };
 static_assert(sizeof(PackedBlock) == panel::kRows * sizeof(BlockQ4_K));
 
-constexpr int kPackedTile = 4;  // tokens per pass over a packed panel (registers: 4 x 4 sums + 4 results)
+constexpr int kPackedTile = 8;  // tokens per pass over a packed panel (registers: 8 x (sums, block sums, results))
 
 // What a token's block contributes beside its quants: d, and the activation sums of its eight
 // groups split as s_g = 128 a_g + b_g (a_g in -32..32, b_g in 0..127) into signed bytes, as four
@@ -186,58 +186,58 @@ template <int T>
 inline void accumulate_packed(const PackedBlock& p, const TokenMins* const* tm, const int8_t* const* xq, __m512* acc) {
     // Scales sc[0..7] and mins m[0..7] of each lane's row: as k4_scales_mins (vec_dot.cpp) does
     // with 32-bit words, a lane at a time: sc0 = sc[0..3], sc1 = sc[4..7], m0, m1 likewise.
-    const __m512i u0 = _mm512_loadu_si512(&p.scales[0]), u1 = _mm512_loadu_si512(&p.scales[1]),
-                  u2 = _mm512_loadu_si512(&p.scales[2]);
+    const __m512i u0 = _mm512_loadu_si512(&p.scales[0]), u2 = _mm512_loadu_si512(&p.scales[2]);
     const __m512i low6 = _mm512_set1_epi8(0x3f), low4 = _mm512_set1_epi8(0x0f), bits45 = _mm512_set1_epi8(0x30);
-    const __m512i sc0 = _mm512_and_si512(u0, low6), m0 = _mm512_and_si512(u1, low6);
+    const __m512i sc0 = _mm512_and_si512(u0, low6);
     // (low4 & x) | y with y = (w >> 2) & 0x30 (bits 6-7 of w's bytes moved to 4-5)
     const __m512i sc1 = _mm512_ternarylogic_epi32(low4, u2, _mm512_and_si512(_mm512_srli_epi32(u0, 2), bits45), 0xEA);
-    const __m512i m1 = _mm512_ternarylogic_epi32(low4, _mm512_srli_epi32(u2, 4),
-                                                 _mm512_and_si512(_mm512_srli_epi32(u1, 2), bits45), 0xEA);
-    const __m512i byte0 = _mm512_set1_epi32(0xff);
     auto scale = [&](int g) {  // sc[g] as an int32 per lane
         const __m512i w = g < 4 ? sc0 : sc1;
         const int shift = 8 * (g % 4);
-        return shift == 24 ? _mm512_srli_epi32(w, 24) : _mm512_and_si512(_mm512_srli_epi32(w, shift), byte0);
+        return shift == 24 ? _mm512_srli_epi32(w, 24)
+                           : _mm512_and_si512(_mm512_srli_epi32(w, shift), _mm512_set1_epi32(0xff));
     };
-    __m512i lo_sum[T], hi_sum[T];  // sum over groups 2p of sc * sums; over 2p + 1 of sc * 16 sums
-#pragma GCC unroll 4
-    for (int t = 0; t < T; ++t) lo_sum[t] = hi_sum[t] = _mm512_setzero_si512();
-#pragma GCC unroll 4
-    for (int pair = 0; pair < 4; ++pair) {
-        __m512i lo[T], hi[T];
-#pragma GCC unroll 4
-        for (int t = 0; t < T; ++t) lo[t] = hi[t] = _mm512_setzero_si512();
+    // Group g = 2p + h: the quants' low nibbles (h = 0) or high ones kept in place (h = 1: 16 times
+    // the value, the scaled sum shifted back, exactly). One group at a time, the tokens' chains
+    // interleaved: T registers of sums, so that 8 tokens fit beside their results.
+    __m512i isum[T];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+    for (int g = 0; g < kGroups; ++g) {
+        __m512i c[T];
+#pragma GCC unroll 8
+        for (int t = 0; t < T; ++t) c[t] = _mm512_setzero_si512();
 #pragma GCC unroll 8
         for (int k = 0; k < 8; ++k) {
-            const __m512i q = _mm512_loadu_si512(&p.q[8 * pair + k]);
-            const __m512i ql = _mm512_and_si512(q, low4), qh = _mm512_andnot_si512(low4, q);
-#pragma GCC unroll 4
-            for (int t = 0; t < T; ++t) {
-                lo[t] = panel::dpbusd_broadcast(lo[t], ql, xq[t] + 64 * pair + 4 * k);
-                hi[t] = panel::dpbusd_broadcast(hi[t], qh, xq[t] + 64 * pair + 32 + 4 * k);
-            }
+            const __m512i q = _mm512_loadu_si512(&p.q[8 * (g / 2) + k]);
+            const __m512i v = g % 2 == 0 ? _mm512_and_si512(q, low4) : _mm512_andnot_si512(low4, q);
+#pragma GCC unroll 8
+            for (int t = 0; t < T; ++t) c[t] = panel::dpbusd_broadcast(c[t], v, xq[t] + 32 * g + 4 * k);
         }
-        const __m512i sl = scale(2 * pair), sh = scale(2 * pair + 1);
-#pragma GCC unroll 4
+        const __m512i sc = scale(g);
+#pragma GCC unroll 8
         for (int t = 0; t < T; ++t) {
-            lo_sum[t] = _mm512_add_epi32(lo_sum[t], _mm512_mullo_epi32(lo[t], sl));
-            hi_sum[t] = _mm512_add_epi32(hi_sum[t], _mm512_mullo_epi32(hi[t], sh));
+            const __m512i s = _mm512_mullo_epi32(c[t], sc);
+            isum[t] = _mm512_add_epi32(isum[t], g % 2 == 0 ? s : _mm512_srai_epi32(s, 4));
         }
     }
+    const __m512i u1 = _mm512_loadu_si512(&p.scales[1]);
+    const __m512i m0 = _mm512_and_si512(u1, low6);
+    const __m512i m1 = _mm512_ternarylogic_epi32(low4, _mm512_srli_epi32(u2, 4),
+                                                 _mm512_and_si512(_mm512_srli_epi32(u1, 2), bits45), 0xEA);
     const __m512i dd = _mm512_loadu_si512(&p.d_dmin);
     const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dd));
     const __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dd, 16)));
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < T; ++t) {
         const TokenMins& x = *tm[t];
-        const __m512i isum = _mm512_add_epi32(lo_sum[t], _mm512_srai_epi32(hi_sum[t], 4));
         __m512i ma = _mm512_setzero_si512(), mb = _mm512_setzero_si512();
         ma = panel::dpbusd_broadcast(panel::dpbusd_broadcast(ma, m0, &x.a[0]), m1, &x.a[1]);
         mb = panel::dpbusd_broadcast(panel::dpbusd_broadcast(mb, m0, &x.b[0]), m1, &x.b[1]);
         const __m512i msum = _mm512_add_epi32(_mm512_slli_epi32(ma, 7), mb);
         const __m512 xd = _mm512_set1_ps(x.d);
-        const __m512 a = _mm512_mul_ps(_mm512_mul_ps(xd, d), _mm512_cvtepi32_ps(isum));
+        const __m512 a = _mm512_mul_ps(_mm512_mul_ps(xd, d), _mm512_cvtepi32_ps(isum[t]));
         const __m512 m = _mm512_mul_ps(_mm512_mul_ps(xd, dmin), _mm512_cvtepi32_ps(msum));
         acc[t] = _mm512_add_ps(acc[t], _mm512_sub_ps(a, m));
     }
@@ -272,6 +272,10 @@ constexpr PackedPanelFn kPackedPanelFns[kPackedTile + 1] = {
     packed_panel_times_tokens<2>,
     packed_panel_times_tokens<3>,
     packed_panel_times_tokens<4>,
+    packed_panel_times_tokens<5>,
+    packed_panel_times_tokens<6>,
+    packed_panel_times_tokens<7>,
+    packed_panel_times_tokens<8>,
 };
 
 // Rows one at a time for small batches: four tokens per pass over a row, then the rest singly.
