@@ -128,21 +128,21 @@ struct PackedBlock {
 };
 static_assert(sizeof(PackedBlock) + panel::kRows * sizeof(uint16_t) == panel::kRows * sizeof(BlockQ6_K));
 
-constexpr int kPackedTile = 4;           // tokens per pass over a packed panel
-constexpr int64_t kMaxPackedTokens = 8;  // larger batches unpack each panel once (unpack_block)
+constexpr int kPackedTile =
+    8;  // tokens per pass over a packed panel; larger batches unpack each panel once (unpack_block)
 
-// Values 128h + 32v + 4w .. + 3 of each lane's row as bytes 0..63 (value + 32), v = 0..3, from a
-// packed block: (low bits & 0x0f) | the high bits moved to 0x30, one vpternlogd after a mask.
-inline void unpack_words(const PackedBlock& p, int h, int w, __m512i* u) {
+// Values 128h + 32v + 4w .. + 3 of each lane's row as bytes 0..63 (value + 32), from a packed
+// block: (low bits & 0x0f) | the high bits moved to 0x30, one vpternlogd after a mask.
+inline __m512i unpack_word(const PackedBlock& p, int h, int v, int w) {
     const __m512i low4 = _mm512_set1_epi8(0x0f), bits45 = _mm512_set1_epi8(0x30);
-    const __m512i a = _mm512_loadu_si512(&p.ql[8 * (2 * h) + w]);
-    const __m512i b = _mm512_loadu_si512(&p.ql[8 * (2 * h + 1) + w]);
-    const __m512i hb = _mm512_loadu_si512(&p.qh[8 * h + w]);
-    u[0] = _mm512_ternarylogic_epi32(a, low4, _mm512_and_si512(_mm512_slli_epi32(hb, 4), bits45), 0xEA);
-    u[1] = _mm512_ternarylogic_epi32(b, low4, _mm512_and_si512(_mm512_slli_epi32(hb, 2), bits45), 0xEA);
-    u[2] = _mm512_ternarylogic_epi32(_mm512_srli_epi32(a, 4), low4, _mm512_and_si512(hb, bits45), 0xEA);
-    u[3] = _mm512_ternarylogic_epi32(_mm512_srli_epi32(b, 4), low4, _mm512_and_si512(_mm512_srli_epi32(hb, 2), bits45),
-                                     0xEA);  // (x & 0x0f) | y
+    const __m512i lo = _mm512_loadu_si512(&p.ql[8 * (2 * h + v % 2) + w]);  // v 0, 2: bytes l; 1, 3: l + 32
+    const __m512i hi = _mm512_loadu_si512(&p.qh[8 * h + w]);
+    const __m512i x = v < 2 ? lo : _mm512_srli_epi32(lo, 4);  // v 2, 3: the upper nibbles
+    const __m512i y = v == 0   ? _mm512_slli_epi32(hi, 4)
+                      : v == 1 ? _mm512_slli_epi32(hi, 2)
+                      : v == 2 ? hi
+                               : _mm512_srli_epi32(hi, 2);
+    return _mm512_ternarylogic_epi32(x, low4, _mm512_and_si512(y, bits45), 0xEA);  // (x & 0x0f) | y
 }
 
 // The int8 scale of group g of each lane's row, as an int32.
@@ -156,11 +156,8 @@ inline __m512i group_scale(const PackedBlock& p, int g) {
 // with many tiles of tokens; d: the block's 16 row scales.
 void unpack_block(const PackedBlock& p, const uint16_t* d, Q6K::Panel* out) {
     for (int h = 0; h < 2; ++h) {
-        for (int w = 0; w < 8; ++w) {
-            __m512i u[4];
-            unpack_words(p, h, w, u);
-            for (int v = 0; v < 4; ++v) out->q[8 * h + 2 * v + w / 4][w % 4] = u[v];
-        }
+        for (int w = 0; w < 8; ++w)
+            for (int v = 0; v < 4; ++v) out->q[8 * h + 2 * v + w / 4][w % 4] = unpack_word(p, h, v, w);
     }
     for (int g = 0; g < kGroups; ++g) out->scale[g] = group_scale(p, g);
     out->d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(d)));
@@ -171,56 +168,45 @@ void unpack_block(const PackedBlock& p, const uint16_t* d, Q6K::Panel* out) {
 template <int T>
 inline void accumulate_packed(const PackedBlock& p, __m512 d, const Q6K::TokenBlock* const* tb, const int8_t* const* xq,
                               __m512* acc) {
+    // One 16-value group at a time (g = 8h + 2v + wq: values 128h + 32v + 16wq .. + 15), the tokens'
+    // chains interleaved: T registers of sums, so that 8 tokens fit beside their results.
     __m512i isum[T];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
-#pragma GCC unroll 2
-    for (int h = 0; h < 2; ++h) {
-#pragma GCC unroll 2
-        for (int wq = 0; wq < 2; ++wq) {
-            // Groups 8h + wq + {0, 2, 4, 6}: values 128h + {0, 32, 64, 96} + 16wq .. + 15.
-            __m512i gsum[4][T];
+#pragma GCC unroll 16
+    for (int g = 0; g < kGroups; ++g) {
+        const int h = g / 8, v = g % 8 / 2, wq = g % 2;
+        __m512i c[T];
+#pragma GCC unroll 8
+        for (int t = 0; t < T; ++t) c[t] = _mm512_set1_epi32(tb[t]->neg32_group_sum[g]);
 #pragma GCC unroll 4
-            for (int v = 0; v < 4; ++v)
-#pragma GCC unroll 4
-                for (int t = 0; t < T; ++t) gsum[v][t] = _mm512_set1_epi32(tb[t]->neg32_group_sum[8 * h + wq + 2 * v]);
-#pragma GCC unroll 4
-            for (int w = 4 * wq; w < 4 * wq + 4; ++w) {
-                __m512i u[4];
-                unpack_words(p, h, w, u);
-#pragma GCC unroll 4
-                for (int v = 0; v < 4; ++v)
-#pragma GCC unroll 4
-                    for (int t = 0; t < T; ++t)
-                        gsum[v][t] = panel::dpbusd_broadcast(gsum[v][t], u[v], xq[t] + 128 * h + 32 * v + 4 * w);
-            }
-#pragma GCC unroll 4
-            for (int v = 0; v < 4; ++v) {
-                const __m512i sc = group_scale(p, 8 * h + wq + 2 * v);
-#pragma GCC unroll 4
-                for (int t = 0; t < T; ++t) isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(gsum[v][t], sc));
-            }
+        for (int w = 4 * wq; w < 4 * wq + 4; ++w) {
+            const __m512i u = unpack_word(p, h, v, w);
+#pragma GCC unroll 8
+            for (int t = 0; t < T; ++t) c[t] = panel::dpbusd_broadcast(c[t], u, xq[t] + 128 * h + 32 * v + 4 * w);
         }
+        const __m512i sc = group_scale(p, g);
+#pragma GCC unroll 8
+        for (int t = 0; t < T; ++t) isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(c[t], sc));
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < T; ++t)
         acc[t] = _mm512_add_ps(acc[t],
                                _mm512_mul_ps(_mm512_mul_ps(d, _mm512_set1_ps(tb[t]->d)), _mm512_cvtepi32_ps(isum[t])));
 }
 
 // y[t * y_stride + r] for the `valid` rows of a packed panel (blocks, then d) and T tokens, while
-// the next panel is fetched (steps first_step + b).
+// the next panel is fetched (step b at block b).
 template <int T>
 void packed_panel_times_tokens(const PackedBlock* blocks, const uint16_t* d, int64_t n_blocks,
                                const Q6K::TokenBlock* const* tb, const BlockQ8_K* const* x,
-                               const panel::NextPanelPrefetch& prefetch, int64_t first_step, float* y, int64_t y_stride,
-                               __mmask16 valid) {
+                               const panel::NextPanelPrefetch& prefetch, float* y, int64_t y_stride, __mmask16 valid) {
     __m512 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
     const Q6K::TokenBlock* tbb[T];
     const int8_t* xq[T];
     for (int64_t b = 0; b < n_blocks; ++b) {
-        prefetch.at_step(first_step + b);
+        prefetch.at_step(b);
         for (int t = 0; t < T; ++t) {
             tbb[t] = tb[t] + b;
             xq[t] = x[t][b].qs;
@@ -232,14 +218,17 @@ void packed_panel_times_tokens(const PackedBlock* blocks, const uint16_t* d, int
 }
 
 using PackedPanelFn = void (*)(const PackedBlock*, const uint16_t*, int64_t, const Q6K::TokenBlock* const*,
-                               const BlockQ8_K* const*, const panel::NextPanelPrefetch&, int64_t, float*, int64_t,
-                               __mmask16);
+                               const BlockQ8_K* const*, const panel::NextPanelPrefetch&, float*, int64_t, __mmask16);
 constexpr PackedPanelFn kPackedPanelFns[kPackedTile + 1] = {
     nullptr,
     packed_panel_times_tokens<1>,
     packed_panel_times_tokens<2>,
     packed_panel_times_tokens<3>,
     packed_panel_times_tokens<4>,
+    packed_panel_times_tokens<5>,
+    packed_panel_times_tokens<6>,
+    packed_panel_times_tokens<7>,
+    packed_panel_times_tokens<8>,
 };
 
 }  // namespace
@@ -283,11 +272,11 @@ void pack_q6_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t
     }
 }
 
-// Scratch: for batches above kMaxPackedTokens a panel unpacked (n_blocks Q6K::Panel, first: they
+// Scratch: for batches above kPackedTile a panel unpacked (n_blocks Q6K::Panel, first: they
 // need 64-byte alignment), then the tokens' block summaries.
 size_t gemm_q6_k_packed_scratch_bytes(int64_t n_tokens, int64_t n_cols) {
     const auto n_blocks = static_cast<size_t>(n_cols / kQKK);
-    return (n_tokens > kMaxPackedTokens ? n_blocks * sizeof(Q6K::Panel) : 0) +
+    return (n_tokens > kPackedTile ? n_blocks * sizeof(Q6K::Panel) : 0) +
            static_cast<size_t>(n_tokens) * n_blocks * sizeof(Q6K::TokenBlock);
 }
 
@@ -296,31 +285,30 @@ void gemm_q6_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const v
     const int64_t n_blocks = n_cols / kQKK;
     const auto* ws = static_cast<const uint8_t*>(w);
     const auto* xs = static_cast<const uint8_t*>(x);
-    const bool unpack = n_tokens > kMaxPackedTokens;
+    const bool unpack = n_tokens > kPackedTile;
     auto* unpacked = static_cast<Q6K::Panel*>(scratch);
     auto* summaries = reinterpret_cast<Q6K::TokenBlock*>(unpacked + (unpack ? n_blocks : 0));  // [t * n_blocks + b]
     for (int64_t t = 0; t < n_tokens; ++t) {
         const auto* xb = reinterpret_cast<const BlockQ8_K*>(xs + t * x_row_bytes);
         for (int64_t b = 0; b < n_blocks; ++b) Q6K::summarize(xb[b], &summaries[t * n_blocks + b]);
     }
-    const int64_t n_tiles = (n_tokens + kPackedTile - 1) / kPackedTile;
+    const int tile = unpack ? Q6K::kTile : kPackedTile;  // tokens per pass
+    static_assert(Q6K::kTile <= kPackedTile);
     const Q6K::TokenBlock* tb[kPackedTile];
     const BlockQ8_K* xb[kPackedTile];
-    static_assert(Q6K::kTile == kPackedTile);
     for (int64_t r0 = 0; r0 < n_rows; r0 += panel::kRows) {
         const int n_valid = static_cast<int>(n_rows - r0 < panel::kRows ? n_rows - r0 : panel::kRows);
         const auto valid = static_cast<__mmask16>((1u << n_valid) - 1);
         const uint8_t* start = ws + r0 * w_row_bytes;
         const auto* blocks = reinterpret_cast<const PackedBlock*>(start);
         const auto* d = reinterpret_cast<const uint16_t*>(start + n_blocks * sizeof(PackedBlock));
-        const panel::NextPanelPrefetch prefetch(start, w_row_bytes, n_rows - r0,
-                                                unpack ? n_blocks : n_tiles * n_blocks);
+        const panel::NextPanelPrefetch prefetch(start, w_row_bytes, n_rows - r0, n_blocks);  // one pass reads it
         for (int64_t b = 0; unpack && b < n_blocks; ++b) {
             prefetch.at_step(b);
             unpack_block(blocks[b], d + b * panel::kRows, unpacked + b);
         }
-        for (int64_t t0 = 0; t0 < n_tokens; t0 += kPackedTile) {
-            const int n_t = static_cast<int>(n_tokens - t0 < kPackedTile ? n_tokens - t0 : kPackedTile);
+        for (int64_t t0 = 0; t0 < n_tokens; t0 += tile) {
+            const int n_t = static_cast<int>(n_tokens - t0 < tile ? n_tokens - t0 : tile);
             for (int k = 0; k < n_t; ++k) {
                 tb[k] = summaries + (t0 + k) * n_blocks;
                 xb[k] = reinterpret_cast<const BlockQ8_K*>(xs + (t0 + k) * x_row_bytes);
@@ -330,8 +318,7 @@ void gemm_q6_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const v
                                      std::make_integer_sequence<int, Q6K::kTile>{});
                 continue;
             }
-            kPackedPanelFns[n_t](blocks, d, n_blocks, tb, xb, prefetch, (t0 / kPackedTile) * n_blocks,
-                                 y + t0 * y_stride + r0, y_stride, valid);
+            kPackedPanelFns[n_t](blocks, d, n_blocks, tb, xb, prefetch, y + t0 * y_stride + r0, y_stride, valid);
         }
     }
 }
