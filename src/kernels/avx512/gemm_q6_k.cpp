@@ -15,9 +15,10 @@
 // Packed weights (gemm_q6_k_packed): a model repacks its Q6_K matrices once, at load
 // (pack_q6_k_panels), into panels of the same size as the rows: per block of 16 rows the low
 // bits, the high bits and the group scales as they lie in the rows, 4 bytes a lane (lane r: row
-// r), 52 vectors; the rows' d after all the blocks. Every call, one token or many, unpacks each
-// 4-byte word of values in registers: (low & 0x0f) | (high bits moved to 0x30), one vpternlogd
-// after a mask, then the same sums as above.
+// r), 52 vectors; the rows' d after all the blocks. Batches of up to 8 tokens (decoding) meet it
+// in one pass, each 4-byte word of values unpacked in registers ((low & 0x0f) | the high bits
+// moved to 0x30, one vpternlogd after a mask), then the same sums as above; larger batches unpack
+// each panel once into the runtime panel's form and run its tiles.
 // Compiled with the AVX-512 flags of src/kernels/CMakeLists.txt; includes no header with inline
 // functions (see half.h).
 #include <immintrin.h>
