@@ -238,33 +238,6 @@ void rows_times_token(const BlockQ8_0* const* rows, __m512i lane_offsets, int64_
     _mm512_mask_storeu_ps(y, valid, _mm512_shuffle_f32x4(acc, acc, _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
-using PackedPanelFn = void (*)(PanelView, int64_t, const TileBlock*, const NextPanelPrefetch&, int64_t, float*, int64_t,
-                               __mmask16);
-constexpr PackedPanelFn kPackedPanelFns[kTokenTile + 1] = {
-    nullptr,
-    packed_panel_times_tokens<1>,
-    packed_panel_times_tokens<2>,
-    packed_panel_times_tokens<3>,
-    packed_panel_times_tokens<4>,
-    packed_panel_times_tokens<5>,
-    packed_panel_times_tokens<6>,
-    packed_panel_times_tokens<7>,
-    packed_panel_times_tokens<8>,
-};
-using RowsFn = void (*)(const BlockQ8_0* const*, __m512i, int64_t, const TileBlock*, const NextPanelPrefetch&, float*,
-                        int64_t, __mmask16);
-constexpr RowsFn kRowsFns[kTokenTile + 1] = {
-    nullptr,
-    nullptr,  // one token: rows_times_token
-    rows_times_tokens<2>,
-    rows_times_tokens<3>,
-    rows_times_tokens<4>,
-    rows_times_tokens<5>,
-    rows_times_tokens<6>,
-    rows_times_tokens<7>,
-    rows_times_tokens<8>,
-};
-
 }  // namespace
 
 namespace {
@@ -312,8 +285,10 @@ void panel_times_tiles(PanelView panel, int64_t n_blocks, const TileBlock* tiles
                        const NextPanelPrefetch& prefetch, float* y, int64_t y_stride, __mmask16 valid) {
     for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
         const int n_t = static_cast<int>(n_tokens - t0 < kTokenTile ? n_tokens - t0 : kTokenTile);
-        kPackedPanelFns[n_t](panel, n_blocks, tiles + (t0 / kTokenTile) * n_blocks, prefetch,
-                             (t0 / kTokenTile) * n_blocks, y + t0 * y_stride, y_stride, valid);
+        panel::with_count<kTokenTile>(n_t, [&](auto T) {
+            packed_panel_times_tokens<T>(panel, n_blocks, tiles + (t0 / kTokenTile) * n_blocks, prefetch,
+                                         (t0 / kTokenTile) * n_blocks, y + t0 * y_stride, y_stride, valid);
+        });
     }
 }
 
@@ -379,7 +354,10 @@ void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
             continue;
         }
         if (n_tokens <= kTokenTile) {
-            kRowsFns[n_tokens](rows, row_offsets, n_blocks, tiles, prefetch, y + r0, y_stride, valid);
+            panel::with_count<kTokenTile>(static_cast<int>(n_tokens), [&](auto T) {
+                if constexpr (T > 1)
+                    rows_times_tokens<T>(rows, row_offsets, n_blocks, tiles, prefetch, y + r0, y_stride, valid);
+            });
             continue;
         }
         pack_panel(rows, row_offsets, n_blocks, panel);

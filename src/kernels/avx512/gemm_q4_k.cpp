@@ -264,20 +264,6 @@ void packed_panel_times_tokens(const PackedBlock* panel, int64_t n_blocks, const
     for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, valid, acc[t]);
 }
 
-using PackedPanelFn = void (*)(const PackedBlock*, int64_t, const TokenMins* const*, const BlockQ8_K* const*,
-                               const panel::NextPanelPrefetch&, int64_t, float*, int64_t, __mmask16);
-constexpr PackedPanelFn kPackedPanelFns[kPackedTile + 1] = {
-    nullptr,
-    packed_panel_times_tokens<1>,
-    packed_panel_times_tokens<2>,
-    packed_panel_times_tokens<3>,
-    packed_panel_times_tokens<4>,
-    packed_panel_times_tokens<5>,
-    packed_panel_times_tokens<6>,
-    packed_panel_times_tokens<7>,
-    packed_panel_times_tokens<8>,
-};
-
 // Rows one at a time for small batches: four tokens per pass over a row, then the rest singly.
 void rows_times_tokens(const uint8_t* w, size_t w_row_bytes, int64_t n_rows, const uint8_t* x, size_t x_row_bytes,
                        int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride) {
@@ -354,13 +340,12 @@ void gemm_q4_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const v
         const panel::NextPanelPrefetch prefetch(panel_start, w_row_bytes, n_rows - r0, n_tiles * n_blocks);
         for (int64_t t0 = 0; t0 < n_tokens; t0 += kPackedTile) {
             const int n_t = static_cast<int>(n_tokens - t0 < kPackedTile ? n_tokens - t0 : kPackedTile);
-            for (int k = 0; k < n_t; ++k) {
-                tm[k] = mins + (t0 + k) * n_blocks;
-                xb[k] = reinterpret_cast<const BlockQ8_K*>(xs + (t0 + k) * x_row_bytes);
-            }
-            kPackedPanelFns[n_t](reinterpret_cast<const PackedBlock*>(panel_start), n_blocks, tm, xb, prefetch,
-                                 (t0 / kPackedTile) * n_blocks, y + t0 * y_stride + r0, y_stride,
-                                 static_cast<__mmask16>((1u << n_valid) - 1));
+            panel::tile_pointers(t0, n_t, mins, n_blocks, xs, x_row_bytes, tm, xb);
+            panel::with_count<kPackedTile>(n_t, [&](auto T) {
+                packed_panel_times_tokens<T>(reinterpret_cast<const PackedBlock*>(panel_start), n_blocks, tm, xb,
+                                             prefetch, (t0 / kPackedTile) * n_blocks, y + t0 * y_stride + r0, y_stride,
+                                             static_cast<__mmask16>((1u << n_valid) - 1));
+            });
         }
     }
 }

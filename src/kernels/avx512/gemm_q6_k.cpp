@@ -218,20 +218,6 @@ void packed_panel_times_tokens(const PackedBlock* blocks, const uint16_t* d, int
     for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, valid, acc[t]);
 }
 
-using PackedPanelFn = void (*)(const PackedBlock*, const uint16_t*, int64_t, const Q6K::TokenBlock* const*,
-                               const BlockQ8_K* const*, const panel::NextPanelPrefetch&, float*, int64_t, __mmask16);
-constexpr PackedPanelFn kPackedPanelFns[kPackedTile + 1] = {
-    nullptr,
-    packed_panel_times_tokens<1>,
-    packed_panel_times_tokens<2>,
-    packed_panel_times_tokens<3>,
-    packed_panel_times_tokens<4>,
-    packed_panel_times_tokens<5>,
-    packed_panel_times_tokens<6>,
-    packed_panel_times_tokens<7>,
-    packed_panel_times_tokens<8>,
-};
-
 }  // namespace
 
 size_t gemm_q6_k_scratch_bytes(int64_t n_tokens, int64_t n_cols) {
@@ -310,16 +296,16 @@ void gemm_q6_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const v
         }
         for (int64_t t0 = 0; t0 < n_tokens; t0 += tile) {
             const int n_t = static_cast<int>(n_tokens - t0 < tile ? n_tokens - t0 : tile);
-            for (int k = 0; k < n_t; ++k) {
-                tb[k] = summaries + (t0 + k) * n_blocks;
-                xb[k] = reinterpret_cast<const BlockQ8_K*>(xs + (t0 + k) * x_row_bytes);
-            }
-            if (unpack) {
-                panel::run_tile<Q6K>(n_t, unpacked, n_blocks, tb, xb, y + t0 * y_stride + r0, y_stride, valid,
-                                     std::make_integer_sequence<int, Q6K::kTile>{});
-                continue;
-            }
-            kPackedPanelFns[n_t](blocks, d, n_blocks, tb, xb, prefetch, y + t0 * y_stride + r0, y_stride, valid);
+            panel::tile_pointers(t0, n_t, summaries, n_blocks, xs, x_row_bytes, tb, xb);
+            panel::with_count<kPackedTile>(n_t, [&](auto T) {
+                if (unpack) {
+                    if constexpr (T <= Q6K::kTile)
+                        panel::run_tokens<Q6K, T>(unpacked, n_blocks, tb, xb, y + t0 * y_stride + r0, y_stride, valid);
+                    return;
+                }
+                packed_panel_times_tokens<T>(blocks, d, n_blocks, tb, xb, prefetch, y + t0 * y_stride + r0, y_stride,
+                                             valid);
+            });
         }
     }
 }

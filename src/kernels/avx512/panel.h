@@ -167,11 +167,25 @@ static void run_tokens(const typename K::Panel* panel, int64_t n_blocks, const t
     for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, valid, acc[t]);
 }
 
-template <typename K, int... T>
-static void run_tile(int n_t, const typename K::Panel* panel, int64_t n_blocks, const typename K::TokenBlock* const* tb,
-                     const typename K::XBlock* const* xb, float* y, int64_t y_stride, __mmask16 valid,
-                     std::integer_sequence<int, T...>) {
-    ((n_t == T + 1 ? run_tokens<K, T + 1>(panel, n_blocks, tb, xb, y, y_stride, valid) : void()), ...);
+// Tokens t0 .. t0 + n_t - 1 of a product as a tile: their block summaries (summaries: n_blocks per
+// token) and activation rows (x_row_bytes apart from xs).
+template <typename Summary, typename XBlock>
+static void tile_pointers(int64_t t0, int n_t, const Summary* summaries, int64_t n_blocks, const uint8_t* xs,
+                          size_t x_row_bytes, const Summary** tb, const XBlock** xb) {
+    for (int k = 0; k < n_t; ++k) {
+        tb[k] = summaries + (t0 + k) * n_blocks;
+        xb[k] = reinterpret_cast<const XBlock*>(xs + (t0 + k) * x_row_bytes);
+    }
+}
+
+// f(std::integral_constant<int, n>{}) for the run-time count n in 1..N: a number of tokens turned
+// into the template argument of a kernel compiled for each count.
+template <int N, typename F>
+static void with_count(int n, F&& f) {
+    [&]<int... I>(std::integer_sequence<int, I...>) {
+        ((n == I + 1 ? f(std::integral_constant<int, I + 1>{}) : void()), ...);
+    }
+    (std::make_integer_sequence<int, N>{});
 }
 
 template <typename K>
@@ -200,12 +214,10 @@ static void gemm(const void* w, size_t w_row_bytes, int64_t n_rows, const void* 
         const auto valid = static_cast<__mmask16>((1u << n_valid) - 1);
         for (int64_t t0 = 0; t0 < n_tokens; t0 += K::kTile) {
             const int n_t = static_cast<int>(n_tokens - t0 < K::kTile ? n_tokens - t0 : K::kTile);
-            for (int k = 0; k < n_t; ++k) {
-                tb[k] = token_blocks + (t0 + k) * n_blocks;
-                xb[k] = reinterpret_cast<const XBlock*>(xs + (t0 + k) * x_row_bytes);
-            }
-            run_tile<K>(n_t, packed, n_blocks, tb, xb, y + t0 * y_stride + r0, y_stride, valid,
-                        std::make_integer_sequence<int, K::kTile>{});
+            tile_pointers(t0, n_t, token_blocks, n_blocks, xs, x_row_bytes, tb, xb);
+            with_count<K::kTile>(n_t, [&](auto T) {
+                run_tokens<K, T>(packed, n_blocks, tb, xb, y + t0 * y_stride + r0, y_stride, valid);
+            });
         }
     }
 }
