@@ -19,7 +19,7 @@
 // (pack_q4_k_panels), into panels of the same size as the rows, block b of 16 rows in 36 vectors
 // (PackedBlock): the quants as they lie in the rows, 4 bytes a lane (lane r: row r), the packed
 // six-bit scales and mins likewise, and d and dmin. Every call, one token or many, runs them as
-// they are, up to 8 tokens a pass; per block and token:
+// they are, 4 tokens a pass; per block and token:
 //   low nibbles  (groups 2p): q & 0x0f, eight vpdpbusd per group
 //   high nibbles (2p + 1):    q & 0xf0 (16 times the value), eight vpdpbusd; the group's scaled
 //                             sum shifted right by 4 (exact: a multiple of 16)
@@ -153,7 +153,9 @@ struct PackedBlock {
 };
 static_assert(sizeof(PackedBlock) == panel::kRows * sizeof(BlockQ4_K));
 
-constexpr int kPackedTile = 8;  // tokens per pass over a packed panel (registers: 8 x (sums, block sums, results))
+// Tokens per pass over a packed panel. 8 fit the registers and run faster from L2, but from memory
+// 8 sequences decoded 12% slower in one pass of 8 than in two of 4 (bench/NOTES.md).
+constexpr int kPackedTile = 4;
 
 // What a token's block contributes beside its quants: d, and the activation sums of its eight
 // groups split as s_g = 128 a_g + b_g (a_g in -32..32, b_g in 0..127) into signed bytes, as four

@@ -16,7 +16,7 @@
 // (pack_q6_k_panels), into panels of the same size as the rows: per block of 16 rows the low
 // bits, the high bits and the group scales as they lie in the rows, 4 bytes a lane (lane r: row
 // r), 52 vectors; the rows' d after all the blocks. Batches of up to 8 tokens (decoding) meet it
-// in one pass, each 4-byte word of values unpacked in registers ((low & 0x0f) | the high bits
+// 4 tokens a pass, each 4-byte word of values unpacked in registers ((low & 0x0f) | the high bits
 // moved to 0x30, one vpternlogd after a mask), then the same sums as above; larger batches unpack
 // each panel once into the runtime panel's form and run its tiles.
 // Compiled with the AVX-512 flags of src/kernels/CMakeLists.txt; includes no header with inline
@@ -129,7 +129,10 @@ struct PackedBlock {
 };
 static_assert(sizeof(PackedBlock) + panel::kRows * sizeof(uint16_t) == panel::kRows * sizeof(BlockQ6_K));
 
-constexpr int kPackedTile =
+// Tokens per pass over a packed panel (from memory 8 sequences decoded faster in two passes of 4
+// than in one of 8; bench/NOTES.md); batches above kMaxPackedTokens unpack each panel once.
+constexpr int kPackedTile = 4;
+constexpr int64_t kMaxPackedTokens =
     8;  // tokens per pass over a packed panel; larger batches unpack each panel once (unpack_block)
 
 // Values 128h + 32v + 4w .. + 3 of each lane's row as bytes 0..63 (value + 32), from a packed
@@ -197,17 +200,18 @@ inline void accumulate_packed(const PackedBlock& p, __m512 d, const Q6K::TokenBl
 }
 
 // y[t * y_stride + r] for the `valid` rows of a packed panel (blocks, then d) and T tokens, while
-// the next panel is fetched (step b at block b).
+// the next panel is fetched (steps first_step + b).
 template <int T>
 void packed_panel_times_tokens(const PackedBlock* blocks, const uint16_t* d, int64_t n_blocks,
                                const Q6K::TokenBlock* const* tb, const BlockQ8_K* const* x,
-                               const panel::NextPanelPrefetch& prefetch, float* y, int64_t y_stride, __mmask16 valid) {
+                               const panel::NextPanelPrefetch& prefetch, int64_t first_step, float* y, int64_t y_stride,
+                               __mmask16 valid) {
     __m512 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
     const Q6K::TokenBlock* tbb[T];
     const int8_t* xq[T];
     for (int64_t b = 0; b < n_blocks; ++b) {
-        prefetch.at_step(b);
+        prefetch.at_step(first_step + b);
         for (int t = 0; t < T; ++t) {
             tbb[t] = tb[t] + b;
             xq[t] = x[t][b].qs;
@@ -259,11 +263,11 @@ void pack_q6_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t
     }
 }
 
-// Scratch: for batches above kPackedTile a panel unpacked (n_blocks Q6K::Panel, first: they
+// Scratch: for batches above kMaxPackedTokens a panel unpacked (n_blocks Q6K::Panel, first: they
 // need 64-byte alignment), then the tokens' block summaries.
 size_t gemm_q6_k_packed_scratch_bytes(int64_t n_tokens, int64_t n_cols) {
     const auto n_blocks = static_cast<size_t>(n_cols / kQKK);
-    return (n_tokens > kPackedTile ? n_blocks * sizeof(Q6K::Panel) : 0) +
+    return (n_tokens > kMaxPackedTokens ? n_blocks * sizeof(Q6K::Panel) : 0) +
            static_cast<size_t>(n_tokens) * n_blocks * sizeof(Q6K::TokenBlock);
 }
 
@@ -272,15 +276,15 @@ void gemm_q6_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const v
     const int64_t n_blocks = n_cols / kQKK;
     const auto* ws = static_cast<const uint8_t*>(w);
     const auto* xs = static_cast<const uint8_t*>(x);
-    const bool unpack = n_tokens > kPackedTile;
+    const bool unpack = n_tokens > kMaxPackedTokens;
     auto* unpacked = static_cast<Q6K::Panel*>(scratch);
     auto* summaries = reinterpret_cast<Q6K::TokenBlock*>(unpacked + (unpack ? n_blocks : 0));  // [t * n_blocks + b]
     for (int64_t t = 0; t < n_tokens; ++t) {
         const auto* xb = reinterpret_cast<const BlockQ8_K*>(xs + t * x_row_bytes);
         for (int64_t b = 0; b < n_blocks; ++b) Q6K::summarize(xb[b], &summaries[t * n_blocks + b]);
     }
-    const int tile = unpack ? Q6K::kTile : kPackedTile;  // tokens per pass
-    static_assert(Q6K::kTile <= kPackedTile);
+    static_assert(Q6K::kTile == kPackedTile);
+    const int64_t n_tiles = (n_tokens + kPackedTile - 1) / kPackedTile;
     const Q6K::TokenBlock* tb[kPackedTile];
     const BlockQ8_K* xb[kPackedTile];
     for (int64_t r0 = 0; r0 < n_rows; r0 += panel::kRows) {
@@ -289,22 +293,21 @@ void gemm_q6_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const v
         const uint8_t* start = ws + r0 * w_row_bytes;
         const auto* blocks = reinterpret_cast<const PackedBlock*>(start);
         const auto* d = reinterpret_cast<const uint16_t*>(start + n_blocks * sizeof(PackedBlock));
-        const panel::NextPanelPrefetch prefetch(start, w_row_bytes, n_rows - r0, n_blocks);  // one pass reads it
+        const panel::NextPanelPrefetch prefetch(start, w_row_bytes, n_rows - r0,
+                                                unpack ? n_blocks : n_tiles * n_blocks);
         for (int64_t b = 0; unpack && b < n_blocks; ++b) {
             prefetch.at_step(b);
             unpack_block(blocks[b], d + b * panel::kRows, unpacked + b);
         }
-        for (int64_t t0 = 0; t0 < n_tokens; t0 += tile) {
-            const int n_t = static_cast<int>(n_tokens - t0 < tile ? n_tokens - t0 : tile);
+        for (int64_t t0 = 0; t0 < n_tokens; t0 += kPackedTile) {
+            const int n_t = static_cast<int>(n_tokens - t0 < kPackedTile ? n_tokens - t0 : kPackedTile);
             panel::tile_pointers(t0, n_t, summaries, n_blocks, xs, x_row_bytes, tb, xb);
             panel::with_count<kPackedTile>(n_t, [&](auto T) {
-                if (unpack) {
-                    if constexpr (T <= Q6K::kTile)
-                        panel::run_tokens<Q6K, T>(unpacked, n_blocks, tb, xb, y + t0 * y_stride + r0, y_stride, valid);
-                    return;
-                }
-                packed_panel_times_tokens<T>(blocks, d, n_blocks, tb, xb, prefetch, y + t0 * y_stride + r0, y_stride,
-                                             valid);
+                if (unpack)
+                    panel::run_tokens<Q6K, T>(unpacked, n_blocks, tb, xb, y + t0 * y_stride + r0, y_stride, valid);
+                else
+                    packed_panel_times_tokens<T>(blocks, d, n_blocks, tb, xb, prefetch, (t0 / kPackedTile) * n_blocks,
+                                                 y + t0 * y_stride + r0, y_stride, valid);
             });
         }
     }
