@@ -201,7 +201,7 @@ inline void accumulate_packed(const PackedBlock& p, const TokenMins* const* tm, 
     };
     // Group g = 2p + h: the quants' low nibbles (h = 0) or high ones kept in place (h = 1: 16 times
     // the value, the scaled sum shifted back, exactly). One group at a time, the tokens' chains
-    // interleaved: T registers of sums, so that 8 tokens fit beside their results.
+    // interleaved: one register of sums per token.
     __m512i isum[T];
 #pragma GCC unroll 8
     for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();

@@ -132,8 +132,7 @@ static_assert(sizeof(PackedBlock) + panel::kRows * sizeof(uint16_t) == panel::kR
 // Tokens per pass over a packed panel (from memory 8 sequences decoded faster in two passes of 4
 // than in one of 8; bench/NOTES.md); batches above kMaxPackedTokens unpack each panel once.
 constexpr int kPackedTile = 4;
-constexpr int64_t kMaxPackedTokens =
-    8;  // tokens per pass over a packed panel; larger batches unpack each panel once (unpack_block)
+constexpr int64_t kMaxPackedTokens = 8;
 
 // Values 128h + 32v + 4w .. + 3 of each lane's row as bytes 0..63 (value + 32), from a packed
 // block: (low bits & 0x0f) | the high bits moved to 0x30, one vpternlogd after a mask.
@@ -173,7 +172,8 @@ template <int T>
 inline void accumulate_packed(const PackedBlock& p, __m512 d, const Q6K::TokenBlock* const* tb, const int8_t* const* xq,
                               __m512* acc) {
     // One 16-value group at a time (g = 8h + 2v + wq: values 128h + 32v + 16wq .. + 15), the tokens'
-    // chains interleaved: T registers of sums, so that 8 tokens fit beside their results.
+    // chains interleaved: one register of sums per token (four groups' sums per token at once
+    // spilled at 4 tokens).
     __m512i isum[T];
 #pragma GCC unroll 8
     for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
