@@ -1,12 +1,13 @@
 // Kernel throughput per SIMD level: dequantize (GB/s of quantized bytes read) and dot_f32
 // (GB/s of floats read), with the rows streamed from memory as a matrix-vector product streams
-// its weights; and matmul on a 1536x8960 weight matrix (Qwen2-1.5B's FFN) in Q8_0, Q4_K and F16,
-// for decode (1 token: weight GB/s, memory-bound) and prefill (128 tokens: GFLOP/s, arithmetic-
-// bound), on one thread, activation quantization included; decode also on 2 threads. Limit
-// printed beside them: ReadBandwidthLimit, a multi-accumulator read loop over a buffer of the same
-// size (plain x86-64, with 64-byte loads, and on 2 threads, there also on 2 MiB pages), measured
-// in the same run. Q8_0 also with the weights repacked for the active level's kernel, as models
-// load them, and from cache (one small packed matrix: the kernel's own speed). Levels this CPU
+// its weights; and matmul on a 1536x8960 weight matrix (Qwen2-1.5B's FFN) in Q8_0, Q4_K, Q6_K and
+// F16, for decode (1 token: weight GB/s, memory-bound) and prefill (128 tokens: GFLOP/s,
+// arithmetic-bound), on one thread, activation quantization included; decode and 8 tokens also on
+// 2 threads. Limit printed beside them: ReadBandwidthLimit, a multi-accumulator read loop over a
+// buffer of the same size (plain x86-64, with 64-byte loads, and on 2 threads, there also on 2 MiB
+// pages), measured in the same run. Q8_0, Q4_K and Q6_K also with the weights repacked for the
+// active level's kernel, as models load them; and every type from cache (one small matrix, in
+// place and packed: the kernel's own speed). Levels this CPU
 // cannot run are skipped. And one step of decoding's attention, fused against the passes it
 // replaced (AttentionValueStep). `bench_kernels --benchmark_counters_tabular=true`. Rates use CPU
 // time, which keeps them meaningful on a shared machine, except the 2-thread ones (wall time: the
@@ -191,10 +192,10 @@ void BM_Matmul(benchmark::State& state, TensorType type, Level level, int64_t n_
         benchmark::Counter(flops * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 
-// The kernel's own speed, weights in cache: one 1536x256 matrix (Q8_0 418 KB, Q4_K 221 KB, Q6_K 323 KB, F16
-// 786 KB: within a core's L2), its rows in place or repacked (packed: where the active level has a
-// layout for the type), on one thread, against n_tokens tokens. What the kernel does per weight
-// byte when memory is not in the way (the decode benchmarks above read from memory).
+// The kernel's own speed, weights in cache: one 1536x256 matrix (Q8_0 418 KB, Q4_K 221 KB, Q6_K
+// 323 KB, F16 786 KB: within a core's L2), its rows in place or repacked (packed: where the active
+// level has a layout for the type), on one thread, against n_tokens tokens. What the kernel does
+// per weight byte when memory is not in the way (the decode benchmarks above read from memory).
 void BM_MatmulInCache(benchmark::State& state, TensorType type, int64_t n_tokens, bool packed) {
     constexpr int64_t kCols = 1536, kRows = 256;
     std::mt19937 rng(4);
@@ -358,8 +359,8 @@ void register_all() {
             }
         }
     }
-    // Q8_0 and Q4_K repacked as a model loads them (pack_matrix), on the active level: the same
-    // three sizes.
+    // Q8_0, Q4_K and Q6_K repacked as a model loads them (pack_matrix), on the active level: the
+    // same three sizes.
     const Level active = sinan::cpu::best_level();
     for (TensorType type : {TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K}) {
         for (int64_t n_tokens : {1, 8, 128}) {
