@@ -182,10 +182,13 @@ void summarize_token(const BlockQ8_K& x, TokenMins* out) {
     out->b[1] = w[5];
 }
 
-// acc[t] += block `p`'s contribution to token t's rows (tm[t], xq[t]: the token's summary and quants
-// of the block), as the reference computes it.
+// acc[t] += block `p`'s contribution to token t's rows (tm[t], xb[t]: the token's summary and
+// activations of the block), as the reference computes it.
 template <int T>
-inline void accumulate_packed(const PackedBlock& p, const TokenMins* const* tm, const int8_t* const* xq, __m512* acc) {
+inline void accumulate_packed(const PackedBlock& p, const TokenMins* const* tm, const BlockQ8_K* const* xb,
+                              __m512* acc) {
+    const int8_t* xq[T];
+    for (int t = 0; t < T; ++t) xq[t] = xb[t]->qs;
     // Scales sc[0..7] and mins m[0..7] of each lane's row: as k4_scales_mins (vec_dot.cpp) does
     // with 32-bit words, a lane at a time: sc0 = sc[0..3], sc1 = sc[4..7], m0, m1 likewise.
     const __m512i u0 = _mm512_loadu_si512(&p.scales[0]), u2 = _mm512_loadu_si512(&p.scales[2]);
@@ -251,19 +254,10 @@ template <int T>
 void packed_panel_times_tokens(const PackedBlock* panel, int64_t n_blocks, const TokenMins* const* tm,
                                const BlockQ8_K* const* x, const panel::NextPanelPrefetch& prefetch, int64_t first_step,
                                float* y, int64_t y_stride, __mmask16 valid) {
-    __m512 acc[T];
-    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
-    const TokenMins* tmb[T];
-    const int8_t* xq[T];
-    for (int64_t b = 0; b < n_blocks; ++b) {
+    panel::tokens_over_blocks<T>(n_blocks, tm, x, y, y_stride, valid, [&](int64_t b, auto tmb, auto xb, __m512* acc) {
         prefetch.at_step(first_step + b);
-        for (int t = 0; t < T; ++t) {
-            tmb[t] = tm[t] + b;
-            xq[t] = x[t][b].qs;
-        }
-        accumulate_packed<T>(panel[b], tmb, xq, acc);
-    }
-    for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, valid, acc[t]);
+        accumulate_packed<T>(panel[b], tmb, xb, acc);
+    });
 }
 
 // Rows one at a time for small batches: four tokens per pass over a row, then the rest singly.

@@ -166,11 +166,13 @@ void unpack_block(const PackedBlock& p, const uint16_t* d, Q6K::Panel* out) {
     out->d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(d)));
 }
 
-// acc[t] += block `p`'s contribution (row scales d) to token t's rows (tb[t], xq[t]: the token's
-// summary and quants of the block), as the reference computes it.
+// acc[t] += block `p`'s contribution (row scales d) to token t's rows (tb[t], xb[t]: the token's
+// summary and activations of the block), as the reference computes it.
 template <int T>
-inline void accumulate_packed(const PackedBlock& p, __m512 d, const Q6K::TokenBlock* const* tb, const int8_t* const* xq,
-                              __m512* acc) {
+inline void accumulate_packed(const PackedBlock& p, __m512 d, const Q6K::TokenBlock* const* tb,
+                              const BlockQ8_K* const* xb, __m512* acc) {
+    const int8_t* xq[T];
+    for (int t = 0; t < T; ++t) xq[t] = xb[t]->qs;
     // One 16-value group at a time (g = 8h + 2v + wq: values 128h + 32v + 16wq .. + 15), the tokens'
     // chains interleaved: one register of sums per token (four groups' sums per token at once
     // spilled at 4 tokens).
@@ -206,20 +208,11 @@ void packed_panel_times_tokens(const PackedBlock* blocks, const uint16_t* d, int
                                const Q6K::TokenBlock* const* tb, const BlockQ8_K* const* x,
                                const panel::NextPanelPrefetch& prefetch, int64_t first_step, float* y, int64_t y_stride,
                                __mmask16 valid) {
-    __m512 acc[T];
-    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
-    const Q6K::TokenBlock* tbb[T];
-    const int8_t* xq[T];
-    for (int64_t b = 0; b < n_blocks; ++b) {
+    panel::tokens_over_blocks<T>(n_blocks, tb, x, y, y_stride, valid, [&](int64_t b, auto tbb, auto xb, __m512* acc) {
         prefetch.at_step(first_step + b);
-        for (int t = 0; t < T; ++t) {
-            tbb[t] = tb[t] + b;
-            xq[t] = x[t][b].qs;
-        }
         const __m512 db = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(d + b * panel::kRows)));
-        accumulate_packed<T>(blocks[b], db, tbb, xq, acc);
-    }
-    for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, valid, acc[t]);
+        accumulate_packed<T>(blocks[b], db, tbb, xb, acc);
+    });
 }
 
 }  // namespace

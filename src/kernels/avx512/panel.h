@@ -149,22 +149,33 @@ static size_t scratch_bytes(int64_t n_tokens, int64_t n_cols) {
            static_cast<size_t>(n_tokens) * n_blocks * sizeof(typename K::TokenBlock);
 }
 
-// y[t * y_stride + r] for the `valid` rows of a packed panel and T tokens.
-template <typename K, int T>
-static void run_tokens(const typename K::Panel* panel, int64_t n_blocks, const typename K::TokenBlock* const* tb,
-                       const typename K::XBlock* const* xb, float* y, int64_t y_stride, __mmask16 valid) {
+// y[t * y_stride + r] for the `valid` rows of a panel and T tokens (tb[t], xb[t]: token t's block
+// summaries and activation blocks): add_block(b, tbb, xbb, acc) adds block b's contribution, given
+// the tokens' summaries and activations of that block, to acc[t], block after block.
+template <int T, typename Summary, typename XBlock, typename AddBlock>
+static void tokens_over_blocks(int64_t n_blocks, const Summary* const* tb, const XBlock* const* xb, float* y,
+                               int64_t y_stride, __mmask16 valid, AddBlock add_block) {
     __m512 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
-    const typename K::TokenBlock* tbb[T];
-    const typename K::XBlock* xbb[T];
+    const Summary* tbb[T];
+    const XBlock* xbb[T];
     for (int64_t b = 0; b < n_blocks; ++b) {
         for (int t = 0; t < T; ++t) {
             tbb[t] = tb[t] + b;
             xbb[t] = xb[t] + b;
         }
-        K::template accumulate<T>(panel[b], tbb, xbb, acc);
+        add_block(b, tbb, xbb, acc);
     }
     for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, valid, acc[t]);
+}
+
+// The same for a panel packed by K::pack (into scratch, per call).
+template <typename K, int T>
+static void run_tokens(const typename K::Panel* panel, int64_t n_blocks, const typename K::TokenBlock* const* tb,
+                       const typename K::XBlock* const* xb, float* y, int64_t y_stride, __mmask16 valid) {
+    tokens_over_blocks<T>(n_blocks, tb, xb, y, y_stride, valid, [&](int64_t b, auto tbb, auto xbb, __m512* acc) {
+        K::template accumulate<T>(panel[b], tbb, xbb, acc);
+    });
 }
 
 // Tokens t0 .. t0 + n_t - 1 of a product as a tile: their block summaries (summaries: n_blocks per
