@@ -48,11 +48,20 @@ struct BenchArgs {
     bool json = false;
 };
 
-// "q8_0" for Q8_0: the spelling people use on the command line and in file names.
-std::string lower_type_name(gguf::TensorType type) {
-    std::string s = gguf::type_name(type);
+// "q8_0" for Q8_0, "q4_k_m" for Q4_K_M: the spelling people use on the command line and in file names.
+std::string lower_case(std::string s) {
     std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return s;
+}
+
+std::string lower_type_name(gguf::TensorType type) { return lower_case(gguf::type_name(type)); }
+
+// The type or mix of --synthetic SHAPE:TYPE.
+model::TypeMix synthetic_type(const BenchArgs& a) {
+    const std::string name = a.synthetic.substr(a.synthetic.find(':') + 1);
+    std::optional<model::TypeMix> type = model::type_mix_from_name(name);
+    if (!type) fail("unknown type '" + name + "' in --synthetic (use one of: " + model::type_mix_names() + ")");
+    return *type;
 }
 
 fs::path default_cache_dir() {
@@ -69,21 +78,17 @@ std::string synthetic_model(const BenchArgs& a) {
     if (colon == std::string::npos) fail("--synthetic takes SHAPE:TYPE, e.g. r1-distill-qwen-1.5b:q8_0");
     model::SynthOptions o;
     o.shape = a.synthetic.substr(0, colon);
-    const std::string type_name = a.synthetic.substr(colon + 1);
     if (model::find_synth_shape(o.shape) == nullptr) {
         std::string shapes;
         for (const model::SynthShape& s : model::synth_shapes()) shapes += (shapes.empty() ? "" : ", ") + s.name;
         fail("unknown shape '" + o.shape + "' in --synthetic (use one of: " + shapes + ")");
     }
-    auto type = gguf::type_from_name(type_name);
-    if (!type || !gguf::type_traits(*type).supported)
-        fail("unknown type '" + type_name + "' in --synthetic (use one of: " + gguf::supported_type_names() + ")");
-    o.type = *type;
+    o.type = synthetic_type(a);
     o.n_threads = a.threads;
     Result<uint64_t> bytes = model::synth_tensor_bytes(o);
     if (!bytes.ok()) fail(bytes.message());
     const fs::path dir = a.cache_dir.empty() ? default_cache_dir() : fs::path(a.cache_dir);
-    const fs::path path = dir / ("synth-" + o.shape + "-" + lower_type_name(o.type) + ".gguf");
+    const fs::path path = dir / ("synth-" + o.shape + "-" + lower_case(model::type_mix_name(o.type)) + ".gguf");
     if (fs::exists(path)) return path.string();
     std::error_code ec;
     fs::create_directories(dir, ec);
@@ -93,7 +98,7 @@ std::string synthetic_model(const BenchArgs& a) {
     ProgressBar bar("writing " + path.string());
     Status s = model::synth_model(o, path.string(), [&](uint64_t done, uint64_t total) { bar.update(done, total); });
     if (!s.is_ok()) fail(s.message());
-    bar.finish(o.shape + ", " + gguf::type_name(o.type) + ", " + format_bytes(*bytes) + " of weights");
+    bar.finish(o.shape + ", " + model::type_mix_name(o.type) + ", " + format_bytes(*bytes) + " of weights");
     return path.string();
 }
 
@@ -160,7 +165,9 @@ void run_bench(const BenchArgs& a) {
             ? std::string(model.file().get_string("general.name").value_or(fs::path(path).stem().string()))
             : a.synthetic.substr(0, a.synthetic.find(':'));
     const gguf::TensorType weight_type = main_type(model.file());
-    const std::string type = lower_type_name(weight_type);
+    // A synthetic mix by its name ("q4_k_m"); a file by the type most of its bytes are in.
+    const std::string type =
+        a.synthetic.empty() ? lower_type_name(weight_type) : lower_case(model::type_mix_name(synthetic_type(a)));
     const char* path_name = kernels::matmul_path(weight_type);
     const int threads = model.pool().n_threads();
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "cli/commands.h"
 #include "cli/format.h"
@@ -39,9 +40,8 @@ void run_synth(const SynthArgs& a) {
     o.seed = a.seed;
     o.weight_std = a.std;
     o.n_threads = a.threads;
-    auto type = gguf::type_from_name(a.type);
-    if (!type || !gguf::type_traits(*type).supported)
-        fail("unknown --type '" + a.type + "' (use one of: " + gguf::supported_type_names() + ")");
+    std::optional<model::TypeMix> type = model::type_mix_from_name(a.type);
+    if (!type) fail("unknown --type '" + a.type + "' (use one of: " + model::type_mix_names() + ")");
     o.type = *type;
     Result<uint64_t> bytes = model::synth_tensor_bytes(o);
     if (!bytes.ok()) fail(bytes.message());
@@ -49,7 +49,7 @@ void run_synth(const SynthArgs& a) {
     ProgressBar bar("writing " + a.out);
     Status s = model::synth_model(o, a.out, [&](uint64_t done, uint64_t total) { bar.update(done, total); });
     if (!s.is_ok()) fail(s.message());
-    bar.finish(a.shape + ", " + gguf::type_name(o.type) + ", " + format_bytes(*bytes) + " of weights");
+    bar.finish(a.shape + ", " + model::type_mix_name(o.type) + ", " + format_bytes(*bytes) + " of weights");
 }
 
 }  // namespace
@@ -64,7 +64,11 @@ void register_model_synth(CLI::App& model) {
         "for tests and benchmarks without downloads");
     synth->add_option("--arch", a->arch, "Architecture (qwen2, llama, deepseek2); optional, checked against the shape");
     synth->add_option("--shape", a->shape, "Model shape: " + shapes)->capture_default_str();
-    synth->add_option("--type", a->type, "Type of the weight matrices: f32, f16, bf16, q8_0, q4_0, q4_k, q6_k, ...")
+    synth
+        ->add_option(
+            "--type", a->type,
+            "Type of the weight matrices: f32, f16, bf16, q8_0, q4_0, q4_k, q6_k, ..., or a mix as llama.cpp's "
+            "quantize makes it: q4_k_m, q5_k_m, q4_k_s, q5_k_s")
         ->capture_default_str();
     synth->add_option("--vocab", a->vocab,
                       "Copy the tokenizer (tokenizer.* keys) from this GGUF; the vocabulary size follows it. "

@@ -78,7 +78,21 @@ void plan_deepseek2_layer(const SynthShape& s, uint32_t l, TensorType type, std:
     }
 }
 
-std::vector<TensorPlan> plan_tensors(const SynthShape& s, uint32_t n_vocab, TensorType type) {
+// A mix's choice per matrix (model/type_mix.h); the plan gave every matrix the base type.
+void apply_mix(const SynthShape& s, const TypeMix& type, std::vector<TensorPlan>* plan) {
+    const MixModel model{.arch = s.arch,
+                         .n_layer = s.n_layer,
+                         .n_head = s.n_head,
+                         .n_head_kv = s.n_head_kv,
+                         .n_expert = s.arch == "deepseek2" ? s.mla.n_expert : 0,
+                         .has_output = !s.tied_output};
+    for (TensorPlan& t : *plan)
+        if (t.type == type.base && t.init == Init::kWeight && is_quantized_matrix(t.name, t.shape.size()))
+            t.type = matrix_type(type, model, t.name, t.shape[0]);
+}
+
+std::vector<TensorPlan> plan_tensors(const SynthShape& s, uint32_t n_vocab, const TypeMix& mix_type) {
+    const TensorType type = mix_type.base;
     const uint64_t head_dim = s.n_embd / s.n_head;
     const uint64_t n_embd_kv = head_dim * s.n_head_kv;
     std::vector<TensorPlan> t;
@@ -107,6 +121,7 @@ std::vector<TensorPlan> plan_tensors(const SynthShape& s, uint32_t n_vocab, Tens
     }
     t.push_back({"output_norm.weight", TensorType::F32, {s.n_embd}, Init::kNorm});
     if (!s.tied_output) t.push_back({"output.weight", type, {s.n_embd, n_vocab}, Init::kWeight});
+    apply_mix(s, mix_type, &t);
     return t;
 }
 
@@ -132,8 +147,8 @@ Status check_options(const SynthOptions& o, const SynthShape** shape) {
     if (!o.arch.empty() && o.arch != (*shape)->arch)
         return Status::error("shape '" + o.shape + "' is a " + (*shape)->arch + " model, not " + o.arch +
                              "; drop --arch or pass --arch " + (*shape)->arch);
-    if (!gguf::type_traits(o.type).supported)
-        return Status::error(std::string("cannot write weights of type ") + gguf::type_name(o.type));
+    if (!gguf::type_traits(o.type.base).supported)
+        return Status::error("cannot write weights of type " + type_mix_name(o.type));
     return Status::ok();
 }
 
@@ -196,7 +211,7 @@ void write_metadata(const SynthShape& s, const SynthOptions& o, const VocabSourc
     const std::string a = s.arch + ".";
     w->set_string("general.architecture", s.arch);
     w->set_string("general.name", "sinan synthetic " + s.name);
-    w->set_u32("general.file_type", gguf::file_type_of(o.type));
+    w->set_u32("general.file_type", mix_file_type(o.type));
     w->set_u32("general.quantization_version", 2);
     w->set_u32(a + "context_length", s.n_ctx_train);
     w->set_u32(a + "embedding_length", s.n_embd);

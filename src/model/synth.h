@@ -18,6 +18,7 @@
 
 #include "base/status.h"
 #include "gguf/tensor_type.h"
+#include "model/type_mix.h"
 
 namespace sinan::model {
 
@@ -61,7 +62,7 @@ const SynthShape* find_synth_shape(const std::string& name);
 struct SynthOptions {
     std::string arch;                    // must match the shape's architecture when given
     std::string shape = "tiny";
-    gguf::TensorType type = gguf::TensorType::F32;  // type of the 2-D weight matrices
+    TypeMix type = gguf::TensorType::F32;  // of the weight matrices: one type, or a mix such as Q4_K_M
     std::string vocab_path;              // copy the tokenizer from this GGUF; "" = synthetic
     uint64_t seed = 42;
     float weight_std = 0.02f;

@@ -1,7 +1,8 @@
 // Weights repacked at load for the CPU's matrix kernel (LoadOptions::pack_weights) give the
 // logits of the weights used in place, bit for bit: a prompt batch, then single tokens and a batch
 // of several sequences decoding together (the kernels' paths for one token, for small batches and
-// for prompt batches), for each type with a packed layout (Q8_0, Q4_K, Q6_K).
+// for prompt batches), for each type with a packed layout (Q8_0, Q4_K, Q6_K) and a model that mixes
+// two of them (Q4_K_M).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -42,8 +43,9 @@ std::vector<float> run(Model& m) {
 
 TEST(PackedWeights, GiveTheLogitsOfTheWeightsInPlace) {
     int n_packed = 0;
-    for (gguf::TensorType type : {gguf::TensorType::Q8_0, gguf::TensorType::Q4_K, gguf::TensorType::Q6_K}) {
-        SCOPED_TRACE(gguf::type_name(type));
+    for (TypeMix type : {TypeMix(gguf::TensorType::Q8_0), TypeMix(gguf::TensorType::Q4_K),
+                         TypeMix(gguf::TensorType::Q6_K), TypeMix(gguf::TensorType::Q4_K, Mix::kQ4_K_M)}) {
+        SCOPED_TRACE(type_mix_name(type));
         const std::string path =
             (fs::temp_directory_path() / ("sinan-packed-" + std::to_string(::getpid()) + ".gguf")).string();
         SynthOptions o;

@@ -100,6 +100,47 @@ TEST(SynthModel, EveryShapeIsConsistent) {
     EXPECT_NEAR(static_cast<double>(*bytes) / 2 / 1e9, 15.7, 0.1);
 }
 
+// Q4_K_M as llama.cpp's quantize makes it. R1-Distill-Qwen-1.5B: llama.cpp's own Q4_K_M file
+// reads 0.98 GB of weights per token (issue 4's figure), and the Q4_K embedding table (151936 x
+// 1536 values, 144 bytes per 256) comes on top. R1-Distill-Llama-8B (the Llama 3.1 8B layout):
+// published Q4_K_M files are 4.92 GB, of which ~8 MB is the tokenizer.
+TEST(SynthModel, Q4KMixHasTheSizesOfLlamaCppFiles) {
+    SynthOptions o;
+    o.shape = "r1-distill-qwen-1.5b";
+    o.type = *type_mix_from_name("q4_k_m");
+    Result<uint64_t> bytes = synth_tensor_bytes(o);
+    ASSERT_TRUE(bytes.ok()) << bytes.message();
+    const double embedding = 151936.0 * 1536 / 256 * 144;
+    EXPECT_NEAR((static_cast<double>(*bytes) - embedding) / 1e9, 0.98, 0.005);
+    o.shape = "r1-distill-llama-8b";
+    bytes = synth_tensor_bytes(o);
+    ASSERT_TRUE(bytes.ok()) << bytes.message();
+    EXPECT_NEAR(static_cast<double>(*bytes) / 1e9, 4.92 - 0.008, 0.01);
+}
+
+// The mix is written as planned: the tensors' types in the file, and general.file_type.
+TEST(SynthModel, MixIsWrittenTensorByTensor) {
+    SynthOptions o;
+    o.shape = "tiny";  // 2 layers: layer 1 is a more-bits layer (7 N / 8 = 1)
+    o.type = *type_mix_from_name("q4_k_m");
+    const std::string p = temp_path("mix.gguf");
+    ASSERT_TRUE(synth_model(o, p).is_ok());
+    Result<gguf::File> f = gguf::File::open(p);
+    ASSERT_TRUE(f.ok()) << f.message();
+    EXPECT_EQ(f->get_uint("general.file_type"), 15u);
+    std::set<std::string> q6;
+    for (const gguf::TensorInfo& t : f->tensors()) {
+        if (t.type == gguf::TensorType::Q6_K) {
+            q6.insert(std::string(t.name));
+        } else if (t.shape.size() >= 2) {
+            EXPECT_EQ(t.type, gguf::TensorType::Q4_K) << t.name;
+        }
+    }
+    // "tiny" ties nothing: output.weight is the output matrix.
+    EXPECT_EQ(q6, (std::set<std::string>{"blk.1.attn_v.weight", "blk.1.ffn_down.weight", "output.weight"}));
+    fs::remove(p);
+}
+
 TEST(SynthModel, MismatchedArchitectureIsAnError) {
     SynthOptions o;
     o.arch = "llama";
