@@ -12,6 +12,7 @@
 #include "gguf/gguf.h"
 #include "model/hparams.h"
 #include "model/kv_cache.h"
+#include "model/type_mix.h"
 
 namespace sinan::cli {
 
@@ -128,6 +129,8 @@ void run_info(const std::string& path, bool json, bool list_tensors) {
         j["alignment"] = f.alignment();
         j["architecture"] = arch;
         if (auto name = f.get_string("general.name")) j["name"] = std::string(*name);
+        if (auto ft = f.get_uint("general.file_type"))
+            j["file_type"] = model::file_type_label(static_cast<uint32_t>(*ft));
         j["parameters"] = n_params;
         j["tensor_bytes"] = f.tensor_bytes();
         nlohmann::json hp = nlohmann::json::object();
@@ -162,6 +165,9 @@ void run_info(const std::string& path, bool json, bool list_tensors) {
                 format_bytes(f.file_size()).c_str(), f.version(), f.alignment(), open_ms);
     std::printf("architecture    %s\n", arch.empty() ? "(none: general.architecture is missing)" : arch.c_str());
     if (auto name = f.get_string("general.name")) std::printf("name            %.*s\n", (int)name->size(), name->data());
+    if (auto ft = f.get_uint("general.file_type"))
+        std::printf("file type       %s (general.file_type %u, llama.cpp's name)\n",
+                    model::file_type_label(static_cast<uint32_t>(*ft)).c_str(), static_cast<unsigned>(*ft));
     std::printf("parameters      %s\n", format_count(n_params).c_str());
     std::printf("tensors         %zu, %s\n", f.tensors().size(), format_bytes(f.tensor_bytes()).c_str());
     for (const auto& [name, e] : by_type)

@@ -99,6 +99,17 @@ uint32_t mix_file_type(const TypeMix& mix) {
     return m != nullptr ? m->file_type : gguf::file_type_of(mix.base);
 }
 
+std::string file_type_label(uint32_t file_type) {
+    // llama.h's enum llama_ftype; the gaps are ids llama.cpp retired.
+    static constexpr std::array<const char*, 39> kNames = {
+        "all F32", "F16",    "Q4_0",   "Q4_1",    nullptr,  nullptr,  nullptr,  "Q8_0",   "Q5_0",     "Q5_1",
+        "Q2_K",    "Q3_K_S", "Q3_K_M", "Q3_K_L",  "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K",     "IQ2_XXS",
+        "IQ2_XS",  "Q2_K_S", "IQ3_XS", "IQ3_XXS", "IQ1_S",  "IQ4_NL", "IQ3_S",  "IQ3_M",  "IQ2_S",    "IQ2_M",
+        "IQ4_XS",  "IQ1_M",  "BF16",   nullptr,   nullptr,  nullptr,  "TQ1_0",  "TQ2_0",  "MXFP4_MOE"};
+    if (file_type < kNames.size() && kNames[file_type] != nullptr) return kNames[file_type];
+    return "file type " + std::to_string(file_type);
+}
+
 bool is_quantized_matrix(std::string_view name, size_t n_dims) {
     constexpr std::string_view kWeight = "weight";
     if (n_dims < 2 || n_dims > 3) return false;

@@ -47,6 +47,10 @@ std::string type_mix_name(const TypeMix& mix);
 std::string type_mix_names();
 // llama.cpp's general.file_type (LLAMA_FTYPE_*) of a file written with this mix.
 uint32_t mix_file_type(const TypeMix& mix);
+// The name llama.cpp gives a general.file_type ("Q4_K_M" for 15, "F16" for 1, "all F32" for 0);
+// "file type N" for an id it does not know. A file quantized with llama.cpp's --pure says Q4_K_M
+// (or Q5_K_M, Q3_K_M) too: the id names the mix the matrices were asked for, not what they hold.
+std::string file_type_label(uint32_t file_type);
 
 // What the choice depends on besides the tensor itself.
 struct MixModel {

@@ -106,9 +106,23 @@ TEST_F(ModelCommand, InfoHumanOutputNamesWhatMatters) {
     ASSERT_EQ(run_sinan({"model", "synth", "--type", "q8_0", "-o", path("t.gguf")}).exit_code, 0);
     RunResult r = run_sinan({"model", "info", path("t.gguf"), "--tensors"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    for (const char* s : {"architecture    qwen2", "Q8_0", "embedding_length", "byte-level BPE", "deepseek-r1-qwen",
-                          "blk.1.ffn_down.weight", "chat template   yes"})
+    for (const char* s : {"architecture    qwen2", "file type       Q8_0", "embedding_length", "byte-level BPE",
+                          "deepseek-r1-qwen", "blk.1.ffn_down.weight", "chat template   yes"})
         EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
+}
+
+// A mix is written and named as llama.cpp names it; a llama.cpp file's own id reads the same way.
+TEST_F(ModelCommand, SynthWritesAMixThatInfoNames) {
+    RunResult r = run_sinan({"model", "synth", "--type", "q4_k_m", "-o", path("m.gguf")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("Q4_K_M"), std::string::npos) << r.err;
+    const nlohmann::json j = info_json(path("m.gguf"), false);
+    EXPECT_EQ(j["file_type"], "Q4_K_M");
+    EXPECT_EQ(j["tensor_types"]["Q6_K"]["tensors"], 3) << "output, blk.1.attn_v, blk.1.ffn_down";
+    const fs::path ref = kModels / "qwen2-small-q8_0.gguf";
+    if (fs::exists(ref)) {
+        EXPECT_EQ(info_json(ref.string(), false)["file_type"], "Q8_0");
+    }
 }
 
 TEST_F(ModelCommand, BadInputGivesOneLineAndExitCode2) {

@@ -46,6 +46,14 @@ TEST(TypeMix, FileTypesAreLlamaCppIds) {
     EXPECT_EQ(mix_file_type(named("q8_0")), 7u);
 }
 
+TEST(TypeMix, FileTypeIdsHaveLlamaCppsNames) {
+    for (const char* name : {"q4_k_s", "q4_k_m", "q5_k_s", "q5_k_m", "q8_0", "q6_k", "f16", "bf16", "q4_0"})
+        EXPECT_EQ(file_type_label(mix_file_type(named(name))), type_mix_name(named(name))) << name;
+    EXPECT_EQ(file_type_label(0), "all F32");
+    EXPECT_EQ(file_type_label(4), "file type 4") << "retired";
+    EXPECT_EQ(file_type_label(1000), "file type 1000");
+}
+
 // With 28 layers (R1-Distill-Qwen-1.5B and -7B): N/8 = 3, 7N/8 = 24, so layers 0-2, 24-27 and
 // every third from 5 get Q6_K for attn_v and ffn_down, the other matrices stay Q4_K.
 TEST(TypeMix, Q4KMGivesAttnVAndFfnDownOfEveryThirdLayerQ6K) {
