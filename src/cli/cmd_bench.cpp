@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -112,31 +113,79 @@ gguf::TensorType main_type(const gguf::File& file) {
     return best == bytes.end() ? gguf::TensorType::F32 : best->first;
 }
 
-struct TestResult {
-    std::string name;
-    engine::Summary rate;  // tokens/s over the repetitions
-    bool generation;
+// The machine's limits, probed beside the runs: on a shared machine what a neighbour takes changes
+// from second to second, so each run is set against probes taken just before and after it. Every
+// probe is kept for the report's median and range.
+struct Limits {
+    engine::ReadProbe* read = nullptr;  // null: no memory for the probe
+    ThreadPool* pool = nullptr;
+    gguf::TensorType weight_type = gguf::TensorType::F32;
+    std::vector<double> bandwidths;  // bytes/s, every read probe
+    std::vector<double> peaks;       // multiply-adds/s, every arithmetic probe (none: no probe on this path)
+
+    double bandwidth() {
+        const double b = read != nullptr ? read->measure() : 0;
+        if (b > 0) bandwidths.push_back(b);
+        return b;
+    }
+    double peak() {
+        const double p = engine::measure_arithmetic_peak(*pool, weight_type);
+        if (p > 0) peaks.push_back(p);
+        return p;
+    }
 };
 
-TestResult run_test(model::Model& model, const BenchArgs& a, bool generation) {
+struct TestResult {
+    std::string name;
+    bool generation;
+    std::vector<double> rates;   // tokens/s of each timed run
+    std::vector<double> limits;  // tokens/s the machine allowed around each run: the mean of the
+                                 // limits probed before and after it (0: no probe)
+    engine::Summary rate() const { return engine::summarize(rates); }
+    // The median of the limits, and of the runs' own fractions of theirs; 0 without a limit.
+    double limit() const {
+        std::vector<double> v;
+        for (double l : limits)
+            if (l > 0) v.push_back(l);
+        return v.empty() ? 0 : engine::summarize(v).median;
+    }
+    double fraction() const {
+        std::vector<double> v;
+        for (size_t i = 0; i < rates.size(); ++i)
+            if (limits[i] > 0) v.push_back(rates[i] / limits[i]);
+        return v.empty() ? 0 : engine::summarize(v).median;
+    }
+};
+
+// Runs one test; limit_now() probes the limit in tokens/s (0 where there is none).
+TestResult run_test(model::Model& model, const BenchArgs& a, bool generation,
+                    const std::function<double()>& limit_now) {
     const int64_t n = generation ? a.n_gen : a.n_prompt;
-    const std::string name =
-        (generation ? "tg" : "pp") + std::to_string(n) + (a.n_depth > 0 ? "@d" + std::to_string(a.n_depth) : "");
+    TestResult result{
+        (generation ? "tg" : "pp") + std::to_string(n) + (a.n_depth > 0 ? "@d" + std::to_string(a.n_depth) : ""),
+        generation,
+        {},
+        {}};
     const engine::BenchSetup setup{.kv_type = a.kv_type, .n_batch = a.n_batch, .n_depth = a.n_depth};
     const bool tty = ::isatty(2) != 0;
-    std::vector<double> rates;
+    double before = 0;                                     // the limit probed before this run
     for (int i = 1 - a.warmup; i <= a.repetitions; ++i) {  // runs up to 0 are warm-ups
         if (tty) {
-            std::fprintf(stderr, "\r%s: %s %d/%d ", name.c_str(), i <= 0 ? "warm-up" : "run", std::max(i, 0),
+            std::fprintf(stderr, "\r%s: %s %d/%d ", result.name.c_str(), i <= 0 ? "warm-up" : "run", std::max(i, 0),
                          a.repetitions);
             std::fflush(stderr);
         }
+        if (i == 1) before = limit_now();
         Result<double> s = generation ? engine::time_generation(model, n, setup) : engine::time_prompt(model, n, setup);
-        if (!s.ok()) fail(name + ": " + s.message());
-        if (i > 0) rates.push_back(static_cast<double>(n) / *s);
+        if (!s.ok()) fail(result.name + ": " + s.message());
+        if (i <= 0) continue;
+        const double after = limit_now();
+        result.rates.push_back(static_cast<double>(n) / *s);
+        result.limits.push_back(before > 0 && after > 0 ? (before + after) / 2 : 0);
+        before = after;
     }
     if (tty) std::fprintf(stderr, "\r\033[K");
-    return {name, engine::summarize(rates), generation};
+    return result;
 }
 
 void run_bench(const BenchArgs& a) {
@@ -171,12 +220,28 @@ void run_bench(const BenchArgs& a) {
     const char* path_name = kernels::matmul_path(weight_type);
     const int threads = model.pool().n_threads();
 
+    // The read probe's buffer is resident during the tests: the peak before it was mapped, and the
+    // peak after the tests less the buffer, are the process's own (the weights, the larger test's KV
+    // cache, the scratch).
+    const engine::ResidentMemory before_probe = engine::resident_memory();
+    const bool tty = ::isatty(2) != 0;
+    if (tty) std::fprintf(stderr, "mapping the read probe's memory...");
+    Result<engine::ReadProbe> read_probe = engine::ReadProbe::create(model.pool(), kBandwidthBufferBytes);
+    if (tty) std::fprintf(stderr, "\r\033[K");
+    Limits limits{read_probe.ok() ? &read_probe.value() : nullptr, &model.pool(), weight_type, {}, {}};
+    const uint64_t bytes_per_token = engine::weight_bytes_per_token(model.file());
+    const double macs_per_prompt_token =
+        a.n_prompt > 0 ? engine::prompt_macs(model.file(), a.n_prompt) / static_cast<double>(a.n_prompt) : 0;
+
     std::vector<TestResult> tests;
-    if (a.n_prompt > 0) tests.push_back(run_test(model, a, false));
-    if (a.n_gen > 0) tests.push_back(run_test(model, a, true));
-    // Measured before the probes below allocate their buffers: the weights (mapped), the larger
-    // test's KV cache and the scratch.
-    const engine::ResidentMemory memory = engine::resident_memory();
+    if (a.n_prompt > 0)
+        tests.push_back(run_test(model, a, false, [&] { return limits.peak() / macs_per_prompt_token; }));
+    if (a.n_gen > 0)
+        tests.push_back(
+            run_test(model, a, true, [&] { return limits.bandwidth() / static_cast<double>(bytes_per_token); }));
+    engine::ResidentMemory memory = engine::resident_memory();
+    const uint64_t probe_bytes = read_probe.ok() ? read_probe->bytes() : 0;
+    memory.peak_bytes = std::max(before_probe.peak_bytes, memory.peak_bytes - std::min(memory.peak_bytes, probe_bytes));
     const PageUse pages = model.weight_pages();
     const model::Hparams& h = model.hparams();
     const int64_t kv_cells =
@@ -186,34 +251,42 @@ void run_bench(const BenchArgs& a) {
         static_cast<uint64_t>(kv_cells) *
         model::KvCache::bytes_per_token(h.n_layer, h.n_embd_k_cache(), h.n_embd_v_cache(), a.kv_type);
     const uint64_t weight_bytes = model.file().tensor_bytes();
-
-    const bool tty = ::isatty(2) != 0;
-    if (tty) std::fprintf(stderr, "measuring read bandwidth and arithmetic peak...");
-    const double bandwidth = engine::measure_read_bandwidth(model.pool(), kBandwidthBufferBytes);
-    const double peak_macs = engine::measure_arithmetic_peak(model.pool(), weight_type);
-    if (tty) std::fprintf(stderr, "\r\033[K");
-    const uint64_t bytes_per_token = engine::weight_bytes_per_token(model.file());
-    const double limit = bandwidth / static_cast<double>(bytes_per_token);
-    const double pp_limit =
-        peak_macs > 0 && a.n_prompt > 0
-            ? peak_macs / (engine::prompt_macs(model.file(), a.n_prompt) / static_cast<double>(a.n_prompt))
-            : 0;
+    // A report always names both limits of the machine: probed once more where no test did.
+    if (limits.bandwidths.empty()) limits.bandwidth();
+    if (limits.peaks.empty()) limits.peak();
+    const engine::Summary bandwidth =
+        limits.bandwidths.empty() ? engine::Summary{} : engine::summarize(limits.bandwidths);
+    const engine::Summary peak = limits.peaks.empty() ? engine::Summary{} : engine::summarize(limits.peaks);
+    auto range = [](const std::vector<double>& v) { return std::minmax_element(v.begin(), v.end()); };
 
     if (a.json) {
         nlohmann::ordered_json out = nlohmann::ordered_json::array();
         for (const TestResult& t : tests) {
-            nlohmann::ordered_json j = {{"test", t.name},
-                                        {"tokens_per_second", t.rate.mean},
-                                        {"stddev", t.rate.stddev},
-                                        {"median", t.rate.median}};
-            const double test_limit = t.generation ? limit : pp_limit;
-            if (test_limit > 0) {
-                j["limit_tokens_per_second"] = test_limit;
-                j["fraction_of_limit"] = t.rate.mean / test_limit;
+            const engine::Summary rate = t.rate();
+            nlohmann::ordered_json j = {
+                {"test", t.name}, {"tokens_per_second", rate.mean}, {"stddev", rate.stddev}, {"median", rate.median}};
+            if (t.limit() > 0) {
+                j["limit_tokens_per_second"] = t.limit();
+                j["fraction_of_limit"] = t.fraction();
             }
-            j["bandwidth_gb_per_s"] = bandwidth / 1e9;
+            nlohmann::ordered_json runs = nlohmann::ordered_json::array();
+            for (size_t i = 0; i < t.rates.size(); ++i) {
+                nlohmann::ordered_json run = {{"tokens_per_second", t.rates[i]}};
+                if (t.limits[i] > 0) run["limit_tokens_per_second"] = t.limits[i];
+                runs.push_back(run);
+            }
+            j["runs"] = runs;
+            if (!limits.bandwidths.empty()) {
+                j["bandwidth_gb_per_s"] = bandwidth.median / 1e9;
+                j["bandwidth_range_gb_per_s"] = {*range(limits.bandwidths).first / 1e9,
+                                                 *range(limits.bandwidths).second / 1e9};
+            }
             j["bytes_per_token"] = bytes_per_token;
-            if (peak_macs > 0) j["arithmetic_gmacs_per_s"] = peak_macs / 1e9;
+            if (!limits.peaks.empty()) {
+                j["arithmetic_gmacs_per_s"] = peak.median / 1e9;
+                j["arithmetic_range_gmacs_per_s"] = {*range(limits.peaks).first / 1e9,
+                                                     *range(limits.peaks).second / 1e9};
+            }
             j["model"] = model_name;
             j["type"] = type;
             j["threads"] = threads;
@@ -249,19 +322,30 @@ void run_bench(const BenchArgs& a) {
     if (a.n_depth > 0)
         std::printf("context depth: %lld tokens in the cache before each test (@d%lld)\n",
                     static_cast<long long>(a.n_depth), static_cast<long long>(a.n_depth));
-    std::printf("read bandwidth: %.2f GB/s (1 GiB summed by %d threads, best of 5 passes)\n", bandwidth / 1e9, threads);
-    if (peak_macs > 0)
-        std::printf("arithmetic peak: %.1f G multiply-adds/s (%s kernels' instruction, %d threads)\n", peak_macs / 1e9,
-                    path_name, threads);
+    if (!limits.bandwidths.empty())
+        std::printf(
+            "read bandwidth: %.2f GB/s (median of %zu probes, %.1f-%.1f; %s summed by %d threads, best of 3 "
+            "passes each)\n",
+            bandwidth.median / 1e9, limits.bandwidths.size(), *range(limits.bandwidths).first / 1e9,
+            *range(limits.bandwidths).second / 1e9, format_bytes(probe_bytes).c_str(), threads);
+    else
+        std::printf("read bandwidth: not measured (no memory for the probe's %s)\n",
+                    format_bytes(kBandwidthBufferBytes).c_str());
+    if (!limits.peaks.empty())
+        std::printf(
+            "arithmetic peak: %.1f G multiply-adds/s (median of %zu probes, %.1f-%.1f; %s kernels' "
+            "instruction, %d threads)\n",
+            peak.median / 1e9, limits.peaks.size(), *range(limits.peaks).first / 1e9, *range(limits.peaks).second / 1e9,
+            path_name, threads);
     std::printf("%-14s %12s %10s %12s %14s %10s\n", "test", "tokens/s", "+/- sd", "median", "limit tok/s", "of limit");
     for (const TestResult& t : tests) {
-        const double test_limit = t.generation ? limit : pp_limit;
-        if (test_limit > 0)
-            std::printf("%-14s %12.2f %10.2f %12.2f %14.2f %9.1f%%\n", t.name.c_str(), t.rate.mean, t.rate.stddev,
-                        t.rate.median, test_limit, 100.0 * t.rate.mean / test_limit);
+        const engine::Summary rate = t.rate();
+        if (t.limit() > 0)
+            std::printf("%-14s %12.2f %10.2f %12.2f %14.2f %9.1f%%\n", t.name.c_str(), rate.mean, rate.stddev,
+                        rate.median, t.limit(), 100.0 * t.fraction());
         else
-            std::printf("%-14s %12.2f %10.2f %12.2f %14s %10s\n", t.name.c_str(), t.rate.mean, t.rate.stddev,
-                        t.rate.median, "-", "-");
+            std::printf("%-14s %12.2f %10.2f %12.2f %14s %10s\n", t.name.c_str(), rate.mean, rate.stddev, rate.median,
+                        "-", "-");
     }
     const uint64_t budget = weight_bytes + kv_bytes;
     std::printf("resident memory: peak %s; weights %s + KV cache (%s) %s = %s (%.1f%% of it; limit 110%%)\n",
@@ -276,7 +360,8 @@ void run_bench(const BenchArgs& a) {
             format_bytes(pages.resident).c_str());
     std::printf(
         "(%d runs after %d warm-up; pp in batches of %lld; limits: tg = read bandwidth / bytes per token, "
-        "pp = arithmetic peak / multiply-adds per token)\n",
+        "pp = arithmetic peak / multiply-adds per token, each probed before and after every run; \"of limit\": the "
+        "median of the runs' own fractions of their limit)\n",
         a.repetitions, a.warmup, static_cast<long long>(a.n_batch));
 }
 

@@ -122,36 +122,38 @@ uint64_t weight_bytes_per_token(const gguf::File& file) {
     return bytes;
 }
 
-double measure_read_bandwidth(ThreadPool& pool, uint64_t bytes) {
+Result<ReadProbe> ReadProbe::create(ThreadPool& pool, uint64_t bytes) {
     const uint64_t n_groups = std::max<uint64_t>(1, bytes / (kGroupWords * sizeof(uint64_t)));
-    // On the memory the repacked weights use (huge pages where the kernel gives them), so the limit
-    // is what the machine's best read loop reaches.
     Result<HugePageBuffer> memory = HugePageBuffer::allocate(n_groups * kGroupWords * sizeof(uint64_t));
-    if (!memory.ok()) return 0;
+    if (!memory.ok()) return memory.status();
     auto* const buf = static_cast<uint64_t*>(memory.value().data());  // uninitialised: pages touched below
-    const auto n = static_cast<int64_t>(n_groups);
     // Each thread first touches the part it will read (its memory node, where that matters).
-    pool.parallel_for(n, [&](int64_t b, int64_t e, int) {
+    pool.parallel_for(static_cast<int64_t>(n_groups), [&](int64_t b, int64_t e, int) {
         for (uint64_t i = static_cast<uint64_t>(b) * kGroupWords; i < static_cast<uint64_t>(e) * kGroupWords; ++i)
             buf[i] = i;
     });
+    return ReadProbe(pool, std::move(memory).value());
+}
+
+double ReadProbe::measure(int passes) {
+    const auto* const buf = static_cast<const uint64_t*>(memory_.data());
+    const uint64_t n_groups = memory_.size() / (kGroupWords * sizeof(uint64_t));
     std::atomic<uint64_t> sink{0};  // keeps the sums live
     auto pass = [&](uint64_t (*sum)(const uint64_t*, uint64_t)) {
         const Clock::time_point start = Clock::now();
-        pool.parallel_for(n, [&](int64_t b, int64_t e, int) {
+        pool_->parallel_for(static_cast<int64_t>(n_groups), [&](int64_t b, int64_t e, int) {
             sink.fetch_add(sum(buf + b * static_cast<int64_t>(kGroupWords), static_cast<uint64_t>(e - b) * kGroupWords),
                            std::memory_order_relaxed);
         });
-        return static_cast<double>(n_groups * kGroupWords * sizeof(uint64_t)) / seconds_since(start);
+        return static_cast<double>(memory_.size()) / seconds_since(start);
     };
-    constexpr int kPasses = 5;
     double best = 0;
     const kernels::SumWordsFn plain = kernels::kernel_table(cpu::Level::kScalar).sum_words;
-    pass(plain);  // warm-up: page tables, thread wake-up
-    for (int i = 0; i < kPasses; ++i) best = std::max(best, pass(plain));
+    pass(plain);  // warm-up: the caches of whatever ran before, thread wake-up
+    for (int i = 0; i < passes; ++i) best = std::max(best, pass(plain));
     if (cpu::best_level() == cpu::Level::kAvx512) {
         const kernels::SumWordsFn wide = kernels::kernel_table(cpu::Level::kAvx512).sum_words;
-        for (int i = 0; i < kPasses; ++i) best = std::max(best, pass(wide));
+        for (int i = 0; i < passes; ++i) best = std::max(best, pass(wide));
     }
     return best;
 }

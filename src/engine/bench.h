@@ -20,6 +20,7 @@
 #include <memory>
 #include <vector>
 
+#include "base/huge_pages.h"
 #include "base/status.h"
 #include "base/thread_pool.h"
 #include "engine/session.h"
@@ -57,13 +58,27 @@ Summary summarize(std::vector<double> values);
 // experts of a mixture of experts (*_exps, [.., .., expert_count]) only expert_used_count are read.
 uint64_t weight_bytes_per_token(const gguf::File& file);
 
-// Memory read bandwidth in bytes/s: a buffer of `bytes` (much larger than the last-level cache),
-// on huge pages where the kernel gives them (HugePageBuffer, as the repacked weights), is filled,
-// then summed by every thread of `pool` over its own contiguous part with eight independent
-// 64-bit accumulators per vector lane; the best of a few passes counts. The sum is compiled twice,
-// plain x86-64 (16-byte loads) and, where the CPU has AVX-512, with 64-byte loads (wide loads keep
-// more of the stream in flight); the faster one counts. 0 when the buffer cannot be mapped.
-double measure_read_bandwidth(ThreadPool& pool, uint64_t bytes);
+// Memory read bandwidth, measured as often as a benchmark wants it: the machine may be shared, and
+// what a neighbour takes changes from second to second, so each test run is set against probes
+// taken just before and after it. The buffer (much larger than the last-level cache, on huge pages
+// where the kernel gives them, as the repacked weights) is mapped and touched once, by the threads
+// that read it, in create(): on a virtual machine that first touch is the slow part.
+class ReadProbe {
+  public:
+    // Errors: the memory cannot be mapped. `pool` must outlive the probe.
+    static Result<ReadProbe> create(ThreadPool& pool, uint64_t bytes);
+    // Bytes/s now: every thread of the pool sums its own contiguous part with eight independent
+    // 64-bit accumulators per vector lane, best of `passes` passes after a warm-up one. The sum is
+    // compiled twice, plain x86-64 (16-byte loads) and, where the CPU has AVX-512, with 64-byte
+    // loads (they keep more of the stream in flight); the faster one counts.
+    double measure(int passes = 3);
+    uint64_t bytes() const { return memory_.size(); }
+
+  private:
+    ReadProbe(ThreadPool& pool, HugePageBuffer memory) : pool_(&pool), memory_(std::move(memory)) {}
+    ThreadPool* pool_;
+    HugePageBuffer memory_;
+};
 
 // Multiply-adds per second that every thread of `pool` retires together in the instruction the
 // matrix kernels for weights of `weight_type` are built on (independent int8 vpdpbusd or float

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "base/cpu.h"
 #include "run_binary.h"
@@ -81,10 +82,24 @@ TEST_F(BenchCommand, SyntheticModelReportsPromptAndGenerationTestsAsJson) {
     // Q8_0 weights are repacked at load exactly where the kernel path has a packed layout.
     EXPECT_EQ((*tg)["packed_weights_bytes"].get<double>() > 0, (*tg)["path"] == "avx512-vnni") << *tg;
     EXPECT_GT((*tg)["limit_tokens_per_second"].get<double>(), 0.0);
-    // The limit is bandwidth / bytes per token, as the report's own figures say.
-    EXPECT_NEAR((*tg)["limit_tokens_per_second"].get<double>(),
-                (*tg)["bandwidth_gb_per_s"].get<double>() * 1e9 / (*tg)["bytes_per_token"].get<double>(),
-                1e-6 * (*tg)["limit_tokens_per_second"].get<double>());
+    // Each run's limit is bandwidth / bytes per token, probed before and after it: within the range
+    // of the probes; the test's limit and fraction are the medians of the runs' own.
+    const double bytes = (*tg)["bytes_per_token"];
+    const double lo = (*tg)["bandwidth_range_gb_per_s"][0].get<double>() * 1e9 / bytes;
+    const double hi = (*tg)["bandwidth_range_gb_per_s"][1].get<double>() * 1e9 / bytes;
+    ASSERT_EQ((*tg)["runs"].size(), 2u) << *tg;
+    std::vector<double> limits, fractions;
+    for (const auto& run : (*tg)["runs"]) {
+        const double l = run["limit_tokens_per_second"];
+        EXPECT_GE(l, lo * (1 - 1e-9)) << *tg;
+        EXPECT_LE(l, hi * (1 + 1e-9)) << *tg;
+        limits.push_back(l);
+        fractions.push_back(run["tokens_per_second"].get<double>() / l);
+    }
+    EXPECT_NEAR((*tg)["limit_tokens_per_second"].get<double>(), (limits[0] + limits[1]) / 2, 1e-9 * limits[0]);
+    EXPECT_NEAR((*tg)["fraction_of_limit"].get<double>(), (fractions[0] + fractions[1]) / 2, 1e-9);
+    EXPECT_GE((*tg)["bandwidth_gb_per_s"].get<double>(), (*tg)["bandwidth_range_gb_per_s"][0].get<double>());
+    EXPECT_LE((*tg)["bandwidth_gb_per_s"].get<double>(), (*tg)["bandwidth_range_gb_per_s"][1].get<double>());
 
     // The synthetic model was written to the cache directory once, and is reused.
     int files = 0;
