@@ -37,13 +37,14 @@ constexpr uint64_t kBandwidthBufferBytes = uint64_t{1} << 30;
 
 struct BenchArgs {
     std::string model, synthetic, cache_dir;
-    int64_t n_prompt = 128;
-    int64_t n_gen = 32;
+    // Lists, as llama-bench's: one test per value (and per depth).
+    std::vector<int64_t> n_prompt{128};
+    std::vector<int64_t> n_gen{32};
     int threads = 0;
     int repetitions = 5;
     int warmup = 1;
     int64_t n_batch = 512;
-    int64_t n_depth = 0;      // tokens in the context before each test
+    std::vector<int64_t> n_depth{0};  // tokens in the context before each test
     int64_t swa_window = -1;  // -1: the model's own
     gguf::TensorType kv_type = gguf::TensorType::F16;
     bool json = false;
@@ -135,9 +136,18 @@ struct Limits {
     }
 };
 
-struct TestResult {
-    std::string name;
+// One test: pp<n> or tg<n>, at a depth.
+struct TestSpec {
     bool generation;
+    int64_t n, depth;
+    std::string name() const {
+        return (generation ? "tg" : "pp") + std::to_string(n) + (depth > 0 ? "@d" + std::to_string(depth) : "");
+    }
+};
+
+struct TestResult {
+    TestSpec spec;
+    std::string name;
     std::vector<double> rates;   // tokens/s of each timed run
     std::vector<double> limits;  // tokens/s the machine allowed around each run: the mean of the
                                  // limits probed before and after it (0: no probe)
@@ -158,15 +168,12 @@ struct TestResult {
 };
 
 // Runs one test; limit_now() probes the limit in tokens/s (0 where there is none).
-TestResult run_test(model::Model& model, const BenchArgs& a, bool generation,
+TestResult run_test(model::Model& model, const BenchArgs& a, const TestSpec& spec,
                     const std::function<double()>& limit_now) {
-    const int64_t n = generation ? a.n_gen : a.n_prompt;
-    TestResult result{
-        (generation ? "tg" : "pp") + std::to_string(n) + (a.n_depth > 0 ? "@d" + std::to_string(a.n_depth) : ""),
-        generation,
-        {},
-        {}};
-    const engine::BenchSetup setup{.kv_type = a.kv_type, .n_batch = a.n_batch, .n_depth = a.n_depth};
+    const int64_t n = spec.n;
+    const bool generation = spec.generation;
+    TestResult result{spec, spec.name(), {}, {}};
+    const engine::BenchSetup setup{.kv_type = a.kv_type, .n_batch = a.n_batch, .n_depth = spec.depth};
     const bool tty = ::isatty(2) != 0;
     double before = 0;                                     // the limit probed before this run
     for (int i = 1 - a.warmup; i <= a.repetitions; ++i) {  // runs up to 0 are warm-ups
@@ -191,10 +198,19 @@ TestResult run_test(model::Model& model, const BenchArgs& a, bool generation,
 void run_bench(const BenchArgs& a) {
     if (a.model.empty() == a.synthetic.empty())
         fail("give a model with -m FILE or --synthetic SHAPE:TYPE (one of them)");
-    if (a.n_prompt < 0) fail("-p must be 0 (no pp test) or more");
-    if (a.n_gen < 0) fail("-n must be 0 (no tg test) or more");
-    if (a.n_prompt == 0 && a.n_gen == 0) fail("-p and -n are both 0: nothing to measure");
-    if (a.n_depth < 0) fail("-d must be 0 (an empty context) or more");
+    std::vector<TestSpec> specs;  // llama-bench's order: at each depth, the pp tests, then the tg tests
+    for (int64_t d : a.n_depth) {
+        if (d < 0) fail("-d must be 0 (an empty context) or more");
+        for (int64_t p : a.n_prompt) {
+            if (p < 0) fail("-p must be 0 (no pp test) or more");
+            if (p > 0) specs.push_back({false, p, d});
+        }
+        for (int64_t n : a.n_gen) {
+            if (n < 0) fail("-n must be 0 (no tg test) or more");
+            if (n > 0) specs.push_back({true, n, d});
+        }
+    }
+    if (specs.empty()) fail("-p and -n are both 0: nothing to measure");
     if (a.repetitions < 1) fail("-r must be at least 1");
     if (a.warmup < 0) fail("--warmup must be at least 0");
     if (a.n_batch < 1) fail("-b must be at least 1");
@@ -230,23 +246,25 @@ void run_bench(const BenchArgs& a) {
     if (tty) std::fprintf(stderr, "\r\033[K");
     Limits limits{read_probe.ok() ? &read_probe.value() : nullptr, &model.pool(), weight_type, {}, {}};
     const uint64_t bytes_per_token = engine::weight_bytes_per_token(model.file());
-    const double macs_per_prompt_token =
-        a.n_prompt > 0 ? engine::prompt_macs(model.file(), a.n_prompt) / static_cast<double>(a.n_prompt) : 0;
 
     std::vector<TestResult> tests;
-    if (a.n_prompt > 0)
-        tests.push_back(run_test(model, a, false, [&] { return limits.peak() / macs_per_prompt_token; }));
-    if (a.n_gen > 0)
-        tests.push_back(
-            run_test(model, a, true, [&] { return limits.bandwidth() / static_cast<double>(bytes_per_token); }));
+    for (const TestSpec& spec : specs) {
+        const double macs_per_token = engine::prompt_macs(model.file(), spec.n) / static_cast<double>(spec.n);
+        tests.push_back(run_test(model, a, spec, [&] {
+            return spec.generation ? limits.bandwidth() / static_cast<double>(bytes_per_token)
+                                   : limits.peak() / macs_per_token;
+        }));
+    }
     engine::ResidentMemory memory = engine::resident_memory();
     const uint64_t probe_bytes = read_probe.ok() ? read_probe->bytes() : 0;
     memory.peak_bytes = std::max(before_probe.peak_bytes, memory.peak_bytes - std::min(memory.peak_bytes, probe_bytes));
     const PageUse pages = model.weight_pages();
     const model::Hparams& h = model.hparams();
-    const int64_t kv_cells =
-        std::max(engine::Session::cache_cells(model, a.n_depth + a.n_prompt, a.n_batch),
-                 engine::Session::cache_cells(model, std::max<int64_t>(a.n_depth, 1) + a.n_gen, a.n_batch));
+    int64_t kv_cells = 0;  // the largest test's cache
+    for (const TestSpec& t : specs)
+        kv_cells =
+            std::max(kv_cells, engine::Session::cache_cells(
+                                   model, (t.generation ? std::max<int64_t>(t.depth, 1) : t.depth) + t.n, a.n_batch));
     const uint64_t kv_bytes =
         static_cast<uint64_t>(kv_cells) *
         model::KvCache::bytes_per_token(h.n_layer, h.n_embd_k_cache(), h.n_embd_v_cache(), a.kv_type);
@@ -301,7 +319,7 @@ void run_bench(const BenchArgs& a) {
             j["kv_cache_bytes"] = kv_bytes;
             j["kv_type"] = lower_type_name(a.kv_type);
             j["batch_size"] = a.n_batch;
-            j["n_depth"] = a.n_depth;
+            j["n_depth"] = t.spec.depth;
             j["swa_window"] = h.n_swa;
             out.push_back(j);
         }
@@ -319,9 +337,8 @@ void run_bench(const BenchArgs& a) {
         std::printf("sliding window: %lld positions; the KV cache holds %lld cells (window + batch of %lld)\n",
                     static_cast<long long>(h.n_swa), static_cast<long long>(kv_cells),
                     static_cast<long long>(a.n_batch));
-    if (a.n_depth > 0)
-        std::printf("context depth: %lld tokens in the cache before each test (@d%lld)\n",
-                    static_cast<long long>(a.n_depth), static_cast<long long>(a.n_depth));
+    if (std::any_of(specs.begin(), specs.end(), [](const TestSpec& t) { return t.depth > 0; }))
+        std::printf("context depth: a test named @dN ran after N tokens in the cache (computed untimed)\n");
     if (!limits.bandwidths.empty())
         std::printf(
             "read bandwidth: %.2f GB/s (median of %zu probes, %.1f-%.1f; %s summed by %d threads, best of 3 "
@@ -383,12 +400,18 @@ void register_bench(CLI::App& app) {
                     "written once to the cache directory");
     cmd->add_option("--cache-dir", a->cache_dir,
                     "Where --synthetic models are kept (default: $XDG_CACHE_HOME/sinan or ~/.cache/sinan)");
-    cmd->add_option("-p,--n-prompt", a->n_prompt, "Prompt tokens of the pp test (0: no pp test)")
+    cmd->add_option("-p,--n-prompt", a->n_prompt,
+                    "Prompt tokens of the pp test; a list (-p 128,512) runs one test each (0: no pp test)")
+        ->delimiter(',')
         ->capture_default_str();
-    cmd->add_option("-n,--n-gen", a->n_gen, "Generated tokens of the tg test (0: no tg test)")->capture_default_str();
+    cmd->add_option("-n,--n-gen", a->n_gen,
+                    "Generated tokens of the tg test; a list (-n 32,128) runs one test each (0: no tg test)")
+        ->delimiter(',')
+        ->capture_default_str();
     cmd->add_option("-d,--n-depth", a->n_depth,
                     "Tokens already in the context (computed untimed) before each test, as llama-bench's -d: "
-                    "tg32@d16384 is decoding after a 16K-token prompt")
+                    "tg32@d16384 is decoding after a 16K-token prompt; a list (-d 0,4096) runs every test at each")
+        ->delimiter(',')
         ->capture_default_str();
     cmd->add_option("-t,--threads", a->threads, "Threads (default: physical cores)");
     add_kv_type_option(cmd, &a->kv_type);

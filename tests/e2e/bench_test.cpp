@@ -165,6 +165,25 @@ TEST_F(BenchCommand, DepthRunsTheTestsAfterThatManyTokens) {
     EXPECT_EQ((*tg)["kv_cache_bytes"].get<long>(), (40 + 4) * per_token);
 }
 
+// Lists, as llama-bench takes them: one test per value, every test at each depth, in llama-bench's
+// order (at each depth the pp tests, then the tg tests); the KV cache is the largest test's.
+TEST_F(BenchCommand, ListsOfValuesRunOneTestEach) {
+    RunResult r = run_sinan({"bench", "--synthetic", "tiny:q8_0", "-p", "8,16", "-n", "2,4", "-d", "0,8", "-r", "1",
+                             "--warmup", "0", "-t", "2", "--cache-dir", dir_, "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const nlohmann::json report = nlohmann::json::parse(r.out);
+    std::vector<std::string> names;
+    for (const auto& t : report) names.push_back(t["test"]);
+    EXPECT_EQ(names, (std::vector<std::string>{"pp8", "pp16", "tg2", "tg4", "pp8@d8", "pp16@d8", "tg2@d8", "tg4@d8"}));
+    for (const auto& t : report) {
+        EXPECT_EQ(t["n_depth"], t["test"].get<std::string>().find("@d8") != std::string::npos ? 8 : 0) << t;
+        EXPECT_GT(t["tokens_per_second"].get<double>(), 0.0) << t;
+    }
+    const long per_token = kv_bytes_per_token(dir_ + "/synth-tiny-q8_0.gguf");
+    ASSERT_GT(per_token, 0);
+    EXPECT_EQ(report[0]["kv_cache_bytes"].get<long>(), (8 + 16) * per_token);
+}
+
 TEST_F(BenchCommand, ErrorsAreOneLineWithExitCode2) {
     struct Case {
         std::vector<std::string> args;
@@ -176,6 +195,8 @@ TEST_F(BenchCommand, ErrorsAreOneLineWithExitCode2) {
         {{"bench", "--synthetic", "tiny:q9_9", "--cache-dir", dir_}, "q9_9"},
         {{"bench", "--synthetic", "tiny", "--cache-dir", dir_}, "SHAPE:TYPE"},
         {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "-p", "-1"}, "-p"},
+        {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "-p", "8,-1"}, "-p"},
+        {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "-n", "4,x"}, "-n"},
         {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "-n", "-1"}, "-n"},
         {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "-p", "0", "-n", "0"}, "nothing to measure"},
         {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "-d", "-1"}, "-d"},
