@@ -147,7 +147,6 @@ struct TestSpec {
 
 struct TestResult {
     TestSpec spec;
-    std::string name;
     std::vector<double> rates;   // tokens/s of each timed run
     std::vector<double> limits;  // tokens/s the machine allowed around each run: the mean of the
                                  // limits probed before and after it (0: no probe)
@@ -172,19 +171,20 @@ TestResult run_test(model::Model& model, const BenchArgs& a, const TestSpec& spe
                     const std::function<double()>& limit_now) {
     const int64_t n = spec.n;
     const bool generation = spec.generation;
-    TestResult result{spec, spec.name(), {}, {}};
+    TestResult result{spec, {}, {}};
+    const std::string name = spec.name();
     const engine::BenchSetup setup{.kv_type = a.kv_type, .n_batch = a.n_batch, .n_depth = spec.depth};
     const bool tty = ::isatty(2) != 0;
     double before = 0;                                     // the limit probed before this run
     for (int i = 1 - a.warmup; i <= a.repetitions; ++i) {  // runs up to 0 are warm-ups
         if (tty) {
-            std::fprintf(stderr, "\r%s: %s %d/%d ", result.name.c_str(), i <= 0 ? "warm-up" : "run", std::max(i, 0),
+            std::fprintf(stderr, "\r%s: %s %d/%d ", name.c_str(), i <= 0 ? "warm-up" : "run", std::max(i, 0),
                          a.repetitions);
             std::fflush(stderr);
         }
         if (i == 1) before = limit_now();
         Result<double> s = generation ? engine::time_generation(model, n, setup) : engine::time_prompt(model, n, setup);
-        if (!s.ok()) fail(result.name + ": " + s.message());
+        if (!s.ok()) fail(name + ": " + s.message());
         if (i <= 0) continue;
         const double after = limit_now();
         result.rates.push_back(static_cast<double>(n) / *s);
@@ -281,8 +281,10 @@ void run_bench(const BenchArgs& a) {
         nlohmann::ordered_json out = nlohmann::ordered_json::array();
         for (const TestResult& t : tests) {
             const engine::Summary rate = t.rate();
-            nlohmann::ordered_json j = {
-                {"test", t.name}, {"tokens_per_second", rate.mean}, {"stddev", rate.stddev}, {"median", rate.median}};
+            nlohmann::ordered_json j = {{"test", t.spec.name()},
+                                        {"tokens_per_second", rate.mean},
+                                        {"stddev", rate.stddev},
+                                        {"median", rate.median}};
             if (t.limit() > 0) {
                 j["limit_tokens_per_second"] = t.limit();
                 j["fraction_of_limit"] = t.fraction();
@@ -357,11 +359,12 @@ void run_bench(const BenchArgs& a) {
     std::printf("%-14s %12s %10s %12s %14s %10s\n", "test", "tokens/s", "+/- sd", "median", "limit tok/s", "of limit");
     for (const TestResult& t : tests) {
         const engine::Summary rate = t.rate();
+        const std::string name = t.spec.name();
         if (t.limit() > 0)
-            std::printf("%-14s %12.2f %10.2f %12.2f %14.2f %9.1f%%\n", t.name.c_str(), rate.mean, rate.stddev,
+            std::printf("%-14s %12.2f %10.2f %12.2f %14.2f %9.1f%%\n", name.c_str(), rate.mean, rate.stddev,
                         rate.median, t.limit(), 100.0 * t.fraction());
         else
-            std::printf("%-14s %12.2f %10.2f %12.2f %14s %10s\n", t.name.c_str(), rate.mean, rate.stddev, rate.median,
+            std::printf("%-14s %12.2f %10.2f %12.2f %14s %10s\n", name.c_str(), rate.mean, rate.stddev, rate.median,
                         "-", "-");
     }
     const uint64_t budget = weight_bytes + kv_bytes;
