@@ -13,10 +13,10 @@
 #
 # Defaults: build/release/sinan; a tiny synthetic model (Q8_0; TYPE=q4_k_m for llama.cpp's mix)
 # with the DeepSeek-R1-Distill-Qwen vocabulary from ../shared (made once into a temp dir). The
-# response cache is off so every request is generated. Knobs (environment): STREAMS (1,4,8,16), ROUNDS (3), MAX_TOKENS (64),
-# PROMPT_WORDS (110), PARALLEL (16), THREADS (server threads per forward pass; default: the
-# server's), LOCUST_USERS (8), LOCUST_TIME (20s), SHAPE (tiny; e.g. r1-distill-qwen-1.5b), TYPE
-# (q8_0) of the synthetic model.
+# response cache is off so every request is generated. Knobs (environment): STREAMS (1,4,8,16),
+# ROUNDS (3), MAX_TOKENS (64), PROMPT_WORDS (110), PARALLEL (16), THREADS (server threads per
+# forward pass; default: the server's), LOCUST_USERS (8), LOCUST_TIME (20s), SHAPE (tiny; e.g.
+# r1-distill-qwen-1.5b), TYPE (q8_0) of the synthetic model.
 # Needs python3; the Locust part is skipped with a message when locust (Debian python3-locust)
 # is absent.
 set -euo pipefail
