@@ -4,6 +4,8 @@
 #include <filesystem>
 
 #include "base/log.h"
+#include "gguf/gguf.h"
+#include "model/type_mix.h"
 
 namespace sinan::api {
 
@@ -32,8 +34,25 @@ Result<std::vector<ModelFile>> ModelRegistry::scan_dir(const std::string& dir) {
     return out;
 }
 
+namespace {
+
+// The files with their facts from each header; left empty where a header cannot be read.
+std::vector<ModelFile> described(std::vector<ModelFile> files) {
+    for (ModelFile& f : files) {
+        Result<gguf::File> file = gguf::File::open(f.path);
+        if (!file.ok()) continue;
+        f.architecture = std::string(file->architecture());
+        if (std::optional<uint64_t> ft = file->get_uint("general.file_type"))
+            f.file_type = model::file_type_label(static_cast<uint32_t>(*ft));
+        for (const gguf::TensorInfo& t : file->tensors()) f.n_params += t.n_elements;
+    }
+    return files;
+}
+
+}  // namespace
+
 ModelRegistry::ModelRegistry(std::vector<ModelFile> files, std::string default_id, RegistryOptions options)
-    : files_(std::move(files)), default_id_(std::move(default_id)), options_(std::move(options)) {}
+    : files_(described(std::move(files))), default_id_(std::move(default_id)), options_(std::move(options)) {}
 
 ModelRegistry::~ModelRegistry() = default;
 

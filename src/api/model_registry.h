@@ -45,6 +45,11 @@ namespace sinan::api {
 struct ModelFile {
     std::string id;  // file name without .gguf
     std::string path;
+    // From the file's header, read when the registry is made (for GET /v1/models); empty and 0
+    // where the header cannot be read (loading the model then says why).
+    std::string architecture = {};  // general.architecture
+    std::string file_type = {};     // "Q4_K_M", as llama.cpp names general.file_type
+    uint64_t n_params = 0;          // values in all tensors
 };
 
 enum class ModelKind {

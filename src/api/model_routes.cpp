@@ -1,5 +1,6 @@
 // GET /v1/models and GET /v1/models/{id}: every model this server offers, OpenAI's list shape,
-// plus whether each is loaded now (the `sinan` field).
+// plus in the `sinan` field whether each is loaded now and what its file holds (architecture,
+// llama.cpp's name of its file type, parameters).
 #include <algorithm>
 #include <filesystem>
 
@@ -21,11 +22,11 @@ json model_object(const ModelFile& f, const std::vector<std::string>& resident) 
             std::chrono::duration_cast<std::chrono::seconds>(std::chrono::file_clock::to_sys(t).time_since_epoch())
                 .count();
     const bool loaded = std::find(resident.begin(), resident.end(), f.id) != resident.end();
-    return {{"id", f.id},
-            {"object", "model"},
-            {"created", created},
-            {"owned_by", "sinan"},
-            {"sinan", {{"loaded", loaded}, {"file", std::filesystem::path(f.path).filename().string()}}}};
+    json own = {{"loaded", loaded}, {"file", std::filesystem::path(f.path).filename().string()}};
+    if (!f.architecture.empty()) own["architecture"] = f.architecture;
+    if (!f.file_type.empty()) own["file_type"] = f.file_type;
+    if (f.n_params > 0) own["parameters"] = f.n_params;
+    return {{"id", f.id}, {"object", "model"}, {"created", created}, {"owned_by", "sinan"}, {"sinan", own}};
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // template (which pre-fills <think>, so generated text starts as reasoning).
 #include <gtest/gtest.h>
 
+#include "run_binary.h"
 #include "serve_process.h"
 
 namespace sinan::test {
@@ -255,6 +256,12 @@ TEST_F(ServerChat, ModelsListTheServedModel) {
     ASSERT_EQ(j["data"].size(), 1u);
     EXPECT_EQ(j["data"][0]["id"], "tiny-r1");
     EXPECT_EQ(j["data"][0]["object"], "model");
+    // What the file holds: the tiny synthetic model is a qwen2 file of Q8_0 matrices.
+    EXPECT_EQ(j["data"][0]["sinan"]["architecture"], "qwen2");
+    EXPECT_EQ(j["data"][0]["sinan"]["file_type"], "Q8_0");
+    const RunResult info = run_sinan({"model", "info", tiny_r1_model(), "--json"});
+    ASSERT_EQ(info.exit_code, 0) << info.err;
+    EXPECT_EQ(j["data"][0]["sinan"]["parameters"], json::parse(info.out)["parameters"]);
     EXPECT_EQ(client_->Get("/v1/models/tiny-r1")->status, 200);
     auto missing = client_->Get("/v1/models/nope");
     EXPECT_EQ(missing->status, 404);
