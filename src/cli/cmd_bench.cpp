@@ -40,7 +40,7 @@ struct BenchArgs {
     // Lists, as llama-bench's: one test per value (and per depth).
     std::vector<int64_t> n_prompt{128};
     std::vector<int64_t> n_gen{32};
-    int threads = 0;
+    std::vector<int> threads{0};  // 0: the physical cores; a list runs every test with each
     int repetitions = 5;
     int warmup = 1;
     int64_t n_batch = 512;
@@ -86,7 +86,7 @@ std::string synthetic_model(const BenchArgs& a) {
         fail("unknown shape '" + o.shape + "' in --synthetic (use one of: " + shapes + ")");
     }
     o.type = synthetic_type(a);
-    o.n_threads = a.threads;
+    o.n_threads = *std::max_element(a.threads.begin(), a.threads.end());  // run_bench checked the list
     Result<uint64_t> bytes = model::synth_tensor_bytes(o);
     if (!bytes.ok()) fail(bytes.message());
     const fs::path dir = a.cache_dir.empty() ? default_cache_dir() : fs::path(a.cache_dir);
@@ -195,6 +195,224 @@ TestResult run_test(model::Model& model, const BenchArgs& a, const TestSpec& spe
     return result;
 }
 
+// What the report says of the model: the same for every thread count.
+struct ModelFacts {
+    std::string name, type;
+    const char* path_name;
+    uint64_t weight_bytes, bytes_per_token, packed_bytes;
+    int64_t n_swa;
+};
+
+// Everything measured on one load of the model, with one thread count.
+struct Measured {
+    int threads;
+    std::vector<TestResult> tests;
+    uint64_t rss_peak_bytes;  // the process's own, the read probe's buffer left out
+    PageUse pages;
+    int64_t kv_cells;
+    uint64_t kv_bytes;
+    uint64_t probe_bytes;                   // 0: no memory for the read probe
+    std::vector<double> bandwidths, peaks;  // every probe of the limits
+};
+
+// Loads the model on `threads` threads (0: the physical cores) and runs every test on it; fills
+// `facts` from the model.
+Measured measure(const BenchArgs& a, const std::string& path, const std::vector<TestSpec>& specs, int threads,
+                 ModelFacts* facts) {
+    model::LoadOptions lo;
+    lo.n_threads = threads;
+    lo.swa_window = a.swa_window;
+    // Each load's own peak: what an earlier thread count's model took is freed and forgotten.
+    engine::reset_peak_memory();
+    Result<std::unique_ptr<model::Model>> loaded = model::Model::load(path, lo);
+    if (!loaded.ok()) fail(loaded.message());
+    model::Model& model = **loaded;
+    require_kv_type(model, path, a.kv_type);
+    const gguf::TensorType weight_type = main_type(model.file());
+    *facts = ModelFacts{
+        .name = a.synthetic.empty()
+                    ? std::string(model.file().get_string("general.name").value_or(fs::path(path).stem().string()))
+                    : a.synthetic.substr(0, a.synthetic.find(':')),
+        // A synthetic mix by its name ("q4_k_m"); a file by the type most of its bytes are in.
+        .type =
+            a.synthetic.empty() ? lower_type_name(weight_type) : lower_case(model::type_mix_name(synthetic_type(a))),
+        .path_name = kernels::matmul_path(weight_type),
+        .weight_bytes = model.file().tensor_bytes(),
+        .bytes_per_token = engine::weight_bytes_per_token(model.file()),
+        .packed_bytes = model.packed_weight_bytes(),
+        .n_swa = model.hparams().n_swa};
+
+    // The read probe's buffer is resident during the tests: the peak before it was mapped, and the
+    // peak after the tests less the buffer, are the process's own (the weights, the larger test's KV
+    // cache, the scratch).
+    const engine::ResidentMemory before_probe = engine::resident_memory();
+    const bool tty = ::isatty(2) != 0;
+    if (tty) std::fprintf(stderr, "mapping the read probe's memory...");
+    Result<engine::ReadProbe> read_probe = engine::ReadProbe::create(model.pool(), kBandwidthBufferBytes);
+    if (tty) std::fprintf(stderr, "\r\033[K");
+    Limits limits{read_probe.ok() ? &read_probe.value() : nullptr, &model.pool(), weight_type, {}, {}};
+
+    Measured m{};
+    m.threads = model.pool().n_threads();
+    for (const TestSpec& spec : specs) {
+        const double macs_per_token = engine::prompt_macs(model.file(), spec.n) / static_cast<double>(spec.n);
+        m.tests.push_back(run_test(model, a, spec, [&] {
+            return spec.generation ? limits.bandwidth() / static_cast<double>(facts->bytes_per_token)
+                                   : limits.peak() / macs_per_token;
+        }));
+    }
+    const engine::ResidentMemory after = engine::resident_memory();
+    m.probe_bytes = read_probe.ok() ? read_probe->bytes() : 0;
+    m.rss_peak_bytes = std::max(before_probe.peak_bytes, after.peak_bytes - std::min(after.peak_bytes, m.probe_bytes));
+    m.pages = model.weight_pages();
+    const model::Hparams& h = model.hparams();
+    for (const TestSpec& t : specs)  // the largest test's cache
+        m.kv_cells =
+            std::max(m.kv_cells, engine::Session::cache_cells(
+                                     model, (t.generation ? std::max<int64_t>(t.depth, 1) : t.depth) + t.n, a.n_batch));
+    m.kv_bytes = static_cast<uint64_t>(m.kv_cells) *
+                 model::KvCache::bytes_per_token(h.n_layer, h.n_embd_k_cache(), h.n_embd_v_cache(), a.kv_type);
+    // A report always names both limits of the machine: probed once more where no test did.
+    if (limits.bandwidths.empty()) limits.bandwidth();
+    if (limits.peaks.empty()) limits.peak();
+    m.bandwidths = std::move(limits.bandwidths);
+    m.peaks = std::move(limits.peaks);
+    return m;
+}
+
+// "1 thread", "2 threads".
+std::string threads_text(int n) { return std::to_string(n) + (n == 1 ? " thread" : " threads"); }
+
+// Median and range of a list of probes (all 0 when empty).
+struct ProbeSummary {
+    double median = 0, lo = 0, hi = 0;
+    explicit ProbeSummary(const std::vector<double>& v) {
+        if (v.empty()) return;
+        median = engine::summarize(v).median;
+        lo = *std::min_element(v.begin(), v.end());
+        hi = *std::max_element(v.begin(), v.end());
+    }
+};
+
+void print_json(const BenchArgs& a, const ModelFacts& f, const std::vector<Measured>& groups) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const Measured& m : groups) {
+        const ProbeSummary bandwidth(m.bandwidths), peak(m.peaks);
+        for (const TestResult& t : m.tests) {
+            const engine::Summary rate = t.rate();
+            nlohmann::ordered_json j = {{"test", t.spec.name()},
+                                        {"tokens_per_second", rate.mean},
+                                        {"stddev", rate.stddev},
+                                        {"median", rate.median}};
+            if (t.limit() > 0) {
+                j["limit_tokens_per_second"] = t.limit();
+                j["fraction_of_limit"] = t.fraction();
+            }
+            nlohmann::ordered_json runs = nlohmann::ordered_json::array();
+            for (size_t i = 0; i < t.rates.size(); ++i) {
+                nlohmann::ordered_json run = {{"tokens_per_second", t.rates[i]}};
+                if (t.limits[i] > 0) run["limit_tokens_per_second"] = t.limits[i];
+                runs.push_back(run);
+            }
+            j["runs"] = runs;
+            if (!m.bandwidths.empty()) {
+                j["bandwidth_gb_per_s"] = bandwidth.median / 1e9;
+                j["bandwidth_range_gb_per_s"] = {bandwidth.lo / 1e9, bandwidth.hi / 1e9};
+            }
+            j["bytes_per_token"] = f.bytes_per_token;
+            if (!m.peaks.empty()) {
+                j["arithmetic_gmacs_per_s"] = peak.median / 1e9;
+                j["arithmetic_range_gmacs_per_s"] = {peak.lo / 1e9, peak.hi / 1e9};
+            }
+            j["model"] = f.name;
+            j["type"] = f.type;
+            j["threads"] = m.threads;
+            j["cpu"] = cpu::describe_processor();
+            j["repetitions"] = a.repetitions;
+            j["path"] = f.path_name;
+            j["packed_weights_bytes"] = f.packed_bytes;
+            j["rss_peak_bytes"] = m.rss_peak_bytes;
+            j["weights_resident_bytes"] = m.pages.resident;
+            j["weights_huge_page_bytes"] = m.pages.huge;
+            j["weights_bytes"] = f.weight_bytes;
+            j["kv_cache_bytes"] = m.kv_bytes;
+            j["kv_type"] = lower_type_name(a.kv_type);
+            j["batch_size"] = a.n_batch;
+            j["n_depth"] = t.spec.depth;
+            j["swa_window"] = f.n_swa;
+            out.push_back(j);
+        }
+    }
+    std::printf("%s\n", out.dump(2).c_str());
+}
+
+void print_text(const BenchArgs& a, const ModelFacts& f, const std::vector<TestSpec>& specs,
+                const std::vector<Measured>& groups) {
+    std::string threads;  // "2 threads", "1,2 threads"
+    for (const Measured& m : groups) threads += (threads.empty() ? "" : ",") + std::to_string(m.threads);
+    threads += groups.size() == 1 && groups[0].threads == 1 ? " thread" : " threads";
+    std::printf("model: %s (%s), %s of weights, %s read per generated token; %s; kernels: %s\n", f.name.c_str(),
+                f.type.c_str(), format_bytes(f.weight_bytes).c_str(), format_bytes(f.bytes_per_token).c_str(),
+                threads.c_str(), f.path_name);
+    std::printf("cpu: %s\n", cpu::describe_processor().c_str());
+    if (f.packed_bytes > 0)
+        std::printf("weights: %s repacked at load for the matrix kernel (SINAN_PACK_WEIGHTS=0 uses them in place)\n",
+                    format_bytes(f.packed_bytes).c_str());
+    if (f.n_swa > 0)
+        std::printf("sliding window: %lld positions; the KV cache holds %lld cells (window + batch of %lld)\n",
+                    static_cast<long long>(f.n_swa), static_cast<long long>(groups[0].kv_cells),
+                    static_cast<long long>(a.n_batch));
+    if (std::any_of(specs.begin(), specs.end(), [](const TestSpec& t) { return t.depth > 0; }))
+        std::printf("context depth: a test named @dN ran after N tokens in the cache (computed untimed)\n");
+    for (const Measured& m : groups) {
+        if (groups.size() > 1) std::printf("\n== %s\n", threads_text(m.threads).c_str());
+        const ProbeSummary bandwidth(m.bandwidths), peak(m.peaks);
+        if (!m.bandwidths.empty())
+            std::printf(
+                "read bandwidth: %.2f GB/s (median of %zu probes, %.1f-%.1f; %s summed by %s, best of 3 passes "
+                "each)\n",
+                bandwidth.median / 1e9, m.bandwidths.size(), bandwidth.lo / 1e9, bandwidth.hi / 1e9,
+                format_bytes(m.probe_bytes).c_str(), threads_text(m.threads).c_str());
+        else
+            std::printf("read bandwidth: not measured (no memory for the probe's %s)\n",
+                        format_bytes(kBandwidthBufferBytes).c_str());
+        if (!m.peaks.empty())
+            std::printf(
+                "arithmetic peak: %.1f G multiply-adds/s (median of %zu probes, %.1f-%.1f; %s kernels' "
+                "instruction, %s)\n",
+                peak.median / 1e9, m.peaks.size(), peak.lo / 1e9, peak.hi / 1e9, f.path_name,
+                threads_text(m.threads).c_str());
+        std::printf("%-14s %12s %10s %12s %14s %10s\n", "test", "tokens/s", "+/- sd", "median", "limit tok/s",
+                    "of limit");
+        for (const TestResult& t : m.tests) {
+            const engine::Summary rate = t.rate();
+            const std::string name = t.spec.name();
+            if (t.limit() > 0)
+                std::printf("%-14s %12.2f %10.2f %12.2f %14.2f %9.1f%%\n", name.c_str(), rate.mean, rate.stddev,
+                            rate.median, t.limit(), 100.0 * t.fraction());
+            else
+                std::printf("%-14s %12.2f %10.2f %12.2f %14s %10s\n", name.c_str(), rate.mean, rate.stddev, rate.median,
+                            "-", "-");
+        }
+        const uint64_t budget = f.weight_bytes + m.kv_bytes;
+        std::printf("resident memory: peak %s; weights %s + KV cache (%s) %s = %s (%.1f%% of it; limit 110%%)\n",
+                    format_bytes(m.rss_peak_bytes).c_str(), format_bytes(f.weight_bytes).c_str(),
+                    lower_type_name(a.kv_type).c_str(), format_bytes(m.kv_bytes).c_str(), format_bytes(budget).c_str(),
+                    100.0 * static_cast<double>(m.rss_peak_bytes) / static_cast<double>(budget));
+        if (m.pages.resident > 0)
+            std::printf(
+                "weights on 2 MiB pages: %.0f%% of the %s resident (a file's pages cached before it was mapped "
+                "keep their size)\n",
+                100.0 * static_cast<double>(m.pages.huge) / static_cast<double>(m.pages.resident),
+                format_bytes(m.pages.resident).c_str());
+    }
+    std::printf(
+        "(%d runs after %d warm-up; pp in batches of %lld; limits: tg = read bandwidth / bytes per token, "
+        "pp = arithmetic peak / multiply-adds per token, each probed before and after every run; \"of limit\": the "
+        "median of the runs' own fractions of their limit)\n",
+        a.repetitions, a.warmup, static_cast<long long>(a.n_batch));
+}
+
 void run_bench(const BenchArgs& a) {
     if (a.model.empty() == a.synthetic.empty())
         fail("give a model with -m FILE or --synthetic SHAPE:TYPE (one of them)");
@@ -215,174 +433,18 @@ void run_bench(const BenchArgs& a) {
     if (a.warmup < 0) fail("--warmup must be at least 0");
     if (a.n_batch < 1) fail("-b must be at least 1");
     if (a.swa_window < -1) fail("--swa-window must be 0 (none), N > 0, or left out (the model's own)");
-    if (a.threads < 0) fail("-t must be at least 1 (or leave it out for the physical cores)");
+    if (a.threads.empty()) fail("-t needs a thread count (or leave it out for the physical cores)");
+    for (int t : a.threads)
+        if (t < 0) fail("-t must be at least 1 (or leave it out for the physical cores)");
     const std::string path = a.model.empty() ? synthetic_model(a) : a.model;
 
-    model::LoadOptions lo;
-    lo.n_threads = a.threads;
-    lo.swa_window = a.swa_window;
-    Result<std::unique_ptr<model::Model>> loaded = model::Model::load(path, lo);
-    if (!loaded.ok()) fail(loaded.message());
-    model::Model& model = **loaded;
-    require_kv_type(model, path, a.kv_type);
-    const std::string model_name =
-        a.synthetic.empty()
-            ? std::string(model.file().get_string("general.name").value_or(fs::path(path).stem().string()))
-            : a.synthetic.substr(0, a.synthetic.find(':'));
-    const gguf::TensorType weight_type = main_type(model.file());
-    // A synthetic mix by its name ("q4_k_m"); a file by the type most of its bytes are in.
-    const std::string type =
-        a.synthetic.empty() ? lower_type_name(weight_type) : lower_case(model::type_mix_name(synthetic_type(a)));
-    const char* path_name = kernels::matmul_path(weight_type);
-    const int threads = model.pool().n_threads();
-
-    // The read probe's buffer is resident during the tests: the peak before it was mapped, and the
-    // peak after the tests less the buffer, are the process's own (the weights, the larger test's KV
-    // cache, the scratch).
-    const engine::ResidentMemory before_probe = engine::resident_memory();
-    const bool tty = ::isatty(2) != 0;
-    if (tty) std::fprintf(stderr, "mapping the read probe's memory...");
-    Result<engine::ReadProbe> read_probe = engine::ReadProbe::create(model.pool(), kBandwidthBufferBytes);
-    if (tty) std::fprintf(stderr, "\r\033[K");
-    Limits limits{read_probe.ok() ? &read_probe.value() : nullptr, &model.pool(), weight_type, {}, {}};
-    const uint64_t bytes_per_token = engine::weight_bytes_per_token(model.file());
-
-    std::vector<TestResult> tests;
-    for (const TestSpec& spec : specs) {
-        const double macs_per_token = engine::prompt_macs(model.file(), spec.n) / static_cast<double>(spec.n);
-        tests.push_back(run_test(model, a, spec, [&] {
-            return spec.generation ? limits.bandwidth() / static_cast<double>(bytes_per_token)
-                                   : limits.peak() / macs_per_token;
-        }));
-    }
-    engine::ResidentMemory memory = engine::resident_memory();
-    const uint64_t probe_bytes = read_probe.ok() ? read_probe->bytes() : 0;
-    memory.peak_bytes = std::max(before_probe.peak_bytes, memory.peak_bytes - std::min(memory.peak_bytes, probe_bytes));
-    const PageUse pages = model.weight_pages();
-    const model::Hparams& h = model.hparams();
-    int64_t kv_cells = 0;  // the largest test's cache
-    for (const TestSpec& t : specs)
-        kv_cells =
-            std::max(kv_cells, engine::Session::cache_cells(
-                                   model, (t.generation ? std::max<int64_t>(t.depth, 1) : t.depth) + t.n, a.n_batch));
-    const uint64_t kv_bytes =
-        static_cast<uint64_t>(kv_cells) *
-        model::KvCache::bytes_per_token(h.n_layer, h.n_embd_k_cache(), h.n_embd_v_cache(), a.kv_type);
-    const uint64_t weight_bytes = model.file().tensor_bytes();
-    // A report always names both limits of the machine: probed once more where no test did.
-    if (limits.bandwidths.empty()) limits.bandwidth();
-    if (limits.peaks.empty()) limits.peak();
-    const engine::Summary bandwidth =
-        limits.bandwidths.empty() ? engine::Summary{} : engine::summarize(limits.bandwidths);
-    const engine::Summary peak = limits.peaks.empty() ? engine::Summary{} : engine::summarize(limits.peaks);
-    auto range = [](const std::vector<double>& v) { return std::minmax_element(v.begin(), v.end()); };
-
-    if (a.json) {
-        nlohmann::ordered_json out = nlohmann::ordered_json::array();
-        for (const TestResult& t : tests) {
-            const engine::Summary rate = t.rate();
-            nlohmann::ordered_json j = {{"test", t.spec.name()},
-                                        {"tokens_per_second", rate.mean},
-                                        {"stddev", rate.stddev},
-                                        {"median", rate.median}};
-            if (t.limit() > 0) {
-                j["limit_tokens_per_second"] = t.limit();
-                j["fraction_of_limit"] = t.fraction();
-            }
-            nlohmann::ordered_json runs = nlohmann::ordered_json::array();
-            for (size_t i = 0; i < t.rates.size(); ++i) {
-                nlohmann::ordered_json run = {{"tokens_per_second", t.rates[i]}};
-                if (t.limits[i] > 0) run["limit_tokens_per_second"] = t.limits[i];
-                runs.push_back(run);
-            }
-            j["runs"] = runs;
-            if (!limits.bandwidths.empty()) {
-                j["bandwidth_gb_per_s"] = bandwidth.median / 1e9;
-                j["bandwidth_range_gb_per_s"] = {*range(limits.bandwidths).first / 1e9,
-                                                 *range(limits.bandwidths).second / 1e9};
-            }
-            j["bytes_per_token"] = bytes_per_token;
-            if (!limits.peaks.empty()) {
-                j["arithmetic_gmacs_per_s"] = peak.median / 1e9;
-                j["arithmetic_range_gmacs_per_s"] = {*range(limits.peaks).first / 1e9,
-                                                     *range(limits.peaks).second / 1e9};
-            }
-            j["model"] = model_name;
-            j["type"] = type;
-            j["threads"] = threads;
-            j["cpu"] = cpu::describe_processor();
-            j["repetitions"] = a.repetitions;
-            j["path"] = path_name;
-            j["packed_weights_bytes"] = model.packed_weight_bytes();
-            j["rss_peak_bytes"] = memory.peak_bytes;
-            j["weights_resident_bytes"] = pages.resident;
-            j["weights_huge_page_bytes"] = pages.huge;
-            j["weights_bytes"] = weight_bytes;
-            j["kv_cache_bytes"] = kv_bytes;
-            j["kv_type"] = lower_type_name(a.kv_type);
-            j["batch_size"] = a.n_batch;
-            j["n_depth"] = t.spec.depth;
-            j["swa_window"] = h.n_swa;
-            out.push_back(j);
-        }
-        std::printf("%s\n", out.dump(2).c_str());
-        return;
-    }
-    std::printf("model: %s (%s), %s of weights, %s read per generated token; %d threads; kernels: %s\n",
-                model_name.c_str(), type.c_str(), format_bytes(weight_bytes).c_str(),
-                format_bytes(bytes_per_token).c_str(), threads, path_name);
-    std::printf("cpu: %s\n", cpu::describe_processor().c_str());
-    if (model.packed_weight_bytes() > 0)
-        std::printf("weights: %s repacked at load for the matrix kernel (SINAN_PACK_WEIGHTS=0 uses them in place)\n",
-                    format_bytes(model.packed_weight_bytes()).c_str());
-    if (h.n_swa > 0)
-        std::printf("sliding window: %lld positions; the KV cache holds %lld cells (window + batch of %lld)\n",
-                    static_cast<long long>(h.n_swa), static_cast<long long>(kv_cells),
-                    static_cast<long long>(a.n_batch));
-    if (std::any_of(specs.begin(), specs.end(), [](const TestSpec& t) { return t.depth > 0; }))
-        std::printf("context depth: a test named @dN ran after N tokens in the cache (computed untimed)\n");
-    if (!limits.bandwidths.empty())
-        std::printf(
-            "read bandwidth: %.2f GB/s (median of %zu probes, %.1f-%.1f; %s summed by %d threads, best of 3 "
-            "passes each)\n",
-            bandwidth.median / 1e9, limits.bandwidths.size(), *range(limits.bandwidths).first / 1e9,
-            *range(limits.bandwidths).second / 1e9, format_bytes(probe_bytes).c_str(), threads);
+    ModelFacts facts{};
+    std::vector<Measured> groups;
+    for (int t : a.threads) groups.push_back(measure(a, path, specs, t, &facts));  // one load at a time
+    if (a.json)
+        print_json(a, facts, groups);
     else
-        std::printf("read bandwidth: not measured (no memory for the probe's %s)\n",
-                    format_bytes(kBandwidthBufferBytes).c_str());
-    if (!limits.peaks.empty())
-        std::printf(
-            "arithmetic peak: %.1f G multiply-adds/s (median of %zu probes, %.1f-%.1f; %s kernels' "
-            "instruction, %d threads)\n",
-            peak.median / 1e9, limits.peaks.size(), *range(limits.peaks).first / 1e9, *range(limits.peaks).second / 1e9,
-            path_name, threads);
-    std::printf("%-14s %12s %10s %12s %14s %10s\n", "test", "tokens/s", "+/- sd", "median", "limit tok/s", "of limit");
-    for (const TestResult& t : tests) {
-        const engine::Summary rate = t.rate();
-        const std::string name = t.spec.name();
-        if (t.limit() > 0)
-            std::printf("%-14s %12.2f %10.2f %12.2f %14.2f %9.1f%%\n", name.c_str(), rate.mean, rate.stddev,
-                        rate.median, t.limit(), 100.0 * t.fraction());
-        else
-            std::printf("%-14s %12.2f %10.2f %12.2f %14s %10s\n", name.c_str(), rate.mean, rate.stddev, rate.median,
-                        "-", "-");
-    }
-    const uint64_t budget = weight_bytes + kv_bytes;
-    std::printf("resident memory: peak %s; weights %s + KV cache (%s) %s = %s (%.1f%% of it; limit 110%%)\n",
-                format_bytes(memory.peak_bytes).c_str(), format_bytes(weight_bytes).c_str(),
-                lower_type_name(a.kv_type).c_str(), format_bytes(kv_bytes).c_str(), format_bytes(budget).c_str(),
-                100.0 * static_cast<double>(memory.peak_bytes) / static_cast<double>(budget));
-    if (pages.resident > 0)
-        std::printf(
-            "weights on 2 MiB pages: %.0f%% of the %s resident (a file's pages cached before it was mapped "
-            "keep their size)\n",
-            100.0 * static_cast<double>(pages.huge) / static_cast<double>(pages.resident),
-            format_bytes(pages.resident).c_str());
-    std::printf(
-        "(%d runs after %d warm-up; pp in batches of %lld; limits: tg = read bandwidth / bytes per token, "
-        "pp = arithmetic peak / multiply-adds per token, each probed before and after every run; \"of limit\": the "
-        "median of the runs' own fractions of their limit)\n",
-        a.repetitions, a.warmup, static_cast<long long>(a.n_batch));
+        print_text(a, facts, specs, groups);
 }
 
 }  // namespace
@@ -416,7 +478,10 @@ void register_bench(CLI::App& app) {
                     "tg32@d16384 is decoding after a 16K-token prompt; a list (-d 0,4096) runs every test at each")
         ->delimiter(',')
         ->capture_default_str();
-    cmd->add_option("-t,--threads", a->threads, "Threads (default: physical cores)");
+    cmd->add_option("-t,--threads", a->threads,
+                    "Threads (default: physical cores); a list (-t 1,2,4) loads the model for each and runs every "
+                    "test with it")
+        ->delimiter(',');
     add_kv_type_option(cmd, &a->kv_type);
     cmd->add_option("-r,--repetitions", a->repetitions, "Timed runs of each test, after the warm-up")
         ->capture_default_str();

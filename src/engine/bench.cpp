@@ -220,4 +220,11 @@ ResidentMemory resident_memory() {
     return m;
 }
 
+bool reset_peak_memory() {
+    std::ofstream out("/proc/self/clear_refs");
+    out << "5";
+    out.flush();
+    return static_cast<bool>(out);
+}
+
 }  // namespace sinan::engine

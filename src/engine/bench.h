@@ -99,5 +99,8 @@ struct ResidentMemory {
     uint64_t now_bytes = 0, peak_bytes = 0;
 };
 ResidentMemory resident_memory();
+// Sets the peak (VmHWM) back to what is resident now (/proc/self/clear_refs), so a later
+// resident_memory() reports the peak since; false where the kernel does not allow it.
+bool reset_peak_memory();
 
 }  // namespace sinan::engine

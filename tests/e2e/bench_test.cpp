@@ -184,6 +184,26 @@ TEST_F(BenchCommand, ListsOfValuesRunOneTestEach) {
     EXPECT_EQ(report[0]["kv_cache_bytes"].get<long>(), (8 + 16) * per_token);
 }
 
+// A list of thread counts loads the model for each and runs every test with it, in order.
+TEST_F(BenchCommand, ThreadListsRunEveryTestWithEachCount) {
+    RunResult r = run_sinan({"bench", "--synthetic", "tiny:q8_0", "-p", "8", "-n", "2", "-r", "1", "--warmup", "0",
+                             "-t", "1,2", "--cache-dir", dir_, "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const nlohmann::json report = nlohmann::json::parse(r.out);
+    ASSERT_EQ(report.size(), 4u) << report;
+    const std::vector<std::pair<std::string, int>> want = {{"pp8", 1}, {"tg2", 1}, {"pp8", 2}, {"tg2", 2}};
+    for (size_t i = 0; i < want.size(); ++i) {
+        EXPECT_EQ(report[i]["test"], want[i].first) << report[i];
+        EXPECT_EQ(report[i]["threads"], want[i].second) << report[i];
+        EXPECT_GT(report[i]["rss_peak_bytes"].get<double>(), report[i]["weights_bytes"].get<double>()) << report[i];
+    }
+    RunResult table = run_sinan({"bench", "--synthetic", "tiny:q8_0", "-p", "0", "-n", "2", "-r", "1", "--warmup", "0",
+                                 "-t", "1,2", "--cache-dir", dir_});
+    ASSERT_EQ(table.exit_code, 0) << table.err;
+    for (const char* s : {"1,2 threads", "== 1 thread\n", "== 2 threads\n"})
+        EXPECT_NE(table.out.find(s), std::string::npos) << s << " in:\n" << table.out;
+}
+
 TEST_F(BenchCommand, ErrorsAreOneLineWithExitCode2) {
     struct Case {
         std::vector<std::string> args;
@@ -197,6 +217,7 @@ TEST_F(BenchCommand, ErrorsAreOneLineWithExitCode2) {
         {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "-p", "-1"}, "-p"},
         {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "-p", "8,-1"}, "-p"},
         {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "-n", "4,x"}, "-n"},
+        {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "-t", "2,-1"}, "-t"},
         {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "-n", "-1"}, "-n"},
         {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "-p", "0", "-n", "0"}, "nothing to measure"},
         {{"bench", "--synthetic", "tiny:q8_0", "--cache-dir", dir_, "-d", "-1"}, "-d"},

@@ -1,11 +1,13 @@
 // engine/bench.h: the statistics of the repetitions, the weight bytes one decoded token reads,
-// the multiply-adds of a prompt, and the bandwidth probe. Speeds themselves are never asserted.
+// the multiply-adds of a prompt, the bandwidth probe and the resident-memory peak. Speeds
+// themselves are never asserted.
 #include "engine/bench.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <filesystem>
+#include <vector>
 
 #include "model/synth.h"
 
@@ -112,6 +114,20 @@ TEST(SessionAtDepth, HoldsTheDepthTokensBeforeTheTest) {
         ASSERT_TRUE(t.ok()) << t.message();
     }
     fs::remove(path);
+}
+
+// After memory is freed, the reset peak is what is resident now, not the old high-water mark.
+TEST(ResidentMemory, APeakResetForgetsMemoryFreedBefore) {
+    const size_t bytes = size_t{256} << 20;
+    {
+        std::vector<char> big(bytes, 1);  // touched: resident
+        EXPECT_GE(resident_memory().now_bytes, bytes);
+    }
+    const uint64_t old_peak = resident_memory().peak_bytes;
+    ASSERT_GE(old_peak, bytes);
+    if (!reset_peak_memory()) GTEST_SKIP() << "/proc/self/clear_refs is not writable here";
+    const ResidentMemory now = resident_memory();
+    EXPECT_LT(now.peak_bytes, old_peak - bytes / 2) << "the freed 256 MiB are no longer in the peak";
 }
 
 TEST(ReadBandwidth, MeasuresAPositiveFinitePaceAsOftenAsAsked) {
