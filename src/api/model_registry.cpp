@@ -42,6 +42,12 @@ std::vector<ModelFile> described(std::vector<ModelFile> files) {
         Result<gguf::File> file = gguf::File::open(f.path);
         if (!file.ok()) continue;
         f.architecture = std::string(file->architecture());
+        if (model::is_embedding_arch(f.architecture)) {
+            // A rank-pooling file without its head is refused when loaded, with the reason.
+            const std::optional<int64_t> pooling = file->get_int(f.architecture + ".pooling_type");
+            f.kind =
+                pooling == static_cast<int64_t>(model::Pooling::kRank) ? ModelKind::kReranker : ModelKind::kEmbedding;
+        }
         if (std::optional<uint64_t> ft = file->get_uint("general.file_type"))
             f.file_type = model::file_type_label(static_cast<uint32_t>(*ft));
         for (const gguf::TensorInfo& t : file->tensors()) f.n_params += t.n_elements;
@@ -128,14 +134,6 @@ Result<std::shared_ptr<ServedModel>> ModelRegistry::load_embedding(const ModelFi
     return served;
 }
 
-ModelKind ModelRegistry::kind_of(const ModelFile& file) {
-    Result<gguf::File> f = gguf::File::open(file.path);
-    if (!f.ok() || !model::is_embedding_arch(f->architecture())) return ModelKind::kGenerative;
-    // A rank-pooling file without its head is refused when loaded, with the reason.
-    const std::optional<int64_t> pooling = f->get_int(std::string(f->architecture()) + ".pooling_type");
-    return pooling == static_cast<int64_t>(model::Pooling::kRank) ? ModelKind::kReranker : ModelKind::kEmbedding;
-}
-
 std::variant<std::string, ApiError> ModelRegistry::resolve(const std::string& requested) const {
     if (files_.empty()) {
         ApiError e;
@@ -171,7 +169,7 @@ std::variant<ModelLease, ApiError> ModelRegistry::acquire(const std::string& req
                                    "\" is not a reranker; POST /v1/rerank needs a cross-encoder reranker (a bert "
                                    "model with pooling_type rank, e.g. bge-reranker)",
                                "model", "wrong_model_kind");
-        if (kind_of(*file) == ModelKind::kReranker)
+        if (file->kind == ModelKind::kReranker)
             return bad_request("model \"" + file->id + "\" is a reranker: it serves POST /v1/rerank, not " +
                                    (kind == ModelKind::kGenerative ? "text generation" : "embeddings"),
                                "model", "wrong_model_kind");
@@ -195,7 +193,7 @@ std::variant<ModelLease, ApiError> ModelRegistry::acquire(const std::string& req
             if (m->id == file->id) return take(m);
     }
     // Before anything is unloaded to make room: is it the kind the request needs?
-    if (kind_of(*file) != kind) return wrong_kind();
+    if (file->kind != kind) return wrong_kind();
     std::lock_guard<std::mutex> load_lock(load_mu_);
     std::shared_ptr<ServedModel> victim;  // destroyed outside mu_: stopping a scheduler joins its thread
     {
@@ -242,7 +240,7 @@ std::variant<ModelLease, ApiError> ModelRegistry::acquire(const std::string& req
 Status ModelRegistry::preload(const std::string& id) {
     auto resolved = resolve(id);
     if (auto* e = std::get_if<ApiError>(&resolved)) return Status::error(e->message);
-    std::variant<ModelLease, ApiError> r = acquire(id, kind_of(*find(std::get<std::string>(resolved))));
+    std::variant<ModelLease, ApiError> r = acquire(id, find(std::get<std::string>(resolved))->kind);
     if (auto* e = std::get_if<ApiError>(&r)) return Status::error(e->message);
     return Status::ok();
 }

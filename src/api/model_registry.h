@@ -42,20 +42,21 @@
 
 namespace sinan::api {
 
-struct ModelFile {
-    std::string id;  // file name without .gguf
-    std::string path;
-    // From the file's header, read when the registry is made (for GET /v1/models); empty and 0
-    // where the header cannot be read (loading the model then says why).
-    std::string architecture = {};  // general.architecture
-    std::string file_type = {};     // "Q4_K_M", as llama.cpp names general.file_type
-    uint64_t n_params = 0;          // values in all tensors
-};
-
 enum class ModelKind {
     kGenerative,  // chat and text completions: model, chat_template, scheduler
     kEmbedding,   // /v1/embeddings: embedding_model, embedder
     kReranker,    // /v1/rerank: embedding_model (rank pooling), reranker
+};
+
+struct ModelFile {
+    std::string id;  // file name without .gguf
+    std::string path;
+    // From the file's header, read once when the registry is made (the offer is fixed then);
+    // empty, 0 and generative where the header cannot be read (loading the model then says why).
+    std::string architecture = {};            // general.architecture
+    std::string file_type = {};               // "Q4_K_M", as llama.cpp names general.file_type
+    uint64_t n_params = 0;                    // values in all tensors
+    ModelKind kind = ModelKind::kGenerative;  // from the architecture and pooling type
 };
 
 // A loaded model with everything a request needs. Members are immutable after load except the
@@ -163,9 +164,6 @@ class ModelRegistry {
   private:
     Result<std::shared_ptr<ServedModel>> load(const ModelFile& file) const;
     Result<std::shared_ptr<ServedModel>> load_embedding(const ModelFile& file) const;
-    // The kind of a model file from its architecture and pooling type; a file that cannot be
-    // opened counts as generative (loading it then reports why).
-    static ModelKind kind_of(const ModelFile& file);
     const ModelFile* find(const std::string& id) const;
 
     const std::vector<ModelFile> files_;
