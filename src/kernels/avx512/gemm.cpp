@@ -17,7 +17,9 @@
 // Packed weights (gemm_q8_0_packed): a model repacks its matrices into panels once, at load
 // (pack_q8_0_panels), and every call, one token or many, runs them as they are: no transpose per
 // call, so 8 tokens cost little more than reading the weights, where the transposes on the fly
-// (below) make them about 1.45x one token (bench_kernels, bench/NOTES.md).
+// (below) make them about 1.45x one token (bench_kernels, bench/NOTES.md). One token reads its
+// quants from its row as it was, not from a tile (one cache line a block instead of five: the
+// kernel from memory at ~78% of the read limit instead of ~60%, bench/NOTES.md).
 //
 // One token (decoding) transposes sums instead of quants: a register holds block b of rows k and
 // k + 8 as they lie in memory, one vpdpbusd against the token's block gives 8 partial sums per
@@ -178,6 +180,27 @@ void packed_panel_times_tokens(PanelView panel, int64_t n_blocks, const TileBloc
     for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, valid, acc[t]);
 }
 
+// The same for one token (decoding) from its tight summaries and its quants as they were (tb, xb),
+// not from a tile: a tile's block spreads one token's 32 quants over four cache lines (320 bytes
+// a block, 90 KB for 8960 columns: more than L1), where the row holds them in one.
+void packed_panel_times_token(PanelView panel, int64_t n_blocks, const TokenBlock* tb, const BlockQ8_0* xb,
+                              const NextPanelPrefetch& prefetch, float* y, __mmask16 valid) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        prefetch.at_step(b);
+        __m512i isum = _mm512_set1_epi32(tb[b].neg128_sum);
+        const __m512i* q = panel.q + b * (kQK / 4);
+#pragma GCC unroll 8
+        for (int g = 0; g < kQK / 4; ++g)
+            isum = panel::dpbusd_broadcast(isum, _mm512_loadu_si512(q + g), xb[b].qs + 4 * g);
+        const __m512 d =
+            _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel.d + b * kPanelRows)));
+        const __m512 scale = _mm512_mul_ps(d, _mm512_set1_ps(tb[b].d));
+        acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_cvtepi32_ps(isum), scale));
+    }
+    _mm512_mask_storeu_ps(y, valid, acc);
+}
+
 // The same for a panel read straight from the rows, each block transposed in registers and used at
 // once: for batches of 2 to 8 tokens, where a packed panel would be read only once.
 template <int T>
@@ -270,7 +293,7 @@ void summarize_tokens(const void* x, size_t x_row_bytes, int64_t first, int64_t 
 int64_t n_tiles_of(int64_t n_tokens) { return (n_tokens + kTokenTile - 1) / kTokenTile; }
 
 // The tokens as prepare_q8_0 lays them out, as byte offsets: the tiles from 0, then for one token
-// (decoding raw rows, rows_times_token) its tight summaries and its quants as they were (the row,
+// (decoding: rows_times_token, packed_panel_times_token) its tight summaries and its quants as they were (the row,
 // copied); `bytes` in all.
 struct PreparedLayout {
     PreparedLayout(int64_t n_tokens, int64_t n_blocks)
@@ -382,10 +405,19 @@ void gemm_q8_0_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const v
     const int64_t n_blocks = n_cols / kQK;
     const auto* tiles = static_cast<const TileBlock*>(x);
     const auto* ws = static_cast<const uint8_t*>(w);
+    const PreparedLayout layout(n_tokens, n_blocks);
     for (int64_t r0 = 0; r0 < n_rows; r0 += kPanelRows) {
         const int n_valid = static_cast<int>(n_rows - r0 < kPanelRows ? n_rows - r0 : kPanelRows);
         const uint8_t* panel = ws + r0 * w_row_bytes;
         const NextPanelPrefetch prefetch(panel, w_row_bytes, n_rows - r0, n_tiles_of(n_tokens) * n_blocks);
+        if (n_tokens == 1) {
+            packed_panel_times_token(
+                panel_view(panel, n_blocks), n_blocks,
+                reinterpret_cast<const TokenBlock*>(static_cast<const uint8_t*>(x) + layout.token_blocks),
+                reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(x) + layout.row), prefetch, y + r0,
+                static_cast<__mmask16>((1u << n_valid) - 1));
+            continue;
+        }
         panel_times_tiles(panel_view(panel, n_blocks), n_blocks, tiles, n_tokens, prefetch, y + r0, y_stride,
                           static_cast<__mmask16>((1u << n_valid) - 1));
     }
