@@ -26,7 +26,8 @@
 // row, and a tree of adds over 8 such registers (14 shuffles) leaves each row's exact block sum in
 // one lane. Up to 8 tokens read the weights once: the next panel is fetched into L2 as one
 // sequential run while the current one is used (one token: 23 GB/s of 25 on 2 threads, against 17
-// with the rows prefetched as 16 streams; bench/NOTES.md).
+// with the rows prefetched as 16 streams; bench/NOTES.md); one token of packed weights streams
+// them ahead into L1 instead (panel::stream_ahead).
 //
 // F16: chunks of 16 rows against tiles of 4 tokens, the activations converted to floats once.
 // Compiled with the AVX-512 flags of src/kernels/CMakeLists.txt; includes no header with inline
@@ -182,21 +183,14 @@ void packed_panel_times_tokens(PanelView panel, int64_t n_blocks, const TileBloc
 
 // The same for one token (decoding) from its tight summaries and its quants as they were (tb, xb),
 // not from a tile: a tile's block spreads one token's 32 quants over four cache lines (320 bytes
-// a block, 90 KB for 8960 columns: more than L1), where the row holds them in one. The weights are
-// fetched into L1 kStreamAhead bytes ahead of the reading position, past the panel and the
-// caller's rows (a prefetch never faults; the next rows are usually this thread's next chunk):
-// 3.6% faster per token than the next panel into L2, and 8 KiB faster than 4 or 16 (decode steps
-// alternated in one process, bench/NOTES.md).
-constexpr int64_t kStreamAhead = 8192;
+// a block, 90 KB for 8960 columns: more than L1), where the row holds them in one. The weights
+// stream ahead into L1 (panel::stream_ahead), the scales (32 bytes a block) a line every other block.
 void packed_panel_times_token(PanelView panel, int64_t n_blocks, const TokenBlock* tb, const BlockQ8_0* xb, float* y,
                               __mmask16 valid) {
     __m512 acc = _mm512_setzero_ps();
     for (int64_t b = 0; b < n_blocks; ++b) {
-        const char* ahead = reinterpret_cast<const char*>(panel.q + b * (kQK / 4)) + kStreamAhead;
-#pragma GCC unroll 8
-        for (int k = 0; k < 8; ++k) _mm_prefetch(ahead + 64 * k, _MM_HINT_T0);
-        if (b % 2 == 0)
-            _mm_prefetch(reinterpret_cast<const char*>(panel.d + b * kPanelRows) + kStreamAhead, _MM_HINT_T0);
+        panel::stream_ahead<kQK / 4>(panel.q + b * (kQK / 4));
+        if (b % 2 == 0) panel::stream_ahead<1>(panel.d + b * kPanelRows);
         __m512i isum = _mm512_set1_epi32(tb[b].neg128_sum);
         const __m512i* q = panel.q + b * (kQK / 4);
 #pragma GCC unroll 8

@@ -249,13 +249,17 @@ inline void accumulate_packed(const PackedBlock& p, const TokenMins* const* tm, 
 }
 
 // y[t * y_stride + r] for the `valid` rows of a packed panel and T tokens (tm[t], x[t]: token t's
-// summaries and blocks), while the next panel is fetched (steps first_step + b).
+// summaries and blocks), while the next panel is fetched (steps first_step + b), or for one token
+// (prefetch null) while the weights stream ahead (panel::stream_ahead).
 template <int T>
 void packed_panel_times_tokens(const PackedBlock* panel, int64_t n_blocks, const TokenMins* const* tm,
-                               const BlockQ8_K* const* x, const panel::NextPanelPrefetch& prefetch, int64_t first_step,
+                               const BlockQ8_K* const* x, const panel::NextPanelPrefetch* prefetch, int64_t first_step,
                                float* y, int64_t y_stride, __mmask16 valid) {
     panel::tokens_over_blocks<T>(n_blocks, tm, x, y, y_stride, valid, [&](int64_t b, auto tmb, auto xb, __m512* acc) {
-        prefetch.at_step(first_step + b);
+        if (prefetch == nullptr)
+            panel::stream_ahead<sizeof(PackedBlock) / 64>(&panel[b]);
+        else
+            prefetch->at_step(first_step + b);
         accumulate_packed<T>(panel[b], tmb, xb, acc);
     });
 }
@@ -339,7 +343,8 @@ void gemm_q4_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const v
             panel::tile_pointers(t0, n_t, mins, n_blocks, xs, x_row_bytes, tm, xb);
             panel::with_count<kPackedTile>(n_t, [&](auto T) {
                 packed_panel_times_tokens<T>(reinterpret_cast<const PackedBlock*>(panel_start), n_blocks, tm, xb,
-                                             prefetch, (t0 / kPackedTile) * n_blocks, y + t0 * y_stride + r0, y_stride,
+                                             n_tokens == 1 ? nullptr : &prefetch, (t0 / kPackedTile) * n_blocks,
+                                             y + t0 * y_stride + r0, y_stride,
                                              static_cast<__mmask16>((1u << n_valid) - 1));
             });
         }

@@ -202,14 +202,20 @@ inline void accumulate_packed(const PackedBlock& p, __m512 d, const Q6K::TokenBl
 }
 
 // y[t * y_stride + r] for the `valid` rows of a packed panel (blocks, then d) and T tokens, while
-// the next panel is fetched (steps first_step + b).
+// the next panel is fetched (steps first_step + b), or for one token (prefetch null) while the
+// weights stream ahead (panel::stream_ahead; the scales, 32 bytes a block, a line every other block).
 template <int T>
 void packed_panel_times_tokens(const PackedBlock* blocks, const uint16_t* d, int64_t n_blocks,
                                const Q6K::TokenBlock* const* tb, const BlockQ8_K* const* x,
-                               const panel::NextPanelPrefetch& prefetch, int64_t first_step, float* y, int64_t y_stride,
+                               const panel::NextPanelPrefetch* prefetch, int64_t first_step, float* y, int64_t y_stride,
                                __mmask16 valid) {
     panel::tokens_over_blocks<T>(n_blocks, tb, x, y, y_stride, valid, [&](int64_t b, auto tbb, auto xb, __m512* acc) {
-        prefetch.at_step(first_step + b);
+        if (prefetch == nullptr) {
+            panel::stream_ahead<sizeof(PackedBlock) / 64>(&blocks[b]);
+            if (b % 2 == 0) panel::stream_ahead<1>(d + b * panel::kRows);
+        } else {
+            prefetch->at_step(first_step + b);
+        }
         const __m512 db = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(d + b * panel::kRows)));
         accumulate_packed<T>(blocks[b], db, tbb, xb, acc);
     });
@@ -299,8 +305,9 @@ void gemm_q6_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const v
                 if (unpack)
                     panel::run_tokens<Q6K, T>(unpacked, n_blocks, tb, xb, y + t0 * y_stride + r0, y_stride, valid);
                 else
-                    packed_panel_times_tokens<T>(blocks, d, n_blocks, tb, xb, prefetch, (t0 / kPackedTile) * n_blocks,
-                                                 y + t0 * y_stride + r0, y_stride, valid);
+                    packed_panel_times_tokens<T>(blocks, d, n_blocks, tb, xb, n_tokens == 1 ? nullptr : &prefetch,
+                                                 (t0 / kPackedTile) * n_blocks, y + t0 * y_stride + r0, y_stride,
+                                                 valid);
             });
         }
     }
