@@ -67,11 +67,11 @@ static void transpose_rows(BytesOf bytes_of, __m512i_u* out) {
 
 namespace {  // a class, not a function: the unnamed namespace keeps it in its translation unit
 
-// The next panel of a matrix, for two tokens or more (one token: stream_ahead below), fetched
-// into L2 as one sequential run spread over the steps of the work on the current one (its blocks,
-// times its token tiles where it is packed): at step s, its lines [s * lines, (s + 1) * lines),
-// none past its end or the caller's last row. One run is what the hardware streams best; 16 row
-// streams each prefetched ahead into L1 keep too few lines in flight.
+// The next panel of a matrix, for two tokens or more (one token, and Q8_0's batches of up to 8:
+// stream_ahead below), fetched into L2 as one sequential run spread over the steps of the work on the current one (its
+// blocks, times its token tiles where it is packed): at step s, its lines [s * lines, (s + 1) * lines), none past its
+// end or the caller's last row. One run is what the hardware streams best; 16 row streams each prefetched ahead into L1
+// keep too few lines in flight.
 class NextPanelPrefetch {
   public:
     // panel: the current panel's first row; n_rows_left: rows from there to the caller's last one.
@@ -98,11 +98,12 @@ class NextPanelPrefetch {
 
 }  // namespace
 
-// Decoding (one token) reads each weight once, in order: the one-token kernels fetch the lines
-// kStreamAhead bytes ahead of their reading position into L1, past the panel and the caller's
-// rows (a prefetch never faults, and the rows after a chunk are usually the thread's next chunk).
-// Against the next panel into L2 (NextPanelPrefetch), decode steps alternated in one process: per
-// token Q8_0 3.6%, Q4_K 8-9% faster; 4 and 12 KiB ahead about as fast, 16 KiB slower
+// Decoding reads each weight once, in order: the one-token kernels (and Q8_0's for up to 8 tokens)
+// fetch the lines kStreamAhead bytes ahead of their reading position into L1, past the panel and
+// the caller's rows (a prefetch never faults, and the rows after a chunk are usually the thread's
+// next chunk). Against the next panel into L2 (NextPanelPrefetch), decode steps alternated in one
+// process: one token Q8_0 3.6%, Q4_K 8-18% faster; 4 and 12 KiB ahead about as fast, 16 KiB slower;
+// Q8_0 2, 4 and 8 tokens 20%, 32%, 15% faster; Q6_K's two passes of 4 tokens 21% slower
 // (bench/NOTES.md).
 constexpr int64_t kStreamAhead = 8192;
 template <int Lines>
