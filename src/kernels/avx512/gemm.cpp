@@ -26,8 +26,8 @@
 // row, and a tree of adds over 8 such registers (14 shuffles) leaves each row's exact block sum in
 // one lane. Up to 8 tokens read the weights once: the next panel is fetched into L2 as one
 // sequential run while the current one is used (one token: 23 GB/s of 25 on 2 threads, against 17
-// with the rows prefetched as 16 streams; bench/NOTES.md); one token of packed weights streams
-// them ahead into L1 instead (panel::stream_ahead).
+// with the rows prefetched as 16 streams; bench/NOTES.md); packed weights met by up to 8 tokens
+// stream ahead into L1 instead (panel::stream_ahead).
 //
 // F16: chunks of 16 rows against tiles of 4 tokens, the activations converted to floats once.
 // Compiled with the AVX-512 flags of src/kernels/CMakeLists.txt; includes no header with inline
@@ -307,8 +307,8 @@ void summarize_tokens(const void* x, size_t x_row_bytes, int64_t first, int64_t 
 int64_t n_tiles_of(int64_t n_tokens) { return (n_tokens + kTokenTile - 1) / kTokenTile; }
 
 // The tokens as prepare_q8_0 lays them out, as byte offsets: the tiles from 0, then for one token
-// (decoding: rows_times_token, packed_panel_times_token) its tight summaries and its quants as they were (the row,
-// copied); `bytes` in all.
+// (decoding: rows_times_token, packed_panel_times_token) its tight summaries and its quants as
+// they were (the row, copied); `bytes` in all.
 struct PreparedLayout {
     PreparedLayout(int64_t n_tokens, int64_t n_blocks)
         : token_blocks(static_cast<size_t>(n_tiles_of(n_tokens) * n_blocks) * sizeof(TileBlock)),

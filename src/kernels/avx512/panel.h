@@ -68,10 +68,10 @@ static void transpose_rows(BytesOf bytes_of, __m512i_u* out) {
 namespace {  // a class, not a function: the unnamed namespace keeps it in its translation unit
 
 // The next panel of a matrix, for two tokens or more (one token, and Q8_0's batches of up to 8:
-// stream_ahead below), fetched into L2 as one sequential run spread over the steps of the work on the current one (its
-// blocks, times its token tiles where it is packed): at step s, its lines [s * lines, (s + 1) * lines), none past its
-// end or the caller's last row. One run is what the hardware streams best; 16 row streams each prefetched ahead into L1
-// keep too few lines in flight.
+// stream_ahead below), fetched into L2 as one sequential run spread over the steps of the work on
+// the current one (its blocks, times its token tiles where it is packed): at step s, its lines
+// [s * lines, (s + 1) * lines), none past its end or the caller's last row. One run is what the
+// hardware streams best; 16 row streams each prefetched ahead into L1 keep too few lines in flight.
 class NextPanelPrefetch {
   public:
     // panel: the current panel's first row; n_rows_left: rows from there to the caller's last one.
