@@ -2,7 +2,8 @@
 // bit, on every level this CPU runs: random weight blocks (gaussian values for float types),
 // random activations, row counts that are not a multiple of the panel height, every token count
 // up to one tile and counts that are not a multiple of it, row lengths with and without a tail
-// (an odd and an even number of blocks: kernels that take two blocks at once). A kernel with a
+// (an odd and an even number of blocks: kernels that take two blocks at once; 40 blocks: Q8_0's
+// prompt kernel, two panels at once, takes them in passes of 16). A kernel with a
 // packed layout gives the same bits from the packed weights; a kernel that prepares its tokens
 // (GemmKernel::prepare) runs on them prepared, as matmul gives them.
 #include <gtest/gtest.h>
@@ -39,12 +40,12 @@ TEST(Gemm, EveryResultEqualsTheSingleRowVecDotWhateverTheBatch) {
             ++n_kernels;
             const TensorType dot_type = vec_dot_type(type);
             const int64_t block = std::max(gguf::type_traits(type).block_size, gguf::type_traits(dot_type).block_size);
-            const std::vector<int64_t> lengths = block == 1
-                                                     ? std::vector<int64_t>{16, 33, 64, 200}
-                                                     : std::vector<int64_t>{block, 3 * block, 4 * block, 11 * block};
+            const std::vector<int64_t> lengths =
+                block == 1 ? std::vector<int64_t>{16, 33, 64, 200}
+                           : std::vector<int64_t>{block, 3 * block, 4 * block, 11 * block, 40 * block};
             for (int64_t n_cols : lengths) {
-                for (int64_t n_rows : {1, 7, 16, 17, 40}) {
-                    for (int64_t n_tokens : {1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 17}) {
+                for (int64_t n_rows : {1, 7, 16, 17, 40, 64}) {
+                    for (int64_t n_tokens : {1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 17, 24}) {
                         const uint64_t w_row = gguf::row_bytes(type, n_cols), x_row = gguf::row_bytes(dot_type, n_cols);
                         std::vector<uint8_t> w = test_util::random_blocks(type, n_rows * n_cols, rng);
                         if (block == 1) {  // floats: values, not random bits (NaN would not compare)

@@ -19,7 +19,10 @@
 // call, so 8 tokens cost little more than reading the weights, where the transposes on the fly
 // (below) make them about 1.45x one token (bench_kernels, bench/NOTES.md). One token reads its
 // quants from its row as it was, not from a tile (one cache line a block instead of five: the
-// kernel from memory at ~78% of the read limit instead of ~60%, bench/NOTES.md).
+// kernel from memory at ~78% of the read limit instead of ~60%, bench/NOTES.md). Prompts (9+
+// tokens) take two packed panels at once against 4 tokens, each token's 4 bytes broadcast into a
+// register once for both (panel_pair_times_4_tokens, one asm statement): fewer loads per vpdpbusd,
+// pp128 10-12% faster.
 //
 // One token (decoding) transposes sums instead of quants: a register holds block b of rows k and
 // k + 8 as they lie in memory, one vpdpbusd against the token's block gives 8 partial sums per
@@ -192,6 +195,100 @@ void packed_panel_times_tokens(PanelView panel, int64_t n_blocks, const TileBloc
     for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, valid, acc[t]);
 }
 
+// Prompts: two panels (32 rows) against 4 tokens at a time. In the 8-token kernel above every
+// vpdpbusd loads its 4 token bytes ({1to16}), and with the weights, the sums' starts, the scales
+// and the spilled results a block took ~12 loads per 8 vpdpbusd: on this host (AMD family 26) two
+// loads and two vpdpbusd issue a cycle, so the loads bound it (63% of the vpdpbusd probe in L1).
+// Here each token's 4 bytes are broadcast once into a register for both panels: ~7 loads per 8
+// vpdpbusd, and the two multiplies per block and token (vmulps shares vpdpbusd's pipes) bound it
+// instead, 80% at most (bench/NOTES.md). Written as one asm statement: 16 sums, 8 results, 4
+// weight vectors and 2 broadcasts take all 32 registers, which GCC fills with spills and copies.
+// The operations per lane are those of accumulate_blocks, in the same order: bit for bit the same.
+static_assert(sizeof(TileBlock) == 320 && offsetof(TileBlock, d) == 256 && offsetof(TileBlock, neg128_sum) == 288,
+              "the asm below addresses TileBlock's fields by these offsets");
+
+// Registers: zmm0-3 the weights of group g (panel p, block k: zmm(2k + p)), then the scales
+// (the same numbering), zmm4-5 a token's broadcast bytes (block k: zmm(4 + k)), then temporaries,
+// zmm8-23 the integer sums (block k, panel p, token t: zmm(8 + 8k + 4p + t)); the results a0-a7
+// (panel p, token t: a(4p + t)) are in the 8 left.
+// %[x]: the tokens' tile block (320 bytes a block) plus 16 bytes per 4 tokens skipped.
+// clang-format off
+#define SINAN_Q8_START(t, k, c0, c1)                                       \
+    "vpbroadcastd " #k "*320+288+" #t "*4(%[x]), %%zmm" #c0 "\n\t"         \
+    "vmovdqa64 %%zmm" #c0 ", %%zmm" #c1 "\n\t"
+#define SINAN_Q8_TOKEN(g, t, k, xr, w0, w1, c0, c1)                        \
+    "vpbroadcastd " #k "*320+" #g "*32+" #t "*4(%[x]), %%zmm" #xr "\n\t"   \
+    "vpdpbusd %%zmm" #xr ", %%zmm" #w0 ", %%zmm" #c0 "\n\t"                \
+    "vpdpbusd %%zmm" #xr ", %%zmm" #w1 ", %%zmm" #c1 "\n\t"
+#define SINAN_Q8_GROUP(g)                                                                                  \
+    "vmovdqu64 " #g "*64(%[q0]), %%zmm0\n\t"                                                               \
+    "vmovdqu64 " #g "*64(%[q1]), %%zmm1\n\t"                                                               \
+    "vmovdqu64 512+" #g "*64(%[q0]), %%zmm2\n\t"                                                           \
+    "vmovdqu64 512+" #g "*64(%[q1]), %%zmm3\n\t" SINAN_Q8_TOKEN(g, 0, 0, 4, 0, 1, 8, 12)                    \
+        SINAN_Q8_TOKEN(g, 0, 1, 5, 2, 3, 16, 20) SINAN_Q8_TOKEN(g, 1, 0, 4, 0, 1, 9, 13)                    \
+            SINAN_Q8_TOKEN(g, 1, 1, 5, 2, 3, 17, 21) SINAN_Q8_TOKEN(g, 2, 0, 4, 0, 1, 10, 14)               \
+                SINAN_Q8_TOKEN(g, 2, 1, 5, 2, 3, 18, 22) SINAN_Q8_TOKEN(g, 3, 0, 4, 0, 1, 11, 15)           \
+                    SINAN_Q8_TOKEN(g, 3, 1, 5, 2, 3, 19, 23)
+// Block k's sums of token t into the results: y += float(isum) * (d_w * d_x), per panel.
+#define SINAN_Q8_SCALE(t, k, d0, d1, c0, c1, a0, a1)                                                    \
+    "vbroadcastss " #k "*320+256+" #t "*4(%[x]), %%zmm4\n\t"                                          \
+    "vmulps %%zmm4, %%zmm" #d0 ", %%zmm5\n\t"                                                         \
+    "vcvtdq2ps %%zmm" #c0 ", %%zmm" #c0 "\n\t"                                                        \
+    "vmulps %%zmm" #c0 ", %%zmm5, %%zmm5\n\t"                                                         \
+    "vaddps %%zmm5, %[" #a0 "], %[" #a0 "]\n\t"                                                       \
+    "vmulps %%zmm4, %%zmm" #d1 ", %%zmm6\n\t"                                                         \
+    "vcvtdq2ps %%zmm" #c1 ", %%zmm" #c1 "\n\t"                                                        \
+    "vmulps %%zmm" #c1 ", %%zmm6, %%zmm6\n\t"                                                         \
+    "vaddps %%zmm6, %[" #a1 "], %[" #a1 "]\n\t"
+// clang-format on
+
+// acc[4p + t] += blocks [0, 2 * n_pairs) of panel p (q0/d0, q1/d1 from the first of them) times
+// token t of the 4 at x (the tile's first block, 16 bytes in for its tokens 4-7).
+void panel_pair_times_4_tokens(const __m512i* q0, const __m512i* q1, const uint16_t* d0, const uint16_t* d1,
+                               const uint8_t* x, int64_t n_pairs, __m512* acc) {
+    __m512 a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5], a6 = acc[6], a7 = acc[7];
+    using Bytes = uint8_t[2 * kPanelQBytes];
+    for (int64_t i = 0; i < n_pairs; ++i) {
+        // Block 1's weights start 8 vectors (512 bytes) in, its scales 16 binary16 (32 bytes).
+        // clang-format off
+        asm(SINAN_Q8_START(0, 0, 8, 12) SINAN_Q8_START(1, 0, 9, 13) SINAN_Q8_START(2, 0, 10, 14)
+            SINAN_Q8_START(3, 0, 11, 15) SINAN_Q8_START(0, 1, 16, 20) SINAN_Q8_START(1, 1, 17, 21)
+            SINAN_Q8_START(2, 1, 18, 22) SINAN_Q8_START(3, 1, 19, 23)
+            SINAN_Q8_GROUP(0) SINAN_Q8_GROUP(1) SINAN_Q8_GROUP(2) SINAN_Q8_GROUP(3)
+            SINAN_Q8_GROUP(4) SINAN_Q8_GROUP(5) SINAN_Q8_GROUP(6) SINAN_Q8_GROUP(7)
+            "vcvtph2ps (%[d0]), %%zmm0\n\t"
+            "vcvtph2ps (%[d1]), %%zmm1\n\t"
+            "vcvtph2ps 32(%[d0]), %%zmm2\n\t"
+            "vcvtph2ps 32(%[d1]), %%zmm3\n\t"
+            SINAN_Q8_SCALE(0, 0, 0, 1, 8, 12, a0, a4) SINAN_Q8_SCALE(0, 1, 2, 3, 16, 20, a0, a4)
+            SINAN_Q8_SCALE(1, 0, 0, 1, 9, 13, a1, a5) SINAN_Q8_SCALE(1, 1, 2, 3, 17, 21, a1, a5)
+            SINAN_Q8_SCALE(2, 0, 0, 1, 10, 14, a2, a6) SINAN_Q8_SCALE(2, 1, 2, 3, 18, 22, a2, a6)
+            SINAN_Q8_SCALE(3, 0, 0, 1, 11, 15, a3, a7) SINAN_Q8_SCALE(3, 1, 2, 3, 19, 23, a3, a7)
+            : [a0] "+v"(a0), [a1] "+v"(a1), [a2] "+v"(a2), [a3] "+v"(a3), [a4] "+v"(a4), [a5] "+v"(a5),
+              [a6] "+v"(a6), [a7] "+v"(a7)
+            : [q0] "r"(q0), [q1] "r"(q1), [d0] "r"(d0), [d1] "r"(d1), [x] "r"(x),
+              "m"(*reinterpret_cast<const Bytes*>(q0)), "m"(*reinterpret_cast<const Bytes*>(q1)),
+              "m"(*reinterpret_cast<const uint16_t(*)[2 * kPanelRows]>(d0)),
+              "m"(*reinterpret_cast<const uint16_t(*)[2 * kPanelRows]>(d1)),
+              "m"(*reinterpret_cast<const uint8_t(*)[2 * sizeof(TileBlock)]>(x))
+            : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
+              "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22",
+              "xmm23");
+        // clang-format on
+        q0 += 2 * (kQK / 4);
+        q1 += 2 * (kQK / 4);
+        d0 += 2 * kPanelRows;
+        d1 += 2 * kPanelRows;
+        x += 2 * sizeof(TileBlock);
+    }
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = a4, acc[5] = a5, acc[6] = a6, acc[7] = a7;
+}
+
+#undef SINAN_Q8_START
+#undef SINAN_Q8_TOKEN
+#undef SINAN_Q8_GROUP
+#undef SINAN_Q8_SCALE
+
 // The same for one token (decoding) from its tight summaries and its quants as they were (tb, xb),
 // not from a tile: a tile's block spreads one token's 32 quants over four cache lines (320 bytes
 // a block, 90 KB for 8960 columns: more than L1), where the row holds them in one. The weights
@@ -329,6 +426,79 @@ void panel_times_tiles(PanelView panel, int64_t n_blocks, const TileBlock* tiles
     }
 }
 
+// Blocks per pass of panel_pairs_times_tiles: a pair of panels' 16 blocks (17 KB) stay in L1 while
+// every tile of tokens meets them. In one pass over all the blocks (48 of them: 52 KB) each tile's
+// second 4 tokens met them in L2, and the pair ran 4.2 G vpdpbusd/s, against 4.7 in passes of 16
+// blocks and 5.1 all in L1 (an out-of-tree harness around this file, bench/NOTES.md).
+constexpr int64_t kPairPassBlocks = 16;
+
+// The rows of a packed matrix that lie in pairs of panels (a last, single panel is left to the
+// caller; returns the rows done) against the full tiles of tokens (n_tiles of them): pair after
+// pair, each in passes of kPairPassBlocks blocks that every tile meets, 4 tokens at a time
+// (panel_pair_times_4_tokens), while the pair's next pass (or the next pair's first) is fetched
+// into L2. Each result is kept in y between passes (stored and reloaded: the same bits); a pair's
+// results stay in cache from one pass to the next, where all pairs taking one pass after another
+// (the tokens' blocks of a pass kept in L2 instead) made pp128 12-17% slower (bench/NOTES.md).
+// n_blocks even.
+int64_t panel_pairs_times_tiles(const uint8_t* ws, size_t w_row_bytes, int64_t n_rows, int64_t n_blocks,
+                                const TileBlock* tiles, int64_t n_tiles, float* y, int64_t y_stride) {
+    const int64_t n_pairs = (n_rows + kPanelRows - 1) / kPanelRows / 2;
+    const int64_t n_steps = n_tiles * (kTokenTile / 4);
+    auto pass_blocks = [&](int64_t b0) { return n_blocks - b0 < kPairPassBlocks ? n_blocks - b0 : kPairPassBlocks; };
+    // Panel k (0, 1) of pair i, from block b0.
+    auto panel_at = [&](int64_t i, int k, int64_t b0) {
+        const PanelView v = panel_view(ws + (2 * i + k) * kPanelRows * static_cast<int64_t>(w_row_bytes), n_blocks);
+        return PanelView{v.q + b0 * (kQK / 4), v.d + b0 * kPanelRows};
+    };
+    for (int64_t i = 0; i < n_pairs; ++i) {
+        const int64_t rows1 = n_rows - (2 * i + 1) * kPanelRows;  // real rows in the second panel
+        const auto valid1 = static_cast<__mmask16>((1u << (rows1 < kPanelRows ? rows1 : kPanelRows)) - 1);
+        for (int64_t b0 = 0; b0 < n_blocks; b0 += kPairPassBlocks) {
+            const int64_t n_pass = pass_blocks(b0);
+            const PanelView p0 = panel_at(i, 0, b0), p1 = panel_at(i, 1, b0);
+            // What to fetch meanwhile: the pair's next pass, or the next pair's first; a share of
+            // its lines at each step (a tile's 4 tokens).
+            const bool last_pass = b0 + n_pass == n_blocks;
+            const bool fetch = !last_pass || i + 1 < n_pairs;
+            const int64_t next_i = last_pass && fetch ? i + 1 : i, next_b0 = last_pass ? 0 : b0 + n_pass;
+            const PanelView next[2] = {panel_at(next_i, 0, next_b0), panel_at(next_i, 1, next_b0)};
+            const int64_t next_lines = pass_blocks(next_b0) * static_cast<int64_t>(kPanelQBytes) / 64;
+            const int64_t lines_per_step = (next_lines + n_steps - 1) / n_steps;
+            int64_t step = 0;
+            for (int64_t k = 0; k < n_tiles; ++k) {
+                for (int64_t half = 0; half < kTokenTile / 4; ++half, ++step) {
+                    for (const PanelView& v : next) {
+                        if (!fetch) break;
+                        const char* q = reinterpret_cast<const char*>(v.q);
+                        const int64_t l1 =
+                            (step + 1) * lines_per_step < next_lines ? (step + 1) * lines_per_step : next_lines;
+                        for (int64_t l = step * lines_per_step; l < l1; ++l) _mm_prefetch(q + 64 * l, _MM_HINT_T1);
+                        if (step == 0)  // the scales: 32 bytes a block
+                            for (int64_t o = 0; o < pass_blocks(next_b0) * kPanelRows * 2; o += 64)
+                                _mm_prefetch(reinterpret_cast<const char*>(v.d) + o, _MM_HINT_T1);
+                    }
+                    float* yt = y + (k * kTokenTile + 4 * half) * y_stride + 2 * i * kPanelRows;
+                    __m512 acc[8];
+                    for (int t = 0; t < 4; ++t) {
+                        acc[t] = b0 == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(yt + t * y_stride);
+                        acc[4 + t] = b0 == 0 ? _mm512_setzero_ps()
+                                             : _mm512_maskz_loadu_ps(valid1, yt + t * y_stride + kPanelRows);
+                    }
+                    panel_pair_times_4_tokens(p0.q, p1.q, p0.d, p1.d,
+                                              reinterpret_cast<const uint8_t*>(tiles + k * n_blocks + b0) + 16 * half,
+                                              n_pass / 2, acc);
+                    for (int t = 0; t < 4; ++t) {
+                        _mm512_storeu_ps(yt + t * y_stride, acc[t]);
+                        _mm512_mask_storeu_ps(yt + t * y_stride + kPanelRows, valid1, acc[4 + t]);
+                    }
+                }
+            }
+        }
+    }
+    const int64_t rows = n_pairs * 2 * kPanelRows;
+    return rows < n_rows ? rows : n_rows;
+}
+
 // The panel of raw rows from row r0 (of n_rows): pointers to its 16 rows (rows past the end
 // repeat the last one), their byte offsets from the first, and a mask of the real ones.
 struct PanelRows {
@@ -420,6 +590,12 @@ void gemm_q8_0_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const v
     const auto* tiles = static_cast<const TileBlock*>(x);
     const auto* ws = static_cast<const uint8_t*>(w);
     const PreparedLayout layout(n_tokens, n_blocks);
+    // Prompts: two panels at a time against the full tiles of tokens (n_blocks even: it takes two
+    // blocks at once), the rest as below.
+    const int64_t paired_rows =
+        n_tokens > kTokenTile && n_blocks % 2 == 0
+            ? panel_pairs_times_tiles(ws, w_row_bytes, n_rows, n_blocks, tiles, n_tokens / kTokenTile, y, y_stride)
+            : 0;
     for (int64_t r0 = 0; r0 < n_rows; r0 += kPanelRows) {
         const int n_valid = static_cast<int>(n_rows - r0 < kPanelRows ? n_rows - r0 : kPanelRows);
         const uint8_t* panel = ws + r0 * w_row_bytes;
@@ -429,6 +605,15 @@ void gemm_q8_0_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const v
                 reinterpret_cast<const TokenBlock*>(static_cast<const uint8_t*>(x) + layout.token_blocks),
                 reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(x) + layout.row), y + r0,
                 static_cast<__mmask16>((1u << n_valid) - 1));
+            continue;
+        }
+        if (r0 < paired_rows) {
+            // Paired above for the full tiles: the last tile's other tokens, the weights streamed.
+            const int64_t t0 = n_tokens / kTokenTile * kTokenTile;
+            if (t0 < n_tokens)
+                panel_times_tiles(panel_view(panel, n_blocks), n_blocks, tiles + t0 / kTokenTile * n_blocks,
+                                  n_tokens - t0, nullptr, y + t0 * y_stride + r0, y_stride,
+                                  static_cast<__mmask16>((1u << n_valid) - 1));
             continue;
         }
         const NextPanelPrefetch prefetch(panel, w_row_bytes, n_rows - r0, n_tiles_of(n_tokens) * n_blocks);
