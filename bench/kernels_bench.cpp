@@ -8,8 +8,8 @@
 // pages), measured in the same run. Q8_0, Q4_K and Q6_K also with the weights repacked for the
 // active level's kernel, as models load them; and every type from cache (one small matrix, in
 // place and packed: the kernel's own speed). Levels this CPU
-// cannot run are skipped. And one step of decoding's attention, fused against the passes it
-// replaced (AttentionValueStep). `bench_kernels --benchmark_counters_tabular=true`. Rates use CPU
+// cannot run are skipped. And decoding's attention over an F16 cache, the kernel against the
+// same steps one call at a time (AttentionSmallBatch). `bench_kernels --benchmark_counters_tabular=true`. Rates use CPU
 // time, which keeps them meaningful on a shared machine, except the 2-thread ones (wall time: the
 // second thread's CPU time is not the caller's); wall time is printed too.
 #include <benchmark/benchmark.h>
@@ -277,36 +277,45 @@ void BM_ReadBandwidthLimitAvx512(benchmark::State& state) {
 // One step of the small-batch attention (decoding) over 2048 cached F16 value rows of 128 values:
 // acc = f16(fma(v, s, acc)) per cell, fused (fma_f16_rounded) or as the three passes it replaced
 // (fma_f16_rows, then quantize_row and dequantize_row to F16 and back). Per cell: items = cells.
-void BM_AttentionValueStep(benchmark::State& state, bool fused) {
-    constexpr int64_t kHead = 128, kCells = 2048;
+// Decoding's attention over an F16 cache (the small-batch numerics): one KV head and the 6 query
+// heads that share it (the 1.5B shape), head size 128, over `cells` cached tokens; the kernel
+// (kernels::attend_f16_rounded) against the same steps one kernel call at a time
+// (attend_f16_rounded_composite), on the active level. Items: cells x queries.
+void BM_AttentionSmallBatch(benchmark::State& state, bool kernel) {
+    constexpr int64_t kHead = 128, kQueries = 6;
+    const auto cells = static_cast<int64_t>(state.range(0));
     std::mt19937 rng(7);
     std::normal_distribution<float> dist(0.0f, 1.0f);
-    std::vector<float> values(kCells * kHead);
-    for (float& x : values) x = dist(rng);
-    std::vector<uint16_t> v(values.size()), tmp(kHead);
-    kernels::quantize_row(TensorType::F16, values.data(), v.data(), static_cast<int64_t>(values.size()));
-    std::vector<float> acc(kHead, 0.0f);
-    const float s = 0.01f;
-    for (auto _ : state) {
-        for (int64_t c = 0; c < kCells; ++c) {
-            const uint16_t* row = v.data() + c * kHead;
-            if (fused) {
-                kernels::fma_f16_rounded(acc.data(), row, s, kHead);
-                continue;
-            }
-            kernels::fma_f16_rows(acc.data(), kHead, 1, &s, 1, &row, 1, kHead);
-            kernels::quantize_row(TensorType::F16, acc.data(), tmp.data(), kHead);
-            kernels::dequantize_row(TensorType::F16, tmp.data(), acc.data(), kHead);
-        }
-        benchmark::DoNotOptimize(acc.data());
+    std::vector<float> f(static_cast<size_t>(2 * cells * kHead)), q(kQueries * kHead), out(kQueries * kHead);
+    for (float& x : f) x = dist(rng);
+    for (float& x : q) x = dist(rng);
+    std::vector<uint16_t> kv(f.size());
+    kernels::quantize_row(TensorType::F16, f.data(), kv.data(), static_cast<int64_t>(f.size()));
+    std::vector<const uint16_t*> keys(static_cast<size_t>(cells)), values(static_cast<size_t>(cells));
+    for (int64_t c = 0; c < cells; ++c) {
+        keys[c] = kv.data() + 2 * c * kHead;
+        values[c] = keys[c] + kHead;  // as a cache row holds them: near each other
     }
-    state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kCells);
+    const float scale = 0.088f;
+    for (auto _ : state) {
+        if (kernel)
+            kernels::attend_f16_rounded(q.data(), kHead, kQueries, keys.data(), values.data(), cells, kHead, kHead,
+                                        scale, out.data(), kHead);
+        else
+            kernels::attend_f16_rounded_composite(kernels::active_table(), q.data(), kHead, kQueries, keys.data(),
+                                                  values.data(), cells, kHead, kHead, scale, out.data(), kHead);
+        benchmark::DoNotOptimize(out.data());
+    }
+    state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * cells * kQueries);
 }
 
 void register_all() {
     benchmark::RegisterBenchmark("ReadBandwidthLimit/x86-64", BM_ReadBandwidthLimit)->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark("AttentionValueStep/fused", BM_AttentionValueStep, true);
-    benchmark::RegisterBenchmark("AttentionValueStep/fma_then_f16_round_trip", BM_AttentionValueStep, false);
+    for (bool kernel : {true, false})
+        benchmark::RegisterBenchmark(kernel ? "AttentionSmallBatch/kernel" : "AttentionSmallBatch/steps",
+                                     BM_AttentionSmallBatch, kernel)
+            ->Arg(256)
+            ->Arg(2048);
     benchmark::RegisterBenchmark("ReadBandwidthLimit/avx512", BM_ReadBandwidthLimitAvx512)
         ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark("ReadBandwidthLimit/2threads", BM_ReadBandwidthLimit2Threads, false)

@@ -142,6 +142,7 @@ KernelTable make_avx512_table() {
     t.fma_f16_rows = avx512::fma_f16_rows;
     t.fma_f16_rounded = avx512::fma_f16_rounded;
     t.dot_f16_chains = avx512::dot_f16_chains;
+    t.attend_f16_rounded = avx512::attend_f16_rounded;
     return t;
 }
 

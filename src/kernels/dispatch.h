@@ -71,6 +71,10 @@ using FmaF16RowsFn = void (*)(float* y, int64_t y_stride, int64_t n_y, const flo
 using FmaF16RoundedFn = void (*)(float* y, const uint16_t* v, float s, int64_t n);
 using DotF16ChainsFn = void (*)(const float* q, int64_t q_stride, int64_t n_q, const uint16_t* const* keys,
                                 int64_t n_keys, int64_t d, float* scores);
+// ops.h's attend_f16_rounded in one kernel; scratch: dk + 2 * n floats.
+using AttendF16RoundedFn = void (*)(const float* q, int64_t q_stride, int64_t n_q, const uint16_t* const* keys,
+                                    const uint16_t* const* values, int64_t n, int64_t dk, int64_t dv, float scale,
+                                    float* out, int64_t out_stride, float* scratch);
 
 // One past the largest GGML type id (gguf::TensorType) the tables index.
 inline constexpr int kNumTypeIds = 40;
@@ -96,6 +100,7 @@ struct KernelTable {
     FmaF16RowsFn fma_f16_rows;
     FmaF16RoundedFn fma_f16_rounded;
     DotF16ChainsFn dot_f16_chains;
+    AttendF16RoundedFn attend_f16_rounded;  // null: attend_f16_rounded_composite on this table
 };
 
 // The format activations take to meet weights of `weight` in a dot product, as in GGML: F32, F16
@@ -113,5 +118,12 @@ const KernelTable& active_table();
 // ops.h's matmul on the kernels of `table` (matmul itself uses active_table()): lets benchmarks
 // and tests run every level the CPU supports in one process.
 void matmul(const KernelTable& table, const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
+
+// ops.h's attend_f16_rounded from the table's own kernels, one call per step and cell (dot_f32,
+// the binary16 conversions, fma_f16_rounded; libm's expf): what a level without an
+// attend_f16_rounded kernel runs, and what such a kernel must equal bit for bit.
+void attend_f16_rounded_composite(const KernelTable& table, const float* q, int64_t q_stride, int64_t n_q,
+                                  const uint16_t* const* keys, const uint16_t* const* values, int64_t n, int64_t dk,
+                                  int64_t dv, float scale, float* out, int64_t out_stride);
 
 }  // namespace sinan::kernels

@@ -426,4 +426,55 @@ void dot_f16_chains(const float* q, int64_t q_stride, int64_t n_q, const uint16_
     active_table().dot_f16_chains(q, q_stride, n_q, keys, n_keys, d, scores);
 }
 
+void attend_f16_rounded_composite(const KernelTable& table, const float* q, int64_t q_stride, int64_t n_q,
+                                  const uint16_t* const* keys, const uint16_t* const* values, int64_t n, int64_t dk,
+                                  int64_t dv, float scale, float* out, int64_t out_stride) {
+    const int f16 = static_cast<int>(gguf::TensorType::F16);
+    thread_local std::vector<float> qf, k, acc;
+    thread_local std::vector<uint16_t> tmp;
+    qf.resize(static_cast<size_t>(dk));
+    k.resize(static_cast<size_t>(dk));
+    tmp.resize(static_cast<size_t>(std::max(dk, dv)));
+    auto to_f16_and_back = [&](float* x, int64_t m) {
+        table.quantize[f16](x, tmp.data(), m);
+        table.dequantize[f16](tmp.data(), x, m);
+    };
+    for (int64_t g = 0; g < n_q; ++g) {
+        std::copy_n(q + g * q_stride, dk, qf.data());
+        to_f16_and_back(qf.data(), dk);
+        acc.assign(static_cast<size_t>(dv), 0.0f);
+        float max = -INFINITY, sum = 0.0f;
+        for (int64_t c = 0; c < n; ++c) {
+            table.dequantize[f16](keys[c], k.data(), dk);
+            const float s = table.dot_f32(qf.data(), k.data(), dk) * scale;
+            float ms = 1.0f, vs = 1.0f;
+            if (s > max) {
+                ms = std::exp(max - s);  // 0 for the first cell
+                max = s;
+                for (float& a : acc) a *= ms;
+                to_f16_and_back(acc.data(), dv);
+            } else {
+                vs = std::exp(s - max);
+            }
+            table.fma_f16_rounded(acc.data(), values[c], vs, dv);
+            sum = sum * ms + vs;
+        }
+        float* og = out + g * out_stride;
+        for (int64_t j = 0; j < dv; ++j) og[j] = sum == 0.0f ? 0.0f : acc[static_cast<size_t>(j)] / sum;
+    }
+}
+
+void attend_f16_rounded(const float* q, int64_t q_stride, int64_t n_q, const uint16_t* const* keys,
+                        const uint16_t* const* values, int64_t n, int64_t dk, int64_t dv, float scale, float* out,
+                        int64_t out_stride) {
+    const KernelTable& table = active_table();
+    if (table.attend_f16_rounded == nullptr) {
+        attend_f16_rounded_composite(table, q, q_stride, n_q, keys, values, n, dk, dv, scale, out, out_stride);
+        return;
+    }
+    thread_local std::vector<float> scratch;
+    scratch.resize(static_cast<size_t>(dk + 2 * n));
+    table.attend_f16_rounded(q, q_stride, n_q, keys, values, n, dk, dv, scale, out, out_stride, scratch.data());
+}
+
 }  // namespace sinan::kernels

@@ -148,6 +148,19 @@ void fma_f16_rows(float* y, int64_t y_stride, int64_t n_y, const float* s, int64
 // pass.
 void fma_f16_rounded(float* y, const uint16_t* v, float s, int64_t n);
 
+// The reference's small-batch attention (model/attention.h, kSmallBatch) over binary16 keys and
+// values, for n_q queries that share them: query g (dk floats at q + g * q_stride) is rounded to
+// binary16, then over the n cells in order (keys[c]: dk values, values[c]: dv values)
+//   s = dot_f32(q_g, key) * scale; online softmax: where s is a new maximum the running sum of
+//   values is multiplied by exp(max - s) and rounded to binary16, else the value's weight is
+//   exp(s - max); the sum = fma_f16_rounded(sum, value, weight)
+// and out_g (dv floats at out + g * out_stride) = sum / the weights' sum (0 if that is 0). The
+// same bits as those steps taken one kernel call at a time (dispatch.h,
+// attend_f16_rounded_composite), whatever n_q.
+void attend_f16_rounded(const float* q, int64_t q_stride, int64_t n_q, const uint16_t* const* keys,
+                        const uint16_t* const* values, int64_t n, int64_t dk, int64_t dv, float scale, float* out,
+                        int64_t out_stride);
+
 // scores[g * n_keys + j] = q_g . k_j summed in index order with one fused multiply-add per term
 // (s = fma(q_g[i], k_j[i], s) from s = 0), q_g = q + g * q_stride: the dot products of n_q queries
 // (the query heads that share a KV head) with n_keys binary16 keys (keys[j]: d values each), as

@@ -89,4 +89,7 @@ void fma_f16_rounded(float* y, const uint16_t* v, float s, int64_t n);
 void dot_f16_chains(const float* q, int64_t q_stride, int64_t n_q, const uint16_t* const* keys, int64_t n_keys,
                     int64_t d, float* scores);
 void quantize_f16(const float* src, void* dst, int64_t n);
+void attend_f16_rounded(const float* q, int64_t q_stride, int64_t n_q, const uint16_t* const* keys,
+                        const uint16_t* const* values, int64_t n, int64_t dk, int64_t dv, float scale, float* out,
+                        int64_t out_stride, float* scratch);
 }  // namespace sinan::kernels::avx512

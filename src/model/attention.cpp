@@ -13,11 +13,6 @@ namespace {
 
 using gguf::TensorType;
 
-void to_f16_and_back(float* x, uint16_t* tmp, int64_t n) {
-    kernels::quantize_row(TensorType::F16, x, tmp, n);
-    kernels::dequantize_row(TensorType::F16, tmp, x, n);
-}
-
 // Where one head's key and value rows sit in the cache, with byte offsets resolved once per call.
 struct HeadRows {
     const KvCache& cache;
@@ -36,7 +31,7 @@ const uint16_t* as_f16(const uint8_t* p) { return reinterpret_cast<const uint16_
 
 // acc_g[j] += s[g * s_stride] * value[j] for n_acc accumulators acc_g = acc + g * d and a value row
 // of a quantized cache, dequantized first as the reference does (F16 rows take the kernels'
-// fma_f16_rows and fma_f16_rounded instead).
+// fma_f16_rows and attend_f16_rounded instead).
 void add_scaled_value(float* acc, int64_t n_acc, const uint8_t* value, TensorType type, const float* s,
                       int64_t s_stride, int64_t d, std::vector<float>& tmp) {
     tmp.resize(static_cast<size_t>(d));
@@ -45,49 +40,48 @@ void add_scaled_value(float* acc, int64_t n_acc, const uint8_t* value, TensorTyp
         for (int64_t j = 0; j < d; ++j) acc[g * d + j] += s[g * s_stride] * tmp[static_cast<size_t>(j)];
 }
 
-// F16 cache: q rounded to F16, scores in float from the dequantized keys, the weighted sum kept in
-// F16 (the reference's small-batch path). Quantized cache: q quantized to the keys' dot format once
-// and dot products of the kernels' own (matmul's), the weighted sum in float.
-void attend_small_batch(const float* q_in, std::span<const int32_t> cells, const HeadRows& rows, const KvHead& head,
-                        float scale, float* out) {
-    thread_local std::vector<float> q, k, acc, vtmp;
-    thread_local std::vector<uint16_t> tmp;
+// The small-batch numerics. F16 cache: the reference's path, for all the n_q queries in one
+// kernel call (kernels::attend_f16_rounded). Quantized cache: q quantized to the keys' dot format
+// once and dot products of the kernels' own (matmul's), the weighted sum in float.
+void attend_small_batch(const float* q, int64_t q_stride, int64_t n_q, std::span<const int32_t> cells,
+                        const HeadRows& rows, const KvHead& head, float scale, float* out, int64_t out_stride) {
     const TensorType type = rows.cache.type();
-    const bool f16 = type == TensorType::F16;
     const int64_t dk = head.dk, d = head.dv;
-    acc.assign(static_cast<size_t>(d), 0.0f);
-    if (f16) {
-        q.assign(q_in, q_in + dk);
-        k.resize(static_cast<size_t>(dk));
-        tmp.resize(std::max(q.size(), acc.size()));
-        to_f16_and_back(q.data(), tmp.data(), dk);
-    } else {
-        tmp.resize((kernels::dot_operand_bytes(type, dk) + 1) / sizeof(uint16_t));
-        kernels::quantize_dot_operand(type, q_in, tmp.data(), dk);
-    }
-    float max = -INFINITY, sum = 0.0f;
-    for (int32_t c : cells) {
-        float s;
-        if (f16) {
-            kernels::dequantize_row(TensorType::F16, rows.key(c), k.data(), dk);
-            s = kernels::dot_f32(q.data(), k.data(), dk) * scale;
-        } else {
-            s = kernels::dot_row(type, rows.key(c), tmp.data(), dk) * scale;
+    if (type == TensorType::F16) {
+        thread_local std::vector<const uint16_t*> keys, values;
+        keys.resize(cells.size());
+        values.resize(cells.size());
+        for (size_t j = 0; j < cells.size(); ++j) {
+            keys[j] = as_f16(rows.key(cells[j]));
+            values[j] = as_f16(rows.value(cells[j]));
         }
-        float ms = 1.0f, vs = 1.0f;
-        if (s > max) {
-            ms = std::exp(max - s);  // 0 for the first cell
-            max = s;
-            for (float& a : acc) a *= ms;
-            if (f16) to_f16_and_back(acc.data(), tmp.data(), d);
-        } else {
-            vs = std::exp(s - max);
-        }
-        if (f16) kernels::fma_f16_rounded(acc.data(), as_f16(rows.value(c)), vs, d);
-        else add_scaled_value(acc.data(), 1, rows.value(c), type, &vs, 1, d, vtmp);
-        sum = sum * ms + vs;
+        kernels::attend_f16_rounded(q, q_stride, n_q, keys.data(), values.data(), static_cast<int64_t>(cells.size()),
+                                    dk, d, scale, out, out_stride);
+        return;
     }
-    for (int64_t j = 0; j < d; ++j) out[j] = sum == 0.0f ? 0.0f : acc[static_cast<size_t>(j)] / sum;
+    thread_local std::vector<float> acc, vtmp;
+    thread_local std::vector<uint16_t> q_dot;
+    q_dot.resize((kernels::dot_operand_bytes(type, dk) + 1) / sizeof(uint16_t));
+    for (int64_t g = 0; g < n_q; ++g) {
+        kernels::quantize_dot_operand(type, q + g * q_stride, q_dot.data(), dk);
+        acc.assign(static_cast<size_t>(d), 0.0f);
+        float max = -INFINITY, sum = 0.0f;
+        for (int32_t c : cells) {
+            const float s = kernels::dot_row(type, rows.key(c), q_dot.data(), dk) * scale;
+            float ms = 1.0f, vs = 1.0f;
+            if (s > max) {
+                ms = std::exp(max - s);  // 0 for the first cell
+                max = s;
+                for (float& a : acc) a *= ms;
+            } else {
+                vs = std::exp(s - max);
+            }
+            add_scaled_value(acc.data(), 1, rows.value(c), type, &vs, 1, d, vtmp);
+            sum = sum * ms + vs;
+        }
+        float* og = out + g * out_stride;
+        for (int64_t j = 0; j < d; ++j) og[j] = sum == 0.0f ? 0.0f : acc[static_cast<size_t>(j)] / sum;
+    }
 }
 
 // One tile's scores for n_q queries (scores[g * n + j], n = cells.size()): F16 keys by the
@@ -200,8 +194,7 @@ void attend_heads(const float* q, int64_t q_stride, int64_t n_q, std::span<const
         attend_tiled(q, q_stride, n_q, cells, rows, head, scale, out, out_stride);
         return;
     }
-    for (int64_t g = 0; g < n_q; ++g)
-        attend_small_batch(q + g * q_stride, cells, rows, head, scale, out + g * out_stride);
+    attend_small_batch(q, q_stride, n_q, cells, rows, head, scale, out, out_stride);
 }
 
 }  // namespace sinan::model

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/dispatch.h"
@@ -248,6 +249,59 @@ TEST(Elementwise, DotF16ChainsEqualTheScalarChainsOfEachQueryOnEveryLevel) {
                                            want.data() + g * n_keys);
                     t.dot_f16_chains(q.data(), q_stride, n_q, keys.data(), n_keys, d, got.data());
                     EXPECT_EQ(got, want) << context(t, d) << " keys " << n_keys << " queries " << n_q;
+                }
+            }
+        }
+    }
+}
+
+// attend_f16_rounded (the small-batch attention over an F16 cache in one call) gives on every level
+// the bits of its steps taken one kernel call at a time on that level (attend_f16_rounded_composite):
+// head sizes below, at and above the 128 values a pass holds in registers and with a tail, keys
+// and values of different sizes, one cell and many, keys that make the maximum rise at many cells
+// (each rise rescales the sum) and keys that do not, query counts of one and of a GQA group.
+TEST(Elementwise, AttendF16RoundedEqualsItsStepsOneCallAtATimeOnEveryLevel) {
+    for (cpu::Level level : runnable_levels()) {
+        const KernelTable& t = kernel_table(level);
+        std::mt19937 rng(kSeed);
+        for (auto [dk, dv] :
+             {std::pair<int64_t, int64_t>{40, 40}, {64, 64}, {128, 128}, {200, 200}, {192, 128}, {576, 512}}) {
+            for (int64_t n : {1, 17, 300}) {
+                for (bool rising : {false, true}) {
+                    for (int64_t n_q : {1, 6}) {
+                        const int64_t q_stride = dk + 3, out_stride = dv + 5;
+                        const std::vector<float> q = test_util::gaussian(rng, n_q * q_stride);
+                        std::vector<float> kf = test_util::gaussian(rng, n * dk);
+                        if (rising)  // later keys longer: scores grow in magnitude along the cells
+                            for (int64_t c = 0; c < n; ++c)
+                                for (int64_t i = 0; i < dk; ++i) kf[c * dk + i] *= 0.05f * static_cast<float>(c + 1);
+                        const std::vector<float> vf = test_util::gaussian(rng, n * dv, 4.0f);
+                        std::vector<uint16_t> k(kf.size()), v(vf.size());
+                        for (size_t i = 0; i < k.size(); ++i) k[i] = fp32_to_fp16(kf[i]);
+                        for (size_t i = 0; i < v.size(); ++i) v[i] = fp32_to_fp16(vf[i]);
+                        std::vector<const uint16_t*> keys(n), values(n);
+                        for (int64_t c = 0; c < n; ++c) {
+                            keys[c] = k.data() + c * dk;
+                            values[c] = v.data() + ((c * 7) % n) * dv;  // rows in any order
+                        }
+                        const float scale = 1.0f / std::sqrt(static_cast<float>(dk));
+                        std::vector<float> want(n_q * out_stride, -7.0f), got = want;
+                        attend_f16_rounded_composite(t, q.data(), q_stride, n_q, keys.data(), values.data(), n, dk, dv,
+                                                     scale, want.data(), out_stride);
+                        if (t.attend_f16_rounded != nullptr) {
+                            std::vector<float> scratch(dk + 2 * n);
+                            t.attend_f16_rounded(q.data(), q_stride, n_q, keys.data(), values.data(), n, dk, dv, scale,
+                                                 got.data(), out_stride, scratch.data());
+                        } else {
+                            attend_f16_rounded_composite(t, q.data(), q_stride, n_q, keys.data(), values.data(), n, dk,
+                                                         dv, scale, got.data(), out_stride);
+                        }
+                        const std::string what = context(t, dk) + " dv " + std::to_string(dv) + " cells " +
+                                                 std::to_string(n) + (rising ? " rising" : "") + " queries " +
+                                                 std::to_string(n_q);
+                        EXPECT_EQ(got, want) << what;  // the gaps after each output too
+                        EXPECT_NE(got[0], 0.0f) << what;
+                    }
                 }
             }
         }
