@@ -22,7 +22,8 @@
 // kernel from memory at ~78% of the read limit instead of ~60%, bench/NOTES.md). Prompts (9+
 // tokens) take two packed panels at once against 4 tokens, each token's 4 bytes broadcast into a
 // register once for both (panel_pair_times_4_tokens, one asm statement): fewer loads per vpdpbusd,
-// pp128 10-12% faster.
+// pp128 10-12% faster. The 8-token step (decoding 8 sequences) is one asm statement too
+// (tile_times_two_blocks): without the spills GCC made, 8 sequences decode 16-22% faster.
 //
 // One token (decoding) transposes sums instead of quants: a register holds block b of rows k and
 // k + 8 as they lie in memory, one vpdpbusd against the token's block gives 8 partial sums per
@@ -157,6 +158,74 @@ inline void accumulate_blocks(const __m512i* const* q, const __m512* d, const Ti
     }
 }
 
+static_assert(sizeof(TileBlock) == 320 && offsetof(TileBlock, d) == 256 && offsetof(TileBlock, neg128_sum) == 288,
+              "the asm steps below addresses TileBlock's fields by these offsets");
+
+// accumulate_blocks<8, 2> as one asm statement: GCC spills its 8 results to the stack and back at
+// every step (16 sums, 8 results, 2 weight vectors and the temporaries need all 32 registers),
+// and the loads bound this step (two a cycle with two vpdpbusd, each of which loads its token's
+// bytes: see panel_pair_times_4_tokens below). Decoding 8 sequences streamed a 1 GB matrix 10-25%
+// faster (an out-of-tree harness around this file, bench/NOTES.md). Registers: zmm0-1 the
+// weights of group g of blocks 0 and 1, then zmm2-3 their scales, zmm4-5 temporaries, zmm8-23 the
+// integer sums (block k, token t: zmm(8 + 8k + t)); the results a0-a7 in the 8 left. %[x]: the
+// tile's block (320 bytes a block; TileBlock's offsets asserted below).
+// clang-format off
+#define SINAN_Q8_TILE_START(t, c0, c1)                                  \
+    "vpbroadcastd 288+" #t "*4(%[x]), %%zmm" #c0 "\n\t"                 \
+    "vpbroadcastd 320+288+" #t "*4(%[x]), %%zmm" #c1 "\n\t"
+#define SINAN_Q8_TILE_TOKEN(g, t, c0, c1)                                            \
+    "vpdpbusd " #g "*32+" #t "*4(%[x])%{1to16%}, %%zmm0, %%zmm" #c0 "\n\t"           \
+    "vpdpbusd 320+" #g "*32+" #t "*4(%[x])%{1to16%}, %%zmm1, %%zmm" #c1 "\n\t"
+#define SINAN_Q8_TILE_GROUP(g)                                                                     \
+    "vmovdqu64 " #g "*64(%[q]), %%zmm0\n\t"                                                        \
+    "vmovdqu64 512+" #g "*64(%[q]), %%zmm1\n\t"                                                    \
+    SINAN_Q8_TILE_TOKEN(g, 0, 8, 16) SINAN_Q8_TILE_TOKEN(g, 1, 9, 17) SINAN_Q8_TILE_TOKEN(g, 2, 10, 18) \
+    SINAN_Q8_TILE_TOKEN(g, 3, 11, 19) SINAN_Q8_TILE_TOKEN(g, 4, 12, 20) SINAN_Q8_TILE_TOKEN(g, 5, 13, 21) \
+    SINAN_Q8_TILE_TOKEN(g, 6, 14, 22) SINAN_Q8_TILE_TOKEN(g, 7, 15, 23)
+// Token t's sums of blocks 0 and 1 into its result: y += float(isum) * (d_w * d_x), block after block.
+#define SINAN_Q8_TILE_SCALE(t, c0, c1, a)                                  \
+    "vmulps 256+" #t "*4(%[x])%{1to16%}, %%zmm2, %%zmm4\n\t"               \
+    "vcvtdq2ps %%zmm" #c0 ", %%zmm" #c0 "\n\t"                             \
+    "vmulps %%zmm" #c0 ", %%zmm4, %%zmm4\n\t"                              \
+    "vaddps %%zmm4, %[" #a "], %[" #a "]\n\t"                              \
+    "vmulps 320+256+" #t "*4(%[x])%{1to16%}, %%zmm3, %%zmm5\n\t"           \
+    "vcvtdq2ps %%zmm" #c1 ", %%zmm" #c1 "\n\t"                             \
+    "vmulps %%zmm" #c1 ", %%zmm5, %%zmm5\n\t"                              \
+    "vaddps %%zmm5, %[" #a "], %[" #a "]\n\t"
+// clang-format on
+
+// acc[t] += blocks 0 and 1 of a packed panel (quants q, scales d from the first) times the 8
+// tokens of the tile blocks at x: accumulate_blocks<8, 2>, bit for bit.
+inline void tile_times_two_blocks(const __m512i* q, const uint16_t* d, const TileBlock* x, __m512* acc) {
+    __m512 a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5], a6 = acc[6], a7 = acc[7];
+    // clang-format off
+    asm(SINAN_Q8_TILE_START(0, 8, 16) SINAN_Q8_TILE_START(1, 9, 17) SINAN_Q8_TILE_START(2, 10, 18)
+        SINAN_Q8_TILE_START(3, 11, 19) SINAN_Q8_TILE_START(4, 12, 20) SINAN_Q8_TILE_START(5, 13, 21)
+        SINAN_Q8_TILE_START(6, 14, 22) SINAN_Q8_TILE_START(7, 15, 23)
+        SINAN_Q8_TILE_GROUP(0) SINAN_Q8_TILE_GROUP(1) SINAN_Q8_TILE_GROUP(2) SINAN_Q8_TILE_GROUP(3)
+        SINAN_Q8_TILE_GROUP(4) SINAN_Q8_TILE_GROUP(5) SINAN_Q8_TILE_GROUP(6) SINAN_Q8_TILE_GROUP(7)
+        "vcvtph2ps (%[d]), %%zmm2\n\t"
+        "vcvtph2ps 32(%[d]), %%zmm3\n\t"
+        SINAN_Q8_TILE_SCALE(0, 8, 16, a0) SINAN_Q8_TILE_SCALE(1, 9, 17, a1) SINAN_Q8_TILE_SCALE(2, 10, 18, a2)
+        SINAN_Q8_TILE_SCALE(3, 11, 19, a3) SINAN_Q8_TILE_SCALE(4, 12, 20, a4) SINAN_Q8_TILE_SCALE(5, 13, 21, a5)
+        SINAN_Q8_TILE_SCALE(6, 14, 22, a6) SINAN_Q8_TILE_SCALE(7, 15, 23, a7)
+        : [a0] "+v"(a0), [a1] "+v"(a1), [a2] "+v"(a2), [a3] "+v"(a3), [a4] "+v"(a4), [a5] "+v"(a5),
+          [a6] "+v"(a6), [a7] "+v"(a7)
+        : [q] "r"(q), [d] "r"(d), [x] "r"(x), "m"(*reinterpret_cast<const uint8_t(*)[2 * kPanelQBytes]>(q)),
+          "m"(*reinterpret_cast<const uint16_t(*)[2 * kPanelRows]>(d)),
+          "m"(*reinterpret_cast<const TileBlock(*)[2]>(x))
+        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
+          "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22",
+          "xmm23");
+    // clang-format on
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = a4, acc[5] = a5, acc[6] = a6, acc[7] = a7;
+}
+
+#undef SINAN_Q8_TILE_START
+#undef SINAN_Q8_TILE_TOKEN
+#undef SINAN_Q8_TILE_GROUP
+#undef SINAN_Q8_TILE_SCALE
+
 // y[t * y_stride + r] for the `valid` rows of a packed panel and T tokens, while the next panel is
 // fetched (steps first_step + b), so that it is read (or packed) from L2; or, prefetch null (a
 // batch of one tile: the weights read once), while the weights stream ahead into L1
@@ -179,9 +248,13 @@ void packed_panel_times_tokens(PanelView panel, int64_t n_blocks, const TileBloc
             prefetch->at_step(first_step + b);
             prefetch->at_step(first_step + b + 1);
         }
-        const __m512i* q[2] = {panel.q + b * (kQK / 4), panel.q + (b + 1) * (kQK / 4)};
-        const __m512 d[2] = {scales(b), scales(b + 1)};
-        accumulate_blocks<T, 2>(q, d, x + b, acc);
+        if constexpr (T == kTokenTile) {
+            tile_times_two_blocks(panel.q + b * (kQK / 4), panel.d + b * kPanelRows, x + b, acc);
+        } else {
+            const __m512i* q[2] = {panel.q + b * (kQK / 4), panel.q + (b + 1) * (kQK / 4)};
+            const __m512 d[2] = {scales(b), scales(b + 1)};
+            accumulate_blocks<T, 2>(q, d, x + b, acc);
+        }
     }
     if (b < n_blocks) {
         if (prefetch == nullptr)
@@ -204,8 +277,6 @@ void packed_panel_times_tokens(PanelView panel, int64_t n_blocks, const TileBloc
 // instead, 80% at most (bench/NOTES.md). Written as one asm statement: 16 sums, 8 results, 4
 // weight vectors and 2 broadcasts take all 32 registers, which GCC fills with spills and copies.
 // The operations per lane are those of accumulate_blocks, in the same order: bit for bit the same.
-static_assert(sizeof(TileBlock) == 320 && offsetof(TileBlock, d) == 256 && offsetof(TileBlock, neg128_sum) == 288,
-              "the asm below addresses TileBlock's fields by these offsets");
 
 // Registers: zmm0-3 the weights of group g (panel p, block k: zmm(2k + p)), then the scales
 // (the same numbering), zmm4-5 a token's broadcast bytes (block k: zmm(4 + k)), then temporaries,
