@@ -71,7 +71,8 @@ using FmaF16RowsFn = void (*)(float* y, int64_t y_stride, int64_t n_y, const flo
 using FmaF16RoundedFn = void (*)(float* y, const uint16_t* v, float s, int64_t n);
 using DotF16ChainsFn = void (*)(const float* q, int64_t q_stride, int64_t n_q, const uint16_t* const* keys,
                                 int64_t n_keys, int64_t d, float* scores);
-// ops.h's attend_f16_rounded in one kernel; scratch: dk + 2 * n floats.
+// ops.h's attend_f16_rounded in one kernel; scratch: 4 * (dk + 2 * n) floats (room for the queries a
+// kernel takes together).
 using AttendF16RoundedFn = void (*)(const float* q, int64_t q_stride, int64_t n_q, const uint16_t* const* keys,
                                     const uint16_t* const* values, int64_t n, int64_t dk, int64_t dv, float scale,
                                     float* out, int64_t out_stride, float* scratch);

@@ -473,7 +473,7 @@ void attend_f16_rounded(const float* q, int64_t q_stride, int64_t n_q, const uin
         return;
     }
     thread_local std::vector<float> scratch;
-    scratch.resize(static_cast<size_t>(dk + 2 * n));
+    scratch.resize(static_cast<size_t>(4 * (dk + 2 * n)));
     table.attend_f16_rounded(q, q_stride, n_q, keys, values, n, dk, dv, scale, out, out_stride, scratch.data());
 }
 

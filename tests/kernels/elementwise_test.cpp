@@ -268,7 +268,7 @@ TEST(Elementwise, AttendF16RoundedEqualsItsStepsOneCallAtATimeOnEveryLevel) {
              {std::pair<int64_t, int64_t>{40, 40}, {64, 64}, {128, 128}, {200, 200}, {192, 128}, {576, 512}}) {
             for (int64_t n : {1, 17, 300}) {
                 for (bool rising : {false, true}) {
-                    for (int64_t n_q : {1, 6}) {
+                    for (int64_t n_q : {1, 2, 4, 6}) {
                         const int64_t q_stride = dk + 3, out_stride = dv + 5;
                         const std::vector<float> q = test_util::gaussian(rng, n_q * q_stride);
                         std::vector<float> kf = test_util::gaussian(rng, n * dk);
@@ -289,7 +289,7 @@ TEST(Elementwise, AttendF16RoundedEqualsItsStepsOneCallAtATimeOnEveryLevel) {
                         attend_f16_rounded_composite(t, q.data(), q_stride, n_q, keys.data(), values.data(), n, dk, dv,
                                                      scale, want.data(), out_stride);
                         if (t.attend_f16_rounded != nullptr) {
-                            std::vector<float> scratch(dk + 2 * n);
+                            std::vector<float> scratch(4 * (dk + 2 * n));
                             t.attend_f16_rounded(q.data(), q_stride, n_q, keys.data(), values.data(), n, dk, dv, scale,
                                                  got.data(), out_stride, scratch.data());
                         } else {
