@@ -504,15 +504,16 @@ void panel_times_tiles(PanelView panel, int64_t n_blocks, const TileBlock* tiles
 constexpr int64_t kPairPassBlocks = 16;
 
 // The rows of a packed matrix that lie in pairs of panels (a last, single panel is left to the
-// caller; returns the rows done) against the full tiles of tokens (n_tiles of them): pair after
-// pair, each in passes of kPairPassBlocks blocks that every tile meets, 4 tokens at a time
+// caller; returns the rows done) against the tokens: pair after pair, the full tiles of tokens in
+// passes of kPairPassBlocks blocks that every tile meets, 4 tokens at a time
 // (panel_pair_times_4_tokens), while the pair's next pass (or the next pair's first) is fetched
 // into L2. Each result is kept in y between passes (stored and reloaded: the same bits); a pair's
 // results stay in cache from one pass to the next, where all pairs taking one pass after another
 // (the tokens' blocks of a pass kept in L2 instead) made pp128 12-17% slower (bench/NOTES.md).
 // n_blocks even.
 int64_t panel_pairs_times_tiles(const uint8_t* ws, size_t w_row_bytes, int64_t n_rows, int64_t n_blocks,
-                                const TileBlock* tiles, int64_t n_tiles, float* y, int64_t y_stride) {
+                                const TileBlock* tiles, int64_t n_tokens, float* y, int64_t y_stride) {
+    const int64_t n_tiles = n_tokens / kTokenTile, n_rest = n_tokens - n_tiles * kTokenTile;
     const int64_t n_pairs = (n_rows + kPanelRows - 1) / kPanelRows / 2;
     const int64_t n_steps = n_tiles * (kTokenTile / 4);
     auto pass_blocks = [&](int64_t b0) { return n_blocks - b0 < kPairPassBlocks ? n_blocks - b0 : kPairPassBlocks; };
@@ -565,6 +566,11 @@ int64_t panel_pairs_times_tiles(const uint8_t* ws, size_t w_row_bytes, int64_t n
                 }
             }
         }
+        // The last tile's other tokens, while the pair's weights are still in cache.
+        for (int k = 0; k < 2 && n_rest > 0; ++k)
+            panel_times_tiles(panel_at(i, k, 0), n_blocks, tiles + n_tiles * n_blocks, n_rest, nullptr,
+                              y + n_tiles * kTokenTile * y_stride + (2 * i + k) * kPanelRows, y_stride,
+                              k == 0 ? static_cast<__mmask16>(0xffff) : valid1);
     }
     const int64_t rows = n_pairs * 2 * kPanelRows;
     return rows < n_rows ? rows : n_rows;
@@ -661,11 +667,11 @@ void gemm_q8_0_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const v
     const auto* tiles = static_cast<const TileBlock*>(x);
     const auto* ws = static_cast<const uint8_t*>(w);
     const PreparedLayout layout(n_tokens, n_blocks);
-    // Prompts: two panels at a time against the full tiles of tokens (n_blocks even: it takes two
-    // blocks at once), the rest as below.
+    // Prompts: two panels at a time (n_blocks even: the kernel takes two blocks at once), a last
+    // single panel as below.
     const int64_t paired_rows =
         n_tokens > kTokenTile && n_blocks % 2 == 0
-            ? panel_pairs_times_tiles(ws, w_row_bytes, n_rows, n_blocks, tiles, n_tokens / kTokenTile, y, y_stride)
+            ? panel_pairs_times_tiles(ws, w_row_bytes, n_rows, n_blocks, tiles, n_tokens, y, y_stride)
             : 0;
     for (int64_t r0 = 0; r0 < n_rows; r0 += kPanelRows) {
         const int n_valid = static_cast<int>(n_rows - r0 < kPanelRows ? n_rows - r0 : kPanelRows);
@@ -678,15 +684,7 @@ void gemm_q8_0_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const v
                 static_cast<__mmask16>((1u << n_valid) - 1));
             continue;
         }
-        if (r0 < paired_rows) {
-            // Paired above for the full tiles: the last tile's other tokens, the weights streamed.
-            const int64_t t0 = n_tokens / kTokenTile * kTokenTile;
-            if (t0 < n_tokens)
-                panel_times_tiles(panel_view(panel, n_blocks), n_blocks, tiles + t0 / kTokenTile * n_blocks,
-                                  n_tokens - t0, nullptr, y + t0 * y_stride + r0, y_stride,
-                                  static_cast<__mmask16>((1u << n_valid) - 1));
-            continue;
-        }
+        if (r0 < paired_rows) continue;  // done above
         const NextPanelPrefetch prefetch(panel, w_row_bytes, n_rows - r0, n_tiles_of(n_tokens) * n_blocks);
         panel_times_tiles(panel_view(panel, n_blocks), n_blocks, tiles, n_tokens,
                           n_tokens <= kTokenTile ? nullptr : &prefetch, y + r0, y_stride,
