@@ -182,16 +182,18 @@ static_assert(sizeof(TileBlock) == 320 && offsetof(TileBlock, d) == 256 && offse
     SINAN_Q8_TILE_TOKEN(g, 0, 8, 16) SINAN_Q8_TILE_TOKEN(g, 1, 9, 17) SINAN_Q8_TILE_TOKEN(g, 2, 10, 18) \
     SINAN_Q8_TILE_TOKEN(g, 3, 11, 19) SINAN_Q8_TILE_TOKEN(g, 4, 12, 20) SINAN_Q8_TILE_TOKEN(g, 5, 13, 21) \
     SINAN_Q8_TILE_TOKEN(g, 6, 14, 22) SINAN_Q8_TILE_TOKEN(g, 7, 15, 23)
-// Token t's sums of blocks 0 and 1 into its result: y += float(isum) * (d_w * d_x), block after block.
-#define SINAN_Q8_TILE_SCALE(t, c0, c1, a)                                  \
-    "vmulps 256+" #t "*4(%[x])%{1to16%}, %%zmm2, %%zmm4\n\t"               \
-    "vcvtdq2ps %%zmm" #c0 ", %%zmm" #c0 "\n\t"                             \
-    "vmulps %%zmm" #c0 ", %%zmm4, %%zmm4\n\t"                              \
-    "vaddps %%zmm4, %[" #a "], %[" #a "]\n\t"                              \
-    "vmulps 320+256+" #t "*4(%[x])%{1to16%}, %%zmm3, %%zmm5\n\t"           \
-    "vcvtdq2ps %%zmm" #c1 ", %%zmm" #c1 "\n\t"                             \
-    "vmulps %%zmm" #c1 ", %%zmm5, %%zmm5\n\t"                              \
-    "vaddps %%zmm5, %[" #a "], %[" #a "]\n\t"
+// One block's integer sums (zmm c) into a result (operand a) as the reference adds them:
+// y += float(isum) * (d_w * d_x), d_w in zmm dw, dx the token's scale (a {1to16} memory operand or
+// a register), zmm tmp a temporary.
+#define SINAN_Q8_ADD_BLOCK(dx, dw, c, tmp, a)                              \
+    "vmulps " dx ", %%zmm" #dw ", %%zmm" #tmp "\n\t"                        \
+    "vcvtdq2ps %%zmm" #c ", %%zmm" #c "\n\t"                                \
+    "vmulps %%zmm" #c ", %%zmm" #tmp ", %%zmm" #tmp "\n\t"                   \
+    "vaddps %%zmm" #tmp ", %[" #a "], %[" #a "]\n\t"
+// Token t's sums of blocks 0 and 1 into its result, block after block.
+#define SINAN_Q8_TILE_SCALE(t, c0, c1, a)                                          \
+    SINAN_Q8_ADD_BLOCK("256+" #t "*4(%[x])%{1to16%}", 2, c0, 4, a)                 \
+    SINAN_Q8_ADD_BLOCK("320+256+" #t "*4(%[x])%{1to16%}", 3, c1, 5, a)
 // clang-format on
 
 // acc[t] += blocks 0 and 1 of a packed panel (quants q, scales d from the first) times the 8
@@ -224,7 +226,7 @@ inline void tile_times_two_blocks(const __m512i* q, const uint16_t* d, const Til
 #undef SINAN_Q8_TILE_START
 #undef SINAN_Q8_TILE_TOKEN
 #undef SINAN_Q8_TILE_GROUP
-#undef SINAN_Q8_TILE_SCALE
+#undef SINAN_Q8_TILE_SCALE  // SINAN_Q8_ADD_BLOCK serves the kernel below too
 
 // y[t * y_stride + r] for the `valid` rows of a packed panel and T tokens, while the next panel is
 // fetched (steps first_step + b), so that it is read (or packed) from L2; or, prefetch null (a
@@ -300,17 +302,10 @@ void packed_panel_times_tokens(PanelView panel, int64_t n_blocks, const TileBloc
             SINAN_Q8_TOKEN(g, 1, 1, 5, 2, 3, 17, 21) SINAN_Q8_TOKEN(g, 2, 0, 4, 0, 1, 10, 14)               \
                 SINAN_Q8_TOKEN(g, 2, 1, 5, 2, 3, 18, 22) SINAN_Q8_TOKEN(g, 3, 0, 4, 0, 1, 11, 15)           \
                     SINAN_Q8_TOKEN(g, 3, 1, 5, 2, 3, 19, 23)
-// Block k's sums of token t into the results: y += float(isum) * (d_w * d_x), per panel.
-#define SINAN_Q8_SCALE(t, k, d0, d1, c0, c1, a0, a1)                                                    \
-    "vbroadcastss " #k "*320+256+" #t "*4(%[x]), %%zmm4\n\t"                                          \
-    "vmulps %%zmm4, %%zmm" #d0 ", %%zmm5\n\t"                                                         \
-    "vcvtdq2ps %%zmm" #c0 ", %%zmm" #c0 "\n\t"                                                        \
-    "vmulps %%zmm" #c0 ", %%zmm5, %%zmm5\n\t"                                                         \
-    "vaddps %%zmm5, %[" #a0 "], %[" #a0 "]\n\t"                                                       \
-    "vmulps %%zmm4, %%zmm" #d1 ", %%zmm6\n\t"                                                         \
-    "vcvtdq2ps %%zmm" #c1 ", %%zmm" #c1 "\n\t"                                                        \
-    "vmulps %%zmm" #c1 ", %%zmm6, %%zmm6\n\t"                                                         \
-    "vaddps %%zmm6, %[" #a1 "], %[" #a1 "]\n\t"
+// Block k's sums of token t into the results, per panel.
+#define SINAN_Q8_SCALE(t, k, d0, d1, c0, c1, a0, a1)                                 \
+    "vbroadcastss " #k "*320+256+" #t "*4(%[x]), %%zmm4\n\t"                      \
+    SINAN_Q8_ADD_BLOCK("%%zmm4", d0, c0, 5, a0) SINAN_Q8_ADD_BLOCK("%%zmm4", d1, c1, 6, a1)
 // clang-format on
 
 // acc[4p + t] += blocks [0, 2 * n_pairs) of panel p (q0/d0, q1/d1 from the first of them) times
@@ -359,6 +354,7 @@ void panel_pair_times_4_tokens(const __m512i* q0, const __m512i* q1, const uint1
 #undef SINAN_Q8_TOKEN
 #undef SINAN_Q8_GROUP
 #undef SINAN_Q8_SCALE
+#undef SINAN_Q8_ADD_BLOCK
 
 // The same for one token (decoding) from its tight summaries and its quants as they were (tb, xb),
 // not from a tile: a tile's block spreads one token's 32 quants over four cache lines (320 bytes
