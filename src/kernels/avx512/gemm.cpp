@@ -270,10 +270,11 @@ void packed_panel_times_tokens(PanelView panel, int64_t n_blocks, const TileBloc
     for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, valid, acc[t]);
 }
 
-// Prompts: two panels (32 rows) against 4 tokens at a time. In the 8-token kernel above every
-// vpdpbusd loads its 4 token bytes ({1to16}), and with the weights, the sums' starts, the scales
-// and the spilled results a block took ~12 loads per 8 vpdpbusd: on this host (AMD family 26) two
-// loads and two vpdpbusd issue a cycle, so the loads bound it (63% of the vpdpbusd probe in L1).
+// Prompts: two panels (32 rows) against 4 tokens at a time. In the 8-token step above every
+// vpdpbusd loads its 4 token bytes ({1to16}), and with the weights, the sums' starts and the
+// scales a block takes ~11 loads per 8 vpdpbusd (12 with the results GCC spilled): on this host
+// (AMD family 26) two loads and two vpdpbusd issue a cycle, so the loads bound it (58-65% of the
+// vpdpbusd probe in L1).
 // Here each token's 4 bytes are broadcast once into a register for both panels: ~7 loads per 8
 // vpdpbusd, and the two multiplies per block and token (vmulps shares vpdpbusd's pipes) bound it
 // instead, 80% at most (bench/NOTES.md). Written as one asm statement: 16 sums, 8 results, 4
