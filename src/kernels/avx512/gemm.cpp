@@ -159,7 +159,9 @@ inline void accumulate_blocks(const __m512i* const* q, const __m512* d, const Ti
 }
 
 static_assert(sizeof(TileBlock) == 320 && offsetof(TileBlock, d) == 256 && offsetof(TileBlock, neg128_sum) == 288,
-              "the asm steps below addresses TileBlock's fields by these offsets");
+              "the asm steps below address TileBlock's fields by these offsets");
+static_assert(kPanelQBytes == 512 && kPanelRows * sizeof(uint16_t) == 32,
+              "the asm steps below find block 1's quants 512 bytes and its scales 32 bytes after block 0's");
 
 // accumulate_blocks<8, 2> as one asm statement: GCC spills its 8 results to the stack and back at
 // every step (16 sums, 8 results, 2 weight vectors and the temporaries need all 32 registers),
@@ -168,7 +170,7 @@ static_assert(sizeof(TileBlock) == 320 && offsetof(TileBlock, d) == 256 && offse
 // faster (an out-of-tree harness around this file, bench/NOTES.md). Registers: zmm0-1 the
 // weights of group g of blocks 0 and 1, then zmm2-3 their scales, zmm4-5 temporaries, zmm8-23 the
 // integer sums (block k, token t: zmm(8 + 8k + t)); the results a0-a7 in the 8 left. %[x]: the
-// tile's block (320 bytes a block; TileBlock's offsets asserted below).
+// tile's block (320 bytes a block; the offsets asserted above).
 // clang-format off
 #define SINAN_Q8_TILE_START(t, c0, c1)                                  \
     "vpbroadcastd 288+" #t "*4(%[x]), %%zmm" #c0 "\n\t"                 \
@@ -563,7 +565,8 @@ int64_t panel_pairs_times_tiles(const uint8_t* ws, size_t w_row_bytes, int64_t n
                 }
             }
         }
-        // The last tile's other tokens, while the pair's weights are still in cache.
+        // The last tile's other tokens, while the pair's weights are still in cache (prefetch
+        // null: they stream ahead as one tile's do, the lines already there).
         for (int k = 0; k < 2 && n_rest > 0; ++k)
             panel_times_tiles(panel_at(i, k, 0), n_blocks, tiles + n_tiles * n_blocks, n_rest, nullptr,
                               y + n_tiles * kTokenTile * y_stride + (2 * i + k) * kPanelRows, y_stride,
