@@ -221,7 +221,7 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
 
 }  // namespace
 
-void register_chat_routes(httplib::Server& server, ServerContext& ctx) {
+void register_chat_routes(Router& server, ServerContext& ctx) {
     server.Post("/v1/chat/completions",
                 [&ctx](const httplib::Request& req, httplib::Response& res) { handle_chat(ctx, req, res); });
 }

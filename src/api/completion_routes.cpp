@@ -136,7 +136,7 @@ void handle_completion(ServerContext& ctx, const httplib::Request& req, httplib:
 
 }  // namespace
 
-void register_completion_routes(httplib::Server& server, ServerContext& ctx) {
+void register_completion_routes(Router& server, ServerContext& ctx) {
     server.Post("/v1/completions",
                 [&ctx](const httplib::Request& req, httplib::Response& res) { handle_completion(ctx, req, res); });
 }

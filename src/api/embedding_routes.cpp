@@ -74,7 +74,7 @@ void handle_embeddings(ServerContext& ctx, const httplib::Request& req, httplib:
 
 }  // namespace
 
-void register_embedding_routes(httplib::Server& server, ServerContext& ctx) {
+void register_embedding_routes(Router& server, ServerContext& ctx) {
     server.Post("/v1/embeddings",
                 [&ctx](const httplib::Request& req, httplib::Response& res) { handle_embeddings(ctx, req, res); });
 }

@@ -300,7 +300,7 @@ void search(ServerContext& ctx, const httplib::Request& req, httplib::Response& 
 
 }  // namespace
 
-void register_kb_routes(httplib::Server& server, ServerContext& ctx) {
+void register_kb_routes(Router& server, ServerContext& ctx) {
     using Req = const httplib::Request&;
     using Res = httplib::Response&;
     server.Get("/api/v1/kb", [&ctx](Req, Res res) { list_kbs(ctx, res); });

@@ -31,7 +31,7 @@ json model_object(const ModelFile& f, const std::vector<std::string>& resident) 
 
 }  // namespace
 
-void register_model_routes(httplib::Server& server, ServerContext& ctx) {
+void register_model_routes(Router& server, ServerContext& ctx) {
     server.Get("/v1/models", [&ctx](const httplib::Request&, httplib::Response& res) {
         const std::vector<std::string> resident = ctx.registry->resident_ids();
         json data = json::array();

@@ -192,7 +192,7 @@ void handle_native_chat(ServerContext& ctx, const httplib::Request& req, httplib
 
 }  // namespace
 
-void register_native_routes(httplib::Server& server, ServerContext& ctx) {
+void register_native_routes(Router& server, ServerContext& ctx) {
     server.Post("/api/v1/chat",
                 [&ctx](const httplib::Request& req, httplib::Response& res) { handle_native_chat(ctx, req, res); });
 }

@@ -120,7 +120,7 @@ void handle_rerank(ServerContext& ctx, const httplib::Request& req, httplib::Res
 
 }  // namespace
 
-void register_rerank_routes(httplib::Server& server, ServerContext& ctx) {
+void register_rerank_routes(Router& server, ServerContext& ctx) {
     for (const char* path : {"/v1/rerank", "/rerank", "/v1/reranking"})
         server.Post(path,
                     [&ctx](const httplib::Request& req, httplib::Response& res) { handle_rerank(ctx, req, res); });

@@ -26,6 +26,7 @@
 #include "api/prompt.h"
 #include "api/rate_limiter.h"
 #include "api/response_cache.h"
+#include "api/router.h"
 #include "knowledge/knowledge_base.h"
 
 namespace sinan::api {
@@ -84,6 +85,9 @@ struct RequestRecord {
     bool cache_hit = false;
     std::chrono::steady_clock::time_point start;
     bool counted_active = false;
+    // A refusal the pre-routing handler decided for a request with a body, sent once the body has
+    // been read (router.h says why).
+    std::optional<ApiError> refusal;
 };
 RequestRecord& current_record();
 
@@ -120,13 +124,13 @@ void account_tokens(ServerContext& ctx, const std::string& model_id, const std::
 void audit(ServerContext& ctx, const std::string& route, const nlohmann::ordered_json& request,
            const std::string& answer, const std::string& reasoning, int status);
 
-// Routes, one file each.
-void register_chat_routes(httplib::Server& server, ServerContext& ctx);        // /v1/chat/completions
-void register_completion_routes(httplib::Server& server, ServerContext& ctx);  // /v1/completions
-void register_embedding_routes(httplib::Server& server, ServerContext& ctx);   // /v1/embeddings
-void register_rerank_routes(httplib::Server& server, ServerContext& ctx);      // /v1/rerank
-void register_model_routes(httplib::Server& server, ServerContext& ctx);       // /v1/models
-void register_native_routes(httplib::Server& server, ServerContext& ctx);      // /api/v1/chat
-void register_kb_routes(httplib::Server& server, ServerContext& ctx);          // /api/v1/kb...
+// Routes, one file each (routes with a body through Router's Post and Delete).
+void register_chat_routes(Router& server, ServerContext& ctx);        // /v1/chat/completions
+void register_completion_routes(Router& server, ServerContext& ctx);  // /v1/completions
+void register_embedding_routes(Router& server, ServerContext& ctx);   // /v1/embeddings
+void register_rerank_routes(Router& server, ServerContext& ctx);      // /v1/rerank
+void register_model_routes(Router& server, ServerContext& ctx);       // /v1/models
+void register_native_routes(Router& server, ServerContext& ctx);      // /api/v1/chat
+void register_kb_routes(Router& server, ServerContext& ctx);          // /api/v1/kb...
 
 }  // namespace sinan::api

@@ -1,14 +1,17 @@
 // `sinan serve` under load, over real HTTP: concurrent streams each get their own text, a client
-// that disconnects frees its slot, a full queue answers 503 + Retry-After, SIGTERM drains.
+// that disconnects frees its slot, a full queue answers 503 + Retry-After, SIGTERM drains, a
+// kept-alive connection answers without waiting on delayed ACKs.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <regex>
 #include <thread>
 
@@ -272,6 +275,29 @@ TEST(ServerLoad, SigtermFinishesTheRunningRequestThenExits0) {
     EXPECT_TRUE(answer["usage"]["completion_tokens"] == 400 || answer["choices"][0]["finish_reason"] == "stop")
         << answer.dump();
     EXPECT_NE(server.log().find("draining"), std::string::npos);
+}
+
+TEST(ServerLoad, KeptAliveConnectionsAnswerWithoutWaitingForDelayedAcks) {
+    // With Nagle's algorithm on the server's socket, each response's second write waited for the
+    // client's delayed ACK: every request on a kept-alive connection took 40 ms or more (Linux's
+    // shortest delayed ACK), where a loopback request takes well under a millisecond. The
+    // threshold sits far from both: this tests that stall, not the server's speed.
+    const std::string empty = temp_dir() + "/keep-alive-no-models";
+    std::filesystem::create_directories(empty);
+    ServeProcess server;
+    std::string why;
+    ASSERT_TRUE(server.start({"--models-dir", empty, "--api-keys", "off"}, &why)) << why;
+    auto c = server.client();
+    c->set_keep_alive(true);
+    std::vector<double> ms;
+    for (int i = 0; i < 21; ++i) {
+        const auto start = std::chrono::steady_clock::now();
+        auto r = c->Get("/health");
+        ASSERT_TRUE(r && r->status == 200);
+        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    }
+    std::nth_element(ms.begin(), ms.begin() + 10, ms.end());
+    EXPECT_LT(ms[10], 20.0) << "median of 21 requests on one connection, ms";
 }
 
 TEST(ServerLoad, RequestsEndAtTheirDeadlineAndIdleConnectionsAreClosed) {

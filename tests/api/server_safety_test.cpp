@@ -1,7 +1,7 @@
 // `sinan serve` against bad and unauthorised input, over real HTTP: a corpus of malformed
 // requests each gets a 4xx with a message and the server stays up; API keys (401), rate limits
-// (429); the metrics series; starting with no model; several models with --models-max 1; the
-// audit log.
+// (429), and a refused request's body read so its kept-alive connection goes on; the metrics series; starting with no
+// model; several models with --models-max 1; the audit log.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -202,6 +202,38 @@ TEST(ServerSafety, WithKeysEveryRouteButHealthNeedsABearerKey) {
         status = c->Get("/v1/models", right)->status;
     }
     EXPECT_EQ(status, 401) << "a revoked key stops working";
+}
+
+TEST(ServerSafety, ARefusedRequestsBodyIsReadSoTheNextRequestOnItsConnectionIsServed) {
+    // One kept-alive connection throughout: a refused request's body left unread would be parsed
+    // as the next request, which would get a 400.
+    NEED_MODEL(model);
+    const std::string data = temp_dir() + "/refusal-data";
+    auto key = api::create_key(data, "tests", 0, 0);
+    auto limited = api::create_key(data, "limited", 1, 0);
+    ASSERT_TRUE(key.ok() && limited.ok());
+    ServeProcess server;
+    std::string why;
+    ASSERT_TRUE(server.start({"-m", model, "--ctx-size", "256", "--data-dir", data}, &why)) << why;
+    auto c = server.client();
+    c->set_keep_alive(true);
+    const httplib::Headers right = {{"Authorization", "Bearer " + key->secret}};
+    const httplib::Headers slow = {{"Authorization", "Bearer " + limited->secret}};
+    auto status = [](const httplib::Result& r) { return r ? r->status : 0; };
+
+    EXPECT_EQ(status(c->Post("/v1/chat/completions", user("hi").dump(), "application/json")), 401);
+    EXPECT_EQ(status(c->Post("/v1/chat/completions", right, user("hi").dump(), "application/json")), 200);
+    auto elsewhere = c->Post("/v1/no-such-route", user("hi").dump(), "application/json");
+    EXPECT_EQ(status(elsewhere), 401) << "refused before the route is looked up";
+    EXPECT_EQ(status(c->Get("/v1/models", right)), 200);
+    const httplib::MultipartFormDataItems upload = {{"file", std::string(200000, 'x'), "a.txt", "text/plain"}};
+    EXPECT_EQ(status(c->Post("/api/v1/kb/docs/documents", upload)), 401) << "an upload's body is read and dropped";
+    EXPECT_EQ(status(c->Get("/v1/models", right)), 200);
+    EXPECT_EQ(status(c->Post("/v1/chat/completions", slow, user("a").dump(), "application/json")), 200);
+    EXPECT_EQ(status(c->Post("/v1/chat/completions", slow, user("b").dump(), "application/json")), 429);
+    EXPECT_EQ(status(c->Post("/v1/chat/completions", right, user("c").dump(), "application/json")), 200);
+    EXPECT_TRUE(server.wait_for_log("status=200")) << server.log();
+    EXPECT_EQ(server.log().find("status=400"), std::string::npos) << server.log();
 }
 
 TEST(ServerSafety, RateLimitedKeyGets429WithRetryAfter) {
