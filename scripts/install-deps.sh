@@ -32,6 +32,7 @@ packages=(
   libbenchmark-dev                              # benchmarks
   python3 python3-jinja2                        # golden chat-template renders (tests/data generator)
   python3-numpy                                 # independent reranker reference (tests/golden-gen/reranker_reference.py)
+  python3-locust                                # Locust load run on POST /api/v1/chat (bench/serve, tests/api/locust_test.py)
 )
 
 missing=()

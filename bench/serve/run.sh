@@ -87,11 +87,17 @@ echo "== streamed chat completions, max_tokens ${MAX_TOKENS:-64}"
 python3 "$root/bench/serve/stream_bench.py" --url "$url" --model "$model_id" --streams "${STREAMS:-1,4,8,16}" \
   --rounds "${ROUNDS:-3}" --max-tokens "${MAX_TOKENS:-64}" --prompt-words "${PROMPT_WORDS:-110}" --server-pid "$server_pid"
 
-generated_tokens() {
+# served_totals: "TOKENS REQUESTS" from the server's /metrics: tokens generated, and POST
+# /api/v1/chat requests answered 200 (Locust 2.12 writes its CSV once a second and not at exit,
+# so its own count misses up to the last second).
+served_totals() {
   python3 - "$url" <<'EOF'
 import sys, urllib.request
-text = urllib.request.urlopen(sys.argv[1] + "/metrics").read().decode()
-print(sum(float(l.split()[-1]) for l in text.splitlines() if l.startswith("sinan_generated_tokens_total")))
+lines = urllib.request.urlopen(sys.argv[1] + "/metrics").read().decode().splitlines()
+tokens = sum(float(l.split()[-1]) for l in lines if l.startswith("sinan_generated_tokens_total"))
+chat = sum(float(l.split()[-1]) for l in lines if l.startswith("sinan_http_requests_total{")
+           and 'route="POST /api/v1/chat"' in l and 'code="200"' in l)
+print(tokens, chat)
 EOF
 }
 
@@ -102,19 +108,19 @@ fi
 users=${LOCUST_USERS:-8}
 duration=${LOCUST_TIME:-20s}
 echo "== Locust, POST /api/v1/chat, $users users for $duration, max_tokens ${LOCUST_MAX_TOKENS:-32}"
-tokens_before=$(generated_tokens)
+before=$(served_totals)
 t0=$(date +%s.%N)
 SINAN_MAX_TOKENS=${LOCUST_MAX_TOKENS:-32} locust -f "$root/bench/serve/locustfile.py" --headless -u "$users" \
   -r "$users" -t "$duration" --host "$url" --csv "$work/locust" --only-summary >"$work/locust.log" 2>&1 ||
   { echo "run.sh: locust failed:" >&2; tail -20 "$work/locust.log" >&2; exit 1; }
 t1=$(date +%s.%N)
-tokens_after=$(generated_tokens)
-python3 - "$work/locust_stats.csv" "$tokens_before" "$tokens_after" "$t0" "$t1" <<'EOF'
+after=$(served_totals)
+python3 - "$work/locust_stats.csv" "$before" "$after" "$t0" "$t1" <<'EOF'
 import csv, sys
-rows = {r["Name"]: r for r in csv.DictReader(open(sys.argv[1]))}
-r = rows["Aggregated"]
-tokens = float(sys.argv[3]) - float(sys.argv[2])
+r = {row["Name"]: row for row in csv.DictReader(open(sys.argv[1]))}["Aggregated"]
+(tokens0, chat0), (tokens1, chat1) = (map(float, a.split()) for a in sys.argv[2:4])
 wall = float(sys.argv[5]) - float(sys.argv[4])
-print(f"requests {r['Request Count']}, failures {r['Failure Count']}, {float(r['Requests/s']):.2f} requests/s, "
-      f"latency P50 {r['50%']} ms, P99 {r['99%']} ms; {tokens:.0f} tokens generated, {tokens / wall:.1f} tokens/s")
+print(f"requests {chat1 - chat0:.0f} answered 200 by the server, {(chat1 - chat0) / wall:.2f} requests/s; "
+      f"Locust's failures {r['Failure Count']}, latency P50 {r['50%']} ms, P99 {r['99%']} ms; "
+      f"{tokens1 - tokens0:.0f} tokens generated, {(tokens1 - tokens0) / wall:.1f} tokens/s")
 EOF
