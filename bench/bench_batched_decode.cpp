@@ -1,5 +1,5 @@
-// Batched decode: tokens/s when 1, 2, 4, 8 sequences decode together, and the ratio to one
-// sequence. Measured two ways:
+// Batched decode: tokens/s when 1, 2, 4, 8 (or --sequences) sequences decode together, and the
+// ratio to one sequence (to the first count given). Measured two ways:
 //   forward:   Model::forward on a batch of one decode token per sequence (the model alone);
 //   scheduler: engine::Scheduler running that many greedy requests at once (sampling and
 //              streaming included): the tokens decoded after each request's first (which comes
@@ -11,7 +11,7 @@
 // tokens/s of one sequence. Decoding one token reads every weight once, so a batch of n tokens
 // costs about the same memory traffic as one: the ratio shows how close the engine gets to that.
 //
-// bench_batched_decode [--model FILE.gguf] [--steps N] [--repeat R] [--threads T]
+// bench_batched_decode [--model FILE.gguf] [--steps N] [--repeat R] [--threads T] [--sequences 1,2,4,8]
 // Without --model: $SINAN_BENCH_MODEL, else a tiny synthetic Q8_0 model in the temp directory.
 // Other arguments (--benchmark_* from scripts/run-bench.sh) are ignored.
 #include <algorithm>
@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -118,6 +119,7 @@ double scheduler_rate(model::Model& m, const text::Tokenizer& tok, int32_t n_seq
 int main(int argc, char** argv) {
     std::string path;
     int32_t steps = 32, repeat = 3, threads = 0;
+    std::vector<int32_t> counts = {1, 2, 4, 8};
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--model" && i + 1 < argc)
@@ -128,11 +130,21 @@ int main(int argc, char** argv) {
             repeat = std::max(1, std::atoi(argv[++i]));
         else if (a == "--threads" && i + 1 < argc)
             threads = std::max(0, std::atoi(argv[++i]));
-        else if (a.rfind("--benchmark", 0) != 0) {
+        else if (a == "--sequences" && i + 1 < argc) {
+            counts.clear();
+            std::istringstream list(argv[++i]);
+            for (std::string n; std::getline(list, n, ',');)
+                if (std::atoi(n.c_str()) > 0) counts.push_back(std::atoi(n.c_str()));
+        } else if (a.rfind("--benchmark", 0) != 0) {
             std::fprintf(stderr,
-                         "usage: bench_batched_decode [--model FILE.gguf] [--steps N] [--repeat R] [--threads T]\n");
+                         "usage: bench_batched_decode [--model FILE.gguf] [--steps N] [--repeat R] [--threads T] "
+                         "[--sequences 1,2,4,8]\n");
             return 2;
         }
+    }
+    if (counts.empty()) {
+        std::fprintf(stderr, "bench_batched_decode: --sequences needs a list of counts above 0, e.g. 1,2,4,8\n");
+        return 2;
     }
     if (path.empty() && std::getenv("SINAN_BENCH_MODEL")) path = std::getenv("SINAN_BENCH_MODEL");
     if (path.empty()) {
@@ -157,16 +169,16 @@ int main(int argc, char** argv) {
     }
     std::printf("model %s, %d decode steps per run, median of %d runs, %d threads\n", path.c_str(), steps, repeat,
                 (*m)->pool().n_threads());
-    std::printf("%8s %14s %10s %16s %10s\n", "n_seq", "forward tok/s", "x 1 seq", "scheduler tok/s", "x 1 seq");
+    std::printf("%8s %14s %10s %16s %10s\n", "n_seq", "forward tok/s", "x first", "scheduler tok/s", "x first");
     double forward_one = 0, scheduler_one = 0;
-    for (int32_t n : {1, 2, 4, 8}) {
+    for (int32_t n : counts) {
         std::vector<double> f, s;
         for (int r = 0; r < repeat; ++r) {
             f.push_back(forward_rate(**m, n, steps));
             s.push_back(scheduler_rate(**m, *tok, n, steps));
         }
         const double fm = engine::summarize(f).median, sm = engine::summarize(s).median;
-        if (n == 1) {
+        if (forward_one == 0) {
             forward_one = fm;
             scheduler_one = sm;
         }
