@@ -59,6 +59,7 @@ KernelTable make_scalar_table() {
     t.vec_dot[id(TensorType::Q6_K)] = ref::vec_dot_q6_k;
     t.rmsnorm = ref::rmsnorm;
     t.softmax = ref::softmax;
+    t.exp = ref::exp_f32;
     t.silu_mul = ref::silu_mul;
     t.gelu = ref::gelu;
     t.add_inplace = ref::add_inplace;
@@ -136,6 +137,7 @@ KernelTable make_avx512_table() {
     }
     t.rmsnorm = avx512::rmsnorm;
     t.softmax = avx512::softmax;
+    t.exp = avx512::exp_f32;
     t.silu_mul = avx512::silu_mul;
     t.gelu = avx512::gelu;
     t.add_inplace = avx512::add_inplace;

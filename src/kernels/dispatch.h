@@ -63,6 +63,9 @@ struct GemmKernel {
 using PeakFn = uint64_t (*)(uint64_t n_rounds);
 using RmsNormFn = void (*)(const float* x, const float* weight, float* y, int64_t n, float eps);
 using SoftmaxFn = void (*)(float* x, int64_t n);
+// y[i] = exp(x[i]): libm's expf on the scalar level; on the SIMD levels evaluated in double and
+// rounded once (equal to libm's almost always, as their softmax and silu are).
+using ExpFn = void (*)(const float* x, float* y, int64_t n);
 using SiluMulFn = void (*)(const float* gate, const float* up, float* y, int64_t n);
 using GeluFn = void (*)(const float* x, float* y, int64_t n);
 using AddInplaceFn = void (*)(float* y, const float* x, int64_t n);
@@ -95,6 +98,7 @@ struct KernelTable {
     PeakFn peak_f32_macs;                // null on the scalar level
     RmsNormFn rmsnorm;
     SoftmaxFn softmax;
+    ExpFn exp;
     SiluMulFn silu_mul;
     GeluFn gelu;
     AddInplaceFn add_inplace;
@@ -121,7 +125,7 @@ const KernelTable& active_table();
 void matmul(const KernelTable& table, const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
 
 // ops.h's attend_f16_rounded from the table's own kernels, one call per step and cell (dot_f32,
-// the binary16 conversions, fma_f16_rounded; libm's expf): what a level without an
+// the binary16 conversions, exp, fma_f16_rounded): what a level without an
 // attend_f16_rounded kernel runs, and what such a kernel must equal bit for bit.
 void attend_f16_rounded_composite(const KernelTable& table, const float* q, int64_t q_stride, int64_t n_q,
                                   const uint16_t* const* keys, const uint16_t* const* values, int64_t n, int64_t dk,

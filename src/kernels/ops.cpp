@@ -439,6 +439,11 @@ void attend_f16_rounded_composite(const KernelTable& table, const float* q, int6
         table.quantize[f16](x, tmp.data(), m);
         table.dequantize[f16](tmp.data(), x, m);
     };
+    auto exp = [&](float x) {
+        float y;
+        table.exp(&x, &y, 1);
+        return y;
+    };
     for (int64_t g = 0; g < n_q; ++g) {
         std::copy_n(q + g * q_stride, dk, qf.data());
         to_f16_and_back(qf.data(), dk);
@@ -449,12 +454,12 @@ void attend_f16_rounded_composite(const KernelTable& table, const float* q, int6
             const float s = table.dot_f32(qf.data(), k.data(), dk) * scale;
             float ms = 1.0f, vs = 1.0f;
             if (s > max) {
-                ms = std::exp(max - s);  // 0 for the first cell
+                ms = exp(max - s);  // 0 for the first cell
                 max = s;
                 for (float& a : acc) a *= ms;
                 to_f16_and_back(acc.data(), dv);
             } else {
-                vs = std::exp(s - max);
+                vs = exp(s - max);
             }
             table.fma_f16_rounded(acc.data(), values[c], vs, dv);
             sum = sum * ms + vs;

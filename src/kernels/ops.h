@@ -154,6 +154,8 @@ void fma_f16_rounded(float* y, const uint16_t* v, float s, int64_t n);
 //   s = dot_f32(q_g, key) * scale; online softmax: where s is a new maximum the running sum of
 //   values is multiplied by exp(max - s) and rounded to binary16, else the value's weight is
 //   exp(s - max); the sum = fma_f16_rounded(sum, value, weight)
+// (exp: libm's expf in the scalar reference, as the reference engine; evaluated in double and
+// rounded once on the SIMD levels, so they agree almost always, as softmax and silu do)
 // and out_g (dv floats at out + g * out_stride) = sum / the weights' sum (0 if that is 0). The
 // same bits as those steps taken one kernel call at a time (dispatch.h,
 // attend_f16_rounded_composite), whatever n_q.

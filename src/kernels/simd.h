@@ -80,6 +80,7 @@ uint64_t peak_int8_macs(uint64_t n_rounds);
 uint64_t peak_f32_macs(uint64_t n_rounds);
 void rmsnorm(const float* x, const float* weight, float* y, int64_t n, float eps);
 void softmax(float* x, int64_t n);
+void exp_f32(const float* x, float* y, int64_t n);
 void silu_mul(const float* gate, const float* up, float* y, int64_t n);
 void gelu(const float* x, float* y, int64_t n);
 void add_inplace(float* y, const float* x, int64_t n);

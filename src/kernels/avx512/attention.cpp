@@ -1,12 +1,13 @@
 // AVX-512 small-batch attention over binary16 keys and values (ops.h, attend_f16_rounded): the
 // operations of attend_f16_rounded_composite (dispatch.h) on this level's kernels, bit for bit,
-// in three passes over the cells instead of four kernel calls per cell, for up to kGroup query
-// heads at once:
+// in passes over the cells instead of four kernel calls per cell, for up to kGroup query heads at
+// once:
 //   1. the scores, each key converted to floats once for the group, as dot_f32 reads it
-//      (dot_f32.h's order);
-//   2. the online softmax over them, in cell order: where each new maximum comes, the rescale
-//      exp(max - s), and every cell's weight exp(s - max) (libm's expf, as the composite's
-//      std::exp: a third of the kernel's time, kept for its bits) and the running sum;
+//      (dot_f32.h's order), the reductions of 16 cells' sums together;
+//   2. the online softmax over them: in cell order, where each new maximum comes and the argument
+//      of each exp (max - s there, the rescale; s - max elsewhere, the value's weight); then every
+//      exp, 16 cells a vector (this level's exp, exp.h, where libm's expf one call at a time took
+//      a third of the time); then the running sum of the weights, in cell order;
 //   3. the weighted sums of the values, kept in binary16 as the reference keeps them: 64 floats
 //      of each in registers through all the cells (one fma, one rounding to binary16 and back per
 //      value), each value converted once for the group, where the composite stored and reloaded
@@ -16,6 +17,7 @@
 #include <math.h>
 
 #include "kernels/avx512/dot_f32.h"
+#include "kernels/avx512/exp.h"
 #include "kernels/simd.h"
 
 namespace sinan::kernels::avx512 {
@@ -42,25 +44,52 @@ struct Softmax {
 template <int NQ>
 void scores_and_softmax(const float* const* qf, const uint16_t* const* keys, int64_t n, int64_t dk, float scale,
                         Softmax* sm) {
-    float max[NQ];
-    for (int i = 0; i < NQ; ++i) max[i] = -INFINITY, sm[i].sum = 0.0f;
-    for (int64_t c = 0; c < n; ++c) {
-        const uint16_t* k = keys[c];
-        auto load_k = [k](int64_t i, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, k + i)); };
-        for (int i = 0; i < NQ; ++i) {
-            const float s = dot_f32_in_order(qf[i], load_k, dk) * scale;
-            float ms = 1.0f, vs = 1.0f;
-            if (s > max[i]) {
-                ms = expf(max[i] - s);  // 0 for the first cell
-                max[i] = s;
-                sm[i].rescale[c] = ms;
+    for (int64_t c0 = 0; c0 < n; c0 += 16) {  // 16 cells' dot products reduced together
+        __m512 lanes[NQ][16];
+        const int64_t m = n - c0 < 16 ? n - c0 : 16;
+        for (int64_t c = 0; c < 16; ++c) {
+            if (c < m) {
+                const uint16_t* k = keys[c0 + c];
+                __m512 cell[NQ];
+                dot_f32_lanes<NQ>(
+                    qf, [k](int64_t i, __mmask16 mk) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, k + i)); },
+                    dk, cell);
+                for (int i = 0; i < NQ; ++i) lanes[i][c] = cell[i];
             } else {
-                vs = expf(s - max[i]);
-                sm[i].rescale[c] = -1.0f;
+                for (int i = 0; i < NQ; ++i) lanes[i][c] = _mm512_setzero_ps();
             }
-            sm[i].weight[c] = vs;
-            sm[i].sum = sm[i].sum * ms + vs;
         }
+        for (int i = 0; i < NQ; ++i)
+            _mm512_mask_storeu_ps(sm[i].weight + c0, mask_of(m),
+                                  _mm512_mul_ps(reduce_add_16(lanes[i]), _mm512_set1_ps(scale)));
+    }
+    for (int i = 0; i < NQ; ++i) {
+        float* w = sm[i].weight;
+        float* r = sm[i].rescale;
+        float max = -INFINITY;
+        for (int64_t c = 0; c < n; ++c) {  // exp's argument; r[c] = 1 marks a new maximum
+            const float s = w[c];
+            r[c] = s > max ? 1.0f : -1.0f;
+            w[c] = s > max ? max - s : s - max;  // -inf at the first cell: its rescale is 0
+            max = s > max ? s : max;
+        }
+        for (int64_t c = 0; c < n; c += 16) {
+            const __mmask16 m = mask_of(n - c);
+            _mm512_mask_storeu_ps(w + c, m, exp_ps(_mm512_maskz_loadu_ps(m, w + c)));
+        }
+        float sum = 0.0f;
+        for (int64_t c = 0; c < n; ++c) {
+            float ms = 1.0f, vs = 1.0f;
+            if (r[c] > 0.0f) {
+                ms = w[c];
+                r[c] = ms;
+                w[c] = 1.0f;
+            } else {
+                vs = w[c];
+            }
+            sum = sum * ms + vs;
+        }
+        sm[i].sum = sum;
     }
 }
 

@@ -5,6 +5,7 @@
 // AVX-512 flags of src/kernels/CMakeLists.txt; includes no header with inline functions.
 #include <immintrin.h>
 
+#include "kernels/avx512/exp.h"
 #include "kernels/simd.h"
 
 namespace sinan::kernels::avx512 {
@@ -12,29 +13,6 @@ namespace sinan::kernels::avx512 {
 namespace {
 
 inline __mmask16 tail_mask(int64_t left) { return static_cast<__mmask16>((1u << left) - 1); }
-
-// exp of eight values in double: k = round(x / ln 2), r = x - k ln 2 (|r| <= 0.35), Taylor
-// polynomial to r^10 (relative error < 1e-12), times 2^k.
-inline __m512d exp_pd(__m512d x) {
-    const __m512d k = _mm512_roundscale_pd(_mm512_mul_pd(x, _mm512_set1_pd(1.4426950408889634)),
-                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m512d r = _mm512_fnmadd_pd(k, _mm512_set1_pd(0.6931471805599453), x);
-    __m512d p = _mm512_set1_pd(1.0 / 3628800);
-    const double c[] = {1.0 / 362880, 1.0 / 40320, 1.0 / 5040, 1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 0.5, 1.0, 1.0};
-    for (double ci : c) p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(ci));
-    return _mm512_scalef_pd(p, k);
-}
-
-// expf, rounded once from a double result: equal to a correctly rounded expf except within 1e-12
-// of a rounding tie, so silu and softmax match the scalar reference (libm's expf) bit for bit
-// almost everywhere. Inputs are clamped to [-104, 89], where float exp is 0 or infinity anyway.
-inline __m512 exp_ps(__m512 x) {
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-104.0f)), _mm512_set1_ps(89.0f));
-    const __m256 lo = _mm512_cvtpd_ps(exp_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(x))));
-    const __m256 hi =
-        _mm512_cvtpd_ps(exp_pd(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)))));
-    return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
-}
 
 // Sixteen floats added to two double accumulators.
 inline void add_pd(__m512 v, __m512d* lo, __m512d* hi) {
@@ -105,6 +83,15 @@ void softmax(float* x, int64_t n) {
     if (i < n) {
         const __mmask16 m = tail_mask(n - i);
         _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv));
+    }
+}
+
+void exp_f32(const float* x, float* y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, exp_ps(_mm512_loadu_ps(x + i)));
+    if (i < n) {
+        const __mmask16 m = tail_mask(n - i);
+        _mm512_mask_storeu_ps(y + i, m, exp_ps(_mm512_maskz_loadu_ps(m, x + i)));
     }
 }
 

@@ -29,6 +29,11 @@ void softmax(float* x, int64_t n) {
     for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
+// y[i] = expf(x[i]) (libm's)
+void exp_f32(const float* x, float* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
+}
+
 // y[i] = gate[i] / (1 + exp(-gate[i])) * up[i]
 void silu_mul(const float* gate, const float* up, float* y, int64_t n) {
     for (int64_t i = 0; i < n; ++i) y[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];

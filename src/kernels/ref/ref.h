@@ -58,6 +58,7 @@ float vec_dot_q6_k(const void* w, const void* x, int64_t n);
 // Elementwise operations, contracts as in ops.h.
 void rmsnorm(const float* x, const float* weight, float* y, int64_t n, float eps);
 void softmax(float* x, int64_t n);
+void exp_f32(const float* x, float* y, int64_t n);
 void silu_mul(const float* gate, const float* up, float* y, int64_t n);
 void gelu(const float* x, float* y, int64_t n);
 void add_inplace(float* y, const float* x, int64_t n);
