@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Serving benchmark: starts `sinan serve` with one model and measures
 #   1. streamed chat completions at 1, 4, 8 and 16 concurrent streams (stream_bench.py): aggregate
-#      tokens/s, time-to-first-token P50/P99 and the server's CPU time per token (what batching
-#      saves, whatever else the machine runs) (targets from the serving issue: 8 streams reach
+#      tokens/s, time-to-first-token P50/P99, the gaps between a stream's chunks (P99, longest)
+#      and the server's CPU time per token (what batching saves, whatever else the machine runs)
+#      (targets from the serving issue: 8 streams reach
 #      at least 4x the tokens/s of one; TTFT P99 under 500 ms at 8 streams, 128-token prompts,
 #      tiny model);
 #   2. a short headless Locust run on POST /api/v1/chat (locustfile.py): requests/s, latency
@@ -15,8 +16,9 @@
 # with the DeepSeek-R1-Distill-Qwen vocabulary from ../shared (made once into a temp dir). The
 # response cache is off so every request is generated. Knobs (environment): STREAMS (1,4,8,16),
 # ROUNDS (3), MAX_TOKENS (64), PROMPT_WORDS (110), PARALLEL (16), THREADS (server threads per
-# forward pass; default: the server's), LOCUST_USERS (8), LOCUST_TIME (20s), SHAPE (tiny; e.g.
-# r1-distill-qwen-1.5b), TYPE (q8_0) of the synthetic model.
+# forward pass; default: the server's), BATCH and PROMPT_STEP_MS (the server's --batch-size and
+# --prompt-step-ms; default: the server's), LOCUST_USERS (8), LOCUST_TIME (20s), SHAPE (tiny;
+# e.g. r1-distill-qwen-1.5b), TYPE (q8_0) of the synthetic model.
 # Needs python3; the Locust part is skipped with a message when locust (Debian python3-locust)
 # is absent.
 set -euo pipefail
@@ -47,6 +49,8 @@ start_server() {
   local name=$1; shift
   local args=(serve -m "$model" --host 127.0.0.1 --port 0 --data-dir "$work/data" --api-keys off "$@")
   [ -n "${THREADS:-}" ] && args+=(-t "$THREADS")
+  [ -n "${BATCH:-}" ] && args+=(-b "$BATCH")
+  [ -n "${PROMPT_STEP_MS:-}" ] && args+=(--prompt-step-ms "$PROMPT_STEP_MS")
   "$sinan" "${args[@]}" >"$work/$name.out" 2>"$work/$name.log" &
   server_pid=$!
   url=

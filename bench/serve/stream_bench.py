@@ -8,6 +8,9 @@ For each level C, C clients start together and each sends ROUNDS streamed chat c
 
   TTFT       time from sending the request to the first chunk that carries text (content or
              reasoning_content), per request; P50/P99 by nearest rank over all requests of the level.
+  gap        time between a stream's successive chunks after its first text (what a reader waits
+             for each next token: a step that prefills other prompts holds every stream up); P99
+             over all gaps of the level, and the longest.
   tokens/s   completion tokens (from the usage chunks) of all requests / wall time of the level.
   client CPU ms/token: this client's own CPU time over the level / completion tokens: on the
              server's machine it is taken from the server (it parses only what it needs: the
@@ -46,7 +49,7 @@ def percentile(values, p):
 
 
 def one_request(url, model, text, max_tokens, seed, headers):
-    """Sends one streamed chat completion; returns (ttft_s, completion_tokens, prompt_tokens)."""
+    """Sends one streamed chat completion; returns (ttft_s, completion_tokens, prompt_tokens, gaps_s)."""
     u = urllib.parse.urlparse(url)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
     body = {"model": model, "messages": [{"role": "user", "content": text}], "max_tokens": max_tokens,
@@ -58,7 +61,9 @@ def one_request(url, model, text, max_tokens, seed, headers):
         raise RuntimeError(f"HTTP {resp.status}: {resp.read()[:300]!r}")
     ttft = None
     usage = None
+    gaps, last = [], None
     for raw in resp:
+        now = time.perf_counter()
         line = raw.decode("utf-8", "replace").strip()
         if not line.startswith("data:"):
             continue
@@ -66,6 +71,9 @@ def one_request(url, model, text, max_tokens, seed, headers):
         if data == "[DONE]":
             break
         if ttft is not None and '"usage"' not in data:
+            if last is not None:
+                gaps.append(now - last)
+            last = now
             continue  # after the first text only the usage chunk matters: parse nothing else
         chunk = json.loads(data)
         if chunk.get("usage"):
@@ -73,13 +81,14 @@ def one_request(url, model, text, max_tokens, seed, headers):
         for ch in chunk.get("choices", []):
             d = ch.get("delta", {})
             if ttft is None and (d.get("content") or d.get("reasoning_content")):
-                ttft = time.perf_counter() - t0
+                ttft = now - t0
+                last = now
     conn.close()
     if usage is None:
         raise RuntimeError("no usage chunk in the stream")
     if ttft is None:  # nothing generated before the end (e.g. an immediate end of sequence)
         ttft = time.perf_counter() - t0
-    return ttft, usage["completion_tokens"], usage["prompt_tokens"]
+    return ttft, usage["completion_tokens"], usage["prompt_tokens"], gaps
 
 
 def cpu_seconds(pid):
@@ -95,7 +104,7 @@ def cpu_seconds(pid):
 
 
 def run_level(args, streams, level_index, headers):
-    ttfts, tokens, prompts, errors = [], [], [], []
+    ttfts, tokens, prompts, gaps, errors = [], [], [], [], []
     lock = threading.Lock()
     start = threading.Barrier(streams + 1)
 
@@ -104,8 +113,10 @@ def run_level(args, streams, level_index, headers):
         for r in range(args.rounds):
             i = (level_index * 1000 + c) * 100 + r
             try:
-                t, n, p = one_request(args.url, args.model, prompt(i, args.prompt_words), args.max_tokens, i, headers)
+                t, n, p, g = one_request(args.url, args.model, prompt(i, args.prompt_words), args.max_tokens, i,
+                                         headers)
                 with lock:
+                    gaps.extend(g)
                     ttfts.append(t)
                     tokens.append(n)
                     prompts.append(p)
@@ -137,6 +148,8 @@ def run_level(args, streams, level_index, headers):
         "tokens_per_s": round(sum(tokens) / wall, 1),
         "ttft_p50_ms": round(percentile(ttfts, 50) * 1000, 1),
         "ttft_p99_ms": round(percentile(ttfts, 99) * 1000, 1),
+        "gap_p99_ms": round(percentile(gaps, 99) * 1000, 1) if gaps else None,
+        "gap_max_ms": round(max(gaps) * 1000, 1) if gaps else None,
         "server_cpu_ms_per_token": (round((cpu1 - cpu0) * 1000 / sum(tokens), 3)
                                     if cpu0 is not None and cpu1 is not None and sum(tokens) else None),
         "client_cpu_ms_per_token": round((own1 - own0) * 1000 / sum(tokens), 3) if sum(tokens) else None,
@@ -160,14 +173,16 @@ def main():
     one_request(args.url, args.model, prompt(0, 8), 4, 0, headers)  # warm-up: model loaded, pages touched
     rows = []
     print(f"{'streams':>7} {'requests':>8} {'errors':>6} {'prompt tok':>10} {'tokens':>7} {'wall s':>7} "
-          f"{'tokens/s':>9} {'TTFT P50 ms':>11} {'TTFT P99 ms':>11} {'server CPU ms/token':>19} "
+          f"{'tokens/s':>9} {'TTFT P50 ms':>11} {'TTFT P99 ms':>11} {'gap P99 ms':>10} {'gap max ms':>10} "
+          f"{'server CPU ms/token':>19} "
           f"{'client CPU ms/token':>19}")
     for k, s in enumerate(int(x) for x in args.streams.split(",")):
         r = run_level(args, s, k, headers)
         rows.append(r)
         print(f"{r['streams']:>7} {r['requests']:>8} {r['errors']:>6} {r['prompt_tokens_median']:>10} "
               f"{r['completion_tokens']:>7} {r['wall_s']:>7} {r['tokens_per_s']:>9} {r['ttft_p50_ms']:>11} "
-              f"{r['ttft_p99_ms']:>11} {str(r['server_cpu_ms_per_token'] or '-'):>19} "
+              f"{r['ttft_p99_ms']:>11} {str(r['gap_p99_ms'] or '-'):>10} {str(r['gap_max_ms'] or '-'):>10} "
+              f"{str(r['server_cpu_ms_per_token'] or '-'):>19} "
               f"{str(r['client_cpu_ms_per_token'] or '-'):>19}", flush=True)
     if len(rows) > 1:
         base = rows[0]["tokens_per_s"]
