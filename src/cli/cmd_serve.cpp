@@ -34,7 +34,7 @@ struct ServeArgs {
     std::string embedding_model;  // for knowledge bases: dense + hybrid search
     std::string reranker_model;   // offered to POST /v1/rerank (its default there), kept loaded beside -m
     std::string context_shift = "chat";
-    int64_t cache_mib = 64, kv_memory_mib = 0;
+    int64_t cache_mib = 64, kv_memory_mib = 0, prompt_step_ms = 250;
     api::ServerOptions server;
     api::RegistryOptions registry;
     int64_t timeout_s = 600, idle_timeout_s = 30, drain_grace_s = 30;
@@ -86,6 +86,7 @@ void serve(ServeArgs a) {
     a.server.context_shift_completions = a.context_shift == "on";
     if (a.server.context_keep < -1) fail("--keep must be 0 or more (or -1 for the prompt)");
     a.registry.kv_memory_bytes = static_cast<uint64_t>(a.kv_memory_mib) << 20;
+    a.registry.scheduler.prompt_step_seconds = static_cast<double>(a.prompt_step_ms) / 1000.0;
     a.server.request_timeout = std::chrono::seconds(a.timeout_s);
     a.server.idle_timeout = std::chrono::seconds(std::max<int64_t>(a.idle_timeout_s, 1));
     a.server.http_threads = static_cast<size_t>(a.registry.scheduler.n_parallel + a.registry.scheduler.max_queue) + 16;
@@ -236,6 +237,17 @@ void register_serve(CLI::App& app) {
                     "contexts); requests wait for room in it")
         ->capture_default_str()
         ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+    cmd->add_option("-b,--batch-size", a->registry.scheduler.n_batch,
+                    "Most tokens in one forward step: decoding's one a sequence, then prompts' chunks in arrival "
+                    "order")
+        ->capture_default_str()
+        ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+    cmd->add_option("--prompt-step-ms", a->prompt_step_ms,
+                    "While sequences are generating, a step takes only the prompt tokens this machine reads in "
+                    "about this long (at least 64), so a new long prompt does not stall the running streams "
+                    "(each step holds all of them up); 0 = up to --batch-size")
+        ->capture_default_str()
+        ->check(CLI::Range(int64_t{0}, int64_t{600000}));
     add_kv_type_option(cmd, &a->registry.scheduler.kv_type);
     cmd->add_option("--swa-window", a->registry.swa_window,
                     "Sliding-window attention over the last N positions for every model: each sequence keeps only "

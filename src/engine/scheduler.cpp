@@ -154,6 +154,7 @@ struct Scheduler::Impl {
     std::vector<int32_t> rows;                   // slot of each logits row
     std::vector<sampling::TokenChoice> choices;  // the token sampled from each logits row
     SchedulerStats totals;                       // the engine's counters, copied into stats by publish()
+    double seconds_per_token = 0;                // of a forward step with prompt chunks (moving average; 0 = none yet)
     // Events of this step, delivered after publish(): a client that sees its request end also
     // sees it counted in stats().
     std::vector<std::pair<std::shared_ptr<RequestHandle>, Event>> outbox;
@@ -403,7 +404,7 @@ void Scheduler::Impl::expire_running(Clock::time_point now) {
 }
 
 // One forward pass: every running sequence's next token (decode) first, then prompt chunks in
-// admission order up to n_batch tokens in all.
+// admission order up to prompt_chunk tokens.
 void Scheduler::Impl::step() {
     batch.clear();
     rows.clear();
@@ -414,12 +415,14 @@ void Scheduler::Impl::step() {
         rows.push_back(seq);
     }
     const size_t n_decode = batch.size();
+    const int64_t limit =
+        static_cast<int64_t>(n_decode) + prompt_chunk(o, static_cast<int64_t>(n_decode), seconds_per_token);
     for (int32_t seq : order) {
         Running& r = *slots[static_cast<size_t>(seq)].run;
         const size_t n_prompt = r.request.prompt.size();
         if (r.n_prompt_fed == n_prompt) continue;
         if (r.share_src >= 0 && !take_shared_prefix(seq)) continue;
-        const int64_t room = o.n_batch - static_cast<int64_t>(batch.size());
+        const int64_t room = limit - static_cast<int64_t>(batch.size());
         if (room <= 0) break;
         const size_t end = std::min(n_prompt, r.n_prompt_fed + static_cast<size_t>(room));
         for (size_t j = r.n_prompt_fed; j < end; ++j)
@@ -429,6 +432,7 @@ void Scheduler::Impl::step() {
     if (batch.size() == 0) return;
 
     make_room(static_cast<int64_t>(batch.size()));
+    const Clock::time_point forward_start = Clock::now();
     if (Status st = model.forward(batch, cache, &logits); !st.is_ok()) {
         // Nothing was placed in the cache; the sequences of this batch end, the rest go on.
         std::vector<int32_t> in_batch(batch.seq_ids.begin(), batch.seq_ids.end());
@@ -438,6 +442,11 @@ void Scheduler::Impl::step() {
         return;
     }
     ++totals.steps;
+    if (batch.size() - n_decode >= static_cast<size_t>(kMinPromptChunk)) {
+        const double per_token =
+            std::chrono::duration<double>(Clock::now() - forward_start).count() / static_cast<double>(batch.size());
+        seconds_per_token = seconds_per_token == 0 ? per_token : 0.7 * seconds_per_token + 0.3 * per_token;
+    }
     for (size_t i = 0; i < batch.size(); ++i) {
         Slot& s = slots[static_cast<size_t>(batch.seq_ids[i])];
         s.tokens.push_back(batch.tokens[i]);
@@ -620,6 +629,14 @@ void Scheduler::Impl::end_running(int32_t seq) {
     order.erase(std::find(order.begin(), order.end(), seq));
     std::lock_guard<std::mutex> lock(mu);
     --n_running;
+}
+
+int64_t prompt_chunk(const SchedulerOptions& o, int64_t n_decode, double seconds_per_token) {
+    const int64_t room = o.n_batch - n_decode;
+    if (n_decode == 0 || o.prompt_step_seconds <= 0 || seconds_per_token <= 0) return room;
+    const double timed = o.prompt_step_seconds / seconds_per_token;  // may be huge: compared as double
+    return timed >= static_cast<double>(room) ? room
+                                              : std::min(room, std::max(kMinPromptChunk, static_cast<int64_t>(timed)));
 }
 
 // ---- Scheduler ----

@@ -8,7 +8,9 @@
 //   503 + Retry-After) -> admitted to a slot when a slot is free and the KV cache can hold its
 //   prompt + max new tokens, at most n_ctx (cells are reserved at admission, so a running sequence
 //   never runs out of cache) -> prefilled in chunks of at most n_batch tokens per step, decode
-//   tokens first -> decoded one token per step (with context shift, the sequence's oldest tokens
+//   tokens first, and while sequences decode only as many prompt tokens as take about
+//   prompt_step_seconds (prompt_chunk), so a long prompt does not stall the streams -> decoded one
+//   token per step (with context shift, the sequence's oldest tokens
 //   after its kept start are dropped when it fills n_ctx; see Request) -> finished (stop,
 //   length, context, cancelled, deadline).
 //   Admission is first come, first served: no request can starve another.
@@ -68,7 +70,21 @@ struct SchedulerOptions {
     int64_t n_batch = 512;   // most tokens in one forward step
     int32_t max_queue = 64;  // most requests waiting for a slot; more are refused (kQueueFull)
     gguf::TensorType kv_type = gguf::TensorType::F16;  // KV cache type; Model::check_kv_type must accept it
+    // While sequences decode, every step holds each of them up for as long as it takes: a step
+    // then takes only the prompt tokens the engine computes in about this long (prompt_chunk),
+    // from its measured seconds per token. 0: up to n_batch, as when nothing decodes.
+    double prompt_step_seconds = 0.25;
 };
+
+// A step's prompt chunks read in one forward pass at least this many tokens (while the budget
+// allows): the batched kernels and the reference's tiled attention (model/attention.h) start there.
+inline constexpr int64_t kMinPromptChunk = 64;
+
+// Most prompt tokens one step takes beside n_decode decode tokens, by the options'
+// n_batch and prompt_step_seconds, with the engine's measured seconds per token (0: not measured
+// yet, no time budget): n_batch - n_decode, and while n_decode > 0 at most
+// max(kMinPromptChunk, prompt_step_seconds / seconds_per_token).
+int64_t prompt_chunk(const SchedulerOptions& o, int64_t n_decode, double seconds_per_token);
 
 using Clock = std::chrono::steady_clock;
 

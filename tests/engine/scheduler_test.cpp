@@ -162,6 +162,24 @@ TEST_F(SchedulerTest, ALongPromptIsPrefilledInChunksWhileRunningSequencesKeepDec
     EXPECT_GE(s.stats().steps, 21u);
 }
 
+// While sequences decode, a step's prompt tokens are what the engine computes in about
+// prompt_step_seconds, never fewer than kMinPromptChunk nor more than n_batch allows; with nothing
+// decoding, or no time measured yet, or the budget off, the step fills to n_batch.
+TEST(PromptChunk, WhileSequencesDecodeAStepTakesThePromptTokensOfItsTimeBudget) {
+    const SchedulerOptions o{.n_batch = 512, .prompt_step_seconds = 0.25};
+    EXPECT_EQ(prompt_chunk(o, 3, 0.25 / 100), 100);  // 100 tokens in 0.25 s
+    EXPECT_EQ(prompt_chunk(o, 3, 0.25 / 1000), 509) << "at most n_batch with the decode tokens";
+    EXPECT_EQ(prompt_chunk(o, 3, 1.0), kMinPromptChunk) << "a slow machine still takes whole chunks";
+    EXPECT_EQ(prompt_chunk(o, 3, 1e-30), 509) << "a tiny time per token does not overflow";
+    EXPECT_EQ(prompt_chunk(o, 0, 1.0), 512) << "nothing decodes: nobody waits";
+    EXPECT_EQ(prompt_chunk(o, 3, 0.0), 509) << "no step measured yet";
+    SchedulerOptions off = o;
+    off.prompt_step_seconds = 0;
+    EXPECT_EQ(prompt_chunk(off, 3, 1.0), 509);
+    const SchedulerOptions small{.n_batch = 40};
+    EXPECT_EQ(prompt_chunk(small, 3, 1.0), 37) << "kMinPromptChunk never goes past n_batch";
+}
+
 TEST_F(SchedulerTest, PrefixCacheReusesASharedPrefixAndGivesTheSameOutput) {
     Scheduler s(*model_, *tokenizer_, {.n_parallel = 2, .n_ctx = 128, .n_cells = 0, .n_batch = 32, .max_queue = 4});
     const std::vector<int32_t> system = tokens("You are a helpful assistant. Answer briefly.");
