@@ -8,10 +8,10 @@
 // pages), measured in the same run. Q8_0, Q4_K and Q6_K also with the weights repacked for the
 // active level's kernel, as models load them; and every type from cache (one small matrix, in
 // place and packed: the kernel's own speed). Levels this CPU
-// cannot run are skipped. And decoding's attention over an F16 cache, the kernel against the
-// same steps one call at a time (AttentionSmallBatch). `bench_kernels --benchmark_counters_tabular=true`. Rates use CPU
-// time, which keeps them meaningful on a shared machine, except the 2-thread ones (wall time: the
-// second thread's CPU time is not the caller's); wall time is printed too.
+// cannot run are skipped. And decoding's attention over an F16 and a Q8_0 cache, the kernels
+// against the same steps one call at a time (AttentionSmallBatch). `bench_kernels --benchmark_counters_tabular=true`.
+// Rates use CPU time, which keeps them meaningful on a shared machine, except the 2-thread ones (wall time: the second
+// thread's CPU time is not the caller's); wall time is printed too.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -274,14 +274,12 @@ void BM_ReadBandwidthLimitAvx512(benchmark::State& state) {
     read_bandwidth(state, sinan::kernels::kernel_table(Level::kAvx512).sum_words);
 }
 
-// One step of the small-batch attention (decoding) over 2048 cached F16 value rows of 128 values:
-// acc = f16(fma(v, s, acc)) per cell, fused (fma_f16_rounded) or as the three passes it replaced
-// (fma_f16_rows, then quantize_row and dequantize_row to F16 and back). Per cell: items = cells.
-// Decoding's attention over an F16 cache (the small-batch numerics): one KV head and the 6 query
-// heads that share it (the 1.5B shape), head size 128, over `cells` cached tokens; the kernel
-// (kernels::attend_f16_rounded) against the same steps one kernel call at a time
-// (attend_f16_rounded_composite), on the active level. Items: cells x queries.
-void BM_AttentionSmallBatch(benchmark::State& state, bool kernel) {
+// Decoding's attention (the small-batch numerics): one KV head and the 6 query heads that share
+// it (the 1.5B shape), head size 128, over `cells` cached tokens in an F16 or a Q8_0 cache; the
+// kernel (kernels::attend_f16_rounded, attend_q8_0) against the same steps one kernel call at a
+// time (attend_f16_rounded_composite, attend_q8_0_composite), on the active level. Items: cells x
+// queries.
+void BM_AttentionSmallBatch(benchmark::State& state, bool kernel, TensorType type) {
     constexpr int64_t kHead = 128, kQueries = 6;
     const auto cells = static_cast<int64_t>(state.range(0));
     std::mt19937 rng(7);
@@ -289,21 +287,32 @@ void BM_AttentionSmallBatch(benchmark::State& state, bool kernel) {
     std::vector<float> f(static_cast<size_t>(2 * cells * kHead)), q(kQueries * kHead), out(kQueries * kHead);
     for (float& x : f) x = dist(rng);
     for (float& x : q) x = dist(rng);
-    std::vector<uint16_t> kv(f.size());
-    kernels::quantize_row(TensorType::F16, f.data(), kv.data(), static_cast<int64_t>(f.size()));
-    std::vector<const uint16_t*> keys(static_cast<size_t>(cells)), values(static_cast<size_t>(cells));
+    const size_t head_bytes = sinan::gguf::row_bytes(type, kHead);
+    std::vector<uint8_t> kv(f.size() / kHead * head_bytes);
+    kernels::quantize_row(type, f.data(), kv.data(), static_cast<int64_t>(f.size()));
+    std::vector<const uint16_t*> keys16(static_cast<size_t>(cells)), values16(static_cast<size_t>(cells));
+    std::vector<const void*> keys(static_cast<size_t>(cells)), values(static_cast<size_t>(cells));
     for (int64_t c = 0; c < cells; ++c) {
-        keys[c] = kv.data() + 2 * c * kHead;
-        values[c] = keys[c] + kHead;  // as a cache row holds them: near each other
+        keys[c] = kv.data() + 2 * c * head_bytes;
+        values[c] = kv.data() + (2 * c + 1) * head_bytes;  // as a cache row holds them: near each other
+        keys16[c] = static_cast<const uint16_t*>(keys[c]);
+        values16[c] = static_cast<const uint16_t*>(values[c]);
     }
     const float scale = 0.088f;
+    const kernels::KernelTable& table = kernels::active_table();
     for (auto _ : state) {
-        if (kernel)
-            kernels::attend_f16_rounded(q.data(), kHead, kQueries, keys.data(), values.data(), cells, kHead, kHead,
+        if (type == TensorType::F16 && kernel)
+            kernels::attend_f16_rounded(q.data(), kHead, kQueries, keys16.data(), values16.data(), cells, kHead, kHead,
                                         scale, out.data(), kHead);
+        else if (type == TensorType::F16)
+            kernels::attend_f16_rounded_composite(table, q.data(), kHead, kQueries, keys16.data(), values16.data(),
+                                                  cells, kHead, kHead, scale, out.data(), kHead);
+        else if (kernel)
+            kernels::attend_q8_0(q.data(), kHead, kQueries, keys.data(), values.data(), cells, kHead, kHead, scale,
+                                 out.data(), kHead);
         else
-            kernels::attend_f16_rounded_composite(kernels::active_table(), q.data(), kHead, kQueries, keys.data(),
-                                                  values.data(), cells, kHead, kHead, scale, out.data(), kHead);
+            kernels::attend_q8_0_composite(table, q.data(), kHead, kQueries, keys.data(), values.data(), cells, kHead,
+                                           kHead, scale, out.data(), kHead);
         benchmark::DoNotOptimize(out.data());
     }
     state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * cells * kQueries);
@@ -311,11 +320,14 @@ void BM_AttentionSmallBatch(benchmark::State& state, bool kernel) {
 
 void register_all() {
     benchmark::RegisterBenchmark("ReadBandwidthLimit/x86-64", BM_ReadBandwidthLimit)->Unit(benchmark::kMillisecond);
-    for (bool kernel : {true, false})
-        benchmark::RegisterBenchmark(kernel ? "AttentionSmallBatch/kernel" : "AttentionSmallBatch/steps",
-                                     BM_AttentionSmallBatch, kernel)
-            ->Arg(256)
-            ->Arg(2048);
+    for (TensorType type : {TensorType::F16, TensorType::Q8_0})
+        for (bool kernel : {true, false})
+            benchmark::RegisterBenchmark((std::string("AttentionSmallBatch/") +
+                                          (type == TensorType::F16 ? "" : "q8_0/") + (kernel ? "kernel" : "steps"))
+                                             .c_str(),
+                                         BM_AttentionSmallBatch, kernel, type)
+                ->Arg(256)
+                ->Arg(2048);
     benchmark::RegisterBenchmark("ReadBandwidthLimit/avx512", BM_ReadBandwidthLimitAvx512)
         ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark("ReadBandwidthLimit/2threads", BM_ReadBandwidthLimit2Threads, false)

@@ -145,6 +145,7 @@ KernelTable make_avx512_table() {
     t.fma_f16_rounded = avx512::fma_f16_rounded;
     t.dot_f16_chains = avx512::dot_f16_chains;
     t.attend_f16_rounded = avx512::attend_f16_rounded;
+    if (cpu::features().avx512vnni) t.attend_q8_0 = avx512::attend_q8_0;
     return t;
 }
 

@@ -80,6 +80,10 @@ using AttendF16RoundedFn = void (*)(const float* q, int64_t q_stride, int64_t n_
                                     const uint16_t* const* values, int64_t n, int64_t dk, int64_t dv, float scale,
                                     float* out, int64_t out_stride, float* scratch);
 
+// ops.h's attend_q8_0 in one kernel; scratch as AttendF16RoundedFn's.
+using AttendQ8_0Fn = void (*)(const float* q, int64_t q_stride, int64_t n_q, const void* const* keys,
+                              const void* const* values, int64_t n, int64_t dk, int64_t dv, float scale, float* out,
+                              int64_t out_stride, float* scratch);
 // One past the largest GGML type id (gguf::TensorType) the tables index.
 inline constexpr int kNumTypeIds = 40;
 
@@ -106,6 +110,7 @@ struct KernelTable {
     FmaF16RoundedFn fma_f16_rounded;
     DotF16ChainsFn dot_f16_chains;
     AttendF16RoundedFn attend_f16_rounded;  // null: attend_f16_rounded_composite on this table
+    AttendQ8_0Fn attend_q8_0;               // null: attend_q8_0_composite on this table
 };
 
 // The format activations take to meet weights of `weight` in a dot product, as in GGML: F32, F16
@@ -130,5 +135,10 @@ void matmul(const KernelTable& table, const Matrix& w, const float* x, int64_t n
 void attend_f16_rounded_composite(const KernelTable& table, const float* q, int64_t q_stride, int64_t n_q,
                                   const uint16_t* const* keys, const uint16_t* const* values, int64_t n, int64_t dk,
                                   int64_t dv, float scale, float* out, int64_t out_stride);
+// ops.h's attend_q8_0 likewise (the table's Q8_0 activation quantizer, vec_dot, exp and
+// dequantize, one call per step and cell).
+void attend_q8_0_composite(const KernelTable& table, const float* q, int64_t q_stride, int64_t n_q,
+                           const void* const* keys, const void* const* values, int64_t n, int64_t dk, int64_t dv,
+                           float scale, float* out, int64_t out_stride);
 
 }  // namespace sinan::kernels

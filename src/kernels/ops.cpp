@@ -469,17 +469,74 @@ void attend_f16_rounded_composite(const KernelTable& table, const float* q, int6
     }
 }
 
-void attend_f16_rounded(const float* q, int64_t q_stride, int64_t n_q, const uint16_t* const* keys,
-                        const uint16_t* const* values, int64_t n, int64_t dk, int64_t dv, float scale, float* out,
-                        int64_t out_stride) {
-    const KernelTable& table = active_table();
-    if (table.attend_f16_rounded == nullptr) {
-        attend_f16_rounded_composite(table, q, q_stride, n_q, keys, values, n, dk, dv, scale, out, out_stride);
+void attend_q8_0_composite(const KernelTable& table, const float* q, int64_t q_stride, int64_t n_q,
+                           const void* const* keys, const void* const* values, int64_t n, int64_t dk, int64_t dv,
+                           float scale, float* out, int64_t out_stride) {
+    const int q8 = static_cast<int>(gguf::TensorType::Q8_0);
+    thread_local std::vector<uint8_t> q_dot;
+    thread_local std::vector<float> v, acc;
+    q_dot.resize(gguf::row_bytes(gguf::TensorType::Q8_0, static_cast<uint64_t>(dk)));
+    v.resize(static_cast<size_t>(dv));
+    auto exp = [&](float x) {
+        float y;
+        table.exp(&x, &y, 1);
+        return y;
+    };
+    for (int64_t g = 0; g < n_q; ++g) {
+        table.quantize_activations[q8](q + g * q_stride, q_dot.data(), dk);
+        acc.assign(static_cast<size_t>(dv), 0.0f);
+        float max = -INFINITY, sum = 0.0f;
+        for (int64_t c = 0; c < n; ++c) {
+            const float s = table.vec_dot[q8](keys[c], q_dot.data(), dk) * scale;
+            float ms = 1.0f, vs = 1.0f;
+            if (s > max) {
+                ms = exp(max - s);  // 0 for the first cell
+                max = s;
+                for (float& a : acc) a *= ms;
+            } else {
+                vs = exp(s - max);
+            }
+            table.dequantize[q8](values[c], v.data(), dv);
+            for (int64_t j = 0; j < dv; ++j) acc[static_cast<size_t>(j)] += vs * v[static_cast<size_t>(j)];
+            sum = sum * ms + vs;
+        }
+        float* og = out + g * out_stride;
+        for (int64_t j = 0; j < dv; ++j) og[j] = sum == 0.0f ? 0.0f : acc[static_cast<size_t>(j)] / sum;
+    }
+}
+
+namespace {
+
+// The table's attention kernel with its scratch (4 * (dk + 2n) floats: dispatch.h), or the steps one
+// call at a time where the level has none.
+template <typename Row, typename Kernel, typename Composite>
+void attend_on(const KernelTable& table, Kernel kernel, Composite composite, const float* q, int64_t q_stride,
+               int64_t n_q, const Row* keys, const Row* values, int64_t n, int64_t dk, int64_t dv, float scale,
+               float* out, int64_t out_stride) {
+    if (kernel == nullptr) {
+        composite(table, q, q_stride, n_q, keys, values, n, dk, dv, scale, out, out_stride);
         return;
     }
     thread_local std::vector<float> scratch;
     scratch.resize(static_cast<size_t>(4 * (dk + 2 * n)));
-    table.attend_f16_rounded(q, q_stride, n_q, keys, values, n, dk, dv, scale, out, out_stride, scratch.data());
+    kernel(q, q_stride, n_q, keys, values, n, dk, dv, scale, out, out_stride, scratch.data());
+}
+
+}  // namespace
+
+void attend_q8_0(const float* q, int64_t q_stride, int64_t n_q, const void* const* keys, const void* const* values,
+                 int64_t n, int64_t dk, int64_t dv, float scale, float* out, int64_t out_stride) {
+    const KernelTable& table = active_table();
+    attend_on(table, table.attend_q8_0, attend_q8_0_composite, q, q_stride, n_q, keys, values, n, dk, dv, scale, out,
+              out_stride);
+}
+
+void attend_f16_rounded(const float* q, int64_t q_stride, int64_t n_q, const uint16_t* const* keys,
+                        const uint16_t* const* values, int64_t n, int64_t dk, int64_t dv, float scale, float* out,
+                        int64_t out_stride) {
+    const KernelTable& table = active_table();
+    attend_on(table, table.attend_f16_rounded, attend_f16_rounded_composite, q, q_stride, n_q, keys, values, n, dk, dv,
+              scale, out, out_stride);
 }
 
 }  // namespace sinan::kernels

@@ -163,6 +163,19 @@ void attend_f16_rounded(const float* q, int64_t q_stride, int64_t n_q, const uin
                         const uint16_t* const* values, int64_t n, int64_t dk, int64_t dv, float scale, float* out,
                         int64_t out_stride);
 
+// The small-batch attention over a Q8_0 cache (model/attention.h: no reference numerics to follow)
+// for n_q queries that share its keys and values: query g (dk floats) is quantized once as
+// matmul's activations (quantize_dot_operand), then over the n cells in order (keys[c], values[c]:
+// rows of dk and dv values in Q8_0 blocks; dk, dv multiples of 32)
+//   s = dot_row(Q8_0, key, q_g) * scale; online softmax: where s is a new maximum the running sum
+//   (dv floats) is multiplied by exp(max - s), else the value's weight is exp(s - max); the sum +=
+//   weight * the dequantized value (a multiply, then an add)
+// (exp as attend_f16_rounded's) and out_g = sum / the weights' sum (0 if that is 0). The same bits
+// as those steps taken one kernel call at a time (dispatch.h, attend_q8_0_composite), whatever
+// n_q.
+void attend_q8_0(const float* q, int64_t q_stride, int64_t n_q, const void* const* keys, const void* const* values,
+                 int64_t n, int64_t dk, int64_t dv, float scale, float* out, int64_t out_stride);
+
 // scores[g * n_keys + j] = q_g . k_j summed in index order with one fused multiply-add per term
 // (s = fma(q_g[i], k_j[i], s) from s = 0), q_g = q + g * q_stride: the dot products of n_q queries
 // (the query heads that share a KV head) with n_keys binary16 keys (keys[j]: d values each), as

@@ -93,4 +93,6 @@ void quantize_f16(const float* src, void* dst, int64_t n);
 void attend_f16_rounded(const float* q, int64_t q_stride, int64_t n_q, const uint16_t* const* keys,
                         const uint16_t* const* values, int64_t n, int64_t dk, int64_t dv, float scale, float* out,
                         int64_t out_stride, float* scratch);
+void attend_q8_0(const float* q, int64_t q_stride, int64_t n_q, const void* const* keys, const void* const* values,
+                 int64_t n, int64_t dk, int64_t dv, float scale, float* out, int64_t out_stride, float* scratch);
 }  // namespace sinan::kernels::avx512

@@ -30,8 +30,8 @@ struct HeadRows {
 const uint16_t* as_f16(const uint8_t* p) { return reinterpret_cast<const uint16_t*>(p); }
 
 // acc_g[j] += s[g * s_stride] * value[j] for n_acc accumulators acc_g = acc + g * d and a value row
-// of a quantized cache, dequantized first as the reference does (F16 rows take the kernels'
-// fma_f16_rows and attend_f16_rounded instead).
+// of a quantized cache, dequantized first (the tiled path's; F16 rows take the kernels'
+// fma_f16_rows instead).
 void add_scaled_value(float* acc, int64_t n_acc, const uint8_t* value, TensorType type, const float* s,
                       int64_t s_stride, int64_t d, std::vector<float>& tmp) {
     tmp.resize(static_cast<size_t>(d));
@@ -40,14 +40,13 @@ void add_scaled_value(float* acc, int64_t n_acc, const uint8_t* value, TensorTyp
         for (int64_t j = 0; j < d; ++j) acc[g * d + j] += s[g * s_stride] * tmp[static_cast<size_t>(j)];
 }
 
-// The small-batch numerics. F16 cache: the reference's path, for all the n_q queries in one
-// kernel call (kernels::attend_f16_rounded). Quantized cache: q quantized to the keys' dot format
-// once and dot products of the kernels' own (matmul's), the weighted sum in float.
+// The small-batch numerics, for all the n_q queries in one kernel call: an F16 cache by the
+// reference's path (kernels::attend_f16_rounded), a Q8_0 cache by the kernels' own
+// (kernels::attend_q8_0: q quantized to Q8_0 once, matmul's dot products, the weighted sum in float).
 void attend_small_batch(const float* q, int64_t q_stride, int64_t n_q, std::span<const int32_t> cells,
                         const HeadRows& rows, const KvHead& head, float scale, float* out, int64_t out_stride) {
-    const TensorType type = rows.cache.type();
-    const int64_t dk = head.dk, d = head.dv;
-    if (type == TensorType::F16) {
+    const auto n = static_cast<int64_t>(cells.size());
+    if (rows.cache.type() == TensorType::F16) {
         thread_local std::vector<const uint16_t*> keys, values;
         keys.resize(cells.size());
         values.resize(cells.size());
@@ -55,33 +54,18 @@ void attend_small_batch(const float* q, int64_t q_stride, int64_t n_q, std::span
             keys[j] = as_f16(rows.key(cells[j]));
             values[j] = as_f16(rows.value(cells[j]));
         }
-        kernels::attend_f16_rounded(q, q_stride, n_q, keys.data(), values.data(), static_cast<int64_t>(cells.size()),
-                                    dk, d, scale, out, out_stride);
+        kernels::attend_f16_rounded(q, q_stride, n_q, keys.data(), values.data(), n, head.dk, head.dv, scale, out,
+                                    out_stride);
         return;
     }
-    thread_local std::vector<float> acc, vtmp;
-    thread_local std::vector<uint16_t> q_dot;
-    q_dot.resize((kernels::dot_operand_bytes(type, dk) + 1) / sizeof(uint16_t));
-    for (int64_t g = 0; g < n_q; ++g) {
-        kernels::quantize_dot_operand(type, q + g * q_stride, q_dot.data(), dk);
-        acc.assign(static_cast<size_t>(d), 0.0f);
-        float max = -INFINITY, sum = 0.0f;
-        for (int32_t c : cells) {
-            const float s = kernels::dot_row(type, rows.key(c), q_dot.data(), dk) * scale;
-            float ms = 1.0f, vs = 1.0f;
-            if (s > max) {
-                ms = std::exp(max - s);  // 0 for the first cell
-                max = s;
-                for (float& a : acc) a *= ms;
-            } else {
-                vs = std::exp(s - max);
-            }
-            add_scaled_value(acc.data(), 1, rows.value(c), type, &vs, 1, d, vtmp);
-            sum = sum * ms + vs;
-        }
-        float* og = out + g * out_stride;
-        for (int64_t j = 0; j < d; ++j) og[j] = sum == 0.0f ? 0.0f : acc[static_cast<size_t>(j)] / sum;
+    thread_local std::vector<const void*> keys, values;  // Q8_0 rows (KvCache::is_supported_type)
+    keys.resize(cells.size());
+    values.resize(cells.size());
+    for (size_t j = 0; j < cells.size(); ++j) {
+        keys[j] = rows.key(cells[j]);
+        values[j] = rows.value(cells[j]);
     }
+    kernels::attend_q8_0(q, q_stride, n_q, keys.data(), values.data(), n, head.dk, head.dv, scale, out, out_stride);
 }
 
 // One tile's scores for n_q queries (scores[g * n + j], n = cells.size()): F16 keys by the

@@ -4,6 +4,7 @@
 // operations of ops.h that encoders use (layernorm, gelu_f16) against their formulas.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -18,6 +19,7 @@
 namespace sinan::kernels {
 namespace {
 
+using gguf::TensorType;
 using test_util::runnable_levels;
 
 constexpr uint32_t kSeed = 20261131;
@@ -255,56 +257,107 @@ TEST(Elementwise, DotF16ChainsEqualTheScalarChainsOfEachQueryOnEveryLevel) {
     }
 }
 
-// attend_f16_rounded (the small-batch attention over an F16 cache in one call) gives on every level
-// the bits of its steps taken one kernel call at a time on that level (attend_f16_rounded_composite):
-// head sizes below, at and above the 128 values a pass holds in registers and with a tail, keys
-// and values of different sizes, one cell and many, keys that make the maximum rise at many cells
-// (each rise rescales the sum) and keys that do not, query counts of one and of a GQA group.
-TEST(Elementwise, AttendF16RoundedEqualsItsStepsOneCallAtATimeOnEveryLevel) {
-    for (cpu::Level level : runnable_levels()) {
-        const KernelTable& t = kernel_table(level);
-        std::mt19937 rng(kSeed);
-        for (auto [dk, dv] :
-             {std::pair<int64_t, int64_t>{40, 40}, {64, 64}, {128, 128}, {200, 200}, {192, 128}, {576, 512}}) {
-            for (int64_t n : {1, 17, 300}) {
-                for (bool rising : {false, true}) {
-                    for (int64_t n_q : {1, 2, 4, 6}) {
-                        const int64_t q_stride = dk + 3, out_stride = dv + 5;
-                        const std::vector<float> q = test_util::gaussian(rng, n_q * q_stride);
-                        std::vector<float> kf = test_util::gaussian(rng, n * dk);
-                        if (rising)  // later keys longer: scores grow in magnitude along the cells
-                            for (int64_t c = 0; c < n; ++c)
-                                for (int64_t i = 0; i < dk; ++i) kf[c * dk + i] *= 0.05f * static_cast<float>(c + 1);
-                        const std::vector<float> vf = test_util::gaussian(rng, n * dv, 4.0f);
-                        std::vector<uint16_t> k(kf.size()), v(vf.size());
-                        for (size_t i = 0; i < k.size(); ++i) k[i] = fp32_to_fp16(kf[i]);
-                        for (size_t i = 0; i < v.size(); ++i) v[i] = fp32_to_fp16(vf[i]);
-                        std::vector<const uint16_t*> keys(n), values(n);
-                        for (int64_t c = 0; c < n; ++c) {
-                            keys[c] = k.data() + c * dk;
-                            values[c] = v.data() + ((c * 7) % n) * dv;  // rows in any order
-                        }
-                        const float scale = 1.0f / std::sqrt(static_cast<float>(dk));
-                        std::vector<float> want(n_q * out_stride, -7.0f), got = want;
-                        attend_f16_rounded_composite(t, q.data(), q_stride, n_q, keys.data(), values.data(), n, dk, dv,
-                                                     scale, want.data(), out_stride);
-                        if (t.attend_f16_rounded != nullptr) {
-                            std::vector<float> scratch(4 * (dk + 2 * n));
-                            t.attend_f16_rounded(q.data(), q_stride, n_q, keys.data(), values.data(), n, dk, dv, scale,
-                                                 got.data(), out_stride, scratch.data());
-                        } else {
-                            attend_f16_rounded_composite(t, q.data(), q_stride, n_q, keys.data(), values.data(), n, dk,
-                                                         dv, scale, got.data(), out_stride);
-                        }
-                        const std::string what = context(t, dk) + " dv " + std::to_string(dv) + " cells " +
-                                                 std::to_string(n) + (rising ? " rising" : "") + " queries " +
-                                                 std::to_string(n_q);
-                        EXPECT_EQ(got, want) << what;  // the gaps after each output too
-                        EXPECT_NE(got[0], 0.0f) << what;
-                    }
+// The inputs of the attention tests below: n_q queries (q_stride floats apart), n keys of dk and
+// n values of dv floats; with `rising` later keys are longer, so the scores grow along the cells
+// and the maximum rises at many of them (each rise rescales the sum).
+struct AttentionCase {
+    int64_t dk, dv, n, n_q, q_stride, out_stride;
+    std::vector<float> q, k, v;
+    std::string what;
+};
+
+// f(case) for the head sizes given, one cell and many, rising keys and not, one query and the
+// counts of GQA groups.
+template <typename F>
+void for_attention_cases(const KernelTable& t, std::initializer_list<std::pair<int64_t, int64_t>> sizes, F f) {
+    std::mt19937 rng(kSeed);
+    for (auto [dk, dv] : sizes) {
+        for (int64_t n : {1, 17, 300}) {
+            for (bool rising : {false, true}) {
+                for (int64_t n_q : {1, 2, 4, 6}) {
+                    AttentionCase c{dk, dv, n, n_q, dk + 3, dv + 5, {}, {}, {}, {}};
+                    c.q = test_util::gaussian(rng, n_q * c.q_stride);
+                    c.k = test_util::gaussian(rng, n * dk);
+                    if (rising)
+                        for (int64_t j = 0; j < n; ++j)
+                            for (int64_t i = 0; i < dk; ++i) c.k[j * dk + i] *= 0.05f * static_cast<float>(j + 1);
+                    c.v = test_util::gaussian(rng, n * dv, 4.0f);
+                    c.what = context(t, dk) + " dv " + std::to_string(dv) + " cells " + std::to_string(n) +
+                             (rising ? " rising" : "") + " queries " + std::to_string(n_q);
+                    f(c);
                 }
             }
         }
+    }
+}
+
+// attend_f16_rounded (the small-batch attention over an F16 cache in one call) gives on every level
+// the bits of its steps taken one kernel call at a time on that level (attend_f16_rounded_composite):
+// head sizes below, at and above the 128 values a pass holds in registers and with a tail, keys
+// and values of different sizes, value rows in any order.
+TEST(Elementwise, AttendF16RoundedEqualsItsStepsOneCallAtATimeOnEveryLevel) {
+    for (cpu::Level level : runnable_levels()) {
+        const KernelTable& t = kernel_table(level);
+        for_attention_cases(
+            t, {{40, 40}, {64, 64}, {128, 128}, {200, 200}, {192, 128}, {576, 512}}, [&](const AttentionCase& c) {
+                std::vector<uint16_t> k(c.k.size()), v(c.v.size());
+                for (size_t i = 0; i < k.size(); ++i) k[i] = fp32_to_fp16(c.k[i]);
+                for (size_t i = 0; i < v.size(); ++i) v[i] = fp32_to_fp16(c.v[i]);
+                std::vector<const uint16_t*> keys(c.n), values(c.n);
+                for (int64_t j = 0; j < c.n; ++j) {
+                    keys[j] = k.data() + j * c.dk;
+                    values[j] = v.data() + ((j * 7) % c.n) * c.dv;
+                }
+                const float scale = 1.0f / std::sqrt(static_cast<float>(c.dk));
+                std::vector<float> want(c.n_q * c.out_stride, -7.0f), got = want;
+                attend_f16_rounded_composite(t, c.q.data(), c.q_stride, c.n_q, keys.data(), values.data(), c.n, c.dk,
+                                             c.dv, scale, want.data(), c.out_stride);
+                if (t.attend_f16_rounded != nullptr) {
+                    std::vector<float> scratch(4 * (c.dk + 2 * c.n));
+                    t.attend_f16_rounded(c.q.data(), c.q_stride, c.n_q, keys.data(), values.data(), c.n, c.dk, c.dv,
+                                         scale, got.data(), c.out_stride, scratch.data());
+                } else {
+                    attend_f16_rounded_composite(t, c.q.data(), c.q_stride, c.n_q, keys.data(), values.data(), c.n,
+                                                 c.dk, c.dv, scale, got.data(), c.out_stride);
+                }
+                EXPECT_EQ(got, want) << c.what;  // the gaps after each output too
+                EXPECT_NE(got[0], 0.0f) << c.what;
+            });
+    }
+}
+
+// attend_q8_0 (the small-batch attention over a Q8_0 cache in one call) likewise gives on every
+// level the bits of its steps one kernel call at a time (attend_q8_0_composite).
+TEST(Elementwise, AttendQ8_0EqualsItsStepsOneCallAtATimeOnEveryLevel) {
+    for (cpu::Level level : runnable_levels()) {
+        const KernelTable& t = kernel_table(level);
+        for_attention_cases(t, {{32, 32}, {64, 64}, {128, 128}, {192, 128}, {576, 512}}, [&](const AttentionCase& c) {
+            const size_t k_row = gguf::row_bytes(TensorType::Q8_0, c.dk);
+            const size_t v_row = gguf::row_bytes(TensorType::Q8_0, c.dv);
+            std::vector<uint8_t> k(c.n * k_row), v(c.n * v_row);
+            std::vector<const void*> keys(c.n), values(c.n);
+            for (int64_t j = 0; j < c.n; ++j) {
+                quantize_row(TensorType::Q8_0, c.k.data() + j * c.dk, k.data() + j * k_row, c.dk);
+                quantize_row(TensorType::Q8_0, c.v.data() + j * c.dv, v.data() + j * v_row, c.dv);
+                keys[j] = k.data() + j * k_row;
+            }
+            for (int64_t j = 0; j < c.n; ++j) values[j] = v.data() + ((j * 7) % c.n) * v_row;
+            const float scale = 1.0f / std::sqrt(static_cast<float>(c.dk));
+            std::vector<float> want(c.n_q * c.out_stride, -7.0f), got = want;
+            attend_q8_0_composite(t, c.q.data(), c.q_stride, c.n_q, keys.data(), values.data(), c.n, c.dk, c.dv, scale,
+                                  want.data(), c.out_stride);
+            if (t.attend_q8_0 != nullptr) {
+                std::vector<float> scratch(4 * (c.dk + 2 * c.n));
+                t.attend_q8_0(c.q.data(), c.q_stride, c.n_q, keys.data(), values.data(), c.n, c.dk, c.dv, scale,
+                              got.data(), c.out_stride, scratch.data());
+            } else {
+                attend_q8_0_composite(t, c.q.data(), c.q_stride, c.n_q, keys.data(), values.data(), c.n, c.dk, c.dv,
+                                      scale, got.data(), c.out_stride);
+            }
+            EXPECT_EQ(got, want) << c.what;  // the gaps after each output too
+            // (a value that quantizes to 0 can leave one output 0; all of them never)
+            EXPECT_TRUE(std::any_of(got.begin(), got.begin() + c.dv, [](float x) { return x != 0.0f; })) << c.what;
+        });
     }
 }
 
