@@ -150,10 +150,13 @@ std::string route_label(const httplib::Request& req) {
     return "other";
 }
 
-// Answers a refused request now, or, when it has a body, leaves the refusal to be sent once the
-// body has been read (router.h says why).
+// Answers a refused request now, or, when it has a body httplib reads (the methods whose routes
+// Router wraps, or that have none), leaves the refusal to be sent once the body has been read
+// (router.h says why). A GET's body is never read and its route not wrapped: refused now.
 httplib::Server::HandlerResponse refuse(const httplib::Request& req, httplib::Response& res, ApiError e) {
-    if (has_body(req)) {
+    const bool read_first =
+        req.method == "POST" || req.method == "DELETE" || req.method == "PUT" || req.method == "PATCH";
+    if (read_first && has_body(req)) {
         current_record().refusal = std::move(e);
         return httplib::Server::HandlerResponse::Unhandled;
     }
