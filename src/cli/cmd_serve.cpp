@@ -243,7 +243,7 @@ void register_serve(CLI::App& app) {
         ->capture_default_str()
         ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
     cmd->add_option("--prompt-step-ms", a->prompt_step_ms,
-                    "While sequences are generating, a step takes only the prompt tokens this machine reads in "
+                    "While sequences are generating, a step takes only the prompt tokens this machine computes in "
                     "about this long (at least 64), so a new long prompt does not stall the running streams "
                     "(each step holds all of them up); 0 = up to --batch-size")
         ->capture_default_str()
