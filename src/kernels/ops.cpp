@@ -426,6 +426,17 @@ void dot_f16_chains(const float* q, int64_t q_stride, int64_t n_q, const uint16_
     active_table().dot_f16_chains(q, q_stride, n_q, keys, n_keys, d, scores);
 }
 
+namespace {
+
+// The table's exp of one value (the composites' step).
+float exp_one(const KernelTable& table, float x) {
+    float y;
+    table.exp(&x, &y, 1);
+    return y;
+}
+
+}  // namespace
+
 void attend_f16_rounded_composite(const KernelTable& table, const float* q, int64_t q_stride, int64_t n_q,
                                   const uint16_t* const* keys, const uint16_t* const* values, int64_t n, int64_t dk,
                                   int64_t dv, float scale, float* out, int64_t out_stride) {
@@ -439,11 +450,7 @@ void attend_f16_rounded_composite(const KernelTable& table, const float* q, int6
         table.quantize[f16](x, tmp.data(), m);
         table.dequantize[f16](tmp.data(), x, m);
     };
-    auto exp = [&](float x) {
-        float y;
-        table.exp(&x, &y, 1);
-        return y;
-    };
+    auto exp = [&](float x) { return exp_one(table, x); };
     for (int64_t g = 0; g < n_q; ++g) {
         std::copy_n(q + g * q_stride, dk, qf.data());
         to_f16_and_back(qf.data(), dk);
@@ -477,11 +484,7 @@ void attend_q8_0_composite(const KernelTable& table, const float* q, int64_t q_s
     thread_local std::vector<float> v, acc;
     q_dot.resize(gguf::row_bytes(gguf::TensorType::Q8_0, static_cast<uint64_t>(dk)));
     v.resize(static_cast<size_t>(dv));
-    auto exp = [&](float x) {
-        float y;
-        table.exp(&x, &y, 1);
-        return y;
-    };
+    auto exp = [&](float x) { return exp_one(table, x); };
     for (int64_t g = 0; g < n_q; ++g) {
         table.quantize_activations[q8](q + g * q_stride, q_dot.data(), dk);
         acc.assign(static_cast<size_t>(dv), 0.0f);
