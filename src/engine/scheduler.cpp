@@ -457,6 +457,7 @@ void Scheduler::Impl::step() {
             ++s.run->n_prompt_fed;
     }
     totals.prompt_tokens += batch.size() - n_decode;
+    if (batch.size() > n_decode) ++totals.prompt_steps;
     if (window > 0)
         for (int32_t seq : order) drop_outside_window(seq);
     // Sampling costs O(n_vocab) per sequence and does not batch, so the sequences of a step are

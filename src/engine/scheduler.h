@@ -176,6 +176,7 @@ struct SchedulerStats {
     uint64_t cached_tokens = 0;     // reused from the prefix cache, all time
     uint64_t generated_tokens = 0;  // all time
     uint64_t steps = 0;             // forward passes, all time
+    uint64_t prompt_steps = 0;      // forward passes that carried prompt tokens, all time
 };
 
 class Scheduler {

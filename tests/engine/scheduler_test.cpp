@@ -180,6 +180,31 @@ TEST(PromptChunk, WhileSequencesDecodeAStepTakesThePromptTokensOfItsTimeBudget) 
     EXPECT_EQ(prompt_chunk(small, 3, 1.0), 37) << "kMinPromptChunk never goes past n_batch";
 }
 
+TEST_F(SchedulerTest, WhileASequenceDecodesALongPromptGoesInChunksOfItsTimeBudget) {
+    // A budget no step can meet: once a step has measured the time per token, a prompt read while
+    // another sequence decodes takes kMinPromptChunk tokens a step, where n_batch would take it in
+    // one.
+    Scheduler s(*model_, *tokenizer_,
+                {.n_parallel = 2, .n_ctx = 1024, .n_batch = 512, .max_queue = 2, .prompt_step_seconds = 1e-9});
+    std::vector<int32_t> long_prompt;
+    while (long_prompt.size() < 300)
+        for (int32_t t : tokens(kPrompts[1 + long_prompt.size() % 15])) long_prompt.push_back(t);
+    long_prompt.resize(300);
+    const std::vector<int32_t> measured(long_prompt.rbegin(), long_prompt.rbegin() + 100);  // no shared prefix
+    ASSERT_NE(measured[0], long_prompt[0]);
+    collect(*submit(s, request(measured, greedy(1))));  // alone: one step of 100, timed
+    std::shared_ptr<RequestHandle> decoding = submit(s, request({tokens(kPrompts[0])[0]}, greedy(-1)));
+    Event e;
+    ASSERT_TRUE(decoding->next(&e, 120s));  // prefilled, now decoding until cancelled
+    const uint64_t before = s.stats().prompt_steps;
+    const Outcome prefilled = collect(*submit(s, request(long_prompt, greedy(1))));
+    EXPECT_EQ(prefilled.end.result.n_prompt, 300);
+    decoding->cancel();
+    collect(*decoding);
+    EXPECT_EQ(before, 2u);
+    EXPECT_EQ(s.stats().prompt_steps - before, (300 + kMinPromptChunk - 1) / kMinPromptChunk);
+}
+
 TEST_F(SchedulerTest, PrefixCacheReusesASharedPrefixAndGivesTheSameOutput) {
     Scheduler s(*model_, *tokenizer_, {.n_parallel = 2, .n_ctx = 128, .n_cells = 0, .n_batch = 32, .max_queue = 4});
     const std::vector<int32_t> system = tokens("You are a helpful assistant. Answer briefly.");
