@@ -22,8 +22,10 @@
 // kernel from memory at ~78% of the read limit instead of ~60%, bench/NOTES.md). Prompts (9+
 // tokens) take two packed panels at once against 4 tokens, each token's 4 bytes broadcast into a
 // register once for both (panel_pair_times_4_tokens, one asm statement): fewer loads per vpdpbusd,
-// pp128 10-12% faster. The 8-token step (decoding 8 sequences) is one asm statement too
-// (tile_times_two_blocks): without the spills GCC made, 8 sequences decode 16-22% faster.
+// pp128 10-12% faster. Decoding 3 to 8 sequences takes 4 rows and 4 tokens to each 128-bit lane
+// (quads_times_two_blocks, one asm statement): the weights spread by vpshufd, the tokens' bytes
+// broadcast 16 at a time, a third of the loads per vpdpbusd; 8 sequences decode ~20% faster than
+// with a broadcast load per vpdpbusd (bench/NOTES.md).
 //
 // One token (decoding) transposes sums instead of quants: a register holds block b of rows k and
 // k + 8 as they lie in memory, one vpdpbusd against the token's block gives 8 partial sums per
@@ -163,27 +165,44 @@ static_assert(sizeof(TileBlock) == 320 && offsetof(TileBlock, d) == 256 && offse
 static_assert(kPanelQBytes == 512 && kPanelRows * sizeof(uint16_t) == 32,
               "the asm steps below find block 1's quants 512 bytes and its scales 32 bytes after block 0's");
 
-// accumulate_blocks<8, 2> as one asm statement: GCC spills its 8 results to the stack and back at
-// every step (16 sums, 8 results, 2 weight vectors and the temporaries need all 32 registers),
-// and the loads bound this step (two a cycle with two vpdpbusd, each of which loads its token's
-// bytes: see panel_pair_times_4_tokens below). Decoding 8 sequences streamed a 1 GB matrix 10-25%
-// faster (an out-of-tree harness around this file, bench/NOTES.md). Registers: zmm0-1 the
-// weights of group g of blocks 0 and 1, then zmm2-3 their scales, zmm4-5 temporaries, zmm8-23 the
-// integer sums (block k, token t: zmm(8 + 8k + t)); the results a0-a7 in the 8 left. %[x]: the
-// tile's block (320 bytes a block; the offsets asserted above).
+// accumulate_blocks<8, 2> as one asm statement, with the products taken in quads. As C++, GCC
+// spilled its 8 results to the stack and back at every step (16 sums, 8 results, 2 weight vectors
+// and the temporaries need all 32 registers); and where each vpdpbusd broadcasts its token's 4
+// bytes from memory, a block pair takes ~180 loads for 128 vpdpbusd, and the loads bound it (two
+// loads and two vpdpbusd issue a cycle on AMD family 26; bench/NOTES.md). Here each 128-bit lane
+// of a register pairs 4 rows with 4 tokens: vpshufd spreads row 4c + k's 4 bytes over 128-bit
+// lane c of the weights (k = 0..3), and one 16-byte broadcast gives every lane the 4 bytes of
+// tokens 4h..4h+3 (the tile holds them side by side), so a group of both blocks takes 6 loads and
+// 8 vpshufd (which issue beside vpdpbusd) for its 16 vpdpbusd. Sum and result (k, h), lane 4c + j:
+// row 4c + k, token 4h + j (quads_to_tokens puts the results back in token order). Every lane's
+// operations are those of accumulate_blocks, in the same order: bit for bit the same.
+// Registers: zmm0-1 the weights of group g of blocks 0 and 1, zmm2-5 the tokens' bytes (block b,
+// quad h: zmm(2 + 2b + h)), zmm6-7 the spread weights; afterwards the scales, the tokens' scales
+// and temporaries; zmm8-23 the integer sums (block b, k, h: zmm(8 + 8b + 2k + h)); the results a(2k
+// + h) in the 8 left. %[x]: the tile's block (320 bytes a block; the offsets asserted above).
 // clang-format off
-#define SINAN_Q8_TILE_START(t, c0, c1)                                  \
-    "vpbroadcastd 288+" #t "*4(%[x]), %%zmm" #c0 "\n\t"                 \
-    "vpbroadcastd 320+288+" #t "*4(%[x]), %%zmm" #c1 "\n\t"
-#define SINAN_Q8_TILE_TOKEN(g, t, c0, c1)                                            \
-    "vpdpbusd " #g "*32+" #t "*4(%[x])%{1to16%}, %%zmm0, %%zmm" #c0 "\n\t"           \
-    "vpdpbusd 320+" #g "*32+" #t "*4(%[x])%{1to16%}, %%zmm1, %%zmm" #c1 "\n\t"
-#define SINAN_Q8_TILE_GROUP(g)                                                                     \
-    "vmovdqu64 " #g "*64(%[q]), %%zmm0\n\t"                                                        \
-    "vmovdqu64 512+" #g "*64(%[q]), %%zmm1\n\t"                                                    \
-    SINAN_Q8_TILE_TOKEN(g, 0, 8, 16) SINAN_Q8_TILE_TOKEN(g, 1, 9, 17) SINAN_Q8_TILE_TOKEN(g, 2, 10, 18) \
-    SINAN_Q8_TILE_TOKEN(g, 3, 11, 19) SINAN_Q8_TILE_TOKEN(g, 4, 12, 20) SINAN_Q8_TILE_TOKEN(g, 5, 13, 21) \
-    SINAN_Q8_TILE_TOKEN(g, 6, 14, 22) SINAN_Q8_TILE_TOKEN(g, 7, 15, 23)
+#define SINAN_Q8_QUAD_START(c00, c01, c10, c11)                                   \
+    "vbroadcasti32x4 288(%[x]), %%zmm" #c00 "\n\t"                               \
+    "vbroadcasti32x4 304(%[x]), %%zmm" #c01 "\n\t"                               \
+    "vbroadcasti32x4 320+288(%[x]), %%zmm" #c10 "\n\t"                           \
+    "vbroadcasti32x4 320+304(%[x]), %%zmm" #c11 "\n\t"
+// Rows 4c + k of both blocks (k: imm = 0x55 k) against both quads of tokens.
+#define SINAN_Q8_QUAD_ROWS(imm, c00, c01, c10, c11)                              \
+    "vpshufd $" #imm ", %%zmm0, %%zmm6\n\t"                                      \
+    "vpshufd $" #imm ", %%zmm1, %%zmm7\n\t"                                      \
+    "vpdpbusd %%zmm2, %%zmm6, %%zmm" #c00 "\n\t"                                 \
+    "vpdpbusd %%zmm3, %%zmm6, %%zmm" #c01 "\n\t"                                 \
+    "vpdpbusd %%zmm4, %%zmm7, %%zmm" #c10 "\n\t"                                 \
+    "vpdpbusd %%zmm5, %%zmm7, %%zmm" #c11 "\n\t"
+#define SINAN_Q8_QUAD_GROUP(g)                                                   \
+    "vmovdqu64 " #g "*64(%[q]), %%zmm0\n\t"                                      \
+    "vmovdqu64 512+" #g "*64(%[q]), %%zmm1\n\t"                                  \
+    "vbroadcasti32x4 " #g "*32(%[x]), %%zmm2\n\t"                                \
+    "vbroadcasti32x4 " #g "*32+16(%[x]), %%zmm3\n\t"                             \
+    "vbroadcasti32x4 320+" #g "*32(%[x]), %%zmm4\n\t"                            \
+    "vbroadcasti32x4 320+" #g "*32+16(%[x]), %%zmm5\n\t"                         \
+    SINAN_Q8_QUAD_ROWS(0, 8, 9, 16, 17) SINAN_Q8_QUAD_ROWS(85, 10, 11, 18, 19)   \
+    SINAN_Q8_QUAD_ROWS(170, 12, 13, 20, 21) SINAN_Q8_QUAD_ROWS(255, 14, 15, 22, 23)
 // One block's integer sums (zmm c) into a result (operand a) as the reference adds them:
 // y += float(isum) * (d_w * d_x), d_w in zmm dw, dx the token's scale (a {1to16} memory operand or
 // a register), zmm tmp a temporary.
@@ -192,43 +211,124 @@ static_assert(kPanelQBytes == 512 && kPanelRows * sizeof(uint16_t) == 32,
     "vcvtdq2ps %%zmm" #c ", %%zmm" #c "\n\t"                                \
     "vmulps %%zmm" #c ", %%zmm" #tmp ", %%zmm" #tmp "\n\t"                   \
     "vaddps %%zmm" #tmp ", %[" #a "], %[" #a "]\n\t"
-// Token t's sums of blocks 0 and 1 into its result, block after block.
-#define SINAN_Q8_TILE_SCALE(t, c0, c1, a)                                          \
-    SINAN_Q8_ADD_BLOCK("256+" #t "*4(%[x])%{1to16%}", 2, c0, 4, a)                 \
-    SINAN_Q8_ADD_BLOCK("320+256+" #t "*4(%[x])%{1to16%}", 3, c1, 5, a)
+// Block b's sums into the results: its scales (d_w in zmm0 spread as the weights were; the
+// tokens' d_x, 4 to each 128-bit lane, in zmm1 and zmm2).
+#define SINAN_Q8_QUAD_SCALE(imm, c0, c1, a0, a1)                                 \
+    "vpshufd $" #imm ", %%zmm0, %%zmm3\n\t"                                      \
+    SINAN_Q8_ADD_BLOCK("%%zmm1", 3, c0, 4, a0) SINAN_Q8_ADD_BLOCK("%%zmm2", 3, c1, 5, a1)
+#define SINAN_Q8_QUAD_BLOCK(d_offset, x_offset)                                   \
+    "vcvtph2ps " #d_offset "(%[d]), %%zmm0\n\t"                                  \
+    "vbroadcastf32x4 " #x_offset "+256(%[x]), %%zmm1\n\t"                        \
+    "vbroadcastf32x4 " #x_offset "+272(%[x]), %%zmm2\n\t"
 // clang-format on
 
-// acc[t] += blocks 0 and 1 of a packed panel (quants q, scales d from the first) times the 8
-// tokens of the tile blocks at x: accumulate_blocks<8, 2>, bit for bit.
-inline void tile_times_two_blocks(const __m512i* q, const uint16_t* d, const TileBlock* x, __m512* acc) {
-    __m512 a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5], a6 = acc[6], a7 = acc[7];
-    // clang-format off
-    asm(SINAN_Q8_TILE_START(0, 8, 16) SINAN_Q8_TILE_START(1, 9, 17) SINAN_Q8_TILE_START(2, 10, 18)
-        SINAN_Q8_TILE_START(3, 11, 19) SINAN_Q8_TILE_START(4, 12, 20) SINAN_Q8_TILE_START(5, 13, 21)
-        SINAN_Q8_TILE_START(6, 14, 22) SINAN_Q8_TILE_START(7, 15, 23)
-        SINAN_Q8_TILE_GROUP(0) SINAN_Q8_TILE_GROUP(1) SINAN_Q8_TILE_GROUP(2) SINAN_Q8_TILE_GROUP(3)
-        SINAN_Q8_TILE_GROUP(4) SINAN_Q8_TILE_GROUP(5) SINAN_Q8_TILE_GROUP(6) SINAN_Q8_TILE_GROUP(7)
-        "vcvtph2ps (%[d]), %%zmm2\n\t"
-        "vcvtph2ps 32(%[d]), %%zmm3\n\t"
-        SINAN_Q8_TILE_SCALE(0, 8, 16, a0) SINAN_Q8_TILE_SCALE(1, 9, 17, a1) SINAN_Q8_TILE_SCALE(2, 10, 18, a2)
-        SINAN_Q8_TILE_SCALE(3, 11, 19, a3) SINAN_Q8_TILE_SCALE(4, 12, 20, a4) SINAN_Q8_TILE_SCALE(5, 13, 21, a5)
-        SINAN_Q8_TILE_SCALE(6, 14, 22, a6) SINAN_Q8_TILE_SCALE(7, 15, 23, a7)
-        : [a0] "+v"(a0), [a1] "+v"(a1), [a2] "+v"(a2), [a3] "+v"(a3), [a4] "+v"(a4), [a5] "+v"(a5),
-          [a6] "+v"(a6), [a7] "+v"(a7)
-        : [q] "r"(q), [d] "r"(d), [x] "r"(x), "m"(*reinterpret_cast<const uint8_t(*)[2 * kPanelQBytes]>(q)),
-          "m"(*reinterpret_cast<const uint16_t(*)[2 * kPanelRows]>(d)),
-          "m"(*reinterpret_cast<const TileBlock(*)[2]>(x))
-        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
-          "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22",
-          "xmm23");
-    // clang-format on
-    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = a4, acc[5] = a5, acc[6] = a6, acc[7] = a7;
+// One quad of tokens (3 or 4: the tile's slots 0-3), the same way: sums (block b, k) in zmm(8 + 4b +
+// k), the tokens' bytes in zmm2 (block 0) and zmm3 (block 1), results a(k).
+// clang-format off
+#define SINAN_Q8_QUAD1_ROWS(imm, c0, c1)                                         \
+    "vpshufd $" #imm ", %%zmm0, %%zmm6\n\t"                                      \
+    "vpshufd $" #imm ", %%zmm1, %%zmm7\n\t"                                      \
+    "vpdpbusd %%zmm2, %%zmm6, %%zmm" #c0 "\n\t"                                  \
+    "vpdpbusd %%zmm3, %%zmm7, %%zmm" #c1 "\n\t"
+#define SINAN_Q8_QUAD1_GROUP(g)                                                  \
+    "vmovdqu64 " #g "*64(%[q]), %%zmm0\n\t"                                      \
+    "vmovdqu64 512+" #g "*64(%[q]), %%zmm1\n\t"                                  \
+    "vbroadcasti32x4 " #g "*32(%[x]), %%zmm2\n\t"                                \
+    "vbroadcasti32x4 320+" #g "*32(%[x]), %%zmm3\n\t"                            \
+    SINAN_Q8_QUAD1_ROWS(0, 8, 12) SINAN_Q8_QUAD1_ROWS(85, 9, 13)                 \
+    SINAN_Q8_QUAD1_ROWS(170, 10, 14) SINAN_Q8_QUAD1_ROWS(255, 11, 15)
+#define SINAN_Q8_QUAD1_SCALE(imm, c, a)                                          \
+    "vpshufd $" #imm ", %%zmm0, %%zmm3\n\t" SINAN_Q8_ADD_BLOCK("%%zmm1", 3, c, 4, a)
+// clang-format on
+
+// acc[H k + h] (quads: see above; H of them, 1 or 2) += blocks 0 and 1 of a packed panel (quants
+// q, scales d from the first) times the first 4H tokens of the tile blocks at x:
+// accumulate_blocks<4H, 2>, bit for bit. Always inlined: called, its results went through memory
+// at every step, and 8 streams served 12% slower than with the broadcasts (bench/NOTES.md).
+template <int H>
+__attribute__((always_inline)) inline void quads_times_two_blocks(const __m512i* q, const uint16_t* d,
+                                                                  const TileBlock* x, __m512* acc) {
+    using QBytes = uint8_t[2 * kPanelQBytes];
+    using DHalves = uint16_t[2 * kPanelRows];
+    if constexpr (H == 1) {
+        __m512 a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+        // clang-format off
+        asm("vbroadcasti32x4 288(%[x]), %%zmm8\n\t" "vbroadcasti32x4 288(%[x]), %%zmm9\n\t"
+            "vbroadcasti32x4 288(%[x]), %%zmm10\n\t" "vbroadcasti32x4 288(%[x]), %%zmm11\n\t"
+            "vbroadcasti32x4 320+288(%[x]), %%zmm12\n\t" "vbroadcasti32x4 320+288(%[x]), %%zmm13\n\t"
+            "vbroadcasti32x4 320+288(%[x]), %%zmm14\n\t" "vbroadcasti32x4 320+288(%[x]), %%zmm15\n\t"
+            SINAN_Q8_QUAD1_GROUP(0) SINAN_Q8_QUAD1_GROUP(1) SINAN_Q8_QUAD1_GROUP(2) SINAN_Q8_QUAD1_GROUP(3)
+            SINAN_Q8_QUAD1_GROUP(4) SINAN_Q8_QUAD1_GROUP(5) SINAN_Q8_QUAD1_GROUP(6) SINAN_Q8_QUAD1_GROUP(7)
+            "vcvtph2ps (%[d]), %%zmm0\n\t" "vbroadcastf32x4 256(%[x]), %%zmm1\n\t"
+            SINAN_Q8_QUAD1_SCALE(0, 8, a0) SINAN_Q8_QUAD1_SCALE(85, 9, a1)
+            SINAN_Q8_QUAD1_SCALE(170, 10, a2) SINAN_Q8_QUAD1_SCALE(255, 11, a3)
+            "vcvtph2ps 32(%[d]), %%zmm0\n\t" "vbroadcastf32x4 320+256(%[x]), %%zmm1\n\t"
+            SINAN_Q8_QUAD1_SCALE(0, 12, a0) SINAN_Q8_QUAD1_SCALE(85, 13, a1)
+            SINAN_Q8_QUAD1_SCALE(170, 14, a2) SINAN_Q8_QUAD1_SCALE(255, 15, a3)
+            : [a0] "+v"(a0), [a1] "+v"(a1), [a2] "+v"(a2), [a3] "+v"(a3)
+            : [q] "r"(q), [d] "r"(d), [x] "r"(x), "m"(*reinterpret_cast<const QBytes*>(q)),
+              "m"(*reinterpret_cast<const DHalves*>(d)), "m"(*reinterpret_cast<const TileBlock(*)[2]>(x))
+            : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
+              "xmm12", "xmm13", "xmm14", "xmm15");
+        // clang-format on
+        acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+    } else {
+        static_assert(H == 2);
+        __m512 a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5], a6 = acc[6], a7 = acc[7];
+        // clang-format off
+        asm(SINAN_Q8_QUAD_START(8, 9, 16, 17) SINAN_Q8_QUAD_START(10, 11, 18, 19)
+            SINAN_Q8_QUAD_START(12, 13, 20, 21) SINAN_Q8_QUAD_START(14, 15, 22, 23)
+            SINAN_Q8_QUAD_GROUP(0) SINAN_Q8_QUAD_GROUP(1) SINAN_Q8_QUAD_GROUP(2) SINAN_Q8_QUAD_GROUP(3)
+            SINAN_Q8_QUAD_GROUP(4) SINAN_Q8_QUAD_GROUP(5) SINAN_Q8_QUAD_GROUP(6) SINAN_Q8_QUAD_GROUP(7)
+            SINAN_Q8_QUAD_BLOCK(0, 0)
+            SINAN_Q8_QUAD_SCALE(0, 8, 9, a0, a1) SINAN_Q8_QUAD_SCALE(85, 10, 11, a2, a3)
+            SINAN_Q8_QUAD_SCALE(170, 12, 13, a4, a5) SINAN_Q8_QUAD_SCALE(255, 14, 15, a6, a7)
+            SINAN_Q8_QUAD_BLOCK(32, 320)
+            SINAN_Q8_QUAD_SCALE(0, 16, 17, a0, a1) SINAN_Q8_QUAD_SCALE(85, 18, 19, a2, a3)
+            SINAN_Q8_QUAD_SCALE(170, 20, 21, a4, a5) SINAN_Q8_QUAD_SCALE(255, 22, 23, a6, a7)
+            : [a0] "+v"(a0), [a1] "+v"(a1), [a2] "+v"(a2), [a3] "+v"(a3), [a4] "+v"(a4), [a5] "+v"(a5),
+              [a6] "+v"(a6), [a7] "+v"(a7)
+            : [q] "r"(q), [d] "r"(d), [x] "r"(x), "m"(*reinterpret_cast<const QBytes*>(q)),
+              "m"(*reinterpret_cast<const DHalves*>(d)), "m"(*reinterpret_cast<const TileBlock(*)[2]>(x))
+            : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
+              "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22",
+              "xmm23");
+        // clang-format on
+        acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = a4, acc[5] = a5, acc[6] = a6, acc[7] = a7;
+    }
 }
 
-#undef SINAN_Q8_TILE_START
-#undef SINAN_Q8_TILE_TOKEN
-#undef SINAN_Q8_TILE_GROUP
-#undef SINAN_Q8_TILE_SCALE  // SINAN_Q8_ADD_BLOCK serves the kernel below too
+#undef SINAN_Q8_QUAD_START
+#undef SINAN_Q8_QUAD_ROWS
+#undef SINAN_Q8_QUAD_GROUP
+#undef SINAN_Q8_QUAD_SCALE
+#undef SINAN_Q8_QUAD_BLOCK
+#undef SINAN_Q8_QUAD1_ROWS
+#undef SINAN_Q8_QUAD1_GROUP
+#undef SINAN_Q8_QUAD1_SCALE  // SINAN_Q8_ADD_BLOCK serves the kernel below too
+
+// quads_times_two_blocks' results in token order: acc[t] lane r = row r, token t. Per quad h, a
+// 4x4 transpose inside each 128-bit lane of its four results (k = 0..3).
+template <int H>
+inline void quads_to_tokens(__m512* acc) {
+    auto lo = [](__m512 a, __m512 b) {
+        return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
+    };
+    auto hi = [](__m512 a, __m512 b) {
+        return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
+    };
+    __m512 out[4 * H];
+    for (int h = 0; h < H; ++h) {
+        const __m512 t0 = _mm512_unpacklo_ps(acc[h], acc[H + h]), t1 = _mm512_unpackhi_ps(acc[h], acc[H + h]);
+        const __m512 t2 = _mm512_unpacklo_ps(acc[2 * H + h], acc[3 * H + h]);
+        const __m512 t3 = _mm512_unpackhi_ps(acc[2 * H + h], acc[3 * H + h]);
+        out[4 * h + 0] = lo(t0, t2);
+        out[4 * h + 1] = hi(t0, t2);
+        out[4 * h + 2] = lo(t1, t3);
+        out[4 * h + 3] = hi(t1, t3);
+    }
+    for (int t = 0; t < 4 * H; ++t) acc[t] = out[t];
+}
 
 // y[t * y_stride + r] for the `valid` rows of a packed panel and T tokens, while the next panel is
 // fetched (steps first_step + b), so that it is read (or packed) from L2; or, prefetch null (a
@@ -238,8 +338,12 @@ inline void tile_times_two_blocks(const __m512i* q, const uint16_t* d, const Til
 template <int T>
 void packed_panel_times_tokens(PanelView panel, int64_t n_blocks, const TileBlock* x, const NextPanelPrefetch* prefetch,
                                int64_t first_step, float* y, int64_t y_stride, __mmask16 valid) {
-    __m512 acc[T];
-    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    // 3 to 8 tokens go in quads (their tile's slots past T hold zeros: summarize_tokens), 1 or 2
+    // one at a time.
+    constexpr int kQuads = T >= 5 ? 2 : T >= 3 ? 1 : 0;
+    constexpr int kAcc = kQuads > 0 ? 4 * kQuads : T;
+    __m512 acc[kAcc];
+    for (int t = 0; t < kAcc; ++t) acc[t] = _mm512_setzero_ps();
     auto scales = [&](int64_t b) {
         return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel.d + b * kPanelRows)));
     };
@@ -252,14 +356,15 @@ void packed_panel_times_tokens(PanelView panel, int64_t n_blocks, const TileBloc
             prefetch->at_step(first_step + b);
             prefetch->at_step(first_step + b + 1);
         }
-        if constexpr (T == kTokenTile) {
-            tile_times_two_blocks(panel.q + b * (kQK / 4), panel.d + b * kPanelRows, x + b, acc);
+        if constexpr (kQuads > 0) {
+            quads_times_two_blocks<kQuads>(panel.q + b * (kQK / 4), panel.d + b * kPanelRows, x + b, acc);
         } else {
             const __m512i* q[2] = {panel.q + b * (kQK / 4), panel.q + (b + 1) * (kQK / 4)};
             const __m512 d[2] = {scales(b), scales(b + 1)};
             accumulate_blocks<T, 2>(q, d, x + b, acc);
         }
     }
+    if constexpr (kQuads > 0) quads_to_tokens<kQuads>(acc);
     if (b < n_blocks) {
         if (prefetch == nullptr)
             panel::stream_ahead<kQK / 4>(panel.q + b * (kQK / 4));
@@ -272,11 +377,10 @@ void packed_panel_times_tokens(PanelView panel, int64_t n_blocks, const TileBloc
     for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, valid, acc[t]);
 }
 
-// Prompts: two panels (32 rows) against 4 tokens at a time. In the 8-token step above every
-// vpdpbusd loads its 4 token bytes ({1to16}), and with the weights, the sums' starts and the
-// scales a block takes ~11 loads per 8 vpdpbusd (12 with the results GCC spilled): on this host
-// (AMD family 26) two loads and two vpdpbusd issue a cycle, so the loads bound it (58-65% of the
-// vpdpbusd probe in L1).
+// Prompts: two panels (32 rows) against 4 tokens at a time. Where every vpdpbusd loads its 4
+// token bytes ({1to16}, accumulate_blocks), with the weights, the sums' starts and the scales a
+// block takes ~11 loads per 8 vpdpbusd: on this host (AMD family 26) two loads and two vpdpbusd
+// issue a cycle, so the loads bound it (58-65% of the vpdpbusd probe in L1).
 // Here each token's 4 bytes are broadcast once into a register for both panels: ~7 loads per 8
 // vpdpbusd, and the two multiplies per block and token (vmulps shares vpdpbusd's pipes) bound it
 // instead, 80% at most (bench/NOTES.md). Written as one asm statement: 16 sums, 8 results, 4
@@ -473,6 +577,21 @@ void summarize_tokens(const void* x, size_t x_row_bytes, int64_t first, int64_t 
 
 int64_t n_tiles_of(int64_t n_tokens) { return (n_tokens + kTokenTile - 1) / kTokenTile; }
 
+// Zeros the last tile's slots past token n_tokens - 1: the quads (quads_times_two_blocks) compute
+// them and drop their results, on zeros rather than on whatever the memory held.
+void clear_slots_past(int64_t n_tokens, int64_t n_blocks, TileBlock* tiles) {
+    const int64_t used = n_tokens % kTokenTile;
+    if (used == 0) return;
+    TileBlock* tile = tiles + (n_tokens / kTokenTile) * n_blocks;
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        for (int64_t slot = used; slot < kTokenTile; ++slot) {
+            for (int g = 0; g < kQK / 4; ++g) tile[b].q[g][slot] = 0;
+            tile[b].d[slot] = 0.0f;
+            tile[b].neg128_sum[slot] = 0;
+        }
+    }
+}
+
 // The tokens as prepare_q8_0 lays them out, as byte offsets: the tiles from 0, then for one token
 // (decoding: rows_times_token, packed_panel_times_token) its tight summaries and its quants as
 // they were (the row, copied); `bytes` in all.
@@ -603,6 +722,7 @@ void prepare_q8_0(const void* x, size_t x_row_bytes, int64_t n_tokens, int64_t n
     const int64_t n_blocks = n_cols / kQK;
     auto* tiles = static_cast<TileBlock*>(out);
     summarize_tokens(x, x_row_bytes, first, end, n_blocks, tiles);
+    if (end == n_tokens) clear_slots_past(n_tokens, n_blocks, tiles);
     if (n_tokens != 1 || first != 0 || end != 1) return;  // one token: its extras, from the call that has it
     const PreparedLayout layout(n_tokens, n_blocks);
     auto* token_blocks = reinterpret_cast<TokenBlock*>(static_cast<uint8_t*>(out) + layout.token_blocks);
