@@ -136,16 +136,19 @@ constexpr int64_t kMaxPackedTokens = 8;
 
 // Values 128h + 32v + 4w .. + 3 of each lane's row as bytes 0..63 (value + 32), from a packed
 // block: (low bits & 0x0f) | the high bits moved to 0x30, one vpternlogd after a mask.
-inline __m512i unpack_word(const PackedBlock& p, int h, int v, int w) {
+// lo: ql[8 (2h + v % 2) + w] (v 0, 2: bytes l; 1, 3: l + 32), hi: qh[8h + w].
+inline __m512i unpack_loaded(__m512i lo, __m512i hi, int v) {
     const __m512i low4 = _mm512_set1_epi8(0x0f), bits45 = _mm512_set1_epi8(0x30);
-    const __m512i lo = _mm512_loadu_si512(&p.ql[8 * (2 * h + v % 2) + w]);  // v 0, 2: bytes l; 1, 3: l + 32
-    const __m512i hi = _mm512_loadu_si512(&p.qh[8 * h + w]);
     const __m512i x = v < 2 ? lo : _mm512_srli_epi32(lo, 4);  // v 2, 3: the upper nibbles
     const __m512i y = v == 0   ? _mm512_slli_epi32(hi, 4)
                       : v == 1 ? _mm512_slli_epi32(hi, 2)
                       : v == 2 ? hi
                                : _mm512_srli_epi32(hi, 2);
     return _mm512_ternarylogic_epi32(x, low4, _mm512_and_si512(y, bits45), 0xEA);  // (x & 0x0f) | y
+}
+
+inline __m512i unpack_word(const PackedBlock& p, int h, int v, int w) {
+    return unpack_loaded(_mm512_loadu_si512(&p.ql[8 * (2 * h + v % 2) + w]), _mm512_loadu_si512(&p.qh[8 * h + w]), v);
 }
 
 // The int8 scale of group g of each lane's row, as an int32.
@@ -173,27 +176,44 @@ inline void accumulate_packed(const PackedBlock& p, __m512 d, const Q6K::TokenBl
                               const BlockQ8_K* const* xb, __m512* acc) {
     const int8_t* xq[T];
     for (int t = 0; t < T; ++t) xq[t] = xb[t]->qs;
-    // One 16-value group at a time (g = 8h + 2v + wq: values 128h + 32v + 16wq .. + 15), the tokens'
-    // chains interleaved: one register of sums per token (four groups' sums per token at once
-    // spilled at 4 tokens).
+    // Groups g = 8h + 2v + wq (values 128h + 32v + 16wq .. + 15) four at a time, v = 0..3, the
+    // words of ql and qh they share loaded once and kept in registers (one group at a time, GCC
+    // loaded them again for each group), the tokens' chains interleaved: four registers of sums
+    // per token. One token then ran 52 -> 88 GB/s of weights in L2, 4 tokens 28 -> 31
+    // (bench/NOTES.md).
     __m512i isum[T];
 #pragma GCC unroll 8
     for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
-#pragma GCC unroll 16
-    for (int g = 0; g < kGroups; ++g) {
-        const int h = g / 8, v = g % 8 / 2, wq = g % 2;
-        __m512i c[T];
-#pragma GCC unroll 8
-        for (int t = 0; t < T; ++t) c[t] = _mm512_set1_epi32(tb[t]->neg32_group_sum[g]);
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {
+#pragma GCC unroll 2
+        for (int wq = 0; wq < 2; ++wq) {
+            __m512i c[4][T];
 #pragma GCC unroll 4
-        for (int w = 4 * wq; w < 4 * wq + 4; ++w) {
-            const __m512i u = unpack_word(p, h, v, w);
+            for (int v = 0; v < 4; ++v)
 #pragma GCC unroll 8
-            for (int t = 0; t < T; ++t) c[t] = panel::dpbusd_broadcast(c[t], u, xq[t] + 128 * h + 32 * v + 4 * w);
+                for (int t = 0; t < T; ++t) c[v][t] = _mm512_set1_epi32(tb[t]->neg32_group_sum[8 * h + 2 * v + wq]);
+#pragma GCC unroll 4
+            for (int w = 4 * wq; w < 4 * wq + 4; ++w) {
+                __m512i lo0 = _mm512_loadu_si512(&p.ql[8 * (2 * h) + w]);
+                __m512i lo1 = _mm512_loadu_si512(&p.ql[8 * (2 * h + 1) + w]);
+                __m512i hi = _mm512_loadu_si512(&p.qh[8 * h + w]);
+                asm("" : "+v"(lo0), "+v"(lo1), "+v"(hi));  // in registers: one load each
+#pragma GCC unroll 4
+                for (int v = 0; v < 4; ++v) {
+                    const __m512i u = unpack_loaded(v % 2 == 0 ? lo0 : lo1, hi, v);
+#pragma GCC unroll 8
+                    for (int t = 0; t < T; ++t)
+                        c[v][t] = panel::dpbusd_broadcast(c[v][t], u, xq[t] + 128 * h + 32 * v + 4 * w);
+                }
+            }
+#pragma GCC unroll 4
+            for (int v = 0; v < 4; ++v) {
+                const __m512i sc = group_scale(p, 8 * h + 2 * v + wq);
+#pragma GCC unroll 8
+                for (int t = 0; t < T; ++t) isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(c[v][t], sc));
+            }
         }
-        const __m512i sc = group_scale(p, g);
-#pragma GCC unroll 8
-        for (int t = 0; t < T; ++t) isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(c[t], sc));
     }
 #pragma GCC unroll 8
     for (int t = 0; t < T; ++t)
