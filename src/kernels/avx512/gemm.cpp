@@ -24,7 +24,7 @@
 // register once for both (panel_pair_times_4_tokens, one asm statement): fewer loads per vpdpbusd,
 // pp128 10-12% faster. Decoding 3 to 8 sequences takes 4 rows and 4 tokens to each 128-bit lane
 // (quads_times_two_blocks, one asm statement): the weights spread by vpshufd, the tokens' bytes
-// broadcast 16 at a time, a third of the loads per vpdpbusd; 8 sequences decode ~20% faster than
+// broadcast 16 at a time, a third of the loads per vpdpbusd; 8 sequences decode 12-20% faster than
 // with a broadcast load per vpdpbusd (bench/NOTES.md).
 //
 // One token (decoding) transposes sums instead of quants: a register holds block b of rows k and
