@@ -22,7 +22,7 @@
 // kernel from memory at ~78% of the read limit instead of ~60%, bench/NOTES.md). Prompts (9+
 // tokens) take two packed panels at once against 4 tokens, each token's 4 bytes broadcast into a
 // register once for both (panel_pair_times_4_tokens, one asm statement): fewer loads per vpdpbusd,
-// pp128 10-12% faster. Decoding 3 to 8 sequences takes 4 rows and 4 tokens to each 128-bit lane
+// pp128 10-12% faster. Decoding 2 to 8 sequences takes 4 rows and 4 tokens to each 128-bit lane
 // (quads_times_two_blocks, one asm statement): the weights spread by vpshufd, the tokens' bytes
 // broadcast 16 at a time, a third of the loads per vpdpbusd; 8 sequences decode 12-20% faster than
 // with a broadcast load per vpdpbusd (bench/NOTES.md).
@@ -222,7 +222,7 @@ static_assert(kPanelQBytes == 512 && kPanelRows * sizeof(uint16_t) == 32,
     "vbroadcastf32x4 " #x_offset "+272(%[x]), %%zmm2\n\t"
 // clang-format on
 
-// One quad of tokens (3 or 4: the tile's slots 0-3), the same way: sums (block b, k) in zmm(8 + 4b +
+// One quad of tokens (2 to 4: the tile's slots 0-3), the same way: sums (block b, k) in zmm(8 + 4b +
 // k), the tokens' bytes in zmm2 (block 0) and zmm3 (block 1), results a(k).
 // clang-format off
 #define SINAN_Q8_QUAD1_ROWS(imm, c0, c1)                                         \
@@ -338,9 +338,9 @@ inline void quads_to_tokens(__m512* acc) {
 template <int T>
 void packed_panel_times_tokens(PanelView panel, int64_t n_blocks, const TileBlock* x, const NextPanelPrefetch* prefetch,
                                int64_t first_step, float* y, int64_t y_stride, __mmask16 valid) {
-    // 3 to 8 tokens go in quads (their tile's slots past T hold zeros: summarize_tokens), 1 or 2
-    // one at a time.
-    constexpr int kQuads = T >= 5 ? 2 : T >= 3 ? 1 : 0;
+    // 2 to 8 tokens go in quads (their tile's slots past T hold zeros: clear_slots_past), one
+    // token alone (2 tokens ran 2-5% faster as a quad than token by token: bench/NOTES.md).
+    constexpr int kQuads = T >= 5 ? 2 : T >= 2 ? 1 : 0;
     constexpr int kAcc = kQuads > 0 ? 4 * kQuads : T;
     __m512 acc[kAcc];
     for (int t = 0; t < kAcc; ++t) acc[t] = _mm512_setzero_ps();
