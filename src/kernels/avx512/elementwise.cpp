@@ -14,6 +14,18 @@ namespace {
 
 inline __mmask16 tail_mask(int64_t left) { return static_cast<__mmask16>((1u << left) - 1); }
 
+// y[0, n) sixteen at a time: y[i, i + 16) = value(at), where at(p) loads p[i, i + 16) (the last,
+// partial vector masked: zeros past n, and only the lanes before n stored).
+template <typename F>
+inline void store_each(float* y, int64_t n, F value) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, value([i](const float* p) { return _mm512_loadu_ps(p + i); }));
+    if (i < n) {
+        const __mmask16 m = tail_mask(n - i);
+        _mm512_mask_storeu_ps(y + i, m, value([i, m](const float* p) { return _mm512_maskz_loadu_ps(m, p + i); }));
+    }
+}
+
 // Sixteen floats added to two double accumulators.
 inline void add_pd(__m512 v, __m512d* lo, __m512d* hi) {
     *lo = _mm512_add_pd(*lo, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
@@ -79,50 +91,23 @@ void softmax(float* x, int64_t n) {
         add_pd(e, &lo, &hi);
     }
     const __m512 inv = _mm512_set1_ps(static_cast<float>(1.0 / _mm512_reduce_add_pd(_mm512_add_pd(lo, hi))));
-    for (i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), inv));
-    if (i < n) {
-        const __mmask16 m = tail_mask(n - i);
-        _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv));
-    }
+    store_each(x, n, [&](auto at) { return _mm512_mul_ps(at(x), inv); });
 }
 
 void exp_f32(const float* x, float* y, int64_t n) {
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, exp_ps(_mm512_loadu_ps(x + i)));
-    if (i < n) {
-        const __mmask16 m = tail_mask(n - i);
-        _mm512_mask_storeu_ps(y + i, m, exp_ps(_mm512_maskz_loadu_ps(m, x + i)));
-    }
+    store_each(y, n, [&](auto at) { return exp_ps(at(x)); });
 }
 
 void silu_mul(const float* gate, const float* up, float* y, int64_t n) {
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        _mm512_storeu_ps(y + i, silu_mul16(_mm512_loadu_ps(gate + i), _mm512_loadu_ps(up + i)));
-    if (i < n) {
-        const __mmask16 m = tail_mask(n - i);
-        _mm512_mask_storeu_ps(y + i, m,
-                              silu_mul16(_mm512_maskz_loadu_ps(m, gate + i), _mm512_maskz_loadu_ps(m, up + i)));
-    }
+    store_each(y, n, [&](auto at) { return silu_mul16(at(gate), at(up)); });
 }
 
 void gelu(const float* x, float* y, int64_t n) {
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, gelu16(_mm512_loadu_ps(x + i)));
-    if (i < n) {
-        const __mmask16 m = tail_mask(n - i);
-        _mm512_mask_storeu_ps(y + i, m, gelu16(_mm512_maskz_loadu_ps(m, x + i)));
-    }
+    store_each(y, n, [&](auto at) { return gelu16(at(x)); });
 }
 
 void add_inplace(float* y, const float* x, int64_t n) {
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_add_ps(_mm512_loadu_ps(y + i), _mm512_loadu_ps(x + i)));
-    if (i < n) {
-        const __mmask16 m = tail_mask(n - i);
-        _mm512_mask_storeu_ps(y + i, m,
-                              _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + i), _mm512_maskz_loadu_ps(m, x + i)));
-    }
+    store_each(y, n, [&](auto at) { return _mm512_add_ps(at(y), at(x)); });
 }
 
 namespace {
