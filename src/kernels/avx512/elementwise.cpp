@@ -5,6 +5,8 @@
 // AVX-512 flags of src/kernels/CMakeLists.txt; includes no header with inline functions.
 #include <immintrin.h>
 
+#include <utility>
+
 #include "kernels/avx512/exp.h"
 #include "kernels/simd.h"
 
@@ -13,6 +15,15 @@ namespace sinan::kernels::avx512 {
 namespace {
 
 inline __mmask16 tail_mask(int64_t left) { return static_cast<__mmask16>((1u << left) - 1); }
+
+// f(std::integral_constant<int, i>{}) for i = 0 .. N - 1, written out: an array indexed only by
+// these constants is kept in registers, where a loop over it (even one GCC unrolls) left the
+// array on the stack, stored at every step of the loop around it.
+template <int N, typename F>
+[[gnu::always_inline]] inline void unrolled(F&& f) {
+    [&]<int... I>(std::integer_sequence<int, I...>) { (f(std::integral_constant<int, I>{}), ...); }
+    (std::make_integer_sequence<int, N>{});
+}
 
 // y[0, n) sixteen at a time: y[i, i + 16) = value(at), where at(p) loads p[i, i + 16) (the last,
 // partial vector masked: zeros past n, and only the lanes before n stored).
@@ -153,24 +164,19 @@ template <int G>
 void chains_times_keys(const float* q, int64_t q_stride, const uint16_t* const* k, int64_t d, int n_k, float* scores,
                        int64_t n_keys) {
     __m512 acc[G];
-    for (int g = 0; g < G; ++g) acc[g] = _mm512_setzero_ps();
+    unrolled<G>([&](auto g) { acc[g] = _mm512_setzero_ps(); });
     for (int64_t i0 = 0; i0 < d; i0 += 16) {
         const int n_i = static_cast<int>(d - i0 < 16 ? d - i0 : 16);
         __m512 col[16];
         key_columns(k, i0, tail_mask(n_i), col);
-        if (n_i == 16) {
-#pragma GCC unroll 16
-            for (int i = 0; i < 16; ++i)
-#pragma GCC unroll 8
-                for (int g = 0; g < G; ++g)
+        unrolled<16>([&](auto i) {
+            if (i < n_i)  // (col indexed by constants only: a loop to n_i put it on the stack)
+                unrolled<G>([&](auto g) {
                     acc[g] = _mm512_fmadd_ps(_mm512_set1_ps(q[g * q_stride + i0 + i]), col[i], acc[g]);
-        } else {
-            for (int i = 0; i < n_i; ++i)
-                for (int g = 0; g < G; ++g)
-                    acc[g] = _mm512_fmadd_ps(_mm512_set1_ps(q[g * q_stride + i0 + i]), col[i], acc[g]);
-        }
+                });
+        });
     }
-    for (int g = 0; g < G; ++g) _mm512_mask_storeu_ps(scores + g * n_keys, tail_mask(n_k), acc[g]);
+    unrolled<G>([&](auto g) { _mm512_mask_storeu_ps(scores + g * n_keys, tail_mask(n_k), acc[g]); });
 }
 
 using ChainsFn = void (*)(const float*, int64_t, const uint16_t* const*, int64_t, int, float*, int64_t);
@@ -186,32 +192,40 @@ constexpr ChainsFn kChainsFns[kQueryGroup + 1] = {
     chains_times_keys<8>,
 };
 
-// Values c0..c0 + 15 (lanes m) of G accumulators through every value row: converted once per row,
-// one fused multiply-add per accumulator, rows in order.
-template <int G>
+// Values c0..c0 + 16 C - 1 (C = 1 or 2 column vectors; lanes m of the last) of G accumulators
+// through every value row: converted once per row, one fused multiply-add per accumulator and
+// column vector, rows in order (G x C chains: 12 for 6 queries keep the multiply-adds busy, where
+// 6 waited on their latency).
+template <int G, int C>
 void rows_into_accumulators(float* y, int64_t y_stride, const float* s, int64_t s_stride, const uint16_t* const* v,
                             int64_t n_v, int64_t c0, __mmask16 m) {
-    __m512 acc[G];
-    for (int g = 0; g < G; ++g) acc[g] = _mm512_maskz_loadu_ps(m, y + g * y_stride + c0);
+    const __mmask16 mask[2] = {C == 1 ? m : static_cast<__mmask16>(0xffff), m};
+    __m512 acc[C][G];
+    unrolled<C>([&](auto c) {
+        unrolled<G>([&](auto g) { acc[c][g] = _mm512_maskz_loadu_ps(mask[c], y + g * y_stride + c0 + 16 * c); });
+    });
     for (int64_t j = 0; j < n_v; ++j) {
-        const __m512 vf = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, v[j] + c0));
-#pragma GCC unroll 8
-        for (int g = 0; g < G; ++g) acc[g] = _mm512_fmadd_ps(vf, _mm512_set1_ps(s[g * s_stride + j]), acc[g]);
+        __m512 vf[C];
+        unrolled<C>([&](auto c) { vf[c] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask[c], v[j] + c0 + 16 * c)); });
+        unrolled<G>([&](auto g) {
+            const __m512 sg = _mm512_set1_ps(s[g * s_stride + j]);
+            unrolled<C>([&](auto c) { acc[c][g] = _mm512_fmadd_ps(vf[c], sg, acc[c][g]); });
+        });
     }
-    for (int g = 0; g < G; ++g) _mm512_mask_storeu_ps(y + g * y_stride + c0, m, acc[g]);
+    unrolled<C>([&](auto c) {
+        unrolled<G>([&](auto g) { _mm512_mask_storeu_ps(y + g * y_stride + c0 + 16 * c, mask[c], acc[c][g]); });
+    });
 }
 
 using RowsFn = void (*)(float*, int64_t, const float*, int64_t, const uint16_t* const*, int64_t, int64_t, __mmask16);
-constexpr RowsFn kRowsFns[kQueryGroup + 1] = {
-    nullptr,
-    rows_into_accumulators<1>,
-    rows_into_accumulators<2>,
-    rows_into_accumulators<3>,
-    rows_into_accumulators<4>,
-    rows_into_accumulators<5>,
-    rows_into_accumulators<6>,
-    rows_into_accumulators<7>,
-    rows_into_accumulators<8>,
+// [C - 1][G]
+constexpr RowsFn kRowsFns[2][kQueryGroup + 1] = {
+    {nullptr, rows_into_accumulators<1, 1>, rows_into_accumulators<2, 1>, rows_into_accumulators<3, 1>,
+     rows_into_accumulators<4, 1>, rows_into_accumulators<5, 1>, rows_into_accumulators<6, 1>,
+     rows_into_accumulators<7, 1>, rows_into_accumulators<8, 1>},
+    {nullptr, rows_into_accumulators<1, 2>, rows_into_accumulators<2, 2>, rows_into_accumulators<3, 2>,
+     rows_into_accumulators<4, 2>, rows_into_accumulators<5, 2>, rows_into_accumulators<6, 2>,
+     rows_into_accumulators<7, 2>, rows_into_accumulators<8, 2>},
 };
 
 }  // namespace
@@ -242,14 +256,16 @@ void fma_f16_rounded(float* y, const uint16_t* v, float s, int64_t n) {
     }
 }
 
-// Sixteen values of up to 8 accumulators at a time, held in registers through all the rows.
+// 32 values (16 for a last, lone vector) of up to 8 accumulators at a time, held in registers
+// through all the rows.
 void fma_f16_rows(float* y, int64_t y_stride, int64_t n_y, const float* s, int64_t s_stride, const uint16_t* const* v,
                   int64_t n_v, int64_t n) {
-    for (int64_t c0 = 0; c0 < n; c0 += 16) {
-        const __mmask16 m = tail_mask(n - c0 < 16 ? n - c0 : 16);
+    for (int64_t c0 = 0; c0 < n; c0 += 32) {
+        const int n_c = n - c0 > 16 ? 2 : 1;
+        const __mmask16 m = tail_mask(n - c0 - 16 * (n_c - 1) < 16 ? n - c0 - 16 * (n_c - 1) : 16);
         for (int64_t g0 = 0; g0 < n_y; g0 += kQueryGroup) {
             const int n_g = static_cast<int>(n_y - g0 < kQueryGroup ? n_y - g0 : kQueryGroup);
-            kRowsFns[n_g](y + g0 * y_stride, y_stride, s + g0 * s_stride, s_stride, v, n_v, c0, m);
+            kRowsFns[n_c - 1][n_g](y + g0 * y_stride, y_stride, s + g0 * s_stride, s_stride, v, n_v, c0, m);
         }
     }
 }
