@@ -391,6 +391,8 @@ void rope(float* x, int64_t n_heads, int64_t head_stride, int32_t pos, const Rop
 
 void softmax(float* x, int64_t n) { active_table().softmax(x, n); }
 
+void exp_f32(const float* x, float* y, int64_t n) { active_table().exp(x, y, n); }
+
 void silu_mul(const float* gate, const float* up, float* y, int64_t n) { active_table().silu_mul(gate, up, y, n); }
 
 void gelu(const float* x, float* y, int64_t n) { active_table().gelu(x, y, n); }

@@ -120,6 +120,9 @@ void rope(float* x, int64_t n_heads, int64_t head_stride, int32_t pos, const Rop
 // x = exp(x - max) / sum, in place. n >= 1.
 void softmax(float* x, int64_t n);
 
+// y[i] = exp(x[i])   (y may be x)
+void exp_f32(const float* x, float* y, int64_t n);
+
 // y[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g))   (y may be gate or up)
 void silu_mul(const float* gate, const float* up, float* y, int64_t n);
 

@@ -87,6 +87,38 @@ void tile_scores(const float* q, int64_t q_stride, int64_t n_q, const uint8_t* q
     kernels::dot_f16_chains(q, q_stride, n_q, keys.data(), static_cast<int64_t>(n), dk, scores);
 }
 
+// s[j] *= scale for j < n; returns the largest (-inf for none). Four running maxima, not one
+// chain of n dependent steps: a maximum is the same in any order.
+float scale_and_max(float* s, size_t n, float scale) {
+    float m[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4)
+        for (size_t k = 0; k < 4; ++k) {
+            s[j + k] *= scale;
+            m[k] = std::max(m[k], s[j + k]);
+        }
+    for (; j < n; ++j) {
+        s[j] *= scale;
+        m[0] = std::max(m[0], s[j]);
+    }
+    return std::max(std::max(m[0], m[1]), std::max(m[2], m[3]));
+}
+
+// sum[g] += the float of the double sum of weights[g * n + j], j in order, for each of nq queries:
+// each query's sum is one chain of n additions, as the reference takes it; the chains of four
+// queries advance together, so that they wait on each other's latency, not on their own.
+void add_tile_sums(const float* weights, size_t n, size_t nq, float* sum) {
+    for (size_t g0 = 0; g0 < nq; g0 += 4) {
+        const size_t k = std::min<size_t>(4, nq - g0);
+        const float* w[4];
+        for (size_t i = 0; i < 4; ++i) w[i] = weights + (g0 + std::min(i, k - 1)) * n;  // past k: a repeat, dropped
+        double t[4] = {0.0, 0.0, 0.0, 0.0};
+        for (size_t j = 0; j < n; ++j)
+            for (size_t i = 0; i < 4; ++i) t[i] += w[i][j];
+        for (size_t i = 0; i < k; ++i) sum[g0 + i] += static_cast<float>(t[i]);
+    }
+}
+
 // The tiled path for n_q queries that share the KV head: per query the operations of one query
 // alone; each tile's keys and values are read (and, F16, converted) once for all of them.
 void attend_tiled(const float* q, int64_t q_stride, int64_t n_q, std::span<const int32_t> cells, const HeadRows& rows,
@@ -119,25 +151,18 @@ void attend_tiled(const float* q, int64_t q_stride, int64_t n_q, std::span<const
         for (size_t g = 0; g < nq; ++g) {
             float* s = scores.data() + g * n;
             float* a = acc.data() + g * static_cast<size_t>(d);
-            float tile_max = -INFINITY;
-            for (size_t j = 0; j < n; ++j) {
-                s[j] *= scale;
-                tile_max = std::max(tile_max, s[j]);
-            }
-            const float new_max = std::max(max[g], tile_max);
+            const float new_max = std::max(max[g], scale_and_max(s, n, scale));
             if (new_max > max[g]) {
-                const float ms = std::exp(max[g] - new_max);
+                float ms = max[g] - new_max;
+                kernels::exp_f32(&ms, &ms, 1);
                 for (int64_t k = 0; k < d; ++k) a[k] *= ms;
                 sum[g] *= ms;
             }
             max[g] = new_max;
-            double tile_sum = 0.0;
-            for (size_t j = 0; j < n; ++j) {
-                s[j] = std::exp(s[j] - new_max);
-                tile_sum += s[j];
-            }
-            sum[g] += static_cast<float>(tile_sum);
+            for (size_t j = 0; j < n; ++j) s[j] -= new_max;
+            kernels::exp_f32(s, s, static_cast<int64_t>(n));  // vectors on the SIMD levels
         }
+        add_tile_sums(scores.data(), n, nq, sum.data());
         if (type == TensorType::F16) {
             values.resize(n);
             for (size_t j = 0; j < n; ++j) values[j] = as_f16(rows.value(cells[i + j]));

@@ -8,12 +8,15 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "kernels/half.h"
 #include "kernels/kernels.h"
+#include "kernels/ops.h"
 #include "model/kv_cache.h"
 
 namespace sinan::model {
@@ -69,6 +72,65 @@ TEST(Attention, HeadsSharingAKvHeadGetWhatEachGetsAloneBitForBit) {
                 EXPECT_EQ(together[kHeadDim], -7.0f) << what;  // and nothing between the outputs
             }
         }
+    }
+}
+
+// The tiled numerics spelled out for one query over an F16 cache, as attention.h and the reference
+// engine's tiled path define them: per 64-cell tile, each score one fused multiply-add chain over
+// the head in index order, times the scale; the running maximum, and where the tile raises it the
+// sum of values and of weights times exp(old - new); the weights exp(score - max), their sum one
+// double chain in cell order added to the float sum; each value row fused into the sum in cell
+// order; at the end the sum times 1 / the weights' sum. attend_heads gives these bits exactly.
+TEST(Attention, TiledIsTheReferenceStepsBitForBit) {
+    std::mt19937 rng(20261201);
+    std::vector<int32_t> cells;  // gaps, and tiles of 64, 53 and 8 visible cells
+    for (int32_t c = 0; c < kCells; ++c)
+        if (c < 64 || (c < 150 && c % 8 != 5) || c >= 192) cells.push_back(c);
+    const KvCache cache = random_cache(TensorType::F16, rng);
+    const KvHead head{0, kHeadDim, 0, kHeadDim, false};
+    const float scale = 0.125f;
+    for (float spread : {1.0f, 8.0f}) {  // 8: scores far apart, so that later tiles raise the maximum
+        std::vector<float> q = gaussian(rng, kHeadDim);
+        for (float& x : q) x *= spread;
+        std::vector<float> acc(kHeadDim, 0.0f), got(kHeadDim);
+        float max = -INFINITY, sum = 0.0f;
+        for (size_t i = 0; i < cells.size();) {
+            size_t end = i;
+            while (end < cells.size() && cells[end] / kKvTile == cells[i] / kKvTile) ++end;
+            std::vector<float> w;
+            float tile_max = -INFINITY;
+            for (size_t j = i; j < end; ++j) {
+                const auto* k = reinterpret_cast<const uint16_t*>(cache.k(0, cells[j]));
+                float s = 0.0f;
+                for (int64_t x = 0; x < kHeadDim; ++x) s = std::fma(q[x], kernels::fp16_to_fp32(k[x]), s);
+                w.push_back(s * scale);
+                tile_max = std::max(tile_max, w.back());
+            }
+            const float new_max = std::max(max, tile_max);
+            if (new_max > max) {
+                float ms = max - new_max;
+                kernels::exp_f32(&ms, &ms, 1);
+                for (float& a : acc) a *= ms;
+                sum *= ms;
+            }
+            max = new_max;
+            double tile_sum = 0.0;
+            for (float& x : w) {
+                x -= new_max;
+                kernels::exp_f32(&x, &x, 1);
+                tile_sum += x;
+            }
+            sum += static_cast<float>(tile_sum);
+            for (size_t j = i; j < end; ++j) {
+                const auto* v = reinterpret_cast<const uint16_t*>(cache.v(0, cells[j]));
+                for (int64_t x = 0; x < kHeadDim; ++x) acc[x] = std::fma(kernels::fp16_to_fp32(v[x]), w[j - i], acc[x]);
+            }
+            i = end;
+        }
+        std::vector<float> want(kHeadDim);
+        for (int64_t x = 0; x < kHeadDim; ++x) want[x] = acc[x] * (1.0f / sum);
+        attend(q.data(), cells, cache, 0, head, scale, AttentionNumerics::kTiled, got.data());
+        EXPECT_EQ(got, want) << "spread " << spread;
     }
 }
 
