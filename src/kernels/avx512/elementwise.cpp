@@ -5,9 +5,8 @@
 // AVX-512 flags of src/kernels/CMakeLists.txt; includes no header with inline functions.
 #include <immintrin.h>
 
-#include <utility>
-
 #include "kernels/avx512/exp.h"
+#include "kernels/avx512/unrolled.h"
 #include "kernels/simd.h"
 
 namespace sinan::kernels::avx512 {
@@ -15,15 +14,6 @@ namespace sinan::kernels::avx512 {
 namespace {
 
 inline __mmask16 tail_mask(int64_t left) { return static_cast<__mmask16>((1u << left) - 1); }
-
-// f(std::integral_constant<int, i>{}) for i = 0 .. N - 1, written out: an array indexed only by
-// these constants is kept in registers, where a loop over it (even one GCC unrolls) left the
-// array on the stack, stored at every step of the loop around it.
-template <int N, typename F>
-[[gnu::always_inline]] inline void unrolled(F&& f) {
-    [&]<int... I>(std::integer_sequence<int, I...>) { (f(std::integral_constant<int, I>{}), ...); }
-    (std::make_integer_sequence<int, N>{});
-}
 
 // y[0, n) sixteen at a time: y[i, i + 16) = value(at), where at(p) loads p[i, i + 16) (the last,
 // partial vector masked: zeros past n, and only the lanes before n stored).

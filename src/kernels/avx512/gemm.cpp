@@ -44,6 +44,7 @@
 #include <cstdint>
 
 #include "kernels/avx512/panel.h"
+#include "kernels/avx512/unrolled.h"
 #include "kernels/blocks.h"
 #include "kernels/simd.h"
 
@@ -823,8 +824,7 @@ constexpr int64_t kF16ChunkRows = 16;  // 16 rows of up to ~16k values: within L
 template <int T>
 void f16_row_times_tokens(const uint16_t* w, const float* const* x, int64_t n, float* y, int64_t y_stride) {
     __m512 acc[T][4];
-    for (int t = 0; t < T; ++t)
-        for (int k = 0; k < 4; ++k) acc[t][k] = _mm512_setzero_ps();
+    unrolled<T>([&](auto t) { unrolled<4>([&](auto k) { acc[t][k] = _mm512_setzero_ps(); }); });
     auto load_w = [](const uint16_t* p) {
         return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
     };
@@ -833,24 +833,25 @@ void f16_row_times_tokens(const uint16_t* w, const float* const* x, int64_t n, f
         _mm_prefetch(reinterpret_cast<const char*>(w + i) + 4096, _MM_HINT_T0);
         _mm_prefetch(reinterpret_cast<const char*>(w + i) + 4096 + 64, _MM_HINT_T0);
         __m512 wv[4];
-        for (int k = 0; k < 4; ++k) wv[k] = load_w(w + i + 16 * k);
-#pragma GCC unroll 4
-        for (int t = 0; t < T; ++t)
-            for (int k = 0; k < 4; ++k)
-                acc[t][k] = _mm512_fmadd_ps(wv[k], _mm512_loadu_ps(x[t] + i + 16 * k), acc[t][k]);
+        unrolled<4>([&](auto k) { wv[k] = load_w(w + i + 16 * k); });
+        unrolled<T>([&](auto t) {
+            unrolled<4>(
+                [&](auto k) { acc[t][k] = _mm512_fmadd_ps(wv[k], _mm512_loadu_ps(x[t] + i + 16 * k), acc[t][k]); });
+        });
     }
     for (; i + 16 <= n; i += 16) {
         const __m512 wv = load_w(w + i);
-        for (int t = 0; t < T; ++t) acc[t][0] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[t] + i), acc[t][0]);
+        unrolled<T>([&](auto t) { acc[t][0] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[t] + i), acc[t][0]); });
     }
     if (i < n) {
         const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
         const __m512 wv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, w + i));
-        for (int t = 0; t < T; ++t) acc[t][1] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, x[t] + i), acc[t][1]);
+        unrolled<T>([&](auto t) { acc[t][1] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, x[t] + i), acc[t][1]); });
     }
-    for (int t = 0; t < T; ++t)
+    unrolled<T>([&](auto t) {
         y[t * y_stride] = _mm512_reduce_add_ps(
             _mm512_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]), _mm512_add_ps(acc[t][2], acc[t][3])));
+    });
 }
 
 using F16RowFn = void (*)(const uint16_t*, const float* const*, int64_t, float*, int64_t);
