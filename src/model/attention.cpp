@@ -104,14 +104,15 @@ float scale_and_max(float* s, size_t n, float scale) {
     return std::max(std::max(m[0], m[1]), std::max(m[2], m[3]));
 }
 
-// sum[g] += the float of the double sum of weights[g * n + j], j in order, for each of nq queries:
-// each query's sum is one chain of n additions, as the reference takes it; the chains of four
-// queries advance together, so that they wait on each other's latency, not on their own.
-void add_tile_sums(const float* weights, size_t n, size_t nq, float* sum) {
+// sum[g] += the float of the double sum of weights[g * stride + j], j < n in order, for each of nq
+// queries: each query's sum is one chain of n additions, as the reference takes it; the chains of
+// four queries advance together, so that they wait on each other's latency, not on their own.
+void add_tile_sums(const float* weights, size_t stride, size_t n, size_t nq, float* sum) {
     for (size_t g0 = 0; g0 < nq; g0 += 4) {
         const size_t k = std::min<size_t>(4, nq - g0);
         const float* w[4];
-        for (size_t i = 0; i < 4; ++i) w[i] = weights + (g0 + std::min(i, k - 1)) * n;  // past k: a repeat, dropped
+        for (size_t i = 0; i < 4; ++i)
+            w[i] = weights + (g0 + std::min(i, k - 1)) * stride;  // past k: a repeat, dropped
         double t[4] = {0.0, 0.0, 0.0, 0.0};
         for (size_t j = 0; j < n; ++j)
             for (size_t i = 0; i < 4; ++i) t[i] += w[i][j];
@@ -120,15 +121,18 @@ void add_tile_sums(const float* weights, size_t n, size_t nq, float* sum) {
 }
 
 // The tiled path for n_q queries that share the KV head: per query the operations of one query
-// alone; each tile's keys and values are read (and, F16, converted) once for all of them.
-void attend_tiled(const float* q, int64_t q_stride, int64_t n_q, std::span<const int32_t> cells, const HeadRows& rows,
-                  const KvHead& head, float scale, float* out, int64_t out_stride) {
+// alone; each tile's keys and values are read (and, F16, converted) once for all of them. Queries
+// g < n_q1 see only cells[0, n_cells1) (the earlier of two tokens of a prompt: its cells are a
+// prefix of the later one's), the others all of `cells`.
+void attend_tiled(const float* q, int64_t q_stride, int64_t n_q, int64_t n_q1, std::span<const int32_t> cells,
+                  size_t n_cells1, const HeadRows& rows, const KvHead& head, float scale, float* out,
+                  int64_t out_stride) {
     thread_local std::vector<float> acc, scores, max, sum, vtmp;
     thread_local std::vector<uint8_t> q_dot;
     thread_local std::vector<const uint16_t*> values;
     const TensorType type = rows.cache.type();
     const int64_t dk = head.dk, d = head.dv;
-    const auto nq = static_cast<size_t>(n_q);
+    const auto nq = static_cast<size_t>(n_q), nq1 = static_cast<size_t>(n_q1);
     size_t q_dot_bytes = 0;
     if (type != TensorType::F16) {
         q_dot_bytes = kernels::dot_operand_bytes(type, dk);
@@ -140,18 +144,38 @@ void attend_tiled(const float* q, int64_t q_stride, int64_t n_q, std::span<const
     max.assign(nq, -INFINITY);
     sum.assign(nq, 0.0f);
     scores.resize(nq * kKvTile);
+    // Rows [j0, j1) of the tile from cell i into the sums of queries [g0, nq) (their weights
+    // scores[g * n + j], n the tile's length), row after row.
+    auto add_values = [&](size_t i, size_t n, size_t g0, size_t j0, size_t j1) {
+        if (j1 == j0 || g0 == nq) return;
+        float* a = acc.data() + g0 * static_cast<size_t>(d);
+        const float* w = scores.data() + g0 * n + j0;
+        const auto n_g = static_cast<int64_t>(nq - g0);
+        if (type == TensorType::F16) {
+            values.resize(j1 - j0);
+            for (size_t j = j0; j < j1; ++j) values[j - j0] = as_f16(rows.value(cells[i + j]));
+            kernels::fma_f16_rows(a, d, n_g, w, static_cast<int64_t>(n), values.data(), static_cast<int64_t>(j1 - j0),
+                                  d);
+        } else {
+            for (size_t j = j0; j < j1; ++j)
+                add_scaled_value(a, n_g, rows.value(cells[i + j]), type, w + (j - j0), static_cast<int64_t>(n), d,
+                                 vtmp);
+        }
+    };
     size_t i = 0;
     while (i < cells.size()) {
-        // One tile: the visible cells with the same cell / kKvTile.
+        // One tile: the visible cells with the same cell / kKvTile; the first n1 of them are the
+        // first queries' too.
         const int32_t tile = cells[i] / kKvTile;
         size_t end = i;
         while (end < cells.size() && cells[end] / kKvTile == tile) ++end;
-        const size_t n = end - i;
+        const size_t n = end - i, n1 = n_cells1 > i ? std::min(n, n_cells1 - i) : 0;
         tile_scores(q, q_stride, n_q, q_dot.data(), q_dot_bytes, cells.subspan(i, n), rows, dk, scores.data());
         for (size_t g = 0; g < nq; ++g) {
+            const size_t n_g = g < nq1 ? n1 : n;  // 0: a tile the first queries do not see leaves them as they are
             float* s = scores.data() + g * n;
             float* a = acc.data() + g * static_cast<size_t>(d);
-            const float new_max = std::max(max[g], scale_and_max(s, n, scale));
+            const float new_max = std::max(max[g], scale_and_max(s, n_g, scale));
             if (new_max > max[g]) {
                 float ms = max[g] - new_max;
                 kernels::exp_f32(&ms, &ms, 1);
@@ -159,20 +183,13 @@ void attend_tiled(const float* q, int64_t q_stride, int64_t n_q, std::span<const
                 sum[g] *= ms;
             }
             max[g] = new_max;
-            for (size_t j = 0; j < n; ++j) s[j] -= new_max;
-            kernels::exp_f32(s, s, static_cast<int64_t>(n));  // vectors on the SIMD levels
+            for (size_t j = 0; j < n_g; ++j) s[j] -= new_max;
+            kernels::exp_f32(s, s, static_cast<int64_t>(n_g));  // vectors on the SIMD levels
         }
-        add_tile_sums(scores.data(), n, nq, sum.data());
-        if (type == TensorType::F16) {
-            values.resize(n);
-            for (size_t j = 0; j < n; ++j) values[j] = as_f16(rows.value(cells[i + j]));
-            kernels::fma_f16_rows(acc.data(), d, n_q, scores.data(), static_cast<int64_t>(n), values.data(),
-                                  static_cast<int64_t>(n), d);
-        } else {
-            for (size_t j = 0; j < n; ++j)
-                add_scaled_value(acc.data(), n_q, rows.value(cells[i + j]), type, scores.data() + j,
-                                 static_cast<int64_t>(n), d, vtmp);
-        }
+        add_tile_sums(scores.data(), n, n1, nq1, sum.data());
+        add_tile_sums(scores.data() + nq1 * n, n, n, nq - nq1, sum.data() + nq1);
+        add_values(i, n, 0, 0, n1);    // every query that sees them
+        add_values(i, n, nq1, n1, n);  // the later token's alone
         i = end;
     }
     for (size_t g = 0; g < nq; ++g) {
@@ -200,10 +217,29 @@ void attend_heads(const float* q, int64_t q_stride, int64_t n_q, std::span<const
                   int64_t out_stride) {
     const HeadRows rows(cache, layer, head);
     if (numerics == AttentionNumerics::kTiled) {
-        attend_tiled(q, q_stride, n_q, cells, rows, head, scale, out, out_stride);
+        attend_tiled(q, q_stride, n_q, n_q, cells, cells.size(), rows, head, scale, out, out_stride);
         return;
     }
     attend_small_batch(q, q_stride, n_q, cells, rows, head, scale, out, out_stride);
+}
+
+void attend_token_pair(const float* q1, const float* q2, int64_t q_stride, int64_t n_heads,
+                       std::span<const int32_t> cells, size_t n_cells1, const KvCache& cache, int64_t layer,
+                       const KvHead& head, float scale, float* out1, float* out2, int64_t out_stride) {
+    // The queries side by side, as attend_tiled takes them: the first token's heads, then the second's.
+    thread_local std::vector<float> q, out;
+    q.resize(static_cast<size_t>(2 * n_heads * head.dk));
+    out.resize(static_cast<size_t>(2 * n_heads * head.dv));
+    for (int64_t g = 0; g < n_heads; ++g) {
+        std::copy_n(q1 + g * q_stride, head.dk, q.data() + g * head.dk);
+        std::copy_n(q2 + g * q_stride, head.dk, q.data() + (n_heads + g) * head.dk);
+    }
+    attend_tiled(q.data(), head.dk, 2 * n_heads, n_heads, cells, n_cells1, HeadRows(cache, layer, head), head, scale,
+                 out.data(), head.dv);
+    for (int64_t g = 0; g < n_heads; ++g) {
+        std::copy_n(out.data() + g * head.dv, head.dv, out1 + g * out_stride);
+        std::copy_n(out.data() + (n_heads + g) * head.dv, head.dv, out2 + g * out_stride);
+    }
 }
 
 }  // namespace sinan::model

@@ -54,6 +54,15 @@ void attend_heads(const float* q, int64_t q_stride, int64_t n_q, std::span<const
                   int64_t layer, const KvHead& head, float scale, AttentionNumerics numerics, float* out,
                   int64_t out_stride);
 
+// Two tokens of a prompt at once, with the tiled numerics: n_heads queries of each (q1, q2; heads
+// q_stride apart), the first seeing cells[0, n_cells1) (a prefix of the second's cells), the
+// second all of `cells`; outputs out1, out2 (heads out_stride apart). Each query's output is the
+// one attend_heads gives it over its own cells, bit for bit; each tile's keys are converted and
+// transposed once for both tokens' queries.
+void attend_token_pair(const float* q1, const float* q2, int64_t q_stride, int64_t n_heads,
+                       std::span<const int32_t> cells, size_t n_cells1, const KvCache& cache, int64_t layer,
+                       const KvHead& head, float scale, float* out1, float* out2, int64_t out_stride);
+
 // How many of the `group` query heads that share a KV head one work item of a forward pass takes
 // (one attend_heads call): all of them when the batch's tokens x KV heads already give each of
 // n_threads threads several items, fewer when not (decoding a token with few KV heads), so that

@@ -237,7 +237,7 @@ TEST(Elementwise, DotF16ChainsEqualTheScalarChainsOfEachQueryOnEveryLevel) {
         std::mt19937 rng(kSeed);
         for (int64_t d : {16, 40, 128}) {
             for (int64_t n_keys : {1, 15, 16, 17, 64}) {
-                for (int64_t n_q : {1, 6, 9}) {
+                for (int64_t n_q : {1, 6, 9, 12, 13}) {
                     const int64_t q_stride = d + 5;
                     const std::vector<float> q = test_util::gaussian(rng, n_q * q_stride);
                     const std::vector<float> kf = test_util::gaussian(rng, n_keys * d);

@@ -134,6 +134,38 @@ TEST(Attention, TiledIsTheReferenceStepsBitForBit) {
     }
 }
 
+// Two tokens of a prompt in one call: the first sees a prefix of the second's cells (ending inside
+// a tile, at a tile's end, at the first cell, or the same cells), and each head of each token gets
+// what attend_heads gives it over its own cells, bit for bit, for F16 and Q8_0 caches.
+TEST(Attention, TokenPairGetsWhatEachTokenGetsAloneBitForBit) {
+    std::mt19937 rng(20261202);
+    std::vector<int32_t> cells;
+    for (int32_t c = 0; c < kCells; ++c)
+        if (c % 7 != 3) cells.push_back(c);
+    const KvHead head{kHeadDim, kHeadDim, kHeadDim, kHeadDim, false};
+    const float scale = 0.125f;
+    constexpr int64_t kHeads = 6, q_stride = kHeadDim + 3, out_stride = kHeadDim + 5;
+    for (TensorType type : {TensorType::F16, TensorType::Q8_0}) {
+        const KvCache cache = random_cache(type, rng);
+        for (size_t n1 : {size_t{1}, size_t{40}, size_t{55}, size_t{56}, size_t{100}, cells.size() - 1, cells.size()}) {
+            const std::vector<float> q1 = gaussian(rng, kHeads * q_stride), q2 = gaussian(rng, kHeads * q_stride);
+            std::vector<float> pair1(kHeads * out_stride, -7.0f), pair2 = pair1, alone1 = pair1, alone2 = pair1;
+            const std::span<const int32_t> all(cells);
+            attend_token_pair(q1.data(), q2.data(), q_stride, kHeads, all, n1, cache, 0, head, scale, pair1.data(),
+                              pair2.data(), out_stride);
+            attend_heads(q1.data(), q_stride, kHeads, all.first(n1), cache, 0, head, scale, AttentionNumerics::kTiled,
+                         alone1.data(), out_stride);
+            attend_heads(q2.data(), q_stride, kHeads, all, cache, 0, head, scale, AttentionNumerics::kTiled,
+                         alone2.data(), out_stride);
+            const std::string what = std::string(gguf::type_name(type)) + ", first token's cells " + std::to_string(n1);
+            EXPECT_EQ(pair1, alone1) << what;
+            EXPECT_EQ(pair2, alone2) << what;
+            EXPECT_NE(pair1[0], 0.0f) << what;
+            EXPECT_EQ(pair2[kHeadDim], -7.0f) << what;  // nothing between the outputs
+        }
+    }
+}
+
 // A prompt's tokens x KV heads give every thread several items: each takes a whole group. One
 // decoded token of a model with few KV heads would not: its groups are split so that every
 // thread has items, and a group that does not divide evenly still has every head in some item.

@@ -113,7 +113,8 @@ void add_inplace(float* y, const float* x, int64_t n) {
 
 namespace {
 
-constexpr int kQueryGroup = 8;  // queries (or accumulators) sharing one pass: 8 sums + 16 columns in registers
+constexpr int kQueryGroup =
+    8;  // accumulators sharing a pass over the value rows: 16 sums + 2 value vectors in registers
 
 // Values i0.. i0 + 15 of 16 keys (k[j]; the `m` lanes of each) converted and transposed: col[i] holds
 // value i0 + i of every key (lane j: key j).
@@ -170,7 +171,10 @@ void chains_times_keys(const float* q, int64_t q_stride, const uint16_t* const* 
 }
 
 using ChainsFn = void (*)(const float*, int64_t, const uint16_t* const*, int64_t, int, float*, int64_t);
-constexpr ChainsFn kChainsFns[kQueryGroup + 1] = {
+// Queries sharing one conversion and transpose of 16 keys: 12 sums and 16 columns in registers
+// (the two tokens x 6 heads of a prompt's attend_token_pair).
+constexpr int kChainQueries = 12;
+constexpr ChainsFn kChainsFns[kChainQueries + 1] = {
     nullptr,
     chains_times_keys<1>,
     chains_times_keys<2>,
@@ -180,6 +184,10 @@ constexpr ChainsFn kChainsFns[kQueryGroup + 1] = {
     chains_times_keys<6>,
     chains_times_keys<7>,
     chains_times_keys<8>,
+    chains_times_keys<9>,
+    chains_times_keys<10>,
+    chains_times_keys<11>,
+    chains_times_keys<12>,
 };
 
 // Values c0..c0 + 16 C - 1 (C = 1 or 2 column vectors; lanes m of the last) of G accumulators
@@ -222,15 +230,15 @@ constexpr RowsFn kRowsFns[2][kQueryGroup + 1] = {
 
 // Sixteen keys at a time, one lane each: 16 values of each key are converted, the 16x16 block is
 // transposed so that vector i holds value i of every key, and the lanes' chains advance one fused
-// multiply-add per value, in index order, as the reference's; up to 8 queries share each block.
+// multiply-add per value, in index order, as the reference's; up to 12 queries share each block.
 void dot_f16_chains(const float* q, int64_t q_stride, int64_t n_q, const uint16_t* const* keys, int64_t n_keys,
                     int64_t d, float* scores) {
     for (int64_t j0 = 0; j0 < n_keys; j0 += 16) {
         const int n_k = static_cast<int>(n_keys - j0 < 16 ? n_keys - j0 : 16);
         const uint16_t* k[16];
         for (int j = 0; j < 16; ++j) k[j] = keys[j0 + (j < n_k ? j : n_k - 1)];
-        for (int64_t g0 = 0; g0 < n_q; g0 += kQueryGroup) {
-            const int n_g = static_cast<int>(n_q - g0 < kQueryGroup ? n_q - g0 : kQueryGroup);
+        for (int64_t g0 = 0; g0 < n_q; g0 += kChainQueries) {
+            const int n_g = static_cast<int>(n_q - g0 < kChainQueries ? n_q - g0 : kChainQueries);
             kChainsFns[n_g](q + g0 * q_stride, q_stride, k, d, n_k, scores + g0 * n_keys + j0, n_keys);
         }
     }

@@ -114,25 +114,44 @@ void DenseModel::attention(int64_t layer, const Batch& batch, const KvCache& cac
     const float scale = 1.0f / std::sqrt(static_cast<float>(d));
     const int64_t n_q = h.n_head * d;
     const AttentionNumerics numerics = attention_numerics(n_tokens, d);
+    auto visible_cells = [&](int64_t t, std::vector<int32_t>* visible) {
+        const int32_t pos = batch.positions[static_cast<size_t>(t)];
+        visible->clear();
+        for (int32_t c : seq_cells_[static_cast<size_t>(batch.seq_ids[static_cast<size_t>(t)])])
+            if (attends(pos, cache.cell_pos(c))) visible->push_back(c);
+    };
+    auto kv_head_of = [&](int64_t kv_head) { return KvHead{kv_head * d, d, kv_head * d, d, false}; };
     // An item is a token and some of the query heads that share a KV head, which read its cells
-    // together (attend_heads).
+    // together (attend_heads); in a prompt (tiled numerics, whole groups), two consecutive tokens
+    // and all the heads of a KV head, whose tiles are then read once for both (attend_token_pair)
+    // when the first token's cells are a prefix of the second's, as a prompt's are.
     const int64_t per_item = heads_per_item(n_tokens, h.n_head_kv, group, pool_.n_threads());
     const int64_t items_per_kv_head = (group + per_item - 1) / per_item;
-    const int64_t n_items = n_tokens * h.n_head_kv * items_per_kv_head;
+    const int64_t tokens_per_item = numerics == AttentionNumerics::kTiled && per_item == group ? 2 : 1;
+    const int64_t n_items = (n_tokens + tokens_per_item - 1) / tokens_per_item * h.n_head_kv * items_per_kv_head;
     const int64_t grain = std::max<int64_t>(1, n_items / (8 * pool_.n_threads()));
     pool_.parallel_chunks(n_items, grain, [&](int64_t i0, int64_t i1, int) {
-        thread_local std::vector<int32_t> visible;
+        thread_local std::vector<int32_t> visible, visible2;
         for (int64_t i = i0; i < i1; ++i) {
-            const int64_t t = i / (h.n_head_kv * items_per_kv_head), kv_head = i / items_per_kv_head % h.n_head_kv;
+            const int64_t t = i / (h.n_head_kv * items_per_kv_head) * tokens_per_item;
+            const int64_t kv_head = i / items_per_kv_head % h.n_head_kv;
             const int64_t first_head = kv_head * group + i % items_per_kv_head * per_item;
             const int64_t n_heads = std::min(per_item, (kv_head + 1) * group - first_head);
-            const int32_t pos = batch.positions[static_cast<size_t>(t)];
-            visible.clear();
-            for (int32_t c : seq_cells_[static_cast<size_t>(batch.seq_ids[static_cast<size_t>(t)])])
-                if (attends(pos, cache.cell_pos(c))) visible.push_back(c);
             const int64_t first = t * n_q + first_head * d;
-            attend_heads(q_.data() + first, d, n_heads, visible, cache, layer,
-                         KvHead{kv_head * d, d, kv_head * d, d, false}, scale, numerics, attn_.data() + first, d);
+            visible_cells(t, &visible);
+            if (tokens_per_item == 2 && t + 1 < n_tokens) {
+                visible_cells(t + 1, &visible2);
+                if (visible.size() <= visible2.size() && std::equal(visible.begin(), visible.end(), visible2.begin())) {
+                    attend_token_pair(q_.data() + first, q_.data() + first + n_q, d, n_heads, visible2, visible.size(),
+                                      cache, layer, kv_head_of(kv_head), scale, attn_.data() + first,
+                                      attn_.data() + first + n_q, d);
+                    continue;
+                }
+                attend_heads(q_.data() + first + n_q, d, n_heads, visible2, cache, layer, kv_head_of(kv_head), scale,
+                             numerics, attn_.data() + first + n_q, d);
+            }
+            attend_heads(q_.data() + first, d, n_heads, visible, cache, layer, kv_head_of(kv_head), scale, numerics,
+                         attn_.data() + first, d);
         }
     });
 }
