@@ -181,7 +181,7 @@ TEST(Elementwise, FmaF16RowsEqualTheScalarFmaRowAfterRowOnEveryLevel) {
         const KernelTable& t = kernel_table(level);
         std::mt19937 rng(kSeed);
         for (int64_t n : {int64_t{1}, int64_t{17}, int64_t{128}, int64_t{1001}}) {
-            for (int64_t n_y : {1, 3, 6, 8, 9, 17}) {
+            for (int64_t n_y : {1, 3, 6, 8, 9, 12, 13, 25}) {
                 const int64_t n_v = n_y % 2 == 0 ? 5 : 64;
                 const std::vector<float> vf = test_util::gaussian(rng, n_v * n, 3.0f);
                 std::vector<uint16_t> v(vf.size());
