@@ -65,6 +65,7 @@ KernelTable make_scalar_table() {
     t.add_inplace = ref::add_inplace;
     t.fma_f16_rows = ref::fma_f16_rows;
     t.fma_f16_rounded = ref::fma_f16_rounded;
+    t.add_scaled_rows = ref::add_scaled_rows;
     t.dot_f16_chains = ref::dot_f16_chains;
     return t;
 }
@@ -143,6 +144,7 @@ KernelTable make_avx512_table() {
     t.add_inplace = avx512::add_inplace;
     t.fma_f16_rows = avx512::fma_f16_rows;
     t.fma_f16_rounded = avx512::fma_f16_rounded;
+    t.add_scaled_rows = avx512::add_scaled_rows;
     t.dot_f16_chains = avx512::dot_f16_chains;
     t.attend_f16_rounded = avx512::attend_f16_rounded;
     if (cpu::features().avx512vnni) t.attend_q8_0 = avx512::attend_q8_0;

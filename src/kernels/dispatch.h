@@ -72,6 +72,8 @@ using AddInplaceFn = void (*)(float* y, const float* x, int64_t n);
 using FmaF16RowsFn = void (*)(float* y, int64_t y_stride, int64_t n_y, const float* s, int64_t s_stride,
                               const uint16_t* const* v, int64_t n_v, int64_t n);
 using FmaF16RoundedFn = void (*)(float* y, const uint16_t* v, float s, int64_t n);
+using AddScaledRowsFn = void (*)(float* y, int64_t y_stride, int64_t n_y, const float* s, int64_t s_stride,
+                                 const float* v, int64_t v_stride, int64_t n_v, int64_t n);
 using DotF16ChainsFn = void (*)(const float* q, int64_t q_stride, int64_t n_q, const uint16_t* const* keys,
                                 int64_t n_keys, int64_t d, float* scores);
 // ops.h's attend_f16_rounded in one kernel; scratch: 4 * (dk + 2 * n) floats (room for the queries a
@@ -108,6 +110,7 @@ struct KernelTable {
     AddInplaceFn add_inplace;
     FmaF16RowsFn fma_f16_rows;
     FmaF16RoundedFn fma_f16_rounded;
+    AddScaledRowsFn add_scaled_rows;
     DotF16ChainsFn dot_f16_chains;
     AttendF16RoundedFn attend_f16_rounded;  // null: attend_f16_rounded_composite on this table
     AttendQ8_0Fn attend_q8_0;               // null: attend_q8_0_composite on this table

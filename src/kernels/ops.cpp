@@ -423,6 +423,11 @@ void fma_f16_rows(float* y, int64_t y_stride, int64_t n_y, const float* s, int64
 
 void fma_f16_rounded(float* y, const uint16_t* v, float s, int64_t n) { active_table().fma_f16_rounded(y, v, s, n); }
 
+void add_scaled_rows(float* y, int64_t y_stride, int64_t n_y, const float* s, int64_t s_stride, const float* v,
+                     int64_t v_stride, int64_t n_v, int64_t n) {
+    active_table().add_scaled_rows(y, y_stride, n_y, s, s_stride, v, v_stride, n_v, n);
+}
+
 void dot_f16_chains(const float* q, int64_t q_stride, int64_t n_q, const uint16_t* const* keys, int64_t n_keys,
                     int64_t d, float* scores) {
     active_table().dot_f16_chains(q, q_stride, n_q, keys, n_keys, d, scores);

@@ -145,6 +145,14 @@ void add_inplace(float* y, const float* x, int64_t n);
 void fma_f16_rows(float* y, int64_t y_stride, int64_t n_y, const float* s, int64_t s_stride, const uint16_t* const* v,
                   int64_t n_v, int64_t n);
 
+// For each value row j < n_v in order, and in it each accumulator g < n_y:
+//   y[g * y_stride + i] = y[g * y_stride + i] + s[g * s_stride + j] * v[j * v_stride + i],  i < n
+// the product rounded, then the sum (no fused multiply-add): the tiled attention's weighted sums
+// over a quantized cache, its value rows dequantized to float. Accumulator g gets exactly the
+// operations it would get alone (n_y = 1), row after row.
+void add_scaled_rows(float* y, int64_t y_stride, int64_t n_y, const float* s, int64_t s_stride, const float* v,
+                     int64_t v_stride, int64_t n_v, int64_t n);
+
 // y[i] = fma(v[i], s, y[i]) rounded to binary16 (nearest even) and back to float: one step of the
 // reference's small-batch attention, whose running weighted sum of values is kept in binary16;
 // the same as fma_f16_rows for one row followed by quantize_row and dequantize_row (F16), in one

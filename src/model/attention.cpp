@@ -29,17 +29,6 @@ struct HeadRows {
 
 const uint16_t* as_f16(const uint8_t* p) { return reinterpret_cast<const uint16_t*>(p); }
 
-// acc_g[j] += s[g * s_stride] * value[j] for n_acc accumulators acc_g = acc + g * d and a value row
-// of a quantized cache, dequantized first (the tiled path's; F16 rows take the kernels'
-// fma_f16_rows instead).
-void add_scaled_value(float* acc, int64_t n_acc, const uint8_t* value, TensorType type, const float* s,
-                      int64_t s_stride, int64_t d, std::vector<float>& tmp) {
-    tmp.resize(static_cast<size_t>(d));
-    kernels::dequantize_row(type, value, tmp.data(), d);
-    for (int64_t g = 0; g < n_acc; ++g)
-        for (int64_t j = 0; j < d; ++j) acc[g * d + j] += s[g * s_stride] * tmp[static_cast<size_t>(j)];
-}
-
 // The small-batch numerics, for all the n_q queries in one kernel call: an F16 cache by the
 // reference's path (kernels::attend_f16_rounded), a Q8_0 cache by the kernels' own
 // (kernels::attend_q8_0: q quantized to Q8_0 once, matmul's dot products, the weighted sum in float).
@@ -156,10 +145,12 @@ void attend_tiled(const float* q, int64_t q_stride, int64_t n_q, int64_t n_q1, s
             for (size_t j = j0; j < j1; ++j) values[j - j0] = as_f16(rows.value(cells[i + j]));
             kernels::fma_f16_rows(a, d, n_g, w, static_cast<int64_t>(n), values.data(), static_cast<int64_t>(j1 - j0),
                                   d);
-        } else {
+        } else {  // dequantized, then added: acc += s * v, the product rounded first
+            vtmp.resize((j1 - j0) * static_cast<size_t>(d));
             for (size_t j = j0; j < j1; ++j)
-                add_scaled_value(a, n_g, rows.value(cells[i + j]), type, w + (j - j0), static_cast<int64_t>(n), d,
-                                 vtmp);
+                kernels::dequantize_row(type, rows.value(cells[i + j]), vtmp.data() + (j - j0) * d, d);
+            kernels::add_scaled_rows(a, d, n_g, w, static_cast<int64_t>(n), vtmp.data(), d,
+                                     static_cast<int64_t>(j1 - j0), d);
         }
     };
     size_t i = 0;

@@ -203,6 +203,33 @@ TEST(Elementwise, FmaF16RowsEqualTheScalarFmaRowAfterRowOnEveryLevel) {
     }
 }
 
+// add_scaled_rows (the tiled attention's weighted sums over a quantized cache, its value rows
+// dequantized to float) is, on every level and for any number of accumulators, the product
+// rounded and then the sum, per element and value row, rows in order: no fused multiply-add.
+TEST(Elementwise, AddScaledRowsRoundTheProductThenAddRowAfterRowOnEveryLevel) {
+    for (cpu::Level level : runnable_levels()) {
+        const KernelTable& t = kernel_table(level);
+        std::mt19937 rng(kSeed);
+        for (int64_t n : {int64_t{1}, int64_t{17}, int64_t{128}, int64_t{1001}}) {
+            for (int64_t n_y : {1, 3, 6, 8, 9, 12, 13, 25}) {
+                const int64_t n_v = n_y % 2 == 0 ? 5 : 64, v_stride = n + 7;
+                const std::vector<float> v = test_util::gaussian(rng, n_v * v_stride, 3.0f);
+                const int64_t y_stride = n + 3, s_stride = n_v + 2;
+                const std::vector<float> s = test_util::gaussian(rng, n_y * s_stride);
+                std::vector<float> y = test_util::gaussian(rng, n_y * y_stride), want = y;
+                for (int64_t j = 0; j < n_v; ++j)
+                    for (int64_t g = 0; g < n_y; ++g)
+                        for (int64_t i = 0; i < n; ++i) {
+                            volatile float product = s[g * s_stride + j] * v[j * v_stride + i];  // rounded here
+                            want[g * y_stride + i] += product;
+                        }
+                t.add_scaled_rows(y.data(), y_stride, n_y, s.data(), s_stride, v.data(), v_stride, n_v, n);
+                EXPECT_EQ(y, want) << context(t, n) << " accumulators " << n_y;  // the gaps between rows too
+            }
+        }
+    }
+}
+
 // fma_f16_rounded (a step of the small-batch attention, whose sum of values is kept in binary16)
 // is on every level what it replaces: fma_f16_rows for the row, then quantize_row and
 // dequantize_row to F16 and back, bit for bit.

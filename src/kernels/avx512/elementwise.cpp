@@ -191,12 +191,12 @@ constexpr ChainsFn kChainsFns[kChainQueries + 1] = {
 };
 
 // Values c0..c0 + 16 C - 1 (C = 1 or 2 column vectors; lanes m of the last) of G accumulators
-// through every value row: converted once per row, one fused multiply-add per accumulator and
-// column vector, rows in order (G x C chains: 12 for 6 queries keep the multiply-adds busy, where
-// 6 waited on their latency).
-template <int G, int C>
-void rows_into_accumulators(float* y, int64_t y_stride, const float* s, int64_t s_stride, const uint16_t* const* v,
-                            int64_t n_v, int64_t c0, __mmask16 m) {
+// through every value row (R::row: binary16 rows, converted once per row and added with a fused
+// multiply-add; or float rows, the product rounded before the sum), rows in order (G x C chains:
+// 12 for 6 queries keep the multiply-adds busy, where 6 waited on their latency).
+template <typename R, int G, int C>
+void rows_into_accumulators(float* y, int64_t y_stride, const float* s, int64_t s_stride, R rows, int64_t n_v,
+                            int64_t c0, __mmask16 m) {
     const __mmask16 mask[2] = {C == 1 ? m : static_cast<__mmask16>(0xffff), m};
     __m512 acc[C][G];
     unrolled<C>([&](auto c) {
@@ -204,10 +204,10 @@ void rows_into_accumulators(float* y, int64_t y_stride, const float* s, int64_t 
     });
     for (int64_t j = 0; j < n_v; ++j) {
         __m512 vf[C];
-        unrolled<C>([&](auto c) { vf[c] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask[c], v[j] + c0 + 16 * c)); });
+        unrolled<C>([&](auto c) { vf[c] = rows.load(j, c0 + 16 * c, mask[c]); });
         unrolled<G>([&](auto g) {
             const __m512 sg = _mm512_set1_ps(s[g * s_stride + j]);
-            unrolled<C>([&](auto c) { acc[c][g] = _mm512_fmadd_ps(vf[c], sg, acc[c][g]); });
+            unrolled<C>([&](auto c) { acc[c][g] = R::add(acc[c][g], vf[c], sg); });
         });
     }
     unrolled<C>([&](auto c) {
@@ -215,16 +215,45 @@ void rows_into_accumulators(float* y, int64_t y_stride, const float* s, int64_t 
     });
 }
 
-using RowsFn = void (*)(float*, int64_t, const float*, int64_t, const uint16_t* const*, int64_t, int64_t, __mmask16);
-// [C - 1][G]
-constexpr RowsFn kRowsFns[2][kQueryGroup + 1] = {
-    {nullptr, rows_into_accumulators<1, 1>, rows_into_accumulators<2, 1>, rows_into_accumulators<3, 1>,
-     rows_into_accumulators<4, 1>, rows_into_accumulators<5, 1>, rows_into_accumulators<6, 1>,
-     rows_into_accumulators<7, 1>, rows_into_accumulators<8, 1>},
-    {nullptr, rows_into_accumulators<1, 2>, rows_into_accumulators<2, 2>, rows_into_accumulators<3, 2>,
-     rows_into_accumulators<4, 2>, rows_into_accumulators<5, 2>, rows_into_accumulators<6, 2>,
-     rows_into_accumulators<7, 2>, rows_into_accumulators<8, 2>},
+// Binary16 value rows (v[j]), fused into the sums.
+struct F16Rows {
+    const uint16_t* const* v;
+    __m512 load(int64_t j, int64_t c, __mmask16 m) const {
+        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, v[j] + c));
+    }
+    static __m512 add(__m512 acc, __m512 v, __m512 s) { return _mm512_fmadd_ps(v, s, acc); }
 };
+
+// Float value rows (v + j * stride), the products rounded before the sums.
+struct F32Rows {
+    const float* v;
+    int64_t stride;
+    __m512 load(int64_t j, int64_t c, __mmask16 m) const { return _mm512_maskz_loadu_ps(m, v + j * stride + c); }
+    static __m512 add(__m512 acc, __m512 v, __m512 s) { return _mm512_add_ps(acc, _mm512_mul_ps(s, v)); }
+};
+
+// y[g * y_stride + i] for g < n_y, i < n, through the rows: 32 values (16 for a last, lone vector)
+// of up to kQueryGroup accumulators at a time, held in registers through all the rows.
+template <typename R>
+void rows_into_all(float* y, int64_t y_stride, int64_t n_y, const float* s, int64_t s_stride, R rows, int64_t n_v,
+                   int64_t n) {
+    for (int64_t c0 = 0; c0 < n; c0 += 32) {
+        const int n_c = n - c0 > 16 ? 2 : 1;
+        const int64_t last = n - c0 - 16 * (n_c - 1);
+        const __mmask16 m = tail_mask(last < 16 ? last : 16);
+        for (int64_t g0 = 0; g0 < n_y; g0 += kQueryGroup) {
+            const int n_g = static_cast<int>(n_y - g0 < kQueryGroup ? n_y - g0 : kQueryGroup);
+            float* yg = y + g0 * y_stride;
+            const float* sg = s + g0 * s_stride;
+            with_count<kQueryGroup>(n_g, [&](auto G) {
+                if (n_c == 2)
+                    rows_into_accumulators<R, G, 2>(yg, y_stride, sg, s_stride, rows, n_v, c0, m);
+                else
+                    rows_into_accumulators<R, G, 1>(yg, y_stride, sg, s_stride, rows, n_v, c0, m);
+            });
+        }
+    }
+}
 
 }  // namespace
 
@@ -254,18 +283,14 @@ void fma_f16_rounded(float* y, const uint16_t* v, float s, int64_t n) {
     }
 }
 
-// 32 values (16 for a last, lone vector) of up to 8 accumulators at a time, held in registers
-// through all the rows.
 void fma_f16_rows(float* y, int64_t y_stride, int64_t n_y, const float* s, int64_t s_stride, const uint16_t* const* v,
                   int64_t n_v, int64_t n) {
-    for (int64_t c0 = 0; c0 < n; c0 += 32) {
-        const int n_c = n - c0 > 16 ? 2 : 1;
-        const __mmask16 m = tail_mask(n - c0 - 16 * (n_c - 1) < 16 ? n - c0 - 16 * (n_c - 1) : 16);
-        for (int64_t g0 = 0; g0 < n_y; g0 += kQueryGroup) {
-            const int n_g = static_cast<int>(n_y - g0 < kQueryGroup ? n_y - g0 : kQueryGroup);
-            kRowsFns[n_c - 1][n_g](y + g0 * y_stride, y_stride, s + g0 * s_stride, s_stride, v, n_v, c0, m);
-        }
-    }
+    rows_into_all(y, y_stride, n_y, s, s_stride, F16Rows{v}, n_v, n);
+}
+
+void add_scaled_rows(float* y, int64_t y_stride, int64_t n_y, const float* s, int64_t s_stride, const float* v,
+                     int64_t v_stride, int64_t n_v, int64_t n) {
+    rows_into_all(y, y_stride, n_y, s, s_stride, F32Rows{v, v_stride}, n_v, n);
 }
 
 }  // namespace sinan::kernels::avx512

@@ -609,7 +609,7 @@ void panel_times_tiles(PanelView panel, int64_t n_blocks, const TileBlock* tiles
                        const NextPanelPrefetch* prefetch, float* y, int64_t y_stride, __mmask16 valid) {
     for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
         const int n_t = static_cast<int>(n_tokens - t0 < kTokenTile ? n_tokens - t0 : kTokenTile);
-        panel::with_count<kTokenTile>(n_t, [&](auto T) {
+        with_count<kTokenTile>(n_t, [&](auto T) {
             packed_panel_times_tokens<T>(panel, n_blocks, tiles + (t0 / kTokenTile) * n_blocks, prefetch,
                                          (t0 / kTokenTile) * n_blocks, y + t0 * y_stride, y_stride, valid);
         });
@@ -759,7 +759,7 @@ void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
             continue;
         }
         if (n_tokens <= kTokenTile) {
-            panel::with_count<kTokenTile>(static_cast<int>(n_tokens), [&](auto T) {
+            with_count<kTokenTile>(static_cast<int>(n_tokens), [&](auto T) {
                 if constexpr (T > 1)
                     rows_times_tokens<T>(rows, row_offsets, n_blocks, tiles, prefetch, y + r0, y_stride, valid);
             });

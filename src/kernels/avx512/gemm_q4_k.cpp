@@ -346,7 +346,7 @@ void gemm_q4_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const v
         for (int64_t t0 = 0; t0 < n_tokens; t0 += kPackedTile) {
             const int n_t = static_cast<int>(n_tokens - t0 < kPackedTile ? n_tokens - t0 : kPackedTile);
             panel::tile_pointers(t0, n_t, mins, n_blocks, xs, x_row_bytes, tm, xb);
-            panel::with_count<kPackedTile>(n_t, [&](auto T) {
+            with_count<kPackedTile>(n_t, [&](auto T) {
                 packed_panel_times_tokens<T>(reinterpret_cast<const PackedBlock*>(panel_start), n_blocks, tm, xb,
                                              n_tokens == 1 ? nullptr : &prefetch, (t0 / kPackedTile) * n_blocks,
                                              y + t0 * y_stride + r0, y_stride,

@@ -321,7 +321,7 @@ void gemm_q6_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const v
         for (int64_t t0 = 0; t0 < n_tokens; t0 += kPackedTile) {
             const int n_t = static_cast<int>(n_tokens - t0 < kPackedTile ? n_tokens - t0 : kPackedTile);
             panel::tile_pointers(t0, n_t, summaries, n_blocks, xs, x_row_bytes, tb, xb);
-            panel::with_count<kPackedTile>(n_t, [&](auto T) {
+            with_count<kPackedTile>(n_t, [&](auto T) {
                 if (unpack)
                     panel::run_tokens<Q6K, T>(unpacked, n_blocks, tb, xb, y + t0 * y_stride + r0, y_stride, valid);
                 else

@@ -10,7 +10,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <utility>
+
+#include "kernels/avx512/unrolled.h"
 
 namespace sinan::kernels::avx512::panel {
 
@@ -204,16 +205,6 @@ static void tile_pointers(int64_t t0, int n_t, const Summary* summaries, int64_t
     }
 }
 
-// f(std::integral_constant<int, n>{}) for the run-time count n in 1..N: a number of tokens turned
-// into the template argument of a kernel compiled for each count.
-template <int N, typename F>
-static void with_count(int n, F&& f) {
-    [&]<int... I>(std::integer_sequence<int, I...>) {
-        ((n == I + 1 ? f(std::integral_constant<int, I + 1>{}) : void()), ...);
-    }
-    (std::make_integer_sequence<int, N>{});
-}
-
 template <typename K>
 static void gemm(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes, int64_t n_tokens,
                  int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
@@ -241,7 +232,7 @@ static void gemm(const void* w, size_t w_row_bytes, int64_t n_rows, const void* 
         for (int64_t t0 = 0; t0 < n_tokens; t0 += K::kTile) {
             const int n_t = static_cast<int>(n_tokens - t0 < K::kTile ? n_tokens - t0 : K::kTile);
             tile_pointers(t0, n_t, token_blocks, n_blocks, xs, x_row_bytes, tb, xb);
-            with_count<K::kTile>(n_t, [&](auto T) {
+            avx512::with_count<K::kTile>(n_t, [&](auto T) {
                 run_tokens<K, T>(packed, n_blocks, tb, xb, y + t0 * y_stride + r0, y_stride, valid);
             });
         }

@@ -74,6 +74,18 @@ void fma_f16_rounded(float* y, const uint16_t* v, float s, int64_t n) {
 
 // y_g[i] = fma(v_j[i], s[g * s_stride + j], y_g[i]) for each value row j in order, then each g;
 // y_g = y + g * y_stride, v_j binary16
+void add_scaled_rows(float* y, int64_t y_stride, int64_t n_y, const float* s, int64_t s_stride, const float* v,
+                     int64_t v_stride, int64_t n_v, int64_t n) {
+    for (int64_t j = 0; j < n_v; ++j)
+        for (int64_t g = 0; g < n_y; ++g) {
+            const float sg = s[g * s_stride + j];
+            for (int64_t i = 0; i < n; ++i) {
+                const float product = sg * v[j * v_stride + i];  // rounded: this level has no fused multiply-add
+                y[g * y_stride + i] += product;
+            }
+        }
+}
+
 void fma_f16_rows(float* y, int64_t y_stride, int64_t n_y, const float* s, int64_t s_stride, const uint16_t* const* v,
                   int64_t n_v, int64_t n) {
     for (int64_t j = 0; j < n_v; ++j)

@@ -65,6 +65,8 @@ void add_inplace(float* y, const float* x, int64_t n);
 void fma_f16_rows(float* y, int64_t y_stride, int64_t n_y, const float* s, int64_t s_stride, const uint16_t* const* v,
                   int64_t n_v, int64_t n);
 void fma_f16_rounded(float* y, const uint16_t* v, float s, int64_t n);
+void add_scaled_rows(float* y, int64_t y_stride, int64_t n_y, const float* s, int64_t s_stride, const float* v,
+                     int64_t v_stride, int64_t n_v, int64_t n);
 void dot_f16_chains(const float* q, int64_t q_stride, int64_t n_q, const uint16_t* const* keys, int64_t n_keys,
                     int64_t d, float* scores);
 
