@@ -158,6 +158,29 @@ void gemm_rows(const GemmKernel& gemm, const Matrix& w, uint64_t w_row_bytes, co
 
 }  // namespace
 
+void dot_rows(gguf::TensorType row_type, const void* rows, uint64_t row_stride, int64_t n_rows, const void* x_dot,
+              int64_t n_x, int64_t n, float* y, int64_t y_stride) {
+    const KernelTable& table = active_table();
+    const GemmKernel& gemm = table.gemm[static_cast<int>(row_type)];
+    const uint64_t x_bytes = dot_operand_bytes(row_type, n);
+    const auto* x = static_cast<const uint8_t*>(x_dot);
+    if (gemm.run != nullptr) {
+        thread_local std::vector<Line> prepared;
+        const void* xs = x;
+        if (gemm.prepare != nullptr) {
+            void* out = grow(prepared, gemm.prepared_bytes(n_x, n));
+            gemm.prepare(x, x_bytes, n_x, n, 0, n_x, out);
+            xs = out;
+        }
+        gemm.run(rows, row_stride, n_rows, xs, x_bytes, n_x, n, y, y_stride, gemm_scratch(gemm.scratch_bytes(n_x, n)));
+        return;
+    }
+    const VecDotFn dot = table.vec_dot[static_cast<int>(row_type)];
+    for (int64_t t = 0; t < n_x; ++t)
+        for (int64_t r = 0; r < n_rows; ++r)
+            y[t * y_stride + r] = dot(static_cast<const uint8_t*>(rows) + r * row_stride, x + t * x_bytes, n);
+}
+
 void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
     matmul(active_table(), w, x, n_tokens, y, pool);
 }

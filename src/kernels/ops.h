@@ -73,6 +73,11 @@ void round_activations(gguf::TensorType weight_type, const float* x, float* y, i
 uint64_t dot_operand_bytes(gguf::TensorType row_type, int64_t n);
 void quantize_dot_operand(gguf::TensorType row_type, const float* x, void* x_dot, int64_t n);
 float dot_row(gguf::TensorType row_type, const void* row, const void* x_dot, int64_t n);
+// y[t * y_stride + r] = dot_row(row_type, row r, operand t, n) for n_rows rows row_stride bytes
+// apart from `rows` and n_x operands side by side at x_dot (dot_operand_bytes each), bit for bit,
+// on the calling thread: through the type's matrix kernel where it has one.
+void dot_rows(gguf::TensorType row_type, const void* rows, uint64_t row_stride, int64_t n_rows, const void* x_dot,
+              int64_t n_x, int64_t n, float* y, int64_t y_stride);
 
 // y = W[row, :] as floats (an embedding lookup). y: [w.n_cols].
 void get_row(const Matrix& w, int64_t row, float* y);

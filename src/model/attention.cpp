@@ -65,6 +65,11 @@ void tile_scores(const float* q, int64_t q_stride, int64_t n_q, const uint8_t* q
     const TensorType type = rows.cache.type();
     const size_t n = cells.size();
     if (type != TensorType::F16) {
+        if (cells.back() - cells.front() == static_cast<int32_t>(n - 1)) {  // consecutive cells: rows a stride apart
+            kernels::dot_rows(type, rows.key(cells.front()), rows.cache.k_row_bytes(), static_cast<int64_t>(n), q_dot,
+                              n_q, dk, scores, static_cast<int64_t>(n));
+            return;
+        }
         for (int64_t g = 0; g < n_q; ++g)
             for (size_t j = 0; j < n; ++j)
                 scores[g * n + j] = kernels::dot_row(type, rows.key(cells[j]), q_dot + g * q_dot_bytes, dk);

@@ -83,6 +83,8 @@ public:
     int64_t n_embd_k() const { return n_embd_k_; }
     int64_t n_embd_v() const { return n_embd_v_; }
     gguf::TensorType type() const { return type_; }
+    // Bytes from one cell's K row to the next cell's (in a layer).
+    uint64_t k_row_bytes() const { return k_row_bytes_; }
     // Byte offset of value i in a row (i a multiple of the type's block size).
     uint64_t offset_bytes(int64_t i) const { return gguf::row_bytes(type_, static_cast<uint64_t>(i)); }
     uint8_t* k(int64_t layer, int64_t cell) { return reinterpret_cast<uint8_t*>(k_.data()) + at(layer, cell, k_row_bytes_); }

@@ -76,6 +76,37 @@ TEST(Matmul, EqualsDoubleLoopOverDequantizedWeightsAndRoundedActivations) {
 
 // No tokens (the output head of a prompt batch that wants no logits): nothing is computed or
 // written, at every level and for every type (the Q8_0 GEMM kernel once called a null function).
+// dot_rows (the tiled attention's scores over a quantized cache, its keys a stride apart) gives
+// each row and operand what dot_row gives them, bit for bit, through the type's matrix kernel:
+// rows wider than they are long, counts of rows and operands inside and past a panel and a tile.
+TEST(Matmul, DotRowsAreDotRowBitForBit) {
+    std::mt19937 rng(20261203);
+    for (gguf::TensorType type : {gguf::TensorType::Q8_0, gguf::TensorType::Q4_K, gguf::TensorType::F16}) {
+        const int64_t n = type == gguf::TensorType::Q4_K ? 256 : 128;
+        const uint64_t row_bytes = gguf::row_bytes(type, static_cast<uint64_t>(n));
+        const uint64_t stride = 3 * row_bytes;  // each row the middle of a wider one
+        for (int64_t n_rows : {1, 5, 16, 17, 64}) {
+            std::vector<uint8_t> rows(static_cast<size_t>(n_rows) * stride);
+            for (int64_t r = 0; r < n_rows; ++r)
+                quantize_row(type, test_util::gaussian(rng, n).data(), rows.data() + r * stride + row_bytes, n);
+            for (int64_t n_x : {1, 6, 9, 12}) {
+                const uint64_t x_bytes = dot_operand_bytes(type, n);
+                std::vector<uint8_t> x(static_cast<size_t>(n_x) * x_bytes);
+                for (int64_t t = 0; t < n_x; ++t)
+                    quantize_dot_operand(type, test_util::gaussian(rng, n).data(), x.data() + t * x_bytes, n);
+                const int64_t y_stride = n_rows + 2;
+                std::vector<float> got(static_cast<size_t>(n_x * y_stride), -1.0f), want = got;
+                for (int64_t t = 0; t < n_x; ++t)
+                    for (int64_t r = 0; r < n_rows; ++r)
+                        want[t * y_stride + r] =
+                            dot_row(type, rows.data() + r * stride + row_bytes, x.data() + t * x_bytes, n);
+                dot_rows(type, rows.data() + row_bytes, stride, n_rows, x.data(), n_x, n, got.data(), y_stride);
+                EXPECT_EQ(got, want) << gguf::type_name(type) << ", " << n_rows << " rows, " << n_x << " operands";
+            }
+        }
+    }
+}
+
 TEST(Matmul, NoTokensComputesNothing) {
     ThreadPool pool(2);
     std::mt19937 rng(kSeed);

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/half.h"
@@ -47,12 +48,15 @@ KvCache random_cache(TensorType type, std::mt19937& rng) {
 
 TEST(Attention, HeadsSharingAKvHeadGetWhatEachGetsAloneBitForBit) {
     std::mt19937 rng(20261130);
-    std::vector<int32_t> cells;  // increasing, with gaps, over four 64-cell tiles
-    for (int32_t c = 0; c < kCells; ++c)
-        if (c % 7 != 3) cells.push_back(c);
+    std::vector<int32_t> gaps, all;  // increasing over four 64-cell tiles: with gaps, and a prompt's (none)
+    for (int32_t c = 0; c < kCells; ++c) {
+        if (c % 7 != 3) gaps.push_back(c);
+        all.push_back(c);
+    }
     const KvHead head{kHeadDim, kHeadDim, kHeadDim, kHeadDim, false};  // the second KV head
     const float scale = 0.125f;
-    for (TensorType type : {TensorType::F16, TensorType::Q8_0}) {
+    for (const auto& [type, cells] :
+         {std::pair{TensorType::F16, gaps}, std::pair{TensorType::Q8_0, gaps}, std::pair{TensorType::Q8_0, all}}) {
         const KvCache cache = random_cache(type, rng);
         for (AttentionNumerics numerics : {AttentionNumerics::kTiled, AttentionNumerics::kSmallBatch}) {
             for (int64_t n_q : {1, 6, 9}) {
@@ -66,7 +70,7 @@ TEST(Attention, HeadsSharingAKvHeadGetWhatEachGetsAloneBitForBit) {
                            alone.data() + g * out_stride);
                 const std::string what = std::string(gguf::type_name(type)) +
                                          (numerics == AttentionNumerics::kTiled ? " tiled" : " small batch") +
-                                         ", heads " + std::to_string(n_q);
+                                         ", heads " + std::to_string(n_q) + ", cells " + std::to_string(cells.size());
                 EXPECT_EQ(together, alone) << what;
                 EXPECT_NE(together[0], 0.0f) << what;          // an output was written
                 EXPECT_EQ(together[kHeadDim], -7.0f) << what;  // and nothing between the outputs
