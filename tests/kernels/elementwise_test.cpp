@@ -173,61 +173,61 @@ TEST(Elementwise, AddInplaceIsExact) {
     }
 }
 
+// f(table, rng, n, n_y, n_v) for every level, row lengths n (within a vector, past one and two, long)
+// and accumulator counts n_y (within, at and past the kernels' groups), n_v value rows: the cases
+// of the weighted-sum kernels' tests.
+template <typename F>
+void for_each_weighted_sum_case(F&& f) {
+    for (cpu::Level level : runnable_levels()) {
+        const KernelTable& t = kernel_table(level);
+        std::mt19937 rng(kSeed);
+        for (int64_t n : {int64_t{1}, int64_t{17}, int64_t{128}, int64_t{1001}})
+            for (int64_t n_y : {1, 3, 6, 8, 9, 12, 13, 25}) f(t, rng, n, n_y, n_y % 2 == 0 ? 5 : 64);
+    }
+}
+
 // fma_f16_rows (attention's weighted sums of cached values, for the query heads that share them)
 // is, on every level and for any number of accumulators, one fused multiply-add per element and
 // value row, rows in order: std::fma's result applied row after row, exactly.
 TEST(Elementwise, FmaF16RowsEqualTheScalarFmaRowAfterRowOnEveryLevel) {
-    for (cpu::Level level : runnable_levels()) {
-        const KernelTable& t = kernel_table(level);
-        std::mt19937 rng(kSeed);
-        for (int64_t n : {int64_t{1}, int64_t{17}, int64_t{128}, int64_t{1001}}) {
-            for (int64_t n_y : {1, 3, 6, 8, 9, 12, 13, 25}) {
-                const int64_t n_v = n_y % 2 == 0 ? 5 : 64;
-                const std::vector<float> vf = test_util::gaussian(rng, n_v * n, 3.0f);
-                std::vector<uint16_t> v(vf.size());
-                for (size_t i = 0; i < v.size(); ++i) v[i] = fp32_to_fp16(vf[i]);
-                std::vector<const uint16_t*> rows(n_v);
-                for (int64_t j = 0; j < n_v; ++j) rows[j] = v.data() + ((j * 3) % n_v) * n;  // any order
-                const int64_t y_stride = n + 3, s_stride = n_v + 2;
-                const std::vector<float> s = test_util::gaussian(rng, n_y * s_stride);
-                std::vector<float> y = test_util::gaussian(rng, n_y * y_stride), want = y;
-                for (int64_t j = 0; j < n_v; ++j)
-                    for (int64_t g = 0; g < n_y; ++g)
-                        for (int64_t i = 0; i < n; ++i)
-                            want[g * y_stride + i] =
-                                std::fma(fp16_to_fp32(rows[j][i]), s[g * s_stride + j], want[g * y_stride + i]);
-                t.fma_f16_rows(y.data(), y_stride, n_y, s.data(), s_stride, rows.data(), n_v, n);
-                EXPECT_EQ(y, want) << context(t, n) << " accumulators " << n_y;  // the gaps between rows too
-            }
-        }
-    }
+    for_each_weighted_sum_case([](const KernelTable& t, std::mt19937& rng, int64_t n, int64_t n_y, int64_t n_v) {
+        const std::vector<float> vf = test_util::gaussian(rng, n_v * n, 3.0f);
+        std::vector<uint16_t> v(vf.size());
+        for (size_t i = 0; i < v.size(); ++i) v[i] = fp32_to_fp16(vf[i]);
+        std::vector<const uint16_t*> rows(n_v);
+        for (int64_t j = 0; j < n_v; ++j) rows[j] = v.data() + ((j * 3) % n_v) * n;  // any order
+        const int64_t y_stride = n + 3, s_stride = n_v + 2;
+        const std::vector<float> s = test_util::gaussian(rng, n_y * s_stride);
+        std::vector<float> y = test_util::gaussian(rng, n_y * y_stride), want = y;
+        for (int64_t j = 0; j < n_v; ++j)
+            for (int64_t g = 0; g < n_y; ++g)
+                for (int64_t i = 0; i < n; ++i)
+                    want[g * y_stride + i] =
+                        std::fma(fp16_to_fp32(rows[j][i]), s[g * s_stride + j], want[g * y_stride + i]);
+        t.fma_f16_rows(y.data(), y_stride, n_y, s.data(), s_stride, rows.data(), n_v, n);
+        EXPECT_EQ(y, want) << context(t, n) << " accumulators " << n_y;  // the gaps between rows too
+    });
 }
 
 // add_scaled_rows (the tiled attention's weighted sums over a quantized cache, its value rows
 // dequantized to float) is, on every level and for any number of accumulators, the product
 // rounded and then the sum, per element and value row, rows in order: no fused multiply-add.
 TEST(Elementwise, AddScaledRowsRoundTheProductThenAddRowAfterRowOnEveryLevel) {
-    for (cpu::Level level : runnable_levels()) {
-        const KernelTable& t = kernel_table(level);
-        std::mt19937 rng(kSeed);
-        for (int64_t n : {int64_t{1}, int64_t{17}, int64_t{128}, int64_t{1001}}) {
-            for (int64_t n_y : {1, 3, 6, 8, 9, 12, 13, 25}) {
-                const int64_t n_v = n_y % 2 == 0 ? 5 : 64, v_stride = n + 7;
-                const std::vector<float> v = test_util::gaussian(rng, n_v * v_stride, 3.0f);
-                const int64_t y_stride = n + 3, s_stride = n_v + 2;
-                const std::vector<float> s = test_util::gaussian(rng, n_y * s_stride);
-                std::vector<float> y = test_util::gaussian(rng, n_y * y_stride), want = y;
-                for (int64_t j = 0; j < n_v; ++j)
-                    for (int64_t g = 0; g < n_y; ++g)
-                        for (int64_t i = 0; i < n; ++i) {
-                            volatile float product = s[g * s_stride + j] * v[j * v_stride + i];  // rounded here
-                            want[g * y_stride + i] += product;
-                        }
-                t.add_scaled_rows(y.data(), y_stride, n_y, s.data(), s_stride, v.data(), v_stride, n_v, n);
-                EXPECT_EQ(y, want) << context(t, n) << " accumulators " << n_y;  // the gaps between rows too
-            }
-        }
-    }
+    for_each_weighted_sum_case([](const KernelTable& t, std::mt19937& rng, int64_t n, int64_t n_y, int64_t n_v) {
+        const int64_t v_stride = n + 7;
+        const std::vector<float> v = test_util::gaussian(rng, n_v * v_stride, 3.0f);
+        const int64_t y_stride = n + 3, s_stride = n_v + 2;
+        const std::vector<float> s = test_util::gaussian(rng, n_y * s_stride);
+        std::vector<float> y = test_util::gaussian(rng, n_y * y_stride), want = y;
+        for (int64_t j = 0; j < n_v; ++j)
+            for (int64_t g = 0; g < n_y; ++g)
+                for (int64_t i = 0; i < n; ++i) {
+                    volatile float product = s[g * s_stride + j] * v[j * v_stride + i];  // rounded here
+                    want[g * y_stride + i] += product;
+                }
+        t.add_scaled_rows(y.data(), y_stride, n_y, s.data(), s_stride, v.data(), v_stride, n_v, n);
+        EXPECT_EQ(y, want) << context(t, n) << " accumulators " << n_y;  // the gaps between rows too
+    });
 }
 
 // fma_f16_rounded (a step of the small-batch attention, whose sum of values is kept in binary16)
