@@ -12,10 +12,11 @@ namespace sinan::sampling {
 namespace {
 constexpr int32_t kHeapSelectMax = 4096;         // top-k by heap select up to here, by nth_element above
 constexpr size_t kDrawBlock = 256;               // draw(): weights are summed per block, then blocks are scanned
-constexpr float kMinBucketsPerNat = 8.0f;        // keep_top_p's histogram: at least 1/8 nat per bucket
+constexpr float kMinBucketsPerNat = 8.0f;        // keep_top_p's buckets: at least 1/8 nat per bucket
 constexpr float kMaxBucketsPerNat = 1048576.0f;  // and at most 2^20 buckets per nat
 constexpr int32_t kSubBuckets = 256;             // keep_top_p: sub-buckets of a crossing bucket
 constexpr size_t kSortDirectly = 64;             // keep_top_p: a crossing bucket this small is sorted whole
+constexpr size_t kSampleStride = 64;             // keep_top_p: its guess looks at every 64th token
 // A lambda, not the function pointer: std::sort and friends inline it.
 constexpr auto kRanksBefore = [](const Candidate& a, const Candidate& b) { return ranks_before(a, b); };
 }  // namespace
@@ -26,7 +27,6 @@ void CandidateList::reset(std::span<const float> logits) {
         unit_weights_.resize(logits.size());
         weights_.resize(logits.size());
         block_sums_.resize(logits.size() / kDrawBlock + 1);
-        mass_.resize((1 + 16) * static_cast<size_t>(kMassBuckets));  // the histogram, then 16 per-lane ones
     }
     logits_ = logits;
     cut_ = kKeepAll;
@@ -113,26 +113,72 @@ void CandidateList::keep_top_p(float p) {
         return;  // rounding left the sum a hair short of target: keep all
     }
 
-    // The whole vocabulary: a histogram of the mass by distance below the best logit finds the
+    // The whole vocabulary: the mass by distance below the best logit, in buckets, finds the
     // bucket where the cumulative mass crosses the target. Every token in a closer bucket is in
     // the top-p set whatever its rank; only the crossing bucket is sorted to place the cut. O(n)
     // plus a sort of part of one bucket, where sorting the kept set would cost O(m log m) for m in
     // the tens of thousands on a flat distribution. The buckets span the logits' range (a power
     // of two per nat, at least 1/8 nat: beyond 16 nats below the best, p / p_max < e^-16 is below
     // any top_p anyone sets), so a flat distribution spreads over all of them.
+    //
+    // The sums run from the far end: T(B), the mass of buckets B and further, from masses_beyond,
+    // kMassLimits values of B a pass (one compare and one masked add per token and B). The
+    // crossing bucket c has T(c) > rest_target >= T(c + 1), rest_target = (1 - p) * T(0): "the
+    // mass from the best token through bucket c reaches p" said of what lies beyond. Each T is
+    // exact to float rounding of itself, so a p of 0.999 or more still places its cut among
+    // tokens a million times lighter than the best, where sums from the best token would carry
+    // the best tokens' rounding. A sample of the vocabulary guesses c first, so that one pass
+    // around the guess usually settles it; each further pass splits what is left in nine.
     const VectorPasses& passes = vector_passes();
     const float range = max_ - min_;
     float scale = kMinBucketsPerNat;
     while (scale < kMaxBucketsPerNat && range * (2.0f * scale) < static_cast<float>(kMassBuckets - 1)) scale *= 2.0f;
-    double* mass = mass_.data();
-    passes.mass_histogram(logits_.data(), unit_weights_.data(), logits_.size(), cut_, max_, scale, mass,
-                          mass + kMassBuckets);
-    double total = 0.0;
-    for (int32_t b = 0; b < kMassBuckets; ++b) total += mass[b];
-    const double target = static_cast<double>(p) * total;
-    double before = 0.0;  // mass of the buckets closer than the crossing one
-    int32_t crossing = 0;
-    while (crossing < kMassBuckets - 1 && before + mass[crossing] < target) before += mass[crossing++];
+    const int32_t guess = guess_crossing_bucket(p, scale);
+
+    std::array<int32_t, kMassLimits> bounds{};
+    std::array<float, kMassLimits> limits{};
+    std::array<double, kMassLimits> masses{};
+    size_t n_bounds = 0;
+    auto add_bound = [&](int32_t b) {
+        if (n_bounds == kMassLimits) return;
+        for (size_t j = 0; j < n_bounds; ++j)
+            if (bounds[j] == b) return;
+        bounds[n_bounds++] = b;
+    };
+    add_bound(0);  // the first pass: the total, the nearest bucket alone, and around the guess
+    add_bound(1);
+    for (int32_t d : {0, 1, -1, 2, -2, 3})
+        if (guess + d >= 1 && guess + d < kMassBuckets) add_bound(guess + d);
+    int32_t lo = 0;             // c >= lo, and T(lo) > rest_target
+    int32_t hi = kMassBuckets;  // c < hi, and T(hi) <= rest_target (T(kMassBuckets) = 0)
+    double rest = 0.0;          // T(lo)
+    double rest_target = 0.0;   // (1 - p) * T(0)
+    for (bool first = true;; first = false) {
+        for (size_t j = n_bounds; j < kMassLimits; ++j) bounds[j] = bounds[0];  // unused: a repeat
+        for (size_t j = 0; j < kMassLimits; ++j) limits[j] = static_cast<float>(bounds[j]);
+        passes.masses_beyond(logits_.data(), unit_weights_.data(), logits_.size(), cut_, max_, scale, limits.data(),
+                             masses.data());
+        if (first) {
+            rest_target = (1.0 - static_cast<double>(p)) * masses[0];
+            rest = masses[0];
+        }
+        for (size_t j = 0; j < kMassLimits; ++j) {
+            if (masses[j] <= rest_target) {
+                if (bounds[j] > 0) hi = std::min(hi, bounds[j]);
+            } else if (bounds[j] > lo) {
+                lo = bounds[j];
+                rest = masses[j];
+            }
+        }
+        if (hi - lo <= 1) break;
+        n_bounds = 0;  // the next pass: up to kMassLimits bounds evenly inside (lo, hi)
+        const int32_t parts = static_cast<int32_t>(kMassLimits) + 1;
+        for (int32_t k = 1; k < parts; ++k) {
+            const int32_t b = hi - lo < parts ? lo + k : lo + k * (hi - lo) / parts;
+            if (b > lo && b < hi) add_bound(b);
+        }
+    }
+    const int32_t crossing = lo;
 
     size_t m = passes.collect(logits_.data(), logits_.size(), cut_, max_, scale, crossing, items_.data());
     if (m == 0) return;  // rounding: the target lies past every bucket with mass; keep all
@@ -148,7 +194,7 @@ void CandidateList::keep_top_p(float p) {
         for (size_t i = 0; i < m; ++i)
             sub[sub_of(items_[i].logit)] += unit_weights_[static_cast<size_t>(items_[i].token)];
         size_t s = 0;
-        while (s + 1 < kSubBuckets && before + sub[s] < target) before += sub[s++];
+        while (s + 1 < kSubBuckets && rest - sub[s] > rest_target) rest -= sub[s++];
         size_t k = 0;
         for (size_t i = 0; i < m; ++i) {
             if (sub_of(items_[i].logit) == s) items_[k++] = items_[i];
@@ -156,15 +202,43 @@ void CandidateList::keep_top_p(float p) {
         m = k;
     }
     std::sort(items_.begin(), items_.begin() + static_cast<ptrdiff_t>(m), kRanksBefore);
-    double cum = before;
     for (size_t i = 0; i < m; ++i) {
-        cum += unit_weights_[static_cast<size_t>(items_[i].token)];
-        if (cum >= target) {
+        rest -= unit_weights_[static_cast<size_t>(items_[i].token)];
+        if (rest <= rest_target) {
             cut_ = items_[i];
             return;
         }
     }
     cut_ = items_[m - 1];  // rounding left the sum a hair short of target: keep the whole (sub-)bucket
+}
+
+int32_t CandidateList::guess_crossing_bucket(float p, float scale) const {
+    // Every kSampleStride-th token's weight into its bucket (four tables in turn, so that
+    // neighbouring samples in one bucket do not wait on each other's adds); the first bucket where
+    // the sample's cumulative mass reaches p of the sample's.
+    std::array<std::array<double, kMassBuckets>, 4> sample{};
+    const std::span<const float> x = logits_;
+    for (size_t i = 0, k = 0; i < x.size(); i += kSampleStride, ++k) {
+        const Candidate c{x[i], static_cast<int32_t>(i)};
+        if (c.logit == kKeepAll.logit || ranks_before(cut_, c)) continue;  // banned, or past the cut
+        const float scaled = (max_ - c.logit) * scale;
+        const int32_t b =
+            scaled < static_cast<float>(kMassBuckets - 1) ? static_cast<int32_t>(scaled) : kMassBuckets - 1;
+        sample[k % 4][static_cast<size_t>(b)] += unit_weights_[i];
+    }
+    std::array<double, kMassBuckets> mass{};
+    double total = 0.0;
+    for (size_t b = 0; b < mass.size(); ++b) {
+        mass[b] = (sample[0][b] + sample[1][b]) + (sample[2][b] + sample[3][b]);
+        total += mass[b];
+    }
+    const double target = static_cast<double>(p) * total;
+    double cum = 0.0;
+    for (int32_t b = 0; b < kMassBuckets; ++b) {
+        cum += mass[static_cast<size_t>(b)];
+        if (cum >= target) return b;
+    }
+    return kMassBuckets - 1;
 }
 
 void CandidateList::keep_min_p(float min_p) {

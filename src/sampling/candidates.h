@@ -11,8 +11,8 @@
 //   - the whole vocabulary (after reset, and after top-p and min-p without top-k): the candidates
 //     are the tokens of the logits that rank at or before a cut token, in id order. Nothing is
 //     copied; each step moves the cut with passes over the logits (vector_passes.h). Top-p finds
-//     its cut with a histogram of the mass by distance below the best logit and sorts only the
-//     tokens of the bucket where the mass crosses p.
+//     its cut with sums of the mass by distance below the best logit and sorts only the tokens
+//     of the bucket where the mass crosses p.
 //   - a list (after top-k): the k best, ranked; later steps shorten it.
 // Memory: `reset` sizes the buffers to n_vocab once; later resets with the same n_vocab do not
 // allocate, nor does any step or draw. Not thread-safe: one list per sampler.
@@ -66,6 +66,10 @@ class CandidateList {
     size_t size() const { return items().size(); }
 
   private:
+    // keep_top_p's first guess of the bucket where the mass crosses p (vector_passes.h's buckets
+    // at `scale` per nat), from a sample of the tokens.
+    int32_t guess_crossing_bucket(float p, float scale) const;
+
     std::span<const float> logits_;
     Candidate cut_ = kKeepAll;  // the whole vocabulary: the last token kept
     bool listed_ = false;
@@ -75,7 +79,6 @@ class CandidateList {
     std::vector<float> unit_weights_;       // [n_vocab]: exp(logit - max) of every token
     std::vector<float> weights_;            // [n_vocab]: draw (a list's weights, or one block's)
     std::vector<float> block_sums_;         // [n_vocab / 256 + 1]: draw
-    std::vector<double> mass_;              // [17 * kMassBuckets]: top-p histogram and its scratch
     float max_ = 0.0f;                      // the best logit: set by reset, kept by every step
     float min_ = 0.0f;                      // the smallest logit that is not -inf
     SoftmaxSums softmax_{};

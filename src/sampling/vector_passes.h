@@ -23,12 +23,13 @@ struct Candidate {
 
 inline constexpr Candidate kKeepAll{-__builtin_inff(), -1};
 
-// keep_top_p's mass histogram: with `scale` buckets per nat (a power of two), bucket b <
-// kMassBuckets - 1 holds the tokens with (max - logit) * scale in [b, b + 1); the last one
-// everything further. The bucket of a token is floor((max - logit) * scale), a float subtraction
-// and an exact multiplication, so a finer power-of-two scale (keep_top_p's second level) splits
-// each bucket exactly.
+// keep_top_p's buckets: with `scale` buckets per nat (a power of two), bucket b < kMassBuckets - 1
+// holds the tokens with (max - logit) * scale in [b, b + 1); the last one everything further. The
+// bucket of a token is floor((max - logit) * scale), a float subtraction and an exact
+// multiplication, so a finer power-of-two scale (keep_top_p's second level) splits each bucket
+// exactly, and "bucket >= B" is (max - logit) * scale >= B for B <= kMassBuckets - 1.
 inline constexpr int32_t kMassBuckets = 129;
+inline constexpr size_t kMassLimits = 8;  // masses_beyond: limits per pass
 
 struct Extremes {
     float max;  // -inf when every token is banned
@@ -53,10 +54,12 @@ struct VectorPasses {
     // sums[k] = block_sums of cut_weights' weights over [0, n), the same bits, without storing
     // the weights: the draw recomputes only those of the block where it lands. block % 16 == 0.
     void (*cut_weight_sums)(const float* x, size_t n, Candidate cut, float max, float inv_t, size_t block, float* sums);
-    // mass[b] = sum of w[i] (softmax_sums' weights) over the tokens kept by cut in bucket b
-    // (kMassBuckets entries). scratch: 16 * kMassBuckets doubles (one histogram per vector lane).
-    void (*mass_histogram)(const float* x, const float* w, size_t n, Candidate cut, float max, float scale,
-                           double* mass, double* scratch);
+    // mass[j] = sum of w[i] over the tokens kept by cut with (max - x[i]) * scale >= limits[j], for
+    // j < kMassLimits; w: softmax_sums' weights (0 for a banned token). Each sum in float lanes per
+    // block of 1024, the blocks in double: its bits do not depend on the other limits, and a
+    // larger limit never gives a larger sum (nested sets, the same adds in the same order).
+    void (*masses_beyond)(const float* x, const float* w, size_t n, Candidate cut, float max, float scale,
+                          const float* limits, double* mass);
     // Writes the tokens kept by cut that lie in `bucket` (or in any bucket when bucket < 0), in id
     // order, to out (room for n); returns how many.
     size_t (*collect)(const float* x, size_t n, Candidate cut, float max, float scale, int32_t bucket, Candidate* out);

@@ -40,23 +40,34 @@ inline Ints kept_by(Floats l, Ints ids, Candidate cut) {
     return ranked & (l > splat(kNegInf));  // a banned token is never kept
 }
 
-inline Ints bucket_of(Floats l, float max, float scale) {
-    const Floats scaled = (splat(max) - l) * scale;
-    return select(scaled < splat(static_cast<float>(kMassBuckets - 1)), detail::to_ints(scaled),
-                  detail::splat_int(kMassBuckets - 1));
-}
+inline bool is_keep_all(Candidate cut) { return cut.token == kKeepAll.token && cut.logit == kKeepAll.logit; }
 
 Extremes extremes(const float* x, size_t n) {
+    // Four pairs of running extremes: each vector's max and min wait only on the pair of four
+    // vectors before (one pair would chain every compare to the last). Max and min are the same
+    // whatever the order (a tie's sign of zero aside, which no later step can tell apart).
     const Floats neg_inf = splat(kNegInf);
     const Floats pos_inf = splat(-kNegInf);
-    Floats hi = neg_inf;
-    Floats lo = pos_inf;
-    for (size_t i = 0; i < n; i += kLanes) {
-        const Floats a = load_at(x, n, i, kNegInf);
-        hi = select(a > hi, a, hi);
-        lo = select((a < lo) & (a > neg_inf), a, lo);  // banned tokens (-inf) are not the minimum
+    Floats hi[4] = {neg_inf, neg_inf, neg_inf, neg_inf};
+    Floats lo[4] = {pos_inf, pos_inf, pos_inf, pos_inf};
+    auto add = [&](Floats& h, Floats& l, Floats a) {
+        h = select(a > h, a, h);
+        const Floats finite = select(a > neg_inf, a, pos_inf);  // banned tokens (-inf) are not the minimum
+        l = select(finite < l, finite, l);
+    };
+    size_t i = 0;
+    for (; i + 4 * kLanes <= n; i += 4 * kLanes) {
+        add(hi[0], lo[0], detail::load16(x + i));
+        add(hi[1], lo[1], detail::load16(x + i + kLanes));
+        add(hi[2], lo[2], detail::load16(x + i + 2 * kLanes));
+        add(hi[3], lo[3], detail::load16(x + i + 3 * kLanes));
     }
-    return {detail::max_lane(hi), -detail::max_lane(Floats{} - lo)};
+    for (; i < n; i += kLanes) add(hi[0], lo[0], load_at(x, n, i, kNegInf));
+    for (int k = 1; k < 4; ++k) {
+        hi[0] = select(hi[k] > hi[0], hi[k], hi[0]);
+        lo[0] = select(lo[k] < lo[0], lo[k], lo[0]);
+    }
+    return {detail::max_lane(hi[0]), -detail::max_lane(Floats{} - lo[0])};
 }
 
 SoftmaxSums softmax_sums(const float* x, size_t n, float max, float* w_out) {
@@ -123,65 +134,56 @@ void cut_weight_sums(const float* x, size_t n, Candidate cut, float max, float i
     }
 }
 
-void mass_histogram(const float* x, const float* w, size_t n, Candidate cut, float max, float scale, double* mass,
-                    double* scratch) {
-    // Lane j of every vector adds into its own histogram (scratch[bucket * 16 + j]): sixteen
-    // independent chains of memory adds, where one histogram would wait on the previous add
-    // whenever neighbouring tokens share a bucket (on a flat distribution, nearly always); and a
-    // vector's 16 slots are distinct, as add_to_slots' gathers and scatters need.
-    // The vector part fills a chunk of weights and slots first, then add_to_slots adds them up:
-    // reading a lane right after its vector was stored would stall on store forwarding. A chunk
-    // whose tokens all lie in the last bucket (most of a language model's vocabulary) is added in
-    // vector lanes instead, then to double.
-    for (size_t k = 0; k < kLanes * kMassBuckets; ++k) scratch[k] = 0.0;
-    constexpr size_t kChunk = 512;
-    const Ints last = detail::splat_int(kMassBuckets - 1);
-    float wl[kChunk];
-    int32_t slot[kChunk];  // bucket * 16 + lane
-    double far = 0.0;
-    for (size_t c = 0; c < n; c += kChunk) {
-        const size_t end = c + kChunk < n ? c + kChunk : n;
-        Floats far_lanes{};
-        Ints near{};
-        for (size_t i = c; i < end; i += kLanes) {
-            const Floats l = load_at(x, n, i, kNegInf);
-            const Floats wk =
-                select(kept_by(l, detail::iota16(static_cast<int32_t>(i)), cut), load_at(w, n, i, 0.0f), Floats{});
-            const Ints b = bucket_of(l, max, scale);
-            far_lanes += wk;
-            near = near | select(b == last, detail::splat_int(0), detail::splat_int(-1));
-            detail::store16(wl + (i - c), wk);
-            detail::store16(slot + (i - c), (b << 4) + detail::iota16(0));
-        }
-        if (!detail::any_lane(near)) {  // every token of the chunk in the last bucket
-            far += detail::sum16(far_lanes);
-            continue;
-        }
-        const size_t lanes = (end - c + kLanes - 1) / kLanes * kLanes;  // a partial vector's last lanes add 0
-        detail::add_to_slots(scratch, slot, wl, lanes);
+// masses_beyond's sums over [b, end) added into acc; kAll: cut keeps every token that is not
+// banned, whose weight is 0 already (exp(-inf)), so no lane needs the cut's test.
+template <bool kAll>
+inline void add_masses(const float* x, const float* w, size_t b, size_t end, Candidate cut, Floats vm, float scale,
+                       const Floats* lim, Floats* acc) {
+    for (size_t i = b; i < end; i += kLanes) {
+        const Floats l = load_at(x, end, i, kNegInf);
+        Floats wk = load_at(w, end, i, 0.0f);
+        if constexpr (!kAll) wk = select(kept_by(l, detail::iota16(static_cast<int32_t>(i)), cut), wk, Floats{});
+        const Floats scaled = (vm - l) * scale;
+        for (size_t j = 0; j < kMassLimits; ++j) acc[j] = detail::add_where_at_least(acc[j], scaled, lim[j], wk);
     }
-    for (int32_t b = 0; b < kMassBuckets; ++b) {  // the lanes added as a tree, as sum16 does
-        double t[kLanes];
-        for (size_t j = 0; j < kLanes; ++j) t[j] = scratch[static_cast<size_t>(b) * kLanes + j];
-        for (size_t width = kLanes / 2; width > 0; width /= 2) {
-            for (size_t j = 0; j < width; ++j) t[j] += t[j + width];
-        }
-        mass[b] = t[0];
-    }
-    mass[kMassBuckets - 1] += far;
 }
 
-size_t collect(const float* x, size_t n, Candidate cut, float max, float scale, int32_t bucket, Candidate* out) {
-    // Selections are computed as vectors; a vector with a selected lane is packed into out
-    // (compress_pairs). It may write 16 candidates past the m so far: out has room for n and
-    // m <= i, so a whole vector fits; the last, partial one is packed into a buffer first.
-    static_assert(sizeof(Candidate) == 8 && offsetof(Candidate, token) == 4, "compress_pairs' layout");
+void masses_beyond(const float* x, const float* w, size_t n, Candidate cut, float max, float scale, const float* limits,
+                   double* mass) {
+    // kMassLimits masked sums of the same weights, in float lanes per block of kSumBlock (as
+    // softmax_sums), the blocks in double: each sum the same bits whatever the other limits are.
+    const Floats vm = splat(max);
+    Floats lim[kMassLimits];
+    double total[kMassLimits] = {};
+    for (size_t j = 0; j < kMassLimits; ++j) lim[j] = splat(limits[j]);
+    for (size_t b = 0; b < n; b += kSumBlock) {
+        const size_t end = b + kSumBlock < n ? b + kSumBlock : n;
+        Floats acc[kMassLimits] = {};
+        if (is_keep_all(cut))
+            add_masses<true>(x, w, b, end, cut, vm, scale, lim, acc);
+        else
+            add_masses<false>(x, w, b, end, cut, vm, scale, lim, acc);
+        for (size_t j = 0; j < kMassLimits; ++j) total[j] += detail::sum16(acc[j]);
+    }
+    for (size_t j = 0; j < kMassLimits; ++j) mass[j] = total[j];
+}
+
+// collect's loop; kAll: cut keeps every token that is not banned.
+template <bool kAll>
+size_t collect_kept(const float* x, size_t n, Candidate cut, float max, float scale, int32_t bucket, Candidate* out) {
+    const Floats vm = splat(max);
+    const Floats from = splat(static_cast<float>(bucket));
+    const Floats to = splat(static_cast<float>(bucket + 1));
+    const bool last_bucket = bucket == kMassBuckets - 1;
     size_t m = 0;
     for (size_t i = 0; i < n; i += kLanes) {
         const Floats l = load_at(x, n, i, kNegInf);
         const Ints ids = detail::iota16(static_cast<int32_t>(i));
-        Ints sel = kept_by(l, ids, cut);  // never a lane past n: its logit is -inf
-        if (bucket >= 0) sel &= bucket_of(l, max, scale) == detail::splat_int(bucket);
+        Ints sel = kAll ? l > splat(kNegInf) : kept_by(l, ids, cut);  // never a lane past n: its logit is -inf
+        if (bucket >= 0) {  // bucket b: b <= scaled < b + 1 (the last one: no upper bound)
+            const Floats scaled = (vm - l) * scale;
+            sel &= last_bucket ? scaled >= from : (scaled >= from) & (scaled < to);
+        }
         if (!detail::any_lane(sel)) continue;
         if (i + kLanes <= n) {
             m += detail::compress_pairs(sel, l, ids, out + m);
@@ -193,6 +195,15 @@ size_t collect(const float* x, size_t n, Candidate cut, float max, float scale, 
         }
     }
     return m;
+}
+
+size_t collect(const float* x, size_t n, Candidate cut, float max, float scale, int32_t bucket, Candidate* out) {
+    // Selections are computed as vectors; a vector with a selected lane is packed into out
+    // (compress_pairs). It may write 16 candidates past the m so far: out has room for n and
+    // m <= i, so a whole vector fits; the last, partial one is packed into a buffer first.
+    static_assert(sizeof(Candidate) == 8 && offsetof(Candidate, token) == 4, "compress_pairs' layout");
+    return is_keep_all(cut) ? collect_kept<true>(x, n, cut, max, scale, bucket, out)
+                            : collect_kept<false>(x, n, cut, max, scale, bucket, out);
 }
 
 void block_sums(const float* w, size_t n, size_t block, float* sums) {
@@ -214,7 +225,7 @@ const VectorPasses kTable = {
     .find_at_least = find_at_least,
     .cut_weights = cut_weights,
     .cut_weight_sums = cut_weight_sums,
-    .mass_histogram = mass_histogram,
+    .masses_beyond = masses_beyond,
     .collect = collect,
     .block_sums = block_sums,
 };

@@ -154,6 +154,23 @@ TEST(CandidateList, TopPOnAFlatDistributionKeepsMostOfIt) {
     EXPECT_EQ(sorted(ids_of(list)), sorted(expected));
 }
 
+TEST(CandidateList, TopPOnAVocabularyWithFavouritesTheGuessMissesKeepsTheShortestPrefix) {
+    // Qwen2's vocabulary size, a broad body and eight favourites at ids that keep_top_p's sample
+    // (every 64th token) does not see: its first guess of the crossing bucket is wrong for the
+    // small p, right or nearly for the large ones; the kept set must not depend on it.
+    std::vector<float> logits = test::random_logits(151936, 11, 2.5f);
+    for (int k = 0; k < 8; ++k) logits[1000 * static_cast<size_t>(k) + 7] = 14.0f + static_cast<float>(k) * 0.25f;
+    const std::vector<int32_t> ranked = test::ranked_ids(logits);
+    for (float p : {0.05f, 0.5f, 0.9f, 0.95f, 0.999f, 0.99999f}) {
+        CandidateList list;
+        list.reset(logits);
+        list.keep_top_p(p);
+        const std::vector<int32_t> expected = reference_top_p(logits, ranked, p);
+        EXPECT_EQ(list.size(), expected.size()) << "p " << p;
+        EXPECT_EQ(sorted(ids_of(list)), sorted(expected)) << "p " << p;
+    }
+}
+
 TEST(CandidateList, TopPAlwaysKeepsAtLeastOneToken) {
     const std::vector<float> logits = {0.0f, 50.0f, 1.0f};
     CandidateList list;

@@ -56,6 +56,7 @@ TEST(VectorPasses, EachPassMatchesAPlainLoop) {
             SCOPED_TRACE(std::string(p->name) + " n=" + std::to_string(n));
             std::vector<float> x = logits_with_bans_and_ties(n, static_cast<uint32_t>(n), 3.0f);
             x[n - 1] = 1.5f;  // the last lane of a partial vector is a real token
+            if (n > 2) x[1] = -3e38f;  // so far below the rest that its distance times a scale overflows
             float max = -kInf, min = kInf;
             for (float v : x) {
                 max = std::max(max, v);
@@ -105,29 +106,47 @@ TEST(VectorPasses, EachPassMatchesAPlainLoop) {
             }
 
             for (float scale : {8.0f, 64.0f}) {
-                std::vector<double> mass(kMassBuckets), scratch(16 * kMassBuckets);
-                p->mass_histogram(x.data(), w.data(), n, cut, max, scale, mass.data(), scratch.data());
-                std::vector<double> expected(kMassBuckets);
-                for (size_t i = 0; i < n; ++i) {
-                    if (kept(x, i, cut)) expected[bucket(x[i], max, scale)] += w[i];
-                }
-                for (int32_t b = 0; b < kMassBuckets; ++b) EXPECT_NEAR(mass[b], expected[b], 1e-6 * expected[b]) << b;
-
-                for (int32_t b : {-1, 0, 3, kMassBuckets - 1}) {
-                    std::vector<Candidate> out(n);
-                    const size_t m = p->collect(x.data(), n, cut, max, scale, b, out.data());
-                    std::vector<int32_t> ids, expected_ids;
-                    for (size_t k = 0; k < m; ++k) {
-                        ids.push_back(out[k].token);
-                        EXPECT_EQ(out[k].logit, x[static_cast<size_t>(out[k].token)]);
+                for (Candidate c : {cut, kKeepAll}) {  // kKeepAll takes a path of its own
+                    const std::vector<float> limits = {1.0f, 3.0f, 0.5f, 17.0f, 128.0f, kInf, 0.0f, 1e9f};
+                    std::vector<double> mass(kMassLimits);
+                    p->masses_beyond(x.data(), w.data(), n, c, max, scale, limits.data(), mass.data());
+                    for (size_t j = 0; j < kMassLimits; ++j) {
+                        double expected = 0.0;
+                        for (size_t i = 0; i < n; ++i) {
+                            if (kept(x, i, c) && (max - x[i]) * scale >= limits[j]) expected += w[i];
+                        }
+                        EXPECT_NEAR(mass[j], expected, 1e-6 * expected) << "limit " << limits[j];
                     }
-                    for (size_t i = 0; i < n; ++i) {
-                        if (kept(x, i, cut) && (b < 0 || bucket(x[i], max, scale) == b)) {
-                            expected_ids.push_back(static_cast<int32_t>(i));
+                    // Each sum's bits do not depend on the other limits, and shrink as its limit grows.
+                    std::vector<float> reversed(limits.rbegin(), limits.rend());
+                    std::vector<double> mass_reversed(kMassLimits);
+                    p->masses_beyond(x.data(), w.data(), n, c, max, scale, reversed.data(), mass_reversed.data());
+                    for (size_t j = 0; j < kMassLimits; ++j) {
+                        EXPECT_EQ(std::memcmp(&mass[j], &mass_reversed[kMassLimits - 1 - j], sizeof(double)), 0) << j;
+                        for (size_t k = 0; k < kMassLimits; ++k) {
+                            if (limits[j] < limits[k]) {
+                                EXPECT_GE(mass[j], mass[k]) << j << " " << k;
+                            }
                         }
                     }
-                    EXPECT_EQ(ids, expected_ids) << "bucket " << b << " scale " << scale;
                 }
+
+                for (int32_t b : {-1, 0, 3, kMassBuckets - 1})
+                    for (Candidate c : {cut, kKeepAll}) {
+                        std::vector<Candidate> out(n);
+                        const size_t m = p->collect(x.data(), n, c, max, scale, b, out.data());
+                        std::vector<int32_t> ids, expected_ids;
+                        for (size_t k = 0; k < m; ++k) {
+                            ids.push_back(out[k].token);
+                            EXPECT_EQ(out[k].logit, x[static_cast<size_t>(out[k].token)]);
+                        }
+                        for (size_t i = 0; i < n; ++i) {
+                            if (kept(x, i, c) && (b < 0 || bucket(x[i], max, scale) == b)) {
+                                expected_ids.push_back(static_cast<int32_t>(i));
+                            }
+                        }
+                        EXPECT_EQ(ids, expected_ids) << "bucket " << b << " scale " << scale;
+                    }
             }
 
             std::vector<float> sums_out(n / 256 + 1);
@@ -179,17 +198,21 @@ TEST(VectorPasses, TheAvx512TableGivesTheBaselinesBits) {
             wide->cut_weight_sums(x.data(), n, cut, e.max, 1.0f / 0.6f, 256, csw.data());
             EXPECT_TRUE(same_bits(cs, csw));
 
-            std::vector<double> mass(kMassBuckets), massw(kMassBuckets), scratch(16 * kMassBuckets);
-            base.mass_histogram(x.data(), w.data(), n, kKeepAll, e.max, 16.0f, mass.data(), scratch.data());
-            wide->mass_histogram(x.data(), w.data(), n, kKeepAll, e.max, 16.0f, massw.data(), scratch.data());
-            EXPECT_TRUE(same_bits(mass, massw));
-
-            for (int32_t bucket : {-1, 2}) {
-                std::vector<Candidate> out(n), outw(n);
-                const size_t m = base.collect(x.data(), n, cut, e.max, 16.0f, bucket, out.data());
-                ASSERT_EQ(wide->collect(x.data(), n, cut, e.max, 16.0f, bucket, outw.data()), m);
-                EXPECT_EQ(std::memcmp(out.data(), outw.data(), m * sizeof(Candidate)), 0);
+            for (Candidate c : {cut, kKeepAll}) {
+                const std::vector<float> limits = {1.0f, 2.0f, 5.0f, 9.0f, 30.0f, 100.0f, 128.0f, kInf};
+                std::vector<double> mass(kMassLimits), massw(kMassLimits);
+                base.masses_beyond(x.data(), w.data(), n, c, e.max, 16.0f, limits.data(), mass.data());
+                wide->masses_beyond(x.data(), w.data(), n, c, e.max, 16.0f, limits.data(), massw.data());
+                EXPECT_TRUE(same_bits(mass, massw));
             }
+
+            for (int32_t bucket : {-1, 2})
+                for (Candidate c : {cut, kKeepAll}) {
+                    std::vector<Candidate> out(n), outw(n);
+                    const size_t m = base.collect(x.data(), n, c, e.max, 16.0f, bucket, out.data());
+                    ASSERT_EQ(wide->collect(x.data(), n, c, e.max, 16.0f, bucket, outw.data()), m);
+                    EXPECT_EQ(std::memcmp(out.data(), outw.data(), m * sizeof(Candidate)), 0);
+                }
 
             std::vector<float> b(n / 256 + 1), bw(n / 256 + 1);
             base.block_sums(c.data(), n, 256, b.data());
