@@ -16,7 +16,10 @@ constexpr float kMinBucketsPerNat = 8.0f;        // keep_top_p's buckets: at lea
 constexpr float kMaxBucketsPerNat = 1048576.0f;  // and at most 2^20 buckets per nat
 constexpr int32_t kSubBuckets = 256;             // keep_top_p: sub-buckets of a crossing bucket
 constexpr size_t kSortDirectly = 64;             // keep_top_p: a crossing bucket this small is sorted whole
-constexpr size_t kSampleStride = 64;             // keep_top_p: its guess looks at every 64th token
+constexpr size_t kSampleStride = 32;             // keep_top_p: its guess looks at every 32nd token,
+constexpr size_t kNearBuckets = 32;              // and at every token of the first 32 buckets
+constexpr size_t kNearMax = 256;                 // when there are at most 256 of them
+constexpr size_t kSpreadBounds = 3;              // keep_top_p: bounds a pass spreads over its bracket
 // A lambda, not the function pointer: std::sort and friends inline it.
 constexpr auto kRanksBefore = [](const Candidate& a, const Candidate& b) { return ranks_before(a, b); };
 }  // namespace
@@ -127,58 +130,15 @@ void CandidateList::keep_top_p(float p) {
     // mass from the best token through bucket c reaches p" said of what lies beyond. Each T is
     // exact to float rounding of itself, so a p of 0.999 or more still places its cut among
     // tokens a million times lighter than the best, where sums from the best token would carry
-    // the best tokens' rounding. A sample of the vocabulary guesses c first, so that one pass
-    // around the guess usually settles it; each further pass splits what is left in nine.
+    // the best tokens' rounding. An estimate of the buckets' masses guesses c first, so that one
+    // pass around the guess usually settles it (find_crossing_bucket).
     const VectorPasses& passes = vector_passes();
     const float range = max_ - min_;
     float scale = kMinBucketsPerNat;
     while (scale < kMaxBucketsPerNat && range * (2.0f * scale) < static_cast<float>(kMassBuckets - 1)) scale *= 2.0f;
-    const int32_t guess = guess_crossing_bucket(p, scale);
-
-    std::array<int32_t, kMassLimits> bounds{};
-    std::array<float, kMassLimits> limits{};
-    std::array<double, kMassLimits> masses{};
-    size_t n_bounds = 0;
-    auto add_bound = [&](int32_t b) {
-        if (n_bounds == kMassLimits) return;
-        for (size_t j = 0; j < n_bounds; ++j)
-            if (bounds[j] == b) return;
-        bounds[n_bounds++] = b;
-    };
-    add_bound(0);  // the first pass: the total, the nearest bucket alone, and around the guess
-    add_bound(1);
-    for (int32_t d : {0, 1, -1, 2, -2, 3})
-        if (guess + d >= 1 && guess + d < kMassBuckets) add_bound(guess + d);
-    int32_t lo = 0;             // c >= lo, and T(lo) > rest_target
-    int32_t hi = kMassBuckets;  // c < hi, and T(hi) <= rest_target (T(kMassBuckets) = 0)
-    double rest = 0.0;          // T(lo)
-    double rest_target = 0.0;   // (1 - p) * T(0)
-    for (bool first = true;; first = false) {
-        for (size_t j = n_bounds; j < kMassLimits; ++j) bounds[j] = bounds[0];  // unused: a repeat
-        for (size_t j = 0; j < kMassLimits; ++j) limits[j] = static_cast<float>(bounds[j]);
-        passes.masses_beyond(logits_.data(), unit_weights_.data(), logits_.size(), cut_, max_, scale, limits.data(),
-                             masses.data());
-        if (first) {
-            rest_target = (1.0 - static_cast<double>(p)) * masses[0];
-            rest = masses[0];
-        }
-        for (size_t j = 0; j < kMassLimits; ++j) {
-            if (masses[j] <= rest_target) {
-                if (bounds[j] > 0) hi = std::min(hi, bounds[j]);
-            } else if (bounds[j] > lo) {
-                lo = bounds[j];
-                rest = masses[j];
-            }
-        }
-        if (hi - lo <= 1) break;
-        n_bounds = 0;  // the next pass: up to kMassLimits bounds evenly inside (lo, hi)
-        const int32_t parts = static_cast<int32_t>(kMassLimits) + 1;
-        for (int32_t k = 1; k < parts; ++k) {
-            const int32_t b = hi - lo < parts ? lo + k : lo + k * (hi - lo) / parts;
-            if (b > lo && b < hi) add_bound(b);
-        }
-    }
-    const int32_t crossing = lo;
+    double rest = 0.0;         // T(crossing)
+    double rest_target = 0.0;  // (1 - p) * T(0)
+    const int32_t crossing = find_crossing_bucket(p, scale, &rest, &rest_target);
 
     size_t m = passes.collect(logits_.data(), logits_.size(), cut_, max_, scale, crossing, items_.data());
     if (m == 0) return;  // rounding: the target lies past every bucket with mass; keep all
@@ -212,24 +172,125 @@ void CandidateList::keep_top_p(float p) {
     cut_ = items_[m - 1];  // rounding left the sum a hair short of target: keep the whole (sub-)bucket
 }
 
-int32_t CandidateList::guess_crossing_bucket(float p, float scale) const {
-    // Every kSampleStride-th token's weight into its bucket (four tables in turn, so that
-    // neighbouring samples in one bucket do not wait on each other's adds); the first bucket where
-    // the sample's cumulative mass reaches p of the sample's.
-    std::array<std::array<double, kMassBuckets>, 4> sample{};
-    const std::span<const float> x = logits_;
-    for (size_t i = 0, k = 0; i < x.size(); i += kSampleStride, ++k) {
-        const Candidate c{x[i], static_cast<int32_t>(i)};
-        if (c.logit == kKeepAll.logit || ranks_before(cut_, c)) continue;  // banned, or past the cut
-        const float scaled = (max_ - c.logit) * scale;
-        const int32_t b =
-            scaled < static_cast<float>(kMassBuckets - 1) ? static_cast<int32_t>(scaled) : kMassBuckets - 1;
-        sample[k % 4][static_cast<size_t>(b)] += unit_weights_[i];
+int32_t CandidateList::find_crossing_bucket(float p, float scale, double* rest, double* rest_target) const {
+    // Known: c >= lo with T(lo) > rest_target, and c < hi with T(hi) <= rest_target (T = 0 at
+    // kMassBuckets, past the last bucket). Each pass asks for T at B = c' and c' + 1 for the
+    // likeliest crossings c': first the estimate's, then the buckets with estimated mass nearest to
+    // it, alternately further and closer; a bracket of at most kMassLimits buckets is asked whole.
+    const VectorPasses& passes = vector_passes();
+    std::array<double, kMassBuckets> estimate{};
+    int32_t guess = guess_crossing_bucket(p, scale, estimate);
+    std::array<double, kMassBuckets + 1> estimate_beyond{};  // estimated T
+    for (int32_t b = kMassBuckets; b-- > 0;)
+        estimate_beyond[static_cast<size_t>(b)] =
+            estimate_beyond[static_cast<size_t>(b) + 1] + estimate[static_cast<size_t>(b)];
+
+    int32_t lo = 0, hi = kMassBuckets;
+    double t_lo = 0.0, t_hi = 0.0;  // T(lo), T(hi)
+    std::array<int32_t, kMassLimits> bounds{};
+    std::array<float, kMassLimits> limits{};
+    std::array<double, kMassLimits> masses{};
+    size_t n_bounds = 0;
+    auto add_bound = [&](int32_t b) {
+        if (n_bounds == kMassLimits || b <= lo || b >= hi) return;
+        for (size_t j = 0; j < n_bounds; ++j)
+            if (bounds[j] == b) return;
+        bounds[n_bounds++] = b;
+    };
+    auto add_crossing = [&](int32_t c) {
+        add_bound(c);
+        add_bound(c + 1);
+    };
+    for (bool first = true;; first = false) {
+        n_bounds = 0;
+        if (first) bounds[n_bounds++] = 0;  // the total
+        if (hi - lo <= static_cast<int32_t>(kMassLimits)) {
+            for (int32_t b = lo + 1; b < hi; ++b) add_bound(b);
+        } else {
+            // The last kSpreadBounds go to the quarters of the bracket, whatever the estimate
+            // says: a pass at least quarters it.
+            const size_t guessed = kMassLimits - kSpreadBounds;
+            add_crossing(guess);
+            for (int32_t up = guess + 1, down = guess - 1; n_bounds < guessed && (up < hi || down >= lo);) {
+                while (up < hi && estimate[static_cast<size_t>(up)] == 0.0) ++up;
+                while (down >= lo && estimate[static_cast<size_t>(down)] == 0.0) --down;
+                if (up < hi) add_crossing(up++);
+                if (down >= lo && n_bounds < guessed) add_crossing(down--);
+            }
+            n_bounds = std::min(n_bounds, guessed);
+            for (int32_t k = 1; k <= static_cast<int32_t>(kSpreadBounds); ++k) add_bound(lo + k * (hi - lo) / 4);
+        }
+        for (size_t j = n_bounds; j < kMassLimits; ++j) bounds[j] = bounds[0];  // unused: a repeat
+        for (size_t j = 0; j < kMassLimits; ++j) limits[j] = static_cast<float>(bounds[j]);
+        passes.masses_beyond(logits_.data(), unit_weights_.data(), logits_.size(), cut_, max_, scale, limits.data(),
+                             masses.data());
+        if (first) {
+            *rest_target = (1.0 - static_cast<double>(p)) * masses[0];
+            t_lo = masses[0];
+        }
+        for (size_t j = 0; j < kMassLimits; ++j) {
+            if (masses[j] <= *rest_target) {
+                if (bounds[j] > 0 && bounds[j] < hi) {
+                    hi = bounds[j];
+                    t_hi = masses[j];
+                }
+            } else if (bounds[j] > lo) {
+                lo = bounds[j];
+                t_lo = masses[j];
+            }
+        }
+        if (hi - lo <= 1) break;
+        // The next guess: where the estimate, scaled to the measured T(lo) and T(hi), crosses.
+        const double e_lo = estimate_beyond[static_cast<size_t>(lo)], e_hi = estimate_beyond[static_cast<size_t>(hi)];
+        const double want = e_hi + (*rest_target - t_hi) / (t_lo - t_hi) * (e_lo - e_hi);
+        guess = lo;
+        while (guess + 1 < hi && estimate_beyond[static_cast<size_t>(guess) + 1] > want) ++guess;
     }
-    std::array<double, kMassBuckets> mass{};
+    *rest = t_lo;
+    return lo;
+}
+
+int32_t CandidateList::guess_crossing_bucket(float p, float scale, std::array<double, kMassBuckets>& mass) const {
+    // The tokens of the first kNearBuckets buckets exactly, when there are at most kNearMax of
+    // them (a peaked distribution: a sample would miss the few tokens that hold its mass); then
+    // every kSampleStride-th other token's weight, counted kSampleStride times (four tables in
+    // turn, so that neighbouring samples in one bucket do not wait on each other's adds). The
+    // first bucket where the cumulative mass reaches p of the whole.
+    const VectorPasses& passes = vector_passes();
+    const std::span<const float> x = logits_;
+    auto kept = [&](size_t i) {
+        const Candidate c{x[i], static_cast<int32_t>(i)};
+        return c.logit != kKeepAll.logit && !ranks_before(cut_, c);  // not banned, not past the cut
+    };
+    auto bucket_of = [&](float logit) {
+        const float scaled = (max_ - logit) * scale;
+        return static_cast<size_t>(scaled < static_cast<float>(kMassBuckets - 1) ? static_cast<int32_t>(scaled)
+                                                                                 : kMassBuckets - 1);
+    };
+    std::array<double, kMassBuckets> near{};
+    // Logits at or above this lie in the first kNearBuckets buckets (or one more, by rounding:
+    // the test below is the buckets' own).
+    const float near_logit = max_ - static_cast<float>(kNearBuckets) / scale;
+    size_t n_near = 0;
+    for (size_t i = passes.find_at_least(x.data(), x.size(), 0, near_logit); i < x.size();
+         i = passes.find_at_least(x.data(), x.size(), i + 1, near_logit)) {
+        if (++n_near > kNearMax) break;
+        if (kept(i) && bucket_of(x[i]) < kNearBuckets) near[bucket_of(x[i])] += unit_weights_[i];
+    }
+    const bool exact_near = n_near <= kNearMax;
+
+    std::array<std::array<double, kMassBuckets>, 4> sample{};
+    for (size_t i = 0, k = 0; i < x.size(); i += kSampleStride, ++k) {
+        if (!kept(i)) continue;
+        const size_t b = bucket_of(x[i]);
+        if (exact_near && b < kNearBuckets) continue;  // counted exactly above
+        sample[k % 4][b] += unit_weights_[i];
+    }
+    const double weight = exact_near ? static_cast<double>(kSampleStride) : 1.0;
     double total = 0.0;
     for (size_t b = 0; b < mass.size(); ++b) {
-        mass[b] = (sample[0][b] + sample[1][b]) + (sample[2][b] + sample[3][b]);
+        mass[b] =
+            ((sample[0][b] + sample[1][b]) + (sample[2][b] + sample[3][b])) * weight + (exact_near ? near[b] : 0.0);
         total += mass[b];
     }
     const double target = static_cast<double>(p) * total;

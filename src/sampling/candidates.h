@@ -18,6 +18,7 @@
 // allocate, nor does any step or draw. Not thread-safe: one list per sampler.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -66,9 +67,12 @@ class CandidateList {
     size_t size() const { return items().size(); }
 
   private:
-    // keep_top_p's first guess of the bucket where the mass crosses p (vector_passes.h's buckets
-    // at `scale` per nat), from a sample of the tokens.
-    int32_t guess_crossing_bucket(float p, float scale) const;
+    // keep_top_p's crossing bucket c (T(c) > rest_target >= T(c + 1)), with T(c) in *rest and
+    // (1 - p) * T(0) in *rest_target.
+    int32_t find_crossing_bucket(float p, float scale, double* rest, double* rest_target) const;
+    // Its first guess of the bucket where the mass crosses p (vector_passes.h's buckets
+    // at `scale` per nat), from a sample of the tokens; mass: the estimated mass of each bucket.
+    int32_t guess_crossing_bucket(float p, float scale, std::array<double, kMassBuckets>& mass) const;
 
     std::span<const float> logits_;
     Candidate cut_ = kKeepAll;  // the whole vocabulary: the last token kept

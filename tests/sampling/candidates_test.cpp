@@ -155,9 +155,10 @@ TEST(CandidateList, TopPOnAFlatDistributionKeepsMostOfIt) {
 }
 
 TEST(CandidateList, TopPOnAVocabularyWithFavouritesTheGuessMissesKeepsTheShortestPrefix) {
-    // Qwen2's vocabulary size, a broad body and eight favourites at ids that keep_top_p's sample
-    // (every 64th token) does not see: its first guess of the crossing bucket is wrong for the
-    // small p, right or nearly for the large ones; the kept set must not depend on it.
+    // Qwen2's vocabulary size, a broad body (a sample misjudges its mass: its heaviest tokens are
+    // rare) and eight favourites at ids keep_top_p's sample (every 32nd token) does not see. Small
+    // p cut among the favourites, large ones deep in the body, where the first guess may be off:
+    // the kept set must not depend on it.
     std::vector<float> logits = test::random_logits(151936, 11, 2.5f);
     for (int k = 0; k < 8; ++k) logits[1000 * static_cast<size_t>(k) + 7] = 14.0f + static_cast<float>(k) * 0.25f;
     const std::vector<int32_t> ranked = test::ranked_ids(logits);
