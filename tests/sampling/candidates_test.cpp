@@ -154,11 +154,11 @@ TEST(CandidateList, TopPOnAFlatDistributionKeepsMostOfIt) {
     EXPECT_EQ(sorted(ids_of(list)), sorted(expected));
 }
 
-TEST(CandidateList, TopPOnAVocabularyWithFavouritesTheGuessMissesKeepsTheShortestPrefix) {
-    // Qwen2's vocabulary size, a broad body (a sample misjudges its mass: its heaviest tokens are
-    // rare) and eight favourites at ids keep_top_p's sample (every 32nd token) does not see. Small
-    // p cut among the favourites, large ones deep in the body, where the first guess may be off:
-    // the kept set must not depend on it.
+TEST(CandidateList, TopPOnAFullSizeVocabularyWithFavouritesKeepsTheShortestPrefix) {
+    // Qwen2's vocabulary size, a broad body and eight favourites at ids keep_top_p's sample (every
+    // 32nd token) does not see. Small p cut among the favourites; large ones deep in the body,
+    // where the cut must still match a double-precision reference (sums of the mass from the best
+    // token in float put it 1 and 44 tokens off at p = 0.999 and 0.99999).
     std::vector<float> logits = test::random_logits(151936, 11, 2.5f);
     for (int k = 0; k < 8; ++k) logits[1000 * static_cast<size_t>(k) + 7] = 14.0f + static_cast<float>(k) * 0.25f;
     const std::vector<int32_t> ranked = test::ranked_ids(logits);
