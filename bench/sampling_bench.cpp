@@ -159,6 +159,31 @@ void BM_SamplePenaltiesAndLogprobs(benchmark::State& state) {
 }
 BENCHMARK(BM_SamplePenaltiesAndLogprobs);
 
+// A new request's sampler (the engine's admission): a new one, or an ended request's restarted
+// (its buffers kept), then its first token from the 8 cached rows.
+void BM_NewRequestCreate(benchmark::State& state) {
+    flat_row_cached(0);
+    size_t r = 0;
+    for (auto _ : state) {
+        sinan::Result<Sampler> sampler = Sampler::create(r1_params(), kVocab);
+        benchmark::DoNotOptimize(sampler->sample(flat_row_cached(r++)).token);
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_NewRequestCreate);
+
+void BM_NewRequestRestart(benchmark::State& state) {
+    flat_row_cached(0);
+    sinan::Result<Sampler> sampler = Sampler::create(r1_params(), kVocab);
+    size_t r = 0;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(sampler->restart(r1_params()).is_ok());
+        benchmark::DoNotOptimize(sampler->sample(flat_row_cached(r++)).token);
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_NewRequestRestart);
+
 }  // namespace
 
 BENCHMARK_MAIN();

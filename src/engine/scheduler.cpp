@@ -121,6 +121,7 @@ struct Scheduler::Impl {
     void finish(int32_t seq, FinishReason reason);
     void fail(int32_t seq, const Status& error);
     void end_running(int32_t seq);
+    sampling::Sampler new_sampler(const sampling::SamplingParams& params);
     void evict(int32_t seq);
     int32_t lru_idle(int32_t except) const;
     int64_t reserved() const;
@@ -153,6 +154,10 @@ struct Scheduler::Impl {
     std::vector<float> logits;
     std::vector<int32_t> rows;                   // slot of each logits row
     std::vector<sampling::TokenChoice> choices;  // the token sampled from each logits row
+    // Samplers of ended requests, restarted for new ones (no more than ever ran at once): a
+    // sampler's 3 MiB of buffers (151,936 tokens) allocated and first touched for every request
+    // cost page faults and zeroing each time.
+    std::vector<sampling::Sampler> spare_samplers;
     SchedulerStats totals;                       // the engine's counters, copied into stats by publish()
     double seconds_per_token = 0;                // of a forward step with prompt chunks (moving average; 0 = none yet)
     // Events of this step, delivered after publish(): a client that sees its request end also
@@ -353,9 +358,7 @@ bool Scheduler::Impl::try_admit(Waiting& w, Clock::time_point now) {
     r.handle = std::move(w.handle);
     r.submitted = w.submitted;
     r.admitted = now;
-    Result<sampling::Sampler> sampler = sampling::Sampler::create(r.request.options.sampling, tokenizer.n_vocab());
-    SINAN_CHECK(sampler.ok(), "scheduler: sampling params were validated at submit: " + sampler.message());
-    r.sampler.emplace(std::move(sampler).value());
+    r.sampler.emplace(new_sampler(r.request.options.sampling));
     r.sampler->accept_prompt(r.request.prompt);
     // Text joins this step's event; a change of kind (reasoning -> answer) starts a new one.
     auto on_text = [this, &r](TextKind kind, std::string_view text) {
@@ -625,11 +628,26 @@ void Scheduler::Impl::end_running(int32_t seq) {
         cache.seq_rm(seq, static_cast<int32_t>(keep), -1);
         s.tokens.resize(keep);
     }
+    if (s.run->sampler) spare_samplers.push_back(std::move(*s.run->sampler));
     s.run.reset();
     s.last_used = Clock::now();
     order.erase(std::find(order.begin(), order.end(), seq));
     std::lock_guard<std::mutex> lock(mu);
     --n_running;
+}
+
+sampling::Sampler Scheduler::Impl::new_sampler(const sampling::SamplingParams& params) {
+    // The params were validated at submit.
+    if (spare_samplers.empty()) {
+        Result<sampling::Sampler> sampler = sampling::Sampler::create(params, tokenizer.n_vocab());
+        SINAN_CHECK(sampler.ok(), "scheduler: sampling params were validated at submit: " + sampler.message());
+        return std::move(sampler).value();
+    }
+    sampling::Sampler sampler = std::move(spare_samplers.back());
+    spare_samplers.pop_back();
+    const Status restarted = sampler.restart(params);
+    SINAN_CHECK(restarted.is_ok(), "scheduler: sampling params were validated at submit: " + restarted.message());
+    return sampler;
 }
 
 int64_t prompt_chunk(const SchedulerOptions& o, int64_t n_decode, double seconds_per_token) {

@@ -24,13 +24,16 @@ constexpr size_t kSpreadBounds = 3;              // keep_top_p: bounds a pass sp
 constexpr auto kRanksBefore = [](const Candidate& a, const Candidate& b) { return ranks_before(a, b); };
 }  // namespace
 
+void CandidateList::reserve(size_t n_vocab) {
+    if (items_.size() >= n_vocab) return;
+    items_.resize(n_vocab);
+    unit_weights_.resize(n_vocab);
+    weights_.resize(n_vocab);
+    block_sums_.resize(n_vocab / kDrawBlock + 1);
+}
+
 void CandidateList::reset(std::span<const float> logits) {
-    if (items_.size() < logits.size()) {
-        items_.resize(logits.size());
-        unit_weights_.resize(logits.size());
-        weights_.resize(logits.size());
-        block_sums_.resize(logits.size() / kDrawBlock + 1);
-    }
+    reserve(logits.size());
     logits_ = logits;
     cut_ = kKeepAll;
     listed_ = false;

@@ -14,8 +14,8 @@
 //     its cut with sums of the mass by distance below the best logit and sorts only the tokens
 //     of the bucket where the mass crosses p.
 //   - a list (after top-k): the k best, ranked; later steps shorten it.
-// Memory: `reset` sizes the buffers to n_vocab once; later resets with the same n_vocab do not
-// allocate, nor does any step or draw. Not thread-safe: one list per sampler.
+// Memory: `reserve` or the first `reset` sizes the buffers to n_vocab; later resets with the same
+// n_vocab do not allocate, nor does any step or draw. Not thread-safe: one list per sampler.
 #pragma once
 
 #include <array>
@@ -39,6 +39,8 @@ class CandidateList {
     // alive and unchanged until the next reset. Summarises the distribution in the same pass (one
     // exp per token, kept for the steps): softmax().
     void reset(std::span<const float> logits);
+    // Sizes the buffers for n_vocab logits now, so that no reset with that many allocates.
+    void reserve(size_t n_vocab);
 
     // Keeps the k best (a ranked list afterwards). k <= 0 or k >= size(): no change.
     void keep_top_k(int32_t k);

@@ -65,23 +65,30 @@ uint64_t random_seed() {
 
 Result<Sampler> Sampler::create(const SamplingParams& params, int32_t n_vocab) {
     SINAN_RETURN_IF_ERROR(validate(params, n_vocab));
-    return Sampler(params, n_vocab);
+    return Sampler(params, n_vocab, {}, {});
 }
 
-Sampler::Sampler(const SamplingParams& params, int32_t n_vocab)
+Status Sampler::restart(const SamplingParams& params) {
+    SINAN_RETURN_IF_ERROR(validate(params, n_vocab_));
+    *this = Sampler(params, n_vocab_, std::move(logits_), std::move(candidates_));
+    return Status::ok();
+}
+
+Sampler::Sampler(const SamplingParams& params, int32_t n_vocab, std::vector<float> logits, CandidateList candidates)
     : params_(params),
       n_vocab_(n_vocab),
       rng_(params.seed ? *params.seed : random_seed()),
       window_(static_cast<size_t>(params.penalty_last_n)),
       window_counts_(std::min<size_t>(window_.size(), 4096)),
       generated_counts_(1024),
-      logits_(static_cast<size_t>(n_vocab)) {
+      logits_(std::move(logits)),
+      candidates_(std::move(candidates)) {
+    logits_.resize(static_cast<size_t>(n_vocab));
     biases_.reserve(params.logit_bias.size());
     for (const auto& [token, bias] : params.logit_bias) {
         biases_.push_back({token, bias <= kBanBias ? kNegInf : bias});
     }
-    // Size the candidate buffers now so the first sample() does not allocate either.
-    candidates_.reset(logits_);
+    candidates_.reserve(logits_.size());  // so that the first sample() does not allocate either
 }
 
 void Sampler::push_window(int32_t token) {

@@ -18,7 +18,9 @@
 // tokens = same tokens, on any platform with IEEE float.
 //
 // Memory: create() sizes every buffer to n_vocab (about 20 bytes per vocabulary entry, 3 MiB for
-// 151936); sample() allocates nothing after that. Cost per sample(): a few vector passes over the
+// 151936); sample() allocates nothing after that, and restart() reuses them for the next sequence
+// (an engine that keeps finished samplers spares each request the allocation and the first touch
+// of those pages). Cost per sample(): a few vector passes over the
 // logits (vector_passes.h: AVX-512 where the CPU has it): the max and one softmax pass, for greedy
 // the argmax; with temperature a top-p histogram and the draw's weights, or O(n_vocab log k) for
 // top-k. The logits are copied only when a bias or penalty changes them; penalties visit the
@@ -61,6 +63,10 @@ class Sampler {
   public:
     // Fails when validate(params, n_vocab) does.
     static Result<Sampler> create(const SamplingParams& params, int32_t n_vocab);
+    // Starts a new sequence with `params`: afterwards the sampler is what create(params, n_vocab())
+    // gives, but its buffers are kept, so nothing is allocated. Fails when validate(params,
+    // n_vocab()) does, and the sampler is unchanged then.
+    Status restart(const SamplingParams& params);
 
     // logits: [n_vocab] finite floats (or -inf), read once and not kept. Does not record the token:
     // call accept() with the token the sequence actually takes (usually the one returned).
@@ -77,7 +83,8 @@ class Sampler {
     int32_t n_vocab() const { return n_vocab_; }
 
   private:
-    Sampler(const SamplingParams& params, int32_t n_vocab);
+    // logits, candidates: the buffers to use (empty ones are sized to n_vocab).
+    Sampler(const SamplingParams& params, int32_t n_vocab, std::vector<float> logits, CandidateList candidates);
     void push_window(int32_t token);
     // The model distribution's logits: `logits` itself, or logits_ holding a copy with the bias
     // and penalties applied when any applies.

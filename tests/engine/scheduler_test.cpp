@@ -118,6 +118,31 @@ TEST_F(SchedulerTest, SixteenConcurrentGreedyRequestsEachEqualTheSameRequestAlon
     EXPECT_EQ(st.waiting, 0);
 }
 
+// The engine restarts the samplers of ended requests for new ones (sampling/sampler.h):
+// requests that follow others in the same slots, each with its own seed and penalties, draw
+// what they draw alone.
+TEST_F(SchedulerTest, SampledRequestsAfterOthersDrawWhatTheyDrawAlone) {
+    Scheduler s(*model_, *tokenizer_, {.n_parallel = 2, .n_ctx = 128, .n_cells = 0, .n_batch = 32, .max_queue = 16});
+    std::vector<GenerateOptions> options;
+    for (uint64_t i = 0; i < 6; ++i) {
+        GenerateOptions o = greedy(10);  // its ban of end-of-generation tokens, then sampling
+        o.sampling.temperature = 0.8f + 0.1f * static_cast<float>(i);
+        o.sampling.seed = 100 + i;
+        o.sampling.top_p = i % 2 ? 0.9f : 1.0f;
+        o.sampling.presence_penalty = i % 3 == 0 ? 1.5f : 0.0f;
+        o.sampling.repetition_penalty = i % 3 == 1 ? 1.3f : 1.0f;
+        options.push_back(o);
+    }
+    std::vector<std::shared_ptr<RequestHandle>> handles;
+    for (size_t i = 0; i < options.size(); ++i) handles.push_back(submit(s, request(tokens(kPrompts[i]), options[i])));
+    std::vector<Outcome> outcomes;
+    for (auto& h : handles) outcomes.push_back(collect(*h));
+    for (size_t i = 0; i < handles.size(); ++i) {
+        ASSERT_EQ(outcomes[i].end.type, Event::Type::kFinished) << outcomes[i].end.error.message();
+        EXPECT_EQ(outcomes[i].text, alone(tokens(kPrompts[i]), options[i]).text) << kPrompts[i];
+    }
+}
+
 TEST_F(SchedulerTest, ChunkedPrefillGivesTheSameOutputAsOneChunk) {
     std::vector<int32_t> prompt;
     for (int i = 0; i < 3; ++i) {

@@ -12,10 +12,12 @@
 
 namespace {
 std::atomic<long> g_allocations{0};
-}
+std::atomic<long> g_bytes{0};
+}  // namespace
 
 void* operator new(std::size_t size) {
     g_allocations.fetch_add(1, std::memory_order_relaxed);
+    g_bytes.fetch_add(static_cast<long>(size), std::memory_order_relaxed);
     if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
     throw std::bad_alloc();
 }
@@ -51,6 +53,33 @@ TEST(SamplerAllocations, SampleAllocatesNothingAfterCreation) {
             s->accept(c.token);  // accept may grow its count table; it is not the per-token hot path
         }
     }
+}
+
+TEST(SamplerAllocations, RestartKeepsTheVocabularySizedBuffers) {
+    // A new sampler allocates its buffers (about 20 bytes per token); a restarted one only what
+    // the new params need (the repetition window, the count tables, the biases).
+    constexpr int32_t kVocab = 32000;
+    const std::vector<float> logits = test::random_logits(kVocab, 42);
+    SamplingParams p;
+    p.seed = 1;
+    p.top_p = 0.9f;
+    const long before_create = g_bytes.load();
+    Result<Sampler> s = Sampler::create(p, kVocab);
+    ASSERT_TRUE(s.ok());
+    const long created = g_bytes.load() - before_create;
+    EXPECT_GT(created, static_cast<long>(kVocab * 3 * sizeof(float)));
+    s->accept(s->sample(logits).token);
+
+    p.seed = 2;
+    p.top_p = 0.5f;
+    p.logit_bias = {{3, 1.0f}};
+    const long before_restart = g_bytes.load();
+    ASSERT_TRUE(s->restart(p).is_ok());
+    const long restarted = g_bytes.load() - before_restart;
+    EXPECT_LT(restarted, static_cast<long>(kVocab * sizeof(float)) / 4) << "created: " << created;
+    const long before_sample = g_allocations.load();
+    s->accept(s->sample(logits).token);
+    EXPECT_EQ(g_allocations.load(), before_sample);
 }
 
 TEST(SamplerAllocations, TheCounterSeesAllocations) {

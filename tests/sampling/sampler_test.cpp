@@ -316,6 +316,71 @@ TEST(Sampler, CreateRejectsOutOfRangeParameters) {
     EXPECT_NE(r.message().find("top_p"), std::string::npos) << r.message();
 }
 
+// A sequence of 40 steps over changing logits: each step's token, logprob and entropy.
+struct Trace {
+    std::vector<int32_t> tokens;
+    std::vector<float> logprobs, entropies;
+    bool operator==(const Trace&) const = default;
+};
+
+Trace run_sequence(Sampler& s, const std::vector<int32_t>& prompt) {
+    s.accept_prompt(prompt);
+    Trace trace;
+    for (uint32_t step = 0; step < 40; ++step) {
+        const TokenChoice c = s.sample(test::random_logits(500, 100 + step, 1.0f));
+        s.accept(c.token);
+        trace.tokens.push_back(c.token);
+        trace.logprobs.push_back(c.logprob);
+        trace.entropies.push_back(c.entropy);
+    }
+    return trace;
+}
+
+TEST(Sampler, RestartGivesWhatANewSamplerGives) {
+    // Every piece of per-sequence state differs between the two settings: seed, penalties over
+    // a window and over generated counts, a bias, truncation. Restarted after a sequence of the
+    // first, the sampler must run the second as a new one does: nothing of the first carries over.
+    SamplingParams first;
+    first.seed = 1;
+    first.top_k = 50;
+    first.repetition_penalty = 1.3f;
+    first.penalty_last_n = 16;
+    first.logit_bias = {{7, 3.0f}};
+    SamplingParams second;
+    second.seed = 2;
+    second.top_p = 0.9f;
+    second.temperature = 0.7f;
+    second.presence_penalty = 1.5f;
+    second.frequency_penalty = 0.5f;
+    second.penalty_last_n = 4;
+    second.repetition_penalty = 1.1f;
+    const std::vector<int32_t> prompt = {3, 9, 9, 27};
+
+    Sampler fresh = make_sampler(second, 500);
+    const Trace expected = run_sequence(fresh, prompt);
+
+    Sampler reused = make_sampler(first, 500);
+    run_sequence(reused, {1, 2, 3});
+    ASSERT_TRUE(reused.restart(second).is_ok());
+    EXPECT_EQ(reused.params().seed, second.seed);
+    EXPECT_EQ(run_sequence(reused, prompt), expected);
+}
+
+TEST(Sampler, ARejectedRestartLeavesTheSequenceAsItWas) {
+    SamplingParams p;
+    p.seed = 5;
+    p.presence_penalty = 1.0f;
+    Sampler twin = make_sampler(p, 500);
+    Sampler s = make_sampler(p, 500);
+    EXPECT_EQ(run_sequence(s, {1}), run_sequence(twin, {1}));
+    SamplingParams bad = p;
+    bad.top_p = 2.0f;
+    const Status restarted = s.restart(bad);
+    EXPECT_FALSE(restarted.is_ok());
+    EXPECT_NE(restarted.message().find("top_p"), std::string::npos) << restarted.message();
+    EXPECT_EQ(run_sequence(s, {}), run_sequence(twin, {}));  // its RNG and counts went on untouched
+}
+
 TEST(Sampler, BanningEveryTokenIsRejected) {
     SamplingParams p;
     p.logit_bias = {{0, -100.0f}, {1, -100.0f}};
