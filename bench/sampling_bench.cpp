@@ -90,7 +90,7 @@ void run_sampler(benchmark::State& state, const SamplingParams& params, std::spa
     next(0);  // builds the rows before the clock runs, as BM_ReadLogitsOnce does
     size_t r = 0;
     for (auto _ : state) {
-        const sinan::sampling::TokenChoice c = sampler->sample(next(r++));
+        const sinan::sampling::TokenChoice c = sampler->sample(next(r++)).value();
         sampler->accept(c.token);
         benchmark::DoNotOptimize(c.token);
     }
@@ -166,7 +166,7 @@ void BM_NewRequestCreate(benchmark::State& state) {
     size_t r = 0;
     for (auto _ : state) {
         sinan::Result<Sampler> sampler = Sampler::create(r1_params(), kVocab);
-        benchmark::DoNotOptimize(sampler->sample(flat_row_cached(r++)).token);
+        benchmark::DoNotOptimize(sampler->sample(flat_row_cached(r++))->token);
     }
     state.SetItemsProcessed(state.iterations());
 }
@@ -178,7 +178,7 @@ void BM_NewRequestRestart(benchmark::State& state) {
     size_t r = 0;
     for (auto _ : state) {
         benchmark::DoNotOptimize(sampler->restart(r1_params()).is_ok());
-        benchmark::DoNotOptimize(sampler->sample(flat_row_cached(r++)).token);
+        benchmark::DoNotOptimize(sampler->sample(flat_row_cached(r++))->token);
     }
     state.SetItemsProcessed(state.iterations());
 }

@@ -40,7 +40,9 @@ Result<GenerateResult> generate(Session& session, const text::Tokenizer& tokeniz
     t0 = std::chrono::steady_clock::now();
     r.finish = FinishReason::kLength;
     while (options.n_predict != 0) {
-        const sampling::TokenChoice choice = sampler->sample(session.logits());
+        Result<sampling::TokenChoice> sampled = sampler->sample(session.logits());
+        if (!sampled.ok()) return sampled.status();
+        const sampling::TokenChoice& choice = *sampled;
         sampler->accept(choice.token);
         if (const OutputStream::Step step = out.add(choice); step.finish) {
             r.finish = *step.finish;

@@ -154,6 +154,7 @@ struct Scheduler::Impl {
     std::vector<float> logits;
     std::vector<int32_t> rows;                   // slot of each logits row
     std::vector<sampling::TokenChoice> choices;  // the token sampled from each logits row
+    std::vector<Status> sample_errors;           // why a row gave no token (a broken model's logits)
     // Samplers of ended requests, restarted for new ones (no more than ever ran at once): a
     // sampler's 3 MiB of buffers (151,936 tokens) allocated and first touched for every request
     // cost page faults and zeroing each time.
@@ -469,13 +470,21 @@ void Scheduler::Impl::step() {
     // here: waking the pool would only add a hand-off.
     const size_t n_vocab = static_cast<size_t>(model.hparams().n_vocab);
     choices.resize(rows.size());
+    sample_errors.assign(rows.size(), Status::ok());
     auto sample_rows = [&](int64_t r0, int64_t r1, int) {
         for (int64_t row = r0; row < r1; ++row) {
-            Running& r = *slots[static_cast<size_t>(rows[static_cast<size_t>(row)])].run;
-            const std::optional<int32_t> forced = r.out->forced_token();
-            choices[static_cast<size_t>(row)] = forced ? OutputStream::forced_choice(*forced)
-                                                       : r.sampler->sample(std::span<const float>(logits).subspan(
-                                                             static_cast<size_t>(row) * n_vocab, n_vocab));
+            const auto i = static_cast<size_t>(row);
+            Running& r = *slots[static_cast<size_t>(rows[i])].run;
+            if (const std::optional<int32_t> forced = r.out->forced_token()) {
+                choices[i] = OutputStream::forced_choice(*forced);
+                continue;
+            }
+            Result<sampling::TokenChoice> sampled =
+                r.sampler->sample(std::span<const float>(logits).subspan(i * n_vocab, n_vocab));
+            if (sampled.ok())
+                choices[i] = *sampled;
+            else
+                sample_errors[i] = sampled.status();
         }
     };
     const auto n_rows = static_cast<int64_t>(rows.size());
@@ -483,7 +492,12 @@ void Scheduler::Impl::step() {
         model.pool().parallel_chunks(n_rows, 1, sample_rows);
     else
         sample_rows(0, n_rows, 0);
-    for (size_t row = 0; row < rows.size(); ++row) take_token(rows[row], choices[row]);
+    for (size_t row = 0; row < rows.size(); ++row) {
+        if (sample_errors[row].is_ok())
+            take_token(rows[row], choices[row]);
+        else
+            fail(rows[row], sample_errors[row]);  // a broken model's logits: this request ends, the server goes on
+    }
 }
 
 // For a sequence waiting on a prefix another request computes: shares it once computed (true),

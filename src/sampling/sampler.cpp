@@ -146,14 +146,31 @@ std::span<const float> Sampler::apply_bias_and_penalties(std::span<const float> 
     return logits_;
 }
 
-TokenChoice Sampler::sample(std::span<const float> logits) {
+std::span<const float> Sampler::without_broken_logits(std::span<const float> model) {
+    if (model.data() != logits_.data()) std::copy(model.begin(), model.end(), logits_.begin());
+    for (float& l : logits_) {
+        if (!(l < -kNegInf)) l = kNegInf;  // NaN or +inf
+    }
+    return logits_;
+}
+
+Result<TokenChoice> Sampler::sample(std::span<const float> logits) {
     SINAN_CHECK(logits.size() == static_cast<size_t>(n_vocab_), "Sampler::sample: logits must have n_vocab entries");
     const VectorPasses& passes = vector_passes();
-    const std::span<const float> model = apply_bias_and_penalties(logits);
+    std::span<const float> model = apply_bias_and_penalties(logits);
 
     candidates_.reset(model);  // the max and the softmax sums: one exp per token
-    SINAN_CHECK(std::isfinite(candidates_.max_logit()),
-                "Sampler::sample: no finite logit (the model produced NaN or -inf everywhere)");
+    // With finite logits z is in [1, n_vocab]; a NaN or +inf logit makes it NaN. Such a model's
+    // numbers are broken: those tokens are ruled out, as -inf ones are (the passes need no test).
+    if (!std::isfinite(candidates_.softmax().z)) {
+        model = without_broken_logits(model);
+        candidates_.reset(model);
+    }
+    if (!std::isfinite(candidates_.max_logit())) {
+        return Status::error(
+            "the model gave no finite logit (NaN or infinity for every token): its weights hold NaN or infinity, or "
+            "its numbers overflowed; check the model file");
+    }
     const Distribution dist = analyse(candidates_);
     TokenChoice choice;
     if (params_.temperature == 0.0f) {

@@ -68,9 +68,11 @@ class Sampler {
     // n_vocab()) does, and the sampler is unchanged then.
     Status restart(const SamplingParams& params);
 
-    // logits: [n_vocab] finite floats (or -inf), read once and not kept. Does not record the token:
-    // call accept() with the token the sequence actually takes (usually the one returned).
-    TokenChoice sample(std::span<const float> logits);
+    // logits: [n_vocab], read once and not kept. -inf is a token the model rules out; NaN and
+    // +inf (a broken model's numbers: NaN weights, an overflow) count as -inf too. Fails, with a
+    // message for the user, when no logit is finite. Does not record the token: call accept()
+    // with the token the sequence actually takes (usually the one returned).
+    Result<TokenChoice> sample(std::span<const float> logits);
 
     // Records a generated token: enters the repetition window and the presence/frequency counts.
     void accept(int32_t token);
@@ -89,6 +91,8 @@ class Sampler {
     // The model distribution's logits: `logits` itself, or logits_ holding a copy with the bias
     // and penalties applied when any applies.
     std::span<const float> apply_bias_and_penalties(std::span<const float> logits);
+    // `model` with its NaN and +inf logits set to -inf, in logits_.
+    std::span<const float> without_broken_logits(std::span<const float> model);
 
     struct Bias {
         int32_t token;

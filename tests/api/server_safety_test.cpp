@@ -1,7 +1,8 @@
 // `sinan serve` against bad and unauthorised input, over real HTTP: a corpus of malformed
 // requests each gets a 4xx with a message and the server stays up; API keys (401), rate limits
 // (429), and a refused request's body read so its kept-alive connection goes on; the metrics series; starting with no
-// model; several models with --models-max 1; the audit log.
+// model; several models with --models-max 1; the audit log; a model whose numbers are broken (NaN
+// weights) fails its requests with 500 and a message while the server goes on.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -170,6 +171,58 @@ TEST(ServerSafety, ModelOutputOfAnyBytesStaysValidJson) {
     json native = {
         {"query", "x"}, {"max_tokens", 6}, {"temperature", 0}, {"logit_bias", {{std::to_string(lone), 100}}}};
     check("/api/v1/chat", native);
+}
+
+// A copy of `model` (Q8_0) whose output matrix has NaN block scales: every logit is NaN, as
+// with a corrupt file or an overflow.
+std::string with_nan_output(const std::string& model) {
+    const std::string out = temp_dir() + "/tiny-r1-nan.gguf";
+    fs::copy_file(model, out, fs::copy_options::overwrite_existing);
+    auto file = gguf::File::open(out);
+    EXPECT_TRUE(file.ok()) << file.message();
+    const gguf::TensorInfo* t = file->find_tensor("output.weight");
+    EXPECT_NE(t, nullptr);
+    EXPECT_EQ(t->type, gguf::TensorType::Q8_0);
+    const uint64_t start = file->data_offset() + t->offset;
+    const uint64_t n_blocks = t->n_bytes / 34;  // BlockQ8_0: a binary16 scale, then 32 quants
+    std::fstream f(out, std::ios::in | std::ios::out | std::ios::binary);
+    const char nan16[2] = {0x00, 0x7e};
+    for (uint64_t b = 0; b < n_blocks; ++b) {
+        f.seekp(static_cast<std::streamoff>(start + 34 * b));
+        f.write(nan16, 2);
+    }
+    return out;
+}
+
+TEST(ServerSafety, AModelWithBrokenNumbersFailsTheRequestWith500AndTheServerStaysUp) {
+    NEED_MODEL(good);
+    const std::string model = with_nan_output(good);
+    ServeProcess server;
+    std::string why;
+    ASSERT_TRUE(server.start({"-m", model, "--ctx-size", "256", "--api-keys", "off"}, &why)) << why;
+    auto c = server.client();
+    for (int i = 0; i < 2; ++i) {  // the first failure leaves the server serving
+        auto r = post_json(*c, "/v1/chat/completions", user("hi"));
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 500) << r->body;
+        const json j = json::parse(r->body, nullptr, false);
+        ASSERT_FALSE(j.is_discarded()) << r->body;
+        EXPECT_NE(j["error"]["message"].get<std::string>().find("no finite logit"), std::string::npos) << r->body;
+    }
+    bool done = false;
+    int status = 0;
+    json body = user("hi");
+    body["stream"] = true;
+    const std::vector<json> events = post_stream(*c, "/v1/chat/completions", body, &done, &status);
+    EXPECT_EQ(status, 200);
+    EXPECT_TRUE(done);
+    ASSERT_FALSE(events.empty());
+    EXPECT_NE(events.back()["error"]["message"].get<std::string>().find("no finite logit"), std::string::npos)
+        << events.back().dump();
+    auto health = c->Get("/health");
+    ASSERT_TRUE(health);
+    EXPECT_EQ(health->status, 200);
+    EXPECT_EQ(server.stop(SIGTERM), 0) << server.log();
 }
 
 TEST(ServerSafety, WithKeysEveryRouteButHealthNeedsABearerKey) {

@@ -62,7 +62,7 @@ class SchedulerWindowTest : public TinyModelTest {
         ASSERT_TRUE(sampler.ok()) << sampler.message();
         ASSERT_TRUE(session.set_prompt(r.prompt).is_ok());
         for (size_t i = 0; i < got.tokens.size(); ++i) {
-            const sampling::TokenChoice c = sampler->sample(session.logits());
+            const sampling::TokenChoice c = sampler->sample(session.logits()).value();
             if (c.token == got.tokens[i]) {
                 EXPECT_NEAR(c.logprob, got.logprobs[i], 3e-3) << "token " << i;
             } else {

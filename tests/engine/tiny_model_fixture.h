@@ -110,7 +110,7 @@ class TinyModelTest : public ::testing::Test {
         Outcome o;
         Status st = session.set_prompt(prompt);
         while (st.is_ok()) {
-            const sampling::TokenChoice c = sampler->sample(session.logits());
+            const sampling::TokenChoice c = sampler->sample(session.logits()).value();
             sampler->accept(c.token);
             o.tokens.push_back(c.token);
             o.logprobs.push_back(c.logprob);

@@ -20,7 +20,7 @@ Confidence answer_confidence(const std::vector<float>& logits, int n) {
     Result<Sampler> s = Sampler::create(p, kVocab);
     EXPECT_TRUE(s.ok());
     ConfidenceTracker tracker(kVocab);
-    for (int i = 0; i < n; ++i) tracker.add(s->sample(logits));
+    for (int i = 0; i < n; ++i) tracker.add(s->sample(logits).value());
     return tracker.confidence();
 }
 

@@ -48,7 +48,7 @@ TEST(SamplerAllocations, SampleAllocatesNothingAfterCreation) {
         ASSERT_TRUE(s.ok());
         for (int step = 0; step < 50; ++step) {
             const long before = g_allocations.load();
-            const TokenChoice c = s->sample(logits);
+            const TokenChoice c = s->sample(logits).value();
             EXPECT_EQ(g_allocations.load(), before) << "settings " << k << " step " << step;
             s->accept(c.token);  // accept may grow its count table; it is not the per-token hot path
         }
@@ -68,7 +68,7 @@ TEST(SamplerAllocations, RestartKeepsTheVocabularySizedBuffers) {
     ASSERT_TRUE(s.ok());
     const long created = g_bytes.load() - before_create;
     EXPECT_GT(created, static_cast<long>(kVocab * 3 * sizeof(float)));
-    s->accept(s->sample(logits).token);
+    s->accept(s->sample(logits)->token);
 
     p.seed = 2;
     p.top_p = 0.5f;
@@ -78,7 +78,7 @@ TEST(SamplerAllocations, RestartKeepsTheVocabularySizedBuffers) {
     const long restarted = g_bytes.load() - before_restart;
     EXPECT_LT(restarted, static_cast<long>(kVocab * sizeof(float)) / 4) << "created: " << created;
     const long before_sample = g_allocations.load();
-    s->accept(s->sample(logits).token);
+    s->accept(s->sample(logits)->token);
     EXPECT_EQ(g_allocations.load(), before_sample);
 }
 

@@ -26,7 +26,7 @@ SamplingParams greedy() {
 
 // The full distribution as the sampler reports it, through its top alternatives (n_vocab <= 20).
 std::vector<double> reported_logprobs(Sampler& sampler, const std::vector<float>& logits) {
-    const TokenChoice choice = sampler.sample(logits);
+    const TokenChoice choice = sampler.sample(logits).value();
     std::vector<double> lp(logits.size(), -std::numeric_limits<double>::infinity());
     for (const TokenLogprob& t : choice.top_logprobs()) lp[t.token] = t.logprob;
     return lp;
@@ -45,9 +45,9 @@ void expect_logprobs_near(const std::vector<double>& actual, const std::vector<d
 
 TEST(Sampler, GreedyTakesTheArgmaxWithTiesToTheLowestId) {
     Sampler s = make_sampler(greedy(), 6);
-    EXPECT_EQ(s.sample(std::vector<float>{0.1f, 2.0f, -1.0f, 1.5f, 0.0f, 1.9f}).token, 1);
-    EXPECT_EQ(s.sample(std::vector<float>{0.1f, 2.0f, -1.0f, 2.5f, 0.0f, 2.5f}).token, 3);
-    EXPECT_EQ(s.sample(std::vector<float>{7.0f, 7.0f, 7.0f, 7.0f, 7.0f, 7.0f}).token, 0);
+    EXPECT_EQ(s.sample(std::vector<float>{0.1f, 2.0f, -1.0f, 1.5f, 0.0f, 1.9f})->token, 1);
+    EXPECT_EQ(s.sample(std::vector<float>{0.1f, 2.0f, -1.0f, 2.5f, 0.0f, 2.5f})->token, 3);
+    EXPECT_EQ(s.sample(std::vector<float>{7.0f, 7.0f, 7.0f, 7.0f, 7.0f, 7.0f})->token, 0);
 }
 
 TEST(Sampler, GreedyOnALargeVocabularyMatchesTheReference) {
@@ -56,7 +56,7 @@ TEST(Sampler, GreedyOnALargeVocabularyMatchesTheReference) {
     p.top_k = 40;
     p.top_p = 0.5f;
     Sampler s = make_sampler(p, 151936);
-    EXPECT_EQ(s.sample(logits).token, test::ranked_ids(logits)[0]);
+    EXPECT_EQ(s.sample(logits)->token, test::ranked_ids(logits)[0]);
 }
 
 TEST(Sampler, LogprobOfTheChosenTokenIsTheLogSoftmaxOfTheModel) {
@@ -68,7 +68,7 @@ TEST(Sampler, LogprobOfTheChosenTokenIsTheLogSoftmaxOfTheModel) {
     p.top_k = 50;
     Sampler s = make_sampler(p, 32000);
     for (int i = 0; i < 20; ++i) {
-        const TokenChoice c = s.sample(logits);
+        const TokenChoice c = s.sample(logits).value();
         EXPECT_NEAR(c.logprob, ref[c.token], 2e-5);
         EXPECT_NEAR(c.entropy, test::entropy(logits), 1e-4);
     }
@@ -82,7 +82,7 @@ TEST(Sampler, TopLogprobsAreTheBestTokensSortedWithTheirLogprobs) {
     SamplingParams p = greedy();
     p.n_logprobs = 20;
     Sampler s = make_sampler(p, 5000);
-    const TokenChoice c = s.sample(logits);
+    const TokenChoice c = s.sample(logits).value();
     ASSERT_EQ(c.n_top, 20);
     EXPECT_EQ(c.token, 17);
     for (int32_t i = 0; i < 20; ++i) {
@@ -93,7 +93,7 @@ TEST(Sampler, TopLogprobsAreTheBestTokensSortedWithTheirLogprobs) {
 
 TEST(Sampler, NoLogprobsRequestedReportsNoAlternatives) {
     Sampler s = make_sampler(greedy(), 4);
-    EXPECT_EQ(s.sample(std::vector<float>{1, 2, 3, 4}).n_top, 0);
+    EXPECT_EQ(s.sample(std::vector<float>{1, 2, 3, 4})->n_top, 0);
 }
 
 // Pearson's chi-square of observed counts against expected probabilities.
@@ -122,7 +122,7 @@ TEST(Sampler, DrawsFollowSoftmaxOfLogitsOverTemperature) {
         p.seed = 1234;
         Sampler s = make_sampler(p, 8);
         std::vector<int> counts(8, 0);
-        for (int i = 0; i < kDraws; ++i) ++counts[s.sample(logits).token];
+        for (int i = 0; i < kDraws; ++i) ++counts[s.sample(logits)->token];
         EXPECT_LT(chi_square(counts, probs, kDraws), kChi2Df7P001) << "T " << t;
         // Higher temperature flattens: the favourite's share falls.
         const double top_share = static_cast<double>(counts[4]) / kDraws;
@@ -140,7 +140,7 @@ TEST(Sampler, TruncatedDrawsFollowTheRenormalisedDistribution) {
     Sampler s = make_sampler(p, 8);
     constexpr int kDraws = 30000;
     std::vector<int> counts(8, 0);
-    for (int i = 0; i < kDraws; ++i) ++counts[s.sample(logits).token];
+    for (int i = 0; i < kDraws; ++i) ++counts[s.sample(logits)->token];
     const std::vector<double> lp = test::log_softmax({1.0f, 2.0f, 1.5f});
     const std::vector<int> kept = {counts[0], counts[4], counts[6]};
     EXPECT_EQ(kept[0] + kept[1] + kept[2], kDraws);
@@ -173,8 +173,8 @@ TEST(Sampler, DrawsStayInsideTheTopPAndMinPSets) {
     Sampler sm = make_sampler(p, 1000);
     std::set<int32_t> seen_p, seen_m;
     for (int i = 0; i < 3000; ++i) {
-        seen_p.insert(sp.sample(logits).token);
-        seen_m.insert(sm.sample(logits).token);
+        seen_p.insert(sp.sample(logits)->token);
+        seen_m.insert(sm.sample(logits)->token);
     }
     EXPECT_EQ(seen_p, top_p_set);
     EXPECT_EQ(seen_m, min_p_set);
@@ -189,7 +189,7 @@ TEST(Sampler, SameSeedReproducesAndDifferentSeedsDiffer) {
         Sampler s = make_sampler(p, 1000);
         std::vector<int32_t> tokens;
         for (int i = 0; i < 50; ++i) {
-            const int32_t t = s.sample(logits).token;
+            const int32_t t = s.sample(logits)->token;
             s.accept(t);
             tokens.push_back(t);
         }
@@ -205,7 +205,7 @@ TEST(Sampler, BiasOfMinus100BansAToken) {
     p.logit_bias = {{0, -100.0f}};
     p.n_logprobs = 4;
     Sampler s = make_sampler(p, 4);
-    const TokenChoice c = s.sample(logits);
+    const TokenChoice c = s.sample(logits).value();
     EXPECT_EQ(c.token, 3);
     EXPECT_EQ(c.n_top, 3);  // a banned token is not an alternative
     for (const TokenLogprob& t : c.top_logprobs()) EXPECT_NE(t.token, 0);
@@ -213,7 +213,7 @@ TEST(Sampler, BiasOfMinus100BansAToken) {
     p.temperature = 5.0f;  // flat: without the ban token 0 would be drawn often
     p.seed = 3;
     Sampler hot = make_sampler(p, 4);
-    for (int i = 0; i < 2000; ++i) EXPECT_NE(hot.sample(logits).token, 0);
+    for (int i = 0; i < 2000; ++i) EXPECT_NE(hot.sample(logits)->token, 0);
 }
 
 TEST(Sampler, BiasIsAddedToTheLogit) {
@@ -276,15 +276,15 @@ TEST(Sampler, ALowTemperatureDrawFindsTheOnlyTokenWithWeight) {
     p.temperature = 0.05f;
     p.seed = 11;
     Sampler s = make_sampler(p, 4000);
-    for (int i = 0; i < 100; ++i) EXPECT_EQ(s.sample(logits).token, 1500);
+    for (int i = 0; i < 100; ++i) EXPECT_EQ(s.sample(logits)->token, 1500);
 }
 
 TEST(Sampler, StopTokensAreFlagged) {
     SamplingParams p = greedy();
     p.stop_tokens = {2, 3};
     Sampler s = make_sampler(p, 4);
-    EXPECT_TRUE(s.sample(std::vector<float>{0, 0, 0, 1}).is_stop);
-    EXPECT_FALSE(s.sample(std::vector<float>{0, 1, 0, 0}).is_stop);
+    EXPECT_TRUE(s.sample(std::vector<float>{0, 0, 0, 1})->is_stop);
+    EXPECT_FALSE(s.sample(std::vector<float>{0, 1, 0, 0})->is_stop);
 }
 
 TEST(Sampler, CreateRejectsOutOfRangeParameters) {
@@ -327,7 +327,7 @@ Trace run_sequence(Sampler& s, const std::vector<int32_t>& prompt) {
     s.accept_prompt(prompt);
     Trace trace;
     for (uint32_t step = 0; step < 40; ++step) {
-        const TokenChoice c = s.sample(test::random_logits(500, 100 + step, 1.0f));
+        const TokenChoice c = s.sample(test::random_logits(500, 100 + step, 1.0f)).value();
         s.accept(c.token);
         trace.tokens.push_back(c.token);
         trace.logprobs.push_back(c.logprob);
@@ -379,6 +379,66 @@ TEST(Sampler, ARejectedRestartLeavesTheSequenceAsItWas) {
     EXPECT_FALSE(restarted.is_ok());
     EXPECT_NE(restarted.message().find("top_p"), std::string::npos) << restarted.message();
     EXPECT_EQ(run_sequence(s, {}), run_sequence(twin, {}));  // its RNG and counts went on untouched
+}
+
+TEST(Sampler, NanAndPositiveInfinityLogitsCountAsRuledOut) {
+    // A broken model's numbers: never drawn, never listed, and the distribution is that of the
+    // finite logits (as if the others were -inf), with or without a copy for the penalties.
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    const float inf = std::numeric_limits<float>::infinity();
+    std::vector<float> logits = test::random_logits(300, 9, 1.0f);
+    std::vector<float> finite = logits;
+    for (size_t i : {3u, 50u, 51u, 299u}) {
+        logits[i] = i % 2 ? nan : inf;
+        finite[i] = -inf;
+    }
+    for (const bool penalties : {false, true}) {
+        SamplingParams p = greedy();
+        p.n_logprobs = 20;
+        if (penalties) p.presence_penalty = 0.5f;
+        Sampler s = make_sampler(p, 300);
+        Sampler reference = make_sampler(p, 300);
+        if (penalties) {
+            s.accept(7);
+            reference.accept(7);
+        }
+        const TokenChoice got = s.sample(logits).value();
+        const TokenChoice want = reference.sample(finite).value();
+        EXPECT_EQ(got.token, want.token);
+        EXPECT_EQ(got.logprob, want.logprob);
+        EXPECT_EQ(got.entropy, want.entropy);
+        EXPECT_TRUE(std::isfinite(got.logprob) && std::isfinite(got.entropy));
+        ASSERT_EQ(got.n_top, want.n_top);
+        for (int32_t k = 0; k < got.n_top; ++k) {
+            EXPECT_EQ(got.top[k].token, want.top[k].token);
+            EXPECT_EQ(got.top[k].logprob, want.top[k].logprob);
+        }
+    }
+    SamplingParams hot;
+    hot.seed = 4;
+    hot.temperature = 3.0f;
+    hot.top_p = 0.99f;
+    Sampler s = make_sampler(hot, 300);
+    for (int i = 0; i < 3000; ++i) {
+        const int32_t t = s.sample(logits)->token;
+        EXPECT_TRUE(std::isfinite(logits[t])) << "drew token " << t;
+    }
+}
+
+TEST(Sampler, NoFiniteLogitIsAnErrorThatSaysSo) {
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    const float inf = std::numeric_limits<float>::infinity();
+    for (const std::vector<float>& logits :
+         {std::vector<float>(50, nan), std::vector<float>(50, -inf), std::vector<float>(50, inf)}) {
+        for (const float temperature : {0.0f, 0.8f}) {
+            SamplingParams p;
+            p.temperature = temperature;
+            Sampler s = make_sampler(p, 50);
+            const Result<TokenChoice> r = s.sample(logits);
+            ASSERT_FALSE(r.ok()) << "logit " << logits[0];
+            EXPECT_NE(r.message().find("no finite logit"), std::string::npos) << r.message();
+        }
+    }
 }
 
 TEST(Sampler, BanningEveryTokenIsRejected) {
