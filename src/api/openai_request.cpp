@@ -145,7 +145,41 @@ std::optional<ApiError> parse_json_object(std::string_view body, nlohmann::order
     return std::nullopt;
 }
 
+namespace {
+
+// What the server cannot honour is refused, not ignored: a client that asks for JSON output or for
+// function calls and gets plain text instead would fail later and more obscurely. Accepted: no
+// response_format or type "text"; no tools (functions) or tool_choice (function_call) "none".
+std::optional<ApiError> refuse_unsupported(const ojson& body) {
+    if (auto it = body.find("response_format"); it != body.end() && !it->is_null()) {
+        if (!it->is_object()) return wrong_type("response_format", "an object", *it);
+        auto type = it->find("type");
+        if (type == it->end() || !type->is_string())
+            return bad_request("response_format.type must be a string", "response_format.type");
+        if (type->get<std::string>() != "text")
+            return bad_request("response_format type \"" + type->get<std::string>() +
+                                   "\" is not supported: the output is not constrained to a format; leave "
+                                   "response_format out (or use \"text\") and ask for the format in the prompt",
+                               "response_format", "unsupported_parameter");
+    }
+    for (const auto& [list, choice] : {std::pair{"tools", "tool_choice"}, std::pair{"functions", "function_call"}}) {
+        auto it = body.find(list);
+        if (it == body.end() || it->is_null()) continue;
+        if (!it->is_array()) return wrong_type(list, "an array", *it);
+        auto c = body.find(choice);
+        const bool none = c != body.end() && c->is_string() && c->get<std::string>() == "none";
+        if (!it->empty() && !none)
+            return bad_request(std::string(list) + ": function calling is not supported by this server; leave " + list +
+                                   " out (or set " + choice + " to \"none\")",
+                               list, "unsupported_parameter");
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<ApiError> parse_generation_params(const ojson& body, GenerationParams* out) {
+    if (auto e = refuse_unsupported(body)) return e;
     GenerationParams& p = *out;
     if (auto it = body.find("model"); it != body.end() && !it->is_null()) {
         if (!it->is_string()) return wrong_type("model", "a string", *it);

@@ -76,6 +76,18 @@ TEST(ServerSafety, MalformedRequestsGet4xxWithAMessageAndTheServerStaysUp) {
         {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "top_logprobs": 3})", 400,
          "top_logprobs"},
         {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]})", 400, ""},
+        // Refused, not ignored: JSON output and function calls are not what the server gives.
+        {"/v1/chat/completions",
+         R"({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_object"}})", 400,
+         "response_format"},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "response_format": "json"})", 400,
+         "response_format"},
+        {"/v1/chat/completions",
+         R"({"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function", "function": {"name": "f"}}]})",
+         400, "tools"},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "tools": {}})", 400, "tools"},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "functions": [{"name": "f"}]})",
+         400, "functions"},
         {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": {"a": {"b": [null, {"c": []}]}}}]})", 400,
          ""},
         {"/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"\xff\xfe bad utf8\"}]}", 400, ""},
@@ -104,6 +116,14 @@ TEST(ServerSafety, MalformedRequestsGet4xxWithAMessageAndTheServerStaysUp) {
         ASSERT_EQ(c->Get("/health")->status, 200) << "the server died after " << k.body.substr(0, 80);
     }
     auto ok = c->Post("/v1/chat/completions", user("still fine?").dump(), "application/json");
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->status, 200) << ok->body;
+    // What the server does honour of those is accepted: text output, tools that may not be called.
+    json accepted = user("still fine?");
+    accepted["response_format"] = {{"type", "text"}};
+    accepted["tools"] = json::array({{{"type", "function"}, {"function", {{"name", "f"}}}}});
+    accepted["tool_choice"] = "none";
+    ok = c->Post("/v1/chat/completions", accepted.dump(), "application/json");
     ASSERT_TRUE(ok);
     EXPECT_EQ(ok->status, 200) << ok->body;
 }
