@@ -20,10 +20,10 @@
 // Memory: create() sizes every buffer to n_vocab (about 20 bytes per vocabulary entry, 3 MiB for
 // 151936); sample() allocates nothing after that, and restart() reuses them for the next sequence
 // (an engine that keeps finished samplers spares each request the allocation and the first touch
-// of those pages). Cost per sample(): a few vector passes over the
-// logits (vector_passes.h: AVX-512 where the CPU has it): the max and one softmax pass, for greedy
-// the argmax; with temperature a top-p histogram and the draw's weights, or O(n_vocab log k) for
-// top-k. The logits are copied only when a bias or penalty changes them; penalties visit the
+// of those pages). Cost per sample(): a few vector passes over the logits (vector_passes.h:
+// AVX-512 where the CPU has it): the max and one softmax pass, for greedy the argmax; with
+// temperature top-p's sums of mass by distance below the best logit and the draw's weights, or
+// O(n_vocab log k) for top-k. The logits are copied only when a bias or penalty changes them; penalties visit the
 // distinct recent tokens only; the top-N scan skips, 16 at a time, logits below its current N-th.
 // Thread-safety: none; one thread uses a Sampler at a time. Samplers are independent, so many
 // sequences can be sampled in parallel, one Sampler each.
@@ -64,8 +64,8 @@ class Sampler {
     // Fails when validate(params, n_vocab) does.
     static Result<Sampler> create(const SamplingParams& params, int32_t n_vocab);
     // Starts a new sequence with `params`: afterwards the sampler is what create(params, n_vocab())
-    // gives, but its buffers are kept, so nothing is allocated. Fails when validate(params,
-    // n_vocab()) does, and the sampler is unchanged then.
+    // gives, but its vocabulary-sized buffers are kept (only the small per-sequence tables are
+    // made anew). Fails when validate(params, n_vocab()) does, and the sampler is unchanged then.
     Status restart(const SamplingParams& params);
 
     // logits: [n_vocab], read once and not kept. -inf is a token the model rules out; NaN and
