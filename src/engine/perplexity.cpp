@@ -93,7 +93,13 @@ Result<PerplexityResult> perplexity(model::Model& model, std::span<const int32_t
             int64_t row = 0;
             for (int64_t i = std::max(b, first); i < std::min(end, n_ctx - 1); ++i, ++row) {
                 std::span<const float> l(logits.data() + row * n_vocab, static_cast<size_t>(n_vocab));
-                sums.add(token_nll(l, chunk[static_cast<size_t>(i + 1)]));
+                const double nll = token_nll(l, chunk[static_cast<size_t>(i + 1)]);
+                if (!std::isfinite(nll))
+                    return Status::error("chunk " + std::to_string(c + 1) + ", position " + std::to_string(i) +
+                                         ": the model gave NaN or infinite logits, so the perplexity is undefined; "
+                                         "its weights hold NaN or infinity, or its numbers overflowed: check the "
+                                         "model file");
+                sums.add(nll);
             }
         }
         sums.fill(&result);

@@ -50,7 +50,8 @@ using PerplexityProgress = std::function<void(int64_t chunk, int64_t n_chunks, c
 int64_t perplexity_min_tokens(const PerplexityOptions& options);
 
 // Errors: n_ctx < 3, n_batch < 1, fewer tokens than perplexity_min_tokens (the message suggests
-// a smaller -c), a token outside the vocabulary.
+// a smaller -c), a token outside the vocabulary, NaN or infinite logits (a broken model: the
+// message names the chunk and position).
 Result<PerplexityResult> perplexity(model::Model& model, std::span<const int32_t> tokens,
                                     const PerplexityOptions& options, const PerplexityProgress& progress = nullptr);
 
