@@ -1,5 +1,6 @@
 #include "engine/embedder.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace sinan::engine {
@@ -63,6 +64,13 @@ Result<Embeddings> Embedder::run(std::vector<std::vector<int32_t>> sequences, co
     for (const auto& [begin, end] : model::token_passes(sequences, kBatchTokens)) {
         SINAN_RETURN_IF_ERROR(model_.embed(std::span(sequences).subspan(begin, end - begin), pooling, &pooled));
         out.values.insert(out.values.end(), pooled.begin(), pooled.end());
+    }
+    for (size_t i = 0; i < sequences.size(); ++i) {  // vectors of NaN would reach clients as nulls
+        const float* v = out.values.data() + i * static_cast<size_t>(out.n_embd);
+        if (!std::all_of(v, v + out.n_embd, [](float x) { return std::isfinite(x); }))
+            return Status::error(model_.file().path() + ": the model gave NaN or infinite values for input " +
+                                 std::to_string(i) +
+                                 ": its weights hold NaN or infinity, or its numbers overflowed; check the model file");
     }
     if (options.normalize) {
         for (size_t i = 0; i < sequences.size(); ++i) {

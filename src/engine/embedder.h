@@ -54,7 +54,8 @@ class Embedder {
     // The tokens embed_texts feeds the model for `text`, before truncation.
     std::vector<int32_t> tokenize(std::string_view text) const;
 
-    // One vector per text. Errors: a text too long without truncate, pooling none or rank.
+    // One vector per text. Errors: a text too long without truncate, pooling none or rank, a
+    // vector with NaN or infinite values (a broken model: NaN weights, an overflow).
     Result<Embeddings> embed_texts(std::span<const std::string> texts, const EmbedOptions& options = {});
     // One vector per token sequence (ids as given). Errors: as embed_texts, an empty sequence, an
     // id outside the vocabulary.

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "nan_model.h"
+
 namespace sinan::engine {
 namespace {
 
@@ -154,6 +156,25 @@ TEST_F(EmbedderTest, PoolingCanBeChosenButNotNone) {
     Result<Embeddings> empty = embedder_->embed_tokens(std::vector<std::vector<int32_t>>{{101, 102}, {}});
     ASSERT_FALSE(empty.ok());
     EXPECT_NE(empty.message().find("input 1 has no tokens"), std::string::npos) << empty.message();
+}
+
+TEST(EmbedderBroken, AModelWithNanWeightsIsAnErrorNotVectorsOfNan) {
+    if (!fs::exists(kBert)) GTEST_SKIP() << "reference file not found: " << kBert;
+    const fs::path broken = copy_with_nan_tensor(kBert, "token_embd.weight");
+    ASSERT_FALSE(broken.empty());
+    Result<std::unique_ptr<model::EmbeddingModel>> m = model::EmbeddingModel::load(broken.string());
+    ASSERT_TRUE(m.ok()) << m.message();
+    Result<text::Tokenizer> t = text::Tokenizer::from_gguf((*m)->file());
+    ASSERT_TRUE(t.ok()) << t.message();
+    Embedder embedder(**m, std::move(t).value());
+    for (const bool normalize : {false, true}) {
+        EmbedOptions o;
+        o.normalize = normalize;
+        Result<Embeddings> e = embedder.embed_texts(std::vector<std::string>{"hello world"}, o);
+        ASSERT_FALSE(e.ok()) << "normalize " << normalize;
+        EXPECT_NE(e.message().find("NaN or infinite values for input 0"), std::string::npos) << e.message();
+    }
+    fs::remove(broken);
 }
 
 }  // namespace

@@ -4,15 +4,12 @@
 #include "engine/perplexity.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <limits>
 #include <vector>
 
-#include "gguf/gguf.h"
+#include "nan_model.h"
 
 namespace sinan::engine {
 namespace {
@@ -52,21 +49,9 @@ class PerplexityChunks : public ::testing::Test {
 };
 
 TEST_F(PerplexityChunks, AModelWithNanWeightsIsAnErrorNotANanFigure) {
-    // The model with its output matrix (or the tied embedding) set to NaN, as a corrupt file has it.
-    const fs::path broken = fs::temp_directory_path() / ("sinan_nan_stories_" + std::to_string(::getpid()) + ".gguf");
-    fs::copy_file(kStories, broken, fs::copy_options::overwrite_existing);
-    {
-        Result<gguf::File> file = gguf::File::open(broken.string());
-        ASSERT_TRUE(file.ok()) << file.message();
-        const gguf::TensorInfo* t = file->find_tensor("output.weight");
-        if (t == nullptr) t = file->find_tensor("token_embd.weight");
-        ASSERT_NE(t, nullptr);
-        ASSERT_EQ(t->type, gguf::TensorType::F32);
-        std::fstream f(broken, std::ios::in | std::ios::out | std::ios::binary);
-        f.seekp(static_cast<std::streamoff>(file->data_offset() + t->offset));
-        const std::vector<float> nan(t->n_elements, std::numeric_limits<float>::quiet_NaN());
-        f.write(reinterpret_cast<const char*>(nan.data()), static_cast<std::streamsize>(t->n_bytes));
-    }
+    // The output matrix set to NaN (stories260K has its own, not tied to the embedding).
+    const fs::path broken = copy_with_nan_tensor(kStories, "output.weight");
+    ASSERT_FALSE(broken.empty());
     Result<std::unique_ptr<model::Model>> m = model::Model::load(broken.string(), {.n_threads = 2});
     ASSERT_TRUE(m.ok()) << m.message();
     Result<PerplexityResult> r = perplexity(**m, tokens_, {.n_ctx = 32});
