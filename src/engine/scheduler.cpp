@@ -155,9 +155,9 @@ struct Scheduler::Impl {
     std::vector<int32_t> rows;                   // slot of each logits row
     std::vector<sampling::TokenChoice> choices;  // the token sampled from each logits row
     std::vector<Status> sample_errors;           // why a row gave no token (a broken model's logits)
-    // Samplers of ended requests, restarted for new ones (no more than ever ran at once): a
-    // sampler's 3 MiB of buffers (151,936 tokens) allocated and first touched for every request
-    // cost page faults and zeroing each time.
+    // Samplers of ended requests, restarted for new ones (no more than ever ran at once): a new
+    // sampler's 3 MiB of buffers (151,936 tokens) are zeroed, and fault in page by page when the
+    // allocator hands out fresh memory, on this thread, for every request.
     std::vector<sampling::Sampler> spare_samplers;
     SchedulerStats totals;                       // the engine's counters, copied into stats by publish()
     double seconds_per_token = 0;                // of a forward step with prompt chunks (moving average; 0 = none yet)
