@@ -19,7 +19,8 @@ struct CompletionStream {
     std::vector<Generation> gens;  // one per prompt, n choices each
     ResponseHead head;
     GenerationParams params;
-    std::vector<std::string> echo;  // per choice
+    std::vector<std::string> echo;                  // per choice
+    std::vector<std::vector<int32_t>> echo_tokens;  // per choice, when its prompt is scored (echo with logprobs)
     int64_t n_prompt = 0;
     json prompt;  // for the audit log
     std::vector<ChoiceResult> choices;
@@ -28,8 +29,11 @@ struct CompletionStream {
 bool stream_completion(CompletionStream& s, httplib::DataSink& sink) {
     auto write = [&](const std::string& data) { return sink.write(data.data(), data.size()); };
     s.choices.resize(s.echo.size());
+    // A scored prompt is echoed with its logprobs, which come with its first generated token.
+    std::vector<bool> echoed(s.echo.size(), !s.params.score_prompt);
     for (size_t i = 0; i < s.echo.size(); ++i)
-        if (!s.echo[i].empty() && !write(sse_event(completion_chunk(s.head, i, s.echo[i], nullptr)))) return false;
+        if (echoed[i] && !s.echo[i].empty() && !write(sse_event(completion_chunk(s.head, i, s.echo[i], nullptr))))
+            return false;
     const size_t n = static_cast<size_t>(s.params.n);
     // Prompts one after another: each prompt's n choices stream interleaved.
     for (size_t g = 0; g < s.gens.size(); ++g) {
@@ -38,6 +42,13 @@ bool stream_completion(CompletionStream& s, httplib::DataSink& sink) {
                 const size_t i = g * n + j;
                 accumulate(s.choices[i], ev);
                 if (ev.type == engine::Event::Type::kText) {
+                    if (!echoed[i]) {
+                        echoed[i] = true;
+                        json lp = prompt_logprobs(s.echo[i], s.echo_tokens[i], ev.prompt_scores, s.lease->tokenizer,
+                                                  s.params.top_logprobs);
+                        if (!write(sse_event(completion_chunk(s.head, i, s.echo[i], nullptr, std::move(lp)))))
+                            return false;
+                    }
                     if (ev.text.empty()) return true;
                     json lp = nullptr;
                     if (s.params.logprobs)
@@ -74,8 +85,12 @@ void handle_completion(ServerContext& ctx, const httplib::Request& req, httplib:
         n_prompt += static_cast<int64_t>(prompts.back().tokens.size());
     }
     std::vector<std::string> echo;
+    std::vector<std::vector<int32_t>> echo_tokens;
     for (const Prompt& p : prompts)
-        for (int32_t j = 0; j < params.n; ++j) echo.push_back(cr.echo ? p.text : std::string());
+        for (int32_t j = 0; j < params.n; ++j) {
+            echo.push_back(cr.echo ? p.text : std::string());
+            echo_tokens.push_back(params.score_prompt ? p.tokens : std::vector<int32_t>());
+        }
 
     const std::string key = response_cache_key(ctx, lease->id, "/v1/completions", params, cr.body);
     if (!params.stream && answer_from_cache(ctx, key, "cmpl-", res)) return;
@@ -94,7 +109,7 @@ void handle_completion(ServerContext& ctx, const httplib::Request& req, httplib:
         for (Generation& g : gens)
             for (ChoiceResult& c : g.collect()) choices.push_back(std::move(c));
         if (auto e = failure_of(choices)) return send_error(res, *e);
-        json body = text_completion(head, choices, echo, n_prompt, lease->tokenizer,
+        json body = text_completion(head, choices, echo, echo_tokens, n_prompt, lease->tokenizer,
                                     params.logprobs ? params.top_logprobs : -1);
         body["sinan"]["sampling"] = sampling_json(params);
         if (!key.empty()) ctx.cache->put(key, dump_json(body));
@@ -111,6 +126,7 @@ void handle_completion(ServerContext& ctx, const httplib::Request& req, httplib:
                                                                  head,
                                                                  params,
                                                                  std::move(echo),
+                                                                 std::move(echo_tokens),
                                                                  n_prompt,
                                                                  cr.body.value("prompt", json()),
                                                                  {}});

@@ -24,6 +24,7 @@ namespace sinan::api {
 struct ChoiceResult {
     std::string reasoning, answer;
     std::vector<engine::TokenInfo> answer_tokens;  // the answer's tokens, for logprobs
+    std::vector<sampling::TokenChoice> prompt_scores;  // engine::Request::score_prompt: prompt tokens 1 .. n - 1
     engine::GenerateResult result;                 // n_generated, timings, finish, confidence
     int64_t n_cached = 0;
     double queue_seconds = 0, first_token_seconds = 0;

@@ -338,14 +338,9 @@ std::optional<ApiError> parse_completion_request(std::string_view body, Completi
     if (auto e = read_int(j, "logprobs", 0, sampling::kMaxLogprobs, &lp)) return e;
     out->params.logprobs = lp >= 0;
     out->params.top_logprobs = static_cast<int32_t>(std::max<int64_t>(lp, 0));
-    // OpenAI's echo with logprobs also scores the prompt's own tokens (evaluation harnesses read
-    // those); this server scores only the tokens it generates, so the pair is refused rather than
-    // answered with arrays that start at the completion while the text starts at the prompt.
-    if (out->echo && out->params.logprobs)
-        return bad_request(
-            "logprobs with echo (the log-probabilities of the prompt's own tokens) is not supported: leave echo out "
-            "to get the completion's logprobs, or logprobs out to get the prompt echoed",
-            "echo", "unsupported_parameter");
+    // As OpenAI's: echo with logprobs scores the prompt's own tokens too (evaluation harnesses
+    // read them by position from the start of the text).
+    out->params.score_prompt = out->echo && out->params.logprobs;
     out->body = cache_identity(j);
     return std::nullopt;
 }

@@ -37,6 +37,7 @@ struct GenerationParams {
     bool include_usage = false;  // stream_options.include_usage
     bool logprobs = false;
     int32_t top_logprobs = 0;
+    bool score_prompt = false;  // completions with echo and logprobs: the prompt's tokens are scored too
 
     // For the response cache: the output depends only on the request (greedy or seeded).
     bool deterministic() const { return sampling.temperature == 0.0f || seed_given; }

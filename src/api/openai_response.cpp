@@ -100,6 +100,37 @@ json completion_logprobs(const std::vector<engine::TokenInfo>& tokens, const tex
     return {{"tokens", toks}, {"token_logprobs", lps}, {"top_logprobs", tops}, {"text_offset", offsets}};
 }
 
+json prompt_logprobs(const std::string& text, const std::vector<int32_t>& tokens,
+                     const std::vector<sampling::TokenChoice>& scores, const text::Tokenizer& tokenizer,
+                     int32_t n_top) {
+    json toks = json::array(), lps = json::array(), tops = json::array(), offsets = json::array();
+    size_t offset = 0;
+    for (size_t k = 0; k < tokens.size(); ++k) {
+        const std::string piece = tokenizer.token_to_piece(tokens[k]);
+        toks.push_back(piece);
+        offsets.push_back(offset);
+        if (text.compare(offset, piece.size(), piece) == 0) offset += piece.size();
+        if (k == 0 || k > scores.size()) {
+            lps.push_back(nullptr);
+            tops.push_back(nullptr);
+            continue;
+        }
+        const sampling::TokenChoice& s = scores[k - 1];
+        lps.push_back(s.logprob);
+        json top = json::object();
+        const auto alts = s.top_logprobs();
+        for (size_t i = 0; i < alts.size() && static_cast<int32_t>(i) < n_top; ++i)
+            top[tokenizer.token_to_piece(alts[i].token, true)] = alts[i].logprob;
+        tops.push_back(std::move(top));
+    }
+    return {{"tokens", toks}, {"token_logprobs", lps}, {"top_logprobs", tops}, {"text_offset", offsets}};
+}
+
+void append_logprobs(json& into, const json& more) {
+    for (const char* key : {"tokens", "token_logprobs", "top_logprobs", "text_offset"})
+        for (const json& v : more[key]) into[key].push_back(v);
+}
+
 json timings_json(const ChoiceResult& c, int64_t prompt_tokens) {
     auto per_second = [](int64_t n, double s) { return s > 0 ? static_cast<double>(n) / s : 0.0; };
     const engine::GenerateResult& r = c.result;
@@ -196,7 +227,8 @@ json usage_chunk(const ResponseHead& head, const char* object, json usage) {
 }
 
 json text_completion(const ResponseHead& head, const std::vector<ChoiceResult>& choices,
-                     const std::vector<std::string>& echo_prefixes, int64_t prompt_tokens,
+                     const std::vector<std::string>& echo_prefixes,
+                     const std::vector<std::vector<int32_t>>& echo_tokens, int64_t prompt_tokens,
                      const text::Tokenizer& tokenizer, int32_t n_top) {
     json out_choices = json::array();
     for (size_t i = 0; i < choices.size(); ++i) {
@@ -204,11 +236,18 @@ json text_completion(const ResponseHead& head, const std::vector<ChoiceResult>& 
         const std::string& prefix = i < echo_prefixes.size() ? echo_prefixes[i] : std::string();
         // A completion has one text: the model's thinking (if it wrote <think>) comes first.
         const std::string text = prefix + c.reasoning + c.answer;
+        json logprobs = nullptr;
+        if (n_top >= 0) {
+            logprobs = completion_logprobs(c.answer_tokens, tokenizer, n_top, prefix.size() + c.reasoning.size());
+            if (i < echo_tokens.size() && !echo_tokens[i].empty()) {
+                json scored = prompt_logprobs(prefix, echo_tokens[i], c.prompt_scores, tokenizer, n_top);
+                append_logprobs(scored, logprobs);
+                logprobs = std::move(scored);
+            }
+        }
         json choice = {{"index", i},
                        {"text", text},
-                       {"logprobs", n_top >= 0 ? completion_logprobs(c.answer_tokens, tokenizer, n_top,
-                                                                     prefix.size() + c.reasoning.size())
-                                               : json(nullptr)},
+                       {"logprobs", std::move(logprobs)},
                        {"finish_reason", finish_reason(c.result.finish)}};
         out_choices.push_back(std::move(choice));
     }

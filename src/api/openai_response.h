@@ -47,6 +47,15 @@ nlohmann::ordered_json chat_logprobs(const std::vector<engine::TokenInfo>& token
 // Legacy completion logprobs; offsets start at `text_offset`.
 nlohmann::ordered_json completion_logprobs(const std::vector<engine::TokenInfo>& tokens,
                                            const text::Tokenizer& tokenizer, int32_t n_top, size_t text_offset);
+// Legacy logprobs of a scored prompt (echo with logprobs), to go before the completion's: its
+// tokens at their offsets in `text` (the prompt as echoed; a token whose bytes do not follow
+// there, as a BOS the tokenizer added, keeps the offset and takes no width), the first with null
+// for its logprob and alternatives, token k with scores[k - 1] (null past the scores given).
+nlohmann::ordered_json prompt_logprobs(const std::string& text, const std::vector<int32_t>& tokens,
+                                       const std::vector<sampling::TokenChoice>& scores,
+                                       const text::Tokenizer& tokenizer, int32_t n_top);
+// `more`'s tokens, token_logprobs, top_logprobs and text_offset appended to `into`'s.
+void append_logprobs(nlohmann::ordered_json& into, const nlohmann::ordered_json& more);
 
 // {prompt_ms, generation_ms, ttft_ms, queue_ms, prompt_tokens, generated_tokens, cached_tokens,
 //  prompt_tokens_per_second, generation_tokens_per_second}
@@ -71,9 +80,11 @@ nlohmann::ordered_json chat_chunk(const ResponseHead& head, size_t index, nlohma
 // "text_completion".
 nlohmann::ordered_json usage_chunk(const ResponseHead& head, const char* object, nlohmann::ordered_json usage);
 
-// A whole text_completion; choice i's text gets prompts[i / n] in front with echo.
+// A whole text_completion; choice i's text gets prompts[i / n] in front with echo, and where
+// echo_tokens[i] holds that prompt's tokens (echo with logprobs) its logprobs start with theirs.
 nlohmann::ordered_json text_completion(const ResponseHead& head, const std::vector<ChoiceResult>& choices,
-                                       const std::vector<std::string>& echo_prefixes, int64_t prompt_tokens,
+                                       const std::vector<std::string>& echo_prefixes,
+                                       const std::vector<std::vector<int32_t>>& echo_tokens, int64_t prompt_tokens,
                                        const text::Tokenizer& tokenizer, int32_t n_top);
 nlohmann::ordered_json completion_chunk(const ResponseHead& head, size_t index, const std::string& text,
                                         const char* finish, nlohmann::ordered_json logprobs = nullptr);

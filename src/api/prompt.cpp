@@ -103,6 +103,7 @@ std::variant<std::vector<engine::Request>, ApiError> make_requests(const ServedM
         r.options.sampling = sp;
         if (sp.seed) r.options.sampling.seed = *sp.seed + static_cast<uint64_t>(i);
         r.options.starts_in_reasoning = prompt.starts_in_reasoning;
+        r.score_prompt = params.score_prompt;
         r.options.context_shift = shift.enabled;
         r.n_keep = shift.n_keep;
         r.max_reasoning_tokens = params.max_reasoning_tokens;

@@ -84,6 +84,7 @@ struct Scheduler::Impl {
         int32_t share_src = -1;
         uint64_t share_id = 0;
         size_t share_len = 0;
+        std::vector<sampling::TokenChoice> prompt_scores;  // Request::score_prompt: scored so far
         Event event;  // the kText event being built this step
     };
 
@@ -152,9 +153,17 @@ struct Scheduler::Impl {
     std::vector<int32_t> order;  // running slots in admission order (prefill is served first come, first served)
     model::Batch batch;
     std::vector<float> logits;
-    std::vector<int32_t> rows;                   // slot of each logits row
-    std::vector<sampling::TokenChoice> choices;  // the token sampled from each logits row
+    std::vector<int32_t> rows;                   // slot of each sampled row
+    std::vector<size_t> row_logits;              // its row of logits
+    std::vector<sampling::TokenChoice> choices;  // the token sampled from each row
     std::vector<Status> sample_errors;           // why a row gave no token (a broken model's logits)
+    // Request::score_prompt: the rows of logits that score a prompt token (not sampled).
+    struct ScoredRow {
+        size_t logits_row;
+        int32_t seq;
+        int32_t token;  // the prompt token it scores: the one after the row's own
+    };
+    std::vector<ScoredRow> scored;
     // Samplers of ended requests, restarted for new ones (no more than ever ran at once): a new
     // sampler's 3 MiB of buffers (151,936 tokens) are zeroed, and fault in page by page when the
     // allocator hands out fresh memory, on this thread, for every request.
@@ -277,9 +286,11 @@ bool Scheduler::Impl::try_admit(Waiting& w, Clock::time_point now) {
     const std::vector<int32_t>& prompt = w.request.prompt;
 
     // The longest prefix held by any slot; the last prompt token is always computed for its logits.
+    // A scored prompt takes none: each of its tokens needs its logits.
+    const bool takes_prefix = !w.request.score_prompt;
     int32_t src = -1;
     size_t n_common = 0;
-    for (int32_t i = 0; i < static_cast<int32_t>(slots.size()); ++i) {
+    for (int32_t i = 0; takes_prefix && i < static_cast<int32_t>(slots.size()); ++i) {
         const Slot& s = slots[static_cast<size_t>(i)];
         const size_t n =
             usable_prefix(i, std::min({common_prefix(s.tokens, prompt), prompt.size() - 1, n_shareable(s)}));
@@ -293,7 +304,7 @@ bool Scheduler::Impl::try_admit(Waiting& w, Clock::time_point now) {
     // arriving together): shared once computed. Cells are reserved as if it were not.
     int32_t share_src = -1;
     size_t share_len = n_common;
-    for (int32_t i = 0; i < static_cast<int32_t>(slots.size()); ++i) {
+    for (int32_t i = 0; takes_prefix && i < static_cast<int32_t>(slots.size()); ++i) {
         const Running* other = slots[static_cast<size_t>(i)].run.get();
         if (!other || other->n_prompt_fed == other->request.prompt.size()) continue;
         const size_t n = std::min(common_prefix(other->request.prompt, prompt), prompt.size() - 1);
@@ -412,12 +423,16 @@ void Scheduler::Impl::expire_running(Clock::time_point now) {
 void Scheduler::Impl::step() {
     batch.clear();
     rows.clear();
+    row_logits.clear();
+    scored.clear();
     for (int32_t seq : order) {
         Slot& s = slots[static_cast<size_t>(seq)];
         if (s.run->next_token < 0) continue;
         batch.add(s.run->next_token, static_cast<int32_t>(s.tokens.size()), seq, true);
         rows.push_back(seq);
+        row_logits.push_back(row_logits.size());
     }
+    size_t n_outputs = rows.size();
     const size_t n_decode = batch.size();
     const int64_t limit =
         static_cast<int64_t>(n_decode) + prompt_chunk(o, static_cast<int64_t>(n_decode), seconds_per_token);
@@ -426,12 +441,21 @@ void Scheduler::Impl::step() {
         const size_t n_prompt = r.request.prompt.size();
         if (r.n_prompt_fed == n_prompt) continue;
         if (r.share_src >= 0 && !take_shared_prefix(seq)) continue;
-        const int64_t room = limit - static_cast<int64_t>(batch.size());
+        int64_t room = limit - static_cast<int64_t>(batch.size());
         if (room <= 0) break;
+        const bool score = r.request.score_prompt;
+        if (score) room = std::min(room, kScoredPromptChunk);
         const size_t end = std::min(n_prompt, r.n_prompt_fed + static_cast<size_t>(room));
-        for (size_t j = r.n_prompt_fed; j < end; ++j)
-            batch.add(r.request.prompt[j], static_cast<int32_t>(j), seq, j + 1 == n_prompt);
-        if (end == n_prompt) rows.push_back(seq);
+        for (size_t j = r.n_prompt_fed; j < end; ++j) {
+            const bool last = j + 1 == n_prompt;
+            batch.add(r.request.prompt[j], static_cast<int32_t>(j), seq, last || score);
+            if (last) {
+                rows.push_back(seq);
+                row_logits.push_back(n_outputs++);
+            } else if (score) {
+                scored.push_back({n_outputs++, seq, r.request.prompt[j + 1]});
+            }
+        }
     }
     if (batch.size() == 0) return;
 
@@ -464,11 +488,31 @@ void Scheduler::Impl::step() {
     if (batch.size() > n_decode) ++totals.prompt_steps;
     if (window > 0)
         for (int32_t seq : order) drop_outside_window(seq);
+    const size_t n_vocab = static_cast<size_t>(model.hparams().n_vocab);
+    auto logits_row = [&](size_t row) { return std::span<const float>(logits).subspan(row * n_vocab, n_vocab); };
+    for (const ScoredRow& sr : scored) {
+        Running* r = slots[static_cast<size_t>(sr.seq)].run.get();
+        if (!r) continue;  // failed by an earlier row of this step
+        Result<sampling::TokenChoice> score = r->sampler->score(logits_row(sr.logits_row), sr.token);
+        if (score.ok())
+            r->prompt_scores.push_back(*score);
+        else
+            fail(sr.seq, score.status());
+    }
+    if (!scored.empty()) {  // a request that failed there has no row to sample
+        size_t k = 0;
+        for (size_t i = 0; i < rows.size(); ++i) {
+            if (!slots[static_cast<size_t>(rows[i])].run) continue;
+            rows[k] = rows[i];
+            row_logits[k++] = row_logits[i];
+        }
+        rows.resize(k);
+        row_logits.resize(k);
+    }
     // Sampling costs O(n_vocab) per sequence and does not batch, so the sequences of a step are
     // sampled in parallel on the model's pool (each has its own Sampler), one at a time to
     // whichever thread is free (parallel_chunks), then taken in order. A lone sequence is sampled
     // here: waking the pool would only add a hand-off.
-    const size_t n_vocab = static_cast<size_t>(model.hparams().n_vocab);
     choices.resize(rows.size());
     sample_errors.assign(rows.size(), Status::ok());
     auto sample_rows = [&](int64_t r0, int64_t r1, int) {
@@ -479,8 +523,7 @@ void Scheduler::Impl::step() {
                 choices[i] = OutputStream::forced_choice(*forced);
                 continue;
             }
-            Result<sampling::TokenChoice> sampled =
-                r.sampler->sample(std::span<const float>(logits).subspan(i * n_vocab, n_vocab));
+            Result<sampling::TokenChoice> sampled = r.sampler->sample(logits_row(row_logits[i]));
             if (sampled.ok())
                 choices[i] = *sampled;
             else
@@ -539,6 +582,7 @@ void Scheduler::Impl::take_token(int32_t seq, const sampling::TokenChoice& choic
     if (!r.prompt_computed) {
         r.prompt_computed = true;
         r.prompt_done = now;
+        r.event.prompt_scores = std::move(r.prompt_scores);
     }
     const std::optional<int32_t> forced = r.out->forced_token();
     r.sampler->accept(choice.token);

@@ -108,7 +108,17 @@ struct Request {
     int64_t n_keep = -1;                // context shift: tokens kept at the start; -1 = the prompt, at most n_ctx / 2
     int64_t max_reasoning_tokens = -1;  // >= 0: after this many reasoning tokens, </think> is forced
     std::optional<Clock::time_point> deadline;  // passed: finishes with FinishReason::kDeadline
+    // Every prompt token after the first is scored: its logprob given the tokens before it, with
+    // options.sampling.n_logprobs alternatives (sampling::Sampler::score: the model's own
+    // distribution, no bias or penalty), in Event::prompt_scores. Such a request computes its
+    // whole prompt (it takes no prefix from the prefix cache) and at most kScoredPromptChunk of
+    // its prompt tokens a step (each needs a row of logits).
+    bool score_prompt = false;
 };
+
+// Most prompt tokens of a Request::score_prompt request in one step: 64 rows of logits (39 MB at
+// 151,936 tokens).
+inline constexpr int64_t kScoredPromptChunk = 64;
 
 // One sampled token with what the API reports for logprobs.
 struct TokenInfo {
@@ -131,6 +141,9 @@ struct Event {
     TextKind kind = TextKind::kAnswer;
     std::string text;
     std::vector<TokenInfo> tokens;
+    // Request::score_prompt: the scores of prompt tokens 1 .. n - 1 (prompt_scores[i].token is
+    // prompt token i + 1), in the request's first kText event (sent when its first token is taken).
+    std::vector<sampling::TokenChoice> prompt_scores;
     // kFinished: the summary (n_prompt = prompt tokens computed, n_cached = reused from the prefix
     // cache, timings, finish reason, confidence, whole text and answer). prompt_seconds: admitted
     // -> prompt computed; generate_seconds: prompt computed -> finished. A request that ends while

@@ -52,6 +52,20 @@ int32_t top_n(const VectorPasses& passes, std::span<const float> x, int32_t n,
     return count;
 }
 
+// logprob, entropy and the n_logprobs best alternatives of choice->token under `dist`, the
+// distribution of `model`.
+void describe(const VectorPasses& passes, std::span<const float> model, const Distribution& dist, int32_t n_logprobs,
+              TokenChoice* choice) {
+    choice->logprob = static_cast<float>(model[static_cast<size_t>(choice->token)] - dist.log_z);
+    choice->entropy = static_cast<float>(dist.entropy);
+    if (n_logprobs > 0) {
+        choice->n_top = top_n(passes, model, n_logprobs, choice->top);
+        for (int32_t i = 0; i < choice->n_top; ++i) {
+            choice->top[i].logprob = static_cast<float>(choice->top[i].logprob - dist.log_z);
+        }
+    }
+}
+
 uint64_t random_seed() {
     try {
         std::random_device device;
@@ -154,23 +168,39 @@ std::span<const float> Sampler::without_broken_logits(std::span<const float> mod
     return logits_;
 }
 
-Result<TokenChoice> Sampler::sample(std::span<const float> logits) {
-    SINAN_CHECK(logits.size() == static_cast<size_t>(n_vocab_), "Sampler::sample: logits must have n_vocab entries");
-    const VectorPasses& passes = vector_passes();
-    std::span<const float> model = apply_bias_and_penalties(logits);
-
-    candidates_.reset(model);  // the max and the softmax sums: one exp per token
+Status Sampler::reset_candidates(std::span<const float>* model) {
+    candidates_.reset(*model);  // the max and the softmax sums: one exp per token
     // With finite logits z is in [1, n_vocab]; a NaN or +inf logit makes it NaN. Such a model's
     // numbers are broken: those tokens are ruled out, as -inf ones are (the passes need no test).
     if (!std::isfinite(candidates_.softmax().z)) {
-        model = without_broken_logits(model);
-        candidates_.reset(model);
+        *model = without_broken_logits(*model);
+        candidates_.reset(*model);
     }
     if (!std::isfinite(candidates_.max_logit())) {
         return Status::error(
             "the model gave no finite logit (NaN or infinity for every token): its weights hold NaN or infinity, or "
             "its numbers overflowed; check the model file");
     }
+    return Status::ok();
+}
+
+Result<TokenChoice> Sampler::score(std::span<const float> logits, int32_t token) {
+    SINAN_CHECK(logits.size() == static_cast<size_t>(n_vocab_), "Sampler::score: logits must have n_vocab entries");
+    SINAN_CHECK(token >= 0 && token < n_vocab_, "Sampler::score: token outside the vocabulary");
+    std::span<const float> model = logits;
+    SINAN_RETURN_IF_ERROR(reset_candidates(&model));
+    TokenChoice choice;
+    choice.token = token;
+    describe(vector_passes(), model, analyse(candidates_), params_.n_logprobs, &choice);
+    choice.is_stop = is_stop_token(token);
+    return choice;
+}
+
+Result<TokenChoice> Sampler::sample(std::span<const float> logits) {
+    SINAN_CHECK(logits.size() == static_cast<size_t>(n_vocab_), "Sampler::sample: logits must have n_vocab entries");
+    const VectorPasses& passes = vector_passes();
+    std::span<const float> model = apply_bias_and_penalties(logits);
+    SINAN_RETURN_IF_ERROR(reset_candidates(&model));
     const Distribution dist = analyse(candidates_);
     TokenChoice choice;
     if (params_.temperature == 0.0f) {
@@ -183,15 +213,8 @@ Result<TokenChoice> Sampler::sample(std::span<const float> logits) {
         const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53;  // uniform in [0, 1)
         choice.token = candidates_.draw(params_.temperature, u);
     }
-    choice.logprob = static_cast<float>(model[static_cast<size_t>(choice.token)] - dist.log_z);
-    choice.entropy = static_cast<float>(dist.entropy);
+    describe(passes, model, dist, params_.n_logprobs, &choice);
     choice.is_stop = is_stop_token(choice.token);
-    if (params_.n_logprobs > 0) {
-        choice.n_top = top_n(passes, model, params_.n_logprobs, choice.top);
-        for (int32_t i = 0; i < choice.n_top; ++i) {
-            choice.top[i].logprob = static_cast<float>(choice.top[i].logprob - dist.log_z);
-        }
-    }
     return choice;
 }
 

@@ -74,6 +74,12 @@ class Sampler {
     // with the token the sequence actually takes (usually the one returned).
     Result<TokenChoice> sample(std::span<const float> logits);
 
+    // The model's own distribution at one position of a prompt: `token`'s logprob under
+    // log-softmax(logits), with the entropy and params.n_logprobs top alternatives, as sample()
+    // reports them, but with no bias or penalty (a prompt is scored as the model sees it) and
+    // nothing drawn or recorded. A NaN or +inf logit counts as -inf (such a token's logprob is
+    // -inf); fails, as sample() does, when no logit is finite.
+    Result<TokenChoice> score(std::span<const float> logits, int32_t token);
     // Records a generated token: enters the repetition window and the presence/frequency counts.
     void accept(int32_t token);
     // Records prompt tokens: they enter the repetition window only (OpenAI's presence/frequency
@@ -93,6 +99,9 @@ class Sampler {
     std::span<const float> apply_bias_and_penalties(std::span<const float> logits);
     // `model` with its NaN and +inf logits set to -inf, in logits_.
     std::span<const float> without_broken_logits(std::span<const float> model);
+    // candidates_ over *model (the max and the softmax sums), *model moved to
+    // without_broken_logits' copy when it holds NaN or +inf; fails when no logit is finite.
+    Status reset_candidates(std::span<const float>* model);
 
     struct Bias {
         int32_t token;

@@ -3,8 +3,10 @@
 // template (which pre-fills <think>, so generated text starts as reasoning).
 #include <gtest/gtest.h>
 
+#include "gguf/gguf.h"
 #include "run_binary.h"
 #include "serve_process.h"
+#include "text/tokenizer.h"
 
 namespace sinan::test {
 namespace {
@@ -221,6 +223,107 @@ TEST_F(ServerChat, StopStringEndsTheCompletionBeforeIt) {
     json stopped = json::parse(r->body);
     EXPECT_EQ(stopped["choices"][0]["text"], text.substr(0, text.find(stop)));
     EXPECT_EQ(stopped["choices"][0]["finish_reason"], "stop");
+}
+
+// OpenAI's echo with logprobs: the prompt's own tokens come first in the logprobs (the first with
+// null), at their offsets in the echoed text; what evaluation harnesses read to score a text.
+TEST_F(ServerChat, CompletionsEchoWithLogprobsScoreThePromptsOwnTokens) {
+    auto file = gguf::File::open(model_);
+    ASSERT_TRUE(file.ok()) << file.message();
+    auto tok = text::Tokenizer::from_gguf(*file);
+    ASSERT_TRUE(tok.ok()) << tok.message();
+    const std::string prompt = "The quick brown fox";
+    const std::vector<int32_t> prompt_ids = tok->encode(prompt, /*add_special=*/true, /*parse_special=*/true);
+
+    json body = {{"prompt", prompt}, {"max_tokens", 4}, {"temperature", 0}, {"logprobs", 2}};
+    auto r = post_json(*client_, "/v1/completions", body);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    const json plain = json::parse(r->body);
+    const std::string generated = plain["choices"][0]["text"];
+    const json& gen_lp = plain["choices"][0]["logprobs"];
+
+    body["echo"] = true;
+    r = post_json(*client_, "/v1/completions", body);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    const json echoed = json::parse(r->body);
+    const json& c = echoed["choices"][0];
+    EXPECT_EQ(c["text"], prompt + generated);
+    const size_t n_prompt = echoed["usage"]["prompt_tokens"], n_gen = echoed["usage"]["completion_tokens"];
+    ASSERT_EQ(n_prompt, prompt_ids.size());
+    const json lp = c["logprobs"];
+    ASSERT_EQ(lp["tokens"].size(), n_prompt + n_gen) << lp.dump();
+    ASSERT_EQ(lp["token_logprobs"].size(), n_prompt + n_gen);
+    ASSERT_EQ(lp["top_logprobs"].size(), n_prompt + n_gen);
+    ASSERT_EQ(lp["text_offset"].size(), n_prompt + n_gen);
+    EXPECT_TRUE(lp["token_logprobs"][0].is_null());
+    EXPECT_TRUE(lp["top_logprobs"][0].is_null());
+    const std::string text = c["text"];
+    size_t last = 0;
+    for (size_t k = 0; k < n_prompt + n_gen; ++k) {
+        const size_t off = lp["text_offset"][k];
+        EXPECT_GE(off, last) << "token " << k;
+        last = off;
+        if (k < n_prompt) EXPECT_EQ(lp["tokens"][k], tok->token_to_piece(prompt_ids[k])) << "token " << k;
+        if (k == 0) continue;  // the BOS the tokenizer added: not in the text
+        const std::string piece = lp["tokens"][k];
+        EXPECT_EQ(text.substr(off, piece.size()), piece) << "token " << k;
+        ASSERT_TRUE(lp["token_logprobs"][k].is_number()) << "token " << k;
+        EXPECT_LE(lp["token_logprobs"][k].get<double>(), 0.0);
+        EXPECT_EQ(lp["top_logprobs"][k].size(), 2u) << "token " << k;
+    }
+    // The completion's part is what the request without echo reported.
+    for (size_t k = 0; k < n_gen; ++k) {
+        EXPECT_EQ(lp["tokens"][n_prompt + k], gen_lp["tokens"][k]);
+        EXPECT_EQ(lp["token_logprobs"][n_prompt + k], gen_lp["token_logprobs"][k]);
+    }
+
+    // The prompt and the completion as token ids, scored: the generated tokens get the logprobs
+    // and alternatives they were sampled with (Sampler::score against Sampler::sample, computed
+    // in other batches). A piece of this byte-level vocabulary names one token.
+    json ids = json::array();
+    for (int32_t id : prompt_ids) ids.push_back(id);
+    for (size_t k = 0; k < n_gen; ++k) {
+        const std::string piece = lp["tokens"][n_prompt + k];
+        int32_t id = -1;
+        for (int32_t v = 0; v < tok->n_vocab() && id < 0; ++v)
+            if (tok->token_to_piece(v) == piece) id = v;
+        ASSERT_GE(id, 0) << piece;
+        ids.push_back(id);
+    }
+    body["prompt"] = ids;
+    body["max_tokens"] = 1;
+    r = post_json(*client_, "/v1/completions", body);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    const json again = json::parse(r->body)["choices"][0]["logprobs"];
+    ASSERT_EQ(again["tokens"].size(), n_prompt + n_gen + 1);
+    for (size_t k = 1; k < n_prompt + n_gen; ++k) {
+        EXPECT_EQ(again["tokens"][k], lp["tokens"][k]) << "token " << k;
+        EXPECT_NEAR(again["token_logprobs"][k].get<double>(), lp["token_logprobs"][k].get<double>(), 1e-5)
+            << "token " << k;
+        EXPECT_EQ(again["top_logprobs"][k].dump(), lp["top_logprobs"][k].dump()) << "token " << k;
+    }
+
+    // Streamed: the first chunk is the prompt with its logprobs.
+    body["prompt"] = prompt;
+    body["max_tokens"] = 4;
+    body["stream"] = true;
+    bool done = false;
+    int status = 0;
+    auto events = post_stream(*client_, "/v1/completions", body, &done, &status);
+    EXPECT_EQ(status, 200);
+    EXPECT_TRUE(done);
+    ASSERT_FALSE(events.empty());
+    const json& first = events[0]["choices"][0];
+    EXPECT_EQ(first["text"], prompt);
+    ASSERT_EQ(first["logprobs"]["tokens"].size(), n_prompt);
+    for (size_t k = 0; k < n_prompt; ++k) {
+        EXPECT_EQ(first["logprobs"]["tokens"][k], lp["tokens"][k]);
+        EXPECT_EQ(first["logprobs"]["token_logprobs"][k], lp["token_logprobs"][k]);
+        EXPECT_EQ(first["logprobs"]["text_offset"][k], lp["text_offset"][k]);
+    }
 }
 
 TEST_F(ServerChat, CompletionsTakeSeveralPromptsAndEcho) {

@@ -14,6 +14,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <limits>
 #include <string>
@@ -141,6 +143,59 @@ TEST_F(SchedulerTest, SampledRequestsAfterOthersDrawWhatTheyDrawAlone) {
         ASSERT_EQ(outcomes[i].end.type, Event::Type::kFinished) << outcomes[i].end.error.message();
         EXPECT_EQ(outcomes[i].text, alone(tokens(kPrompts[i]), options[i]).text) << kPrompts[i];
     }
+}
+
+// Request::score_prompt: every prompt token after the first gets log-softmax of the logits one
+// forward pass over the whole prompt gives at the position before it (the reference below, in
+// double), across prompt chunks of several steps, and the prefix cache is not taken.
+TEST_F(SchedulerTest, AScoredPromptGetsEveryTokensLogprobAndTakesNoCachedPrefix) {
+    std::vector<int32_t> prompt;
+    for (int i = 2; i < 6; ++i) {
+        std::vector<int32_t> t = tokens(kPrompts[i]);
+        prompt.insert(prompt.end(), t.begin(), t.end());
+    }
+    ASSERT_GT(prompt.size(), 12u);
+    ASSERT_LT(prompt.size(), static_cast<size_t>(model::kTiledMinQueries));  // one attention path
+    const int64_t n_vocab = model_->hparams().n_vocab;
+    model::KvCache cache = model_->make_cache(128);
+    model::Batch batch;
+    for (size_t j = 0; j < prompt.size(); ++j) batch.add(prompt[j], static_cast<int32_t>(j), 0, true);
+    std::vector<float> logits;
+    ASSERT_TRUE(model_->forward(batch, cache, &logits).is_ok());
+
+    // n_batch 5: the prompt spans several steps. A first, unscored request leaves the same prompt
+    // in an idle slot for the prefix cache.
+    Scheduler s(*model_, *tokenizer_, {.n_parallel = 2, .n_ctx = 128, .n_cells = 0, .n_batch = 5, .max_queue = 4});
+    const Outcome plain = collect(*submit(s, request(prompt, greedy(2))));
+    ASSERT_EQ(plain.end.type, Event::Type::kFinished);
+    GenerateOptions o = greedy(2);
+    o.sampling.n_logprobs = 3;
+    Request r = request(prompt, o);
+    r.score_prompt = true;
+    const Outcome scored = collect(*submit(s, std::move(r)));
+    ASSERT_EQ(scored.end.type, Event::Type::kFinished) << scored.end.error.message();
+    EXPECT_EQ(scored.end.n_cached, 0);
+    EXPECT_EQ(scored.end.result.n_prompt, static_cast<int64_t>(prompt.size()));
+    EXPECT_EQ(scored.text, plain.text);
+    ASSERT_FALSE(scored.texts.empty());
+    const std::vector<sampling::TokenChoice>& scores = scored.texts[0].prompt_scores;
+    ASSERT_EQ(scores.size(), prompt.size() - 1);
+    for (size_t j = 0; j + 1 < prompt.size(); ++j) {
+        const float* row = logits.data() + j * static_cast<size_t>(n_vocab);
+        double max = row[0], z = 0;
+        for (int64_t v = 0; v < n_vocab; ++v) max = std::max<double>(max, row[v]);
+        for (int64_t v = 0; v < n_vocab; ++v) z += std::exp(row[v] - max);
+        const double log_z = max + std::log(z);
+        EXPECT_EQ(scores[j].token, prompt[j + 1]) << "position " << j;
+        EXPECT_NEAR(scores[j].logprob, row[prompt[j + 1]] - log_z, 2e-5) << "position " << j;
+        ASSERT_EQ(scores[j].n_top, 3);
+        const int32_t best = static_cast<int32_t>(std::max_element(row, row + n_vocab) - row);
+        EXPECT_EQ(scores[j].top[0].token, best) << "position " << j;
+        EXPECT_NEAR(scores[j].top[0].logprob, row[best] - log_z, 2e-5) << "position " << j;
+    }
+    for (size_t k = 1; k < scored.texts.size(); ++k) EXPECT_TRUE(scored.texts[k].prompt_scores.empty());
+    // Without score_prompt nothing is scored.
+    EXPECT_TRUE(plain.texts[0].prompt_scores.empty());
 }
 
 TEST_F(SchedulerTest, ChunkedPrefillGivesTheSameOutputAsOneChunk) {

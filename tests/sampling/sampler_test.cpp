@@ -441,6 +441,59 @@ TEST(Sampler, NoFiniteLogitIsAnErrorThatSaysSo) {
     }
 }
 
+TEST(Sampler, ScoreIsTheModelsLogSoftmaxWithoutBiasOrPenaltiesAndDrawsNothing) {
+    // A prompt token is scored as the model sees it: whatever bias, penalties and temperature the
+    // request samples with, and without taking a draw from the sequence's random numbers.
+    std::vector<float> logits = test::random_logits(5000, 31);
+    logits[4000] = logits[17] = 20.0f;  // a tie among the alternatives: 17 first
+    const std::vector<double> ref = test::log_softmax(logits);
+    const std::vector<int32_t> ranked = test::ranked_ids(logits);
+    SamplingParams p;
+    p.seed = 5;
+    p.temperature = 0.7f;
+    p.top_p = 0.9f;
+    p.n_logprobs = 5;
+    p.logit_bias = {{17, -100.0f}, {123, 30.0f}};
+    p.presence_penalty = 2.0f;
+    p.repetition_penalty = 1.5f;
+    Sampler s = make_sampler(p, 5000);
+    Sampler twin = make_sampler(p, 5000);
+    s.accept(4000);
+    twin.accept(4000);
+    for (const int32_t token : {17, 123, 4000, 2500}) {
+        const TokenChoice c = s.score(logits, token).value();
+        EXPECT_EQ(c.token, token);
+        EXPECT_NEAR(c.logprob, ref[token], 2e-5) << "token " << token;
+        EXPECT_NEAR(c.entropy, test::entropy(logits), 1e-4);
+        ASSERT_EQ(c.n_top, 5);
+        for (int32_t i = 0; i < 5; ++i) {
+            EXPECT_EQ(c.top[i].token, ranked[i]) << "rank " << i;
+            EXPECT_NEAR(c.top[i].logprob, ref[ranked[i]], 2e-5) << "rank " << i;
+        }
+    }
+    // No draw was taken and nothing recorded: the next samples are the twin's.
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(s.sample(logits)->token, twin.sample(logits)->token);
+}
+
+TEST(Sampler, ScoreCountsBrokenLogitsAsRuledOutAndFailsWithoutAFiniteOne) {
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    const float inf = std::numeric_limits<float>::infinity();
+    std::vector<float> logits = test::random_logits(300, 32, 1.0f);
+    std::vector<float> finite = logits;
+    logits[3] = nan;
+    logits[50] = inf;
+    finite[3] = finite[50] = -inf;
+    const std::vector<double> ref = test::log_softmax(finite);
+    Sampler s = make_sampler(greedy(), 300);
+    EXPECT_NEAR(s.score(logits, 7)->logprob, ref[7], 2e-5);
+    EXPECT_EQ(s.score(logits, 3)->logprob, -inf);
+    EXPECT_EQ(s.score(logits, 50)->logprob, -inf);
+    const std::vector<float> broken(300, nan);
+    const Result<TokenChoice> none = s.score(broken, 7);
+    ASSERT_FALSE(none.ok());
+    EXPECT_NE(none.status().message().find("no finite logit"), std::string::npos) << none.status().message();
+}
+
 TEST(Sampler, BanningEveryTokenIsRejected) {
     SamplingParams p;
     p.logit_bias = {{0, -100.0f}, {1, -100.0f}};
