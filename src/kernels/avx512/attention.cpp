@@ -17,10 +17,9 @@
 #include <immintrin.h>
 #include <math.h>
 
-#include <type_traits>
-
 #include "kernels/avx512/dot_f32.h"
 #include "kernels/avx512/exp.h"
+#include "kernels/avx512/unrolled.h"
 #include "kernels/blocks.h"
 #include "kernels/simd.h"
 
@@ -217,7 +216,7 @@ void attend_q8_0_group(const float* const* q, const BlockQ8_0* const* keys, cons
     weighted_slabs<NQ, Q8_0Values>(values, n, dv, sm, out);
 }
 
-// f(std::integral_constant<int, NQ>, queries, outputs) for the n_q queries kGroup at a time.
+// f(Const<NQ>, queries, outputs) for the n_q queries kGroup at a time.
 template <typename F>
 void by_groups(const float* q, int64_t q_stride, int64_t n_q, float* out, int64_t out_stride, F&& f) {
     for (int64_t g0 = 0; g0 < n_q; g0 += kGroup) {
@@ -228,9 +227,9 @@ void by_groups(const float* q, int64_t q_stride, int64_t n_q, float* out, int64_
             qg[i] = q + (g0 + i) * q_stride;
             og[i] = out + (g0 + i) * out_stride;
         }
-        if (n_g == 1) f(std::integral_constant<int, 1>{}, qg, og);
-        if (n_g == 2) f(std::integral_constant<int, 2>{}, qg, og);
-        if (n_g == 3) f(std::integral_constant<int, 3>{}, qg, og);
+        if (n_g == 1) f(Const<1>{}, qg, og);
+        if (n_g == 2) f(Const<2>{}, qg, og);
+        if (n_g == 3) f(Const<3>{}, qg, og);
     }
 }
 

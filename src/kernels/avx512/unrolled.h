@@ -11,20 +11,29 @@
 
 namespace sinan::kernels::avx512 {
 
-// f(std::integral_constant<int, i>{}) for i = 0 .. N - 1, in order.
+// The constant i of unrolled and with_count: a type per value (a template argument as it is,
+// decltype(k)::value) that turns into an int with no function left behind. At -O0 GCC emits
+// std::integral_constant's conversion as a weak function, and a weak copy compiled with AVX-512
+// flags may be the one the linker keeps for every caller (half.h; the test
+// kernels_simd_objects_define_no_weak_symbols, which the debug build failed).
+template <int N>
+struct Const {
+    static constexpr int value = N;
+    [[gnu::always_inline]] constexpr operator int() const { return N; }
+};
+
+// f(Const<i>{}) for i = 0 .. N - 1, in order.
 template <int N, typename F>
 [[gnu::always_inline]] static inline void unrolled(F&& f) {
-    [&]<int... I>(std::integer_sequence<int, I...>) { (f(std::integral_constant<int, I>{}), ...); }
+    [&]<int... I>(std::integer_sequence<int, I...>) { (f(Const<I>{}), ...); }
     (std::make_integer_sequence<int, N>{});
 }
 
-// f(std::integral_constant<int, n>{}) for the run-time count n in 1..N: a count (of tokens, of
+// f(Const<n>{}) for the run-time count n in 1..N: a count (of tokens, of
 // queries) turned into the template argument of a kernel compiled for each.
 template <int N, typename F>
 static void with_count(int n, F&& f) {
-    [&]<int... I>(std::integer_sequence<int, I...>) {
-        ((n == I + 1 ? f(std::integral_constant<int, I + 1>{}) : void()), ...);
-    }
+    [&]<int... I>(std::integer_sequence<int, I...>) { ((n == I + 1 ? f(Const<I + 1>{}) : void()), ...); }
     (std::make_integer_sequence<int, N>{});
 }
 

@@ -6,8 +6,6 @@
 // functions (see half.h).
 #include <immintrin.h>
 
-#include <algorithm>
-
 #include "kernels/blocks.h"
 #include "kernels/simd.h"
 
@@ -234,13 +232,13 @@ float vec_dot_q4_k(const void* w, const void* x, int64_t n) {
     const int64_t n_blocks = n / kQKK;
     float sum = 0;
     for (int64_t i0 = 0; i0 < n_blocks; i0 += 8) {
-        const int c = static_cast<int>(std::min<int64_t>(8, n_blocks - i0));
+        const int c = n_blocks - i0 < 8 ? static_cast<int>(n_blocks - i0) : 8;
         // The per-block float factors, in the lanes the tree leaves block k's sums in (k4_lane).
         alignas(32) uint16_t dh[16];  // d at the isum lane, dmin at the msum lane
         alignas(32) float bd[8];
-        if (c < 8) {
-            std::fill(dh, dh + 16, uint16_t{0});
-            std::fill(bd, bd + 8, 0.0f);
+        if (c < 8) {  // plain loops: std::fill would leave a weak AVX-512 copy in a debug build
+            for (uint16_t& v : dh) v = 0;
+            for (float& v : bd) v = 0.0f;
         }
         for (int k = 0; k < c; ++k) {
             dh[k4_lane(k)] = a[i0 + k].d;
