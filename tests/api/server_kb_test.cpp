@@ -148,7 +148,7 @@ TEST(ServerKb, MultipartUploadsStreamPastTheBodyLimitAndReportEachFile) {
     // A 40 KB document: ten times --max-body, still taken by the upload route.
     std::string big = "# Parking\n\nParking is free for staff in the north garage.\n\n";
     while (big.size() < 40000) big += "The canteen serves lunch from noon until two in the afternoon.\n\n";
-    const std::string garbage("\x00\x01\x02\xff\xfe binary", 14);
+    const std::string garbage = std::string("\x00\x01\x02\xff\xfe", 5) + " binary";
     httplib::MultipartFormDataItems items = {
         {"file", big, "parking.md", "text/markdown"},
         {"file", garbage, "blob.bin", "application/octet-stream"},

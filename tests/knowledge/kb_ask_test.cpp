@@ -105,7 +105,7 @@ TEST_F(KbAsk, EveryKbCommandWorksOnARunningServer) {
     test::RunResult r = remote({"create", "ops", "--description", "operations"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     std::ofstream(dir_ + "/parking.md") << "# Parking\n\nParking is free for staff in the north garage.\n";
-    std::ofstream(dir_ + "/blob.bin") << std::string("\x00\x01\x02 not a document", 22);
+    std::ofstream(dir_ + "/blob.bin") << std::string("\x00\x01\x02", 3) + " not a document";
     r = remote({"add", "ops", dir_ + "/parking.md", dir_ + "/leave.md", "--meta", "dept=facilities"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("2 added"), std::string::npos) << r.out;
@@ -228,7 +228,9 @@ TEST_F(KbAsk, RemoteAddStreamsFilesFromDisk) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.err.find("big.pdf"), std::string::npos) << r.err;  // reported as failed
     EXPECT_NE(r.out.find("1 added"), std::string::npos) << r.out;
+#ifndef __SANITIZE_ADDRESS__  // the debug build's AddressSanitizer keeps freed memory in quarantine (up to 256 MiB)
     EXPECT_LT(r.max_rss_kib, 48 * 1024) << "kb add --server peaked at " << r.max_rss_kib << " KiB for 96 MiB of files";
+#endif
 }
 
 }  // namespace
