@@ -43,6 +43,8 @@ class SchedulerTest : public TinyModelTest {
         o.end.result = *r;
         return o;
     }
+    // The tokens of kPrompts[first] .. kPrompts[end - 1], one after another.
+    static std::vector<int32_t> joined_prompts(int first, int end);
 };
 
 const char* const kPrompts[] = {
@@ -63,6 +65,15 @@ const char* const kPrompts[] = {
     "def main():",
     "private AI platform",
 };
+
+std::vector<int32_t> SchedulerTest::joined_prompts(int first, int end) {
+    std::vector<int32_t> prompt;
+    for (int i = first; i < end; ++i) {
+        std::vector<int32_t> t = tokens(kPrompts[i]);
+        prompt.insert(prompt.end(), t.begin(), t.end());
+    }
+    return prompt;
+}
 
 // Each token's logits come out the same whether its sequence is alone in the batch or shares it
 // with others (for batches under kTiledMinQueries tokens; see the file comment).
@@ -149,11 +160,7 @@ TEST_F(SchedulerTest, SampledRequestsAfterOthersDrawWhatTheyDrawAlone) {
 // forward pass over the whole prompt gives at the position before it (the reference below, in
 // double), across prompt chunks of several steps, and the prefix cache is not taken.
 TEST_F(SchedulerTest, AScoredPromptGetsEveryTokensLogprobAndTakesNoCachedPrefix) {
-    std::vector<int32_t> prompt;
-    for (int i = 2; i < 6; ++i) {
-        std::vector<int32_t> t = tokens(kPrompts[i]);
-        prompt.insert(prompt.end(), t.begin(), t.end());
-    }
+    const std::vector<int32_t> prompt = joined_prompts(2, 6);
     ASSERT_GT(prompt.size(), 12u);
     ASSERT_LT(prompt.size(), static_cast<size_t>(model::kTiledMinQueries));  // one attention path
     const int64_t n_vocab = model_->hparams().n_vocab;
@@ -199,11 +206,7 @@ TEST_F(SchedulerTest, AScoredPromptGetsEveryTokensLogprobAndTakesNoCachedPrefix)
 }
 
 TEST_F(SchedulerTest, ChunkedPrefillGivesTheSameOutputAsOneChunk) {
-    std::vector<int32_t> prompt;
-    for (int i = 0; i < 3; ++i) {
-        std::vector<int32_t> t = tokens(kPrompts[i]);
-        prompt.insert(prompt.end(), t.begin(), t.end());
-    }
+    const std::vector<int32_t> prompt = joined_prompts(0, 3);
     ASSERT_GT(prompt.size(), 16u);
     ASSERT_LE(prompt.size(), 63u);  // one chunk at n_batch 63, under kTiledMinQueries
     const Outcome want = alone(prompt, greedy(10));
