@@ -265,7 +265,9 @@ TEST_F(ServerChat, CompletionsEchoWithLogprobsScoreThePromptsOwnTokens) {
         const size_t off = lp["text_offset"][k];
         EXPECT_GE(off, last) << "token " << k;
         last = off;
-        if (k < n_prompt) EXPECT_EQ(lp["tokens"][k], tok->token_to_piece(prompt_ids[k])) << "token " << k;
+        if (k < n_prompt) {
+            EXPECT_EQ(lp["tokens"][k], tok->token_to_piece(prompt_ids[k])) << "token " << k;
+        }
         if (k == 0) continue;  // the BOS the tokenizer added: not in the text
         const std::string piece = lp["tokens"][k];
         EXPECT_EQ(text.substr(off, piece.size()), piece) << "token " << k;
