@@ -54,10 +54,11 @@ Features detect() {
 
 Level cap_from_env() {
     const char* s = std::getenv("SINAN_CPU");
-    if (s == nullptr) return Level::kAvx512;
+    if (s == nullptr) return Level::kAmx;
     if (std::strcmp(s, "scalar") == 0) return Level::kScalar;
     if (std::strcmp(s, "avx2") == 0) return Level::kAvx2;
-    return Level::kAvx512;
+    if (std::strcmp(s, "avx512") == 0) return Level::kAvx512;
+    return Level::kAmx;
 }
 
 }  // namespace
@@ -72,7 +73,10 @@ Level best_level() {
     Level hw = Level::kScalar;
     if (f.avx2 && f.fma && f.f16c) hw = Level::kAvx2;
     if (hw == Level::kAvx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq) hw = Level::kAvx512;
-    Level cap = cap_from_env();
+    const Level cap = cap_from_env();
+    // Only where the cap allows it: asking for the tile state makes every context switch save it.
+    if (hw == Level::kAvx512 && cap == Level::kAmx && f.avx512vnni && f.amx_tile && f.amx_int8 && request_amx())
+        hw = Level::kAmx;
     return static_cast<int>(hw) < static_cast<int>(cap) ? hw : cap;
 }
 
@@ -81,6 +85,8 @@ const char* level_name(Level level) {
         case Level::kScalar: return "scalar";
         case Level::kAvx2: return "avx2";
         case Level::kAvx512: return "avx512";
+        case Level::kAmx:
+            return "amx";
     }
     return "?";
 }

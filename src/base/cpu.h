@@ -1,7 +1,7 @@
 // What the CPU this process runs on can do, read once with CPUID/XGETBV (so the OS's consent
 // to save the wide registers is included). Kernels choose their SIMD path from this at run
 // time; the binary itself is built for plain x86-64.
-// SINAN_CPU=scalar|avx2|avx512 caps the level (for tests and comparisons). Thread-safe.
+// SINAN_CPU=scalar|avx2|avx512|amx caps the level (for tests and comparisons). Thread-safe.
 #pragma once
 
 #include <string>
@@ -25,14 +25,16 @@ struct Features {
     bool amx_bf16 = false;
 };
 
-// The SIMD levels kernels are built for, lowest first.
-enum class Level { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+// The SIMD levels kernels are built for, lowest first. kAmx is kAvx512 with the tile unit for
+// int8 matrix products (AMX-INT8).
+enum class Level { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAmx = 3 };
 
 // Features of this CPU as the OS allows them (cached after the first call).
 const Features& features();
 
 // The highest level both the CPU and SINAN_CPU allow. kAvx2 needs AVX2+FMA+F16C; kAvx512 needs
-// AVX-512 F/BW/VL/DQ.
+// AVX-512 F/BW/VL/DQ; kAmx also AVX-512 VNNI, AMX-TILE and AMX-INT8, and the kernel's consent to
+// the tile state (request_amx).
 Level best_level();
 
 const char* level_name(Level level);

@@ -151,7 +151,7 @@ double ReadProbe::measure(int passes) {
     const kernels::SumWordsFn plain = kernels::kernel_table(cpu::Level::kScalar).sum_words;
     pass(plain);  // warm-up: the caches of whatever ran before, thread wake-up
     for (int i = 0; i < passes; ++i) best = std::max(best, pass(plain));
-    if (cpu::best_level() == cpu::Level::kAvx512) {
+    if (cpu::best_level() >= cpu::Level::kAvx512) {
         const kernels::SumWordsFn wide = kernels::kernel_table(cpu::Level::kAvx512).sum_words;
         for (int i = 0; i < passes; ++i) best = std::max(best, pass(wide));
     }
@@ -159,10 +159,14 @@ double ReadProbe::measure(int passes) {
 }
 
 double measure_arithmetic_peak(ThreadPool& pool, gguf::TensorType weight_type) {
-    const kernels::KernelTable& table = kernels::active_table();
-    const bool integer =
-        kernels::is_convertible(weight_type) && (kernels::vec_dot_type(weight_type) == gguf::TensorType::Q8_0 ||
-                                                 kernels::vec_dot_type(weight_type) == gguf::TensorType::Q8_K);
+    const bool convertible = kernels::is_convertible(weight_type);
+    const gguf::TensorType dot = convertible ? kernels::vec_dot_type(weight_type) : weight_type;
+    const bool integer = convertible && (dot == gguf::TensorType::Q8_0 || dot == gguf::TensorType::Q8_K);
+    // The probe of what the prompt kernels run: on the amx level the tile unit for Q8_0 only, the
+    // other types' kernels are AVX-512's.
+    const kernels::KernelTable& table = cpu::best_level() == cpu::Level::kAmx && dot != gguf::TensorType::Q8_0
+                                            ? kernels::kernel_table(cpu::Level::kAvx512)
+                                            : kernels::active_table();
     const kernels::PeakFn probe = integer ? table.peak_int8_macs : table.peak_f32_macs;
     if (probe == nullptr) return 0;
     // Rounds for about 50 ms on one thread, from a short calibration run.

@@ -81,8 +81,9 @@ class ReadProbe {
 };
 
 // Multiply-adds per second that every thread of `pool` retires together in the instruction the
-// matrix kernels for weights of `weight_type` are built on (independent int8 vpdpbusd or float
-// FMAs, kernels/dispatch.h), best of a few passes of about 50 ms: the arithmetic limit of prompt
+// matrix kernels for weights of `weight_type` are built on (independent int8 vpdpbusd, the AMX
+// tile unit's TDPBSUD for Q8_0 on the amx level, or float FMAs; kernels/dispatch.h), best of a few
+// passes of about 50 ms: the arithmetic limit of prompt
 // processing. 0 where the active level has no such probe (scalar, AVX2 integer kernels).
 double measure_arithmetic_peak(ThreadPool& pool, gguf::TensorType weight_type);
 

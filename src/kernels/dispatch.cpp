@@ -1,8 +1,13 @@
 // Builds the per-level kernel tables and implements kernels.h on top of the active one.
+#include "kernels/dispatch.h"
+
+#include <cstring>
 #include <string>
+#include <vector>
 
 #include "base/check.h"
-#include "kernels/dispatch.h"
+#include "base/log.h"
+#include "kernels/blocks.h"
 #include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
 #include "kernels/simd.h"
@@ -161,6 +166,60 @@ void check_row(TensorType type, int64_t n, const char* what) {
                                               " block size " + std::to_string(block));
 }
 
+// Whether two Q8_0 kernels give the same bits on a small product with every edge (a last panel
+// of 8 rows, an odd number of blocks, a last tile of 4 tokens), the weights packed as both take them.
+bool same_q8_0_products(const GemmKernel& a, const GemmKernel& b) {
+    constexpr int64_t kRows = 40, kCols = 3 * kQK, kTokens = 20;
+    constexpr size_t kRowBytes = kCols / kQK * sizeof(BlockQ8_0);
+    std::vector<uint8_t> w(kRows * kRowBytes), x(kTokens * kRowBytes);
+    uint32_t state = 12345;  // a fixed pseudo-random sequence (numerical recipes' LCG)
+    auto fill = [&state](std::vector<uint8_t>& rows) {
+        for (size_t i = 0; i < rows.size(); ++i) {
+            state = state * 1664525u + 1013904223u;
+            rows[i] = static_cast<uint8_t>(state >> 24);
+        }
+        for (size_t o = 0; o < rows.size(); o += sizeof(BlockQ8_0)) {  // scales: binary16 in [0.5, 1)
+            const uint16_t d = static_cast<uint16_t>(0x3800 | (rows[o] << 2));
+            std::memcpy(&rows[o], &d, sizeof(d));
+        }
+    };
+    fill(w);
+    fill(x);
+    std::vector<uint8_t> panels(((kRows + 15) / 16) * 16 * kRowBytes);
+    a.pack(w.data(), kRowBytes, kRows, kCols, panels.data());
+    std::vector<float> ya(kTokens * kRows), yb(kTokens * kRows);
+    for (auto [k, y] : {std::pair{&a, &ya}, std::pair{&b, &yb}}) {
+        std::vector<uint8_t> prepared(k->prepared_bytes(kTokens, kCols) + 64);
+        void* xp = prepared.data() + (64 - reinterpret_cast<uintptr_t>(prepared.data()) % 64) % 64;
+        k->prepare(x.data(), kRowBytes, kTokens, kCols, 0, kTokens, xp);
+        k->run_packed(panels.data(), kRowBytes, kRows, xp, kRowBytes, kTokens, kCols, y->data(), kRows, nullptr);
+    }
+    return std::memcmp(ya.data(), yb.data(), ya.size() * sizeof(float)) == 0;
+}
+
+// The amx level: the AVX-512 table with Q8_0 products of 16 or more tokens on the tile unit (prompts,
+// large batches). Where the CPU has the unit, the AMX kernel first runs a small product against the
+// AVX-512 one; if they differ, the AVX-512 kernels stay, with a warning (the AMX path cannot be
+// run on every machine the project is tested on).
+KernelTable make_amx_table() {
+    KernelTable t = make_avx512_table();
+    t.name = "amx";
+    if (!cpu::features().avx512vnni) return t;
+    const GemmKernel tiles = {amx::gemm_q8_0,          amx::gemm_q8_0_scratch_bytes,        avx512::pack_q8_0_panels,
+                              amx::gemm_q8_0_packed,   amx::gemm_q8_0_packed_scratch_bytes, amx::prepare_q8_0,
+                              amx::prepared_q8_0_bytes};
+    GemmKernel& q8_0 = t.gemm[id(TensorType::Q8_0)];
+    if (cpu::features().amx_int8 && cpu::request_amx() && !same_q8_0_products(tiles, q8_0)) {
+        log::warn(
+            "AMX: the tile unit's Q8_0 product differs from the AVX-512 kernel's on a self-check; "
+            "prompts use the AVX-512 kernels (please report this CPU: sinan --version)");
+        return t;
+    }
+    q8_0 = tiles;
+    t.peak_int8_macs = amx::peak_int8_macs;
+    return t;
+}
+
 }  // namespace
 
 const KernelTable& kernel_table(cpu::Level level) {
@@ -171,6 +230,10 @@ const KernelTable& kernel_table(cpu::Level level) {
         case cpu::Level::kScalar: return scalar;
         case cpu::Level::kAvx2: return avx2;
         case cpu::Level::kAvx512: return avx512;
+        case cpu::Level::kAmx: {
+            static const KernelTable amx = make_amx_table();
+            return amx;
+        }
     }
     return scalar;
 }
@@ -218,8 +281,9 @@ TensorType vec_dot_type(TensorType weight) {
 const char* active_path() { return active_table().name; }
 
 const char* matmul_path(TensorType weight) {
-    if (cpu::best_level() != cpu::Level::kAvx512 || !is_convertible(weight)) return active_path();
+    if (cpu::best_level() < cpu::Level::kAvx512 || !is_convertible(weight)) return active_path();
     const TensorType dot = vec_dot_type(weight);
+    if (dot == TensorType::Q8_0 && active_table().gemm[id(dot)].run == amx::gemm_q8_0) return "amx-int8";
     if ((dot == TensorType::Q8_0 || dot == TensorType::Q8_K) && cpu::features().avx512vnni) return "avx512-vnni";
     if (dot == TensorType::BF16 && cpu::features().avx512bf16) return "avx512-bf16";
     return active_path();

@@ -1,7 +1,7 @@
 // sinan's numeric kernels, public entry points: converting rows between GGML tensor types and
 // float, and the first compute kernel (dot_f32). Each call runs the fastest implementation this
 // CPU allows (AVX-512, AVX2 or the scalar reference), chosen once at start-up from
-// cpu::best_level(), so SINAN_CPU=scalar|avx2|avx512 selects it for a whole process.
+// cpu::best_level(), so SINAN_CPU=scalar|avx2|avx512|amx selects it for a whole process.
 //
 // Buffers: a row of `n` values of type T takes gguf::row_bytes(T, n) bytes; `n` must be a
 // multiple of the type's block size (32 for Q4_0..Q8_0, 256 for the K types, 1 for F32/F16/
@@ -40,11 +40,12 @@ void quantize_row(gguf::TensorType type, const float* src, void* dst, int64_t n)
 // sum_i a[i] * b[i], summed in float. a, b: n floats each; n >= 0, any value.
 float dot_f32(const float* a, const float* b, int64_t n);
 
-// Which implementation runs: "avx512", "avx2" or "scalar".
+// Which implementation runs: "amx", "avx512", "avx2" or "scalar".
 const char* active_path();
 
-// Which kernels a matrix product with weights of `weight` runs on: "avx512-vnni" (integer dot
-// products on VNNI), "avx512-bf16", or active_path() where nothing more specific applies.
+// Which kernels a matrix product with weights of `weight` runs on: "amx-int8" (Q8_0 products of 16
+// or more tokens on the tile unit, fewer on VNNI), "avx512-vnni" (integer dot products on VNNI),
+// "avx512-bf16", or active_path() where nothing more specific applies.
 const char* matmul_path(gguf::TensorType weight);
 
 }  // namespace sinan::kernels

@@ -1,7 +1,7 @@
 // The SIMD kernels of each level, declared for dispatch.cpp. Defined in src/kernels/avx2/ and
-// src/kernels/avx512/, each folder compiled with its own instruction-set flags; call them only
-// when cpu::features() says the CPU has that level. Arguments as in ref/ref.h. Private to
-// src/kernels/. The AVX-512 integer dot products use VNNI (vpdpbusd/vpdpwssd) and vec_dot_bf16
+// src/kernels/avx512/ (and amx/), each folder compiled with its own instruction-set flags; call them
+// only when cpu::features() says the CPU has that level. Arguments as in ref/ref.h. Private to
+// src/kernels/ and its tests. The AVX-512 integer dot products use VNNI (vpdpbusd/vpdpwssd) and vec_dot_bf16
 // uses AVX512-BF16 (vdpbf16ps): dispatch.cpp installs them only where the CPU has those.
 #pragma once
 
@@ -98,3 +98,23 @@ void attend_f16_rounded(const float* q, int64_t q_stride, int64_t n_q, const uin
 void attend_q8_0(const float* q, int64_t q_stride, int64_t n_q, const void* const* keys, const void* const* values,
                  int64_t n, int64_t dk, int64_t dv, float scale, float* out, int64_t out_stride, float* scratch);
 }  // namespace sinan::kernels::avx512
+
+// The amx level (amx/gemm_q8_0.cpp): Q8_0 products of 16 or more tokens on the tile unit (AMX-INT8),
+// fewer on the AVX-512 kernels above; call only where cpu::request_amx() granted the tile state.
+namespace sinan::kernels::amx {
+void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes, int64_t n_tokens,
+               int64_t n_cols, float* y, int64_t y_stride, void* scratch);
+size_t gemm_q8_0_scratch_bytes(int64_t n_tokens, int64_t n_cols);
+void prepare_q8_0(const void* x, size_t x_row_bytes, int64_t n_tokens, int64_t n_cols, int64_t first, int64_t end,
+                  void* out);
+size_t prepared_q8_0_bytes(int64_t n_tokens, int64_t n_cols);
+void gemm_q8_0_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                      int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
+size_t gemm_q8_0_packed_scratch_bytes(int64_t n_tokens, int64_t n_cols);
+// TDPBSUD on full tiles (the amx level's arithmetic probe, dispatch.h PeakFn).
+uint64_t peak_int8_macs(uint64_t n_rounds);
+// gemm_q8_0_packed with the tile instructions emulated (any CPU with AVX-512 VNNI): x prepared by
+// prepare_q8_0; returns null, or what would have made the hardware fault. For tests.
+const char* gemm_q8_0_packed_emulated(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
+                                      size_t x_row_bytes, int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride);
+}  // namespace sinan::kernels::amx

@@ -18,7 +18,7 @@ const VectorPasses* avx512_vector_passes() { return cpu::features().avx512f ? &a
 const VectorPasses& vector_passes() {
     static const VectorPasses* const table = [] {
         const VectorPasses* wide = avx512_vector_passes();
-        return wide != nullptr && cpu::best_level() == cpu::Level::kAvx512 ? wide : &baseline::kTable;
+        return wide != nullptr && cpu::best_level() >= cpu::Level::kAvx512 ? wide : &baseline::kTable;
     }();
     return *table;
 }

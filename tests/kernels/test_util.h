@@ -20,6 +20,8 @@ inline std::vector<cpu::Level> runnable_levels() {
     if (f.avx2 && f.fma && f.f16c) v.push_back(cpu::Level::kAvx2);
     if (f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq)
         v.push_back(cpu::Level::kAvx512);
+    if (v.back() == cpu::Level::kAvx512 && f.avx512vnni && f.amx_tile && f.amx_int8 && cpu::request_amx())
+        v.push_back(cpu::Level::kAmx);
     return v;
 }
 
