@@ -174,13 +174,13 @@ class RedisServer {
     // Starts the server and waits until it answers PING (false if it never does).
     bool start() {
         const std::string port = std::to_string(port_);
-        std::vector<std::string> args = {
-            binary_, "--port", port,          "--bind", "127.0.0.1", "--save",           "", "--appendonly", "no",
-            "--dir", dir_,     "--daemonize", "no",     "--logfile", dir_ + "/redis.log"};
+        std::vector<std::string> args =
+            test::killed_with_parent({binary_, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                                      "no", "--dir", dir_, "--daemonize", "no", "--logfile", dir_ + "/redis.log"});
         std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);
-        if (::posix_spawn(&pid_, binary_.c_str(), nullptr, nullptr, argv.data(), environ) != 0) return false;
+        if (::posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return false;
         for (int i = 0; i < 500; ++i) {  // up to ~5 s for the server to come up
             if (ping()) return true;
             std::this_thread::sleep_for(10ms);

@@ -40,10 +40,11 @@ bool ServeProcess::start(const std::vector<std::string>& args, std::string* why)
     posix_spawn_file_actions_addclose(&fa, out[1]);
     std::vector<std::string> argv_s = {SINAN_BINARY, "serve", "--host", "127.0.0.1", "--port", "0"};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
+    argv_s = killed_with_parent(std::move(argv_s));
     std::vector<char*> argv;
     for (std::string& s : argv_s) argv.push_back(s.data());
     argv.push_back(nullptr);
-    const int rc = posix_spawn(&pid_, SINAN_BINARY, &fa, nullptr, argv.data(), environ);
+    const int rc = posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&fa);
     close(out[1]);
     if (rc != 0) {

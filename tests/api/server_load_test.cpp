@@ -277,6 +277,19 @@ TEST(ServerLoad, SigtermFinishesTheRunningRequestThenExits0) {
     EXPECT_NE(server.log().find("draining"), std::string::npos);
 }
 
+// The harness itself (run_binary.h, killed_with_parent): a server a test starts is killed when the
+// thread that started it ends, so a test process that crashes or is killed leaves none running.
+TEST(ServerLoad, AServerStartedByATestEndsWithTheThreadThatStartedIt) {
+    if (access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "util-linux's setpriv is not installed";
+    ServeProcess server;
+    std::string why;
+    bool started = false;
+    std::thread([&] { started = server.start({"--data-dir", make_temp_dir(), "--api-keys", "off"}, &why); }).join();
+    ASSERT_TRUE(started) << why;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the kernel's signal follows the thread's exit
+    EXPECT_EQ(server.stop(SIGTERM), 128 + SIGKILL) << "the server outlived the thread that started it";
+}
+
 TEST(ServerLoad, KeptAliveConnectionsAnswerWithoutWaitingForDelayedAcks) {
     // With Nagle's algorithm on the server's socket, each response's second write waited for the
     // client's delayed ACK: every request on a kept-alive connection took 40 ms or more (Linux's

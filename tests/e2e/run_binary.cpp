@@ -18,6 +18,12 @@ extern char** environ;
 
 namespace sinan::test {
 
+std::vector<std::string> killed_with_parent(std::vector<std::string> argv) {
+    static const bool have_setpriv = access("/usr/bin/setpriv", X_OK) == 0;
+    if (have_setpriv) argv.insert(argv.begin(), {"/usr/bin/setpriv", "--pdeathsig", "KILL", "--"});
+    return argv;
+}
+
 RunResult run_sinan(const std::vector<std::string>& args, const std::string& stdin_text) {
     // A command that fails before reading all its input closes the pipe: the write must then
     // fail with EPIPE, not kill the test with SIGPIPE.
@@ -33,12 +39,13 @@ RunResult run_sinan(const std::vector<std::string>& args, const std::string& std
 
     std::vector<std::string> argv_s = {SINAN_BINARY};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
+    argv_s = killed_with_parent(std::move(argv_s));
     std::vector<char*> argv;
     for (std::string& s : argv_s) argv.push_back(s.data());
     argv.push_back(nullptr);
 
     pid_t pid = 0;
-    if (posix_spawn(&pid, SINAN_BINARY, &fa, nullptr, argv.data(), environ) != 0)
+    if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) != 0)
         throw std::runtime_error("cannot start " + std::string(SINAN_BINARY));
     posix_spawn_file_actions_destroy(&fa);
     close(in[0]);

@@ -17,6 +17,13 @@ struct RunResult {
 
 RunResult run_sinan(const std::vector<std::string>& args, const std::string& stdin_text = "");
 
+// argv (argv[0]: the program's path) as started so that the program is killed (SIGKILL) when the
+// thread that starts it ends: through util-linux's `setpriv --pdeathsig KILL` where it is
+// installed (Debian: always), else argv unchanged. A test process that crashes or is killed then
+// leaves no server running. Start such a program from a thread that lives as long as it should
+// (a test's own thread); posix_spawn the returned argv[0].
+std::vector<std::string> killed_with_parent(std::vector<std::string> argv);
+
 // A fresh empty directory under the system temp dir ($TMPDIR, else /tmp). It is removed with
 // everything in it when the test binary exits, whatever the test did; a caller may remove it
 // sooner.

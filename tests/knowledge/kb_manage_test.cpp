@@ -63,11 +63,12 @@ class KbCli : public ::testing::Test {
         posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         std::vector<std::string> args = {SINAN_BINARY, "kb", "add", kb_name, folder, "--data-dir", dir_ + "/data"};
         args.insert(args.end(), extra.begin(), extra.end());
+        args = test::killed_with_parent(std::move(args));
         std::vector<char*> argv;
         for (std::string& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);
         pid_t pid = 0;
-        ASSERT_EQ(posix_spawn(&pid, SINAN_BINARY, &fa, nullptr, argv.data(), environ), 0);
+        ASSERT_EQ(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ), 0);
         posix_spawn_file_actions_destroy(&fa);
 
         bool acknowledged = false;
