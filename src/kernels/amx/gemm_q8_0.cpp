@@ -29,8 +29,9 @@
 // The kernel is a template over the tile unit: the hardware, or EmulatedTiles, the instructions
 // written out from Intel's description (and their configuration checked as the hardware checks
 // it), which lets tests on a CPU without AMX run this file's layout and loops
-// (gemm_q8_0_packed_emulated). Compiled with the AVX-512 and AMX flags of
-// src/kernels/CMakeLists.txt; includes no header with inline functions (see half.h).
+// (gemm_q8_0_packed_emulated). Compiled with the AVX-512 flags of src/kernels/CMakeLists.txt (the
+// tile instructions are asm statements: no AMX flag is needed); includes no header with inline
+// functions (see half.h).
 #include <immintrin.h>
 
 #include <cstddef>
