@@ -78,6 +78,10 @@ TEST(Cpu, SinanCpuCapsTheLevel) {
     EXPECT_EQ(cpu::best_level(), cpu::Level::kScalar);
     setenv("SINAN_CPU", "avx2", 1);
     EXPECT_EQ(static_cast<int>(cpu::best_level()), std::min(static_cast<int>(hw), 1));
+    setenv("SINAN_CPU", "avx512", 1);  // AMX off
+    EXPECT_EQ(static_cast<int>(cpu::best_level()), std::min(static_cast<int>(hw), 2));
+    setenv("SINAN_CPU", "amx", 1);
+    EXPECT_EQ(cpu::best_level(), hw);
     unsetenv("SINAN_CPU");
     EXPECT_EQ(cpu::best_level(), hw);
     EXPECT_FALSE(cpu::describe().empty());
