@@ -85,8 +85,9 @@ TileConfig product_config() {
     return c;
 }
 
-// The tile unit itself. Every instruction is an asm statement with a memory clobber: GCC's tile
-// intrinsics declare no memory operand, so a store through them could be read before it happened.
+// The tile unit itself, one volatile asm statement an instruction (they keep their order); those
+// that touch memory also clobber it: GCC's tile intrinsics declare no memory operand, so a store
+// through them could be read before it happened.
 struct HardwareTiles {
     void configure(const TileConfig& config) { asm volatile("ldtilecfg %0" : : "m"(config) : "memory"); }
     void release() { asm volatile("tilerelease" : : : "memory"); }
