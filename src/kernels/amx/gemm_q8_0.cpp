@@ -37,6 +37,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/avx512/panel.h"
 #include "kernels/blocks.h"
 #include "kernels/simd.h"
 
@@ -229,15 +230,6 @@ void packed_product(Tiles& tiles, const void* w, size_t w_row_bytes, int64_t n_r
     tiles.release();
 }
 
-// The sum of a block's 32 quants.
-inline int32_t quant_sum(const int8_t* q) {
-    const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1),
-                                          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q)));
-    const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-    const __m128i s2 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(1, 0, 3, 2)));
-    return _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, _MM_SHUFFLE(2, 3, 0, 1))));
-}
-
 int64_t n_tiles_of(int64_t n_tokens) { return (n_tokens + kTileTokens - 1) / kTileTokens; }
 
 }  // namespace
@@ -260,7 +252,7 @@ void prepare_q8_0(const void* x, size_t x_row_bytes, int64_t n_tokens, int64_t n
         for (int64_t b = 0; b < n_blocks; ++b) {
             __builtin_memcpy(tile[b].q[slot], xb[b].qs, kQK);
             tile[b].d[slot] = _cvtsh_ss(xb[b].d);
-            tile[b].neg128_sum[slot] = -128 * quant_sum(xb[b].qs);
+            tile[b].neg128_sum[slot] = -128 * avx512::panel::block_quant_sum(xb[b].qs);
         }
     }
 }

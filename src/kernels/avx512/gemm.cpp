@@ -556,21 +556,15 @@ namespace {
 void summarize_tokens(const void* x, size_t x_row_bytes, int64_t first, int64_t end, int64_t n_blocks,
                       TileBlock* tiles) {
     const auto* xs = static_cast<const uint8_t*>(x);
-    const __m256i ones = _mm256_set1_epi8(1);
     for (int64_t t = first; t < end; ++t) {
         const auto* xb = reinterpret_cast<const BlockQ8_0*>(xs + t * x_row_bytes);
         TileBlock* tile = tiles + (t / kTokenTile) * n_blocks;
         const int64_t slot = t % kTokenTile;
         for (int64_t b = 0; b < n_blocks; ++b) {
-            const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b].qs));
-            const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, q);
-            const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-            const __m128i s2 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(1, 0, 3, 2)));
-            const __m128i s1 = _mm_add_epi32(s2, _mm_shuffle_epi32(s2, _MM_SHUFFLE(2, 3, 0, 1)));
             tile[b].d[slot] = _cvtsh_ss(xb[b].d);
-            tile[b].neg128_sum[slot] = -128 * _mm_cvtsi128_si32(s1);
+            tile[b].neg128_sum[slot] = -128 * panel::block_quant_sum(xb[b].qs);
             alignas(32) int32_t groups[kQK / 4];
-            _mm256_store_si256(reinterpret_cast<__m256i*>(groups), q);
+            __builtin_memcpy(groups, xb[b].qs, sizeof(groups));
             for (int g = 0; g < kQK / 4; ++g) tile[b].q[g][slot] = groups[g];
         }
     }

@@ -114,6 +114,16 @@ static inline void stream_ahead(const void* p) {
     for (int k = 0; k < Lines; ++k) _mm_prefetch(ahead + 64 * k, _MM_HINT_T0);
 }
 
+// The sum of a Q8_0 block's 32 signed quants, exact: the Q8_0 kernels multiply w + 128 and take
+// back 128 times it.
+static inline int32_t block_quant_sum(const int8_t* q) {
+    const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1),
+                                          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q)));
+    const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    const __m128i s2 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(1, 0, 3, 2)));
+    return _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, _MM_SHUFFLE(2, 3, 0, 1))));
+}
+
 // acc + vpdpbusd(q, the 4 bytes at x broadcast to every lane), the broadcast inside the instruction
 // (a {1to16} memory operand). From _mm512_set1_epi32 GCC 12 emits a vpbroadcastd before each
 // vpdpbusd, which beside the block steps' float operations slows them: with the broadcast inside,
