@@ -118,6 +118,7 @@ std::optional<ApiError> failure_of(const std::vector<ChoiceResult>& choices) {
 }
 
 std::vector<ChoiceResult> Generation::collect() {
+    for (auto& h : handles_) h->set_text_wakeups(false);  // only the whole result is needed
     std::vector<ChoiceResult> out(handles_.size());
     run(
         [&](size_t i, engine::Event& ev) {

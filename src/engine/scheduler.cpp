@@ -35,7 +35,7 @@ int64_t max_tokens_held(const Request& r, int64_t n_ctx) {
 
 bool RequestHandle::next(Event* out, std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, timeout, [&] { return !events_.empty() || closed_; });
+    cv_.wait_for(lock, timeout, [&] { return closed_ || (text_wakeups_ && !events_.empty()); });
     if (events_.empty()) return false;
     *out = std::move(events_.front());
     events_.pop_front();
@@ -44,14 +44,21 @@ bool RequestHandle::next(Event* out, std::chrono::milliseconds timeout) {
 
 void RequestHandle::cancel() { cancelled_.store(true); }
 
+void RequestHandle::set_text_wakeups(bool on) {
+    std::lock_guard<std::mutex> lock(mu_);
+    text_wakeups_ = on;
+}
+
 void RequestHandle::push(Event e) {
+    bool wake = true;
     {
         std::lock_guard<std::mutex> lock(mu_);
         if (closed_) return;
         if (e.type != Event::Type::kText) closed_ = true;
+        wake = closed_ || text_wakeups_;
         events_.push_back(std::move(e));
     }
-    cv_.notify_all();
+    if (wake) cv_.notify_all();
 }
 
 // ---- the engine's state and loop ----

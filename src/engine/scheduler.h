@@ -163,6 +163,11 @@ class RequestHandle {
     // Waits up to `timeout` for the next event. False on timeout. After kFinished or kFailed
     // there are no more events (next() returns false at once).
     bool next(Event* out, std::chrono::milliseconds timeout);
+    // Whether a kText event ends a waiting next() (the default). Off, next() waits for the
+    // request's end (kFinished or kFailed) or the timeout, then hands out what has arrived, in
+    // order: for a consumer that needs only the whole result (a response that is not streamed),
+    // whose thread the engine then does not wake once per token.
+    void set_text_wakeups(bool on);
     // Ends the request at the next step (FinishReason::kCancelled); idempotent, thread-safe.
     void cancel();
     bool cancelled() const { return cancelled_.load(); }
@@ -178,7 +183,8 @@ class RequestHandle {
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<Event> events_;
-    bool closed_ = false;  // a kFinished/kFailed was pushed
+    bool closed_ = false;       // a kFinished/kFailed was pushed
+    bool text_wakeups_ = true;  // set_text_wakeups
 };
 
 struct SchedulerStats {

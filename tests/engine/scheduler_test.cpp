@@ -15,10 +15,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <limits>
 #include <string>
+#include <thread>
 
 #include "engine/generate.h"
 #include "engine/session.h"
@@ -373,6 +375,40 @@ TEST_F(SchedulerTest, CancellingARunningRequestFreesItsSlotForAQueuedOne) {
     const Outcome next = collect(*queued);
     EXPECT_EQ(next.end.result.finish, FinishReason::kLength);
     EXPECT_EQ(next.text, alone(tokens(kPrompts[1]), greedy(4)).text);
+}
+
+// A consumer that needs only the whole result (a response that is not streamed) is not woken
+// per token: next() waits for the end, then hands out every event in order without waiting.
+TEST_F(SchedulerTest, WithoutTextWakeupsNextWaitsForTheEndThenHandsOutEveryEvent) {
+    Scheduler s(*model_, *tokenizer_, {.n_parallel = 1, .n_ctx = 4096, .n_cells = 0, .n_batch = 32, .max_queue = 1});
+    std::shared_ptr<RequestHandle> h = submit(s, request(tokens(kPrompts[2]), greedy(-1)));
+    h->set_text_wakeups(false);
+    std::atomic<bool> ending{false};
+    std::thread ender([&] {
+        std::this_thread::sleep_for(100ms);  // tokens go on arriving meanwhile
+        ending = true;
+        h->cancel();
+    });
+    std::this_thread::sleep_for(20ms);  // some are waiting already when next() is called
+    Event e;
+    const bool woken = h->next(&e, 120s);
+    EXPECT_TRUE(ending.load()) << "next() returned while the request was still running";
+    ender.join();
+    ASSERT_TRUE(woken);
+    std::vector<Event> events{e};
+    while (h->next(&e, 0ms)) events.push_back(e);
+    ASSERT_EQ(events.back().type, Event::Type::kFinished);
+    const GenerateResult& end = events.back().result;
+    EXPECT_EQ(end.finish, FinishReason::kCancelled);
+    std::string text;
+    int64_t n_tokens = 0;
+    for (size_t i = 0; i + 1 < events.size(); ++i) {
+        text += events[i].text;
+        n_tokens += static_cast<int64_t>(events[i].tokens.size());
+    }
+    EXPECT_GT(n_tokens, 1);
+    EXPECT_EQ(n_tokens, end.n_generated);
+    EXPECT_EQ(text, end.text);
 }
 
 // Requests queued for cache cells all start when the cells come free: the next step computes
