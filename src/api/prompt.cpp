@@ -94,7 +94,10 @@ std::variant<std::vector<engine::Request>, ApiError> make_requests(const ServedM
                            "max_tokens", "context_length_exceeded");
     sampling::SamplingParams sp = params.sampling;
     sp.n_logprobs = params.logprobs ? params.top_logprobs : 0;
-    if (Status s = sampling::validate(sp, model.tokenizer.n_vocab()); !s.is_ok()) return bad_request(s.message());
+    // What is left to check depends on the model (the ranges were checked when the request was
+    // read): logit_bias's token ids against this vocabulary.
+    if (Status s = sampling::validate(sp, model.tokenizer.n_vocab()); !s.is_ok())
+        return bad_request(s.message(), s.message().rfind("logit_bias", 0) == 0 ? "logit_bias" : "");
     std::vector<engine::Request> out;
     for (int32_t i = 0; i < params.n; ++i) {
         engine::Request r;

@@ -69,7 +69,7 @@ TEST(ServerSafety, MalformedRequestsGet4xxWithAMessageAndTheServerStaysUp) {
         {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "logit_bias": {"abc": 1}})", 400,
          "logit_bias"},
         {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "logit_bias": {"999999999": 1}})",
-         400, ""},
+         400, "logit_bias"},
         {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "stream": "yes"})", 400, "stream"},
         {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "model": "gpt-9"})", 404, "model"},
         {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "model": 7})", 400, "model"},
