@@ -1,8 +1,9 @@
 // Batched decode: tokens/s when 1, 2, 4, 8 (or --sequences) sequences decode together, and the
 // ratio to one sequence (to the first count given). Measured two ways:
 //   forward:   Model::forward on a batch of one decode token per sequence (the model alone);
-//   scheduler: engine::Scheduler running that many greedy requests at once (sampling and
-//              streaming included): the tokens decoded after each request's first (which comes
+//   scheduler: engine::Scheduler running that many requests at once (sampling and streaming
+//              included; greedy unless --temperature, with --top-p as R1's defaults 0.6 / 0.95
+//              would sample): the tokens decoded after each request's first (which comes
 //              from the prompt's logits) over the longest decode period (prompt computed ->
 //              finished, GenerateResult::generate_seconds), so the prefill is not counted. The
 //              requests start together (see scheduler_rate), so every step of that period decodes
@@ -12,6 +13,7 @@
 // costs about the same memory traffic as one: the ratio shows how close the engine gets to that.
 //
 // bench_batched_decode [--model FILE.gguf] [--steps N] [--repeat R] [--threads T] [--sequences 1,2,4,8]
+//                      [--temperature T] [--top-p P]
 // Without --model: $SINAN_BENCH_MODEL, else a tiny synthetic Q8_0 model in the temp directory.
 // Other arguments (--benchmark_* from scripts/run-bench.sh) are ignored.
 #include <algorithm>
@@ -56,12 +58,20 @@ double forward_rate(model::Model& m, int32_t n_seq, int32_t steps) {
     return static_cast<double>(n_seq) * steps / seconds_since(t0);
 }
 
-// A greedy request with end-of-generation banned, so it runs to n_predict (-1: until cancelled).
-engine::Request greedy_request(const text::Tokenizer& tok, std::vector<int32_t> prompt, int64_t n_predict) {
+// How the measured requests sample (the placeholder is always greedy).
+struct Sampling {
+    float temperature = 0.0f, top_p = 1.0f;
+};
+
+// A request with end-of-generation banned, so it runs to n_predict (-1: until cancelled).
+engine::Request bench_request(const text::Tokenizer& tok, std::vector<int32_t> prompt, int64_t n_predict,
+                              Sampling sampling = {}) {
     engine::Request r;
     r.prompt = std::move(prompt);
     r.options.n_predict = n_predict;
-    r.options.sampling.temperature = 0.0f;
+    r.options.sampling.temperature = sampling.temperature;
+    r.options.sampling.top_p = sampling.top_p;
+    r.options.sampling.seed = 1;
     for (int32_t id = 0; id < tok.n_vocab(); ++id)
         if (tok.is_eog(id)) r.options.sampling.logit_bias[id] = sampling::kBanBias;
     return r;
@@ -76,7 +86,7 @@ std::shared_ptr<engine::RequestHandle> submit_or_exit(engine::Scheduler& s, engi
     return sub.handle;
 }
 
-// Decoded tokens/s of n_seq greedy requests run together by the scheduler.
+// Decoded tokens/s of n_seq requests run together by the scheduler.
 // Submitted to an idle scheduler, the first request is admitted at once and its prompt computed
 // alone; the others' prompts are computed in the next step, which also decodes the first one, so
 // the first request's decode period would include a prefill of n_seq - 1 prompts (at 8 sequences
@@ -85,21 +95,21 @@ std::shared_ptr<engine::RequestHandle> submit_or_exit(engine::Scheduler& s, engi
 // first served: the head of the queue waits for cells), and cancelling the placeholder frees the
 // cells in one step; the next admits the whole queue, one step computes every prompt, and the
 // requests decode in lockstep, as in forward_rate.
-double scheduler_rate(model::Model& m, const text::Tokenizer& tok, int32_t n_seq, int32_t steps) {
+double scheduler_rate(model::Model& m, const text::Tokenizer& tok, int32_t n_seq, int32_t steps, Sampling sampling) {
     const int64_t n_held = kPromptTokens + steps - 1;  // cells one request reserves (its last token is never fed)
     const int64_t n_cells = n_seq * n_held;
     engine::Scheduler s(m, tok,
                         {.n_parallel = n_seq, .n_ctx = n_cells, .n_cells = n_cells, .n_batch = 512, .max_queue = 64});
     // One token no measured prompt starts with (those start with i * 31), so nothing of its cells is
     // shared; with no token limit it reserves n_ctx = every cell.
-    std::shared_ptr<engine::RequestHandle> placeholder = submit_or_exit(s, greedy_request(tok, {1}, -1));
+    std::shared_ptr<engine::RequestHandle> placeholder = submit_or_exit(s, bench_request(tok, {1}, -1));
     engine::Event e;
     if (!placeholder->next(&e, std::chrono::minutes(10)) || e.type != engine::Event::Type::kText) std::exit(2);
     std::vector<std::shared_ptr<engine::RequestHandle>> handles;
     for (int32_t i = 0; i < n_seq; ++i) {
         std::vector<int32_t> prompt;
         for (int32_t p = 0; p < kPromptTokens; ++p) prompt.push_back((i * 31 + p * 7) % tok.n_vocab());
-        handles.push_back(submit_or_exit(s, greedy_request(tok, std::move(prompt), steps)));
+        handles.push_back(submit_or_exit(s, bench_request(tok, std::move(prompt), steps, sampling)));
     }
     placeholder->cancel();
     int64_t n_tokens = 0;
@@ -119,6 +129,7 @@ double scheduler_rate(model::Model& m, const text::Tokenizer& tok, int32_t n_seq
 int main(int argc, char** argv) {
     std::string path;
     int32_t steps = 32, repeat = 3, threads = 0;
+    Sampling sampling;
     std::vector<int32_t> counts = {1, 2, 4, 8};
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
@@ -135,10 +146,14 @@ int main(int argc, char** argv) {
             std::istringstream list(argv[++i]);
             for (std::string n; std::getline(list, n, ',');)
                 if (std::atoi(n.c_str()) > 0) counts.push_back(std::atoi(n.c_str()));
+        } else if (a == "--temperature" && i + 1 < argc) {
+            sampling.temperature = static_cast<float>(std::atof(argv[++i]));
+        } else if (a == "--top-p" && i + 1 < argc) {
+            sampling.top_p = static_cast<float>(std::atof(argv[++i]));
         } else if (a.rfind("--benchmark", 0) != 0) {
             std::fprintf(stderr,
                          "usage: bench_batched_decode [--model FILE.gguf] [--steps N] [--repeat R] [--threads T] "
-                         "[--sequences 1,2,4,8]\n");
+                         "[--sequences 1,2,4,8] [--temperature T] [--top-p P]\n");
             return 2;
         }
     }
@@ -169,13 +184,15 @@ int main(int argc, char** argv) {
     }
     std::printf("model %s, %d decode steps per run, median of %d runs, %d threads\n", path.c_str(), steps, repeat,
                 (*m)->pool().n_threads());
+    if (sampling.temperature > 0)
+        std::printf("scheduler's requests sample at temperature %g, top-p %g\n", sampling.temperature, sampling.top_p);
     std::printf("%8s %14s %10s %16s %10s\n", "n_seq", "forward tok/s", "x first", "scheduler tok/s", "x first");
     double forward_one = 0, scheduler_one = 0;
     for (int32_t n : counts) {
         std::vector<double> f, s;
         for (int r = 0; r < repeat; ++r) {
             f.push_back(forward_rate(**m, n, steps));
-            s.push_back(scheduler_rate(**m, *tok, n, steps));
+            s.push_back(scheduler_rate(**m, *tok, n, steps, sampling));
         }
         const double fm = engine::summarize(f).median, sm = engine::summarize(s).median;
         if (forward_one == 0) {

@@ -14,10 +14,11 @@
 # Defaults: build/release/sinan; a tiny synthetic model (Q8_0; TYPE=q4_k_m for llama.cpp's mix)
 # with the DeepSeek-R1-Distill-Qwen vocabulary from ../shared (made once into a temp dir). The
 # response cache is off so every request is generated. Knobs (environment): STREAMS (1,4,8,16),
-# ROUNDS (3), MAX_TOKENS (64), PROMPT_WORDS (110), PARALLEL (16), THREADS (server threads per
-# forward pass; default: the server's), BATCH and PROMPT_STEP_MS (the server's --batch-size and
-# --prompt-step-ms; default: the server's), LOCUST_USERS (8), LOCUST_TIME (20s), SHAPE (tiny;
-# e.g. r1-distill-qwen-1.5b), TYPE (q8_0) of the synthetic model.
+# ROUNDS (3), MAX_TOKENS (64), PROMPT_WORDS (110), TEMPERATURE (0.7; 0: greedy, to see what
+# sampling costs), PARALLEL (16), THREADS (server threads per forward pass; default: the
+# server's), BATCH and PROMPT_STEP_MS (the server's --batch-size and --prompt-step-ms; default:
+# the server's), LOCUST_USERS (8), LOCUST_TIME (20s), SHAPE (tiny; e.g. r1-distill-qwen-1.5b),
+# TYPE (q8_0) of the synthetic model.
 # Needs python3; the Locust part is skipped with a message when locust (Debian python3-locust)
 # is absent.
 set -euo pipefail
@@ -88,7 +89,8 @@ echo "== sinan serve $model_id at $url ($(nproc) CPUs, load average $(cut -d' ' 
 echo "== $("$sinan" --version)"
 echo "== streamed chat completions, max_tokens ${MAX_TOKENS:-64}"
 python3 "$root/bench/serve/stream_bench.py" --url "$url" --model "$model_id" --streams "${STREAMS:-1,4,8,16}" \
-  --rounds "${ROUNDS:-3}" --max-tokens "${MAX_TOKENS:-64}" --prompt-words "${PROMPT_WORDS:-110}" --server-pid "$server_pid"
+  --rounds "${ROUNDS:-3}" --max-tokens "${MAX_TOKENS:-64}" --prompt-words "${PROMPT_WORDS:-110}" \
+  --temperature "${TEMPERATURE:-0.7}" --server-pid "$server_pid"
 
 # served_totals: "TOKENS REQUESTS" from the server's /metrics: tokens generated, and POST
 # /api/v1/chat requests answered 200 (Locust 2.12 writes its CSV once a second and not at exit,

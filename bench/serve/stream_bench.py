@@ -48,12 +48,12 @@ def percentile(values, p):
     return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
 
 
-def one_request(url, model, text, max_tokens, seed, headers):
+def one_request(url, model, text, max_tokens, seed, headers, temperature=0.7):
     """Sends one streamed chat completion; returns (ttft_s, completion_tokens, prompt_tokens, gaps_s)."""
     u = urllib.parse.urlparse(url)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
     body = {"model": model, "messages": [{"role": "user", "content": text}], "max_tokens": max_tokens,
-            "temperature": 0.7, "seed": seed, "stream": True, "stream_options": {"include_usage": True}}
+            "temperature": temperature, "seed": seed, "stream": True, "stream_options": {"include_usage": True}}
     t0 = time.perf_counter()
     conn.request("POST", "/v1/chat/completions", json.dumps(body), {"Content-Type": "application/json", **headers})
     resp = conn.getresponse()
@@ -114,7 +114,7 @@ def run_level(args, streams, level_index, headers):
             i = (level_index * 1000 + c) * 100 + r
             try:
                 t, n, p, g = one_request(args.url, args.model, prompt(i, args.prompt_words), args.max_tokens, i,
-                                         headers)
+                                         headers, args.temperature)
                 with lock:
                     gaps.extend(g)
                     ttfts.append(t)
@@ -164,6 +164,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="requests per client per level")
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--prompt-words", type=int, default=110, help="about 128 prompt tokens with the chat template")
+    ap.add_argument("--temperature", type=float, default=0.7,
+                    help="of every request (0: greedy, no top-p pass over the vocabulary: what sampling costs)")
     ap.add_argument("--api-key", default="", help="sent as Authorization: Bearer")
     ap.add_argument("--server-pid", type=int, default=0, help="the server's process id: adds its CPU time per token")
     ap.add_argument("--json", help="also write the rows to this file")
