@@ -36,11 +36,14 @@ Result<std::vector<ModelFile>> ModelRegistry::scan_dir(const std::string& dir) {
 
 namespace {
 
-// The files with their facts from each header; left empty where a header cannot be read.
+// The files with their facts from each header; where a header cannot be read, why.
 std::vector<ModelFile> described(std::vector<ModelFile> files) {
     for (ModelFile& f : files) {
         Result<gguf::File> file = gguf::File::open(f.path);
-        if (!file.ok()) continue;
+        if (!file.ok()) {
+            f.error = file.message();
+            continue;
+        }
         f.architecture = std::string(file->architecture());
         if (model::is_embedding_arch(f.architecture)) {
             // A rank-pooling file without its head is refused when loaded, with the reason.

@@ -57,6 +57,7 @@ struct ModelFile {
     std::string file_type = {};               // "Q4_K_M", as llama.cpp names general.file_type
     uint64_t n_params = 0;                    // values in all tensors
     ModelKind kind = ModelKind::kGenerative;  // from the architecture and pooling type
+    std::string error = {};                   // why the header cannot be read; "" when it can
 };
 
 // A loaded model with everything a request needs. Members are immutable after load except the

@@ -1,6 +1,6 @@
 // GET /v1/models and GET /v1/models/{id}: every model this server offers, OpenAI's list shape,
 // plus in the `sinan` field whether each is loaded now and what its file holds (architecture,
-// llama.cpp's name of its file type, parameters).
+// llama.cpp's name of its file type, parameters), or why its file cannot be read (`error`).
 #include <algorithm>
 #include <filesystem>
 
@@ -26,6 +26,7 @@ json model_object(const ModelFile& f, const std::vector<std::string>& resident) 
     if (!f.architecture.empty()) own["architecture"] = f.architecture;
     if (!f.file_type.empty()) own["file_type"] = f.file_type;
     if (f.n_params > 0) own["parameters"] = f.n_params;
+    if (!f.error.empty()) own["error"] = f.error;
     return {{"id", f.id}, {"object", "model"}, {"created", created}, {"owned_by", "sinan"}, {"sinan", own}};
 }
 

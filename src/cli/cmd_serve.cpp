@@ -144,6 +144,11 @@ void serve(ServeArgs a) {
             fail("--reranker-model: " + a.reranker_model +
                  " is not a cross-encoder reranker (a bert model with pooling_type rank, e.g. bge-reranker)");
     }
+    // The models loaded above would have failed already; these are in --models-dir.
+    for (const api::ModelFile& f : registry->files())
+        if (!f.error.empty())
+            log::warn("model \"" + f.id + "\" is listed but cannot be loaded: " + f.error +
+                      " (a request for it is answered 500 model_load_failed)");
     if (files.empty()) log::warn(api::no_model_message() + " (health, metrics and the page work meanwhile)");
 
     // Declared before the service it serves: destroyed after it.

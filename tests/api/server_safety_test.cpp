@@ -461,6 +461,52 @@ TEST(ServerSafety, ModelsDirLoadsOnFirstUseAndKeepsAtMostModelsMax) {
     EXPECT_EQ(no_model_field->status, 400) << "two models and no default: the request must name one";
 }
 
+TEST(ServerSafety, ModelsDirListsAFileThatCannotBeReadWithWhyAndRefusesIt) {
+    NEED_MODEL(model);
+    const std::string dir = temp_dir() + "/models-unreadable";
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    fs::copy_file(model, dir + "/good.gguf");
+    {
+        std::ifstream in(model, std::ios::binary);
+        std::string head(4096, '\0');
+        in.read(head.data(), static_cast<std::streamsize>(head.size()));
+        std::ofstream(dir + "/cut.gguf", std::ios::binary) << head;  // the header runs past the end
+        std::ofstream(dir + "/notes.gguf") << "not a model\n";
+    }
+    ServeProcess server;
+    std::string why;
+    ASSERT_TRUE(server.start({"--models-dir", dir, "--ctx-size", "256", "--api-keys", "off"}, &why)) << why;
+    auto c = server.client();
+    const json models = json::parse(c->Get("/v1/models")->body);
+    json listed = json::object();
+    for (const json& m : models["data"]) listed[m["id"].get<std::string>()] = m;
+    ASSERT_EQ(listed.size(), 3u) << listed.dump();
+    EXPECT_FALSE(listed["good"]["sinan"].contains("error")) << listed["good"].dump();
+    EXPECT_EQ(listed["good"]["sinan"]["architecture"], "qwen2");
+    for (const char* id : {"cut", "notes"}) {
+        const json& own = listed[id]["sinan"];
+        ASSERT_TRUE(own.contains("error")) << own.dump();
+        const std::string error = own["error"];
+        EXPECT_NE(error.find(std::string(id) + ".gguf"), std::string::npos) << error;
+        EXPECT_NE(server.log().find("model \"" + std::string(id) + "\" is listed but cannot be loaded: " + error),
+                  std::string::npos)
+            << server.log();
+        json body = user("hi");
+        body["model"] = id;
+        auto r = c->Post("/v1/chat/completions", body.dump(), "application/json");
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 500) << r->body;
+        const json e = json::parse(r->body)["error"];
+        EXPECT_EQ(e["code"], "model_load_failed");
+        EXPECT_NE(e["message"].get<std::string>().find(error), std::string::npos) << e.dump();
+    }
+    EXPECT_NE(listed["notes"]["sinan"]["error"].get<std::string>().find("not a GGUF file"), std::string::npos);
+    json body = user("hi");
+    body["model"] = "good";
+    EXPECT_EQ(c->Post("/v1/chat/completions", body.dump(), "application/json")->status, 200);
+}
+
 TEST(ServerSafety, NoOtherSocketCanShareTheServersPort) {
     // With SO_REUSEPORT on the listening socket, a second process could bind the same port and
     // take part of the server's connections. A socket that asks for SO_REUSEPORT must be refused.
