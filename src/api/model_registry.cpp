@@ -88,11 +88,8 @@ Result<std::shared_ptr<ServedModel>> ModelRegistry::load(const ModelFile& file) 
     auto served = std::make_shared<ServedModel>(file.id, file.path, std::move(m).value(), std::move(tok).value());
     if (Result<text::ChatTemplate> t = text::ChatTemplate::from_gguf(served->model->file()); t.ok())
         served->chat_template = std::move(t).value();
-    const bool think_tokens =
-        served->tokenizer.find_token("<think>").has_value() && served->tokenizer.find_token("</think>").has_value();
-    const bool think_template =
-        served->chat_template && served->chat_template->source().find("<think>") != std::string::npos;
-    served->reasoning = think_tokens || think_template;
+    served->reasoning =
+        engine::is_reasoning_model(served->tokenizer, served->chat_template ? &*served->chat_template : nullptr);
     engine::SchedulerOptions so = options_.scheduler;
     if (Status s = served->model->check_kv_type(so.kv_type); !s.is_ok()) return Status::error(file.path + ": " + s.message());
     so.n_ctx = std::min<int64_t>(so.n_ctx, served->model->hparams().n_ctx_train);

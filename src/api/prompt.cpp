@@ -55,9 +55,8 @@ std::variant<Prompt, ApiError> completion_prompt(const ServedModel& model, const
 
 GenerationParams with_model_defaults(const ServedModel& model, GenerationParams params) {
     if (model.reasoning) {
-        // DeepSeek's recommended sampling for R1: greedy decoding makes it repeat itself.
-        if (!params.temperature_given) params.sampling.temperature = 0.6f;
-        if (!params.top_p_given) params.sampling.top_p = 0.95f;
+        if (!params.temperature_given) params.sampling.temperature = sampling::kReasoningTemperature;
+        if (!params.top_p_given) params.sampling.top_p = sampling::kReasoningTopP;
     }
     if (!params.sampling.seed) {
         thread_local std::mt19937_64 rng{std::random_device{}()};

@@ -37,13 +37,15 @@ struct RunArgs {
     bool no_context_shift = false;
     int64_t n_keep = -1;  // with --context-shift: tokens kept at the start (-1: the prompt, up to half the context)
     sampling::SamplingParams sampling;
+    bool temperature_given = false, top_p_given = false;  // else a reasoning model's own defaults
     std::optional<uint64_t> seed;
 };
 
 struct Loaded {
     std::unique_ptr<model::Model> model;
     text::Tokenizer tokenizer;
-    std::optional<text::ChatTemplate> chat_template;
+    std::optional<text::ChatTemplate> chat_template;  // with --chat / -i
+    bool reasoning = false;                           // engine::is_reasoning_model
 };
 
 Loaded load(const RunArgs& a) {
@@ -55,9 +57,10 @@ Loaded load(const RunArgs& a) {
     require_kv_type(**m, a.model, a.kv_type);
     Result<text::Tokenizer> tok = text::Tokenizer::from_gguf((*m)->file());
     if (!tok.ok()) fail(a.model + ": " + tok.message());
-    Loaded l{std::move(m).value(), std::move(tok).value(), std::nullopt};
+    Loaded l{std::move(m).value(), std::move(tok).value(), std::nullopt, false};
+    Result<text::ChatTemplate> t = text::ChatTemplate::from_gguf(l.model->file());
+    l.reasoning = engine::is_reasoning_model(l.tokenizer, t.ok() ? &*t : nullptr);
     if (a.chat || a.interactive) {
-        Result<text::ChatTemplate> t = text::ChatTemplate::from_gguf(l.model->file());
         if (!t.ok()) fail(t.message() + " (run without --chat to give the prompt as plain text)");
         l.chat_template = std::move(t).value();
     }
@@ -241,6 +244,14 @@ void run(RunArgs a) {
     if (!a.seed) a.seed = std::random_device{}();
     a.sampling.seed = *a.seed;
     Loaded l = load(a);
+    if (l.reasoning && !(a.temperature_given && a.top_p_given)) {
+        if (!a.temperature_given) a.sampling.temperature = sampling::kReasoningTemperature;
+        if (!a.top_p_given) a.sampling.top_p = sampling::kReasoningTopP;
+        std::fprintf(stderr,
+                     "sinan: a reasoning model: sampling at temperature %g, top-p %g (DeepSeek's recommendation for "
+                     "R1; --temp and --top-p change it)\n",
+                     static_cast<double>(a.sampling.temperature), static_cast<double>(a.sampling.top_p));
+    }
     if (Status s = sampling::validate(a.sampling, l.tokenizer.n_vocab()); !s.is_ok()) fail(s.message());
     if (a.sampling.temperature > 0)
         std::fprintf(stderr, "sinan: seed %llu\n", static_cast<unsigned long long>(*a.seed));
@@ -280,9 +291,12 @@ void register_run(CLI::App& app) {
                   "Chat turn by turn on stdin, keeping the history (implies --chat)");
     cmd->add_option("--system", a->system, "System message for --chat / --interactive");
     cmd->add_flag("--hide-reasoning", a->hide_reasoning, "Do not show a reasoning model's thinking on stderr");
-    cmd->add_option("--temp", a->sampling.temperature, "Temperature (0 = greedy)")->capture_default_str();
+    CLI::Option* temp =
+        cmd->add_option("--temp", a->sampling.temperature,
+                        "Temperature (0 = greedy; default: 0.6 for a reasoning model such as DeepSeek-R1, else 1)");
     cmd->add_option("--top-k", a->sampling.top_k, "Keep the k most likely tokens (0 = off)")->capture_default_str();
-    cmd->add_option("--top-p", a->sampling.top_p, "Nucleus sampling mass (1 = off)")->capture_default_str();
+    CLI::Option* top_p = cmd->add_option(
+        "--top-p", a->sampling.top_p, "Nucleus sampling mass (1 = off; default: 0.95 for a reasoning model, else 1)");
     cmd->add_option("--min-p", a->sampling.min_p, "Drop tokens below min-p x the top probability (0 = off)")
         ->capture_default_str();
     cmd->add_option("--repeat-penalty", a->sampling.repetition_penalty, "Repetition penalty (1 = off)")
@@ -294,7 +308,11 @@ void register_run(CLI::App& app) {
     cmd->add_option("--stop", a->sampling.stop, "Stop when this text appears (repeatable)");
     cmd->add_option_function<uint64_t>(
         "--seed", [a](uint64_t s) { a->seed = s; }, "Random seed (default: random, printed on stderr)");
-    cmd->callback([a] { run(*a); });
+    cmd->callback([a, temp, top_p] {
+        a->temperature_given = temp->count() > 0;
+        a->top_p_given = top_p->count() > 0;
+        run(*a);
+    });
 }
 
 }  // namespace sinan::cli

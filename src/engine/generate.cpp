@@ -7,6 +7,12 @@
 
 namespace sinan::engine {
 
+bool is_reasoning_model(const text::Tokenizer& tokenizer, const text::ChatTemplate* chat_template) {
+    const bool think_tokens =
+        tokenizer.find_token("<think>").has_value() && tokenizer.find_token("</think>").has_value();
+    return think_tokens || (chat_template && chat_template->source().find("<think>") != std::string::npos);
+}
+
 namespace {
 double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -16,6 +16,7 @@
 #include "engine/session.h"
 #include "sampling/confidence.h"
 #include "sampling/sampling_params.h"
+#include "text/chat_template.h"
 #include "text/tokenizer.h"
 
 namespace sinan::engine {
@@ -24,6 +25,11 @@ enum class TextKind { kReasoning, kAnswer };
 enum class FinishReason { kStop, kLength, kContext, kCancelled, kDeadline };
 // "stop", "length", "context", "cancelled", "deadline".
 std::string_view finish_reason_name(FinishReason reason);
+
+// Whether a model thinks before it answers (DeepSeek-R1 and its distills): <think> and </think>
+// in its vocabulary, or <think> in its chat template (null: none). Such a model is sampled at
+// sampling::kReasoningTemperature and kReasoningTopP unless the user says otherwise.
+bool is_reasoning_model(const text::Tokenizer& tokenizer, const text::ChatTemplate* chat_template);
 
 struct GenerateOptions {
     int64_t n_predict = -1;  // -1: until end of generation or the context is full

@@ -20,6 +20,12 @@ inline constexpr int32_t kMaxLogprobs = 20;
 // documents for -100; a bias between -100 and 100 is added to the logit.
 inline constexpr float kBanBias = -100.0f;
 
+// DeepSeek's recommended sampling for its R1 models (greedy decoding makes them repeat
+// themselves): what `sinan serve` and `sinan run` sample a reasoning model with unless told
+// otherwise (engine::is_reasoning_model).
+inline constexpr float kReasoningTemperature = 0.6f;
+inline constexpr float kReasoningTopP = 0.95f;
+
 struct SamplingParams {
     float temperature = 1.0f;  // 0 = greedy (argmax, ties to the lowest id); otherwise logits / T
     int32_t top_k = 0;         // keep the k most likely tokens; 0 = off

@@ -101,6 +101,32 @@ TEST(RunCommand, ChatModeSeparatesReasoningFromTheAnswer) {
     fs::remove_all(dir);
 }
 
+TEST(RunCommand, AReasoningModelSamplesAsDeepSeekRecommendsUnlessTold) {
+    if (!fs::exists(kR1Vocab)) GTEST_SKIP() << "not found: " << kR1Vocab;
+    const std::string dir = make_temp_dir();
+    const std::string m = synth_r1(dir);
+    auto run = [&](std::vector<std::string> sampling) {
+        std::vector<std::string> args = {"run", "-m", m, "-p", "Hello", "-n", "12", "--seed", "5"};
+        args.insert(args.end(), sampling.begin(), sampling.end());
+        RunResult r = run_sinan(args);
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        return r;
+    };
+    const RunResult by_default = run({});
+    EXPECT_NE(by_default.err.find("sampling at temperature 0.6, top-p 0.95"), std::string::npos) << by_default.err;
+    const RunResult told = run({"--temp", "0.6", "--top-p", "0.95"});
+    EXPECT_EQ(told.err.find("sampling at temperature"), std::string::npos) << told.err;
+    EXPECT_EQ(by_default.out, told.out) << "the defaults are temperature 0.6 and top-p 0.95";
+    EXPECT_NE(by_default.out, run({"--temp", "1", "--top-p", "1"}).out) << "not the plain defaults";
+    const RunResult half_told = run({"--temp", "1"});
+    EXPECT_NE(half_told.err.find("sampling at temperature 1, top-p 0.95"), std::string::npos) << half_told.err;
+    fs::remove_all(dir);
+    if (fs::exists(kStories)) {
+        const RunResult plain = run_sinan({"run", "-m", kStories, "-p", "One day", "-n", "4", "--seed", "5"});
+        EXPECT_EQ(plain.err.find("sampling at temperature"), std::string::npos) << "not a reasoning model";
+    }
+}
+
 TEST(RunCommand, InteractiveModeKeepsTheHistory) {
     if (!fs::exists(kR1Vocab)) GTEST_SKIP() << "not found: " << kR1Vocab;
     const std::string dir = make_temp_dir();
