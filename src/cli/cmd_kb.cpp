@@ -71,7 +71,7 @@ void register_kb(CLI::App& app) {
     eval->add_option("--split", a->split, "With --beir, which judgements to use: qrels/SPLIT.tsv (default test)");
     eval->add_flag("--json", a->json,
                    "Print {\"ndcg@10\": ..., \"recall@100\": ..., \"mrr@10\": ..., \"queries\": N}");
-    eval->add_option("--k1", a->bm25.k1, "BM25 term-frequency saturation (default 1.2)")->check(CLI::NonNegativeNumber);
+    eval->add_option("--k1", a->bm25.k1, "BM25 term-frequency saturation (default 1.2)")->check(CLI::Range(0.0, 100.0));
     eval->add_option("--b", a->bm25.b, "BM25 length normalisation, 0..1 (default 0.75)")->check(CLI::Range(0.0, 1.0));
     eval->add_flag("--no-stem", a->no_stem, "Do not stem English words (for comparison)");
     eval->add_flag("--no-stopwords", a->no_stop_words, "Keep English stop words (for comparison)");

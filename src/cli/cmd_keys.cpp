@@ -93,9 +93,9 @@ void register_keys(CLI::App& app) {
         keys->add_subcommand("create", "Create a key and print it once on stdout (only its hash is kept)");
     create->add_option("NAME,--name", a->name, "A name to recognise the key by (unique among active keys)")->required();
     create->add_option("--rpm", a->rpm, "Requests per minute allowed (default 0: unlimited)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
     create->add_option("--tpm", a->tpm, "Tokens per minute allowed, prompt + completion (default 0: unlimited)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
     add_data_dir(create, a->data_dir);
     create->callback([a] { run_create(*a); });
 

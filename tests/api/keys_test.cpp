@@ -284,6 +284,12 @@ TEST_F(Keys, CommandErrorsAreOneLineWithExitCode2) {
 
     sinan::test::RunResult n = run_sinan({"keys", "create", "--data-dir", dir_});
     EXPECT_EQ(n.exit_code, 2) << "--name is required";
+
+    // A limit below 0: one line that names the option and its range in plain numbers.
+    sinan::test::RunResult neg = run_sinan({"keys", "create", "--name", "x", "--rpm", "-5", "--data-dir", dir_});
+    EXPECT_EQ(neg.exit_code, 2);
+    EXPECT_NE(neg.err.find("--rpm: Value -5 not in range 0 to "), std::string::npos) << neg.err;
+    EXPECT_LT(neg.err.size(), 120u) << neg.err;
 }
 
 }  // namespace
