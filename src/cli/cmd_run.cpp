@@ -241,6 +241,7 @@ void run(RunArgs a) {
     if (a.context_shift && a.no_context_shift) fail("give --context-shift or --no-context-shift, not both");
     if (a.interactive && !a.no_context_shift) a.context_shift = true;
     if (a.n_ctx < 1) fail("-c must be at least 1");
+    if (a.n_predict < -1) fail("-n must be -1 (until the model stops) or 0 or more");
     if (!a.seed) a.seed = std::random_device{}();
     a.sampling.seed = *a.seed;
     Loaded l = load(a);

@@ -222,6 +222,7 @@ TEST(RunCommand, BadInputGivesOneLineAndExitCode2) {
         {"run", "-m", kStories, "-p", "x", "--temp", "-1"},
         {"run", "-m", kStories, "-p", "x", "--top-p", "2"},
         {"run", "-m", kStories, "-p", "x", "-c", "0"},
+        {"run", "-m", kStories, "-p", "x", "-n", "-5"},
     };
     for (const auto& args : cases) {
         RunResult r = run_sinan(args);
