@@ -248,10 +248,12 @@ void run(RunArgs a) {
     if (l.reasoning && !(a.temperature_given && a.top_p_given)) {
         if (!a.temperature_given) a.sampling.temperature = sampling::kReasoningTemperature;
         if (!a.top_p_given) a.sampling.top_p = sampling::kReasoningTopP;
-        std::fprintf(stderr,
-                     "sinan: a reasoning model: sampling at temperature %g, top-p %g (DeepSeek's recommendation for "
-                     "R1; --temp and --top-p change it)\n",
-                     static_cast<double>(a.sampling.temperature), static_cast<double>(a.sampling.top_p));
+        if (a.sampling.temperature > 0) {  // greedy (--temp 0) draws nothing: no note
+            std::fprintf(stderr,
+                         "sinan: a reasoning model: sampling at temperature %g, top-p %g (DeepSeek's recommendation "
+                         "for R1; --temp and --top-p change it)\n",
+                         static_cast<double>(a.sampling.temperature), static_cast<double>(a.sampling.top_p));
+        }
     }
     if (Status s = sampling::validate(a.sampling, l.tokenizer.n_vocab()); !s.is_ok()) fail(s.message());
     if (a.sampling.temperature > 0)

@@ -120,6 +120,8 @@ TEST(RunCommand, AReasoningModelSamplesAsDeepSeekRecommendsUnlessTold) {
     EXPECT_NE(by_default.out, run({"--temp", "1", "--top-p", "1"}).out) << "not the plain defaults";
     const RunResult half_told = run({"--temp", "1"});
     EXPECT_NE(half_told.err.find("sampling at temperature 1, top-p 0.95"), std::string::npos) << half_told.err;
+    const RunResult greedy = run({"--temp", "0"});
+    EXPECT_EQ(greedy.err.find("sampling at temperature"), std::string::npos) << "greedy draws nothing";
     fs::remove_all(dir);
     if (fs::exists(kStories)) {
         const RunResult plain = run_sinan({"run", "-m", kStories, "-p", "One day", "-n", "4", "--seed", "5"});
