@@ -198,18 +198,20 @@ bool same_q8_0_products(const GemmKernel& a, const GemmKernel& b) {
 }
 
 // The amx level: the AVX-512 table with Q8_0 products of 16 or more tokens on the tile unit (prompts,
-// large batches). Where the CPU has the unit, the AMX kernel first runs a small product against the
-// AVX-512 one; if they differ, the AVX-512 kernels stay, with a warning (the AMX path cannot be
-// run on every machine the project is tested on).
+// large batches). Only where the CPU has the unit and the kernel grants its state (elsewhere the
+// AVX-512 kernels stay: a tile instruction would fault), and the AMX kernel first runs a small
+// product against the AVX-512 one; if they differ, the AVX-512 kernels stay, with a warning (the
+// AMX path cannot be run on every machine the project is tested on).
 KernelTable make_amx_table() {
     KernelTable t = make_avx512_table();
     t.name = "amx";
-    if (!cpu::features().avx512vnni) return t;
+    const cpu::Features& f = cpu::features();
+    if (!f.avx512vnni || !f.amx_tile || !f.amx_int8 || !cpu::request_amx()) return t;
     const GemmKernel tiles = {amx::gemm_q8_0,          amx::gemm_q8_0_scratch_bytes,        avx512::pack_q8_0_panels,
                               amx::gemm_q8_0_packed,   amx::gemm_q8_0_packed_scratch_bytes, amx::prepare_q8_0,
                               amx::prepared_q8_0_bytes};
     GemmKernel& q8_0 = t.gemm[id(TensorType::Q8_0)];
-    if (cpu::features().amx_int8 && cpu::request_amx() && !same_q8_0_products(tiles, q8_0)) {
+    if (!same_q8_0_products(tiles, q8_0)) {
         log::warn(
             "AMX: the tile unit's Q8_0 product differs from the AVX-512 kernel's on a self-check; "
             "prompts use the AVX-512 kernels (please report this CPU: sinan --version)");

@@ -70,6 +70,19 @@ TEST(AmxEmulated, Q8_0ProductsEqualTheSingleRowVecDot) {
     }
 }
 
+// The amx table asked for on a CPU without the tile unit (a test, a caller that names the level)
+// keeps the AVX-512 kernels: a tile instruction there would fault.
+TEST(Amx, WithoutTheTileUnitTheLevelKeepsTheAvx512Kernels) {
+    const cpu::Features& f = cpu::features();
+    if (f.amx_tile && f.amx_int8) GTEST_SKIP() << "this CPU has the tile unit";
+    const int q8_0 = static_cast<int>(TensorType::Q8_0);
+    const GemmKernel& amx = kernel_table(cpu::Level::kAmx).gemm[q8_0];
+    const GemmKernel& avx512 = kernel_table(cpu::Level::kAvx512).gemm[q8_0];
+    EXPECT_EQ(amx.run, avx512.run);
+    EXPECT_EQ(amx.run_packed, avx512.run_packed);
+    EXPECT_EQ(kernel_table(cpu::Level::kAmx).peak_int8_macs, kernel_table(cpu::Level::kAvx512).peak_int8_macs);
+}
+
 TEST(Amx, TheLevelRunsQ8_0ProductsOnTheTileUnit) {
     const std::vector<cpu::Level> levels = test_util::runnable_levels();
     if (levels.back() != cpu::Level::kAmx)
