@@ -127,7 +127,7 @@ bool replay_from_cache(ServerContext& ctx, const std::string& key, const Generat
     body += kSseDone;
     current_record().cache_hit = true;
     res.set_header("Cache-Control", "no-cache");
-    res.set_content(body, "text/event-stream");
+    res.set_content(body, kSseContentType);
     return true;
 }
 
@@ -201,7 +201,7 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider(
-        "text/event-stream",
+        kSseContentType,
         [s](size_t, httplib::DataSink& sink) {
             const bool ok = stream_chat(*s, sink);
             if (!ok) s->gen.cancel();  // the client went away: free the slots now

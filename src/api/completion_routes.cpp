@@ -132,7 +132,7 @@ void handle_completion(ServerContext& ctx, const httplib::Request& req, httplib:
                                                                  {}});
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
-        "text/event-stream",
+        kSseContentType,
         [s](size_t, httplib::DataSink& sink) {
             const bool ok = stream_completion(*s, sink);
             if (!ok)

@@ -91,7 +91,7 @@ void send_unmodelled(const Grounding& g, const GroundedAnswer& a, const char* mo
     body["type"] = "done";
     res.set_header("Cache-Control", "no-cache");
     res.set_content(sse_event({{"type", "answer"}, {"text", a.answer}}) + sse_event(body) + std::string(kSseDone),
-                    "text/event-stream");
+                    kSseContentType);
 }
 
 struct NativeStream {
@@ -176,7 +176,7 @@ void handle_native_chat(ServerContext& ctx, const httplib::Request& req, httplib
         std::move(grounding)});
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
-        "text/event-stream",
+        kSseContentType,
         [s](size_t, httplib::DataSink& sink) {
             const bool ok = stream_native(*s, sink);
             if (!ok) s->gen.cancel();

@@ -28,6 +28,9 @@ nlohmann::ordered_json float_array(const float* v, int64_t n);
 // One SSE event: "data: <json>\n\n".
 std::string sse_event(const nlohmann::ordered_json& j);
 inline constexpr const char* kSseDone = "data: [DONE]\n\n";
+// The Content-Type of every stream, as OpenAI's API sends it (SSE is UTF-8 by definition; saying
+// so keeps tools that decode by the header, such as a browser's developer tools, from guessing).
+inline constexpr const char* kSseContentType = "text/event-stream; charset=utf-8";
 
 // "chatcmpl-" + 24 random hex digits, and the like.
 std::string new_id(const std::string& prefix);
