@@ -224,6 +224,7 @@ struct Server::Impl {
     void setup();
     void refresh_metrics();
     httplib::Server::HandlerResponse before(const httplib::Request& req, httplib::Response& res);
+    bool cors(const httplib::Request& req, httplib::Response& res);
     void after(const httplib::Request& req, const httplib::Response& res);
     void ready(httplib::Response& res);
 };
@@ -270,6 +271,45 @@ void Server::Impl::refresh_metrics() {
     metrics.in_flight.with({}).set(static_cast<double>(ctx.active.load()));
 }
 
+// Marks the response readable by the request's Origin when the policy allows it (every response,
+// errors included: a page should read why it was refused), and answers an OPTIONS request (a
+// browser's preflight, which carries no API key) itself; true when it did.
+bool Server::Impl::cors(const httplib::Request& req, httplib::Response& res) {
+    const std::string origin = req.get_header_value("Origin");
+    const bool allowed = options.cors.allows(origin);
+    if (!origin.empty()) res.set_header("Vary", "Origin");
+    if (allowed) {
+        res.set_header("Access-Control-Allow-Origin", origin);
+        res.set_header("Access-Control-Expose-Headers", "X-Request-Id, Retry-After, WWW-Authenticate");
+    }
+    if (req.method != "OPTIONS") return false;
+    // Answered here, before the body (if any) is read: the connection cannot be reused.
+    if (has_body(req)) res.set_header("Connection", "close");
+    if (!origin.empty() && !allowed) {
+        ApiError e;
+        e.status = 403;
+        e.code = "origin_not_allowed";
+        e.message = "pages from " + origin.substr(0, 200) + " may not call this server (it allows " +
+                    options.cors.describe() + "); start it with --cors-origin " + origin.substr(0, 200) +
+                    " to allow them";
+        send_error(res, e);
+        return true;
+    }
+    res.status = 204;
+    res.set_header("Allow", "GET, POST, DELETE, OPTIONS");
+    if (allowed) {
+        res.set_header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
+        const std::string asked = req.get_header_value("Access-Control-Request-Headers");
+        res.set_header("Access-Control-Allow-Headers", asked.empty() ? "Authorization, Content-Type" : asked);
+        res.set_header("Access-Control-Max-Age", "600");
+        // Chromium's Private Network Access: a page of a public origin asks before it calls a
+        // server on a private or loopback address; an allowed origin may.
+        if (req.get_header_value("Access-Control-Request-Private-Network") == "true")
+            res.set_header("Access-Control-Allow-Private-Network", "true");
+    }
+    return true;
+}
+
 httplib::Server::HandlerResponse Server::Impl::before(const httplib::Request& req, httplib::Response& res) {
     RequestRecord& r = current_record();
     r = RequestRecord{};
@@ -281,6 +321,7 @@ httplib::Server::HandlerResponse Server::Impl::before(const httplib::Request& re
     ctx.active.fetch_add(1);
     res.set_header("X-Request-Id", r.id);
     using HR = httplib::Server::HandlerResponse;
+    if (cors(req, res)) return HR::Handled;
     const bool is_health = req.path == "/health";
     if (ctx.draining.load() && !is_health && req.path != "/metrics") {
         ApiError e;

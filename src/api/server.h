@@ -12,7 +12,8 @@
 // Around every route: a request id (X-Request-Id), API keys (with keys in the data directory
 // every route but /health and the static page needs Authorization: Bearer; 401 otherwise),
 // per-key rate limits (429 + Retry-After), one access-log line per request (log.h, info level),
-// metrics, and OpenAI-style error bodies for every failure, httplib's own (404, 413) included.
+// metrics, OpenAI-style error bodies for every failure, httplib's own (404, 413) included, and
+// CORS for the browser pages options.cors allows (preflight OPTIONS answered before any key check).
 // No request can crash the server; model output of any bytes is sent as valid JSON.
 //
 // Lifetime: bind(), then serve() on one thread (it blocks); drain() from another thread (the
@@ -26,6 +27,7 @@
 #include <string>
 
 #include "api/audit_log.h"
+#include "api/cors.h"
 #include "api/keys.h"
 #include "api/model_registry.h"
 #include "api/response_cache.h"
@@ -48,6 +50,7 @@ struct ServerOptions {
     // its oldest tokens instead of being refused (engine::Request).
     bool context_shift_chat = true, context_shift_completions = false;
     int64_t context_keep = -1;  // tokens kept at the start; -1: the prompt, at most half the context
+    CorsPolicy cors;            // --cors-origin: pages of which other origins may call the API (cors.h)
 };
 
 class Server {

@@ -39,6 +39,7 @@ struct ServeArgs {
     api::RegistryOptions registry;
     int64_t timeout_s = 600, idle_timeout_s = 30, drain_grace_s = 30;
     bool audit = false;
+    std::vector<std::string> cors_origins;  // --cors-origin, parsed into server.cors
 };
 
 std::vector<api::ModelFile> model_files(const ServeArgs& a, std::string* default_id) {
@@ -90,6 +91,9 @@ void serve(ServeArgs a) {
     a.server.request_timeout = std::chrono::seconds(a.timeout_s);
     a.server.idle_timeout = std::chrono::seconds(std::max<int64_t>(a.idle_timeout_s, 1));
     a.server.http_threads = static_cast<size_t>(a.registry.scheduler.n_parallel + a.registry.scheduler.max_queue) + 16;
+    Result<api::CorsPolicy> cors = api::CorsPolicy::parse(a.cors_origins);
+    if (!cors.ok()) fail(cors.message());
+    a.server.cors = *cors;
 
     const std::string data_dir = api::resolve_data_dir(a.data_dir);
     std::unique_ptr<api::KeyStore> keys;
@@ -197,7 +201,8 @@ void serve(ServeArgs a) {
     std::fflush(stdout);
     log::info(std::string("serving ") + std::to_string(files.size()) + " model(s); API keys " +
               (a.api_keys == "off" ? "off" : "checked when the data directory has any") + " (" + data_dir + ")" +
-              (a.audit ? "; audit log on" : "") + "; cache " + a.cache + kb_text);
+              (a.audit ? "; audit log on" : "") + "; cache " + a.cache + kb_text +
+              "; browser pages of other origins: " + a.server.cors.describe() + " (--cors-origin)");
 
     const pthread_t main_thread = pthread_self();
     std::thread http([&server, main_thread] {
@@ -309,6 +314,10 @@ void register_serve(CLI::App& app) {
     cmd->add_option("--reranker-model", a->reranker_model,
                     "Cross-encoder reranker (GGUF, e.g. bge-reranker) for POST /v1/rerank, used when a request "
                     "names no model; kept loaded beside -m (it adds one to --models-max)");
+    cmd->add_option("--cors-origin", a->cors_origins,
+                    "Web pages of other origins that may call the API from a browser (CORS): loopback (the default: "
+                    "pages served from this machine, any port), none, * (any origin; keys still apply), or exact "
+                    "origins such as https://chat.example.com; repeat the option or separate with commas");
     cmd->add_option("--drain-grace", a->drain_grace_s,
                     "On SIGTERM, seconds running requests get to finish before they are cancelled")
         ->capture_default_str();
