@@ -1,0 +1,221 @@
+// `sinan serve` in a real browser: Debian's Chromium, driven by playwright-core (version pinned in
+// package-lock.json).
+//   - The chat page at / : the key field, the model list, a question sent with Enter, the streamed
+//     reasoning (folded) and answer shown exactly as the server sent them, the confidence line,
+//     and the history sent with the next question.
+//   - CORS: a page of another origin (a loopback one, allowed by default) calls the API with a key,
+//     streaming, and reads the error of a request without one; a server started with
+//     --cors-origin naming only another origin is out of that page's reach.
+//
+// Run by CTest (web_browser) as `node browser.test.mjs` with SINAN_BINARY and SINAN_SHARED_DIR set;
+// exits 77 (CTest's skip) with a message when node_modules (`npm ci` here), Chromium
+// (SINAN_CHROMIUM, default /usr/bin/chromium: Debian's chromium package) or ../shared is absent.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const skip = (why) => {
+  console.log(`SKIP: ${why}`);
+  process.exit(77);
+};
+if (!existsSync(join(here, 'node_modules', 'playwright-core'))) skip(`no node_modules in ${here}; run \`npm ci\` there`);
+const chromiumPath = process.env.SINAN_CHROMIUM ?? '/usr/bin/chromium';
+if (!existsSync(chromiumPath)) skip(`no Chromium at ${chromiumPath} (Debian package chromium; scripts/install-deps.sh)`);
+const sinan = process.env.SINAN_BINARY;
+if (!sinan || !existsSync(sinan)) skip('SINAN_BINARY does not name the sinan binary');
+const vocab = join(process.env.SINAN_SHARED_DIR ?? join(here, '../../../shared'), 'models',
+                   'ggml-vocab-deepseek-r1-qwen.gguf');
+if (!existsSync(vocab)) skip(`reference vocab not found: ${vocab}`);
+
+const { chromium } = await import('playwright-core');
+const { test, before, after } = await import('node:test');
+const assert = (await import('node:assert/strict')).default;
+
+const work = mkdtempSync(join(tmpdir(), 'sinan-web-'));
+const servers = [];
+let browser;
+let sinanURL;  // the server with a model and a key; default CORS (loopback)
+let apiKey;
+let pageServer;  // a loopback origin of its own: http://127.0.0.1:<other port>
+let pageOrigin;
+
+function run(args) {
+  const r = spawnSync(sinan, args, { encoding: 'utf8' });
+  assert.equal(r.status, 0, `sinan ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+// Starts `sinan serve` with args; resolves to its base URL.
+function startSinan(args) {
+  const server = spawn(sinan, ['serve', '--host', '127.0.0.1', '--port', '0', ...args],
+                       { stdio: ['ignore', 'pipe', 'pipe'] });
+  servers.push(server);
+  let log = '';
+  server.stderr.on('data', (d) => { log += d; });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    server.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/\S+)/);
+      if (m) resolve(m[1]);
+    });
+    server.on('exit', (code) => reject(new Error(`sinan serve exited with ${code}: ${log}`)));
+  });
+}
+
+before(async () => {
+  const model = join(work, 'tiny.gguf');
+  run(['model', 'synth', '--shape', 'tiny', '--type', 'q8_0', '--vocab', vocab, '--seed', '1', '-o', model]);
+  const data = join(work, 'data');
+  apiKey = run(['keys', 'create', '--name', 'web', '--data-dir', data]).trim();
+  // A 256-token context: the page sets no max_tokens, so an answer ends at the context.
+  sinanURL = await startSinan(['-m', model, '--data-dir', data, '--ctx-size', '256', '--parallel', '2']);
+  pageServer = createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    res.end('<!doctype html><title>another origin</title><p>a page that calls sinan</p>');
+  });
+  await new Promise((resolve) => pageServer.listen(0, '127.0.0.1', resolve));
+  pageOrigin = `http://127.0.0.1:${pageServer.address().port}`;
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+           '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  pageServer?.close();
+  for (const s of servers) s.kill('SIGTERM');
+  rmSync(work, { recursive: true, force: true });
+});
+
+// The texts of a /api/v1/chat stream (SSE), by event type.
+function chatEvents(sse) {
+  const out = { reasoning: '', answer: '', done: null };
+  for (const block of sse.split('\n\n')) {
+    if (!block.startsWith('data: ') || block === 'data: [DONE]') continue;
+    const m = JSON.parse(block.slice(6));
+    if (m.type === 'reasoning') out.reasoning += m.text;
+    else if (m.type === 'answer') out.answer += m.text;
+    else if (m.type === 'done') out.done = m;
+  }
+  return out;
+}
+
+test('the chat page asks for the key, streams reasoning (folded) and answer as sent, with the confidence',
+     async () => {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${sinanURL}/`);
+  // Without a key the model list cannot load: the page says why.
+  await page.locator('#status').filter({ hasText: 'needs an API key' }).waitFor({ timeout: 20_000 });
+  await page.fill('#key', apiKey);
+  await page.dispatchEvent('#key', 'change');
+  await page.locator('#model option[value="tiny"]').waitFor({ state: 'attached', timeout: 20_000 });
+  assert.equal(await page.textContent('#status'), '');
+
+  const ask = async (question) => {
+    const response = page.waitForResponse((r) => r.url().endsWith('/api/v1/chat'), { timeout: 60_000 });
+    await page.fill('#input', question);
+    await page.press('#input', 'Enter');
+    const r = await response;
+    assert.equal(r.status(), 200);
+    const sent = r.request().postDataJSON();
+    const events = chatEvents((await r.body()).toString('utf8'));
+    const box = page.locator('.msg.assistant').last();
+    await box.locator('.meta').filter({ hasText: 'confidence' }).waitFor({ timeout: 60_000 });
+    return { sent, events, box };
+  };
+
+  const first = await ask('Name three colours.');
+  assert.equal(first.sent.query, 'Name three colours.');
+  assert.equal(first.sent.stream, true);
+  assert.equal(first.sent.model, 'tiny');
+  assert.deepEqual(first.sent.history, []);
+  assert.equal(await page.locator('.msg.user').last().textContent(), 'Name three colours.');
+  const { events, box } = first;
+  assert.ok(events.done, 'the stream ends with a done event');
+  assert.ok(events.reasoning.length + events.answer.length > 0, 'the model generated text');
+  // What the page shows is exactly what the server streamed, reasoning folded away.
+  const details = box.locator('details');
+  assert.equal(await details.evaluate((d) => d.open), false, 'the reasoning is folded');
+  assert.equal(await details.locator('summary').textContent(), 'reasoning');
+  assert.equal(await details.locator('div').textContent(), events.reasoning);
+  assert.equal(await details.isVisible(), events.reasoning.length > 0);
+  assert.equal(await box.locator(':scope > div:not(.meta)').first().textContent(), events.answer);
+  const meta = await box.locator('.meta').textContent();
+  assert.match(meta, new RegExp(`^confidence ${events.done.confidence.toFixed(3).replace('.', '\\.')} · ` +
+                                `${events.done.usage.completion_tokens} tokens · `));
+  // Unfolding shows the reasoning.
+  await details.locator('summary').click();
+  assert.equal(await details.evaluate((d) => d.open), true);
+
+  // The next question carries the conversation so far.
+  const second = await ask('And three more?');
+  assert.deepEqual(second.sent.history, [
+    { role: 'user', content: 'Name three colours.' },
+    { role: 'assistant', content: events.answer },
+  ]);
+  assert.equal(await page.locator('.msg.assistant').count(), 2);
+  assert.deepEqual(errors, [], 'no script error on the page');
+  await page.close();
+});
+
+// Runs fetch(url, init) in the page (its origin's CORS rules apply); resolves to
+// { status, body, requestId } or { error } when the browser refused to let the page read it.
+function fetchFrom(page, url, init) {
+  return page.evaluate(async ({ url, init }) => {
+    try {
+      const r = await fetch(url, init);
+      return { status: r.status, body: await r.text(), requestId: r.headers.get('X-Request-Id') };
+    } catch (e) {
+      return { error: String(e) };
+    }
+  }, { url, init });
+}
+
+test('a page of another (loopback) origin streams a completion with its key and reads why a request was refused',
+     async () => {
+  const page = await browser.newPage();
+  await page.goto(`${pageOrigin}/`);
+  const body = JSON.stringify({ model: 'tiny', messages: [{ role: 'user', content: 'hi' }], max_tokens: 8,
+                                temperature: 0, stream: true });
+  const streamed = await fetchFrom(page, `${sinanURL}/v1/chat/completions`, {
+    method: 'POST', body, headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${apiKey}` },
+  });
+  assert.equal(streamed.error, undefined, `the browser let the page read the stream: ${streamed.error}`);
+  assert.equal(streamed.status, 200);
+  assert.match(streamed.body, /data: \[DONE\]/);
+  assert.match(streamed.requestId ?? '', /^req-/, 'X-Request-Id is exposed to the page');
+  const refused = await fetchFrom(page, `${sinanURL}/v1/chat/completions`, {
+    method: 'POST', body, headers: { 'Content-Type': 'application/json' },
+  });
+  assert.equal(refused.status, 401);
+  assert.match(JSON.parse(refused.body).error.message, /needs an API key/);
+  await page.close();
+});
+
+test('--cors-origin naming another origin keeps this page out', async () => {
+  const empty = join(work, 'no-models');
+  mkdirSync(empty, { recursive: true });
+  const strict = await startSinan(['--models-dir', empty, '--api-keys', 'off', '--data-dir', join(work, 'strict'),
+                                   '--cors-origin', 'https://chat.example.com']);
+  const page = await browser.newPage();
+  await page.goto(`${pageOrigin}/`);
+  const r = await fetchFrom(page, `${strict}/v1/models`, {});
+  assert.match(r.error ?? '', /Failed to fetch/, `the browser kept the response from the page: ${JSON.stringify(r)}`);
+  const post = await fetchFrom(page, `${strict}/v1/chat/completions`, {
+    method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' },
+  });
+  assert.match(post.error ?? '', /Failed to fetch/, 'the preflight was refused');
+  // The same page reads the default-policy server.
+  const allowed = await fetchFrom(page, `${sinanURL}/health`, {});
+  assert.equal(allowed.status, 200);
+  await page.close();
+});
