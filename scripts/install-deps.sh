@@ -34,6 +34,7 @@ packages=(
   python3-numpy                                 # independent reranker reference (tests/golden-gen/reranker_reference.py)
   python3-locust                                # Locust load run on POST /api/v1/chat (bench/serve, tests/api/locust_test.py)
   chromium                                      # the real browser of the web tests (tests/web: chat page, CORS)
+  curl                                          # the README's curl example, run as written (api_readme_examples)
 )
 
 missing=()
