@@ -126,7 +126,7 @@ bool replay_from_cache(ServerContext& ctx, const std::string& key, const Generat
     if (params.include_usage) body += sse_event(usage_chunk(head, "chat.completion.chunk", cached["usage"]));
     body += kSseDone;
     current_record().cache_hit = true;
-    res.set_header("Cache-Control", "no-cache");
+    set_stream_headers(res);
     res.set_content(body, kSseContentType);
     return true;
 }
@@ -198,8 +198,7 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
                                                      key,
                                                      {},
                                                      std::move(grounding)});
-    res.set_header("Cache-Control", "no-cache");
-    res.set_header("X-Accel-Buffering", "no");
+    set_stream_headers(res);
     res.set_chunked_content_provider(
         kSseContentType,
         [s](size_t, httplib::DataSink& sink) {

@@ -130,7 +130,7 @@ void handle_completion(ServerContext& ctx, const httplib::Request& req, httplib:
                                                                  n_prompt,
                                                                  cr.body.value("prompt", json()),
                                                                  {}});
-    res.set_header("Cache-Control", "no-cache");
+    set_stream_headers(res);
     res.set_chunked_content_provider(
         kSseContentType,
         [s](size_t, httplib::DataSink& sink) {

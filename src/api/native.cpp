@@ -89,7 +89,7 @@ void send_unmodelled(const Grounding& g, const GroundedAnswer& a, const char* mo
                  {"grounding", grounding_json(g, a, mode)}};
     if (!stream) return send_json(res, body);
     body["type"] = "done";
-    res.set_header("Cache-Control", "no-cache");
+    set_stream_headers(res);
     res.set_content(sse_event({{"type", "answer"}, {"text", a.answer}}) + sse_event(body) + std::string(kSseDone),
                     kSseContentType);
 }
@@ -174,7 +174,7 @@ void handle_native_chat(ServerContext& ctx, const httplib::Request& req, httplib
     auto s = std::make_shared<NativeStream>(NativeStream{
         &ctx, std::move(lease), std::move(std::get<Generation>(started)), head, n_prompt, std::move(nr.messages), {},
         std::move(grounding)});
-    res.set_header("Cache-Control", "no-cache");
+    set_stream_headers(res);
     res.set_chunked_content_provider(
         kSseContentType,
         [s](size_t, httplib::DataSink& sink) {

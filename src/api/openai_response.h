@@ -28,9 +28,11 @@ nlohmann::ordered_json float_array(const float* v, int64_t n);
 // One SSE event: "data: <json>\n\n".
 std::string sse_event(const nlohmann::ordered_json& j);
 inline constexpr const char* kSseDone = "data: [DONE]\n\n";
-// The Content-Type of every stream, as OpenAI's API sends it (SSE is UTF-8 by definition; saying
-// so keeps tools that decode by the header, such as a browser's developer tools, from guessing).
-inline constexpr const char* kSseContentType = "text/event-stream; charset=utf-8";
+// The Content-Type of every stream: exactly this, never with "; charset=utf-8" (SSE is UTF-8 by
+// definition): httplib compresses every other text type for a client that accepts gzip or br
+// (browsers, Python's requests and httpx, so the openai Python SDK), and a compressed stream
+// reaches the client only at its end (tests/api: StreamsAreNotCompressed).
+inline constexpr const char* kSseContentType = "text/event-stream";
 
 // "chatcmpl-" + 24 random hex digits, and the like.
 std::string new_id(const std::string& prefix);

@@ -49,6 +49,11 @@ void send_json(httplib::Response& res, const json& body, int status) {
     res.set_content(dump_json(body), "application/json");
 }
 
+void set_stream_headers(httplib::Response& res) {
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");
+}
+
 void send_error(httplib::Response& res, const ApiError& e) {
     res.status = e.status;
     if (e.retry_after_s > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s));

@@ -94,6 +94,9 @@ RequestRecord& current_record();
 // Sets the status, Retry-After and the OpenAI error body.
 void send_error(httplib::Response& res, const ApiError& e);
 void send_json(httplib::Response& res, const nlohmann::ordered_json& body, int status = 200);
+// The headers of every SSE stream (its Content-Type is kSseContentType): not cached, and not
+// buffered by a reverse proxy (nginx's X-Accel-Buffering).
+void set_stream_headers(httplib::Response& res);
 
 // The model a request names, loaded and of the kind the route needs; its id goes into the request
 // record.

@@ -115,6 +115,39 @@ TEST_F(ServerChat, StreamedChunksAssembleToTheNonStreamedText) {
     EXPECT_EQ(usage["prompt_tokens"], whole["usage"]["prompt_tokens"]);
 }
 
+// A client that accepts compressed bodies (browsers, Python's requests and httpx) still gets each
+// event as it is generated: a compressed stream would arrive only at its end.
+TEST_F(ServerChat, StreamsAreNotCompressedSoEventsArriveAsGenerated) {
+    const json messages = {{{"role", "user"}, {"content", "Count."}}};
+    const std::vector<std::pair<std::string, json>> streams = {
+        {"/v1/chat/completions", {{"messages", messages}, {"max_tokens", 48}, {"stream", true}}},
+        {"/v1/completions", {{"prompt", "Count."}, {"max_tokens", 48}, {"stream", true}}},
+        {"/api/v1/chat", {{"query", "Count."}, {"max_tokens", 48}, {"stream", true}}},
+    };
+    for (const auto& [path, body] : streams) {
+        httplib::Request req;
+        req.method = "POST";
+        req.path = path;
+        req.headers = {{"Accept-Encoding", "gzip, deflate, br"}, {"Content-Type", "application/json"}};
+        req.body = body.dump();
+        int pieces = 0;
+        std::string text;
+        req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+            ++pieces;  // one per HTTP chunk received
+            text.append(data, n);
+            return true;
+        };
+        auto r = client_->send(req);
+        ASSERT_TRUE(r) << path;
+        EXPECT_EQ(r->status, 200) << path;
+        EXPECT_EQ(r->get_header_value("Content-Type"), "text/event-stream") << path;
+        EXPECT_FALSE(r->has_header("Content-Encoding")) << path << ": " << r->get_header_value("Content-Encoding");
+        EXPECT_EQ(r->get_header_value("X-Accel-Buffering"), "no") << path;
+        EXPECT_NE(text.find("data: [DONE]"), std::string::npos) << path;
+        EXPECT_GE(pieces, 24) << path << ": the events came in " << pieces << " pieces";
+    }
+}
+
 TEST_F(ServerChat, EarlierReasoningInTheHistoryIsNotSentToTheModel) {
     auto ask = [&](bool with_reasoning) {
         json assistant = {{"role", "assistant"}, {"content", "Four."}};
