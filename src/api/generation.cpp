@@ -81,6 +81,7 @@ void accumulate(ChoiceResult& c, const engine::Event& ev) {
     switch (ev.type) {
         case engine::Event::Type::kText:
             (ev.kind == engine::TextKind::kReasoning ? c.reasoning : c.answer) += ev.text;
+            c.n_tokens_received += static_cast<int64_t>(ev.tokens.size());
             if (!ev.prompt_scores.empty()) c.prompt_scores = ev.prompt_scores;
             for (const engine::TokenInfo& t : ev.tokens)
                 if (t.kind == engine::TextKind::kAnswer) c.answer_tokens.push_back(t);

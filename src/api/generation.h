@@ -26,6 +26,9 @@ struct ChoiceResult {
     std::vector<engine::TokenInfo> answer_tokens;  // the answer's tokens, for logprobs
     std::vector<sampling::TokenChoice> prompt_scores;  // engine::Request::score_prompt: prompt tokens 1 .. n - 1
     engine::GenerateResult result;                 // n_generated, timings, finish, confidence
+    // Tokens seen in text events so far: what a choice generated when its client went away before
+    // the end (result is then never filled), for the token accounting.
+    int64_t n_tokens_received = 0;
     int64_t n_cached = 0;
     double queue_seconds = 0, first_token_seconds = 0;
     bool failed = false;

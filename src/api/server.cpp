@@ -99,7 +99,8 @@ void account_tokens(ServerContext& ctx, const std::string& model_id, const std::
                     int64_t prompt_tokens) {
     int64_t generated = 0;
     for (const ChoiceResult& c : choices) {
-        generated += c.result.n_generated;
+        // A stream its client left counts what was generated until then (rate limits included).
+        generated += std::max(c.result.n_generated, c.n_tokens_received);
         if (c.result.n_generated > 0) ctx.metrics->ttft.with({}).observe(c.first_token_seconds);
     }
     const int64_t cached = choices.empty() ? 0 : choices[0].n_cached;

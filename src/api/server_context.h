@@ -120,7 +120,8 @@ std::string response_cache_key(const ServerContext& ctx, const std::string& mode
 bool answer_from_cache(ServerContext& ctx, const std::string& key, const std::string& id_prefix,
                        httplib::Response& res);
 
-// After a generation finished: tokens into metrics, the record and the key's token budget.
+// After a generation finished or its client went away: tokens into metrics, the record and the
+// key's token budget (a choice cut short counts the tokens generated until then).
 void account_tokens(ServerContext& ctx, const std::string& model_id, const std::vector<ChoiceResult>& choices,
                     int64_t prompt_tokens);
 // Appends an audit line when --audit is on.

@@ -159,6 +159,18 @@ TEST(ServerLoad, ClientThatDisconnectsMidStreamFreesItsSlot) {
     // The slot is freed at the next step, long before all the tokens would be done.
     auto m = server.client();
     EXPECT_EQ(wait_metric(*m, kRunning, 0), 0) << server.log();
+    // What was generated until then counts (log, metrics, a key's tokens per minute): the client
+    // read 4 events (a role chunk, then a token each).
+    ASSERT_TRUE(server.wait_for_log("route=\"POST /v1/chat/completions\"")) << server.log();
+    std::smatch counted;
+    const std::string log = server.log();
+    ASSERT_TRUE(std::regex_search(
+        log, counted, std::regex("route=\"POST /v1/chat/completions\" status=200 .* completion_tokens=(\\d+)")))
+        << log;
+    const int tokens = std::stoi(counted[1]);
+    EXPECT_GE(tokens, 3) << log;
+    EXPECT_LT(tokens, kLong) << log;
+    EXPECT_GE(metric(*m, "sinan_generated_tokens_total{model=\"tiny-r1\"}"), tokens);
     auto r = post_json(*m, "/v1/chat/completions", question(2, 4));
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200) << r->body;
