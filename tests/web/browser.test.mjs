@@ -2,7 +2,7 @@
 // package-lock.json).
 //   - The chat page at / : the key field, the model list, a question sent with Enter, the streamed
 //     reasoning (folded) and answer shown exactly as the server sent them, the confidence line,
-//     and the history sent with the next question.
+//     the history sent with the next question, and Stop (the server ends the generation).
 //   - CORS: a page of another origin (a loopback one, allowed by default) calls the API with a key,
 //     streaming, and reads the error of a request without one; a server started with
 //     --cors-origin naming only another origin is out of that page's reach.
@@ -49,7 +49,8 @@ function run(args) {
   return r.stdout;
 }
 
-// Starts `sinan serve` with args; resolves to its base URL.
+// Starts `sinan serve` with args; resolves to its base URL. logs[url]: what it wrote to stderr.
+const logs = {};
 function startSinan(args) {
   const server = spawn(sinan, ['serve', '--host', '127.0.0.1', '--port', '0', ...args],
                        { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -61,10 +62,21 @@ function startSinan(args) {
     server.stdout.on('data', (d) => {
       out += d;
       const m = out.match(/listening on (http:\/\/\S+)/);
-      if (m) resolve(m[1]);
+      if (m) {
+        Object.defineProperty(logs, m[1], { get: () => log });
+        resolve(m[1]);
+      }
     });
     server.on('exit', (code) => reject(new Error(`sinan serve exited with ${code}: ${log}`)));
   });
+}
+
+async function waitFor(what, condition, ms = 20_000) {
+  for (const end = Date.now() + ms; Date.now() < end;) {
+    if (condition()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail(`timed out waiting for ${what}`);
 }
 
 before(async () => {
@@ -94,6 +106,33 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
+// Runs in the page before its own script: records what each of the page's /api/v1/chat fetches
+// receives, decoded as the page decodes it (window.chatStreams[i]: status, text, reads, done).
+function recordChatStreams() {
+  const fetchOriginal = window.fetch;
+  window.chatStreams = [];
+  window.fetch = async (...args) => {
+    const response = await fetchOriginal(...args);
+    if (!String(args[0]).endsWith('/api/v1/chat')) return response;
+    const [forPage, forTest] = response.body.tee();
+    const record = { status: response.status, text: '', reads: 0, done: false };
+    window.chatStreams.push(record);
+    (async () => {
+      const reader = forTest.getReader();
+      const decoder = new TextDecoder();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        record.reads += 1;
+        record.text += decoder.decode(value, { stream: true });
+      }
+      record.done = true;
+    })();
+    return new Response(forPage, { status: response.status, statusText: response.statusText,
+                                   headers: response.headers });
+  };
+}
+
 // The texts of a /api/v1/chat stream (SSE), by event type.
 function chatEvents(sse) {
   const out = { reasoning: '', answer: '', done: null };
@@ -112,6 +151,7 @@ test('the chat page asks for the key, streams reasoning (folded) and answer as s
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  await page.addInitScript(recordChatStreams);
   await page.goto(`${sinanURL}/`);
   // Without a key the model list cannot load: the page says why.
   await page.locator('#status').filter({ hasText: 'needs an API key' }).waitFor({ timeout: 20_000 });
@@ -120,17 +160,19 @@ test('the chat page asks for the key, streams reasoning (folded) and answer as s
   await page.locator('#model option[value="tiny"]').waitFor({ state: 'attached', timeout: 20_000 });
   assert.equal(await page.textContent('#status'), '');
 
+  let asked = 0;
   const ask = async (question) => {
-    const response = page.waitForResponse((r) => r.url().endsWith('/api/v1/chat'), { timeout: 60_000 });
+    const request = page.waitForRequest((r) => r.url().endsWith('/api/v1/chat'), { timeout: 60_000 });
     await page.fill('#input', question);
     await page.press('#input', 'Enter');
-    const r = await response;
-    assert.equal(r.status(), 200);
-    const sent = r.request().postDataJSON();
-    const events = chatEvents((await r.body()).toString('utf8'));
+    const sent = (await request).postDataJSON();
     const box = page.locator('.msg.assistant').last();
     await box.locator('.meta').filter({ hasText: 'confidence' }).waitFor({ timeout: 60_000 });
-    return { sent, events, box };
+    await page.waitForFunction((i) => window.chatStreams[i]?.done, asked, { timeout: 10_000 });
+    const stream = await page.evaluate((i) => window.chatStreams[i], asked++);
+    assert.equal(stream.status, 200);
+    assert.ok(stream.reads > 1, `the answer streamed in (${stream.reads} reads)`);
+    return { sent, events: chatEvents(stream.text), box };
   };
 
   const first = await ask('Name three colours.');
@@ -164,6 +206,39 @@ test('the chat page asks for the key, streams reasoning (folded) and answer as s
   ]);
   assert.equal(await page.locator('.msg.assistant').count(), 2);
   assert.deepEqual(errors, [], 'no script error on the page');
+  await page.close();
+});
+
+test('Stop ends the answer being streamed, on the page and in the server', async () => {
+  const long = await startSinan(['-m', join(work, 'tiny.gguf'), '--api-keys', 'off', '--data-dir', join(work, 'stop'),
+                                 '--parallel', '1']);
+  const page = await browser.newPage();
+  // The page sets no max_tokens: its answer ends at the context (a second or two here). With a
+  // limit far beyond it the chat route shifts the context and goes on, until Stop.
+  await page.addInitScript(() => {
+    const fetchOriginal = window.fetch;
+    window.fetch = (url, init) => fetchOriginal(url, String(url).endsWith('/api/v1/chat')
+      ? { ...init, body: JSON.stringify({ ...JSON.parse(init.body), max_tokens: 1_000_000 }) } : init);
+  });
+  await page.goto(`${long}/`);
+  await page.locator('#model option[value="tiny"]').waitFor({ state: 'attached', timeout: 20_000 });
+  await page.fill('#input', 'Count to a million.');
+  await page.press('#input', 'Enter');
+  const box = page.locator('.msg.assistant').last();
+  await box.locator('details div').filter({ hasText: /./ }).waitFor({ state: 'attached', timeout: 30_000 });
+  assert.equal(await page.textContent('#send'), 'Stop');
+  await page.press('#input', 'Enter');  // Enter while streaming does not stop it
+  assert.equal(await page.textContent('#send'), 'Stop');
+  await page.click('#send');
+  await box.locator('.meta').filter({ hasText: 'stopped' }).waitFor({ timeout: 10_000 });
+  assert.equal(await page.textContent('#send'), 'Send');
+  assert.equal(await box.evaluate((b) => b.classList.contains('error')), false);
+  // The server ended the generation when the connection closed: its slot is free again.
+  await waitFor('the request log line', () => /route="POST \/api\/v1\/chat"/.test(logs[long]));
+  const tokens = Number(logs[long].match(/route="POST \/api\/v1\/chat".*completion_tokens=(\d+)/)[1]);
+  assert.ok(tokens > 0 && tokens < 1_000_000, `${tokens} tokens`);
+  const ready = await (await fetch(`${long}/ready`)).json();
+  assert.equal(ready.models[0].running, 0, JSON.stringify(ready));
   await page.close();
 });
 
