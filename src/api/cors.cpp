@@ -1,19 +1,13 @@
 #include "api/cors.h"
 
 #include <algorithm>
-#include <cctype>
 #include <optional>
+
+#include "api/host_policy.h"
+#include "base/ascii.h"
 
 namespace sinan::api {
 namespace {
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-    return out;
-}
-
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 struct Origin {
     std::string scheme;  // http or https
@@ -24,7 +18,7 @@ struct Origin {
 // scheme://host[:port] with nothing after it (a serialized origin, as browsers send it); nullopt
 // for anything else, "null" included.
 std::optional<Origin> parse_origin(std::string_view text) {
-    const std::string s = lower(text);
+    const std::string s = ascii_lower(text);
     const size_t sep = s.find("://");
     if (sep == std::string::npos) return std::nullopt;
     Origin o;
@@ -46,7 +40,7 @@ std::optional<Origin> parse_origin(std::string_view text) {
     if (!rest.empty()) {
         if (rest.front() != ':' || rest.size() < 2 || rest.size() > 6) return std::nullopt;
         rest.remove_prefix(1);
-        if (!std::all_of(rest.begin(), rest.end(), is_digit)) return std::nullopt;
+        if (!std::all_of(rest.begin(), rest.end(), is_ascii_digit)) return std::nullopt;
         if (std::stoi(std::string(rest)) > 65535) return std::nullopt;
         o.port = std::string(rest);
         if ((o.scheme == "http" && o.port == "80") || (o.scheme == "https" && o.port == "443")) o.port.clear();
@@ -56,40 +50,11 @@ std::optional<Origin> parse_origin(std::string_view text) {
 
 std::string canonical(const Origin& o) { return o.scheme + "://" + o.host + (o.port.empty() ? "" : ":" + o.port); }
 
-bool is_loopback(const std::string& host) {
-    if (host == "localhost" || host == "[::1]") return true;
-    // 127.0.0.0/8 as a dotted quad.
-    if (host.rfind("127.", 0) != 0) return false;
-    int parts = 0;
-    size_t i = 0;
-    while (i <= host.size()) {
-        const size_t dot = std::min(host.find('.', i), host.size());
-        const std::string part = host.substr(i, dot - i);
-        if (part.empty() || part.size() > 3 || !std::all_of(part.begin(), part.end(), is_digit) ||
-            std::stoi(part) > 255)
-            return false;
-        ++parts;
-        i = dot + 1;
-    }
-    return parts == 4;
-}
-
 }  // namespace
 
 Result<CorsPolicy> CorsPolicy::parse(const std::vector<std::string>& specs) {
     CorsPolicy p;
-    std::vector<std::string> items;
-    for (const std::string& spec : specs) {
-        size_t start = 0;
-        while (start <= spec.size()) {
-            const size_t comma = std::min(spec.find(',', start), spec.size());
-            std::string item = spec.substr(start, comma - start);
-            item.erase(0, item.find_first_not_of(" \t"));
-            item.erase(item.find_last_not_of(" \t") + 1);
-            if (!item.empty()) items.push_back(item);
-            start = comma + 1;
-        }
-    }
+    const std::vector<std::string> items = comma_list_items(specs);
     if (items.empty()) return p;
     p.loopback_ = false;
     bool none = false;
@@ -120,7 +85,7 @@ bool CorsPolicy::allows(std::string_view origin) const {
     if (any_) return true;
     const std::optional<Origin> o = parse_origin(origin);
     if (!o) return false;
-    if (loopback_ && is_loopback(o->host)) return true;
+    if (loopback_ && is_loopback_host(o->host)) return true;
     return std::find(origins_.begin(), origins_.end(), canonical(*o)) != origins_.end();
 }
 

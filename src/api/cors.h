@@ -5,8 +5,8 @@
 // request (the preflight), which carries no API key.
 //
 // `sinan serve --cors-origin SPEC` (repeatable, or comma-separated) sets the policy:
-//   loopback      pages served from this machine: http(s)://localhost, 127.0.0.1 (any 127.x.y.z)
-//                 or [::1], any port (the default: a front end in development works, a page on the
+//   loopback      pages served from this machine: http(s)://localhost (or *.localhost), 127.0.0.1
+//                 (any 127.x.y.z) or [::1], any port (the default: a front end in development works, a page on the
 //                 internet that the user happens to visit cannot reach a server on their machine)
 //   none          no page of another origin (the built-in chat page at / is the server's own
 //                 origin and needs nothing)

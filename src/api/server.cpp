@@ -327,6 +327,19 @@ httplib::Server::HandlerResponse Server::Impl::before(const httplib::Request& re
     ctx.active.fetch_add(1);
     res.set_header("X-Request-Id", r.id);
     using HR = httplib::Server::HandlerResponse;
+    if (const std::string host = req.get_header_value("Host"); !options.hosts.allows(host)) {
+        if (has_body(req)) res.set_header("Connection", "close");  // answered before the body is read
+        ApiError e;
+        e.status = 403;
+        e.code = "host_not_allowed";
+        e.message = "requests addressed to " + host.substr(0, 200) + " are refused: this server listens on " +
+                    options.host + " and answers " + options.hosts.describe() +
+                    " (a page on the internet can point its own name at this machine); if clients reach it by "
+                    "that name (a reverse proxy, /etc/hosts), start it with --allow-host " +
+                    (host_name(host).empty() ? std::string("NAME") : host_name(host).substr(0, 200));
+        send_error(res, e);
+        return HR::Handled;
+    }
     if (cors(req, res)) return HR::Handled;
     const bool is_health = req.path == "/health";
     if (ctx.draining.load() && !is_health && req.path != "/metrics") {

@@ -13,7 +13,9 @@
 // every route but /health and the static page needs Authorization: Bearer; 401 otherwise),
 // per-key rate limits (429 + Retry-After), one access-log line per request (log.h, info level),
 // metrics, OpenAI-style error bodies for every failure, httplib's own (404, 413) included, and
-// CORS for the browser pages options.cors allows (preflight OPTIONS answered before any key check).
+// CORS for the browser pages options.cors allows (preflight OPTIONS answered before any key check);
+// on a loopback address, only requests addressed to a loopback name or an --allow-host name (403
+// otherwise: the DNS-rebinding defence of host_policy.h).
 // No request can crash the server; model output of any bytes is sent as valid JSON.
 //
 // Lifetime: bind(), then serve() on one thread (it blocks); drain() from another thread (the
@@ -28,6 +30,7 @@
 
 #include "api/audit_log.h"
 #include "api/cors.h"
+#include "api/host_policy.h"
 #include "api/keys.h"
 #include "api/model_registry.h"
 #include "api/response_cache.h"
@@ -51,6 +54,7 @@ struct ServerOptions {
     bool context_shift_chat = true, context_shift_completions = false;
     int64_t context_keep = -1;  // tokens kept at the start; -1: the prompt, at most half the context
     CorsPolicy cors;            // --cors-origin: pages of which other origins may call the API (cors.h)
+    HostPolicy hosts;           // --host, --allow-host: the Host headers answered (host_policy.h)
 };
 
 class Server {

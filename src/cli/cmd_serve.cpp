@@ -40,6 +40,7 @@ struct ServeArgs {
     int64_t timeout_s = 600, idle_timeout_s = 30, drain_grace_s = 30;
     bool audit = false;
     std::vector<std::string> cors_origins;  // --cors-origin, parsed into server.cors
+    std::vector<std::string> allow_hosts;   // --allow-host, with --host into server.hosts
 };
 
 std::vector<api::ModelFile> model_files(const ServeArgs& a, std::string* default_id) {
@@ -94,6 +95,9 @@ void serve(ServeArgs a) {
     Result<api::CorsPolicy> cors = api::CorsPolicy::parse(a.cors_origins);
     if (!cors.ok()) fail(cors.message());
     a.server.cors = *cors;
+    Result<api::HostPolicy> hosts = api::HostPolicy::make(a.server.host, a.allow_hosts);
+    if (!hosts.ok()) fail(hosts.message());
+    a.server.hosts = *hosts;
 
     const std::string data_dir = api::resolve_data_dir(a.data_dir);
     std::unique_ptr<api::KeyStore> keys;
@@ -202,7 +206,8 @@ void serve(ServeArgs a) {
     log::info(std::string("serving ") + std::to_string(files.size()) + " model(s); API keys " +
               (a.api_keys == "off" ? "off" : "checked when the data directory has any") + " (" + data_dir + ")" +
               (a.audit ? "; audit log on" : "") + "; cache " + a.cache + kb_text +
-              "; browser pages of other origins: " + a.server.cors.describe() + " (--cors-origin)");
+              "; browser pages of other origins: " + a.server.cors.describe() +
+              " (--cors-origin); Host names answered: " + a.server.hosts.describe() + " (--allow-host)");
 
     const pthread_t main_thread = pthread_self();
     std::thread http([&server, main_thread] {
@@ -318,6 +323,11 @@ void register_serve(CLI::App& app) {
                     "Web pages of other origins that may call the API from a browser (CORS): loopback (the default: "
                     "pages served from this machine, any port), none, * (any origin; keys still apply), or exact "
                     "origins such as https://chat.example.com; repeat the option or separate with commas");
+    cmd->add_option("--allow-host", a->allow_hosts,
+                    "Host names a server on a loopback address also answers (it answers only requests addressed "
+                    "to localhost, 127.x.y.z or [::1], so a web page cannot reach it by pointing its own name at "
+                    "this machine): a reverse proxy's public name, a name in /etc/hosts; * for any; repeat or "
+                    "separate with commas");
     cmd->add_option("--drain-grace", a->drain_grace_s,
                     "On SIGTERM, seconds running requests get to finish before they are cancelled")
         ->capture_default_str();

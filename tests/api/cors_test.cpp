@@ -14,8 +14,9 @@ CorsPolicy parsed(const std::vector<std::string>& specs) {
 
 TEST(CorsPolicy, TheDefaultLetsInPagesServedFromThisMachineOnly) {
     for (const CorsPolicy& p : {CorsPolicy{}, parsed({}), parsed({"loopback"})}) {
-        for (const char* o : {"http://localhost:5173", "http://localhost", "https://localhost:8443",
-                              "http://127.0.0.1:3000", "http://127.1.2.3", "http://[::1]:8080", "HTTP://LocalHost:80"})
+        for (const char* o :
+             {"http://localhost:5173", "http://localhost", "https://localhost:8443", "http://127.0.0.1:3000",
+              "http://127.1.2.3", "http://[::1]:8080", "HTTP://LocalHost:80", "http://app.localhost:3000"})
             EXPECT_TRUE(p.allows(o)) << o;
         for (const char* o :
              {"https://chat.example.com", "http://localhost.example.com", "http://127.0.0.1.nip.io", "http://128.0.0.1",

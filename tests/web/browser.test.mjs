@@ -6,6 +6,8 @@
 //   - CORS: a page of another origin (a loopback one, allowed by default) calls the API with a key,
 //     streaming, and reads the error of a request without one; a server started with
 //     --cors-origin naming only another origin is out of that page's reach.
+//   - DNS rebinding: a page whose own name resolves to this machine reads nothing of the server
+//     (it answers only requests addressed to a loopback name).
 //
 // Run by CTest (web_browser) as `node browser.test.mjs` with SINAN_BINARY and SINAN_SHARED_DIR set;
 // exits 77 (CTest's skip) with a message when node_modules (`npm ci` here), Chromium
@@ -96,8 +98,13 @@ before(async () => {
     executablePath: chromiumPath,
     // As root without a display; no connection attempts to Google's services (this machine reaches
     // none); /tmp rather than a possibly small /dev/shm.
+    // rebind.test resolves to this machine, as a page's own name does in a DNS-rebinding attack;
+    // Chromium's own guard against such calls (Local Network Access) is off, to play a browser
+    // without it (Firefox, Safari, an older Chromium): the server must refuse them itself.
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+           '--disable-background-networking', '--disable-component-update', '--disable-sync',
+           '--host-resolver-rules=MAP rebind.test 127.0.0.1',
+           '--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests,PrivateNetworkAccessSendPreflights'],
   });
 });
 
@@ -294,5 +301,25 @@ test('--cors-origin naming another origin keeps this page out', async () => {
   // The same page reads the default-policy server.
   const allowed = await fetchFrom(page, `${sinanURL}/health`, {});
   assert.equal(allowed.status, 200);
+  await page.close();
+});
+
+test('a page whose own name resolves to this machine (DNS rebinding) reads nothing of the server', async () => {
+  const port = new URL(sinanURL).port;
+  const page = await browser.newPage();
+  // The attacker's page, as its server sent it before its name was pointed at this machine.
+  await page.route(`http://rebind.test:${port}/attack.html`, (route) => route.fulfill({
+    contentType: 'text/html', body: '<!doctype html><title>attack</title><p>a page on the internet</p>',
+  }));
+  await page.goto(`http://rebind.test:${port}/attack.html`);
+  // Same origin for the browser, so no CORS check: the server itself refuses the name.
+  for (const path of ['/v1/models', '/api/v1/kb', '/']) {
+    const r = await fetchFrom(page, path, { headers: { Authorization: `Bearer ${apiKey}` } });
+    assert.equal(r.status, 403, `${path}: ${JSON.stringify(r)}`);
+    assert.equal(JSON.parse(r.body).error.code, 'host_not_allowed');
+  }
+  // The same browser, addressing the server by a loopback name, reads it.
+  const direct = await page.goto(`${sinanURL}/v1/models`, { waitUntil: 'load' });
+  assert.equal(direct.status(), 401);  // it asks for the key: the server is there and answers
   await page.close();
 });

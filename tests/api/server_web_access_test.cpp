@@ -1,8 +1,9 @@
-// CORS over real HTTP (`sinan serve --cors-origin`): a browser's preflight (OPTIONS, no API key)
-// is answered for the origins the policy allows and refused with a message for the others; every
-// response to an allowed origin, errors and streams included, names it in
-// Access-Control-Allow-Origin; a bad spec stops the server at start with one line. The browser
-// itself is driven in tests/web (web_browser).
+// What web pages can reach `sinan serve`, over real HTTP. CORS (--cors-origin): a browser's
+// preflight (OPTIONS, no API key) is answered for the origins the policy allows and refused with a
+// message for the others; every response to an allowed origin, errors and streams included, names
+// it in Access-Control-Allow-Origin. Host (--allow-host): a server on a loopback address answers
+// only requests addressed to a loopback name or a name it was given (DNS rebinding). A bad spec
+// stops the server at start with one line. The browser itself is driven in tests/web (web_browser).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -130,6 +131,47 @@ TEST(ServerCors, NoneAnswersNoPreflightAndABadSpecStopsTheStart) {
     EXPECT_EQ(bad.exit_code, 2);
     EXPECT_NE(bad.err.find("--cors-origin: \"chat.example.com\" is not an origin"), std::string::npos) << bad.err;
     EXPECT_EQ(bad.out, "") << "nothing listened";
+}
+
+TEST(ServerHosts, ALoopbackServerAnswersOnlyRequestsAddressedToALoopbackNameOrAnAllowedOne) {
+    const std::string empty = temp_dir() + "/hosts-no-models";
+    std::filesystem::create_directories(empty);
+    ServeProcess server;
+    std::string why;
+    ASSERT_TRUE(server.start({"--models-dir", empty, "--api-keys", "off", "--data-dir", temp_dir() + "/hosts-data",
+                              "--allow-host", "sinan.example.com"},
+                             &why))
+        << why;
+    EXPECT_TRUE(server.wait_for_log("Host names answered: loopback names, sinan.example.com")) << server.log();
+    auto c = server.client();
+    const std::string port = std::to_string(server.port());
+    for (const std::string& host :
+         std::vector<std::string>{"127.0.0.1:" + port, "localhost:" + port, "sinan.example.com"}) {
+        auto r = c->Get("/v1/models", {{"Host", host}});
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200) << host;
+    }
+    // A page that pointed its own name at this machine: every route, the page and /health too.
+    for (const char* path : {"/v1/models", "/health", "/", "/api/v1/kb"}) {
+        auto r = c->Get(path, {{"Host", "rebind.example.net:" + port}});
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 403) << path;
+        const json e = json::parse(r->body)["error"];
+        EXPECT_EQ(e["code"], "host_not_allowed") << path;
+        EXPECT_NE(e["message"].get<std::string>().find("--allow-host rebind.example.net"), std::string::npos)
+            << e.dump();
+    }
+    // A refused request with a body leaves no bytes behind on its connection.
+    auto post = c->Post("/api/v1/kb", {{"Host", "rebind.example.net"}}, R"({"name": "leak"})", "application/json");
+    EXPECT_EQ(post->status, 403);
+    EXPECT_EQ(c->Get("/api/v1/kb")->status, 200);
+    EXPECT_EQ(c->Get("/api/v1/kb")->body.find("leak"), std::string::npos);
+    EXPECT_EQ(server.stop(SIGTERM), 0);
+
+    const RunResult bad = run_sinan({"serve", "--models-dir", empty, "--api-keys", "off", "--data-dir",
+                                     temp_dir() + "/hosts-data", "--port", "0", "--allow-host", "https://x.example"});
+    EXPECT_EQ(bad.exit_code, 2);
+    EXPECT_NE(bad.err.find("--allow-host: \"https://x.example\" is not a host name"), std::string::npos) << bad.err;
 }
 
 }  // namespace
