@@ -12,26 +12,18 @@
 // Run by CTest (web_browser) as `node browser.test.mjs` with SINAN_BINARY and SINAN_SHARED_DIR set;
 // exits 77 (CTest's skip) with a message when node_modules (`npm ci` here), Chromium
 // (SINAN_CHROMIUM, default /usr/bin/chromium: Debian's chromium package) or ../shared is absent.
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { prerequisites, runSinan, skip, startServer } from '../js/serve_process.mjs';
+
 const here = dirname(fileURLToPath(import.meta.url));
-const skip = (why) => {
-  console.log(`SKIP: ${why}`);
-  process.exit(77);
-};
-if (!existsSync(join(here, 'node_modules', 'playwright-core'))) skip(`no node_modules in ${here}; run \`npm ci\` there`);
+const { sinan, vocab } = prerequisites(here, 'playwright-core');
 const chromiumPath = process.env.SINAN_CHROMIUM ?? '/usr/bin/chromium';
 if (!existsSync(chromiumPath)) skip(`no Chromium at ${chromiumPath} (Debian package chromium; scripts/install-deps.sh)`);
-const sinan = process.env.SINAN_BINARY;
-if (!sinan || !existsSync(sinan)) skip('SINAN_BINARY does not name the sinan binary');
-const vocab = join(process.env.SINAN_SHARED_DIR ?? join(here, '../../../shared'), 'models',
-                   'ggml-vocab-deepseek-r1-qwen.gguf');
-if (!existsSync(vocab)) skip(`reference vocab not found: ${vocab}`);
 
 const { chromium } = await import('playwright-core');
 const { test, before, after } = await import('node:test');
@@ -45,32 +37,11 @@ let apiKey;
 let pageServer;  // a loopback origin of its own: http://127.0.0.1:<other port>
 let pageOrigin;
 
-function run(args) {
-  const r = spawnSync(sinan, args, { encoding: 'utf8' });
-  assert.equal(r.status, 0, `sinan ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
-
-// Starts `sinan serve` with args; resolves to its base URL. logs[url]: what it wrote to stderr.
-const logs = {};
-function startSinan(args) {
-  const server = spawn(sinan, ['serve', '--host', '127.0.0.1', '--port', '0', ...args],
-                       { stdio: ['ignore', 'pipe', 'pipe'] });
+// Starts `sinan serve` on a free loopback port with args: { url, child, log() }.
+async function startSinan(args) {
+  const server = await startServer(sinan, ['serve', '--host', '127.0.0.1', '--port', '0', ...args]);
   servers.push(server);
-  let log = '';
-  server.stderr.on('data', (d) => { log += d; });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    server.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/\S+)/);
-      if (m) {
-        Object.defineProperty(logs, m[1], { get: () => log });
-        resolve(m[1]);
-      }
-    });
-    server.on('exit', (code) => reject(new Error(`sinan serve exited with ${code}: ${log}`)));
-  });
+  return server;
 }
 
 async function waitFor(what, condition, ms = 20_000) {
@@ -83,11 +54,11 @@ async function waitFor(what, condition, ms = 20_000) {
 
 before(async () => {
   const model = join(work, 'tiny.gguf');
-  run(['model', 'synth', '--shape', 'tiny', '--type', 'q8_0', '--vocab', vocab, '--seed', '1', '-o', model]);
+  runSinan(sinan, ['model', 'synth', '--shape', 'tiny', '--type', 'q8_0', '--vocab', vocab, '--seed', '1', '-o', model]);
   const data = join(work, 'data');
-  apiKey = run(['keys', 'create', '--name', 'web', '--data-dir', data]).trim();
+  apiKey = runSinan(sinan, ['keys', 'create', '--name', 'web', '--data-dir', data]).trim();
   // A 256-token context: the page sets no max_tokens, so an answer ends at the context.
-  sinanURL = await startSinan(['-m', model, '--data-dir', data, '--ctx-size', '256', '--parallel', '2']);
+  sinanURL = (await startSinan(['-m', model, '--data-dir', data, '--ctx-size', '256', '--parallel', '2'])).url;
   pageServer = createServer((req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
     res.end('<!doctype html><title>another origin</title><p>a page that calls sinan</p>');
@@ -111,7 +82,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   pageServer?.close();
-  for (const s of servers) s.kill('SIGTERM');
+  for (const s of servers) s.child.kill('SIGTERM');
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -229,7 +200,7 @@ test('Stop ends the answer being streamed, on the page and in the server', async
     window.fetch = (url, init) => fetchOriginal(url, String(url).endsWith('/api/v1/chat')
       ? { ...init, body: JSON.stringify({ ...JSON.parse(init.body), max_tokens: 1_000_000 }) } : init);
   });
-  await page.goto(`${long}/`);
+  await page.goto(`${long.url}/`);
   await page.locator('#model option[value="tiny"]').waitFor({ state: 'attached', timeout: 20_000 });
   await page.fill('#input', 'Count to a million.');
   await page.press('#input', 'Enter');
@@ -243,10 +214,10 @@ test('Stop ends the answer being streamed, on the page and in the server', async
   assert.equal(await page.textContent('#send'), 'Send');
   assert.equal(await box.evaluate((b) => b.classList.contains('error')), false);
   // The server ended the generation when the connection closed: its slot is free again.
-  await waitFor('the request log line', () => /route="POST \/api\/v1\/chat"/.test(logs[long]));
-  const tokens = Number(logs[long].match(/route="POST \/api\/v1\/chat".*completion_tokens=(\d+)/)[1]);
+  await waitFor('the request log line', () => /route="POST \/api\/v1\/chat"/.test(long.log()));
+  const tokens = Number(long.log().match(/route="POST \/api\/v1\/chat".*completion_tokens=(\d+)/)[1]);
   assert.ok(tokens > 0 && tokens < 1_000_000, `${tokens} tokens`);
-  const ready = await (await fetch(`${long}/ready`)).json();
+  const ready = await (await fetch(`${long.url}/ready`)).json();
   assert.equal(ready.models[0].running, 0, JSON.stringify(ready));
   await page.close();
 });
@@ -288,8 +259,8 @@ test('a page of another (loopback) origin streams a completion with its key and 
 test('--cors-origin naming another origin keeps this page out', async () => {
   const empty = join(work, 'no-models');
   mkdirSync(empty, { recursive: true });
-  const strict = await startSinan(['--models-dir', empty, '--api-keys', 'off', '--data-dir', join(work, 'strict'),
-                                   '--cors-origin', 'https://chat.example.com']);
+  const strict = (await startSinan(['--models-dir', empty, '--api-keys', 'off', '--data-dir', join(work, 'strict'),
+                                    '--cors-origin', 'https://chat.example.com'])).url;
   const page = await browser.newPage();
   await page.goto(`${pageOrigin}/`);
   const r = await fetchFrom(page, `${strict}/v1/models`, {});

@@ -6,23 +6,16 @@
 // Run by CTest (api_readme_examples) as `node readme.test.mjs` with SINAN_BINARY and
 // SINAN_SHARED_DIR set; exits 77 (CTest's skip) with a message when node_modules (`npm ci` here),
 // curl or ../shared is absent.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { prerequisites, runSinan, skip, startServer } from '../../js/serve_process.mjs';
+
 const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '../../..');
-const skip = (why) => {
-  console.log(`SKIP: ${why}`);
-  process.exit(77);
-};
-if (!existsSync(join(here, 'node_modules', 'openai'))) skip(`no node_modules in ${here}; run \`npm ci\` there`);
-const sinan = process.env.SINAN_BINARY;
-if (!sinan || !existsSync(sinan)) skip('SINAN_BINARY does not name the sinan binary');
-const vocab = join(process.env.SINAN_SHARED_DIR ?? join(root, '../shared'), 'models', 'ggml-vocab-deepseek-r1-qwen.gguf');
-if (!existsSync(vocab)) skip(`reference vocab not found: ${vocab}`);
+const { sinan, vocab, root } = prerequisites(here, 'openai');
 if (spawnSync('curl', ['--version']).status !== 0) skip('curl is not installed (Debian package curl)');
 
 const { test, before, after } = await import('node:test');
@@ -42,28 +35,15 @@ before(async () => {
   assert.ok(sdkExample, 'the README has a ```js block that starts with // chat.mjs');
   // What `make model` writes (scripts/make-model.sh), here in a temp dir.
   const model = join(work, 'r1-tiny.gguf');
-  const made = spawnSync(sinan, ['model', 'synth', '--shape', 'tiny', '--type', 'q8_0', '--vocab', vocab, '-o', model],
-                         { encoding: 'utf8' });
-  assert.equal(made.status, 0, made.stderr);
-  server = spawn('bash', [join(root, 'scripts', 'run-serve.sh'), sinan], {
+  runSinan(sinan, ['model', 'synth', '--shape', 'tiny', '--type', 'q8_0', '--vocab', vocab, '-o', model]);
+  server = await startServer('bash', [join(root, 'scripts', 'run-serve.sh'), sinan], {
     env: { ...process.env, MODEL: model, PORT: '0', DATA_DIR: join(work, 'data') },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let log = '';
-  server.stderr.on('data', (d) => { log += d; });
-  address = await new Promise((resolve, reject) => {
-    let out = '';
-    server.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on http:\/\/(\S+)/);
-      if (m) resolve(m[1]);
-    });
-    server.on('exit', (code) => reject(new Error(`scripts/run-serve.sh exited with ${code}: ${log}`)));
-  });
+  address = new URL(server.url).host;
 });
 
 after(() => {
-  server?.kill('SIGTERM');
+  server?.child.kill('SIGTERM');
   rmSync(work, { recursive: true, force: true });
 });
 

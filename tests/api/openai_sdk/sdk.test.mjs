@@ -3,24 +3,16 @@
 //
 // Run by CTest (api_openai_sdk) as `node sdk.test.mjs` with SINAN_BINARY and SINAN_SHARED_DIR set;
 // exits 77 (CTest's skip) with a message when node_modules (`npm ci` here) or ../shared is absent.
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { prerequisites, runSinan, skip, startServer } from '../../js/serve_process.mjs';
+
 const here = dirname(fileURLToPath(import.meta.url));
-const skip = (why) => {
-  console.log(`SKIP: ${why}`);
-  process.exit(77);
-};
-if (!existsSync(join(here, 'node_modules', 'openai'))) skip(`no node_modules in ${here}; run \`npm ci\` there`);
-const sinan = process.env.SINAN_BINARY;
-if (!sinan || !existsSync(sinan)) skip('SINAN_BINARY does not name the sinan binary');
-const models = join(process.env.SINAN_SHARED_DIR ?? join(here, '../../../../shared'), 'models');
-const vocab = join(models, 'ggml-vocab-deepseek-r1-qwen.gguf');
+const { sinan, models, vocab } = prerequisites(here, 'openai');
 const bert = join(models, 'bert-tiny-f32.gguf');
-if (!existsSync(vocab)) skip(`reference vocab not found: ${vocab}`);
 if (!existsSync(bert)) skip(`reference embedding model not found: ${bert}`);
 
 const { default: OpenAI } = await import('openai');
@@ -29,15 +21,10 @@ const assert = (await import('node:assert/strict')).default;
 
 const work = mkdtempSync(join(tmpdir(), 'sinan-sdk-'));
 const model = join(work, 'tiny.gguf');
+const run = (args) => runSinan(sinan, args);
 let server;
 let baseURL;
 let apiKey;
-
-function run(args) {
-  const r = spawnSync(sinan, args, { encoding: 'utf8' });
-  assert.equal(r.status, 0, `sinan ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
 
 before(async () => {
   run(['model', 'synth', '--shape', 'tiny', '--type', 'q8_0', '--vocab', vocab, '--seed', '1', '-o', model]);
@@ -45,24 +32,14 @@ before(async () => {
   // The embedding model is offered beside the generative one (--models-dir).
   mkdirSync(join(work, 'models'));
   symlinkSync(bert, join(work, 'models', 'bert-tiny.gguf'));
-  server = spawn(sinan, ['serve', '-m', model, '--models-dir', join(work, 'models'), '--models-max', '2',
-                         '--host', '127.0.0.1', '--port', '0', '--data-dir', join(work, 'data'), '--parallel', '2'],
-                 { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  server.stderr.on('data', (d) => { log += d; });
-  baseURL = await new Promise((resolve, reject) => {
-    let out = '';
-    server.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/\S+)/);
-      if (m) resolve(`${m[1]}/v1`);
-    });
-    server.on('exit', (code) => reject(new Error(`sinan serve exited with ${code}: ${log}`)));
-  });
+  server = await startServer(sinan, ['serve', '-m', model, '--models-dir', join(work, 'models'), '--models-max', '2',
+                                     '--host', '127.0.0.1', '--port', '0', '--data-dir', join(work, 'data'),
+                                     '--parallel', '2']);
+  baseURL = `${server.url}/v1`;
 });
 
 after(() => {
-  server?.kill('SIGTERM');
+  server?.child.kill('SIGTERM');
   rmSync(work, { recursive: true, force: true });
 });
 
