@@ -364,7 +364,8 @@ TEST(ServerLoad, RequestsEndAtTheirDeadlineAndIdleConnectionsAreClosed) {
     addr.sin_port = htons(static_cast<uint16_t>(server.port()));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    const std::string half = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"mess";
+    const std::string half =
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{\"mess";
     ASSERT_EQ(::send(fd, half.data(), half.size(), 0), static_cast<ssize_t>(half.size()));
     pollfd p{fd, POLLIN, 0};
     ASSERT_EQ(::poll(&p, 1, 30000), 1) << "the server never closed a stalled connection";
