@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -15,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "base/ascii.h"
 #include "base/cpu.h"
 #include "cli/commands.h"
 #include "cli/format.h"
@@ -51,12 +51,7 @@ struct BenchArgs {
 };
 
 // "q8_0" for Q8_0, "q4_k_m" for Q4_K_M: the spelling people use on the command line and in file names.
-std::string lower_case(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
-std::string lower_type_name(gguf::TensorType type) { return lower_case(gguf::type_name(type)); }
+std::string lower_type_name(gguf::TensorType type) { return ascii_lower(gguf::type_name(type)); }
 
 // The type or mix of --synthetic SHAPE:TYPE.
 model::TypeMix synthetic_type(const BenchArgs& a) {
@@ -90,7 +85,7 @@ std::string synthetic_model(const BenchArgs& a) {
     Result<uint64_t> bytes = model::synth_tensor_bytes(o);
     if (!bytes.ok()) fail(bytes.message());
     const fs::path dir = a.cache_dir.empty() ? default_cache_dir() : fs::path(a.cache_dir);
-    const fs::path path = dir / ("synth-" + o.shape + "-" + lower_case(model::type_mix_name(o.type)) + ".gguf");
+    const fs::path path = dir / ("synth-" + o.shape + "-" + ascii_lower(model::type_mix_name(o.type)) + ".gguf");
     if (fs::exists(path)) return path.string();
     std::error_code ec;
     fs::create_directories(dir, ec);
@@ -235,7 +230,7 @@ Measured measure(const BenchArgs& a, const std::string& path, const std::vector<
                     : a.synthetic.substr(0, a.synthetic.find(':')),
         // A synthetic mix by its name ("q4_k_m"); a file by the type most of its bytes are in.
         .type =
-            a.synthetic.empty() ? lower_type_name(weight_type) : lower_case(model::type_mix_name(synthetic_type(a))),
+            a.synthetic.empty() ? lower_type_name(weight_type) : ascii_lower(model::type_mix_name(synthetic_type(a))),
         .path_name = kernels::matmul_path(weight_type),
         .weight_bytes = model.file().tensor_bytes(),
         .bytes_per_token = engine::weight_bytes_per_token(model.file()),

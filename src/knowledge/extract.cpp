@@ -1,10 +1,10 @@
 // Format detection and dispatch to the per-format extractors (extract_formats.h).
 #include "knowledge/extract.h"
 
-#include <algorithm>
 #include <array>
 #include <cstring>
 
+#include "base/ascii.h"
 #include "base/mapped_file.h"
 #include "knowledge/extract_formats.h"
 #include "knowledge/ocr.h"
@@ -26,10 +26,7 @@ std::string extension_of(std::string_view name) {
     name = base_name(name);
     const size_t dot = name.find_last_of('.');
     if (dot == std::string_view::npos || dot == 0) return {};
-    std::string ext(name.substr(dot + 1));
-    std::transform(ext.begin(), ext.end(), ext.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return ext;
+    return ascii_lower(name.substr(dot + 1));
 }
 
 std::string format_of_extension(const std::string& ext) {
@@ -80,9 +77,7 @@ std::string format_of_magic(std::string_view bytes, const std::string& ext) {
 }
 
 bool looks_like_html(std::string_view bytes) {
-    std::string head(trim_space(bytes.substr(0, 512)).substr(0, 15));
-    std::transform(head.begin(), head.end(), head.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const std::string head = ascii_lower(trim_space(bytes.substr(0, 512)).substr(0, 15));
     return starts_with(head, "<!doctype html") || starts_with(head, "<html");
 }
 

@@ -5,13 +5,13 @@
 #include <zip.h>
 
 #include <algorithm>
-#include <cctype>
 #include <climits>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 
+#include "base/ascii.h"
 #include "knowledge/extract_formats.h"
 
 namespace sinan::knowledge {
@@ -92,14 +92,9 @@ std::string val_of(const xmlNode* n, const char* attr = "val") {
     return {};
 }
 
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
 // Heading level of a style name: "heading 1".."heading 9" -> 1..6, "title" -> 1, else 0.
 int heading_level_of(const std::string& style_name) {
-    const std::string s = lower(style_name);
+    const std::string s = ascii_lower(style_name);
     if (s == "title") return 1;
     std::string digits;
     if (s.rfind("heading", 0) == 0) {
@@ -169,11 +164,12 @@ class DocxWalker {
         }
         if (level > 0) {
             add_block(doc_, Block::Kind::kHeading, text, level);
-            if (doc_->title.empty() && lower(style_id) == "title") doc_->title = std::string(trim_space(text));
+            if (doc_->title.empty() && ascii_lower(style_id) == "title") doc_->title = std::string(trim_space(text));
             return;
         }
-        const bool list = (ppr != nullptr && child(ppr, "numPr") != nullptr) || lower(style_id) == "listparagraph" ||
-                          lower(style_id).rfind("listbullet", 0) == 0 || lower(style_id).rfind("listnumber", 0) == 0;
+        const bool list =
+            (ppr != nullptr && child(ppr, "numPr") != nullptr) || ascii_lower(style_id) == "listparagraph" ||
+            ascii_lower(style_id).rfind("listbullet", 0) == 0 || ascii_lower(style_id).rfind("listnumber", 0) == 0;
         add_block(doc_, list ? Block::Kind::kListItem : Block::Kind::kParagraph, text);
     }
 
