@@ -11,7 +11,7 @@ namespace {
 
 struct Origin {
     std::string scheme;  // http or https
-    std::string host;    // lower case; an IPv6 address keeps its brackets
+    std::string host;    // as parse_authority gives it
     std::string port;    // digits, empty for the scheme's default
 };
 
@@ -24,27 +24,11 @@ std::optional<Origin> parse_origin(std::string_view text) {
     Origin o;
     o.scheme = s.substr(0, sep);
     if (o.scheme != "http" && o.scheme != "https") return std::nullopt;
-    std::string_view rest = std::string_view(s).substr(sep + 3);
-    size_t host_end = 0;
-    if (!rest.empty() && rest.front() == '[') {
-        host_end = rest.find(']');
-        if (host_end == std::string_view::npos) return std::nullopt;
-        ++host_end;
-    } else {
-        host_end = rest.find(':');
-        if (host_end == std::string_view::npos) host_end = rest.size();
-    }
-    o.host = std::string(rest.substr(0, host_end));
-    if (o.host.empty() || o.host.find_first_of("/?#@ \t") != std::string::npos) return std::nullopt;
-    rest.remove_prefix(host_end);
-    if (!rest.empty()) {
-        if (rest.front() != ':' || rest.size() < 2 || rest.size() > 6) return std::nullopt;
-        rest.remove_prefix(1);
-        if (!std::all_of(rest.begin(), rest.end(), is_ascii_digit)) return std::nullopt;
-        if (std::stoi(std::string(rest)) > 65535) return std::nullopt;
-        o.port = std::string(rest);
-        if ((o.scheme == "http" && o.port == "80") || (o.scheme == "https" && o.port == "443")) o.port.clear();
-    }
+    const std::optional<Authority> a = parse_authority(std::string_view(s).substr(sep + 3));
+    if (!a) return std::nullopt;
+    o.host = a->name;
+    const bool default_port = (o.scheme == "http" && a->port == "80") || (o.scheme == "https" && a->port == "443");
+    o.port = default_port ? "" : a->port;
     return o;
 }
 

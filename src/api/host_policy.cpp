@@ -6,26 +6,37 @@
 
 namespace sinan::api {
 
-std::string host_name(std::string_view text) {
+std::optional<Authority> parse_authority(std::string_view text) {
     std::string s = ascii_lower(text);
-    std::string name;
+    Authority a;
     if (!s.empty() && s.front() == '[') {
         const size_t close = s.find(']');
-        if (close == std::string::npos) return "";
-        name = s.substr(0, close + 1);
+        if (close == std::string::npos) return std::nullopt;
+        a.name = s.substr(0, close + 1);
         s.erase(0, close + 1);
     } else {
         const size_t colon = s.find(':');
-        name = s.substr(0, colon);
+        a.name = s.substr(0, colon);
         s.erase(0, colon == std::string::npos ? s.size() : colon);
     }
-    if (!s.empty() && (s.front() != ':' || s.size() < 2 || !std::all_of(s.begin() + 1, s.end(), is_ascii_digit)))
-        return "";
-    if (!name.empty() && name.back() == '.') name.pop_back();
-    const bool ok = !name.empty() && (name.front() == '[' || std::all_of(name.begin(), name.end(), [](char c) {
-                                          return is_ascii_digit(c) || (c >= 'a' && c <= 'z') || c == '-' || c == '.';
-                                      }));
-    return ok ? name : "";
+    if (!s.empty()) {
+        a.port = s.substr(1);
+        if (s.front() != ':' || a.port.empty() || a.port.size() > 5 ||
+            !std::all_of(a.port.begin(), a.port.end(), is_ascii_digit) || std::stoi(a.port) == 0 ||
+            std::stoi(a.port) > 65535)
+            return std::nullopt;
+    }
+    if (!a.name.empty() && a.name.back() == '.') a.name.pop_back();
+    const bool ok = !a.name.empty() && (a.name.front() == '[' || std::all_of(a.name.begin(), a.name.end(), [](char c) {
+                                            return is_ascii_digit(c) || (c >= 'a' && c <= 'z') || c == '-' || c == '.';
+                                        }));
+    if (!ok) return std::nullopt;
+    return a;
+}
+
+std::string host_name(std::string_view host_port) {
+    const std::optional<Authority> a = parse_authority(host_port);
+    return a ? a->name : "";
 }
 
 bool is_loopback_host(std::string_view host) {

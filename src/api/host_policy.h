@@ -11,6 +11,7 @@
 // Host: it is meant to be reached by other names, and its API keys guard it.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,8 +20,14 @@
 
 namespace sinan::api {
 
-// The name in a Host header or an authority, host[:port]: lower case, without the port and a
-// trailing dot (an IPv6 address keeps its brackets); "" when it is not of that form.
+// An authority, host[:port], as in a Host header or an origin: name lower case, without a
+// trailing dot (an IPv6 address keeps its brackets); port its digits (1-65535), "" when absent.
+struct Authority {
+    std::string name, port;
+};
+// nullopt when the text is not of that form (a path, user info, spaces, a bad port ...).
+std::optional<Authority> parse_authority(std::string_view host_port);
+// Its name; "" when the text is not an authority.
 std::string host_name(std::string_view host_port);
 
 // Whether a host name (lower case, no port; an IPv6 address in brackets) is a loopback name:

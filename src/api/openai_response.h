@@ -31,7 +31,7 @@ inline constexpr const char* kSseDone = "data: [DONE]\n\n";
 // The Content-Type of every stream: exactly this, never with "; charset=utf-8" (SSE is UTF-8 by
 // definition): httplib compresses every other text type for a client that accepts gzip or br
 // (browsers, Python's requests and httpx, so the openai Python SDK), and a compressed stream
-// reaches the client only at its end (tests/api: StreamsAreNotCompressed).
+// reaches the client only at its end (ServerChat.StreamsAreNotCompressedSoEventsArriveAsGenerated).
 inline constexpr const char* kSseContentType = "text/event-stream";
 
 // "chatcmpl-" + 24 random hex digits, and the like.
