@@ -231,6 +231,7 @@ inline void accumulate_packed(const PackedBlock& p, const TokenMins* const* tm, 
             isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(lo[t], sc_lo));
             isum[t] = _mm512_add_epi32(isum[t], _mm512_srai_epi32(_mm512_mullo_epi32(hi[t], sc_hi), 4));
         }
+        panel::settle<T>(isum);
     }
     const __m512i u1 = _mm512_loadu_si512(&p.scales[1]);
     const __m512i m0 = _mm512_and_si512(u1, low6);

@@ -213,6 +213,7 @@ inline void accumulate_packed(const PackedBlock& p, __m512 d, const Q6K::TokenBl
 #pragma GCC unroll 8
                 for (int t = 0; t < T; ++t) isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(c[v][t], sc));
             }
+            panel::settle<T>(isum);
         }
     }
 #pragma GCC unroll 8

@@ -134,6 +134,19 @@ static inline __m512i dpbusd_broadcast(__m512i acc, __m512i q, const void* x) {
     return acc;
 }
 
+// Makes the T sums in isum exist here, in registers: a point GCC cannot move their arithmetic
+// past. Called after each group (or set of groups) of a block is scaled into the sums: left to
+// itself, GCC postponed the groups' vpmulld to the end of the block and kept every group's vpdpbusd
+// chain alive until then, spilling ~150 vectors a block to the stack, and the core, which loads
+// about two vectors a cycle (one per vpdpbusd with a broadcast operand), waited on the spills: 4
+// tokens of Q6_K ran 1.25x faster from memory with it, Q4_K_M's 8 sequences 1.2x (bench/NOTES.md,
+// 2026-12-02).
+template <int T>
+static inline void settle(__m512i* isum) {
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) asm volatile("" : "+v"(isum[t]));
+}
+
 // For T tokens at once, the int32 sums over G groups of 4 * N values of a block:
 //   isum[t] = sum_g scale[g] * (start(t, g) + sum_j q_g[j] * x_t[4 * N * g + j])
 // q[g][k] holds bytes 4k..4k+3 of group g of each row (unsigned; lane r: row r), xq[t] token t's
