@@ -1,7 +1,8 @@
 // What the AVX-512 panel matrix kernels share: a panel is 16 weight rows whose quants are
 // transposed so that int32 lane r of a vector belongs to row r (the transpose: gemm.cpp's Q8_0,
 // gemm_q4_k.cpp, gemm_q6_k.cpp), a driver that packs each panel once and runs it against tiles of
-// tokens (Q4_K, Q6_K), and the prefetch of the next panel for kernels that read a matrix once.
+// tokens (Q4_K, Q6_K), the prefetch of the next panel for kernels that read a matrix once, and
+// settle, the point where a tile's sums exist (keeps GCC from spilling the chains behind them).
 // Included only by sources compiled with the AVX-512 flags (src/kernels/CMakeLists.txt): every
 // function here is static, so no copy of it leaves its translation unit (see half.h).
 #pragma once
