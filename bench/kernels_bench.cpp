@@ -9,7 +9,8 @@
 // active level's kernel, as models load them; and every type from cache (one small matrix, in
 // place and packed: the kernel's own speed). Levels this CPU
 // cannot run are skipped. And decoding's attention over an F16 and a Q8_0 cache, the kernels
-// against the same steps one call at a time (AttentionSmallBatch). `bench_kernels --benchmark_counters_tabular=true`.
+// against the same steps one call at a time (AttentionSmallBatch). And what bounds a vpdpbusd
+// loop on this core (VnniLoop: its loads). `bench_kernels --benchmark_counters_tabular=true`.
 // Rates use CPU time, which keeps them meaningful on a shared machine, except the 2-thread ones (wall time: the second
 // thread's CPU time is not the caller's); wall time is printed too.
 #include <benchmark/benchmark.h>
@@ -19,6 +20,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/cpu.h"
@@ -274,6 +276,86 @@ void BM_ReadBandwidthLimitAvx512(benchmark::State& state) {
     read_bandwidth(state, sinan::kernels::kernel_table(Level::kAvx512).sum_words);
 }
 
+// What bounds the int8 kernels' vpdpbusd on this core (bench/NOTES.md, 2026-12-02): 16
+// independent chains (zmm16-31), each vpdpbusd taking 4 activation bytes as a {1to16} broadcast
+// operand from memory, the weights (mode kRegisters) in a register, (kLoaded) loaded from memory
+// once per 4 vpdpbusd, (kMisaligned) the same 32 bytes off a line, or (kSharedBroadcast) loaded for
+// two panels at once with each token's broadcast in a register that both use; (kLatency) one
+// chain. Items: vpdpbusd.
+enum class VnniLoop { kRegisters, kLoaded, kMisaligned, kSharedBroadcast, kLatency };
+
+#define SINAN_DP(off, w, acc) "vpdpbusd " #off "(%[x])%{1to16%}, %%zmm" #w ", %%zmm" #acc "\n\t"
+#define SINAN_DP4(o, w, a, b, c, d) \
+    SINAN_DP(o, w, a) SINAN_DP(o + 64, w, b) SINAN_DP(o + 128, w, c) SINAN_DP(o + 192, w, d)
+#define SINAN_LOAD(off, w) "vmovdqu64 " #off "(%[w]), %%zmm" #w "\n\t"
+#define SINAN_PAIR(o, a, b)             \
+    "vpbroadcastd " #o                  \
+    "(%[x]), %%zmm2\n\t"                \
+    "vpdpbusd %%zmm2, %%zmm0, %%zmm" #a \
+    "\n\t"                              \
+    "vpdpbusd %%zmm2, %%zmm1, %%zmm" #b "\n\t"
+#define SINAN_VNNI_CLOBBERS                                                                                           \
+    "xmm0", "xmm1", "xmm2", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", \
+        "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31", "memory"
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni_loop(VnniLoop loop, int64_t n, const char* w,
+                                                                      const int32_t* x) {
+    for (int64_t i = 0; i < n; ++i) {  // 16 vpdpbusd an iteration
+        switch (loop) {
+            case VnniLoop::kRegisters:
+                asm volatile(SINAN_DP4(0, 0, 16, 17, 18, 19) SINAN_DP4(4, 0, 20, 21, 22, 23)
+                                 SINAN_DP4(8, 0, 24, 25, 26, 27) SINAN_DP4(12, 0, 28, 29, 30, 31)
+                             :
+                             : [x] "r"(x), [w] "r"(w)
+                             : SINAN_VNNI_CLOBBERS);
+                break;
+            case VnniLoop::kLoaded:
+            case VnniLoop::kMisaligned:
+                asm volatile(SINAN_LOAD(0, 0) SINAN_DP4(0, 0, 16, 17, 18, 19) SINAN_LOAD(64, 0)
+                                 SINAN_DP4(4, 0, 20, 21, 22, 23) SINAN_LOAD(128, 0) SINAN_DP4(8, 0, 24, 25, 26, 27)
+                                     SINAN_LOAD(192, 0) SINAN_DP4(12, 0, 28, 29, 30, 31)
+                             :
+                             : [x] "r"(x), [w] "r"(w)
+                             : SINAN_VNNI_CLOBBERS);
+                break;
+            case VnniLoop::kSharedBroadcast:
+                asm volatile(SINAN_LOAD(0, 0) SINAN_LOAD(64, 1) SINAN_PAIR(0, 16, 17) SINAN_PAIR(64, 18, 19)
+                                 SINAN_PAIR(128, 20, 21) SINAN_PAIR(192, 22, 23) SINAN_LOAD(128, 0) SINAN_LOAD(192, 1)
+                                     SINAN_PAIR(4, 24, 25) SINAN_PAIR(68, 26, 27) SINAN_PAIR(132, 28, 29)
+                                         SINAN_PAIR(196, 30, 31)
+                             :
+                             : [x] "r"(x), [w] "r"(w)
+                             : SINAN_VNNI_CLOBBERS);
+                break;
+            case VnniLoop::kLatency:
+                asm volatile(SINAN_DP4(0, 0, 16, 16, 16, 16) SINAN_DP4(4, 0, 16, 16, 16, 16)
+                                 SINAN_DP4(8, 0, 16, 16, 16, 16) SINAN_DP4(12, 0, 16, 16, 16, 16)
+                             :
+                             : [x] "r"(x), [w] "r"(w)
+                             : SINAN_VNNI_CLOBBERS);
+                break;
+        }
+    }
+}
+
+#undef SINAN_DP
+#undef SINAN_DP4
+#undef SINAN_LOAD
+#undef SINAN_PAIR
+#undef SINAN_VNNI_CLOBBERS
+
+void BM_VnniLoop(benchmark::State& state, VnniLoop loop) {
+    if (!can_run(Level::kAvx512) || !sinan::cpu::features().avx512vnni) {
+        state.SkipWithError("this CPU has no AVX-512 VNNI");
+        return;
+    }
+    alignas(64) static char w[512] = {};
+    alignas(64) static int32_t x[64] = {};
+    constexpr int64_t kIterations = 1 << 16;
+    for (auto _ : state) vnni_loop(loop, kIterations, loop == VnniLoop::kMisaligned ? w + 32 : w, x);
+    state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kIterations * 16);
+}
+
 // Decoding's attention (the small-batch numerics): one KV head and the 6 query heads that share
 // it (the 1.5B shape), head size 128, over `cells` cached tokens in an F16 or a Q8_0 cache; the
 // kernel (kernels::attend_f16_rounded, attend_q8_0) against the same steps one kernel call at a
@@ -330,6 +412,12 @@ void register_all() {
                 ->Arg(2048);
     benchmark::RegisterBenchmark("ReadBandwidthLimit/avx512", BM_ReadBandwidthLimitAvx512)
         ->Unit(benchmark::kMillisecond);
+    for (auto [name, loop] : {std::pair{"registers", VnniLoop::kRegisters},
+                              {"loaded", VnniLoop::kLoaded},
+                              {"misaligned", VnniLoop::kMisaligned},
+                              {"shared_broadcast", VnniLoop::kSharedBroadcast},
+                              {"latency", VnniLoop::kLatency}})
+        benchmark::RegisterBenchmark((std::string("VnniLoop/") + name).c_str(), BM_VnniLoop, loop);
     benchmark::RegisterBenchmark("ReadBandwidthLimit/2threads", BM_ReadBandwidthLimit2Threads, false)
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();

@@ -138,9 +138,9 @@ static inline __m512i dpbusd_broadcast(__m512i acc, __m512i q, const void* x) {
 // Makes the T sums in isum exist here, in registers: a point GCC cannot move their arithmetic
 // past. Called after each group (or set of groups) of a block is scaled into the sums: left to
 // itself, GCC postponed the groups' vpmulld to the end of the block and kept every group's vpdpbusd
-// chain alive until then (95 stack accesses a 4-token block of Q4_K, 209 of Q6_K; 38 and 57 with
-// it), and the core, which loads about two vectors a cycle (one per vpdpbusd with a broadcast
-// operand), waited on the spills: Q6_K's 8 tokens 1.2x faster from memory with it, Q4_K_M's 8
+// chain alive until then (gemm_q6_k_packed 551 stack accesses, 323 with it), and the core, which
+// loads about two vectors a cycle (one per vpdpbusd with a broadcast operand; bench_kernels'
+// VnniLoop), waited on the spills: Q6_K's 8 tokens 1.2x faster from memory with it, Q4_K_M's 8
 // sequences 1.1x (bench/NOTES.md, 2026-12-02).
 template <int T>
 static inline void settle(__m512i* isum) {
