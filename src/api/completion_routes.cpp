@@ -1,6 +1,8 @@
 // POST /v1/completions (OpenAI's legacy text completions: one or several prompts, echo, logprobs,
 // streaming).
+#include <algorithm>
 #include <memory>
+#include <optional>
 
 #include "api/openai_request.h"
 #include "api/openai_response.h"
@@ -26,41 +28,70 @@ struct CompletionStream {
     std::vector<ChoiceResult> choices;
 };
 
+// With echo and logprobs a prompt is scored by its first choice only (make_requests; the others
+// share the prompt it computed): every choice of a prompt takes that choice's scores.
+void share_prompt_scores(std::vector<ChoiceResult>& choices, size_t n) {
+    for (size_t first = 0; first < choices.size(); first += n)
+        for (size_t i = first + 1; i < std::min(first + n, choices.size()); ++i)
+            choices[i].prompt_scores = choices[first].prompt_scores;
+}
+
 bool stream_completion(CompletionStream& s, httplib::DataSink& sink) {
     auto write = [&](const std::string& data) { return sink.write(data.data(), data.size()); };
     s.choices.resize(s.echo.size());
-    // A scored prompt is echoed with its logprobs, which come with its first generated token.
+    // A scored prompt is echoed with its logprobs, which come with its first choice's first
+    // generated token (share_prompt_scores); a choice's chunks are held until its echo is written.
     std::vector<bool> echoed(s.echo.size(), !s.params.score_prompt);
+    std::vector<std::string> held(s.echo.size());
     for (size_t i = 0; i < s.echo.size(); ++i)
         if (echoed[i] && !s.echo[i].empty() && !write(sse_event(completion_chunk(s.head, i, s.echo[i], nullptr))))
             return false;
     const size_t n = static_cast<size_t>(s.params.n);
     // Prompts one after another: each prompt's n choices stream interleaved.
     for (size_t g = 0; g < s.gens.size(); ++g) {
+        std::optional<std::vector<sampling::TokenChoice>> scores;  // the prompt's, from its first choice
+        // Choice i's echo (without logprobs if its first choice failed before scoring), then what it held.
+        auto release = [&](size_t i) {
+            echoed[i] = true;
+            json lp = scores ? prompt_logprobs(s.echo[i], s.echo_tokens[i], *scores, s.lease->tokenizer,
+                                               s.params.top_logprobs)
+                             : json(nullptr);
+            std::string out = sse_event(completion_chunk(s.head, i, s.echo[i], nullptr, std::move(lp)));
+            out += held[i];
+            held[i].clear();
+            return write(out);
+        };
+        auto send = [&](size_t i, const std::string& data) {
+            if (!echoed[i]) {
+                held[i] += data;
+                return true;
+            }
+            return write(data);
+        };
         const bool finished = s.gens[g].run(
             [&](size_t j, engine::Event& ev) {
                 const size_t i = g * n + j;
                 accumulate(s.choices[i], ev);
                 if (ev.type == engine::Event::Type::kText) {
-                    if (!echoed[i]) {
-                        echoed[i] = true;
-                        json lp = prompt_logprobs(s.echo[i], s.echo_tokens[i], ev.prompt_scores, s.lease->tokenizer,
-                                                  s.params.top_logprobs);
-                        if (!write(sse_event(completion_chunk(s.head, i, s.echo[i], nullptr, std::move(lp)))))
-                            return false;
+                    if (j == 0 && !echoed[i]) {
+                        scores = std::move(ev.prompt_scores);
+                        for (size_t k = i; k < i + n; ++k)
+                            if (!echoed[k] && !release(k)) return false;
                     }
                     if (ev.text.empty()) return true;
                     json lp = nullptr;
                     if (s.params.logprobs)
                         lp = completion_logprobs(ev.tokens, s.lease->tokenizer, s.params.top_logprobs, 0);
-                    return write(sse_event(completion_chunk(s.head, i, ev.text, nullptr, std::move(lp))));
+                    return send(i, sse_event(completion_chunk(s.head, i, ev.text, nullptr, std::move(lp))));
                 }
                 if (ev.type == engine::Event::Type::kFailed)
-                    return write("data: " + failure_of({s.choices[i]})->body() + "\n\n");
-                return write(sse_event(completion_chunk(s.head, i, "", finish_reason(ev.result.finish))));
+                    return send(i, "data: " + failure_of({s.choices[i]})->body() + "\n\n");
+                return send(i, sse_event(completion_chunk(s.head, i, "", finish_reason(ev.result.finish))));
             },
             [&] { return write(": waiting\n\n"); });
         if (!finished) return false;
+        for (size_t k = g * n; k < g * n + n; ++k)
+            if (!echoed[k] && !release(k)) return false;
     }
     if (s.params.include_usage) {
         if (!write(sse_event(usage_chunk(s.head, "text_completion", usage_of(s.choices, s.n_prompt))))) return false;
@@ -109,6 +140,7 @@ void handle_completion(ServerContext& ctx, const httplib::Request& req, httplib:
         for (Generation& g : gens)
             for (ChoiceResult& c : g.collect()) choices.push_back(std::move(c));
         if (auto e = failure_of(choices)) return send_error(res, *e);
+        if (params.score_prompt) share_prompt_scores(choices, static_cast<size_t>(params.n));
         json body = text_completion(head, choices, echo, echo_tokens, n_prompt, lease->tokenizer,
                                     params.logprobs ? params.top_logprobs : -1);
         body["sinan"]["sampling"] = sampling_json(params);

@@ -166,7 +166,9 @@ json sinan_extension(const std::vector<ChoiceResult>& choices, int64_t prompt_to
     if (choices.size() > 1) {
         json per = json::array();
         for (size_t i = 0; i < choices.size(); ++i)
-            per.push_back({{"index", i}, {"confidence", choices[i].result.confidence.score}});
+            per.push_back({{"index", i},
+                           {"confidence", choices[i].result.confidence.score},
+                           {"cached_tokens", choices[i].n_cached}});
         ext["choices"] = std::move(per);
     }
     ext["timings"] = timings_json(choices[0], prompt_tokens);

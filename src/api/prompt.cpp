@@ -105,7 +105,9 @@ std::variant<std::vector<engine::Request>, ApiError> make_requests(const ServedM
         r.options.sampling = sp;
         if (sp.seed) r.options.sampling.seed = *sp.seed + static_cast<uint64_t>(i);
         r.options.starts_in_reasoning = prompt.starts_in_reasoning;
-        r.score_prompt = params.score_prompt;
+        // The first choice scores the prompt; the others share its computed prompt (the scheduler's
+        // in-flight prefix) and, in the route, its scores.
+        r.score_prompt = params.score_prompt && i == 0;
         r.options.context_shift = shift.enabled;
         r.n_keep = shift.n_keep;
         r.max_reasoning_tokens = params.max_reasoning_tokens;

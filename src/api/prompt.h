@@ -46,9 +46,10 @@ struct ContextShift {
     int64_t n_keep = -1;  // -1: the prompt, at most half the context
 };
 
-// One request per choice (params from with_model_defaults): choice i gets seed + i. Checks the
-// prompt length against the context, max_tokens against the room the prompt leaves (unless the
-// context shifts) and the sampling params against the vocab.
+// One request per choice (params from with_model_defaults): choice i gets seed + i; with
+// params.score_prompt only choice 0 scores the prompt (the route gives its scores to the others).
+// Checks the prompt length against the context, max_tokens against the room the prompt leaves
+// (unless the context shifts) and the sampling params against the vocab.
 std::variant<std::vector<engine::Request>, ApiError> make_requests(const ServedModel& model, const Prompt& prompt,
                                                                    const GenerationParams& params,
                                                                    std::optional<engine::Clock::time_point> deadline,

@@ -361,6 +361,74 @@ TEST_F(ServerChat, CompletionsEchoWithLogprobsScoreThePromptsOwnTokens) {
     }
 }
 
+// With n > 1 the first choice scores the prompt and the others reuse what it computed: each
+// choice carries the same prompt logprobs as a request with one choice, streamed or not, and the
+// later choices report the prompt as cached (each would compute it again if it scored it too).
+// The prompt is longer than a scored step's 64 tokens and held by the prefix cache when streamed,
+// so the later choices generate before the first has scored it: their chunks wait for their echo.
+TEST_F(ServerChat, CompletionsScoreAPromptOnceForAllItsChoices) {
+    std::string prompt = "Scores for every choice of one prompt.";
+    for (int k = 0; k < 12; ++k) prompt += " The quick brown fox jumps over the lazy dog.";
+    json body = {{"prompt", prompt}, {"max_tokens", 3}, {"temperature", 0.9},
+                 {"seed", 11},       {"logprobs", 2},   {"echo", true}};
+    auto r = post_json(*client_, "/v1/completions", body);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    const json one = json::parse(r->body);
+    const size_t n_prompt = one["usage"]["prompt_tokens"];
+    ASSERT_GT(n_prompt, 64u);
+    auto prompt_part = [&](const json& logprobs) {
+        json part = json::object();
+        for (const char* key : {"tokens", "token_logprobs", "top_logprobs", "text_offset"}) {
+            part[key] = json::array();
+            for (size_t k = 0; k < n_prompt && k < logprobs[key].size(); ++k) part[key].push_back(logprobs[key][k]);
+        }
+        return part;
+    };
+    const json expected = prompt_part(one["choices"][0]["logprobs"]);
+    ASSERT_EQ(expected["tokens"].size(), n_prompt);
+
+    body["n"] = 3;
+    r = post_json(*client_, "/v1/completions", body);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    const json three = json::parse(r->body);
+    ASSERT_EQ(three["choices"].size(), 3u);
+    ASSERT_EQ(three["sinan"]["choices"].size(), 3u) << three["sinan"].dump();
+    for (size_t i = 0; i < 3; ++i) {
+        const json& c = three["choices"][i];
+        EXPECT_EQ(c["text"].get<std::string>().rfind(prompt, 0), 0u) << "choice " << i;
+        EXPECT_EQ(prompt_part(c["logprobs"]).dump(), expected.dump()) << "choice " << i;
+        if (i > 0) {
+            EXPECT_EQ(three["sinan"]["choices"][i]["cached_tokens"], n_prompt - 1) << "choice " << i;
+        }
+    }
+
+    // Streamed: each choice's first chunk is its echo with the same scores, and the texts are the
+    // unstreamed ones (the same seeds).
+    body["stream"] = true;
+    bool done = false;
+    int status = 0;
+    auto events = post_stream(*client_, "/v1/completions", body, &done, &status);
+    EXPECT_EQ(status, 200);
+    EXPECT_TRUE(done);
+    std::string texts[3];
+    bool started[3] = {false, false, false};
+    for (const json& e : events) {
+        if (e["choices"].empty()) continue;
+        const json& c = e["choices"][0];
+        const size_t i = c["index"];
+        ASSERT_LT(i, 3u);
+        if (!started[i]) {
+            started[i] = true;
+            EXPECT_EQ(c["text"], prompt) << "choice " << i;
+            EXPECT_EQ(c["logprobs"].dump(), expected.dump()) << "choice " << i;
+        }
+        texts[i] += c["text"].get<std::string>();
+    }
+    for (size_t i = 0; i < 3; ++i) EXPECT_EQ(texts[i], three["choices"][i]["text"]) << "choice " << i;
+}
+
 TEST_F(ServerChat, CompletionsTakeSeveralPromptsAndEcho) {
     json body = {{"prompt", {"One", "Two"}}, {"max_tokens", 4}, {"temperature", 0}, {"echo", true}};
     auto r = post_json(*client_, "/v1/completions", body);
