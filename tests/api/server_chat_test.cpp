@@ -43,6 +43,26 @@ class ServerChat : public ::testing::Test {
         EXPECT_EQ(r->status, expect_status) << r->body;
         return json::parse(r->body);
     }
+    // A stream that answers 200 and ends with [DONE]: its events.
+    std::vector<json> stream_ok(const std::string& path, const json& body) {
+        bool done = false;
+        int status = 0;
+        std::vector<json> events = post_stream(*client_, path, body, &done, &status);
+        EXPECT_EQ(status, 200);
+        EXPECT_TRUE(done);
+        return events;
+    }
+    // The text of each of a completion stream's n choices, its chunks joined.
+    static std::vector<std::string> choice_texts(const std::vector<json>& events, size_t n) {
+        std::vector<std::string> texts(n);
+        for (const json& e : events) {
+            if (e["choices"].empty()) continue;
+            const size_t i = e["choices"][0]["index"];
+            EXPECT_LT(i, n) << e.dump();
+            if (i < n) texts[i] += e["choices"][0]["text"].get<std::string>();
+        }
+        return texts;
+    }
     static json hello(int max_tokens) {
         return {{"messages", {{{"role", "user"}, {"content", "Hello, who are you?"}}}},
                 {"max_tokens", max_tokens},
@@ -407,25 +427,19 @@ TEST_F(ServerChat, CompletionsScoreAPromptOnceForAllItsChoices) {
     // Streamed: each choice's first chunk is its echo with the same scores, and the texts are the
     // unstreamed ones (the same seeds).
     body["stream"] = true;
-    bool done = false;
-    int status = 0;
-    auto events = post_stream(*client_, "/v1/completions", body, &done, &status);
-    EXPECT_EQ(status, 200);
-    EXPECT_TRUE(done);
-    std::string texts[3];
+    const std::vector<json> events = stream_ok("/v1/completions", body);
     bool started[3] = {false, false, false};
     for (const json& e : events) {
         if (e["choices"].empty()) continue;
         const json& c = e["choices"][0];
         const size_t i = c["index"];
         ASSERT_LT(i, 3u);
-        if (!started[i]) {
-            started[i] = true;
-            EXPECT_EQ(c["text"], prompt) << "choice " << i;
-            EXPECT_EQ(c["logprobs"].dump(), expected.dump()) << "choice " << i;
-        }
-        texts[i] += c["text"].get<std::string>();
+        if (started[i]) continue;
+        started[i] = true;
+        EXPECT_EQ(c["text"], prompt) << "choice " << i;
+        EXPECT_EQ(c["logprobs"].dump(), expected.dump()) << "choice " << i;
     }
+    const std::vector<std::string> texts = choice_texts(events, 3);
     for (size_t i = 0; i < 3; ++i) EXPECT_EQ(texts[i], three["choices"][i]["text"]) << "choice " << i;
 }
 
@@ -440,15 +454,7 @@ TEST_F(ServerChat, CompletionsTakeSeveralPromptsAndEcho) {
     EXPECT_EQ(j["choices"][1]["text"].get<std::string>().rfind("Two", 0), 0u);
     body["stream"] = true;
     body["echo"] = false;
-    bool done = false;
-    int status = 0;
-    auto events = post_stream(*client_, "/v1/completions", body, &done, &status);
-    EXPECT_EQ(status, 200);
-    EXPECT_TRUE(done);
-    std::string texts[2];
-    for (const json& e : events)
-        if (!e["choices"].empty())
-            texts[e["choices"][0]["index"].get<int>()] += e["choices"][0]["text"].get<std::string>();
+    const std::vector<std::string> texts = choice_texts(stream_ok("/v1/completions", body), 2);
     EXPECT_EQ("One" + texts[0], j["choices"][0]["text"].get<std::string>());
     EXPECT_EQ("Two" + texts[1], j["choices"][1]["text"].get<std::string>());
 }
