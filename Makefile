@@ -36,7 +36,7 @@ test: build
 test-debug: build-debug
 	ctest --preset debug -j $(JOBS)
 
-# Coverage-guided fuzzing of the GGUF reader for FUZZ_SECONDS (CI runs it for 60 s).
+# Coverage-guided fuzzing of the GGUF reader, then of the request parsers, FUZZ_SECONDS each (CI: 60 s).
 fuzz: deps
 	cmake --preset fuzz >/dev/null
 	cmake --build --preset fuzz -j $(JOBS)
