@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -172,7 +173,7 @@ std::string body_of(const uint8_t* data, size_t size) {
     FuzzedDataProvider p(data + 1, size - 1);
     json body = json::parse(kBases[p.ConsumeIntegralInRange<size_t>(0, std::size(kBases) - 1)]);
     for (int i = p.ConsumeIntegralInRange(1, 4); i > 0; --i) edit(body, p);
-    // Strings that are not UTF-8 go as they are (the parsers must refuse them, not throw).
+    // Invalid UTF-8 in a string is dropped here: the raw inputs are where such bytes reach the parsers.
     return body.dump(-1, ' ', false, json::error_handler_t::ignore);
 }
 
