@@ -294,45 +294,37 @@ enum class VnniLoop { kRegisters, kLoaded, kMisaligned, kSharedBroadcast, kLaten
     "vpdpbusd %%zmm2, %%zmm0, %%zmm" #a \
     "\n\t"                              \
     "vpdpbusd %%zmm2, %%zmm1, %%zmm" #b "\n\t"
-#define SINAN_VNNI_CLOBBERS                                                                                           \
-    "xmm0", "xmm1", "xmm2", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", \
-        "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31", "memory"
+// One round of a loop: its instructions, with the operands and clobbers every round shares.
+#define SINAN_VNNI_ROUND(code)                                                                                     \
+    asm volatile(code                                                                                              \
+                 :                                                                                                 \
+                 : [x] "r"(x), [w] "r"(w)                                                                          \
+                 : "xmm0", "xmm1", "xmm2", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", \
+                   "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31", "memory")
 
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni_loop(VnniLoop loop, int64_t n, const char* w,
                                                                       const int32_t* x) {
     for (int64_t i = 0; i < n; ++i) {  // 16 vpdpbusd an iteration
         switch (loop) {
             case VnniLoop::kRegisters:
-                asm volatile(SINAN_DP4(0, 0, 16, 17, 18, 19) SINAN_DP4(4, 0, 20, 21, 22, 23)
-                                 SINAN_DP4(8, 0, 24, 25, 26, 27) SINAN_DP4(12, 0, 28, 29, 30, 31)
-                             :
-                             : [x] "r"(x), [w] "r"(w)
-                             : SINAN_VNNI_CLOBBERS);
+                SINAN_VNNI_ROUND(SINAN_DP4(0, 0, 16, 17, 18, 19) SINAN_DP4(4, 0, 20, 21, 22, 23)
+                                     SINAN_DP4(8, 0, 24, 25, 26, 27) SINAN_DP4(12, 0, 28, 29, 30, 31));
                 break;
             case VnniLoop::kLoaded:
             case VnniLoop::kMisaligned:
-                asm volatile(SINAN_LOAD(0, 0) SINAN_DP4(0, 0, 16, 17, 18, 19) SINAN_LOAD(64, 0)
-                                 SINAN_DP4(4, 0, 20, 21, 22, 23) SINAN_LOAD(128, 0) SINAN_DP4(8, 0, 24, 25, 26, 27)
-                                     SINAN_LOAD(192, 0) SINAN_DP4(12, 0, 28, 29, 30, 31)
-                             :
-                             : [x] "r"(x), [w] "r"(w)
-                             : SINAN_VNNI_CLOBBERS);
+                SINAN_VNNI_ROUND(SINAN_LOAD(0, 0) SINAN_DP4(0, 0, 16, 17, 18, 19) SINAN_LOAD(64, 0)
+                                     SINAN_DP4(4, 0, 20, 21, 22, 23) SINAN_LOAD(128, 0) SINAN_DP4(8, 0, 24, 25, 26, 27)
+                                         SINAN_LOAD(192, 0) SINAN_DP4(12, 0, 28, 29, 30, 31));
                 break;
             case VnniLoop::kSharedBroadcast:
-                asm volatile(SINAN_LOAD(0, 0) SINAN_LOAD(64, 1) SINAN_PAIR(0, 16, 17) SINAN_PAIR(64, 18, 19)
-                                 SINAN_PAIR(128, 20, 21) SINAN_PAIR(192, 22, 23) SINAN_LOAD(128, 0) SINAN_LOAD(192, 1)
-                                     SINAN_PAIR(4, 24, 25) SINAN_PAIR(68, 26, 27) SINAN_PAIR(132, 28, 29)
-                                         SINAN_PAIR(196, 30, 31)
-                             :
-                             : [x] "r"(x), [w] "r"(w)
-                             : SINAN_VNNI_CLOBBERS);
+                SINAN_VNNI_ROUND(SINAN_LOAD(0, 0) SINAN_LOAD(64, 1) SINAN_PAIR(0, 16, 17) SINAN_PAIR(64, 18, 19)
+                                     SINAN_PAIR(128, 20, 21) SINAN_PAIR(192, 22, 23) SINAN_LOAD(128, 0)
+                                         SINAN_LOAD(192, 1) SINAN_PAIR(4, 24, 25) SINAN_PAIR(68, 26, 27)
+                                             SINAN_PAIR(132, 28, 29) SINAN_PAIR(196, 30, 31));
                 break;
             case VnniLoop::kLatency:
-                asm volatile(SINAN_DP4(0, 0, 16, 16, 16, 16) SINAN_DP4(4, 0, 16, 16, 16, 16)
-                                 SINAN_DP4(8, 0, 16, 16, 16, 16) SINAN_DP4(12, 0, 16, 16, 16, 16)
-                             :
-                             : [x] "r"(x), [w] "r"(w)
-                             : SINAN_VNNI_CLOBBERS);
+                SINAN_VNNI_ROUND(SINAN_DP4(0, 0, 16, 16, 16, 16) SINAN_DP4(4, 0, 16, 16, 16, 16)
+                                     SINAN_DP4(8, 0, 16, 16, 16, 16) SINAN_DP4(12, 0, 16, 16, 16, 16));
                 break;
         }
     }
@@ -342,7 +334,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni_loop(VnniLoop l
 #undef SINAN_DP4
 #undef SINAN_LOAD
 #undef SINAN_PAIR
-#undef SINAN_VNNI_CLOBBERS
+#undef SINAN_VNNI_ROUND
 
 void BM_VnniLoop(benchmark::State& state, VnniLoop loop) {
     if (!can_run(Level::kAvx512) || !sinan::cpu::features().avx512vnni) {
