@@ -1,6 +1,6 @@
 # The two commands a fresh Debian 12 / Ubuntu machine needs: `make run` and `make test`.
 # Everything else here is what they are built from.
-.PHONY: all deps build build-debug run demo model test test-debug fuzz bench format clean
+.PHONY: all deps build build-debug run demo model test test-debug test-tsan fuzz bench format clean
 
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
@@ -35,6 +35,13 @@ test: build
 
 test-debug: build-debug
 	ctest --preset debug -j $(JOBS)
+
+# The threaded parts' tests (thread pool, scheduler, the server binary, caches, retrieval) under
+# ThreadSanitizer; any race report fails it (scripts/run-tsan.sh).
+test-tsan: deps
+	cmake --preset tsan >/dev/null
+	cmake --build --preset tsan -j $(JOBS)
+	@bash scripts/run-tsan.sh build/tsan
 
 # Coverage-guided fuzzing of the GGUF reader, then of the request parsers, FUZZ_SECONDS each (CI: 60 s).
 fuzz: deps
