@@ -40,8 +40,7 @@ test-debug: build-debug
 # ThreadSanitizer; any race report fails it (scripts/run-tsan.sh).
 test-tsan: deps
 	cmake --preset tsan >/dev/null
-	cmake --build --preset tsan -j $(JOBS)
-	@bash scripts/run-tsan.sh build/tsan
+	@bash scripts/run-tsan.sh build/tsan $(JOBS)
 
 # Coverage-guided fuzzing of the GGUF reader, then of the request parsers, FUZZ_SECONDS each (CI: 60 s).
 fuzz: deps

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the tests of the threaded parts under ThreadSanitizer: scripts/run-tsan.sh BUILD_DIR
-# (the tsan preset's build). The thread pool (base_tests), the scheduler and continuous batching
-# (engine_tests), the server through the real `sinan serve` binary built with TSan, 16 streams at
+# Builds and runs the tests of the threaded parts under ThreadSanitizer:
+# scripts/run-tsan.sh BUILD_DIR [JOBS] (BUILD_DIR configured by the tsan preset; `tests` below is
+# the one list of what runs). The thread pool (base_tests), the scheduler and continuous
+# batching (engine_tests), the server through the real `sinan serve` binary built with TSan, 16 streams at
 # once, cancellation, SIGTERM drains (api_server_tests), the rate limiter and response cache
 # (api_support_tests) and the vector index and retriever (knowledge_retrieval_tests).
 # A race makes the process that saw it exit 66 (TSan's exit code): an in-process test binary
@@ -9,15 +10,20 @@
 # BUILD_DIR/tsan-reports/ and printed. Suppressions: tests/tsan.supp (why each one).
 set -euo pipefail
 build=${1:?build dir}
+jobs=${2:-$(nproc)}
 root=$(cd "$(dirname "$0")/.." && pwd)
+tests=(base/base_tests engine/engine_tests api/api_server_tests api/api_support_tests
+       knowledge/knowledge_retrieval_tests)
+# The server tests start the sinan binary of the same build.
+cmake --build "$build" -j "$jobs" --target sinan "${tests[@]##*/}"
+
 reports="$build/tsan-reports"
 rm -rf "$reports"
 mkdir -p "$reports"
 export TSAN_OPTIONS="suppressions=$root/tests/tsan.supp log_path=$reports/report second_deadlock_stack=1"
 
 failed=()
-for t in base/base_tests engine/engine_tests api/api_server_tests api/api_support_tests \
-         knowledge/knowledge_retrieval_tests; do
+for t in "${tests[@]}"; do
   echo "run-tsan: $t"
   start=$SECONDS
   if ! "$build/tests/$t" --gtest_brief=1 >"$reports/$(basename "$t").out" 2>&1; then
