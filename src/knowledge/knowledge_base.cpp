@@ -295,6 +295,7 @@ Status KnowledgeBaseService::remove(const std::string& name) {
     remove_vector_files(kb->id);
     std::lock_guard<std::mutex> lock(mu_);
     indexes_.erase(kb->id);
+    building_.erase(kb->id);
     return Status::ok();
 }
 
@@ -570,6 +571,21 @@ Result<std::shared_ptr<const KnowledgeBaseService::Index>> KnowledgeBaseService:
     // The stamp is read before the rows: a change in between makes the next search rebuild again,
     // never keeps a stale index.
     Result<std::string> stamp = store_->content_stamp(kb.id);
+    if (!stamp.ok()) return stamp.status();
+    std::shared_ptr<std::mutex> building;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = indexes_.find(kb.id);
+        if (it != indexes_.end() && it->second->stamp == *stamp) return it->second;
+        std::shared_ptr<std::mutex>& b = building_[kb.id];
+        if (!b) b = std::make_shared<std::mutex>();
+        building = b;
+    }
+    // One build at a time per knowledge base: searches that find the index stale together wait
+    // for the first one's build (then take it when it is current) rather than each building and
+    // saving it again.
+    std::lock_guard<std::mutex> build_lock(*building);
+    stamp = store_->content_stamp(kb.id);
     if (!stamp.ok()) return stamp.status();
     {
         std::lock_guard<std::mutex> lock(mu_);

@@ -30,7 +30,8 @@
 // and the embedding model: a build reads it back and inserts only the vectors of chunks that are
 // new since (a file more than half stale, or unreadable, is rebuilt from the vectors in the
 // store, which stay the source of truth), then writes it again when anything changed. Deleting
-// the knowledge base deletes its files.
+// the knowledge base deletes its files. One build at a time per knowledge base: searches that
+// find it stale together wait for one build and share it.
 //
 // Re-ranking. With KnowledgeBaseOptions::rerank set (a cross-encoder reranker), search() takes
 // the best rerank_candidates passages of retrieval, has the reranker score each against the
@@ -228,6 +229,7 @@ class KnowledgeBaseService {
     bool busy_ = false, stop_ = false;
     std::vector<int64_t> resumed_;
     std::unordered_map<int64_t, std::shared_ptr<const Index>> indexes_;  // by kb id
+    std::unordered_map<int64_t, std::shared_ptr<std::mutex>> building_;  // by kb id: held while its index is built
     std::set<int64_t> warned_model_;                                     // kb ids whose other-model warning was logged
     std::thread worker_;
 };

@@ -18,6 +18,7 @@
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -58,6 +59,18 @@ Status write_all(int fd, const char* p, size_t n) {
         n -= static_cast<size_t>(w);
     }
     return Status::ok();
+}
+
+// Creates <path>.tmp.<pid>.<n>, a name no other save uses (other threads, other processes on the
+// same data directory): saves to one file at once each write their own and rename it into place,
+// never into each other's. Returns the descriptor (-1 and errno on failure), the name in *tmp.
+int create_unique(const std::string& path, std::string* tmp) {
+    static std::atomic<uint64_t> next{0};
+    for (;;) {
+        *tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(next++);
+        const int fd = ::open(tmp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd >= 0 || errno != EEXIST) return fd;  // EEXIST: left by a dead process of the same pid
+    }
 }
 
 Result<std::string> read_file(const std::filesystem::path& file) {
@@ -246,8 +259,9 @@ Status VectorIndex::save(const std::filesystem::path& file) const {
     const uint64_t sum = fnv1a64(payload->data(), payload->size(), fnv1a64(header, kSummedHeaderBytes));
     std::memcpy(header + 24, &sum, 8);
 
-    const std::string path = file.string(), tmp = path + ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const std::string path = file.string();
+    std::string tmp;
+    const int fd = create_unique(path, &tmp);
     if (fd < 0) return Status::error(tmp + ": cannot create: " + errno_text());
     auto fail = [&](const Status& s) {
         ::close(fd);

@@ -13,9 +13,11 @@
 //
 // File (docs/formats/vector_index.md): a 32-byte header (magic "SNHNSW01", version, dim, payload
 // size, FNV-1a 64 of the payload) then hnswlib's own saveIndex bytes. save() writes a temporary
-// file, fsyncs it, renames it over the target and fsyncs the directory, so a crash leaves the old
-// file or the new one. load() verifies header and checksum before hnswlib parses anything, so a
-// truncated or corrupted file is a Status naming the file, never a crash.
+// file of its own (<file>.tmp.<pid>.<n>), fsyncs it, renames it over the target and fsyncs the
+// directory, so a crash leaves the old file or the new one (and the temporary file), and saves
+// to one file from several threads or processes at once leave one of them whole. load() verifies
+// header and checksum before hnswlib parses anything, so a truncated or corrupted file is a
+// Status naming the file, never a crash.
 //
 // Thread-safety: search(), contains(), size() and save() may run concurrently with each other;
 // add() and remove() need exclusive access (the caller's lock, as Retriever does).

@@ -5,13 +5,17 @@
 // text is its nearest vector, both ranks reach the passages, documents without vectors stay
 // findable. Skipped when the model is absent.
 #include <gtest/gtest.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <latch>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/embedding_hook.h"
@@ -349,6 +353,55 @@ TEST_F(DenseKnowledgeBaseTest, AnUnreadableVectorFileIsRebuiltFromTheStore) {
         EXPECT_EQ(hits[0].source, source);
     }
     EXPECT_EQ(labels_in(files[0]), chunk_ids());  // written again, whole
+}
+
+// Searches that start together after a change: one of them rebuilds the index (its build reads the
+// vector file back: one open of it, watched with inotify) and saves it (one rename into place),
+// the others wait for it and use it; every one succeeds, nothing is warned, and what is left is
+// one whole file.
+TEST_F(DenseKnowledgeBaseTest, SearchesAtOnceAfterAChangeShareOneBuildAndLeaveOneWholeVectorFile) {
+    open(true);
+    for (const auto& [source, text] : kDocs) add(source, text);
+    search("oven", RetrievalMode::kAuto);  // the first build: <data-dir>/vectors and its file exist
+    std::vector<fs::path> files = vector_files();
+    ASSERT_EQ(files.size(), 1u);
+    const std::string name = files[0].filename().string();
+    constexpr int kThreads = 6;
+    for (int round = 0; round < 6; ++round) {
+        add("round" + std::to_string(round) + ".txt", "Round " + std::to_string(round) + " brings a new page.");
+        const int watch = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        ASSERT_GE(watch, 0);
+        ASSERT_GE(::inotify_add_watch(watch, files[0].parent_path().c_str(), IN_OPEN | IN_MOVED_TO), 0);
+        std::vector<Result<std::vector<Passage>>> results(kThreads, Status::error("not run"));
+        std::latch go(kThreads);
+        std::vector<std::thread> threads;
+        ::testing::internal::CaptureStderr();
+        for (int i = 0; i < kThreads; ++i)
+            threads.emplace_back([&, i] {
+                go.arrive_and_wait();
+                results[i] = service_->search("notes", kDocs[i % kDocs.size()].second, 3, {}, RetrievalMode::kDense);
+            });
+        for (std::thread& t : threads) t.join();
+        const std::string warnings = ::testing::internal::GetCapturedStderr();
+        int opens = 0, renames = 0;
+        alignas(inotify_event) char events[4096];
+        for (ssize_t n; (n = ::read(watch, events, sizeof events)) > 0;)
+            for (ssize_t at = 0; at < n;) {
+                const auto* e = reinterpret_cast<const inotify_event*>(events + at);
+                const bool ours = e->len > 0 && name == e->name;
+                opens += ours && (e->mask & IN_OPEN) != 0;
+                renames += ours && (e->mask & IN_MOVED_TO) != 0;
+                at += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
+            }
+        ::close(watch);
+        EXPECT_EQ(opens, 1) << "round " << round << ": the index built once";
+        EXPECT_EQ(renames, 1) << "round " << round << ": and saved once";
+        EXPECT_EQ(warnings, "") << "round " << round;
+        for (const auto& r : results) EXPECT_TRUE(r.ok()) << r.message();
+        files = vector_files();
+        ASSERT_EQ(files.size(), 1u) << "round " << round << ": " << files.back();
+        EXPECT_EQ(labels_in(files[0]), chunk_ids()) << "round " << round;
+    }
 }
 
 TEST_F(DenseKnowledgeBaseTest, DeletingTheKnowledgeBaseDeletesItsVectorFile) {

@@ -4,11 +4,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <latch>
 #include <random>
 #include <set>
+#include <string>
+#include <thread>
+#include <vector>
 
 #if defined(__SANITIZE_THREAD__)
 // hnswlib's addPoint locks the new element's link list and then its neighbours' (its scheme for
@@ -165,6 +170,14 @@ TEST(VectorIndex, RejectsWrongDimensionAndZeroOrNonFiniteVectors) {
     EXPECT_EQ(index.size(), 0u);
 }
 
+// The names of the files in `dir`, sorted.
+std::vector<std::string> names_in(const std::filesystem::path& dir) {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
 TEST(VectorIndex, SaveAndLoadRoundTripGivesTheSameResultsAndKeepsRemovals) {
     constexpr size_t kN = 3000, kDim = 32;
     const auto data = random_vectors(kN, kDim, 8);
@@ -176,7 +189,7 @@ TEST(VectorIndex, SaveAndLoadRoundTripGivesTheSameResultsAndKeepsRemovals) {
     const auto dir = temp_dir("roundtrip");
     const auto file = dir / "vectors.hnsw";
     ASSERT_TRUE(index.save(file).is_ok());
-    EXPECT_FALSE(std::filesystem::exists(dir / "vectors.hnsw.tmp"));
+    EXPECT_EQ(names_in(dir), std::vector<std::string>{"vectors.hnsw"}) << "no temporary file left";
     Result<std::unique_ptr<VectorIndex>> loaded = VectorIndex::load(file, params);
     ASSERT_TRUE(loaded.ok()) << loaded.message();
     VectorIndex& back = **loaded;
@@ -200,6 +213,41 @@ TEST(VectorIndex, SaveAndLoadRoundTripGivesTheSameResultsAndKeepsRemovals) {
     Result<std::unique_ptr<VectorIndex>> again = VectorIndex::load(file);
     ASSERT_TRUE(again.ok()) << again.message();
     EXPECT_EQ((*again)->size(), kN - 100 + 2000);
+    std::filesystem::remove_all(dir);
+}
+
+// Saves of two different indexes to one file from several threads at once (as two processes
+// sharing a data directory do): every save succeeds, and the file left is one of the two, whole.
+TEST(VectorIndex, SavesToOneFileAtOnceEachSucceedAndLeaveOneOfThemWhole) {
+    constexpr size_t kDim = 16, kN = 300;
+    VectorIndex a(kDim), b(kDim);
+    const auto data = random_vectors(kN, kDim, 11);
+    for (size_t i = 0; i < kN; ++i) {
+        ASSERT_TRUE(a.add(int64_t(i), data[i]).is_ok());
+        ASSERT_TRUE(b.add(int64_t(kN + i), data[i]).is_ok());
+    }
+    const auto dir = temp_dir("concurrent-saves");
+    const auto file = dir / "vectors.hnsw";
+    constexpr int kThreads = 4, kSaves = 10;
+    std::vector<std::string> errors(kThreads);
+    std::latch go(kThreads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+        threads.emplace_back([&, t] {
+            go.arrive_and_wait();
+            for (int i = 0; i < kSaves; ++i)
+                if (Status s = (t % 2 == 0 ? a : b).save(file); !s.is_ok()) errors[t] += s.message() + "\n";
+        });
+    for (std::thread& th : threads) th.join();
+    for (const std::string& e : errors) EXPECT_EQ(e, "");
+    EXPECT_EQ(names_in(dir), std::vector<std::string>{"vectors.hnsw"}) << "no temporary file left";
+    Result<std::unique_ptr<VectorIndex>> back = VectorIndex::load(file);
+    ASSERT_TRUE(back.ok()) << back.message();
+    std::vector<int64_t> labels = (*back)->labels();
+    std::sort(labels.begin(), labels.end());
+    ASSERT_EQ(labels.size(), kN);
+    const int64_t first = labels[0] == 0 ? 0 : int64_t(kN);
+    for (size_t i = 0; i < kN; ++i) ASSERT_EQ(labels[i], first + int64_t(i)) << "all of one index, none of the other";
     std::filesystem::remove_all(dir);
 }
 
