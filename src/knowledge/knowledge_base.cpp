@@ -44,6 +44,11 @@ constexpr const char* kLockName = ".lock";
 
 std::string errno_text() { return std::strerror(errno); }
 
+// What Store::put_document's `read` compares: the row is in the state it was read in.
+bool same_state(const store::DocumentRow& a, const store::DocumentRow& b) {
+    return a.id == b.id && a.version == b.version && a.status == b.status && a.content_sha256 == b.content_sha256;
+}
+
 bool valid_kb_name(const std::string& name) {
     if (name.empty() || name.size() > 64 || name[0] == '.') return false;
     for (char c : name)
@@ -314,60 +319,79 @@ Result<AddResult> KnowledgeBaseService::add_document(const std::string& kb, cons
     Result<Metadata> meta = parse_metadata(metadata_json);
     if (!meta.ok()) return meta.status();
     const std::string hash = sha256_hex(bytes);
-    Result<std::optional<store::DocumentRow>> existing = store_->find_document(row->id, source);
-    if (!existing.ok()) return existing.status();
-    const store::DocumentRow* old = existing->has_value() ? &**existing : nullptr;
-    const bool old_ready = old != nullptr && old->status == store::DocumentStatus::kReady;
 
-    AddResult result;
-    if (old_ready && old->content_sha256 == hash) {
-        result.status = FileStatus::kUnchanged;
-        result.document_id = old->id;
-        result.version = old->version;
-        result.n_chunks = old->n_chunks;
-        return result;
-    }
-
-    store::DocumentRow doc;
-    doc.id = old != nullptr ? old->id : 0;
-    doc.kb_id = row->id;
-    doc.source = source;
-    doc.content_sha256 = hash;
-    doc.version = old == nullptr ? 1 : (old->content_sha256 == hash ? old->version : old->version + 1);
-    doc.metadata_json = metadata_json.empty() ? "{}" : nlohmann::json(*meta).dump();
-    doc.size_bytes = static_cast<int64_t>(bytes.size());
-
-    std::vector<store::ChunkRow> rows;
-    Result<ExtractedDocument> extracted = extract_bytes(source, bytes, options_.extract);
-    if (extracted.ok()) {
+    // The chunks (with their vectors) or why there are none; made once, on the first read that
+    // finds the bytes new.
+    std::optional<std::vector<store::ChunkRow>> rows;
+    std::string failure;
+    auto prepare = [&] {
+        rows.emplace();
+        Result<ExtractedDocument> extracted = extract_bytes(source, bytes, options_.extract);
+        if (!extracted.ok()) {
+            failure = extracted.message();
+            return;
+        }
         for (Chunk& c : chunk_document(*extracted, options_.chunk))
-            rows.push_back(
+            rows->push_back(
                 store::ChunkRow{0, 0, c.ordinal, std::move(c.text), std::move(c.location), c.page, c.n_tokens, {}});
+        if (rows->empty()) {
+            failure = source + ": no text to index";
+        } else if (Status embedded = embed_chunks(*row, &*rows); !embedded.is_ok()) {
+            failure = source + ": " + embedded.message();
+        }
+    };
+
+    // Read, decide, write only over what was read: another writer (a thread, a replica) that
+    // changes the document in between fails the write (Store::put_document's `read`), and the
+    // decision is made again on what it left.
+    constexpr int kAttempts = 8;
+    for (int attempt = 1;; ++attempt) {
+        Result<std::optional<store::DocumentRow>> existing = store_->find_document(row->id, source);
+        if (!existing.ok()) return existing.status();
+        const store::DocumentRow* old = existing->has_value() ? &**existing : nullptr;
+        const bool old_ready = old != nullptr && old->status == store::DocumentStatus::kReady;
+
+        AddResult result;
+        if (old_ready && old->content_sha256 == hash) {
+            result.status = FileStatus::kUnchanged;
+            result.document_id = old->id;
+            result.version = old->version;
+            result.n_chunks = old->n_chunks;
+            return result;
+        }
+        if (!rows) prepare();
+        result.message = failure;
+        if (!failure.empty() && old_ready) return result;  // the previous version stays searchable
+
+        store::DocumentRow doc;
+        doc.id = old != nullptr ? old->id : 0;
+        doc.kb_id = row->id;
+        doc.source = source;
+        doc.content_sha256 = hash;
+        doc.version = old == nullptr ? 1 : (old->content_sha256 == hash ? old->version : old->version + 1);
+        doc.metadata_json = metadata_json.empty() ? "{}" : nlohmann::json(*meta).dump();
+        doc.size_bytes = static_cast<int64_t>(bytes.size());
+        if (!failure.empty()) {
+            doc.status = store::DocumentStatus::kFailed;
+            doc.error = failure;
+        }
+        static const std::vector<store::ChunkRow> kNone;
+        Result<int64_t> id = store_->put_document(doc, failure.empty() ? *rows : kNone, old);
+        if (id.ok()) {
+            if (failure.empty()) {
+                result.status = old_ready ? FileStatus::kUpdated : FileStatus::kAdded;
+                result.n_chunks = static_cast<int>(rows->size());
+            }
+            result.document_id = *id;
+            result.version = doc.version;
+            return result;
+        }
+        // Written meanwhile by another writer (inserted, updated or deleted): decide again.
+        Result<std::optional<store::DocumentRow>> now = store_->find_document(row->id, source);
+        const bool changed =
+            now.ok() && (now->has_value() != (old != nullptr) || (old != nullptr && !same_state(**now, *old)));
+        if (!changed || attempt == kAttempts) return id.status();
     }
-    if (!extracted.ok()) {
-        result.message = extracted.message();
-    } else if (rows.empty()) {
-        result.message = source + ": no text to index";
-    } else if (Status embedded = embed_chunks(*row, &rows); !embedded.is_ok()) {
-        result.message = source + ": " + embedded.message();
-    }
-    if (!result.message.empty()) {
-        if (old_ready) return result;  // the previous version stays searchable
-        doc.status = store::DocumentStatus::kFailed;
-        doc.error = result.message;
-        Result<int64_t> id = store_->put_document(doc, {});
-        if (!id.ok()) return id.status();
-        result.document_id = *id;
-        result.version = doc.version;
-        return result;
-    }
-    Result<int64_t> id = store_->put_document(doc, rows);
-    if (!id.ok()) return id.status();
-    result.status = old_ready ? FileStatus::kUpdated : FileStatus::kAdded;
-    result.document_id = *id;
-    result.version = doc.version;
-    result.n_chunks = static_cast<int>(rows.size());
-    return result;
 }
 
 Status KnowledgeBaseService::remove_document(const std::string& kb, const std::string& source) {

@@ -11,6 +11,9 @@
 //   - extraction fails / yields no text   -> kFailed with the reason; a new source is recorded as a
 //                                            failed document, an existing ready one keeps its
 //                                            previous version and chunks
+// The decision is made on the row as read and written only over that row (Store::put_document's
+// `read`); when another writer (a thread, a replica) changed it in between, the document is read
+// and decided again: adds of one source at once all succeed, each content a version of its own.
 //
 // Jobs. Ingesting files is a job: begin_upload() streams each file into
 // <data-dir>/uploads/<token>/, submit() commits the job row — from then on the job is

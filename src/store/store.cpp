@@ -189,7 +189,8 @@ Result<std::optional<DocumentRow>> Store::find_document(int64_t kb_id, const std
     return std::optional<DocumentRow>(to_document(r->front()));
 }
 
-Result<int64_t> Store::put_document(const DocumentRow& doc, const std::vector<ChunkRow>& chunks) {
+Result<int64_t> Store::put_document(const DocumentRow& doc, const std::vector<ChunkRow>& chunks,
+                                    const DocumentRow* read) {
     std::lock_guard<std::mutex> lock(mu_);
     int64_t id = doc.id;
     Status s = in_transaction(*conn_, [&]() -> Status {
@@ -213,12 +214,20 @@ Result<int64_t> Store::put_document(const DocumentRow& doc, const std::vector<Ch
         } else {
             std::vector<SqlValue> params = fields;
             params.push_back(id);
-            Result<std::vector<SqlRow>> r = conn_->query(
+            std::string sql =
                 "UPDATE documents SET content_sha256 = ?, version = ?, metadata = ?, status = ?, error = ?, "
-                "n_chunks = ?, size_bytes = ?, updated_at = ? WHERE id = ? RETURNING id",
-                params);
+                "n_chunks = ?, size_bytes = ?, updated_at = ? WHERE id = ?";
+            if (read != nullptr) {
+                sql += " AND version = ? AND status = ? AND content_sha256 = ?";
+                params.insert(params.end(),
+                              {int64_t{read->version}, std::string(to_string(read->status)), read->content_sha256});
+            }
+            Result<std::vector<SqlRow>> r = conn_->query(sql + " RETURNING id", params);
             if (!r.ok()) return r.status();
-            if (r->empty()) return Status::error("document " + doc.source + " was deleted while it was being updated");
+            if (r->empty())
+                return Status::error("document " + doc.source +
+                                     (read != nullptr ? " was changed or deleted while it was being updated"
+                                                      : " was deleted while it was being updated"));
             SINAN_RETURN_IF_ERROR(conn_->query("DELETE FROM chunks WHERE document_id = ?", {id}).status());
         }
         for (const ChunkRow& c : chunks) {

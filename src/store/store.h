@@ -134,9 +134,13 @@ class Store {
     Result<std::vector<DocumentRow>> list_documents(int64_t kb_id);  // by source
     Result<std::optional<DocumentRow>> find_document(int64_t kb_id, const std::string& source);
     // Writes `doc` and replaces all of its chunks with `chunks`, in one transaction. doc.id == 0
-    // inserts (fails when (kb_id, source) exists); otherwise updates that row. n_chunks is taken
-    // from chunks.size(). Returns the document id. Each chunk's document_id is ignored.
-    Result<int64_t> put_document(const DocumentRow& doc, const std::vector<ChunkRow>& chunks);
+    // inserts (fails when (kb_id, source) exists); otherwise updates that row (fails when it is
+    // gone). With `read`, the row as the caller found it, the update also fails when the row's
+    // version, status or content hash is no longer read's (another writer's change in between),
+    // so a caller decides on what it read and never writes over what it did not see. n_chunks is
+    // taken from chunks.size(). Returns the document id. Each chunk's document_id is ignored.
+    Result<int64_t> put_document(const DocumentRow& doc, const std::vector<ChunkRow>& chunks,
+                                 const DocumentRow* read = nullptr);
     // Deletes the document and its chunks; ok when it was already gone.
     Status delete_document(int64_t document_id);
     // Every chunk of the knowledge base's ready documents, ordered by document id then ordinal.

@@ -6,8 +6,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <latch>
 #include <random>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "base/sha256.h"
 #include "postgres_server.h"
@@ -272,6 +275,81 @@ TEST_P(KnowledgeBaseTest, ChineseTextIsSearchable) {
     EXPECT_EQ(hits[0].source, "zh.md");
     EXPECT_NE(hits[0].text.find("控制台"), std::string::npos);
     EXPECT_TRUE(search("香蕉").empty());
+}
+
+// Two replicas (and threads in each) adding the same source at once, with different contents:
+// every add succeeds (the first to commit adds it, the others put theirs over it as updates, each
+// a version of its own), and the document ends as one of the contents, whole.
+TEST_P(KnowledgeBaseTest, TheSameSourceAddedAtOnceEverywhereEndsAsOneOfTheContents) {
+    std::unique_ptr<KnowledgeBaseService> other = open();
+    ASSERT_NE(other, nullptr);
+    constexpr int kThreads = 6;
+    for (int round = 0; round < 5; ++round) {
+        std::vector<Result<AddResult>> results(kThreads, Status::error("not run"));
+        std::latch go(kThreads);
+        std::vector<std::thread> threads;
+        for (int i = 0; i < kThreads; ++i)
+            threads.emplace_back([&, i] {
+                go.arrive_and_wait();
+                KnowledgeBaseService& s = i % 2 == 0 ? *service_ : *other;
+                results[i] = s.add_document("handbook", "same.md",
+                                            "# Page\n\nRound " + std::to_string(round) + " writer " +
+                                                std::to_string(i) + " wrote this page about ferrets.\n");
+            });
+        for (std::thread& t : threads) t.join();
+        int added = 0;
+        for (int i = 0; i < kThreads; ++i) {
+            ASSERT_TRUE(results[i].ok()) << "round " << round << " writer " << i << ": " << results[i].message();
+            added += results[i]->status == FileStatus::kAdded;
+            EXPECT_TRUE(results[i]->status == FileStatus::kAdded || results[i]->status == FileStatus::kUpdated)
+                << results[i]->message;
+        }
+        EXPECT_EQ(added, round == 0 ? 1 : 0) << "round " << round;
+        Result<std::vector<store::DocumentRow>> docs = service_->documents("handbook");
+        ASSERT_TRUE(docs.ok()) << docs.message();
+        ASSERT_EQ(docs->size(), 1u);
+        EXPECT_EQ((*docs)[0].status, store::DocumentStatus::kReady);
+        EXPECT_EQ((*docs)[0].version, kThreads * (round + 1)) << "every writer's content a version of its own";
+        const std::vector<Passage> hits = search("ferrets", 10);
+        ASSERT_EQ(hits.size(), 1u) << "round " << round;
+        EXPECT_NE(hits[0].text.find("Round " + std::to_string(round) + " writer "), std::string::npos) << hits[0].text;
+    }
+}
+
+// A new source added at once by one writer with text and by others with bytes that fail
+// extraction: whichever commits first, the failures never hide the good version (a failure over
+// an existing document leaves it, as for a document added before).
+TEST_P(KnowledgeBaseTest, FailedAddsRacingAGoodOneNeverHideIt) {
+    std::unique_ptr<KnowledgeBaseService> other = open();
+    ASSERT_NE(other, nullptr);
+    constexpr int kThreads = 6;
+    const std::string junk = random_bytes(2000);
+    for (int round = 0; round < 5; ++round) {
+        const std::string source = "page" + std::to_string(round) + ".md";
+        std::vector<Result<AddResult>> results(kThreads, Status::error("not run"));
+        std::latch go(kThreads);
+        std::vector<std::thread> threads;
+        for (int i = 0; i < kThreads; ++i)
+            threads.emplace_back([&, i] {
+                go.arrive_and_wait();
+                KnowledgeBaseService& s = i % 2 == 0 ? *service_ : *other;
+                results[i] = s.add_document(
+                    "handbook", source,
+                    i == 0 ? "# Page\n\nThe good page of round " + std::to_string(round) + " about otters.\n" : junk);
+            });
+        for (std::thread& t : threads) t.join();
+        for (int i = 0; i < kThreads; ++i) {
+            ASSERT_TRUE(results[i].ok()) << "round " << round << " writer " << i << ": " << results[i].message();
+            EXPECT_EQ(results[i]->status, i == 0 ? FileStatus::kAdded : FileStatus::kFailed) << results[i]->message;
+        }
+        Result<std::vector<store::DocumentRow>> docs = service_->documents("handbook");
+        ASSERT_TRUE(docs.ok()) << docs.message();
+        ASSERT_EQ(docs->size(), size_t(round + 1));
+        for (const store::DocumentRow& d : *docs) EXPECT_EQ(d.status, store::DocumentStatus::kReady) << d.source;
+        const std::vector<Passage> hits = search("otters round " + std::to_string(round), 10);
+        ASSERT_FALSE(hits.empty());
+        EXPECT_EQ(hits[0].source, source);
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, KnowledgeBaseTest, ::testing::Values("sqlite", "postgres"),

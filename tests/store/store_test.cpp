@@ -171,6 +171,43 @@ TEST_P(StoreTest, UpdatingADocumentReplacesAllItsChunks) {
     EXPECT_EQ((*got)->content_sha256, std::string(64, '2'));
 }
 
+// An update given the row as its writer read it fails, changing nothing, once another writer has
+// changed the row's version, status or content hash; with the row as it is now it goes through.
+TEST_P(StoreTest, AnUpdateOverARowChangedSinceItWasReadFailsAndChangesNothing) {
+    const int64_t kb = make_kb("docs");
+    DocumentRow d;
+    d.kb_id = kb;
+    d.source = "a.txt";
+    d.content_sha256 = std::string(64, '1');
+    Result<int64_t> id = store_->put_document(d, chunks(2, "first"));
+    ASSERT_TRUE(id.ok()) << id.message();
+    const DocumentRow read = **store_->find_document(kb, "a.txt");
+
+    DocumentRow theirs = read;  // another writer's change: a failed second version
+    theirs.version = 2;
+    theirs.content_sha256 = std::string(64, '2');
+    theirs.status = DocumentStatus::kFailed;
+    theirs.error = "cannot extract";
+    ASSERT_TRUE(store_->put_document(theirs, {}, &read).ok());
+
+    DocumentRow mine = read;  // decided on the first version
+    mine.version = 2;
+    mine.content_sha256 = std::string(64, '3');
+    Result<int64_t> late = store_->put_document(mine, chunks(3, "mine"), &read);
+    ASSERT_FALSE(late.ok());
+    EXPECT_NE(late.message().find("a.txt was changed or deleted while it was being updated"), std::string::npos)
+        << late.message();
+    DocumentRow now = **store_->find_document(kb, "a.txt");
+    EXPECT_EQ(now.content_sha256, theirs.content_sha256);
+    EXPECT_EQ(now.status, DocumentStatus::kFailed);
+    EXPECT_TRUE(store_->list_chunks(kb)->empty()) << "none of the late write's chunks";
+
+    mine.version = 3;  // decided again, on what is there now
+    ASSERT_TRUE(store_->put_document(mine, chunks(3, "mine"), &now).ok());
+    EXPECT_EQ((*store_->find_document(kb, "a.txt"))->version, 3);
+    EXPECT_EQ(store_->list_chunks(kb)->size(), 3u);
+}
+
 TEST_P(StoreTest, InsertingAnExistingSourceFailsAndChangesNothing) {
     const int64_t kb = make_kb("docs");
     DocumentRow d;
