@@ -243,7 +243,7 @@ Status KnowledgeBaseService::resume_unfinished() {
         log::info("resuming job " + std::to_string(job.id) + " (" + std::to_string(job.n_total - job.n_done) + " of " +
                   std::to_string(job.n_total) + " files left)");
         std::lock_guard<std::mutex> lock(mu_);
-        queue_.push_back(QueuedJob{job.id, fd});
+        queue_.push_back(QueuedJob{job.id, fd, job.upload_dir});
         resumed_.push_back(job.id);
     }
     return Status::ok();
@@ -445,7 +445,7 @@ Result<store::JobRow> KnowledgeBaseService::submit(Upload upload, const std::str
     if (!made.ok()) return made.status();
     {
         std::lock_guard<std::mutex> lock(mu_);
-        queue_.push_back(QueuedJob{made->id, std::exchange(upload.lock_fd_, -1)});
+        queue_.push_back(QueuedJob{made->id, std::exchange(upload.lock_fd_, -1), made->upload_dir});
     }
     cv_.notify_all();
     return made;
@@ -508,9 +508,14 @@ void KnowledgeBaseService::run_worker() {
 void KnowledgeBaseService::run_job(const QueuedJob& q) {
     const std::string what = "job " + std::to_string(q.id);
     Result<std::optional<store::JobRow>> found = store_->find_job(q.id);
-    if (!found.ok() || !found->has_value()) {
-        if (!found.ok()) log::error(what + ": " + found.message());
-        return;  // its knowledge base was deleted (cascade) or the store is unreachable
+    if (!found.ok()) {
+        log::error(what + ": " + found.message());
+        return;  // the store is unreachable: the job and its files stay for the next start
+    }
+    if (!found->has_value()) {  // its knowledge base was deleted (cascade) while it was queued
+        std::error_code ec;
+        fs::remove_all(fs::path(options_.data_dir) / q.upload_dir, ec);
+        return;
     }
     const store::JobRow job = std::move(**found);
     const fs::path dir = fs::path(options_.data_dir) / job.upload_dir;

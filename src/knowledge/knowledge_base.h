@@ -20,9 +20,10 @@
 // acknowledged and survives kill -9 — and a worker thread ingests the files one by one, recording
 // each file's outcome (progress = done/total, readable by job()/jobs() while it runs). A file that
 // fails is recorded with its reason and the job goes on. The upload directory is removed when the
-// job ends. A job's files are locked (flock on uploads/<token>/.lock) by the process that works on
-// them; on open(), jobs left queued or running whose lock is free (the process died) are resumed
-// when `resume_jobs`, else reported as interrupted by jobs(). Jobs of another host (a shared
+// job ends, or when the worker comes to a queued job deleted with its knowledge base. A job's
+// files are locked (flock on uploads/<token>/.lock) by the process that works on them; on open(),
+// jobs left queued or running whose lock is free (the process died) are resumed when
+// `resume_jobs`, else reported as interrupted by jobs(). Jobs of another host (a shared
 // PostgreSQL store) are left to that host.
 //
 // Search. Each knowledge base has one Retriever (retriever.h) built from the store's chunks on the
@@ -205,6 +206,7 @@ class KnowledgeBaseService {
     struct QueuedJob {
         int64_t id = 0;
         int lock_fd = -1;
+        std::string upload_dir;  // relative to the data directory, as JobRow::upload_dir
     };
 
     KnowledgeBaseService(KnowledgeBaseOptions options, std::unique_ptr<store::Store> store);

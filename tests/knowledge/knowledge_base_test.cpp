@@ -193,6 +193,36 @@ TEST_P(KnowledgeBaseTest, AJobRecordsPerFileFailuresAndGoesOn) {
     EXPECT_EQ(search("ferret").size(), 1u);
 }
 
+// Deleting a knowledge base whose jobs are still queued (the worker busy with an earlier one)
+// deletes their rows with it; their uploaded files go too, not only at the next start.
+TEST_P(KnowledgeBaseTest, DeletingAKnowledgeBaseRemovesTheUploadsOfItsQueuedJobs) {
+    auto submit = [&](int n_files, size_t words) -> int64_t {
+        Result<Upload> up = service_->begin_upload("handbook");
+        EXPECT_TRUE(up.ok()) << up.message();
+        if (!up.ok()) return 0;
+        std::string text;
+        for (size_t w = 0; w < words; ++w) text += "word" + std::to_string(w % 977) + (w % 12 == 11 ? ".\n\n" : " ");
+        for (int i = 0; i < n_files; ++i) {
+            EXPECT_TRUE(up->begin_file("f" + std::to_string(i) + ".txt").ok());
+            EXPECT_TRUE(up->write(text).ok());
+            EXPECT_TRUE(up->end_file().ok());
+        }
+        Result<store::JobRow> job = service_->submit(std::move(*up));
+        EXPECT_TRUE(job.ok()) << job.message();
+        return job.ok() ? job->id : 0;
+    };
+    submit(20, 40000);  // keeps the worker busy
+    const int64_t queued = submit(3, 100);
+    ASSERT_NE(queued, 0);
+    EXPECT_EQ(service_->job(queued)->status, JobStatus::kQueued);
+    ASSERT_TRUE(service_->remove("handbook").is_ok());
+    service_->wait_idle();
+    std::vector<std::string> left;
+    for (const fs::directory_entry& e : fs::directory_iterator(fs::path(options_.data_dir) / "uploads"))
+        left.push_back(e.path().filename().string());
+    EXPECT_TRUE(left.empty()) << left.size() << " upload directories left, e.g. " << left.front();
+}
+
 TEST_P(KnowledgeBaseTest, AFailedUpdateKeepsThePreviousVersion) {
     ASSERT_EQ(add("report.txt", "Revenue grew in the third quarter.").status, FileStatus::kAdded);
     Result<AddResult> r = service_->add_document("handbook", "report.txt", random_bytes(1000));
