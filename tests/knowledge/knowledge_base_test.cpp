@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <latch>
 #include <random>
 #include <string>
@@ -70,6 +71,23 @@ class KnowledgeBaseTest : public ::testing::TestWithParam<std::string> {
         Result<std::vector<Passage>> r = service_->search("handbook", q, k, filter);
         EXPECT_TRUE(r.ok()) << r.message();
         return r.ok() ? *r : std::vector<Passage>{};
+    }
+
+    // `n` writers adding `source` at the same moment, writer i with content(i), the even ones
+    // through service_ and the odd ones through `other` (a second process on the same store).
+    std::vector<Result<AddResult>> add_at_once(KnowledgeBaseService& other, int n, const std::string& source,
+                                               const std::function<std::string(int)>& content) {
+        std::vector<Result<AddResult>> results(static_cast<size_t>(n), Status::error("not run"));
+        std::latch go(n);
+        std::vector<std::thread> threads;
+        for (int i = 0; i < n; ++i)
+            threads.emplace_back([&, i] {
+                const std::string bytes = content(i);
+                go.arrive_and_wait();
+                results[i] = (i % 2 == 0 ? *service_ : other).add_document("handbook", source, bytes);
+            });
+        for (std::thread& t : threads) t.join();
+        return results;
     }
 
     KnowledgeBaseOptions options_;
@@ -315,18 +333,10 @@ TEST_P(KnowledgeBaseTest, TheSameSourceAddedAtOnceEverywhereEndsAsOneOfTheConten
     ASSERT_NE(other, nullptr);
     constexpr int kThreads = 6;
     for (int round = 0; round < 5; ++round) {
-        std::vector<Result<AddResult>> results(kThreads, Status::error("not run"));
-        std::latch go(kThreads);
-        std::vector<std::thread> threads;
-        for (int i = 0; i < kThreads; ++i)
-            threads.emplace_back([&, i] {
-                go.arrive_and_wait();
-                KnowledgeBaseService& s = i % 2 == 0 ? *service_ : *other;
-                results[i] = s.add_document("handbook", "same.md",
-                                            "# Page\n\nRound " + std::to_string(round) + " writer " +
-                                                std::to_string(i) + " wrote this page about ferrets.\n");
-            });
-        for (std::thread& t : threads) t.join();
+        const std::vector<Result<AddResult>> results = add_at_once(*other, kThreads, "same.md", [&](int i) {
+            return "# Page\n\nRound " + std::to_string(round) + " writer " + std::to_string(i) +
+                   " wrote this page about ferrets.\n";
+        });
         int added = 0;
         for (int i = 0; i < kThreads; ++i) {
             ASSERT_TRUE(results[i].ok()) << "round " << round << " writer " << i << ": " << results[i].message();
@@ -356,18 +366,9 @@ TEST_P(KnowledgeBaseTest, FailedAddsRacingAGoodOneNeverHideIt) {
     const std::string junk = random_bytes(2000);
     for (int round = 0; round < 5; ++round) {
         const std::string source = "page" + std::to_string(round) + ".md";
-        std::vector<Result<AddResult>> results(kThreads, Status::error("not run"));
-        std::latch go(kThreads);
-        std::vector<std::thread> threads;
-        for (int i = 0; i < kThreads; ++i)
-            threads.emplace_back([&, i] {
-                go.arrive_and_wait();
-                KnowledgeBaseService& s = i % 2 == 0 ? *service_ : *other;
-                results[i] = s.add_document(
-                    "handbook", source,
-                    i == 0 ? "# Page\n\nThe good page of round " + std::to_string(round) + " about otters.\n" : junk);
-            });
-        for (std::thread& t : threads) t.join();
+        const std::vector<Result<AddResult>> results = add_at_once(*other, kThreads, source, [&](int i) {
+            return i == 0 ? "# Page\n\nThe good page of round " + std::to_string(round) + " about otters.\n" : junk;
+        });
         for (int i = 0; i < kThreads; ++i) {
             ASSERT_TRUE(results[i].ok()) << "round " << round << " writer " << i << ": " << results[i].message();
             EXPECT_EQ(results[i]->status, i == 0 ? FileStatus::kAdded : FileStatus::kFailed) << results[i]->message;
