@@ -47,6 +47,15 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
         return kb.ok() ? kb->id : 0;
     }
 
+    // A document row of `kb` named `source` whose content hash is 64 times `hash`.
+    static DocumentRow document(int64_t kb, const std::string& source, char hash) {
+        DocumentRow d;
+        d.kb_id = kb;
+        d.source = source;
+        d.content_sha256 = std::string(64, hash);
+        return d;
+    }
+
     static std::vector<ChunkRow> chunks(int n, const std::string& prefix) {
         std::vector<ChunkRow> out;
         for (int i = 0; i < n; ++i) {
@@ -105,10 +114,7 @@ TEST_P(StoreTest, TheFirstEmbeddingModelClaimedStaysTheKnowledgeBases) {
 
 TEST_P(StoreTest, DocumentAndChunksRoundTrip) {
     const int64_t kb = make_kb("docs");
-    DocumentRow d;
-    d.kb_id = kb;
-    d.source = "guide/install.md";
-    d.content_sha256 = std::string(64, 'a');
+    DocumentRow d = document(kb, "guide/install.md", 'a');
     d.metadata_json = R"({"team":"ops"})";
     d.size_bytes = 1234;
     std::vector<ChunkRow> cs = chunks(3, "install");
@@ -146,10 +152,7 @@ TEST_P(StoreTest, DocumentAndChunksRoundTrip) {
 
 TEST_P(StoreTest, UpdatingADocumentReplacesAllItsChunks) {
     const int64_t kb = make_kb("docs");
-    DocumentRow d;
-    d.kb_id = kb;
-    d.source = "a.txt";
-    d.content_sha256 = std::string(64, '1');
+    DocumentRow d = document(kb, "a.txt", '1');
     Result<int64_t> id = store_->put_document(d, chunks(5, "old"));
     ASSERT_TRUE(id.ok()) << id.message();
 
@@ -175,10 +178,7 @@ TEST_P(StoreTest, UpdatingADocumentReplacesAllItsChunks) {
 // changed the row's version, status or content hash; with the row as it is now it goes through.
 TEST_P(StoreTest, AnUpdateOverARowChangedSinceItWasReadFailsAndChangesNothing) {
     const int64_t kb = make_kb("docs");
-    DocumentRow d;
-    d.kb_id = kb;
-    d.source = "a.txt";
-    d.content_sha256 = std::string(64, '1');
+    DocumentRow d = document(kb, "a.txt", '1');
     Result<int64_t> id = store_->put_document(d, chunks(2, "first"));
     ASSERT_TRUE(id.ok()) << id.message();
     const DocumentRow read = **store_->find_document(kb, "a.txt");
@@ -210,10 +210,7 @@ TEST_P(StoreTest, AnUpdateOverARowChangedSinceItWasReadFailsAndChangesNothing) {
 
 TEST_P(StoreTest, InsertingAnExistingSourceFailsAndChangesNothing) {
     const int64_t kb = make_kb("docs");
-    DocumentRow d;
-    d.kb_id = kb;
-    d.source = "a.txt";
-    d.content_sha256 = std::string(64, '1');
+    DocumentRow d = document(kb, "a.txt", '1');
     ASSERT_TRUE(store_->put_document(d, chunks(2, "first")).ok());
     Result<int64_t> dup = store_->put_document(d, chunks(4, "second"));
     ASSERT_FALSE(dup.ok());
@@ -226,10 +223,7 @@ TEST_P(StoreTest, InsertingAnExistingSourceFailsAndChangesNothing) {
 
 TEST_P(StoreTest, FailedDocumentsAreListedButTheirChunksAreNotSearched) {
     const int64_t kb = make_kb("docs");
-    DocumentRow bad;
-    bad.kb_id = kb;
-    bad.source = "broken.pdf";
-    bad.content_sha256 = std::string(64, 'f');
+    DocumentRow bad = document(kb, "broken.pdf", 'f');
     bad.status = DocumentStatus::kFailed;
     bad.error = "not a PDF";
     ASSERT_TRUE(store_->put_document(bad, {}).ok());
@@ -254,10 +248,7 @@ TEST_P(StoreTest, FailedDocumentsAreListedButTheirChunksAreNotSearched) {
 TEST_P(StoreTest, DeletingCascadesToChunksDocumentsAndJobs) {
     const int64_t kb = make_kb("docs");
     const int64_t other = make_kb("other");
-    DocumentRow d;
-    d.kb_id = kb;
-    d.source = "a.txt";
-    d.content_sha256 = std::string(64, '1');
+    DocumentRow d = document(kb, "a.txt", '1');
     Result<int64_t> a = store_->put_document(d, chunks(3, "a"));
     d.source = "b.txt";
     ASSERT_TRUE(store_->put_document(d, chunks(2, "b")).ok());
@@ -285,10 +276,7 @@ TEST_P(StoreTest, DeletingCascadesToChunksDocumentsAndJobs) {
 TEST_P(StoreTest, ContentStampMovesOnEveryChange) {
     const int64_t kb = make_kb("docs");
     std::vector<std::string> stamps = {*store_->content_stamp(kb)};
-    DocumentRow d;
-    d.kb_id = kb;
-    d.source = "a.txt";
-    d.content_sha256 = std::string(64, '1');
+    DocumentRow d = document(kb, "a.txt", '1');
     Result<int64_t> a = store_->put_document(d, chunks(2, "a"));
     stamps.push_back(*store_->content_stamp(kb));
     d.id = *a;
@@ -363,10 +351,7 @@ TEST_P(StoreTest, JobsAreListedNewestFirst) {
 
 TEST_P(StoreTest, WhatWasWrittenIsThereAfterReopening) {
     const int64_t kb = make_kb("persist");
-    DocumentRow d;
-    d.kb_id = kb;
-    d.source = "a.txt";
-    d.content_sha256 = std::string(64, '1');
+    DocumentRow d = document(kb, "a.txt", '1');
     ASSERT_TRUE(store_->put_document(d, chunks(2, "kept")).ok());
     store_.reset();
     store_ = open();  // runs the migration check again on an up-to-date schema
@@ -382,10 +367,7 @@ TEST_P(StoreTest, ConcurrentWritersFromManyThreadsAllLand) {
     for (int t = 0; t < 4; ++t) {
         threads.emplace_back([&, t] {
             for (int i = 0; i < 5; ++i) {
-                DocumentRow d;
-                d.kb_id = kb;
-                d.source = "t" + std::to_string(t) + "-" + std::to_string(i);
-                d.content_sha256 = std::string(64, '0');
+                DocumentRow d = document(kb, "t" + std::to_string(t) + "-" + std::to_string(i), '0');
                 EXPECT_TRUE(store_->put_document(d, chunks(2, d.source)).ok());
             }
         });
