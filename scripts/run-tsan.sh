@@ -2,9 +2,9 @@
 # Builds and runs the tests of the threaded parts under ThreadSanitizer:
 # scripts/run-tsan.sh BUILD_DIR [JOBS] (BUILD_DIR configured by the tsan preset; `tests` below is
 # the one list of what runs). The thread pool (base_tests), the scheduler and continuous
-# batching (engine_tests), the server through the real `sinan serve` binary built with TSan, 16 streams at
-# once, cancellation, SIGTERM drains (api_server_tests), the rate limiter and response cache
-# (api_support_tests), the vector index and retriever (knowledge_retrieval_tests), the knowledge
+# batching (engine_tests), the server through the real `sinan serve` binary built with TSan, 16
+# streams at once, cancellation, SIGTERM drains (api_server_tests), the rate limiter and response
+# cache (api_support_tests), the vector index and retriever (knowledge_retrieval_tests), the knowledge
 # base service and its ingestion worker on SQLite and PostgreSQL (knowledge_base_tests,
 # knowledge_base_dense_tests) and knowledge bases through the served routes (e2e_kb_ask_tests).
 # A race makes the process that saw it exit 66 (TSan's exit code): an in-process test binary
@@ -15,8 +15,8 @@ build=${1:?build dir}
 jobs=${2:-$(nproc)}
 root=$(cd "$(dirname "$0")/.." && pwd)
 tests=(base/base_tests engine/engine_tests api/api_server_tests api/api_support_tests
-       knowledge/knowledge_retrieval_tests knowledge/knowledge_base_tests knowledge/knowledge_base_dense_tests
-       knowledge/e2e_kb_ask_tests)
+       knowledge/knowledge_retrieval_tests knowledge/knowledge_base_tests
+       knowledge/knowledge_base_dense_tests knowledge/e2e_kb_ask_tests)
 # The server tests start the sinan binary of the same build.
 cmake --build "$build" -j "$jobs" --target sinan "${tests[@]##*/}"
 
