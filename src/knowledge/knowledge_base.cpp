@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "base/mapped_file.h"
 #include "base/sha256.h"
+#include "knowledge/vector_index.h"
 
 namespace sinan::knowledge {
 
@@ -207,6 +208,9 @@ Result<std::unique_ptr<KnowledgeBaseService>> KnowledgeBaseService::open(const K
     if (options.resume_jobs) {
         SINAN_RETURN_IF_ERROR(service->resume_unfinished());
         service->remove_stale_uploads();
+        if (const size_t n = VectorIndex::remove_abandoned_saves(service->vector_dir()); n > 0)
+            log::info("removed " + std::to_string(n) + " temporary vector file(s) of saves cut short in " +
+                      service->vector_dir().string());
     }
     service->worker_ = std::thread([s = service.get()] { s->run_worker(); });
     return service;
@@ -297,10 +301,17 @@ Status KnowledgeBaseService::remove(const std::string& name) {
     Result<store::KnowledgeBaseRow> kb = get(name);
     if (!kb.ok()) return kb.status();
     SINAN_RETURN_IF_ERROR(store_->delete_knowledge_base(kb->id));
-    remove_vector_files(kb->id);
+    // A build in flight (a search that read the knowledge base before it was deleted) finishes
+    // and saves its file first; builds after this one see `removed` and stop, so no vector file
+    // outlives the knowledge base. The entry stays: a search may still hold the old row.
+    const std::shared_ptr<Build> build = build_of(kb->id);
+    {
+        std::lock_guard<std::mutex> build_lock(build->mu);
+        build->removed = true;
+        remove_vector_files(kb->id);
+    }
     std::lock_guard<std::mutex> lock(mu_);
     indexes_.erase(kb->id);
-    building_.erase(kb->id);
     return Status::ok();
 }
 
@@ -601,19 +612,17 @@ Result<std::shared_ptr<const KnowledgeBaseService::Index>> KnowledgeBaseService:
     // never keeps a stale index.
     Result<std::string> stamp = store_->content_stamp(kb.id);
     if (!stamp.ok()) return stamp.status();
-    std::shared_ptr<std::mutex> building;
     {
         std::lock_guard<std::mutex> lock(mu_);
         auto it = indexes_.find(kb.id);
         if (it != indexes_.end() && it->second->stamp == *stamp) return it->second;
-        std::shared_ptr<std::mutex>& b = building_[kb.id];
-        if (!b) b = std::make_shared<std::mutex>();
-        building = b;
     }
     // One build at a time per knowledge base: searches that find the index stale together wait
     // for the first one's build (then take it when it is current) rather than each building and
     // saving it again.
-    std::lock_guard<std::mutex> build_lock(*building);
+    const std::shared_ptr<Build> build = build_of(kb.id);
+    std::lock_guard<std::mutex> build_lock(build->mu);
+    if (build->removed) return Status::error("knowledge base " + kb.name + " was deleted during the search");
     stamp = store_->content_stamp(kb.id);
     if (!stamp.ok()) return stamp.status();
     {
@@ -681,6 +690,13 @@ Result<std::shared_ptr<const KnowledgeBaseService::Index>> KnowledgeBaseService:
     std::lock_guard<std::mutex> lock(mu_);
     indexes_[kb.id] = index;
     return std::shared_ptr<const Index>(index);
+}
+
+std::shared_ptr<KnowledgeBaseService::Build> KnowledgeBaseService::build_of(int64_t kb_id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::shared_ptr<Build>& b = building_[kb_id];
+    if (!b) b = std::make_shared<Build>();
+    return b;
 }
 
 fs::path KnowledgeBaseService::vector_dir() const { return fs::path(options_.data_dir) / "vectors"; }

@@ -223,6 +223,13 @@ class KnowledgeBaseService {
     std::filesystem::path vector_dir() const;  // <data-dir>/vectors
     std::filesystem::path vector_file(const store::KnowledgeBaseRow& kb) const;
     void remove_vector_files(int64_t kb_id);
+    // One knowledge base's index builds: `mu` is held while one runs; `removed` (set under `mu`)
+    // once the knowledge base is deleted, after which no build starts.
+    struct Build {
+        std::mutex mu;
+        bool removed = false;
+    };
+    std::shared_ptr<Build> build_of(int64_t kb_id);  // created on first use
 
     KnowledgeBaseOptions options_;
     std::unique_ptr<store::Store> store_;
@@ -234,7 +241,7 @@ class KnowledgeBaseService {
     bool busy_ = false, stop_ = false;
     std::vector<int64_t> resumed_;
     std::unordered_map<int64_t, std::shared_ptr<const Index>> indexes_;  // by kb id
-    std::unordered_map<int64_t, std::shared_ptr<std::mutex>> building_;  // by kb id: held while its index is built
+    std::unordered_map<int64_t, std::shared_ptr<Build>> building_;       // by kb id
     std::set<int64_t> warned_model_;                                     // kb ids whose other-model warning was logged
     std::thread worker_;
 };

@@ -1,6 +1,7 @@
 #include "knowledge/vector_index.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 // hnswlib 0.6.2 reads the neighbour after the last one of a full link list to compute a prefetch
@@ -28,6 +29,7 @@
 #include <queue>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace sinan::knowledge {
 
@@ -63,14 +65,37 @@ Status write_all(int fd, const char* p, size_t n) {
 
 // Creates <path>.tmp.<pid>.<n>, a name no other save uses (other threads, other processes on the
 // same data directory): saves to one file at once each write their own and rename it into place,
-// never into each other's. Returns the descriptor (-1 and errno on failure), the name in *tmp.
+// never into each other's. The file is locked (flock) while its save writes it, which is how
+// remove_abandoned_saves tells a live save from one cut short. Returns the descriptor (-1 and
+// errno on failure), the name in *tmp.
 int create_unique(const std::string& path, std::string* tmp) {
     static std::atomic<uint64_t> next{0};
     for (;;) {
         *tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(next++);
         const int fd = ::open(tmp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (fd >= 0 || errno != EEXIST) return fd;  // EEXIST: left by a dead process of the same pid
+        if (fd < 0 && errno == EEXIST) continue;  // left by a dead process of the same pid
+        if (fd >= 0 && ::flock(fd, LOCK_EX) != 0) {
+            const int e = errno;
+            ::close(fd);
+            ::unlink(tmp->c_str());
+            errno = e;
+            return -1;
+        }
+        return fd;
     }
+}
+
+// Whether `name` is a save's temporary file: it ends in ".tmp.<digits>.<digits>".
+bool is_save_temporary(const std::string& name) {
+    const size_t at = name.rfind(".tmp.");
+    if (at == std::string::npos) return false;
+    const std::string rest = name.substr(at + 5);
+    const size_t dot = rest.find('.');
+    auto digits = [](std::string_view s) {
+        return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+    };
+    return dot != std::string::npos && digits(std::string_view(rest).substr(0, dot)) &&
+           digits(std::string_view(rest).substr(dot + 1));
 }
 
 Result<std::string> read_file(const std::filesystem::path& file) {
@@ -287,6 +312,22 @@ Status VectorIndex::save(const std::filesystem::path& file) const {
     ::close(dfd);
     if (r != 0) return Status::error(dir.string() + ": fsync failed: " + errno_text());
     return Status::ok();
+}
+
+size_t VectorIndex::remove_abandoned_saves(const std::filesystem::path& dir, std::chrono::seconds min_age) {
+    size_t removed = 0;
+    std::error_code ec;
+    const auto now = std::filesystem::file_time_type::clock::now();
+    for (const std::filesystem::directory_entry& e : std::filesystem::directory_iterator(dir, ec)) {
+        if (!e.is_regular_file(ec) || !is_save_temporary(e.path().filename().string())) continue;
+        const auto written = e.last_write_time(ec);
+        if (ec || now - written < min_age) continue;  // a save may not have locked it yet
+        const int fd = ::open(e.path().c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        if (::flock(fd, LOCK_EX | LOCK_NB) == 0 && ::unlink(e.path().c_str()) == 0) ++removed;
+        ::close(fd);
+    }
+    return removed;
 }
 
 Result<std::unique_ptr<VectorIndex>> VectorIndex::load(const std::filesystem::path& file, VectorIndexParams params) {

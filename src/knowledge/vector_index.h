@@ -14,8 +14,9 @@
 // File (docs/formats/vector_index.md): a 32-byte header (magic "SNHNSW01", version, dim, payload
 // size, FNV-1a 64 of the payload) then hnswlib's own saveIndex bytes. save() writes a temporary
 // file of its own (<file>.tmp.<pid>.<n>), fsyncs it, renames it over the target and fsyncs the
-// directory, so a crash leaves the old file or the new one (and the temporary file), and saves
-// to one file from several threads or processes at once leave one of them whole. load() verifies
+// directory, so a crash leaves the old file or the new one (and the temporary file, which
+// remove_abandoned_saves clears), and saves to one file from several threads or processes at
+// once leave one of them whole. load() verifies
 // header and checksum before hnswlib parses anything, so a truncated or corrupted file is a
 // Status naming the file, never a crash.
 //
@@ -23,6 +24,7 @@
 // add() and remove() need exclusive access (the caller's lock, as Retriever does).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -85,6 +87,13 @@ class VectorIndex {
     // naming it (the caller rebuilds from its own copy of the vectors). `params` gives the search-time settings (ef_search,
     // exact_below); the graph's own m and ef_construction come from the file.
     static Result<std::unique_ptr<VectorIndex>> load(const std::filesystem::path& file, VectorIndexParams params = {});
+
+    // Removes from `dir` the temporary files of saves that were cut short (their process died):
+    // a save holds a lock (flock) on its file while it writes it, and a file written less than
+    // `min_age` ago is left alone (its save creates it a moment before locking it). Returns how
+    // many it removed; a directory that cannot be read removes none.
+    static size_t remove_abandoned_saves(const std::filesystem::path& dir,
+                                         std::chrono::seconds min_age = std::chrono::seconds(60));
 
   private:
     struct Impl;

@@ -5,6 +5,7 @@
 // text is its nearest vector, both ranks reach the passages, documents without vectors stay
 // findable. Skipped when the model is absent.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -411,6 +412,52 @@ TEST_F(DenseKnowledgeBaseTest, DeletingTheKnowledgeBaseDeletesItsVectorFile) {
     ASSERT_EQ(vector_files().size(), 1u);
     ASSERT_TRUE(service_->remove("notes").is_ok());
     EXPECT_TRUE(vector_files().empty());
+}
+
+// A knowledge base deleted while a search rebuilds its index (the search read it before the
+// delete): the delete waits for that build, so the vector file the build saves goes with the
+// rest, and nothing of the knowledge base is left in <data-dir>/vectors.
+TEST_F(DenseKnowledgeBaseTest, DeletingTheKnowledgeBaseDuringAnIndexBuildLeavesNoVectorFile) {
+    options_.chunk.max_tokens = 16;  // many chunks: the build below inserts each into the graph
+    options_.chunk.overlap_tokens = 0;
+    options_.chunk.min_tokens = 4;
+    open(true);
+    add(kDocs[0].first, kDocs[0].second);
+    search("cat", RetrievalMode::kAuto);
+    std::vector<fs::path> files = vector_files();
+    ASSERT_EQ(files.size(), 1u);
+    const std::string name = files[0].filename().string();
+    std::string pages;
+    for (int i = 0; i < 600; ++i)
+        pages += "Page " + std::to_string(i) + " describes item " + std::to_string(i) + " in a few words.\n\n";
+    add("pages.txt", pages);
+    ASSERT_GE(stored_chunks().size(), 300u);
+
+    // The build reads the old file back first (an open of it), then inserts the new chunks.
+    const int watch = ::inotify_init1(IN_CLOEXEC);
+    ASSERT_GE(watch, 0);
+    ASSERT_GE(::inotify_add_watch(watch, files[0].parent_path().c_str(), IN_OPEN), 0);
+    Result<std::vector<Passage>> found = Status::error("not run");
+    std::thread searcher([&] { found = service_->search("notes", "item 7", 3, {}, RetrievalMode::kDense); });
+    bool building = false;
+    alignas(inotify_event) char events[4096];
+    while (!building) {
+        pollfd p{watch, POLLIN, 0};
+        if (::poll(&p, 1, 20000) != 1) break;
+        const ssize_t n = ::read(watch, events, sizeof events);
+        for (ssize_t at = 0; at < n;) {
+            const auto* e = reinterpret_cast<const inotify_event*>(events + at);
+            building = building || (e->len > 0 && name == e->name);
+            at += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
+        }
+    }
+    ::close(watch);
+    EXPECT_TRUE(building) << "the search did not read the vector file back within 20 s";
+    EXPECT_TRUE(service_->remove("notes").is_ok());
+    searcher.join();
+    EXPECT_TRUE(found.ok()) << "a build under way finishes: " << found.message();
+    files = vector_files();
+    EXPECT_TRUE(files.empty()) << files.size() << " file(s) left, " << files[0];
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -303,6 +304,25 @@ TEST_P(KnowledgeBaseTest, JobsLeftByADeadProcessAreResumedOrReportedInterrupted)
     EXPECT_EQ(interrupted->files[1].status, FileStatus::kFailed);
     EXPECT_FALSE(fs::exists(fs::path(options_.data_dir) / "uploads" / "never-committed"))
         << "an upload no job acknowledged is removed";
+}
+
+// A vector index save killed mid-way leaves its temporary file in <data-dir>/vectors; the next
+// start that resumes jobs (sinan serve, kb add) removes it, a start that does not leaves it.
+TEST_P(KnowledgeBaseTest, AStartThatResumesJobsRemovesTheFilesOfVectorSavesCutShort) {
+    service_.reset();
+    const fs::path vectors = fs::path(options_.data_dir) / "vectors";
+    fs::create_directories(vectors);
+    const fs::path left = vectors / "kb-1-0123456789abcdef.hnsw.tmp.4242.0";
+    std::ofstream(left) << "half a vector index";
+    fs::last_write_time(left, fs::file_time_type::clock::now() - std::chrono::minutes(5));
+    options_.resume_jobs = false;
+    service_ = open();
+    EXPECT_TRUE(fs::exists(left));
+    service_.reset();
+    options_.resume_jobs = true;
+    service_ = open();
+    ASSERT_NE(service_, nullptr);
+    EXPECT_FALSE(fs::exists(left));
 }
 
 TEST_P(KnowledgeBaseTest, AReplicaSharingTheStoreSeesTheOthersChanges) {

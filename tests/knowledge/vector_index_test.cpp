@@ -2,9 +2,13 @@
 // growth, and the file: round trip, atomic replacement, corruption reported as a Status.
 #include "knowledge/vector_index.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -248,6 +252,36 @@ TEST(VectorIndex, SavesToOneFileAtOnceEachSucceedAndLeaveOneOfThemWhole) {
     ASSERT_EQ(labels.size(), kN);
     const int64_t first = labels[0] == 0 ? 0 : int64_t(kN);
     for (size_t i = 0; i < kN; ++i) ASSERT_EQ(labels[i], first + int64_t(i)) << "all of one index, none of the other";
+    std::filesystem::remove_all(dir);
+}
+
+// What a start finds after saves were cut short: their unlocked temporary files older than the
+// minimum age are removed; a file a save still holds locked, a recent one, the index itself and
+// names of other patterns stay.
+TEST(VectorIndex, RemovesOnlyTheUnlockedOldTemporaryFilesOfSaves) {
+    const auto dir = temp_dir("abandoned");
+    const auto old = std::filesystem::file_time_type::clock::now() - std::chrono::minutes(2);
+    auto write = [&](const std::string& name, bool is_old) {
+        std::ofstream(dir / name) << "bytes";
+        if (is_old) std::filesystem::last_write_time(dir / name, old);
+    };
+    write("v.hnsw", true);
+    write("v.hnsw.tmp.101.0", true);   // cut short: removed
+    write("v.hnsw.tmp.102.7", true);   // still written (locked below): kept
+    write("v.hnsw.tmp.103.0", false);  // just created: kept
+    write("v.hnsw.tmp.x.0", true);     // not a save's name: kept
+    write("notes.tmp.104", true);      // nor this
+    const int held = ::open((dir / "v.hnsw.tmp.102.7").c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(held, 0);
+    ASSERT_EQ(::flock(held, LOCK_EX), 0);
+    EXPECT_EQ(VectorIndex::remove_abandoned_saves(dir), 1u);
+    EXPECT_EQ(names_in(dir), (std::vector<std::string>{"notes.tmp.104", "v.hnsw", "v.hnsw.tmp.102.7",
+                                                       "v.hnsw.tmp.103.0", "v.hnsw.tmp.x.0"}));
+    ::close(held);  // its save died
+    EXPECT_EQ(VectorIndex::remove_abandoned_saves(dir), 1u);
+    EXPECT_EQ(VectorIndex::remove_abandoned_saves(dir, std::chrono::seconds(0)), 1u);  // the recent one
+    EXPECT_EQ(names_in(dir), (std::vector<std::string>{"notes.tmp.104", "v.hnsw", "v.hnsw.tmp.x.0"}));
+    EXPECT_EQ(VectorIndex::remove_abandoned_saves(dir / "absent"), 0u);
     std::filesystem::remove_all(dir);
 }
 
