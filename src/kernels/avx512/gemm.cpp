@@ -32,8 +32,9 @@
 // row, and a tree of adds over 8 such registers (14 shuffles) leaves each row's exact block sum in
 // one lane. Up to 8 tokens read the weights once: the next panel is fetched into L2 as one
 // sequential run while the current one is used (one token: 23 GB/s of 25 on 2 threads, against 17
-// with the rows prefetched as 16 streams; bench/NOTES.md); packed weights met by up to 8 tokens
-// stream ahead into L1 instead (panel::stream_ahead).
+// with the rows prefetched as 16 streams; bench/NOTES.md); packed weights met by 2 to 8 tokens
+// stream ahead into L1 instead (panel::stream_ahead), and met by one token are read in order with
+// no software prefetch (the hardware's streams keep up, and prefetch instructions take load slots).
 //
 // F16: chunks of 16 rows against tiles of 4 tokens, the activations converted to floats once.
 // Compiled with the AVX-512 flags of src/kernels/CMakeLists.txt; includes no header with inline
@@ -466,14 +467,13 @@ void panel_pair_times_4_tokens(const __m512i* q0, const __m512i* q1, const uint1
 
 // The same for one token (decoding) from its tight summaries and its quants as they were (tb, xb),
 // not from a tile: a tile's block spreads one token's 32 quants over four cache lines (320 bytes
-// a block, 90 KB for 8960 columns: more than L1), where the row holds them in one. The weights
-// stream ahead into L1 (panel::stream_ahead), the scales (32 bytes a block) a line every other block.
+// a block, 90 KB for 8960 columns: more than L1), where the row holds them in one. Weights and
+// scales are read in order and left to the hardware prefetcher: with panel::stream_ahead on both,
+// one-token steps of the Q8_0 model took ~5% longer, alternated in one process (bench/NOTES.md).
 void packed_panel_times_token(PanelView panel, int64_t n_blocks, const TokenBlock* tb, const BlockQ8_0* xb, float* y,
                               __mmask16 valid) {
     __m512 acc = _mm512_setzero_ps();
     for (int64_t b = 0; b < n_blocks; ++b) {
-        panel::stream_ahead<kQK / 4>(panel.q + b * (kQK / 4));
-        if (b % 2 == 0) panel::stream_ahead<1>(panel.d + b * kPanelRows);
         __m512i isum = _mm512_set1_epi32(tb[b].neg128_sum);
         const __m512i* q = panel.q + b * (kQK / 4);
 #pragma GCC unroll 8

@@ -14,8 +14,8 @@
 //
 // Packed weights (gemm_q6_k_packed): a model repacks its Q6_K matrices once, at load
 // (pack_q6_k_panels), into panels of the same size as the rows: per block of 16 rows the low
-// bits, the high bits and the group scales as they lie in the rows, 4 bytes a lane (lane r: row
-// r), 52 vectors; the rows' d after all the blocks. Batches of up to 8 tokens (decoding) meet it
+// bits, the high bits and the group scales, 4 bytes a lane (lane r: row r), 52 vectors in the order
+// the kernel reads them (PackedBlock); the rows' d after all the blocks. Batches of up to 8 tokens (decoding) meet it
 // 4 tokens a pass, each 4-byte word of values unpacked in registers ((low & 0x0f) | the high bits
 // moved to 0x30, one vpternlogd after a mask), then the same sums as above; larger batches unpack
 // each panel once into the runtime panel's form and run its tiles.
@@ -117,14 +117,19 @@ struct Q6K {
     }
 };
 
-// One block of 16 rows of a packed panel: ql[8c + k], int32 lane r = bytes 32c + 4k .. 32c + 4k + 3
-// of row r's low bits; qh[8c + k] the same of its high bits; scales[i] its group scales 4i..4i+3.
-// The panel's d (binary16, 16 per block) follow its blocks: 16 * sizeof(BlockQ6_K) bytes a block
-// in all.
+// One block of 16 rows of a packed panel, in the order accumulate_packed reads it: step 8h + w
+// holds the three words it unpacks together, int32 lane r = row r's bytes: lo0 = bytes
+// 64h + 4w .. + 3 of its low bits (ql), lo1 = bytes 64h + 32 + 4w .. + 3, hi = bytes 32h + 4w .. + 3
+// of its high bits (qh); then scales[i], its group scales 4i..4i+3. The panel's d (binary16, 16 per
+// block) follow its blocks: 16 * sizeof(BlockQ6_K) bytes a block in all. Read in order, a block is
+// one stream the hardware prefetcher follows without help; with ql and qh in runs of their own
+// (three streams a block) one token needed software prefetch, and ran slower (bench/NOTES.md).
 // Unaligned vectors: panels lie where rows do (a multiple of 16 rows' bytes from the matrix start).
 struct PackedBlock {
-    __m512i_u ql[32];  // 128 bytes a row, 4 chunks of 8 words
-    __m512i_u qh[16];  // 64 bytes a row, 2 chunks of 8 words
+    struct Step {
+        __m512i_u lo0, lo1, hi;  // ql[16h + w], ql[16h + 8 + w], qh[8h + w] of step 8h + w
+    };
+    Step steps[16];
     __m512i_u scales[kGroups / 4];
 };
 static_assert(sizeof(PackedBlock) + panel::kRows * sizeof(uint16_t) == panel::kRows * sizeof(BlockQ6_K));
@@ -148,7 +153,8 @@ inline __m512i unpack_loaded(__m512i lo, __m512i hi, int v) {
 }
 
 inline __m512i unpack_word(const PackedBlock& p, int h, int v, int w) {
-    return unpack_loaded(_mm512_loadu_si512(&p.ql[8 * (2 * h + v % 2) + w]), _mm512_loadu_si512(&p.qh[8 * h + w]), v);
+    const PackedBlock::Step& s = p.steps[8 * h + w];
+    return unpack_loaded(_mm512_loadu_si512(v % 2 == 0 ? &s.lo0 : &s.lo1), _mm512_loadu_si512(&s.hi), v);
 }
 
 // The int8 scale of group g of each lane's row, as an int32.
@@ -195,9 +201,9 @@ inline void accumulate_packed(const PackedBlock& p, __m512 d, const Q6K::TokenBl
                 for (int t = 0; t < T; ++t) c[v][t] = _mm512_set1_epi32(tb[t]->neg32_group_sum[8 * h + 2 * v + wq]);
 #pragma GCC unroll 4
             for (int w = 4 * wq; w < 4 * wq + 4; ++w) {
-                __m512i lo0 = _mm512_loadu_si512(&p.ql[8 * (2 * h) + w]);
-                __m512i lo1 = _mm512_loadu_si512(&p.ql[8 * (2 * h + 1) + w]);
-                __m512i hi = _mm512_loadu_si512(&p.qh[8 * h + w]);
+                __m512i lo0 = _mm512_loadu_si512(&p.steps[8 * h + w].lo0);
+                __m512i lo1 = _mm512_loadu_si512(&p.steps[8 * h + w].lo1);
+                __m512i hi = _mm512_loadu_si512(&p.steps[8 * h + w].hi);
                 asm("" : "+v"(lo0), "+v"(lo1), "+v"(hi));  // in registers: one load each
 #pragma GCC unroll 4
                 for (int v = 0; v < 4; ++v) {
@@ -223,8 +229,9 @@ inline void accumulate_packed(const PackedBlock& p, __m512 d, const Q6K::TokenBl
 }
 
 // y[t * y_stride + r] for the `valid` rows of a packed panel (blocks, then d) and T tokens, while
-// the next panel is fetched (steps first_step + b), or for one token (prefetch null) while the
-// weights stream ahead (panel::stream_ahead; the scales, 32 bytes a block, a line every other block).
+// the next panel is fetched (steps first_step + b), or for one token (prefetch null) with the
+// weights read in order and no software prefetch but the scales' (their own run, 32 bytes a block:
+// panel::stream_ahead, a line every other block).
 template <int T>
 void packed_panel_times_tokens(const PackedBlock* blocks, const uint16_t* d, int64_t n_blocks,
                                const Q6K::TokenBlock* const* tb, const BlockQ8_K* const* x,
@@ -232,7 +239,6 @@ void packed_panel_times_tokens(const PackedBlock* blocks, const uint16_t* d, int
                                __mmask16 valid) {
     panel::tokens_over_blocks<T>(n_blocks, tb, x, y, y_stride, valid, [&](int64_t b, auto tbb, auto xb, __m512* acc) {
         if (prefetch == nullptr) {
-            panel::stream_ahead<sizeof(PackedBlock) / 64>(&blocks[b]);
             if (b % 2 == 0) panel::stream_ahead<1>(d + b * panel::kRows);
         } else {
             prefetch->at_step(first_step + b);
@@ -269,10 +275,20 @@ void pack_q6_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t
         auto* d = reinterpret_cast<uint16_t*>(start + n_blocks * sizeof(PackedBlock));
         for (int64_t b = 0; b < n_blocks; ++b) {
             auto& block = reinterpret_cast<PackedBlock*>(start)[b];  // unaligned vectors: panels lie where rows do
+            // The low and high bits as 4 and 2 chunks of 8 words, in the rows' order, then in the
+            // kernel's.
+            __m512i_u ql[32], qh[16];
             for (int c = 0; c < 4; ++c)
-                panel::transpose_rows([&](int k) { return rows[k][b].ql + 32 * c; }, &block.ql[8 * c]);
+                panel::transpose_rows([&](int k) { return rows[k][b].ql + 32 * c; }, &ql[8 * c]);
             for (int c = 0; c < 2; ++c)
-                panel::transpose_rows([&](int k) { return rows[k][b].qh + 32 * c; }, &block.qh[8 * c]);
+                panel::transpose_rows([&](int k) { return rows[k][b].qh + 32 * c; }, &qh[8 * c]);
+            for (int h = 0; h < 2; ++h)
+                for (int w = 0; w < 8; ++w) {
+                    PackedBlock::Step& st = block.steps[8 * h + w];
+                    _mm512_storeu_si512(&st.lo0, _mm512_loadu_si512(&ql[16 * h + w]));
+                    _mm512_storeu_si512(&st.lo1, _mm512_loadu_si512(&ql[16 * h + 8 + w]));
+                    _mm512_storeu_si512(&st.hi, _mm512_loadu_si512(&qh[8 * h + w]));
+                }
             alignas(64) uint32_t words[kGroups / 4][panel::kRows];
             for (int k = 0; k < panel::kRows; ++k) {
                 for (int i = 0; i < kGroups / 4; ++i) __builtin_memcpy(&words[i][k], rows[k][b].scales + 4 * i, 4);

@@ -100,13 +100,13 @@ class NextPanelPrefetch {
 
 }  // namespace
 
-// Decoding reads each weight once, in order: the one-token kernels (and Q8_0's for up to 8 tokens)
-// fetch the lines kStreamAhead bytes ahead of their reading position into L1, past the panel and
-// the caller's rows (a prefetch never faults, and the rows after a chunk are usually the thread's
-// next chunk). Against the next panel into L2 (NextPanelPrefetch), decode steps alternated in one
-// process: one token Q8_0 3.6%, Q4_K 8-18% faster; 4 and 12 KiB ahead about as fast, 16 KiB slower;
-// Q8_0 2, 4 and 8 tokens 20%, 32%, 15% faster; Q6_K's two passes of 4 tokens 21% slower
-// (bench/NOTES.md).
+// Decoding reads each weight once, in order: Q8_0's kernel for 2 to 8 tokens (and the Q6_K scales'
+// run) fetch the lines kStreamAhead bytes ahead of their reading position into L1, past the panel
+// and the caller's rows (a prefetch never faults, and the rows after a chunk are usually the
+// thread's next chunk). Against the next panel into L2 (NextPanelPrefetch), decode steps alternated
+// in one process: Q8_0 2, 4 and 8 tokens 20%, 32%, 15% faster; Q6_K's two passes of 4 tokens 21%
+// slower. The one-token kernels read their blocks in order with no software prefetch: the
+// hardware's streams keep up, and prefetches take load slots (bench/NOTES.md, 2026-12-03).
 constexpr int64_t kStreamAhead = 8192;
 template <int Lines>
 static inline void stream_ahead(const void* p) {
