@@ -33,7 +33,7 @@
 // one lane. Up to 8 tokens read the weights once: the next panel is fetched into L2 as one
 // sequential run while the current one is used (one token: 23 GB/s of 25 on 2 threads, against 17
 // with the rows prefetched as 16 streams; bench/NOTES.md); packed weights met by 2 to 8 tokens
-// stream ahead into L1 instead (panel::stream_ahead), and met by one token are read in order with
+// stream ahead into L2 instead (panel::stream_ahead), and met by one token are read in order with
 // no software prefetch (the hardware's streams keep up, and prefetch instructions take load slots).
 //
 // F16: chunks of 16 rows against tiles of 4 tokens, the activations converted to floats once.
@@ -334,9 +334,8 @@ inline void quads_to_tokens(__m512* acc) {
 
 // y[t * y_stride + r] for the `valid` rows of a packed panel and T tokens, while the next panel is
 // fetched (steps first_step + b), so that it is read (or packed) from L2; or, prefetch null (a
-// batch of one tile: the weights read once), while the weights stream ahead into L1
-// (panel::stream_ahead: decode steps of 2, 4 and 8 sequences 20%, 32% and 15% faster than with
-// the next panel into L2, alternated in one process; bench/NOTES.md).
+// batch of one tile: the weights read once), while the weights stream 32 KiB ahead into L2
+// (panel::stream_ahead, which has its figures).
 template <int T>
 void packed_panel_times_tokens(PanelView panel, int64_t n_blocks, const TileBlock* x, const NextPanelPrefetch* prefetch,
                                int64_t first_step, float* y, int64_t y_stride, __mmask16 valid) {
