@@ -256,9 +256,9 @@ inline void accumulate_packed(const PackedBlock& p, const TokenMins* const* tm, 
 
 // y[t * y_stride + r] for the `valid` rows of a packed panel and T tokens (tm[t], x[t]: token t's
 // summaries and blocks), while the next panel is fetched (steps first_step + b), or for one token
-// (prefetch null) with no software prefetch: the block is read in order, which the hardware streams;
-// panel::stream_ahead's 36 prefetches a block (load slots the kernel needs) made one-token steps of
-// the Q4_K model ~16% slower, spread through the block ~6%, into L2 ~18% (bench/NOTES.md).
+// (prefetch null) with no software prefetch: the block is read in order, which the hardware
+// streams; panel::stream_ahead's 36 prefetches a block (load slots the kernel needs) made one-token
+// steps of the Q4_K model ~16% slower, spread through the block ~6%, into L2 ~18% (bench/NOTES.md).
 template <int T>
 void packed_panel_times_tokens(const PackedBlock* panel, int64_t n_blocks, const TokenMins* const* tm,
                                const BlockQ8_K* const* x, const panel::NextPanelPrefetch* prefetch, int64_t first_step,

@@ -13,12 +13,12 @@
 //   y          += d * x.d * float(isum)          (one lane per row, left to right)
 //
 // Packed weights (gemm_q6_k_packed): a model repacks its Q6_K matrices once, at load
-// (pack_q6_k_panels), into panels of the same size as the rows: per block of 16 rows the low
-// bits, the high bits and the group scales, 4 bytes a lane (lane r: row r), 52 vectors in the order
-// the kernel reads them (PackedBlock); the rows' d after all the blocks. Batches of up to 8 tokens (decoding) meet it
-// 4 tokens a pass, each 4-byte word of values unpacked in registers ((low & 0x0f) | the high bits
-// moved to 0x30, one vpternlogd after a mask), then the same sums as above; larger batches unpack
-// each panel once into the runtime panel's form and run its tiles.
+// (pack_q6_k_panels), into panels of the same size as the rows: per block of 16 rows the low bits,
+// the high bits and the group scales, 4 bytes a lane (lane r: row r), 52 vectors in the order the
+// kernel reads them (PackedBlock); the rows' d after all the blocks. Batches of up to 8 tokens
+// (decoding) meet it 4 tokens a pass, each 4-byte word of values unpacked in registers ((low &
+// 0x0f) | the high bits moved to 0x30, one vpternlogd after a mask), then the same sums as above;
+// larger batches unpack each panel once into the runtime panel's form and run its tiles.
 // Compiled with the AVX-512 flags of src/kernels/CMakeLists.txt; includes no header with inline
 // functions (see half.h).
 #include <immintrin.h>
@@ -118,12 +118,12 @@ struct Q6K {
 };
 
 // One block of 16 rows of a packed panel, in the order accumulate_packed reads it: step 8h + w
-// holds the three words it unpacks together, int32 lane r = row r's bytes: lo0 = bytes
-// 64h + 4w .. + 3 of its low bits (ql), lo1 = bytes 64h + 32 + 4w .. + 3, hi = bytes 32h + 4w .. + 3
-// of its high bits (qh); then scales[i], its group scales 4i..4i+3. The panel's d (binary16, 16 per
-// block) follow its blocks: 16 * sizeof(BlockQ6_K) bytes a block in all. Read in order, a block is
-// one stream the hardware prefetcher follows without help; with ql and qh in runs of their own
-// (three streams a block) one token needed software prefetch, and ran slower (bench/NOTES.md).
+// holds the three words it unpacks together, int32 lane r = 4 of row r's bytes: lo0 = its low bits
+// (ql) from byte 64h + 4w, lo1 from byte 64h + 32 + 4w, hi = its high bits (qh) from byte
+// 32h + 4w; then scales[i], its group scales 4i..4i+3. The panel's d (binary16, 16 per block)
+// follow its blocks: 16 * sizeof(BlockQ6_K) bytes a block in all. Read in order, a block is one
+// stream the hardware prefetcher follows without help; with ql and qh in runs of their own (three
+// streams a block) one token needed software prefetch, and ran slower (bench/NOTES.md).
 // Unaligned vectors: panels lie where rows do (a multiple of 16 rows' bytes from the matrix start).
 struct PackedBlock {
     struct Step {

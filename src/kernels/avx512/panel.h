@@ -104,7 +104,7 @@ class NextPanelPrefetch {
 // run) fetch the lines kStreamAhead bytes ahead of their reading position into L2, past the panel
 // and the caller's rows (a prefetch never faults, and the rows after a chunk are usually the
 // thread's next chunk). Decode steps of 2, 4 and 8 Q8_0 sequences, alternated in one process:
-// 34-40% faster than with 8 KiB ahead into L1 (which had been 15-32% faster than the next panel
+// 28-40% less time than with 8 KiB ahead into L1 (which had been 15-32% faster than the next panel
 // into L2 on another host); 16 KiB ahead nearly as fast, 64 and 128 KiB the same (bench/NOTES.md,
 // 2026-12-03). The one-token kernels read their blocks in order with no software prefetch: the
 // hardware's streams keep up, and prefetches take load slots.
