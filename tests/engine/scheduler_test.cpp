@@ -425,8 +425,12 @@ TEST_F(SchedulerTest, RequestsQueuedForCellsStartTogetherWhenTheCellsFree) {
     ASSERT_LE(n_prompt, kBatch);  // one step holds all three prompts
     Scheduler s(*model_, *tokenizer_,
                 {.n_parallel = 3, .n_ctx = n_cells, .n_cells = n_cells, .n_batch = kBatch, .max_queue = 3});
-    // No token limit: it reserves n_ctx, every cell, so the others queue behind it.
-    std::shared_ptr<RequestHandle> holder = submit(s, request({tokens(kPrompts[0])[0]}, greedy(-1)));
+    // A token limit past n_ctx reserves n_ctx, every cell, so the others queue behind it; with
+    // context shift it runs until cancelled (without, it could fill its cells and end by itself
+    // before the three are queued, on a loaded machine).
+    GenerateOptions endless = greedy(std::numeric_limits<int64_t>::max());
+    endless.context_shift = true;
+    std::shared_ptr<RequestHandle> holder = submit(s, request({tokens(kPrompts[0])[0]}, endless));
     Event e;
     ASSERT_TRUE(holder->next(&e, 120s));  // it is running
     std::vector<std::shared_ptr<RequestHandle>> queued;
