@@ -3,7 +3,8 @@
 // random activations, row counts that are not a multiple of the panel height, every token count
 // up to one tile and counts that are not a multiple of it, row lengths with and without a tail
 // (an odd and an even number of blocks: kernels that take two blocks at once; 40 blocks: Q8_0's
-// prompt kernel, two panels at once, takes them in passes of 16). A kernel with a
+// prompt kernel, two panels at once, takes them in passes of 16; 1100 float values: the one-token
+// F16 kernel's passes of 512, then of 64, 16 and a tail). A kernel with a
 // packed layout gives the same bits from the packed weights; a kernel that prepares its tokens
 // (GemmKernel::prepare) runs on them prepared, as matmul gives them.
 #include <gtest/gtest.h>
@@ -41,7 +42,7 @@ TEST(Gemm, EveryResultEqualsTheSingleRowVecDotWhateverTheBatch) {
             const TensorType dot_type = vec_dot_type(type);
             const int64_t block = std::max(gguf::type_traits(type).block_size, gguf::type_traits(dot_type).block_size);
             const std::vector<int64_t> lengths =
-                block == 1 ? std::vector<int64_t>{16, 33, 64, 200}
+                block == 1 ? std::vector<int64_t>{16, 33, 64, 200, 1100}
                            : std::vector<int64_t>{block, 3 * block, 4 * block, 11 * block, 40 * block};
             for (int64_t n_cols : lengths) {
                 for (int64_t n_rows : {1, 7, 16, 17, 40, 64}) {
