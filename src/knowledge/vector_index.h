@@ -16,9 +16,8 @@
 // file of its own (<file>.tmp.<pid>.<n>), fsyncs it, renames it over the target and fsyncs the
 // directory, so a crash leaves the old file or the new one (and the temporary file, which
 // remove_abandoned_saves clears), and saves to one file from several threads or processes at
-// once leave one of them whole. load() verifies
-// header and checksum before hnswlib parses anything, so a truncated or corrupted file is a
-// Status naming the file, never a crash.
+// once leave one of them whole. load() verifies header and checksum before hnswlib parses
+// anything, so a truncated or corrupted file is a Status naming the file, never a crash.
 //
 // Thread-safety: search(), contains(), size() and save() may run concurrently with each other;
 // add() and remove() need exclusive access (the caller's lock, as Retriever does).
