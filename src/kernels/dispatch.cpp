@@ -95,11 +95,18 @@ KernelTable make_avx2_table() {
     t.vec_dot[id(TensorType::Q8_0)] = avx2::vec_dot_q8_0;
     t.vec_dot[id(TensorType::Q4_K)] = avx2::vec_dot_q4_k;
     t.vec_dot[id(TensorType::Q6_K)] = avx2::vec_dot_q6_k;
+    t.vec_dot_x4[id(TensorType::Q8_0)] = avx2::vec_dot_q8_0_x4;
+    t.vec_dot_x4[id(TensorType::Q4_K)] = avx2::vec_dot_q4_k_x4;
+    t.vec_dot_x4[id(TensorType::Q6_K)] = avx2::vec_dot_q6_k_x4;
     t.rmsnorm = avx2::rmsnorm;
     t.softmax = avx2::softmax;
     t.silu_mul = avx2::silu_mul;
     t.gelu = avx2::gelu;
     t.add_inplace = avx2::add_inplace;
+    t.fma_f16_rows = avx2::fma_f16_rows;
+    t.fma_f16_rounded = avx2::fma_f16_rounded;
+    t.add_scaled_rows = avx2::add_scaled_rows;
+    t.dot_f16_chains = avx2::dot_f16_chains;
     return t;
 }
 
@@ -135,6 +142,9 @@ KernelTable make_avx512_table() {
                                         avx512::prepare_q8_0, avx512::prepared_q8_0_bytes};
         t.peak_int8_macs = avx512::peak_int8_macs;
         t.vec_dot_x4[id(TensorType::Q4_K)] = avx512::vec_dot_q4_k_x4;
+        // The AVX2 four-row kernels equal the AVX2 dot products, not these; the GEMMs take batches.
+        t.vec_dot_x4[id(TensorType::Q8_0)] = nullptr;
+        t.vec_dot_x4[id(TensorType::Q6_K)] = nullptr;
         t.gemm[id(TensorType::Q4_K)] = {avx512::gemm_q4_k, avx512::gemm_q4_k_scratch_bytes, avx512::pack_q4_k_panels,
                                         avx512::gemm_q4_k_packed, avx512::gemm_q4_k_packed_scratch_bytes};
         t.vec_dot[id(TensorType::Q6_K)] = avx512::vec_dot_q6_k;

@@ -23,11 +23,23 @@ float vec_dot_q4_0(const void* w, const void* x, int64_t n);
 float vec_dot_q8_0(const void* w, const void* x, int64_t n);
 float vec_dot_q4_k(const void* w, const void* x, int64_t n);
 float vec_dot_q6_k(const void* w, const void* x, int64_t n);
+// Four activation rows (x_stride bytes apart) against one weight row, s[k] for row k, each
+// bit-identical to the single-row dot product above (dispatch.h, VecDotX4Fn).
+void vec_dot_q8_0_x4(const void* w, const void* x, size_t x_stride, int64_t n, float* s);
+void vec_dot_q4_k_x4(const void* w, const void* x, size_t x_stride, int64_t n, float* s);
+void vec_dot_q6_k_x4(const void* w, const void* x, size_t x_stride, int64_t n, float* s);
 void rmsnorm(const float* x, const float* weight, float* y, int64_t n, float eps);
 void softmax(float* x, int64_t n);
 void silu_mul(const float* gate, const float* up, float* y, int64_t n);
 void gelu(const float* x, float* y, int64_t n);
 void add_inplace(float* y, const float* x, int64_t n);
+void fma_f16_rows(float* y, int64_t y_stride, int64_t n_y, const float* s, int64_t s_stride, const uint16_t* const* v,
+                  int64_t n_v, int64_t n);
+void fma_f16_rounded(float* y, const uint16_t* v, float s, int64_t n);
+void add_scaled_rows(float* y, int64_t y_stride, int64_t n_y, const float* s, int64_t s_stride, const float* v,
+                     int64_t v_stride, int64_t n_v, int64_t n);
+void dot_f16_chains(const float* q, int64_t q_stride, int64_t n_q, const uint16_t* const* keys, int64_t n_keys,
+                    int64_t d, float* scores);
 }  // namespace sinan::kernels::avx2
 
 namespace sinan::kernels::avx512 {

@@ -1,8 +1,11 @@
 // AVX2 dot products of a weight row with activations in its dot format (ref/vec_dot.cpp has the
 // definitions). Integer products of a block go through vpmaddubsw (unsigned x signed bytes, pairs
 // summed to int16, which cannot saturate for these ranges) and vpmaddwd (to int32, times the
-// group scale); each block's integer sum is scaled in float. Compiled with -mavx2 -mfma -mf16c;
-// includes no header with inline functions (see half.h).
+// group scale); each block's integer sum is scaled in float. Q8_0, Q4_K and Q6_K also have
+// four-row forms for prompts (dispatch.h, VecDotX4Fn): one load and unpacking of the weights for
+// four tokens, and four independent accumulator chains where one token waits on one (pp128 of the
+// 1.5B shape 25 -> 35 tok/s for Q8_0, 26 -> 46 for Q4_K_M on 2 threads; bench/NOTES.md). Compiled
+// with -mavx2 -mfma -mf16c; includes no header with inline functions (see half.h).
 #include <immintrin.h>
 
 #include "kernels/blocks.h"
@@ -119,73 +122,99 @@ float vec_dot_q4_0(const void* w, const void* x, int64_t n) {
     return hsum(acc);
 }
 
-float vec_dot_q8_0(const void* w, const void* x, int64_t n) {
+namespace {
+
+// T activation rows (x_stride bytes apart) against one Q8_0 weight row: each block's weights loaded
+// once, then per row the operations of a single dot product, one accumulator each, so every result
+// is vec_dot_q8_0's bit for bit (and four rows are four independent chains instead of one).
+template <int T>
+void q8_0_dots(const void* w, const void* x, size_t x_stride, int64_t n, float* s) {
     const auto* a = static_cast<const BlockQ8_0*>(w);
-    const auto* b = static_cast<const BlockQ8_0*>(x);
-    __m256 acc = _mm256_setzero_ps();
+    const BlockQ8_0* b[T];
+    for (int k = 0; k < T; ++k)
+        b[k] = reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(x) + k * x_stride);
+    __m256 acc[T];
+    for (int k = 0; k < T; ++k) acc[k] = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / kQK; ++i) {
         prefetch_weights(a + i, static_cast<int>(sizeof(*a)));
         const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs));
-        const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
-        const __m256 d = _mm256_set1_ps(fp16(a[i].d) * fp16(b[i].d));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(mul_sum_i8(qa, qb)), acc);
+        const float da = fp16(a[i].d);
+        for (int k = 0; k < T; ++k) {
+            const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k][i].qs));
+            const __m256 d = _mm256_set1_ps(da * fp16(b[k][i].d));
+            acc[k] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(mul_sum_i8(qa, qb)), acc[k]);
+        }
     }
-    return hsum(acc);
+    for (int k = 0; k < T; ++k) s[k] = hsum(acc[k]);
 }
 
-// Nibbles are unsigned (0..15), so they are vpmaddubsw's unsigned operand as they are. Each block's
-// integer sums are reduced exactly and then meet the same float operations as in the reference,
-// so the result is bit-identical to the scalar path (K types: the per-block reduction is cheap).
-float vec_dot_q4_k(const void* w, const void* x, int64_t n) {
+// T activation rows (x_stride bytes apart) against one Q4_K weight row. Nibbles are unsigned
+// (0..15), so they are vpmaddubsw's unsigned operand as they are; they and the group scales are
+// unpacked once per block for all T rows. Each block's integer sums are reduced exactly and then
+// meet the same float operations as in the reference, so every result is bit-identical to the
+// scalar path (K types: the per-block reduction is cheap), and T rows are T independent chains.
+template <int T>
+void q4_k_dots(const void* w, const void* x, size_t x_stride, int64_t n, float* s) {
     const auto* a = static_cast<const BlockQ4_K*>(w);
-    const auto* b = static_cast<const BlockQ8_K*>(x);
+    const BlockQ8_K* b[T];
+    for (int k = 0; k < T; ++k)
+        b[k] = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(x) + k * x_stride);
     const __m256i low4 = _mm256_set1_epi8(0x0f);
-    float sum = 0;
+    float sum[T];
+    for (int k = 0; k < T; ++k) sum[k] = 0;
     for (int64_t i = 0; i < n / kQKK; ++i) {
         prefetch_weights(a + i, static_cast<int>(sizeof(*a)));
         const __m128i sm = k4_scales_mins(a[i].scales);
         const __m256i sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));  // sc[g] in int16 lane g
-        __m256i isum = _mm256_setzero_si256();
+        __m256i ql[4], qh[4], sl[4], sh[4];
         for (int p = 0; p < 4; ++p) {
             const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 32 * p));
-            const __m256i xl = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * p));
-            const __m256i xh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * p + 32));
-            const __m256i pl = _mm256_maddubs_epi16(_mm256_and_si256(q, low4), xl);
-            const __m256i ph = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), low4), xh);
+            ql[p] = _mm256_and_si256(q, low4);
+            qh[p] = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
             // Every int16 lane picks bytes 4p, 4p+1 (scale 2p) or 4p+2, 4p+3 (scale 2p+1) of sc.
-            const __m256i sl =
-                _mm256_shuffle_epi8(sc, _mm256_set1_epi16(static_cast<int16_t>((4 * p) | ((4 * p + 1) << 8))));
-            const __m256i sh =
-                _mm256_shuffle_epi8(sc, _mm256_set1_epi16(static_cast<int16_t>((4 * p + 2) | ((4 * p + 3) << 8))));
-            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(pl, sl));
-            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(ph, sh));
+            sl[p] = _mm256_shuffle_epi8(sc, _mm256_set1_epi16(static_cast<int16_t>((4 * p) | ((4 * p + 1) << 8))));
+            sh[p] = _mm256_shuffle_epi8(sc, _mm256_set1_epi16(static_cast<int16_t>((4 * p + 2) | ((4 * p + 3) << 8))));
         }
-        const int msum = k4_min_sum(sm, b[i].bsums);
-        sum += b[i].d * fp16(a[i].d) * static_cast<float>(hsum_i32(isum)) -
-               b[i].d * fp16(a[i].dmin) * static_cast<float>(msum);
+        const float d = fp16(a[i].d), dmin = fp16(a[i].dmin);
+        for (int k = 0; k < T; ++k) {
+            const BlockQ8_K& bk = b[k][i];
+            __m256i isum = _mm256_setzero_si256();
+            for (int p = 0; p < 4; ++p) {
+                const __m256i xl = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bk.qs + 64 * p));
+                const __m256i xh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bk.qs + 64 * p + 32));
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(ql[p], xl), sl[p]));
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(qh[p], xh), sh[p]));
+            }
+            const int msum = k4_min_sum(sm, bk.bsums);
+            sum[k] += bk.d * d * static_cast<float>(hsum_i32(isum)) - bk.d * dmin * static_cast<float>(msum);
+        }
     }
-    return sum;
+    for (int k = 0; k < T; ++k) s[k] = sum[k];
 }
 
-// Quants are taken unsigned (0..63) and 32 * x is subtracted per byte pair before the group scale.
-// As for Q4_K, the block's integer sum is reduced exactly: bit-identical to the scalar path.
-float vec_dot_q6_k(const void* w, const void* x, int64_t n) {
+// The same for Q6_K: quants are taken unsigned (0..63), unpacked once per half block for all T
+// rows, and 32 * x is subtracted per byte pair before the group scale. As for Q4_K, each block's
+// integer sum is reduced exactly: bit-identical to the scalar path.
+template <int T>
+void q6_k_dots(const void* w, const void* x, size_t x_stride, int64_t n, float* s) {
     const auto* a = static_cast<const BlockQ6_K*>(w);
-    const auto* b = static_cast<const BlockQ8_K*>(x);
+    const BlockQ8_K* b[T];
+    for (int k = 0; k < T; ++k)
+        b[k] = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(x) + k * x_stride);
     const __m256i low4 = _mm256_set1_epi8(0x0f), low2 = _mm256_set1_epi8(3), m32 = _mm256_set1_epi8(32);
-    float sum = 0;
+    float sum[T];
+    for (int k = 0; k < T; ++k) sum[k] = 0;
     for (int64_t i = 0; i < n / kQKK; ++i) {
         prefetch_weights(a + i, static_cast<int>(sizeof(*a)));
-        const uint8_t* ql = a[i].ql;
-        const uint8_t* qh = a[i].qh;
-        const int8_t* sc = a[i].scales;
-        const int8_t* y = b[i].qs;
-        __m256i isum = _mm256_setzero_si256();
-        for (int half = 0; half < 2; ++half, ql += 64, qh += 32, sc += 8, y += 128) {
+        __m256i isum[T];
+        for (int k = 0; k < T; ++k) isum[k] = _mm256_setzero_si256();
+        for (int half = 0; half < 2; ++half) {
+            const uint8_t* ql = a[i].ql + 64 * half;
+            const int8_t* sc = a[i].scales + 8 * half;
             const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
             const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
-            const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh));
-            __m256i q[4];
+            const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh + 32 * half));
+            __m256i q[4], scale[4];
             q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(h, low2), 4));
             q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4),
                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), low2), 4));
@@ -193,16 +222,45 @@ float vec_dot_q6_k(const void* w, const void* x, int64_t n) {
                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), low2), 4));
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), low2), 4));
-            for (int k = 0; k < 4; ++k) {
-                const __m256i xk = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + 32 * k));
-                const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], xk), _mm256_maddubs_epi16(m32, xk));
-                const __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
-                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p16, s));
+            for (int g = 0; g < 4; ++g)
+                scale[g] = _mm256_set_m128i(_mm_set1_epi16(sc[2 * g + 1]), _mm_set1_epi16(sc[2 * g]));
+            for (int k = 0; k < T; ++k) {
+                const int8_t* y = b[k][i].qs + 128 * half;
+                for (int g = 0; g < 4; ++g) {
+                    const __m256i xg = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + 32 * g));
+                    const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q[g], xg), _mm256_maddubs_epi16(m32, xg));
+                    isum[k] = _mm256_add_epi32(isum[k], _mm256_madd_epi16(p16, scale[g]));
+                }
             }
         }
-        sum += fp16(a[i].d) * b[i].d * static_cast<float>(hsum_i32(isum));
+        const float d = fp16(a[i].d);
+        for (int k = 0; k < T; ++k) sum[k] += d * b[k][i].d * static_cast<float>(hsum_i32(isum[k]));
     }
-    return sum;
+    for (int k = 0; k < T; ++k) s[k] = sum[k];
+}
+
+// One activation row through a T-row form: the single-row dot product.
+template <void (*Dots)(const void*, const void*, size_t, int64_t, float*)>
+float one_row(const void* w, const void* x, int64_t n) {
+    float s;
+    Dots(w, x, 0, n, &s);
+    return s;
+}
+
+}  // namespace
+
+float vec_dot_q8_0(const void* w, const void* x, int64_t n) { return one_row<q8_0_dots<1>>(w, x, n); }
+float vec_dot_q4_k(const void* w, const void* x, int64_t n) { return one_row<q4_k_dots<1>>(w, x, n); }
+float vec_dot_q6_k(const void* w, const void* x, int64_t n) { return one_row<q6_k_dots<1>>(w, x, n); }
+
+void vec_dot_q8_0_x4(const void* w, const void* x, size_t x_stride, int64_t n, float* s) {
+    q8_0_dots<4>(w, x, x_stride, n, s);
+}
+void vec_dot_q4_k_x4(const void* w, const void* x, size_t x_stride, int64_t n, float* s) {
+    q4_k_dots<4>(w, x, x_stride, n, s);
+}
+void vec_dot_q6_k_x4(const void* w, const void* x, size_t x_stride, int64_t n, float* s) {
+    q6_k_dots<4>(w, x, x_stride, n, s);
 }
 
 }  // namespace sinan::kernels::avx2
