@@ -464,13 +464,13 @@ void register_all() {
     // same three sizes.
     const Level active = sinan::cpu::best_level();
     for (TensorType type : {TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K}) {
-        for (int64_t n_tokens : {1, 8, 128}) {
-            const int n_threads = n_tokens == 128 ? 1 : 2;
+        for (auto [n_tokens, n_threads] : {std::pair<int64_t, int>{1, 2}, {8, 2}, {128, 1}, {128, 2}}) {
             const std::string name = std::string("Matmul1536x8960/") + sinan::gguf::type_name(type) + "/" +
                                      sinan::cpu::level_name(active) + "/packed" +
-                                     (n_tokens == 1   ? "/decode/2threads"
-                                      : n_tokens == 8 ? "/batch8/2threads"
-                                                      : "/prefill128");
+                                     (n_tokens == 1    ? "/decode/2threads"
+                                      : n_tokens == 8  ? "/batch8/2threads"
+                                      : n_threads == 1 ? "/prefill128"
+                                                       : "/prefill128/2threads");
             auto* b = benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, type, active, n_tokens, n_threads, true)
                           ->Unit(benchmark::kMillisecond);
             if (n_threads > 1) b->UseRealTime();
