@@ -281,13 +281,18 @@ void BM_ReadBandwidthLimitAvx512(benchmark::State& state) {
 // operand from memory, the weights (mode kRegisters) in a register, (kLoaded) loaded from memory
 // once per 4 vpdpbusd, (kMisaligned) the same 32 bytes off a line, or (kSharedBroadcast) loaded for
 // two panels at once with each token's broadcast in a register that both use; (kLatency) one
-// chain. Items: vpdpbusd.
-enum class VnniLoop { kRegisters, kLoaded, kMisaligned, kSharedBroadcast, kLatency };
+// chain; (kScaleMuls) as kRegisters with the prompt kernel's float work per 16 vpdpbusd: 4 vmulps,
+// 2 vcvtdq2ps and 2 vaddps (its two multiplies per block and token keep the reference's rounding;
+// where vmulps shares vpdpbusd's pipes they bound the kernel). Items: vpdpbusd.
+enum class VnniLoop { kRegisters, kLoaded, kMisaligned, kSharedBroadcast, kLatency, kScaleMuls };
 
 #define SINAN_DP(off, w, acc) "vpdpbusd " #off "(%[x])%{1to16%}, %%zmm" #w ", %%zmm" #acc "\n\t"
 #define SINAN_DP4(o, w, a, b, c, d) \
     SINAN_DP(o, w, a) SINAN_DP(o + 64, w, b) SINAN_DP(o + 128, w, c) SINAN_DP(o + 192, w, d)
 #define SINAN_LOAD(off, w) "vmovdqu64 " #off "(%[w]), %%zmm" #w "\n\t"
+#define SINAN_MUL(a) "vmulps %%zmm1, %%zmm2, %%zmm" #a "\n\t"
+#define SINAN_CVT(a) "vcvtdq2ps %%zmm1, %%zmm" #a "\n\t"
+#define SINAN_ADD(a) "vaddps %%zmm1, %%zmm2, %%zmm" #a "\n\t"
 #define SINAN_PAIR(o, a, b)             \
     "vpbroadcastd " #o                  \
     "(%[x]), %%zmm2\n\t"                \
@@ -295,12 +300,13 @@ enum class VnniLoop { kRegisters, kLoaded, kMisaligned, kSharedBroadcast, kLaten
     "\n\t"                              \
     "vpdpbusd %%zmm2, %%zmm1, %%zmm" #b "\n\t"
 // One round of a loop: its instructions, with the operands and clobbers every round shares.
-#define SINAN_VNNI_ROUND(code)                                                                                     \
-    asm volatile(code                                                                                              \
-                 :                                                                                                 \
-                 : [x] "r"(x), [w] "r"(w)                                                                          \
-                 : "xmm0", "xmm1", "xmm2", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", \
-                   "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31", "memory")
+#define SINAN_VNNI_ROUND(code)                                                                                        \
+    asm volatile(code                                                                                                 \
+                 :                                                                                                    \
+                 : [x] "r"(x), [w] "r"(w)                                                                             \
+                 : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm16", "xmm17", "xmm18", "xmm19",        \
+                   "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", \
+                   "xmm31", "memory")
 
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni_loop(VnniLoop loop, int64_t n, const char* w,
                                                                       const int32_t* x) {
@@ -322,6 +328,11 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni_loop(VnniLoop l
                                          SINAN_LOAD(192, 1) SINAN_PAIR(4, 24, 25) SINAN_PAIR(68, 26, 27)
                                              SINAN_PAIR(132, 28, 29) SINAN_PAIR(196, 30, 31));
                 break;
+            case VnniLoop::kScaleMuls:
+                SINAN_VNNI_ROUND(SINAN_DP4(0, 0, 16, 17, 18, 19) SINAN_MUL(3) SINAN_CVT(4) SINAN_DP4(
+                    4, 0, 20, 21, 22, 23) SINAN_MUL(5) SINAN_ADD(6) SINAN_DP4(8, 0, 24, 25, 26, 27) SINAN_MUL(3)
+                                     SINAN_CVT(4) SINAN_DP4(12, 0, 28, 29, 30, 31) SINAN_MUL(5) SINAN_ADD(6));
+                break;
             case VnniLoop::kLatency:
                 SINAN_VNNI_ROUND(SINAN_DP4(0, 0, 16, 16, 16, 16) SINAN_DP4(4, 0, 16, 16, 16, 16)
                                      SINAN_DP4(8, 0, 16, 16, 16, 16) SINAN_DP4(12, 0, 16, 16, 16, 16));
@@ -333,6 +344,9 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni_loop(VnniLoop l
 #undef SINAN_DP
 #undef SINAN_DP4
 #undef SINAN_LOAD
+#undef SINAN_MUL
+#undef SINAN_CVT
+#undef SINAN_ADD
 #undef SINAN_PAIR
 #undef SINAN_VNNI_ROUND
 
@@ -408,7 +422,8 @@ void register_all() {
                               {"loaded", VnniLoop::kLoaded},
                               {"misaligned", VnniLoop::kMisaligned},
                               {"shared_broadcast", VnniLoop::kSharedBroadcast},
-                              {"latency", VnniLoop::kLatency}})
+                              {"latency", VnniLoop::kLatency},
+                              {"scale_muls", VnniLoop::kScaleMuls}})
         benchmark::RegisterBenchmark((std::string("VnniLoop/") + name).c_str(), BM_VnniLoop, loop);
     benchmark::RegisterBenchmark("ReadBandwidthLimit/2threads", BM_ReadBandwidthLimit2Threads, false)
         ->Unit(benchmark::kMillisecond)
