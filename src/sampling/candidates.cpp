@@ -36,6 +36,7 @@ void CandidateList::reset(std::span<const float> logits) {
     reserve(logits.size());
     logits_ = logits;
     cut_ = kKeepAll;
+    crossing_ = {};
     listed_ = false;
     size_ = 0;
     if (logits.empty()) {
@@ -54,12 +55,20 @@ void CandidateList::reset(std::span<const float> logits) {
 std::span<const Candidate> CandidateList::items() const {
     if (listed_) return {items_.data(), size_};
     shown_.resize(logits_.size());
-    const size_t n = vector_passes().collect(logits_.data(), logits_.size(), cut_, max_, 1.0f, -1, shown_.data());
+    const Candidate cut = crossing_.bucket >= 0 ? cut_in_crossing(shown_.data()) : cut_;
+    const size_t n = vector_passes().collect(logits_.data(), logits_.size(), cut, max_, 1.0f, -1, shown_.data());
     return {shown_.data(), n};
+}
+
+void CandidateList::settle_cut() {
+    if (crossing_.bucket < 0) return;
+    cut_ = cut_in_crossing(items_.data());
+    crossing_.bucket = -1;
 }
 
 void CandidateList::keep_top_k(int32_t k) {
     if (k <= 0 || (listed_ && static_cast<size_t>(k) >= size_)) return;
+    settle_cut();
     const auto first = items_.begin();
     const auto kth = first + k;
     if (listed_) {  // a ranked list already: its first k
@@ -104,6 +113,7 @@ void CandidateList::keep_top_k(int32_t k) {
 
 void CandidateList::keep_top_p(float p) {
     if (p >= 1.0f) return;
+    settle_cut();
     if (listed_) {  // after top-k: a short ranked list, scan it
         double total = 0.0;
         for (size_t i = 0; i < size_; ++i) total += unit_weights_[static_cast<size_t>(items_[i].token)];
@@ -135,16 +145,26 @@ void CandidateList::keep_top_p(float p) {
     // tokens a million times lighter than the best, where sums from the best token would carry
     // the best tokens' rounding. An estimate of the buckets' masses guesses c first, so that one
     // pass around the guess usually settles it (find_crossing_bucket).
-    const VectorPasses& passes = vector_passes();
     const float range = max_ - min_;
     float scale = kMinBucketsPerNat;
     while (scale < kMaxBucketsPerNat && range * (2.0f * scale) < static_cast<float>(kMassBuckets - 1)) scale *= 2.0f;
     double rest = 0.0;         // T(crossing)
     double rest_target = 0.0;  // (1 - p) * T(0)
     const int32_t crossing = find_crossing_bucket(p, scale, &rest, &rest_target);
+    // Where in the crossing bucket the cut falls is found when something needs it (settle_cut):
+    // a draw by proposals usually does not (draw_proposed).
+    crossing_ = {crossing, scale, rest, rest_target};
+}
 
-    size_t m = passes.collect(logits_.data(), logits_.size(), cut_, max_, scale, crossing, items_.data());
-    if (m == 0) return;  // rounding: the target lies past every bucket with mass; keep all
+Candidate CandidateList::cut_in_crossing(Candidate* scratch) const {
+    // T(crossing) > rest_target >= T(crossing + 1) (find_crossing_bucket), so the bucket holds a
+    // token with weight: the cut lies among its tokens, sorted by rank.
+    const int32_t crossing = crossing_.bucket;
+    const float scale = crossing_.scale;
+    double rest = crossing_.rest;
+    const double rest_target = crossing_.rest_target;
+    size_t m = vector_passes().collect(logits_.data(), logits_.size(), cut_, max_, scale, crossing, scratch);
+    if (m == 0) return cut_;  // not reached (see above); the cut as it was
     if (m > kSortDirectly && crossing < kMassBuckets - 1) {
         // Many tokens in one bucket: split it the same way into kSubBuckets (a power of two, so
         // each token's sub-bucket lies inside its bucket exactly) and sort only the sub-bucket
@@ -155,24 +175,21 @@ void CandidateList::keep_top_p(float p) {
             return static_cast<size_t>(std::clamp(f - crossing * kSubBuckets, 0, kSubBuckets - 1));
         };
         for (size_t i = 0; i < m; ++i)
-            sub[sub_of(items_[i].logit)] += unit_weights_[static_cast<size_t>(items_[i].token)];
+            sub[sub_of(scratch[i].logit)] += unit_weights_[static_cast<size_t>(scratch[i].token)];
         size_t s = 0;
         while (s + 1 < kSubBuckets && rest - sub[s] > rest_target) rest -= sub[s++];
         size_t k = 0;
         for (size_t i = 0; i < m; ++i) {
-            if (sub_of(items_[i].logit) == s) items_[k++] = items_[i];
+            if (sub_of(scratch[i].logit) == s) scratch[k++] = scratch[i];
         }
         m = k;
     }
-    std::sort(items_.begin(), items_.begin() + static_cast<ptrdiff_t>(m), kRanksBefore);
+    std::sort(scratch, scratch + m, kRanksBefore);
     for (size_t i = 0; i < m; ++i) {
-        rest -= unit_weights_[static_cast<size_t>(items_[i].token)];
-        if (rest <= rest_target) {
-            cut_ = items_[i];
-            return;
-        }
+        rest -= unit_weights_[static_cast<size_t>(scratch[i].token)];
+        if (rest <= rest_target) return scratch[i];
     }
-    cut_ = items_[m - 1];  // rounding left the sum a hair short of target: keep the whole (sub-)bucket
+    return scratch[m - 1];  // rounding left the sum a hair short of target: keep the whole (sub-)bucket
 }
 
 int32_t CandidateList::find_crossing_bucket(float p, float scale, double* rest, double* rest_target) const {
@@ -307,6 +324,7 @@ int32_t CandidateList::guess_crossing_bucket(float p, float scale, std::array<do
 
 void CandidateList::keep_min_p(float min_p) {
     if (min_p <= 0.0f) return;
+    settle_cut();
     const float threshold = max_logit() + std::log(min_p);
     if (!listed_) {
         // logit >= threshold is "ranks at or before (threshold, the largest id)".
@@ -321,66 +339,101 @@ void CandidateList::keep_min_p(float min_p) {
     size_ = n;  // the max itself always passes, so n >= 1
 }
 
-int32_t CandidateList::draw(float temperature, double u) {
-    const VectorPasses& passes = vector_passes();
-    const float inv_t = 1.0f / temperature;
-    size_t n = logits_.size();
-    if (listed_) {
-        n = size_;
-        for (size_t i = 0; i < n; ++i) weights_[i] = detail::fast_exp((items_[i].logit - max_) * inv_t);
-        passes.block_sums(weights_.data(), n, kDrawBlock, block_sums_.data());
-    } else {
-        // The block sums without storing the weights: only the block where the draw lands needs them.
-        passes.cut_weight_sums(logits_.data(), n, cut_, max_, inv_t, kDrawBlock, block_sums_.data());
-    }
-    auto token_at = [&](size_t i) { return listed_ ? items_[i].token : static_cast<int32_t>(i); };
-    // Makes the weights of tokens [begin, end) available: token i's is weights_[i - offset].
-    auto block_weights = [&](size_t begin, size_t end) -> size_t {
-        if (listed_) return 0;
-        passes.cut_weights(logits_.data(), begin, end, cut_, max_, inv_t, weights_.data());
-        return begin;
-    };
+namespace {
 
-    // The draw finds its block from the block sums, then its token by a scan inside the block.
+// The draw's search over n weights in blocks of kDrawBlock with sums block_sums (added in
+// double, in order): the first token whose cumulative weight passes u * total. Blocks whose sum
+// is 0 are skipped; weights_of(begin, end) gives the weights of the block it lands in (token i's
+// at [i - begin]). A scan that rounds a hair below its block's sum ends on the block's last token
+// with weight; u past every block with weight, on the last such block's last token with weight.
+template <typename WeightsOf>
+size_t find_cumulative(const float* block_sums, size_t n, double u, WeightsOf weights_of) {
     const size_t n_blocks = (n + kDrawBlock - 1) / kDrawBlock;
     double total = 0.0;
-    for (size_t b = 0; b < n_blocks; ++b) total += block_sums_[b];
+    for (size_t b = 0; b < n_blocks; ++b) total += block_sums[b];
     const double target = u * total;
     double cum = 0.0;
     size_t last_block = n_blocks;  // the last block with weight
     for (size_t b = 0; b < n_blocks; ++b) {
-        if (block_sums_[b] == 0.0f) continue;
+        if (block_sums[b] == 0.0f) continue;
         last_block = b;
         const size_t begin = b * kDrawBlock;
         const size_t end = std::min(n, begin + kDrawBlock);
-        if (target >= cum + block_sums_[b] && b + 1 < n_blocks) {
-            cum += block_sums_[b];
+        if (target >= cum + block_sums[b] && b + 1 < n_blocks) {
+            cum += block_sums[b];
             continue;
         }
-        const size_t offset = block_weights(begin, end);
+        const float* w = weights_of(begin, end);
         double c = cum;
         size_t last = n;  // the last token with weight in the block
         for (size_t i = begin; i < end; ++i) {
-            const float w = weights_[i - offset];
-            if (w == 0.0f) continue;
-            c += w;
+            if (w[i - begin] == 0.0f) continue;
+            c += w[i - begin];
             last = i;
-            if (target < c) return token_at(i);
+            if (target < c) return i;
         }
-        // The in-block scan rounded a hair below the block sum (which is > 0, so some token has
-        // weight): the draw is this block's last token with weight.
-        return token_at(last);
+        return last;  // the block sum is > 0, so some token has weight
     }
     // Only reachable when the final blocks all have weight 0: the last token that has weight.
     SINAN_CHECK(last_block < n_blocks, "CandidateList::draw: no candidate has weight");
     const size_t begin = last_block * kDrawBlock;
     const size_t end = std::min(n, begin + kDrawBlock);
-    const size_t offset = block_weights(begin, end);
+    const float* w = weights_of(begin, end);
     for (size_t i = end; i-- > begin;) {
-        if (weights_[i - offset] > 0.0f) return token_at(i);
+        if (w[i - begin] > 0.0f) return i;
     }
     SINAN_CHECK(false, "CandidateList::draw: a block sum > 0 with no weight in it");
-    return -1;
+    return 0;
+}
+
+}  // namespace
+
+int32_t CandidateList::draw(float temperature, double u) {
+    settle_cut();
+    const VectorPasses& passes = vector_passes();
+    const float inv_t = 1.0f / temperature;
+    if (listed_) {
+        for (size_t i = 0; i < size_; ++i) weights_[i] = detail::fast_exp((items_[i].logit - max_) * inv_t);
+        passes.block_sums(weights_.data(), size_, kDrawBlock, block_sums_.data());
+        const size_t i = find_cumulative(block_sums_.data(), size_, u,
+                                         [&](size_t begin, size_t) { return weights_.data() + begin; });
+        return items_[i].token;
+    }
+    // The block sums without storing the weights: only the block where the draw lands needs them.
+    const size_t n = logits_.size();
+    passes.cut_weight_sums(logits_.data(), n, cut_, max_, inv_t, kDrawBlock, block_sums_.data());
+    return static_cast<int32_t>(find_cumulative(block_sums_.data(), n, u, [&](size_t begin, size_t end) {
+        passes.cut_weights(logits_.data(), begin, end, cut_, max_, inv_t, weights_.data());
+        return weights_.data();
+    }));
+}
+
+bool CandidateList::kept(Candidate c) {
+    if (ranks_before(cut_, c)) return false;
+    if (crossing_.bucket < 0) return true;
+    // Top-p's buckets as collect() places a token (the same float operations): before the
+    // crossing bucket kept, after it not (the cut lies inside it), in it as the settled cut says.
+    const float scaled = (max_ - c.logit) * crossing_.scale;
+    if (scaled < static_cast<float>(crossing_.bucket)) return true;
+    if (crossing_.bucket < kMassBuckets - 1 && scaled >= static_cast<float>(crossing_.bucket + 1)) return false;
+    settle_cut();
+    return !ranks_before(cut_, c);
+}
+
+int32_t CandidateList::draw_proposed(float temperature, const std::array<double, kDrawUniforms>& u) {
+    if (listed_ || !(temperature <= 1.0f)) return draw(temperature, u.back());
+    // Proposals by reset()'s weights, whose block sums are one pass of adds, no exp.
+    const size_t n = logits_.size();
+    vector_passes().block_sums(unit_weights_.data(), n, kDrawBlock, block_sums_.data());
+    const float excess = 1.0f / temperature - 1.0f;
+    for (size_t k = 0; k < kProposals; ++k) {
+        const size_t i = find_cumulative(block_sums_.data(), n, u[2 * k],
+                                         [&](size_t begin, size_t) { return unit_weights_.data() + begin; });
+        const Candidate c{logits_[i], static_cast<int32_t>(i)};
+        if (!kept(c)) continue;
+        if (u[2 * k + 1] < static_cast<double>(detail::fast_exp((c.logit - max_) * excess))) return c.token;
+    }
+    return draw(temperature, u.back());
 }
 
 }  // namespace sinan::sampling

@@ -210,8 +210,9 @@ Result<TokenChoice> Sampler::sample(std::span<const float> logits) {
         candidates_.keep_top_k(params_.top_k);
         candidates_.keep_top_p(params_.top_p);
         candidates_.keep_min_p(params_.min_p);
-        const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53;  // uniform in [0, 1)
-        choice.token = candidates_.draw(params_.temperature, u);
+        std::array<double, CandidateList::kDrawUniforms> u;
+        for (double& v : u) v = static_cast<double>(rng_() >> 11) * 0x1.0p-53;  // uniform in [0, 1)
+        choice.token = candidates_.draw_proposed(params_.temperature, u);
     }
     describe(passes, model, dist, params_.n_logprobs, &choice);
     choice.is_stop = is_stop_token(choice.token);

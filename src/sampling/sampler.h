@@ -14,16 +14,18 @@
 // Determinism: the RNG is std::mt19937_64 seeded with params.seed (the standard fixes its output
 // sequence), and the uniform draw is computed here (top 53 bits / 2^53), never with
 // std::uniform_real_distribution, whose output differs between standard libraries. Each sample()
-// with temperature > 0 consumes exactly one 64-bit draw. Same seed + same logits + same accepted
-// tokens = same tokens, on any platform with IEEE float.
+// with temperature > 0 consumes exactly CandidateList::kDrawUniforms (33) 64-bit draws, whether
+// the draw uses them all or not (CandidateList::draw_proposed). Same seed + same logits + same
+// accepted tokens = same tokens, on any platform with IEEE float.
 //
 // Memory: create() sizes every buffer to n_vocab (about 20 bytes per vocabulary entry, 3 MiB for
 // 151936); sample() allocates nothing after that, and restart() reuses them for the next sequence
 // (an engine that keeps finished samplers spares each request the allocation and the first touch
 // of those pages). Cost per sample(): a few vector passes over the logits (vector_passes.h:
 // AVX-512 where the CPU has it): the max and one softmax pass, for greedy the argmax; with
-// temperature top-p's sums of mass by distance below the best logit and the draw's weights, or
-// O(n_vocab log k) for top-k. The logits are copied only when a bias or penalty changes them; penalties visit the
+// temperature top-p's sums of mass by distance below the best logit and the draw (proposals from
+// the softmax pass's weights up to temperature 1, an exp pass above it), or O(n_vocab log k) for
+// top-k. The logits are copied only when a bias or penalty changes them; penalties visit the
 // distinct recent tokens only; the top-N scan skips, 16 at a time, logits below its current N-th.
 // Thread-safety: none; one thread uses a Sampler at a time. Samplers are independent, so many
 // sequences can be sampled in parallel, one Sampler each.

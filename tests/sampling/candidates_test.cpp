@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
+#include <random>
 #include <vector>
 
 #include "sampling/fast_exp.h"
@@ -245,6 +247,130 @@ TEST(CandidateList, DrawOverTheVocabularyPicksTheTokenOfItsDefinition) {
                         << "scale " << scale << " step " << step << " t " << t << " u " << u;
                 }
             }
+        }
+    }
+}
+
+using Uniforms = std::array<double, CandidateList::kDrawUniforms>;
+
+Uniforms random_uniforms(std::mt19937_64& gen) {
+    Uniforms u;
+    for (double& v : u) v = static_cast<double>(gen() >> 11) * 0x1.0p-53;
+    return u;
+}
+
+TEST(CandidateList, ProposedDrawAtTemperatureOneIsTheDrawOfItsFirstNumber) {
+    // At temperature 1 with every token kept, the first proposal is accepted (its factor is
+    // exp(0) = 1), and it is drawn with the same weights and sums as draw(1, u[0]).
+    for (float scale : {0.5f, 3.0f}) {
+        std::vector<float> logits = test::random_logits(151936 + 37, 31, scale);
+        for (size_t i = 0; i < logits.size(); i += 89) logits[i] = -std::numeric_limits<float>::infinity();
+        CandidateList list;
+        list.reset(logits);
+        std::mt19937_64 gen(5);
+        for (int k = 0; k < 300; ++k) {
+            const Uniforms u = random_uniforms(gen);
+            ASSERT_EQ(list.draw_proposed(1.0f, u), list.draw(1.0f, u[0])) << "scale " << scale << " u " << u[0];
+        }
+    }
+}
+
+TEST(CandidateList, ProposedDrawFallsBackToTheExactDrawWhenEveryProposalIsRejected) {
+    // Token 0 is the best (factor 1); the other 999 lie 1 nat below it (factor exp(-1) at
+    // temperature 0.5). Proposals land past token 0's share of the weights (u[2k] >= 0.01 > 1 /
+    // (1 + 999 / e)), and u[2k + 1] = 0.99 rejects them all: the last number's exact draw.
+    std::vector<float> logits(1000, -1.0f);
+    logits[0] = 0.0f;
+    CandidateList list;
+    list.reset(logits);
+    std::mt19937_64 gen(6);
+    int differed = 0;
+    for (int k = 0; k < 200; ++k) {
+        Uniforms u = random_uniforms(gen);
+        for (size_t j = 0; j + 1 < u.size(); j += 2) {
+            u[j] = 0.01 + 0.98 * u[j];
+            u[j + 1] = 0.99;
+        }
+        const int32_t drawn = list.draw_proposed(0.5f, u);
+        ASSERT_EQ(drawn, list.draw(0.5f, u.back())) << "u " << u.back();
+        differed += drawn != list.draw(0.5f, u[0]);
+    }
+    EXPECT_GT(differed, 100);  // the proposals' numbers were not the ones used
+}
+
+TEST(CandidateList, ProposalsBeforeTheTopPCutIsSettledDrawWhatTheSettledCutWould) {
+    // After top-p a draw by proposals places a proposal by its bucket and settles the cut only for
+    // one in the crossing bucket; a list whose cut was settled first (by an exact draw) must give
+    // the same token for the same numbers. Random logits, flat and peaked (p 0.5: thousands of
+    // tokens in the crossing bucket, split into sub-buckets), and ties: 1,000 tokens 2 nats above
+    // the rest, whose 95% of the mass is one bucket where the cut falls by id (most proposals land
+    // there, half of them past the cut).
+    std::vector<float> ties(151936 + 37, 0.0f);
+    for (size_t i = 0; i < ties.size(); i += 151) ties[i] = 2.0f;
+    const std::vector<std::vector<float>> cases = {test::random_logits(151936 + 37, 33, 0.5f),
+                                                   test::random_logits(151936 + 37, 34, 3.0f), ties};
+    for (size_t which = 0; which < cases.size(); ++which) {
+        std::vector<float> logits = cases[which];
+        for (size_t i = 1; i < logits.size(); i += 101) logits[i] = -std::numeric_limits<float>::infinity();
+        for (float p : {0.5f, 0.95f}) {
+            CandidateList settled;
+            settled.reset(logits);
+            settled.keep_top_p(p);
+            settled.draw(1.0f, 0.5);  // settles the cut
+            std::mt19937_64 gen(8);
+            CandidateList lazy;
+            for (int k = 0; k < 40; ++k) {
+                const Uniforms u = random_uniforms(gen);
+                for (float t : {0.6f, 0.95f}) {
+                    lazy.reset(logits);
+                    lazy.keep_top_p(p);
+                    ASSERT_EQ(lazy.draw_proposed(t, u), settled.draw_proposed(t, u))
+                        << "case " << which << " p " << p << " t " << t << " draw " << k;
+                }
+            }
+        }
+    }
+}
+
+TEST(CandidateList, ProposedDrawsFollowTheTruncatedDistributionAtTheTemperature) {
+    // 40 tokens; every token, a top-p cut and a min-p cut; temperatures where the proposals are
+    // mostly taken (0.8), mostly rejected (0.25: the exact draw often ends it) and above 1 (the
+    // exact draw alone). The counts against the reference probabilities: exp(logit / T) over the
+    // kept set, renormalised.
+    constexpr size_t kVocab = 40;
+    constexpr int kDraws = 40000;
+    const std::vector<float> logits = test::random_logits(kVocab, 32, 1.5f);
+    std::mt19937_64 gen(7);
+    for (int step = 0; step < 3; ++step) {
+        for (float t : {0.8f, 0.25f, 1.5f}) {
+            CandidateList list;
+            list.reset(logits);
+            if (step == 1) list.keep_top_p(0.8f);
+            if (step == 2) list.keep_min_p(0.1f);
+            std::vector<double> probs(kVocab, 0.0);
+            double total = 0.0;
+            for (const Candidate& c : list.items()) {
+                probs[c.token] = std::exp((static_cast<double>(c.logit) - list.max_logit()) / t);
+                total += probs[c.token];
+            }
+            std::vector<int> counts(kVocab, 0);
+            for (int k = 0; k < kDraws; ++k) ++counts[list.draw_proposed(t, random_uniforms(gen))];
+            double chi = 0.0;
+            size_t kept = 0;
+            for (size_t i = 0; i < kVocab; ++i) {
+                if (probs[i] == 0.0) {
+                    ASSERT_EQ(counts[i], 0) << "token " << i << " is not kept: step " << step << " t " << t;
+                    continue;
+                }
+                const double e = probs[i] / total * kDraws;
+                chi += (counts[i] - e) * (counts[i] - e) / e;
+                ++kept;
+            }
+            ASSERT_GT(kept, 5u);
+            // The chi-square quantile at p = 0.001 for kept - 1 degrees of freedom (Wilson-Hilferty).
+            const double df = static_cast<double>(kept - 1);
+            const double quantile = df * std::pow(1.0 - 2.0 / (9.0 * df) + 3.09 * std::sqrt(2.0 / (9.0 * df)), 3.0);
+            EXPECT_LT(chi, quantile) << "step " << step << " t " << t << " kept " << kept;
         }
     }
 }
