@@ -111,7 +111,12 @@ struct Scheduler::Impl {
           window(m.hparams().n_swa),
           cache(m.make_cache(options.n_cells, options.kv_type)),
           slots(static_cast<size_t>(model::KvCache::kMaxSequences)) {
+        // Every slot's sampler now (about 20 bytes a vocabulary entry each, 3 MiB at 152k), so a
+        // first burst of requests does not fault their pages in on the engine thread, one slot
+        // after another (about half of a cold start's delay; bench/NOTES.md, 2026-12-04).
+        for (int32_t i = 0; i < o.n_parallel; ++i) spare_samplers.push_back(make_sampler({}));
         stats.kv_cells = cache.n_cells();  // known before the first step
+        stats.samplers = totals.samplers;
     }
 
     void run();
@@ -130,6 +135,7 @@ struct Scheduler::Impl {
     void fail(int32_t seq, const Status& error);
     void end_running(int32_t seq);
     sampling::Sampler new_sampler(const sampling::SamplingParams& params);
+    sampling::Sampler make_sampler(const sampling::SamplingParams& params);  // a new one, counted
     void evict(int32_t seq);
     int32_t lru_idle(int32_t except) const;
     int64_t reserved() const;
@@ -701,13 +707,16 @@ void Scheduler::Impl::end_running(int32_t seq) {
     --n_running;
 }
 
+sampling::Sampler Scheduler::Impl::make_sampler(const sampling::SamplingParams& params) {
+    Result<sampling::Sampler> sampler = sampling::Sampler::create(params, tokenizer.n_vocab());
+    SINAN_CHECK(sampler.ok(), "scheduler: sampling params were validated at submit: " + sampler.message());
+    ++totals.samplers;
+    return std::move(sampler).value();
+}
+
 sampling::Sampler Scheduler::Impl::new_sampler(const sampling::SamplingParams& params) {
     // The params were validated at submit.
-    if (spare_samplers.empty()) {
-        Result<sampling::Sampler> sampler = sampling::Sampler::create(params, tokenizer.n_vocab());
-        SINAN_CHECK(sampler.ok(), "scheduler: sampling params were validated at submit: " + sampler.message());
-        return std::move(sampler).value();
-    }
+    if (spare_samplers.empty()) return make_sampler(params);
     sampling::Sampler sampler = std::move(spare_samplers.back());
     spare_samplers.pop_back();
     const Status restarted = sampler.restart(params);

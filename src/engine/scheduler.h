@@ -30,6 +30,10 @@
 // when a step needs their cells. A prefix is reused only when its holder still has the positions the
 // new sequence's first token sees (the last W - 1 before it); n_ctx then bounds positions, not memory.
 //
+// Samplers: each slot's is made when the scheduler is (n_parallel x about 20 bytes per vocabulary
+// entry, 3 MiB each at 152k), and an ended request's is restarted for the next one, so admission
+// allocates none (SchedulerStats::samplers counts those made).
+//
 // Output: the engine thread never blocks on a client. Each request's events go into its
 // RequestHandle's own queue; the API thread reads them with next(). A client that goes away
 // calls cancel(): the slot is freed at the next step.
@@ -196,6 +200,8 @@ struct SchedulerStats {
     uint64_t generated_tokens = 0;  // all time
     uint64_t steps = 0;             // forward passes, all time
     uint64_t prompt_steps = 0;      // forward passes that carried prompt tokens, all time
+    uint64_t samplers = 0;          // samplers made, all time: one per slot at start, later only
+                                    // when no ended request's is free to restart
 };
 
 class Scheduler {

@@ -158,6 +158,23 @@ TEST_F(SchedulerTest, SampledRequestsAfterOthersDrawWhatTheyDrawAlone) {
     }
 }
 
+// Every slot's sampler is made with the scheduler, so admission makes none: the first requests of
+// all slots at once, and later ones, find one to restart (a new sampler's pages faulted in on the
+// engine thread delayed a first burst; bench/NOTES.md, 2026-12-04).
+TEST_F(SchedulerTest, EverySlotsSamplerIsMadeAtStartAndNoneAtAdmission) {
+    Scheduler s(*model_, *tokenizer_, {.n_parallel = 3, .n_ctx = 128, .n_cells = 0, .n_batch = 32, .max_queue = 16});
+    EXPECT_EQ(s.stats().samplers, 3u);
+    std::vector<std::shared_ptr<RequestHandle>> handles;
+    for (size_t i = 0; i < 6; ++i) {
+        GenerateOptions o = greedy(6);
+        o.sampling.temperature = 0.7f;
+        o.sampling.seed = 7 + i;
+        handles.push_back(submit(s, request(tokens(kPrompts[i]), o)));
+    }
+    for (auto& h : handles) ASSERT_EQ(collect(*h).end.type, Event::Type::kFinished);
+    EXPECT_EQ(s.stats().samplers, 3u);
+}
+
 // Request::score_prompt: every prompt token after the first gets log-softmax of the logits one
 // forward pass over the whole prompt gives at the position before it (the reference below, in
 // double), across prompt chunks of several steps, and the prefix cache is not taken.
