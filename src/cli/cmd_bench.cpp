@@ -325,6 +325,7 @@ void print_json(const BenchArgs& a, const ModelFacts& f, const std::vector<Measu
             j["cpu"] = cpu::describe_processor();
             j["repetitions"] = a.repetitions;
             j["path"] = f.path_name;
+            j["decode_read_ahead"] = kernels::decode_read_ahead();
             j["packed_weights_bytes"] = f.packed_bytes;
             j["rss_peak_bytes"] = m.rss_peak_bytes;
             j["weights_resident_bytes"] = m.pages.resident;
@@ -349,7 +350,8 @@ void print_text(const BenchArgs& a, const ModelFacts& f, const std::vector<TestS
     std::printf("model: %s (%s), %s of weights, %s read per generated token; %s; kernels: %s\n", f.name.c_str(),
                 f.type.c_str(), format_bytes(f.weight_bytes).c_str(), format_bytes(f.bytes_per_token).c_str(),
                 threads.c_str(), f.path_name);
-    std::printf("cpu: %s\n", cpu::describe_processor().c_str());
+    std::printf("cpu: %s; decode read-ahead %s (SINAN_READ_AHEAD=on|off)\n", cpu::describe_processor().c_str(),
+                kernels::decode_read_ahead() ? "on" : "off");
     if (f.packed_bytes > 0)
         std::printf("weights: %s repacked at load for the matrix kernel (SINAN_PACK_WEIGHTS=0 uses them in place)\n",
                     format_bytes(f.packed_bytes).c_str());

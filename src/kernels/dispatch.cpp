@@ -1,6 +1,7 @@
 // Builds the per-level kernel tables and implements kernels.h on top of the active one.
 #include "kernels/dispatch.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -140,6 +141,7 @@ KernelTable make_avx512_table() {
         t.gemm[id(TensorType::Q8_0)] = {avx512::gemm_q8_0, avx512::gemm_q8_0_scratch_bytes, avx512::pack_q8_0_panels,
                                         avx512::gemm_q8_0_packed, avx512::gemm_q8_0_packed_scratch_bytes,
                                         avx512::prepare_q8_0, avx512::prepared_q8_0_bytes};
+        t.gemm[id(TensorType::Q8_0)].run_packed_read_ahead = avx512::gemm_q8_0_packed_read_ahead;
         t.peak_int8_macs = avx512::peak_int8_macs;
         t.vec_dot_x4[id(TensorType::Q4_K)] = avx512::vec_dot_q4_k_x4;
         // The AVX2 four-row kernels equal the AVX2 dot products, not these; the GEMMs take batches.
@@ -147,9 +149,11 @@ KernelTable make_avx512_table() {
         t.vec_dot_x4[id(TensorType::Q6_K)] = nullptr;
         t.gemm[id(TensorType::Q4_K)] = {avx512::gemm_q4_k, avx512::gemm_q4_k_scratch_bytes, avx512::pack_q4_k_panels,
                                         avx512::gemm_q4_k_packed, avx512::gemm_q4_k_packed_scratch_bytes};
+        t.gemm[id(TensorType::Q4_K)].run_packed_read_ahead = avx512::gemm_q4_k_packed_read_ahead;
         t.vec_dot[id(TensorType::Q6_K)] = avx512::vec_dot_q6_k;
         t.gemm[id(TensorType::Q6_K)] = {avx512::gemm_q6_k, avx512::gemm_q6_k_scratch_bytes, avx512::pack_q6_k_panels,
                                         avx512::gemm_q6_k_packed, avx512::gemm_q6_k_packed_scratch_bytes};
+        t.gemm[id(TensorType::Q6_K)].run_packed_read_ahead = avx512::gemm_q6_k_packed_read_ahead;
     }
     t.rmsnorm = avx512::rmsnorm;
     t.softmax = avx512::softmax;
@@ -211,7 +215,8 @@ bool same_q8_0_products(const GemmKernel& a, const GemmKernel& b) {
 // large batches). Only where the CPU has the unit and the kernel grants its state (elsewhere the
 // AVX-512 kernels stay: a tile instruction would fault), and the AMX kernel first runs a small
 // product against the AVX-512 one; if they differ, the AVX-512 kernels stay, with a warning (the
-// AMX path cannot be run on every machine the project is tested on).
+// AMX path cannot be run on every machine the project is tested on). The tile kernels have no
+// read-ahead form (GemmKernel::run_packed_read_ahead): decoding on them reads as the hardware does.
 KernelTable make_amx_table() {
     KernelTable t = make_avx512_table();
     t.name = "amx";
@@ -291,6 +296,17 @@ TensorType vec_dot_type(TensorType weight) {
 }
 
 const char* active_path() { return active_table().name; }
+
+bool read_ahead_for(const cpu::Identity& processor, const char* setting) {
+    if (setting != nullptr && std::strcmp(setting, "on") == 0) return true;
+    if (setting != nullptr && std::strcmp(setting, "off") == 0) return false;
+    return processor.family == 26;  // AMD's Zen 5 (Intel's processors are families 6 and 18-19)
+}
+
+bool decode_read_ahead() {
+    static const bool on = read_ahead_for(cpu::identity(), std::getenv("SINAN_READ_AHEAD"));
+    return on;
+}
 
 const char* matmul_path(TensorType weight) {
     if (cpu::best_level() < cpu::Level::kAvx512 || !is_convertible(weight)) return active_path();

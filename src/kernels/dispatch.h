@@ -56,6 +56,12 @@ struct GemmKernel {
     void (*prepare)(const void* x, size_t x_row_bytes, int64_t n_tokens, int64_t n_cols, int64_t first, int64_t end,
                     void* out) = nullptr;
     size_t (*prepared_bytes)(int64_t n_tokens, int64_t n_cols) = nullptr;
+    // Optionally (null: none) run_packed with one token's weights fetched ahead in software, for
+    // the processors whose hardware prefetcher leaves the one-token kernel waiting on memory; the
+    // same results. matmul runs it in run_packed's place where kernels.h's decode_read_ahead() holds.
+    void (*run_packed_read_ahead)(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                                  int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride,
+                                  void* scratch) = nullptr;
 };
 // An arithmetic probe: n_rounds rounds of independent multiply-adds at the width the matrix
 // kernels use, returning how many multiply-adds that was (the prompt-processing limit of
@@ -121,6 +127,10 @@ struct KernelTable {
 // with a float scale and 16-value sums, blocks.h). `weight` must be convertible (kernels.h).
 gguf::TensorType vec_dot_type(gguf::TensorType weight);
 
+// decode_read_ahead()'s rule (kernels.h): on for AMD family 26 (Zen 5), off for every other
+// processor; `setting` (SINAN_READ_AHEAD's value, or null) "on" or "off" overrides it, any other
+// value is ignored.
+bool read_ahead_for(const cpu::Identity& processor, const char* setting);
 // The table of one level (built on first use; the level need not be supported by this CPU, but
 // its functions may only be called when it is).
 const KernelTable& kernel_table(cpu::Level level);

@@ -113,13 +113,14 @@ const uint8_t* gemm_operand(const GemmKernel& gemm, const uint8_t* x, uint64_t x
     return static_cast<const uint8_t*>(out);
 }
 
-// A GEMM kernel bound to a matrix: the packed one on w.panels where both exist, else the one on
-// the rows in place.
+// A GEMM kernel bound to a matrix: the packed one on w.panels where both exist (its read-ahead
+// form where decode_read_ahead() holds), else the one on the rows in place.
 struct BoundGemm {
     BoundGemm() = default;
     BoundGemm(const GemmKernel& gemm, const Matrix& w) {
         const bool packed = w.panels != nullptr && gemm.run_packed != nullptr;
-        run = packed ? gemm.run_packed : gemm.run;
+        const bool ahead = packed && gemm.run_packed_read_ahead != nullptr && decode_read_ahead();
+        run = ahead ? gemm.run_packed_read_ahead : packed ? gemm.run_packed : gemm.run;
         scratch_bytes = packed ? gemm.packed_scratch_bytes : gemm.scratch_bytes;
         data = static_cast<const uint8_t*>(packed ? w.panels : w.data);
     }

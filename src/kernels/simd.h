@@ -68,6 +68,8 @@ size_t prepared_q8_0_bytes(int64_t n_tokens, int64_t n_cols);
 void pack_q8_0_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_cols, void* out);
 void gemm_q8_0_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
                       int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
+void gemm_q8_0_packed_read_ahead(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                                 int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
 size_t gemm_q8_0_packed_scratch_bytes(int64_t n_tokens, int64_t n_cols);
 void gemm_f16(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
               int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
@@ -78,6 +80,8 @@ size_t gemm_q4_k_scratch_bytes(int64_t n_tokens, int64_t n_cols);
 void pack_q4_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_cols, void* out);
 void gemm_q4_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
                       int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
+void gemm_q4_k_packed_read_ahead(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                                 int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
 size_t gemm_q4_k_packed_scratch_bytes(int64_t n_tokens, int64_t n_cols);
 void gemm_q6_k(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
                int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
@@ -85,6 +89,8 @@ size_t gemm_q6_k_scratch_bytes(int64_t n_tokens, int64_t n_cols);
 void pack_q6_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_cols, void* out);
 void gemm_q6_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
                       int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
+void gemm_q6_k_packed_read_ahead(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                                 int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
 size_t gemm_q6_k_packed_scratch_bytes(int64_t n_tokens, int64_t n_cols);
 void quantize_q8_0_activations(const float* src, void* dst, int64_t n);
 void quantize_q8_k_activations(const float* src, void* dst, int64_t n);
@@ -122,6 +128,8 @@ void prepare_q8_0(const void* x, size_t x_row_bytes, int64_t n_tokens, int64_t n
 size_t prepared_q8_0_bytes(int64_t n_tokens, int64_t n_cols);
 void gemm_q8_0_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
                       int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
+void gemm_q8_0_packed_read_ahead(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                                 int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
 size_t gemm_q8_0_packed_scratch_bytes(int64_t n_tokens, int64_t n_cols);
 // TDPBSUD on full tiles (the amx level's arithmetic probe, dispatch.h PeakFn).
 uint64_t peak_int8_macs(uint64_t n_rounds);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/cpu.h"
+#include "kernels/kernels.h"
 #include "run_binary.h"
 
 namespace sinan::test {
@@ -50,6 +51,9 @@ void expect_common_fields(const nlohmann::json& t, const std::string& type) {
     EXPECT_FALSE(t["model"].get<std::string>().empty()) << t;
     // The processor the figures were measured on: what this process reads from CPUID too.
     EXPECT_EQ(t["cpu"], cpu::describe_processor()) << t;
+    // Whether decoding's K-quant kernels read ahead on it: this process's rule, on the same CPU and
+    // environment.
+    EXPECT_EQ(t["decode_read_ahead"], kernels::decode_read_ahead()) << t;
 }
 
 TEST_F(BenchCommand, SyntheticModelReportsPromptAndGenerationTestsAsJson) {

@@ -1,10 +1,12 @@
 // Every SIMD level against the scalar reference, on random inputs (seed printed on failure):
-// dequantizers bit for bit, quantizers byte for byte, dot_f32 within a rounding-error bound.
+// dequantizers bit for bit, quantizers byte for byte, dot_f32 within a rounding-error bound; and
+// the rule that chooses decoding's read-ahead kernels.
 #include "kernels/dispatch.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -51,6 +53,18 @@ TEST(Dispatch, ConvertibleTypesAreExactlyTheSupportedOnes) {
 TEST(Dispatch, ActivePathIsTheBestLevel) {
     EXPECT_STREQ(active_path(), cpu::level_name(cpu::best_level()));
     EXPECT_EQ(&active_table(), &kernel_table(cpu::best_level()));
+}
+
+TEST(Dispatch, DecodeReadsAheadOnZen5AndWhereToldOnly) {
+    const cpu::Identity zen5{"AMD EPYC", 26, 2}, zen4{"AMD EPYC", 25, 17}, intel{"Intel Xeon", 6, 143};
+    EXPECT_TRUE(read_ahead_for(zen5, nullptr));
+    EXPECT_FALSE(read_ahead_for(zen4, nullptr));
+    EXPECT_FALSE(read_ahead_for(intel, nullptr));
+    EXPECT_FALSE(read_ahead_for(zen5, "off"));
+    EXPECT_TRUE(read_ahead_for(intel, "on"));
+    EXPECT_TRUE(read_ahead_for(zen5, "yes"));  // not a setting: the processor's rule
+    EXPECT_FALSE(read_ahead_for(zen4, ""));
+    EXPECT_EQ(decode_read_ahead(), read_ahead_for(cpu::identity(), std::getenv("SINAN_READ_AHEAD")));
 }
 
 TEST(Dispatch, DequantizeEqualsReferenceBitForBit) {

@@ -6,7 +6,8 @@
 // prompt kernel, two panels at once, takes them in passes of 16; 1100 float values: the one-token
 // F16 kernel's passes of 512, then of 64, 16 and a tail). A kernel with a
 // packed layout gives the same bits from the packed weights; a kernel that prepares its tokens
-// (GemmKernel::prepare) runs on them prepared, as matmul gives them.
+// (GemmKernel::prepare) runs on them prepared, as matmul gives them; one with a read-ahead form
+// (GemmKernel::run_packed_read_ahead) gives the same bits in it, whichever form this CPU runs.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -31,7 +32,7 @@ struct alignas(64) Line {
 
 TEST(Gemm, EveryResultEqualsTheSingleRowVecDotWhateverTheBatch) {
     const KernelTable& ref = kernel_table(cpu::Level::kScalar);
-    int n_kernels = 0, n_packed = 0;
+    int n_kernels = 0, n_packed = 0, n_read_ahead = 0;
     for (cpu::Level level : test_util::runnable_levels()) {
         const KernelTable& table = kernel_table(level);
         std::mt19937 rng(kSeed);
@@ -85,6 +86,15 @@ TEST(Gemm, EveryResultEqualsTheSingleRowVecDotWhateverTheBatch) {
                             ASSERT_EQ(std::memcmp(yp.data(), y.data(), y.size() * sizeof(float)), 0)
                                 << table.name << " packed " << gguf::type_name(type) << " cols " << n_cols << " rows "
                                 << n_rows << " tokens " << n_tokens;
+                            if (gemm.run_packed_read_ahead != nullptr) {
+                                std::vector<float> ya(n_tokens * y_stride, -7.0f);
+                                gemm.run_packed_read_ahead(packed.data(), w_row, n_rows, operand, x_row, n_tokens,
+                                                           n_cols, ya.data(), y_stride, ps.data());
+                                ++n_read_ahead;
+                                ASSERT_EQ(std::memcmp(ya.data(), y.data(), y.size() * sizeof(float)), 0)
+                                    << table.name << " packed, read ahead " << gguf::type_name(type) << " cols "
+                                    << n_cols << " rows " << n_rows << " tokens " << n_tokens;
+                            }
                         }
                         for (int64_t t = 0; t < n_tokens; ++t) {
                             for (int64_t r = 0; r < y_stride; ++r) {
@@ -110,6 +120,7 @@ TEST(Gemm, EveryResultEqualsTheSingleRowVecDotWhateverTheBatch) {
     if (n_kernels == 0) GTEST_SKIP() << "no GEMM kernel on the levels this CPU runs";
     if (cpu::features().avx512vnni) {
         EXPECT_GT(n_packed, 0) << "AVX-512 VNNI has a packed Q8_0 kernel";
+        EXPECT_GT(n_read_ahead, 0) << "AVX-512 VNNI has read-ahead Q4_K and Q6_K kernels";
     }
 }
 

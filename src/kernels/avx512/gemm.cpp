@@ -33,8 +33,10 @@
 // one lane. Up to 8 tokens read the weights once: the next panel is fetched into L2 as one
 // sequential run while the current one is used (one token: 23 GB/s of 25 on 2 threads, against 17
 // with the rows prefetched as 16 streams; bench/NOTES.md); packed weights met by 2 to 8 tokens
-// stream ahead into L2 instead (panel::stream_ahead), and met by one token are read in order with
-// no software prefetch (the hardware's streams keep up, and prefetch instructions take load slots).
+// stream ahead into L2 instead (panel::stream_ahead), and met by one token are read in order,
+// left to the hardware's streams (gemm_q8_0_packed: where they keep up, prefetch instructions only
+// take load slots) or with each block fetched ahead (gemm_q8_0_packed_read_ahead, panel::read_ahead:
+// where they do not; kernels.h, decode_read_ahead).
 //
 // F16: chunks of 16 rows against tiles of 4 tokens, the activations converted to floats once.
 // Compiled with the AVX-512 flags of src/kernels/CMakeLists.txt; includes no header with inline
@@ -467,14 +469,17 @@ void panel_pair_times_4_tokens(const __m512i* q0, const __m512i* q1, const uint1
 // The same for one token (decoding) from its tight summaries and its quants as they were (tb, xb),
 // not from a tile: a tile's block spreads one token's 32 quants over four cache lines (320 bytes
 // a block, 90 KB for 8960 columns: more than L1), where the row holds them in one. Weights and
-// scales are read in order and left to the hardware prefetcher: with panel::stream_ahead on both,
-// one-token steps of the Q8_0 model took ~5% longer, alternated in one process (bench/NOTES.md).
+// scales are read in order, with kReadAhead each block's quants fetched ahead (panel::read_ahead),
+// else left to the hardware prefetcher (on the family 25 host, with panel::stream_ahead on both,
+// one-token steps of the Q8_0 model took ~5% longer, alternated in one process; bench/NOTES.md).
+template <bool kReadAhead>
 void packed_panel_times_token(PanelView panel, int64_t n_blocks, const TokenBlock* tb, const BlockQ8_0* xb, float* y,
                               __mmask16 valid) {
     __m512 acc = _mm512_setzero_ps();
     for (int64_t b = 0; b < n_blocks; ++b) {
         __m512i isum = _mm512_set1_epi32(tb[b].neg128_sum);
         const __m512i* q = panel.q + b * (kQK / 4);
+        if constexpr (kReadAhead) panel::read_ahead<kPanelQBytes / 64>(q);
 #pragma GCC unroll 8
         for (int g = 0; g < kQK / 4; ++g)
             isum = panel::dpbusd_broadcast(isum, _mm512_loadu_si512(q + g), xb[b].qs + 4 * g);
@@ -775,8 +780,11 @@ void pack_q8_0_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t
 
 size_t gemm_q8_0_packed_scratch_bytes(int64_t /*n_tokens*/, int64_t /*n_cols*/) { return 0; }
 
-void gemm_q8_0_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t /*x_row_bytes*/,
-                      int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* /*scratch*/) {
+namespace {
+
+template <bool kReadAhead>
+void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, int64_t n_tokens, int64_t n_cols,
+                    float* y, int64_t y_stride) {
     const int64_t n_blocks = n_cols / kQK;
     const auto* tiles = static_cast<const TileBlock*>(x);
     const auto* ws = static_cast<const uint8_t*>(w);
@@ -791,7 +799,7 @@ void gemm_q8_0_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const v
         const int n_valid = static_cast<int>(n_rows - r0 < kPanelRows ? n_rows - r0 : kPanelRows);
         const uint8_t* panel = ws + r0 * w_row_bytes;
         if (n_tokens == 1) {
-            packed_panel_times_token(
+            packed_panel_times_token<kReadAhead>(
                 panel_view(panel, n_blocks), n_blocks,
                 reinterpret_cast<const TokenBlock*>(static_cast<const uint8_t*>(x) + layout.token_blocks),
                 reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(x) + layout.row), y + r0,
@@ -804,6 +812,19 @@ void gemm_q8_0_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const v
                           n_tokens <= kTokenTile ? nullptr : &prefetch, y + r0, y_stride,
                           static_cast<__mmask16>((1u << n_valid) - 1));
     }
+}
+
+}  // namespace
+
+void gemm_q8_0_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t /*x_row_bytes*/,
+                      int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* /*scratch*/) {
+    packed_product<false>(w, w_row_bytes, n_rows, x, n_tokens, n_cols, y, y_stride);
+}
+
+void gemm_q8_0_packed_read_ahead(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
+                                 size_t /*x_row_bytes*/, int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride,
+                                 void* /*scratch*/) {
+    packed_product<true>(w, w_row_bytes, n_rows, x, n_tokens, n_cols, y, y_stride);
 }
 
 namespace {

@@ -29,6 +29,8 @@
 //   y += x.d * d * float(isum) - x.d * dmin * float(msum)   (the reference's operations)
 // Decoding reads the weights once, and a panel needs about a quarter of the row-wise dot product's
 // instructions per weight byte (one core, weights in L2: 26 -> 61 GB/s; bench/NOTES.md).
+// gemm_q4_k_packed_read_ahead is the same product with one token's blocks fetched ahead
+// (panel::read_ahead), for the processors that stream faster with it (kernels.h, decode_read_ahead).
 // Compiled with the AVX-512 flags of src/kernels/CMakeLists.txt; includes no header with inline
 // functions (see half.h).
 #include <immintrin.h>
@@ -256,15 +258,18 @@ inline void accumulate_packed(const PackedBlock& p, const TokenMins* const* tm, 
 
 // y[t * y_stride + r] for the `valid` rows of a packed panel and T tokens (tm[t], x[t]: token t's
 // summaries and blocks), while the next panel is fetched (steps first_step + b), or for one token
-// (prefetch null) with no software prefetch: the block is read in order, which the hardware
-// streams; panel::stream_ahead's 36 prefetches a block (load slots the kernel needs) made one-token
-// steps of the Q4_K model ~16% slower, spread through the block ~6%, into L2 ~18% (bench/NOTES.md).
-template <int T>
+// (prefetch null) read in order: with kReadAhead each block's 36 lines fetched ahead
+// (panel::read_ahead), else left to the hardware's streams (on the family 25 host the prefetches'
+// load slots made one-token steps of the Q4_K model ~16% slower, into L2 ~18%; bench/NOTES.md).
+template <int T, bool kReadAhead>
 void packed_panel_times_tokens(const PackedBlock* panel, int64_t n_blocks, const TokenMins* const* tm,
                                const BlockQ8_K* const* x, const panel::NextPanelPrefetch* prefetch, int64_t first_step,
                                float* y, int64_t y_stride, __mmask16 valid) {
     panel::tokens_over_blocks<T>(n_blocks, tm, x, y, y_stride, valid, [&](int64_t b, auto tmb, auto xb, __m512* acc) {
-        if (prefetch != nullptr) prefetch->at_step(first_step + b);
+        if (prefetch != nullptr)
+            prefetch->at_step(first_step + b);
+        else if constexpr (kReadAhead)
+            panel::read_ahead<sizeof(PackedBlock) / 64>(&panel[b]);
         accumulate_packed<T>(panel[b], tmb, xb, acc);
     });
 }
@@ -326,8 +331,11 @@ size_t gemm_q4_k_packed_scratch_bytes(int64_t n_tokens, int64_t n_cols) {
     return static_cast<size_t>(n_tokens * (n_cols / kQKK)) * sizeof(TokenMins);
 }
 
-void gemm_q4_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
-                      int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
+namespace {
+
+template <bool kReadAhead>
+void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                    int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
     const int64_t n_blocks = n_cols / kQKK;
     const auto* ws = static_cast<const uint8_t*>(w);
     const auto* xs = static_cast<const uint8_t*>(x);
@@ -347,13 +355,25 @@ void gemm_q4_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const v
             const int n_t = static_cast<int>(n_tokens - t0 < kPackedTile ? n_tokens - t0 : kPackedTile);
             panel::tile_pointers(t0, n_t, mins, n_blocks, xs, x_row_bytes, tm, xb);
             with_count<kPackedTile>(n_t, [&](auto T) {
-                packed_panel_times_tokens<T>(reinterpret_cast<const PackedBlock*>(panel_start), n_blocks, tm, xb,
-                                             n_tokens == 1 ? nullptr : &prefetch, (t0 / kPackedTile) * n_blocks,
-                                             y + t0 * y_stride + r0, y_stride,
-                                             static_cast<__mmask16>((1u << n_valid) - 1));
+                packed_panel_times_tokens<T, kReadAhead>(reinterpret_cast<const PackedBlock*>(panel_start), n_blocks,
+                                                         tm, xb, n_tokens == 1 ? nullptr : &prefetch,
+                                                         (t0 / kPackedTile) * n_blocks, y + t0 * y_stride + r0,
+                                                         y_stride, static_cast<__mmask16>((1u << n_valid) - 1));
             });
         }
     }
+}
+
+}  // namespace
+
+void gemm_q4_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                      int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
+    packed_product<false>(w, w_row_bytes, n_rows, x, x_row_bytes, n_tokens, n_cols, y, y_stride, scratch);
+}
+
+void gemm_q4_k_packed_read_ahead(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                                 int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
+    packed_product<true>(w, w_row_bytes, n_rows, x, x_row_bytes, n_tokens, n_cols, y, y_stride, scratch);
 }
 
 }  // namespace sinan::kernels::avx512

@@ -19,6 +19,8 @@
 // (decoding) meet it 4 tokens a pass, each 4-byte word of values unpacked in registers ((low &
 // 0x0f) | the high bits moved to 0x30, one vpternlogd after a mask), then the same sums as above;
 // larger batches unpack each panel once into the runtime panel's form and run its tiles.
+// gemm_q6_k_packed_read_ahead is the same product with one token's blocks fetched ahead
+// (panel::read_ahead), for the processors that stream faster with it (kernels.h, decode_read_ahead).
 // Compiled with the AVX-512 flags of src/kernels/CMakeLists.txt; includes no header with inline
 // functions (see half.h).
 #include <immintrin.h>
@@ -230,9 +232,10 @@ inline void accumulate_packed(const PackedBlock& p, __m512 d, const Q6K::TokenBl
 
 // y[t * y_stride + r] for the `valid` rows of a packed panel (blocks, then d) and T tokens, while
 // the next panel is fetched (steps first_step + b), or for one token (prefetch null) with the
-// weights read in order and no software prefetch but the scales' (their own run, 32 bytes a block:
-// panel::stream_ahead, a line every other block).
-template <int T>
+// weights read in order, with kReadAhead each block's 52 lines fetched ahead (panel::read_ahead),
+// else left to the hardware's streams; and the scales' line every other block
+// (panel::stream_ahead).
+template <int T, bool kReadAhead>
 void packed_panel_times_tokens(const PackedBlock* blocks, const uint16_t* d, int64_t n_blocks,
                                const Q6K::TokenBlock* const* tb, const BlockQ8_K* const* x,
                                const panel::NextPanelPrefetch* prefetch, int64_t first_step, float* y, int64_t y_stride,
@@ -240,6 +243,7 @@ void packed_panel_times_tokens(const PackedBlock* blocks, const uint16_t* d, int
     panel::tokens_over_blocks<T>(n_blocks, tb, x, y, y_stride, valid, [&](int64_t b, auto tbb, auto xb, __m512* acc) {
         if (prefetch == nullptr) {
             if (b % 2 == 0) panel::stream_ahead<1>(d + b * panel::kRows);
+            if constexpr (kReadAhead) panel::read_ahead<sizeof(PackedBlock) / 64>(&blocks[b]);
         } else {
             prefetch->at_step(first_step + b);
         }
@@ -307,8 +311,11 @@ size_t gemm_q6_k_packed_scratch_bytes(int64_t n_tokens, int64_t n_cols) {
            static_cast<size_t>(n_tokens) * n_blocks * sizeof(Q6K::TokenBlock);
 }
 
-void gemm_q6_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
-                      int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
+namespace {
+
+template <bool kReadAhead>
+void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                    int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
     const int64_t n_blocks = n_cols / kQKK;
     const auto* ws = static_cast<const uint8_t*>(w);
     const auto* xs = static_cast<const uint8_t*>(x);
@@ -342,11 +349,24 @@ void gemm_q6_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const v
                 if (unpack)
                     panel::run_tokens<Q6K, T>(unpacked, n_blocks, tb, xb, y + t0 * y_stride + r0, y_stride, valid);
                 else
-                    packed_panel_times_tokens<T>(blocks, d, n_blocks, tb, xb, n_tokens == 1 ? nullptr : &prefetch,
-                                                 (t0 / kPackedTile) * n_blocks, y + t0 * y_stride + r0, y_stride,
-                                                 valid);
+                    packed_panel_times_tokens<T, kReadAhead>(
+                        blocks, d, n_blocks, tb, xb, n_tokens == 1 ? nullptr : &prefetch, (t0 / kPackedTile) * n_blocks,
+                        y + t0 * y_stride + r0, y_stride, valid);
             });
         }
     }
 }
+
+}  // namespace
+
+void gemm_q6_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                      int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
+    packed_product<false>(w, w_row_bytes, n_rows, x, x_row_bytes, n_tokens, n_cols, y, y_stride, scratch);
+}
+
+void gemm_q6_k_packed_read_ahead(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                                 int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
+    packed_product<true>(w, w_row_bytes, n_rows, x, x_row_bytes, n_tokens, n_cols, y, y_stride, scratch);
+}
+
 }  // namespace sinan::kernels::avx512

@@ -116,6 +116,21 @@ static inline void stream_ahead(const void* p) {
     for (int k = 0; k < Lines; ++k) _mm_prefetch(ahead + 64 * k, _MM_HINT_T1);
 }
 
+// The one-token packed kernels' read-ahead (GemmKernel::run_packed_read_ahead, on where kernels.h's
+// decode_read_ahead() says): every line of the block at p fetched kReadAhead bytes ahead into L1.
+// On the AMD family 26 (Zen 5) host, from memory on 2 threads, Q4_K 40 -> 60-67 and Q6_K 29-38 ->
+// 48-60 GB/s (4 KiB ahead about the same, 16 KiB and into L2 a little less; Q8_0's 1536 x 8960
+// product the same either way, its model 7-13% faster); on the family 25 (Zen 4) host the same
+// kernels ran 5-18% slower with such prefetches, which take load slots they are bound by there
+// (bench/NOTES.md, 2026-12-03 and 2026-12-04).
+constexpr int64_t kReadAhead = 8192;
+template <int Lines>
+static inline void read_ahead(const void* p) {
+    const char* ahead = static_cast<const char*>(p) + kReadAhead;
+#pragma GCC unroll 64
+    for (int k = 0; k < Lines; ++k) _mm_prefetch(ahead + 64 * k, _MM_HINT_T0);
+}
+
 // The sum of a Q8_0 block's 32 signed quants, exact: the Q8_0 kernels multiply w + 128 and take
 // back 128 times it.
 static inline int32_t block_quant_sum(const int8_t* q) {
