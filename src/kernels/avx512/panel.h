@@ -100,20 +100,26 @@ class NextPanelPrefetch {
 
 }  // namespace
 
+// Lines consecutive cache lines from Ahead bytes past p on, fetched with the prefetch hint Hint.
+template <int Lines, int64_t Ahead, int Hint>
+static inline void fetch_ahead(const void* p) {
+    const char* ahead = static_cast<const char*>(p) + Ahead;
+#pragma GCC unroll 64
+    for (int k = 0; k < Lines; ++k) _mm_prefetch(ahead + 64 * k, static_cast<_mm_hint>(Hint));
+}
+
 // Decoding reads each weight once, in order: Q8_0's kernel for 2 to 8 tokens (and the Q6_K scales'
 // run) fetch the lines kStreamAhead bytes ahead of their reading position into L2, past the panel
 // and the caller's rows (a prefetch never faults, and the rows after a chunk are usually the
 // thread's next chunk). Decode steps of 2, 4 and 8 Q8_0 sequences, alternated in one process:
 // 28-40% less time than with 8 KiB ahead into L1 (which had been 15-32% faster than the next panel
 // into L2 on another host); 16 KiB ahead nearly as fast, 64 and 128 KiB the same (bench/NOTES.md,
-// 2026-12-03). The one-token kernels read their blocks in order with no software prefetch: the
-// hardware's streams keep up, and prefetches take load slots.
+// 2026-12-03). The one-token kernels read their blocks in order, left to the hardware's streams
+// or with read_ahead below.
 constexpr int64_t kStreamAhead = 32768;
 template <int Lines>
 static inline void stream_ahead(const void* p) {
-    const char* ahead = static_cast<const char*>(p) + kStreamAhead;
-#pragma GCC unroll 64
-    for (int k = 0; k < Lines; ++k) _mm_prefetch(ahead + 64 * k, _MM_HINT_T1);
+    fetch_ahead<Lines, kStreamAhead, _MM_HINT_T1>(p);
 }
 
 // The one-token packed kernels' read-ahead (GemmKernel::run_packed_read_ahead, on where kernels.h's
@@ -126,9 +132,7 @@ static inline void stream_ahead(const void* p) {
 constexpr int64_t kReadAhead = 8192;
 template <int Lines>
 static inline void read_ahead(const void* p) {
-    const char* ahead = static_cast<const char*>(p) + kReadAhead;
-#pragma GCC unroll 64
-    for (int k = 0; k < Lines; ++k) _mm_prefetch(ahead + 64 * k, _MM_HINT_T0);
+    fetch_ahead<Lines, kReadAhead, _MM_HINT_T0>(p);
 }
 
 // The sum of a Q8_0 block's 32 signed quants, exact: the Q8_0 kernels multiply w + 128 and take
