@@ -283,8 +283,11 @@ void BM_ReadBandwidthLimitAvx512(benchmark::State& state) {
 // two panels at once with each token's broadcast in a register that both use; (kLatency) one
 // chain; (kScaleMuls) as kRegisters with the prompt kernel's float work per 16 vpdpbusd: 4 vmulps,
 // 2 vcvtdq2ps and 2 vaddps (its two multiplies per block and token keep the reference's rounding;
-// where vmulps shares vpdpbusd's pipes they bound the kernel). Items: vpdpbusd.
-enum class VnniLoop { kRegisters, kLoaded, kMisaligned, kSharedBroadcast, kLatency, kScaleMuls };
+// where vmulps shares vpdpbusd's pipes they bound the kernel); (kGroupScales) as kRegisters with 4
+// vpmulld per 16 vpdpbusd (the K-quant kernels' group scales: Q6_K's ratio); (kUnpack) as
+// kRegisters with 16 integer operations per 16 (4 each of vpsrld, vpandd, vpternlogd, vpaddd: about
+// the Q6_K kernel's unpacking and sums). Items: vpdpbusd.
+enum class VnniLoop { kRegisters, kLoaded, kMisaligned, kSharedBroadcast, kLatency, kScaleMuls, kGroupScales, kUnpack };
 
 #define SINAN_DP(off, w, acc) "vpdpbusd " #off "(%[x])%{1to16%}, %%zmm" #w ", %%zmm" #acc "\n\t"
 #define SINAN_DP4(o, w, a, b, c, d) \
@@ -293,6 +296,11 @@ enum class VnniLoop { kRegisters, kLoaded, kMisaligned, kSharedBroadcast, kLaten
 #define SINAN_MUL(a) "vmulps %%zmm1, %%zmm2, %%zmm" #a "\n\t"
 #define SINAN_CVT(a) "vcvtdq2ps %%zmm1, %%zmm" #a "\n\t"
 #define SINAN_ADD(a) "vaddps %%zmm1, %%zmm2, %%zmm" #a "\n\t"
+#define SINAN_MULLD(a) "vpmulld %%zmm1, %%zmm2, %%zmm" #a "\n\t"
+#define SINAN_INT4(a)                                                   \
+    "vpsrld $4, %%zmm1, %%zmm" #a "\n\tvpandd %%zmm1, %%zmm2, %%zmm" #a \
+    "\n\tvpternlogd $0xea, %%zmm1, %%zmm2, "                            \
+    "%%zmm" #a "\n\tvpaddd %%zmm1, %%zmm2, %%zmm" #a "\n\t"
 #define SINAN_PAIR(o, a, b)             \
     "vpbroadcastd " #o                  \
     "(%[x]), %%zmm2\n\t"                \
@@ -333,6 +341,16 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni_loop(VnniLoop l
                     4, 0, 20, 21, 22, 23) SINAN_MUL(5) SINAN_ADD(6) SINAN_DP4(8, 0, 24, 25, 26, 27) SINAN_MUL(3)
                                      SINAN_CVT(4) SINAN_DP4(12, 0, 28, 29, 30, 31) SINAN_MUL(5) SINAN_ADD(6));
                 break;
+            case VnniLoop::kGroupScales:
+                SINAN_VNNI_ROUND(SINAN_DP4(0, 0, 16, 17, 18, 19) SINAN_MULLD(3) SINAN_DP4(4, 0, 20, 21, 22, 23)
+                                     SINAN_MULLD(4) SINAN_DP4(8, 0, 24, 25, 26, 27) SINAN_MULLD(5)
+                                         SINAN_DP4(12, 0, 28, 29, 30, 31) SINAN_MULLD(6));
+                break;
+            case VnniLoop::kUnpack:
+                SINAN_VNNI_ROUND(SINAN_DP4(0, 0, 16, 17, 18, 19) SINAN_INT4(3) SINAN_DP4(4, 0, 20, 21, 22, 23)
+                                     SINAN_INT4(4) SINAN_DP4(8, 0, 24, 25, 26, 27) SINAN_INT4(5)
+                                         SINAN_DP4(12, 0, 28, 29, 30, 31) SINAN_INT4(6));
+                break;
             case VnniLoop::kLatency:
                 SINAN_VNNI_ROUND(SINAN_DP4(0, 0, 16, 16, 16, 16) SINAN_DP4(4, 0, 16, 16, 16, 16)
                                      SINAN_DP4(8, 0, 16, 16, 16, 16) SINAN_DP4(12, 0, 16, 16, 16, 16));
@@ -347,6 +365,8 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni_loop(VnniLoop l
 #undef SINAN_MUL
 #undef SINAN_CVT
 #undef SINAN_ADD
+#undef SINAN_MULLD
+#undef SINAN_INT4
 #undef SINAN_PAIR
 #undef SINAN_VNNI_ROUND
 
@@ -423,7 +443,9 @@ void register_all() {
                               {"misaligned", VnniLoop::kMisaligned},
                               {"shared_broadcast", VnniLoop::kSharedBroadcast},
                               {"latency", VnniLoop::kLatency},
-                              {"scale_muls", VnniLoop::kScaleMuls}})
+                              {"scale_muls", VnniLoop::kScaleMuls},
+                              {"group_scales", VnniLoop::kGroupScales},
+                              {"unpack", VnniLoop::kUnpack}})
         benchmark::RegisterBenchmark((std::string("VnniLoop/") + name).c_str(), BM_VnniLoop, loop);
     benchmark::RegisterBenchmark("ReadBandwidthLimit/2threads", BM_ReadBandwidthLimit2Threads, false)
         ->Unit(benchmark::kMillisecond)

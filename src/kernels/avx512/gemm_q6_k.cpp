@@ -233,8 +233,9 @@ inline void accumulate_packed(const PackedBlock& p, __m512 d, const Q6K::TokenBl
 // y[t * y_stride + r] for the `valid` rows of a packed panel (blocks, then d) and T tokens, while
 // the next panel is fetched (steps first_step + b), or for one token (prefetch null) with the
 // weights read in order, with kReadAhead each block's 52 lines fetched ahead (panel::read_ahead),
-// else left to the hardware's streams; and the scales' line every other block
-// (panel::stream_ahead).
+// else left to the hardware's streams; and a line every other block 32 KiB past the scales
+// (panel::stream_ahead; that lands in a later panel's quants, not in scales: against none, or
+// against the next panel's scales, no difference on the family 26 host; bench/NOTES.md 2026-12-04).
 template <int T, bool kReadAhead>
 void packed_panel_times_tokens(const PackedBlock* blocks, const uint16_t* d, int64_t n_blocks,
                                const Q6K::TokenBlock* const* tb, const BlockQ8_K* const* x,
