@@ -99,6 +99,9 @@ KernelTable make_avx2_table() {
     t.vec_dot_x4[id(TensorType::Q8_0)] = avx2::vec_dot_q8_0_x4;
     t.vec_dot_x4[id(TensorType::Q4_K)] = avx2::vec_dot_q4_k_x4;
     t.vec_dot_x4[id(TensorType::Q6_K)] = avx2::vec_dot_q6_k_x4;
+    t.gemm[id(TensorType::Q4_K)] = {avx2::gemm_q4_k, avx2::gemm_q4_k_scratch_bytes, avx2::pack_q4_k_panels,
+                                    avx2::gemm_q4_k_packed, avx2::gemm_q4_k_packed_scratch_bytes};
+    t.gemm[id(TensorType::Q4_K)].run_packed_read_ahead = avx2::gemm_q4_k_packed_read_ahead;
     t.rmsnorm = avx2::rmsnorm;
     t.softmax = avx2::softmax;
     t.silu_mul = avx2::silu_mul;

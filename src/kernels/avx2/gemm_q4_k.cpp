@@ -1,0 +1,256 @@
+// AVX2 matrix product for Q4_K weights and Q8_K activations (dispatch.h, GemmKernel), each result
+// bit-identical to the level's single-row vec_dot_q4_k (and so to the scalar reference), so a
+// token's logits do not depend on what else is in its batch.
+//
+// Rows in place (gemm_q4_k): row by row through vec_dot_q4_k_x4 / vec_dot_q4_k, four tokens a pass.
+//
+// Packed weights (gemm_q4_k_packed): a model repacks its Q4_K matrices once, at load
+// (pack_q4_k_panels), into the layout of the AVX-512 kernel (avx512/gemm_q4_k.cpp, PackedBlock):
+// per block of 16 rows, 36 vectors of 64 bytes whose int32 lane r holds 4 bytes of row r (32 of
+// quants as they lie in the rows, 3 of packed scales and mins, 1 of d and dmin). A 256-bit register
+// takes half of each vector, rows 0-7 or 8-15, one lane per row, so no block is reduced across
+// lanes; the row-wise dot product spends most of its instructions on those reductions and on
+// unpacking each row's scales (one core, weights in L2: see bench/NOTES.md). Per half block and
+// token, as the reference computes it:
+//   group sums   vpmaddubsw of the nibbles (0..15, unsigned) against the token's 4 bytes broadcast,
+//                eight of them added as int16 (at most 16 * 15 * 128 = 30720 in magnitude: exact),
+//                then vpmaddwd with the group's scale in both halves of the lane: scale * sum, exact
+//   msum         = sum_g m[g] * (bsums[2g] + bsums[2g+1]): vpmaddwd of the mins as int16 pairs
+//                against the token's pairs of group sums
+//   y           += x.d * d * float(isum) - x.d * dmin * float(msum)   (no fused multiply-add)
+// Batches meet a panel 4 tokens a pass (its blocks then come from L1 or L2); one token may have
+// each block fetched 8 KiB ahead (gemm_q4_k_packed_read_ahead, kernels.h's decode_read_ahead).
+// Compiled with -mavx2 -mfma -mf16c; includes no header with inline functions (see half.h).
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/blocks.h"
+#include "kernels/simd.h"
+
+namespace sinan::kernels::avx2 {
+
+namespace {
+
+constexpr int kRows = 16;  // a panel's rows
+// A packed block's 64-byte vectors: the quants, then the scales and mins, then d and dmin.
+constexpr int kQuantVectors = kQKK / 2 / 4, kScaleVector = kQuantVectors, kDVector = kScaleVector + 3;
+constexpr size_t kBlockBytes = (kDVector + 1) * 64;
+static_assert(kBlockBytes == kRows * sizeof(BlockQ4_K));
+constexpr int kPackedTile = 4;        // tokens per pass over a panel
+constexpr int64_t kReadAhead = 8192;  // bytes ahead of the block being read, one token
+
+// The panel's rows from r0 (rows past n_rows repeat the last one); returns how many are real.
+int panel_rows(const void* w, size_t w_row_bytes, int64_t r0, int64_t n_rows, const BlockQ4_K** rows) {
+    const int n_valid = static_cast<int>(n_rows - r0 < kRows ? n_rows - r0 : kRows);
+    for (int k = 0; k < kRows; ++k)
+        rows[k] = reinterpret_cast<const BlockQ4_K*>(static_cast<const uint8_t*>(w) +
+                                                     (r0 + (k < n_valid ? k : n_valid - 1)) * w_row_bytes);
+    return n_valid;
+}
+
+// Half h (rows 8h .. 8h + 7) of vector v of a packed block.
+inline __m256i half_vector(const uint8_t* block, int v, int h) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 64 * v + 32 * h));
+}
+
+// A vpshufb mask putting bytes j0 and j1 of each 32-bit lane into its two int16 halves.
+inline __m256i spread(int j0, int j1) {
+    auto lane = [&](int p) { return static_cast<int>((4 * p + j0) | 0x8000 | (4 * p + j1) << 16 | 0x80000000u); };
+    return _mm256_setr_epi32(lane(0), lane(1), lane(2), lane(3), lane(0), lane(1), lane(2), lane(3));
+}
+
+// The binary16 values in the low 16 bits of each 32-bit lane, as floats.
+inline __m256 halves_to_floats(__m256i w) {
+    return _mm256_cvtph_ps(_mm_packus_epi32(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1)));
+}
+
+// Token block x's group sums in pairs, each broadcast: pairs[k], int16 halves = the sums of groups
+// 2k and 2k + 1 (bsums[4k] + bsums[4k + 1], bsums[4k + 2] + bsums[4k + 3]; at most 32 * 128).
+inline void group_sum_pairs(const BlockQ8_K& x, __m256i* pairs) {
+    const __m256i s =
+        _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums)), _mm256_set1_epi16(1));
+    const __m256i p = _mm256_packs_epi32(s, s);  // 128-bit lanes: s0..s3 twice, s4..s7 twice
+    for (int k = 0; k < 4; ++k) pairs[k] = _mm256_permutevar8x32_epi32(p, _mm256_set1_epi32(k % 2 + 4 * (k / 2)));
+}
+
+inline __m256i broadcast4(const int8_t* p) {
+    int32_t v;
+    std::memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+// acc[t] += half h of packed block `block` times token t's block (xb[t], its group sum pairs[t]).
+template <int T>
+inline void accumulate_half(const uint8_t* block, int h, const BlockQ8_K* const* xb, const __m256i (*pairs)[4],
+                            __m256* acc) {
+    const __m256i low4 = _mm256_set1_epi8(0x0f), low6 = _mm256_set1_epi8(0x3f), bits45 = _mm256_set1_epi8(0x30);
+    // Scales sc[0..7] and mins m[0..7] of each lane's row, 4 bytes a lane, as k4_scales_mins
+    // (vec_dot.cpp) unpacks them: sc0 = sc[0..3], sc1 = sc[4..7], m0, m1 likewise.
+    const __m256i u0 = half_vector(block, kScaleVector, h), u1 = half_vector(block, kScaleVector + 1, h),
+                  u2 = half_vector(block, kScaleVector + 2, h);
+    const __m256i sc0 = _mm256_and_si256(u0, low6);
+    const __m256i sc1 = _mm256_or_si256(_mm256_and_si256(u2, low4), _mm256_and_si256(_mm256_srli_epi32(u0, 2), bits45));
+    __m256i isum[T];
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) isum[t] = _mm256_setzero_si256();
+        // Groups 2p (low nibbles) and 2p + 1 (high nibbles) of the quants' bytes 32p .. 32p + 31.
+#pragma GCC unroll 4
+    for (int pair = 0; pair < 4; ++pair) {
+        __m256i lo[T], hi[T];
+#pragma GCC unroll 4
+        for (int t = 0; t < T; ++t) lo[t] = hi[t] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; ++k) {
+            const __m256i q = half_vector(block, 8 * pair + k, h);
+            const __m256i v_lo = _mm256_and_si256(q, low4), v_hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+#pragma GCC unroll 4
+            for (int t = 0; t < T; ++t) {
+                const int8_t* x = xb[t]->qs + 64 * pair + 4 * k;
+                lo[t] = _mm256_add_epi16(lo[t], _mm256_maddubs_epi16(v_lo, broadcast4(x)));
+                hi[t] = _mm256_add_epi16(hi[t], _mm256_maddubs_epi16(v_hi, broadcast4(x + 32)));
+            }
+        }
+        const int j = pair % 2 * 2;  // byte of sc0 (pairs 0, 1) or sc1 (2, 3) holding group 2p's scale
+        const __m256i s_lo = _mm256_shuffle_epi8(pair < 2 ? sc0 : sc1, spread(j, j));
+        const __m256i s_hi = _mm256_shuffle_epi8(pair < 2 ? sc0 : sc1, spread(j + 1, j + 1));
+#pragma GCC unroll 4
+        for (int t = 0; t < T; ++t)
+            isum[t] = _mm256_add_epi32(
+                isum[t], _mm256_add_epi32(_mm256_madd_epi16(lo[t], s_lo), _mm256_madd_epi16(hi[t], s_hi)));
+    }
+    const __m256i m0 = _mm256_and_si256(u1, low6);
+    const __m256i m1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 4), low4),
+                                       _mm256_and_si256(_mm256_srli_epi32(u1, 2), bits45));
+    const __m256i min_pair[4] = {_mm256_shuffle_epi8(m0, spread(0, 1)), _mm256_shuffle_epi8(m0, spread(2, 3)),
+                                 _mm256_shuffle_epi8(m1, spread(0, 1)), _mm256_shuffle_epi8(m1, spread(2, 3))};
+    const __m256i dd = half_vector(block, kDVector, h);
+    const __m256 d = halves_to_floats(_mm256_and_si256(dd, _mm256_set1_epi32(0xffff)));
+    const __m256 dmin = halves_to_floats(_mm256_srli_epi32(dd, 16));
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) {
+        __m256i msum = _mm256_madd_epi16(min_pair[0], pairs[t][0]);
+        for (int k = 1; k < 4; ++k) msum = _mm256_add_epi32(msum, _mm256_madd_epi16(min_pair[k], pairs[t][k]));
+        const __m256 xd = _mm256_set1_ps(xb[t]->d);
+        const __m256 a = _mm256_mul_ps(_mm256_mul_ps(xd, d), _mm256_cvtepi32_ps(isum[t]));
+        const __m256 m = _mm256_mul_ps(_mm256_mul_ps(xd, dmin), _mm256_cvtepi32_ps(msum));
+        acc[t] = _mm256_add_ps(acc[t], _mm256_sub_ps(a, m));
+    }
+}
+
+// y[t * y_stride + r] for the n_valid rows of a packed panel and T tokens (x[t]: token t's blocks),
+// the blocks in order; with kReadAhead each block's lines fetched kReadAhead bytes ahead.
+template <int T, bool kReadAhead>
+void panel_times_tokens(const uint8_t* panel, int64_t n_blocks, const BlockQ8_K* const* x, float* y, int64_t y_stride,
+                        int n_valid) {
+    __m256 acc[2][T];
+    for (int t = 0; t < T; ++t) acc[0][t] = acc[1][t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        const uint8_t* block = panel + b * kBlockBytes;
+        if constexpr (kReadAhead) {
+            for (size_t line = 0; line < kBlockBytes; line += 64)
+                _mm_prefetch(reinterpret_cast<const char*>(block) + kReadAhead + line, _MM_HINT_T0);
+        }
+        const BlockQ8_K* xb[T];
+        __m256i pairs[T][4];
+        for (int t = 0; t < T; ++t) {
+            xb[t] = x[t] + b;
+            group_sum_pairs(*xb[t], pairs[t]);
+        }
+        accumulate_half<T>(block, 0, xb, pairs, acc[0]);
+        // The second half's broadcasts of the tokens' bytes made again, not kept from the first
+        // half: kept, they took 64 registers' worth of stack per token (GCC reloaded them).
+        for (int t = 0; t < T; ++t) asm("" : "+r"(xb[t]));
+        accumulate_half<T>(block, 1, xb, pairs, acc[1]);
+    }
+    for (int t = 0; t < T; ++t) {
+        alignas(32) float out[kRows];
+        _mm256_store_ps(out, acc[0][t]);
+        _mm256_store_ps(out + 8, acc[1][t]);
+        std::memcpy(y + t * y_stride, out, static_cast<size_t>(n_valid) * sizeof(float));
+    }
+}
+
+template <bool kReadAhead>
+void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                    int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride) {
+    const int64_t n_blocks = n_cols / kQKK;
+    const auto* xs = static_cast<const uint8_t*>(x);
+    for (int64_t r0 = 0; r0 < n_rows; r0 += kRows) {
+        const int n_valid = static_cast<int>(n_rows - r0 < kRows ? n_rows - r0 : kRows);
+        const uint8_t* panel = static_cast<const uint8_t*>(w) + r0 * w_row_bytes;
+        for (int64_t t0 = 0; t0 < n_tokens; t0 += kPackedTile) {
+            const int n_t = static_cast<int>(n_tokens - t0 < kPackedTile ? n_tokens - t0 : kPackedTile);
+            const BlockQ8_K* xt[kPackedTile];
+            for (int k = 0; k < n_t; ++k) xt[k] = reinterpret_cast<const BlockQ8_K*>(xs + (t0 + k) * x_row_bytes);
+            float* yt = y + t0 * y_stride + r0;
+            switch (n_t) {
+                case 1:
+                    panel_times_tokens<1, kReadAhead>(panel, n_blocks, xt, yt, y_stride, n_valid);
+                    break;
+                case 2:
+                    panel_times_tokens<2, false>(panel, n_blocks, xt, yt, y_stride, n_valid);
+                    break;
+                case 3:
+                    panel_times_tokens<3, false>(panel, n_blocks, xt, yt, y_stride, n_valid);
+                    break;
+                default:
+                    panel_times_tokens<4, false>(panel, n_blocks, xt, yt, y_stride, n_valid);
+                    break;
+            }
+        }
+    }
+}
+
+}  // namespace
+
+size_t gemm_q4_k_scratch_bytes(int64_t /*n_tokens*/, int64_t /*n_cols*/) { return 0; }
+
+void gemm_q4_k(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes, int64_t n_tokens,
+               int64_t n_cols, float* y, int64_t y_stride, void* /*scratch*/) {
+    const auto* xs = static_cast<const uint8_t*>(x);
+    for (int64_t r = 0; r < n_rows; ++r) {
+        const uint8_t* row = static_cast<const uint8_t*>(w) + r * w_row_bytes;
+        int64_t t = 0;
+        for (; t + 4 <= n_tokens; t += 4) {
+            float s[4];
+            vec_dot_q4_k_x4(row, xs + t * x_row_bytes, x_row_bytes, n_cols, s);
+            for (int k = 0; k < 4; ++k) y[(t + k) * y_stride + r] = s[k];
+        }
+        for (; t < n_tokens; ++t) y[t * y_stride + r] = vec_dot_q4_k(row, xs + t * x_row_bytes, n_cols);
+    }
+}
+
+void pack_q4_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_cols, void* out) {
+    const int64_t n_blocks = n_cols / kQKK;
+    for (int64_t r0 = 0; r0 < n_rows; r0 += kRows) {
+        const BlockQ4_K* rows[kRows];
+        panel_rows(w, w_row_bytes, r0, n_rows, rows);
+        uint8_t* block = static_cast<uint8_t*>(out) + r0 * w_row_bytes;
+        for (int64_t b = 0; b < n_blocks; ++b, block += kBlockBytes) {
+            for (int r = 0; r < kRows; ++r) {
+                const BlockQ4_K& src = rows[r][b];
+                for (int v = 0; v < kQuantVectors; ++v) std::memcpy(block + 64 * v + 4 * r, src.qs + 4 * v, 4);
+                for (int i = 0; i < 3; ++i) std::memcpy(block + 64 * (kScaleVector + i) + 4 * r, src.scales + 4 * i, 4);
+                const uint32_t d_dmin = src.d | static_cast<uint32_t>(src.dmin) << 16;
+                std::memcpy(block + 64 * kDVector + 4 * r, &d_dmin, 4);
+            }
+        }
+    }
+}
+
+size_t gemm_q4_k_packed_scratch_bytes(int64_t /*n_tokens*/, int64_t /*n_cols*/) { return 0; }
+
+void gemm_q4_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                      int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* /*scratch*/) {
+    packed_product<false>(w, w_row_bytes, n_rows, x, x_row_bytes, n_tokens, n_cols, y, y_stride);
+}
+
+void gemm_q4_k_packed_read_ahead(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                                 int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* /*scratch*/) {
+    packed_product<true>(w, w_row_bytes, n_rows, x, x_row_bytes, n_tokens, n_cols, y, y_stride);
+}
+
+}  // namespace sinan::kernels::avx2
