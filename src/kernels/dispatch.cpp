@@ -102,6 +102,9 @@ KernelTable make_avx2_table() {
     t.gemm[id(TensorType::Q4_K)] = {avx2::gemm_q4_k, avx2::gemm_q4_k_scratch_bytes, avx2::pack_q4_k_panels,
                                     avx2::gemm_q4_k_packed, avx2::gemm_q4_k_packed_scratch_bytes};
     t.gemm[id(TensorType::Q4_K)].run_packed_read_ahead = avx2::gemm_q4_k_packed_read_ahead;
+    t.gemm[id(TensorType::Q6_K)] = {avx2::gemm_q6_k, avx2::gemm_q6_k_scratch_bytes, avx2::pack_q6_k_panels,
+                                    avx2::gemm_q6_k_packed, avx2::gemm_q6_k_packed_scratch_bytes};
+    t.gemm[id(TensorType::Q6_K)].run_packed_read_ahead = avx2::gemm_q6_k_packed_read_ahead;
     t.rmsnorm = avx2::rmsnorm;
     t.softmax = avx2::softmax;
     t.silu_mul = avx2::silu_mul;

@@ -39,6 +39,16 @@ void gemm_q4_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const v
 void gemm_q4_k_packed_read_ahead(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
                                  int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
 size_t gemm_q4_k_packed_scratch_bytes(int64_t n_tokens, int64_t n_cols);
+// The same for Q6_K (avx2/gemm_q6_k.cpp).
+void gemm_q6_k(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes, int64_t n_tokens,
+               int64_t n_cols, float* y, int64_t y_stride, void* scratch);
+size_t gemm_q6_k_scratch_bytes(int64_t n_tokens, int64_t n_cols);
+void pack_q6_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_cols, void* out);
+void gemm_q6_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                      int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
+void gemm_q6_k_packed_read_ahead(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                                 int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
+size_t gemm_q6_k_packed_scratch_bytes(int64_t n_tokens, int64_t n_cols);
 void rmsnorm(const float* x, const float* weight, float* y, int64_t n, float eps);
 void softmax(float* x, int64_t n);
 void silu_mul(const float* gate, const float* up, float* y, int64_t n);

@@ -18,15 +18,15 @@
 //   msum         = sum_g m[g] * (bsums[2g] + bsums[2g+1]): vpmaddwd of the mins as int16 pairs
 //                against the token's pairs of group sums
 //   y           += x.d * d * float(isum) - x.d * dmin * float(msum)   (no fused multiply-add)
-// Batches meet a panel 4 tokens a pass (its blocks then come from L1 or L2); one token may have
-// each block fetched 8 KiB ahead (gemm_q4_k_packed_read_ahead, kernels.h's decode_read_ahead).
+// Batches meet a panel 2 tokens a pass (its blocks then come from L1 or L2; panel.h); one token
+// may have each block fetched 8 KiB ahead (gemm_q4_k_packed_read_ahead, kernels.h's decode_read_ahead).
 // Compiled with -mavx2 -mfma -mf16c; includes no header with inline functions (see half.h).
 #include <immintrin.h>
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 
+#include "kernels/avx2/panel.h"
 #include "kernels/blocks.h"
 #include "kernels/simd.h"
 
@@ -34,33 +34,13 @@ namespace sinan::kernels::avx2 {
 
 namespace {
 
-constexpr int kRows = 16;  // a panel's rows
+using panel::half_vector;
+using panel::spread;
+
 // A packed block's 64-byte vectors: the quants, then the scales and mins, then d and dmin.
 constexpr int kQuantVectors = kQKK / 2 / 4, kScaleVector = kQuantVectors, kDVector = kScaleVector + 3;
 constexpr size_t kBlockBytes = (kDVector + 1) * 64;
-static_assert(kBlockBytes == kRows * sizeof(BlockQ4_K));
-constexpr int kPackedTile = 4;        // tokens per pass over a panel
-constexpr int64_t kReadAhead = 8192;  // bytes ahead of the block being read, one token
-
-// The panel's rows from r0 (rows past n_rows repeat the last one); returns how many are real.
-int panel_rows(const void* w, size_t w_row_bytes, int64_t r0, int64_t n_rows, const BlockQ4_K** rows) {
-    const int n_valid = static_cast<int>(n_rows - r0 < kRows ? n_rows - r0 : kRows);
-    for (int k = 0; k < kRows; ++k)
-        rows[k] = reinterpret_cast<const BlockQ4_K*>(static_cast<const uint8_t*>(w) +
-                                                     (r0 + (k < n_valid ? k : n_valid - 1)) * w_row_bytes);
-    return n_valid;
-}
-
-// Half h (rows 8h .. 8h + 7) of vector v of a packed block.
-inline __m256i half_vector(const uint8_t* block, int v, int h) {
-    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 64 * v + 32 * h));
-}
-
-// A vpshufb mask putting bytes j0 and j1 of each 32-bit lane into its two int16 halves.
-inline __m256i spread(int j0, int j1) {
-    auto lane = [&](int p) { return static_cast<int>((4 * p + j0) | 0x8000 | (4 * p + j1) << 16 | 0x80000000u); };
-    return _mm256_setr_epi32(lane(0), lane(1), lane(2), lane(3), lane(0), lane(1), lane(2), lane(3));
-}
+static_assert(kBlockBytes == panel::kRows * sizeof(BlockQ4_K));
 
 // The binary16 values in the low 16 bits of each 32-bit lane, as floats.
 inline __m256 halves_to_floats(__m256i w) {
@@ -74,12 +54,6 @@ inline void group_sum_pairs(const BlockQ8_K& x, __m256i* pairs) {
         _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums)), _mm256_set1_epi16(1));
     const __m256i p = _mm256_packs_epi32(s, s);  // 128-bit lanes: s0..s3 twice, s4..s7 twice
     for (int k = 0; k < 4; ++k) pairs[k] = _mm256_permutevar8x32_epi32(p, _mm256_set1_epi32(k % 2 + 4 * (k / 2)));
-}
-
-inline __m256i broadcast4(const int8_t* p) {
-    int32_t v;
-    std::memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
 }
 
 // acc[t] += half h of packed block `block` times token t's block (xb[t], its group sum pairs[t]).
@@ -109,13 +83,13 @@ inline void accumulate_half(const uint8_t* block, int h, const BlockQ8_K* const*
 #pragma GCC unroll 4
             for (int t = 0; t < T; ++t) {
                 const int8_t* x = xb[t]->qs + 64 * pair + 4 * k;
-                lo[t] = _mm256_add_epi16(lo[t], _mm256_maddubs_epi16(v_lo, broadcast4(x)));
-                hi[t] = _mm256_add_epi16(hi[t], _mm256_maddubs_epi16(v_hi, broadcast4(x + 32)));
+                lo[t] = _mm256_add_epi16(lo[t], _mm256_maddubs_epi16(v_lo, panel::broadcast4(x)));
+                hi[t] = _mm256_add_epi16(hi[t], _mm256_maddubs_epi16(v_hi, panel::broadcast4(x + 32)));
             }
         }
         const int j = pair % 2 * 2;  // byte of sc0 (pairs 0, 1) or sc1 (2, 3) holding group 2p's scale
-        const __m256i s_lo = _mm256_shuffle_epi8(pair < 2 ? sc0 : sc1, spread(j, j));
-        const __m256i s_hi = _mm256_shuffle_epi8(pair < 2 ? sc0 : sc1, spread(j + 1, j + 1));
+        const __m256i s_lo = _mm256_shuffle_epi8(pair < 2 ? sc0 : sc1, spread(j, j, 0));
+        const __m256i s_hi = _mm256_shuffle_epi8(pair < 2 ? sc0 : sc1, spread(j + 1, j + 1, 0));
 #pragma GCC unroll 4
         for (int t = 0; t < T; ++t)
             isum[t] = _mm256_add_epi32(
@@ -124,8 +98,8 @@ inline void accumulate_half(const uint8_t* block, int h, const BlockQ8_K* const*
     const __m256i m0 = _mm256_and_si256(u1, low6);
     const __m256i m1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 4), low4),
                                        _mm256_and_si256(_mm256_srli_epi32(u1, 2), bits45));
-    const __m256i min_pair[4] = {_mm256_shuffle_epi8(m0, spread(0, 1)), _mm256_shuffle_epi8(m0, spread(2, 3)),
-                                 _mm256_shuffle_epi8(m1, spread(0, 1)), _mm256_shuffle_epi8(m1, spread(2, 3))};
+    const __m256i min_pair[4] = {_mm256_shuffle_epi8(m0, spread(0, 1, 0)), _mm256_shuffle_epi8(m0, spread(2, 3, 0)),
+                                 _mm256_shuffle_epi8(m1, spread(0, 1, 0)), _mm256_shuffle_epi8(m1, spread(2, 3, 0))};
     const __m256i dd = half_vector(block, kDVector, h);
     const __m256 d = halves_to_floats(_mm256_and_si256(dd, _mm256_set1_epi32(0xffff)));
     const __m256 dmin = halves_to_floats(_mm256_srli_epi32(dd, 16));
@@ -141,7 +115,7 @@ inline void accumulate_half(const uint8_t* block, int h, const BlockQ8_K* const*
 }
 
 // y[t * y_stride + r] for the n_valid rows of a packed panel and T tokens (x[t]: token t's blocks),
-// the blocks in order; with kReadAhead each block's lines fetched kReadAhead bytes ahead.
+// the blocks in order; with kReadAhead each block fetched ahead (panel::read_ahead).
 template <int T, bool kReadAhead>
 void panel_times_tokens(const uint8_t* panel, int64_t n_blocks, const BlockQ8_K* const* x, float* y, int64_t y_stride,
                         int n_valid) {
@@ -149,10 +123,7 @@ void panel_times_tokens(const uint8_t* panel, int64_t n_blocks, const BlockQ8_K*
     for (int t = 0; t < T; ++t) acc[0][t] = acc[1][t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n_blocks; ++b) {
         const uint8_t* block = panel + b * kBlockBytes;
-        if constexpr (kReadAhead) {
-            for (size_t line = 0; line < kBlockBytes; line += 64)
-                _mm_prefetch(reinterpret_cast<const char*>(block) + kReadAhead + line, _MM_HINT_T0);
-        }
+        if constexpr (kReadAhead) panel::read_ahead(block, kBlockBytes);
         const BlockQ8_K* xb[T];
         __m256i pairs[T][4];
         for (int t = 0; t < T; ++t) {
@@ -165,43 +136,18 @@ void panel_times_tokens(const uint8_t* panel, int64_t n_blocks, const BlockQ8_K*
         for (int t = 0; t < T; ++t) asm("" : "+r"(xb[t]));
         accumulate_half<T>(block, 1, xb, pairs, acc[1]);
     }
-    for (int t = 0; t < T; ++t) {
-        alignas(32) float out[kRows];
-        _mm256_store_ps(out, acc[0][t]);
-        _mm256_store_ps(out + 8, acc[1][t]);
-        std::memcpy(y + t * y_stride, out, static_cast<size_t>(n_valid) * sizeof(float));
-    }
+    for (int t = 0; t < T; ++t) panel::store_rows(acc[0][t], acc[1][t], y + t * y_stride, n_valid);
 }
 
 template <bool kReadAhead>
 void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
                     int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride) {
     const int64_t n_blocks = n_cols / kQKK;
-    const auto* xs = static_cast<const uint8_t*>(x);
-    for (int64_t r0 = 0; r0 < n_rows; r0 += kRows) {
-        const int n_valid = static_cast<int>(n_rows - r0 < kRows ? n_rows - r0 : kRows);
-        const uint8_t* panel = static_cast<const uint8_t*>(w) + r0 * w_row_bytes;
-        for (int64_t t0 = 0; t0 < n_tokens; t0 += kPackedTile) {
-            const int n_t = static_cast<int>(n_tokens - t0 < kPackedTile ? n_tokens - t0 : kPackedTile);
-            const BlockQ8_K* xt[kPackedTile];
-            for (int k = 0; k < n_t; ++k) xt[k] = reinterpret_cast<const BlockQ8_K*>(xs + (t0 + k) * x_row_bytes);
-            float* yt = y + t0 * y_stride + r0;
-            switch (n_t) {
-                case 1:
-                    panel_times_tokens<1, kReadAhead>(panel, n_blocks, xt, yt, y_stride, n_valid);
-                    break;
-                case 2:
-                    panel_times_tokens<2, false>(panel, n_blocks, xt, yt, y_stride, n_valid);
-                    break;
-                case 3:
-                    panel_times_tokens<3, false>(panel, n_blocks, xt, yt, y_stride, n_valid);
-                    break;
-                default:
-                    panel_times_tokens<4, false>(panel, n_blocks, xt, yt, y_stride, n_valid);
-                    break;
-            }
-        }
-    }
+    panel::over_panels<kReadAhead, BlockQ8_K>(
+        w, w_row_bytes, n_rows, x, x_row_bytes, n_tokens, y, y_stride,
+        [&](auto T, auto ahead, const uint8_t* p, const BlockQ8_K* const* xt, float* yt, int n_valid) {
+            panel_times_tokens<T, ahead>(p, n_blocks, xt, yt, y_stride, n_valid);
+        });
 }
 
 }  // namespace
@@ -210,32 +156,23 @@ size_t gemm_q4_k_scratch_bytes(int64_t /*n_tokens*/, int64_t /*n_cols*/) { retur
 
 void gemm_q4_k(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes, int64_t n_tokens,
                int64_t n_cols, float* y, int64_t y_stride, void* /*scratch*/) {
-    const auto* xs = static_cast<const uint8_t*>(x);
-    for (int64_t r = 0; r < n_rows; ++r) {
-        const uint8_t* row = static_cast<const uint8_t*>(w) + r * w_row_bytes;
-        int64_t t = 0;
-        for (; t + 4 <= n_tokens; t += 4) {
-            float s[4];
-            vec_dot_q4_k_x4(row, xs + t * x_row_bytes, x_row_bytes, n_cols, s);
-            for (int k = 0; k < 4; ++k) y[(t + k) * y_stride + r] = s[k];
-        }
-        for (; t < n_tokens; ++t) y[t * y_stride + r] = vec_dot_q4_k(row, xs + t * x_row_bytes, n_cols);
-    }
+    panel::rows_times_tokens<vec_dot_q4_k_x4, vec_dot_q4_k>(w, w_row_bytes, n_rows, x, x_row_bytes, n_tokens, n_cols, y,
+                                                            y_stride);
 }
 
 void pack_q4_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_cols, void* out) {
     const int64_t n_blocks = n_cols / kQKK;
-    for (int64_t r0 = 0; r0 < n_rows; r0 += kRows) {
-        const BlockQ4_K* rows[kRows];
-        panel_rows(w, w_row_bytes, r0, n_rows, rows);
+    for (int64_t r0 = 0; r0 < n_rows; r0 += panel::kRows) {
+        const BlockQ4_K* rows[panel::kRows];
+        panel_rows::rows_of(w, w_row_bytes, r0, n_rows, rows);
         uint8_t* block = static_cast<uint8_t*>(out) + r0 * w_row_bytes;
         for (int64_t b = 0; b < n_blocks; ++b, block += kBlockBytes) {
-            for (int r = 0; r < kRows; ++r) {
+            for (int r = 0; r < panel::kRows; ++r) {
                 const BlockQ4_K& src = rows[r][b];
-                for (int v = 0; v < kQuantVectors; ++v) std::memcpy(block + 64 * v + 4 * r, src.qs + 4 * v, 4);
-                for (int i = 0; i < 3; ++i) std::memcpy(block + 64 * (kScaleVector + i) + 4 * r, src.scales + 4 * i, 4);
+                for (int v = 0; v < kQuantVectors; ++v) panel::put_lane(block + 64 * v, r, src.qs + 4 * v);
+                for (int i = 0; i < 3; ++i) panel::put_lane(block + 64 * (kScaleVector + i), r, src.scales + 4 * i);
                 const uint32_t d_dmin = src.d | static_cast<uint32_t>(src.dmin) << 16;
-                std::memcpy(block + 64 * kDVector + 4 * r, &d_dmin, 4);
+                panel::put_lane(block + 64 * kDVector, r, &d_dmin);
             }
         }
     }

@@ -274,21 +274,6 @@ void packed_panel_times_tokens(const PackedBlock* panel, int64_t n_blocks, const
     });
 }
 
-// Rows one at a time for small batches: four tokens per pass over a row, then the rest singly.
-void rows_times_tokens(const uint8_t* w, size_t w_row_bytes, int64_t n_rows, const uint8_t* x, size_t x_row_bytes,
-                       int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride) {
-    for (int64_t r = 0; r < n_rows; ++r) {
-        const uint8_t* row = w + r * w_row_bytes;
-        int64_t t = 0;
-        for (; t + 4 <= n_tokens; t += 4) {
-            float s[4];
-            vec_dot_q4_k_x4(row, x + t * x_row_bytes, x_row_bytes, n_cols, s);
-            for (int k = 0; k < 4; ++k) y[(t + k) * y_stride + r] = s[k];
-        }
-        for (; t < n_tokens; ++t) y[t * y_stride + r] = vec_dot_q4_k(row, x + t * x_row_bytes, n_cols);
-    }
-}
-
 }  // namespace
 
 size_t gemm_q4_k_scratch_bytes(int64_t n_tokens, int64_t n_cols) {
@@ -298,8 +283,8 @@ size_t gemm_q4_k_scratch_bytes(int64_t n_tokens, int64_t n_cols) {
 void gemm_q4_k(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes, int64_t n_tokens,
                int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
     if (n_tokens < kMinGemmTokens)
-        return rows_times_tokens(static_cast<const uint8_t*>(w), w_row_bytes, n_rows, static_cast<const uint8_t*>(x),
-                                 x_row_bytes, n_tokens, n_cols, y, y_stride);
+        return panel_rows::rows_times_tokens<vec_dot_q4_k_x4, vec_dot_q4_k>(w, w_row_bytes, n_rows, x, x_row_bytes,
+                                                                            n_tokens, n_cols, y, y_stride);
     panel::gemm<Q4K>(w, w_row_bytes, n_rows, x, x_row_bytes, n_tokens, n_cols, y, y_stride, scratch);
 }
 
@@ -308,7 +293,7 @@ void pack_q4_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t
     auto* panels = static_cast<uint8_t*>(out);
     for (int64_t r0 = 0; r0 < n_rows; r0 += panel::kRows) {
         const BlockQ4_K* rows[panel::kRows];
-        panel::panel_rows(w, w_row_bytes, r0, n_rows, rows);
+        panel_rows::rows_of(w, w_row_bytes, r0, n_rows, rows);
         auto* blocks = reinterpret_cast<PackedBlock*>(panels + r0 * w_row_bytes);
         for (int64_t b = 0; b < n_blocks; ++b) {
             PackedBlock& block = blocks[b];  // unaligned vectors: panels lie where rows do

@@ -275,7 +275,7 @@ void pack_q6_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t
     auto* panels = static_cast<uint8_t*>(out);
     for (int64_t r0 = 0; r0 < n_rows; r0 += panel::kRows) {
         const BlockQ6_K* rows[panel::kRows];
-        panel::panel_rows(w, w_row_bytes, r0, n_rows, rows);
+        panel_rows::rows_of(w, w_row_bytes, r0, n_rows, rows);
         uint8_t* start = panels + r0 * w_row_bytes;
         auto* d = reinterpret_cast<uint16_t*>(start + n_blocks * sizeof(PackedBlock));
         for (int64_t b = 0; b < n_blocks; ++b) {

@@ -13,10 +13,11 @@
 #include <cstdint>
 
 #include "kernels/avx512/unrolled.h"
+#include "kernels/panel_rows.h"
 
 namespace sinan::kernels::avx512::panel {
 
-constexpr int kRows = 16;  // one int32 lane per row
+using panel_rows::kRows;  // one int32 lane per row
 
 // An 8x8 transpose of 4-byte groups in each 256-bit half: r[k] holds eight groups of row k in
 // its low half and of row k + 8 in its high half; out[j] gets group j of the 16 rows (lane r:
@@ -41,17 +42,6 @@ static inline void transpose_groups(const __m512i* r, __m512i* out) {
         out[j] = _mm512_permutex2var_epi64(u[j], idx_lo, u[j + 4]);
         out[j + 4] = _mm512_permutex2var_epi64(u[j], idx_hi, u[j + 4]);
     }
-}
-
-// The 16 rows of the panel at row r0 of n_rows (w_row_bytes apart) as block pointers: rows past
-// the end repeat the last one. Returns how many are real.
-template <typename Block>
-static int panel_rows(const void* w, size_t w_row_bytes, int64_t r0, int64_t n_rows, const Block** rows) {
-    const int n_valid = static_cast<int>(n_rows - r0 < kRows ? n_rows - r0 : kRows);
-    for (int k = 0; k < kRows; ++k)
-        rows[k] = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) +
-                                                 (r0 + (k < n_valid ? k : n_valid - 1)) * w_row_bytes);
-    return n_valid;
 }
 
 // 32 bytes of each of 16 rows (bytes_of(k): row k's) transposed in 4-byte words: out[j], lane r =
@@ -269,7 +259,7 @@ static void gemm(const void* w, size_t w_row_bytes, int64_t n_rows, const void* 
     const XBlock* xb[K::kTile];
     for (int64_t r0 = 0; r0 < n_rows; r0 += kRows) {
         const WBlock* rows[kRows];
-        const int n_valid = panel_rows(ws, w_row_bytes, r0, n_rows, rows);
+        const int n_valid = panel_rows::rows_of(ws, w_row_bytes, r0, n_rows, rows);
         for (int64_t b = 0; b < n_blocks; ++b) K::pack(rows, b, packed + b);
         const auto valid = static_cast<__mmask16>((1u << n_valid) - 1);
         for (int64_t t0 = 0; t0 < n_tokens; t0 += K::kTile) {

@@ -1,0 +1,94 @@
+// What the AVX2 panel matrix kernels share (gemm_q4_k.cpp, gemm_q6_k.cpp). They read the packed
+// layouts of the AVX-512 kernels: per block of 16 rows, vectors of 64 bytes whose int32 lane r
+// holds 4 bytes of row r; a 256-bit register takes half of each vector (rows 0-7 or 8-15), one
+// lane per row, so no block is summed across lanes. Included only by sources compiled with the
+// AVX2 flags (src/kernels/CMakeLists.txt): every function here is static, so no copy of it leaves
+// its translation unit (see half.h).
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "kernels/panel_rows.h"
+
+namespace sinan::kernels::avx2::panel {
+
+// Tokens per pass over a panel: 16 registers hold the sums of 2 (with 4 GCC kept them on the
+// stack, and a prompt of 128 tokens took 1.7x as long as with 2; with 3, 1.0-1.1x; bench/NOTES.md).
+constexpr int kPackedTile = 2;
+constexpr int64_t kReadAhead = 8192;  // bytes fetched ahead of the block being read, one token
+
+using panel_rows::kRows;
+using panel_rows::rows_times_tokens;
+
+// Row r's 4 bytes at src into lane r of the 64-byte vector at dst.
+static inline void put_lane(uint8_t* dst, int r, const void* src) { std::memcpy(dst + 4 * r, src, 4); }
+
+// Half h (rows 8h .. 8h + 7) of the 64-byte vector v of a packed block.
+static inline __m256i half_vector(const uint8_t* block, int v, int h) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 64 * v + 32 * h));
+}
+
+// A vpshufb mask putting bytes j0 and j1 of each 32-bit lane into bytes b0 and b0 + 2 of it (b0: 0
+// or 1), the other two bytes zero: b0 0 gives the bytes as two unsigned int16, b0 1 the bytes
+// times 256 (shifted right arithmetically by 8: signed int16).
+static inline __m256i spread(int j0, int j1, int b0) {
+    auto lane = [&](int p) {
+        const unsigned lo = static_cast<unsigned>(4 * p + j0), hi = static_cast<unsigned>(4 * p + j1);
+        return static_cast<int>(b0 == 0 ? lo | 0x8000u | hi << 16 | 0x80000000u
+                                        : 0x80u | lo << 8 | 0x800000u | hi << 24);
+    };
+    return _mm256_setr_epi32(lane(0), lane(1), lane(2), lane(3), lane(0), lane(1), lane(2), lane(3));
+}
+
+// The 4 bytes at p in every 32-bit lane.
+static inline __m256i broadcast4(const void* p) {
+    int32_t v;
+    std::memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+// Rows [0, n_valid) of the results of 16 rows (lo: rows 0-7, hi: 8-15) into y.
+static inline void store_rows(__m256 lo, __m256 hi, float* y, int n_valid) {
+    alignas(32) float out[kRows];
+    _mm256_store_ps(out, lo);
+    _mm256_store_ps(out + 8, hi);
+    std::memcpy(y, out, static_cast<size_t>(n_valid) * sizeof(float));
+}
+
+// Every line of the `bytes` at p fetched kReadAhead bytes ahead into L1.
+static inline void read_ahead(const uint8_t* p, size_t bytes) {
+    for (size_t line = 0; line < bytes; line += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(p) + kReadAhead + line, _MM_HINT_T0);
+}
+
+// The tokens of a product over packed panels, kPackedTile a pass: for each panel at r0 and each
+// tile of tokens, kernel(T, ahead, panel, x (token k's blocks: x[k]), y (the tile's first result of
+// the panel), n_valid) with T (std::integral_constant) the tile's tokens and ahead
+// (std::bool_constant) kReadAhead for one token, false for more.
+template <bool kReadAhead, typename XBlock, typename Kernel>
+static void over_panels(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                        int64_t n_tokens, float* y, int64_t y_stride, Kernel kernel) {
+    static_assert(kPackedTile == 2);
+    const auto* xs = static_cast<const uint8_t*>(x);
+    for (int64_t r0 = 0; r0 < n_rows; r0 += kRows) {
+        const int n_valid = static_cast<int>(n_rows - r0 < kRows ? n_rows - r0 : kRows);
+        const uint8_t* panel = static_cast<const uint8_t*>(w) + r0 * w_row_bytes;
+        for (int64_t t0 = 0; t0 < n_tokens; t0 += kPackedTile) {
+            const XBlock* xt[kPackedTile];
+            for (int k = 0; k < kPackedTile && t0 + k < n_tokens; ++k)
+                xt[k] = reinterpret_cast<const XBlock*>(xs + (t0 + k) * x_row_bytes);
+            float* yt = y + t0 * y_stride + r0;
+            if (n_tokens - t0 == 1)
+                kernel(std::integral_constant<int, 1>{}, std::bool_constant<kReadAhead>{}, panel, xt, yt, n_valid);
+            else
+                kernel(std::integral_constant<int, 2>{}, std::false_type{}, panel, xt, yt, n_valid);
+        }
+    }
+}
+
+}  // namespace sinan::kernels::avx2::panel
