@@ -151,8 +151,8 @@ double ReadProbe::measure(int passes) {
     const kernels::SumWordsFn plain = kernels::kernel_table(cpu::Level::kScalar).sum_words;
     pass(plain);  // warm-up: the caches of whatever ran before, thread wake-up
     for (int i = 0; i < passes; ++i) best = std::max(best, pass(plain));
-    if (cpu::best_level() >= cpu::Level::kAvx512) {
-        const kernels::SumWordsFn wide = kernels::kernel_table(cpu::Level::kAvx512).sum_words;
+    // And at the width the kernels run (the amx level's is AVX-512's).
+    if (const kernels::SumWordsFn wide = kernels::active_table().sum_words; wide != plain) {
         for (int i = 0; i < passes; ++i) best = std::max(best, pass(wide));
     }
     return best;

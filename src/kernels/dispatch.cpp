@@ -93,12 +93,16 @@ KernelTable make_avx2_table() {
     t.vec_dot[id(TensorType::F16)] = avx2::vec_dot_f16;
     t.vec_dot[id(TensorType::BF16)] = avx2::vec_dot_bf16;
     t.vec_dot[id(TensorType::Q4_0)] = avx2::vec_dot_q4_0;
+    t.sum_words = avx2::sum_words;
     t.vec_dot[id(TensorType::Q8_0)] = avx2::vec_dot_q8_0;
     t.vec_dot[id(TensorType::Q4_K)] = avx2::vec_dot_q4_k;
     t.vec_dot[id(TensorType::Q6_K)] = avx2::vec_dot_q6_k;
     t.vec_dot_x4[id(TensorType::Q8_0)] = avx2::vec_dot_q8_0_x4;
     t.vec_dot_x4[id(TensorType::Q4_K)] = avx2::vec_dot_q4_k_x4;
     t.vec_dot_x4[id(TensorType::Q6_K)] = avx2::vec_dot_q6_k_x4;
+    t.gemm[id(TensorType::Q8_0)] = {avx2::gemm_q8_0, avx2::gemm_q8_0_scratch_bytes, avx2::pack_q8_0_panels,
+                                    avx2::gemm_q8_0_packed, avx2::gemm_q8_0_packed_scratch_bytes};
+    t.gemm[id(TensorType::Q8_0)].run_packed_read_ahead = avx2::gemm_q8_0_packed_read_ahead;
     t.gemm[id(TensorType::Q4_K)] = {avx2::gemm_q4_k, avx2::gemm_q4_k_scratch_bytes, avx2::pack_q4_k_panels,
                                     avx2::gemm_q4_k_packed, avx2::gemm_q4_k_packed_scratch_bytes};
     t.gemm[id(TensorType::Q4_K)].run_packed_read_ahead = avx2::gemm_q4_k_packed_read_ahead;

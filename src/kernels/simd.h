@@ -17,6 +17,7 @@ void dequantize_q4_k(const void* src, float* dst, int64_t n);
 void dequantize_q5_k(const void* src, float* dst, int64_t n);
 void dequantize_q6_k(const void* src, float* dst, int64_t n);
 float dot_f32(const float* a, const float* b, int64_t n);
+uint64_t sum_words(const uint64_t* p, uint64_t n);
 float vec_dot_f16(const void* w, const void* x, int64_t n);
 float vec_dot_bf16(const void* w, const void* x, int64_t n);
 float vec_dot_q4_0(const void* w, const void* x, int64_t n);
@@ -28,8 +29,18 @@ float vec_dot_q6_k(const void* w, const void* x, int64_t n);
 void vec_dot_q8_0_x4(const void* w, const void* x, size_t x_stride, int64_t n, float* s);
 void vec_dot_q4_k_x4(const void* w, const void* x, size_t x_stride, int64_t n, float* s);
 void vec_dot_q6_k_x4(const void* w, const void* x, size_t x_stride, int64_t n, float* s);
-// Q4_K matrix products (dispatch.h, GemmKernel): rows in place, and packed into the AVX-512
-// kernel's panels (avx2/gemm_q4_k.cpp).
+// Q8_0 matrix products (dispatch.h, GemmKernel): rows in place, and packed into the AVX-512
+// kernel's panels (avx2/gemm_q8_0.cpp).
+void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes, int64_t n_tokens,
+               int64_t n_cols, float* y, int64_t y_stride, void* scratch);
+size_t gemm_q8_0_scratch_bytes(int64_t n_tokens, int64_t n_cols);
+void pack_q8_0_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_cols, void* out);
+void gemm_q8_0_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                      int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
+void gemm_q8_0_packed_read_ahead(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                                 int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
+size_t gemm_q8_0_packed_scratch_bytes(int64_t n_tokens, int64_t n_cols);
+// The same for Q4_K (avx2/gemm_q4_k.cpp).
 void gemm_q4_k(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes, int64_t n_tokens,
                int64_t n_cols, float* y, int64_t y_stride, void* scratch);
 size_t gemm_q4_k_scratch_bytes(int64_t n_tokens, int64_t n_cols);

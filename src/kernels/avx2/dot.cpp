@@ -1,9 +1,13 @@
 // AVX2 dot product. Compiled with -mavx2 -mfma -mf16c.
 #include <immintrin.h>
 
+#include "kernels/read_loop.h"
 #include "kernels/simd.h"
 
 namespace sinan::kernels::avx2 {
+
+// s = sum_i p[i], 32 independent accumulators in 32-byte loads (the read probe at this level's width)
+uint64_t sum_words(const uint64_t* p, uint64_t n) { return sum_words_with<32>(p, n); }
 
 // s = sum_i a[i] * b[i]: four independent FMA chains hide the FMA latency; summed pairwise.
 float dot_f32(const float* a, const float* b, int64_t n) {

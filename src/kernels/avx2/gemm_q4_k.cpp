@@ -56,10 +56,10 @@ inline void group_sum_pairs(const BlockQ8_K& x, __m256i* pairs) {
     for (int k = 0; k < 4; ++k) pairs[k] = _mm256_permutevar8x32_epi32(p, _mm256_set1_epi32(k % 2 + 4 * (k / 2)));
 }
 
-// acc[t] += half h of packed block `block` times token t's block (xb[t], its group sum pairs[t]).
+// acc[t] += half h of packed block `block` times token t's block xb[t].
 template <int T>
-inline void accumulate_half(const uint8_t* block, int h, const BlockQ8_K* const* xb, const __m256i (*pairs)[4],
-                            __m256* acc) {
+[[gnu::always_inline]] inline void accumulate_half(const uint8_t* block, int h, const BlockQ8_K* const* xb,
+                                                   __m256* acc) {
     const __m256i low4 = _mm256_set1_epi8(0x0f), low6 = _mm256_set1_epi8(0x3f), bits45 = _mm256_set1_epi8(0x30);
     // Scales sc[0..7] and mins m[0..7] of each lane's row, 4 bytes a lane, as k4_scales_mins
     // (vec_dot.cpp) unpacks them: sc0 = sc[0..3], sc1 = sc[4..7], m0, m1 likewise.
@@ -105,8 +105,10 @@ inline void accumulate_half(const uint8_t* block, int h, const BlockQ8_K* const*
     const __m256 dmin = halves_to_floats(_mm256_srli_epi32(dd, 16));
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) {
-        __m256i msum = _mm256_madd_epi16(min_pair[0], pairs[t][0]);
-        for (int k = 1; k < 4; ++k) msum = _mm256_add_epi32(msum, _mm256_madd_epi16(min_pair[k], pairs[t][k]));
+        __m256i pairs[4];
+        group_sum_pairs(*xb[t], pairs);
+        __m256i msum = _mm256_madd_epi16(min_pair[0], pairs[0]);
+        for (int k = 1; k < 4; ++k) msum = _mm256_add_epi32(msum, _mm256_madd_epi16(min_pair[k], pairs[k]));
         const __m256 xd = _mm256_set1_ps(xb[t]->d);
         const __m256 a = _mm256_mul_ps(_mm256_mul_ps(xd, d), _mm256_cvtepi32_ps(isum[t]));
         const __m256 m = _mm256_mul_ps(_mm256_mul_ps(xd, dmin), _mm256_cvtepi32_ps(msum));
@@ -114,40 +116,13 @@ inline void accumulate_half(const uint8_t* block, int h, const BlockQ8_K* const*
     }
 }
 
-// y[t * y_stride + r] for the n_valid rows of a packed panel and T tokens (x[t]: token t's blocks),
-// the blocks in order; with kReadAhead each block fetched ahead (panel::read_ahead).
-template <int T, bool kReadAhead>
-void panel_times_tokens(const uint8_t* panel, int64_t n_blocks, const BlockQ8_K* const* x, float* y, int64_t y_stride,
-                        int n_valid) {
-    __m256 acc[2][T];
-    for (int t = 0; t < T; ++t) acc[0][t] = acc[1][t] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < n_blocks; ++b) {
-        const uint8_t* block = panel + b * kBlockBytes;
-        if constexpr (kReadAhead) panel::read_ahead(block, kBlockBytes);
-        const BlockQ8_K* xb[T];
-        __m256i pairs[T][4];
-        for (int t = 0; t < T; ++t) {
-            xb[t] = x[t] + b;
-            group_sum_pairs(*xb[t], pairs[t]);
-        }
-        accumulate_half<T>(block, 0, xb, pairs, acc[0]);
-        // The second half's broadcasts of the tokens' bytes made again, not kept from the first
-        // half: kept, they took 64 registers' worth of stack per token (GCC reloaded them).
-        for (int t = 0; t < T; ++t) asm("" : "+r"(xb[t]));
-        accumulate_half<T>(block, 1, xb, pairs, acc[1]);
-    }
-    for (int t = 0; t < T; ++t) panel::store_rows(acc[0][t], acc[1][t], y + t * y_stride, n_valid);
-}
-
 template <bool kReadAhead>
 void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
                     int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride) {
-    const int64_t n_blocks = n_cols / kQKK;
     panel::over_panels<kReadAhead, BlockQ8_K>(
-        w, w_row_bytes, n_rows, x, x_row_bytes, n_tokens, y, y_stride,
-        [&](auto T, auto ahead, const uint8_t* p, const BlockQ8_K* const* xt, float* yt, int n_valid) {
-            panel_times_tokens<T, ahead>(p, n_blocks, xt, yt, y_stride, n_valid);
-        });
+        w, w_row_bytes, n_rows, n_cols / kQKK, kBlockBytes, x, x_row_bytes, n_tokens, y, y_stride,
+        [](auto T, const uint8_t* block, int64_t /*b*/, int h, const BlockQ8_K* const* xb, __m256* acc)
+            __attribute__((always_inline)) { accumulate_half<T>(block, h, xb, acc); });
 }
 
 }  // namespace

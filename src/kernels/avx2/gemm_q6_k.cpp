@@ -56,7 +56,8 @@ inline __m256i unpack(__m256i lo, __m256i hi, int v) {
 
 // acc[t] += half h of packed block `block` (its rows' d: d, 8 binary16) times token t's block xb[t].
 template <int T>
-inline void accumulate_half(const uint8_t* block, const uint16_t* d, int h, const BlockQ8_K* const* xb, __m256* acc) {
+[[gnu::always_inline]] inline void accumulate_half(const uint8_t* block, const uint16_t* d, int h,
+                                                   const BlockQ8_K* const* xb, __m256* acc) {
     // Group g's scale sign-extended into both int16 halves of each lane.
     __m256i sc_vec[kGroups / 4];
     for (int i = 0; i < kGroups / 4; ++i) sc_vec[i] = half_vector(block, kScaleVector + i, h);
@@ -114,35 +115,17 @@ inline void accumulate_half(const uint8_t* block, const uint16_t* d, int h, cons
     }
 }
 
-// y[t * y_stride + r] for the n_valid rows of a packed panel (its blocks, then d) and T tokens
-// (x[t]: token t's blocks), the blocks in order; with kReadAhead each block fetched ahead.
-template <int T, bool kReadAhead>
-void panel_times_tokens(const uint8_t* panel, int64_t n_blocks, const BlockQ8_K* const* x, float* y, int64_t y_stride,
-                        int n_valid) {
-    const auto* d = reinterpret_cast<const uint16_t*>(panel + n_blocks * kBlockBytes);
-    __m256 acc[2][T];
-    for (int t = 0; t < T; ++t) acc[0][t] = acc[1][t] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < n_blocks; ++b) {
-        const uint8_t* block = panel + b * kBlockBytes;
-        if constexpr (kReadAhead) panel::read_ahead(block, kBlockBytes);
-        const BlockQ8_K* xb[T];
-        for (int t = 0; t < T; ++t) xb[t] = x[t] + b;
-        accumulate_half<T>(block, d + b * panel::kRows, 0, xb, acc[0]);
-        // The second half's broadcasts of the tokens' bytes made again, not kept from the first.
-        for (int t = 0; t < T; ++t) asm("" : "+r"(xb[t]));
-        accumulate_half<T>(block, d + b * panel::kRows + 8, 1, xb, acc[1]);
-    }
-    for (int t = 0; t < T; ++t) panel::store_rows(acc[0][t], acc[1][t], y + t * y_stride, n_valid);
-}
-
 template <bool kReadAhead>
 void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
                     int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride) {
     const int64_t n_blocks = n_cols / kQKK;
     panel::over_panels<kReadAhead, BlockQ8_K>(
-        w, w_row_bytes, n_rows, x, x_row_bytes, n_tokens, y, y_stride,
-        [&](auto T, auto ahead, const uint8_t* p, const BlockQ8_K* const* xt, float* yt, int n_valid) {
-            panel_times_tokens<T, ahead>(p, n_blocks, xt, yt, y_stride, n_valid);
+        w, w_row_bytes, n_rows, n_blocks, kBlockBytes, x, x_row_bytes, n_tokens, y, y_stride,
+        [n_blocks](auto T, const uint8_t* block, int64_t b, int h, const BlockQ8_K* const* xb,
+                   __m256* acc) __attribute__((always_inline)) {
+            // The panel's d after all its blocks: 16 a block.
+            const auto* d = reinterpret_cast<const uint16_t*>(block + (n_blocks - b) * kBlockBytes) + b * panel::kRows;
+            accumulate_half<T>(block, d + 8 * h, h, xb, acc);
         });
 }
 

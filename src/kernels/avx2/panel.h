@@ -66,27 +66,53 @@ static inline void read_ahead(const uint8_t* p, size_t bytes) {
         _mm_prefetch(reinterpret_cast<const char*>(p) + kReadAhead + line, _MM_HINT_T0);
 }
 
-// The tokens of a product over packed panels, kPackedTile a pass: for each panel at r0 and each
-// tile of tokens, kernel(T, ahead, panel, x (token k's blocks: x[k]), y (the tile's first result of
-// the panel), n_valid) with T (std::integral_constant) the tile's tokens and ahead
-// (std::bool_constant) kReadAhead for one token, false for more.
-template <bool kReadAhead, typename XBlock, typename Kernel>
-static void over_panels(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
-                        int64_t n_tokens, float* y, int64_t y_stride, Kernel kernel) {
+// y[t * y_stride + r] for the n_valid rows of a packed panel (n_blocks blocks of block_bytes from
+// `panel`) and T tokens (x[t]: token t's blocks), the blocks in order, with kReadAhead each one
+// fetched ahead: half(T, block, b, h, xb, acc) adds half h (rows 8h .. 8h + 7) of block b (at
+// `block`) times the tokens' blocks xb[t] to acc[t]. A function of its own per tile size, with
+// `half` inlined into it (the kernels mark theirs always_inline): left to GCC's choices, the
+// 2-token loops ran up to 5x as long (bench/NOTES.md).
+template <int T, bool kReadAhead, typename XBlock, typename Half>
+[[gnu::noinline]] static void blocks_times_tokens(const uint8_t* panel, int64_t n_blocks, size_t block_bytes,
+                                                  const XBlock* const* x, float* y, int64_t y_stride, int n_valid,
+                                                  Half half) {
+    const std::integral_constant<int, T> tokens;
+    __m256 acc[2][T];
+    for (int t = 0; t < T; ++t) acc[0][t] = acc[1][t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        const uint8_t* block = panel + b * block_bytes;
+        if constexpr (kReadAhead) read_ahead(block, block_bytes);
+        const XBlock* xb[T];
+        for (int t = 0; t < T; ++t) xb[t] = x[t] + b;
+        half(tokens, block, b, 0, xb, acc[0]);
+        // The second half's broadcasts of the tokens' bytes made again, not kept from the first:
+        // kept, they took 64 registers' worth of stack per token (GCC reloaded them).
+        for (int t = 0; t < T; ++t) asm("" : "+r"(xb[t]));
+        half(tokens, block, b, 1, xb, acc[1]);
+    }
+    for (int t = 0; t < T; ++t) store_rows(acc[0][t], acc[1][t], y + t * y_stride, n_valid);
+}
+
+// A product over packed panels (w: n_rows rows of w_row_bytes as panels, n_blocks blocks of
+// block_bytes a panel), kPackedTile tokens a pass, blocks_times_tokens on each panel and tile with
+// `half`; one token with kReadAhead, more without.
+template <bool kReadAhead, typename XBlock, typename Half>
+static void over_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_blocks, size_t block_bytes,
+                        const void* x, size_t x_row_bytes, int64_t n_tokens, float* y, int64_t y_stride, Half half) {
     static_assert(kPackedTile == 2);
     const auto* xs = static_cast<const uint8_t*>(x);
     for (int64_t r0 = 0; r0 < n_rows; r0 += kRows) {
         const int n_valid = static_cast<int>(n_rows - r0 < kRows ? n_rows - r0 : kRows);
         const uint8_t* panel = static_cast<const uint8_t*>(w) + r0 * w_row_bytes;
         for (int64_t t0 = 0; t0 < n_tokens; t0 += kPackedTile) {
-            const XBlock* xt[kPackedTile];
+            const XBlock* xt[kPackedTile] = {};
             for (int k = 0; k < kPackedTile && t0 + k < n_tokens; ++k)
                 xt[k] = reinterpret_cast<const XBlock*>(xs + (t0 + k) * x_row_bytes);
             float* yt = y + t0 * y_stride + r0;
             if (n_tokens - t0 == 1)
-                kernel(std::integral_constant<int, 1>{}, std::bool_constant<kReadAhead>{}, panel, xt, yt, n_valid);
+                blocks_times_tokens<1, kReadAhead>(panel, n_blocks, block_bytes, xt, yt, y_stride, n_valid, half);
             else
-                kernel(std::integral_constant<int, 2>{}, std::false_type{}, panel, xt, yt, n_valid);
+                blocks_times_tokens<2, false>(panel, n_blocks, block_bytes, xt, yt, y_stride, n_valid, half);
         }
     }
 }

@@ -125,27 +125,27 @@ float vec_dot_q4_0(const void* w, const void* x, int64_t n) {
 namespace {
 
 // T activation rows (x_stride bytes apart) against one Q8_0 weight row: each block's weights loaded
-// once, then per row the operations of a single dot product, one accumulator each, so every result
-// is vec_dot_q8_0's bit for bit (and four rows are four independent chains instead of one).
+// once, then per row the scalar reference's operations (the block's integer sum exact, then
+// float(isum) * (d_w * d_x) added to the row's sum), so every result is the reference's bit for bit
+// and four rows are four independent chains instead of one.
 template <int T>
 void q8_0_dots(const void* w, const void* x, size_t x_stride, int64_t n, float* s) {
     const auto* a = static_cast<const BlockQ8_0*>(w);
     const BlockQ8_0* b[T];
     for (int k = 0; k < T; ++k)
         b[k] = reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(x) + k * x_stride);
-    __m256 acc[T];
-    for (int k = 0; k < T; ++k) acc[k] = _mm256_setzero_ps();
+    float sum[T];
+    for (int k = 0; k < T; ++k) sum[k] = 0;
     for (int64_t i = 0; i < n / kQK; ++i) {
         prefetch_weights(a + i, static_cast<int>(sizeof(*a)));
         const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs));
         const float da = fp16(a[i].d);
         for (int k = 0; k < T; ++k) {
             const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k][i].qs));
-            const __m256 d = _mm256_set1_ps(da * fp16(b[k][i].d));
-            acc[k] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(mul_sum_i8(qa, qb)), acc[k]);
+            sum[k] += static_cast<float>(hsum_i32(mul_sum_i8(qa, qb))) * (da * fp16(b[k][i].d));
         }
     }
-    for (int k = 0; k < T; ++k) s[k] = hsum(acc[k]);
+    for (int k = 0; k < T; ++k) s[k] = sum[k];
 }
 
 // T activation rows (x_stride bytes apart) against one Q4_K weight row. Nibbles are unsigned

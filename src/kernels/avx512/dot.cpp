@@ -2,6 +2,7 @@
 #include <immintrin.h>
 
 #include "kernels/avx512/dot_f32.h"
+#include "kernels/read_loop.h"
 #include "kernels/simd.h"
 
 namespace sinan::kernels::avx512 {
@@ -13,15 +14,6 @@ float dot_f32(const float* a, const float* b, int64_t n) {
 }
 
 // s = sum_i p[i], 32 independent accumulators: 64-byte loads keep more of the stream in flight
-uint64_t sum_words(const uint64_t* p, uint64_t n) {
-    uint64_t a[32] = {};
-    uint64_t i = 0;
-    for (; i + 32 <= n; i += 32)
-        for (int k = 0; k < 32; ++k) a[k] += p[i + k];
-    uint64_t s = 0;
-    for (; i < n; ++i) s += p[i];
-    for (uint64_t v : a) s += v;
-    return s;
-}
+uint64_t sum_words(const uint64_t* p, uint64_t n) { return sum_words_with<32>(p, n); }
 
 }  // namespace sinan::kernels::avx512

@@ -1,3 +1,4 @@
+#include "kernels/read_loop.h"
 #include "kernels/ref/ref.h"
 
 namespace sinan::kernels::ref {
@@ -10,15 +11,6 @@ float dot_f32(const float* a, const float* b, int64_t n) {
 }
 
 // s = sum_i p[i], eight independent accumulators (16-byte loads once the compiler vectorises)
-uint64_t sum_words(const uint64_t* p, uint64_t n) {
-    uint64_t a[8] = {};
-    uint64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; ++k) a[k] += p[i + k];
-    uint64_t s = 0;
-    for (; i < n; ++i) s += p[i];
-    for (uint64_t v : a) s += v;
-    return s;
-}
+uint64_t sum_words(const uint64_t* p, uint64_t n) { return sum_words_with<8>(p, n); }
 
 }  // namespace sinan::kernels::ref
