@@ -1,8 +1,7 @@
 // What the panel matrix kernels of every SIMD level share that needs no SIMD: the rows of a panel
-// (16 weight rows) as block pointers, and a product on rows in place through a level's dot
-// products. Plain C++; every function here is static (internal linkage), so the copy compiled with
-// one level's flags never serves another's (see half.h). Included by avx2/panel.h and
-// avx512/panel.h.
+// (16 weight rows) as block pointers, the read-ahead distance, and a product on rows in place
+// through a level's dot products. Plain C++; every function here is static (internal linkage), so the copy compiled
+// with one level's flags never serves another's (see half.h). Included by avx2/panel.h and avx512/panel.h.
 #pragma once
 
 #include <cstddef>
@@ -11,6 +10,10 @@
 namespace sinan::kernels::panel_rows {
 
 constexpr int kRows = 16;  // a panel's rows: one int32 lane per row of a 512-bit vector
+
+// How far ahead of the block being read the one-token kernels of every level fetch, where they
+// read ahead (kernels.h, decode_read_ahead; measured: avx512/panel.h's read_ahead).
+constexpr int64_t kReadAheadBytes = 8192;
 
 // The 16 rows of the panel at row r0 of n_rows (w_row_bytes apart) as block pointers: rows past
 // the end repeat the last one. Returns how many are real.

@@ -7,7 +7,8 @@
 // F16 kernel's passes of 512, then of 64, 16 and a tail). A kernel with a
 // packed layout gives the same bits from the packed weights; a kernel that prepares its tokens
 // (GemmKernel::prepare) runs on them prepared, as matmul gives them; one with a read-ahead form
-// (GemmKernel::run_packed_read_ahead) gives the same bits in it, whichever form this CPU runs.
+// (GemmKernel::run_packed_read_ahead) gives the same bits in it, whichever form this CPU runs. The
+// AVX2 level's Q8_0, Q4_K and Q6_K products run packed, the AVX-512 VNNI level's likewise.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -32,7 +33,7 @@ struct alignas(64) Line {
 
 TEST(Gemm, EveryResultEqualsTheSingleRowVecDotWhateverTheBatch) {
     const KernelTable& ref = kernel_table(cpu::Level::kScalar);
-    int n_kernels = 0, n_packed = 0, n_read_ahead = 0;
+    int n_kernels = 0, n_packed = 0, n_read_ahead = 0, n_avx2_packed = 0;
     for (cpu::Level level : test_util::runnable_levels()) {
         const KernelTable& table = kernel_table(level);
         std::mt19937 rng(kSeed);
@@ -83,6 +84,7 @@ TEST(Gemm, EveryResultEqualsTheSingleRowVecDotWhateverTheBatch) {
                             gemm.run_packed(packed.data(), w_row, n_rows, operand, x_row, n_tokens, n_cols, yp.data(),
                                             y_stride, ps.data());
                             ++n_packed;
+                            if (level == cpu::Level::kAvx2) ++n_avx2_packed;
                             ASSERT_EQ(std::memcmp(yp.data(), y.data(), y.size() * sizeof(float)), 0)
                                 << table.name << " packed " << gguf::type_name(type) << " cols " << n_cols << " rows "
                                 << n_rows << " tokens " << n_tokens;
@@ -118,6 +120,10 @@ TEST(Gemm, EveryResultEqualsTheSingleRowVecDotWhateverTheBatch) {
         }
     }
     if (n_kernels == 0) GTEST_SKIP() << "no GEMM kernel on the levels this CPU runs";
+    if (cpu::features().avx2 && cpu::features().fma && cpu::features().f16c) {
+        // Every length, row count and token count of Q8_0, Q4_K and Q6_K.
+        EXPECT_EQ(n_avx2_packed, 3 * 5 * 6 * 12) << "AVX2 has packed Q8_0, Q4_K and Q6_K kernels";
+    }
     if (cpu::features().avx512vnni) {
         EXPECT_GT(n_packed, 0) << "AVX-512 VNNI has a packed Q8_0 kernel";
         EXPECT_GT(n_read_ahead, 0) << "AVX-512 VNNI has read-ahead Q4_K and Q6_K kernels";

@@ -68,9 +68,9 @@ template <int T>
     const __m256i sc0 = _mm256_and_si256(u0, low6);
     const __m256i sc1 = _mm256_or_si256(_mm256_and_si256(u2, low4), _mm256_and_si256(_mm256_srli_epi32(u0, 2), bits45));
     __m256i isum[T];
+    // Groups 2p (low nibbles) and 2p + 1 (high nibbles) of the quants' bytes 32p .. 32p + 31.
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) isum[t] = _mm256_setzero_si256();
-        // Groups 2p (low nibbles) and 2p + 1 (high nibbles) of the quants' bytes 32p .. 32p + 31.
 #pragma GCC unroll 4
     for (int pair = 0; pair < 4; ++pair) {
         __m256i lo[T], hi[T];

@@ -1,4 +1,4 @@
-// What the AVX2 panel matrix kernels share (gemm_q4_k.cpp, gemm_q6_k.cpp). They read the packed
+// What the AVX2 panel matrix kernels share (gemm_q8_0.cpp, gemm_q4_k.cpp, gemm_q6_k.cpp). They read the packed
 // layouts of the AVX-512 kernels: per block of 16 rows, vectors of 64 bytes whose int32 lane r
 // holds 4 bytes of row r; a 256-bit register takes half of each vector (rows 0-7 or 8-15), one
 // lane per row, so no block is summed across lanes. Included only by sources compiled with the
@@ -20,8 +20,8 @@ namespace sinan::kernels::avx2::panel {
 // Tokens per pass over a panel: 16 registers hold the sums of 2 (with 4 GCC kept them on the
 // stack, and a prompt of 128 tokens took 1.7x as long as with 2; with 3, 1.0-1.1x; bench/NOTES.md).
 constexpr int kPackedTile = 2;
-constexpr int64_t kReadAhead = 8192;  // bytes fetched ahead of the block being read, one token
 
+using panel_rows::kReadAheadBytes;
 using panel_rows::kRows;
 using panel_rows::rows_times_tokens;
 
@@ -60,10 +60,10 @@ static inline void store_rows(__m256 lo, __m256 hi, float* y, int n_valid) {
     std::memcpy(y, out, static_cast<size_t>(n_valid) * sizeof(float));
 }
 
-// Every line of the `bytes` at p fetched kReadAhead bytes ahead into L1.
+// Every line of the `bytes` at p fetched kReadAheadBytes ahead into L1.
 static inline void read_ahead(const uint8_t* p, size_t bytes) {
     for (size_t line = 0; line < bytes; line += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(p) + kReadAhead + line, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(p) + kReadAheadBytes + line, _MM_HINT_T0);
 }
 
 // y[t * y_stride + r] for the n_valid rows of a packed panel (n_blocks blocks of block_bytes from

@@ -118,7 +118,7 @@ static inline void stream_ahead(const void* p) {
 // product the same either way, its model 7-13% faster); on the family 25 (Zen 4) host the same
 // kernels ran 5-18% slower with such prefetches, which take load slots they are bound by there
 // (bench/NOTES.md, 2026-12-03 and 2026-12-04).
-constexpr int64_t kReadAhead = 8192;
+constexpr int64_t kReadAhead = panel_rows::kReadAheadBytes;
 template <int Lines>
 static inline void read_ahead(const void* p) {
     fetch_ahead<Lines, kReadAhead, _MM_HINT_T0>(p);
