@@ -6,7 +6,8 @@
 // 2 threads. Limit printed beside them: ReadBandwidthLimit, a multi-accumulator read loop over a
 // buffer of the same size (plain x86-64, with 64-byte loads, and on 2 threads, there also on 2 MiB
 // pages), measured in the same run. Q8_0, Q4_K and Q6_K also with the weights repacked for the
-// active level's kernel, as models load them; and every type from cache (one small matrix, in
+// active level's kernel, as models load them (there also the FFN down matrix, 8960x1536, and the
+// output head, 1536x151936, decoding one and 8 tokens on 2 threads); and every type from cache (one small matrix, in
 // place and packed: the kernel's own speed). Levels this CPU
 // cannot run are skipped. And decoding's attention over an F16 and a Q8_0 cache, the kernels
 // against the same steps one call at a time (AttentionSmallBatch). And what bounds a vpdpbusd
@@ -108,50 +109,65 @@ void BM_DotF32(benchmark::State& state, Level level) {
     state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * m.size()));
 }
 
-// Copies of a 1536x8960 matrix of `type` filling kMatrixBytes, so that cycling through them reads
-// the weights from memory, as decoding a real model does (one copy would stay in a large cache).
+// A weight matrix's shape: cols values per row (the input), rows of them (the output).
+struct Shape {
+    int64_t cols, rows;
+    std::string name() const { return "Matmul" + std::to_string(cols) + "x" + std::to_string(rows); }
+    int64_t values() const { return cols * rows; }
+};
+constexpr Shape kFfnUp{1536, 8960};     // Qwen2-1.5B's FFN gate and up matrices
+constexpr Shape kFfnDown{8960, 1536};   // its FFN down matrix (Q6_K in half the layers of a Q4_K_M file)
+constexpr Shape kOutput{1536, 151936};  // its output head (Q6_K in a Q4_K_M file)
+
+// Copies of a matrix of `type` and `shape` filling kMatrixBytes, so that cycling through them
+// reads the weights from memory, as decoding a real model does (one copy would stay in a large
+// cache). One matrix is kept at a time; benchmarks are registered grouped so each is built once.
 struct MatmulWeights {
-    static constexpr int64_t kCols = 1536, kRows = 8960;
     TensorType type;
+    Shape shape;
     uint64_t bytes_per_copy;
     std::vector<uint8_t> data;
 };
 
-const MatmulWeights& matmul_weights(TensorType type) {
-    static MatmulWeights cached{TensorType::F32, 0, {}};
-    if (!cached.data.empty() && cached.type == type) return cached;
+bool operator==(const Shape& a, const Shape& b) { return a.cols == b.cols && a.rows == b.rows; }
+
+const MatmulWeights& matmul_weights(TensorType type, Shape shape) {
+    static MatmulWeights cached{TensorType::F32, {0, 0}, 0, {}};
+    if (!cached.data.empty() && cached.type == type && cached.shape == shape) return cached;
     cached.data = {};
     std::mt19937 rng(2);
     std::normal_distribution<float> dist(0.0f, 0.02f);
-    std::vector<float> values(MatmulWeights::kCols * MatmulWeights::kRows);
+    std::vector<float> values(shape.values());
     for (float& x : values) x = dist(rng);
     const uint64_t per_copy = sinan::gguf::row_bytes(type, values.size());
     std::vector<uint8_t> m(std::max<uint64_t>(1, kMatrixBytes / per_copy) * per_copy);
     kernels::quantize_row(type, values.data(), m.data(), static_cast<int64_t>(values.size()));
     for (uint64_t off = per_copy; off < m.size(); off += per_copy) std::memcpy(&m[off], m.data(), per_copy);
-    cached = {type, per_copy, std::move(m)};
+    cached = {type, shape, per_copy, std::move(m)};
     return cached;
 }
 
 // The same copies repacked for the active level's matrix kernel (kernels::pack_matrix), on 2 MiB
 // pages, as a model loads them (Model::pack_matrices); empty where the type has no packed layout
 // (or the memory could not be mapped).
-const sinan::HugePageBuffer& packed_weights(TensorType type) {
+const sinan::HugePageBuffer& packed_weights(TensorType type, Shape shape) {
     static TensorType cached_type = TensorType::F32;
+    static Shape cached_shape{0, 0};
     static sinan::HugePageBuffer cached;
-    if (cached.size() != 0 && cached_type == type) return cached;
-    const MatmulWeights& w = matmul_weights(type);
-    const kernels::Matrix one{type, w.data.data(), MatmulWeights::kCols, MatmulWeights::kRows};
+    if (cached.size() != 0 && cached_type == type && cached_shape == shape) return cached;
+    const MatmulWeights& w = matmul_weights(type, shape);
+    const kernels::Matrix one{type, w.data.data(), shape.cols, shape.rows};
     const uint64_t per_copy = kernels::packed_bytes(one);
     cached = {};
     cached_type = type;
+    cached_shape = shape;
     if (per_copy == 0 || per_copy != w.bytes_per_copy) return cached;  // packed copies keep the copies' offsets
     sinan::Result<sinan::HugePageBuffer> b = sinan::HugePageBuffer::allocate(w.data.size());
     if (!b.ok()) return cached;
     cached = std::move(b).value();
     sinan::ThreadPool pool(1);
     for (uint64_t off = 0; off < w.data.size(); off += per_copy) {
-        const kernels::Matrix m{type, w.data.data() + off, MatmulWeights::kCols, MatmulWeights::kRows};
+        const kernels::Matrix m{type, w.data.data() + off, shape.cols, shape.rows};
         kernels::pack_matrix(m, static_cast<uint8_t*>(cached.data()) + off, pool);
     }
     return cached;
@@ -160,36 +176,36 @@ const sinan::HugePageBuffer& packed_weights(TensorType type) {
 // y[t, r] = W[r, :] . x[t, :] for n_tokens tokens on n_threads threads (the caller included, as
 // the model runs); one copy of W per iteration, in turn. packed: W repacked as a model loads it
 // (only the active level has a packed layout).
-void BM_Matmul(benchmark::State& state, TensorType type, Level level, int64_t n_tokens, int n_threads, bool packed) {
+void BM_Matmul(benchmark::State& state, TensorType type, Shape shape, Level level, int64_t n_tokens, int n_threads,
+               bool packed) {
     if (!can_run(level)) {
         state.SkipWithError("this CPU cannot run this level");
         return;
     }
-    if (packed &&
-        (std::string(kernels::active_path()) != sinan::cpu::level_name(level) || packed_weights(type).size() == 0)) {
+    if (packed && (std::string(kernels::active_path()) != sinan::cpu::level_name(level) ||
+                   packed_weights(type, shape).size() == 0)) {
         state.SkipWithError("no packed layout for this type on the active level (or no memory for it)");
         return;
     }
-    const MatmulWeights& w = matmul_weights(type);
-    const uint8_t* panels = packed ? static_cast<const uint8_t*>(packed_weights(type).data()) : nullptr;
+    const MatmulWeights& w = matmul_weights(type, shape);
+    const uint8_t* panels = packed ? static_cast<const uint8_t*>(packed_weights(type, shape).data()) : nullptr;
     const kernels::KernelTable& table = kernels::kernel_table(level);
     sinan::ThreadPool pool(n_threads);
     std::mt19937 rng(3);
     std::normal_distribution<float> dist(0.0f, 1.0f);
-    std::vector<float> x(n_tokens * MatmulWeights::kCols);
+    std::vector<float> x(n_tokens * shape.cols);
     for (float& v : x) v = dist(rng);
-    std::vector<float> y(n_tokens * MatmulWeights::kRows);
+    std::vector<float> y(n_tokens * shape.rows);
     uint64_t off = 0;
     for (auto _ : state) {
-        const kernels::Matrix m{type, w.data.data() + off, MatmulWeights::kCols, MatmulWeights::kRows,
-                                panels ? panels + off : nullptr};
+        const kernels::Matrix m{type, w.data.data() + off, shape.cols, shape.rows, panels ? panels + off : nullptr};
         kernels::matmul(table, m, x.data(), n_tokens, y.data(), pool);
         benchmark::DoNotOptimize(y.data());
         off += w.bytes_per_copy;
         if (off >= w.data.size()) off = 0;
     }
     state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * w.bytes_per_copy));
-    const double flops = 2.0 * MatmulWeights::kRows * MatmulWeights::kCols * static_cast<double>(n_tokens);
+    const double flops = 2.0 * static_cast<double>(shape.values()) * static_cast<double>(n_tokens);
     state.counters["GFLOP/s"] =
         benchmark::Counter(flops * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
@@ -479,38 +495,50 @@ void register_all() {
     for (TensorType type : {TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K, TensorType::F16}) {
         for (Level level : levels) {
             for (int64_t n_tokens : {1, 128}) {
-                const std::string name = std::string("Matmul1536x8960/") + sinan::gguf::type_name(type) + "/" +
+                const std::string name = kFfnUp.name() + "/" + sinan::gguf::type_name(type) + "/" +
                                          sinan::cpu::level_name(level) + (n_tokens == 1 ? "/decode" : "/prefill128");
-                benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, type, level, n_tokens, 1, false)
+                benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, type, kFfnUp, level, n_tokens, 1, false)
                     ->Unit(benchmark::kMillisecond);
             }
             // Decoding on 2 threads, against ReadBandwidthLimit/2threads: the kernel's share of what
             // the cores can read (wall time: the pool's second thread is not in the caller's CPU time).
             // Decoding 8 sequences together (the serving engine's batch), weights from memory likewise.
             for (int64_t n_tokens : {1, 8}) {
-                const std::string name = std::string("Matmul1536x8960/") + sinan::gguf::type_name(type) + "/" +
+                const std::string name = kFfnUp.name() + "/" + sinan::gguf::type_name(type) + "/" +
                                          sinan::cpu::level_name(level) +
                                          (n_tokens == 1 ? "/decode/2threads" : "/batch8/2threads");
-                benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, type, level, n_tokens, 2, false)
+                benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, type, kFfnUp, level, n_tokens, 2, false)
                     ->Unit(benchmark::kMillisecond)
                     ->UseRealTime();
             }
         }
     }
     // Q8_0, Q4_K and Q6_K repacked as a model loads them (pack_matrix), on the active level: the
-    // same three sizes.
+    // same three sizes; and decoding one and 8 tokens on 2 threads in the other shapes a Q4_K_M model
+    // reads (its FFN down matrix and output head, Q6_K there): long rows' activations outgrow L1.
     const Level active = sinan::cpu::best_level();
     for (TensorType type : {TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K}) {
         for (auto [n_tokens, n_threads] : {std::pair<int64_t, int>{1, 2}, {8, 2}, {128, 1}, {128, 2}}) {
-            const std::string name = std::string("Matmul1536x8960/") + sinan::gguf::type_name(type) + "/" +
+            const std::string name = kFfnUp.name() + "/" + sinan::gguf::type_name(type) + "/" +
                                      sinan::cpu::level_name(active) + "/packed" +
                                      (n_tokens == 1    ? "/decode/2threads"
                                       : n_tokens == 8  ? "/batch8/2threads"
                                       : n_threads == 1 ? "/prefill128"
                                                        : "/prefill128/2threads");
-            auto* b = benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, type, active, n_tokens, n_threads, true)
-                          ->Unit(benchmark::kMillisecond);
+            auto* b =
+                benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, type, kFfnUp, active, n_tokens, n_threads, true)
+                    ->Unit(benchmark::kMillisecond);
             if (n_threads > 1) b->UseRealTime();
+        }
+        for (Shape shape : {kFfnDown, kOutput}) {
+            for (int64_t n_tokens : {1, 8}) {
+                const std::string name = shape.name() + "/" + sinan::gguf::type_name(type) + "/" +
+                                         sinan::cpu::level_name(active) + "/packed" +
+                                         (n_tokens == 1 ? "/decode/2threads" : "/batch8/2threads");
+                benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, type, shape, active, n_tokens, 2, true)
+                    ->Unit(benchmark::kMillisecond)
+                    ->UseRealTime();
+            }
         }
     }
     // In cache, one thread: the rows in place (.../in_cache/...) and, where the type has a packed
