@@ -23,6 +23,7 @@
 #include "engine/bench.h"
 #include "engine/session.h"
 #include "kernels/kernels.h"
+#include "kernels/matmul_profile.h"
 #include "model/model.h"
 #include "model/synth.h"
 
@@ -48,6 +49,7 @@ struct BenchArgs {
     int64_t swa_window = -1;  // -1: the model's own
     gguf::TensorType kv_type = gguf::TensorType::F16;
     bool json = false;
+    bool profile = false;  // time every matrix product of the timed runs (kernels/matmul_profile.h)
 };
 
 // "q8_0" for Q8_0, "q4_k_m" for Q4_K_M: the spelling people use on the command line and in file names.
@@ -145,6 +147,8 @@ struct TestResult {
     std::vector<double> rates;   // tokens/s of each timed run
     std::vector<double> limits;  // tokens/s the machine allowed around each run: the mean of the
                                  // limits probed before and after it (0: no probe)
+    double seconds = 0;          // the timed runs' time, all of them
+    std::vector<kernels::MatmulTiming> profile;  // with --profile: their matrix products
     engine::Summary rate() const { return engine::summarize(rates); }
     // The median of the limits, and of the runs' own fractions of theirs; 0 without a limit.
     double limit() const {
@@ -166,7 +170,8 @@ TestResult run_test(model::Model& model, const BenchArgs& a, const TestSpec& spe
                     const std::function<double()>& limit_now) {
     const int64_t n = spec.n;
     const bool generation = spec.generation;
-    TestResult result{spec, {}, {}};
+    TestResult result{spec, {}, {}, 0, {}};
+    kernels::MatmulProfile profile;
     const std::string name = spec.name();
     const engine::BenchSetup setup{.kv_type = a.kv_type, .n_batch = a.n_batch, .n_depth = spec.depth};
     const bool tty = ::isatty(2) != 0;
@@ -178,15 +183,20 @@ TestResult run_test(model::Model& model, const BenchArgs& a, const TestSpec& spe
             std::fflush(stderr);
         }
         if (i == 1) before = limit_now();
-        Result<double> s = generation ? engine::time_generation(model, n, setup) : engine::time_prompt(model, n, setup);
+        engine::BenchSetup run_setup = setup;
+        if (a.profile && i > 0) run_setup.profile = &profile;
+        Result<double> s =
+            generation ? engine::time_generation(model, n, run_setup) : engine::time_prompt(model, n, run_setup);
         if (!s.ok()) fail(name + ": " + s.message());
         if (i <= 0) continue;
+        result.seconds += *s;
         const double after = limit_now();
         result.rates.push_back(static_cast<double>(n) / *s);
         result.limits.push_back(before > 0 && after > 0 ? (before + after) / 2 : 0);
         before = after;
     }
     if (tty) std::fprintf(stderr, "\r\033[K");
+    result.profile = profile.timings();
     return result;
 }
 
@@ -289,6 +299,26 @@ struct ProbeSummary {
     }
 };
 
+// The time of a test's timed runs spent in matrix products (--profile).
+double matmul_seconds(const TestResult& t) {
+    double sum = 0;
+    for (const kernels::MatmulTiming& p : t.profile) sum += p.seconds;
+    return sum;
+}
+
+// --profile's table for one test: each matrix and batch size, the longest total time first.
+void print_profile(const TestResult& t) {
+    std::printf("matrix products in %s's timed runs (--profile): %.1f%% of their %.2f s\n", t.spec.name().c_str(),
+                t.seconds > 0 ? 100.0 * matmul_seconds(t) / t.seconds : 0.0, t.seconds);
+    std::printf("  %-48s %7s %8s %10s %8s %7s\n", "matrix (type cols x rows)", "tokens", "calls", "ms/call", "GB/s",
+                "share");
+    for (const kernels::MatmulTiming& p : t.profile)
+        std::printf("  %-48s %7lld %8lld %10.4f %8.1f %6.1f%%\n", p.matrix.c_str(), static_cast<long long>(p.n_tokens),
+                    static_cast<long long>(p.calls), 1e3 * p.seconds / static_cast<double>(p.calls),
+                    p.seconds > 0 ? static_cast<double>(p.bytes) / p.seconds / 1e9 : 0.0,
+                    t.seconds > 0 ? 100.0 * p.seconds / t.seconds : 0.0);
+}
+
 void print_json(const BenchArgs& a, const ModelFacts& f, const std::vector<Measured>& groups) {
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
     for (const Measured& m : groups) {
@@ -336,6 +366,18 @@ void print_json(const BenchArgs& a, const ModelFacts& f, const std::vector<Measu
             j["batch_size"] = a.n_batch;
             j["n_depth"] = t.spec.depth;
             j["swa_window"] = f.n_swa;
+            if (a.profile) {
+                nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+                for (const kernels::MatmulTiming& p : t.profile)
+                    rows.push_back(
+                        {{"matrix", p.matrix},
+                         {"n_tokens", p.n_tokens},
+                         {"calls", p.calls},
+                         {"seconds", p.seconds},
+                         {"gb_per_s", p.seconds > 0 ? static_cast<double>(p.bytes) / p.seconds / 1e9 : 0.0}});
+                j["matmul_seconds_share"] = t.seconds > 0 ? matmul_seconds(t) / t.seconds : 0.0;
+                j["matmul_profile"] = rows;
+            }
             out.push_back(j);
         }
     }
@@ -402,6 +444,8 @@ void print_text(const BenchArgs& a, const ModelFacts& f, const std::vector<TestS
                 "keep their size)\n",
                 100.0 * static_cast<double>(m.pages.huge) / static_cast<double>(m.pages.resident),
                 format_bytes(m.pages.resident).c_str());
+        if (a.profile)
+            for (const TestResult& t : m.tests) print_profile(t);
     }
     std::printf(
         "(%d runs after %d warm-up; pp in batches of %lld; limits: tg = read bandwidth / bytes per token, "
@@ -490,6 +534,9 @@ void register_bench(CLI::App& app) {
                     "Sliding-window attention over the last N positions, the KV cache keeping only those "
                     "(0 = full attention; default: the model's own)");
     cmd->add_flag("--json", a->json, "Print a JSON array, one object per test");
+    cmd->add_flag("--profile", a->profile,
+                  "Also time every matrix product of the timed runs: per matrix (type and shape) and batch size, "
+                  "its calls, time, share of the test and GB/s of weights read (in --json: matmul_profile)");
     cmd->callback([a] { run_bench(*a); });
 }
 

@@ -16,6 +16,7 @@
 #include "engine/session.h"
 #include "kernels/dispatch.h"
 #include "kernels/kernels.h"
+#include "kernels/matmul_profile.h"
 
 namespace sinan::engine {
 
@@ -56,6 +57,22 @@ struct Experts {
     }
 };
 
+// Records the matrix products into `profile` (where not null) while in scope.
+class ProfileScope {
+  public:
+    explicit ProfileScope(kernels::MatmulProfile* profile) : on_(profile != nullptr) {
+        if (on_) kernels::set_matmul_profile(profile);
+    }
+    ~ProfileScope() {
+        if (on_) kernels::set_matmul_profile(nullptr);
+    }
+    ProfileScope(const ProfileScope&) = delete;
+    ProfileScope& operator=(const ProfileScope&) = delete;
+
+  private:
+    bool on_;
+};
+
 }  // namespace
 
 Result<std::unique_ptr<Session>> session_at_depth(model::Model& model, int64_t n_ctx, const BenchSetup& setup) {
@@ -77,6 +94,7 @@ Result<double> time_prompt(model::Model& model, int64_t n_prompt, const BenchSet
     } else {
         session = std::make_unique<Session>(model, n_tokens, setup.n_batch, setup.kv_type);
     }
+    const ProfileScope profiled(setup.profile);
     const Clock::time_point start = Clock::now();
     SINAN_RETURN_IF_ERROR(session->set_prompt(tokens));  // keeps the depth, computes the rest
     return seconds_since(start);
@@ -86,6 +104,7 @@ Result<double> time_generation(model::Model& model, int64_t n_gen, const BenchSe
     Result<std::unique_ptr<Session>> session =
         session_at_depth(model, std::max<int64_t>(setup.n_depth, 1) + n_gen, setup);
     if (!session.ok()) return session.status();
+    const ProfileScope profiled(setup.profile);
     const Clock::time_point start = Clock::now();
     for (int64_t i = 0; i < n_gen; ++i) SINAN_RETURN_IF_ERROR((*session)->append(kGenerationToken));
     return seconds_since(start);

@@ -25,6 +25,7 @@
 #include "base/thread_pool.h"
 #include "engine/session.h"
 #include "gguf/gguf.h"
+#include "kernels/matmul_profile.h"
 #include "model/model.h"
 
 namespace sinan::engine {
@@ -35,6 +36,8 @@ struct BenchSetup {
     gguf::TensorType kv_type = gguf::TensorType::F16;
     int64_t n_batch = 512;
     int64_t n_depth = 0;
+    // Where set, the timed part's matrix products are recorded in it (kernels/matmul_profile.h).
+    kernels::MatmulProfile* profile = nullptr;
 };
 
 // A fresh Session of n_ctx tokens holding the first setup.n_depth of the tests' prompt tokens

@@ -1,6 +1,7 @@
 #include "kernels/ops.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <numbers>
 #include <string>
@@ -10,6 +11,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/half.h"
 #include "kernels/kernels.h"
+#include "kernels/matmul_profile.h"
 #include "kernels/ref/ref.h"
 
 namespace sinan::kernels {
@@ -112,6 +114,35 @@ const uint8_t* gemm_operand(const GemmKernel& gemm, const uint8_t* x, uint64_t x
                 [&](int64_t t0, int64_t t1) { gemm.prepare(x, x_row_bytes, n_tokens, n_cols, t0, t1, out); });
     return static_cast<const uint8_t*>(out);
 }
+
+// A matrix product timed for the installed MatmulProfile (matmul_profile.h), if there is one.
+class ProfiledCall {
+  public:
+    ProfiledCall(std::span<const Matrix* const> w, int64_t n_tokens) : profile_(matmul_profile()) {
+        if (profile_ == nullptr) return;
+        for (const Matrix* m : w) {
+            matrix_ += (matrix_.empty() ? "" : " + ") + std::string(gguf::type_name(m->type)) + " " +
+                       std::to_string(m->n_cols) + "x" + std::to_string(m->n_rows);
+            bytes_ += gguf::row_bytes(m->type, static_cast<uint64_t>(m->n_cols)) * static_cast<uint64_t>(m->n_rows);
+        }
+        n_tokens_ = n_tokens;
+        start_ = std::chrono::steady_clock::now();
+    }
+    ~ProfiledCall() {
+        if (profile_ == nullptr) return;
+        const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start_;
+        profile_->record(matrix_, n_tokens_, took.count(), bytes_);
+    }
+    ProfiledCall(const ProfiledCall&) = delete;
+    ProfiledCall& operator=(const ProfiledCall&) = delete;
+
+  private:
+    MatmulProfile* profile_;
+    std::string matrix_;
+    uint64_t bytes_ = 0;
+    int64_t n_tokens_ = 0;
+    std::chrono::steady_clock::time_point start_;
+};
 
 // A GEMM kernel bound to a matrix: the packed one on w.panels where both exist (its read-ahead
 // form where decode_read_ahead() holds), else the one on the rows in place.
@@ -218,6 +249,7 @@ void matmul_shared_input(std::span<const Matrix* const> w, const float* x, int64
         for (size_t i = 0; i < w.size(); ++i) matmul(table, *w[i], x, n_tokens, y[i], pool);
         return;
     }
+    const ProfiledCall timed(w, n_tokens);
     // The input in each dot format the matrices need (a format is quantized once), and in each
     // kernel's prepared form (prepared once per kernel and format).
     constexpr size_t kMaxMatrices = 4;
@@ -290,6 +322,8 @@ void matmul(const KernelTable& table, const Matrix& w, const float* x, int64_t n
     SINAN_CHECK(is_convertible(w.type),
                 std::string("matmul: tensor type ") + gguf::type_name(w.type) + " is not supported");
     if (n_tokens == 0) return;  // e.g. the output head of a prompt batch that wants no logits
+    const Matrix* const one[] = {&w};
+    const ProfiledCall timed(one, n_tokens);
     const gguf::TensorType dot_type = vec_dot_type(w.type);
     const uint64_t w_row_bytes = gguf::row_bytes(w.type, static_cast<uint64_t>(w.n_cols));
     const uint64_t x_row_bytes = gguf::row_bytes(dot_type, static_cast<uint64_t>(w.n_cols));

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 #include "base/cpu.h"
@@ -71,6 +72,7 @@ TEST_F(BenchCommand, SyntheticModelReportsPromptAndGenerationTestsAsJson) {
     expect_common_fields(*pp, "q8_0");
     expect_common_fields(*tg, "q8_0");
     EXPECT_EQ((*pp)["model"], "tiny");
+    EXPECT_FALSE(tg->contains("matmul_profile")) << "only with --profile";
     // Prompt processing is measured against the arithmetic peak, where the path has a probe:
     // peak multiply-adds per second / multiply-adds per token.
     if (pp->contains("arithmetic_gmacs_per_s")) {
@@ -117,6 +119,55 @@ TEST_F(BenchCommand, SyntheticModelReportsPromptAndGenerationTestsAsJson) {
     ASSERT_EQ(again.exit_code, 0) << again.err;
     EXPECT_EQ(again.err.find("writing"), std::string::npos) << again.err;
     EXPECT_EQ(fs::last_write_time(fs::directory_iterator(dir_)->path()), written);
+}
+
+// "Q8_0 256x512" -> 512; 0 for products that share their input ("A + B").
+long matrix_rows(const std::string& matrix) {
+    if (matrix.find(" + ") != std::string::npos) return 0;
+    return std::stol(matrix.substr(matrix.rfind('x') + 1));
+}
+
+// --profile times every matrix product of the timed runs: one output head product per decoded
+// token, and per prompt run (its last token's logits); the layers' products with the whole batch.
+TEST_F(BenchCommand, ProfileCountsEveryMatrixProductOfTheTimedRuns) {
+    const int n_gen = 4, n_prompt = 16, runs = 2;
+    RunResult r =
+        run_sinan({"bench", "--synthetic", "tiny:q8_0", "-p", std::to_string(n_prompt), "-n", std::to_string(n_gen),
+                   "-r", std::to_string(runs), "-t", "2", "--cache-dir", dir_, "--json", "--profile"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const nlohmann::json report = nlohmann::json::parse(r.out);
+    for (const char* name : {"pp16", "tg4"}) {
+        const nlohmann::json* t = find_test(report, name);
+        ASSERT_NE(t, nullptr) << report;
+        const bool generation = std::string(name) == "tg4";
+        const nlohmann::json& rows = (*t)["matmul_profile"];
+        ASSERT_GE(rows.size(), 3u) << *t;
+        const nlohmann::json* head = nullptr;  // the output head: the single matrix with the most rows
+        double last_seconds = 1e300;
+        for (const auto& p : rows) {
+            EXPECT_GT(p["calls"].get<long>(), 0) << p;
+            EXPECT_GT(p["gb_per_s"].get<double>(), 0.0) << p;
+            EXPECT_LE(p["seconds"].get<double>(), last_seconds) << "the longest first: " << rows;
+            last_seconds = p["seconds"];
+            if (head == nullptr || matrix_rows(p["matrix"]) > matrix_rows((*head)["matrix"])) head = &p;
+        }
+        ASSERT_NE(head, nullptr);
+        EXPECT_EQ((*head)["n_tokens"], 1) << *head;
+        EXPECT_EQ((*head)["calls"], generation ? n_gen * runs : runs) << *head;
+        for (const auto& p : rows)
+            if (&p != head) {
+                EXPECT_EQ(p["n_tokens"], generation ? 1 : n_prompt) << p;
+            }
+        // Most of a forward pass is its matrix products; they are part of the timed runs.
+        EXPECT_GT((*t)["matmul_seconds_share"].get<double>(), 0.2) << *t;
+        EXPECT_LE((*t)["matmul_seconds_share"].get<double>(), 1.0) << *t;
+    }
+    // The table says the same.
+    RunResult text = run_sinan({"bench", "--synthetic", "tiny:q8_0", "-p", "0", "-n", "2", "-r", "1", "-t", "2",
+                                "--cache-dir", dir_, "--profile"});
+    ASSERT_EQ(text.exit_code, 0) << text.err;
+    EXPECT_NE(text.out.find("matrix products in tg2's timed runs (--profile)"), std::string::npos) << text.out;
+    EXPECT_NE(text.out.find("GB/s"), std::string::npos) << text.out;
 }
 
 TEST_F(BenchCommand, ModelFileWithTableOutput) {
