@@ -150,10 +150,9 @@ TEST_F(ServerChat, StreamsAreNotCompressedSoEventsArriveAsGenerated) {
         req.path = path;
         req.headers = {{"Accept-Encoding", "gzip, deflate, br"}, {"Content-Type", "application/json"}};
         req.body = body.dump();
-        int pieces = 0;
-        std::string text;
+        std::string first, text;  // the first piece received, and all of them
         req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
-            ++pieces;  // one per HTTP chunk received
+            if (text.empty()) first.assign(data, n);
             text.append(data, n);
             return true;
         };
@@ -164,7 +163,11 @@ TEST_F(ServerChat, StreamsAreNotCompressedSoEventsArriveAsGenerated) {
         EXPECT_FALSE(r->has_header("Content-Encoding")) << path << ": " << r->get_header_value("Content-Encoding");
         EXPECT_EQ(r->get_header_value("X-Accel-Buffering"), "no") << path;
         EXPECT_NE(text.find("data: [DONE]"), std::string::npos) << path;
-        EXPECT_GE(pieces, 24) << path << ": the events came in " << pieces << " pieces";
+        // How many pieces the events come in depends on how far the client lags the server (15 of
+        // 48 under ThreadSanitizer on a loaded machine); a stream held back to its end comes whole.
+        EXPECT_EQ(first.find("data: [DONE]"), std::string::npos)
+            << path << ": the first piece received held the whole stream:\n"
+            << first;
     }
 }
 
