@@ -97,6 +97,7 @@ KernelTable make_avx2_table() {
     t.vec_dot[id(TensorType::Q8_0)] = avx2::vec_dot_q8_0;
     t.vec_dot[id(TensorType::Q4_K)] = avx2::vec_dot_q4_k;
     t.vec_dot[id(TensorType::Q6_K)] = avx2::vec_dot_q6_k;
+    t.vec_dot_x4[id(TensorType::F16)] = avx2::vec_dot_f16_x4;
     t.vec_dot_x4[id(TensorType::Q8_0)] = avx2::vec_dot_q8_0_x4;
     t.vec_dot_x4[id(TensorType::Q4_K)] = avx2::vec_dot_q4_k_x4;
     t.vec_dot_x4[id(TensorType::Q6_K)] = avx2::vec_dot_q6_k_x4;
@@ -142,6 +143,7 @@ KernelTable make_avx512_table() {
         return avx512::dot_f32(static_cast<const float*>(w), static_cast<const float*>(x), n);
     };
     t.vec_dot[id(TensorType::F16)] = avx512::vec_dot_f16;
+    t.vec_dot_x4[id(TensorType::F16)] = nullptr;  // equals the AVX2 dot product; gemm_f16 takes batches
     t.gemm[id(TensorType::F16)] = {avx512::gemm_f16, avx512::gemm_f16_scratch_bytes};
     if (cpu::features().avx512bf16) t.vec_dot[id(TensorType::BF16)] = avx512::vec_dot_bf16;
     if (cpu::features().avx512vnni) {

@@ -26,6 +26,7 @@ float vec_dot_q4_k(const void* w, const void* x, int64_t n);
 float vec_dot_q6_k(const void* w, const void* x, int64_t n);
 // Four activation rows (x_stride bytes apart) against one weight row, s[k] for row k, each
 // bit-identical to the single-row dot product above (dispatch.h, VecDotX4Fn).
+void vec_dot_f16_x4(const void* w, const void* x, size_t x_stride, int64_t n, float* s);
 void vec_dot_q8_0_x4(const void* w, const void* x, size_t x_stride, int64_t n, float* s);
 void vec_dot_q4_k_x4(const void* w, const void* x, size_t x_stride, int64_t n, float* s);
 void vec_dot_q6_k_x4(const void* w, const void* x, size_t x_stride, int64_t n, float* s);

@@ -4,7 +4,8 @@
 // group scale); each block's integer sum is scaled in float. Q8_0, Q4_K and Q6_K also have
 // four-row forms for prompts (dispatch.h, VecDotX4Fn): one load and unpacking of the weights for
 // four tokens, and four independent accumulator chains where one token waits on one (pp128 of the
-// 1.5B shape 25 -> 35 tok/s for Q8_0, 26 -> 46 for Q4_K_M on 2 threads; bench/NOTES.md). Compiled
+// 1.5B shape 25 -> 35 tok/s for Q8_0, 26 -> 46 for Q4_K_M on 2 threads; bench/NOTES.md); F16's
+// converts each weight vector once for two tokens (a 128-token product 1.25x as fast). Compiled
 // with -mavx2 -mfma -mf16c; includes no header with inline functions (see half.h).
 #include <immintrin.h>
 
@@ -102,6 +103,50 @@ float dot_16bit(const void* w, const void* x, int64_t n) {
 }  // namespace
 
 float vec_dot_f16(const void* w, const void* x, int64_t n) { return dot_16bit<load_f16x8, fp16>(w, x, n); }
+
+namespace {
+
+// T binary16 activation rows (x_stride bytes apart) against one binary16 weight row: per row
+// dot_16bit's accumulators and operation order, so each result is vec_dot_f16's bit for bit, with
+// each weight vector converted once for the T rows. T = 2: the two rows' 8 accumulators, a weight
+// vector and an activation vector fit the 16 registers (4 rows' 16 accumulators do not).
+template <int T>
+void f16_dots(const void* w, const void* x, size_t x_stride, int64_t n, float* s) {
+    const auto* a = static_cast<const uint16_t*>(w);
+    const uint16_t* b[T];
+    for (int t = 0; t < T; ++t)
+        b[t] = reinterpret_cast<const uint16_t*>(static_cast<const uint8_t*>(x) + static_cast<size_t>(t) * x_stride);
+    __m256 acc[T][4];
+    for (int t = 0; t < T; ++t)
+        for (int k = 0; k < 4; ++k) acc[t][k] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        prefetch_weights(a + i, 64);
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; ++k) {
+            const __m256 wv = load_f16x8(a + i + 8 * k);
+#pragma GCC unroll 4
+            for (int t = 0; t < T; ++t) acc[t][k] = _mm256_fmadd_ps(wv, load_f16x8(b[t] + i + 8 * k), acc[t][k]);
+        }
+    }
+    for (; i + 8 <= n; i += 8) {
+        const __m256 wv = load_f16x8(a + i);
+        for (int t = 0; t < T; ++t) acc[t][0] = _mm256_fmadd_ps(wv, load_f16x8(b[t] + i), acc[t][0]);
+    }
+    for (int t = 0; t < T; ++t) {
+        float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[t][0], acc[t][1]), _mm256_add_ps(acc[t][2], acc[t][3])));
+        for (int64_t j = i; j < n; ++j) sum += fp16(a[j]) * fp16(b[t][j]);
+        s[t] = sum;
+    }
+}
+
+}  // namespace
+
+// Two passes of two rows over the weight row (it stays in L1 between them).
+void vec_dot_f16_x4(const void* w, const void* x, size_t x_stride, int64_t n, float* s) {
+    f16_dots<2>(w, x, x_stride, n, s);
+    f16_dots<2>(w, static_cast<const uint8_t*>(x) + 2 * x_stride, x_stride, n, s + 2);
+}
 
 float vec_dot_bf16(const void* w, const void* x, int64_t n) { return dot_16bit<load_bf16x8, bf16>(w, x, n); }
 
