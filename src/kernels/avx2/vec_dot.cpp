@@ -80,38 +80,14 @@ inline int k4_min_sum(__m128i sm, const int16_t* bsums) {
     return _mm_cvtsi128_si32(p);
 }
 
-template <__m256 (*Load)(const uint16_t*), float (*Scalar)(uint16_t)>
-float dot_16bit(const void* w, const void* x, int64_t n) {
-    const auto* a = static_cast<const uint16_t*>(w);
-    const auto* b = static_cast<const uint16_t*>(x);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        prefetch_weights(a + i, 64);
-        acc0 = _mm256_fmadd_ps(Load(a + i), Load(b + i), acc0);
-        acc1 = _mm256_fmadd_ps(Load(a + i + 8), Load(b + i + 8), acc1);
-        acc2 = _mm256_fmadd_ps(Load(a + i + 16), Load(b + i + 16), acc2);
-        acc3 = _mm256_fmadd_ps(Load(a + i + 24), Load(b + i + 24), acc3);
-    }
-    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(Load(a + i), Load(b + i), acc0);
-    float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-    for (; i < n; ++i) sum += Scalar(a[i]) * Scalar(b[i]);
-    return sum;
-}
-
-}  // namespace
-
-float vec_dot_f16(const void* w, const void* x, int64_t n) { return dot_16bit<load_f16x8, fp16>(w, x, n); }
-
-namespace {
-
-// T binary16 activation rows (x_stride bytes apart) against one binary16 weight row: per row
-// dot_16bit's accumulators and operation order, so each result is vec_dot_f16's bit for bit, with
-// each weight vector converted once for the T rows. T = 2: the two rows' 8 accumulators, a weight
-// vector and an activation vector fit the 16 registers (4 rows' 16 accumulators do not).
-template <int T>
-void f16_dots(const void* w, const void* x, size_t x_stride, int64_t n, float* s) {
+// T activation rows of 16-bit floats (x_stride bytes apart) against one weight row of the same
+// type: per row four accumulator chains over 32 values a pass, then 8 at a time into the first,
+// their sum, and the tail in scalar; s[t] for row t. Each weight vector is converted once for the
+// T rows, and every T gives each row the same operations in the same order: vec_dot_f16 is T = 1,
+// its four-row form two passes of T = 2 (the two rows' 8 accumulators, a weight vector and an
+// activation vector fit the 16 registers; 4 rows' 16 accumulators do not).
+template <int T, __m256 (*Load)(const uint16_t*), float (*Scalar)(uint16_t)>
+void dots_16bit(const void* w, const void* x, size_t x_stride, int64_t n, float* s) {
     const auto* a = static_cast<const uint16_t*>(w);
     const uint16_t* b[T];
     for (int t = 0; t < T; ++t)
@@ -124,28 +100,37 @@ void f16_dots(const void* w, const void* x, size_t x_stride, int64_t n, float* s
         prefetch_weights(a + i, 64);
 #pragma GCC unroll 4
         for (int k = 0; k < 4; ++k) {
-            const __m256 wv = load_f16x8(a + i + 8 * k);
+            const __m256 wv = Load(a + i + 8 * k);
 #pragma GCC unroll 4
-            for (int t = 0; t < T; ++t) acc[t][k] = _mm256_fmadd_ps(wv, load_f16x8(b[t] + i + 8 * k), acc[t][k]);
+            for (int t = 0; t < T; ++t) acc[t][k] = _mm256_fmadd_ps(wv, Load(b[t] + i + 8 * k), acc[t][k]);
         }
     }
     for (; i + 8 <= n; i += 8) {
-        const __m256 wv = load_f16x8(a + i);
-        for (int t = 0; t < T; ++t) acc[t][0] = _mm256_fmadd_ps(wv, load_f16x8(b[t] + i), acc[t][0]);
+        const __m256 wv = Load(a + i);
+        for (int t = 0; t < T; ++t) acc[t][0] = _mm256_fmadd_ps(wv, Load(b[t] + i), acc[t][0]);
     }
     for (int t = 0; t < T; ++t) {
         float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[t][0], acc[t][1]), _mm256_add_ps(acc[t][2], acc[t][3])));
-        for (int64_t j = i; j < n; ++j) sum += fp16(a[j]) * fp16(b[t][j]);
+        for (int64_t j = i; j < n; ++j) sum += Scalar(a[j]) * Scalar(b[t][j]);
         s[t] = sum;
     }
 }
 
+template <__m256 (*Load)(const uint16_t*), float (*Scalar)(uint16_t)>
+float dot_16bit(const void* w, const void* x, int64_t n) {
+    float s;
+    dots_16bit<1, Load, Scalar>(w, x, 0, n, &s);
+    return s;
+}
+
 }  // namespace
+
+float vec_dot_f16(const void* w, const void* x, int64_t n) { return dot_16bit<load_f16x8, fp16>(w, x, n); }
 
 // Two passes of two rows over the weight row (it stays in L1 between them).
 void vec_dot_f16_x4(const void* w, const void* x, size_t x_stride, int64_t n, float* s) {
-    f16_dots<2>(w, x, x_stride, n, s);
-    f16_dots<2>(w, static_cast<const uint8_t*>(x) + 2 * x_stride, x_stride, n, s + 2);
+    dots_16bit<2, load_f16x8, fp16>(w, x, x_stride, n, s);
+    dots_16bit<2, load_f16x8, fp16>(w, static_cast<const uint8_t*>(x) + 2 * x_stride, x_stride, n, s + 2);
 }
 
 float vec_dot_bf16(const void* w, const void* x, int64_t n) { return dot_16bit<load_bf16x8, bf16>(w, x, n); }
