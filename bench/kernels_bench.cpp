@@ -1,19 +1,20 @@
-// Kernel throughput per SIMD level: dequantize (GB/s of quantized bytes read) and dot_f32
-// (GB/s of floats read), with the rows streamed from memory as a matrix-vector product streams
-// its weights; and matmul on a 1536x8960 weight matrix (Qwen2-1.5B's FFN) in Q8_0, Q4_K, Q6_K and
-// F16, for decode (1 token: weight GB/s, memory-bound) and prefill (128 tokens: GFLOP/s,
-// arithmetic-bound), on one thread, activation quantization included; decode and 8 tokens also on
-// 2 threads. Limit printed beside them: ReadBandwidthLimit, a multi-accumulator read loop over a
-// buffer of the same size (plain x86-64, with 64-byte loads, and on 2 threads, there also on 2 MiB
-// pages), measured in the same run. Q8_0, Q4_K and Q6_K also with the weights repacked for the
-// active level's kernel, as models load them (there also the FFN down matrix, 8960x1536, and the
-// output head, 1536x151936, decoding one and 8 tokens on 2 threads); and every type from cache (one small matrix, in
-// place and packed: the kernel's own speed). Levels this CPU
-// cannot run are skipped. And decoding's attention over an F16 and a Q8_0 cache, the kernels
-// against the same steps one call at a time (AttentionSmallBatch). And what bounds a vpdpbusd
-// loop on this core (VnniLoop: its loads). `bench_kernels --benchmark_counters_tabular=true`.
-// Rates use CPU time, which keeps them meaningful on a shared machine, except the 2-thread ones (wall time: the second
-// thread's CPU time is not the caller's); wall time is printed too.
+// Kernel throughput per SIMD level: dequantize (GB/s of quantized bytes read) and dot_f32 (GB/s of
+// floats read), with the rows streamed from memory as a matrix-vector product streams its weights;
+// and matmul on a 1536x8960 weight matrix (Qwen2-1.5B's FFN) in Q8_0, Q4_K, Q6_K and F16, for
+// decode (1 token: weight GB/s, memory-bound) and prefill (128 tokens: GFLOP/s, arithmetic-bound),
+// on one thread, activation quantization included; decode and 8 tokens also on 2 threads. Limit
+// printed beside them: ReadBandwidthLimit, a multi-accumulator read loop over a buffer of the same
+// size (plain x86-64, with 64-byte loads, and on 2 threads, there also on 2 MiB pages), measured in
+// the same run. Q8_0, Q4_K and Q6_K also with the weights repacked for the active level's kernel,
+// as models load them (there also the FFN down matrix, 8960x1536, and the output head, 1536x151936,
+// decoding one and 8 tokens on 2 threads; in Q8_0 also the tiny synthetic model's output head,
+// 256x151936, what most of a served step of it is); and every type from cache (one small matrix, in
+// place and packed: the kernel's own speed). Levels this CPU cannot run are skipped. And decoding's
+// attention over an F16 and a Q8_0 cache, the kernels against the same steps one call at a time
+// (AttentionSmallBatch). And what bounds a vpdpbusd loop on this core (VnniLoop: its loads).
+// `bench_kernels --benchmark_counters_tabular=true`. Rates use CPU time, which keeps them
+// meaningful on a shared machine, except the 2-thread ones (wall time: the second thread's CPU time
+// is not the caller's); wall time is printed too.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -118,6 +119,7 @@ struct Shape {
 constexpr Shape kFfnUp{1536, 8960};     // Qwen2-1.5B's FFN gate and up matrices
 constexpr Shape kFfnDown{8960, 1536};   // its FFN down matrix (Q6_K in half the layers of a Q4_K_M file)
 constexpr Shape kOutput{1536, 151936};  // its output head (Q6_K in a Q4_K_M file)
+constexpr Shape kTinyOutput{256, 151936};  // the output head of `sinan model synth --shape tiny` (serving benchmarks)
 
 // Copies of a matrix of `type` and `shape` filling kMatrixBytes, so that cycling through them
 // reads the weights from memory, as decoding a real model does (one copy would stay in a large
@@ -530,7 +532,8 @@ void register_all() {
                     ->Unit(benchmark::kMillisecond);
             if (n_threads > 1) b->UseRealTime();
         }
-        for (Shape shape : {kFfnDown, kOutput}) {
+        for (Shape shape : {kFfnDown, kOutput, kTinyOutput}) {
+            if (shape.cols == kTinyOutput.cols && type != TensorType::Q8_0) continue;  // the tiny model is Q8_0
             for (int64_t n_tokens : {1, 8}) {
                 const std::string name = shape.name() + "/" + sinan::gguf::type_name(type) + "/" +
                                          sinan::cpu::level_name(active) + "/packed" +
