@@ -8,7 +8,7 @@
 // the same run. Q8_0, Q4_K and Q6_K also with the weights repacked for the active level's kernel,
 // as models load them (there also the FFN down matrix, 8960x1536, and the output head, 1536x151936,
 // decoding one and 8 tokens on 2 threads; in Q8_0 also the tiny synthetic model's output head,
-// 256x151936, what most of a served step of it is); and every type from cache (one small matrix, in
+// 256x151936, about half of a served step of it); and every type from cache (one small matrix, in
 // place and packed: the kernel's own speed). Levels this CPU cannot run are skipped. And decoding's
 // attention over an F16 and a Q8_0 cache, the kernels against the same steps one call at a time
 // (AttentionSmallBatch). And what bounds a vpdpbusd loop on this core (VnniLoop: its loads).
@@ -532,8 +532,9 @@ void register_all() {
                     ->Unit(benchmark::kMillisecond);
             if (n_threads > 1) b->UseRealTime();
         }
-        for (Shape shape : {kFfnDown, kOutput, kTinyOutput}) {
-            if (shape.cols == kTinyOutput.cols && type != TensorType::Q8_0) continue;  // the tiny model is Q8_0
+        std::vector<Shape> shapes = {kFfnDown, kOutput};
+        if (type == TensorType::Q8_0) shapes.push_back(kTinyOutput);  // the tiny model is Q8_0
+        for (Shape shape : shapes) {
             for (int64_t n_tokens : {1, 8}) {
                 const std::string name = shape.name() + "/" + sinan::gguf::type_name(type) + "/" +
                                          sinan::cpu::level_name(active) + "/packed" +
