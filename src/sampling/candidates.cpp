@@ -32,8 +32,13 @@ void CandidateList::reserve(size_t n_vocab) {
     block_sums_.resize(n_vocab / kDrawBlock + 1);
 }
 
-void CandidateList::reset(std::span<const float> logits) {
+void CandidateList::reset(std::span<const float> logits) { start(logits, true); }
+
+void CandidateList::reset_sums_only(std::span<const float> logits) { start(logits, false); }
+
+void CandidateList::start(std::span<const float> logits, bool unit_weights) {
     reserve(logits.size());
+    has_unit_weights_ = unit_weights;
     logits_ = logits;
     cut_ = kKeepAll;
     crossing_ = {};
@@ -49,7 +54,7 @@ void CandidateList::reset(std::span<const float> logits) {
     const Extremes extremes = passes.extremes(logits.data(), logits.size());
     max_ = extremes.max;
     min_ = extremes.min;
-    softmax_ = passes.softmax_sums(logits.data(), logits.size(), max_, unit_weights_.data());
+    softmax_ = passes.softmax_sums(logits.data(), logits.size(), max_, unit_weights ? unit_weights_.data() : nullptr);
 }
 
 std::span<const Candidate> CandidateList::items() const {
@@ -113,6 +118,7 @@ void CandidateList::keep_top_k(int32_t k) {
 
 void CandidateList::keep_top_p(float p) {
     if (p >= 1.0f) return;
+    SINAN_CHECK(has_unit_weights_, "CandidateList::keep_top_p after reset_sums_only");
     settle_cut();
     if (listed_) {  // after top-k: a short ranked list, scan it
         double total = 0.0;
@@ -422,6 +428,7 @@ bool CandidateList::kept(Candidate c) {
 
 int32_t CandidateList::draw_proposed(float temperature, const std::array<double, kDrawUniforms>& u) {
     if (listed_ || !(temperature <= 1.0f)) return draw(temperature, u.back());
+    SINAN_CHECK(has_unit_weights_, "CandidateList::draw_proposed after reset_sums_only");
     // Proposals by reset()'s weights, whose block sums are one pass of adds, no exp.
     const size_t n = logits_.size();
     vector_passes().block_sums(unit_weights_.data(), n, kDrawBlock, block_sums_.data());

@@ -40,6 +40,10 @@ class CandidateList {
     // alive and unchanged until the next reset. Summarises the distribution in the same pass (one
     // exp per token, kept for the steps): softmax().
     void reset(std::span<const float> logits);
+    // reset for a greedy pick or a score, which read only max_logit() and softmax(): the same pass
+    // without storing the weights (608 KB at 152k tokens, written where nothing reads them), so
+    // keep_top_p and draw_proposed must not follow until the next reset.
+    void reset_sums_only(std::span<const float> logits);
     // Sizes the buffers for n_vocab logits now, so that no reset with that many allocates.
     void reserve(size_t n_vocab);
 
@@ -84,6 +88,8 @@ class CandidateList {
     size_t size() const { return items().size(); }
 
   private:
+    // reset's work, with or without storing the unit weights.
+    void start(std::span<const float> logits, bool unit_weights);
     // Top-p's cut before it is settled: the bucket where the mass crosses p (-1: none pending;
     // then cut_ is the whole story), with keep_top_p's scale, T(bucket) and (1 - p) T(0).
     struct Crossing {
@@ -116,6 +122,7 @@ class CandidateList {
     std::vector<Candidate> items_;          // [n_vocab] capacity: a list, or a crossing bucket
     mutable std::vector<Candidate> shown_;  // items() of the whole vocabulary
     std::vector<float> unit_weights_;       // [n_vocab]: exp(logit - max) of every token
+    bool has_unit_weights_ = false;         // they are logits_' (reset, not reset_sums_only)
     std::vector<float> weights_;            // [n_vocab]: draw (a list's weights, or one block's)
     std::vector<float> block_sums_;         // [n_vocab / 256 + 1]: draw
     float max_ = 0.0f;                      // the best logit: set by reset, kept by every step

@@ -168,13 +168,14 @@ std::span<const float> Sampler::without_broken_logits(std::span<const float> mod
     return logits_;
 }
 
-Status Sampler::reset_candidates(std::span<const float>* model) {
-    candidates_.reset(*model);  // the max and the softmax sums: one exp per token
+Status Sampler::reset_candidates(std::span<const float>* model, bool draw) {
+    auto reset = [&] { draw ? candidates_.reset(*model) : candidates_.reset_sums_only(*model); };
+    reset();  // the max and the softmax sums: one exp per token
     // With finite logits z is in [1, n_vocab]; a NaN or +inf logit makes it NaN. Such a model's
     // numbers are broken: those tokens are ruled out, as -inf ones are (the passes need no test).
     if (!std::isfinite(candidates_.softmax().z)) {
         *model = without_broken_logits(*model);
-        candidates_.reset(*model);
+        reset();
     }
     if (!std::isfinite(candidates_.max_logit())) {
         return Status::error(
@@ -188,7 +189,7 @@ Result<TokenChoice> Sampler::score(std::span<const float> logits, int32_t token)
     SINAN_CHECK(logits.size() == static_cast<size_t>(n_vocab_), "Sampler::score: logits must have n_vocab entries");
     SINAN_CHECK(token >= 0 && token < n_vocab_, "Sampler::score: token outside the vocabulary");
     std::span<const float> model = logits;
-    SINAN_RETURN_IF_ERROR(reset_candidates(&model));
+    SINAN_RETURN_IF_ERROR(reset_candidates(&model, false));
     TokenChoice choice;
     choice.token = token;
     describe(vector_passes(), model, analyse(candidates_), params_.n_logprobs, &choice);
@@ -200,7 +201,7 @@ Result<TokenChoice> Sampler::sample(std::span<const float> logits) {
     SINAN_CHECK(logits.size() == static_cast<size_t>(n_vocab_), "Sampler::sample: logits must have n_vocab entries");
     const VectorPasses& passes = vector_passes();
     std::span<const float> model = apply_bias_and_penalties(logits);
-    SINAN_RETURN_IF_ERROR(reset_candidates(&model));
+    SINAN_RETURN_IF_ERROR(reset_candidates(&model, params_.temperature != 0.0f));
     const Distribution dist = analyse(candidates_);
     TokenChoice choice;
     if (params_.temperature == 0.0f) {

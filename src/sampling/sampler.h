@@ -101,9 +101,10 @@ class Sampler {
     std::span<const float> apply_bias_and_penalties(std::span<const float> logits);
     // `model` with its NaN and +inf logits set to -inf, in logits_.
     std::span<const float> without_broken_logits(std::span<const float> model);
-    // candidates_ over *model (the max and the softmax sums), *model moved to
-    // without_broken_logits' copy when it holds NaN or +inf; fails when no logit is finite.
-    Status reset_candidates(std::span<const float>* model);
+    // candidates_ over *model (the max and the softmax sums; with the unit weights where a
+    // truncation step or a draw follows), *model moved to without_broken_logits' copy when it
+    // holds NaN or +inf; fails when no logit is finite.
+    Status reset_candidates(std::span<const float>* model, bool draw);
 
     struct Bias {
         int32_t token;

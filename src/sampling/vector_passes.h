@@ -44,7 +44,8 @@ struct SoftmaxSums {
 struct VectorPasses {
     const char* name;  // "baseline", "avx512"
     Extremes (*extremes)(const float* x, size_t n);
-    // Summed per block of 1024 in float lanes, the blocks in double; w[i] = exp(x[i] - max).
+    // Summed per block of 1024 in float lanes, the blocks in double; w[i] = exp(x[i] - max), or
+    // nothing stored where w is null (the same sums).
     SoftmaxSums (*softmax_sums)(const float* x, size_t n, float max, float* w);
     // The first i in [from, n) with x[i] >= at_least; n when none.
     size_t (*find_at_least)(const float* x, size_t n, size_t from, float at_least);

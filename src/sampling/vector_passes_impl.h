@@ -83,7 +83,7 @@ SoftmaxSums softmax_sums(const float* x, size_t n, float max, float* w_out) {
         for (size_t i = b; i < end; i += kLanes) {
             const Floats d = load_at(x, end, i, kNegInf) - vm;
             const Floats w = detail::fast_exp16(d);
-            store_first(w_out + i, end - i, w);
+            if (w_out != nullptr) store_first(w_out + i, end - i, w);
             zs += w;
             ss += select(w == zero, zero, w * d);  // a banned token has d = -inf: 0 * -inf would be NaN
         }

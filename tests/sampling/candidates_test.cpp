@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
@@ -376,4 +377,22 @@ TEST(CandidateList, ProposedDrawsFollowTheTruncatedDistributionAtTheTemperature)
 }
 
 }  // namespace
+TEST(CandidateList, ResetForSumsOnlyGivesResetsMaxAndSumsAndRefusesWhatNeedsTheWeights) {
+    std::vector<float> logits = test::random_logits(151936 + 5, 41, 3.0f);
+    logits[7] = -std::numeric_limits<float>::infinity();
+    CandidateList full, sums_only;
+    full.reset(logits);
+    sums_only.reset_sums_only(logits);
+    EXPECT_EQ(sums_only.max_logit(), full.max_logit());
+    EXPECT_EQ(std::memcmp(&sums_only.softmax(), &full.softmax(), sizeof(SoftmaxSums)), 0);
+    EXPECT_EQ(sums_only.size(), full.size());  // the same candidates, without their weights
+    EXPECT_DEATH(sums_only.keep_top_p(0.9f), "keep_top_p after reset_sums_only");
+    Uniforms u{};
+    EXPECT_DEATH(sums_only.draw_proposed(0.6f, u), "draw_proposed after reset_sums_only");
+    sums_only.reset(logits);  // a full reset brings them back
+    full.keep_top_p(0.9f);
+    sums_only.keep_top_p(0.9f);
+    EXPECT_EQ(sums_only.size(), full.size());
+}
+
 }  // namespace sinan::sampling

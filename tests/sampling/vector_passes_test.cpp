@@ -77,6 +77,8 @@ TEST(VectorPasses, EachPassMatchesAPlainLoop) {
             }
             EXPECT_NEAR(sums.z, z, 1e-5 * z);
             EXPECT_NEAR(sums.s, s, 1e-5 * std::abs(s) + 1e-9);
+            const SoftmaxSums unstored = p->softmax_sums(x.data(), n, max, nullptr);  // the sums alone
+            EXPECT_EQ(std::memcmp(&unstored, &sums, sizeof(sums)), 0);
 
             for (size_t from : {size_t{0}, n / 3, n - 1}) {
                 for (float at_least : {x[0], 2.0f, max, max + 1.0f}) {
