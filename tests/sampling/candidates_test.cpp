@@ -376,7 +376,6 @@ TEST(CandidateList, ProposedDrawsFollowTheTruncatedDistributionAtTheTemperature)
     }
 }
 
-}  // namespace
 TEST(CandidateList, ResetForSumsOnlyGivesResetsMaxAndSumsAndRefusesWhatNeedsTheWeights) {
     std::vector<float> logits = test::random_logits(151936 + 5, 41, 3.0f);
     logits[7] = -std::numeric_limits<float>::infinity();
@@ -395,4 +394,5 @@ TEST(CandidateList, ResetForSumsOnlyGivesResetsMaxAndSumsAndRefusesWhatNeedsTheW
     EXPECT_EQ(sums_only.size(), full.size());
 }
 
+}  // namespace
 }  // namespace sinan::sampling
