@@ -11,7 +11,8 @@
 // 256x151936, about half of a served step of it); and every type from cache (one small matrix, in
 // place and packed: the kernel's own speed). Levels this CPU cannot run are skipped. And decoding's
 // attention over an F16 and a Q8_0 cache, the kernels against the same steps one call at a time
-// (AttentionSmallBatch). And what bounds a vpdpbusd loop on this core (VnniLoop: its loads).
+// (AttentionSmallBatch). And what bounds a vpdpbusd loop on this core (VnniLoop: its loads). And a
+// whole decoding step's matrix products of the 1.5B shape in the model's order (DecodeStep1.5B).
 // `bench_kernels --benchmark_counters_tabular=true`. Rates use CPU time, which keeps them
 // meaningful on a shared machine, except the 2-thread ones (wall time: the second thread's CPU time
 // is not the caller's); wall time is printed too.
@@ -294,6 +295,83 @@ void BM_ReadBandwidthLimitAvx512(benchmark::State& state) {
     read_bandwidth(state, sinan::kernels::kernel_table(Level::kAvx512).sum_words);
 }
 
+// One decoding step's matrix products of the r1-distill-qwen-1.5b shape in the model's order (28
+// layers of Q, K and V as one product sharing its input, O, gate and up sharing theirs, down; then
+// the output head), the weights of `type` repacked on 2 MiB pages as a model loads them, one token
+// on 2 threads through kernels::matmul (the pool, the activations' quantization): against
+// ReadBandwidthLimit/2threads/huge_pages, what the kernels read in a step without the rest of the
+// model (attention, norms, sampling; `sinan bench` measures the whole). Each matrix repeats one
+// packed panel of quantized random rows (the values do not change the work).
+void BM_DecodeStep(benchmark::State& state, TensorType type) {
+    struct Product {
+        std::vector<kernels::Matrix> w;
+        std::vector<std::vector<float>> y;
+    };
+    constexpr int64_t kEmbd = 1536, kFf = 8960, kKv = 256, kVocab = 151936, kLayers = 28;
+    const std::vector<std::vector<Shape>> step_shapes = [] {
+        std::vector<std::vector<Shape>> v;
+        for (int64_t l = 0; l < kLayers; ++l) {
+            v.push_back({{kEmbd, kEmbd}, {kEmbd, kKv}, {kEmbd, kKv}});
+            v.push_back({{kEmbd, kEmbd}});
+            v.push_back({{kEmbd, kFf}, {kEmbd, kFf}});
+            v.push_back({{kFf, kEmbd}});
+        }
+        v.push_back({{kEmbd, kVocab}});
+        return v;
+    }();
+    constexpr int64_t kRows = 16;  // one panel
+    uint64_t total = 0;
+    for (const auto& product : step_shapes)
+        for (Shape m : product) total += sinan::gguf::row_bytes(type, static_cast<uint64_t>(m.values()));
+    if (kernels::packed_bytes({type, nullptr, kEmbd, kRows}) == 0) {
+        state.SkipWithError("no packed layout for this type on the active level");
+        return;
+    }
+    sinan::Result<sinan::HugePageBuffer> buffer = sinan::HugePageBuffer::allocate(total);
+    if (!buffer.ok()) {
+        state.SkipWithError(buffer.message().c_str());
+        return;
+    }
+    sinan::ThreadPool pool(2);
+    std::mt19937 rng(5);
+    std::normal_distribution<float> dist(0.0f, 0.02f);
+    auto* out = static_cast<uint8_t*>(buffer.value().data());
+    std::vector<Product> products;
+    for (const auto& shapes : step_shapes) {
+        Product p;
+        for (Shape m : shapes) {
+            std::vector<float> values(static_cast<size_t>(m.cols * kRows));
+            for (float& x : values) x = dist(rng);
+            std::vector<uint8_t> rows(sinan::gguf::row_bytes(type, values.size()));
+            kernels::quantize_row(type, values.data(), rows.data(), static_cast<int64_t>(values.size()));
+            const uint64_t panel_bytes = rows.size();
+            kernels::pack_matrix({type, rows.data(), m.cols, kRows}, out, pool);
+            for (int64_t r = kRows; r < m.rows; r += kRows)
+                std::memcpy(out + r / kRows * panel_bytes, out, panel_bytes);
+            p.w.push_back({type, out, m.cols, m.rows, out});
+            p.y.emplace_back(static_cast<size_t>(m.rows));
+            out += static_cast<uint64_t>(m.rows / kRows) * panel_bytes;
+        }
+        products.push_back(std::move(p));
+    }
+    std::vector<float> x(kFf);
+    for (float& v : x) v = dist(rng);
+    for (auto _ : state) {
+        for (Product& p : products) {
+            std::vector<const kernels::Matrix*> w;
+            std::vector<float*> y;
+            for (size_t i = 0; i < p.w.size(); ++i) {
+                w.push_back(&p.w[i]);
+                y.push_back(p.y[i].data());
+            }
+            kernels::matmul_shared_input(w, x.data(), 1, y, pool);
+        }
+    }
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * total));
+    state.counters["steps/s"] =
+        benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+
 // What bounds the int8 kernels' vpdpbusd on this core (bench/NOTES.md, 2026-12-02): 16
 // independent chains (zmm16-31), each vpdpbusd taking 4 activation bytes as a {1to16} broadcast
 // operand from memory, the weights (mode kRegisters) in a register, (kLoaded) loaded from memory
@@ -471,6 +549,11 @@ void register_all() {
     benchmark::RegisterBenchmark("ReadBandwidthLimit/2threads/huge_pages", BM_ReadBandwidthLimit2Threads, true)
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
+    for (TensorType type : {TensorType::Q8_0, TensorType::Q4_K})
+        benchmark::RegisterBenchmark(
+            (std::string("DecodeStep1.5B/") + sinan::gguf::type_name(type) + "/2threads").c_str(), BM_DecodeStep, type)
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
     const Level levels[] = {Level::kScalar, Level::kAvx2, Level::kAvx512};
     for (Level level : levels) {
         const std::string name = std::string("DotF32/") + sinan::cpu::level_name(level);
