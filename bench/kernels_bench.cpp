@@ -298,7 +298,8 @@ void BM_ReadBandwidthLimitAvx512(benchmark::State& state) {
 // One decoding step's matrix products of the r1-distill-qwen-1.5b shape in the model's order (28
 // layers of Q, K and V as one product sharing its input, O, gate and up sharing theirs, down; then
 // the output head), the weights of `type` repacked on 2 MiB pages as a model loads them, one token
-// on 2 threads through kernels::matmul (the pool, the activations' quantization): against
+// on 2 threads through kernels::matmul_shared_input and kernels::matmul as the model calls them
+// (the pool, the activations' quantization): against
 // ReadBandwidthLimit/2threads/huge_pages, what the kernels read in a step without the rest of the
 // model (attention, norms, sampling; `sinan bench` measures the whole). Each matrix repeats one
 // packed panel of quantized random rows (the values do not change the work).
@@ -306,6 +307,8 @@ void BM_DecodeStep(benchmark::State& state, TensorType type) {
     struct Product {
         std::vector<kernels::Matrix> w;
         std::vector<std::vector<float>> y;
+        std::vector<const kernels::Matrix*> w_ptrs;  // into w and y, set once both are complete
+        std::vector<float*> y_ptrs;
     };
     constexpr int64_t kEmbd = 1536, kFf = 8960, kKv = 256, kVocab = 151936, kLayers = 28;
     const std::vector<std::vector<Shape>> step_shapes = [] {
@@ -352,19 +355,20 @@ void BM_DecodeStep(benchmark::State& state, TensorType type) {
             p.y.emplace_back(static_cast<size_t>(m.rows));
             out += static_cast<uint64_t>(m.rows / kRows) * panel_bytes;
         }
-        products.push_back(std::move(p));
+        for (size_t i = 0; i < p.w.size(); ++i) {
+            p.w_ptrs.push_back(&p.w[i]);
+            p.y_ptrs.push_back(p.y[i].data());
+        }
+        products.push_back(std::move(p));  // moves the vectors' buffers: the pointers stay valid
     }
     std::vector<float> x(kFf);
     for (float& v : x) v = dist(rng);
     for (auto _ : state) {
-        for (Product& p : products) {
-            std::vector<const kernels::Matrix*> w;
-            std::vector<float*> y;
-            for (size_t i = 0; i < p.w.size(); ++i) {
-                w.push_back(&p.w[i]);
-                y.push_back(p.y[i].data());
-            }
-            kernels::matmul_shared_input(w, x.data(), 1, y, pool);
+        for (const Product& p : products) {
+            if (p.w.size() == 1)
+                kernels::matmul(p.w[0], x.data(), 1, p.y_ptrs[0], pool);
+            else
+                kernels::matmul_shared_input(p.w_ptrs, x.data(), 1, p.y_ptrs, pool);
         }
     }
     state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * total));
