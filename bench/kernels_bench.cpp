@@ -299,10 +299,10 @@ void BM_ReadBandwidthLimitAvx512(benchmark::State& state) {
 // layers of Q, K and V as one product sharing its input, O, gate and up sharing theirs, down; then
 // the output head), the weights of `type` repacked on 2 MiB pages as a model loads them, one token
 // on 2 threads through kernels::matmul_shared_input and kernels::matmul as the model calls them
-// (the pool, the activations' quantization): against
-// ReadBandwidthLimit/2threads/huge_pages, what the kernels read in a step without the rest of the
-// model (attention, norms, sampling; `sinan bench` measures the whole). Each matrix repeats one
-// packed panel of quantized random rows (the values do not change the work).
+// (the pool, the activations' quantization): against ReadBandwidthLimit/2threads/huge_pages, what
+// the kernels read in a step without the rest of the model (attention, norms, sampling; `sinan
+// bench` measures the whole). Each matrix repeats one packed panel of quantized random rows (the
+// values do not change the work).
 void BM_DecodeStep(benchmark::State& state, TensorType type) {
     struct Product {
         std::vector<kernels::Matrix> w;
@@ -310,16 +310,16 @@ void BM_DecodeStep(benchmark::State& state, TensorType type) {
         std::vector<const kernels::Matrix*> w_ptrs;  // into w and y, set once both are complete
         std::vector<float*> y_ptrs;
     };
-    constexpr int64_t kEmbd = 1536, kFf = 8960, kKv = 256, kVocab = 151936, kLayers = 28;
+    constexpr int64_t kEmbd = kFfnUp.cols, kKv = 256, kLayers = 28;
     const std::vector<std::vector<Shape>> step_shapes = [] {
         std::vector<std::vector<Shape>> v;
         for (int64_t l = 0; l < kLayers; ++l) {
             v.push_back({{kEmbd, kEmbd}, {kEmbd, kKv}, {kEmbd, kKv}});
             v.push_back({{kEmbd, kEmbd}});
-            v.push_back({{kEmbd, kFf}, {kEmbd, kFf}});
-            v.push_back({{kFf, kEmbd}});
+            v.push_back({kFfnUp, kFfnUp});
+            v.push_back({kFfnDown});
         }
-        v.push_back({{kEmbd, kVocab}});
+        v.push_back({kOutput});
         return v;
     }();
     constexpr int64_t kRows = 16;  // one panel
@@ -361,7 +361,7 @@ void BM_DecodeStep(benchmark::State& state, TensorType type) {
         }
         products.push_back(std::move(p));  // moves the vectors' buffers: the pointers stay valid
     }
-    std::vector<float> x(kFf);
+    std::vector<float> x(kFfnDown.cols);
     for (float& v : x) v = dist(rng);
     for (auto _ : state) {
         for (const Product& p : products) {
