@@ -117,9 +117,9 @@ struct Shape {
     std::string name() const { return "Matmul" + std::to_string(cols) + "x" + std::to_string(rows); }
     int64_t values() const { return cols * rows; }
 };
-constexpr Shape kFfnUp{1536, 8960};     // Qwen2-1.5B's FFN gate and up matrices
-constexpr Shape kFfnDown{8960, 1536};   // its FFN down matrix (Q6_K in half the layers of a Q4_K_M file)
-constexpr Shape kOutput{1536, 151936};  // its output head (Q6_K in a Q4_K_M file)
+constexpr Shape kFfnUp{1536, 8960};        // Qwen2-1.5B's FFN gate and up matrices
+constexpr Shape kFfnDown{8960, 1536};      // its FFN down matrix (Q6_K in half the layers of a Q4_K_M file)
+constexpr Shape kOutput{1536, 151936};     // its output head (Q6_K in a Q4_K_M file)
 constexpr Shape kTinyOutput{256, 151936};  // the output head of `sinan model synth --shape tiny` (serving benchmarks)
 
 // Copies of a matrix of `type` and `shape` filling kMatrixBytes, so that cycling through them
@@ -386,8 +386,22 @@ void BM_DecodeStep(benchmark::State& state, TensorType type) {
 // where vmulps shares vpdpbusd's pipes they bound the kernel); (kGroupScales) as kRegisters with 4
 // vpmulld per 16 vpdpbusd (the K-quant kernels' group scales: Q6_K's ratio); (kUnpack) as
 // kRegisters with 16 integer operations per 16 (4 each of vpsrld, vpandd, vpternlogd, vpaddd: about
-// the Q6_K kernel's unpacking and sums). Items: vpdpbusd.
-enum class VnniLoop { kRegisters, kLoaded, kMisaligned, kSharedBroadcast, kLatency, kScaleMuls, kGroupScales, kUnpack };
+// the Q6_K kernel's unpacking and sums); (kStraightLine) as kRegisters but 2,048 vpdpbusd written
+// out per iteration, the broadcasts from 2,240 bytes (19 KB of code, more than a fully unrolled
+// K-quant block pass: whether the front end feeds such a body as fast as a short loop).
+// Items: vpdpbusd.
+enum class VnniLoop {
+    kRegisters,
+    kLoaded,
+    kMisaligned,
+    kSharedBroadcast,
+    kLatency,
+    kScaleMuls,
+    kGroupScales,
+    kUnpack,
+    kStraightLine
+};
+constexpr int64_t kStraightLineRounds = 128;  // kStraightLine: rounds of 16 vpdpbusd per iteration
 
 #define SINAN_DP(off, w, acc) "vpdpbusd " #off "(%[x])%{1to16%}, %%zmm" #w ", %%zmm" #acc "\n\t"
 #define SINAN_DP4(o, w, a, b, c, d) \
@@ -418,7 +432,7 @@ enum class VnniLoop { kRegisters, kLoaded, kMisaligned, kSharedBroadcast, kLaten
 
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni_loop(VnniLoop loop, int64_t n, const char* w,
                                                                       const int32_t* x) {
-    for (int64_t i = 0; i < n; ++i) {  // 16 vpdpbusd an iteration
+    for (int64_t i = 0; i < n; ++i) {  // 16 vpdpbusd an iteration (kStraightLine: 16 x kStraightLineRounds)
         switch (loop) {
             case VnniLoop::kRegisters:
                 SINAN_VNNI_ROUND(SINAN_DP4(0, 0, 16, 17, 18, 19) SINAN_DP4(4, 0, 20, 21, 22, 23)
@@ -451,6 +465,13 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni_loop(VnniLoop l
                                      SINAN_INT4(4) SINAN_DP4(8, 0, 24, 25, 26, 27) SINAN_INT4(5)
                                          SINAN_DP4(12, 0, 28, 29, 30, 31) SINAN_INT4(6));
                 break;
+            case VnniLoop::kStraightLine:  // the assembler writes the rounds out, 16 bytes apart
+                static_assert(kStraightLineRounds == 128);
+                SINAN_VNNI_ROUND(
+                    ".set sinan_o, 0\n\t.rept 128\n\t" SINAN_DP4(sinan_o, 0, 16, 17, 18, 19)
+                        SINAN_DP4(sinan_o + 4, 0, 20, 21, 22, 23) SINAN_DP4(sinan_o + 8, 0, 24, 25, 26, 27)
+                            SINAN_DP4(sinan_o + 12, 0, 28, 29, 30, 31) ".set sinan_o, sinan_o + 16\n\t.endr\n\t");
+                break;
             case VnniLoop::kLatency:
                 SINAN_VNNI_ROUND(SINAN_DP4(0, 0, 16, 16, 16, 16) SINAN_DP4(4, 0, 16, 16, 16, 16)
                                      SINAN_DP4(8, 0, 16, 16, 16, 16) SINAN_DP4(12, 0, 16, 16, 16, 16));
@@ -476,9 +497,10 @@ void BM_VnniLoop(benchmark::State& state, VnniLoop loop) {
         return;
     }
     alignas(64) static char w[512] = {};
-    alignas(64) static int32_t x[64] = {};
+    alignas(64) static int32_t x[4 * kStraightLineRounds + 64] = {};  // kStraightLine's reach
     constexpr int64_t kIterations = 1 << 16;
-    for (auto _ : state) vnni_loop(loop, kIterations, loop == VnniLoop::kMisaligned ? w + 32 : w, x);
+    const int64_t n = loop == VnniLoop::kStraightLine ? kIterations / kStraightLineRounds : kIterations;
+    for (auto _ : state) vnni_loop(loop, n, loop == VnniLoop::kMisaligned ? w + 32 : w, x);
     state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kIterations * 16);
 }
 
@@ -545,7 +567,8 @@ void register_all() {
                               {"latency", VnniLoop::kLatency},
                               {"scale_muls", VnniLoop::kScaleMuls},
                               {"group_scales", VnniLoop::kGroupScales},
-                              {"unpack", VnniLoop::kUnpack}})
+                              {"unpack", VnniLoop::kUnpack},
+                              {"straight_line", VnniLoop::kStraightLine}})
         benchmark::RegisterBenchmark((std::string("VnniLoop/") + name).c_str(), BM_VnniLoop, loop);
     benchmark::RegisterBenchmark("ReadBandwidthLimit/2threads", BM_ReadBandwidthLimit2Threads, false)
         ->Unit(benchmark::kMillisecond)
