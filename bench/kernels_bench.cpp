@@ -627,7 +627,8 @@ void register_all() {
     }
     // Q8_0, Q4_K and Q6_K repacked as a model loads them (pack_matrix), on the active level: the
     // same three sizes; and decoding one and 8 tokens on 2 threads in the other shapes a Q4_K_M model
-    // reads (its FFN down matrix and output head, Q6_K there): long rows' activations outgrow L1.
+    // reads (its FFN down matrix and output head, Q6_K there): long rows' activations outgrow L1;
+    // and a prompt's 128 tokens against the FFN down matrix, whose activations outgrow L2.
     const Level active = sinan::cpu::best_level();
     for (TensorType type : {TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K}) {
         for (auto [n_tokens, n_threads] : {std::pair<int64_t, int>{1, 2}, {8, 2}, {128, 1}, {128, 2}}) {
@@ -645,10 +646,13 @@ void register_all() {
         std::vector<Shape> shapes = {kFfnDown, kOutput};
         if (type == TensorType::Q8_0) shapes.push_back(kTinyOutput);  // the tiny model is Q8_0
         for (Shape shape : shapes) {
-            for (int64_t n_tokens : {1, 8}) {
+            for (int64_t n_tokens : {1, 8, 128}) {
+                if (n_tokens == 128 && shape.cols != kFfnDown.cols) continue;  // prompts: long rows only
                 const std::string name = shape.name() + "/" + sinan::gguf::type_name(type) + "/" +
                                          sinan::cpu::level_name(active) + "/packed" +
-                                         (n_tokens == 1 ? "/decode/2threads" : "/batch8/2threads");
+                                         (n_tokens == 1   ? "/decode/2threads"
+                                          : n_tokens == 8 ? "/batch8/2threads"
+                                                          : "/prefill128/2threads");
                 benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, type, shape, active, n_tokens, 2, true)
                     ->Unit(benchmark::kMillisecond)
                     ->UseRealTime();
