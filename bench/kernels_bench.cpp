@@ -214,83 +214,96 @@ void BM_Matmul(benchmark::State& state, TensorType type, Shape shape, Level leve
         benchmark::Counter(flops * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 
-// The kernel's own speed, weights in cache: one 1536x256 matrix (Q8_0 418 KB, Q4_K 221 KB, Q6_K
-// 323 KB, F16 786 KB: within a core's L2), its rows in place or repacked (packed: where the active
-// level has a layout for the type), on one thread, against n_tokens tokens. What the kernel does
-// per weight byte when memory is not in the way (the decode benchmarks above read from memory).
+// A buffer of at least `bytes` in `buffer`, 64-byte aligned (the kernels' panels and operands).
+uint8_t* aligned64(std::vector<uint8_t>& buffer, size_t bytes) {
+    buffer.resize(bytes + 64);
+    return buffer.data() + (64 - reinterpret_cast<uintptr_t>(buffer.data()) % 64) % 64;
+}
+
+// The in-cache benchmarks' matrix: 1536x256 random values quantized to `type` (Q8_0 418 KB, Q4_K
+// 221 KB, Q6_K 323 KB, F16 786 KB: within a core's L2), and, where the active level has a layout
+// for the type, repacked as a model loads it (packed: null where there is none).
+struct InCacheMatrix {
+    static constexpr int64_t kCols = 1536, kRows = 256;
+    explicit InCacheMatrix(TensorType type) {
+        std::mt19937 rng(4);
+        std::normal_distribution<float> dist(0.0f, 0.02f);
+        std::vector<float> values(kCols * kRows);
+        for (float& v : values) v = dist(rng);
+        rows.resize(sinan::gguf::row_bytes(type, values.size()));
+        kernels::quantize_row(type, values.data(), rows.data(), static_cast<int64_t>(values.size()));
+        raw = kernels::Matrix{type, rows.data(), kCols, kRows};
+        const size_t packed_size = kernels::packed_bytes(raw);
+        if (packed_size == 0) return;
+        packed = aligned64(panel_buffer, packed_size);
+        sinan::ThreadPool pool(1);
+        kernels::pack_matrix(raw, packed, pool);
+    }
+    std::vector<uint8_t> rows, panel_buffer;
+    kernels::Matrix raw{};
+    uint8_t* packed = nullptr;
+};
+
+// The kernel's own speed, weights in cache (InCacheMatrix), its rows in place or repacked, on one
+// thread, against n_tokens tokens. What the kernel does per weight byte when memory is not in the
+// way (the decode benchmarks above read from memory).
 void BM_MatmulInCache(benchmark::State& state, TensorType type, int64_t n_tokens, bool packed) {
-    constexpr int64_t kCols = 1536, kRows = 256;
-    std::mt19937 rng(4);
+    const InCacheMatrix w(type);
+    const kernels::Matrix m{type, w.rows.data(), w.kCols, w.kRows, packed ? w.packed : nullptr};
+    std::mt19937 rng(5);
     std::normal_distribution<float> dist(0.0f, 0.02f);
-    std::vector<float> values(kCols * kRows);
-    for (float& v : values) v = dist(rng);
-    std::vector<uint8_t> rows(sinan::gguf::row_bytes(type, values.size()));
-    kernels::quantize_row(type, values.data(), rows.data(), static_cast<int64_t>(values.size()));
-    const kernels::Matrix raw{type, rows.data(), kCols, kRows};
-    std::vector<uint8_t> panels(kernels::packed_bytes(raw) + 64);
-    auto* aligned = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(panels.data()) + 63) / 64 * 64);
-    sinan::ThreadPool pool(1);
-    if (packed) kernels::pack_matrix(raw, aligned, pool);
-    const kernels::Matrix m{type, rows.data(), kCols, kRows, packed ? aligned : nullptr};
-    std::vector<float> x(n_tokens * kCols);
+    std::vector<float> x(n_tokens * w.kCols);
     for (float& v : x) v = dist(rng);
-    std::vector<float> y(n_tokens * kRows);
+    std::vector<float> y(n_tokens * w.kRows);
     const kernels::KernelTable& table = kernels::kernel_table(sinan::cpu::best_level());
+    sinan::ThreadPool pool(1);
     for (auto _ : state) {
         kernels::matmul(table, m, x.data(), n_tokens, y.data(), pool);
         benchmark::DoNotOptimize(y.data());
     }
-    state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * rows.size()));
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * w.rows.size()));
 }
 
-// The prompt kernel's own rate: the same 1536x256 matrix repacked, in cache, on one thread, against
-// 128 tokens quantized (and, where the kernel has its own form of them, prepared) once outside the
-// timed loop, so that neither memory nor the activations' quantization is in the way: what
-// `sinan bench`'s pp figures and the 2-thread prefill128 benchmarks lose to those, set against
-// VnniLoop's probes of the arithmetic.
+// The prompt kernel's own rate: InCacheMatrix repacked, on one thread, against 128 tokens quantized
+// (and, where the kernel has its own form of them, prepared) once outside the timed loop, so that
+// neither memory nor the activations' quantization is in the way: what `sinan bench`'s pp figures
+// and the 2-thread prefill128 benchmarks lose to those, set against VnniLoop's probes of the
+// arithmetic.
 void BM_PromptInCache(benchmark::State& state, TensorType type) {
-    constexpr int64_t kCols = 1536, kRows = 256, kTokens = 128;
-    std::mt19937 rng(4);
-    std::normal_distribution<float> dist(0.0f, 0.02f);
-    std::vector<float> values(kCols * kRows);
-    for (float& v : values) v = dist(rng);
-    const size_t row_bytes = sinan::gguf::row_bytes(type, kCols);
-    std::vector<uint8_t> rows(row_bytes * kRows);
-    kernels::quantize_row(type, values.data(), rows.data(), static_cast<int64_t>(values.size()));
+    constexpr int64_t kTokens = 128;
+    const InCacheMatrix w(type);
+    const int64_t n_cols = w.kCols, n_rows = w.kRows;
     const kernels::KernelTable& table = kernels::kernel_table(sinan::cpu::best_level());
     const kernels::GemmKernel& gemm = table.gemm[static_cast<int>(type)];
-    if (gemm.pack == nullptr || gemm.run_packed == nullptr) {
+    if (w.packed == nullptr || gemm.run_packed == nullptr) {
         state.SkipWithError("no packed layout for this type on the active level");
         return;
     }
-    auto aligned = [](std::vector<uint8_t>& buffer, size_t bytes) {
-        buffer.resize(bytes + 64);
-        return buffer.data() + (64 - reinterpret_cast<uintptr_t>(buffer.data()) % 64) % 64;
-    };
-    std::vector<uint8_t> panel_buffer, x_buffer, scratch_buffer;
-    uint8_t* panels = aligned(panel_buffer, row_bytes * ((kRows + 15) / 16 * 16));
-    gemm.pack(rows.data(), row_bytes, kRows, kCols, panels);
+    const size_t row_bytes = sinan::gguf::row_bytes(type, n_cols);
     const TensorType dot_type = kernels::vec_dot_type(type);
-    const size_t x_row_bytes = sinan::gguf::row_bytes(dot_type, kCols);
-    std::vector<float> x(kTokens * kCols);
+    const size_t x_row_bytes = sinan::gguf::row_bytes(dot_type, n_cols);
+    std::mt19937 rng(5);
+    std::normal_distribution<float> dist(0.0f, 0.02f);
+    std::vector<float> x(kTokens * n_cols);
     for (float& v : x) v = dist(rng);
-    std::vector<uint8_t> xq(x_row_bytes * kTokens);
-    table.quantize_activations[static_cast<int>(dot_type)](x.data(), xq.data(), kTokens * kCols);
+    std::vector<uint8_t> xq(x_row_bytes * kTokens), x_buffer, scratch_buffer;
+    table.quantize_activations[static_cast<int>(dot_type)](x.data(), xq.data(), kTokens * n_cols);
     const void* operand = xq.data();
     if (gemm.prepare != nullptr) {
-        uint8_t* prepared = aligned(x_buffer, gemm.prepared_bytes(kTokens, kCols));
-        gemm.prepare(xq.data(), x_row_bytes, kTokens, kCols, 0, kTokens, prepared);
+        uint8_t* prepared = aligned64(x_buffer, gemm.prepared_bytes(kTokens, n_cols));
+        gemm.prepare(xq.data(), x_row_bytes, kTokens, n_cols, 0, kTokens, prepared);
         operand = prepared;
     }
-    void* scratch = aligned(scratch_buffer, gemm.packed_scratch_bytes ? gemm.packed_scratch_bytes(kTokens, kCols) : 0);
-    std::vector<float> y(kTokens * kRows);
+    void* scratch =
+        aligned64(scratch_buffer, gemm.packed_scratch_bytes ? gemm.packed_scratch_bytes(kTokens, n_cols) : 0);
+    std::vector<float> y(kTokens * n_rows);
     for (auto _ : state) {
-        gemm.run_packed(panels, row_bytes, kRows, operand, x_row_bytes, kTokens, kCols, y.data(), kRows, scratch);
+        gemm.run_packed(w.packed, row_bytes, n_rows, operand, x_row_bytes, kTokens, n_cols, y.data(), n_rows, scratch);
         benchmark::DoNotOptimize(y.data());
     }
-    state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * rows.size()));
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * w.rows.size()));
     state.counters["GFLOP/s"] = benchmark::Counter(
-        2.0 * kCols * kRows * kTokens * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+        2.0 * n_cols * n_rows * kTokens * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 
 // The limit: summing the same number of bytes with eight independent accumulators, i.e. what one
