@@ -1,6 +1,6 @@
 // Kernel throughput per SIMD level: dequantize (GB/s of quantized bytes read) and dot_f32 (GB/s of
 // floats read), with the rows streamed from memory as a matrix-vector product streams its weights;
-// and matmul on a 1536x8960 weight matrix (Qwen2-1.5B's FFN) in Q8_0, Q4_K, Q6_K and F16, for
+// and matmul on a 1536x8960 weight matrix (Qwen2-1.5B's FFN) in Q8_0, Q4_K, Q6_K, F16 and F32, for
 // decode (1 token: weight GB/s, memory-bound) and prefill (128 tokens: GFLOP/s, arithmetic-bound),
 // on one thread, activation quantization included; decode and 8 tokens also on 2 threads. Limit
 // printed beside them: ReadBandwidthLimit, a multi-accumulator read loop over a buffer of the same
@@ -8,7 +8,7 @@
 // the same run. Q8_0, Q4_K and Q6_K also with the weights repacked for the active level's kernel,
 // as models load them (there also the FFN down matrix, 8960x1536, and the output head, 1536x151936,
 // decoding one and 8 tokens on 2 threads; in Q8_0 also the tiny synthetic model's output head,
-// 256x151936, about half of a served step of it); and every type from cache (one small matrix, in
+// 256x151936, about half of a served step of it); and every type but F32 from cache (one small matrix, in
 // place and packed: the kernel's own speed; packed also against 128 tokens prepared once, the
 // prompt kernel's own speed). Levels this CPU cannot run are skipped. And decoding's
 // attention over an F16 and a Q8_0 cache, the kernels against the same steps one call at a time
@@ -668,7 +668,7 @@ void register_all() {
             benchmark::RegisterBenchmark(name.c_str(), BM_Dequantize, type, level)->Unit(benchmark::kMillisecond);
         }
     }
-    for (TensorType type : {TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K, TensorType::F16}) {
+    for (TensorType type : {TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K, TensorType::F16, TensorType::F32}) {
         for (Level level : levels) {
             for (int64_t n_tokens : {1, 128}) {
                 const std::string name = kFfnUp.name() + "/" + sinan::gguf::type_name(type) + "/" +

@@ -107,6 +107,9 @@ size_t gemm_q8_0_packed_scratch_bytes(int64_t n_tokens, int64_t n_cols);
 void gemm_f16(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
               int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
 size_t gemm_f16_scratch_bytes(int64_t n_tokens, int64_t n_cols);
+void gemm_f32(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+              int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
+size_t gemm_f32_scratch_bytes(int64_t n_tokens, int64_t n_cols);
 void gemm_q4_k(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
                int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
 size_t gemm_q4_k_scratch_bytes(int64_t n_tokens, int64_t n_cols);

@@ -38,7 +38,7 @@
 // take load slots) or with each block fetched ahead (gemm_q8_0_packed_read_ahead, panel::read_ahead:
 // where they do not; kernels.h, decode_read_ahead).
 //
-// F16: chunks of 16 rows against tiles of 4 tokens, the activations converted to floats once.
+// F16 and F32 weights: gemm_float.cpp.
 // Compiled with the AVX-512 flags of src/kernels/CMakeLists.txt; includes no header with inline
 // functions (see half.h).
 #include <immintrin.h>
@@ -825,84 +825,6 @@ void gemm_q8_0_packed_read_ahead(const void* w, size_t w_row_bytes, int64_t n_ro
                                  size_t /*x_row_bytes*/, int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride,
                                  void* /*scratch*/) {
     packed_product<true>(w, w_row_bytes, n_rows, x, n_tokens, n_cols, y, y_stride);
-}
-
-namespace {
-
-constexpr int kF16TokenTile = 4;       // 4 tokens x 4 accumulators + 4 weight vectors in registers
-constexpr int64_t kF16ChunkRows = 16;  // 16 rows of up to ~16k values: within L2
-
-// One weight row of binary16 values against T tokens of floats (x[t], converted from binary16
-// once per call): per token the accumulators and operation order of vec_dot_f16 (vec_dot.cpp),
-// with the weights converted once for all T. The row is read in order with no software prefetch:
-// one token's steps of the F16 model ran ~30% faster without the 4 KiB-ahead prefetch of every
-// line, alternated in one process (bench/NOTES.md, 2026-12-03).
-template <int T>
-void f16_row_times_tokens(const uint16_t* w, const float* const* x, int64_t n, float* y, int64_t y_stride) {
-    __m512 acc[T][4];
-    unrolled<T>([&](auto t) { unrolled<4>([&](auto k) { acc[t][k] = _mm512_setzero_ps(); }); });
-    auto load_w = [](const uint16_t* p) {
-        return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-    };
-    auto step64 = [&](int64_t j) {
-        __m512 wv[4];
-        unrolled<4>([&](auto k) { wv[k] = load_w(w + j + 16 * k); });
-        unrolled<T>([&](auto t) {
-            unrolled<4>(
-                [&](auto k) { acc[t][k] = _mm512_fmadd_ps(wv[k], _mm512_loadu_ps(x[t] + j + 16 * k), acc[t][k]); });
-        });
-    };
-    // One token: 512 values a loop pass (the same operations in the same order): ~17% less time
-    // a decoding step than 64 a pass, alternated in one process (bench/NOTES.md, 2026-12-03).
-    constexpr int kUnroll = T == 1 ? 8 : 1;
-    int64_t i = 0;
-    for (; i + 64 * kUnroll <= n; i += 64 * kUnroll) unrolled<kUnroll>([&](auto u) { step64(i + 64 * u); });
-    for (; i + 64 <= n; i += 64) step64(i);
-    for (; i + 16 <= n; i += 16) {
-        const __m512 wv = load_w(w + i);
-        unrolled<T>([&](auto t) { acc[t][0] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[t] + i), acc[t][0]); });
-    }
-    if (i < n) {
-        const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
-        const __m512 wv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, w + i));
-        unrolled<T>([&](auto t) { acc[t][1] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, x[t] + i), acc[t][1]); });
-    }
-    unrolled<T>([&](auto t) {
-        y[t * y_stride] = _mm512_reduce_add_ps(
-            _mm512_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]), _mm512_add_ps(acc[t][2], acc[t][3])));
-    });
-}
-
-using F16RowFn = void (*)(const uint16_t*, const float* const*, int64_t, float*, int64_t);
-constexpr F16RowFn kF16RowFns[kF16TokenTile + 1] = {
-    nullptr, f16_row_times_tokens<1>, f16_row_times_tokens<2>, f16_row_times_tokens<3>, f16_row_times_tokens<4>,
-};
-
-}  // namespace
-
-size_t gemm_f16_scratch_bytes(int64_t n_tokens, int64_t n_cols) {
-    return static_cast<size_t>(n_tokens * n_cols) * sizeof(float);
-}
-
-// Rows in chunks of kF16ChunkRows that stay in L2 while every tile of tokens meets them (the
-// activations stream once per chunk); each result is vec_dot_f16's bit for bit, whatever the batch.
-void gemm_f16(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes, int64_t n_tokens,
-              int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
-    auto* xf = static_cast<float*>(scratch);
-    for (int64_t t = 0; t < n_tokens; ++t)
-        dequantize_f16(static_cast<const uint8_t*>(x) + t * x_row_bytes, xf + t * n_cols, n_cols);
-    const float* xt[kF16TokenTile];
-    for (int64_t r0 = 0; r0 < n_rows; r0 += kF16ChunkRows) {
-        const int64_t r1 = r0 + kF16ChunkRows < n_rows ? r0 + kF16ChunkRows : n_rows;
-        for (int64_t t0 = 0; t0 < n_tokens; t0 += kF16TokenTile) {
-            const int n_t = static_cast<int>(n_tokens - t0 < kF16TokenTile ? n_tokens - t0 : kF16TokenTile);
-            for (int k = 0; k < n_t; ++k) xt[k] = xf + (t0 + k) * n_cols;
-            for (int64_t r = r0; r < r1; ++r) {
-                const auto* wr = reinterpret_cast<const uint16_t*>(static_cast<const uint8_t*>(w) + r * w_row_bytes);
-                kF16RowFns[n_t](wr, xt, n_cols, y + t0 * y_stride + r, y_stride);
-            }
-        }
-    }
 }
 
 }  // namespace sinan::kernels::avx512

@@ -1,0 +1,121 @@
+// AVX-512 matrix products over float weights (dispatch.h, GemmKernel): F16 (binary16) and F32.
+// Each result is bit-identical to the level's single-row dot product (vec_dot_f16 in vec_dot.cpp;
+// dot_f32, dot_f32.h's order), whatever the batch: per token the same four FMA chains in the same
+// order, the weights loaded (and converted, for F16) once for every token of a tile.
+//
+// Rows in chunks of 16 that stay in L2 while every tile of up to 4 tokens meets them (the
+// activations stream once per chunk). F16 activations are binary16 rows (the reference rounds
+// them so), converted to floats once per call into scratch; F32 activations are read as they are.
+// One token (decoding) reads each row in order with no software prefetch, 512 values a loop pass.
+// Without this kernel an F32 matrix ran one dot product per row and token, each matrix of a
+// layer's q/k/v or gate/up as a separate call (bench/NOTES.md, 2026-12-06).
+// Compiled with the AVX-512 flags of src/kernels/CMakeLists.txt; includes no header with inline
+// functions (see half.h).
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/avx512/unrolled.h"
+#include "kernels/simd.h"
+
+namespace sinan::kernels::avx512 {
+
+namespace {
+
+constexpr int kTokenTile = 4;       // 4 tokens x 4 accumulators + 4 weight vectors in registers
+constexpr int64_t kChunkRows = 16;  // 16 rows of up to ~16k values (F16; 8k F32): within L2
+
+// 16 weights from p as floats; under a mask, the lanes it sets (the rest zero).
+inline __m512 load_weights(const uint16_t* p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+inline __m512 load_weights(const float* p) { return _mm512_loadu_ps(p); }
+inline __m512 load_weights(const uint16_t* p, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
+inline __m512 load_weights(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+
+// One weight row of W (uint16_t: binary16, float) against T tokens of floats: per token the
+// accumulators and operation order of the single-row dot product, with the weights loaded once
+// for all T. The row is read in order with no software prefetch: one token's steps of the F16
+// model ran ~30% faster without the 4 KiB-ahead prefetch of every line, alternated in one process
+// (bench/NOTES.md, 2026-12-03).
+template <typename W, int T>
+void row_times_tokens(const W* w, const float* const* x, int64_t n, float* y, int64_t y_stride) {
+    __m512 acc[T][4];
+    unrolled<T>([&](auto t) { unrolled<4>([&](auto k) { acc[t][k] = _mm512_setzero_ps(); }); });
+    auto step64 = [&](int64_t j) {
+        __m512 wv[4];
+        unrolled<4>([&](auto k) { wv[k] = load_weights(w + j + 16 * k); });
+        unrolled<T>([&](auto t) {
+            unrolled<4>(
+                [&](auto k) { acc[t][k] = _mm512_fmadd_ps(wv[k], _mm512_loadu_ps(x[t] + j + 16 * k), acc[t][k]); });
+        });
+    };
+    // One token: 512 values a loop pass (the same operations in the same order): ~17% less time
+    // a decoding step of the F16 model than 64 a pass, alternated in one process (bench/NOTES.md,
+    // 2026-12-03).
+    constexpr int kUnroll = T == 1 ? 8 : 1;
+    int64_t i = 0;
+    for (; i + 64 * kUnroll <= n; i += 64 * kUnroll) unrolled<kUnroll>([&](auto u) { step64(i + 64 * u); });
+    for (; i + 64 <= n; i += 64) step64(i);
+    for (; i + 16 <= n; i += 16) {
+        const __m512 wv = load_weights(w + i);
+        unrolled<T>([&](auto t) { acc[t][0] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[t] + i), acc[t][0]); });
+    }
+    if (i < n) {
+        const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+        const __m512 wv = load_weights(w + i, m);
+        unrolled<T>([&](auto t) { acc[t][1] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, x[t] + i), acc[t][1]); });
+    }
+    unrolled<T>([&](auto t) {
+        y[t * y_stride] = _mm512_reduce_add_ps(
+            _mm512_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]), _mm512_add_ps(acc[t][2], acc[t][3])));
+    });
+}
+
+// The product of n_rows rows of W (w_row_bytes apart) with n_tokens float rows (x_row_floats
+// apart).
+template <typename W>
+void rows_times_tokens(const void* w, size_t w_row_bytes, int64_t n_rows, const float* x, int64_t x_row_floats,
+                       int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride) {
+    using RowFn = void (*)(const W*, const float* const*, int64_t, float*, int64_t);
+    constexpr RowFn kRowFns[kTokenTile + 1] = {
+        nullptr, row_times_tokens<W, 1>, row_times_tokens<W, 2>, row_times_tokens<W, 3>, row_times_tokens<W, 4>,
+    };
+    const float* xt[kTokenTile];
+    for (int64_t r0 = 0; r0 < n_rows; r0 += kChunkRows) {
+        const int64_t r1 = r0 + kChunkRows < n_rows ? r0 + kChunkRows : n_rows;
+        for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
+            const int n_t = static_cast<int>(n_tokens - t0 < kTokenTile ? n_tokens - t0 : kTokenTile);
+            for (int k = 0; k < n_t; ++k) xt[k] = x + (t0 + k) * x_row_floats;
+            for (int64_t r = r0; r < r1; ++r) {
+                const auto* wr = reinterpret_cast<const W*>(static_cast<const uint8_t*>(w) + r * w_row_bytes);
+                kRowFns[n_t](wr, xt, n_cols, y + t0 * y_stride + r, y_stride);
+            }
+        }
+    }
+}
+
+}  // namespace
+
+size_t gemm_f16_scratch_bytes(int64_t n_tokens, int64_t n_cols) {
+    return static_cast<size_t>(n_tokens * n_cols) * sizeof(float);
+}
+
+void gemm_f16(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes, int64_t n_tokens,
+              int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
+    auto* xf = static_cast<float*>(scratch);
+    for (int64_t t = 0; t < n_tokens; ++t)
+        dequantize_f16(static_cast<const uint8_t*>(x) + t * x_row_bytes, xf + t * n_cols, n_cols);
+    rows_times_tokens<uint16_t>(w, w_row_bytes, n_rows, xf, n_cols, n_tokens, n_cols, y, y_stride);
+}
+
+size_t gemm_f32_scratch_bytes(int64_t /*n_tokens*/, int64_t /*n_cols*/) { return 0; }
+
+void gemm_f32(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes, int64_t n_tokens,
+              int64_t n_cols, float* y, int64_t y_stride, void* /*scratch*/) {
+    rows_times_tokens<float>(w, w_row_bytes, n_rows, static_cast<const float*>(x),
+                             static_cast<int64_t>(x_row_bytes / sizeof(float)), n_tokens, n_cols, y, y_stride);
+}
+
+}  // namespace sinan::kernels::avx512
