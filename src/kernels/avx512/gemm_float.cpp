@@ -1,10 +1,10 @@
 // AVX-512 matrix products over float weights (dispatch.h, GemmKernel): F16 (binary16) and F32.
 // Each result is bit-identical to the level's single-row dot product (vec_dot_f16 in vec_dot.cpp;
-// dot_f32, dot_f32.h's order), whatever the batch: per token the same four FMA chains in the same
-// order, the weights loaded (and converted, for F16) once for every token of a tile.
+// dot_f32, dot_f32.h's order), whatever the batch: per row and token the same four FMA chains in
+// the same order, the weights loaded (and converted, for F16) once for every token of a tile.
 //
-// Rows in chunks of 16 that stay in L2 while every tile of up to 4 tokens meets them (the
-// activations stream once per chunk). F16 activations are binary16 rows (the reference rounds
+// Rows in chunks of 16 that stay in L2 while every tile of up to 3 tokens meets them, two rows at
+// a time (the activations stream once per chunk). F16 activations are binary16 rows (the reference rounds
 // them so), converted to floats once per call into scratch; F32 activations are read as they are.
 // One token (decoding) reads each row in order with no software prefetch, 512 values a loop pass.
 // Without this kernel an F32 matrix ran one dot product per row and token, each matrix of a
@@ -23,7 +23,11 @@ namespace sinan::kernels::avx512 {
 
 namespace {
 
-constexpr int kTokenTile = 4;       // 4 tokens x 4 accumulators + 4 weight vectors in registers
+// A tile: 2 rows x 3 tokens, 24 accumulators (4 chains each) + 2 weight and 1 token vectors in
+// registers: 5 loads per 6 multiply-adds, where one row against 4 tokens took 5 per 4 (prompts
+// of 128 tokens: F32 1.5x, F16 1.27x, one thread, bench/NOTES.md, 2026-12-06).
+constexpr int kRowTile = 2;
+constexpr int kTokenTile = 3;
 constexpr int64_t kChunkRows = 16;  // 16 rows of up to ~16k values (F16; 8k F32): within L2
 
 // 16 weights from p as floats; under a mask, the lanes it sets (the rest zero).
@@ -34,42 +38,60 @@ inline __m512 load_weights(const float* p) { return _mm512_loadu_ps(p); }
 inline __m512 load_weights(const uint16_t* p, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
 inline __m512 load_weights(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
 
-// One weight row of W (uint16_t: binary16, float) against T tokens of floats: per token the
-// accumulators and operation order of the single-row dot product, with the weights loaded once
-// for all T. The row is read in order with no software prefetch: one token's steps of the F16
-// model ran ~30% faster without the 4 KiB-ahead prefetch of every line, alternated in one process
-// (bench/NOTES.md, 2026-12-03).
-template <typename W, int T>
-void row_times_tokens(const W* w, const float* const* x, int64_t n, float* y, int64_t y_stride) {
-    __m512 acc[T][4];
-    unrolled<T>([&](auto t) { unrolled<4>([&](auto k) { acc[t][k] = _mm512_setzero_ps(); }); });
+// acc += w * x (one rounding, as _mm512_fmadd_ps) with w and x in registers: GCC otherwise folds
+// the load of one of them into every multiply-add that uses it, a load per multiply-add.
+inline __m512 fma_in_registers(__m512 acc, __m512 w, __m512 x) {
+    asm("vfmadd231ps %2, %1, %0" : "+v"(acc) : "v"(w), "v"(x));
+    return acc;
+}
+
+// R weight rows of W (uint16_t: binary16, float) against T tokens of floats: per row and token the
+// accumulators and operation order of the single-row dot product, each weight vector loaded once
+// for all T tokens and each token's vector once for all R rows. The rows are read in order with no
+// software prefetch: one token's steps of the F16 model ran ~30% faster without the 4 KiB-ahead
+// prefetch of every line, alternated in one process (bench/NOTES.md, 2026-12-03).
+template <typename W, int R, int T>
+void rows_times_tile(const W* const* w, const float* const* x, int64_t n, float* y, int64_t y_stride) {
+    __m512 acc[R][T][4];
+    unrolled<R>([&](auto r) {
+        unrolled<T>([&](auto t) { unrolled<4>([&](auto k) { acc[r][t][k] = _mm512_setzero_ps(); }); });
+    });
     auto step64 = [&](int64_t j) {
-        __m512 wv[4];
-        unrolled<4>([&](auto k) { wv[k] = load_weights(w + j + 16 * k); });
-        unrolled<T>([&](auto t) {
-            unrolled<4>(
-                [&](auto k) { acc[t][k] = _mm512_fmadd_ps(wv[k], _mm512_loadu_ps(x[t] + j + 16 * k), acc[t][k]); });
+        unrolled<4>([&](auto k) {
+            __m512 wv[R];
+            unrolled<R>([&](auto r) { wv[r] = load_weights(w[r] + j + 16 * k); });
+            unrolled<T>([&](auto t) {
+                const __m512 xv = _mm512_loadu_ps(x[t] + j + 16 * k);
+                unrolled<R>([&](auto r) { acc[r][t][k] = fma_in_registers(acc[r][t][k], wv[r], xv); });
+            });
         });
     };
     // One token: 512 values a loop pass (the same operations in the same order): ~17% less time
     // a decoding step of the F16 model than 64 a pass, alternated in one process (bench/NOTES.md,
     // 2026-12-03).
-    constexpr int kUnroll = T == 1 ? 8 : 1;
+    constexpr int kUnroll = R * T == 1 ? 8 : 1;
     int64_t i = 0;
     for (; i + 64 * kUnroll <= n; i += 64 * kUnroll) unrolled<kUnroll>([&](auto u) { step64(i + 64 * u); });
     for (; i + 64 <= n; i += 64) step64(i);
     for (; i + 16 <= n; i += 16) {
-        const __m512 wv = load_weights(w + i);
-        unrolled<T>([&](auto t) { acc[t][0] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[t] + i), acc[t][0]); });
+        unrolled<R>([&](auto r) {
+            const __m512 wv = load_weights(w[r] + i);
+            unrolled<T>([&](auto t) { acc[r][t][0] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[t] + i), acc[r][t][0]); });
+        });
     }
     if (i < n) {
         const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
-        const __m512 wv = load_weights(w + i, m);
-        unrolled<T>([&](auto t) { acc[t][1] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, x[t] + i), acc[t][1]); });
+        unrolled<R>([&](auto r) {
+            const __m512 wv = load_weights(w[r] + i, m);
+            unrolled<T>(
+                [&](auto t) { acc[r][t][1] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, x[t] + i), acc[r][t][1]); });
+        });
     }
-    unrolled<T>([&](auto t) {
-        y[t * y_stride] = _mm512_reduce_add_ps(
-            _mm512_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]), _mm512_add_ps(acc[t][2], acc[t][3])));
+    unrolled<R>([&](auto r) {
+        unrolled<T>([&](auto t) {
+            y[t * y_stride + r] = _mm512_reduce_add_ps(
+                _mm512_add_ps(_mm512_add_ps(acc[r][t][0], acc[r][t][1]), _mm512_add_ps(acc[r][t][2], acc[r][t][3])));
+        });
     });
 }
 
@@ -78,19 +100,26 @@ void row_times_tokens(const W* w, const float* const* x, int64_t n, float* y, in
 template <typename W>
 void rows_times_tokens(const void* w, size_t w_row_bytes, int64_t n_rows, const float* x, int64_t x_row_floats,
                        int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride) {
-    using RowFn = void (*)(const W*, const float* const*, int64_t, float*, int64_t);
-    constexpr RowFn kRowFns[kTokenTile + 1] = {
-        nullptr, row_times_tokens<W, 1>, row_times_tokens<W, 2>, row_times_tokens<W, 3>, row_times_tokens<W, 4>,
+    using TileFn = void (*)(const W* const*, const float* const*, int64_t, float*, int64_t);
+    // [whether kRowTile rows][tokens]. One token takes one row at a time: decoding with 2 to 8
+    // rows at once ran up to 27% slower (docs/model.md).
+    constexpr TileFn kTileFns[2][kTokenTile + 1] = {
+        {nullptr, rows_times_tile<W, 1, 1>, rows_times_tile<W, 1, 2>, rows_times_tile<W, 1, 3>},
+        {nullptr, nullptr, rows_times_tile<W, kRowTile, 2>, rows_times_tile<W, kRowTile, 3>},
     };
     const float* xt[kTokenTile];
+    const W* wr[kRowTile];
     for (int64_t r0 = 0; r0 < n_rows; r0 += kChunkRows) {
         const int64_t r1 = r0 + kChunkRows < n_rows ? r0 + kChunkRows : n_rows;
         for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
             const int n_t = static_cast<int>(n_tokens - t0 < kTokenTile ? n_tokens - t0 : kTokenTile);
             for (int k = 0; k < n_t; ++k) xt[k] = x + (t0 + k) * x_row_floats;
-            for (int64_t r = r0; r < r1; ++r) {
-                const auto* wr = reinterpret_cast<const W*>(static_cast<const uint8_t*>(w) + r * w_row_bytes);
-                kRowFns[n_t](wr, xt, n_cols, y + t0 * y_stride + r, y_stride);
+            for (int64_t r = r0; r < r1;) {
+                const int n_r = n_t > 1 && r1 - r >= kRowTile ? kRowTile : 1;
+                for (int k = 0; k < n_r; ++k)
+                    wr[k] = reinterpret_cast<const W*>(static_cast<const uint8_t*>(w) + (r + k) * w_row_bytes);
+                kTileFns[n_r == kRowTile][n_t](wr, xt, n_cols, y + t0 * y_stride + r, y_stride);
+                r += n_r;
             }
         }
     }
