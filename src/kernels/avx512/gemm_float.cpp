@@ -4,8 +4,10 @@
 // the same order, the weights loaded (and converted, for F16) once for every token of a tile.
 //
 // Rows in chunks of 16 that stay in L2 while every tile of up to 3 tokens meets them, two rows at
-// a time (the activations stream once per chunk). F16 activations are binary16 rows (the reference rounds
-// them so), converted to floats once per call into scratch; F32 activations are read as they are.
+// a time (the activations stream once per chunk). F16 activations are binary16 rows (the
+// reference rounds them so), converted to floats once per product (prepare_f16, as
+// GemmKernel::prepare: not again in each call a product's rows are split into); F32 activations
+// are read as they are.
 // One token (decoding) reads each row in order with no software prefetch, 512 values a loop pass.
 // Without this kernel an F32 matrix ran one dot product per row and token, each matrix of a
 // layer's q/k/v or gate/up as a separate call (bench/NOTES.md, 2026-12-06).
@@ -129,19 +131,23 @@ void rows_times_tokens(const void* w, size_t w_row_bytes, int64_t n_rows, const 
 
 }  // namespace
 
-size_t gemm_f16_scratch_bytes(int64_t n_tokens, int64_t n_cols) {
+void prepare_f16(const void* x, size_t x_row_bytes, int64_t /*n_tokens*/, int64_t n_cols, int64_t first, int64_t end,
+                 void* out) {
+    for (int64_t t = first; t < end; ++t)
+        dequantize_f16(static_cast<const uint8_t*>(x) + t * x_row_bytes, static_cast<float*>(out) + t * n_cols, n_cols);
+}
+
+size_t prepared_f16_bytes(int64_t n_tokens, int64_t n_cols) {
     return static_cast<size_t>(n_tokens * n_cols) * sizeof(float);
 }
 
-void gemm_f16(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes, int64_t n_tokens,
-              int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
-    auto* xf = static_cast<float*>(scratch);
-    for (int64_t t = 0; t < n_tokens; ++t)
-        dequantize_f16(static_cast<const uint8_t*>(x) + t * x_row_bytes, xf + t * n_cols, n_cols);
-    rows_times_tokens<uint16_t>(w, w_row_bytes, n_rows, xf, n_cols, n_tokens, n_cols, y, y_stride);
+void gemm_f16(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t /*x_row_bytes*/,
+              int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* /*scratch*/) {
+    rows_times_tokens<uint16_t>(w, w_row_bytes, n_rows, static_cast<const float*>(x), n_cols, n_tokens, n_cols, y,
+                                y_stride);
 }
 
-size_t gemm_f32_scratch_bytes(int64_t /*n_tokens*/, int64_t /*n_cols*/) { return 0; }
+size_t gemm_float_scratch_bytes(int64_t /*n_tokens*/, int64_t /*n_cols*/) { return 0; }
 
 void gemm_f32(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes, int64_t n_tokens,
               int64_t n_cols, float* y, int64_t y_stride, void* /*scratch*/) {
