@@ -28,8 +28,8 @@ namespace {
 // A tile: 2 rows x 3 tokens, 24 accumulators (4 chains each) + 2 weight and 1 token vectors in
 // registers: 5 loads per 6 multiply-adds, where one row against 4 tokens took 5 per 4. Prompts of
 // 128 tokens, bench_kernels' 1536x8960 on one thread: F32 1.5x, F16 1.27x; the 1.5B model's pp128
-// +4% and +7% (its FFN down matrix's long rows, whose tiles outgrow L1, unmoved; bench/NOTES.md,
-// 2026-12-06).
+// +4% and +7% (its FFN down matrix, 8960 values a row, unmoved: presumably because a tile's 5 rows
+// outgrow L1 there, not measured; bench/NOTES.md, 2026-12-06).
 constexpr int kRowTile = 2;
 constexpr int kTokenTile = 3;
 constexpr int64_t kChunkRows = 16;  // 16 rows of up to ~16k values (F16; 8k F32): within L2
