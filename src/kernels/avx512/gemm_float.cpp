@@ -11,7 +11,7 @@
 // One token (decoding) reads each row in order with no software prefetch, 512 values a loop pass;
 // an F16 product's one token stays binary16, converted as it is read: half the bytes beside the
 // weights' stream (the FFN down matrix's 8,960 values as floats, 35 KB, outgrow a 32 KB L1 data
-// cache): on the AMD family 25 host that matrix took 0.70-0.90 ms a call instead of 1.15-1.26,
+// cache): on the AMD family 25 host that matrix took 0.75-0.90 ms a call instead of 1.14-1.26,
 // and the 1.5B model's F16 decoding made 4-36% more tokens/s (bench/NOTES.md, 2026-12-06 09:40).
 // Without this kernel an F32 matrix ran one dot product per row and token, each matrix of a
 // layer's q/k/v or gate/up as a separate call (bench/NOTES.md, 2026-12-06).
@@ -55,9 +55,9 @@ inline __m512 fma_in_registers(__m512 acc, __m512 w, __m512 x) {
     return acc;
 }
 
-// R weight rows of W (uint16_t: binary16, float) against T tokens of X (the same): per row and token the
-// accumulators and operation order of the single-row dot product, each weight vector loaded once
-// for all T tokens and each token's vector once for all R rows. The rows are read in order with no
+// R weight rows of W (uint16_t: binary16, float) against T tokens of X (the same): per row and
+// token the accumulators and operation order of the single-row dot product, each weight vector
+// loaded once for all T tokens and each token's vector once for all R rows. The rows are read in order with no
 // software prefetch: one token's steps of the F16 model ran ~30% faster without the 4 KiB-ahead
 // prefetch of every line, alternated in one process (bench/NOTES.md, 2026-12-03).
 template <typename W, int R, int T, typename X>
