@@ -57,9 +57,9 @@ inline __m512 fma_in_registers(__m512 acc, __m512 w, __m512 x) {
 
 // R weight rows of W (uint16_t: binary16, float) against T tokens of X (the same): per row and
 // token the accumulators and operation order of the single-row dot product, each weight vector
-// loaded once for all T tokens and each token's vector once for all R rows. The rows are read in order with no
-// software prefetch: one token's steps of the F16 model ran ~30% faster without the 4 KiB-ahead
-// prefetch of every line, alternated in one process (bench/NOTES.md, 2026-12-03).
+// loaded once for all T tokens and each token's vector once for all R rows. The rows are read in
+// order with no software prefetch: one token's steps of the F16 model ran ~30% faster without the
+// 4 KiB-ahead prefetch of every line, alternated in one process (bench/NOTES.md, 2026-12-03).
 template <typename W, int R, int T, typename X>
 void rows_times_tile(const W* const* w, const X* const* x, int64_t n, float* y, int64_t y_stride) {
     __m512 acc[R][T][4];
