@@ -4,7 +4,7 @@
 //
 // The tile unit multiplies a tile A of 16 rows of signed bytes by a tile B of unsigned bytes laid
 // out 4 bytes of a column together (TDPBSUD: C[m][n] += sum_k sum_i A[m][4k + i] * B[k][4n + i],
-// exact int32). A packed Q8_0 panel (avx512/gemm.cpp, pack_q8_0_panels) already has B's layout:
+// exact int32). A packed Q8_0 panel (q8_0_panel.h) already has B's layout:
 // block b's 512 quant bytes are 8 rows of 64 bytes, row g holding bytes 4g..4g+3 of each of the 16
 // weight rows, plus 128. So per 32-value block, 16 tokens (A: their quants, one token a row) meet
 // the panel in one TDPBSUD, and row t of C holds token t's sums over the 16 weight rows: lane r,
@@ -39,16 +39,18 @@
 
 #include "kernels/avx512/panel.h"
 #include "kernels/blocks.h"
+#include "kernels/q8_0_panel.h"
 #include "kernels/simd.h"
 
 namespace sinan::kernels::amx {
 
 namespace {
 
-constexpr int kPanelRows = 16;            // a packed panel's rows: C's 16 int32 columns
-constexpr int kTileTokens = 16;           // tokens a tile: A's and C's rows
-constexpr int64_t kMinTokens = 16;        // fewer: the AVX-512 kernels
-constexpr size_t kPanelBlockBytes = 512;  // a packed panel's quants per block: B, 8 rows of 64 bytes
+namespace layout = q8_0_panel;
+constexpr int kPanelRows = layout::kRows;  // a packed panel's rows: C's 16 int32 columns
+constexpr int kTileTokens = 16;            // tokens a tile: A's and C's rows
+constexpr int64_t kMinTokens = 16;         // fewer: the AVX-512 kernels
+static_assert(layout::kQBytes == 512, "a packed block's quants: B, 8 rows of 64 bytes");
 
 // Block b of a tile of 16 tokens, as prepare_q8_0 writes it.
 struct TileBlock {
@@ -187,11 +189,13 @@ inline __m512 row_scales(const uint16_t* d) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(d)));
 }
 
-// One packed panel (quants q: n_blocks * 512 bytes, then d: 16 binary16 a block) against every
-// tile of tokens: y[t * y_stride + r] for the `valid` rows.
+// One packed panel (from `panel`: block b's quants at q8_0_panel.h's q_offset, its 16 binary16
+// scales at d_offset) against every tile of tokens: y[t * y_stride + r] for the `valid` rows.
 template <typename Tiles>
-void panel_times_tiles(Tiles& tiles, const uint8_t* q, const uint16_t* d, int64_t n_blocks, const TileBlock* x,
-                       int64_t n_tokens, float* y, int64_t y_stride, __mmask16 valid) {
+void panel_times_tiles(Tiles& tiles, const uint8_t* panel, int64_t n_blocks, const TileBlock* x, int64_t n_tokens,
+                       float* y, int64_t y_stride, __mmask16 valid) {
+    auto q = [&](int64_t b) { return panel + layout::q_offset(b); };
+    auto d = [&](int64_t b) { return reinterpret_cast<const uint16_t*>(panel + layout::d_offset(n_blocks, b)); };
     alignas(64) int32_t c[2][kTileTokens * kPanelRows];
     for (int64_t t0 = 0; t0 < n_tokens; t0 += kTileTokens) {
         const int n_t = static_cast<int>(n_tokens - t0 < kTileTokens ? n_tokens - t0 : kTileTokens);
@@ -200,14 +204,14 @@ void panel_times_tiles(Tiles& tiles, const uint8_t* q, const uint16_t* d, int64_
         for (__m512& a : acc) a = _mm512_setzero_ps();
         int64_t b = 0;
         for (; b + 2 <= n_blocks; b += 2) {
-            tiles.template product<kA0, kB0, kC0>(xt[b].q, kQK, q + b * kPanelBlockBytes, c[0]);
-            tiles.template product<kA1, kB1, kC1>(xt[b + 1].q, kQK, q + (b + 1) * kPanelBlockBytes, c[1]);
-            scale_block(c[0], xt[b], row_scales(d + b * kPanelRows), n_t, acc);
-            scale_block(c[1], xt[b + 1], row_scales(d + (b + 1) * kPanelRows), n_t, acc);
+            tiles.template product<kA0, kB0, kC0>(xt[b].q, kQK, q(b), c[0]);
+            tiles.template product<kA1, kB1, kC1>(xt[b + 1].q, kQK, q(b + 1), c[1]);
+            scale_block(c[0], xt[b], row_scales(d(b)), n_t, acc);
+            scale_block(c[1], xt[b + 1], row_scales(d(b + 1)), n_t, acc);
         }
         if (b < n_blocks) {
-            tiles.template product<kA0, kB0, kC0>(xt[b].q, kQK, q + b * kPanelBlockBytes, c[0]);
-            scale_block(c[0], xt[b], row_scales(d + b * kPanelRows), n_t, acc);
+            tiles.template product<kA0, kB0, kC0>(xt[b].q, kQK, q(b), c[0]);
+            scale_block(c[0], xt[b], row_scales(d(b)), n_t, acc);
         }
         for (int t = 0; t < n_t; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * y_stride, valid, acc[t]);
     }
@@ -223,8 +227,7 @@ void packed_product(Tiles& tiles, const void* w, size_t w_row_bytes, int64_t n_r
     for (int64_t r0 = 0; r0 < n_rows; r0 += kPanelRows) {
         const int n_valid = static_cast<int>(n_rows - r0 < kPanelRows ? n_rows - r0 : kPanelRows);
         const uint8_t* panel = ws + r0 * static_cast<int64_t>(w_row_bytes);
-        const auto* d = reinterpret_cast<const uint16_t*>(panel + n_blocks * kPanelBlockBytes);
-        panel_times_tiles(tiles, panel, d, n_blocks, static_cast<const TileBlock*>(x), n_tokens, y + r0, y_stride,
+        panel_times_tiles(tiles, panel, n_blocks, static_cast<const TileBlock*>(x), n_tokens, y + r0, y_stride,
                           static_cast<__mmask16>((1u << n_valid) - 1));
     }
     tiles.release();

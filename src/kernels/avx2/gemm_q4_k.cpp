@@ -120,7 +120,8 @@ template <bool kReadAhead>
 void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
                     int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride) {
     panel::over_panels<kReadAhead, BlockQ8_K>(
-        w, w_row_bytes, n_rows, n_cols / kQKK, kBlockBytes, x, x_row_bytes, n_tokens, y, y_stride,
+        w, w_row_bytes, n_rows, n_cols / kQKK, [](int64_t b) { return static_cast<size_t>(b) * kBlockBytes; },
+        kBlockBytes, x, x_row_bytes, n_tokens, y, y_stride,
         [](auto T, const uint8_t* block, int64_t /*b*/, int h, const BlockQ8_K* const* xb, __m256* acc)
             __attribute__((always_inline)) { accumulate_half<T>(block, h, xb, acc); });
 }

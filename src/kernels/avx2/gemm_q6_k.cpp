@@ -120,7 +120,8 @@ void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const voi
                     int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride) {
     const int64_t n_blocks = n_cols / kQKK;
     panel::over_panels<kReadAhead, BlockQ8_K>(
-        w, w_row_bytes, n_rows, n_blocks, kBlockBytes, x, x_row_bytes, n_tokens, y, y_stride,
+        w, w_row_bytes, n_rows, n_blocks, [](int64_t b) { return static_cast<size_t>(b) * kBlockBytes; }, kBlockBytes,
+        x, x_row_bytes, n_tokens, y, y_stride,
         [n_blocks](auto T, const uint8_t* block, int64_t b, int h, const BlockQ8_K* const* xb,
                    __m256* acc) __attribute__((always_inline)) {
             // The panel's d after all its blocks: 16 a block.

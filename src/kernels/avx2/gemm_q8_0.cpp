@@ -5,11 +5,10 @@
 // Rows in place (gemm_q8_0): row by row through vec_dot_q8_0_x4 / vec_dot_q8_0, four tokens a pass.
 //
 // Packed weights (gemm_q8_0_packed): a model repacks its Q8_0 matrices once, at load
-// (pack_q8_0_panels), into the layout of the AVX-512 kernel (avx512/gemm.cpp, PanelView): per
-// panel of 16 rows, block b's quants in 8 vectors of 64 bytes, vector g's int32 lane r = bytes
-// 4g .. 4g + 3 of row r's block plus 128, then every block's 16 row scales (binary16). A 256-bit
-// register takes half of each vector (panel.h). Per half block and token, as the reference
-// computes it:
+// (pack_q8_0_panels), into the AVX-512 kernels' panels of 16 rows (q8_0_panel.h): block b's quants
+// in 8 vectors of 64 bytes, vector g's int32 lane r = bytes 4g .. 4g + 3 of row r's block plus 128,
+// its 16 row scales (binary16) after its run's quants. A 256-bit register takes half of each vector
+// (panel.h). Per half block and token, as the reference computes it:
 //   isum = sum_j w[j] x[j]      the weights back to signed (XOR 0x80), then per 4-byte group one
 //                               vpmaddubsw of |w| against the token's 4 bytes with w's signs (at
 //                               most 2 * 128 * 127 = 32512: exact) and one vpmaddwd by 1
@@ -24,6 +23,7 @@
 
 #include "kernels/avx2/panel.h"
 #include "kernels/blocks.h"
+#include "kernels/q8_0_panel.h"
 #include "kernels/simd.h"
 
 namespace sinan::kernels::avx2 {
@@ -32,9 +32,8 @@ namespace {
 
 using panel::half_vector;
 
-constexpr int kGroups = kQK / 4;               // 4-byte groups of a block: vectors a block
-constexpr size_t kBlockQBytes = kGroups * 64;  // a packed block's quants
-static_assert(kBlockQBytes + panel::kRows * sizeof(uint16_t) == panel::kRows * sizeof(BlockQ8_0));
+constexpr int kGroups = kQK / 4;  // 4-byte groups of a block: vectors a block
+static_assert(q8_0_panel::kQBytes == kGroups * 64 && q8_0_panel::kBlockBytes == panel::kRows * sizeof(BlockQ8_0));
 
 // acc[t] += half h of packed block `q` (its rows' d: d, 8 binary16) times token t's block xb[t].
 template <int T>
@@ -67,11 +66,13 @@ void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const voi
                     int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride) {
     const int64_t n_blocks = n_cols / kQK;
     panel::over_panels<kReadAhead, BlockQ8_0>(
-        w, w_row_bytes, n_rows, n_blocks, kBlockQBytes, x, x_row_bytes, n_tokens, y, y_stride,
+        w, w_row_bytes, n_rows, n_blocks, [](int64_t b) { return q8_0_panel::q_offset(b); }, q8_0_panel::kQBytes, x,
+        x_row_bytes, n_tokens, y, y_stride,
         [n_blocks](auto T, const uint8_t* q, int64_t b, int h, const BlockQ8_0* const* xb, __m256* acc)
             __attribute__((always_inline)) {
-                // The panel's d after all its blocks' quants: 16 a block.
-                const auto* d = reinterpret_cast<const uint16_t*>(q + (n_blocks - b) * kBlockQBytes) + b * panel::kRows;
+                // The block's d after its run's quants.
+                const auto* d =
+                    reinterpret_cast<const uint16_t*>(q - q8_0_panel::q_offset(b) + q8_0_panel::d_offset(n_blocks, b));
                 accumulate_half<T>(q, d + 8 * h, h, xb, acc);
             });
 }
@@ -92,9 +93,9 @@ void pack_q8_0_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t
         const BlockQ8_0* rows[panel::kRows];
         panel_rows::rows_of(w, w_row_bytes, r0, n_rows, rows);
         uint8_t* start = static_cast<uint8_t*>(out) + r0 * w_row_bytes;
-        auto* d = reinterpret_cast<uint16_t*>(start + n_blocks * kBlockQBytes);
         for (int64_t b = 0; b < n_blocks; ++b) {
-            uint8_t* q = start + b * kBlockQBytes;
+            uint8_t* q = start + q8_0_panel::q_offset(b);
+            auto* d = reinterpret_cast<uint16_t*>(start + q8_0_panel::d_offset(n_blocks, b));
             for (int r = 0; r < panel::kRows; ++r) {
                 const BlockQ8_0& src = rows[r][b];
                 for (int g = 0; g < kGroups; ++g) {
@@ -102,7 +103,7 @@ void pack_q8_0_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t
                     for (int j = 0; j < 4; ++j) word[j] = static_cast<uint8_t>(src.qs[4 * g + j]) ^ 0x80;
                     panel::put_lane(q + 64 * g, r, word);
                 }
-                std::memcpy(&d[b * panel::kRows + r], &src.d, sizeof(uint16_t));
+                std::memcpy(&d[r], &src.d, sizeof(uint16_t));
             }
         }
     }

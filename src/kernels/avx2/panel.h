@@ -1,9 +1,9 @@
-// What the AVX2 panel matrix kernels share (gemm_q8_0.cpp, gemm_q4_k.cpp, gemm_q6_k.cpp). They read the packed
-// layouts of the AVX-512 kernels: per block of 16 rows, vectors of 64 bytes whose int32 lane r
-// holds 4 bytes of row r; a 256-bit register takes half of each vector (rows 0-7 or 8-15), one
-// lane per row, so no block is summed across lanes. Included only by sources compiled with the
-// AVX2 flags (src/kernels/CMakeLists.txt): every function here is static, so no copy of it leaves
-// its translation unit (see half.h).
+// What the AVX2 panel matrix kernels share (gemm_q8_0.cpp, gemm_q4_k.cpp, gemm_q6_k.cpp). They
+// read the packed layouts of the AVX-512 kernels (Q8_0's: q8_0_panel.h): per block of 16 rows,
+// vectors of 64 bytes whose int32 lane r holds 4 bytes of row r; a 256-bit register takes half of
+// each vector (rows 0-7 or 8-15), one lane per row, so no block is summed across lanes. Included
+// only by sources compiled with the AVX2 flags (src/kernels/CMakeLists.txt): every function here is
+// static, so no copy of it leaves its translation unit (see half.h).
 #pragma once
 
 #include <immintrin.h>
@@ -66,21 +66,21 @@ static inline void read_ahead(const uint8_t* p, size_t bytes) {
         _mm_prefetch(reinterpret_cast<const char*>(p) + kReadAheadBytes + line, _MM_HINT_T0);
 }
 
-// y[t * y_stride + r] for the n_valid rows of a packed panel (n_blocks blocks of block_bytes from
-// `panel`) and T tokens (x[t]: token t's blocks), the blocks in order, with kReadAhead each one
-// fetched ahead: half(T, block, b, h, xb, acc) adds half h (rows 8h .. 8h + 7) of block b (at
-// `block`) times the tokens' blocks xb[t] to acc[t]. A function of its own per tile size, with
-// `half` inlined into it (the kernels mark theirs always_inline): left to GCC's choices, the
-// 2-token loops ran up to 5x as long (bench/NOTES.md).
-template <int T, bool kReadAhead, typename XBlock, typename Half>
-[[gnu::noinline]] static void blocks_times_tokens(const uint8_t* panel, int64_t n_blocks, size_t block_bytes,
-                                                  const XBlock* const* x, float* y, int64_t y_stride, int n_valid,
-                                                  Half half) {
+// y[t * y_stride + r] for the n_valid rows of a packed panel (n_blocks blocks from `panel`, block
+// b at byte offset block_at(b)) and T tokens (x[t]: token t's blocks), the blocks in order, with
+// kReadAhead each one's block_bytes fetched ahead: half(T, block, b, h, xb, acc) adds half h (rows
+// 8h .. 8h + 7) of block b (at `block`) times the tokens' blocks xb[t] to acc[t]. A function of its own per tile size,
+// with `half` inlined into it (the kernels mark theirs always_inline): left to GCC's choices, the 2-token loops ran up
+// to 5x as long (bench/NOTES.md).
+template <int T, bool kReadAhead, typename XBlock, typename BlockAt, typename Half>
+[[gnu::noinline]] static void blocks_times_tokens(const uint8_t* panel, int64_t n_blocks, BlockAt block_at,
+                                                  size_t block_bytes, const XBlock* const* x, float* y,
+                                                  int64_t y_stride, int n_valid, Half half) {
     const std::integral_constant<int, T> tokens;
     __m256 acc[2][T];
     for (int t = 0; t < T; ++t) acc[0][t] = acc[1][t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n_blocks; ++b) {
-        const uint8_t* block = panel + b * block_bytes;
+        const uint8_t* block = panel + block_at(b);
         if constexpr (kReadAhead) read_ahead(block, block_bytes);
         const XBlock* xb[T];
         for (int t = 0; t < T; ++t) xb[t] = x[t] + b;
@@ -93,12 +93,13 @@ template <int T, bool kReadAhead, typename XBlock, typename Half>
     for (int t = 0; t < T; ++t) store_rows(acc[0][t], acc[1][t], y + t * y_stride, n_valid);
 }
 
-// A product over packed panels (w: n_rows rows of w_row_bytes as panels, n_blocks blocks of
-// block_bytes a panel), kPackedTile tokens a pass, blocks_times_tokens on each panel and tile with
-// `half`; one token with kReadAhead, more without.
-template <bool kReadAhead, typename XBlock, typename Half>
-static void over_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_blocks, size_t block_bytes,
-                        const void* x, size_t x_row_bytes, int64_t n_tokens, float* y, int64_t y_stride, Half half) {
+// A product over packed panels (w: n_rows rows of w_row_bytes as panels, n_blocks blocks a panel,
+// as blocks_times_tokens takes them), kPackedTile tokens a pass, blocks_times_tokens on each panel
+// and tile with `half`; one token with kReadAhead, more without.
+template <bool kReadAhead, typename XBlock, typename BlockAt, typename Half>
+static void over_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_blocks, BlockAt block_at,
+                        size_t block_bytes, const void* x, size_t x_row_bytes, int64_t n_tokens, float* y,
+                        int64_t y_stride, Half half) {
     static_assert(kPackedTile == 2);
     const auto* xs = static_cast<const uint8_t*>(x);
     for (int64_t r0 = 0; r0 < n_rows; r0 += kRows) {
@@ -110,9 +111,10 @@ static void over_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64
                 xt[k] = reinterpret_cast<const XBlock*>(xs + (t0 + k) * x_row_bytes);
             float* yt = y + t0 * y_stride + r0;
             if (n_tokens - t0 == 1)
-                blocks_times_tokens<1, kReadAhead>(panel, n_blocks, block_bytes, xt, yt, y_stride, n_valid, half);
+                blocks_times_tokens<1, kReadAhead>(panel, n_blocks, block_at, block_bytes, xt, yt, y_stride, n_valid,
+                                                   half);
             else
-                blocks_times_tokens<2, false>(panel, n_blocks, block_bytes, xt, yt, y_stride, n_valid, half);
+                blocks_times_tokens<2, false>(panel, n_blocks, block_at, block_bytes, xt, yt, y_stride, n_valid, half);
         }
     }
 }

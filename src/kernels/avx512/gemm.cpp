@@ -15,7 +15,8 @@
 // worked at once (16 independent vpdpbusd chains for 8 tokens; bench/NOTES.md).
 //
 // Packed weights (gemm_q8_0_packed): a model repacks its matrices into panels once, at load
-// (pack_q8_0_panels), and every call, one token or many, runs them as they are: no transpose per
+// (pack_q8_0_panels; q8_0_panel.h: each run of 8 blocks' quants, then their scales, so that a panel
+// is read as one stream), and every call, one token or many, runs them as they are: no transpose per
 // call, so 8 tokens cost little more than reading the weights, where the transposes on the fly
 // (below) make them about 1.45x one token (bench_kernels, bench/NOTES.md). One token reads its
 // quants from its row as it was, not from a tile (one cache line a block instead of five: the
@@ -49,6 +50,7 @@
 #include "kernels/avx512/panel.h"
 #include "kernels/avx512/unrolled.h"
 #include "kernels/blocks.h"
+#include "kernels/q8_0_panel.h"
 #include "kernels/simd.h"
 
 namespace sinan::kernels::avx512 {
@@ -57,22 +59,24 @@ namespace {
 
 using panel::NextPanelPrefetch;
 
-constexpr int kPanelRows = 16;  // one int32 lane per row
-constexpr int kTokenTile = 8;   // tokens sharing one pass over a panel (registers: 2 x 8 sums + 8 results)
+constexpr int kPanelRows = q8_0_panel::kRows;  // one int32 lane per row
+constexpr int kTokenTile = 8;  // tokens sharing one pass over a panel (registers: 2 x 8 sums + 8 results)
+constexpr size_t kPanelQBytes = q8_0_panel::kQBytes;  // a block's quants: kQK / 4 vectors
+static_assert(kPanelQBytes == kQK / 4 * sizeof(__m512i));
 
 // A panel in memory, as gemm_q8_0_packed reads it and pack_q8_0_panels writes it (for raw rows,
-// 9+ tokens, a call packs each panel into scratch the same way): for n_blocks blocks,
-//   q[b * 8 + g]  bytes 4g..4g+3 of block b of each of the 16 rows (lane r: row r), plus 128;
-//   d[b * 16 + r] row r's scale of block b (binary16), after all the quants.
-// 16 * 34 bytes a block, the size of the 16 rows: a panel takes 16 * w_row_bytes.
-constexpr size_t kPanelQBytes = kQK / 4 * sizeof(__m512i);  // 512 per block
+// 9+ tokens, a call packs each panel into scratch the same way): q8_0_panel.h's layout, blocks in
+// runs of quants then scales. q(b): block b's 8 quant vectors; d(b): its 16 row scales (binary16).
 struct PanelView {
-    const __m512i* q;
-    const uint16_t* d;
+    const uint8_t* start;
+    int64_t n_blocks;
+    const __m512i* q(int64_t b) const { return reinterpret_cast<const __m512i*>(start + q8_0_panel::q_offset(b)); }
+    const uint16_t* d(int64_t b) const {
+        return reinterpret_cast<const uint16_t*>(start + q8_0_panel::d_offset(n_blocks, b));
+    }
 };
 inline PanelView panel_view(const void* panel, int64_t n_blocks) {
-    const auto* q = static_cast<const __m512i*>(panel);
-    return {q, reinterpret_cast<const uint16_t*>(q + n_blocks * (kQK / 4))};
+    return {static_cast<const uint8_t*>(panel), n_blocks};
 }
 
 // Block b of a tile of up to kTokenTile tokens, interleaved so that one pointer reaches every
@@ -119,14 +123,14 @@ inline __m256i pack_block(const BlockQ8_0* const* rows, __m512i row_offsets, int
 
 // Packs the panel of rows[0..15] (as pack_block takes them) into `out` (16 * w_row_bytes bytes).
 void pack_panel(const BlockQ8_0* const* rows, __m512i row_offsets, int64_t n_blocks, void* out) {
-    auto* q = static_cast<__m512i*>(out);
-    auto* d = reinterpret_cast<__m256i*>(q + n_blocks * (kQK / 4));
+    auto* start = static_cast<uint8_t*>(out);
     for (int64_t b = 0; b < n_blocks; ++b) {
         prefetch_rows(rows, b);
         __m512i qb[kQK / 4];
         const __m256i db = pack_block(rows, row_offsets, b, qb);
-        for (int g = 0; g < kQK / 4; ++g) _mm512_storeu_si512(q + b * (kQK / 4) + g, qb[g]);
-        _mm256_storeu_si256(d + b, db);
+        auto* q = reinterpret_cast<__m512i*>(start + q8_0_panel::q_offset(b));
+        for (int g = 0; g < kQK / 4; ++g) _mm512_storeu_si512(q + g, qb[g]);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(start + q8_0_panel::d_offset(n_blocks, b)), db);
     }
 }
 
@@ -151,8 +155,7 @@ inline void accumulate_blocks(const __m512i* const* q, const __m512* d, const Ti
 #pragma GCC unroll 8
         for (int t = 0; t < T; ++t)
 #pragma GCC unroll 2
-            for (int k = 0; k < B; ++k)
-                isum[k][t] = panel::dpbusd_broadcast(isum[k][t], qg[k], &x[k].q[g][t]);
+            for (int k = 0; k < B; ++k) isum[k][t] = panel::dpbusd_broadcast(isum[k][t], qg[k], &x[k].q[g][t]);
     }
 #pragma GCC unroll 2
     for (int k = 0; k < B; ++k) {
@@ -348,21 +351,21 @@ void packed_panel_times_tokens(PanelView panel, int64_t n_blocks, const TileBloc
     __m512 acc[kAcc];
     for (int t = 0; t < kAcc; ++t) acc[t] = _mm512_setzero_ps();
     auto scales = [&](int64_t b) {
-        return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel.d + b * kPanelRows)));
+        return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel.d(b))));
     };
     int64_t b = 0;
     for (; b + 2 <= n_blocks; b += 2) {
         if (prefetch == nullptr) {
-            panel::stream_ahead<2 * kQK / 4>(panel.q + b * (kQK / 4));
-            panel::stream_ahead<1>(panel.d + b * kPanelRows);
+            panel::stream_ahead<2 * kQK / 4>(panel.q(b));
+            panel::stream_ahead<1>(panel.d(b));
         } else {
             prefetch->at_step(first_step + b);
             prefetch->at_step(first_step + b + 1);
         }
         if constexpr (kQuads > 0) {
-            quads_times_two_blocks<kQuads>(panel.q + b * (kQK / 4), panel.d + b * kPanelRows, x + b, acc);
+            quads_times_two_blocks<kQuads>(panel.q(b), panel.d(b), x + b, acc);
         } else {
-            const __m512i* q[2] = {panel.q + b * (kQK / 4), panel.q + (b + 1) * (kQK / 4)};
+            const __m512i* q[2] = {panel.q(b), panel.q(b + 1)};
             const __m512 d[2] = {scales(b), scales(b + 1)};
             accumulate_blocks<T, 2>(q, d, x + b, acc);
         }
@@ -370,10 +373,10 @@ void packed_panel_times_tokens(PanelView panel, int64_t n_blocks, const TileBloc
     if constexpr (kQuads > 0) quads_to_tokens<kQuads>(acc);
     if (b < n_blocks) {
         if (prefetch == nullptr)
-            panel::stream_ahead<kQK / 4>(panel.q + b * (kQK / 4));
+            panel::stream_ahead<kQK / 4>(panel.q(b));
         else
             prefetch->at_step(first_step + b);
-        const __m512i* q[1] = {panel.q + b * (kQK / 4)};
+        const __m512i* q[1] = {panel.q(b)};
         const __m512 d[1] = {scales(b)};
         accumulate_blocks<T, 1>(q, d, x + b, acc);
     }
@@ -418,14 +421,16 @@ void packed_panel_times_tokens(PanelView panel, int64_t n_blocks, const TileBloc
     SINAN_Q8_ADD_BLOCK("%%zmm4", d0, c0, 5, a0) SINAN_Q8_ADD_BLOCK("%%zmm4", d1, c1, 6, a1)
 // clang-format on
 
-// acc[4p + t] += blocks [0, 2 * n_pairs) of panel p (q0/d0, q1/d1 from the first of them) times
-// token t of the 4 at x (the tile's first block, 16 bytes in for its tokens 4-7).
-void panel_pair_times_4_tokens(const __m512i* q0, const __m512i* q1, const uint16_t* d0, const uint16_t* d1,
-                               const uint8_t* x, int64_t n_pairs, __m512* acc) {
+// acc[4p + t] += blocks [b0, b0 + 2 * n_pairs) of panel p (p0, p1; b0 even) times token t of the
+// 4 at x (the tile's block b0, 16 bytes in for its tokens 4-7).
+void panel_pair_times_4_tokens(PanelView p0, PanelView p1, int64_t b0, const uint8_t* x, int64_t n_pairs, __m512* acc) {
     __m512 a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5], a6 = acc[6], a7 = acc[7];
     using Bytes = uint8_t[2 * kPanelQBytes];
     for (int64_t i = 0; i < n_pairs; ++i) {
-        // Block 1's weights start 8 vectors (512 bytes) in, its scales 16 binary16 (32 bytes).
+        const __m512i *q0 = p0.q(b0 + 2 * i), *q1 = p1.q(b0 + 2 * i);
+        const uint16_t *d0 = p0.d(b0 + 2 * i), *d1 = p1.d(b0 + 2 * i);
+        // The second block's weights start 8 vectors (512 bytes) in, its scales 16 binary16 (32
+        // bytes): two blocks from an even one lie in one run (q8_0_panel.h).
         // clang-format off
         asm(SINAN_Q8_START(0, 0, 8, 12) SINAN_Q8_START(1, 0, 9, 13) SINAN_Q8_START(2, 0, 10, 14)
             SINAN_Q8_START(3, 0, 11, 15) SINAN_Q8_START(0, 1, 16, 20) SINAN_Q8_START(1, 1, 17, 21)
@@ -451,10 +456,6 @@ void panel_pair_times_4_tokens(const __m512i* q0, const __m512i* q1, const uint1
               "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22",
               "xmm23");
         // clang-format on
-        q0 += 2 * (kQK / 4);
-        q1 += 2 * (kQK / 4);
-        d0 += 2 * kPanelRows;
-        d1 += 2 * kPanelRows;
         x += 2 * sizeof(TileBlock);
     }
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = a4, acc[5] = a5, acc[6] = a6, acc[7] = a7;
@@ -478,13 +479,12 @@ void packed_panel_times_token(PanelView panel, int64_t n_blocks, const TokenBloc
     __m512 acc = _mm512_setzero_ps();
     for (int64_t b = 0; b < n_blocks; ++b) {
         __m512i isum = _mm512_set1_epi32(tb[b].neg128_sum);
-        const __m512i* q = panel.q + b * (kQK / 4);
+        const __m512i* q = panel.q(b);
         if constexpr (kReadAhead) panel::read_ahead<kPanelQBytes / 64>(q);
 #pragma GCC unroll 8
         for (int g = 0; g < kQK / 4; ++g)
             isum = panel::dpbusd_broadcast(isum, _mm512_loadu_si512(q + g), xb[b].qs + 4 * g);
-        const __m512 d =
-            _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel.d + b * kPanelRows)));
+        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel.d(b))));
         const __m512 scale = _mm512_mul_ps(d, _mm512_set1_ps(tb[b].d));
         acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_cvtepi32_ps(isum), scale));
     }
@@ -619,6 +619,7 @@ void panel_times_tiles(PanelView panel, int64_t n_blocks, const TileBlock* tiles
 // second 4 tokens met them in L2, and the pair ran 4.2 G vpdpbusd/s, against 4.7 in passes of 16
 // blocks and 5.1 all in L1 (an out-of-tree harness around this file, bench/NOTES.md).
 constexpr int64_t kPairPassBlocks = 16;
+static_assert(kPairPassBlocks % q8_0_panel::kRunBlocks == 0, "a pass takes whole runs: one run of lines to fetch");
 
 // The rows of a packed matrix that lie in pairs of panels (a last, single panel is left to the
 // caller; returns the rows done) against the tokens: pair after pair, the full tiles of tokens in
@@ -635,36 +636,33 @@ int64_t panel_pairs_times_tiles(const uint8_t* ws, size_t w_row_bytes, int64_t n
     const int64_t n_steps = n_tiles * (kTokenTile / 4);
     auto pass_blocks = [&](int64_t b0) { return n_blocks - b0 < kPairPassBlocks ? n_blocks - b0 : kPairPassBlocks; };
     // Panel k (0, 1) of pair i, from block b0.
-    auto panel_at = [&](int64_t i, int k, int64_t b0) {
-        const PanelView v = panel_view(ws + (2 * i + k) * kPanelRows * static_cast<int64_t>(w_row_bytes), n_blocks);
-        return PanelView{v.q + b0 * (kQK / 4), v.d + b0 * kPanelRows};
+    auto panel_at = [&](int64_t i, int k) {
+        return panel_view(ws + (2 * i + k) * kPanelRows * static_cast<int64_t>(w_row_bytes), n_blocks);
     };
     for (int64_t i = 0; i < n_pairs; ++i) {
         const int64_t rows1 = n_rows - (2 * i + 1) * kPanelRows;  // real rows in the second panel
         const auto valid1 = static_cast<__mmask16>((1u << (rows1 < kPanelRows ? rows1 : kPanelRows)) - 1);
         for (int64_t b0 = 0; b0 < n_blocks; b0 += kPairPassBlocks) {
             const int64_t n_pass = pass_blocks(b0);
-            const PanelView p0 = panel_at(i, 0, b0), p1 = panel_at(i, 1, b0);
+            const PanelView p0 = panel_at(i, 0), p1 = panel_at(i, 1);
             // What to fetch meanwhile: the pair's next pass, or the next pair's first; a share of
             // its lines at each step (a tile's 4 tokens).
             const bool last_pass = b0 + n_pass == n_blocks;
             const bool fetch = !last_pass || i + 1 < n_pairs;
             const int64_t next_i = last_pass && fetch ? i + 1 : i, next_b0 = last_pass ? 0 : b0 + n_pass;
-            const PanelView next[2] = {panel_at(next_i, 0, next_b0), panel_at(next_i, 1, next_b0)};
-            const int64_t next_lines = pass_blocks(next_b0) * static_cast<int64_t>(kPanelQBytes) / 64;
+            // A pass starts a run, so its quants and scales are one run of lines.
+            const char* next[2] = {reinterpret_cast<const char*>(panel_at(next_i, 0).q(next_b0)),
+                                   reinterpret_cast<const char*>(panel_at(next_i, 1).q(next_b0))};
+            const int64_t next_lines = (pass_blocks(next_b0) * static_cast<int64_t>(q8_0_panel::kBlockBytes) + 63) / 64;
             const int64_t lines_per_step = (next_lines + n_steps - 1) / n_steps;
             int64_t step = 0;
             for (int64_t k = 0; k < n_tiles; ++k) {
                 for (int64_t half = 0; half < kTokenTile / 4; ++half, ++step) {
-                    for (const PanelView& v : next) {
+                    for (const char* q : next) {
                         if (!fetch) break;
-                        const char* q = reinterpret_cast<const char*>(v.q);
                         const int64_t l1 =
                             (step + 1) * lines_per_step < next_lines ? (step + 1) * lines_per_step : next_lines;
                         for (int64_t l = step * lines_per_step; l < l1; ++l) _mm_prefetch(q + 64 * l, _MM_HINT_T1);
-                        if (step == 0)  // the scales: 32 bytes a block
-                            for (int64_t o = 0; o < pass_blocks(next_b0) * kPanelRows * 2; o += 64)
-                                _mm_prefetch(reinterpret_cast<const char*>(v.d) + o, _MM_HINT_T1);
                     }
                     float* yt = y + (k * kTokenTile + 4 * half) * y_stride + 2 * i * kPanelRows;
                     __m512 acc[8];
@@ -673,7 +671,7 @@ int64_t panel_pairs_times_tiles(const uint8_t* ws, size_t w_row_bytes, int64_t n
                         acc[4 + t] = b0 == 0 ? _mm512_setzero_ps()
                                              : _mm512_maskz_loadu_ps(valid1, yt + t * y_stride + kPanelRows);
                     }
-                    panel_pair_times_4_tokens(p0.q, p1.q, p0.d, p1.d,
+                    panel_pair_times_4_tokens(p0, p1, b0,
                                               reinterpret_cast<const uint8_t*>(tiles + k * n_blocks + b0) + 16 * half,
                                               n_pass / 2, acc);
                     for (int t = 0; t < 4; ++t) {
@@ -686,7 +684,7 @@ int64_t panel_pairs_times_tiles(const uint8_t* ws, size_t w_row_bytes, int64_t n
         // The last tile's other tokens, while the pair's weights are still in cache (prefetch
         // null: they stream ahead as one tile's do, the lines already there).
         for (int k = 0; k < 2 && n_rest > 0; ++k)
-            panel_times_tiles(panel_at(i, k, 0), n_blocks, tiles + n_tiles * n_blocks, n_rest, nullptr,
+            panel_times_tiles(panel_at(i, k), n_blocks, tiles + n_tiles * n_blocks, n_rest, nullptr,
                               y + n_tiles * kTokenTile * y_stride + (2 * i + k) * kPanelRows, y_stride,
                               k == 0 ? static_cast<__mmask16>(0xffff) : valid1);
     }
