@@ -194,8 +194,8 @@ inline __m512 row_scales(const uint16_t* d) {
 template <typename Tiles>
 void panel_times_tiles(Tiles& tiles, const uint8_t* panel, int64_t n_blocks, const TileBlock* x, int64_t n_tokens,
                        float* y, int64_t y_stride, __mmask16 valid) {
-    auto q = [&](int64_t b) { return panel + layout::q_offset(b); };
-    auto d = [&](int64_t b) { return reinterpret_cast<const uint16_t*>(panel + layout::d_offset(n_blocks, b)); };
+    auto q = [&](int64_t b) { return panel + layout::q_offset(n_blocks, b); };
+    auto d = [&](int64_t b) { return reinterpret_cast<const uint16_t*>(panel + layout::d_offset(b)); };
     alignas(64) int32_t c[2][kTileTokens * kPanelRows];
     for (int64_t t0 = 0; t0 < n_tokens; t0 += kTileTokens) {
         const int n_t = static_cast<int>(n_tokens - t0 < kTileTokens ? n_tokens - t0 : kTileTokens);

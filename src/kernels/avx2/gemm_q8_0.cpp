@@ -7,7 +7,7 @@
 // Packed weights (gemm_q8_0_packed): a model repacks its Q8_0 matrices once, at load
 // (pack_q8_0_panels), into the AVX-512 kernels' panels of 16 rows (q8_0_panel.h): block b's quants
 // in 8 vectors of 64 bytes, vector g's int32 lane r = bytes 4g .. 4g + 3 of row r's block plus 128,
-// its 16 row scales (binary16) after its run's quants. A 256-bit register takes half of each vector
+// its 16 row scales (binary16) at the start of its run. A 256-bit register takes half of each vector
 // (panel.h). Per half block and token, as the reference computes it:
 //   isum = sum_j w[j] x[j]      the weights back to signed (XOR 0x80), then per 4-byte group one
 //                               vpmaddubsw of |w| against the token's 4 bytes with w's signs (at
@@ -66,13 +66,13 @@ void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const voi
                     int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride) {
     const int64_t n_blocks = n_cols / kQK;
     panel::over_panels<kReadAhead, BlockQ8_0>(
-        w, w_row_bytes, n_rows, n_blocks, [](int64_t b) { return q8_0_panel::q_offset(b); }, q8_0_panel::kQBytes, x,
-        x_row_bytes, n_tokens, y, y_stride,
+        w, w_row_bytes, n_rows, n_blocks, [n_blocks](int64_t b) { return q8_0_panel::q_offset(n_blocks, b); },
+        q8_0_panel::kQBytes, x, x_row_bytes, n_tokens, y, y_stride,
         [n_blocks](auto T, const uint8_t* q, int64_t b, int h, const BlockQ8_0* const* xb, __m256* acc)
             __attribute__((always_inline)) {
-                // The block's d after its run's quants.
+                // The block's d at the start of its run.
                 const auto* d =
-                    reinterpret_cast<const uint16_t*>(q - q8_0_panel::q_offset(b) + q8_0_panel::d_offset(n_blocks, b));
+                    reinterpret_cast<const uint16_t*>(q - q8_0_panel::q_offset(n_blocks, b) + q8_0_panel::d_offset(b));
                 accumulate_half<T>(q, d + 8 * h, h, xb, acc);
             });
 }
@@ -94,8 +94,8 @@ void pack_q8_0_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t
         panel_rows::rows_of(w, w_row_bytes, r0, n_rows, rows);
         uint8_t* start = static_cast<uint8_t*>(out) + r0 * w_row_bytes;
         for (int64_t b = 0; b < n_blocks; ++b) {
-            uint8_t* q = start + q8_0_panel::q_offset(b);
-            auto* d = reinterpret_cast<uint16_t*>(start + q8_0_panel::d_offset(n_blocks, b));
+            uint8_t* q = start + q8_0_panel::q_offset(n_blocks, b);
+            auto* d = reinterpret_cast<uint16_t*>(start + q8_0_panel::d_offset(b));
             for (int r = 0; r < panel::kRows; ++r) {
                 const BlockQ8_0& src = rows[r][b];
                 for (int g = 0; g < kGroups; ++g) {

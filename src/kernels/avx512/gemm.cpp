@@ -15,8 +15,8 @@
 // worked at once (16 independent vpdpbusd chains for 8 tokens; bench/NOTES.md).
 //
 // Packed weights (gemm_q8_0_packed): a model repacks its matrices into panels once, at load
-// (pack_q8_0_panels; q8_0_panel.h: each run of 8 blocks' quants, then their scales, so that a panel
-// is read as one stream), and every call, one token or many, runs them as they are: no transpose per
+// (pack_q8_0_panels; q8_0_panel.h: every two blocks' scales, then their quants, so that a panel is
+// read as one stream), and every call, one token or many, runs them as they are: no transpose per
 // call, so 8 tokens cost little more than reading the weights, where the transposes on the fly
 // (below) make them about 1.45x one token (bench_kernels, bench/NOTES.md). One token reads its
 // quants from its row as it was, not from a tile (one cache line a block instead of five: the
@@ -66,14 +66,14 @@ static_assert(kPanelQBytes == kQK / 4 * sizeof(__m512i));
 
 // A panel in memory, as gemm_q8_0_packed reads it and pack_q8_0_panels writes it (for raw rows,
 // 9+ tokens, a call packs each panel into scratch the same way): q8_0_panel.h's layout, blocks in
-// runs of quants then scales. q(b): block b's 8 quant vectors; d(b): its 16 row scales (binary16).
+// runs of scales then quants. q(b): block b's 8 quant vectors; d(b): its 16 row scales (binary16).
 struct PanelView {
     const uint8_t* start;
     int64_t n_blocks;
-    const __m512i* q(int64_t b) const { return reinterpret_cast<const __m512i*>(start + q8_0_panel::q_offset(b)); }
-    const uint16_t* d(int64_t b) const {
-        return reinterpret_cast<const uint16_t*>(start + q8_0_panel::d_offset(n_blocks, b));
+    const __m512i* q(int64_t b) const {
+        return reinterpret_cast<const __m512i*>(start + q8_0_panel::q_offset(n_blocks, b));
     }
+    const uint16_t* d(int64_t b) const { return reinterpret_cast<const uint16_t*>(start + q8_0_panel::d_offset(b)); }
 };
 inline PanelView panel_view(const void* panel, int64_t n_blocks) {
     return {static_cast<const uint8_t*>(panel), n_blocks};
@@ -128,9 +128,9 @@ void pack_panel(const BlockQ8_0* const* rows, __m512i row_offsets, int64_t n_blo
         prefetch_rows(rows, b);
         __m512i qb[kQK / 4];
         const __m256i db = pack_block(rows, row_offsets, b, qb);
-        auto* q = reinterpret_cast<__m512i*>(start + q8_0_panel::q_offset(b));
+        auto* q = reinterpret_cast<__m512i*>(start + q8_0_panel::q_offset(n_blocks, b));
         for (int g = 0; g < kQK / 4; ++g) _mm512_storeu_si512(q + g, qb[g]);
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(start + q8_0_panel::d_offset(n_blocks, b)), db);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(start + q8_0_panel::d_offset(b)), db);
     }
 }
 
@@ -650,9 +650,10 @@ int64_t panel_pairs_times_tiles(const uint8_t* ws, size_t w_row_bytes, int64_t n
             const bool last_pass = b0 + n_pass == n_blocks;
             const bool fetch = !last_pass || i + 1 < n_pairs;
             const int64_t next_i = last_pass && fetch ? i + 1 : i, next_b0 = last_pass ? 0 : b0 + n_pass;
-            // A pass starts a run, so its quants and scales are one run of lines.
-            const char* next[2] = {reinterpret_cast<const char*>(panel_at(next_i, 0).q(next_b0)),
-                                   reinterpret_cast<const char*>(panel_at(next_i, 1).q(next_b0))};
+            // A pass starts a run, so its scales and quants are one run of lines.
+            const size_t next_run = q8_0_panel::run_offset(next_b0);
+            const char* next[2] = {reinterpret_cast<const char*>(panel_at(next_i, 0).start + next_run),
+                                   reinterpret_cast<const char*>(panel_at(next_i, 1).start + next_run)};
             const int64_t next_lines = (pass_blocks(next_b0) * static_cast<int64_t>(q8_0_panel::kBlockBytes) + 63) / 64;
             const int64_t lines_per_step = (next_lines + n_steps - 1) / n_steps;
             int64_t step = 0;
