@@ -4,7 +4,7 @@
 //
 // The tile unit multiplies a tile A of 16 rows of signed bytes by a tile B of unsigned bytes laid
 // out 4 bytes of a column together (TDPBSUD: C[m][n] += sum_k sum_i A[m][4k + i] * B[k][4n + i],
-// exact int32). A packed Q8_0 panel (q8_0_panel.h) already has B's layout:
+// exact int32). A packed Q8_0 panel (panel_runs.h) already has B's layout:
 // block b's 512 quant bytes are 8 rows of 64 bytes, row g holding bytes 4g..4g+3 of each of the 16
 // weight rows, plus 128. So per 32-value block, 16 tokens (A: their quants, one token a row) meet
 // the panel in one TDPBSUD, and row t of C holds token t's sums over the 16 weight rows: lane r,
@@ -39,14 +39,14 @@
 
 #include "kernels/avx512/panel.h"
 #include "kernels/blocks.h"
-#include "kernels/q8_0_panel.h"
+#include "kernels/panel_runs.h"
 #include "kernels/simd.h"
 
 namespace sinan::kernels::amx {
 
 namespace {
 
-namespace layout = q8_0_panel;
+using layout = panel_runs::Q8_0;
 constexpr int kPanelRows = layout::kRows;  // a packed panel's rows: C's 16 int32 columns
 constexpr int kTileTokens = 16;            // tokens a tile: A's and C's rows
 constexpr int64_t kMinTokens = 16;         // fewer: the AVX-512 kernels
@@ -189,7 +189,7 @@ inline __m512 row_scales(const uint16_t* d) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(d)));
 }
 
-// One packed panel (from `panel`: block b's quants at q8_0_panel.h's q_offset, its 16 binary16
+// One packed panel (from `panel`: block b's quants at panel_runs.h's q_offset, its 16 binary16
 // scales at d_offset) against every tile of tokens: y[t * y_stride + r] for the `valid` rows.
 template <typename Tiles>
 void panel_times_tiles(Tiles& tiles, const uint8_t* panel, int64_t n_blocks, const TileBlock* x, int64_t n_tokens,

@@ -6,9 +6,9 @@
 // Packed weights (gemm_q6_k_packed): a model repacks its Q6_K matrices once, at load
 // (pack_q6_k_panels), into the layout of the AVX-512 kernel (avx512/gemm_q6_k.cpp, PackedBlock):
 // per block of 16 rows, 16 steps of three vectors (two words of low bits, one of high bits, int32
-// lane r: 4 bytes of row r), then 4 vectors of int8 group scales; the rows' d after all the
-// blocks. A 256-bit register takes half of each vector (panel.h). Per half block and token, as the
-// reference computes it, with u = the six-bit value (0..63, the stored value + 32):
+// lane r: 4 bytes of row r), then 4 vectors of int8 group scales; each block's 16 row scales d
+// before it (panel_runs.h: two blocks' d, then the two blocks). A 256-bit register takes half of each vector (panel.h).
+// Per half block and token, as the reference computes it, with u = the six-bit value (0..63, the stored value + 32):
 //   isum = sum_g sc[g] * sum_j (u[j] - 32) x[j]
 //        = sum_g sc[g] * sum_j u[j] x[j]  -  32 * sum_g sc[g] * bsums[g]        (exact, int32)
 //   the first: vpmaddubsw of u against the token's 4 bytes broadcast, two of them added as int16
@@ -25,6 +25,7 @@
 
 #include "kernels/avx2/panel.h"
 #include "kernels/blocks.h"
+#include "kernels/panel_runs.h"
 #include "kernels/simd.h"
 
 namespace sinan::kernels::avx2 {
@@ -40,7 +41,8 @@ constexpr int kGroups = kQKK / 16;
 // 4i .. 4i + 3 at kScaleVector + i.
 constexpr int kSteps = 16, kScaleVector = 3 * kSteps;
 constexpr size_t kBlockBytes = (kScaleVector + kGroups / 4) * 64;
-static_assert(kBlockBytes + panel::kRows * sizeof(uint16_t) == panel::kRows * sizeof(BlockQ6_K));
+using Layout = panel_runs::Runs<kBlockBytes>;  // the blocks with their d
+static_assert(Layout::kBlockBytes == panel::kRows * sizeof(BlockQ6_K));
 
 // Values 128h + 32v + 4w .. + 3 of each lane's row (0..63) from step 8h + w's words: (low & 0x0f)
 // | the high bits moved to 0x30; lo: the low-bit word (v 0, 2: lo0; 1, 3: lo1), hi: the high bits.
@@ -120,14 +122,15 @@ void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const voi
                     int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride) {
     const int64_t n_blocks = n_cols / kQKK;
     panel::over_panels<kReadAhead, BlockQ8_K>(
-        w, w_row_bytes, n_rows, n_blocks, [](int64_t b) { return static_cast<size_t>(b) * kBlockBytes; }, kBlockBytes,
+        w, w_row_bytes, n_rows, n_blocks, [n_blocks](int64_t b) { return Layout::q_offset(n_blocks, b); }, kBlockBytes,
         x, x_row_bytes, n_tokens, y, y_stride,
-        [n_blocks](auto T, const uint8_t* block, int64_t b, int h, const BlockQ8_K* const* xb,
-                   __m256* acc) __attribute__((always_inline)) {
-            // The panel's d after all its blocks: 16 a block.
-            const auto* d = reinterpret_cast<const uint16_t*>(block + (n_blocks - b) * kBlockBytes) + b * panel::kRows;
-            accumulate_half<T>(block, d + 8 * h, h, xb, acc);
-        });
+        [n_blocks](auto T, const uint8_t* block, int64_t b, int h, const BlockQ8_K* const* xb, __m256* acc)
+            __attribute__((always_inline)) {
+                // The block's d at the start of its run.
+                const auto* d =
+                    reinterpret_cast<const uint16_t*>(block - Layout::q_offset(n_blocks, b) + Layout::d_offset(b));
+                accumulate_half<T>(block, d + 8 * h, h, xb, acc);
+            });
 }
 
 }  // namespace
@@ -146,9 +149,9 @@ void pack_q6_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t
         const BlockQ6_K* rows[panel::kRows];
         panel_rows::rows_of(w, w_row_bytes, r0, n_rows, rows);
         uint8_t* start = static_cast<uint8_t*>(out) + r0 * w_row_bytes;
-        auto* d = reinterpret_cast<uint16_t*>(start + n_blocks * kBlockBytes);
         for (int64_t b = 0; b < n_blocks; ++b) {
-            uint8_t* block = start + b * kBlockBytes;
+            uint8_t* block = start + Layout::q_offset(n_blocks, b);
+            auto* d = reinterpret_cast<uint16_t*>(start + Layout::d_offset(b));
             for (int r = 0; r < panel::kRows; ++r) {
                 const BlockQ6_K& src = rows[r][b];
                 for (int h = 0; h < 2; ++h) {
@@ -161,7 +164,7 @@ void pack_q6_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t
                 }
                 for (int i = 0; i < kGroups / 4; ++i)
                     panel::put_lane(block + 64 * (kScaleVector + i), r, src.scales + 4 * i);
-                std::memcpy(&d[b * panel::kRows + r], &src.d, sizeof(uint16_t));
+                std::memcpy(&d[r], &src.d, sizeof(uint16_t));
             }
         }
     }

@@ -5,7 +5,7 @@
 // Rows in place (gemm_q8_0): row by row through vec_dot_q8_0_x4 / vec_dot_q8_0, four tokens a pass.
 //
 // Packed weights (gemm_q8_0_packed): a model repacks its Q8_0 matrices once, at load
-// (pack_q8_0_panels), into the AVX-512 kernels' panels of 16 rows (q8_0_panel.h): block b's quants
+// (pack_q8_0_panels), into the AVX-512 kernels' panels of 16 rows (panel_runs.h): block b's quants
 // in 8 vectors of 64 bytes, vector g's int32 lane r = bytes 4g .. 4g + 3 of row r's block plus 128,
 // its 16 row scales (binary16) at the start of its run. A 256-bit register takes half of each vector
 // (panel.h). Per half block and token, as the reference computes it:
@@ -23,7 +23,7 @@
 
 #include "kernels/avx2/panel.h"
 #include "kernels/blocks.h"
-#include "kernels/q8_0_panel.h"
+#include "kernels/panel_runs.h"
 #include "kernels/simd.h"
 
 namespace sinan::kernels::avx2 {
@@ -33,7 +33,7 @@ namespace {
 using panel::half_vector;
 
 constexpr int kGroups = kQK / 4;  // 4-byte groups of a block: vectors a block
-static_assert(q8_0_panel::kQBytes == kGroups * 64 && q8_0_panel::kBlockBytes == panel::kRows * sizeof(BlockQ8_0));
+static_assert(panel_runs::Q8_0::kQBytes == kGroups * 64 && panel_runs::Q8_0::kBlockBytes == panel::kRows * sizeof(BlockQ8_0));
 
 // acc[t] += half h of packed block `q` (its rows' d: d, 8 binary16) times token t's block xb[t].
 template <int T>
@@ -66,13 +66,13 @@ void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const voi
                     int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride) {
     const int64_t n_blocks = n_cols / kQK;
     panel::over_panels<kReadAhead, BlockQ8_0>(
-        w, w_row_bytes, n_rows, n_blocks, [n_blocks](int64_t b) { return q8_0_panel::q_offset(n_blocks, b); },
-        q8_0_panel::kQBytes, x, x_row_bytes, n_tokens, y, y_stride,
+        w, w_row_bytes, n_rows, n_blocks, [n_blocks](int64_t b) { return panel_runs::Q8_0::q_offset(n_blocks, b); },
+        panel_runs::Q8_0::kQBytes, x, x_row_bytes, n_tokens, y, y_stride,
         [n_blocks](auto T, const uint8_t* q, int64_t b, int h, const BlockQ8_0* const* xb, __m256* acc)
             __attribute__((always_inline)) {
                 // The block's d at the start of its run.
                 const auto* d =
-                    reinterpret_cast<const uint16_t*>(q - q8_0_panel::q_offset(n_blocks, b) + q8_0_panel::d_offset(b));
+                    reinterpret_cast<const uint16_t*>(q - panel_runs::Q8_0::q_offset(n_blocks, b) + panel_runs::Q8_0::d_offset(b));
                 accumulate_half<T>(q, d + 8 * h, h, xb, acc);
             });
 }
@@ -94,8 +94,8 @@ void pack_q8_0_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t
         panel_rows::rows_of(w, w_row_bytes, r0, n_rows, rows);
         uint8_t* start = static_cast<uint8_t*>(out) + r0 * w_row_bytes;
         for (int64_t b = 0; b < n_blocks; ++b) {
-            uint8_t* q = start + q8_0_panel::q_offset(n_blocks, b);
-            auto* d = reinterpret_cast<uint16_t*>(start + q8_0_panel::d_offset(b));
+            uint8_t* q = start + panel_runs::Q8_0::q_offset(n_blocks, b);
+            auto* d = reinterpret_cast<uint16_t*>(start + panel_runs::Q8_0::d_offset(b));
             for (int r = 0; r < panel::kRows; ++r) {
                 const BlockQ8_0& src = rows[r][b];
                 for (int g = 0; g < kGroups; ++g) {

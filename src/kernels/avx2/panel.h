@@ -1,5 +1,5 @@
 // What the AVX2 panel matrix kernels share (gemm_q8_0.cpp, gemm_q4_k.cpp, gemm_q6_k.cpp). They
-// read the packed layouts of the AVX-512 kernels (Q8_0's: q8_0_panel.h): per block of 16 rows,
+// read the packed layouts of the AVX-512 kernels (Q8_0's and Q6_K's: panel_runs.h): per block of 16 rows,
 // vectors of 64 bytes whose int32 lane r holds 4 bytes of row r; a 256-bit register takes half of
 // each vector (rows 0-7 or 8-15), one lane per row, so no block is summed across lanes. Included
 // only by sources compiled with the AVX2 flags (src/kernels/CMakeLists.txt): every function here is

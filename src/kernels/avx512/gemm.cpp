@@ -15,7 +15,7 @@
 // worked at once (16 independent vpdpbusd chains for 8 tokens; bench/NOTES.md).
 //
 // Packed weights (gemm_q8_0_packed): a model repacks its matrices into panels once, at load
-// (pack_q8_0_panels; q8_0_panel.h: every two blocks' scales, then their quants, so that a panel is
+// (pack_q8_0_panels; panel_runs.h: every two blocks' scales, then their quants, so that a panel is
 // read as one stream), and every call, one token or many, runs them as they are: no transpose per
 // call, so 8 tokens cost little more than reading the weights, where the transposes on the fly
 // (below) make them about 1.45x one token (bench_kernels, bench/NOTES.md). One token reads its
@@ -50,7 +50,7 @@
 #include "kernels/avx512/panel.h"
 #include "kernels/avx512/unrolled.h"
 #include "kernels/blocks.h"
-#include "kernels/q8_0_panel.h"
+#include "kernels/panel_runs.h"
 #include "kernels/simd.h"
 
 namespace sinan::kernels::avx512 {
@@ -59,21 +59,21 @@ namespace {
 
 using panel::NextPanelPrefetch;
 
-constexpr int kPanelRows = q8_0_panel::kRows;  // one int32 lane per row
+constexpr int kPanelRows = panel_runs::Q8_0::kRows;  // one int32 lane per row
 constexpr int kTokenTile = 8;  // tokens sharing one pass over a panel (registers: 2 x 8 sums + 8 results)
-constexpr size_t kPanelQBytes = q8_0_panel::kQBytes;  // a block's quants: kQK / 4 vectors
+constexpr size_t kPanelQBytes = panel_runs::Q8_0::kQBytes;  // a block's quants: kQK / 4 vectors
 static_assert(kPanelQBytes == kQK / 4 * sizeof(__m512i));
 
 // A panel in memory, as gemm_q8_0_packed reads it and pack_q8_0_panels writes it (for raw rows,
-// 9+ tokens, a call packs each panel into scratch the same way): q8_0_panel.h's layout, blocks in
+// 9+ tokens, a call packs each panel into scratch the same way): panel_runs.h's layout, blocks in
 // runs of scales then quants. q(b): block b's 8 quant vectors; d(b): its 16 row scales (binary16).
 struct PanelView {
     const uint8_t* start;
     int64_t n_blocks;
     const __m512i* q(int64_t b) const {
-        return reinterpret_cast<const __m512i*>(start + q8_0_panel::q_offset(n_blocks, b));
+        return reinterpret_cast<const __m512i*>(start + panel_runs::Q8_0::q_offset(n_blocks, b));
     }
-    const uint16_t* d(int64_t b) const { return reinterpret_cast<const uint16_t*>(start + q8_0_panel::d_offset(b)); }
+    const uint16_t* d(int64_t b) const { return reinterpret_cast<const uint16_t*>(start + panel_runs::Q8_0::d_offset(b)); }
 };
 inline PanelView panel_view(const void* panel, int64_t n_blocks) {
     return {static_cast<const uint8_t*>(panel), n_blocks};
@@ -128,9 +128,9 @@ void pack_panel(const BlockQ8_0* const* rows, __m512i row_offsets, int64_t n_blo
         prefetch_rows(rows, b);
         __m512i qb[kQK / 4];
         const __m256i db = pack_block(rows, row_offsets, b, qb);
-        auto* q = reinterpret_cast<__m512i*>(start + q8_0_panel::q_offset(n_blocks, b));
+        auto* q = reinterpret_cast<__m512i*>(start + panel_runs::Q8_0::q_offset(n_blocks, b));
         for (int g = 0; g < kQK / 4; ++g) _mm512_storeu_si512(q + g, qb[g]);
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(start + q8_0_panel::d_offset(b)), db);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(start + panel_runs::Q8_0::d_offset(b)), db);
     }
 }
 
@@ -430,7 +430,7 @@ void panel_pair_times_4_tokens(PanelView p0, PanelView p1, int64_t b0, const uin
         const __m512i *q0 = p0.q(b0 + 2 * i), *q1 = p1.q(b0 + 2 * i);
         const uint16_t *d0 = p0.d(b0 + 2 * i), *d1 = p1.d(b0 + 2 * i);
         // The second block's weights start 8 vectors (512 bytes) in, its scales 16 binary16 (32
-        // bytes): two blocks from an even one lie in one run (q8_0_panel.h).
+        // bytes): two blocks from an even one lie in one run (panel_runs.h).
         // clang-format off
         asm(SINAN_Q8_START(0, 0, 8, 12) SINAN_Q8_START(1, 0, 9, 13) SINAN_Q8_START(2, 0, 10, 14)
             SINAN_Q8_START(3, 0, 11, 15) SINAN_Q8_START(0, 1, 16, 20) SINAN_Q8_START(1, 1, 17, 21)
@@ -619,7 +619,7 @@ void panel_times_tiles(PanelView panel, int64_t n_blocks, const TileBlock* tiles
 // second 4 tokens met them in L2, and the pair ran 4.2 G vpdpbusd/s, against 4.7 in passes of 16
 // blocks and 5.1 all in L1 (an out-of-tree harness around this file, bench/NOTES.md).
 constexpr int64_t kPairPassBlocks = 16;
-static_assert(kPairPassBlocks % q8_0_panel::kRunBlocks == 0, "a pass takes whole runs: one run of lines to fetch");
+static_assert(kPairPassBlocks % panel_runs::Q8_0::kRunBlocks == 0, "a pass takes whole runs: one run of lines to fetch");
 
 // The rows of a packed matrix that lie in pairs of panels (a last, single panel is left to the
 // caller; returns the rows done) against the tokens: pair after pair, the full tiles of tokens in
@@ -651,10 +651,10 @@ int64_t panel_pairs_times_tiles(const uint8_t* ws, size_t w_row_bytes, int64_t n
             const bool fetch = !last_pass || i + 1 < n_pairs;
             const int64_t next_i = last_pass && fetch ? i + 1 : i, next_b0 = last_pass ? 0 : b0 + n_pass;
             // A pass starts a run, so its scales and quants are one run of lines.
-            const size_t next_run = q8_0_panel::run_offset(next_b0);
+            const size_t next_run = panel_runs::Q8_0::run_offset(next_b0);
             const char* next[2] = {reinterpret_cast<const char*>(panel_at(next_i, 0).start + next_run),
                                    reinterpret_cast<const char*>(panel_at(next_i, 1).start + next_run)};
-            const int64_t next_lines = (pass_blocks(next_b0) * static_cast<int64_t>(q8_0_panel::kBlockBytes) + 63) / 64;
+            const int64_t next_lines = (pass_blocks(next_b0) * static_cast<int64_t>(panel_runs::Q8_0::kBlockBytes) + 63) / 64;
             const int64_t lines_per_step = (next_lines + n_steps - 1) / n_steps;
             int64_t step = 0;
             for (int64_t k = 0; k < n_tiles; ++k) {

@@ -15,7 +15,8 @@
 // Packed weights (gemm_q6_k_packed): a model repacks its Q6_K matrices once, at load
 // (pack_q6_k_panels), into panels of the same size as the rows: per block of 16 rows the low bits,
 // the high bits and the group scales, 4 bytes a lane (lane r: row r), 52 vectors in the order the
-// kernel reads them (PackedBlock); the rows' d after all the blocks. Batches of up to 8 tokens
+// kernel reads them (PackedBlock), each block's 16 row scales d before it (panel_runs.h: two
+// blocks' d, then the two blocks). Batches of up to 8 tokens
 // (decoding) meet it 4 tokens a pass, each 4-byte word of values unpacked in registers ((low &
 // 0x0f) | the high bits moved to 0x30, one vpternlogd after a mask), then the same sums as above;
 // larger batches unpack each panel once into the runtime panel's form and run its tiles.
@@ -30,6 +31,7 @@
 
 #include "kernels/avx512/panel.h"
 #include "kernels/blocks.h"
+#include "kernels/panel_runs.h"
 #include "kernels/simd.h"
 
 namespace sinan::kernels::avx512 {
@@ -122,10 +124,12 @@ struct Q6K {
 // One block of 16 rows of a packed panel, in the order accumulate_packed reads it: step 8h + w
 // holds the three words it unpacks together, int32 lane r = 4 of row r's bytes: lo0 = its low bits
 // (ql) from byte 64h + 4w, lo1 from byte 64h + 32 + 4w, hi = its high bits (qh) from byte
-// 32h + 4w; then scales[i], its group scales 4i..4i+3. The panel's d (binary16, 16 per block)
-// follow its blocks: 16 * sizeof(BlockQ6_K) bytes a block in all. Read in order, a block is one
-// stream the hardware prefetcher follows without help; with ql and qh in runs of their own (three
-// streams a block) one token needed software prefetch, and ran slower (bench/NOTES.md).
+// 32h + 4w; then scales[i], its group scales 4i..4i+3. Each block's row scales d (binary16, 16
+// per block) lie before it, two blocks' at a time (panel_runs.h, Layout): 16 * sizeof(BlockQ6_K)
+// bytes a block in all. Read in order, a panel is one stream the hardware prefetcher follows
+// without help; with ql and qh in runs of their own (three streams a block) one token needed
+// software prefetch, and ran slower, and with all the d after all the blocks (a second stream
+// restarting at every panel) one token read ~10% below Q4_K (bench/NOTES.md).
 // Unaligned vectors: panels lie where rows do (a multiple of 16 rows' bytes from the matrix start).
 struct PackedBlock {
     struct Step {
@@ -134,7 +138,16 @@ struct PackedBlock {
     Step steps[16];
     __m512i_u scales[kGroups / 4];
 };
-static_assert(sizeof(PackedBlock) + panel::kRows * sizeof(uint16_t) == panel::kRows * sizeof(BlockQ6_K));
+using Layout = panel_runs::Runs<sizeof(PackedBlock)>;
+static_assert(Layout::kBlockBytes == panel::kRows * sizeof(BlockQ6_K));
+
+// Block b of a packed panel of n_blocks blocks from `start`, and its 16 row scales.
+inline const PackedBlock& packed_block(const uint8_t* start, int64_t n_blocks, int64_t b) {
+    return *reinterpret_cast<const PackedBlock*>(start + Layout::q_offset(n_blocks, b));
+}
+inline const uint16_t* row_scales(const uint8_t* start, int64_t b) {
+    return reinterpret_cast<const uint16_t*>(start + Layout::d_offset(b));
+}
 
 // Tokens per pass over a packed panel (from memory 8 sequences decoded faster in two passes of 4
 // than in one of 8; bench/NOTES.md); batches above kMaxPackedTokens unpack each panel once.
@@ -230,26 +243,23 @@ inline void accumulate_packed(const PackedBlock& p, __m512 d, const Q6K::TokenBl
                                _mm512_mul_ps(_mm512_mul_ps(d, _mm512_set1_ps(tb[t]->d)), _mm512_cvtepi32_ps(isum[t])));
 }
 
-// y[t * y_stride + r] for the `valid` rows of a packed panel (blocks, then d) and T tokens, while
+// y[t * y_stride + r] for the `valid` rows of a packed panel (from `start`) and T tokens, while
 // the next panel is fetched (steps first_step + b), or for one token (prefetch null) with the
 // weights read in order, with kReadAhead each block's 52 lines fetched ahead (panel::read_ahead),
-// else left to the hardware's streams; and a line every other block 32 KiB past the scales
-// (panel::stream_ahead; that lands in a later panel's quants, not in scales: against none, or
-// against the next panel's scales, no difference on the family 26 host; bench/NOTES.md 2026-12-04).
+// else left to the hardware's streams.
 template <int T, bool kReadAhead>
-void packed_panel_times_tokens(const PackedBlock* blocks, const uint16_t* d, int64_t n_blocks,
-                               const Q6K::TokenBlock* const* tb, const BlockQ8_K* const* x,
-                               const panel::NextPanelPrefetch* prefetch, int64_t first_step, float* y, int64_t y_stride,
-                               __mmask16 valid) {
+void packed_panel_times_tokens(const uint8_t* start, int64_t n_blocks, const Q6K::TokenBlock* const* tb,
+                               const BlockQ8_K* const* x, const panel::NextPanelPrefetch* prefetch, int64_t first_step,
+                               float* y, int64_t y_stride, __mmask16 valid) {
     panel::tokens_over_blocks<T>(n_blocks, tb, x, y, y_stride, valid, [&](int64_t b, auto tbb, auto xb, __m512* acc) {
+        const PackedBlock& block = packed_block(start, n_blocks, b);
         if (prefetch == nullptr) {
-            if (b % 2 == 0) panel::stream_ahead<1>(d + b * panel::kRows);
-            if constexpr (kReadAhead) panel::read_ahead<sizeof(PackedBlock) / 64>(&blocks[b]);
+            if constexpr (kReadAhead) panel::read_ahead<sizeof(PackedBlock) / 64>(&block);
         } else {
             prefetch->at_step(first_step + b);
         }
-        const __m512 db = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(d + b * panel::kRows)));
-        accumulate_packed<T>(blocks[b], db, tbb, xb, acc);
+        const __m512 db = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row_scales(start, b))));
+        accumulate_packed<T>(block, db, tbb, xb, acc);
     });
 }
 
@@ -277,9 +287,10 @@ void pack_q6_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t
         const BlockQ6_K* rows[panel::kRows];
         panel_rows::rows_of(w, w_row_bytes, r0, n_rows, rows);
         uint8_t* start = panels + r0 * w_row_bytes;
-        auto* d = reinterpret_cast<uint16_t*>(start + n_blocks * sizeof(PackedBlock));
         for (int64_t b = 0; b < n_blocks; ++b) {
-            auto& block = reinterpret_cast<PackedBlock*>(start)[b];  // unaligned vectors: panels lie where rows do
+            // Unaligned vectors: panels lie where rows do.
+            auto& block = *reinterpret_cast<PackedBlock*>(start + Layout::q_offset(n_blocks, b));
+            auto* d = reinterpret_cast<uint16_t*>(start + Layout::d_offset(b));
             // The low and high bits as 4 and 2 chunks of 8 words, in the rows' order, then in the
             // kernel's.
             __m512i_u ql[32], qh[16];
@@ -297,7 +308,7 @@ void pack_q6_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t
             alignas(64) uint32_t words[kGroups / 4][panel::kRows];
             for (int k = 0; k < panel::kRows; ++k) {
                 for (int i = 0; i < kGroups / 4; ++i) __builtin_memcpy(&words[i][k], rows[k][b].scales + 4 * i, 4);
-                d[b * panel::kRows + k] = rows[k][b].d;
+                d[k] = rows[k][b].d;
             }
             for (int i = 0; i < kGroups / 4; ++i) _mm512_storeu_si512(&block.scales[i], _mm512_load_si512(words[i]));
         }
@@ -335,13 +346,11 @@ void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const voi
         const int n_valid = static_cast<int>(n_rows - r0 < panel::kRows ? n_rows - r0 : panel::kRows);
         const auto valid = static_cast<__mmask16>((1u << n_valid) - 1);
         const uint8_t* start = ws + r0 * w_row_bytes;
-        const auto* blocks = reinterpret_cast<const PackedBlock*>(start);
-        const auto* d = reinterpret_cast<const uint16_t*>(start + n_blocks * sizeof(PackedBlock));
         const panel::NextPanelPrefetch prefetch(start, w_row_bytes, n_rows - r0,
                                                 unpack ? n_blocks : n_tiles * n_blocks);
         for (int64_t b = 0; unpack && b < n_blocks; ++b) {
             prefetch.at_step(b);
-            unpack_block(blocks[b], d + b * panel::kRows, unpacked + b);
+            unpack_block(packed_block(start, n_blocks, b), row_scales(start, b), unpacked + b);
         }
         for (int64_t t0 = 0; t0 < n_tokens; t0 += kPackedTile) {
             const int n_t = static_cast<int>(n_tokens - t0 < kPackedTile ? n_tokens - t0 : kPackedTile);
@@ -351,7 +360,7 @@ void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const voi
                     panel::run_tokens<Q6K, T>(unpacked, n_blocks, tb, xb, y + t0 * y_stride + r0, y_stride, valid);
                 else
                     packed_panel_times_tokens<T, kReadAhead>(
-                        blocks, d, n_blocks, tb, xb, n_tokens == 1 ? nullptr : &prefetch, (t0 / kPackedTile) * n_blocks,
+                        start, n_blocks, tb, xb, n_tokens == 1 ? nullptr : &prefetch, (t0 / kPackedTile) * n_blocks,
                         y + t0 * y_stride + r0, y_stride, valid);
             });
         }
