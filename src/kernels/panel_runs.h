@@ -5,16 +5,15 @@
 // where its first row did and takes 16 rows' bytes. The blocks lie in runs of kRunBlocks (a last,
 // odd block alone), each run its blocks' scales, then their quants, so a kernel that takes a
 // block's scales and quants block after block reads the panel as one stream, in order.
-// Measured with Q8_0 from memory, a one-token kernel over the 1.5B's decoding matrices on two
-// threads (an out-of-tree harness, alternated in one process; bench/NOTES.md, 2026-12-06 10:45):
+// Measured by bench_panel_layouts (Q8_0's one-token loop over the 1.5B's decoding matrices from
+// memory on two threads, the layouts alternated in one process; bench/NOTES.md, 2026-12-06 10:45):
 // with all the scales after all the quants (the layout before) the scales were a second stream
-// restarting at every panel, and the short rows (1,536 values) read 15-30% below a plain read of
-// the same bytes (in a fast memory spell 31 against 46 GB/s); runs of 8 blocks with the scales
-// after their quants read the short rows faster but the long ones (8,960 values) slower (the
-// scales' line fetched ahead of the quants before it); these runs read within 1-3% of the plain
-// read for both. Blocks b, b + 1 with b even lie in one run: block b + 1's quants start kQBytes
-// after block b's, its scales kDBytes after b's (the kernels that take two blocks at a time rely
-// on it).
+// restarting at every panel, and the short rows (1,536 values) read ~13% below a plain read of the
+// same bytes; runs of 8 blocks with the scales after their quants read the long rows (8,960
+// values) ~19% below it (the scales' line fetched ahead of the quants before it); these runs read
+// within 1-4% of it for both. Blocks b, b + 1 with b even lie in one run: block b + 1's quants
+// start kQBytes after block b's, its scales kDBytes after b's (the kernels that take two blocks at
+// a time rely on it).
 // Integer offsets only, with internal linkage (an unnamed namespace): the including files are
 // compiled with different instruction sets (see half.h).
 #pragma once

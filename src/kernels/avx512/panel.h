@@ -98,13 +98,12 @@ static inline void fetch_ahead(const void* p) {
     for (int k = 0; k < Lines; ++k) _mm_prefetch(ahead + 64 * k, static_cast<_mm_hint>(Hint));
 }
 
-// Decoding reads each weight once, in order: Q8_0's kernel for 2 to 8 tokens (and the one-token
-// Q6_K kernel, a line every other block from its scales) fetch the lines kStreamAhead bytes ahead of their reading
-// position into L2, past the panel and the caller's rows (a prefetch never faults, and the rows after a chunk are
-// usually the thread's next chunk). Decode steps of 2, 4 and 8 Q8_0 sequences, alternated in one process: 28-40% less
-// time than with 8 KiB ahead into L1 (which had been 15-32% faster than the next panel into L2 on another host); 16 KiB
-// ahead nearly as fast, 64 and 128 KiB the same (bench/NOTES.md, 2026-12-03). The one-token kernels read their blocks
-// in order, left to the hardware's streams or with read_ahead below.
+// Decoding reads each weight once, in order: Q8_0's kernel for 2 to 8 tokens fetches the lines
+// kStreamAhead bytes ahead of its reading position into L2, past the panel and the caller's rows (a prefetch never
+// faults, and the rows after a chunk are usually the thread's next chunk). Decode steps of 2, 4 and 8 Q8_0 sequences,
+// alternated in one process: 28-40% less time than with 8 KiB ahead into L1 (which had been 15-32% faster than the next
+// panel into L2 on another host); 16 KiB ahead nearly as fast, 64 and 128 KiB the same (bench/NOTES.md, 2026-12-03).
+// The one-token kernels read their blocks in order, left to the hardware's streams or with read_ahead below.
 constexpr int64_t kStreamAhead = 32768;
 template <int Lines>
 static inline void stream_ahead(const void* p) {
