@@ -453,6 +453,22 @@ void exp_f32(const float* x, float* y, int64_t n) { active_table().exp(x, y, n);
 
 void silu_mul(const float* gate, const float* up, float* y, int64_t n) { active_table().silu_mul(gate, up, y, n); }
 
+void silu_mul(const float* gate, const float* up, float* y, int64_t n, ThreadPool& pool) {
+    constexpr int64_t kRun = 64, kSplitFrom = 4096;  // fewer values: a microsecond or two, not worth a hand-off
+    if (n < kSplitFrom || pool.n_threads() == 1) return silu_mul(gate, up, y, n);
+    const struct {
+        SiluMulFn f;
+        const float *gate, *up;
+        float* y;
+        int64_t n;
+    } job{active_table().silu_mul, gate, up, y, n};
+    // One pointer captured: the callable fits std::function's inline storage (no allocation).
+    pool.parallel_for((n + kRun - 1) / kRun, [&job](int64_t r0, int64_t r1, int) {
+        const int64_t begin = r0 * kRun, end = std::min(r1 * kRun, job.n);
+        job.f(job.gate + begin, job.up + begin, job.y + begin, end - begin);
+    });
+}
+
 void gelu(const float* x, float* y, int64_t n) { active_table().gelu(x, y, n); }
 
 void gelu_f16(const float* x, float* y, int64_t n) {

@@ -131,6 +131,11 @@ void exp_f32(const float* x, float* y, int64_t n);
 
 // y[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g))   (y may be gate or up)
 void silu_mul(const float* gate, const float* up, float* y, int64_t n);
+// The same split over the pool in runs of 64 values from 4,096 values on (a value's result does
+// not depend on the split). Between a gate/up product and the down product even one token's
+// values: done by the caller alone, 8,960 of them took long enough for the pool's worker to fall
+// asleep (ThreadPool::kSpin), and the down product then waited for it to wake (bench/NOTES.md).
+void silu_mul(const float* gate, const float* up, float* y, int64_t n, ThreadPool& pool);
 
 // y[i] = 0.5 x[i] (1 + tanh(sqrt(2/pi) (x[i] + 0.044715 x[i]^3)))   (GGML's GELU; y may be x)
 void gelu(const float* x, float* y, int64_t n);

@@ -194,7 +194,7 @@ void BertModel::feed_forward(const LayerWeights& w, int64_t n) {
     apply(w.up, x_.data(), n, ff_.data());
     if (nomic_) {
         apply(w.gate, x_.data(), n, gate_.data());
-        kernels::silu_mul(gate_.data(), ff_.data(), ff_.data(), n * n_ff);
+        kernels::silu_mul(gate_.data(), ff_.data(), ff_.data(), n * n_ff, pool_);
     } else {
         kernels::gelu_f16(ff_.data(), ff_.data(), n * n_ff);
     }

@@ -273,7 +273,7 @@ void Deepseek2Model::attention_block(int64_t l, const Batch& batch, KvCache& cac
 void Deepseek2Model::dense_ffn(const Deepseek2Layer& w, int64_t n) {
     const Hparams& h = hparams_;
     gate_up(w.w_gate, w.w_up, xn_.data(), n);
-    kernels::silu_mul(gate_.data(), up_.data(), gate_.data(), n * h.n_ff);
+    kernels::silu_mul(gate_.data(), up_.data(), gate_.data(), n * h.n_ff, pool_);
     kernels::matmul(w.w_down, gate_.data(), n, moe_out_.data(), pool_);
 }
 
@@ -376,7 +376,7 @@ void Deepseek2Model::moe_ffn(const Deepseek2Layer& w, int64_t n) {
         for (int64_t j = 0; j < m; ++j)
             std::copy_n(xn_.data() + (slots[static_cast<size_t>(j)] / n_used) * d, d, in.data() + j * d);
         gate_up(w.gate_exps[static_cast<size_t>(e)], w.up_exps[static_cast<size_t>(e)], in.data(), m);
-        kernels::silu_mul(gate_.data(), up_.data(), gate_.data(), m * f);
+        kernels::silu_mul(gate_.data(), up_.data(), gate_.data(), m * f, pool_);
         out.resize(static_cast<size_t>(m * d));
         kernels::matmul(w.down_exps[static_cast<size_t>(e)], gate_.data(), m, out.data(), pool_);
         for (int64_t j = 0; j < m; ++j) {
@@ -395,7 +395,7 @@ void Deepseek2Model::moe_ffn(const Deepseek2Layer& w, int64_t n) {
     if (h.n_expert_shared == 0) return;
     const int64_t f_sh = h.n_ff_exp * h.n_expert_shared;
     gate_up(w.gate_shexp, w.up_shexp, xn_.data(), n);
-    kernels::silu_mul(gate_.data(), up_.data(), gate_.data(), n * f_sh);
+    kernels::silu_mul(gate_.data(), up_.data(), gate_.data(), n * f_sh, pool_);
     out.resize(static_cast<size_t>(n * d));
     kernels::matmul(w.down_shexp, gate_.data(), n, out.data(), pool_);
     kernels::add_inplace(moe_out_.data(), out.data(), n * d);

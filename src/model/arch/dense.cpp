@@ -51,7 +51,6 @@ class DenseModel final : public Model {
         return bind_vector(file_, name, n, out, optional);
     }
     void attention(int64_t layer, const Batch& batch, const KvCache& cache);
-    void silu_mul_rows(int64_t n_tokens, int64_t n_ff);
 
     InputOutput io_;
     std::vector<float> rope_factors_;
@@ -156,17 +155,6 @@ void DenseModel::attention(int64_t layer, const Batch& batch, const KvCache& cac
     });
 }
 
-// gate_[t, :] = silu(gate_[t, :]) * up_[t, :], the tokens of a batch split over the pool.
-void DenseModel::silu_mul_rows(int64_t n_tokens, int64_t n_ff) {
-    if (n_tokens == 1) {
-        kernels::silu_mul(gate_.data(), up_.data(), gate_.data(), n_ff);
-        return;
-    }
-    pool_.parallel_for(n_tokens, [this, n_ff](int64_t t0, int64_t t1, int) {
-        kernels::silu_mul(gate_.data() + t0 * n_ff, up_.data() + t0 * n_ff, gate_.data() + t0 * n_ff, (t1 - t0) * n_ff);
-    });
-}
-
 Status DenseModel::forward(const Batch& batch, KvCache& cache, std::vector<float>* logits) {
     const Hparams& h = hparams_;
     SINAN_RETURN_IF_ERROR(place_batch(batch, cache, &cells_));
@@ -216,7 +204,7 @@ Status DenseModel::forward(const Batch& batch, KvCache& cache, std::vector<float
         const kernels::Matrix* gate_up[] = {&w.w_gate, &w.w_up};
         float* gate_up_out[] = {gate_.data(), up_.data()};
         kernels::matmul_shared_input(gate_up, xn_.data(), n, gate_up_out, pool_);
-        silu_mul_rows(n, h.n_ff);
+        kernels::silu_mul(gate_.data(), up_.data(), gate_.data(), n * h.n_ff, pool_);
         kernels::matmul(w.w_down, gate_.data(), n, xn_.data(), pool_);
         kernels::add_inplace(x_.data(), xn_.data(), n * h.n_embd);
     }
