@@ -261,7 +261,8 @@ TEST(Matmul, SharedInputEqualsOneMatmulPerMatrix) {
 }
 
 // silu_mul split over a pool gives the single call's values bit for bit, below and above the size
-// it splits from and for sizes that are not whole runs of 64, in place too, on pools of 1 to 3 threads, and allocates nothing after warm-up.
+// it splits from and for sizes that are not whole runs of 64, in place too, on pools of 1 to 3
+// threads, and allocates nothing after warm-up.
 TEST(SiluMul, OverThePoolEqualsOneCall) {
     std::mt19937 rng(kSeed);
     for (int threads : {1, 2, 3}) {

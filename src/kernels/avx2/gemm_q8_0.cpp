@@ -31,9 +31,10 @@ namespace sinan::kernels::avx2 {
 namespace {
 
 using panel::half_vector;
+using Layout = panel_runs::Q8_0;  // where a packed panel's blocks lie
 
 constexpr int kGroups = kQK / 4;  // 4-byte groups of a block: vectors a block
-static_assert(panel_runs::Q8_0::kQBytes == kGroups * 64 && panel_runs::Q8_0::kBlockBytes == panel::kRows * sizeof(BlockQ8_0));
+static_assert(Layout::kQBytes == kGroups * 64 && Layout::kBlockBytes == panel::kRows * sizeof(BlockQ8_0));
 
 // acc[t] += half h of packed block `q` (its rows' d: d, 8 binary16) times token t's block xb[t].
 template <int T>
@@ -66,15 +67,14 @@ void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const voi
                     int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride) {
     const int64_t n_blocks = n_cols / kQK;
     panel::over_panels<kReadAhead, BlockQ8_0>(
-        w, w_row_bytes, n_rows, n_blocks, [n_blocks](int64_t b) { return panel_runs::Q8_0::q_offset(n_blocks, b); },
-        panel_runs::Q8_0::kQBytes, x, x_row_bytes, n_tokens, y, y_stride,
-        [n_blocks](auto T, const uint8_t* q, int64_t b, int h, const BlockQ8_0* const* xb, __m256* acc)
-            __attribute__((always_inline)) {
-                // The block's d at the start of its run.
-                const auto* d =
-                    reinterpret_cast<const uint16_t*>(q - panel_runs::Q8_0::q_offset(n_blocks, b) + panel_runs::Q8_0::d_offset(b));
-                accumulate_half<T>(q, d + 8 * h, h, xb, acc);
-            });
+        w, w_row_bytes, n_rows, n_blocks, [n_blocks](int64_t b) { return Layout::q_offset(n_blocks, b); },
+        Layout::kQBytes, x, x_row_bytes, n_tokens, y, y_stride,
+        [n_blocks](auto T, const uint8_t* q, int64_t b, int h, const BlockQ8_0* const* xb,
+                   __m256* acc) __attribute__((always_inline)) {
+            // The block's d at the start of its run.
+            const auto* d = reinterpret_cast<const uint16_t*>(q - Layout::q_offset(n_blocks, b) + Layout::d_offset(b));
+            accumulate_half<T>(q, d + 8 * h, h, xb, acc);
+        });
 }
 
 }  // namespace
@@ -94,8 +94,8 @@ void pack_q8_0_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t
         panel_rows::rows_of(w, w_row_bytes, r0, n_rows, rows);
         uint8_t* start = static_cast<uint8_t*>(out) + r0 * w_row_bytes;
         for (int64_t b = 0; b < n_blocks; ++b) {
-            uint8_t* q = start + panel_runs::Q8_0::q_offset(n_blocks, b);
-            auto* d = reinterpret_cast<uint16_t*>(start + panel_runs::Q8_0::d_offset(b));
+            uint8_t* q = start + Layout::q_offset(n_blocks, b);
+            auto* d = reinterpret_cast<uint16_t*>(start + Layout::d_offset(b));
             for (int r = 0; r < panel::kRows; ++r) {
                 const BlockQ8_0& src = rows[r][b];
                 for (int g = 0; g < kGroups; ++g) {

@@ -58,10 +58,11 @@ namespace sinan::kernels::avx512 {
 namespace {
 
 using panel::NextPanelPrefetch;
+using Layout = panel_runs::Q8_0;  // where a packed panel's blocks lie
 
-constexpr int kPanelRows = panel_runs::Q8_0::kRows;  // one int32 lane per row
-constexpr int kTokenTile = 8;  // tokens sharing one pass over a panel (registers: 2 x 8 sums + 8 results)
-constexpr size_t kPanelQBytes = panel_runs::Q8_0::kQBytes;  // a block's quants: kQK / 4 vectors
+constexpr int kPanelRows = Layout::kRows;  // one int32 lane per row
+constexpr int kTokenTile = 8;              // tokens sharing one pass over a panel (registers: 2 x 8 sums + 8 results)
+constexpr size_t kPanelQBytes = Layout::kQBytes;  // a block's quants: kQK / 4 vectors
 static_assert(kPanelQBytes == kQK / 4 * sizeof(__m512i));
 
 // A panel in memory, as gemm_q8_0_packed reads it and pack_q8_0_panels writes it (for raw rows,
@@ -71,9 +72,9 @@ struct PanelView {
     const uint8_t* start;
     int64_t n_blocks;
     const __m512i* q(int64_t b) const {
-        return reinterpret_cast<const __m512i*>(start + panel_runs::Q8_0::q_offset(n_blocks, b));
+        return reinterpret_cast<const __m512i*>(start + Layout::q_offset(n_blocks, b));
     }
-    const uint16_t* d(int64_t b) const { return reinterpret_cast<const uint16_t*>(start + panel_runs::Q8_0::d_offset(b)); }
+    const uint16_t* d(int64_t b) const { return reinterpret_cast<const uint16_t*>(start + Layout::d_offset(b)); }
 };
 inline PanelView panel_view(const void* panel, int64_t n_blocks) {
     return {static_cast<const uint8_t*>(panel), n_blocks};
@@ -128,9 +129,9 @@ void pack_panel(const BlockQ8_0* const* rows, __m512i row_offsets, int64_t n_blo
         prefetch_rows(rows, b);
         __m512i qb[kQK / 4];
         const __m256i db = pack_block(rows, row_offsets, b, qb);
-        auto* q = reinterpret_cast<__m512i*>(start + panel_runs::Q8_0::q_offset(n_blocks, b));
+        auto* q = reinterpret_cast<__m512i*>(start + Layout::q_offset(n_blocks, b));
         for (int g = 0; g < kQK / 4; ++g) _mm512_storeu_si512(q + g, qb[g]);
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(start + panel_runs::Q8_0::d_offset(b)), db);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(start + Layout::d_offset(b)), db);
     }
 }
 
@@ -619,7 +620,7 @@ void panel_times_tiles(PanelView panel, int64_t n_blocks, const TileBlock* tiles
 // second 4 tokens met them in L2, and the pair ran 4.2 G vpdpbusd/s, against 4.7 in passes of 16
 // blocks and 5.1 all in L1 (an out-of-tree harness around this file, bench/NOTES.md).
 constexpr int64_t kPairPassBlocks = 16;
-static_assert(kPairPassBlocks % panel_runs::Q8_0::kRunBlocks == 0, "a pass takes whole runs: one run of lines to fetch");
+static_assert(kPairPassBlocks % Layout::kRunBlocks == 0, "a pass takes whole runs: one run of lines to fetch");
 
 // The rows of a packed matrix that lie in pairs of panels (a last, single panel is left to the
 // caller; returns the rows done) against the tokens: pair after pair, the full tiles of tokens in
@@ -651,10 +652,10 @@ int64_t panel_pairs_times_tiles(const uint8_t* ws, size_t w_row_bytes, int64_t n
             const bool fetch = !last_pass || i + 1 < n_pairs;
             const int64_t next_i = last_pass && fetch ? i + 1 : i, next_b0 = last_pass ? 0 : b0 + n_pass;
             // A pass starts a run, so its scales and quants are one run of lines.
-            const size_t next_run = panel_runs::Q8_0::run_offset(next_b0);
+            const size_t next_run = Layout::run_offset(next_b0);
             const char* next[2] = {reinterpret_cast<const char*>(panel_at(next_i, 0).start + next_run),
                                    reinterpret_cast<const char*>(panel_at(next_i, 1).start + next_run)};
-            const int64_t next_lines = (pass_blocks(next_b0) * static_cast<int64_t>(panel_runs::Q8_0::kBlockBytes) + 63) / 64;
+            const int64_t next_lines = (pass_blocks(next_b0) * static_cast<int64_t>(Layout::kBlockBytes) + 63) / 64;
             const int64_t lines_per_step = (next_lines + n_steps - 1) / n_steps;
             int64_t step = 0;
             for (int64_t k = 0; k < n_tiles; ++k) {
