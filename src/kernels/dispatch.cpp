@@ -162,11 +162,13 @@ KernelTable make_avx512_table() {
         t.vec_dot_x4[id(TensorType::Q8_0)] = nullptr;
         t.vec_dot_x4[id(TensorType::Q6_K)] = nullptr;
         t.gemm[id(TensorType::Q4_K)] = {avx512::gemm_q4_k, avx512::gemm_q4_k_scratch_bytes, avx512::pack_q4_k_panels,
-                                        avx512::gemm_q4_k_packed, avx512::gemm_q4_k_packed_scratch_bytes};
+                                        avx512::gemm_q4_k_packed, avx512::gemm_q4_k_packed_scratch_bytes,
+                                        avx512::prepare_q4_k, avx512::prepared_q4_k_bytes};
         t.gemm[id(TensorType::Q4_K)].run_packed_read_ahead = avx512::gemm_q4_k_packed_read_ahead;
         t.vec_dot[id(TensorType::Q6_K)] = avx512::vec_dot_q6_k;
         t.gemm[id(TensorType::Q6_K)] = {avx512::gemm_q6_k, avx512::gemm_q6_k_scratch_bytes, avx512::pack_q6_k_panels,
-                                        avx512::gemm_q6_k_packed, avx512::gemm_q6_k_packed_scratch_bytes};
+                                        avx512::gemm_q6_k_packed, avx512::gemm_q6_k_packed_scratch_bytes,
+                                        avx512::prepare_q6_k, avx512::prepared_q6_k_bytes};
         t.gemm[id(TensorType::Q6_K)].run_packed_read_ahead = avx512::gemm_q6_k_packed_read_ahead;
     }
     t.rmsnorm = avx512::rmsnorm;

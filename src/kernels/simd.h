@@ -121,6 +121,9 @@ void gemm_q4_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const v
 void gemm_q4_k_packed_read_ahead(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
                                  int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
 size_t gemm_q4_k_packed_scratch_bytes(int64_t n_tokens, int64_t n_cols);
+void prepare_q4_k(const void* x, size_t x_row_bytes, int64_t n_tokens, int64_t n_cols, int64_t first, int64_t end,
+                  void* out);
+size_t prepared_q4_k_bytes(int64_t n_tokens, int64_t n_cols);
 void gemm_q6_k(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
                int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
 size_t gemm_q6_k_scratch_bytes(int64_t n_tokens, int64_t n_cols);
@@ -130,6 +133,9 @@ void gemm_q6_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const v
 void gemm_q6_k_packed_read_ahead(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
                                  int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
 size_t gemm_q6_k_packed_scratch_bytes(int64_t n_tokens, int64_t n_cols);
+void prepare_q6_k(const void* x, size_t x_row_bytes, int64_t n_tokens, int64_t n_cols, int64_t first, int64_t end,
+                  void* out);
+size_t prepared_q6_k_bytes(int64_t n_tokens, int64_t n_cols);
 void quantize_q8_0_activations(const float* src, void* dst, int64_t n);
 void quantize_q8_k_activations(const float* src, void* dst, int64_t n);
 uint64_t peak_int8_macs(uint64_t n_rounds);

@@ -19,7 +19,9 @@
 // (pack_q4_k_panels), into panels of the same size as the rows, block b of 16 rows in 36 vectors
 // (PackedBlock): the quants as they lie in the rows, 4 bytes a lane (lane r: row r), the packed
 // six-bit scales and mins likewise, and d and dmin. Every call, one token or many, runs them as
-// they are, 4 tokens a pass; per block and token:
+// they are, 4 tokens a pass, the tokens prepared once per product (prepare_q4_k, as
+// GemmKernel::prepare: each block's TokenMins, then the Q8_K rows; the rows-in-place kernel takes
+// the rows from there); per block and token:
 //   low nibbles  (groups 2p): q & 0x0f, eight vpdpbusd per group
 //   high nibbles (2p + 1):    q & 0xf0 (16 times the value), eight vpdpbusd; the group's scaled
 //                             sum shifted right by 4 (exact: a multiple of 16)
@@ -184,6 +186,9 @@ void summarize_token(const BlockQ8_K& x, TokenMins* out) {
     out->b[1] = w[5];
 }
 
+// The tokens as prepare_q4_k leaves them: their TokenMins, then their Q8_K rows.
+using Prepared = panel::PreparedTokens<TokenMins>;
+
 // acc[t] += block `p`'s contribution to token t's rows (tm[t], xb[t]: the token's summary and
 // activations of the block), as the reference computes it.
 template <int T>
@@ -280,12 +285,21 @@ size_t gemm_q4_k_scratch_bytes(int64_t n_tokens, int64_t n_cols) {
     return n_tokens < kMinGemmTokens ? 0 : panel::scratch_bytes<Q4K>(n_tokens, n_cols);
 }
 
-void gemm_q4_k(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes, int64_t n_tokens,
-               int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
+size_t prepared_q4_k_bytes(int64_t n_tokens, int64_t n_cols) { return Prepared(n_tokens, n_cols).bytes; }
+
+void prepare_q4_k(const void* x, size_t x_row_bytes, int64_t n_tokens, int64_t n_cols, int64_t first, int64_t end,
+                  void* out) {
+    panel::prepare_tokens<TokenMins, summarize_token>(x, x_row_bytes, n_tokens, n_cols, first, end, out);
+}
+
+void gemm_q4_k(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t /*x_row_bytes*/,
+               int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
+    const Prepared layout(n_tokens, n_cols);
+    const uint8_t* rows = static_cast<const uint8_t*>(x) + layout.rows;  // the tokens' Q8_K rows
     if (n_tokens < kMinGemmTokens)
-        return panel_rows::rows_times_tokens<vec_dot_q4_k_x4, vec_dot_q4_k>(w, w_row_bytes, n_rows, x, x_row_bytes,
-                                                                            n_tokens, n_cols, y, y_stride);
-    panel::gemm<Q4K>(w, w_row_bytes, n_rows, x, x_row_bytes, n_tokens, n_cols, y, y_stride, scratch);
+        return panel_rows::rows_times_tokens<vec_dot_q4_k_x4, vec_dot_q4_k>(
+            w, w_row_bytes, n_rows, rows, layout.row_bytes, n_tokens, n_cols, y, y_stride);
+    panel::gemm<Q4K>(w, w_row_bytes, n_rows, rows, layout.row_bytes, n_tokens, n_cols, y, y_stride, scratch);
 }
 
 void pack_q4_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_cols, void* out) {
@@ -312,33 +326,28 @@ void pack_q4_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t
     }
 }
 
-size_t gemm_q4_k_packed_scratch_bytes(int64_t n_tokens, int64_t n_cols) {
-    return static_cast<size_t>(n_tokens * (n_cols / kQKK)) * sizeof(TokenMins);
-}
+size_t gemm_q4_k_packed_scratch_bytes(int64_t /*n_tokens*/, int64_t /*n_cols*/) { return 0; }
 
 namespace {
 
 template <bool kReadAhead>
-void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
-                    int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
+void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, int64_t n_tokens, int64_t n_cols,
+                    float* y, int64_t y_stride) {
     const int64_t n_blocks = n_cols / kQKK;
     const auto* ws = static_cast<const uint8_t*>(w);
-    const auto* xs = static_cast<const uint8_t*>(x);
-    auto* mins = static_cast<TokenMins*>(scratch);  // token t's block b: mins[t * n_blocks + b]
-    for (int64_t t = 0; t < n_tokens; ++t) {
-        const auto* xb = reinterpret_cast<const BlockQ8_K*>(xs + t * x_row_bytes);
-        for (int64_t b = 0; b < n_blocks; ++b) summarize_token(xb[b], &mins[t * n_blocks + b]);
-    }
+    const Prepared layout(n_tokens, n_cols);
+    const auto* mins = static_cast<const TokenMins*>(x);  // token t's block b: mins[t * n_blocks + b]
+    const auto* xs = static_cast<const uint8_t*>(x) + layout.rows;
     const int64_t n_tiles = (n_tokens + kPackedTile - 1) / kPackedTile;
     const TokenMins* tm[kPackedTile];
     const BlockQ8_K* xb[kPackedTile];
     for (int64_t r0 = 0; r0 < n_rows; r0 += panel::kRows) {
         const int n_valid = static_cast<int>(n_rows - r0 < panel::kRows ? n_rows - r0 : panel::kRows);
         const uint8_t* panel_start = ws + r0 * w_row_bytes;
-        const panel::NextPanelPrefetch prefetch(panel_start, w_row_bytes, n_rows - r0, n_tiles * n_blocks);
+        const panel::NextPanelPrefetch prefetch(panel_start, w_row_bytes, n_tiles * n_blocks);
         for (int64_t t0 = 0; t0 < n_tokens; t0 += kPackedTile) {
             const int n_t = static_cast<int>(n_tokens - t0 < kPackedTile ? n_tokens - t0 : kPackedTile);
-            panel::tile_pointers(t0, n_t, mins, n_blocks, xs, x_row_bytes, tm, xb);
+            panel::tile_pointers(t0, n_t, mins, n_blocks, xs, layout.row_bytes, tm, xb);
             with_count<kPackedTile>(n_t, [&](auto T) {
                 packed_panel_times_tokens<T, kReadAhead>(reinterpret_cast<const PackedBlock*>(panel_start), n_blocks,
                                                          tm, xb, n_tokens == 1 ? nullptr : &prefetch,
@@ -351,14 +360,15 @@ void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const voi
 
 }  // namespace
 
-void gemm_q4_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
-                      int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
-    packed_product<false>(w, w_row_bytes, n_rows, x, x_row_bytes, n_tokens, n_cols, y, y_stride, scratch);
+void gemm_q4_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t /*x_row_bytes*/,
+                      int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* /*scratch*/) {
+    packed_product<false>(w, w_row_bytes, n_rows, x, n_tokens, n_cols, y, y_stride);
 }
 
-void gemm_q4_k_packed_read_ahead(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
-                                 int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
-    packed_product<true>(w, w_row_bytes, n_rows, x, x_row_bytes, n_tokens, n_cols, y, y_stride, scratch);
+void gemm_q4_k_packed_read_ahead(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
+                                 size_t /*x_row_bytes*/, int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride,
+                                 void* /*scratch*/) {
+    packed_product<true>(w, w_row_bytes, n_rows, x, n_tokens, n_cols, y, y_stride);
 }
 
 }  // namespace sinan::kernels::avx512

@@ -19,7 +19,9 @@
 // blocks' d, then the two blocks). Batches of up to 8 tokens
 // (decoding) meet it 4 tokens a pass, each 4-byte word of values unpacked in registers ((low &
 // 0x0f) | the high bits moved to 0x30, one vpternlogd after a mask), then the same sums as above;
-// larger batches unpack each panel once into the runtime panel's form and run its tiles.
+// larger batches unpack each panel once into the runtime panel's form and run its tiles. Either
+// way the tokens' block summaries are made once per product (prepare_q6_k, as GemmKernel::prepare:
+// the summaries, then the Q8_K rows, from which the rows-in-place kernel reads too).
 // gemm_q6_k_packed_read_ahead is the same product with one token's blocks fetched ahead
 // (panel::read_ahead), for the processors that stream faster with it (kernels.h, decode_read_ahead).
 // Compiled with the AVX-512 flags of src/kernels/CMakeLists.txt; includes no header with inline
@@ -263,21 +265,32 @@ void packed_panel_times_tokens(const uint8_t* start, int64_t n_blocks, const Q6K
     });
 }
 
+// The tokens as prepare_q6_k leaves them: their block summaries, then their Q8_K rows.
+using Prepared = panel::PreparedTokens<Q6K::TokenBlock>;
+
 }  // namespace
 
 size_t gemm_q6_k_scratch_bytes(int64_t n_tokens, int64_t n_cols) {
     return n_tokens < kMinGemmTokens ? 0 : panel::scratch_bytes<Q6K>(n_tokens, n_cols);
 }
 
-void gemm_q6_k(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes, int64_t n_tokens,
-               int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
+size_t prepared_q6_k_bytes(int64_t n_tokens, int64_t n_cols) { return Prepared(n_tokens, n_cols).bytes; }
+
+void prepare_q6_k(const void* x, size_t x_row_bytes, int64_t n_tokens, int64_t n_cols, int64_t first, int64_t end,
+                  void* out) {
+    panel::prepare_tokens<Q6K::TokenBlock, Q6K::summarize>(x, x_row_bytes, n_tokens, n_cols, first, end, out);
+}
+
+void gemm_q6_k(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t /*x_row_bytes*/,
+               int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
+    const Prepared layout(n_tokens, n_cols);
+    const uint8_t* xs = static_cast<const uint8_t*>(x) + layout.rows;  // the tokens' Q8_K rows
     if (n_tokens >= kMinGemmTokens)
-        return panel::gemm<Q6K>(w, w_row_bytes, n_rows, x, x_row_bytes, n_tokens, n_cols, y, y_stride, scratch);
+        return panel::gemm<Q6K>(w, w_row_bytes, n_rows, xs, layout.row_bytes, n_tokens, n_cols, y, y_stride, scratch);
     const auto* ws = static_cast<const uint8_t*>(w);
-    const auto* xs = static_cast<const uint8_t*>(x);
     for (int64_t r = 0; r < n_rows; ++r)
         for (int64_t t = 0; t < n_tokens; ++t)
-            y[t * y_stride + r] = vec_dot_q6_k(ws + r * w_row_bytes, xs + t * x_row_bytes, n_cols);
+            y[t * y_stride + r] = vec_dot_q6_k(ws + r * w_row_bytes, xs + t * layout.row_bytes, n_cols);
 }
 
 void pack_q6_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_cols, void* out) {
@@ -315,29 +328,23 @@ void pack_q6_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t
     }
 }
 
-// Scratch: for batches above kMaxPackedTokens a panel unpacked (n_blocks Q6K::Panel, first: they
-// need 64-byte alignment), then the tokens' block summaries.
+// Scratch: for batches above kMaxPackedTokens a panel unpacked (n_blocks Q6K::Panel).
 size_t gemm_q6_k_packed_scratch_bytes(int64_t n_tokens, int64_t n_cols) {
-    const auto n_blocks = static_cast<size_t>(n_cols / kQKK);
-    return (n_tokens > kMaxPackedTokens ? n_blocks * sizeof(Q6K::Panel) : 0) +
-           static_cast<size_t>(n_tokens) * n_blocks * sizeof(Q6K::TokenBlock);
+    return n_tokens > kMaxPackedTokens ? static_cast<size_t>(n_cols / kQKK) * sizeof(Q6K::Panel) : 0;
 }
 
 namespace {
 
 template <bool kReadAhead>
-void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
-                    int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
+void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, int64_t n_tokens, int64_t n_cols,
+                    float* y, int64_t y_stride, void* scratch) {
     const int64_t n_blocks = n_cols / kQKK;
     const auto* ws = static_cast<const uint8_t*>(w);
-    const auto* xs = static_cast<const uint8_t*>(x);
+    const Prepared layout(n_tokens, n_cols);
+    const auto* summaries = static_cast<const Q6K::TokenBlock*>(x);  // token t's block b: [t * n_blocks + b]
+    const auto* xs = static_cast<const uint8_t*>(x) + layout.rows;
     const bool unpack = n_tokens > kMaxPackedTokens;
     auto* unpacked = static_cast<Q6K::Panel*>(scratch);
-    auto* summaries = reinterpret_cast<Q6K::TokenBlock*>(unpacked + (unpack ? n_blocks : 0));  // [t * n_blocks + b]
-    for (int64_t t = 0; t < n_tokens; ++t) {
-        const auto* xb = reinterpret_cast<const BlockQ8_K*>(xs + t * x_row_bytes);
-        for (int64_t b = 0; b < n_blocks; ++b) Q6K::summarize(xb[b], &summaries[t * n_blocks + b]);
-    }
     static_assert(Q6K::kTile == kPackedTile);
     const int64_t n_tiles = (n_tokens + kPackedTile - 1) / kPackedTile;
     const Q6K::TokenBlock* tb[kPackedTile];
@@ -346,15 +353,14 @@ void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const voi
         const int n_valid = static_cast<int>(n_rows - r0 < panel::kRows ? n_rows - r0 : panel::kRows);
         const auto valid = static_cast<__mmask16>((1u << n_valid) - 1);
         const uint8_t* start = ws + r0 * w_row_bytes;
-        const panel::NextPanelPrefetch prefetch(start, w_row_bytes, n_rows - r0,
-                                                unpack ? n_blocks : n_tiles * n_blocks);
+        const panel::NextPanelPrefetch prefetch(start, w_row_bytes, unpack ? n_blocks : n_tiles * n_blocks);
         for (int64_t b = 0; unpack && b < n_blocks; ++b) {
             prefetch.at_step(b);
             unpack_block(packed_block(start, n_blocks, b), row_scales(start, b), unpacked + b);
         }
         for (int64_t t0 = 0; t0 < n_tokens; t0 += kPackedTile) {
             const int n_t = static_cast<int>(n_tokens - t0 < kPackedTile ? n_tokens - t0 : kPackedTile);
-            panel::tile_pointers(t0, n_t, summaries, n_blocks, xs, x_row_bytes, tb, xb);
+            panel::tile_pointers(t0, n_t, summaries, n_blocks, xs, layout.row_bytes, tb, xb);
             with_count<kPackedTile>(n_t, [&](auto T) {
                 if (unpack)
                     panel::run_tokens<Q6K, T>(unpacked, n_blocks, tb, xb, y + t0 * y_stride + r0, y_stride, valid);
@@ -369,14 +375,15 @@ void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const voi
 
 }  // namespace
 
-void gemm_q6_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+void gemm_q6_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t /*x_row_bytes*/,
                       int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
-    packed_product<false>(w, w_row_bytes, n_rows, x, x_row_bytes, n_tokens, n_cols, y, y_stride, scratch);
+    packed_product<false>(w, w_row_bytes, n_rows, x, n_tokens, n_cols, y, y_stride, scratch);
 }
 
-void gemm_q6_k_packed_read_ahead(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
-                                 int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch) {
-    packed_product<true>(w, w_row_bytes, n_rows, x, x_row_bytes, n_tokens, n_cols, y, y_stride, scratch);
+void gemm_q6_k_packed_read_ahead(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
+                                 size_t /*x_row_bytes*/, int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride,
+                                 void* scratch) {
+    packed_product<true>(w, w_row_bytes, n_rows, x, n_tokens, n_cols, y, y_stride, scratch);
 }
 
 }  // namespace sinan::kernels::avx512

@@ -1,8 +1,9 @@
 // What the AVX-512 panel matrix kernels share: a panel is 16 weight rows whose quants are
 // transposed so that int32 lane r of a vector belongs to row r (the transpose: gemm.cpp's Q8_0,
 // gemm_q4_k.cpp, gemm_q6_k.cpp), a driver that packs each panel once and runs it against tiles of
-// tokens (Q4_K, Q6_K), the prefetch of the next panel for kernels that read a matrix once, and
-// settle, the point where a tile's sums exist (keeps GCC from spilling the chains behind them).
+// tokens (Q4_K, Q6_K), the K-quant kernels' tokens prepared once per product (PreparedTokens), the
+// prefetch of the next panel for kernels that read a matrix once, and settle, the point where a
+// tile's sums exist (keeps GCC from spilling the chains behind them).
 // Included only by sources compiled with the AVX-512 flags (src/kernels/CMakeLists.txt): every
 // function here is static, so no copy of it leaves its translation unit (see half.h).
 #pragma once
@@ -13,6 +14,7 @@
 #include <cstdint>
 
 #include "kernels/avx512/unrolled.h"
+#include "kernels/blocks.h"
 #include "kernels/panel_rows.h"
 
 namespace sinan::kernels::avx512::panel {
@@ -62,15 +64,18 @@ namespace {  // a class, not a function: the unnamed namespace keeps it in its t
 // The next panel of a matrix, for two tokens or more (one token, and Q8_0's batches of up to 8:
 // stream_ahead below), fetched into L2 as one sequential run spread over the steps of the work on
 // the current one (its blocks, times its token tiles where it is packed): at step s, its lines
-// [s * lines, (s + 1) * lines), none past its end or the caller's last row. One run is what the
-// hardware streams best; 16 row streams each prefetched ahead into L1 keep too few lines in flight.
+// [s * lines, (s + 1) * lines). The 16 rows after the current panel, also past the caller's last
+// row: a prefetch never faults, and the rows after a call's are usually its thread's next chunk
+// (ThreadPool::parallel_chunks). Stopped at the call's last row, the first panel of every chunk was
+// read without it, and with 8 chunks a thread 8 Q4_K_M sequences decoded ~6% slower
+// (bench/NOTES.md). One run is what the hardware streams best; 16 row streams each prefetched
+// ahead into L1 keep too few lines in flight.
 class NextPanelPrefetch {
   public:
-    // panel: the current panel's first row; n_rows_left: rows from there to the caller's last one.
-    NextPanelPrefetch(const void* panel, size_t w_row_bytes, int64_t n_rows_left, int64_t n_steps)
+    // panel: the current panel's first row.
+    NextPanelPrefetch(const void* panel, size_t w_row_bytes, int64_t n_steps)
         : next_(static_cast<const char*>(panel) + kRows * w_row_bytes),
-          end_(static_cast<const char*>(panel) +
-               (n_rows_left < 2 * kRows ? n_rows_left : 2 * kRows) * static_cast<int64_t>(w_row_bytes)),
+          end_(next_ + kRows * static_cast<int64_t>(w_row_bytes)),
           step_bytes_((static_cast<int64_t>(kRows * w_row_bytes) / 64 + n_steps - 1) / n_steps * 64) {}
 
     void at_step(int64_t s) const {
@@ -84,7 +89,7 @@ class NextPanelPrefetch {
 
   private:
     const char* next_;    // the next panel
-    const char* end_;     // the end of it or of the caller's rows
+    const char* end_;     // its end
     int64_t step_bytes_;  // bytes per step, whole lines
 };
 
@@ -178,6 +183,41 @@ static inline void scaled_group_sums(const __m512i (*q)[N], const __m512i* scale
         }
 #pragma GCC unroll 8
         for (int t = 0; t < T; ++t) isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(gsum[t], scale[g]));
+    }
+}
+
+// The tokens of a packed K-quant product (Q4_K, Q6_K) as the kernel's GemmKernel::prepare lays
+// them out, once per product: each token's block summaries (Summary: what the kernel needs of an
+// activation block besides its quants; n_blocks a token), then each token's Q8_K row as it was.
+// Each call a product is split into (for one token, one panel a call in the smaller matrices) then
+// reads them, where it had summarised every block of its tokens again: against the FFN down
+// matrix's 8,960-value rows (35 blocks a panel) one token's Q4_K product read 45 GB/s in a fast
+// memory spell with that, 51 without (the 1536-value rows 57 and 59; bench/NOTES.md).
+template <typename Summary>
+struct PreparedTokens {
+    PreparedTokens(int64_t n_tokens, int64_t n_cols)
+        : n_blocks(n_cols / kQKK),
+          row_bytes(static_cast<size_t>(n_blocks) * sizeof(BlockQ8_K)),
+          rows((static_cast<size_t>(n_tokens * n_blocks) * sizeof(Summary) + 63) / 64 * 64),
+          bytes(rows + static_cast<size_t>(n_tokens) * row_bytes) {}
+    int64_t n_blocks;
+    size_t row_bytes;  // a token's Q8_K row
+    size_t rows;       // offset of the rows, after the summaries (token t's block b: [t * n_blocks + b])
+    size_t bytes;      // in all
+};
+
+// Tokens [first, end) of x (Q8_K rows, x_row_bytes apart) into out, as PreparedTokens<Summary>
+// lays them out for n_tokens tokens of n_cols values; kSummarize summarises a block.
+template <typename Summary, void (*kSummarize)(const BlockQ8_K&, Summary*)>
+static void prepare_tokens(const void* x, size_t x_row_bytes, int64_t n_tokens, int64_t n_cols, int64_t first,
+                           int64_t end, void* out) {
+    const PreparedTokens<Summary> layout(n_tokens, n_cols);
+    auto* summaries = static_cast<Summary*>(out);
+    auto* rows = static_cast<uint8_t*>(out) + layout.rows;
+    for (int64_t t = first; t < end; ++t) {
+        const auto* xb = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(x) + t * x_row_bytes);
+        for (int64_t b = 0; b < layout.n_blocks; ++b) kSummarize(xb[b], &summaries[t * layout.n_blocks + b]);
+        __builtin_memcpy(rows + t * layout.row_bytes, xb, layout.row_bytes);
     }
 }
 
