@@ -245,18 +245,34 @@ inline void accumulate_packed(const PackedBlock& p, __m512 d, const Q6K::TokenBl
                                _mm512_mul_ps(_mm512_mul_ps(d, _mm512_set1_ps(tb[t]->d)), _mm512_cvtepi32_ps(isum[t])));
 }
 
+// A panel of more bytes than this (an L1 data cache's) pushes one token's activations out of the
+// caches close to the core before the next panel reads them again.
+constexpr int64_t kL1DataBytes = 32768;
+
 // y[t * y_stride + r] for the `valid` rows of a packed panel (from `start`) and T tokens, while
 // the next panel is fetched (steps first_step + b), or for one token (prefetch null) with the
 // weights read in order, with kReadAhead each block's 52 lines fetched ahead (panel::read_ahead),
-// else left to the hardware's streams.
+// else left to the hardware's streams. One token against a panel that outgrows L1 (the FFN down
+// matrix's 8,960-value rows: 117 KB) finds its activations gone from L1 at every block; the lines
+// of each block's activations and summary are then requested together at its start, so their
+// misses overlap instead of each holding up the vpdpbusd chains its broadcasts feed in turn: from
+// memory on 2 threads, that product 37 -> 46-48 GB/s in fast memory spells (the 1536-value rows:
+// 57), 32 -> 34 in slow ones; held in L1 (a wrong-results measurement) it read 55
+// (bench/NOTES.md, 2026-12-06).
 template <int T, bool kReadAhead>
 void packed_panel_times_tokens(const uint8_t* start, int64_t n_blocks, const Q6K::TokenBlock* const* tb,
                                const BlockQ8_K* const* x, const panel::NextPanelPrefetch* prefetch, int64_t first_step,
                                float* y, int64_t y_stride, __mmask16 valid) {
+    const bool fetch_token =
+        T == 1 && prefetch == nullptr && n_blocks * static_cast<int64_t>(sizeof(PackedBlock)) > kL1DataBytes;
     panel::tokens_over_blocks<T>(n_blocks, tb, x, y, y_stride, valid, [&](int64_t b, auto tbb, auto xb, __m512* acc) {
         const PackedBlock& block = packed_block(start, n_blocks, b);
         if (prefetch == nullptr) {
             if constexpr (kReadAhead) panel::read_ahead<sizeof(PackedBlock) / 64>(&block);
+            if (fetch_token) {
+                panel::fetch_lines<sizeof(xb[0]->qs)>(xb[0]->qs);
+                panel::fetch_lines<sizeof(Q6K::TokenBlock)>(tbb[0]);
+            }
         } else {
             prefetch->at_step(first_step + b);
         }

@@ -128,6 +128,15 @@ static inline void read_ahead(const void* p) {
     fetch_ahead<Lines, kReadAhead, _MM_HINT_T0>(p);
 }
 
+// Every cache line of the Bytes bytes at p requested into L1 at once.
+template <size_t Bytes>
+static inline void fetch_lines(const void* p) {
+    const char* c = static_cast<const char*>(p);
+#pragma GCC unroll 16
+    for (size_t k = 0; k < Bytes; k += 64) _mm_prefetch(c + k, _MM_HINT_T0);
+    _mm_prefetch(c + Bytes - 1, _MM_HINT_T0);
+}
+
 // The sum of a Q8_0 block's 32 signed quants, exact: the Q8_0 kernels multiply w + 128 and take
 // back 128 times it.
 static inline int32_t block_quant_sum(const int8_t* q) {
