@@ -54,9 +54,9 @@ constexpr int64_t kGemmRows = 16;
 // thread slowed by another process or woken late costs the loop a chunk, not half the matrix.
 // That needs a cheap call: one token, or a kernel that prepares the tokens once for all its calls
 // (GemmKernel::prepare); otherwise one chunk a thread, as the kernel summarises every token on
-// every call. One token: about 64 chunks a thread, a panel each
-// in the 1.5B's smaller matrices (F16 decoding 5.16-6.01 -> 6.12-6.58 tok/s against 8 in
-// alternated `sinan bench` runs, bench/NOTES.md); more tokens: about 8.
+// every call. One token: about 64 chunks a thread, a panel each in the 1.5B's smaller matrices
+// (F16 decoding 5.16-6.01 -> 6.12-6.58 tok/s against 8 in alternated `sinan bench` runs,
+// bench/NOTES.md); more tokens: about 8.
 int64_t panel_grain(int64_t n_panels, int64_t n_tokens, bool prepared, const ThreadPool& pool) {
     const int64_t per_thread = n_tokens == 1 ? 64 : prepared ? 8 : 1;
     const int64_t chunks = per_thread * pool.n_threads();

@@ -256,9 +256,10 @@ constexpr int64_t kL1DataBytes = 32768;
 // matrix's 8,960-value rows: 117 KB) finds its activations gone from L1 at every block; the lines
 // of each block's activations and summary are then requested together at its start, so their
 // misses overlap instead of each holding up the vpdpbusd chains its broadcasts feed in turn: from
-// memory on 2 threads, that product 36 -> 45 GB/s in fast memory spells (the 1536-value rows:
-// 50-57), 28 -> 32 in slow ones; with the activations held in L1 (a wrong-results measurement) it
-// read 54-59 (bench_row_lengths; bench/NOTES.md, 2026-12-06).
+// memory on 2 threads, that product 33 -> 48 GB/s in fast memory spells (the 1536-value rows:
+// 50-56; `bench_row_lengths --type q6_k`), long / short 0.85-0.87 -> 0.95-0.97 in slow ones; with
+// the activations held in L1 (a temporary wrong-results measurement) it read 54-59
+// (bench/NOTES.md, 2026-12-06).
 template <int T, bool kReadAhead>
 void packed_panel_times_tokens(const uint8_t* start, int64_t n_blocks, const Q6K::TokenBlock* const* tb,
                                const BlockQ8_K* const* x, const panel::NextPanelPrefetch* prefetch, int64_t first_step,

@@ -200,8 +200,9 @@ static inline void scaled_group_sums(const __m512i (*q)[N], const __m512i* scale
 // activation block besides its quants; n_blocks a token), then each token's Q8_K row as it was.
 // Each call a product is split into (for one token, one panel a call in the smaller matrices) then
 // reads them, where it had summarised every block of its tokens again: against the FFN down
-// matrix's 8,960-value rows (35 blocks a panel) one token's Q4_K product read 45 GB/s in a fast
-// memory spell with that, 51 without (the 1536-value rows 57 and 59; bench/NOTES.md).
+// matrix's 8,960-value rows (35 blocks a panel) one token's Q4_K product read 44 GB/s in a fast
+// memory spell with that, 47-50 without (the 1536-value rows 55-59; `bench_row_lengths`,
+// bench/NOTES.md).
 template <typename Summary>
 struct PreparedTokens {
     PreparedTokens(int64_t n_tokens, int64_t n_cols)
