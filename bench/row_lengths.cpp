@@ -1,15 +1,16 @@
 // One token against short and long rows, alternated in one process: the 1.5B shape's FFN up matrix
 // (1536 values a row, 8960 rows) and its FFN down matrix (8960 values a row, 1536 rows), both of
-// one type, packed as a model loads them, each read from memory (copies over 512 MiB, cycled) on 2
-// threads through kernels::matmul. Each round times 24 products of the short rows, 24 of the long
-// ones, 24 of the short again, and prints the GB/s of weights and long / short; the summary gives
-// the medians over all rounds and over the fastest and slowest thirds by the short rows' rate. The
-// host's memory has fast and slow spells a few seconds long (bench/NOTES.md): one round is ~20
-// ms, so both shapes of a round see the same spell, where separate runs of bench_kernels do not.
-// Made to find why the long rows read less in fast spells (2026-12-06): a kernel change shows as
-// a ratio closer to 1.
+// one type, packed as a model loads them where this CPU's kernels have a layout for the type (else
+// its rows as they are), each read from memory (copies over 512 MiB, cycled) on 2 threads through
+// kernels::matmul. Each round times 24 products of the short rows, 24 of the long ones, 24 of the
+// short again, and prints the GB/s of weights and long / short; the summary gives the medians over
+// all rounds and over the fastest and slowest thirds by the short rows' rate. The host's memory
+// has fast and slow spells a few seconds long (bench/NOTES.md): one round is ~20 ms, so both
+// shapes of a round see the same spell, where separate runs of bench_kernels do not. Made to find
+// why the long rows read less in fast spells (2026-12-06): a kernel change shows as a ratio closer
+// to 1.
 //
-//   bench_row_lengths [--type q4_k|q6_k|q8_0] [--rounds N] [--threads T]
+//   bench_row_lengths [--type q4_k|q6_k|q8_0|f16] [--rounds N] [--threads T]
 // (defaults: q4_k, 300 rounds, 2 threads; --benchmark_* arguments, from scripts/run-bench.sh, ignored)
 #include <algorithm>
 #include <chrono>
@@ -34,13 +35,19 @@ namespace kernels = sinan::kernels;
 constexpr uint64_t kBytes = 512ull << 20;  // of copies per shape: well past any cache
 constexpr int kProductsPerTiming = 24;
 
-// Copies of one random matrix, packed.
+// Copies of one random matrix, packed where the type has a packed layout (else its rows).
 struct Weights {
     int64_t cols = 0, rows = 0;
     uint64_t bytes_per_copy = 0;
     int64_t n_copies = 0;
+    bool packed = false;
     std::vector<uint8_t> raw;  // one copy in the rows' layout (matmul wants it beside the panels)
-    sinan::HugePageBuffer panels;
+    sinan::HugePageBuffer copies;
+
+    kernels::Matrix copy(TensorType type, int64_t c) const {
+        const uint8_t* at = static_cast<const uint8_t*>(copies.data()) + c * bytes_per_copy;
+        return packed ? kernels::Matrix{type, raw.data(), cols, rows, at} : kernels::Matrix{type, at, cols, rows};
+    }
 };
 
 Weights make_weights(TensorType type, int64_t cols, int64_t rows) {
@@ -60,11 +67,17 @@ Weights make_weights(TensorType type, int64_t cols, int64_t rows) {
         std::fprintf(stderr, "bench_row_lengths: %s\n", buffer.message().c_str());
         std::exit(1);
     }
-    w.panels = std::move(buffer).value();
+    w.copies = std::move(buffer).value();
     sinan::ThreadPool pool(1);
     const kernels::Matrix m{type, w.raw.data(), cols, rows};
-    for (int64_t c = 0; c < w.n_copies; ++c)
-        kernels::pack_matrix(m, static_cast<uint8_t*>(w.panels.data()) + c * w.bytes_per_copy, pool);
+    w.packed = kernels::packed_bytes(m) > 0;
+    for (int64_t c = 0; c < w.n_copies; ++c) {
+        auto* out = static_cast<uint8_t*>(w.copies.data()) + c * w.bytes_per_copy;
+        if (w.packed)
+            kernels::pack_matrix(m, out, pool);
+        else
+            std::memcpy(out, w.raw.data(), w.bytes_per_copy);
+    }
     return w;
 }
 
@@ -88,20 +101,17 @@ int main(int argc, char** argv) {
         else if (a == "--threads" && i + 1 < argc)
             threads = std::max(1, std::atoi(argv[++i]));
         else {
-            std::fprintf(stderr, "usage: bench_row_lengths [--type q4_k|q6_k|q8_0] [--rounds N] [--threads T]\n");
+            std::fprintf(stderr, "usage: bench_row_lengths [--type q4_k|q6_k|q8_0|f16] [--rounds N] [--threads T]\n");
             return 2;
         }
     }
     const TensorType type = type_name == "q6_k"   ? TensorType::Q6_K
                             : type_name == "q8_0" ? TensorType::Q8_0
+                            : type_name == "f16"  ? TensorType::F16
                                                   : TensorType::Q4_K;
     if (type == TensorType::Q4_K && type_name != "q4_k") {
-        std::fprintf(stderr, "bench_row_lengths: --type is q4_k, q6_k or q8_0, not %s\n", type_name.c_str());
+        std::fprintf(stderr, "bench_row_lengths: --type is q4_k, q6_k, q8_0 or f16, not %s\n", type_name.c_str());
         return 2;
-    }
-    if (kernels::packed_bytes({type, nullptr, 1536, 8960}) == 0) {
-        std::fprintf(stderr, "bench_row_lengths: no packed layout for %s on this CPU's kernels\n", type_name.c_str());
-        return 1;
     }
     Weights short_rows = make_weights(type, 1536, 8960), long_rows = make_weights(type, 8960, 1536);
     sinan::ThreadPool pool(threads);
@@ -113,9 +123,7 @@ int main(int argc, char** argv) {
     auto time = [&](const Weights& w, int64_t* next) {
         const auto start = std::chrono::steady_clock::now();
         for (int i = 0; i < kProductsPerTiming; ++i) {
-            const kernels::Matrix m{type, w.raw.data(), w.cols, w.rows,
-                                    static_cast<const uint8_t*>(w.panels.data()) + *next * w.bytes_per_copy};
-            kernels::matmul(m, x.data(), 1, y.data(), pool);
+            kernels::matmul(w.copy(type, *next), x.data(), 1, y.data(), pool);
             *next = (*next + 1) % w.n_copies;
         }
         const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;

@@ -144,8 +144,9 @@ KernelTable make_avx512_table() {
     };
     t.vec_dot[id(TensorType::F16)] = avx512::vec_dot_f16;
     t.vec_dot_x4[id(TensorType::F16)] = nullptr;  // equals the AVX2 dot product; gemm_f16 takes batches
-    t.gemm[id(TensorType::F16)] = {avx512::gemm_f16, avx512::gemm_float_scratch_bytes, nullptr, nullptr, nullptr,
-                                   avx512::prepare_f16, avx512::prepared_f16_bytes};
+    t.gemm[id(TensorType::F16)] = {avx512::gemm_f16, avx512::gemm_float_scratch_bytes, avx512::pack_f16,
+                                   avx512::gemm_f16_packed, avx512::gemm_float_scratch_bytes, avx512::prepare_f16,
+                                   avx512::prepared_f16_bytes};
     t.gemm[id(TensorType::F32)] = {avx512::gemm_f32, avx512::gemm_float_scratch_bytes};
     if (cpu::features().avx512bf16) t.vec_dot[id(TensorType::BF16)] = avx512::vec_dot_bf16;
     if (cpu::features().avx512vnni) {

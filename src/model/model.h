@@ -37,8 +37,9 @@ struct LoadOptions {
     // N > 0 = each token attends to the last N positions, itself included (Hparams::n_swa).
     int64_t swa_window = -1;
     // Weight matrices repacked once, at load, for this CPU's matrix kernel where it has a layout
-    // of its own (kernels::pack_matrix; Q8_0, Q4_K and Q6_K on AVX-512 VNNI, llama and qwen2):
-    // the same results, and a batch of a few sequences costs about what one does. The mapped
+    // of its own (kernels::pack_matrix; Q8_0, Q4_K and Q6_K on AVX-512 VNNI, F16 on AVX-512; llama
+    // and qwen2): the same results, and a batch of a few sequences costs about what one does
+    // (F16: one token reads 4 rows at once, its activations once for them). The mapped
     // pages of the packed rows are released, so the weights are resident once. The copies share
     // one buffer on 2 MiB pages (base/huge_pages.h: decoding reads them faster). The environment
     // variable SINAN_PACK_WEIGHTS=0 turns it off for a whole process (to compare).

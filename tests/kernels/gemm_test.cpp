@@ -8,9 +8,12 @@
 // packed layout gives the same bits from the packed weights; a kernel that prepares its tokens
 // (GemmKernel::prepare) runs on them prepared, as matmul gives them; one with a read-ahead form
 // (GemmKernel::run_packed_read_ahead) gives the same bits in it, whichever form this CPU runs. The
-// AVX2 level's Q8_0, Q4_K and Q6_K products run packed, the AVX-512 VNNI level's likewise.
+// AVX2 level's Q8_0, Q4_K and Q6_K products run packed, the AVX-512 VNNI level's likewise, and the
+// AVX-512 level's F16 (groups of 4 rows: the row counts leave last groups of 1 and 3 rows; the
+// float lengths, tails of 33, 8 and 12 values after the interleaved 64-value chunks).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <string>
@@ -33,7 +36,7 @@ struct alignas(64) Line {
 
 TEST(Gemm, EveryResultEqualsTheSingleRowVecDotWhateverTheBatch) {
     const KernelTable& ref = kernel_table(cpu::Level::kScalar);
-    int n_kernels = 0, n_packed = 0, n_read_ahead = 0, n_avx2_packed = 0;
+    int n_kernels = 0, n_packed = 0, n_read_ahead = 0, n_avx2_packed = 0, n_avx512_f16_packed = 0;
     for (cpu::Level level : test_util::runnable_levels()) {
         const KernelTable& table = kernel_table(level);
         std::mt19937 rng(kSeed);
@@ -85,6 +88,7 @@ TEST(Gemm, EveryResultEqualsTheSingleRowVecDotWhateverTheBatch) {
                                             y_stride, ps.data());
                             ++n_packed;
                             if (level == cpu::Level::kAvx2) ++n_avx2_packed;
+                            if (level == cpu::Level::kAvx512 && type == TensorType::F16) ++n_avx512_f16_packed;
                             ASSERT_EQ(std::memcmp(yp.data(), y.data(), y.size() * sizeof(float)), 0)
                                 << table.name << " packed " << gguf::type_name(type) << " cols " << n_cols << " rows "
                                 << n_rows << " tokens " << n_tokens;
@@ -123,6 +127,10 @@ TEST(Gemm, EveryResultEqualsTheSingleRowVecDotWhateverTheBatch) {
     if (cpu::features().avx2 && cpu::features().fma && cpu::features().f16c) {
         // Every length, row count and token count of Q8_0, Q4_K and Q6_K.
         EXPECT_EQ(n_avx2_packed, 3 * 6 * 6 * 12) << "AVX2 has packed Q8_0, Q4_K and Q6_K kernels";
+    }
+    const std::vector<cpu::Level> levels = test_util::runnable_levels();
+    if (std::find(levels.begin(), levels.end(), cpu::Level::kAvx512) != levels.end()) {
+        EXPECT_EQ(n_avx512_f16_packed, 5 * 6 * 12) << "AVX-512 has a packed F16 kernel";
     }
     if (cpu::features().avx512vnni) {
         EXPECT_GT(n_packed, 0) << "AVX-512 VNNI has a packed Q8_0 kernel";

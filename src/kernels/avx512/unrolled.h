@@ -22,10 +22,12 @@ struct Const {
     [[gnu::always_inline]] constexpr operator int() const { return N; }
 };
 
-// f(Const<i>{}) for i = 0 .. N - 1, in order.
+// f(Const<i>{}) for i = 0 .. N - 1, in order, always inlined (with more instantiations in a file GCC
+// stopped inlining the sequence's lambda: gemm_float.cpp's one-token F16 loop 32 -> 24 GB/s in
+// cache, bench/NOTES.md, 2026-12-06 20:20).
 template <int N, typename F>
 [[gnu::always_inline]] static inline void unrolled(F&& f) {
-    [&]<int... I>(std::integer_sequence<int, I...>) { (f(Const<I>{}), ...); }
+    [&]<int... I>(std::integer_sequence<int, I...>) __attribute__((always_inline)) { (f(Const<I>{}), ...); }
     (std::make_integer_sequence<int, N>{});
 }
 
