@@ -19,8 +19,8 @@
 // read as one stream), and every call, one token or many, runs them as they are: no transpose per
 // call, so 8 tokens cost little more than reading the weights, where the transposes on the fly
 // (below) make them about 1.45x one token (bench_kernels, bench/NOTES.md). One token reads its
-// quants from its row as it was, not from a tile (one cache line a block instead of five: the
-// kernel from memory at ~78% of the read limit instead of ~60%, bench/NOTES.md). Prompts (9+
+// quants from a tight copy of its row, not from a tile (one cache line a block instead of five:
+// the kernel from memory at ~78% of the read limit instead of ~60%, bench/NOTES.md). Prompts (9+
 // tokens) take two packed panels at once against 4 tokens, each token's 4 bytes broadcast into a
 // register once for both (panel_pair_times_4_tokens, one asm statement): fewer loads per vpdpbusd,
 // pp128 10-12% faster. Decoding 2 to 8 sequences takes 4 rows and 4 tokens to each 128-bit lane
@@ -468,14 +468,15 @@ void panel_pair_times_4_tokens(PanelView p0, PanelView p1, int64_t b0, const uin
 #undef SINAN_Q8_SCALE
 #undef SINAN_Q8_ADD_BLOCK
 
-// The same for one token (decoding) from its tight summaries and its quants as they were (tb, xb),
-// not from a tile: a tile's block spreads one token's 32 quants over four cache lines (320 bytes
-// a block, 90 KB for 8960 columns: more than L1), where the row holds them in one. Weights and
-// scales are read in order, with kReadAhead each block's quants fetched ahead (panel::read_ahead),
-// else left to the hardware prefetcher (on the family 25 host, with panel::stream_ahead on both,
-// one-token steps of the Q8_0 model took ~5% longer, alternated in one process; bench/NOTES.md).
+// The same for one token (decoding) from its tight summaries and its quants (tb; xq, 32 bytes a
+// block), not from a tile: a tile's block spreads one token's 32 quants over four cache lines
+// (320 bytes a block, 90 KB for 8960 columns: more than L1), where xq holds them in half of one.
+// Weights and scales are read in order, with kReadAhead each block's quants fetched ahead
+// (panel::read_ahead), else left to the hardware prefetcher (on the family 25 host, with
+// panel::stream_ahead on both, one-token steps of the Q8_0 model took ~5% longer, alternated in
+// one process; bench/NOTES.md).
 template <bool kReadAhead>
-void packed_panel_times_token(PanelView panel, int64_t n_blocks, const TokenBlock* tb, const BlockQ8_0* xb, float* y,
+void packed_panel_times_token(PanelView panel, int64_t n_blocks, const TokenBlock* tb, const int8_t* xq, float* y,
                               __mmask16 valid) {
     __m512 acc = _mm512_setzero_ps();
     for (int64_t b = 0; b < n_blocks; ++b) {
@@ -484,7 +485,7 @@ void packed_panel_times_token(PanelView panel, int64_t n_blocks, const TokenBloc
         if constexpr (kReadAhead) panel::read_ahead<kPanelQBytes / 64>(q);
 #pragma GCC unroll 8
         for (int g = 0; g < kQK / 4; ++g)
-            isum = panel::dpbusd_broadcast(isum, _mm512_loadu_si512(q + g), xb[b].qs + 4 * g);
+            isum = panel::dpbusd_broadcast(isum, _mm512_loadu_si512(q + g), xq + kQK * b + 4 * g);
         const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel.d(b))));
         const __m512 scale = _mm512_mul_ps(d, _mm512_set1_ps(tb[b].d));
         acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_cvtepi32_ps(isum), scale));
@@ -518,12 +519,13 @@ void rows_times_tokens(const BlockQ8_0* const* rows, __m512i row_offsets, int64_
 // row's exact block sum in one lane (128-bit lanes: rows 0-3, 8-11, 4-7, 12-15; lane_offsets: the
 // rows' byte offsets from rows[0] in that order), where the reference's float operations follow.
 void rows_times_token(const BlockQ8_0* const* rows, __m512i lane_offsets, int64_t n_blocks, const TokenBlock* tb,
-                      const BlockQ8_0* xb, const NextPanelPrefetch& prefetch, float* y, __mmask16 valid) {
+                      const int8_t* xq_row, const NextPanelPrefetch& prefetch, float* y, __mmask16 valid) {
     const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
     __m512 acc = _mm512_setzero_ps();
     for (int64_t b = 0; b < n_blocks; ++b) {
         prefetch.at_step(b);
-        const __m512i xq = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b].qs)));
+        const __m512i xq =
+            _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq_row + kQK * b)));
         __m512i p[8];
         for (int k = 0; k < 8; ++k) {
             const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[k][b].qs));
@@ -593,13 +595,17 @@ void clear_slots_past(int64_t n_tokens, int64_t n_blocks, TileBlock* tiles) {
 }
 
 // The tokens as prepare_q8_0 lays them out, as byte offsets: the tiles from 0, then for one token
-// (decoding: rows_times_token, packed_panel_times_token) its tight summaries and its quants as
-// they were (the row, copied); `bytes` in all.
+// (decoding: rows_times_token, packed_panel_times_token) its tight summaries, then from a 64-byte
+// boundary its quants, 32 bytes a block: in the row as it was, 34 bytes a block (scale first), a
+// block's 4-byte broadcasts crossed cache lines and its quants were spread over two lines. With
+// them aligned, one token against the FFN down matrix's 8,960-value rows read 0.98-1.00 of what
+// the 1,536-value rows do in fast memory spells instead of 0.93-0.96 (bench_row_lengths --type
+// q8_0, bench/NOTES.md, 2026-12-06 21:20). `bytes` in all.
 struct PreparedLayout {
     PreparedLayout(int64_t n_tokens, int64_t n_blocks)
         : token_blocks(static_cast<size_t>(n_tiles_of(n_tokens) * n_blocks) * sizeof(TileBlock)),
-          row(token_blocks + static_cast<size_t>(n_blocks) * sizeof(TokenBlock)),
-          bytes(n_tokens == 1 ? row + static_cast<size_t>(n_blocks) * sizeof(BlockQ8_0) : token_blocks) {}
+          row((token_blocks + static_cast<size_t>(n_blocks) * sizeof(TokenBlock) + 63) / 64 * 64),
+          bytes(n_tokens == 1 ? row + static_cast<size_t>(n_blocks) * kQK : token_blocks) {}
     size_t token_blocks, row, bytes;
 };
 
@@ -726,7 +732,9 @@ void prepare_q8_0(const void* x, size_t x_row_bytes, int64_t n_tokens, int64_t n
     const PreparedLayout layout(n_tokens, n_blocks);
     auto* token_blocks = reinterpret_cast<TokenBlock*>(static_cast<uint8_t*>(out) + layout.token_blocks);
     for (int64_t b = 0; b < n_blocks; ++b) token_blocks[b] = {tiles[b].d[0], tiles[b].neg128_sum[0]};
-    __builtin_memcpy(static_cast<uint8_t*>(out) + layout.row, x, static_cast<size_t>(n_blocks) * sizeof(BlockQ8_0));
+    const auto* xb = static_cast<const BlockQ8_0*>(x);
+    for (int64_t b = 0; b < n_blocks; ++b)
+        __builtin_memcpy(static_cast<uint8_t*>(out) + layout.row + b * kQK, xb[b].qs, kQK);
 }
 
 size_t gemm_q8_0_scratch_bytes(int64_t /*n_tokens*/, int64_t n_cols) {
@@ -752,7 +760,7 @@ void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
             const __m512i lane_offsets = _mm512_shuffle_i32x4(row_offsets, row_offsets, _MM_SHUFFLE(3, 1, 2, 0));
             rows_times_token(rows, lane_offsets, n_blocks,
                              reinterpret_cast<const TokenBlock*>(static_cast<const uint8_t*>(x) + layout.token_blocks),
-                             reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(x) + layout.row), prefetch,
+                             reinterpret_cast<const int8_t*>(static_cast<const uint8_t*>(x) + layout.row), prefetch,
                              y + r0, valid);
             continue;
         }
@@ -802,7 +810,7 @@ void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const voi
             packed_panel_times_token<kReadAhead>(
                 panel_view(panel, n_blocks), n_blocks,
                 reinterpret_cast<const TokenBlock*>(static_cast<const uint8_t*>(x) + layout.token_blocks),
-                reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(x) + layout.row), y + r0,
+                reinterpret_cast<const int8_t*>(static_cast<const uint8_t*>(x) + layout.row), y + r0,
                 static_cast<__mmask16>((1u << n_valid) - 1));
             continue;
         }
