@@ -212,17 +212,21 @@ void gemm_f16(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, 
 }
 
 void pack_f16(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_cols, void* out) {
-    const RowLayout<uint16_t, kPackedGroup> to{static_cast<const uint16_t*>(out), n_cols, n_cols};
+    auto* base = static_cast<uint16_t*>(out);
+    const RowLayout<uint16_t, kPackedGroup> to{base, n_cols, n_cols};
     const int64_t full = n_cols - n_cols % 64;
     for (int64_t r = 0; r < (n_rows + kPackedGroup - 1) / kPackedGroup * kPackedGroup; ++r) {
         // A last group's rows past n_rows are zeros (the kernels compute no result from them).
-        const auto* from = reinterpret_cast<const uint16_t*>(static_cast<const uint8_t*>(w) + r * w_row_bytes);
+        const auto* from =
+            r < n_rows ? reinterpret_cast<const uint16_t*>(static_cast<const uint8_t*>(w) + r * w_row_bytes) : nullptr;
+        // count values of the row from `at` to where `to` places them (dst).
         auto copy = [&](const uint16_t* dst, int64_t at, int64_t count) {
-            void* d = const_cast<uint16_t*>(dst);
-            if (r < n_rows)
-                std::memcpy(d, from + at, static_cast<size_t>(count) * sizeof(uint16_t));
+            uint16_t* d = base + (dst - to.w);
+            const size_t bytes = static_cast<size_t>(count) * sizeof(uint16_t);
+            if (from != nullptr)
+                std::memcpy(d, from + at, bytes);
             else
-                std::memset(d, 0, static_cast<size_t>(count) * sizeof(uint16_t));
+                std::memset(d, 0, bytes);
         };
         for (int64_t c = 0; c < full; c += 64) copy(to.start(r) + c * kPackedGroup, c, 64);
         copy(to.tail(r), full, n_cols - full);
