@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "kernels/blocks.h"
 #include "kernels/kernels.h"
+#include "kernels/panel_slices.h"
 #include "kernels/ref/ref.h"
 #include "kernels/simd.h"
 
@@ -107,6 +108,7 @@ KernelTable make_avx2_table() {
     t.gemm[id(TensorType::Q4_K)] = {avx2::gemm_q4_k, avx2::gemm_q4_k_scratch_bytes, avx2::pack_q4_k_panels,
                                     avx2::gemm_q4_k_packed, avx2::gemm_q4_k_packed_scratch_bytes};
     t.gemm[id(TensorType::Q4_K)].run_packed_read_ahead = avx2::gemm_q4_k_packed_read_ahead;
+    t.gemm[id(TensorType::Q4_K)].packed_group_rows = panel_slices::group_rows;
     t.gemm[id(TensorType::Q6_K)] = {avx2::gemm_q6_k, avx2::gemm_q6_k_scratch_bytes, avx2::pack_q6_k_panels,
                                     avx2::gemm_q6_k_packed, avx2::gemm_q6_k_packed_scratch_bytes};
     t.gemm[id(TensorType::Q6_K)].run_packed_read_ahead = avx2::gemm_q6_k_packed_read_ahead;
@@ -166,6 +168,7 @@ KernelTable make_avx512_table() {
                                         avx512::gemm_q4_k_packed, avx512::gemm_q4_k_packed_scratch_bytes,
                                         avx512::prepare_q4_k, avx512::prepared_q4_k_bytes};
         t.gemm[id(TensorType::Q4_K)].run_packed_read_ahead = avx512::gemm_q4_k_packed_read_ahead;
+        t.gemm[id(TensorType::Q4_K)].packed_group_rows = panel_slices::group_rows;
         t.vec_dot[id(TensorType::Q6_K)] = avx512::vec_dot_q6_k;
         t.gemm[id(TensorType::Q6_K)] = {avx512::gemm_q6_k, avx512::gemm_q6_k_scratch_bytes, avx512::pack_q6_k_panels,
                                         avx512::gemm_q6_k_packed, avx512::gemm_q6_k_packed_scratch_bytes,

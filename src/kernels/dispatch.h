@@ -38,7 +38,8 @@ using VecDotX4Fn = void (*)(const void* w, const void* x, size_t x_stride, int64
 // Optionally (null where the level reads the type only in place) the same product over weights
 // packed once by `pack` into the kernel's own layout (ops.h, pack_matrix): `pack` writes the rows
 // [0, n_rows) as panels of 16 rows, 16 * w_row_bytes bytes a panel (the last one padded), so panel
-// p lies where row 16p lies in the rows; run_packed takes w there, with the arguments of run.
+// p lies where row 16p lies in the rows (a group of panels, where packed_group_rows says so);
+// run_packed takes w there, with the arguments of run.
 struct GemmKernel {
     void (*run)(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
                 int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
@@ -62,6 +63,10 @@ struct GemmKernel {
     void (*run_packed_read_ahead)(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
                                   int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride,
                                   void* scratch) = nullptr;
+    // Optionally (null: 16, every panel) the rows of a group of the packed layout of rows of n_cols
+    // values, where the layout cuts long rows into slices (panel_slices.h): pack and run_packed then
+    // take rows from a multiple of it, to a multiple of it or the matrix's last row.
+    int64_t (*packed_group_rows)(int64_t n_cols) = nullptr;
 };
 // An arithmetic probe: n_rounds rounds of independent multiply-adds at the width the matrix
 // kernels use, returning how many multiply-adds that was (the prompt-processing limit of

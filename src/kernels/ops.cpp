@@ -46,11 +46,12 @@ float dot_row(gguf::TensorType row_type, const void* row, const void* x_dot, int
 
 namespace {
 
-// The rows of w split over the pool in whole panels of kGemmRows (the kernels' panel height), each
-// thread running the GEMM kernel on its own rows with its own scratch.
+// The rows of w split over the pool in whole panels of kGemmRows (the kernels' panel height; where a
+// packed layout groups its panels, whole groups: GemmKernel::packed_group_rows), each thread running
+// the GEMM kernel on its own rows with its own scratch.
 constexpr int64_t kGemmRows = 16;
 
-// Panels per chunk of a matrix product balanced over the pool (ThreadPool::parallel_chunks), so a
+// Panels (or groups) per chunk of a matrix product balanced over the pool (ThreadPool::parallel_chunks), so a
 // thread slowed by another process or woken late costs the loop a chunk, not half the matrix.
 // That needs a cheap call: one token, or a kernel that prepares the tokens once for all its calls
 // (GemmKernel::prepare); otherwise one chunk a thread, as the kernel summarises every token on
@@ -144,8 +145,14 @@ class ProfiledCall {
     std::chrono::steady_clock::time_point start_;
 };
 
+// The rows a call of a packed kernel starts at a multiple of (GemmKernel::packed_group_rows).
+int64_t packed_group_rows(const GemmKernel& gemm, int64_t n_cols) {
+    return gemm.packed_group_rows != nullptr ? gemm.packed_group_rows(n_cols) : kGemmRows;
+}
+
 // A GEMM kernel bound to a matrix: the packed one on w.panels where both exist (its read-ahead
-// form where decode_read_ahead() holds), else the one on the rows in place.
+// form where decode_read_ahead() holds), else the one on the rows in place; the rows of w split
+// over the pool in units of unit_rows (a panel, or a group of the packed layout).
 struct BoundGemm {
     BoundGemm() = default;
     BoundGemm(const GemmKernel& gemm, const Matrix& w) {
@@ -154,10 +161,12 @@ struct BoundGemm {
         run = ahead ? gemm.run_packed_read_ahead : packed ? gemm.run_packed : gemm.run;
         scratch_bytes = packed ? gemm.packed_scratch_bytes : gemm.scratch_bytes;
         data = static_cast<const uint8_t*>(packed ? w.panels : w.data);
+        unit_rows = packed ? packed_group_rows(gemm, w.n_cols) : kGemmRows;
     }
     decltype(GemmKernel::run) run = nullptr;
     decltype(GemmKernel::scratch_bytes) scratch_bytes = nullptr;
     const uint8_t* data = nullptr;
+    int64_t unit_rows = kGemmRows;
 };
 
 void gemm_rows(const GemmKernel& gemm, const Matrix& w, uint64_t w_row_bytes, const uint8_t* x, uint64_t x_row_bytes,
@@ -178,11 +187,11 @@ void gemm_rows(const GemmKernel& gemm, const Matrix& w, uint64_t w_row_bytes, co
           w.n_rows,
           n_tokens,
           y};
-    const int64_t n_panels = (w.n_rows + kGemmRows - 1) / kGemmRows;
-    const int64_t grain = panel_grain(n_panels, n_tokens, gemm.prepare != nullptr, pool);
-    pool.parallel_chunks(n_panels, grain, [&job](int64_t p0, int64_t p1, int) {
+    const int64_t n_units = (w.n_rows + job.gemm.unit_rows - 1) / job.gemm.unit_rows;
+    const int64_t grain = panel_grain(n_units, n_tokens, gemm.prepare != nullptr, pool);
+    pool.parallel_chunks(n_units, grain, [&job](int64_t p0, int64_t p1, int) {
         void* scratch = gemm_scratch(job.gemm.scratch_bytes(job.n_tokens, job.n_cols));
-        const int64_t r0 = p0 * kGemmRows, r1 = std::min(p1 * kGemmRows, job.n_rows);
+        const int64_t r0 = p0 * job.gemm.unit_rows, r1 = std::min(p1 * job.gemm.unit_rows, job.n_rows);
         job.gemm.run(job.gemm.data + static_cast<uint64_t>(r0) * job.w_row_bytes, job.w_row_bytes, r1 - r0, job.x,
                      job.x_row_bytes, job.n_tokens, job.n_cols, job.y + r0, job.n_rows, scratch);
     });
@@ -227,8 +236,9 @@ void pack_matrix(const Matrix& w, void* out, ThreadPool& pool) {
     SINAN_CHECK(packed_bytes(w) > 0, std::string("pack_matrix: no packed layout for ") + gguf::type_name(w.type));
     const GemmKernel& gemm = active_table().gemm[static_cast<int>(w.type)];
     const uint64_t row_bytes = gguf::row_bytes(w.type, static_cast<uint64_t>(w.n_cols));
-    pool.parallel_for((w.n_rows + kGemmRows - 1) / kGemmRows, [&](int64_t p0, int64_t p1, int) {
-        const int64_t r0 = p0 * kGemmRows, r1 = std::min(p1 * kGemmRows, w.n_rows);
+    const int64_t unit_rows = packed_group_rows(gemm, w.n_cols);
+    pool.parallel_for((w.n_rows + unit_rows - 1) / unit_rows, [&](int64_t p0, int64_t p1, int) {
+        const int64_t r0 = p0 * unit_rows, r1 = std::min(p1 * unit_rows, w.n_rows);
         gemm.pack(static_cast<const uint8_t*>(w.data) + static_cast<uint64_t>(r0) * row_bytes, row_bytes, r1 - r0,
                   w.n_cols, static_cast<uint8_t*>(out) + static_cast<uint64_t>(r0) * row_bytes);
     });
@@ -262,11 +272,11 @@ void matmul_shared_input(std::span<const Matrix* const> w, const float* x, int64
         const uint8_t* x;
         uint64_t x_row_bytes;
         int64_t n_rows;
-        int64_t first_panel;  // in the concatenation of every matrix's panels
+        int64_t first_unit;  // in the concatenation of every matrix's units (gemm.unit_rows rows each)
         float* y;
     };
     Part parts[kMaxMatrices];
-    int64_t n_panels = 0;
+    int64_t n_units = 0;
     size_t scratch_bytes = 0;
     bool all_prepared = true;  // every kernel prepares its tokens once (GemmKernel::prepare)
     const int64_t n_cols = w[0]->n_cols;
@@ -292,9 +302,9 @@ void matmul_shared_input(std::span<const Matrix* const> w, const float* x, int64
         all_prepared = all_prepared && kernel.prepare != nullptr;
         const BoundGemm gemm(kernel, *w[i]);
         parts[i] = Part{
-            gemm, gguf::row_bytes(w[i]->type, static_cast<uint64_t>(n_cols)), xs, x_row_bytes, w[i]->n_rows, n_panels,
+            gemm, gguf::row_bytes(w[i]->type, static_cast<uint64_t>(n_cols)), xs, x_row_bytes, w[i]->n_rows, n_units,
             y[i]};
-        n_panels += (w[i]->n_rows + kGemmRows - 1) / kGemmRows;
+        n_units += (w[i]->n_rows + gemm.unit_rows - 1) / gemm.unit_rows;
         scratch_bytes = std::max(scratch_bytes, gemm.scratch_bytes(n_tokens, n_cols));
     }
     // One reference captured: the callable fits std::function's inline storage (no allocation).
@@ -304,14 +314,15 @@ void matmul_shared_input(std::span<const Matrix* const> w, const float* x, int64
         int64_t n_tokens, n_cols;
     } job{parts, w.size(), scratch_bytes, n_tokens, n_cols};
     pool.parallel_chunks(
-        n_panels, panel_grain(n_panels, n_tokens, all_prepared, pool), [&job](int64_t p0, int64_t p1, int) {
+        n_units, panel_grain(n_units, n_tokens, all_prepared, pool), [&job](int64_t p0, int64_t p1, int) {
             void* scratch = gemm_scratch(job.scratch_bytes);
             for (size_t i = 0; i < job.n_parts; ++i) {
                 const Part& part = job.parts[i];
-                const int64_t first = std::max(p0, part.first_panel) - part.first_panel;
-                const int64_t end = std::min(p1 - part.first_panel, (part.n_rows + kGemmRows - 1) / kGemmRows);
+                const int64_t unit_rows = part.gemm.unit_rows;
+                const int64_t first = std::max(p0, part.first_unit) - part.first_unit;
+                const int64_t end = std::min(p1 - part.first_unit, (part.n_rows + unit_rows - 1) / unit_rows);
                 if (first >= end) continue;
-                const int64_t r0 = first * kGemmRows, r1 = std::min(end * kGemmRows, part.n_rows);
+                const int64_t r0 = first * unit_rows, r1 = std::min(end * unit_rows, part.n_rows);
                 part.gemm.run(part.gemm.data + static_cast<uint64_t>(r0) * part.w_row_bytes, part.w_row_bytes, r1 - r0,
                               part.x, part.x_row_bytes, job.n_tokens, job.n_cols, part.y + r0, part.n_rows, scratch);
             }

@@ -10,7 +10,9 @@
 // (GemmKernel::run_packed_read_ahead) gives the same bits in it, whichever form this CPU runs. The
 // AVX2 level's Q8_0, Q4_K and Q6_K products run packed, the AVX-512 VNNI level's likewise, and the
 // AVX-512 level's F16 (groups of 4 rows: the row counts leave last groups of 1 and 3 rows; the
-// float lengths, tails of 33, 8 and 12 values after the interleaved 64-value chunks).
+// float lengths, tails of 33, 8 and 12 values after the interleaved 64-value chunks), and Q4_K's
+// packed layout cuts the rows of 11, 22 and 40 blocks into 2, 3 and 5 slices (panel_slices.h; 150
+// rows: a group of 8 panels, then one of 2, the second with 6 rows).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -50,7 +52,7 @@ TEST(Gemm, EveryResultEqualsTheSingleRowVecDotWhateverTheBatch) {
                 block == 1 ? std::vector<int64_t>{16, 33, 64, 200, 1100}
                            : std::vector<int64_t>{block, 3 * block, 4 * block, 11 * block, 22 * block, 40 * block};
             for (int64_t n_cols : lengths) {
-                for (int64_t n_rows : {1, 7, 16, 17, 40, 64}) {
+                for (int64_t n_rows : {1, 7, 16, 17, 40, 64, 150}) {
                     for (int64_t n_tokens : {1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 17, 24}) {
                         const uint64_t w_row = gguf::row_bytes(type, n_cols), x_row = gguf::row_bytes(dot_type, n_cols);
                         std::vector<uint8_t> w = test_util::random_blocks(type, n_rows * n_cols, rng);
@@ -126,11 +128,11 @@ TEST(Gemm, EveryResultEqualsTheSingleRowVecDotWhateverTheBatch) {
     if (n_kernels == 0) GTEST_SKIP() << "no GEMM kernel on the levels this CPU runs";
     if (cpu::features().avx2 && cpu::features().fma && cpu::features().f16c) {
         // Every length, row count and token count of Q8_0, Q4_K and Q6_K.
-        EXPECT_EQ(n_avx2_packed, 3 * 6 * 6 * 12) << "AVX2 has packed Q8_0, Q4_K and Q6_K kernels";
+        EXPECT_EQ(n_avx2_packed, 3 * 6 * 7 * 12) << "AVX2 has packed Q8_0, Q4_K and Q6_K kernels";
     }
     const std::vector<cpu::Level> levels = test_util::runnable_levels();
     if (std::find(levels.begin(), levels.end(), cpu::Level::kAvx512) != levels.end()) {
-        EXPECT_EQ(n_avx512_f16_packed, 5 * 6 * 12) << "AVX-512 has a packed F16 kernel";
+        EXPECT_EQ(n_avx512_f16_packed, 5 * 7 * 12) << "AVX-512 has a packed F16 kernel";
     }
     if (cpu::features().avx512vnni) {
         EXPECT_GT(n_packed, 0) << "AVX-512 VNNI has a packed Q8_0 kernel";

@@ -146,46 +146,50 @@ TEST(Matmul, RepeatedCallsGiveTheSameResult) {
 // results of its rows in place, bit for bit, for decoding, small batches and prompt batches, on 1
 // and 2 threads (2 split the panels between them), with a last panel that is not whole and a
 // buffer aligned to 8 bytes only, for each type with a packed layout (Q8_0, Q4_K, Q6_K on AVX-512
-// VNNI, F16 on AVX-512); types without one (F32) report 0 bytes.
+// VNNI, F16 on AVX-512); types without one (F32) report 0 bytes. Rows of 2304 values: Q4_K's
+// layout cuts them into 2 slices and packs its panels in groups of 8 (panel_slices.h), and the
+// threads take whole groups, the second one of 2 panels.
 TEST(Matmul, PackedMatricesGiveTheResultsOfTheRows) {
     std::mt19937 rng(kSeed);
-    const int64_t n_cols = 512, n_rows = 150;
+    const int64_t n_rows = 150;
     int n_packed = 0;
-    for (TensorType type : {TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K, TensorType::F16}) {
-        const std::vector<float> v = test_util::gaussian(rng, n_rows * n_cols);
-        std::vector<uint8_t> bytes(gguf::row_bytes(type, n_rows * n_cols));
-        quantize_row(type, v.data(), bytes.data(), n_rows * n_cols);
-        Matrix rows{type, bytes.data(), n_cols, n_rows};
-        const uint64_t n = packed_bytes(rows);
-        if (n == 0) continue;
-        ++n_packed;
-        EXPECT_EQ(n, (n_rows + 15) / 16 * 16 * gguf::row_bytes(type, n_cols)) << gguf::type_name(type);
-        for (int threads : {1, 2}) {
-            ThreadPool pool(threads);
-            std::vector<uint64_t> panels((n + 7) / 8 + 1);  // 8-byte aligned, and not 64 (+1 word)
-            void* at = reinterpret_cast<uintptr_t>(panels.data()) % 64 == 0 ? panels.data() + 1 : panels.data();
-            pack_matrix(rows, at, pool);
-            Matrix packed = rows;
-            packed.panels = at;
-            for (int64_t n_tokens : {1, 2, 5, 8, 9, 20}) {
-                const std::vector<float> x = test_util::gaussian(rng, n_tokens * n_cols);
-                std::vector<float> want(n_tokens * n_rows), got(want.size(), -1.0f), shared(want.size(), -1.0f);
-                matmul(rows, x.data(), n_tokens, want.data(), pool);
-                matmul(packed, x.data(), n_tokens, got.data(), pool);
-                EXPECT_EQ(got, want) << gguf::type_name(type) << ", " << threads << " threads, " << n_tokens
-                                     << " tokens";
-                std::vector<float> other(n_tokens * n_rows);
-                const Matrix* both[] = {&packed, &rows};
-                float* out[] = {shared.data(), other.data()};
-                matmul_shared_input(both, x.data(), n_tokens, out, pool);
-                EXPECT_EQ(shared, want) << "shared input, " << gguf::type_name(type) << ", " << threads << " threads, "
-                                        << n_tokens << " tokens";
-                EXPECT_EQ(other, want);
+    for (const int64_t n_cols : {512, 2304}) {
+        for (TensorType type : {TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K, TensorType::F16}) {
+            const std::vector<float> v = test_util::gaussian(rng, n_rows * n_cols);
+            std::vector<uint8_t> bytes(gguf::row_bytes(type, n_rows * n_cols));
+            quantize_row(type, v.data(), bytes.data(), n_rows * n_cols);
+            Matrix rows{type, bytes.data(), n_cols, n_rows};
+            const uint64_t n = packed_bytes(rows);
+            if (n == 0) continue;
+            ++n_packed;
+            EXPECT_EQ(n, (n_rows + 15) / 16 * 16 * gguf::row_bytes(type, n_cols)) << gguf::type_name(type);
+            for (int threads : {1, 2}) {
+                ThreadPool pool(threads);
+                std::vector<uint64_t> panels((n + 7) / 8 + 1);  // 8-byte aligned, and not 64 (+1 word)
+                void* at = reinterpret_cast<uintptr_t>(panels.data()) % 64 == 0 ? panels.data() + 1 : panels.data();
+                pack_matrix(rows, at, pool);
+                Matrix packed = rows;
+                packed.panels = at;
+                for (int64_t n_tokens : {1, 2, 5, 8, 9, 20}) {
+                    const std::vector<float> x = test_util::gaussian(rng, n_tokens * n_cols);
+                    std::vector<float> want(n_tokens * n_rows), got(want.size(), -1.0f), shared(want.size(), -1.0f);
+                    matmul(rows, x.data(), n_tokens, want.data(), pool);
+                    matmul(packed, x.data(), n_tokens, got.data(), pool);
+                    EXPECT_EQ(got, want) << gguf::type_name(type) << ", " << n_cols << " columns, " << threads
+                                         << " threads, " << n_tokens << " tokens";
+                    std::vector<float> other(n_tokens * n_rows);
+                    const Matrix* both[] = {&packed, &rows};
+                    float* out[] = {shared.data(), other.data()};
+                    matmul_shared_input(both, x.data(), n_tokens, out, pool);
+                    EXPECT_EQ(shared, want) << "shared input, " << gguf::type_name(type) << ", " << n_cols
+                                            << " columns, " << threads << " threads, " << n_tokens << " tokens";
+                    EXPECT_EQ(other, want);
+                }
             }
         }
     }
-    const std::vector<uint8_t> f32(gguf::row_bytes(TensorType::F32, n_rows * n_cols));
-    EXPECT_EQ(packed_bytes({TensorType::F32, f32.data(), n_cols, n_rows}), 0u);
+    const std::vector<uint8_t> f32(gguf::row_bytes(TensorType::F32, n_rows * 512));
+    EXPECT_EQ(packed_bytes({TensorType::F32, f32.data(), 512, n_rows}), 0u);
     if (n_packed == 0) GTEST_SKIP() << "no packed layout on this CPU (" << active_path() << ")";
 }
 

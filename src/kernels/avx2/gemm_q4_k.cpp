@@ -7,11 +7,11 @@
 // Packed weights (gemm_q4_k_packed): a model repacks its Q4_K matrices once, at load
 // (pack_q4_k_panels), into the layout of the AVX-512 kernel (avx512/gemm_q4_k.cpp, PackedBlock):
 // per block of 16 rows, 36 vectors of 64 bytes whose int32 lane r holds 4 bytes of row r (32 of
-// quants as they lie in the rows, 3 of packed scales and mins, 1 of d and dmin). A 256-bit register
-// takes half of each vector, rows 0-7 or 8-15, one lane per row, so no block is reduced across
-// lanes; the row-wise dot product spends most of its instructions on those reductions and on
-// unpacking each row's scales (one core, weights in L2: see bench/NOTES.md). Per half block and
-// token, as the reference computes it:
+// quants as they lie in the rows, 3 of packed scales and mins, 1 of d and dmin), long rows in
+// slices (panel_slices.h). A 256-bit register takes half of each vector, rows 0-7 or 8-15, one
+// lane per row, so no block is reduced across lanes; the row-wise dot product spends most of its
+// instructions on those reductions and on unpacking each row's scales (one core, weights in L2:
+// see bench/NOTES.md). Per half block and token, as the reference computes it:
 //   group sums   vpmaddubsw of the nibbles (0..15, unsigned) against the token's 4 bytes broadcast,
 //                eight of them added as int16 (at most 16 * 15 * 128 = 30720 in magnitude: exact),
 //                then vpmaddwd with the group's scale in both halves of the lane: scale * sum, exact
@@ -120,8 +120,9 @@ template <bool kReadAhead>
 void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
                     int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride) {
     panel::over_panels<kReadAhead, BlockQ8_K>(
-        w, w_row_bytes, n_rows, n_cols / kQKK, [](int64_t b) { return static_cast<size_t>(b) * kBlockBytes; },
-        kBlockBytes, x, x_row_bytes, n_tokens, y, y_stride,
+        w, w_row_bytes, n_rows, n_cols / kQKK, panel_slices::n_slices(n_cols),
+        [](int64_t b) { return static_cast<size_t>(b) * kBlockBytes; }, kBlockBytes, x, x_row_bytes, n_tokens, y,
+        y_stride,
         [](auto T, const uint8_t* block, int64_t /*b*/, int h, const BlockQ8_K* const* xb, __m256* acc)
             __attribute__((always_inline)) { accumulate_half<T>(block, h, xb, acc); });
 }
@@ -137,12 +138,13 @@ void gemm_q4_k(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
 }
 
 void pack_q4_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_cols, void* out) {
-    const int64_t n_blocks = n_cols / kQKK;
+    const int64_t n_blocks = n_cols / kQKK, n_slices = panel_slices::n_slices(n_cols);
     for (int64_t r0 = 0; r0 < n_rows; r0 += panel::kRows) {
         const BlockQ4_K* rows[panel::kRows];
         panel_rows::rows_of(w, w_row_bytes, r0, n_rows, rows);
-        uint8_t* block = static_cast<uint8_t*>(out) + r0 * w_row_bytes;
-        for (int64_t b = 0; b < n_blocks; ++b, block += kBlockBytes) {
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            uint8_t* block =
+                static_cast<uint8_t*>(out) + panel_slices::block_index(r0, n_rows, b, n_blocks, n_slices) * kBlockBytes;
             for (int r = 0; r < panel::kRows; ++r) {
                 const BlockQ4_K& src = rows[r][b];
                 for (int v = 0; v < kQuantVectors; ++v) panel::put_lane(block + 64 * v, r, src.qs + 4 * v);

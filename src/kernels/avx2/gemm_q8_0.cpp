@@ -67,7 +67,7 @@ void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const voi
                     int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride) {
     const int64_t n_blocks = n_cols / kQK;
     panel::over_panels<kReadAhead, BlockQ8_0>(
-        w, w_row_bytes, n_rows, n_blocks, [n_blocks](int64_t b) { return Layout::q_offset(n_blocks, b); },
+        w, w_row_bytes, n_rows, n_blocks, 1, [n_blocks](int64_t b) { return Layout::q_offset(n_blocks, b); },
         Layout::kQBytes, x, x_row_bytes, n_tokens, y, y_stride,
         [n_blocks](auto T, const uint8_t* q, int64_t b, int h, const BlockQ8_0* const* xb,
                    __m256* acc) __attribute__((always_inline)) {

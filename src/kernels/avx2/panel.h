@@ -14,6 +14,7 @@
 #include <type_traits>
 
 #include "kernels/panel_rows.h"
+#include "kernels/panel_slices.h"
 
 namespace sinan::kernels::avx2::panel {
 
@@ -60,27 +61,42 @@ static inline void store_rows(__m256 lo, __m256 hi, float* y, int n_valid) {
     std::memcpy(y, out, static_cast<size_t>(n_valid) * sizeof(float));
 }
 
+// Rows [0, n_valid) of 16 rows' sums from y (lo: rows 0-7, hi: 8-15), the others 0.
+static inline void load_rows(const float* y, int n_valid, __m256* lo, __m256* hi) {
+    alignas(32) float in[kRows] = {};
+    std::memcpy(in, y, static_cast<size_t>(n_valid) * sizeof(float));
+    *lo = _mm256_load_ps(in);
+    *hi = _mm256_load_ps(in + 8);
+}
+
 // Every line of the `bytes` at p fetched kReadAheadBytes ahead into L1.
 static inline void read_ahead(const uint8_t* p, size_t bytes) {
     for (size_t line = 0; line < bytes; line += 64)
         _mm_prefetch(reinterpret_cast<const char*>(p) + kReadAheadBytes + line, _MM_HINT_T0);
 }
 
-// y[t * y_stride + r] for the n_valid rows of a packed panel (n_blocks blocks from `panel`, block
-// b at byte offset block_at(b)) and T tokens (x[t]: token t's blocks), the blocks in order, with
-// kReadAhead each one's block_bytes fetched ahead: half(T, block, b, h, xb, acc) adds half h (rows
-// 8h .. 8h + 7) of block b (at `block`) times the tokens' blocks xb[t] to acc[t]. A function of its own per tile size,
-// with `half` inlined into it (the kernels mark theirs always_inline): left to GCC's choices, the 2-token loops ran up
-// to 5x as long (bench/NOTES.md).
+// y[t * y_stride + r] for the n_valid rows of a unit of a packed panel (its blocks [b0, b1), block
+// b at byte offset block_at(b - b0) from `unit`; panel_slices.h) and T tokens (x[t]: token t's
+// blocks), the blocks in order, from 0, or from the sums in y where b0 > 0 (the panel's earlier
+// slices left them there), with kReadAhead each one's block_bytes fetched ahead: half(T, block, b,
+// h, xb, acc) adds half h (rows 8h .. 8h + 7) of block b (at `block`) times the tokens' blocks
+// xb[t] to acc[t]. A function of its own per tile size, with `half` inlined into it (the kernels
+// mark theirs always_inline): left to GCC's choices, the 2-token loops ran up to 5x as long
+// (bench/NOTES.md).
 template <int T, bool kReadAhead, typename XBlock, typename BlockAt, typename Half>
-[[gnu::noinline]] static void blocks_times_tokens(const uint8_t* panel, int64_t n_blocks, BlockAt block_at,
+[[gnu::noinline]] static void blocks_times_tokens(const uint8_t* unit, int64_t b0, int64_t b1, BlockAt block_at,
                                                   size_t block_bytes, const XBlock* const* x, float* y,
                                                   int64_t y_stride, int n_valid, Half half) {
     const std::integral_constant<int, T> tokens;
     __m256 acc[2][T];
-    for (int t = 0; t < T; ++t) acc[0][t] = acc[1][t] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < n_blocks; ++b) {
-        const uint8_t* block = panel + block_at(b);
+    for (int t = 0; t < T; ++t) {
+        if (b0 == 0)
+            acc[0][t] = acc[1][t] = _mm256_setzero_ps();
+        else
+            load_rows(y + t * y_stride, n_valid, &acc[0][t], &acc[1][t]);
+    }
+    for (int64_t b = b0; b < b1; ++b) {
+        const uint8_t* block = unit + block_at(b - b0);
         if constexpr (kReadAhead) read_ahead(block, block_bytes);
         const XBlock* xb[T];
         for (int t = 0; t < T; ++t) xb[t] = x[t] + b;
@@ -93,30 +109,30 @@ template <int T, bool kReadAhead, typename XBlock, typename BlockAt, typename Ha
     for (int t = 0; t < T; ++t) store_rows(acc[0][t], acc[1][t], y + t * y_stride, n_valid);
 }
 
-// A product over packed panels (w: n_rows rows of w_row_bytes as panels, n_blocks blocks a panel,
-// as blocks_times_tokens takes them), kPackedTile tokens a pass, blocks_times_tokens on each panel
-// and tile with `half`; one token with kReadAhead, more without.
+// A product over packed panels (w: n_rows rows of w_row_bytes as panels, n_blocks blocks a panel, in
+// n_slices slices a row: panel_slices.h, 1 for a layout of whole panels; blocks as
+// blocks_times_tokens takes them), kPackedTile tokens a pass, blocks_times_tokens on each unit and
+// tile with `half`; one token with kReadAhead, more without.
 template <bool kReadAhead, typename XBlock, typename BlockAt, typename Half>
-static void over_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_blocks, BlockAt block_at,
-                        size_t block_bytes, const void* x, size_t x_row_bytes, int64_t n_tokens, float* y,
-                        int64_t y_stride, Half half) {
+static void over_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_blocks, int64_t n_slices,
+                        BlockAt block_at, size_t block_bytes, const void* x, size_t x_row_bytes, int64_t n_tokens,
+                        float* y, int64_t y_stride, Half half) {
     static_assert(kPackedTile == 2);
     const auto* xs = static_cast<const uint8_t*>(x);
-    for (int64_t r0 = 0; r0 < n_rows; r0 += kRows) {
-        const int n_valid = static_cast<int>(n_rows - r0 < kRows ? n_rows - r0 : kRows);
-        const uint8_t* panel = static_cast<const uint8_t*>(w) + r0 * w_row_bytes;
+    panel_slices::for_each_unit(w, w_row_bytes, n_rows, n_blocks, n_slices, [&](const panel_slices::Unit& u) {
         for (int64_t t0 = 0; t0 < n_tokens; t0 += kPackedTile) {
             const XBlock* xt[kPackedTile] = {};
             for (int k = 0; k < kPackedTile && t0 + k < n_tokens; ++k)
                 xt[k] = reinterpret_cast<const XBlock*>(xs + (t0 + k) * x_row_bytes);
-            float* yt = y + t0 * y_stride + r0;
+            float* yt = y + t0 * y_stride + u.r0;
             if (n_tokens - t0 == 1)
-                blocks_times_tokens<1, kReadAhead>(panel, n_blocks, block_at, block_bytes, xt, yt, y_stride, n_valid,
+                blocks_times_tokens<1, kReadAhead>(u.at, u.b0, u.b1, block_at, block_bytes, xt, yt, y_stride, u.n_valid,
                                                    half);
             else
-                blocks_times_tokens<2, false>(panel, n_blocks, block_at, block_bytes, xt, yt, y_stride, n_valid, half);
+                blocks_times_tokens<2, false>(u.at, u.b0, u.b1, block_at, block_bytes, xt, yt, y_stride, u.n_valid,
+                                              half);
         }
-    }
+    });
 }
 
 }  // namespace sinan::kernels::avx2::panel

@@ -754,7 +754,7 @@ void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
         const __m512i row_offsets = p.offsets;
         const __mmask16 valid = p.valid;
         const int64_t n_tiles = n_tokens <= kTokenTile ? 1 : n_tiles_of(n_tokens);
-        const NextPanelPrefetch prefetch(rows[0], w_row_bytes, n_tiles * n_blocks);
+        const NextPanelPrefetch prefetch(rows[0], panel::kRows * w_row_bytes, n_tiles * n_blocks);
         if (n_tokens == 1) {
             // Row offsets in rows_times_token's lane order: 128-bit lanes 1 and 2 swapped.
             const __m512i lane_offsets = _mm512_shuffle_i32x4(row_offsets, row_offsets, _MM_SHUFFLE(3, 1, 2, 0));
@@ -815,7 +815,7 @@ void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const voi
             continue;
         }
         if (r0 < paired_rows) continue;  // done above
-        const NextPanelPrefetch prefetch(panel, w_row_bytes, n_tiles_of(n_tokens) * n_blocks);
+        const NextPanelPrefetch prefetch(panel, panel::kRows * w_row_bytes, n_tiles_of(n_tokens) * n_blocks);
         panel_times_tiles(panel_view(panel, n_blocks), n_blocks, tiles, n_tokens,
                           n_tokens <= kTokenTile ? nullptr : &prefetch, y + r0, y_stride,
                           static_cast<__mmask16>((1u << n_valid) - 1));

@@ -18,10 +18,12 @@
 // Packed weights (gemm_q4_k_packed): a model repacks its Q4_K matrices once, at load
 // (pack_q4_k_panels), into panels of the same size as the rows, block b of 16 rows in 36 vectors
 // (PackedBlock): the quants as they lie in the rows, 4 bytes a lane (lane r: row r), the packed
-// six-bit scales and mins likewise, and d and dmin. Every call, one token or many, runs them as
-// they are, 4 tokens a pass, the tokens prepared once per product (prepare_q4_k, as
-// GemmKernel::prepare: each block's TokenMins, then the Q8_K rows; the rows-in-place kernel takes
-// the rows from there); per block and token:
+// six-bit scales and mins likewise, and d and dmin; rows of more than 2048 values in slices, the
+// panels in groups of 8 (panel_slices.h: one token's slice of activations stays in L1 while the
+// weights stream past). Every call, one token or many, runs them as they are, 4 tokens a pass,
+// the tokens prepared once per product (prepare_q4_k, as GemmKernel::prepare: each block's
+// TokenMins, then the Q8_K rows; the rows-in-place kernel takes the rows from there); per block
+// and token:
 //   low nibbles  (groups 2p): q & 0x0f, eight vpdpbusd per group
 //   high nibbles (2p + 1):    q & 0xf0 (16 times the value), eight vpdpbusd; the group's scaled
 //                             sum shifted right by 4 (exact: a multiple of 16)
@@ -42,6 +44,7 @@
 
 #include "kernels/avx512/panel.h"
 #include "kernels/blocks.h"
+#include "kernels/panel_slices.h"
 #include "kernels/simd.h"
 
 namespace sinan::kernels::avx512 {
@@ -261,21 +264,23 @@ inline void accumulate_packed(const PackedBlock& p, const TokenMins* const* tm, 
     }
 }
 
-// y[t * y_stride + r] for the `valid` rows of a packed panel and T tokens (tm[t], x[t]: token t's
-// summaries and blocks), while the next panel is fetched (steps first_step + b), or for one token
-// (prefetch null) read in order: with kReadAhead each block's 36 lines fetched ahead
-// (panel::read_ahead), else left to the hardware's streams (on the family 25 host the prefetches'
-// load slots made one-token steps of the Q4_K model ~16% slower, into L2 ~18%; bench/NOTES.md).
+// y[t * y_stride + r] for the `valid` rows of a unit of packed blocks (a panel's blocks [b0, b1),
+// from `blocks`; panel_slices.h) and T tokens (tm[t], x[t]: token t's summaries and blocks), while
+// the next unit is fetched (steps first_step + b - b0), or for one token (prefetch null) read in
+// order: with kReadAhead each block's 36 lines fetched ahead (panel::read_ahead), else left to the
+// hardware's streams (on the family 25 host the prefetches' load slots made one-token steps of the
+// Q4_K model ~16% slower, into L2 ~18%; bench/NOTES.md).
 template <int T, bool kReadAhead>
-void packed_panel_times_tokens(const PackedBlock* panel, int64_t n_blocks, const TokenMins* const* tm,
-                               const BlockQ8_K* const* x, const panel::NextPanelPrefetch* prefetch, int64_t first_step,
-                               float* y, int64_t y_stride, __mmask16 valid) {
-    panel::tokens_over_blocks<T>(n_blocks, tm, x, y, y_stride, valid, [&](int64_t b, auto tmb, auto xb, __m512* acc) {
+void packed_unit_times_tokens(const PackedBlock* blocks, int64_t b0, int64_t b1, const TokenMins* const* tm,
+                              const BlockQ8_K* const* x, const panel::NextPanelPrefetch* prefetch, int64_t first_step,
+                              float* y, int64_t y_stride, __mmask16 valid) {
+    panel::tokens_over_blocks<T>(b0, b1, tm, x, y, y_stride, valid, [&](int64_t b, auto tmb, auto xb, __m512* acc) {
+        const PackedBlock& block = blocks[b - b0];
         if (prefetch != nullptr)
-            prefetch->at_step(first_step + b);
+            prefetch->at_step(first_step + b - b0);
         else if constexpr (kReadAhead)
-            panel::read_ahead<sizeof(PackedBlock) / 64>(&panel[b]);
-        accumulate_packed<T>(panel[b], tmb, xb, acc);
+            panel::read_ahead<sizeof(PackedBlock) / 64>(&block);
+        accumulate_packed<T>(block, tmb, xb, acc);
     });
 }
 
@@ -303,14 +308,13 @@ void gemm_q4_k(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
 }
 
 void pack_q4_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_cols, void* out) {
-    const int64_t n_blocks = n_cols / kQKK;
-    auto* panels = static_cast<uint8_t*>(out);
+    const int64_t n_blocks = n_cols / kQKK, n_slices = panel_slices::n_slices(n_cols);
+    auto* blocks = static_cast<PackedBlock*>(out);  // unaligned vectors: panels lie where rows do
     for (int64_t r0 = 0; r0 < n_rows; r0 += panel::kRows) {
         const BlockQ4_K* rows[panel::kRows];
         panel_rows::rows_of(w, w_row_bytes, r0, n_rows, rows);
-        auto* blocks = reinterpret_cast<PackedBlock*>(panels + r0 * w_row_bytes);
         for (int64_t b = 0; b < n_blocks; ++b) {
-            PackedBlock& block = blocks[b];  // unaligned vectors: panels lie where rows do
+            PackedBlock& block = blocks[panel_slices::block_index(r0, n_rows, b, n_blocks, n_slices)];
             for (int pair = 0; pair < 4; ++pair)
                 panel::transpose_rows([&](int k) { return rows[k][b].qs + 32 * pair; }, &block.q[8 * pair]);
             alignas(64) uint32_t words[4][panel::kRows];  // the three scale words, then d and dmin
@@ -334,28 +338,28 @@ template <bool kReadAhead>
 void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, int64_t n_tokens, int64_t n_cols,
                     float* y, int64_t y_stride) {
     const int64_t n_blocks = n_cols / kQKK;
-    const auto* ws = static_cast<const uint8_t*>(w);
     const Prepared layout(n_tokens, n_cols);
     const auto* mins = static_cast<const TokenMins*>(x);  // token t's block b: mins[t * n_blocks + b]
     const auto* xs = static_cast<const uint8_t*>(x) + layout.rows;
     const int64_t n_tiles = (n_tokens + kPackedTile - 1) / kPackedTile;
     const TokenMins* tm[kPackedTile];
     const BlockQ8_K* xb[kPackedTile];
-    for (int64_t r0 = 0; r0 < n_rows; r0 += panel::kRows) {
-        const int n_valid = static_cast<int>(n_rows - r0 < panel::kRows ? n_rows - r0 : panel::kRows);
-        const uint8_t* panel_start = ws + r0 * w_row_bytes;
-        const panel::NextPanelPrefetch prefetch(panel_start, w_row_bytes, n_tiles * n_blocks);
-        for (int64_t t0 = 0; t0 < n_tokens; t0 += kPackedTile) {
-            const int n_t = static_cast<int>(n_tokens - t0 < kPackedTile ? n_tokens - t0 : kPackedTile);
-            panel::tile_pointers(t0, n_t, mins, n_blocks, xs, layout.row_bytes, tm, xb);
-            with_count<kPackedTile>(n_t, [&](auto T) {
-                packed_panel_times_tokens<T, kReadAhead>(reinterpret_cast<const PackedBlock*>(panel_start), n_blocks,
-                                                         tm, xb, n_tokens == 1 ? nullptr : &prefetch,
-                                                         (t0 / kPackedTile) * n_blocks, y + t0 * y_stride + r0,
-                                                         y_stride, static_cast<__mmask16>((1u << n_valid) - 1));
-            });
-        }
-    }
+    panel_slices::for_each_unit(
+        w, w_row_bytes, n_rows, n_blocks, panel_slices::n_slices(n_cols), [&](const panel_slices::Unit& u) {
+            const auto* blocks = reinterpret_cast<const PackedBlock*>(u.at);
+            const panel::NextPanelPrefetch prefetch(blocks, (u.b1 - u.b0) * sizeof(PackedBlock),
+                                                    n_tiles * (u.b1 - u.b0));
+            const auto valid = static_cast<__mmask16>((1u << u.n_valid) - 1);
+            for (int64_t t0 = 0; t0 < n_tokens; t0 += kPackedTile) {
+                const int n_t = static_cast<int>(n_tokens - t0 < kPackedTile ? n_tokens - t0 : kPackedTile);
+                panel::tile_pointers(t0, n_t, mins, n_blocks, xs, layout.row_bytes, tm, xb);
+                with_count<kPackedTile>(n_t, [&](auto T) {
+                    packed_unit_times_tokens<T, kReadAhead>(
+                        blocks, u.b0, u.b1, tm, xb, n_tokens == 1 ? nullptr : &prefetch,
+                        (t0 / kPackedTile) * (u.b1 - u.b0), y + t0 * y_stride + u.r0, y_stride, valid);
+                });
+            }
+        });
 }
 
 }  // namespace

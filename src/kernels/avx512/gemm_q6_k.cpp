@@ -266,20 +266,22 @@ void packed_panel_times_tokens(const uint8_t* start, int64_t n_blocks, const Q6K
                                float* y, int64_t y_stride, __mmask16 valid) {
     const bool fetch_token =
         T == 1 && prefetch == nullptr && n_blocks * static_cast<int64_t>(sizeof(PackedBlock)) > kL1DataBytes;
-    panel::tokens_over_blocks<T>(n_blocks, tb, x, y, y_stride, valid, [&](int64_t b, auto tbb, auto xb, __m512* acc) {
-        const PackedBlock& block = packed_block(start, n_blocks, b);
-        if (prefetch == nullptr) {
-            if constexpr (kReadAhead) panel::read_ahead<sizeof(PackedBlock) / 64>(&block);
-            if (fetch_token) {
-                panel::fetch_lines<sizeof(xb[0]->qs)>(xb[0]->qs);
-                panel::fetch_lines<sizeof(Q6K::TokenBlock)>(tbb[0]);
+    panel::tokens_over_blocks<T>(
+        0, n_blocks, tb, x, y, y_stride, valid, [&](int64_t b, auto tbb, auto xb, __m512* acc) {
+            const PackedBlock& block = packed_block(start, n_blocks, b);
+            if (prefetch == nullptr) {
+                if constexpr (kReadAhead) panel::read_ahead<sizeof(PackedBlock) / 64>(&block);
+                if (fetch_token) {
+                    panel::fetch_lines<sizeof(xb[0]->qs)>(xb[0]->qs);
+                    panel::fetch_lines<sizeof(Q6K::TokenBlock)>(tbb[0]);
+                }
+            } else {
+                prefetch->at_step(first_step + b);
             }
-        } else {
-            prefetch->at_step(first_step + b);
-        }
-        const __m512 db = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row_scales(start, b))));
-        accumulate_packed<T>(block, db, tbb, xb, acc);
-    });
+            const __m512 db =
+                _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row_scales(start, b))));
+            accumulate_packed<T>(block, db, tbb, xb, acc);
+        });
 }
 
 // The tokens as prepare_q6_k leaves them: their block summaries, then their Q8_K rows.
@@ -370,7 +372,8 @@ void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const voi
         const int n_valid = static_cast<int>(n_rows - r0 < panel::kRows ? n_rows - r0 : panel::kRows);
         const auto valid = static_cast<__mmask16>((1u << n_valid) - 1);
         const uint8_t* start = ws + r0 * w_row_bytes;
-        const panel::NextPanelPrefetch prefetch(start, w_row_bytes, unpack ? n_blocks : n_tiles * n_blocks);
+        const panel::NextPanelPrefetch prefetch(start, panel::kRows * w_row_bytes,
+                                                unpack ? n_blocks : n_tiles * n_blocks);
         for (int64_t b = 0; unpack && b < n_blocks; ++b) {
             prefetch.at_step(b);
             unpack_block(packed_block(start, n_blocks, b), row_scales(start, b), unpacked + b);

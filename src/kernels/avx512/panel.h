@@ -72,11 +72,12 @@ namespace {  // a class, not a function: the unnamed namespace keeps it in its t
 // ahead into L1 keep too few lines in flight.
 class NextPanelPrefetch {
   public:
-    // panel: the current panel's first row.
-    NextPanelPrefetch(const void* panel, size_t w_row_bytes, int64_t n_steps)
-        : next_(static_cast<const char*>(panel) + kRows * w_row_bytes),
-          end_(next_ + kRows * static_cast<int64_t>(w_row_bytes)),
-          step_bytes_((static_cast<int64_t>(kRows * w_row_bytes) / 64 + n_steps - 1) / n_steps * 64) {}
+    // The `bytes` after the `bytes` from `current` (a panel: 16 rows' bytes; a unit of a sliced
+    // layout, panel_slices.h: its blocks' bytes, the next unit's being as many or nearly).
+    NextPanelPrefetch(const void* current, size_t bytes, int64_t n_steps)
+        : next_(static_cast<const char*>(current) + bytes),
+          end_(next_ + static_cast<int64_t>(bytes)),
+          step_bytes_((static_cast<int64_t>(bytes) / 64 + n_steps - 1) / n_steps * 64) {}
 
     void at_step(int64_t s) const {
         // Locals: GCC reloads members after every prefetch (it counts one as a memory access); with
@@ -248,16 +249,18 @@ static size_t scratch_bytes(int64_t n_tokens, int64_t n_cols) {
 }
 
 // y[t * y_stride + r] for the `valid` rows of a panel and T tokens (tb[t], xb[t]: token t's block
-// summaries and activation blocks): add_block(b, tbb, xbb, acc) adds block b's contribution, given
-// the tokens' summaries and activations of that block, to acc[t], block after block.
+// summaries and activation blocks) over blocks [b0, b1): add_block(b, tbb, xbb, acc) adds block b's
+// contribution, given the tokens' summaries and activations of that block, to acc[t], block after
+// block, from 0, or from the sums in y where b0 > 0 (the panel's earlier slices left them there:
+// panel_slices.h).
 template <int T, typename Summary, typename XBlock, typename AddBlock>
-static void tokens_over_blocks(int64_t n_blocks, const Summary* const* tb, const XBlock* const* xb, float* y,
+static void tokens_over_blocks(int64_t b0, int64_t b1, const Summary* const* tb, const XBlock* const* xb, float* y,
                                int64_t y_stride, __mmask16 valid, AddBlock add_block) {
     __m512 acc[T];
-    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    for (int t = 0; t < T; ++t) acc[t] = b0 == 0 ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(valid, y + t * y_stride);
     const Summary* tbb[T];
     const XBlock* xbb[T];
-    for (int64_t b = 0; b < n_blocks; ++b) {
+    for (int64_t b = b0; b < b1; ++b) {
         for (int t = 0; t < T; ++t) {
             tbb[t] = tb[t] + b;
             xbb[t] = xb[t] + b;
@@ -271,7 +274,7 @@ static void tokens_over_blocks(int64_t n_blocks, const Summary* const* tb, const
 template <typename K, int T>
 static void run_tokens(const typename K::Panel* panel, int64_t n_blocks, const typename K::TokenBlock* const* tb,
                        const typename K::XBlock* const* xb, float* y, int64_t y_stride, __mmask16 valid) {
-    tokens_over_blocks<T>(n_blocks, tb, xb, y, y_stride, valid, [&](int64_t b, auto tbb, auto xbb, __m512* acc) {
+    tokens_over_blocks<T>(0, n_blocks, tb, xb, y, y_stride, valid, [&](int64_t b, auto tbb, auto xbb, __m512* acc) {
         K::template accumulate<T>(panel[b], tbb, xbb, acc);
     });
 }
