@@ -112,6 +112,7 @@ KernelTable make_avx2_table() {
     t.gemm[id(TensorType::Q6_K)] = {avx2::gemm_q6_k, avx2::gemm_q6_k_scratch_bytes, avx2::pack_q6_k_panels,
                                     avx2::gemm_q6_k_packed, avx2::gemm_q6_k_packed_scratch_bytes};
     t.gemm[id(TensorType::Q6_K)].run_packed_read_ahead = avx2::gemm_q6_k_packed_read_ahead;
+    t.gemm[id(TensorType::Q6_K)].packed_group_rows = panel_slices::group_rows;
     t.rmsnorm = avx2::rmsnorm;
     t.softmax = avx2::softmax;
     t.silu_mul = avx2::silu_mul;
@@ -174,6 +175,7 @@ KernelTable make_avx512_table() {
                                         avx512::gemm_q6_k_packed, avx512::gemm_q6_k_packed_scratch_bytes,
                                         avx512::prepare_q6_k, avx512::prepared_q6_k_bytes};
         t.gemm[id(TensorType::Q6_K)].run_packed_read_ahead = avx512::gemm_q6_k_packed_read_ahead;
+        t.gemm[id(TensorType::Q6_K)].packed_group_rows = panel_slices::group_rows;
     }
     t.rmsnorm = avx512::rmsnorm;
     t.softmax = avx512::softmax;

@@ -1,5 +1,5 @@
 // Packed panels of long rows in slices: the layout that keeps one token's activations in L1 while
-// the weights stream past (a kernel opts in; Q4_K's do, on AVX2 and AVX-512 VNNI).
+// the weights stream past (a kernel opts in; Q4_K's and Q6_K's do, on AVX2 and AVX-512 VNNI).
 //
 // A panel (16 rows, block after block) of a long row is more bytes than L1 holds: the FFN down
 // matrix of the 1.5B shape, 8,960 values a row, is 80 KB a panel in Q4_K. Read panel after panel,
@@ -8,12 +8,15 @@
 // spells; with the token's footprint held to 6 blocks (a wrong-results measurement) it read the
 // same (bench_row_lengths, bench/NOTES.md 2026-12-06). Fetching the token's lines ahead did not
 // help; reading the panels a slice of columns at a time did not either, as it broke the weights'
-// one sequential stream into strides (24 GB/s).
+// one sequential stream into strides (24 GB/s). Q6_K's 117 KB panels likewise (0.85-0.86 with its
+// activations fetched at each block). In slices both read 0.94-0.95 in fast spells, 0.98-0.99 in
+// slow ones (0.98 and 0.97 before).
 //
 // So a row of more than kMaxSliceValues values is cut into slices of at most that many values
-// (blocks shared out evenly: slice s holds blocks [s * n / S, (s + 1) * n / S) of n in S slices),
-// and the panels are packed in groups of kGroupPanels (128 rows; the last group of a matrix may
-// have fewer panels): a group holds its panels' first slices, panel after panel, then their second
+// (blocks shared out evenly, in whole runs of `step` blocks where the layout keeps its blocks in
+// runs: Q6_K's 2, panel_runs.h; a unit is laid out as a panel of its blocks would be), and the
+// panels are packed in groups of kGroupPanels (64 rows; the last group of a matrix may have fewer
+// panels): a group holds its panels' first slices, panel after panel, then their second
 // slices, and so on. A kernel reads a group in memory order, one unit (a panel's slice) after
 // another, adding each unit's blocks to the sums that the panel's earlier slices left in y: one
 // sequential stream, and a token's footprint of one slice. A group lies where its first row lies in
@@ -34,7 +37,11 @@
 namespace sinan::kernels::panel_slices {
 
 constexpr int64_t kMaxSliceValues = 2048;  // a Q8_K token: 8 blocks, 2.3 KB
-constexpr int64_t kGroupPanels = 8;        // a slice's units of a group: 8 x 16 rows
+// A slice's units a group: a token's slice read from L2 once per 4 units. With groups of 8 (the
+// threads' chunks twice as large) the long rows read 0.88-0.95 of the short rows' rate in fast
+// spells, and the Q4_K_M model's Q6_K down matrix 0.77-0.91 of its gate+up rate in slow ones;
+// groups of 4, 0.94-0.95 and 0.84-0.95 (bench/NOTES.md).
+constexpr int64_t kGroupPanels = 4;
 constexpr int64_t kGroupRows = kGroupPanels * panel_rows::kRows;
 
 // Slices of a row of n_cols values.
@@ -43,23 +50,32 @@ static inline int64_t n_slices(int64_t n_cols) { return (n_cols + kMaxSliceValue
 // Rows per group of the packed layout of rows of n_cols values: a call begins at a multiple.
 static inline int64_t group_rows(int64_t n_cols) { return n_slices(n_cols) > 1 ? kGroupRows : panel_rows::kRows; }
 
-// The first block of slice s of a row of n_blocks blocks in n slices (s = n: n_blocks).
-static inline int64_t slice_start(int64_t s, int64_t n, int64_t n_blocks) { return s * n_blocks / n; }
+// The first block of slice s of a row of n_blocks blocks in n slices (s = n: n_blocks), slices
+// starting at multiples of `step` blocks (a layout's runs of blocks: panel_runs.h). Every slice
+// holds a block: a slice is at most 2048 values, a run at most 512.
+static inline int64_t slice_start(int64_t s, int64_t n, int64_t n_blocks, int64_t step) {
+    const int64_t at = s * ((n_blocks + step - 1) / step) / n * step;
+    return at < n_blocks ? at : n_blocks;
+}
 
-// Where block b of the panel at row r0 of rows [0, n_rows) lies in their packed layout, counted in
-// blocks of 16 rows from the first row's (n_blocks a row, n slices a row).
-static inline int64_t block_index(int64_t r0, int64_t n_rows, int64_t b, int64_t n_blocks, int64_t n) {
+// Where block b of the panel at row r0 of rows [0, n_rows) lies in their packed layout (n_blocks
+// a row, n slices a row, starting at multiples of step): its unit holds the panel's blocks [b0,
+// b1) and starts at `first`, counted in blocks of 16 rows from the first row's.
+struct Place {
+    int64_t first, b0, b1;
+};
+static inline Place place(int64_t r0, int64_t n_rows, int64_t b, int64_t n_blocks, int64_t n, int64_t step) {
     const int64_t g0 = r0 / kGroupRows * kGroupRows;
     const int64_t group_panels =
         (n_rows - g0 < kGroupRows ? n_rows - g0 + panel_rows::kRows - 1 : kGroupRows) / panel_rows::kRows;
     int64_t s = 0;
-    while (slice_start(s + 1, n, n_blocks) <= b) ++s;
-    const int64_t b0 = slice_start(s, n, n_blocks), b1 = slice_start(s + 1, n, n_blocks);
-    return g0 / panel_rows::kRows * n_blocks + group_panels * b0 + (r0 - g0) / panel_rows::kRows * (b1 - b0) + (b - b0);
+    while (slice_start(s + 1, n, n_blocks, step) <= b) ++s;
+    const int64_t b0 = slice_start(s, n, n_blocks, step), b1 = slice_start(s + 1, n, n_blocks, step);
+    return {g0 / panel_rows::kRows * n_blocks + group_panels * b0 + (r0 - g0) / panel_rows::kRows * (b1 - b0), b0, b1};
 }
 
-// One panel's slice in the packed layout: blocks [b0, b1) of the rows [r0, r0 + n_valid), the
-// first at `at`, the others after it.
+// One panel's slice in the packed layout: blocks [b0, b1) of the rows [r0, r0 + n_valid), laid out
+// from `at` as a panel of b1 - b0 blocks would be.
 struct Unit {
     const uint8_t* at;
     int64_t r0;
@@ -67,16 +83,17 @@ struct Unit {
     int64_t b0, b1;
 };
 
-// fn(unit) for every unit of packed rows [0, n_rows) (from w; w_row_bytes and n_blocks blocks a row,
-// n slices a row; a unit of b blocks is 16 * w_row_bytes * b / n_blocks bytes), in memory order.
+// fn(unit) for every unit of packed rows [0, n_rows) (from w; w_row_bytes and n_blocks blocks a
+// row, n slices a row starting at multiples of step; a unit of b blocks is 16 * w_row_bytes * b /
+// n_blocks bytes), in memory order.
 template <typename Fn>
 static inline void for_each_unit(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_blocks, int64_t n,
-                                 Fn fn) {
+                                 int64_t step, Fn fn) {
     const auto* at = static_cast<const uint8_t*>(w);
     for (int64_t g0 = 0; g0 < n_rows; g0 += kGroupRows) {
         const int64_t group_end = n_rows - g0 < kGroupRows ? n_rows : g0 + kGroupRows;
         for (int64_t s = 0; s < n; ++s) {
-            const int64_t b0 = slice_start(s, n, n_blocks), b1 = slice_start(s + 1, n, n_blocks);
+            const int64_t b0 = slice_start(s, n, n_blocks, step), b1 = slice_start(s + 1, n, n_blocks, step);
             const size_t unit_bytes = panel_rows::kRows * w_row_bytes * static_cast<size_t>(b1 - b0) / n_blocks;
             for (int64_t r0 = g0; r0 < group_end; r0 += panel_rows::kRows) {
                 const int n_valid = static_cast<int>(n_rows - r0 < panel_rows::kRows ? n_rows - r0 : panel_rows::kRows);

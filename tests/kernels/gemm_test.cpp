@@ -10,9 +10,10 @@
 // (GemmKernel::run_packed_read_ahead) gives the same bits in it, whichever form this CPU runs. The
 // AVX2 level's Q8_0, Q4_K and Q6_K products run packed, the AVX-512 VNNI level's likewise, and the
 // AVX-512 level's F16 (groups of 4 rows: the row counts leave last groups of 1 and 3 rows; the
-// float lengths, tails of 33, 8 and 12 values after the interleaved 64-value chunks), and Q4_K's
-// packed layout cuts the rows of 11, 22 and 40 blocks into 2, 3 and 5 slices (panel_slices.h; 150
-// rows: a group of 8 panels, then one of 2, the second with 6 rows).
+// float lengths, tails of 33, 8 and 12 values after the interleaved 64-value chunks), and the
+// packed layouts of Q4_K and Q6_K cut the rows of 11, 22 and 40 blocks into 2, 3 and 5 slices
+// (panel_slices.h; Q6_K's of whole runs of 2 blocks; 150 rows: groups of 4, 4 and 2 panels, the
+// last panel with 6 rows).
 #include <gtest/gtest.h>
 
 #include <algorithm>

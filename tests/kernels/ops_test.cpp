@@ -146,9 +146,9 @@ TEST(Matmul, RepeatedCallsGiveTheSameResult) {
 // results of its rows in place, bit for bit, for decoding, small batches and prompt batches, on 1
 // and 2 threads (2 split the panels between them), with a last panel that is not whole and a
 // buffer aligned to 8 bytes only, for each type with a packed layout (Q8_0, Q4_K, Q6_K on AVX-512
-// VNNI, F16 on AVX-512); types without one (F32) report 0 bytes. Rows of 2304 values: Q4_K's
-// layout cuts them into 2 slices and packs its panels in groups of 8 (panel_slices.h), and the
-// threads take whole groups, the second one of 2 panels.
+// VNNI, F16 on AVX-512); types without one (F32) report 0 bytes. Rows of 2304 values: the layouts
+// of Q4_K and Q6_K cut them into 2 slices and pack their panels in groups of 4 (panel_slices.h),
+// and the threads take whole groups: 4, 4 and 2 panels.
 TEST(Matmul, PackedMatricesGiveTheResultsOfTheRows) {
     std::mt19937 rng(kSeed);
     const int64_t n_rows = 150;

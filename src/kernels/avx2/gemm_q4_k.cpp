@@ -28,6 +28,7 @@
 
 #include "kernels/avx2/panel.h"
 #include "kernels/blocks.h"
+#include "kernels/panel_slices.h"
 #include "kernels/simd.h"
 
 namespace sinan::kernels::avx2 {
@@ -120,11 +121,11 @@ template <bool kReadAhead>
 void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
                     int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride) {
     panel::over_panels<kReadAhead, BlockQ8_K>(
-        w, w_row_bytes, n_rows, n_cols / kQKK, panel_slices::n_slices(n_cols),
-        [](int64_t b) { return static_cast<size_t>(b) * kBlockBytes; }, kBlockBytes, x, x_row_bytes, n_tokens, y,
-        y_stride,
-        [](auto T, const uint8_t* block, int64_t /*b*/, int h, const BlockQ8_K* const* xb, __m256* acc)
-            __attribute__((always_inline)) { accumulate_half<T>(block, h, xb, acc); });
+        w, w_row_bytes, n_rows, n_cols / kQKK, panel_slices::n_slices(n_cols), 1,
+        [](int64_t /*n*/, int64_t b) { return static_cast<size_t>(b) * kBlockBytes; }, kBlockBytes, x, x_row_bytes,
+        n_tokens, y, y_stride,
+        [](auto T, const uint8_t* block, const uint8_t* /*unit*/, int64_t /*b*/, int h, const BlockQ8_K* const* xb,
+           __m256* acc) __attribute__((always_inline)) { accumulate_half<T>(block, h, xb, acc); });
 }
 
 }  // namespace
@@ -143,8 +144,8 @@ void pack_q4_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t
         const BlockQ4_K* rows[panel::kRows];
         panel_rows::rows_of(w, w_row_bytes, r0, n_rows, rows);
         for (int64_t b = 0; b < n_blocks; ++b) {
-            uint8_t* block =
-                static_cast<uint8_t*>(out) + panel_slices::block_index(r0, n_rows, b, n_blocks, n_slices) * kBlockBytes;
+            const panel_slices::Place at = panel_slices::place(r0, n_rows, b, n_blocks, n_slices, 1);
+            uint8_t* block = static_cast<uint8_t*>(out) + (at.first + b - at.b0) * kBlockBytes;
             for (int r = 0; r < panel::kRows; ++r) {
                 const BlockQ4_K& src = rows[r][b];
                 for (int v = 0; v < kQuantVectors; ++v) panel::put_lane(block + 64 * v, r, src.qs + 4 * v);

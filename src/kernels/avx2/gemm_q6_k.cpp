@@ -7,7 +7,8 @@
 // (pack_q6_k_panels), into the layout of the AVX-512 kernel (avx512/gemm_q6_k.cpp, PackedBlock):
 // per block of 16 rows, 16 steps of three vectors (two words of low bits, one of high bits, int32
 // lane r: 4 bytes of row r), then 4 vectors of int8 group scales; each block's 16 row scales d
-// before it (panel_runs.h: two blocks' d, then the two blocks). A 256-bit register takes half of each vector (panel.h).
+// before it (panel_runs.h: two blocks' d, then the two blocks); long rows in slices
+// (panel_slices.h). A 256-bit register takes half of each vector (panel.h).
 // Per half block and token, as the reference computes it, with u = the six-bit value (0..63, the stored value + 32):
 //   isum = sum_g sc[g] * sum_j (u[j] - 32) x[j]
 //        = sum_g sc[g] * sum_j u[j] x[j]  -  32 * sum_g sc[g] * bsums[g]        (exact, int32)
@@ -26,6 +27,7 @@
 #include "kernels/avx2/panel.h"
 #include "kernels/blocks.h"
 #include "kernels/panel_runs.h"
+#include "kernels/panel_slices.h"
 #include "kernels/simd.h"
 
 namespace sinan::kernels::avx2 {
@@ -122,13 +124,12 @@ void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const voi
                     int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride) {
     const int64_t n_blocks = n_cols / kQKK;
     panel::over_panels<kReadAhead, BlockQ8_K>(
-        w, w_row_bytes, n_rows, n_blocks, 1, [n_blocks](int64_t b) { return Layout::q_offset(n_blocks, b); },
-        kBlockBytes, x, x_row_bytes, n_tokens, y, y_stride,
-        [n_blocks](auto T, const uint8_t* block, int64_t b, int h, const BlockQ8_K* const* xb, __m256* acc)
+        w, w_row_bytes, n_rows, n_blocks, panel_slices::n_slices(n_cols), Layout::kRunBlocks,
+        [](int64_t n, int64_t b) { return Layout::q_offset(n, b); }, kBlockBytes, x, x_row_bytes, n_tokens, y, y_stride,
+        [](auto T, const uint8_t* block, const uint8_t* unit, int64_t b, int h, const BlockQ8_K* const* xb, __m256* acc)
             __attribute__((always_inline)) {
                 // The block's d at the start of its run.
-                const auto* d =
-                    reinterpret_cast<const uint16_t*>(block - Layout::q_offset(n_blocks, b) + Layout::d_offset(b));
+                const auto* d = reinterpret_cast<const uint16_t*>(unit + Layout::d_offset(b));
                 accumulate_half<T>(block, d + 8 * h, h, xb, acc);
             });
 }
@@ -144,14 +145,16 @@ void gemm_q6_k(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
 }
 
 void pack_q6_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_cols, void* out) {
-    const int64_t n_blocks = n_cols / kQKK;
+    const int64_t n_blocks = n_cols / kQKK, n_slices = panel_slices::n_slices(n_cols);
     for (int64_t r0 = 0; r0 < n_rows; r0 += panel::kRows) {
         const BlockQ6_K* rows[panel::kRows];
         panel_rows::rows_of(w, w_row_bytes, r0, n_rows, rows);
-        uint8_t* start = static_cast<uint8_t*>(out) + r0 * w_row_bytes;
         for (int64_t b = 0; b < n_blocks; ++b) {
-            uint8_t* block = start + Layout::q_offset(n_blocks, b);
-            auto* d = reinterpret_cast<uint16_t*>(start + Layout::d_offset(b));
+            // The block's unit (panel_slices.h), laid out as a panel of its blocks.
+            const panel_slices::Place at = panel_slices::place(r0, n_rows, b, n_blocks, n_slices, Layout::kRunBlocks);
+            uint8_t* unit = static_cast<uint8_t*>(out) + at.first * Layout::kBlockBytes;
+            uint8_t* block = unit + Layout::q_offset(at.b1 - at.b0, b - at.b0);
+            auto* d = reinterpret_cast<uint16_t*>(unit + Layout::d_offset(b - at.b0));
             for (int r = 0; r < panel::kRows; ++r) {
                 const BlockQ6_K& src = rows[r][b];
                 for (int h = 0; h < 2; ++h) {

@@ -67,14 +67,14 @@ void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const voi
                     int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride) {
     const int64_t n_blocks = n_cols / kQK;
     panel::over_panels<kReadAhead, BlockQ8_0>(
-        w, w_row_bytes, n_rows, n_blocks, 1, [n_blocks](int64_t b) { return Layout::q_offset(n_blocks, b); },
+        w, w_row_bytes, n_rows, n_blocks, 1, 1, [](int64_t n, int64_t b) { return Layout::q_offset(n, b); },
         Layout::kQBytes, x, x_row_bytes, n_tokens, y, y_stride,
-        [n_blocks](auto T, const uint8_t* q, int64_t b, int h, const BlockQ8_0* const* xb,
-                   __m256* acc) __attribute__((always_inline)) {
-            // The block's d at the start of its run.
-            const auto* d = reinterpret_cast<const uint16_t*>(q - Layout::q_offset(n_blocks, b) + Layout::d_offset(b));
-            accumulate_half<T>(q, d + 8 * h, h, xb, acc);
-        });
+        [](auto T, const uint8_t* q, const uint8_t* panel, int64_t b, int h, const BlockQ8_0* const* xb, __m256* acc)
+            __attribute__((always_inline)) {
+                // The block's d at the start of its run.
+                const auto* d = reinterpret_cast<const uint16_t*>(panel + Layout::d_offset(b));
+                accumulate_half<T>(q, d + 8 * h, h, xb, acc);
+            });
 }
 
 }  // namespace

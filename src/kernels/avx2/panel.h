@@ -75,14 +75,14 @@ static inline void read_ahead(const uint8_t* p, size_t bytes) {
         _mm_prefetch(reinterpret_cast<const char*>(p) + kReadAheadBytes + line, _MM_HINT_T0);
 }
 
-// y[t * y_stride + r] for the n_valid rows of a unit of a packed panel (its blocks [b0, b1), block
-// b at byte offset block_at(b - b0) from `unit`; panel_slices.h) and T tokens (x[t]: token t's
-// blocks), the blocks in order, from 0, or from the sums in y where b0 > 0 (the panel's earlier
-// slices left them there), with kReadAhead each one's block_bytes fetched ahead: half(T, block, b,
-// h, xb, acc) adds half h (rows 8h .. 8h + 7) of block b (at `block`) times the tokens' blocks
-// xb[t] to acc[t]. A function of its own per tile size, with `half` inlined into it (the kernels
-// mark theirs always_inline): left to GCC's choices, the 2-token loops ran up to 5x as long
-// (bench/NOTES.md).
+// y[t * y_stride + r] for the n_valid rows of a unit of a packed panel (its blocks [b0, b1), laid
+// out as a panel of b1 - b0 blocks: block b at byte offset block_at(b1 - b0, b - b0) from `unit`;
+// panel_slices.h) and T tokens (x[t]: token t's blocks), the blocks in order, from 0, or from the
+// sums in y where b0 > 0 (the panel's earlier slices left them there), with kReadAhead each one's
+// block_bytes fetched ahead: half(T, block, unit, b - b0, h, xb, acc) adds half h (rows 8h .. 8h +
+// 7) of block b (at `block`) times the tokens' blocks xb[t] to acc[t]. A function of its own per tile size, with `half`
+// inlined into it (the kernels mark theirs always_inline): left to GCC's choices, the 2-token loops ran up to 5x as
+// long (bench/NOTES.md).
 template <int T, bool kReadAhead, typename XBlock, typename BlockAt, typename Half>
 [[gnu::noinline]] static void blocks_times_tokens(const uint8_t* unit, int64_t b0, int64_t b1, BlockAt block_at,
                                                   size_t block_bytes, const XBlock* const* x, float* y,
@@ -96,30 +96,30 @@ template <int T, bool kReadAhead, typename XBlock, typename BlockAt, typename Ha
             load_rows(y + t * y_stride, n_valid, &acc[0][t], &acc[1][t]);
     }
     for (int64_t b = b0; b < b1; ++b) {
-        const uint8_t* block = unit + block_at(b - b0);
+        const uint8_t* block = unit + block_at(b1 - b0, b - b0);
         if constexpr (kReadAhead) read_ahead(block, block_bytes);
         const XBlock* xb[T];
         for (int t = 0; t < T; ++t) xb[t] = x[t] + b;
-        half(tokens, block, b, 0, xb, acc[0]);
+        half(tokens, block, unit, b - b0, 0, xb, acc[0]);
         // The second half's broadcasts of the tokens' bytes made again, not kept from the first:
         // kept, they took 64 registers' worth of stack per token (GCC reloaded them).
         for (int t = 0; t < T; ++t) asm("" : "+r"(xb[t]));
-        half(tokens, block, b, 1, xb, acc[1]);
+        half(tokens, block, unit, b - b0, 1, xb, acc[1]);
     }
     for (int t = 0; t < T; ++t) store_rows(acc[0][t], acc[1][t], y + t * y_stride, n_valid);
 }
 
 // A product over packed panels (w: n_rows rows of w_row_bytes as panels, n_blocks blocks a panel, in
-// n_slices slices a row: panel_slices.h, 1 for a layout of whole panels; blocks as
-// blocks_times_tokens takes them), kPackedTile tokens a pass, blocks_times_tokens on each unit and
-// tile with `half`; one token with kReadAhead, more without.
+// n_slices slices a row starting at multiples of step blocks: panel_slices.h, 1 slice for a layout
+// of whole panels; blocks as blocks_times_tokens takes them), kPackedTile tokens a pass,
+// blocks_times_tokens on each unit and tile with `half`; one token with kReadAhead, more without.
 template <bool kReadAhead, typename XBlock, typename BlockAt, typename Half>
 static void over_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_blocks, int64_t n_slices,
-                        BlockAt block_at, size_t block_bytes, const void* x, size_t x_row_bytes, int64_t n_tokens,
-                        float* y, int64_t y_stride, Half half) {
+                        int64_t step, BlockAt block_at, size_t block_bytes, const void* x, size_t x_row_bytes,
+                        int64_t n_tokens, float* y, int64_t y_stride, Half half) {
     static_assert(kPackedTile == 2);
     const auto* xs = static_cast<const uint8_t*>(x);
-    panel_slices::for_each_unit(w, w_row_bytes, n_rows, n_blocks, n_slices, [&](const panel_slices::Unit& u) {
+    panel_slices::for_each_unit(w, w_row_bytes, n_rows, n_blocks, n_slices, step, [&](const panel_slices::Unit& u) {
         for (int64_t t0 = 0; t0 < n_tokens; t0 += kPackedTile) {
             const XBlock* xt[kPackedTile] = {};
             for (int k = 0; k < kPackedTile && t0 + k < n_tokens; ++k)

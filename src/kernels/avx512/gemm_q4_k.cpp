@@ -19,7 +19,7 @@
 // (pack_q4_k_panels), into panels of the same size as the rows, block b of 16 rows in 36 vectors
 // (PackedBlock): the quants as they lie in the rows, 4 bytes a lane (lane r: row r), the packed
 // six-bit scales and mins likewise, and d and dmin; rows of more than 2048 values in slices, the
-// panels in groups of 8 (panel_slices.h: one token's slice of activations stays in L1 while the
+// panels in groups of 4 (panel_slices.h: one token's slice of activations stays in L1 while the
 // weights stream past). Every call, one token or many, runs them as they are, 4 tokens a pass,
 // the tokens prepared once per product (prepare_q4_k, as GemmKernel::prepare: each block's
 // TokenMins, then the Q8_K rows; the rows-in-place kernel takes the rows from there); per block
@@ -314,7 +314,8 @@ void pack_q4_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t
         const BlockQ4_K* rows[panel::kRows];
         panel_rows::rows_of(w, w_row_bytes, r0, n_rows, rows);
         for (int64_t b = 0; b < n_blocks; ++b) {
-            PackedBlock& block = blocks[panel_slices::block_index(r0, n_rows, b, n_blocks, n_slices)];
+            const panel_slices::Place at = panel_slices::place(r0, n_rows, b, n_blocks, n_slices, 1);
+            PackedBlock& block = blocks[at.first + b - at.b0];
             for (int pair = 0; pair < 4; ++pair)
                 panel::transpose_rows([&](int k) { return rows[k][b].qs + 32 * pair; }, &block.q[8 * pair]);
             alignas(64) uint32_t words[4][panel::kRows];  // the three scale words, then d and dmin
@@ -345,7 +346,7 @@ void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const voi
     const TokenMins* tm[kPackedTile];
     const BlockQ8_K* xb[kPackedTile];
     panel_slices::for_each_unit(
-        w, w_row_bytes, n_rows, n_blocks, panel_slices::n_slices(n_cols), [&](const panel_slices::Unit& u) {
+        w, w_row_bytes, n_rows, n_blocks, panel_slices::n_slices(n_cols), 1, [&](const panel_slices::Unit& u) {
             const auto* blocks = reinterpret_cast<const PackedBlock*>(u.at);
             const panel::NextPanelPrefetch prefetch(blocks, (u.b1 - u.b0) * sizeof(PackedBlock),
                                                     n_tiles * (u.b1 - u.b0));

@@ -16,8 +16,9 @@
 // (pack_q6_k_panels), into panels of the same size as the rows: per block of 16 rows the low bits,
 // the high bits and the group scales, 4 bytes a lane (lane r: row r), 52 vectors in the order the
 // kernel reads them (PackedBlock), each block's 16 row scales d before it (panel_runs.h: two
-// blocks' d, then the two blocks). Batches of up to 8 tokens
-// (decoding) meet it 4 tokens a pass, each 4-byte word of values unpacked in registers ((low &
+// blocks' d, then the two blocks); rows of more than 2048 values in slices of whole runs, the
+// panels in groups of 4 (panel_slices.h). Batches of up to 8 tokens (decoding) meet it 4 tokens a
+// pass, each 4-byte word of values unpacked in registers ((low &
 // 0x0f) | the high bits moved to 0x30, one vpternlogd after a mask), then the same sums as above;
 // larger batches unpack each panel once into the runtime panel's form and run its tiles. Either
 // way the tokens' block summaries are made once per product (prepare_q6_k, as GemmKernel::prepare:
@@ -34,6 +35,7 @@
 #include "kernels/avx512/panel.h"
 #include "kernels/blocks.h"
 #include "kernels/panel_runs.h"
+#include "kernels/panel_slices.h"
 #include "kernels/simd.h"
 
 namespace sinan::kernels::avx512 {
@@ -245,43 +247,28 @@ inline void accumulate_packed(const PackedBlock& p, __m512 d, const Q6K::TokenBl
                                _mm512_mul_ps(_mm512_mul_ps(d, _mm512_set1_ps(tb[t]->d)), _mm512_cvtepi32_ps(isum[t])));
 }
 
-// A panel of more bytes than this (an L1 data cache's) pushes one token's activations out of the
-// caches close to the core before the next panel reads them again.
-constexpr int64_t kL1DataBytes = 32768;
-
-// y[t * y_stride + r] for the `valid` rows of a packed panel (from `start`) and T tokens, while
-// the next panel is fetched (steps first_step + b), or for one token (prefetch null) with the
-// weights read in order, with kReadAhead each block's 52 lines fetched ahead (panel::read_ahead),
-// else left to the hardware's streams. One token against a panel that outgrows L1 (the FFN down
-// matrix's 8,960-value rows: 117 KB) finds its activations gone from L1 at every block; the lines
-// of each block's activations and summary are then requested together at its start, so their
-// misses overlap instead of each holding up the vpdpbusd chains its broadcasts feed in turn: from
-// memory on 2 threads, that product 33 -> 48 GB/s in fast memory spells (the 1536-value rows:
-// 50-56; `bench_row_lengths --type q6_k`), long / short 0.85-0.87 -> 0.95-0.97 in slow ones; with
-// the activations held in L1 (a temporary wrong-results measurement) it read 54-59
-// (bench/NOTES.md, 2026-12-06).
+// y[t * y_stride + r] for the `valid` rows of a unit of packed blocks (a panel's blocks [b0, b1),
+// laid out from `unit` as a panel of b1 - b0 blocks; panel_slices.h) and T tokens, while the next
+// unit is fetched (steps first_step + b - b0), or for one token (prefetch null) with the weights
+// read in order, with kReadAhead each block's 52 lines fetched ahead (panel::read_ahead), else left
+// to the hardware's streams. Before the slices, one token against the FFN down matrix's
+// 8,960-value rows (117 KB a panel) found its activations gone from L1 at every block, and each
+// block's activation lines were requested together at its start (33 -> 48 GB/s in fast memory
+// spells); the slices keep them in L1, and that request then cost 2-3% (bench/NOTES.md).
 template <int T, bool kReadAhead>
-void packed_panel_times_tokens(const uint8_t* start, int64_t n_blocks, const Q6K::TokenBlock* const* tb,
-                               const BlockQ8_K* const* x, const panel::NextPanelPrefetch* prefetch, int64_t first_step,
-                               float* y, int64_t y_stride, __mmask16 valid) {
-    const bool fetch_token =
-        T == 1 && prefetch == nullptr && n_blocks * static_cast<int64_t>(sizeof(PackedBlock)) > kL1DataBytes;
-    panel::tokens_over_blocks<T>(
-        0, n_blocks, tb, x, y, y_stride, valid, [&](int64_t b, auto tbb, auto xb, __m512* acc) {
-            const PackedBlock& block = packed_block(start, n_blocks, b);
-            if (prefetch == nullptr) {
-                if constexpr (kReadAhead) panel::read_ahead<sizeof(PackedBlock) / 64>(&block);
-                if (fetch_token) {
-                    panel::fetch_lines<sizeof(xb[0]->qs)>(xb[0]->qs);
-                    panel::fetch_lines<sizeof(Q6K::TokenBlock)>(tbb[0]);
-                }
-            } else {
-                prefetch->at_step(first_step + b);
-            }
-            const __m512 db =
-                _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row_scales(start, b))));
-            accumulate_packed<T>(block, db, tbb, xb, acc);
-        });
+void packed_unit_times_tokens(const uint8_t* unit, int64_t b0, int64_t b1, const Q6K::TokenBlock* const* tb,
+                              const BlockQ8_K* const* x, const panel::NextPanelPrefetch* prefetch, int64_t first_step,
+                              float* y, int64_t y_stride, __mmask16 valid) {
+    panel::tokens_over_blocks<T>(b0, b1, tb, x, y, y_stride, valid, [&](int64_t b, auto tbb, auto xb, __m512* acc) {
+        const PackedBlock& block = packed_block(unit, b1 - b0, b - b0);
+        if (prefetch != nullptr)
+            prefetch->at_step(first_step + b - b0);
+        else if constexpr (kReadAhead)
+            panel::read_ahead<sizeof(PackedBlock) / 64>(&block);
+        const __m512 db =
+            _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row_scales(unit, b - b0))));
+        accumulate_packed<T>(block, db, tbb, xb, acc);
+    });
 }
 
 // The tokens as prepare_q6_k leaves them: their block summaries, then their Q8_K rows.
@@ -313,16 +300,17 @@ void gemm_q6_k(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
 }
 
 void pack_q6_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_cols, void* out) {
-    const int64_t n_blocks = n_cols / kQKK;
-    auto* panels = static_cast<uint8_t*>(out);
+    const int64_t n_blocks = n_cols / kQKK, n_slices = panel_slices::n_slices(n_cols);
     for (int64_t r0 = 0; r0 < n_rows; r0 += panel::kRows) {
         const BlockQ6_K* rows[panel::kRows];
         panel_rows::rows_of(w, w_row_bytes, r0, n_rows, rows);
-        uint8_t* start = panels + r0 * w_row_bytes;
         for (int64_t b = 0; b < n_blocks; ++b) {
-            // Unaligned vectors: panels lie where rows do.
-            auto& block = *reinterpret_cast<PackedBlock*>(start + Layout::q_offset(n_blocks, b));
-            auto* d = reinterpret_cast<uint16_t*>(start + Layout::d_offset(b));
+            // The block's unit (panel_slices.h), laid out as a panel of its blocks. Unaligned
+            // vectors: panels lie where rows do.
+            const panel_slices::Place at = panel_slices::place(r0, n_rows, b, n_blocks, n_slices, Layout::kRunBlocks);
+            uint8_t* unit = static_cast<uint8_t*>(out) + at.first * Layout::kBlockBytes;
+            auto& block = *reinterpret_cast<PackedBlock*>(unit + Layout::q_offset(at.b1 - at.b0, b - at.b0));
+            auto* d = reinterpret_cast<uint16_t*>(unit + Layout::d_offset(b - at.b0));
             // The low and high bits as 4 and 2 chunks of 8 words, in the rows' order, then in the
             // kernel's.
             __m512i_u ql[32], qh[16];
@@ -358,7 +346,6 @@ template <bool kReadAhead>
 void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, int64_t n_tokens, int64_t n_cols,
                     float* y, int64_t y_stride, void* scratch) {
     const int64_t n_blocks = n_cols / kQKK;
-    const auto* ws = static_cast<const uint8_t*>(w);
     const Prepared layout(n_tokens, n_cols);
     const auto* summaries = static_cast<const Q6K::TokenBlock*>(x);  // token t's block b: [t * n_blocks + b]
     const auto* xs = static_cast<const uint8_t*>(x) + layout.rows;
@@ -368,29 +355,31 @@ void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const voi
     const int64_t n_tiles = (n_tokens + kPackedTile - 1) / kPackedTile;
     const Q6K::TokenBlock* tb[kPackedTile];
     const BlockQ8_K* xb[kPackedTile];
-    for (int64_t r0 = 0; r0 < n_rows; r0 += panel::kRows) {
-        const int n_valid = static_cast<int>(n_rows - r0 < panel::kRows ? n_rows - r0 : panel::kRows);
-        const auto valid = static_cast<__mmask16>((1u << n_valid) - 1);
-        const uint8_t* start = ws + r0 * w_row_bytes;
-        const panel::NextPanelPrefetch prefetch(start, panel::kRows * w_row_bytes,
-                                                unpack ? n_blocks : n_tiles * n_blocks);
-        for (int64_t b = 0; unpack && b < n_blocks; ++b) {
-            prefetch.at_step(b);
-            unpack_block(packed_block(start, n_blocks, b), row_scales(start, b), unpacked + b);
-        }
-        for (int64_t t0 = 0; t0 < n_tokens; t0 += kPackedTile) {
-            const int n_t = static_cast<int>(n_tokens - t0 < kPackedTile ? n_tokens - t0 : kPackedTile);
-            panel::tile_pointers(t0, n_t, summaries, n_blocks, xs, layout.row_bytes, tb, xb);
-            with_count<kPackedTile>(n_t, [&](auto T) {
-                if (unpack)
-                    panel::run_tokens<Q6K, T>(unpacked, n_blocks, tb, xb, y + t0 * y_stride + r0, y_stride, valid);
-                else
-                    packed_panel_times_tokens<T, kReadAhead>(
-                        start, n_blocks, tb, xb, n_tokens == 1 ? nullptr : &prefetch, (t0 / kPackedTile) * n_blocks,
-                        y + t0 * y_stride + r0, y_stride, valid);
-            });
-        }
-    }
+    panel_slices::for_each_unit(
+        w, w_row_bytes, n_rows, n_blocks, panel_slices::n_slices(n_cols), Layout::kRunBlocks,
+        [&](const panel_slices::Unit& u) {
+            const int64_t n = u.b1 - u.b0;  // the unit's blocks
+            const auto valid = static_cast<__mmask16>((1u << u.n_valid) - 1);
+            const panel::NextPanelPrefetch prefetch(u.at, static_cast<size_t>(n) * Layout::kBlockBytes,
+                                                    unpack ? n : n_tiles * n);
+            for (int64_t b = 0; unpack && b < n; ++b) {
+                prefetch.at_step(b);
+                unpack_block(packed_block(u.at, n, b), row_scales(u.at, b), unpacked + b);
+            }
+            for (int64_t t0 = 0; t0 < n_tokens; t0 += kPackedTile) {
+                const int n_t = static_cast<int>(n_tokens - t0 < kPackedTile ? n_tokens - t0 : kPackedTile);
+                panel::tile_pointers(t0, n_t, summaries, n_blocks, xs, layout.row_bytes, tb, xb);
+                float* yt = y + t0 * y_stride + u.r0;
+                with_count<kPackedTile>(n_t, [&](auto T) {
+                    if (unpack)
+                        panel::run_tokens<Q6K, T>(unpacked, u.b0, u.b1, tb, xb, yt, y_stride, valid);
+                    else
+                        packed_unit_times_tokens<T, kReadAhead>(u.at, u.b0, u.b1, tb, xb,
+                                                                n_tokens == 1 ? nullptr : &prefetch,
+                                                                (t0 / kPackedTile) * n, yt, y_stride, valid);
+                });
+            }
+        });
 }
 
 }  // namespace

@@ -129,15 +129,6 @@ static inline void read_ahead(const void* p) {
     fetch_ahead<Lines, kReadAhead, _MM_HINT_T0>(p);
 }
 
-// Every cache line of the Bytes bytes at p requested into L1 at once.
-template <size_t Bytes>
-static inline void fetch_lines(const void* p) {
-    const char* c = static_cast<const char*>(p);
-#pragma GCC unroll 16
-    for (size_t k = 0; k < Bytes; k += 64) _mm_prefetch(c + k, _MM_HINT_T0);
-    _mm_prefetch(c + Bytes - 1, _MM_HINT_T0);
-}
-
 // The sum of a Q8_0 block's 32 signed quants, exact: the Q8_0 kernels multiply w + 128 and take
 // back 128 times it.
 static inline int32_t block_quant_sum(const int8_t* q) {
@@ -270,12 +261,13 @@ static void tokens_over_blocks(int64_t b0, int64_t b1, const Summary* const* tb,
     for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, valid, acc[t]);
 }
 
-// The same for a panel packed by K::pack (into scratch, per call).
+// The same for blocks [b0, b1) of a panel packed by K::pack (into scratch, per call; block b at
+// panel[b - b0]).
 template <typename K, int T>
-static void run_tokens(const typename K::Panel* panel, int64_t n_blocks, const typename K::TokenBlock* const* tb,
+static void run_tokens(const typename K::Panel* panel, int64_t b0, int64_t b1, const typename K::TokenBlock* const* tb,
                        const typename K::XBlock* const* xb, float* y, int64_t y_stride, __mmask16 valid) {
-    tokens_over_blocks<T>(0, n_blocks, tb, xb, y, y_stride, valid, [&](int64_t b, auto tbb, auto xbb, __m512* acc) {
-        K::template accumulate<T>(panel[b], tbb, xbb, acc);
+    tokens_over_blocks<T>(b0, b1, tb, xb, y, y_stride, valid, [&](int64_t b, auto tbb, auto xbb, __m512* acc) {
+        K::template accumulate<T>(panel[b - b0], tbb, xbb, acc);
     });
 }
 
@@ -318,7 +310,7 @@ static void gemm(const void* w, size_t w_row_bytes, int64_t n_rows, const void* 
             const int n_t = static_cast<int>(n_tokens - t0 < K::kTile ? n_tokens - t0 : K::kTile);
             tile_pointers(t0, n_t, token_blocks, n_blocks, xs, x_row_bytes, tb, xb);
             avx512::with_count<K::kTile>(n_t, [&](auto T) {
-                run_tokens<K, T>(packed, n_blocks, tb, xb, y + t0 * y_stride + r0, y_stride, valid);
+                run_tokens<K, T>(packed, 0, n_blocks, tb, xb, y + t0 * y_stride + r0, y_stride, valid);
             });
         }
     }
