@@ -41,7 +41,7 @@ void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadP
 
 // Packing. Where this CPU's matrix kernel for w's type has a layout of its own (Q8_0 on AVX-512
 // VNNI: 16 rows' quants transposed so that a vector lane is a row, each two blocks' scales
-// before them, panel_runs.h),
+// before them, panel_runs.h; Q4_K's and Q6_K's long rows in slices, panel_slices.h),
 // packed_bytes(w) > 0 and pack_matrix writes w's rows in it, split over `pool`; a Matrix whose
 // .panels points there gives matmul the same results bit for bit without transposing the weights
 // on every call (a batch of a few tokens then costs about what one token does: reading the
