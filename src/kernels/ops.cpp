@@ -51,8 +51,9 @@ namespace {
 // the GEMM kernel on its own rows with its own scratch.
 constexpr int64_t kGemmRows = 16;
 
-// Panels (or groups) per chunk of a matrix product balanced over the pool (ThreadPool::parallel_chunks), so a
-// thread slowed by another process or woken late costs the loop a chunk, not half the matrix.
+// Panels (or groups) per chunk of a matrix product balanced over the pool
+// (ThreadPool::parallel_chunks), so a thread slowed by another process or woken late costs the loop
+// a chunk, not half the matrix.
 // That needs a cheap call: one token, or a kernel that prepares the tokens once for all its calls
 // (GemmKernel::prepare); otherwise one chunk a thread, as the kernel summarises every token on
 // every call. One token: about 64 chunks a thread, a panel each in the 1.5B's smaller matrices

@@ -80,9 +80,9 @@ static inline void read_ahead(const uint8_t* p, size_t bytes) {
 // panel_slices.h) and T tokens (x[t]: token t's blocks), the blocks in order, from 0, or from the
 // sums in y where b0 > 0 (the panel's earlier slices left them there), with kReadAhead each one's
 // block_bytes fetched ahead: half(T, block, unit, b - b0, h, xb, acc) adds half h (rows 8h .. 8h +
-// 7) of block b (at `block`) times the tokens' blocks xb[t] to acc[t]. A function of its own per tile size, with `half`
-// inlined into it (the kernels mark theirs always_inline): left to GCC's choices, the 2-token loops ran up to 5x as
-// long (bench/NOTES.md).
+// 7) of block b (at `block`) times the tokens' blocks xb[t] to acc[t]. A function of its own per
+// tile size, with `half` inlined into it (the kernels mark theirs always_inline): left to GCC's
+// choices, the 2-token loops ran up to 5x as long (bench/NOTES.md).
 template <int T, bool kReadAhead, typename XBlock, typename BlockAt, typename Half>
 [[gnu::noinline]] static void blocks_times_tokens(const uint8_t* unit, int64_t b0, int64_t b1, BlockAt block_at,
                                                   size_t block_bytes, const XBlock* const* x, float* y,
