@@ -58,38 +58,21 @@ static inline int64_t slice_start(int64_t s, int64_t n, int64_t n_blocks, int64_
     return at < n_blocks ? at : n_blocks;
 }
 
-// Where block b of the panel at row r0 of rows [0, n_rows) lies in their packed layout (n_blocks
-// a row, n slices a row, starting at multiples of step): its unit holds the panel's blocks [b0,
-// b1) and starts at `first`, counted in blocks of 16 rows from the first row's.
-struct Place {
-    int64_t first, b0, b1;
-};
-static inline Place place(int64_t r0, int64_t n_rows, int64_t b, int64_t n_blocks, int64_t n, int64_t step) {
-    const int64_t g0 = r0 / kGroupRows * kGroupRows;
-    const int64_t group_panels =
-        (n_rows - g0 < kGroupRows ? n_rows - g0 + panel_rows::kRows - 1 : kGroupRows) / panel_rows::kRows;
-    int64_t s = 0;
-    while (slice_start(s + 1, n, n_blocks, step) <= b) ++s;
-    const int64_t b0 = slice_start(s, n, n_blocks, step), b1 = slice_start(s + 1, n, n_blocks, step);
-    return {g0 / panel_rows::kRows * n_blocks + group_panels * b0 + (r0 - g0) / panel_rows::kRows * (b1 - b0), b0, b1};
-}
-
 // One panel's slice in the packed layout: blocks [b0, b1) of the rows [r0, r0 + n_valid), laid out
-// from `at` as a panel of b1 - b0 blocks would be.
+// `offset` bytes from the first row's place as a panel of b1 - b0 blocks would be.
 struct Unit {
-    const uint8_t* at;
+    size_t offset;
     int64_t r0;
     int n_valid;
     int64_t b0, b1;
 };
 
-// fn(unit) for every unit of packed rows [0, n_rows) (from w; w_row_bytes and n_blocks blocks a
-// row, n slices a row starting at multiples of step; a unit of b blocks is 16 * w_row_bytes * b /
-// n_blocks bytes), in memory order.
+// fn(unit) for every unit of packed rows [0, n_rows) (w_row_bytes and n_blocks blocks a row, n
+// slices a row starting at multiples of step; a unit of b blocks is 16 * w_row_bytes * b /
+// n_blocks bytes), in memory order: the kernels read them so, and their pack functions write them.
 template <typename Fn>
-static inline void for_each_unit(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_blocks, int64_t n,
-                                 int64_t step, Fn fn) {
-    const auto* at = static_cast<const uint8_t*>(w);
+static inline void for_each_unit(size_t w_row_bytes, int64_t n_rows, int64_t n_blocks, int64_t n, int64_t step, Fn fn) {
+    size_t offset = 0;
     for (int64_t g0 = 0; g0 < n_rows; g0 += kGroupRows) {
         const int64_t group_end = n_rows - g0 < kGroupRows ? n_rows : g0 + kGroupRows;
         for (int64_t s = 0; s < n; ++s) {
@@ -97,11 +80,24 @@ static inline void for_each_unit(const void* w, size_t w_row_bytes, int64_t n_ro
             const size_t unit_bytes = panel_rows::kRows * w_row_bytes * static_cast<size_t>(b1 - b0) / n_blocks;
             for (int64_t r0 = g0; r0 < group_end; r0 += panel_rows::kRows) {
                 const int n_valid = static_cast<int>(n_rows - r0 < panel_rows::kRows ? n_rows - r0 : panel_rows::kRows);
-                fn(Unit{at, r0, n_valid, b0, b1});
-                at += unit_bytes;
+                fn(Unit{offset, r0, n_valid, b0, b1});
+                offset += unit_bytes;
             }
         }
     }
+}
+
+// What a pack function writes, unit after unit: fn(unit, rows, u) for every unit u of the rows
+// [0, n_rows) of w (as for_each_unit takes them), unit = out + u.offset, rows = the 16 rows of u's
+// panel as block pointers (panel_rows::rows_of).
+template <typename Block, typename Fn>
+static inline void pack_units(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_blocks, int64_t n,
+                              int64_t step, void* out, Fn fn) {
+    for_each_unit(w_row_bytes, n_rows, n_blocks, n, step, [&](const Unit& u) {
+        const Block* rows[panel_rows::kRows];
+        panel_rows::rows_of(w, w_row_bytes, u.r0, n_rows, rows);
+        fn(static_cast<uint8_t*>(out) + u.offset, rows, u);
+    });
 }
 
 }  // namespace sinan::kernels::panel_slices

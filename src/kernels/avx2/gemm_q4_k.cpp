@@ -139,22 +139,21 @@ void gemm_q4_k(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
 }
 
 void pack_q4_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_cols, void* out) {
-    const int64_t n_blocks = n_cols / kQKK, n_slices = panel_slices::n_slices(n_cols);
-    for (int64_t r0 = 0; r0 < n_rows; r0 += panel::kRows) {
-        const BlockQ4_K* rows[panel::kRows];
-        panel_rows::rows_of(w, w_row_bytes, r0, n_rows, rows);
-        for (int64_t b = 0; b < n_blocks; ++b) {
-            const panel_slices::Place at = panel_slices::place(r0, n_rows, b, n_blocks, n_slices, 1);
-            uint8_t* block = static_cast<uint8_t*>(out) + (at.first + b - at.b0) * kBlockBytes;
-            for (int r = 0; r < panel::kRows; ++r) {
-                const BlockQ4_K& src = rows[r][b];
-                for (int v = 0; v < kQuantVectors; ++v) panel::put_lane(block + 64 * v, r, src.qs + 4 * v);
-                for (int i = 0; i < 3; ++i) panel::put_lane(block + 64 * (kScaleVector + i), r, src.scales + 4 * i);
-                const uint32_t d_dmin = src.d | static_cast<uint32_t>(src.dmin) << 16;
-                panel::put_lane(block + 64 * kDVector, r, &d_dmin);
+    const int64_t n_blocks = n_cols / kQKK;
+    panel_slices::pack_units<BlockQ4_K>(
+        w, w_row_bytes, n_rows, n_blocks, panel_slices::n_slices(n_cols), 1, out,
+        [&](uint8_t* unit, const BlockQ4_K* const* rows, const panel_slices::Unit& u) {
+            for (int64_t b = u.b0; b < u.b1; ++b) {
+                uint8_t* block = unit + (b - u.b0) * kBlockBytes;
+                for (int r = 0; r < panel::kRows; ++r) {
+                    const BlockQ4_K& src = rows[r][b];
+                    for (int v = 0; v < kQuantVectors; ++v) panel::put_lane(block + 64 * v, r, src.qs + 4 * v);
+                    for (int i = 0; i < 3; ++i) panel::put_lane(block + 64 * (kScaleVector + i), r, src.scales + 4 * i);
+                    const uint32_t d_dmin = src.d | static_cast<uint32_t>(src.dmin) << 16;
+                    panel::put_lane(block + 64 * kDVector, r, &d_dmin);
+                }
             }
-        }
-    }
+        });
 }
 
 size_t gemm_q4_k_packed_scratch_bytes(int64_t /*n_tokens*/, int64_t /*n_cols*/) { return 0; }

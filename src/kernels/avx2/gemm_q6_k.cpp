@@ -145,32 +145,30 @@ void gemm_q6_k(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
 }
 
 void pack_q6_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_cols, void* out) {
-    const int64_t n_blocks = n_cols / kQKK, n_slices = panel_slices::n_slices(n_cols);
-    for (int64_t r0 = 0; r0 < n_rows; r0 += panel::kRows) {
-        const BlockQ6_K* rows[panel::kRows];
-        panel_rows::rows_of(w, w_row_bytes, r0, n_rows, rows);
-        for (int64_t b = 0; b < n_blocks; ++b) {
-            // The block's unit (panel_slices.h), laid out as a panel of its blocks.
-            const panel_slices::Place at = panel_slices::place(r0, n_rows, b, n_blocks, n_slices, Layout::kRunBlocks);
-            uint8_t* unit = static_cast<uint8_t*>(out) + at.first * Layout::kBlockBytes;
-            uint8_t* block = unit + Layout::q_offset(at.b1 - at.b0, b - at.b0);
-            auto* d = reinterpret_cast<uint16_t*>(unit + Layout::d_offset(b - at.b0));
-            for (int r = 0; r < panel::kRows; ++r) {
-                const BlockQ6_K& src = rows[r][b];
-                for (int h = 0; h < 2; ++h) {
-                    for (int w4 = 0; w4 < 8; ++w4) {
-                        const int s = 8 * h + w4;
-                        panel::put_lane(block + 64 * (3 * s), r, src.ql + 64 * h + 4 * w4);
-                        panel::put_lane(block + 64 * (3 * s + 1), r, src.ql + 64 * h + 32 + 4 * w4);
-                        panel::put_lane(block + 64 * (3 * s + 2), r, src.qh + 32 * h + 4 * w4);
+    const int64_t n_blocks = n_cols / kQKK;
+    panel_slices::pack_units<BlockQ6_K>(
+        w, w_row_bytes, n_rows, n_blocks, panel_slices::n_slices(n_cols), Layout::kRunBlocks, out,
+        [&](uint8_t* unit, const BlockQ6_K* const* rows, const panel_slices::Unit& u) {
+            // The unit laid out as a panel of its blocks.
+            for (int64_t b = u.b0; b < u.b1; ++b) {
+                uint8_t* block = unit + Layout::q_offset(u.b1 - u.b0, b - u.b0);
+                auto* d = reinterpret_cast<uint16_t*>(unit + Layout::d_offset(b - u.b0));
+                for (int r = 0; r < panel::kRows; ++r) {
+                    const BlockQ6_K& src = rows[r][b];
+                    for (int h = 0; h < 2; ++h) {
+                        for (int w4 = 0; w4 < 8; ++w4) {
+                            const int s = 8 * h + w4;
+                            panel::put_lane(block + 64 * (3 * s), r, src.ql + 64 * h + 4 * w4);
+                            panel::put_lane(block + 64 * (3 * s + 1), r, src.ql + 64 * h + 32 + 4 * w4);
+                            panel::put_lane(block + 64 * (3 * s + 2), r, src.qh + 32 * h + 4 * w4);
+                        }
                     }
+                    for (int i = 0; i < kGroups / 4; ++i)
+                        panel::put_lane(block + 64 * (kScaleVector + i), r, src.scales + 4 * i);
+                    std::memcpy(&d[r], &src.d, sizeof(uint16_t));
                 }
-                for (int i = 0; i < kGroups / 4; ++i)
-                    panel::put_lane(block + 64 * (kScaleVector + i), r, src.scales + 4 * i);
-                std::memcpy(&d[r], &src.d, sizeof(uint16_t));
             }
-        }
-    }
+        });
 }
 
 size_t gemm_q6_k_packed_scratch_bytes(int64_t /*n_tokens*/, int64_t /*n_cols*/) { return 0; }

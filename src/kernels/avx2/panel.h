@@ -119,17 +119,18 @@ static void over_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64
                         int64_t n_tokens, float* y, int64_t y_stride, Half half) {
     static_assert(kPackedTile == 2);
     const auto* xs = static_cast<const uint8_t*>(x);
-    panel_slices::for_each_unit(w, w_row_bytes, n_rows, n_blocks, n_slices, step, [&](const panel_slices::Unit& u) {
+    panel_slices::for_each_unit(w_row_bytes, n_rows, n_blocks, n_slices, step, [&](const panel_slices::Unit& u) {
+        const uint8_t* unit = static_cast<const uint8_t*>(w) + u.offset;
         for (int64_t t0 = 0; t0 < n_tokens; t0 += kPackedTile) {
             const XBlock* xt[kPackedTile] = {};
             for (int k = 0; k < kPackedTile && t0 + k < n_tokens; ++k)
                 xt[k] = reinterpret_cast<const XBlock*>(xs + (t0 + k) * x_row_bytes);
             float* yt = y + t0 * y_stride + u.r0;
             if (n_tokens - t0 == 1)
-                blocks_times_tokens<1, kReadAhead>(u.at, u.b0, u.b1, block_at, block_bytes, xt, yt, y_stride, u.n_valid,
+                blocks_times_tokens<1, kReadAhead>(unit, u.b0, u.b1, block_at, block_bytes, xt, yt, y_stride, u.n_valid,
                                                    half);
             else
-                blocks_times_tokens<2, false>(u.at, u.b0, u.b1, block_at, block_bytes, xt, yt, y_stride, u.n_valid,
+                blocks_times_tokens<2, false>(unit, u.b0, u.b1, block_at, block_bytes, xt, yt, y_stride, u.n_valid,
                                               half);
         }
     });

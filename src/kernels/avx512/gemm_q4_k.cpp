@@ -308,27 +308,26 @@ void gemm_q4_k(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
 }
 
 void pack_q4_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_cols, void* out) {
-    const int64_t n_blocks = n_cols / kQKK, n_slices = panel_slices::n_slices(n_cols);
-    auto* blocks = static_cast<PackedBlock*>(out);  // unaligned vectors: panels lie where rows do
-    for (int64_t r0 = 0; r0 < n_rows; r0 += panel::kRows) {
-        const BlockQ4_K* rows[panel::kRows];
-        panel_rows::rows_of(w, w_row_bytes, r0, n_rows, rows);
-        for (int64_t b = 0; b < n_blocks; ++b) {
-            const panel_slices::Place at = panel_slices::place(r0, n_rows, b, n_blocks, n_slices, 1);
-            PackedBlock& block = blocks[at.first + b - at.b0];
-            for (int pair = 0; pair < 4; ++pair)
-                panel::transpose_rows([&](int k) { return rows[k][b].qs + 32 * pair; }, &block.q[8 * pair]);
-            alignas(64) uint32_t words[4][panel::kRows];  // the three scale words, then d and dmin
-            for (int k = 0; k < panel::kRows; ++k) {
-                __builtin_memcpy(&words[0][k], rows[k][b].scales, 4);
-                __builtin_memcpy(&words[1][k], rows[k][b].scales + 4, 4);
-                __builtin_memcpy(&words[2][k], rows[k][b].scales + 8, 4);
-                words[3][k] = rows[k][b].d | static_cast<uint32_t>(rows[k][b].dmin) << 16;
+    const int64_t n_blocks = n_cols / kQKK;
+    panel_slices::pack_units<BlockQ4_K>(
+        w, w_row_bytes, n_rows, n_blocks, panel_slices::n_slices(n_cols), 1, out,
+        [&](uint8_t* unit, const BlockQ4_K* const* rows, const panel_slices::Unit& u) {
+            auto* blocks = reinterpret_cast<PackedBlock*>(unit);  // unaligned vectors: panels lie where rows do
+            for (int64_t b = u.b0; b < u.b1; ++b) {
+                PackedBlock& block = blocks[b - u.b0];
+                for (int pair = 0; pair < 4; ++pair)
+                    panel::transpose_rows([&](int k) { return rows[k][b].qs + 32 * pair; }, &block.q[8 * pair]);
+                alignas(64) uint32_t words[4][panel::kRows];  // the three scale words, then d and dmin
+                for (int k = 0; k < panel::kRows; ++k) {
+                    __builtin_memcpy(&words[0][k], rows[k][b].scales, 4);
+                    __builtin_memcpy(&words[1][k], rows[k][b].scales + 4, 4);
+                    __builtin_memcpy(&words[2][k], rows[k][b].scales + 8, 4);
+                    words[3][k] = rows[k][b].d | static_cast<uint32_t>(rows[k][b].dmin) << 16;
+                }
+                for (int i = 0; i < 3; ++i) _mm512_storeu_si512(&block.scales[i], _mm512_load_si512(words[i]));
+                _mm512_storeu_si512(&block.d_dmin, _mm512_load_si512(words[3]));
             }
-            for (int i = 0; i < 3; ++i) _mm512_storeu_si512(&block.scales[i], _mm512_load_si512(words[i]));
-            _mm512_storeu_si512(&block.d_dmin, _mm512_load_si512(words[3]));
-        }
-    }
+        });
 }
 
 size_t gemm_q4_k_packed_scratch_bytes(int64_t /*n_tokens*/, int64_t /*n_cols*/) { return 0; }
@@ -346,8 +345,8 @@ void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const voi
     const TokenMins* tm[kPackedTile];
     const BlockQ8_K* xb[kPackedTile];
     panel_slices::for_each_unit(
-        w, w_row_bytes, n_rows, n_blocks, panel_slices::n_slices(n_cols), 1, [&](const panel_slices::Unit& u) {
-            const auto* blocks = reinterpret_cast<const PackedBlock*>(u.at);
+        w_row_bytes, n_rows, n_blocks, panel_slices::n_slices(n_cols), 1, [&](const panel_slices::Unit& u) {
+            const auto* blocks = reinterpret_cast<const PackedBlock*>(static_cast<const uint8_t*>(w) + u.offset);
             const panel::NextPanelPrefetch prefetch(blocks, (u.b1 - u.b0) * sizeof(PackedBlock),
                                                     n_tiles * (u.b1 - u.b0));
             const auto valid = static_cast<__mmask16>((1u << u.n_valid) - 1);

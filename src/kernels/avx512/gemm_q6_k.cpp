@@ -18,8 +18,8 @@
 // kernel reads them (PackedBlock), each block's 16 row scales d before it (panel_runs.h: two
 // blocks' d, then the two blocks); rows of more than 2048 values in slices of whole runs, the
 // panels in groups of 4 (panel_slices.h). Batches of up to 8 tokens (decoding) meet it 4 tokens a
-// pass, each 4-byte word of values unpacked in registers ((low &
-// 0x0f) | the high bits moved to 0x30, one vpternlogd after a mask), then the same sums as above;
+// pass, each 4-byte word of values unpacked in registers ((low & 0x0f) | the high bits moved to
+// 0x30, one vpternlogd after a mask), then the same sums as above;
 // larger batches unpack each panel once into the runtime panel's form and run its tiles. Either
 // way the tokens' block summaries are made once per product (prepare_q6_k, as GemmKernel::prepare:
 // the summaries, then the Q8_K rows, from which the rows-in-place kernel reads too).
@@ -300,39 +300,37 @@ void gemm_q6_k(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
 }
 
 void pack_q6_k_panels(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_cols, void* out) {
-    const int64_t n_blocks = n_cols / kQKK, n_slices = panel_slices::n_slices(n_cols);
-    for (int64_t r0 = 0; r0 < n_rows; r0 += panel::kRows) {
-        const BlockQ6_K* rows[panel::kRows];
-        panel_rows::rows_of(w, w_row_bytes, r0, n_rows, rows);
-        for (int64_t b = 0; b < n_blocks; ++b) {
-            // The block's unit (panel_slices.h), laid out as a panel of its blocks. Unaligned
-            // vectors: panels lie where rows do.
-            const panel_slices::Place at = panel_slices::place(r0, n_rows, b, n_blocks, n_slices, Layout::kRunBlocks);
-            uint8_t* unit = static_cast<uint8_t*>(out) + at.first * Layout::kBlockBytes;
-            auto& block = *reinterpret_cast<PackedBlock*>(unit + Layout::q_offset(at.b1 - at.b0, b - at.b0));
-            auto* d = reinterpret_cast<uint16_t*>(unit + Layout::d_offset(b - at.b0));
-            // The low and high bits as 4 and 2 chunks of 8 words, in the rows' order, then in the
-            // kernel's.
-            __m512i_u ql[32], qh[16];
-            for (int c = 0; c < 4; ++c)
-                panel::transpose_rows([&](int k) { return rows[k][b].ql + 32 * c; }, &ql[8 * c]);
-            for (int c = 0; c < 2; ++c)
-                panel::transpose_rows([&](int k) { return rows[k][b].qh + 32 * c; }, &qh[8 * c]);
-            for (int h = 0; h < 2; ++h)
-                for (int w = 0; w < 8; ++w) {
-                    PackedBlock::Step& st = block.steps[8 * h + w];
-                    _mm512_storeu_si512(&st.lo0, _mm512_loadu_si512(&ql[16 * h + w]));
-                    _mm512_storeu_si512(&st.lo1, _mm512_loadu_si512(&ql[16 * h + 8 + w]));
-                    _mm512_storeu_si512(&st.hi, _mm512_loadu_si512(&qh[8 * h + w]));
+    const int64_t n_blocks = n_cols / kQKK;
+    panel_slices::pack_units<BlockQ6_K>(
+        w, w_row_bytes, n_rows, n_blocks, panel_slices::n_slices(n_cols), Layout::kRunBlocks, out,
+        [&](uint8_t* unit, const BlockQ6_K* const* rows, const panel_slices::Unit& u) {
+            // The unit laid out as a panel of its blocks. Unaligned vectors: panels lie where rows do.
+            for (int64_t b = u.b0; b < u.b1; ++b) {
+                auto& block = *reinterpret_cast<PackedBlock*>(unit + Layout::q_offset(u.b1 - u.b0, b - u.b0));
+                auto* d = reinterpret_cast<uint16_t*>(unit + Layout::d_offset(b - u.b0));
+                // The low and high bits as 4 and 2 chunks of 8 words, in the rows' order, then in the
+                // kernel's.
+                __m512i_u ql[32], qh[16];
+                for (int c = 0; c < 4; ++c)
+                    panel::transpose_rows([&](int k) { return rows[k][b].ql + 32 * c; }, &ql[8 * c]);
+                for (int c = 0; c < 2; ++c)
+                    panel::transpose_rows([&](int k) { return rows[k][b].qh + 32 * c; }, &qh[8 * c]);
+                for (int h = 0; h < 2; ++h)
+                    for (int w = 0; w < 8; ++w) {
+                        PackedBlock::Step& st = block.steps[8 * h + w];
+                        _mm512_storeu_si512(&st.lo0, _mm512_loadu_si512(&ql[16 * h + w]));
+                        _mm512_storeu_si512(&st.lo1, _mm512_loadu_si512(&ql[16 * h + 8 + w]));
+                        _mm512_storeu_si512(&st.hi, _mm512_loadu_si512(&qh[8 * h + w]));
+                    }
+                alignas(64) uint32_t words[kGroups / 4][panel::kRows];
+                for (int k = 0; k < panel::kRows; ++k) {
+                    for (int i = 0; i < kGroups / 4; ++i) __builtin_memcpy(&words[i][k], rows[k][b].scales + 4 * i, 4);
+                    d[k] = rows[k][b].d;
                 }
-            alignas(64) uint32_t words[kGroups / 4][panel::kRows];
-            for (int k = 0; k < panel::kRows; ++k) {
-                for (int i = 0; i < kGroups / 4; ++i) __builtin_memcpy(&words[i][k], rows[k][b].scales + 4 * i, 4);
-                d[k] = rows[k][b].d;
+                for (int i = 0; i < kGroups / 4; ++i)
+                    _mm512_storeu_si512(&block.scales[i], _mm512_load_si512(words[i]));
             }
-            for (int i = 0; i < kGroups / 4; ++i) _mm512_storeu_si512(&block.scales[i], _mm512_load_si512(words[i]));
-        }
-    }
+        });
 }
 
 // Scratch: for batches above kMaxPackedTokens a panel unpacked (n_blocks Q6K::Panel).
@@ -356,15 +354,16 @@ void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const voi
     const Q6K::TokenBlock* tb[kPackedTile];
     const BlockQ8_K* xb[kPackedTile];
     panel_slices::for_each_unit(
-        w, w_row_bytes, n_rows, n_blocks, panel_slices::n_slices(n_cols), Layout::kRunBlocks,
+        w_row_bytes, n_rows, n_blocks, panel_slices::n_slices(n_cols), Layout::kRunBlocks,
         [&](const panel_slices::Unit& u) {
+            const uint8_t* unit = static_cast<const uint8_t*>(w) + u.offset;
             const int64_t n = u.b1 - u.b0;  // the unit's blocks
             const auto valid = static_cast<__mmask16>((1u << u.n_valid) - 1);
-            const panel::NextPanelPrefetch prefetch(u.at, static_cast<size_t>(n) * Layout::kBlockBytes,
+            const panel::NextPanelPrefetch prefetch(unit, static_cast<size_t>(n) * Layout::kBlockBytes,
                                                     unpack ? n : n_tiles * n);
             for (int64_t b = 0; unpack && b < n; ++b) {
                 prefetch.at_step(b);
-                unpack_block(packed_block(u.at, n, b), row_scales(u.at, b), unpacked + b);
+                unpack_block(packed_block(unit, n, b), row_scales(unit, b), unpacked + b);
             }
             for (int64_t t0 = 0; t0 < n_tokens; t0 += kPackedTile) {
                 const int n_t = static_cast<int>(n_tokens - t0 < kPackedTile ? n_tokens - t0 : kPackedTile);
@@ -374,7 +373,7 @@ void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const voi
                     if (unpack)
                         panel::run_tokens<Q6K, T>(unpacked, u.b0, u.b1, tb, xb, yt, y_stride, valid);
                     else
-                        packed_unit_times_tokens<T, kReadAhead>(u.at, u.b0, u.b1, tb, xb,
+                        packed_unit_times_tokens<T, kReadAhead>(unit, u.b0, u.b1, tb, xb,
                                                                 n_tokens == 1 ? nullptr : &prefetch,
                                                                 (t0 / kPackedTile) * n, yt, y_stride, valid);
                 });
