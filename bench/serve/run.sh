@@ -8,6 +8,9 @@
 #   2. a short headless Locust run on POST /api/v1/chat (locustfile.py): requests/s, latency
 #      P50/P99, and tokens/s from the server's own /metrics;
 #   and first the server time of a response-cache hit (target: well under a millisecond).
+# What the model's own rates allow for the same streams (prompts and answers of the same lengths,
+# without HTTP): `bench_batched_decode --model MODEL --steps 0 --sequences 1,8 --temperature 0.7
+# --top-p 0.95` (its served cycle: forward pass and scheduler, in one process).
 #
 #   bench/serve/run.sh [SINAN_BINARY] [MODEL.gguf]
 #
