@@ -56,13 +56,20 @@ constexpr int64_t kGemmRows = 16;
 // a chunk, not half the matrix.
 // That needs a cheap call: one token, or a kernel that prepares the tokens once for all its calls
 // (GemmKernel::prepare); otherwise one chunk a thread, as the kernel summarises every token on
-// every call. One token: about 64 chunks a thread, a panel each in the 1.5B's smaller matrices
-// (F16 decoding 5.16-6.01 -> 6.12-6.58 tok/s against 8 in alternated `sinan bench` runs,
-// bench/NOTES.md); more tokens: about 8.
-int64_t panel_grain(int64_t n_panels, int64_t n_tokens, bool prepared, const ThreadPool& pool) {
+// every call. One token: about 64 chunks a thread (F16 decoding 5.16-6.01 -> 6.12-6.58 tok/s
+// against 8 in alternated `sinan bench` runs), but at least kMinChunkBytes of weights a chunk:
+// each chunk costs a claim (a locked add) and a kernel call, and the 1.5B's smaller matrices, in
+// chunks of one panel (13.8 KB in Q4_K), read 6-14% slower than in chunks of 64 KiB, alternated in
+// one process (bench/NOTES.md, 2026-12-07); more tokens: about 8. panel_bytes: the weights of one
+// panel (or group).
+constexpr uint64_t kMinChunkBytes = uint64_t{64} << 10;
+int64_t panel_grain(int64_t n_panels, uint64_t panel_bytes, int64_t n_tokens, bool prepared, const ThreadPool& pool) {
     const int64_t per_thread = n_tokens == 1 ? 64 : prepared ? 8 : 1;
     const int64_t chunks = per_thread * pool.n_threads();
-    return std::max<int64_t>(1, (n_panels + chunks - 1) / chunks);
+    const int64_t grain = std::max<int64_t>(1, (n_panels + chunks - 1) / chunks);
+    if (n_tokens != 1) return grain;
+    const uint64_t bytes = std::max<uint64_t>(panel_bytes, 1);
+    return std::max(grain, static_cast<int64_t>((kMinChunkBytes + bytes - 1) / bytes));
 }
 
 // A 64-byte aligned buffer of at least `bytes` kept in `lines`, which only grows, so nothing is
@@ -189,7 +196,8 @@ void gemm_rows(const GemmKernel& gemm, const Matrix& w, uint64_t w_row_bytes, co
           n_tokens,
           y};
     const int64_t n_units = (w.n_rows + job.gemm.unit_rows - 1) / job.gemm.unit_rows;
-    const int64_t grain = panel_grain(n_units, n_tokens, gemm.prepare != nullptr, pool);
+    const int64_t grain = panel_grain(n_units, job.w_row_bytes * static_cast<uint64_t>(job.gemm.unit_rows), n_tokens,
+                                      gemm.prepare != nullptr, pool);
     pool.parallel_chunks(n_units, grain, [&job](int64_t p0, int64_t p1, int) {
         void* scratch = gemm_scratch(job.gemm.scratch_bytes(job.n_tokens, job.n_cols));
         const int64_t r0 = p0 * job.gemm.unit_rows, r1 = std::min(p1 * job.gemm.unit_rows, job.n_rows);
@@ -278,6 +286,7 @@ void matmul_shared_input(std::span<const Matrix* const> w, const float* x, int64
     };
     Part parts[kMaxMatrices];
     int64_t n_units = 0;
+    uint64_t total_bytes = 0;
     size_t scratch_bytes = 0;
     bool all_prepared = true;  // every kernel prepares its tokens once (GemmKernel::prepare)
     const int64_t n_cols = w[0]->n_cols;
@@ -306,6 +315,7 @@ void matmul_shared_input(std::span<const Matrix* const> w, const float* x, int64
             gemm, gguf::row_bytes(w[i]->type, static_cast<uint64_t>(n_cols)), xs, x_row_bytes, w[i]->n_rows, n_units,
             y[i]};
         n_units += (w[i]->n_rows + gemm.unit_rows - 1) / gemm.unit_rows;
+        total_bytes += parts[i].w_row_bytes * static_cast<uint64_t>(w[i]->n_rows);
         scratch_bytes = std::max(scratch_bytes, gemm.scratch_bytes(n_tokens, n_cols));
     }
     // One reference captured: the callable fits std::function's inline storage (no allocation).
@@ -315,7 +325,10 @@ void matmul_shared_input(std::span<const Matrix* const> w, const float* x, int64
         int64_t n_tokens, n_cols;
     } job{parts, w.size(), scratch_bytes, n_tokens, n_cols};
     pool.parallel_chunks(
-        n_units, panel_grain(n_units, n_tokens, all_prepared, pool), [&job](int64_t p0, int64_t p1, int) {
+        n_units,
+        panel_grain(n_units, n_units > 0 ? total_bytes / static_cast<uint64_t>(n_units) : 0, n_tokens, all_prepared,
+                    pool),
+        [&job](int64_t p0, int64_t p1, int) {
             void* scratch = gemm_scratch(job.scratch_bytes);
             for (size_t i = 0; i < job.n_parts; ++i) {
                 const Part& part = job.parts[i];
