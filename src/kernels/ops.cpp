@@ -60,9 +60,10 @@ constexpr int64_t kGemmRows = 16;
 // against 8 in alternated `sinan bench` runs), but at least kMinChunkBytes of weights a chunk:
 // each chunk costs a claim (a locked add) and a kernel call, and the 1.5B's smaller matrices, in
 // chunks of one panel (13.8 KB in Q4_K), read 6-14% slower than in chunks of 64 KiB, alternated in
-// one process (bench/NOTES.md, 2026-12-07); more tokens: about 8. panel_bytes: the weights of one
-// panel (or group).
-constexpr uint64_t kMinChunkBytes = uint64_t{64} << 10;
+// one process; 256 KiB read 0-2% faster again in fast memory spells, 512 KiB no faster
+// (bench/NOTES.md, 2026-12-07). More tokens: about 8. panel_bytes: the weights of one panel (or
+// group).
+constexpr uint64_t kMinChunkBytes = uint64_t{256} << 10;
 int64_t panel_grain(int64_t n_panels, uint64_t panel_bytes, int64_t n_tokens, bool prepared, const ThreadPool& pool) {
     const int64_t per_thread = n_tokens == 1 ? 64 : prepared ? 8 : 1;
     const int64_t chunks = per_thread * pool.n_threads();
