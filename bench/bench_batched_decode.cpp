@@ -182,7 +182,7 @@ CycleRates cycle_forward(model::Model& m, const Cycle& c, int32_t n) {
     }
     const double decode_seconds = seconds_since(t0);
     return {static_cast<double>(n) * c.prompt / prompt_seconds,
-            static_cast<double>(n) * (c.answer - 1) / decode_seconds,
+            c.answer > 1 ? static_cast<double>(n) * (c.answer - 1) / decode_seconds : 0.0,
             static_cast<double>(n) * c.answer / (prompt_seconds + decode_seconds)};
 }
 
