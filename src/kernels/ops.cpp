@@ -58,7 +58,7 @@ constexpr int64_t kGemmRows = 16;
 // (GemmKernel::prepare); otherwise one chunk a thread, as the kernel summarises every token on
 // every call. One token: about 64 chunks a thread (F16 decoding 5.16-6.01 -> 6.12-6.58 tok/s
 // against 8 in alternated `sinan bench` runs), but at least kMinChunkBytes of weights a chunk:
-// each chunk costs a claim (a locked add) and a kernel call, and the 1.5B's smaller matrices, in
+// each chunk is a claim (a locked add) and a kernel call, and the 1.5B's smaller matrices, in
 // chunks of one panel (13.8 KB in Q4_K), read 6-14% slower than in chunks of 64 KiB, alternated in
 // one process; 256 KiB read 0-2% faster again in fast memory spells, 512 KiB no faster
 // (bench/NOTES.md, 2026-12-07). More tokens: about 8. panel_bytes: the weights of one panel (or
