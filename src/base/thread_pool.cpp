@@ -98,8 +98,8 @@ void ThreadPool::run(int64_t n, const std::function<void(int64_t, int64_t, int)>
     pending_.store(n_threads_ - 1);
     generation_.fetch_add(1);  // publishes fn_, n_ and pending_
     if (sleepers_.load() > 0) {
-        std::lock_guard<std::mutex> lock(mu_);
-        start_cv_.notify_all();
+        { std::lock_guard<std::mutex> lock(mu_); }  // a sleeper is now waiting, or will see generation_
+        start_cv_.notify_all();                     // outside mu_, so the woken do not block on it
     }
     auto [b, e] = range_of(n, n_threads_, 0);
     if (b < e) fn(b, e, 0);
@@ -130,7 +130,7 @@ void ThreadPool::worker(int index) {
         auto [b, e] = range_of(n_, n_threads_, index);
         if (b < e) (*fn_)(b, e, index);
         if (pending_.fetch_sub(1) == 1 && caller_asleep_.load()) {
-            std::lock_guard<std::mutex> lock(mu_);
+            { std::lock_guard<std::mutex> lock(mu_); }  // the caller is now waiting
             done_cv_.notify_one();
         }
     }
