@@ -536,7 +536,9 @@ void Scheduler::Impl::step() {
                 choices[i] = OutputStream::forced_choice(*forced);
                 continue;
             }
-            Result<sampling::TokenChoice> sampled = r.sampler->sample(logits_row(row_logits[i]));
+            // The row is read by nothing after its sampler: a bias or penalty goes in in place.
+            Result<sampling::TokenChoice> sampled = r.sampler->sample_in_place(
+                std::span<float>(logits).subspan(row_logits[i] * n_vocab, n_vocab));
             if (sampled.ok())
                 choices[i] = *sampled;
             else

@@ -136,28 +136,28 @@ bool Sampler::is_stop_token(int32_t token) const {
     return std::find(params_.stop_tokens.begin(), params_.stop_tokens.end(), token) != params_.stop_tokens.end();
 }
 
-std::span<const float> Sampler::apply_bias_and_penalties(std::span<const float> logits) {
+bool Sampler::apply_bias_and_penalties(std::span<const float> logits, std::span<float> out) {
     const float rp = params_.repetition_penalty;
     const float presence = params_.presence_penalty;
     const float frequency = params_.frequency_penalty;
     const bool repetition = rp != 1.0f && !window_counts_.entries().empty();
     const bool counts = (presence != 0.0f || frequency != 0.0f) && !generated_counts_.entries().empty();
-    if (biases_.empty() && !repetition && !counts) return logits;
+    if (biases_.empty() && !repetition && !counts) return false;
 
-    std::copy(logits.begin(), logits.end(), logits_.begin());
-    for (const Bias& b : biases_) logits_[static_cast<size_t>(b.token)] += b.bias;
+    if (out.data() != logits.data()) std::copy(logits.begin(), logits.end(), out.begin());
+    for (const Bias& b : biases_) out[static_cast<size_t>(b.token)] += b.bias;
     if (repetition) {
         for (const detail::TokenCount& e : window_counts_.entries()) {
-            float& l = logits_[static_cast<size_t>(e.token)];
+            float& l = out[static_cast<size_t>(e.token)];
             l = l <= 0.0f ? l * rp : l / rp;  // CTRL: always towards "less likely" for rp > 1
         }
     }
     if (counts) {
         for (const detail::TokenCount& e : generated_counts_.entries()) {
-            logits_[static_cast<size_t>(e.token)] -= presence + frequency * static_cast<float>(e.count);
+            out[static_cast<size_t>(e.token)] -= presence + frequency * static_cast<float>(e.count);
         }
     }
-    return logits_;
+    return true;
 }
 
 std::span<const float> Sampler::without_broken_logits(std::span<const float> model) {
@@ -199,8 +199,18 @@ Result<TokenChoice> Sampler::score(std::span<const float> logits, int32_t token)
 
 Result<TokenChoice> Sampler::sample(std::span<const float> logits) {
     SINAN_CHECK(logits.size() == static_cast<size_t>(n_vocab_), "Sampler::sample: logits must have n_vocab entries");
+    return sample_model(apply_bias_and_penalties(logits, logits_) ? std::span<const float>(logits_) : logits);
+}
+
+Result<TokenChoice> Sampler::sample_in_place(std::span<float> logits) {
+    SINAN_CHECK(logits.size() == static_cast<size_t>(n_vocab_),
+                "Sampler::sample_in_place: logits must have n_vocab entries");
+    apply_bias_and_penalties(logits, logits);
+    return sample_model(logits);
+}
+
+Result<TokenChoice> Sampler::sample_model(std::span<const float> model) {
     const VectorPasses& passes = vector_passes();
-    std::span<const float> model = apply_bias_and_penalties(logits);
     SINAN_RETURN_IF_ERROR(reset_candidates(&model, params_.temperature != 0.0f));
     const Distribution dist = analyse(candidates_);
     TokenChoice choice;

@@ -25,7 +25,8 @@
 // AVX-512 where the CPU has it): the max and one softmax pass, for greedy the argmax; with
 // temperature top-p's sums of mass by distance below the best logit and the draw (proposals from
 // the softmax pass's weights up to temperature 1, an exp pass above it), or O(n_vocab log k) for
-// top-k. The logits are copied only when a bias or penalty changes them; penalties visit the
+// top-k. The logits are copied only when a bias or penalty changes them (sample_in_place: not
+// even then); penalties visit the
 // distinct recent tokens only; the top-N scan skips, 16 at a time, logits below its current N-th.
 // Thread-safety: none; one thread uses a Sampler at a time. Samplers are independent, so many
 // sequences can be sampled in parallel, one Sampler each.
@@ -75,6 +76,11 @@ class Sampler {
     // message for the user, when no logit is finite. Does not record the token: call accept()
     // with the token the sequence actually takes (usually the one returned).
     Result<TokenChoice> sample(std::span<const float> logits);
+    // sample() for a caller whose logits are scratch (the engine's rows, read by nothing after):
+    // a bias or penalty is applied to them in place instead of to a copy (608 KB a token at 152k
+    // tokens), so their values afterwards are unspecified. The same choice, log-probabilities and
+    // draws as sample(logits) gives.
+    Result<TokenChoice> sample_in_place(std::span<float> logits);
 
     // The model's own distribution at one position of a prompt: `token`'s logprob under
     // log-softmax(logits), with the entropy and params.n_logprobs top alternatives, as sample()
@@ -96,9 +102,11 @@ class Sampler {
     // logits, candidates: the buffers to use (empty ones are sized to n_vocab).
     Sampler(const SamplingParams& params, int32_t n_vocab, std::vector<float> logits, CandidateList candidates);
     void push_window(int32_t token);
-    // The model distribution's logits: `logits` itself, or logits_ holding a copy with the bias
-    // and penalties applied when any applies.
-    std::span<const float> apply_bias_and_penalties(std::span<const float> logits);
+    // The bias and penalties applied to `logits` written to `out` (logits itself, or logits_);
+    // false, and out untouched, when none applies.
+    bool apply_bias_and_penalties(std::span<const float> logits, std::span<float> out);
+    // sample()'s choice from the model distribution's logits (bias and penalties applied).
+    Result<TokenChoice> sample_model(std::span<const float> model);
     // `model` with its NaN and +inf logits set to -inf, in logits_.
     std::span<const float> without_broken_logits(std::span<const float> model);
     // candidates_ over *model (the max and the softmax sums; with the unit weights where a

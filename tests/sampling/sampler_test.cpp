@@ -366,6 +366,44 @@ TEST(Sampler, RestartGivesWhatANewSamplerGives) {
     EXPECT_EQ(run_sequence(reused, prompt), expected);
 }
 
+TEST(Sampler, SampleInPlaceChoosesAsSampleDoesWithTheBiasAndPenaltiesInTheCallersBuffer) {
+    // Every modification of the model distribution at once, with truncation, a draw and logprobs:
+    // the same choices step by step, whether the sampler copies the logits or writes into them.
+    SamplingParams p;
+    p.seed = 5;
+    p.temperature = 0.7f;
+    p.top_p = 0.9f;
+    p.repetition_penalty = 1.3f;
+    p.penalty_last_n = 8;
+    p.presence_penalty = 0.5f;
+    p.frequency_penalty = 0.25f;
+    p.logit_bias = {{7, 2.0f}, {11, -100.0f}};
+    p.n_logprobs = 5;
+    Sampler copying = make_sampler(p, 500);
+    Sampler in_place = make_sampler(p, 500);
+    copying.accept_prompt(std::vector<int32_t>{3, 9, 9});
+    in_place.accept_prompt(std::vector<int32_t>{3, 9, 9});
+    for (uint32_t step = 0; step < 40; ++step) {
+        const std::vector<float> logits = test::random_logits(500, 300 + step, 1.0f);
+        std::vector<float> scratch = logits;
+        const TokenChoice a = copying.sample(logits).value();
+        const TokenChoice b = in_place.sample_in_place(scratch).value();
+        ASSERT_EQ(a.token, b.token) << "step " << step;
+        EXPECT_EQ(a.logprob, b.logprob);
+        EXPECT_EQ(a.entropy, b.entropy);
+        ASSERT_EQ(a.n_top, b.n_top);
+        for (int32_t k = 0; k < a.n_top; ++k) {
+            EXPECT_EQ(a.top[k].token, b.top[k].token);
+            EXPECT_EQ(a.top[k].logprob, b.top[k].logprob);
+        }
+        // The bias went into the caller's buffer (token 7 before any penalty can reach it).
+        if (step == 0) EXPECT_EQ(scratch[7], logits[7] + 2.0f);
+        EXPECT_EQ(scratch[11], -std::numeric_limits<float>::infinity());
+        copying.accept(a.token);
+        in_place.accept(b.token);
+    }
+}
+
 TEST(Sampler, ARejectedRestartLeavesTheSequenceAsItWas) {
     SamplingParams p;
     p.seed = 5;
