@@ -16,7 +16,8 @@ constexpr float kMinBucketsPerNat = 8.0f;        // keep_top_p's buckets: at lea
 constexpr float kMaxBucketsPerNat = 1048576.0f;  // and at most 2^20 buckets per nat
 constexpr int32_t kSubBuckets = 256;             // keep_top_p: sub-buckets of a crossing bucket
 constexpr size_t kSortDirectly = 64;             // keep_top_p: a crossing bucket this small is sorted whole
-constexpr size_t kSampleStride = 32;             // keep_top_p: its guess looks at every 32nd token,
+constexpr size_t kSampleRun = 16;                // keep_top_p: its guess looks at runs of 16 tokens,
+constexpr size_t kSampleSpacing = 512;           // one every 512 (a 32nd of the tokens),
 constexpr size_t kNearBuckets = 32;              // and at every token of the first 32 buckets
 constexpr size_t kNearMax = 256;                 // when there are at most 256 of them
 constexpr size_t kSpreadBounds = 3;              // keep_top_p: bounds a pass spreads over its bracket
@@ -279,9 +280,11 @@ int32_t CandidateList::find_crossing_bucket(float p, float scale, double* rest, 
 int32_t CandidateList::guess_crossing_bucket(float p, float scale, std::array<double, kMassBuckets>& mass) const {
     // The tokens of the first kNearBuckets buckets exactly, when there are at most kNearMax of
     // them (a peaked distribution: a sample would miss the few tokens that hold its mass); then
-    // every kSampleStride-th other token's weight, counted kSampleStride times (four tables in
-    // turn, so that neighbouring samples in one bucket do not wait on each other's adds). The
-    // first bucket where the cumulative mass reaches p of the whole.
+    // the other tokens' weights in a run of kSampleRun every kSampleSpacing, counted that ratio
+    // of times (four tables in turn, so that neighbouring samples in one bucket do not wait on
+    // each other's adds). The first bucket where the cumulative mass reaches p of the whole. Runs
+    // rather than a stride: a sample of every 32nd token touched every other cache line of the
+    // logits and the weights, which in the engine come from other caches than the sampling core's.
     const VectorPasses& passes = vector_passes();
     const std::span<const float> x = logits_;
     auto kept = [&](size_t i) {
@@ -306,13 +309,16 @@ int32_t CandidateList::guess_crossing_bucket(float p, float scale, std::array<do
     const bool exact_near = n_near <= kNearMax;
 
     std::array<std::array<double, kMassBuckets>, 4> sample{};
-    for (size_t i = 0, k = 0; i < x.size(); i += kSampleStride, ++k) {
-        if (!kept(i)) continue;
-        const size_t b = bucket_of(x[i]);
-        if (exact_near && b < kNearBuckets) continue;  // counted exactly above
-        sample[k % 4][b] += unit_weights_[i];
+    for (size_t run = 0; run < x.size(); run += kSampleSpacing) {
+        const size_t end = std::min(run + kSampleRun, x.size());
+        for (size_t i = run; i < end; ++i) {
+            if (!kept(i)) continue;
+            const size_t b = bucket_of(x[i]);
+            if (exact_near && b < kNearBuckets) continue;  // counted exactly above
+            sample[i % 4][b] += unit_weights_[i];
+        }
     }
-    const double weight = exact_near ? static_cast<double>(kSampleStride) : 1.0;
+    const double weight = exact_near ? static_cast<double>(kSampleSpacing / kSampleRun) : 1.0;
     double total = 0.0;
     for (size_t b = 0; b < mass.size(); ++b) {
         mass[b] =
