@@ -7,7 +7,9 @@
 //              from the prompt's logits) over the longest decode period (prompt computed ->
 //              finished, GenerateResult::generate_seconds), so the prefill is not counted. The
 //              requests start together (see scheduler_rate), so every step of that period decodes
-//              all of them, as a forward step does.
+//              all of them, as a forward step does. Beside it, "sampling": the share of the
+//              scheduler's forward-pass and sampling time that went to sampling (SchedulerStats;
+//              with a large vocabulary and a small model, a third of a step).
 // The target it is measured against (issue 4): 8 sequences decoded together reach at least 5x the
 // tokens/s of one sequence. Decoding one token reads every weight once, so a batch of n tokens
 // costs about the same memory traffic as one: the ratio shows how close the engine gets to that.
@@ -21,7 +23,8 @@
 //              tokens over the two times (answer tok/s);
 //   scheduler: n client threads, each sending --cycle-rounds such requests one after another
 //              through engine::Scheduler (every prompt different, end of generation banned so each
-//              answer is G tokens, sampling as above): answer tokens over the wall time.
+//              answer is G tokens, sampling as above): answer tokens over the wall time, and its
+//              sampling share as above.
 // So the served ratio (issue 6's target: 8 streams at least 4x one, bench/serve over HTTP) is set
 // beside what the model's own rates allow for the same work, and the scheduler's share of that.
 // (Streams started apart, so that prompt chunks ride in other streams' decode steps and share their
@@ -113,7 +116,18 @@ std::shared_ptr<engine::RequestHandle> submit_or_exit(engine::Scheduler& s, engi
 // first served: the head of the queue waits for cells), and cancelling the placeholder frees the
 // cells in one step; the next admits the whole queue, one step computes every prompt, and the
 // requests decode in lockstep, as in forward_rate.
-double scheduler_rate(model::Model& m, const text::Tokenizer& tok, int32_t n_seq, int32_t steps, Sampling sampling) {
+// A scheduler's tokens/s, and the share of its forward-pass and sampling time spent sampling.
+struct SchedulerRate {
+    double tokens_per_second = 0, sampling_share = 0;
+};
+
+double sampling_share(const engine::SchedulerStats& s) {
+    const double busy = s.forward_seconds + s.sampling_seconds;
+    return busy > 0 ? s.sampling_seconds / busy : 0.0;
+}
+
+SchedulerRate scheduler_rate(model::Model& m, const text::Tokenizer& tok, int32_t n_seq, int32_t steps,
+                             Sampling sampling) {
     const int64_t n_held = kPromptTokens + steps - 1;  // cells one request reserves (its last token is never fed)
     const int64_t n_cells = n_seq * n_held;
     engine::Scheduler s(m, tok,
@@ -139,7 +153,7 @@ double scheduler_rate(model::Model& m, const text::Tokenizer& tok, int32_t n_seq
         n_tokens += e.result.n_generated - 1;
         window = std::max(window, e.result.generate_seconds);
     }
-    return static_cast<double>(n_tokens) / window;
+    return {static_cast<double>(n_tokens) / window, sampling_share(s.stats())};
 }
 
 // The serving benchmark's request cycle (see the top of the file).
@@ -188,7 +202,8 @@ CycleRates cycle_forward(model::Model& m, const Cycle& c, int32_t n) {
 
 // Answer tokens/s of n streams, each sending c.rounds requests one after another through the
 // scheduler, as bench/serve's streams do over HTTP.
-double cycle_scheduler(model::Model& m, const text::Tokenizer& tok, const Cycle& c, int32_t n, Sampling sampling) {
+SchedulerRate cycle_scheduler(model::Model& m, const text::Tokenizer& tok, const Cycle& c, int32_t n,
+                              Sampling sampling) {
     engine::Scheduler s(m, tok, {.n_parallel = n, .n_ctx = c.prompt + c.answer, .n_batch = 512, .max_queue = 64});
     std::atomic<int64_t> answered{0};
     const Clock::time_point t0 = Clock::now();
@@ -206,7 +221,7 @@ double cycle_scheduler(model::Model& m, const text::Tokenizer& tok, const Cycle&
             }
         });
     for (std::thread& t : streams) t.join();
-    return static_cast<double>(answered.load()) / seconds_since(t0);
+    return {static_cast<double>(answered.load()) / seconds_since(t0), sampling_share(s.stats())};
 }
 
 }  // namespace
@@ -284,45 +299,52 @@ int main(int argc, char** argv) {
         std::printf("scheduler's requests sample at temperature %g, top-p %g\n", sampling.temperature, sampling.top_p);
     if (steps > 0) {
         std::printf("decoding: %d steps per run\n", steps);
-        std::printf("%8s %14s %10s %16s %10s\n", "n_seq", "forward tok/s", "x first", "scheduler tok/s", "x first");
+        std::printf("%8s %14s %10s %16s %10s %9s\n", "n_seq", "forward tok/s", "x first", "scheduler tok/s", "x first",
+                    "sampling");
         double forward_one = 0, scheduler_one = 0;
         for (int32_t n : counts) {
-            std::vector<double> f, s;
+            std::vector<double> f, s, share;
             for (int r = 0; r < repeat; ++r) {
                 f.push_back(forward_rate(**m, n, steps));
-                s.push_back(scheduler_rate(**m, *tok, n, steps, sampling));
+                const SchedulerRate sr = scheduler_rate(**m, *tok, n, steps, sampling);
+                s.push_back(sr.tokens_per_second);
+                share.push_back(sr.sampling_share);
             }
             const double fm = engine::summarize(f).median, sm = engine::summarize(s).median;
             if (forward_one == 0) {
                 forward_one = fm;
                 scheduler_one = sm;
             }
-            std::printf("%8d %14.1f %9.2fx %16.1f %9.2fx\n", n, fm, fm / forward_one, sm, sm / scheduler_one);
+            std::printf("%8d %14.1f %9.2fx %16.1f %9.2fx %8.0f%%\n", n, fm, fm / forward_one, sm, sm / scheduler_one,
+                        100 * engine::summarize(share).median);
         }
         std::printf("target (issue 4): 8 sequences >= 5x the tokens/s of 1\n");
     }
     if (cycle.prompt > 0) {
         std::printf("served cycle: requests of %d prompt tokens for %d answer tokens, %d a stream one after another\n",
                     cycle.prompt, cycle.answer, cycle.rounds);
-        std::printf("%8s %13s %13s %13s %9s %16s %11s %9s\n", "streams", "prompt tok/s", "decode tok/s", "answer tok/s",
-                    "x first", "scheduler tok/s", "of forward", "x first");
+        std::printf("%8s %13s %13s %13s %9s %16s %11s %9s %9s\n", "streams", "prompt tok/s", "decode tok/s",
+                    "answer tok/s", "x first", "scheduler tok/s", "of forward", "x first", "sampling");
         double forward_one = 0, scheduler_one = 0;
         for (int32_t n : counts) {
-            std::vector<double> p, d, a, s;
+            std::vector<double> p, d, a, s, share;
             for (int r = 0; r < repeat; ++r) {
                 const CycleRates f = cycle_forward(**m, cycle, n);
                 p.push_back(f.prompt);
                 d.push_back(f.decode);
                 a.push_back(f.answer);
-                s.push_back(cycle_scheduler(**m, *tok, cycle, n, sampling));
+                const SchedulerRate sr = cycle_scheduler(**m, *tok, cycle, n, sampling);
+                s.push_back(sr.tokens_per_second);
+                share.push_back(sr.sampling_share);
             }
             const double am = engine::summarize(a).median, sm = engine::summarize(s).median;
             if (forward_one == 0) {
                 forward_one = am;
                 scheduler_one = sm;
             }
-            std::printf("%8d %13.1f %13.1f %13.1f %8.2fx %16.1f %10.0f%% %8.2fx\n", n, engine::summarize(p).median,
-                        engine::summarize(d).median, am, am / forward_one, sm, 100 * sm / am, sm / scheduler_one);
+            std::printf("%8d %13.1f %13.1f %13.1f %8.2fx %16.1f %10.0f%% %8.2fx %8.0f%%\n", n,
+                        engine::summarize(p).median, engine::summarize(d).median, am, am / forward_one, sm,
+                        100 * sm / am, sm / scheduler_one, 100 * engine::summarize(share).median);
         }
         std::printf(
             "target (issue 6, bench/serve over HTTP): 8 streams >= 4x the tokens/s of 1; the forward columns are"

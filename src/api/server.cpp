@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <thread>
 
 #include "api/openai_response.h"
@@ -25,6 +26,10 @@ ServerMetrics::ServerMetrics(Registry& r)
       cached_tokens(
           r.counter("sinan_cached_prompt_tokens_total", "Prompt tokens reused from the prefix cache", {"model"})),
       generated_tokens(r.counter("sinan_generated_tokens_total", "Tokens generated", {"model"})),
+      forward_seconds(
+          r.counter("sinan_engine_forward_seconds_total", "Engine time in forward passes (prompt and decode)", {"model"})),
+      sampling_seconds(r.counter("sinan_engine_sampling_seconds_total",
+                                 "Engine time sampling the tokens of its forward passes", {"model"})),
       tokens_per_second(
           r.gauge("sinan_generation_tokens_per_second", "Tokens generated per second since the last scrape")),
       queue_length(r.gauge("sinan_queue_length", "Requests waiting for a slot", {"model"})),
@@ -226,6 +231,12 @@ struct Server::Impl {
     double last_generated = 0;
     std::chrono::steady_clock::time_point last_scrape = std::chrono::steady_clock::now();
     CacheStats last_cache;
+    // The engine's time counters at the previous scrape, per model (a model loaded again starts
+    // from 0: seen as a counter that went down).
+    struct EngineSeconds {
+        double forward = 0, sampling = 0;
+    };
+    std::map<std::string, EngineSeconds> last_engine;
 
     void setup();
     void refresh_metrics();
@@ -262,10 +273,16 @@ void Server::Impl::refresh_metrics() {
             g->with({f.id}).set(0);
     }
     int n_loaded = 0;
+    std::lock_guard<std::mutex> lock(rate_mu);  // last_engine
     registry->for_each_resident([&](const ServedModel& m) {
         ++n_loaded;
         if (!m.scheduler) return;  // an embedding model: no queue, no KV cache
         const engine::SchedulerStats s = m.scheduler->stats();
+        EngineSeconds& last = last_engine[m.id];
+        if (s.forward_seconds < last.forward || s.sampling_seconds < last.sampling) last = {};
+        metrics.forward_seconds.with({m.id}).inc(s.forward_seconds - last.forward);
+        metrics.sampling_seconds.with({m.id}).inc(s.sampling_seconds - last.sampling);
+        last = {s.forward_seconds, s.sampling_seconds};
         metrics.queue_length.with({m.id}).set(s.waiting);
         metrics.running.with({m.id}).set(s.running);
         metrics.kv_used.with({m.id}).set(static_cast<double>(s.kv_cells_used));

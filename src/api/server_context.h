@@ -41,6 +41,8 @@ struct ServerMetrics {
     CounterFamily& prompt_tokens;     // {model}
     CounterFamily& cached_tokens;     // {model}
     CounterFamily& generated_tokens;  // {model}
+    CounterFamily& forward_seconds;   // {model}: engine time in forward passes
+    CounterFamily& sampling_seconds;  // {model}: engine time sampling
     GaugeFamily& tokens_per_second;   // {}
     GaugeFamily& queue_length;        // {model}
     GaugeFamily& running;             // {model}

@@ -483,9 +483,10 @@ void Scheduler::Impl::step() {
         return;
     }
     ++totals.steps;
+    const double forward_seconds = seconds_between(forward_start, Clock::now());
+    totals.forward_seconds += forward_seconds;
     if (batch.size() - n_decode >= static_cast<size_t>(kMinPromptChunk)) {
-        const double per_token =
-            std::chrono::duration<double>(Clock::now() - forward_start).count() / static_cast<double>(batch.size());
+        const double per_token = forward_seconds / static_cast<double>(batch.size());
         seconds_per_token = seconds_per_token == 0 ? per_token : 0.7 * seconds_per_token + 0.3 * per_token;
     }
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -546,10 +547,12 @@ void Scheduler::Impl::step() {
         }
     };
     const auto n_rows = static_cast<int64_t>(rows.size());
+    const Clock::time_point sampling_start = Clock::now();
     if (n_rows > 1)
         model.pool().parallel_chunks(n_rows, 1, sample_rows);
     else
         sample_rows(0, n_rows, 0);
+    totals.sampling_seconds += seconds_between(sampling_start, Clock::now());
     for (size_t row = 0; row < rows.size(); ++row) {
         if (sample_errors[row].is_ok())
             take_token(rows[row], choices[row]);

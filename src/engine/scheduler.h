@@ -202,6 +202,11 @@ struct SchedulerStats {
     uint64_t prompt_steps = 0;      // forward passes that carried prompt tokens, all time
     uint64_t samplers = 0;          // samplers made, all time: one per slot at start, later only
                                     // when no ended request's is free to restart
+    // Where the engine thread's steps go, all time: forward passes, and sampling their tokens (on
+    // the model's pool, after each pass). The rest of a step (admission, streaming the text) is
+    // what the engine adds beyond these.
+    double forward_seconds = 0;
+    double sampling_seconds = 0;
 };
 
 class Scheduler {

@@ -356,6 +356,8 @@ TEST(ServerSafety, MetricsExposeTheServingSeries) {
         "sinan_http_request_duration_seconds_bucket{route=\"POST /v1/chat/completions\",le=\"+Inf\"} 2",
         "sinan_time_to_first_token_seconds_count 1",
         "sinan_generated_tokens_total{model=\"tiny-r1\"}",
+        "sinan_engine_forward_seconds_total{model=\"tiny-r1\"}",
+        "sinan_engine_sampling_seconds_total{model=\"tiny-r1\"}",
         "sinan_queue_length{model=\"tiny-r1\"} 0",
         "sinan_running_sequences{model=\"tiny-r1\"} 0",
         "sinan_kv_cache_usage_ratio{model=\"tiny-r1\"}",
@@ -379,6 +381,13 @@ TEST(ServerSafety, MetricsExposeTheServingSeries) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     EXPECT_TRUE(missing.empty()) << "missing:\n" << missing << "in:\n" << text;
+    // The request's engine time is in them: a forward pass and a sampled token at least.
+    for (const char* name : {"sinan_engine_forward_seconds_total", "sinan_engine_sampling_seconds_total"}) {
+        const std::string line = std::string("\n") + name + "{model=\"tiny-r1\"} ";
+        const size_t at = text.find(line);
+        ASSERT_NE(at, std::string::npos) << name;
+        EXPECT_GT(std::stod(text.substr(at + line.size())), 0.0) << name;
+    }
 }
 
 TEST(ServerSafety, WithoutAModelHealthMetricsAndThePageWorkAndGenerationSaysHowToGetOne) {

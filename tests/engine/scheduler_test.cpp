@@ -175,6 +175,31 @@ TEST_F(SchedulerTest, EverySlotsSamplerIsMadeAtStartAndNoneAtAdmission) {
     EXPECT_EQ(s.stats().samplers, 3u);
 }
 
+// SchedulerStats splits the engine's steps into forward passes and sampling; both are parts of
+// the wall time the requests took, and both grow with every step.
+TEST_F(SchedulerTest, StatsSplitTheStepsIntoForwardPassesAndSampling) {
+    const auto t0 = std::chrono::steady_clock::now();
+    Scheduler s(*model_, *tokenizer_, {.n_parallel = 2, .n_ctx = 128, .n_cells = 0, .n_batch = 32, .max_queue = 16});
+    EXPECT_EQ(s.stats().forward_seconds, 0.0);
+    EXPECT_EQ(s.stats().sampling_seconds, 0.0);
+    auto run = [&](size_t i) {
+        GenerateOptions o = greedy(8);
+        o.sampling.temperature = 0.7f;
+        o.sampling.seed = 3 + i;
+        ASSERT_EQ(collect(*submit(s, request(tokens(kPrompts[i]), o))).end.type, Event::Type::kFinished);
+    };
+    run(0);
+    const SchedulerStats first = s.stats();
+    EXPECT_GT(first.forward_seconds, 0.0);
+    EXPECT_GT(first.sampling_seconds, 0.0);
+    run(1);
+    const SchedulerStats second = s.stats();
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_GT(second.forward_seconds, first.forward_seconds);
+    EXPECT_GT(second.sampling_seconds, first.sampling_seconds);
+    EXPECT_LE(second.forward_seconds + second.sampling_seconds, wall);
+}
+
 // Request::score_prompt: every prompt token after the first gets log-softmax of the logits one
 // forward pass over the whole prompt gives at the position before it (the reference below, in
 // double), across prompt chunks of several steps, and the prefix cache is not taken.
