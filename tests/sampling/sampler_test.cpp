@@ -397,7 +397,9 @@ TEST(Sampler, SampleInPlaceChoosesAsSampleDoesWithTheBiasAndPenaltiesInTheCaller
             EXPECT_EQ(a.top[k].logprob, b.top[k].logprob);
         }
         // The bias went into the caller's buffer (token 7 before any penalty can reach it).
-        if (step == 0) EXPECT_EQ(scratch[7], logits[7] + 2.0f);
+        if (step == 0) {
+            EXPECT_EQ(scratch[7], logits[7] + 2.0f);
+        }
         EXPECT_EQ(scratch[11], -std::numeric_limits<float>::infinity());
         copying.accept(a.token);
         in_place.accept(b.token);
