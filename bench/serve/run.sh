@@ -2,7 +2,8 @@
 # Serving benchmark: starts `sinan serve` with one model and measures
 #   1. streamed chat completions at 1, 4, 8 and 16 concurrent streams (stream_bench.py): aggregate
 #      tokens/s, time-to-first-token P50/P99, the gaps between a stream's chunks (P99, longest)
-#      and the server's CPU time per token (what batching saves, whatever else the machine runs)
+#      the server's CPU time per token (what batching saves, whatever else the machine runs), and
+#      the share of the wall time its engine computed (forward passes and sampling, from /metrics)
 #      (targets from the serving issue: 8 streams reach at least 4x the tokens/s of one; TTFT P99
 #      under 500 ms at 8 streams, 128-token prompts, tiny model);
 #   2. a short headless Locust run on POST /api/v1/chat (locustfile.py): requests/s, latency

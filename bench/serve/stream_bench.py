@@ -19,6 +19,11 @@ For each level C, C clients start together and each sends ROUNDS streamed chat c
              (all its threads, from /proc) / completion tokens. Unlike tokens/s it does not
              depend on what else runs on the machine, so on a shared machine the CPU cost per
              token at C streams against one stream says what batching saves.
+  engine busy  the server's engine time over the level (its forward passes and sampling, from
+             /metrics: sinan_engine_forward_seconds_total + sinan_engine_sampling_seconds_total)
+             / wall time: near 100% the engine is the bound, well below it the time goes to
+             something else (HTTP, the clients, waits between requests).
+  sampling   the sampling part of that engine time.
 
 Prints one table row per level; --json writes the rows as JSON too.
 """
@@ -103,6 +108,30 @@ def cpu_seconds(pid):
         return None
 
 
+def engine_seconds(url, headers):
+    """The server engine's (forward, sampling) seconds from /metrics, summed over its models; None
+    when /metrics cannot be read or has neither (an older server)."""
+    u = urllib.parse.urlparse(url)
+    try:
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+        conn.request("GET", "/metrics", headers=headers)
+        resp = conn.getresponse()
+        body = resp.read().decode("utf-8", "replace")
+        conn.close()
+    except (OSError, http.client.HTTPException):
+        return None
+    if resp.status != 200:
+        return None
+    sums = {"forward": None, "sampling": None}
+    for line in body.splitlines():
+        for k in sums:
+            if line.startswith(f"sinan_engine_{k}_seconds_total{{"):
+                sums[k] = (sums[k] or 0.0) + float(line.rsplit(" ", 1)[1])
+    if sums["forward"] is None or sums["sampling"] is None:
+        return None
+    return sums["forward"], sums["sampling"]
+
+
 def run_level(args, streams, level_index, headers):
     ttfts, tokens, prompts, gaps, errors = [], [], [], [], []
     lock = threading.Lock()
@@ -127,6 +156,7 @@ def run_level(args, streams, level_index, headers):
     threads = [threading.Thread(target=client, args=(c,)) for c in range(streams)]
     for t in threads:
         t.start()
+    engine0 = engine_seconds(args.url, headers)
     start.wait()
     t0 = time.perf_counter()
     cpu0 = cpu_seconds(args.server_pid)
@@ -136,6 +166,12 @@ def run_level(args, streams, level_index, headers):
     wall = time.perf_counter() - t0
     cpu1 = cpu_seconds(args.server_pid)
     own1 = time.process_time()
+    engine1 = engine_seconds(args.url, headers)
+    busy = sampled = None
+    if engine0 is not None and engine1 is not None:
+        forward, sampling = engine1[0] - engine0[0], engine1[1] - engine0[1]
+        busy = round(100 * (forward + sampling) / wall, 1)
+        sampled = round(100 * sampling / (forward + sampling), 1) if forward + sampling > 0 else None
     if not ttfts:
         raise SystemExit(f"{streams} streams: every request failed: {errors[:3]}")
     return {
@@ -153,6 +189,8 @@ def run_level(args, streams, level_index, headers):
         "server_cpu_ms_per_token": (round((cpu1 - cpu0) * 1000 / sum(tokens), 3)
                                     if cpu0 is not None and cpu1 is not None and sum(tokens) else None),
         "client_cpu_ms_per_token": round((own1 - own0) * 1000 / sum(tokens), 3) if sum(tokens) else None,
+        "engine_busy_percent": busy,
+        "sampling_percent": sampled,
     }
 
 
@@ -177,7 +215,7 @@ def main():
     print(f"{'streams':>7} {'requests':>8} {'errors':>6} {'prompt tok':>10} {'tokens':>7} {'wall s':>7} "
           f"{'tokens/s':>9} {'TTFT P50 ms':>11} {'TTFT P99 ms':>11} {'gap P99 ms':>10} {'gap max ms':>10} "
           f"{'server CPU ms/token':>19} "
-          f"{'client CPU ms/token':>19}")
+          f"{'client CPU ms/token':>19} {'engine busy %':>13} {'sampling %':>10}")
     for k, s in enumerate(int(x) for x in args.streams.split(",")):
         r = run_level(args, s, k, headers)
         rows.append(r)
@@ -185,7 +223,9 @@ def main():
               f"{r['completion_tokens']:>7} {r['wall_s']:>7} {r['tokens_per_s']:>9} {r['ttft_p50_ms']:>11} "
               f"{r['ttft_p99_ms']:>11} {str(r['gap_p99_ms'] or '-'):>10} {str(r['gap_max_ms'] or '-'):>10} "
               f"{str(r['server_cpu_ms_per_token'] or '-'):>19} "
-              f"{str(r['client_cpu_ms_per_token'] or '-'):>19}", flush=True)
+              f"{str(r['client_cpu_ms_per_token'] or '-'):>19} "
+              f"{str(r['engine_busy_percent'] if r['engine_busy_percent'] is not None else '-'):>13} "
+              f"{str(r['sampling_percent'] if r['sampling_percent'] is not None else '-'):>10}", flush=True)
     if len(rows) > 1:
         base = rows[0]["tokens_per_s"]
         print("scaling of tokens/s vs the first level: " +
