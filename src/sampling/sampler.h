@@ -26,8 +26,8 @@
 // temperature top-p's sums of mass by distance below the best logit and the draw (proposals from
 // the softmax pass's weights up to temperature 1, an exp pass above it), or O(n_vocab log k) for
 // top-k. The logits are copied only when a bias or penalty changes them (sample_in_place: not
-// even then); penalties visit the
-// distinct recent tokens only; the top-N scan skips, 16 at a time, logits below its current N-th.
+// even then); penalties visit the distinct recent tokens only; the top-N scan skips, 16 at a
+// time, logits below its current N-th.
 // Thread-safety: none; one thread uses a Sampler at a time. Samplers are independent, so many
 // sequences can be sampled in parallel, one Sampler each.
 #pragma once
