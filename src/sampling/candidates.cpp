@@ -11,7 +11,6 @@
 namespace sinan::sampling {
 namespace {
 constexpr int32_t kHeapSelectMax = 4096;         // top-k by heap select up to here, by nth_element above
-constexpr size_t kDrawBlock = 256;               // draw(): weights are summed per block, then blocks are scanned
 constexpr float kMinBucketsPerNat = 8.0f;        // keep_top_p's buckets: at least 1/8 nat per bucket
 constexpr float kMaxBucketsPerNat = 1048576.0f;  // and at most 2^20 buckets per nat
 constexpr int32_t kSubBuckets = 256;             // keep_top_p: sub-buckets of a crossing bucket
@@ -31,6 +30,7 @@ void CandidateList::reserve(size_t n_vocab) {
     unit_weights_.resize(n_vocab);
     weights_.resize(n_vocab);
     block_sums_.resize(n_vocab / kDrawBlock + 1);
+    unit_block_sums_.resize(n_vocab / kDrawBlock + 1);
 }
 
 void CandidateList::reset(std::span<const float> logits) { start(logits, true); }
@@ -55,21 +55,35 @@ void CandidateList::start(std::span<const float> logits, bool unit_weights) {
     const Extremes extremes = passes.extremes(logits.data(), logits.size());
     max_ = extremes.max;
     min_ = extremes.min;
-    softmax_ = passes.softmax_sums(logits.data(), logits.size(), max_, unit_weights ? unit_weights_.data() : nullptr);
+    softmax_ = passes.softmax_sums(logits.data(), logits.size(), max_, unit_weights ? unit_weights_.data() : nullptr,
+                                   unit_weights ? unit_block_sums_.data() : nullptr);
 }
 
 std::span<const Candidate> CandidateList::items() const {
     if (listed_) return {items_.data(), size_};
     shown_.resize(logits_.size());
-    const Candidate cut = crossing_.bucket >= 0 ? cut_in_crossing(shown_.data()) : cut_;
+    const Candidate cut =
+        crossing_.bucket != Crossing::kNone ? cut_in_crossing(searched(crossing_), shown_.data()) : cut_;
     const size_t n = vector_passes().collect(logits_.data(), logits_.size(), cut, max_, 1.0f, -1, shown_.data());
     return {shown_.data(), n};
 }
 
+CandidateList::Crossing CandidateList::searched(Crossing crossing) const {
+    if (crossing.bucket == Crossing::kUnsearched)
+        crossing.bucket =
+            find_crossing_bucket(crossing.p, crossing.scale, softmax_.z, &crossing.rest, &crossing.rest_target);
+    return crossing;
+}
+
 void CandidateList::settle_cut() {
-    if (crossing_.bucket < 0) return;
-    cut_ = cut_in_crossing(items_.data());
-    crossing_.bucket = -1;
+    if (crossing_.bucket == Crossing::kNone) return;
+    cut_ = cut_in_crossing(searched(crossing_), items_.data());
+    crossing_.bucket = Crossing::kNone;
+}
+
+int32_t CandidateList::bucket_of(float logit, float scale) const {
+    const float scaled = (max_ - logit) * scale;
+    return scaled < static_cast<float>(kMassBuckets - 1) ? static_cast<int32_t>(scaled) : kMassBuckets - 1;
 }
 
 void CandidateList::keep_top_k(int32_t k) {
@@ -155,21 +169,28 @@ void CandidateList::keep_top_p(float p) {
     const float range = max_ - min_;
     float scale = kMinBucketsPerNat;
     while (scale < kMaxBucketsPerNat && range * (2.0f * scale) < static_cast<float>(kMassBuckets - 1)) scale *= 2.0f;
-    double rest = 0.0;         // T(crossing)
-    double rest_target = 0.0;  // (1 - p) * T(0)
-    const int32_t crossing = find_crossing_bucket(p, scale, &rest, &rest_target);
+    if (cut_.token == kKeepAll.token && cut_.logit == kKeepAll.logit) {
+        // Every token that is not banned: T(0) is the softmax sum z (masses_beyond at limit 0 adds
+        // the same weights in the same order). The crossing bucket is searched when something
+        // needs it (settle_cut); a draw by proposals asks only about the buckets of the proposals
+        // it would take (draw_proposed), usually one pass of masses_beyond and no search.
+        crossing_ = {Crossing::kUnsearched, p, scale, 0.0, (1.0 - static_cast<double>(p)) * softmax_.z};
+        return;
+    }
+    Crossing crossing{Crossing::kUnsearched, p, scale};
+    crossing.bucket = find_crossing_bucket(p, scale, -1.0, &crossing.rest, &crossing.rest_target);
     // Where in the crossing bucket the cut falls is found when something needs it (settle_cut):
     // a draw by proposals usually does not (draw_proposed).
-    crossing_ = {crossing, scale, rest, rest_target};
+    crossing_ = crossing;
 }
 
-Candidate CandidateList::cut_in_crossing(Candidate* scratch) const {
+Candidate CandidateList::cut_in_crossing(const Crossing& c, Candidate* scratch) const {
     // T(crossing) > rest_target >= T(crossing + 1) (find_crossing_bucket), so the bucket holds a
     // token with weight: the cut lies among its tokens, sorted by rank.
-    const int32_t crossing = crossing_.bucket;
-    const float scale = crossing_.scale;
-    double rest = crossing_.rest;
-    const double rest_target = crossing_.rest_target;
+    const int32_t crossing = c.bucket;
+    const float scale = c.scale;
+    double rest = c.rest;
+    const double rest_target = c.rest_target;
     size_t m = vector_passes().collect(logits_.data(), logits_.size(), cut_, max_, scale, crossing, scratch);
     if (m == 0) return cut_;  // not reached (see above); the cut as it was
     if (m > kSortDirectly && crossing < kMassBuckets - 1) {
@@ -199,7 +220,8 @@ Candidate CandidateList::cut_in_crossing(Candidate* scratch) const {
     return scratch[m - 1];  // rounding left the sum a hair short of target: keep the whole (sub-)bucket
 }
 
-int32_t CandidateList::find_crossing_bucket(float p, float scale, double* rest, double* rest_target) const {
+int32_t CandidateList::find_crossing_bucket(float p, float scale, double total, double* rest,
+                                            double* rest_target) const {
     // Known: c >= lo with T(lo) > rest_target, and c < hi with T(hi) <= rest_target (T = 0 at
     // kMassBuckets, past the last bucket). Each pass asks for T at B = c' and c' + 1 for the
     // likeliest crossings c': first the estimate's, then the buckets with estimated mass nearest to
@@ -228,9 +250,14 @@ int32_t CandidateList::find_crossing_bucket(float p, float scale, double* rest, 
         add_bound(c);
         add_bound(c + 1);
     };
+    const bool measure_total = total < 0.0;
+    if (!measure_total) {
+        *rest_target = (1.0 - static_cast<double>(p)) * total;
+        t_lo = total;
+    }
     for (bool first = true;; first = false) {
         n_bounds = 0;
-        if (first) bounds[n_bounds++] = 0;  // the total
+        if (first && measure_total) bounds[n_bounds++] = 0;  // the total
         if (hi - lo <= static_cast<int32_t>(kMassLimits)) {
             for (int32_t b = lo + 1; b < hi; ++b) add_bound(b);
         } else {
@@ -250,8 +277,8 @@ int32_t CandidateList::find_crossing_bucket(float p, float scale, double* rest, 
         for (size_t j = n_bounds; j < kMassLimits; ++j) bounds[j] = bounds[0];  // unused: a repeat
         for (size_t j = 0; j < kMassLimits; ++j) limits[j] = static_cast<float>(bounds[j]);
         passes.masses_beyond(logits_.data(), unit_weights_.data(), logits_.size(), cut_, max_, scale, limits.data(),
-                             masses.data());
-        if (first) {
+                             kMassLimits, masses.data());
+        if (first && measure_total) {
             *rest_target = (1.0 - static_cast<double>(p)) * masses[0];
             t_lo = masses[0];
         }
@@ -291,11 +318,7 @@ int32_t CandidateList::guess_crossing_bucket(float p, float scale, std::array<do
         const Candidate c{x[i], static_cast<int32_t>(i)};
         return c.logit != kKeepAll.logit && !ranks_before(cut_, c);  // not banned, not past the cut
     };
-    auto bucket_of = [&](float logit) {
-        const float scaled = (max_ - logit) * scale;
-        return static_cast<size_t>(scaled < static_cast<float>(kMassBuckets - 1) ? static_cast<int32_t>(scaled)
-                                                                                 : kMassBuckets - 1);
-    };
+    auto bucket = [&](float logit) { return static_cast<size_t>(bucket_of(logit, scale)); };
     std::array<double, kMassBuckets> near{};
     // Logits at or above this lie in the first kNearBuckets buckets (or one more, by rounding:
     // the test below is the buckets' own).
@@ -304,7 +327,7 @@ int32_t CandidateList::guess_crossing_bucket(float p, float scale, std::array<do
     for (size_t i = passes.find_at_least(x.data(), x.size(), 0, near_logit); i < x.size();
          i = passes.find_at_least(x.data(), x.size(), i + 1, near_logit)) {
         if (++n_near > kNearMax) break;
-        if (kept(i) && bucket_of(x[i]) < kNearBuckets) near[bucket_of(x[i])] += unit_weights_[i];
+        if (kept(i) && bucket(x[i]) < kNearBuckets) near[bucket(x[i])] += unit_weights_[i];
     }
     const bool exact_near = n_near <= kNearMax;
 
@@ -313,7 +336,7 @@ int32_t CandidateList::guess_crossing_bucket(float p, float scale, std::array<do
         const size_t end = std::min(run + kSampleRun, x.size());
         for (size_t i = run; i < end; ++i) {
             if (!kept(i)) continue;
-            const size_t b = bucket_of(x[i]);
+            const size_t b = bucket(x[i]);
             if (exact_near && b < kNearBuckets) continue;  // counted exactly above
             sample[i % 4][b] += unit_weights_[i];
         }
@@ -422,29 +445,63 @@ int32_t CandidateList::draw(float temperature, double u) {
 
 bool CandidateList::kept(Candidate c) {
     if (ranks_before(cut_, c)) return false;
-    if (crossing_.bucket < 0) return true;
+    if (crossing_.bucket == Crossing::kNone) return true;
+    if (crossing_.bucket == Crossing::kUnsearched) {
+        settle_cut();
+        return !ranks_before(cut_, c);
+    }
     // Top-p's buckets as collect() places a token (the same float operations): before the
     // crossing bucket kept, after it not (the cut lies inside it), in it as the settled cut says.
-    const float scaled = (max_ - c.logit) * crossing_.scale;
-    if (scaled < static_cast<float>(crossing_.bucket)) return true;
-    if (crossing_.bucket < kMassBuckets - 1 && scaled >= static_cast<float>(crossing_.bucket + 1)) return false;
+    const int32_t b = bucket_of(c.logit, crossing_.scale);
+    if (b < crossing_.bucket) return true;
+    if (b > crossing_.bucket) return false;
     settle_cut();
     return !ranks_before(cut_, c);
+}
+
+bool CandidateList::kept_by_proposal_draw(Candidate c, std::array<double, kMassBuckets + 1>& t) {
+    if (crossing_.bucket != Crossing::kUnsearched || ranks_before(cut_, c)) return kept(c);
+    // The crossing bucket is the last b with T(b) > rest_target (T never grows with b): c's bucket
+    // b lies before it when T(b + 1) > rest_target, after it when T(b) <= rest_target, else it is
+    // the crossing bucket, whose cut then decides.
+    const int32_t b = bucket_of(c.logit, crossing_.scale);
+    const auto unknown = [&](int32_t bound) { return std::isnan(t[static_cast<size_t>(bound)]); };
+    if (unknown(b) || unknown(b + 1)) {  // one pass of two limits (T(0) and T(kMassBuckets) are known)
+        std::array<float, 2> limits{};
+        std::array<double, 2> masses{};
+        size_t n_limits = 0;
+        for (int32_t bound : {b, b + 1})
+            if (unknown(bound)) limits[n_limits++] = static_cast<float>(bound);
+        vector_passes().masses_beyond(logits_.data(), unit_weights_.data(), logits_.size(), cut_, max_,
+                                      crossing_.scale, limits.data(), n_limits, masses.data());
+        for (size_t j = 0; j < n_limits; ++j) t[static_cast<size_t>(limits[j])] = masses[j];
+    }
+    const size_t at = static_cast<size_t>(b);
+    if (t[at + 1] > crossing_.rest_target) return true;
+    if (t[at] <= crossing_.rest_target) return false;
+    crossing_.bucket = b;
+    crossing_.rest = t[at];
+    return kept(c);
 }
 
 int32_t CandidateList::draw_proposed(float temperature, const std::array<double, kDrawUniforms>& u) {
     if (listed_ || !(temperature <= 1.0f)) return draw(temperature, u.back());
     SINAN_CHECK(has_unit_weights_, "CandidateList::draw_proposed after reset_sums_only");
-    // Proposals by reset()'s weights, whose block sums are one pass of adds, no exp.
+    // Proposals by reset()'s weights, whose block sums reset left: no pass here, no exp. Whether
+    // the temperature's factor takes a proposal is known at once, so the cut is asked only about
+    // those it would take.
     const size_t n = logits_.size();
-    vector_passes().block_sums(unit_weights_.data(), n, kDrawBlock, block_sums_.data());
     const float excess = 1.0f / temperature - 1.0f;
+    std::array<double, kMassBuckets + 1> t;  // top-p's T(b) measured in this draw
+    t.fill(std::numeric_limits<double>::quiet_NaN());
+    t[0] = softmax_.z;
+    t[kMassBuckets] = 0.0;
     for (size_t k = 0; k < kProposals; ++k) {
-        const size_t i = find_cumulative(block_sums_.data(), n, u[2 * k],
+        const size_t i = find_cumulative(unit_block_sums_.data(), n, u[2 * k],
                                          [&](size_t begin, size_t) { return unit_weights_.data() + begin; });
         const Candidate c{logits_[i], static_cast<int32_t>(i)};
-        if (!kept(c)) continue;
-        if (u[2 * k + 1] < static_cast<double>(detail::fast_exp((c.logit - max_) * excess))) return c.token;
+        if (!(u[2 * k + 1] < static_cast<double>(detail::fast_exp((c.logit - max_) * excess)))) continue;
+        if (kept_by_proposal_draw(c, t)) return c.token;
     }
     return draw(temperature, u.back());
 }

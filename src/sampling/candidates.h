@@ -12,8 +12,9 @@
 //     are the tokens of the logits that rank at or before a cut token, in id order. Nothing is
 //     copied; each step moves the cut with passes over the logits (vector_passes.h). Top-p finds
 //     its cut with sums of the mass by distance below the best logit and sorts only the tokens
-//     of the bucket where the mass crosses p, and only once something needs the cut inside that
-//     bucket (a draw by proposals seldom does).
+//     of the bucket where the mass crosses p. Both wait until something needs them: a draw by
+//     proposals asks only on which side of that bucket its proposal lies (one pass), and sorts
+//     only when a proposal lands in it.
 //   - a list (after top-k): the k best, ranked; later steps shorten it.
 // Memory: `reserve` or the first `reset` sizes the buffers to n_vocab; later resets with the same
 // n_vocab do not allocate, nor does any step or draw. Not thread-safe: one list per sampler.
@@ -65,9 +66,11 @@ class CandidateList {
     // Draws from the same distribution as draw(temperature, ...) (to float rounding), not the
     // same token for the same numbers, usually without an exp pass: with the whole vocabulary as
     // candidates and temperature <= 1, a proposal is drawn with reset()'s weights exp(logit -
-    // max) (u[2k], as draw() does at temperature 1 with every token kept) and taken when the cut
-    // keeps it and u[2k + 1] < exp((logit - max) (1 / temperature - 1)) (rejection sampling: the
-    // product is the weight at the temperature, and the factor is <= 1). At temperature 0.6 and
+    // max) and their block sums (u[2k], as draw() does at temperature 1 with every token kept)
+    // and taken when u[2k + 1] < exp((logit - max) (1 / temperature - 1)) and the cut keeps it
+    // (rejection sampling: the product is the weight at the temperature, and the factor is <= 1;
+    // a pending top-p cut is asked about taken proposals only, one pass of two masked sums:
+    // kept_by_proposal_draw). At temperature 0.6 and
     // top-p 0.95 about 1 proposal in 3.5 is taken on a flat 152k-token distribution (a random-
     // weight model's), 4 in 5 on a peaked one (bench_sampling's). After kProposals rejected, or
     // for a list, or above temperature 1: draw(temperature, u.back()), which keeps the
@@ -90,26 +93,39 @@ class CandidateList {
   private:
     // reset's work, with or without storing the unit weights.
     void start(std::span<const float> logits, bool unit_weights);
-    // Top-p's cut before it is settled: the bucket where the mass crosses p (-1: none pending;
-    // then cut_ is the whole story), with keep_top_p's scale, T(bucket) and (1 - p) T(0).
+    // Top-p's cut before it is settled: the bucket where the mass crosses p (kNone: none pending,
+    // cut_ is the whole story; kUnsearched: not searched yet, which keep_top_p leaves over the
+    // whole vocabulary, where T(0) is softmax().z), with keep_top_p's p and scale, T(bucket) and
+    // rest_target = (1 - p) T(0).
     struct Crossing {
-        int32_t bucket = -1;
+        static constexpr int32_t kNone = -1, kUnsearched = -2;
+        int32_t bucket = kNone;
+        float p = 1.0f;
         float scale = 0.0f;
         double rest = 0.0;
         double rest_target = 0.0;
     };
-    // The cut inside the crossing bucket: its tokens collected into scratch (room for n_vocab),
-    // sorted by rank only in the sub-bucket where the mass crosses.
-    Candidate cut_in_crossing(Candidate* scratch) const;
-    // Moves a pending top-p cut into cut_ (a pass over the vocabulary and a sort of part of one
-    // bucket). Every step that reads cut_ settles it first, but a draw by proposals only when a
-    // proposal lands in the crossing bucket.
+    // The cut inside crossing's bucket (searched): its tokens collected into scratch (room for
+    // n_vocab), sorted by rank only in the sub-bucket where the mass crosses.
+    Candidate cut_in_crossing(const Crossing& crossing, Candidate* scratch) const;
+    // crossing with its bucket searched (find_crossing_bucket) if it was not.
+    Crossing searched(Crossing crossing) const;
+    // Moves a pending top-p cut into cut_ (passes over the vocabulary to find the crossing bucket
+    // if it was not, and a sort of part of that bucket). Every step that reads cut_ settles it
+    // first, but a draw by proposals only when a proposal it takes lands in the crossing bucket.
     void settle_cut();
     // Whether token c (of the whole vocabulary) is a candidate.
     bool kept(Candidate c);
+    // Whether a proposal the draw would take is a candidate, asking top-p's cut about its bucket
+    // only while the crossing is unsearched: T at the bucket and the next, from one pass of
+    // masses_beyond with two limits (t: the T measured in this draw, NaN where not).
+    bool kept_by_proposal_draw(Candidate c, std::array<double, kMassBuckets + 1>& t);
     // keep_top_p's crossing bucket c (T(c) > rest_target >= T(c + 1)), with T(c) in *rest and
-    // (1 - p) * T(0) in *rest_target.
-    int32_t find_crossing_bucket(float p, float scale, double* rest, double* rest_target) const;
+    // (1 - p) * T(0) in *rest_target; total: T(0) when known (softmax().z for the whole
+    // vocabulary), else negative and measured.
+    int32_t find_crossing_bucket(float p, float scale, double total, double* rest, double* rest_target) const;
+    // The bucket of a logit at `scale` buckets per nat (vector_passes.h: the passes' own test).
+    int32_t bucket_of(float logit, float scale) const;
     // Its first guess of the bucket where the mass crosses p (vector_passes.h's buckets
     // at `scale` per nat), from a sample of the tokens; mass: the estimated mass of each bucket.
     int32_t guess_crossing_bucket(float p, float scale, std::array<double, kMassBuckets>& mass) const;
@@ -124,7 +140,8 @@ class CandidateList {
     std::vector<float> unit_weights_;       // [n_vocab]: exp(logit - max) of every token
     bool has_unit_weights_ = false;         // they are logits_' (reset, not reset_sums_only)
     std::vector<float> weights_;            // [n_vocab]: draw (a list's weights, or one block's)
-    std::vector<float> block_sums_;         // [n_vocab / 256 + 1]: draw
+    std::vector<float> block_sums_;         // [n_vocab / kDrawBlock + 1]: draw
+    std::vector<float> unit_block_sums_;    // [n_vocab / kDrawBlock + 1]: the unit weights' (reset)
     float max_ = 0.0f;                      // the best logit: set by reset, kept by every step
     float min_ = 0.0f;                      // the smallest logit that is not -inf
     SoftmaxSums softmax_{};

@@ -30,6 +30,9 @@ inline constexpr Candidate kKeepAll{-__builtin_inff(), -1};
 // exactly, and "bucket >= B" is (max - logit) * scale >= B for B <= kMassBuckets - 1.
 inline constexpr int32_t kMassBuckets = 129;
 inline constexpr size_t kMassLimits = 8;  // masses_beyond: limits per pass
+// The draw's blocks (CandidateList::draw): weights are summed per block of this many tokens, the
+// blocks then scanned. softmax_sums leaves its weights' sums per block; block_sums takes it as `block`.
+inline constexpr size_t kDrawBlock = 256;
 
 struct Extremes {
     float max;  // -inf when every token is banned
@@ -44,9 +47,10 @@ struct SoftmaxSums {
 struct VectorPasses {
     const char* name;  // "baseline", "avx512"
     Extremes (*extremes)(const float* x, size_t n);
-    // Summed per block of 1024 in float lanes, the blocks in double; w[i] = exp(x[i] - max), or
-    // nothing stored where w is null (the same sums).
-    SoftmaxSums (*softmax_sums)(const float* x, size_t n, float max, float* w);
+    // Summed per block of 1024 in float lanes, the blocks in double; w[i] = exp(x[i] - max) and
+    // sums[k] = block_sums(w, n, kDrawBlock)'s sums[k] (the same bits, in the same pass), or
+    // nothing stored where w and sums are null (the same z and s). Both null or neither.
+    SoftmaxSums (*softmax_sums)(const float* x, size_t n, float max, float* w, float* sums);
     // The first i in [from, n) with x[i] >= at_least; n when none.
     size_t (*find_at_least)(const float* x, size_t n, size_t from, float at_least);
     // The draw's weights of tokens [begin, end): w[i - begin] = exp((x[i] - max) * inv_t) for the
@@ -56,11 +60,12 @@ struct VectorPasses {
     // the weights: the draw recomputes only those of the block where it lands. block % 16 == 0.
     void (*cut_weight_sums)(const float* x, size_t n, Candidate cut, float max, float inv_t, size_t block, float* sums);
     // mass[j] = sum of w[i] over the tokens kept by cut with (max - x[i]) * scale >= limits[j], for
-    // j < kMassLimits; w: softmax_sums' weights (0 for a banned token). Each sum in float lanes per
-    // block of 1024, the blocks in double: its bits do not depend on the other limits, and a
-    // larger limit never gives a larger sum (nested sets, the same adds in the same order).
+    // j < n_limits (1 to kMassLimits; a pass of 2 costs about half one of 8); w: softmax_sums'
+    // weights (0 for a banned token). Each sum in float lanes per block of 1024, the blocks in
+    // double: its bits depend neither on the other limits nor on n_limits, and a larger limit
+    // never gives a larger sum (nested sets, the same adds in the same order).
     void (*masses_beyond)(const float* x, const float* w, size_t n, Candidate cut, float max, float scale,
-                          const float* limits, double* mass);
+                          const float* limits, size_t n_limits, double* mass);
     // Writes the tokens kept by cut that lie in `bucket` (or in any bucket when bucket < 0), in id
     // order, to out (room for n); returns how many.
     size_t (*collect)(const float* x, size_t n, Candidate cut, float max, float scale, int32_t bucket, Candidate* out);

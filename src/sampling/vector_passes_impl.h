@@ -70,8 +70,12 @@ Extremes extremes(const float* x, size_t n) {
     return {detail::max_lane(hi[0]), -detail::max_lane(Floats{} - lo[0])};
 }
 
-SoftmaxSums softmax_sums(const float* x, size_t n, float max, float* w_out) {
-    // With d = x - max and w = exp(d): z = sum w, s = sum w d. One exp per token.
+// softmax_sums' loop; kStore: the weights and their block sums are written.
+template <bool kStore>
+SoftmaxSums softmax_pass(const float* x, size_t n, float max, float* w_out, float* sums_out) {
+    // With d = x - max and w = exp(d): z = sum w, s = sum w d. One exp per token. The draw's block
+    // sums add the same w in block_sums' order (16 lanes a block of kDrawBlock, then sum16).
+    static_assert(kSumBlock % kDrawBlock == 0 && kDrawBlock % kLanes == 0);
     const Floats vm = splat(max);
     const Floats zero{};
     double z = 0.0;
@@ -80,17 +84,30 @@ SoftmaxSums softmax_sums(const float* x, size_t n, float max, float* w_out) {
         const size_t end = b + kSumBlock < n ? b + kSumBlock : n;
         Floats zs = zero;
         Floats ss = zero;
-        for (size_t i = b; i < end; i += kLanes) {
-            const Floats d = load_at(x, end, i, kNegInf) - vm;
-            const Floats w = detail::fast_exp16(d);
-            if (w_out != nullptr) store_first(w_out + i, end - i, w);
-            zs += w;
-            ss += select(w == zero, zero, w * d);  // a banned token has d = -inf: 0 * -inf would be NaN
+        for (size_t db = b; db < end; db += kDrawBlock) {
+            const size_t db_end = db + kDrawBlock < end ? db + kDrawBlock : end;
+            Floats block = zero;
+            for (size_t i = db; i < db_end; i += kLanes) {
+                const Floats d = load_at(x, end, i, kNegInf) - vm;
+                const Floats w = detail::fast_exp16(d);  // 0 past end (d = -inf there)
+                if constexpr (kStore) {
+                    store_first(w_out + i, end - i, w);
+                    block += w;
+                }
+                zs += w;
+                ss += select(w == zero, zero, w * d);  // a banned token has d = -inf: 0 * -inf would be NaN
+            }
+            if constexpr (kStore) sums_out[db / kDrawBlock] = detail::sum16(block);
         }
         z += detail::sum16(zs);
         s += detail::sum16(ss);
     }
     return {z, s};
+}
+
+SoftmaxSums softmax_sums(const float* x, size_t n, float max, float* w_out, float* sums_out) {
+    return w_out != nullptr ? softmax_pass<true>(x, n, max, w_out, sums_out)
+                            : softmax_pass<false>(x, n, max, nullptr, nullptr);
 }
 
 size_t find_at_least(const float* x, size_t n, size_t from, float at_least) {
@@ -134,9 +151,9 @@ void cut_weight_sums(const float* x, size_t n, Candidate cut, float max, float i
     }
 }
 
-// masses_beyond's sums over [b, end) added into acc; kAll: cut keeps every token that is not
-// banned, whose weight is 0 already (exp(-inf)), so no lane needs the cut's test.
-template <bool kAll>
+// masses_beyond's sums over [b, end) for L limits added into acc; kAll: cut keeps every token that
+// is not banned, whose weight is 0 already (exp(-inf)), so no lane needs the cut's test.
+template <size_t L, bool kAll>
 inline void add_masses(const float* x, const float* w, size_t b, size_t end, Candidate cut, Floats vm, float scale,
                        const Floats* lim, Floats* acc) {
     for (size_t i = b; i < end; i += kLanes) {
@@ -144,28 +161,38 @@ inline void add_masses(const float* x, const float* w, size_t b, size_t end, Can
         Floats wk = load_at(w, end, i, 0.0f);
         if constexpr (!kAll) wk = select(kept_by(l, detail::iota16(static_cast<int32_t>(i)), cut), wk, Floats{});
         const Floats scaled = (vm - l) * scale;
-        for (size_t j = 0; j < kMassLimits; ++j) acc[j] = detail::add_where_at_least(acc[j], scaled, lim[j], wk);
+        for (size_t j = 0; j < L; ++j) acc[j] = detail::add_where_at_least(acc[j], scaled, lim[j], wk);
     }
 }
 
-void masses_beyond(const float* x, const float* w, size_t n, Candidate cut, float max, float scale, const float* limits,
-                   double* mass) {
-    // kMassLimits masked sums of the same weights, in float lanes per block of kSumBlock (as
-    // softmax_sums), the blocks in double: each sum the same bits whatever the other limits are.
+// masses_beyond for L limits (limits[0, n_limits), the rest of the L lanes repeat limits[0]).
+template <size_t L>
+void masses_beyond_of(const float* x, const float* w, size_t n, Candidate cut, float max, float scale,
+                      const float* limits, size_t n_limits, double* mass) {
+    // L masked sums of the same weights, in float lanes per block of kSumBlock (as softmax_sums),
+    // the blocks in double: each sum the same bits whatever the other limits are.
     const Floats vm = splat(max);
-    Floats lim[kMassLimits];
-    double total[kMassLimits] = {};
-    for (size_t j = 0; j < kMassLimits; ++j) lim[j] = splat(limits[j]);
+    Floats lim[L];
+    double total[L] = {};
+    for (size_t j = 0; j < L; ++j) lim[j] = splat(limits[j < n_limits ? j : 0]);
     for (size_t b = 0; b < n; b += kSumBlock) {
         const size_t end = b + kSumBlock < n ? b + kSumBlock : n;
-        Floats acc[kMassLimits] = {};
+        Floats acc[L] = {};
         if (is_keep_all(cut))
-            add_masses<true>(x, w, b, end, cut, vm, scale, lim, acc);
+            add_masses<L, true>(x, w, b, end, cut, vm, scale, lim, acc);
         else
-            add_masses<false>(x, w, b, end, cut, vm, scale, lim, acc);
-        for (size_t j = 0; j < kMassLimits; ++j) total[j] += detail::sum16(acc[j]);
+            add_masses<L, false>(x, w, b, end, cut, vm, scale, lim, acc);
+        for (size_t j = 0; j < L; ++j) total[j] += detail::sum16(acc[j]);
     }
-    for (size_t j = 0; j < kMassLimits; ++j) mass[j] = total[j];
+    for (size_t j = 0; j < n_limits; ++j) mass[j] = total[j];
+}
+
+void masses_beyond(const float* x, const float* w, size_t n, Candidate cut, float max, float scale, const float* limits,
+                   size_t n_limits, double* mass) {
+    if (n_limits <= 2)
+        masses_beyond_of<2>(x, w, n, cut, max, scale, limits, n_limits, mass);
+    else
+        masses_beyond_of<kMassLimits>(x, w, n, cut, max, scale, limits, n_limits, mass);
 }
 
 // collect's loop; kAll: cut keeps every token that is not banned.

@@ -66,8 +66,8 @@ TEST(VectorPasses, EachPassMatchesAPlainLoop) {
             EXPECT_EQ(e.max, max);
             EXPECT_EQ(e.min, min);
 
-            std::vector<float> w(n);
-            const SoftmaxSums sums = p->softmax_sums(x.data(), n, max, w.data());
+            std::vector<float> w(n), w_sums(n / kDrawBlock + 1);
+            const SoftmaxSums sums = p->softmax_sums(x.data(), n, max, w.data(), w_sums.data());
             double z = 0.0, s = 0.0;
             for (size_t i = 0; i < n; ++i) {
                 const double wi = std::exp(static_cast<double>(x[i]) - max);
@@ -77,8 +77,19 @@ TEST(VectorPasses, EachPassMatchesAPlainLoop) {
             }
             EXPECT_NEAR(sums.z, z, 1e-5 * z);
             EXPECT_NEAR(sums.s, s, 1e-5 * std::abs(s) + 1e-9);
-            const SoftmaxSums unstored = p->softmax_sums(x.data(), n, max, nullptr);  // the sums alone
+            const SoftmaxSums unstored = p->softmax_sums(x.data(), n, max, nullptr, nullptr);  // the sums alone
             EXPECT_EQ(std::memcmp(&unstored, &sums, sizeof(sums)), 0);
+            // The weights' block sums from the same pass: block_sums' bits.
+            std::vector<float> w_block_sums(n / kDrawBlock + 1);
+            p->block_sums(w.data(), n, kDrawBlock, w_block_sums.data());
+            EXPECT_EQ(std::memcmp(w_sums.data(), w_block_sums.data(), ((n + kDrawBlock - 1) / kDrawBlock) * sizeof(float)), 0);
+            // Top-p's total: masses_beyond at limit 0 over every token is z, bit for bit.
+            {
+                const std::vector<float> zero_limits(kMassLimits, 0.0f);
+                std::vector<double> total(kMassLimits);
+                p->masses_beyond(x.data(), w.data(), n, kKeepAll, max, 8.0f, zero_limits.data(), kMassLimits, total.data());
+                EXPECT_EQ(std::memcmp(&total[0], &sums.z, sizeof(double)), 0);
+            }
 
             for (size_t from : {size_t{0}, n / 3, n - 1}) {
                 for (float at_least : {x[0], 2.0f, max, max + 1.0f}) {
@@ -111,7 +122,7 @@ TEST(VectorPasses, EachPassMatchesAPlainLoop) {
                 for (Candidate c : {cut, kKeepAll}) {  // kKeepAll takes a path of its own
                     const std::vector<float> limits = {1.0f, 3.0f, 0.5f, 17.0f, 128.0f, kInf, 0.0f, 1e9f};
                     std::vector<double> mass(kMassLimits);
-                    p->masses_beyond(x.data(), w.data(), n, c, max, scale, limits.data(), mass.data());
+                    p->masses_beyond(x.data(), w.data(), n, c, max, scale, limits.data(), kMassLimits, mass.data());
                     for (size_t j = 0; j < kMassLimits; ++j) {
                         double expected = 0.0;
                         for (size_t i = 0; i < n; ++i) {
@@ -122,7 +133,15 @@ TEST(VectorPasses, EachPassMatchesAPlainLoop) {
                     // Each sum's bits do not depend on the other limits, and shrink as its limit grows.
                     std::vector<float> reversed(limits.rbegin(), limits.rend());
                     std::vector<double> mass_reversed(kMassLimits);
-                    p->masses_beyond(x.data(), w.data(), n, c, max, scale, reversed.data(), mass_reversed.data());
+                    p->masses_beyond(x.data(), w.data(), n, c, max, scale, reversed.data(), kMassLimits, mass_reversed.data());
+                    // Nor on how many limits a pass takes: one or two at a time, the same bits.
+                    for (size_t j = 0; j + 1 < kMassLimits; j += 2) {
+                        double pair[2] = {}, one = 0.0;
+                        p->masses_beyond(x.data(), w.data(), n, c, max, scale, limits.data() + j, 2, pair);
+                        p->masses_beyond(x.data(), w.data(), n, c, max, scale, limits.data() + j + 1, 1, &one);
+                        EXPECT_EQ(std::memcmp(pair, &mass[j], 2 * sizeof(double)), 0) << j;
+                        EXPECT_EQ(std::memcmp(&one, &mass[j + 1], sizeof(double)), 0) << j;
+                    }
                     for (size_t j = 0; j < kMassLimits; ++j) {
                         EXPECT_EQ(std::memcmp(&mass[j], &mass_reversed[kMassLimits - 1 - j], sizeof(double)), 0) << j;
                         for (size_t k = 0; k < kMassLimits; ++k) {
@@ -184,11 +203,12 @@ TEST(VectorPasses, TheAvx512TableGivesTheBaselinesBits) {
             const Extremes ew = wide->extremes(x.data(), n);
             EXPECT_EQ(std::memcmp(&e, &ew, sizeof(e)), 0);
 
-            std::vector<float> w(n), ww(n);
-            const SoftmaxSums s = base.softmax_sums(x.data(), n, e.max, w.data());
-            const SoftmaxSums sw = wide->softmax_sums(x.data(), n, e.max, ww.data());
+            std::vector<float> w(n), ww(n), ws(n / kDrawBlock + 1), wws(n / kDrawBlock + 1);
+            const SoftmaxSums s = base.softmax_sums(x.data(), n, e.max, w.data(), ws.data());
+            const SoftmaxSums sw = wide->softmax_sums(x.data(), n, e.max, ww.data(), wws.data());
             EXPECT_EQ(std::memcmp(&s, &sw, sizeof(s)), 0);
             EXPECT_TRUE(same_bits(w, ww));
+            EXPECT_TRUE(same_bits(ws, wws));
 
             const Candidate cut{x[n / 2], static_cast<int32_t>(n / 2)};
             std::vector<float> c(n), cw(n);
@@ -203,9 +223,13 @@ TEST(VectorPasses, TheAvx512TableGivesTheBaselinesBits) {
             for (Candidate c : {cut, kKeepAll}) {
                 const std::vector<float> limits = {1.0f, 2.0f, 5.0f, 9.0f, 30.0f, 100.0f, 128.0f, kInf};
                 std::vector<double> mass(kMassLimits), massw(kMassLimits);
-                base.masses_beyond(x.data(), w.data(), n, c, e.max, 16.0f, limits.data(), mass.data());
-                wide->masses_beyond(x.data(), w.data(), n, c, e.max, 16.0f, limits.data(), massw.data());
+                base.masses_beyond(x.data(), w.data(), n, c, e.max, 16.0f, limits.data(), kMassLimits, mass.data());
+                wide->masses_beyond(x.data(), w.data(), n, c, e.max, 16.0f, limits.data(), kMassLimits, massw.data());
                 EXPECT_TRUE(same_bits(mass, massw));
+                std::vector<double> pair(2), pairw(2);
+                base.masses_beyond(x.data(), w.data(), n, c, e.max, 16.0f, limits.data() + 3, 2, pair.data());
+                wide->masses_beyond(x.data(), w.data(), n, c, e.max, 16.0f, limits.data() + 3, 2, pairw.data());
+                EXPECT_TRUE(same_bits(pair, pairw));
             }
 
             for (int32_t bucket : {-1, 2})
