@@ -212,6 +212,37 @@ TEST(CandidateList, MinPKeepsTokensWithAtLeastMinPTimesTheTopProbability) {
     }
 }
 
+TEST(CandidateList, TopPAndMinPInEitherOrderKeepWhatTheirReferencesKeep) {
+    // Top-p over the whole vocabulary leaves its cut pending (its crossing bucket unsearched);
+    // min-p after it must see the settled cut. Top-p after min-p measures the mass of min-p's
+    // set only (its total is not the softmax sum: the search measures it).
+    const std::vector<float> logits = test::random_logits(151936, 14, 2.0f);
+    const std::vector<int32_t> ranked = test::ranked_ids(logits);
+    const float best = logits[static_cast<size_t>(ranked[0])];
+    for (float p : {0.5f, 0.95f}) {
+        for (float min_p : {0.02f, 0.2f}) {
+            const float threshold = best + std::log(min_p);
+            std::vector<int32_t> min_p_set;
+            for (int32_t id : ranked)
+                if (logits[static_cast<size_t>(id)] >= threshold) min_p_set.push_back(id);
+            const std::vector<int32_t> top_p_set = reference_top_p(logits, ranked, p);
+            std::vector<int32_t> both;
+            for (int32_t id : top_p_set)
+                if (logits[static_cast<size_t>(id)] >= threshold) both.push_back(id);
+            CandidateList list;
+            list.reset(logits);
+            list.keep_top_p(p);
+            list.keep_min_p(min_p);
+            EXPECT_EQ(sorted(ids_of(list)), sorted(both)) << "top-p " << p << " then min-p " << min_p;
+            list.reset(logits);
+            list.keep_min_p(min_p);
+            list.keep_top_p(p);
+            EXPECT_EQ(sorted(ids_of(list)), sorted(reference_top_p(logits, min_p_set, p)))
+                << "min-p " << min_p << " then top-p " << p;
+        }
+    }
+}
+
 TEST(CandidateList, MinPOffChangesNothing) {
     const std::vector<float> logits = test::random_logits(100, 13);
     CandidateList list;
