@@ -192,9 +192,15 @@ void summarize_token(const BlockQ8_K& x, TokenMins* out) {
 // The tokens as prepare_q4_k leaves them: their TokenMins, then their Q8_K rows.
 using Prepared = panel::PreparedTokens<TokenMins>;
 
+// How far ahead the one-token read-ahead fetches: 6 KiB, two and a half blocks. In four parts
+// (below), 4, 8 and 12 KiB kept the Q4_K model's one-token steps at 78-81% of the read limit on
+// the family 26 host, 6 KiB at 84% (bench/NOTES.md, 2026-12-07).
+constexpr int64_t kQ4KReadAhead = 6144;
+
 // acc[t] += block `p`'s contribution to token t's rows (tm[t], xb[t]: the token's summary and
-// activations of the block), as the reference computes it.
-template <int T>
+// activations of the block), as the reference computes it; kReadAhead: a quarter of the block's
+// lines fetched kQ4KReadAhead ahead before each quarter of its quants (panel::read_ahead_part).
+template <int T, bool kReadAhead = false>
 inline void accumulate_packed(const PackedBlock& p, const TokenMins* const* tm, const BlockQ8_K* const* xb,
                               __m512* acc) {
     const int8_t* xq[T];
@@ -221,6 +227,8 @@ inline void accumulate_packed(const PackedBlock& p, const TokenMins* const* tm, 
     for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
 #pragma GCC unroll 4
     for (int pair = 0; pair < kGroups / 2; ++pair) {
+        if constexpr (kReadAhead)
+            panel::read_ahead_part<sizeof(PackedBlock) / 64, kGroups / 2, kQ4KReadAhead>(&p, pair);
         __m512i lo[T], hi[T];
 #pragma GCC unroll 8
         for (int t = 0; t < T; ++t) lo[t] = hi[t] = _mm512_setzero_si512();
@@ -267,20 +275,22 @@ inline void accumulate_packed(const PackedBlock& p, const TokenMins* const* tm, 
 // y[t * y_stride + r] for the `valid` rows of a unit of packed blocks (a panel's blocks [b0, b1),
 // from `blocks`; panel_slices.h) and T tokens (tm[t], x[t]: token t's summaries and blocks), while
 // the next unit is fetched (steps first_step + b - b0), or for one token (prefetch null) read in
-// order: with kReadAhead each block's 36 lines fetched ahead (panel::read_ahead), else left to the
-// hardware's streams (on the family 25 host the prefetches' load slots made one-token steps of the
-// Q4_K model ~16% slower, into L2 ~18%; bench/NOTES.md).
+// order: with kReadAhead each block's 36 lines fetched ahead, a quarter before each quarter of the
+// block (accumulate_packed, kQ4KReadAhead), else left to the hardware's streams (on the family 25 host the
+// prefetches' load slots made one-token steps of the Q4_K model ~16% slower, into L2 ~18%;
+// bench/NOTES.md).
 template <int T, bool kReadAhead>
 void packed_unit_times_tokens(const PackedBlock* blocks, int64_t b0, int64_t b1, const TokenMins* const* tm,
                               const BlockQ8_K* const* x, const panel::NextPanelPrefetch* prefetch, int64_t first_step,
                               float* y, int64_t y_stride, __mmask16 valid) {
     panel::tokens_over_blocks<T>(b0, b1, tm, x, y, y_stride, valid, [&](int64_t b, auto tmb, auto xb, __m512* acc) {
         const PackedBlock& block = blocks[b - b0];
-        if (prefetch != nullptr)
+        if (prefetch != nullptr) {
             prefetch->at_step(first_step + b - b0);
-        else if constexpr (kReadAhead)
-            panel::read_ahead<sizeof(PackedBlock) / 64>(&block);
-        accumulate_packed<T>(block, tmb, xb, acc);
+            accumulate_packed<T>(block, tmb, xb, acc);
+        } else {
+            accumulate_packed<T, kReadAhead>(block, tmb, xb, acc);
+        }
     });
 }
 

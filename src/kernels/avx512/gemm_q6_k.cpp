@@ -195,8 +195,9 @@ void unpack_block(const PackedBlock& p, const uint16_t* d, Q6K::Panel* out) {
 }
 
 // acc[t] += block `p`'s contribution (row scales d) to token t's rows (tb[t], xb[t]: the token's
-// summary and activations of the block), as the reference computes it.
-template <int T>
+// summary and activations of the block), as the reference computes it; kReadAhead: a quarter of
+// the block's lines fetched ahead before each quarter of its work (panel::read_ahead_part).
+template <int T, bool kReadAhead = false>
 inline void accumulate_packed(const PackedBlock& p, __m512 d, const Q6K::TokenBlock* const* tb,
                               const BlockQ8_K* const* xb, __m512* acc) {
     const int8_t* xq[T];
@@ -213,6 +214,7 @@ inline void accumulate_packed(const PackedBlock& p, __m512 d, const Q6K::TokenBl
     for (int h = 0; h < 2; ++h) {
 #pragma GCC unroll 2
         for (int wq = 0; wq < 2; ++wq) {
+            if constexpr (kReadAhead) panel::read_ahead_part<sizeof(PackedBlock) / 64, 4>(&p, 2 * h + wq);
             __m512i c[4][T];
 #pragma GCC unroll 4
             for (int v = 0; v < 4; ++v)
@@ -250,24 +252,25 @@ inline void accumulate_packed(const PackedBlock& p, __m512 d, const Q6K::TokenBl
 // y[t * y_stride + r] for the `valid` rows of a unit of packed blocks (a panel's blocks [b0, b1),
 // laid out from `unit` as a panel of b1 - b0 blocks; panel_slices.h) and T tokens, while the next
 // unit is fetched (steps first_step + b - b0), or for one token (prefetch null) with the weights
-// read in order, with kReadAhead each block's 52 lines fetched ahead (panel::read_ahead), else left
-// to the hardware's streams. Before the slices, one token against the FFN down matrix's
-// 8,960-value rows (117 KB a panel) found its activations gone from L1 at every block, and each
-// block's activation lines were requested together at its start (33 -> 48 GB/s in fast memory
-// spells); the slices keep them in L1, and that request then cost 2-3% (bench/NOTES.md).
+// read in order, with kReadAhead each block's 52 lines fetched ahead, a quarter before each quarter
+// of the block (accumulate_packed), else left to the hardware's streams. Before the slices, one
+// token against the FFN down matrix's 8,960-value rows (117 KB a panel) found its activations gone
+// from L1 at every block, and each block's activation lines were requested together at its start
+// (33 -> 48 GB/s in fast memory spells); the slices keep them in L1, and that request then cost
+// 2-3% (bench/NOTES.md).
 template <int T, bool kReadAhead>
 void packed_unit_times_tokens(const uint8_t* unit, int64_t b0, int64_t b1, const Q6K::TokenBlock* const* tb,
                               const BlockQ8_K* const* x, const panel::NextPanelPrefetch* prefetch, int64_t first_step,
                               float* y, int64_t y_stride, __mmask16 valid) {
     panel::tokens_over_blocks<T>(b0, b1, tb, x, y, y_stride, valid, [&](int64_t b, auto tbb, auto xb, __m512* acc) {
         const PackedBlock& block = packed_block(unit, b1 - b0, b - b0);
-        if (prefetch != nullptr)
-            prefetch->at_step(first_step + b - b0);
-        else if constexpr (kReadAhead)
-            panel::read_ahead<sizeof(PackedBlock) / 64>(&block);
+        if (prefetch != nullptr) prefetch->at_step(first_step + b - b0);
         const __m512 db =
             _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row_scales(unit, b - b0))));
-        accumulate_packed<T>(block, db, tbb, xb, acc);
+        if (prefetch != nullptr)
+            accumulate_packed<T>(block, db, tbb, xb, acc);
+        else
+            accumulate_packed<T, kReadAhead>(block, db, tbb, xb, acc);
     });
 }
 

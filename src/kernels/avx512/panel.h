@@ -128,6 +128,17 @@ template <int Lines>
 static inline void read_ahead(const void* p) {
     fetch_ahead<Lines, kReadAhead, _MM_HINT_T0>(p);
 }
+// read_ahead of a block of Lines lines in Parts parts, part `part` (lines part * Lines / Parts on),
+// Ahead bytes ahead: for a kernel that meets a large block in Parts steps, a part at each. The Q4_K
+// and Q6_K blocks (36 and 52 lines) fetched whole at each block's start kept one-token steps of
+// their models at 73-80% of the read limit on the family 26 host; in four parts, one before each
+// quarter of the block's work, 84% and 87-88% (bench/NOTES.md, 2026-12-07).
+template <int Lines, int Parts, int64_t Ahead = kReadAhead>
+static inline void read_ahead_part(const void* block, int part) {
+    static_assert(Lines % Parts == 0, "whole lines per part");
+    constexpr int kPart = Lines / Parts;
+    fetch_ahead<kPart, Ahead, _MM_HINT_T0>(static_cast<const char*>(block) + 64 * kPart * part);
+}
 
 // The sum of a Q8_0 block's 32 signed quants, exact: the Q8_0 kernels multiply w + 128 and take
 // back 128 times it.
