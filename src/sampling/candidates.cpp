@@ -472,8 +472,8 @@ bool CandidateList::kept_by_proposal_draw(Candidate c, std::array<double, kMassB
         size_t n_limits = 0;
         for (int32_t bound : {b, b + 1})
             if (unknown(bound)) limits[n_limits++] = static_cast<float>(bound);
-        vector_passes().masses_beyond(logits_.data(), unit_weights_.data(), logits_.size(), cut_, max_,
-                                      crossing_.scale, limits.data(), n_limits, masses.data());
+        vector_passes().masses_beyond(logits_.data(), unit_weights_.data(), logits_.size(), cut_, max_, crossing_.scale,
+                                      limits.data(), n_limits, masses.data());
         for (size_t j = 0; j < n_limits; ++j) t[static_cast<size_t>(limits[j])] = masses[j];
     }
     const size_t at = static_cast<size_t>(b);

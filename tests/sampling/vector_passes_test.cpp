@@ -55,7 +55,7 @@ TEST(VectorPasses, EachPassMatchesAPlainLoop) {
         for (size_t n : kSizes) {
             SCOPED_TRACE(std::string(p->name) + " n=" + std::to_string(n));
             std::vector<float> x = logits_with_bans_and_ties(n, static_cast<uint32_t>(n), 3.0f);
-            x[n - 1] = 1.5f;  // the last lane of a partial vector is a real token
+            x[n - 1] = 1.5f;           // the last lane of a partial vector is a real token
             if (n > 2) x[1] = -3e38f;  // so far below the rest that its distance times a scale overflows
             float max = -kInf, min = kInf;
             for (float v : x) {
@@ -82,12 +82,15 @@ TEST(VectorPasses, EachPassMatchesAPlainLoop) {
             // The weights' block sums from the same pass: block_sums' bits.
             std::vector<float> w_block_sums(n / kDrawBlock + 1);
             p->block_sums(w.data(), n, kDrawBlock, w_block_sums.data());
-            EXPECT_EQ(std::memcmp(w_sums.data(), w_block_sums.data(), ((n + kDrawBlock - 1) / kDrawBlock) * sizeof(float)), 0);
+            EXPECT_EQ(
+                std::memcmp(w_sums.data(), w_block_sums.data(), ((n + kDrawBlock - 1) / kDrawBlock) * sizeof(float)),
+                0);
             // Top-p's total: masses_beyond at limit 0 over every token is z, bit for bit.
             {
                 const std::vector<float> zero_limits(kMassLimits, 0.0f);
                 std::vector<double> total(kMassLimits);
-                p->masses_beyond(x.data(), w.data(), n, kKeepAll, max, 8.0f, zero_limits.data(), kMassLimits, total.data());
+                p->masses_beyond(x.data(), w.data(), n, kKeepAll, max, 8.0f, zero_limits.data(), kMassLimits,
+                                 total.data());
                 EXPECT_EQ(std::memcmp(&total[0], &sums.z, sizeof(double)), 0);
             }
 
@@ -133,7 +136,8 @@ TEST(VectorPasses, EachPassMatchesAPlainLoop) {
                     // Each sum's bits do not depend on the other limits, and shrink as its limit grows.
                     std::vector<float> reversed(limits.rbegin(), limits.rend());
                     std::vector<double> mass_reversed(kMassLimits);
-                    p->masses_beyond(x.data(), w.data(), n, c, max, scale, reversed.data(), kMassLimits, mass_reversed.data());
+                    p->masses_beyond(x.data(), w.data(), n, c, max, scale, reversed.data(), kMassLimits,
+                                     mass_reversed.data());
                     // Nor on how many limits a pass takes: one or two at a time, the same bits.
                     for (size_t j = 0; j + 1 < kMassLimits; j += 2) {
                         double pair[2] = {}, one = 0.0;
