@@ -78,6 +78,8 @@ public:
 
     bool cell_used(int32_t c) const { return cells_[static_cast<size_t>(c)].seqs.any(); }
     bool cell_has(int32_t c, int32_t seq) const { return cells_[static_cast<size_t>(c)].seqs.test(static_cast<size_t>(seq)); }
+    // The sequences that hold cell c (none: a free cell).
+    const std::bitset<kMaxSequences>& cell_seqs(int32_t c) const { return cells_[static_cast<size_t>(c)].seqs; }
     int32_t cell_pos(int32_t c) const { return cells_[static_cast<size_t>(c)].pos; }
 
     int64_t n_embd_k() const { return n_embd_k_; }

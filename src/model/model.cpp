@@ -1,6 +1,7 @@
 #include "model/model.h"
 
 #include <algorithm>
+#include <bitset>
 #include <cmath>
 #include <cstdlib>
 #include <string_view>
@@ -125,14 +126,17 @@ void Model::collect_seq_cells(const Batch& batch, const KvCache& cache, std::vec
     for (std::vector<int32_t>& s : *seq_cells) s.clear();
     seq_cells->resize(KvCache::kMaxSequences);
     // One pass over the used cells for all the batch's sequences (a pass per sequence made a step of
-    // 8 sequences read the cells 8 times).
+    // 8 sequences read the cells 8 times); a cell none of them holds (free, or kept by the prefix
+    // cache for sequences that ended) is passed over with one test of its sequence set.
     thread_local std::vector<int32_t> seqs;
     seqs.assign(batch.seq_ids.begin(), batch.seq_ids.end());
     std::sort(seqs.begin(), seqs.end());
     seqs.erase(std::unique(seqs.begin(), seqs.end()), seqs.end());
+    std::bitset<KvCache::kMaxSequences> in_batch;
+    for (int32_t s : seqs) in_batch.set(static_cast<size_t>(s));
     const auto end = static_cast<int32_t>(cache.cells_end());
     for (int32_t c = 0; c < end; ++c) {
-        if (!cache.cell_used(c)) continue;
+        if ((cache.cell_seqs(c) & in_batch).none()) continue;
         for (int32_t s : seqs)
             if (cache.cell_has(c, s)) (*seq_cells)[static_cast<size_t>(s)].push_back(c);
     }
