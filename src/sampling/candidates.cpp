@@ -33,13 +33,14 @@ void CandidateList::reserve(size_t n_vocab) {
     unit_block_sums_.resize(n_vocab / kDrawBlock + 1);
 }
 
-void CandidateList::reset(std::span<const float> logits) { start(logits, true); }
+void CandidateList::reset(std::span<const float> logits, bool proposal_sums) { start(logits, true, proposal_sums); }
 
-void CandidateList::reset_sums_only(std::span<const float> logits) { start(logits, false); }
+void CandidateList::reset_sums_only(std::span<const float> logits) { start(logits, false, false); }
 
-void CandidateList::start(std::span<const float> logits, bool unit_weights) {
+void CandidateList::start(std::span<const float> logits, bool unit_weights, bool proposal_sums) {
     reserve(logits.size());
     has_unit_weights_ = unit_weights;
+    has_unit_block_sums_ = unit_weights && proposal_sums;
     logits_ = logits;
     cut_ = kKeepAll;
     crossing_ = {};
@@ -56,7 +57,7 @@ void CandidateList::start(std::span<const float> logits, bool unit_weights) {
     max_ = extremes.max;
     min_ = extremes.min;
     softmax_ = passes.softmax_sums(logits.data(), logits.size(), max_, unit_weights ? unit_weights_.data() : nullptr,
-                                   unit_weights ? unit_block_sums_.data() : nullptr);
+                                   has_unit_block_sums_ ? unit_block_sums_.data() : nullptr);
 }
 
 std::span<const Candidate> CandidateList::items() const {
@@ -487,10 +488,14 @@ bool CandidateList::kept_by_proposal_draw(Candidate c, std::array<double, kMassB
 int32_t CandidateList::draw_proposed(float temperature, const std::array<double, kDrawUniforms>& u) {
     if (listed_ || !(temperature <= 1.0f)) return draw(temperature, u.back());
     SINAN_CHECK(has_unit_weights_, "CandidateList::draw_proposed after reset_sums_only");
-    // Proposals by reset()'s weights, whose block sums reset left: no pass here, no exp. Whether
-    // the temperature's factor takes a proposal is known at once, so the cut is asked only about
-    // those it would take.
+    // Proposals by reset()'s weights, whose block sums reset usually left: no pass here, no exp.
+    // Whether the temperature's factor takes a proposal is known at once, so the cut is asked only
+    // about those it would take.
     const size_t n = logits_.size();
+    if (!has_unit_block_sums_) {
+        vector_passes().block_sums(unit_weights_.data(), n, kDrawBlock, unit_block_sums_.data());
+        has_unit_block_sums_ = true;
+    }
     const float excess = 1.0f / temperature - 1.0f;
     std::array<double, kMassBuckets + 1> t;  // top-p's T(b) measured in this draw
     t.fill(std::numeric_limits<double>::quiet_NaN());

@@ -39,8 +39,10 @@ class CandidateList {
   public:
     // All tokens whose logit is not -inf (banned). logits: [n_vocab], not copied: they must stay
     // alive and unchanged until the next reset. Summarises the distribution in the same pass (one
-    // exp per token, kept for the steps): softmax().
-    void reset(std::span<const float> logits);
+    // exp per token, kept for the steps): softmax(). The same pass sums the weights per block for
+    // draw_proposed; proposal_sums false leaves that out (a top-k list follows, whose draw does not
+    // read them; draw_proposed over the whole vocabulary then sums them itself, a pass of adds).
+    void reset(std::span<const float> logits, bool proposal_sums = true);
     // reset for a greedy pick or a score, which read only max_logit() and softmax(): the same pass
     // without storing the weights (608 KB at 152k tokens, written where nothing reads them), so
     // keep_top_p and draw_proposed must not follow until the next reset.
@@ -92,7 +94,7 @@ class CandidateList {
 
   private:
     // reset's work, with or without storing the unit weights.
-    void start(std::span<const float> logits, bool unit_weights);
+    void start(std::span<const float> logits, bool unit_weights, bool proposal_sums);
     // Top-p's cut before it is settled: the bucket where the mass crosses p (kNone: none pending,
     // cut_ is the whole story; kUnsearched: not searched yet, which keep_top_p leaves over the
     // whole vocabulary, where T(0) is softmax().z), with keep_top_p's p and scale, T(bucket) and
@@ -141,7 +143,8 @@ class CandidateList {
     bool has_unit_weights_ = false;         // they are logits_' (reset, not reset_sums_only)
     std::vector<float> weights_;            // [n_vocab]: draw (a list's weights, or one block's)
     std::vector<float> block_sums_;         // [n_vocab / kDrawBlock + 1]: draw
-    std::vector<float> unit_block_sums_;    // [n_vocab / kDrawBlock + 1]: the unit weights' (reset)
+    std::vector<float> unit_block_sums_;    // [n_vocab / kDrawBlock + 1]: the unit weights'
+    bool has_unit_block_sums_ = false;      // they are unit_weights_' (reset, or draw_proposed)
     float max_ = 0.0f;                      // the best logit: set by reset, kept by every step
     float min_ = 0.0f;                      // the smallest logit that is not -inf
     SoftmaxSums softmax_{};

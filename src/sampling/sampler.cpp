@@ -169,7 +169,9 @@ std::span<const float> Sampler::without_broken_logits(std::span<const float> mod
 }
 
 Status Sampler::reset_candidates(std::span<const float>* model, bool draw) {
-    auto reset = [&] { draw ? candidates_.reset(*model) : candidates_.reset_sums_only(*model); };
+    // A top-k list draws without the proposals' block sums: the softmax pass leaves them out.
+    const bool proposals = params_.top_k <= 0 || params_.top_k >= n_vocab_;
+    auto reset = [&] { draw ? candidates_.reset(*model, proposals) : candidates_.reset_sums_only(*model); };
     reset();  // the max and the softmax sums: one exp per token
     // With finite logits z is in [1, n_vocab]; a NaN or +inf logit makes it NaN. Such a model's
     // numbers are broken: those tokens are ruled out, as -inf ones are (the passes need no test).

@@ -48,8 +48,8 @@ struct VectorPasses {
     const char* name;  // "baseline", "avx512"
     Extremes (*extremes)(const float* x, size_t n);
     // Summed per block of 1024 in float lanes, the blocks in double; w[i] = exp(x[i] - max) and
-    // sums[k] = block_sums(w, n, kDrawBlock)'s sums[k] (the same bits, in the same pass), or
-    // nothing stored where w and sums are null (the same z and s). Both null or neither.
+    // sums[k] = block_sums(w, n, kDrawBlock)'s sums[k] (the same bits, in the same pass), each
+    // left out where its pointer is null (the same z and s); sums only with w.
     SoftmaxSums (*softmax_sums)(const float* x, size_t n, float max, float* w, float* sums);
     // The first i in [from, n) with x[i] >= at_least; n when none.
     size_t (*find_at_least)(const float* x, size_t n, size_t from, float at_least);

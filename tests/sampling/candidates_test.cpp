@@ -364,6 +364,28 @@ TEST(CandidateList, ProposalsBeforeTheTopPCutIsSettledDrawWhatTheSettledCutWould
     }
 }
 
+TEST(CandidateList, ProposedDrawsAfterAResetWithoutTheirBlockSumsDrawTheSameTokens) {
+    // reset(logits, false) leaves the proposals' block sums out of the softmax pass (for a top-k
+    // list); a draw by proposals over the whole vocabulary then sums them itself. A list reset
+    // before on other logits must not draw from that reset's sums.
+    const std::vector<float> logits = test::random_logits(151936 + 37, 35, 2.0f);
+    const std::vector<float> other = test::random_logits(151936 + 37, 36, 2.0f);
+    for (float p : {1.0f, 0.9f}) {
+        std::mt19937_64 gen(9);
+        CandidateList with, without;
+        for (int k = 0; k < 20; ++k) {
+            const Uniforms u = random_uniforms(gen);
+            without.reset(other);
+            without.draw_proposed(0.7f, u);
+            with.reset(logits);
+            without.reset(logits, false);
+            with.keep_top_p(p);
+            without.keep_top_p(p);
+            ASSERT_EQ(without.draw_proposed(0.7f, u), with.draw_proposed(0.7f, u)) << "p " << p << " draw " << k;
+        }
+    }
+}
+
 TEST(CandidateList, ProposedDrawsFollowTheTruncatedDistributionAtTheTemperature) {
     // 40 tokens; every token, a top-p cut and a min-p cut; temperatures where the proposals are
     // mostly taken (0.8), mostly rejected (0.25: the exact draw often ends it) and above 1 (the

@@ -79,6 +79,11 @@ TEST(VectorPasses, EachPassMatchesAPlainLoop) {
             EXPECT_NEAR(sums.s, s, 1e-5 * std::abs(s) + 1e-9);
             const SoftmaxSums unstored = p->softmax_sums(x.data(), n, max, nullptr, nullptr);  // the sums alone
             EXPECT_EQ(std::memcmp(&unstored, &sums, sizeof(sums)), 0);
+            // The weights without their block sums: the same weights and sums.
+            std::vector<float> w_alone(n);
+            const SoftmaxSums alone = p->softmax_sums(x.data(), n, max, w_alone.data(), nullptr);
+            EXPECT_EQ(std::memcmp(&alone, &sums, sizeof(sums)), 0);
+            EXPECT_EQ(std::memcmp(w_alone.data(), w.data(), n * sizeof(float)), 0);
             // The weights' block sums from the same pass: block_sums' bits.
             std::vector<float> w_block_sums(n / kDrawBlock + 1);
             p->block_sums(w.data(), n, kDrawBlock, w_block_sums.data());
