@@ -37,7 +37,8 @@
 // stream ahead into L2 instead (panel::stream_ahead), and met by one token are read in order,
 // left to the hardware's streams (gemm_q8_0_packed: where they keep up, prefetch instructions only
 // take load slots) or with each block fetched ahead (gemm_q8_0_packed_read_ahead, panel::read_ahead:
-// where they do not; kernels.h, decode_read_ahead).
+// where they do not; kernels.h, decode_read_ahead); that form also fetches 2 to 8 tokens' block
+// pairs ahead into L1, beside their stream into L2.
 //
 // F16 and F32 weights: gemm_float.cpp.
 // Compiled with the AVX-512 flags of src/kernels/CMakeLists.txt; includes no header with inline
@@ -341,8 +342,11 @@ inline void quads_to_tokens(__m512* acc) {
 // y[t * y_stride + r] for the `valid` rows of a packed panel and T tokens, while the next panel is
 // fetched (steps first_step + b), so that it is read (or packed) from L2; or, prefetch null (a
 // batch of one tile: the weights read once), while the weights stream 32 KiB ahead into L2
-// (panel::stream_ahead, which has its figures).
-template <int T>
+// (panel::stream_ahead, which has its figures) and, with kReadAhead, each block pair of 2 to 8
+// tokens is also fetched into L1 panel::kReadAhead bytes ahead (panel::read_ahead): on the family 26
+// host, decode steps of the 1.5B Q8_0 model 1-4% faster at 8 sequences and 3-8% at 2, the tiny
+// model's 8 12-24% (bench/NOTES.md, 2026-12-07).
+template <int T, bool kReadAhead = false>
 void packed_panel_times_tokens(PanelView panel, int64_t n_blocks, const TileBlock* x, const NextPanelPrefetch* prefetch,
                                int64_t first_step, float* y, int64_t y_stride, __mmask16 valid) {
     // 2 to 8 tokens go in quads (their tile's slots past T hold zeros: clear_slots_past), one
@@ -359,6 +363,7 @@ void packed_panel_times_tokens(PanelView panel, int64_t n_blocks, const TileBloc
         if (prefetch == nullptr) {
             panel::stream_ahead<2 * kQK / 4>(panel.q(b));
             panel::stream_ahead<1>(panel.d(b));
+            if constexpr (kReadAhead && kQuads > 0) panel::read_ahead<2 * kQK / 4 + 1>(panel.q(b));
         } else {
             prefetch->at_step(first_step + b);
             prefetch->at_step(first_step + b + 1);
@@ -609,14 +614,16 @@ struct PreparedLayout {
     size_t token_blocks, row, bytes;
 };
 
-// Every tile of tokens against one packed panel (y: the panel's first row of token 0).
+// Every tile of tokens against one packed panel (y: the panel's first row of token 0);
+// kReadAhead: packed_panel_times_tokens'.
+template <bool kReadAhead = false>
 void panel_times_tiles(PanelView panel, int64_t n_blocks, const TileBlock* tiles, int64_t n_tokens,
                        const NextPanelPrefetch* prefetch, float* y, int64_t y_stride, __mmask16 valid) {
     for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
         const int n_t = static_cast<int>(n_tokens - t0 < kTokenTile ? n_tokens - t0 : kTokenTile);
         with_count<kTokenTile>(n_t, [&](auto T) {
-            packed_panel_times_tokens<T>(panel, n_blocks, tiles + (t0 / kTokenTile) * n_blocks, prefetch,
-                                         (t0 / kTokenTile) * n_blocks, y + t0 * y_stride, y_stride, valid);
+            packed_panel_times_tokens<T, kReadAhead>(panel, n_blocks, tiles + (t0 / kTokenTile) * n_blocks, prefetch,
+                                                     (t0 / kTokenTile) * n_blocks, y + t0 * y_stride, y_stride, valid);
         });
     }
 }
@@ -815,10 +822,14 @@ void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const voi
             continue;
         }
         if (r0 < paired_rows) continue;  // done above
+        const auto valid = static_cast<__mmask16>((1u << n_valid) - 1);
+        if (n_tokens <= kTokenTile) {  // decoding 2 to 8 sequences: the weights read once, streamed
+            panel_times_tiles<kReadAhead>(panel_view(panel, n_blocks), n_blocks, tiles, n_tokens, nullptr, y + r0,
+                                          y_stride, valid);
+            continue;
+        }
         const NextPanelPrefetch prefetch(panel, panel::kRows * w_row_bytes, n_tiles_of(n_tokens) * n_blocks);
-        panel_times_tiles(panel_view(panel, n_blocks), n_blocks, tiles, n_tokens,
-                          n_tokens <= kTokenTile ? nullptr : &prefetch, y + r0, y_stride,
-                          static_cast<__mmask16>((1u << n_valid) - 1));
+        panel_times_tiles(panel_view(panel, n_blocks), n_blocks, tiles, n_tokens, &prefetch, y + r0, y_stride, valid);
     }
 }
 
