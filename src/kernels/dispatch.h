@@ -58,7 +58,7 @@ struct GemmKernel {
                     void* out) = nullptr;
     size_t (*prepared_bytes)(int64_t n_tokens, int64_t n_cols) = nullptr;
     // Optionally (null: none) run_packed with decoding's weights fetched ahead in software (one
-    // token; the AVX-512 kernels also 2 to 8), for the processors whose hardware prefetcher leaves
+    // token; AVX-512 Q8_0 also 2 to 8), for the processors whose hardware prefetcher leaves
     // those kernels waiting on memory; the same results. matmul runs it in run_packed's place where
     // kernels.h's decode_read_ahead() holds.
     void (*run_packed_read_ahead)(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
