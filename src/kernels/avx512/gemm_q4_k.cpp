@@ -33,8 +33,9 @@
 //   y += x.d * d * float(isum) - x.d * dmin * float(msum)   (the reference's operations)
 // Decoding reads the weights once, and a panel needs about a quarter of the row-wise dot product's
 // instructions per weight byte (one core, weights in L2: 26 -> 61 GB/s; bench/NOTES.md).
-// gemm_q4_k_packed_read_ahead is the same product with one token's blocks fetched ahead
-// (panel::read_ahead), for the processors that stream faster with it (kernels.h, decode_read_ahead).
+// gemm_q4_k_packed_read_ahead is the same product with one token's weights fetched ahead as a
+// batch's are (the next unit into L2, spread over the current one's blocks: panel::NextPanelPrefetch),
+// for the processors that stream faster with it (kernels.h, decode_read_ahead).
 // Compiled with the AVX-512 flags of src/kernels/CMakeLists.txt; includes no header with inline
 // functions (see half.h).
 #include <immintrin.h>
@@ -192,15 +193,9 @@ void summarize_token(const BlockQ8_K& x, TokenMins* out) {
 // The tokens as prepare_q4_k leaves them: their TokenMins, then their Q8_K rows.
 using Prepared = panel::PreparedTokens<TokenMins>;
 
-// How far ahead the one-token read-ahead fetches: 6 KiB, two and a half blocks. In four parts
-// (below), 4, 8 and 12 KiB kept the Q4_K model's one-token steps at 78-81% of the read limit on
-// the family 26 host, 6 KiB at 84% (bench/NOTES.md, 2026-12-07).
-constexpr int64_t kQ4KReadAhead = 6144;
-
 // acc[t] += block `p`'s contribution to token t's rows (tm[t], xb[t]: the token's summary and
-// activations of the block), as the reference computes it; kReadAhead: a quarter of the block's
-// lines fetched kQ4KReadAhead ahead before each quarter of its quants (panel::read_ahead_part).
-template <int T, bool kReadAhead = false>
+// activations of the block), as the reference computes it.
+template <int T>
 inline void accumulate_packed(const PackedBlock& p, const TokenMins* const* tm, const BlockQ8_K* const* xb,
                               __m512* acc) {
     const int8_t* xq[T];
@@ -227,8 +222,6 @@ inline void accumulate_packed(const PackedBlock& p, const TokenMins* const* tm, 
     for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
 #pragma GCC unroll 4
     for (int pair = 0; pair < kGroups / 2; ++pair) {
-        if constexpr (kReadAhead)
-            panel::read_ahead_part<sizeof(PackedBlock) / 64, kGroups / 2, kQ4KReadAhead>(&p, pair);
         __m512i lo[T], hi[T];
 #pragma GCC unroll 8
         for (int t = 0; t < T; ++t) lo[t] = hi[t] = _mm512_setzero_si512();
@@ -274,23 +267,15 @@ inline void accumulate_packed(const PackedBlock& p, const TokenMins* const* tm, 
 
 // y[t * y_stride + r] for the `valid` rows of a unit of packed blocks (a panel's blocks [b0, b1),
 // from `blocks`; panel_slices.h) and T tokens (tm[t], x[t]: token t's summaries and blocks), while
-// the next unit is fetched (steps first_step + b - b0), or for one token (prefetch null) read in
-// order: with kReadAhead each block's 36 lines fetched ahead, a quarter before each quarter of the
-// block (accumulate_packed, kQ4KReadAhead), else left to the hardware's streams (on the family 25 host the
-// prefetches' load slots made one-token steps of the Q4_K model ~16% slower, into L2 ~18%;
-// bench/NOTES.md).
-template <int T, bool kReadAhead>
+// the next unit is fetched into L2 (steps first_step + b - b0), or (prefetch null) read in order,
+// left to the hardware's streams.
+template <int T>
 void packed_unit_times_tokens(const PackedBlock* blocks, int64_t b0, int64_t b1, const TokenMins* const* tm,
                               const BlockQ8_K* const* x, const panel::NextPanelPrefetch* prefetch, int64_t first_step,
                               float* y, int64_t y_stride, __mmask16 valid) {
     panel::tokens_over_blocks<T>(b0, b1, tm, x, y, y_stride, valid, [&](int64_t b, auto tmb, auto xb, __m512* acc) {
-        const PackedBlock& block = blocks[b - b0];
-        if (prefetch != nullptr) {
-            prefetch->at_step(first_step + b - b0);
-            accumulate_packed<T>(block, tmb, xb, acc);
-        } else {
-            accumulate_packed<T, kReadAhead>(block, tmb, xb, acc);
-        }
+        if (prefetch != nullptr) prefetch->at_step(first_step + b - b0);
+        accumulate_packed<T>(blocks[b - b0], tmb, xb, acc);
     });
 }
 
@@ -344,6 +329,11 @@ size_t gemm_q4_k_packed_scratch_bytes(int64_t /*n_tokens*/, int64_t /*n_cols*/) 
 
 namespace {
 
+// Batches fetch each unit's successor into L2 while they work on it; one token does too with
+// kReadAhead, else reads as the hardware prefetches. On the family 26 (Zen 5) host the Q4_K
+// model's one-token steps went from 78-80% of the read limit (each block's lines fetched 6 KiB
+// ahead into L1 in quarters) to 94%; on the family 25 (Zen 4) host every software prefetch tried
+// made them 16-18% slower (bench/NOTES.md, 2026-12-03 and 2026-12-07).
 template <bool kReadAhead>
 void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, int64_t n_tokens, int64_t n_cols,
                     float* y, int64_t y_stride) {
@@ -364,8 +354,8 @@ void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const voi
                 const int n_t = static_cast<int>(n_tokens - t0 < kPackedTile ? n_tokens - t0 : kPackedTile);
                 panel::tile_pointers(t0, n_t, mins, n_blocks, xs, layout.row_bytes, tm, xb);
                 with_count<kPackedTile>(n_t, [&](auto T) {
-                    packed_unit_times_tokens<T, kReadAhead>(
-                        blocks, u.b0, u.b1, tm, xb, n_tokens == 1 ? nullptr : &prefetch,
+                    packed_unit_times_tokens<T>(
+                        blocks, u.b0, u.b1, tm, xb, kReadAhead || n_tokens > 1 ? &prefetch : nullptr,
                         (t0 / kPackedTile) * (u.b1 - u.b0), y + t0 * y_stride + u.r0, y_stride, valid);
                 });
             }

@@ -130,10 +130,11 @@ static inline void read_ahead(const void* p) {
     fetch_ahead<Lines, kReadAhead, _MM_HINT_T0>(p);
 }
 // read_ahead of a block of Lines lines in Parts parts, part `part` (lines part * Lines / Parts on),
-// Ahead bytes ahead: for a kernel that meets a large block in Parts steps, a part at each. The Q4_K
-// and Q6_K blocks (36 and 52 lines) fetched whole at each block's start kept one-token steps of
-// their models at 73-80% of the read limit on the family 26 host; in four parts, one before each
-// quarter of the block's work, 84% and 87-88% (bench/NOTES.md, 2026-12-07).
+// Ahead bytes ahead: for a kernel that meets a large block in Parts steps, a part at each. The Q6_K
+// block (52 lines) fetched whole at each block's start kept the Q4_K_M model's one-token steps at
+// ~83% of the read limit on the family 26 host; in four parts, one before each quarter of the
+// block's work, 87-88% (bench/NOTES.md, 2026-12-07; Q4_K's 36 lines went 73-80% -> 84% so, and
+// then to 94% with the next unit fetched into L2 instead: gemm_q4_k.cpp).
 template <int Lines, int Parts, int64_t Ahead = kReadAhead>
 static inline void read_ahead_part(const void* block, int part) {
     static_assert(Lines % Parts == 0, "whole lines per part");
