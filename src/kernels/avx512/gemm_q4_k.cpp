@@ -331,9 +331,10 @@ namespace {
 
 // Batches fetch each unit's successor into L2 while they work on it; one token does too with
 // kReadAhead, else reads as the hardware prefetches. On the family 26 (Zen 5) host the Q4_K
-// model's one-token steps went from 78-80% of the read limit (each block's lines fetched 6 KiB
-// ahead into L1 in quarters) to 94%; on the family 25 (Zen 4) host every software prefetch tried
-// made them 16-18% slower (bench/NOTES.md, 2026-12-03 and 2026-12-07).
+// model's one-token steps went from 78-82% of the read limit (each block's lines fetched 6 KiB
+// ahead into L1 in quarters) to 92-94% in slow memory spells, and from 78-83% to 76-79% in fast
+// ones; on the family 25 (Zen 4) host every software prefetch tried made them 16-18% slower
+// (bench/NOTES.md, 2026-12-03 and 2026-12-07).
 template <bool kReadAhead>
 void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, int64_t n_tokens, int64_t n_cols,
                     float* y, int64_t y_stride) {

@@ -134,7 +134,7 @@ static inline void read_ahead(const void* p) {
 // block (52 lines) fetched whole at each block's start kept the Q4_K_M model's one-token steps at
 // ~83% of the read limit on the family 26 host; in four parts, one before each quarter of the
 // block's work, 87-88% (bench/NOTES.md, 2026-12-07; Q4_K's 36 lines went 73-80% -> 84% so, and
-// then to 94% with the next unit fetched into L2 instead: gemm_q4_k.cpp).
+// Q4_K now fetches its next unit into L2 instead: gemm_q4_k.cpp).
 template <int Lines, int Parts, int64_t Ahead = kReadAhead>
 static inline void read_ahead_part(const void* block, int part) {
     static_assert(Lines % Parts == 0, "whole lines per part");
