@@ -130,16 +130,16 @@ static inline void read_ahead(const void* p) {
     fetch_ahead<Lines, kReadAhead, _MM_HINT_T0>(p);
 }
 // read_ahead of a block of Lines lines in Parts parts, part `part` (lines part * Lines / Parts on),
-// Ahead bytes ahead: for a kernel that meets a large block in Parts steps, a part at each. The Q6_K
+// kReadAhead bytes ahead: for a kernel that meets a large block in Parts steps, a part at each. The Q6_K
 // block (52 lines) fetched whole at each block's start kept the Q4_K_M model's one-token steps at
 // ~83% of the read limit on the family 26 host; in four parts, one before each quarter of the
 // block's work, 87-88% (bench/NOTES.md, 2026-12-07; Q4_K's 36 lines went 73-80% -> 84% so, and
 // Q4_K now fetches its next unit into L2 instead: gemm_q4_k.cpp).
-template <int Lines, int Parts, int64_t Ahead = kReadAhead>
+template <int Lines, int Parts>
 static inline void read_ahead_part(const void* block, int part) {
     static_assert(Lines % Parts == 0, "whole lines per part");
     constexpr int kPart = Lines / Parts;
-    fetch_ahead<kPart, Ahead, _MM_HINT_T0>(static_cast<const char*>(block) + 64 * kPart * part);
+    fetch_ahead<kPart, kReadAhead, _MM_HINT_T0>(static_cast<const char*>(block) + 64 * kPart * part);
 }
 
 // The sum of a Q8_0 block's 32 signed quants, exact: the Q8_0 kernels multiply w + 128 and take
