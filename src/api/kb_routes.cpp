@@ -147,7 +147,10 @@ void add_inline(KnowledgeBaseService& s, const std::string& kb, const std::strin
 void add_upload(KnowledgeBaseService& s, const std::string& kb, const httplib::ContentReader& reader,
                 httplib::Response& res) {
     Result<knowledge::Upload> upload = s.begin_upload(kb);
-    if (!upload.ok()) return send_error(res, knowledge_error(upload.status()));
+    if (!upload.ok()) {
+        res.set_header("Connection", "close");  // the body is not read
+        return send_error(res, knowledge_error(upload.status()));
+    }
     Status failed;
     bool in_file = false;
     std::string part_name, metadata;
@@ -181,6 +184,7 @@ void add_upload(KnowledgeBaseService& s, const std::string& kb, const httplib::C
             return true;
         });
     finish_part();
+    if (!read) res.set_header("Connection", "close");  // the rest of the body is not read
     if (!failed.is_ok()) return send_error(res, knowledge_error(failed));
     if (!read) return send_error(res, bad_request("the upload ended early or is not valid multipart/form-data"));
     if (upload->n_files() == 0)
@@ -201,26 +205,23 @@ void add_upload(KnowledgeBaseService& s, const std::string& kb, const httplib::C
 void add_documents(ServerContext& ctx, const httplib::Request& req, httplib::Response& res,
                    const httplib::ContentReader& reader) {
     KnowledgeBaseService* s = service_or_error(ctx, res);
-    if (!s) return;
+    if (!s) return res.set_header("Connection", "close");  // the body is not read
     const std::string kb = req.matches[1];
+    if (req.is_multipart_form_data() && declared_length(req) > ctx.max_upload_bytes) {
+        if (!read_body(req, reader, ctx.max_upload_bytes, nullptr).drained) res.set_header("Connection", "close");
+        return send_error(
+            res, body_too_large(ctx.max_upload_bytes, "--max-upload", "upload the files in several requests"));
+    }
     if (req.is_multipart_form_data()) return add_upload(*s, kb, reader, res);
     std::string body;
-    bool too_large = false;
-    reader([&](const char* data, size_t n) {
-        if (body.size() + n > ctx.max_body_bytes) {
-            too_large = true;
-            return false;
-        }
-        body.append(data, n);
-        return true;
-    });
-    if (too_large) {
-        ApiError e;
-        e.status = 413;
-        e.message = "a JSON document is limited to --max-body bytes; upload large files as multipart/form-data";
-        e.code = "request_too_large";
-        return send_error(res, e);
-    }
+    const BodyRead read = read_body(req, reader, ctx.max_body_bytes, &body);
+    if (!read.drained) res.set_header("Connection", "close");
+    if (read.status == BodyRead::kTooLarge)
+        return send_error(
+            res, body_too_large(ctx.max_body_bytes, "--max-body", "upload large files as multipart/form-data"));
+    if (read.status == BodyRead::kBroken)
+        return send_error(res, bad_request("the request body could not be read: it ended early or its chunked "
+                                           "encoding is malformed"));
     add_inline(*s, kb, body, res);
 }
 

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include <thread>
@@ -368,19 +369,32 @@ httplib::Server::HandlerResponse Server::Impl::before(const httplib::Request& re
         e.message = "the server is shutting down and takes no new requests";
         return refuse(req, res, std::move(e));
     }
-    // httplib's body limit is --max-upload so document uploads can stream; every other route is
-    // held to --max-body here, before its body is read.
-    if (!is_upload_route(req)) {
+    // POST and DELETE bodies are read by the routes (router.h: --max-body, chunked or not, a larger
+    // body read through before its 413). The upload route streams up to --max-upload: a body
+    // declared beyond it by more than the router drops is refused here, unread (httplib would read
+    // it all to drop it). httplib reads a body of another method into memory up to its payload
+    // limit (--max-upload), or not at all (GET), so those are held to --max-body here and chunked
+    // ones refused.
+    const uint64_t declared = declared_length(req);
+    if (is_upload_route(req)) {
+        if (declared > options.max_upload_bytes && declared - options.max_upload_bytes > kMaxDroppedBytes) {
+            res.set_header("Connection", "close");
+            send_error(
+                res, body_too_large(options.max_upload_bytes, "--max-upload", "upload the files in several requests"));
+            return HR::Handled;
+        }
+    } else if (req.method != "POST" && req.method != "DELETE") {
         if (req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos) {
             ApiError e;
             e.status = 411;
             e.code = "length_required";
-            e.message = "send the request body with a Content-Length (chunked bodies are only taken by uploads)";
+            e.message = "send a " + req.method +
+                        " request's body with a Content-Length (chunked bodies are taken by POST and DELETE only)";
+            res.set_header("Connection", "close");
             send_error(res, e);
             return HR::Handled;
         }
-        const std::string length = req.get_header_value("Content-Length");
-        if (!length.empty() && std::strtoull(length.c_str(), nullptr, 10) > options.max_body_bytes) {
+        if (declared > options.max_body_bytes) {
             res.set_header("Connection", "close");
             send_error(res, status_error(413, req.path));
             return HR::Handled;
@@ -477,6 +491,7 @@ void Server::Impl::setup() {
     ctx.metrics = &metrics;
     ctx.request_timeout = options.request_timeout;
     ctx.max_body_bytes = options.max_body_bytes;
+    ctx.max_upload_bytes = options.max_upload_bytes;
     ctx.context_shift_chat = {options.context_shift_chat, options.context_keep};
     ctx.context_shift_completions = {options.context_shift_completions, options.context_keep};
     ctx.knowledge = knowledge.get();
@@ -484,6 +499,7 @@ void Server::Impl::setup() {
     const size_t threads = std::max<size_t>(options.http_threads, 4);
     http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     http.set_payload_max_length(std::max(options.max_body_bytes, options.max_upload_bytes));
+    http.set_body_limit(options.max_body_bytes);
     http.set_read_timeout(options.idle_timeout);
     http.set_write_timeout(options.idle_timeout);
     http.set_keep_alive_timeout(options.keep_alive_timeout.count());
@@ -505,8 +521,8 @@ void Server::Impl::setup() {
     http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
         // Routes set their own bodies; this covers httplib's (404 no route, 413, 400 bad request),
         // and a refusal of a request with a body for a path no route takes.
-        if (send_refusal(res)) return;
-        if (res.body.empty()) send_error(res, status_error(res.status, req.path));
+        if (!send_refusal(res) && res.body.empty()) send_error(res, status_error(res.status, req.path));
+        if (res.get_header_value("Connection") == "close") end_connection_after(res);
     });
     http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
         std::string what = "unknown exception";
@@ -540,6 +556,7 @@ void Server::Impl::setup() {
     register_model_routes(http, ctx);
     register_native_routes(http, ctx);
     register_kb_routes(http, ctx);
+    http.route_the_rest();
 }
 
 Server::Server(ServerOptions options, std::unique_ptr<ModelRegistry> registry, std::unique_ptr<KeyStore> keys,

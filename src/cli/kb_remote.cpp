@@ -67,7 +67,7 @@ struct BodyPart {
 };
 
 // A multipart/form-data body written piece by piece as the client sends it, so no file is held
-// in memory whole; its length is known up front (the server refuses chunked bodies).
+// in memory whole; its length is known up front, so it goes with a Content-Length.
 class MultipartBody {
   public:
     MultipartBody() : boundary_(api::new_id("sinan-")) {}
