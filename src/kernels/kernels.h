@@ -50,8 +50,8 @@ const char* matmul_path(gguf::TensorType weight);
 
 // Whether decoding's products over packed weights (Q8_0, Q4_K, Q6_K on AVX-512 VNNI; one token,
 // and Q8_0's 2 to 8 too) fetch their weights ahead in software: on where it was measured faster
-// (AMD family 26, Zen 5: generation 7-24% faster; 2 and 8 sequences of the 1.5B Q8_0 model 3-8%
-// and 1-4%), off elsewhere (AMD family 25, Zen 4: these kernels 5-18% slower with it;
+// (AMD family 26, Zen 5: generation 7-24% faster; 8 sequences of the 1.5B Q8_0 model ~13%, Q8_0's
+// 2 to 8 tokens then fetching into L1 instead of streaming into L2), off elsewhere (AMD family 25, Zen 4: these kernels 5-18% slower with it;
 // bench/NOTES.md). SINAN_READ_AHEAD=on|off overrides it for a process. The results are the same
 // bits either way.
 bool decode_read_ahead();

@@ -37,8 +37,8 @@
 // stream ahead into L2 instead (panel::stream_ahead), and met by one token are read in order,
 // left to the hardware's streams (gemm_q8_0_packed: where they keep up, prefetch instructions only
 // take load slots) or with each block fetched ahead (gemm_q8_0_packed_read_ahead, panel::read_ahead:
-// where they do not; kernels.h, decode_read_ahead); that form also fetches 2 to 8 tokens' block
-// pairs ahead into L1, beside their stream into L2.
+// where they do not; kernels.h, decode_read_ahead); that form fetches 2 to 8 tokens' block pairs
+// ahead into L1 too, instead of their stream into L2.
 //
 // F16 and F32 weights: gemm_float.cpp.
 // Compiled with the AVX-512 flags of src/kernels/CMakeLists.txt; includes no header with inline
@@ -342,10 +342,11 @@ inline void quads_to_tokens(__m512* acc) {
 // y[t * y_stride + r] for the `valid` rows of a packed panel and T tokens, while the next panel is
 // fetched (steps first_step + b), so that it is read (or packed) from L2; or, prefetch null (a
 // batch of one tile: the weights read once), while the weights stream 32 KiB ahead into L2
-// (panel::stream_ahead, which has its figures) and, with kReadAhead, each block pair of 2 to 8
-// tokens is also fetched into L1 panel::kReadAhead bytes ahead (panel::read_ahead): on the family 26
-// host, decode steps of the 1.5B Q8_0 model 1-4% faster at 8 sequences and 3-8% at 2, the tiny
-// model's 8 12-24% (bench/NOTES.md, 2026-12-07).
+// (panel::stream_ahead, which has its figures) or, with kReadAhead and 2 to 8 tokens, each block
+// pair is fetched into L1 panel::kReadAhead bytes ahead instead (panel::read_ahead): on the family
+// 26 host the 1.5B Q8_0 model's decode steps of 8 sequences ~16% faster than with both prefetches
+// (median of 8 alternations; with both, 1-4% faster than with the stream alone), of 2 6-13%
+// (bench/NOTES.md, 2026-12-07 12:40).
 template <int T, bool kReadAhead = false>
 void packed_panel_times_tokens(PanelView panel, int64_t n_blocks, const TileBlock* x, const NextPanelPrefetch* prefetch,
                                int64_t first_step, float* y, int64_t y_stride, __mmask16 valid) {
@@ -361,9 +362,12 @@ void packed_panel_times_tokens(PanelView panel, int64_t n_blocks, const TileBloc
     int64_t b = 0;
     for (; b + 2 <= n_blocks; b += 2) {
         if (prefetch == nullptr) {
-            panel::stream_ahead<2 * kQK / 4>(panel.q(b));
-            panel::stream_ahead<1>(panel.d(b));
-            if constexpr (kReadAhead && kQuads > 0) panel::read_ahead<2 * kQK / 4 + 1>(panel.q(b));
+            if constexpr (kReadAhead && kQuads > 0) {
+                panel::read_ahead<2 * kQK / 4 + 1>(panel.q(b));
+            } else {
+                panel::stream_ahead<2 * kQK / 4>(panel.q(b));
+                panel::stream_ahead<1>(panel.d(b));
+            }
         } else {
             prefetch->at_step(first_step + b);
             prefetch->at_step(first_step + b + 1);

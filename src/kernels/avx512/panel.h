@@ -105,11 +105,14 @@ static inline void fetch_ahead(const void* p) {
 }
 
 // Decoding reads each weight once, in order: Q8_0's kernel for 2 to 8 tokens fetches the lines
-// kStreamAhead bytes ahead of its reading position into L2, past the panel and the caller's rows (a prefetch never
-// faults, and the rows after a chunk are usually the thread's next chunk). Decode steps of 2, 4 and 8 Q8_0 sequences,
-// alternated in one process: 28-40% less time than with 8 KiB ahead into L1 (which had been 15-32% faster than the next
-// panel into L2 on another host); 16 KiB ahead nearly as fast, 64 and 128 KiB the same (bench/NOTES.md, 2026-12-03).
-// The one-token kernels read their blocks in order, left to the hardware's streams or with read_ahead below.
+// kStreamAhead bytes ahead of its reading position into L2, past the panel and the caller's rows
+// (a prefetch never faults, and the rows after a chunk are usually the thread's next chunk).
+// Decode steps of 2, 4 and 8 Q8_0 sequences, alternated in one process on the family 25 host:
+// 28-40% less time than with 8 KiB ahead into L1 (which had been 15-32% faster than the next panel
+// into L2 on another host); 16 KiB ahead nearly as fast, 64 and 128 KiB the same (bench/NOTES.md,
+// 2026-12-03). On the family 26 host its read-ahead form fetches 8 KiB ahead into L1 instead
+// (read_ahead below; gemm.cpp has the figures). The one-token kernels read their blocks in order,
+// left to the hardware's streams or with read_ahead below.
 constexpr int64_t kStreamAhead = 32768;
 template <int Lines>
 static inline void stream_ahead(const void* p) {
