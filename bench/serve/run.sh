@@ -20,9 +20,9 @@
 # response cache is off so every request is generated. Knobs (environment): STREAMS (1,4,8,16),
 # ROUNDS (3), MAX_TOKENS (64), PROMPT_WORDS (110), TEMPERATURE (0.7; 0: greedy, to see what
 # sampling costs), PARALLEL (16), THREADS (server threads per forward pass; default: the
-# server's), BATCH and PROMPT_STEP_MS (the server's --batch-size and --prompt-step-ms; default:
-# the server's), LOCUST_USERS (8), LOCUST_TIME (20s), SHAPE (tiny; e.g. r1-distill-qwen-1.5b),
-# TYPE (q8_0) of the synthetic model.
+# server's), BATCH, PROMPT_STEP_MS and STREAM_INTERVAL_MS (the server's --batch-size,
+# --prompt-step-ms and --stream-interval; default: the server's), LOCUST_USERS (8), LOCUST_TIME
+# (20s), SHAPE (tiny; e.g. r1-distill-qwen-1.5b), TYPE (q8_0) of the synthetic model.
 # Needs python3; the Locust part is skipped with a message when locust (Debian python3-locust)
 # is absent.
 set -euo pipefail
@@ -55,6 +55,7 @@ start_server() {
   [ -n "${THREADS:-}" ] && args+=(-t "$THREADS")
   [ -n "${BATCH:-}" ] && args+=(-b "$BATCH")
   [ -n "${PROMPT_STEP_MS:-}" ] && args+=(--prompt-step-ms "$PROMPT_STEP_MS")
+  [ -n "${STREAM_INTERVAL_MS:-}" ] && args+=(--stream-interval "$STREAM_INTERVAL_MS")
   "$sinan" "${args[@]}" >"$work/$name.out" 2>"$work/$name.log" &
   server_pid=$!
   url=

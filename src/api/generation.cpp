@@ -130,6 +130,10 @@ std::vector<ChoiceResult> Generation::collect() {
     return out;
 }
 
+void Generation::pace_text(std::chrono::microseconds interval) {
+    for (auto& h : handles_) h->set_text_interval(interval);
+}
+
 void Generation::cancel() {
     for (size_t i = 0; i < handles_.size(); ++i)
         if (i >= done_.size() || !done_[i]) handles_[i]->cancel();

@@ -45,6 +45,10 @@ class Generation {
 
     size_t size() const { return handles_.size(); }
 
+    // Text of every choice wakes run() at most once per `interval` (RequestHandle::
+    // set_text_interval): a stream of a fast model sends a few tokens a write instead of one.
+    void pace_text(std::chrono::microseconds interval);
+
     // Calls on_event(choice index, event) for every event until all choices are finished.
     // When nothing arrives for `idle`, calls on_idle(); either callback returning false cancels
     // every choice and makes run() return false.

@@ -77,7 +77,9 @@ std::variant<Generation, ApiError> start_generation(ServerContext& ctx, const Se
     auto requests = make_requests(model, prompt, params, ctx.deadline(),
                                   route == Route::kChat ? ctx.context_shift_chat : ctx.context_shift_completions);
     if (auto* e = std::get_if<ApiError>(&requests)) return *e;
-    return Generation::start(*model.scheduler, std::move(std::get<std::vector<engine::Request>>(requests)));
+    auto started = Generation::start(*model.scheduler, std::move(std::get<std::vector<engine::Request>>(requests)));
+    if (auto* g = std::get_if<Generation>(&started)) g->pace_text(ctx.stream_interval);
+    return started;
 }
 
 std::string response_cache_key(const ServerContext& ctx, const std::string& model_id, const std::string& route,
@@ -492,6 +494,7 @@ void Server::Impl::setup() {
     ctx.request_timeout = options.request_timeout;
     ctx.max_body_bytes = options.max_body_bytes;
     ctx.max_upload_bytes = options.max_upload_bytes;
+    ctx.stream_interval = options.stream_interval;
     ctx.context_shift_chat = {options.context_shift_chat, options.context_keep};
     ctx.context_shift_completions = {options.context_shift_completions, options.context_keep};
     ctx.knowledge = knowledge.get();

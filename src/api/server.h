@@ -48,6 +48,11 @@ struct ServerOptions {
     size_t max_body_bytes = size_t{8} << 20;     // larger bodies get 413
     size_t max_upload_bytes = size_t{1} << 30;   // largest document upload (POST /api/v1/kb/{kb}/documents)
     size_t http_threads = 32;                    // connections served at once
+    // A stream sends what was generated at most every this long while tokens come faster (0: each
+    // token as it comes): its HTTP thread woken once an interval, not once a token, leaves the
+    // CPUs to the forward passes (bench/NOTES.md, 2026-12-07: the tiny model's 8 streams ~13% more
+    // tokens/s at 10 ms). The first token and the end go out at once.
+    std::chrono::milliseconds stream_interval{10};
     // Context shift (--context-shift, --keep): on the chat routes (/v1/chat/completions,
     // /api/v1/chat) and on /v1/completions, a request whose max_tokens goes past the context drops
     // its oldest tokens instead of being refused (engine::Request).

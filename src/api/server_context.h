@@ -66,8 +66,9 @@ struct ServerContext {
     ServerMetrics* metrics = nullptr;
     knowledge::KnowledgeBaseService* knowledge = nullptr;  // null: no data dir (knowledge bases off)
     std::chrono::seconds request_timeout{600};
-    size_t max_body_bytes = size_t{8} << 20;    // --max-body, for routes that read their body themselves
-    size_t max_upload_bytes = size_t{1} << 30;  // --max-upload
+    size_t max_body_bytes = size_t{8} << 20;        // --max-body, for routes that read their body themselves
+    size_t max_upload_bytes = size_t{1} << 30;      // --max-upload
+    std::chrono::milliseconds stream_interval{10};  // --stream-interval
     ContextShift context_shift_chat, context_shift_completions;  // --context-shift, --keep
     std::atomic<bool> draining{false};
     std::atomic<int64_t> active{0};  // requests being handled (streams included)

@@ -37,7 +37,7 @@ struct ServeArgs {
     int64_t cache_mib = 64, kv_memory_mib = 0, prompt_step_ms = 250;
     api::ServerOptions server;
     api::RegistryOptions registry;
-    int64_t timeout_s = 600, idle_timeout_s = 30, drain_grace_s = 30;
+    int64_t timeout_s = 600, idle_timeout_s = 30, drain_grace_s = 30, stream_interval_ms = 10;
     bool audit = false;
     std::vector<std::string> cors_origins;  // --cors-origin, parsed into server.cors
     std::vector<std::string> allow_hosts;   // --allow-host, with --host into server.hosts
@@ -91,6 +91,8 @@ void serve(ServeArgs a) {
     a.registry.scheduler.prompt_step_seconds = static_cast<double>(a.prompt_step_ms) / 1000.0;
     a.server.request_timeout = std::chrono::seconds(a.timeout_s);
     a.server.idle_timeout = std::chrono::seconds(std::max<int64_t>(a.idle_timeout_s, 1));
+    if (a.stream_interval_ms < 0 || a.stream_interval_ms > 1000) fail("--stream-interval takes 0 to 1000 ms");
+    a.server.stream_interval = std::chrono::milliseconds(a.stream_interval_ms);
     a.server.http_threads = static_cast<size_t>(a.registry.scheduler.n_parallel + a.registry.scheduler.max_queue) + 16;
     Result<api::CorsPolicy> cors = api::CorsPolicy::parse(a.cors_origins);
     if (!cors.ok()) fail(cors.message());
@@ -303,6 +305,11 @@ void register_serve(CLI::App& app) {
                     "Seconds a connection may send or take nothing before it is closed (slow clients)")
         ->capture_default_str();
     cmd->add_option("--max-body", a->server.max_body_bytes, "Largest request body in bytes; larger gets 413")
+        ->capture_default_str();
+    cmd->add_option("--stream-interval", a->stream_interval_ms,
+                    "Milliseconds: a stream sends what was generated at most this often while tokens come faster "
+                    "(0 = each token as it comes; the first token and the end go at once). Fewer wake-ups of the "
+                    "HTTP threads leave the CPUs to the model")
         ->capture_default_str();
     cmd->add_option("--max-upload", a->server.max_upload_bytes,
                     "Largest document upload in bytes (POST /api/v1/kb/{kb}/documents, streamed to disk)")

@@ -35,10 +35,19 @@ int64_t max_tokens_held(const Request& r, int64_t n_ctx) {
 
 bool RequestHandle::next(Event* out, std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, timeout, [&] { return closed_ || (text_wakeups_ && !events_.empty()); });
+    // timeout 0 waits for nothing: what is queued goes out (the rest of what a wake-up found).
+    const Clock::time_point deadline = Clock::now() + timeout;
+    for (Clock::time_point now = Clock::now(); now < deadline; now = Clock::now()) {
+        const bool quiet = now < text_quiet_until_;
+        if (closed_ || (text_wakeups_ && !events_.empty() && !quiet)) break;
+        // Text pushed during the quiet time did not notify: wake at its end to take it.
+        cv_.wait_until(lock, quiet && text_quiet_until_ < deadline ? text_quiet_until_ : deadline);
+    }
     if (events_.empty()) return false;
     *out = std::move(events_.front());
     events_.pop_front();
+    if (out->type == Event::Type::kText && text_interval_.count() > 0)
+        text_quiet_until_ = Clock::now() + text_interval_;
     return true;
 }
 
@@ -49,13 +58,18 @@ void RequestHandle::set_text_wakeups(bool on) {
     text_wakeups_ = on;
 }
 
+void RequestHandle::set_text_interval(std::chrono::microseconds interval) {
+    std::lock_guard<std::mutex> lock(mu_);
+    text_interval_ = interval;
+}
+
 void RequestHandle::push(Event e) {
     bool wake = true;
     {
         std::lock_guard<std::mutex> lock(mu_);
         if (closed_) return;
         if (e.type != Event::Type::kText) closed_ = true;
-        wake = closed_ || text_wakeups_;
+        wake = closed_ || (text_wakeups_ && (text_interval_.count() == 0 || Clock::now() >= text_quiet_until_));
         events_.push_back(std::move(e));
     }
     if (wake) cv_.notify_all();

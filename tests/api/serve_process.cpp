@@ -114,7 +114,8 @@ httplib::Result post_json(httplib::Client& c, const std::string& path, const nlo
 }
 
 std::vector<nlohmann::json> post_stream(httplib::Client& c, const std::string& path, const nlohmann::json& body,
-                                        bool* done, int* status, const httplib::Headers& headers) {
+                                        bool* done, int* status, const httplib::Headers& headers,
+                                        std::vector<std::chrono::steady_clock::time_point>* arrivals) {
     std::vector<nlohmann::json> events;
     std::string buffer;
     *done = false;
@@ -138,6 +139,7 @@ std::vector<nlohmann::json> post_stream(httplib::Client& c, const std::string& p
                 continue;
             }
             events.push_back(nlohmann::json::parse(payload));
+            if (arrivals) arrivals->push_back(std::chrono::steady_clock::now());
         }
         return true;
     };

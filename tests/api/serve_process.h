@@ -46,9 +46,11 @@ httplib::Result post_json(httplib::Client& c, const std::string& path, const nlo
                           const httplib::Headers& headers = {});
 
 // Reads an SSE stream: the JSON of every "data:" event before [DONE] (comments skipped);
-// *done says whether [DONE] arrived; *status the HTTP status.
+// *done says whether [DONE] arrived; *status the HTTP status; *arrivals (when given) the time each
+// event was received.
 std::vector<nlohmann::json> post_stream(httplib::Client& c, const std::string& path, const nlohmann::json& body,
-                                        bool* done, int* status, const httplib::Headers& headers = {});
+                                        bool* done, int* status, const httplib::Headers& headers = {},
+                                        std::vector<std::chrono::steady_clock::time_point>* arrivals = nullptr);
 
 // A tiny synthetic model with the DeepSeek-R1-Distill-Qwen vocab and chat template (pre-fills
 // <think>), made once per test binary in a temp dir; "" when ../shared is absent.

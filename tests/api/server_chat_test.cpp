@@ -555,6 +555,42 @@ TEST_F(ServerChat, MaxTokensBeyondTheContextIs400NamingTheField) {
 }
 
 // The suite above runs with the cache off, so its streams are generated; this server has it on.
+// --stream-interval: the tokens generated within an interval go out together. With an interval
+// longer than the whole answer, the first token comes at once and every other one with the end.
+TEST(ServerStreamInterval, TheTokensOfAnIntervalGoOutTogether) {
+    const std::string model = tiny_r1_model();
+    if (model.empty()) GTEST_SKIP() << "../shared/models/ggml-vocab-deepseek-r1-qwen.gguf not found";
+    ServeProcess server;
+    std::string why;
+    ASSERT_TRUE(server.start(
+        {"-m", model, "--ctx-size", "256", "--cache", "off", "--api-keys", "off", "--stream-interval", "1000"}, &why))
+        << why;
+    auto c = server.client();
+    const json body = {{"messages", {{{"role", "user"}, {"content", "Count."}}}},
+                       {"max_tokens", 64},
+                       {"temperature", 0},
+                       {"stream", true}};
+    bool done = false;
+    int status = 0;
+    std::vector<std::chrono::steady_clock::time_point> arrivals;
+    const std::vector<json> events = post_stream(*c, "/v1/chat/completions", body, &done, &status, {}, &arrivals);
+    ASSERT_EQ(status, 200);
+    ASSERT_TRUE(done);
+    std::vector<std::chrono::steady_clock::time_point> text;  // arrivals of the events that carry text
+    for (size_t i = 0; i < events.size(); ++i) {
+        if (events[i]["choices"].empty()) continue;
+        const json& d = events[i]["choices"][0]["delta"];
+        if (d.value("content", "") != "" || d.value("reasoning_content", "") != "") text.push_back(arrivals[i]);
+    }
+    ASSERT_GE(text.size(), 3u);
+    // Held: what the first wake-up found went out at once, everything else with the end, so one
+    // gap between text events spans nearly all the time from the first to the last. Sent token by
+    // token, the time would be spread over the gaps.
+    std::chrono::steady_clock::duration widest{0};
+    for (size_t i = 1; i < text.size(); ++i) widest = std::max(widest, text[i] - text[i - 1]);
+    EXPECT_GE(2 * widest, text.back() - text.front()) << "the tokens went out spread over the answer's time";
+}
+
 TEST(ServerCache, DeterministicRequestsAreAnsweredFromTheCacheStreamedOrNot) {
     const std::string model = tiny_r1_model();
     if (model.empty()) GTEST_SKIP() << "../shared/models/ggml-vocab-deepseek-r1-qwen.gguf not found";

@@ -453,6 +453,60 @@ TEST_F(SchedulerTest, WithoutTextWakeupsNextWaitsForTheEndThenHandsOutEveryEvent
     EXPECT_EQ(text, end.text);
 }
 
+// A streaming consumer of a fast model is woken at most once per text interval: the tokens that
+// arrive meanwhile wait for the interval's end and go out together, none lost, in order.
+TEST_F(SchedulerTest, WithATextIntervalAWaitingConsumerIsWokenOncePerInterval) {
+    Scheduler s(*model_, *tokenizer_, {.n_parallel = 1, .n_ctx = 4096, .n_cells = 0, .n_batch = 32, .max_queue = 1});
+    std::shared_ptr<RequestHandle> h = submit(s, request(tokens(kPrompts[2]), greedy(-1)));
+    constexpr auto kInterval = 100ms;
+    h->set_text_interval(kInterval);
+    std::vector<std::chrono::steady_clock::time_point> wakes;  // when a waiting next() handed out text
+    std::vector<Event> events;
+    std::thread ender([&] {
+        std::this_thread::sleep_for(650ms);
+        h->cancel();
+    });
+    Event e;
+    bool ended = false;
+    while (!ended && h->next(&e, 120s)) {
+        wakes.push_back(std::chrono::steady_clock::now());
+        for (;;) {  // the rest of what the wake-up found
+            ended = e.type != Event::Type::kText;
+            events.push_back(std::move(e));
+            if (ended || !h->next(&e, 0ms)) break;
+        }
+    }
+    ender.join();
+    wakes.pop_back();  // the end's, which comes at once
+    ASSERT_FALSE(events.empty());
+    ASSERT_EQ(events.back().type, Event::Type::kFinished);
+    const GenerateResult& end = events.back().result;
+    std::string text;
+    int64_t n_tokens = 0;
+    for (size_t i = 0; i + 1 < events.size(); ++i) {
+        text += events[i].text;
+        n_tokens += static_cast<int64_t>(events[i].tokens.size());
+    }
+    EXPECT_EQ(n_tokens, end.n_generated);
+    EXPECT_EQ(text, end.text);
+    ASSERT_GE(wakes.size(), 3u);
+    for (size_t i = 1; i < wakes.size(); ++i)
+        EXPECT_GE(wakes[i] - wakes[i - 1], kInterval) << "wake-up " << i << " came early";
+    EXPECT_GT(n_tokens, static_cast<int64_t>(2 * wakes.size())) << "the tokens did not wait to go out together";
+}
+
+// The end is not held to the interval: a request that ends during it is handed out at once.
+TEST_F(SchedulerTest, WithATextIntervalTheEndWakesAtOnce) {
+    Scheduler s(*model_, *tokenizer_, {.n_parallel = 1, .n_ctx = 4096, .n_cells = 0, .n_batch = 32, .max_queue = 1});
+    std::shared_ptr<RequestHandle> h = submit(s, request(tokens(kPrompts[1]), greedy(16)));
+    h->set_text_interval(10s);
+    const auto start = std::chrono::steady_clock::now();
+    const Outcome out = collect(*h);
+    EXPECT_EQ(out.end.result.finish, FinishReason::kLength);
+    EXPECT_EQ(out.end.result.n_generated, 16);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 5s) << "the end waited for the interval";
+}
+
 // Requests queued for cache cells all start when the cells come free: the next step computes
 // every prompt, and from then on they decode in lockstep (bench_batched_decode starts its requests
 // this way, so that its decode period has no prefill in it).
