@@ -36,12 +36,18 @@ int64_t max_tokens_held(const Request& r, int64_t n_ctx) {
 bool RequestHandle::next(Event* out, std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mu_);
     // timeout 0 waits for nothing: what is queued goes out (the rest of what a wake-up found).
-    const Clock::time_point deadline = Clock::now() + timeout;
-    for (Clock::time_point now = Clock::now(); now < deadline; now = Clock::now()) {
-        const bool quiet = now < text_quiet_until_;
-        if (closed_ || (text_wakeups_ && !events_.empty() && !quiet)) break;
-        // Text pushed during the quiet time did not notify: wake at its end to take it.
-        cv_.wait_until(lock, quiet && text_quiet_until_ < deadline ? text_quiet_until_ : deadline);
+    if (timeout.count() > 0) {
+        const Clock::time_point deadline = Clock::now() + timeout;
+        for (Clock::time_point now = Clock::now();; now = Clock::now()) {
+            const bool quiet = now < text_quiet_until_;
+            if (closed_ || (text_wakeups_ && !events_.empty() && !quiet)) break;
+            if (now >= deadline) {
+                if (text_wakeups_ && quiet) return false;  // text held for the quiet time stays queued
+                break;
+            }
+            // Text pushed during the quiet time did not notify: wake at its end to take it.
+            cv_.wait_until(lock, quiet && text_quiet_until_ < deadline ? text_quiet_until_ : deadline);
+        }
     }
     if (events_.empty()) return false;
     *out = std::move(events_.front());
