@@ -176,9 +176,10 @@ class RequestHandle {
     // next()). After next() hands out a kText event, text that arrives within `interval` wakes no
     // one: a next() waiting then returns at the interval's end with what has come (or later, at
     // the first event after it), and one whose timeout ends first returns false, the text still
-    // queued. The request's end wakes at once, and next() with timeout 0 hands out what is queued. For a streaming consumer of a fast model: its thread is woken
-    // once per interval instead of once per token (8 streams of 1,000 tokens/s each are 8,000
-    // wake-ups a second, on the CPUs the forward passes use).
+    // queued. The request's end wakes at once, and next() with timeout 0 hands out what is
+    // queued. For a streaming consumer of a fast model: its thread is woken once per interval
+    // instead of once per token (8 streams of 1,000 tokens/s each are 8,000 wake-ups a second, on
+    // the CPUs the forward passes use).
     void set_text_interval(std::chrono::microseconds interval);
     // Ends the request at the next step (FinishReason::kCancelled); idempotent, thread-safe.
     void cancel();
