@@ -212,6 +212,9 @@ void add_documents(ServerContext& ctx, const httplib::Request& req, httplib::Res
         return send_error(
             res, body_too_large(ctx.max_upload_bytes, "--max-upload", "upload the files in several requests"));
     }
+    if (req.is_multipart_form_data() && !has_body(req))
+        return send_error(res, bad_request("the upload has no body: send the files as multipart/form-data parts with a "
+                                           "Content-Length or chunked (curl -F file=@guide.pdf)"));
     if (req.is_multipart_form_data()) return add_upload(*s, kb, reader, res);
     std::string body;
     const BodyRead read = read_body(req, reader, ctx.max_body_bytes, &body);

@@ -93,6 +93,9 @@ void Router::route_the_rest() {
 
 BodyRead read_body(const httplib::Request& req, const httplib::ContentReader& reader, size_t limit, std::string* body) {
     BodyRead out;
+    // A request with neither a Content-Length nor a chunked body has none (RFC 9112 6.3); httplib
+    // would read it until the client closes.
+    if (!has_body(req)) return out;
     const uint64_t declared = declared_length(req);
     if (declared > limit && declared - limit > kMaxDroppedBytes) {
         out.status = BodyRead::kTooLarge;

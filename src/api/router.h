@@ -71,7 +71,8 @@ struct BodyRead {
     bool drained = true;  // every byte of the body was read: the connection can carry another request
 };
 
-// Reads the request's body through `reader` into *body (appended; null: nothing kept), at most
+// Reads the request's body through `reader` into *body (appended; null: nothing kept; a request
+// with neither a Content-Length nor a chunked body has none, whatever follows it), at most
 // `limit` bytes: beyond it the rest is read and dropped up to kMaxDroppedBytes / kMaxDropTime and
 // the result is kTooLarge (*body then holds nothing read). A declared Content-Length beyond limit +
 // kMaxDroppedBytes is kTooLarge without reading, and one beyond httplib's payload limit is read

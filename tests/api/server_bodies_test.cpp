@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 
@@ -135,6 +136,25 @@ TEST(ServerBodies, ABodyOverTheLimitGetsIts413AfterTheServerReadItThrough) {
     r = c->Post("/api/v1/kb", fits, "application/json");
     ASSERT_TRUE(r);
     EXPECT_NE(r->status, 413) << r->body;
+}
+
+// A POST with neither a Content-Length nor a chunked body has no body: it is answered at once,
+// not after the client gives up (httplib alone reads such a body until the connection closes).
+TEST(ServerBodies, APostWithoutALengthHasNoBody) {
+    BodyServer s;
+    ASSERT_TRUE(s.started) << s.why;
+    for (const char* path : {"/api/v1/kb", "/api/v1/no-such-route", "/api/v1/kb/docs/documents"}) {
+        const auto start = std::chrono::steady_clock::now();
+        const std::string got = raw_exchange(
+            s.server.port(), std::string("POST ") + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4)) << path;
+        EXPECT_EQ(got.rfind("HTTP/1.1 4", 0), 0u) << path << ": " << got;
+    }
+    const std::string got =
+        raw_exchange(s.server.port(),
+                     "POST /api/v1/kb/docs/documents HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                     "Content-Type: multipart/form-data; boundary=b\r\n\r\n");
+    EXPECT_NE(got.find("the upload has no body"), std::string::npos) << got;
 }
 
 TEST(ServerBodies, ABodyDeclaredFarBeyondTheLimitIsRefusedUnreadAtOnce) {
