@@ -209,8 +209,8 @@ void add_documents(ServerContext& ctx, const httplib::Request& req, httplib::Res
     const std::string kb = req.matches[1];
     if (req.is_multipart_form_data() && declared_length(req) > ctx.max_upload_bytes) {
         if (!read_body(req, reader, ctx.max_upload_bytes, nullptr).drained) res.set_header("Connection", "close");
-        return send_error(
-            res, body_too_large(ctx.max_upload_bytes, "--max-upload", "upload the files in several requests"));
+        return send_error(res,
+                          body_too_large(ctx.max_upload_bytes, "--max-upload", "upload the files in several requests"));
     }
     if (req.is_multipart_form_data() && !has_body(req))
         return send_error(res, bad_request("the upload has no body: send the files as multipart/form-data parts with a "
