@@ -222,9 +222,7 @@ void add_documents(ServerContext& ctx, const httplib::Request& req, httplib::Res
     if (read.status == BodyRead::kTooLarge)
         return send_error(
             res, body_too_large(ctx.max_body_bytes, "--max-body", "upload large files as multipart/form-data"));
-    if (read.status == BodyRead::kBroken)
-        return send_error(res, bad_request("the request body could not be read: it ended early or its chunked "
-                                           "encoding is malformed"));
+    if (read.status == BodyRead::kBroken) return send_error(res, body_unreadable(res));
     add_inline(*s, kb, body, res);
 }
 

@@ -43,7 +43,6 @@ httplib::Server::HandlerWithContentReader Router::reading(Handler handler) {
         std::string body;
         const BodyRead read = read_body(req, reader, limit, &body);
         if (!read.drained) res.set_header("Connection", "close");
-        ApiError e;
         switch (read.status) {
             case BodyRead::kRead: {
                 httplib::Request with_body = req;  // its matches still point into req.path, which outlives the call
@@ -53,13 +52,7 @@ httplib::Server::HandlerWithContentReader Router::reading(Handler handler) {
             case BodyRead::kTooLarge:
                 return send_error(res, body_too_large(limit, "--max-body", "send a smaller one"));
             case BodyRead::kBroken:
-                e.status = res.status == 415 ? 415 : 400;
-                e.message = e.status == 415 ? "the request body's Content-Encoding is not one this server reads "
-                                              "(gzip, br or none)"
-                                            : "the request body could not be read: it ended before its "
-                                              "Content-Length, its chunked encoding is malformed, or the client "
-                                              "stopped sending";
-                return send_error(res, e);
+                return send_error(res, body_unreadable(res));
         }
     };
 }
@@ -141,6 +134,15 @@ ApiError body_too_large(size_t limit, const std::string& option, const std::stri
     e.code = "request_too_large";
     e.message = "the request body is larger than this server takes (" + std::to_string(limit) + " bytes, " + option +
                 "); " + instead;
+    return e;
+}
+
+ApiError body_unreadable(const httplib::Response& res) {
+    ApiError e;
+    e.status = res.status == 415 ? 415 : 400;
+    e.message = e.status == 415 ? "the request body's Content-Encoding is not one this server reads (gzip, br or none)"
+                                : "the request body could not be read: it ended before its Content-Length, its "
+                                  "chunked encoding is malformed, or the client stopped sending";
     return e;
 }
 

@@ -3,14 +3,14 @@
 //
 // Bodies. A route registered here with a plain Handler (every POST and DELETE route but the
 // upload's) gets its body read by the router, with a Content-Length or chunked, into req.body: at
-// most set_body_limit() bytes (--max-body). httplib alone would read any body up to its payload
-// limit (--max-upload, 1 GiB) into memory before the route runs, which is why chunked bodies were
-// refused with 411 before. A longer body gets 413, after the router has read the rest and dropped
-// it: a server that answers and closes while its client is still sending makes its own kernel
-// reset the connection, and the client then reports "connection reset" instead of the answer.
-// What it drops is bounded (kMaxDroppedBytes, kMaxDropTime); a body declared longer than the limit
-// by more than that is refused at once and the connection closed. route_the_rest() treats the POST
-// and DELETE requests of paths no route takes the same way (read, dropped, 404).
+// most set_body_limit() bytes (--max-body); httplib alone would read any body up to its payload
+// limit (--max-upload, 1 GiB) into memory before the route runs. A longer body gets 413, after
+// the router has read the rest and dropped it: a server that answers and closes while its client
+// is still sending makes its own kernel reset the connection, and the client then reports
+// "connection reset" instead of the answer. What it drops is bounded (kMaxDroppedBytes,
+// kMaxDropTime); a body declared longer than the limit by more than that is refused at once and
+// the connection closed. route_the_rest() treats the POST and DELETE requests of paths no route
+// takes the same way (read, dropped, 404).
 //
 // Refusals. The pre-routing handler (server.cpp) refuses requests before their route runs: no or
 // a wrong API key (401), a rate limit (429), a draining server (503). httplib reads a request's
@@ -84,6 +84,10 @@ BodyRead read_body(const httplib::Request& req, const httplib::ContentReader& re
 // The 413 of a body over `limit` bytes, the limit set by command-line option `option`, ending with
 // what the client can do instead.
 ApiError body_too_large(size_t limit, const std::string& option, const std::string& instead);
+
+// The error of a kBroken body: 415 where httplib found a Content-Encoding it cannot read (it set
+// res.status so), else 400.
+ApiError body_unreadable(const httplib::Response& res);
 
 // Makes httplib close the connection after this response, as its "Connection: close" header says:
 // httplib 0.11 keeps a connection open whatever the response's headers say unless writing the

@@ -178,14 +178,6 @@ httplib::Server::HandlerResponse refuse(const httplib::Request& req, httplib::Re
     return httplib::Server::HandlerResponse::Handled;
 }
 
-// POST /api/v1/kb/{kb}/documents: the one route whose body may exceed --max-body (up to --max-upload).
-bool is_upload_route(const httplib::Request& req) {
-    static const std::string kPrefix = "/api/v1/kb/", kSuffix = "/documents";
-    const std::string& p = req.path;
-    return req.method == "POST" && p.size() > kPrefix.size() + kSuffix.size() && p.rfind(kPrefix, 0) == 0 &&
-           p.compare(p.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0;
-}
-
 ApiError status_error(int status, const std::string& path) {
     ApiError e;
     e.status = status;
@@ -371,21 +363,11 @@ httplib::Server::HandlerResponse Server::Impl::before(const httplib::Request& re
         e.message = "the server is shutting down and takes no new requests";
         return refuse(req, res, std::move(e));
     }
-    // POST and DELETE bodies are read by the routes (router.h: --max-body, chunked or not, a larger
-    // body read through before its 413). The upload route streams up to --max-upload: a body
-    // declared beyond it by more than the router drops is refused here, unread (httplib would read
-    // it all to drop it). httplib reads a body of another method into memory up to its payload
-    // limit (--max-upload), or not at all (GET), so those are held to --max-body here and chunked
-    // ones refused.
-    const uint64_t declared = declared_length(req);
-    if (is_upload_route(req)) {
-        if (declared > options.max_upload_bytes && declared - options.max_upload_bytes > kMaxDroppedBytes) {
-            res.set_header("Connection", "close");
-            send_error(
-                res, body_too_large(options.max_upload_bytes, "--max-upload", "upload the files in several requests"));
-            return HR::Handled;
-        }
-    } else if (req.method != "POST" && req.method != "DELETE") {
+    // POST and DELETE bodies are read by the routes (router.h: --max-body, or --max-upload for the
+    // upload route; chunked or not; a larger body read through before its 413). httplib reads a
+    // body of another method into memory up to its payload limit (--max-upload), or not at all
+    // (GET), so those are held to --max-body here and chunked ones refused.
+    if (req.method != "POST" && req.method != "DELETE") {
         if (req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos) {
             ApiError e;
             e.status = 411;
@@ -396,7 +378,7 @@ httplib::Server::HandlerResponse Server::Impl::before(const httplib::Request& re
             send_error(res, e);
             return HR::Handled;
         }
-        if (declared > options.max_body_bytes) {
+        if (declared_length(req) > options.max_body_bytes) {
             res.set_header("Connection", "close");
             send_error(res, status_error(413, req.path));
             return HR::Handled;
