@@ -228,9 +228,12 @@ static inline Floats add_where_at_least(Floats acc, Floats a, Floats b, Floats v
 }
 #endif
 
-// exp of each lane of a GCC vector V (int32 lanes: VI).
-template <typename V, typename VI>
-[[gnu::always_inline]] static inline V exp_lanes(V x) {
+// exp of each lane of N GCC vectors V (int32 lanes: VI), x[0, N) into out[0, N). Each step is
+// taken for all N vectors before the next: N independent chains side by side in the instruction
+// stream, where one vector's chain of ~20 dependent operations at a time left the core waiting on
+// their latencies (bench/NOTES.md, 2026-12-07 15:40). The same operations per lane for any N.
+template <size_t N, typename V, typename VI>
+[[gnu::always_inline]] static inline void exp_lanes(const V* x, V* out) {
     // exp(x) = 2^k * exp(r), k = round(x / ln 2), |r| <= ln2 / 2; exp(r) by its degree-6 Taylor
     // polynomial (truncation error r^7 / 7! < 1.3e-7 on that interval).
     constexpr float kLog2e = 1.44269504088896341f;
@@ -238,31 +241,50 @@ template <typename V, typename VI>
     constexpr float kLn2Lo = -2.12194440e-4f;
     constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
     constexpr float kMin = -87.3f;         // below this exp(x) < FLT_MIN: return 0
-    const VI underflow = x < kMin;
-    const V xc = underflow ? V{} + kMin : x;
-    const V kf = (xc * kLog2e + kRound) - kRound;
-    const V r = (xc - kf * kLn2Hi) - kf * kLn2Lo;
-    V p = V{} + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    const V scaled = (V)((VI)p + (__builtin_convertvector(kf, VI) << 23));  // vector casts reinterpret bits
-    return underflow ? V{} : scaled;
+    constexpr float kCoefficients[] = {1.0f / 120.0f, 1.0f / 24.0f, 1.0f / 6.0f, 0.5f, 1.0f, 1.0f};
+    VI underflow[N];
+    V kf[N], r[N], p[N];
+#pragma GCC unroll 8
+    for (size_t k = 0; k < N; ++k) {
+        underflow[k] = x[k] < kMin;
+        const V xc = underflow[k] ? V{} + kMin : x[k];
+        kf[k] = (xc * kLog2e + kRound) - kRound;
+        r[k] = (xc - kf[k] * kLn2Hi) - kf[k] * kLn2Lo;
+        p[k] = V{} + 1.0f / 720.0f;
+    }
+#pragma GCC unroll 6
+    for (float c : kCoefficients) {
+#pragma GCC unroll 8
+        for (size_t k = 0; k < N; ++k) p[k] = p[k] * r[k] + c;
+    }
+#pragma GCC unroll 8
+    for (size_t k = 0; k < N; ++k) {
+        const V scaled = (V)((VI)p[k] + (__builtin_convertvector(kf[k], VI) << 23));  // vector casts reinterpret bits
+        out[k] = underflow[k] ? V{} : scaled;
+    }
 }
 
+// fast_exp16 of x[0, N) into out[0, N).
 #if defined(__AVX512F__)
-[[gnu::always_inline]] static inline Floats fast_exp16(Floats x) { return exp_lanes<Floats, Ints>(x); }
+template <size_t N>
+[[gnu::always_inline]] static inline void fast_exp16_n(const Floats* x, Floats* out) {
+    exp_lanes<N, Floats, Ints>(x, out);
+}
 #else
 // A quarter at a time: the same operations lane by lane, with a quarter of the registers live.
-[[gnu::always_inline]] static inline Floats fast_exp16(Floats x) {
-    Floats r;
-    for (int k = 0; k < 4; ++k) r.q[k] = exp_lanes<Q, QI>(x.q[k]);
-    return r;
+template <size_t N>
+[[gnu::always_inline]] static inline void fast_exp16_n(const Floats* x, Floats* out) {
+    for (size_t k = 0; k < N; ++k) {
+        for (int j = 0; j < 4; ++j) exp_lanes<1, Q, QI>(&x[k].q[j], &out[k].q[j]);
+    }
 }
 #endif
+
+[[gnu::always_inline]] static inline Floats fast_exp16(Floats x) {
+    Floats out;
+    fast_exp16_n<1>(&x, &out);
+    return out;
+}
 
 // One lane of fast_exp16: the same bits as the vector passes give for x.
 static inline float fast_exp(float x) { return fast_exp16(splat(x))[0]; }

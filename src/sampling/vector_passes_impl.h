@@ -88,7 +88,22 @@ template <bool kStore, bool kSums>
         for (size_t db = b; db < end; db += kDrawBlock) {
             const size_t db_end = db + kDrawBlock < end ? db + kDrawBlock : end;
             Floats block = zero;
-            for (size_t i = db; i < db_end; i += kLanes) {
+            size_t i = db;
+            constexpr size_t kN = 8;
+            for (; i + kN * kLanes <= db_end; i += kN * kLanes) {
+                Floats d[kN], w[kN];
+#pragma GCC unroll 8
+                for (size_t k = 0; k < kN; ++k) d[k] = detail::load16(x + i + k * kLanes) - vm;
+                detail::fast_exp16_n<kN>(d, w);
+#pragma GCC unroll 8
+                for (size_t k = 0; k < kN; ++k) {
+                    if constexpr (kStore) detail::store16(w_out + i + k * kLanes, w[k]);
+                    if constexpr (kSums) block += w[k];
+                    zs += w[k];
+                    ss += select(w[k] == zero, zero, w[k] * d[k]);
+                }
+            }
+            for (; i < db_end; i += kLanes) {
                 const Floats d = load_at(x, end, i, kNegInf) - vm;
                 const Floats w = detail::fast_exp16(d);  // 0 past end (d = -inf there)
                 if constexpr (kStore) store_first(w_out + i, end - i, w);
