@@ -203,6 +203,12 @@ static_assert(kPanelQBytes == 512 && kPanelRows * sizeof(uint16_t) == 32,
     "vpdpbusd %%zmm3, %%zmm6, %%zmm" #c01 "\n\t"                                 \
     "vpdpbusd %%zmm4, %%zmm7, %%zmm" #c10 "\n\t"                                 \
     "vpdpbusd %%zmm5, %%zmm7, %%zmm" #c11 "\n\t"
+// The same with two lines of the read-ahead (operand pf: kReadAhead bytes past the weights) fetched
+// into L1: spread over the groups, where all 17 lines at a block pair's start made 8 Q8_0 sequences
+// decode ~3.5% slower (bench/NOTES.md, 2026-12-07 16:20).
+#define SINAN_Q8_QUAD_GROUP_AHEAD(g)                                             \
+    "prefetcht0 " #g "*128(%[pf])\n\t"                                           \
+    "prefetcht0 " #g "*128+64(%[pf])\n\t" SINAN_Q8_QUAD_GROUP(g)
 #define SINAN_Q8_QUAD_GROUP(g)                                                   \
     "vmovdqu64 " #g "*64(%[q]), %%zmm0\n\t"                                      \
     "vmovdqu64 512+" #g "*64(%[q]), %%zmm1\n\t"                                  \
@@ -246,6 +252,9 @@ static_assert(kPanelQBytes == 512 && kPanelRows * sizeof(uint16_t) == 32,
     "vbroadcasti32x4 320+" #g "*32(%[x]), %%zmm3\n\t"                            \
     SINAN_Q8_QUAD1_ROWS(0, 8, 12) SINAN_Q8_QUAD1_ROWS(85, 9, 13)                 \
     SINAN_Q8_QUAD1_ROWS(170, 10, 14) SINAN_Q8_QUAD1_ROWS(255, 11, 15)
+#define SINAN_Q8_QUAD1_GROUP_AHEAD(g)                                            \
+    "prefetcht0 " #g "*128(%[pf])\n\t"                                           \
+    "prefetcht0 " #g "*128+64(%[pf])\n\t" SINAN_Q8_QUAD1_GROUP(g)
 #define SINAN_Q8_QUAD1_SCALE(imm, c, a)                                          \
     "vpshufd $" #imm ", %%zmm0, %%zmm3\n\t" SINAN_Q8_ADD_BLOCK("%%zmm1", 3, c, 4, a)
 // clang-format on
@@ -254,55 +263,77 @@ static_assert(kPanelQBytes == 512 && kPanelRows * sizeof(uint16_t) == 32,
 // q, scales d from the first) times the first 4H tokens of the tile blocks at x:
 // accumulate_blocks<4H, 2>, bit for bit. Always inlined: called, its results went through memory
 // at every step, and 8 streams served 12% slower than with the broadcasts (bench/NOTES.md).
-template <int H>
+// The asm statements' text, with the groups' macro G (the plain one, or the one that reads ahead)
+// and what follows the groups (T: nothing, or the read-ahead's last line).
+// clang-format off
+#define SINAN_Q8_QUAD1_BODY(G, T)                                                                                  \
+    "vbroadcasti32x4 288(%[x]), %%zmm8\n\t" "vbroadcasti32x4 288(%[x]), %%zmm9\n\t"                                \
+    "vbroadcasti32x4 288(%[x]), %%zmm10\n\t" "vbroadcasti32x4 288(%[x]), %%zmm11\n\t"                              \
+    "vbroadcasti32x4 320+288(%[x]), %%zmm12\n\t" "vbroadcasti32x4 320+288(%[x]), %%zmm13\n\t"                      \
+    "vbroadcasti32x4 320+288(%[x]), %%zmm14\n\t" "vbroadcasti32x4 320+288(%[x]), %%zmm15\n\t"                      \
+    G(0) G(1) G(2) G(3) G(4) G(5) G(6) G(7) T                                                                      \
+    "vcvtph2ps (%[d]), %%zmm0\n\t" "vbroadcastf32x4 256(%[x]), %%zmm1\n\t"                                         \
+    SINAN_Q8_QUAD1_SCALE(0, 8, a0) SINAN_Q8_QUAD1_SCALE(85, 9, a1)                                                 \
+    SINAN_Q8_QUAD1_SCALE(170, 10, a2) SINAN_Q8_QUAD1_SCALE(255, 11, a3)                                            \
+    "vcvtph2ps 32(%[d]), %%zmm0\n\t" "vbroadcastf32x4 320+256(%[x]), %%zmm1\n\t"                                   \
+    SINAN_Q8_QUAD1_SCALE(0, 12, a0) SINAN_Q8_QUAD1_SCALE(85, 13, a1)                                               \
+    SINAN_Q8_QUAD1_SCALE(170, 14, a2) SINAN_Q8_QUAD1_SCALE(255, 15, a3)
+#define SINAN_Q8_QUAD2_BODY(G, T)                                                                                  \
+    SINAN_Q8_QUAD_START(8, 9, 16, 17) SINAN_Q8_QUAD_START(10, 11, 18, 19)                                          \
+    SINAN_Q8_QUAD_START(12, 13, 20, 21) SINAN_Q8_QUAD_START(14, 15, 22, 23)                                        \
+    G(0) G(1) G(2) G(3) G(4) G(5) G(6) G(7) T                                                                      \
+    SINAN_Q8_QUAD_BLOCK(0, 0)                                                                                      \
+    SINAN_Q8_QUAD_SCALE(0, 8, 9, a0, a1) SINAN_Q8_QUAD_SCALE(85, 10, 11, a2, a3)                                   \
+    SINAN_Q8_QUAD_SCALE(170, 12, 13, a4, a5) SINAN_Q8_QUAD_SCALE(255, 14, 15, a6, a7)                              \
+    SINAN_Q8_QUAD_BLOCK(32, 320)                                                                                   \
+    SINAN_Q8_QUAD_SCALE(0, 16, 17, a0, a1) SINAN_Q8_QUAD_SCALE(85, 18, 19, a2, a3)                                 \
+    SINAN_Q8_QUAD_SCALE(170, 20, 21, a4, a5) SINAN_Q8_QUAD_SCALE(255, 22, 23, a6, a7)
+#define SINAN_Q8_QUAD_LAST_AHEAD "prefetcht0 1024(%[pf])\n\t"
+#define SINAN_Q8_QUAD_INPUTS                                                                                       \
+    [q] "r"(q), [d] "r"(d), [x] "r"(x), [pf] "r"(reinterpret_cast<const char*>(q) + panel::kReadAhead),           \
+        "m"(*reinterpret_cast<const QBytes*>(q)), "m"(*reinterpret_cast<const DHalves*>(d)),                       \
+        "m"(*reinterpret_cast<const TileBlock(*)[2]>(x))
+#define SINAN_Q8_QUAD_CLOBBERS                                                                                     \
+    "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",     \
+        "xmm13", "xmm14", "xmm15"
+// clang-format on
+
+// kAhead: the block pair's 17 lines kReadAhead bytes ahead are fetched into L1 as the groups go
+// (panel::read_ahead's distance), two a group and the last after them.
+template <int H, bool kAhead>
 __attribute__((always_inline)) inline void quads_times_two_blocks(const __m512i* q, const uint16_t* d,
                                                                   const TileBlock* x, __m512* acc) {
     using QBytes = uint8_t[2 * kPanelQBytes];
     using DHalves = uint16_t[2 * kPanelRows];
+    static_assert(2 * kPanelQBytes + 2 * kPanelRows * sizeof(uint16_t) == 17 * 64, "a block pair: 17 lines");
     if constexpr (H == 1) {
         __m512 a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-        // clang-format off
-        asm("vbroadcasti32x4 288(%[x]), %%zmm8\n\t" "vbroadcasti32x4 288(%[x]), %%zmm9\n\t"
-            "vbroadcasti32x4 288(%[x]), %%zmm10\n\t" "vbroadcasti32x4 288(%[x]), %%zmm11\n\t"
-            "vbroadcasti32x4 320+288(%[x]), %%zmm12\n\t" "vbroadcasti32x4 320+288(%[x]), %%zmm13\n\t"
-            "vbroadcasti32x4 320+288(%[x]), %%zmm14\n\t" "vbroadcasti32x4 320+288(%[x]), %%zmm15\n\t"
-            SINAN_Q8_QUAD1_GROUP(0) SINAN_Q8_QUAD1_GROUP(1) SINAN_Q8_QUAD1_GROUP(2) SINAN_Q8_QUAD1_GROUP(3)
-            SINAN_Q8_QUAD1_GROUP(4) SINAN_Q8_QUAD1_GROUP(5) SINAN_Q8_QUAD1_GROUP(6) SINAN_Q8_QUAD1_GROUP(7)
-            "vcvtph2ps (%[d]), %%zmm0\n\t" "vbroadcastf32x4 256(%[x]), %%zmm1\n\t"
-            SINAN_Q8_QUAD1_SCALE(0, 8, a0) SINAN_Q8_QUAD1_SCALE(85, 9, a1)
-            SINAN_Q8_QUAD1_SCALE(170, 10, a2) SINAN_Q8_QUAD1_SCALE(255, 11, a3)
-            "vcvtph2ps 32(%[d]), %%zmm0\n\t" "vbroadcastf32x4 320+256(%[x]), %%zmm1\n\t"
-            SINAN_Q8_QUAD1_SCALE(0, 12, a0) SINAN_Q8_QUAD1_SCALE(85, 13, a1)
-            SINAN_Q8_QUAD1_SCALE(170, 14, a2) SINAN_Q8_QUAD1_SCALE(255, 15, a3)
-            : [a0] "+v"(a0), [a1] "+v"(a1), [a2] "+v"(a2), [a3] "+v"(a3)
-            : [q] "r"(q), [d] "r"(d), [x] "r"(x), "m"(*reinterpret_cast<const QBytes*>(q)),
-              "m"(*reinterpret_cast<const DHalves*>(d)), "m"(*reinterpret_cast<const TileBlock(*)[2]>(x))
-            : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
-              "xmm12", "xmm13", "xmm14", "xmm15");
-        // clang-format on
+        if constexpr (kAhead)
+            asm(SINAN_Q8_QUAD1_BODY(SINAN_Q8_QUAD1_GROUP_AHEAD, SINAN_Q8_QUAD_LAST_AHEAD)
+                : [a0] "+v"(a0), [a1] "+v"(a1), [a2] "+v"(a2), [a3] "+v"(a3)
+                : SINAN_Q8_QUAD_INPUTS
+                : SINAN_Q8_QUAD_CLOBBERS);
+        else
+            asm(SINAN_Q8_QUAD1_BODY(SINAN_Q8_QUAD1_GROUP, "")
+                : [a0] "+v"(a0), [a1] "+v"(a1), [a2] "+v"(a2), [a3] "+v"(a3)
+                : SINAN_Q8_QUAD_INPUTS
+                : SINAN_Q8_QUAD_CLOBBERS);
         acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
     } else {
         static_assert(H == 2);
         __m512 a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5], a6 = acc[6], a7 = acc[7];
-        // clang-format off
-        asm(SINAN_Q8_QUAD_START(8, 9, 16, 17) SINAN_Q8_QUAD_START(10, 11, 18, 19)
-            SINAN_Q8_QUAD_START(12, 13, 20, 21) SINAN_Q8_QUAD_START(14, 15, 22, 23)
-            SINAN_Q8_QUAD_GROUP(0) SINAN_Q8_QUAD_GROUP(1) SINAN_Q8_QUAD_GROUP(2) SINAN_Q8_QUAD_GROUP(3)
-            SINAN_Q8_QUAD_GROUP(4) SINAN_Q8_QUAD_GROUP(5) SINAN_Q8_QUAD_GROUP(6) SINAN_Q8_QUAD_GROUP(7)
-            SINAN_Q8_QUAD_BLOCK(0, 0)
-            SINAN_Q8_QUAD_SCALE(0, 8, 9, a0, a1) SINAN_Q8_QUAD_SCALE(85, 10, 11, a2, a3)
-            SINAN_Q8_QUAD_SCALE(170, 12, 13, a4, a5) SINAN_Q8_QUAD_SCALE(255, 14, 15, a6, a7)
-            SINAN_Q8_QUAD_BLOCK(32, 320)
-            SINAN_Q8_QUAD_SCALE(0, 16, 17, a0, a1) SINAN_Q8_QUAD_SCALE(85, 18, 19, a2, a3)
-            SINAN_Q8_QUAD_SCALE(170, 20, 21, a4, a5) SINAN_Q8_QUAD_SCALE(255, 22, 23, a6, a7)
-            : [a0] "+v"(a0), [a1] "+v"(a1), [a2] "+v"(a2), [a3] "+v"(a3), [a4] "+v"(a4), [a5] "+v"(a5),
-              [a6] "+v"(a6), [a7] "+v"(a7)
-            : [q] "r"(q), [d] "r"(d), [x] "r"(x), "m"(*reinterpret_cast<const QBytes*>(q)),
-              "m"(*reinterpret_cast<const DHalves*>(d)), "m"(*reinterpret_cast<const TileBlock(*)[2]>(x))
-            : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
-              "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22",
-              "xmm23");
-        // clang-format on
+        if constexpr (kAhead)
+            asm(SINAN_Q8_QUAD2_BODY(SINAN_Q8_QUAD_GROUP_AHEAD, SINAN_Q8_QUAD_LAST_AHEAD)
+                : [a0] "+v"(a0), [a1] "+v"(a1), [a2] "+v"(a2), [a3] "+v"(a3), [a4] "+v"(a4), [a5] "+v"(a5),
+                  [a6] "+v"(a6), [a7] "+v"(a7)
+                : SINAN_Q8_QUAD_INPUTS
+                : SINAN_Q8_QUAD_CLOBBERS, "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23");
+        else
+            asm(SINAN_Q8_QUAD2_BODY(SINAN_Q8_QUAD_GROUP, "")
+                : [a0] "+v"(a0), [a1] "+v"(a1), [a2] "+v"(a2), [a3] "+v"(a3), [a4] "+v"(a4), [a5] "+v"(a5),
+                  [a6] "+v"(a6), [a7] "+v"(a7)
+                : SINAN_Q8_QUAD_INPUTS
+                : SINAN_Q8_QUAD_CLOBBERS, "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23");
         acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = a4, acc[5] = a5, acc[6] = a6, acc[7] = a7;
     }
 }
@@ -315,6 +346,13 @@ __attribute__((always_inline)) inline void quads_times_two_blocks(const __m512i*
 #undef SINAN_Q8_QUAD1_ROWS
 #undef SINAN_Q8_QUAD1_GROUP
 #undef SINAN_Q8_QUAD1_SCALE  // SINAN_Q8_ADD_BLOCK serves the kernel below too
+#undef SINAN_Q8_QUAD_GROUP_AHEAD
+#undef SINAN_Q8_QUAD1_GROUP_AHEAD
+#undef SINAN_Q8_QUAD1_BODY
+#undef SINAN_Q8_QUAD2_BODY
+#undef SINAN_Q8_QUAD_LAST_AHEAD
+#undef SINAN_Q8_QUAD_INPUTS
+#undef SINAN_Q8_QUAD_CLOBBERS
 
 // quads_times_two_blocks' results in token order: acc[t] lane r = row r, token t. Per quad h, a
 // 4x4 transpose inside each 128-bit lane of its four results (k = 0..3).
@@ -343,10 +381,11 @@ inline void quads_to_tokens(__m512* acc) {
 // fetched (steps first_step + b), so that it is read (or packed) from L2; or, prefetch null (a
 // batch of one tile: the weights read once), while the weights stream 32 KiB ahead into L2
 // (panel::stream_ahead, which has its figures) or, with kReadAhead and 2 to 8 tokens, each block
-// pair is fetched into L1 panel::kReadAhead bytes ahead instead (panel::read_ahead): on the family
-// 26 host the 1.5B Q8_0 model's decode steps of 8 sequences ~16% faster than with both prefetches
-// (median of 8 alternations; with both, 1-4% faster than with the stream alone), of 2 6-13%
-// (bench/NOTES.md, 2026-12-07 12:40).
+// pair is fetched into L1 panel::kReadAhead bytes ahead instead (panel::read_ahead's distance; by
+// the quads, a few lines a group): on the family 26 host the 1.5B Q8_0 model's decode steps of 8
+// sequences ~16% faster than with both prefetches (median of 8 alternations; with both, 1-4%
+// faster than with the stream alone), of 2 6-13% (bench/NOTES.md, 2026-12-07 12:40), and the
+// lines spread over the groups ~3.5% faster again than all at the pair's start (2026-12-07 16:20).
 template <int T, bool kReadAhead = false>
 void packed_panel_times_tokens(PanelView panel, int64_t n_blocks, const TileBlock* x, const NextPanelPrefetch* prefetch,
                                int64_t first_step, float* y, int64_t y_stride, __mmask16 valid) {
@@ -360,20 +399,19 @@ void packed_panel_times_tokens(PanelView panel, int64_t n_blocks, const TileBloc
         return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel.d(b))));
     };
     int64_t b = 0;
+    // kReadAhead comes with prefetch null (panel_times_tiles' callers); 2 to 8 tokens then fetch
+    // the weights ahead inside the quads.
+    constexpr bool kQuadsAhead = kReadAhead && kQuads > 0;
     for (; b + 2 <= n_blocks; b += 2) {
-        if (prefetch == nullptr) {
-            if constexpr (kReadAhead && kQuads > 0) {
-                panel::read_ahead<2 * kQK / 4 + 1>(panel.q(b));
-            } else {
-                panel::stream_ahead<2 * kQK / 4>(panel.q(b));
-                panel::stream_ahead<1>(panel.d(b));
-            }
-        } else {
+        if (prefetch != nullptr) {
             prefetch->at_step(first_step + b);
             prefetch->at_step(first_step + b + 1);
+        } else if constexpr (!kQuadsAhead) {
+            panel::stream_ahead<2 * kQK / 4>(panel.q(b));
+            panel::stream_ahead<1>(panel.d(b));
         }
         if constexpr (kQuads > 0) {
-            quads_times_two_blocks<kQuads>(panel.q(b), panel.d(b), x + b, acc);
+            quads_times_two_blocks<kQuads, kQuadsAhead>(panel.q(b), panel.d(b), x + b, acc);
         } else {
             const __m512i* q[2] = {panel.q(b), panel.q(b + 1)};
             const __m512 d[2] = {scales(b), scales(b + 1)};
