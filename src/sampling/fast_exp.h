@@ -231,7 +231,7 @@ static inline Floats add_where_at_least(Floats acc, Floats a, Floats b, Floats v
 // exp of each lane of N GCC vectors V (int32 lanes: VI), x[0, N) into out[0, N). Each step is
 // taken for all N vectors before the next: N independent chains side by side in the instruction
 // stream, where one vector's chain of ~20 dependent operations at a time left the core waiting on
-// their latencies (bench/NOTES.md, 2026-12-07 15:40). The same operations per lane for any N.
+// their latencies (bench/NOTES.md, 2026-12-07 15:14). The same operations per lane for any N.
 template <size_t N, typename V, typename VI>
 [[gnu::always_inline]] static inline void exp_lanes(const V* x, V* out) {
     // exp(x) = 2^k * exp(r), k = round(x / ln 2), |r| <= ln2 / 2; exp(r) by its degree-6 Taylor

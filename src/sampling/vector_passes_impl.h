@@ -88,6 +88,7 @@ template <bool kStore, bool kSums>
         for (size_t db = b; db < end; db += kDrawBlock) {
             const size_t db_end = db + kDrawBlock < end ? db + kDrawBlock : end;
             Floats block = zero;
+            // 8 vectors at a time (their exps side by side: fast_exp16_n), then one at a time.
             size_t i = db;
             constexpr size_t kN = 8;
             for (; i + kN * kLanes <= db_end; i += kN * kLanes) {

@@ -205,7 +205,7 @@ static_assert(kPanelQBytes == 512 && kPanelRows * sizeof(uint16_t) == 32,
     "vpdpbusd %%zmm5, %%zmm7, %%zmm" #c11 "\n\t"
 // The same with two lines of the read-ahead (operand pf: kReadAhead bytes past the weights) fetched
 // into L1: spread over the groups, where all 17 lines at a block pair's start made 8 Q8_0 sequences
-// decode ~3.5% slower (bench/NOTES.md, 2026-12-07 16:20).
+// decode ~3.5% slower (bench/NOTES.md, 2026-12-07 15:14).
 #define SINAN_Q8_QUAD_GROUP_AHEAD(g)                                             \
     "prefetcht0 " #g "*128(%[pf])\n\t"                                           \
     "prefetcht0 " #g "*128+64(%[pf])\n\t" SINAN_Q8_QUAD_GROUP(g)
@@ -259,12 +259,9 @@ static_assert(kPanelQBytes == 512 && kPanelRows * sizeof(uint16_t) == 32,
     "vpshufd $" #imm ", %%zmm0, %%zmm3\n\t" SINAN_Q8_ADD_BLOCK("%%zmm1", 3, c, 4, a)
 // clang-format on
 
-// acc[H k + h] (quads: see above; H of them, 1 or 2) += blocks 0 and 1 of a packed panel (quants
-// q, scales d from the first) times the first 4H tokens of the tile blocks at x:
-// accumulate_blocks<4H, 2>, bit for bit. Always inlined: called, its results went through memory
-// at every step, and 8 streams served 12% slower than with the broadcasts (bench/NOTES.md).
-// The asm statements' text, with the groups' macro G (the plain one, or the one that reads ahead)
-// and what follows the groups (T: nothing, or the read-ahead's last line).
+// The asm statements of quads_times_two_blocks (below): their text, with the groups' macro G (the
+// plain one, or the one that reads ahead) and what follows the groups (T: nothing, or the
+// read-ahead's last line), and their operands.
 // clang-format off
 #define SINAN_Q8_QUAD1_BODY(G, T)                                                                                  \
     "vbroadcasti32x4 288(%[x]), %%zmm8\n\t" "vbroadcasti32x4 288(%[x]), %%zmm9\n\t"                                \
@@ -298,7 +295,11 @@ static_assert(kPanelQBytes == 512 && kPanelRows * sizeof(uint16_t) == 32,
         "xmm13", "xmm14", "xmm15"
 // clang-format on
 
-// kAhead: the block pair's 17 lines kReadAhead bytes ahead are fetched into L1 as the groups go
+// acc[H k + h] (quads: see above; H of them, 1 or 2) += blocks 0 and 1 of a packed panel (quants
+// q, scales d from the first) times the first 4H tokens of the tile blocks at x:
+// accumulate_blocks<4H, 2>, bit for bit. Always inlined: called, its results went through memory
+// at every step, and 8 streams served 12% slower than with the broadcasts (bench/NOTES.md).
+// kAhead: the 17 lines kReadAhead bytes past the block pair are fetched into L1 as the groups go
 // (panel::read_ahead's distance), two a group and the last after them.
 template <int H, bool kAhead>
 __attribute__((always_inline)) inline void quads_times_two_blocks(const __m512i* q, const uint16_t* d,
@@ -385,7 +386,7 @@ inline void quads_to_tokens(__m512* acc) {
 // the quads, a few lines a group): on the family 26 host the 1.5B Q8_0 model's decode steps of 8
 // sequences ~16% faster than with both prefetches (median of 8 alternations; with both, 1-4%
 // faster than with the stream alone), of 2 6-13% (bench/NOTES.md, 2026-12-07 12:40), and the
-// lines spread over the groups ~3.5% faster again than all at the pair's start (2026-12-07 16:20).
+// lines spread over the groups ~3.5% faster again than all at the pair's start (2026-12-07 15:14).
 template <int T, bool kReadAhead = false>
 void packed_panel_times_tokens(PanelView panel, int64_t n_blocks, const TileBlock* x, const NextPanelPrefetch* prefetch,
                                int64_t first_step, float* y, int64_t y_stride, __mmask16 valid) {
