@@ -450,7 +450,9 @@ void BM_DecodeStep(benchmark::State& state, TensorType type) {
 // where vmulps shares vpdpbusd's pipes they bound the kernel); (kGroupScales) as kRegisters with 4
 // vpmulld per 16 vpdpbusd (the K-quant kernels' group scales: Q6_K's ratio); (kUnpack) as
 // kRegisters with 16 integer operations per 16 (4 each of vpsrld, vpandd, vpternlogd, vpaddd: about
-// the Q6_K kernel's unpacking and sums); (kStraightLine) as kRegisters but 2,048 vpdpbusd written
+// the Q6_K kernel's unpacking and sums); (kShuffles) as kRegisters with a vpshufd per vpdpbusd
+// (the weights spread over the quads of a 4-token pass: whether they take vpdpbusd's slots, 2026-12-07
+// 16:20); (kStraightLine) as kRegisters but 2,048 vpdpbusd written
 // out per iteration, the broadcasts from 2,240 bytes (19 KB of code, more than a fully unrolled
 // K-quant block pass: whether the front end feeds such a body as fast as a short loop).
 // Items: vpdpbusd.
@@ -463,6 +465,7 @@ enum class VnniLoop {
     kScaleMuls,
     kGroupScales,
     kUnpack,
+    kShuffles,
     kStraightLine
 };
 constexpr int64_t kStraightLineRounds = 128;  // kStraightLine: rounds of 16 vpdpbusd per iteration
@@ -479,6 +482,10 @@ constexpr int64_t kStraightLineRounds = 128;  // kStraightLine: rounds of 16 vpd
     "vpsrld $4, %%zmm1, %%zmm" #a "\n\tvpandd %%zmm1, %%zmm2, %%zmm" #a \
     "\n\tvpternlogd $0xea, %%zmm1, %%zmm2, "                            \
     "%%zmm" #a "\n\tvpaddd %%zmm1, %%zmm2, %%zmm" #a "\n\t"
+#define SINAN_SHUF4(a)                                                      \
+    "vpshufd $0x00, %%zmm1, %%zmm" #a "\n\tvpshufd $0x55, %%zmm1, %%zmm" #a \
+    "\n\tvpshufd $0xaa, "                                                   \
+    "%%zmm1, %%zmm" #a "\n\tvpshufd $0xff, %%zmm1, %%zmm" #a "\n\t"
 #define SINAN_PAIR(o, a, b)             \
     "vpbroadcastd " #o                  \
     "(%[x]), %%zmm2\n\t"                \
@@ -529,6 +536,11 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni_loop(VnniLoop l
                                      SINAN_INT4(4) SINAN_DP4(8, 0, 24, 25, 26, 27) SINAN_INT4(5)
                                          SINAN_DP4(12, 0, 28, 29, 30, 31) SINAN_INT4(6));
                 break;
+            case VnniLoop::kShuffles:
+                SINAN_VNNI_ROUND(SINAN_DP4(0, 0, 16, 17, 18, 19) SINAN_SHUF4(3) SINAN_DP4(4, 0, 20, 21, 22, 23)
+                                     SINAN_SHUF4(4) SINAN_DP4(8, 0, 24, 25, 26, 27) SINAN_SHUF4(5)
+                                         SINAN_DP4(12, 0, 28, 29, 30, 31) SINAN_SHUF4(6));
+                break;
             case VnniLoop::kStraightLine:  // the assembler writes the rounds out, 16 bytes apart
                 static_assert(kStraightLineRounds == 128);
                 SINAN_VNNI_ROUND(
@@ -552,6 +564,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni_loop(VnniLoop l
 #undef SINAN_ADD
 #undef SINAN_MULLD
 #undef SINAN_INT4
+#undef SINAN_SHUF4
 #undef SINAN_PAIR
 #undef SINAN_VNNI_ROUND
 
@@ -632,6 +645,7 @@ void register_all() {
                               {"scale_muls", VnniLoop::kScaleMuls},
                               {"group_scales", VnniLoop::kGroupScales},
                               {"unpack", VnniLoop::kUnpack},
+                              {"shuffles", VnniLoop::kShuffles},
                               {"straight_line", VnniLoop::kStraightLine}})
         benchmark::RegisterBenchmark((std::string("VnniLoop/") + name).c_str(), BM_VnniLoop, loop);
     benchmark::RegisterBenchmark("ReadBandwidthLimit/2threads", BM_ReadBandwidthLimit2Threads, false)
