@@ -738,14 +738,15 @@ void register_all() {
         }
     }
     // In cache, one thread: the rows in place (.../in_cache/...) and, where the type has a packed
-    // layout, repacked (.../packed/in_cache/...).
+    // layout, repacked (.../packed/in_cache/...); one token and batches of 2 to 8 (decoding that
+    // many sequences: Q8_0's kernel pairs tokens, so odd counts compute a slot they drop).
     for (TensorType type : {TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K, TensorType::F16}) {
         for (bool packed : {false, true}) {
             if (packed && kernels::packed_bytes({type, nullptr, 1536, 256}) == 0) continue;
-            for (int64_t n_tokens : {1, 8}) {
+            for (int64_t n_tokens : {1, 2, 3, 4, 6, 8}) {
                 const std::string name = std::string("Matmul1536x256/") + sinan::gguf::type_name(type) + "/" +
                                          sinan::cpu::level_name(active) + (packed ? "/packed/in_cache" : "/in_cache") +
-                                         (n_tokens == 1 ? "/decode" : "/batch8");
+                                         (n_tokens == 1 ? "/decode" : "/batch" + std::to_string(n_tokens));
                 benchmark::RegisterBenchmark(name.c_str(), BM_MatmulInCache, type, n_tokens, packed);
             }
             if (packed)

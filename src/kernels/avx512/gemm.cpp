@@ -23,10 +23,11 @@
 // the kernel from memory at ~78% of the read limit instead of ~60%, bench/NOTES.md). Prompts (9+
 // tokens) take two packed panels at once against 4 tokens, each token's 4 bytes broadcast into a
 // register once for both (panel_pair_times_4_tokens, one asm statement): fewer loads per vpdpbusd,
-// pp128 10-12% faster. Decoding 2 to 8 sequences takes 4 rows and 4 tokens to each 128-bit lane
-// (quads_times_two_blocks, one asm statement): the weights spread by vpshufd, the tokens' bytes
-// broadcast 16 at a time, a third of the loads per vpdpbusd; 8 sequences decode 12-20% faster than
-// with a broadcast load per vpdpbusd (bench/NOTES.md).
+// pp128 10-12% faster. Decoding 2 to 8 sequences takes one row and 2 tokens to each 64-bit half
+// of a 128-bit lane (pairs_times_two_blocks, one asm statement): the weights spread by vpshufd,
+// the tokens' bytes broadcast 8 at a time, far fewer loads per vpdpbusd than with a broadcast
+// load per vpdpbusd (8 sequences decoded 12-20% faster with the first such form, 4 rows and 4
+// tokens to a lane; pairs ran 6-44% faster again in cache; bench/NOTES.md).
 //
 // One token (decoding) transposes sums instead of quants: a register holds block b of rows k and
 // k + 8 as they lie in memory, one vpdpbusd against the token's block gives 8 partial sums per
@@ -174,208 +175,196 @@ static_assert(sizeof(TileBlock) == 320 && offsetof(TileBlock, d) == 256 && offse
 static_assert(kPanelQBytes == 512 && kPanelRows * sizeof(uint16_t) == 32,
               "the asm steps below find block 1's quants 512 bytes and its scales 32 bytes after block 0's");
 
-// accumulate_blocks<8, 2> as one asm statement, with the products taken in quads. As C++, GCC
-// spilled its 8 results to the stack and back at every step (16 sums, 8 results, 2 weight vectors
-// and the temporaries need all 32 registers); and where each vpdpbusd broadcasts its token's 4
-// bytes from memory, a block pair takes ~180 loads for 128 vpdpbusd, and the loads bound it (two
-// loads and two vpdpbusd issue a cycle on AMD family 26; bench/NOTES.md). Here each 128-bit lane
-// of a register pairs 4 rows with 4 tokens: vpshufd spreads row 4c + k's 4 bytes over 128-bit
-// lane c of the weights (k = 0..3), and one 16-byte broadcast gives every lane the 4 bytes of
-// tokens 4h..4h+3 (the tile holds them side by side), so a group of both blocks takes 6 loads and
-// 8 vpshufd (which issue beside vpdpbusd) for its 16 vpdpbusd. Sum and result (k, h), lane 4c + j:
-// row 4c + k, token 4h + j (quads_to_tokens puts the results back in token order). Every lane's
-// operations are those of accumulate_blocks, in the same order: bit for bit the same.
-// Registers: zmm0-1 the weights of group g of blocks 0 and 1, zmm2-5 the tokens' bytes (block b,
-// quad h: zmm(2 + 2b + h)), zmm6-7 the spread weights; afterwards the scales, the tokens' scales
-// and temporaries; zmm8-23 the integer sums (block b, k, h: zmm(8 + 8b + 2k + h)); the results a(2k
-// + h) in the 8 left. %[x]: the tile's block (320 bytes a block; the offsets asserted above).
+// accumulate_blocks<T, 2> as one asm statement, with the products taken in pairs of tokens. As
+// C++, GCC spilled its 8 results to the stack and back at every step (16 sums, 8 results, 2 weight
+// vectors and the temporaries need all 32 registers); and where each vpdpbusd broadcasts its
+// token's 4 bytes from memory, a block pair takes ~180 loads for 128 vpdpbusd, and the loads bound
+// it (two loads and two vpdpbusd issue a cycle on AMD family 26; bench/NOTES.md). Here each 64-bit
+// half of a 128-bit lane pairs one row with 2 tokens: vpshufd spreads rows 4c + 2s and 4c + 2s + 1
+// (s = 0, 1) over the two halves of lane c, and one 8-byte broadcast (vpbroadcastq, a plain load)
+// gives every half tokens 2p and 2p + 1's 4 bytes (the tile holds them side by side), so a group of
+// both blocks takes 2 + 4P loads and 4 vpshufd for its 8P vpdpbusd. The earlier form, 4 rows
+// against 4 tokens in a lane, took 8 vpshufd and 16-byte broadcasts (vbroadcasti32x4, which takes
+// a slot of vpdpbusd's pipes now and then), and ran 6-7% slower in cache (bench/NOTES.md,
+// 2026-12-07 18:10). Sum and result (p, s), lane 4c + j: row 4c + 2s + j / 2, token 2p + j % 2
+// (pairs_to_tokens puts the results back in token order). Every lane's operations are those of
+// accumulate_blocks, in the same order: bit for bit the same.
+// Registers: zmm0-1 the weights of group g of blocks 0 and 1, zmm2-3 and zmm6-7 their spreads,
+// zmm4-5 the tokens' bytes; afterwards the scales, the tokens' scales and temporaries; the integer
+// sums (block b, pair p, s) in zmm(8 + 2Pb + 2p + s); the results a(2p + s) in the 8 left. %[x]:
+// the tile's block (320 bytes a block; the offsets asserted above).
 // clang-format off
-#define SINAN_Q8_QUAD_START(c00, c01, c10, c11)                                   \
-    "vbroadcasti32x4 288(%[x]), %%zmm" #c00 "\n\t"                               \
-    "vbroadcasti32x4 304(%[x]), %%zmm" #c01 "\n\t"                               \
-    "vbroadcasti32x4 320+288(%[x]), %%zmm" #c10 "\n\t"                           \
-    "vbroadcasti32x4 320+304(%[x]), %%zmm" #c11 "\n\t"
-// Rows 4c + k of both blocks (k: imm = 0x55 k) against both quads of tokens.
-#define SINAN_Q8_QUAD_ROWS(imm, c00, c01, c10, c11)                              \
-    "vpshufd $" #imm ", %%zmm0, %%zmm6\n\t"                                      \
-    "vpshufd $" #imm ", %%zmm1, %%zmm7\n\t"                                      \
-    "vpdpbusd %%zmm2, %%zmm6, %%zmm" #c00 "\n\t"                                 \
-    "vpdpbusd %%zmm3, %%zmm6, %%zmm" #c01 "\n\t"                                 \
-    "vpdpbusd %%zmm4, %%zmm7, %%zmm" #c10 "\n\t"                                 \
-    "vpdpbusd %%zmm5, %%zmm7, %%zmm" #c11 "\n\t"
-// The same with two lines of the read-ahead (operand pf: kReadAhead bytes past the weights) fetched
-// into L1: spread over the groups, where all 17 lines at a block pair's start made 8 Q8_0 sequences
-// decode ~3.5% slower (bench/NOTES.md, 2026-12-07 15:14).
-#define SINAN_Q8_QUAD_GROUP_AHEAD(g)                                             \
-    "prefetcht0 " #g "*128(%[pf])\n\t"                                           \
-    "prefetcht0 " #g "*128+64(%[pf])\n\t" SINAN_Q8_QUAD_GROUP(g)
-#define SINAN_Q8_QUAD_GROUP(g)                                                   \
+#define SINAN_Q8_SPREAD(w, s0, s1)                                                 \
+    "vpshufd $0x50, %%zmm" #w ", %%zmm" #s0 "\n\t"                                 \
+    "vpshufd $0xfa, %%zmm" #w ", %%zmm" #s1 "\n\t"
+// Tokens 2p, 2p + 1 of block b, group g (into zmm t) against its spreads (zmm s0, s1).
+#define SINAN_Q8_PAIR(b, g, p, t, s0, s1, c0, c1)                                  \
+    "vpbroadcastq " #b "*320+" #g "*32+" #p "*8(%[x]), %%zmm" #t "\n\t"          \
+    "vpdpbusd %%zmm" #t ", %%zmm" #s0 ", %%zmm" #c0 "\n\t"                        \
+    "vpdpbusd %%zmm" #t ", %%zmm" #s1 ", %%zmm" #c1 "\n\t"
+// Group g of both blocks; B0, B1: the pairs of block 0 and of block 1.
+#define SINAN_Q8_PAIRS_GROUP(g, B0, B1)                                            \
     "vmovdqu64 " #g "*64(%[q]), %%zmm0\n\t"                                      \
     "vmovdqu64 512+" #g "*64(%[q]), %%zmm1\n\t"                                  \
-    "vbroadcasti32x4 " #g "*32(%[x]), %%zmm2\n\t"                                \
-    "vbroadcasti32x4 " #g "*32+16(%[x]), %%zmm3\n\t"                             \
-    "vbroadcasti32x4 320+" #g "*32(%[x]), %%zmm4\n\t"                            \
-    "vbroadcasti32x4 320+" #g "*32+16(%[x]), %%zmm5\n\t"                         \
-    SINAN_Q8_QUAD_ROWS(0, 8, 9, 16, 17) SINAN_Q8_QUAD_ROWS(85, 10, 11, 18, 19)   \
-    SINAN_Q8_QUAD_ROWS(170, 12, 13, 20, 21) SINAN_Q8_QUAD_ROWS(255, 14, 15, 22, 23)
-// One block's integer sums (zmm c) into a result (operand a) as the reference adds them:
-// y += float(isum) * (d_w * d_x), d_w in zmm dw, dx the token's scale (a {1to16} memory operand or
-// a register), zmm tmp a temporary.
+    SINAN_Q8_SPREAD(0, 2, 3) B0(g) SINAN_Q8_SPREAD(1, 6, 7) B1(g)
+// The sums' starts (-128 times the tokens' sums).
+#define SINAN_Q8_PAIR_START(b, p, c0, c1)                                          \
+    "vpbroadcastq " #b "*320+288+" #p "*8(%[x]), %%zmm" #c0 "\n\t"               \
+    "vpbroadcastq " #b "*320+288+" #p "*8(%[x]), %%zmm" #c1 "\n\t"
+// One block's sums into the results: y += float(isum) * (d_w * d_x), d_w in zmm dw, dx the token's
+// scale (a register), zmm tmp a temporary.
 #define SINAN_Q8_ADD_BLOCK(dx, dw, c, tmp, a)                              \
     "vmulps " dx ", %%zmm" #dw ", %%zmm" #tmp "\n\t"                        \
     "vcvtdq2ps %%zmm" #c ", %%zmm" #c "\n\t"                                \
     "vmulps %%zmm" #c ", %%zmm" #tmp ", %%zmm" #tmp "\n\t"                   \
     "vaddps %%zmm" #tmp ", %[" #a "], %[" #a "]\n\t"
-// Block b's sums into the results: its scales (d_w in zmm0 spread as the weights were; the
-// tokens' d_x, 4 to each 128-bit lane, in zmm1 and zmm2).
-#define SINAN_Q8_QUAD_SCALE(imm, c0, c1, a0, a1)                                 \
-    "vpshufd $" #imm ", %%zmm0, %%zmm3\n\t"                                      \
-    SINAN_Q8_ADD_BLOCK("%%zmm1", 3, c0, 4, a0) SINAN_Q8_ADD_BLOCK("%%zmm2", 3, c1, 5, a1)
-#define SINAN_Q8_QUAD_BLOCK(d_offset, x_offset)                                   \
-    "vcvtph2ps " #d_offset "(%[d]), %%zmm0\n\t"                                  \
-    "vbroadcastf32x4 " #x_offset "+256(%[x]), %%zmm1\n\t"                        \
-    "vbroadcastf32x4 " #x_offset "+272(%[x]), %%zmm2\n\t"
+// Block b's row scales (d_w), spread as the weights were, into zmm2 and zmm3.
+#define SINAN_Q8_PAIR_DW(b) "vcvtph2ps " #b "*32(%[d]), %%zmm0\n\t" SINAN_Q8_SPREAD(0, 2, 3)
+// Pair p of block b into its results: the pair's d_x (8 bytes) broadcast into zmm4.
+#define SINAN_Q8_PAIR_SCALE(b, p, c0, c1, a0, a1)                                  \
+    "vbroadcastsd " #b "*320+256+" #p "*8(%[x]), %%zmm4\n\t"                     \
+    SINAN_Q8_ADD_BLOCK("%%zmm4", 2, c0, 5, a0) SINAN_Q8_ADD_BLOCK("%%zmm4", 3, c1, 6, a1)
+// Two lines of the read-ahead (operand pf: kReadAhead bytes past the weights) fetched into L1 with
+// each group: spread over the groups, where all 17 lines at a block pair's start made 8 Q8_0
+// sequences decode ~3.5% slower (bench/NOTES.md, 2026-12-07 15:14); the last after them.
+#define SINAN_Q8_AHEAD(g) "prefetcht0 " #g "*128(%[pf])\n\t" "prefetcht0 " #g "*128+64(%[pf])\n\t"
+#define SINAN_Q8_NOT_AHEAD(g) ""
+#define SINAN_Q8_LAST_AHEAD "prefetcht0 1024(%[pf])\n\t"
+// The asm text for P pairs: starts, groups (each after A(g): the read-ahead or nothing), T (the
+// read-ahead's last line or nothing), the scales.
+#define SINAN_Q8_PAIRS_BODY(P, A, T)                                                                               \
+    SINAN_Q8_P##P##_START A(0) SINAN_Q8_P##P##_GROUP(0) A(1) SINAN_Q8_P##P##_GROUP(1) A(2) SINAN_Q8_P##P##_GROUP(2) \
+    A(3) SINAN_Q8_P##P##_GROUP(3) A(4) SINAN_Q8_P##P##_GROUP(4) A(5) SINAN_Q8_P##P##_GROUP(5)                       \
+    A(6) SINAN_Q8_P##P##_GROUP(6) A(7) SINAN_Q8_P##P##_GROUP(7) T SINAN_Q8_P##P##_SCALE
+// P = 1 to 4: sums zmm8 on, 4P of them.
+#define SINAN_Q8_P1_B0(g) SINAN_Q8_PAIR(0, g, 0, 4, 2, 3, 8, 9)
+#define SINAN_Q8_P1_B1(g) SINAN_Q8_PAIR(1, g, 0, 4, 6, 7, 10, 11)
+#define SINAN_Q8_P1_GROUP(g) SINAN_Q8_PAIRS_GROUP(g, SINAN_Q8_P1_B0, SINAN_Q8_P1_B1)
+#define SINAN_Q8_P1_START SINAN_Q8_PAIR_START(0, 0, 8, 9) SINAN_Q8_PAIR_START(1, 0, 10, 11)
+#define SINAN_Q8_P1_SCALE                                                                                          \
+    SINAN_Q8_PAIR_DW(0) SINAN_Q8_PAIR_SCALE(0, 0, 8, 9, a0, a1)                                                    \
+    SINAN_Q8_PAIR_DW(1) SINAN_Q8_PAIR_SCALE(1, 0, 10, 11, a0, a1)
+#define SINAN_Q8_P2_B0(g) SINAN_Q8_PAIR(0, g, 0, 4, 2, 3, 8, 9) SINAN_Q8_PAIR(0, g, 1, 5, 2, 3, 10, 11)
+#define SINAN_Q8_P2_B1(g) SINAN_Q8_PAIR(1, g, 0, 4, 6, 7, 12, 13) SINAN_Q8_PAIR(1, g, 1, 5, 6, 7, 14, 15)
+#define SINAN_Q8_P2_GROUP(g) SINAN_Q8_PAIRS_GROUP(g, SINAN_Q8_P2_B0, SINAN_Q8_P2_B1)
+#define SINAN_Q8_P2_START                                                                                          \
+    SINAN_Q8_PAIR_START(0, 0, 8, 9) SINAN_Q8_PAIR_START(0, 1, 10, 11)                                              \
+    SINAN_Q8_PAIR_START(1, 0, 12, 13) SINAN_Q8_PAIR_START(1, 1, 14, 15)
+#define SINAN_Q8_P2_SCALE                                                                                          \
+    SINAN_Q8_PAIR_DW(0) SINAN_Q8_PAIR_SCALE(0, 0, 8, 9, a0, a1) SINAN_Q8_PAIR_SCALE(0, 1, 10, 11, a2, a3)          \
+    SINAN_Q8_PAIR_DW(1) SINAN_Q8_PAIR_SCALE(1, 0, 12, 13, a0, a1) SINAN_Q8_PAIR_SCALE(1, 1, 14, 15, a2, a3)
+#define SINAN_Q8_P3_B0(g)                                                                                          \
+    SINAN_Q8_PAIR(0, g, 0, 4, 2, 3, 8, 9) SINAN_Q8_PAIR(0, g, 1, 5, 2, 3, 10, 11)                                  \
+    SINAN_Q8_PAIR(0, g, 2, 4, 2, 3, 12, 13)
+#define SINAN_Q8_P3_B1(g)                                                                                          \
+    SINAN_Q8_PAIR(1, g, 0, 5, 6, 7, 14, 15) SINAN_Q8_PAIR(1, g, 1, 4, 6, 7, 16, 17)                                \
+    SINAN_Q8_PAIR(1, g, 2, 5, 6, 7, 18, 19)
+#define SINAN_Q8_P3_GROUP(g) SINAN_Q8_PAIRS_GROUP(g, SINAN_Q8_P3_B0, SINAN_Q8_P3_B1)
+#define SINAN_Q8_P3_START                                                                                          \
+    SINAN_Q8_PAIR_START(0, 0, 8, 9) SINAN_Q8_PAIR_START(0, 1, 10, 11) SINAN_Q8_PAIR_START(0, 2, 12, 13)            \
+    SINAN_Q8_PAIR_START(1, 0, 14, 15) SINAN_Q8_PAIR_START(1, 1, 16, 17) SINAN_Q8_PAIR_START(1, 2, 18, 19)
+#define SINAN_Q8_P3_SCALE                                                                                          \
+    SINAN_Q8_PAIR_DW(0) SINAN_Q8_PAIR_SCALE(0, 0, 8, 9, a0, a1) SINAN_Q8_PAIR_SCALE(0, 1, 10, 11, a2, a3)          \
+    SINAN_Q8_PAIR_SCALE(0, 2, 12, 13, a4, a5)                                                                      \
+    SINAN_Q8_PAIR_DW(1) SINAN_Q8_PAIR_SCALE(1, 0, 14, 15, a0, a1) SINAN_Q8_PAIR_SCALE(1, 1, 16, 17, a2, a3)        \
+    SINAN_Q8_PAIR_SCALE(1, 2, 18, 19, a4, a5)
+#define SINAN_Q8_P4_B0(g)                                                                                          \
+    SINAN_Q8_PAIR(0, g, 0, 4, 2, 3, 8, 9) SINAN_Q8_PAIR(0, g, 1, 5, 2, 3, 10, 11)                                  \
+    SINAN_Q8_PAIR(0, g, 2, 4, 2, 3, 12, 13) SINAN_Q8_PAIR(0, g, 3, 5, 2, 3, 14, 15)
+#define SINAN_Q8_P4_B1(g)                                                                                          \
+    SINAN_Q8_PAIR(1, g, 0, 4, 6, 7, 16, 17) SINAN_Q8_PAIR(1, g, 1, 5, 6, 7, 18, 19)                                \
+    SINAN_Q8_PAIR(1, g, 2, 4, 6, 7, 20, 21) SINAN_Q8_PAIR(1, g, 3, 5, 6, 7, 22, 23)
+#define SINAN_Q8_P4_GROUP(g) SINAN_Q8_PAIRS_GROUP(g, SINAN_Q8_P4_B0, SINAN_Q8_P4_B1)
+#define SINAN_Q8_P4_START                                                                                          \
+    SINAN_Q8_PAIR_START(0, 0, 8, 9) SINAN_Q8_PAIR_START(0, 1, 10, 11) SINAN_Q8_PAIR_START(0, 2, 12, 13)            \
+    SINAN_Q8_PAIR_START(0, 3, 14, 15) SINAN_Q8_PAIR_START(1, 0, 16, 17) SINAN_Q8_PAIR_START(1, 1, 18, 19)          \
+    SINAN_Q8_PAIR_START(1, 2, 20, 21) SINAN_Q8_PAIR_START(1, 3, 22, 23)
+#define SINAN_Q8_P4_SCALE                                                                                          \
+    SINAN_Q8_PAIR_DW(0) SINAN_Q8_PAIR_SCALE(0, 0, 8, 9, a0, a1) SINAN_Q8_PAIR_SCALE(0, 1, 10, 11, a2, a3)          \
+    SINAN_Q8_PAIR_SCALE(0, 2, 12, 13, a4, a5) SINAN_Q8_PAIR_SCALE(0, 3, 14, 15, a6, a7)                            \
+    SINAN_Q8_PAIR_DW(1) SINAN_Q8_PAIR_SCALE(1, 0, 16, 17, a0, a1) SINAN_Q8_PAIR_SCALE(1, 1, 18, 19, a2, a3)        \
+    SINAN_Q8_PAIR_SCALE(1, 2, 20, 21, a4, a5) SINAN_Q8_PAIR_SCALE(1, 3, 22, 23, a6, a7)
+// The statement: 8 results (those past 2P unused), every register the largest P takes clobbered.
+#define SINAN_Q8_PAIRS_ASM(BODY)                                                                                   \
+    asm(BODY                                                                                                       \
+        : [a0] "+v"(a[0]), [a1] "+v"(a[1]), [a2] "+v"(a[2]), [a3] "+v"(a[3]), [a4] "+v"(a[4]), [a5] "+v"(a[5]),   \
+          [a6] "+v"(a[6]), [a7] "+v"(a[7])                                                                         \
+        : [q] "r"(q), [d] "r"(d), [x] "r"(x), [pf] "r"(reinterpret_cast<const char*>(q) + panel::kReadAhead),     \
+          "m"(*reinterpret_cast<const QBytes*>(q)), "m"(*reinterpret_cast<const DHalves*>(d)),                     \
+          "m"(*reinterpret_cast<const TileBlock(*)[2]>(x))                                                         \
+        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",        \
+          "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22",       \
+          "xmm23")
 // clang-format on
 
-// One quad of tokens (2 to 4: the tile's slots 0-3), the same way: sums (block b, k) in zmm(8 + 4b +
-// k), the tokens' bytes in zmm2 (block 0) and zmm3 (block 1), results a(k).
-// clang-format off
-#define SINAN_Q8_QUAD1_ROWS(imm, c0, c1)                                         \
-    "vpshufd $" #imm ", %%zmm0, %%zmm6\n\t"                                      \
-    "vpshufd $" #imm ", %%zmm1, %%zmm7\n\t"                                      \
-    "vpdpbusd %%zmm2, %%zmm6, %%zmm" #c0 "\n\t"                                  \
-    "vpdpbusd %%zmm3, %%zmm7, %%zmm" #c1 "\n\t"
-#define SINAN_Q8_QUAD1_GROUP(g)                                                  \
-    "vmovdqu64 " #g "*64(%[q]), %%zmm0\n\t"                                      \
-    "vmovdqu64 512+" #g "*64(%[q]), %%zmm1\n\t"                                  \
-    "vbroadcasti32x4 " #g "*32(%[x]), %%zmm2\n\t"                                \
-    "vbroadcasti32x4 320+" #g "*32(%[x]), %%zmm3\n\t"                            \
-    SINAN_Q8_QUAD1_ROWS(0, 8, 12) SINAN_Q8_QUAD1_ROWS(85, 9, 13)                 \
-    SINAN_Q8_QUAD1_ROWS(170, 10, 14) SINAN_Q8_QUAD1_ROWS(255, 11, 15)
-#define SINAN_Q8_QUAD1_GROUP_AHEAD(g)                                            \
-    "prefetcht0 " #g "*128(%[pf])\n\t"                                           \
-    "prefetcht0 " #g "*128+64(%[pf])\n\t" SINAN_Q8_QUAD1_GROUP(g)
-#define SINAN_Q8_QUAD1_SCALE(imm, c, a)                                          \
-    "vpshufd $" #imm ", %%zmm0, %%zmm3\n\t" SINAN_Q8_ADD_BLOCK("%%zmm1", 3, c, 4, a)
-// clang-format on
-
-// The asm statements of quads_times_two_blocks (below): their text, with the groups' macro G (the
-// plain one, or the one that reads ahead) and what follows the groups (T: nothing, or the
-// read-ahead's last line), and their operands.
-// clang-format off
-#define SINAN_Q8_QUAD1_BODY(G, T)                                                                                  \
-    "vbroadcasti32x4 288(%[x]), %%zmm8\n\t" "vbroadcasti32x4 288(%[x]), %%zmm9\n\t"                                \
-    "vbroadcasti32x4 288(%[x]), %%zmm10\n\t" "vbroadcasti32x4 288(%[x]), %%zmm11\n\t"                              \
-    "vbroadcasti32x4 320+288(%[x]), %%zmm12\n\t" "vbroadcasti32x4 320+288(%[x]), %%zmm13\n\t"                      \
-    "vbroadcasti32x4 320+288(%[x]), %%zmm14\n\t" "vbroadcasti32x4 320+288(%[x]), %%zmm15\n\t"                      \
-    G(0) G(1) G(2) G(3) G(4) G(5) G(6) G(7) T                                                                      \
-    "vcvtph2ps (%[d]), %%zmm0\n\t" "vbroadcastf32x4 256(%[x]), %%zmm1\n\t"                                         \
-    SINAN_Q8_QUAD1_SCALE(0, 8, a0) SINAN_Q8_QUAD1_SCALE(85, 9, a1)                                                 \
-    SINAN_Q8_QUAD1_SCALE(170, 10, a2) SINAN_Q8_QUAD1_SCALE(255, 11, a3)                                            \
-    "vcvtph2ps 32(%[d]), %%zmm0\n\t" "vbroadcastf32x4 320+256(%[x]), %%zmm1\n\t"                                   \
-    SINAN_Q8_QUAD1_SCALE(0, 12, a0) SINAN_Q8_QUAD1_SCALE(85, 13, a1)                                               \
-    SINAN_Q8_QUAD1_SCALE(170, 14, a2) SINAN_Q8_QUAD1_SCALE(255, 15, a3)
-#define SINAN_Q8_QUAD2_BODY(G, T)                                                                                  \
-    SINAN_Q8_QUAD_START(8, 9, 16, 17) SINAN_Q8_QUAD_START(10, 11, 18, 19)                                          \
-    SINAN_Q8_QUAD_START(12, 13, 20, 21) SINAN_Q8_QUAD_START(14, 15, 22, 23)                                        \
-    G(0) G(1) G(2) G(3) G(4) G(5) G(6) G(7) T                                                                      \
-    SINAN_Q8_QUAD_BLOCK(0, 0)                                                                                      \
-    SINAN_Q8_QUAD_SCALE(0, 8, 9, a0, a1) SINAN_Q8_QUAD_SCALE(85, 10, 11, a2, a3)                                   \
-    SINAN_Q8_QUAD_SCALE(170, 12, 13, a4, a5) SINAN_Q8_QUAD_SCALE(255, 14, 15, a6, a7)                              \
-    SINAN_Q8_QUAD_BLOCK(32, 320)                                                                                   \
-    SINAN_Q8_QUAD_SCALE(0, 16, 17, a0, a1) SINAN_Q8_QUAD_SCALE(85, 18, 19, a2, a3)                                 \
-    SINAN_Q8_QUAD_SCALE(170, 20, 21, a4, a5) SINAN_Q8_QUAD_SCALE(255, 22, 23, a6, a7)
-#define SINAN_Q8_QUAD_LAST_AHEAD "prefetcht0 1024(%[pf])\n\t"
-#define SINAN_Q8_QUAD_INPUTS                                                                                       \
-    [q] "r"(q), [d] "r"(d), [x] "r"(x), [pf] "r"(reinterpret_cast<const char*>(q) + panel::kReadAhead),           \
-        "m"(*reinterpret_cast<const QBytes*>(q)), "m"(*reinterpret_cast<const DHalves*>(d)),                       \
-        "m"(*reinterpret_cast<const TileBlock(*)[2]>(x))
-#define SINAN_Q8_QUAD_CLOBBERS                                                                                     \
-    "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",     \
-        "xmm13", "xmm14", "xmm15"
-// clang-format on
-
-// acc[H k + h] (quads: see above; H of them, 1 or 2) += blocks 0 and 1 of a packed panel (quants
-// q, scales d from the first) times the first 4H tokens of the tile blocks at x:
-// accumulate_blocks<4H, 2>, bit for bit. Always inlined: called, its results went through memory
+// acc[2p + s] (pairs: see above; P of them, 1 to 4) += blocks 0 and 1 of a packed panel (quants q,
+// scales d from the first) times the first 2P tokens of the tile blocks at x:
+// accumulate_blocks<2P, 2>, bit for bit. Always inlined: called, its results went through memory
 // at every step, and 8 streams served 12% slower than with the broadcasts (bench/NOTES.md).
 // kAhead: the 17 lines kReadAhead bytes past the block pair are fetched into L1 as the groups go
 // (panel::read_ahead's distance), two a group and the last after them.
-template <int H, bool kAhead>
-__attribute__((always_inline)) inline void quads_times_two_blocks(const __m512i* q, const uint16_t* d,
+template <int P, bool kAhead>
+__attribute__((always_inline)) inline void pairs_times_two_blocks(const __m512i* q, const uint16_t* d,
                                                                   const TileBlock* x, __m512* acc) {
     using QBytes = uint8_t[2 * kPanelQBytes];
     using DHalves = uint16_t[2 * kPanelRows];
     static_assert(2 * kPanelQBytes + 2 * kPanelRows * sizeof(uint16_t) == 17 * 64, "a block pair: 17 lines");
-    if constexpr (H == 1) {
-        __m512 a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-        if constexpr (kAhead)
-            asm(SINAN_Q8_QUAD1_BODY(SINAN_Q8_QUAD1_GROUP_AHEAD, SINAN_Q8_QUAD_LAST_AHEAD)
-                : [a0] "+v"(a0), [a1] "+v"(a1), [a2] "+v"(a2), [a3] "+v"(a3)
-                : SINAN_Q8_QUAD_INPUTS
-                : SINAN_Q8_QUAD_CLOBBERS);
-        else
-            asm(SINAN_Q8_QUAD1_BODY(SINAN_Q8_QUAD1_GROUP, "")
-                : [a0] "+v"(a0), [a1] "+v"(a1), [a2] "+v"(a2), [a3] "+v"(a3)
-                : SINAN_Q8_QUAD_INPUTS
-                : SINAN_Q8_QUAD_CLOBBERS);
-        acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
-    } else {
-        static_assert(H == 2);
-        __m512 a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5], a6 = acc[6], a7 = acc[7];
-        if constexpr (kAhead)
-            asm(SINAN_Q8_QUAD2_BODY(SINAN_Q8_QUAD_GROUP_AHEAD, SINAN_Q8_QUAD_LAST_AHEAD)
-                : [a0] "+v"(a0), [a1] "+v"(a1), [a2] "+v"(a2), [a3] "+v"(a3), [a4] "+v"(a4), [a5] "+v"(a5),
-                  [a6] "+v"(a6), [a7] "+v"(a7)
-                : SINAN_Q8_QUAD_INPUTS
-                : SINAN_Q8_QUAD_CLOBBERS, "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23");
-        else
-            asm(SINAN_Q8_QUAD2_BODY(SINAN_Q8_QUAD_GROUP, "")
-                : [a0] "+v"(a0), [a1] "+v"(a1), [a2] "+v"(a2), [a3] "+v"(a3), [a4] "+v"(a4), [a5] "+v"(a5),
-                  [a6] "+v"(a6), [a7] "+v"(a7)
-                : SINAN_Q8_QUAD_INPUTS
-                : SINAN_Q8_QUAD_CLOBBERS, "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23");
-        acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = a4, acc[5] = a5, acc[6] = a6, acc[7] = a7;
-    }
+    static_assert(P >= 1 && P <= 4);
+    __m512 a[8];
+    for (int k = 0; k < 8; ++k) a[k] = k < 2 * P ? acc[k] : _mm512_setzero_ps();
+    if constexpr (P == 1 && kAhead) SINAN_Q8_PAIRS_ASM(SINAN_Q8_PAIRS_BODY(1, SINAN_Q8_AHEAD, SINAN_Q8_LAST_AHEAD));
+    if constexpr (P == 1 && !kAhead) SINAN_Q8_PAIRS_ASM(SINAN_Q8_PAIRS_BODY(1, SINAN_Q8_NOT_AHEAD, ""));
+    if constexpr (P == 2 && kAhead) SINAN_Q8_PAIRS_ASM(SINAN_Q8_PAIRS_BODY(2, SINAN_Q8_AHEAD, SINAN_Q8_LAST_AHEAD));
+    if constexpr (P == 2 && !kAhead) SINAN_Q8_PAIRS_ASM(SINAN_Q8_PAIRS_BODY(2, SINAN_Q8_NOT_AHEAD, ""));
+    if constexpr (P == 3 && kAhead) SINAN_Q8_PAIRS_ASM(SINAN_Q8_PAIRS_BODY(3, SINAN_Q8_AHEAD, SINAN_Q8_LAST_AHEAD));
+    if constexpr (P == 3 && !kAhead) SINAN_Q8_PAIRS_ASM(SINAN_Q8_PAIRS_BODY(3, SINAN_Q8_NOT_AHEAD, ""));
+    if constexpr (P == 4 && kAhead) SINAN_Q8_PAIRS_ASM(SINAN_Q8_PAIRS_BODY(4, SINAN_Q8_AHEAD, SINAN_Q8_LAST_AHEAD));
+    if constexpr (P == 4 && !kAhead) SINAN_Q8_PAIRS_ASM(SINAN_Q8_PAIRS_BODY(4, SINAN_Q8_NOT_AHEAD, ""));
+    for (int k = 0; k < 2 * P; ++k) acc[k] = a[k];
 }
 
-#undef SINAN_Q8_QUAD_START
-#undef SINAN_Q8_QUAD_ROWS
-#undef SINAN_Q8_QUAD_GROUP
-#undef SINAN_Q8_QUAD_SCALE
-#undef SINAN_Q8_QUAD_BLOCK
-#undef SINAN_Q8_QUAD1_ROWS
-#undef SINAN_Q8_QUAD1_GROUP
-#undef SINAN_Q8_QUAD1_SCALE  // SINAN_Q8_ADD_BLOCK serves the kernel below too
-#undef SINAN_Q8_QUAD_GROUP_AHEAD
-#undef SINAN_Q8_QUAD1_GROUP_AHEAD
-#undef SINAN_Q8_QUAD1_BODY
-#undef SINAN_Q8_QUAD2_BODY
-#undef SINAN_Q8_QUAD_LAST_AHEAD
-#undef SINAN_Q8_QUAD_INPUTS
-#undef SINAN_Q8_QUAD_CLOBBERS
+#undef SINAN_Q8_SPREAD
+#undef SINAN_Q8_PAIR
+#undef SINAN_Q8_PAIRS_GROUP
+#undef SINAN_Q8_PAIR_START
+#undef SINAN_Q8_PAIR_DW
+#undef SINAN_Q8_PAIR_SCALE
+#undef SINAN_Q8_AHEAD
+#undef SINAN_Q8_NOT_AHEAD
+#undef SINAN_Q8_LAST_AHEAD
+#undef SINAN_Q8_PAIRS_BODY
+#undef SINAN_Q8_P1_B0
+#undef SINAN_Q8_P1_B1
+#undef SINAN_Q8_P1_GROUP
+#undef SINAN_Q8_P1_START
+#undef SINAN_Q8_P1_SCALE
+#undef SINAN_Q8_P2_B0
+#undef SINAN_Q8_P2_B1
+#undef SINAN_Q8_P2_GROUP
+#undef SINAN_Q8_P2_START
+#undef SINAN_Q8_P2_SCALE
+#undef SINAN_Q8_P3_B0
+#undef SINAN_Q8_P3_B1
+#undef SINAN_Q8_P3_GROUP
+#undef SINAN_Q8_P3_START
+#undef SINAN_Q8_P3_SCALE
+#undef SINAN_Q8_P4_B0
+#undef SINAN_Q8_P4_B1
+#undef SINAN_Q8_P4_GROUP
+#undef SINAN_Q8_P4_START
+#undef SINAN_Q8_P4_SCALE
+#undef SINAN_Q8_PAIRS_ASM  // SINAN_Q8_ADD_BLOCK serves the kernel below too
 
-// quads_times_two_blocks' results in token order: acc[t] lane r = row r, token t. Per quad h, a
-// 4x4 transpose inside each 128-bit lane of its four results (k = 0..3).
-template <int H>
-inline void quads_to_tokens(__m512* acc) {
-    auto lo = [](__m512 a, __m512 b) {
-        return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
-    };
-    auto hi = [](__m512 a, __m512 b) {
-        return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
-    };
-    __m512 out[4 * H];
-    for (int h = 0; h < H; ++h) {
-        const __m512 t0 = _mm512_unpacklo_ps(acc[h], acc[H + h]), t1 = _mm512_unpackhi_ps(acc[h], acc[H + h]);
-        const __m512 t2 = _mm512_unpacklo_ps(acc[2 * H + h], acc[3 * H + h]);
-        const __m512 t3 = _mm512_unpackhi_ps(acc[2 * H + h], acc[3 * H + h]);
-        out[4 * h + 0] = lo(t0, t2);
-        out[4 * h + 1] = hi(t0, t2);
-        out[4 * h + 2] = lo(t1, t3);
-        out[4 * h + 3] = hi(t1, t3);
+// pairs_times_two_blocks' results in token order: acc[t] lane r = row r, token t. Per pair p, lane
+// 4c + j of result (p, s) holds row 4c + 2s + j / 2, token 2p + j % 2: the even and odd halves of
+// each 128-bit lane of both results, side by side.
+template <int P>
+inline void pairs_to_tokens(__m512* acc) {
+    for (int p = 0; p < P; ++p) {
+        const __m512 even = acc[2 * p], odd = acc[2 * p + 1];
+        acc[2 * p] = _mm512_shuffle_ps(even, odd, 0x88);      // dwords 0, 2 of each: token 2p
+        acc[2 * p + 1] = _mm512_shuffle_ps(even, odd, 0xdd);  // dwords 1, 3: token 2p + 1
     }
-    for (int t = 0; t < 4 * H; ++t) acc[t] = out[t];
 }
 
 // y[t * y_stride + r] for the `valid` rows of a packed panel and T tokens, while the next panel is
@@ -383,17 +372,17 @@ inline void quads_to_tokens(__m512* acc) {
 // batch of one tile: the weights read once), while the weights stream 32 KiB ahead into L2
 // (panel::stream_ahead, which has its figures) or, with kReadAhead and 2 to 8 tokens, each block
 // pair is fetched into L1 panel::kReadAhead bytes ahead instead (panel::read_ahead's distance; by
-// the quads, a few lines a group): on the family 26 host the 1.5B Q8_0 model's decode steps of 8
+// the pairs' asm, a few lines a group): on the family 26 host the 1.5B Q8_0 model's decode steps of 8
 // sequences ~16% faster than with both prefetches (median of 8 alternations; with both, 1-4%
 // faster than with the stream alone), of 2 6-13% (bench/NOTES.md, 2026-12-07 12:40), and the
 // lines spread over the groups ~3.5% faster again than all at the pair's start (2026-12-07 15:14).
 template <int T, bool kReadAhead = false>
 void packed_panel_times_tokens(PanelView panel, int64_t n_blocks, const TileBlock* x, const NextPanelPrefetch* prefetch,
                                int64_t first_step, float* y, int64_t y_stride, __mmask16 valid) {
-    // 2 to 8 tokens go in quads (their tile's slots past T hold zeros: clear_slots_past), one
-    // token alone (2 tokens ran 2-5% faster as a quad than token by token: bench/NOTES.md).
-    constexpr int kQuads = T >= 5 ? 2 : T >= 2 ? 1 : 0;
-    constexpr int kAcc = kQuads > 0 ? 4 * kQuads : T;
+    // 2 to 8 tokens go in pairs (a last odd token's partner slot holds zeros: clear_slots_past),
+    // one token alone.
+    constexpr int kPairs = T >= 2 ? (T + 1) / 2 : 0;
+    constexpr int kAcc = kPairs > 0 ? 2 * kPairs : T;
     __m512 acc[kAcc];
     for (int t = 0; t < kAcc; ++t) acc[t] = _mm512_setzero_ps();
     auto scales = [&](int64_t b) {
@@ -401,25 +390,25 @@ void packed_panel_times_tokens(PanelView panel, int64_t n_blocks, const TileBloc
     };
     int64_t b = 0;
     // kReadAhead comes with prefetch null (panel_times_tiles' callers); 2 to 8 tokens then fetch
-    // the weights ahead inside the quads.
-    constexpr bool kQuadsAhead = kReadAhead && kQuads > 0;
+    // the weights ahead inside the pairs' asm.
+    constexpr bool kPairsAhead = kReadAhead && kPairs > 0;
     for (; b + 2 <= n_blocks; b += 2) {
         if (prefetch != nullptr) {
             prefetch->at_step(first_step + b);
             prefetch->at_step(first_step + b + 1);
-        } else if constexpr (!kQuadsAhead) {
+        } else if constexpr (!kPairsAhead) {
             panel::stream_ahead<2 * kQK / 4>(panel.q(b));
             panel::stream_ahead<1>(panel.d(b));
         }
-        if constexpr (kQuads > 0) {
-            quads_times_two_blocks<kQuads, kQuadsAhead>(panel.q(b), panel.d(b), x + b, acc);
+        if constexpr (kPairs > 0) {
+            pairs_times_two_blocks<kPairs, kPairsAhead>(panel.q(b), panel.d(b), x + b, acc);
         } else {
             const __m512i* q[2] = {panel.q(b), panel.q(b + 1)};
             const __m512 d[2] = {scales(b), scales(b + 1)};
             accumulate_blocks<T, 2>(q, d, x + b, acc);
         }
     }
-    if constexpr (kQuads > 0) quads_to_tokens<kQuads>(acc);
+    if constexpr (kPairs > 0) pairs_to_tokens<kPairs>(acc);
     if (b < n_blocks) {
         if (prefetch == nullptr)
             panel::stream_ahead<kQK / 4>(panel.q(b));
@@ -627,8 +616,9 @@ void summarize_tokens(const void* x, size_t x_row_bytes, int64_t first, int64_t 
 
 int64_t n_tiles_of(int64_t n_tokens) { return (n_tokens + kTokenTile - 1) / kTokenTile; }
 
-// Zeros the last tile's slots past token n_tokens - 1: the quads (quads_times_two_blocks) compute
-// them and drop their results, on zeros rather than on whatever the memory held.
+// Zeros the last tile's slots past token n_tokens - 1: the pairs (pairs_times_two_blocks) compute
+// an odd count's last partner and drop its results, on zeros rather than on whatever the memory
+// held.
 void clear_slots_past(int64_t n_tokens, int64_t n_blocks, TileBlock* tiles) {
     const int64_t used = n_tokens % kTokenTile;
     if (used == 0) return;
