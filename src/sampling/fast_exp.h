@@ -1,7 +1,8 @@
 // Vectors of 16 floats and the exp of the sampler's softmax passes. Private to src/sampling.
 //
 // 16 lanes: one AVX-512 register (GCC vector extensions) where the code is built for it
-// (vector_passes_avx512.cpp), four 4-lane registers (SSE on the x86-64 baseline) elsewhere. The
+// (vector_passes_avx512.cpp), two 8-lane ones for AVX2 (vector_passes_avx2.cpp), four 4-lane ones
+// (SSE on the x86-64 baseline) elsewhere. The
 // operations are element-wise IEEE ones and sums are added in a fixed order (sum16), so every
 // build gives the same bits; -ffp-contract=off (src/sampling/CMakeLists.txt) keeps a * b + c from
 // becoming a fused multiply-add on the wide builds. std::exp is a library call that stays scalar,
@@ -11,8 +12,8 @@
 // fast_exp16: relative error < 2e-7 for x in [-87, 0]; exactly 0 below -87.3 (including -inf, a
 // banned token), so banned tokens get weight 0 and are never drawn.
 //
-// Every function is static: each file that includes this gets its own copy, so an AVX-512 copy is
-// never the one the linker keeps for the baseline code. No standard header for the same reason.
+// Every function is static: each file that includes this gets its own copy, so an AVX-512 or AVX2
+// copy is never the one the linker keeps for the baseline code. No standard header for the same reason.
 #pragma once
 
 #include <cstddef>
@@ -36,26 +37,33 @@ static inline Floats splat(float x) { return Floats{} + x; }
 static inline Ints splat_int(int32_t x) { return Ints{} + x; }
 static inline Ints iota16(int32_t first) { return Ints{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} + first; }
 #else
-// Four 4-lane registers per vector: GCC would lower a 64-byte vector type to scalar code on a CPU
-// without 64-byte registers, so the baseline spells the four quarters out. Lane j of a vector is
-// lane j % 4 of quarter j / 4 in both representations.
-using Q = float __attribute__((vector_size(16)));
-using QI = int32_t __attribute__((vector_size(16)));
+// Parts of kPartLanes lanes per vector, one register each: two AVX2 registers where the code is
+// built for AVX2 (vector_passes_avx2.cpp), four SSE ones on the x86-64 baseline. GCC would lower a
+// 64-byte vector type to scalar code on a CPU without 64-byte registers, so the parts are spelled
+// out. Lane j of a vector is lane j % kPartLanes of part j / kPartLanes in every representation.
+#if defined(__AVX2__)
+inline constexpr size_t kPartLanes = 8;
+#else
+inline constexpr size_t kPartLanes = 4;
+#endif
+inline constexpr size_t kParts = kLanes / kPartLanes;
+using Q = float __attribute__((vector_size(sizeof(float) * kPartLanes)));
+using QI = int32_t __attribute__((vector_size(sizeof(int32_t) * kPartLanes)));
 
 struct Ints {
-    QI q[4];
-    int32_t operator[](size_t j) const { return q[j / 4][j % 4]; }
+    QI q[kParts];
+    int32_t operator[](size_t j) const { return q[j / kPartLanes][j % kPartLanes]; }
 };
 struct Floats {
-    Q q[4];
-    float operator[](size_t j) const { return q[j / 4][j % 4]; }
+    Q q[kParts];
+    float operator[](size_t j) const { return q[j / kPartLanes][j % kPartLanes]; }
 };
 
-#define SINAN_FLOATS_OP(R, op, A, B)                           \
-    static inline R operator op(A a, B b) {                    \
-        R r;                                                   \
-        for (int k = 0; k < 4; ++k) r.q[k] = a.q[k] op b.q[k]; \
-        return r;                                              \
+#define SINAN_FLOATS_OP(R, op, A, B)                                   \
+    static inline R operator op(A a, B b) {                            \
+        R r;                                                           \
+        for (size_t k = 0; k < kParts; ++k) r.q[k] = a.q[k] op b.q[k]; \
+        return r;                                                      \
     }
 SINAN_FLOATS_OP(Floats, +, Floats, Floats)
 SINAN_FLOATS_OP(Floats, -, Floats, Floats)
@@ -71,8 +79,16 @@ SINAN_FLOATS_OP(Ints, <=, Ints, Ints)
 SINAN_FLOATS_OP(Ints, ==, Ints, Ints)
 #undef SINAN_FLOATS_OP
 
-static inline Floats splat(float x) { return {{Q{} + x, Q{} + x, Q{} + x, Q{} + x}}; }
-static inline Ints splat_int(int32_t x) { return {{QI{} + x, QI{} + x, QI{} + x, QI{} + x}}; }
+static inline Floats splat(float x) {
+    Floats r;
+    for (size_t k = 0; k < kParts; ++k) r.q[k] = Q{} + x;
+    return r;
+}
+static inline Ints splat_int(int32_t x) {
+    Ints r;
+    for (size_t k = 0; k < kParts; ++k) r.q[k] = QI{} + x;
+    return r;
+}
 static inline Floats operator+(Floats a, float b) { return a + splat(b); }
 static inline Floats operator-(Floats a, float b) { return a - splat(b); }
 static inline Floats operator*(Floats a, float b) { return a * splat(b); }
@@ -80,7 +96,7 @@ static inline Ints operator<(Floats a, float b) { return a < splat(b); }
 static inline Ints operator<=(Ints a, int32_t b) { return a <= splat_int(b); }
 static inline Ints operator==(Ints a, int32_t b) { return a == splat_int(b); }
 static inline Ints operator<<(Ints a, int b) {
-    for (int k = 0; k < 4; ++k) a.q[k] <<= b;
+    for (size_t k = 0; k < kParts; ++k) a.q[k] <<= b;
     return a;
 }
 static inline Floats& operator+=(Floats& a, Floats b) { return a = a + b; }
@@ -88,39 +104,59 @@ static inline Ints& operator&=(Ints& a, Ints b) { return a = a & b; }
 
 static inline Floats select(Ints m, Floats a, Floats b) {
     Floats r;
-    for (int k = 0; k < 4; ++k) r.q[k] = m.q[k] ? a.q[k] : b.q[k];
+    for (size_t k = 0; k < kParts; ++k) r.q[k] = m.q[k] ? a.q[k] : b.q[k];
     return r;
 }
 static inline Ints select(Ints m, Ints a, Ints b) {
     Ints r;
-    for (int k = 0; k < 4; ++k) r.q[k] = m.q[k] ? a.q[k] : b.q[k];
+    for (size_t k = 0; k < kParts; ++k) r.q[k] = m.q[k] ? a.q[k] : b.q[k];
     return r;
 }
 static inline Ints to_ints(Floats v) {  // truncates
     Ints r;
-    for (int k = 0; k < 4; ++k) r.q[k] = __builtin_convertvector(v.q[k], QI);
+    for (size_t k = 0; k < kParts; ++k) r.q[k] = __builtin_convertvector(v.q[k], QI);
     return r;
 }
 static inline Floats bits_as_floats(Ints v) {
     Floats r;
-    for (int k = 0; k < 4; ++k) r.q[k] = (Q)v.q[k];
+    for (size_t k = 0; k < kParts; ++k) r.q[k] = (Q)v.q[k];
     return r;
 }
 static inline Ints bits_as_ints(Floats v) {
     Ints r;
-    for (int k = 0; k < 4; ++k) r.q[k] = (QI)v.q[k];
+    for (size_t k = 0; k < kParts; ++k) r.q[k] = (QI)v.q[k];
     return r;
 }
 static inline Ints iota16(int32_t first) {
-    return Ints{{QI{0, 1, 2, 3}, QI{4, 5, 6, 7}, QI{8, 9, 10, 11}, QI{12, 13, 14, 15}}} + splat_int(first);
+    Ints r;
+    for (size_t j = 0; j < kLanes; ++j) r.q[j / kPartLanes][j % kPartLanes] = first + static_cast<int32_t>(j);
+    return r;
 }
 #endif
 
+#if defined(__AVX512F__)
 static inline Floats load16(const float* p) {
     Floats v;
     __builtin_memcpy(&v, p, sizeof(v));
     return v;
 }
+static inline void store16(float* p, Floats v) { __builtin_memcpy(p, &v, sizeof(v)); }
+static inline void store16(int32_t* p, Ints v) { __builtin_memcpy(p, &v, sizeof(v)); }
+#else
+// A part at a time: one unaligned load or store each (the whole struct at once went through the
+// stack in 16-byte pieces on AVX2, and each part was then read back across two of them).
+static inline Floats load16(const float* p) {
+    Floats v;
+    for (size_t k = 0; k < kParts; ++k) __builtin_memcpy(&v.q[k], p + k * kPartLanes, sizeof(Q));
+    return v;
+}
+static inline void store16(float* p, Floats v) {
+    for (size_t k = 0; k < kParts; ++k) __builtin_memcpy(p + k * kPartLanes, &v.q[k], sizeof(Q));
+}
+static inline void store16(int32_t* p, Ints v) {
+    for (size_t k = 0; k < kParts; ++k) __builtin_memcpy(p + k * kPartLanes, &v.q[k], sizeof(QI));
+}
+#endif
 
 // p[0, n) with n < 16, the other lanes `fill`.
 static inline Floats load_partial(const float* p, size_t n, float fill) {
@@ -128,9 +164,6 @@ static inline Floats load_partial(const float* p, size_t n, float fill) {
     for (size_t j = 0; j < kLanes; ++j) lanes[j] = j < n ? p[j] : fill;
     return load16(lanes);
 }
-
-static inline void store16(float* p, Floats v) { __builtin_memcpy(p, &v, sizeof(v)); }
-static inline void store16(int32_t* p, Ints v) { __builtin_memcpy(p, &v, sizeof(v)); }
 
 // The 16 lanes added as a tree: lane j + 8 into lane j, then j + 4, j + 2, j + 1.
 static inline float sum16(Floats v) {
@@ -164,15 +197,18 @@ static inline bool any_lane(Ints v) { return lane_mask(v) != 0; }
 #else
 static inline float max_lane(Floats v) {
     Q m = v.q[0];
-    for (int k = 1; k < 4; ++k) m = v.q[k] > m ? v.q[k] : m;
-    const float x = m[1] > m[0] ? m[1] : m[0];
-    const float y = m[3] > m[2] ? m[3] : m[2];
-    return y > x ? y : x;
+    for (size_t k = 1; k < kParts; ++k) m = v.q[k] > m ? v.q[k] : m;
+    float r = m[0];
+    for (size_t j = 1; j < kPartLanes; ++j) r = m[j] > r ? m[j] : r;
+    return r;
 }
 
 static inline bool any_lane(Ints v) {
-    const QI o = (v.q[0] | v.q[1]) | (v.q[2] | v.q[3]);
-    return (o[0] | o[1] | o[2] | o[3]) != 0;
+    QI o = v.q[0];
+    for (size_t k = 1; k < kParts; ++k) o |= v.q[k];
+    int32_t any = 0;
+    for (size_t j = 0; j < kPartLanes; ++j) any |= o[j];
+    return any != 0;
 }
 #endif
 
@@ -271,12 +307,23 @@ template <size_t N>
     exp_lanes<N, Floats, Ints>(x, out);
 }
 #else
-// A quarter at a time: the same operations lane by lane, with a quarter of the registers live.
+// The vectors' parts kExpParts at a time, side by side: the same operations lane by lane. AVX2
+// takes 8 (4 vectors): the softmax pass ran ~10% faster than with 2 or 16 (registers spill either
+// way; bench/NOTES.md, 2026-12-07 19:10); SSE one at a time, with a quarter of the registers live.
+#if defined(__AVX2__)
+inline constexpr size_t kExpParts = 8;
+#else
+inline constexpr size_t kExpParts = 1;
+#endif
 template <size_t N>
 [[gnu::always_inline]] static inline void fast_exp16_n(const Floats* x, Floats* out) {
-    for (size_t k = 0; k < N; ++k) {
-        for (int j = 0; j < 4; ++j) exp_lanes<1, Q, QI>(&x[k].q[j], &out[k].q[j]);
-    }
+    constexpr size_t kAll = N * kParts;
+    Q in[kAll], res[kAll];
+    for (size_t i = 0; i < kAll; ++i) in[i] = x[i / kParts].q[i % kParts];
+    size_t i = 0;
+    for (; i + kExpParts <= kAll; i += kExpParts) exp_lanes<kExpParts, Q, QI>(in + i, res + i);
+    for (; i < kAll; ++i) exp_lanes<1, Q, QI>(in + i, res + i);
+    for (size_t k = 0; k < kAll; ++k) out[k / kParts].q[k % kParts] = res[k];
 }
 #endif
 

@@ -22,7 +22,7 @@
 // 151936); sample() allocates nothing after that, and restart() reuses them for the next sequence
 // (an engine that keeps finished samplers spares each request the allocation and the first touch
 // of those pages). Cost per sample(): a few vector passes over the logits (vector_passes.h:
-// AVX-512 where the CPU has it): the max and one softmax pass, for greedy the argmax; with
+// AVX-512 or AVX2 where the CPU has it): the max and one softmax pass, for greedy the argmax; with
 // temperature top-p's sums of mass by distance below the best logit and the draw (proposals from
 // the softmax pass's weights up to temperature 1, an exp pass above it), or O(n_vocab log k) for
 // top-k. The logits are copied only when a bias or penalty changes them (sample_in_place: not

@@ -1,9 +1,10 @@
 // The sampler's passes over a whole vocabulary of logits (151,936 for Qwen2), one table per
-// instruction set: the same code built for the x86-64 baseline (vector_passes_baseline.cpp) and
-// for AVX-512 (vector_passes_avx512.cpp), chosen once at run time. Both tables give the same bits
-// for the same input (fast_exp.h says why; tests/sampling/vector_passes_test.cpp checks it), so a
-// seed draws the same token on every CPU. Private to src/sampling and its tests. Includes no
-// header with inline functions: the AVX-512 file includes it.
+// instruction set: the same code built for the x86-64 baseline (vector_passes_baseline.cpp), for
+// AVX2 (vector_passes_avx2.cpp) and for AVX-512 (vector_passes_avx512.cpp), chosen once at run
+// time. The tables give the same bits for the same input (fast_exp.h says why;
+// tests/sampling/vector_passes_test.cpp checks it), so a seed draws the same token on every CPU.
+// Private to src/sampling and its tests. Includes no header with inline functions: the AVX2 and
+// AVX-512 files include it.
 //
 // Conventions: x[0, n) are logits, finite or -inf (a banned token). "Kept by cut" means the token
 // is not banned and ranks at or before `cut` in the sampler's order (logit descending, ties to the
@@ -73,10 +74,12 @@ struct VectorPasses {
     void (*block_sums)(const float* w, size_t n, size_t block, float* sums);
 };
 
-// The table for this CPU: AVX-512 where the CPU and SINAN_CPU (base/cpu.h) allow it.
+// The table for this CPU: AVX-512, else AVX2, where the CPU and SINAN_CPU (base/cpu.h) allow it.
 const VectorPasses& vector_passes();
-// Each table, for tests that compare them: the AVX-512 one is null when the CPU lacks it.
+// Each table, for tests that compare them: the AVX2 and AVX-512 ones are null when the CPU lacks
+// them.
 const VectorPasses& baseline_vector_passes();
+const VectorPasses* avx2_vector_passes();
 const VectorPasses* avx512_vector_passes();
 
 }  // namespace sinan::sampling

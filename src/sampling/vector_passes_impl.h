@@ -42,7 +42,7 @@ inline Ints kept_by(Floats l, Ints ids, Candidate cut) {
 
 inline bool is_keep_all(Candidate cut) { return cut.token == kKeepAll.token && cut.logit == kKeepAll.logit; }
 
-Extremes extremes(const float* x, size_t n) {
+[[gnu::flatten]] Extremes extremes(const float* x, size_t n) {
     // Four pairs of running extremes: each vector's max and min wait only on the pair of four
     // vectors before (one pair would chain every compare to the last). Max and min are the same
     // whatever the order (a tie's sign of zero aside, which no later step can tell apart).
@@ -73,7 +73,8 @@ Extremes extremes(const float* x, size_t n) {
 // softmax_sums' loop; kStore: the weights are written, kSums: their block sums too. Not inlined:
 // three forms inlined into one function left GCC's loop spilling its constants (20% slower).
 template <bool kStore, bool kSums>
-[[gnu::noinline]] SoftmaxSums softmax_pass(const float* x, size_t n, float max, float* w_out, float* sums_out) {
+[[gnu::noinline, gnu::flatten]] SoftmaxSums softmax_pass(const float* x, size_t n, float max, float* w_out,
+                                                         float* sums_out) {
     // With d = x - max and w = exp(d): z = sum w, s = sum w d. One exp per token. The draw's block
     // sums add the same w in block_sums' order (16 lanes a block of kDrawBlock, then sum16).
     static_assert(kSumBlock % kDrawBlock == 0 && kDrawBlock % kLanes == 0);
@@ -126,7 +127,7 @@ SoftmaxSums softmax_sums(const float* x, size_t n, float max, float* w_out, floa
                                : softmax_pass<true, false>(x, n, max, w_out, nullptr);
 }
 
-size_t find_at_least(const float* x, size_t n, size_t from, float at_least) {
+[[gnu::flatten]] size_t find_at_least(const float* x, size_t n, size_t from, float at_least) {
     // Four vectors per test of the lanes: the test is a chain of shuffles, the compares are not.
     const Floats t = splat(at_least);
     size_t i = from;
@@ -148,7 +149,8 @@ inline Floats cut_weight16(const float* x, size_t end, size_t i, Candidate cut, 
     return select(kept_by(l, detail::iota16(static_cast<int32_t>(i)), cut), e, Floats{});
 }
 
-void cut_weights(const float* x, size_t begin, size_t end, Candidate cut, float max, float inv_t, float* w) {
+[[gnu::flatten]] void cut_weights(const float* x, size_t begin, size_t end, Candidate cut, float max, float inv_t,
+                                  float* w) {
     const Floats vm = splat(max);
     const Floats vt = splat(inv_t);
     for (size_t i = begin; i < end; i += kLanes) {
@@ -156,7 +158,8 @@ void cut_weights(const float* x, size_t begin, size_t end, Candidate cut, float 
     }
 }
 
-void cut_weight_sums(const float* x, size_t n, Candidate cut, float max, float inv_t, size_t block, float* sums) {
+[[gnu::flatten]] void cut_weight_sums(const float* x, size_t n, Candidate cut, float max, float inv_t, size_t block,
+                                      float* sums) {
     const Floats vm = splat(max);
     const Floats vt = splat(inv_t);
     for (size_t b = 0, k = 0; b < n; b += block, ++k) {  // the adds of block_sums
@@ -183,8 +186,8 @@ inline void add_masses(const float* x, const float* w, size_t b, size_t end, Can
 
 // masses_beyond for L limits (limits[0, n_limits), the rest of the L lanes repeat limits[0]).
 template <size_t L>
-void masses_beyond_of(const float* x, const float* w, size_t n, Candidate cut, float max, float scale,
-                      const float* limits, size_t n_limits, double* mass) {
+[[gnu::flatten]] void masses_beyond_of(const float* x, const float* w, size_t n, Candidate cut, float max, float scale,
+                                       const float* limits, size_t n_limits, double* mass) {
     // L masked sums of the same weights, in float lanes per block of kSumBlock (as softmax_sums),
     // the blocks in double: each sum the same bits whatever the other limits are.
     const Floats vm = splat(max);
@@ -213,7 +216,8 @@ void masses_beyond(const float* x, const float* w, size_t n, Candidate cut, floa
 
 // collect's loop; kAll: cut keeps every token that is not banned.
 template <bool kAll>
-size_t collect_kept(const float* x, size_t n, Candidate cut, float max, float scale, int32_t bucket, Candidate* out) {
+[[gnu::flatten]] size_t collect_kept(const float* x, size_t n, Candidate cut, float max, float scale, int32_t bucket,
+                                     Candidate* out) {
     const Floats vm = splat(max);
     const Floats from = splat(static_cast<float>(bucket));
     const Floats to = splat(static_cast<float>(bucket + 1));
@@ -249,7 +253,7 @@ size_t collect(const float* x, size_t n, Candidate cut, float max, float scale, 
                             : collect_kept<false>(x, n, cut, max, scale, bucket, out);
 }
 
-void block_sums(const float* w, size_t n, size_t block, float* sums) {
+[[gnu::flatten]] void block_sums(const float* w, size_t n, size_t block, float* sums) {
     for (size_t b = 0, k = 0; b < n; b += block, ++k) {
         const size_t end = b + block < n ? b + block : n;
         Floats acc{};

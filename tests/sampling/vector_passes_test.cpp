@@ -1,6 +1,6 @@
 // The sampler's vector passes: each against a plain loop written from its definition, and the
-// AVX-512 table against the baseline one bit for bit (a seed must draw the same token on every
-// CPU), on sizes that are not multiples of the 16 lanes, with banned tokens and ties.
+// AVX2 and AVX-512 tables against the baseline one bit for bit (a seed must draw the same token on
+// every CPU), on sizes that are not multiples of the 16 lanes, with banned tokens and ties.
 #include "sampling/vector_passes.h"
 
 #include <gtest/gtest.h>
@@ -10,6 +10,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <span>
 #include <vector>
 
 #include "test_reference.h"
@@ -29,7 +30,8 @@ std::vector<float> logits_with_bans_and_ties(size_t n, uint32_t seed, float scal
 
 std::vector<const VectorPasses*> tables() {
     std::vector<const VectorPasses*> t = {&baseline_vector_passes()};
-    if (const VectorPasses* wide = avx512_vector_passes()) t.push_back(wide);
+    for (const VectorPasses* wide : {avx2_vector_passes(), avx512_vector_passes()})
+        if (wide != nullptr) t.push_back(wide);
     return t;
 }
 
@@ -200,59 +202,62 @@ bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
     return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
 }
 
-TEST(VectorPasses, TheAvx512TableGivesTheBaselinesBits) {
-    const VectorPasses* wide = avx512_vector_passes();
-    if (wide == nullptr) GTEST_SKIP() << "this CPU has no AVX-512: only the baseline table runs here";
+TEST(VectorPasses, TheWideTablesGiveTheBaselinesBits) {
+    const std::vector<const VectorPasses*> all = tables();
+    if (all.size() == 1) GTEST_SKIP() << "this CPU has no AVX2: only the baseline table runs here";
     const VectorPasses& base = baseline_vector_passes();
-    for (size_t n : kSizes) {
-        for (float scale : {0.3f, 3.0f, 30.0f}) {
-            SCOPED_TRACE("n=" + std::to_string(n) + " scale=" + std::to_string(scale));
-            const std::vector<float> x = logits_with_bans_and_ties(n, static_cast<uint32_t>(n) + 7, scale);
-            const Extremes e = base.extremes(x.data(), n);
-            const Extremes ew = wide->extremes(x.data(), n);
-            EXPECT_EQ(std::memcmp(&e, &ew, sizeof(e)), 0);
+    for (const VectorPasses* wide : std::span(all).subspan(1)) {
+        for (size_t n : kSizes) {
+            for (float scale : {0.3f, 3.0f, 30.0f}) {
+                SCOPED_TRACE(std::string(wide->name) + " n=" + std::to_string(n) + " scale=" + std::to_string(scale));
+                const std::vector<float> x = logits_with_bans_and_ties(n, static_cast<uint32_t>(n) + 7, scale);
+                const Extremes e = base.extremes(x.data(), n);
+                const Extremes ew = wide->extremes(x.data(), n);
+                EXPECT_EQ(std::memcmp(&e, &ew, sizeof(e)), 0);
 
-            std::vector<float> w(n), ww(n), ws(n / kDrawBlock + 1), wws(n / kDrawBlock + 1);
-            const SoftmaxSums s = base.softmax_sums(x.data(), n, e.max, w.data(), ws.data());
-            const SoftmaxSums sw = wide->softmax_sums(x.data(), n, e.max, ww.data(), wws.data());
-            EXPECT_EQ(std::memcmp(&s, &sw, sizeof(s)), 0);
-            EXPECT_TRUE(same_bits(w, ww));
-            EXPECT_TRUE(same_bits(ws, wws));
+                std::vector<float> w(n), ww(n), ws(n / kDrawBlock + 1), wws(n / kDrawBlock + 1);
+                const SoftmaxSums s = base.softmax_sums(x.data(), n, e.max, w.data(), ws.data());
+                const SoftmaxSums sw = wide->softmax_sums(x.data(), n, e.max, ww.data(), wws.data());
+                EXPECT_EQ(std::memcmp(&s, &sw, sizeof(s)), 0);
+                EXPECT_TRUE(same_bits(w, ww));
+                EXPECT_TRUE(same_bits(ws, wws));
 
-            const Candidate cut{x[n / 2], static_cast<int32_t>(n / 2)};
-            std::vector<float> c(n), cw(n);
-            base.cut_weights(x.data(), 0, n, cut, e.max, 1.0f / 0.6f, c.data());
-            wide->cut_weights(x.data(), 0, n, cut, e.max, 1.0f / 0.6f, cw.data());
-            EXPECT_TRUE(same_bits(c, cw));
-            std::vector<float> cs(n / 256 + 1), csw(n / 256 + 1);
-            base.cut_weight_sums(x.data(), n, cut, e.max, 1.0f / 0.6f, 256, cs.data());
-            wide->cut_weight_sums(x.data(), n, cut, e.max, 1.0f / 0.6f, 256, csw.data());
-            EXPECT_TRUE(same_bits(cs, csw));
+                const Candidate cut{x[n / 2], static_cast<int32_t>(n / 2)};
+                std::vector<float> c(n), cw(n);
+                base.cut_weights(x.data(), 0, n, cut, e.max, 1.0f / 0.6f, c.data());
+                wide->cut_weights(x.data(), 0, n, cut, e.max, 1.0f / 0.6f, cw.data());
+                EXPECT_TRUE(same_bits(c, cw));
+                std::vector<float> cs(n / 256 + 1), csw(n / 256 + 1);
+                base.cut_weight_sums(x.data(), n, cut, e.max, 1.0f / 0.6f, 256, cs.data());
+                wide->cut_weight_sums(x.data(), n, cut, e.max, 1.0f / 0.6f, 256, csw.data());
+                EXPECT_TRUE(same_bits(cs, csw));
 
-            for (Candidate c : {cut, kKeepAll}) {
-                const std::vector<float> limits = {1.0f, 2.0f, 5.0f, 9.0f, 30.0f, 100.0f, 128.0f, kInf};
-                std::vector<double> mass(kMassLimits), massw(kMassLimits);
-                base.masses_beyond(x.data(), w.data(), n, c, e.max, 16.0f, limits.data(), kMassLimits, mass.data());
-                wide->masses_beyond(x.data(), w.data(), n, c, e.max, 16.0f, limits.data(), kMassLimits, massw.data());
-                EXPECT_TRUE(same_bits(mass, massw));
-                std::vector<double> pair(2), pairw(2);
-                base.masses_beyond(x.data(), w.data(), n, c, e.max, 16.0f, limits.data() + 3, 2, pair.data());
-                wide->masses_beyond(x.data(), w.data(), n, c, e.max, 16.0f, limits.data() + 3, 2, pairw.data());
-                EXPECT_TRUE(same_bits(pair, pairw));
-            }
-
-            for (int32_t bucket : {-1, 2})
                 for (Candidate c : {cut, kKeepAll}) {
-                    std::vector<Candidate> out(n), outw(n);
-                    const size_t m = base.collect(x.data(), n, c, e.max, 16.0f, bucket, out.data());
-                    ASSERT_EQ(wide->collect(x.data(), n, c, e.max, 16.0f, bucket, outw.data()), m);
-                    EXPECT_EQ(std::memcmp(out.data(), outw.data(), m * sizeof(Candidate)), 0);
+                    const std::vector<float> limits = {1.0f, 2.0f, 5.0f, 9.0f, 30.0f, 100.0f, 128.0f, kInf};
+                    std::vector<double> mass(kMassLimits), massw(kMassLimits);
+                    base.masses_beyond(x.data(), w.data(), n, c, e.max, 16.0f, limits.data(), kMassLimits, mass.data());
+                    wide->masses_beyond(x.data(), w.data(), n, c, e.max, 16.0f, limits.data(), kMassLimits,
+                                        massw.data());
+                    EXPECT_TRUE(same_bits(mass, massw));
+                    std::vector<double> pair(2), pairw(2);
+                    base.masses_beyond(x.data(), w.data(), n, c, e.max, 16.0f, limits.data() + 3, 2, pair.data());
+                    wide->masses_beyond(x.data(), w.data(), n, c, e.max, 16.0f, limits.data() + 3, 2, pairw.data());
+                    EXPECT_TRUE(same_bits(pair, pairw));
                 }
 
-            std::vector<float> b(n / 256 + 1), bw(n / 256 + 1);
-            base.block_sums(c.data(), n, 256, b.data());
-            wide->block_sums(c.data(), n, 256, bw.data());
-            EXPECT_TRUE(same_bits(b, bw));
+                for (int32_t bucket : {-1, 2})
+                    for (Candidate c : {cut, kKeepAll}) {
+                        std::vector<Candidate> out(n), outw(n);
+                        const size_t m = base.collect(x.data(), n, c, e.max, 16.0f, bucket, out.data());
+                        ASSERT_EQ(wide->collect(x.data(), n, c, e.max, 16.0f, bucket, outw.data()), m);
+                        EXPECT_EQ(std::memcmp(out.data(), outw.data(), m * sizeof(Candidate)), 0);
+                    }
+
+                std::vector<float> b(n / 256 + 1), bw(n / 256 + 1);
+                base.block_sums(c.data(), n, 256, b.data());
+                wide->block_sums(c.data(), n, 256, bw.data());
+                EXPECT_TRUE(same_bits(b, bw));
+            }
         }
     }
 }
