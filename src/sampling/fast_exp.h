@@ -2,18 +2,18 @@
 //
 // 16 lanes: one AVX-512 register (GCC vector extensions) where the code is built for it
 // (vector_passes_avx512.cpp), two 8-lane ones for AVX2 (vector_passes_avx2.cpp), four 4-lane ones
-// (SSE on the x86-64 baseline) elsewhere. The
-// operations are element-wise IEEE ones and sums are added in a fixed order (sum16), so every
-// build gives the same bits; -ffp-contract=off (src/sampling/CMakeLists.txt) keeps a * b + c from
-// becoming a fused multiply-add on the wide builds. std::exp is a library call that stays scalar,
-// and GCC will not vectorise float reductions without -ffast-math, which would make results depend
-// on the compiler's choices.
+// (SSE on the x86-64 baseline) elsewhere. The operations are element-wise IEEE ones and sums are
+// added in a fixed order (sum16), so every build gives the same bits; -ffp-contract=off
+// (src/sampling/CMakeLists.txt) keeps a * b + c from becoming a fused multiply-add on the wide
+// builds. std::exp is a library call that stays scalar, and GCC will not vectorise float
+// reductions without -ffast-math, which would make results depend on the compiler's choices.
 //
 // fast_exp16: relative error < 2e-7 for x in [-87, 0]; exactly 0 below -87.3 (including -inf, a
 // banned token), so banned tokens get weight 0 and are never drawn.
 //
 // Every function is static: each file that includes this gets its own copy, so an AVX-512 or AVX2
-// copy is never the one the linker keeps for the baseline code. No standard header for the same reason.
+// copy is never the one the linker keeps for the baseline code. No standard header for the same
+// reason.
 #pragma once
 
 #include <cstddef>
