@@ -186,7 +186,7 @@ static_assert(kPanelQBytes == 512 && kPanelRows * sizeof(uint16_t) == 32,
 // both blocks takes 2 + 4P loads and 4 vpshufd for its 8P vpdpbusd. The earlier form, 4 rows
 // against 4 tokens in a lane, took 8 vpshufd and 16-byte broadcasts (vbroadcasti32x4, which takes
 // a slot of vpdpbusd's pipes now and then), and ran 6-7% slower in cache (bench/NOTES.md,
-// 2026-12-07 18:10). Sum and result (p, s), lane 4c + j: row 4c + 2s + j / 2, token 2p + j % 2
+// 2026-12-07 17:52). Sum and result (p, s), lane 4c + j: row 4c + 2s + j / 2, token 2p + j % 2
 // (pairs_to_tokens puts the results back in token order). Every lane's operations are those of
 // accumulate_blocks, in the same order: bit for bit the same.
 // Registers: zmm0-1 the weights of group g of blocks 0 and 1, zmm2-3 and zmm6-7 their spreads,
