@@ -451,8 +451,11 @@ void BM_DecodeStep(benchmark::State& state, TensorType type) {
 // vpmulld per 16 vpdpbusd (the K-quant kernels' group scales: Q6_K's ratio); (kUnpack) as
 // kRegisters with 16 integer operations per 16 (4 each of vpsrld, vpandd, vpternlogd, vpaddd: about
 // the Q6_K kernel's unpacking and sums); (kShuffles) as kRegisters with a vpshufd per vpdpbusd
-// (the weights spread over the quads of a 4-token pass: whether they take vpdpbusd's slots, 2026-12-07
-// 16:20); (kStraightLine) as kRegisters but 2,048 vpdpbusd written
+// (weights spread for each vpdpbusd, as Q8_0's 2 to 8 tokens do: whether they take vpdpbusd's
+// slots, 2026-12-07 16:20); (kRegisterSources) 16 vpdpbusd with both sources in registers, and the
+// same with 8 loads beside them (kBroadcast16: vbroadcasti32x4, kBroadcast8: vpbroadcastq): whether
+// a load takes a slot of vpdpbusd's pipes (the 16-byte broadcast does now and then, 2026-12-07
+// 17:52); (kStraightLine) as kRegisters but 2,048 vpdpbusd written
 // out per iteration, the broadcasts from 2,240 bytes (19 KB of code, more than a fully unrolled
 // K-quant block pass: whether the front end feeds such a body as fast as a short loop).
 // Items: vpdpbusd.
@@ -466,6 +469,9 @@ enum class VnniLoop {
     kGroupScales,
     kUnpack,
     kShuffles,
+    kRegisterSources,
+    kBroadcast16,
+    kBroadcast8,
     kStraightLine
 };
 constexpr int64_t kStraightLineRounds = 128;  // kStraightLine: rounds of 16 vpdpbusd per iteration
@@ -486,6 +492,14 @@ constexpr int64_t kStraightLineRounds = 128;  // kStraightLine: rounds of 16 vpd
     "vpshufd $0x00, %%zmm1, %%zmm" #a "\n\tvpshufd $0x55, %%zmm1, %%zmm" #a \
     "\n\tvpshufd $0xaa, "                                                   \
     "%%zmm1, %%zmm" #a "\n\tvpshufd $0xff, %%zmm1, %%zmm" #a "\n\t"
+#define SINAN_DPR4(a, b, c, d)                                                  \
+    "vpdpbusd %%zmm2, %%zmm0, %%zmm" #a "\n\tvpdpbusd %%zmm2, %%zmm0, %%zmm" #b \
+    "\n\tvpdpbusd %%zmm2, "                                                     \
+    "%%zmm0, %%zmm" #c "\n\tvpdpbusd %%zmm2, %%zmm0, %%zmm" #d "\n\t"
+#define SINAN_LOADS4(op, o, a, b, c, d)                                                  \
+    op " " #o "(%[x]), %%zmm" #a "\n\t" op " " #o "+16(%[x]), %%zmm" #b "\n\t" op " " #o \
+       "+32(%[x]), "                                                                     \
+       "%%zmm" #c "\n\t" op " " #o "+48(%[x]), %%zmm" #d "\n\t"
 #define SINAN_PAIR(o, a, b)             \
     "vpbroadcastd " #o                  \
     "(%[x]), %%zmm2\n\t"                \
@@ -541,6 +555,20 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni_loop(VnniLoop l
                                      SINAN_SHUF4(4) SINAN_DP4(8, 0, 24, 25, 26, 27) SINAN_SHUF4(5)
                                          SINAN_DP4(12, 0, 28, 29, 30, 31) SINAN_SHUF4(6));
                 break;
+            case VnniLoop::kRegisterSources:
+                SINAN_VNNI_ROUND(SINAN_DPR4(16, 17, 18, 19) SINAN_DPR4(20, 21, 22, 23) SINAN_DPR4(24, 25, 26, 27)
+                                     SINAN_DPR4(28, 29, 30, 31));
+                break;
+            case VnniLoop::kBroadcast16:
+                SINAN_VNNI_ROUND(SINAN_DPR4(16, 17, 18, 19) SINAN_LOADS4("vbroadcasti32x4", 0, 3, 4, 5, 6)
+                                     SINAN_DPR4(20, 21, 22, 23) SINAN_DPR4(24, 25, 26, 27)
+                                         SINAN_LOADS4("vbroadcasti32x4", 64, 3, 4, 5, 6) SINAN_DPR4(28, 29, 30, 31));
+                break;
+            case VnniLoop::kBroadcast8:
+                SINAN_VNNI_ROUND(SINAN_DPR4(16, 17, 18, 19) SINAN_LOADS4("vpbroadcastq", 0, 3, 4, 5, 6)
+                                     SINAN_DPR4(20, 21, 22, 23) SINAN_DPR4(24, 25, 26, 27)
+                                         SINAN_LOADS4("vpbroadcastq", 64, 3, 4, 5, 6) SINAN_DPR4(28, 29, 30, 31));
+                break;
             case VnniLoop::kStraightLine:  // the assembler writes the rounds out, 16 bytes apart
                 static_assert(kStraightLineRounds == 128);
                 SINAN_VNNI_ROUND(
@@ -565,6 +593,8 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni_loop(VnniLoop l
 #undef SINAN_MULLD
 #undef SINAN_INT4
 #undef SINAN_SHUF4
+#undef SINAN_DPR4
+#undef SINAN_LOADS4
 #undef SINAN_PAIR
 #undef SINAN_VNNI_ROUND
 
@@ -646,6 +676,9 @@ void register_all() {
                               {"group_scales", VnniLoop::kGroupScales},
                               {"unpack", VnniLoop::kUnpack},
                               {"shuffles", VnniLoop::kShuffles},
+                              {"register_sources", VnniLoop::kRegisterSources},
+                              {"broadcast16", VnniLoop::kBroadcast16},
+                              {"broadcast8", VnniLoop::kBroadcast8},
                               {"straight_line", VnniLoop::kStraightLine}})
         benchmark::RegisterBenchmark((std::string("VnniLoop/") + name).c_str(), BM_VnniLoop, loop);
     benchmark::RegisterBenchmark("ReadBandwidthLimit/2threads", BM_ReadBandwidthLimit2Threads, false)

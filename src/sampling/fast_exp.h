@@ -308,8 +308,9 @@ template <size_t N>
 }
 #else
 // The vectors' parts kExpParts at a time, side by side: the same operations lane by lane. AVX2
-// takes 8 (4 vectors): the softmax pass ran ~10% faster than with 2 or 16 (registers spill either
-// way; bench/NOTES.md, 2026-12-07 18:22); SSE one at a time, with a quarter of the registers live.
+// takes 8 (4 vectors): greedy sampling 81 us a token against 89 with 2 and 99 with 16 (registers
+// spill either way; bench/NOTES.md, 2026-12-07 18:22); SSE one at a time, with a quarter of the
+// registers live.
 #if defined(__AVX2__)
 inline constexpr size_t kExpParts = 8;
 #else

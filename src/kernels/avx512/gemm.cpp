@@ -183,16 +183,15 @@ static_assert(kPanelQBytes == 512 && kPanelRows * sizeof(uint16_t) == 32,
 // half of a 128-bit lane pairs one row with 2 tokens: vpshufd spreads rows 4c + 2s and 4c + 2s + 1
 // (s = 0, 1) over the two halves of lane c, and one 8-byte broadcast (vpbroadcastq, a plain load)
 // gives every half tokens 2p and 2p + 1's 4 bytes (the tile holds them side by side), so a group of
-// both blocks takes 2 + 4P loads and 4 vpshufd for its 8P vpdpbusd. The earlier form, 4 rows
+// both blocks takes 2 + 2P loads and 4 vpshufd for its 4P vpdpbusd. The earlier form, 4 rows
 // against 4 tokens in a lane, took 8 vpshufd and 16-byte broadcasts (vbroadcasti32x4, which takes
-// a slot of vpdpbusd's pipes now and then), and ran 6-7% slower in cache (bench/NOTES.md,
-// 2026-12-07 17:52). Sum and result (p, s), lane 4c + j: row 4c + 2s + j / 2, token 2p + j % 2
-// (pairs_to_tokens puts the results back in token order). Every lane's operations are those of
-// accumulate_blocks, in the same order: bit for bit the same.
-// Registers: zmm0-1 the weights of group g of blocks 0 and 1, zmm2-3 and zmm6-7 their spreads,
-// zmm4-5 the tokens' bytes; afterwards the scales, the tokens' scales and temporaries; the integer
-// sums (block b, pair p, s) in zmm(8 + 2Pb + 2p + s); the results a(2p + s) in the 8 left. %[x]:
-// the tile's block (320 bytes a block; the offsets asserted above).
+// a slot of vpdpbusd's pipes now and then: bench_kernels' VnniLoop/broadcast16), and ran 6% (8
+// tokens) to 44% (2 tokens) slower in cache (bench/NOTES.md, 2026-12-07 17:52). Sum and result (p, s), lane 4c + j: row
+// 4c + 2s + j / 2, token 2p + j % 2 (pairs_to_tokens puts the results back in token order). Every lane's operations are
+// those of accumulate_blocks, in the same order: bit for bit the same. Registers: zmm0-1 the weights of group g of
+// blocks 0 and 1, zmm2-3 and zmm6-7 their spreads, zmm4-5 the tokens' bytes; afterwards the scales, the tokens' scales
+// and temporaries; the integer sums (block b, pair p, s) in zmm(8 + 2Pb + 2p + s); the results a(2p + s) in the 8 left.
+// %[x]: the tile's block (320 bytes a block; the offsets asserted above).
 // clang-format off
 #define SINAN_Q8_SPREAD(w, s0, s1)                                                 \
     "vpshufd $0x50, %%zmm" #w ", %%zmm" #s0 "\n\t"                                 \
