@@ -88,6 +88,8 @@ KernelTable make_avx2_table() {
     t.dequantize[id(TensorType::Q5_K)] = avx2::dequantize_q5_k;
     t.dequantize[id(TensorType::Q6_K)] = avx2::dequantize_q6_k;
     t.dot_f32 = avx2::dot_f32;
+    t.quantize_activations[id(TensorType::Q8_0)] = avx2::quantize_q8_0_activations;
+    t.quantize_activations[id(TensorType::Q8_K)] = avx2::quantize_q8_k_activations;
     t.vec_dot[id(TensorType::F32)] = [](const void* w, const void* x, int64_t n) {
         return avx2::dot_f32(static_cast<const float*>(w), static_cast<const float*>(x), n);
     };

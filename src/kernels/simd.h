@@ -18,6 +18,9 @@ void dequantize_q5_k(const void* src, float* dst, int64_t n);
 void dequantize_q6_k(const void* src, float* dst, int64_t n);
 float dot_f32(const float* a, const float* b, int64_t n);
 uint64_t sum_words(const uint64_t* p, uint64_t n);
+// Activation quantizers writing the scalar path's bytes (avx2/quantize.cpp).
+void quantize_q8_0_activations(const float* src, void* dst, int64_t n);
+void quantize_q8_k_activations(const float* src, void* dst, int64_t n);
 float vec_dot_f16(const void* w, const void* x, int64_t n);
 float vec_dot_bf16(const void* w, const void* x, int64_t n);
 float vec_dot_q4_0(const void* w, const void* x, int64_t n);
