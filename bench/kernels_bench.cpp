@@ -44,14 +44,6 @@ namespace kernels = sinan::kernels;
 constexpr int64_t kRow = 4096;                 // values per row: a typical hidden size
 constexpr uint64_t kMatrixBytes = 1ull << 30;  // well above the last-level cache (260 MiB on big Xeons)
 
-bool can_run(Level level) {
-    const sinan::cpu::Features& f = sinan::cpu::features();
-    const bool avx2 = f.avx2 && f.fma && f.f16c;
-    if (level == Level::kAvx2) return avx2;
-    if (level == Level::kAvx512) return avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
-    return true;
-}
-
 // kMatrixBytes of rows of `type` (one quantized random row, repeated: the values do not change
 // the work, the bytes still come from memory). One matrix is kept at a time; benchmarks are
 // registered grouped by type so each is built once.
@@ -75,7 +67,7 @@ const std::vector<uint8_t>& matrix(TensorType type) {
 
 // Dequantizes every row of the matrix into one cache-resident row buffer.
 void BM_Dequantize(benchmark::State& state, TensorType type, Level level) {
-    if (!can_run(level)) {
+    if (!sinan::cpu::runnable(level)) {
         state.SkipWithError("this CPU cannot run this level");
         return;
     }
@@ -95,7 +87,7 @@ void BM_Dequantize(benchmark::State& state, TensorType type, Level level) {
 
 // dot_f32 of every row of an F32 matrix with one cache-resident vector (a matrix-vector product).
 void BM_DotF32(benchmark::State& state, Level level) {
-    if (!can_run(level)) {
+    if (!sinan::cpu::runnable(level)) {
         state.SkipWithError("this CPU cannot run this level");
         return;
     }
@@ -182,7 +174,7 @@ const sinan::HugePageBuffer& packed_weights(TensorType type, Shape shape) {
 // (only the active level has a packed layout).
 void BM_Matmul(benchmark::State& state, TensorType type, Shape shape, Level level, int64_t n_tokens, int n_threads,
                bool packed) {
-    if (!can_run(level)) {
+    if (!sinan::cpu::runnable(level)) {
         state.SkipWithError("this CPU cannot run this level");
         return;
     }
@@ -326,7 +318,7 @@ void BM_ReadBandwidthLimit(benchmark::State& state) {
 // matrices' memory here), or on 2 MiB pages (HugePageBuffer: where models keep repacked weights
 // and `sinan bench` reads its limit).
 void BM_ReadBandwidthLimit2Threads(benchmark::State& state, bool huge_pages) {
-    const Level level = can_run(Level::kAvx512) ? Level::kAvx512 : Level::kScalar;
+    const Level level = sinan::cpu::runnable(Level::kAvx512) ? Level::kAvx512 : Level::kScalar;
     const kernels::SumWordsFn sum = kernels::kernel_table(level).sum_words;
     const std::vector<uint8_t>& m = matrix(TensorType::F32);
     const uint64_t half_words = m.size() / 16;
@@ -352,7 +344,7 @@ void BM_ReadBandwidthLimit2Threads(benchmark::State& state, bool huge_pages) {
 }
 
 void BM_ReadBandwidthLimitAvx512(benchmark::State& state) {
-    if (!can_run(Level::kAvx512)) {
+    if (!sinan::cpu::runnable(Level::kAvx512)) {
         state.SkipWithError("this CPU has no AVX-512");
         return;
     }
@@ -599,7 +591,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni_loop(VnniLoop l
 #undef SINAN_VNNI_ROUND
 
 void BM_VnniLoop(benchmark::State& state, VnniLoop loop) {
-    if (!can_run(Level::kAvx512) || !sinan::cpu::features().avx512vnni) {
+    if (!sinan::cpu::runnable(Level::kAvx512) || !sinan::cpu::features().avx512vnni) {
         state.SkipWithError("this CPU has no AVX-512 VNNI");
         return;
     }
@@ -692,8 +684,9 @@ void register_all() {
             (std::string("DecodeStep1.5B/") + sinan::gguf::type_name(type) + "/2threads").c_str(), BM_DecodeStep, type)
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime();
-    const Level levels[] = {Level::kScalar, Level::kAvx2, Level::kAvx512};
+    const Level levels[] = {Level::kScalar, Level::kAvx2, Level::kAvxVnni, Level::kAvx512};
     for (Level level : levels) {
+        if (level == Level::kAvxVnni) continue;  // AVX2's
         const std::string name = std::string("DotF32/") + sinan::cpu::level_name(level);
         benchmark::RegisterBenchmark(name.c_str(), BM_DotF32, level)->Unit(benchmark::kMillisecond);
     }
@@ -705,7 +698,7 @@ void register_all() {
             // Levels without their own kernel for a type run the lower level's: list those once.
             const kernels::KernelTable& t = kernels::kernel_table(level);
             if (level != Level::kScalar) {
-                const Level lower = level == Level::kAvx512 ? Level::kAvx2 : Level::kScalar;
+                const Level lower = level == Level::kAvx2 ? Level::kScalar : Level::kAvx2;
                 if (t.dequantize[static_cast<int>(type)] ==
                     kernels::kernel_table(lower).dequantize[static_cast<int>(type)])
                     continue;

@@ -47,7 +47,10 @@ Features detect() {
         f.amx_tile = os_amx && (d & (1u << 24));
         f.amx_int8 = os_amx && (d & (1u << 25));
         unsigned a1 = 0, b1 = 0, c1 = 0, d1 = 0;
-        if (__get_cpuid_count(7, 1, &a1, &b1, &c1, &d1)) f.avx512bf16 = f.avx512f && (a1 & (1u << 5));
+        if (__get_cpuid_count(7, 1, &a1, &b1, &c1, &d1)) {
+            f.avx_vnni = f.avx2 && (a1 & (1u << 4));
+            f.avx512bf16 = f.avx512f && (a1 & (1u << 5));
+        }
     }
     return f;
 }
@@ -57,6 +60,7 @@ Level cap_from_env() {
     if (s == nullptr) return Level::kAmx;
     if (std::strcmp(s, "scalar") == 0) return Level::kScalar;
     if (std::strcmp(s, "avx2") == 0) return Level::kAvx2;
+    if (std::strcmp(s, "avx-vnni") == 0) return Level::kAvxVnni;
     if (std::strcmp(s, "avx512") == 0) return Level::kAvx512;
     return Level::kAmx;
 }
@@ -68,23 +72,43 @@ const Features& features() {
     return f;
 }
 
-Level best_level() {
+bool runnable(Level level) {
     const Features& f = features();
-    Level hw = Level::kScalar;
-    if (f.avx2 && f.fma && f.f16c) hw = Level::kAvx2;
-    if (hw == Level::kAvx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq) hw = Level::kAvx512;
-    const Level cap = cap_from_env();
-    // Only where the cap allows it: asking for the tile state makes every context switch save it.
-    if (hw == Level::kAvx512 && cap == Level::kAmx && f.avx512vnni && f.amx_tile && f.amx_int8 && request_amx())
-        hw = Level::kAmx;
-    return static_cast<int>(hw) < static_cast<int>(cap) ? hw : cap;
+    const bool avx2 = f.avx2 && f.fma && f.f16c;
+    const bool avx512 = avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
+    switch (level) {
+        case Level::kScalar:
+            return true;
+        case Level::kAvx2:
+            return avx2;
+        case Level::kAvxVnni:
+            return avx2 && f.avx_vnni;
+        case Level::kAvx512:
+            return avx512;
+        case Level::kAmx:
+            return avx512 && f.avx512vnni && f.amx_tile && f.amx_int8 && request_amx();
+    }
+    return false;
+}
+
+Level best_level() {
+    // From the cap down, so the tile state (which makes every context switch save it) is asked for
+    // only where the cap allows amx.
+    for (int level = static_cast<int>(cap_from_env()); level > 0; --level)
+        if (runnable(static_cast<Level>(level))) return static_cast<Level>(level);
+    return Level::kScalar;
 }
 
 const char* level_name(Level level) {
     switch (level) {
-        case Level::kScalar: return "scalar";
-        case Level::kAvx2: return "avx2";
-        case Level::kAvx512: return "avx512";
+        case Level::kScalar:
+            return "scalar";
+        case Level::kAvx2:
+            return "avx2";
+        case Level::kAvxVnni:
+            return "avx-vnni";
+        case Level::kAvx512:
+            return "avx512";
         case Level::kAmx:
             return "amx";
     }
@@ -100,6 +124,7 @@ std::string describe() {
         extra += extra.empty() ? "" : ", ";
         extra += name;
     };
+    add(f.avx_vnni, "avx-vnni");
     add(f.avx512vnni, "avx512-vnni");
     add(f.avx512bf16, "avx512-bf16");
     add(f.amx_tile && f.amx_int8, "amx");

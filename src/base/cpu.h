@@ -1,7 +1,7 @@
 // What the CPU this process runs on can do, read once with CPUID/XGETBV (so the OS's consent
 // to save the wide registers is included). Kernels choose their SIMD path from this at run
 // time; the binary itself is built for plain x86-64.
-// SINAN_CPU=scalar|avx2|avx512|amx caps the level (for tests and comparisons). Thread-safe.
+// SINAN_CPU=scalar|avx2|avx-vnni|avx512|amx caps the level (for tests and comparisons). Thread-safe.
 #pragma once
 
 #include <string>
@@ -14,6 +14,7 @@ struct Features {
     bool avx2 = false;
     bool fma = false;
     bool f16c = false;
+    bool avx_vnni = false;  // the VEX-encoded 256-bit vpdpbusd (CPUID.(7,1):EAX[4])
     bool avx512f = false;
     bool avx512bw = false;
     bool avx512vl = false;
@@ -25,21 +26,29 @@ struct Features {
     bool amx_bf16 = false;
 };
 
-// The SIMD levels kernels are built for, lowest first. kAmx is kAvx512 with the tile unit for
-// int8 matrix products (AMX-INT8).
-enum class Level { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAmx = 3 };
+// The SIMD levels kernels are built for, lowest first. kAvxVnni is kAvx2 with the 256-bit int8
+// multiply-add (AVX-VNNI: Intel's client cores since Alder Lake, which have no AVX-512); kAmx is
+// kAvx512 with the tile unit for int8 matrix products (AMX-INT8). A CPU need not run every level
+// below its best: AVX-512 CPUs without AVX-VNNI (AMD before Zen 5, Intel's servers before
+// Sapphire Rapids) skip kAvxVnni.
+enum class Level { kScalar = 0, kAvx2 = 1, kAvxVnni = 2, kAvx512 = 3, kAmx = 4 };
 
 // Features of this CPU as the OS allows them (cached after the first call).
 const Features& features();
 
-// The highest level both the CPU and SINAN_CPU allow. kAvx2 needs AVX2+FMA+F16C; kAvx512 needs
-// AVX-512 F/BW/VL/DQ; kAmx also AVX-512 VNNI, AMX-TILE and AMX-INT8, and the kernel's consent to
-// the tile state (request_amx).
+// Whether this CPU can run `level`'s kernels (SINAN_CPU aside). kAvx2 needs AVX2+FMA+F16C;
+// kAvxVnni also AVX-VNNI; kAvx512 AVX2+FMA+F16C and AVX-512 F/BW/VL/DQ; kAmx also AVX-512 VNNI,
+// AMX-TILE and AMX-INT8, and the kernel's consent to the tile state (it asks: request_amx).
+bool runnable(Level level);
+
+// The highest level this CPU runs (runnable) at or below SINAN_CPU's (scalar, avx2, avx-vnni,
+// avx512 or amx; any other value or none: no cap). The tile state is asked for only where the cap
+// allows amx.
 Level best_level();
 
 const char* level_name(Level level);
 
-// One line for logs and `--version`: "avx512 (avx512-vnni, avx512-bf16, amx)".
+// One line for logs and `--version`: "avx512 (avx-vnni, avx512-vnni, avx512-bf16, amx)".
 std::string describe();
 
 // Which processor this is, from CPUID: the brand string (leaves 0x80000002-4, outer spaces

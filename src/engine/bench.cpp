@@ -182,10 +182,14 @@ double measure_arithmetic_peak(ThreadPool& pool, gguf::TensorType weight_type) {
     const gguf::TensorType dot = convertible ? kernels::vec_dot_type(weight_type) : weight_type;
     const bool integer = convertible && (dot == gguf::TensorType::Q8_0 || dot == gguf::TensorType::Q8_K);
     // The probe of what the prompt kernels run: on the amx level the tile unit for Q8_0 only, the
-    // other types' kernels are AVX-512's.
-    const kernels::KernelTable& table = cpu::best_level() == cpu::Level::kAmx && dot != gguf::TensorType::Q8_0
-                                            ? kernels::kernel_table(cpu::Level::kAvx512)
-                                            : kernels::active_table();
+    // other types' kernels are AVX-512's; on the avx-vnni level vpdpbusd for Q8_0 only, the other
+    // types' kernels are AVX2's (which has no integer probe: no limit printed).
+    const cpu::Level level = cpu::best_level();
+    const bool q8_0_only = level == cpu::Level::kAmx || level == cpu::Level::kAvxVnni;
+    const kernels::KernelTable& table =
+        q8_0_only && dot != gguf::TensorType::Q8_0
+            ? kernels::kernel_table(level == cpu::Level::kAmx ? cpu::Level::kAvx512 : cpu::Level::kAvx2)
+            : kernels::active_table();
     const kernels::PeakFn probe = integer ? table.peak_int8_macs : table.peak_f32_macs;
     if (probe == nullptr) return 0;
     // Rounds for about 50 ms on one thread, from a short calibration run.

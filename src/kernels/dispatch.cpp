@@ -127,6 +127,20 @@ KernelTable make_avx2_table() {
     return t;
 }
 
+// The avx-vnni level: the AVX2 table with Q8_0 products on the 256-bit vpdpbusd, and its probe (the
+// other integer kernels stay AVX2's).
+KernelTable make_avx_vnni_table() {
+    KernelTable t = make_avx2_table();
+    t.name = "avx-vnni";
+    GemmKernel& q8_0 = t.gemm[id(TensorType::Q8_0)];
+    q8_0 = {avx_vnni::gemm_q8_0,          avx_vnni::gemm_q8_0_scratch_bytes,        avx2::pack_q8_0_panels,
+            avx_vnni::gemm_q8_0_packed,   avx_vnni::gemm_q8_0_packed_scratch_bytes, avx_vnni::prepare_q8_0,
+            avx_vnni::prepared_q8_0_bytes};
+    q8_0.run_packed_read_ahead = avx_vnni::gemm_q8_0_packed_read_ahead;
+    t.peak_int8_macs = avx_vnni::peak_int8_macs;
+    return t;
+}
+
 KernelTable make_avx512_table() {
     KernelTable t = make_avx2_table();
     t.name = "avx512";
@@ -266,10 +280,13 @@ KernelTable make_amx_table() {
 const KernelTable& kernel_table(cpu::Level level) {
     static const KernelTable scalar = make_scalar_table();
     static const KernelTable avx2 = make_avx2_table();
+    static const KernelTable avx_vnni = make_avx_vnni_table();
     static const KernelTable avx512 = make_avx512_table();
     switch (level) {
         case cpu::Level::kScalar: return scalar;
         case cpu::Level::kAvx2: return avx2;
+        case cpu::Level::kAvxVnni:
+            return avx_vnni;
         case cpu::Level::kAvx512: return avx512;
         case cpu::Level::kAmx: {
             static const KernelTable amx = make_amx_table();

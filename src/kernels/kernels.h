@@ -1,7 +1,7 @@
 // sinan's numeric kernels, public entry points: converting rows between GGML tensor types and
 // float, and the first compute kernel (dot_f32). Each call runs the fastest implementation this
-// CPU allows (AVX-512, AVX2 or the scalar reference), chosen once at start-up from
-// cpu::best_level(), so SINAN_CPU=scalar|avx2|avx512|amx selects it for a whole process.
+// CPU allows (AMX, AVX-512, AVX-VNNI, AVX2 or the scalar reference), chosen once at start-up from
+// cpu::best_level(), so SINAN_CPU=scalar|avx2|avx-vnni|avx512|amx selects it for a whole process.
 //
 // Buffers: a row of `n` values of type T takes gguf::row_bytes(T, n) bytes; `n` must be a
 // multiple of the type's block size (32 for Q4_0..Q8_0, 256 for the K types, 1 for F32/F16/

@@ -1,8 +1,9 @@
-// The SIMD kernels of each level, declared for dispatch.cpp. Defined in src/kernels/avx2/ and
-// src/kernels/avx512/ (and amx/), each folder compiled with its own instruction-set flags; call them
-// only when cpu::features() says the CPU has that level. Arguments as in ref/ref.h. Private to
-// src/kernels/ and its tests. The AVX-512 integer dot products use VNNI (vpdpbusd/vpdpwssd) and vec_dot_bf16
-// uses AVX512-BF16 (vdpbf16ps): dispatch.cpp installs them only where the CPU has those.
+// The SIMD kernels of each level, declared for dispatch.cpp. Defined in src/kernels/avx2/,
+// src/kernels/avx_vnni/ and src/kernels/avx512/ (and amx/), each folder compiled with its own
+// instruction-set flags; call them only when cpu::features() says the CPU has that level.
+// Arguments as in ref/ref.h. Private to src/kernels/ and its tests. The AVX-512 integer dot
+// products use VNNI (vpdpbusd/vpdpwssd) and vec_dot_bf16 uses AVX512-BF16 (vdpbf16ps): dispatch.cpp
+// installs them only where the CPU has those.
 #pragma once
 
 #include <cstddef>
@@ -77,6 +78,25 @@ void add_scaled_rows(float* y, int64_t y_stride, int64_t n_y, const float* s, in
 void dot_f16_chains(const float* q, int64_t q_stride, int64_t n_q, const uint16_t* const* keys, int64_t n_keys,
                     int64_t d, float* scores);
 }  // namespace sinan::kernels::avx2
+
+// The avx-vnni level (avx_vnni/): the AVX2 level's Q8_0 products with 256-bit vpdpbusd
+// (AVX-VNNI, Intel's client cores without AVX-512), on tokens prepared once per product
+// (GemmKernel::prepare); the panels are the AVX2 level's (avx2::pack_q8_0_panels).
+namespace sinan::kernels::avx_vnni {
+void gemm_q8_0(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes, int64_t n_tokens,
+               int64_t n_cols, float* y, int64_t y_stride, void* scratch);
+size_t gemm_q8_0_scratch_bytes(int64_t n_tokens, int64_t n_cols);
+void prepare_q8_0(const void* x, size_t x_row_bytes, int64_t n_tokens, int64_t n_cols, int64_t first, int64_t end,
+                  void* out);
+size_t prepared_q8_0_bytes(int64_t n_tokens, int64_t n_cols);
+void gemm_q8_0_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                      int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
+void gemm_q8_0_packed_read_ahead(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                                 int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
+size_t gemm_q8_0_packed_scratch_bytes(int64_t n_tokens, int64_t n_cols);
+// The arithmetic probe (dispatch.h, PeakFn): vpdpbusd on 256-bit vectors (avx_vnni/peak.cpp).
+uint64_t peak_int8_macs(uint64_t n_rounds);
+}  // namespace sinan::kernels::avx_vnni
 
 namespace sinan::kernels::avx512 {
 void dequantize_f16(const void* src, float* dst, int64_t n);

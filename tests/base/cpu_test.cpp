@@ -27,6 +27,7 @@ TEST(Cpu, FeaturesAgreeWithTheKernel) {
     EXPECT_EQ(f.avx2, has("avx2"));
     EXPECT_EQ(f.fma, has("fma"));
     EXPECT_EQ(f.f16c, has("f16c"));
+    EXPECT_EQ(f.avx_vnni, has("avx_vnni"));
     EXPECT_EQ(f.avx512f, has("avx512f"));
     EXPECT_EQ(f.avx512bw, has("avx512bw"));
     EXPECT_EQ(f.avx512vnni, has("avx512_vnni"));
@@ -74,12 +75,17 @@ TEST(Cpu, IdentityAgreesWithTheKernel) {
 
 TEST(Cpu, SinanCpuCapsTheLevel) {
     const cpu::Level hw = cpu::best_level();
+    const bool avx2 = cpu::runnable(cpu::Level::kAvx2);
     setenv("SINAN_CPU", "scalar", 1);
     EXPECT_EQ(cpu::best_level(), cpu::Level::kScalar);
     setenv("SINAN_CPU", "avx2", 1);
-    EXPECT_EQ(static_cast<int>(cpu::best_level()), std::min(static_cast<int>(hw), 1));
+    EXPECT_EQ(cpu::best_level(), avx2 ? cpu::Level::kAvx2 : cpu::Level::kScalar);
+    setenv("SINAN_CPU", "avx-vnni", 1);  // a level an AVX-512 CPU without AVX-VNNI skips
+    EXPECT_EQ(cpu::best_level(), cpu::features().avx_vnni ? cpu::Level::kAvxVnni
+                                 : avx2                   ? cpu::Level::kAvx2
+                                                          : cpu::Level::kScalar);
     setenv("SINAN_CPU", "avx512", 1);  // AMX off
-    EXPECT_EQ(static_cast<int>(cpu::best_level()), std::min(static_cast<int>(hw), 2));
+    EXPECT_EQ(cpu::best_level(), hw == cpu::Level::kAmx ? cpu::Level::kAvx512 : hw);
     setenv("SINAN_CPU", "amx", 1);
     EXPECT_EQ(cpu::best_level(), hw);
     unsetenv("SINAN_CPU");

@@ -43,7 +43,7 @@ TEST(Dispatch, ConvertibleTypesAreExactlyTheSupportedOnes) {
         const gguf::TypeTraits* t = gguf::find_type_traits(id);
         const bool supported = t != nullptr && t->supported;
         EXPECT_EQ(is_convertible(static_cast<TensorType>(id)), supported) << "type id " << id;
-        for (cpu::Level level : {cpu::Level::kScalar, cpu::Level::kAvx2, cpu::Level::kAvx512}) {
+        for (cpu::Level level : {cpu::Level::kScalar, cpu::Level::kAvx2, cpu::Level::kAvxVnni, cpu::Level::kAvx512}) {
             EXPECT_EQ(kernel_table(level).dequantize[id] != nullptr, supported) << "type id " << id;
             EXPECT_EQ(kernel_table(level).quantize[id] != nullptr, supported) << "type id " << id;
         }

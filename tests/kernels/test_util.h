@@ -15,13 +15,10 @@ namespace sinan::kernels::test_util {
 
 // Every level this CPU can execute, scalar first (ignores SINAN_CPU: tests compare them all).
 inline std::vector<cpu::Level> runnable_levels() {
-    const cpu::Features& f = cpu::features();
-    std::vector<cpu::Level> v = {cpu::Level::kScalar};
-    if (f.avx2 && f.fma && f.f16c) v.push_back(cpu::Level::kAvx2);
-    if (f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq)
-        v.push_back(cpu::Level::kAvx512);
-    if (v.back() == cpu::Level::kAvx512 && f.avx512vnni && f.amx_tile && f.amx_int8 && cpu::request_amx())
-        v.push_back(cpu::Level::kAmx);
+    std::vector<cpu::Level> v;
+    for (cpu::Level level :
+         {cpu::Level::kScalar, cpu::Level::kAvx2, cpu::Level::kAvxVnni, cpu::Level::kAvx512, cpu::Level::kAmx})
+        if (cpu::runnable(level)) v.push_back(level);
     return v;
 }
 

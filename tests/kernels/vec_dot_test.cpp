@@ -100,7 +100,7 @@ std::string context(const char* level, TensorType type, int64_t n) {
 
 TEST(VecDot, EveryConvertibleTypeHasAKernelOnEveryLevel) {
     for (TensorType type : convertible_types()) {
-        for (cpu::Level level : {cpu::Level::kScalar, cpu::Level::kAvx2, cpu::Level::kAvx512}) {
+        for (cpu::Level level : {cpu::Level::kScalar, cpu::Level::kAvx2, cpu::Level::kAvxVnni, cpu::Level::kAvx512}) {
             EXPECT_NE(kernel_table(level).vec_dot[static_cast<int>(type)], nullptr) << gguf::type_name(type);
             EXPECT_NE(kernel_table(level).quantize_activations[static_cast<int>(vec_dot_type(type))], nullptr);
         }
