@@ -127,8 +127,8 @@ KernelTable make_avx2_table() {
     return t;
 }
 
-// The avx-vnni level: the AVX2 table with Q8_0 products on the 256-bit vpdpbusd, and its probe (the
-// other integer kernels stay AVX2's).
+// The avx-vnni level: the AVX2 table with Q8_0's and packed Q4_K's products on the 256-bit
+// vpdpbusd, and its probe (the other integer kernels stay AVX2's).
 KernelTable make_avx_vnni_table() {
     KernelTable t = make_avx2_table();
     t.name = "avx-vnni";
@@ -137,6 +137,9 @@ KernelTable make_avx_vnni_table() {
             avx_vnni::gemm_q8_0_packed,   avx_vnni::gemm_q8_0_packed_scratch_bytes, avx_vnni::prepare_q8_0,
             avx_vnni::prepared_q8_0_bytes};
     q8_0.run_packed_read_ahead = avx_vnni::gemm_q8_0_packed_read_ahead;
+    GemmKernel& q4_k = t.gemm[id(TensorType::Q4_K)];
+    q4_k.run_packed = avx_vnni::gemm_q4_k_packed;
+    q4_k.run_packed_read_ahead = avx_vnni::gemm_q4_k_packed_read_ahead;
     t.peak_int8_macs = avx_vnni::peak_int8_macs;
     return t;
 }

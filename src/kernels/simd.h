@@ -94,6 +94,11 @@ void gemm_q8_0_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const v
 void gemm_q8_0_packed_read_ahead(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
                                  int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
 size_t gemm_q8_0_packed_scratch_bytes(int64_t n_tokens, int64_t n_cols);
+// Q4_K's over the AVX2 level's panels (avx_vnni/gemm_q4_k.cpp; packed by avx2::pack_q4_k_panels).
+void gemm_q4_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                      int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
+void gemm_q4_k_packed_read_ahead(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                                 int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
 // The arithmetic probe (dispatch.h, PeakFn): vpdpbusd on 256-bit vectors (avx_vnni/peak.cpp).
 uint64_t peak_int8_macs(uint64_t n_rounds);
 }  // namespace sinan::kernels::avx_vnni
