@@ -183,8 +183,8 @@ double measure_arithmetic_peak(ThreadPool& pool, gguf::TensorType weight_type) {
     const bool integer = convertible && (dot == gguf::TensorType::Q8_0 || dot == gguf::TensorType::Q8_K);
     // The probe of what the prompt kernels run: on the amx level the tile unit for Q8_0 only, the
     // other types' kernels are AVX-512's; on the avx-vnni level vpdpbusd for Q8_0 only: the K
-    // types' kernels there are AVX2's, or take vpdpbusd with more int work per byte (Q4_K), so
-    // they are given no limit (as on the avx2 level, which has no integer probe).
+    // types' kernels there take vpdpbusd with an int32 multiply per group besides, so they are
+    // given no limit (as on the avx2 level, which has no integer probe).
     const cpu::Level level = cpu::best_level();
     const bool q8_0_only = level == cpu::Level::kAmx || level == cpu::Level::kAvxVnni;
     const kernels::KernelTable& table =

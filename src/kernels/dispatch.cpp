@@ -127,8 +127,8 @@ KernelTable make_avx2_table() {
     return t;
 }
 
-// The avx-vnni level: the AVX2 table with Q8_0's and packed Q4_K's products on the 256-bit
-// vpdpbusd, and its probe (the other integer kernels stay AVX2's).
+// The avx-vnni level: the AVX2 table with Q8_0's and packed Q4_K's and Q6_K's products on the
+// 256-bit vpdpbusd, and its probe (the other integer kernels stay AVX2's).
 KernelTable make_avx_vnni_table() {
     KernelTable t = make_avx2_table();
     t.name = "avx-vnni";
@@ -140,6 +140,9 @@ KernelTable make_avx_vnni_table() {
     GemmKernel& q4_k = t.gemm[id(TensorType::Q4_K)];
     q4_k.run_packed = avx_vnni::gemm_q4_k_packed;
     q4_k.run_packed_read_ahead = avx_vnni::gemm_q4_k_packed_read_ahead;
+    GemmKernel& q6_k = t.gemm[id(TensorType::Q6_K)];
+    q6_k.run_packed = avx_vnni::gemm_q6_k_packed;
+    q6_k.run_packed_read_ahead = avx_vnni::gemm_q6_k_packed_read_ahead;
     t.peak_int8_macs = avx_vnni::peak_int8_macs;
     return t;
 }

@@ -99,6 +99,11 @@ void gemm_q4_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const v
                       int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
 void gemm_q4_k_packed_read_ahead(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
                                  int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
+// Q6_K's likewise (avx_vnni/gemm_q6_k.cpp; packed by avx2::pack_q6_k_panels).
+void gemm_q6_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                      int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
+void gemm_q6_k_packed_read_ahead(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                                 int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
 // The arithmetic probe (dispatch.h, PeakFn): vpdpbusd on 256-bit vectors (avx_vnni/peak.cpp).
 uint64_t peak_int8_macs(uint64_t n_rounds);
 }  // namespace sinan::kernels::avx_vnni
