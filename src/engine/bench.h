@@ -87,7 +87,8 @@ class ReadProbe {
 // matrix kernels for weights of `weight_type` are built on (independent int8 vpdpbusd, the AMX
 // tile unit's TDPBSUD for Q8_0 on the amx level, or float FMAs; kernels/dispatch.h), best of a few
 // passes of about 50 ms: the arithmetic limit of prompt
-// processing. 0 where the active level has no such probe (scalar, AVX2 integer kernels).
+// processing. 0 where the active level has no such probe (scalar, AVX2 integer kernels, the K
+// types on the avx-vnni level).
 double measure_arithmetic_peak(ThreadPool& pool, gguf::TensorType weight_type);
 
 // Multiply-adds of the weight matrices in one pp<n_prompt> run: every 2-D tensor once per prompt

@@ -5,7 +5,7 @@
 // payload truncated to the top mantissa bits). 16-bit -> fp32 is exact (subnormals included).
 // Pure functions, thread-safe. Inline because the scalar kernels call them per element.
 //
-// SIMD translation units (src/kernels/avx2, avx512) must not include this header: an inline
+// SIMD translation units (src/kernels/avx2, avx_vnni, avx512, amx) must not include this header: an inline
 // function compiled there with AVX flags could be the copy the linker keeps for everyone.
 #pragma once
 
