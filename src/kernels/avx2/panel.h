@@ -53,6 +53,39 @@ static inline __m256i broadcast4(const void* p) {
     return _mm256_set1_epi32(v);
 }
 
+// The integer steps of the K-quant panel kernels (q4_k_panels.h, q6_k_panels.h), by the flags of
+// the source that includes this: built with -mavxvnni (the avx-vnni level), a 4-byte group's
+// products of unsigned weight bytes v and the token's signed bytes x go through one vpdpbusd into
+// int32 sums, and a scale multiplies them as int32 (vpmulld); on AVX2, vpmaddubsw's pair sums are
+// added as int16 (callers keep them exact) and vpmaddwd multiplies them by the scale in both int16
+// halves of each lane. kInt32Sums says which.
+#if defined(__AVXVNNI__)
+constexpr bool kInt32Sums = true;
+static inline __m256i add_products(__m256i sums, __m256i v, __m256i x) { return _mm256_dpbusd_avx_epi32(sums, v, x); }
+static inline __m256i scaled(__m256i sums, __m256i scale) { return _mm256_mullo_epi32(sums, scale); }
+#else
+constexpr bool kInt32Sums = false;
+static inline __m256i add_products(__m256i sums, __m256i v, __m256i x) {
+    return _mm256_add_epi16(sums, _mm256_maddubs_epi16(v, x));
+}
+static inline __m256i scaled(__m256i sums, __m256i scale) { return _mm256_madd_epi16(sums, scale); }
+#endif
+
+// Byte j of each 32-bit lane of `bytes` as the scale `scaled` takes (kSigned: a signed byte),
+// extended: to the whole lane for int32 sums, into both int16 halves for int16 ones.
+template <bool kSigned>
+static inline __m256i lane_scale(__m256i bytes, int j) {
+    if constexpr (kInt32Sums) {
+        auto lane = [&](int p) { return static_cast<int>(0x00808080u | static_cast<unsigned>(4 * p + j) << 24); };
+        const __m256i top = _mm256_shuffle_epi8(
+            bytes, _mm256_setr_epi32(lane(0), lane(1), lane(2), lane(3), lane(0), lane(1), lane(2), lane(3)));
+        return kSigned ? _mm256_srai_epi32(top, 24) : _mm256_srli_epi32(top, 24);
+    } else {
+        const __m256i high = _mm256_shuffle_epi8(bytes, spread(j, j, 1));
+        return kSigned ? _mm256_srai_epi16(high, 8) : _mm256_srli_epi16(high, 8);
+    }
+}
+
 // Rows [0, n_valid) of the results of 16 rows (lo: rows 0-7, hi: 8-15) into y.
 static inline void store_rows(__m256 lo, __m256 hi, float* y, int n_valid) {
     alignas(32) float out[kRows];

@@ -1,10 +1,11 @@
 // Q4_K's product over packed panels, the AVX2 kernel's (avx2/gemm_q4_k.cpp says what it computes),
 // shared by the levels that read the AVX2 panels: avx2/gemm_q4_k.cpp, and avx_vnni/gemm_q4_k.cpp,
-// which compiles it with -mavxvnni (__AVXVNNI__): there each 4-byte group's products of the nibbles
-// and the token go through one vpdpbusd into int32 group sums (no int16 stage), and the group
-// scales multiply them as int32 (vpmulld), the same exact integers (at most 32 * 15 * 128 = 61440
-// a group, 63 times that a scale: int32). Included only by sources compiled with the AVX2 flags;
-// every function here is static, so no copy of it leaves its translation unit (see half.h).
+// which compiles it with -mavxvnni: there panel.h's integer steps take each 4-byte group's products
+// of the nibbles and the token through one vpdpbusd into int32 group sums (no int16 stage), and
+// the group scales multiply them as int32 (vpmulld), the same exact integers (at most
+// 32 * 15 * 128 = 61440 a group, 63 times that a scale: int32). Included only by sources compiled
+// with the AVX2 flags; every function here is static, so no copy of it leaves its translation unit
+// (see half.h).
 #pragma once
 
 #include <immintrin.h>
@@ -40,14 +41,6 @@ static inline void group_sum_pairs(const BlockQ8_K& x, __m256i* pairs) {
     for (int k = 0; k < 4; ++k) pairs[k] = _mm256_permutevar8x32_epi32(p, _mm256_set1_epi32(k % 2 + 4 * (k / 2)));
 }
 
-#if defined(__AVXVNNI__)
-// A vpshufb mask putting byte j of each 32-bit lane into byte 0 of it, the other three zero.
-static inline __m256i byte_to_lane(int j) {
-    auto lane = [&](int p) { return static_cast<int>(static_cast<unsigned>(4 * p + j) | 0x80808000u); };
-    return _mm256_setr_epi32(lane(0), lane(1), lane(2), lane(3), lane(0), lane(1), lane(2), lane(3));
-}
-#endif
-
 // acc[t] += half h of packed block `block` times token t's block xb[t].
 template <int T>
 [[gnu::always_inline]] static inline void accumulate_half(const uint8_t* block, int h, const BlockQ8_K* const* xb,
@@ -63,7 +56,6 @@ template <int T>
     // Groups 2p (low nibbles) and 2p + 1 (high nibbles) of the quants' bytes 32p .. 32p + 31.
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) isum[t] = _mm256_setzero_si256();
-#if defined(__AVXVNNI__)
 #pragma GCC unroll 4
     for (int pair = 0; pair < 4; ++pair) {
         __m256i lo[T], hi[T];
@@ -76,44 +68,18 @@ template <int T>
 #pragma GCC unroll 4
             for (int t = 0; t < T; ++t) {
                 const int8_t* x = xb[t]->qs + 64 * pair + 4 * k;
-                lo[t] = _mm256_dpbusd_avx_epi32(lo[t], v_lo, panel::broadcast4(x));
-                hi[t] = _mm256_dpbusd_avx_epi32(hi[t], v_hi, panel::broadcast4(x + 32));
+                lo[t] = panel::add_products(lo[t], v_lo, panel::broadcast4(x));
+                hi[t] = panel::add_products(hi[t], v_hi, panel::broadcast4(x + 32));
             }
         }
         const int j = pair % 2 * 2;  // byte of sc0 (pairs 0, 1) or sc1 (2, 3) holding group 2p's scale
-        const __m256i s_lo = _mm256_shuffle_epi8(pair < 2 ? sc0 : sc1, byte_to_lane(j));
-        const __m256i s_hi = _mm256_shuffle_epi8(pair < 2 ? sc0 : sc1, byte_to_lane(j + 1));
+        const __m256i s_lo = panel::lane_scale<false>(pair < 2 ? sc0 : sc1, j);
+        const __m256i s_hi = panel::lane_scale<false>(pair < 2 ? sc0 : sc1, j + 1);
 #pragma GCC unroll 4
         for (int t = 0; t < T; ++t)
-            isum[t] = _mm256_add_epi32(
-                isum[t], _mm256_add_epi32(_mm256_mullo_epi32(lo[t], s_lo), _mm256_mullo_epi32(hi[t], s_hi)));
+            isum[t] =
+                _mm256_add_epi32(isum[t], _mm256_add_epi32(panel::scaled(lo[t], s_lo), panel::scaled(hi[t], s_hi)));
     }
-#else
-#pragma GCC unroll 4
-    for (int pair = 0; pair < 4; ++pair) {
-        __m256i lo[T], hi[T];
-#pragma GCC unroll 4
-        for (int t = 0; t < T; ++t) lo[t] = hi[t] = _mm256_setzero_si256();
-#pragma GCC unroll 8
-        for (int k = 0; k < 8; ++k) {
-            const __m256i q = half_vector(block, 8 * pair + k, h);
-            const __m256i v_lo = _mm256_and_si256(q, low4), v_hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
-#pragma GCC unroll 4
-            for (int t = 0; t < T; ++t) {
-                const int8_t* x = xb[t]->qs + 64 * pair + 4 * k;
-                lo[t] = _mm256_add_epi16(lo[t], _mm256_maddubs_epi16(v_lo, panel::broadcast4(x)));
-                hi[t] = _mm256_add_epi16(hi[t], _mm256_maddubs_epi16(v_hi, panel::broadcast4(x + 32)));
-            }
-        }
-        const int j = pair % 2 * 2;  // byte of sc0 (pairs 0, 1) or sc1 (2, 3) holding group 2p's scale
-        const __m256i s_lo = _mm256_shuffle_epi8(pair < 2 ? sc0 : sc1, spread(j, j, 0));
-        const __m256i s_hi = _mm256_shuffle_epi8(pair < 2 ? sc0 : sc1, spread(j + 1, j + 1, 0));
-#pragma GCC unroll 4
-        for (int t = 0; t < T; ++t)
-            isum[t] = _mm256_add_epi32(
-                isum[t], _mm256_add_epi32(_mm256_madd_epi16(lo[t], s_lo), _mm256_madd_epi16(hi[t], s_hi)));
-    }
-#endif
     const __m256i m0 = _mm256_and_si256(u1, low6);
     const __m256i m1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 4), low4),
                                        _mm256_and_si256(_mm256_srli_epi32(u1, 2), bits45));

@@ -1,10 +1,10 @@
 // Q6_K's product over packed panels, the AVX2 kernel's (avx2/gemm_q6_k.cpp says what it computes),
 // shared by the levels that read the AVX2 panels: avx2/gemm_q6_k.cpp, and avx_vnni/gemm_q6_k.cpp,
-// which compiles it with -mavxvnni (__AVXVNNI__): there each group's four steps of products go
-// through vpdpbusd into int32 group sums (no int16 stage: at most 16 * 63 * 128 = 129024), and the
-// group scales multiply them as int32 (vpmulld), the same exact integers. Included only by sources
-// compiled with the AVX2 flags; every function here is static, so no copy of it leaves its
-// translation unit (see half.h).
+// which compiles it with -mavxvnni: there panel.h's integer steps take each group's four steps of
+// products through vpdpbusd into int32 group sums (no int16 stage: at most 16 * 63 * 128 =
+// 129024), and the group scales multiply them as int32 (vpmulld), the same exact integers.
+// Included only by sources compiled with the AVX2 flags; every function here is static, so no copy
+// of it leaves its translation unit (see half.h).
 #pragma once
 
 #include <immintrin.h>
@@ -47,39 +47,21 @@ static inline __m256i unpack(__m256i lo, __m256i hi, int v) {
 template <int T>
 [[gnu::always_inline]] static inline void accumulate_half(const uint8_t* block, const uint16_t* d, int h,
                                                           const BlockQ8_K* const* xb, __m256* acc) {
-    // Group g's scale sign-extended into both int16 halves of each lane.
+    // The group scales, 4 bytes a lane.
     __m256i sc_vec[kGroups / 4];
     for (int i = 0; i < kGroups / 4; ++i) sc_vec[i] = half_vector(block, kScaleVector + i, h);
-#if defined(__AVXVNNI__)
-    // Group g's scale sign-extended to the whole lane: byte g % 4 to the top, shifted down.
-    auto scale32 = [&](int g) {
-        const auto lane = [&](int p) {
-            return static_cast<int>(0x00808080u | static_cast<unsigned>(4 * p + g % 4) << 24);
-        };
-        const __m256i top = _mm256_setr_epi32(lane(0), lane(1), lane(2), lane(3), lane(0), lane(1), lane(2), lane(3));
-        return _mm256_srai_epi32(_mm256_shuffle_epi8(sc_vec[g / 4], top), 24);
-    };
-#else
-    auto scale = [&](int g) {
-        return _mm256_srai_epi16(_mm256_shuffle_epi8(sc_vec[g / 4], spread(g % 4, g % 4, 1)), 8);
-    };
-#endif
     __m256i isum[T];
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) isum[t] = _mm256_setzero_si256();
-        // Groups 8hh + 2v + wq (values 128hh + 32v + 16wq .. + 15) four at a time, v = 0..3, from the
-        // four steps 8hh + 4wq .. + 3: two steps' products added as int16, then scaled.
-#if defined(__AVXVNNI__)
-        // Group 8hh + 2v + wq's sums in int32 from its four steps, then times its scale (vpmulld).
+    // Groups 8hh + 2v + wq (values 128hh + 32v + 16wq .. + 15) four at a time, v = 0..3, from the
+    // four steps 8hh + 4wq .. + 3, scaled every kStepsPerScale steps: int16 sums of two steps (at
+    // most 2 * 2 * 63 * 128 = 32256), int32 ones of all four.
+    constexpr int kStepsPerScale = panel::kInt32Sums ? 4 : 2;
 #pragma GCC unroll 2
     for (int hh = 0; hh < 2; ++hh) {
 #pragma GCC unroll 2
         for (int wq = 0; wq < 2; ++wq) {
             __m256i p[4][T];
-#pragma GCC unroll 4
-            for (int v = 0; v < 4; ++v)
-#pragma GCC unroll 4
-                for (int t = 0; t < T; ++t) p[v][t] = _mm256_setzero_si256();
 #pragma GCC unroll 4
             for (int w = 4 * wq; w < 4 * wq + 4; ++w) {
                 const int s = 8 * hh + w;
@@ -90,48 +72,18 @@ template <int T>
                     const __m256i u = unpack(v % 2 == 0 ? lo0 : lo1, hi, v);
 #pragma GCC unroll 4
                     for (int t = 0; t < T; ++t)
-                        p[v][t] = _mm256_dpbusd_avx_epi32(p[v][t], u,
-                                                          panel::broadcast4(xb[t]->qs + 128 * hh + 32 * v + 4 * w));
-                }
-            }
+                        p[v][t] = panel::add_products(w % kStepsPerScale == 0 ? _mm256_setzero_si256() : p[v][t], u,
+                                                      panel::broadcast4(xb[t]->qs + 128 * hh + 32 * v + 4 * w));
+                    if (w % kStepsPerScale == kStepsPerScale - 1) {
+                        const int g = 8 * hh + 2 * v + wq;
+                        const __m256i sc = panel::lane_scale<true>(sc_vec[g / 4], g % 4);
 #pragma GCC unroll 4
-            for (int v = 0; v < 4; ++v) {
-                const __m256i sc = scale32(8 * hh + 2 * v + wq);
-#pragma GCC unroll 4
-                for (int t = 0; t < T; ++t) isum[t] = _mm256_add_epi32(isum[t], _mm256_mullo_epi32(p[v][t], sc));
-            }
-        }
-    }
-#else
-#pragma GCC unroll 2
-    for (int hh = 0; hh < 2; ++hh) {
-#pragma GCC unroll 2
-        for (int wq = 0; wq < 2; ++wq) {
-            __m256i p[4][T];
-#pragma GCC unroll 4
-            for (int w = 4 * wq; w < 4 * wq + 4; ++w) {
-                const int s = 8 * hh + w;
-                const __m256i lo0 = half_vector(block, 3 * s, h), lo1 = half_vector(block, 3 * s + 1, h),
-                              hi = half_vector(block, 3 * s + 2, h);
-#pragma GCC unroll 4
-                for (int v = 0; v < 4; ++v) {
-                    const __m256i u = unpack(v % 2 == 0 ? lo0 : lo1, hi, v);
-#pragma GCC unroll 4
-                    for (int t = 0; t < T; ++t) {
-                        const __m256i m =
-                            _mm256_maddubs_epi16(u, panel::broadcast4(xb[t]->qs + 128 * hh + 32 * v + 4 * w));
-                        p[v][t] = w % 2 == 0 ? m : _mm256_add_epi16(p[v][t], m);
-                    }
-                    if (w % 2 == 1) {
-                        const __m256i sc = scale(8 * hh + 2 * v + wq);
-#pragma GCC unroll 4
-                        for (int t = 0; t < T; ++t) isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p[v][t], sc));
+                        for (int t = 0; t < T; ++t) isum[t] = _mm256_add_epi32(isum[t], panel::scaled(p[v][t], sc));
                     }
                 }
             }
         }
     }
-#endif
     // 32 * sum_g sc[g] * bsums[g], the scales in pairs (groups 2k, 2k + 1) against bsums' word k.
     __m256i sc_pair[kGroups / 2];
 #pragma GCC unroll 8
