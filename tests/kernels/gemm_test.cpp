@@ -8,8 +8,8 @@
 // packed layout gives the same bits from the packed weights; a kernel that prepares its tokens
 // (GemmKernel::prepare) runs on them prepared, as matmul gives them; one with a read-ahead form
 // (GemmKernel::run_packed_read_ahead) gives the same bits in it, whichever form this CPU runs. The
-// AVX2 level's Q8_0, Q4_K and Q6_K products run packed, the avx-vnni level's Q8_0 (on prepared
-// tokens) and the AVX-512 VNNI level's likewise, and the
+// AVX2 level's Q8_0, Q4_K and Q6_K products run packed, the avx-vnni level's likewise (Q8_0 on
+// prepared tokens), and the AVX-512 VNNI level's, and the
 // AVX-512 level's F16 (groups of 4 rows: the row counts leave last groups of 1 and 3 rows; the
 // float lengths, tails of 33, 8 and 12 values after the interleaved 64-value chunks), and the
 // packed layouts of Q4_K and Q6_K cut the rows of 11, 22 and 40 blocks into 2, 3 and 5 slices
@@ -93,7 +93,7 @@ TEST(Gemm, EveryResultEqualsTheSingleRowVecDotWhateverTheBatch) {
                                             y_stride, ps.data());
                             ++n_packed;
                             if (level == cpu::Level::kAvx2) ++n_avx2_packed;
-                            if (level == cpu::Level::kAvxVnni && type == TensorType::Q8_0) ++n_avx_vnni_packed;
+                            if (level == cpu::Level::kAvxVnni) ++n_avx_vnni_packed;
                             if (level == cpu::Level::kAvx512 && type == TensorType::F16) ++n_avx512_f16_packed;
                             ASSERT_EQ(std::memcmp(yp.data(), y.data(), y.size() * sizeof(float)), 0)
                                 << table.name << " packed " << gguf::type_name(type) << " cols " << n_cols << " rows "
@@ -135,7 +135,7 @@ TEST(Gemm, EveryResultEqualsTheSingleRowVecDotWhateverTheBatch) {
         EXPECT_EQ(n_avx2_packed, 3 * 6 * 7 * 12) << "AVX2 has packed Q8_0, Q4_K and Q6_K kernels";
     }
     if (cpu::runnable(cpu::Level::kAvxVnni)) {
-        EXPECT_EQ(n_avx_vnni_packed, 6 * 7 * 12) << "AVX-VNNI has a packed Q8_0 kernel that prepares its tokens";
+        EXPECT_EQ(n_avx_vnni_packed, 3 * 6 * 7 * 12) << "AVX-VNNI has packed Q8_0, Q4_K and Q6_K kernels";
     }
     const std::vector<cpu::Level> levels = test_util::runnable_levels();
     if (std::find(levels.begin(), levels.end(), cpu::Level::kAvx512) != levels.end()) {

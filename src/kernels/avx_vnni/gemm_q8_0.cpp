@@ -15,7 +15,7 @@
 // (gemm_q8_0_packed_read_ahead, kernels.h's decode_read_ahead). Rows in place (gemm_q8_0: a Q8_0
 // KV cache's keys, weights a model could not repack) go row by row, up to 4 tokens a pass.
 // Against the AVX2 level on the AMD family 26 host (Zen 5, which has AVX-VNNI beside AVX-512;
-// bench/NOTES.md, 2026-12-07 21:30): in cache 1.8-2.3x, pp128 of the 1.5B shape 2.2x, 8
+// bench/NOTES.md, 2026-12-07 21:30): in cache 1.8-2.4x, pp128 of the 1.5B shape 2.2x, 8
 // sequences decoded together 1.6x.
 // Compiled with -mavx2 -mfma -mf16c -mavxvnni; includes no header with inline functions (see
 // half.h).
