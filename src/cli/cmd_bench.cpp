@@ -204,6 +204,7 @@ TestResult run_test(model::Model& model, const BenchArgs& a, const TestSpec& spe
 struct ModelFacts {
     std::string name, type;
     const char* path_name;
+    bool read_ahead;  // kernels::decode_read_ahead of the main type
     uint64_t weight_bytes, bytes_per_token, packed_bytes;
     int64_t n_swa;
 };
@@ -242,6 +243,7 @@ Measured measure(const BenchArgs& a, const std::string& path, const std::vector<
         .type =
             a.synthetic.empty() ? lower_type_name(weight_type) : ascii_lower(model::type_mix_name(synthetic_type(a))),
         .path_name = kernels::matmul_path(weight_type),
+        .read_ahead = kernels::decode_read_ahead(weight_type),
         .weight_bytes = model.file().tensor_bytes(),
         .bytes_per_token = engine::weight_bytes_per_token(model.file()),
         .packed_bytes = model.packed_weight_bytes(),
@@ -355,7 +357,7 @@ void print_json(const BenchArgs& a, const ModelFacts& f, const std::vector<Measu
             j["cpu"] = cpu::describe_processor();
             j["repetitions"] = a.repetitions;
             j["path"] = f.path_name;
-            j["decode_read_ahead"] = kernels::decode_read_ahead();
+            j["decode_read_ahead"] = f.read_ahead;
             j["packed_weights_bytes"] = f.packed_bytes;
             j["rss_peak_bytes"] = m.rss_peak_bytes;
             j["weights_resident_bytes"] = m.pages.resident;
@@ -393,7 +395,7 @@ void print_text(const BenchArgs& a, const ModelFacts& f, const std::vector<TestS
                 f.type.c_str(), format_bytes(f.weight_bytes).c_str(), format_bytes(f.bytes_per_token).c_str(),
                 threads.c_str(), f.path_name);
     std::printf("cpu: %s; decode read-ahead %s (SINAN_READ_AHEAD=on|off)\n", cpu::describe_processor().c_str(),
-                kernels::decode_read_ahead() ? "on" : "off");
+                f.read_ahead ? "on" : "off");
     if (f.packed_bytes > 0)
         std::printf("weights: %s repacked at load for the matrix kernel (SINAN_PACK_WEIGHTS=0 uses them in place)\n",
                     format_bytes(f.packed_bytes).c_str());

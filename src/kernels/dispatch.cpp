@@ -172,6 +172,7 @@ KernelTable make_avx512_table() {
     t.gemm[id(TensorType::F16)] = {avx512::gemm_f16, avx512::gemm_float_scratch_bytes, avx512::pack_f16,
                                    avx512::gemm_f16_packed, avx512::gemm_float_scratch_bytes, avx512::prepare_f16,
                                    avx512::prepared_f16_bytes};
+    t.gemm[id(TensorType::F16)].run_packed_read_ahead = avx512::gemm_f16_packed_read_ahead;
     t.gemm[id(TensorType::F32)] = {avx512::gemm_f32, avx512::gemm_float_scratch_bytes};
     if (cpu::features().avx512bf16) t.vec_dot[id(TensorType::BF16)] = avx512::vec_dot_bf16;
     if (cpu::features().avx512vnni) {
@@ -344,15 +345,18 @@ TensorType vec_dot_type(TensorType weight) {
 
 const char* active_path() { return active_table().name; }
 
-bool read_ahead_for(const cpu::Identity& processor, const char* setting) {
+bool read_ahead_for(const cpu::Identity& processor, const char* setting, TensorType weight) {
     if (setting != nullptr && std::strcmp(setting, "on") == 0) return true;
     if (setting != nullptr && std::strcmp(setting, "off") == 0) return false;
-    return processor.family == 26;  // AMD's Zen 5 (Intel's processors are families 6 and 18-19)
+    // Intel (family 6: every Core and Xeon to date) and AMD's Zen 5 (family 26); AMD's Zen 4
+    // (family 25) and the rest read as the hardware does.
+    const bool intel = processor.family == 6;
+    return weight == TensorType::F16 ? intel : intel || processor.family == 26;
 }
 
-bool decode_read_ahead() {
-    static const bool on = read_ahead_for(cpu::identity(), std::getenv("SINAN_READ_AHEAD"));
-    return on;
+bool decode_read_ahead(TensorType weight) {
+    static const char* const setting = std::getenv("SINAN_READ_AHEAD");
+    return read_ahead_for(cpu::identity(), setting, weight);
 }
 
 const char* matmul_path(TensorType weight) {

@@ -60,7 +60,7 @@ struct GemmKernel {
     // Optionally (null: none) run_packed with decoding's weights fetched ahead in software (one
     // token; AVX-512 Q8_0 also 2 to 8), for the processors whose hardware prefetcher leaves
     // those kernels waiting on memory; the same results. matmul runs it in run_packed's place where
-    // kernels.h's decode_read_ahead() holds.
+    // kernels.h's decode_read_ahead(type) holds.
     void (*run_packed_read_ahead)(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
                                   int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride,
                                   void* scratch) = nullptr;
@@ -133,10 +133,10 @@ struct KernelTable {
 // with a float scale and 16-value sums, blocks.h). `weight` must be convertible (kernels.h).
 gguf::TensorType vec_dot_type(gguf::TensorType weight);
 
-// decode_read_ahead()'s rule (kernels.h): on for AMD family 26 (Zen 5), off for every other
-// processor; `setting` (SINAN_READ_AHEAD's value, or null) "on" or "off" overrides it, any other
-// value is ignored.
-bool read_ahead_for(const cpu::Identity& processor, const char* setting);
+// decode_read_ahead's rule (kernels.h) for weights of type `weight`: on for Intel (family 6),
+// and for AMD family 26 (Zen 5) except F16; off for every other processor; `setting`
+// (SINAN_READ_AHEAD's value, or null) "on" or "off" overrides it, any other value is ignored.
+bool read_ahead_for(const cpu::Identity& processor, const char* setting, gguf::TensorType weight);
 // The table of one level (built on first use; the level need not be supported by this CPU, but
 // its functions may only be called when it is).
 const KernelTable& kernel_table(cpu::Level level);

@@ -160,13 +160,13 @@ int64_t packed_group_rows(const GemmKernel& gemm, int64_t n_cols) {
 }
 
 // A GEMM kernel bound to a matrix: the packed one on w.panels where both exist (its read-ahead
-// form where decode_read_ahead() holds), else the one on the rows in place; the rows of w split
+// form where decode_read_ahead(w.type) holds), else the one on the rows in place; the rows of w split
 // over the pool in units of unit_rows (a panel, or a group of the packed layout).
 struct BoundGemm {
     BoundGemm() = default;
     BoundGemm(const GemmKernel& gemm, const Matrix& w) {
         const bool packed = w.panels != nullptr && gemm.run_packed != nullptr;
-        const bool ahead = packed && gemm.run_packed_read_ahead != nullptr && decode_read_ahead();
+        const bool ahead = packed && gemm.run_packed_read_ahead != nullptr && decode_read_ahead(w.type);
         run = ahead ? gemm.run_packed_read_ahead : packed ? gemm.run_packed : gemm.run;
         scratch_bytes = packed ? gemm.packed_scratch_bytes : gemm.scratch_bytes;
         data = static_cast<const uint8_t*>(packed ? w.panels : w.data);

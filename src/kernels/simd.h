@@ -145,6 +145,8 @@ size_t prepared_f16_bytes(int64_t n_tokens, int64_t n_cols);
 void pack_f16(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t n_cols, void* out);
 void gemm_f16_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
                      int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
+void gemm_f16_packed_read_ahead(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
+                                int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
 void gemm_f32(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t x_row_bytes,
               int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* scratch);
 size_t gemm_float_scratch_bytes(int64_t n_tokens, int64_t n_cols);  // gemm_f16's (packed too), gemm_f32's: none

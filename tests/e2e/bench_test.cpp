@@ -5,10 +5,12 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/cpu.h"
+#include "gguf/tensor_type.h"
 #include "kernels/kernels.h"
 #include "run_binary.h"
 
@@ -52,9 +54,11 @@ void expect_common_fields(const nlohmann::json& t, const std::string& type) {
     EXPECT_FALSE(t["model"].get<std::string>().empty()) << t;
     // The processor the figures were measured on: what this process reads from CPUID too.
     EXPECT_EQ(t["cpu"], cpu::describe_processor()) << t;
-    // Whether decoding's K-quant kernels read ahead on it: this process's rule, on the same CPU and
-    // environment.
-    EXPECT_EQ(t["decode_read_ahead"], kernels::decode_read_ahead()) << t;
+    // Whether decoding's packed kernels read ahead on it: this process's rule for the model's type,
+    // on the same CPU and environment.
+    const std::optional<gguf::TensorType> weight = gguf::type_from_name(type);
+    ASSERT_TRUE(weight.has_value()) << type;
+    EXPECT_EQ(t["decode_read_ahead"], kernels::decode_read_ahead(*weight)) << t;
 }
 
 TEST_F(BenchCommand, SyntheticModelReportsPromptAndGenerationTestsAsJson) {

@@ -55,16 +55,26 @@ TEST(Dispatch, ActivePathIsTheBestLevel) {
     EXPECT_EQ(&active_table(), &kernel_table(cpu::best_level()));
 }
 
-TEST(Dispatch, DecodeReadsAheadOnZen5AndWhereToldOnly) {
-    const cpu::Identity zen5{"AMD EPYC", 26, 2}, zen4{"AMD EPYC", 25, 17}, intel{"Intel Xeon", 6, 143};
-    EXPECT_TRUE(read_ahead_for(zen5, nullptr));
-    EXPECT_FALSE(read_ahead_for(zen4, nullptr));
-    EXPECT_FALSE(read_ahead_for(intel, nullptr));
-    EXPECT_FALSE(read_ahead_for(zen5, "off"));
-    EXPECT_TRUE(read_ahead_for(intel, "on"));
-    EXPECT_TRUE(read_ahead_for(zen5, "yes"));  // not a setting: the processor's rule
-    EXPECT_FALSE(read_ahead_for(zen4, ""));
-    EXPECT_EQ(decode_read_ahead(), read_ahead_for(cpu::identity(), std::getenv("SINAN_READ_AHEAD")));
+TEST(Dispatch, DecodeReadsAheadOnZen5AndIntelAndWhereToldOnly) {
+    const cpu::Identity zen5{"AMD EPYC", 26, 2}, zen4{"AMD EPYC", 25, 17}, intel{"Intel Xeon", 6, 207};
+    for (TensorType type : {TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K}) {
+        EXPECT_TRUE(read_ahead_for(zen5, nullptr, type));
+        EXPECT_TRUE(read_ahead_for(intel, nullptr, type));
+        EXPECT_FALSE(read_ahead_for(zen4, nullptr, type));
+    }
+    // F16 where it was measured faster: Intel.
+    EXPECT_TRUE(read_ahead_for(intel, nullptr, TensorType::F16));
+    EXPECT_FALSE(read_ahead_for(zen5, nullptr, TensorType::F16));
+    EXPECT_FALSE(read_ahead_for(zen4, nullptr, TensorType::F16));
+    // The setting, for every type.
+    EXPECT_FALSE(read_ahead_for(zen5, "off", TensorType::Q8_0));
+    EXPECT_FALSE(read_ahead_for(intel, "off", TensorType::F16));
+    EXPECT_TRUE(read_ahead_for(zen4, "on", TensorType::Q4_K));
+    EXPECT_TRUE(read_ahead_for(zen5, "on", TensorType::F16));
+    EXPECT_TRUE(read_ahead_for(zen5, "yes", TensorType::Q8_0));  // not a setting: the processor's rule
+    EXPECT_FALSE(read_ahead_for(zen4, "", TensorType::Q8_0));
+    for (TensorType type : {TensorType::Q8_0, TensorType::F16})
+        EXPECT_EQ(decode_read_ahead(type), read_ahead_for(cpu::identity(), std::getenv("SINAN_READ_AHEAD"), type));
 }
 
 TEST(Dispatch, DequantizeEqualsReferenceBitForBit) {

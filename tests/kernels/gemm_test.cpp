@@ -7,12 +7,11 @@
 // F16 kernel's passes of 512, then of 64, 16 and a tail). A kernel with a
 // packed layout gives the same bits from the packed weights; a kernel that prepares its tokens
 // (GemmKernel::prepare) runs on them prepared, as matmul gives them; one with a read-ahead form
-// (GemmKernel::run_packed_read_ahead) gives the same bits in it, whichever form this CPU runs. The
-// AVX2 level's Q8_0, Q4_K and Q6_K products run packed, the avx-vnni level's likewise (Q8_0 on
-// prepared tokens), and the AVX-512 VNNI level's, and the
-// AVX-512 level's F16 (groups of 4 rows: the row counts leave last groups of 1 and 3 rows; the
-// float lengths, tails of 33, 8 and 12 values after the interleaved 64-value chunks), and the
-// packed layouts of Q4_K and Q6_K cut the rows of 11, 22 and 40 blocks into 2, 3 and 5 slices
+// (GemmKernel::run_packed_read_ahead: Q8_0, Q4_K, Q6_K, AVX-512's F16) gives the same bits in it,
+// whichever form this CPU runs. The AVX2 level's Q8_0, Q4_K and Q6_K products run packed, the avx-vnni level's likewise
+// (Q8_0 on prepared tokens), and the AVX-512 VNNI level's, and the AVX-512 level's F16 (groups of 4 rows: the row
+// counts leave last groups of 1 and 3 rows; the float lengths, tails of 33, 8 and 12 values after the interleaved
+// 64-value chunks), and the packed layouts of Q4_K and Q6_K cut the rows of 11, 22 and 40 blocks into 2, 3 and 5 slices
 // (panel_slices.h; Q6_K's of whole runs of 2 blocks; 150 rows: groups of 4, 4 and 2 panels, the
 // last panel with 6 rows).
 #include <gtest/gtest.h>
@@ -41,7 +40,7 @@ struct alignas(64) Line {
 TEST(Gemm, EveryResultEqualsTheSingleRowVecDotWhateverTheBatch) {
     const KernelTable& ref = kernel_table(cpu::Level::kScalar);
     int n_kernels = 0, n_packed = 0, n_read_ahead = 0, n_avx2_packed = 0, n_avx_vnni_packed = 0,
-        n_avx512_f16_packed = 0;
+        n_avx512_f16_packed = 0, n_avx512_f16_read_ahead = 0;
     for (cpu::Level level : test_util::runnable_levels()) {
         const KernelTable& table = kernel_table(level);
         std::mt19937 rng(kSeed);
@@ -103,6 +102,7 @@ TEST(Gemm, EveryResultEqualsTheSingleRowVecDotWhateverTheBatch) {
                                 gemm.run_packed_read_ahead(packed.data(), w_row, n_rows, operand, x_row, n_tokens,
                                                            n_cols, ya.data(), y_stride, ps.data());
                                 ++n_read_ahead;
+                                if (level == cpu::Level::kAvx512 && type == TensorType::F16) ++n_avx512_f16_read_ahead;
                                 ASSERT_EQ(std::memcmp(ya.data(), y.data(), y.size() * sizeof(float)), 0)
                                     << table.name << " packed, read ahead " << gguf::type_name(type) << " cols "
                                     << n_cols << " rows " << n_rows << " tokens " << n_tokens;
@@ -140,6 +140,7 @@ TEST(Gemm, EveryResultEqualsTheSingleRowVecDotWhateverTheBatch) {
     const std::vector<cpu::Level> levels = test_util::runnable_levels();
     if (std::find(levels.begin(), levels.end(), cpu::Level::kAvx512) != levels.end()) {
         EXPECT_EQ(n_avx512_f16_packed, 5 * 7 * 12) << "AVX-512 has a packed F16 kernel";
+        EXPECT_EQ(n_avx512_f16_read_ahead, 5 * 7 * 12) << "AVX-512's packed F16 kernel has a read-ahead form";
     }
     if (cpu::features().avx512vnni) {
         EXPECT_GT(n_packed, 0) << "AVX-512 VNNI has a packed Q8_0 kernel";

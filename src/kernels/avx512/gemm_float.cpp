@@ -22,7 +22,9 @@
 // ones (bench_row_lengths --type f16, alternated with the rows in place), and F16 decoding of the
 // 1.5B from 73-80% to 87-93% of the read limit where memory was fast (bench/NOTES.md, 2026-12-06
 // 20:20). Four rows in place at once, four streams, reached only 41-43 GB/s; eight interleaved, 32
-// accumulators past the registers, less.
+// accumulators past the registers, less. gemm_f16_packed_read_ahead also fetches that stream
+// ahead (kF16ReadAhead), for the processors whose hardware prefetcher leaves it waiting
+// (kernels.h, decode_read_ahead).
 // Without this kernel an F32 matrix ran one dot product per row and token, each matrix of a
 // layer's q/k/v or gate/up as a separate call (bench/NOTES.md, 2026-12-06).
 // Compiled with the AVX-512 flags of src/kernels/CMakeLists.txt; includes no header with inline
@@ -81,15 +83,25 @@ struct RowLayout {
 };
 constexpr int kPackedGroup = 4;
 
+// How far ahead one token's packed F16 rows are fetched where decoding reads ahead (kernels.h,
+// decode_read_ahead): on the Intel host (family 6, model 207, 2 threads), generation of the 1.5B
+// F16 model reached 61-63% of the read limit without, 84-86% with 4 KiB, 80-82% with 2 KiB, 79-80%
+// with 8 KiB (the Q8_0 and K-quant kernels' distance), 77-82% with 16 KiB (bench/NOTES.md,
+// 2026-12-08).
+constexpr int64_t kF16ReadAhead = 4096;
+
 // R weight rows (their starts and tails, RowLayout) against T tokens of X (uint16_t: binary16, or
 // float): per row and token the accumulators and operation order of the single-row dot product,
 // each weight vector loaded once for all T tokens and each token's vector once for all R rows. The
 // rows are read in order with no software prefetch: one token's steps of the F16 model ran ~30%
 // faster without the 4 KiB-ahead prefetch of every line, alternated in one process
 // (bench/NOTES.md, 2026-12-03).
-template <typename W, int R, int T, int64_t kChunk, typename X>
+// kReadAhead (packed rows, one token: gemm_f16_packed_read_ahead): each step's lines of the group's
+// one stream also fetched kF16ReadAhead bytes ahead into L1.
+template <typename W, int R, int T, int64_t kChunk, bool kReadAhead, typename X>
 void rows_times_tile(const W* const* w, const W* const* tail, const X* const* x, int64_t n, float* y,
                      int64_t y_stride) {
+    static_assert(!kReadAhead || kChunk == 64 * R, "the read-ahead follows one stream: a packed group's rows");
     __m512 acc[R][T][4];
     unrolled<R>([&](auto r) {
         unrolled<T>([&](auto t) { unrolled<4>([&](auto k) { acc[r][t][k] = _mm512_setzero_ps(); }); });
@@ -97,6 +109,12 @@ void rows_times_tile(const W* const* w, const W* const* tail, const X* const* x,
     // Values j .. j + 63 (j a multiple of 64), the rows' chunk j / 64.
     auto step64 = [&](int64_t j) __attribute__((always_inline)) {
         constexpr int64_t kPerValue = kChunk / 64;  // values from a row's start to chunk j / 64, per j
+        if constexpr (kReadAhead) {
+            const char* ahead = reinterpret_cast<const char*>(w[0] + j * kPerValue) + kF16ReadAhead;
+            constexpr int kLines = static_cast<int>(kChunk * sizeof(W) / 64);
+#pragma GCC unroll 16
+            for (int l = 0; l < kLines; ++l) _mm_prefetch(ahead + 64 * l, _MM_HINT_T0);
+        }
         unrolled<4>([&](auto k) {
             __m512 wv[R];
             unrolled<R>([&](auto r) { wv[r] = load_floats(w[r] + j * kPerValue + 16 * k); });
@@ -136,11 +154,11 @@ void rows_times_tile(const W* const* w, const W* const* tail, const X* const* x,
 }
 
 // rows_times_tile over rows [r, r + R) of `rows`.
-template <int R, int T, typename W, int kGroup, typename X>
+template <int R, int T, typename W, int kGroup, typename X, bool kReadAhead = false>
 void tile_at(const RowLayout<W, kGroup>& rows, int64_t r, const X* const* x, float* y, int64_t y_stride) {
     const W *w[R], *tail[R];
     for (int k = 0; k < R; ++k) w[k] = rows.start(r + k), tail[k] = rows.tail(r + k);
-    rows_times_tile<W, R, T, RowLayout<W, kGroup>::kChunk>(w, tail, x, rows.n, y, y_stride);
+    rows_times_tile<W, R, T, RowLayout<W, kGroup>::kChunk, kReadAhead>(w, tail, x, rows.n, y, y_stride);
 }
 
 // The product of n_rows rows (RowLayout) with n_tokens float rows (x_row_floats apart).
@@ -170,21 +188,22 @@ void rows_times_tokens(const RowLayout<W, kGroup>& rows, int64_t n_rows, const f
 }
 
 // One binary16 token against n_rows rows: in place one row at a time (above), packed a group of 4
-// rows at a time.
-template <int kGroup>
+// rows at a time (with kReadAhead, their stream fetched ahead).
+template <int kGroup, bool kReadAhead = false>
 void rows_times_f16_token(const RowLayout<uint16_t, kGroup>& rows, int64_t n_rows, const uint16_t* x, float* y) {
     int64_t r = 0;
     if constexpr (kGroup > 1)
-        for (; r + kGroup <= n_rows; r += kGroup) tile_at<kGroup, 1>(rows, r, &x, y + r, 1);
+        for (; r + kGroup <= n_rows; r += kGroup)
+            tile_at<kGroup, 1, uint16_t, kGroup, uint16_t, kReadAhead>(rows, r, &x, y + r, 1);
     for (; r < n_rows; ++r) tile_at<1, 1>(rows, r, &x, y + r, 1);
 }
 
 // gemm_f16 on rows laid out as `rows` says.
-template <int kGroup>
+template <int kGroup, bool kReadAhead = false>
 void f16_product(const RowLayout<uint16_t, kGroup>& rows, int64_t n_rows, const void* x, int64_t n_tokens, float* y,
                  int64_t y_stride) {
     if (n_tokens == 1)
-        rows_times_f16_token(rows, n_rows, static_cast<const uint16_t*>(x), y);
+        rows_times_f16_token<kGroup, kReadAhead>(rows, n_rows, static_cast<const uint16_t*>(x), y);
     else
         rows_times_tokens(rows, n_rows, static_cast<const float*>(x), rows.n, n_tokens, y, y_stride);
 }
@@ -237,6 +256,13 @@ void gemm_f16_packed(const void* w, size_t /*w_row_bytes*/, int64_t n_rows, cons
                      int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* /*scratch*/) {
     const RowLayout<uint16_t, kPackedGroup> rows{static_cast<const uint16_t*>(w), n_cols, n_cols};
     f16_product(rows, n_rows, x, n_tokens, y, y_stride);
+}
+
+void gemm_f16_packed_read_ahead(const void* w, size_t /*w_row_bytes*/, int64_t n_rows, const void* x,
+                                size_t /*x_row_bytes*/, int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride,
+                                void* /*scratch*/) {
+    const RowLayout<uint16_t, kPackedGroup> rows{static_cast<const uint16_t*>(w), n_cols, n_cols};
+    f16_product<kPackedGroup, true>(rows, n_rows, x, n_tokens, y, y_stride);
 }
 
 size_t gemm_float_scratch_bytes(int64_t /*n_tokens*/, int64_t /*n_cols*/) { return 0; }

@@ -120,7 +120,7 @@ static inline void stream_ahead(const void* p) {
 }
 
 // The decoding packed kernels' read-ahead (GemmKernel::run_packed_read_ahead, on where kernels.h's
-// decode_read_ahead() says; one token): every line of the block at p fetched kReadAhead bytes ahead
+// decode_read_ahead says; one token): every line of the block at p fetched kReadAhead bytes ahead
 // into L1. Q8_0's 2 to 8 tokens fetch as far ahead inside their asm (gemm.cpp, pairs_times_two_blocks).
 // On the AMD family 26 (Zen 5) host, from memory on 2 threads, Q4_K 40 -> 60-67 and Q6_K 29-38 ->
 // 48-60 GB/s (4 KiB ahead about the same, 16 KiB and into L2 a little less; Q8_0's 1536 x 8960
