@@ -24,6 +24,7 @@
 
 #include "kernels/dispatch.h"
 #include "kernels/kernels.h"
+#include "kernels/simd.h"
 #include "test_util.h"
 
 namespace sinan::kernels {
@@ -145,6 +146,43 @@ TEST(Gemm, EveryResultEqualsTheSingleRowVecDotWhateverTheBatch) {
     if (cpu::features().avx512vnni) {
         EXPECT_GT(n_packed, 0) << "AVX-512 VNNI has a packed Q8_0 kernel";
         EXPECT_GT(n_read_ahead, 0) << "AVX-512 VNNI has read-ahead Q4_K and Q6_K kernels";
+    }
+}
+
+// The AVX-512 VNNI level's Q4_K read-ahead forms (the table holds one of them, by processor:
+// dispatch.cpp) give the bits of the form that fetches nothing, whichever this CPU's table holds:
+// one token (the forms differ there) and 3, rows of one slice and of 5 (panel_slices.h).
+TEST(Gemm, EveryQ4KReadAheadFormGivesTheSameBits) {
+    if (!cpu::features().avx512vnni) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+    const GemmKernel& gemm = kernel_table(cpu::Level::kAvx512).gemm[static_cast<int>(TensorType::Q4_K)];
+    std::mt19937 rng(kSeed);
+    for (int64_t n_cols : {256 * 3, 256 * 40}) {
+        for (int64_t n_tokens : {1, 3}) {
+            const int64_t n_rows = 70;
+            const uint64_t w_row = gguf::row_bytes(TensorType::Q4_K, n_cols);
+            const uint64_t x_row = gguf::row_bytes(TensorType::Q8_K, n_cols);
+            const std::vector<uint8_t> w = test_util::random_blocks(TensorType::Q4_K, n_rows * n_cols, rng);
+            std::vector<uint8_t> x(n_tokens * x_row);
+            const std::vector<float> xf = test_util::gaussian(rng, n_tokens * n_cols);
+            for (int64_t t = 0; t < n_tokens; ++t)
+                kernel_table(cpu::Level::kScalar)
+                    .quantize_activations[static_cast<int>(TensorType::Q8_K)](xf.data() + t * n_cols,
+                                                                              x.data() + t * x_row, n_cols);
+            std::vector<Line> prepared((gemm.prepared_bytes(n_tokens, n_cols) + 63) / 64);
+            gemm.prepare(x.data(), x_row, n_tokens, n_cols, 0, n_tokens, prepared.data());
+            std::vector<Line> packed(((n_rows + 15) / 16 * 16 * w_row + 63) / 64);
+            gemm.pack(w.data(), w_row, n_rows, n_cols, packed.data());
+            using Run = decltype(GemmKernel::run_packed);
+            std::vector<float> want;
+            for (Run run : {avx512::gemm_q4_k_packed, avx512::gemm_q4_k_packed_read_ahead,
+                            avx512::gemm_q4_k_packed_fetch_blocks}) {
+                std::vector<float> y(n_tokens * n_rows, -7.0f);
+                run(packed.data(), w_row, n_rows, prepared.data(), x_row, n_tokens, n_cols, y.data(), n_rows, nullptr);
+                if (want.empty()) want = y;
+                ASSERT_EQ(std::memcmp(y.data(), want.data(), y.size() * sizeof(float)), 0)
+                    << "cols " << n_cols << " tokens " << n_tokens;
+            }
+        }
     }
 }
 

@@ -84,11 +84,13 @@ struct RowLayout {
 constexpr int kPackedGroup = 4;
 
 // How far ahead one token's packed F16 rows are fetched where decoding reads ahead (kernels.h,
-// decode_read_ahead): on the Intel host (family 6, model 207, 2 threads), generation of the 1.5B
-// F16 model reached 61-63% of the read limit without, 84-86% with 4 KiB, 80-82% with 2 KiB, 79-80%
-// with 8 KiB (the Q8_0 and K-quant kernels' distance), 77-82% with 16 KiB (bench/NOTES.md,
-// 2026-12-08).
+// decode_read_ahead): into L1 kF16ReadAhead bytes ahead, into L2 kF16StreamAhead. On the Intel
+// host (family 6, model 207, 2 threads), generation of the 1.5B F16 model reached 61-63% of the
+// read limit with neither; with L1 alone 84-86% at 4 KiB (2 KiB 80-82%, 8 KiB 79-80%, 16 KiB
+// 77-82%); with both 90-105% (4 KiB and 8, 16 or 24 KiB; 2 KiB or 1 KiB into L1 89-96%)
+// (bench/NOTES.md, 2026-12-08).
 constexpr int64_t kF16ReadAhead = 4096;
+constexpr int64_t kF16StreamAhead = 16384;
 
 // R weight rows (their starts and tails, RowLayout) against T tokens of X (uint16_t: binary16, or
 // float): per row and token the accumulators and operation order of the single-row dot product,
@@ -97,7 +99,7 @@ constexpr int64_t kF16ReadAhead = 4096;
 // faster without the 4 KiB-ahead prefetch of every line, alternated in one process
 // (bench/NOTES.md, 2026-12-03).
 // kReadAhead (packed rows, one token: gemm_f16_packed_read_ahead): each step's lines of the group's
-// one stream also fetched kF16ReadAhead bytes ahead into L1.
+// one stream also fetched kF16ReadAhead bytes ahead into L1 and kF16StreamAhead into L2.
 template <typename W, int R, int T, int64_t kChunk, bool kReadAhead, typename X>
 void rows_times_tile(const W* const* w, const W* const* tail, const X* const* x, int64_t n, float* y,
                      int64_t y_stride) {
@@ -110,10 +112,13 @@ void rows_times_tile(const W* const* w, const W* const* tail, const X* const* x,
     auto step64 = [&](int64_t j) __attribute__((always_inline)) {
         constexpr int64_t kPerValue = kChunk / 64;  // values from a row's start to chunk j / 64, per j
         if constexpr (kReadAhead) {
-            const char* ahead = reinterpret_cast<const char*>(w[0] + j * kPerValue) + kF16ReadAhead;
+            const char* at = reinterpret_cast<const char*>(w[0] + j * kPerValue);
             constexpr int kLines = static_cast<int>(kChunk * sizeof(W) / 64);
 #pragma GCC unroll 16
-            for (int l = 0; l < kLines; ++l) _mm_prefetch(ahead + 64 * l, _MM_HINT_T0);
+            for (int l = 0; l < kLines; ++l) {
+                _mm_prefetch(at + kF16ReadAhead + 64 * l, _MM_HINT_T0);
+                _mm_prefetch(at + kF16StreamAhead + 64 * l, _MM_HINT_T1);
+            }
         }
         unrolled<4>([&](auto k) {
             __m512 wv[R];

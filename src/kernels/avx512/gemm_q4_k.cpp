@@ -35,7 +35,9 @@
 // instructions per weight byte (one core, weights in L2: 26 -> 61 GB/s; bench/NOTES.md).
 // gemm_q4_k_packed_read_ahead is the same product with one token's weights fetched ahead as a
 // batch's are (the next unit into L2, spread over the current one's blocks: panel::NextPanelPrefetch),
-// for the processors that stream faster with it (kernels.h, decode_read_ahead).
+// for the processors that stream faster with it (kernels.h, decode_read_ahead);
+// gemm_q4_k_packed_fetch_blocks fetches each block's lines ahead instead, into L1 and into L2
+// (Intel's read-ahead form: dispatch.cpp).
 // Compiled with the AVX-512 flags of src/kernels/CMakeLists.txt; includes no header with inline
 // functions (see half.h).
 #include <immintrin.h>
@@ -265,16 +267,33 @@ inline void accumulate_packed(const PackedBlock& p, const TokenMins* const* tm, 
     }
 }
 
+// How one token's packed blocks are fetched ahead (batches always fetch the next unit into L2).
+enum class Fetch {
+    kNone,      // read in order, left to the hardware's streams
+    kNextUnit,  // the next unit into L2, spread over the current one's blocks
+    kBlocks,    // each block's lines kBlockNear bytes ahead into L1 and kBlockFar into L2
+};
+// On the Intel host (family 6, model 207, 2 threads), generation of the 1.5B Q4_K model: 76-80%
+// of the read limit with the next unit, 88.5-90.3% with each block 4 KiB and 16 or 32 KiB ahead
+// (bench/NOTES.md, 2026-12-08).
+constexpr int64_t kBlockNear = 4096, kBlockFar = 16384;
+
 // y[t * y_stride + r] for the `valid` rows of a unit of packed blocks (a panel's blocks [b0, b1),
 // from `blocks`; panel_slices.h) and T tokens (tm[t], x[t]: token t's summaries and blocks), while
-// the next unit is fetched into L2 (steps first_step + b - b0), or (prefetch null) read in order,
-// left to the hardware's streams.
-template <int T>
+// the next unit is fetched into L2 (steps first_step + b - b0), or (prefetch null) each block's
+// lines as kFetch says.
+template <int T, Fetch kFetch>
 void packed_unit_times_tokens(const PackedBlock* blocks, int64_t b0, int64_t b1, const TokenMins* const* tm,
                               const BlockQ8_K* const* x, const panel::NextPanelPrefetch* prefetch, int64_t first_step,
                               float* y, int64_t y_stride, __mmask16 valid) {
     panel::tokens_over_blocks<T>(b0, b1, tm, x, y, y_stride, valid, [&](int64_t b, auto tmb, auto xb, __m512* acc) {
         if (prefetch != nullptr) prefetch->at_step(first_step + b - b0);
+        if constexpr (kFetch == Fetch::kBlocks) {
+            if (prefetch == nullptr) {
+                panel::fetch_ahead<sizeof(PackedBlock) / 64, kBlockNear, _MM_HINT_T0>(&blocks[b - b0]);
+                panel::fetch_ahead<sizeof(PackedBlock) / 64, kBlockFar, _MM_HINT_T1>(&blocks[b - b0]);
+            }
+        }
         accumulate_packed<T>(blocks[b - b0], tmb, xb, acc);
     });
 }
@@ -329,13 +348,13 @@ size_t gemm_q4_k_packed_scratch_bytes(int64_t /*n_tokens*/, int64_t /*n_cols*/) 
 
 namespace {
 
-// Batches fetch each unit's successor into L2 while they work on it; one token does too with
-// kReadAhead, else reads as the hardware prefetches. On the family 26 (Zen 5) host the Q4_K
-// model's one-token steps went from 78-82% of the read limit (each block's lines fetched 6 KiB
-// ahead into L1 in quarters) to 92-94% in slow memory spells, and from 78-83% to 76-79% in fast
-// ones; on the family 25 (Zen 4) host every software prefetch tried made them 16-18% slower
-// (bench/NOTES.md, 2026-12-03 and 2026-12-07).
-template <bool kReadAhead>
+// Batches fetch each unit's successor into L2 while they work on it; one token as kFetch says. On
+// the family 26 (Zen 5) host the Q4_K model's one-token steps went from 78-82% of the read limit
+// (each block's lines fetched 6 KiB ahead into L1 in quarters) to 92-94% with the next unit in
+// slow memory spells, and from 78-83% to 76-79% in fast ones; on the family 25 (Zen 4) host every
+// software prefetch tried made them 16-18% slower (bench/NOTES.md, 2026-12-03 and 2026-12-07); on
+// Intel, kBlocks (above).
+template <Fetch kFetch>
 void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, int64_t n_tokens, int64_t n_cols,
                     float* y, int64_t y_stride) {
     const int64_t n_blocks = n_cols / kQKK;
@@ -355,8 +374,8 @@ void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const voi
                 const int n_t = static_cast<int>(n_tokens - t0 < kPackedTile ? n_tokens - t0 : kPackedTile);
                 panel::tile_pointers(t0, n_t, mins, n_blocks, xs, layout.row_bytes, tm, xb);
                 with_count<kPackedTile>(n_t, [&](auto T) {
-                    packed_unit_times_tokens<T>(
-                        blocks, u.b0, u.b1, tm, xb, kReadAhead || n_tokens > 1 ? &prefetch : nullptr,
+                    packed_unit_times_tokens<T, kFetch>(
+                        blocks, u.b0, u.b1, tm, xb, kFetch == Fetch::kNextUnit || n_tokens > 1 ? &prefetch : nullptr,
                         (t0 / kPackedTile) * (u.b1 - u.b0), y + t0 * y_stride + u.r0, y_stride, valid);
                 });
             }
@@ -367,13 +386,19 @@ void packed_product(const void* w, size_t w_row_bytes, int64_t n_rows, const voi
 
 void gemm_q4_k_packed(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x, size_t /*x_row_bytes*/,
                       int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride, void* /*scratch*/) {
-    packed_product<false>(w, w_row_bytes, n_rows, x, n_tokens, n_cols, y, y_stride);
+    packed_product<Fetch::kNone>(w, w_row_bytes, n_rows, x, n_tokens, n_cols, y, y_stride);
 }
 
 void gemm_q4_k_packed_read_ahead(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
                                  size_t /*x_row_bytes*/, int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride,
                                  void* /*scratch*/) {
-    packed_product<true>(w, w_row_bytes, n_rows, x, n_tokens, n_cols, y, y_stride);
+    packed_product<Fetch::kNextUnit>(w, w_row_bytes, n_rows, x, n_tokens, n_cols, y, y_stride);
+}
+
+void gemm_q4_k_packed_fetch_blocks(const void* w, size_t w_row_bytes, int64_t n_rows, const void* x,
+                                   size_t /*x_row_bytes*/, int64_t n_tokens, int64_t n_cols, float* y, int64_t y_stride,
+                                   void* /*scratch*/) {
+    packed_product<Fetch::kBlocks>(w, w_row_bytes, n_rows, x, n_tokens, n_cols, y, y_stride);
 }
 
 }  // namespace sinan::kernels::avx512
