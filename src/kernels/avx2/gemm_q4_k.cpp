@@ -20,7 +20,8 @@
 //   y           += x.d * d * float(isum) - x.d * dmin * float(msum)   (no fused multiply-add)
 // The product over packed panels is avx2/q4_k_panels.h's (the avx-vnni level compiles it too).
 // Batches meet a panel 2 tokens a pass (its blocks then come from L1 or L2; panel.h); one token
-// may have each block fetched 8 KiB ahead (gemm_q4_k_packed_read_ahead, kernels.h's decode_read_ahead).
+// may have each block fetched 8 KiB ahead into L1 and 16 KiB into L2 (gemm_q4_k_packed_read_ahead,
+// panel::read_ahead, kernels.h's decode_read_ahead).
 // Compiled with -mavx2 -mfma -mf16c; includes no header with inline functions (see half.h).
 #include <immintrin.h>
 

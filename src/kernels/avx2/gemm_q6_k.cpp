@@ -17,8 +17,8 @@
 //   halves of the lane; the second: vpmaddwd of the scales in pairs against the token's bsums
 //   y += d * x.d * float(isum)   (lane r: row r)
 // The product over packed panels is avx2/q6_k_panels.h's (the avx-vnni level compiles it too).
-// Batches meet a panel 2 tokens a pass (panel.h); one token may have each block fetched 8 KiB
-// ahead (gemm_q6_k_packed_read_ahead, kernels.h's decode_read_ahead).
+// Batches meet a panel 2 tokens a pass (panel.h); one token may have each block fetched ahead
+// (gemm_q6_k_packed_read_ahead, panel::read_ahead, kernels.h's decode_read_ahead).
 // Compiled with -mavx2 -mfma -mf16c; includes no header with inline functions (see half.h).
 #include <immintrin.h>
 

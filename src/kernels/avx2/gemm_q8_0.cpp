@@ -13,8 +13,8 @@
 //                               vpmaddubsw of |w| against the token's 4 bytes with w's signs (at
 //                               most 2 * 128 * 127 = 32512: exact) and one vpmaddwd by 1
 //   y   += float(isum) * (d_w * d_x)                          (lane r: row r, no fused multiply-add)
-// Batches meet a panel 2 tokens a pass (panel.h); one token may have each block fetched 8 KiB
-// ahead (gemm_q8_0_packed_read_ahead, kernels.h's decode_read_ahead).
+// Batches meet a panel 2 tokens a pass (panel.h); one token may have each block fetched ahead
+// (gemm_q8_0_packed_read_ahead, panel::read_ahead, kernels.h's decode_read_ahead).
 // Compiled with -mavx2 -mfma -mf16c; includes no header with inline functions (see half.h).
 #include <immintrin.h>
 

@@ -102,10 +102,16 @@ static inline void load_rows(const float* y, int n_valid, __m256* lo, __m256* hi
     *hi = _mm256_load_ps(in + 8);
 }
 
-// Every line of the `bytes` at p fetched kReadAheadBytes ahead into L1.
+// Every line of the `bytes` at p fetched kReadAheadBytes ahead into L1 and kFarAheadBytes ahead
+// into L2. On the Intel host (family 6, model 207; `SINAN_CPU=avx-vnni`, 2 threads) generation of
+// the 1.5B Q4_K_M went 69-73% of the read limit -> 82-86% with the second prefetch (32 KiB about
+// the same), Q4_K 69-72% -> 83-86%, Q8_0 unchanged at 97-102% (bench/NOTES.md, 2026-12-08).
+constexpr int64_t kFarAheadBytes = 16384;
 static inline void read_ahead(const uint8_t* p, size_t bytes) {
-    for (size_t line = 0; line < bytes; line += 64)
+    for (size_t line = 0; line < bytes; line += 64) {
         _mm_prefetch(reinterpret_cast<const char*>(p) + kReadAheadBytes + line, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(p) + kFarAheadBytes + line, _MM_HINT_T1);
+    }
 }
 
 // y[t * y_stride + r] for the n_valid rows of a unit of a packed panel (its blocks [b0, b1), laid

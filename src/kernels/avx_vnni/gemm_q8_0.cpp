@@ -11,8 +11,8 @@
 // The tokens are prepared once per product (prepare_q8_0, GemmKernel::prepare): each block's
 // quants, its d_x as a float and its sum's start, so that no call sums a token again. Packed
 // panels (the AVX2 level's, avx2::pack_q8_0_panels) meet 3 tokens a pass, both halves of the
-// panel at once (kTile); one token may have each block fetched 8 KiB ahead
-// (gemm_q8_0_packed_read_ahead, kernels.h's decode_read_ahead). Rows in place (gemm_q8_0: a Q8_0
+// panel at once (kTile); one token may have each block fetched ahead (gemm_q8_0_packed_read_ahead,
+// avx2::panel::read_ahead, kernels.h's decode_read_ahead). Rows in place (gemm_q8_0: a Q8_0
 // KV cache's keys, weights a model could not repack) go row by row, up to 4 tokens a pass.
 // Against the AVX2 level on the AMD family 26 host (Zen 5, which has AVX-VNNI beside AVX-512;
 // bench/NOTES.md, 2026-12-07 21:30): in cache 1.8-2.4x, pp128 of the 1.5B shape 2.2x, 8
@@ -58,7 +58,7 @@ constexpr int kTile = 3;
 
 // y[t * y_stride + r] for the n_valid rows of the packed panel at `panel` (n_blocks blocks) and
 // T tokens (x[t]: token t's prepared blocks), the blocks in order, with kReadAhead each block's
-// quants fetched kReadAheadBytes ahead. A function of its own per T, as avx2/panel.h's.
+// quants fetched ahead (panel::read_ahead). A function of its own per T, as avx2/panel.h's.
 template <int T, bool kReadAhead>
 [[gnu::noinline]] void panel_times_tokens(const uint8_t* panel, int64_t n_blocks, const TokenBlock* const* x, float* y,
                                           int64_t y_stride, int n_valid) {
