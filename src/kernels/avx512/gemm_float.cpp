@@ -23,8 +23,8 @@
 // 1.5B from 73-80% to 87-93% of the read limit where memory was fast (bench/NOTES.md, 2026-12-06
 // 20:20). Four rows in place at once, four streams, reached only 41-43 GB/s; eight interleaved, 32
 // accumulators past the registers, less. gemm_f16_packed_read_ahead also fetches that stream
-// ahead (kF16ReadAhead), for the processors whose hardware prefetcher leaves it waiting
-// (kernels.h, decode_read_ahead).
+// ahead (kF16ReadAhead into L1, kF16StreamAhead into L2), for the processors whose hardware
+// prefetcher leaves it waiting (kernels.h, decode_read_ahead: Intel's).
 // Without this kernel an F32 matrix ran one dot product per row and token, each matrix of a
 // layer's q/k/v or gate/up as a separate call (bench/NOTES.md, 2026-12-06).
 // Compiled with the AVX-512 flags of src/kernels/CMakeLists.txt; includes no header with inline
