@@ -8,10 +8,11 @@
 // packed layout gives the same bits from the packed weights; a kernel that prepares its tokens
 // (GemmKernel::prepare) runs on them prepared, as matmul gives them; one with a read-ahead form
 // (GemmKernel::run_packed_read_ahead: Q8_0, Q4_K, Q6_K, AVX-512's F16) gives the same bits in it,
-// whichever form this CPU runs. The AVX2 level's Q8_0, Q4_K and Q6_K products run packed, the avx-vnni level's likewise
-// (Q8_0 on prepared tokens), and the AVX-512 VNNI level's, and the AVX-512 level's F16 (groups of 4 rows: the row
-// counts leave last groups of 1 and 3 rows; the float lengths, tails of 33, 8 and 12 values after the interleaved
-// 64-value chunks), and the packed layouts of Q4_K and Q6_K cut the rows of 11, 22 and 40 blocks into 2, 3 and 5 slices
+// whichever form this CPU runs. The AVX2 level's Q8_0, Q4_K and Q6_K products run packed, the
+// avx-vnni level's likewise (Q8_0 on prepared tokens), and the AVX-512 VNNI level's, and the
+// AVX-512 level's F16 (groups of 4 rows: the row counts leave last groups of 1 and 3 rows; the
+// float lengths, tails of 33, 8 and 12 values after the interleaved 64-value chunks), and the
+// packed layouts of Q4_K and Q6_K cut the rows of 11, 22 and 40 blocks into 2, 3 and 5 slices
 // (panel_slices.h; Q6_K's of whole runs of 2 blocks; 150 rows: groups of 4, 4 and 2 panels, the
 // last panel with 6 rows).
 #include <gtest/gtest.h>
