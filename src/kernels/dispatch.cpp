@@ -22,6 +22,9 @@ using gguf::TensorType;
 
 constexpr int id(TensorType t) { return static_cast<int>(t); }
 
+// Intel's processors: family 6, every Core and Xeon to date (AMD's are 15 and up).
+bool is_intel(const cpu::Identity& processor) { return processor.family == 6; }
+
 KernelTable make_scalar_table() {
     KernelTable t{};
     t.name = "scalar";
@@ -194,7 +197,7 @@ KernelTable make_avx512_table() {
         // Q4_K's read-ahead form: on Intel each block's lines ahead (88-90% of the read limit there
         // against 76-80% with the next unit), elsewhere the next unit (AMD family 26's best).
         t.gemm[id(TensorType::Q4_K)].run_packed_read_ahead =
-            cpu::identity().family == 6 ? avx512::gemm_q4_k_packed_fetch_blocks : avx512::gemm_q4_k_packed_read_ahead;
+            is_intel(cpu::identity()) ? avx512::gemm_q4_k_packed_fetch_blocks : avx512::gemm_q4_k_packed_read_ahead;
         t.gemm[id(TensorType::Q4_K)].packed_group_rows = panel_slices::group_rows;
         t.vec_dot[id(TensorType::Q6_K)] = avx512::vec_dot_q6_k;
         t.gemm[id(TensorType::Q6_K)] = {avx512::gemm_q6_k, avx512::gemm_q6_k_scratch_bytes, avx512::pack_q6_k_panels,
@@ -351,9 +354,9 @@ const char* active_path() { return active_table().name; }
 bool read_ahead_for(const cpu::Identity& processor, const char* setting, TensorType weight) {
     if (setting != nullptr && std::strcmp(setting, "on") == 0) return true;
     if (setting != nullptr && std::strcmp(setting, "off") == 0) return false;
-    // Intel (family 6: every Core and Xeon to date) and AMD's Zen 5 (family 26); AMD's Zen 4
-    // (family 25) and the rest read as the hardware does.
-    const bool intel = processor.family == 6;
+    // Intel and AMD's Zen 5 (family 26); AMD's Zen 4 (family 25) and the rest read as the
+    // hardware does.
+    const bool intel = is_intel(processor);
     return weight == TensorType::F16 ? intel : intel || processor.family == 26;
 }
 
