@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -132,6 +133,9 @@ long matrix_rows(const std::string& matrix) {
 
 // --profile times every matrix product of the timed runs: one output head product per decoded
 // token, and per prompt run (its last token's logits); the layers' products with the whole batch.
+// A profile row is a matrix's type and shape, so matrices of one shape share a row: the tiny
+// shape's output head (512 tokens of vocabulary) is as wide as its FFN, and where the kernel level
+// multiplies gate and up one at a time (the scalar level) all three meet in a decoding row.
 TEST_F(BenchCommand, ProfileCountsEveryMatrixProductOfTheTimedRuns) {
     const int n_gen = 4, n_prompt = 16, runs = 2;
     RunResult r =
@@ -139,28 +143,21 @@ TEST_F(BenchCommand, ProfileCountsEveryMatrixProductOfTheTimedRuns) {
                    "-r", std::to_string(runs), "-t", "2", "--cache-dir", dir_, "--json", "--profile"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const nlohmann::json report = nlohmann::json::parse(r.out);
-    for (const char* name : {"pp16", "tg4"}) {
-        const nlohmann::json* t = find_test(report, name);
-        ASSERT_NE(t, nullptr) << report;
-        const bool generation = std::string(name) == "tg4";
+    const nlohmann::json* pp = find_test(report, "pp16");
+    const nlohmann::json* tg = find_test(report, "tg4");
+    ASSERT_NE(pp, nullptr) << report;
+    ASSERT_NE(tg, nullptr) << report;
+    for (const nlohmann::json* t : {pp, tg}) {
+        const bool generation = t == tg;
         const nlohmann::json& rows = (*t)["matmul_profile"];
         ASSERT_GE(rows.size(), 3u) << *t;
-        const nlohmann::json* head = nullptr;  // the output head: the single matrix with the most rows
         double last_seconds = 1e300;
         for (const auto& p : rows) {
             EXPECT_GT(p["calls"].get<long>(), 0) << p;
             EXPECT_GT(p["gb_per_s"].get<double>(), 0.0) << p;
             EXPECT_LE(p["seconds"].get<double>(), last_seconds) << "the longest first: " << rows;
             last_seconds = p["seconds"];
-            if (head == nullptr || matrix_rows(p["matrix"]) > matrix_rows((*head)["matrix"])) head = &p;
         }
-        ASSERT_NE(head, nullptr);
-        EXPECT_EQ((*head)["n_tokens"], 1) << *head;
-        EXPECT_EQ((*head)["calls"], generation ? n_gen * runs : runs) << *head;
-        for (const auto& p : rows)
-            if (&p != head) {
-                EXPECT_EQ(p["n_tokens"], generation ? 1 : n_prompt) << p;
-            }
         // The share is the products' time over the timed runs' (their tokens over their rates), of
         // which it is a part: no threshold on speeds, which a shared machine moves.
         double products = 0, timed = 0;
@@ -171,6 +168,35 @@ TEST_F(BenchCommand, ProfileCountsEveryMatrixProductOfTheTimedRuns) {
         EXPECT_GT(products, 0.0) << *t;
         EXPECT_LE(products, timed) << *t;
     }
+    // A prompt: the layers' products with all its tokens, once a run; the output head (the widest
+    // matrix) with its last token alone.
+    const nlohmann::json* head = nullptr;
+    std::map<std::string, long> prompt_calls;  // by matrix, every batch size
+    for (const auto& p : (*pp)["matmul_profile"]) {
+        prompt_calls[p["matrix"]] += p["calls"].get<long>();
+        if (p["n_tokens"] == n_prompt) continue;
+        EXPECT_EQ(head, nullptr) << "one product with other than the prompt's tokens: " << (*pp)["matmul_profile"];
+        head = &p;
+    }
+    ASSERT_NE(head, nullptr) << (*pp)["matmul_profile"];
+    EXPECT_EQ((*head)["n_tokens"], 1) << *head;
+    EXPECT_EQ((*head)["calls"], runs) << *head;
+    for (const auto& p : (*pp)["matmul_profile"]) {
+        EXPECT_LE(matrix_rows(p["matrix"]), matrix_rows((*head)["matrix"])) << "the head is the widest: " << p;
+        if (&p != head) {
+            EXPECT_EQ(p["calls"].get<long>() % runs, 0) << "whole passes: " << p;
+        }
+    }
+    // Decoding: every product of a prompt pass, with one token, once a token.
+    long decode_calls = 0;
+    for (const auto& p : (*tg)["matmul_profile"]) {
+        EXPECT_EQ(p["n_tokens"], 1) << p;
+        EXPECT_EQ(p["calls"], n_gen * prompt_calls[p["matrix"]]) << p;
+        decode_calls += p["calls"].get<long>();
+    }
+    long all_prompt_calls = 0;
+    for (const auto& [matrix, calls] : prompt_calls) all_prompt_calls += calls;
+    EXPECT_EQ(decode_calls, n_gen * all_prompt_calls) << "the same matrices: " << *tg;
     // The table says the same.
     RunResult text = run_sinan({"bench", "--synthetic", "tiny:q8_0", "-p", "0", "-n", "2", "-r", "1", "-t", "2",
                                 "--cache-dir", dir_, "--profile"});
