@@ -4,6 +4,7 @@
 // Compiled with -mavx2 -mfma -mf16c; include no header with inline functions (see half.h).
 #include <immintrin.h>
 
+#include "kernels/avx2/row_parts.h"
 #include "kernels/blocks.h"
 #include "kernels/simd.h"
 
@@ -32,13 +33,7 @@ inline void store_i8x32_scaled(__m256i q, __m256 d, float* y) {
 
 inline void get_scale_min_k4(int j, const uint8_t* q, float d, float dmin, __m256* dv, __m256* mv) {
     int sc, m;
-    if (j < 4) {
-        sc = q[j] & 63;
-        m = q[j + 4] & 63;
-    } else {
-        sc = (q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4);
-        m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
+    row_parts::k4_scale_min(j, q, &sc, &m);
     *dv = _mm256_set1_ps(d * static_cast<float>(sc));
     *mv = _mm256_set1_ps(dmin * static_cast<float>(m));
 }
@@ -119,7 +114,6 @@ void dequantize_q4_k(const void* src, float* dst, int64_t n) {
 
 void dequantize_q5_k(const void* src, float* dst, int64_t n) {
     const auto* b = static_cast<const BlockQ5_K*>(src);
-    const __m256i low4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
     for (int64_t i = 0; i < n / kQKK; ++i) {
         const float d = _cvtsh_ss(b[i].d);
         const float dmin = _cvtsh_ss(b[i].dmin);
@@ -131,10 +125,8 @@ void dequantize_q5_k(const void* src, float* dst, int64_t n) {
             get_scale_min_k4(g, b[i].scales, d, dmin, &d1, &m1);
             get_scale_min_k4(g + 1, b[i].scales, d, dmin, &d2, &m2);
             const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
-            const __m256i lo =
-                _mm256_or_si256(_mm256_and_si256(v, low4), _mm256_slli_epi16(_mm256_and_si256(h, one), 4));
-            const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), low4),
-                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 1), one), 4));
+            __m256i lo, hi;
+            row_parts::q5_k_groups(v, h, &lo, &hi);
             const __m128i lo0 = _mm256_castsi256_si128(lo), lo1 = _mm256_extracti128_si256(lo, 1);
             const __m128i hi0 = _mm256_castsi256_si128(hi), hi1 = _mm256_extracti128_si256(hi, 1);
             store_u8x8_affine(lo0, d1, m1, dst);
@@ -151,25 +143,16 @@ void dequantize_q5_k(const void* src, float* dst, int64_t n) {
 
 void dequantize_q6_k(const void* src, float* dst, int64_t n) {
     const auto* b = static_cast<const BlockQ6_K*>(src);
-    const __m256i low4 = _mm256_set1_epi8(0x0f), low2 = _mm256_set1_epi8(3), k32 = _mm256_set1_epi8(32);
+    const __m256i k32 = _mm256_set1_epi8(32);
     for (int64_t i = 0; i < n / kQKK; ++i) {
         const float d = _cvtsh_ss(b[i].d);
         const uint8_t* ql = b[i].ql;
         const uint8_t* qh = b[i].qh;
         const int8_t* sc = b[i].scales;
         for (int half = 0; half < 2; ++half, ql += 64, qh += 32, sc += 8, dst += 128) {
-            const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
-            const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
-            const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh));
             // Six-bit values of the four 32-value rows, as int8 in [-32, 31].
             __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(h, low2), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), low2), 4));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), low2), 4));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), low2), 4));
+            row_parts::q6_k_rows(ql, qh, q);
             for (int r = 0; r < 4; ++r) {
                 const __m256i v = _mm256_sub_epi8(q[r], k32);
                 // Values 0..15 of the row use scale sc[2r], values 16..31 scale sc[2r + 1].

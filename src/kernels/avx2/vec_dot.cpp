@@ -9,6 +9,7 @@
 // with -mavx2 -mfma -mf16c; includes no header with inline functions (see half.h).
 #include <immintrin.h>
 
+#include "kernels/avx2/row_parts.h"
 #include "kernels/blocks.h"
 #include "kernels/simd.h"
 
@@ -16,12 +17,10 @@ namespace sinan::kernels::avx2 {
 
 namespace {
 
-inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
+using row_parts::hsum;
+using row_parts::k4_min_sum;
+using row_parts::k4_scales_mins;
+using row_parts::prefetch_weights;
 
 inline int hsum_i32(__m256i v) {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
@@ -36,13 +35,6 @@ inline __m256i mul_sum_i8(__m256i a, __m256i b) {
     return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
 }
 
-// Weights are read once, as one long stream (rows are contiguous): fetching 4 KiB ahead keeps
-// more of it in flight than the hardware prefetcher does (decode: 5 -> 9 GB/s for Q8_0 on a
-// Xeon core). One prefetch per cache line of the `bytes` at p.
-inline void prefetch_weights(const void* p, int bytes) {
-    for (int o = 0; o < bytes; o += 64) _mm_prefetch(static_cast<const char*>(p) + 4096 + o, _MM_HINT_T0);
-}
-
 inline float fp16(uint16_t h) { return _cvtsh_ss(h); }
 
 inline float bf16(uint16_t h) { return _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128(static_cast<int>(h) << 16))); }
@@ -54,30 +46,6 @@ inline __m256 load_bf16x8(const uint16_t* p) {
 
 inline __m256 load_f16x8(const uint16_t* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-}
-
-// The 6-bit scales and mins of a Q4_K block as 16 bytes, sc[0..7] then m[0..7]: the packing of
-// docs/formats/quant-types.md undone with 32-bit masks.
-inline __m128i k4_scales_mins(const uint8_t* packed) {
-    uint32_t u[4];
-    __builtin_memcpy(u, packed, 12);
-    u[3] = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4);
-    const uint32_t m_low = u[1] & 0x3f3f3f3fu;
-    u[1] = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);
-    u[2] = m_low;
-    u[0] &= 0x3f3f3f3fu;
-    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(u));
-}
-
-// sum_g m[g] * (bsums[2g] + bsums[2g+1]), exact: the mins (bytes 8..15 of sm) times the
-// activation sums of the eight 32-value groups.
-inline int k4_min_sum(__m128i sm, const int16_t* bsums) {
-    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums));
-    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums + 8));
-    __m128i p = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)), _mm_hadd_epi16(lo, hi));
-    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(1, 0, 3, 2)));
-    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(2, 3, 0, 1)));
-    return _mm_cvtsi128_si32(p);
 }
 
 // T activation rows of 16-bit floats (x_stride bytes apart) against one weight row of the same
@@ -231,7 +199,7 @@ void q6_k_dots(const void* w, const void* x, size_t x_stride, int64_t n, float* 
     const BlockQ8_K* b[T];
     for (int k = 0; k < T; ++k)
         b[k] = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(x) + k * x_stride);
-    const __m256i low4 = _mm256_set1_epi8(0x0f), low2 = _mm256_set1_epi8(3), m32 = _mm256_set1_epi8(32);
+    const __m256i m32 = _mm256_set1_epi8(32);
     float sum[T];
     for (int k = 0; k < T; ++k) sum[k] = 0;
     for (int64_t i = 0; i < n / kQKK; ++i) {
@@ -241,17 +209,8 @@ void q6_k_dots(const void* w, const void* x, size_t x_stride, int64_t n, float* 
         for (int half = 0; half < 2; ++half) {
             const uint8_t* ql = a[i].ql + 64 * half;
             const int8_t* sc = a[i].scales + 8 * half;
-            const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
-            const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
-            const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh + 32 * half));
             __m256i q[4], scale[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(h, low2), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), low2), 4));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), low2), 4));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), low2), 4));
+            row_parts::q6_k_rows(ql, a[i].qh + 32 * half, q);
             for (int g = 0; g < 4; ++g)
                 scale[g] = _mm256_set_m128i(_mm_set1_epi16(sc[2 * g + 1]), _mm_set1_epi16(sc[2 * g]));
             for (int k = 0; k < T; ++k) {

@@ -4,12 +4,15 @@
 // header with inline functions (see half.h).
 #include <immintrin.h>
 
+#include "kernels/avx2/row_parts.h"
 #include "kernels/blocks.h"
 #include "kernels/simd.h"
 
 namespace sinan::kernels::avx512 {
 
 namespace {
+
+namespace row_parts = avx2::row_parts;  // the row kernels' pieces both levels use
 
 // Sixteen int8 -> float, times d.
 inline void store_i8x16_scaled(__m128i q, __m512 d, float* y) {
@@ -23,13 +26,7 @@ inline void store_u8x16_affine(__m128i q, __m512 d, __m512 m, float* y) {
 
 inline void get_scale_min_k4(int j, const uint8_t* q, float d, float dmin, __m512* dv, __m512* mv) {
     int sc, m;
-    if (j < 4) {
-        sc = q[j] & 63;
-        m = q[j + 4] & 63;
-    } else {
-        sc = (q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4);
-        m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
+    row_parts::k4_scale_min(j, q, &sc, &m);
     *dv = _mm512_set1_ps(d * static_cast<float>(sc));
     *mv = _mm512_set1_ps(dmin * static_cast<float>(m));
 }
@@ -107,7 +104,6 @@ void dequantize_q4_k(const void* src, float* dst, int64_t n) {
 
 void dequantize_q5_k(const void* src, float* dst, int64_t n) {
     const auto* b = static_cast<const BlockQ5_K*>(src);
-    const __m256i low4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
     for (int64_t i = 0; i < n / kQKK; ++i) {
         const float d = _cvtsh_ss(b[i].d);
         const float dmin = _cvtsh_ss(b[i].dmin);
@@ -119,10 +115,8 @@ void dequantize_q5_k(const void* src, float* dst, int64_t n) {
             get_scale_min_k4(g, b[i].scales, d, dmin, &d1, &m1);
             get_scale_min_k4(g + 1, b[i].scales, d, dmin, &d2, &m2);
             const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
-            const __m256i lo =
-                _mm256_or_si256(_mm256_and_si256(v, low4), _mm256_slli_epi16(_mm256_and_si256(h, one), 4));
-            const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), low4),
-                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 1), one), 4));
+            __m256i lo, hi;
+            row_parts::q5_k_groups(v, h, &lo, &hi);
             store_u8x16_affine(_mm256_castsi256_si128(lo), d1, m1, dst);
             store_u8x16_affine(_mm256_extracti128_si256(lo, 1), d1, m1, dst + 16);
             store_u8x16_affine(_mm256_castsi256_si128(hi), d2, m2, dst + 32);
@@ -133,25 +127,16 @@ void dequantize_q5_k(const void* src, float* dst, int64_t n) {
 
 void dequantize_q6_k(const void* src, float* dst, int64_t n) {
     const auto* b = static_cast<const BlockQ6_K*>(src);
-    const __m256i low4 = _mm256_set1_epi8(0x0f), low2 = _mm256_set1_epi8(3), k32 = _mm256_set1_epi8(32);
+    const __m256i k32 = _mm256_set1_epi8(32);
     for (int64_t i = 0; i < n / kQKK; ++i) {
         const float d = _cvtsh_ss(b[i].d);
         const uint8_t* ql = b[i].ql;
         const uint8_t* qh = b[i].qh;
         const int8_t* sc = b[i].scales;
         for (int half = 0; half < 2; ++half, ql += 64, qh += 32, sc += 8, dst += 128) {
-            const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
-            const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
-            const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh));
             // Six-bit values of the four 32-value rows.
             __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(h, low2), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), low2), 4));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), low2), 4));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), low2), 4));
+            row_parts::q6_k_rows(ql, qh, q);
             for (int r = 0; r < 4; ++r) {
                 const __m256i v = _mm256_sub_epi8(q[r], k32);
                 // Values 0..15 of the row use scale sc[2r], values 16..31 scale sc[2r + 1].

@@ -6,6 +6,7 @@
 // functions (see half.h).
 #include <immintrin.h>
 
+#include "kernels/avx2/row_parts.h"
 #include "kernels/blocks.h"
 #include "kernels/simd.h"
 
@@ -13,49 +14,18 @@ namespace sinan::kernels::avx512 {
 
 namespace {
 
-// Weights are read once, as one long stream (rows are contiguous): fetching 4 KiB ahead keeps
-// more of it in flight than the hardware prefetcher does (decode: 5 -> 9 GB/s for Q8_0 on a
-// Xeon core). One prefetch per cache line of the `bytes` at p.
-inline void prefetch_weights(const void* p, int bytes) {
-    for (int o = 0; o < bytes; o += 64) _mm_prefetch(static_cast<const char*>(p) + 4096 + o, _MM_HINT_T0);
-}
+namespace row_parts = avx2::row_parts;  // the row kernels' pieces both levels use
+
+using row_parts::hsum;
+using row_parts::k4_min_sum;
+using row_parts::k4_scales_mins;
+using row_parts::prefetch_weights;
 
 inline float fp16(uint16_t h) { return _cvtsh_ss(h); }
 
 // int32 sums of four products a[j] * b[j] of signed bytes (b not -128): |a| times b with a's sign.
 inline __m256i dot_i8(__m256i a, __m256i b) {
     return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(a), _mm256_sign_epi8(b, a));
-}
-
-inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-// The 6-bit scales and mins of a Q4_K block as 16 bytes, sc[0..7] then m[0..7]: the packing of
-// docs/formats/quant-types.md undone with 32-bit masks.
-inline __m128i k4_scales_mins(const uint8_t* packed) {
-    uint32_t u[4];
-    __builtin_memcpy(u, packed, 12);
-    u[3] = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4);
-    const uint32_t m_low = u[1] & 0x3f3f3f3fu;
-    u[1] = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);
-    u[2] = m_low;
-    u[0] &= 0x3f3f3f3fu;
-    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(u));
-}
-
-// sum_g m[g] * (bsums[2g] + bsums[2g+1]), exact: the mins (bytes 8..15 of sm) times the
-// activation sums of the eight 32-value groups.
-inline int k4_min_sum(__m128i sm, const int16_t* bsums) {
-    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums));
-    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums + 8));
-    __m128i p = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)), _mm_hadd_epi16(lo, hi));
-    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(1, 0, 3, 2)));
-    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(2, 3, 0, 1)));
-    return _mm_cvtsi128_si32(p);
 }
 
 // vec_dot_q4_k's tables. The scales and mins of a pair of blocks are unpacked into one vector of
