@@ -18,9 +18,9 @@
 // tokens for 64 answer tokens, each stream one after another; P 0 skips this part), for the same
 // counts n of streams:
 //   forward:   the cycle as the model alone runs it, one part after the other: n prompts of P
-//              tokens in one forward pass (prompt tok/s; their logits give each answer's first
-//              token), then G - 1 decode steps of the n sequences (decode tok/s); n * G answer
-//              tokens over the two times (answer tok/s);
+//              tokens in forward passes of at most 512 tokens, the scheduler's batch here
+//              (prompt tok/s; their logits give each answer's first token), then G - 1 decode steps of the n sequences
+//              (decode tok/s); n * G answer tokens over the two times (answer tok/s);
 //   scheduler: n client threads, each sending --cycle-rounds such requests one after another
 //              through engine::Scheduler (every prompt different, end of generation banned so each
 //              answer is G tokens, sampling as above): answer tokens over the wall time, and its
@@ -174,20 +174,30 @@ struct CycleRates {
     double prompt = 0, decode = 0, answer = 0;  // tok/s: prompt tokens, decoded tokens, answer tokens
 };
 
-// One cycle for n streams through Model::forward alone: n prompts in one pass (whose logits give
-// each answer's first token), then answer - 1 decode steps of n tokens.
+// The scheduler's batch in both cycles: at most this many tokens a forward pass.
+constexpr int32_t kCycleBatch = 512;
+
+// One cycle for n streams through Model::forward alone: n prompts in passes of kCycleBatch tokens,
+// as the scheduler takes them (whose logits give each answer's first token; the 8 prompts of 130
+// tokens in one pass of 1,040 ran 184-206 tok/s, in passes of 512 about 10% faster:
+// bench/NOTES.md, 2026-12-08), then answer - 1 decode steps of n tokens.
 CycleRates cycle_forward(model::Model& m, const Cycle& c, int32_t n) {
     model::KvCache cache = m.make_cache(static_cast<int64_t>(n) * (c.prompt + c.answer));
     const int32_t n_vocab = m.hparams().n_vocab;
     std::vector<float> logits;
-    model::Batch batch;
+    std::vector<model::Batch> passes(1);
     for (int32_t s = 0; s < n; ++s) {
         const std::vector<int32_t> p = cycle_prompt(c, n_vocab, s, -1);
-        for (int32_t i = 0; i < c.prompt; ++i) batch.add(p[static_cast<size_t>(i)], i, s, i + 1 == c.prompt);
+        for (int32_t i = 0; i < c.prompt; ++i) {
+            if (passes.back().size() == static_cast<size_t>(kCycleBatch)) passes.emplace_back();
+            passes.back().add(p[static_cast<size_t>(i)], i, s, i + 1 == c.prompt);
+        }
     }
     Clock::time_point t0 = Clock::now();
-    if (!m.forward(batch, cache, &logits).is_ok()) std::abort();
+    for (const model::Batch& pass : passes)
+        if (!m.forward(pass, cache, &logits).is_ok()) std::abort();
     const double prompt_seconds = seconds_since(t0);
+    model::Batch batch;
     t0 = Clock::now();
     for (int32_t k = 0; k + 1 < c.answer; ++k) {
         batch.clear();
@@ -204,7 +214,8 @@ CycleRates cycle_forward(model::Model& m, const Cycle& c, int32_t n) {
 // scheduler, as bench/serve's streams do over HTTP.
 SchedulerRate cycle_scheduler(model::Model& m, const text::Tokenizer& tok, const Cycle& c, int32_t n,
                               Sampling sampling) {
-    engine::Scheduler s(m, tok, {.n_parallel = n, .n_ctx = c.prompt + c.answer, .n_batch = 512, .max_queue = 64});
+    engine::Scheduler s(m, tok,
+                        {.n_parallel = n, .n_ctx = c.prompt + c.answer, .n_batch = kCycleBatch, .max_queue = 64});
     std::atomic<int64_t> answered{0};
     const Clock::time_point t0 = Clock::now();
     std::vector<std::thread> streams;
