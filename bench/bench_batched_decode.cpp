@@ -19,8 +19,9 @@
 // counts n of streams:
 //   forward:   the cycle as the model alone runs it, one part after the other: n prompts of P
 //              tokens in forward passes of at most 512 tokens, the scheduler's batch here
-//              (prompt tok/s; their logits give each answer's first token), then G - 1 decode steps of the n sequences
-//              (decode tok/s); n * G answer tokens over the two times (answer tok/s);
+//              (prompt tok/s; their logits give each answer's first token), then G - 1 decode
+//              steps of the n sequences (decode tok/s); n * G answer tokens over the two times
+//              (answer tok/s);
 //   scheduler: n client threads, each sending --cycle-rounds such requests one after another
 //              through engine::Scheduler (every prompt different, end of generation banned so each
 //              answer is G tokens, sampling as above): answer tokens over the wall time, and its
