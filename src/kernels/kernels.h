@@ -54,9 +54,10 @@ const char* matmul_path(gguf::TensorType weight);
 // generation 7-24% faster; 8 sequences of the 1.5B Q8_0 model ~13%, Q8_0's 2 to 8 tokens then
 // fetching into L1 instead of streaming into L2) and Intel (family 6; on model 207, generation of
 // the 1.5B Q4_K_M from 62-73% of the read limit to 87-91%, Q4_K 74-82% -> 90-96%, Q8_0 87-91% ->
-// 95%), not AMD family 25 (Zen 4: these kernels 5-18% slower with it). F16: Intel only (62-68% ->
-// 95-101%; an earlier F16 read-ahead ran ~9% slower on Zen 5). bench/NOTES.md has the figures. SINAN_READ_AHEAD=on|off
-// overrides it for a process, every type. The results are the same bits either way.
+// 95%), not AMD family 25 (Zen 4: these kernels 5-18% slower with it, every form tried again on
+// 2026-12-08). F16: Intel only (62-68% -> 95-101%; an earlier F16 read-ahead ran ~9% slower on
+// Zen 5). bench/NOTES.md has the figures. SINAN_READ_AHEAD=on|off overrides it for a process,
+// every type. The results are the same bits either way.
 bool decode_read_ahead(gguf::TensorType weight);
 
 }  // namespace sinan::kernels
